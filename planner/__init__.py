@@ -1,0 +1,1 @@
+"""evplan.planner: OR-Tools charger siting, scenario config, pipeline, reports and CLI."""

@@ -1,0 +1,1 @@
+"""evplan.sim: SimPy discrete-event simulation of EV trips, charging and queues."""

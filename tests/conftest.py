@@ -1,0 +1,32 @@
+"""Shared fixtures.
+
+Real data lives in ``../shared/data`` beside the project (override with the
+``EVPLAN_DATA_DIR`` environment variable). Tests that need it use the
+``data_dir`` fixture, which *fails* (never skips) when the folder is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _data_dir() -> Path:
+    env = os.environ.get("EVPLAN_DATA_DIR")
+    return Path(env) if env else PROJECT_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """Folder with the real shared data; fails the test when it is missing."""
+    path = _data_dir()
+    if not (path / "README.md").is_file():
+        pytest.fail(
+            f"real data folder not found at {path}; put the shared data beside the "
+            "project (../shared/data) or set EVPLAN_DATA_DIR"
+        )
+    return path
