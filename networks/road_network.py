@@ -1,0 +1,428 @@
+"""Frozen, array-based road network with batched routing in C.
+
+:class:`RoadNetwork` is what everything downstream of ``networks`` uses. It is built once
+from an osmnx-compatible ``MultiDiGraph`` and holds CSR matrices of edge travel time and
+length, projected node coordinates and a KD-tree for snapping. Many-to-many matrices are
+computed with :func:`scipy.sparse.csgraph.dijkstra` (C) in origin chunks on a thread pool
+(the routine releases the GIL), so networkx never runs in a hot loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyproj
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from networks._errors import InputFileError, NoDrivableRoadsError, SnapDistanceError, UnknownNodeError
+
+logger = logging.getLogger(__name__)
+
+# Zero-length edges occur in OSM (duplicated nodes). csgraph ignores explicit zeros in some
+# code paths, so every weight is clamped to a tiny positive value that cannot change a route.
+_MIN_WEIGHT = 1e-6
+# Bound the memory of one dijkstra block: origins x n_nodes float64 values per chunk.
+_BLOCK_VALUES = 4_000_000
+
+Weight = Literal["time", "length"]
+
+
+@dataclass(frozen=True)
+class SnapResult:
+    """Result of snapping points to network nodes.
+
+    Attributes
+    ----------
+    node : numpy.ndarray
+        Index of the nearest network node for every point.
+    distance_m : numpy.ndarray
+        Straight-line distance from the point to that node in metres.
+    within : numpy.ndarray
+        Boolean mask, True where ``distance_m <= max_distance_m``.
+    """
+
+    node: np.ndarray
+    distance_m: np.ndarray
+    within: np.ndarray
+
+
+def utm_crs_for(lon: float, lat: float) -> str:
+    """Return the EPSG code of the UTM zone that contains ``(lon, lat)``."""
+    zone = int((lon + 180.0) // 6.0) % 60 + 1
+    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
+
+
+@dataclass(eq=False)
+class RoadNetwork:
+    """A road network frozen to arrays, answering many-to-many routing queries fast.
+
+    Parameters
+    ----------
+    node_ids : numpy.ndarray
+        External (OSM) id of every node; node *index* ``i`` has id ``node_ids[i]``.
+    lon, lat : numpy.ndarray
+        WGS84 coordinates of the nodes.
+    time, length : scipy.sparse.csr_matrix
+        ``n x n`` edge weights in seconds and metres with the same sparsity pattern. Where
+        the graph has parallel edges, the fastest one is kept (its length alongside).
+    crs : str, optional
+        Projected CRS for ``x``/``y``; the UTM zone of the centroid by default.
+    node_table : pandas.DataFrame, optional
+        Extra node attributes (e.g. place ``name``, ``population``) indexed by node index.
+    name : str
+        Human-readable label (file name or place).
+    """
+
+    node_ids: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    time: sparse.csr_matrix
+    length: sparse.csr_matrix
+    crs: str = ""
+    node_table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.node_ids = np.asarray(self.node_ids, dtype=np.int64)
+        self.lon = np.asarray(self.lon, dtype=np.float64)
+        self.lat = np.asarray(self.lat, dtype=np.float64)
+        n = self.node_ids.size
+        if n == 0:
+            raise NoDrivableRoadsError(f"road network {self.name!r} has no nodes")
+        if self.time.shape != (n, n) or self.length.shape != (n, n):
+            raise ValueError("time/length matrices must be n_nodes x n_nodes")
+        self.time = sparse.csr_matrix(self.time, dtype=np.float64)
+        self.length = sparse.csr_matrix(self.length, dtype=np.float64)
+        if not self.crs:
+            self.crs = utm_crs_for(float(np.mean(self.lon)), float(np.mean(self.lat)))
+        transformer = pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+        self.x, self.y = (np.asarray(a) for a in transformer.transform(self.lon, self.lat))
+        self._tree = cKDTree(np.column_stack([self.x, self.y]))
+        self._index = pd.Index(self.node_ids)
+        if not self._index.is_unique:
+            raise ValueError("node_ids must be unique")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_graph(
+        cls,
+        G: nx.MultiDiGraph,
+        *,
+        time_attr: str = "travel_time",
+        length_attr: str = "length",
+        node_attrs: Sequence[str] = ("name", "population", "place"),
+        name: str = "",
+    ) -> RoadNetwork:
+        """Freeze an osmnx-compatible graph (nodes with ``x``/``y`` lon/lat, edges with
+        ``length`` in m and ``travel_time`` in s) into a :class:`RoadNetwork`."""
+        if G.number_of_nodes() == 0 or G.number_of_edges() == 0:
+            raise NoDrivableRoadsError(f"graph {name or G.graph.get('name', '')!r} has no drivable edges")
+        nodes = list(G.nodes)
+        index = pd.Index(nodes)
+        lon = np.fromiter((G.nodes[n]["x"] for n in nodes), dtype=np.float64, count=len(nodes))
+        lat = np.fromiter((G.nodes[n]["y"] for n in nodes), dtype=np.float64, count=len(nodes))
+        us, vs, ts, ls = [], [], [], []
+        for u, v, data in G.edges(data=True):
+            us.append(u)
+            vs.append(v)
+            ts.append(data[time_attr])
+            ls.append(data[length_attr])
+        rows = index.get_indexer(us)
+        cols = index.get_indexer(vs)
+        time, length = _reduce_parallel(
+            rows, cols, np.asarray(ts, dtype=float), np.asarray(ls, dtype=float), len(nodes)
+        )
+        table = pd.DataFrame(
+            {a: [G.nodes[n].get(a) for n in nodes] for a in node_attrs
+             if any(a in G.nodes[n] for n in nodes)}
+        )
+        return cls(
+            node_ids=np.asarray(nodes, dtype=np.int64),
+            lon=lon,
+            lat=lat,
+            time=time,
+            length=length,
+            node_table=table,
+            name=name or str(G.graph.get("name", "")),
+        )
+
+    # ------------------------------------------------------------------ basic facts
+    @property
+    def n_nodes(self) -> int:
+        return int(self.node_ids.size)
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.time.nnz)
+
+    @property
+    def total_km(self) -> float:
+        """Sum of directed edge lengths in km (a two-way street counts twice)."""
+        return float(self.length.sum()) / 1000.0
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """``(min_lon, min_lat, max_lon, max_lat)``."""
+        return (float(self.lon.min()), float(self.lat.min()), float(self.lon.max()), float(self.lat.max()))
+
+    def index_of(self, osm_ids: Sequence[int] | np.ndarray | int) -> np.ndarray:
+        """Node indices of external (OSM) ids; raises :class:`UnknownNodeError`."""
+        ids = np.atleast_1d(np.asarray(osm_ids, dtype=np.int64))
+        idx = self._index.get_indexer(ids)
+        if (idx < 0).any():
+            missing = ids[idx < 0][:5].tolist()
+            raise UnknownNodeError(f"node id(s) {missing} are not in road network {self.name!r}")
+        return idx.astype(np.int64)
+
+    def edges_frame(self) -> pd.DataFrame:
+        """Edges as a table ``u, v`` (node indices), ``time_s``, ``length_m``."""
+        coo = self.time.tocoo()
+        return pd.DataFrame(
+            {"u": coo.row, "v": coo.col, "time_s": coo.data,
+             "length_m": np.asarray(self.length[coo.row, coo.col]).ravel()}
+        )
+
+    # ------------------------------------------------------------------ routing
+    def _check_indices(self, nodes: np.ndarray | Sequence[int] | None, what: str) -> np.ndarray:
+        if nodes is None:
+            return np.arange(self.n_nodes)
+        arr = np.atleast_1d(np.asarray(nodes))
+        if arr.size and (arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() >= self.n_nodes):
+            bad = arr[(arr < 0) | (arr >= self.n_nodes)][:5].tolist() if arr.dtype.kind in "iu" else arr[:5].tolist()
+            raise UnknownNodeError(
+                f"{what} {bad} are not node indices of network {self.name!r} (0..{self.n_nodes - 1}); "
+                "use RoadNetwork.index_of to convert OSM ids"
+            )
+        return arr.astype(np.int64)
+
+    def _matrix(self, weights: sparse.csr_matrix, origins, destinations, cutoff) -> np.ndarray:
+        org = self._check_indices(origins, "origins")
+        dst = self._check_indices(destinations, "destinations")
+        out = np.empty((org.size, dst.size), dtype=np.float64)
+        if org.size == 0 or dst.size == 0:
+            return out
+        limit = np.inf if cutoff is None else float(cutoff)
+        chunk = max(1, min(org.size, _BLOCK_VALUES // self.n_nodes))
+        # Unique origins only; duplicates are copied back at the end.
+        uniq, inverse = np.unique(org, return_inverse=True)
+        starts = range(0, uniq.size, chunk)
+        full_dst = destinations is None
+
+        def block(s: int) -> tuple[int, np.ndarray]:
+            d = csgraph.dijkstra(weights, directed=True, indices=uniq[s : s + chunk], limit=limit)
+            return s, d if full_dst else d[:, dst]
+
+        res = np.empty((uniq.size, dst.size), dtype=np.float64)
+        workers = _n_threads()
+        if workers > 1 and len(starts) > 1:
+            with ThreadPoolExecutor(workers) as ex:
+                for s, d in ex.map(block, starts):
+                    res[s : s + d.shape[0]] = d
+        else:
+            for s in starts:
+                _, d = block(s)
+                res[s : s + d.shape[0]] = d
+        out[:] = res[inverse]
+        return out
+
+    def travel_time_matrix(self, origins=None, destinations=None, *, cutoff: float | None = None) -> np.ndarray:
+        """Fastest travel time in seconds between node indices; ``inf`` where unreachable or
+        beyond ``cutoff`` seconds. ``None`` means all nodes."""
+        return self._matrix(self.time, origins, destinations, cutoff)
+
+    def distance_matrix(self, origins=None, destinations=None, *, cutoff: float | None = None) -> np.ndarray:
+        """Shortest road distance in metres between node indices; ``inf`` where unreachable
+        or beyond ``cutoff`` metres."""
+        return self._matrix(self.length, origins, destinations, cutoff)
+
+    def route_matrices(
+        self, origins=None, destinations=None, *, cutoff: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Travel time (s) and length (m) along the *fastest* route, the pair a driver
+        experiences. ``cutoff`` is in seconds. Unreachable pairs are ``inf`` in both."""
+        org = self._check_indices(origins, "origins")
+        dst = self._check_indices(destinations, "destinations")
+        t_out = np.empty((org.size, dst.size))
+        l_out = np.empty((org.size, dst.size))
+        limit = np.inf if cutoff is None else float(cutoff)
+        uniq, inverse = np.unique(org, return_inverse=True)
+        chunk = max(1, min(max(uniq.size, 1), _BLOCK_VALUES // (2 * self.n_nodes)))
+        edge_len = self.length
+
+        def block(s: int) -> tuple[int, np.ndarray, np.ndarray]:
+            src = uniq[s : s + chunk]
+            d, pred = csgraph.dijkstra(
+                self.time, directed=True, indices=src, limit=limit, return_predecessors=True
+            )
+            lens = _lengths_along_tree(pred, edge_len, src)
+            lens[~np.isfinite(d)] = np.inf
+            return s, d[:, dst], lens[:, dst]
+
+        t_res = np.empty((uniq.size, dst.size))
+        l_res = np.empty((uniq.size, dst.size))
+        starts = range(0, uniq.size, chunk)
+        workers = _n_threads()
+        mapper = ThreadPoolExecutor(workers).map if workers > 1 and len(starts) > 1 else map
+        for s, d, ln in mapper(block, starts):
+            t_res[s : s + d.shape[0]] = d
+            l_res[s : s + d.shape[0]] = ln
+        t_out[:] = t_res[inverse]
+        l_out[:] = l_res[inverse]
+        return t_out, l_out
+
+    def energy_matrix(
+        self, origins=None, destinations=None, *, kwh_per_km: float, cutoff: float | None = None
+    ) -> np.ndarray:
+        """Energy in kWh along the fastest route for a constant ``kwh_per_km`` rate."""
+        if not np.isfinite(kwh_per_km) or kwh_per_km <= 0:
+            raise ValueError(f"kwh_per_km must be positive, got {kwh_per_km!r}")
+        _, length = self.route_matrices(origins, destinations, cutoff=cutoff)
+        return length / 1000.0 * kwh_per_km
+
+    def path(self, origin: int, destination: int, *, weight: Weight = "time") -> np.ndarray:
+        """Node indices of the shortest path (empty when unreachable). For a few routes
+        (maps), not for every trip."""
+        o, d = (int(i) for i in self._check_indices([origin, destination], "path ends"))
+        w = self.time if weight == "time" else self.length
+        _, pred = csgraph.dijkstra(w, directed=True, indices=o, return_predecessors=True)
+        if o != d and pred[d] < 0:
+            return np.empty(0, dtype=np.int64)
+        nodes = [d]
+        while nodes[-1] != o:
+            nodes.append(int(pred[nodes[-1]]))
+        return np.asarray(nodes[::-1], dtype=np.int64)
+
+    def path_geometry(self, origin: int, destination: int, *, weight: Weight = "time"):
+        """Shortest path as a shapely ``LineString`` in lon/lat, or ``None``."""
+        from shapely.geometry import LineString
+
+        nodes = self.path(origin, destination, weight=weight)
+        if nodes.size < 2:
+            return None
+        return LineString(np.column_stack([self.lon[nodes], self.lat[nodes]]))
+
+    # ------------------------------------------------------------------ snapping
+    def snap(self, lon, lat, *, max_distance_m: float = 500.0) -> SnapResult:
+        """Nearest network node for each lon/lat point (KD-tree on projected coordinates)."""
+        lon = np.atleast_1d(np.asarray(lon, dtype=float))
+        lat = np.atleast_1d(np.asarray(lat, dtype=float))
+        transformer = pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+        px, py = transformer.transform(lon, lat)
+        dist, node = self._tree.query(np.column_stack([px, py]))
+        dist = np.asarray(dist, dtype=float)
+        return SnapResult(node=np.asarray(node, dtype=np.int64), distance_m=dist, within=dist <= max_distance_m)
+
+    def snap_strict(self, lon, lat, *, max_distance_m: float = 500.0, labels: Sequence[str] | None = None) -> np.ndarray:
+        """Like :meth:`snap` but raise :class:`SnapDistanceError` naming every point farther
+        than ``max_distance_m`` from the network."""
+        res = self.snap(lon, lat, max_distance_m=max_distance_m)
+        if not res.within.all():
+            bad = np.flatnonzero(~res.within)
+            lon_a, lat_a = np.atleast_1d(lon), np.atleast_1d(lat)
+            items = [
+                f"{labels[i] if labels is not None else f'point {i}'} at ({lon_a[i]:.5f}, {lat_a[i]:.5f}) "
+                f"is {res.distance_m[i]:.0f} m away"
+                for i in bad[:5]
+            ]
+            more = f" and {bad.size - 5} more" if bad.size > 5 else ""
+            raise SnapDistanceError(
+                f"{bad.size} point(s) lie farther than {max_distance_m:.0f} m from road network "
+                f"{self.name!r}: {'; '.join(items)}{more}. Move the point(s) or raise the snap limit."
+            )
+        return res.node
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        """Write to an ``.npz`` file atomically."""
+        path = Path(path)
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        coo_t = self.time.tocoo()
+        lens = np.asarray(self.length[coo_t.row, coo_t.col]).ravel()
+        extra = {f"attr_{c}": self.node_table[c].to_numpy(dtype=object).astype(str)
+                 for c in self.node_table.columns}
+        extra_null = {f"null_{c}": self.node_table[c].isna().to_numpy() for c in self.node_table.columns}
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(
+                fh, node_ids=self.node_ids, lon=self.lon, lat=self.lat, row=coo_t.row, col=coo_t.col,
+                time=coo_t.data, length=lens, crs=np.array(self.crs), name=np.array(self.name),
+                **extra, **extra_null,
+            )
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RoadNetwork:
+        """Read a network written by :meth:`save`."""
+        try:
+            z = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InputFileError(f"cannot read cached network {path}: {exc}; delete it and rerun") from exc
+        n = z["node_ids"].size
+        t = sparse.csr_matrix((z["time"], (z["row"], z["col"])), shape=(n, n))
+        ln = sparse.csr_matrix((z["length"], (z["row"], z["col"])), shape=(n, n))
+        table = pd.DataFrame({k[5:]: z[k] for k in z.files if k.startswith("attr_")})
+        for c in table.columns:
+            table.loc[z[f"null_{c}"], c] = None
+            if c == "population":
+                table[c] = pd.to_numeric(table[c], errors="coerce")
+        return cls(node_ids=z["node_ids"], lon=z["lon"], lat=z["lat"], time=t, length=ln,
+                   crs=str(z["crs"]), node_table=table, name=str(z["name"]))
+
+
+def _n_threads() -> int:
+    env = os.environ.get("EVPLAN_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _reduce_parallel(rows, cols, ts, ls, n) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """Keep the fastest of parallel edges (and its length); drop self-loops."""
+    keep = rows != cols
+    rows, cols, ts, ls = rows[keep], cols[keep], ts[keep], ls[keep]
+    ts = np.maximum(ts, _MIN_WEIGHT)
+    ls = np.maximum(ls, _MIN_WEIGHT)
+    order = np.lexsort((ts, cols, rows))
+    rows, cols, ts, ls = rows[order], cols[order], ts[order], ls[order]
+    first = np.ones(rows.size, dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    rows, cols, ts, ls = rows[first], cols[first], ts[first], ls[first]
+    time = sparse.csr_matrix((ts, (rows, cols)), shape=(n, n))
+    length = sparse.csr_matrix((ls, (rows, cols)), shape=(n, n))
+    return time, length
+
+
+def _lengths_along_tree(pred: np.ndarray, edge_len: sparse.csr_matrix, sources: np.ndarray) -> np.ndarray:
+    """Length from each source to every node along the shortest-path tree given by ``pred``.
+
+    Pointer doubling: every iteration adds the accumulated length of the current ancestor
+    and jumps to its ancestor, so a tree of depth D needs ``log2(D)`` vectorised passes.
+    """
+    k, n = pred.shape
+    valid = pred >= 0
+    cols = np.broadcast_to(np.arange(n), (k, n))
+    acc = np.zeros((k, n))
+    acc[valid] = np.asarray(edge_len[pred[valid], cols[valid]]).ravel()
+    anc = np.where(valid, pred, -1)
+    flat_off = (np.arange(k) * n)[:, None]
+    while True:
+        live = anc >= 0
+        if not live.any():
+            break
+        target = (anc + flat_off)[live]
+        acc[live] += acc.ravel()[target]
+        nxt = np.full_like(anc, -1)
+        nxt[live] = anc.ravel()[target]
+        anc = nxt
+    acc[np.arange(k), sources] = 0.0
+    return acc
