@@ -25,7 +25,12 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from networks._errors import InputFileError, NoDrivableRoadsError, SnapDistanceError, UnknownNodeError
+from networks._errors import (
+    InputFileError,
+    NoDrivableRoadsError,
+    SnapDistanceError,
+    UnknownNodeError,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -30,3 +30,17 @@ def data_dir() -> Path:
             "project (../shared/data) or set EVPLAN_DATA_DIR"
         )
     return path
+
+
+@pytest.fixture(scope="session")
+def net_cache_dir(tmp_path_factory) -> Path:
+    """One network cache per test session, so the real extract is prepared once."""
+    return tmp_path_factory.mktemp("evplan-netcache")
+
+
+@pytest.fixture(scope="session")
+def almaty(data_dir, net_cache_dir):
+    """The real Almaty 2012 extract, prepared once per session (LoadedNetwork)."""
+    from networks.load import load_network
+
+    return load_network(data_dir / "osm" / "almaty-2012.osm.pbf", cache_dir=net_cache_dir)

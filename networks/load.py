@@ -1,0 +1,203 @@
+"""Load a road network from a file or (when asked) a download, with an on-disk cache.
+
+``load_network`` is the one entry point the rest of evplan uses. Prepared networks are
+cached under ``cache_dir`` keyed by the SHA-256 of the input file and the build options;
+the cache is always safe to delete. Downloads go through osmnx (its own HTTP cache lives in
+the same folder), so a place fetched once works offline afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pickle
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+import pandas as pd
+
+from networks._errors import ConfigError, EmptyAreaError, InputFileError, OfflineError
+from networks.drive_graph import BuildReport, graph_from_osm_data
+from networks.osm_read import OSMData, read_osm
+from networks.road_network import RoadNetwork
+
+logger = logging.getLogger(__name__)
+
+#: Bump when the cached bundle's layout or the build semantics change.
+CACHE_FORMAT = 3
+DEFAULT_CACHE_DIR = Path(os.environ.get("EVPLAN_CACHE_DIR", Path.home() / ".cache" / "evplan"))
+
+
+@dataclass
+class LoadedNetwork:
+    """A prepared network: the osmnx-compatible graph, its frozen array form, the POIs
+    that may become charger sites, and a report of what was kept and dropped."""
+
+    graph: nx.MultiDiGraph
+    network: RoadNetwork
+    pois: pd.DataFrame
+    report: BuildReport
+    source: str
+    from_cache: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_network(
+    source: str | Path,
+    *,
+    network_type: str = "drive",
+    speeds_kph: Mapping[str, float] | None = None,
+    simplify: bool = True,
+    cache_dir: str | Path | None = DEFAULT_CACHE_DIR,
+) -> LoadedNetwork:
+    """Load and prepare a drive network from an OSM file.
+
+    Parameters
+    ----------
+    source : str or pathlib.Path
+        ``.osm.pbf``, ``.osm``, ``.osm.bz2`` or Overpass ``.json`` file.
+    network_type, speeds_kph, simplify
+        Passed to :func:`networks.drive_graph.graph_from_osm_data`.
+    cache_dir : path or None
+        Folder for prepared networks; ``None`` disables caching.
+
+    Returns
+    -------
+    LoadedNetwork
+    """
+    path = Path(source)
+    if not path.is_file():
+        raise InputFileError(
+            f"road network source not found: {path}. Pass an .osm.pbf/.osm/.osm.bz2/Overpass .json "
+            "file, or use a place name with the download option"
+        )
+    options = {"network_type": network_type, "speeds_kph": dict(sorted((speeds_kph or {}).items())),
+               "simplify": simplify, "format": CACHE_FORMAT}
+    key = hashlib.sha256((file_sha256(path) + json.dumps(options, sort_keys=True)).encode()).hexdigest()[:24]
+    cached = _cache_get(cache_dir, key)
+    if cached is not None:
+        logger.info("network %s loaded from cache %s", path.name, key)
+        return cached
+    data = read_osm(path)
+    loaded = _prepare(data, network_type=network_type, speeds_kph=speeds_kph, simplify=simplify, name=path.name)
+    _cache_put(cache_dir, key, loaded)
+    return loaded
+
+
+def _prepare(data: OSMData, *, network_type, speeds_kph, simplify, name) -> LoadedNetwork:
+    G, report = graph_from_osm_data(data, network_type=network_type, speeds_kph=speeds_kph, simplify=simplify)
+    net = RoadNetwork.from_graph(G, name=name)
+    return LoadedNetwork(graph=G, network=net, pois=data.pois, report=report, source=str(data.source))
+
+
+def download_network(
+    *,
+    place: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    network_type: str = "drive",
+    custom_filter: str | None = None,
+    speeds_kph: Mapping[str, float] | None = None,
+    cache_dir: str | Path | None = DEFAULT_CACHE_DIR,
+    timeout_s: float = 30.0,
+) -> LoadedNetwork:
+    """Download a network with osmnx by place name or ``(west, south, east, north)`` bbox.
+
+    Only called when the user asked for a download. Answers are cached by osmnx in
+    ``cache_dir/osmnx``, so the same request works offline later. Offline with nothing
+    cached raises :class:`OfflineError` naming the option to pass a file instead.
+    """
+    import osmnx as ox
+
+    if (place is None) == (bbox is None):
+        raise ConfigError("give exactly one of place= or bbox= to download a network")
+    if bbox is not None:
+        west, south, east, north = (float(v) for v in bbox)
+        if not (west < east and south < north):
+            raise EmptyAreaError(
+                f"bbox {bbox} is empty or inverted; expected (west, south, east, north) with west < east and south < north"
+            )
+    if cache_dir is not None:
+        ox.settings.cache_folder = str(Path(cache_dir) / "osmnx")
+    ox.settings.use_cache = True
+    ox.settings.requests_timeout = timeout_s
+    label = place if place is not None else f"bbox {bbox}"
+    kwargs = {"network_type": network_type, "simplify": True, "retain_all": False, "truncate_by_edge": True}
+    if custom_filter:
+        kwargs["custom_filter"] = custom_filter
+    try:
+        if place is not None:
+            G = ox.graph_from_place(place, **kwargs)
+        else:
+            G = ox.graph_from_bbox(bbox, **kwargs)
+    except Exception as exc:  # osmnx raises requests/urllib3 errors or its own
+        if _looks_offline(exc):
+            raise OfflineError(
+                f"cannot download the road network for {label!r}: no internet connection and no cached "
+                "copy. Pass a local OSM extract instead (network.source: path/to/file.osm.pbf), or run "
+                "once online to fill the cache"
+            ) from exc
+        raise InputFileError(f"download of {label!r} failed: {exc}") from exc
+    G = ox.add_edge_speeds(G, hwy_speeds={**_default_speeds(), **(speeds_kph or {})})
+    G = ox.add_edge_travel_times(G)
+    G = ox.truncate.largest_component(G, strongly=True)
+    net = RoadNetwork.from_graph(G, name=str(label))
+    report = BuildReport(nodes=G.number_of_nodes(), edges=G.number_of_edges())
+    return LoadedNetwork(graph=G, network=net, pois=pd.DataFrame(
+        columns=["osm_type", "osm_id", "lon", "lat", "name", "tags"]), report=report, source=str(label))
+
+
+def _default_speeds() -> dict[str, float]:
+    from networks.drive_graph import DEFAULT_SPEEDS_KPH
+
+    return dict(DEFAULT_SPEEDS_KPH)
+
+
+def _looks_offline(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    markers = ("connection", "resolve", "name or service", "timed out", "timeout", "max retries",
+               "network is unreachable", "temporary failure", "nodename", "proxy")
+    return any(m in text for m in markers)
+
+
+def _cache_get(cache_dir, key: str) -> LoadedNetwork | None:
+    if cache_dir is None:
+        return None
+    path = Path(cache_dir) / f"network-{key}.pkl"
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            loaded = pickle.load(fh)  # our own cache file, written by _cache_put
+    except Exception as exc:  # a damaged cache must never stop a run
+        logger.warning("ignoring unreadable cache file %s (%s)", path, exc)
+        return None
+    loaded.from_cache = True
+    return loaded
+
+
+def _cache_put(cache_dir, key: str, loaded: LoadedNetwork) -> None:
+    if cache_dir is None:
+        return
+    folder = Path(cache_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"network-{key}.pkl"
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            pickle.dump(loaded, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError as exc:
+        logger.warning("could not write network cache in %s (%s); continuing without it", folder, exc)

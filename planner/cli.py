@@ -1,0 +1,200 @@
+"""The ``evplan`` command line (typer + rich).
+
+Library code never configures logging or prints; this module does both. Every
+:class:`~networks._errors.EvplanError` becomes one red line and a non-zero exit code; a
+traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from networks._errors import EvplanError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="evplan: EV charging network planner and simulator.")
+network_app = typer.Typer(no_args_is_help=True, help="Inspect road networks and charger sites.")
+app.add_typer(network_app, name="network")
+
+console = Console(stderr=True)
+out = Console()
+_STATE = {"debug": False}
+logger = logging.getLogger("evplan")
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _STATE["debug"] = debug
+    level = logging.WARNING - 10 * min(verbose, 2) if not debug else logging.DEBUG
+    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
+                        handlers=[RichHandler(console=console, show_path=False)], force=True)
+    logging.getLogger("osmnx").setLevel(max(level, logging.WARNING))
+
+
+def _load_source(source: str | None, *, cache_dir: Path | None, network_type: str,
+                 place: str | None = None, bbox: str | None = None):
+    from networks.load import DEFAULT_CACHE_DIR, download_network, load_network
+
+    cache = cache_dir if cache_dir is not None else DEFAULT_CACHE_DIR
+    if sum(x is not None for x in (source, place, bbox)) != 1:
+        raise EvplanError("give exactly one of SOURCE (an OSM file), --place NAME or --bbox W,S,E,N")
+    if source is not None:
+        return load_network(source, network_type=network_type, cache_dir=cache)
+    box = None
+    if bbox is not None:
+        try:
+            box = tuple(float(v) for v in bbox.split(","))
+            assert len(box) == 4
+        except (ValueError, AssertionError):
+            raise EvplanError(f"--bbox {bbox!r}: expected four numbers W,S,E,N (lon/lat degrees)") from None
+    return download_network(place=place, bbox=box, network_type=network_type, cache_dir=cache)
+
+
+SourceArg = Annotated[str | None, typer.Argument(
+    help="OSM file: .osm.pbf, .osm, .osm.bz2 or Overpass .json (or use --place / --bbox)")]
+PlaceOpt = Annotated[str | None, typer.Option("--place", help="Download by place name with osmnx (cached).")]
+BboxOpt = Annotated[str | None, typer.Option("--bbox", help="Download a bbox W,S,E,N with osmnx (cached).")]
+CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Folder for prepared networks (safe to delete).")]
+TypeOpt = Annotated[str, typer.Option("--network-type", help="osmnx network type: drive or drive_service.")]
+
+
+@network_app.command("info")
+def network_info(
+    source: SourceArg = None,
+    place: PlaceOpt = None,
+    bbox: BboxOpt = None,
+    cache_dir: CacheOpt = None,
+    network_type: TypeOpt = "drive",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Nodes, edges, km of road, components, dropped items and bbox of a network."""
+    loaded = _load_source(source, cache_dir=cache_dir, network_type=network_type, place=place, bbox=bbox)
+    net, rep = loaded.network, loaded.report
+    info = {
+        "source": loaded.source,
+        "nodes": net.n_nodes,
+        "edges": net.n_edges,
+        "road_km_directed": round(net.total_km, 1),
+        "strongly_connected_components_kept": 1,
+        "nodes_dropped_outside_largest_scc": rep.scc_nodes_dropped,
+        "edges_dropped_outside_largest_scc": rep.scc_edges_dropped,
+        "highway_ways": rep.highway_ways,
+        "drivable_ways": rep.drivable_ways,
+        "clipped_ways_cut": rep.clipped_ways,
+        "clipped_ways_dropped": rep.clipped_ways_dropped,
+        "missing_node_refs": rep.missing_node_refs,
+        "pois": len(loaded.pois),
+        "bbox": [round(v, 6) for v in net.bbox],
+        "crs_projected": net.crs,
+    }
+    if as_json:
+        out.print_json(json.dumps(info))
+        return
+    table = Table(title=f"Road network: {Path(loaded.source).name}", show_header=False)
+    for k, v in info.items():
+        table.add_row(k.replace("_", " "), str(v))
+    out.print(table)
+
+
+@network_app.command("sites")
+def network_sites(
+    source: SourceArg = None,
+    place: PlaceOpt = None,
+    bbox: BboxOpt = None,
+    cache_dir: CacheOpt = None,
+    network_type: TypeOpt = "drive",
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Candidate rule key=value (repeatable).")] = None,
+    existing: Annotated[list[str] | None, typer.Option(
+        "--existing", help="Existing station as NAME=OSM_ID or NAME=LON,LAT (repeatable).")] = None,
+    max_snap_m: Annotated[float, typer.Option("--max-snap-m", help="Snap limit in metres.")] = 300.0,
+    fmt: Annotated[str, typer.Option("--format", help="table, geojson or csv.")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
+) -> None:
+    """Candidate sites and existing stations of a network, as a table, GeoJSON or CSV."""
+    import pandas as pd
+
+    from networks.sites import DEFAULT_CANDIDATE_TAGS, candidate_sites, existing_stations
+    from planner.outputs import write_text_atomic
+
+    if fmt not in ("table", "geojson", "csv"):
+        raise EvplanError(f"--format {fmt!r} is not one of table, geojson, csv")
+    loaded = _load_source(source, cache_dir=cache_dir, network_type=network_type, place=place, bbox=bbox)
+    specs = [_parse_existing(e) for e in (existing or [])]
+    cands = candidate_sites(loaded.network, loaded.pois, tags=tag or DEFAULT_CANDIDATE_TAGS, max_snap_m=max_snap_m)
+    ex = existing_stations(loaded.network, loaded.pois, specs, max_snap_m=max_snap_m, source=loaded.source)
+    cands = cands[~cands["site_id"].isin(ex["site_id"])]
+    sites = pd.concat([ex, cands], ignore_index=True)
+    if fmt == "table":
+        table = Table(title=f"{len(ex)} existing stations, {len(cands)} candidate sites")
+        for col in ("site_id", "name", "kind", "existing", "node", "snap_m", "lon", "lat"):
+            table.add_column(col)
+        for row in sites.itertuples():
+            table.add_row(row.site_id, str(row.name), row.kind, str(row.existing), str(row.node),
+                          f"{row.snap_m:.0f}", f"{row.lon:.5f}", f"{row.lat:.5f}")
+        out.print(table)
+        return
+    text = sites.to_json(drop_id=True) if fmt == "geojson" else sites.drop(columns="geometry").to_csv(index=False)
+    if output is None:
+        sys.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
+    else:
+        write_text_atomic(output, text)
+        console.print(f"wrote {len(sites)} sites to {output}")
+
+
+def _parse_existing(text: str):
+    from networks.sites import StationSpec
+
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise EvplanError(f"--existing {text!r}: expected NAME=OSM_ID or NAME=LON,LAT")
+    if "," in value:
+        try:
+            lon, lat = (float(v) for v in value.split(","))
+        except ValueError:
+            raise EvplanError(f"--existing {text!r}: LON,LAT must be two numbers") from None
+        return StationSpec(name=name, lon=lon, lat=lat)
+    kind, _, ident = value.rpartition("/")
+    try:
+        return StationSpec(name=name, osm_id=int(ident), osm_type=kind or None)
+    except ValueError:
+        raise EvplanError(f"--existing {text!r}: OSM id must be an integer (optionally way/ID or node/ID)") from None
+
+
+def main() -> None:
+    """Console entry point: run the app, turn domain errors into clean exits."""
+    try:
+        rv = app(standalone_mode=False)
+    except EvplanError as exc:
+        if _STATE["debug"]:
+            raise
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        console.print("[red]aborted[/]")
+        sys.exit(130)
+    except Exception as exc:  # an unexpected bug: one line unless --debug
+        if _STATE["debug"]:
+            raise
+        console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for a traceback)")
+        sys.exit(70)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
