@@ -1,0 +1,336 @@
+"""Study configuration: YAML validated with pydantic, errors with file, line and hint.
+
+Every section rejects unknown keys. Paths are resolved relative to the config file after
+``${VAR}`` / ``${VAR:-default}`` expansion, so shipped studies can point at the shared data
+folder (``${EVPLAN_DATA_DIR:-../../shared/data}``). ``load_config`` is the only way in; it
+raises :class:`ConfigFileError` naming the file, the line, the field path and a hint.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from networks._errors import ConfigError
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigFileError(ConfigError):
+    """A study file is unreadable or invalid; the message names file, line and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class CorridorSource(_Strict):
+    """National road network built from route polylines (GeoJSON) and GeoNames places."""
+
+    roads: Path
+    places: Path
+    official_population: Path | None = None
+    snap_tolerance_m: float = Field(500.0, gt=0)
+    place_distance_km: float = Field(15.0, gt=0)
+    min_population: int = Field(5_000, ge=0)
+    speeds_kph: dict[str, float] = Field(default_factory=dict)
+    default_speed_kph: float = Field(90.0, gt=0)
+
+
+class NetworkConfig(_Strict):
+    """Exactly one of ``source`` (OSM file), ``place``/``bbox`` (download) or ``corridor``."""
+
+    source: Path | None = None
+    place: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    download: bool = False
+    corridor: CorridorSource | None = None
+    network_type: Literal["drive", "drive_service"] = "drive"
+    speeds_kph: dict[str, float] = Field(default_factory=dict)
+    cache_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> NetworkConfig:
+        given = [k for k in ("source", "place", "bbox", "corridor") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of source, place, bbox or corridor (got {given or 'none'})")
+        if (self.place is not None or self.bbox is not None) and not self.download:
+            raise ValueError("place/bbox need 'download: true' (evplan never goes online unless asked); "
+                             "or pass an extract with 'source: path/to/file.osm.pbf'")
+        for k, v in self.speeds_kph.items():
+            if not v > 0:
+                raise ValueError(f"speeds_kph.{k} must be > 0 km/h, got {v}")
+        return self
+
+
+class DemandConfig(_Strict):
+    """Where trips come from."""
+
+    kind: Literal["city", "corridor", "od_table"]
+    zones: Path | None = None
+    zone_population: Path | None = None
+    zone_name_field: str = "name_ru"
+    population: int | None = Field(None, gt=0)
+    use_poi_weight: bool = True
+    adoption_share: float = Field(0.01, gt=0, le=1)
+    trips_per_ev_day: float = Field(2.5, gt=0)
+    max_trips: int | None = Field(None, gt=0)
+    gravity_exponent: float = Field(2.0, ge=0)
+    trips_per_day: float = Field(400.0, gt=0)
+    truck_share: float = Field(0.0, ge=0, le=1)
+    min_trip_km: float = Field(50.0, ge=0)
+    od_table: Path | None = None
+
+    @model_validator(mode="after")
+    def _inputs(self) -> DemandConfig:
+        if self.kind == "city" and self.zones is None and self.population is None:
+            raise ValueError("kind 'city' needs 'zones' (district polygons + zone_population) or a total "
+                             "'population' spread over a grid of the network")
+        if self.kind == "od_table" and self.od_table is None:
+            raise ValueError("kind 'od_table' needs 'od_table: path/to/table.csv'")
+        return self
+
+
+class VehiclesConfig(_Strict):
+    """Fleet mix by catalogue name (shares are normalised) and optional user catalogue."""
+
+    fleet: dict[str, float] = Field(default_factory=lambda: {"mitsubishi_i_miev_2013": 1.0})
+    truck: str | None = None
+    catalogue: Path | None = None
+    compare: list[str] = Field(default_factory=list)
+
+    @field_validator("fleet")
+    @classmethod
+    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v:
+            raise ValueError("fleet must name at least one vehicle model")
+        for k, s in v.items():
+            if not s > 0:
+                raise ValueError(f"fleet share of {k!r} must be > 0, got {s}")
+        return v
+
+
+class StationConfig(_Strict):
+    """An existing station: by OSM id (in the OSM source), by place name (corridor), or lon/lat."""
+
+    name: str
+    osm_id: int | None = None
+    osm_type: Literal["node", "way"] | None = None
+    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
+    plugs: int = Field(1, ge=1)
+    power_kw: float = Field(50.0, gt=0)
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _where(self) -> StationConfig:
+        if self.osm_id is None and (self.lon is None or self.lat is None):
+            raise ValueError(f"station {self.name!r} needs osm_id or both lon and lat")
+        return self
+
+
+class ExtraSite(_Strict):
+    """A candidate site given by coordinates (e.g. a planned renewable plant)."""
+
+    name: str
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    renewable: bool = False
+    note: str = ""
+
+
+class CandidatesConfig(_Strict):
+    tags: list[str] | None = None
+    include_network_places: bool = True
+    extra: list[ExtraSite] = Field(default_factory=list)
+    max_snap_m: float = Field(300.0, gt=0)
+    max_candidates: int | None = Field(None, gt=0)
+    site_cost: float = Field(40_000.0, ge=0)
+    plug_cost: float = Field(25_000.0, ge=0)
+    renewable_cost_factor: float = Field(1.0, gt=0)
+    power_kw: float = Field(50.0, gt=0)
+    max_plugs: int = Field(6, ge=1)
+    grid_kw: float | None = Field(None, gt=0)
+
+
+class SolverConfig(_Strict):
+    time_limit_s: float = Field(60.0, gt=0)
+    threads: int = Field(2, ge=1)
+    backend: Literal["auto", "cp-sat", "scip", "highs"] = "auto"
+
+
+class ModelConfig(_Strict):
+    kind: Literal["mclp", "pmedian", "cover", "capacitated", "frlm"]
+    p: int | None = Field(None, ge=1)
+    budget: float | None = Field(None, gt=0)
+    threshold_min: float = Field(10.0, gt=0)
+    coverage_target: float = Field(0.95, gt=0, le=1)
+    range_km: float | None = Field(None, gt=0)
+    target_utilisation: float = Field(0.6, gt=0, le=1)
+    solver: SolverConfig = Field(default_factory=SolverConfig)
+
+    @model_validator(mode="after")
+    def _size(self) -> ModelConfig:
+        if self.kind in ("mclp", "pmedian") and self.p is None and self.budget is None:
+            raise ValueError(f"model {self.kind!r} needs p (number of new stations) or budget")
+        return self
+
+
+class TargetsConfig(_Strict):
+    wait_p95_min: float | None = Field(10.0, gt=0)
+    stranded: int | None = Field(0, ge=0)
+    trips_completed_share: float | None = Field(None, gt=0, le=1)
+    max_iterations: int = Field(3, ge=1, le=20)
+
+
+class SimulationConfig(_Strict):
+    days: int = Field(1, ge=1, le=31)
+    replications: int = Field(1, ge=1, le=100)
+    temperature_c: float = Field(20.0, ge=-50, le=50)
+    seasons: dict[str, float] = Field(default_factory=dict)
+    home_charging_share: float = Field(0.6, ge=0, le=1)
+    balk_after_min: float = Field(30.0, gt=0)
+    start_soc: float = Field(0.9, gt=0, le=1)
+    grid_kg_co2_per_kwh: float | None = Field(None, ge=0)
+
+
+class OutputsConfig(_Strict):
+    folder: Path | None = None
+    html: bool = True
+    gpkg: bool = True
+
+
+class StudyConfig(_Strict):
+    """A whole study: one YAML file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    title: str = ""
+    question: str = ""
+    seed: int = Field(0, ge=0)
+    network: NetworkConfig
+    demand: DemandConfig
+    vehicles: VehiclesConfig = Field(default_factory=VehiclesConfig)
+    existing_stations: list[StationConfig] = Field(default_factory=list)
+    candidates: CandidatesConfig = Field(default_factory=CandidatesConfig)
+    model: ModelConfig
+    targets: TargetsConfig = Field(default_factory=TargetsConfig)
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    outputs: OutputsConfig = Field(default_factory=OutputsConfig)
+
+    @model_validator(mode="after")
+    def _cross(self) -> StudyConfig:
+        if self.model.kind == "frlm" and self.network.corridor is None and self.demand.kind != "corridor":
+            raise ValueError("model 'frlm' plans corridors: use demand.kind 'corridor'")
+        return self
+
+
+# --------------------------------------------------------------------------- loading
+
+def _expand(value: Any) -> Any:
+    if isinstance(value, str):
+        return _VAR.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), value)
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    return value
+
+
+def _resolve_paths(model: BaseModel, base: Path) -> None:
+    for name, value in model:
+        if isinstance(value, Path) and not value.is_absolute():
+            setattr(model, name, (base / value).resolve())
+        elif isinstance(value, BaseModel):
+            _resolve_paths(value, base)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, BaseModel):
+                    _resolve_paths(item, base)
+
+
+def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
+    """Line (1-based) of the YAML node at pydantic location ``loc`` (deepest found)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            if match is None:
+                hit = next((k for k, _ in node.value if k.value == key), None)
+                return hit.start_mark.line + 1 if hit is not None else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def config_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, source: str = "<dict>",
+                     yaml_root: yaml.Node | None = None) -> StudyConfig:
+    """Validate a parsed study; resolve relative paths against ``base_dir``."""
+    try:
+        cfg = StudyConfig.model_validate(_expand(data))
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors()[:8]:
+            loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-after")))
+            field = ".".join(str(x) for x in loc) or "(top level)"
+            line = _line_of(yaml_root, loc)
+            where = f"{source}:{line}" if line else source
+            msg = err["msg"].removeprefix("Value error, ")
+            hint = " (remove it or check its spelling)" if err["type"] == "extra_forbidden" else ""
+            given = f" (got {err['input']!r})" if err["type"] not in ("missing", "extra_forbidden") and not isinstance(
+                err.get("input"), dict) else ""
+            lines.append(f"{where}: {field}: {msg}{given}{hint}")
+        more = f"\n  ... and {len(exc.errors()) - 8} more" if len(exc.errors()) > 8 else ""
+        raise ConfigFileError("invalid study config:\n  " + "\n  ".join(lines) + more) from None
+    if base_dir is not None:
+        _resolve_paths(cfg, base_dir)
+    return cfg
+
+
+def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) -> StudyConfig:
+    """Read and validate a study YAML file.
+
+    Parameters
+    ----------
+    path : path
+        The YAML file.
+    overrides : dict, optional
+        Dotted keys to set before validation (``{"model.p": 12, "simulation.temperature_c": -20}``),
+        as batch sweeps do.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigFileError(f"study config not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigFileError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigFileError(f"{path}: a study config must be a mapping of sections (name, network, demand, ...)")
+    for key, value in (overrides or {}).items():
+        set_dotted(data, key, value, source=str(path))
+    return config_from_dict(data, base_dir=path.parent, source=str(path), yaml_root=root)
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any, *, source: str = "") -> None:
+    """Set ``data["a"]["b"] = value`` for ``key = "a.b"`` (creating sections as needed)."""
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        nxt = node.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise ConfigFileError(f"{source}: cannot set {key!r}: {part!r} is not a section")
+        node = nxt
+    node[parts[-1]] = value
