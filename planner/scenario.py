@@ -334,3 +334,15 @@ def set_dotted(data: dict[str, Any], key: str, value: Any, *, source: str = "") 
             raise ConfigFileError(f"{source}: cannot set {key!r}: {part!r} is not a section")
         node = nxt
     node[parts[-1]] = value
+
+
+def config_hash(cfg: StudyConfig) -> str:
+    """Stable short hash of a validated config (what a batch uses to skip finished runs).
+
+    Output folders are excluded: the same study written elsewhere is the same study.
+    """
+    import hashlib
+
+    payload = cfg.model_dump(mode="json", exclude={"outputs": {"folder"}})
+    text = yaml.safe_dump(payload, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
