@@ -154,6 +154,26 @@ def network_sites(
         console.print(f"wrote {len(sites)} sites to {output}")
 
 
+ConfigArg = Annotated[Path, typer.Argument(help="Study YAML file (see configs/).")]
+
+
+@app.command("validate")
+def validate(config: ConfigArg) -> None:
+    """Check a study config (schema, files, vehicle names, budget) without running it."""
+    from planner.checks import raise_on_problems, run_checks
+    from planner.scenario import load_config
+
+    cfg = load_config(config)
+    results = run_checks(cfg, source=str(config))
+    table = Table(title=f"{config}: study {cfg.name!r}")
+    table.add_column("check")
+    table.add_column("result")
+    for name, problems in results.items():
+        table.add_row(name, "[green]ok[/]" if not problems else "[red]" + "; ".join(problems) + "[/]")
+    out.print(table)
+    raise_on_problems(results, source=str(config))
+
+
 def _parse_existing(text: str):
     from networks.sites import StationSpec
 

@@ -20,7 +20,13 @@ import pandas as pd
 from shapely.geometry import LineString
 
 from networks._errors import ConfigError
-from networks.load import DEFAULT_CACHE_DIR, LoadedNetwork, download_network, file_sha256, load_network
+from networks.load import (
+    DEFAULT_CACHE_DIR,
+    LoadedNetwork,
+    download_network,
+    file_sha256,
+    load_network,
+)
 from networks.road_network import RoadNetwork
 from networks.sites import DEFAULT_CANDIDATE_TAGS, StationSpec, candidate_sites, existing_stations
 from planner.scenario import StudyConfig

@@ -1,0 +1,101 @@
+"""Named validation checks run by ``evplan validate`` and before every ``evplan run``.
+
+Each check takes the validated config and returns a list of problems (strings naming the
+field, the value and the fix). Checks only read local files; none goes online or builds
+the network, so ``validate`` is quick.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from planner.scenario import ConfigFileError, StudyConfig
+
+logger = logging.getLogger(__name__)
+
+Check = Callable[[StudyConfig], list[str]]
+CHECKS: dict[str, Check] = {}
+
+
+def check(name: str) -> Callable[[Check], Check]:
+    def register(fn: Check) -> Check:
+        CHECKS[name] = fn
+        return fn
+
+    return register
+
+
+@check("input_files_exist")
+def _files(cfg: StudyConfig) -> list[str]:
+    items: list[tuple[str, Path | None]] = [
+        ("network.source", cfg.network.source),
+        ("demand.zones", cfg.demand.zones),
+        ("demand.zone_population", cfg.demand.zone_population),
+        ("demand.od_table", cfg.demand.od_table),
+        ("vehicles.catalogue", cfg.vehicles.catalogue),
+    ]
+    if cfg.network.corridor is not None:
+        c = cfg.network.corridor
+        items += [("network.corridor.roads", c.roads), ("network.corridor.places", c.places),
+                  ("network.corridor.official_population", c.official_population)]
+    return [f"{field}: file not found: {path} (check the path; relative paths are relative to the config file; "
+            "shipped studies read ${EVPLAN_DATA_DIR:-../../shared/data})"
+            for field, path in items if path is not None and not Path(path).is_file()]
+
+
+@check("vehicle_models_known")
+def _vehicles(cfg: StudyConfig) -> list[str]:
+    try:
+        from sim.catalogue import load_catalogue
+    except ImportError:  # the simulation package is older than this check
+        return []
+    try:
+        known = load_catalogue(cfg.vehicles.catalogue)
+    except Exception as exc:  # a bad user catalogue is reported here, not raised
+        return [f"vehicles.catalogue: {exc}"]
+    names = list(cfg.vehicles.fleet) + list(cfg.vehicles.compare) + ([cfg.vehicles.truck] if cfg.vehicles.truck else [])
+    return [f"vehicles: unknown vehicle model {n!r}; known: {', '.join(sorted(known))}" for n in dict.fromkeys(names)
+            if n not in known]
+
+
+@check("budget_covers_something")
+def _budget(cfg: StudyConfig) -> list[str]:
+    b = cfg.model.budget
+    cheapest = cfg.candidates.site_cost + cfg.candidates.plug_cost
+    if b is not None and b < cheapest * min(cfg.candidates.renewable_cost_factor, 1.0):
+        return [f"model.budget {b:,.0f} is below the cost of one site with one plug ({cheapest:,.0f} = "
+                "candidates.site_cost + candidates.plug_cost); raise the budget or lower the costs"]
+    return []
+
+
+@check("seasons_plausible")
+def _seasons(cfg: StudyConfig) -> list[str]:
+    return [f"simulation.seasons.{k}: {t} C is outside -50..50 C" for k, t in cfg.simulation.seasons.items()
+            if not -50 <= t <= 50]
+
+
+@check("download_is_explicit")
+def _download(cfg: StudyConfig) -> list[str]:
+    # The schema already enforces this; the check keeps the rule visible in `validate` output.
+    n = cfg.network
+    if (n.place or n.bbox) and not n.download:
+        return ["network: place/bbox given without download: true"]
+    return []
+
+
+def run_checks(cfg: StudyConfig, *, source: str = "") -> dict[str, list[str]]:
+    """Run every named check; returns ``{check_name: problems}``."""
+    results = {name: fn(cfg) for name, fn in CHECKS.items()}
+    for name, problems in results.items():
+        for p in problems:
+            logger.warning("%s: check %s: %s", source or cfg.name, name, p)
+    return results
+
+
+def raise_on_problems(results: dict[str, list[str]], *, source: str) -> None:
+    """Raise :class:`ConfigFileError` listing every problem found by :func:`run_checks`."""
+    problems = [f"[{name}] {p}" for name, ps in results.items() for p in ps]
+    if problems:
+        raise ConfigFileError(f"{source}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
