@@ -47,13 +47,12 @@ def _files(cfg: StudyConfig) -> list[str]:
 
 @check("vehicle_models_known")
 def _vehicles(cfg: StudyConfig) -> list[str]:
+    from networks._errors import EvplanError
+    from sim.catalogue import builtin_models, load_vehicle_models
+
     try:
-        from sim.catalogue import load_catalogue
-    except ImportError:  # the simulation package is older than this check
-        return []
-    try:
-        known = load_catalogue(cfg.vehicles.catalogue)
-    except Exception as exc:  # a bad user catalogue is reported here, not raised
+        known = load_vehicle_models(cfg.vehicles.catalogue) if cfg.vehicles.catalogue else builtin_models()
+    except EvplanError as exc:  # a bad user catalogue is reported here, not raised
         return [f"vehicles.catalogue: {exc}"]
     names = list(cfg.vehicles.fleet) + list(cfg.vehicles.compare) + ([cfg.vehicles.truck] if cfg.vehicles.truck else [])
     return [f"vehicles: unknown vehicle model {n!r}; known: {', '.join(sorted(known))}" for n in dict.fromkeys(names)

@@ -99,7 +99,7 @@ class DemandConfig(_Strict):
 class VehiclesConfig(_Strict):
     """Fleet mix by catalogue name (shares are normalised) and optional user catalogue."""
 
-    fleet: dict[str, float] = Field(default_factory=lambda: {"mitsubishi_i_miev_2013": 1.0})
+    fleet: dict[str, float] = Field(default_factory=lambda: {"mitsubishi_imiev_2013": 1.0})
     truck: str | None = None
     catalogue: Path | None = None
     compare: list[str] = Field(default_factory=list)

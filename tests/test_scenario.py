@@ -107,3 +107,9 @@ def test_cli_validate_exit_codes(tmp_path, monkeypatch, capsys, data_dir):
         cli.main()
     err = capsys.readouterr().err
     assert exc.value.code != 0 and "file not found" in err and "Traceback" not in err
+
+
+def test_unknown_vehicle_model_is_reported(tmp_path):
+    cfg = load_config(_write(tmp_path, BASE + "vehicles:\n  fleet: {tesla_cybertruck_9000: 1.0}\n"))
+    problems = run_checks(cfg)["vehicle_models_known"]
+    assert problems and "tesla_cybertruck_9000" in problems[0] and "known:" in problems[0]
