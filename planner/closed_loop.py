@@ -1,0 +1,178 @@
+"""The simulate -> optimise -> simulate loop, independent of which model or simulator runs.
+
+:func:`closed_loop` knows nothing about SimPy or OR-Tools: it receives a ``simulate``
+callable (stations table -> :class:`ScenarioOutcome`) and an ``optimize`` callable (unserved
+demand, fixed stations, how many sites -> new stations table), applies the study's service
+targets and budget, and returns every iteration. Remedies, in order: where the p95 wait
+misses its target, add a plug at the stations whose own p95 wait misses it; where trips are
+still stranded or not completed, site more stations for the demand still unserved.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ScenarioOutcome:
+    """What one simulated scenario tells the loop.
+
+    Attributes
+    ----------
+    kpis : dict
+        Mean KPIs over replications (``wait_p95_min``, ``stranded_vehicles``,
+        ``trips_completed_share``, ...).
+    per_station : DataFrame
+        ``station_id, sessions, wait_p95_min, utilisation`` for every station.
+    unserved : DataFrame
+        ``node, weight``: demand the scenario served badly (stranded, not completed, long
+        waits), the input for the next siting round.
+    detail : Any
+        Whatever the caller wants to keep (tables of the first replication).
+    """
+
+    kpis: dict[str, float]
+    per_station: pd.DataFrame
+    unserved: pd.DataFrame
+    detail: Any = None
+
+
+@dataclass
+class Targets:
+    wait_p95_min: float | None = 10.0
+    stranded: int | None = 0
+    trips_completed_share: float | None = None
+    max_iterations: int = 3
+
+
+@dataclass
+class LoopResult:
+    baseline: ScenarioOutcome
+    proposal: ScenarioOutcome
+    stations: pd.DataFrame
+    selected: pd.DataFrame
+    iterations: list[dict[str, Any]] = field(default_factory=list)
+    capex: float = 0.0
+    targets_met: bool = False
+
+
+def missed_targets(kpis: dict[str, float], targets: Targets) -> list[str]:
+    """Names of the service targets the KPIs miss, with the values."""
+    missed = []
+    if targets.wait_p95_min is not None and kpis.get("wait_p95_min", 0.0) > targets.wait_p95_min + 1e-9:
+        missed.append(f"wait_p95_min {kpis['wait_p95_min']:.1f} > {targets.wait_p95_min:g}")
+    if targets.stranded is not None and kpis.get("stranded_vehicles", 0.0) > targets.stranded + 1e-9:
+        missed.append(f"stranded_vehicles {kpis['stranded_vehicles']:.1f} > {targets.stranded}")
+    if (targets.trips_completed_share is not None
+            and kpis.get("trips_completed_share", 1.0) < targets.trips_completed_share - 1e-9):
+        missed.append(f"trips_completed_share {kpis['trips_completed_share']:.3f} < {targets.trips_completed_share:g}")
+    return missed
+
+
+def closed_loop(
+    existing: pd.DataFrame,
+    *,
+    simulate: Callable[[pd.DataFrame], ScenarioOutcome],
+    optimize: Callable[[pd.DataFrame, pd.DataFrame, int | None, float | None], pd.DataFrame],
+    targets: Targets,
+    first_round_sites: int | None,
+    budget: float | None,
+    plug_cost: float,
+    max_plugs: int,
+    on_step: Callable[[str], None] | None = None,
+) -> LoopResult:
+    """Run baseline, then optimise/simulate until the targets are met, the budget is spent
+    or ``targets.max_iterations`` rounds have run.
+
+    Parameters
+    ----------
+    existing : DataFrame
+        Existing stations (station table; stay open, plugs may be added).
+    simulate : callable
+        ``simulate(stations) -> ScenarioOutcome``.
+    optimize : callable
+        ``optimize(unserved, fixed_stations, n_sites, budget_left) -> new stations`` (station
+        table with a ``capex`` column); may return an empty table when nothing helps.
+    first_round_sites : int or None
+        Number of new sites in the first round (``None``: the model decides, e.g. cover/FRLM).
+    budget : float or None
+        Total capital budget for new sites and added plugs.
+    """
+    step = on_step or (lambda _s: None)
+    step("baseline simulation")
+    baseline = simulate(existing)
+    stations = existing.copy()
+    stations["added_plugs"] = 0
+    selected = pd.DataFrame(columns=[*existing.columns, "capex"])
+    capex = 0.0
+    iterations: list[dict[str, Any]] = []
+    outcome = baseline
+    need_sites, n_sites = True, first_round_sites
+    for it in range(1, targets.max_iterations + 1):
+        added_sites = 0
+        if need_sites:
+            step(f"optimisation (round {it})")
+            left = None if budget is None else budget - capex
+            new = optimize(outcome.unserved, stations, n_sites, left)
+            new = new[~new["station_id"].isin(stations["station_id"])]
+            if len(new):
+                capex += float(new["capex"].sum())
+                new = new.assign(added_plugs=0)
+                stations = pd.concat([stations, new.drop(columns="capex")], ignore_index=True)
+                selected = pd.concat([selected, new], ignore_index=True)
+                added_sites = len(new)
+        step(f"proposal simulation (round {it})")
+        outcome = simulate(stations)
+        missed = missed_targets(outcome.kpis, targets)
+        record = {"iteration": it, "new_sites": added_sites, "stations": len(stations),
+                  "plugs": int(stations["plugs"].sum()), "capex": round(capex, 2), "missed": missed,
+                  **{k: outcome.kpis.get(k) for k in ("wait_p95_min", "stranded_vehicles", "trips_completed_share")}}
+        iterations.append(record)
+        logger.info("round %d: %d stations, %d plugs, capex %.0f, missed: %s", it, len(stations),
+                    record["plugs"], capex, missed or "none")
+        if not missed:
+            return LoopResult(baseline, outcome, stations, selected, iterations, capex, True)
+        if it == targets.max_iterations:
+            break
+        # Remedies for the next round.
+        plugs_added = 0
+        if targets.wait_p95_min is not None and any(m.startswith("wait_p95_min") for m in missed):
+            stations, spent, plugs_added = _add_plugs(stations, outcome.per_station, targets.wait_p95_min,
+                                                      plug_cost=plug_cost, max_plugs=max_plugs,
+                                                      budget_left=None if budget is None else budget - capex)
+            capex += spent
+            record["plugs_added_next"] = plugs_added
+        service_missed = any(m.startswith(("stranded", "trips_completed")) for m in missed)
+        need_sites = service_missed and len(outcome.unserved) > 0
+        n_sites = max(1, int(np.ceil((first_round_sites or 2) / 2))) if need_sites else None
+        if not need_sites and plugs_added == 0:
+            logger.info("no remedy left (budget or plug limits reached); stopping")
+            break
+    return LoopResult(baseline, outcome, stations, selected, iterations, capex, False)
+
+
+def _add_plugs(stations: pd.DataFrame, per_station: pd.DataFrame, target_min: float, *, plug_cost: float,
+               max_plugs: int, budget_left: float | None) -> tuple[pd.DataFrame, float, int]:
+    """One more plug at every station whose own p95 wait misses the target, worst first."""
+    stations = stations.copy()
+    bad = per_station[per_station["wait_p95_min"] > target_min].sort_values("wait_p95_min", ascending=False)
+    spent, added = 0.0, 0
+    for sid in bad["station_id"]:
+        row = stations.index[stations["station_id"] == sid]
+        if len(row) == 0 or stations.loc[row[0], "plugs"] >= max_plugs:
+            continue
+        if budget_left is not None and spent + plug_cost > budget_left:
+            break
+        stations.loc[row[0], "plugs"] += 1
+        stations.loc[row[0], "added_plugs"] += 1
+        spent += plug_cost
+        added += 1
+    return stations, spent, added

@@ -1,0 +1,89 @@
+"""The closed-loop controller on a transparent analytical scenario model.
+
+Instead of the SimPy model, ``simulate`` here is the Erlang-C formula for an M/M/c queue per
+station, with demand that is "unserved" at nodes farther than one hop from every station.
+That keeps every expected number checkable by hand.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from planner.closed_loop import ScenarioOutcome, Targets, closed_loop, missed_targets
+
+ARRIVALS_PER_H = 3.0  # per station
+SERVICE_H = 0.5  # mean charging time
+
+
+def erlang_c_wait_p95_min(c: int, lam: float = ARRIVALS_PER_H, mu: float = 1 / SERVICE_H) -> float:
+    a = lam / mu
+    if a >= c:
+        return math.inf
+    s = sum(a**k / math.factorial(k) for k in range(c))
+    last = a**c / math.factorial(c) * c / (c - a)
+    pw = last / (s + last)
+    # P(W > t) = pw * exp(-(c mu - lam) t)  ->  p95 = ln(pw / 0.05) / (c mu - lam) when pw > 0.05
+    return 0.0 if pw <= 0.05 else 60 * math.log(pw / 0.05) / (c * mu - lam)
+
+
+DEMAND_NODES = [10, 20, 30]
+
+
+def simulate(stations: pd.DataFrame) -> ScenarioOutcome:
+    per = pd.DataFrame({"station_id": stations["station_id"],
+                        "wait_p95_min": [erlang_c_wait_p95_min(int(c)) for c in stations["plugs"]],
+                        "sessions": 1, "utilisation": 0.5})
+    unserved = pd.DataFrame({"node": [n for n in DEMAND_NODES if n not in set(stations["node"])]})
+    unserved["weight"] = 1.0
+    kpis = {"wait_p95_min": float(per["wait_p95_min"].max()), "stranded_vehicles": float(len(unserved))}
+    return ScenarioOutcome(kpis, per, unserved)
+
+
+def optimize(unserved, fixed, n_sites, budget_left):
+    nodes = unserved["node"].tolist()[: n_sites or len(unserved)]
+    cost = 1000.0 + 100.0
+    if budget_left is not None:
+        nodes = nodes[: int(budget_left // cost)]
+    return pd.DataFrame({"station_id": [f"s{n}" for n in nodes], "node": nodes, "plugs": 1, "power_kw": 50.0,
+                         "existing": False, "name": "", "lon": 0.0, "lat": 0.0, "capex": cost})
+
+
+EXISTING = pd.DataFrame({"station_id": ["e1"], "node": [1], "plugs": [1], "power_kw": [50.0], "existing": [True],
+                         "name": ["hotel"], "lon": [0.0], "lat": [0.0]})
+
+
+def test_erlang_reference_values():
+    assert math.isinf(erlang_c_wait_p95_min(1))  # a = 1.5 > 1 plug: unstable
+    # a = 1.5 Erlang: p95 waits 153, 31.1 and 4.8 min with 2, 3 and 4 plugs
+    assert erlang_c_wait_p95_min(2) == pytest.approx(153.2, abs=0.1)
+    assert erlang_c_wait_p95_min(3) == pytest.approx(31.1, abs=0.1)
+    assert erlang_c_wait_p95_min(4) == pytest.approx(4.8, abs=0.1)
+
+
+def test_loop_adds_sites_then_plugs_until_targets_met():
+    res = closed_loop(EXISTING, simulate=simulate, optimize=optimize, targets=Targets(10.0, 0, None, 5),
+                      first_round_sites=3, budget=None, plug_cost=100.0, max_plugs=6)
+    assert res.targets_met
+    assert set(res.selected["node"]) == set(DEMAND_NODES)
+    # every station ends with 4 plugs (3 are not enough by Erlang C), one added per round
+    assert (res.stations["plugs"] == 4).all()
+    assert [r["plugs"] for r in res.iterations] == [4, 8, 12, 16]
+    assert res.capex == pytest.approx(3 * 1100 + 12 * 100)
+    assert res.baseline.kpis["stranded_vehicles"] == 3 and not missed_targets(res.proposal.kpis, Targets())
+
+
+def test_budget_stops_the_loop():
+    res = closed_loop(EXISTING, simulate=simulate, optimize=optimize, targets=Targets(10.0, 0, None, 5),
+                      first_round_sites=3, budget=2300.0, plug_cost=100.0, max_plugs=6)
+    assert not res.targets_met
+    assert len(res.selected) == 2 and res.capex <= 2300.0
+    assert res.iterations[-1]["missed"]
+
+
+def test_max_plugs_caps_remedy():
+    res = closed_loop(EXISTING, simulate=simulate, optimize=optimize, targets=Targets(10.0, 0, None, 6),
+                      first_round_sites=3, budget=None, plug_cost=100.0, max_plugs=2)
+    assert not res.targets_met and (res.stations["plugs"] <= 2).all()
