@@ -1,0 +1,361 @@
+"""Machine-readable outputs of one study run: GeoPackage, GeoJSON, CSV/Parquet, KPIs, manifest.
+
+:func:`write_outputs` only reads a :class:`~planner.study_result.StudyResult` and writes into
+an existing folder. The pipeline wraps the whole run in :func:`planner.outputs.atomic_dir`, so
+the folder appears only when complete; each file is still written to a temporary sibling and
+moved into place, so a file is never seen half-written either.
+
+Helpers shared with :mod:`planner.report` (:func:`as_wgs84`, :func:`kpi_table`,
+:func:`json_safe`) live here so both writers agree on units and labels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import io
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from planner.outputs import write_bytes_atomic, write_text_atomic
+from planner.study_result import StudyResult
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["KPI_INFO", "LAYERS", "as_wgs84", "json_safe", "kpi_table", "write_outputs"]
+
+#: GeoPackage layers, in the order QGIS lists them, with the geometry type used when empty.
+LAYERS: dict[str, str] = {
+    "roads": "LineString",
+    "demand": "Point",
+    "candidates": "Point",
+    "existing": "Point",
+    "selected": "Point",
+}
+
+#: KPI key -> (label, unit, better). ``unit`` 'share' is a 0-1 fraction shown in percent;
+#: ``better`` is 'higher', 'lower' or '' (no direction: e.g. capex is a cost, not a score).
+KPI_INFO: dict[str, tuple[str, str, str]] = {
+    "trips_completed_share": ("Trips completed", "share", "higher"),
+    "stranded_vehicles": ("Stranded vehicles", "vehicles", "lower"),
+    "wait_mean_min": ("Mean wait at charger", "min", "lower"),
+    "wait_p95_min": ("95th percentile wait", "min", "lower"),
+    "detour_km_mean": ("Mean detour to charge", "km", "lower"),
+    "plug_utilisation": ("Plug utilisation", "share", ""),
+    "energy_delivered_kwh": ("Energy delivered", "kWh", "higher"),
+    "peak_kw_max": ("Highest station peak load", "kW", ""),
+    "co2_avoided_t": ("CO2 avoided", "t", "higher"),
+    "coverage_share": ("Demand covered", "share", "higher"),
+    "n_stations": ("Stations", "stations", ""),
+    "n_plugs": ("Plugs", "plugs", ""),
+    "capex": ("Capital cost", "cost units", ""),
+}
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def json_safe(obj: Any) -> Any:
+    """Convert ``obj`` into plain JSON types (strict JSON: NaN and infinities become ``None``).
+
+    Handles numpy scalars and arrays, pandas objects and timestamps, paths, sets, bytes,
+    dataclasses and pydantic models; anything else unknown becomes its ``str``.
+    """
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted((json_safe(v) for v in obj), key=str)
+    if isinstance(obj, np.ndarray):
+        return [json_safe(v) for v in obj.tolist()]
+    if isinstance(obj, pd.DataFrame):
+        return [json_safe(r) for r in obj.drop(columns="geometry", errors="ignore").to_dict("records")]
+    if isinstance(obj, pd.Series):
+        return json_safe(obj.to_dict())
+    if isinstance(obj, (pd.Timedelta, dt.timedelta)):
+        return obj.total_seconds()
+    if isinstance(obj, (pd.Timestamp, dt.datetime, dt.date, dt.time)):
+        return None if pd.isna(obj) else obj.isoformat()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, bytes):
+        return obj.hex()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return json_safe(dataclasses.asdict(obj))
+    if hasattr(obj, "model_dump"):  # pydantic v2 models (e.g. the study config)
+        return json_safe(obj.model_dump(mode="json"))
+    if hasattr(obj, "__geo_interface__"):
+        return json_safe(obj.__geo_interface__)
+    return str(obj)
+
+
+def as_wgs84(frame: pd.DataFrame | None) -> gpd.GeoDataFrame:
+    """Return ``frame`` as a GeoDataFrame in EPSG:4326.
+
+    Accepts a GeoDataFrame in any CRS (a missing CRS is taken as WGS84, as the contract
+    says), a plain DataFrame with ``lon``/``lat`` columns, or ``None``.
+    """
+    if frame is None:
+        return gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
+        gdf = frame
+    elif "geometry" in frame.columns:
+        gdf = gpd.GeoDataFrame(frame, geometry="geometry")
+    elif {"lon", "lat"} <= set(frame.columns):
+        gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326")
+    else:
+        gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), index=frame.index))
+    if gdf.crs is None:
+        gdf = gdf.set_crs("EPSG:4326")
+    elif not gdf.crs.equals("EPSG:4326"):
+        gdf = gdf.to_crs("EPSG:4326")
+    return gdf
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) \
+        and math.isfinite(float(v))
+
+
+def kpi_table(result: StudyResult) -> pd.DataFrame:
+    """One row per KPI: ``kpi, label, unit, better, before, after, delta`` and, when
+    replication statistics exist, ``<scenario>_mean/_ci_low/_ci_high/_n`` per scenario.
+
+    KPIs follow :data:`KPI_INFO` order, then any other key in alphabetical order. ``delta``
+    is ``after - before`` when both are finite numbers, else ``None``.
+    """
+    iv = result.kpi_intervals
+    has_iv = iv is not None and not iv.empty and {"scenario", "kpi"} <= set(iv.columns)
+    known = set(result.kpis_before) | set(result.kpis_after) | (set(iv["kpi"].astype(str)) if has_iv else set())
+    keys = [k for k in KPI_INFO if k in known] + sorted(known - set(KPI_INFO))
+    rows = []
+    for k in keys:
+        label, unit, better = KPI_INFO.get(k, (k.replace("_", " ").capitalize(), "", ""))
+        b, a = result.kpis_before.get(k), result.kpis_after.get(k)
+        delta = float(a) - float(b) if _is_number(a) and _is_number(b) else None
+        rows.append({"kpi": k, "label": label, "unit": unit, "better": better,
+                     "before": json_safe(b), "after": json_safe(a), "delta": delta})
+    table = pd.DataFrame(rows, columns=["kpi", "label", "unit", "better", "before", "after", "delta"])
+    if has_iv:
+        stats = [c for c in ("mean", "ci_low", "ci_high", "n") if c in iv.columns]
+        for scen, part in iv.assign(kpi=iv["kpi"].astype(str)).groupby("scenario", sort=False):
+            part = part.drop_duplicates("kpi", keep="last").set_index("kpi")[stats]
+            part.columns = [f"{scen}_{c}" for c in stats]
+            table = table.merge(part, left_on="kpi", right_index=True, how="left")
+    return table.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- writers
+
+
+@contextlib.contextmanager
+def _atomic_target(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling path for libraries that need a file name (GDAL); move it
+    to ``path`` on success, delete it on failure."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)  # GDAL wants to create the file itself
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _flatten_value(v: Any) -> Any:
+    if isinstance(v, (dict, list, tuple, set, np.ndarray)):
+        return json.dumps(json_safe(v), ensure_ascii=False)
+    return v
+
+
+def _plain_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Make attribute columns writable by OGR/CSV: dicts/lists become JSON strings, mixed
+    object columns become strings, categoricals their values, timedeltas seconds."""
+    df = df.copy()
+    geom = df.geometry.name if isinstance(df, gpd.GeoDataFrame) else None
+    for col in df.columns:
+        if col == geom:
+            continue
+        s = df[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object).where(s.notna(), None)
+        if pd.api.types.is_timedelta64_dtype(s.dtype):
+            df[col] = s.dt.total_seconds()
+            continue
+        if s.dtype == object:
+            s = s.map(_flatten_value)
+            kinds = {type(v) for v in s if v is not None and not (isinstance(v, float) and math.isnan(v))}
+            if len(kinds) > 1 and not kinds <= {int, float, np.int64, np.float64}:
+                s = s.map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+        df[col] = s
+    df.columns = [str(c) for c in df.columns]
+    if "fid" in df.columns and not pd.api.types.is_integer_dtype(df["fid"]):
+        df = df.rename(columns={"fid": "fid_"})  # GPKG reserves 'fid' for an integer key
+    return df
+
+
+def _write_gpkg(result: StudyResult, path: Path) -> tuple[dict[str, int], list[str]]:
+    counts: dict[str, int] = {}
+    skipped: list[str] = []
+    with _atomic_target(path) as tmp:
+        for layer, empty_type in LAYERS.items():
+            gdf = _plain_columns(as_wgs84(getattr(result, layer)))
+            kwargs: dict[str, Any] = {}
+            families = {t.removeprefix("Multi") for t in gdf.geom_type.dropna()}
+            if not families:  # empty layer: keep its columns and a sensible type for QGIS
+                kwargs["geometry_type"] = empty_type
+            elif len(families) > 1:  # e.g. zone polygons mixed with points
+                kwargs["geometry_type"] = "Unknown"
+            try:
+                pyogrio.write_dataframe(gdf, tmp, layer=layer, driver="GPKG", append=tmp.exists(), **kwargs)
+            except Exception as exc:  # noqa: BLE001 - one odd layer must not lose the others
+                logger.warning("GeoPackage layer %r skipped: %s", layer, exc)
+                skipped.append(layer)
+                continue
+            counts[layer] = len(gdf)
+    logger.info("wrote %s (%s)", path, ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    return counts, skipped
+
+
+def _geojson_text(gdf: gpd.GeoDataFrame) -> str:
+    gdf = _plain_columns(as_wgs84(gdf))
+    data = json_safe(gdf.to_geo_dict(na="null", drop_id=True))
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _csv_frame(gdf: pd.DataFrame) -> pd.DataFrame:
+    """Attributes plus ``lon``/``lat`` for points (``wkt`` for other shapes)."""
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+        return _plain_columns(pd.DataFrame(gdf))
+    g = gdf.geometry
+    df = pd.DataFrame(gdf.drop(columns=g.name))
+    if len(g) and (g.geom_type == "Point").all():
+        if "lon" not in df.columns:
+            df["lon"] = g.x.round(7).to_numpy()
+        if "lat" not in df.columns:
+            df["lat"] = g.y.round(7).to_numpy()
+    elif len(g):
+        df["wkt"] = g.to_wkt().to_numpy()
+    return _plain_columns(df)
+
+
+def _csv_text(df: pd.DataFrame) -> str:
+    return df.to_csv(index=False, lineterminator="\n")
+
+
+def _parquet_bytes(df: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    try:
+        df.to_parquet(buf, index=False)
+    except Exception as exc:  # noqa: BLE001 - arrow rejects mixed object columns; flatten and retry
+        logger.debug("parquet needs plain columns (%s)", exc)
+        buf = io.BytesIO()
+        flat = _plain_columns(df)
+        if isinstance(flat, gpd.GeoDataFrame):
+            flat.to_parquet(buf, index=False)
+        else:
+            flat.astype({c: str for c in flat.columns if flat[c].dtype == object}).to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).strip("._") or "table"
+
+
+def write_outputs(result: StudyResult, folder: Path) -> dict[str, Path]:
+    """Write the machine-readable outputs of ``result`` into the existing ``folder``.
+
+    Parameters
+    ----------
+    result : StudyResult
+        What the study run produced.
+    folder : Path
+        Existing folder (normally the temporary folder of :func:`planner.outputs.atomic_dir`).
+
+    Returns
+    -------
+    dict of str -> Path
+        Every file written, keyed by its path relative to ``folder`` (POSIX style), e.g.
+        ``"study.gpkg"``, ``"tables/trips_before.parquet"``.
+
+    Notes
+    -----
+    Files: ``study.gpkg`` (layers ``roads, demand, candidates, existing, selected``; empty
+    layers keep their columns; a layer GDAL cannot write is skipped, logged and listed under
+    ``manifest["export"]["skipped_layers"]``), ``selected.geojson``, ``existing.geojson``,
+    ``candidates.csv``, ``existing.csv``, ``selected.csv``, ``tables/<name>.parquet`` and
+    ``.csv`` for each of ``result.tables``, ``kpis.json``, ``kpis.csv`` and ``manifest.json``.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"output folder {folder} does not exist; create it (or use planner.outputs.atomic_dir)")
+    written: dict[str, Path] = {}
+
+    def put(rel: str, data: str | bytes) -> None:
+        path = folder / rel
+        written[rel] = write_bytes_atomic(path, data) if isinstance(data, bytes) else write_text_atomic(path, data)
+
+    counts, skipped = _write_gpkg(result, folder / "study.gpkg")
+    written["study.gpkg"] = folder / "study.gpkg"
+
+    for layer in ("selected", "existing"):
+        put(f"{layer}.geojson", _geojson_text(getattr(result, layer)))
+    for layer in ("candidates", "existing", "selected"):
+        put(f"{layer}.csv", _csv_text(_csv_frame(as_wgs84(getattr(result, layer)))))
+
+    used: set[str] = set()
+    for name, table in result.tables.items():
+        if table is None:
+            continue
+        stem = _safe_name(name)
+        while stem in used:  # two names that sanitise alike must not overwrite each other
+            stem += "_"
+        used.add(stem)
+        put(f"tables/{stem}.parquet", _parquet_bytes(table))
+        put(f"tables/{stem}.csv", _csv_text(_csv_frame(table)))
+
+    kt = kpi_table(result)
+    put("kpis.csv", _csv_text(kt))
+    iv = result.kpi_intervals
+    kpis = {
+        "study": result.name,
+        "before": json_safe(result.kpis_before),
+        "after": json_safe(result.kpis_after),
+        "delta": {r.kpi: r.delta for r in kt.itertuples() if r.delta is not None and not pd.isna(r.delta)},
+        "units": {r.kpi: r.unit for r in kt.itertuples()},
+        "intervals": json_safe(iv) if iv is not None and not iv.empty else [],
+    }
+    put("kpis.json", json.dumps(kpis, indent=2, ensure_ascii=False, allow_nan=False))
+
+    manifest = dict(result.manifest)
+    manifest["export"] = {"layers": counts, "skipped_layers": skipped}
+    put("manifest.json", json.dumps(json_safe(manifest), indent=2, ensure_ascii=False, allow_nan=False))
+    logger.info("wrote %d output files into %s", len(written), folder)
+    return written
