@@ -1,0 +1,387 @@
+"""Places on a road graph: GeoNames places, official populations, points attached to roads.
+
+Also the small geometry helpers the corridor builder shares: coordinate-derived node ids,
+a metric CRS fitted to an extent, and splitting an edge (both directions) at points.
+
+Population choice: GeoNames populations are of mixed vintage (Almaty 1,977,011 in
+GeoNames). Where ``kz-city-population.csv`` (Bureau of National Statistics, 2026-02-01)
+names the same city, its value replaces the GeoNames one and ``population_source`` says
+so. Names are matched after lower-casing, stripping accents and turning ``-``/apostrophes
+into spaces, plus :data:`OFFICIAL_NAME_ALIASES` for cities whose GeoNames name differs
+(Petropavl, Oral). An official name matching several places is not applied (logged).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from networks._errors import ConfigError, InputFileError
+
+logger = logging.getLogger(__name__)
+
+GEOD = pyproj.Geod(ellps="WGS84")
+#: Official (BNS) city name -> GeoNames name, where they differ beyond spelling.
+OFFICIAL_NAME_ALIASES = {"petropavlovsk": "petropavl", "uralsk": "oral"}
+_ID_SCALE = 10_000_000
+_PLACE_COLUMNS = ("geonameid", "name", "latitude", "longitude", "population")
+
+
+# --------------------------------------------------------------------------- shared helpers
+@lru_cache(maxsize=32)
+def transformer(src: str, dst: str) -> pyproj.Transformer:
+    """Cached lon/lat-ordered transformer (building one costs milliseconds)."""
+    return pyproj.Transformer.from_crs(src, dst, always_xy=True)
+
+
+def metric_crs_for(bounds: tuple[float, float, float, float]) -> str:
+    """A Lambert conformal conic CRS fitted to ``(west, south, east, north)`` in degrees.
+
+    Standard parallels at 1/6 and 5/6 of the latitude span, central meridian in the middle.
+    For Kazakhstan (40.6-55.4 N, 46-87 E) the scale error stays below 0.5 % everywhere,
+    whereas a single UTM zone (6 degrees wide) is several per cent off at the far ends of
+    the country. Only tolerances and nearest-point searches use it; lengths are geodesic.
+    """
+    west, south, east, north = (float(v) for v in bounds)
+    span = max(north - south, 1e-6)
+    lat1, lat2 = south + span / 6.0, north - span / 6.0
+    return (f"+proj=lcc +lat_1={lat1:.4f} +lat_2={lat2:.4f} +lat_0={(south + north) / 2:.4f} "
+            f"+lon_0={(west + east) / 2:.4f} +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs")
+
+
+def coordinate_node_ids(lon, lat) -> np.ndarray:
+    """Deterministic positive int64 node ids from coordinates rounded to 1e-7 degrees.
+
+    ``id = round((lon + 180) * 1e7) << 31 | round((lat + 90) * 1e7)``: the same point always
+    gets the same id, points more than ~1 cm apart never share one, and the id can be
+    decoded back into the coordinate.
+    """
+    ilon = np.rint((np.asarray(lon, dtype=float) + 180.0) * _ID_SCALE).astype(np.int64)
+    ilat = np.rint((np.asarray(lat, dtype=float) + 90.0) * _ID_SCALE).astype(np.int64)
+    return (ilon << 31) | ilat
+
+
+def graph_metric_crs(G: nx.MultiDiGraph) -> str:
+    """:func:`metric_crs_for` the extent of the graph's nodes."""
+    xs = np.fromiter((d["x"] for _, d in G.nodes(data=True)), float)
+    ys = np.fromiter((d["y"] for _, d in G.nodes(data=True)), float)
+    return metric_crs_for((xs.min(), ys.min(), xs.max(), ys.max()))
+
+
+def _edge_coords(G, u, v, d) -> np.ndarray:
+    if "geometry" in d:
+        return np.asarray(d["geometry"].coords, dtype=float)
+    return np.array([[G.nodes[u]["x"], G.nodes[u]["y"]], [G.nodes[v]["x"], G.nodes[v]["y"]]])
+
+
+def road_edge_index(G: nx.MultiDiGraph, crs: str, *, nodes=None):
+    """One projected geometry per road (twin directions once; place connectors skipped).
+
+    Returns ``(keys, geoms, tree)`` with ``keys[i] = (u, v, key)``. ``nodes`` restricts the
+    index to edges between those nodes.
+    """
+    fwd = transformer("EPSG:4326", crs)
+    keys, coords = [], []
+    for u, v, k, d in G.edges(keys=True, data=True):
+        if d.get("connector") or d.get("reversed") is True:
+            continue
+        if nodes is not None and (u not in nodes or v not in nodes):
+            continue
+        keys.append((u, v, k))
+        coords.append(_edge_coords(G, u, v, d))
+    if not keys:
+        return keys, np.empty(0, dtype=object), shapely.STRtree([])
+    idx = np.repeat(np.arange(len(coords)), [len(c) for c in coords])
+    allc = np.concatenate(coords)
+    x, y = fwd.transform(allc[:, 0], allc[:, 1])
+    geoms = shapely.linestrings(np.column_stack([x, y]), indices=idx)
+    return keys, geoms, shapely.STRtree(geoms)
+
+
+def _twin(G, u, v, key, d):
+    """The opposite-direction copy of edge (u, v, key) (same osmid and length), if any."""
+    if not G.has_edge(v, u):
+        return None
+    for k2, d2 in G[v][u].items():
+        if (u, v) == (v, u) and k2 == key:
+            continue
+        if d2.get("osmid") == d.get("osmid") and abs(d2["length"] - d["length"]) <= 1e-6 * max(d["length"], 1.0):
+            return k2
+    return None
+
+
+def split_edge(G: nx.MultiDiGraph, u: int, v: int, key: int, alongs_m, *, crs: str,
+               min_split_m: float = 100.0) -> list[int]:
+    """Split edge ``(u, v, key)`` and its twin at distances ``alongs_m`` (metres in ``crs``).
+
+    Points within ``min_split_m`` of an end node (or of each other) reuse that node. New
+    nodes get :func:`coordinate_node_ids`; pieces keep the edge's attributes with geodesic
+    ``length`` and ``travel_time`` at the edge's ``speed_kph``. Returns the node for each
+    entry of ``alongs_m`` (in the given order). Modifies ``G`` in place.
+    """
+    d = dict(G.edges[u, v, key])
+    twin = _twin(G, u, v, key, d)
+    fwd = transformer("EPSG:4326", crs)
+    inv = transformer(crs, "EPSG:4326")
+    ll = _edge_coords(G, u, v, d)
+    xy = np.column_stack(fwd.transform(ll[:, 0], ll[:, 1]))
+    cum = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    total = cum[-1]
+    alongs = np.clip(np.asarray(alongs_m, dtype=float).ravel(), 0.0, total)
+    out = np.empty(alongs.size, dtype=object)
+    cuts: list[tuple[float, int]] = []  # (along, node) of interior cut points
+    for i in np.argsort(alongs, kind="stable"):
+        a = alongs[i]
+        if a <= min_split_m:
+            out[i] = u
+        elif total - a <= min_split_m:
+            out[i] = v
+        elif cuts and a - cuts[-1][0] <= min_split_m:
+            out[i] = cuts[-1][1]
+        else:
+            k = int(np.clip(np.searchsorted(cum, a, side="right"), 1, len(cum) - 1))
+            f = (a - cum[k - 1]) / max(cum[k] - cum[k - 1], 1e-12)
+            px, py = xy[k - 1] + f * (xy[k] - xy[k - 1])
+            lon, lat = inv.transform(px, py)
+            node = int(coordinate_node_ids(lon, lat))
+            if node in (u, v):
+                out[i] = node
+                continue
+            G.add_node(node, x=float(lon), y=float(lat), street_count=2)
+            cuts.append((a, node))
+            out[i] = node
+    if not cuts:
+        return [int(n) for n in out]
+    # Coordinates of each piece: original vertices strictly between consecutive cuts.
+    stops = [(0.0, u, ll[0])] + [(a, n, np.array([G.nodes[n]["x"], G.nodes[n]["y"]])) for a, n in cuts]
+    stops.append((total, v, ll[-1]))
+    G.remove_edge(u, v, key)
+    if twin is not None:
+        dt = dict(G.edges[v, u, twin])
+        G.remove_edge(v, u, twin)
+    speed = d.get("speed_kph")
+    for (a0, n0, p0), (a1, n1, p1) in zip(stops[:-1], stops[1:], strict=True):
+        inner = ll[(cum > a0) & (cum < a1)]
+        piece = np.vstack([p0, inner, p1])
+        length = float(GEOD.line_length(piece[:, 0], piece[:, 1]))
+        tt = length / (speed / 3.6) if speed else d["travel_time"] * length / max(d["length"], 1e-9)
+        attrs = {**d, "length": length, "travel_time": tt, "geometry": shapely.LineString(piece)}
+        G.add_edge(n0, n1, **attrs)
+        if twin is not None:
+            G.add_edge(n1, n0, **{**dt, "length": length, "travel_time": tt,
+                                  "geometry": shapely.LineString(piece[::-1])})
+    return [int(n) for n in out]
+
+
+def next_synthetic_osmid(G: nx.MultiDiGraph) -> int:
+    """A negative ``osmid`` below every integer osmid in ``G`` (for synthetic edges)."""
+    return min([0] + [int(d["osmid"]) for *_, d in G.edges(data=True)
+                      if isinstance(d.get("osmid"), int | np.integer)]) - 1
+
+
+def add_connector(G: nx.MultiDiGraph, a: int, b: int, *, speed_kph: float, highway: str = "unclassified",
+                  osmid: int | None = None, **attrs) -> float:
+    """Add a straight two-way edge between nodes ``a`` and ``b``; returns its length (m)."""
+    pa, pb = G.nodes[a], G.nodes[b]
+    length = float(GEOD.inv(pa["x"], pa["y"], pb["x"], pb["y"])[2])
+    osmid = next_synthetic_osmid(G) if osmid is None else osmid
+    base = {"osmid": osmid, "highway": highway, "oneway": False, "length": length, "speed_kph": float(speed_kph),
+            "travel_time": length / (speed_kph / 3.6), **attrs}
+    geom = shapely.LineString([(pa["x"], pa["y"]), (pb["x"], pb["y"])])
+    G.add_edge(a, b, **base, reversed=False, geometry=geom)
+    G.add_edge(b, a, **base, reversed=True, geometry=shapely.reverse(geom))
+    return length
+
+
+# --------------------------------------------------------------------------- GeoNames places
+def _norm(name: str) -> str:
+    s = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    return re.sub(r"\s+", " ", re.sub(r"[-'`\u2019]", " ", s.lower())).strip()
+
+
+def read_places(path: str | Path, *, official_population_csv: str | Path | None = None) -> pd.DataFrame:
+    """Read a GeoNames places CSV, optionally with official city populations.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV with ``geonameid, name, latitude, longitude, population`` (``admin1code`` and
+        ``alternatenames_ru_kk`` kept when present), e.g. ``kz-places-geonames.csv``.
+    official_population_csv : str or Path, optional
+        CSV with ``city_name`` (or ``normalized_city_name``) and ``population`` (and
+        ``reference_date``), e.g. ``kz-city-population.csv``; matched values replace GeoNames'.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``geonameid`` (int), ``name``, ``lon``, ``lat``, ``population`` (int),
+        ``population_source`` ('geonames' or 'official <date>'), ``population_geonames``,
+        plus the optional GeoNames columns; sorted by population, largest first.
+
+    Raises
+    ------
+    InputFileError
+        A file is missing, unreadable, lacks a required column or has invalid values.
+    """
+    df = _read_csv(path, "places")
+    missing = [c for c in _PLACE_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputFileError(f"places file {path} lacks column(s) {missing}; expected GeoNames columns "
+                             f"{list(_PLACE_COLUMNS)} (found {list(df.columns)})")
+    out = pd.DataFrame({"geonameid": pd.to_numeric(df["geonameid"], errors="coerce"), "name": df["name"].astype(str),
+                        "lon": pd.to_numeric(df["longitude"], errors="coerce"),
+                        "lat": pd.to_numeric(df["latitude"], errors="coerce"),
+                        "population": pd.to_numeric(df["population"], errors="coerce")})
+    bad = out[["geonameid", "lon", "lat", "population"]].isna().any(axis=1) | ~out["lon"].between(-180, 180) \
+        | ~out["lat"].between(-90, 90)
+    if bad.any():
+        rows = (np.flatnonzero(bad.to_numpy()) + 2)[:5].tolist()  # +2: header line, 1-based
+        raise InputFileError(f"places file {path}: invalid geonameid/latitude/longitude/population on line(s) {rows}")
+    out = out.astype({"geonameid": np.int64, "population": np.int64})
+    for extra, col in (("admin1code", "admin1code"), ("alternatenames_ru_kk", "alternatenames")):
+        if extra in df.columns:
+            out[col] = df[extra].fillna("").astype(str)
+    out["population_geonames"] = out["population"]
+    out["population_source"] = "geonames"
+    if official_population_csv is not None:
+        _apply_official(out, official_population_csv)
+    return out.sort_values(["population", "geonameid"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _read_csv(path, what: str) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{what} file {path} not found")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise InputFileError(f"cannot read {what} file {path} as CSV: {exc}") from exc
+
+
+def _apply_official(places: pd.DataFrame, csv: str | Path) -> None:
+    off = _read_csv(csv, "official population")
+    name_col = "normalized_city_name" if "normalized_city_name" in off.columns else "city_name"
+    if name_col not in off.columns or "population" not in off.columns:
+        raise InputFileError(f"official population file {csv} needs 'city_name' and 'population' columns "
+                             f"(found {list(off.columns)})")
+    keys = places["name"].map(_norm)
+    applied = []
+    for _, row in off.iterrows():
+        key = _norm(row[name_col])
+        key = OFFICIAL_NAME_ALIASES.get(key, key)
+        hit = np.flatnonzero(keys.to_numpy() == key)
+        pop = pd.to_numeric(row["population"], errors="coerce")
+        if len(hit) != 1 or not pop > 0:
+            logger.warning("official population for %r not applied (%s)", row[name_col],
+                           "invalid population" if len(hit) == 1 else f"{len(hit)} GeoNames matches")
+            continue
+        places.loc[hit[0], "population"] = int(pop)
+        places.loc[hit[0], "population_source"] = f"official {row.get('reference_date', '')}".strip()
+        applied.append(places.loc[hit[0], "name"])
+    logger.info("official populations applied to %d places: %s", len(applied), ", ".join(applied))
+
+
+def place_class(population: int) -> str:
+    """OSM ``place`` value by population: city >= 100,000 > town >= 10,000 > village."""
+    return "city" if population >= 100_000 else "town" if population >= 10_000 else "village"
+
+
+def attach_places(
+    G: nx.MultiDiGraph,
+    places: pd.DataFrame,
+    *,
+    max_distance_km: float = 15.0,
+    min_population: int = 5_000,
+    on_road_m: float = 1_000.0,
+    min_split_m: float = 100.0,
+    connector_speed_kph: float = 50.0,
+) -> tuple[nx.MultiDiGraph, list[dict]]:
+    """Attach places as named nodes at the nearest road point.
+
+    Every place with ``population >= min_population`` is projected onto the nearest road
+    edge; the edge is split there (or an end node within ``min_split_m`` is reused). A place
+    within ``on_road_m`` of that point names the road node itself; a farther one becomes
+    its own node at its coordinates with a straight two-way connector edge (``connector``
+    True, ``highway`` 'unclassified', geodesic length, ``connector_speed_kph``). Larger
+    places are attached first, so they win a shared road node.
+
+    Parameters
+    ----------
+    G : networkx.MultiDiGraph
+        Road graph (graph convention); not modified, a copy is returned.
+    places : pandas.DataFrame
+        ``name``, ``lon``, ``lat``, ``population``, ``geonameid`` (as from :func:`read_places`).
+    max_distance_km : float
+        Places farther from every road are not attached but reported.
+
+    Returns
+    -------
+    (networkx.MultiDiGraph, list of dict)
+        The graph with place nodes (``name``, ``population``, ``place``, ``geonameid``,
+        ``road_node``, ``road_distance_m``) and the places beyond ``max_distance_km``
+        (``geonameid``, ``name``, ``population``, ``lon``, ``lat``, ``distance_km``).
+    """
+    need = [c for c in ("name", "lon", "lat", "population", "geonameid") if c not in places.columns]
+    if need:
+        raise ConfigError(f"places table lacks column(s) {need}; read it with networks.places.read_places")
+    if max_distance_km <= 0 or on_road_m < 0 or connector_speed_kph <= 0:
+        raise ConfigError("max_distance_km and connector_speed_kph must be > 0, on_road_m >= 0")
+    G = G.copy()
+    sel = places[places["population"] >= min_population].sort_values(
+        ["population", "geonameid"], ascending=[False, True]).reset_index(drop=True)
+    if sel.empty:
+        return G, []
+    crs = graph_metric_crs(G)
+    keys, geoms, tree = road_edge_index(G, crs)
+    fwd = transformer("EPSG:4326", crs)
+    pts = shapely.points(np.column_stack(fwd.transform(sel["lon"].to_numpy(), sel["lat"].to_numpy())))
+    (pi, ei), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    edge_of = np.empty(len(sel), dtype=np.int64)
+    edge_of[pi] = ei
+    dist_m = np.empty(len(sel))
+    dist_m[pi] = dist
+    far_mask = dist_m > max_distance_km * 1000.0
+    far = [{"geonameid": int(r.geonameid), "name": r.name, "population": int(r.population), "lon": float(r.lon),
+            "lat": float(r.lat), "distance_km": round(float(dist_m[i]) / 1000.0, 2)}
+           for i, r in enumerate(sel.itertuples()) if far_mask[i]]
+    if far:
+        logger.warning("%d place(s) farther than %.1f km from the roads were not attached: %s", len(far),
+                       max_distance_km, ", ".join(f"{f['name']} ({f['distance_km']} km)" for f in far[:10]))
+    # Split each road edge once at all of its places' projections.
+    road_node = np.zeros(len(sel), dtype=np.int64)
+    near = np.flatnonzero(~far_mask)
+    along = shapely.line_locate_point(geoms[edge_of[near]], pts[near])
+    for e in np.unique(edge_of[near]):
+        on_e = near[edge_of[near] == e]
+        u, v, k = keys[e]
+        road_node[on_e] = split_edge(G, u, v, k, along[edge_of[near] == e], crs=crs, min_split_m=min_split_m)
+    osmid = next_synthetic_osmid(G)
+    for i in near:
+        r = sel.iloc[i]
+        attrs = {"name": str(r["name"]), "population": int(r["population"]), "place": place_class(int(r["population"])),
+                 "geonameid": int(r["geonameid"])}
+        rn = int(road_node[i])
+        gap = float(GEOD.inv(r["lon"], r["lat"], G.nodes[rn]["x"], G.nodes[rn]["y"])[2])
+        if gap <= on_road_m and "name" not in G.nodes[rn]:
+            G.nodes[rn].update(attrs, road_node=rn, road_distance_m=round(gap, 1))
+            continue
+        node = int(coordinate_node_ids(r["lon"], r["lat"]))
+        if node in G:  # another place at the very same coordinate: keep the larger one
+            logger.warning("place %s coincides with node %d; not attached", r["name"], node)
+            continue
+        G.add_node(node, x=float(r["lon"]), y=float(r["lat"]), street_count=1, **attrs,
+                   road_node=rn, road_distance_m=round(gap, 1))
+        add_connector(G, node, rn, speed_kph=connector_speed_kph, osmid=osmid, connector=True,
+                      name=f"access {r['name']}")
+        osmid -= 1
+    logger.info("attached %d of %d places (%d beyond %.1f km)", len(near), len(sel), len(far), max_distance_km)
+    return G, far
