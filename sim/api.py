@@ -1,0 +1,143 @@
+"""Entry points: :func:`simulate` (one run) and :func:`replicate` (N runs, KPI mean and
+95 % interval)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from networks.road_network import RoadNetwork
+from sim._errors import SimSettingsError
+from sim.catalogue import builtin_models
+from sim.inputs import validate_stations, validate_trips
+from sim.model import Engine
+from sim.results import SimulationResult, build_result
+from sim.routes import RouteTables
+from sim.settings import SimSettings
+from sim.vehicles import VehicleModel
+
+logger = logging.getLogger(__name__)
+
+SeedLike = int | np.random.Generator | np.random.SeedSequence | None
+
+
+def _generator(seed: SeedLike) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        raise SimSettingsError("simulate needs a seed (int) or rng (numpy Generator) for reproducible results")
+    return np.random.default_rng(seed)
+
+
+def simulate(
+    network: RoadNetwork,
+    stations: pd.DataFrame | None,
+    trips: pd.DataFrame,
+    *,
+    vehicles: Mapping[str, VehicleModel] | None = None,
+    settings: SimSettings | None = None,
+    seed: SeedLike = 0,
+    routes: RouteTables | None = None,
+) -> SimulationResult:
+    """Simulate the trips over the network with the given stations.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        Road network; all node references are its node *indices*.
+    stations : DataFrame or None
+        Stations table (``station_id, node, plugs, power_kw`` + optional columns; see
+        :mod:`sim.inputs`). ``None`` / empty: no public charging.
+    trips : DataFrame
+        Trips table (``vehicle_id, vehicle_model, origin, destination, depart_s, chain_seq``).
+    vehicles : mapping, optional
+        Vehicle catalogue; the built-in one by default.
+    settings : SimSettings, optional
+        Scenario settings (temperature, policies, balking, home charging, emission factors).
+    seed : int, numpy Generator or SeedSequence
+        All randomness (initial state of charge, home-charger assignment) comes from it;
+        the same seed gives identical tables. ``rng=`` style: pass a Generator here.
+    routes : RouteTables, optional
+        Precomputed route tables to reuse (e.g. across replications).
+
+    Returns
+    -------
+    SimulationResult
+    """
+    settings = settings or SimSettings()
+    vehicles = dict(builtin_models() if vehicles is None else vehicles)
+    rng = _generator(seed)
+    st = validate_stations(network, stations, ac_dc_threshold_kw=settings.ac_dc_threshold_kw)
+    tr = validate_trips(network, trips, vehicles)
+    eng = Engine(network, st, tr, vehicles, settings, rng, routes=routes)
+    eng.run()
+    return build_result(eng)
+
+
+def replicate(
+    network: RoadNetwork,
+    stations: pd.DataFrame | None,
+    trips: pd.DataFrame | Callable[[np.random.Generator], pd.DataFrame],
+    *,
+    replications: int,
+    vehicles: Mapping[str, VehicleModel] | None = None,
+    settings: SimSettings | None = None,
+    seed: int = 0,
+    confidence: float = 0.95,
+    return_runs: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+    """Run ``replications`` independent runs and summarise every KPI.
+
+    Seeds come from ``numpy.random.SeedSequence(seed).spawn(replications)``. ``trips`` may be
+    a callable ``rng -> trips DataFrame`` to regenerate demand in every replication (with a
+    generator independent of the simulation's); otherwise the same trips are reused and only
+    the simulation's randomness varies. Route tables are computed once for all runs.
+
+    Returns
+    -------
+    DataFrame
+        Index = KPI name; columns ``mean, std, ci_low, ci_high, n`` (Student-t interval at
+        ``confidence``; ``n`` counts runs where the KPI is defined). With ``return_runs``,
+        also the per-run KPI table.
+    """
+    if not (isinstance(replications, int) and replications >= 1):
+        raise SimSettingsError(f"replications = {replications!r} must be an integer >= 1")
+    if not (0 < confidence < 1):
+        raise SimSettingsError(f"confidence = {confidence!r} must be in (0, 1)")
+    settings = settings or SimSettings()
+    vehicles = dict(builtin_models() if vehicles is None else vehicles)
+    children = np.random.SeedSequence(seed).spawn(replications)
+    if callable(trips):
+        demand = [trips(np.random.default_rng(c.spawn(1)[0])) for c in children]
+    else:
+        demand = [trips] * replications
+    st = validate_stations(network, stations, ac_dc_threshold_kw=settings.ac_dc_threshold_kw)
+    nodes = np.unique(np.concatenate([np.r_[d["origin"].to_numpy(), d["destination"].to_numpy()] for d in demand]).astype(np.int64))
+    routes = RouteTables(network, nodes, st["node"].to_numpy(dtype=np.int64))
+    runs = []
+    for i, (child, tr) in enumerate(zip(children, demand, strict=True)):
+        res = simulate(network, stations, tr, vehicles=vehicles, settings=settings,
+                       seed=np.random.default_rng(child), routes=routes)
+        runs.append(res.kpis())
+        logger.info("replication %d/%d done", i + 1, replications)
+    table = pd.DataFrame(runs)
+    summary = summarise(table, confidence=confidence)
+    return (summary, table) if return_runs else summary
+
+
+def summarise(runs: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Mean, sample std and Student-t confidence interval of each column of ``runs``."""
+    rows = {}
+    for col in runs.columns:
+        x = runs[col].to_numpy(dtype=float)
+        x = x[np.isfinite(x)]
+        n = x.size
+        mean = float(x.mean()) if n else np.nan
+        std = float(x.std(ddof=1)) if n > 1 else (0.0 if n == 1 else np.nan)
+        half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * std / np.sqrt(n)) if n > 1 else (0.0 if n == 1 else np.nan)
+        rows[col] = {"mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half, "n": n}
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -1,0 +1,183 @@
+"""Pluggable charging policies: *when* to charge, *where*, and *how much*.
+
+A :class:`ChargingPolicy` bundles three small objects. Any object with the same method
+signature can replace the defaults (duck typing; the protocols below document them). The
+engine calls them only at decision points (trip start, after a charge, after balking), with
+plain floats and small per-station numpy arrays, never with a network.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from sim._errors import SimSettingsError
+
+
+class StationChoice:
+    """What a *where* policy sees at a decision point. Arrays are indexed by station
+    position (0..S-1) and already adjusted to the vehicle model (speed cap, consumption).
+
+    Attributes
+    ----------
+    t_to, l_to, e_to : numpy.ndarray
+        Time (s), length (m), energy (kWh) from the current position to each station.
+    t_from, l_from, e_from : numpy.ndarray
+        Time, length, energy from each station to the leg's destination.
+    t_direct, e_direct : float
+        Time and energy from the current position straight to the destination.
+    energy_kwh, capacity_kwh, reserve_kwh : float
+        The vehicle's energy now, its usable capacity, and the policy reserve.
+    allowed : numpy.ndarray of bool
+        Compatible (connector, AC/DC) and not yet tried on this leg.
+    """
+
+    __slots__ = ("t_to", "l_to", "e_to", "t_from", "l_from", "e_from", "t_direct", "e_direct",
+                 "energy_kwh", "capacity_kwh", "reserve_kwh", "allowed")
+
+    def __init__(self, t_to, l_to, e_to, t_from, l_from, e_from, t_direct, e_direct,
+                 energy_kwh, capacity_kwh, reserve_kwh, allowed) -> None:
+        self.t_to, self.l_to, self.e_to = t_to, l_to, e_to
+        self.t_from, self.l_from, self.e_from = t_from, l_from, e_from
+        self.t_direct, self.e_direct = t_direct, e_direct
+        self.energy_kwh, self.capacity_kwh, self.reserve_kwh = energy_kwh, capacity_kwh, reserve_kwh
+        self.allowed = allowed
+
+    def detour_s(self) -> np.ndarray:
+        """Extra time of going through each station: ``t(o,s) + t(s,d) - t(o,d)``."""
+        return self.t_to + self.t_from - self.t_direct
+
+
+class WhenPolicy(Protocol):
+    """Called positionally (hot path): ``needs_charge(energy, capacity, leg, trip_start, has_home)``."""
+
+    def needs_charge(self, energy_kwh: float, capacity_kwh: float, leg_kwh: float,
+                     trip_start: bool, has_home: bool) -> bool: ...
+
+
+class WherePolicy(Protocol):
+    def choose(self, c: StationChoice) -> int: ...
+
+
+class HowMuchPolicy(Protocol):
+    def target_kwh(self, energy_kwh: float, capacity_kwh: float, need_kwh: float) -> float: ...
+
+
+@dataclass(frozen=True)
+class SocThreshold:
+    """Charge when the state of charge at trip start is below ``threshold_soc``, or at any
+    decision point when the vehicle cannot reach the leg's destination keeping
+    ``reserve_soc`` of its capacity.
+
+    ``home_waits=True``: vehicles with a home charger skip the threshold rule (they charge at
+    home) and stop publicly only when they cannot reach the destination.
+    """
+
+    threshold_soc: float = 0.2
+    reserve_soc: float = 0.05
+    home_waits: bool = True
+
+    def __post_init__(self) -> None:
+        _unit("SocThreshold.threshold_soc", self.threshold_soc)
+        _unit("SocThreshold.reserve_soc", self.reserve_soc, upper=0.5)
+
+    def needs_charge(self, energy_kwh, capacity_kwh, leg_kwh, trip_start, has_home) -> bool:
+        if energy_kwh - leg_kwh < self.reserve_soc * capacity_kwh:
+            return True
+        if trip_start and not (has_home and self.home_waits):
+            return energy_kwh < self.threshold_soc * capacity_kwh
+        return False
+
+
+def CannotReach(reserve_soc: float = 0.05) -> SocThreshold:  # noqa: N802 - policy "class"
+    """Charge only when the destination is out of reach (keeping ``reserve_soc``)."""
+    return SocThreshold(threshold_soc=0.0, reserve_soc=reserve_soc)
+
+
+@dataclass(frozen=True)
+class MinDetour:
+    """Among stations reachable with the energy on board, pick the one with the smallest
+    detour ``t(o,s) + t(s,d) - t(o,d)`` from which the destination is reachable after a
+    full charge. If none qualifies (long corridor legs), pick the reachable station closest
+    in time to the destination that gets the vehicle nearer to it (en-route stop), so the
+    next decision continues from there. Ties go to the lower station position.
+
+    ``max_detour_s`` (optional) excludes stations with a larger detour.
+    """
+
+    max_detour_s: float = math.inf
+
+    def choose(self, c: StationChoice) -> int:
+        # no errstate here: inf arithmetic does not warn and this runs at every decision
+        reach = c.allowed & (c.e_to <= c.energy_kwh) & (c.t_to < math.inf) & (c.t_from < math.inf)
+        if not reach.any():
+            return -1
+        detour = c.t_to + c.t_from - c.t_direct
+        if self.max_detour_s < math.inf:
+            reach &= detour <= self.max_detour_s
+            if not reach.any():
+                return -1
+        finish = reach & (c.e_from <= c.capacity_kwh - c.reserve_kwh)
+        if finish.any():
+            return int(np.argmin(np.where(finish, detour, math.inf)))
+        progress = reach & (c.t_from < c.t_direct)
+        if not progress.any():
+            return -1
+        return int(np.argmin(np.where(progress, c.t_from, math.inf)))
+
+
+@dataclass(frozen=True)
+class TargetSoc:
+    """Charge to ``target_soc`` of capacity; if the next leg needs more (plus the reserve)
+    charge up to that, never beyond ``max_soc``."""
+
+    target_soc: float = 0.8
+    max_soc: float = 1.0
+
+    def __post_init__(self) -> None:
+        _unit("TargetSoc.target_soc", self.target_soc, lower_open=True)
+        _unit("TargetSoc.max_soc", self.max_soc, lower_open=True)
+        if self.max_soc < self.target_soc:
+            raise SimSettingsError(f"TargetSoc.max_soc = {self.max_soc} is below target_soc = {self.target_soc}")
+
+    def target_kwh(self, energy_kwh, capacity_kwh, need_kwh) -> float:
+        want = max(self.target_soc * capacity_kwh, need_kwh)
+        return min(want, self.max_soc * capacity_kwh)
+
+
+@dataclass(frozen=True)
+class EnoughToFinish:
+    """Charge just enough for the next leg plus the reserve plus ``margin_soc``."""
+
+    margin_soc: float = 0.1
+
+    def __post_init__(self) -> None:
+        _unit("EnoughToFinish.margin_soc", self.margin_soc)
+
+    def target_kwh(self, energy_kwh, capacity_kwh, need_kwh) -> float:
+        return min(capacity_kwh, need_kwh + self.margin_soc * capacity_kwh)
+
+
+@dataclass(frozen=True)
+class ChargingPolicy:
+    """The three decisions. ``reserve_soc`` of :attr:`when` (if it has one) is also the
+    reserve used by *where* and *how much*."""
+
+    when: WhenPolicy = field(default_factory=SocThreshold)
+    where: WherePolicy = field(default_factory=MinDetour)
+    how_much: HowMuchPolicy = field(default_factory=TargetSoc)
+
+    @property
+    def reserve_soc(self) -> float:
+        return float(getattr(self.when, "reserve_soc", 0.0))
+
+
+def _unit(name: str, value: float, *, upper: float = 1.0, lower_open: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and math.isfinite(value) and value <= upper
+    ok = ok and (value > 0 if lower_open else value >= 0)
+    if not ok:
+        rng = f"({0}, {upper}]" if lower_open else f"[0, {upper}]"
+        raise SimSettingsError(f"charging policy: {name} = {value!r} must be in {rng}")
