@@ -1,0 +1,455 @@
+"""Self-contained HTML report of one study run, plus its PNG figures.
+
+``report.html`` embeds everything it needs (CSS, the map script from
+:mod:`planner.report_assets`, map data as JSON, charts as base64 PNG), so it opens from a
+USB stick on a machine with no internet access: there is no tile server, CDN or web font.
+The map is a small canvas map of our own (no Leaflet): roads are the base layer, drawn
+from the study's road network, simplified and quantised to 1e-5 degrees to keep national
+networks at a few megabytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import importlib.resources
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from planner.export import as_wgs84, json_safe, kpi_table
+from planner.outputs import write_bytes_atomic, write_text_atomic
+from planner.report_charts import Chart, make_charts, static_map
+from planner.study_result import StudyResult
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["map_payload", "road_lines", "write_report"]
+
+ATTRIBUTION = "© OpenStreetMap contributors"
+MAX_POINTS = 20_000  # per map layer; beyond this the heaviest demand points are kept
+_Q = 1e-5  # coordinate quantum of the map data: 5 decimals of a degree, about 1 m
+_STATION_PROPS = ("site_id", "plugs", "power_kw", "utilisation", "mean_wait_min", "renewable")
+_CANDIDATE_PROPS = ("site_id", "kind", "cost", "site_cost", "renewable")
+_DEMAND_PROPS = ("kind", "weight")
+_MAJOR = {"motorway", "trunk", "primary"}
+_MID = {"secondary", "tertiary"}
+
+
+# --------------------------------------------------------------------------- map data
+
+
+def _road_class(highway: Any) -> str:
+    values = highway if isinstance(highway, (list, tuple)) else [highway]
+    kinds = {str(v).removesuffix("_link") for v in values}
+    if kinds & _MAJOR:
+        return "major"
+    if kinds & _MID:
+        return "mid"
+    return "minor"
+
+
+def road_lines(roads: gpd.GeoDataFrame | None) -> dict[str, list[np.ndarray]]:
+    """Road network as merged, simplified lon/lat polylines per drawing class.
+
+    Classes are 'major'/'mid'/'minor' from ``highway`` when present, else 'major' for
+    roads with a ``ref`` (national corridors) and 'road' for the rest. Segments are merged
+    into chains and simplified with a tolerance of 1/4000 of the network's extent: enough
+    for a screen, and a national network shrinks by an order of magnitude.
+    """
+    g = as_wgs84(roads)
+    g = g[g.geometry.notna() & ~g.geometry.is_empty & g.geom_type.isin(["LineString", "MultiLineString"])]
+    if g.empty:
+        return {}
+    if "highway" in g.columns:
+        cls = g["highway"].map(_road_class)
+    elif "ref" in g.columns:
+        cls = np.where(g["ref"].notna() & (g["ref"].astype(str) != ""), "major", "road")
+    else:
+        cls = np.full(len(g), "road")
+    x0, y0, x1, y1 = g.total_bounds
+    tol = max(math.hypot(x1 - x0, y1 - y0) / 4000.0, _Q)
+    out: dict[str, list[np.ndarray]] = {}
+    for name in ("minor", "road", "mid", "major"):  # drawing order: small roads underneath
+        geoms = g.geometry.to_numpy()[np.asarray(cls) == name]
+        if not len(geoms):
+            continue
+        # Edges share exact node coordinates, so chains merge without a (slow) noding union.
+        merged = shapely.line_merge(shapely.multilinestrings(shapely.get_parts(geoms)))
+        parts = shapely.get_parts(shapely.simplify(merged, tol, preserve_topology=False))
+        out[name] = _chain([shapely.get_coordinates(p) for p in parts if not p.is_empty])
+    return out
+
+
+def _chain(parts: list[np.ndarray]) -> list[np.ndarray]:
+    """Join polylines end to end through intersections (greedy walk, reversing as needed).
+
+    ``line_merge`` stops at every crossing, so a street grid stays one polyline per block;
+    walking on through the junction turns it into a few long strokes, and each stroke costs
+    its absolute start point once in the JSON instead of once per block.
+    """
+    key = [(tuple(np.round(p[0] / _Q).astype(np.int64)), tuple(np.round(p[-1] / _Q).astype(np.int64)))
+           for p in parts]
+    at: dict[tuple, list[int]] = {}
+    for i, (a, b) in enumerate(key):
+        at.setdefault(a, []).append(i)
+        at.setdefault(b, []).append(i)
+    used = np.zeros(len(parts), bool)
+    # Start strokes at dead ends and odd junctions first, so fewer strokes are needed.
+    order = sorted(range(len(parts)), key=lambda i: -(len(at[key[i][0]]) % 2 + len(at[key[i][1]]) % 2))
+    out = []
+    for start in order:
+        if used[start]:
+            continue
+        used[start] = True
+        a, b = key[start]
+        if len(at[a]) % 2 == 0 and len(at[b]) % 2 == 1:  # begin from the odd end
+            seq, end = [parts[start][::-1]], a
+        else:
+            seq, end = [parts[start]], b
+        while True:
+            nxt = next((j for j in at[end] if not used[j]), None)
+            if nxt is None:
+                break
+            used[nxt] = True
+            forward = key[nxt][0] == end
+            seq.append(parts[nxt][1:] if forward else parts[nxt][::-1][1:])
+            end = key[nxt][1] if forward else key[nxt][0]
+        out.append(np.concatenate(seq))
+    return out
+
+
+def _encode(xy: np.ndarray) -> list[int]:
+    """Quantise lon/lat to 1e-5 degrees and delta-encode: short integers in the JSON."""
+    q = np.round(np.asarray(xy, dtype=float)[:, :2] / _Q).astype(np.int64)
+    keep = np.ones(len(q), bool)
+    keep[1:] = np.any(q[1:] != q[:-1], axis=1)  # drop points that collapse onto the previous one
+    q = q[keep]
+    d = q.copy()
+    d[1:] -= q[:-1]
+    return d.ravel().tolist()
+
+
+def _props(row: pd.Series, keys: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    name = next((row[c] for c in ("name", "name_en", "name_ru", "name_kz", "site_id")
+                 if c in row.index and isinstance(row[c], str) and row[c]), None)
+    if name:
+        out["name"] = name
+    for k in keys:
+        if k in row.index:
+            v = json_safe(row[k])
+            out[k] = round(v, 3) if isinstance(v, float) else v
+    return out
+
+
+def _features(gdf: gpd.GeoDataFrame | None, keys: tuple[str, ...], *, sizes: bool = False) -> tuple[list, int]:
+    g = as_wgs84(gdf)
+    g = g[g.geometry.notna() & ~g.geometry.is_empty]
+    total = len(g)
+    weight = pd.to_numeric(g["weight"], errors="coerce").fillna(0.0) if "weight" in g.columns else None
+    if total > MAX_POINTS:
+        g = g.loc[weight.nlargest(MAX_POINTS).index] if weight is not None else g.iloc[:MAX_POINTS]
+    wmax = float(weight.max()) if weight is not None and len(weight) and weight.max() > 0 else 0.0
+    feats = []
+    for idx, row in g.iterrows():
+        props = _props(row, keys)
+        for part in shapely.get_parts(row.geometry):
+            t = part.geom_type
+            if t == "Point":
+                f: dict[str, Any] = {"t": "P", "c": _encode(np.array([[part.x, part.y]]))}
+            elif t == "LineString":
+                f = {"t": "L", "c": [_encode(shapely.get_coordinates(part))]}
+            elif t == "Polygon":
+                rings = [part.exterior, *part.interiors]
+                f = {"t": "A", "c": [_encode(shapely.get_coordinates(r)) for r in rings]}
+            else:
+                continue
+            if sizes and t == "Point":
+                w = float(weight.loc[idx]) if weight is not None else 0.0
+                f["r"] = round(2.5 + 7.5 * math.sqrt(max(w, 0.0) / wmax), 1) if wmax else 3
+            f["p"] = props
+            feats.append(f)
+    return feats, total
+
+
+def map_payload(result: StudyResult, lines: dict[str, list[np.ndarray]] | None = None) -> dict[str, Any]:
+    """The JSON the report's map script draws (see ``report_assets/map.js``)."""
+    lines = road_lines(result.roads) if lines is None else lines
+    layers, totals = {}, {}
+    for name, keys, sizes in (("demand", _DEMAND_PROPS, True), ("candidates", _CANDIDATE_PROPS, False),
+                              ("existing", _STATION_PROPS, False), ("selected", _STATION_PROPS, False)):
+        layers[name], totals[name] = _features(getattr(result, name), keys, sizes=sizes)
+    bounds = [as_wgs84(getattr(result, k)).total_bounds for k in ("roads", "demand", "existing", "selected",
+                                                                   "candidates")]
+    bounds = [b for b in bounds if np.all(np.isfinite(b))]
+    bbox = ([min(b[0] for b in bounds), min(b[1] for b in bounds), max(b[2] for b in bounds),
+             max(b[3] for b in bounds)] if bounds else [76.8, 43.2, 77.0, 43.3])
+    return {
+        "bbox": [round(float(v), 5) for v in bbox],
+        "roads": [{"cls": cls, "lines": [_encode(xy) for xy in parts if len(xy) >= 2]} for cls, parts in lines.items()],
+        "layers": layers,
+        "totals": totals,
+    }
+
+
+# --------------------------------------------------------------------------- HTML pieces
+
+_e = html.escape
+
+
+def _fmt(v: Any, unit: str = "", *, delta: bool = False) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if not isinstance(v, (int, float, np.integer, np.floating)):
+        return _e(str(v))
+    sign = "+" if delta and v > 0 else ""
+    if unit == "share":
+        return f"{sign}{v * 100:.1f} {'pp' if delta else '%'}"
+    if unit in ("min", "km", "t"):
+        return f"{sign}{v:,.1f}"
+    if unit in ("kWh", "kW", "cost units") or float(v).is_integer():
+        return f"{sign}{v:,.0f}"
+    return f"{sign}{v:,.3g}"
+
+
+def _unit_label(unit: str) -> str:
+    return "%" if unit == "share" else unit
+
+
+def _kpi_section(result: StudyResult) -> str:
+    kt = kpi_table(result)
+    if kt.empty:
+        return '<p class="na">No KPIs were computed for this study.</p>'
+    ci = [s for s in ("before", "after") if f"{s}_ci_low" in kt.columns]
+    head = "".join(f'<th class="num">{s} 95% interval</th>' for s in ci)
+    rows = []
+    for r in kt.to_dict("records"):
+        d = r["delta"]
+        cls = ""
+        if d is not None and not pd.isna(d) and d != 0 and r["better"]:
+            cls = "good" if (d > 0) == (r["better"] == "higher") else "bad"
+        cells = [f"<td>{_e(str(r['label']))}</td>", f"<td>{_e(_unit_label(r['unit']))}</td>",
+                 f'<td class="num">{_fmt(r["before"], r["unit"])}</td>',
+                 f'<td class="num">{_fmt(r["after"], r["unit"])}</td>',
+                 f'<td class="num {cls}">{_fmt(None if pd.isna(d) else d, r["unit"], delta=True)}</td>']
+        for s in ci:
+            lo, hi, n = r.get(f"{s}_ci_low"), r.get(f"{s}_ci_high"), r.get(f"{s}_n")
+            txt = "—" if lo is None or pd.isna(lo) else f"{_fmt(lo, r['unit'])} – {_fmt(hi, r['unit'])}"
+            if n is not None and not pd.isna(n) and txt != "—":
+                txt += f" (n={int(n)})"
+            cells.append(f'<td class="num">{txt}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return ('<div class="table-wrap"><table id="kpi-table"><thead><tr><th>KPI</th><th>unit</th>'
+            '<th class="num">before</th><th class="num">after</th><th class="num">change</th>'
+            f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+            '<p class="meta">Before: existing stations only. After: existing plus the proposed stations. '
+            "Green/red: change in the better/worse direction; pp = percentage points.</p>")
+
+
+def _cards(result: StudyResult) -> str:
+    b, a = result.kpis_before, result.kpis_after
+    sel = as_wgs84(result.selected)
+    cards = [(f"{len(sel)}", "new stations proposed")]
+    if "plugs" in sel.columns and len(sel):
+        cards.append((f"{int(pd.to_numeric(sel['plugs'], errors='coerce').fillna(0).sum())}", "new plugs"))
+    for k, label, unit in (("coverage_share", "demand covered", "share"),
+                           ("trips_completed_share", "trips completed", "share"),
+                           ("wait_p95_min", "95th percentile wait (min)", "min"),
+                           ("stranded_vehicles", "stranded vehicles", "")):
+        if k in a:
+            before = f"{_fmt(b.get(k), unit)} → " if k in b else ""
+            cards.append((f"{before}{_fmt(a[k], unit)}", label))
+    return '<div class="cards">' + "".join(
+        f'<div class="card"><div class="v">{v}</div><div class="l">{_e(lbl)}</div></div>' for v, lbl in cards) + "</div>"
+
+
+def _vehicle_section(vm: pd.DataFrame) -> str:
+    val = "trips_feasible_share"
+    if vm is None or vm.empty or not {"vehicle_model", "season"} <= set(vm.columns) or not (
+            {val, "share_after"} & set(vm.columns)):
+        return '<p class="na">Vehicle comparison not available for this study.</p>'
+    vm = vm.assign(vehicle_model=vm["vehicle_model"].astype(str), season=vm["season"].astype(str))
+    seasons = list(dict.fromkeys(vm["season"]))
+    temps = vm.groupby("season")["temperature_c"].first() if "temperature_c" in vm.columns else pd.Series(dtype=float)
+    head = "".join(f'<th class="num">{_e(s)}' + (f"<br><small>{temps[s]:+.0f} °C</small>" if s in temps
+                                                      and pd.notna(temps[s]) else "") + "</th>" for s in seasons)
+    rows = []
+    for model, part in vm.groupby("vehicle_model", sort=False):
+        cells = []
+        for s in seasons:
+            r = part[part["season"] == s]
+            if r.empty:
+                cells.append('<td class="num">—</td>')
+                continue
+            r = r.iloc[0]
+            after = r.get("share_after", r.get(val))
+            after = r.get(val) if after is None or pd.isna(after) else after
+            txt = _fmt(after, "share")
+            if "share_before" in r.index and pd.notna(r["share_before"]):
+                txt = f"{_fmt(r['share_before'], 'share')} → {txt}"
+            hue = 120 * min(max(float(after), 0.0), 1.0) if pd.notna(after) else 0
+            cells.append(f'<td class="num" style="background:hsl({hue:.0f},60%,86%)">{txt}</td>')
+        rows.append(f"<tr><th>{_e(model)}</th>{''.join(cells)}</tr>")
+    note = ("before → after: share of trips feasible with existing stations only, then with the proposal."
+            if "share_before" in vm.columns else "Share of trips feasible with the proposed network.")
+    return (f'<div class="table-wrap"><table id="vehicle-table"><thead><tr><th>vehicle model</th>{head}</tr>'
+            f'</thead><tbody>{"".join(rows)}</tbody></table></div><p class="meta">{_e(note)}</p>')
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, dict):
+        v = ", ".join(f"{k}: {_cell(x)}" for k, x in v.items())
+    elif isinstance(v, (list, tuple, set, np.ndarray)):
+        v = ", ".join(str(json_safe(x)) for x in v)
+    elif isinstance(v, (float, np.floating)):
+        v = f"{v:,.3g}"
+    v = str(json_safe(v) if not isinstance(v, str) else v)
+    return v if len(v) <= 300 else v[:297] + "…"
+
+
+def _iterations_section(its: list[dict[str, Any]]) -> str:
+    if not its:
+        return '<p class="na">Closed-loop iterations not recorded for this study.</p>'
+    cols = list(dict.fromkeys(k for it in its for k in it))
+    head = "".join(f"<th>{_e(str(c))}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{_e(_cell(it.get(c, '')))}</td>" for c in cols) + "</tr>" for it in its)
+    return f'<div class="table-wrap"><table id="iterations-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _chart_html(ch: Chart) -> str:
+    if ch.png is None:
+        return f'<p class="na" data-chart-missing="{ch.key}">{_e(ch.title)}: not available for this study.</p>'
+    b64 = base64.b64encode(ch.png).decode("ascii")
+    return (f'<figure><h3>{_e(ch.title)}</h3><img class="chart" id="chart-{ch.key}" alt="{_e(ch.title)}" '
+            f'src="data:image/png;base64,{b64}"><figcaption>{_e(ch.caption)}</figcaption></figure>')
+
+
+def _map_section(payload: dict[str, Any]) -> str:
+    totals = payload["totals"]
+    n_lines = sum(len(c["lines"]) for c in payload["roads"])
+    toggles = [("roads", "Road network", '<span class="sw line" style="background:#a8a8a8"></span>', n_lines),
+               ("demand", "Demand", '<span class="sw" style="background:rgba(91,141,239,.5)"></span>', totals["demand"]),
+               ("candidates", "Candidate sites", '<span class="sw" style="background:#fff"></span>', totals["candidates"]),
+               ("existing", "Existing stations", '<span class="sw" style="background:#3182bd"></span>', totals["existing"]),
+               ("selected", "New stations", '<span class="sw" style="background:#e6550d"></span>', totals["selected"])]
+    boxes = "".join(
+        f'<label><input type="checkbox" data-map-layer="{k}" checked>{sw}{_e(lbl)} <span class="meta">({n:,})</span></label>'
+        for k, lbl, sw, n in toggles)
+    capped = [k for k, n in totals.items() if n > MAX_POINTS]
+    cap = f'<p class="map-help">Showing the {MAX_POINTS:,} heaviest features of: {", ".join(capped)}.</p>' if capped else ""
+    data = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+    return (
+        '<div class="map-box"><div id="map" role="img" aria-label="Map of roads, demand and stations">'
+        f'<div class="map-attrib">{_e(ATTRIBUTION)}</div></div><div class="map-panel">{boxes}'
+        '<div class="map-buttons"><button type="button" data-map-zoom="in">+</button>'
+        '<button type="button" data-map-zoom="out">−</button><button type="button" data-map-zoom="home">reset</button></div>'
+        '<p class="map-help">Scroll or double-click to zoom, drag to pan, hover a station for details, click to pin. '
+        'Green ring: new station at a renewable site. Roads are simplified for display.</p>'
+        f"{cap}</div></div>"
+        f'<script type="application/json" id="map-data">{data}</script>'
+    )
+
+
+def _asset(name: str) -> str:
+    return importlib.resources.files("planner.report_assets").joinpath(name).read_text(encoding="utf-8")
+
+
+def _manifest_section(manifest: dict[str, Any]) -> str:
+    if not manifest:
+        return '<p class="na">No run manifest.</p>'
+    text = json.dumps(json_safe(manifest), indent=2, ensure_ascii=False)
+    return f"<details><summary>Run manifest (config, seed, versions, input hashes, timings)</summary><pre>{_e(text)}</pre></details>"
+
+
+def render_html(result: StudyResult, charts: list[Chart], payload: dict[str, Any]) -> str:
+    """The report as one HTML string (everything inlined)."""
+    title = result.title or result.name
+    m = result.manifest
+    meta = [f"study <code>{_e(result.name)}</code>"]
+    if m.get("seed") is not None:
+        meta.append(f"seed {_e(str(m['seed']))}")
+    for key in ("finished_at", "started_at", "created_at"):
+        if m.get(key):
+            meta.append(_e(str(json_safe(m[key]))))
+            break
+    pkgs = m.get("packages") or {}
+    if isinstance(pkgs, dict) and pkgs.get("evplan"):
+        meta.append(f"evplan {_e(str(pkgs['evplan']))}")
+    by_key = {c.key: c for c in charts}
+    main_charts = "".join(_chart_html(by_key[k]) for k in ("coverage", "waits", "utilisation_by_hour", "soc_trace"))
+    notes = "".join(f"<li>{_e(str(n))}</li>" for n in result.notes) or "<li>None recorded.</li>"
+    heat = by_key["vehicle_matrix"]
+    heat_html = _chart_html(heat) if heat.png is not None else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="evplan">
+<title>{_e(title)} — evplan study report</title>
+<script>window.addEventListener("error", function (e) {{
+  document.documentElement.setAttribute("data-js-error", String(e.message)); }});</script>
+<style>{_asset("report.css")}</style>
+</head><body><main>
+<header><h1>{_e(title)}</h1>
+{f'<p class="question">{_e(result.question)}</p>' if result.question else ""}
+<p class="meta">{" · ".join(meta)}</p>
+{_cards(result)}</header>
+<section id="map-section"><h2>Map</h2>{_map_section(payload)}</section>
+<section id="kpis"><h2>Before and after</h2>{_kpi_section(result)}</section>
+<section id="charts"><h2>Charts</h2><div class="charts">{main_charts}</div></section>
+<section id="vehicles"><h2>Trips feasible per vehicle model and season</h2>
+{_vehicle_section(result.vehicle_matrix)}{heat_html}</section>
+<section id="iterations"><h2>Closed-loop iterations</h2>{_iterations_section(result.iterations)}</section>
+<section id="notes"><h2>Notes and assumptions</h2><ul>{notes}</ul></section>
+<section id="manifest"><h2>Reproducibility</h2>{_manifest_section(m)}</section>
+<footer>Map data {_e(ATTRIBUTION)}. Generated by evplan; this file is self-contained and needs no internet access.</footer>
+</main>
+<script>{_asset("map.js")}</script>
+</body></html>
+"""
+
+
+def write_report(result: StudyResult, folder: Path) -> Path:
+    """Write ``report.html`` and ``figures/*.png`` for ``result`` into ``folder``.
+
+    Parameters
+    ----------
+    result : StudyResult
+        What the study run produced.
+    folder : Path
+        Output folder (created if missing; normally the pipeline's temporary run folder).
+
+    Returns
+    -------
+    Path
+        The written ``report.html``. Figures go to ``folder/figures/<chart>.png`` (only the
+        charts whose data exist) plus ``figures/map.png``, a static overview map.
+    """
+    folder = Path(folder)
+    lines = road_lines(result.roads)
+    payload = map_payload(result, lines)
+    charts = make_charts(result)
+    for ch in charts:
+        if ch.png is not None:
+            write_bytes_atomic(folder / "figures" / f"{ch.key}.png", ch.png)
+    try:
+        png = static_map(result, roads_xy=lines)
+    except Exception:  # noqa: BLE001 - the static map is an extra; the HTML map is the product
+        logger.exception("static map figure could not be drawn")
+        png = None
+    if png is not None:
+        write_bytes_atomic(folder / "figures" / "map.png", png)
+    text = render_html(result, charts, payload)
+    path = write_text_atomic(folder / "report.html", text)
+    logger.info("wrote %s (%.1f MB, %d charts)", path, len(text.encode()) / 1e6,
+                sum(c.png is not None for c in charts))
+    return path

@@ -1,0 +1,243 @@
+"""Static charts of a study run (PNG bytes), drawn with matplotlib's object API.
+
+Figures are built with :class:`matplotlib.figure.Figure` directly instead of ``pyplot`` so
+the library never switches the global backend or leaks figures; rendering is Agg. Each
+function returns ``None`` when its data are missing, and the report says so instead.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+
+from planner.study_result import StudyResult
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Chart", "make_charts"]
+
+_SCENARIO_COLOURS = {"before": "#7f7f7f", "after": "#e6550d"}
+_DPI = 110
+
+
+@dataclass
+class Chart:
+    """One chart of the report: file stem, title, caption and PNG bytes (``None`` if no data)."""
+
+    key: str
+    title: str
+    caption: str
+    png: bytes | None
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    # No "Software" tag: keeps the PNG free of the matplotlib URL and byte-stable across runs.
+    fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _has(df: pd.DataFrame | None, cols: set[str]) -> bool:
+    return df is not None and not df.empty and cols <= set(df.columns)
+
+
+def _new(width: float = 7.0, height: float = 3.6) -> tuple[Figure, object]:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    ax = fig.add_subplot()
+    ax.grid(True, color="#e5e5e5", linewidth=0.8)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig, ax
+
+
+def _colour(name: str, k: int) -> str:
+    return _SCENARIO_COLOURS.get(str(name).lower(), f"C{k % 10}")
+
+
+def coverage_chart(df: pd.DataFrame) -> bytes | None:
+    """Share of demand covered against the number of stations, one line per series."""
+    if not _has(df, {"n_stations", "coverage_share"}):
+        return None
+    fig, ax = _new()
+    groups = df.groupby("series", sort=False) if "series" in df.columns else [("", df)]
+    for k, (name, part) in enumerate(groups):
+        part = part.sort_values("n_stations")
+        ax.plot(part["n_stations"], part["coverage_share"] * 100, marker="o", markersize=3.5,
+                color=f"C{k % 10}", label=str(name) or None)
+    ax.set_xlabel("number of stations")
+    ax.set_ylabel("demand covered (%)")
+    ax.set_ylim(0, 102)
+    if "series" in df.columns:
+        ax.legend(frameon=False, fontsize=8)
+    return _png(fig)
+
+
+def waits_chart(df: pd.DataFrame) -> bytes | None:
+    """Distribution of waiting time per charging session, before against after."""
+    if not _has(df, {"wait_min"}):
+        return None
+    df = df.assign(scenario=df["scenario"] if "scenario" in df.columns else "after")
+    w = pd.to_numeric(df["wait_min"], errors="coerce")
+    df = df[np.isfinite(w)].assign(wait_min=w)
+    if df.empty:
+        return None
+    top = max(float(df["wait_min"].quantile(0.995)), 1.0)
+    bins = np.linspace(0, top, 31)
+    fig, ax = _new()
+    for k, (name, part) in enumerate(df.groupby("scenario", sort=False)):
+        x = part["wait_min"].clip(upper=top).to_numpy()
+        weights = np.full(len(x), 100.0 / len(x))
+        label = f"{name}: mean {x.mean():.1f}, p95 {np.percentile(x, 95):.1f} min (n={len(x)})"
+        ax.hist(x, bins=bins, weights=weights, histtype="stepfilled", alpha=0.35, color=_colour(name, k))
+        ax.hist(x, bins=bins, weights=weights, histtype="step", linewidth=1.5, color=_colour(name, k), label=label)
+    ax.set_xlabel("wait before charging (min; last bin includes longer waits)")
+    ax.set_ylabel("sessions (%)")
+    ax.legend(frameon=False, fontsize=8)
+    return _png(fig)
+
+
+def utilisation_chart(df: pd.DataFrame) -> bytes | None:
+    """Plug utilisation by hour of day, before against after."""
+    if not _has(df, {"hour", "utilisation"}):
+        return None
+    df = df.assign(scenario=df["scenario"] if "scenario" in df.columns else "after")
+    fig, ax = _new()
+    for k, (name, part) in enumerate(df.groupby("scenario", sort=False)):
+        part = part.groupby("hour", as_index=False)["utilisation"].mean().sort_values("hour")
+        ax.plot(part["hour"], part["utilisation"] * 100, marker="o", markersize=3, color=_colour(name, k),
+                label=str(name))
+    ax.set_xticks(range(0, 24, 3))
+    ax.set_xlim(-0.5, 23.5)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("hour of day")
+    ax.set_ylabel("plug utilisation (%)")
+    ax.legend(frameon=False, fontsize=8)
+    return _png(fig)
+
+
+def soc_chart(df: pd.DataFrame) -> bytes | None:
+    """State of charge along a corridor trip; charging stops marked."""
+    if not _has(df, {"km", "soc"}):
+        return None
+    fig, ax = _new(7.0, 3.8)
+    groups = df.groupby("series", sort=False) if "series" in df.columns else [("", df)]
+    for k, (name, part) in enumerate(groups):
+        # Keep the recorded order: at a charging stop km stays put while soc jumps up.
+        ax.plot(part["km"], part["soc"] * 100, color=f"C{k % 10}", linewidth=1.6, label=str(name) or None)
+        if "event" in part.columns:
+            ch = part[part["event"].astype(str) == "charge"]
+            ax.scatter(ch["km"], ch["soc"] * 100, s=18, color=f"C{k % 10}", marker="^", zorder=3)
+    ax.set_ylim(0, 102)
+    ax.set_xlabel("distance along the trip (km); ▲ charging")
+    ax.set_ylabel("state of charge (%)")
+    if "series" in df.columns:
+        ax.legend(frameon=False, fontsize=8)
+    return _png(fig)
+
+
+def vehicle_heatmap(df: pd.DataFrame) -> bytes | None:
+    """Share of trips feasible per vehicle model and season (after the proposal)."""
+    col = "share_after" if _has(df, {"share_after"}) else "trips_feasible_share"
+    if not _has(df, {"vehicle_model", "season", col}):
+        return None
+    seasons = list(dict.fromkeys(df["season"].astype(str)))
+    models = list(dict.fromkeys(df["vehicle_model"].astype(str)))
+    grid = (df.assign(season=df["season"].astype(str), vehicle_model=df["vehicle_model"].astype(str))
+            .pivot_table(index="vehicle_model", columns="season", values=col, aggfunc="mean")
+            .reindex(index=models, columns=seasons))
+    fig = Figure(figsize=(1.6 + 1.3 * len(seasons), 0.9 + 0.42 * len(models)), layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(grid.to_numpy(dtype=float) * 100, cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
+    ax.set_xticks(range(len(seasons)), seasons)
+    ax.set_yticks(range(len(models)), models)
+    for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
+        if np.isfinite(v):
+            ax.text(j, i, f"{v * 100:.0f}%", ha="center", va="center", fontsize=8)
+    fig.colorbar(im, ax=ax, label="trips feasible (%)", shrink=0.9)
+    return _png(fig)
+
+
+_ROAD_STYLE = {"minor": ("#c6c6c6", 0.4), "road": ("#a8a8a8", 0.6), "mid": ("#a8a8a8", 0.8),
+               "major": ("#d08c3a", 1.4)}
+
+
+def static_map(result: StudyResult, *, roads_xy: dict[str, list[np.ndarray]] | None = None) -> bytes | None:
+    """A static overview map (roads, demand, stations) for slides; ``roads_xy`` maps a road
+    class to lon/lat polylines already simplified for the interactive map."""
+    from planner.export import as_wgs84
+
+    layers = {k: as_wgs84(getattr(result, k)) for k in ("roads", "demand", "existing", "selected")}
+    if all(g.empty for g in layers.values()):
+        return None
+    fig = Figure(figsize=(7.5, 7.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_facecolor("#f4f3ee")
+    for cls, lines in (roads_xy or {}).items():
+        colour, width = _ROAD_STYLE.get(cls, _ROAD_STYLE["road"])
+        ax.add_collection(LineCollection(lines, colors=colour, linewidths=width))
+    demand = layers["demand"]
+    if not demand.empty:
+        poly = demand[demand.geom_type.isin(["Polygon", "MultiPolygon"])]
+        pts = demand[demand.geom_type == "Point"]
+        if not poly.empty:
+            poly.plot(ax=ax, facecolor="#5b8def", alpha=0.15, edgecolor="#5b8def", linewidth=0.6)
+        if not pts.empty:
+            w = pd.to_numeric(pts.get("weight", pd.Series(1.0, index=pts.index)), errors="coerce").fillna(0.0)
+            size = 4 + 40 * np.sqrt(w / w.max()) if w.max() > 0 else 6
+            ax.scatter(pts.geometry.x, pts.geometry.y, s=size, color="#5b8def", alpha=0.35, linewidths=0)
+    for key, colour, label in (("existing", "#3182bd", "existing"), ("selected", "#e6550d", "selected")):
+        g = layers[key]
+        g = g[g.geom_type == "Point"]
+        if not g.empty:
+            ax.scatter(g.geometry.x, g.geometry.y, s=46, color=colour, edgecolors="white", linewidths=0.8,
+                       zorder=3, label=f"{label} stations ({len(g)})")
+    ax.autoscale()
+    lat0 = float(np.mean(ax.get_ylim()))
+    ax.set_aspect(1.0 / max(np.cos(np.radians(lat0)), 0.1))  # local equal-distance look
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8, framealpha=0.9)
+    fig.text(0.995, 0.002, "© OpenStreetMap contributors", ha="right", va="bottom", fontsize=7, color="#555")
+    return _png(fig)
+
+
+_CHARTS: list[tuple[str, str, str, Callable[[StudyResult], bytes | None]]] = [
+    ("coverage", "Coverage vs number of stations",
+     "Share of demand within reach as stations are added (greedy order of the siting model).",
+     lambda r: coverage_chart(r.coverage_curve)),
+    ("waits", "Waiting time at chargers",
+     "Distribution of waits per charging session, before (existing stations) and after the proposal.",
+     lambda r: waits_chart(r.waits)),
+    ("utilisation_by_hour", "Plug utilisation by hour",
+     "Mean share of plugs in use per hour of day.",
+     lambda r: utilisation_chart(r.utilisation_by_hour)),
+    ("soc_trace", "State of charge along a corridor trip",
+     "Battery state of charge against distance; jumps are charging stops.",
+     lambda r: soc_chart(r.soc_trace)),
+    ("vehicle_matrix", "Trips feasible per vehicle model and season",
+     "Share of trips each model completes in each season with the proposed network.",
+     lambda r: vehicle_heatmap(r.vehicle_matrix)),
+]
+
+
+def make_charts(result: StudyResult) -> list[Chart]:
+    """All report charts, in report order; a chart whose data fail to draw is logged and
+    reported as not available rather than failing the run."""
+    charts = []
+    for key, title, caption, fn in _CHARTS:
+        try:
+            png = fn(result)
+        except Exception:  # noqa: BLE001 - a bad chart must not lose the whole report
+            logger.exception("chart %r could not be drawn", key)
+            png = None
+        charts.append(Chart(key, title, caption, png))
+    return charts

@@ -1,0 +1,157 @@
+"""The HTML report (planner.report): self-contained, and rendered for real in headless Chromium.
+
+Chromium is Debian's package (``apt-get install chromium``; ``.ci/run`` installs it). When it
+is missing the browser tests FAIL, on purpose: the report is a deliverable and must be seen
+to render.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import geopandas as gpd
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+from test_export import synthetic_result  # tests/ is on sys.path (rootdir-relative import mode)
+
+from planner.report import map_payload, write_report
+from planner.study_result import StudyResult
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-extensions", "--virtual-time-budget=5000"]
+
+
+def _chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("chromium not found on PATH: install Debian's chromium (`apt-get install -y chromium`); "
+                    "the HTML report test needs a real browser and must not be skipped")
+    return exe
+
+
+def _run_chromium(args: list[str], profile: Path) -> str:
+    cmd = [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, f"chromium failed ({proc.returncode}): {proc.stderr[-2000:]}"
+    return proc.stdout
+
+
+def dump_dom(html: Path, tmp: Path, fragment: str = "") -> str:
+    """The DOM after the page's scripts ran."""
+    return _run_chromium(["--dump-dom", html.resolve().as_uri() + fragment], tmp / "profile-dom")
+
+
+def js_error(dom: str) -> str | None:
+    """The message the page's error hook recorded on <html>, if any."""
+    m = re.search(r'<html[^>]*data-js-error="([^"]*)"', dom)
+    return m.group(1) if m else None
+
+
+def map_attrs(dom: str) -> dict[str, str]:
+    m = re.search(r'<div id="map"([^>]*)>', dom)
+    assert m, "map container missing from the rendered DOM"
+    return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', m.group(1)))
+
+
+@pytest.fixture(scope="module")
+def synthetic_report(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    return write_report(synthetic_result(), out)
+
+
+def test_report_is_self_contained(synthetic_report: Path) -> None:
+    text = synthetic_report.read_text(encoding="utf-8")
+    # Nothing may be fetched: no remote src/href/url()/@import, no CDN, no web font.
+    assert not re.search(r'(?:src|href)\s*=\s*["\']?\s*(?:https?:)?//', text, re.I)
+    assert not re.search(r"url\(\s*['\"]?(?:https?:)?//", text, re.I)
+    assert "@import" not in text
+    # This synthetic study carries no URLs in its notes or manifest, so there must be none at all.
+    assert "http://" not in text and "https://" not in text
+    assert "© OpenStreetMap contributors" in text
+    assert text.count('src="data:image/png;base64,') == 5  # 4 charts + vehicle heatmap
+    assert "&lt;assumed&gt;" in text and "<assumed>" not in text  # notes are escaped
+    assert 'id="kpi-table"' in text and 'id="vehicle-table"' in text and 'id="iterations-table"' in text
+    assert "+16.0 pp" in text and "35.0 % → 65.0 %" in text
+    assert synthetic_report.stat().st_size < 1_000_000
+
+
+def test_figures_written_beside(synthetic_report: Path) -> None:
+    figs = sorted(p.name for p in (synthetic_report.parent / "figures").glob("*.png"))
+    assert figs == ["coverage.png", "map.png", "soc_trace.png", "utilisation_by_hour.png", "vehicle_matrix.png",
+                    "waits.png"]
+    for name in figs:
+        img = mpimg.imread(synthetic_report.parent / "figures" / name)
+        assert img.shape[0] > 200 and img[..., :3].std() > 0.05, name
+
+
+def test_map_payload_is_compact_and_quantised() -> None:
+    p = map_payload(synthetic_result())
+    assert p["totals"] == {"demand": 30, "candidates": 6, "existing": 2, "selected": 3}
+    assert all(isinstance(v, int) for cls in p["roads"] for line in cls["lines"] for v in line)
+    assert {c["cls"] for c in p["roads"]} == {"minor", "major"}
+    sel = p["layers"]["selected"][0]
+    assert sel["c"] == [7693000, 4325000] and sel["p"]["plugs"] == 4 and sel["p"]["name"] == "Synthetic new A"
+    # Grid edges merge into whole streets: far fewer polylines than edges.
+    assert sum(len(c["lines"]) for c in p["roads"]) < len(synthetic_result().roads) / 3
+
+
+def test_chromium_renders_map_and_charts(synthetic_report: Path, tmp_path: Path) -> None:
+    dom = dump_dom(synthetic_report, tmp_path)
+    assert js_error(dom) is None, js_error(dom)
+    attrs = map_attrs(dom)
+    assert attrs.get("rendered") == "true"
+    assert int(attrs["road-lines"]) > 10 and int(attrs["stations"]) == 5
+    assert int(attrs["demand"]) == 30 and int(attrs["candidates"]) == 6
+    assert int(attrs["inked-samples"]) > 500  # the canvas really has roads and markers on it
+    charts = re.findall(r'<img class="chart" id="chart-([a-z_]+)"', dom)
+    assert sorted(charts) == ["coverage", "soc_trace", "utilisation_by_hour", "vehicle_matrix", "waits"]
+
+    shot = tmp_path / "shot.png"
+    _run_chromium([f"--screenshot={shot}", "--window-size=1400,2000", synthetic_report.resolve().as_uri()],
+                  tmp_path / "profile-shot")
+    img = mpimg.imread(shot)[..., :3]
+    assert img.shape[:2] == (2000, 1400) and img.std() > 0.05
+    # The map (upper part of the page) shows the orange new-station markers and grey roads.
+    top = (img[300:1000] * 255).round().astype(int)
+    orange = np.all(np.abs(top - [230, 85, 13]) <= 12, axis=-1).sum()
+    assert orange > 50, "no new-station markers visible in the screenshot"
+    # The charts further down were drawn as images (many non-white pixels).
+    assert (img[1700:2000] < 0.9).any(axis=-1).mean() > 0.05
+
+
+def test_chromium_map_interaction(synthetic_report: Path, tmp_path: Path) -> None:
+    attrs = map_attrs(dump_dom(synthetic_report, tmp_path, "#selftest"))
+    assert attrs.get("selftest") == "hover:ok zoom:ok pan:ok toggle:ok"
+    tip = attrs["tip-text"]
+    assert "Synthetic new A" in tip and "plugs: 4" in tip and "power (kW): 150" in tip
+    assert "utilisation: 42.0 %" in tip and "mean wait (min): 2.1" in tip
+
+
+def test_empty_study_renders_with_placeholders(tmp_path: Path) -> None:
+    path = write_report(StudyResult(name="synthetic-empty"), tmp_path)
+    text = path.read_text(encoding="utf-8")
+    assert text.count("not available for this study") >= 5
+    assert "No KPIs were computed" in text
+    assert not (tmp_path / "figures").exists()
+    dom = dump_dom(path, tmp_path)
+    assert js_error(dom) is None, js_error(dom)
+    assert map_attrs(dom)["rendered"] == "true"
+
+
+def test_real_almaty_districts_as_demand(data_dir: Path, tmp_path: Path) -> None:
+    districts = gpd.read_file(data_dir / "kz" / "almaty-districts.geojson")
+    res = synthetic_result("synthetic-grid-with-real-districts")
+    res.demand = districts.assign(weight=1.0, kind="zone")[["name_ru", "weight", "kind", "geometry"]]
+    path = write_report(res, tmp_path)
+    payload = map_payload(res)
+    assert payload["totals"]["demand"] == 8
+    assert all(f["t"] == "A" for f in payload["layers"]["demand"])
+    assert {f["p"]["name"] for f in payload["layers"]["demand"]} == set(districts["name_ru"])
+    attrs = map_attrs(dump_dom(path, tmp_path))
+    assert attrs["rendered"] == "true" and int(attrs["demand"]) >= 8
+    assert (tmp_path / "figures" / "map.png").is_file()
