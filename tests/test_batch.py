@@ -1,0 +1,280 @@
+"""Batch sweeps: sweep files, resumability, failure isolation, Dask local and external clusters.
+
+Most tests use :func:`fake_runner`, a small named runner whose behaviour is set by the study
+title (``"sleep=0.3 fail=3 bug=4 kill_once=5 kill_always=6"``: sleep, raise a user error,
+raise a bug, kill its own worker process on the first attempt, kill it every time, for runs
+whose ``model.p`` is the given number). It lives in this module, which the workers import
+(LocalCluster workers inherit ``sys.path``; external workers get ``PYTHONPATH``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from networks._errors import EvplanError
+from planner.batch import (
+    BatchError,
+    SchedulerError,
+    _batch_lock,
+    local_cluster,
+    run_batch,
+)
+from planner.outputs import atomic_dir
+from planner.sweep import SweepError, check_parameter, plan_configs, plan_sweep
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+
+BASE = """\
+name: tiny
+title: "{title}"
+network: {{source: nowhere.osm}}
+demand: {{kind: city, population: 1000}}
+model: {{kind: mclp, p: 1}}
+"""
+
+
+def _behaviour(cfg) -> dict[str, float]:
+    return {k: float(v) for k, _, v in (t.partition("=") for t in cfg.title.split()) if v}
+
+
+def fake_runner(cfg, *, out_dir: Path) -> dict:
+    """Test runner: writes ``result.json`` atomically; behaviour from ``cfg.title``."""
+    import logging
+
+    b, p = _behaviour(cfg), cfg.model.p
+    logging.getLogger("planner.fake").info("fake study p=%s", p)
+    time.sleep(b.get("sleep", 0.0))
+    if b.get("fail") == p:
+        raise EvplanError(f"p={p}: no feasible siting (test)")
+    if b.get("bug") == p:
+        raise ZeroDivisionError("division by zero (test)")
+    marker = out_dir.parent.parent / f"killed-{out_dir.name}"
+    if b.get("kill_always") == p or (b.get("kill_once") == p and not marker.exists()):
+        marker.touch()
+        os._exit(3)
+    with atomic_dir(out_dir) as tmp:
+        (tmp / "result.json").write_text(json.dumps({"p": p}))
+    return {"coverage_share_after": 1 - 1 / (p + 1), "n_stations_after": p, "capex": 1000.0 * p}
+
+
+def _sweep(tmp_path: Path, params: str, *, title: str = "", extra: str = "") -> Path:
+    (tmp_path / "base.yaml").write_text(BASE.format(title=title))
+    path = tmp_path / "sweep.yaml"
+    path.write_text(f"base: base.yaml\noutput: out\n{extra}parameters:\n{params}")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- sweep files
+
+def test_grid_expansion_ranges_and_labels(tmp_path):
+    path = _sweep(tmp_path, "  model.p: {start: 2, stop: 10, step: 4}\n  simulation.temperature_c: [25, -20]\n"
+                            "  model.coverage_target: {start: 0.5, stop: 0.7, step: 0.1}\n",
+                  extra="fixed: {model.solver.threads: 1}\n")
+    plan = plan_sweep(path)
+    assert len(plan.runs) == 3 * 2 * 3
+    assert plan.output == (tmp_path / "out").resolve()
+    assert plan.parameters == ["model.p", "simulation.temperature_c", "model.coverage_target"]
+    assert sorted({r.params["model.p"] for r in plan.runs}) == [2, 6, 10]  # stop is inclusive
+    assert sorted({r.params["model.coverage_target"] for r in plan.runs}) == [0.5, 0.6, 0.7]
+    assert plan.runs[0].label == "p=2 temperature_c=25 coverage_target=0.5"
+    assert all(r.config.model.solver.threads == 1 for r in plan.runs)
+    assert len({r.key for r in plan.runs}) == len(plan.runs)
+
+
+def test_zip_mode_and_duplicates(tmp_path):
+    path = _sweep(tmp_path, "  model.p: [1, 2, 2]\n  simulation.temperature_c: [25, -20, -20]\n",
+                  extra="mode: zip\n")
+    plan = plan_sweep(path)
+    assert [r.label for r in plan.runs] == ["p=1 temperature_c=25", "p=2 temperature_c=-20"]  # duplicate once
+    path.write_text(path.read_text().replace("[1, 2, 2]", "[1, 2]"))
+    with pytest.raises(SweepError, match=r"mode 'zip' needs .*model.p: 2, simulation.temperature_c: 3"):
+        plan_sweep(path)
+
+
+def test_unknown_parameter_and_empty_range_name_file_and_parameter(tmp_path):
+    path = _sweep(tmp_path, "  model.rnage_km: [100]\n  model.p: {start: 5, stop: 1}\n  model.threshold_min: []\n")
+    with pytest.raises(SweepError) as err:
+        plan_sweep(path)
+    msg = str(err.value)
+    assert str(path) in msg
+    assert "parameters.model.rnage_km: unknown field 'rnage_km' in section 'model' (did you mean 'range_km'?)" in msg
+    assert f"{path}:5: parameters.model.p: empty range (range start 5 > stop 1)" in msg
+    assert "parameters.model.threshold_min: empty range (empty list)" in msg
+    assert not (tmp_path / "out").exists()
+
+
+def test_sweep_file_schema_errors(tmp_path):
+    path = _sweep(tmp_path, "  model.p: {start: 1, stop: 3, stpe: 1}\n", extra="colour: red\n")
+    with pytest.raises(SweepError) as err:
+        plan_sweep(path)
+    assert "colour: Extra inputs are not permitted" in str(err.value)
+    assert "parameters.model.p.stpe: Extra inputs are not permitted" in str(err.value)
+    assert check_parameter("simulation.seasons.winter") is None
+    assert check_parameter("vehicles.fleet.hyundai_ioniq_5") is None
+    assert "is a list" in check_parameter("existing_stations.0.plugs")
+    assert "single value" in check_parameter("model.kind.x")
+
+
+def test_one_invalid_run_fails_the_whole_sweep_up_front(tmp_path):
+    path = _sweep(tmp_path, "  model.p: [2, 0, 3]\n  simulation.temperature_c: [20, 90]\n")
+    with pytest.raises(SweepError) as err:
+        plan_sweep(path)
+    msg = str(err.value)
+    assert "4 of 6 runs are invalid; nothing was run" in msg
+    assert "run p=0 temperature_c=20" in msg and "model.p: Input should be greater than or equal to 1" in msg
+    assert "simulation.temperature_c: Input should be less than or equal to 50" in msg
+    assert not (tmp_path / "out").exists()
+
+
+def test_plan_from_study_files(tmp_path):
+    for i in (1, 2):
+        (tmp_path / f"s{i}.yaml").write_text(BASE.format(title="").replace("p: 1", f"p: {i}"))
+    plan = plan_configs([tmp_path / "s1.yaml", tmp_path / "s2.yaml"], output=tmp_path / "b")
+    assert [r.label for r in plan.runs] == ["s1", "s2"]
+    (tmp_path / "s2.yaml").write_text("name: bad\n")
+    with pytest.raises(SweepError, match="1 of 2 study files are invalid"):
+        plan_configs([tmp_path / "s1.yaml", tmp_path / "s2.yaml"], output=tmp_path / "b")
+
+
+# --------------------------------------------------------------------------- in-process runs
+
+def test_failure_isolation_summary_and_resume_in_process(tmp_path):
+    path = _sweep(tmp_path, "  model.p: {start: 1, stop: 5}\n  simulation.temperature_c: [25, -20]\n",
+                  title="fail=3 bug=4")
+    plan = plan_sweep(path)
+    seen = []
+    result = run_batch(plan, workers=0, runner=fake_runner, progress=seen.append)
+    assert result.count("done") == 6 and len(result.failed) == 4
+    out = plan.output
+    fails = pd.read_csv(out / "failures.csv")
+    assert sorted(fails["model.p"]) == [3, 3, 4, 4]
+    assert set(fails["error"]) == {"p=3: no feasible siting (test)", "ZeroDivisionError: division by zero (test)"}
+    for log in fails["log"]:
+        assert "Traceback" in (out / log).read_text()
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert len(summary) == 10 and set(summary["status"]) == {"done", "failed"}
+    assert (out / "coverage_vs_budget.png").stat().st_size > 1000
+    done = summary[summary["status"] == "done"]
+    for folder in done["folder"]:
+        run = out / folder
+        assert json.loads((run / "result.json").read_text())["p"] == json.loads((run / "done.json").read_text())[
+            "params"]["model.p"]
+        assert "fake study p=" in (run / "run.log").read_text()
+    assert seen[-1].done == 6 and seen[-1].failed == 4 and seen[-1].queued == 0
+
+    # Resume: finished runs are skipped, failed ones are tried again (and now succeed).
+    again = run_batch(plan, workers=0, runner=lambda cfg, *, out_dir: fake_runner(cfg.model_copy(
+        update={"title": ""}), out_dir=out_dir))
+    assert again.count("skipped") == 6 and again.count("done") == 4 and not again.failed
+    assert not list((out / "failed").iterdir())
+    assert pd.read_csv(out / "failures.csv").empty
+
+
+def test_a_second_batch_on_the_same_folder_is_refused(tmp_path):
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    with _batch_lock(plan.output), pytest.raises(BatchError, match="another batch is running"):
+        run_batch(plan, workers=0, runner=fake_runner)
+
+
+# --------------------------------------------------------------------------- Dask
+
+def test_local_cluster_progress_and_killed_workers(tmp_path):
+    """A run whose worker dies once is retried and finishes; one that always kills it is reported."""
+    path = _sweep(tmp_path, "  model.p: [1, 2, 5, 6]\n", title="sleep=0.3 kill_once=5 kill_always=6")
+    plan = plan_sweep(path)
+    seen = []
+    result = run_batch(plan, workers=2, runner=fake_runner, progress=seen.append, retries=1)
+    by_p = {o.params["model.p"]: o for o in result.outcomes}
+    assert [by_p[p].status for p in (1, 2, 5, 6)] == ["done", "done", "done", "failed"]
+    assert "worker process died" in by_p[6].error
+    assert (plan.output / by_p[6].log).parent.name == by_p[6].key
+    assert all(o.worker.startswith("tcp://") for o in result.outcomes if o.status == "done")  # not in-process
+    assert any(p.running > 0 for p in seen)
+    assert seen[-1].done == 3 and seen[-1].failed == 1
+    assert pd.read_csv(plan.output / "failures.csv")["model.p"].tolist() == [6]
+
+
+def test_unreachable_scheduler_fails_fast_with_a_clear_message(tmp_path):
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    t0 = time.perf_counter()
+    with pytest.raises(SchedulerError, match=f"cannot reach the Dask scheduler at {address} within 2 s"):
+        run_batch(plan, scheduler=address, runner=fake_runner, connect_timeout=2)
+    assert time.perf_counter() - t0 < 10
+
+
+@pytest.fixture()
+def external_cluster():
+    """A scheduler and two workers started as separate processes on localhost."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                               "--port", str(port), "--no-dashboard"], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    address = f"tcp://127.0.0.1:{port}"
+    try:
+        for _ in range(2):
+            procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                                           "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
+                                          env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        yield address
+    finally:
+        for p in procs:  # the nannies' worker processes exit with their parent
+            p.kill()
+            p.wait(timeout=10)
+
+
+def test_external_scheduler_and_workers_in_separate_processes(tmp_path, external_cluster):
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1, 2, 3, 4]\n", title="sleep=0.2 fail=3"))
+    result = run_batch(plan, scheduler=external_cluster, runner=fake_runner, connect_timeout=30)
+    assert result.count("done") == 3 and [o.params["model.p"] for o in result.failed] == [3]
+    workers = {o.worker for o in result.outcomes}
+    assert all(w.startswith("tcp://127.0.0.1:") for w in workers)
+    assert not any(str(os.getpid()) in w for w in workers)
+
+
+def test_resume_after_killing_the_batch_process(tmp_path):
+    path = _sweep(tmp_path, "  model.p: {start: 1, stop: 6}\n", title="sleep=1.5")
+    plan = plan_sweep(path)
+    runs = plan.output / "runs"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "planner.batch", "--sweep", str(path), "--workers", "2",
+                             "--runner", "test_batch:fake_runner"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(runs.glob("*/done.json")) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(0.3)  # let the other worker get mid-run
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    finished = {p.parent.name for p in runs.glob("*/done.json")}
+    assert 1 <= len(finished) < 6, proc.stderr.read().decode()[-2000:]
+    time.sleep(0.5)  # the killed batch's worker processes exit when their parent dies
+    visible = {p.name for p in runs.iterdir() if not p.name.startswith(".")}
+    assert visible == finished  # nothing half-written looks like a run
+    result = run_batch(plan, workers=0, runner=fake_runner)
+    assert result.count("skipped") == len(finished)
+    assert result.count("done") == 6 - len(finished) and not result.failed
+    assert not [p for p in runs.iterdir() if p.name.startswith(".")]
+    assert len(pd.read_csv(plan.output / "summary.csv")) == 6
