@@ -208,6 +208,7 @@ def graph_from_segments(a, b, seg_refs, crs, *, speeds, highway, names) -> nx.Mu
     ua, ub = node_of_pt[inverse[: len(a)]], node_of_pt[inverse[len(a):]]
     node_ids, first = np.unique(ids, return_index=True)
     nlon, nlat = np.asarray(lon)[first], np.asarray(lat)[first]
+    nxy = uniq[first]
     keys = [tuple(sorted(r)) for r in seg_refs]
     seg_len = GEOD.inv(nlon[ua], nlat[ua], nlon[ub], nlat[ub])[2]
     keep = ua != ub
@@ -228,7 +229,13 @@ def graph_from_segments(a, b, seg_refs, crs, *, speeds, highway, names) -> nx.Mu
 
     def interstitial(n: int) -> bool:
         inc = adj[n]
-        return len(inc) == 2 and segs[inc[0]][2] == segs[inc[1]][2]
+        if len(inc) != 2 or segs[inc[0]][2] != segs[inc[1]][2]:
+            return False
+        # A hairpin (both neighbours on the same side) stays a node: typically the end of a
+        # road whose two near-coincident copies were snapped together, which must not vanish
+        # inside a loop edge.
+        (p, q) = (segs[s][0] if segs[s][1] == n else segs[s][1] for s in inc)
+        return float(np.dot(nxy[p] - nxy[n], nxy[q] - nxy[n])) < 0.0
 
     used = np.zeros(len(segs), dtype=bool)
     chains = []
