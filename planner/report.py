@@ -152,7 +152,7 @@ def _props(row: pd.Series, keys: tuple[str, ...]) -> dict[str, Any]:
 
 def _features(gdf: gpd.GeoDataFrame | None, keys: tuple[str, ...], *, sizes: bool = False) -> tuple[list, int]:
     g = as_wgs84(gdf)
-    g = g[g.geometry.notna() & ~g.geometry.is_empty]
+    g = g[g.geometry.notna() & ~g.geometry.is_empty].reset_index(drop=True)
     total = len(g)
     weight = pd.to_numeric(g["weight"], errors="coerce").fillna(0.0) if "weight" in g.columns else None
     if total > MAX_POINTS:

@@ -68,7 +68,7 @@
   function fit() {
     var b = data.bbox;  // lon/lat box of everything
     var x0 = px(b[0]), x1 = px(b[2]), y0 = py(b[3]), y1 = py(b[1]);
-    var dx = Math.max(x1 - x0, 1e-7), dy = Math.max(y1 - y0, 1e-7);
+    var dx = Math.max(x1 - x0, 2e-4), dy = Math.max(y1 - y0, 2e-4);  // >= ~1 km: one station alone
     view = { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, k: 0.92 * Math.min(W / dx, H / dy) };
     home = { cx: view.cx, cy: view.cy, k: view.k };
   }
