@@ -36,7 +36,9 @@ __all__ = ["map_payload", "road_lines", "write_report"]
 ATTRIBUTION = "© OpenStreetMap contributors"
 MAX_POINTS = 20_000  # per map layer; beyond this the heaviest demand points are kept
 _Q = 1e-5  # coordinate quantum of the map data: 5 decimals of a degree, about 1 m
-_STATION_PROPS = ("site_id", "plugs", "power_kw", "utilisation", "mean_wait_min", "renewable")
+# Station columns shown in tooltips; both the contract's and the pipeline's names are accepted.
+_STATION_PROPS = ("site_id", "station_id", "plugs", "power_kw", "utilisation", "mean_wait_min", "wait_mean_min",
+                  "wait_p95_min", "sessions", "renewable")
 _CANDIDATE_PROPS = ("site_id", "kind", "cost", "site_cost", "renewable")
 _DEMAND_PROPS = ("kind", "weight")
 _MAJOR = {"motorway", "trunk", "primary"}
@@ -139,7 +141,7 @@ def _encode(xy: np.ndarray) -> list[int]:
 
 def _props(row: pd.Series, keys: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    name = next((row[c] for c in ("name", "name_en", "name_ru", "name_kz", "site_id")
+    name = next((row[c] for c in ("name", "name_en", "name_ru", "name_kz", "site_id", "station_id")
                  if c in row.index and isinstance(row[c], str) and row[c]), None)
     if name:
         out["name"] = name
@@ -217,7 +219,7 @@ def _fmt(v: Any, unit: str = "", *, delta: bool = False) -> str:
         return f"{sign}{v * 100:.1f} {'pp' if delta else '%'}"
     if unit in ("min", "km", "t"):
         return f"{sign}{v:,.1f}"
-    if unit in ("kWh", "kW", "cost units") or float(v).is_integer():
+    if unit in ("kWh", "kW", "kg", "cost units") or float(v).is_integer():
         return f"{sign}{v:,.0f}"
     return f"{sign}{v:,.3g}"
 
@@ -264,6 +266,7 @@ def _cards(result: StudyResult) -> str:
         cards.append((f"{int(pd.to_numeric(sel['plugs'], errors='coerce').fillna(0).sum())}", "new plugs"))
     for k, label, unit in (("coverage_share", "demand covered", "share"),
                            ("trips_completed_share", "trips completed", "share"),
+                           ("share_trips_completed", "trips completed", "share"),
                            ("wait_p95_min", "95th percentile wait (min)", "min"),
                            ("stranded_vehicles", "stranded vehicles", "")):
         if k in a:

@@ -100,6 +100,21 @@ def test_map_payload_is_compact_and_quantised() -> None:
     assert sum(len(c["lines"]) for c in p["roads"]) < len(synthetic_result().roads) / 3
 
 
+def test_pipeline_column_names_reach_tooltips_and_kpi_table(tmp_path: Path) -> None:
+    # The pipeline hands stations with the simulator's names (station_id, wait_mean_min) and
+    # KPIs with sim.results names; both must be labelled, not dropped.
+    res = synthetic_result()
+    res.selected = res.selected.rename(columns={"site_id": "station_id", "mean_wait_min": "wait_mean_min"})
+    res.kpis_before = {"share_trips_completed": 0.5, "co2_avoided_kg": 1200.0}
+    res.kpis_after = {"share_trips_completed": 0.75, "co2_avoided_kg": 1800.0}
+    res.kpi_intervals = res.kpi_intervals.iloc[0:0]
+    props = map_payload(res)["layers"]["selected"][0]["p"]
+    assert props["station_id"] == "synthetic/Synthetic new A" and props["wait_mean_min"] == 2.1
+    text = write_report(res, tmp_path).read_text(encoding="utf-8")
+    assert "Trips completed" in text and "+25.0 pp" in text and "+600" in text
+    assert "50.0 % → 75.0 %" in text  # headline card
+
+
 def test_chromium_renders_map_and_charts(synthetic_report: Path, tmp_path: Path) -> None:
     dom = dump_dom(synthetic_report, tmp_path)
     assert js_error(dom) is None, js_error(dom)

@@ -247,7 +247,8 @@
     return best;
   }
   var LABELS = { plugs: "plugs", power_kw: "power (kW)", utilisation: "utilisation", mean_wait_min: "mean wait (min)",
-    site_id: "id", kind: "kind", weight: "weight", cost: "cost", site_cost: "site cost", renewable: "renewable" };
+    wait_mean_min: "mean wait (min)", wait_p95_min: "p95 wait (min)", sessions: "sessions", site_id: "id",
+    station_id: "id", kind: "kind", weight: "weight", cost: "cost", site_cost: "site cost", renewable: "renewable" };
   function fmt(k, v) {
     if (v === null || v === undefined || v === "") { return "—"; }
     if (k === "utilisation" && typeof v === "number") { return (100 * v).toFixed(1) + " %"; }
@@ -263,7 +264,7 @@
     canvas.style.cursor = "pointer";
     tip.textContent = "";
     var h = document.createElement("strong");
-    h.textContent = hit.f.p.name || hit.f.p.site_id || hit.layer;
+    h.textContent = hit.f.p.name || hit.f.p.site_id || hit.f.p.station_id || hit.layer;
     tip.appendChild(h);
     var sub = document.createElement("div");
     sub.className = "map-tip-layer";
