@@ -26,7 +26,6 @@ from planner.batch import (
     BatchError,
     SchedulerError,
     _batch_lock,
-    local_cluster,
     run_batch,
 )
 from planner.outputs import atomic_dir

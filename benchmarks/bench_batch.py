@@ -1,0 +1,282 @@
+"""Batch benchmark (the batch-sweeps issue): Dask scaling and per-run overhead.
+
+Measures, in one run:
+
+1. A sweep of 16 small *real* studies (the KAZ01 corridor: ``model.p`` 1-4 x ``model.range_km``
+   150/250 x ``simulation.temperature_c`` 25/-20, few trips, one replication, one solver
+   thread) run four ways, each into a fresh folder so nothing is skipped:
+   a plain loop of ``planner.pipeline.run_study`` (the baseline), ``run_batch`` in-process
+   (``workers=0``: the batch machinery without Dask), and ``run_batch`` on a
+   ``LocalCluster`` of 1, 2 and 4 single-threaded worker processes. Cluster start-up and
+   shut-down are timed apart from the runs. Speed-up = plain-loop time / batch time.
+2. The fixed cost of the Dask path per run: 64 runs of a no-op runner (writes a folder,
+   returns a row) in-process vs on 1 worker; and the same 16 real studies, 1 worker vs the
+   plain loop, per run.
+
+Writes ``benchmarks/results/batch.md`` and ``batch.json`` (wall times, per-run times, machine
+info, CPU used by other processes during each section). Run from the repository root::
+
+    python benchmarks/bench_batch.py                 # full run (~4 min on 2 cores)
+    python benchmarks/bench_batch.py --quick         # 4 runs, 1-2 workers, writes nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import logging
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+
+class CpuMeter:
+    """Share of the machine's CPU used by *other* processes while a section ran (``/proc/stat``
+    busy time minus this process' and its reaped children's CPU time, over elapsed x CPUs)."""
+
+    def __init__(self) -> None:
+        self.t0, self.busy0, self.own0 = time.perf_counter(), self._busy(), self._own()
+
+    @staticmethod
+    def _busy() -> float:
+        with open("/proc/stat") as fh:
+            f = [int(x) for x in fh.readline().split()[1:]]
+        return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] if len(f) > 7 else 0)) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own() -> float:
+        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+    def stop(self) -> dict:
+        el = time.perf_counter() - self.t0
+        other = (self._busy() - self.busy0) - (self._own() - self.own0)
+        return {"elapsed_s": round(el, 2), "loadavg_1m_end": round(os.getloadavg()[0], 2),
+                "other_procs_cpu_share": round(max(0.0, other) / (el * (os.cpu_count() or 1)), 3)}
+
+
+def wait_idle(max_wait_s: float, threshold: float = 0.25, probe_s: float = 3.0) -> dict:
+    """Wait (at most ``max_wait_s``) until other processes use < ``threshold`` of the CPU."""
+    t0 = time.perf_counter()
+    while True:
+        m = CpuMeter()
+        time.sleep(probe_s)
+        share = m.stop()["other_procs_cpu_share"]
+        if share < threshold or time.perf_counter() - t0 >= max_wait_s:
+            return {"waited_s": round(time.perf_counter() - t0, 1), "other_share_at_start": share}
+
+
+def machine_info(versions: dict) -> dict:
+    model = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                            check=False).stdout.strip()
+    return {"cpu_count": os.cpu_count(), "cpu_model": model, "platform": platform.platform(),
+            "python": platform.python_version(), **versions, "git_commit": commit,
+            "mem_total_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+
+SWEEP = """\
+name: bench-batch
+base: {base}
+fixed:
+  demand.trips_per_day: 60
+  simulation.days: 1
+  simulation.replications: 1
+  vehicles.compare: []
+  targets.max_iterations: 1
+  model.solver.threads: 1
+  model.solver.time_limit_s: 10
+  outputs.html: false
+  outputs.gpkg: false
+parameters:
+  model.p: {p}
+  model.range_km: [150, 250]
+  simulation.temperature_c: [25, -20]
+"""
+
+
+def noop_runner(cfg, *, out_dir: Path) -> dict:
+    """A run that does nothing but write its folder: what the batch machinery costs alone."""
+    from planner.outputs import atomic_dir
+
+    with atomic_dir(out_dir) as tmp:
+        (tmp / "ok.txt").write_text(str(cfg.model.p))
+    return {"n_stations_after": cfg.model.p, "coverage_share_after": 0.0}
+
+
+def _plan(tmp: Path, p: str, out: str):
+    from planner.sweep import plan_sweep
+
+    path = tmp / "sweep.yaml"
+    path.write_text(SWEEP.format(base=REPO / "configs" / "corridor-kaz01.yaml", p=p))
+    return plan_sweep(path, output=tmp / out)
+
+
+def plain_loop(plan, out: Path) -> list[float]:
+    """The baseline: ``run_study`` for each run, one after the other, no batch machinery."""
+    from planner.pipeline import run_study
+
+    times = []
+    for spec in plan.runs:
+        t0 = time.perf_counter()
+        run_study(spec.config, out_dir=out / spec.key)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def dask_batch(plan, workers: int, runner=None) -> dict:
+    """``run_batch`` on a fresh LocalCluster; start-up, runs and shut-down timed apart."""
+    from distributed import Client
+
+    from planner.batch import local_cluster, run_batch
+
+    t0 = time.perf_counter()
+    cluster = local_cluster(workers)
+    client = Client(cluster, set_as_default=False)
+    client.wait_for_workers(workers)
+    t1 = time.perf_counter()
+    result = run_batch(plan, client=client, runner=runner)
+    t2 = time.perf_counter()
+    client.close()
+    cluster.close()
+    t3 = time.perf_counter()
+    assert not result.failed, [o.error for o in result.failed]
+    return {"workers": workers, "startup_s": round(t1 - t0, 3), "runs_s": round(t2 - t1, 3),
+            "shutdown_s": round(t3 - t2, 3), "total_s": round(t3 - t0, 3),
+            "run_s": [round(o.elapsed_s, 3) for o in result.outcomes]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="4 runs, 1 and 2 workers; writes nothing unless --out")
+    ap.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results)")
+    ap.add_argument("--wait-idle", type=float, default=0.0, help="wait up to S s for a quiet machine per section")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from planner.batch import run_batch
+
+    p_values = "[1]" if args.quick else "[1, 2, 3, 4]"
+    worker_counts = [1, 2] if args.quick else [1, 2, 4]
+    n_noop = 8 if args.quick else 64
+    tmp = Path(tempfile.mkdtemp(prefix="evplan-bench-batch-"))
+    noise: dict = {}
+    res: dict = {}
+    try:
+        def section(name: str):
+            if args.wait_idle > 0:
+                noise["wait_" + name] = wait_idle(args.wait_idle)
+            return CpuMeter()
+
+        # warm-up: imports, network build and file caches, so the first timed method is not penalised
+        warm = _plan(tmp, "[1]", "warm")
+        plain_loop(type(warm)(warm.name, warm.output, warm.runs[:1]), tmp / "warm-loop")
+
+        plan = _plan(tmp, p_values, "loop")
+        n = len(plan.runs)
+        m = section("plain_loop")
+        times = plain_loop(plan, tmp / "loop")
+        noise["plain_loop"] = m.stop()
+        res["plain_loop"] = {"total_s": round(sum(times), 3), "run_s": [round(t, 3) for t in times]}
+
+        m = section("in_process")
+        t0 = time.perf_counter()
+        r = run_batch(_plan(tmp, p_values, "inproc"), workers=0)
+        res["batch_in_process"] = {"total_s": round(time.perf_counter() - t0, 3),
+                                   "run_s": [round(o.elapsed_s, 3) for o in r.outcomes]}
+        noise["in_process"] = m.stop()
+
+        res["dask"] = []
+        for w in worker_counts:
+            m = section(f"dask_{w}")
+            res["dask"].append(dask_batch(_plan(tmp, p_values, f"dask{w}"), w))
+            noise[f"dask_{w}"] = m.stop()
+
+        # fixed cost per run: no-op runner, in-process vs one Dask worker
+        m = section("noop")
+        noop_plan = _plan(tmp, f"{{start: 1, stop: {n_noop // 4}}}", "noop-inproc")
+        t0 = time.perf_counter()
+        run_batch(noop_plan, workers=0, runner=noop_runner)
+        noop_inproc = time.perf_counter() - t0
+        noop_dask = dask_batch(_plan(tmp, f"{{start: 1, stop: {n_noop // 4}}}", "noop-dask"), 1, runner=noop_runner)
+        noise["noop"] = m.stop()
+        res["noop"] = {"runs": len(noop_plan.runs), "in_process_s": round(noop_inproc, 3), "dask_1_worker": noop_dask}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    loop_s = res["plain_loop"]["total_s"]
+    for d in res["dask"]:
+        d["speedup_runs"] = round(loop_s / d["runs_s"], 2)
+        d["speedup_total"] = round(loop_s / d["total_s"], 2)
+    one = res["dask"][0]
+    res["overhead_per_run_s"] = {
+        "dask_1_worker_vs_plain_loop_runs_only": round((one["runs_s"] - loop_s) / n, 3),
+        "dask_1_worker_vs_plain_loop_incl_cluster": round((one["total_s"] - loop_s) / n, 3),
+        "batch_in_process_vs_plain_loop": round((res["batch_in_process"]["total_s"] - loop_s) / n, 3),
+        "noop_dask_1_worker": round(noop_dask["runs_s"] / res["noop"]["runs"], 4),
+        "noop_in_process": round(noop_inproc / res["noop"]["runs"], 4),
+    }
+    import dask
+    import distributed
+
+    report = {"date": _dt.datetime.now().isoformat(timespec="seconds"), "runs": n,
+              "machine": machine_info({"dask": dask.__version__, "distributed": distributed.__version__}),
+              "results": res, "noise": noise, "sweep": SWEEP.format(base="configs/corridor-kaz01.yaml", p=p_values)}
+    text = render(report)
+    print(text)
+    if args.quick and args.out is None:
+        return 0
+    from planner.outputs import write_text_atomic
+
+    out = args.out or HERE / "results"
+    write_text_atomic(out / "batch.json", json.dumps(report, indent=1))
+    write_text_atomic(out / "batch.md", text)
+    return 0
+
+
+def render(r: dict) -> str:
+    res, m = r["results"], r["machine"]
+    loop = res["plain_loop"]
+    lines = [f"# Batch benchmark ({r['date']})", "",
+             f"{r['runs']} real KAZ01 corridor studies (sweep below); {m['cpu_count']} CPUs ({m['cpu_model']}), "
+             f"Python {m['python']}, dask {m['dask']}, commit {m.get('git_commit', '')}.", "",
+             "| method | workers | cluster start (s) | runs (s) | total (s) | speed-up (runs) | speed-up (total) "
+             "| median run (s) |", "|---|---|---|---|---|---|---|---|",
+             f"| plain loop of run_study | - | - | {loop['total_s']:.1f} | {loop['total_s']:.1f} | 1.00 | 1.00 "
+             f"| {statistics.median(loop['run_s']):.2f} |"]
+    ip = res["batch_in_process"]
+    lines.append(f"| run_batch in-process (`--workers 0`) | - | - | {ip['total_s']:.1f} | {ip['total_s']:.1f} "
+                 f"| {loop['total_s'] / ip['total_s']:.2f} | {loop['total_s'] / ip['total_s']:.2f} "
+                 f"| {statistics.median(ip['run_s']):.2f} |")
+    for d in res["dask"]:
+        lines.append(f"| run_batch, LocalCluster | {d['workers']} | {d['startup_s']:.1f} | {d['runs_s']:.1f} "
+                     f"| {d['total_s']:.1f} | {d['speedup_runs']:.2f} | {d['speedup_total']:.2f} "
+                     f"| {statistics.median(d['run_s']):.2f} |")
+    o = res["overhead_per_run_s"]
+    nz = r["noise"]
+    lines += ["", "Overhead per run (seconds):", "",
+              f"- Dask, 1 worker vs plain loop, runs only: {o['dask_1_worker_vs_plain_loop_runs_only']:+.3f}; "
+              f"including cluster start/stop: {o['dask_1_worker_vs_plain_loop_incl_cluster']:+.3f}",
+              f"- batch in-process vs plain loop: {o['batch_in_process_vs_plain_loop']:+.3f}",
+              f"- no-op runner ({res['noop']['runs']} runs): Dask 1 worker {o['noop_dask_1_worker']:.4f} per run, "
+              f"in-process {o['noop_in_process']:.4f} per run (startup excluded)", "",
+              "CPU share used by other processes during each section: "
+              + ", ".join(f"{k} {v['other_procs_cpu_share']:.2f}" for k, v in nz.items() if "other_procs_cpu_share" in v),
+              "", "```yaml", r["sweep"].rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
