@@ -230,7 +230,9 @@ def _plain_columns(df: pd.DataFrame) -> pd.DataFrame:
         if s.dtype == object:
             s = s.map(_flatten_value)
             kinds = {type(v) for v in s if v is not None and not (isinstance(v, float) and math.isnan(v))}
-            if len(kinds) > 1 and not kinds <= {int, float, np.int64, np.float64}:
+            if kinds and kinds <= {bool, np.bool_}:  # booleans with gaps (e.g. after a left join)
+                s = s.astype("boolean")
+            elif len(kinds) > 1 and not kinds <= {int, float, np.int64, np.float64}:
                 s = s.map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
         df[col] = s
     df.columns = [str(c) for c in df.columns]
