@@ -195,7 +195,7 @@ def node_and_attribute(pxy: list[np.ndarray], refs: list[str]):
     return a, b, seg_refs
 
 
-def graph_from_segments(a, b, seg_refs, crs, *, speeds, highway, names) -> nx.MultiDiGraph:
+def graph_from_segments(a, b, seg_refs, crs, *, speeds, highway, names, min_stub_m=0.0) -> nx.MultiDiGraph:
     """Chain segments between junctions into two-way edges with geodesic lengths."""
     inv = transformer(crs, "EPSG:4326")
     pts = np.vstack([a, b])
@@ -222,6 +222,40 @@ def graph_from_segments(a, b, seg_refs, crs, *, speeds, highway, names) -> nx.Mu
         else:
             merged[key] = [key[0], key[1], k, ln]
     segs = list(merged.values())
+    chains, adj = _chains(segs, nxy)
+    if min_stub_m > 0:
+        # Dead-end stubs hanging off a junction, shorter than the tolerance, are digitising
+        # overshoots (a part ending just past the road it joins): drop them and re-chain.
+        deg = {n: len(inc) for n, inc in adj.items()}
+        stub = {s for path, _, ln, sids in chains if ln < min_stub_m and sorted(
+            (deg[path[0]], deg[path[-1]]))[0] == 1 and max(deg[path[0]], deg[path[-1]]) >= 3 for s in sids}
+        if stub:
+            segs = [sg for i, sg in enumerate(segs) if i not in stub]
+            chains, adj = _chains(segs, nxy)
+            logger.debug("removed %d dead-end stubs shorter than %.0f m", len(stub), min_stub_m)
+    G = nx.MultiDiGraph()
+    for n in sorted({c[0][0] for c in chains} | {c[0][-1] for c in chains}):
+        G.add_node(int(node_ids[n]), x=float(nlon[n]), y=float(nlat[n]), street_count=len(adj[n]))
+    chains.sort(key=lambda c: (int(node_ids[c[0][0]]), int(node_ids[c[0][-1]]), c[1], len(c[0])))
+    for k, (path, key, length, _) in enumerate(chains):
+        speed = max(speeds.get(r, speeds["default"]) for r in key)
+        ref = key[0] if len(key) == 1 else list(key)
+        geom = shapely.linestrings(np.column_stack([nlon[path], nlat[path]]))
+        attrs = {"osmid": -(k + 1), "highway": highway, "ref": ref, "oneway": False, "length": length,
+                 "speed_kph": speed, "travel_time": length / (speed / 3.6)}
+        if len(key) == 1 and key[0] in names:
+            attrs["name"] = names[key[0]]
+        u, v = int(node_ids[path[0]]), int(node_ids[path[-1]])
+        G.add_edge(u, v, **attrs, reversed=False, geometry=geom)
+        G.add_edge(v, u, **attrs, reversed=True, geometry=shapely.reverse(geom))
+    return G
+
+
+def _chains(segs: list, nxy: np.ndarray) -> tuple[list, dict[int, list[int]]]:
+    """Walk segments ``(u, v, refs, length)`` into chains between non-interstitial nodes.
+
+    Returns ``[(node path, refs, length, segment indices)]`` and the node -> segments map.
+    """
     adj: dict[int, list[int]] = {}
     for s, (u, v, _, _) in enumerate(segs):
         adj.setdefault(u, []).append(s)
@@ -245,10 +279,10 @@ def graph_from_segments(a, b, seg_refs, crs, *, speeds, highway, names) -> nx.Mu
         for s0 in adj[start]:
             if used[s0]:
                 continue
-            path, node, s = [start], start, s0
-            length = 0.0
+            path, node, s, length, sids = [start], start, s0, 0.0, []
             while True:
                 used[s] = True
+                sids.append(s)
                 u, v, key, ln = segs[s]
                 length += ln
                 node = v if u == node else u
@@ -256,22 +290,7 @@ def graph_from_segments(a, b, seg_refs, crs, *, speeds, highway, names) -> nx.Mu
                 if not interstitial(node):
                     break
                 s = adj[node][0] if adj[node][1] == s else adj[node][1]
-            chains.append((path, key, length))
+            chains.append((path, key, length, sids))
     if (~used).any():
         logger.info("dropped %d segments forming isolated rings", int((~used).sum()))
-    G = nx.MultiDiGraph()
-    for n in sorted({c[0][0] for c in chains} | {c[0][-1] for c in chains}):
-        G.add_node(int(node_ids[n]), x=float(nlon[n]), y=float(nlat[n]), street_count=len(adj[n]))
-    chains.sort(key=lambda c: (int(node_ids[c[0][0]]), int(node_ids[c[0][-1]]), c[1], len(c[0])))
-    for k, (path, key, length) in enumerate(chains):
-        speed = max(speeds.get(r, speeds["default"]) for r in key)
-        ref = key[0] if len(key) == 1 else list(key)
-        geom = shapely.linestrings(np.column_stack([nlon[path], nlat[path]]))
-        attrs = {"osmid": -(k + 1), "highway": highway, "ref": ref, "oneway": False, "length": length,
-                 "speed_kph": speed, "travel_time": length / (speed / 3.6)}
-        if len(key) == 1 and key[0] in names:
-            attrs["name"] = names[key[0]]
-        u, v = int(node_ids[path[0]]), int(node_ids[path[-1]])
-        G.add_edge(u, v, **attrs, reversed=False, geometry=geom)
-        G.add_edge(v, u, **attrs, reversed=True, geometry=shapely.reverse(geom))
-    return G
+    return chains, adj

@@ -187,7 +187,8 @@ def corridor_graph_from_lines(
     pxy, connectors, connector_refs = cl.close_gaps(pxy, refs, gaps, snap_tolerance_m)
     n_gaps = len(connectors)
     seg_a, seg_b, seg_refs = cl.node_and_attribute(pxy + connectors, refs + connector_refs)
-    G = cl.graph_from_segments(seg_a, seg_b, seg_refs, crs, speeds=speeds, highway=highway, names=names)
+    G = cl.graph_from_segments(seg_a, seg_b, seg_refs, crs, speeds=speeds, highway=highway, names=names,
+                               min_stub_m=snap_tolerance_m)
     report = {"routes": len(set(refs)), "parts": len(parts), "vertices_snapped": n_snapped,
               "gaps_closed": n_gaps, "snap_tolerance_m": snap_tolerance_m, "gap_tolerance_m": gap_tolerance_m,
               "metric_crs": crs}

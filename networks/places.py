@@ -199,6 +199,8 @@ def add_connector(G: nx.MultiDiGraph, a: int, b: int, *, speed_kph: float, highw
     geom = shapely.LineString([(pa["x"], pa["y"]), (pb["x"], pb["y"])])
     G.add_edge(a, b, **base, reversed=False, geometry=geom)
     G.add_edge(b, a, **base, reversed=True, geometry=shapely.reverse(geom))
+    for n in (a, b):
+        G.nodes[n]["street_count"] = G.nodes[n].get("street_count", 0) + 1
     return length
 
 
@@ -378,7 +380,7 @@ def attach_places(
         if node in G:  # another place at the very same coordinate: keep the larger one
             logger.warning("place %s coincides with node %d; not attached", r["name"], node)
             continue
-        G.add_node(node, x=float(r["lon"]), y=float(r["lat"]), street_count=1, **attrs,
+        G.add_node(node, x=float(r["lon"]), y=float(r["lat"]), street_count=0, **attrs,
                    road_node=rn, road_distance_m=round(gap, 1))
         add_connector(G, node, rn, speed_kph=connector_speed_kph, osmid=osmid, connector=True,
                       name=f"access {r['name']}")

@@ -281,6 +281,32 @@ def test_osm_download_offline_fails_fast(offline, tmp_path, where):
     assert time.perf_counter() - t0 < 10
 
 
+def test_osm_download_goes_through_the_same_builder(monkeypatch, tmp_path):
+    import osmnx as ox
+
+    def fake_download(bbox, **kw):  # what osmnx returns for trunk/primary ways, two-way
+        assert kw["custom_filter"] == '["highway"~"trunk|primary"]'
+        G = nx.MultiDiGraph(crs="EPSG:4326")
+        for n, (x, y) in enumerate([(71.30, 51.10), (71.40, 51.10), (71.50, 51.15), (71.50, 51.25)], start=1):
+            G.add_node(n, x=x, y=y)
+        for u, v, tags in [(1, 2, {"highway": "trunk", "ref": "M36"}),
+                           (2, 3, {"highway": ["primary", "primary_link"], "ref": ["R3", "R4"]}),
+                           (3, 4, {"highway": "primary"})]:
+            for a, b in ((u, v), (v, u)):
+                G.add_edge(a, b, osmid=10 * u + v, oneway=False, length=1.0, name="x", **tags)
+        return G
+
+    monkeypatch.setattr(ox, "graph_from_bbox", fake_download)
+    timeout = ox.settings.requests_timeout
+    G = corridor_graph_from_osm((71.2, 51.0, 71.6, 51.3), cache_dir=tmp_path, timeout_s=3,
+                                speeds_kph={"M36": 100, "primary": 60, "default": 70})
+    assert ox.settings.requests_timeout == timeout  # osmnx settings restored
+    by_ref = {d["ref"]: d for *_, d in G.edges(data=True)}
+    assert set(by_ref) == {"M36", "R3", "primary"}  # first of a list; highway where no ref
+    assert by_ref["M36"]["speed_kph"] == 100 and by_ref["primary"]["speed_kph"] == 60
+    assert by_ref["R3"]["speed_kph"] == 70 and nx.is_strongly_connected(G) and G.number_of_nodes() == 4
+
+
 def test_osm_download_empty_bbox(tmp_path):
     with pytest.raises(EmptyAreaError):
         corridor_graph_from_osm((71.6, 51.0, 71.3, 51.3), cache_dir=tmp_path)
