@@ -178,6 +178,15 @@ class Engine:
         return StationChoice(t_to, l_to, e_to, t_from, l_from, e_from, t_direct, e_direct,
                              energy, cap, self.reserve_soc * cap, allowed)
 
+    def _can_leave(self, m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried, has_home, balks) -> bool:
+        """A driver balks only if the balk budget allows and there is somewhere to go: the
+        destination (no charge needed) or another station the *where* policy would pick."""
+        if balks >= self.settings.max_balks_per_leg:
+            return False
+        if not self.needs(energy, cap, e_leg, False, has_home):
+            return True
+        return self.where(self._choice(m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried)) >= 0
+
     # ------------------------------------------------------------------ processes
     def run(self) -> None:
         """Run the event loop; sets :attr:`events` (SimPy events scheduled) and timings."""
@@ -299,14 +308,18 @@ class Engine:
             if not req.triggered:
                 if s_set.max_wait_s < INF:
                     yield req | env.timeout(s_set.max_wait_s)
-                    if not req.triggered:  # balk: leave the queue, try elsewhere
+                    if not req.triggered and self._can_leave(m, prow_cur, prow_dest, t_leg, e_leg, energy, cap,
+                                                             tried, has_home, balks):
+                        # balk: leave the queue for another reachable station or the destination
                         req.cancel()
                         acc[3] += env._now - arrive
                         rec((v, k, s, arrive, env._now, env._now, energy, energy, True, seq, detour_s, detour_m))
                         balks += 1
-                        if balks > s_set.max_balks_per_leg or not needs(energy, cap, e_leg, False, has_home):
+                        if not needs(energy, cap, e_leg, False, has_home):
                             break
                         continue
+                    if not req.triggered:  # nowhere else to go: keep waiting
+                        yield req
                 else:
                     yield req
             start = env._now

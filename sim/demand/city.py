@@ -1,0 +1,228 @@
+"""City demand: EV trip chains between district zones weighted by population and POIs.
+
+Generation (all draws from the given ``rng``, in a fixed order, so a seed fixes the table):
+
+1. Network nodes are assigned to zones (:func:`zone_nodes`); each zone keeps up to
+   ``nodes_per_zone`` random candidate nodes as trip ends (bounded routing cost; ``None``
+   keeps all).
+2. Fleet = ``fleet_size`` or ``round(adoption_share * total population)`` EVs; each gets a
+   home zone with probability proportional to population, a home node, a work place (zone
+   by *attraction*, node: a POI node with probability ``poi_weight`` if the zone has POIs)
+   and a vehicle model from ``vehicle_mix``.
+   Attraction = ``(1 - poi_weight) * population share + poi_weight * POI share``.
+3. Every day each EV is active with probability ``trips_per_ev_day / mean chain length``
+   (1 if not given) and draws a chain type from ``chain_mix`` (default: 40 % home-work-home,
+   25 % home-other-home, 20 % home-work-other-home, 15 % home-other-other-home; 2.35 trips
+   per active EV, an assumption in the range of household travel surveys).
+4. The first departure comes from ``work_profile`` (chains starting with work) or
+   ``profile``; later departures add a travel-time estimate (1.3 x straight-line distance at
+   30 km/h) and a dwell: work ~ Normal(8.5 h, 1 h) clipped to 4-11 h, other ~ LogNormal with
+   median 1 h (sigma 0.7) clipped to 10 min - 4 h. The simulation departs a leg at
+   ``max(planned, arrival)``, so estimates only shape the timetable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from networks.road_network import RoadNetwork
+from sim._errors import DemandError
+from sim.catalogue import builtin_models, default_car_mix, resolve_models
+from sim.demand.profiles import OTHER_PROFILE, WORK_PROFILE, DepartureProfile
+from sim.demand.zones import zone_ids, zone_nodes
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CHAIN_MIX: dict[str, float] = {"H-W-H": 0.40, "H-O-H": 0.25, "H-W-O-H": 0.20, "H-O-O-H": 0.15}
+DAY_S = 86_400.0
+_EST_SPEED_MS = 30.0 / 3.6
+_DETOUR_FACTOR = 1.3
+
+
+def parse_chain(chain: str) -> tuple[str, ...]:
+    """``"H-W-O-H"`` -> ``("W", "O")`` (activities between leaving and returning home)."""
+    parts = [p.strip().upper() for p in chain.split("-")]
+    if len(parts) < 3 or parts[0] != "H" or parts[-1] != "H" or any(p not in ("W", "O") for p in parts[1:-1]):
+        raise DemandError(f"trip chain {chain!r} must look like 'H-W-H' or 'H-W-O-H' (H home, W work, O other)")
+    return tuple(parts[1:-1])
+
+
+def _mix(mix: Mapping[str, float], what: str) -> tuple[list[str], np.ndarray]:
+    keys = list(mix)
+    p = np.asarray([float(mix[k]) for k in keys])
+    if not keys or (p < 0).any() or not np.isfinite(p).all() or p.sum() <= 0:
+        raise DemandError(f"{what} needs non-negative shares with a positive sum, got {dict(mix)}")
+    return keys, p / p.sum()
+
+
+def _poi_lonlat(pois) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(pois, gpd.GeoDataFrame):
+        g = pois.to_crs("EPSG:4326").geometry.representative_point()
+        return g.x.to_numpy(), g.y.to_numpy()
+    if {"lon", "lat"} <= set(pois.columns):
+        return pois["lon"].to_numpy(float), pois["lat"].to_numpy(float)
+    raise DemandError("pois need a geometry (GeoDataFrame) or lon/lat columns")
+
+
+def city_trips(
+    network: RoadNetwork,
+    zones: gpd.GeoDataFrame,
+    *,
+    rng: np.random.Generator,
+    population_col: str = "population",
+    zone_col: str | None = None,
+    pois: pd.DataFrame | None = None,
+    poi_weight: float = 0.3,
+    adoption_share: float = 0.01,
+    fleet_size: int | None = None,
+    trips_per_ev_day: float | None = None,
+    chain_mix: Mapping[str, float] | None = None,
+    profile: DepartureProfile = OTHER_PROFILE,
+    work_profile: DepartureProfile = WORK_PROFILE,
+    days: int = 1,
+    vehicle_mix: Mapping[str, float] | None = None,
+    vehicles: Mapping | None = None,
+    nodes_per_zone: int | None = 50,
+    max_trips: int | None = None,
+) -> pd.DataFrame:
+    """Generate city trip chains (module docstring for the method).
+
+    Returns
+    -------
+    DataFrame
+        Trips table (``vehicle_id, vehicle_model, origin, destination, depart_s, chain_seq``)
+        plus ``day, purpose, origin_zone, destination_zone``.
+    """
+    if not (0 <= poi_weight <= 1):
+        raise DemandError(f"poi_weight = {poi_weight!r} must be in [0, 1]")
+    if not (isinstance(days, int) and days >= 1):
+        raise DemandError(f"days = {days!r} must be an integer >= 1")
+    ids = zone_ids(zones, zone_col)
+    if population_col not in zones.columns:
+        raise DemandError(f"zones have no population column {population_col!r}; columns: {list(zones.columns)} "
+                          "(attach one with sim.demand.join_population)")
+    pop = pd.to_numeric(zones[population_col], errors="coerce").to_numpy(dtype=float)
+    if np.isnan(pop).any() or (pop < 0).any() or pop.sum() <= 0:
+        bad = ids[np.isnan(pop) | (pop < 0)].tolist()[:5]
+        raise DemandError(f"zone population column {population_col!r} must be >= 0 with a positive total; bad zones {bad}")
+    vehicles = builtin_models() if vehicles is None else vehicles
+    models, model_p = _mix(vehicle_mix or default_car_mix(vehicles), "vehicle_mix")
+    resolve_models(models, vehicles, what="vehicle_mix")
+    chains, chain_p = _mix(chain_mix or DEFAULT_CHAIN_MIX, "chain_mix")
+    acts = [parse_chain(c) for c in chains]
+    mean_trips = float(np.dot(chain_p, [len(a) + 1 for a in acts]))
+    p_active = 1.0 if trips_per_ev_day is None else trips_per_ev_day / mean_trips
+    if not (0 < p_active <= 1):
+        raise DemandError(f"trips_per_ev_day = {trips_per_ev_day!r} must be in (0, {mean_trips:.2f}] for this chain "
+                          "mix (its mean trips per active EV); pass a chain_mix with longer chains for more")
+    n_ev = int(fleet_size) if fleet_size is not None else int(round(adoption_share * pop.sum()))
+    if n_ev <= 0:
+        raise DemandError(f"fleet is empty (adoption_share={adoption_share} x population {pop.sum():.0f}); raise it")
+
+    zn = zone_nodes(network, zones, zone_col=zone_col)
+    nz = len(ids)
+    cands = []
+    for zid in ids:
+        nodes = zn[zid]
+        if nodes_per_zone is not None and nodes.size > nodes_per_zone:
+            nodes = np.sort(rng.choice(nodes, nodes_per_zone, replace=False))
+        cands.append(nodes)
+    node_zone = np.full(network.n_nodes, -1, dtype=np.int64)
+    for i, zid in enumerate(ids):
+        node_zone[zn[zid]] = i
+    poi_nodes = [np.empty(0, dtype=np.int64)] * nz
+    attraction = pop / pop.sum()
+    if pois is not None and len(pois) and poi_weight > 0:
+        lon, lat = _poi_lonlat(pois)
+        snap = network.snap(lon, lat, max_distance_m=1000.0)
+        pn = snap.node[snap.within]
+        pz = node_zone[pn]
+        poi_nodes = [np.sort(pn[pz == i]) for i in range(nz)]
+        counts = np.bincount(pz[pz >= 0], minlength=nz).astype(float)
+        if counts.sum() > 0:
+            attraction = (1 - poi_weight) * attraction + poi_weight * counts / counts.sum()
+        logger.info("%d of %d POIs fall in zones", int(counts.sum()), len(pois))
+    else:
+        poi_weight = 0.0
+
+    def pick(zone_idx: np.ndarray) -> np.ndarray:
+        out = np.empty(zone_idx.size, dtype=np.int64)
+        for z in range(nz):
+            sel = np.flatnonzero(zone_idx == z)
+            if sel.size == 0:
+                continue
+            node = cands[z][rng.integers(cands[z].size, size=sel.size)]
+            if poi_nodes[z].size and poi_weight > 0:
+                use = rng.random(sel.size) < poi_weight
+                node = np.where(use, poi_nodes[z][rng.integers(poi_nodes[z].size, size=sel.size)], node)
+            out[sel] = node
+        return out
+
+    home_z = rng.choice(nz, size=n_ev, p=pop / pop.sum())
+    home = np.empty(n_ev, dtype=np.int64)
+    for z in range(nz):  # homes are residential: candidate nodes, never POIs
+        sel = np.flatnonzero(home_z == z)
+        home[sel] = cands[z][rng.integers(cands[z].size, size=sel.size)]
+    work_z = rng.choice(nz, size=n_ev, p=attraction)
+    work = pick(work_z)
+    model = rng.choice(len(models), size=n_ev, p=model_p)
+
+    frames = []
+    for day in range(days):
+        active = np.flatnonzero(rng.random(n_ev) < p_active)
+        ctype = rng.choice(len(chains), size=active.size, p=chain_p)
+        for c, seq in enumerate(acts):
+            ev = active[ctype == c]
+            if ev.size == 0:
+                continue
+            locs, zs = [home[ev]], [home_z[ev]]
+            for a in seq:
+                if a == "W":
+                    locs.append(work[ev])
+                    zs.append(work_z[ev])
+                else:
+                    oz = rng.choice(nz, size=ev.size, p=attraction)
+                    locs.append(pick(oz))
+                    zs.append(oz)
+            locs.append(home[ev])
+            zs.append(home_z[ev])
+            prof = work_profile if seq[0] == "W" else profile
+            t = day * DAY_S + prof.sample(rng, ev.size)
+            purposes = [*("work" if a == "W" else "other" for a in seq), "home"]
+            for i in range(len(locs) - 1):
+                frames.append(pd.DataFrame({
+                    "v": ev, "day": day, "leg": i, "depart_s": t, "origin": locs[i], "destination": locs[i + 1],
+                    "purpose": purposes[i], "oz": zs[i], "dz": zs[i + 1]}))
+                if i + 1 < len(locs) - 1:
+                    dist = np.hypot(network.x[locs[i + 1]] - network.x[locs[i]], network.y[locs[i + 1]] - network.y[locs[i]])
+                    a = seq[i]
+                    dwell = (np.clip(rng.normal(8.5, 1.0, ev.size), 4, 11) * 3600 if a == "W"
+                             else np.clip(rng.lognormal(np.log(3600.0), 0.7, ev.size), 600, 4 * 3600))
+                    t = t + dist * _DETOUR_FACTOR / _EST_SPEED_MS + dwell
+    if not frames:
+        raise DemandError("no trips generated (no active EV); raise adoption_share / fleet_size or trips_per_ev_day")
+    df = pd.concat(frames, ignore_index=True).sort_values(["v", "day", "leg"], kind="stable").reset_index(drop=True)
+    if max_trips is not None and len(df) > max_trips:
+        per_v = df.groupby("v", sort=True).size()
+        keep = per_v.index[np.cumsum(per_v.to_numpy()) <= max_trips]
+        df = df[df["v"].isin(keep)].reset_index(drop=True)
+        logger.info("city demand truncated to %d trips (max_trips=%d)", len(df), max_trips)
+    out = pd.DataFrame({
+        "vehicle_id": df["v"].to_numpy(dtype=np.int64),
+        "vehicle_model": np.asarray(models, dtype=object)[model[df["v"].to_numpy()]],
+        "origin": df["origin"].to_numpy(dtype=np.int64),
+        "destination": df["destination"].to_numpy(dtype=np.int64),
+        "depart_s": df["depart_s"].to_numpy(dtype=float),
+        "chain_seq": df.groupby("v", sort=False).cumcount().to_numpy(dtype=np.int64),
+        "day": df["day"].to_numpy(dtype=np.int64),
+        "purpose": df["purpose"].to_numpy(dtype=object),
+        "origin_zone": ids[df["oz"].to_numpy()].to_numpy(),
+        "destination_zone": ids[df["dz"].to_numpy()].to_numpy(),
+    })
+    logger.info("city demand: %d EVs, %d trips over %d day(s)", out["vehicle_id"].nunique(), len(out), days)
+    return out

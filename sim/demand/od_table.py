@@ -1,0 +1,197 @@
+"""User OD tables (CSV or Parquet) instead of generated demand.
+
+Columns (one row per trip, or per ``count`` identical trips):
+
+* where: ``origin``/``destination`` -- zone ids when ``zones`` is given, else network node
+  indices; or ``origin_lon, origin_lat, destination_lon, destination_lat`` (snapped);
+* when: ``depart_s`` (seconds from the start of day 0) or ``depart_time`` (``HH:MM[:SS]``)
+  plus optional ``day`` (0-based);
+* optional: ``vehicle_id`` (rows sharing it form one chain, ordered by ``chain_seq`` or
+  departure), ``vehicle_model`` (else drawn from ``vehicle_mix`` / ``default_model``),
+  ``chain_seq``, ``count`` (integer >= 1; expands into separate vehicles),
+  ``initial_soc``.
+
+Zone ids are matched as strings, so ``7`` in the table matches zone ``"7"``. A zone id that
+is not among the zones raises :class:`~sim._errors.UnknownZoneError` naming the file, the
+column, the offending values with row numbers, and the known zones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from networks.road_network import RoadNetwork
+from sim._errors import DemandTableError, UnknownZoneError
+from sim.catalogue import builtin_models, default_car_mix, resolve_models
+from sim.demand.city import DAY_S, _mix
+from sim.demand.zones import zone_ids, zone_nodes
+
+logger = logging.getLogger(__name__)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DemandTableError(f"OD table {path} does not exist; check the path")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path)
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+    except Exception as exc:  # pandas/pyarrow raise many types for corrupt files
+        raise DemandTableError(f"OD table {path} cannot be read ({type(exc).__name__}: {exc}); "
+                               "check that it is a valid CSV/Parquet file") from exc
+    raise DemandTableError(f"OD table {path} has unsupported extension {suffix!r}; use .csv or .parquet")
+
+
+def _times(df: pd.DataFrame, where: str) -> np.ndarray:
+    if "depart_s" in df.columns:
+        t = pd.to_numeric(df["depart_s"], errors="coerce").to_numpy(dtype=float)
+    elif "depart_time" in df.columns:
+        td = pd.to_timedelta(df["depart_time"].astype(str).str.strip().where(
+            df["depart_time"].astype(str).str.count(":") >= 2, df["depart_time"].astype(str).str.strip() + ":00"),
+            errors="coerce")
+        t = td.dt.total_seconds().to_numpy(dtype=float)
+    else:
+        raise DemandTableError(f"{where}: needs a 'depart_s' (seconds) or 'depart_time' (HH:MM) column")
+    bad = np.flatnonzero(~np.isfinite(t) | (t < 0))
+    if bad.size:
+        raise DemandTableError(f"{where}: unreadable or negative departure times in rows {(bad + 2).tolist()[:10]} "
+                               "(row numbers as in the file, header = row 1)")
+    if "day" in df.columns:
+        day = pd.to_numeric(df["day"], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(day).any() or (day < 0).any():
+            raise DemandTableError(f"{where}: column 'day' must be integers >= 0")
+        t = t + day * DAY_S
+    return t
+
+
+def read_od_table(
+    path: str | Path,
+    *,
+    network: RoadNetwork,
+    rng: np.random.Generator,
+    zones: gpd.GeoDataFrame | None = None,
+    zone_col: str | None = None,
+    vehicles: Mapping | None = None,
+    vehicle_mix: Mapping[str, float] | None = None,
+    default_model: str | None = None,
+    max_snap_m: float = 500.0,
+) -> pd.DataFrame:
+    """Read a user OD table into a trips table (module docstring for the columns).
+
+    Zone trip ends get a random node inside the zone (drawn from ``rng``).
+
+    Raises
+    ------
+    DemandTableError
+        Missing file, unsupported format, missing columns, bad values.
+    UnknownZoneError
+        Zone ids not among ``zones``.
+    UnknownVehicleModelError
+        ``vehicle_model`` values not in the catalogue.
+    """
+    path = Path(path)
+    where = f"OD table {path}"
+    raw = _read(path)
+    if raw.empty:
+        raise DemandTableError(f"{where} has no rows")
+    vehicles = builtin_models() if vehicles is None else vehicles
+    df = raw.reset_index(drop=True)
+    file_row = np.arange(len(df)) + 2  # header is line 1
+    if "count" in df.columns:
+        cnt = pd.to_numeric(df["count"], errors="coerce")
+        if cnt.isna().any() or (cnt < 1).any() or (cnt != np.floor(cnt)).any():
+            raise DemandTableError(f"{where}: column 'count' must be integers >= 1")
+        if "vehicle_id" in df.columns:
+            raise DemandTableError(f"{where}: use either 'count' (aggregated trips) or 'vehicle_id' (chains), not both")
+        rep = cnt.to_numpy(dtype=np.int64)
+        df = df.loc[df.index.repeat(rep)].reset_index(drop=True)
+        file_row = np.repeat(file_row, rep)
+    depart = _times(df, where)
+    origin, dest = _ends(df, network, zones, zone_col, rng, where, file_row, max_snap_m)
+    if "vehicle_model" in df.columns and df["vehicle_model"].notna().all():
+        model = df["vehicle_model"].astype(str).to_numpy(dtype=object)
+        resolve_models(np.unique(model), vehicles, what=where)
+    elif default_model is not None:
+        resolve_models([default_model], vehicles, what=f"{where} default_model")
+        model = np.full(len(df), default_model, dtype=object)
+    else:
+        keys, p = _mix(vehicle_mix or default_car_mix(vehicles), "vehicle_mix")
+        resolve_models(keys, vehicles, what="vehicle_mix")
+        model = np.asarray(keys, dtype=object)[rng.choice(len(keys), size=len(df), p=p)]
+    out = pd.DataFrame({
+        "vehicle_id": df["vehicle_id"].to_numpy() if "vehicle_id" in df.columns else np.arange(len(df), dtype=np.int64),
+        "vehicle_model": model, "origin": origin, "destination": dest, "depart_s": depart,
+    })
+    if "vehicle_id" in df.columns and "vehicle_model" in df.columns:
+        # a vehicle keeps one model: the first row's
+        out["vehicle_model"] = out.groupby("vehicle_id", sort=False)["vehicle_model"].transform("first")
+    if "chain_seq" in df.columns:
+        out["chain_seq"] = pd.to_numeric(df["chain_seq"], errors="coerce").to_numpy()
+        if out["chain_seq"].isna().any():
+            raise DemandTableError(f"{where}: column 'chain_seq' must be integers")
+    else:
+        out["chain_seq"] = out.groupby("vehicle_id", sort=False)["depart_s"].rank(method="first").astype(np.int64) - 1
+    out["chain_seq"] = out["chain_seq"].astype(np.int64)
+    if "initial_soc" in df.columns:
+        out["initial_soc"] = pd.to_numeric(df["initial_soc"], errors="coerce").to_numpy()
+    for extra in ("origin", "destination"):
+        if zones is not None:
+            out[f"{extra}_zone"] = df[extra].astype(str).to_numpy()
+    out["source_row"] = file_row
+    logger.info("read %d trips from %s", len(out), path)
+    return out
+
+
+def _ends(df, network, zones, zone_col, rng, where, file_row, max_snap_m) -> tuple[np.ndarray, np.ndarray]:
+    cols = set(df.columns)
+    if {"origin", "destination"} <= cols:
+        if zones is not None:
+            ids = zone_ids(zones, zone_col)
+            known = {str(z): z for z in ids}
+            zn = zone_nodes(network, zones, zone_col=zone_col)
+            res = []
+            for col in ("origin", "destination"):
+                vals = df[col].astype(str).str.strip().to_numpy()
+                unknown = ~np.isin(vals, list(known))
+                if unknown.any():
+                    bad = [f"{v!r} (row {r})" for v, r in zip(vals[unknown], file_row[unknown], strict=True)][:8]
+                    raise UnknownZoneError(
+                        f"{where}: column {col!r} has {int(unknown.sum())} value(s) that are not zones: "
+                        f"{', '.join(bad)}; known zones: {sorted(known)[:30]}. Fix the ids or pass the right zones/zone_col."
+                    )
+                nodes = np.empty(len(vals), dtype=np.int64)
+                for zs, zid in known.items():  # fixed zone order -> reproducible draws
+                    sel = np.flatnonzero(vals == zs)
+                    if sel.size:
+                        nodes[sel] = zn[zid][rng.integers(zn[zid].size, size=sel.size)]
+                res.append(nodes)
+            return res[0], res[1]
+        res = []
+        for col in ("origin", "destination"):
+            v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+            bad = np.isnan(v) | (v < 0) | (v >= network.n_nodes) | (v != np.floor(v))
+            if bad.any():
+                rows = file_row[bad][:8].tolist()
+                raise DemandTableError(
+                    f"{where}: column {col!r} must hold node indices 0..{network.n_nodes - 1} (no zones were given); "
+                    f"bad rows {rows}. Pass zones= to read zone ids, or use lon/lat columns."
+                )
+            res.append(v.astype(np.int64))
+        return res[0], res[1]
+    need = {"origin_lon", "origin_lat", "destination_lon", "destination_lat"}
+    if need <= cols:
+        o = network.snap_strict(df["origin_lon"].to_numpy(float), df["origin_lat"].to_numpy(float),
+                                max_distance_m=max_snap_m, labels=[f"origin row {r}" for r in file_row])
+        d = network.snap_strict(df["destination_lon"].to_numpy(float), df["destination_lat"].to_numpy(float),
+                                max_distance_m=max_snap_m, labels=[f"destination row {r}" for r in file_row])
+        return o, d
+    raise DemandTableError(f"{where}: needs 'origin' and 'destination' columns (zone ids or node indices) or "
+                           f"origin_lon/origin_lat/destination_lon/destination_lat; has {sorted(cols)}")

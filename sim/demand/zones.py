@@ -1,0 +1,126 @@
+"""Zones (district polygons) to network nodes, and zone populations from official tables."""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from networks.road_network import RoadNetwork
+from sim._errors import DemandError, UnknownZoneError
+
+logger = logging.getLogger(__name__)
+
+# Latin letters that GIS exports use in place of Kazakh Cyrillic ones (e.g. "Əуезов").
+_CONFUSABLE = str.maketrans({"ə": "ә", "Ə": "Ә"})
+
+
+def normalise_name(name: object) -> str:
+    """Case-folded, NFKC-normalised name with Latin/Cyrillic confusables unified."""
+    s = unicodedata.normalize("NFKC", str(name)).translate(_CONFUSABLE).casefold()
+    return " ".join(s.split())
+
+
+def zone_ids(zones: gpd.GeoDataFrame, zone_col: str | None) -> pd.Index:
+    """The zone identifiers: column ``zone_col`` or the index."""
+    if zone_col is None:
+        return pd.Index(zones.index)
+    if zone_col not in zones.columns:
+        raise DemandError(f"zones have no column {zone_col!r} to identify them; columns: {list(zones.columns)}")
+    ids = pd.Index(zones[zone_col])
+    if not ids.is_unique:
+        raise DemandError(f"zone ids in column {zone_col!r} are not unique: {ids[ids.duplicated()].tolist()[:5]}")
+    return ids
+
+
+def zone_nodes(network: RoadNetwork, zones: gpd.GeoDataFrame, *, zone_col: str | None = None,
+               max_fallback_m: float = 5000.0) -> dict[object, np.ndarray]:
+    """Network nodes inside each zone polygon.
+
+    A zone containing no node (small polygon, clipped network) gets the node nearest to its
+    representative point if that is within ``max_fallback_m``; otherwise
+    :class:`~sim._errors.DemandError` names the zone.
+    """
+    if zones.crs is None:
+        raise DemandError("zones have no CRS; set one (district GeoJSON is EPSG:4326)")
+    ids = zone_ids(zones, zone_col)
+    z = zones.to_crs("EPSG:4326").reset_index(drop=True)
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(network.lon, network.lat), crs="EPSG:4326")
+    hit = gpd.sjoin(pts, z[["geometry"]], predicate="within", how="inner")
+    hit = hit[~hit.index.duplicated(keep="first")]  # a node on a shared border belongs to one zone
+    by_zone = hit.groupby("index_right").groups
+    out: dict[object, np.ndarray] = {}
+    for i, zid in enumerate(ids):
+        nodes = np.sort(np.asarray(by_zone.get(i, []), dtype=np.int64))
+        if nodes.size == 0:
+            rp = z.geometry.iloc[i].representative_point()
+            snap = network.snap(rp.x, rp.y, max_distance_m=max_fallback_m)
+            if not snap.within[0]:
+                raise DemandError(
+                    f"zone {zid!r} contains no node of road network {network.name!r} and its nearest "
+                    f"node is {snap.distance_m[0]:.0f} m away; the network does not cover this zone"
+                )
+            logger.warning("zone %r contains no network node; using the nearest node (%.0f m)", zid, snap.distance_m[0])
+            nodes = snap.node
+        out[zid] = nodes
+    return out
+
+
+def join_population(
+    zones: gpd.GeoDataFrame,
+    table: pd.DataFrame,
+    *,
+    zone_name_fields: Sequence[str] = ("name_ru", "name_kz", "name", "name_object"),
+    table_name_col: str = "district_name",
+    tokens_col: str | None = "osm_match_tokens",
+    population_col: str = "official_population",
+    out_col: str = "population",
+) -> gpd.GeoDataFrame:
+    """Attach ``table[population_col]`` to zones by matching names.
+
+    A zone matches a table row when any of its ``zone_name_fields`` equals the row's
+    ``table_name_col`` or one of its ``|``-separated ``tokens_col`` entries, after
+    :func:`normalise_name` (so ``"Əуезов ауданы"`` with a Latin schwa matches ``"Әуезов ауданы"``).
+
+    Raises
+    ------
+    UnknownZoneError
+        A zone matches no row, or a row matches several zones.
+    """
+    fields = [f for f in zone_name_fields if f in zones.columns]
+    if not fields:
+        raise DemandError(f"zones have none of the name fields {list(zone_name_fields)}; columns: {list(zones.columns)}")
+    for col in (table_name_col, population_col):
+        if col not in table.columns:
+            raise DemandError(f"population table has no column {col!r}; columns: {list(table.columns)}")
+    lookup: dict[str, int] = {}
+    for r, row in enumerate(table.itertuples(index=False)):
+        names = [getattr(row, table_name_col)]
+        if tokens_col and tokens_col in table.columns and isinstance(getattr(row, tokens_col), str):
+            names += getattr(row, tokens_col).split("|")
+        for n in names:
+            lookup.setdefault(normalise_name(n), r)
+    rows, unmatched = [], []
+    for _, z in zones.iterrows():
+        r = next((lookup[normalise_name(z[f])] for f in fields if normalise_name(z[f]) in lookup), None)
+        rows.append(r)
+        if r is None:
+            unmatched.append(" / ".join(str(z[f]) for f in fields))
+    if unmatched:
+        raise UnknownZoneError(
+            f"{len(unmatched)} zone(s) have no population row: {unmatched[:5]}; population table names: "
+            f"{table[table_name_col].tolist()}. Add a matching name or token ({tokens_col!r}) to the table."
+        )
+    if len(set(rows)) != len(rows):
+        dup = table[table_name_col].iloc[[r for r in set(rows) if rows.count(r) > 1]].tolist()
+        raise UnknownZoneError(f"population row(s) {dup} match more than one zone; make the names distinct")
+    out = zones.copy()
+    pop = pd.to_numeric(table[population_col], errors="coerce").to_numpy()[rows]
+    if np.isnan(pop).any() or (pop < 0).any():
+        raise DemandError(f"population table column {population_col!r} has missing or negative values")
+    out[out_col] = pop
+    return out
