@@ -9,6 +9,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import Geod
 from shapely.geometry import LineString, MultiLineString
 
@@ -236,6 +238,18 @@ def test_split_edge_keeps_length_and_reuses_end_nodes():
     assert nodes[0] == u and len(set(nodes)) == 3 and G.number_of_edges() == 6
     after = sum(d["length"] for *_, d in G.edges(data=True) if not d["reversed"])
     assert after == pytest.approx(before, rel=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(0.0, 80_000.0), min_size=1, max_size=6))
+def test_split_edge_property_length_conserved(alongs):
+    G = corridor_graph_from_lines(_lines(("A", LineString([(70.0, 50.0), (70.5, 50.1), (71.0, 50.0)]))))
+    (u, v, k), = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not d["reversed"]]
+    before = G.edges[u, v, k]["length"]
+    nodes = split_edge(G, u, v, k, alongs, crs=G.graph["corridor_build"]["metric_crs"], min_split_m=100)
+    assert len(nodes) == len(alongs) and all(n in G for n in nodes)
+    assert sum(d["length"] for *_, d in G.edges(data=True)) / 2 == pytest.approx(before, rel=1e-6)
+    assert nx.is_strongly_connected(G)
 
 
 # ----------------------------------------------------------------------------- errors
