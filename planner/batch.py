@@ -143,24 +143,6 @@ def pipeline_runner(cfg: StudyConfig, *, out_dir: Path) -> Mapping[str, Any]:
     return summary_row(run_study(cfg, out_dir=out_dir))
 
 
-class _ThreadFilter(logging.Filter):
-    def __init__(self, ident: int) -> None:
-        super().__init__()
-        self.ident = ident
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.thread == self.ident
-
-
-class _Floor(logging.Filter):
-    def __init__(self, level: int) -> None:
-        super().__init__()
-        self.level = level
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= self.level
-
-
 @contextlib.contextmanager
 def _run_logging(path: Path) -> Iterator[None]:
     """Send this thread's INFO+ records of evplan's packages to ``path`` while the run lasts.
@@ -172,10 +154,15 @@ def _run_logging(path: Path) -> Iterator[None]:
     handler = logging.FileHandler(path, mode="a", encoding="utf-8")
     handler.setFormatter(logging.Formatter(_LOG_FORMAT))
     handler.setLevel(logging.INFO)
-    handler.addFilter(_ThreadFilter(threading.get_ident()))
+    ident = threading.get_ident()
+    handler.addFilter(lambda record: record.thread == ident)
     lowered = {n: logging.getLogger(n).level for n in _PACKAGES
                if logging.getLogger(n).getEffectiveLevel() > logging.INFO}
-    floor = _Floor(min((logging.getLogger(n).getEffectiveLevel() for n in lowered), default=0))
+    level = min((logging.getLogger(n).getEffectiveLevel() for n in lowered), default=0)
+
+    def floor(record: logging.LogRecord) -> bool:
+        return record.levelno >= level and not getattr(record, "run_log_only", False)
+
     others = list(root.handlers)
     for h in others:
         h.addFilter(floor)
@@ -220,9 +207,10 @@ def _record_failure(spec: RunSpec, batch_dir: Path, error: str, detail: str) -> 
     """Keep a failed run's log and error under ``failed/<key>/``; return the log path."""
     target = batch_dir / "failed" / spec.key
     target.mkdir(parents=True, exist_ok=True)
-    stale = batch_dir / "runs" / f".{spec.key}.run.log"
-    if stale.exists():
-        os.replace(stale, target / "run.log")
+    for log in sorted((batch_dir / "runs").glob(f".{spec.key}.*.run.log")):  # this and killed attempts
+        with open(target / "run.log", "ab") as dst, open(log, "rb") as src:
+            shutil.copyfileobj(src, dst)
+        log.unlink()
     write_text_atomic(target / "error.txt", f"run {spec.label} ({spec.key})\n{error}\n\n{detail}")
     return target / "run.log"
 
@@ -238,7 +226,7 @@ def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = No
     batch_dir = Path(batch_dir)
     runs = batch_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    final, log_path = runs / spec.key, runs / f".{spec.key}.run.log"
+    final, log_path = runs / spec.key, runs / f".{spec.key}.{os.getpid()}-{os.urandom(2).hex()}.run.log"
     worker = _worker_name()
     t0 = time.perf_counter()
     error = detail = ""
@@ -249,7 +237,7 @@ def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = No
             summary = dict(runner(spec.config, out_dir=final) or {})
         except Exception as exc:  # noqa: BLE001 - isolation: any failure becomes a record
             error, detail = _describe(exc), traceback.format_exc()
-            logger.error("run %s failed: %s\n%s", spec.label, error, detail)
+            logger.error("run %s failed: %s\n%s", spec.label, error, detail, extra={"run_log_only": True})
         else:
             logger.info("run %s finished in %.1f s", spec.label, time.perf_counter() - t0)
     elapsed = time.perf_counter() - t0
@@ -332,7 +320,7 @@ class _Tracker:
     def __init__(self, total: int, skipped: int, callback: Callable[[BatchProgress], None] | None) -> None:
         self.total, self.skipped, self.callback = total, skipped, callback
         self.done = self.failed = self.running = 0
-        self.t0 = time.perf_counter()
+        self.t0 = self.t_runs = time.perf_counter()  # t_runs: when runs could start (after cluster start-up)
         self._last_emit = 0.0
 
     def finish(self, outcome: RunOutcome) -> None:
@@ -350,7 +338,7 @@ class _Tracker:
         self._last_emit = now
         finished, left = self.done + self.failed, self.total - self.skipped - self.done - self.failed
         elapsed = now - self.t0
-        eta = elapsed / finished * left if finished else None
+        eta = (now - self.t_runs) / finished * left if finished else None
         running = min(self.running, left)
         self.callback(BatchProgress(total=self.total, skipped=self.skipped, done=self.done, failed=self.failed,
                                     running=running, queued=left - running, elapsed_s=elapsed, eta_s=eta,
@@ -441,6 +429,7 @@ def _run_dask(todo: list[RunSpec], batch_dir: Path, runner: Runner | None, track
         futures = {c.submit(execute_run, spec, str(batch_dir), runner, key=f"evplan-run-{spec.key}-{token}",
                             pure=False, retries=retries): spec for spec in todo}
         keys = {str(f.key) for f in futures}
+        tracker.t_runs = time.perf_counter()
         logger.info("submitted %d runs to %s", len(futures), getattr(c, "scheduler", None) and c.scheduler.address)
         pending = as_completed(futures, loop=c.loop)
         last_poll = 0.0
@@ -522,6 +511,7 @@ def run_batch(plan: BatchPlan, *, workers: int | None = None, scheduler: str | N
     with _batch_lock(out):
         if _clean_stale(runs_dir):
             logger.warning("removed leftovers of an interrupted batch in %s", runs_dir)
+        shutil.rmtree(out / "failed", ignore_errors=True)  # failures of the last batch; retried now
         previous = {s.key: o for s in plan.runs if (o := _finished(s, runs_dir)) is not None}
         todo = [s for s in plan.runs if s.key not in previous]
         logger.info("batch %s: %d runs, %d already finished, %d to run", plan.name, len(plan.runs),
@@ -574,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scheduler")
     ap.add_argument("--runner", help="module:function (default: the study pipeline)")
     ap.add_argument("--retries", type=int, default=1)
+    ap.add_argument("--connect-timeout", type=float, default=10.0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     with contextlib.suppress(ImportError):
@@ -592,6 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = (plan_sweep(args.sweep, output=args.output) if args.sweep
                 else plan_configs(args.configs, output=args.output or Path("runs/batch")))
         result = run_batch(plan, workers=args.workers, scheduler=args.scheduler, retries=args.retries,
+                           connect_timeout=args.connect_timeout,
                            runner=load_runner(args.runner) if args.runner else None, progress=report)
     except EvplanError as exc:
         logger.error("%s", exc)

@@ -398,7 +398,7 @@ def summary_table(plan: BatchPlan, outcomes: list[RunOutcome]) -> pd.DataFrame:
                     "folder": str(o.folder.relative_to(plan.output)) if o.folder else "", "error": o.error})
         rows.append(row)
     df = pd.DataFrame(rows)
-    for col in df.select_dtypes(include="object").columns:  # parquet needs one type per column
+    for col in [c for c in df.columns if pd.api.types.is_object_dtype(df[c])]:  # parquet: one type per column
         kinds = {type(v) for v in df[col] if v is not None and v == v}
         if len(kinds) > 1:
             df[col] = df[col].map(lambda v: v if v is None else str(v))
