@@ -49,7 +49,7 @@ from planner.sweep import BatchPlan, RunSpec, write_batch_outputs
 logger = logging.getLogger(__name__)
 
 __all__ = ["BatchError", "BatchProgress", "BatchResult", "RunOutcome", "Runner", "SchedulerError",
-           "execute_run", "load_runner", "local_cluster", "pipeline_runner", "run_batch"]
+           "execute_run", "finished_runs", "load_runner", "local_cluster", "pipeline_runner", "run_batch"]
 
 Runner = Callable[..., Mapping[str, Any]]
 """``runner(cfg, *, out_dir) -> summary row``: runs one study and writes its folder atomically."""
@@ -310,6 +310,11 @@ def _finished(spec: RunSpec, runs: Path) -> RunOutcome | None:
     return RunOutcome(spec.key, spec.label, spec.params, "skipped", folder=marker.parent,
                       log=marker.parent / "run.log", elapsed_s=float(data.get("elapsed_s", 0.0)),
                       worker=str(data.get("worker", "")), summary=dict(data.get("summary", {})))
+
+
+def finished_runs(plan: BatchPlan) -> set[str]:
+    """Keys of the runs of ``plan`` already finished in its folder (what a batch would skip)."""
+    return {s.key for s in plan.runs if (plan.output / "runs" / s.key / DONE).is_file()}
 
 
 # --------------------------------------------------------------------------- execution

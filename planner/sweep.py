@@ -405,50 +405,50 @@ def summary_table(plan: BatchPlan, outcomes: list[RunOutcome]) -> pd.DataFrame:
     return df
 
 
-def _coverage_column(df: pd.DataFrame) -> str | None:
-    cols = [c for c in df.columns if "coverage" in c.lower() and pd.api.types.is_numeric_dtype(df[c])]
-    after = [c for c in cols if "after" in c.lower()]
-    return (after or cols or [None])[0]
+def _after_column(df: pd.DataFrame, word: str) -> str | None:
+    cols = [c for c in df.columns if word in c.lower() and pd.api.types.is_numeric_dtype(df[c])]
+    return ([c for c in cols if "after" in c.lower()] or cols or [None])[0]
 
 
 def coverage_chart(plan: BatchPlan, summary: pd.DataFrame) -> bytes | None:
-    """PNG of coverage (after siting) against the budget parameter, one line per other combination.
+    """PNG of coverage after siting against the budget parameter, one line per other combination.
 
-    The x axis is the first swept budget key (``model.p`` or ``model.budget``), else the number
-    of stations reported by the runs. Returns ``None`` when there is no coverage or budget column.
+    The x axis is the first swept budget key (``model.p`` or ``model.budget``), else the number of
+    stations the runs report. Colour follows the first other parameter, line style the second.
+    When the runs report a trips-completed share, a second panel shows it the same way (the
+    simulation's view, where temperature shows). ``None`` when there is nothing to plot.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     done = summary[summary["status"] == "done"] if len(summary) else summary
-    y = _coverage_column(done)
-    x = next((k for k in _BUDGET_KEYS if k in plan.parameters), None)
-    if x is None:
-        x = next((c for c in done.columns if "n_stations" in c and "after" in c), None)
-    if y is None or x is None or done.empty:
-        logger.info("no coverage-vs-budget chart: coverage column %s, budget column %s", y, x)
+    ys = [c for c in (_after_column(done, "coverage"), _after_column(done, "trips_completed")) if c]
+    x = next((k for k in _BUDGET_KEYS if k in plan.parameters), None) or _after_column(done, "n_stations")
+    if not ys or x is None or done.empty:
+        logger.info("no coverage-vs-budget chart: coverage column %s, budget column %s", ys, x)
         return None
     series = [k for k in plan.parameters if k != x]
-    fig = Figure(figsize=(8, 5), dpi=110)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    groups = done.groupby(series, sort=True, dropna=False) if series else [((), done)]
-    styles = ["-", "--", ":", "-."]
-    second = sorted(done[series[1]].astype(str).unique()) if len(series) >= 2 else []
     first = sorted(done[series[0]].astype(str).unique()) if series else []
-    for values, part in groups:
-        values = values if isinstance(values, tuple) else (values,)
-        part = part.sort_values(x)
-        label = ", ".join(f"{_short(k, series)}={v}" for k, v in zip(series, values, strict=True)) or "coverage"
-        color = f"C{first.index(str(values[0])) % 10}" if series else "C0"
-        style = styles[second.index(str(values[1])) % len(styles)] if second else "-"
-        ax.plot(part[x], part[y], style, color=color, marker="o", ms=3, label=label)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.set_title(f"{plan.name}: coverage vs budget ({len(done)} runs)")
-    ax.grid(alpha=0.3)
-    if series:
-        ax.legend(fontsize=7, ncol=2 if len(groups) > 8 else 1)
+    second = sorted(done[series[1]].astype(str).unique()) if len(series) >= 2 else []
+    styles = ["-", "--", ":", "-."]
+    fig = Figure(figsize=(7 * len(ys), 5), dpi=110)
+    FigureCanvasAgg(fig)
+    for i, y in enumerate(ys):
+        ax = fig.add_subplot(1, len(ys), i + 1)
+        groups = list(done.groupby(series, sort=True, dropna=False)) if series else [((), done)]
+        for values, part in groups:
+            values = values if isinstance(values, tuple) else (values,)
+            part = part.sort_values(x)
+            label = ", ".join(f"{_short(k, series)}={v}" for k, v in zip(series, values, strict=True)) or y
+            color = f"C{first.index(str(values[0])) % 10}" if series else "C0"
+            style = styles[second.index(str(values[1])) % len(styles)] if second else "-"
+            ax.plot(part[x], part[y], style, color=color, marker="o", ms=3, label=label)
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.grid(alpha=0.3)
+        if series and i == len(ys) - 1:
+            ax.legend(fontsize=7, ncol=2 if len(groups) > 8 else 1)
+    fig.suptitle(f"{plan.name}: {' and '.join(ys)} vs {x} ({len(done)} runs)")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     return buf.getvalue()
