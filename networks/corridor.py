@@ -374,12 +374,24 @@ def corridor_graph_from_osm(
     finally:
         for k, v in saved.items():
             setattr(ox.settings, k, v)
-    edges = ox.graph_to_gdfs(G, nodes=False)[["highway", "ref", "name", "geometry"]].reset_index(drop=True)
+    build_kwargs.setdefault("name", label)
+    return corridor_graph_from_osmnx(G, **build_kwargs)
+
+
+def corridor_graph_from_osmnx(G: nx.MultiDiGraph, **build_kwargs) -> nx.MultiDiGraph:
+    """Rebuild an osmnx road graph (e.g. a trunk/primary download) with the corridor builder:
+    edges become lines (OSM ``ref``, else ``highway``) for :func:`corridor_graph_from_lines`."""
+    import osmnx as ox
+
+    edges = ox.graph_to_gdfs(G, nodes=False).reset_index(drop=True)
+    for col in ("ref", "name"):
+        if col not in edges:
+            edges[col] = None
+    edges = edges[["highway", "ref", "name", "geometry"]]
     first = lambda v: v[0] if isinstance(v, list) else v  # noqa: E731 - osmnx merges tags into lists
     hw = edges["highway"].map(first).astype(str)
     edges["ref"] = edges["ref"].map(first).where(edges["ref"].notna(), hw).astype(str)
     edges["name"] = edges["name"].map(first)
     build_kwargs.setdefault("gap_tolerance_m", 0.0)
     build_kwargs.setdefault("snap_tolerance_m", 5.0)
-    build_kwargs.setdefault("name", label)
     return corridor_graph_from_lines(edges, **build_kwargs)

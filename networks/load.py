@@ -133,6 +133,8 @@ def download_network(
         ox.settings.cache_folder = str(Path(cache_dir) / "osmnx")
     ox.settings.use_cache = True
     ox.settings.requests_timeout = timeout_s
+    # osmnx's Overpass status check sleeps up to 60 s when the server is unreachable.
+    ox.settings.overpass_rate_limit = False
     label = place if place is not None else f"bbox {bbox}"
     kwargs = {"network_type": network_type, "simplify": True, "retain_all": False, "truncate_by_edge": True}
     if custom_filter:

@@ -38,3 +38,12 @@ def test_cli_place_offline(offline, monkeypatch, capsys, tmp_path):
         cli.main()
     err = " ".join(capsys.readouterr().err.split())
     assert exc.value.code != 0 and "no internet connection" in err and "Traceback" not in err
+
+
+def test_bbox_offline_fails_within_bounded_time(offline, tmp_path):
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(OfflineError, match="no internet connection"):
+        download_network(bbox=(71.3, 51.0, 71.6, 51.3), cache_dir=tmp_path, timeout_s=5)
+    assert time.perf_counter() - t0 < 20  # osmnx's 60 s Overpass status wait is disabled
