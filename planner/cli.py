@@ -174,6 +174,92 @@ def validate(config: ConfigArg) -> None:
     raise_on_problems(results, source=str(config))
 
 
+class _StepProgress:
+    """Rich progress display driven by the pipeline's ``on_step`` callback."""
+
+    def __init__(self) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 console=console, transient=False)
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.task is not None:
+            self.progress.update(self.task, completed=1, total=1)
+        return self.progress.__exit__(*exc)
+
+    def __call__(self, step: str) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=1, total=1)
+        self.task = self.progress.add_task(step, total=None)
+
+
+def _load_checked(config: Path):
+    from planner.checks import raise_on_problems, run_checks
+    from planner.scenario import load_config
+
+    cfg = load_config(config)
+    raise_on_problems(run_checks(cfg, source=str(config)), source=str(config))
+    return cfg
+
+
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: outputs.folder).")]
+
+
+def _kpi_table(title: str, before: dict, after: dict | None = None) -> Table:
+    table = Table(title=title)
+    table.add_column("KPI")
+    table.add_column("before" if after is not None else "value", justify="right")
+    if after is not None:
+        table.add_column("after", justify="right")
+    for k, v in before.items():
+        cells = [_fmt(v)] + ([_fmt(after.get(k))] if after is not None else [])
+        table.add_row(k, *cells)
+    return table
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 10 else f"{v:,.1f}"
+    return str(v)
+
+
+@app.command("run")
+def run(
+    config: ConfigArg,
+    out_dir: OutOpt = None,
+    no_html: Annotated[bool, typer.Option("--no-html", help="Skip the HTML report.")] = False,
+) -> None:
+    """Run a study: baseline simulation, siting, proposal simulation (repeated until the
+    service targets are met or the budget is spent), then write the report folder."""
+    from planner.pipeline import run_study
+
+    cfg = _load_checked(config)
+    if no_html:
+        cfg.outputs.html = False
+    with _StepProgress() as progress:
+        result = run_study(cfg, out_dir=out_dir, config_path=config, on_step=progress)
+    out.print(_kpi_table(f"{cfg.name}: before / after", result.kpis_before, result.kpis_after))
+    out.print(f"report folder: [bold]{result.manifest.get('output_folder')}[/]")
+
+
+@app.command("simulate")
+def simulate(config: ConfigArg, out_dir: OutOpt = None) -> None:
+    """Simulate a study's trips with the existing stations; write tables and KPIs."""
+    from planner.pipeline import simulate_study
+
+    cfg = _load_checked(config)
+    with _StepProgress() as progress:
+        result = simulate_study(cfg, out_dir=out_dir, config_path=config, on_step=progress)
+    out.print(_kpi_table(f"{cfg.name}: existing stations", result.kpis_before))
+    out.print(f"output folder: [bold]{result.manifest.get('output_folder')}[/]")
+
+
 def _parse_existing(text: str):
     from networks.sites import StationSpec
 

@@ -78,7 +78,7 @@ class DemandConfig(_Strict):
     population: int | None = Field(None, gt=0)
     use_poi_weight: bool = True
     adoption_share: float = Field(0.01, gt=0, le=1)
-    trips_per_ev_day: float = Field(2.5, gt=0)
+    trips_per_ev_day: float | None = Field(None, gt=0)  # None: what the trip-chain mix implies
     max_trips: int | None = Field(None, gt=0)
     gravity_exponent: float = Field(2.0, ge=0)
     trips_per_day: float = Field(400.0, gt=0)
