@@ -125,7 +125,13 @@ class MinDetour:
             return int(np.argmin(np.where(finish, detour, math.inf)))
         progress = reach & (c.t_from < c.t_direct)
         if not progress.any():
-            return -1
+            # nothing ahead is reachable: top up where we are (a station at the current
+            # position, or one no farther from the destination) if the battery is not full
+            if c.energy_kwh >= c.capacity_kwh * (1 - 1e-6):
+                return -1
+            progress = reach & (c.t_from <= c.t_direct)
+            if not progress.any():
+                return -1
         return int(np.argmin(np.where(progress, c.t_from, math.inf)))
 
 
