@@ -117,6 +117,18 @@ def noop_runner(cfg, *, out_dir: Path) -> dict:
     return {"n_stations_after": cfg.model.p, "coverage_share_after": 0.0}
 
 
+def cpu_runner(cfg, *, out_dir: Path) -> dict:
+    """A run of fixed pure-CPU work (~1 s on one core): the ideal case for scaling."""
+    from planner.outputs import atomic_dir
+
+    acc = 0
+    for i in range(6_000_000):
+        acc += i * i % 7
+    with atomic_dir(out_dir) as tmp:
+        (tmp / "ok.txt").write_text(str(acc))
+    return {"n_stations_after": cfg.model.p, "coverage_share_after": 0.0}
+
+
 def _plan(tmp: Path, p: str, out: str):
     from planner.sweep import plan_sweep
 
@@ -137,6 +149,11 @@ def plain_loop(plan, out: Path) -> list[float]:
     return times
 
 
+def _warm_worker() -> None:
+    import planner.batch  # noqa: F401
+    import planner.pipeline  # noqa: F401
+
+
 def dask_batch(plan, workers: int, runner=None) -> dict:
     """``run_batch`` on a fresh LocalCluster; start-up, runs and shut-down timed apart."""
     from distributed import Client
@@ -147,6 +164,7 @@ def dask_batch(plan, workers: int, runner=None) -> dict:
     cluster = local_cluster(workers)
     client = Client(cluster, set_as_default=False)
     client.wait_for_workers(workers)
+    client.run(_warm_worker)  # imports, as a long-lived cluster would have done already
     t1 = time.perf_counter()
     result = run_batch(plan, client=client, runner=runner)
     t2 = time.perf_counter()
@@ -162,81 +180,94 @@ def dask_batch(plan, workers: int, runner=None) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="4 runs, 1 and 2 workers; writes nothing unless --out")
+    ap.add_argument("--only", choices=["real", "cpu", "noop"], action="append",
+                    help="run only these sections (repeatable; default all); writes nothing unless --out")
     ap.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results)")
     ap.add_argument("--wait-idle", type=float, default=0.0, help="wait up to S s for a quiet machine per section")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    import distributed  # sets its own log levels on import; quieten them after
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     from planner.batch import run_batch
 
+    sections = args.only or ["real", "cpu", "noop"]
     p_values = "[1]" if args.quick else "[1, 2, 3, 4]"
     worker_counts = [1, 2] if args.quick else [1, 2, 4]
     n_noop = 8 if args.quick else 64
     tmp = Path(tempfile.mkdtemp(prefix="evplan-bench-batch-"))
     noise: dict = {}
     res: dict = {}
+
+    def section(name: str) -> CpuMeter:
+        if args.wait_idle > 0:
+            noise["wait_" + name] = wait_idle(args.wait_idle)
+        return CpuMeter()
+
     try:
-        def section(name: str):
-            if args.wait_idle > 0:
-                noise["wait_" + name] = wait_idle(args.wait_idle)
-            return CpuMeter()
-
-        # warm-up: imports, network build and file caches, so the first timed method is not penalised
-        warm = _plan(tmp, "[1]", "warm")
-        plain_loop(type(warm)(warm.name, warm.output, warm.runs[:1]), tmp / "warm-loop")
-
-        plan = _plan(tmp, p_values, "loop")
-        n = len(plan.runs)
-        m = section("plain_loop")
-        times = plain_loop(plan, tmp / "loop")
-        noise["plain_loop"] = m.stop()
-        res["plain_loop"] = {"total_s": round(sum(times), 3), "run_s": [round(t, 3) for t in times]}
-
-        m = section("in_process")
-        t0 = time.perf_counter()
-        r = run_batch(_plan(tmp, p_values, "inproc"), workers=0)
-        res["batch_in_process"] = {"total_s": round(time.perf_counter() - t0, 3),
-                                   "run_s": [round(o.elapsed_s, 3) for o in r.outcomes]}
-        noise["in_process"] = m.stop()
-
-        res["dask"] = []
-        for w in worker_counts:
-            m = section(f"dask_{w}")
-            res["dask"].append(dask_batch(_plan(tmp, p_values, f"dask{w}"), w))
-            noise[f"dask_{w}"] = m.stop()
-
-        # fixed cost per run: no-op runner, in-process vs one Dask worker
-        m = section("noop")
-        noop_plan = _plan(tmp, f"{{start: 1, stop: {n_noop // 4}}}", "noop-inproc")
-        t0 = time.perf_counter()
-        run_batch(noop_plan, workers=0, runner=noop_runner)
-        noop_inproc = time.perf_counter() - t0
-        noop_dask = dask_batch(_plan(tmp, f"{{start: 1, stop: {n_noop // 4}}}", "noop-dask"), 1, runner=noop_runner)
-        noise["noop"] = m.stop()
-        res["noop"] = {"runs": len(noop_plan.runs), "in_process_s": round(noop_inproc, 3), "dask_1_worker": noop_dask}
+        if "real" in sections:
+            # warm-up: imports, network build, file caches, so the first timed method is not penalised
+            warm = _plan(tmp, "[1]", "warm")
+            plain_loop(type(warm)(warm.name, warm.output, warm.runs[:1]), tmp / "warm-loop")
+            plan = _plan(tmp, p_values, "loop")
+            m = section("plain_loop")
+            times = plain_loop(plan, tmp / "loop")
+            noise["plain_loop"] = m.stop()
+            real = res["real"] = {"runs": len(plan.runs), "plain_loop": {"total_s": round(sum(times), 3),
+                                                                          "run_s": [round(t, 3) for t in times]}}
+            m = section("in_process")
+            t0 = time.perf_counter()
+            r = run_batch(_plan(tmp, p_values, "inproc"), workers=0)
+            assert not r.failed, [o.error for o in r.failed]
+            real["batch_in_process"] = {"total_s": round(time.perf_counter() - t0, 3),
+                                        "run_s": [round(o.elapsed_s, 3) for o in r.outcomes]}
+            noise["in_process"] = m.stop()
+            real["dask"] = []
+            for w in worker_counts:
+                m = section(f"dask_{w}")
+                real["dask"].append(dask_batch(_plan(tmp, p_values, f"dask{w}"), w))
+                noise[f"dask_{w}"] = m.stop()
+            _derive(real)
+        if "cpu" in sections:
+            cplan = _plan(tmp, p_values, "cpu-loop")
+            m = section("cpu")
+            t0 = time.perf_counter()
+            for spec in cplan.runs:
+                cpu_runner(spec.config, out_dir=tmp / "cpu-loop" / spec.key)
+            cpu = res["cpu"] = {"runs": len(cplan.runs), "plain_loop": {"total_s": round(time.perf_counter() - t0, 3)},
+                                "dask": [dask_batch(_plan(tmp, p_values, f"cpu{w}"), w, runner=cpu_runner)
+                                         for w in worker_counts]}
+            noise["cpu"] = m.stop()
+            _derive(cpu)
+        if "noop" in sections:
+            m = section("noop")
+            stop = f"{{start: 1, stop: {n_noop // 4}}}"
+            nplan = _plan(tmp, stop, "noop-loop")
+            t0 = time.perf_counter()
+            for spec in nplan.runs:
+                noop_runner(spec.config, out_dir=tmp / "noop-loop" / spec.key)
+            loop_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            run_batch(_plan(tmp, stop, "noop-inproc"), workers=0, runner=noop_runner)
+            inproc_s = time.perf_counter() - t0
+            d = dask_batch(_plan(tmp, stop, "noop-dask"), 1, runner=noop_runner)
+            noise["noop"] = m.stop()
+            n = len(nplan.runs)
+            res["noop"] = {"runs": n, "plain_loop_s": round(loop_s, 3), "in_process_s": round(inproc_s, 3),
+                           "dask_1_worker": d,
+                           "per_run_s": {"plain_loop": round(loop_s / n, 4), "in_process": round(inproc_s / n, 4),
+                                         "dask_1_worker": round(d["runs_s"] / n, 4)}}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    loop_s = res["plain_loop"]["total_s"]
-    for d in res["dask"]:
-        d["speedup_runs"] = round(loop_s / d["runs_s"], 2)
-        d["speedup_total"] = round(loop_s / d["total_s"], 2)
-    one = res["dask"][0]
-    res["overhead_per_run_s"] = {
-        "dask_1_worker_vs_plain_loop_runs_only": round((one["runs_s"] - loop_s) / n, 3),
-        "dask_1_worker_vs_plain_loop_incl_cluster": round((one["total_s"] - loop_s) / n, 3),
-        "batch_in_process_vs_plain_loop": round((res["batch_in_process"]["total_s"] - loop_s) / n, 3),
-        "noop_dask_1_worker": round(noop_dask["runs_s"] / res["noop"]["runs"], 4),
-        "noop_in_process": round(noop_inproc / res["noop"]["runs"], 4),
-    }
     import dask
-    import distributed
 
-    report = {"date": _dt.datetime.now().isoformat(timespec="seconds"), "runs": n,
+    report = {"date": _dt.datetime.now().isoformat(timespec="seconds"),
               "machine": machine_info({"dask": dask.__version__, "distributed": distributed.__version__}),
               "results": res, "noise": noise, "sweep": SWEEP.format(base="configs/corridor-kaz01.yaml", p=p_values)}
     text = render(report)
     print(text)
-    if args.quick and args.out is None:
+    if (args.quick or args.only) and args.out is None:
         return 0
     from planner.outputs import write_text_atomic
 
@@ -246,35 +277,68 @@ def main() -> int:
     return 0
 
 
+def _derive(block: dict) -> None:
+    """Speed-ups against the plain loop and the Dask overhead per run (1 worker vs loop)."""
+    loop_s, n = block["plain_loop"]["total_s"], block["runs"]
+    for d in block["dask"]:
+        d["speedup_runs"] = round(loop_s / d["runs_s"], 2)
+        d["speedup_total"] = round(loop_s / d["total_s"], 2)
+    one = block["dask"][0]
+    block["overhead_per_run_s"] = {"dask_1_worker_runs_only": round((one["runs_s"] - loop_s) / n, 3),
+                                   "dask_1_worker_incl_cluster": round((one["total_s"] - loop_s) / n, 3)}
+    if "batch_in_process" in block:
+        block["overhead_per_run_s"]["batch_in_process"] = round(
+            (block["batch_in_process"]["total_s"] - loop_s) / n, 3)
+
+
+def _table(block: dict, title: str) -> list[str]:
+    loop = block["plain_loop"]
+
+    def med(xs: list[float]) -> str:
+        return f"{statistics.median(xs):.2f}" if xs else "-"
+
+    lines = [f"### {title} ({block['runs']} runs)", "",
+             "| method | workers | cluster start + imports (s) | runs (s) | cluster stop (s) | speed-up (runs) "
+             "| speed-up (incl. start/stop) | median run (s) |", "|---|---|---|---|---|---|---|---|",
+             f"| plain loop | - | - | {loop['total_s']:.1f} | - | 1.00 | 1.00 | {med(loop.get('run_s', []))} |"]
+    ip = block.get("batch_in_process")
+    if ip:
+        sp = loop["total_s"] / ip["total_s"]
+        lines.append(f"| run_batch in-process (`--workers 0`) | - | - | {ip['total_s']:.1f} | - | {sp:.2f} | {sp:.2f} "
+                     f"| {med(ip.get('run_s', []))} |")
+    for d in block["dask"]:
+        lines.append(f"| run_batch on LocalCluster | {d['workers']} | {d['startup_s']:.1f} | {d['runs_s']:.1f} "
+                     f"| {d['shutdown_s']:.1f} | {d['speedup_runs']:.2f} | {d['speedup_total']:.2f} "
+                     f"| {med(d.get('run_s', []))} |")
+    o = block["overhead_per_run_s"]
+    lines += ["", f"Dask overhead per run, 1 worker vs plain loop: {o['dask_1_worker_runs_only']:+.3f} s "
+                  f"(runs only), {o['dask_1_worker_incl_cluster']:+.3f} s (incl. cluster start/stop)"
+              + (f"; batch in-process vs plain loop: {o['batch_in_process']:+.3f} s" if "batch_in_process" in o
+                 else "") + ".", ""]
+    return lines
+
+
 def render(r: dict) -> str:
     res, m = r["results"], r["machine"]
-    loop = res["plain_loop"]
     lines = [f"# Batch benchmark ({r['date']})", "",
-             f"{r['runs']} real KAZ01 corridor studies (sweep below); {m['cpu_count']} CPUs ({m['cpu_model']}), "
-             f"Python {m['python']}, dask {m['dask']}, commit {m.get('git_commit', '')}.", "",
-             "| method | workers | cluster start (s) | runs (s) | total (s) | speed-up (runs) | speed-up (total) "
-             "| median run (s) |", "|---|---|---|---|---|---|---|---|",
-             f"| plain loop of run_study | - | - | {loop['total_s']:.1f} | {loop['total_s']:.1f} | 1.00 | 1.00 "
-             f"| {statistics.median(loop['run_s']):.2f} |"]
-    ip = res["batch_in_process"]
-    lines.append(f"| run_batch in-process (`--workers 0`) | - | - | {ip['total_s']:.1f} | {ip['total_s']:.1f} "
-                 f"| {loop['total_s'] / ip['total_s']:.2f} | {loop['total_s'] / ip['total_s']:.2f} "
-                 f"| {statistics.median(ip['run_s']):.2f} |")
-    for d in res["dask"]:
-        lines.append(f"| run_batch, LocalCluster | {d['workers']} | {d['startup_s']:.1f} | {d['runs_s']:.1f} "
-                     f"| {d['total_s']:.1f} | {d['speedup_runs']:.2f} | {d['speedup_total']:.2f} "
-                     f"| {statistics.median(d['run_s']):.2f} |")
-    o = res["overhead_per_run_s"]
+             f"{m['cpu_count']} CPUs ({m['cpu_model']}), {m['mem_total_gb']} GB, Python {m['python']}, "
+             f"dask {m['dask']}, commit {m.get('git_commit', '')}.", ""]
+    if "real" in res:
+        lines += _table(res["real"], "Real KAZ01 corridor studies (sweep below)")
+    if "cpu" in res:
+        lines += _table(res["cpu"], "Synthetic runs of fixed pure-CPU work (~1 s each): the scaling ceiling")
+    if "noop" in res:
+        n = res["noop"]
+        pr = n["per_run_s"]
+        lines += [f"### Fixed cost per run ({n['runs']} no-op runs: write a folder, return a row)", "",
+                  f"plain loop {pr['plain_loop'] * 1000:.1f} ms, run_batch in-process {pr['in_process'] * 1000:.1f} ms, "
+                  f"run_batch on 1 Dask worker {pr['dask_1_worker'] * 1000:.1f} ms per run (cluster start "
+                  f"{n['dask_1_worker']['startup_s']:.1f} s and stop {n['dask_1_worker']['shutdown_s']:.1f} s "
+                  "excluded; summary/chart writing included).", ""]
     nz = r["noise"]
-    lines += ["", "Overhead per run (seconds):", "",
-              f"- Dask, 1 worker vs plain loop, runs only: {o['dask_1_worker_vs_plain_loop_runs_only']:+.3f}; "
-              f"including cluster start/stop: {o['dask_1_worker_vs_plain_loop_incl_cluster']:+.3f}",
-              f"- batch in-process vs plain loop: {o['batch_in_process_vs_plain_loop']:+.3f}",
-              f"- no-op runner ({res['noop']['runs']} runs): Dask 1 worker {o['noop_dask_1_worker']:.4f} per run, "
-              f"in-process {o['noop_in_process']:.4f} per run (startup excluded)", "",
-              "CPU share used by other processes during each section: "
+    lines += ["CPU share used by other processes during each section: "
               + ", ".join(f"{k} {v['other_procs_cpu_share']:.2f}" for k, v in nz.items() if "other_procs_cpu_share" in v),
-              "", "```yaml", r["sweep"].rstrip(), "```", ""]
+              "", "Sweep of the real studies:", "", "```yaml", r["sweep"].rstrip(), "```", ""]
     return "\n".join(lines)
 
 

@@ -371,7 +371,7 @@ def local_cluster(workers: int, *, retries: int = 1) -> Any:
     from distributed import LocalCluster
 
     with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                             scheduler_kwargs={"allowed_failures": retries})
 
 
