@@ -140,6 +140,8 @@ def validate_trips(network: RoadNetwork, trips: pd.DataFrame, vehicles: dict[str
     missing = [c for c in TRIP_COLUMNS if c not in trips.columns and c != "chain_seq"]
     if missing:
         raise DemandError(f"trips table lacks column(s) {missing}; required: {TRIP_COLUMNS}")
+    if len(trips) == 0:
+        raise DemandError("trips table is empty; generate demand (sim.demand) or check the OD table / filters")
     df = trips.reset_index(drop=True).copy()
     df.insert(0, "trip_id", np.arange(len(df), dtype=np.int64))
     if "chain_seq" not in df.columns:

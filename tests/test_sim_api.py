@@ -78,6 +78,8 @@ def test_trip_table_errors():
         simulate(NET, STATIONS, broken, seed=1)
     with pytest.raises(DemandError, match="lacks column"):
         simulate(NET, STATIONS, _trips().drop(columns="depart_s"), seed=1)
+    with pytest.raises(DemandError, match="empty"):
+        simulate(NET, STATIONS, _trips().iloc[:0], seed=1)
 
 
 def test_settings_errors_name_the_field():
