@@ -325,10 +325,12 @@ class _Tracker:
     def __init__(self, total: int, skipped: int, callback: Callable[[BatchProgress], None] | None) -> None:
         self.total, self.skipped, self.callback = total, skipped, callback
         self.done = self.failed = self.running = 0
+        self.outcomes: list[RunOutcome] = []
         self.t0 = self.t_runs = time.perf_counter()  # t_runs: when runs could start (after cluster start-up)
         self._last_emit = 0.0
 
     def finish(self, outcome: RunOutcome) -> None:
+        self.outcomes.append(outcome)
         if outcome.status == "failed":
             self.failed += 1
             logger.warning("run %s failed: %s", outcome.label, outcome.error)
@@ -350,15 +352,11 @@ class _Tracker:
                                     last=last))
 
 
-def _run_serial(todo: list[RunSpec], batch_dir: Path, runner: Runner | None, tracker: _Tracker) -> list[RunOutcome]:
-    outcomes = []
+def _run_serial(todo: list[RunSpec], batch_dir: Path, runner: Runner | None, tracker: _Tracker) -> None:
     for spec in todo:
         tracker.running = 1
         tracker.emit(force=True)
-        outcome = execute_run(spec, batch_dir, runner)
-        outcomes.append(outcome)
-        tracker.finish(outcome)
-    return outcomes
+        tracker.finish(execute_run(spec, batch_dir, runner))
 
 
 def local_cluster(workers: int, *, retries: int = 1) -> Any:
@@ -425,10 +423,9 @@ def _running(client: Any, keys: set[str]) -> int:
 
 
 def _run_dask(todo: list[RunSpec], batch_dir: Path, runner: Runner | None, tracker: _Tracker, *,
-              workers: int, scheduler: str | None, client: Any, retries: int, timeout: float) -> list[RunOutcome]:
+              workers: int, scheduler: str | None, client: Any, retries: int, timeout: float) -> None:
     from distributed import as_completed
 
-    outcomes = []
     with _connect(workers=workers, scheduler=scheduler, client=client, retries=retries, timeout=timeout) as c:
         token = os.urandom(3).hex()
         futures = {c.submit(execute_run, spec, str(batch_dir), runner, key=f"evplan-run-{spec.key}-{token}",
@@ -442,10 +439,8 @@ def _run_dask(todo: list[RunSpec], batch_dir: Path, runner: Runner | None, track
             while not pending.is_empty():
                 ready = pending.next_batch(block=False)
                 for fut in ready:
-                    outcome = _outcome_of(fut, futures[fut], batch_dir)
                     keys.discard(str(fut.key))
-                    outcomes.append(outcome)
-                    tracker.finish(outcome)
+                    tracker.finish(_outcome_of(fut, futures[fut], batch_dir))
                 if time.perf_counter() - last_poll > 1.0:
                     tracker.running, last_poll = _running(c, keys), time.perf_counter()
                     tracker.emit()
@@ -454,7 +449,6 @@ def _run_dask(todo: list[RunSpec], batch_dir: Path, runner: Runner | None, track
         except BaseException:
             c.cancel(list(futures))
             raise
-    return outcomes
 
 
 def _outcome_of(fut: Any, spec: RunSpec, batch_dir: Path) -> RunOutcome:
@@ -525,17 +519,18 @@ def run_batch(plan: BatchPlan, *, workers: int | None = None, scheduler: str | N
         tracker.emit(force=True)
         if workers is None:
             workers = max(1, min(os.cpu_count() or 1, len(todo)))
-        new: list[RunOutcome] = []
         try:
-            if not todo:
-                pass
-            elif workers == 0 and scheduler is None and client is None:
-                new = _run_serial(todo, out, runner, tracker)
-            else:
-                new = _run_dask(todo, out, runner, tracker, workers=workers, scheduler=scheduler, client=client,
-                                retries=retries, timeout=connect_timeout)
+            if todo and workers == 0 and scheduler is None and client is None:
+                _run_serial(todo, out, runner, tracker)
+            elif todo:
+                _run_dask(todo, out, runner, tracker, workers=workers, scheduler=scheduler, client=client,
+                          retries=retries, timeout=connect_timeout)
         finally:
-            by_key = {**previous, **{o.key: o for o in new}}
+            by_key = {**previous, **{o.key: o for o in tracker.outcomes}}
+            for s in plan.runs:  # interrupted: runs that finished while the batch was stopping
+                if s.key not in by_key and (late := _finished(s, runs_dir)) is not None:
+                    late.status = "done"
+                    by_key[s.key] = late
             outcomes = [by_key[s.key] for s in plan.runs if s.key in by_key]
             files = write_batch_outputs(plan, outcomes)
     return BatchResult(plan=plan, outcomes=outcomes, summary=files.summary, summary_csv=files.summary_csv,
@@ -593,6 +588,9 @@ def main(argv: list[str] | None = None) -> int:
     except EvplanError as exc:
         logger.error("%s", exc)
         return exc.exit_code
+    except KeyboardInterrupt:
+        logger.warning("interrupted: finished runs are kept; run the same command again to complete the rest")
+        return 130
     logger.info("%d done, %d skipped, %d failed; summary: %s", result.count("done"), result.count("skipped"),
                 len(result.failed), result.summary_csv)
     return 1 if result.failed else 0
