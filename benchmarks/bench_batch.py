@@ -215,9 +215,10 @@ def main() -> int:
             noise["plain_loop"] = m.stop()
             real = res["real"] = {"runs": len(plan.runs), "plain_loop": {"total_s": round(sum(times), 3),
                                                                           "run_s": [round(t, 3) for t in times]}}
+            iplan = _plan(tmp, p_values, "inproc")
             m = section("in_process")
             t0 = time.perf_counter()
-            r = run_batch(_plan(tmp, p_values, "inproc"), workers=0)
+            r = run_batch(iplan, workers=0)
             assert not r.failed, [o.error for o in r.failed]
             real["batch_in_process"] = {"total_s": round(time.perf_counter() - t0, 3),
                                         "run_s": [round(o.elapsed_s, 3) for o in r.outcomes]}
@@ -247,8 +248,9 @@ def main() -> int:
             for spec in nplan.runs:
                 noop_runner(spec.config, out_dir=tmp / "noop-loop" / spec.key)
             loop_s = time.perf_counter() - t0
+            iplan = _plan(tmp, stop, "noop-inproc")
             t0 = time.perf_counter()
-            run_batch(_plan(tmp, stop, "noop-inproc"), workers=0, runner=noop_runner)
+            run_batch(iplan, workers=0, runner=noop_runner)
             inproc_s = time.perf_counter() - t0
             d = dask_batch(_plan(tmp, stop, "noop-dask"), 1, runner=noop_runner)
             noise["noop"] = m.stop()

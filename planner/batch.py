@@ -463,7 +463,8 @@ def _outcome_of(fut: Any, spec: RunSpec, batch_dir: Path) -> RunOutcome:
             error = (f"the worker process died while running it, every time it was tried ({exc}); "
                      "out of memory or a crash in native code?")
         else:
-            error = f"Dask could not run it: {_describe(exc)}"
+            hint = " (is evplan installed on the workers?)" if isinstance(exc, ImportError) else ""
+            error = f"Dask could not run it: {_describe(exc)}{hint}"
     log = _record_failure(spec, batch_dir, error, "")
     return RunOutcome(spec.key, spec.label, spec.params, "failed", log=log, error=error)
 
