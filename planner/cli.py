@@ -52,6 +52,8 @@ def _load_source(source: str | None, *, cache_dir: Path | None, network_type: st
     if sum(x is not None for x in (source, place, bbox)) != 1:
         raise EvplanError("give exactly one of SOURCE (an OSM file), --place NAME or --bbox W,S,E,N")
     if source is not None:
+        if str(source).lower().endswith(".geojson"):
+            return _load_corridor(source)
         return load_network(source, network_type=network_type, cache_dir=cache)
     box = None
     if bbox is not None:
@@ -63,8 +65,22 @@ def _load_source(source: str | None, *, cache_dir: Path | None, network_type: st
     return download_network(place=place, bbox=box, network_type=network_type, cache_dir=cache)
 
 
+def _load_corridor(source: str):
+    """A national-roads GeoJSON (route polylines) through the corridor builder."""
+    import pandas as pd
+
+    from networks.corridor import build_national_network
+    from networks.drive_graph import BuildReport
+    from networks.load import LoadedNetwork
+
+    G, net = build_national_network(source)
+    report = BuildReport(nodes=net.n_nodes, edges=net.n_edges)
+    empty = pd.DataFrame(columns=["osm_type", "osm_id", "lon", "lat", "name", "tags"])
+    return LoadedNetwork(graph=G, network=net, pois=empty, report=report, source=str(source))
+
+
 SourceArg = Annotated[str | None, typer.Argument(
-    help="OSM file: .osm.pbf, .osm, .osm.bz2 or Overpass .json (or use --place / --bbox)")]
+    help="OSM file (.osm.pbf, .osm, .osm.bz2, Overpass .json), a national-roads .geojson, or use --place / --bbox")]
 PlaceOpt = Annotated[str | None, typer.Option("--place", help="Download by place name with osmnx (cached).")]
 BboxOpt = Annotated[str | None, typer.Option("--bbox", help="Download a bbox W,S,E,N with osmnx (cached).")]
 CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Folder for prepared networks (safe to delete).")]

@@ -112,3 +112,12 @@ def test_cli_errors_are_clean(monkeypatch, capsys, data_dir, tmp_path, net_cache
     assert code != 0
     assert needle in " ".join(err.split())
     assert "Traceback" not in err + out
+
+
+def test_cli_info_on_national_roads_geojson(monkeypatch, capsys, data_dir):
+    code, out, _ = _run_cli(monkeypatch, capsys, "network", "info", str(data_dir / "kz" / "kz-republic-roads.geojson"),
+                            "--json")
+    import json
+
+    info = json.loads(out)
+    assert code == 0 and info["nodes"] > 400 and 30_000 < info["road_km_directed"] < 40_000
