@@ -16,8 +16,12 @@ Measures, in one run:
 Writes ``benchmarks/results/batch.md`` and ``batch.json`` (wall times, per-run times, machine
 info, CPU used by other processes during each section). Run from the repository root::
 
-    python benchmarks/bench_batch.py                 # full run (~4 min on 2 cores)
+    python benchmarks/bench_batch.py                 # full run (~5 min on 2 cores)
     python benchmarks/bench_batch.py --quick         # 4 runs, 1-2 workers, writes nothing
+    python benchmarks/bench_batch.py --workload simulate   # real runs = evplan simulate only
+
+3. A synthetic runner of fixed pure-CPU work (~0.5 s) with the same worker counts: what the
+   hardware allows when runs do nothing but compute (the scaling ceiling).
 """
 
 from __future__ import annotations
@@ -107,6 +111,30 @@ parameters:
   simulation.temperature_c: [25, -20]
 """
 
+# `--workload simulate`: evplan simulate (network, demand, SimPy baseline, tables) instead of the
+# whole study; for when the siting step is unavailable or to time the simulation side alone.
+SWEEP_SIMULATE = """\
+name: bench-batch-simulate
+base: {base}
+fixed:
+  simulation.days: 2
+  simulation.replications: 2
+  outputs.html: false
+  outputs.gpkg: false
+parameters:
+  seed: {p}
+  demand.trips_per_day: [500, 1000]
+  simulation.temperature_c: [25, -20]
+"""
+WORKLOAD = {"sweep": SWEEP}
+
+
+def simulate_runner(cfg, *, out_dir: Path) -> dict:
+    """``evplan simulate`` of one study (existing stations only); its KPIs as the summary row."""
+    from planner.pipeline import simulate_study
+
+    return {f"{k}_before": v for k, v in simulate_study(cfg, out_dir=out_dir).kpis_before.items()}
+
 
 def noop_runner(cfg, *, out_dir: Path) -> dict:
     """A run that does nothing but write its folder: what the batch machinery costs alone."""
@@ -133,7 +161,7 @@ def _plan(tmp: Path, p: str, out: str):
     from planner.sweep import plan_sweep
 
     path = tmp / "sweep.yaml"
-    path.write_text(SWEEP.format(base=REPO / "configs" / "corridor-kaz01.yaml", p=p))
+    path.write_text(WORKLOAD["sweep"].format(base=REPO / "configs" / "corridor-kaz01.yaml", p=p))
     return plan_sweep(path, output=tmp / out)
 
 
@@ -144,7 +172,10 @@ def plain_loop(plan, out: Path) -> list[float]:
     times = []
     for spec in plan.runs:
         t0 = time.perf_counter()
-        run_study(spec.config, out_dir=out / spec.key)
+        if WORKLOAD.get("runner"):
+            WORKLOAD["runner"](spec.config, out_dir=out / spec.key)
+        else:
+            run_study(spec.config, out_dir=out / spec.key)
         times.append(time.perf_counter() - t0)
     return times
 
@@ -184,7 +215,11 @@ def main() -> int:
                     help="run only these sections (repeatable; default all); writes nothing unless --out")
     ap.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results)")
     ap.add_argument("--wait-idle", type=float, default=0.0, help="wait up to S s for a quiet machine per section")
+    ap.add_argument("--workload", choices=["study", "simulate"], default="study",
+                    help="real runs: the whole study (default) or evplan simulate only")
     args = ap.parse_args()
+    if args.workload == "simulate":
+        WORKLOAD.update(sweep=SWEEP_SIMULATE, runner=simulate_runner)
     logging.basicConfig(level=logging.WARNING)
     import distributed  # sets its own log levels on import; quieten them after
 
@@ -213,12 +248,12 @@ def main() -> int:
             m = section("plain_loop")
             times = plain_loop(plan, tmp / "loop")
             noise["plain_loop"] = m.stop()
-            real = res["real"] = {"runs": len(plan.runs), "plain_loop": {"total_s": round(sum(times), 3),
+            real = res["real"] = {"workload": args.workload, "runs": len(plan.runs), "plain_loop": {"total_s": round(sum(times), 3),
                                                                           "run_s": [round(t, 3) for t in times]}}
             iplan = _plan(tmp, p_values, "inproc")
             m = section("in_process")
             t0 = time.perf_counter()
-            r = run_batch(iplan, workers=0)
+            r = run_batch(iplan, workers=0, runner=WORKLOAD.get("runner"))
             assert not r.failed, [o.error for o in r.failed]
             real["batch_in_process"] = {"total_s": round(time.perf_counter() - t0, 3),
                                         "run_s": [round(o.elapsed_s, 3) for o in r.outcomes]}
@@ -226,7 +261,7 @@ def main() -> int:
             real["dask"] = []
             for w in worker_counts:
                 m = section(f"dask_{w}")
-                real["dask"].append(dask_batch(_plan(tmp, p_values, f"dask{w}"), w))
+                real["dask"].append(dask_batch(_plan(tmp, p_values, f"dask{w}"), w, runner=WORKLOAD.get("runner")))
                 noise[f"dask_{w}"] = m.stop()
             _derive(real)
         if "cpu" in sections:
@@ -266,7 +301,8 @@ def main() -> int:
 
     report = {"date": _dt.datetime.now().isoformat(timespec="seconds"),
               "machine": machine_info({"dask": dask.__version__, "distributed": distributed.__version__}),
-              "results": res, "noise": noise, "sweep": SWEEP.format(base="configs/corridor-kaz01.yaml", p=p_values)}
+              "results": res, "noise": noise,
+              "sweep": WORKLOAD["sweep"].format(base="configs/corridor-kaz01.yaml", p=p_values)}
     text = render(report)
     print(text)
     if (args.quick or args.only) and args.out is None:
@@ -326,7 +362,9 @@ def render(r: dict) -> str:
              f"{m['cpu_count']} CPUs ({m['cpu_model']}), {m['mem_total_gb']} GB, Python {m['python']}, "
              f"dask {m['dask']}, commit {m.get('git_commit', '')}.", ""]
     if "real" in res:
-        lines += _table(res["real"], "Real KAZ01 corridor studies (sweep below)")
+        what = {"study": "Real KAZ01 corridor studies (evplan run)",
+                "simulate": "Real KAZ01 corridor simulations (evplan simulate: network, demand, SimPy, tables)"}
+        lines += _table(res["real"], what[res["real"].get("workload", "study")] + ", sweep below")
     if "cpu" in res:
         lines += _table(res["cpu"], "Synthetic runs of fixed pure-CPU work (~1 s each): the scaling ceiling")
     if "noop" in res:
