@@ -387,3 +387,36 @@ def attach_places(
         osmid -= 1
     logger.info("attached %d of %d places (%d beyond %.1f km)", len(near), len(sel), len(far), max_distance_km)
     return G, far
+
+
+def densify(G: nx.MultiDiGraph, *, max_edge_km: float, crs: str) -> tuple[nx.MultiDiGraph, int]:
+    """Split every edge longer than ``max_edge_km`` into equal pieces (twins alike).
+
+    Corridor chargers can only sit at nodes; on a national network an edge may be longer
+    than a small car's range, which would make such trips infeasible by construction.
+    Interior nodes every ``max_edge_km`` or less give the siting models candidate positions
+    along the road. Returns a copy and the number of nodes added.
+    """
+    if not max_edge_km > 0:
+        raise ConfigError(f"max_edge_km must be > 0, got {max_edge_km!r}")
+    H = G.copy()
+    before = H.number_of_nodes()
+    limit_m = max_edge_km * 1000.0
+    seen: set[frozenset] = set()
+    for u, v, key, d in list(H.edges(keys=True, data=True)):
+        pair = frozenset((u, v))
+        if d["length"] <= limit_m or pair in seen or not H.has_edge(u, v, key):
+            continue
+        seen.add(pair)
+        pieces = int(np.ceil(d["length"] / limit_m))
+        # split_edge works in projected metres along the drawn line, whose total can
+        # differ slightly from the geodesic length: cut at equal fractions of it.
+        xy_len = _projected_length(H, u, v, d, crs)
+        split_edge(H, u, v, key, [xy_len * k / pieces for k in range(1, pieces)], crs=crs)
+    return H, H.number_of_nodes() - before
+
+
+def _projected_length(G, u, v, d, crs) -> float:
+    ll = _edge_coords(G, u, v, d)
+    x, y = transformer("EPSG:4326", crs).transform(ll[:, 0], ll[:, 1])
+    return float(np.hypot(np.diff(x), np.diff(y)).sum())

@@ -83,17 +83,16 @@ def _unserved(res, trips: pd.DataFrame, *, wait_target_min: float | None, detour
     balked, waited longer than the target or detoured longer than the coverage threshold."""
     t = res.trips
     bad_trip = t["status"].isin(["stranded", "unroutable", "cancelled"])
-    rows = [t.loc[bad_trip, ["origin"]].assign(weight=1.0)]
+    rows = [t.loc[bad_trip, ["origin", "destination"]].assign(weight=1.0)]
     ses = res.sessions[res.sessions["station"] >= 0]
     if len(ses):
         poor = ses["status"].eq("balked") | (ses["detour_s"] > detour_limit_min * 60.0)
         if wait_target_min is not None:
             poor |= ses["wait_s"] > wait_target_min * 60.0
-        trip_origin = t.set_index("trip_id")["origin"] if "trip_id" in t.columns else t["origin"]
-        origins = trip_origin.reindex(ses.loc[poor, "trip_id"]).dropna().astype(np.int64)
-        rows.append(pd.DataFrame({"origin": origins.to_numpy(), "weight": 1.0}))
+        od = t.set_index("trip_id")[["origin", "destination"]].reindex(ses.loc[poor, "trip_id"]).dropna()
+        rows.append(od.astype(np.int64).reset_index(drop=True).assign(weight=1.0))
     df = pd.concat(rows, ignore_index=True).rename(columns={"origin": "node"})
-    return df.groupby("node", as_index=False)["weight"].sum()
+    return df.groupby(["node", "destination"], as_index=False)["weight"].sum()
 
 
 def _per_station(res) -> pd.DataFrame:

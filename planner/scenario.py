@@ -40,6 +40,7 @@ class CorridorSource(_Strict):
     min_population: int = Field(5_000, ge=0)
     speeds_kph: dict[str, float] = Field(default_factory=dict)
     default_speed_kph: float = Field(90.0, gt=0)
+    max_edge_km: float | None = Field(25.0, gt=0)  # candidate positions along long roads
 
 
 class NetworkConfig(_Strict):
@@ -147,6 +148,7 @@ class ExtraSite(_Strict):
 class CandidatesConfig(_Strict):
     tags: list[str] | None = None
     include_network_places: bool = True
+    include_road_nodes: bool = False
     extra: list[ExtraSite] = Field(default_factory=list)
     max_snap_m: float = Field(300.0, gt=0)
     max_candidates: int | None = Field(None, gt=0)

@@ -66,6 +66,13 @@ def build_network(cfg: StudyConfig) -> StudyNetwork:
             snap_tolerance_m=cc.snap_tolerance_m, place_distance_km=cc.place_distance_km,
             min_population=cc.min_population, speeds_kph={"default": cc.default_speed_kph, **cc.speeds_kph},
         )
+        if cc.max_edge_km is not None:
+            from networks.corridor import metric_crs_for
+            from networks.places import densify
+
+            G, added = densify(G, max_edge_km=cc.max_edge_km, crs=metric_crs_for(net.bbox))
+            net = RoadNetwork.from_graph(G, name=net.name)
+            logger.info("corridor densified: %d nodes added so no edge exceeds %g km", added, cc.max_edge_km)
         files = [p for p in (cc.roads, cc.places, cc.official_population) if p is not None]
         empty = pd.DataFrame(columns=["osm_type", "osm_id", "lon", "lat", "name", "tags"])
         return StudyNetwork(net, G, empty, f"national roads {cc.roads.name}", files,
@@ -104,6 +111,14 @@ def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame)
                 "site_id": [f"place/{sn.network.node_ids[i]}" for i in idx], "name": named["name"].astype(str).to_numpy(),
                 "kind": "place", "lon": sn.network.lon[idx], "lat": sn.network.lat[idx], "node": idx,
                 "snap_m": 0.0, "renewable": False}))
+    if cc.include_road_nodes:
+        named = set(table.index[table["name"].notna()]) if "name" in table.columns else set()
+        idx = np.array([i for i in range(sn.network.n_nodes) if i not in named], dtype=np.int64)
+        refs = _node_refs(sn)
+        parts.append(pd.DataFrame({
+            "site_id": [f"road/{sn.network.node_ids[i]}" for i in idx],
+            "name": [f"{refs.get(int(i), 'road')} roadside" for i in idx], "kind": "road",
+            "lon": sn.network.lon[idx], "lat": sn.network.lat[idx], "node": idx, "snap_m": 0.0, "renewable": False}))
     if cc.extra:
         lon = np.array([e.lon for e in cc.extra])
         lat = np.array([e.lat for e in cc.extra])
@@ -135,6 +150,18 @@ def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame)
     logger.info("%d candidate sites (one per network node)", len(cand))
     return cand[["site_id", "name", "kind", "lon", "lat", "node", "snap_m", "renewable", "site_cost",
                  "plug_cost", "power_kw", "max_plugs"]]
+
+
+def _node_refs(sn: StudyNetwork) -> dict[int, str]:
+    """Road ``ref`` of one edge at each node (for naming roadside candidates)."""
+    if sn.graph is None:
+        return {}
+    index = {int(n): i for i, n in enumerate(sn.network.node_ids)}
+    refs: dict[int, str] = {}
+    for u, _, d in sn.graph.edges(data=True):
+        if "ref" in d and int(u) in index:
+            refs.setdefault(index[int(u)], str(d["ref"]))
+    return refs
 
 
 def _as_stations(gdf: pd.DataFrame, *, existing: bool) -> pd.DataFrame:
