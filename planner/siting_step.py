@@ -9,7 +9,6 @@ their fastest routes and a driving range.
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import pandas as pd
