@@ -347,9 +347,13 @@ class _Tracker:
         elapsed = now - self.t0
         eta = (now - self.t_runs) / finished * left if finished else None
         running = min(self.running, left)
-        self.callback(BatchProgress(total=self.total, skipped=self.skipped, done=self.done, failed=self.failed,
-                                    running=running, queued=left - running, elapsed_s=elapsed, eta_s=eta,
-                                    last=last))
+        try:
+            self.callback(BatchProgress(total=self.total, skipped=self.skipped, done=self.done, failed=self.failed,
+                                        running=running, queued=left - running, elapsed_s=elapsed, eta_s=eta,
+                                        last=last))
+        except Exception:  # a broken display must not stop a long batch
+            logger.exception("progress callback failed; progress display disabled")
+            self.callback = None
 
 
 def _run_serial(todo: list[RunSpec], batch_dir: Path, runner: Runner | None, tracker: _Tracker) -> None:
@@ -518,8 +522,7 @@ def run_batch(plan: BatchPlan, *, workers: int | None = None, scheduler: str | N
                     len(previous), len(todo))
         tracker = _Tracker(len(plan.runs), len(previous), progress)
         tracker.emit(force=True)
-        if workers is None:
-            workers = max(1, min(os.cpu_count() or 1, len(todo)))
+        workers = max(1, min(os.cpu_count() or 1, len(todo))) if workers is None else min(workers, max(1, len(todo)))
         try:
             if todo and workers == 0 and scheduler is None and client is None:
                 _run_serial(todo, out, runner, tracker)
