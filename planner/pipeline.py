@@ -37,10 +37,6 @@ logger = logging.getLogger(__name__)
 
 StepCallback = Callable[[str], None]
 
-KPI_KEYS = ("trips", "share_trips_completed", "stranded_vehicles", "wait_mean_min", "wait_p95_min",
-            "sessions_balked", "detour_km_total", "plug_utilisation", "energy_public_kwh", "energy_delivered_kwh",
-            "peak_kw_station_max", "co2_avoided_kg")
-
 
 class _Timer:
     def __init__(self, on_step: StepCallback | None) -> None:
@@ -117,6 +113,11 @@ class StudySimulator:
         self.cfg, self.sn, self.trips, self.vehicles = cfg, sn, trips, vehicles
         self.runs = 0
 
+    def _redraw(self, rng: np.random.Generator) -> pd.DataFrame:
+        # Replications redraw the demand (same settings, independent generator): the
+        # intervals then reflect demand variability, not only the initial state of charge.
+        return build_trips(self.cfg, self.sn, self.vehicles, rng=rng)
+
     def __call__(self, stations: pd.DataFrame, *, temperature_c: float | None = None,
                  trips: pd.DataFrame | None = None, replications: int | None = None) -> ScenarioOutcome:
         cfg = self.cfg
@@ -129,7 +130,8 @@ class StudySimulator:
         kpis = first.kpis()
         intervals = pd.DataFrame()
         if reps > 1:
-            intervals = sim.replicate(self.sn.network, st, trips, replications=reps, vehicles=self.vehicles,
+            source = self._redraw if trips is self.trips else trips
+            intervals = sim.replicate(self.sn.network, st, source, replications=reps, vehicles=self.vehicles,
                                       settings=settings, seed=cfg.seed)
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
@@ -216,7 +218,7 @@ def simulate_study(cfg: StudyConfig, *, out_dir: str | Path | None = None, confi
     result = StudyResult(
         name=cfg.name, title=cfg.title or cfg.name, question=cfg.question, roads=roads_frame(sn.network),
         demand=demand_points(cfg, sn, trips), existing=points_frame(st),
-        kpis_before={k: outcome.kpis.get(k) for k in KPI_KEYS},
+        kpis_before=dict(outcome.kpis),
         kpi_intervals=iv.reset_index(names="kpi").assign(scenario="before") if len(iv) else pd.DataFrame(),
         tables={"trips": res.trips, "sessions": res.sessions, "station_timeseries": res.station_timeseries,
                 "stations": res.stations, "vehicles": res.vehicles})
@@ -229,6 +231,21 @@ def simulate_study(cfg: StudyConfig, *, out_dir: str | Path | None = None, confi
             write_outputs(result, tmp)
         result.manifest["output_folder"] = str(folder)
     return result
+
+
+def summary_row(result: StudyResult) -> dict:
+    """A flat row of a study's KPIs for batch tables: ``<kpi>_before``, ``<kpi>_after``,
+    plus study name, config hash, new stations, plugs and capex."""
+    row = {"study": result.name, "config_hash": result.manifest.get("config_hash"),
+           "new_stations": int(len(result.selected)),
+           "new_plugs": int(result.selected["plugs"].sum()) if len(result.selected) else 0,
+           "capex": result.kpis_after.get("capex", 0.0), "targets_met": not any(
+               it.get("missed") for it in result.iterations[-1:])}
+    for label, kpis in (("before", result.kpis_before), ("after", result.kpis_after)):
+        for k, v in kpis.items():
+            if isinstance(v, int | float | np.integer | np.floating) or v is None:
+                row[f"{k}_{label}"] = None if v is None else float(v)
+    return row
 
 
 def _default_folder(cfg: StudyConfig, suffix: str = "") -> Path:
@@ -276,8 +293,7 @@ def assemble(cfg, sn, existing, candidates, trips, loop: LoopResult, matrix, cur
     sel_ids = set(loop.selected["station_id"]) if len(loop.selected) else set()
     selected = stations[stations["station_id"].isin(sel_ids)].merge(
         candidates[["node", "renewable"]], on="node", how="left")
-    kb = {k: loop.baseline.kpis.get(k) for k in KPI_KEYS}
-    ka = {k: loop.proposal.kpis.get(k) for k in KPI_KEYS}
+    kb, ka = dict(loop.baseline.kpis), dict(loop.proposal.kpis)
     kb.update(n_stations=len(existing), n_plugs=int(existing["plugs"].sum()), capex=0.0)
     ka.update(n_stations=len(loop.stations), n_plugs=int(loop.stations["plugs"].sum()), capex=round(loop.capex, 2))
     cov = optimizer.coverage_share

@@ -197,7 +197,15 @@ class SimulationConfig(_Strict):
     seasons: dict[str, float] = Field(default_factory=dict)
     home_charging_share: float = Field(0.6, ge=0, le=1)
     balk_after_min: float = Field(30.0, gt=0)
-    start_soc: float = Field(0.9, gt=0, le=1)
+    start_soc: float | tuple[float, float] = (0.5, 0.9)  # fixed, or uniform between low and high
+
+    @field_validator("start_soc")
+    @classmethod
+    def _soc(cls, v):
+        lo, hi = (v, v) if isinstance(v, int | float) else v
+        if not 0 < lo <= hi <= 1:
+            raise ValueError(f"start_soc must be in (0, 1] or a [low, high] pair with low <= high, got {v!r}")
+        return v
     grid_kg_co2_per_kwh: float | None = Field(None, ge=0)
 
 

@@ -66,10 +66,55 @@ class StudyOptimizer:
         if unserved.empty:
             return self._empty()
         if self.kind == "frlm":
-            chosen, plugs = self._frlm(unserved, fixed, n_sites, budget_left)
+            from planner.siting_corridor import frlm_solve
+
+            chosen, plugs = frlm_solve(self, unserved, fixed, n_sites, budget_left)
         else:
-            chosen, plugs = self._city(unserved, fixed, n_sites, budget_left)
+            chosen, plugs = city_solve(self, unserved, fixed, n_sites, budget_left)
         return self._stations(chosen, plugs)
+
+    # ----------------------------------------------------------------- reporting
+    def coverage_share(self, stations: pd.DataFrame) -> float:
+        """Share of all trips served by ``stations``: origin within the threshold (city), or
+        OD route drivable with the planning range (corridor)."""
+        if self.kind == "frlm":
+            from planner.siting_corridor import refuelable_share
+
+            return refuelable_share(self, stations)
+        dem = self._all_demand().groupby("node")["weight"].sum()
+        if len(stations) == 0:
+            return 0.0
+        tt = self.net.travel_time_matrix(dem.index.to_numpy(), stations["node"].to_numpy(), cutoff=self.threshold_s)
+        covered = np.isfinite(tt).any(axis=1)
+        return float(dem.to_numpy()[covered].sum() / dem.sum())
+
+    def coverage_curve(self, existing: pd.DataFrame, *, max_new: int | None = None) -> pd.DataFrame:
+        """Coverage share vs number of new stations (0..max_new), each point optimal for the
+        whole demand with the existing stations fixed open."""
+        if self.kind == "frlm":
+            from planner.siting_corridor import frlm_curve
+
+            return frlm_curve(self, existing, max_new=max_new)
+        max_new = max_new or self.cfg.model.p or 10
+        dem = self._all_demand()
+        rows = [{"n_stations": len(existing), "new_stations": 0, "coverage_share": self.coverage_share(existing)}]
+        saved_kind, self.kind = self.kind, "mclp"
+        try:
+            for p in range(1, max_new + 1):
+                chosen, _ = city_solve(self, dem, existing, p, None)
+                st = pd.concat([existing, self._stations(chosen, np.ones(len(chosen), dtype=int))], ignore_index=True)
+                rows.append({"n_stations": len(st), "new_stations": len(chosen), "coverage_share": self.coverage_share(st)})
+        finally:
+            self.kind = saved_kind
+        return pd.DataFrame(rows)
+
+    def soc_trace(self, stations: pd.DataFrame) -> pd.DataFrame:
+        """State of charge along the study's longest trip (corridor studies only)."""
+        if self.kind != "frlm":
+            return pd.DataFrame(columns=["series", "km", "soc", "event"])
+        from planner.siting_corridor import soc_trace
+
+        return soc_trace(self, stations)
 
     def _empty(self) -> pd.DataFrame:
         return pd.DataFrame(columns=["station_id", "node", "plugs", "power_kw", "existing", "name", "lon", "lat",
@@ -123,3 +168,53 @@ def od_paths(net, origins: np.ndarray, destinations: np.ndarray) -> list[tuple[n
         seg = np.asarray(length[nodes_a[:-1], nodes_a[1:]]).ravel() / 1000.0
         out.append((nodes_a, np.concatenate([[0.0], np.cumsum(seg)])))
     return out
+
+
+def _solve_options(cfg: StudyConfig) -> dict:
+    s = cfg.model.solver
+    return {"time_limit_s": s.time_limit_s, "threads": s.threads, "seed": cfg.seed, "solver": s.backend}
+
+
+def _log_result(res, what: str) -> None:
+    logger.info("%s: %s %s, objective %.6g, bound %.6g, gap %.2g, %.2f s (%s)", what, res.model, res.status,
+                res.objective, res.best_bound, res.gap, res.solve_time_s, res.message)
+
+
+def city_solve(self: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame, n_sites: int | None,
+                budget_left: float | None):
+    """Demand nodes x (fixed stations + candidates) travel times -> the configured city model."""
+    from planner import siting
+
+    cfg = self.cfg
+    dem = unserved.groupby("node")["weight"].sum()
+    dem_nodes = dem.index.to_numpy(dtype=np.int64)
+    cols = np.r_[fixed["node"].to_numpy(dtype=np.int64), self.cand["node"].to_numpy(dtype=np.int64)]
+    n_fixed = len(fixed)
+    cutoff = self.threshold_s if self.kind in ("mclp", "cover") else None
+    cost = self.net.travel_time_matrix(dem_nodes, cols, cutoff=cutoff)
+    site_cost = np.r_[np.zeros(n_fixed), (self.cand["site_cost"] + self.cand["plug_cost"]).to_numpy()]
+    fixed_idx = np.arange(n_fixed)
+    labels = np.r_[fixed["station_id"].astype(str).to_numpy(), self.cand["site_id"].astype(str).to_numpy()]
+    common = dict(fixed_open=fixed_idx, site_labels=labels)
+    if self.kind == "mclp":
+        from planner.siting.mclp import MCLP
+
+        model = MCLP.from_cost_matrix(cost, dem.to_numpy(), threshold=self.threshold_s, p=n_sites,
+                                             budget=budget_left, candidate_costs=site_cost, **common)
+    elif self.kind == "pmedian":
+        model = siting.PMedian.from_cost_matrix(cost, dem.to_numpy(), p=n_sites or cfg.model.p, **common)
+    elif self.kind == "cover":
+        model = siting.SetCover.from_cost_matrix(cost, dem.to_numpy(), threshold=self.threshold_s,
+                                                 coverage=cfg.model.coverage_target, candidate_costs=site_cost,
+                                                 **common)
+    else:
+        raise NotImplementedError(self.kind)
+    res = model.solve(**_solve_options(cfg))
+    _log_result(res, "siting")
+    self.solves.append({"model": res.model, "status": res.status, "objective": res.objective,
+                        "best_bound": res.best_bound, "gap": res.gap, "solve_time_s": res.solve_time_s})
+    chosen = np.asarray(res.selected, dtype=np.int64) - n_fixed
+    chosen = chosen[chosen >= 0]
+    plugs = self._initial_plugs(self.cand["node"].to_numpy()[chosen], dem_nodes, dem.to_numpy())
+    return chosen, plugs
+
