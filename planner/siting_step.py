@@ -135,12 +135,16 @@ class StudyOptimizer:
             return np.zeros(0, dtype=int)
         tt = self.net.travel_time_matrix(dem_nodes, sites_nodes)
         nearest = np.argmin(np.where(np.isfinite(tt), tt, np.inf), axis=1)
-        per_site = np.bincount(nearest, weights=weights, minlength=len(sites_nodes))
+        return self._initial_plugs_from_load(np.bincount(nearest, weights=weights, minlength=len(sites_nodes)))
+
+    def _initial_plugs_from_load(self, trips_per_site: np.ndarray) -> np.ndarray:
+        """Plugs for a site that serves ``trips_per_site`` charging needs over the study:
+        the busiest hour's share of them x a 30 min session, at the target utilisation."""
         hours = self.trips["depart_s"] // 3600 % 24
         peak_share = hours.value_counts(normalize=True).max() if len(hours) else 1.0
         days = max(1, self.cfg.simulation.days)
         session_h = 0.5  # a DC top-up of ~25 kWh at 50 kW; refined by the closed loop
-        load = per_site / days * peak_share * session_h
+        load = np.asarray(trips_per_site, dtype=float) / days * peak_share * session_h
         plugs = np.ceil(load / self.cfg.model.target_utilisation).astype(int)
         return np.clip(plugs, 1, self.cfg.candidates.max_plugs)
 
