@@ -422,7 +422,8 @@ def coverage_chart(plan: BatchPlan, summary: pd.DataFrame) -> bytes | None:
     from matplotlib.figure import Figure
 
     done = summary[summary["status"] == "done"] if len(summary) else summary
-    ys = [c for c in (_after_column(done, "coverage"), _after_column(done, "trips_completed")) if c]
+    trips = _after_column(done, "share_trips_completed") or _after_column(done, "trips_completed")
+    ys = [c for c in (_after_column(done, "coverage"), trips) if c]
     x = next((k for k in _BUDGET_KEYS if k in plan.parameters), None) or _after_column(done, "n_stations")
     if not ys or x is None or done.empty:
         logger.info("no coverage-vs-budget chart: coverage column %s, budget column %s", ys, x)
