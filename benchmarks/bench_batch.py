@@ -2,9 +2,9 @@
 
 Measures, in one run:
 
-1. A sweep of 16 small *real* studies (the KAZ01 corridor: ``model.p`` 1-4 x ``model.range_km``
-   150/250 x ``simulation.temperature_c`` 25/-20, few trips, one replication, one solver
-   thread) run four ways, each into a fresh folder so nothing is skipped:
+1. A sweep of 16 small *real* studies (the KAZ01 corridor with MCLP siting: ``model.p`` 1-4 x
+   ``demand.trips_per_day`` 60/120 x ``simulation.temperature_c`` 25/-20, one replication, one
+   solver thread, no HTML report) run four ways, each into a fresh folder so nothing is skipped:
    a plain loop of ``planner.pipeline.run_study`` (the baseline), ``run_batch`` in-process
    (``workers=0``: the batch machinery without Dask), and ``run_batch`` on a
    ``LocalCluster`` of 1, 2 and 4 single-threaded worker processes. Cluster start-up and
@@ -96,7 +96,7 @@ SWEEP = """\
 name: bench-batch
 base: {base}
 fixed:
-  demand.trips_per_day: 60
+  model.kind: mclp
   simulation.days: 1
   simulation.replications: 1
   vehicles.compare: []
@@ -104,10 +104,9 @@ fixed:
   model.solver.threads: 1
   model.solver.time_limit_s: 10
   outputs.html: false
-  outputs.gpkg: false
 parameters:
   model.p: {p}
-  model.range_km: [150, 250]
+  demand.trips_per_day: [60, 120]
   simulation.temperature_c: [25, -20]
 """
 
