@@ -72,8 +72,8 @@ def missed_targets(kpis: dict[str, float], targets: Targets) -> list[str]:
     if targets.stranded is not None and kpis.get("stranded_vehicles", 0.0) > targets.stranded + 1e-9:
         missed.append(f"stranded_vehicles {kpis['stranded_vehicles']:.1f} > {targets.stranded}")
     if (targets.trips_completed_share is not None
-            and kpis.get("trips_completed_share", 1.0) < targets.trips_completed_share - 1e-9):
-        missed.append(f"trips_completed_share {kpis['trips_completed_share']:.3f} < {targets.trips_completed_share:g}")
+            and kpis.get("share_trips_completed", 1.0) < targets.trips_completed_share - 1e-9):
+        missed.append(f"share_trips_completed {kpis['share_trips_completed']:.3f} < {targets.trips_completed_share:g}")
     return missed
 
 
@@ -134,7 +134,7 @@ def closed_loop(
         missed = missed_targets(outcome.kpis, targets)
         record = {"iteration": it, "new_sites": added_sites, "stations": len(stations),
                   "plugs": int(stations["plugs"].sum()), "capex": round(capex, 2), "missed": missed,
-                  **{k: outcome.kpis.get(k) for k in ("wait_p95_min", "stranded_vehicles", "trips_completed_share")}}
+                  **{k: outcome.kpis.get(k) for k in ("wait_p95_min", "stranded_vehicles", "share_trips_completed")}}
         iterations.append(record)
         logger.info("round %d: %d stations, %d plugs, capex %.0f, missed: %s", it, len(stations),
                     record["plugs"], capex, missed or "none")
@@ -150,7 +150,7 @@ def closed_loop(
                                                       budget_left=None if budget is None else budget - capex)
             capex += spent
             record["plugs_added_next"] = plugs_added
-        service_missed = any(m.startswith(("stranded", "trips_completed")) for m in missed)
+        service_missed = any(m.startswith(("stranded", "share_trips_completed")) for m in missed)
         need_sites = service_missed and len(outcome.unserved) > 0
         n_sites = max(1, int(np.ceil((first_round_sites or 2) / 2))) if need_sites else None
         if not need_sites and plugs_added == 0:

@@ -87,3 +87,10 @@ def test_max_plugs_caps_remedy():
     res = closed_loop(EXISTING, simulate=simulate, optimize=optimize, targets=Targets(10.0, 0, None, 6),
                       first_round_sites=3, budget=None, plug_cost=100.0, max_plugs=2)
     assert not res.targets_met and (res.stations["plugs"] <= 2).all()
+
+
+def test_missed_targets_use_simulation_kpi_names():
+    t = Targets(wait_p95_min=10, stranded=0, trips_completed_share=0.95)
+    assert missed_targets({"wait_p95_min": 5, "stranded_vehicles": 0, "share_trips_completed": 0.99}, t) == []
+    missed = missed_targets({"wait_p95_min": 12, "stranded_vehicles": 2, "share_trips_completed": 0.9}, t)
+    assert [m.split()[0] for m in missed] == ["wait_p95_min", "stranded_vehicles", "share_trips_completed"]
