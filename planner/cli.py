@@ -276,6 +276,24 @@ def simulate(config: ConfigArg, out_dir: OutOpt = None) -> None:
     out.print(f"output folder: [bold]{result.manifest.get('output_folder')}[/]")
 
 
+@app.command("optimize")
+def optimize(config: ConfigArg, out_dir: OutOpt = None) -> None:
+    """One siting round on the study's whole demand: chosen sites (GeoJSON/CSV) and a summary."""
+    from planner.pipeline import optimize_study
+
+    cfg = _load_checked(config)
+    with _StepProgress() as progress:
+        result = optimize_study(cfg, out_dir=out_dir, config_path=config, on_step=progress)
+    table = Table(title=f"{cfg.name}: {len(result.selected)} new sites")
+    for col in ("station_id", "name", "plugs", "lon", "lat"):
+        table.add_column(col)
+    for r in result.selected.itertuples():
+        table.add_row(str(r.station_id), str(r.name), str(r.plugs), f"{r.lon:.5f}", f"{r.lat:.5f}")
+    out.print(table)
+    out.print(_kpi_table("coverage", result.kpis_before, result.kpis_after))
+    out.print(f"output folder: [bold]{result.manifest.get('output_folder')}[/]")
+
+
 def _parse_existing(text: str):
     from networks.sites import StationSpec
 

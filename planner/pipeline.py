@@ -233,6 +233,48 @@ def simulate_study(cfg: StudyConfig, *, out_dir: str | Path | None = None, confi
     return result
 
 
+def optimize_study(cfg: StudyConfig, *, out_dir: str | Path | None = None, config_path: str | Path | None = None,
+                   on_step: StepCallback | None = None, write: bool = True) -> StudyResult:
+    """``evplan optimize``: one siting round for the study's whole demand (every trip, no
+    simulation) with the existing stations fixed open; writes the chosen sites and a summary."""
+    from planner import siting_step
+
+    timer = _Timer(on_step)
+    sn, existing, vehicles, trips = _prepare(cfg, timer)
+    with timer.step("candidates"):
+        candidates = build_candidates(cfg, sn, existing)
+    opt = siting_step.StudyOptimizer(cfg, sn, candidates, trips, vehicles)
+    with timer.step("optimisation"):
+        demand = opt._all_demand()
+        # weights = expected public charging sessions (they size the plugs; siting is unaffected
+        # by a common factor)
+        factor = siting_step.public_sessions_per_trip(cfg, sn.network, trips, vehicles)
+        demand["weight"] = demand["weight"] * max(factor, 1e-6)
+        new = opt(demand, existing, cfg.model.p, cfg.model.budget)
+        opt.notes.append(f"Plugs sized for {factor:.3f} public charging sessions per trip (no simulation: "
+                         "share without home charging x trip energy / 25 kWh).")
+    stations = pd.concat([existing, new.drop(columns="capex")], ignore_index=True)
+    selected = new.merge(candidates[["node", "renewable"]], on="node", how="left")
+    kb = {"coverage_share": opt.coverage_share(existing), "n_stations": len(existing),
+          "n_plugs": int(existing["plugs"].sum()), "capex": 0.0}
+    ka = {"coverage_share": opt.coverage_share(stations), "n_stations": len(stations),
+          "n_plugs": int(stations["plugs"].sum()), "capex": float(new["capex"].sum())}
+    result = StudyResult(name=cfg.name, title=cfg.title or cfg.name, question=cfg.question,
+                         roads=roads_frame(sn.network), demand=demand_points(cfg, sn, trips),
+                         candidates=points_frame(candidates), existing=points_frame(existing),
+                         selected=points_frame(selected), kpis_before=kb, kpis_after=ka, notes=opt.notes)
+    result.manifest = manifest(cfg, sn, timer.timings, config_path=Path(config_path) if config_path else None)
+    result.manifest["solves"] = opt.solves
+    if write:
+        folder = Path(out_dir) if out_dir is not None else _default_folder(cfg, "optimize")
+        with timer.step("outputs"), atomic_dir(folder) as tmp:
+            from planner.export import write_outputs
+
+            write_outputs(result, tmp)
+        result.manifest["output_folder"] = str(folder)
+    return result
+
+
 def summary_row(result: StudyResult) -> dict:
     """A flat row of a study's KPIs for batch tables: ``<kpi>_before``, ``<kpi>_after``,
     plus study name, config hash, new stations, plugs and capex."""

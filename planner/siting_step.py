@@ -36,6 +36,28 @@ def planning_range_km(cfg: StudyConfig, vehicles: dict, *, temperature_c: float 
     return float(min(ranges))
 
 
+#: Energy of a typical public DC session (kWh), to turn trip energy into sessions.
+SESSION_KWH = 25.0
+
+
+def public_sessions_per_trip(cfg: StudyConfig, net, trips: pd.DataFrame, vehicles: dict) -> float:
+    """Expected public charging sessions per trip without a simulation: the share of
+    vehicles without home charging x the trip's energy (fleet-mean consumption at the
+    study temperature) / a 25 kWh session."""
+    from sim.routes import pair_routes
+
+    t_s, l_m = pair_routes(net, trips["origin"].to_numpy(), trips["destination"].to_numpy())
+    ok = np.isfinite(l_m) & np.isfinite(t_s) & (t_s > 0)
+    if not ok.any():
+        return 0.0
+    speed = float(np.median(l_m[ok] / t_s[ok] * 3.6))
+    mix = trips["vehicle_model"].value_counts(normalize=True)
+    kwh_km = sum(share * float(vehicles[k].consumption_kwh_per_km_at(speed, cfg.simulation.temperature_c))
+                 for k, share in mix.items())
+    mean_kwh = float(np.mean(l_m[ok])) / 1000.0 * kwh_km
+    return (1.0 - cfg.simulation.home_charging_share) * mean_kwh / SESSION_KWH
+
+
 class StudyOptimizer:
     """Callable ``(unserved, fixed_stations, n_sites, budget_left) -> new stations``."""
 

@@ -75,3 +75,34 @@ def test_killed_run_leaves_no_half_written_folder(data_env, tmp_path):
     assert not out.exists()
     # a hidden temporary folder may remain; it is never mistaken for a result
     assert all(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+def test_optimize_almaty_writes_sites(data_env, tmp_path):
+    import geopandas as gpd
+
+    from planner.pipeline import optimize_study
+
+    cfg = _cfg("almaty", {**SMALL_CITY, "model.p": 4})
+    res = optimize_study(cfg, out_dir=tmp_path / "opt")
+    sel = gpd.read_file(tmp_path / "opt" / "selected.geojson")
+    assert len(sel) == len(res.selected) == 4
+    assert not set(sel["station_id"]) & set(res.existing["station_id"])  # the hotel stays, new sites are new
+    assert res.kpis_after["coverage_share"] > res.kpis_before["coverage_share"]
+    assert (sel["plugs"] >= 1).all() and (sel["plugs"] <= cfg.candidates.max_plugs).all()
+
+
+def test_run_almaty_closed_loop(data_env, tmp_path):
+    from planner.pipeline import run_study
+
+    cfg = _cfg("almaty", {**SMALL_CITY, "model.p": 4, "vehicles.compare": ["mitsubishi_imiev_2013"],
+                          "targets.max_iterations": 2})
+    res = run_study(cfg, out_dir=tmp_path / "run")
+    out = tmp_path / "run"
+    for name in ("report.html", "study.gpkg", "kpis.json", "manifest.json", "selected.geojson"):
+        assert (out / name).is_file(), name
+    assert res.kpis_before["n_stations"] == 1 and res.kpis_after["n_stations"] > 1
+    assert res.kpis_after["wait_p95_min"] < res.kpis_before["wait_p95_min"]
+    assert 1 <= len(res.iterations) <= 2
+    assert set(res.vehicle_matrix["season"]) == {"summer", "winter"}
+    html = (out / "report.html").read_text()
+    assert "KazZhol" in html and "http://" not in html.replace("http://www.w3.org", "")
