@@ -294,6 +294,95 @@ def optimize(config: ConfigArg, out_dir: OutOpt = None) -> None:
     out.print(f"output folder: [bold]{result.manifest.get('output_folder')}[/]")
 
 
+@app.command("batch")
+def batch(
+    configs: Annotated[list[Path] | None, typer.Argument(
+        help="Study YAML files, one run each (or use --sweep).", show_default=False)] = None,
+    sweep: Annotated[Path | None, typer.Option(
+        "--sweep", "-s", help="Sweep file: a base study and parameters to expand (docs/batch.md).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Batch folder (default: the sweep's 'output'; runs/batch for study files).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-w", help="Local Dask worker processes (default: one per core); 0 = this process, no Dask.")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Use an existing Dask cluster at this address, e.g. tcp://10.0.0.5:8786.")] = None,
+    retries: Annotated[int, typer.Option("--retries", help="Extra attempts for a run whose worker died.")] = 1,
+    connect_timeout: Annotated[float, typer.Option(
+        "--connect-timeout", help="Seconds to reach --scheduler and find a worker.")] = 10.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and list the runs; run nothing.")] = False,
+) -> None:
+    """Run many studies in parallel with Dask: study files or a parameter sweep. Resumable."""
+    import contextlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from planner.batch import BatchProgress, finished_runs, run_batch
+    from planner.sweep import plan_configs, plan_sweep
+
+    if (sweep is None) == (not configs):
+        raise EvplanError("give study files or --sweep SWEEP.yaml (one of the two)")
+    plan = (plan_sweep(sweep, output=output) if sweep is not None
+            else plan_configs(configs, output=output or Path("runs") / "batch"))
+    done = finished_runs(plan)
+    if dry_run:
+        table = Table(title=f"{plan.name}: {len(plan.runs)} runs, {len(done)} finished -> {plan.output}")
+        for col in ("run", "label", "status"):
+            table.add_column(col)
+        for spec in plan.runs:
+            table.add_row(spec.key, spec.label, "finished" if spec.key in done else "to run")
+        out.print(table)
+        return
+    with contextlib.suppress(ImportError):
+        import distributed  # noqa: F401 - importing it sets its own log levels; quieten them unless -v
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"))
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(plan.name, total=len(plan.runs), completed=len(done),
+                            status=f"{len(done)} already finished, starting workers", eta="-")
+
+        def on_progress(p: BatchProgress) -> None:
+            eta = "-" if p.eta_s is None else f"{int(p.eta_s // 60)}m{int(p.eta_s % 60):02d}s"
+            bar.update(task, completed=p.skipped + p.finished, eta=eta,
+                       status=f"[green]{p.done} done[/] {p.running} running [red]{p.failed} failed[/] "
+                              f"{p.skipped} skipped")
+
+        result = run_batch(plan, workers=workers, scheduler=scheduler, retries=retries,
+                           connect_timeout=connect_timeout, progress=on_progress)
+    df = result.summary
+    shown = {"new_stations": "new", "capex": "capex", "coverage_share_after": "coverage",
+             "share_trips_completed_after": "trips done", "wait_p95_min_after": "wait p95 min",
+             "stranded_vehicles_after": "stranded"}
+    kpis = [c for c in shown if c in df.columns]
+    table = Table(title=f"{plan.name}: {result.count('done')} done, {result.count('skipped')} resumed, "
+                        f"{len(result.failed)} failed in {result.elapsed_s:.0f} s")
+    table.add_column("run", no_wrap=True)
+    table.add_column("status")
+    for col in kpis:
+        table.add_column(shown[col], justify="right")
+
+    def cell(v: object) -> str:
+        if v is None or (isinstance(v, float) and v != v):
+            return "-"
+        if isinstance(v, float):
+            return f"{int(v):,}" if v.is_integer() else f"{v:.3g}"
+        return str(v)
+
+    for r in df.head(40).to_dict("records"):
+        table.add_row(str(r["label"]), "[green]done[/]" if r["status"] == "done" else "[red]failed[/]",
+                      *(cell(r[c]) for c in kpis))
+    out.print(table)
+    if len(df) > 40:
+        console.print(f"(first 40 of {len(df)} runs shown)")
+    console.print(f"summary: {result.summary_csv} (+ .parquet)"
+                  + (f", chart: {result.chart}" if result.chart else "") + f", failures: {result.failures_csv}")
+    if result.failed:
+        console.print(f"[bold red]{len(result.failed)} of {len(plan.runs)} runs failed[/] (see failures.csv); "
+                      "re-run the same command to retry them")
+        raise typer.Exit(1)
+
+
 def _parse_existing(text: str):
     from networks.sites import StationSpec
 

@@ -71,7 +71,7 @@ def frlm_solve(opt: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame,
     """Site corridor stations for the unserved OD flows with the FRLM (existing fixed open):
     max refuelled flow with ``n_sites`` new stations, or the fewest stations refuelling all
     refuellable flow when ``n_sites`` is None."""
-    from planner.siting.frlm import FRLM
+    from planner.frlm_arc_cover import solve_frlm
 
     fl = _flows(opt, unserved)
     if fl.od.empty:
@@ -79,15 +79,24 @@ def frlm_solve(opt: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame,
     cand_nodes = opt.cand["node"].to_numpy(dtype=np.int64)
     fixed_nodes = fixed["node"].to_numpy(dtype=np.int64)
     site_nodes = np.r_[fixed_nodes, cand_nodes]
-    model = FRLM.from_paths(
-        [p for p, _ in fl.paths], [km for _, km in fl.paths], fl.od["weight"].to_numpy(), site_nodes,
-        range_km=opt.range_km, p=n_sites, fixed_open=np.arange(fixed_nodes.size))
-    res = model.solve(time_limit_s=opt.cfg.model.solver.time_limit_s, threads=opt.cfg.model.solver.threads,
-                      seed=opt.cfg.seed, solver=opt.cfg.model.solver.backend)
-    logger.info("FRLM: %s, objective %.6g, bound %.6g, %.2f s", res.status, res.objective, res.best_bound,
-                res.solve_time_s)
+    col_of = {}
+    for k, n in enumerate(site_nodes.tolist()):
+        col_of.setdefault(n, k)  # a candidate on an existing station's node is that station
+    route_km, site_km, site_idx = [], [], []
+    for path, km in fl.paths:
+        on = np.array([n in col_of for n in path.tolist()], dtype=bool) if path.size else np.zeros(0, bool)
+        route_km.append(km if path.size else np.zeros(1))
+        site_km.append(km[on] if path.size else np.empty(0))
+        site_idx.append(np.array([col_of[n] for n in path[on].tolist()], dtype=np.int64))
+    sc = opt.cfg.model.solver
+    res = solve_frlm(route_km, site_km, site_idx, fl.od["weight"].to_numpy(), site_nodes.size,
+                     range_km=opt.range_km, fixed=np.arange(fixed_nodes.size), p=n_sites,
+                     time_limit_s=sc.time_limit_s, threads=sc.threads, seed=opt.cfg.seed)
+    logger.info("FRLM (%s): %s, objective %.6g, bound %.6g, %.2f s", res.details["variant"], res.status,
+                res.objective, res.best_bound, res.solve_time_s)
     opt.solves.append({"model": res.model, "status": res.status, "objective": res.objective,
-                       "best_bound": res.best_bound, "gap": res.gap, "solve_time_s": res.solve_time_s})
+                       "best_bound": res.best_bound, "gap": res.gap, "solve_time_s": res.solve_time_s,
+                       **res.details})
     chosen = np.asarray(res.selected, dtype=np.int64) - fixed_nodes.size
     chosen = chosen[chosen >= 0]
     # Plugs from the flow through each new site (trips/day), sized like city sites.
