@@ -71,7 +71,7 @@ def frlm_solve(opt: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame,
     """Site corridor stations for the unserved OD flows with the FRLM (existing fixed open):
     max refuelled flow with ``n_sites`` new stations, or the fewest stations refuelling all
     refuellable flow when ``n_sites`` is None."""
-    from planner.frlm_arc_cover import solve_frlm
+    from planner.siting import FRLM
 
     fl = _flows(opt, unserved)
     if fl.od.empty:
@@ -89,14 +89,15 @@ def frlm_solve(opt: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame,
         site_km.append(km[on] if path.size else np.empty(0))
         site_idx.append(np.array([col_of[n] for n in path[on].tolist()], dtype=np.int64))
     sc = opt.cfg.model.solver
-    res = solve_frlm(route_km, site_km, site_idx, fl.od["weight"].to_numpy(), site_nodes.size,
-                     range_km=opt.range_km, fixed=np.arange(fixed_nodes.size), p=n_sites,
-                     time_limit_s=sc.time_limit_s, threads=sc.threads, seed=opt.cfg.seed)
+    model = FRLM.from_paths(route_km, site_km, site_idx, fl.od["weight"].to_numpy(), n_sites=site_nodes.size,
+                            range_km=opt.range_km, p=n_sites, fixed_open=np.arange(fixed_nodes.size))
+    res = model.solve(time_limit_s=sc.time_limit_s, threads=sc.threads, seed=opt.cfg.seed)
+    model.check(res)  # refuelability recomputed by a tank rule, independent of the arc-cover sets
     logger.info("FRLM (%s): %s, objective %.6g, bound %.6g, %.2f s", res.details["variant"], res.status,
                 res.objective, res.best_bound, res.solve_time_s)
     opt.solves.append({"model": res.model, "status": res.status, "objective": res.objective,
                        "best_bound": res.best_bound, "gap": res.gap, "solve_time_s": res.solve_time_s,
-                       **res.details})
+                       **{k: v for k, v in res.details.items() if k != "covered"}})
     chosen = np.asarray(res.selected, dtype=np.int64) - fixed_nodes.size
     chosen = chosen[chosen >= 0]
     # Plugs from the flow through each new site (trips/day), sized like city sites.

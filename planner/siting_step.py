@@ -1,5 +1,5 @@
 """The optimisation step of a study: unserved demand -> new stations, with the OR-Tools
-models of :mod:`planner.siting`, checked by :mod:`planner.checker`.
+models of :mod:`planner.siting`, checked by :mod:`planner.siting.checker`.
 
 City models (MCLP, p-median, cover, capacitated) see demand as weighted nodes and travel
 time to candidate sites. The corridor model (FRLM) sees origin-destination flows along
@@ -216,7 +216,7 @@ def city_solve(self: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame
     dem_nodes = dem.index.to_numpy(dtype=np.int64)
     cols = np.r_[fixed["node"].to_numpy(dtype=np.int64), self.cand["node"].to_numpy(dtype=np.int64)]
     n_fixed = len(fixed)
-    cutoff = self.threshold_s if self.kind in ("mclp", "cover") else None
+    cutoff = self.threshold_s if self.kind in ("mclp", "cover", "capacitated") else None
     cost = self.net.travel_time_matrix(dem_nodes, cols, cutoff=cutoff)
     site_cost = np.r_[np.zeros(n_fixed), (self.cand["site_cost"] + self.cand["plug_cost"]).to_numpy()]
     fixed_idx = np.arange(n_fixed)
@@ -233,14 +233,43 @@ def city_solve(self: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame
         model = siting.SetCover.from_cost_matrix(cost, dem.to_numpy(), threshold=self.threshold_s,
                                                  coverage=cfg.model.coverage_target, candidate_costs=site_cost,
                                                  **common)
-    else:
-        raise NotImplementedError(self.kind)
+    elif self.kind == "capacitated":
+        model = _capacitated_model(self, cost, dem, fixed, site_cost, budget_left, labels)
+    else:  # pragma: no cover - the config schema admits no other kind
+        raise ValueError(f"unknown model kind {self.kind!r}")
     res = model.solve(**_solve_options(cfg))
+    model.check(res)  # independent recomputation of objective and constraints
     _log_result(res, "siting")
     self.solves.append({"model": res.model, "status": res.status, "objective": res.objective,
                         "best_bound": res.best_bound, "gap": res.gap, "solve_time_s": res.solve_time_s})
     chosen = np.asarray(res.selected, dtype=np.int64) - n_fixed
     chosen = chosen[chosen >= 0]
+    if res.plugs is not None:  # the capacitated model decides the plugs itself
+        return chosen, np.maximum(res.plugs[chosen + n_fixed], 1)
     plugs = self._initial_plugs(self.cand["node"].to_numpy()[chosen], dem_nodes, dem.to_numpy())
     return chosen, plugs
+
+
+def _capacitated_model(self: StudyOptimizer, cost, dem: pd.Series, fixed: pd.DataFrame, site_cost, budget_left,
+                       labels):
+    """Capacitated siting for the study: demand as plug-hours per hour in the busiest hour
+    (trips x the peak hour's share x a 30 min session / days), existing plugs kept."""
+    from planner.siting import Capacitated
+
+    cfg = self.cfg
+    hours = self.trips["depart_s"] // 3600 % 24
+    peak_share = float(hours.value_counts(normalize=True).max()) if len(hours) else 1.0
+    load = dem.to_numpy(dtype=float) / max(1, cfg.simulation.days) * peak_share * 0.5
+    n_fixed = len(fixed)
+    existing = np.r_[fixed["plugs"].to_numpy(dtype=np.int64), np.zeros(len(self.cand), dtype=np.int64)]
+    max_plugs = np.maximum(np.full(existing.size, cfg.candidates.max_plugs, dtype=np.int64), existing)
+    kw = np.r_[fixed["power_kw"].to_numpy(dtype=float) if "power_kw" in fixed else
+               np.full(n_fixed, cfg.candidates.power_kw), self.cand["power_kw"].to_numpy(dtype=float)]
+    site = np.r_[np.zeros(n_fixed), self.cand["site_cost"].to_numpy(dtype=float)]
+    plug = np.r_[np.full(n_fixed, cfg.candidates.plug_cost), self.cand["plug_cost"].to_numpy(dtype=float)]
+    return Capacitated.from_cost_matrix(
+        cost, load, threshold=self.threshold_s, max_plugs=max_plugs, site_costs=site, plug_costs=plug,
+        plug_kw=kw, grid_kw=cfg.candidates.grid_kw, existing_plugs=existing, fixed_open=np.arange(n_fixed),
+        utilisation=cfg.model.target_utilisation, coverage=cfg.model.coverage_target, budget=budget_left,
+        site_labels=labels)
 

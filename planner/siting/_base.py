@@ -1,0 +1,530 @@
+"""Shared plumbing of the siting models: options, the result object, input validation,
+exact demand aggregation and the OR-Tools call wrappers (CP-SAT and the MIP interface).
+
+Conventions used by every model
+-------------------------------
+* A *cost matrix* has one row per demand point and one column per site (candidate or
+  existing). It is a dense ``numpy`` array (``inf`` = unreachable) or a
+  ``scipy.sparse`` matrix whose *stored* entries are the finite costs (explicit zeros
+  included) and whose missing entries are unreachable. Travel times are in seconds.
+* ``fixed_open`` lists columns that are open whatever happens (existing stations, or
+  sites forced by the user). They count for coverage and service, and their
+  ``candidate_costs`` count against a budget. ``p`` always counts *new* sites.
+* ``selected`` in a result holds the new sites only; ``open_sites`` adds the fixed ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from planner._errors import (
+    InfeasibleModelError,
+    ModelInputError,
+    NoCandidatesError,
+    SolverError,
+)
+
+logger = logging.getLogger(__name__)
+
+SOLVERS = ("auto", "cp-sat", "scip", "highs")
+OPTIMAL, FEASIBLE = "OPTIMAL", "FEASIBLE"
+
+
+# ---------------------------------------------------------------------------- options
+@dataclass(frozen=True)
+class SolveOptions:
+    """How to solve: wall-clock limit, worker threads, random seed and solver backend.
+
+    ``solver`` is ``"auto"`` (the measured-fastest backend for the model), ``"cp-sat"``,
+    ``"scip"`` or ``"highs"`` (the latter two through ``ortools.linear_solver``).
+    """
+
+    time_limit_s: float = 60.0
+    threads: int = 2
+    seed: int = 0
+    solver: str = "auto"
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.time_limit_s, int | float) and self.time_limit_s > 0):
+            raise ModelInputError(f"time_limit_s must be a positive number of seconds, got {self.time_limit_s!r}")
+        if not (isinstance(self.threads, int) and self.threads >= 1):
+            raise ModelInputError(f"threads must be an integer >= 1, got {self.threads!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ModelInputError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.solver not in SOLVERS:
+            raise ModelInputError(f"solver {self.solver!r} is not one of {', '.join(SOLVERS)}")
+
+
+# ---------------------------------------------------------------------------- result
+@dataclass(frozen=True, eq=False)
+class SitingResult:
+    """Outcome of a siting model.
+
+    Attributes
+    ----------
+    model : str
+        ``"mclp"``, ``"pmedian"``, ``"cover"``, ``"capacitated"`` or ``"frlm"``.
+    status : str
+        ``"OPTIMAL"`` (proven) or ``"FEASIBLE"`` (best solution found when a limit was
+        reached; ``gap`` is then the proven optimality gap).
+    sense : str
+        ``"max"`` or ``"min"``.
+    selected : numpy.ndarray
+        Column indices of the *new* sites opened, sorted.
+    fixed_open : numpy.ndarray
+        Column indices of the sites that were fixed open (existing stations).
+    objective : float
+        Objective value of the reported solution, in the model's units.
+    best_bound : float
+        Proven bound on the optimum (upper for ``max``, lower for ``min``).
+    gap : float
+        ``|best_bound - objective| / max(|objective|, 1e-9)``; 0 when optimal.
+    solver : str
+        Backend that produced the answer (e.g. ``"cp-sat"``, ``"lagrangian"``).
+    solve_time_s : float
+        Wall-clock time of ``solve`` including preprocessing.
+    time_limit_s : float
+        The limit that applied.
+    message : str
+        One human-readable sentence (says when a time limit was hit).
+    plugs : numpy.ndarray or None
+        Plugs per column (capacitated model only), including existing plugs.
+    site_labels : numpy.ndarray or None
+        Labels of all columns (e.g. ``site_id`` from a GeoDataFrame), if known.
+    details : dict
+        Model-specific figures (covered weight, assignment, costs, sizes ...).
+    """
+
+    model: str
+    status: str
+    sense: str
+    selected: np.ndarray
+    fixed_open: np.ndarray
+    objective: float
+    best_bound: float
+    gap: float
+    solver: str
+    solve_time_s: float
+    time_limit_s: float
+    message: str
+    plugs: np.ndarray | None = None
+    site_labels: np.ndarray | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def open_sites(self) -> np.ndarray:
+        """All open columns: fixed ones and new ones, sorted."""
+        return np.union1d(self.fixed_open, self.selected).astype(np.int64)
+
+    @property
+    def optimal(self) -> bool:
+        """True when optimality is proven."""
+        return self.status == OPTIMAL
+
+    @property
+    def selected_labels(self) -> list:
+        """Labels of the new sites (column indices when no labels are known)."""
+        if self.site_labels is None:
+            return self.selected.tolist()
+        return self.site_labels[self.selected].tolist()
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per open site: ``site`` (column), ``label``, ``new``, ``plugs``."""
+        sites = self.open_sites
+        labels = sites if self.site_labels is None else self.site_labels[sites]
+        frame = pd.DataFrame({"site": sites, "label": labels, "new": np.isin(sites, self.selected)})
+        if self.plugs is not None:
+            frame["plugs"] = self.plugs[sites]
+        return frame
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary (no arrays larger than the site lists)."""
+        out = {
+            "model": self.model, "status": self.status, "sense": self.sense,
+            "objective": self.objective, "best_bound": self.best_bound, "gap": self.gap,
+            "solver": self.solver, "solve_time_s": round(self.solve_time_s, 4),
+            "time_limit_s": self.time_limit_s, "message": self.message,
+            "selected": self.selected.tolist(), "selected_labels": self.selected_labels,
+            "fixed_open": self.fixed_open.tolist(),
+        }
+        if self.plugs is not None:
+            out["plugs"] = {int(s): int(self.plugs[s]) for s in self.open_sites}
+        for key, value in self.details.items():
+            if isinstance(value, int | float | str | bool) or value is None:
+                out[key] = value
+        return out
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """Relative gap between a solution value and a proven bound."""
+    if not (math.isfinite(objective) and math.isfinite(bound)):
+        return float("inf")
+    return abs(bound - objective) / max(abs(objective), 1e-9)
+
+
+def make_result(
+    model: str, *, status: str, sense: str, selected, fixed_open, objective: float, bound: float,
+    solver: str, started: float, options: SolveOptions, plugs=None, labels=None,
+    details: dict | None = None, note: str = "",
+) -> SitingResult:
+    """Assemble a :class:`SitingResult` with a consistent bound, gap and message."""
+    objective = float(objective)
+    bound = float(bound)
+    if sense == "max":
+        bound = max(bound, objective)
+    else:
+        bound = min(bound, objective)
+    gap = 0.0 if status == OPTIMAL else relative_gap(objective, bound)
+    if status == OPTIMAL:
+        bound = objective if abs(bound - objective) <= 1e-9 * max(1.0, abs(objective)) else bound
+    elapsed = time.monotonic() - started
+    if status == OPTIMAL:
+        msg = f"optimal {model} solution proven in {elapsed:.2f} s ({solver})"
+    else:
+        msg = (f"time limit of {options.time_limit_s:g} s reached: best {model} solution found, "
+               f"proven gap {100 * gap:.3g}% (objective {objective:.6g}, bound {bound:.6g}; {solver})")
+    if note:
+        msg += f"; {note}"
+    return SitingResult(
+        model=model, status=status, sense=sense,
+        selected=np.sort(np.asarray(selected, dtype=np.int64)),
+        fixed_open=np.sort(np.asarray(fixed_open, dtype=np.int64)),
+        objective=objective, best_bound=bound, gap=gap, solver=solver, solve_time_s=elapsed,
+        time_limit_s=float(options.time_limit_s), message=msg,
+        plugs=None if plugs is None else np.asarray(plugs, dtype=np.int64),
+        site_labels=labels, details=dict(details or {}),
+    )
+
+
+# ---------------------------------------------------------------------------- validation
+def check_cost_matrix(cost, *, name: str = "cost") -> np.ndarray | sparse.csr_matrix:
+    """Validate a cost matrix; returns a float64 ndarray or a CSR matrix (explicit zeros kept)."""
+    if sparse.issparse(cost):
+        mat = sparse.csr_matrix(cost, dtype=np.float64, copy=True)
+        mat.sum_duplicates()
+        data = mat.data
+    else:
+        mat = np.asarray(cost, dtype=np.float64)
+        if mat.ndim != 2:
+            raise ModelInputError(f"{name} must be a 2-D matrix (demand x sites), got shape {mat.shape}")
+        data = mat
+    if mat.shape[1] == 0:
+        raise NoCandidatesError(
+            f"{name} has no columns: there are no candidate sites or existing stations to choose from; "
+            "add candidate sites (e.g. widen the candidate tag rules)")
+    if mat.shape[0] == 0:
+        raise ModelInputError(f"{name} has no rows: there are no demand points")
+    if np.isnan(data).any():
+        raise ModelInputError(f"{name} contains NaN; use inf (or leave a sparse entry out) for unreachable pairs")
+    if (data < 0).any():
+        bad = np.argwhere(mat < 0)[:3].tolist() if not sparse.issparse(mat) else "some stored entries"
+        raise ModelInputError(f"{name} has negative travel costs (at {bad}); costs must be >= 0")
+    return mat
+
+
+def check_weights(weights, n: int, *, name: str = "weights") -> np.ndarray:
+    """Non-negative finite demand weights of length ``n`` (all ones when ``None``)."""
+    if weights is None:
+        return np.ones(n)
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    if w.size != n:
+        raise ModelInputError(f"{name} has {w.size} values but the cost matrix has {n} demand rows")
+    if not np.isfinite(w).all() or (w < 0).any():
+        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))[:5].tolist()
+        raise ModelInputError(f"{name} must be finite and >= 0; bad demand rows {bad}")
+    return w
+
+
+def check_site_costs(costs, m: int, *, name: str = "candidate_costs") -> np.ndarray:
+    """Non-negative finite per-site costs of length ``m`` (all ones when ``None``)."""
+    if costs is None:
+        return np.ones(m)
+    c = np.asarray(costs, dtype=np.float64).ravel()
+    if c.size != m:
+        raise ModelInputError(f"{name} has {c.size} values but there are {m} sites (columns)")
+    if not np.isfinite(c).all() or (c < 0).any():
+        bad = np.flatnonzero(~np.isfinite(c) | (c < 0))[:5].tolist()
+        raise ModelInputError(f"{name} must be finite and >= 0; bad sites {bad}")
+    return c
+
+
+def check_fixed(fixed_open, m: int) -> np.ndarray:
+    """Sorted unique column indices from an index list or a boolean mask."""
+    if fixed_open is None:
+        return np.empty(0, dtype=np.int64)
+    arr = np.asarray(fixed_open)
+    if arr.dtype == bool:
+        if arr.size != m:
+            raise ModelInputError(f"fixed_open mask has {arr.size} entries but there are {m} sites")
+        return np.flatnonzero(arr).astype(np.int64)
+    arr = arr.ravel()
+    if arr.size and (arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() >= m):
+        raise ModelInputError(f"fixed_open must hold site indices in 0..{m - 1}, got {arr[:5].tolist()}")
+    return np.unique(arr.astype(np.int64))
+
+
+def check_free_sites(m: int, fixed: np.ndarray, labels=None) -> np.ndarray:
+    """Columns that may be opened; raises :class:`NoCandidatesError` when there are none."""
+    free = np.setdiff1d(np.arange(m), fixed)
+    if free.size == 0:
+        raise NoCandidatesError(
+            f"no candidate sites: all {m} sites are fixed open (existing stations), so there is "
+            "nothing to choose; add candidate sites")
+    return free
+
+
+def check_count(value, name: str, *, allow_none: bool = True) -> int | None:
+    if value is None:
+        if allow_none:
+            return None
+        raise ModelInputError(f"{name} is required")
+    if isinstance(value, bool) or int(value) != value or value < 0:
+        raise ModelInputError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def check_budget(budget, costs: np.ndarray, fixed: np.ndarray) -> float | None:
+    """Validate a budget against the cost of what is fixed open."""
+    from planner._errors import BudgetError
+
+    if budget is None:
+        return None
+    b = float(budget)
+    if not math.isfinite(b) or b < 0:
+        raise ModelInputError(f"budget must be a finite number >= 0, got {budget!r}")
+    fixed_cost = float(costs[fixed].sum())
+    if b + 1e-9 * max(1.0, abs(b)) < fixed_cost:
+        top = fixed[np.argsort(-costs[fixed])][:5]
+        items = ", ".join(f"site {j} costs {costs[j]:g}" for j in top)
+        raise BudgetError(
+            f"budget {b:g} is below the {fixed_cost:g} already committed to the {fixed.size} "
+            f"fixed-open sites ({items}); raise the budget to at least {fixed_cost:g} or set "
+            "the cost of existing stations to 0")
+    return b
+
+
+def labels_array(labels, m: int) -> np.ndarray | None:
+    if labels is None:
+        return None
+    arr = np.asarray(list(labels), dtype=object)
+    if arr.size != m:
+        raise ModelInputError(f"site_labels has {arr.size} entries but there are {m} sites")
+    return arr
+
+
+# ---------------------------------------------------------------------------- coverage / aggregation
+def coverage_matrix(cost, threshold: float) -> sparse.csr_matrix:
+    """Boolean CSR ``a_ij = cost_ij <= threshold`` (sparse input: stored entries only)."""
+    if sparse.issparse(cost):
+        mat = cost.tocsr()
+        keep = mat.data <= threshold
+        counts = np.add.reduceat(keep, mat.indptr[:-1]) if mat.nnz else np.zeros(mat.shape[0], int)
+        counts = np.where(np.diff(mat.indptr) > 0, counts, 0)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return sparse.csr_matrix(
+            (np.ones(int(keep.sum()), dtype=bool), mat.indices[keep], indptr), shape=mat.shape)
+    rows, cols = np.nonzero(cost <= threshold)
+    return sparse.csr_matrix((np.ones(rows.size, dtype=bool), (rows, cols)), shape=cost.shape)
+
+
+def group_identical_rows(mat: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Group rows with identical sparsity pattern (exactly).
+
+    Rows are hashed by two random 64-bit sums over their column indices plus their
+    length, grouped, and every member is then compared with its group's representative
+    element by element; a hash collision (never seen in practice) splits the group.
+
+    Returns
+    -------
+    rep : numpy.ndarray
+        Row index of one representative per group.
+    inverse : numpy.ndarray
+        Group number of every row.
+    """
+    mat = mat.tocsr()
+    mat.sort_indices()
+    n, m = mat.shape
+    rng = np.random.default_rng(0x5eed)
+    r1 = rng.integers(0, 2**63, size=m, dtype=np.uint64)
+    r2 = rng.integers(0, 2**63, size=m, dtype=np.uint64)
+    lengths = np.diff(mat.indptr)
+    h1 = np.zeros(n, dtype=np.uint64)
+    h2 = np.zeros(n, dtype=np.uint64)
+    nz = lengths > 0
+    if mat.nnz:
+        starts = mat.indptr[:-1][nz]
+        with np.errstate(over="ignore"):
+            h1[nz] = np.add.reduceat(r1[mat.indices], starts)
+            h2[nz] = np.add.reduceat(r2[mat.indices], starts)
+    keys = pd.MultiIndex.from_arrays([h1, h2, lengths])
+    inverse, uniq = pd.factorize(keys)
+    inverse = np.asarray(inverse, dtype=np.int64)
+    rep = np.full(len(uniq), -1, dtype=np.int64)
+    rep[inverse[::-1]] = np.arange(n)[::-1]  # first row of each group
+    # exact verification
+    rep_of = rep[inverse]
+    lens = lengths
+    pos_row = np.repeat(np.arange(n), lens)
+    offs = np.arange(mat.nnz) - np.repeat(mat.indptr[:-1], lens)
+    same = mat.indices == mat.indices[mat.indptr[rep_of[pos_row]] + offs]
+    bad_rows = np.unique(pos_row[~same])
+    if bad_rows.size:  # pragma: no cover - hash collision
+        logger.warning("row-hash collision on %d rows; splitting exactly", bad_rows.size)
+        next_id = len(uniq)
+        extra: dict[tuple, int] = {}
+        for r in bad_rows:
+            key = tuple(mat.indices[mat.indptr[r]:mat.indptr[r + 1]])
+            if key not in extra:
+                extra[key] = next_id
+                next_id += 1
+            inverse[r] = extra[key]
+        rep = np.full(next_id, -1, dtype=np.int64)
+        rep[inverse[::-1]] = np.arange(n)[::-1]
+        keep = rep >= 0
+        remap = np.cumsum(keep) - 1
+        inverse = remap[inverse]
+        rep = rep[keep]
+    return rep, inverse
+
+
+def group_identical_dense_rows(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group identical rows of a dense matrix exactly (hash, then verify)."""
+    n = mat.shape[0]
+    h = pd.util.hash_pandas_object(pd.DataFrame(mat), index=False).to_numpy()
+    inverse, uniq = pd.factorize(h)
+    inverse = np.asarray(inverse, dtype=np.int64)
+    rep = np.full(len(uniq), -1, dtype=np.int64)
+    rep[inverse[::-1]] = np.arange(n)[::-1]
+    equal = (mat == mat[rep[inverse]]) | (np.isinf(mat) & np.isinf(mat[rep[inverse]]))
+    if not equal.all():  # pragma: no cover - hash collision
+        _, rep, inverse = np.unique(mat, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+    return rep, inverse
+
+
+# ---------------------------------------------------------------------------- integer scaling
+def integer_scale(values: np.ndarray, *, max_total: float = 2.0**52) -> tuple[np.ndarray, float, float]:
+    """Scale non-negative values to integers for CP-SAT.
+
+    Returns ``(ints, scale, max_error)`` with ``ints = round(values * scale)``; the scale is
+    1 when the values are already integral, else the power of ten (or two) giving about
+    nine significant digits without overflowing ``max_total``. ``max_error`` bounds
+    ``|sum(ints)/scale - sum(values)|`` over any subset.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    total = float(v.sum()) if v.size else 0.0
+    if np.all(v == np.round(v)) and total < max_total:
+        return v.astype(np.int64), 1.0, 0.0
+    top = max(float(v.max()) if v.size else 1.0, 1e-300)
+    scale = 10.0 ** (9 - math.ceil(math.log10(top)))
+    while total * scale > max_total / 4:
+        scale /= 10.0
+    ints = np.round(v * scale).astype(np.int64)
+    err = float(np.abs(ints / scale - v).sum())
+    return ints, scale, err
+
+
+# ---------------------------------------------------------------------------- OR-Tools wrappers
+@dataclass
+class BackendOutcome:
+    """What a backend returned: status, chosen values, objective and bound (model units)."""
+
+    status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | NO_SOLUTION | INVALID
+    values: dict[str, np.ndarray]
+    objective: float
+    bound: float
+    solver: str
+    wall_s: float
+
+
+def run_cpsat(model, var_groups: dict[str, Sequence], *, options: SolveOptions, time_left: float,
+              scale: float = 1.0, offset: float = 0.0) -> BackendOutcome:
+    """Solve a CP-SAT model; values per variable group, objective/bound back in model units."""
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.01, float(time_left))
+    solver.parameters.num_workers = int(options.threads)
+    solver.parameters.random_seed = int(options.seed)
+    solver.parameters.log_search_progress = bool(options.log)
+    t = time.monotonic()
+    code = solver.Solve(model)
+    wall = time.monotonic() - t
+    name = solver.StatusName(code)
+    logger.debug("cp-sat: %s in %.2f s", name, wall)
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        values = {k: np.fromiter((solver.Value(v) for v in vs), dtype=np.int64, count=len(vs))
+                  for k, vs in var_groups.items()}
+        return BackendOutcome(
+            status=OPTIMAL if code == cp_model.OPTIMAL else FEASIBLE, values=values,
+            objective=solver.ObjectiveValue() / scale + offset,
+            bound=solver.BestObjectiveBound() / scale + offset, solver="cp-sat", wall_s=wall)
+    if code == cp_model.INFEASIBLE:
+        return BackendOutcome("INFEASIBLE", {}, math.nan, math.nan, "cp-sat", wall)
+    if code == cp_model.MODEL_INVALID:
+        raise SolverError(f"CP-SAT rejected the model: {model.Validate()}")
+    return BackendOutcome("NO_SOLUTION", {}, math.nan, solver.BestObjectiveBound() / scale + offset,
+                          "cp-sat", wall)
+
+
+def new_mip(kind: str):
+    """A ``pywraplp`` solver for ``"scip"`` or ``"highs"``."""
+    from ortools.linear_solver import pywraplp
+
+    backend = {"scip": "SCIP", "highs": "HIGHS"}[kind]
+    solver = pywraplp.Solver.CreateSolver(backend)
+    if solver is None:  # pragma: no cover - depends on the OR-Tools build
+        raise SolverError(f"OR-Tools was built without {backend}; choose another solver")
+    return solver
+
+
+def run_mip(solver, var_groups: dict[str, Sequence], *, kind: str, options: SolveOptions,
+            time_left: float, hint: tuple[list, list] | None = None) -> BackendOutcome:
+    """Solve a ``pywraplp`` model with zero gap tolerance; objective/bound as the model has them."""
+    from ortools.linear_solver import pywraplp
+
+    solver.SetTimeLimit(int(max(10.0, 1000.0 * time_left)))
+    solver.SetNumThreads(int(options.threads))
+    if kind == "scip":
+        solver.SetSolverSpecificParametersAsString(
+            f"limits/gap = 0\nlimits/absgap = 0\nrandomization/randomseedshift = {int(options.seed)}\n")
+    if kind == "highs" and not options.log:
+        # HiGHS prints a banner on stdout even with output suppressed; library code must not
+        solver.SetSolverSpecificParametersAsString("output_flag=false\n")
+    if options.log:
+        solver.EnableOutput()
+    if hint is not None:
+        solver.SetHint(*hint)
+    params = pywraplp.MPSolverParameters()
+    params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
+    t = time.monotonic()
+    code = solver.Solve(params)
+    wall = time.monotonic() - t
+    logger.debug("%s: status %d in %.2f s", kind, code, wall)
+    if code in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+        values = {k: np.fromiter((v.solution_value() for v in vs), dtype=np.float64, count=len(vs))
+                  for k, vs in var_groups.items()}
+        obj = solver.Objective()
+        status = OPTIMAL if code == pywraplp.Solver.OPTIMAL else FEASIBLE
+        bound = obj.Value() if status == OPTIMAL else obj.BestBound()
+        return BackendOutcome(status, values, obj.Value(), bound, kind, wall)
+    if code == pywraplp.Solver.INFEASIBLE:
+        return BackendOutcome("INFEASIBLE", {}, math.nan, math.nan, kind, wall)
+    if code in (pywraplp.Solver.ABNORMAL, pywraplp.Solver.MODEL_INVALID):
+        raise SolverError(f"{kind} failed on the model (status {code}); try solver='cp-sat'")
+    return BackendOutcome("NO_SOLUTION", {}, math.nan, math.nan, kind, wall)
+
+
+def raise_infeasible(model: str, constraint: str, data: str, fix: str) -> None:
+    """Raise :class:`InfeasibleModelError` with a uniform diagnosis."""
+    raise InfeasibleModelError(f"{model}: infeasible because of {constraint}: {data}; {fix}")

@@ -1,0 +1,284 @@
+"""Capacitated siting: which sites, and how many plugs at each (an integer decision)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+from scipy import sparse
+
+from planner._errors import InfeasibleModelError, ModelInputError, UnreachableDemandError
+from planner.siting._base import (
+    FEASIBLE,
+    OPTIMAL,
+    SitingResult,
+    SolveOptions,
+    check_budget,
+    check_cost_matrix,
+    check_fixed,
+    check_free_sites,
+    check_site_costs,
+    check_weights,
+    coverage_matrix,
+    group_identical_rows,
+    labels_array,
+    make_result,
+    new_mip,
+    run_mip,
+)
+from planner.siting._model import SitingModel
+
+logger = logging.getLogger(__name__)
+
+
+class Capacitated(SitingModel):
+    r"""Capacitated siting with integer plugs per site, site and per-plug costs and an
+    optional grid-power limit per site.
+
+    ``demand`` is in charging hours per hour (plug-hours/h, e.g. from a simulation): a
+    site with ``n`` plugs can take ``rho * n`` of it at the target utilisation ``rho``.
+    Demand row ``i`` may only be served by a site within ``threshold``.
+
+    Formulation (``F`` fixed-open sites with ``e_j`` existing plugs)::
+
+        min   sum_j f_j y_j + sum_j g_j n_j                      (or, with a budget B,
+        s.t.  sum_j x_ij <= 1                     for every i      max sum_ij h_i x_ij
+              sum_i h_i x_ij <= rho (e_j + n_j)    for every j      s.t. cost <= B)
+              e_j + n_j <= U_j y_j ,  y_f = 1 (f in F)
+              sum_ij h_i x_ij >= coverage * sum_i h_i
+              x_ij >= 0 (only pairs within threshold),  y_j in {0,1},  n_j in Z+
+
+    ``U_j = min(max_plugs_j, floor(grid_kw_j / plug_kw_j))``. Rows with the same set of
+    reachable sites are merged (exact, since ``x`` is continuous). Solved with SCIP
+    through OR-Tools (continuous assignment), warm-started from a greedy solution.
+    """
+
+    kind = "capacitated"
+    sense = "min"
+
+    @classmethod
+    def from_cost_matrix(
+        cls, cost, demand, *, threshold: float, max_plugs, site_costs=None, plug_costs=None,
+        plug_kw=50.0, grid_kw=None, existing_plugs=None, fixed_open=None, utilisation: float = 0.6,
+        coverage: float = 1.0, budget: float | None = None, site_labels=None,
+    ) -> Capacitated:
+        """Build from arrays.
+
+        Parameters
+        ----------
+        cost : array or sparse matrix
+            Travel time demand row -> site (s); ``inf``/missing is unreachable.
+        demand : array-like
+            Charging hours per hour of every demand row.
+        threshold : float
+            Maximum travel time (s) from a demand row to the site that serves it.
+        max_plugs : int or array-like
+            Plug limit per site.
+        site_costs, plug_costs : array-like, optional
+            Cost of opening a new site (0 for fixed ones) and of each added plug.
+        plug_kw : float or array-like
+            Power per plug (kW), for the grid limit and reporting.
+        grid_kw : float or array-like, optional
+            Grid connection limit per site (kW); ``None`` for no limit.
+        existing_plugs : array-like, optional
+            Plugs already installed (at fixed-open sites).
+        utilisation : float
+            Target utilisation ``rho`` of a plug (0 < rho <= 1).
+        coverage : float
+            Share of the demand that must be served (without a budget).
+        budget : float, optional
+            Maximise served demand within this total cost instead.
+        """
+        cost = check_cost_matrix(cost)
+        n, m = cost.shape
+        h = check_weights(demand, n, name="demand")
+        f = check_site_costs(site_costs, m, name="site_costs") if site_costs is not None else np.zeros(m)
+        g = check_site_costs(plug_costs, m, name="plug_costs") if plug_costs is not None else np.ones(m)
+        kw = np.broadcast_to(np.asarray(plug_kw, dtype=float), (m,)).copy()
+        if not np.isfinite(kw).all() or (kw <= 0).any():
+            raise ModelInputError(f"plug_kw must be > 0 for every site, got {kw[(kw <= 0) | ~np.isfinite(kw)][:3]}")
+        mp = np.broadcast_to(np.asarray(max_plugs), (m,)).copy()
+        if mp.dtype.kind not in "iu" or (mp < 0).any():
+            raise ModelInputError(f"max_plugs must be non-negative integers, got {mp[:5].tolist()}")
+        cap = mp.astype(np.int64)
+        if grid_kw is not None:
+            gk = np.broadcast_to(np.asarray(grid_kw, dtype=float), (m,)).copy()
+            if (gk < 0).any() or np.isnan(gk).any():
+                raise ModelInputError("grid_kw must be >= 0 (inf for no limit)")
+            cap = np.minimum(cap, np.floor(np.where(np.isfinite(gk), gk / kw, cap) + 1e-9).astype(np.int64))
+        fixed = check_fixed(fixed_open, m)
+        e = np.zeros(m, dtype=np.int64) if existing_plugs is None else np.asarray(existing_plugs, dtype=np.int64)
+        if e.shape != (m,) or (e < 0).any():
+            raise ModelInputError(f"existing_plugs must hold {m} non-negative integers")
+        if (e[np.setdiff1d(np.arange(m), fixed)] > 0).any():
+            raise ModelInputError("existing_plugs are only allowed at fixed-open sites")
+        cap = np.maximum(cap, e)
+        if not (isinstance(utilisation, int | float) and 0 < utilisation <= 1):
+            raise ModelInputError(f"utilisation must be in (0, 1], got {utilisation!r}")
+        if not (isinstance(coverage, int | float) and 0 < coverage <= 1):
+            raise ModelInputError(f"coverage must be in (0, 1], got {coverage!r}")
+        if threshold is None or not math.isfinite(float(threshold)) or float(threshold) < 0:
+            raise ModelInputError(f"threshold must be a finite number >= 0 (seconds), got {threshold!r}")
+        total_cost = f + g
+        budget = check_budget(budget, np.zeros(m), fixed) if budget is not None else None
+        check_free_sites(m, fixed)
+        raw = dict(cost=cost, demand=h, threshold=float(threshold), cap=cap, site_costs=f, plug_costs=g,
+                   plug_kw=kw, existing_plugs=e, fixed_open=fixed, utilisation=float(utilisation),
+                   coverage=float(coverage), budget=budget)
+        del total_cost
+        return cls(raw, site_labels=labels_array(site_labels, m))
+
+    def _solve(self, options: SolveOptions, started: float) -> SitingResult:
+        r = self.raw
+        A = coverage_matrix(r["cost"], r["threshold"]).tocsr()
+        h, cap, e, fixed = r["demand"], r["cap"], r["existing_plugs"], r["fixed_open"]
+        m = A.shape[1]
+        rho = r["utilisation"]
+        reach = (np.diff(A.indptr) > 0) & (h > 0)
+        total = float(h.sum())
+        unreach_w = float(h[(np.diff(A.indptr) == 0) & (h > 0)].sum())
+        if total > 0 and unreach_w >= total:
+            raise UnreachableDemandError(
+                f"capacitated: no demand row lies within {r['threshold']:g} s of any site; raise the threshold "
+                "or add candidates near the demand")
+        rows = np.flatnonzero(reach)
+        rep, inverse = group_identical_rows(A[rows]) if rows.size else (np.empty(0, int), np.empty(0, int))
+        H = np.bincount(inverse, weights=h[rows], minlength=rep.size)
+        G = A[rows[rep]].tocsr() if rows.size else sparse.csr_matrix((0, m), dtype=bool)
+        site_cap_h = rho * cap.astype(float)
+        if r["budget"] is None:
+            need = r["coverage"] * total
+            # upper bound on what can be served: every site at its plug limit
+            can = min(total - unreach_w, float(site_cap_h[np.unique(G.indices)].sum()) if G.nnz else 0.0)
+            if can < need * (1 - 1e-9):
+                raise InfeasibleModelError(
+                    f"capacitated: infeasible because of the coverage constraint: {r['coverage']:.0%} of "
+                    f"{total:.6g} charging hours/h must be served, but at most {can:.6g} can be (demand beyond "
+                    f"{r['threshold']:g} s of every site: {unreach_w:.6g}; plug limits x utilisation "
+                    f"{rho:g} cap the rest); raise max_plugs or grid_kw, lower the coverage or add candidates")
+        else:
+            need = 0.0
+        kind = "scip" if options.solver == "auto" else options.solver
+        if kind not in ("scip", "highs"):
+            raise ModelInputError(f"capacitated: solver {kind!r} is not supported; use 'auto', 'scip' or 'highs'")
+        solver = new_mip(kind)
+        inf = solver.infinity()
+        free_mask = np.ones(m, dtype=bool)
+        free_mask[fixed] = False
+        y = [solver.IntVar(1.0 if not free_mask[j] else 0.0, 1.0, f"y{j}") for j in range(m)]
+        nplug = [solver.IntVar(0.0, float(cap[j] - e[j]), f"n{j}") for j in range(m)]
+        x = {}
+        load: list[list] = [[] for _ in range(m)]
+        served = solver.Sum([])
+        served_terms = []
+        for k in range(G.shape[0]):
+            js = G.indices[G.indptr[k]:G.indptr[k + 1]]
+            ct = solver.Constraint(0.0, 1.0)
+            for j in js:
+                v = solver.NumVar(0.0, 1.0, "")
+                x[k, j] = v
+                ct.SetCoefficient(v, 1.0)
+                load[j].append((v, H[k]))
+                served_terms.append((v, H[k]))
+        for j in range(m):
+            c = solver.Constraint(-inf, rho * float(e[j]))
+            for v, hk in load[j]:
+                c.SetCoefficient(v, float(hk))
+            c.SetCoefficient(nplug[j], -rho)
+            # plugs only where open
+            c2 = solver.Constraint(-inf, 0.0)
+            c2.SetCoefficient(nplug[j], 1.0)
+            c2.SetCoefficient(y[j], -float(cap[j] - e[j]))
+        del served
+        cost_expr = [(y[j], float(r["site_costs"][j])) for j in range(m) if free_mask[j]] + \
+                    [(nplug[j], float(r["plug_costs"][j])) for j in range(m)]
+        obj = solver.Objective()
+        if r["budget"] is None:
+            cov = solver.Constraint(need, inf)
+            for v, hk in served_terms:
+                cov.SetCoefficient(v, float(hk))
+            for v, cj in cost_expr:
+                obj.SetCoefficient(v, cj)
+            obj.SetMinimization()
+        else:
+            bud = solver.Constraint(-inf, float(r["budget"]))
+            for v, cj in cost_expr:
+                bud.SetCoefficient(v, cj)
+            for v, hk in served_terms:
+                obj.SetCoefficient(v, float(hk))
+            obj.SetMaximization()
+        hint = None
+        if kind == "scip":  # HiGHS crashes on hints in this OR-Tools build
+            gy, gn = self._greedy(G, H, need)
+            hint = (y + nplug, [float(v) for v in gy] + [float(v) for v in gn])
+        deadline = self._deadline(options, started)
+        out = run_mip(solver, {"y": y, "n": nplug}, kind=kind, options=options,
+                      time_left=deadline - time.monotonic(), hint=hint)
+        if out.status == "INFEASIBLE":
+            raise InfeasibleModelError(
+                "capacitated: infeasible because of the coverage and plug-capacity constraints together; "
+                "raise max_plugs or grid_kw, or lower the coverage target")
+        if out.status not in (OPTIMAL, FEASIBLE):
+            raise InfeasibleModelError(
+                f"capacitated: no solution found within {options.time_limit_s:g} s; raise the time limit")
+        yv = out.values["y"] > 0.5
+        nv = np.round(out.values["n"]).astype(np.int64)
+        plugs = np.where(yv, e + nv, 0)
+        assign = sparse.csr_matrix(
+            ([v.solution_value() for v in x.values()],
+             ([k for k, _ in x], [j for _, j in x])), shape=G.shape)
+        # assignment of original rows: each row gets its group's fractions, scaled by its share
+        row_assign = sparse.csr_matrix(assign[inverse]) if rows.size else sparse.csr_matrix((0, m))
+        full = sparse.lil_matrix((len(h), m))
+        if rows.size:
+            full[rows] = row_assign
+        full = full.tocsr()
+        full.eliminate_zeros()
+        sel = np.flatnonzero(yv & free_mask)
+        capex = float(r["site_costs"][sel].sum() + (r["plug_costs"] * nv * yv).sum())
+        served_h = float(full.multiply(h[:, None]).sum())
+        objective = capex if r["budget"] is None else served_h
+        details = dict(capex=capex, served_hours=served_h, total_hours=total, unreachable_hours=unreach_w,
+                       coverage_fraction=served_h / total if total else 1.0, demand_groups=int(G.shape[0]),
+                       new_sites=int(sel.size), added_plugs=int((nv * yv).sum()), assignment=full,
+                       power_kw={int(j): float(plugs[j] * r["plug_kw"][j]) for j in np.flatnonzero(plugs)})
+        return make_result(self.kind, status=out.status, sense="min" if r["budget"] is None else "max",
+                           selected=sel, fixed_open=fixed, objective=objective, bound=out.bound, solver=kind,
+                           started=started, options=options, plugs=plugs, labels=self.site_labels,
+                           details=details)
+
+    def _greedy(self, G, H, need):
+        """Open sites in order of reachable demand per cost, each with the plugs its
+        captured demand needs, until ``need`` is served (a warm start, not a bound)."""
+        r = self.raw
+        m = G.shape[1]
+        rho, cap, e = r["utilisation"], r["cap"], r["existing_plugs"]
+        left = H.astype(float).copy()
+        y = np.zeros(m, dtype=int)
+        n = np.zeros(m, dtype=int)
+        y[r["fixed_open"]] = 1
+        GT = G.T.tocsr()
+        got = 0.0
+        order_cost = r["site_costs"] + r["plug_costs"]
+        for _ in range(m):
+            if r["budget"] is None and got >= need:
+                break
+            reach = np.asarray(GT @ left).ravel()
+            gain = np.minimum(reach, rho * cap)
+            score = np.where(y == 0, gain / np.maximum(order_cost, 1e-9), -1)
+            j = int(np.argmax(score))
+            if score[j] <= 0:
+                break
+            rows = GT.indices[GT.indptr[j]:GT.indptr[j + 1]]
+            room = rho * cap[j]
+            take = 0.0
+            for k in rows:
+                t = min(left[k], room - take)
+                left[k] -= t
+                take += t
+            y[j] = 1
+            n[j] = min(cap[j] - e[j], max(0, math.ceil(take / rho - 1e-9) - e[j]))
+            got += take
+        return y, n

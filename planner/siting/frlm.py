@@ -1,0 +1,111 @@
+"""Flow-refuelling location model (FRLM) for corridors, as a siting-model class."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+
+from planner._errors import ModelInputError
+from planner.siting._base import OPTIMAL, SitingResult, SolveOptions, check_count, check_fixed, labels_array, make_result
+from planner.siting._model import SitingModel
+
+logger = logging.getLogger(__name__)
+
+
+class FRLM(SitingModel):
+    r"""Flow-refuelling location: maximise the OD flow whose round trip can be driven with
+    range ``R`` given the open sites (existing ones fixed open), with ``p`` new sites; or,
+    with ``p=None``, the fewest new sites refuelling every flow that can be refuelled.
+
+    The arc-cover formulation of Capar & Kuby (2012) on CP-SAT (see
+    :mod:`planner.frlm_arc_cover` for the full statement)::
+
+        max  sum_q f_q y_q   s.t.  y_q <= sum_{k in K_qa} x_k  (every flow q, arc a of its cycle)
+             sum_{k not in F} x_k <= p ;  x_k = 1 (k in F) ;  x, y binary
+
+    ``K_qa`` holds the sites from which arc ``a`` of the round trip ``o -> d -> o`` is
+    reachable within ``R``. The range is a parameter, so the same corridor can be planned
+    for a 2013 i-MiEV and for a current EV.
+    """
+
+    kind = "frlm"
+    sense = "max"
+
+    @classmethod
+    def from_paths(cls, route_km, site_km, site_idx, flows, *, n_sites: int, range_km: float,
+                   p: int | None, fixed_open=None, site_labels=None) -> FRLM:
+        """Build from routes given as km positions.
+
+        Parameters
+        ----------
+        route_km : list of numpy.ndarray
+            Cumulative km of every node along each OD route (``0 .. L``).
+        site_km, site_idx : list of numpy.ndarray
+            Per route, the km positions of the candidate sites on it and their indices.
+        flows : array-like
+            Flow (trips) of each OD pair.
+        n_sites : int
+            Number of sites (columns).
+        range_km : float
+            Driving range R.
+        p : int or None
+            New sites to open; ``None`` = fewest sites refuelling all refuellable flow.
+        """
+        flows = np.asarray(flows, dtype=float)
+        if len(route_km) != flows.size or len(site_km) != flows.size or len(site_idx) != flows.size:
+            raise ModelInputError(f"FRLM: {flows.size} flows but {len(route_km)} routes / {len(site_km)} site lists")
+        if not np.isfinite(flows).all() or (flows < 0).any():
+            raise ModelInputError("FRLM: flows must be finite and >= 0")
+        if not (isinstance(range_km, int | float) and math.isfinite(range_km) and range_km > 0):
+            raise ModelInputError(f"FRLM: range_km must be a positive number, got {range_km!r}")
+        p = check_count(p, "p")
+        fixed = check_fixed(fixed_open, n_sites)
+        for q, idx in enumerate(site_idx):
+            idx = np.asarray(idx)
+            if idx.size and (idx.min() < 0 or idx.max() >= n_sites):
+                raise ModelInputError(f"FRLM: route {q} names site indices outside 0..{n_sites - 1}")
+        raw = dict(route_km=[np.asarray(r, float) for r in route_km], site_km=[np.asarray(s, float) for s in site_km],
+                   site_idx=[np.asarray(s, np.int64) for s in site_idx], flows=flows, n_sites=int(n_sites),
+                   range_km=float(range_km), p=p, fixed_open=fixed)
+        return cls(raw, site_labels=labels_array(site_labels, n_sites))
+
+    @classmethod
+    def from_network(cls, network, origins, destinations, flows, site_nodes, *, range_km: float,
+                     p: int | None, fixed_open=None, site_labels=None) -> FRLM:
+        """Build from a :class:`networks.RoadNetwork`: OD node pairs, their flows and the
+        network nodes of the sites; routes are the fastest paths (one C Dijkstra per origin)."""
+        from planner.siting_step import od_paths
+
+        paths = od_paths(network, np.asarray(origins), np.asarray(destinations))
+        site_nodes = np.asarray(site_nodes, dtype=np.int64)
+        route_km, site_km, site_idx = [], [], []
+        for nodes, km in paths:
+            route_km.append(km)
+            pos = {int(n): i for i, n in enumerate(nodes)}
+            hits = [(pos[int(s)], j) for j, s in enumerate(site_nodes) if int(s) in pos]
+            site_km.append(np.array([km[i] for i, _ in hits], dtype=float))
+            site_idx.append(np.array([j for _, j in hits], dtype=np.int64))
+        return cls.from_paths(route_km, site_km, site_idx, flows, n_sites=site_nodes.size, range_km=range_km,
+                              p=p, fixed_open=fixed_open, site_labels=site_labels)
+
+    def _solve(self, options: SolveOptions, started: float) -> SitingResult:
+        from planner.frlm_arc_cover import solve_frlm
+
+        r = self.raw
+        sol = solve_frlm(r["route_km"], r["site_km"], r["site_idx"], r["flows"], r["n_sites"],
+                         range_km=r["range_km"], fixed=r["fixed_open"], p=r["p"],
+                         time_limit_s=max(0.01, self._deadline(options, started) - time.monotonic()),
+                         threads=options.threads, seed=options.seed)
+        status = OPTIMAL if sol.status == "OPTIMAL" else "FEASIBLE"
+        total = float(r["flows"].sum())
+        covered = float(r["flows"][sol.covered].sum())
+        details = dict(sol.details, refuelled_flow=covered, total_flow=total,
+                       coverage_fraction=covered / total if total else 1.0, new_sites=int(sol.selected.size),
+                       covered=sol.covered)
+        sense = "max" if r["p"] is not None else "min"
+        return make_result(self.kind, status=status, sense=sense, selected=sol.selected, fixed_open=r["fixed_open"],
+                           objective=sol.objective, bound=sol.best_bound, solver="cp-sat", started=started,
+                           options=options, labels=self.site_labels, details=details)

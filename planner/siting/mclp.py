@@ -1,0 +1,259 @@
+"""Maximal covering location problem (Church & ReVelle 1974) with existing stations."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+
+from planner._errors import ModelInputError, UnreachableDemandError
+from planner.siting._base import (
+    FEASIBLE,
+    OPTIMAL,
+    SitingResult,
+    SolveOptions,
+    check_budget,
+    check_cost_matrix,
+    check_count,
+    check_fixed,
+    check_free_sites,
+    check_site_costs,
+    check_weights,
+    integer_scale,
+    labels_array,
+    make_result,
+    new_mip,
+    run_cpsat,
+    run_mip,
+)
+from planner.siting._covering import CoverInstance, covered_weight, greedy_cover, reduce_covering
+from planner.siting._model import SitingModel, geo_inputs
+
+logger = logging.getLogger(__name__)
+
+
+class MCLP(SitingModel):
+    r"""Maximal covering: open new sites to maximise the demand within a travel-time
+    threshold of an open site (new or existing).
+
+    Formulation (after preprocessing, see :mod:`planner.siting._covering`)::
+
+        max   W_fix + sum_k W_k z_k
+        s.t.  z_k <= sum_{j in S_k} y_j          for every demand group k
+              sum_j y_j <= p                      (if p is given)
+              sum_j c_j y_j <= B - sum_{f in F} c_f   (if a budget B is given)
+              y_j, z_k in {0, 1}
+
+    ``S_k`` is the set of candidates within ``threshold`` of the demand points in group
+    ``k`` (rows with identical sets are merged, weights summed), ``F`` the fixed-open
+    sites and ``W_fix`` the weight they already cover. Dominated candidates and
+    candidates covering nothing are removed first. Pure binary, so the default backend
+    is CP-SAT (integer-scaled weights, greedy warm start as a hint); ``"scip"`` and
+    ``"highs"`` solve the same model with continuous ``z``.
+
+    Use :meth:`from_cost_matrix` or :meth:`from_geodataframe` to build one.
+    """
+
+    kind = "mclp"
+    sense = "max"
+
+    @classmethod
+    def from_cost_matrix(
+        cls, cost, weights=None, *, threshold: float, p: int | None = None, budget: float | None = None,
+        candidate_costs=None, fixed_open=None, site_labels=None,
+    ) -> MCLP:
+        """Build from a demand x site cost matrix.
+
+        Parameters
+        ----------
+        cost : numpy.ndarray or scipy.sparse matrix
+            Travel cost (seconds) from each demand row to each site column; ``inf`` (or
+            a missing sparse entry) is unreachable.
+        weights : array-like, optional
+            Demand weight per row (ones by default).
+        threshold : float
+            A row is covered by a site with ``cost <= threshold``.
+        p : int, optional
+            At most ``p`` new sites.
+        budget : float, optional
+            Total budget, including the cost of fixed-open sites.
+        candidate_costs : array-like, optional
+            Cost of each site (ones by default).
+        fixed_open : array-like of int or bool mask, optional
+            Sites open whatever happens (existing stations).
+        site_labels : sequence, optional
+            Labels for reporting.
+        """
+        cost = check_cost_matrix(cost)
+        n, m = cost.shape
+        w = check_weights(weights, n)
+        c = check_site_costs(candidate_costs, m)
+        fixed = check_fixed(fixed_open, m)
+        p = check_count(p, "p")
+        if threshold is None or not math.isfinite(float(threshold)) or float(threshold) < 0:
+            raise ModelInputError(f"threshold must be a finite number >= 0 (seconds), got {threshold!r}")
+        if p is None and budget is None:
+            raise ModelInputError("MCLP needs p (number of new sites) or a budget")
+        budget = check_budget(budget, c, fixed)
+        labels = labels_array(site_labels, m)
+        check_free_sites(m, fixed)
+        raw = dict(cost=cost, weights=w, threshold=float(threshold), p=p, budget=budget,
+                   candidate_costs=c, fixed_open=fixed)
+        return cls(raw, site_labels=labels)
+
+    @classmethod
+    def from_geodataframe(
+        cls, demand_gdf, candidates_gdf, network, *, weight_col: str | None, threshold: float,
+        p: int | None = None, budget: float | None = None, cost_col: str | None = None,
+        fixed_col: str | None = "existing", label_col: str | None = "site_id",
+        max_snap_m: float = 500.0,
+    ) -> MCLP:
+        """Build from demand points and sites snapped to a road network.
+
+        Travel times (s) run from each demand node to each site with a cutoff at
+        ``threshold``; demand points on the same node are merged. ``fixed_col`` marks
+        existing stations (ignored when absent from the frame).
+        """
+        if fixed_col is not None and fixed_col not in candidates_gdf.columns:
+            fixed_col = None
+        gi = geo_inputs(demand_gdf, candidates_gdf, network, weight_col=weight_col, fixed_col=fixed_col,
+                        cost_col=cost_col, label_col=label_col, max_snap_m=max_snap_m, cutoff=threshold)
+        model = cls.from_cost_matrix(gi.cost, gi.weights, threshold=threshold, p=p, budget=budget,
+                                     candidate_costs=gi.site_costs, fixed_open=gi.fixed_open,
+                                     site_labels=gi.site_labels)
+        model.geo = gi
+        return model
+
+    # ------------------------------------------------------------------ solve
+    def _solve(self, options: SolveOptions, started: float) -> SitingResult:
+        r = self.raw
+        m = r["cost"].shape[1]
+        fixed = r["fixed_open"]
+        free = check_free_sites(m, fixed)
+        c = r["candidate_costs"]
+        budget_left = None if r["budget"] is None else r["budget"] - float(c[fixed].sum())
+        inst = reduce_covering(r["cost"], r["weights"], r["threshold"], fixed, free, c,
+                               use_costs=budget_left is not None)
+        if inst.total_weight > 0 and inst.uncoverable_weight >= inst.total_weight * (1 - 1e-12):
+            raise UnreachableDemandError(
+                f"mclp: no demand lies within the threshold of {r['threshold']:g} s of any site "
+                f"({inst.n_rows_in} demand rows, {m} sites); check the threshold's unit (seconds) "
+                "and that demand and sites are on the same connected network")
+        if inst.uncoverable_rows.size:
+            logger.warning("mclp: %d demand rows (weight %.6g) are beyond %g s of every site",
+                           inst.uncoverable_rows.size, inst.uncoverable_weight, r["threshold"])
+        deadline = self._deadline(options, started)
+        greedy = greedy_cover(inst, c, p=r["p"], budget=budget_left)
+        g_val = covered_weight(inst, greedy)
+        details = dict(total_weight=inst.total_weight, fixed_weight=inst.fixed_weight,
+                       uncoverable_weight=inst.uncoverable_weight, demand_rows=inst.n_rows_in,
+                       demand_groups=int(inst.group_weight.size), model_candidates=int(inst.cols.size),
+                       dominated_candidates=inst.dropped_dominated, greedy_objective=inst.fixed_weight + g_val)
+        upper_trivial = float(inst.group_weight.sum())
+        if inst.cols.size == 0 or upper_trivial == 0:
+            return self._result(inst, np.empty(0, np.int64), OPTIMAL, upper_trivial * 0, "presolve",
+                                started, options, details)
+        if r["p"] is not None and r["p"] >= inst.cols.size and (
+                budget_left is None or c[inst.cols].sum() <= budget_left):
+            allpos = np.arange(inst.cols.size)
+            return self._result(inst, allpos, OPTIMAL, covered_weight(inst, allpos), "presolve",
+                                started, options, details)
+        kind = "cp-sat" if options.solver == "auto" else options.solver
+        left = deadline - time.monotonic()
+        if kind == "cp-sat":
+            out = self._cpsat(inst, c, budget_left, greedy, options, left)
+        else:
+            out = self._mip(inst, c, budget_left, greedy, kind, options, left)
+        if out is None:  # no solution from the backend in time: greedy stands
+            return self._result(inst, greedy, FEASIBLE, upper_trivial, kind, started, options, details)
+        chosen, status, bound = out
+        val = covered_weight(inst, chosen)
+        if val < g_val:  # never report worse than the warm start
+            chosen, val = greedy, g_val
+        return self._result(inst, chosen, status, max(bound, val), kind, started, options, details)
+
+    def _result(self, inst: CoverInstance, chosen_pos, status, bound_model, solver, started, options, details):
+        chosen_pos = np.asarray(chosen_pos, dtype=np.int64)
+        val = inst.fixed_weight + covered_weight(inst, chosen_pos)
+        sel = inst.cols[chosen_pos]
+        c = self.raw["candidate_costs"]
+        details = dict(details, covered_weight=val,
+                       coverage_fraction=val / inst.total_weight if inst.total_weight else 1.0,
+                       new_sites=int(sel.size), capex=float(c[sel].sum()),
+                       total_cost=float(c[sel].sum() + c[self.raw["fixed_open"]].sum()))
+        bound = inst.fixed_weight + bound_model
+        return make_result(self.kind, status=status, sense="max", selected=sel,
+                           fixed_open=self.raw["fixed_open"], objective=val, bound=bound, solver=solver,
+                           started=started, options=options, labels=self.site_labels, details=details)
+
+    def _cpsat(self, inst, c, budget_left, greedy, options, left):
+        from ortools.sat.python import cp_model
+
+        G = inst.groups.tocsr()
+        K, J = G.shape
+        sizes = np.diff(G.indptr)
+        wint, scale, err = integer_scale(inst.group_weight)
+        model = cp_model.CpModel()
+        y = [model.NewBoolVar(f"y{j}") for j in range(J)]
+        # groups covered by a single candidate need no variable: their weight goes on y_j
+        single = sizes == 1
+        obj_y = np.bincount(G.indices[G.indptr[:-1][single]], weights=wint[single], minlength=J).astype(np.int64)
+        multi = np.flatnonzero(~single)
+        z = []
+        for k in multi:
+            zk = model.NewBoolVar("")
+            model.AddBoolOr([y[j] for j in G.indices[G.indptr[k]:G.indptr[k + 1]]] + [zk.Not()])
+            z.append(zk)
+        if self.raw["p"] is not None:
+            model.Add(sum(y) <= self.raw["p"])
+        if budget_left is not None:
+            ci, cscale, cerr = integer_scale(c[inst.cols])
+            cap = math.floor(budget_left * cscale + 1e-9)
+            if cerr > 0:
+                ci = np.ceil(c[inst.cols] * cscale - 1e-9).astype(np.int64)  # conservative
+                logger.warning("mclp: site costs are not integral; the budget is enforced with costs "
+                               "rounded up to 1/%g", cscale)
+            model.Add(cp_model.LinearExpr.WeightedSum(y, ci.tolist()) <= cap)
+        model.Maximize(cp_model.LinearExpr.WeightedSum(y, obj_y.tolist())
+                       + cp_model.LinearExpr.WeightedSum(z, wint[multi].tolist()))
+        gset = set(greedy.tolist())
+        for j in range(J):
+            model.AddHint(y[j], j in gset)
+        out = run_cpsat(model, {"y": y}, options=options, time_left=left, scale=scale)
+        if out.status not in (OPTIMAL, FEASIBLE):
+            return None
+        return np.flatnonzero(out.values["y"] > 0), out.status, out.bound + err
+
+    def _mip(self, inst, c, budget_left, greedy, kind, options, left):
+        G = inst.groups.tocsr()
+        K, J = G.shape
+        solver = new_mip(kind)
+        y = [solver.BoolVar(f"y{j}") for j in range(J)]
+        z = [solver.NumVar(0.0, 1.0, "") for _ in range(K)]
+        inf = solver.infinity()
+        for k in range(K):
+            ct = solver.Constraint(0.0, inf)
+            ct.SetCoefficient(z[k], -1.0)
+            for j in G.indices[G.indptr[k]:G.indptr[k + 1]]:
+                ct.SetCoefficient(y[j], 1.0)
+        if self.raw["p"] is not None:
+            ct = solver.Constraint(0.0, float(self.raw["p"]))
+            for v in y:
+                ct.SetCoefficient(v, 1.0)
+        if budget_left is not None:
+            ct = solver.Constraint(-inf, budget_left)
+            for j, v in enumerate(y):
+                ct.SetCoefficient(v, float(c[inst.cols[j]]))
+        obj = solver.Objective()
+        for k in range(K):
+            obj.SetCoefficient(z[k], float(inst.group_weight[k]))
+        obj.SetMaximization()
+        gset = set(greedy.tolist())
+        out = run_mip(solver, {"y": y}, kind=kind, options=options, time_left=left,
+                      hint=(y, [1.0 if j in gset else 0.0 for j in range(J)]))
+        if out.status not in (OPTIMAL, FEASIBLE):
+            return None
+        bound = out.bound if math.isfinite(out.bound) else float(inst.group_weight.sum())
+        return np.flatnonzero(out.values["y"] > 0.5), out.status, bound

@@ -1,0 +1,442 @@
+"""p-median (Hakimi 1964; ReVelle & Swain 1970) with existing stations fixed open."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+from scipy import sparse
+
+from planner._errors import InfeasibleModelError, ModelInputError, UnreachableDemandError
+from planner.siting._base import (
+    FEASIBLE,
+    OPTIMAL,
+    SitingResult,
+    SolveOptions,
+    check_cost_matrix,
+    check_count,
+    check_fixed,
+    check_free_sites,
+    check_weights,
+    group_identical_dense_rows,
+    integer_scale,
+    labels_array,
+    make_result,
+    run_cpsat,
+)
+from planner.siting._lagrange import Subgradient, evaluate, greedy_add, reduction_tests, swap_search
+from planner.siting._model import SitingModel, geo_inputs
+
+logger = logging.getLogger(__name__)
+
+#: Undecided columns at most for which the probing reduction test runs.
+PROBE_LIMIT = 120
+
+
+class PMedian(SitingModel):
+    r"""p-median: open ``p`` new sites to minimise the demand-weighted travel time from
+    every demand point to its nearest open site (new or existing).
+
+    Formulation (strong form; ``F`` fixed-open sites, ``J`` free candidates)::
+
+        min   sum_i sum_j w_i d_ij x_ij
+        s.t.  sum_j x_ij = 1                  for every demand row i
+              x_ij <= y_j                     for every i, j
+              sum_{j in J} y_j = p ;  y_f = 1 for f in F
+              x_ij >= 0 ;  y_j in {0, 1}
+
+    Solved as Beasley (1985) did, instead of handing the dense ``n x m`` model to a MIP
+    solver:
+
+    1. identical demand rows are merged (weights summed);
+    2. an upper bound from greedy adding and best-improvement vertex substitution;
+    3. a lower bound from the Lagrangian relaxation of ``sum_j x_ij = 1`` maximised by
+       subgradient optimisation;
+    4. Beasley's reduction tests and probing fix columns open or closed whenever forcing
+       the opposite lifts the bound above the incumbent;
+    5. if a gap remains, the *residual* model (undecided columns only, each row reduced to
+       the columns that beat its nearest forced-open site) is solved exactly with CP-SAT in
+       the compact radius form of Elloumi (2010):
+       ``min sum_i w_i (D_i^1 + sum_l (D_i^{l+1} - D_i^l) z_il)``,
+       ``z_il + sum_{j: d_ij <= D_i^l} y_j >= 1``, with the incumbent as a hint.
+
+    With integral data the search stops as soon as ``bound > incumbent - 1`` (the optimum
+    is an integer). Unreachable pairs (``inf``) must never be used: when ``p`` sites cannot
+    serve every row, :class:`~planner._errors.InfeasibleModelError` names the rows.
+    """
+
+    kind = "pmedian"
+    sense = "min"
+
+    @classmethod
+    def from_cost_matrix(cls, cost, weights=None, *, p: int, fixed_open=None, site_labels=None) -> PMedian:
+        """Build from a demand x site cost matrix.
+
+        Parameters
+        ----------
+        cost : numpy.ndarray or scipy.sparse matrix
+            Travel cost (seconds) demand row -> site column; ``inf`` (or a missing sparse
+            entry) is unreachable.
+        weights : array-like, optional
+            Demand weight per row (ones by default).
+        p : int
+            Number of new sites to open (``p = 0`` evaluates the fixed sites alone).
+        fixed_open : array-like of int or bool mask, optional
+            Sites open whatever happens (existing stations).
+        site_labels : sequence, optional
+            Labels for reporting.
+        """
+        cost = check_cost_matrix(cost)
+        n, m = cost.shape
+        w = check_weights(weights, n)
+        fixed = check_fixed(fixed_open, m)
+        p = check_count(p, "p", allow_none=False)
+        free = np.setdiff1d(np.arange(m), fixed)
+        if p > free.size:
+            raise ModelInputError(f"p = {p} exceeds the {free.size} candidate sites that can be opened")
+        if p == 0 and fixed.size == 0:
+            raise ModelInputError("p = 0 with no fixed-open site leaves no site to serve the demand; set p >= 1")
+        if p > 0:
+            check_free_sites(m, fixed)
+        labels = labels_array(site_labels, m)
+        raw = dict(cost=cost, weights=w, p=p, fixed_open=fixed)
+        return cls(raw, site_labels=labels)
+
+    @classmethod
+    def from_geodataframe(
+        cls, demand_gdf, candidates_gdf, network, *, weight_col: str | None, p: int,
+        fixed_col: str | None = "existing", label_col: str | None = "site_id", max_snap_m: float = 500.0,
+    ) -> PMedian:
+        """Build from demand points and sites snapped to a road network (travel times in s)."""
+        if fixed_col is not None and fixed_col not in candidates_gdf.columns:
+            fixed_col = None
+        gi = geo_inputs(demand_gdf, candidates_gdf, network, weight_col=weight_col, fixed_col=fixed_col,
+                        label_col=label_col, max_snap_m=max_snap_m, cutoff=None)
+        model = cls.from_cost_matrix(gi.cost, gi.weights, p=p, fixed_open=gi.fixed_open, site_labels=gi.site_labels)
+        model.geo = gi
+        return model
+
+    # ------------------------------------------------------------------ solve
+    def _solve(self, options: SolveOptions, started: float) -> SitingResult:
+        r = self.raw
+        D = r["cost"].toarray() if sparse.issparse(r["cost"]) else np.asarray(r["cost"])
+        if sparse.issparse(r["cost"]):  # missing sparse entries are unreachable, stored ones kept
+            mask = np.zeros(D.shape, dtype=bool)
+            coo = r["cost"].tocoo()
+            mask[coo.row, coo.col] = True
+            D = np.where(mask, D, np.inf)
+        w = r["weights"]
+        fixed, p = r["fixed_open"], r["p"]
+        m = D.shape[1]
+        free = np.setdiff1d(np.arange(m), fixed)
+        live = w > 0
+        no_site = live & ~np.isfinite(D).any(axis=1)
+        if no_site.any():
+            rows = np.flatnonzero(no_site)
+            raise UnreachableDemandError(
+                f"pmedian: {rows.size} demand rows (e.g. {rows[:5].tolist()}) cannot reach any site or "
+                "existing station; remove them or add candidates they can reach")
+        rows_in = np.flatnonzero(live)
+        rep, inverse = group_identical_dense_rows(D[rows_in])
+        W = np.bincount(inverse, weights=w[rows_in], minlength=rep.size)
+        Dg = D[rows_in[rep]]
+        finite_max = float(np.where(np.isfinite(Dg), Dg, 0.0).max(initial=0.0))
+        big = (finite_max * float(W.sum()) + 1.0) * 4.0  # beats any feasible objective
+        WD = np.where(np.isfinite(Dg), Dg * W[:, None], big)
+        integral = bool(np.all(WD[WD < big] == np.round(WD[WD < big])))
+        tol = (1.0 - 1e-7) if integral else 0.0
+        deadline = self._deadline(options, started)
+        details = dict(demand_rows=int(live.sum()), demand_groups=int(rep.size), candidates=int(free.size))
+
+        # upper bound
+        sel = greedy_add(WD, fixed, free, p, big)
+        sel = swap_search(WD, fixed, free, sel, big=big, deadline=deadline)
+        ub = evaluate(WD, np.concatenate([fixed, sel]))
+        details["heuristic_objective"] = ub
+        if p == 0 or p >= free.size:
+            return self._result(sel, ub, OPTIMAL, ub, "presolve", started, options, details, WD, big)
+
+        # Lagrangian bound and reductions
+        forced, undecided, p_left = fixed.copy(), free.copy(), p
+        lam = self._initial_multipliers(WD, np.concatenate([fixed, sel]))
+        lb, rounds, iters = -np.inf, 0, 0
+        best = {"ub": ub, "sel": sel}
+
+        def lagrangian_heuristic(cols):
+            def h(open_pos):
+                cand = cols[open_pos]
+                val = evaluate(WD, cand)
+                if val < best["ub"] - 1e-9 * max(1.0, abs(best["ub"])):
+                    new = swap_search(WD, fixed, free, np.setdiff1d(cand, fixed), big=big, deadline=deadline)
+                    best["ub"], best["sel"] = evaluate(WD, np.concatenate([fixed, new])), new
+                return best["ub"]
+            return h
+
+        while time.monotonic() < deadline:
+            rounds += 1
+            cols = np.concatenate([forced, undecided])
+            sg = Subgradient(WD[:, cols], forced.size, p_left)
+            bound, lam, C, _, it = sg.run(lam, upper=ub, target=ub - tol, max_iter=3000, stall=30,
+                                          deadline=deadline, heuristic=lagrangian_heuristic(cols))
+            ub, sel = best["ub"], best["sel"]
+            iters += it
+            lb = max(lb, bound)
+            if lb > ub - tol - 1e-9 * abs(ub):
+                break
+            close, opn = reduction_tests(bound, C, forced.size, p_left, ub - tol)
+            if not (close.any() or opn.any()):
+                break
+            forced = np.concatenate([forced, undecided[opn]])
+            p_left -= int(opn.sum())
+            undecided = undecided[~(close | opn)]
+            if p_left == 0 or p_left >= undecided.size:
+                break
+        details.update(lagrangian_rounds=rounds, subgradient_iterations=iters)
+        done = self._settled(WD, fixed, forced, undecided, p_left, sel, ub, lb, tol)
+        if done is None:
+            forced, undecided, p_left, lb = self._probe(WD, forced, undecided, p_left, lam, ub, tol, lb, deadline,
+                                                        details)
+            done = self._settled(WD, fixed, forced, undecided, p_left, sel, ub, lb, tol)
+        details.update(residual_forced=int(forced.size - fixed.size), residual_undecided=int(undecided.size))
+        if done is not None:
+            return self._result(done[0], done[1], OPTIMAL, done[1], "lagrangian", started, options, details,
+                                WD, big)
+        kind = "highs" if options.solver == "auto" else options.solver
+        if kind == "cp-sat":
+            out = self._residual_cpsat(WD, forced, undecided, p_left, sel, options, deadline - time.monotonic())
+        else:
+            out = self._residual_mip(WD, forced, undecided, p_left, sel, kind, options, deadline, details, tol,
+                                         lam)
+        solver_name = f"lagrangian+{kind}"
+        if out is None:
+            return self._result(sel, ub, FEASIBLE, lb, solver_name, started, options, details, WD, big)
+        chosen_u, status, bound = out
+        new = np.concatenate([np.setdiff1d(forced, fixed), chosen_u])
+        val = evaluate(WD, np.concatenate([fixed, new]))
+        if val <= ub:
+            sel, ub = new, val
+        bound = max(bound, lb)
+        if integral and bound > ub - tol:
+            status = OPTIMAL
+        return self._result(sel, ub, status, bound, solver_name, started, options, details, WD, big)
+
+    @staticmethod
+    def _settled(WD, fixed, forced, undecided, p_left, sel, ub, lb, tol):
+        """``(selection, objective)`` when optimality is proven, else ``None``.
+
+        The reductions only remove solutions that cannot beat the incumbent, so when they
+        leave a single completion it is the only possible improvement.
+        """
+        if lb > ub - tol - 1e-9 * abs(ub):
+            return sel, ub
+        if p_left > undecided.size:  # no improving solution has p new sites
+            return sel, ub
+        if p_left == 0 or p_left == undecided.size:
+            new = np.concatenate([np.setdiff1d(forced, fixed), undecided if p_left else []]).astype(np.int64)
+            val = evaluate(WD, np.concatenate([fixed, new]))
+            return (new, val) if val < ub else (sel, ub)
+        return None
+
+    @staticmethod
+    def _initial_multipliers(WD: np.ndarray, open_cols: np.ndarray) -> np.ndarray:
+        """Each row's cost in the incumbent: a start close to the dual optimum."""
+        return WD[:, open_cols].min(axis=1).astype(np.float64)
+
+    def _probe(self, WD, forced, undecided, p_left, lam, ub, tol, lb, deadline, details):
+        """Probing: re-optimise the multipliers with one column forced open (closed); if the
+        bound then passes the incumbent, the column is closed (opened) for good."""
+        probes = 0
+        changed = True
+        while changed and undecided.size <= PROBE_LIMIT and time.monotonic() < deadline:
+            changed = False
+            for j in list(undecided):
+                if time.monotonic() > deadline or p_left == 0 or p_left >= undecided.size:
+                    break
+                rest = undecided[undecided != j]
+                # force j open: if even the best solution with j open is worse, close j
+                cols = np.concatenate([forced, [j], rest])
+                b_open, *_ = Subgradient(WD[:, cols], forced.size + 1, p_left - 1).run(
+                    lam, upper=ub, target=ub - tol, max_iter=150, deadline=deadline)
+                probes += 1
+                if b_open > ub - tol - 1e-9 * abs(ub):
+                    undecided = rest
+                    changed = True
+                    continue
+                # force j closed: if every solution without j is worse, open j
+                cols = np.concatenate([forced, rest])
+                b_closed, *_ = Subgradient(WD[:, cols], forced.size, p_left).run(
+                    lam, upper=ub, target=ub - tol, max_iter=150, deadline=deadline)
+                probes += 1
+                if b_closed > ub - tol - 1e-9 * abs(ub):
+                    forced = np.concatenate([forced, [j]])
+                    undecided = rest
+                    p_left -= 1
+                    changed = True
+        details["probes"] = probes
+        return forced, undecided, p_left, lb
+
+    def _residual_mip(self, WD, forced, undecided, p_left, incumbent, kind, options, deadline, details, tol,
+                      lam):
+        """Exact residual model on HiGHS/SCIP: the radius form with *truncated* levels.
+
+        Each row keeps only the levels up to its distance in the incumbent (Garcia, Labbe &
+        Marin 2011): that is a relaxation, so its optimum is a lower bound; when the
+        solution it returns serves every row within its kept levels, the bound is tight and
+        the solution optimal. Otherwise the violated rows get all their levels and the model
+        is solved again.
+        """
+        from planner.siting._base import new_mip, run_mip
+
+        base = WD[:, forced].min(axis=1) if forced.size else np.full(WD.shape[0], np.inf)
+        Wu = WD[:, undecided]
+        inc_cost = WD[:, np.concatenate([forced, np.intersect1d(incumbent, undecided)])].min(axis=1)
+        # Truncation radius: the row's cost in the incumbent or its Lagrange multiplier,
+        # whichever is larger (in an LP optimum a row is only served at costs <= lambda_i).
+        radius = np.maximum(inc_cost, lam)
+        full = np.zeros(WD.shape[0], dtype=bool)
+        # the incumbent need not contain every forced column, so it is no solution of the
+        # residual: start from nothing and let the caller compare with the incumbent
+        best_chosen, best_value, best_bound = None, np.inf, -np.inf
+        for attempt in range(1, 20):
+            left = deadline - time.monotonic()
+            if left <= 0.05:
+                break
+            solver = new_mip(kind)
+            y = [solver.BoolVar(f"y{k}") for k in range(undecided.size)]
+            ct = solver.Constraint(float(p_left), float(p_left))
+            for v in y:
+                ct.SetCoefficient(v, 1.0)
+            obj = solver.Objective()
+            const = 0.0
+            levels_kept = 0
+            for i in range(WD.shape[0]):
+                useful = np.flatnonzero(Wu[i] < base[i])
+                if useful.size == 0:
+                    const += float(base[i])
+                    continue
+                vals = np.unique(Wu[i, useful])
+                levels = vals if not np.isfinite(base[i]) else np.append(vals, base[i])
+                const += float(levels[0])
+                last = levels.size - 1 if full[i] else min(levels.size - 1,
+                                                            int(np.searchsorted(levels, radius[i])) + 1)
+                order = np.argsort(Wu[i, useful], kind="stable")
+                srt = useful[order]
+                dv = Wu[i, srt]
+                for li in range(last):
+                    z = solver.NumVar(0.0, 1.0, "")
+                    c = solver.Constraint(1.0, solver.infinity())
+                    c.SetCoefficient(z, 1.0)
+                    for k in srt[: int(np.searchsorted(dv, levels[li], side="right"))]:
+                        c.SetCoefficient(y[k], 1.0)
+                    obj.SetCoefficient(z, float(levels[li + 1] - levels[li]))
+                levels_kept += last
+            obj.SetOffset(const)
+            obj.SetMinimization()
+            # no hint: a solution hint crashes HiGHS 1.12 inside OR-Tools (segfault seen here)
+            out = run_mip(solver, {"y": y}, kind=kind, options=options, time_left=left, hint=None)
+            details.update(residual_levels=levels_kept, residual_attempts=attempt)
+            if out.status not in (OPTIMAL, FEASIBLE):
+                return None
+            chosen = undecided[out.values["y"] > 0.5]
+            served = WD[:, np.concatenate([forced, chosen])].min(axis=1)
+            # every relaxed solution is a feasible p-median solution, and the relaxation's
+            # bound is a valid bound: either may already close the gap
+            value = float(served.sum())
+            if value < best_value:
+                best_value, best_chosen = value, chosen
+            best_bound = max(best_bound, out.bound if out.status == OPTIMAL else -np.inf)
+            logger.debug("pmedian residual attempt %d: relaxed %.6g, true %.6g, best %.6g, bound %.6g",
+                         attempt, out.objective, value, best_value, best_bound)
+            if best_bound > best_value - tol - 1e-9 * abs(best_value) or out.status == FEASIBLE:
+                return best_chosen, OPTIMAL if best_bound > best_value - tol - 1e-9 * abs(best_value) else FEASIBLE, best_bound
+            # some rows are served beyond their kept levels: keep all their levels
+            cap = np.array([np.inf] * WD.shape[0])
+            for i in range(WD.shape[0]):
+                useful = np.flatnonzero(Wu[i] < base[i])
+                if useful.size and not full[i]:
+                    vals = np.unique(Wu[i, useful])
+                    levels = vals if not np.isfinite(base[i]) else np.append(vals, base[i])
+                    last = min(levels.size - 1, int(np.searchsorted(levels, radius[i])) + 1)
+                    cap[i] = levels[last]
+            full |= served > cap + 1e-9
+            # the bound of the relaxation is still valid for the true problem
+            details["residual_relaxed_bound"] = out.bound
+        return None if best_chosen is None else (best_chosen, FEASIBLE, best_bound)
+
+    def _residual_cpsat(self, WD, forced, undecided, p_left, incumbent, options, left):
+        """Exact residual model (radius form) on CP-SAT; positions into ``undecided``."""
+        from ortools.sat.python import cp_model
+
+        if left <= 0.05:
+            return None
+        base = WD[:, forced].min(axis=1) if forced.size else np.full(WD.shape[0], np.inf)
+        Wu = WD[:, undecided]
+        ints, scale, err = integer_scale(np.concatenate([np.where(np.isfinite(base), base, 0.0), Wu.ravel()]))
+        model = cp_model.CpModel()
+        y = [model.NewBoolVar(f"y{k}") for k in range(undecided.size)]
+        model.Add(sum(y) == p_left)
+        obj_terms, obj_coefs, const = [], [], 0
+        base_i = ints[: WD.shape[0]]
+        Wi = ints[WD.shape[0]:].reshape(Wu.shape)
+        for i in range(WD.shape[0]):
+            useful = np.flatnonzero(Wu[i] < base[i])
+            if useful.size == 0:
+                const += int(base_i[i])
+                continue
+            vals = np.unique(Wi[i, useful])
+            levels = vals if not np.isfinite(base[i]) else np.append(vals, base_i[i])
+            const += int(levels[0])
+            for lo, hi in zip(levels[:-1], levels[1:], strict=True):
+                z = model.NewBoolVar("")
+                ys = [y[k] for k in useful[Wi[i, useful] <= lo]]
+                model.AddBoolOr(ys + [z])
+                obj_terms.append(z)
+                obj_coefs.append(int(hi - lo))
+            if not np.isfinite(base[i]):  # must be served by an undecided column
+                model.AddBoolOr([y[k] for k in useful])
+        model.Minimize(cp_model.LinearExpr.WeightedSum(obj_terms, obj_coefs) + const)
+        inc = set(np.asarray(incumbent).tolist())
+        for k, j in enumerate(undecided):
+            model.AddHint(y[k], int(j) in inc)
+        logger.debug("pmedian residual: %d undecided columns, %d level variables", undecided.size, len(obj_terms))
+        out = run_cpsat(model, {"y": y}, options=options, time_left=left, scale=scale)
+        if out.status not in (OPTIMAL, FEASIBLE):
+            return None
+        return undecided[out.values["y"] > 0], out.status, out.bound - err
+
+    def _result(self, sel, objective, status, bound, solver, started, options, details, WD, big):
+        fixed = self.raw["fixed_open"]
+        sel = np.asarray(sel, dtype=np.int64)
+        open_ = np.concatenate([fixed, sel])
+        served = WD[:, open_].min(axis=1)
+        if (served >= big).any():
+            raise InfeasibleModelError(
+                f"pmedian: infeasible because of the assignment constraints: {int((served >= big).sum())} "
+                f"demand groups cannot reach any of the best {sel.size} new sites plus {fixed.size} fixed ones "
+                "(their only reachable sites are not chosen); raise p or add candidates near that demand")
+        # recompute the objective from the raw costs, not the aggregated/weighted matrix
+        objective = self._objective_raw(open_)
+        if status == OPTIMAL:
+            bound = objective
+        details = dict(details, p=self.raw["p"], new_sites=int(sel.size))
+        return make_result(self.kind, status=status, sense="min", selected=sel, fixed_open=fixed,
+                           objective=objective, bound=min(bound, objective) if math.isfinite(bound) else bound,
+                           solver=solver, started=started, options=options, labels=self.site_labels,
+                           details=details)
+
+    def _objective_raw(self, open_cols: np.ndarray) -> float:
+        cost = self.raw["cost"]
+        w = self.raw["weights"]
+        if sparse.issparse(cost):
+            sub = cost[:, open_cols].tocsr()
+            best = np.full(sub.shape[0], np.inf)
+            for i in range(sub.shape[0]):  # only for sparse inputs, which are small or sparse
+                row = sub.data[sub.indptr[i]:sub.indptr[i + 1]]
+                if row.size:
+                    best[i] = row.min()
+        else:
+            best = np.asarray(cost)[:, open_cols].min(axis=1)
+        live = w > 0
+        return float((w[live] * best[live]).sum())
