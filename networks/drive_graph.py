@@ -201,6 +201,8 @@ def graph_from_osm_data(
     report.nodes_before_scc, report.edges_before_scc = G.number_of_nodes(), G.number_of_edges()
     if largest_component:
         G = ox.truncate.largest_component(G, strongly=True)
+    # as osmnx's own graph builders do: osmnx.stats and plotting read this node attribute
+    nx.set_node_attributes(G, values=ox.stats.count_streets_per_node(G), name="street_count")
     report.nodes, report.edges = G.number_of_nodes(), G.number_of_edges()
     report.scc_nodes_dropped = report.nodes_before_scc - report.nodes
     report.scc_edges_dropped = report.edges_before_scc - report.edges

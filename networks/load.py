@@ -28,7 +28,7 @@ from networks.road_network import RoadNetwork
 logger = logging.getLogger(__name__)
 
 #: Bump when the cached bundle's layout or the build semantics change.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4  # 4: street_count node attribute
 DEFAULT_CACHE_DIR = Path(os.environ.get("EVPLAN_CACHE_DIR", Path.home() / ".cache" / "evplan"))
 
 

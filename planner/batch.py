@@ -380,6 +380,34 @@ def local_cluster(workers: int, *, retries: int = 1) -> Any:
                             scheduler_kwargs={"allowed_failures": retries})
 
 
+def _client_within(client_cls, address: str, timeout: float):
+    """Connect in a daemon thread with a hard deadline: a peer that accepts TCP but never
+    answers the Dask handshake (an HTTP server, say) would otherwise hang the connect, and
+    one that answers garbage raises arbitrary errors inside distributed."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = client_cls(address, timeout=timeout, set_as_default=False)
+        except BaseException as exc:  # noqa: BLE001 - reported below as one clear error
+            box["error"] = exc
+
+    t = threading.Thread(target=connect, name="evplan-dask-connect", daemon=True)
+    t.start()
+    t.join(timeout + 5.0)
+    hint = ("check the address and that a Dask scheduler (not another service) listens there, or omit "
+            "--scheduler to start a local cluster")
+    if t.is_alive():
+        raise SchedulerError(f"no Dask scheduler answered at {address} within {timeout + 5.0:g} s; {hint}")
+    if "error" in box:
+        exc = box["error"]
+        raise SchedulerError(f"cannot connect to a Dask scheduler at {address} within {timeout:g} s "
+                             f"({type(exc).__name__}: {str(exc)[:200]}); {hint}")
+    return box["client"]
+
+
 @contextlib.contextmanager
 def _connect(*, workers: int, scheduler: str | None, client: Any, retries: int,
              timeout: float) -> Iterator[Any]:
@@ -394,12 +422,7 @@ def _connect(*, workers: int, scheduler: str | None, client: Any, retries: int,
                          "(or run in this process with --workers 0)") from None
     if scheduler:
         address = scheduler if "://" in scheduler else f"tcp://{scheduler}"
-        try:
-            c = Client(address, timeout=timeout, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise SchedulerError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({exc}); "
-                                 "check the address and that the scheduler runs, or omit --scheduler "
-                                 "to start a local cluster") from None
+        c = _client_within(Client, address, timeout)
         try:
             c.wait_for_workers(1, timeout=timeout)
         except (OSError, TimeoutError):

@@ -47,8 +47,10 @@ def build_trips(cfg: StudyConfig, sn: StudyNetwork, vehicles: dict, *, rng: np.r
             truck_mix={cfg.vehicles.truck: 1.0} if cfg.vehicles.truck else None, vehicles=vehicles)
     else:
         zones = gpd.read_file(d.zones) if d.zones is not None else None
-        trips = sim_demand.read_od_table(d.od_table, network=net, rng=rng, zones=zones, vehicles=vehicles,
-                                         vehicle_mix=fleet)
+        # zones are named by demand.zone_name_field when the polygons carry it (else by row)
+        zone_col = d.zone_name_field if zones is not None and d.zone_name_field in zones.columns else None
+        trips = sim_demand.read_od_table(d.od_table, network=net, rng=rng, zones=zones, zone_col=zone_col,
+                                         vehicles=vehicles, vehicle_mix=fleet)
     if trips.empty:
         raise DemandError(f"study {cfg.name!r}: the demand settings produced no trips; raise "
                           "demand.adoption_share / demand.trips_per_day or check the zones")

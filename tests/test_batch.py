@@ -199,9 +199,46 @@ def test_unreachable_scheduler_fails_fast_with_a_clear_message(tmp_path):
     plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
     address = f"tcp://127.0.0.1:{_free_port()}"
     t0 = time.perf_counter()
-    with pytest.raises(SchedulerError, match=f"cannot reach the Dask scheduler at {address} within 2 s"):
+    with pytest.raises(SchedulerError, match=f"cannot connect to a Dask scheduler at {address} within 2 s"):
         run_batch(plan, scheduler=address, runner=fake_runner, connect_timeout=2)
     assert time.perf_counter() - t0 < 10
+
+
+def test_a_service_that_is_not_a_scheduler_fails_in_bounded_time(tmp_path):
+    """A peer that accepts TCP connections but never speaks the Dask protocol (here a raw
+    socket that reads and never answers) used to hang the connect forever."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    conns = []
+    stop = threading.Event()
+
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conns.append(srv.accept()[0])
+            except OSError:
+                pass
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    address = f"tcp://127.0.0.1:{srv.getsockname()[1]}"
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(SchedulerError, match=f"at {address}"):
+            run_batch(plan, scheduler=address, runner=fake_runner, connect_timeout=2)
+    finally:
+        stop.set()
+        t.join()
+        for c in conns:
+            c.close()
+        srv.close()
+    assert time.perf_counter() - t0 < 20
 
 
 @pytest.fixture(scope="module")

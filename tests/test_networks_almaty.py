@@ -121,3 +121,28 @@ def test_cli_info_on_national_roads_geojson(monkeypatch, capsys, data_dir):
 
     info = json.loads(out)
     assert code == 0 and info["nodes"] > 400 and 30_000 < info["road_km_directed"] < 40_000
+
+
+def test_osmnx_functions_work_on_the_loaded_graph(almaty):
+    import osmnx as ox
+
+    G = almaty.graph
+    stats = ox.stats.basic_stats(G)
+    assert stats["n"] == G.number_of_nodes() and stats["street_length_total"] > 1_000_000  # metres
+    nodes, edges = ox.graph_to_gdfs(G)
+    assert len(nodes) == G.number_of_nodes() and {"travel_time", "speed_kph"} <= set(edges.columns)
+    a, b = list(G.nodes)[:2]
+    route = ox.routing.shortest_path(G, a, b, weight="travel_time")
+    assert route[0] == a and route[-1] == b
+
+
+def test_energy_matrix_is_route_length_times_rate(almaty):
+    net = almaty.network
+    rng = np.random.default_rng(4)
+    o, d = rng.choice(net.n_nodes, 20, replace=False), rng.choice(net.n_nodes, 30, replace=False)
+    _, length = net.route_matrices(o, d)
+    energy = net.energy_matrix(o, d, kwh_per_km=0.18)
+    np.testing.assert_allclose(energy, length / 1000.0 * 0.18)
+    assert np.isfinite(energy).all() and (energy >= 0).all()
+    with pytest.raises(ValueError, match="kwh_per_km"):
+        net.energy_matrix(o, d, kwh_per_km=0.0)

@@ -106,3 +106,21 @@ def test_run_almaty_closed_loop(data_env, tmp_path):
     assert set(res.vehicle_matrix["season"]) == {"summer", "winter"}
     html = (out / "report.html").read_text()
     assert "KazZhol" in html and "http://" not in html.replace("http://www.w3.org", "")
+
+
+def test_simulate_od_table_study_with_district_names(data_env, tmp_path):
+    """A user OD table naming Almaty's districts by ``demand.zone_name_field`` (name_ru)."""
+    import geopandas as gpd
+
+    from planner.pipeline import simulate_study
+
+    names = gpd.read_file(data_env / "kz" / "almaty-districts.geojson")["name_ru"].tolist()
+    od = pd.DataFrame({"origin": [names[0], names[1], names[2]], "destination": [names[3], names[0], names[4]],
+                       "count": [5, 3, 2], "depart_time": ["08:00", "09:30", "17:15"]})
+    table = tmp_path / "od.csv"
+    od.to_csv(table, index=False)
+    cfg = _cfg("almaty", {"demand.kind": "od_table", "demand.od_table": str(table),
+                          "simulation.replications": 1})
+    res = simulate_study(cfg, out_dir=tmp_path / "sim")
+    trips = pd.read_parquet(tmp_path / "sim" / "tables" / "trips.parquet")
+    assert len(trips) == 10 and res is not None

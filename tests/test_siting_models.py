@@ -129,9 +129,10 @@ def test_models_match_brute_force_on_synthetic_instances(seed):
     best = min((w * cost[:, [0, *s]].min(axis=1)).sum() for s in itertools.combinations(free, 2))
     assert r.optimal and r.objective == pytest.approx(best)
     # MCLP with p = 2 and with a budget
-    for kw in ({"p": 2}, {"budget": 5.0}):
+    for kw, solver in (({"p": 2}, "auto"), ({"budget": 5.0}, "auto"), ({"p": 2}, "cp-sat"),
+                       ({"budget": 5.0}, "highs")):
         mc = MCLP.from_cost_matrix(cost, w, threshold=thr, fixed_open=[0], candidate_costs=c, **kw)
-        r = mc.solve()
+        r = mc.solve(solver=solver)
         mc.check(r)
         feas = [s for k in range(m) for s in itertools.combinations(free, k)
                 if ("p" not in kw or len(s) <= kw["p"]) and ("budget" not in kw or c[[0, *s]].sum() <= kw["budget"])]
@@ -144,9 +145,10 @@ def test_models_match_brute_force_on_synthetic_instances(seed):
         with pytest.raises(InfeasibleModelError, match="coverage target"):
             sc.solve()
     else:
-        r = sc.solve()
-        sc.check(r)
-        assert r.optimal and r.objective == pytest.approx(min(c[list(s)].sum() for s in feas))
+        for solver in ("auto", "cp-sat"):
+            r = sc.solve(solver=solver)
+            sc.check(r)
+            assert r.optimal and r.objective == pytest.approx(min(c[list(s)].sum() for s in feas))
 
 
 def test_mclp_sparse_input_aggregates_identical_rows():

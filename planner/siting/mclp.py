@@ -49,9 +49,10 @@ class MCLP(SitingModel):
     ``S_k`` is the set of candidates within ``threshold`` of the demand points in group
     ``k`` (rows with identical sets are merged, weights summed), ``F`` the fixed-open
     sites and ``W_fix`` the weight they already cover. Dominated candidates and
-    candidates covering nothing are removed first. Pure binary, so the default backend
-    is CP-SAT (integer-scaled weights, greedy warm start as a hint); ``"scip"`` and
-    ``"highs"`` solve the same model with continuous ``z``.
+    candidates covering nothing are removed first. The default backend is SCIP (continuous
+    ``z``, greedy warm start as a hint), which was far faster than CP-SAT on these covering
+    structures; ``"cp-sat"`` (integer-scaled weights, greedy hint) and ``"highs"`` are
+    selectable.
 
     Use :meth:`from_cost_matrix` or :meth:`from_geodataframe` to build one.
     """
@@ -160,7 +161,9 @@ class MCLP(SitingModel):
             allpos = np.arange(inst.cols.size)
             return self._result(inst, allpos, OPTIMAL, covered_weight(inst, allpos), "presolve",
                                 started, options, details)
-        kind = "cp-sat" if options.solver == "auto" else options.solver
+        # SCIP by default: its LP-based search closed a 671-group, 59-candidate MCLP in 0.3 s
+        # where CP-SAT on 2 workers needed 35-57 s (measured here); CP-SAT stays selectable
+        kind = "scip" if options.solver == "auto" else options.solver
         left = deadline - time.monotonic()
         if kind == "cp-sat":
             out = self._cpsat(inst, c, budget_left, greedy, options, left)
