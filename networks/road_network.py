@@ -3,8 +3,9 @@
 :class:`RoadNetwork` is what everything downstream of ``networks`` uses. It is built once
 from an osmnx-compatible ``MultiDiGraph`` and holds CSR matrices of edge travel time and
 length, projected node coordinates and a KD-tree for snapping. Many-to-many matrices are
-computed with :func:`scipy.sparse.csgraph.dijkstra` (C) in origin chunks on a thread pool
-(the routine releases the GIL), so networkx never runs in a hot loop.
+computed with :func:`scipy.sparse.csgraph.dijkstra` (C) in origin chunks, split over a
+small pool of forked worker processes when the work is large (the routine holds the GIL, so
+threads would not run in parallel), so networkx never runs in a hot loop.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
+from networks._dijkstra_pool import dijkstra_columns
 from networks._errors import (
     InputFileError,
     NoDrivableRoadsError,
@@ -218,26 +220,10 @@ class RoadNetwork:
         if org.size == 0 or dst.size == 0:
             return out
         limit = np.inf if cutoff is None else float(cutoff)
-        chunk = max(1, min(org.size, _BLOCK_VALUES // self.n_nodes))
         # Unique origins only; duplicates are copied back at the end.
         uniq, inverse = np.unique(org, return_inverse=True)
-        starts = range(0, uniq.size, chunk)
-        full_dst = destinations is None
-
-        def block(s: int) -> tuple[int, np.ndarray]:
-            d = csgraph.dijkstra(weights, directed=True, indices=uniq[s : s + chunk], limit=limit)
-            return s, d if full_dst else d[:, dst]
-
-        res = np.empty((uniq.size, dst.size), dtype=np.float64)
-        workers = _n_threads()
-        if workers > 1 and len(starts) > 1:
-            with ThreadPoolExecutor(workers) as ex:
-                for s, d in ex.map(block, starts):
-                    res[s : s + d.shape[0]] = d
-        else:
-            for s in starts:
-                _, d = block(s)
-                res[s : s + d.shape[0]] = d
+        res = dijkstra_columns(weights, uniq, None if destinations is None else dst, limit=limit,
+                               workers=_n_threads(), block_values=_BLOCK_VALUES)
         out[:] = res[inverse]
         return out
 

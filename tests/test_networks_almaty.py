@@ -146,3 +146,20 @@ def test_energy_matrix_is_route_length_times_rate(almaty):
     assert np.isfinite(energy).all() and (energy >= 0).all()
     with pytest.raises(ValueError, match="kwh_per_km"):
         net.energy_matrix(o, d, kwh_per_km=0.0)
+
+
+def test_process_pool_matrix_equals_serial(almaty, monkeypatch):
+    """The forked-worker path (used for large matrices) returns exactly the serial result."""
+    import networks._dijkstra_pool as pool
+
+    net = almaty.network
+    rng = np.random.default_rng(7)
+    o, d = rng.choice(net.n_nodes, 64), rng.choice(net.n_nodes, 50)
+    monkeypatch.setenv("EVPLAN_THREADS", "1")
+    serial = net.travel_time_matrix(o, d, cutoff=900)
+    monkeypatch.setenv("EVPLAN_THREADS", "2")
+    monkeypatch.setattr(pool, "MIN_PARALLEL_VALUES", 0)
+    parallel = net.travel_time_matrix(o, d, cutoff=900)
+    assert pool._pool is not None  # the pool really ran
+    np.testing.assert_array_equal(parallel, serial)
+    np.testing.assert_array_equal(net.travel_time_matrix(o), net.travel_time_matrix(o)[:, np.arange(net.n_nodes)])
