@@ -91,7 +91,7 @@ def frlm_solve(opt: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame,
     sc = opt.cfg.model.solver
     model = FRLM.from_paths(route_km, site_km, site_idx, fl.od["weight"].to_numpy(), n_sites=site_nodes.size,
                             range_km=opt.range_km, p=n_sites, fixed_open=np.arange(fixed_nodes.size))
-    res = model.solve(time_limit_s=sc.time_limit_s, threads=sc.threads, seed=opt.cfg.seed)
+    res = model.solve(time_limit_s=sc.time_limit_s, threads=sc.threads, seed=opt.cfg.seed, solver=sc.backend)
     model.check(res)  # refuelability recomputed by a tank rule, independent of the arc-cover sets
     logger.info("FRLM (%s): %s, objective %.6g, bound %.6g, %.2f s", res.details["variant"], res.status,
                 res.objective, res.best_bound, res.solve_time_s)

@@ -497,7 +497,9 @@ def run_mip(solver, var_groups: dict[str, Sequence], *, kind: str, options: Solv
     from ortools.linear_solver import pywraplp
 
     solver.SetTimeLimit(int(max(10.0, 1000.0 * time_left)))
-    solver.SetNumThreads(int(options.threads))
+    # SCIP runs single-threaded: with more threads OR-Tools switches it to its concurrent
+    # mode, which here stopped early at FEASIBLE with gaps and differed run to run
+    solver.SetNumThreads(1 if kind == "scip" else int(options.threads))
     if kind == "scip":
         solver.SetSolverSpecificParametersAsString(
             f"limits/gap = 0\nlimits/absgap = 0\nrandomization/randomseedshift = {int(options.seed)}\n")

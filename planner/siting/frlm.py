@@ -20,7 +20,8 @@ class FRLM(SitingModel):
     range ``R`` given the open sites (existing ones fixed open), with ``p`` new sites; or,
     with ``p=None``, the fewest new sites refuelling every flow that can be refuelled.
 
-    The arc-cover formulation of Capar & Kuby (2012) on CP-SAT (see
+    The arc-cover formulation of Capar & Kuby (2012) on SCIP by default, CP-SAT or HiGHS
+    selectable (see
     :mod:`planner.frlm_arc_cover` for the full statement)::
 
         max  sum_q f_q y_q   s.t.  y_q <= sum_{k in K_qa} x_k  (every flow q, arc a of its cycle)
@@ -98,7 +99,8 @@ class FRLM(SitingModel):
         sol = solve_frlm(r["route_km"], r["site_km"], r["site_idx"], r["flows"], r["n_sites"],
                          range_km=r["range_km"], fixed=r["fixed_open"], p=r["p"],
                          time_limit_s=max(0.01, self._deadline(options, started) - time.monotonic()),
-                         threads=options.threads, seed=options.seed)
+                         threads=options.threads, seed=options.seed,
+                         backend="scip" if options.solver == "auto" else options.solver)
         status = OPTIMAL if sol.status == "OPTIMAL" else "FEASIBLE"
         total = float(r["flows"].sum())
         covered = float(r["flows"][sol.covered].sum())
@@ -107,5 +109,5 @@ class FRLM(SitingModel):
                        covered=sol.covered)
         sense = "max" if r["p"] is not None else "min"
         return make_result(self.kind, status=status, sense=sense, selected=sol.selected, fixed_open=r["fixed_open"],
-                           objective=sol.objective, bound=sol.best_bound, solver="cp-sat", started=started,
+                           objective=sol.objective, bound=sol.best_bound, solver=sol.details.get("backend", "cp-sat"), started=started,
                            options=options, labels=self.site_labels, details=details)
