@@ -155,20 +155,7 @@ def solve_frlm(route_km, site_km, site_idx, flows, n_sites: int, *, range_km: fl
 
 
 def _hint_greedy(m, x, y, sets, fixed_set, p) -> None:
-    open_ = set(fixed_set)
-    pending = [[k for k in s if not (k & open_)] for s in sets if s is not None]
-    budget = p if p is not None else len(x)
-    for _ in range(budget):
-        counts: dict[int, int] = {}
-        for need in pending:
-            for ks in need:
-                for k in ks:
-                    counts[k] = counts.get(k, 0) + 1
-        if not counts:
-            break
-        best = max(counts, key=counts.get)
-        open_.add(best)
-        pending = [[ks for ks in need if best not in ks] for need in pending]
+    open_ = _greedy_open(sets, fixed_set, p, len(x))
     for k, v in enumerate(x):
         m.add_hint(v, k in open_)
 

@@ -83,8 +83,11 @@ def test_frlm_25_node_network_optimal_and_checked(data_dir, range_km):
 
     for p in (1, 2):
         best = max(value(np.array(c)) for c in itertools.combinations(range(n), p))
-        res = FRLM.from_paths(route_km, site_km, site_idx, flows, n_sites=n, range_km=range_km, p=p).solve()
-        assert res.objective == pytest.approx(best, rel=1e-9)
+        for solver in ("auto", "cp-sat", "highs"):
+            model = FRLM.from_paths(route_km, site_km, site_idx, flows, n_sites=n, range_km=range_km, p=p)
+            res = model.solve(solver=solver)
+            model.check(res)
+            assert res.optimal and res.objective == pytest.approx(best, rel=1e-9), solver
 
 
 def test_frlm_min_sites_refuels_all_coverable_flow(data_dir):
