@@ -81,3 +81,27 @@ def test_cli_errors_are_clean_and_write_nothing(data_env, tmp_path, command, edi
     assert "Traceback" not in proc.stderr + proc.stdout
     assert needle in proc.stderr + proc.stdout
     assert not out.exists()
+
+
+@pytest.mark.parametrize("edit, needle", [
+    ("negative_battery", "battery_kwh"),
+    ("station_off_network", "Far Away Charger"),
+])
+def test_cli_simulate_rejects_bad_vehicles_and_stations(data_env, tmp_path, edit, needle):
+    text = (CONFIGS / "almaty.yaml").read_text().replace("${EVPLAN_DATA_DIR:-../../shared/data}", str(data_env))
+    if edit == "negative_battery":
+        (tmp_path / "cars.yaml").write_text(
+            "models:\n  broken_ev:\n    extends: byd_atto3\n    name: Broken EV\n    battery_kwh: -5\n")
+        text = text.replace("vehicles:\n", "vehicles:\n  catalogue: cars.yaml\n", 1)
+        text = text.replace("    mitsubishi_imiev_2013: 0.2", "    broken_ev: 0.2", 1)
+    else:
+        text = text.replace("existing_stations:\n",
+                            "existing_stations:\n  - {name: Far Away Charger, lon: 10.0, lat: 50.0, plugs: 2}\n", 1)
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(text)
+    out = tmp_path / "out"
+    proc = _cli("simulate", str(cfg), "-o", str(out), cwd=tmp_path)
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert needle in proc.stderr + proc.stdout, proc.stderr
+    assert not out.exists()
