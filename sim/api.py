@@ -139,5 +139,16 @@ def summarise(runs: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
         mean = float(x.mean()) if n else np.nan
         std = float(x.std(ddof=1)) if n > 1 else (0.0 if n == 1 else np.nan)
         half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * std / np.sqrt(n)) if n > 1 else (0.0 if n == 1 else np.nan)
-        rows[col] = {"mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half, "n": n}
+        lo, hi = mean - half, mean + half
+        # With few replications a t-interval can leave the KPI's range (a negative wait, a
+        # share above 100 %); it is truncated to the range, the only values it can hold.
+        if col not in SIGNED_KPIS:
+            lo = max(lo, 0.0)
+        if col.startswith("share_") or col == "plug_utilisation":
+            hi = min(hi, 1.0)
+        rows[col] = {"mean": mean, "std": std, "ci_low": lo, "ci_high": hi, "n": n}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+#: KPIs that can be negative (every other KPI is a count, time, energy, distance or share).
+SIGNED_KPIS = frozenset({"co2_avoided_kg"})
