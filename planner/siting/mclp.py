@@ -28,7 +28,7 @@ from planner.siting._base import (
     run_cpsat,
     run_mip,
 )
-from planner.siting._covering import CoverInstance, covered_weight, greedy_cover, reduce_covering
+from planner.siting._covering import CoverInstance, covered_weight, greedy_cover, reduce_covering, swap_cover
 from planner.siting._model import SitingModel, geo_inputs
 
 logger = logging.getLogger(__name__)
@@ -147,6 +147,10 @@ class MCLP(SitingModel):
                            inst.uncoverable_rows.size, inst.uncoverable_weight, r["threshold"])
         deadline = self._deadline(options, started)
         greedy = greedy_cover(inst, c, p=r["p"], budget=budget_left)
+        if budget_left is None and r["p"] is not None and greedy.size:
+            # 1-swap local search on the greedy start (a fifth of the time at most): a better
+            # warm start, and the answer when a hard instance hits the time limit
+            greedy = swap_cover(inst, greedy, deadline=started + 0.2 * options.time_limit_s)
         g_val = covered_weight(inst, greedy)
         details = dict(total_weight=inst.total_weight, fixed_weight=inst.fixed_weight,
                        uncoverable_weight=inst.uncoverable_weight, demand_rows=inst.n_rows_in,
