@@ -770,9 +770,9 @@ def markdown(r: dict) -> str:
         ru = r.get("pmedian_reused_from")
         if ru:
             L.append(
-                f"(p-median figures from the run of {ru['date']}, commit {ru['git_commit']}, "
-                f"planner/siting digest {ru['planner_siting_sha1_at_start']}; taken over with "
-                "`--reuse`.)"
+                f"(p-median figures from the run that ended {ru['date']}, planner/siting digest "
+                f"{ru['planner_siting_sha1_at_start']} (HEAD was {ru['git_commit']} when it "
+                "ended); taken over with `--reuse`.)"
             )
             L.append("")
         L.append(
@@ -1131,6 +1131,7 @@ def main(argv=None) -> int:
     import planner.siting.synthetic  # noqa: F401
 
     digest_start = siting_digest()
+    commit_start = machine_info({})["git_commit"]
     t0 = time.perf_counter()
     old = args.reuse_data
     if old and "pmedian" in old and not args.skip_pmedian:
@@ -1160,6 +1161,7 @@ def main(argv=None) -> int:
     result["run_wall_s"] = time.perf_counter() - t0
     result["machine"] = machine_info(versions(pulp))
     result["machine"]["planner_siting_sha1_at_start"] = digest_start
+    result["machine"]["git_commit_at_start"] = commit_start
 
     targets: dict = {}
     pm = result.get("pmedian")

@@ -157,6 +157,9 @@ class MCLP(SitingModel):
                        demand_groups=int(inst.group_weight.size), model_candidates=int(inst.cols.size),
                        dominated_candidates=inst.dropped_dominated, greedy_objective=inst.fixed_weight + g_val)
         upper_trivial = float(inst.group_weight.sum())
+        if inst.cols.size and upper_trivial > 0 and g_val >= upper_trivial * (1 - 1e-12):
+            # the warm start already covers every coverable group: nothing can beat it
+            return self._result(inst, greedy, OPTIMAL, upper_trivial, "presolve", started, options, details)
         if inst.cols.size == 0 or upper_trivial == 0:
             return self._result(inst, np.empty(0, np.int64), OPTIMAL, upper_trivial * 0, "presolve",
                                 started, options, details)
