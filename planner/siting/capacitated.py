@@ -121,13 +121,11 @@ class Capacitated(SitingModel):
             raise ModelInputError(f"coverage must be in (0, 1], got {coverage!r}")
         if threshold is None or not math.isfinite(float(threshold)) or float(threshold) < 0:
             raise ModelInputError(f"threshold must be a finite number >= 0 (seconds), got {threshold!r}")
-        total_cost = f + g
         budget = check_budget(budget, np.zeros(m), fixed) if budget is not None else None
         check_free_sites(m, fixed)
         raw = dict(cost=cost, demand=h, threshold=float(threshold), cap=cap, site_costs=f, plug_costs=g,
                    plug_kw=kw, existing_plugs=e, fixed_open=fixed, utilisation=float(utilisation),
                    coverage=float(coverage), budget=budget)
-        del total_cost
         return cls(raw, site_labels=labels_array(site_labels, m))
 
     def _solve(self, options: SolveOptions, started: float) -> SitingResult:
@@ -171,7 +169,6 @@ class Capacitated(SitingModel):
         nplug = [solver.IntVar(0.0, float(cap[j] - e[j]), f"n{j}") for j in range(m)]
         x = {}
         load: list[list] = [[] for _ in range(m)]
-        served = solver.Sum([])
         served_terms = []
         for k in range(G.shape[0]):
             js = G.indices[G.indptr[k]:G.indptr[k + 1]]
@@ -191,7 +188,6 @@ class Capacitated(SitingModel):
             c2 = solver.Constraint(-inf, 0.0)
             c2.SetCoefficient(nplug[j], 1.0)
             c2.SetCoefficient(y[j], -float(cap[j] - e[j]))
-        del served
         cost_expr = [(y[j], float(r["site_costs"][j])) for j in range(m) if free_mask[j]] + \
                     [(nplug[j], float(r["plug_costs"][j])) for j in range(m)]
         obj = solver.Objective()
