@@ -56,16 +56,24 @@ def test_simulate_corridor_writes_tables_and_kpis(data_env, tmp_path, net_cache_
     assert again.kpis_before == res.kpis_before
 
 
-def test_killed_run_leaves_no_half_written_folder(data_env, tmp_path):
-    """SIGKILL an `evplan simulate` while it writes: the target folder must not exist."""
+def _has_files(folder: Path) -> bool:
+    try:
+        return any(folder.iterdir())
+    except FileNotFoundError:  # renamed into place (or removed) between the two listings
+        return False
+
+
+@pytest.mark.parametrize("command", ["simulate", "run"])
+def test_killed_run_leaves_no_half_written_folder(data_env, tmp_path, command):
+    """SIGKILL `evplan simulate` / `evplan run` while it writes: the target folder must not exist."""
     out = tmp_path / "killed"
     env = {**os.environ, "EVPLAN_DATA_DIR": str(data_env)}
-    proc = subprocess.Popen([sys.executable, "-m", "planner.cli", "simulate", str(CONFIGS / "corridor-kaz01.yaml"),
+    proc = subprocess.Popen([sys.executable, "-m", "planner.cli", command, str(CONFIGS / "corridor-kaz01.yaml"),
                              "-o", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    # wait until the temporary folder appears (outputs being written), then kill
+    deadline = time.monotonic() + 300
+    # wait until the temporary folder holds a first file (outputs being written), then kill
     while time.monotonic() < deadline and proc.poll() is None:
-        if any(p.name.startswith(".killed.") for p in tmp_path.iterdir()):
+        if any(p.name.startswith(".killed.") and _has_files(p) for p in tmp_path.iterdir()):
             break
         time.sleep(0.02)
     if proc.poll() is None:
