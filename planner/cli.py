@@ -175,10 +175,17 @@ ConfigArg = Annotated[Path, typer.Argument(help="Study YAML file (see configs/).
 
 @app.command("validate")
 def validate(config: ConfigArg) -> None:
-    """Check a study config (schema, files, vehicle names, budget) without running it."""
+    """Check a study config (schema, files, vehicle names, budget) without running it.
+
+    A sweep file (top-level ``base`` and ``parameters``) is recognised: every run it expands
+    to is loaded and checked, and the runs are listed.
+    """
     from planner.checks import raise_on_problems, run_checks
     from planner.scenario import load_config
 
+    if _looks_like_sweep(config):
+        _validate_sweep(config)
+        return
     cfg = load_config(config)
     results = run_checks(cfg, source=str(config))
     table = Table(title=f"{config}: study {cfg.name!r}")
@@ -188,6 +195,40 @@ def validate(config: ConfigArg) -> None:
         table.add_row(name, "[green]ok[/]" if not problems else "[red]" + "; ".join(problems) + "[/]")
     out.print(table)
     raise_on_problems(results, source=str(config))
+
+
+def _looks_like_sweep(path: Path) -> bool:
+    """True for a YAML mapping with the sweep keys ``base`` and ``parameters`` (unreadable: False,
+    so the study loader reports the problem)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(doc, dict) and "base" in doc and "parameters" in doc
+
+
+def _validate_sweep(path: Path) -> None:
+    from planner.checks import raise_on_problems, run_checks
+    from planner.sweep import plan_sweep
+
+    plan = plan_sweep(path)  # loads every expanded run: schema errors name the run
+    table = Table(title=f"{path}: sweep {plan.name!r}, {len(plan.runs)} runs over {', '.join(plan.parameters)}")
+    table.add_column("run")
+    table.add_column("checks")
+    failed = None
+    for spec in plan.runs:
+        results = run_checks(spec.config, source=f"{path} run {spec.label}")
+        bad = {k: v for k, v in results.items() if v}
+        table.add_row(spec.label, "[green]ok[/]" if not bad else "[red]" + "; ".join(
+            f"{k}: {'; '.join(v)}" for k, v in bad.items()) + "[/]")
+        if bad and failed is None:
+            failed = (results, f"{path} run {spec.label}")
+    out.print(table)
+    out.print(f"batch folder: {plan.output}")
+    if failed is not None:
+        raise_on_problems(failed[0], source=failed[1])
 
 
 class _StepProgress:

@@ -97,7 +97,9 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
     df["status"] = pd.Categorical.from_codes(status, categories=[TRIP_STATUS[i] for i in range(6)])
     df["distance_km"] = out["driven_m"] / 1000.0
     df["direct_km"] = eng.direct_m / 1000.0
-    df["detour_km"] = np.where(status == COMPLETED, df["distance_km"] - df["direct_km"], np.nan)
+    # driven >= direct (shortest path); summing legs in another order leaves -1e-12 km, which
+    # reports printed as "-0.000"
+    df["detour_km"] = np.where(status == COMPLETED, np.maximum(df["distance_km"] - df["direct_km"], 0.0), np.nan)
     df["energy_kwh"] = out["energy_kwh"]
     df["soc_depart"] = out["e_dep"] / cap
     df["soc_arrive"] = out["e_arr"] / cap

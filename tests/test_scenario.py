@@ -113,3 +113,24 @@ def test_unknown_vehicle_model_is_reported(tmp_path):
     cfg = load_config(_write(tmp_path, BASE + "vehicles:\n  fleet: {tesla_cybertruck_9000: 1.0}\n"))
     problems = run_checks(cfg)["vehicle_models_known"]
     assert problems and "tesla_cybertruck_9000" in problems[0] and "known:" in problems[0]
+
+
+def test_cli_validate_recognises_a_sweep_file(tmp_path, monkeypatch, capsys, data_dir):
+    """`evplan validate` on a sweep checks every run it expands to (not the study schema)."""
+    from planner import cli
+
+    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
+    monkeypatch.setattr(sys, "argv", ["evplan", "validate", str(CONFIGS / "sweep-kaz01.yaml")])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    text = " ".join(capsys.readouterr().out.split())  # rich wraps to the terminal width
+    assert exc.value.code == 0, text
+    assert "sweep 'sweep-kaz01', 30 runs" in text and "p=10 range_km=350 temperature_c=-20" in text
+    bad = tmp_path / "bad-sweep.yaml"
+    bad.write_text(f"base: {CONFIGS / 'corridor-kaz01.yaml'}\nparameters:\n  model.p: [2, -1]\n")
+    monkeypatch.setattr(sys, "argv", ["evplan", "validate", str(bad)])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    err = " ".join(capsys.readouterr().err.split())
+    assert exc.value.code != 0 and "1 of 2 runs are invalid" in err and "p=-1" in err, err
+    assert "Traceback" not in err and "Extra inputs" not in err
