@@ -549,12 +549,14 @@ def run_batch(plan: BatchPlan, *, workers: int | None = None, scheduler: str | N
         tracker = _Tracker(len(plan.runs), len(previous), progress)
         tracker.emit(force=True)
         workers = max(1, min(os.cpu_count() or 1, len(todo))) if workers is None else min(workers, max(1, len(todo)))
+        completed = False
         try:
             if todo and workers == 0 and scheduler is None and client is None:
                 _run_serial(todo, out, runner, tracker)
             elif todo:
                 _run_dask(todo, out, runner, tracker, workers=workers, scheduler=scheduler, client=client,
                           retries=retries, timeout=connect_timeout)
+            completed = True
         finally:
             by_key = {**previous, **{o.key: o for o in tracker.outcomes}}
             for s in plan.runs:  # interrupted: runs that finished while the batch was stopping
@@ -562,7 +564,10 @@ def run_batch(plan: BatchPlan, *, workers: int | None = None, scheduler: str | N
                     late.status = "done"
                     by_key[s.key] = late
             outcomes = [by_key[s.key] for s in plan.runs if s.key in by_key]
-            files = write_batch_outputs(plan, outcomes)
+            # an interrupted batch summarises what finished; one that never ran anything (e.g. no
+            # scheduler to connect to) writes no empty summary files
+            if completed or outcomes:
+                files = write_batch_outputs(plan, outcomes)
     return BatchResult(plan=plan, outcomes=outcomes, summary=files.summary, summary_csv=files.summary_csv,
                        failures_csv=files.failures_csv, chart=files.chart, elapsed_s=time.perf_counter() - t0)
 

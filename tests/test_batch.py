@@ -202,6 +202,8 @@ def test_unreachable_scheduler_fails_fast_with_a_clear_message(tmp_path):
     with pytest.raises(SchedulerError, match=f"cannot connect to a Dask scheduler at {address} within 2 s"):
         run_batch(plan, scheduler=address, runner=fake_runner, connect_timeout=2)
     assert time.perf_counter() - t0 < 10
+    # nothing ran, so no (empty) summary or failure tables are left behind
+    assert not (plan.output / "summary.csv").exists() and not (plan.output / "failures.csv").exists()
 
 
 def test_a_service_that_is_not_a_scheduler_fails_in_bounded_time(tmp_path):
