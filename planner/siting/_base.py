@@ -210,8 +210,11 @@ def make_result(
 def check_cost_matrix(cost, *, name: str = "cost") -> np.ndarray | sparse.csr_matrix:
     """Validate a cost matrix; returns a float64 ndarray or a CSR matrix (explicit zeros kept)."""
     if sparse.issparse(cost):
-        mat = sparse.csr_matrix(cost, dtype=np.float64, copy=True)
-        mat.sum_duplicates()
+        if cost.format == "csr" and cost.dtype == np.float64 and cost.has_canonical_format:
+            mat = cost  # used read-only: copying 10^8 entries took seconds
+        else:
+            mat = sparse.csr_matrix(cost, dtype=np.float64, copy=True)
+            mat.sum_duplicates()
         data = mat.data
     else:
         mat = np.asarray(cost, dtype=np.float64)
@@ -320,96 +323,6 @@ def labels_array(labels, m: int) -> np.ndarray | None:
     if arr.size != m:
         raise ModelInputError(f"site_labels has {arr.size} entries but there are {m} sites")
     return arr
-
-
-# ---------------------------------------------------------------------------- coverage / aggregation
-def coverage_matrix(cost, threshold: float) -> sparse.csr_matrix:
-    """Boolean CSR ``a_ij = cost_ij <= threshold`` (sparse input: stored entries only)."""
-    if sparse.issparse(cost):
-        mat = cost.tocsr()
-        keep = mat.data <= threshold
-        counts = np.add.reduceat(keep, mat.indptr[:-1]) if mat.nnz else np.zeros(mat.shape[0], int)
-        counts = np.where(np.diff(mat.indptr) > 0, counts, 0)
-        indptr = np.concatenate([[0], np.cumsum(counts)])
-        return sparse.csr_matrix(
-            (np.ones(int(keep.sum()), dtype=bool), mat.indices[keep], indptr), shape=mat.shape)
-    rows, cols = np.nonzero(cost <= threshold)
-    return sparse.csr_matrix((np.ones(rows.size, dtype=bool), (rows, cols)), shape=cost.shape)
-
-
-def group_identical_rows(mat: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Group rows with identical sparsity pattern (exactly).
-
-    Rows are hashed by two random 64-bit sums over their column indices plus their
-    length, grouped, and every member is then compared with its group's representative
-    element by element; a hash collision (never seen in practice) splits the group.
-
-    Returns
-    -------
-    rep : numpy.ndarray
-        Row index of one representative per group.
-    inverse : numpy.ndarray
-        Group number of every row.
-    """
-    mat = mat.tocsr()
-    mat.sort_indices()
-    n, m = mat.shape
-    rng = np.random.default_rng(0x5eed)
-    r1 = rng.integers(0, 2**63, size=m, dtype=np.uint64)
-    r2 = rng.integers(0, 2**63, size=m, dtype=np.uint64)
-    lengths = np.diff(mat.indptr)
-    h1 = np.zeros(n, dtype=np.uint64)
-    h2 = np.zeros(n, dtype=np.uint64)
-    nz = lengths > 0
-    if mat.nnz:
-        starts = mat.indptr[:-1][nz]
-        with np.errstate(over="ignore"):
-            h1[nz] = np.add.reduceat(r1[mat.indices], starts)
-            h2[nz] = np.add.reduceat(r2[mat.indices], starts)
-    keys = pd.MultiIndex.from_arrays([h1, h2, lengths])
-    inverse, uniq = pd.factorize(keys)
-    inverse = np.asarray(inverse, dtype=np.int64)
-    rep = np.full(len(uniq), -1, dtype=np.int64)
-    rep[inverse[::-1]] = np.arange(n)[::-1]  # first row of each group
-    # exact verification
-    rep_of = rep[inverse]
-    lens = lengths
-    pos_row = np.repeat(np.arange(n), lens)
-    offs = np.arange(mat.nnz) - np.repeat(mat.indptr[:-1], lens)
-    same = mat.indices == mat.indices[mat.indptr[rep_of[pos_row]] + offs]
-    bad_rows = np.unique(pos_row[~same])
-    if bad_rows.size:  # pragma: no cover - hash collision
-        logger.warning("row-hash collision on %d rows; splitting exactly", bad_rows.size)
-        next_id = len(uniq)
-        extra: dict[tuple, int] = {}
-        for r in bad_rows:
-            key = tuple(mat.indices[mat.indptr[r]:mat.indptr[r + 1]])
-            if key not in extra:
-                extra[key] = next_id
-                next_id += 1
-            inverse[r] = extra[key]
-        rep = np.full(next_id, -1, dtype=np.int64)
-        rep[inverse[::-1]] = np.arange(n)[::-1]
-        keep = rep >= 0
-        remap = np.cumsum(keep) - 1
-        inverse = remap[inverse]
-        rep = rep[keep]
-    return rep, inverse
-
-
-def group_identical_dense_rows(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Group identical rows of a dense matrix exactly (hash, then verify)."""
-    n = mat.shape[0]
-    h = pd.util.hash_pandas_object(pd.DataFrame(mat), index=False).to_numpy()
-    inverse, uniq = pd.factorize(h)
-    inverse = np.asarray(inverse, dtype=np.int64)
-    rep = np.full(len(uniq), -1, dtype=np.int64)
-    rep[inverse[::-1]] = np.arange(n)[::-1]
-    equal = (mat == mat[rep[inverse]]) | (np.isinf(mat) & np.isinf(mat[rep[inverse]]))
-    if not equal.all():  # pragma: no cover - hash collision
-        _, rep, inverse = np.unique(mat, axis=0, return_index=True, return_inverse=True)
-        inverse = inverse.ravel()
-    return rep, inverse
 
 
 # ---------------------------------------------------------------------------- integer scaling

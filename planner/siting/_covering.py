@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from planner.siting._base import coverage_matrix, group_identical_rows
+from planner.siting._aggregate import coverage_matrix, group_identical_rows
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +72,13 @@ def reduce_covering(
         by_fixed = np.asarray(A[:, fixed].sum(axis=1)).ravel() > 0
     else:
         by_fixed = np.zeros(n, dtype=bool)
-    Af = A[:, free].tocsr()
+    # column / row selections copy the whole matrix: skip them when they select everything
+    Af = A if np.array_equal(free, np.arange(m)) else A[:, free].tocsr()
     n_cov = np.diff(Af.indptr)
     uncoverable = ~by_fixed & (n_cov == 0)
     live = ~by_fixed & (n_cov > 0) & (weights > 0)
     rows = np.flatnonzero(live)
-    sub = Af[rows]
+    sub = Af if rows.size == n else Af[rows]
     if rows.size:
         rep, inverse = group_identical_rows(sub)
         gw = np.bincount(inverse, weights=weights[rows], minlength=rep.size)

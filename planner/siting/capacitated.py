@@ -10,6 +10,7 @@ import numpy as np
 from scipy import sparse
 
 from planner._errors import InfeasibleModelError, ModelInputError, UnreachableDemandError
+from planner.siting._aggregate import coverage_matrix, group_identical_rows
 from planner.siting._base import (
     FEASIBLE,
     OPTIMAL,
@@ -21,8 +22,6 @@ from planner.siting._base import (
     check_free_sites,
     check_site_costs,
     check_weights,
-    coverage_matrix,
-    group_identical_rows,
     labels_array,
     make_result,
     new_mip,

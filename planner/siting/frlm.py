@@ -9,7 +9,15 @@ import time
 import numpy as np
 
 from planner._errors import ModelInputError
-from planner.siting._base import OPTIMAL, SitingResult, SolveOptions, check_count, check_fixed, labels_array, make_result
+from planner.siting._base import (
+    OPTIMAL,
+    SitingResult,
+    SolveOptions,
+    check_count,
+    check_fixed,
+    labels_array,
+    make_result,
+)
 from planner.siting._model import SitingModel
 
 logger = logging.getLogger(__name__)

@@ -29,7 +29,13 @@ from planner.siting._base import (
     run_cpsat,
     run_mip,
 )
-from planner.siting._covering import CoverInstance, covered_weight, greedy_cover, reduce_covering, swap_cover
+from planner.siting._covering import (
+    CoverInstance,
+    covered_weight,
+    greedy_cover,
+    reduce_covering,
+    swap_cover,
+)
 from planner.siting._covering_lagrange import kernel_instance, lagrangian_cover_bound
 from planner.siting._model import SitingModel, geo_inputs
 
@@ -167,11 +173,13 @@ class MCLP(SitingModel):
             logger.warning("mclp: %d demand rows (weight %.6g) are beyond %g s of every site",
                            inst.uncoverable_rows.size, inst.uncoverable_weight, r["threshold"])
         deadline = self._deadline(options, started)
+        # phase shares are of the time left after the reduction (which can take seconds)
+        budget_s = max(0.0, deadline - time.monotonic())
         greedy = greedy_cover(inst, c, p=r["p"], budget=budget_left)
         if budget_left is None and r["p"] is not None and greedy.size:
             # 1-swap local search on the greedy start (a fifth of the time at most): a better
             # warm start, and the answer when a hard instance hits the time limit
-            greedy = swap_cover(inst, greedy, deadline=started + 0.2 * options.time_limit_s)
+            greedy = swap_cover(inst, greedy, deadline=time.monotonic() + 0.2 * budget_s)
         g_val = covered_weight(inst, greedy)
         details = dict(total_weight=inst.total_weight, fixed_weight=inst.fixed_weight,
                        uncoverable_weight=inst.uncoverable_weight, demand_rows=inst.n_rows_in,
@@ -193,7 +201,7 @@ class MCLP(SitingModel):
         # even finish within the limit) with its top-p sets as extra solutions
         lag = lagrangian_cover_bound(
             inst, p=r["p"], costs=c[inst.cols] if budget_left is not None else None, budget=budget_left,
-            incumbent=greedy, deadline=min(deadline, time.monotonic() + 0.1 * options.time_limit_s))
+            incumbent=greedy, deadline=min(deadline, time.monotonic() + 0.1 * budget_s))
         if lag.best_value > g_val:
             greedy, g_val = lag.best, lag.best_value
         upper = min(upper_trivial, lag.bound)
@@ -205,7 +213,7 @@ class MCLP(SitingModel):
         kind = "scip" if options.solver == "auto" else options.solver
         if kind != "cp-sat" and inst.groups.nnz >= KERNEL_MIN_NNZ:
             polished = self._kernel_polish(inst, c, budget_left, greedy, lag.scores, kind, options,
-                                           min(deadline, time.monotonic() + 0.25 * options.time_limit_s))
+                                           min(deadline, time.monotonic() + 0.25 * budget_s))
             val = covered_weight(inst, polished)
             details["kernel_objective"] = inst.fixed_weight + val
             if val > g_val:

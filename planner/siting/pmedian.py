@@ -10,6 +10,7 @@ import numpy as np
 from scipy import sparse
 
 from planner._errors import InfeasibleModelError, ModelInputError, UnreachableDemandError
+from planner.siting._aggregate import group_identical_dense_rows
 from planner.siting._base import (
     FEASIBLE,
     OPTIMAL,
@@ -20,7 +21,6 @@ from planner.siting._base import (
     check_fixed,
     check_free_sites,
     check_weights,
-    group_identical_dense_rows,
     integer_scale,
     labels_array,
     make_result,
