@@ -1010,7 +1010,7 @@ def main(argv=None) -> int:
         "--mclp-n", type=int, default=None, help="MCLP demand points (default 1,000,000)"
     )
     ap.add_argument("--candidates", type=int, default=1000, help="MCLP candidates (default 1,000)")
-    ap.add_argument("--ps", default="20,50", help="MCLP p values (default 20,50)")
+    ap.add_argument("--ps", default="10,20,50", help="MCLP p values (default 10,20,50)")
     ap.add_argument(
         "--sides",
         default="150,300",
@@ -1023,8 +1023,8 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--mclp-limit",
         type=float,
-        default=120.0,
-        help="time limit of our MCLP solves (s, default 120; the target is 60)",
+        default=60.0,
+        help="time limit of our MCLP solves (s, default 60 = the target)",
     )
     ap.add_argument(
         "--mclp-solver",
