@@ -148,3 +148,31 @@ def test_row_grouping_is_exact_even_when_every_hash_collides(monkeypatch):
     for r_, i_ in ((rep_true, inv_true), (rep, inv)):
         assert (dense[r_[i_]] == dense).all()  # every row equals its representative
         assert len(r_) == len({row.tobytes() for row in dense})  # and groups are maximal
+
+
+def test_kernel_bucket_solve_uses_the_bucket_and_beats_the_incumbent_or_returns_none():
+    from planner.siting._base import SolveOptions
+    from planner.siting._covering import reduce_covering
+
+    cost, w = _plane(2)
+    thr, p = 400.0, 3
+    m = cost.shape[1]
+    model = MCLP.from_cost_matrix(cost, w, threshold=thr, p=p)
+    inst = reduce_covering(cost, w, thr, np.zeros(0, np.int64), np.arange(m), np.ones(m), use_costs=False)
+    J = inst.cols.size
+    best = max((covered_weight(inst, np.array(s)), s) for s in itertools.combinations(range(J), p))
+    kernel, bucket = np.arange(J), np.arange(J - 5, J)
+    start = np.arange(p)
+    args = (inst, kernel, start, np.ones(m), None, "scip", SolveOptions(), time.monotonic() + 20)
+    # nothing beats the optimum: no solution
+    assert model._solve_kernel(*args, must_use=bucket, beat=best[0]) is None
+    # below it: a solution with a bucket site that beats the bar
+    with_bucket = max(covered_weight(inst, np.array(s)) for s in itertools.combinations(range(J), p)
+                      if set(s) & set(bucket.tolist()))
+    got = model._solve_kernel(*args, must_use=bucket, beat=with_bucket - 1)
+    assert got is not None
+    chosen, _, val = got
+    assert np.intersect1d(chosen, bucket).size >= 1 and chosen.size <= p
+    assert val == pytest.approx(with_bucket)  # the best solution using the bucket
+    plain = model._solve_kernel(*args)
+    assert plain is not None and plain[2] == pytest.approx(best[0])
