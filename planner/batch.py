@@ -231,9 +231,11 @@ def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = No
     t0 = time.perf_counter()
     error = detail = ""
     summary: dict[str, Any] = {}
+    inputs: dict[str, str] = {}
     with _run_logging(log_path):
         logger.info("run %s (%s) of %s started on %s", spec.label, spec.key, spec.source.name, worker)
         try:
+            inputs = input_digests(spec.config)  # before the run: what it read
             summary = dict(runner(spec.config, out_dir=final) or {})
         except Exception as exc:  # noqa: BLE001 - isolation: any failure becomes a record
             error, detail = _describe(exc), traceback.format_exc()
@@ -250,6 +252,7 @@ def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = No
             pass
     os.replace(log_path, final / "run.log")
     marker = {"key": spec.key, "label": spec.label, "params": spec.params, "source": str(spec.source),
+              "inputs": inputs,
               "elapsed_s": round(elapsed, 3), "worker": worker, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
               "summary": summary}
     write_text_atomic(final / DONE, json.dumps(marker, indent=1, default=_json_default))
@@ -301,12 +304,42 @@ def _clean_stale(runs: Path) -> int:
     return n
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def input_digests(cfg) -> dict[str, str]:
+    """SHA-256 of every input file a study names (cached by path, size and mtime)."""
+    from networks.load import file_sha256
+    from planner.scenario import input_files
+
+    out = {}
+    for path in input_files(cfg):
+        st = path.stat()
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if key not in _DIGESTS:
+            _DIGESTS[key] = file_sha256(path)
+        out[str(path)] = _DIGESTS[key]
+    return out
+
+
 def _finished(spec: RunSpec, runs: Path) -> RunOutcome | None:
     marker = runs / spec.key / DONE
     try:
         data = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    # the key hashes the config, not the data it names: a changed input file makes a run stale
+    recorded = data.get("inputs")
+    if isinstance(recorded, dict):
+        try:
+            now = input_digests(spec.config)
+        except OSError:
+            now = {}
+        if now != recorded:
+            changed = sorted(set(now.items()) ^ set(recorded.items()))
+            logger.warning("run %s: input %s changed since it finished; running it again",
+                           spec.label, changed[0][0] if changed else "?")
+            return None
     return RunOutcome(spec.key, spec.label, spec.params, "skipped", folder=marker.parent,
                       log=marker.parent / "run.log", elapsed_s=float(data.get("elapsed_s", 0.0)),
                       worker=str(data.get("worker", "")), summary=dict(data.get("summary", {})))
@@ -314,7 +347,7 @@ def _finished(spec: RunSpec, runs: Path) -> RunOutcome | None:
 
 def finished_runs(plan: BatchPlan) -> set[str]:
     """Keys of the runs of ``plan`` already finished in its folder (what a batch would skip)."""
-    return {s.key for s in plan.runs if (plan.output / "runs" / s.key / DONE).is_file()}
+    return {s.key for s in plan.runs if _finished(s, plan.output / "runs") is not None}
 
 
 # --------------------------------------------------------------------------- execution

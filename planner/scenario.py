@@ -263,6 +263,28 @@ def _resolve_paths(model: BaseModel, base: Path) -> None:
                     _resolve_paths(item, base)
 
 
+def input_files(cfg: StudyConfig) -> list[Path]:
+    """Every existing file a study names as input (path fields anywhere but ``outputs``), sorted."""
+    found: set[Path] = set()
+
+    def walk(model: BaseModel) -> None:
+        for _, value in model:
+            if isinstance(value, Path):
+                if value.is_file():
+                    found.add(value.resolve())
+            elif isinstance(value, BaseModel):
+                walk(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, BaseModel):
+                        walk(item)
+
+    for name, value in cfg:
+        if name != "outputs" and isinstance(value, BaseModel):
+            walk(value)
+    return sorted(found)
+
+
 def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
     """Line (1-based) of the YAML node at pydantic location ``loc`` (deepest found)."""
     line = node.start_mark.line + 1 if node is not None else None

@@ -26,6 +26,7 @@ from planner.batch import (
     BatchError,
     SchedulerError,
     _batch_lock,
+    finished_runs,
     run_batch,
 )
 from planner.outputs import atomic_dir
@@ -365,3 +366,19 @@ def test_real_pipeline_sweep_on_the_kaz01_corridor(tmp_path, data_dir, external_
         assert len(list(o.folder.iterdir())) > 3  # the pipeline's outputs beside run.log and done.json
     again = run_batch(plan, workers=0)  # resume: nothing left to do
     assert again.count("skipped") == 4 and pd.read_csv(plan.output / "summary.csv")[cov].tolist() == df[cov].tolist()
+
+
+def test_resume_reruns_a_run_whose_input_file_changed(tmp_path):
+    """The run key hashes the config; a changed input file (same path) must not be skipped."""
+    (tmp_path / "nowhere.osm").write_bytes(b"synthetic bytes, version 1")
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1, 2]\n"))
+    first = run_batch(plan, workers=0, runner=fake_runner)
+    assert first.count("done") == 2
+    marker = json.loads((plan.output / "runs" / plan.runs[0].key / "done.json").read_text())
+    assert list(marker["inputs"]) == [str((tmp_path / "nowhere.osm").resolve())]
+    again = run_batch(plan, workers=0, runner=fake_runner)
+    assert again.count("skipped") == 2  # nothing changed: resumed
+    (tmp_path / "nowhere.osm").write_bytes(b"synthetic bytes, version 2")
+    assert finished_runs(plan) == set()
+    third = run_batch(plan, workers=0, runner=fake_runner)
+    assert third.count("done") == 2 and third.count("skipped") == 0
