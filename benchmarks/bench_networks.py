@@ -30,10 +30,8 @@ This is a plain script, not a pytest module (pytest only collects ``tests/``).
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -42,7 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _common import REPO, CpuMeter, fmt_s, git, machine_info, wait_idle, write_atomic
+
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -120,58 +119,6 @@ def run_load_child(path: Path, cache_dir: str, trace: bool) -> dict:
 
 
 # --------------------------------------------------------------------------- noise meter
-class CpuMeter:
-    """Share of the machine's CPU used by *other* processes while a section ran.
-
-    Busy jiffies of the whole machine (``/proc/stat``, steal included) minus this process'
-    own (and its reaped children's) CPU time, over ``elapsed x n_cpus``.
-    """
-
-    def __init__(self) -> None:
-        self.t0 = time.perf_counter()
-        self.busy0 = self._busy()
-        self.own0 = self._own()
-        self.load0 = os.getloadavg()[0]
-
-    @staticmethod
-    def _busy() -> float:
-        with open("/proc/stat") as fh:
-            f = [int(x) for x in fh.readline().split()[1:]]
-        # user nice system idle iowait irq softirq steal
-        busy = f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] if len(f) > 7 else 0)
-        return busy / os.sysconf("SC_CLK_TCK")
-
-    @staticmethod
-    def _own() -> float:
-        s = resource.getrusage(resource.RUSAGE_SELF)
-        c = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
-
-    def stop(self) -> dict:
-        el = time.perf_counter() - self.t0
-        ncpu = os.cpu_count() or 1
-        other = (self._busy() - self.busy0) - (self._own() - self.own0)
-        return {
-            "elapsed_s": round(el, 2),
-            "loadavg_1m_start": round(self.load0, 2),
-            "loadavg_1m_end": round(os.getloadavg()[0], 2),
-            "other_procs_cpu_share": round(max(0.0, other) / (el * ncpu), 3),
-        }
-
-
-def wait_idle(max_wait_s: float, threshold: float = 0.25, probe_s: float = 3.0) -> dict:
-    """Wait (at most ``max_wait_s``) until other processes use < ``threshold`` of the CPU."""
-    t0 = time.perf_counter()
-    share = 1.0
-    while True:
-        m = CpuMeter()
-        time.sleep(probe_s)
-        share = m.stop()["other_procs_cpu_share"]
-        if share < threshold or time.perf_counter() - t0 >= max_wait_s:
-            break
-    return {"waited_s": round(time.perf_counter() - t0, 1), "other_share_at_start": share}
-
-
 # --------------------------------------------------------------------------- timing
 def _pool_cpu_s() -> float:
     """CPU seconds used so far by RoadNetwork's worker processes (live children are not in
@@ -491,54 +438,14 @@ def bench(args) -> dict:
             "scipy": scipy.__version__,
             "networkx": nx.__version__,
             "osmnx": ox.__version__,
-        }
+        },
+        EVPLAN_THREADS=os.environ.get("EVPLAN_THREADS", ""),
+        road_network_py_modified=bool(git("status", "--porcelain", "networks/road_network.py")),
     )
     return out
 
 
-def machine_info(versions: dict) -> dict:
-    cpu_model = ""
-    try:
-        for ln in open("/proc/cpuinfo"):
-            if ln.startswith("model name"):
-                cpu_model = ln.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-
-    def git(*a):
-        try:
-            return subprocess.run(
-                ["git", *a], cwd=REPO, capture_output=True, text=True, check=False
-            ).stdout.strip()
-        except OSError:
-            return ""
-
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        **versions,
-        "mem_total_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "EVPLAN_THREADS": os.environ.get("EVPLAN_THREADS", ""),
-        "git_commit": git("rev-parse", "--short", "HEAD"),
-        "road_network_py_modified": bool(git("status", "--porcelain", "networks/road_network.py")),
-        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
-
-
 # --------------------------------------------------------------------------- report
-def fmt_s(s: float) -> str:
-    if s >= 3600:
-        return f"{s / 3600:.1f} h"
-    if s >= 100:
-        return f"{s:.0f} s"
-    if s >= 10:
-        return f"{s:.1f} s"
-    return f"{s:.2f} s" if s >= 0.1 else f"{s * 1e3:.1f} ms"
-
-
 def markdown(r: dict) -> str:
     n, cut = r["config"]["n"], r["config"]["cutoff_s"]
     f, ra, t, m = r["fast"], r["ratios"], r["targets"], r["machine"]
@@ -637,13 +544,6 @@ def markdown(r: dict) -> str:
         f"({fmt_s(oxr['extrapolated_total_cpu_s'])} for {n * n:,} pairs)."
     )
     return "\n".join(L) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def main(argv=None) -> int:

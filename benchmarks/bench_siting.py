@@ -49,20 +49,20 @@ This is a plain script, not a pytest module (pytest only collects ``tests/``).
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import logging
 import math
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _common import REPO, CpuMeter, fmt_s, git, machine_info, wait_idle, write_atomic
+
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -101,63 +101,58 @@ def import_spopt():
 
 
 # --------------------------------------------------------------------------- noise meter
-class CpuMeter:
-    """Share of the machine's CPU used by *other* processes while a section ran.
-
-    Busy jiffies of the whole machine (``/proc/stat``, steal included) minus this process'
-    own (and its reaped children's, e.g. CBC) CPU time, over ``elapsed x n_cpus``.
-    """
-
-    def __init__(self) -> None:
-        self.t0 = time.perf_counter()
-        self.busy0 = self._busy()
-        self.own0 = self._own()
-        self.load0 = os.getloadavg()[0]
-
-    @staticmethod
-    def _busy() -> float:
-        with open("/proc/stat") as fh:
-            f = [int(x) for x in fh.readline().split()[1:]]
-        busy = f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] if len(f) > 7 else 0)
-        return busy / os.sysconf("SC_CLK_TCK")
-
-    @staticmethod
-    def _own() -> float:
-        s = resource.getrusage(resource.RUSAGE_SELF)
-        c = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
-
-    def stop(self) -> dict:
-        el = max(time.perf_counter() - self.t0, 1e-9)
-        ncpu = os.cpu_count() or 1
-        other = (self._busy() - self.busy0) - (self._own() - self.own0)
-        return {
-            "elapsed_s": round(el, 2),
-            "loadavg_1m_start": round(self.load0, 2),
-            "loadavg_1m_end": round(os.getloadavg()[0], 2),
-            "other_procs_cpu_share": round(max(0.0, other) / (el * ncpu), 3),
-        }
-
-
-def wait_idle(max_wait_s: float, threshold: float = 0.25, probe_s: float = 3.0) -> dict:
-    """Wait (at most ``max_wait_s``) until other processes use < ``threshold`` of the CPU."""
-    t0 = time.perf_counter()
-    share = 1.0
-    while True:
-        m = CpuMeter()
-        time.sleep(probe_s)
-        share = m.stop()["other_procs_cpu_share"]
-        if share < threshold or time.perf_counter() - t0 >= max_wait_s:
-            break
-    return {"waited_s": round(time.perf_counter() - t0, 1), "other_share_at_start": share}
-
-
 def own_cpu_s() -> float:
     return CpuMeter._own()
 
 
 def maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def pmedian_cost(cost, open_sites) -> float:
+    """p-median objective of an open set (unit weights, as in OR-Library)."""
+    return float(cost[:, open_sites].min(axis=1).sum())
+
+
+def run_spopt(build, pulp, limit: float, recompute) -> dict:
+    """Build an spopt model (``build()``) and solve it with CBC once; time, status, objective.
+
+    ``recompute(open_sites)`` re-evaluates the objective from the raw instance. spopt raises
+    ``RuntimeError`` when CBC returns no solution: that is recorded, not raised.
+    """
+    meter = CpuMeter()
+    w0, c0 = time.perf_counter(), own_cpu_s()
+    sp = build()
+    t_build = time.perf_counter() - w0
+    err = None
+    try:
+        sp.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=limit))
+    except RuntimeError as exc:
+        err = str(exc)
+    t_total = time.perf_counter() - w0
+    cpu = own_cpu_s() - c0
+    nzs = meter.stop()
+    prob = sp.problem
+    sol_status = int(prob.sol_status)
+    obj = pulp.value(prob.objective) if err is None else math.nan
+    open_ = [j for j, v in enumerate(sp.fac_vars) if (v.value() or 0) > 0.5] if err is None else []
+    hit = err is not None or sol_status != pulp.LpSolutionOptimal or (t_total - t_build) >= 0.98 * limit
+    return {
+        "build_s": t_build,
+        "total_s": t_total,
+        "solve_s": t_total - t_build,
+        "cpu_s_incl_cbc": cpu,
+        "status": pulp.LpStatus[prob.status],
+        "sol_status": pulp.LpSolution.get(sol_status, str(sol_status)),
+        "hit_time_limit": bool(hit),
+        "time_limit_s": limit,
+        "objective": obj,
+        "objective_recomputed": recompute(open_) if open_ else math.nan,
+        "n_open": len(open_),
+        "open": open_,
+        "error": err,
+        "noise": nzs,
+    }
 
 
 # --------------------------------------------------------------------------- p-median
@@ -242,47 +237,12 @@ def bench_pmedian(args, pulp, SpPMedian, noise: dict, idle) -> dict:
             row["spopt"] = None
         else:
             idle(f"pmedian_{name}_spopt")
-            meter = CpuMeter()
-            w0, c0 = time.perf_counter(), own_cpu_s()
-            sp = SpPMedian.from_cost_matrix(inst.cost, np.ones(inst.n), p_facilities=inst.p)
-            t_build = time.perf_counter() - w0
-            err = None
-            try:
-                sp.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=args.spopt_limit))
-            except RuntimeError as exc:  # spopt raises when CBC returns no solution
-                err = str(exc)
-            t_total = time.perf_counter() - w0
-            cpu = own_cpu_s() - c0
-            nzs = meter.stop()
-            prob = sp.problem
-            sol_status = int(prob.sol_status)
-            obj = pulp.value(prob.objective) if err is None else math.nan
-            open_ = (
-                [j for j, v in enumerate(sp.fac_vars) if (v.value() or 0) > 0.5]
-                if err is None
-                else []
-            )
-            recomputed = float(inst.cost[:, open_].min(axis=1).sum()) if open_ else math.nan
-            hit = (
-                err is not None
-                or sol_status != pulp.LpSolutionOptimal
-                or (t_total - t_build) >= 0.98 * args.spopt_limit
-            )
-            row["spopt"] = {
-                "build_s": t_build,
-                "total_s": t_total,
-                "solve_s": t_total - t_build,
-                "cpu_s_incl_cbc": cpu,
-                "status": pulp.LpStatus[prob.status],
-                "sol_status": pulp.LpSolution.get(sol_status, str(sol_status)),
-                "hit_time_limit": bool(hit),
-                "time_limit_s": args.spopt_limit,
-                "objective": obj,
-                "objective_recomputed": recomputed,
-                "n_open": len(open_),
-                "error": err,
-                "noise": nzs,
-            }
+            row["spopt"] = run_spopt(
+                partial(SpPMedian.from_cost_matrix, inst.cost, np.ones(inst.n), p_facilities=inst.p),
+                pulp, args.spopt_limit, partial(pmedian_cost, inst.cost))
+            sr = row["spopt"]
+            t_total, t_build, obj, err = sr["total_s"], sr["build_s"], sr["objective"], sr["error"]
+            hit, nzs = sr["hit_time_limit"], sr["noise"]
             if err is None and not hit and abs(obj - opt) >= 0.5:
                 problems.append(
                     f"{name}: spopt proven-optimal objective {obj:.10g} != known optimum {opt:g}"
@@ -549,49 +509,9 @@ def bench_mclp(args, pulp, SpMCLP, noise: dict, idle) -> dict:
                     dense[coo.row, coo.col] = coo.data
                 gc.collect()
                 idle(f"mclp_sub_{side}_{p}_spopt")
-                meter = CpuMeter()
-                w0, c0 = time.perf_counter(), own_cpu_s()
-                sp = SpMCLP.from_cost_matrix(dense, sw, service_radius=thr, p_facilities=p)
-                t_build = time.perf_counter() - w0
-                err = None
-                try:
-                    sp.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=args.spopt_limit))
-                except RuntimeError as exc:
-                    err = str(exc)
-                t_total = time.perf_counter() - w0
-                cpu = own_cpu_s() - c0
-                nzs = meter.stop()
-                prob = sp.problem
-                sol_status = int(prob.sol_status)
-                obj = pulp.value(prob.objective) if err is None else math.nan
-                open_ = (
-                    [j for j, v in enumerate(sp.fac_vars) if (v.value() or 0) > 0.5]
-                    if err is None
-                    else []
-                )
-                recomputed = covered_weight_sparse(sc, sw, thr, open_) if open_ else math.nan
-                hit = (
-                    err is not None
-                    or sol_status != pulp.LpSolutionOptimal
-                    or (t_total - t_build) >= 0.98 * args.spopt_limit
-                )
-                rec["spopt"] = {
-                    "build_s": t_build,
-                    "total_s": t_total,
-                    "solve_s": t_total - t_build,
-                    "cpu_s_incl_cbc": cpu,
-                    "status": pulp.LpStatus[prob.status],
-                    "sol_status": pulp.LpSolution.get(sol_status, str(sol_status)),
-                    "hit_time_limit": bool(hit),
-                    "time_limit_s": args.spopt_limit,
-                    "objective": obj,
-                    "objective_recomputed": recomputed,
-                    "n_open": len(open_),
-                    "open": open_,
-                    "error": err,
-                    "noise": nzs,
-                }
-                del sp
+                rec["spopt"] = run_spopt(
+                    partial(SpMCLP.from_cost_matrix, dense, sw, service_radius=thr, p_facilities=p),
+                    pulp, args.spopt_limit, partial(covered_weight_sparse, sc, sw, thr))
             sr = rec["spopt"]
             t_total, t_build, obj, err = sr["total_s"], sr["build_s"], sr["objective"], sr["error"]
             hit, recomputed, nzs = sr["hit_time_limit"], sr["objective_recomputed"], sr["noise"]
@@ -663,39 +583,6 @@ def reused_spopt_sub(args, rec) -> dict | None:
 
 
 # --------------------------------------------------------------------------- machine info
-def machine_info(versions: dict) -> dict:
-    cpu_model = ""
-    try:
-        for ln in open("/proc/cpuinfo"):
-            if ln.startswith("model name"):
-                cpu_model = ln.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-
-    def git(*a):
-        try:
-            return subprocess.run(
-                ["git", *a], cwd=REPO, capture_output=True, text=True, check=False
-            ).stdout.strip()
-        except OSError:
-            return ""
-
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "executable": sys.executable,
-        **versions,
-        "mem_total_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "git_commit": git("rev-parse", "--short", "HEAD"),
-        "planner_siting_modified": bool(git("status", "--porcelain", "planner/siting")),
-        "planner_siting_sha1": siting_digest(),
-        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
-
-
 def siting_digest() -> str:
     """SHA-1 over planner/siting/*.py as imported (others may edit the tree during a run)."""
     import hashlib
@@ -736,18 +623,6 @@ def versions(pulp) -> dict:
 
 
 # --------------------------------------------------------------------------- report
-def fmt_s(s: float) -> str:
-    if s is None or (isinstance(s, float) and math.isnan(s)):
-        return "-"
-    if s >= 100:
-        return f"{s:.0f} s"
-    if s >= 10:
-        return f"{s:.1f} s"
-    if s >= 0.1:
-        return f"{s:.2f} s"
-    return f"{s * 1e3:.1f} ms"
-
-
 def fmt_ratio(v: float) -> str:
     return f"{v:.1f}x" if v < 10 else f"{v:.0f}x"
 
@@ -952,13 +827,6 @@ def markdown(r: dict) -> str:
     return "\n".join(L) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _json_default(o):
     try:
         import numpy as np
@@ -1131,7 +999,7 @@ def main(argv=None) -> int:
     import planner.siting.synthetic  # noqa: F401
 
     digest_start = siting_digest()
-    commit_start = machine_info({})["git_commit"]
+    commit_start = git("rev-parse", "--short", "HEAD")
     t0 = time.perf_counter()
     old = args.reuse_data
     if old and "pmedian" in old and not args.skip_pmedian:
@@ -1159,7 +1027,9 @@ def main(argv=None) -> int:
             noise[f"mclp_{x['side']}_p{x['p']}"] = x["noise"]
     result["noise"] = noise
     result["run_wall_s"] = time.perf_counter() - t0
-    result["machine"] = machine_info(versions(pulp))
+    result["machine"] = machine_info(
+        versions(pulp), planner_siting_modified=bool(git("status", "--porcelain", "planner/siting")),
+        planner_siting_sha1=siting_digest())
     result["machine"]["planner_siting_sha1_at_start"] = digest_start
     result["machine"]["git_commit_at_start"] = commit_start
 
