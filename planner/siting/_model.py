@@ -193,3 +193,11 @@ def geo_inputs(
                 len(demand_gdf), uniq.size, s_nodes.size, fixed.size)
     return GeoInputs(cost=cost, weights=weights, fixed_open=fixed, site_costs=site_costs,
                      site_labels=labels, demand_nodes=uniq, site_nodes=s_nodes, row_of_point=row_of_point)
+
+
+def adapter_inputs(demand_gdf, candidates_gdf, network, *, fixed_col: str | None, **kwargs) -> GeoInputs:
+    """:func:`geo_inputs` for the models' ``from_geodataframe``: a ``fixed_col`` absent from
+    the candidates frame means there are no existing stations (not an error)."""
+    if fixed_col is not None and fixed_col not in candidates_gdf.columns:
+        fixed_col = None
+    return geo_inputs(demand_gdf, candidates_gdf, network, fixed_col=fixed_col, **kwargs)

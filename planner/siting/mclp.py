@@ -37,7 +37,7 @@ from planner.siting._covering import (
     swap_cover,
 )
 from planner.siting._covering_lagrange import kernel_instance, lagrangian_cover_bound
-from planner.siting._model import SitingModel, geo_inputs
+from planner.siting._model import SitingModel, adapter_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -146,10 +146,8 @@ class MCLP(SitingModel):
         ``threshold``; demand points on the same node are merged. ``fixed_col`` marks
         existing stations (ignored when absent from the frame).
         """
-        if fixed_col is not None and fixed_col not in candidates_gdf.columns:
-            fixed_col = None
-        gi = geo_inputs(demand_gdf, candidates_gdf, network, weight_col=weight_col, fixed_col=fixed_col,
-                        cost_col=cost_col, label_col=label_col, max_snap_m=max_snap_m, cutoff=threshold)
+        gi = adapter_inputs(demand_gdf, candidates_gdf, network, weight_col=weight_col, fixed_col=fixed_col,
+                            cost_col=cost_col, label_col=label_col, max_snap_m=max_snap_m, cutoff=threshold)
         model = cls.from_cost_matrix(gi.cost, gi.weights, threshold=threshold, p=p, budget=budget,
                                      candidate_costs=gi.site_costs, fixed_open=gi.fixed_open,
                                      site_labels=gi.site_labels)

@@ -27,7 +27,7 @@ from planner.siting._base import (
     run_cpsat,
 )
 from planner.siting._lagrange import Subgradient, evaluate, greedy_add, reduction_tests, swap_search
-from planner.siting._model import SitingModel, geo_inputs
+from planner.siting._model import SitingModel, adapter_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +110,8 @@ class PMedian(SitingModel):
         fixed_col: str | None = "existing", label_col: str | None = "site_id", max_snap_m: float = 500.0,
     ) -> PMedian:
         """Build from demand points and sites snapped to a road network (travel times in s)."""
-        if fixed_col is not None and fixed_col not in candidates_gdf.columns:
-            fixed_col = None
-        gi = geo_inputs(demand_gdf, candidates_gdf, network, weight_col=weight_col, fixed_col=fixed_col,
-                        label_col=label_col, max_snap_m=max_snap_m, cutoff=None)
+        gi = adapter_inputs(demand_gdf, candidates_gdf, network, weight_col=weight_col, fixed_col=fixed_col,
+                            label_col=label_col, max_snap_m=max_snap_m, cutoff=None)
         model = cls.from_cost_matrix(gi.cost, gi.weights, p=p, fixed_open=gi.fixed_open, site_labels=gi.site_labels)
         model.geo = gi
         return model

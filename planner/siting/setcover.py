@@ -25,7 +25,7 @@ from planner.siting._base import (
     run_cpsat,
 )
 from planner.siting._covering import covered_weight, greedy_cover, reduce_covering
-from planner.siting._model import SitingModel, geo_inputs
+from planner.siting._model import SitingModel, adapter_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -84,10 +84,8 @@ class SetCover(SitingModel):
         label_col: str | None = "site_id", max_snap_m: float = 500.0,
     ) -> SetCover:
         """Build from demand points and sites snapped to a road network (cutoff at ``threshold``)."""
-        if fixed_col is not None and fixed_col not in candidates_gdf.columns:
-            fixed_col = None
-        gi = geo_inputs(demand_gdf, candidates_gdf, network, weight_col=weight_col, fixed_col=fixed_col,
-                        cost_col=cost_col, label_col=label_col, max_snap_m=max_snap_m, cutoff=threshold)
+        gi = adapter_inputs(demand_gdf, candidates_gdf, network, weight_col=weight_col, fixed_col=fixed_col,
+                            cost_col=cost_col, label_col=label_col, max_snap_m=max_snap_m, cutoff=threshold)
         model = cls.from_cost_matrix(gi.cost, gi.weights, threshold=threshold, coverage=coverage,
                                      candidate_costs=gi.site_costs, fixed_open=gi.fixed_open,
                                      site_labels=gi.site_labels)
