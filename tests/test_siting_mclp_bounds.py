@@ -95,8 +95,9 @@ def test_kernel_polish_improves_the_greedy_start_up_to_the_optimum(seed):
     inst = reduce_covering(cost, w, thr, np.zeros(0, np.int64), np.arange(m), np.ones(m), use_costs=False)
     start = greedy_cover(inst, np.ones(m), p=p, budget=None)
     lag = lagrangian_cover_bound(inst, p=p, incumbent=start, deadline=time.monotonic() + 5)
-    polished = model._kernel_polish(inst, np.ones(m), None, start, lag.scores, "scip", SolveOptions(),
-                                    time.monotonic() + 20)
+    polished, value = model._kernel_polish(inst, np.ones(m), None, start, covered_weight(inst, start), lag.scores,
+                                           "scip", SolveOptions(), time.monotonic() + 20)
+    assert value == pytest.approx(covered_weight(inst, polished))
     assert polished.size <= p
     assert covered_weight(inst, start) <= covered_weight(inst, polished) <= best + 1e-9
     # the 3p-kernel of the best-scored candidates holds an optimal solution on these instances

@@ -212,9 +212,8 @@ class MCLP(SitingModel):
         # where CP-SAT on 2 workers needed 35-57 s (measured here); CP-SAT stays selectable
         kind = "scip" if options.solver == "auto" else options.solver
         if kind != "cp-sat" and inst.groups.nnz >= KERNEL_MIN_NNZ:
-            polished = self._kernel_polish(inst, c, budget_left, greedy, lag.scores, kind, options,
-                                           min(deadline, time.monotonic() + 0.5 * budget_s))
-            val = covered_weight(inst, polished)
+            polished, val = self._kernel_polish(inst, c, budget_left, greedy, g_val, lag.scores, kind, options,
+                                                min(deadline, time.monotonic() + 0.5 * budget_s))
             details["kernel_objective"] = inst.fixed_weight + val
             if val > g_val:
                 greedy, g_val = polished, val
@@ -229,24 +228,25 @@ class MCLP(SitingModel):
         val = covered_weight(inst, chosen)
         if val < g_val:  # never report worse than the warm start
             chosen, val = greedy, g_val
-        if status != OPTIMAL and g_val >= upper * (1 - 1e-12) - 1e-9:
+        if status != OPTIMAL and val >= upper * (1 - 1e-12) - 1e-9:
             status = OPTIMAL
         return self._result(inst, chosen, status, max(min(bound, upper), val), kind, started, options, details)
 
-    def _kernel_polish(self, inst, c, budget_left, incumbent, scores, kind, options, until):
+    def _kernel_polish(self, inst, c, budget_left, incumbent, incumbent_val, scores, kind, options, until):
         """Kernel search: restricted MCLPs on the incumbent plus the best-scored candidates.
 
         First on growing kernels (``KERNEL_SIZES`` times p) while they close; then the rest
         of the ranking in buckets of p candidates, each solved with the kernel and the
         constraints "use one of the bucket" and "beat the incumbent", so a bucket costs
         little unless it improves. Returns the best site set found (positions into
-        ``inst.cols``); every solve is warm-started with it and stops at ``until``.
+        ``inst.cols``) and its covered weight; every solve is warm-started with it and stops
+        at ``until``.
         """
         J = inst.cols.size
         n_sites = self.raw["p"] if self.raw["p"] is not None else max(1, incumbent.size)
         order = np.argsort(-scores, kind="stable")
-        best, best_val = incumbent, covered_weight(inst, incumbent)
-        core = order[:0]
+        best, best_val = incumbent, incumbent_val
+        closed = 0  # size of the largest kernel solved to optimality
         for mult in KERNEL_SIZES:
             size = mult * n_sites
             if size >= J or time.monotonic() >= until:
@@ -259,12 +259,12 @@ class MCLP(SitingModel):
                 best, best_val = out[0], out[2]
             if out is None or out[1] != OPTIMAL:  # too hard already: larger ones will be too
                 break
-            core = order[:size]
-        if core.size == 0:
-            return best
+            closed = size
+        if closed == 0:
+            return best, best_val
         # buckets (the ranking after the largest kernel that closed) beside a small core (the
         # first kernel size), so that each solve is quick; one bucket gets a fifth of the window
-        start, core = core.size, order[:KERNEL_SIZES[0] * n_sites]
+        start, core = closed, order[:KERNEL_SIZES[0] * n_sites]
         per_solve = max(1.0, 0.2 * (until - time.monotonic()))
         while start < J and time.monotonic() < until:
             bucket = order[start:start + n_sites]
@@ -275,7 +275,7 @@ class MCLP(SitingModel):
             if out is not None and out[2] > best_val:
                 best, best_val = out[0], out[2]
                 core = np.union1d(core, np.intersect1d(out[0], bucket))
-        return best
+        return best, best_val
 
     def _solve_kernel(self, inst, kernel, best, c, budget_left, kind, options, until, *, must_use=None, beat=None):
         """Solve the MCLP restricted to ``kernel`` (positions into ``inst.cols``).
