@@ -95,8 +95,8 @@ def test_kernel_polish_improves_the_greedy_start_up_to_the_optimum(seed):
     inst = reduce_covering(cost, w, thr, np.zeros(0, np.int64), np.arange(m), np.ones(m), use_costs=False)
     start = greedy_cover(inst, np.ones(m), p=p, budget=None)
     lag = lagrangian_cover_bound(inst, p=p, incumbent=start, deadline=time.monotonic() + 5)
-    polished, value = model._kernel_polish(inst, np.ones(m), None, start, covered_weight(inst, start), lag.scores,
-                                           "scip", SolveOptions(), time.monotonic() + 20)
+    polished, value = model._kernel_polish(inst, np.ones(m), p, None, start, covered_weight(inst, start),
+                                           lag.scores, "scip", SolveOptions(), time.monotonic() + 20)
     assert value == pytest.approx(covered_weight(inst, polished))
     assert polished.size <= p
     assert covered_weight(inst, start) <= covered_weight(inst, polished) <= best + 1e-9
@@ -164,7 +164,7 @@ def test_kernel_bucket_solve_uses_the_bucket_and_beats_the_incumbent_or_returns_
     best = max((covered_weight(inst, np.array(s)), s) for s in itertools.combinations(range(J), p))
     kernel, bucket = np.arange(J), np.arange(J - 5, J)
     start = np.arange(p)
-    args = (inst, kernel, start, np.ones(m), None, "scip", SolveOptions(), time.monotonic() + 20)
+    args = (inst, kernel, start, np.ones(m), p, None, "scip", SolveOptions(), time.monotonic() + 20)
     # nothing beats the optimum: no solution
     assert model._solve_kernel(*args, must_use=bucket, beat=best[0]) is None
     # below it: a solution with a bucket site that beats the bar

@@ -37,6 +37,7 @@ from planner.siting._covering import (
     swap_cover,
 )
 from planner.siting._covering_lagrange import kernel_instance, lagrangian_cover_bound
+from planner.siting._covering_lp import lp_phase
 from planner.siting._model import SitingModel, adapter_inputs
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ KERNEL_MIN_NNZ = 200_000
 # the restricted MIPs warm-started with the best so far closed in 0.3 s at 3p, 1.4 s at 5p and
 # 2.8 s at 8p; without the warm start 8p took 58 s.
 KERNEL_SIZES = (3, 5, 8, 12, 16)
+# Share of the time (after the reduction) the exact LP of large instances may take: it took
+# 3-12 s on the million-point benchmark instances, against a 60 s target.
+LP_SHARE = 0.35
 
 
 class MCLP(SitingModel):
@@ -74,14 +78,21 @@ class MCLP(SitingModel):
        coupling rows; at most a tenth of the limit). When the bound meets the incumbent the
        answer is proven optimal here (solver ``"lagrangian"``), which is the common case on
        city studies;
-    3. on large instances (``KERNEL_MIN_NNZ``), exact restricted MCLPs on kernels of the
-       incumbent plus the best Lagrangian-scored candidates (kernel search; at most half of
-       the time left);
-    4. the full model on the backend, warm-started with the best solution. The default is
-       SCIP (continuous ``z``), far faster than CP-SAT on these covering structures;
-       ``"cp-sat"`` (integer-scaled weights) and ``"highs"`` are selectable.
+    3. on large instances (``KERNEL_MIN_NNZ``) the exact LP bound of
+       :mod:`planner.siting._covering_lp` (its dual solved by HiGHS; at most ``LP_SHARE`` of
+       the time): its rounding is one more solution, and when it meets the incumbent the
+       answer is proven (solver ``"lp"``). Otherwise reduced-cost fixing closes (or opens)
+       every candidate that no strictly better solution can avoid, and the steps below
+       run on the restricted instance, which is exact;
+    4. on large instances, exact restricted MCLPs on kernels of the incumbent plus the best
+       ranked candidates (kernel search; at most half of the time left);
+    5. the full (or restricted) model on the backend, warm-started with the best solution.
+       The default is SCIP (continuous ``z``), far faster than CP-SAT on these covering
+       structures; ``"cp-sat"`` (integer-scaled weights, no LP step) and ``"highs"`` are
+       selectable.
 
-    The reported bound is the smaller of the backend's and the Lagrangian one.
+    The reported bound is the smallest of the backend's (over the restricted instance),
+    the LP and the Lagrangian one.
 
     Use :meth:`from_cost_matrix` or :meth:`from_geodataframe` to build one.
     """
@@ -211,17 +222,27 @@ class MCLP(SitingModel):
         # SCIP by default: its LP-based search closed a 671-group, 59-candidate MCLP in 0.3 s
         # where CP-SAT on 2 workers needed 35-57 s (measured here); CP-SAT stays selectable
         kind = "scip" if options.solver == "auto" else options.solver
-        if kind != "cp-sat" and inst.groups.nnz >= KERNEL_MIN_NNZ:
-            polished, val = self._kernel_polish(inst, c, budget_left, greedy, g_val, lag.scores, kind, options,
-                                                min(deadline, time.monotonic() + 0.5 * budget_s))
-            details["kernel_objective"] = inst.fixed_weight + val
-            if val > g_val:
-                greedy, g_val = polished, val
-        left = deadline - time.monotonic()
-        if kind == "cp-sat":
-            out = self._cpsat(inst, c, budget_left, greedy, options, left)
-        else:
-            out = self._mip(inst, c, budget_left, greedy, kind, options, left)
+        large = kind != "cp-sat" and inst.groups.nnz >= KERNEL_MIN_NNZ
+        work, positions, p_work, b_work, scores = inst, np.arange(inst.cols.size), r["p"], budget_left, lag.scores
+        forced = np.zeros(0, np.int64)
+        if large:
+            lp = lp_phase(inst, c, r["p"], budget_left, greedy, g_val, threads=options.threads,
+                          until=min(deadline, time.monotonic() + LP_SHARE * budget_s), details=details)
+            if lp is not None:
+                upper = min(upper, lp["bound"])
+                greedy, g_val = lp["best"], lp["best_value"]
+                if lp["proven"]:
+                    return self._result(inst, greedy, OPTIMAL, g_val, "lp", started, options, details)
+                if lp["bound"] < upper_trivial * (1 - 1e-9):  # an LP covering everything ranks nothing
+                    scores = lp["scores"]
+                if lp["restricted"] is not None:
+                    work, positions = lp["restricted"]
+                    forced = lp["opened"]
+                    p_work = None if r["p"] is None else r["p"] - forced.size
+                    b_work = None if budget_left is None else budget_left - float(c[inst.cols[forced]].sum())
+                    scores = scores[positions]
+        out = self._search(work, c, p_work, b_work, greedy, g_val, positions, forced, scores, kind, large,
+                           options, deadline, budget_s, inst, details)
         if out is None:  # no solution from the backend in time: the warm start stands
             return self._result(inst, greedy, FEASIBLE, upper, kind, started, options, details)
         chosen, status, bound = out
@@ -232,7 +253,48 @@ class MCLP(SitingModel):
             status = OPTIMAL
         return self._result(inst, chosen, status, max(min(bound, upper), val), kind, started, options, details)
 
-    def _kernel_polish(self, inst, c, budget_left, incumbent, incumbent_val, scores, kind, options, until):
+    def _search(self, work, c, p, budget_left, incumbent, inc_val, positions, forced, scores, kind, large,
+                options, deadline, budget_s, inst, details):
+        """Kernel search (large instances) and the full model on ``work``, mapped to ``inst``.
+
+        ``work`` is ``inst`` itself or the instance left after LP fixing: ``positions`` maps
+        its candidates to ``inst`` positions, ``forced`` are the ``inst`` positions fixed
+        open (their weight is ``work.fixed_weight``). Returns ``(chosen positions into inst,
+        status, bound of inst's model part over the solutions obeying the fixing)`` or None.
+        """
+        restricted = work is not inst
+        if restricted and ((p is not None and p < 0) or (budget_left is not None and budget_left < -1e-9)):
+            return incumbent, OPTIMAL, inc_val  # what must open exceeds the limits: nothing is better
+        base = work.fixed_weight if restricted else 0.0
+
+        def to_inst(loc):  # positions into work -> positions into inst
+            loc = np.asarray(loc, dtype=np.int64)
+            return np.sort(np.concatenate([forced, positions[loc]])) if restricted else loc
+
+        where = {int(k): i for i, k in enumerate(positions)}
+        best_loc = np.asarray([where[int(j)] for j in incumbent if int(j) in where], dtype=np.int64)
+        best_val = covered_weight(work, best_loc)
+        if large:
+            polished, val = self._kernel_polish(work, c, p, budget_left, best_loc, best_val, scores, kind, options,
+                                                min(deadline, time.monotonic() + 0.5 * budget_s))
+            details["kernel_objective"] = inst.fixed_weight + base + val
+            if val > best_val:
+                best_loc, best_val = polished, val
+        left = deadline - time.monotonic()
+        if work.cols.size == 0:
+            out = (np.zeros(0, np.int64), OPTIMAL, 0.0)
+        elif kind == "cp-sat":
+            out = self._cpsat(work, c, p, budget_left, best_loc, options, left)
+        else:
+            out = self._mip(work, c, p, budget_left, best_loc, kind, options, left)
+        if out is None:  # nothing from the backend in time: the kernel's best, if it is better
+            return (to_inst(best_loc), FEASIBLE, float("inf")) if base + best_val > inc_val else None
+        chosen, status, bound = out
+        if covered_weight(work, chosen) < best_val:
+            chosen = best_loc
+        return to_inst(chosen), status, base + bound
+
+    def _kernel_polish(self, inst, c, p, budget_left, incumbent, incumbent_val, scores, kind, options, until):
         """Kernel search: restricted MCLPs on the incumbent plus the best-scored candidates.
 
         First on growing kernels (``KERNEL_SIZES`` times p) while they close; then the rest
@@ -243,7 +305,7 @@ class MCLP(SitingModel):
         at ``until``.
         """
         J = inst.cols.size
-        n_sites = self.raw["p"] if self.raw["p"] is not None else max(1, incumbent.size)
+        n_sites = p if p is not None else max(1, incumbent.size)
         order = np.argsort(-scores, kind="stable")
         best, best_val = incumbent, incumbent_val
         closed = 0  # size of the largest kernel solved to optimality
@@ -253,7 +315,7 @@ class MCLP(SitingModel):
                 break
             # one growth step gets at most 40 % of what is left, so buckets still get a turn
             cap = time.monotonic() + max(1.0, 0.4 * (until - time.monotonic()))
-            out = self._solve_kernel(inst, np.union1d(best, order[:size]), best, c, budget_left, kind,
+            out = self._solve_kernel(inst, np.union1d(best, order[:size]), best, c, p, budget_left, kind,
                                      options, min(until, cap))
             if out is not None and out[2] > best_val:
                 best, best_val = out[0], out[2]
@@ -270,14 +332,15 @@ class MCLP(SitingModel):
             bucket = order[start:start + n_sites]
             start += n_sites
             kernel = np.union1d(np.union1d(best, core), bucket)
-            out = self._solve_kernel(inst, kernel, best, c, budget_left, kind, options,
+            out = self._solve_kernel(inst, kernel, best, c, p, budget_left, kind, options,
                                      min(until, time.monotonic() + per_solve), must_use=bucket, beat=best_val)
             if out is not None and out[2] > best_val:
                 best, best_val = out[0], out[2]
                 core = np.union1d(core, np.intersect1d(out[0], bucket))
         return best, best_val
 
-    def _solve_kernel(self, inst, kernel, best, c, budget_left, kind, options, until, *, must_use=None, beat=None):
+    def _solve_kernel(self, inst, kernel, best, c, p, budget_left, kind, options, until, *, must_use=None,
+                      beat=None):
         """Solve the MCLP restricted to ``kernel`` (positions into ``inst.cols``).
 
         Returns ``(chosen positions, status, covered weight)`` or ``None`` (no solution:
@@ -302,7 +365,7 @@ class MCLP(SitingModel):
         left = until - time.monotonic()
         if left <= 0:
             return None
-        out = self._mip(kinst, c, budget_left, hint, kind, options, left, **extra)
+        out = self._mip(kinst, c, p, budget_left, hint, kind, options, left, **extra)
         if out is None:
             return None
         chosen = np.sort(kernel[local[out[0]]])
@@ -326,7 +389,7 @@ class MCLP(SitingModel):
                            fixed_open=self.raw["fixed_open"], objective=val, bound=bound, solver=solver,
                            started=started, options=options, labels=self.site_labels, details=details)
 
-    def _cpsat(self, inst, c, budget_left, greedy, options, left):
+    def _cpsat(self, inst, c, p, budget_left, greedy, options, left):
         from ortools.sat.python import cp_model
 
         G = inst.groups.tocsr()
@@ -344,8 +407,8 @@ class MCLP(SitingModel):
             zk = model.NewBoolVar("")
             model.AddBoolOr([y[j] for j in G.indices[G.indptr[k]:G.indptr[k + 1]]] + [zk.Not()])
             z.append(zk)
-        if self.raw["p"] is not None:
-            model.Add(sum(y) <= self.raw["p"])
+        if p is not None:
+            model.Add(sum(y) <= p)
         if budget_left is not None:
             ci, cscale, cerr = integer_scale(c[inst.cols])
             cap = math.floor(budget_left * cscale + 1e-9)
@@ -364,7 +427,7 @@ class MCLP(SitingModel):
             return None
         return np.flatnonzero(out.values["y"] > 0), out.status, out.bound + err
 
-    def _mip(self, inst, c, budget_left, greedy, kind, options, left, *, must_use=None, at_least=None):
+    def _mip(self, inst, c, p, budget_left, greedy, kind, options, left, *, must_use=None, at_least=None):
         G = inst.groups.tocsr()
         K, J = G.shape
         solver = new_mip(kind)
@@ -376,8 +439,8 @@ class MCLP(SitingModel):
             ct.SetCoefficient(z[k], -1.0)
             for j in G.indices[G.indptr[k]:G.indptr[k + 1]]:
                 ct.SetCoefficient(y[j], 1.0)
-        if self.raw["p"] is not None:
-            ct = solver.Constraint(0.0, float(self.raw["p"]))
+        if p is not None:
+            ct = solver.Constraint(0.0, float(p))
             for v in y:
                 ct.SetCoefficient(v, 1.0)
         if budget_left is not None:

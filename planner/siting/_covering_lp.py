@@ -1,0 +1,245 @@
+"""Exact LP bound, LP rounding and reduced-cost fixing for the maximal covering problem.
+
+The subgradient bound of :mod:`planner.siting._covering_lagrange` converges slowly on
+large instances, and the LP relaxation in its natural (primal) form is slow to solve: one
+row per demand group. Its *dual* has one row per candidate instead::
+
+    min  sum_k (W_k - lambda_k) + p pi_p + B pi_B + sum_j v_j
+    s.t. sum_{k: j in S_k} lambda_k - pi_p - c_j pi_B - v_j <= 0     for every candidate j
+         0 <= lambda_k <= W_k,  pi_p, pi_B, v_j >= 0
+
+(``pi_p`` only with a site count ``p``, ``pi_B`` only with a budget ``B``). HiGHS' dual
+simplex solves it in seconds where the primal form took minutes: 10.6 s against more
+than 400 s on a 21,000-group x 956-candidate instance built from a million demand
+points (measured here).
+
+Bound. For any ``lambda`` in ``[0, W]`` and ``pi >= 0``, with scores ``s = G^T lambda``
+and ``d_j = s_j - pi_p - c_j pi_B``, every feasible site set ``Y`` satisfies::
+
+    covered(Y) <= C + sum_{j in Y} d_j <= C + sum_j max(d_j, 0) = L,
+    C = sum_k (W_k - lambda_k) + p pi_p + B pi_B
+
+(weak duality), so ``L`` is recomputed here from the clipped LP values and is a valid
+bound whatever the LP's tolerances; at the LP optimum it equals the LP bound.
+
+Fixing. The same inequality bounds every set containing ``j`` by ``L + min(d_j, 0)`` and
+every set without ``j`` by ``L - max(d_j, 0)``. When that is no better than the incumbent,
+any *strictly better* solution leaves ``j`` closed (or opens it), so the search for one
+can be restricted; if the restricted problem has nothing better, the incumbent is optimal.
+
+Rounding. The LP's site values (the duals of the candidate rows) ranked, the best ``p``
+that fit the limits, are a primal solution; when the LP is integral it is the optimum.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import sparse
+
+from planner.siting._covering import CoverInstance, covered_weight, reduce_covering, swap_cover
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CoverLP:
+    """Outcome of :func:`lp_cover_bound` (model part: fixed-open weight excluded).
+
+    Attributes
+    ----------
+    bound : float
+        Valid upper bound ``L`` recomputed from the clipped dual values.
+    reduced : numpy.ndarray
+        ``d_j`` per candidate (positions into ``inst.cols``).
+    site_values : numpy.ndarray
+        LP value of every candidate's ``y_j`` (from the row duals), in ``[0, 1]``.
+    scores : numpy.ndarray
+        ``G^T lambda``: the demand weight each candidate is credited with.
+    seconds : float
+        Model build plus solve time.
+    """
+
+    bound: float
+    reduced: np.ndarray
+    site_values: np.ndarray
+    scores: np.ndarray
+    seconds: float
+
+
+def lp_cover_bound(
+    inst: CoverInstance, *, p: int | None, costs: np.ndarray | None = None, budget: float | None = None,
+    time_limit_s: float, threads: int = 1,
+) -> CoverLP | None:
+    """Solve the dual LP of the MCLP relaxation with HiGHS (see module docstring).
+
+    Returns ``None`` when HiGHS does not reach an optimal LP basis within the limit (the
+    caller keeps its other bounds).
+    """
+    from ortools.linear_solver.python import model_builder as mb
+
+    started = time.monotonic()
+    if time_limit_s <= 0:
+        return None
+    G = inst.groups.tocsr().astype(np.float64)
+    W = np.asarray(inst.group_weight, dtype=np.float64)
+    K, J = G.shape
+    use_p = p is not None
+    use_b = budget is not None and costs is not None
+    blocks, obj, ub = [G.T.tocsr()], [-np.ones(K)], [W]
+    if use_p:
+        blocks.append(sparse.csr_matrix(-np.ones((J, 1))))
+        obj.append([float(p)])
+        ub.append([np.inf])
+    if use_b:
+        blocks.append(sparse.csr_matrix(-np.asarray(costs, dtype=np.float64).reshape(J, 1)))
+        obj.append([float(budget)])
+        ub.append([np.inf])
+    blocks.append(-sparse.identity(J, format="csr"))
+    obj.append(np.ones(J))
+    ub.append(np.full(J, np.inf))
+    A = sparse.hstack(blocks, format="csr")
+    model = mb.Model()
+    model.helper.fill_model_from_sparse_data(
+        np.zeros(A.shape[1]), np.concatenate([np.asarray(u, dtype=np.float64) for u in ub]),
+        np.concatenate([np.asarray(o, dtype=np.float64) for o in obj]), np.full(J, -np.inf), np.zeros(J), A)
+    solver = mb.Solver("highs")
+    solver.enable_output(False)
+    # the parallel dual simplex (PAMI) took 8.8 s where the serial one took 11.7 s (41,183 x
+    # 991, p = 20, 2 threads; the interior point method 18.6 s, PDLP did not finish in 100 s)
+    # HiGHS' thread pool is process-wide: asking for another size than the first solve did
+    # fails at once (NOT_SOLVED), so "threads" is never set; it only picks the strategy
+    params = ["output_flag=false", "random_seed=0"]
+    if threads >= 2:
+        params.append("simplex_strategy=2")
+    solver.set_solver_specific_parameters("\n".join(params))
+    solver.set_time_limit_in_seconds(max(0.1, time_limit_s - (time.monotonic() - started)))
+    status = solver.solve(model)
+    if status != mb.SolveStatus.OPTIMAL:
+        logger.debug("mclp lp: HiGHS stopped with %s after %.1f s", status, time.monotonic() - started)
+        return None
+    helper = solver._Solver__solve_helper  # the vectorised accessors (the public ones build pandas Series per variable)
+    x = np.asarray(helper.variable_values(), dtype=np.float64)
+    lam = np.clip(x[:K], 0.0, W)
+    scores = G.T @ lam
+    pos = K
+    pi_p = pi_b = 0.0
+    if use_p:
+        pi_p, pos = max(0.0, float(x[pos])), pos + 1
+    if use_b:
+        pi_b, pos = max(0.0, float(x[pos])), pos + 1
+    if use_p and not use_b:  # the best pi_p for these lambdas: the p-th largest score
+        pi_p = float(np.partition(scores, J - p)[J - p]) if 0 < p <= J else (0.0 if p > J else float(scores.max()))
+    d = scores - pi_p - (np.asarray(costs) * pi_b if use_b else 0.0)
+    C = float((W - lam).sum()) + (p * pi_p if use_p else 0.0) + (budget * pi_b if use_b else 0.0)
+    bound = C + float(np.maximum(d, 0.0).sum())
+    duals = np.asarray(helper.dual_values(), dtype=np.float64)
+    site_values = np.clip(np.abs(duals), 0.0, 1.0)
+    secs = time.monotonic() - started
+    logger.debug("mclp lp: bound %.10g (HiGHS %.10g) in %.2f s", bound, float(W.sum()) + solver.objective_value, secs)
+    return CoverLP(bound=bound, reduced=d, site_values=site_values, scores=scores, seconds=secs)
+
+
+def lp_ranking(lp: CoverLP) -> np.ndarray:
+    """Candidates by LP value, ties by reduced cost: the order of a kernel search's
+    kernel and buckets (Angelelli, Mansini & Speranza 2010)."""
+    return np.lexsort((-lp.reduced, -np.round(lp.site_values, 9)))
+
+
+def lp_rounding(lp: CoverLP, *, p: int | None, costs: np.ndarray | None, budget: float | None) -> np.ndarray:
+    """The candidates ranked by LP value (then reduced cost), greedily within the limits."""
+    J = lp.site_values.size
+    order = lp_ranking(lp)
+    if costs is None or budget is None:
+        return np.sort(order[:p] if p is not None else order)
+    picked, spent = [], 0.0
+    for j in order:
+        if p is not None and len(picked) >= p:
+            break
+        if spent + costs[j] <= budget * (1 + 1e-12):
+            picked.append(int(j))
+            spent += float(costs[j])
+    return np.sort(np.asarray(picked, dtype=np.int64)) if J else np.zeros(0, np.int64)
+
+
+def lp_fixings(lp: CoverLP, *, beat: float, integral: bool) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Candidates every strictly better solution than ``beat`` leaves closed / opens.
+
+    With integral weights a better solution covers at least ``beat + 1``; otherwise it
+    covers more than ``beat``. A margin covers the rounding of the sums. The third value
+    is True when the bound itself rules out anything better (the incumbent is optimal).
+    """
+    tol = 1e-9 * max(1.0, abs(lp.bound)) + 1e-7
+    target = beat + 1.0 - tol if integral else beat - tol
+    if lp.bound < target:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), True
+    closed = lp.bound + np.minimum(lp.reduced, 0.0) < target
+    opened = lp.bound - np.maximum(lp.reduced, 0.0) < target
+    return np.flatnonzero(closed), np.flatnonzero(opened), False
+
+
+def restricted_instance(
+    inst: CoverInstance, closed: np.ndarray, opened: np.ndarray, site_costs: np.ndarray, *, use_costs: bool,
+) -> tuple[CoverInstance, np.ndarray]:
+    """The instance left after fixing: ``closed`` removed, ``opened`` open (fixed weight).
+
+    ``closed`` and ``opened`` are positions into ``inst.cols``; ``site_costs`` is indexed by
+    original column. Rows are re-aggregated and candidates re-checked for dominance.
+    Returns the instance (its ``cols`` are original columns, as in ``inst``) and the
+    positions into ``inst.cols`` of its candidates.
+    """
+    keep = np.setdiff1d(np.arange(inst.cols.size), closed)
+    sub = inst.groups.tocsc()[:, keep].tocsr().astype(np.float64)
+    fixed_local = np.searchsorted(keep, opened).astype(np.int64)
+    free_local = np.setdiff1d(np.arange(keep.size), fixed_local)
+    red = reduce_covering(sub, np.asarray(inst.group_weight, dtype=np.float64), 1.0, fixed_local, free_local,
+                          np.asarray(site_costs)[inst.cols[keep]], use_costs=use_costs)
+    positions = keep[red.cols]
+    return replace(red, cols=inst.cols[positions]), positions
+
+
+def lp_phase(inst: CoverInstance, c: np.ndarray, p: int | None, budget_left: float | None, incumbent: np.ndarray,
+             inc_val: float, *, threads: int, until: float, details: dict) -> dict | None:
+    """Exact LP bound, LP rounding and reduced-cost fixing for :class:`~planner.siting.MCLP`.
+
+    ``c`` holds the site costs by original column, ``p`` / ``budget_left`` the limits on
+    new sites, ``incumbent`` the best solution so far (positions into ``inst.cols``).
+    Figures go into ``details``.
+
+    Returns ``None`` when the LP does not finish by ``until``; otherwise a dict with the
+    bound, the best solution so far, whether it is proven optimal, the LP scores and,
+    when fixing removed candidates, the restricted instance with its positions.
+    """
+    use_b = budget_left is not None
+    costs = c[inst.cols] if use_b else None
+    lp = lp_cover_bound(inst, p=p, costs=costs, budget=budget_left,
+                        time_limit_s=until - time.monotonic(), threads=threads)
+    if lp is None:
+        details["lp_bound"] = None
+        return None
+    best, best_val = incumbent, inc_val
+    rounded = lp_rounding(lp, p=p, costs=costs, budget=budget_left)
+    if not use_b and p is not None and rounded.size:
+        rounded = swap_cover(inst, rounded, deadline=time.monotonic() + max(0.5, 0.1 * (until - time.monotonic())))
+    r_val = covered_weight(inst, rounded)
+    if r_val > best_val:
+        best, best_val = rounded, r_val
+    integral = bool(np.all(inst.group_weight == np.round(inst.group_weight)))
+    closed, opened, nothing_better = lp_fixings(lp, beat=best_val, integral=integral)
+    details.update(lp_bound=inst.fixed_weight + lp.bound, lp_seconds=lp.seconds,
+                   lp_rounding_objective=inst.fixed_weight + r_val,
+                   lp_fixed_closed=int(closed.size), lp_fixed_open=int(opened.size))
+    rank = np.empty(lp.reduced.size)
+    rank[lp_ranking(lp)] = -np.arange(lp.reduced.size, dtype=np.float64)  # kernel order: larger first
+    out = dict(bound=lp.bound, best=best, best_value=best_val, scores=rank, opened=opened,
+               restricted=None,
+               proven=nothing_better or best_val >= lp.bound * (1 - 1e-12) - 1e-9)
+    if not out["proven"] and (closed.size or opened.size):
+        sub, positions = restricted_instance(inst, closed, opened, c, use_costs=use_b)
+        out["restricted"] = (sub, positions)
+        details["restricted_candidates"] = int(positions.size)
+        details["restricted_groups"] = int(sub.group_weight.size)
+    return out
