@@ -144,9 +144,8 @@ def lp_cover_bound(
 
 
 def lp_ranking(lp: CoverLP) -> np.ndarray:
-    """Candidates by LP value, ties by reduced cost: the order of a kernel search's
-    kernel and buckets (Angelelli, Mansini & Speranza 2010)."""
-    return np.lexsort((-lp.reduced, -np.round(lp.site_values, 9)))
+    """Candidates by reduced cost, ties (common: the LP is degenerate) by LP value."""
+    return np.lexsort((-lp.site_values, -np.round(lp.reduced, 9)))
 
 
 def lp_rounding(lp: CoverLP, *, p: int | None, costs: np.ndarray | None, budget: float | None) -> np.ndarray:
@@ -210,7 +209,7 @@ def lp_phase(inst: CoverInstance, c: np.ndarray, p: int | None, budget_left: flo
     Figures go into ``details``.
 
     Returns ``None`` when the LP does not finish by ``until``; otherwise a dict with the
-    bound, the best solution so far, whether it is proven optimal, the LP scores and,
+    bound, the best solution so far, whether it is proven optimal, the LP itself and,
     when fixing removed candidates, the restricted instance with its positions.
     """
     use_b = budget_left is not None
@@ -232,10 +231,8 @@ def lp_phase(inst: CoverInstance, c: np.ndarray, p: int | None, budget_left: flo
     details.update(lp_bound=inst.fixed_weight + lp.bound, lp_seconds=lp.seconds,
                    lp_rounding_objective=inst.fixed_weight + r_val,
                    lp_fixed_closed=int(closed.size), lp_fixed_open=int(opened.size))
-    rank = np.empty(lp.reduced.size)
-    rank[lp_ranking(lp)] = -np.arange(lp.reduced.size, dtype=np.float64)  # kernel order: larger first
-    out = dict(bound=lp.bound, best=best, best_value=best_val, scores=rank, opened=opened,
-               restricted=None,
+    out = dict(bound=lp.bound, best=best, best_value=best_val, opened=opened,
+               restricted=None, lp=lp, integral=integral,
                proven=nothing_better or best_val >= lp.bound * (1 - 1e-12) - 1e-9)
     if not out["proven"] and (closed.size or opened.size):
         sub, positions = restricted_instance(inst, closed, opened, c, use_costs=use_b)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -37,7 +37,7 @@ from planner.siting._covering import (
     swap_cover,
 )
 from planner.siting._covering_lagrange import kernel_instance, lagrangian_cover_bound
-from planner.siting._covering_lp import lp_phase
+from planner.siting._covering_lp import lp_fixings, lp_phase, restricted_instance
 from planner.siting._model import SitingModel, adapter_inputs
 
 logger = logging.getLogger(__name__)
@@ -223,8 +223,9 @@ class MCLP(SitingModel):
         # where CP-SAT on 2 workers needed 35-57 s (measured here); CP-SAT stays selectable
         kind = "scip" if options.solver == "auto" else options.solver
         large = kind != "cp-sat" and inst.groups.nnz >= KERNEL_MIN_NNZ
-        work, positions, p_work, b_work, scores = inst, np.arange(inst.cols.size), r["p"], budget_left, lag.scores
-        forced = np.zeros(0, np.int64)
+        # the kernel ranks by the Lagrangian scores: ranking by the LP's (a degenerate vertex)
+        # did worse on the 41,183 x 991 instance at p = 10 (1,282,766 against 1,294,614)
+        scores, lp, part = lag.scores, None, _Part.whole(inst, r["p"], budget_left)
         if large:
             lp = lp_phase(inst, c, r["p"], budget_left, greedy, g_val, threads=options.threads,
                           until=min(deadline, time.monotonic() + LP_SHARE * budget_s), details=details)
@@ -233,16 +234,29 @@ class MCLP(SitingModel):
                 greedy, g_val = lp["best"], lp["best_value"]
                 if lp["proven"]:
                     return self._result(inst, greedy, OPTIMAL, g_val, "lp", started, options, details)
-                if lp["bound"] < upper_trivial * (1 - 1e-9):  # an LP covering everything ranks nothing
-                    scores = lp["scores"]
                 if lp["restricted"] is not None:
-                    work, positions = lp["restricted"]
-                    forced = lp["opened"]
-                    p_work = None if r["p"] is None else r["p"] - forced.size
-                    b_work = None if budget_left is None else budget_left - float(c[inst.cols[forced]].sum())
-                    scores = scores[positions]
-        out = self._search(work, c, p_work, b_work, greedy, g_val, positions, forced, scores, kind, large,
-                           options, deadline, budget_s, inst, details)
+                    part = _Part.fixed(inst, c, *lp["restricted"], lp["opened"], r["p"], budget_left)
+            # kernel search on what the fixing left
+            loc = part.from_inst(greedy)
+            polished, val = loc, covered_weight(part.work, loc)
+            if not part.infeasible:
+                polished, val = self._kernel_polish(part.work, c, part.p, part.budget, loc, val,
+                                                    scores[part.positions], kind, options,
+                                                    min(deadline, time.monotonic() + 0.5 * budget_s))
+                details["kernel_objective"] = inst.fixed_weight + part.base + val
+            if part.base + val > g_val:
+                greedy, g_val = part.to_inst(polished), part.base + val
+                if lp is not None:  # a better incumbent fixes more: refix before the final solve
+                    closed, opened, nothing_better = lp_fixings(lp["lp"], beat=g_val, integral=lp["integral"])
+                    if nothing_better:
+                        return self._result(inst, greedy, OPTIMAL, g_val, "lp", started, options, details)
+                    if closed.size + opened.size > inst.cols.size - part.positions.size:
+                        part = _Part.fixed(inst, c, *restricted_instance(inst, closed, opened, c,
+                                                                        use_costs=budget_left is not None),
+                                           opened, r["p"], budget_left)
+                        details.update(refixed_closed=int(closed.size), refixed_open=int(opened.size),
+                                       restricted_candidates=int(part.positions.size))
+        out = self._final(part, c, greedy, g_val, kind, options, deadline - time.monotonic())
         if out is None:  # no solution from the backend in time: the warm start stands
             return self._result(inst, greedy, FEASIBLE, upper, kind, started, options, details)
         chosen, status, bound = out
@@ -253,46 +267,24 @@ class MCLP(SitingModel):
             status = OPTIMAL
         return self._result(inst, chosen, status, max(min(bound, upper), val), kind, started, options, details)
 
-    def _search(self, work, c, p, budget_left, incumbent, inc_val, positions, forced, scores, kind, large,
-                options, deadline, budget_s, inst, details):
-        """Kernel search (large instances) and the full model on ``work``, mapped to ``inst``.
+    def _final(self, part, c, incumbent, inc_val, kind, options, left):
+        """The full model on ``part`` (all of the instance, or what LP fixing left).
 
-        ``work`` is ``inst`` itself or the instance left after LP fixing: ``positions`` maps
-        its candidates to ``inst`` positions, ``forced`` are the ``inst`` positions fixed
-        open (their weight is ``work.fixed_weight``). Returns ``(chosen positions into inst,
-        status, bound of inst's model part over the solutions obeying the fixing)`` or None.
+        Returns ``(chosen positions into the instance, status, bound of its model part over
+        the solutions obeying the fixing)`` or None when the backend found nothing in time.
         """
-        restricted = work is not inst
-        if restricted and ((p is not None and p < 0) or (budget_left is not None and budget_left < -1e-9)):
-            return incumbent, OPTIMAL, inc_val  # what must open exceeds the limits: nothing is better
-        base = work.fixed_weight if restricted else 0.0
-
-        def to_inst(loc):  # positions into work -> positions into inst
-            loc = np.asarray(loc, dtype=np.int64)
-            return np.sort(np.concatenate([forced, positions[loc]])) if restricted else loc
-
-        where = {int(k): i for i, k in enumerate(positions)}
-        best_loc = np.asarray([where[int(j)] for j in incumbent if int(j) in where], dtype=np.int64)
-        best_val = covered_weight(work, best_loc)
-        if large:
-            polished, val = self._kernel_polish(work, c, p, budget_left, best_loc, best_val, scores, kind, options,
-                                                min(deadline, time.monotonic() + 0.5 * budget_s))
-            details["kernel_objective"] = inst.fixed_weight + base + val
-            if val > best_val:
-                best_loc, best_val = polished, val
-        left = deadline - time.monotonic()
-        if work.cols.size == 0:
+        if part.infeasible:  # what must open exceeds the limits: nothing beats the incumbent
+            return incumbent, OPTIMAL, inc_val
+        loc = part.from_inst(incumbent)
+        if part.work.cols.size == 0:
             out = (np.zeros(0, np.int64), OPTIMAL, 0.0)
         elif kind == "cp-sat":
-            out = self._cpsat(work, c, p, budget_left, best_loc, options, left)
+            out = self._cpsat(part.work, c, part.p, part.budget, loc, options, left)
         else:
-            out = self._mip(work, c, p, budget_left, best_loc, kind, options, left)
-        if out is None:  # nothing from the backend in time: the kernel's best, if it is better
-            return (to_inst(best_loc), FEASIBLE, float("inf")) if base + best_val > inc_val else None
-        chosen, status, bound = out
-        if covered_weight(work, chosen) < best_val:
-            chosen = best_loc
-        return to_inst(chosen), status, base + bound
+            out = self._mip(part.work, c, part.p, part.budget, loc, kind, options, left)
+        if out is None:
+            return None
+        return part.to_inst(out[0]), out[1], part.base + out[2]
 
     def _kernel_polish(self, inst, c, p, budget_left, incumbent, incumbent_val, scores, kind, options, until):
         """Kernel search: restricted MCLPs on the incumbent plus the best-scored candidates.
@@ -466,3 +458,42 @@ class MCLP(SitingModel):
             return None
         bound = out.bound if math.isfinite(out.bound) else float(inst.group_weight.sum())
         return np.flatnonzero(out.values["y"] > 0.5), out.status, bound
+
+
+@dataclass(frozen=True)
+class _Part:
+    """The instance a search runs on: all of it, or what LP fixing left (``work``).
+
+    ``positions`` maps the candidates of ``work`` to positions of the full instance,
+    ``forced`` are the positions fixed open, whose weight ``base`` is ``work``'s fixed
+    weight; ``p`` and ``budget`` are what is left of the limits once they are open.
+    """
+
+    work: CoverInstance
+    positions: np.ndarray
+    forced: np.ndarray
+    p: int | None
+    budget: float | None
+    base: float
+
+    @classmethod
+    def whole(cls, inst, p, budget):
+        return cls(inst, np.arange(inst.cols.size), np.zeros(0, np.int64), p, budget, 0.0)
+
+    @classmethod
+    def fixed(cls, inst, c, work, positions, forced, p, budget):
+        return cls(work, positions, np.asarray(forced, dtype=np.int64), None if p is None else p - len(forced),
+                   None if budget is None else budget - float(c[inst.cols[forced]].sum()), work.fixed_weight)
+
+    @property
+    def infeasible(self) -> bool:
+        return (self.p is not None and self.p < 0) or (self.budget is not None and self.budget < -1e-9)
+
+    def to_inst(self, loc) -> np.ndarray:
+        """Positions into ``work`` -> positions into the full instance (forced ones added)."""
+        return np.sort(np.concatenate([self.forced, self.positions[np.asarray(loc, dtype=np.int64)]]))
+
+    def from_inst(self, chosen) -> np.ndarray:
+        """The part of a full-instance solution that ``work`` can express."""
+        keep = np.isin(self.positions, chosen)
+        return np.flatnonzero(keep)
