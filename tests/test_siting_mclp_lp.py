@@ -19,7 +19,7 @@ from planner.siting import MCLP
 from planner.siting import mclp as mclp_module
 from planner.siting._covering import covered_weight
 from planner.siting._covering_lp import lp_cover_bound, lp_fixings, lp_rounding, restricted_instance
-from tests.test_siting_mclp_bounds import _instance, _plane, covering_instances
+from test_siting_mclp_bounds import _instance, _plane, covering_instances  # tests/ is on sys.path
 
 
 def _solutions(G, w, costs, p, budget):
