@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
+from test_siting_mclp_bounds import _instance, _plane, covering_instances  # tests/ is on sys.path
 
 from planner.siting import MCLP
 from planner.siting import mclp as mclp_module
 from planner.siting._covering import covered_weight
 from planner.siting._covering_lp import lp_cover_bound, lp_fixings, lp_rounding, restricted_instance
-from test_siting_mclp_bounds import _instance, _plane, covering_instances  # tests/ is on sys.path
 
 
 def _solutions(G, w, costs, p, budget):
