@@ -16,10 +16,11 @@ the fractional knapsack over the scores (an upper bound of the binary one). Ever
 a valid bound whatever the subgradient method's convergence. The top-``p`` sets met on
 the way are evaluated as solutions too (Lagrangian heuristic).
 
-Polish. The multipliers rank the candidates; the sites of the incumbent plus the best
-ranked ones form a small *kernel* whose restricted MCLP (rows re-aggregated on the kernel's
-columns) an exact solver closes quickly; its optimum is a solution of the full problem
-(kernel search, Angelelli, Mansini & Speranza 2010).
+Polish. The multipliers rank the candidates for :class:`~planner.siting.MCLP`'s kernel
+search: the sites of the incumbent plus the best ranked ones form a small *kernel* whose
+restricted MCLP (:func:`planner.siting._covering_lp.restricted_instance`) an exact solver
+closes quickly; its optimum is a solution of the full problem (Angelelli, Mansini &
+Speranza 2010).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 from planner.siting._covering import CoverInstance
 
@@ -152,14 +152,3 @@ def lagrangian_cover_bound(
         lam = np.clip(lam - mu * (L - best_val) / norm * g, 0.0, W)
     logger.debug("mclp lagrangian: bound %.10g, best %.10g after %d steps", bound, best_val, it)
     return CoverBound(bound=bound, best=best_sel, best_value=best_val, scores=GT @ best_lam, iterations=it)
-
-
-def kernel_instance(inst: CoverInstance, kernel: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """Rows of ``inst`` restricted to the ``kernel`` columns (rows covered by none dropped).
-
-    Returns the boolean coverage matrix and the row weights; the caller's MCLP merges the
-    rows that became identical.
-    """
-    sub = inst.groups.tocsc()[:, kernel].tocsr()
-    live = np.diff(sub.indptr) > 0
-    return sub[live], np.asarray(inst.group_weight)[live]

@@ -57,8 +57,6 @@ class CoverLP:
         ``d_j`` per candidate (positions into ``inst.cols``).
     site_values : numpy.ndarray
         LP value of every candidate's ``y_j`` (from the row duals), in ``[0, 1]``.
-    scores : numpy.ndarray
-        ``G^T lambda``: the demand weight each candidate is credited with.
     seconds : float
         Model build plus solve time.
     """
@@ -66,7 +64,6 @@ class CoverLP:
     bound: float
     reduced: np.ndarray
     site_values: np.ndarray
-    scores: np.ndarray
     seconds: float
 
 
@@ -121,8 +118,7 @@ def lp_cover_bound(
     if status != mb.SolveStatus.OPTIMAL:
         logger.debug("mclp lp: HiGHS stopped with %s after %.1f s", status, time.monotonic() - started)
         return None
-    helper = solver._Solver__solve_helper  # the vectorised accessors (the public ones build pandas Series per variable)
-    x = np.asarray(helper.variable_values(), dtype=np.float64)
+    x = solver.values(model.get_variables()).to_numpy(dtype=np.float64)
     lam = np.clip(x[:K], 0.0, W)
     scores = G.T @ lam
     pos = K
@@ -136,22 +132,17 @@ def lp_cover_bound(
     d = scores - pi_p - (np.asarray(costs) * pi_b if use_b else 0.0)
     C = float((W - lam).sum()) + (p * pi_p if use_p else 0.0) + (budget * pi_b if use_b else 0.0)
     bound = C + float(np.maximum(d, 0.0).sum())
-    duals = np.asarray(helper.dual_values(), dtype=np.float64)
+    duals = solver.dual_values(model.get_linear_constraints()).to_numpy(dtype=np.float64)
     site_values = np.clip(np.abs(duals), 0.0, 1.0)
     secs = time.monotonic() - started
     logger.debug("mclp lp: bound %.10g (HiGHS %.10g) in %.2f s", bound, float(W.sum()) + solver.objective_value, secs)
-    return CoverLP(bound=bound, reduced=d, site_values=site_values, scores=scores, seconds=secs)
-
-
-def lp_ranking(lp: CoverLP) -> np.ndarray:
-    """Candidates by reduced cost, ties (common: the LP is degenerate) by LP value."""
-    return np.lexsort((-lp.site_values, -np.round(lp.reduced, 9)))
+    return CoverLP(bound=bound, reduced=d, site_values=site_values, seconds=secs)
 
 
 def lp_rounding(lp: CoverLP, *, p: int | None, costs: np.ndarray | None, budget: float | None) -> np.ndarray:
-    """The candidates ranked by LP value (then reduced cost), greedily within the limits."""
-    J = lp.site_values.size
-    order = lp_ranking(lp)
+    """The candidates ranked by reduced cost, ties (common: the LP is degenerate) by LP
+    value, taken greedily within the limits."""
+    order = np.lexsort((-lp.site_values, -np.round(lp.reduced, 9)))
     if costs is None or budget is None:
         return np.sort(order[:p] if p is not None else order)
     picked, spent = [], 0.0
@@ -161,7 +152,7 @@ def lp_rounding(lp: CoverLP, *, p: int | None, costs: np.ndarray | None, budget:
         if spent + costs[j] <= budget * (1 + 1e-12):
             picked.append(int(j))
             spent += float(costs[j])
-    return np.sort(np.asarray(picked, dtype=np.int64)) if J else np.zeros(0, np.int64)
+    return np.sort(np.asarray(picked, dtype=np.int64))
 
 
 def lp_fixings(lp: CoverLP, *, beat: float, integral: bool) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -209,8 +200,8 @@ def lp_phase(inst: CoverInstance, c: np.ndarray, p: int | None, budget_left: flo
     Figures go into ``details``.
 
     Returns ``None`` when the LP does not finish by ``until``; otherwise a dict with the
-    bound, the best solution so far, whether it is proven optimal, the LP itself and,
-    when fixing removed candidates, the restricted instance with its positions.
+    bound, the best solution so far, whether it is proven optimal, the LP itself and the
+    candidates fixed closed / open against that solution.
     """
     use_b = budget_left is not None
     costs = c[inst.cols] if use_b else None
@@ -231,12 +222,5 @@ def lp_phase(inst: CoverInstance, c: np.ndarray, p: int | None, budget_left: flo
     details.update(lp_bound=inst.fixed_weight + lp.bound, lp_seconds=lp.seconds,
                    lp_rounding_objective=inst.fixed_weight + r_val,
                    lp_fixed_closed=int(closed.size), lp_fixed_open=int(opened.size))
-    out = dict(bound=lp.bound, best=best, best_value=best_val, opened=opened,
-               restricted=None, lp=lp, integral=integral,
-               proven=nothing_better or best_val >= lp.bound * (1 - 1e-12) - 1e-9)
-    if not out["proven"] and (closed.size or opened.size):
-        sub, positions = restricted_instance(inst, closed, opened, c, use_costs=use_b)
-        out["restricted"] = (sub, positions)
-        details["restricted_candidates"] = int(positions.size)
-        details["restricted_groups"] = int(sub.group_weight.size)
-    return out
+    return dict(bound=lp.bound, best=best, best_value=best_val, closed=closed, opened=opened, lp=lp,
+                integral=integral, proven=nothing_better or best_val >= lp.bound * (1 - 1e-12) - 1e-9)

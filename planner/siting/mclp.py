@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from planner.siting._covering import (
     reduce_covering,
     swap_cover,
 )
-from planner.siting._covering_lagrange import kernel_instance, lagrangian_cover_bound
+from planner.siting._covering_lagrange import lagrangian_cover_bound
 from planner.siting._covering_lp import lp_fixings, lp_phase, restricted_instance
 from planner.siting._model import SitingModel, adapter_inputs
 
@@ -237,8 +237,8 @@ class MCLP(SitingModel):
                 greedy, g_val = lp["best"], lp["best_value"]
                 if lp["proven"]:
                     return self._result(inst, greedy, OPTIMAL, g_val, "lp", started, options, details)
-                if lp["restricted"] is not None:
-                    part = _Part.fixed(inst, c, *lp["restricted"], lp["opened"], r["p"], budget_left)
+                if lp["closed"].size or lp["opened"].size:
+                    part = _Part.fixed(inst, c, lp["closed"], lp["opened"], r["p"], budget_left, details)
             # kernel search on what the fixing left
             loc = part.from_inst(greedy)
             polished, val = loc, covered_weight(part.work, loc)
@@ -255,11 +255,8 @@ class MCLP(SitingModel):
                     if nothing_better:
                         return self._result(inst, greedy, OPTIMAL, g_val, "lp", started, options, details)
                     if closed.size + opened.size > inst.cols.size - part.positions.size:
-                        part = _Part.fixed(inst, c, *restricted_instance(inst, closed, opened, c,
-                                                                        use_costs=budget_left is not None),
-                                           opened, r["p"], budget_left)
-                        details.update(refixed_closed=int(closed.size), refixed_open=int(opened.size),
-                                       restricted_candidates=int(part.positions.size))
+                        part = _Part.fixed(inst, c, closed, opened, r["p"], budget_left, details)
+                        details.update(refixed_closed=int(closed.size), refixed_open=int(opened.size))
         out = self._final(part, c, greedy, g_val, kind, options, deadline - time.monotonic())
         if out is None:  # no solution from the backend in time: the warm start stands
             return self._result(inst, greedy, FEASIBLE, upper, kind, started, options, details)
@@ -342,12 +339,10 @@ class MCLP(SitingModel):
         Returns ``(chosen positions, status, covered weight)`` or ``None`` (no solution:
         time out, or nothing in ``must_use`` beats ``beat``).
         """
-        sub, wk = kernel_instance(inst, kernel)
-        kinst = reduce_covering(sub.astype(np.float64), wk, 1.0, np.zeros(0, np.int64),
-                                np.arange(kernel.size), np.ones(kernel.size), use_costs=False)
-        local = kinst.cols  # positions into kernel of the candidates the reduction kept
-        kinst = replace(kinst, cols=inst.cols[kernel[local]])
-        where = {int(k): i for i, k in enumerate(kernel[local])}
+        # the kernel's candidates the reduction kept (dominance without costs, as before)
+        kinst, kept = restricted_instance(inst, np.setdiff1d(np.arange(inst.cols.size), kernel),
+                                          np.zeros(0, np.int64), c, use_costs=False)
+        where = {int(k): i for i, k in enumerate(kept)}
         hint = np.asarray([where[int(j)] for j in best if int(j) in where], dtype=np.int64)
         extra = {}
         if must_use is not None:
@@ -364,7 +359,7 @@ class MCLP(SitingModel):
         out = self._mip(kinst, c, p, budget_left, hint, kind, options, left, **extra)
         if out is None:
             return None
-        chosen = np.sort(kernel[local[out[0]]])
+        chosen = np.sort(kept[out[0]])
         val = covered_weight(inst, chosen)
         if beat is not None and val <= beat:
             return None
@@ -485,9 +480,13 @@ class _Part:
         return cls(inst, np.arange(inst.cols.size), np.zeros(0, np.int64), p, budget, 0.0)
 
     @classmethod
-    def fixed(cls, inst, c, work, positions, forced, p, budget):
-        return cls(work, positions, np.asarray(forced, dtype=np.int64), None if p is None else p - len(forced),
-                   None if budget is None else budget - float(c[inst.cols[forced]].sum()), work.fixed_weight)
+    def fixed(cls, inst, c, closed, opened, p, budget, details):
+        """What is left of ``inst`` with ``closed`` removed and ``opened`` open (sizes go to
+        ``details``)."""
+        work, positions = restricted_instance(inst, closed, opened, c, use_costs=budget is not None)
+        details.update(restricted_candidates=int(positions.size), restricted_groups=int(work.group_weight.size))
+        return cls(work, positions, np.asarray(opened, dtype=np.int64), None if p is None else p - len(opened),
+                   None if budget is None else budget - float(c[inst.cols[opened]].sum()), work.fixed_weight)
 
     @property
     def infeasible(self) -> bool:
