@@ -43,17 +43,20 @@ def covering_instances(draw):
     return G, w, costs, p, budget
 
 
-def _brute_force(G, w, costs, p, budget) -> float:
+def _solutions(G, w, costs, p, budget):
+    """Every feasible site set with its covered weight (brute force)."""
     J = G.shape[1]
-    best = 0.0
     for k in range(J + 1):
+        if p is not None and k > p:
+            break
         for s in itertools.combinations(range(J), k):
-            if p is not None and k > p:
-                continue
             if budget is not None and costs[list(s)].sum() > budget + 1e-9:
                 continue
-            best = max(best, float(w[G[:, list(s)].any(axis=1)].sum()) if s else 0.0)
-    return best
+            yield set(s), float(w[G[:, list(s)].any(axis=1)].sum()) if s else 0.0
+
+
+def _brute_force(G, w, costs, p, budget) -> float:
+    return max(v for _, v in _solutions(G, w, costs, p, budget))
 
 
 @settings(max_examples=150, deadline=None)

@@ -14,24 +14,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
-from test_siting_mclp_bounds import _instance, _plane, covering_instances  # tests/ is on sys.path
+from test_siting_mclp_bounds import (  # tests/ is on sys.path
+    _instance,
+    _plane,
+    _solutions,
+    covering_instances,
+)
 
 from planner.siting import MCLP
 from planner.siting import mclp as mclp_module
 from planner.siting._covering import covered_weight
 from planner.siting._covering_lp import lp_cover_bound, lp_fixings, lp_rounding, restricted_instance
-
-
-def _solutions(G, w, costs, p, budget):
-    """Every feasible site set with its covered weight (brute force)."""
-    J = G.shape[1]
-    for k in range(J + 1):
-        if p is not None and k > p:
-            break
-        for s in itertools.combinations(range(J), k):
-            if budget is not None and costs[list(s)].sum() > budget + 1e-9:
-                continue
-            yield set(s), float(w[G[:, list(s)].any(axis=1)].sum()) if s else 0.0
 
 
 def _primal_lp(G, w, costs, p, budget) -> float:
@@ -106,8 +99,7 @@ def test_mclp_with_the_lp_phase_on_returns_the_brute_force_optimum(seed, p, monk
     monkeypatch.setattr(mclp_module, "KERNEL_MIN_NNZ", 0)  # LP phase and kernel search on small instances
     cost, w = _plane(seed, n=200, m=14)
     thr = 250.0
-    m = cost.shape[1]
-    best = max(w[(cost[:, list(s)] <= thr).any(axis=1)].sum() for s in itertools.combinations(range(m), p))
+    best = _brute_force_plane(cost, w, thr, p)
     res = MCLP.from_cost_matrix(cost, w, threshold=thr, p=p).solve(time_limit_s=30, threads=1)
     assert res.optimal
     assert res.objective == pytest.approx(best)
