@@ -73,7 +73,9 @@ def wait_idle(max_wait_s: float, threshold: float = 0.25, probe_s: float = 3.0) 
 def git(*args: str) -> str:
     """Output of a git command in the repository ('' when git is unavailable)."""
     try:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+        ).stdout.strip()
     except OSError:
         return ""
 

@@ -47,7 +47,6 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
-
 class CpuMeter:
     """Share of the machine's CPU used by *other* processes while a section ran (``/proc/stat``
     busy time minus this process' and its reaped children's CPU time, over elapsed x CPUs)."""
@@ -59,18 +58,26 @@ class CpuMeter:
     def _busy() -> float:
         with open("/proc/stat") as fh:
             f = [int(x) for x in fh.readline().split()[1:]]
-        return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] if len(f) > 7 else 0)) / os.sysconf("SC_CLK_TCK")
+        return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] if len(f) > 7 else 0)) / os.sysconf(
+            "SC_CLK_TCK"
+        )
 
     @staticmethod
     def _own() -> float:
-        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        s, c = (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
         return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
     def stop(self) -> dict:
         el = time.perf_counter() - self.t0
         other = (self._busy() - self.busy0) - (self._own() - self.own0)
-        return {"elapsed_s": round(el, 2), "loadavg_1m_end": round(os.getloadavg()[0], 2),
-                "other_procs_cpu_share": round(max(0.0, other) / (el * (os.cpu_count() or 1)), 3)}
+        return {
+            "elapsed_s": round(el, 2),
+            "loadavg_1m_end": round(os.getloadavg()[0], 2),
+            "other_procs_cpu_share": round(max(0.0, other) / (el * (os.cpu_count() or 1)), 3),
+        }
 
 
 def wait_idle(max_wait_s: float, threshold: float = 0.25, probe_s: float = 3.0) -> dict:
@@ -85,12 +92,31 @@ def wait_idle(max_wait_s: float, threshold: float = 0.25, probe_s: float = 3.0) 
 
 
 def machine_info(versions: dict) -> dict:
-    model = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                            check=False).stdout.strip()
-    return {"cpu_count": os.cpu_count(), "cpu_model": model, "platform": platform.platform(),
-            "python": platform.python_version(), **versions, "git_commit": commit,
-            "mem_total_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+    model = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in open("/proc/cpuinfo")
+            if ln.startswith("model name")
+        ),
+        "",
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        **versions,
+        "git_commit": commit,
+        "mem_total_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+    }
+
 
 SWEEP = """\
 name: bench-batch
@@ -202,20 +228,42 @@ def dask_batch(plan, workers: int, runner=None) -> dict:
     cluster.close()
     t3 = time.perf_counter()
     assert not result.failed, [o.error for o in result.failed]
-    return {"workers": workers, "startup_s": round(t1 - t0, 3), "runs_s": round(t2 - t1, 3),
-            "shutdown_s": round(t3 - t2, 3), "total_s": round(t3 - t0, 3),
-            "run_s": [round(o.elapsed_s, 3) for o in result.outcomes]}
+    return {
+        "workers": workers,
+        "startup_s": round(t1 - t0, 3),
+        "runs_s": round(t2 - t1, 3),
+        "shutdown_s": round(t3 - t2, 3),
+        "total_s": round(t3 - t0, 3),
+        "run_s": [round(o.elapsed_s, 3) for o in result.outcomes],
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="4 runs, 1 and 2 workers; writes nothing unless --out")
-    ap.add_argument("--only", choices=["real", "cpu", "noop"], action="append",
-                    help="run only these sections (repeatable; default all); writes nothing unless --out")
-    ap.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results)")
-    ap.add_argument("--wait-idle", type=float, default=0.0, help="wait up to S s for a quiet machine per section")
-    ap.add_argument("--workload", choices=["study", "simulate"], default="study",
-                    help="real runs: the whole study (default) or evplan simulate only")
+    ap.add_argument(
+        "--quick", action="store_true", help="4 runs, 1 and 2 workers; writes nothing unless --out"
+    )
+    ap.add_argument(
+        "--only",
+        choices=["real", "cpu", "noop"],
+        action="append",
+        help="run only these sections (repeatable; default all); writes nothing unless --out",
+    )
+    ap.add_argument(
+        "--out", type=Path, default=None, help="results folder (default benchmarks/results)"
+    )
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        help="wait up to S s for a quiet machine per section",
+    )
+    ap.add_argument(
+        "--workload",
+        choices=["study", "simulate"],
+        default="study",
+        help="real runs: the whole study (default) or evplan simulate only",
+    )
     args = ap.parse_args()
     if args.workload == "simulate":
         WORKLOAD.update(sweep=SWEEP_SIMULATE, runner=simulate_runner)
@@ -247,20 +295,30 @@ def main() -> int:
             m = section("plain_loop")
             times = plain_loop(plan, tmp / "loop")
             noise["plain_loop"] = m.stop()
-            real = res["real"] = {"workload": args.workload, "runs": len(plan.runs), "plain_loop": {"total_s": round(sum(times), 3),
-                                                                          "run_s": [round(t, 3) for t in times]}}
+            real = res["real"] = {
+                "workload": args.workload,
+                "runs": len(plan.runs),
+                "plain_loop": {
+                    "total_s": round(sum(times), 3),
+                    "run_s": [round(t, 3) for t in times],
+                },
+            }
             iplan = _plan(tmp, p_values, "inproc")
             m = section("in_process")
             t0 = time.perf_counter()
             r = run_batch(iplan, workers=0, runner=WORKLOAD.get("runner"))
             assert not r.failed, [o.error for o in r.failed]
-            real["batch_in_process"] = {"total_s": round(time.perf_counter() - t0, 3),
-                                        "run_s": [round(o.elapsed_s, 3) for o in r.outcomes]}
+            real["batch_in_process"] = {
+                "total_s": round(time.perf_counter() - t0, 3),
+                "run_s": [round(o.elapsed_s, 3) for o in r.outcomes],
+            }
             noise["in_process"] = m.stop()
             real["dask"] = []
             for w in worker_counts:
                 m = section(f"dask_{w}")
-                real["dask"].append(dask_batch(_plan(tmp, p_values, f"dask{w}"), w, runner=WORKLOAD.get("runner")))
+                real["dask"].append(
+                    dask_batch(_plan(tmp, p_values, f"dask{w}"), w, runner=WORKLOAD.get("runner"))
+                )
                 noise[f"dask_{w}"] = m.stop()
             _derive(real)
         if "cpu" in sections:
@@ -269,9 +327,14 @@ def main() -> int:
             t0 = time.perf_counter()
             for spec in cplan.runs:
                 cpu_runner(spec.config, out_dir=tmp / "cpu-loop" / spec.key)
-            cpu = res["cpu"] = {"runs": len(cplan.runs), "plain_loop": {"total_s": round(time.perf_counter() - t0, 3)},
-                                "dask": [dask_batch(_plan(tmp, p_values, f"cpu{w}"), w, runner=cpu_runner)
-                                         for w in worker_counts]}
+            cpu = res["cpu"] = {
+                "runs": len(cplan.runs),
+                "plain_loop": {"total_s": round(time.perf_counter() - t0, 3)},
+                "dask": [
+                    dask_batch(_plan(tmp, p_values, f"cpu{w}"), w, runner=cpu_runner)
+                    for w in worker_counts
+                ],
+            }
             noise["cpu"] = m.stop()
             _derive(cpu)
         if "noop" in sections:
@@ -289,19 +352,29 @@ def main() -> int:
             d = dask_batch(_plan(tmp, stop, "noop-dask"), 1, runner=noop_runner)
             noise["noop"] = m.stop()
             n = len(nplan.runs)
-            res["noop"] = {"runs": n, "plain_loop_s": round(loop_s, 3), "in_process_s": round(inproc_s, 3),
-                           "dask_1_worker": d,
-                           "per_run_s": {"plain_loop": round(loop_s / n, 4), "in_process": round(inproc_s / n, 4),
-                                         "dask_1_worker": round(d["runs_s"] / n, 4)}}
+            res["noop"] = {
+                "runs": n,
+                "plain_loop_s": round(loop_s, 3),
+                "in_process_s": round(inproc_s, 3),
+                "dask_1_worker": d,
+                "per_run_s": {
+                    "plain_loop": round(loop_s / n, 4),
+                    "in_process": round(inproc_s / n, 4),
+                    "dask_1_worker": round(d["runs_s"] / n, 4),
+                },
+            }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
     import dask
 
-    report = {"date": _dt.datetime.now().isoformat(timespec="seconds"),
-              "machine": machine_info({"dask": dask.__version__, "distributed": distributed.__version__}),
-              "results": res, "noise": noise,
-              "sweep": WORKLOAD["sweep"].format(base="configs/corridor-kaz01.yaml", p=p_values)}
+    report = {
+        "date": _dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": machine_info({"dask": dask.__version__, "distributed": distributed.__version__}),
+        "results": res,
+        "noise": noise,
+        "sweep": WORKLOAD["sweep"].format(base="configs/corridor-kaz01.yaml", p=p_values),
+    }
     text = render(report)
     print(text)
     if (args.quick or args.only) and args.out is None:
@@ -321,11 +394,14 @@ def _derive(block: dict) -> None:
         d["speedup_runs"] = round(loop_s / d["runs_s"], 2)
         d["speedup_total"] = round(loop_s / d["total_s"], 2)
     one = block["dask"][0]
-    block["overhead_per_run_s"] = {"dask_1_worker_runs_only": round((one["runs_s"] - loop_s) / n, 3),
-                                   "dask_1_worker_incl_cluster": round((one["total_s"] - loop_s) / n, 3)}
+    block["overhead_per_run_s"] = {
+        "dask_1_worker_runs_only": round((one["runs_s"] - loop_s) / n, 3),
+        "dask_1_worker_incl_cluster": round((one["total_s"] - loop_s) / n, 3),
+    }
     if "batch_in_process" in block:
         block["overhead_per_run_s"]["batch_in_process"] = round(
-            (block["batch_in_process"]["total_s"] - loop_s) / n, 3)
+            (block["batch_in_process"]["total_s"] - loop_s) / n, 3
+        )
 
 
 def _table(block: dict, title: str) -> list[str]:
@@ -334,50 +410,90 @@ def _table(block: dict, title: str) -> list[str]:
     def med(xs: list[float]) -> str:
         return f"{statistics.median(xs):.2f}" if xs else "-"
 
-    lines = [f"### {title} ({block['runs']} runs)", "",
-             "| method | workers | cluster start + imports (s) | runs (s) | cluster stop (s) | speed-up (runs) "
-             "| speed-up (incl. start/stop) | median run (s) |", "|---|---|---|---|---|---|---|---|",
-             f"| plain loop | - | - | {loop['total_s']:.1f} | - | 1.00 | 1.00 | {med(loop.get('run_s', []))} |"]
+    lines = [
+        f"### {title} ({block['runs']} runs)",
+        "",
+        "| method | workers | cluster start + imports (s) | runs (s) | cluster stop (s) | speed-up (runs) "
+        "| speed-up (incl. start/stop) | median run (s) |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| plain loop | - | - | {loop['total_s']:.1f} | - | 1.00 | 1.00 | {med(loop.get('run_s', []))} |",
+    ]
     ip = block.get("batch_in_process")
     if ip:
         sp = loop["total_s"] / ip["total_s"]
-        lines.append(f"| run_batch in-process (`--workers 0`) | - | - | {ip['total_s']:.1f} | - | {sp:.2f} | {sp:.2f} "
-                     f"| {med(ip.get('run_s', []))} |")
+        lines.append(
+            f"| run_batch in-process (`--workers 0`) | - | - | {ip['total_s']:.1f} | - | {sp:.2f} | {sp:.2f} "
+            f"| {med(ip.get('run_s', []))} |"
+        )
     for d in block["dask"]:
-        lines.append(f"| run_batch on LocalCluster | {d['workers']} | {d['startup_s']:.1f} | {d['runs_s']:.1f} "
-                     f"| {d['shutdown_s']:.1f} | {d['speedup_runs']:.2f} | {d['speedup_total']:.2f} "
-                     f"| {med(d.get('run_s', []))} |")
+        lines.append(
+            f"| run_batch on LocalCluster | {d['workers']} | {d['startup_s']:.1f} | {d['runs_s']:.1f} "
+            f"| {d['shutdown_s']:.1f} | {d['speedup_runs']:.2f} | {d['speedup_total']:.2f} "
+            f"| {med(d.get('run_s', []))} |"
+        )
     o = block["overhead_per_run_s"]
-    lines += ["", f"Dask overhead per run, 1 worker vs plain loop: {o['dask_1_worker_runs_only']:+.3f} s "
-                  f"(runs only), {o['dask_1_worker_incl_cluster']:+.3f} s (incl. cluster start/stop)"
-              + (f"; batch in-process vs plain loop: {o['batch_in_process']:+.3f} s" if "batch_in_process" in o
-                 else "") + ".", ""]
+    lines += [
+        "",
+        f"Dask overhead per run, 1 worker vs plain loop: {o['dask_1_worker_runs_only']:+.3f} s "
+        f"(runs only), {o['dask_1_worker_incl_cluster']:+.3f} s (incl. cluster start/stop)"
+        + (
+            f"; batch in-process vs plain loop: {o['batch_in_process']:+.3f} s"
+            if "batch_in_process" in o
+            else ""
+        )
+        + ".",
+        "",
+    ]
     return lines
 
 
 def render(r: dict) -> str:
     res, m = r["results"], r["machine"]
-    lines = [f"# Batch benchmark ({r['date']})", "",
-             f"{m['cpu_count']} CPUs ({m['cpu_model']}), {m['mem_total_gb']} GB, Python {m['python']}, "
-             f"dask {m['dask']}, commit {m.get('git_commit', '')}.", ""]
+    lines = [
+        f"# Batch benchmark ({r['date']})",
+        "",
+        f"{m['cpu_count']} CPUs ({m['cpu_model']}), {m['mem_total_gb']} GB, Python {m['python']}, "
+        f"dask {m['dask']}, commit {m.get('git_commit', '')}.",
+        "",
+    ]
     if "real" in res:
-        what = {"study": "Real KAZ01 corridor studies (evplan run)",
-                "simulate": "Real KAZ01 corridor simulations (evplan simulate: network, demand, SimPy, tables)"}
+        what = {
+            "study": "Real KAZ01 corridor studies (evplan run)",
+            "simulate": "Real KAZ01 corridor simulations (evplan simulate: network, demand, SimPy, tables)",
+        }
         lines += _table(res["real"], what[res["real"].get("workload", "study")] + ", sweep below")
     if "cpu" in res:
-        lines += _table(res["cpu"], "Synthetic runs of fixed pure-CPU work (~1 s each): the scaling ceiling")
+        lines += _table(
+            res["cpu"], "Synthetic runs of fixed pure-CPU work (~1 s each): the scaling ceiling"
+        )
     if "noop" in res:
         n = res["noop"]
         pr = n["per_run_s"]
-        lines += [f"### Fixed cost per run ({n['runs']} no-op runs: write a folder, return a row)", "",
-                  f"plain loop {pr['plain_loop'] * 1000:.1f} ms, run_batch in-process {pr['in_process'] * 1000:.1f} ms, "
-                  f"run_batch on 1 Dask worker {pr['dask_1_worker'] * 1000:.1f} ms per run (cluster start "
-                  f"{n['dask_1_worker']['startup_s']:.1f} s and stop {n['dask_1_worker']['shutdown_s']:.1f} s "
-                  "excluded; summary/chart writing included).", ""]
+        lines += [
+            f"### Fixed cost per run ({n['runs']} no-op runs: write a folder, return a row)",
+            "",
+            f"plain loop {pr['plain_loop'] * 1000:.1f} ms, run_batch in-process {pr['in_process'] * 1000:.1f} ms, "
+            f"run_batch on 1 Dask worker {pr['dask_1_worker'] * 1000:.1f} ms per run (cluster start "
+            f"{n['dask_1_worker']['startup_s']:.1f} s and stop {n['dask_1_worker']['shutdown_s']:.1f} s "
+            "excluded; summary/chart writing included).",
+            "",
+        ]
     nz = r["noise"]
-    lines += ["CPU share used by other processes during each section: "
-              + ", ".join(f"{k} {v['other_procs_cpu_share']:.2f}" for k, v in nz.items() if "other_procs_cpu_share" in v),
-              "", "Sweep of the real studies:", "", "```yaml", r["sweep"].rstrip(), "```", ""]
+    lines += [
+        "CPU share used by other processes during each section: "
+        + ", ".join(
+            f"{k} {v['other_procs_cpu_share']:.2f}"
+            for k, v in nz.items()
+            if "other_procs_cpu_share" in v
+        ),
+        "",
+        "Sweep of the real studies:",
+        "",
+        "```yaml",
+        r["sweep"].rstrip(),
+        "```",
+        "",
+    ]
     return "\n".join(lines)
 
 

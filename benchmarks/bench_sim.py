@@ -74,14 +74,19 @@ class CpuMeter:
     def _busy() -> float:
         with open("/proc/stat") as fh:
             f = [int(x) for x in fh.readline().split()[1:]]
-        return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] if len(f) > 7 else 0)) / os.sysconf("SC_CLK_TCK")
+        return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] if len(f) > 7 else 0)) / os.sysconf(
+            "SC_CLK_TCK"
+        )
 
     def stop(self) -> dict:
         el = time.perf_counter() - self.t0
         other = (self._busy() - self.busy0) - (time.process_time() - self.own0)
-        return {"elapsed_s": round(el, 2), "loadavg_1m_start": round(self.load0, 2),
-                "loadavg_1m_end": round(os.getloadavg()[0], 2),
-                "other_procs_cpu_share": round(max(0.0, other) / (el * (os.cpu_count() or 1)), 3)}
+        return {
+            "elapsed_s": round(el, 2),
+            "loadavg_1m_start": round(self.load0, 2),
+            "loadavg_1m_end": round(os.getloadavg()[0], 2),
+            "other_procs_cpu_share": round(max(0.0, other) / (el * (os.cpu_count() or 1)), 3),
+        }
 
 
 def clock(fn):
@@ -148,24 +153,51 @@ def city_inputs(quick: bool, seed: int):
     w, _, ln = clock(lambda: load_network(d / "osm" / "almaty-2012.osm.pbf"))
     times["network_load_s"] = w
     net = ln.network
-    zones = demand.join_population(gpd.read_file(d / "kz" / "almaty-districts.geojson"),
-                                   pd.read_csv(d / "kz" / "almaty-district-population.csv"))
+    zones = demand.join_population(
+        gpd.read_file(d / "kz" / "almaty-districts.geojson"),
+        pd.read_csv(d / "kz" / "almaty-district-population.csv"),
+    )
     n_trips = 5_000 if quick else 100_000
-    w, _, trips = clock(lambda: demand.city_trips(
-        net, zones, zone_col="name_ru", pois=ln.pois, fleet_size=int(n_trips / 2.3) + 200, max_trips=n_trips,
-        rng=np.random.default_rng(seed)))
+    w, _, trips = clock(
+        lambda: demand.city_trips(
+            net,
+            zones,
+            zone_col="name_ru",
+            pois=ln.pois,
+            fleet_size=int(n_trips / 2.3) + 200,
+            max_trips=n_trips,
+            rng=np.random.default_rng(seed),
+        )
+    )
     times["demand_s"] = w
     fuel = ln.pois[ln.pois["tags"].astype(str).str.contains("fuel")].sample(60, random_state=seed)
     kz = known_sites().set_index("key").loc["kazzhol_almaty"]
     lon = np.r_[fuel["lon"].to_numpy(float), kz["lon"]]
     lat = np.r_[fuel["lat"].to_numpy(float), kz["lat"]]
-    stations = pd.DataFrame({"station_id": [f"fuel{i}" for i in range(60)] + ["kazzhol_almaty"],
-                             "node": net.snap(lon, lat).node, "plugs": [4] * 60 + [1], "power_kw": 50.0,
-                             "existing": [False] * 60 + [True], "name": list(fuel["name"].fillna("")) + ["Hotel Kazzhol"],
-                             "lon": lon, "lat": lat})
-    return net, stations, trips, times, {"network": f"{net.name}: {net.n_nodes} nodes, {net.n_edges} edges",
-                                         "trips": len(trips), "vehicles": int(trips["vehicle_id"].nunique()),
-                                         "stations": len(stations)}
+    stations = pd.DataFrame(
+        {
+            "station_id": [f"fuel{i}" for i in range(60)] + ["kazzhol_almaty"],
+            "node": net.snap(lon, lat).node,
+            "plugs": [4] * 60 + [1],
+            "power_kw": 50.0,
+            "existing": [False] * 60 + [True],
+            "name": list(fuel["name"].fillna("")) + ["Hotel Kazzhol"],
+            "lon": lon,
+            "lat": lat,
+        }
+    )
+    return (
+        net,
+        stations,
+        trips,
+        times,
+        {
+            "network": f"{net.name}: {net.n_nodes} nodes, {net.n_edges} edges",
+            "trips": len(trips),
+            "vehicles": int(trips["vehicle_id"].nunique()),
+            "stations": len(stations),
+        },
+    )
 
 
 def corridor_inputs(quick: bool, seed: int):
@@ -178,27 +210,65 @@ def corridor_inputs(quick: bool, seed: int):
 
     d = data_dir()
     times = {}
-    w, _, (G, net) = clock(lambda: build_national_network(
-        d / "kz" / "kz-republic-roads.geojson", d / "kz" / "kz-places-geonames.csv",
-        official_population_csv=d / "kz" / "kz-city-population.csv"))
+    w, _, (G, net) = clock(
+        lambda: build_national_network(
+            d / "kz" / "kz-republic-roads.geojson",
+            d / "kz" / "kz-places-geonames.csv",
+            official_population_csv=d / "kz" / "kz-city-population.csv",
+        )
+    )
     times["network_build_s"] = w
     nt = net.node_table
-    places = pd.DataFrame({"node": nt.index, "name": nt["name"], "population": pd.to_numeric(nt["population"], errors="coerce")})
+    places = pd.DataFrame(
+        {
+            "node": nt.index,
+            "name": nt["name"],
+            "population": pd.to_numeric(nt["population"], errors="coerce"),
+        }
+    )
     places = places.dropna(subset=["population"]).reset_index(drop=True)
     days = 2 if quick else 7
-    w, _, trips = clock(lambda: demand.corridor_trips(
-        net, places, trips_per_day=300 if quick else 1500, truck_share=0.15, days=days, gravity_exponent=1.5,
-        min_distance_km=50, rng=np.random.default_rng(seed)))
+    w, _, trips = clock(
+        lambda: demand.corridor_trips(
+            net,
+            places,
+            trips_per_day=300 if quick else 1500,
+            truck_share=0.15,
+            days=days,
+            gravity_exponent=1.5,
+            min_distance_km=50,
+            rng=np.random.default_rng(seed),
+        )
+    )
     times["demand_s"] = w
     hotels = known_sites()
     hotels = hotels[hotels["kind"] == "charger"]
-    existing = prepare_stations(net, pd.DataFrame({
-        "station_id": hotels["key"], "lon": hotels["lon"], "lat": hotels["lat"], "plugs": 1, "power_kw": 50.0,
-        "existing": True, "name": hotels["name"]}), max_snap_m=30_000)
+    existing = prepare_stations(
+        net,
+        pd.DataFrame(
+            {
+                "station_id": hotels["key"],
+                "lon": hotels["lon"],
+                "lat": hotels["lat"],
+                "plugs": 1,
+                "power_kw": 50.0,
+                "existing": True,
+                "name": hotels["name"],
+            }
+        ),
+        max_snap_m=30_000,
+    )
     big = places[places["population"] >= 10_000]
-    new = pd.DataFrame({"station_id": [f"place{n}" for n in big["node"]], "node": big["node"],
-                        "plugs": np.where(big["population"] >= 100_000, 6, 3),
-                        "power_kw": 150.0, "existing": False, "name": big["name"]})
+    new = pd.DataFrame(
+        {
+            "station_id": [f"place{n}" for n in big["node"]],
+            "node": big["node"],
+            "plugs": np.where(big["population"] >= 100_000, 6, 3),
+            "power_kw": 150.0,
+            "existing": False,
+            "name": big["name"],
+        }
+    )
     # highway stations so that every road node is within 60 km (both ways) of a station:
     # greedy farthest-node cover on the road distance matrix (a plausible planned network)
     dist = net.distance_matrix()
@@ -210,13 +280,32 @@ def corridor_inputs(quick: bool, seed: int):
         far = int(np.argmax(np.where(np.isfinite(near), near, -1.0)))
         extra.append(far)
         near = np.minimum(near, dist[:, far])
-    hwy = pd.DataFrame({"station_id": [f"road{n}" for n in extra], "node": extra, "plugs": 2, "power_kw": 150.0,
-                        "existing": False, "name": ""})
+    hwy = pd.DataFrame(
+        {
+            "station_id": [f"road{n}" for n in extra],
+            "node": extra,
+            "plugs": 2,
+            "power_kw": 150.0,
+            "existing": False,
+            "name": "",
+        }
+    )
     stations = pd.concat([existing, new, hwy], ignore_index=True)
-    return net, stations, trips, times, {"network": f"{net.name}: {net.n_nodes} nodes, {net.n_edges} edges",
-                                         "trips": len(trips), "vehicles": len(trips), "days": days,
-                                         "cargo_trips": int((trips["flow"] == "cargo").sum()),
-                                         "stations": len(stations), "places": len(places)}
+    return (
+        net,
+        stations,
+        trips,
+        times,
+        {
+            "network": f"{net.name}: {net.n_nodes} nodes, {net.n_edges} edges",
+            "trips": len(trips),
+            "vehicles": len(trips),
+            "days": days,
+            "cargo_trips": int((trips["flow"] == "cargo").sum()),
+            "stations": len(stations),
+            "places": len(places),
+        },
+    )
 
 
 def child(kind: str, quick: bool, seed: int, reps: int) -> dict:
@@ -232,7 +321,9 @@ def child(kind: str, quick: bool, seed: int, reps: int) -> dict:
     meter = CpuMeter()
     if kind == "city":
         net, stations, trips, times, info = city_inputs(quick, seed)
-        settings = SimSettings(ambient_temp_c=-10.0, home_charging_share=0.5, initial_soc=(0.15, 0.8))
+        settings = SimSettings(
+            ambient_temp_c=-10.0, home_charging_share=0.5, initial_soc=(0.15, 0.8)
+        )
     else:
         net, stations, trips, times, info = corridor_inputs(quick, seed)
         settings = SimSettings(ambient_temp_c=0.0, initial_soc=(0.6, 0.95), max_wait_s=3600.0)
@@ -251,11 +342,23 @@ def child(kind: str, quick: bool, seed: int, reps: int) -> dict:
     times["tables_s"] = w
     w, _, kpis = clock(res.kpis)
     times["kpis_s"] = w
-    times["simulate_total_s"] = times["validate_prepare_s"] + times["event_loop_s"] + times["tables_s"] + times["kpis_s"]
-    out = {"kind": kind, "info": info, "times": times, "events": eng.events,
-           "events_per_s": eng.events / eng.run_seconds, "trips_per_s": len(trips) / eng.run_seconds,
-           "kpis": kpis, "noise": meter.stop(), "peak_rss_mb": _maxrss_mb(), "rss_after_import_mb": base_rss,
-           "sessions": len(res.sessions), "status": res.trips["status"].value_counts().to_dict()}
+    times["simulate_total_s"] = (
+        times["validate_prepare_s"] + times["event_loop_s"] + times["tables_s"] + times["kpis_s"]
+    )
+    out = {
+        "kind": kind,
+        "info": info,
+        "times": times,
+        "events": eng.events,
+        "events_per_s": eng.events / eng.run_seconds,
+        "trips_per_s": len(trips) / eng.run_seconds,
+        "kpis": kpis,
+        "noise": meter.stop(),
+        "peak_rss_mb": _maxrss_mb(),
+        "rss_after_import_mb": base_rss,
+        "sessions": len(res.sessions),
+        "status": res.trips["status"].value_counts().to_dict(),
+    }
     if kind == "city":
         out["throughput"] = throughput(eng, net, st, tr, vehicles, settings, seed, reps)
     return out
@@ -269,7 +372,9 @@ def throughput(eng0, net, st, tr, vehicles, settings, seed, reps) -> dict:
     samples = {"model": [], "matched": [], "single": []}
     meter = CpuMeter()
     for _ in range(reps):
-        eng = Engine(net, st, tr, vehicles, settings, np.random.default_rng(seed), routes=eng0.routes)
+        eng = Engine(
+            net, st, tr, vehicles, settings, np.random.default_rng(seed), routes=eng0.routes
+        )
         c0 = time.process_time()
         eng.run()
         samples["model"].append((eng.events, eng.run_seconds, time.process_time() - c0))
@@ -277,24 +382,45 @@ def throughput(eng0, net, st, tr, vehicles, settings, seed, reps) -> dict:
         samples["single"].append(bare_single(eng.events))
     rates = {}
     for k, rows in samples.items():
-        rates[k] = {"events": rows[0][0],
-                    "wall_rate_median": statistics.median(n / w for n, w, _ in rows),
-                    "wall_rate_best": max(n / w for n, w, _ in rows),
-                    "cpu_rate_median": statistics.median(n / c for n, _, c in rows),
-                    "samples_wall_s": [round(w, 3) for _, w, _ in rows],
-                    "samples_cpu_s": [round(c, 3) for _, _, c in rows]}
+        rates[k] = {
+            "events": rows[0][0],
+            "wall_rate_median": statistics.median(n / w for n, w, _ in rows),
+            "wall_rate_best": max(n / w for n, w, _ in rows),
+            "cpu_rate_median": statistics.median(n / c for n, _, c in rows),
+            "samples_wall_s": [round(w, 3) for _, w, _ in rows],
+            "samples_cpu_s": [round(c, 3) for _, _, c in rows],
+        }
     ratio = {}
     for ref in ("matched", "single"):
-        ratio[ref] = {m: rates["model"][m] / rates[ref][m] for m in ("wall_rate_median", "wall_rate_best", "cpu_rate_median")}
-    return {"rates": rates, "ratio": ratio, "noise": meter.stop(), "reps": reps,
-            "target_ratio_vs_matched": TARGET_RATIO,
-            "meets_target": ratio["matched"]["cpu_rate_median"] >= TARGET_RATIO}
+        ratio[ref] = {
+            m: rates["model"][m] / rates[ref][m]
+            for m in ("wall_rate_median", "wall_rate_best", "cpu_rate_median")
+        }
+    return {
+        "rates": rates,
+        "ratio": ratio,
+        "noise": meter.stop(),
+        "reps": reps,
+        "target_ratio_vs_matched": TARGET_RATIO,
+        "meets_target": ratio["matched"]["cpu_rate_median"] >= TARGET_RATIO,
+    }
 
 
 def run_child(kind: str, quick: bool, seed: int, reps: int) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = fh.name
-    cmd = [sys.executable, __file__, "--child", kind, "--seed", str(seed), "--reps", str(reps), "--child-out", out]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        kind,
+        "--seed",
+        str(seed),
+        "--reps",
+        str(reps),
+        "--child-out",
+        out,
+    ]
     if quick:
         cmd.append("--quick")
     subprocess.run(cmd, check=True, cwd=REPO)
@@ -337,21 +463,31 @@ def render(res: dict) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, s in (("Almaty city-day", c), ("national corridor-week", k)):
-        lines.append(f"| {name} | {s['info']['network']} | {s['info']['trips']:,} | {s['events']:,} | "
-                     f"{s['times']['event_loop_s']:.1f} s | {s['events_per_s']:,.0f} | "
-                     f"{s['times']['simulate_total_s']:.1f} s | {s['peak_rss_mb']:.0f} MB |")
-    lines += ["", "`simulate total` = validation + route tables + event loop + result tables + KPIs "
-              "(network loading and demand generation excluded, listed below).", ""]
+        lines.append(
+            f"| {name} | {s['info']['network']} | {s['info']['trips']:,} | {s['events']:,} | "
+            f"{s['times']['event_loop_s']:.1f} s | {s['events_per_s']:,.0f} | "
+            f"{s['times']['simulate_total_s']:.1f} s | {s['peak_rss_mb']:.0f} MB |"
+        )
+    lines += [
+        "",
+        "`simulate total` = validation + route tables + event loop + result tables + KPIs "
+        "(network loading and demand generation excluded, listed below).",
+        "",
+    ]
     for name, s in (("Almaty city-day", c), ("national corridor-week", k)):
         t = s["times"]
-        lines.append(f"- **{name}**: " + ", ".join(f"{key} {val:.2f} s" for key, val in t.items()) + ".")
+        lines.append(
+            f"- **{name}**: " + ", ".join(f"{key} {val:.2f} s" for key, val in t.items()) + "."
+        )
         kp = s["kpis"]
-        lines.append(f"  KPIs: trips completed {kp['share_trips_completed']:.1%}, stranded vehicles "
-                     f"{kp['stranded_vehicles']:.0f}, public sessions {kp['sessions_public']:.0f}, wait mean / p95 "
-                     f"{kp['wait_mean_min']:.1f} / {kp['wait_p95_min']:.1f} min, plug utilisation "
-                     f"{kp['plug_utilisation']:.1%}, energy public / home {kp['energy_public_kwh']:,.0f} / "
-                     f"{kp['energy_home_kwh']:,.0f} kWh, peak station {kp['peak_kw_station_max']:.0f} kW, "
-                     f"CO2 avoided {kp['co2_avoided_kg'] / 1000:,.1f} t.")
+        lines.append(
+            f"  KPIs: trips completed {kp['share_trips_completed']:.1%}, stranded vehicles "
+            f"{kp['stranded_vehicles']:.0f}, public sessions {kp['sessions_public']:.0f}, wait mean / p95 "
+            f"{kp['wait_mean_min']:.1f} / {kp['wait_p95_min']:.1f} min, plug utilisation "
+            f"{kp['plug_utilisation']:.1%}, energy public / home {kp['energy_public_kwh']:,.0f} / "
+            f"{kp['energy_home_kwh']:,.0f} kWh, peak station {kp['peak_kw_station_max']:.0f} kW, "
+            f"CO2 avoided {kp['co2_avoided_kg'] / 1000:,.1f} t."
+        )
     lines.append("")
     return "\n".join(lines)
 
@@ -364,8 +500,12 @@ def write_atomic(path: Path, text: str) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small smoke run; writes nothing unless --out")
-    ap.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results)")
+    ap.add_argument(
+        "--quick", action="store_true", help="small smoke run; writes nothing unless --out"
+    )
+    ap.add_argument(
+        "--out", type=Path, default=None, help="results folder (default benchmarks/results)"
+    )
     ap.add_argument("--seed", type=int, default=2013)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--child", choices=["city", "corridor"], help=argparse.SUPPRESS)
@@ -377,15 +517,26 @@ def main() -> int:
         return 0
     import simpy
 
-    res = {"when": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "seed": args.seed,
-           "quick": args.quick,
-           "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "simpy": simpy.__version__,
-                       "platform": platform.platform()}}
+    res = {
+        "when": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "seed": args.seed,
+        "quick": args.quick,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "simpy": simpy.__version__,
+            "platform": platform.platform(),
+        },
+    }
     res["city"] = run_child("city", args.quick, args.seed, args.reps)
     res["corridor"] = run_child("corridor", args.quick, args.seed, args.reps)
     md = render(res)
     print(md)
-    out = args.out if args.out is not None else (None if args.quick else REPO / "benchmarks" / "results")
+    out = (
+        args.out
+        if args.out is not None
+        else (None if args.quick else REPO / "benchmarks" / "results")
+    )
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         write_atomic(out / "sim.md", md)

@@ -136,7 +136,11 @@ def run_spopt(build, pulp, limit: float, recompute) -> dict:
     sol_status = int(prob.sol_status)
     obj = pulp.value(prob.objective) if err is None else math.nan
     open_ = [j for j, v in enumerate(sp.fac_vars) if (v.value() or 0) > 0.5] if err is None else []
-    hit = err is not None or sol_status != pulp.LpSolutionOptimal or (t_total - t_build) >= 0.98 * limit
+    hit = (
+        err is not None
+        or sol_status != pulp.LpSolutionOptimal
+        or (t_total - t_build) >= 0.98 * limit
+    )
     return {
         "build_s": t_build,
         "total_s": t_total,
@@ -238,8 +242,13 @@ def bench_pmedian(args, pulp, SpPMedian, noise: dict, idle) -> dict:
         else:
             idle(f"pmedian_{name}_spopt")
             row["spopt"] = run_spopt(
-                partial(SpPMedian.from_cost_matrix, inst.cost, np.ones(inst.n), p_facilities=inst.p),
-                pulp, args.spopt_limit, partial(pmedian_cost, inst.cost))
+                partial(
+                    SpPMedian.from_cost_matrix, inst.cost, np.ones(inst.n), p_facilities=inst.p
+                ),
+                pulp,
+                args.spopt_limit,
+                partial(pmedian_cost, inst.cost),
+            )
             sr = row["spopt"]
             t_total, t_build, obj, err = sr["total_s"], sr["build_s"], sr["objective"], sr["error"]
             hit, nzs = sr["hit_time_limit"], sr["noise"]
@@ -525,7 +534,10 @@ def bench_mclp(args, pulp, SpMCLP, noise: dict, idle) -> dict:
                 idle(f"mclp_sub_{side}_{p}_spopt")
                 rec["spopt"] = run_spopt(
                     partial(SpMCLP.from_cost_matrix, dense, sw, service_radius=thr, p_facilities=p),
-                    pulp, args.spopt_limit, partial(covered_weight_sparse, sc, sw, thr))
+                    pulp,
+                    args.spopt_limit,
+                    partial(covered_weight_sparse, sc, sw, thr),
+                )
             sr = rec["spopt"]
             t_total, t_build, obj, err = sr["total_s"], sr["build_s"], sr["objective"], sr["error"]
             hit, recomputed, nzs = sr["hit_time_limit"], sr["objective_recomputed"], sr["noise"]
@@ -1047,8 +1059,10 @@ def main(argv=None) -> int:
     result["noise"] = noise
     result["run_wall_s"] = time.perf_counter() - t0
     result["machine"] = machine_info(
-        versions(pulp), planner_siting_modified=bool(git("status", "--porcelain", "planner/siting")),
-        planner_siting_sha1=siting_digest())
+        versions(pulp),
+        planner_siting_modified=bool(git("status", "--porcelain", "planner/siting")),
+        planner_siting_sha1=siting_digest(),
+    )
     result["machine"]["planner_siting_sha1_at_start"] = digest_start
     result["machine"]["git_commit_at_start"] = commit_start
 

@@ -27,9 +27,18 @@ GRID_M = 0.01
 def explode(lines, ref_col, schematic_col):
     gdf = lines if lines.crs is None else lines.to_crs("EPSG:4326")
     parts, refs, schematic, names = [], [], [], {}
-    flags = gdf[schematic_col].fillna(False).astype(bool) if schematic_col in gdf.columns else pd.Series(False, gdf.index)
-    for geom, ref, flag, nm in zip(gdf.geometry, gdf[ref_col].astype(str), flags,
-                                   gdf["name"] if "name" in gdf.columns else [None] * len(gdf), strict=True):
+    flags = (
+        gdf[schematic_col].fillna(False).astype(bool)
+        if schematic_col in gdf.columns
+        else pd.Series(False, gdf.index)
+    )
+    for geom, ref, flag, nm in zip(
+        gdf.geometry,
+        gdf[ref_col].astype(str),
+        flags,
+        gdf["name"] if "name" in gdf.columns else [None] * len(gdf),
+        strict=True,
+    ):
         if geom is None or geom.is_empty or geom.geom_type not in ("LineString", "MultiLineString"):
             continue
         for g in getattr(geom, "geoms", [geom]):
@@ -82,7 +91,13 @@ def snap_vertices(xy, part_of, sizes, tol):
     both = np.concatenate([pairs, pairs[:, ::-1]])
     both = both[np.lexsort((both[:, 1], both[:, 0]))]
     heads, first = np.unique(both[:, 0], return_index=True)
-    bounds = dict(zip(heads.tolist(), zip(first.tolist(), np.append(first[1:], len(both)).tolist(), strict=True), strict=True))
+    bounds = dict(
+        zip(
+            heads.tolist(),
+            zip(first.tolist(), np.append(first[1:], len(both)).tolist(), strict=True),
+            strict=True,
+        )
+    )
     leader = np.arange(n)
     claimed = np.zeros(n, dtype=bool)
     order = heads[np.lexsort((heads, ~ends[heads]))]
@@ -125,11 +140,15 @@ def close_gaps(pxy: list[np.ndarray], refs: list[str], gaps: np.ndarray, snap_to
     src, dst, d = src[order], dst[order], d[order]
     links = set()
     firsts = np.unique(src, return_index=True)[1]
-    links.update(zip(src[firsts].tolist(), dst[firsts].tolist(), strict=True))  # nearest part of any route
+    links.update(
+        zip(src[firsts].tolist(), dst[firsts].tolist(), strict=True)
+    )  # nearest part of any route
     foreign = live_refs[dst] != live_refs[end_part[src]]
     fs, fd = src[foreign], dst[foreign]
     firsts = np.unique(fs, return_index=True)[1]
-    links.update(zip(fs[firsts].tolist(), fd[firsts].tolist(), strict=True))  # nearest part of another route
+    links.update(
+        zip(fs[firsts].tolist(), fd[firsts].tolist(), strict=True)
+    )  # nearest part of another route
     inserts: dict[int, list[tuple[float, np.ndarray]]] = {}
     connectors, connector_refs = [], []
     for s, j in sorted(links):
@@ -195,7 +214,9 @@ def node_and_attribute(pxy: list[np.ndarray], refs: list[str]):
     return a, b, seg_refs
 
 
-def graph_from_segments(a, b, seg_refs, crs, *, speeds, highway, names, min_stub_m=0.0) -> nx.MultiDiGraph:
+def graph_from_segments(
+    a, b, seg_refs, crs, *, speeds, highway, names, min_stub_m=0.0
+) -> nx.MultiDiGraph:
     """Chain segments between junctions into two-way edges with geodesic lengths."""
     inv = transformer(crs, "EPSG:4326")
     pts = np.vstack([a, b])
@@ -205,14 +226,18 @@ def graph_from_segments(a, b, seg_refs, crs, *, speeds, highway, names, min_stub
     ids = coordinate_node_ids(lon, lat)
     # Points closer than the id resolution share an id (and so a node).
     node_of_pt = np.unique(ids, return_inverse=True)[1].ravel()
-    ua, ub = node_of_pt[inverse[: len(a)]], node_of_pt[inverse[len(a):]]
+    ua, ub = node_of_pt[inverse[: len(a)]], node_of_pt[inverse[len(a) :]]
     node_ids, first = np.unique(ids, return_index=True)
     nlon, nlat = np.asarray(lon)[first], np.asarray(lat)[first]
     nxy = uniq[first]
     keys = [tuple(sorted(r)) for r in seg_refs]
     seg_len = GEOD.inv(nlon[ua], nlat[ua], nlon[ub], nlat[ub])[2]
     keep = ua != ub
-    segs = [(int(u), int(v), k, float(ln)) for u, v, k, ln, ok in zip(ua, ub, keys, seg_len, keep, strict=True) if ok]
+    segs = [
+        (int(u), int(v), k, float(ln))
+        for u, v, k, ln, ok in zip(ua, ub, keys, seg_len, keep, strict=True)
+        if ok
+    ]
     # Dissolve segments duplicated after id rounding (same ends): merge their refs.
     merged: dict[tuple[int, int], list] = {}
     for u, v, k, ln in segs:
@@ -227,8 +252,14 @@ def graph_from_segments(a, b, seg_refs, crs, *, speeds, highway, names, min_stub
         # Dead-end stubs hanging off a junction, shorter than the tolerance, are digitising
         # overshoots (a part ending just past the road it joins): drop them and re-chain.
         deg = {n: len(inc) for n, inc in adj.items()}
-        stub = {s for path, _, ln, sids in chains if ln < min_stub_m and sorted(
-            (deg[path[0]], deg[path[-1]]))[0] == 1 and max(deg[path[0]], deg[path[-1]]) >= 3 for s in sids}
+        stub = {
+            s
+            for path, _, ln, sids in chains
+            if ln < min_stub_m
+            and sorted((deg[path[0]], deg[path[-1]]))[0] == 1
+            and max(deg[path[0]], deg[path[-1]]) >= 3
+            for s in sids
+        }
         if stub:
             segs = [sg for i, sg in enumerate(segs) if i not in stub]
             chains, adj = _chains(segs, nxy)
@@ -241,8 +272,15 @@ def graph_from_segments(a, b, seg_refs, crs, *, speeds, highway, names, min_stub
         speed = max(speeds.get(r, speeds["default"]) for r in key)
         ref = key[0] if len(key) == 1 else list(key)
         geom = shapely.linestrings(np.column_stack([nlon[path], nlat[path]]))
-        attrs = {"osmid": -(k + 1), "highway": highway, "ref": ref, "oneway": False, "length": length,
-                 "speed_kph": speed, "travel_time": length / (speed / 3.6)}
+        attrs = {
+            "osmid": -(k + 1),
+            "highway": highway,
+            "ref": ref,
+            "oneway": False,
+            "length": length,
+            "speed_kph": speed,
+            "travel_time": length / (speed / 3.6),
+        }
         if len(key) == 1 and key[0] in names:
             attrs["name"] = names[key[0]]
         u, v = int(node_ids[path[0]]), int(node_ids[path[-1]])

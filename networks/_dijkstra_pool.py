@@ -60,8 +60,15 @@ def _task(data, indices, indptr, shape, sources, dst, limit):
     return d if dst is None else d[:, dst]
 
 
-def dijkstra_columns(weights: sparse.csr_matrix, sources: np.ndarray, dst: np.ndarray | None, *,
-                     limit: float, workers: int, block_values: int) -> np.ndarray:
+def dijkstra_columns(
+    weights: sparse.csr_matrix,
+    sources: np.ndarray,
+    dst: np.ndarray | None,
+    *,
+    limit: float,
+    workers: int,
+    block_values: int,
+) -> np.ndarray:
     """``dijkstra(weights, indices=sources, limit=limit)[:, dst]`` (all columns when ``dst``
     is None), split over worker processes when that pays; otherwise serial in chunks of at
     most ``block_values`` values."""
@@ -71,19 +78,32 @@ def dijkstra_columns(weights: sparse.csr_matrix, sources: np.ndarray, dst: np.nd
     chunk = max(1, block_values // max(1, n))
     pool = _get_pool(workers) if sources.size * n >= MIN_PARALLEL_VALUES else None
     if pool is not None:
-        per = max(1, min(chunk, -(-sources.size // (2 * workers))))  # 2 tasks per worker balance load
+        per = max(
+            1, min(chunk, -(-sources.size // (2 * workers)))
+        )  # 2 tasks per worker balance load
         starts = list(range(0, sources.size, per))
         try:
-            futs = [pool.submit(_task, weights.data, weights.indices, weights.indptr, weights.shape,
-                                sources[s:s + per], dst, limit) for s in starts]
+            futs = [
+                pool.submit(
+                    _task,
+                    weights.data,
+                    weights.indices,
+                    weights.indptr,
+                    weights.shape,
+                    sources[s : s + per],
+                    dst,
+                    limit,
+                )
+                for s in starts
+            ]
             for s, f in zip(starts, futs, strict=True):
                 block = f.result()
-                out[s:s + block.shape[0]] = block
+                out[s : s + block.shape[0]] = block
             return out
         except Exception as exc:  # noqa: BLE001 - a broken pool must never change results
             logger.debug("process pool failed (%s); computing serially", exc)
             _shutdown()
     for s in range(0, sources.size, chunk):
-        d = csgraph.dijkstra(weights, directed=True, indices=sources[s:s + chunk], limit=limit)
-        out[s:s + d.shape[0]] = d if dst is None else d[:, dst]
+        d = csgraph.dijkstra(weights, directed=True, indices=sources[s : s + chunk], limit=limit)
+        out[s : s + d.shape[0]] = d if dst is None else d[:, dst]
     return out

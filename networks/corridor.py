@@ -102,7 +102,9 @@ def read_national_roads(path: str | Path, *, ref_col: str = "ref") -> gpd.GeoDat
     try:
         gdf = gpd.read_file(path)
     except Exception as exc:  # pyogrio/fiona raise several error types for corrupt files
-        raise InputFileError(f"cannot read national roads file {path}: {exc}. Is it valid GeoJSON?") from exc
+        raise InputFileError(
+            f"cannot read national roads file {path}: {exc}. Is it valid GeoJSON?"
+        ) from exc
     if ref_col not in gdf.columns:
         raise InputFileError(
             f"national roads file {path} has no '{ref_col}' column (columns: {sorted(map(str, gdf.columns))}); "
@@ -113,7 +115,9 @@ def read_national_roads(path: str | Path, *, ref_col: str = "ref") -> gpd.GeoDat
         logger.warning("%s: ignoring %d non-line or empty features", path, int((~lines).sum()))
     gdf = gdf[lines].copy()
     if gdf.empty:
-        raise InputFileError(f"national roads file {path} holds no LineString/MultiLineString features")
+        raise InputFileError(
+            f"national roads file {path} holds no LineString/MultiLineString features"
+        )
     gdf = gdf.set_crs("EPSG:4326") if gdf.crs is None else gdf.to_crs("EPSG:4326")
     gdf[ref_col] = gdf[ref_col].astype(str)
     if "isSchematic" not in gdf.columns:
@@ -171,12 +175,18 @@ def corridor_graph_from_lines(
         :func:`coordinate_node_ids`.
     """
     if snap_tolerance_m < 0 or gap_tolerance_m < 0 or schematic_gap_tolerance_m < 0:
-        raise ConfigError("snap_tolerance_m, gap_tolerance_m and schematic_gap_tolerance_m must be >= 0")
+        raise ConfigError(
+            "snap_tolerance_m, gap_tolerance_m and schematic_gap_tolerance_m must be >= 0"
+        )
     speeds = resolve_speeds(speeds_kph)
     if ref_col not in lines.columns:
-        raise ConfigError(f"lines have no '{ref_col}' column (columns: {sorted(map(str, lines.columns))})")
+        raise ConfigError(
+            f"lines have no '{ref_col}' column (columns: {sorted(map(str, lines.columns))})"
+        )
     parts, refs, schematic, names = cl.explode(lines, ref_col, schematic_col)
-    crs = metric_crs_for(tuple(lines.to_crs("EPSG:4326").total_bounds) if lines.crs else tuple(lines.total_bounds))
+    crs = metric_crs_for(
+        tuple(lines.to_crs("EPSG:4326").total_bounds) if lines.crs else tuple(lines.total_bounds)
+    )
     fwd = transformer("EPSG:4326", crs)
     sizes = np.array([len(p) for p in parts])
     allc = np.concatenate(parts)
@@ -188,17 +198,40 @@ def corridor_graph_from_lines(
     pxy, connectors, connector_refs = cl.close_gaps(pxy, refs, gaps, snap_tolerance_m)
     n_gaps = len(connectors)
     seg_a, seg_b, seg_refs = cl.node_and_attribute(pxy + connectors, refs + connector_refs)
-    G = cl.graph_from_segments(seg_a, seg_b, seg_refs, crs, speeds=speeds, highway=highway, names=names,
-                               min_stub_m=snap_tolerance_m)
-    report = {"routes": len(set(refs)), "parts": len(parts), "vertices_snapped": n_snapped,
-              "gaps_closed": n_gaps, "snap_tolerance_m": snap_tolerance_m, "gap_tolerance_m": gap_tolerance_m,
-              "metric_crs": crs}
+    G = cl.graph_from_segments(
+        seg_a,
+        seg_b,
+        seg_refs,
+        crs,
+        speeds=speeds,
+        highway=highway,
+        names=names,
+        min_stub_m=snap_tolerance_m,
+    )
+    report = {
+        "routes": len(set(refs)),
+        "parts": len(parts),
+        "vertices_snapped": n_snapped,
+        "gaps_closed": n_gaps,
+        "snap_tolerance_m": snap_tolerance_m,
+        "gap_tolerance_m": gap_tolerance_m,
+        "metric_crs": crs,
+    }
     if largest_component:
-        report["islands_bridged"] = _bridge_islands(G, crs, tol=gap_tolerance_m, min_split_m=snap_tolerance_m)
+        report["islands_bridged"] = _bridge_islands(
+            G, crs, tol=gap_tolerance_m, min_split_m=snap_tolerance_m
+        )
         report.update(_keep_largest_scc(G))
     G.graph.update({"crs": "EPSG:4326", "name": name, "simplified": True, "corridor_build": report})
-    logger.info("corridor %r: %d nodes, %d edges from %d routes (%d vertices snapped, %d gaps closed)",
-                name, G.number_of_nodes(), G.number_of_edges(), report["routes"], n_snapped, n_gaps)
+    logger.info(
+        "corridor %r: %d nodes, %d edges from %d routes (%d vertices snapped, %d gaps closed)",
+        name,
+        G.number_of_nodes(),
+        G.number_of_edges(),
+        report["routes"],
+        n_snapped,
+        n_gaps,
+    )
     return G
 
 
@@ -218,15 +251,27 @@ def _bridge_islands(G: nx.MultiDiGraph, crs: str, *, tol: float, min_split_m: fl
         others = np.array(sorted(n for c in comps[1:] for n in c), dtype=np.int64)
         x, y = fwd.transform([G.nodes[n]["x"] for n in others], [G.nodes[n]["y"] for n in others])
         pts = shapely.points(np.column_stack([x, y]))
-        (pi, ei), dist = tree.query_nearest(pts, max_distance=tol, return_distance=True, all_matches=False)
+        (pi, ei), dist = tree.query_nearest(
+            pts, max_distance=tol, return_distance=True, all_matches=False
+        )
         if pi.size == 0:
             break
         best = int(np.lexsort((others[pi], dist))[0])
         node, (u, v, k) = int(others[pi[best]]), keys[ei[best]]
         along = shapely.line_locate_point(geoms[ei[best]], pts[pi[best]])
-        target = split_edge(G, u, v, k, [along], crs=crs, min_split_m=max(min_split_m, cl.GRID_M))[0]
+        target = split_edge(G, u, v, k, [along], crs=crs, min_split_m=max(min_split_m, cl.GRID_M))[
+            0
+        ]
         _, _, d = next(iter(G.edges(node, data=True)))
-        add_connector(G, node, target, speed_kph=d["speed_kph"], highway=d["highway"], ref=d["ref"], bridge=True)
+        add_connector(
+            G,
+            node,
+            target,
+            speed_kph=d["speed_kph"],
+            highway=d["highway"],
+            ref=d["ref"],
+            bridge=True,
+        )
         logger.info("bridged island at node %d to the main network (%.0f m)", node, dist[best])
         bridged += 1
     return bridged
@@ -235,8 +280,13 @@ def _bridge_islands(G: nx.MultiDiGraph, crs: str, *, tol: float, min_split_m: fl
 def _keep_largest_scc(G: nx.MultiDiGraph) -> dict:
     comps = sorted(nx.strongly_connected_components(G), key=lambda c: (-len(c), min(c)))
     if len(comps) <= 1:
-        return {"components_dropped": 0, "nodes_dropped": 0, "edges_dropped": 0, "km_dropped": 0.0,
-                "refs_dropped": []}
+        return {
+            "components_dropped": 0,
+            "nodes_dropped": 0,
+            "edges_dropped": 0,
+            "km_dropped": 0.0,
+            "refs_dropped": [],
+        }
     keep = comps[0]
     drop = [n for c in comps[1:] for n in c]
     dropped_edges = [(u, v, d) for u, v, d in G.edges(drop, data=True)]
@@ -244,11 +294,22 @@ def _keep_largest_scc(G: nx.MultiDiGraph) -> dict:
     refs_before = _refs_of(G.edges(data=True))
     G.remove_nodes_from(drop)
     refs_lost = sorted(refs_before - _refs_of(G.edges(data=True)))
-    logger.warning("corridor: dropped %d small component(s): %d nodes, %d edges, %.1f km of road%s",
-                   len(comps) - 1, len(drop), len(dropped_edges), km,
-                   f"; routes lost entirely: {refs_lost}" if refs_lost else "")
-    return {"components_dropped": len(comps) - 1, "nodes_dropped": len(drop), "edges_dropped": len(dropped_edges),
-            "km_dropped": round(km, 3), "refs_dropped": refs_lost, "nodes_kept": len(keep)}
+    logger.warning(
+        "corridor: dropped %d small component(s): %d nodes, %d edges, %.1f km of road%s",
+        len(comps) - 1,
+        len(drop),
+        len(dropped_edges),
+        km,
+        f"; routes lost entirely: {refs_lost}" if refs_lost else "",
+    )
+    return {
+        "components_dropped": len(comps) - 1,
+        "nodes_dropped": len(drop),
+        "edges_dropped": len(dropped_edges),
+        "km_dropped": round(km, 3),
+        "refs_dropped": refs_lost,
+        "nodes_kept": len(keep),
+    }
 
 
 def _refs_of(edges) -> set[str]:
@@ -297,12 +358,22 @@ def build_national_network(
 
     roads = read_national_roads(roads_path)
     label = name or f"national roads {Path(roads_path).name}"
-    G = corridor_graph_from_lines(roads, snap_tolerance_m=snap_tolerance_m, gap_tolerance_m=gap_tolerance_m,
-                                  speeds_kph=speeds_kph, name=label)
+    G = corridor_graph_from_lines(
+        roads,
+        snap_tolerance_m=snap_tolerance_m,
+        gap_tolerance_m=gap_tolerance_m,
+        speeds_kph=speeds_kph,
+        name=label,
+    )
     if places_path is not None:
         places = read_places(places_path, official_population_csv=official_population_csv)
-        G, far = attach_places(G, places, max_distance_km=place_distance_km, min_population=min_population,
-                               min_split_m=max(snap_tolerance_m, 1.0))
+        G, far = attach_places(
+            G,
+            places,
+            max_distance_km=place_distance_km,
+            min_population=min_population,
+            min_split_m=max(snap_tolerance_m, 1.0),
+        )
         G.graph["places_unattached"] = far
     return G, RoadNetwork.from_graph(G, name=label)
 
@@ -350,27 +421,41 @@ def corridor_graph_from_osm(
     else:
         bbox = tuple(float(v) for v in place_or_bbox)
         if len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3]):
-            raise EmptyAreaError(f"bbox {place_or_bbox} is empty or inverted; expected (west, south, east, north)")
+            raise EmptyAreaError(
+                f"bbox {place_or_bbox} is empty or inverted; expected (west, south, east, north)"
+            )
         label = f"bbox {bbox}"
-    saved = {k: getattr(ox.settings, k) for k in ("requests_timeout", "overpass_rate_limit", "use_cache",
-                                                    "cache_folder")}
+    saved = {
+        k: getattr(ox.settings, k)
+        for k in ("requests_timeout", "overpass_rate_limit", "use_cache", "cache_folder")
+    }
     try:
         ox.settings.requests_timeout = timeout_s
         ox.settings.overpass_rate_limit = False
         ox.settings.use_cache = True
         if cache_dir is not None:
             ox.settings.cache_folder = str(Path(cache_dir) / "osmnx")
-        kw = {"network_type": "drive", "simplify": True, "retain_all": True, "custom_filter": custom_filter}
+        kw = {
+            "network_type": "drive",
+            "simplify": True,
+            "retain_all": True,
+            "custom_filter": custom_filter,
+        }
         G = ox.graph_from_place(label, **kw) if bbox is None else ox.graph_from_bbox(bbox, **kw)
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-            ox._errors.ResponseStatusCodeError) as exc:
+    except (
+        requests.exceptions.ConnectionError,
+        requests.exceptions.Timeout,
+        ox._errors.ResponseStatusCodeError,
+    ) as exc:
         raise OfflineError(
             f"cannot download corridor roads for {label!r}: {type(exc).__name__} (no internet connection or "
             "the server refused). Build from a file instead: corridor_graph_from_lines(read_national_roads(path)) "
             "or build_national_network(path, ...)"
         ) from exc
     except ox._errors.InsufficientResponseError as exc:
-        raise EmptyAreaError(f"no roads matching {custom_filter} found for {label!r}: {exc}") from exc
+        raise EmptyAreaError(
+            f"no roads matching {custom_filter} found for {label!r}: {exc}"
+        ) from exc
     finally:
         for k, v in saved.items():
             setattr(ox.settings, k, v)

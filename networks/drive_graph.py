@@ -53,9 +53,12 @@ _FILTERS: dict[str, list[tuple[str, str]]] = {
     "drive": [
         ("area", "yes"),
         ("access", "private"),
-        ("highway", "abandoned|bridleway|bus_guideway|construction|corridor|cycleway|elevator|"
-                    "escalator|footway|no|path|pedestrian|planned|platform|proposed|raceway|razed|"
-                    "rest_area|service|services|steps|track"),
+        (
+            "highway",
+            "abandoned|bridleway|bus_guideway|construction|corridor|cycleway|elevator|"
+            "escalator|footway|no|path|pedestrian|planned|platform|proposed|raceway|razed|"
+            "rest_area|service|services|steps|track",
+        ),
         ("motor_vehicle", "no"),
         ("motorcar", "no"),
         ("service", "alley|driveway|emergency_access|parking|parking_aisle|private"),
@@ -63,9 +66,12 @@ _FILTERS: dict[str, list[tuple[str, str]]] = {
     "drive_service": [
         ("area", "yes"),
         ("access", "private"),
-        ("highway", "abandoned|bridleway|bus_guideway|construction|corridor|cycleway|elevator|"
-                    "escalator|footway|no|path|pedestrian|planned|platform|proposed|raceway|razed|"
-                    "rest_area|services|steps|track"),
+        (
+            "highway",
+            "abandoned|bridleway|bus_guideway|construction|corridor|cycleway|elevator|"
+            "escalator|footway|no|path|pedestrian|planned|platform|proposed|raceway|razed|"
+            "rest_area|services|steps|track",
+        ),
         ("motor_vehicle", "no"),
         ("motorcar", "no"),
         ("service", "emergency_access|parking|parking_aisle|private"),
@@ -142,7 +148,9 @@ def graph_from_osm_data(
         When no drivable way survives.
     """
     if network_type not in _FILTERS:
-        raise ConfigError(f"network_type {network_type!r} is not supported; use one of {NETWORK_TYPES}")
+        raise ConfigError(
+            f"network_type {network_type!r} is not supported; use one of {NETWORK_TYPES}"
+        )
     speeds = _check_speeds({**DEFAULT_SPEEDS_KPH, **(speeds_kph or {})}, fallback_speed_kph)
     report = BuildReport(highway_ways=len(data.highways))
     G = nx.MultiDiGraph(crs="EPSG:4326", name=data.source, network_type=network_type)
@@ -180,7 +188,9 @@ def graph_from_osm_data(
         )
     ids = np.fromiter(used_nodes, dtype=np.int64)
     _, lon, lat = data.locate(ids)
-    G.add_nodes_from((int(i), {"x": float(x), "y": float(y)}) for i, x, y in zip(ids, lon, lat, strict=True))
+    G.add_nodes_from(
+        (int(i), {"x": float(x), "y": float(y)}) for i, x, y in zip(ids, lon, lat, strict=True)
+    )
     u_arr = np.fromiter((e[0] for e in edges), np.int64, len(edges))
     v_arr = np.fromiter((e[1] for e in edges), np.int64, len(edges))
     _, ulon, ulat = data.locate(u_arr)
@@ -192,7 +202,10 @@ def graph_from_osm_data(
     if report.clipped_ways:
         logger.warning(
             "%s: %d clipped way(s) cut at the extract boundary (%d node refs missing, %d ways dropped)",
-            data.source, report.clipped_ways, report.missing_node_refs, report.clipped_ways_dropped,
+            data.source,
+            report.clipped_ways,
+            report.missing_node_refs,
+            report.clipped_ways_dropped,
         )
     if simplify:
         G = ox.simplify_graph(G)
@@ -207,10 +220,14 @@ def graph_from_osm_data(
     report.scc_nodes_dropped = report.nodes_before_scc - report.nodes
     report.scc_edges_dropped = report.edges_before_scc - report.edges
     if report.nodes < 2 or report.edges == 0:
-        raise NoDrivableRoadsError(f"{data.source}: the largest strongly connected drive component is empty")
+        raise NoDrivableRoadsError(
+            f"{data.source}: the largest strongly connected drive component is empty"
+        )
     logger.info(
         "drive graph: %d nodes, %d edges (dropped %d nodes outside the largest strongly connected component)",
-        report.nodes, report.edges, report.scc_nodes_dropped,
+        report.nodes,
+        report.edges,
+        report.scc_nodes_dropped,
     )
     return G, report
 
@@ -226,5 +243,7 @@ def _present_runs(refs: np.ndarray, present: np.ndarray) -> list[np.ndarray]:
 def _check_speeds(speeds: dict[str, float], fallback: float) -> dict[str, float]:
     for hw, kph in {**speeds, "<fallback>": fallback}.items():
         if not isinstance(kph, int | float) or not np.isfinite(kph) or kph <= 0:
-            raise ConfigError(f"speed for highway={hw!r} must be a positive number of km/h, got {kph!r}")
+            raise ConfigError(
+                f"speed for highway={hw!r} must be a positive number of km/h, got {kph!r}"
+            )
     return {k: float(v) for k, v in speeds.items()}

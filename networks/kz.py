@@ -20,11 +20,17 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 _NEWS = "news reports 2013-2014 (shared data README, 'Known facts from the project's brief')"
-_PLANS = "Karaganda region plans by 2020 (shared data README, 'Known facts from the project's brief')"
-_SOLAR_BUILT = ("Kazinform 2020-01-09: solar plants installed at Saran, Gulshat and Agadyr "
-                "(https://www.inform.kz/en/new-solar-power-plant-commissioned-in-karaganda-region_a3602244)")
-_GEONAMES = "APPROXIMATE: GeoNames town location (kz-places-geonames.csv, geonameid {gid}); the {what} is "\
-            "somewhere in or near the town"
+_PLANS = (
+    "Karaganda region plans by 2020 (shared data README, 'Known facts from the project's brief')"
+)
+_SOLAR_BUILT = (
+    "Kazinform 2020-01-09: solar plants installed at Saran, Gulshat and Agadyr "
+    "(https://www.inform.kz/en/new-solar-power-plant-commissioned-in-karaganda-region_a3602244)"
+)
+_GEONAMES = (
+    "APPROXIMATE: GeoNames town location (kz-places-geonames.csv, geonameid {gid}); the {what} is "
+    "somewhere in or near the town"
+)
 
 
 @dataclass(frozen=True)
@@ -50,33 +56,121 @@ class KnownSite:
 
 
 HOTEL_CHARGERS: tuple[KnownSite, ...] = (
-    KnownSite("kazzhol_astana", "Hotel Kazzhol Astana", "charger", "Astana", 71.44598, 51.1801, True,
-              _GEONAMES.format(gid=1526273, what="hotel") + " (city centre; hotel address not sourced)",
-              _NEWS, geonameid=1526273),
-    KnownSite("kazzhol_almaty", "Hotel Kazzhol Almaty", "charger", "Almaty", 76.933623, 43.260147, False,
-              "OSM way 50655465 ('KazZhol Hotel', Gogol St 127/1): centroid of its building outline in "
-              "osm/almaty-2012.osm.pbf, (c) OpenStreetMap contributors", _NEWS, osm_id="way/50655465"),
-    KnownSite("cosmonaut_karaganda", "Hotel Cosmonaut Karaganda", "charger", "Karagandy", 73.10211, 49.80187,
-              True, _GEONAMES.format(gid=609655, what="hotel") + " (city centre; hotel address not sourced)",
-              _NEWS, geonameid=609655),
+    KnownSite(
+        "kazzhol_astana",
+        "Hotel Kazzhol Astana",
+        "charger",
+        "Astana",
+        71.44598,
+        51.1801,
+        True,
+        _GEONAMES.format(gid=1526273, what="hotel") + " (city centre; hotel address not sourced)",
+        _NEWS,
+        geonameid=1526273,
+    ),
+    KnownSite(
+        "kazzhol_almaty",
+        "Hotel Kazzhol Almaty",
+        "charger",
+        "Almaty",
+        76.933623,
+        43.260147,
+        False,
+        "OSM way 50655465 ('KazZhol Hotel', Gogol St 127/1): centroid of its building outline in "
+        "osm/almaty-2012.osm.pbf, (c) OpenStreetMap contributors",
+        _NEWS,
+        osm_id="way/50655465",
+    ),
+    KnownSite(
+        "cosmonaut_karaganda",
+        "Hotel Cosmonaut Karaganda",
+        "charger",
+        "Karagandy",
+        73.10211,
+        49.80187,
+        True,
+        _GEONAMES.format(gid=609655, what="hotel") + " (city centre; hotel address not sourced)",
+        _NEWS,
+        geonameid=609655,
+    ),
 )
 
 PLANNED_RENEWABLES: tuple[KnownSite, ...] = (
-    KnownSite("solar_gulshat", "Gulshat solar 40 MW (Aktogay district)", "solar", "Gulshat", None, None, True,
-              "NOT LOCATED: Gulshat is not in kz-places-geonames.csv (population < 5,000)",
-              f"{_PLANS}; {_SOLAR_BUILT}", capacity_mw=40.0),
-    KnownSite("solar_saran", "Saran solar 100 MW", "solar", "Saran", 72.83186, 49.80245, True,
-              _GEONAMES.format(gid=1519725, what="plant"), f"{_PLANS}; {_SOLAR_BUILT}", capacity_mw=100.0,
-              geonameid=1519725),
-    KnownSite("solar_agadyr", "Agadyr solar 50 MW (Shet district)", "solar", "Aqadyr", 72.85851, 48.26014, True,
-              _GEONAMES.format(gid=1526274, what="plant"), f"{_PLANS}; {_SOLAR_BUILT}", capacity_mw=50.0,
-              geonameid=1526274),
-    KnownSite("wind_osakarovka", "Osakarovka wind 10 MW", "wind", "Osakarovka", 72.57278, 50.56315, True,
-              _GEONAMES.format(gid=1520327, what="plant"), _PLANS, capacity_mw=10.0, geonameid=1520327),
-    KnownSite("wind_karkaralinsk", "Karkaralinsk wind 60 MW", "wind", "Qarqaraly", 75.47228, 49.41244, True,
-              _GEONAMES.format(gid=1519934, what="plant"), _PLANS, capacity_mw=60.0, geonameid=1519934),
-    KnownSite("biogas_kurminskoye", "Kurminskoye biogas (Abay district)", "biogas", "Kurminskoye", None, None,
-              True, "NOT LOCATED: Kurminskoye is not in kz-places-geonames.csv (population < 5,000)", _PLANS),
+    KnownSite(
+        "solar_gulshat",
+        "Gulshat solar 40 MW (Aktogay district)",
+        "solar",
+        "Gulshat",
+        None,
+        None,
+        True,
+        "NOT LOCATED: Gulshat is not in kz-places-geonames.csv (population < 5,000)",
+        f"{_PLANS}; {_SOLAR_BUILT}",
+        capacity_mw=40.0,
+    ),
+    KnownSite(
+        "solar_saran",
+        "Saran solar 100 MW",
+        "solar",
+        "Saran",
+        72.83186,
+        49.80245,
+        True,
+        _GEONAMES.format(gid=1519725, what="plant"),
+        f"{_PLANS}; {_SOLAR_BUILT}",
+        capacity_mw=100.0,
+        geonameid=1519725,
+    ),
+    KnownSite(
+        "solar_agadyr",
+        "Agadyr solar 50 MW (Shet district)",
+        "solar",
+        "Aqadyr",
+        72.85851,
+        48.26014,
+        True,
+        _GEONAMES.format(gid=1526274, what="plant"),
+        f"{_PLANS}; {_SOLAR_BUILT}",
+        capacity_mw=50.0,
+        geonameid=1526274,
+    ),
+    KnownSite(
+        "wind_osakarovka",
+        "Osakarovka wind 10 MW",
+        "wind",
+        "Osakarovka",
+        72.57278,
+        50.56315,
+        True,
+        _GEONAMES.format(gid=1520327, what="plant"),
+        _PLANS,
+        capacity_mw=10.0,
+        geonameid=1520327,
+    ),
+    KnownSite(
+        "wind_karkaralinsk",
+        "Karkaralinsk wind 60 MW",
+        "wind",
+        "Qarqaraly",
+        75.47228,
+        49.41244,
+        True,
+        _GEONAMES.format(gid=1519934, what="plant"),
+        _PLANS,
+        capacity_mw=60.0,
+        geonameid=1519934,
+    ),
+    KnownSite(
+        "biogas_kurminskoye",
+        "Kurminskoye biogas (Abay district)",
+        "biogas",
+        "Kurminskoye",
+        None,
+        None,
+        True,
+        "NOT LOCATED: Kurminskoye is not in kz-places-geonames.csv (population < 5,000)",
+        _PLANS,
+    ),
 )
 
 

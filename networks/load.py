@@ -84,23 +84,35 @@ def load_network(
             f"road network source not found: {path}. Pass an .osm.pbf/.osm/.osm.bz2/Overpass .json "
             "file, or use a place name with the download option"
         )
-    options = {"network_type": network_type, "speeds_kph": dict(sorted((speeds_kph or {}).items())),
-               "simplify": simplify, "format": CACHE_FORMAT}
-    key = hashlib.sha256((file_sha256(path) + json.dumps(options, sort_keys=True)).encode()).hexdigest()[:24]
+    options = {
+        "network_type": network_type,
+        "speeds_kph": dict(sorted((speeds_kph or {}).items())),
+        "simplify": simplify,
+        "format": CACHE_FORMAT,
+    }
+    key = hashlib.sha256(
+        (file_sha256(path) + json.dumps(options, sort_keys=True)).encode()
+    ).hexdigest()[:24]
     cached = _cache_get(cache_dir, key)
     if cached is not None:
         logger.info("network %s loaded from cache %s", path.name, key)
         return cached
     data = read_osm(path)
-    loaded = _prepare(data, network_type=network_type, speeds_kph=speeds_kph, simplify=simplify, name=path.name)
+    loaded = _prepare(
+        data, network_type=network_type, speeds_kph=speeds_kph, simplify=simplify, name=path.name
+    )
     _cache_put(cache_dir, key, loaded)
     return loaded
 
 
 def _prepare(data: OSMData, *, network_type, speeds_kph, simplify, name) -> LoadedNetwork:
-    G, report = graph_from_osm_data(data, network_type=network_type, speeds_kph=speeds_kph, simplify=simplify)
+    G, report = graph_from_osm_data(
+        data, network_type=network_type, speeds_kph=speeds_kph, simplify=simplify
+    )
     net = RoadNetwork.from_graph(G, name=name)
-    return LoadedNetwork(graph=G, network=net, pois=data.pois, report=report, source=str(data.source))
+    return LoadedNetwork(
+        graph=G, network=net, pois=data.pois, report=report, source=str(data.source)
+    )
 
 
 def download_network(
@@ -136,7 +148,12 @@ def download_network(
     # osmnx's Overpass status check sleeps up to 60 s when the server is unreachable.
     ox.settings.overpass_rate_limit = False
     label = place if place is not None else f"bbox {bbox}"
-    kwargs = {"network_type": network_type, "simplify": True, "retain_all": False, "truncate_by_edge": True}
+    kwargs = {
+        "network_type": network_type,
+        "simplify": True,
+        "retain_all": False,
+        "truncate_by_edge": True,
+    }
     if custom_filter:
         kwargs["custom_filter"] = custom_filter
     try:
@@ -157,8 +174,13 @@ def download_network(
     G = ox.truncate.largest_component(G, strongly=True)
     net = RoadNetwork.from_graph(G, name=str(label))
     report = BuildReport(nodes=G.number_of_nodes(), edges=G.number_of_edges())
-    return LoadedNetwork(graph=G, network=net, pois=pd.DataFrame(
-        columns=["osm_type", "osm_id", "lon", "lat", "name", "tags"]), report=report, source=str(label))
+    return LoadedNetwork(
+        graph=G,
+        network=net,
+        pois=pd.DataFrame(columns=["osm_type", "osm_id", "lon", "lat", "name", "tags"]),
+        report=report,
+        source=str(label),
+    )
 
 
 def _default_speeds() -> dict[str, float]:
@@ -169,8 +191,18 @@ def _default_speeds() -> dict[str, float]:
 
 def _looks_offline(exc: BaseException) -> bool:
     text = f"{type(exc).__name__} {exc}".lower()
-    markers = ("connection", "resolve", "name or service", "timed out", "timeout", "max retries",
-               "network is unreachable", "temporary failure", "nodename", "proxy")
+    markers = (
+        "connection",
+        "resolve",
+        "name or service",
+        "timed out",
+        "timeout",
+        "max retries",
+        "network is unreachable",
+        "temporary failure",
+        "nodename",
+        "proxy",
+    )
     return any(m in text for m in markers)
 
 
@@ -202,4 +234,6 @@ def _cache_put(cache_dir, key: str, loaded: LoadedNetwork) -> None:
             pickle.dump(loaded, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     except OSError as exc:
-        logger.warning("could not write network cache in %s (%s); continuing without it", folder, exc)
+        logger.warning(
+            "could not write network cache in %s (%s); continuing without it", folder, exc
+        )

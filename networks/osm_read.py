@@ -108,7 +108,9 @@ def read_osm(path: str | Path) -> OSMData:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputFileError(f"OSM file not found: {path}; check the path (or pass a place name with --download)")
+        raise InputFileError(
+            f"OSM file not found: {path}; check the path (or pass a place name with --download)"
+        )
     if path.stat().st_size == 0:
         raise InputFileError(f"OSM file is empty: {path}")
     fmt = detect_format(path)
@@ -117,7 +119,11 @@ def read_osm(path: str | Path) -> OSMData:
     else:
         data = _read_osmium(path)
     logger.info(
-        "read %s: %d nodes, %d highway ways, %d POIs", path.name, data.node_ids.size, len(data.highways), len(data.pois)
+        "read %s: %d nodes, %d highway ways, %d POIs",
+        path.name,
+        data.node_ids.size,
+        len(data.highways),
+        len(data.pois),
     )
     return data
 
@@ -153,9 +159,15 @@ def _read_osmium(path: Path) -> OSMData:
             elif obj.is_way():
                 tags = obj.tags
                 if "highway" in tags:
-                    highways.append(OSMWay(obj.id, np.fromiter((n.ref for n in obj.nodes), np.int64), dict(tags)))
+                    highways.append(
+                        OSMWay(
+                            obj.id, np.fromiter((n.ref for n in obj.nodes), np.int64), dict(tags)
+                        )
+                    )
                 elif any(k in tags for k in POI_KEYS):
-                    poi_ways.append((obj.id, np.fromiter((n.ref for n in obj.nodes), np.int64), dict(tags)))
+                    poi_ways.append(
+                        (obj.id, np.fromiter((n.ref for n in obj.nodes), np.int64), dict(tags))
+                    )
             else:
                 n_relations += 1
     except (RuntimeError, OSError, ValueError, EOFError) as exc:
@@ -215,11 +227,23 @@ def _assemble(nid, nlon, nlat, highways, poi_nodes, poi_ways, source, n_relation
     for wid, refs, tags in poi_ways:
         present, lon, lat = data.locate(refs)
         if present.any():
-            rows.append({"osm_type": "way", "osm_id": wid, "lon": float(np.nanmean(lon)),
-                         "lat": float(np.nanmean(lat)), "name": _name(tags), "tags": tags})
+            rows.append(
+                {
+                    "osm_type": "way",
+                    "osm_id": wid,
+                    "lon": float(np.nanmean(lon)),
+                    "lat": float(np.nanmean(lat)),
+                    "name": _name(tags),
+                    "tags": tags,
+                }
+            )
     data.pois = pd.DataFrame(rows, columns=["osm_type", "osm_id", "lon", "lat", "name", "tags"])
-    data.stats = {"nodes": int(ids.size), "highway_ways": len(highways), "pois": len(rows),
-                  "relations_ignored": int(n_relations)}
+    data.stats = {
+        "nodes": int(ids.size),
+        "highway_ways": len(highways),
+        "pois": len(rows),
+        "relations_ignored": int(n_relations),
+    }
     return data
 
 

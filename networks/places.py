@@ -54,8 +54,10 @@ def metric_crs_for(bounds: tuple[float, float, float, float]) -> str:
     west, south, east, north = (float(v) for v in bounds)
     span = max(north - south, 1e-6)
     lat1, lat2 = south + span / 6.0, north - span / 6.0
-    return (f"+proj=lcc +lat_1={lat1:.4f} +lat_2={lat2:.4f} +lat_0={(south + north) / 2:.4f} "
-            f"+lon_0={(west + east) / 2:.4f} +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs")
+    return (
+        f"+proj=lcc +lat_1={lat1:.4f} +lat_2={lat2:.4f} +lat_0={(south + north) / 2:.4f} "
+        f"+lon_0={(west + east) / 2:.4f} +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
+    )
 
 
 def coordinate_node_ids(lon, lat) -> np.ndarray:
@@ -114,13 +116,16 @@ def _twin(G, u, v, key, d):
     for k2, d2 in G[v][u].items():
         if (u, v) == (v, u) and k2 == key:
             continue
-        if d2.get("osmid") == d.get("osmid") and abs(d2["length"] - d["length"]) <= 1e-6 * max(d["length"], 1.0):
+        if d2.get("osmid") == d.get("osmid") and abs(d2["length"] - d["length"]) <= 1e-6 * max(
+            d["length"], 1.0
+        ):
             return k2
     return None
 
 
-def split_edge(G: nx.MultiDiGraph, u: int, v: int, key: int, alongs_m, *, crs: str,
-               min_split_m: float = 100.0) -> list[int]:
+def split_edge(
+    G: nx.MultiDiGraph, u: int, v: int, key: int, alongs_m, *, crs: str, min_split_m: float = 100.0
+) -> list[int]:
     """Split edge ``(u, v, key)`` and its twin at distances ``alongs_m`` (metres in ``crs``).
 
     Points within ``min_split_m`` of an end node (or of each other) reuse that node. New
@@ -162,7 +167,9 @@ def split_edge(G: nx.MultiDiGraph, u: int, v: int, key: int, alongs_m, *, crs: s
     if not cuts:
         return [int(n) for n in out]
     # Coordinates of each piece: original vertices strictly between consecutive cuts.
-    stops = [(0.0, u, ll[0])] + [(a, n, np.array([G.nodes[n]["x"], G.nodes[n]["y"]])) for a, n in cuts]
+    stops = [(0.0, u, ll[0])] + [
+        (a, n, np.array([G.nodes[n]["x"], G.nodes[n]["y"]])) for a, n in cuts
+    ]
     stops.append((total, v, ll[-1]))
     G.remove_edge(u, v, key)
     if twin is not None:
@@ -177,25 +184,57 @@ def split_edge(G: nx.MultiDiGraph, u: int, v: int, key: int, alongs_m, *, crs: s
         attrs = {**d, "length": length, "travel_time": tt, "geometry": shapely.LineString(piece)}
         G.add_edge(n0, n1, **attrs)
         if twin is not None:
-            G.add_edge(n1, n0, **{**dt, "length": length, "travel_time": tt,
-                                  "geometry": shapely.LineString(piece[::-1])})
+            G.add_edge(
+                n1,
+                n0,
+                **{
+                    **dt,
+                    "length": length,
+                    "travel_time": tt,
+                    "geometry": shapely.LineString(piece[::-1]),
+                },
+            )
     return [int(n) for n in out]
 
 
 def next_synthetic_osmid(G: nx.MultiDiGraph) -> int:
     """A negative ``osmid`` below every integer osmid in ``G`` (for synthetic edges)."""
-    return min([0] + [int(d["osmid"]) for *_, d in G.edges(data=True)
-                      if isinstance(d.get("osmid"), int | np.integer)]) - 1
+    return (
+        min(
+            [0]
+            + [
+                int(d["osmid"])
+                for *_, d in G.edges(data=True)
+                if isinstance(d.get("osmid"), int | np.integer)
+            ]
+        )
+        - 1
+    )
 
 
-def add_connector(G: nx.MultiDiGraph, a: int, b: int, *, speed_kph: float, highway: str = "unclassified",
-                  osmid: int | None = None, **attrs) -> float:
+def add_connector(
+    G: nx.MultiDiGraph,
+    a: int,
+    b: int,
+    *,
+    speed_kph: float,
+    highway: str = "unclassified",
+    osmid: int | None = None,
+    **attrs,
+) -> float:
     """Add a straight two-way edge between nodes ``a`` and ``b``; returns its length (m)."""
     pa, pb = G.nodes[a], G.nodes[b]
     length = float(GEOD.inv(pa["x"], pa["y"], pb["x"], pb["y"])[2])
     osmid = next_synthetic_osmid(G) if osmid is None else osmid
-    base = {"osmid": osmid, "highway": highway, "oneway": False, "length": length, "speed_kph": float(speed_kph),
-            "travel_time": length / (speed_kph / 3.6), **attrs}
+    base = {
+        "osmid": osmid,
+        "highway": highway,
+        "oneway": False,
+        "length": length,
+        "speed_kph": float(speed_kph),
+        "travel_time": length / (speed_kph / 3.6),
+        **attrs,
+    }
     geom = shapely.LineString([(pa["x"], pa["y"]), (pb["x"], pb["y"])])
     G.add_edge(a, b, **base, reversed=False, geometry=geom)
     G.add_edge(b, a, **base, reversed=True, geometry=shapely.reverse(geom))
@@ -210,7 +249,9 @@ def _norm(name: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[-'`\u2019]", " ", s.lower())).strip()
 
 
-def read_places(path: str | Path, *, official_population_csv: str | Path | None = None) -> pd.DataFrame:
+def read_places(
+    path: str | Path, *, official_population_csv: str | Path | None = None
+) -> pd.DataFrame:
     """Read a GeoNames places CSV, optionally with official city populations.
 
     Parameters
@@ -237,17 +278,29 @@ def read_places(path: str | Path, *, official_population_csv: str | Path | None 
     df = _read_csv(path, "places")
     missing = [c for c in _PLACE_COLUMNS if c not in df.columns]
     if missing:
-        raise InputFileError(f"places file {path} lacks column(s) {missing}; expected GeoNames columns "
-                             f"{list(_PLACE_COLUMNS)} (found {list(df.columns)})")
-    out = pd.DataFrame({"geonameid": pd.to_numeric(df["geonameid"], errors="coerce"), "name": df["name"].astype(str),
-                        "lon": pd.to_numeric(df["longitude"], errors="coerce"),
-                        "lat": pd.to_numeric(df["latitude"], errors="coerce"),
-                        "population": pd.to_numeric(df["population"], errors="coerce")})
-    bad = out[["geonameid", "lon", "lat", "population"]].isna().any(axis=1) | ~out["lon"].between(-180, 180) \
+        raise InputFileError(
+            f"places file {path} lacks column(s) {missing}; expected GeoNames columns "
+            f"{list(_PLACE_COLUMNS)} (found {list(df.columns)})"
+        )
+    out = pd.DataFrame(
+        {
+            "geonameid": pd.to_numeric(df["geonameid"], errors="coerce"),
+            "name": df["name"].astype(str),
+            "lon": pd.to_numeric(df["longitude"], errors="coerce"),
+            "lat": pd.to_numeric(df["latitude"], errors="coerce"),
+            "population": pd.to_numeric(df["population"], errors="coerce"),
+        }
+    )
+    bad = (
+        out[["geonameid", "lon", "lat", "population"]].isna().any(axis=1)
+        | ~out["lon"].between(-180, 180)
         | ~out["lat"].between(-90, 90)
+    )
     if bad.any():
         rows = (np.flatnonzero(bad.to_numpy()) + 2)[:5].tolist()  # +2: header line, 1-based
-        raise InputFileError(f"places file {path}: invalid geonameid/latitude/longitude/population on line(s) {rows}")
+        raise InputFileError(
+            f"places file {path}: invalid geonameid/latitude/longitude/population on line(s) {rows}"
+        )
     out = out.astype({"geonameid": np.int64, "population": np.int64})
     for extra, col in (("admin1code", "admin1code"), ("alternatenames_ru_kk", "alternatenames")):
         if extra in df.columns:
@@ -256,7 +309,9 @@ def read_places(path: str | Path, *, official_population_csv: str | Path | None 
     out["population_source"] = "geonames"
     if official_population_csv is not None:
         _apply_official(out, official_population_csv)
-    return out.sort_values(["population", "geonameid"], ascending=[False, True]).reset_index(drop=True)
+    return out.sort_values(["population", "geonameid"], ascending=[False, True]).reset_index(
+        drop=True
+    )
 
 
 def _read_csv(path, what: str) -> pd.DataFrame:
@@ -273,8 +328,10 @@ def _apply_official(places: pd.DataFrame, csv: str | Path) -> None:
     off = _read_csv(csv, "official population")
     name_col = "normalized_city_name" if "normalized_city_name" in off.columns else "city_name"
     if name_col not in off.columns or "population" not in off.columns:
-        raise InputFileError(f"official population file {csv} needs 'city_name' and 'population' columns "
-                             f"(found {list(off.columns)})")
+        raise InputFileError(
+            f"official population file {csv} needs 'city_name' and 'population' columns "
+            f"(found {list(off.columns)})"
+        )
     keys = places["name"].map(_norm)
     applied = []
     for _, row in off.iterrows():
@@ -283,11 +340,16 @@ def _apply_official(places: pd.DataFrame, csv: str | Path) -> None:
         hit = np.flatnonzero(keys.to_numpy() == key)
         pop = pd.to_numeric(row["population"], errors="coerce")
         if len(hit) != 1 or not pop > 0:
-            logger.warning("official population for %r not applied (%s)", row[name_col],
-                           "invalid population" if len(hit) == 1 else f"{len(hit)} GeoNames matches")
+            logger.warning(
+                "official population for %r not applied (%s)",
+                row[name_col],
+                "invalid population" if len(hit) == 1 else f"{len(hit)} GeoNames matches",
+            )
             continue
         places.loc[hit[0], "population"] = int(pop)
-        places.loc[hit[0], "population_source"] = f"official {row.get('reference_date', '')}".strip()
+        places.loc[hit[0], "population_source"] = (
+            f"official {row.get('reference_date', '')}".strip()
+        )
         applied.append(places.loc[hit[0], "name"])
     logger.info("official populations applied to %d places: %s", len(applied), ", ".join(applied))
 
@@ -334,30 +396,50 @@ def attach_places(
     """
     need = [c for c in ("name", "lon", "lat", "population", "geonameid") if c not in places.columns]
     if need:
-        raise ConfigError(f"places table lacks column(s) {need}; read it with networks.places.read_places")
+        raise ConfigError(
+            f"places table lacks column(s) {need}; read it with networks.places.read_places"
+        )
     if max_distance_km <= 0 or on_road_m < 0 or connector_speed_kph <= 0:
         raise ConfigError("max_distance_km and connector_speed_kph must be > 0, on_road_m >= 0")
     G = G.copy()
-    sel = places[places["population"] >= min_population].sort_values(
-        ["population", "geonameid"], ascending=[False, True]).reset_index(drop=True)
+    sel = (
+        places[places["population"] >= min_population]
+        .sort_values(["population", "geonameid"], ascending=[False, True])
+        .reset_index(drop=True)
+    )
     if sel.empty:
         return G, []
     crs = graph_metric_crs(G)
     keys, geoms, tree = road_edge_index(G, crs)
     fwd = transformer("EPSG:4326", crs)
-    pts = shapely.points(np.column_stack(fwd.transform(sel["lon"].to_numpy(), sel["lat"].to_numpy())))
+    pts = shapely.points(
+        np.column_stack(fwd.transform(sel["lon"].to_numpy(), sel["lat"].to_numpy()))
+    )
     (pi, ei), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
     edge_of = np.empty(len(sel), dtype=np.int64)
     edge_of[pi] = ei
     dist_m = np.empty(len(sel))
     dist_m[pi] = dist
     far_mask = dist_m > max_distance_km * 1000.0
-    far = [{"geonameid": int(r.geonameid), "name": r.name, "population": int(r.population), "lon": float(r.lon),
-            "lat": float(r.lat), "distance_km": round(float(dist_m[i]) / 1000.0, 2)}
-           for i, r in enumerate(sel.itertuples()) if far_mask[i]]
+    far = [
+        {
+            "geonameid": int(r.geonameid),
+            "name": r.name,
+            "population": int(r.population),
+            "lon": float(r.lon),
+            "lat": float(r.lat),
+            "distance_km": round(float(dist_m[i]) / 1000.0, 2),
+        }
+        for i, r in enumerate(sel.itertuples())
+        if far_mask[i]
+    ]
     if far:
-        logger.warning("%d place(s) farther than %.1f km from the roads were not attached: %s", len(far),
-                       max_distance_km, ", ".join(f"{f['name']} ({f['distance_km']} km)" for f in far[:10]))
+        logger.warning(
+            "%d place(s) farther than %.1f km from the roads were not attached: %s",
+            len(far),
+            max_distance_km,
+            ", ".join(f"{f['name']} ({f['distance_km']} km)" for f in far[:10]),
+        )
     # Split each road edge once at all of its places' projections.
     road_node = np.zeros(len(sel), dtype=np.int64)
     near = np.flatnonzero(~far_mask)
@@ -365,12 +447,18 @@ def attach_places(
     for e in np.unique(edge_of[near]):
         on_e = near[edge_of[near] == e]
         u, v, k = keys[e]
-        road_node[on_e] = split_edge(G, u, v, k, along[edge_of[near] == e], crs=crs, min_split_m=min_split_m)
+        road_node[on_e] = split_edge(
+            G, u, v, k, along[edge_of[near] == e], crs=crs, min_split_m=min_split_m
+        )
     osmid = next_synthetic_osmid(G)
     for i in near:
         r = sel.iloc[i]
-        attrs = {"name": str(r["name"]), "population": int(r["population"]), "place": place_class(int(r["population"])),
-                 "geonameid": int(r["geonameid"])}
+        attrs = {
+            "name": str(r["name"]),
+            "population": int(r["population"]),
+            "place": place_class(int(r["population"])),
+            "geonameid": int(r["geonameid"]),
+        }
         rn = int(road_node[i])
         gap = float(GEOD.inv(r["lon"], r["lat"], G.nodes[rn]["x"], G.nodes[rn]["y"])[2])
         if gap <= on_road_m and "name" not in G.nodes[rn]:
@@ -380,12 +468,32 @@ def attach_places(
         if node in G:  # another place at the very same coordinate: keep the larger one
             logger.warning("place %s coincides with node %d; not attached", r["name"], node)
             continue
-        G.add_node(node, x=float(r["lon"]), y=float(r["lat"]), street_count=0, **attrs,
-                   road_node=rn, road_distance_m=round(gap, 1))
-        add_connector(G, node, rn, speed_kph=connector_speed_kph, osmid=osmid, connector=True,
-                      name=f"access {r['name']}")
+        G.add_node(
+            node,
+            x=float(r["lon"]),
+            y=float(r["lat"]),
+            street_count=0,
+            **attrs,
+            road_node=rn,
+            road_distance_m=round(gap, 1),
+        )
+        add_connector(
+            G,
+            node,
+            rn,
+            speed_kph=connector_speed_kph,
+            osmid=osmid,
+            connector=True,
+            name=f"access {r['name']}",
+        )
         osmid -= 1
-    logger.info("attached %d of %d places (%d beyond %.1f km)", len(near), len(sel), len(far), max_distance_km)
+    logger.info(
+        "attached %d of %d places (%d beyond %.1f km)",
+        len(near),
+        len(sel),
+        len(far),
+        max_distance_km,
+    )
     return G, far
 
 

@@ -134,7 +134,9 @@ class RoadNetwork:
         """Freeze an osmnx-compatible graph (nodes with ``x``/``y`` lon/lat, edges with
         ``length`` in m and ``travel_time`` in s) into a :class:`RoadNetwork`."""
         if G.number_of_nodes() == 0 or G.number_of_edges() == 0:
-            raise NoDrivableRoadsError(f"graph {name or G.graph.get('name', '')!r} has no drivable edges")
+            raise NoDrivableRoadsError(
+                f"graph {name or G.graph.get('name', '')!r} has no drivable edges"
+            )
         nodes = list(G.nodes)
         index = pd.Index(nodes)
         lon = np.fromiter((G.nodes[n]["x"] for n in nodes), dtype=np.float64, count=len(nodes))
@@ -151,8 +153,11 @@ class RoadNetwork:
             rows, cols, np.asarray(ts, dtype=float), np.asarray(ls, dtype=float), len(nodes)
         )
         table = pd.DataFrame(
-            {a: [G.nodes[n].get(a) for n in nodes] for a in node_attrs
-             if any(a in G.nodes[n] for n in nodes)}
+            {
+                a: [G.nodes[n].get(a) for n in nodes]
+                for a in node_attrs
+                if any(a in G.nodes[n] for n in nodes)
+            }
         )
         return cls(
             node_ids=np.asarray(nodes, dtype=np.int64),
@@ -181,7 +186,12 @@ class RoadNetwork:
     @property
     def bbox(self) -> tuple[float, float, float, float]:
         """``(min_lon, min_lat, max_lon, max_lat)``."""
-        return (float(self.lon.min()), float(self.lat.min()), float(self.lon.max()), float(self.lat.max()))
+        return (
+            float(self.lon.min()),
+            float(self.lat.min()),
+            float(self.lon.max()),
+            float(self.lat.max()),
+        )
 
     def index_of(self, osm_ids: Sequence[int] | np.ndarray | int) -> np.ndarray:
         """Node indices of external (OSM) ids; raises :class:`UnknownNodeError`."""
@@ -196,8 +206,12 @@ class RoadNetwork:
         """Edges as a table ``u, v`` (node indices), ``time_s``, ``length_m``."""
         coo = self.time.tocoo()
         return pd.DataFrame(
-            {"u": coo.row, "v": coo.col, "time_s": coo.data,
-             "length_m": np.asarray(self.length[coo.row, coo.col]).ravel()}
+            {
+                "u": coo.row,
+                "v": coo.col,
+                "time_s": coo.data,
+                "length_m": np.asarray(self.length[coo.row, coo.col]).ravel(),
+            }
         )
 
     # ------------------------------------------------------------------ routing
@@ -206,7 +220,11 @@ class RoadNetwork:
             return np.arange(self.n_nodes)
         arr = np.atleast_1d(np.asarray(nodes))
         if arr.size and (arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() >= self.n_nodes):
-            bad = arr[(arr < 0) | (arr >= self.n_nodes)][:5].tolist() if arr.dtype.kind in "iu" else arr[:5].tolist()
+            bad = (
+                arr[(arr < 0) | (arr >= self.n_nodes)][:5].tolist()
+                if arr.dtype.kind in "iu"
+                else arr[:5].tolist()
+            )
             raise UnknownNodeError(
                 f"{what} {bad} are not node indices of network {self.name!r} (0..{self.n_nodes - 1}); "
                 "use RoadNetwork.index_of to convert OSM ids"
@@ -222,17 +240,27 @@ class RoadNetwork:
         limit = np.inf if cutoff is None else float(cutoff)
         # Unique origins only; duplicates are copied back at the end.
         uniq, inverse = np.unique(org, return_inverse=True)
-        res = dijkstra_columns(weights, uniq, None if destinations is None else dst, limit=limit,
-                               workers=_n_threads(), block_values=_BLOCK_VALUES)
+        res = dijkstra_columns(
+            weights,
+            uniq,
+            None if destinations is None else dst,
+            limit=limit,
+            workers=_n_threads(),
+            block_values=_BLOCK_VALUES,
+        )
         out[:] = res[inverse]
         return out
 
-    def travel_time_matrix(self, origins=None, destinations=None, *, cutoff: float | None = None) -> np.ndarray:
+    def travel_time_matrix(
+        self, origins=None, destinations=None, *, cutoff: float | None = None
+    ) -> np.ndarray:
         """Fastest travel time in seconds between node indices; ``inf`` where unreachable or
         beyond ``cutoff`` seconds. ``None`` means all nodes."""
         return self._matrix(self.time, origins, destinations, cutoff)
 
-    def distance_matrix(self, origins=None, destinations=None, *, cutoff: float | None = None) -> np.ndarray:
+    def distance_matrix(
+        self, origins=None, destinations=None, *, cutoff: float | None = None
+    ) -> np.ndarray:
         """Shortest road distance in metres between node indices; ``inf`` where unreachable
         or beyond ``cutoff`` metres."""
         return self._matrix(self.length, origins, destinations, cutoff)
@@ -312,9 +340,13 @@ class RoadNetwork:
         px, py = transformer.transform(lon, lat)
         dist, node = self._tree.query(np.column_stack([px, py]))
         dist = np.asarray(dist, dtype=float)
-        return SnapResult(node=np.asarray(node, dtype=np.int64), distance_m=dist, within=dist <= max_distance_m)
+        return SnapResult(
+            node=np.asarray(node, dtype=np.int64), distance_m=dist, within=dist <= max_distance_m
+        )
 
-    def snap_strict(self, lon, lat, *, max_distance_m: float = 500.0, labels: Sequence[str] | None = None) -> np.ndarray:
+    def snap_strict(
+        self, lon, lat, *, max_distance_m: float = 500.0, labels: Sequence[str] | None = None
+    ) -> np.ndarray:
         """Like :meth:`snap` but raise :class:`SnapDistanceError` naming every point farther
         than ``max_distance_m`` from the network."""
         res = self.snap(lon, lat, max_distance_m=max_distance_m)
@@ -340,14 +372,27 @@ class RoadNetwork:
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
         coo_t = self.time.tocoo()
         lens = np.asarray(self.length[coo_t.row, coo_t.col]).ravel()
-        extra = {f"attr_{c}": self.node_table[c].to_numpy(dtype=object).astype(str)
-                 for c in self.node_table.columns}
-        extra_null = {f"null_{c}": self.node_table[c].isna().to_numpy() for c in self.node_table.columns}
+        extra = {
+            f"attr_{c}": self.node_table[c].to_numpy(dtype=object).astype(str)
+            for c in self.node_table.columns
+        }
+        extra_null = {
+            f"null_{c}": self.node_table[c].isna().to_numpy() for c in self.node_table.columns
+        }
         with open(tmp, "wb") as fh:
             np.savez_compressed(
-                fh, node_ids=self.node_ids, lon=self.lon, lat=self.lat, row=coo_t.row, col=coo_t.col,
-                time=coo_t.data, length=lens, crs=np.array(self.crs), name=np.array(self.name),
-                **extra, **extra_null,
+                fh,
+                node_ids=self.node_ids,
+                lon=self.lon,
+                lat=self.lat,
+                row=coo_t.row,
+                col=coo_t.col,
+                time=coo_t.data,
+                length=lens,
+                crs=np.array(self.crs),
+                name=np.array(self.name),
+                **extra,
+                **extra_null,
             )
         os.replace(tmp, path)
 
@@ -357,7 +402,9 @@ class RoadNetwork:
         try:
             z = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise InputFileError(f"cannot read cached network {path}: {exc}; delete it and rerun") from exc
+            raise InputFileError(
+                f"cannot read cached network {path}: {exc}; delete it and rerun"
+            ) from exc
         n = z["node_ids"].size
         t = sparse.csr_matrix((z["time"], (z["row"], z["col"])), shape=(n, n))
         ln = sparse.csr_matrix((z["length"], (z["row"], z["col"])), shape=(n, n))
@@ -366,8 +413,16 @@ class RoadNetwork:
             table.loc[z[f"null_{c}"], c] = None
             if c == "population":
                 table[c] = pd.to_numeric(table[c], errors="coerce")
-        return cls(node_ids=z["node_ids"], lon=z["lon"], lat=z["lat"], time=t, length=ln,
-                   crs=str(z["crs"]), node_table=table, name=str(z["name"]))
+        return cls(
+            node_ids=z["node_ids"],
+            lon=z["lon"],
+            lat=z["lat"],
+            time=t,
+            length=ln,
+            crs=str(z["crs"]),
+            node_table=table,
+            name=str(z["name"]),
+        )
 
 
 def _n_threads() -> int:
@@ -393,7 +448,9 @@ def _reduce_parallel(rows, cols, ts, ls, n) -> tuple[sparse.csr_matrix, sparse.c
     return time, length
 
 
-def _lengths_along_tree(pred: np.ndarray, edge_len: sparse.csr_matrix, sources: np.ndarray) -> np.ndarray:
+def _lengths_along_tree(
+    pred: np.ndarray, edge_len: sparse.csr_matrix, sources: np.ndarray
+) -> np.ndarray:
     """Length from each source to every node along the shortest-path tree given by ``pred``.
 
     Pointer doubling: every iteration adds the accumulated length of the current ancestor

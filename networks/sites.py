@@ -34,7 +34,19 @@ DEFAULT_CANDIDATE_TAGS: tuple[str, ...] = (
     "amenity=charging_station",
 )
 
-SITE_COLUMNS = ["site_id", "osm_type", "osm_id", "name", "kind", "tags", "lon", "lat", "node", "snap_m", "existing"]
+SITE_COLUMNS = [
+    "site_id",
+    "osm_type",
+    "osm_id",
+    "name",
+    "kind",
+    "tags",
+    "lon",
+    "lat",
+    "node",
+    "snap_m",
+    "existing",
+]
 
 
 @dataclass(frozen=True)
@@ -53,9 +65,13 @@ class StationSpec:
         if self.osm_id is None and (self.lon is None or self.lat is None):
             raise ConfigError(f"existing station {self.name!r}: give osm_id or both lon and lat")
         if self.plugs < 1:
-            raise ConfigError(f"existing station {self.name!r}: plugs must be >= 1, got {self.plugs}")
+            raise ConfigError(
+                f"existing station {self.name!r}: plugs must be >= 1, got {self.plugs}"
+            )
         if not self.power_kw > 0:
-            raise ConfigError(f"existing station {self.name!r}: power_kw must be > 0, got {self.power_kw}")
+            raise ConfigError(
+                f"existing station {self.name!r}: power_kw must be > 0, got {self.power_kw}"
+            )
 
 
 def parse_tag_rules(rules: Sequence[str]) -> list[tuple[str, str]]:
@@ -64,7 +80,9 @@ def parse_tag_rules(rules: Sequence[str]) -> list[tuple[str, str]]:
     for rule in rules:
         key, sep, value = str(rule).partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise ConfigError(f"candidate tag rule {rule!r} must look like 'amenity=fuel' or 'shop=*'")
+            raise ConfigError(
+                f"candidate tag rule {rule!r} must look like 'amenity=fuel' or 'shop=*'"
+            )
         parsed.append((key.strip(), value.strip()))
     return parsed
 
@@ -110,8 +128,12 @@ def candidate_sites(
     sel["kind"] = kinds[kinds.notna()]
     gdf = _snap_frame(network, sel, max_snap_m=max_snap_m, what="candidate site")
     gdf["existing"] = gdf["kind"].eq("amenity=charging_station")
-    logger.info("%d candidate sites (%d beyond %.0f m of the network dropped)",
-                len(gdf), gdf.attrs.get("dropped", 0), max_snap_m)
+    logger.info(
+        "%d candidate sites (%d beyond %.0f m of the network dropped)",
+        len(gdf),
+        gdf.attrs.get("dropped", 0),
+        max_snap_m,
+    )
     return gdf
 
 
@@ -146,16 +168,39 @@ def existing_stations(
                     "id or give lon/lat instead"
                 )
             row = hit.iloc[0]
-            rows.append({"osm_type": row["osm_type"], "osm_id": int(row["osm_id"]), "name": spec.name,
-                         "kind": "config", "tags": row["tags"], "lon": row["lon"], "lat": row["lat"],
-                         "plugs": spec.plugs, "power_kw": spec.power_kw})
+            rows.append(
+                {
+                    "osm_type": row["osm_type"],
+                    "osm_id": int(row["osm_id"]),
+                    "name": spec.name,
+                    "kind": "config",
+                    "tags": row["tags"],
+                    "lon": row["lon"],
+                    "lat": row["lat"],
+                    "plugs": spec.plugs,
+                    "power_kw": spec.power_kw,
+                }
+            )
         else:
-            rows.append({"osm_type": None, "osm_id": None, "name": spec.name, "kind": "config", "tags": {},
-                         "lon": spec.lon, "lat": spec.lat, "plugs": spec.plugs, "power_kw": spec.power_kw})
+            rows.append(
+                {
+                    "osm_type": None,
+                    "osm_id": None,
+                    "name": spec.name,
+                    "kind": "config",
+                    "tags": {},
+                    "lon": spec.lon,
+                    "lat": spec.lat,
+                    "plugs": spec.plugs,
+                    "power_kw": spec.power_kw,
+                }
+            )
     configured = pd.DataFrame(rows)
     labels = configured["name"].tolist() if rows else []
     if rows:
-        network.snap_strict(configured["lon"], configured["lat"], max_distance_m=max_snap_m, labels=labels)
+        network.snap_strict(
+            configured["lon"], configured["lat"], max_distance_m=max_snap_m, labels=labels
+        )
     parts = [configured]
     if include_osm and not pois.empty:
         osm = pois[pois["tags"].map(lambda t: t.get("amenity") == "charging_station")].copy()
@@ -165,8 +210,11 @@ def existing_stations(
         osm["plugs"] = osm["tags"].map(_capacity)
         osm["power_kw"] = np.nan
         parts.append(osm)
-    frame = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(
-        not p.empty for p in parts) else pd.DataFrame(columns=["osm_type", "osm_id", "name", "kind", "tags", "lon", "lat"])
+    frame = (
+        pd.concat([p for p in parts if not p.empty], ignore_index=True)
+        if any(not p.empty for p in parts)
+        else pd.DataFrame(columns=["osm_type", "osm_id", "name", "kind", "tags", "lon", "lat"])
+    )
     gdf = _snap_frame(network, frame, max_snap_m=max_snap_m, what="existing station")
     gdf["existing"] = True
     return gdf
@@ -179,18 +227,27 @@ def _capacity(tags: dict) -> int:
         return 2
 
 
-def _snap_frame(network: RoadNetwork, frame: pd.DataFrame, *, max_snap_m: float, what: str) -> gpd.GeoDataFrame:
+def _snap_frame(
+    network: RoadNetwork, frame: pd.DataFrame, *, max_snap_m: float, what: str
+) -> gpd.GeoDataFrame:
     if frame.empty:
         return _empty_sites()
     frame = frame.reset_index(drop=True)
-    snap = network.snap(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), max_distance_m=max_snap_m)
+    snap = network.snap(
+        frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), max_distance_m=max_snap_m
+    )
     frame["node"] = snap.node
     frame["snap_m"] = np.round(snap.distance_m, 1)
     dropped = int((~snap.within).sum())
     if dropped:
         far = frame.loc[~snap.within, "name"].fillna("").head(5).tolist()
-        logger.warning("%d %s(s) farther than %.0f m from the network were dropped (e.g. %s)",
-                       dropped, what, max_snap_m, far)
+        logger.warning(
+            "%d %s(s) farther than %.0f m from the network were dropped (e.g. %s)",
+            dropped,
+            what,
+            max_snap_m,
+            far,
+        )
     frame = frame.loc[snap.within].reset_index(drop=True)
     frame["site_id"] = [
         f"{t}/{int(i)}" if t is not None and pd.notna(i) else f"xy/{k}"
@@ -198,7 +255,9 @@ def _snap_frame(network: RoadNetwork, frame: pd.DataFrame, *, max_snap_m: float,
     ]
     frame["tags"] = frame["tags"].map(lambda t: json.dumps(t, ensure_ascii=False, sort_keys=True))
     frame["name"] = frame["name"].fillna("")
-    gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326")
+    gdf = gpd.GeoDataFrame(
+        frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326"
+    )
     extra = [c for c in gdf.columns if c not in SITE_COLUMNS and c != "geometry"]
     gdf = gdf[[c for c in SITE_COLUMNS if c in gdf.columns] + extra + ["geometry"]]
     gdf.attrs["dropped"] = dropped

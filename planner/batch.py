@@ -48,8 +48,20 @@ from planner.sweep import BatchPlan, RunSpec, write_batch_outputs
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchError", "BatchProgress", "BatchResult", "RunOutcome", "Runner", "SchedulerError",
-           "execute_run", "finished_runs", "load_runner", "local_cluster", "pipeline_runner", "run_batch"]
+__all__ = [
+    "BatchError",
+    "BatchProgress",
+    "BatchResult",
+    "RunOutcome",
+    "Runner",
+    "SchedulerError",
+    "execute_run",
+    "finished_runs",
+    "load_runner",
+    "local_cluster",
+    "pipeline_runner",
+    "run_batch",
+]
 
 Runner = Callable[..., Mapping[str, Any]]
 """``runner(cfg, *, out_dir) -> summary row``: runs one study and writes its folder atomically."""
@@ -136,6 +148,7 @@ class BatchResult:
 
 # --------------------------------------------------------------------------- the worker side
 
+
 def pipeline_runner(cfg: StudyConfig, *, out_dir: Path) -> Mapping[str, Any]:
     """The default runner: the real study pipeline; returns its summary row."""
     from planner.pipeline import run_study, summary_row
@@ -156,8 +169,11 @@ def _run_logging(path: Path) -> Iterator[None]:
     handler.setLevel(logging.INFO)
     ident = threading.get_ident()
     handler.addFilter(lambda record: record.thread == ident)
-    lowered = {n: logging.getLogger(n).level for n in _PACKAGES
-               if logging.getLogger(n).getEffectiveLevel() > logging.INFO}
+    lowered = {
+        n: logging.getLogger(n).level
+        for n in _PACKAGES
+        if logging.getLogger(n).getEffectiveLevel() > logging.INFO
+    }
     level = min((logging.getLogger(n).getEffectiveLevel() for n in lowered), default=0)
 
     def floor(record: logging.LogRecord) -> bool:
@@ -207,7 +223,9 @@ def _record_failure(spec: RunSpec, batch_dir: Path, error: str, detail: str) -> 
     """Keep a failed run's log and error under ``failed/<key>/``; return the log path."""
     target = batch_dir / "failed" / spec.key
     target.mkdir(parents=True, exist_ok=True)
-    for log in sorted((batch_dir / "runs").glob(f".{spec.key}.*.run.log")):  # this and killed attempts
+    for log in sorted(
+        (batch_dir / "runs").glob(f".{spec.key}.*.run.log")
+    ):  # this and killed attempts
         with open(target / "run.log", "ab") as dst, open(log, "rb") as src:
             shutil.copyfileobj(src, dst)
         log.unlink()
@@ -226,42 +244,74 @@ def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = No
     batch_dir = Path(batch_dir)
     runs = batch_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    final, log_path = runs / spec.key, runs / f".{spec.key}.{os.getpid()}-{os.urandom(2).hex()}.run.log"
+    final, log_path = (
+        runs / spec.key,
+        runs / f".{spec.key}.{os.getpid()}-{os.urandom(2).hex()}.run.log",
+    )
     worker = _worker_name()
     t0 = time.perf_counter()
     error = detail = ""
     summary: dict[str, Any] = {}
     inputs: dict[str, str] = {}
     with _run_logging(log_path):
-        logger.info("run %s (%s) of %s started on %s", spec.label, spec.key, spec.source.name, worker)
+        logger.info(
+            "run %s (%s) of %s started on %s", spec.label, spec.key, spec.source.name, worker
+        )
         try:
             inputs = input_digests(spec.config)  # before the run: what it read
             summary = dict(runner(spec.config, out_dir=final) or {})
         except Exception as exc:  # noqa: BLE001 - isolation: any failure becomes a record
             error, detail = _describe(exc), traceback.format_exc()
-            logger.error("run %s failed: %s\n%s", spec.label, error, detail, extra={"run_log_only": True})
+            logger.error(
+                "run %s failed: %s\n%s", spec.label, error, detail, extra={"run_log_only": True}
+            )
         else:
             logger.info("run %s finished in %.1f s", spec.label, time.perf_counter() - t0)
     elapsed = time.perf_counter() - t0
     if error:
         log = _record_failure(spec, batch_dir, error, detail)
-        return RunOutcome(spec.key, spec.label, spec.params, "failed", log=log, error=error,
-                          elapsed_s=elapsed, worker=worker)
+        return RunOutcome(
+            spec.key,
+            spec.label,
+            spec.params,
+            "failed",
+            log=log,
+            error=error,
+            elapsed_s=elapsed,
+            worker=worker,
+        )
     if not final.is_dir():  # a runner that wrote nothing still gets a folder, atomically
         with atomic_dir(final):
             pass
     os.replace(log_path, final / "run.log")
-    marker = {"key": spec.key, "label": spec.label, "params": spec.params, "source": str(spec.source),
-              "inputs": inputs,
-              "elapsed_s": round(elapsed, 3), "worker": worker, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-              "summary": summary}
+    marker = {
+        "key": spec.key,
+        "label": spec.label,
+        "params": spec.params,
+        "source": str(spec.source),
+        "inputs": inputs,
+        "elapsed_s": round(elapsed, 3),
+        "worker": worker,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "summary": summary,
+    }
     write_text_atomic(final / DONE, json.dumps(marker, indent=1, default=_json_default))
     shutil.rmtree(batch_dir / "failed" / spec.key, ignore_errors=True)
-    return RunOutcome(spec.key, spec.label, spec.params, "done", folder=final, log=final / "run.log",
-                      elapsed_s=elapsed, worker=worker, summary=summary)
+    return RunOutcome(
+        spec.key,
+        spec.label,
+        spec.params,
+        "done",
+        folder=final,
+        log=final / "run.log",
+        elapsed_s=elapsed,
+        worker=worker,
+        summary=summary,
+    )
 
 
 # --------------------------------------------------------------------------- the batch folder
+
 
 @contextlib.contextmanager
 def _batch_lock(folder: Path) -> Iterator[None]:
@@ -275,8 +325,10 @@ def _batch_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
-            raise BatchError(f"another batch is running in {folder} (pid {fh.read().strip() or '?'}); "
-                             "wait for it or use another output folder") from None
+            raise BatchError(
+                f"another batch is running in {folder} (pid {fh.read().strip() or '?'}); "
+                "wait for it or use another output folder"
+            ) from None
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
@@ -293,7 +345,9 @@ def _clean_stale(runs: Path) -> int:
     if not runs.is_dir():
         return 0
     for entry in runs.iterdir():
-        unfinished = entry.is_dir() and not entry.name.startswith(".") and not (entry / DONE).is_file()
+        unfinished = (
+            entry.is_dir() and not entry.name.startswith(".") and not (entry / DONE).is_file()
+        )
         if entry.name.startswith(".") or unfinished:
             logger.info("removing %s left by an interrupted batch", entry)
             if entry.is_dir():
@@ -337,12 +391,23 @@ def _finished(spec: RunSpec, runs: Path) -> RunOutcome | None:
             now = {}
         if now != recorded:
             changed = sorted(set(now.items()) ^ set(recorded.items()))
-            logger.warning("run %s: input %s changed since it finished; running it again",
-                           spec.label, changed[0][0] if changed else "?")
+            logger.warning(
+                "run %s: input %s changed since it finished; running it again",
+                spec.label,
+                changed[0][0] if changed else "?",
+            )
             return None
-    return RunOutcome(spec.key, spec.label, spec.params, "skipped", folder=marker.parent,
-                      log=marker.parent / "run.log", elapsed_s=float(data.get("elapsed_s", 0.0)),
-                      worker=str(data.get("worker", "")), summary=dict(data.get("summary", {})))
+    return RunOutcome(
+        spec.key,
+        spec.label,
+        spec.params,
+        "skipped",
+        folder=marker.parent,
+        log=marker.parent / "run.log",
+        elapsed_s=float(data.get("elapsed_s", 0.0)),
+        worker=str(data.get("worker", "")),
+        summary=dict(data.get("summary", {})),
+    )
 
 
 def finished_runs(plan: BatchPlan) -> set[str]:
@@ -352,14 +417,19 @@ def finished_runs(plan: BatchPlan) -> set[str]:
 
 # --------------------------------------------------------------------------- execution
 
+
 class _Tracker:
     """Counts and ETA; calls the progress callback (throttled, except on a finished run)."""
 
-    def __init__(self, total: int, skipped: int, callback: Callable[[BatchProgress], None] | None) -> None:
+    def __init__(
+        self, total: int, skipped: int, callback: Callable[[BatchProgress], None] | None
+    ) -> None:
         self.total, self.skipped, self.callback = total, skipped, callback
         self.done = self.failed = self.running = 0
         self.outcomes: list[RunOutcome] = []
-        self.t0 = self.t_runs = time.perf_counter()  # t_runs: when runs could start (after cluster start-up)
+        self.t0 = self.t_runs = (
+            time.perf_counter()
+        )  # t_runs: when runs could start (after cluster start-up)
         self._last_emit = 0.0
 
     def finish(self, outcome: RunOutcome) -> None:
@@ -376,20 +446,35 @@ class _Tracker:
         if self.callback is None or (not force and now - self._last_emit < 0.5):
             return
         self._last_emit = now
-        finished, left = self.done + self.failed, self.total - self.skipped - self.done - self.failed
+        finished, left = (
+            self.done + self.failed,
+            self.total - self.skipped - self.done - self.failed,
+        )
         elapsed = now - self.t0
         eta = (now - self.t_runs) / finished * left if finished else None
         running = min(self.running, left)
         try:
-            self.callback(BatchProgress(total=self.total, skipped=self.skipped, done=self.done, failed=self.failed,
-                                        running=running, queued=left - running, elapsed_s=elapsed, eta_s=eta,
-                                        last=last))
+            self.callback(
+                BatchProgress(
+                    total=self.total,
+                    skipped=self.skipped,
+                    done=self.done,
+                    failed=self.failed,
+                    running=running,
+                    queued=left - running,
+                    elapsed_s=elapsed,
+                    eta_s=eta,
+                    last=last,
+                )
+            )
         except Exception:  # a broken display must not stop a long batch
             logger.exception("progress callback failed; progress display disabled")
             self.callback = None
 
 
-def _run_serial(todo: list[RunSpec], batch_dir: Path, runner: Runner | None, tracker: _Tracker) -> None:
+def _run_serial(
+    todo: list[RunSpec], batch_dir: Path, runner: Runner | None, tracker: _Tracker
+) -> None:
     for spec in todo:
         tracker.running = 1
         tracker.emit(force=True)
@@ -407,10 +492,19 @@ def local_cluster(workers: int, *, retries: int = 1) -> Any:
 
     # Worker statistical profiler off: a sampling thread per worker costs CPU on pure-Python runs
     # and nobody reads a batch's profiles (the dashboard is on a free port if wanted).
-    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0,
-                          "distributed.worker.profile.enabled": False}):
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                            scheduler_kwargs={"allowed_failures": retries})
+    with dask.config.set(
+        {
+            "distributed.scheduler.worker-saturation": 1.0,
+            "distributed.worker.profile.enabled": False,
+        }
+    ):
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            scheduler_kwargs={"allowed_failures": retries},
+        )
 
 
 def _client_within(client_cls, address: str, timeout: float):
@@ -430,20 +524,27 @@ def _client_within(client_cls, address: str, timeout: float):
     t = threading.Thread(target=connect, name="evplan-dask-connect", daemon=True)
     t.start()
     t.join(timeout + 5.0)
-    hint = ("check the address and that a Dask scheduler (not another service) listens there, or omit "
-            "--scheduler to start a local cluster")
+    hint = (
+        "check the address and that a Dask scheduler (not another service) listens there, or omit "
+        "--scheduler to start a local cluster"
+    )
     if t.is_alive():
-        raise SchedulerError(f"no Dask scheduler answered at {address} within {timeout + 5.0:g} s; {hint}")
+        raise SchedulerError(
+            f"no Dask scheduler answered at {address} within {timeout + 5.0:g} s; {hint}"
+        )
     if "error" in box:
         exc = box["error"]
-        raise SchedulerError(f"cannot connect to a Dask scheduler at {address} within {timeout:g} s "
-                             f"({type(exc).__name__}: {str(exc)[:200]}); {hint}")
+        raise SchedulerError(
+            f"cannot connect to a Dask scheduler at {address} within {timeout:g} s "
+            f"({type(exc).__name__}: {str(exc)[:200]}); {hint}"
+        )
     return box["client"]
 
 
 @contextlib.contextmanager
-def _connect(*, workers: int, scheduler: str | None, client: Any, retries: int,
-             timeout: float) -> Iterator[Any]:
+def _connect(
+    *, workers: int, scheduler: str | None, client: Any, retries: int, timeout: float
+) -> Iterator[Any]:
     """A Dask client: the one given, one connected to ``scheduler``, or a new local cluster."""
     if client is not None:
         yield client
@@ -451,8 +552,10 @@ def _connect(*, workers: int, scheduler: str | None, client: Any, retries: int,
     try:
         from distributed import Client
     except ImportError:
-        raise BatchError("parallel batches need Dask: pip install 'evplan[dist]' "
-                         "(or run in this process with --workers 0)") from None
+        raise BatchError(
+            "parallel batches need Dask: pip install 'evplan[dist]' "
+            "(or run in this process with --workers 0)"
+        ) from None
     if scheduler:
         address = scheduler if "://" in scheduler else f"tcp://{scheduler}"
         c = _client_within(Client, address, timeout)
@@ -460,8 +563,10 @@ def _connect(*, workers: int, scheduler: str | None, client: Any, retries: int,
             c.wait_for_workers(1, timeout=timeout)
         except (OSError, TimeoutError):
             c.close()
-            raise SchedulerError(f"the Dask scheduler at {address} has no workers after {timeout:g} s; "
-                                 f"start some with 'dask worker {address}'") from None
+            raise SchedulerError(
+                f"the Dask scheduler at {address} has no workers after {timeout:g} s; "
+                f"start some with 'dask worker {address}'"
+            ) from None
         try:
             yield c
         finally:
@@ -482,20 +587,49 @@ def _running(client: Any, keys: set[str]) -> int:
         processing, nthreads = client.processing(), client.nthreads()
     except Exception:  # noqa: BLE001 - progress only; never fail the batch for it
         return 0
-    return sum(min(len(keys.intersection(map(str, ks))), nthreads.get(w, 1)) for w, ks in processing.items())
+    return sum(
+        min(len(keys.intersection(map(str, ks))), nthreads.get(w, 1))
+        for w, ks in processing.items()
+    )
 
 
-def _run_dask(todo: list[RunSpec], batch_dir: Path, runner: Runner | None, tracker: _Tracker, *,
-              workers: int, scheduler: str | None, client: Any, retries: int, timeout: float) -> None:
+def _run_dask(
+    todo: list[RunSpec],
+    batch_dir: Path,
+    runner: Runner | None,
+    tracker: _Tracker,
+    *,
+    workers: int,
+    scheduler: str | None,
+    client: Any,
+    retries: int,
+    timeout: float,
+) -> None:
     from distributed import as_completed
 
-    with _connect(workers=workers, scheduler=scheduler, client=client, retries=retries, timeout=timeout) as c:
+    with _connect(
+        workers=workers, scheduler=scheduler, client=client, retries=retries, timeout=timeout
+    ) as c:
         token = os.urandom(3).hex()
-        futures = {c.submit(execute_run, spec, str(batch_dir), runner, key=f"evplan-run-{spec.key}-{token}",
-                            pure=False, retries=retries): spec for spec in todo}
+        futures = {
+            c.submit(
+                execute_run,
+                spec,
+                str(batch_dir),
+                runner,
+                key=f"evplan-run-{spec.key}-{token}",
+                pure=False,
+                retries=retries,
+            ): spec
+            for spec in todo
+        }
         keys = {str(f.key) for f in futures}
         tracker.t_runs = time.perf_counter()
-        logger.info("submitted %d runs to %s", len(futures), getattr(c, "scheduler", None) and c.scheduler.address)
+        logger.info(
+            "submitted %d runs to %s",
+            len(futures),
+            getattr(c, "scheduler", None) and c.scheduler.address,
+        )
         pending = as_completed(futures, loop=c.loop)
         last_poll = 0.0
         try:
@@ -523,8 +657,10 @@ def _outcome_of(fut: Any, spec: RunSpec, batch_dir: Path) -> RunOutcome:
     else:
         exc = fut.exception()
         if type(exc).__name__ == "KilledWorker":
-            error = (f"the worker process died while running it, every time it was tried ({exc}); "
-                     "out of memory or a crash in native code?")
+            error = (
+                f"the worker process died while running it, every time it was tried ({exc}); "
+                "out of memory or a crash in native code?"
+            )
         else:
             hint = " (is evplan installed on the workers?)" if isinstance(exc, ImportError) else ""
             error = f"Dask could not run it: {_describe(exc)}{hint}"
@@ -532,9 +668,17 @@ def _outcome_of(fut: Any, spec: RunSpec, batch_dir: Path) -> RunOutcome:
     return RunOutcome(spec.key, spec.label, spec.params, "failed", log=log, error=error)
 
 
-def run_batch(plan: BatchPlan, *, workers: int | None = None, scheduler: str | None = None, client: Any = None,
-              runner: Runner | None = None, progress: Callable[[BatchProgress], None] | None = None,
-              retries: int = 1, connect_timeout: float = 10.0) -> BatchResult:
+def run_batch(
+    plan: BatchPlan,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    runner: Runner | None = None,
+    progress: Callable[[BatchProgress], None] | None = None,
+    retries: int = 1,
+    connect_timeout: float = 10.0,
+) -> BatchResult:
     """Run every unfinished run of ``plan`` and write the batch summary.
 
     Parameters
@@ -577,18 +721,36 @@ def run_batch(plan: BatchPlan, *, workers: int | None = None, scheduler: str | N
         shutil.rmtree(out / "failed", ignore_errors=True)  # failures of the last batch; retried now
         previous = {s.key: o for s in plan.runs if (o := _finished(s, runs_dir)) is not None}
         todo = [s for s in plan.runs if s.key not in previous]
-        logger.info("batch %s: %d runs, %d already finished, %d to run", plan.name, len(plan.runs),
-                    len(previous), len(todo))
+        logger.info(
+            "batch %s: %d runs, %d already finished, %d to run",
+            plan.name,
+            len(plan.runs),
+            len(previous),
+            len(todo),
+        )
         tracker = _Tracker(len(plan.runs), len(previous), progress)
         tracker.emit(force=True)
-        workers = max(1, min(os.cpu_count() or 1, len(todo))) if workers is None else min(workers, max(1, len(todo)))
+        workers = (
+            max(1, min(os.cpu_count() or 1, len(todo)))
+            if workers is None
+            else min(workers, max(1, len(todo)))
+        )
         completed = False
         try:
             if todo and workers == 0 and scheduler is None and client is None:
                 _run_serial(todo, out, runner, tracker)
             elif todo:
-                _run_dask(todo, out, runner, tracker, workers=workers, scheduler=scheduler, client=client,
-                          retries=retries, timeout=connect_timeout)
+                _run_dask(
+                    todo,
+                    out,
+                    runner,
+                    tracker,
+                    workers=workers,
+                    scheduler=scheduler,
+                    client=client,
+                    retries=retries,
+                    timeout=connect_timeout,
+                )
             completed = True
         finally:
             by_key = {**previous, **{o.key: o for o in tracker.outcomes}}
@@ -601,11 +763,19 @@ def run_batch(plan: BatchPlan, *, workers: int | None = None, scheduler: str | N
             # scheduler to connect to) writes no empty summary files
             if completed or outcomes:
                 files = write_batch_outputs(plan, outcomes)
-    return BatchResult(plan=plan, outcomes=outcomes, summary=files.summary, summary_csv=files.summary_csv,
-                       failures_csv=files.failures_csv, chart=files.chart, elapsed_s=time.perf_counter() - t0)
+    return BatchResult(
+        plan=plan,
+        outcomes=outcomes,
+        summary=files.summary,
+        summary_csv=files.summary_csv,
+        failures_csv=files.failures_csv,
+        chart=files.chart,
+        elapsed_s=time.perf_counter() - t0,
+    )
 
 
 # --------------------------------------------------------------------------- python -m planner.batch
+
 
 def load_runner(spec: str) -> Runner:
     """``"package.module:function"`` -> the function (for ``--runner``)."""
@@ -615,7 +785,9 @@ def load_runner(spec: str) -> Runner:
     try:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, ValueError) as exc:
-        raise BatchError(f"--runner {spec!r}: expected an importable 'module:function' ({exc})") from None
+        raise BatchError(
+            f"--runner {spec!r}: expected an importable 'module:function' ({exc})"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -624,7 +796,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from planner.sweep import plan_configs, plan_sweep
 
-    ap = argparse.ArgumentParser(prog="python -m planner.batch", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m planner.batch", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("configs", nargs="*", type=Path)
     ap.add_argument("--sweep", type=Path)
     ap.add_argument("-o", "--output", type=Path)
@@ -642,25 +816,48 @@ def main(argv: list[str] | None = None) -> int:
     def report(p: BatchProgress) -> None:
         if p.last is not None:
             eta = f"{p.eta_s:.0f} s" if p.eta_s is not None else "?"
-            logger.info("%d/%d done, %d running, %d failed, %d skipped, ETA %s", p.done, p.to_run, p.running,
-                        p.failed, p.skipped, eta)
+            logger.info(
+                "%d/%d done, %d running, %d failed, %d skipped, ETA %s",
+                p.done,
+                p.to_run,
+                p.running,
+                p.failed,
+                p.skipped,
+                eta,
+            )
 
     try:
         if (args.sweep is None) == (not args.configs):
             raise BatchError("give either study files or --sweep SWEEP.yaml")
-        plan = (plan_sweep(args.sweep, output=args.output) if args.sweep
-                else plan_configs(args.configs, output=args.output or Path("runs/batch")))
-        result = run_batch(plan, workers=args.workers, scheduler=args.scheduler, retries=args.retries,
-                           connect_timeout=args.connect_timeout,
-                           runner=load_runner(args.runner) if args.runner else None, progress=report)
+        plan = (
+            plan_sweep(args.sweep, output=args.output)
+            if args.sweep
+            else plan_configs(args.configs, output=args.output or Path("runs/batch"))
+        )
+        result = run_batch(
+            plan,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            retries=args.retries,
+            connect_timeout=args.connect_timeout,
+            runner=load_runner(args.runner) if args.runner else None,
+            progress=report,
+        )
     except EvplanError as exc:
         logger.error("%s", exc)
         return exc.exit_code
     except KeyboardInterrupt:
-        logger.warning("interrupted: finished runs are kept; run the same command again to complete the rest")
+        logger.warning(
+            "interrupted: finished runs are kept; run the same command again to complete the rest"
+        )
         return 130
-    logger.info("%d done, %d skipped, %d failed; summary: %s", result.count("done"), result.count("skipped"),
-                len(result.failed), result.summary_csv)
+    logger.info(
+        "%d done, %d skipped, %d failed; summary: %s",
+        result.count("done"),
+        result.count("skipped"),
+        len(result.failed),
+        result.summary_csv,
+    )
     return 1 if result.failed else 0
 
 

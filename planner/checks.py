@@ -38,11 +38,17 @@ def _files(cfg: StudyConfig) -> list[str]:
     ]
     if cfg.network.corridor is not None:
         c = cfg.network.corridor
-        items += [("network.corridor.roads", c.roads), ("network.corridor.places", c.places),
-                  ("network.corridor.official_population", c.official_population)]
-    return [f"{field}: file not found: {path} (check the path; relative paths are relative to the config file; "
-            "shipped studies read ${EVPLAN_DATA_DIR:-../../shared/data})"
-            for field, path in items if path is not None and not Path(path).is_file()]
+        items += [
+            ("network.corridor.roads", c.roads),
+            ("network.corridor.places", c.places),
+            ("network.corridor.official_population", c.official_population),
+        ]
+    return [
+        f"{field}: file not found: {path} (check the path; relative paths are relative to the config file; "
+        "shipped studies read ${EVPLAN_DATA_DIR:-../../shared/data})"
+        for field, path in items
+        if path is not None and not Path(path).is_file()
+    ]
 
 
 @check("vehicle_models_known")
@@ -51,12 +57,23 @@ def _vehicles(cfg: StudyConfig) -> list[str]:
     from sim.catalogue import builtin_models, load_vehicle_models
 
     try:
-        known = load_vehicle_models(cfg.vehicles.catalogue) if cfg.vehicles.catalogue else builtin_models()
+        known = (
+            load_vehicle_models(cfg.vehicles.catalogue)
+            if cfg.vehicles.catalogue
+            else builtin_models()
+        )
     except EvplanError as exc:  # a bad user catalogue is reported here, not raised
         return [f"vehicles.catalogue: {exc}"]
-    names = list(cfg.vehicles.fleet) + list(cfg.vehicles.compare) + ([cfg.vehicles.truck] if cfg.vehicles.truck else [])
-    return [f"vehicles: unknown vehicle model {n!r}; known: {', '.join(sorted(known))}" for n in dict.fromkeys(names)
-            if n not in known]
+    names = (
+        list(cfg.vehicles.fleet)
+        + list(cfg.vehicles.compare)
+        + ([cfg.vehicles.truck] if cfg.vehicles.truck else [])
+    )
+    return [
+        f"vehicles: unknown vehicle model {n!r}; known: {', '.join(sorted(known))}"
+        for n in dict.fromkeys(names)
+        if n not in known
+    ]
 
 
 @check("budget_covers_something")
@@ -64,15 +81,20 @@ def _budget(cfg: StudyConfig) -> list[str]:
     b = cfg.model.budget
     cheapest = cfg.candidates.site_cost + cfg.candidates.plug_cost
     if b is not None and b < cheapest * min(cfg.candidates.renewable_cost_factor, 1.0):
-        return [f"model.budget {b:,.0f} is below the cost of one site with one plug ({cheapest:,.0f} = "
-                "candidates.site_cost + candidates.plug_cost); raise the budget or lower the costs"]
+        return [
+            f"model.budget {b:,.0f} is below the cost of one site with one plug ({cheapest:,.0f} = "
+            "candidates.site_cost + candidates.plug_cost); raise the budget or lower the costs"
+        ]
     return []
 
 
 @check("seasons_plausible")
 def _seasons(cfg: StudyConfig) -> list[str]:
-    return [f"simulation.seasons.{k}: {t} C is outside -50..50 C" for k, t in cfg.simulation.seasons.items()
-            if not -50 <= t <= 50]
+    return [
+        f"simulation.seasons.{k}: {t} C is outside -50..50 C"
+        for k, t in cfg.simulation.seasons.items()
+        if not -50 <= t <= 50
+    ]
 
 
 @check("download_is_explicit")

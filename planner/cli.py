@@ -21,8 +21,12 @@ from rich.table import Table
 
 from networks._errors import EvplanError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="evplan: EV charging network planner and simulator.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="evplan: EV charging network planner and simulator.",
+)
 network_app = typer.Typer(no_args_is_help=True, help="Inspect road networks and charger sites.")
 app.add_typer(network_app, name="network")
 
@@ -34,23 +38,38 @@ logger = logging.getLogger("evplan")
 
 @app.callback()
 def _main(
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
+    ] = 0,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     _STATE["debug"] = debug
     level = logging.WARNING - 10 * min(verbose, 2) if not debug else logging.DEBUG
-    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
-                        handlers=[RichHandler(console=console, show_path=False)], force=True)
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(console=console, show_path=False)],
+        force=True,
+    )
     logging.getLogger("osmnx").setLevel(max(level, logging.WARNING))
 
 
-def _load_source(source: str | None, *, cache_dir: Path | None, network_type: str,
-                 place: str | None = None, bbox: str | None = None):
+def _load_source(
+    source: str | None,
+    *,
+    cache_dir: Path | None,
+    network_type: str,
+    place: str | None = None,
+    bbox: str | None = None,
+):
     from networks.load import DEFAULT_CACHE_DIR, download_network, load_network
 
     cache = cache_dir if cache_dir is not None else DEFAULT_CACHE_DIR
     if sum(x is not None for x in (source, place, bbox)) != 1:
-        raise EvplanError("give exactly one of SOURCE (an OSM file), --place NAME or --bbox W,S,E,N")
+        raise EvplanError(
+            "give exactly one of SOURCE (an OSM file), --place NAME or --bbox W,S,E,N"
+        )
     if source is not None:
         if str(source).lower().endswith(".geojson"):
             return _load_corridor(source)
@@ -61,7 +80,9 @@ def _load_source(source: str | None, *, cache_dir: Path | None, network_type: st
             box = tuple(float(v) for v in bbox.split(","))
             assert len(box) == 4
         except (ValueError, AssertionError):
-            raise EvplanError(f"--bbox {bbox!r}: expected four numbers W,S,E,N (lon/lat degrees)") from None
+            raise EvplanError(
+                f"--bbox {bbox!r}: expected four numbers W,S,E,N (lon/lat degrees)"
+            ) from None
     return download_network(place=place, bbox=box, network_type=network_type, cache_dir=cache)
 
 
@@ -79,12 +100,24 @@ def _load_corridor(source: str):
     return LoadedNetwork(graph=G, network=net, pois=empty, report=report, source=str(source))
 
 
-SourceArg = Annotated[str | None, typer.Argument(
-    help="OSM file (.osm.pbf, .osm, .osm.bz2, Overpass .json), a national-roads .geojson, or use --place / --bbox")]
-PlaceOpt = Annotated[str | None, typer.Option("--place", help="Download by place name with osmnx (cached).")]
-BboxOpt = Annotated[str | None, typer.Option("--bbox", help="Download a bbox W,S,E,N with osmnx (cached).")]
-CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Folder for prepared networks (safe to delete).")]
-TypeOpt = Annotated[str, typer.Option("--network-type", help="osmnx network type: drive or drive_service.")]
+SourceArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="OSM file (.osm.pbf, .osm, .osm.bz2, Overpass .json), a national-roads .geojson, or use --place / --bbox"
+    ),
+]
+PlaceOpt = Annotated[
+    str | None, typer.Option("--place", help="Download by place name with osmnx (cached).")
+]
+BboxOpt = Annotated[
+    str | None, typer.Option("--bbox", help="Download a bbox W,S,E,N with osmnx (cached).")
+]
+CacheOpt = Annotated[
+    Path | None, typer.Option("--cache-dir", help="Folder for prepared networks (safe to delete).")
+]
+TypeOpt = Annotated[
+    str, typer.Option("--network-type", help="osmnx network type: drive or drive_service.")
+]
 
 
 @network_app.command("info")
@@ -97,7 +130,9 @@ def network_info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Nodes, edges, km of road, components, dropped items and bbox of a network."""
-    loaded = _load_source(source, cache_dir=cache_dir, network_type=network_type, place=place, bbox=bbox)
+    loaded = _load_source(
+        source, cache_dir=cache_dir, network_type=network_type, place=place, bbox=bbox
+    )
     net, rep = loaded.network, loaded.report
     info = {
         "source": loaded.source,
@@ -132,12 +167,22 @@ def network_sites(
     bbox: BboxOpt = None,
     cache_dir: CacheOpt = None,
     network_type: TypeOpt = "drive",
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Candidate rule key=value (repeatable).")] = None,
-    existing: Annotated[list[str] | None, typer.Option(
-        "--existing", help="Existing station as NAME=OSM_ID or NAME=LON,LAT (repeatable).")] = None,
-    max_snap_m: Annotated[float, typer.Option("--max-snap-m", help="Snap limit in metres.")] = 300.0,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Candidate rule key=value (repeatable).")
+    ] = None,
+    existing: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--existing", help="Existing station as NAME=OSM_ID or NAME=LON,LAT (repeatable)."
+        ),
+    ] = None,
+    max_snap_m: Annotated[
+        float, typer.Option("--max-snap-m", help="Snap limit in metres.")
+    ] = 300.0,
     fmt: Annotated[str, typer.Option("--format", help="table, geojson or csv.")] = "table",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
+    ] = None,
 ) -> None:
     """Candidate sites and existing stations of a network, as a table, GeoJSON or CSV."""
     import pandas as pd
@@ -147,10 +192,16 @@ def network_sites(
 
     if fmt not in ("table", "geojson", "csv"):
         raise EvplanError(f"--format {fmt!r} is not one of table, geojson, csv")
-    loaded = _load_source(source, cache_dir=cache_dir, network_type=network_type, place=place, bbox=bbox)
+    loaded = _load_source(
+        source, cache_dir=cache_dir, network_type=network_type, place=place, bbox=bbox
+    )
     specs = [_parse_existing(e) for e in (existing or [])]
-    cands = candidate_sites(loaded.network, loaded.pois, tags=tag or DEFAULT_CANDIDATE_TAGS, max_snap_m=max_snap_m)
-    ex = existing_stations(loaded.network, loaded.pois, specs, max_snap_m=max_snap_m, source=loaded.source)
+    cands = candidate_sites(
+        loaded.network, loaded.pois, tags=tag or DEFAULT_CANDIDATE_TAGS, max_snap_m=max_snap_m
+    )
+    ex = existing_stations(
+        loaded.network, loaded.pois, specs, max_snap_m=max_snap_m, source=loaded.source
+    )
     cands = cands[~cands["site_id"].isin(ex["site_id"])]
     sites = pd.concat([ex, cands], ignore_index=True)
     if fmt == "table":
@@ -158,11 +209,23 @@ def network_sites(
         for col in ("site_id", "name", "kind", "existing", "node", "snap_m", "lon", "lat"):
             table.add_column(col)
         for row in sites.itertuples():
-            table.add_row(row.site_id, str(row.name), row.kind, str(row.existing), str(row.node),
-                          f"{row.snap_m:.0f}", f"{row.lon:.5f}", f"{row.lat:.5f}")
+            table.add_row(
+                row.site_id,
+                str(row.name),
+                row.kind,
+                str(row.existing),
+                str(row.node),
+                f"{row.snap_m:.0f}",
+                f"{row.lon:.5f}",
+                f"{row.lat:.5f}",
+            )
         out.print(table)
         return
-    text = sites.to_json(drop_id=True) if fmt == "geojson" else sites.drop(columns="geometry").to_csv(index=False)
+    text = (
+        sites.to_json(drop_id=True)
+        if fmt == "geojson"
+        else sites.drop(columns="geometry").to_csv(index=False)
+    )
     if output is None:
         sys.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
     else:
@@ -192,7 +255,9 @@ def validate(config: ConfigArg) -> None:
     table.add_column("check")
     table.add_column("result")
     for name, problems in results.items():
-        table.add_row(name, "[green]ok[/]" if not problems else "[red]" + "; ".join(problems) + "[/]")
+        table.add_row(
+            name, "[green]ok[/]" if not problems else "[red]" + "; ".join(problems) + "[/]"
+        )
     out.print(table)
     raise_on_problems(results, source=str(config))
 
@@ -214,15 +279,21 @@ def _validate_sweep(path: Path) -> None:
     from planner.sweep import plan_sweep
 
     plan = plan_sweep(path)  # loads every expanded run: schema errors name the run
-    table = Table(title=f"{path}: sweep {plan.name!r}, {len(plan.runs)} runs over {', '.join(plan.parameters)}")
+    table = Table(
+        title=f"{path}: sweep {plan.name!r}, {len(plan.runs)} runs over {', '.join(plan.parameters)}"
+    )
     table.add_column("run")
     table.add_column("checks")
     failed = None
     for spec in plan.runs:
         results = run_checks(spec.config, source=f"{path} run {spec.label}")
         bad = {k: v for k, v in results.items() if v}
-        table.add_row(spec.label, "[green]ok[/]" if not bad else "[red]" + "; ".join(
-            f"{k}: {'; '.join(v)}" for k, v in bad.items()) + "[/]")
+        table.add_row(
+            spec.label,
+            "[green]ok[/]"
+            if not bad
+            else "[red]" + "; ".join(f"{k}: {'; '.join(v)}" for k, v in bad.items()) + "[/]",
+        )
         if bad and failed is None:
             failed = (results, f"{path} run {spec.label}")
     out.print(table)
@@ -237,8 +308,13 @@ class _StepProgress:
     def __init__(self) -> None:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                 console=console, transient=False)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
         self.task = None
 
     def __enter__(self):
@@ -265,7 +341,9 @@ def _load_checked(config: Path):
     return cfg
 
 
-OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: outputs.folder).")]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Output folder (default: outputs.folder).")
+]
 
 
 def _kpi_table(title: str, before: dict, after: dict | None = None) -> Table:
@@ -337,20 +415,51 @@ def optimize(config: ConfigArg, out_dir: OutOpt = None) -> None:
 
 @app.command("batch")
 def batch(
-    configs: Annotated[list[Path] | None, typer.Argument(
-        help="Study YAML files, one run each (or use --sweep).", show_default=False)] = None,
-    sweep: Annotated[Path | None, typer.Option(
-        "--sweep", "-s", help="Sweep file: a base study and parameters to expand (docs/batch.md).")] = None,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Batch folder (default: the sweep's 'output'; runs/batch for study files).")] = None,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", "-w", help="Local Dask worker processes (default: one per core); 0 = this process, no Dask.")] = None,
-    scheduler: Annotated[str | None, typer.Option(
-        "--scheduler", help="Use an existing Dask cluster at this address, e.g. tcp://10.0.0.5:8786.")] = None,
-    retries: Annotated[int, typer.Option("--retries", help="Extra attempts for a run whose worker died.")] = 1,
-    connect_timeout: Annotated[float, typer.Option(
-        "--connect-timeout", help="Seconds to reach --scheduler and find a worker.")] = 10.0,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and list the runs; run nothing.")] = False,
+    configs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Study YAML files, one run each (or use --sweep).", show_default=False),
+    ] = None,
+    sweep: Annotated[
+        Path | None,
+        typer.Option(
+            "--sweep",
+            "-s",
+            help="Sweep file: a base study and parameters to expand (docs/batch.md).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Batch folder (default: the sweep's 'output'; runs/batch for study files).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            help="Local Dask worker processes (default: one per core); 0 = this process, no Dask.",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Use an existing Dask cluster at this address, e.g. tcp://10.0.0.5:8786.",
+        ),
+    ] = None,
+    retries: Annotated[
+        int, typer.Option("--retries", help="Extra attempts for a run whose worker died.")
+    ] = 1,
+    connect_timeout: Annotated[
+        float,
+        typer.Option("--connect-timeout", help="Seconds to reach --scheduler and find a worker."),
+    ] = 10.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and list the runs; run nothing.")
+    ] = False,
 ) -> None:
     """Run many studies in parallel with Dask: study files or a parameter sweep. Resumable."""
     import contextlib
@@ -362,11 +471,16 @@ def batch(
 
     if (sweep is None) == (not configs):
         raise EvplanError("give study files or --sweep SWEEP.yaml (one of the two)")
-    plan = (plan_sweep(sweep, output=output) if sweep is not None
-            else plan_configs(configs, output=output or Path("runs") / "batch"))
+    plan = (
+        plan_sweep(sweep, output=output)
+        if sweep is not None
+        else plan_configs(configs, output=output or Path("runs") / "batch")
+    )
     done = finished_runs(plan)
     if dry_run:
-        table = Table(title=f"{plan.name}: {len(plan.runs)} runs, {len(done)} finished -> {plan.output}")
+        table = Table(
+            title=f"{plan.name}: {len(plan.runs)} runs, {len(done)} finished -> {plan.output}"
+        )
         for col in ("run", "label", "status"):
             table.add_column(col)
         for spec in plan.runs:
@@ -377,27 +491,55 @@ def batch(
         import distributed  # noqa: F401 - importing it sets its own log levels; quieten them unless -v
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         logging.getLogger("distributed").setLevel(logging.WARNING)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"))
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA {task.fields[eta]}"),
+    )
     with Progress(*columns, console=console) as bar:
-        task = bar.add_task(plan.name, total=len(plan.runs), completed=len(done),
-                            status=f"{len(done)} already finished, starting workers", eta="-")
+        task = bar.add_task(
+            plan.name,
+            total=len(plan.runs),
+            completed=len(done),
+            status=f"{len(done)} already finished, starting workers",
+            eta="-",
+        )
 
         def on_progress(p: BatchProgress) -> None:
             eta = "-" if p.eta_s is None else f"{int(p.eta_s // 60)}m{int(p.eta_s % 60):02d}s"
-            bar.update(task, completed=p.skipped + p.finished, eta=eta,
-                       status=f"[green]{p.done} done[/] {p.running} running [red]{p.failed} failed[/] "
-                              f"{p.skipped} skipped")
+            bar.update(
+                task,
+                completed=p.skipped + p.finished,
+                eta=eta,
+                status=f"[green]{p.done} done[/] {p.running} running [red]{p.failed} failed[/] "
+                f"{p.skipped} skipped",
+            )
 
-        result = run_batch(plan, workers=workers, scheduler=scheduler, retries=retries,
-                           connect_timeout=connect_timeout, progress=on_progress)
+        result = run_batch(
+            plan,
+            workers=workers,
+            scheduler=scheduler,
+            retries=retries,
+            connect_timeout=connect_timeout,
+            progress=on_progress,
+        )
     df = result.summary
-    shown = {"new_stations": "new", "capex": "capex", "coverage_share_after": "coverage",
-             "share_trips_completed_after": "trips done", "wait_p95_min_after": "wait p95 min",
-             "stranded_vehicles_after": "stranded"}
+    shown = {
+        "new_stations": "new",
+        "capex": "capex",
+        "coverage_share_after": "coverage",
+        "share_trips_completed_after": "trips done",
+        "wait_p95_min_after": "wait p95 min",
+        "stranded_vehicles_after": "stranded",
+    }
     kpis = [c for c in shown if c in df.columns]
-    table = Table(title=f"{plan.name}: {result.count('done')} done, {result.count('skipped')} resumed, "
-                        f"{len(result.failed)} failed in {result.elapsed_s:.0f} s")
+    table = Table(
+        title=f"{plan.name}: {result.count('done')} done, {result.count('skipped')} resumed, "
+        f"{len(result.failed)} failed in {result.elapsed_s:.0f} s"
+    )
     table.add_column("run", no_wrap=True)
     table.add_column("status")
     for col in kpis:
@@ -411,16 +553,24 @@ def batch(
         return str(v)
 
     for r in df.head(40).to_dict("records"):
-        table.add_row(str(r["label"]), "[green]done[/]" if r["status"] == "done" else "[red]failed[/]",
-                      *(cell(r[c]) for c in kpis))
+        table.add_row(
+            str(r["label"]),
+            "[green]done[/]" if r["status"] == "done" else "[red]failed[/]",
+            *(cell(r[c]) for c in kpis),
+        )
     out.print(table)
     if len(df) > 40:
         console.print(f"(first 40 of {len(df)} runs shown)")
-    console.print(f"summary: {result.summary_csv} (+ .parquet)"
-                  + (f", chart: {result.chart}" if result.chart else "") + f", failures: {result.failures_csv}")
+    console.print(
+        f"summary: {result.summary_csv} (+ .parquet)"
+        + (f", chart: {result.chart}" if result.chart else "")
+        + f", failures: {result.failures_csv}"
+    )
     if result.failed:
-        console.print(f"[bold red]{len(result.failed)} of {len(plan.runs)} runs failed[/] (see failures.csv); "
-                      "re-run the same command to retry them")
+        console.print(
+            f"[bold red]{len(result.failed)} of {len(plan.runs)} runs failed[/] (see failures.csv); "
+            "re-run the same command to retry them"
+        )
         raise typer.Exit(1)
 
 
@@ -440,7 +590,9 @@ def _parse_existing(text: str):
     try:
         return StationSpec(name=name, osm_id=int(ident), osm_type=kind or None)
     except ValueError:
-        raise EvplanError(f"--existing {text!r}: OSM id must be an integer (optionally way/ID or node/ID)") from None
+        raise EvplanError(
+            f"--existing {text!r}: OSM id must be an integer (optionally way/ID or node/ID)"
+        ) from None
 
 
 def main() -> None:
@@ -461,7 +613,9 @@ def main() -> None:
     except Exception as exc:  # an unexpected bug: one line unless --debug
         if _STATE["debug"]:
             raise
-        console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for a traceback)")
+        console.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for a traceback)"
+        )
         sys.exit(70)
     sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -67,13 +67,23 @@ class LoopResult:
 def missed_targets(kpis: dict[str, float], targets: Targets) -> list[str]:
     """Names of the service targets the KPIs miss, with the values."""
     missed = []
-    if targets.wait_p95_min is not None and kpis.get("wait_p95_min", 0.0) > targets.wait_p95_min + 1e-9:
+    if (
+        targets.wait_p95_min is not None
+        and kpis.get("wait_p95_min", 0.0) > targets.wait_p95_min + 1e-9
+    ):
         missed.append(f"wait_p95_min {kpis['wait_p95_min']:.1f} > {targets.wait_p95_min:g}")
-    if targets.stranded is not None and kpis.get("stranded_vehicles", 0.0) > targets.stranded + 1e-9:
+    if (
+        targets.stranded is not None
+        and kpis.get("stranded_vehicles", 0.0) > targets.stranded + 1e-9
+    ):
         missed.append(f"stranded_vehicles {kpis['stranded_vehicles']:.1f} > {targets.stranded}")
-    if (targets.trips_completed_share is not None
-            and kpis.get("share_trips_completed", 1.0) < targets.trips_completed_share - 1e-9):
-        missed.append(f"share_trips_completed {kpis['share_trips_completed']:.3f} < {targets.trips_completed_share:g}")
+    if (
+        targets.trips_completed_share is not None
+        and kpis.get("share_trips_completed", 1.0) < targets.trips_completed_share - 1e-9
+    ):
+        missed.append(
+            f"share_trips_completed {kpis['share_trips_completed']:.3f} < {targets.trips_completed_share:g}"
+        )
     return missed
 
 
@@ -132,12 +142,27 @@ def closed_loop(
         step(f"proposal simulation (round {it})")
         outcome = simulate(stations)
         missed = missed_targets(outcome.kpis, targets)
-        record = {"iteration": it, "new_sites": added_sites, "stations": len(stations),
-                  "plugs": int(stations["plugs"].sum()), "capex": round(capex, 2), "missed": missed,
-                  **{k: outcome.kpis.get(k) for k in ("wait_p95_min", "stranded_vehicles", "share_trips_completed")}}
+        record = {
+            "iteration": it,
+            "new_sites": added_sites,
+            "stations": len(stations),
+            "plugs": int(stations["plugs"].sum()),
+            "capex": round(capex, 2),
+            "missed": missed,
+            **{
+                k: outcome.kpis.get(k)
+                for k in ("wait_p95_min", "stranded_vehicles", "share_trips_completed")
+            },
+        }
         iterations.append(record)
-        logger.info("round %d: %d stations, %d plugs, capex %.0f, missed: %s", it, len(stations),
-                    record["plugs"], capex, missed or "none")
+        logger.info(
+            "round %d: %d stations, %d plugs, capex %.0f, missed: %s",
+            it,
+            len(stations),
+            record["plugs"],
+            capex,
+            missed or "none",
+        )
         if not missed:
             return LoopResult(baseline, outcome, stations, selected, iterations, capex, True)
         if it == targets.max_iterations:
@@ -145,9 +170,14 @@ def closed_loop(
         # Remedies for the next round.
         plugs_added = 0
         if targets.wait_p95_min is not None and any(m.startswith("wait_p95_min") for m in missed):
-            stations, spent, plugs_added = _add_plugs(stations, outcome.per_station, targets.wait_p95_min,
-                                                      plug_cost=plug_cost, max_plugs=max_plugs,
-                                                      budget_left=None if budget is None else budget - capex)
+            stations, spent, plugs_added = _add_plugs(
+                stations,
+                outcome.per_station,
+                targets.wait_p95_min,
+                plug_cost=plug_cost,
+                max_plugs=max_plugs,
+                budget_left=None if budget is None else budget - capex,
+            )
             capex += spent
             record["plugs_added_next"] = plugs_added
         service_missed = any(m.startswith(("stranded", "share_trips_completed")) for m in missed)
@@ -159,11 +189,20 @@ def closed_loop(
     return LoopResult(baseline, outcome, stations, selected, iterations, capex, False)
 
 
-def _add_plugs(stations: pd.DataFrame, per_station: pd.DataFrame, target_min: float, *, plug_cost: float,
-               max_plugs: int, budget_left: float | None) -> tuple[pd.DataFrame, float, int]:
+def _add_plugs(
+    stations: pd.DataFrame,
+    per_station: pd.DataFrame,
+    target_min: float,
+    *,
+    plug_cost: float,
+    max_plugs: int,
+    budget_left: float | None,
+) -> tuple[pd.DataFrame, float, int]:
     """One more plug at every station whose own p95 wait misses the target, worst first."""
     stations = stations.copy()
-    bad = per_station[per_station["wait_p95_min"] > target_min].sort_values("wait_p95_min", ascending=False)
+    bad = per_station[per_station["wait_p95_min"] > target_min].sort_values(
+        "wait_p95_min", ascending=False
+    )
     spent, added = 0.0, 0
     for sid in bad["station_id"]:
         row = stations.index[stations["station_id"] == sid]

@@ -21,7 +21,9 @@ logger = logging.getLogger(__name__)
 GRID_CELL_M = 1_000.0
 
 
-def build_trips(cfg: StudyConfig, sn: StudyNetwork, vehicles: dict, *, rng: np.random.Generator) -> pd.DataFrame:
+def build_trips(
+    cfg: StudyConfig, sn: StudyNetwork, vehicles: dict, *, rng: np.random.Generator
+) -> pd.DataFrame:
     """Generate (or read) the study's trips.
 
     City: trip chains from district polygons weighted by population (and POIs); without
@@ -35,25 +37,53 @@ def build_trips(cfg: StudyConfig, sn: StudyNetwork, vehicles: dict, *, rng: np.r
         zones = city_zones(cfg, net)
         pois = sn.pois[["lon", "lat"]] if d.use_poi_weight and not sn.pois.empty else None
         trips = sim_demand.city_trips(
-            net, zones, rng=rng, population_col="population", pois=pois, adoption_share=d.adoption_share,
-            trips_per_ev_day=d.trips_per_ev_day, days=cfg.simulation.days, vehicle_mix=fleet, vehicles=vehicles,
-            max_trips=d.max_trips)
+            net,
+            zones,
+            rng=rng,
+            population_col="population",
+            pois=pois,
+            adoption_share=d.adoption_share,
+            trips_per_ev_day=d.trips_per_ev_day,
+            days=cfg.simulation.days,
+            vehicle_mix=fleet,
+            vehicles=vehicles,
+            max_trips=d.max_trips,
+        )
     elif d.kind == "corridor":
         places = corridor_places(net)
         trips = sim_demand.corridor_trips(
-            net, places, rng=rng, trips_per_day=d.trips_per_day, gravity_exponent=d.gravity_exponent,
-            truck_share=d.truck_share if cfg.vehicles.truck else 0.0, days=cfg.simulation.days,
-            min_distance_km=d.min_trip_km, car_mix=fleet,
-            truck_mix={cfg.vehicles.truck: 1.0} if cfg.vehicles.truck else None, vehicles=vehicles)
+            net,
+            places,
+            rng=rng,
+            trips_per_day=d.trips_per_day,
+            gravity_exponent=d.gravity_exponent,
+            truck_share=d.truck_share if cfg.vehicles.truck else 0.0,
+            days=cfg.simulation.days,
+            min_distance_km=d.min_trip_km,
+            car_mix=fleet,
+            truck_mix={cfg.vehicles.truck: 1.0} if cfg.vehicles.truck else None,
+            vehicles=vehicles,
+        )
     else:
         zones = gpd.read_file(d.zones) if d.zones is not None else None
         # zones are named by demand.zone_name_field when the polygons carry it (else by row)
-        zone_col = d.zone_name_field if zones is not None and d.zone_name_field in zones.columns else None
-        trips = sim_demand.read_od_table(d.od_table, network=net, rng=rng, zones=zones, zone_col=zone_col,
-                                         vehicles=vehicles, vehicle_mix=fleet)
+        zone_col = (
+            d.zone_name_field if zones is not None and d.zone_name_field in zones.columns else None
+        )
+        trips = sim_demand.read_od_table(
+            d.od_table,
+            network=net,
+            rng=rng,
+            zones=zones,
+            zone_col=zone_col,
+            vehicles=vehicles,
+            vehicle_mix=fleet,
+        )
     if trips.empty:
-        raise DemandError(f"study {cfg.name!r}: the demand settings produced no trips; raise "
-                          "demand.adoption_share / demand.trips_per_day or check the zones")
+        raise DemandError(
+            f"study {cfg.name!r}: the demand settings produced no trips; raise "
+            "demand.adoption_share / demand.trips_per_day or check the zones"
+        )
     logger.info("%d trips by %d vehicles", len(trips), trips["vehicle_id"].nunique())
     return trips
 
@@ -69,21 +99,29 @@ def city_zones(cfg: StudyConfig, net: RoadNetwork) -> gpd.GeoDataFrame:
         raise DemandError(f"demand.zones: cannot read {d.zones}: {exc}") from exc
     if d.zone_population is not None:
         table = pd.read_csv(d.zone_population)
-        fields = [d.zone_name_field] + [f for f in ("name_ru", "name_kz", "name", "name_object") if f != d.zone_name_field]
+        fields = [d.zone_name_field] + [
+            f for f in ("name_ru", "name_kz", "name", "name_object") if f != d.zone_name_field
+        ]
         zones = sim_demand.join_population(zones, table, zone_name_fields=fields)
     elif "population" not in zones.columns:
-        raise DemandError(f"demand.zones {d.zones} has no 'population' column; add demand.zone_population")
+        raise DemandError(
+            f"demand.zones {d.zones} has no 'population' column; add demand.zone_population"
+        )
     return zones
 
 
-def grid_zones(net: RoadNetwork, *, population: float, cell_m: float = GRID_CELL_M) -> gpd.GeoDataFrame:
+def grid_zones(
+    net: RoadNetwork, *, population: float, cell_m: float = GRID_CELL_M
+) -> gpd.GeoDataFrame:
     """Square cells over the network holding nodes; ``population`` split by node count."""
     ix = np.floor((net.x - net.x.min()) / cell_m).astype(np.int64)
     iy = np.floor((net.y - net.y.min()) / cell_m).astype(np.int64)
     cells = pd.DataFrame({"ix": ix, "iy": iy}).value_counts().rename("nodes").reset_index()
     x0, y0 = net.x.min(), net.y.min()
-    geom = [box(x0 + i * cell_m, y0 + j * cell_m, x0 + (i + 1) * cell_m, y0 + (j + 1) * cell_m)
-            for i, j in zip(cells["ix"], cells["iy"], strict=True)]
+    geom = [
+        box(x0 + i * cell_m, y0 + j * cell_m, x0 + (i + 1) * cell_m, y0 + (j + 1) * cell_m)
+        for i, j in zip(cells["ix"], cells["iy"], strict=True)
+    ]
     cells["population"] = population * cells["nodes"] / cells["nodes"].sum()
     cells["name"] = [f"cell {i},{j}" for i, j in zip(cells["ix"], cells["iy"], strict=True)]
     return gpd.GeoDataFrame(cells, geometry=geom, crs=net.crs).to_crs("EPSG:4326")
@@ -93,13 +131,19 @@ def corridor_places(net: RoadNetwork) -> pd.DataFrame:
     """Named network nodes with a population (the corridor builder's attached places)."""
     t = net.node_table
     if not {"name", "population"} <= set(t.columns):
-        raise DemandError("demand.kind 'corridor' needs a network with named places (network.corridor)")
+        raise DemandError(
+            "demand.kind 'corridor' needs a network with named places (network.corridor)"
+        )
     pop = pd.to_numeric(t["population"], errors="coerce")
     ok = t["name"].notna() & pop.gt(0)
-    places = pd.DataFrame({"name": t.loc[ok, "name"].astype(str), "population": pop[ok], "node": t.index[ok]})
+    places = pd.DataFrame(
+        {"name": t.loc[ok, "name"].astype(str), "population": pop[ok], "node": t.index[ok]}
+    )
     if len(places) < 2:
-        raise DemandError("the corridor network has fewer than two populated places; lower "
-                          "network.corridor.min_population or raise place_distance_km")
+        raise DemandError(
+            "the corridor network has fewer than two populated places; lower "
+            "network.corridor.min_population or raise place_distance_km"
+        )
     return places.reset_index(drop=True)
 
 
@@ -108,8 +152,15 @@ def demand_points(cfg: StudyConfig, sn: StudyNetwork, trips: pd.DataFrame) -> gp
     net = sn.network
     agg = trips.groupby("origin").size().rename("weight").reset_index()
     nodes = agg["origin"].to_numpy()
-    df = pd.DataFrame({"node": nodes, "weight": agg["weight"].astype(float), "kind": "trip_origin",
-                       "lon": net.lon[nodes], "lat": net.lat[nodes]})
+    df = pd.DataFrame(
+        {
+            "node": nodes,
+            "weight": agg["weight"].astype(float),
+            "kind": "trip_origin",
+            "lon": net.lon[nodes],
+            "lat": net.lat[nodes],
+        }
+    )
     if cfg.demand.kind == "corridor" and "name" in net.node_table.columns:
         df["name"] = net.node_table["name"].reindex(nodes).fillna("").astype(str).to_numpy()
     return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326")

@@ -112,7 +112,9 @@ def json_safe(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return [json_safe(v) for v in obj.tolist()]
     if isinstance(obj, pd.DataFrame):
-        return [json_safe(r) for r in obj.drop(columns="geometry", errors="ignore").to_dict("records")]
+        return [
+            json_safe(r) for r in obj.drop(columns="geometry", errors="ignore").to_dict("records")
+        ]
     if isinstance(obj, pd.Series):
         return json_safe(obj.to_dict())
     if isinstance(obj, (pd.Timedelta, dt.timedelta)):
@@ -145,9 +147,13 @@ def as_wgs84(frame: pd.DataFrame | None) -> gpd.GeoDataFrame:
     elif "geometry" in frame.columns:
         gdf = gpd.GeoDataFrame(frame, geometry="geometry")
     elif {"lon", "lat"} <= set(frame.columns):
-        gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326")
+        gdf = gpd.GeoDataFrame(
+            frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326"
+        )
     else:
-        gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), index=frame.index))
+        gdf = gpd.GeoDataFrame(
+            frame, geometry=gpd.GeoSeries([None] * len(frame), index=frame.index)
+        )
     if gdf.crs is None:
         gdf = gdf.set_crs("EPSG:4326")
     elif not gdf.crs.equals("EPSG:4326"):
@@ -156,8 +162,11 @@ def as_wgs84(frame: pd.DataFrame | None) -> gpd.GeoDataFrame:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) \
+    return (
+        isinstance(v, (int, float, np.integer, np.floating))
+        and not isinstance(v, (bool, np.bool_))
         and math.isfinite(float(v))
+    )
 
 
 def kpi_table(result: StudyResult) -> pd.DataFrame:
@@ -169,16 +178,31 @@ def kpi_table(result: StudyResult) -> pd.DataFrame:
     """
     iv = result.kpi_intervals
     has_iv = iv is not None and not iv.empty and {"scenario", "kpi"} <= set(iv.columns)
-    known = set(result.kpis_before) | set(result.kpis_after) | (set(iv["kpi"].astype(str)) if has_iv else set())
+    known = (
+        set(result.kpis_before)
+        | set(result.kpis_after)
+        | (set(iv["kpi"].astype(str)) if has_iv else set())
+    )
     keys = [k for k in KPI_INFO if k in known] + sorted(known - set(KPI_INFO))
     rows = []
     for k in keys:
         label, unit, better = KPI_INFO.get(k, (k.replace("_", " ").capitalize(), "", ""))
         b, a = result.kpis_before.get(k), result.kpis_after.get(k)
         delta = float(a) - float(b) if _is_number(a) and _is_number(b) else None
-        rows.append({"kpi": k, "label": label, "unit": unit, "better": better,
-                     "before": json_safe(b), "after": json_safe(a), "delta": delta})
-    table = pd.DataFrame(rows, columns=["kpi", "label", "unit", "better", "before", "after", "delta"])
+        rows.append(
+            {
+                "kpi": k,
+                "label": label,
+                "unit": unit,
+                "better": better,
+                "before": json_safe(b),
+                "after": json_safe(a),
+                "delta": delta,
+            }
+        )
+    table = pd.DataFrame(
+        rows, columns=["kpi", "label", "unit", "better", "before", "after", "delta"]
+    )
     if has_iv:
         stats = [c for c in ("mean", "ci_low", "ci_high", "n") if c in iv.columns]
         for scen, part in iv.assign(kpi=iv["kpi"].astype(str)).groupby("scenario", sort=False):
@@ -229,11 +253,17 @@ def _plain_columns(df: pd.DataFrame) -> pd.DataFrame:
             continue
         if s.dtype == object:
             s = s.map(_flatten_value)
-            kinds = {type(v) for v in s if v is not None and not (isinstance(v, float) and math.isnan(v))}
+            kinds = {
+                type(v) for v in s if v is not None and not (isinstance(v, float) and math.isnan(v))
+            }
             if kinds and kinds <= {bool, np.bool_}:  # booleans with gaps (e.g. after a left join)
                 s = s.astype("boolean")
             elif len(kinds) > 1 and not kinds <= {int, float, np.int64, np.float64}:
-                s = s.map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+                s = s.map(
+                    lambda v: (
+                        None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+                    )
+                )
         df[col] = s
     df.columns = [str(c) for c in df.columns]
     if "fid" in df.columns and not pd.api.types.is_integer_dtype(df["fid"]):
@@ -254,7 +284,9 @@ def _write_gpkg(result: StudyResult, path: Path) -> tuple[dict[str, int], list[s
             elif len(families) > 1:  # e.g. zone polygons mixed with points
                 kwargs["geometry_type"] = "Unknown"
             try:
-                pyogrio.write_dataframe(gdf, tmp, layer=layer, driver="GPKG", append=tmp.exists(), **kwargs)
+                pyogrio.write_dataframe(
+                    gdf, tmp, layer=layer, driver="GPKG", append=tmp.exists(), **kwargs
+                )
             except Exception as exc:  # noqa: BLE001 - one odd layer must not lose the others
                 logger.warning("GeoPackage layer %r skipped: %s", layer, exc)
                 skipped.append(layer)
@@ -301,7 +333,9 @@ def _parquet_bytes(df: pd.DataFrame) -> bytes:
         if isinstance(flat, gpd.GeoDataFrame):
             flat.to_parquet(buf, index=False)
         else:
-            flat.astype({c: str for c in flat.columns if flat[c].dtype == object}).to_parquet(buf, index=False)
+            flat.astype({c: str for c in flat.columns if flat[c].dtype == object}).to_parquet(
+                buf, index=False
+            )
     return buf.getvalue()
 
 
@@ -335,12 +369,18 @@ def write_outputs(result: StudyResult, folder: Path) -> dict[str, Path]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"output folder {folder} does not exist; create it (or use planner.outputs.atomic_dir)")
+        raise FileNotFoundError(
+            f"output folder {folder} does not exist; create it (or use planner.outputs.atomic_dir)"
+        )
     written: dict[str, Path] = {}
 
     def put(rel: str, data: str | bytes) -> None:
         path = folder / rel
-        written[rel] = write_bytes_atomic(path, data) if isinstance(data, bytes) else write_text_atomic(path, data)
+        written[rel] = (
+            write_bytes_atomic(path, data)
+            if isinstance(data, bytes)
+            else write_text_atomic(path, data)
+        )
 
     counts, skipped = _write_gpkg(result, folder / "study.gpkg")
     written["study.gpkg"] = folder / "study.gpkg"
@@ -368,7 +408,9 @@ def write_outputs(result: StudyResult, folder: Path) -> dict[str, Path]:
         "study": result.name,
         "before": json_safe(result.kpis_before),
         "after": json_safe(result.kpis_after),
-        "delta": {r.kpi: r.delta for r in kt.itertuples() if r.delta is not None and not pd.isna(r.delta)},
+        "delta": {
+            r.kpi: r.delta for r in kt.itertuples() if r.delta is not None and not pd.isna(r.delta)
+        },
         "units": {r.kpi: r.unit for r in kt.itertuples()},
         "intervals": json_safe(iv) if iv is not None and not iv.empty else [],
     }
@@ -376,6 +418,9 @@ def write_outputs(result: StudyResult, folder: Path) -> dict[str, Path]:
 
     manifest = dict(result.manifest)
     manifest["export"] = {"layers": counts, "skipped_layers": skipped}
-    put("manifest.json", json.dumps(json_safe(manifest), indent=2, ensure_ascii=False, allow_nan=False))
+    put(
+        "manifest.json",
+        json.dumps(json_safe(manifest), indent=2, ensure_ascii=False, allow_nan=False),
+    )
     logger.info("wrote %d output files into %s", len(written), folder)
     return written

@@ -46,8 +46,12 @@ class FRLMSolution:
     details: dict = field(default_factory=dict)
 
 
-def path_cover_sets(route_km: list[np.ndarray], site_km: list[np.ndarray], site_idx: list[np.ndarray],
-                    range_km: float) -> list[list[frozenset[int]] | None]:
+def path_cover_sets(
+    route_km: list[np.ndarray],
+    site_km: list[np.ndarray],
+    site_idx: list[np.ndarray],
+    range_km: float,
+) -> list[list[frozenset[int]] | None]:
     """For every flow, the distinct sets :math:`K_{qa}` (site indices) of its cycle's arcs.
 
     ``route_km[q]``: km of every node along route q (0 .. L); ``site_km[q]``/``site_idx[q]``:
@@ -72,9 +76,21 @@ def path_cover_sets(route_km: list[np.ndarray], site_km: list[np.ndarray], site_
     return out
 
 
-def solve_frlm(route_km, site_km, site_idx, flows, n_sites: int, *, range_km: float, fixed: np.ndarray,
-               p: int | None, time_limit_s: float = 60.0, threads: int = 2, seed: int = 0,
-               backend: str = "scip") -> FRLMSolution:
+def solve_frlm(
+    route_km,
+    site_km,
+    site_idx,
+    flows,
+    n_sites: int,
+    *,
+    range_km: float,
+    fixed: np.ndarray,
+    p: int | None,
+    time_limit_s: float = 60.0,
+    threads: int = 2,
+    seed: int = 0,
+    backend: str = "scip",
+) -> FRLMSolution:
     """Solve the FRLM (see module docstring) for ``n_sites`` sites (``fixed`` open).
 
     ``backend`` is ``"scip"`` (default: the arc-cover LP is strong and SCIP's LP-based
@@ -88,8 +104,21 @@ def solve_frlm(route_km, site_km, site_idx, flows, n_sites: int, *, range_km: fl
     always = np.array([s is None for s in sets])
     coverable = np.array([s is None or all(len(k) > 0 for k in s) for s in sets])
     if backend in ("scip", "highs"):
-        return _solve_mip(sets, always, coverable, flows, n_sites, fixed_set, p, range_km, backend,
-                          time_limit_s, threads, seed, t0)
+        return _solve_mip(
+            sets,
+            always,
+            coverable,
+            flows,
+            n_sites,
+            fixed_set,
+            p,
+            range_km,
+            backend,
+            time_limit_s,
+            threads,
+            seed,
+            t0,
+        )
     # data -> variables
     m = cp_model.CpModel()
     x = [m.new_bool_var(f"x{k}") for k in range(n_sites)]
@@ -110,8 +139,9 @@ def solve_frlm(route_km, site_km, site_idx, flows, n_sites: int, *, range_km: fl
                 z = zvars[ks] = m.new_bool_var("")
                 m.add_bool_or([x[k] for k in ks]).only_enforce_if(z)
             m.add_implication(y[q], z)
-    base = float(flows[always].sum()) + float(sum(flows[q] for q, s in enumerate(sets)
-                                                  if s is not None and coverable[q] and q not in y))
+    base = float(flows[always].sum()) + float(
+        sum(flows[q] for q, s in enumerate(sets) if s is not None and coverable[q] and q not in y)
+    )
     new_x = [x[k] for k in range(n_sites) if k not in fixed_set]
     # integer objective: ~9 significant digits (exact for integral flows); the rounding error
     # bound is added to the reported bound so it stays valid
@@ -138,20 +168,37 @@ def solve_frlm(route_km, site_km, site_idx, flows, n_sites: int, *, range_km: fl
     solver.parameters.random_seed = int(seed)
     status = solver.solve(m)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        raise RuntimeError(f"FRLM ({variant}) solver status {solver.status_name(status)} after {time_limit_s} s")
-    chosen = np.array([k for k in range(n_sites) if k not in fixed_set and solver.value(x[k])], dtype=np.int64)
-    covered = always | np.array([coverable[q] and (q not in y or bool(solver.value(y[q])))
-                                 for q in range(len(sets))])
+        raise RuntimeError(
+            f"FRLM ({variant}) solver status {solver.status_name(status)} after {time_limit_s} s"
+        )
+    chosen = np.array(
+        [k for k in range(n_sites) if k not in fixed_set and solver.value(x[k])], dtype=np.int64
+    )
+    covered = always | np.array(
+        [coverable[q] and (q not in y or bool(solver.value(y[q]))) for q in range(len(sets))]
+    )
     if p is not None:
         obj = base + float(sum(flows[q] for q in qs if solver.value(y[q])))
         bound = base + solver.best_objective_bound / scale + ferr
     else:
         obj, bound = float(chosen.size), float(solver.best_objective_bound)
     gap = abs(bound - obj) / max(abs(obj), 1e-9)
-    return FRLMSolution(status=solver.status_name(status), selected=chosen, objective=obj, best_bound=bound,
-                        gap=gap, covered=covered, solve_time_s=time.perf_counter() - t0,
-                        details={"variant": variant, "flows": len(sets), "coverable": int(coverable.sum()),
-                                 "arc_sets": len(zvars), "range_km": range_km})
+    return FRLMSolution(
+        status=solver.status_name(status),
+        selected=chosen,
+        objective=obj,
+        best_bound=bound,
+        gap=gap,
+        covered=covered,
+        solve_time_s=time.perf_counter() - t0,
+        details={
+            "variant": variant,
+            "flows": len(sets),
+            "coverable": int(coverable.sum()),
+            "arc_sets": len(zvars),
+            "range_km": range_km,
+        },
+    )
 
 
 def _hint_greedy(m, x, y, sets, fixed_set, p) -> None:
@@ -160,8 +207,21 @@ def _hint_greedy(m, x, y, sets, fixed_set, p) -> None:
         m.add_hint(v, k in open_)
 
 
-def _solve_mip(sets, always, coverable, flows, n_sites, fixed_set, p, range_km, backend, time_limit_s, threads,
-               seed, t0) -> FRLMSolution:
+def _solve_mip(
+    sets,
+    always,
+    coverable,
+    flows,
+    n_sites,
+    fixed_set,
+    p,
+    range_km,
+    backend,
+    time_limit_s,
+    threads,
+    seed,
+    t0,
+) -> FRLMSolution:
     """The arc-cover model on SCIP/HiGHS: ``y`` continuous (exact: for binary ``x`` each
     ``y_q`` is at most 0 or 1), one covering row per distinct arc set."""
     from planner.siting._base import SolveOptions, new_mip, run_mip
@@ -191,8 +251,9 @@ def _solve_mip(sets, always, coverable, flows, n_sites, fixed_set, p, range_km, 
             ct.SetCoefficient(y[q], -1.0)
             for k in ks:
                 ct.SetCoefficient(x[k], 1.0)
-    base = float(flows[always].sum()) + float(sum(flows[q] for q, s in enumerate(sets)
-                                                  if s is not None and coverable[q] and q not in y))
+    base = float(flows[always].sum()) + float(
+        sum(flows[q] for q, s in enumerate(sets) if s is not None and coverable[q] and q not in y)
+    )
     free = [k for k in range(n_sites) if k not in fixed_set]
     obj = solver.Objective()
     if p is not None:
@@ -208,7 +269,9 @@ def _solve_mip(sets, always, coverable, flows, n_sites, fixed_set, p, range_km, 
             obj.SetCoefficient(x[k], 1.0)
         obj.SetMinimization()
         variant = "min-sites"
-    opts = SolveOptions(time_limit_s=max(0.01, float(time_limit_s)), threads=int(threads), seed=int(seed))
+    opts = SolveOptions(
+        time_limit_s=max(0.01, float(time_limit_s)), threads=int(threads), seed=int(seed)
+    )
     hint = None
     if backend == "scip":
         open_ = _greedy_open(sets, fixed_set, p, n_sites)
@@ -219,18 +282,35 @@ def _solve_mip(sets, always, coverable, flows, n_sites, fixed_set, p, range_km, 
     xv = out.values["x"] > 0.5
     chosen = np.array([k for k in free if xv[k]], dtype=np.int64)
     open_set = set(chosen.tolist()) | fixed_set
-    covered = always | np.array([coverable[q] and (s is None or all(k & open_set for k in s))
-                                 for q, s in enumerate(sets)])
+    covered = always | np.array(
+        [coverable[q] and (s is None or all(k & open_set for k in s)) for q, s in enumerate(sets)]
+    )
     if p is not None:
         objective = float(flows[covered].sum())
         bound = base + (out.bound if np.isfinite(out.bound) else float(sum(flows[q] for q in y)))
     else:
-        objective, bound = float(chosen.size), float(np.ceil(out.bound - 1e-6)) if np.isfinite(out.bound) else 0.0
+        objective, bound = (
+            float(chosen.size),
+            float(np.ceil(out.bound - 1e-6)) if np.isfinite(out.bound) else 0.0,
+        )
     gap = abs(bound - objective) / max(abs(objective), 1e-9)
-    return FRLMSolution(status=out.status, selected=chosen, objective=objective, best_bound=bound, gap=gap,
-                        covered=covered, solve_time_s=time.perf_counter() - t0,
-                        details={"variant": variant, "flows": len(sets), "coverable": int(coverable.sum()),
-                                 "arc_sets": len(need_sets), "range_km": range_km, "backend": backend})
+    return FRLMSolution(
+        status=out.status,
+        selected=chosen,
+        objective=objective,
+        best_bound=bound,
+        gap=gap,
+        covered=covered,
+        solve_time_s=time.perf_counter() - t0,
+        details={
+            "variant": variant,
+            "flows": len(sets),
+            "coverable": int(coverable.sum()),
+            "arc_sets": len(need_sets),
+            "range_km": range_km,
+            "backend": backend,
+        },
+    )
 
 
 def _greedy_open(sets, fixed_set, p, n_sites) -> set[int]:

@@ -64,16 +64,25 @@ def sim_settings(cfg: StudyConfig, *, temperature_c: float | None = None) -> sim
         kw["grid_kg_co2_per_kwh"] = sc.grid_kg_co2_per_kwh
     return sim.SimSettings(
         ambient_temp_c=sc.temperature_c if temperature_c is None else temperature_c,
-        initial_soc=sc.start_soc, max_wait_s=sc.balk_after_min * 60.0,
-        home_charging_share=sc.home_charging_share, horizon_s=None, **kw)
+        initial_soc=sc.start_soc,
+        max_wait_s=sc.balk_after_min * 60.0,
+        home_charging_share=sc.home_charging_share,
+        horizon_s=None,
+        **kw,
+    )
 
 
 def _vehicles(cfg: StudyConfig) -> dict:
-    return (sim.load_vehicle_models(cfg.vehicles.catalogue) if cfg.vehicles.catalogue is not None
-            else sim.builtin_models())
+    return (
+        sim.load_vehicle_models(cfg.vehicles.catalogue)
+        if cfg.vehicles.catalogue is not None
+        else sim.builtin_models()
+    )
 
 
-def _unserved(res, trips: pd.DataFrame, *, wait_target_min: float | None, detour_limit_min: float) -> pd.DataFrame:
+def _unserved(
+    res, trips: pd.DataFrame, *, wait_target_min: float | None, detour_limit_min: float
+) -> pd.DataFrame:
     """Demand the scenario served badly, at the origin node of the trip leg concerned:
     trips not completed (stranded, unroutable, cancelled), and public charging stops that
     balked, waited longer than the target or detoured longer than the coverage threshold."""
@@ -85,7 +94,11 @@ def _unserved(res, trips: pd.DataFrame, *, wait_target_min: float | None, detour
         poor = ses["status"].eq("balked") | (ses["detour_s"] > detour_limit_min * 60.0)
         if wait_target_min is not None:
             poor |= ses["wait_s"] > wait_target_min * 60.0
-        od = t.set_index("trip_id")[["origin", "destination"]].reindex(ses.loc[poor, "trip_id"]).dropna()
+        od = (
+            t.set_index("trip_id")[["origin", "destination"]]
+            .reindex(ses.loc[poor, "trip_id"])
+            .dropna()
+        )
         rows.append(od.astype(np.int64).reset_index(drop=True).assign(weight=1.0))
     df = pd.concat(rows, ignore_index=True).rename(columns={"origin": "node"})
     return df.groupby(["node", "destination"], as_index=False)["weight"].sum()
@@ -93,11 +106,17 @@ def _unserved(res, trips: pd.DataFrame, *, wait_target_min: float | None, detour
 
 def _per_station(res) -> pd.DataFrame:
     ses = res.sessions[res.sessions["station"] >= 0]
-    st = res.stations[["station_id", "utilisation"]].copy() if "utilisation" in res.stations else \
-        res.stations[["station_id"]].assign(utilisation=np.nan)
+    st = (
+        res.stations[["station_id", "utilisation"]].copy()
+        if "utilisation" in res.stations
+        else res.stations[["station_id"]].assign(utilisation=np.nan)
+    )
     if len(ses):
-        agg = ses.groupby("station_id").agg(sessions=("wait_s", "size"), wait_mean_min=("wait_s", "mean"),
-                                            wait_p95_min=("wait_s", lambda w: np.percentile(w, 95)))
+        agg = ses.groupby("station_id").agg(
+            sessions=("wait_s", "size"),
+            wait_mean_min=("wait_s", "mean"),
+            wait_p95_min=("wait_s", lambda w: np.percentile(w, 95)),
+        )
         agg[["wait_mean_min", "wait_p95_min"]] /= 60.0
         st = st.merge(agg, left_on="station_id", right_index=True, how="left")
     for col in ("sessions", "wait_mean_min", "wait_p95_min"):
@@ -109,7 +128,9 @@ def _per_station(res) -> pd.DataFrame:
 class StudySimulator:
     """Simulates a study's trips for any station set, with replications."""
 
-    def __init__(self, cfg: StudyConfig, sn: StudyNetwork, trips: pd.DataFrame, vehicles: dict) -> None:
+    def __init__(
+        self, cfg: StudyConfig, sn: StudyNetwork, trips: pd.DataFrame, vehicles: dict
+    ) -> None:
         self.cfg, self.sn, self.trips, self.vehicles = cfg, sn, trips, vehicles
         self.runs = 0
 
@@ -118,30 +139,57 @@ class StudySimulator:
         # intervals then reflect demand variability, not only the initial state of charge.
         return build_trips(self.cfg, self.sn, self.vehicles, rng=rng)
 
-    def __call__(self, stations: pd.DataFrame, *, temperature_c: float | None = None,
-                 trips: pd.DataFrame | None = None, replications: int | None = None) -> ScenarioOutcome:
+    def __call__(
+        self,
+        stations: pd.DataFrame,
+        *,
+        temperature_c: float | None = None,
+        trips: pd.DataFrame | None = None,
+        replications: int | None = None,
+    ) -> ScenarioOutcome:
         cfg = self.cfg
         trips = self.trips if trips is None else trips
         reps = cfg.simulation.replications if replications is None else replications
         settings = sim_settings(cfg, temperature_c=temperature_c)
         st = stations[["station_id", "node", "plugs", "power_kw", "name"]].copy()
-        first = sim.simulate(self.sn.network, st, trips, vehicles=self.vehicles, settings=settings, seed=cfg.seed)
+        first = sim.simulate(
+            self.sn.network, st, trips, vehicles=self.vehicles, settings=settings, seed=cfg.seed
+        )
         self.runs += 1
         kpis = first.kpis()
         intervals = pd.DataFrame()
         if reps > 1:
             source = self._redraw if trips is self.trips else trips
-            intervals = sim.replicate(self.sn.network, st, source, replications=reps, vehicles=self.vehicles,
-                                      settings=settings, seed=cfg.seed)
+            intervals = sim.replicate(
+                self.sn.network,
+                st,
+                source,
+                replications=reps,
+                vehicles=self.vehicles,
+                settings=settings,
+                seed=cfg.seed,
+            )
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
-        unserved = _unserved(first, trips, wait_target_min=cfg.targets.wait_p95_min,
-                             detour_limit_min=cfg.model.threshold_min)
-        return ScenarioOutcome(kpis, _per_station(first), unserved, detail={"result": first, "intervals": intervals})
+        unserved = _unserved(
+            first,
+            trips,
+            wait_target_min=cfg.targets.wait_p95_min,
+            detour_limit_min=cfg.model.threshold_min,
+        )
+        return ScenarioOutcome(
+            kpis, _per_station(first), unserved, detail={"result": first, "intervals": intervals}
+        )
 
 
-def run_study(cfg: StudyConfig, *, out_dir: str | Path | None = None, config_path: str | Path | None = None,
-              on_step: StepCallback | None = None, write: bool = True) -> StudyResult:
+def run_study(
+    cfg: StudyConfig,
+    *,
+    out_dir: str | Path | None = None,
+    config_path: str | Path | None = None,
+    on_step: StepCallback | None = None,
+    write: bool = True,
+) -> StudyResult:
     """Run a whole study and (by default) write its output folder atomically.
 
     Parameters
@@ -167,17 +215,29 @@ def run_study(cfg: StudyConfig, *, out_dir: str | Path | None = None, config_pat
     optimizer = siting_step.StudyOptimizer(cfg, sn, candidates, trips, vehicles)
     with timer.step("closed loop"):
         loop: LoopResult = closed_loop(
-            existing, simulate=simulator, optimize=optimizer,
-            targets=Targets(cfg.targets.wait_p95_min, cfg.targets.stranded, cfg.targets.trips_completed_share,
-                            cfg.targets.max_iterations),
-            first_round_sites=cfg.model.p, budget=cfg.model.budget, plug_cost=cfg.candidates.plug_cost,
-            max_plugs=cfg.candidates.max_plugs, on_step=on_step)
+            existing,
+            simulate=simulator,
+            optimize=optimizer,
+            targets=Targets(
+                cfg.targets.wait_p95_min,
+                cfg.targets.stranded,
+                cfg.targets.trips_completed_share,
+                cfg.targets.max_iterations,
+            ),
+            first_round_sites=cfg.model.p,
+            budget=cfg.model.budget,
+            plug_cost=cfg.candidates.plug_cost,
+            max_plugs=cfg.candidates.max_plugs,
+            on_step=on_step,
+        )
     with timer.step("vehicle comparison"):
         matrix = vehicle_matrix(cfg, simulator, existing, loop.stations)
     with timer.step("coverage curve"):
         curve = optimizer.coverage_curve(existing)
     result = assemble(cfg, sn, existing, candidates, trips, loop, matrix, curve, optimizer)
-    result.manifest = manifest(cfg, sn, timer.timings, config_path=Path(config_path) if config_path else None)
+    result.manifest = manifest(
+        cfg, sn, timer.timings, config_path=Path(config_path) if config_path else None
+    )
     result.manifest["config_hash"] = config_hash(cfg)
     result.manifest["simulation_runs"] = simulator.runs
     if write:
@@ -191,7 +251,7 @@ def run_study(cfg: StudyConfig, *, out_dir: str | Path | None = None, config_pat
 
 
 def _prepare(cfg: StudyConfig, timer: _Timer):
-    demand_seed, = np.random.SeedSequence(cfg.seed).spawn(1)
+    (demand_seed,) = np.random.SeedSequence(cfg.seed).spawn(1)
     with timer.step("network"):
         sn = build_network(cfg)
     with timer.step("sites"):
@@ -202,8 +262,14 @@ def _prepare(cfg: StudyConfig, timer: _Timer):
     return sn, existing, vehicles, trips
 
 
-def simulate_study(cfg: StudyConfig, *, out_dir: str | Path | None = None, config_path: str | Path | None = None,
-                   on_step: StepCallback | None = None, write: bool = True) -> StudyResult:
+def simulate_study(
+    cfg: StudyConfig,
+    *,
+    out_dir: str | Path | None = None,
+    config_path: str | Path | None = None,
+    on_step: StepCallback | None = None,
+    write: bool = True,
+) -> StudyResult:
     """``evplan simulate``: the study's trips with the existing stations only; writes the
     tables, KPIs (with replication intervals) and manifest atomically."""
     timer = _Timer(on_step)
@@ -213,16 +279,32 @@ def simulate_study(cfg: StudyConfig, *, out_dir: str | Path | None = None, confi
         outcome = simulator(existing)
     res = outcome.detail["result"]
     per = outcome.per_station.set_index("station_id")
-    st = existing.join(per[["utilisation", "wait_mean_min", "wait_p95_min", "sessions"]], on="station_id")
+    st = existing.join(
+        per[["utilisation", "wait_mean_min", "wait_p95_min", "sessions"]], on="station_id"
+    )
     iv = outcome.detail["intervals"]
     result = StudyResult(
-        name=cfg.name, title=cfg.title or cfg.name, question=cfg.question, roads=roads_frame(sn.network),
-        demand=demand_points(cfg, sn, trips), existing=points_frame(st),
+        name=cfg.name,
+        title=cfg.title or cfg.name,
+        question=cfg.question,
+        roads=roads_frame(sn.network),
+        demand=demand_points(cfg, sn, trips),
+        existing=points_frame(st),
         kpis_before=dict(outcome.kpis),
-        kpi_intervals=iv.reset_index(names="kpi").assign(scenario="before") if len(iv) else pd.DataFrame(),
-        tables={"trips": res.trips, "sessions": res.sessions, "station_timeseries": res.station_timeseries,
-                "stations": res.stations, "vehicles": res.vehicles})
-    result.manifest = manifest(cfg, sn, timer.timings, config_path=Path(config_path) if config_path else None)
+        kpi_intervals=iv.reset_index(names="kpi").assign(scenario="before")
+        if len(iv)
+        else pd.DataFrame(),
+        tables={
+            "trips": res.trips,
+            "sessions": res.sessions,
+            "station_timeseries": res.station_timeseries,
+            "stations": res.stations,
+            "vehicles": res.vehicles,
+        },
+    )
+    result.manifest = manifest(
+        cfg, sn, timer.timings, config_path=Path(config_path) if config_path else None
+    )
     if write:
         folder = Path(out_dir) if out_dir is not None else _default_folder(cfg, "simulate")
         with timer.step("outputs"), atomic_dir(folder) as tmp:
@@ -233,8 +315,14 @@ def simulate_study(cfg: StudyConfig, *, out_dir: str | Path | None = None, confi
     return result
 
 
-def optimize_study(cfg: StudyConfig, *, out_dir: str | Path | None = None, config_path: str | Path | None = None,
-                   on_step: StepCallback | None = None, write: bool = True) -> StudyResult:
+def optimize_study(
+    cfg: StudyConfig,
+    *,
+    out_dir: str | Path | None = None,
+    config_path: str | Path | None = None,
+    on_step: StepCallback | None = None,
+    write: bool = True,
+) -> StudyResult:
     """``evplan optimize``: one siting round for the study's whole demand (every trip, no
     simulation) with the existing stations fixed open; writes the chosen sites and a summary."""
     from planner import siting_step
@@ -251,19 +339,40 @@ def optimize_study(cfg: StudyConfig, *, out_dir: str | Path | None = None, confi
         factor = siting_step.public_sessions_per_trip(cfg, sn.network, trips, vehicles)
         demand["weight"] = demand["weight"] * max(factor, 1e-6)
         new = opt(demand, existing, cfg.model.p, cfg.model.budget)
-        opt.notes.append(f"Plugs sized for {factor:.3f} public charging sessions per trip (no simulation: "
-                         "share without home charging x trip energy / 25 kWh).")
+        opt.notes.append(
+            f"Plugs sized for {factor:.3f} public charging sessions per trip (no simulation: "
+            "share without home charging x trip energy / 25 kWh)."
+        )
     stations = pd.concat([existing, new.drop(columns="capex")], ignore_index=True)
     selected = new.merge(candidates[["node", "renewable"]], on="node", how="left")
-    kb = {"coverage_share": opt.coverage_share(existing), "n_stations": len(existing),
-          "n_plugs": int(existing["plugs"].sum()), "capex": 0.0}
-    ka = {"coverage_share": opt.coverage_share(stations), "n_stations": len(stations),
-          "n_plugs": int(stations["plugs"].sum()), "capex": float(new["capex"].sum())}
-    result = StudyResult(name=cfg.name, title=cfg.title or cfg.name, question=cfg.question,
-                         roads=roads_frame(sn.network), demand=demand_points(cfg, sn, trips),
-                         candidates=points_frame(candidates), existing=points_frame(existing),
-                         selected=points_frame(selected), kpis_before=kb, kpis_after=ka, notes=opt.notes)
-    result.manifest = manifest(cfg, sn, timer.timings, config_path=Path(config_path) if config_path else None)
+    kb = {
+        "coverage_share": opt.coverage_share(existing),
+        "n_stations": len(existing),
+        "n_plugs": int(existing["plugs"].sum()),
+        "capex": 0.0,
+    }
+    ka = {
+        "coverage_share": opt.coverage_share(stations),
+        "n_stations": len(stations),
+        "n_plugs": int(stations["plugs"].sum()),
+        "capex": float(new["capex"].sum()),
+    }
+    result = StudyResult(
+        name=cfg.name,
+        title=cfg.title or cfg.name,
+        question=cfg.question,
+        roads=roads_frame(sn.network),
+        demand=demand_points(cfg, sn, trips),
+        candidates=points_frame(candidates),
+        existing=points_frame(existing),
+        selected=points_frame(selected),
+        kpis_before=kb,
+        kpis_after=ka,
+        notes=opt.notes,
+    )
+    result.manifest = manifest(
+        cfg, sn, timer.timings, config_path=Path(config_path) if config_path else None
+    )
     result.manifest["solves"] = opt.solves
     if write:
         folder = Path(out_dir) if out_dir is not None else _default_folder(cfg, "optimize")
@@ -278,11 +387,14 @@ def optimize_study(cfg: StudyConfig, *, out_dir: str | Path | None = None, confi
 def summary_row(result: StudyResult) -> dict:
     """A flat row of a study's KPIs for batch tables: ``<kpi>_before``, ``<kpi>_after``,
     plus study name, config hash, new stations, plugs and capex."""
-    row = {"study": result.name, "config_hash": result.manifest.get("config_hash"),
-           "new_stations": int(len(result.selected)),
-           "new_plugs": int(result.selected["plugs"].sum()) if len(result.selected) else 0,
-           "capex": result.kpis_after.get("capex", 0.0), "targets_met": not any(
-               it.get("missed") for it in result.iterations[-1:])}
+    row = {
+        "study": result.name,
+        "config_hash": result.manifest.get("config_hash"),
+        "new_stations": int(len(result.selected)),
+        "new_plugs": int(result.selected["plugs"].sum()) if len(result.selected) else 0,
+        "capex": result.kpis_after.get("capex", 0.0),
+        "targets_met": not any(it.get("missed") for it in result.iterations[-1:]),
+    }
     for label, kpis in (("before", result.kpis_before), ("after", result.kpis_after)):
         for k, v in kpis.items():
             if isinstance(v, int | float | np.integer | np.floating) or v is None:
@@ -306,8 +418,9 @@ def write_study(result: StudyResult, folder: Path, *, html: bool = True) -> None
         write_report(result, folder)
 
 
-def vehicle_matrix(cfg: StudyConfig, simulator: StudySimulator, existing: pd.DataFrame,
-                   proposal: pd.DataFrame) -> pd.DataFrame:
+def vehicle_matrix(
+    cfg: StudyConfig, simulator: StudySimulator, existing: pd.DataFrame, proposal: pd.DataFrame
+) -> pd.DataFrame:
     """The carmaker's view: share of the study's trips each compared model completes, per
     season, with the existing stations and with the proposal (one replication each)."""
     models = cfg.vehicles.compare
@@ -326,18 +439,26 @@ def vehicle_matrix(cfg: StudyConfig, simulator: StudySimulator, existing: pd.Dat
     return pd.DataFrame(rows)
 
 
-def assemble(cfg, sn, existing, candidates, trips, loop: LoopResult, matrix, curve, optimizer) -> StudyResult:
+def assemble(
+    cfg, sn, existing, candidates, trips, loop: LoopResult, matrix, curve, optimizer
+) -> StudyResult:
     """Fill a :class:`StudyResult` from the run's pieces."""
     before, after = loop.baseline.detail["result"], loop.proposal.detail["result"]
     per_after = loop.proposal.per_station.set_index("station_id")
-    stations = loop.stations.join(per_after[["utilisation", "wait_mean_min", "wait_p95_min", "sessions"]],
-                                  on="station_id")
+    stations = loop.stations.join(
+        per_after[["utilisation", "wait_mean_min", "wait_p95_min", "sessions"]], on="station_id"
+    )
     sel_ids = set(loop.selected["station_id"]) if len(loop.selected) else set()
     selected = stations[stations["station_id"].isin(sel_ids)].merge(
-        candidates[["node", "renewable"]], on="node", how="left")
+        candidates[["node", "renewable"]], on="node", how="left"
+    )
     kb, ka = dict(loop.baseline.kpis), dict(loop.proposal.kpis)
     kb.update(n_stations=len(existing), n_plugs=int(existing["plugs"].sum()), capex=0.0)
-    ka.update(n_stations=len(loop.stations), n_plugs=int(loop.stations["plugs"].sum()), capex=round(loop.capex, 2))
+    ka.update(
+        n_stations=len(loop.stations),
+        n_plugs=int(loop.stations["plugs"].sum()),
+        capex=round(loop.capex, 2),
+    )
     cov = optimizer.coverage_share
     kb["coverage_share"], ka["coverage_share"] = cov(existing), cov(loop.stations)
     intervals = []
@@ -345,26 +466,43 @@ def assemble(cfg, sn, existing, candidates, trips, loop: LoopResult, matrix, cur
         iv = outcome.detail["intervals"]
         if len(iv):
             intervals.append(iv.reset_index(names="kpi").assign(scenario=label))
-    waits = pd.concat([
-        before.sessions.loc[before.sessions["station"] >= 0, ["wait_s"]].assign(scenario="before"),
-        after.sessions.loc[after.sessions["station"] >= 0, ["wait_s"]].assign(scenario="after")])
+    waits = pd.concat(
+        [
+            before.sessions.loc[before.sessions["station"] >= 0, ["wait_s"]].assign(
+                scenario="before"
+            ),
+            after.sessions.loc[after.sessions["station"] >= 0, ["wait_s"]].assign(scenario="after"),
+        ]
+    )
     waits["wait_min"] = waits.pop("wait_s") / 60.0
     result = StudyResult(
-        name=cfg.name, title=cfg.title or cfg.name, question=cfg.question,
+        name=cfg.name,
+        title=cfg.title or cfg.name,
+        question=cfg.question,
         roads=roads_frame(sn.network),
         demand=demand_points(cfg, sn, trips),
         candidates=points_frame(candidates),
         existing=points_frame(stations[stations["existing"].astype(bool)]),
-        selected=points_frame(selected) if len(selected) else points_frame(selected.assign(lon=[], lat=[])),
-        kpis_before=kb, kpis_after=ka,
+        selected=points_frame(selected)
+        if len(selected)
+        else points_frame(selected.assign(lon=[], lat=[])),
+        kpis_before=kb,
+        kpis_after=ka,
         kpi_intervals=pd.concat(intervals, ignore_index=True) if intervals else pd.DataFrame(),
-        coverage_curve=curve, waits=waits.reset_index(drop=True),
+        coverage_curve=curve,
+        waits=waits.reset_index(drop=True),
         utilisation_by_hour=_utilisation_by_hour(before, after),
         soc_trace=optimizer.soc_trace(loop.stations),
-        vehicle_matrix=matrix, iterations=loop.iterations,
-        tables={"trips_before": before.trips, "trips_after": after.trips, "sessions_before": before.sessions,
-                "sessions_after": after.sessions, "stations_after": after.stations,
-                "station_timeseries_after": after.station_timeseries},
+        vehicle_matrix=matrix,
+        iterations=loop.iterations,
+        tables={
+            "trips_before": before.trips,
+            "trips_after": after.trips,
+            "sessions_before": before.sessions,
+            "sessions_after": after.sessions,
+            "stations_after": after.stations,
+            "station_timeseries_after": after.station_timeseries,
+        },
         notes=optimizer.notes + _notes(cfg, loop),
     )
     return result
@@ -376,17 +514,34 @@ def _utilisation_by_hour(before, after) -> pd.DataFrame:
         ts = res.station_timeseries
         if ts.empty:
             continue
-        hour = (ts["t_s"] // 3600 % 24).astype(int) if "t_s" in ts else (ts["bin_start_s"] // 3600 % 24).astype(int)
-        parts.append(ts.assign(hour=hour).groupby("hour", as_index=False)["utilisation"].mean().assign(scenario=label))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["scenario", "hour", "utilisation"])
+        hour = (
+            (ts["t_s"] // 3600 % 24).astype(int)
+            if "t_s" in ts
+            else (ts["bin_start_s"] // 3600 % 24).astype(int)
+        )
+        parts.append(
+            ts.assign(hour=hour)
+            .groupby("hour", as_index=False)["utilisation"]
+            .mean()
+            .assign(scenario=label)
+        )
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["scenario", "hour", "utilisation"])
+    )
 
 
 def _notes(cfg: StudyConfig, loop: LoopResult) -> list[str]:
-    notes = [f"Seed {cfg.seed}; {cfg.simulation.replications} replication(s) per scenario; ambient "
-             f"{cfg.simulation.temperature_c:g} C.",
-             "Unserved demand (input to siting) = origins of trips not completed plus public charging stops that "
-             f"balked, waited over the p95 target or detoured over {cfg.model.threshold_min:g} min."]
+    notes = [
+        f"Seed {cfg.seed}; {cfg.simulation.replications} replication(s) per scenario; ambient "
+        f"{cfg.simulation.temperature_c:g} C.",
+        "Unserved demand (input to siting) = origins of trips not completed plus public charging stops that "
+        f"balked, waited over the p95 target or detoured over {cfg.model.threshold_min:g} min.",
+    ]
     if not loop.targets_met:
-        notes.append("Service targets were NOT all met within the iterations/budget: "
-                     + "; ".join(loop.iterations[-1]["missed"]))
+        notes.append(
+            "Service targets were NOT all met within the iterations/budget: "
+            + "; ".join(loop.iterations[-1]["missed"])
+        )
     return notes

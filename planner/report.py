@@ -37,8 +37,18 @@ ATTRIBUTION = "© OpenStreetMap contributors"
 MAX_POINTS = 20_000  # per map layer; beyond this the heaviest demand points are kept
 _Q = 1e-5  # coordinate quantum of the map data: 5 decimals of a degree, about 1 m
 # Station columns shown in tooltips; both the contract's and the pipeline's names are accepted.
-_STATION_PROPS = ("site_id", "station_id", "plugs", "power_kw", "utilisation", "mean_wait_min", "wait_mean_min",
-                  "wait_p95_min", "sessions", "renewable")
+_STATION_PROPS = (
+    "site_id",
+    "station_id",
+    "plugs",
+    "power_kw",
+    "utilisation",
+    "mean_wait_min",
+    "wait_mean_min",
+    "wait_p95_min",
+    "sessions",
+    "renewable",
+)
 _CANDIDATE_PROPS = ("site_id", "kind", "cost", "site_cost", "renewable")
 _DEMAND_PROPS = ("kind", "weight")
 _MAJOR = {"motorway", "trunk", "primary"}
@@ -67,7 +77,11 @@ def road_lines(roads: gpd.GeoDataFrame | None) -> dict[str, list[np.ndarray]]:
     for a screen, and a national network shrinks by an order of magnitude.
     """
     g = as_wgs84(roads)
-    g = g[g.geometry.notna() & ~g.geometry.is_empty & g.geom_type.isin(["LineString", "MultiLineString"])]
+    g = g[
+        g.geometry.notna()
+        & ~g.geometry.is_empty
+        & g.geom_type.isin(["LineString", "MultiLineString"])
+    ]
     if g.empty:
         return {}
     if "highway" in g.columns:
@@ -97,15 +111,19 @@ def _chain(parts: list[np.ndarray]) -> list[np.ndarray]:
     walking on through the junction turns it into a few long strokes, and each stroke costs
     its absolute start point once in the JSON instead of once per block.
     """
-    key = [(tuple(np.round(p[0] / _Q).astype(np.int64)), tuple(np.round(p[-1] / _Q).astype(np.int64)))
-           for p in parts]
+    key = [
+        (tuple(np.round(p[0] / _Q).astype(np.int64)), tuple(np.round(p[-1] / _Q).astype(np.int64)))
+        for p in parts
+    ]
     at: dict[tuple, list[int]] = {}
     for i, (a, b) in enumerate(key):
         at.setdefault(a, []).append(i)
         at.setdefault(b, []).append(i)
     used = np.zeros(len(parts), bool)
     # Start strokes at dead ends and odd junctions first, so fewer strokes are needed.
-    order = sorted(range(len(parts)), key=lambda i: -(len(at[key[i][0]]) % 2 + len(at[key[i][1]]) % 2))
+    order = sorted(
+        range(len(parts)), key=lambda i: -(len(at[key[i][0]]) % 2 + len(at[key[i][1]]) % 2)
+    )
     out = []
     for start in order:
         if used[start]:
@@ -141,8 +159,14 @@ def _encode(xy: np.ndarray) -> list[int]:
 
 def _props(row: pd.Series, keys: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    name = next((row[c] for c in ("name", "name_en", "name_ru", "name_kz", "site_id", "station_id")
-                 if c in row.index and isinstance(row[c], str) and row[c]), None)
+    name = next(
+        (
+            row[c]
+            for c in ("name", "name_en", "name_ru", "name_kz", "site_id", "station_id")
+            if c in row.index and isinstance(row[c], str) and row[c]
+        ),
+        None,
+    )
     if name:
         out["name"] = name
     for k in keys:
@@ -152,11 +176,15 @@ def _props(row: pd.Series, keys: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def _features(gdf: gpd.GeoDataFrame | None, keys: tuple[str, ...], *, sizes: bool = False) -> tuple[list, int]:
+def _features(
+    gdf: gpd.GeoDataFrame | None, keys: tuple[str, ...], *, sizes: bool = False
+) -> tuple[list, int]:
     g = as_wgs84(gdf)
     g = g[g.geometry.notna() & ~g.geometry.is_empty].reset_index(drop=True)
     total = len(g)
-    weight = pd.to_numeric(g["weight"], errors="coerce").fillna(0.0) if "weight" in g.columns else None
+    weight = (
+        pd.to_numeric(g["weight"], errors="coerce").fillna(0.0) if "weight" in g.columns else None
+    )
     if total > MAX_POINTS:
         g = g.loc[weight.nlargest(MAX_POINTS).index] if weight is not None else g.iloc[:MAX_POINTS]
     wmax = float(weight.max()) if weight is not None and len(weight) and weight.max() > 0 else 0.0
@@ -182,21 +210,40 @@ def _features(gdf: gpd.GeoDataFrame | None, keys: tuple[str, ...], *, sizes: boo
     return feats, total
 
 
-def map_payload(result: StudyResult, lines: dict[str, list[np.ndarray]] | None = None) -> dict[str, Any]:
+def map_payload(
+    result: StudyResult, lines: dict[str, list[np.ndarray]] | None = None
+) -> dict[str, Any]:
     """The JSON the report's map script draws (see ``report_assets/map.js``)."""
     lines = road_lines(result.roads) if lines is None else lines
     layers, totals = {}, {}
-    for name, keys, sizes in (("demand", _DEMAND_PROPS, True), ("candidates", _CANDIDATE_PROPS, False),
-                              ("existing", _STATION_PROPS, False), ("selected", _STATION_PROPS, False)):
+    for name, keys, sizes in (
+        ("demand", _DEMAND_PROPS, True),
+        ("candidates", _CANDIDATE_PROPS, False),
+        ("existing", _STATION_PROPS, False),
+        ("selected", _STATION_PROPS, False),
+    ):
         layers[name], totals[name] = _features(getattr(result, name), keys, sizes=sizes)
-    bounds = [as_wgs84(getattr(result, k)).total_bounds for k in ("roads", "demand", "existing", "selected",
-                                                                   "candidates")]
+    bounds = [
+        as_wgs84(getattr(result, k)).total_bounds
+        for k in ("roads", "demand", "existing", "selected", "candidates")
+    ]
     bounds = [b for b in bounds if np.all(np.isfinite(b))]
-    bbox = ([min(b[0] for b in bounds), min(b[1] for b in bounds), max(b[2] for b in bounds),
-             max(b[3] for b in bounds)] if bounds else [76.8, 43.2, 77.0, 43.3])
+    bbox = (
+        [
+            min(b[0] for b in bounds),
+            min(b[1] for b in bounds),
+            max(b[2] for b in bounds),
+            max(b[3] for b in bounds),
+        ]
+        if bounds
+        else [76.8, 43.2, 77.0, 43.3]
+    )
     return {
         "bbox": [round(float(v), 5) for v in bbox],
-        "roads": [{"cls": cls, "lines": [_encode(xy) for xy in parts if len(xy) >= 2]} for cls, parts in lines.items()],
+        "roads": [
+            {"cls": cls, "lines": [_encode(xy) for xy in parts if len(xy) >= 2]}
+            for cls, parts in lines.items()
+        ],
         "layers": layers,
         "totals": totals,
     }
@@ -240,22 +287,31 @@ def _kpi_section(result: StudyResult) -> str:
         cls = ""
         if d is not None and not pd.isna(d) and d != 0 and r["better"]:
             cls = "good" if (d > 0) == (r["better"] == "higher") else "bad"
-        cells = [f"<td>{_e(str(r['label']))}</td>", f"<td>{_e(_unit_label(r['unit']))}</td>",
-                 f'<td class="num">{_fmt(r["before"], r["unit"])}</td>',
-                 f'<td class="num">{_fmt(r["after"], r["unit"])}</td>',
-                 f'<td class="num {cls}">{_fmt(None if pd.isna(d) else d, r["unit"], delta=True)}</td>']
+        cells = [
+            f"<td>{_e(str(r['label']))}</td>",
+            f"<td>{_e(_unit_label(r['unit']))}</td>",
+            f'<td class="num">{_fmt(r["before"], r["unit"])}</td>',
+            f'<td class="num">{_fmt(r["after"], r["unit"])}</td>',
+            f'<td class="num {cls}">{_fmt(None if pd.isna(d) else d, r["unit"], delta=True)}</td>',
+        ]
         for s in ci:
             lo, hi, n = r.get(f"{s}_ci_low"), r.get(f"{s}_ci_high"), r.get(f"{s}_n")
-            txt = "—" if lo is None or pd.isna(lo) else f"{_fmt(lo, r['unit'])} – {_fmt(hi, r['unit'])}"
+            txt = (
+                "—"
+                if lo is None or pd.isna(lo)
+                else f"{_fmt(lo, r['unit'])} – {_fmt(hi, r['unit'])}"
+            )
             if n is not None and not pd.isna(n) and txt != "—":
                 txt += f" (n={int(n)})"
             cells.append(f'<td class="num">{txt}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return ('<div class="table-wrap"><table id="kpi-table"><thead><tr><th>KPI</th><th>unit</th>'
-            '<th class="num">before</th><th class="num">after</th><th class="num">change</th>'
-            f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
-            '<p class="meta">Before: existing stations only. After: existing plus the proposed stations. '
-            "Green/red: change in the better/worse direction; pp = percentage points.</p>")
+    return (
+        '<div class="table-wrap"><table id="kpi-table"><thead><tr><th>KPI</th><th>unit</th>'
+        '<th class="num">before</th><th class="num">after</th><th class="num">change</th>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        '<p class="meta">Before: existing stations only. After: existing plus the proposed stations. '
+        "Green/red: change in the better/worse direction; pp = percentage points.</p>"
+    )
 
 
 def _cards(result: StudyResult) -> str:
@@ -263,29 +319,51 @@ def _cards(result: StudyResult) -> str:
     sel = as_wgs84(result.selected)
     cards = [(f"{len(sel)}", "new stations proposed")]
     if "plugs" in sel.columns and len(sel):
-        cards.append((f"{int(pd.to_numeric(sel['plugs'], errors='coerce').fillna(0).sum())}", "new plugs"))
-    for k, label, unit in (("coverage_share", "demand covered", "share"),
-                           ("trips_completed_share", "trips completed", "share"),
-                           ("share_trips_completed", "trips completed", "share"),
-                           ("wait_p95_min", "95th percentile wait (min)", "min"),
-                           ("stranded_vehicles", "stranded vehicles", "")):
+        cards.append(
+            (f"{int(pd.to_numeric(sel['plugs'], errors='coerce').fillna(0).sum())}", "new plugs")
+        )
+    for k, label, unit in (
+        ("coverage_share", "demand covered", "share"),
+        ("trips_completed_share", "trips completed", "share"),
+        ("share_trips_completed", "trips completed", "share"),
+        ("wait_p95_min", "95th percentile wait (min)", "min"),
+        ("stranded_vehicles", "stranded vehicles", ""),
+    ):
         if k in a:
             before = f"{_fmt(b.get(k), unit)} → " if k in b else ""
             cards.append((f"{before}{_fmt(a[k], unit)}", label))
-    return '<div class="cards">' + "".join(
-        f'<div class="card"><div class="v">{v}</div><div class="l">{_e(lbl)}</div></div>' for v, lbl in cards) + "</div>"
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="v">{v}</div><div class="l">{_e(lbl)}</div></div>'
+            for v, lbl in cards
+        )
+        + "</div>"
+    )
 
 
 def _vehicle_section(vm: pd.DataFrame) -> str:
     val = "trips_feasible_share"
-    if vm is None or vm.empty or not {"vehicle_model", "season"} <= set(vm.columns) or not (
-            {val, "share_after"} & set(vm.columns)):
+    if (
+        vm is None
+        or vm.empty
+        or not {"vehicle_model", "season"} <= set(vm.columns)
+        or not ({val, "share_after"} & set(vm.columns))
+    ):
         return '<p class="na">Vehicle comparison not available for this study.</p>'
     vm = vm.assign(vehicle_model=vm["vehicle_model"].astype(str), season=vm["season"].astype(str))
     seasons = list(dict.fromkeys(vm["season"]))
-    temps = vm.groupby("season")["temperature_c"].first() if "temperature_c" in vm.columns else pd.Series(dtype=float)
-    head = "".join(f'<th class="num">{_e(s)}' + (f"<br><small>{temps[s]:+.0f} °C</small>" if s in temps
-                                                      and pd.notna(temps[s]) else "") + "</th>" for s in seasons)
+    temps = (
+        vm.groupby("season")["temperature_c"].first()
+        if "temperature_c" in vm.columns
+        else pd.Series(dtype=float)
+    )
+    head = "".join(
+        f'<th class="num">{_e(s)}'
+        + (f"<br><small>{temps[s]:+.0f} °C</small>" if s in temps and pd.notna(temps[s]) else "")
+        + "</th>"
+        for s in seasons
+    )
     rows = []
     for model, part in vm.groupby("vehicle_model", sort=False):
         cells = []
@@ -303,10 +381,15 @@ def _vehicle_section(vm: pd.DataFrame) -> str:
             hue = 120 * min(max(float(after), 0.0), 1.0) if pd.notna(after) else 0
             cells.append(f'<td class="num" style="background:hsl({hue:.0f},60%,86%)">{txt}</td>')
         rows.append(f"<tr><th>{_e(model)}</th>{''.join(cells)}</tr>")
-    note = ("before → after: share of trips feasible with existing stations only, then with the proposal."
-            if "share_before" in vm.columns else "Share of trips feasible with the proposed network.")
-    return (f'<div class="table-wrap"><table id="vehicle-table"><thead><tr><th>vehicle model</th>{head}</tr>'
-            f'</thead><tbody>{"".join(rows)}</tbody></table></div><p class="meta">{_e(note)}</p>')
+    note = (
+        "before → after: share of trips feasible with existing stations only, then with the proposal."
+        if "share_before" in vm.columns
+        else "Share of trips feasible with the proposed network."
+    )
+    return (
+        f'<div class="table-wrap"><table id="vehicle-table"><thead><tr><th>vehicle model</th>{head}</tr>'
+        f'</thead><tbody>{"".join(rows)}</tbody></table></div><p class="meta">{_e(note)}</p>'
+    )
 
 
 def _cell(v: Any) -> str:
@@ -325,7 +408,10 @@ def _iterations_section(its: list[dict[str, Any]]) -> str:
         return '<p class="na">Closed-loop iterations not recorded for this study.</p>'
     cols = list(dict.fromkeys(k for it in its for k in it))
     head = "".join(f"<th>{_e(str(c))}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{_e(_cell(it.get(c, '')))}</td>" for c in cols) + "</tr>" for it in its)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_e(_cell(it.get(c, '')))}</td>" for c in cols) + "</tr>"
+        for it in its
+    )
     return f'<div class="table-wrap"><table id="iterations-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
@@ -333,23 +419,57 @@ def _chart_html(ch: Chart) -> str:
     if ch.png is None:
         return f'<p class="na" data-chart-missing="{ch.key}">{_e(ch.title)}: not available for this study.</p>'
     b64 = base64.b64encode(ch.png).decode("ascii")
-    return (f'<figure><h3>{_e(ch.title)}</h3><img class="chart" id="chart-{ch.key}" alt="{_e(ch.title)}" '
-            f'src="data:image/png;base64,{b64}"><figcaption>{_e(ch.caption)}</figcaption></figure>')
+    return (
+        f'<figure><h3>{_e(ch.title)}</h3><img class="chart" id="chart-{ch.key}" alt="{_e(ch.title)}" '
+        f'src="data:image/png;base64,{b64}"><figcaption>{_e(ch.caption)}</figcaption></figure>'
+    )
 
 
 def _map_section(payload: dict[str, Any]) -> str:
     totals = payload["totals"]
     n_lines = sum(len(c["lines"]) for c in payload["roads"])
-    toggles = [("roads", "Road network", '<span class="sw line" style="background:#a8a8a8"></span>', n_lines),
-               ("demand", "Demand", '<span class="sw" style="background:rgba(91,141,239,.5)"></span>', totals["demand"]),
-               ("candidates", "Candidate sites", '<span class="sw" style="background:#fff"></span>', totals["candidates"]),
-               ("existing", "Existing stations", '<span class="sw" style="background:#3182bd"></span>', totals["existing"]),
-               ("selected", "New stations", '<span class="sw" style="background:#e6550d"></span>', totals["selected"])]
+    toggles = [
+        (
+            "roads",
+            "Road network",
+            '<span class="sw line" style="background:#a8a8a8"></span>',
+            n_lines,
+        ),
+        (
+            "demand",
+            "Demand",
+            '<span class="sw" style="background:rgba(91,141,239,.5)"></span>',
+            totals["demand"],
+        ),
+        (
+            "candidates",
+            "Candidate sites",
+            '<span class="sw" style="background:#fff"></span>',
+            totals["candidates"],
+        ),
+        (
+            "existing",
+            "Existing stations",
+            '<span class="sw" style="background:#3182bd"></span>',
+            totals["existing"],
+        ),
+        (
+            "selected",
+            "New stations",
+            '<span class="sw" style="background:#e6550d"></span>',
+            totals["selected"],
+        ),
+    ]
     boxes = "".join(
         f'<label><input type="checkbox" data-map-layer="{k}" checked>{sw}{_e(lbl)} <span class="meta">({n:,})</span></label>'
-        for k, lbl, sw, n in toggles)
+        for k, lbl, sw, n in toggles
+    )
     capped = [k for k, n in totals.items() if n > MAX_POINTS]
-    cap = f'<p class="map-help">Showing the {MAX_POINTS:,} heaviest features of: {", ".join(capped)}.</p>' if capped else ""
+    cap = (
+        f'<p class="map-help">Showing the {MAX_POINTS:,} heaviest features of: {", ".join(capped)}.</p>'
+        if capped
+        else ""
+    )
     data = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     return (
         '<div class="map-box"><div id="map" role="img" aria-label="Map of roads, demand and stations">'
@@ -357,14 +477,18 @@ def _map_section(payload: dict[str, Any]) -> str:
         '<div class="map-buttons"><button type="button" data-map-zoom="in">+</button>'
         '<button type="button" data-map-zoom="out">−</button><button type="button" data-map-zoom="home">reset</button></div>'
         '<p class="map-help">Scroll or double-click to zoom, drag to pan, hover a station for details, click to pin. '
-        'Green ring: new station at a renewable site. Roads are simplified for display.</p>'
+        "Green ring: new station at a renewable site. Roads are simplified for display.</p>"
         f"{cap}</div></div>"
         f'<script type="application/json" id="map-data">{data}</script>'
     )
 
 
 def _asset(name: str) -> str:
-    return importlib.resources.files("planner.report_assets").joinpath(name).read_text(encoding="utf-8")
+    return (
+        importlib.resources.files("planner.report_assets")
+        .joinpath(name)
+        .read_text(encoding="utf-8")
+    )
 
 
 def _manifest_section(manifest: dict[str, Any]) -> str:
@@ -389,7 +513,9 @@ def render_html(result: StudyResult, charts: list[Chart], payload: dict[str, Any
     if isinstance(pkgs, dict) and pkgs.get("evplan"):
         meta.append(f"evplan {_e(str(pkgs['evplan']))}")
     by_key = {c.key: c for c in charts}
-    main_charts = "".join(_chart_html(by_key[k]) for k in ("coverage", "waits", "utilisation_by_hour", "soc_trace"))
+    main_charts = "".join(
+        _chart_html(by_key[k]) for k in ("coverage", "waits", "utilisation_by_hour", "soc_trace")
+    )
     notes = "".join(f"<li>{_e(str(n))}</li>" for n in result.notes) or "<li>None recorded.</li>"
     heat = by_key["vehicle_matrix"]
     heat_html = _chart_html(heat) if heat.png is not None else ""
@@ -453,6 +579,10 @@ def write_report(result: StudyResult, folder: Path) -> Path:
         write_bytes_atomic(folder / "figures" / "map.png", png)
     text = render_html(result, charts, payload)
     path = write_text_atomic(folder / "report.html", text)
-    logger.info("wrote %s (%.1f MB, %d charts)", path, len(text.encode()) / 1e6,
-                sum(c.png is not None for c in charts))
+    logger.info(
+        "wrote %s (%.1f MB, %d charts)",
+        path,
+        len(text.encode()) / 1e6,
+        sum(c.png is not None for c in charts),
+    )
     return path

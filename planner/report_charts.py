@@ -70,8 +70,14 @@ def coverage_chart(df: pd.DataFrame) -> bytes | None:
     groups = df.groupby("series", sort=False) if "series" in df.columns else [("", df)]
     for k, (name, part) in enumerate(groups):
         part = part.sort_values("n_stations")
-        ax.plot(part["n_stations"], part["coverage_share"] * 100, marker="o", markersize=3.5,
-                color=f"C{k % 10}", label=str(name) or None)
+        ax.plot(
+            part["n_stations"],
+            part["coverage_share"] * 100,
+            marker="o",
+            markersize=3.5,
+            color=f"C{k % 10}",
+            label=str(name) or None,
+        )
     ax.set_xlabel("number of stations")
     ax.set_ylabel("demand covered (%)")
     ax.set_ylim(0, 102)
@@ -96,8 +102,18 @@ def waits_chart(df: pd.DataFrame) -> bytes | None:
         x = part["wait_min"].clip(upper=top).to_numpy()
         weights = np.full(len(x), 100.0 / len(x))
         label = f"{name}: mean {x.mean():.1f}, p95 {np.percentile(x, 95):.1f} min (n={len(x)})"
-        ax.hist(x, bins=bins, weights=weights, histtype="stepfilled", alpha=0.35, color=_colour(name, k))
-        ax.hist(x, bins=bins, weights=weights, histtype="step", linewidth=1.5, color=_colour(name, k), label=label)
+        ax.hist(
+            x, bins=bins, weights=weights, histtype="stepfilled", alpha=0.35, color=_colour(name, k)
+        )
+        ax.hist(
+            x,
+            bins=bins,
+            weights=weights,
+            histtype="step",
+            linewidth=1.5,
+            color=_colour(name, k),
+            label=label,
+        )
     ax.set_xlabel("wait before charging (min; last bin includes longer waits)")
     ax.set_ylabel("sessions (%)")
     ax.legend(frameon=False, fontsize=8)
@@ -112,8 +128,14 @@ def utilisation_chart(df: pd.DataFrame) -> bytes | None:
     fig, ax = _new()
     for k, (name, part) in enumerate(df.groupby("scenario", sort=False)):
         part = part.groupby("hour", as_index=False)["utilisation"].mean().sort_values("hour")
-        ax.plot(part["hour"], part["utilisation"] * 100, marker="o", markersize=3, color=_colour(name, k),
-                label=str(name))
+        ax.plot(
+            part["hour"],
+            part["utilisation"] * 100,
+            marker="o",
+            markersize=3,
+            color=_colour(name, k),
+            label=str(name),
+        )
     ax.set_xticks(range(0, 24, 3))
     ax.set_xlim(-0.5, 23.5)
     ax.set_ylim(bottom=0)
@@ -131,7 +153,13 @@ def soc_chart(df: pd.DataFrame) -> bytes | None:
     groups = df.groupby("series", sort=False) if "series" in df.columns else [("", df)]
     for k, (name, part) in enumerate(groups):
         # Keep the recorded order: at a charging stop km stays put while soc jumps up.
-        ax.plot(part["km"], part["soc"] * 100, color=f"C{k % 10}", linewidth=1.6, label=str(name) or None)
+        ax.plot(
+            part["km"],
+            part["soc"] * 100,
+            color=f"C{k % 10}",
+            linewidth=1.6,
+            label=str(name) or None,
+        )
         if "event" in part.columns:
             ch = part[part["event"].astype(str) == "charge"]
             ax.scatter(ch["km"], ch["soc"] * 100, s=18, color=f"C{k % 10}", marker="^", zorder=3)
@@ -150,9 +178,11 @@ def vehicle_heatmap(df: pd.DataFrame) -> bytes | None:
         return None
     seasons = list(dict.fromkeys(df["season"].astype(str)))
     models = list(dict.fromkeys(df["vehicle_model"].astype(str)))
-    grid = (df.assign(season=df["season"].astype(str), vehicle_model=df["vehicle_model"].astype(str))
-            .pivot_table(index="vehicle_model", columns="season", values=col, aggfunc="mean")
-            .reindex(index=models, columns=seasons))
+    grid = (
+        df.assign(season=df["season"].astype(str), vehicle_model=df["vehicle_model"].astype(str))
+        .pivot_table(index="vehicle_model", columns="season", values=col, aggfunc="mean")
+        .reindex(index=models, columns=seasons)
+    )
     fig = Figure(figsize=(1.6 + 1.3 * len(seasons), 0.9 + 0.42 * len(models)), layout="constrained")
     ax = fig.add_subplot()
     im = ax.imshow(grid.to_numpy(dtype=float) * 100, cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
@@ -165,11 +195,17 @@ def vehicle_heatmap(df: pd.DataFrame) -> bytes | None:
     return _png(fig)
 
 
-_ROAD_STYLE = {"minor": ("#c6c6c6", 0.4), "road": ("#a8a8a8", 0.6), "mid": ("#a8a8a8", 0.8),
-               "major": ("#d08c3a", 1.4)}
+_ROAD_STYLE = {
+    "minor": ("#c6c6c6", 0.4),
+    "road": ("#a8a8a8", 0.6),
+    "mid": ("#a8a8a8", 0.8),
+    "major": ("#d08c3a", 1.4),
+}
 
 
-def static_map(result: StudyResult, *, roads_xy: dict[str, list[np.ndarray]] | None = None) -> bytes | None:
+def static_map(
+    result: StudyResult, *, roads_xy: dict[str, list[np.ndarray]] | None = None
+) -> bytes | None:
     """A static overview map (roads, demand, stations) for slides; ``roads_xy`` maps a road
     class to lon/lat polylines already simplified for the interactive map."""
     from planner.export import as_wgs84
@@ -190,15 +226,30 @@ def static_map(result: StudyResult, *, roads_xy: dict[str, list[np.ndarray]] | N
         if not poly.empty:
             poly.plot(ax=ax, facecolor="#5b8def", alpha=0.15, edgecolor="#5b8def", linewidth=0.6)
         if not pts.empty:
-            w = pd.to_numeric(pts.get("weight", pd.Series(1.0, index=pts.index)), errors="coerce").fillna(0.0)
+            w = pd.to_numeric(
+                pts.get("weight", pd.Series(1.0, index=pts.index)), errors="coerce"
+            ).fillna(0.0)
             size = 4 + 40 * np.sqrt(w / w.max()) if w.max() > 0 else 6
-            ax.scatter(pts.geometry.x, pts.geometry.y, s=size, color="#5b8def", alpha=0.35, linewidths=0)
-    for key, colour, label in (("existing", "#3182bd", "existing"), ("selected", "#e6550d", "selected")):
+            ax.scatter(
+                pts.geometry.x, pts.geometry.y, s=size, color="#5b8def", alpha=0.35, linewidths=0
+            )
+    for key, colour, label in (
+        ("existing", "#3182bd", "existing"),
+        ("selected", "#e6550d", "selected"),
+    ):
         g = layers[key]
         g = g[g.geom_type == "Point"]
         if not g.empty:
-            ax.scatter(g.geometry.x, g.geometry.y, s=46, color=colour, edgecolors="white", linewidths=0.8,
-                       zorder=3, label=f"{label} stations ({len(g)})")
+            ax.scatter(
+                g.geometry.x,
+                g.geometry.y,
+                s=46,
+                color=colour,
+                edgecolors="white",
+                linewidths=0.8,
+                zorder=3,
+                label=f"{label} stations ({len(g)})",
+            )
     ax.autoscale()
     lat0 = float(np.mean(ax.get_ylim()))
     ax.set_aspect(1.0 / max(np.cos(np.radians(lat0)), 0.1))  # local equal-distance look
@@ -206,26 +257,49 @@ def static_map(result: StudyResult, *, roads_xy: dict[str, list[np.ndarray]] | N
     ax.set_ylabel("latitude")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize=8, framealpha=0.9)
-    fig.text(0.995, 0.002, "© OpenStreetMap contributors", ha="right", va="bottom", fontsize=7, color="#555")
+    fig.text(
+        0.995,
+        0.002,
+        "© OpenStreetMap contributors",
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color="#555",
+    )
     return _png(fig)
 
 
 _CHARTS: list[tuple[str, str, str, Callable[[StudyResult], bytes | None]]] = [
-    ("coverage", "Coverage vs number of stations",
-     "Share of demand within reach as stations are added (greedy order of the siting model).",
-     lambda r: coverage_chart(r.coverage_curve)),
-    ("waits", "Waiting time at chargers",
-     "Distribution of waits per charging session, before (existing stations) and after the proposal.",
-     lambda r: waits_chart(r.waits)),
-    ("utilisation_by_hour", "Plug utilisation by hour",
-     "Mean share of plugs in use per hour of day.",
-     lambda r: utilisation_chart(r.utilisation_by_hour)),
-    ("soc_trace", "State of charge along a corridor trip",
-     "Battery state of charge against distance; jumps are charging stops.",
-     lambda r: soc_chart(r.soc_trace)),
-    ("vehicle_matrix", "Trips feasible per vehicle model and season",
-     "Share of trips each model completes in each season with the proposed network.",
-     lambda r: vehicle_heatmap(r.vehicle_matrix)),
+    (
+        "coverage",
+        "Coverage vs number of stations",
+        "Share of demand within reach as stations are added (greedy order of the siting model).",
+        lambda r: coverage_chart(r.coverage_curve),
+    ),
+    (
+        "waits",
+        "Waiting time at chargers",
+        "Distribution of waits per charging session, before (existing stations) and after the proposal.",
+        lambda r: waits_chart(r.waits),
+    ),
+    (
+        "utilisation_by_hour",
+        "Plug utilisation by hour",
+        "Mean share of plugs in use per hour of day.",
+        lambda r: utilisation_chart(r.utilisation_by_hour),
+    ),
+    (
+        "soc_trace",
+        "State of charge along a corridor trip",
+        "Battery state of charge against distance; jumps are charging stops.",
+        lambda r: soc_chart(r.soc_trace),
+    ),
+    (
+        "vehicle_matrix",
+        "Trips feasible per vehicle model and season",
+        "Share of trips each model completes in each season with the proposed network.",
+        lambda r: vehicle_heatmap(r.vehicle_matrix),
+    ),
 ]
 
 

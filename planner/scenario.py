@@ -59,10 +59,14 @@ class NetworkConfig(_Strict):
     def _one_source(self) -> NetworkConfig:
         given = [k for k in ("source", "place", "bbox", "corridor") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of source, place, bbox or corridor (got {given or 'none'})")
+            raise ValueError(
+                f"give exactly one of source, place, bbox or corridor (got {given or 'none'})"
+            )
         if (self.place is not None or self.bbox is not None) and not self.download:
-            raise ValueError("place/bbox need 'download: true' (evplan never goes online unless asked); "
-                             "or pass an extract with 'source: path/to/file.osm.pbf'")
+            raise ValueError(
+                "place/bbox need 'download: true' (evplan never goes online unless asked); "
+                "or pass an extract with 'source: path/to/file.osm.pbf'"
+            )
         for k, v in self.speeds_kph.items():
             if not v > 0:
                 raise ValueError(f"speeds_kph.{k} must be > 0 km/h, got {v}")
@@ -90,8 +94,10 @@ class DemandConfig(_Strict):
     @model_validator(mode="after")
     def _inputs(self) -> DemandConfig:
         if self.kind == "city" and self.zones is None and self.population is None:
-            raise ValueError("kind 'city' needs 'zones' (district polygons + zone_population) or a total "
-                             "'population' spread over a grid of the network")
+            raise ValueError(
+                "kind 'city' needs 'zones' (district polygons + zone_population) or a total "
+                "'population' spread over a grid of the network"
+            )
         if self.kind == "od_table" and self.od_table is None:
             raise ValueError("kind 'od_table' needs 'od_table: path/to/table.csv'")
         return self
@@ -204,8 +210,11 @@ class SimulationConfig(_Strict):
     def _soc(cls, v):
         lo, hi = (v, v) if isinstance(v, int | float) else v
         if not 0 < lo <= hi <= 1:
-            raise ValueError(f"start_soc must be in (0, 1] or a [low, high] pair with low <= high, got {v!r}")
+            raise ValueError(
+                f"start_soc must be in (0, 1] or a [low, high] pair with low <= high, got {v!r}"
+            )
         return v
+
     grid_kg_co2_per_kwh: float | None = Field(None, ge=0)
 
 
@@ -234,12 +243,17 @@ class StudyConfig(_Strict):
 
     @model_validator(mode="after")
     def _cross(self) -> StudyConfig:
-        if self.model.kind == "frlm" and self.network.corridor is None and self.demand.kind != "corridor":
+        if (
+            self.model.kind == "frlm"
+            and self.network.corridor is None
+            and self.demand.kind != "corridor"
+        ):
             raise ValueError("model 'frlm' plans corridors: use demand.kind 'corridor'")
         return self
 
 
 # --------------------------------------------------------------------------- loading
+
 
 def _expand(value: Any) -> Any:
     if isinstance(value, str):
@@ -303,22 +317,33 @@ def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
     return line
 
 
-def config_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, source: str = "<dict>",
-                     yaml_root: yaml.Node | None = None) -> StudyConfig:
+def config_from_dict(
+    data: dict[str, Any],
+    *,
+    base_dir: Path | None = None,
+    source: str = "<dict>",
+    yaml_root: yaml.Node | None = None,
+) -> StudyConfig:
     """Validate a parsed study; resolve relative paths against ``base_dir``."""
     try:
         cfg = StudyConfig.model_validate(_expand(data))
     except ValidationError as exc:
         lines = []
         for err in exc.errors()[:8]:
-            loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-after")))
+            loc = tuple(
+                x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-after"))
+            )
             field = ".".join(str(x) for x in loc) or "(top level)"
             line = _line_of(yaml_root, loc)
             where = f"{source}:{line}" if line else source
             msg = err["msg"].removeprefix("Value error, ")
             hint = " (remove it or check its spelling)" if err["type"] == "extra_forbidden" else ""
-            given = f" (got {err['input']!r})" if err["type"] not in ("missing", "extra_forbidden") and not isinstance(
-                err.get("input"), dict) else ""
+            given = (
+                f" (got {err['input']!r})"
+                if err["type"] not in ("missing", "extra_forbidden")
+                and not isinstance(err.get("input"), dict)
+                else ""
+            )
             lines.append(f"{where}: {field}: {msg}{given}{hint}")
         more = f"\n  ... and {len(exc.errors()) - 8} more" if len(exc.errors()) > 8 else ""
         raise ConfigFileError("invalid study config:\n  " + "\n  ".join(lines) + more) from None
@@ -350,7 +375,9 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigFileError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
-        raise ConfigFileError(f"{path}: a study config must be a mapping of sections (name, network, demand, ...)")
+        raise ConfigFileError(
+            f"{path}: a study config must be a mapping of sections (name, network, demand, ...)"
+        )
     for key, value in (overrides or {}).items():
         set_dotted(data, key, value, source=str(path))
     return config_from_dict(data, base_dir=path.parent, source=str(path), yaml_root=root)

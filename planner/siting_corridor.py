@@ -29,7 +29,9 @@ def round_trip_refuelable(station_km: np.ndarray, length_km: float, range_km: fl
     if km.size == 0:
         return 2 * length_km <= range_km + 1e-9
     gaps_ok = np.all(np.diff(km) <= range_km + 1e-9)
-    return bool(gaps_ok and 2 * km[0] <= range_km + 1e-9 and 2 * (length_km - km[-1]) <= range_km + 1e-9)
+    return bool(
+        gaps_ok and 2 * km[0] <= range_km + 1e-9 and 2 * (length_km - km[-1]) <= range_km + 1e-9
+    )
 
 
 class _Flows:
@@ -44,7 +46,9 @@ class _Flows:
     def positions(self, nodes: np.ndarray) -> list[np.ndarray]:
         """For every route, km positions of the given nodes on it."""
         nodes = set(np.asarray(nodes, dtype=np.int64).tolist())
-        return [km[[n in nodes for n in path]] if path.size else np.empty(0) for path, km in self.paths]
+        return [
+            km[[n in nodes for n in path]] if path.size else np.empty(0) for path, km in self.paths
+        ]
 
 
 def _flows(opt: StudyOptimizer, demand: pd.DataFrame | None = None) -> _Flows:
@@ -60,14 +64,23 @@ def refuelable_share(opt: StudyOptimizer, stations: pd.DataFrame) -> float:
     """Share of all trips whose route can be driven (round trip) with ``stations``."""
     fl = _flows(opt)
     pos = fl.positions(stations["node"].to_numpy() if len(stations) else np.empty(0))
-    ok = np.array([path.size > 0 and round_trip_refuelable(p, km[-1], opt.range_km)
-                   for p, (path, km) in zip(pos, fl.paths, strict=True)])
+    ok = np.array(
+        [
+            path.size > 0 and round_trip_refuelable(p, km[-1], opt.range_km)
+            for p, (path, km) in zip(pos, fl.paths, strict=True)
+        ]
+    )
     w = fl.od["weight"].to_numpy()
     return float(w[ok].sum() / w.sum()) if w.sum() else 0.0
 
 
-def frlm_solve(opt: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame, n_sites: int | None,
-               budget_left: float | None) -> tuple[np.ndarray, np.ndarray]:
+def frlm_solve(
+    opt: StudyOptimizer,
+    unserved: pd.DataFrame,
+    fixed: pd.DataFrame,
+    n_sites: int | None,
+    budget_left: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Site corridor stations for the unserved OD flows with the FRLM (existing fixed open):
     max refuelled flow with ``n_sites`` new stations, or the fewest stations refuelling all
     refuellable flow when ``n_sites`` is None."""
@@ -84,20 +97,48 @@ def frlm_solve(opt: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame,
         col_of.setdefault(n, k)  # a candidate on an existing station's node is that station
     route_km, site_km, site_idx = [], [], []
     for path, km in fl.paths:
-        on = np.array([n in col_of for n in path.tolist()], dtype=bool) if path.size else np.zeros(0, bool)
+        on = (
+            np.array([n in col_of for n in path.tolist()], dtype=bool)
+            if path.size
+            else np.zeros(0, bool)
+        )
         route_km.append(km if path.size else np.zeros(1))
         site_km.append(km[on] if path.size else np.empty(0))
         site_idx.append(np.array([col_of[n] for n in path[on].tolist()], dtype=np.int64))
     sc = opt.cfg.model.solver
-    model = FRLM.from_paths(route_km, site_km, site_idx, fl.od["weight"].to_numpy(), n_sites=site_nodes.size,
-                            range_km=opt.range_km, p=n_sites, fixed_open=np.arange(fixed_nodes.size))
-    res = model.solve(time_limit_s=sc.time_limit_s, threads=sc.threads, seed=opt.cfg.seed, solver=sc.backend)
+    model = FRLM.from_paths(
+        route_km,
+        site_km,
+        site_idx,
+        fl.od["weight"].to_numpy(),
+        n_sites=site_nodes.size,
+        range_km=opt.range_km,
+        p=n_sites,
+        fixed_open=np.arange(fixed_nodes.size),
+    )
+    res = model.solve(
+        time_limit_s=sc.time_limit_s, threads=sc.threads, seed=opt.cfg.seed, solver=sc.backend
+    )
     model.check(res)  # refuelability recomputed by a tank rule, independent of the arc-cover sets
-    logger.info("FRLM (%s): %s, objective %.6g, bound %.6g, %.2f s", res.details["variant"], res.status,
-                res.objective, res.best_bound, res.solve_time_s)
-    opt.solves.append({"model": res.model, "status": res.status, "objective": res.objective,
-                       "best_bound": res.best_bound, "gap": res.gap, "solve_time_s": res.solve_time_s,
-                       **{k: v for k, v in res.details.items() if k != "covered"}})
+    logger.info(
+        "FRLM (%s): %s, objective %.6g, bound %.6g, %.2f s",
+        res.details["variant"],
+        res.status,
+        res.objective,
+        res.best_bound,
+        res.solve_time_s,
+    )
+    opt.solves.append(
+        {
+            "model": res.model,
+            "status": res.status,
+            "objective": res.objective,
+            "best_bound": res.best_bound,
+            "gap": res.gap,
+            "solve_time_s": res.solve_time_s,
+            **{k: v for k, v in res.details.items() if k != "covered"},
+        }
+    )
     chosen = np.asarray(res.selected, dtype=np.int64) - fixed_nodes.size
     chosen = chosen[chosen >= 0]
     # Plugs from the flow through each new site (trips/day), sized like city sites.
@@ -109,15 +150,31 @@ def frlm_solve(opt: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame,
     return chosen, plugs
 
 
-def frlm_curve(opt: StudyOptimizer, existing: pd.DataFrame, *, max_new: int | None = None) -> pd.DataFrame:
+def frlm_curve(
+    opt: StudyOptimizer, existing: pd.DataFrame, *, max_new: int | None = None
+) -> pd.DataFrame:
     """Refuelled share of all flow vs number of new stations, optimal at each point."""
     max_new = max_new or opt.cfg.model.p or 12
     demand = opt._all_demand()
-    rows = [{"n_stations": len(existing), "new_stations": 0, "coverage_share": refuelable_share(opt, existing)}]
+    rows = [
+        {
+            "n_stations": len(existing),
+            "new_stations": 0,
+            "coverage_share": refuelable_share(opt, existing),
+        }
+    ]
     for p in range(1, max_new + 1):
         chosen, _ = frlm_solve(opt, demand, existing, p, None)
-        st = pd.concat([existing, opt._stations(chosen, np.ones(chosen.size, dtype=int))], ignore_index=True)
-        rows.append({"n_stations": len(st), "new_stations": int(chosen.size), "coverage_share": refuelable_share(opt, st)})
+        st = pd.concat(
+            [existing, opt._stations(chosen, np.ones(chosen.size, dtype=int))], ignore_index=True
+        )
+        rows.append(
+            {
+                "n_stations": len(st),
+                "new_stations": int(chosen.size),
+                "coverage_share": refuelable_share(opt, st),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -135,11 +192,24 @@ def soc_trace(opt: StudyOptimizer, stations: pd.DataFrame) -> pd.DataFrame:
     rows = []
     st = stations[["station_id", "node", "plugs", "power_kw", "name"]]
     for model in models:
-        trip = pd.DataFrame({"vehicle_id": [0], "vehicle_model": [model], "origin": [o], "destination": [d],
-                             "depart_s": [8 * 3600.0], "chain_seq": [0], "initial_soc": [1.0]})
+        trip = pd.DataFrame(
+            {
+                "vehicle_id": [0],
+                "vehicle_model": [model],
+                "origin": [o],
+                "destination": [d],
+                "depart_s": [8 * 3600.0],
+                "chain_seq": [0],
+                "initial_soc": [1.0],
+            }
+        )
         for season, temp in seasons.items():
-            settings = sim.SimSettings(ambient_temp_c=temp, initial_soc=1.0, home_charging_share=0.0)
-            res = sim.simulate(opt.net, st, trip, vehicles=opt.vehicles, settings=settings, seed=cfg.seed)
+            settings = sim.SimSettings(
+                ambient_temp_c=temp, initial_soc=1.0, home_charging_share=0.0
+            )
+            res = sim.simulate(
+                opt.net, st, trip, vehicles=opt.vehicles, settings=settings, seed=cfg.seed
+            )
             rows += _trace_rows(res, f"{model} ({season}, {temp:g} C)")
     return pd.DataFrame(rows, columns=["series", "km", "soc", "event"])
 
@@ -155,10 +225,18 @@ def _trace_rows(res, series: str) -> list[dict]:
     stopped = 0.0
     for s in ses.itertuples():
         km = dist * min(1.0, (s.arrive_s - t["departed_s"] - stopped) / drive_s)
-        rows.append({"series": series, "km": km, "soc": float(s.soc_start), "event": "arrive station"})
+        rows.append(
+            {"series": series, "km": km, "soc": float(s.soc_start), "event": "arrive station"}
+        )
         rows.append({"series": series, "km": km, "soc": float(s.soc_end), "event": "charge"})
         stopped += s.wait_s + s.charge_s
     final = "arrive" if t["status"] == "completed" else str(t["status"])
-    rows.append({"series": series, "km": dist, "soc": float(t["soc_arrive"]) if np.isfinite(t["soc_arrive"]) else 0.0,
-                 "event": final})
+    rows.append(
+        {
+            "series": series,
+            "km": dist,
+            "soc": float(t["soc_arrive"]) if np.isfinite(t["soc_arrive"]) else 0.0,
+            "event": final,
+        }
+    )
     return rows

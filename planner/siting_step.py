@@ -24,15 +24,21 @@ RANGE_USABLE_SHARE = 0.8
 RANGE_SPEED_KPH = 90.0
 
 
-def planning_range_km(cfg: StudyConfig, vehicles: dict, *, temperature_c: float | None = None) -> float:
+def planning_range_km(
+    cfg: StudyConfig, vehicles: dict, *, temperature_c: float | None = None
+) -> float:
     """Range the corridor is planned for: ``model.range_km`` or the shortest range in the
     fleet (usable share of the battery at 90 km/h and the study temperature)."""
     if cfg.model.range_km is not None:
         return float(cfg.model.range_km)
     temp = cfg.simulation.temperature_c if temperature_c is None else temperature_c
     keys = list(cfg.vehicles.fleet) + ([cfg.vehicles.truck] if cfg.vehicles.truck else [])
-    ranges = [RANGE_USABLE_SHARE * vehicles[k].battery_kwh / float(vehicles[k].consumption_kwh_per_km_at(
-        RANGE_SPEED_KPH, temp)) for k in keys]
+    ranges = [
+        RANGE_USABLE_SHARE
+        * vehicles[k].battery_kwh
+        / float(vehicles[k].consumption_kwh_per_km_at(RANGE_SPEED_KPH, temp))
+        for k in keys
+    ]
     return float(min(ranges))
 
 
@@ -52,8 +58,10 @@ def public_sessions_per_trip(cfg: StudyConfig, net, trips: pd.DataFrame, vehicle
         return 0.0
     speed = float(np.median(l_m[ok] / t_s[ok] * 3.6))
     mix = trips["vehicle_model"].value_counts(normalize=True)
-    kwh_km = sum(share * float(vehicles[k].consumption_kwh_per_km_at(speed, cfg.simulation.temperature_c))
-                 for k, share in mix.items())
+    kwh_km = sum(
+        share * float(vehicles[k].consumption_kwh_per_km_at(speed, cfg.simulation.temperature_c))
+        for k, share in mix.items()
+    )
     mean_kwh = float(np.mean(l_m[ok])) / 1000.0 * kwh_km
     return (1.0 - cfg.simulation.home_charging_share) * mean_kwh / SESSION_KWH
 
@@ -61,9 +69,21 @@ def public_sessions_per_trip(cfg: StudyConfig, net, trips: pd.DataFrame, vehicle
 class StudyOptimizer:
     """Callable ``(unserved, fixed_stations, n_sites, budget_left) -> new stations``."""
 
-    def __init__(self, cfg: StudyConfig, sn: StudyNetwork, candidates: pd.DataFrame, trips: pd.DataFrame,
-                 vehicles: dict) -> None:
-        self.cfg, self.sn, self.cand, self.trips, self.vehicles = cfg, sn, candidates, trips, vehicles
+    def __init__(
+        self,
+        cfg: StudyConfig,
+        sn: StudyNetwork,
+        candidates: pd.DataFrame,
+        trips: pd.DataFrame,
+        vehicles: dict,
+    ) -> None:
+        self.cfg, self.sn, self.cand, self.trips, self.vehicles = (
+            cfg,
+            sn,
+            candidates,
+            trips,
+            vehicles,
+        )
         self.net = sn.network
         self.kind = cfg.model.kind
         self.threshold_s = cfg.model.threshold_min * 60.0
@@ -71,20 +91,35 @@ class StudyOptimizer:
         self.solves: list[dict] = []
         if self.kind == "frlm":
             self.range_km = planning_range_km(cfg, vehicles)
-            self.notes.append(f"Corridor planned for a range of {self.range_km:.0f} km "
-                              + ("(model.range_km)." if cfg.model.range_km else
-                                 f"({RANGE_USABLE_SHARE:.0%} of the shortest-range fleet vehicle's battery at "
-                                 f"{RANGE_SPEED_KPH:g} km/h and {cfg.simulation.temperature_c:g} C)."))
+            self.notes.append(
+                f"Corridor planned for a range of {self.range_km:.0f} km "
+                + (
+                    "(model.range_km)."
+                    if cfg.model.range_km
+                    else f"({RANGE_USABLE_SHARE:.0%} of the shortest-range fleet vehicle's battery at "
+                    f"{RANGE_SPEED_KPH:g} km/h and {cfg.simulation.temperature_c:g} C)."
+                )
+            )
 
     # ----------------------------------------------------------------- demand views
     def _all_demand(self) -> pd.DataFrame:
         t = self.trips
-        return t.groupby(["origin", "destination"]).size().rename("weight").reset_index().rename(
-            columns={"origin": "node"})
+        return (
+            t.groupby(["origin", "destination"])
+            .size()
+            .rename("weight")
+            .reset_index()
+            .rename(columns={"origin": "node"})
+        )
 
     # ----------------------------------------------------------------- main call
-    def __call__(self, unserved: pd.DataFrame, fixed: pd.DataFrame, n_sites: int | None,
-                 budget_left: float | None) -> pd.DataFrame:
+    def __call__(
+        self,
+        unserved: pd.DataFrame,
+        fixed: pd.DataFrame,
+        n_sites: int | None,
+        budget_left: float | None,
+    ) -> pd.DataFrame:
         if unserved.empty:
             return self._empty()
         if self.kind == "frlm":
@@ -106,7 +141,9 @@ class StudyOptimizer:
         dem = self._all_demand().groupby("node")["weight"].sum()
         if len(stations) == 0:
             return 0.0
-        tt = self.net.travel_time_matrix(dem.index.to_numpy(), stations["node"].to_numpy(), cutoff=self.threshold_s)
+        tt = self.net.travel_time_matrix(
+            dem.index.to_numpy(), stations["node"].to_numpy(), cutoff=self.threshold_s
+        )
         covered = np.isfinite(tt).any(axis=1)
         return float(dem.to_numpy()[covered].sum() / dem.sum())
 
@@ -119,13 +156,28 @@ class StudyOptimizer:
             return frlm_curve(self, existing, max_new=max_new)
         max_new = max_new or self.cfg.model.p or 10
         dem = self._all_demand()
-        rows = [{"n_stations": len(existing), "new_stations": 0, "coverage_share": self.coverage_share(existing)}]
+        rows = [
+            {
+                "n_stations": len(existing),
+                "new_stations": 0,
+                "coverage_share": self.coverage_share(existing),
+            }
+        ]
         saved_kind, self.kind = self.kind, "mclp"
         try:
             for p in range(1, max_new + 1):
                 chosen, _ = city_solve(self, dem, existing, p, None)
-                st = pd.concat([existing, self._stations(chosen, np.ones(len(chosen), dtype=int))], ignore_index=True)
-                rows.append({"n_stations": len(st), "new_stations": len(chosen), "coverage_share": self.coverage_share(st)})
+                st = pd.concat(
+                    [existing, self._stations(chosen, np.ones(len(chosen), dtype=int))],
+                    ignore_index=True,
+                )
+                rows.append(
+                    {
+                        "n_stations": len(st),
+                        "new_stations": len(chosen),
+                        "coverage_share": self.coverage_share(st),
+                    }
+                )
         finally:
             self.kind = saved_kind
         return pd.DataFrame(rows)
@@ -139,25 +191,50 @@ class StudyOptimizer:
         return soc_trace(self, stations)
 
     def _empty(self) -> pd.DataFrame:
-        return pd.DataFrame(columns=["station_id", "node", "plugs", "power_kw", "existing", "name", "lon", "lat",
-                                     "capex"])
+        return pd.DataFrame(
+            columns=[
+                "station_id",
+                "node",
+                "plugs",
+                "power_kw",
+                "existing",
+                "name",
+                "lon",
+                "lat",
+                "capex",
+            ]
+        )
 
     def _stations(self, chosen: np.ndarray, plugs: np.ndarray) -> pd.DataFrame:
         c = self.cand.iloc[chosen]
         plugs = np.asarray(plugs, dtype=int)
         capex = c["site_cost"].to_numpy() + plugs * c["plug_cost"].to_numpy()
-        return pd.DataFrame({"station_id": c["site_id"].to_numpy(), "node": c["node"].to_numpy(), "plugs": plugs,
-                             "power_kw": c["power_kw"].to_numpy(), "existing": False, "name": c["name"].to_numpy(),
-                             "lon": c["lon"].to_numpy(), "lat": c["lat"].to_numpy(), "capex": capex})
+        return pd.DataFrame(
+            {
+                "station_id": c["site_id"].to_numpy(),
+                "node": c["node"].to_numpy(),
+                "plugs": plugs,
+                "power_kw": c["power_kw"].to_numpy(),
+                "existing": False,
+                "name": c["name"].to_numpy(),
+                "lon": c["lon"].to_numpy(),
+                "lat": c["lat"].to_numpy(),
+                "capex": capex,
+            }
+        )
 
-    def _initial_plugs(self, sites_nodes: np.ndarray, dem_nodes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    def _initial_plugs(
+        self, sites_nodes: np.ndarray, dem_nodes: np.ndarray, weights: np.ndarray
+    ) -> np.ndarray:
         """Plugs per new site from the charging hours of the demand it is nearest to, at the
         target utilisation in the busiest hour (from the trips' departure profile)."""
         if len(sites_nodes) == 0:
             return np.zeros(0, dtype=int)
         tt = self.net.travel_time_matrix(dem_nodes, sites_nodes)
         nearest = np.argmin(np.where(np.isfinite(tt), tt, np.inf), axis=1)
-        return self._initial_plugs_from_load(np.bincount(nearest, weights=weights, minlength=len(sites_nodes)))
+        return self._initial_plugs_from_load(
+            np.bincount(nearest, weights=weights, minlength=len(sites_nodes))
+        )
 
     def _initial_plugs_from_load(self, trips_per_site: np.ndarray) -> np.ndarray:
         """Plugs for a site that serves ``trips_per_site`` charging needs over the study:
@@ -171,7 +248,9 @@ class StudyOptimizer:
         return np.clip(plugs, 1, self.cfg.candidates.max_plugs)
 
 
-def od_paths(net, origins: np.ndarray, destinations: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+def od_paths(
+    net, origins: np.ndarray, destinations: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Fastest path of every OD pair as ``(node indices, cumulative km)``; empty when
     unreachable. One C Dijkstra per unique origin (with predecessors), walked back per pair."""
     from scipy.sparse import csgraph
@@ -198,16 +277,35 @@ def od_paths(net, origins: np.ndarray, destinations: np.ndarray) -> list[tuple[n
 
 def _solve_options(cfg: StudyConfig) -> dict:
     s = cfg.model.solver
-    return {"time_limit_s": s.time_limit_s, "threads": s.threads, "seed": cfg.seed, "solver": s.backend}
+    return {
+        "time_limit_s": s.time_limit_s,
+        "threads": s.threads,
+        "seed": cfg.seed,
+        "solver": s.backend,
+    }
 
 
 def _log_result(res, what: str) -> None:
-    logger.info("%s: %s %s, objective %.6g, bound %.6g, gap %.2g, %.2f s (%s)", what, res.model, res.status,
-                res.objective, res.best_bound, res.gap, res.solve_time_s, res.message)
+    logger.info(
+        "%s: %s %s, objective %.6g, bound %.6g, gap %.2g, %.2f s (%s)",
+        what,
+        res.model,
+        res.status,
+        res.objective,
+        res.best_bound,
+        res.gap,
+        res.solve_time_s,
+        res.message,
+    )
 
 
-def city_solve(self: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame, n_sites: int | None,
-                budget_left: float | None):
+def city_solve(
+    self: StudyOptimizer,
+    unserved: pd.DataFrame,
+    fixed: pd.DataFrame,
+    n_sites: int | None,
+    budget_left: float | None,
+):
     """Demand nodes x (fixed stations + candidates) travel times -> the configured city model."""
     from planner import siting
 
@@ -218,21 +316,39 @@ def city_solve(self: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame
     n_fixed = len(fixed)
     cutoff = self.threshold_s if self.kind in ("mclp", "cover", "capacitated") else None
     cost = self.net.travel_time_matrix(dem_nodes, cols, cutoff=cutoff)
-    site_cost = np.r_[np.zeros(n_fixed), (self.cand["site_cost"] + self.cand["plug_cost"]).to_numpy()]
+    site_cost = np.r_[
+        np.zeros(n_fixed), (self.cand["site_cost"] + self.cand["plug_cost"]).to_numpy()
+    ]
     fixed_idx = np.arange(n_fixed)
-    labels = np.r_[fixed["station_id"].astype(str).to_numpy(), self.cand["site_id"].astype(str).to_numpy()]
+    labels = np.r_[
+        fixed["station_id"].astype(str).to_numpy(), self.cand["site_id"].astype(str).to_numpy()
+    ]
     common = dict(fixed_open=fixed_idx, site_labels=labels)
     if self.kind == "mclp":
         from planner.siting.mclp import MCLP
 
-        model = MCLP.from_cost_matrix(cost, dem.to_numpy(), threshold=self.threshold_s, p=n_sites,
-                                             budget=budget_left, candidate_costs=site_cost, **common)
+        model = MCLP.from_cost_matrix(
+            cost,
+            dem.to_numpy(),
+            threshold=self.threshold_s,
+            p=n_sites,
+            budget=budget_left,
+            candidate_costs=site_cost,
+            **common,
+        )
     elif self.kind == "pmedian":
-        model = siting.PMedian.from_cost_matrix(cost, dem.to_numpy(), p=n_sites or cfg.model.p, **common)
+        model = siting.PMedian.from_cost_matrix(
+            cost, dem.to_numpy(), p=n_sites or cfg.model.p, **common
+        )
     elif self.kind == "cover":
-        model = siting.SetCover.from_cost_matrix(cost, dem.to_numpy(), threshold=self.threshold_s,
-                                                 coverage=cfg.model.coverage_target, candidate_costs=site_cost,
-                                                 **common)
+        model = siting.SetCover.from_cost_matrix(
+            cost,
+            dem.to_numpy(),
+            threshold=self.threshold_s,
+            coverage=cfg.model.coverage_target,
+            candidate_costs=site_cost,
+            **common,
+        )
     elif self.kind == "capacitated":
         model = _capacitated_model(self, cost, dem, fixed, site_cost, budget_left, labels)
     else:  # pragma: no cover - the config schema admits no other kind
@@ -240,8 +356,16 @@ def city_solve(self: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame
     res = model.solve(**_solve_options(cfg))
     model.check(res)  # independent recomputation of objective and constraints
     _log_result(res, "siting")
-    self.solves.append({"model": res.model, "status": res.status, "objective": res.objective,
-                        "best_bound": res.best_bound, "gap": res.gap, "solve_time_s": res.solve_time_s})
+    self.solves.append(
+        {
+            "model": res.model,
+            "status": res.status,
+            "objective": res.objective,
+            "best_bound": res.best_bound,
+            "gap": res.gap,
+            "solve_time_s": res.solve_time_s,
+        }
+    )
     chosen = np.asarray(res.selected, dtype=np.int64) - n_fixed
     chosen = chosen[chosen >= 0]
     if res.plugs is not None:  # the capacitated model decides the plugs itself
@@ -250,8 +374,9 @@ def city_solve(self: StudyOptimizer, unserved: pd.DataFrame, fixed: pd.DataFrame
     return chosen, plugs
 
 
-def _capacitated_model(self: StudyOptimizer, cost, dem: pd.Series, fixed: pd.DataFrame, site_cost, budget_left,
-                       labels):
+def _capacitated_model(
+    self: StudyOptimizer, cost, dem: pd.Series, fixed: pd.DataFrame, site_cost, budget_left, labels
+):
     """Capacitated siting for the study: demand as plug-hours per hour in the busiest hour
     (trips x the peak hour's share x a 30 min session / days), existing plugs kept."""
     from planner.siting import Capacitated
@@ -261,15 +386,35 @@ def _capacitated_model(self: StudyOptimizer, cost, dem: pd.Series, fixed: pd.Dat
     peak_share = float(hours.value_counts(normalize=True).max()) if len(hours) else 1.0
     load = dem.to_numpy(dtype=float) / max(1, cfg.simulation.days) * peak_share * 0.5
     n_fixed = len(fixed)
-    existing = np.r_[fixed["plugs"].to_numpy(dtype=np.int64), np.zeros(len(self.cand), dtype=np.int64)]
-    max_plugs = np.maximum(np.full(existing.size, cfg.candidates.max_plugs, dtype=np.int64), existing)
-    kw = np.r_[fixed["power_kw"].to_numpy(dtype=float) if "power_kw" in fixed else
-               np.full(n_fixed, cfg.candidates.power_kw), self.cand["power_kw"].to_numpy(dtype=float)]
+    existing = np.r_[
+        fixed["plugs"].to_numpy(dtype=np.int64), np.zeros(len(self.cand), dtype=np.int64)
+    ]
+    max_plugs = np.maximum(
+        np.full(existing.size, cfg.candidates.max_plugs, dtype=np.int64), existing
+    )
+    kw = np.r_[
+        fixed["power_kw"].to_numpy(dtype=float)
+        if "power_kw" in fixed
+        else np.full(n_fixed, cfg.candidates.power_kw),
+        self.cand["power_kw"].to_numpy(dtype=float),
+    ]
     site = np.r_[np.zeros(n_fixed), self.cand["site_cost"].to_numpy(dtype=float)]
-    plug = np.r_[np.full(n_fixed, cfg.candidates.plug_cost), self.cand["plug_cost"].to_numpy(dtype=float)]
+    plug = np.r_[
+        np.full(n_fixed, cfg.candidates.plug_cost), self.cand["plug_cost"].to_numpy(dtype=float)
+    ]
     return Capacitated.from_cost_matrix(
-        cost, load, threshold=self.threshold_s, max_plugs=max_plugs, site_costs=site, plug_costs=plug,
-        plug_kw=kw, grid_kw=cfg.candidates.grid_kw, existing_plugs=existing, fixed_open=np.arange(n_fixed),
-        utilisation=cfg.model.target_utilisation, coverage=cfg.model.coverage_target, budget=budget_left,
-        site_labels=labels)
-
+        cost,
+        load,
+        threshold=self.threshold_s,
+        max_plugs=max_plugs,
+        site_costs=site,
+        plug_costs=plug,
+        plug_kw=kw,
+        grid_kw=cfg.candidates.grid_kw,
+        existing_plugs=existing,
+        fixed_open=np.arange(n_fixed),
+        utilisation=cfg.model.target_utilisation,
+        coverage=cfg.model.coverage_target,
+        budget=budget_left,
+        site_labels=labels,
+    )

@@ -53,18 +53,32 @@ def build_network(cfg: StudyConfig) -> StudyNetwork:
     nc = cfg.network
     cache = nc.cache_dir if nc.cache_dir is not None else DEFAULT_CACHE_DIR
     if nc.source is not None:
-        loaded: LoadedNetwork = load_network(nc.source, network_type=nc.network_type,
-                                             speeds_kph=nc.speeds_kph or None, cache_dir=cache)
-        return StudyNetwork(loaded.network, loaded.graph, loaded.pois, loaded.source, [nc.source],
-                            loaded.report.as_dict())
+        loaded: LoadedNetwork = load_network(
+            nc.source,
+            network_type=nc.network_type,
+            speeds_kph=nc.speeds_kph or None,
+            cache_dir=cache,
+        )
+        return StudyNetwork(
+            loaded.network,
+            loaded.graph,
+            loaded.pois,
+            loaded.source,
+            [nc.source],
+            loaded.report.as_dict(),
+        )
     if nc.corridor is not None:
         from networks import corridor
 
         cc = nc.corridor
         G, net = corridor.build_national_network(
-            cc.roads, cc.places, official_population_csv=cc.official_population,
-            snap_tolerance_m=cc.snap_tolerance_m, place_distance_km=cc.place_distance_km,
-            min_population=cc.min_population, speeds_kph={"default": cc.default_speed_kph, **cc.speeds_kph},
+            cc.roads,
+            cc.places,
+            official_population_csv=cc.official_population,
+            snap_tolerance_m=cc.snap_tolerance_m,
+            place_distance_km=cc.place_distance_km,
+            min_population=cc.min_population,
+            speeds_kph={"default": cc.default_speed_kph, **cc.speeds_kph},
         )
         if cc.max_edge_km is not None:
             from networks.corridor import metric_crs_for
@@ -72,22 +86,49 @@ def build_network(cfg: StudyConfig) -> StudyNetwork:
 
             G, added = densify(G, max_edge_km=cc.max_edge_km, crs=metric_crs_for(net.bbox))
             net = RoadNetwork.from_graph(G, name=net.name)
-            logger.info("corridor densified: %d nodes added so no edge exceeds %g km", added, cc.max_edge_km)
+            logger.info(
+                "corridor densified: %d nodes added so no edge exceeds %g km", added, cc.max_edge_km
+            )
         files = [p for p in (cc.roads, cc.places, cc.official_population) if p is not None]
         empty = pd.DataFrame(columns=["osm_type", "osm_id", "lon", "lat", "name", "tags"])
-        return StudyNetwork(net, G, empty, f"national roads {cc.roads.name}", files,
-                            {"nodes": net.n_nodes, "edges": net.n_edges})
-    loaded = download_network(place=nc.place, bbox=nc.bbox, network_type=nc.network_type,
-                              speeds_kph=nc.speeds_kph or None, cache_dir=cache)
-    return StudyNetwork(loaded.network, loaded.graph, loaded.pois, loaded.source, [], loaded.report.as_dict())
+        return StudyNetwork(
+            net,
+            G,
+            empty,
+            f"national roads {cc.roads.name}",
+            files,
+            {"nodes": net.n_nodes, "edges": net.n_edges},
+        )
+    loaded = download_network(
+        place=nc.place,
+        bbox=nc.bbox,
+        network_type=nc.network_type,
+        speeds_kph=nc.speeds_kph or None,
+        cache_dir=cache,
+    )
+    return StudyNetwork(
+        loaded.network, loaded.graph, loaded.pois, loaded.source, [], loaded.report.as_dict()
+    )
 
 
 def build_existing(cfg: StudyConfig, sn: StudyNetwork) -> pd.DataFrame:
     """Existing stations as the simulation's station table (plus geometry columns)."""
-    specs = [StationSpec(name=s.name, osm_id=s.osm_id, osm_type=s.osm_type, lon=s.lon, lat=s.lat,
-                         plugs=s.plugs, power_kw=s.power_kw) for s in cfg.existing_stations]
+    specs = [
+        StationSpec(
+            name=s.name,
+            osm_id=s.osm_id,
+            osm_type=s.osm_type,
+            lon=s.lon,
+            lat=s.lat,
+            plugs=s.plugs,
+            power_kw=s.power_kw,
+        )
+        for s in cfg.existing_stations
+    ]
     snap_m = max(cfg.candidates.max_snap_m, 300.0)
-    gdf = existing_stations(sn.network, sn.pois, specs, include_osm=True, max_snap_m=snap_m, source=sn.source_label)
+    gdf = existing_stations(
+        sn.network, sn.pois, specs, include_osm=True, max_snap_m=snap_m, source=sn.source_label
+    )
     gdf["power_kw"] = gdf["power_kw"].fillna(cfg.candidates.power_kw)
     gdf["plugs"] = gdf["plugs"].fillna(2).astype(int)
     return _as_stations(gdf, existing=True)
@@ -107,38 +148,74 @@ def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame)
         named = table[table["name"].notna() & (table["name"].astype(str) != "")]
         if len(named):
             idx = named.index.to_numpy()
-            parts.append(pd.DataFrame({
-                "site_id": [f"place/{sn.network.node_ids[i]}" for i in idx], "name": named["name"].astype(str).to_numpy(),
-                "kind": "place", "lon": sn.network.lon[idx], "lat": sn.network.lat[idx], "node": idx,
-                "snap_m": 0.0, "renewable": False}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "site_id": [f"place/{sn.network.node_ids[i]}" for i in idx],
+                        "name": named["name"].astype(str).to_numpy(),
+                        "kind": "place",
+                        "lon": sn.network.lon[idx],
+                        "lat": sn.network.lat[idx],
+                        "node": idx,
+                        "snap_m": 0.0,
+                        "renewable": False,
+                    }
+                )
+            )
     if cc.include_road_nodes:
         named = set(table.index[table["name"].notna()]) if "name" in table.columns else set()
         idx = np.array([i for i in range(sn.network.n_nodes) if i not in named], dtype=np.int64)
         refs = _node_refs(sn)
-        parts.append(pd.DataFrame({
-            "site_id": [f"road/{sn.network.node_ids[i]}" for i in idx],
-            "name": [f"{refs.get(int(i), 'road')} roadside" for i in idx], "kind": "road",
-            "lon": sn.network.lon[idx], "lat": sn.network.lat[idx], "node": idx, "snap_m": 0.0, "renewable": False}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "site_id": [f"road/{sn.network.node_ids[i]}" for i in idx],
+                    "name": [f"{refs.get(int(i), 'road')} roadside" for i in idx],
+                    "kind": "road",
+                    "lon": sn.network.lon[idx],
+                    "lat": sn.network.lat[idx],
+                    "node": idx,
+                    "snap_m": 0.0,
+                    "renewable": False,
+                }
+            )
+        )
     if cc.extra:
         lon = np.array([e.lon for e in cc.extra])
         lat = np.array([e.lat for e in cc.extra])
-        nodes = sn.network.snap_strict(lon, lat, max_distance_m=cc.max_snap_m, labels=[e.name for e in cc.extra])
+        nodes = sn.network.snap_strict(
+            lon, lat, max_distance_m=cc.max_snap_m, labels=[e.name for e in cc.extra]
+        )
         snap = sn.network.snap(lon, lat)
-        parts.append(pd.DataFrame({
-            "site_id": [f"extra/{k}" for k in range(len(cc.extra))], "name": [e.name for e in cc.extra],
-            "kind": ["renewable" if e.renewable else "extra" for e in cc.extra], "lon": lon, "lat": lat,
-            "node": nodes, "snap_m": np.round(snap.distance_m, 1), "renewable": [e.renewable for e in cc.extra]}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "site_id": [f"extra/{k}" for k in range(len(cc.extra))],
+                    "name": [e.name for e in cc.extra],
+                    "kind": ["renewable" if e.renewable else "extra" for e in cc.extra],
+                    "lon": lon,
+                    "lat": lat,
+                    "node": nodes,
+                    "snap_m": np.round(snap.distance_m, 1),
+                    "renewable": [e.renewable for e in cc.extra],
+                }
+            )
+        )
     if not parts:
         raise ConfigError(
             f"study {cfg.name!r}: no candidate sites (no OSM POI matches candidates.tags, no named network "
             "places and no candidates.extra); add tags or extra sites"
         )
-    cand = pd.concat([p.drop(columns=[c for c in ("geometry",) if c in p.columns]) for p in parts],
-                     ignore_index=True)
+    cand = pd.concat(
+        [p.drop(columns=[c for c in ("geometry",) if c in p.columns]) for p in parts],
+        ignore_index=True,
+    )
     cand = cand[~cand["site_id"].isin(existing["station_id"])]
     # Several POIs often snap to one node; one candidate per node keeps the model small and
     # exact (they are indistinguishable to the network). Renewable sites win ties.
-    cand = cand.sort_values(["renewable", "snap_m"], ascending=[False, True]).drop_duplicates("node")
+    cand = cand.sort_values(["renewable", "snap_m"], ascending=[False, True]).drop_duplicates(
+        "node"
+    )
     cand = cand[~cand["node"].isin(existing["node"])].reset_index(drop=True)
     if cc.max_candidates is not None and len(cand) > cc.max_candidates:
         cand = cand.sample(cc.max_candidates, random_state=cfg.seed).reset_index(drop=True)
@@ -148,8 +225,22 @@ def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame)
     cand["power_kw"] = cc.power_kw
     cand["max_plugs"] = cc.max_plugs
     logger.info("%d candidate sites (one per network node)", len(cand))
-    return cand[["site_id", "name", "kind", "lon", "lat", "node", "snap_m", "renewable", "site_cost",
-                 "plug_cost", "power_kw", "max_plugs"]]
+    return cand[
+        [
+            "site_id",
+            "name",
+            "kind",
+            "lon",
+            "lat",
+            "node",
+            "snap_m",
+            "renewable",
+            "site_cost",
+            "plug_cost",
+            "power_kw",
+            "max_plugs",
+        ]
+    ]
 
 
 def _node_refs(sn: StudyNetwork) -> dict[int, str]:
@@ -165,11 +256,18 @@ def _node_refs(sn: StudyNetwork) -> dict[int, str]:
 
 
 def _as_stations(gdf: pd.DataFrame, *, existing: bool) -> pd.DataFrame:
-    out = pd.DataFrame({
-        "station_id": gdf["site_id"].astype(str).to_numpy(), "node": gdf["node"].astype(int).to_numpy(),
-        "plugs": gdf["plugs"].astype(int).to_numpy(), "power_kw": gdf["power_kw"].astype(float).to_numpy(),
-        "existing": existing, "name": gdf["name"].astype(str).to_numpy(),
-        "lon": gdf["lon"].astype(float).to_numpy(), "lat": gdf["lat"].astype(float).to_numpy()})
+    out = pd.DataFrame(
+        {
+            "station_id": gdf["site_id"].astype(str).to_numpy(),
+            "node": gdf["node"].astype(int).to_numpy(),
+            "plugs": gdf["plugs"].astype(int).to_numpy(),
+            "power_kw": gdf["power_kw"].astype(float).to_numpy(),
+            "existing": existing,
+            "name": gdf["name"].astype(str).to_numpy(),
+            "lon": gdf["lon"].astype(float).to_numpy(),
+            "lat": gdf["lat"].astype(float).to_numpy(),
+        }
+    )
     return out.drop_duplicates("station_id").reset_index(drop=True)
 
 
@@ -180,30 +278,62 @@ def roads_frame(net: RoadNetwork, *, max_edges: int = 60_000) -> gpd.GeoDataFram
     e = e[e["u"] < e["v"]] if len(e) > max_edges else e
     a, b = np.minimum(e["u"], e["v"]), np.maximum(e["u"], e["v"])
     e = e.assign(a=a, b=b).drop_duplicates(["a", "b"]).drop(columns=["a", "b"])
-    geom = [LineString([(net.lon[u], net.lat[u]), (net.lon[v], net.lat[v])]) for u, v in zip(e["u"], e["v"], strict=True)]
+    geom = [
+        LineString([(net.lon[u], net.lat[u]), (net.lon[v], net.lat[v])])
+        for u, v in zip(e["u"], e["v"], strict=True)
+    ]
     return gpd.GeoDataFrame(e.reset_index(drop=True), geometry=geom, crs="EPSG:4326")
 
 
 def points_frame(df: pd.DataFrame) -> gpd.GeoDataFrame:
     """A table with ``lon``/``lat`` as WGS84 points."""
-    return gpd.GeoDataFrame(df.copy(), geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326")
+    return gpd.GeoDataFrame(
+        df.copy(), geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326"
+    )
 
 
-def manifest(cfg: StudyConfig, sn: StudyNetwork, timings: dict[str, float], *, config_path: Path | None) -> dict:
+def manifest(
+    cfg: StudyConfig, sn: StudyNetwork, timings: dict[str, float], *, config_path: Path | None
+) -> dict:
     """Config, resolved defaults, seed, package versions, input hashes, timings."""
     pkgs = {}
-    for name in ("evplan", "numpy", "scipy", "pandas", "networkx", "osmnx", "simpy", "ortools", "geopandas",
-                 "shapely", "pyproj", "osmium", "pydantic", "dask", "distributed"):
+    for name in (
+        "evplan",
+        "numpy",
+        "scipy",
+        "pandas",
+        "networkx",
+        "osmnx",
+        "simpy",
+        "ortools",
+        "geopandas",
+        "shapely",
+        "pyproj",
+        "osmium",
+        "pydantic",
+        "dask",
+        "distributed",
+    ):
         try:
             pkgs[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             pass
-    files = list(sn.input_files) + [p for p in (cfg.demand.zones, cfg.demand.zone_population, cfg.demand.od_table,
-                                                cfg.vehicles.catalogue) if p is not None]
+    files = list(sn.input_files) + [
+        p
+        for p in (
+            cfg.demand.zones,
+            cfg.demand.zone_population,
+            cfg.demand.od_table,
+            cfg.vehicles.catalogue,
+        )
+        if p is not None
+    ]
     return {
         "study": cfg.name,
         "config_file": str(config_path) if config_path else None,
-        "config_sha256": hashlib.sha256(config_path.read_bytes()).hexdigest() if config_path else None,
+        "config_sha256": hashlib.sha256(config_path.read_bytes()).hexdigest()
+        if config_path
+        else None,
         "config_resolved": cfg.model_dump(mode="json"),
         "seed": cfg.seed,
         "python": platform.python_version(),

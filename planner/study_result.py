@@ -70,11 +70,21 @@ class StudyResult:
     name: str
     title: str = ""
     question: str = ""
-    roads: gpd.GeoDataFrame = field(default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"))
-    demand: gpd.GeoDataFrame = field(default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"))
-    candidates: gpd.GeoDataFrame = field(default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"))
-    existing: gpd.GeoDataFrame = field(default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"))
-    selected: gpd.GeoDataFrame = field(default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"))
+    roads: gpd.GeoDataFrame = field(
+        default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    )
+    demand: gpd.GeoDataFrame = field(
+        default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    )
+    candidates: gpd.GeoDataFrame = field(
+        default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    )
+    existing: gpd.GeoDataFrame = field(
+        default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    )
+    selected: gpd.GeoDataFrame = field(
+        default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    )
     kpis_before: dict[str, Any] = field(default_factory=dict)
     kpis_after: dict[str, Any] = field(default_factory=dict)
     kpi_intervals: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -47,8 +47,20 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchFiles", "BatchPlan", "RunSpec", "SweepError", "SweepFile", "check_parameter",
-           "coverage_chart", "plan_configs", "plan_sweep", "read_sweep", "summary_table", "write_batch_outputs"]
+__all__ = [
+    "BatchFiles",
+    "BatchPlan",
+    "RunSpec",
+    "SweepError",
+    "SweepFile",
+    "check_parameter",
+    "coverage_chart",
+    "plan_configs",
+    "plan_sweep",
+    "read_sweep",
+    "summary_table",
+    "write_batch_outputs",
+]
 
 _MAX_ERRORS = 6
 
@@ -91,7 +103,9 @@ class SweepFile(_Strict):
     @model_validator(mode="after")
     def _some(self) -> SweepFile:
         if not self.parameters:
-            raise ValueError("'parameters' is empty: give at least one dotted config key and its values")
+            raise ValueError(
+                "'parameters' is empty: give at least one dotted config key and its values"
+            )
         return self
 
 
@@ -147,15 +161,22 @@ class BatchPlan:
 
 # --------------------------------------------------------------------------- parameters
 
+
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) \
+    args = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType)
         else (annotation,)
+    )
     return [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
 
 
 def _is_mapping(annotation: Any) -> bool:
-    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) \
+    args = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType)
         else (annotation,)
+    )
     return any(typing.get_origin(a) is dict or a is dict for a in args)
 
 
@@ -187,10 +208,10 @@ def check_parameter(key: str) -> str | None:
         if _is_mapping(annotation):
             if i == len(parts) - 2:
                 return None
-            return f"{'.'.join(parts[:i + 2])!r} is a single value, not a section"
+            return f"{'.'.join(parts[: i + 2])!r} is a single value, not a section"
         if typing.get_origin(annotation) is list:
-            return f"{'.'.join(parts[:i + 1])!r} is a list: sweep whole lists, not their items"
-        return f"{'.'.join(parts[:i + 1])!r} is a single value, not a section"
+            return f"{'.'.join(parts[: i + 1])!r} is a list: sweep whole lists, not their items"
+        return f"{'.'.join(parts[: i + 1])!r} is a single value, not a section"
     return None  # pragma: no cover - loop always returns
 
 
@@ -205,6 +226,7 @@ def _label(params: dict[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- reading
+
 
 def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]]]:
     """Read and check a sweep file; return it and each parameter's list of values.
@@ -236,12 +258,22 @@ def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]]]:
         sweep = SweepFile.model_validate(data)
     except ValidationError as exc:
         lines = []
-        errors = [e for e in exc.errors() if not (e["type"] == "list_type" and isinstance(e["input"], dict))]
+        errors = [
+            e
+            for e in exc.errors()
+            if not (e["type"] == "list_type" and isinstance(e["input"], dict))
+        ]
         for err in errors[:_MAX_ERRORS]:
-            loc = tuple(x for x in err["loc"] if not str(x).startswith(("function-after", "list[", "SweepRange")))
+            loc = tuple(
+                x
+                for x in err["loc"]
+                if not str(x).startswith(("function-after", "list[", "SweepRange"))
+            )
             hint = " (remove it or check its spelling)" if err["type"] == "extra_forbidden" else ""
-            lines.append(f"{where(*loc)}: {'.'.join(map(str, loc)) or '(top level)'}: "
-                         f"{err['msg'].removeprefix('Value error, ')}{hint}")
+            lines.append(
+                f"{where(*loc)}: {'.'.join(map(str, loc)) or '(top level)'}: "
+                f"{err['msg'].removeprefix('Value error, ')}{hint}"
+            )
         raise SweepError(f"invalid sweep file {path}:\n  " + "\n  ".join(lines)) from None
 
     problems = []
@@ -254,16 +286,23 @@ def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]]]:
     for key, spec in sweep.parameters.items():
         vals = spec.values() if isinstance(spec, SweepRange) else list(spec)
         if not vals:
-            what = (f"range start {spec.start:g} > stop {spec.stop:g}" if isinstance(spec, SweepRange)
-                    else "empty list")
-            problems.append(f"{where('parameters', key)}: parameters.{key}: empty range ({what}); "
-                            "give at least one value")
+            what = (
+                f"range start {spec.start:g} > stop {spec.stop:g}"
+                if isinstance(spec, SweepRange)
+                else "empty list"
+            )
+            problems.append(
+                f"{where('parameters', key)}: parameters.{key}: empty range ({what}); "
+                "give at least one value"
+            )
         values[key] = vals
     if sweep.mode == "zip" and not problems:
         lengths = {k: len(v) for k, v in values.items()}
         if len(set(lengths.values())) > 1:
-            problems.append(f"{where('mode')}: mode 'zip' needs every parameter to have as many values; "
-                            f"got {', '.join(f'{k}: {n}' for k, n in lengths.items())} (or use mode 'grid')")
+            problems.append(
+                f"{where('mode')}: mode 'zip' needs every parameter to have as many values; "
+                f"got {', '.join(f'{k}: {n}' for k, n in lengths.items())} (or use mode 'grid')"
+            )
     if problems:
         raise SweepError(f"invalid sweep file {path}:\n  " + "\n  ".join(problems))
     return sweep, values
@@ -271,14 +310,18 @@ def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]]]:
 
 # --------------------------------------------------------------------------- planning
 
+
 def _expand(values: dict[str, list[Any]], mode: str) -> list[dict[str, Any]]:
     keys = list(values)
-    combos = zip(*values.values(), strict=True) if mode == "zip" else itertools.product(*values.values())
+    combos = (
+        zip(*values.values(), strict=True) if mode == "zip" else itertools.product(*values.values())
+    )
     return [dict(zip(keys, combo, strict=True)) for combo in combos]
 
 
-def _validate_runs(base: Path, combos: list[dict[str, Any]], *, fixed: dict[str, Any],
-                   origin: str) -> list[RunSpec]:
+def _validate_runs(
+    base: Path, combos: list[dict[str, Any]], *, fixed: dict[str, Any], origin: str
+) -> list[RunSpec]:
     """Load every run with its overrides; one error listing all invalid runs (grouped)."""
     runs: dict[str, RunSpec] = {}
     failures: dict[str, list[str]] = {}
@@ -291,7 +334,12 @@ def _validate_runs(base: Path, combos: list[dict[str, Any]], *, fixed: dict[str,
             continue
         key = config_hash(cfg)
         if key in runs:
-            logger.warning("%s: run %s is the same study as run %s; it runs once", origin, label, runs[key].label)
+            logger.warning(
+                "%s: run %s is the same study as run %s; it runs once",
+                origin,
+                label,
+                runs[key].label,
+            )
             continue
         runs[key] = RunSpec(key=key, label=label, params=params, config=cfg, source=base)
     if failures:
@@ -300,8 +348,10 @@ def _validate_runs(base: Path, combos: list[dict[str, Any]], *, fixed: dict[str,
         for msg, labels in list(failures.items())[:_MAX_ERRORS]:
             more = f" (and {len(labels) - 1} more runs)" if len(labels) > 1 else ""
             parts.append(f"run {labels[0]}{more}: {msg}")
-        raise SweepError(f"{origin}: {n_bad} of {len(combos)} runs are invalid; nothing was run:\n"
-                         + "\n".join(parts))
+        raise SweepError(
+            f"{origin}: {n_bad} of {len(combos)} runs are invalid; nothing was run:\n"
+            + "\n".join(parts)
+        )
     return list(runs.values())
 
 
@@ -326,16 +376,25 @@ def plan_sweep(path: str | Path, *, output: str | Path | None = None) -> BatchPl
     name = sweep.name or path.stem
     base = sweep.base if sweep.base.is_absolute() else (path.parent / sweep.base)
     if not base.is_file():
-        raise SweepError(f"{path}: base study not found: {base} (paths are relative to the sweep file)")
-    runs = _validate_runs(base.resolve(), _expand(values, sweep.mode), fixed=sweep.fixed, origin=str(path))
+        raise SweepError(
+            f"{path}: base study not found: {base} (paths are relative to the sweep file)"
+        )
+    runs = _validate_runs(
+        base.resolve(), _expand(values, sweep.mode), fixed=sweep.fixed, origin=str(path)
+    )
     if output is None and sweep.output is not None:
         output = sweep.output if sweep.output.is_absolute() else path.parent / sweep.output
     if output is None:
         folder = runs[0].config.outputs.folder
         output = folder.parent / name if folder is not None else path.parent / "runs" / name
     logger.info("sweep %s: %d runs over %s (%s)", name, len(runs), ", ".join(values), sweep.mode)
-    return BatchPlan(name=name, output=Path(output).resolve(), runs=runs, parameters=list(values),
-                     source=path.resolve())
+    return BatchPlan(
+        name=name,
+        output=Path(output).resolve(),
+        runs=runs,
+        parameters=list(values),
+        source=path.resolve(),
+    )
 
 
 def plan_configs(paths: list[str | Path], *, output: str | Path, name: str = "batch") -> BatchPlan:
@@ -358,11 +417,17 @@ def plan_configs(paths: list[str | Path], *, output: str | Path, name: str = "ba
             continue
         key = config_hash(cfg)
         if key not in runs:
-            runs[key] = RunSpec(key=key, label=p.stem, params={"config": p.name}, config=cfg, source=p.resolve())
+            runs[key] = RunSpec(
+                key=key, label=p.stem, params={"config": p.name}, config=cfg, source=p.resolve()
+            )
     if errors:
-        raise SweepError(f"{len(errors)} of {len(paths)} study files are invalid; nothing was run:\n"
-                         + "\n".join(errors[:_MAX_ERRORS]))
-    return BatchPlan(name=name, output=Path(output).resolve(), runs=list(runs.values()), parameters=["config"])
+        raise SweepError(
+            f"{len(errors)} of {len(paths)} study files are invalid; nothing was run:\n"
+            + "\n".join(errors[:_MAX_ERRORS])
+        )
+    return BatchPlan(
+        name=name, output=Path(output).resolve(), runs=list(runs.values()), parameters=["config"]
+    )
 
 
 # --------------------------------------------------------------------------- results
@@ -390,15 +455,27 @@ def summary_table(plan: BatchPlan, outcomes: list[RunOutcome]) -> pd.DataFrame:
     pipeline's summary row, ``elapsed_s, worker, folder, error``."""
     rows = []
     for o in outcomes:
-        row: dict[str, Any] = {"run": o.key, "label": o.label, "status": "failed" if o.status == "failed" else "done",
-                               "resumed": o.status == "skipped"}
+        row: dict[str, Any] = {
+            "run": o.key,
+            "label": o.label,
+            "status": "failed" if o.status == "failed" else "done",
+            "resumed": o.status == "skipped",
+        }
         row.update({k: _cell(o.params.get(k)) for k in plan.parameters})
         row.update({k: _cell(v) for k, v in o.summary.items() if k not in row})
-        row.update({"elapsed_s": round(o.elapsed_s, 3), "worker": o.worker,
-                    "folder": str(o.folder.relative_to(plan.output)) if o.folder else "", "error": o.error})
+        row.update(
+            {
+                "elapsed_s": round(o.elapsed_s, 3),
+                "worker": o.worker,
+                "folder": str(o.folder.relative_to(plan.output)) if o.folder else "",
+                "error": o.error,
+            }
+        )
         rows.append(row)
     df = pd.DataFrame(rows)
-    for col in [c for c in df.columns if pd.api.types.is_object_dtype(df[c])]:  # parquet: one type per column
+    for col in [
+        c for c in df.columns if pd.api.types.is_object_dtype(df[c])
+    ]:  # parquet: one type per column
         kinds = {type(v) for v in df[col] if v is not None and v == v}
         if len(kinds) > 1:
             df[col] = df[col].map(lambda v: v if v is None else str(v))
@@ -424,7 +501,9 @@ def coverage_chart(plan: BatchPlan, summary: pd.DataFrame) -> bytes | None:
     done = summary[summary["status"] == "done"] if len(summary) else summary
     trips = _after_column(done, "share_trips_completed") or _after_column(done, "trips_completed")
     ys = [c for c in (_after_column(done, "coverage"), trips) if c]
-    x = next((k for k in _BUDGET_KEYS if k in plan.parameters), None) or _after_column(done, "n_stations")
+    x = next((k for k in _BUDGET_KEYS if k in plan.parameters), None) or _after_column(
+        done, "n_stations"
+    )
     if not ys or x is None or done.empty:
         logger.info("no coverage-vs-budget chart: coverage column %s, budget column %s", ys, x)
         return None
@@ -440,7 +519,10 @@ def coverage_chart(plan: BatchPlan, summary: pd.DataFrame) -> bytes | None:
         for values, part in groups:
             values = values if isinstance(values, tuple) else (values,)
             part = part.sort_values(x)
-            label = ", ".join(f"{_short(k, series)}={v}" for k, v in zip(series, values, strict=True)) or y
+            label = (
+                ", ".join(f"{_short(k, series)}={v}" for k, v in zip(series, values, strict=True))
+                or y
+            )
             color = f"C{first.index(str(values[0])) % 10}" if series else "C0"
             style = styles[second.index(str(values[1])) % len(styles)] if second else "-"
             ax.plot(part[x], part[y], style, color=color, marker="o", ms=3, label=label)
@@ -464,9 +546,19 @@ def write_batch_outputs(plan: BatchPlan, outcomes: list[RunOutcome]) -> BatchFil
     df.to_parquet(buf, index=False)
     write_bytes_atomic(out / "summary.parquet", buf.getvalue())
     failed = [o for o in outcomes if o.status == "failed"]
-    fail = pd.DataFrame([{"run": o.key, "label": o.label, **{k: _cell(o.params.get(k)) for k in plan.parameters},
-                          "error": o.error, "log": str(o.log.relative_to(out)) if o.log else ""} for o in failed],
-                        columns=["run", "label", *plan.parameters, "error", "log"])
+    fail = pd.DataFrame(
+        [
+            {
+                "run": o.key,
+                "label": o.label,
+                **{k: _cell(o.params.get(k)) for k in plan.parameters},
+                "error": o.error,
+                "log": str(o.log.relative_to(out)) if o.log else "",
+            }
+            for o in failed
+        ],
+        columns=["run", "label", *plan.parameters, "error", "log"],
+    )
     write_text_atomic(out / "failures.csv", fail.to_csv(index=False))
     png = coverage_chart(plan, df) if len(df) else None
     chart = write_bytes_atomic(out / "coverage_vs_budget.png", png) if png else None

@@ -29,7 +29,9 @@ def _generator(seed: SeedLike) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None:
-        raise SimSettingsError("simulate needs a seed (int) or rng (numpy Generator) for reproducible results")
+        raise SimSettingsError(
+            "simulate needs a seed (int) or rng (numpy Generator) for reproducible results"
+        )
     return np.random.default_rng(seed)
 
 
@@ -116,12 +118,23 @@ def replicate(
     else:
         demand = [trips] * replications
     st = validate_stations(network, stations, ac_dc_threshold_kw=settings.ac_dc_threshold_kw)
-    nodes = np.unique(np.concatenate([np.r_[d["origin"].to_numpy(), d["destination"].to_numpy()] for d in demand]).astype(np.int64))
+    nodes = np.unique(
+        np.concatenate(
+            [np.r_[d["origin"].to_numpy(), d["destination"].to_numpy()] for d in demand]
+        ).astype(np.int64)
+    )
     routes = RouteTables(network, nodes, st["node"].to_numpy(dtype=np.int64))
     runs = []
     for i, (child, tr) in enumerate(zip(children, demand, strict=True)):
-        res = simulate(network, stations, tr, vehicles=vehicles, settings=settings,
-                       seed=np.random.default_rng(child), routes=routes)
+        res = simulate(
+            network,
+            stations,
+            tr,
+            vehicles=vehicles,
+            settings=settings,
+            seed=np.random.default_rng(child),
+            routes=routes,
+        )
         runs.append(res.kpis())
         logger.info("replication %d/%d done", i + 1, replications)
     table = pd.DataFrame(runs)
@@ -138,7 +151,11 @@ def summarise(runs: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
         n = x.size
         mean = float(x.mean()) if n else np.nan
         std = float(x.std(ddof=1)) if n > 1 else (0.0 if n == 1 else np.nan)
-        half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * std / np.sqrt(n)) if n > 1 else (0.0 if n == 1 else np.nan)
+        half = (
+            float(sps.t.ppf(0.5 + confidence / 2, n - 1) * std / np.sqrt(n))
+            if n > 1
+            else (0.0 if n == 1 else np.nan)
+        )
         lo, hi = mean - half, mean + half
         # With few replications a t-interval can leave the KPI's range (a negative wait, a
         # share above 100 %); it is truncated to the range, the only values it can hold.

@@ -78,7 +78,9 @@ def load_vehicle_models(
     data = _read_yaml(source) if isinstance(source, (str, Path)) else dict(source)
     models = data.get("models", data) if isinstance(data, Mapping) else None
     if not isinstance(models, Mapping) or not models:
-        raise VehicleSpecError(f"{where}: expected a top-level 'models:' mapping of model key -> fields")
+        raise VehicleSpecError(
+            f"{where}: expected a top-level 'models:' mapping of model key -> fields"
+        )
     out: dict[str, VehicleModel] = dict(builtin_models() if base is None else base)
     for key, spec in models.items():
         out[str(key)] = _build(str(key), spec, out, where, require_source)
@@ -95,9 +97,13 @@ def _read_yaml(path: str | Path) -> Any:
         raise VehicleSpecError(f"{p}: not valid YAML ({exc}); fix the syntax") from exc
 
 
-def _build(key: str, spec: Any, known: Mapping[str, VehicleModel], where: str, require_source: bool) -> VehicleModel:
+def _build(
+    key: str, spec: Any, known: Mapping[str, VehicleModel], where: str, require_source: bool
+) -> VehicleModel:
     if not isinstance(spec, Mapping):
-        raise VehicleSpecError(f"{where}: vehicle model {key!r} must be a mapping of fields, got {spec!r}")
+        raise VehicleSpecError(
+            f"{where}: vehicle model {key!r} must be a mapping of fields, got {spec!r}"
+        )
     spec = dict(spec)
     parent = spec.pop("extends", None)
     unknown = sorted(set(spec) - _FIELDS)
@@ -118,17 +124,23 @@ def _build(key: str, spec: Any, known: Mapping[str, VehicleModel], where: str, r
         if f in fields:
             fields[f] = _pairs(key, f, fields[f], where)
     if "connectors" in fields and isinstance(fields["connectors"], str):
-        fields["connectors"] = [c.strip() for c in fields["connectors"].replace(";", ",").split(",") if c.strip()]
+        fields["connectors"] = [
+            c.strip() for c in fields["connectors"].replace(";", ",").split(",") if c.strip()
+        ]
     required = ("category", "battery_kwh", "consumption_kwh_per_km", "max_ac_kw", "connectors")
     missing = [f for f in required if f not in fields]
     if missing:
         raise VehicleSpecError(f"{where}: vehicle model {key!r} lacks required field(s) {missing}")
     if require_source and not str(fields.get("source", "")).strip():
-        raise VehicleSpecError(f"{where}: vehicle model {key!r} has no 'source'; every built-in needs one")
+        raise VehicleSpecError(
+            f"{where}: vehicle model {key!r} has no 'source'; every built-in needs one"
+        )
     for f in ("battery_kwh", "consumption_kwh_per_km", "max_ac_kw"):
         v = fields[f]
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise VehicleSpecError(f"{where}: vehicle model {key!r}: field {f!r} = {v!r} is not a number")
+            raise VehicleSpecError(
+                f"{where}: vehicle model {key!r}: field {f!r} = {v!r} is not a number"
+            )
     try:
         model = VehicleModel(key=key, **fields)
     except VehicleSpecError as exc:
@@ -148,7 +160,9 @@ def _pairs(key: str, fld: str, value: Any, where: str) -> tuple[tuple[float, flo
     return pairs
 
 
-def resolve_models(keys: Iterable[str], vehicles: Mapping[str, VehicleModel], *, what: str = "trips table") -> None:
+def resolve_models(
+    keys: Iterable[str], vehicles: Mapping[str, VehicleModel], *, what: str = "trips table"
+) -> None:
     """Raise :class:`UnknownVehicleModelError` if any of ``keys`` is not in ``vehicles``."""
     missing = sorted({str(k) for k in keys} - set(vehicles))
     if missing:
@@ -163,7 +177,9 @@ def default_car_mix(vehicles: Mapping[str, VehicleModel] | None = None) -> dict[
     vehicles = builtin_models() if vehicles is None else vehicles
     cars = [k for k, m in vehicles.items() if m.category == "car" and not k.endswith("_2013")]
     if not cars:
-        raise UnknownVehicleModelError("no car models in the catalogue for a default vehicle mix; pass one explicitly")
+        raise UnknownVehicleModelError(
+            "no car models in the catalogue for a default vehicle mix; pass one explicitly"
+        )
     return {k: 1.0 / len(cars) for k in cars}
 
 
@@ -172,5 +188,7 @@ def default_truck_mix(vehicles: Mapping[str, VehicleModel] | None = None) -> dic
     vehicles = builtin_models() if vehicles is None else vehicles
     trucks = [k for k, m in vehicles.items() if m.category == "truck"]
     if not trucks:
-        raise UnknownVehicleModelError("no truck models in the catalogue for a truck mix; pass one explicitly")
+        raise UnknownVehicleModelError(
+            "no truck models in the catalogue for a truck mix; pass one explicitly"
+        )
     return {k: 1.0 / len(trucks) for k in trucks}

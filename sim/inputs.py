@@ -50,7 +50,9 @@ STATION_COLUMNS = ["station_id", "node", "plugs", "power_kw", "existing", "name"
 TRIP_COLUMNS = ["vehicle_id", "vehicle_model", "origin", "destination", "depart_s", "chain_seq"]
 
 
-def prepare_stations(network: RoadNetwork, stations: pd.DataFrame, *, max_snap_m: float = 500.0) -> pd.DataFrame:
+def prepare_stations(
+    network: RoadNetwork, stations: pd.DataFrame, *, max_snap_m: float = 500.0
+) -> pd.DataFrame:
     """Fill a missing/NaN ``node`` from ``lon``/``lat`` by snapping to the network.
 
     Raises
@@ -64,17 +66,28 @@ def prepare_stations(network: RoadNetwork, stations: pd.DataFrame, *, max_snap_m
         df["node"] = np.nan
     need = df["node"].isna().to_numpy()
     if need.any():
-        if not {"lon", "lat"} <= set(df.columns) or df.loc[need, ["lon", "lat"]].isna().any(axis=None):
-            ids = df.loc[need, "station_id"].tolist()[:5] if "station_id" in df else list(np.flatnonzero(need)[:5])
+        if not {"lon", "lat"} <= set(df.columns) or df.loc[need, ["lon", "lat"]].isna().any(
+            axis=None
+        ):
+            ids = (
+                df.loc[need, "station_id"].tolist()[:5]
+                if "station_id" in df
+                else list(np.flatnonzero(need)[:5])
+            )
             raise StationOffNetworkError(
                 f"station(s) {ids} have no 'node' and no lon/lat to snap; give a node index or coordinates"
             )
-        res = network.snap(df.loc[need, "lon"].to_numpy(float), df.loc[need, "lat"].to_numpy(float),
-                           max_distance_m=max_snap_m)
+        res = network.snap(
+            df.loc[need, "lon"].to_numpy(float),
+            df.loc[need, "lat"].to_numpy(float),
+            max_distance_m=max_snap_m,
+        )
         if not res.within.all():
             rows = df.loc[need].iloc[np.flatnonzero(~res.within)]
-            items = [f"{r.get('station_id', i)!r} at ({r['lon']:.5f}, {r['lat']:.5f}) is "
-                     f"{d:.0f} m away" for (i, r), d in zip(rows.iterrows(), res.distance_m[~res.within], strict=True)]
+            items = [
+                f"{r.get('station_id', i)!r} at ({r['lon']:.5f}, {r['lat']:.5f}) is {d:.0f} m away"
+                for (i, r), d in zip(rows.iterrows(), res.distance_m[~res.within], strict=True)
+            ]
             raise StationOffNetworkError(
                 f"{len(items)} station(s) lie farther than {max_snap_m:.0f} m from road network "
                 f"{network.name!r}: {'; '.join(items[:5])}. Move them onto the network or raise the snap limit."
@@ -84,13 +97,19 @@ def prepare_stations(network: RoadNetwork, stations: pd.DataFrame, *, max_snap_m
     return df
 
 
-def validate_stations(network: RoadNetwork, stations: pd.DataFrame | None, *, ac_dc_threshold_kw: float) -> pd.DataFrame:
+def validate_stations(
+    network: RoadNetwork, stations: pd.DataFrame | None, *, ac_dc_threshold_kw: float
+) -> pd.DataFrame:
     """Check the stations table and return a normalised copy (adds ``dc``, ``connectors``)."""
     if stations is None or len(stations) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in [*STATION_COLUMNS, "dc", "connectors"]})
+        return pd.DataFrame(
+            {c: pd.Series(dtype=object) for c in [*STATION_COLUMNS, "dc", "connectors"]}
+        )
     missing = [c for c in ("station_id", "node", "plugs", "power_kw") if c not in stations.columns]
     if missing:
-        raise StationError(f"stations table lacks column(s) {missing}; required: station_id, node, plugs, power_kw")
+        raise StationError(
+            f"stations table lacks column(s) {missing}; required: station_id, node, plugs, power_kw"
+        )
     df = stations.reset_index(drop=True).copy()
     if df["station_id"].duplicated().any():
         dup = df.loc[df["station_id"].duplicated(), "station_id"].tolist()[:5]
@@ -98,7 +117,10 @@ def validate_stations(network: RoadNetwork, stations: pd.DataFrame | None, *, ac
     node = pd.to_numeric(df["node"], errors="coerce")
     bad = node.isna() | (node < 0) | (node >= network.n_nodes) | (node != np.floor(node))
     if bad.any():
-        items = [f"{s!r} (node={n!r})" for s, n in zip(df.loc[bad, "station_id"], df.loc[bad, "node"], strict=True)][:5]
+        items = [
+            f"{s!r} (node={n!r})"
+            for s, n in zip(df.loc[bad, "station_id"], df.loc[bad, "node"], strict=True)
+        ][:5]
         raise StationOffNetworkError(
             f"{int(bad.sum())} station(s) are off road network {network.name!r} "
             f"(valid node indices 0..{network.n_nodes - 1}): {', '.join(items)}. "
@@ -107,10 +129,20 @@ def validate_stations(network: RoadNetwork, stations: pd.DataFrame | None, *, ac
     df["node"] = node.astype(np.int64)
     for col, kind in (("plugs", "an integer >= 1"), ("power_kw", "a number > 0 (kW per plug)")):
         v = pd.to_numeric(df[col], errors="coerce")
-        badv = v.isna() | ~np.isfinite(v) | (v <= 0) | ((v != np.floor(v)) if col == "plugs" else False)
+        badv = (
+            v.isna()
+            | ~np.isfinite(v)
+            | (v <= 0)
+            | ((v != np.floor(v)) if col == "plugs" else False)
+        )
         if badv.any():
-            items = [f"{s!r} ({col}={x!r})" for s, x in zip(df.loc[badv, "station_id"], df.loc[badv, col], strict=True)][:5]
-            raise StationError(f"stations table: column {col!r} must be {kind}; bad rows: {', '.join(items)}")
+            items = [
+                f"{s!r} ({col}={x!r})"
+                for s, x in zip(df.loc[badv, "station_id"], df.loc[badv, col], strict=True)
+            ][:5]
+            raise StationError(
+                f"stations table: column {col!r} must be {kind}; bad rows: {', '.join(items)}"
+            )
         df[col] = v.astype(np.int64 if col == "plugs" else float)
     if "dc" in df.columns:
         df["dc"] = df["dc"].fillna(df["power_kw"] > ac_dc_threshold_kw).astype(bool)
@@ -122,30 +154,45 @@ def validate_stations(network: RoadNetwork, stations: pd.DataFrame | None, *, ac
         df["connectors"] = [None] * len(df)
     for col, default in (("existing", False), ("name", ""), ("lon", np.nan), ("lat", np.nan)):
         if col not in df.columns:
-            df[col] = network.lon[df["node"]] if col == "lon" else (network.lat[df["node"]] if col == "lat" else default)
+            df[col] = (
+                network.lon[df["node"]]
+                if col == "lon"
+                else (network.lat[df["node"]] if col == "lat" else default)
+            )
     return df
 
 
 def _connector_set(value) -> frozenset[str] | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    items = value if isinstance(value, (list, tuple, set, frozenset)) else str(value).replace(",", ";").split(";")
+    items = (
+        value
+        if isinstance(value, (list, tuple, set, frozenset))
+        else str(value).replace(",", ";").split(";")
+    )
     out = frozenset(str(i).strip() for i in items if str(i).strip())
     return out or None
 
 
-def validate_trips(network: RoadNetwork, trips: pd.DataFrame, vehicles: dict[str, VehicleModel]) -> pd.DataFrame:
+def validate_trips(
+    network: RoadNetwork, trips: pd.DataFrame, vehicles: dict[str, VehicleModel]
+) -> pd.DataFrame:
     """Check the trips table; return it sorted by vehicle and ``chain_seq`` with a
     ``trip_id`` column (the input row position)."""
     missing = [c for c in TRIP_COLUMNS if c not in trips.columns and c != "chain_seq"]
     if missing:
         raise DemandError(f"trips table lacks column(s) {missing}; required: {TRIP_COLUMNS}")
     if len(trips) == 0:
-        raise DemandError("trips table is empty; generate demand (sim.demand) or check the OD table / filters")
+        raise DemandError(
+            "trips table is empty; generate demand (sim.demand) or check the OD table / filters"
+        )
     df = trips.reset_index(drop=True).copy()
     df.insert(0, "trip_id", np.arange(len(df), dtype=np.int64))
     if "chain_seq" not in df.columns:
-        df["chain_seq"] = df.groupby("vehicle_id", sort=False)["depart_s"].rank(method="first").astype(np.int64) - 1
+        df["chain_seq"] = (
+            df.groupby("vehicle_id", sort=False)["depart_s"].rank(method="first").astype(np.int64)
+            - 1
+        )
     for col in ("origin", "destination"):
         v = pd.to_numeric(df[col], errors="coerce")
         bad = v.isna() | (v < 0) | (v >= network.n_nodes) | (v != np.floor(v))
@@ -160,25 +207,37 @@ def validate_trips(network: RoadNetwork, trips: pd.DataFrame, vehicles: dict[str
     dep = pd.to_numeric(df["depart_s"], errors="coerce")
     if dep.isna().any() or (dep < 0).any() or not np.isfinite(dep).all():
         rows = np.flatnonzero((dep.isna() | (dep < 0) | ~np.isfinite(dep)).to_numpy())[:5]
-        raise DemandError(f"trips table: depart_s must be finite seconds >= 0; bad rows {rows.tolist()}")
+        raise DemandError(
+            f"trips table: depart_s must be finite seconds >= 0; bad rows {rows.tolist()}"
+        )
     df["depart_s"] = dep.astype(float)
     df["vehicle_model"] = df["vehicle_model"].astype(str)
     resolve_models(df["vehicle_model"].unique(), vehicles)
     per_vehicle = df.groupby("vehicle_id", sort=False)["vehicle_model"].nunique()
     if (per_vehicle > 1).any():
-        raise DemandError(f"trips table: vehicle(s) {per_vehicle[per_vehicle > 1].index.tolist()[:5]} "
-                          "use more than one vehicle_model; a vehicle has one model")
+        raise DemandError(
+            f"trips table: vehicle(s) {per_vehicle[per_vehicle > 1].index.tolist()[:5]} "
+            "use more than one vehicle_model; a vehicle has one model"
+        )
     if "initial_soc" in df.columns:
         s = pd.to_numeric(df["initial_soc"], errors="coerce")
         if ((s < 0) | (s > 1)).any():
             raise DemandError("trips table: initial_soc must be in [0, 1]")
         df["initial_soc"] = s
-    df = df.sort_values(["vehicle_id", "chain_seq", "depart_s"], kind="stable").reset_index(drop=True)
-    same = (df["vehicle_id"].to_numpy()[1:] == df["vehicle_id"].to_numpy()[:-1])
+    df = df.sort_values(["vehicle_id", "chain_seq", "depart_s"], kind="stable").reset_index(
+        drop=True
+    )
+    same = df["vehicle_id"].to_numpy()[1:] == df["vehicle_id"].to_numpy()[:-1]
     if (same & (df["chain_seq"].to_numpy()[1:] == df["chain_seq"].to_numpy()[:-1])).any():
-        i = int(np.flatnonzero(same & (df["chain_seq"].to_numpy()[1:] == df["chain_seq"].to_numpy()[:-1]))[0])
-        raise DemandError(f"trips table: vehicle {df['vehicle_id'].iloc[i]!r} has chain_seq "
-                          f"{df['chain_seq'].iloc[i]!r} twice; chain_seq must be unique per vehicle")
+        i = int(
+            np.flatnonzero(
+                same & (df["chain_seq"].to_numpy()[1:] == df["chain_seq"].to_numpy()[:-1])
+            )[0]
+        )
+        raise DemandError(
+            f"trips table: vehicle {df['vehicle_id'].iloc[i]!r} has chain_seq "
+            f"{df['chain_seq'].iloc[i]!r} twice; chain_seq must be unique per vehicle"
+        )
     broken = same & (df["origin"].to_numpy()[1:] != df["destination"].to_numpy()[:-1])
     if broken.any():
         i = int(np.flatnonzero(broken)[0])
@@ -190,5 +249,8 @@ def validate_trips(network: RoadNetwork, trips: pd.DataFrame, vehicles: dict[str
         )
     late = same & (df["depart_s"].to_numpy()[1:] < df["depart_s"].to_numpy()[:-1])
     if late.any():
-        logger.warning("%d leg(s) are planned to depart before the previous leg; they leave on arrival", int(late.sum()))
+        logger.warning(
+            "%d leg(s) are planned to depart before the previous leg; they leave on arrival",
+            int(late.sum()),
+        )
     return df

@@ -42,9 +42,16 @@ class Engine:
     count (:attr:`events`) or the raw records.
     """
 
-    def __init__(self, network: RoadNetwork, stations: pd.DataFrame, trips: pd.DataFrame,
-                 vehicles: dict[str, VehicleModel], settings: SimSettings, rng: np.random.Generator,
-                 routes: RouteTables | None = None) -> None:
+    def __init__(
+        self,
+        network: RoadNetwork,
+        stations: pd.DataFrame,
+        trips: pd.DataFrame,
+        vehicles: dict[str, VehicleModel],
+        settings: SimSettings,
+        rng: np.random.Generator,
+        routes: RouteTables | None = None,
+    ) -> None:
         t0 = time.perf_counter()
         self.network, self.stations, self.trips, self.settings = network, stations, trips, settings
         temp = settings.ambient_temp_c
@@ -57,7 +64,9 @@ class Engine:
         # ---- vehicles: contiguous trip ranges (trips are sorted by vehicle, chain_seq)
         vid = trips["vehicle_id"].to_numpy()
         n_t = len(trips)
-        starts = np.flatnonzero(np.r_[True, vid[1:] != vid[:-1]]) if n_t else np.empty(0, dtype=np.int64)
+        starts = (
+            np.flatnonzero(np.r_[True, vid[1:] != vid[:-1]]) if n_t else np.empty(0, dtype=np.int64)
+        )
         ends = np.r_[starts[1:], n_t] if n_t else np.empty(0, dtype=np.int64)
         self.n_veh = starts.size
         self.vehicle_ids = vid[starts] if n_t else np.empty(0)
@@ -79,7 +88,11 @@ class Engine:
         # ---- routes and per-trip legs (model-specific speed cap and consumption)
         dest = trips["destination"].to_numpy()
         st_nodes = stations["node"].to_numpy(dtype=np.int64)
-        if routes is None or not routes.covers(np.r_[origin, dest]) or not np.array_equal(routes.station_nodes, st_nodes):
+        if (
+            routes is None
+            or not routes.covers(np.r_[origin, dest])
+            or not np.array_equal(routes.station_nodes, st_nodes)
+        ):
             routes = RouteTables(network, np.r_[origin, dest], st_nodes)
         self.routes = routes
         t_raw, l_raw = routes.legs(origin, dest)
@@ -100,18 +113,31 @@ class Engine:
         self.st_dc = stations["dc"].to_numpy(dtype=bool).tolist()
         self.st_plugs = stations["plugs"].to_numpy(dtype=np.int64).tolist()
         conn = stations["connectors"].tolist()
-        self.compat = [np.array([mdl.can_use(dc=self.st_dc[s], connectors=conn[s]) for s in range(self.n_st)], dtype=bool)
-                       for mdl in self.models]
+        self.compat = [
+            np.array(
+                [mdl.can_use(dc=self.st_dc[s], connectors=conn[s]) for s in range(self.n_st)],
+                dtype=bool,
+            )
+            for mdl in self.models
+        ]
         self._profiles: dict[tuple[int, int], ChargeProfile] = {}
         self._to_rows: dict[tuple[int, int], tuple] = {}
         self._from_rows: dict[tuple[int, int], tuple] = {}
         self.home_prof = [self._home_profile(mdl) for mdl in self.models]
         # ---- policy
         pol = settings.policy
-        self.needs, self.where, self.how_much = pol.when.needs_charge, pol.where.choose, pol.how_much.target_kwh
+        self.needs, self.where, self.how_much = (
+            pol.when.needs_charge,
+            pol.where.choose,
+            pol.how_much.target_kwh,
+        )
         self.reserve_soc = pol.reserve_soc
         last = max(self.depart, default=0.0)
-        self.sim_end = settings.horizon_s if settings.horizon_s is not None else (math.floor(last / DAY_S) + 1) * DAY_S
+        self.sim_end = (
+            settings.horizon_s
+            if settings.horizon_s is not None
+            else (math.floor(last / DAY_S) + 1) * DAY_S
+        )
         # ---- state and records
         self.E = list(self.e_start)
         self.charged = [0.0] * self.n_veh
@@ -131,14 +157,24 @@ class Engine:
         if mdl.is_truck:
             if mdl.dc_curve:
                 return mdl.charge_profile(s.depot_charger_kw, dc=True, temp_c=self.temp)
-            return mdl.charge_profile(s.depot_charger_kw, dc=False, temp_c=self.temp) if mdl.max_ac_kw > 0 else None
-        return mdl.charge_profile(s.home_charger_kw, dc=False, temp_c=self.temp) if mdl.max_ac_kw > 0 else None
+            return (
+                mdl.charge_profile(s.depot_charger_kw, dc=False, temp_c=self.temp)
+                if mdl.max_ac_kw > 0
+                else None
+            )
+        return (
+            mdl.charge_profile(s.home_charger_kw, dc=False, temp_c=self.temp)
+            if mdl.max_ac_kw > 0
+            else None
+        )
 
     def _profile(self, m: int, s: int) -> ChargeProfile:
         key = (m, s)
         prof = self._profiles.get(key)
         if prof is None:
-            prof = self.models[m].charge_profile(self.st_power[s], dc=self.st_dc[s], temp_c=self.temp)
+            prof = self.models[m].charge_profile(
+                self.st_power[s], dc=self.st_dc[s], temp_c=self.temp
+            )
             self._profiles[key] = prof
         return prof
 
@@ -167,25 +203,50 @@ class Engine:
             self._from_rows[key] = row
         return row
 
-    def _choice(self, m: int, prow_cur: int, prow_dest: int, t_direct: float, e_direct: float,
-                energy: float, cap: float, tried: set[int]) -> StationChoice:
+    def _choice(
+        self,
+        m: int,
+        prow_cur: int,
+        prow_dest: int,
+        t_direct: float,
+        e_direct: float,
+        energy: float,
+        cap: float,
+        tried: set[int],
+    ) -> StationChoice:
         t_to, l_to, e_to = self._to_row(m, prow_cur)
         t_from, l_from, e_from = self._from_row(m, prow_dest)
         allowed = self.compat[m]
         if tried:
             allowed = allowed.copy()
             allowed[list(tried)] = False
-        return StationChoice(t_to, l_to, e_to, t_from, l_from, e_from, t_direct, e_direct,
-                             energy, cap, self.reserve_soc * cap, allowed)
+        return StationChoice(
+            t_to,
+            l_to,
+            e_to,
+            t_from,
+            l_from,
+            e_from,
+            t_direct,
+            e_direct,
+            energy,
+            cap,
+            self.reserve_soc * cap,
+            allowed,
+        )
 
-    def _can_leave(self, m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried, has_home, balks) -> bool:
+    def _can_leave(
+        self, m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried, has_home, balks
+    ) -> bool:
         """A driver balks only if the balk budget allows and there is somewhere to go: the
         destination (no charge needed) or another station the *where* policy would pick."""
         if balks >= self.settings.max_balks_per_leg:
             return False
         if not self.needs(energy, cap, e_leg, False, has_home):
             return True
-        return self.where(self._choice(m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried)) >= 0
+        return (
+            self.where(self._choice(m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried)) >= 0
+        )
 
     # ------------------------------------------------------------------ processes
     def run(self) -> None:
@@ -201,15 +262,29 @@ class Engine:
         env.run(until=self.settings.horizon_s)
         self.run_seconds = time.perf_counter() - t0
         self.events = _event_count(env) - eid0
-        logger.info("simulated %d vehicles, %d events in %.2f s", self.n_veh, self.events, self.run_seconds)
+        logger.info(
+            "simulated %d vehicles, %d events in %.2f s", self.n_veh, self.events, self.run_seconds
+        )
 
     def _vehicle(self, v: int):
         env = self.env
         timeout = env.timeout
         k0, k1, m, cap = self.v_k0[v], self.v_k1[v], self.v_m[v], self.v_cap[v]
         has_home, home = self.v_has_home[v], self.v_home[v]
-        depart, dest, t_legs, e_legs, l_legs = self.depart, self.dest, self.t_leg, self.e_leg, self.l_leg
-        E, consumed, needs, rec, cur_trip = self.E, self.consumed, self.needs, self.trip_rec.append, self.cur_trip
+        depart, dest, t_legs, e_legs, l_legs = (
+            self.depart,
+            self.dest,
+            self.t_leg,
+            self.e_leg,
+            self.l_leg,
+        )
+        E, consumed, needs, rec, cur_trip = (
+            self.E,
+            self.consumed,
+            self.needs,
+            self.trip_rec.append,
+            self.cur_trip,
+        )
         n_st = self.n_st
         for k in range(k0, k1):
             dep = depart[k]
@@ -225,7 +300,9 @@ class Engine:
             e_leg, l_leg = e_legs[k], l_legs[k]
             if n_st and needs(e_dep, cap, e_leg, True, has_home):
                 acc = [0.0, 0.0, 0, 0.0, 0.0]  # driven m, used kWh, stops, wait s, charge s
-                t_leg, e_leg, l_leg = yield from self._stops(v, k, m, cap, has_home, t_leg, e_leg, l_leg, acc)
+                t_leg, e_leg, l_leg = yield from self._stops(
+                    v, k, m, cap, has_home, t_leg, e_leg, l_leg, acc
+                )
             else:
                 acc = _NO_STOPS
             energy = E[v]
@@ -236,8 +313,21 @@ class Engine:
                 consumed[v] += energy
                 E[v] = 0.0
                 self.stranded_at[v] = env._now
-                rec((k, dep_at, env._now, STRANDED, acc[0] + l_leg * frac, acc[1] + energy, e_dep, 0.0,
-                     acc[2], acc[3], acc[4]))
+                rec(
+                    (
+                        k,
+                        dep_at,
+                        env._now,
+                        STRANDED,
+                        acc[0] + l_leg * frac,
+                        acc[1] + energy,
+                        e_dep,
+                        0.0,
+                        acc[2],
+                        acc[3],
+                        acc[4],
+                    )
+                )
                 return
             if t_leg > 0:
                 yield timeout(t_leg)
@@ -245,7 +335,21 @@ class Engine:
             energy -= used
             E[v] = energy
             consumed[v] += used
-            rec((k, dep_at, env._now, COMPLETED, acc[0] + l_leg, acc[1] + used, e_dep, energy, acc[2], acc[3], acc[4]))
+            rec(
+                (
+                    k,
+                    dep_at,
+                    env._now,
+                    COMPLETED,
+                    acc[0] + l_leg,
+                    acc[1] + used,
+                    e_dep,
+                    energy,
+                    acc[2],
+                    acc[3],
+                    acc[4],
+                )
+            )
             if has_home and dest[k] == home:
                 self._home_charge(v, k, m, cap)
 
@@ -308,12 +412,28 @@ class Engine:
             if not req.triggered:
                 if s_set.max_wait_s < INF:
                     yield req | env.timeout(s_set.max_wait_s)
-                    if not req.triggered and self._can_leave(m, prow_cur, prow_dest, t_leg, e_leg, energy, cap,
-                                                             tried, has_home, balks):
+                    if not req.triggered and self._can_leave(
+                        m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried, has_home, balks
+                    ):
                         # balk: leave the queue for another reachable station or the destination
                         req.cancel()
                         acc[3] += env._now - arrive
-                        rec((v, k, s, arrive, env._now, env._now, energy, energy, True, seq, detour_s, detour_m))
+                        rec(
+                            (
+                                v,
+                                k,
+                                s,
+                                arrive,
+                                env._now,
+                                env._now,
+                                energy,
+                                energy,
+                                True,
+                                seq,
+                                detour_s,
+                                detour_m,
+                            )
+                        )
                         balks += 1
                         if not needs(energy, cap, e_leg, False, has_home):
                             break

@@ -35,11 +35,36 @@ class StationChoice:
         Compatible (connector, AC/DC) and not yet tried on this leg.
     """
 
-    __slots__ = ("t_to", "l_to", "e_to", "t_from", "l_from", "e_from", "t_direct", "e_direct",
-                 "energy_kwh", "capacity_kwh", "reserve_kwh", "allowed")
+    __slots__ = (
+        "t_to",
+        "l_to",
+        "e_to",
+        "t_from",
+        "l_from",
+        "e_from",
+        "t_direct",
+        "e_direct",
+        "energy_kwh",
+        "capacity_kwh",
+        "reserve_kwh",
+        "allowed",
+    )
 
-    def __init__(self, t_to, l_to, e_to, t_from, l_from, e_from, t_direct, e_direct,
-                 energy_kwh, capacity_kwh, reserve_kwh, allowed) -> None:
+    def __init__(
+        self,
+        t_to,
+        l_to,
+        e_to,
+        t_from,
+        l_from,
+        e_from,
+        t_direct,
+        e_direct,
+        energy_kwh,
+        capacity_kwh,
+        reserve_kwh,
+        allowed,
+    ) -> None:
         self.t_to, self.l_to, self.e_to = t_to, l_to, e_to
         self.t_from, self.l_from, self.e_from = t_from, l_from, e_from
         self.t_direct, self.e_direct = t_direct, e_direct
@@ -54,8 +79,14 @@ class StationChoice:
 class WhenPolicy(Protocol):
     """Called positionally (hot path): ``needs_charge(energy, capacity, leg, trip_start, has_home)``."""
 
-    def needs_charge(self, energy_kwh: float, capacity_kwh: float, leg_kwh: float,
-                     trip_start: bool, has_home: bool) -> bool: ...
+    def needs_charge(
+        self,
+        energy_kwh: float,
+        capacity_kwh: float,
+        leg_kwh: float,
+        trip_start: bool,
+        has_home: bool,
+    ) -> bool: ...
 
 
 class WherePolicy(Protocol):
@@ -147,7 +178,9 @@ class TargetSoc:
         _unit("TargetSoc.target_soc", self.target_soc, lower_open=True)
         _unit("TargetSoc.max_soc", self.max_soc, lower_open=True)
         if self.max_soc < self.target_soc:
-            raise SimSettingsError(f"TargetSoc.max_soc = {self.max_soc} is below target_soc = {self.target_soc}")
+            raise SimSettingsError(
+                f"TargetSoc.max_soc = {self.max_soc} is below target_soc = {self.target_soc}"
+            )
 
     def target_kwh(self, energy_kwh, capacity_kwh, need_kwh) -> float:
         want = max(self.target_soc * capacity_kwh, need_kwh)

@@ -27,8 +27,14 @@ import pandas as pd
 
 from sim.model import CANCELLED, COMPLETED, IN_PROGRESS, NOT_STARTED, STRANDED, UNROUTABLE, Engine
 
-TRIP_STATUS = {COMPLETED: "completed", STRANDED: "stranded", UNROUTABLE: "unroutable",
-               CANCELLED: "cancelled", NOT_STARTED: "not_started", IN_PROGRESS: "in_progress"}
+TRIP_STATUS = {
+    COMPLETED: "completed",
+    STRANDED: "stranded",
+    UNROUTABLE: "unroutable",
+    CANCELLED: "cancelled",
+    NOT_STARTED: "not_started",
+    IN_PROGRESS: "in_progress",
+}
 
 
 @dataclass
@@ -58,21 +64,59 @@ def build_result(eng: Engine) -> SimulationResult:
     s = eng.settings
     trips = _trips_table(eng)
     sessions = _sessions_table(eng)
-    span = max(eng.sim_end, float(np.nanmax(np.r_[trips["arrived_s"].to_numpy(dtype=float), sessions["end_s"].to_numpy(dtype=float), 0.0])))
-    span = math.ceil(span / s.timeseries_step_s) * s.timeseries_step_s if s.horizon_s is None else s.horizon_s
+    span = max(
+        eng.sim_end,
+        float(
+            np.nanmax(
+                np.r_[
+                    trips["arrived_s"].to_numpy(dtype=float),
+                    sessions["end_s"].to_numpy(dtype=float),
+                    0.0,
+                ]
+            )
+        ),
+    )
+    span = (
+        math.ceil(span / s.timeseries_step_s) * s.timeseries_step_s
+        if s.horizon_s is None
+        else s.horizon_s
+    )
     ts = station_timeseries(sessions, eng.stations, span, s.timeseries_step_s)
     stations = _stations_summary(sessions, eng.stations, span)
     vehicles = _vehicles_table(eng, trips)
-    return SimulationResult(trips=trips, sessions=sessions, station_timeseries=ts, stations=stations,
-                            vehicles=vehicles, settings=s, span_s=span, events=eng.events,
-                            timings={"prepare_s": eng.prepare_seconds, "routes_s": eng.routes.seconds,
-                                     "run_s": eng.run_seconds})
+    return SimulationResult(
+        trips=trips,
+        sessions=sessions,
+        station_timeseries=ts,
+        stations=stations,
+        vehicles=vehicles,
+        settings=s,
+        span_s=span,
+        events=eng.events,
+        timings={
+            "prepare_s": eng.prepare_seconds,
+            "routes_s": eng.routes.seconds,
+            "run_s": eng.run_seconds,
+        },
+    )
 
 
 def _trips_table(eng: Engine) -> pd.DataFrame:
     df = eng.trips.copy()
     n = len(df)
-    cols = ["k", "departed_s", "arrived_s", "status", "driven_m", "energy_kwh", "e_dep", "e_arr", "charging_stops", "wait_s", "charge_s"]
+    cols = [
+        "k",
+        "departed_s",
+        "arrived_s",
+        "status",
+        "driven_m",
+        "energy_kwh",
+        "e_dep",
+        "e_arr",
+        "charging_stops",
+        "wait_s",
+        "charge_s",
+    ]
     rec = pd.DataFrame.from_records(eng.trip_rec, columns=cols)
     status = np.full(n, NOT_STARTED, dtype=np.int64)
     out = {c: np.full(n, np.nan) for c in cols[1:] if c != "status"}
@@ -88,7 +132,7 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
         if cur < 0:
             continue
         if status[cur] in (STRANDED, UNROUTABLE):
-            status[cur + 1:k1] = CANCELLED
+            status[cur + 1 : k1] = CANCELLED
         elif status[cur] == NOT_STARTED and cur >= k0:
             status[cur] = IN_PROGRESS
     cap = np.repeat(np.asarray(eng.v_cap), np.asarray(eng.v_k1) - np.asarray(eng.v_k0))
@@ -99,19 +143,36 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
     df["direct_km"] = eng.direct_m / 1000.0
     # driven >= direct (shortest path); summing legs in another order leaves -1e-12 km, which
     # reports printed as "-0.000"
-    df["detour_km"] = np.where(status == COMPLETED, np.maximum(df["distance_km"] - df["direct_km"], 0.0), np.nan)
+    df["detour_km"] = np.where(
+        status == COMPLETED, np.maximum(df["distance_km"] - df["direct_km"], 0.0), np.nan
+    )
     df["energy_kwh"] = out["energy_kwh"]
     df["soc_depart"] = out["e_dep"] / cap
     df["soc_arrive"] = out["e_arr"] / cap
     df["charging_stops"] = out["charging_stops"]
     df["wait_s"] = out["wait_s"]
     df["charge_s"] = out["charge_s"]
-    df["delay_s"] = np.where(status == COMPLETED, df["arrived_s"] - df["depart_s"] - np.asarray(eng.t_leg), np.nan)
+    df["delay_s"] = np.where(
+        status == COMPLETED, df["arrived_s"] - df["depart_s"] - np.asarray(eng.t_leg), np.nan
+    )
     return df
 
 
 def _sessions_table(eng: Engine) -> pd.DataFrame:
-    cols = ["v", "k", "station", "arrive_s", "start_s", "end_s", "e0", "e1", "balked", "queue_seq", "detour_s", "detour_m"]
+    cols = [
+        "v",
+        "k",
+        "station",
+        "arrive_s",
+        "start_s",
+        "end_s",
+        "e0",
+        "e1",
+        "balked",
+        "queue_seq",
+        "detour_s",
+        "detour_m",
+    ]
     rec = pd.DataFrame.from_records(eng.sess_rec, columns=cols)
     v = rec["v"].to_numpy(dtype=np.int64)
     st = rec["station"].to_numpy(dtype=np.int64)
@@ -121,33 +182,52 @@ def _sessions_table(eng: Engine) -> pd.DataFrame:
     home_label = np.where(is_truck[v], "depot", "home") if len(rec) else np.empty(0, dtype=object)
     energy = rec["e1"].to_numpy(dtype=float) - rec["e0"].to_numpy(dtype=float)
     charge_s = rec["end_s"].to_numpy(dtype=float) - rec["start_s"].to_numpy(dtype=float)
-    out = pd.DataFrame({
-        "vehicle_id": eng.vehicle_ids[v] if len(rec) else np.empty(0),
-        "vehicle_model": np.asarray(eng.model_keys, dtype=object)[np.asarray(eng.v_m, dtype=np.int64)[v]] if len(rec) else np.empty(0, dtype=object),
-        "trip_id": eng.trips["trip_id"].to_numpy()[rec["k"].to_numpy(dtype=np.int64)] if len(rec) else np.empty(0, dtype=np.int64),
-        "station": st,
-        "station_id": np.where(st >= 0, st_ids[np.maximum(st, 0)] if len(st_ids) else None, home_label) if len(rec) else np.empty(0, dtype=object),
-        "kind": np.where(st >= 0, "public", home_label) if len(rec) else np.empty(0, dtype=object),
-        "status": np.where(rec["balked"].to_numpy(dtype=bool), "balked", "charged"),
-        "arrive_s": rec["arrive_s"].to_numpy(dtype=float),
-        "start_s": rec["start_s"].to_numpy(dtype=float),
-        "end_s": rec["end_s"].to_numpy(dtype=float),
-        "wait_s": rec["start_s"].to_numpy(dtype=float) - rec["arrive_s"].to_numpy(dtype=float),
-        "charge_s": charge_s,
-        "energy_kwh": energy,
-        "grid_kwh": energy / eng.settings.charging_efficiency,
-        "soc_start": rec["e0"].to_numpy(dtype=float) / cap if len(rec) else np.empty(0),
-        "soc_end": rec["e1"].to_numpy(dtype=float) / cap if len(rec) else np.empty(0),
-        "avg_power_kw": np.divide(energy, charge_s / 3600.0, out=np.zeros_like(energy), where=charge_s > 0),
-        "queue_seq": rec["queue_seq"].to_numpy(dtype=np.int64),
-        "detour_s": rec["detour_s"].to_numpy(dtype=float),
-        "detour_km": rec["detour_m"].to_numpy(dtype=float) / 1000.0,
-    })
+    out = pd.DataFrame(
+        {
+            "vehicle_id": eng.vehicle_ids[v] if len(rec) else np.empty(0),
+            "vehicle_model": np.asarray(eng.model_keys, dtype=object)[
+                np.asarray(eng.v_m, dtype=np.int64)[v]
+            ]
+            if len(rec)
+            else np.empty(0, dtype=object),
+            "trip_id": eng.trips["trip_id"].to_numpy()[rec["k"].to_numpy(dtype=np.int64)]
+            if len(rec)
+            else np.empty(0, dtype=np.int64),
+            "station": st,
+            "station_id": np.where(
+                st >= 0, st_ids[np.maximum(st, 0)] if len(st_ids) else None, home_label
+            )
+            if len(rec)
+            else np.empty(0, dtype=object),
+            "kind": np.where(st >= 0, "public", home_label)
+            if len(rec)
+            else np.empty(0, dtype=object),
+            "status": np.where(rec["balked"].to_numpy(dtype=bool), "balked", "charged"),
+            "arrive_s": rec["arrive_s"].to_numpy(dtype=float),
+            "start_s": rec["start_s"].to_numpy(dtype=float),
+            "end_s": rec["end_s"].to_numpy(dtype=float),
+            "wait_s": rec["start_s"].to_numpy(dtype=float) - rec["arrive_s"].to_numpy(dtype=float),
+            "charge_s": charge_s,
+            "energy_kwh": energy,
+            "grid_kwh": energy / eng.settings.charging_efficiency,
+            "soc_start": rec["e0"].to_numpy(dtype=float) / cap if len(rec) else np.empty(0),
+            "soc_end": rec["e1"].to_numpy(dtype=float) / cap if len(rec) else np.empty(0),
+            "avg_power_kw": np.divide(
+                energy, charge_s / 3600.0, out=np.zeros_like(energy), where=charge_s > 0
+            ),
+            "queue_seq": rec["queue_seq"].to_numpy(dtype=np.int64),
+            "detour_s": rec["detour_s"].to_numpy(dtype=float),
+            "detour_km": rec["detour_m"].to_numpy(dtype=float) / 1000.0,
+        }
+    )
     return out
 
 
-def _overlap(starts: np.ndarray, ends: np.ndarray, weights: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def _overlap(
+    starts: np.ndarray, ends: np.ndarray, weights: np.ndarray, edges: np.ndarray
+) -> np.ndarray:
     """Sum over intervals of ``weight * |[start, end] & [edges[i], edges[i+1]]|`` per bin."""
+
     def g(x: np.ndarray) -> np.ndarray:  # sum_i w_i * min(x_i, t) at every edge t
         order = np.argsort(x)
         xs, ws = x[order], weights[order]
@@ -162,7 +242,9 @@ def _overlap(starts: np.ndarray, ends: np.ndarray, weights: np.ndarray, edges: n
     return np.diff(G)
 
 
-def station_timeseries(sessions: pd.DataFrame, stations: pd.DataFrame, span_s: float, step_s: float) -> pd.DataFrame:
+def station_timeseries(
+    sessions: pd.DataFrame, stations: pd.DataFrame, span_s: float, step_s: float
+) -> pd.DataFrame:
     """Per-station, per-bin occupancy, queue and power (long format)."""
     edges = np.arange(0.0, span_s + step_s * 0.5, step_s)
     if edges.size < 2:
@@ -175,18 +257,44 @@ def station_timeseries(sessions: pd.DataFrame, stations: pd.DataFrame, span_s: f
         st, en = ch["start_s"].to_numpy(), ch["end_s"].to_numpy()
         busy = _overlap(st, en, np.ones(st.size), edges) / step_s
         energy = _overlap(st, en, ch["avg_power_kw"].to_numpy() / 3600.0, edges)
-        queue = _overlap(g["arrive_s"].to_numpy(), g["start_s"].to_numpy(), np.ones(len(g)), edges) / step_s
-        arr_bin = np.clip(np.searchsorted(edges, g["arrive_s"].to_numpy(), side="right") - 1, 0, edges.size - 2)
-        frames.append(pd.DataFrame({
-            "station_id": row.station_id, "t_s": edges[:-1], "busy_plugs": busy,
-            "utilisation": busy / row.plugs, "queue": queue, "power_kw": energy / (step_s / 3600.0),
-            "energy_kwh": energy,
-            "arrivals": np.bincount(arr_bin, minlength=edges.size - 1),
-            "balked": np.bincount(arr_bin[(g["status"] == "balked").to_numpy()], minlength=edges.size - 1),
-        }))
+        queue = (
+            _overlap(g["arrive_s"].to_numpy(), g["start_s"].to_numpy(), np.ones(len(g)), edges)
+            / step_s
+        )
+        arr_bin = np.clip(
+            np.searchsorted(edges, g["arrive_s"].to_numpy(), side="right") - 1, 0, edges.size - 2
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "station_id": row.station_id,
+                    "t_s": edges[:-1],
+                    "busy_plugs": busy,
+                    "utilisation": busy / row.plugs,
+                    "queue": queue,
+                    "power_kw": energy / (step_s / 3600.0),
+                    "energy_kwh": energy,
+                    "arrivals": np.bincount(arr_bin, minlength=edges.size - 1),
+                    "balked": np.bincount(
+                        arr_bin[(g["status"] == "balked").to_numpy()], minlength=edges.size - 1
+                    ),
+                }
+            )
+        )
     if not frames:
-        return pd.DataFrame(columns=["station_id", "t_s", "busy_plugs", "utilisation", "queue", "power_kw",
-                                     "energy_kwh", "arrivals", "balked"])
+        return pd.DataFrame(
+            columns=[
+                "station_id",
+                "t_s",
+                "busy_plugs",
+                "utilisation",
+                "queue",
+                "power_kw",
+                "energy_kwh",
+                "arrivals",
+                "balked",
+            ]
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -201,7 +309,9 @@ def step_peak(starts: np.ndarray, ends: np.ndarray, weights: np.ndarray) -> floa
     return float(max(0.0, np.cumsum(w[order]).max()))
 
 
-def _stations_summary(sessions: pd.DataFrame, stations: pd.DataFrame, span_s: float) -> pd.DataFrame:
+def _stations_summary(
+    sessions: pd.DataFrame, stations: pd.DataFrame, span_s: float
+) -> pd.DataFrame:
     out = stations.drop(columns=["connectors"], errors="ignore").copy()
     pub = sessions[sessions["station"] >= 0]
     rows = []
@@ -211,39 +321,58 @@ def _stations_summary(sessions: pd.DataFrame, stations: pd.DataFrame, span_s: fl
         st, en = ch["start_s"].to_numpy(), ch["end_s"].to_numpy()
         busy = float((en - st).sum())
         waits = g["wait_s"].to_numpy()
-        rows.append({
-            "visits": len(g), "sessions": len(ch), "balked": int((g["status"] == "balked").sum()),
-            "energy_kwh": float(ch["energy_kwh"].sum()), "busy_h": busy / 3600.0,
-            "utilisation": busy / (stations["plugs"].iloc[s] * span_s) if span_s > 0 else np.nan,
-            "peak_busy_plugs": step_peak(st, en, np.ones(st.size)),
-            "peak_kw": step_peak(st, en, ch["avg_power_kw"].to_numpy()),
-            "wait_mean_min": float(waits.mean() / 60.0) if waits.size else np.nan,
-            "wait_p95_min": float(np.percentile(waits, 95) / 60.0) if waits.size else np.nan,
-        })
-    return pd.concat([out.reset_index(drop=True), pd.DataFrame(rows, index=range(len(stations)))], axis=1)
+        rows.append(
+            {
+                "visits": len(g),
+                "sessions": len(ch),
+                "balked": int((g["status"] == "balked").sum()),
+                "energy_kwh": float(ch["energy_kwh"].sum()),
+                "busy_h": busy / 3600.0,
+                "utilisation": busy / (stations["plugs"].iloc[s] * span_s)
+                if span_s > 0
+                else np.nan,
+                "peak_busy_plugs": step_peak(st, en, np.ones(st.size)),
+                "peak_kw": step_peak(st, en, ch["avg_power_kw"].to_numpy()),
+                "wait_mean_min": float(waits.mean() / 60.0) if waits.size else np.nan,
+                "wait_p95_min": float(np.percentile(waits, 95) / 60.0) if waits.size else np.nan,
+            }
+        )
+    return pd.concat(
+        [out.reset_index(drop=True), pd.DataFrame(rows, index=range(len(stations)))], axis=1
+    )
 
 
 def _vehicles_table(eng: Engine, trips: pd.DataFrame) -> pd.DataFrame:
     k_per_v = np.asarray(eng.v_k1) - np.asarray(eng.v_k0)
     vidx = np.repeat(np.arange(eng.n_veh), k_per_v)
-    completed = np.bincount(vidx, weights=(trips["status"] == "completed").to_numpy(), minlength=eng.n_veh)
-    km = np.bincount(vidx, weights=np.nan_to_num(trips["distance_km"].to_numpy()), minlength=eng.n_veh)
-    return pd.DataFrame({
-        "vehicle_id": eng.vehicle_ids,
-        "vehicle_model": np.asarray(eng.model_keys, dtype=object)[np.asarray(eng.v_m, dtype=np.int64)] if eng.n_veh else [],
-        "category": [eng.models[m].category for m in eng.v_m],
-        "home_charging": eng.v_has_home,
-        "capacity_kwh": eng.v_cap,
-        "energy_start_kwh": eng.e_start,
-        "charged_kwh": eng.charged,
-        "consumed_kwh": eng.consumed,
-        "energy_end_kwh": eng.E,
-        "stranded": ~np.isnan(np.asarray(eng.stranded_at, dtype=float)),
-        "stranded_s": eng.stranded_at,
-        "km": km,
-        "trips": k_per_v,
-        "trips_completed": completed.astype(np.int64),
-    })
+    completed = np.bincount(
+        vidx, weights=(trips["status"] == "completed").to_numpy(), minlength=eng.n_veh
+    )
+    km = np.bincount(
+        vidx, weights=np.nan_to_num(trips["distance_km"].to_numpy()), minlength=eng.n_veh
+    )
+    return pd.DataFrame(
+        {
+            "vehicle_id": eng.vehicle_ids,
+            "vehicle_model": np.asarray(eng.model_keys, dtype=object)[
+                np.asarray(eng.v_m, dtype=np.int64)
+            ]
+            if eng.n_veh
+            else [],
+            "category": [eng.models[m].category for m in eng.v_m],
+            "home_charging": eng.v_has_home,
+            "capacity_kwh": eng.v_cap,
+            "energy_start_kwh": eng.e_start,
+            "charged_kwh": eng.charged,
+            "consumed_kwh": eng.consumed,
+            "energy_end_kwh": eng.E,
+            "stranded": ~np.isnan(np.asarray(eng.stranded_at, dtype=float)),
+            "stranded_s": eng.stranded_at,
+            "km": km,
+            "trips": k_per_v,
+            "trips_completed": completed.astype(np.int64),
+        }
+    )
 
 
 def compute_kpis(r: SimulationResult) -> dict[str, float]:
@@ -261,8 +390,10 @@ def compute_kpis(r: SimulationResult) -> dict[str, float]:
     busy_s = float((charged["end_s"] - charged["start_s"]).sum())
     is_truck = veh["category"].isin(["truck", "bus"]).to_numpy()
     km = veh["km"].to_numpy()
-    ice = (km[~is_truck].sum() * s.ice_car_l_per_100km / 100.0 * s.petrol_kg_co2_per_l
-           + km[is_truck].sum() * s.ice_truck_l_per_100km / 100.0 * s.diesel_kg_co2_per_l)
+    ice = (
+        km[~is_truck].sum() * s.ice_car_l_per_100km / 100.0 * s.petrol_kg_co2_per_l
+        + km[is_truck].sum() * s.ice_truck_l_per_100km / 100.0 * s.diesel_kg_co2_per_l
+    )
     ev = veh["consumed_kwh"].sum() / s.charging_efficiency * s.grid_kg_co2_per_kwh
     return {
         "trips": float(n_planned),
@@ -282,7 +413,11 @@ def compute_kpis(r: SimulationResult) -> dict[str, float]:
         "energy_home_kwh": float(home["energy_kwh"].sum()),
         "energy_delivered_kwh": float(charged["energy_kwh"].sum() + home["energy_kwh"].sum()),
         "peak_kw_station_max": float(r.stations["peak_kw"].max()) if len(r.stations) else 0.0,
-        "peak_kw_network": step_peak(charged["start_s"].to_numpy(), charged["end_s"].to_numpy(), charged["avg_power_kw"].to_numpy()),
+        "peak_kw_network": step_peak(
+            charged["start_s"].to_numpy(),
+            charged["end_s"].to_numpy(),
+            charged["avg_power_kw"].to_numpy(),
+        ),
         "ev_km": float(km.sum()),
         "co2_ice_kg": float(ice),
         "co2_ev_kg": float(ev),

@@ -47,11 +47,15 @@ class RouteTables:
         Wall time spent building.
     """
 
-    def __init__(self, network: RoadNetwork, positions: np.ndarray, station_nodes: np.ndarray) -> None:
+    def __init__(
+        self, network: RoadNetwork, positions: np.ndarray, station_nodes: np.ndarray
+    ) -> None:
         t0 = time.perf_counter()
         self.network = network
         self.station_nodes = np.asarray(station_nodes, dtype=np.int64)
-        self.positions = np.unique(np.concatenate([np.asarray(positions, dtype=np.int64), self.station_nodes]))
+        self.positions = np.unique(
+            np.concatenate([np.asarray(positions, dtype=np.int64), self.station_nodes])
+        )
         self.prow = np.full(network.n_nodes, -1, dtype=np.int64)
         self.prow[self.positions] = np.arange(self.positions.size)
         n_p, n_s = self.positions.size, self.station_nodes.size
@@ -83,7 +87,7 @@ class RouteTables:
         """
         o = np.asarray(origins, dtype=np.int64)
         d = np.asarray(destinations, dtype=np.int64)
-        if self.positions.size ** 2 <= _FULL_TABLE_VALUES and self.covers(o) and self.covers(d):
+        if self.positions.size**2 <= _FULL_TABLE_VALUES and self.covers(o) and self.covers(d):
             if self._pp is None:
                 t0 = time.perf_counter()
                 self._pp = self.network.route_matrices(self.positions, self.positions)
@@ -93,7 +97,9 @@ class RouteTables:
         return pair_routes(self.network, o, d)
 
 
-def pair_routes(network: RoadNetwork, origins: np.ndarray, destinations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pair_routes(
+    network: RoadNetwork, origins: np.ndarray, destinations: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Fastest-route time and length for paired origins/destinations, batched by origin."""
     o = np.asarray(origins, dtype=np.int64)
     d = np.asarray(destinations, dtype=np.int64)
@@ -113,8 +119,8 @@ def pair_routes(network: RoadNetwork, origins: np.ndarray, destinations: np.ndar
     order = np.argsort(o_inv, kind="stable")
     bounds = np.searchsorted(o_inv[order], np.arange(0, uo.size + chunk, chunk))
     for b, start in enumerate(range(0, uo.size, chunk)):
-        tm, lm = network.route_matrices(uo[start:start + chunk], ud)
-        sel = order[bounds[b]:bounds[b + 1]]
+        tm, lm = network.route_matrices(uo[start : start + chunk], ud)
+        sel = order[bounds[b] : bounds[b + 1]]
         rows = o_inv[sel] - start
         t_out[todo[sel]] = tm[rows, d_inv[sel]]
         l_out[todo[sel]] = lm[rows, d_inv[sel]]
@@ -126,9 +132,13 @@ def _reversed(network: RoadNetwork) -> RoadNetwork:
     if cached is not None:
         return cached
     rev = RoadNetwork(
-        node_ids=network.node_ids, lon=network.lon, lat=network.lat,
-        time=network.time.T.tocsr(), length=network.length.T.tocsr(),
-        crs=network.crs, name=f"{network.name} (reversed)",
+        node_ids=network.node_ids,
+        lon=network.lon,
+        lat=network.lat,
+        time=network.time.T.tocsr(),
+        length=network.length.T.tocsr(),
+        crs=network.crs,
+        name=f"{network.name} (reversed)",
     )
     try:  # cache on the instance: building the reversed KD-tree is not free on big networks
         network._sim_reversed = rev  # type: ignore[attr-defined]

@@ -27,7 +27,7 @@ from sim.policies import ChargingPolicy
 
 #: Kazakhstan grid carbon intensity (kg CO2e per kWh generated), OWID/Ember 2021.
 KZ_GRID_KG_CO2_PER_KWH = 0.641
-PETROL_KG_CO2_PER_L = 8.887 / 3.785411784   # 2.348, US EPA
+PETROL_KG_CO2_PER_L = 8.887 / 3.785411784  # 2.348, US EPA
 DIESEL_KG_CO2_PER_L = 10.180 / 3.785411784  # 2.689, US EPA
 
 
@@ -97,7 +97,10 @@ class SimSettings:
         soc = self.initial_soc
         lo, hi = (soc, soc) if isinstance(soc, (int, float)) else tuple(soc)
         if not (0 <= lo <= hi <= 1):
-            raise fail("initial_soc", "must be a state of charge in [0, 1] or a (low, high) pair with low <= high")
+            raise fail(
+                "initial_soc",
+                "must be a state of charge in [0, 1] or a (low, high) pair with low <= high",
+            )
         if not (self.max_wait_s > 0):
             raise fail("max_wait_s", "must be > 0 seconds (math.inf to never balk)")
         for name in ("max_balks_per_leg", "max_stops_per_leg"):
@@ -109,12 +112,22 @@ class SimSettings:
                 raise fail(name, "must be in [0, 1]")
         if not (0 < self.charging_efficiency <= 1):
             raise fail("charging_efficiency", "must be in (0, 1]")
-        for name in ("home_charger_kw", "depot_charger_kw", "ac_dc_threshold_kw", "timeseries_step_s"):
+        for name in (
+            "home_charger_kw",
+            "depot_charger_kw",
+            "ac_dc_threshold_kw",
+            "timeseries_step_s",
+        ):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise fail(name, "must be a finite number > 0")
-        for name in ("grid_kg_co2_per_kwh", "ice_car_l_per_100km", "ice_truck_l_per_100km",
-                     "petrol_kg_co2_per_l", "diesel_kg_co2_per_l"):
+        for name in (
+            "grid_kg_co2_per_kwh",
+            "ice_car_l_per_100km",
+            "ice_truck_l_per_100km",
+            "petrol_kg_co2_per_l",
+            "diesel_kg_co2_per_l",
+        ):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise fail(name, "must be a finite number >= 0")
@@ -129,5 +142,7 @@ class SimSettings:
 
     def as_dict(self) -> dict:
         """Plain values (policy rendered with ``repr``) for reports."""
-        return {f.name: (repr(getattr(self, f.name)) if f.name == "policy" else getattr(self, f.name))
-                for f in fields(self)}
+        return {
+            f.name: (repr(getattr(self, f.name)) if f.name == "policy" else getattr(self, f.name))
+            for f in fields(self)
+        }

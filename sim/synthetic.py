@@ -17,10 +17,20 @@ from networks.road_network import RoadNetwork
 _M_PER_DEG_LAT = 111_320.0
 
 
-def _add_edge(G: nx.MultiDiGraph, u: int, v: int, length_m: float, speed_kph: float, highway: str) -> None:
+def _add_edge(
+    G: nx.MultiDiGraph, u: int, v: int, length_m: float, speed_kph: float, highway: str
+) -> None:
     for a, b in ((u, v), (v, u)):
-        G.add_edge(a, b, length=length_m, speed_kph=speed_kph, travel_time=length_m / (speed_kph / 3.6),
-                   highway=highway, oneway=False, osmid=len(G.edges))
+        G.add_edge(
+            a,
+            b,
+            length=length_m,
+            speed_kph=speed_kph,
+            travel_time=length_m / (speed_kph / 3.6),
+            highway=highway,
+            oneway=False,
+            osmid=len(G.edges),
+        )
 
 
 def _graph(name: str) -> nx.MultiDiGraph:
@@ -29,8 +39,16 @@ def _graph(name: str) -> nx.MultiDiGraph:
     return G
 
 
-def grid_network(nx_: int = 10, ny: int = 10, *, spacing_m: float = 500.0, speed_kph: float = 40.0,
-                 lon0: float = 76.9, lat0: float = 43.2, name: str = "synthetic grid") -> RoadNetwork:
+def grid_network(
+    nx_: int = 10,
+    ny: int = 10,
+    *,
+    spacing_m: float = 500.0,
+    speed_kph: float = 40.0,
+    lon0: float = 76.9,
+    lat0: float = 43.2,
+    name: str = "synthetic grid",
+) -> RoadNetwork:
     """A two-way grid of ``nx_ x ny`` nodes ``spacing_m`` apart; node index = ``j * nx_ + i``."""
     G = _graph(name)
     dlat = spacing_m / _M_PER_DEG_LAT
@@ -48,9 +66,16 @@ def grid_network(nx_: int = 10, ny: int = 10, *, spacing_m: float = 500.0, speed
     return RoadNetwork.from_graph(G, name=name)
 
 
-def line_network(lengths_m, *, speed_kph: float = 60.0, lon0: float = 71.4, lat0: float = 51.1,
-                 names: list[str] | None = None, populations: list[float] | None = None,
-                 name: str = "synthetic line") -> RoadNetwork:
+def line_network(
+    lengths_m,
+    *,
+    speed_kph: float = 60.0,
+    lon0: float = 71.4,
+    lat0: float = 51.1,
+    names: list[str] | None = None,
+    populations: list[float] | None = None,
+    name: str = "synthetic line",
+) -> RoadNetwork:
     """A two-way path of ``len(lengths_m) + 1`` nodes (a corridor), running north."""
     G = _graph(name)
     lat = lat0
@@ -68,9 +93,17 @@ def line_network(lengths_m, *, speed_kph: float = 60.0, lon0: float = 71.4, lat0
     return RoadNetwork.from_graph(G, name=name)
 
 
-def random_network(n: int, *, rng: np.random.Generator, extent_m: float = 5000.0, k: int = 3,
-                   speed_kph: tuple[float, float] = (30.0, 90.0), lon0: float = 76.9, lat0: float = 43.2,
-                   name: str = "synthetic random") -> RoadNetwork:
+def random_network(
+    n: int,
+    *,
+    rng: np.random.Generator,
+    extent_m: float = 5000.0,
+    k: int = 3,
+    speed_kph: tuple[float, float] = (30.0, 90.0),
+    lon0: float = 76.9,
+    lat0: float = 43.2,
+    name: str = "synthetic random",
+) -> RoadNetwork:
     """A connected random geometric network: a random spanning path plus ``k`` nearest
     neighbours per node, two-way, random speeds."""
     G = _graph(name)
@@ -83,8 +116,10 @@ def random_network(n: int, *, rng: np.random.Generator, extent_m: float = 5000.0
     pairs = {tuple(sorted((int(a), int(b)))) for a, b in zip(order[:-1], order[1:], strict=True)}
     d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
     for i in range(n):
-        for j in np.argsort(d[i])[1:k + 1]:
+        for j in np.argsort(d[i])[1 : k + 1]:
             pairs.add(tuple(sorted((i, int(j)))))
     for a, b in sorted(pairs):
-        _add_edge(G, a, b, max(1.0, float(d[a, b]) * 1.2), float(rng.uniform(*speed_kph)), "unclassified")
+        _add_edge(
+            G, a, b, max(1.0, float(d[a, b]) * 1.2), float(rng.uniform(*speed_kph)), "unclassified"
+        )
     return RoadNetwork.from_graph(G, name=name)

@@ -51,7 +51,11 @@ MIN_SPEED_KPH = 5.0
 #: Leaf packs); thermally managed packs are assumed to lose half as much at 0 C, and the
 #: -20 C / -30 C points follow the same slope (assumption, documented in docs/simulation.md).
 DEFAULT_COLD_DC_FACTOR: tuple[tuple[float, float], ...] = (
-    (-30.0, 0.35), (-20.0, 0.5), (-10.0, 0.65), (0.0, 0.82), (15.0, 1.0),
+    (-30.0, 0.35),
+    (-20.0, 0.5),
+    (-10.0, 0.65),
+    (0.0, 0.82),
+    (15.0, 1.0),
 )
 CATEGORIES = ("car", "van", "truck", "bus")
 _SOC_GRID = np.linspace(0.0, 1.0, 401)
@@ -116,7 +120,9 @@ class VehicleModel:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dc_curve", tuple((float(s), float(p)) for s, p in self.dc_curve))
-        object.__setattr__(self, "cold_dc_factor", tuple((float(t), float(f)) for t, f in self.cold_dc_factor))
+        object.__setattr__(
+            self, "cold_dc_factor", tuple((float(t), float(f)) for t, f in self.cold_dc_factor)
+        )
         object.__setattr__(self, "connectors", tuple(str(c) for c in self.connectors))
         self.validate()
 
@@ -127,11 +133,19 @@ class VehicleModel:
         loc = f"{where}: " if where else ""
 
         def bad(fld: str, value, why: str) -> VehicleSpecError:
-            return VehicleSpecError(f"{loc}vehicle model {self.key!r}: field {fld!r} = {value!r} {why}")
+            return VehicleSpecError(
+                f"{loc}vehicle model {self.key!r}: field {fld!r} = {value!r} {why}"
+            )
 
         def positive(fld: str, allow_zero: bool = False) -> None:
             v = getattr(self, fld)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+            if (
+                not isinstance(v, (int, float))
+                or isinstance(v, bool)
+                or not math.isfinite(v)
+                or v < 0
+                or (v == 0 and not allow_zero)
+            ):
                 need = "a finite number >= 0" if allow_zero else "a finite number > 0"
                 raise bad(fld, v, f"is impossible; it must be {need}")
 
@@ -148,23 +162,43 @@ class VehicleModel:
             raise bad("drivetrain_efficiency", self.drivetrain_efficiency, "must be in (0, 1]")
         if not (0 < self.min_consumption_factor <= 1):
             raise bad("min_consumption_factor", self.min_consumption_factor, "must be in (0, 1]")
-        if self.max_speed_kph is not None and not (math.isfinite(self.max_speed_kph) and self.max_speed_kph > 0):
+        if self.max_speed_kph is not None and not (
+            math.isfinite(self.max_speed_kph) and self.max_speed_kph > 0
+        ):
             raise bad("max_speed_kph", self.max_speed_kph, "must be > 0 (or omitted)")
         if self.dc_curve:
             socs = [s for s, _ in self.dc_curve]
-            if any(not (0.0 <= s <= 1.0) for s in socs) or any(b <= a for a, b in zip(socs, socs[1:], strict=False)):
-                raise bad("dc_curve", list(self.dc_curve), "needs strictly increasing state-of-charge points in [0, 1]")
+            if any(not (0.0 <= s <= 1.0) for s in socs) or any(
+                b <= a for a, b in zip(socs, socs[1:], strict=False)
+            ):
+                raise bad(
+                    "dc_curve",
+                    list(self.dc_curve),
+                    "needs strictly increasing state-of-charge points in [0, 1]",
+                )
             if any(not (math.isfinite(p) and p > 0) for _, p in self.dc_curve):
                 raise bad("dc_curve", list(self.dc_curve), "needs powers > 0 kW at every point")
         if self.max_ac_kw == 0 and not self.dc_curve:
-            raise bad("max_ac_kw", 0, "leaves the vehicle with no way to charge; give max_ac_kw > 0 or a dc_curve")
+            raise bad(
+                "max_ac_kw",
+                0,
+                "leaves the vehicle with no way to charge; give max_ac_kw > 0 or a dc_curve",
+            )
         temps = [t for t, _ in self.cold_dc_factor]
         if not temps or any(b <= a for a, b in zip(temps, temps[1:], strict=False)):
-            raise bad("cold_dc_factor", list(self.cold_dc_factor), "needs strictly increasing temperatures")
+            raise bad(
+                "cold_dc_factor",
+                list(self.cold_dc_factor),
+                "needs strictly increasing temperatures",
+            )
         if any(not (0 < f <= 1) for _, f in self.cold_dc_factor):
             raise bad("cold_dc_factor", list(self.cold_dc_factor), "needs factors in (0, 1]")
         if not self.connectors:
-            raise bad("connectors", list(self.connectors), "is empty; list the inlet standards, e.g. [CCS2, Type2]")
+            raise bad(
+                "connectors",
+                list(self.connectors),
+                "is empty; list the inlet standards, e.g. [CCS2, Type2]",
+            )
 
     # ------------------------------------------------------------------ physics
     @property

@@ -84,10 +84,14 @@ def _free_port() -> int:
 
 # --------------------------------------------------------------------------- sweep files
 
+
 def test_grid_expansion_ranges_and_labels(tmp_path):
-    path = _sweep(tmp_path, "  model.p: {start: 2, stop: 10, step: 4}\n  simulation.temperature_c: [25, -20]\n"
-                            "  model.coverage_target: {start: 0.5, stop: 0.7, step: 0.1}\n",
-                  extra="fixed: {model.solver.threads: 1}\n")
+    path = _sweep(
+        tmp_path,
+        "  model.p: {start: 2, stop: 10, step: 4}\n  simulation.temperature_c: [25, -20]\n"
+        "  model.coverage_target: {start: 0.5, stop: 0.7, step: 0.1}\n",
+        extra="fixed: {model.solver.threads: 1}\n",
+    )
     plan = plan_sweep(path)
     assert len(plan.runs) == 3 * 2 * 3
     assert plan.output == (tmp_path / "out").resolve()
@@ -100,22 +104,36 @@ def test_grid_expansion_ranges_and_labels(tmp_path):
 
 
 def test_zip_mode_and_duplicates(tmp_path):
-    path = _sweep(tmp_path, "  model.p: [1, 2, 2]\n  simulation.temperature_c: [25, -20, -20]\n",
-                  extra="mode: zip\n")
+    path = _sweep(
+        tmp_path,
+        "  model.p: [1, 2, 2]\n  simulation.temperature_c: [25, -20, -20]\n",
+        extra="mode: zip\n",
+    )
     plan = plan_sweep(path)
-    assert [r.label for r in plan.runs] == ["p=1 temperature_c=25", "p=2 temperature_c=-20"]  # duplicate once
+    assert [r.label for r in plan.runs] == [
+        "p=1 temperature_c=25",
+        "p=2 temperature_c=-20",
+    ]  # duplicate once
     path.write_text(path.read_text().replace("[1, 2, 2]", "[1, 2]"))
-    with pytest.raises(SweepError, match=r"mode 'zip' needs .*model.p: 2, simulation.temperature_c: 3"):
+    with pytest.raises(
+        SweepError, match=r"mode 'zip' needs .*model.p: 2, simulation.temperature_c: 3"
+    ):
         plan_sweep(path)
 
 
 def test_unknown_parameter_and_empty_range_name_file_and_parameter(tmp_path):
-    path = _sweep(tmp_path, "  model.rnage_km: [100]\n  model.p: {start: 5, stop: 1}\n  model.threshold_min: []\n")
+    path = _sweep(
+        tmp_path,
+        "  model.rnage_km: [100]\n  model.p: {start: 5, stop: 1}\n  model.threshold_min: []\n",
+    )
     with pytest.raises(SweepError) as err:
         plan_sweep(path)
     msg = str(err.value)
     assert str(path) in msg
-    assert "parameters.model.rnage_km: unknown field 'rnage_km' in section 'model' (did you mean 'range_km'?)" in msg
+    assert (
+        "parameters.model.rnage_km: unknown field 'rnage_km' in section 'model' (did you mean 'range_km'?)"
+        in msg
+    )
     assert f"{path}:5: parameters.model.p: empty range (range start 5 > stop 1)" in msg
     assert "parameters.model.threshold_min: empty range (empty list)" in msg
     assert not (tmp_path / "out").exists()
@@ -139,7 +157,10 @@ def test_one_invalid_run_fails_the_whole_sweep_up_front(tmp_path):
         plan_sweep(path)
     msg = str(err.value)
     assert "4 of 6 runs are invalid; nothing was run" in msg
-    assert "run p=0 temperature_c=20" in msg and "model.p: Input should be greater than or equal to 1" in msg
+    assert (
+        "run p=0 temperature_c=20" in msg
+        and "model.p: Input should be greater than or equal to 1" in msg
+    )
     assert "simulation.temperature_c: Input should be less than or equal to 50" in msg
     assert not (tmp_path / "out").exists()
 
@@ -156,9 +177,13 @@ def test_plan_from_study_files(tmp_path):
 
 # --------------------------------------------------------------------------- in-process runs
 
+
 def test_failure_isolation_summary_and_resume_in_process(tmp_path):
-    path = _sweep(tmp_path, "  model.p: {start: 1, stop: 5}\n  simulation.temperature_c: [25, -20]\n",
-                  title="fail=3 bug=4")
+    path = _sweep(
+        tmp_path,
+        "  model.p: {start: 1, stop: 5}\n  simulation.temperature_c: [25, -20]\n",
+        title="fail=3 bug=4",
+    )
     plan = plan_sweep(path)
     seen = []
     result = run_batch(plan, workers=0, runner=fake_runner, progress=seen.append)
@@ -166,7 +191,10 @@ def test_failure_isolation_summary_and_resume_in_process(tmp_path):
     out = plan.output
     fails = pd.read_csv(out / "failures.csv")
     assert sorted(fails["model.p"]) == [3, 3, 4, 4]
-    assert set(fails["error"]) == {"p=3: no feasible siting (test)", "ZeroDivisionError: division by zero (test)"}
+    assert set(fails["error"]) == {
+        "p=3: no feasible siting (test)",
+        "ZeroDivisionError: division by zero (test)",
+    }
     for log in fails["log"]:
         assert "Traceback" in (out / log).read_text()
     summary = pd.read_parquet(out / "summary.parquet")
@@ -175,14 +203,21 @@ def test_failure_isolation_summary_and_resume_in_process(tmp_path):
     done = summary[summary["status"] == "done"]
     for folder in done["folder"]:
         run = out / folder
-        assert json.loads((run / "result.json").read_text())["p"] == json.loads((run / "done.json").read_text())[
-            "params"]["model.p"]
+        assert (
+            json.loads((run / "result.json").read_text())["p"]
+            == json.loads((run / "done.json").read_text())["params"]["model.p"]
+        )
         assert "fake study p=" in (run / "run.log").read_text()
     assert seen[-1].done == 6 and seen[-1].failed == 4 and seen[-1].queued == 0
 
     # Resume: finished runs are skipped, failed ones are tried again (and now succeed).
-    again = run_batch(plan, workers=0, runner=lambda cfg, *, out_dir: fake_runner(cfg.model_copy(
-        update={"title": ""}), out_dir=out_dir))
+    again = run_batch(
+        plan,
+        workers=0,
+        runner=lambda cfg, *, out_dir: fake_runner(
+            cfg.model_copy(update={"title": ""}), out_dir=out_dir
+        ),
+    )
     assert again.count("skipped") == 6 and again.count("done") == 4 and not again.failed
     assert not (out / "failed").exists() or not list((out / "failed").iterdir())
     assert pd.read_csv(out / "failures.csv").empty
@@ -196,15 +231,20 @@ def test_a_second_batch_on_the_same_folder_is_refused(tmp_path):
 
 # --------------------------------------------------------------------------- Dask
 
+
 def test_unreachable_scheduler_fails_fast_with_a_clear_message(tmp_path):
     plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
     address = f"tcp://127.0.0.1:{_free_port()}"
     t0 = time.perf_counter()
-    with pytest.raises(SchedulerError, match=f"cannot connect to a Dask scheduler at {address} within 2 s"):
+    with pytest.raises(
+        SchedulerError, match=f"cannot connect to a Dask scheduler at {address} within 2 s"
+    ):
         run_batch(plan, scheduler=address, runner=fake_runner, connect_timeout=2)
     assert time.perf_counter() - t0 < 10
     # nothing ran, so no (empty) summary or failure tables are left behind
-    assert not (plan.output / "summary.csv").exists() and not (plan.output / "failures.csv").exists()
+    assert (
+        not (plan.output / "summary.csv").exists() and not (plan.output / "failures.csv").exists()
+    )
 
 
 def test_a_service_that_is_not_a_scheduler_fails_in_bounded_time(tmp_path):
@@ -250,18 +290,52 @@ def external_cluster():
     tests below). ``allowed-failures=1``: a run whose worker dies is retried once; worker
     saturation 1.0: a worker holds only the run it executes, so a crash blames no other run."""
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",  # as docs/batch.md advises:
-           "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}  # no run queued behind a crashing one
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                               "--port", str(port), "--no-dashboard"], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",  # as docs/batch.md advises:
+        "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0",
+    }  # no run queued behind a crashing one
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-dashboard",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     address = f"tcp://127.0.0.1:{port}"
     try:
         for _ in range(2):
-            procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
-                                           "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
-                                          env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "distributed.cli.dask_worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--no-dashboard",
+                        "--host",
+                        "127.0.0.1",
+                    ],
+                    env=env,
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         yield address
     finally:
         for p in procs:  # the nannies' worker processes exit with their parent
@@ -272,7 +346,13 @@ def external_cluster():
 def test_external_scheduler_and_workers_in_separate_processes(tmp_path, external_cluster):
     plan = plan_sweep(_sweep(tmp_path, "  model.p: [1, 2, 3, 4]\n", title="sleep=1.0 fail=3"))
     seen = []
-    result = run_batch(plan, scheduler=external_cluster, runner=fake_runner, progress=seen.append, connect_timeout=30)
+    result = run_batch(
+        plan,
+        scheduler=external_cluster,
+        runner=fake_runner,
+        progress=seen.append,
+        connect_timeout=30,
+    )
     assert result.count("done") == 3 and [o.params["model.p"] for o in result.failed] == [3]
     workers = {o.worker for o in result.outcomes}
     assert all(w.startswith("tcp://127.0.0.1:") for w in workers)  # ran in the worker processes
@@ -283,7 +363,9 @@ def test_external_scheduler_and_workers_in_separate_processes(tmp_path, external
 def test_killed_workers_are_retried_or_reported(tmp_path, external_cluster):
     """A run whose worker process dies once is retried and finishes; one that kills it every
     time is reported as failed (after allowed-failures), never lost."""
-    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1, 5, 6]\n", title="sleep=0.2 kill_once=5 kill_always=6"))
+    plan = plan_sweep(
+        _sweep(tmp_path, "  model.p: [1, 5, 6]\n", title="sleep=0.2 kill_once=5 kill_always=6")
+    )
     result = run_batch(plan, scheduler=external_cluster, runner=fake_runner, connect_timeout=30)
     by_p = {o.params["model.p"]: o for o in result.outcomes}
     assert [by_p[p].status for p in (1, 5, 6)] == ["done", "done", "failed"]
@@ -297,13 +379,34 @@ def test_resume_after_killing_the_batch_process(tmp_path):
     path = _sweep(tmp_path, "  model.p: {start: 1, stop: 4}\n", title="sleep=1.0")
     plan = plan_sweep(path)
     runs = plan.output / "runs"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "planner.batch", "--sweep", str(path), "--workers", "2",
-                             "--runner", "test_batch:fake_runner"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "planner.batch",
+            "--sweep",
+            str(path),
+            "--workers",
+            "2",
+            "--runner",
+            "test_batch:fake_runner",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
-        while not list(runs.glob("*/done.json")) and time.monotonic() < deadline and proc.poll() is None:
+        while (
+            not list(runs.glob("*/done.json"))
+            and time.monotonic() < deadline
+            and proc.poll() is None
+        ):
             time.sleep(0.05)
         time.sleep(0.3)  # let the other worker get mid-run
         proc.send_signal(signal.SIGKILL)
@@ -314,7 +417,9 @@ def test_resume_after_killing_the_batch_process(tmp_path):
     time.sleep(0.5)  # the killed batch's worker processes exit when their parent dies
     finished = {p.parent.name for p in runs.glob("*/done.json")}
     assert 1 <= len(finished) < 4, proc.stderr.read().decode()[-2000:]
-    assert any(p.name.startswith(".") for p in runs.iterdir())  # the unfinished runs' hidden leftovers
+    assert any(
+        p.name.startswith(".") for p in runs.iterdir()
+    )  # the unfinished runs' hidden leftovers
     for folder in (p for p in runs.iterdir() if not p.name.startswith(".")):
         assert (folder / "result.json").is_file()  # nothing half-written looks like a run
     result = run_batch(plan, workers=0, runner=fake_runner)
@@ -348,7 +453,11 @@ parameters:
 
 def test_shipped_sweep_example_is_valid():
     plan = plan_sweep(ROOT / "configs" / "sweep-kaz01.yaml")
-    assert len(plan.runs) == 30 and plan.parameters == ["model.p", "model.range_km", "simulation.temperature_c"]
+    assert len(plan.runs) == 30 and plan.parameters == [
+        "model.p",
+        "model.range_km",
+        "simulation.temperature_c",
+    ]
 
 
 def test_real_pipeline_sweep_on_the_kaz01_corridor(tmp_path, data_dir, external_cluster):
@@ -363,9 +472,14 @@ def test_real_pipeline_sweep_on_the_kaz01_corridor(tmp_path, data_dir, external_
     assert result.chart is not None and result.chart.stat().st_size > 1000
     for o in result.outcomes:
         assert "step: network" in (o.folder / "run.log").read_text()
-        assert len(list(o.folder.iterdir())) > 3  # the pipeline's outputs beside run.log and done.json
+        assert (
+            len(list(o.folder.iterdir())) > 3
+        )  # the pipeline's outputs beside run.log and done.json
     again = run_batch(plan, workers=0)  # resume: nothing left to do
-    assert again.count("skipped") == 4 and pd.read_csv(plan.output / "summary.csv")[cov].tolist() == df[cov].tolist()
+    assert (
+        again.count("skipped") == 4
+        and pd.read_csv(plan.output / "summary.csv")[cov].tolist() == df[cov].tolist()
+    )
 
 
 def test_resume_reruns_a_run_whose_input_file_changed(tmp_path):

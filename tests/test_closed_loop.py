@@ -33,12 +33,20 @@ DEMAND_NODES = [10, 20, 30]
 
 
 def simulate(stations: pd.DataFrame) -> ScenarioOutcome:
-    per = pd.DataFrame({"station_id": stations["station_id"],
-                        "wait_p95_min": [erlang_c_wait_p95_min(int(c)) for c in stations["plugs"]],
-                        "sessions": 1, "utilisation": 0.5})
+    per = pd.DataFrame(
+        {
+            "station_id": stations["station_id"],
+            "wait_p95_min": [erlang_c_wait_p95_min(int(c)) for c in stations["plugs"]],
+            "sessions": 1,
+            "utilisation": 0.5,
+        }
+    )
     unserved = pd.DataFrame({"node": [n for n in DEMAND_NODES if n not in set(stations["node"])]})
     unserved["weight"] = 1.0
-    kpis = {"wait_p95_min": float(per["wait_p95_min"].max()), "stranded_vehicles": float(len(unserved))}
+    kpis = {
+        "wait_p95_min": float(per["wait_p95_min"].max()),
+        "stranded_vehicles": float(len(unserved)),
+    }
     return ScenarioOutcome(kpis, per, unserved)
 
 
@@ -47,12 +55,33 @@ def optimize(unserved, fixed, n_sites, budget_left):
     cost = 1000.0 + 100.0
     if budget_left is not None:
         nodes = nodes[: int(budget_left // cost)]
-    return pd.DataFrame({"station_id": [f"s{n}" for n in nodes], "node": nodes, "plugs": 1, "power_kw": 50.0,
-                         "existing": False, "name": "", "lon": 0.0, "lat": 0.0, "capex": cost})
+    return pd.DataFrame(
+        {
+            "station_id": [f"s{n}" for n in nodes],
+            "node": nodes,
+            "plugs": 1,
+            "power_kw": 50.0,
+            "existing": False,
+            "name": "",
+            "lon": 0.0,
+            "lat": 0.0,
+            "capex": cost,
+        }
+    )
 
 
-EXISTING = pd.DataFrame({"station_id": ["e1"], "node": [1], "plugs": [1], "power_kw": [50.0], "existing": [True],
-                         "name": ["hotel"], "lon": [0.0], "lat": [0.0]})
+EXISTING = pd.DataFrame(
+    {
+        "station_id": ["e1"],
+        "node": [1],
+        "plugs": [1],
+        "power_kw": [50.0],
+        "existing": [True],
+        "name": ["hotel"],
+        "lon": [0.0],
+        "lat": [0.0],
+    }
+)
 
 
 def test_erlang_reference_values():
@@ -64,33 +93,70 @@ def test_erlang_reference_values():
 
 
 def test_loop_adds_sites_then_plugs_until_targets_met():
-    res = closed_loop(EXISTING, simulate=simulate, optimize=optimize, targets=Targets(10.0, 0, None, 5),
-                      first_round_sites=3, budget=None, plug_cost=100.0, max_plugs=6)
+    res = closed_loop(
+        EXISTING,
+        simulate=simulate,
+        optimize=optimize,
+        targets=Targets(10.0, 0, None, 5),
+        first_round_sites=3,
+        budget=None,
+        plug_cost=100.0,
+        max_plugs=6,
+    )
     assert res.targets_met
     assert set(res.selected["node"]) == set(DEMAND_NODES)
     # every station ends with 4 plugs (3 are not enough by Erlang C), one added per round
     assert (res.stations["plugs"] == 4).all()
     assert [r["plugs"] for r in res.iterations] == [4, 8, 12, 16]
     assert res.capex == pytest.approx(3 * 1100 + 12 * 100)
-    assert res.baseline.kpis["stranded_vehicles"] == 3 and not missed_targets(res.proposal.kpis, Targets())
+    assert res.baseline.kpis["stranded_vehicles"] == 3 and not missed_targets(
+        res.proposal.kpis, Targets()
+    )
 
 
 def test_budget_stops_the_loop():
-    res = closed_loop(EXISTING, simulate=simulate, optimize=optimize, targets=Targets(10.0, 0, None, 5),
-                      first_round_sites=3, budget=2300.0, plug_cost=100.0, max_plugs=6)
+    res = closed_loop(
+        EXISTING,
+        simulate=simulate,
+        optimize=optimize,
+        targets=Targets(10.0, 0, None, 5),
+        first_round_sites=3,
+        budget=2300.0,
+        plug_cost=100.0,
+        max_plugs=6,
+    )
     assert not res.targets_met
     assert len(res.selected) == 2 and res.capex <= 2300.0
     assert res.iterations[-1]["missed"]
 
 
 def test_max_plugs_caps_remedy():
-    res = closed_loop(EXISTING, simulate=simulate, optimize=optimize, targets=Targets(10.0, 0, None, 6),
-                      first_round_sites=3, budget=None, plug_cost=100.0, max_plugs=2)
+    res = closed_loop(
+        EXISTING,
+        simulate=simulate,
+        optimize=optimize,
+        targets=Targets(10.0, 0, None, 6),
+        first_round_sites=3,
+        budget=None,
+        plug_cost=100.0,
+        max_plugs=2,
+    )
     assert not res.targets_met and (res.stations["plugs"] <= 2).all()
 
 
 def test_missed_targets_use_simulation_kpi_names():
     t = Targets(wait_p95_min=10, stranded=0, trips_completed_share=0.95)
-    assert missed_targets({"wait_p95_min": 5, "stranded_vehicles": 0, "share_trips_completed": 0.99}, t) == []
-    missed = missed_targets({"wait_p95_min": 12, "stranded_vehicles": 2, "share_trips_completed": 0.9}, t)
-    assert [m.split()[0] for m in missed] == ["wait_p95_min", "stranded_vehicles", "share_trips_completed"]
+    assert (
+        missed_targets(
+            {"wait_p95_min": 5, "stranded_vehicles": 0, "share_trips_completed": 0.99}, t
+        )
+        == []
+    )
+    missed = missed_targets(
+        {"wait_p95_min": 12, "stranded_vehicles": 2, "share_trips_completed": 0.9}, t
+    )
+    assert [m.split()[0] for m in missed] == [
+        "wait_p95_min",
+        "stranded_vehicles",
+        "share_trips_completed",
+    ]

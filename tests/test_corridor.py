@@ -48,8 +48,11 @@ def _min_km_to(net: RoadNetwork, path: np.ndarray, lon: float, lat: float) -> fl
 @pytest.fixture(scope="module")
 def kz(data_dir):
     kzd = data_dir / "kz"
-    G, net = build_national_network(kzd / "kz-republic-roads.geojson", kzd / "kz-places-geonames.csv",
-                                    official_population_csv=kzd / "kz-city-population.csv")
+    G, net = build_national_network(
+        kzd / "kz-republic-roads.geojson",
+        kzd / "kz-places-geonames.csv",
+        official_population_csv=kzd / "kz-city-population.csv",
+    )
     places = read_places(kzd / "kz-places-geonames.csv")
     return G, net, places.set_index("name")
 
@@ -122,18 +125,26 @@ def test_road_node_ids_encode_coordinates(kz):
 def test_build_is_deterministic(data_dir, kz):
     G, _, _ = kz
     kzd = data_dir / "kz"
-    G2, _ = build_national_network(kzd / "kz-republic-roads.geojson", kzd / "kz-places-geonames.csv",
-                                   official_population_csv=kzd / "kz-city-population.csv")
+    G2, _ = build_national_network(
+        kzd / "kz-republic-roads.geojson",
+        kzd / "kz-places-geonames.csv",
+        official_population_csv=kzd / "kz-city-population.csv",
+    )
     assert sorted(G.nodes) == sorted(G2.nodes)
-    assert sorted((u, v, d["osmid"], round(d["length"], 6)) for u, v, d in G.edges(data=True)) == \
-        sorted((u, v, d["osmid"], round(d["length"], 6)) for u, v, d in G2.edges(data=True))
+    assert sorted(
+        (u, v, d["osmid"], round(d["length"], 6)) for u, v, d in G.edges(data=True)
+    ) == sorted((u, v, d["osmid"], round(d["length"], 6)) for u, v, d in G2.edges(data=True))
 
 
 def test_places_attached_with_official_population_and_far_ones_reported(kz):
     G, net, _ = kz
     attached = {d["geonameid"]: d for _, d in G.nodes(data=True) if "geonameid" in d}
-    assert attached[1526384]["population"] == 2_351_424 and attached[1526384]["place"] == "city"  # Almaty
-    assert attached[608668]["population"] == 372_742  # Oral: official 'Uralsk' matched via the alias
+    assert (
+        attached[1526384]["population"] == 2_351_424 and attached[1526384]["place"] == "city"
+    )  # Almaty
+    assert (
+        attached[608668]["population"] == 372_742
+    )  # Oral: official 'Uralsk' matched via the alias
     assert all(d["road_distance_m"] <= 15_000 for d in attached.values())
     far = {f["name"]: f for f in G.graph["places_unattached"]}
     assert "Zhanaozen" in far and far["Zhanaozen"]["distance_km"] > 15
@@ -150,16 +161,22 @@ def test_speeds_per_ref(data_dir):
 
 # ----------------------------------------------------------------------------- synthetic
 def _lines(*rows, crs="EPSG:4326") -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"ref": [r for r, _ in rows], "geometry": [g for _, g in rows]}, crs=crs)
+    return gpd.GeoDataFrame(
+        {"ref": [r for r, _ in rows], "geometry": [g for _, g in rows]}, crs=crs
+    )
 
 
 def test_synthetic_near_duplicate_vertices_merge_within_tolerance():
     # B starts 30 m east of A's end (0.0004 deg lon at 50 N ~ 29 m).
     a = LineString([(70.0, 50.0), (70.1, 50.0)])
     b = LineString([(70.1004, 50.0), (70.2, 50.0)])
-    G = corridor_graph_from_lines(_lines(("A", a), ("B", b)), snap_tolerance_m=50, gap_tolerance_m=0)
+    G = corridor_graph_from_lines(
+        _lines(("A", a), ("B", b)), snap_tolerance_m=50, gap_tolerance_m=0
+    )
     assert G.number_of_nodes() == 3 and nx.is_strongly_connected(G)
-    G0 = corridor_graph_from_lines(_lines(("A", a), ("B", b)), snap_tolerance_m=10, gap_tolerance_m=0)
+    G0 = corridor_graph_from_lines(
+        _lines(("A", a), ("B", b)), snap_tolerance_m=10, gap_tolerance_m=0
+    )
     assert G0.number_of_nodes() == 2 and G0.graph["corridor_build"]["components_dropped"] == 1
 
 
@@ -169,15 +186,22 @@ def test_synthetic_snap_does_not_collapse_dense_line():
     lon = np.linspace(70.0, 70.05, 101)
     a = LineString(np.column_stack([lon, np.full(lon.size, 50.0)]))
     b = LineString(np.column_stack([lon[::5], np.full(lon[::5].size, 50.00018)]))
-    G = corridor_graph_from_lines(_lines(("A", a), ("A", b)), snap_tolerance_m=100, gap_tolerance_m=0)
+    G = corridor_graph_from_lines(
+        _lines(("A", a), ("A", b)), snap_tolerance_m=100, gap_tolerance_m=0
+    )
     net = RoadNetwork.from_graph(G)
     end = net.snap([70.0, 70.05], [50.0, 50.0])
     expected = GEOD.inv(70.0, 50.0, 70.05, 50.0)[2]
-    assert net.distance_matrix([end.node[0]], [end.node[1]])[0, 0] == pytest.approx(expected, rel=0.01)
+    assert net.distance_matrix([end.node[0]], [end.node[1]])[0, 0] == pytest.approx(
+        expected, rel=0.01
+    )
 
 
 def test_synthetic_crossing_becomes_junction():
-    x = _lines(("A", LineString([(70.0, 50.0), (70.2, 50.1)])), ("B", LineString([(70.0, 50.1), (70.2, 50.0)])))
+    x = _lines(
+        ("A", LineString([(70.0, 50.0), (70.2, 50.1)])),
+        ("B", LineString([(70.0, 50.1), (70.2, 50.0)])),
+    )
     G = corridor_graph_from_lines(x, gap_tolerance_m=0)
     assert G.number_of_nodes() == 5
     assert sorted(d["street_count"] for _, d in G.nodes(data=True)) == [1, 1, 1, 1, 4]
@@ -191,7 +215,10 @@ def test_synthetic_t_junction_gap_closed_and_target_split():
     total = sum(d["length"] for *_, d in G.edges(data=True) if not d["reversed"])
     raw = GEOD.inv(70.0, 50.0, 70.2, 50.0)[2] + GEOD.inv(70.1, 50.0, 70.1, 50.1)[2]
     assert total == pytest.approx(raw, abs=10.0)  # the connector adds the gap (A's chord bows ~5 m)
-    assert corridor_graph_from_lines(_lines(("A", a), ("B", b)), gap_tolerance_m=300).number_of_nodes() == 2
+    assert (
+        corridor_graph_from_lines(_lines(("A", a), ("B", b)), gap_tolerance_m=300).number_of_nodes()
+        == 2
+    )
 
 
 def test_synthetic_shared_stretch_lists_both_refs_and_takes_faster_speed():
@@ -205,16 +232,24 @@ def test_synthetic_shared_stretch_lists_both_refs_and_takes_faster_speed():
 def test_synthetic_projected_input_and_geodesic_length():
     line = LineString([(70.0, 50.0), (71.0, 50.0)])
     G = corridor_graph_from_lines(_lines(("A", line)).to_crs("EPSG:32642"))
-    (_, _, d), = [e for e in G.edges(data=True) if not e[2]["reversed"]]
+    ((_, _, d),) = [e for e in G.edges(data=True) if not e[2]["reversed"]]
     assert d["length"] == pytest.approx(GEOD.inv(70.0, 50.0, 71.0, 50.0)[2], rel=1e-6)
 
 
 def test_attach_places_on_road_connector_and_far():
     lon = np.linspace(70.0, 71.0, 101)  # dense, so the road follows the parallel
-    G = corridor_graph_from_lines(_lines(("A", LineString(np.column_stack([lon, np.full(101, 50.0)])))))
-    places = pd.DataFrame({
-        "geonameid": [1, 2, 3, 4], "name": ["OnRoad", "Offroad", "Faraway", "Hamlet"],
-        "lon": [70.3, 70.6, 70.5, 70.8], "lat": [50.002, 50.045, 50.5, 50.0], "population": [20_000, 8_000, 9_000, 50]})
+    G = corridor_graph_from_lines(
+        _lines(("A", LineString(np.column_stack([lon, np.full(101, 50.0)]))))
+    )
+    places = pd.DataFrame(
+        {
+            "geonameid": [1, 2, 3, 4],
+            "name": ["OnRoad", "Offroad", "Faraway", "Hamlet"],
+            "lon": [70.3, 70.6, 70.5, 70.8],
+            "lat": [50.002, 50.045, 50.5, 50.0],
+            "population": [20_000, 8_000, 9_000, 50],
+        }
+    )
     G2, far = attach_places(G, places, max_distance_km=10, min_population=5_000, on_road_m=1_000)
     assert [f["name"] for f in far] == ["Faraway"] and far[0]["distance_km"] > 50
     names = {d.get("name"): (n, d) for n, d in G2.nodes(data=True)}
@@ -223,15 +258,19 @@ def test_attach_places_on_road_connector_and_far():
     n_off, off = names["Offroad"]
     assert off["place"] == "village" and off["road_distance_m"] == pytest.approx(5_000, rel=0.01)
     (conn,) = [d for d in G2[n_off][off["road_node"]].values()]
-    assert conn["connector"] is True and conn["length"] == pytest.approx(off["road_distance_m"], abs=0.1)
+    assert conn["connector"] is True and conn["length"] == pytest.approx(
+        off["road_distance_m"], abs=0.1
+    )
     assert "Hamlet" not in names and G.number_of_nodes() == 2  # input graph untouched
     road_m = sum(d["length"] for *_, d in G2.edges(data=True) if not d.get("connector")) / 2
     assert road_m == pytest.approx(sum(d["length"] for *_, d in G.edges(data=True)) / 2, rel=1e-6)
 
 
 def test_split_edge_keeps_length_and_reuses_end_nodes():
-    G = corridor_graph_from_lines(_lines(("A", LineString([(70.0, 50.0), (70.5, 50.1), (71.0, 50.0)]))))
-    (u, v, k), = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not d["reversed"]]
+    G = corridor_graph_from_lines(
+        _lines(("A", LineString([(70.0, 50.0), (70.5, 50.1), (71.0, 50.0)])))
+    )
+    ((u, v, k),) = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not d["reversed"]]
     before = G.edges[u, v, k]["length"]
     crs = G.graph["corridor_build"]["metric_crs"]
     nodes = split_edge(G, u, v, k, [10.0, 20_000.0, 50_000.0], crs=crs, min_split_m=100)
@@ -243,10 +282,14 @@ def test_split_edge_keeps_length_and_reuses_end_nodes():
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.floats(0.0, 80_000.0), min_size=1, max_size=6))
 def test_split_edge_property_length_conserved(alongs):
-    G = corridor_graph_from_lines(_lines(("A", LineString([(70.0, 50.0), (70.5, 50.1), (71.0, 50.0)]))))
-    (u, v, k), = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not d["reversed"]]
+    G = corridor_graph_from_lines(
+        _lines(("A", LineString([(70.0, 50.0), (70.5, 50.1), (71.0, 50.0)])))
+    )
+    ((u, v, k),) = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not d["reversed"]]
     before = G.edges[u, v, k]["length"]
-    nodes = split_edge(G, u, v, k, alongs, crs=G.graph["corridor_build"]["metric_crs"], min_split_m=100)
+    nodes = split_edge(
+        G, u, v, k, alongs, crs=G.graph["corridor_build"]["metric_crs"], min_split_m=100
+    )
     assert len(nodes) == len(alongs) and all(n in G for n in nodes)
     assert sum(d["length"] for *_, d in G.edges(data=True)) / 2 == pytest.approx(before, rel=1e-6)
     assert nx.is_strongly_connected(G)
@@ -274,7 +317,9 @@ def test_bad_places_and_speeds(tmp_path):
     with pytest.raises(InputFileError, match="longitude"):
         read_places(p)
     with pytest.raises(ConfigError, match="KAZ01"):
-        corridor_graph_from_lines(_lines(("A", LineString([(70, 50), (71, 50)]))), speeds_kph={"KAZ01": 0})
+        corridor_graph_from_lines(
+            _lines(("A", LineString([(70, 50), (71, 50)]))), speeds_kph={"KAZ01": 0}
+        )
 
 
 # ----------------------------------------------------------------------------- OSM download
@@ -300,10 +345,15 @@ def test_osmnx_graph_goes_through_the_same_builder(almaty):
     from networks.corridor import corridor_graph_from_osmnx
 
     G = almaty.graph
-    keep = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True)
-            if str(d.get("highway")).startswith(("trunk", "primary", "['trunk", "['primary"))]
+    keep = [
+        (u, v, k)
+        for u, v, k, d in G.edges(keys=True, data=True)
+        if str(d.get("highway")).startswith(("trunk", "primary", "['trunk", "['primary"))
+    ]
     sub = G.edge_subgraph(keep).copy()
-    out = corridor_graph_from_osmnx(sub, speeds_kph={"primary": 60, "default": 70}, largest_component=True)
+    out = corridor_graph_from_osmnx(
+        sub, speeds_kph={"primary": 60, "default": 70}, largest_component=True
+    )
     assert out.number_of_nodes() > 50 and nx.is_strongly_connected(out)
     speeds = {d["speed_kph"] for *_, d in out.edges(data=True)}
     assert speeds <= {60.0, 70.0} and 60.0 in speeds
@@ -323,7 +373,10 @@ def test_known_sites_match_their_sources(data_dir):
     for s in HOTEL_CHARGERS + PLANNED_RENEWABLES:
         if s.geonameid is not None:
             assert s.approximate and "APPROXIMATE" in s.location_source
-            assert (s.lon, s.lat) == (places.loc[s.geonameid, "lon"], places.loc[s.geonameid, "lat"])
+            assert (s.lon, s.lat) == (
+                places.loc[s.geonameid, "lon"],
+                places.loc[s.geonameid, "lat"],
+            )
         elif s.lon is None:
             assert "NOT LOCATED" in s.location_source
     assert len(known_sites()) == 7 and len(known_sites(include_unlocated=True)) == 9

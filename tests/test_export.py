@@ -30,10 +30,23 @@ def _grid_roads(n: int = 8, step: float = 0.01) -> gpd.GeoDataFrame:
         for j in range(n):
             x, y = LON0 + i * step, LAT0 + j * step
             for dx, dy in ((step, 0.0), (0.0, step)):
-                if x + dx <= LON0 + (n - 1) * step + 1e-9 and y + dy <= LAT0 + (n - 1) * step + 1e-9:
-                    hw = "primary" if (i == 3 and dx == 0) or (j == 3 and dy == 0) else "residential"
-                    rows.append({"u": k, "v": k + 1, "length_m": 800.0, "time_s": 60.0, "highway": hw,
-                                 "geometry": LineString([(x, y), (x + dx, y + dy)])})
+                if (
+                    x + dx <= LON0 + (n - 1) * step + 1e-9
+                    and y + dy <= LAT0 + (n - 1) * step + 1e-9
+                ):
+                    hw = (
+                        "primary" if (i == 3 and dx == 0) or (j == 3 and dy == 0) else "residential"
+                    )
+                    rows.append(
+                        {
+                            "u": k,
+                            "v": k + 1,
+                            "length_m": 800.0,
+                            "time_s": 60.0,
+                            "highway": hw,
+                            "geometry": LineString([(x, y), (x + dx, y + dy)]),
+                        }
+                    )
                     k += 2
     return gpd.GeoDataFrame(rows, crs="EPSG:4326")
 
@@ -50,58 +63,177 @@ def synthetic_result(name: str = "synthetic-almaty-grid") -> StudyResult:
     roads = _grid_roads()
     demand = gpd.GeoDataFrame(
         {"weight": rng.integers(50, 500, 30).astype(float), "kind": "zone"},
-        geometry=[Point(LON0 + x, LAT0 + y) for x, y in rng.uniform(0, 0.07, (30, 2))], crs="EPSG:4326")
-    candidates = _stations([f"Synthetic candidate {k}" for k in range(6)],
-                           [(0.01 * k, 0.012 * k) for k in range(6)], kind="fuel",
-                           renewable=[False, False, True, False, False, False], cost=[1e6] * 6)
-    existing = _stations(["Synthetic hotel charger", "Synthetic mall charger"], [(0.02, 0.05), (0.06, 0.01)],
-                         plugs=[2, 4], power_kw=[22.0, 50.0], utilisation=[0.55, 0.31], mean_wait_min=[6.5, 1.2])
-    selected = _stations(["Synthetic new A", "Synthetic new B", "Synthetic solar site"],
-                         [(0.03, 0.03), (0.05, 0.06), (0.01, 0.02)], plugs=[4, 2, 6], power_kw=[150.0, 50.0, 50.0],
-                         utilisation=[0.42, 0.18, 0.35], mean_wait_min=[2.1, 0.0, 0.8], renewable=[False, False, True])
+        geometry=[Point(LON0 + x, LAT0 + y) for x, y in rng.uniform(0, 0.07, (30, 2))],
+        crs="EPSG:4326",
+    )
+    candidates = _stations(
+        [f"Synthetic candidate {k}" for k in range(6)],
+        [(0.01 * k, 0.012 * k) for k in range(6)],
+        kind="fuel",
+        renewable=[False, False, True, False, False, False],
+        cost=[1e6] * 6,
+    )
+    existing = _stations(
+        ["Synthetic hotel charger", "Synthetic mall charger"],
+        [(0.02, 0.05), (0.06, 0.01)],
+        plugs=[2, 4],
+        power_kw=[22.0, 50.0],
+        utilisation=[0.55, 0.31],
+        mean_wait_min=[6.5, 1.2],
+    )
+    selected = _stations(
+        ["Synthetic new A", "Synthetic new B", "Synthetic solar site"],
+        [(0.03, 0.03), (0.05, 0.06), (0.01, 0.02)],
+        plugs=[4, 2, 6],
+        power_kw=[150.0, 50.0, 50.0],
+        utilisation=[0.42, 0.18, 0.35],
+        mean_wait_min=[2.1, 0.0, 0.8],
+        renewable=[False, False, True],
+    )
     selected["tags"] = [{"amenity": "fuel"}, {}, {"power": "solar"}]  # a dict column, as from OSM
-    before = {"trips_completed_share": 0.81, "stranded_vehicles": 12, "wait_mean_min": 7.5, "wait_p95_min": 24.0,
-              "detour_km_mean": 3.4, "plug_utilisation": 0.61, "energy_delivered_kwh": 5400.0,
-              "peak_kw_max": 180.0, "co2_avoided_t": 2.1, "coverage_share": 0.42, "n_stations": 2,
-              "n_plugs": 6, "capex": 0.0}
-    after = {**before, "trips_completed_share": 0.97, "stranded_vehicles": np.int64(1), "wait_mean_min": 1.9,
-             "wait_p95_min": 8.0, "detour_km_mean": 1.2, "plug_utilisation": 0.33, "energy_delivered_kwh": 6900.0,
-             "coverage_share": np.float64(0.93), "n_stations": 5, "n_plugs": 18, "capex": 3.2e6}
-    waits = pd.DataFrame({"scenario": ["before"] * 200 + ["after"] * 300,
-                          "wait_min": np.r_[rng.exponential(7.5, 200), rng.exponential(1.9, 300)]})
+    before = {
+        "trips_completed_share": 0.81,
+        "stranded_vehicles": 12,
+        "wait_mean_min": 7.5,
+        "wait_p95_min": 24.0,
+        "detour_km_mean": 3.4,
+        "plug_utilisation": 0.61,
+        "energy_delivered_kwh": 5400.0,
+        "peak_kw_max": 180.0,
+        "co2_avoided_t": 2.1,
+        "coverage_share": 0.42,
+        "n_stations": 2,
+        "n_plugs": 6,
+        "capex": 0.0,
+    }
+    after = {
+        **before,
+        "trips_completed_share": 0.97,
+        "stranded_vehicles": np.int64(1),
+        "wait_mean_min": 1.9,
+        "wait_p95_min": 8.0,
+        "detour_km_mean": 1.2,
+        "plug_utilisation": 0.33,
+        "energy_delivered_kwh": 6900.0,
+        "coverage_share": np.float64(0.93),
+        "n_stations": 5,
+        "n_plugs": 18,
+        "capex": 3.2e6,
+    }
+    waits = pd.DataFrame(
+        {
+            "scenario": ["before"] * 200 + ["after"] * 300,
+            "wait_min": np.r_[rng.exponential(7.5, 200), rng.exponential(1.9, 300)],
+        }
+    )
     hours = np.arange(24)
-    util = pd.DataFrame({"scenario": np.repeat(["before", "after"], 24), "hour": np.tile(hours, 2),
-                         "utilisation": np.r_[0.3 + 0.3 * np.sin(hours / 24 * np.pi), 0.15 + 0.2 * np.sin(hours / 24 * np.pi)]})
+    util = pd.DataFrame(
+        {
+            "scenario": np.repeat(["before", "after"], 24),
+            "hour": np.tile(hours, 2),
+            "utilisation": np.r_[
+                0.3 + 0.3 * np.sin(hours / 24 * np.pi), 0.15 + 0.2 * np.sin(hours / 24 * np.pi)
+            ],
+        }
+    )
     km = np.array([0, 120, 240, 240, 380, 520, 520, 700])
-    soc = pd.DataFrame({"series": np.repeat(["Synthetic EV / summer", "Synthetic EV / winter"], 8),
-                        "km": np.tile(km, 2),
-                        "soc": np.r_[[0.9, 0.7, 0.5, 0.85, 0.6, 0.35, 0.8, 0.5], [0.9, 0.6, 0.3, 0.8, 0.45, 0.1, 0.8, 0.35]],
-                        "event": np.tile(["drive", "drive", "drive", "charge", "drive", "drive", "charge", "drive"], 2)})
-    models, seasons = ["Synthetic compact 40 kWh", "Synthetic SUV 80 kWh"], {"summer": 25.0, "winter": -15.0}
-    vm = pd.DataFrame([{"vehicle_model": m, "season": s, "temperature_c": t,
-                        "trips_feasible_share": 0.95 - 0.3 * (t < 0) + 0.04 * k,
-                        "share_before": 0.7 - 0.35 * (t < 0) + 0.04 * k, "share_after": 0.95 - 0.3 * (t < 0) + 0.04 * k}
-                       for k, m in enumerate(models) for s, t in seasons.items()])
-    intervals = pd.DataFrame({"scenario": ["before", "after", "after"], "kpi": ["wait_p95_min"] * 2 + ["trips_completed_share"],
-                              "mean": [24.0, 8.0, 0.97], "ci_low": [21.0, 6.5, 0.95], "ci_high": [27.0, 9.5, 0.99],
-                              "n": [5, 5, 5]})
+    soc = pd.DataFrame(
+        {
+            "series": np.repeat(["Synthetic EV / summer", "Synthetic EV / winter"], 8),
+            "km": np.tile(km, 2),
+            "soc": np.r_[
+                [0.9, 0.7, 0.5, 0.85, 0.6, 0.35, 0.8, 0.5],
+                [0.9, 0.6, 0.3, 0.8, 0.45, 0.1, 0.8, 0.35],
+            ],
+            "event": np.tile(
+                ["drive", "drive", "drive", "charge", "drive", "drive", "charge", "drive"], 2
+            ),
+        }
+    )
+    models, seasons = (
+        ["Synthetic compact 40 kWh", "Synthetic SUV 80 kWh"],
+        {"summer": 25.0, "winter": -15.0},
+    )
+    vm = pd.DataFrame(
+        [
+            {
+                "vehicle_model": m,
+                "season": s,
+                "temperature_c": t,
+                "trips_feasible_share": 0.95 - 0.3 * (t < 0) + 0.04 * k,
+                "share_before": 0.7 - 0.35 * (t < 0) + 0.04 * k,
+                "share_after": 0.95 - 0.3 * (t < 0) + 0.04 * k,
+            }
+            for k, m in enumerate(models)
+            for s, t in seasons.items()
+        ]
+    )
+    intervals = pd.DataFrame(
+        {
+            "scenario": ["before", "after", "after"],
+            "kpi": ["wait_p95_min"] * 2 + ["trips_completed_share"],
+            "mean": [24.0, 8.0, 0.97],
+            "ci_low": [21.0, 6.5, 0.95],
+            "ci_high": [27.0, 9.5, 0.99],
+            "n": [5, 5, 5],
+        }
+    )
     return StudyResult(
-        name=name, title="Synthetic grid study (made-up data)",
+        name=name,
+        title="Synthetic grid study (made-up data)",
         question="Where should three new chargers go on a synthetic grid near Almaty?",
-        roads=roads, demand=demand, candidates=candidates, existing=existing, selected=selected,
-        kpis_before=before, kpis_after=after, kpi_intervals=intervals,
-        coverage_curve=pd.DataFrame({"n_stations": range(1, 8), "coverage_share": [.3, .5, .65, .78, .87, .93, .96]}),
-        waits=waits, utilisation_by_hour=util, soc_trace=soc, vehicle_matrix=vm,
-        iterations=[{"iteration": 1, "added": ["Synthetic new A", "Synthetic new B"], "missed_targets": ["wait_p95_min"]},
-                    {"iteration": 2, "added": ["Synthetic solar site"], "missed_targets": []}],
-        tables={"trips_before": pd.DataFrame({"trip": range(5), "ok": [True] * 4 + [False],
-                                              "depart": pd.date_range("2024-01-01", periods=5, freq="h")}),
-                "sessions after": pd.DataFrame({"station": ["synthetic/a", "synthetic/b"], "wait_min": [0.0, 3.5],
-                                                "extra": [{"x": 1}, [1, 2]]})},
-        manifest={"study": name, "seed": np.int64(42), "config_file": Path("/tmp/synthetic.yaml"),
-                  "started_at": dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC), "timings_s": {"solve": np.float32(1.5)},
-                  "packages": {"evplan": "0.1.0"}, "bad": float("nan")},
-        notes=["All data in this study are synthetic.", "Chargers <assumed> to be available 24 h & 7 days."],
+        roads=roads,
+        demand=demand,
+        candidates=candidates,
+        existing=existing,
+        selected=selected,
+        kpis_before=before,
+        kpis_after=after,
+        kpi_intervals=intervals,
+        coverage_curve=pd.DataFrame(
+            {"n_stations": range(1, 8), "coverage_share": [0.3, 0.5, 0.65, 0.78, 0.87, 0.93, 0.96]}
+        ),
+        waits=waits,
+        utilisation_by_hour=util,
+        soc_trace=soc,
+        vehicle_matrix=vm,
+        iterations=[
+            {
+                "iteration": 1,
+                "added": ["Synthetic new A", "Synthetic new B"],
+                "missed_targets": ["wait_p95_min"],
+            },
+            {"iteration": 2, "added": ["Synthetic solar site"], "missed_targets": []},
+        ],
+        tables={
+            "trips_before": pd.DataFrame(
+                {
+                    "trip": range(5),
+                    "ok": [True] * 4 + [False],
+                    "depart": pd.date_range("2024-01-01", periods=5, freq="h"),
+                }
+            ),
+            "sessions after": pd.DataFrame(
+                {
+                    "station": ["synthetic/a", "synthetic/b"],
+                    "wait_min": [0.0, 3.5],
+                    "extra": [{"x": 1}, [1, 2]],
+                }
+            ),
+        },
+        manifest={
+            "study": name,
+            "seed": np.int64(42),
+            "config_file": Path("/tmp/synthetic.yaml"),
+            "started_at": dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC),
+            "timings_s": {"solve": np.float32(1.5)},
+            "packages": {"evplan": "0.1.0"},
+            "bad": float("nan"),
+        },
+        notes=[
+            "All data in this study are synthetic.",
+            "Chargers <assumed> to be available 24 h & 7 days.",
+        ],
     )
 
 
@@ -112,9 +244,20 @@ def result() -> StudyResult:
 
 def test_write_outputs_files_and_layers(tmp_path: Path, result: StudyResult) -> None:
     written = write_outputs(result, tmp_path)
-    for rel in ("study.gpkg", "selected.geojson", "existing.geojson", "candidates.csv", "selected.csv",
-                "existing.csv", "kpis.json", "kpis.csv", "manifest.json", "tables/trips_before.parquet",
-                "tables/trips_before.csv", "tables/sessions_after.parquet"):
+    for rel in (
+        "study.gpkg",
+        "selected.geojson",
+        "existing.geojson",
+        "candidates.csv",
+        "selected.csv",
+        "existing.csv",
+        "kpis.json",
+        "kpis.csv",
+        "manifest.json",
+        "tables/trips_before.parquet",
+        "tables/trips_before.csv",
+        "tables/sessions_after.parquet",
+    ):
         assert rel in written and (tmp_path / rel).is_file(), rel
     assert not [p for p in tmp_path.rglob(".*")], "temporary files left behind"
     layers = dict(pyogrio.list_layers(tmp_path / "study.gpkg"))
@@ -127,7 +270,10 @@ def test_write_outputs_files_and_layers(tmp_path: Path, result: StudyResult) -> 
     assert json.loads(sel["tags"].iloc[2]) == {"power": "solar"}  # dict column -> JSON text
     assert len(gpd.read_file(tmp_path / "study.gpkg", layer="roads")) == len(result.roads)
     gj = gpd.read_file(tmp_path / "selected.geojson")
-    assert len(gj) == 3 and gj.geometry.x.round(5).tolist() == result.selected.geometry.x.round(5).tolist()
+    assert (
+        len(gj) == 3
+        and gj.geometry.x.round(5).tolist() == result.selected.geometry.x.round(5).tolist()
+    )
     cand = pd.read_csv(tmp_path / "candidates.csv")
     assert {"lon", "lat", "site_id"} <= set(cand.columns) and len(cand) == 6
     back = pd.read_parquet(tmp_path / "tables/trips_before.parquet")
@@ -161,23 +307,38 @@ def test_manifest_is_strict_json(tmp_path: Path, result: StudyResult) -> None:
 
 def test_empty_study_keeps_layers(tmp_path: Path) -> None:
     empty = StudyResult(name="synthetic-empty")
-    empty.selected = gpd.GeoDataFrame({"site_id": pd.Series([], dtype=str), "plugs": pd.Series([], dtype="int64")},
-                                      geometry=gpd.GeoSeries([], crs="EPSG:4326"))
+    empty.selected = gpd.GeoDataFrame(
+        {"site_id": pd.Series([], dtype=str), "plugs": pd.Series([], dtype="int64")},
+        geometry=gpd.GeoSeries([], crs="EPSG:4326"),
+    )
     write_outputs(empty, tmp_path)
     layers = dict(pyogrio.list_layers(tmp_path / "study.gpkg"))
     assert set(layers) == {"roads", "demand", "candidates", "existing", "selected"}
-    assert {"site_id", "plugs"} <= set(pyogrio.read_info(tmp_path / "study.gpkg", layer="selected")["fields"])
+    assert {"site_id", "plugs"} <= set(
+        pyogrio.read_info(tmp_path / "study.gpkg", layer="selected")["fields"]
+    )
     assert json.loads((tmp_path / "selected.geojson").read_text())["features"] == []
     assert json.loads((tmp_path / "kpis.json").read_text())["after"] == {}
 
 
 def test_polygon_demand_and_lonlat_frames(tmp_path: Path, result: StudyResult) -> None:
     # Zones as polygons mixed with points, and stations handed over as a plain lon/lat table.
-    square = Polygon([(LON0, LAT0), (LON0 + .01, LAT0), (LON0 + .01, LAT0 + .01)])
-    result.demand = gpd.GeoDataFrame({"weight": [1.0, 2.0], "kind": ["zone", "place"]},
-                                     geometry=[square, Point(LON0, LAT0)], crs="EPSG:4326")
-    result.existing = pd.DataFrame({"site_id": ["synthetic/x"], "name": ["x"], "lon": [LON0], "lat": [LAT0],
-                                    "plugs": [2], "power_kw": [22.0]})
+    square = Polygon([(LON0, LAT0), (LON0 + 0.01, LAT0), (LON0 + 0.01, LAT0 + 0.01)])
+    result.demand = gpd.GeoDataFrame(
+        {"weight": [1.0, 2.0], "kind": ["zone", "place"]},
+        geometry=[square, Point(LON0, LAT0)],
+        crs="EPSG:4326",
+    )
+    result.existing = pd.DataFrame(
+        {
+            "site_id": ["synthetic/x"],
+            "name": ["x"],
+            "lon": [LON0],
+            "lat": [LAT0],
+            "plugs": [2],
+            "power_kw": [22.0],
+        }
+    )
     result.candidates = result.candidates.to_crs(32643)  # UTM: must come back in WGS84
     write_outputs(result, tmp_path)
     dem = gpd.read_file(tmp_path / "study.gpkg", layer="demand")
@@ -189,8 +350,11 @@ def test_polygon_demand_and_lonlat_frames(tmp_path: Path, result: StudyResult) -
 
 
 def test_kpi_table_handles_missing_and_non_numeric() -> None:
-    r = StudyResult(name="synthetic-kpis", kpis_before={"n_stations": 2, "label": "a"},
-                    kpis_after={"n_stations": 4, "custom_score": float("nan"), "label": "b"})
+    r = StudyResult(
+        name="synthetic-kpis",
+        kpis_before={"n_stations": 2, "label": "a"},
+        kpis_after={"n_stations": 4, "custom_score": float("nan"), "label": "b"},
+    )
     kt = kpi_table(r).set_index("kpi")
     assert kt.loc["n_stations", "delta"] == 2
     assert pd.isna(kt.loc["custom_score", "delta"]) and pd.isna(kt.loc["label", "delta"])

@@ -30,7 +30,9 @@ def test_cache_roundtrip(data_dir, tmp_path):
     assert not a.from_cache and b.from_cache
     np.testing.assert_array_equal(a.network.node_ids, b.network.node_ids)
     # options are part of the key: another speed table is another network
-    c = load_network(data_dir / "osm" / "almaty-2012.osm.pbf", cache_dir=tmp_path, speeds_kph={"residential": 20})
+    c = load_network(
+        data_dir / "osm" / "almaty-2012.osm.pbf", cache_dir=tmp_path, speeds_kph={"residential": 20}
+    )
     assert not c.from_cache
 
 
@@ -49,11 +51,17 @@ def test_travel_times_match_networkx_on_random_pairs(almaty):
 
 
 def test_kazzhol_hotel_found_by_osm_id(almaty):
-    ex = existing_stations(almaty.network, almaty.pois, [StationSpec(name="KazZhol Hotel", osm_id=KAZZHOL_WAY)],
-                           source="almaty-2012")
+    ex = existing_stations(
+        almaty.network,
+        almaty.pois,
+        [StationSpec(name="KazZhol Hotel", osm_id=KAZZHOL_WAY)],
+        source="almaty-2012",
+    )
     row = ex.iloc[0]
     assert row["site_id"] == f"way/{KAZZHOL_WAY}" and row["name"] == "KazZhol Hotel"
-    assert row["lon"] == pytest.approx(76.9336, abs=1e-3) and row["lat"] == pytest.approx(43.2602, abs=1e-3)
+    assert row["lon"] == pytest.approx(76.9336, abs=1e-3) and row["lat"] == pytest.approx(
+        43.2602, abs=1e-3
+    )
     assert row["snap_m"] < 300
     assert 0 <= row["node"] < almaty.network.n_nodes
 
@@ -81,11 +89,26 @@ def _run_cli(monkeypatch, capsys, *args):
 
 def test_cli_info_and_sites(monkeypatch, capsys, data_dir, tmp_path, net_cache_dir, almaty):
     src = str(data_dir / "osm" / "almaty-2012.osm.pbf")
-    code, out, _ = _run_cli(monkeypatch, capsys, "network", "info", src, "--json", "--cache-dir", str(net_cache_dir))
+    code, out, _ = _run_cli(
+        monkeypatch, capsys, "network", "info", src, "--json", "--cache-dir", str(net_cache_dir)
+    )
     assert code == 0 and '"clipped_ways_cut"' in out
     dest = tmp_path / "sites.geojson"
-    code, _, _ = _run_cli(monkeypatch, capsys, "network", "sites", src, "--cache-dir", str(net_cache_dir),
-                          "--existing", f"KazZhol Hotel=way/{KAZZHOL_WAY}", "--format", "geojson", "-o", str(dest))
+    code, _, _ = _run_cli(
+        monkeypatch,
+        capsys,
+        "network",
+        "sites",
+        src,
+        "--cache-dir",
+        str(net_cache_dir),
+        "--existing",
+        f"KazZhol Hotel=way/{KAZZHOL_WAY}",
+        "--format",
+        "geojson",
+        "-o",
+        str(dest),
+    )
     assert code == 0
     import geopandas as gpd
 
@@ -99,24 +122,52 @@ def test_cli_info_and_sites(monkeypatch, capsys, data_dir, tmp_path, net_cache_d
         (lambda d, t: ["network", "info", str(t / "missing.osm.pbf")], "not found"),
         (lambda d, t: ["network", "info", str(t / "trunc.osm.pbf")], "truncated or corrupt"),
         (lambda d, t: ["network", "info", str(t / "notes.txt")], "unknown OSM file type"),
-        (lambda d, t: ["network", "sites", str(d / "osm" / "almaty-2012.osm.pbf"), "--existing", "Ghost=way/1"],
-         "OSM way 1 is not in"),
-        (lambda d, t: ["network", "sites", str(d / "osm" / "almaty-2012.osm.pbf"), "--existing", "Far=70.0,43.0"],
-         "farther than 300 m"),
+        (
+            lambda d, t: [
+                "network",
+                "sites",
+                str(d / "osm" / "almaty-2012.osm.pbf"),
+                "--existing",
+                "Ghost=way/1",
+            ],
+            "OSM way 1 is not in",
+        ),
+        (
+            lambda d, t: [
+                "network",
+                "sites",
+                str(d / "osm" / "almaty-2012.osm.pbf"),
+                "--existing",
+                "Far=70.0,43.0",
+            ],
+            "farther than 300 m",
+        ),
     ],
 )
-def test_cli_errors_are_clean(monkeypatch, capsys, data_dir, tmp_path, net_cache_dir, almaty, make_args, needle):
-    (tmp_path / "trunc.osm.pbf").write_bytes((data_dir / "osm" / "almaty-2012.osm.pbf").read_bytes()[:300_000])
+def test_cli_errors_are_clean(
+    monkeypatch, capsys, data_dir, tmp_path, net_cache_dir, almaty, make_args, needle
+):
+    (tmp_path / "trunc.osm.pbf").write_bytes(
+        (data_dir / "osm" / "almaty-2012.osm.pbf").read_bytes()[:300_000]
+    )
     (tmp_path / "notes.txt").write_text("not osm")
-    code, out, err = _run_cli(monkeypatch, capsys, *make_args(data_dir, tmp_path), "--cache-dir", str(net_cache_dir))
+    code, out, err = _run_cli(
+        monkeypatch, capsys, *make_args(data_dir, tmp_path), "--cache-dir", str(net_cache_dir)
+    )
     assert code != 0
     assert needle in " ".join(err.split())
     assert "Traceback" not in err + out
 
 
 def test_cli_info_on_national_roads_geojson(monkeypatch, capsys, data_dir):
-    code, out, _ = _run_cli(monkeypatch, capsys, "network", "info", str(data_dir / "kz" / "kz-republic-roads.geojson"),
-                            "--json")
+    code, out, _ = _run_cli(
+        monkeypatch,
+        capsys,
+        "network",
+        "info",
+        str(data_dir / "kz" / "kz-republic-roads.geojson"),
+        "--json",
+    )
     import json
 
     info = json.loads(out)
@@ -162,4 +213,6 @@ def test_process_pool_matrix_equals_serial(almaty, monkeypatch):
     parallel = net.travel_time_matrix(o, d, cutoff=900)
     assert pool._pool is not None  # the pool really ran
     np.testing.assert_array_equal(parallel, serial)
-    np.testing.assert_array_equal(net.travel_time_matrix(o), net.travel_time_matrix(o)[:, np.arange(net.n_nodes)])
+    np.testing.assert_array_equal(
+        net.travel_time_matrix(o), net.travel_time_matrix(o)[:, np.arange(net.n_nodes)]
+    )

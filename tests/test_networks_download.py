@@ -32,8 +32,19 @@ def test_empty_bbox(tmp_path):
 def test_cli_place_offline(offline, monkeypatch, capsys, tmp_path):
     from planner import cli
 
-    monkeypatch.setattr(sys, "argv", ["evplan", "network", "info", "--place", "Karaganda, Kazakhstan",
-                                      "--cache-dir", str(tmp_path)])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "evplan",
+            "network",
+            "info",
+            "--place",
+            "Karaganda, Kazakhstan",
+            "--cache-dir",
+            str(tmp_path),
+        ],
+    )
     with pytest.raises(SystemExit) as exc:
         cli.main()
     err = " ".join(capsys.readouterr().err.split())

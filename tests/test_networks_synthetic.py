@@ -21,8 +21,14 @@ from networks.load import load_network
 from networks.osm_read import read_osm
 
 # A synthetic 3x2 grid near Almaty. Node 6 is referenced by way 13 but absent (clipped).
-_NODES = {1: (76.900, 43.200), 2: (76.905, 43.200), 3: (76.910, 43.200),
-          4: (76.900, 43.205), 5: (76.905, 43.205), 7: (76.910, 43.205)}
+_NODES = {
+    1: (76.900, 43.200),
+    2: (76.905, 43.200),
+    3: (76.910, 43.200),
+    4: (76.900, 43.205),
+    5: (76.905, 43.205),
+    7: (76.910, 43.205),
+}
 _WAYS = [
     (10, [1, 2, 3], {"highway": "residential", "name": "Two-way St"}),
     (11, [4, 5], {"highway": "primary", "oneway": "yes", "maxspeed": "60"}),
@@ -35,11 +41,16 @@ _WAYS = [
 
 
 def _osm_xml(nodes=_NODES, ways=_WAYS) -> str:
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="evplan-test">']
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<osm version="0.6" generator="evplan-test">',
+    ]
     for i, (lon, lat) in nodes.items():
         parts.append(f'<node id="{i}" version="1" lat="{lat}" lon="{lon}"/>')
-    parts.append('<node id="99" version="1" lat="43.2021" lon="76.9051"><tag k="amenity" v="fuel"/>'
-                 '<tag k="name" v="Synthetic Fuel"/></node>')
+    parts.append(
+        '<node id="99" version="1" lat="43.2021" lon="76.9051"><tag k="amenity" v="fuel"/>'
+        '<tag k="name" v="Synthetic Fuel"/></node>'
+    )
     for wid, refs, tags in ways:
         parts.append(f'<way id="{wid}" version="1">')
         parts += [f'<nd ref="{r}"/>' for r in refs]
@@ -70,7 +81,11 @@ def test_oneway_reverse_and_clipped_semantics(synthetic_osm):
     assert (2, 5) not in e  # footway is not drivable; (5, 2) comes from the one-way way 16
     assert (5, 2) in e
     assert (3, 7) in e and (7, 3) in e and 6 not in G  # clipped way cut at the last present node
-    assert report.clipped_ways == 1 and report.missing_node_refs == 1 and report.clipped_ways_dropped == 0
+    assert (
+        report.clipped_ways == 1
+        and report.missing_node_refs == 1
+        and report.clipped_ways_dropped == 0
+    )
     assert all(d["travel_time"] > 0 and d["length"] > 0 for _, _, d in G.edges(data=True))
     # maxspeed=60 wins over the primary default; length / speed gives travel time
     d45 = G.get_edge_data(4, 5)[0]
@@ -96,7 +111,9 @@ def test_way_cut_into_present_runs(tmp_path):
 def test_osm_bz2_and_overpass_json_read_the_same(tmp_path, synthetic_osm):
     bz = tmp_path / "synthetic-grid.osm.bz2"
     bz.write_bytes(bz2.compress(synthetic_osm.read_bytes()))
-    elements = [{"type": "node", "id": i, "lon": lon, "lat": lat} for i, (lon, lat) in _NODES.items()]
+    elements = [
+        {"type": "node", "id": i, "lon": lon, "lat": lat} for i, (lon, lat) in _NODES.items()
+    ]
     elements += [{"type": "way", "id": w, "nodes": r, "tags": t} for w, r, t in _WAYS]
     js = tmp_path / "synthetic-grid.json"
     js.write_text(json.dumps({"version": 0.6, "elements": elements}))
@@ -119,11 +136,15 @@ def test_drive_filter_matches_osmnx_rules():
     assert not is_drivable({"highway": "residential", "access": "private"})
     assert not is_drivable({"highway": "residential", "motor_vehicle": "no"})
     assert not is_drivable({"highway": "residential", "area": "yes"})
-    assert is_drivable({"highway": "service", "service": "parking_aisle"}, network_type="drive") is False
+    assert (
+        is_drivable({"highway": "service", "service": "parking_aisle"}, network_type="drive")
+        is False
+    )
     assert is_drivable({"highway": "service"}, network_type="drive_service")
 
 
 # ---------------------------------------------------------------- routing vs networkx
+
 
 def _random_graph(seed: int, n: int = 60, k: int = 3) -> nx.MultiDiGraph:
     """A synthetic random digraph with parallel edges and one-way links."""
@@ -134,8 +155,12 @@ def _random_graph(seed: int, n: int = 60, k: int = 3) -> nx.MultiDiGraph:
     for i in range(n):
         for j in rng.choice(n, k, replace=False):
             if i != j:
-                G.add_edge(1000 + i, 1000 + int(j), length=float(rng.uniform(5, 500)),
-                           travel_time=float(rng.uniform(0.5, 60)))
+                G.add_edge(
+                    1000 + i,
+                    1000 + int(j),
+                    length=float(rng.uniform(5, 500)),
+                    travel_time=float(rng.uniform(0.5, 60)),
+                )
     return G
 
 

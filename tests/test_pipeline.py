@@ -17,9 +17,17 @@ from planner.scenario import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
-SMALL_CORRIDOR = {"demand.trips_per_day": 120, "simulation.days": 1, "simulation.replications": 2,
-                  "model.solver.time_limit_s": 20}
-SMALL_CITY = {"demand.max_trips": 1500, "simulation.replications": 2, "model.solver.time_limit_s": 20}
+SMALL_CORRIDOR = {
+    "demand.trips_per_day": 120,
+    "simulation.days": 1,
+    "simulation.replications": 2,
+    "model.solver.time_limit_s": 20,
+}
+SMALL_CITY = {
+    "demand.max_trips": 1500,
+    "simulation.replications": 2,
+    "model.solver.time_limit_s": 20,
+}
 
 
 @pytest.fixture
@@ -68,8 +76,20 @@ def test_killed_run_leaves_no_half_written_folder(data_env, tmp_path, command):
     """SIGKILL `evplan simulate` / `evplan run` while it writes: the target folder must not exist."""
     out = tmp_path / "killed"
     env = {**os.environ, "EVPLAN_DATA_DIR": str(data_env)}
-    proc = subprocess.Popen([sys.executable, "-m", "planner.cli", command, str(CONFIGS / "corridor-kaz01.yaml"),
-                             "-o", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "planner.cli",
+            command,
+            str(CONFIGS / "corridor-kaz01.yaml"),
+            "-o",
+            str(out),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     # wait until the temporary folder holds a first file (outputs being written), then kill
     while time.monotonic() < deadline and proc.poll() is None:
@@ -79,7 +99,9 @@ def test_killed_run_leaves_no_half_written_folder(data_env, tmp_path, command):
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
     proc.wait(30)
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed mid-write"
+    assert proc.returncode == -signal.SIGKILL, (
+        "the run finished before it could be killed mid-write"
+    )
     assert not out.exists()
     # a hidden temporary folder may remain; it is never mistaken for a result
     assert all(p.name.startswith(".") for p in tmp_path.iterdir())
@@ -94,7 +116,9 @@ def test_optimize_almaty_writes_sites(data_env, tmp_path):
     res = optimize_study(cfg, out_dir=tmp_path / "opt")
     sel = gpd.read_file(tmp_path / "opt" / "selected.geojson")
     assert len(sel) == len(res.selected) == 4
-    assert not set(sel["station_id"]) & set(res.existing["station_id"])  # the hotel stays, new sites are new
+    assert not set(sel["station_id"]) & set(
+        res.existing["station_id"]
+    )  # the hotel stays, new sites are new
     assert res.kpis_after["coverage_share"] > res.kpis_before["coverage_share"]
     assert (sel["plugs"] >= 1).all() and (sel["plugs"] <= cfg.candidates.max_plugs).all()
 
@@ -102,8 +126,15 @@ def test_optimize_almaty_writes_sites(data_env, tmp_path):
 def test_run_almaty_closed_loop(data_env, tmp_path):
     from planner.pipeline import run_study
 
-    cfg = _cfg("almaty", {**SMALL_CITY, "model.p": 4, "vehicles.compare": ["mitsubishi_imiev_2013"],
-                          "targets.max_iterations": 2})
+    cfg = _cfg(
+        "almaty",
+        {
+            **SMALL_CITY,
+            "model.p": 4,
+            "vehicles.compare": ["mitsubishi_imiev_2013"],
+            "targets.max_iterations": 2,
+        },
+    )
     res = run_study(cfg, out_dir=tmp_path / "run")
     out = tmp_path / "run"
     for name in ("report.html", "study.gpkg", "kpis.json", "manifest.json", "selected.geojson"):
@@ -123,12 +154,20 @@ def test_simulate_od_table_study_with_district_names(data_env, tmp_path):
     from planner.pipeline import simulate_study
 
     names = gpd.read_file(data_env / "kz" / "almaty-districts.geojson")["name_ru"].tolist()
-    od = pd.DataFrame({"origin": [names[0], names[1], names[2]], "destination": [names[3], names[0], names[4]],
-                       "count": [5, 3, 2], "depart_time": ["08:00", "09:30", "17:15"]})
+    od = pd.DataFrame(
+        {
+            "origin": [names[0], names[1], names[2]],
+            "destination": [names[3], names[0], names[4]],
+            "count": [5, 3, 2],
+            "depart_time": ["08:00", "09:30", "17:15"],
+        }
+    )
     table = tmp_path / "od.csv"
     od.to_csv(table, index=False)
-    cfg = _cfg("almaty", {"demand.kind": "od_table", "demand.od_table": str(table),
-                          "simulation.replications": 1})
+    cfg = _cfg(
+        "almaty",
+        {"demand.kind": "od_table", "demand.od_table": str(table), "simulation.replications": 1},
+    )
     res = simulate_study(cfg, out_dir=tmp_path / "sim")
     trips = pd.read_parquet(tmp_path / "sim" / "tables" / "trips.parquet")
     assert len(trips) == 10 and res is not None

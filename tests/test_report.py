@@ -21,16 +21,27 @@ from test_export import synthetic_result  # tests/ is on sys.path (rootdir-relat
 from planner.report import map_payload, write_report
 from planner.study_result import StudyResult
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-extensions", "--virtual-time-budget=5000"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--virtual-time-budget=5000",
+]
 
 
 def _chromium() -> str:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        pytest.fail("chromium not found on PATH: install Debian's chromium (`apt-get install -y chromium`); "
-                    "the HTML report test needs a real browser and must not be skipped")
+        pytest.fail(
+            "chromium not found on PATH: install Debian's chromium (`apt-get install -y chromium`); "
+            "the HTML report test needs a real browser and must not be skipped"
+        )
     return exe
 
 
@@ -75,15 +86,25 @@ def test_report_is_self_contained(synthetic_report: Path) -> None:
     assert "© OpenStreetMap contributors" in text
     assert text.count('src="data:image/png;base64,') == 5  # 4 charts + vehicle heatmap
     assert "&lt;assumed&gt;" in text and "<assumed>" not in text  # notes are escaped
-    assert 'id="kpi-table"' in text and 'id="vehicle-table"' in text and 'id="iterations-table"' in text
+    assert (
+        'id="kpi-table"' in text
+        and 'id="vehicle-table"' in text
+        and 'id="iterations-table"' in text
+    )
     assert "+16.0 pp" in text and "35.0 % → 65.0 %" in text
     assert synthetic_report.stat().st_size < 1_000_000
 
 
 def test_figures_written_beside(synthetic_report: Path) -> None:
     figs = sorted(p.name for p in (synthetic_report.parent / "figures").glob("*.png"))
-    assert figs == ["coverage.png", "map.png", "soc_trace.png", "utilisation_by_hour.png", "vehicle_matrix.png",
-                    "waits.png"]
+    assert figs == [
+        "coverage.png",
+        "map.png",
+        "soc_trace.png",
+        "utilisation_by_hour.png",
+        "vehicle_matrix.png",
+        "waits.png",
+    ]
     for name in figs:
         img = mpimg.imread(synthetic_report.parent / "figures" / name)
         assert img.shape[0] > 200 and img[..., :3].std() > 0.05, name
@@ -95,7 +116,11 @@ def test_map_payload_is_compact_and_quantised() -> None:
     assert all(isinstance(v, int) for cls in p["roads"] for line in cls["lines"] for v in line)
     assert {c["cls"] for c in p["roads"]} == {"minor", "major"}
     sel = p["layers"]["selected"][0]
-    assert sel["c"] == [7693000, 4325000] and sel["p"]["plugs"] == 4 and sel["p"]["name"] == "Synthetic new A"
+    assert (
+        sel["c"] == [7693000, 4325000]
+        and sel["p"]["plugs"] == 4
+        and sel["p"]["name"] == "Synthetic new A"
+    )
     # Grid edges merge into whole streets: far fewer polylines than edges.
     assert sum(len(c["lines"]) for c in p["roads"]) < len(synthetic_result().roads) / 3
 
@@ -104,7 +129,9 @@ def test_pipeline_column_names_reach_tooltips_and_kpi_table(tmp_path: Path) -> N
     # The pipeline hands stations with the simulator's names (station_id, wait_mean_min) and
     # KPIs with sim.results names; both must be labelled, not dropped.
     res = synthetic_result()
-    res.selected = res.selected.rename(columns={"site_id": "station_id", "mean_wait_min": "wait_mean_min"})
+    res.selected = res.selected.rename(
+        columns={"site_id": "station_id", "mean_wait_min": "wait_mean_min"}
+    )
     res.kpis_before = {"share_trips_completed": 0.5, "co2_avoided_kg": 1200.0}
     res.kpis_after = {"share_trips_completed": 0.75, "co2_avoided_kg": 1800.0}
     res.kpi_intervals = res.kpi_intervals.iloc[0:0]
@@ -124,11 +151,19 @@ def test_chromium_renders_map_and_charts(synthetic_report: Path, tmp_path: Path)
     assert int(attrs["demand"]) == 30 and int(attrs["candidates"]) == 6
     assert int(attrs["inked-samples"]) > 500  # the canvas really has roads and markers on it
     charts = re.findall(r'<img class="chart" id="chart-([a-z_]+)"', dom)
-    assert sorted(charts) == ["coverage", "soc_trace", "utilisation_by_hour", "vehicle_matrix", "waits"]
+    assert sorted(charts) == [
+        "coverage",
+        "soc_trace",
+        "utilisation_by_hour",
+        "vehicle_matrix",
+        "waits",
+    ]
 
     shot = tmp_path / "shot.png"
-    _run_chromium([f"--screenshot={shot}", "--window-size=1400,2000", synthetic_report.resolve().as_uri()],
-                  tmp_path / "profile-shot")
+    _run_chromium(
+        [f"--screenshot={shot}", "--window-size=1400,2000", synthetic_report.resolve().as_uri()],
+        tmp_path / "profile-shot",
+    )
     img = mpimg.imread(shot)[..., :3]
     assert img.shape[:2] == (2000, 1400) and img.std() > 0.05
     # The map (upper part of the page) shows the orange new-station markers and grey roads.
@@ -161,7 +196,9 @@ def test_empty_study_renders_with_placeholders(tmp_path: Path) -> None:
 def test_real_almaty_districts_as_demand(data_dir: Path, tmp_path: Path) -> None:
     districts = gpd.read_file(data_dir / "kz" / "almaty-districts.geojson")
     res = synthetic_result("synthetic-grid-with-real-districts")
-    res.demand = districts.assign(weight=1.0, kind="zone")[["name_ru", "weight", "kind", "geometry"]]
+    res.demand = districts.assign(weight=1.0, kind="zone")[
+        ["name_ru", "weight", "kind", "geometry"]
+    ]
     path = write_report(res, tmp_path)
     payload = map_payload(res)
     assert payload["totals"]["demand"] == 8

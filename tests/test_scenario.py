@@ -52,7 +52,9 @@ def test_unknown_key_names_file_line_and_hint(tmp_path):
 
 def test_bad_value_shows_the_value(tmp_path):
     p = _write(tmp_path, BASE.replace("  p: 3", "  p: -2"))
-    with pytest.raises(ConfigFileError, match=r"study.yaml:9: model.p: .*greater than or equal to 1 \(got -2\)"):
+    with pytest.raises(
+        ConfigFileError, match=r"study.yaml:9: model.p: .*greater than or equal to 1 \(got -2\)"
+    ):
         load_config(p)
 
 
@@ -73,7 +75,12 @@ def test_not_yaml_and_not_mapping(tmp_path):
 
 def test_paths_relative_to_config_and_env_expansion(tmp_path, monkeypatch):
     monkeypatch.setenv("MYDATA", "/data/here")
-    p = _write(tmp_path, BASE.replace("x.osm.pbf", "${MYDATA}/a.osm.pbf").replace("z.geojson", "${NOPE:-sub}/z.geojson"))
+    p = _write(
+        tmp_path,
+        BASE.replace("x.osm.pbf", "${MYDATA}/a.osm.pbf").replace(
+            "z.geojson", "${NOPE:-sub}/z.geojson"
+        ),
+    )
     cfg = load_config(p)
     assert cfg.network.source == Path("/data/here/a.osm.pbf")
     assert cfg.demand.zones == tmp_path / "sub" / "z.geojson"

@@ -28,11 +28,19 @@ NET = grid_network(6, 6, spacing_m=1000.0)
 def _trips(n=4, model="byd_atto3"):
     rows = []
     for v in range(n):
-        rows += [(v, model, v, 35 - v, 7 * 3600 + 60 * v, 0), (v, model, 35 - v, v, 17 * 3600 + 60 * v, 1)]
-    return pd.DataFrame(rows, columns=["vehicle_id", "vehicle_model", "origin", "destination", "depart_s", "chain_seq"])
+        rows += [
+            (v, model, v, 35 - v, 7 * 3600 + 60 * v, 0),
+            (v, model, 35 - v, v, 17 * 3600 + 60 * v, 1),
+        ]
+    return pd.DataFrame(
+        rows,
+        columns=["vehicle_id", "vehicle_model", "origin", "destination", "depart_s", "chain_seq"],
+    )
 
 
-STATIONS = pd.DataFrame({"station_id": ["A", "B"], "node": [0, 21], "plugs": [1, 2], "power_kw": [50.0, 22.0]})
+STATIONS = pd.DataFrame(
+    {"station_id": ["A", "B"], "node": [0, 21], "plugs": [1, 2], "power_kw": [50.0, 22.0]}
+)
 
 
 def test_station_off_network_is_named():
@@ -55,8 +63,15 @@ def test_station_table_errors():
 
 
 def test_prepare_stations_snaps_and_rejects_far_points():
-    df = pd.DataFrame({"station_id": ["near", "far"], "lon": [NET.lon[7] + 1e-4, 0.0], "lat": [NET.lat[7], 0.0],
-                       "plugs": 1, "power_kw": 50.0})
+    df = pd.DataFrame(
+        {
+            "station_id": ["near", "far"],
+            "lon": [NET.lon[7] + 1e-4, 0.0],
+            "lat": [NET.lat[7], 0.0],
+            "plugs": 1,
+            "power_kw": 50.0,
+        }
+    )
     with pytest.raises(StationOffNetworkError, match="'far'"):
         prepare_stations(NET, df)
     ok = prepare_stations(NET, df.iloc[:1])
@@ -103,7 +118,9 @@ def test_no_stations_and_reproducibility():
 def test_home_charging_refills_overnight_and_is_counted():
     trips = _trips()
     day2 = trips.assign(depart_s=trips["depart_s"] + 86400, chain_seq=trips["chain_seq"] + 2)
-    res = simulate(NET, None, pd.concat([trips, day2]), settings=SimSettings(home_charging_share=1.0), seed=1)
+    res = simulate(
+        NET, None, pd.concat([trips, day2]), settings=SimSettings(home_charging_share=1.0), seed=1
+    )
     home = res.sessions[res.sessions["kind"] == "home"]
     assert len(home) > 0 and (home["soc_end"] <= 0.9 + 1e-9).all()
     assert res.kpis()["energy_home_kwh"] == pytest.approx(home["energy_kwh"].sum())
@@ -125,7 +142,9 @@ def test_co2_avoided_uses_grid_factor_and_ice_baseline():
     assert k["co2_ice_kg"] == pytest.approx(k["ev_km"] * 7.0 / 100 * s.petrol_kg_co2_per_l)
     consumed = res.vehicles["consumed_kwh"].sum()
     assert k["co2_ev_kg"] == pytest.approx(consumed / 0.9 * 0.641)
-    clean = simulate(NET, None, _trips(), settings=SimSettings(grid_kg_co2_per_kwh=0.0), seed=1).kpis()
+    clean = simulate(
+        NET, None, _trips(), settings=SimSettings(grid_kg_co2_per_kwh=0.0), seed=1
+    ).kpis()
     assert clean["co2_avoided_kg"] == pytest.approx(clean["co2_ice_kg"])
 
 
@@ -138,10 +157,27 @@ def test_unreachable_trip_cancels_rest_of_chain():
     for i in range(4):
         G.add_node(i, x=71.0 + i * 0.01, y=51.0)
     for u, v in ((0, 1), (1, 0), (2, 3), (3, 2)):  # two islands
-        G.add_edge(u, v, length=700.0, travel_time=50.0, speed_kph=50, highway="primary", oneway=True, osmid=1)
+        G.add_edge(
+            u,
+            v,
+            length=700.0,
+            travel_time=50.0,
+            speed_kph=50,
+            highway="primary",
+            oneway=True,
+            osmid=1,
+        )
     net = RoadNetwork.from_graph(G, name="two islands (synthetic)")
-    trips = pd.DataFrame({"vehicle_id": [0, 0, 0], "vehicle_model": "byd_atto3", "origin": [0, 1, 2],
-                          "destination": [1, 2, 3], "depart_s": [0.0, 100.0, 200.0], "chain_seq": [0, 1, 2]})
+    trips = pd.DataFrame(
+        {
+            "vehicle_id": [0, 0, 0],
+            "vehicle_model": "byd_atto3",
+            "origin": [0, 1, 2],
+            "destination": [1, 2, 3],
+            "depart_s": [0.0, 100.0, 200.0],
+            "chain_seq": [0, 1, 2],
+        }
+    )
     res = simulate(net, None, trips, seed=0)
     assert res.trips["status"].tolist() == ["completed", "unroutable", "cancelled"]
 
@@ -150,9 +186,14 @@ def test_replicate_gives_mean_and_interval():
     stations = pd.DataFrame({"station_id": ["S"], "node": [0], "plugs": [1], "power_kw": [50.0]})
     net = line_network([20_000.0] * 3, speed_kph=60.0)
     rows = [(v, "byd_atto3", 0, 3, 600.0 * v, 0) for v in range(30)]
-    trips = pd.DataFrame(rows, columns=["vehicle_id", "vehicle_model", "origin", "destination", "depart_s", "chain_seq"])
+    trips = pd.DataFrame(
+        rows,
+        columns=["vehicle_id", "vehicle_model", "origin", "destination", "depart_s", "chain_seq"],
+    )
     cfg = SimSettings(initial_soc=(0.05, 0.4))
-    summary, runs = replicate(net, stations, trips, replications=4, settings=cfg, seed=9, return_runs=True)
+    summary, runs = replicate(
+        net, stations, trips, replications=4, settings=cfg, seed=9, return_runs=True
+    )
     assert list(summary.columns) == ["mean", "std", "ci_low", "ci_high", "n"]
     assert len(runs) == 4
     row = summary.loc["wait_mean_min"]

@@ -40,14 +40,18 @@ def scenarios(draw):
     extent = draw(st.sampled_from([3e3, 4e4, 2.5e5]))
     net = random_network(n, rng=rng, extent_m=extent)
     n_st = draw(st.integers(0, 3))
-    stations = pd.DataFrame({
-        "station_id": [f"s{i}" for i in range(n_st)],
-        "node": rng.integers(0, n, n_st),
-        "plugs": [draw(st.integers(1, 2)) for _ in range(n_st)],
-        "power_kw": [draw(st.sampled_from([7.4, 22.0, 50.0, 150.0])) for _ in range(n_st)],
-    })
+    stations = pd.DataFrame(
+        {
+            "station_id": [f"s{i}" for i in range(n_st)],
+            "node": rng.integers(0, n, n_st),
+            "plugs": [draw(st.integers(1, 2)) for _ in range(n_st)],
+            "power_kw": [draw(st.sampled_from([7.4, 22.0, 50.0, 150.0])) for _ in range(n_st)],
+        }
+    )
     if n_st and draw(st.booleans()):
-        stations["connectors"] = [draw(st.sampled_from(["CCS2;Type2", "CHAdeMO", None])) for _ in range(n_st)]
+        stations["connectors"] = [
+            draw(st.sampled_from(["CCS2;Type2", "CHAdeMO", None])) for _ in range(n_st)
+        ]
     rows = []
     for v in range(draw(st.integers(1, 8))):
         model = draw(st.sampled_from(MODELS))
@@ -56,10 +60,18 @@ def scenarios(draw):
         departs = np.sort(rng.uniform(0, 8 * 3600, legs))
         for k in range(legs):
             rows.append((v, model, nodes[k], nodes[k + 1], departs[k], k))
-    trips = pd.DataFrame(rows, columns=["vehicle_id", "vehicle_model", "origin", "destination", "depart_s", "chain_seq"])
+    trips = pd.DataFrame(
+        rows,
+        columns=["vehicle_id", "vehicle_model", "origin", "destination", "depart_s", "chain_seq"],
+    )
     how = draw(st.sampled_from([TargetSoc(0.8), TargetSoc(0.6, max_soc=0.9), EnoughToFinish(0.1)]))
-    policy = ChargingPolicy(when=SocThreshold(threshold_soc=draw(st.sampled_from([0.0, 0.2, 0.5])),
-                                              reserve_soc=draw(st.sampled_from([0.0, 0.05]))), how_much=how)
+    policy = ChargingPolicy(
+        when=SocThreshold(
+            threshold_soc=draw(st.sampled_from([0.0, 0.2, 0.5])),
+            reserve_soc=draw(st.sampled_from([0.0, 0.05])),
+        ),
+        how_much=how,
+    )
     lo = draw(st.sampled_from([0.02, 0.1, 0.4]))
     cfg = SimSettings(
         ambient_temp_c=draw(st.sampled_from([-25.0, -5.0, 10.0, 20.0, 35.0])),
@@ -81,21 +93,33 @@ def check_invariants(res, stations: pd.DataFrame) -> None:
     for col in ("soc_start", "soc_end"):
         x = s[col].to_numpy()
         assert ((x >= -EPS) & (x <= 1 + EPS)).all(), col
-    assert (v["energy_end_kwh"] >= -EPS).all() and (v["energy_end_kwh"] <= v["capacity_kwh"] + EPS).all()
+    assert (v["energy_end_kwh"] >= -EPS).all() and (
+        v["energy_end_kwh"] <= v["capacity_kwh"] + EPS
+    ).all()
     assert (s["energy_kwh"] >= -EPS).all()
     # --- energy balance per vehicle, and agreement with the event tables
     bal = v["energy_start_kwh"] + v["charged_kwh"] - v["consumed_kwh"] - v["energy_end_kwh"]
     assert np.allclose(bal, 0.0, atol=1e-6)
-    charged = s.groupby("vehicle_id")["energy_kwh"].sum().reindex(v["vehicle_id"]).fillna(0.0).to_numpy()
+    charged = (
+        s.groupby("vehicle_id")["energy_kwh"].sum().reindex(v["vehicle_id"]).fillna(0.0).to_numpy()
+    )
     assert np.allclose(charged, v["charged_kwh"], atol=1e-6)
-    consumed = t.groupby("vehicle_id")["energy_kwh"].sum(min_count=1).reindex(v["vehicle_id"]).fillna(0.0).to_numpy()
+    consumed = (
+        t.groupby("vehicle_id")["energy_kwh"]
+        .sum(min_count=1)
+        .reindex(v["vehicle_id"])
+        .fillna(0.0)
+        .to_numpy()
+    )
     assert np.allclose(consumed, v["consumed_kwh"], atol=1e-6)
     # --- busy plugs never exceed the plugs of the station; FIFO service
     pub = s[s["station"] >= 0]
     for i, plugs in enumerate(stations["plugs"].to_numpy() if len(stations) else []):
         g = pub[(pub["station"] == i)]
         ch = g[g["status"] == "charged"]
-        assert step_peak(ch["start_s"].to_numpy(), ch["end_s"].to_numpy(), np.ones(len(ch))) <= plugs
+        assert (
+            step_peak(ch["start_s"].to_numpy(), ch["end_s"].to_numpy(), np.ones(len(ch))) <= plugs
+        )
         order = ch.sort_values("queue_seq")
         assert (np.diff(order["start_s"].to_numpy()) >= -EPS).all(), "FIFO violated"
         assert (np.diff(np.sort(g["queue_seq"].to_numpy())) > 0).all()
@@ -109,11 +133,16 @@ def check_invariants(res, stations: pd.DataFrame) -> None:
         assert (arr[~np.isnan(arr)] >= dep[~np.isnan(arr)] - EPS).all()
         assert (dep[1:] >= arr[:-1] - EPS).all(), f"vehicle {vid}: trips overlap"
         sv = s[s["vehicle_id"] == vid].sort_values(["arrive_s", "end_s"])
-        assert (sv["arrive_s"].to_numpy()[1:] >= sv["end_s"].to_numpy()[:-1] - EPS).all(), f"vehicle {vid}: sessions overlap"
+        assert (sv["arrive_s"].to_numpy()[1:] >= sv["end_s"].to_numpy()[:-1] - EPS).all(), (
+            f"vehicle {vid}: sessions overlap"
+        )
         for row in sv.itertuples():
             trip = t_by_id.loc[row.trip_id]
             if row.station >= 0:  # en route: inside the trip's interval
-                assert trip["departed_s"] - EPS <= row.arrive_s and row.end_s <= trip["arrived_s"] + EPS
+                assert (
+                    trip["departed_s"] - EPS <= row.arrive_s
+                    and row.end_s <= trip["arrived_s"] + EPS
+                )
             else:  # at home after the trip, before the next departure
                 assert row.start_s == pytest.approx(trip["arrived_s"])
                 later = tv[tv["chain_seq"] > trip["chain_seq"]]["departed_s"].dropna()
@@ -126,7 +155,11 @@ def check_invariants(res, stations: pd.DataFrame) -> None:
     assert (cap > 0).all()
 
 
-@settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=70,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(scenarios())
 def test_invariants_hold(scenario):
     net, stations, trips, cfg, seed = scenario
@@ -153,13 +186,26 @@ def test_busy_corridor_exercises_queues_balks_and_stops():
     from sim.synthetic import line_network
 
     net = line_network([60_000.0] * 8, speed_kph=90.0)
-    stations = pd.DataFrame({"station_id": list("abcd"), "node": [1, 3, 5, 7], "plugs": [1, 1, 2, 1],
-                             "power_kw": [50.0, 50.0, 150.0, 22.0]})
+    stations = pd.DataFrame(
+        {
+            "station_id": list("abcd"),
+            "node": [1, 3, 5, 7],
+            "plugs": [1, 1, 2, 1],
+            "power_kw": [50.0, 50.0, 150.0, 22.0],
+        }
+    )
     rng = np.random.default_rng(7)
     n = 60
-    trips = pd.DataFrame({"vehicle_id": range(n), "vehicle_model": rng.choice(MODELS, n),
-                          "origin": 0, "destination": 8, "depart_s": np.sort(rng.uniform(0, 4 * 3600, n)),
-                          "chain_seq": 0})
+    trips = pd.DataFrame(
+        {
+            "vehicle_id": range(n),
+            "vehicle_model": rng.choice(MODELS, n),
+            "origin": 0,
+            "destination": 8,
+            "depart_s": np.sort(rng.uniform(0, 4 * 3600, n)),
+            "chain_seq": 0,
+        }
+    )
     cfg = SimSettings(ambient_temp_c=-15.0, initial_soc=(0.3, 0.9), max_wait_s=900.0)
     res = simulate(net, stations, trips, settings=cfg, seed=3)
     check_invariants(res, stations)

@@ -12,18 +12,36 @@ from sim import ChargingPolicy, SimSettings, SocThreshold, TargetSoc, VehicleMod
 from sim.synthetic import line_network
 
 # A flat 60 kW DC curve and a 50 kWh battery: charging 0.2 -> 0.8 takes exactly 30 kWh / 60 kW = 1800 s.
-FLAT = VehicleModel(key="flat60", name="test car (flat 60 kW)", category="car", battery_kwh=50.0,
-                    consumption_kwh_per_km=0.15, max_ac_kw=11, dc_curve=((0.0, 60.0), (1.0, 60.0)),
-                    connectors=("CCS2",))
+FLAT = VehicleModel(
+    key="flat60",
+    name="test car (flat 60 kW)",
+    category="car",
+    battery_kwh=50.0,
+    consumption_kwh_per_km=0.15,
+    max_ac_kw=11,
+    dc_curve=((0.0, 60.0), (1.0, 60.0)),
+    connectors=("CCS2",),
+)
 VEHICLES = {"flat60": FLAT}
 NET = line_network([1000.0, 1000.0], speed_kph=36.0)  # 100 s per km
-POLICY = ChargingPolicy(when=SocThreshold(threshold_soc=0.5, reserve_soc=0.0), how_much=TargetSoc(0.8))
+POLICY = ChargingPolicy(
+    when=SocThreshold(threshold_soc=0.5, reserve_soc=0.0), how_much=TargetSoc(0.8)
+)
 
 
 def _trips(departs, origin=0, destination=1):
     n = len(departs)
-    return pd.DataFrame({"vehicle_id": range(n), "vehicle_model": "flat60", "origin": origin,
-                         "destination": destination, "depart_s": departs, "chain_seq": 0, "initial_soc": 0.2})
+    return pd.DataFrame(
+        {
+            "vehicle_id": range(n),
+            "vehicle_model": "flat60",
+            "origin": origin,
+            "destination": destination,
+            "depart_s": departs,
+            "chain_seq": 0,
+            "initial_soc": 0.2,
+        }
+    )
 
 
 def _station(plugs=1, power=60.0):
@@ -32,8 +50,14 @@ def _station(plugs=1, power=60.0):
 
 def test_single_plug_exact_waits():
     """Arrivals at 0, 600, 1200 s, each charging 1800 s on one plug: waits 0, 1200, 2400 s."""
-    res = simulate(NET, _station(), _trips([0.0, 600.0, 1200.0]), vehicles=VEHICLES,
-                   settings=SimSettings(policy=POLICY, max_wait_s=math.inf), seed=0)
+    res = simulate(
+        NET,
+        _station(),
+        _trips([0.0, 600.0, 1200.0]),
+        vehicles=VEHICLES,
+        settings=SimSettings(policy=POLICY, max_wait_s=math.inf),
+        seed=0,
+    )
     s = res.sessions.sort_values("arrive_s")
     np.testing.assert_allclose(s["arrive_s"], [0, 600, 1200])
     np.testing.assert_allclose(s["start_s"], [0, 1800, 3600])
@@ -59,8 +83,14 @@ def test_single_plug_exact_waits():
 
 def test_two_plugs_exact_waits():
     """Four arrivals 300 s apart, 1800 s each, two plugs: starts 0, 300, 1800, 2100."""
-    res = simulate(NET, _station(plugs=2), _trips([0.0, 300.0, 600.0, 900.0]), vehicles=VEHICLES,
-                   settings=SimSettings(policy=POLICY, max_wait_s=math.inf), seed=0)
+    res = simulate(
+        NET,
+        _station(plugs=2),
+        _trips([0.0, 300.0, 600.0, 900.0]),
+        vehicles=VEHICLES,
+        settings=SimSettings(policy=POLICY, max_wait_s=math.inf),
+        seed=0,
+    )
     s = res.sessions.sort_values("arrive_s")
     np.testing.assert_allclose(s["start_s"], [0, 300, 1800, 2100])
     np.testing.assert_allclose(s["wait_s"], [0, 0, 1200, 1200])
@@ -71,8 +101,14 @@ def test_two_plugs_exact_waits():
 def test_balking_after_max_wait_then_driving_on():
     """With a 1500 s limit the third driver (would wait 2400 s) leaves at 1200 + 1500 s and,
     able to reach the destination, drives on without charging."""
-    res = simulate(NET, _station(), _trips([0.0, 600.0, 1200.0]), vehicles=VEHICLES,
-                   settings=SimSettings(policy=POLICY, max_wait_s=1500.0), seed=0)
+    res = simulate(
+        NET,
+        _station(),
+        _trips([0.0, 600.0, 1200.0]),
+        vehicles=VEHICLES,
+        settings=SimSettings(policy=POLICY, max_wait_s=1500.0),
+        seed=0,
+    )
     s = res.sessions.sort_values("arrive_s").reset_index(drop=True)
     assert s["status"].tolist() == ["charged", "charged", "balked"]
     assert s.loc[2, "wait_s"] == pytest.approx(1500.0)
@@ -116,15 +152,39 @@ def test_mm_c_matches_erlang_c():
     n, c, lam, mu = 4000, 3, 1 / 600.0, 1 / 1500.0
     arrivals = np.cumsum(rng.exponential(1 / lam, n))
     service = rng.exponential(1 / mu, n)
-    big = VehicleModel(key="mmc", name="M/M/c test vehicle", category="car", battery_kwh=1000.0,
-                       consumption_kwh_per_km=0.15, max_ac_kw=11, dc_curve=((0.0, 100.0), (1.0, 100.0)),
-                       connectors=("CCS2",))
-    trips = pd.DataFrame({"vehicle_id": range(n), "vehicle_model": "mmc", "origin": 0, "destination": 1,
-                          "depart_s": arrivals, "chain_seq": 0, "initial_soc": 1.0 - service * 100.0 / 3600.0 / 1000.0})
+    big = VehicleModel(
+        key="mmc",
+        name="M/M/c test vehicle",
+        category="car",
+        battery_kwh=1000.0,
+        consumption_kwh_per_km=0.15,
+        max_ac_kw=11,
+        dc_curve=((0.0, 100.0), (1.0, 100.0)),
+        connectors=("CCS2",),
+    )
+    trips = pd.DataFrame(
+        {
+            "vehicle_id": range(n),
+            "vehicle_model": "mmc",
+            "origin": 0,
+            "destination": 1,
+            "depart_s": arrivals,
+            "chain_seq": 0,
+            "initial_soc": 1.0 - service * 100.0 / 3600.0 / 1000.0,
+        }
+    )
     assert (trips["initial_soc"] > 0).all()
-    policy = ChargingPolicy(when=SocThreshold(threshold_soc=1.0, reserve_soc=0.0), how_much=TargetSoc(1.0))
-    res = simulate(NET, _station(plugs=c, power=100.0), trips, vehicles={"mmc": big},
-                   settings=SimSettings(policy=policy, max_wait_s=math.inf), seed=0)
+    policy = ChargingPolicy(
+        when=SocThreshold(threshold_soc=1.0, reserve_soc=0.0), how_much=TargetSoc(1.0)
+    )
+    res = simulate(
+        NET,
+        _station(plugs=c, power=100.0),
+        trips,
+        vehicles={"mmc": big},
+        settings=SimSettings(policy=policy, max_wait_s=math.inf),
+        seed=0,
+    )
     s = res.sessions.sort_values("arrive_s")
     np.testing.assert_allclose(s["charge_s"].to_numpy(), service, rtol=1e-6, atol=1e-6)
     waits = s["wait_s"].to_numpy()[300:]

@@ -57,7 +57,11 @@ def test_consumption_grows_with_speed_and_cold_and_heat():
     m = CATALOGUE["byd_atto3"]
     c = m.consumption_kwh_per_km_at(np.array([60.0, 90.0, 120.0]), 20.0)
     assert (np.diff(c) > 0).all()
-    assert m.consumption_kwh_per_km_at(50, -20) > m.consumption_kwh_per_km_at(50, 0) > m.consumption_kwh_per_km_at(50, 20)
+    assert (
+        m.consumption_kwh_per_km_at(50, -20)
+        > m.consumption_kwh_per_km_at(50, 0)
+        > m.consumption_kwh_per_km_at(50, 20)
+    )
     assert m.consumption_kwh_per_km_at(50, 38) > m.consumption_kwh_per_km_at(50, 22)
     # AAA 2019: -6.7 C with heater ~ +69 % consumption on combined driving (resistive heater)
     imiev = CATALOGUE["mitsubishi_imiev_2013"]
@@ -86,8 +90,16 @@ def test_cold_derating_of_dc_power():
 
 
 def test_flat_profile_is_exact():
-    m = VehicleModel(key="flat", name="flat", category="car", battery_kwh=50, consumption_kwh_per_km=0.2,
-                     max_ac_kw=11, dc_curve=((0, 60), (1, 60)), connectors=("CCS2",))
+    m = VehicleModel(
+        key="flat",
+        name="flat",
+        category="car",
+        battery_kwh=50,
+        consumption_kwh_per_km=0.2,
+        max_ac_kw=11,
+        dc_curve=((0, 60), (1, 60)),
+        connectors=("CCS2",),
+    )
     prof = m.charge_profile(60, dc=True, temp_c=20)
     assert prof.time_s(10, 40) == pytest.approx(1800.0, abs=1e-9)
     assert prof.energy_after(10, 1800.0) == pytest.approx(40.0, abs=1e-9)
@@ -101,7 +113,9 @@ def _write(tmp_path, text):
 
 
 def test_user_yaml_adds_and_extends_models(tmp_path):
-    p = _write(tmp_path, """
+    p = _write(
+        tmp_path,
+        """
 models:
   my_van:
     category: van
@@ -114,7 +128,8 @@ models:
   id4_china:
     extends: vw_id4_pro
     connectors: [GB/T]
-""")
+""",
+    )
     models = load_vehicle_models(p)
     assert "vw_id4_pro" in models and models["my_van"].battery_kwh == 75
     assert models["my_van"].connectors == ("CCS2", "Type2")
@@ -122,18 +137,26 @@ models:
     assert models["id4_china"].battery_kwh == CATALOGUE["vw_id4_pro"].battery_kwh
 
 
-@pytest.mark.parametrize("field,value,needle", [
-    ("battery_kwh", "-5", "battery_kwh"),
-    ("consumption_kwh_per_km", "0", "consumption_kwh_per_km"),
-    ("max_ac_kw", "-1", "max_ac_kw"),
-    ("dc_curve", "[[0.5, 50], [0.2, 60]]", "dc_curve"),
-    ("dc_curve", "[[0, 0], [1, 50]]", "dc_curve"),
-    ("category", "spaceship", "category"),
-    ("battery_kwh", "lots", "battery_kwh"),
-])
+@pytest.mark.parametrize(
+    "field,value,needle",
+    [
+        ("battery_kwh", "-5", "battery_kwh"),
+        ("consumption_kwh_per_km", "0", "consumption_kwh_per_km"),
+        ("max_ac_kw", "-1", "max_ac_kw"),
+        ("dc_curve", "[[0.5, 50], [0.2, 60]]", "dc_curve"),
+        ("dc_curve", "[[0, 0], [1, 50]]", "dc_curve"),
+        ("category", "spaceship", "category"),
+        ("battery_kwh", "lots", "battery_kwh"),
+    ],
+)
 def test_impossible_specs_name_model_and_field(tmp_path, field, value, needle):
-    base = {"category": "car", "battery_kwh": "40", "consumption_kwh_per_km": "0.15", "max_ac_kw": "7",
-            "connectors": "[Type2]"}
+    base = {
+        "category": "car",
+        "battery_kwh": "40",
+        "consumption_kwh_per_km": "0.15",
+        "max_ac_kw": "7",
+        "connectors": "[Type2]",
+    }
     base[field] = value
     body = "\n".join(f"    {k}: {v}" for k, v in base.items())
     p = _write(tmp_path, f"models:\n  bad_car:\n{body}\n")
@@ -157,5 +180,12 @@ def test_unknown_field_and_unknown_parent(tmp_path):
 
 def test_no_way_to_charge_is_rejected():
     with pytest.raises(VehicleSpecError, match="no way to charge"):
-        VehicleModel(key="x", name="x", category="car", battery_kwh=10, consumption_kwh_per_km=0.1,
-                     max_ac_kw=0, connectors=("Type2",))
+        VehicleModel(
+            key="x",
+            name="x",
+            category="car",
+            battery_kwh=10,
+            consumption_kwh_per_km=0.1,
+            max_ac_kw=0,
+            connectors=("Type2",),
+        )

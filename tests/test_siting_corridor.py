@@ -32,8 +32,11 @@ def _drivable_by_tank(stations: list[float], length: float, range_km: float) -> 
 
 
 @settings(max_examples=500, deadline=None)
-@given(length=st.floats(1, 500), range_km=st.floats(10, 300),
-       stations=st.lists(st.floats(0, 500), max_size=6))
+@given(
+    length=st.floats(1, 500),
+    range_km=st.floats(10, 300),
+    stations=st.lists(st.floats(0, 500), max_size=6),
+)
 def test_rule_matches_tank_simulation(length, range_km, stations):
     stations = [s for s in stations if s <= length]
     # away from the exact boundary the discretised f0 search is exact enough
@@ -41,8 +44,11 @@ def test_rule_matches_tank_simulation(length, range_km, stations):
     got = round_trip_refuelable(np.array(stations), length, range_km)
     if got != want:
         km = sorted(stations)
-        margins = [range_km - 2 * length] if not km else [
-            range_km - 2 * km[0], range_km - 2 * (length - km[-1]), *(range_km - np.diff(km))]
+        margins = (
+            [range_km - 2 * length]
+            if not km
+            else [range_km - 2 * km[0], range_km - 2 * (length - km[-1]), *(range_km - np.diff(km))]
+        )
         assert min(abs(m) for m in margins) < 2 * range_km / 400  # only ties at the boundary differ
 
 
@@ -70,9 +76,21 @@ def test_frlm_cover_sets_agree_with_the_refuelling_rule(data):
         site_km.append(km[on])
         site_idx.append(np.arange(n_sites, n_sites + on.sum()))
         n_sites += int(on.sum())
-    sol = solve_frlm(route_km, site_km, site_idx, np.ones(n_routes), max(n_sites, 1), range_km=range_km,
-                     fixed=np.arange(n_sites), p=0, time_limit_s=10, threads=1)
-    want = [round_trip_refuelable(s, km[-1], range_km) for s, km in zip(site_km, route_km, strict=True)]
+    sol = solve_frlm(
+        route_km,
+        site_km,
+        site_idx,
+        np.ones(n_routes),
+        max(n_sites, 1),
+        range_km=range_km,
+        fixed=np.arange(n_sites),
+        p=0,
+        time_limit_s=10,
+        threads=1,
+    )
+    want = [
+        round_trip_refuelable(s, km[-1], range_km) for s, km in zip(site_km, route_km, strict=True)
+    ]
     assert sol.covered.tolist() == want
 
 
@@ -88,10 +106,15 @@ def test_frlm_small_instance_optimal_by_enumeration():
     site_idx = [np.arange(10) + 10 * r for r in range(3)]
     flows = np.array([5.0, 3.0, 2.0])
     for p in (1, 2, 3, 4):
-        sol = solve_frlm(route_km, site_km, site_idx, flows, 30, range_km=90, fixed=np.array([], dtype=int), p=p)
+        sol = solve_frlm(
+            route_km, site_km, site_idx, flows, 30, range_km=90, fixed=np.array([], dtype=int), p=p
+        )
         best = 0.0
         for combo in itertools.combinations(range(30), p):
-            got = sum(f for f, km, idx in zip(flows, route_km, site_idx, strict=True)
-                      if round_trip_refuelable(km[np.isin(idx, combo)], km[-1], 90))
+            got = sum(
+                f
+                for f, km, idx in zip(flows, route_km, site_idx, strict=True)
+                if round_trip_refuelable(km[np.isin(idx, combo)], km[-1], 90)
+            )
             best = max(best, got)
         assert sol.status == "OPTIMAL" and sol.objective == pytest.approx(best)

@@ -22,9 +22,17 @@ from planner.siting._covering_lagrange import lagrangian_cover_bound
 
 def _instance(G: np.ndarray, w: np.ndarray) -> CoverInstance:
     K, J = G.shape
-    return CoverInstance(cols=np.arange(J), groups=sparse.csr_matrix(G), group_weight=w, fixed_weight=0.0,
-                         uncoverable_weight=0.0, uncoverable_rows=np.zeros(0, np.int64),
-                         total_weight=float(w.sum()), n_rows_in=K, dropped_dominated=0)
+    return CoverInstance(
+        cols=np.arange(J),
+        groups=sparse.csr_matrix(G),
+        group_weight=w,
+        fixed_weight=0.0,
+        uncoverable_weight=0.0,
+        uncoverable_rows=np.zeros(0, np.int64),
+        total_weight=float(w.sum()),
+        n_rows_in=K,
+        dropped_dominated=0,
+    )
 
 
 @st.composite
@@ -66,8 +74,14 @@ def test_lagrangian_bound_is_valid_and_its_solutions_feasible(data):
     inst = _instance(G, w)
     opt = _brute_force(G, w, costs, p, budget)
     start = greedy_cover(inst, costs, p=p, budget=budget)
-    out = lagrangian_cover_bound(inst, p=p, costs=costs if budget is not None else None, budget=budget,
-                                 incumbent=start, deadline=time.monotonic() + 5)
+    out = lagrangian_cover_bound(
+        inst,
+        p=p,
+        costs=costs if budget is not None else None,
+        budget=budget,
+        incumbent=start,
+        deadline=time.monotonic() + 5,
+    )
     assert out.bound >= opt - 1e-9 * max(1.0, opt)
     assert out.bound <= w.sum() + 1e-9  # never worse than the trivial bound
     assert out.best_value == pytest.approx(covered_weight(inst, out.best))
@@ -82,7 +96,9 @@ def _plane(seed: int, n: int = 300, m: int = 30):
     """Made-up travel times (s) between random points on a plane."""
     rng = np.random.default_rng(seed)
     a, b = rng.uniform(0, 1000, (n, 2)), rng.uniform(0, 1000, (m, 2))
-    return np.round(np.linalg.norm(a[:, None] - b[None], axis=2)), rng.integers(1, 5, n).astype(float)
+    return np.round(np.linalg.norm(a[:, None] - b[None], axis=2)), rng.integers(1, 5, n).astype(
+        float
+    )
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -93,13 +109,27 @@ def test_kernel_polish_improves_the_greedy_start_up_to_the_optimum(seed):
     cost, w = _plane(seed)
     thr, p = 400.0, 3
     m = cost.shape[1]
-    best = max(w[(cost[:, list(s)] <= thr).any(axis=1)].sum() for s in itertools.combinations(range(m), p))
+    best = max(
+        w[(cost[:, list(s)] <= thr).any(axis=1)].sum() for s in itertools.combinations(range(m), p)
+    )
     model = MCLP.from_cost_matrix(cost, w, threshold=thr, p=p)
-    inst = reduce_covering(cost, w, thr, np.zeros(0, np.int64), np.arange(m), np.ones(m), use_costs=False)
+    inst = reduce_covering(
+        cost, w, thr, np.zeros(0, np.int64), np.arange(m), np.ones(m), use_costs=False
+    )
     start = greedy_cover(inst, np.ones(m), p=p, budget=None)
     lag = lagrangian_cover_bound(inst, p=p, incumbent=start, deadline=time.monotonic() + 5)
-    polished, value = model._kernel_polish(inst, np.ones(m), p, None, start, covered_weight(inst, start),
-                                           lag.scores, "scip", SolveOptions(), time.monotonic() + 20)
+    polished, value = model._kernel_polish(
+        inst,
+        np.ones(m),
+        p,
+        None,
+        start,
+        covered_weight(inst, start),
+        lag.scores,
+        "scip",
+        SolveOptions(),
+        time.monotonic() + 20,
+    )
     assert value == pytest.approx(covered_weight(inst, polished))
     assert polished.size <= p
     assert covered_weight(inst, start) <= covered_weight(inst, polished) <= best + 1e-9
@@ -116,8 +146,10 @@ def test_mclp_with_kernel_forced_on_returns_the_brute_force_optimum(seed, monkey
         model = MCLP.from_cost_matrix(cost, w, threshold=thr, p=p)
         res = model.solve(time_limit_s=20)
         model.check(res)
-        best = max(w[(cost[:, list(s)] <= thr).any(axis=1)].sum()
-                   for s in itertools.combinations(range(cost.shape[1]), p))
+        best = max(
+            w[(cost[:, list(s)] <= thr).any(axis=1)].sum()
+            for s in itertools.combinations(range(cost.shape[1]), p)
+        )
         assert res.optimal and res.objective == pytest.approx(best)
         assert res.best_bound >= best - 1e-9
 
@@ -147,7 +179,9 @@ def test_row_grouping_is_exact_even_when_every_hash_collides(monkeypatch):
     dense[::7] = dense[0]  # plenty of true duplicates
     mat = sparse.csr_matrix(dense)
     rep_true, inv_true = _aggregate.group_identical_rows(mat, chunk_nnz=37)
-    monkeypatch.setattr(_aggregate, "_row_hashes", lambda m, c: np.zeros(m.shape[0], dtype=np.uint64))
+    monkeypatch.setattr(
+        _aggregate, "_row_hashes", lambda m, c: np.zeros(m.shape[0], dtype=np.uint64)
+    )
     rep, inv = _aggregate.group_identical_rows(mat, chunk_nnz=37)
     for r_, i_ in ((rep_true, inv_true), (rep, inv)):
         assert (dense[r_[i_]] == dense).all()  # every row equals its representative
@@ -162,7 +196,9 @@ def test_kernel_bucket_solve_uses_the_bucket_and_beats_the_incumbent_or_returns_
     thr, p = 400.0, 3
     m = cost.shape[1]
     model = MCLP.from_cost_matrix(cost, w, threshold=thr, p=p)
-    inst = reduce_covering(cost, w, thr, np.zeros(0, np.int64), np.arange(m), np.ones(m), use_costs=False)
+    inst = reduce_covering(
+        cost, w, thr, np.zeros(0, np.int64), np.arange(m), np.ones(m), use_costs=False
+    )
     J = inst.cols.size
     best = max((covered_weight(inst, np.array(s)), s) for s in itertools.combinations(range(J), p))
     kernel, bucket = np.arange(J), np.arange(J - 5, J)
@@ -171,8 +207,11 @@ def test_kernel_bucket_solve_uses_the_bucket_and_beats_the_incumbent_or_returns_
     # nothing beats the optimum: no solution
     assert model._solve_kernel(*args, must_use=bucket, beat=best[0]) is None
     # below it: a solution with a bucket site that beats the bar
-    with_bucket = max(covered_weight(inst, np.array(s)) for s in itertools.combinations(range(J), p)
-                      if set(s) & set(bucket.tolist()))
+    with_bucket = max(
+        covered_weight(inst, np.array(s))
+        for s in itertools.combinations(range(J), p)
+        if set(s) & set(bucket.tolist())
+    )
     got = model._solve_kernel(*args, must_use=bucket, beat=with_bucket - 1)
     assert got is not None
     chosen, _, val = got

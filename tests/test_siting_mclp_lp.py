@@ -38,8 +38,13 @@ def _primal_lp(G, w, costs, p, budget) -> float:
     if budget is not None:
         rows.append(np.hstack([costs, np.zeros(K)])[None])
         rhs.append([budget])
-    res = linprog(np.concatenate([np.zeros(J), -w]), A_ub=np.vstack(rows), b_ub=np.concatenate(rhs),
-                  bounds=[(0, 1)] * (J + K), method="highs")
+    res = linprog(
+        np.concatenate([np.zeros(J), -w]),
+        A_ub=np.vstack(rows),
+        b_ub=np.concatenate(rhs),
+        bounds=[(0, 1)] * (J + K),
+        method="highs",
+    )
     assert res.status == 0
     return -res.fun
 
@@ -50,7 +55,9 @@ def test_lp_bound_is_the_lp_optimum_and_fixing_keeps_every_better_solution(data,
     G, w, costs, p, budget = data
     inst = _instance(G, w)
     use_b = budget is not None
-    lp = lp_cover_bound(inst, p=p, costs=costs if use_b else None, budget=budget, time_limit_s=30, threads=1)
+    lp = lp_cover_bound(
+        inst, p=p, costs=costs if use_b else None, budget=budget, time_limit_s=30, threads=1
+    )
     assert lp is not None
     sols = list(_solutions(G, w, costs, p, budget))
     opt = max(v for _, v in sols)
@@ -76,7 +83,9 @@ def test_restricted_instance_keeps_the_covered_weight_of_every_set_obeying_the_f
     G, w, costs, p, budget = data
     inst = _instance(G, w)
     J = G.shape[1]
-    labels = draw.draw(st.lists(st.sampled_from(["closed", "open", "free"]), min_size=J, max_size=J))
+    labels = draw.draw(
+        st.lists(st.sampled_from(["closed", "open", "free"]), min_size=J, max_size=J)
+    )
     closed = np.flatnonzero(np.asarray(labels) == "closed")
     opened = np.flatnonzero(np.asarray(labels) == "open")
     sub, positions = restricted_instance(inst, closed, opened, costs, use_costs=budget is not None)
@@ -90,13 +99,17 @@ def test_restricted_instance_keeps_the_covered_weight_of_every_set_obeying_the_f
             # a dominated free candidate is gone from sub: its set is worth at most as much
             assert sub.fixed_weight + covered_weight(sub, loc) <= covered_weight(inst, full) + 1e-9
             if loc.size == len(s):
-                assert sub.fixed_weight + covered_weight(sub, loc) == pytest.approx(covered_weight(inst, full))
+                assert sub.fixed_weight + covered_weight(sub, loc) == pytest.approx(
+                    covered_weight(inst, full)
+                )
 
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("p", [2, 4])
 def test_mclp_with_the_lp_phase_on_returns_the_brute_force_optimum(seed, p, monkeypatch):
-    monkeypatch.setattr(mclp_module, "KERNEL_MIN_NNZ", 0)  # LP phase and kernel search on small instances
+    monkeypatch.setattr(
+        mclp_module, "KERNEL_MIN_NNZ", 0
+    )  # LP phase and kernel search on small instances
     cost, w = _plane(seed, n=200, m=14)
     thr = 250.0
     best = _brute_force_plane(cost, w, thr, p)
@@ -120,7 +133,9 @@ def _brute_force_plane(cost, w, thr, p) -> float:
 
 # seeds where the LP fixes sites; on 4 the kernel's better incumbent fixes more, on 59 a site
 # is fixed open
-@pytest.mark.parametrize(("seed", "also"), [(2, None), (4, "refixed_closed"), (59, "lp_fixed_open")])
+@pytest.mark.parametrize(
+    ("seed", "also"), [(2, None), (4, "refixed_closed"), (59, "lp_fixed_open")]
+)
 def test_lp_fixing_drives_a_restricted_solve_that_proves_the_optimum(seed, also, monkeypatch):
     monkeypatch.setattr(mclp_module, "KERNEL_MIN_NNZ", 0)
     cost, w = _plane(seed, n=300, m=30)

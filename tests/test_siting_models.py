@@ -57,7 +57,9 @@ def _frlm_25(data_dir):
         while path[-1] != a:
             path.append(int(pred[a, path[-1]]))
         path = path[::-1]
-        route_km.append(np.r_[0.0, np.cumsum([dist[path[k], path[k + 1]] for k in range(len(path) - 1)])])
+        route_km.append(
+            np.r_[0.0, np.cumsum([dist[path[k], path[k + 1]] for k in range(len(path) - 1)])]
+        )
         site_idx.append(np.asarray(path))
         flows.append(w[a] * w[b] / dist[a, b] ** 1.5)
     return n, route_km, [r.copy() for r in route_km], site_idx, np.asarray(flows)
@@ -68,7 +70,9 @@ def test_frlm_25_node_network_optimal_and_checked(data_dir, range_km):
     n, route_km, site_km, site_idx, flows = _frlm_25(data_dir)
     prev = 0.0
     for p in (1, 2, 3):
-        model = FRLM.from_paths(route_km, site_km, site_idx, flows, n_sites=n, range_km=range_km, p=p)
+        model = FRLM.from_paths(
+            route_km, site_km, site_idx, flows, n_sites=n, range_km=range_km, p=p
+        )
         res = model.solve(time_limit_s=60)
         assert res.optimal
         model.check(res)
@@ -78,13 +82,18 @@ def test_frlm_25_node_network_optimal_and_checked(data_dir, range_km):
     from planner.siting.checker import _round_trip_ok
 
     def value(open_):
-        return sum(f for rk, sk, si, f in zip(route_km, site_km, site_idx, flows, strict=True)
-                   if _round_trip_ok(rk, sk[np.isin(si, open_)], range_km))
+        return sum(
+            f
+            for rk, sk, si, f in zip(route_km, site_km, site_idx, flows, strict=True)
+            if _round_trip_ok(rk, sk[np.isin(si, open_)], range_km)
+        )
 
     for p in (1, 2):
         best = max(value(np.array(c)) for c in itertools.combinations(range(n), p))
         for solver in ("auto", "cp-sat", "highs"):
-            model = FRLM.from_paths(route_km, site_km, site_idx, flows, n_sites=n, range_km=range_km, p=p)
+            model = FRLM.from_paths(
+                route_km, site_km, site_idx, flows, n_sites=n, range_km=range_km, p=p
+            )
             res = model.solve(solver=solver)
             model.check(res)
             assert res.optimal and res.objective == pytest.approx(best, rel=1e-9), solver
@@ -92,14 +101,17 @@ def test_frlm_25_node_network_optimal_and_checked(data_dir, range_km):
 
 def test_frlm_min_sites_refuels_all_coverable_flow(data_dir):
     n, route_km, site_km, site_idx, flows = _frlm_25(data_dir)
-    model = FRLM.from_paths(route_km, site_km, site_idx, flows, n_sites=n, range_km=12.0, p=None, fixed_open=[0])
+    model = FRLM.from_paths(
+        route_km, site_km, site_idx, flows, n_sites=n, range_km=12.0, p=None, fixed_open=[0]
+    )
     res = model.solve(time_limit_s=60)
     model.check(res)
     assert res.optimal and res.details["coverage_fraction"] == pytest.approx(1.0)
     # one site fewer cannot refuel everything
     k = res.selected.size
-    fewer = FRLM.from_paths(route_km, site_km, site_idx, flows, n_sites=n, range_km=12.0, p=k - 1,
-                            fixed_open=[0]).solve()
+    fewer = FRLM.from_paths(
+        route_km, site_km, site_idx, flows, n_sites=n, range_km=12.0, p=k - 1, fixed_open=[0]
+    ).solve()
     assert fewer.objective < flows.sum() * (1 - 1e-9)
 
 
@@ -120,7 +132,7 @@ def test_models_match_brute_force_on_synthetic_instances(seed):
     m = cost.shape[1]
     free = range(1, m)
     thr = 350.0
-    cov = (cost <= thr)
+    cov = cost <= thr
 
     def covered(open_):
         return w[cov[:, list(open_)].any(axis=1)].sum()
@@ -132,18 +144,34 @@ def test_models_match_brute_force_on_synthetic_instances(seed):
     best = min((w * cost[:, [0, *s]].min(axis=1)).sum() for s in itertools.combinations(free, 2))
     assert r.optimal and r.objective == pytest.approx(best)
     # MCLP with p = 2 and with a budget
-    for kw, solver in (({"p": 2}, "auto"), ({"budget": 5.0}, "auto"), ({"p": 2}, "cp-sat"),
-                       ({"budget": 5.0}, "highs")):
+    for kw, solver in (
+        ({"p": 2}, "auto"),
+        ({"budget": 5.0}, "auto"),
+        ({"p": 2}, "cp-sat"),
+        ({"budget": 5.0}, "highs"),
+    ):
         mc = MCLP.from_cost_matrix(cost, w, threshold=thr, fixed_open=[0], candidate_costs=c, **kw)
         r = mc.solve(solver=solver)
         mc.check(r)
-        feas = [s for k in range(m) for s in itertools.combinations(free, k)
-                if ("p" not in kw or len(s) <= kw["p"]) and ("budget" not in kw or c[[0, *s]].sum() <= kw["budget"])]
+        feas = [
+            s
+            for k in range(m)
+            for s in itertools.combinations(free, k)
+            if ("p" not in kw or len(s) <= kw["p"])
+            and ("budget" not in kw or c[[0, *s]].sum() <= kw["budget"])
+        ]
         assert r.optimal and r.objective == pytest.approx(max(covered([0, *s]) for s in feas))
     # set cover: cheapest reaching 80 % (when reachable)
     target = 0.8 * w.sum()
-    feas = [s for k in range(m) for s in itertools.combinations(free, k) if covered([0, *s]) >= target - 1e-9]
-    sc = SetCover.from_cost_matrix(cost, w, threshold=thr, coverage=0.8, candidate_costs=c, fixed_open=[0])
+    feas = [
+        s
+        for k in range(m)
+        for s in itertools.combinations(free, k)
+        if covered([0, *s]) >= target - 1e-9
+    ]
+    sc = SetCover.from_cost_matrix(
+        cost, w, threshold=thr, coverage=0.8, candidate_costs=c, fixed_open=[0]
+    )
     if not feas:
         with pytest.raises(InfeasibleModelError, match="coverage target"):
             sc.solve()
@@ -169,22 +197,39 @@ def test_capacitated_hand_checked_plugs_and_grid_limit():
     # synthetic: three demand rows, two sites; site 1 is out of reach of rows 0-1
     cost = np.array([[100.0, 900.0], [200.0, 900.0], [300.0, 100.0]])
     demand = np.array([1.2, 0.6, 0.3])  # charging hours per hour
-    model = Capacitated.from_cost_matrix(cost, demand, threshold=600, max_plugs=10, site_costs=[100.0, 100.0],
-                                         plug_costs=[10.0, 10.0], utilisation=0.6)
+    model = Capacitated.from_cost_matrix(
+        cost,
+        demand,
+        threshold=600,
+        max_plugs=10,
+        site_costs=[100.0, 100.0],
+        plug_costs=[10.0, 10.0],
+        utilisation=0.6,
+    )
     res = model.solve()
     model.check(res)
     # everything fits at site 0 with ceil(2.1 / 0.6) = 4 plugs: 100 + 40
     assert res.optimal and res.objective == pytest.approx(140.0)
     assert res.plugs.tolist() == [4, 0]
     # a 150 kW grid limit at 50 kW per plug caps site 0 at 3 plugs (1.8 h/h): site 1 takes row 2
-    model = Capacitated.from_cost_matrix(cost, demand, threshold=600, max_plugs=10, site_costs=[100.0, 100.0],
-                                         plug_costs=[10.0, 10.0], utilisation=0.6, plug_kw=50.0, grid_kw=150.0)
+    model = Capacitated.from_cost_matrix(
+        cost,
+        demand,
+        threshold=600,
+        max_plugs=10,
+        site_costs=[100.0, 100.0],
+        plug_costs=[10.0, 10.0],
+        utilisation=0.6,
+        plug_kw=50.0,
+        grid_kw=150.0,
+    )
     res = model.solve()
     model.check(res)
     assert res.plugs.tolist() == [3, 1] and res.objective == pytest.approx(240.0)
     # a 100 kW limit everywhere cannot serve it all
-    model = Capacitated.from_cost_matrix(cost, demand, threshold=600, max_plugs=10, utilisation=0.6,
-                                         plug_kw=50.0, grid_kw=100.0)
+    model = Capacitated.from_cost_matrix(
+        cost, demand, threshold=600, max_plugs=10, utilisation=0.6, plug_kw=50.0, grid_kw=100.0
+    )
     with pytest.raises(InfeasibleModelError, match="coverage"):
         model.solve()
 
@@ -192,9 +237,18 @@ def test_capacitated_hand_checked_plugs_and_grid_limit():
 def test_capacitated_budget_maximises_served_demand_with_existing_plugs():
     cost = np.array([[100.0, 900.0], [200.0, 900.0], [300.0, 100.0]])
     demand = np.array([1.2, 0.6, 0.3])
-    model = Capacitated.from_cost_matrix(cost, demand, threshold=600, max_plugs=4, site_costs=[0.0, 100.0],
-                                         plug_costs=[10.0, 10.0], existing_plugs=[1, 0], fixed_open=[0],
-                                         utilisation=0.6, budget=20.0)
+    model = Capacitated.from_cost_matrix(
+        cost,
+        demand,
+        threshold=600,
+        max_plugs=4,
+        site_costs=[0.0, 100.0],
+        plug_costs=[10.0, 10.0],
+        existing_plugs=[1, 0],
+        fixed_open=[0],
+        utilisation=0.6,
+        budget=20.0,
+    )
     res = model.solve()
     model.check(res)
     # 1 existing + 2 bought plugs at site 0 serve 3 x 0.6 = 1.8 h/h; site 1 is too dear
@@ -211,7 +265,9 @@ def test_checker_catches_a_tampered_result():
     worse = dataclasses.replace(res, objective=res.objective - 1.0)
     with pytest.raises(CheckerError, match="objective"):
         model.check(worse)
-    extra = dataclasses.replace(res, selected=np.r_[res.selected, [s for s in range(1, 7) if s not in res.selected][0]])
+    extra = dataclasses.replace(
+        res, selected=np.r_[res.selected, [s for s in range(1, 7) if s not in res.selected][0]]
+    )
     with pytest.raises(CheckerError, match="p = 2"):
         model.check(extra)
     report = check_result("pmedian", model.raw, extra, strict=False)
@@ -229,7 +285,9 @@ def test_time_limited_run_reports_gap(data_dir):
 def test_error_diagnoses():
     cost, w, c = _synthetic(2)
     with pytest.raises(BudgetError, match="below"):
-        MCLP.from_cost_matrix(cost, w, threshold=300, budget=1.0, candidate_costs=c + 5, fixed_open=[0, 1])
+        MCLP.from_cost_matrix(
+            cost, w, threshold=300, budget=1.0, candidate_costs=c + 5, fixed_open=[0, 1]
+        )
     with pytest.raises(NoCandidatesError):
         MCLP.from_cost_matrix(cost, w, threshold=300, p=1, fixed_open=list(range(cost.shape[1])))
     with pytest.raises(NoCandidatesError):
@@ -244,7 +302,9 @@ def test_error_diagnoses():
     with pytest.raises(ModelInputError, match="NaN"):
         PMedian.from_cost_matrix(np.array([[np.nan, 1.0]]), p=1)
     with pytest.raises(InfeasibleModelError, match="coverage target"):
-        SetCover.from_cost_matrix(np.array([[100.0, 900.0], [900.0, 900.0]]), threshold=300, coverage=1.0).solve()
+        SetCover.from_cost_matrix(
+            np.array([[100.0, 900.0], [900.0, 900.0]]), threshold=300, coverage=1.0
+        ).solve()
 
 
 def test_mclp_from_geodataframe_on_almaty(almaty):
@@ -254,10 +314,16 @@ def test_mclp_from_geodataframe_on_almaty(almaty):
     rng = np.random.default_rng(0)
     d = rng.choice(net.n_nodes, 300, replace=False)
     s = rng.choice(net.n_nodes, 25, replace=False)
-    demand = gpd.GeoDataFrame({"w": rng.integers(1, 5, 300)}, geometry=gpd.points_from_xy(net.lon[d], net.lat[d]),
-                              crs="EPSG:4326")
-    cands = gpd.GeoDataFrame({"site_id": [f"s{k}" for k in range(25)], "existing": [True] + [False] * 24},
-                             geometry=gpd.points_from_xy(net.lon[s], net.lat[s]), crs="EPSG:4326")
+    demand = gpd.GeoDataFrame(
+        {"w": rng.integers(1, 5, 300)},
+        geometry=gpd.points_from_xy(net.lon[d], net.lat[d]),
+        crs="EPSG:4326",
+    )
+    cands = gpd.GeoDataFrame(
+        {"site_id": [f"s{k}" for k in range(25)], "existing": [True] + [False] * 24},
+        geometry=gpd.points_from_xy(net.lon[s], net.lat[s]),
+        crs="EPSG:4326",
+    )
     model = MCLP.from_geodataframe(demand, cands, net, weight_col="w", threshold=600.0, p=3)
     res = model.solve()
     model.check(res)

@@ -28,10 +28,17 @@ def data_env(data_dir, net_cache_dir, monkeypatch):
 def test_run_corridor_closed_loop_and_render_its_report(data_env, tmp_path):
     from planner.pipeline import run_study
 
-    cfg = load_config(CONFIGS / "corridor-kaz01.yaml", overrides={
-        "demand.trips_per_day": 80, "simulation.days": 1, "simulation.replications": 1,
-        "model.solver.time_limit_s": 20, "targets.max_iterations": 2,
-        "vehicles.compare": ["mitsubishi_imiev_2013", "byd_atto3"]})
+    cfg = load_config(
+        CONFIGS / "corridor-kaz01.yaml",
+        overrides={
+            "demand.trips_per_day": 80,
+            "simulation.days": 1,
+            "simulation.replications": 1,
+            "model.solver.time_limit_s": 20,
+            "targets.max_iterations": 2,
+            "vehicles.compare": ["mitsubishi_imiev_2013", "byd_atto3"],
+        },
+    )
     out = tmp_path / "run"
     res = run_study(cfg, out_dir=out)
     for name in ("report.html", "study.gpkg", "kpis.json", "manifest.json", "selected.geojson"):
@@ -51,16 +58,24 @@ def test_run_corridor_closed_loop_and_render_its_report(data_env, tmp_path):
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "planner.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "planner.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-@pytest.mark.parametrize("command, edit, needle", [
-    ("run", "fleet_unknown", "no_such_ev"),
-    ("optimize", "unknown_key", "colour"),
-    ("simulate", "missing_file", "does-not-exist.osm.pbf"),
-    ("run", "missing_file", "does-not-exist.osm.pbf"),
-])
+@pytest.mark.parametrize(
+    "command, edit, needle",
+    [
+        ("run", "fleet_unknown", "no_such_ev"),
+        ("optimize", "unknown_key", "colour"),
+        ("simulate", "missing_file", "does-not-exist.osm.pbf"),
+        ("run", "missing_file", "does-not-exist.osm.pbf"),
+    ],
+)
 def test_cli_errors_are_clean_and_write_nothing(data_env, tmp_path, command, edit, needle):
     text = (CONFIGS / "almaty.yaml").read_text()
     if edit == "fleet_unknown":
@@ -70,7 +85,9 @@ def test_cli_errors_are_clean_and_write_nothing(data_env, tmp_path, command, edi
     else:
         import re
 
-        text = re.sub(r"source: .*almaty-2012\.osm\.pbf", "source: does-not-exist.osm.pbf", text, count=1)
+        text = re.sub(
+            r"source: .*almaty-2012\.osm\.pbf", "source: does-not-exist.osm.pbf", text, count=1
+        )
     assert needle in text
     cfg = tmp_path / "study.yaml"
     # paths in the study are relative to the file: keep them pointing at the real data
@@ -83,20 +100,31 @@ def test_cli_errors_are_clean_and_write_nothing(data_env, tmp_path, command, edi
     assert not out.exists()
 
 
-@pytest.mark.parametrize("edit, needle", [
-    ("negative_battery", "battery_kwh"),
-    ("station_off_network", "Far Away Charger"),
-])
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        ("negative_battery", "battery_kwh"),
+        ("station_off_network", "Far Away Charger"),
+    ],
+)
 def test_cli_simulate_rejects_bad_vehicles_and_stations(data_env, tmp_path, edit, needle):
-    text = (CONFIGS / "almaty.yaml").read_text().replace("${EVPLAN_DATA_DIR:-../../shared/data}", str(data_env))
+    text = (
+        (CONFIGS / "almaty.yaml")
+        .read_text()
+        .replace("${EVPLAN_DATA_DIR:-../../shared/data}", str(data_env))
+    )
     if edit == "negative_battery":
         (tmp_path / "cars.yaml").write_text(
-            "models:\n  broken_ev:\n    extends: byd_atto3\n    name: Broken EV\n    battery_kwh: -5\n")
+            "models:\n  broken_ev:\n    extends: byd_atto3\n    name: Broken EV\n    battery_kwh: -5\n"
+        )
         text = text.replace("vehicles:\n", "vehicles:\n  catalogue: cars.yaml\n", 1)
         text = text.replace("    mitsubishi_imiev_2013: 0.2", "    broken_ev: 0.2", 1)
     else:
-        text = text.replace("existing_stations:\n",
-                            "existing_stations:\n  - {name: Far Away Charger, lon: 10.0, lat: 50.0, plugs: 2}\n", 1)
+        text = text.replace(
+            "existing_stations:\n",
+            "existing_stations:\n  - {name: Far Away Charger, lon: 10.0, lat: 50.0, plugs: 2}\n",
+            1,
+        )
     cfg = tmp_path / "study.yaml"
     cfg.write_text(text)
     out = tmp_path / "out"

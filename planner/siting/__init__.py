@@ -23,5 +23,14 @@ from planner.siting.mclp import MCLP
 from planner.siting.pmedian import PMedian
 from planner.siting.setcover import SetCover
 
-__all__ = ["FRLM", "MCLP", "Capacitated", "CheckReport", "PMedian", "SetCover", "SitingResult", "SolveOptions",
-           "check_result"]
+__all__ = [
+    "FRLM",
+    "MCLP",
+    "Capacitated",
+    "CheckReport",
+    "PMedian",
+    "SetCover",
+    "SitingResult",
+    "SolveOptions",
+    "check_result",
+]

@@ -27,12 +27,15 @@ def coverage_matrix(cost, threshold: float) -> sparse.csr_matrix:
         mat = cost.tocsr()
         keep = mat.data <= threshold
         if keep.all():  # the usual case: travel times were computed with this cutoff
-            return sparse.csr_matrix((np.ones(mat.nnz, dtype=bool), mat.indices, mat.indptr), shape=mat.shape)
+            return sparse.csr_matrix(
+                (np.ones(mat.nnz, dtype=bool), mat.indices, mat.indptr), shape=mat.shape
+            )
         counts = np.add.reduceat(keep, mat.indptr[:-1]) if mat.nnz else np.zeros(mat.shape[0], int)
         counts = np.where(np.diff(mat.indptr) > 0, counts, 0)
         indptr = np.concatenate([[0], np.cumsum(counts)])
         return sparse.csr_matrix(
-            (np.ones(int(keep.sum()), dtype=bool), mat.indices[keep], indptr), shape=mat.shape)
+            (np.ones(int(keep.sum()), dtype=bool), mat.indices[keep], indptr), shape=mat.shape
+        )
     rows, cols = np.nonzero(cost <= threshold)
     return sparse.csr_matrix((np.ones(rows.size, dtype=bool), (rows, cols)), shape=cost.shape)
 
@@ -51,7 +54,7 @@ def _row_chunks(indptr: np.ndarray, chunk_nnz: int):
 def _row_hashes(mat: sparse.csr_matrix, chunk_nnz: int) -> np.ndarray:
     """A random 64-bit sum over each row's column indices (wrapping), mixed with its length."""
     n, m = mat.shape
-    rng = np.random.default_rng(0x5eed)
+    rng = np.random.default_rng(0x5EED)
     rnd = rng.integers(0, 2**63, size=m, dtype=np.uint64)
     h = np.diff(mat.indptr).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     indptr, indices = mat.indptr, mat.indices
@@ -60,7 +63,7 @@ def _row_hashes(mat: sparse.csr_matrix, chunk_nnz: int) -> np.ndarray:
             a, b = int(indptr[r0]), int(indptr[r1])
             if a == b:
                 continue
-            lens = np.diff(indptr[r0:r1 + 1])
+            lens = np.diff(indptr[r0 : r1 + 1])
             nz = np.flatnonzero(lens > 0)
             starts = (indptr[r0:r1][nz] - a).astype(np.int64)
             h[r0 + nz] += np.add.reduceat(rnd[indices[a:b]], starts)
@@ -89,7 +92,9 @@ def _rows_differing_from(mat: sparse.csr_matrix, rep_of: np.ndarray, chunk_nnz: 
     return np.unique(np.concatenate(bad))
 
 
-def group_identical_rows(mat: sparse.csr_matrix, *, chunk_nnz: int = CHUNK_NNZ) -> tuple[np.ndarray, np.ndarray]:
+def group_identical_rows(
+    mat: sparse.csr_matrix, *, chunk_nnz: int = CHUNK_NNZ
+) -> tuple[np.ndarray, np.ndarray]:
     """Group rows with identical sparsity pattern (exactly).
 
     Rows are hashed by a random 64-bit sum over their column indices mixed with their
@@ -119,7 +124,7 @@ def group_identical_rows(mat: sparse.csr_matrix, *, chunk_nnz: int = CHUNK_NNZ) 
         next_id = len(uniq)
         extra: dict[tuple, int] = {}
         for r in bad_rows:
-            key = tuple(mat.indices[mat.indptr[r]:mat.indptr[r + 1]])
+            key = tuple(mat.indices[mat.indptr[r] : mat.indptr[r + 1]])
             if key not in extra:
                 extra[key] = next_id
                 next_id += 1

@@ -56,7 +56,9 @@ class SolveOptions:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.time_limit_s, int | float) and self.time_limit_s > 0):
-            raise ModelInputError(f"time_limit_s must be a positive number of seconds, got {self.time_limit_s!r}")
+            raise ModelInputError(
+                f"time_limit_s must be a positive number of seconds, got {self.time_limit_s!r}"
+            )
         if not (isinstance(self.threads, int) and self.threads >= 1):
             raise ModelInputError(f"threads must be an integer >= 1, got {self.threads!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
@@ -150,11 +152,18 @@ class SitingResult:
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (no arrays larger than the site lists)."""
         out = {
-            "model": self.model, "status": self.status, "sense": self.sense,
-            "objective": self.objective, "best_bound": self.best_bound, "gap": self.gap,
-            "solver": self.solver, "solve_time_s": round(self.solve_time_s, 4),
-            "time_limit_s": self.time_limit_s, "message": self.message,
-            "selected": self.selected.tolist(), "selected_labels": self.selected_labels,
+            "model": self.model,
+            "status": self.status,
+            "sense": self.sense,
+            "objective": self.objective,
+            "best_bound": self.best_bound,
+            "gap": self.gap,
+            "solver": self.solver,
+            "solve_time_s": round(self.solve_time_s, 4),
+            "time_limit_s": self.time_limit_s,
+            "message": self.message,
+            "selected": self.selected.tolist(),
+            "selected_labels": self.selected_labels,
             "fixed_open": self.fixed_open.tolist(),
         }
         if self.plugs is not None:
@@ -173,9 +182,21 @@ def relative_gap(objective: float, bound: float) -> float:
 
 
 def make_result(
-    model: str, *, status: str, sense: str, selected, fixed_open, objective: float, bound: float,
-    solver: str, started: float, options: SolveOptions, plugs=None, labels=None,
-    details: dict | None = None, note: str = "",
+    model: str,
+    *,
+    status: str,
+    sense: str,
+    selected,
+    fixed_open,
+    objective: float,
+    bound: float,
+    solver: str,
+    started: float,
+    options: SolveOptions,
+    plugs=None,
+    labels=None,
+    details: dict | None = None,
+    note: str = "",
 ) -> SitingResult:
     """Assemble a :class:`SitingResult` with a consistent bound, gap and message."""
     objective = float(objective)
@@ -191,18 +212,28 @@ def make_result(
     if status == OPTIMAL:
         msg = f"optimal {model} solution proven in {elapsed:.2f} s ({solver})"
     else:
-        msg = (f"time limit of {options.time_limit_s:g} s reached: best {model} solution found, "
-               f"proven gap {100 * gap:.3g}% (objective {objective:.6g}, bound {bound:.6g}; {solver})")
+        msg = (
+            f"time limit of {options.time_limit_s:g} s reached: best {model} solution found, "
+            f"proven gap {100 * gap:.3g}% (objective {objective:.6g}, bound {bound:.6g}; {solver})"
+        )
     if note:
         msg += f"; {note}"
     return SitingResult(
-        model=model, status=status, sense=sense,
+        model=model,
+        status=status,
+        sense=sense,
         selected=np.sort(np.asarray(selected, dtype=np.int64)),
         fixed_open=np.sort(np.asarray(fixed_open, dtype=np.int64)),
-        objective=objective, best_bound=bound, gap=gap, solver=solver, solve_time_s=elapsed,
-        time_limit_s=float(options.time_limit_s), message=msg,
+        objective=objective,
+        best_bound=bound,
+        gap=gap,
+        solver=solver,
+        solve_time_s=elapsed,
+        time_limit_s=float(options.time_limit_s),
+        message=msg,
         plugs=None if plugs is None else np.asarray(plugs, dtype=np.int64),
-        site_labels=labels, details=dict(details or {}),
+        site_labels=labels,
+        details=dict(details or {}),
     )
 
 
@@ -219,18 +250,25 @@ def check_cost_matrix(cost, *, name: str = "cost") -> np.ndarray | sparse.csr_ma
     else:
         mat = np.asarray(cost, dtype=np.float64)
         if mat.ndim != 2:
-            raise ModelInputError(f"{name} must be a 2-D matrix (demand x sites), got shape {mat.shape}")
+            raise ModelInputError(
+                f"{name} must be a 2-D matrix (demand x sites), got shape {mat.shape}"
+            )
         data = mat
     if mat.shape[1] == 0:
         raise NoCandidatesError(
             f"{name} has no columns: there are no candidate sites or existing stations to choose from; "
-            "add candidate sites (e.g. widen the candidate tag rules)")
+            "add candidate sites (e.g. widen the candidate tag rules)"
+        )
     if mat.shape[0] == 0:
         raise ModelInputError(f"{name} has no rows: there are no demand points")
     if np.isnan(data).any():
-        raise ModelInputError(f"{name} contains NaN; use inf (or leave a sparse entry out) for unreachable pairs")
+        raise ModelInputError(
+            f"{name} contains NaN; use inf (or leave a sparse entry out) for unreachable pairs"
+        )
     if (data < 0).any():
-        bad = np.argwhere(mat < 0)[:3].tolist() if not sparse.issparse(mat) else "some stored entries"
+        bad = (
+            np.argwhere(mat < 0)[:3].tolist() if not sparse.issparse(mat) else "some stored entries"
+        )
         raise ModelInputError(f"{name} has negative travel costs (at {bad}); costs must be >= 0")
     return mat
 
@@ -272,7 +310,9 @@ def check_fixed(fixed_open, m: int) -> np.ndarray:
         return np.flatnonzero(arr).astype(np.int64)
     arr = arr.ravel()
     if arr.size and (arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() >= m):
-        raise ModelInputError(f"fixed_open must hold site indices in 0..{m - 1}, got {arr[:5].tolist()}")
+        raise ModelInputError(
+            f"fixed_open must hold site indices in 0..{m - 1}, got {arr[:5].tolist()}"
+        )
     return np.unique(arr.astype(np.int64))
 
 
@@ -282,7 +322,8 @@ def check_free_sites(m: int, fixed: np.ndarray, labels=None) -> np.ndarray:
     if free.size == 0:
         raise NoCandidatesError(
             f"no candidate sites: all {m} sites are fixed open (existing stations), so there is "
-            "nothing to choose; add candidate sites")
+            "nothing to choose; add candidate sites"
+        )
     return free
 
 
@@ -312,7 +353,8 @@ def check_budget(budget, costs: np.ndarray, fixed: np.ndarray) -> float | None:
         raise BudgetError(
             f"budget {b:g} is below the {fixed_cost:g} already committed to the {fixed.size} "
             f"fixed-open sites ({items}); raise the budget to at least {fixed_cost:g} or set "
-            "the cost of existing stations to 0")
+            "the cost of existing stations to 0"
+        )
     return b
 
 
@@ -326,7 +368,9 @@ def labels_array(labels, m: int) -> np.ndarray | None:
 
 
 # ---------------------------------------------------------------------------- integer scaling
-def integer_scale(values: np.ndarray, *, max_total: float = 2.0**52) -> tuple[np.ndarray, float, float]:
+def integer_scale(
+    values: np.ndarray, *, max_total: float = 2.0**52
+) -> tuple[np.ndarray, float, float]:
     """Scale non-negative values to integers for CP-SAT.
 
     Returns ``(ints, scale, max_error)`` with ``ints = round(values * scale)``; the scale is
@@ -360,8 +404,15 @@ class BackendOutcome:
     wall_s: float
 
 
-def run_cpsat(model, var_groups: dict[str, Sequence], *, options: SolveOptions, time_left: float,
-              scale: float = 1.0, offset: float = 0.0) -> BackendOutcome:
+def run_cpsat(
+    model,
+    var_groups: dict[str, Sequence],
+    *,
+    options: SolveOptions,
+    time_left: float,
+    scale: float = 1.0,
+    offset: float = 0.0,
+) -> BackendOutcome:
     """Solve a CP-SAT model; values per variable group, objective/bound back in model units."""
     from ortools.sat.python import cp_model
 
@@ -379,18 +430,25 @@ def run_cpsat(model, var_groups: dict[str, Sequence], *, options: SolveOptions, 
     name = solver.StatusName(code)
     logger.debug("cp-sat: %s in %.2f s", name, wall)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        values = {k: np.fromiter((solver.Value(v) for v in vs), dtype=np.int64, count=len(vs))
-                  for k, vs in var_groups.items()}
+        values = {
+            k: np.fromiter((solver.Value(v) for v in vs), dtype=np.int64, count=len(vs))
+            for k, vs in var_groups.items()
+        }
         return BackendOutcome(
-            status=OPTIMAL if code == cp_model.OPTIMAL else FEASIBLE, values=values,
+            status=OPTIMAL if code == cp_model.OPTIMAL else FEASIBLE,
+            values=values,
             objective=solver.ObjectiveValue() / scale + offset,
-            bound=solver.BestObjectiveBound() / scale + offset, solver="cp-sat", wall_s=wall)
+            bound=solver.BestObjectiveBound() / scale + offset,
+            solver="cp-sat",
+            wall_s=wall,
+        )
     if code == cp_model.INFEASIBLE:
         return BackendOutcome("INFEASIBLE", {}, math.nan, math.nan, "cp-sat", wall)
     if code == cp_model.MODEL_INVALID:
         raise SolverError(f"CP-SAT rejected the model: {model.Validate()}")
-    return BackendOutcome("NO_SOLUTION", {}, math.nan, solver.BestObjectiveBound() / scale + offset,
-                          "cp-sat", wall)
+    return BackendOutcome(
+        "NO_SOLUTION", {}, math.nan, solver.BestObjectiveBound() / scale + offset, "cp-sat", wall
+    )
 
 
 def new_mip(kind: str):
@@ -404,8 +462,15 @@ def new_mip(kind: str):
     return solver
 
 
-def run_mip(solver, var_groups: dict[str, Sequence], *, kind: str, options: SolveOptions,
-            time_left: float, hint: tuple[list, list] | None = None) -> BackendOutcome:
+def run_mip(
+    solver,
+    var_groups: dict[str, Sequence],
+    *,
+    kind: str,
+    options: SolveOptions,
+    time_left: float,
+    hint: tuple[list, list] | None = None,
+) -> BackendOutcome:
     """Solve a ``pywraplp`` model with zero gap tolerance; objective/bound as the model has them."""
     from ortools.linear_solver import pywraplp
 
@@ -415,13 +480,16 @@ def run_mip(solver, var_groups: dict[str, Sequence], *, kind: str, options: Solv
     solver.SetNumThreads(1 if kind == "scip" else int(options.threads))
     if kind == "scip":
         solver.SetSolverSpecificParametersAsString(
-            f"limits/gap = 0\nlimits/absgap = 0\nrandomization/randomseedshift = {int(options.seed)}\n")
+            f"limits/gap = 0\nlimits/absgap = 0\nrandomization/randomseedshift = {int(options.seed)}\n"
+        )
     if kind == "highs" and not options.log:
         # HiGHS prints a banner on stdout even with output suppressed; library code must not
         solver.SetSolverSpecificParametersAsString("output_flag=false\n")
     if options.log:
         solver.EnableOutput()
-    if hint is not None and kind != "highs":  # a hint crashes HiGHS 1.12 in this OR-Tools (segfault)
+    if (
+        hint is not None and kind != "highs"
+    ):  # a hint crashes HiGHS 1.12 in this OR-Tools (segfault)
         solver.SetHint(*hint)
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
@@ -430,8 +498,10 @@ def run_mip(solver, var_groups: dict[str, Sequence], *, kind: str, options: Solv
     wall = time.monotonic() - t
     logger.debug("%s: status %d in %.2f s", kind, code, wall)
     if code in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-        values = {k: np.fromiter((v.solution_value() for v in vs), dtype=np.float64, count=len(vs))
-                  for k, vs in var_groups.items()}
+        values = {
+            k: np.fromiter((v.solution_value() for v in vs), dtype=np.float64, count=len(vs))
+            for k, vs in var_groups.items()
+        }
         obj = solver.Objective()
         status = OPTIMAL if code == pywraplp.Solver.OPTIMAL else FEASIBLE
         bound = obj.Value() if status == OPTIMAL else obj.BestBound()

@@ -61,8 +61,14 @@ class CoverInstance:
 
 
 def reduce_covering(
-    cost, weights: np.ndarray, threshold: float, fixed: np.ndarray, free: np.ndarray,
-    site_costs: np.ndarray, *, use_costs: bool,
+    cost,
+    weights: np.ndarray,
+    threshold: float,
+    fixed: np.ndarray,
+    free: np.ndarray,
+    site_costs: np.ndarray,
+    *,
+    use_costs: bool,
 ) -> CoverInstance:
     """Build the reduced covering instance (see module docstring)."""
     A = coverage_matrix(cost, threshold)
@@ -102,25 +108,43 @@ def reduce_covering(
         equal = subset & subset.T
         idx = np.arange(cols.size)
         better = (c[None, :] < c[:, None]) | (
-            (c[None, :] == c[:, None]) & ((size[None, :] > size[:, None]) | (equal & (idx[None, :] < idx[:, None]))))
+            (c[None, :] == c[:, None])
+            & ((size[None, :] > size[:, None]) | (equal & (idx[None, :] < idx[:, None])))
+        )
         dominated = (subset & better).any(axis=1)
         dropped = int(dominated.sum())
         if dropped:
             G = G[:, ~dominated].tocsr()
             cols = cols[~dominated]
-    logger.debug("covering reduction: %d rows -> %d groups, %d -> %d candidates (%d dominated)",
-                 n, gw.size, free.size, cols.size, dropped)
+    logger.debug(
+        "covering reduction: %d rows -> %d groups, %d -> %d candidates (%d dominated)",
+        n,
+        gw.size,
+        free.size,
+        cols.size,
+        dropped,
+    )
     return CoverInstance(
-        cols=cols, groups=G.tocsr(), group_weight=gw,
+        cols=cols,
+        groups=G.tocsr(),
+        group_weight=gw,
         fixed_weight=float(weights[by_fixed].sum()),
         uncoverable_weight=float(weights[uncoverable].sum()),
-        uncoverable_rows=np.flatnonzero(uncoverable), total_weight=total, n_rows_in=n,
+        uncoverable_rows=np.flatnonzero(uncoverable),
+        total_weight=total,
+        n_rows_in=n,
         dropped_dominated=dropped,
     )
 
 
-def greedy_cover(inst: CoverInstance, site_costs: np.ndarray, *, p: int | None, budget: float | None,
-                 target: float | None = None) -> np.ndarray:
+def greedy_cover(
+    inst: CoverInstance,
+    site_costs: np.ndarray,
+    *,
+    p: int | None,
+    budget: float | None,
+    target: float | None = None,
+) -> np.ndarray:
     """Greedy adding on the reduced instance (positions into ``inst.cols``).
 
     Adds the candidate with the largest newly covered weight (per unit cost when a budget
@@ -153,7 +177,7 @@ def greedy_cover(inst: CoverInstance, site_costs: np.ndarray, *, p: int | None, 
         avail[j] = False
         spent += c[j]
         got += gain[j]
-        covered[G.indices[G.indptr[j]:G.indptr[j + 1]]] = True
+        covered[G.indices[G.indptr[j] : G.indptr[j + 1]]] = True
     return np.asarray(chosen, dtype=np.int64)
 
 
@@ -165,7 +189,9 @@ def covered_weight(inst: CoverInstance, chosen_pos: np.ndarray) -> float:
     return float(inst.group_weight[hit].sum())
 
 
-def swap_cover(inst: CoverInstance, chosen_pos: np.ndarray, *, deadline: float, max_iter: int = 500) -> np.ndarray:
+def swap_cover(
+    inst: CoverInstance, chosen_pos: np.ndarray, *, deadline: float, max_iter: int = 500
+) -> np.ndarray:
     """Best-improvement 1-swap local search for the p-site MCLP (positions into ``inst.cols``).
 
     With ``n_k`` the number of open sites covering group ``k``, swapping ``j`` in and ``r``

@@ -61,7 +61,9 @@ class CoverBound:
     iterations: int
 
 
-def _knapsack_bound(scores: np.ndarray, costs: np.ndarray, budget: float) -> tuple[float, np.ndarray]:
+def _knapsack_bound(
+    scores: np.ndarray, costs: np.ndarray, budget: float
+) -> tuple[float, np.ndarray]:
     """Fractional-knapsack bound and the integral prefix (by score per cost) that fits."""
     pos = np.flatnonzero(scores > 0)
     order = pos[np.argsort(-scores[pos] / np.maximum(costs[pos], 1e-300), kind="stable")]
@@ -75,8 +77,15 @@ def _knapsack_bound(scores: np.ndarray, costs: np.ndarray, budget: float) -> tup
 
 
 def lagrangian_cover_bound(
-    inst: CoverInstance, *, p: int | None, costs: np.ndarray | None = None, budget: float | None = None,
-    incumbent: np.ndarray, deadline: float, max_iter: int = 3000, patience: int = 40,
+    inst: CoverInstance,
+    *,
+    p: int | None,
+    costs: np.ndarray | None = None,
+    budget: float | None = None,
+    incumbent: np.ndarray,
+    deadline: float,
+    max_iter: int = 3000,
+    patience: int = 40,
 ) -> CoverBound:
     """Subgradient optimisation of the MCLP Lagrangian (see module docstring).
 
@@ -109,7 +118,7 @@ def lagrangian_cover_bound(
     lam = np.zeros_like(W)
     bound, best_lam = float("inf"), lam
     mu, stall, it = 2.0, 0, 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - `it` is reported after the loop
         s = GT @ lam
         vals, sels = [], []
         if use_p:
@@ -136,7 +145,9 @@ def lagrangian_cover_bound(
         if use_p and use_b:  # a feasible set must respect both limits
             sel = sel[np.argsort(-s[sel])][:p] if sel.size > p else sel
             if costs[sel].sum() > budget * (1 + 1e-12):
-                sel = _knapsack_bound(np.where(np.isin(np.arange(J), sel), s, 0.0), costs, budget)[1]
+                sel = _knapsack_bound(np.where(np.isin(np.arange(J), sel), s, 0.0), costs, budget)[
+                    1
+                ]
         y[sel] = 1.0
         cov = G @ y
         val = float(W[cov > 0].sum())
@@ -151,4 +162,6 @@ def lagrangian_cover_bound(
             break
         lam = np.clip(lam - mu * (L - best_val) / norm * g, 0.0, W)
     logger.debug("mclp lagrangian: bound %.10g, best %.10g after %d steps", bound, best_val, it)
-    return CoverBound(bound=bound, best=best_sel, best_value=best_val, scores=GT @ best_lam, iterations=it)
+    return CoverBound(
+        bound=bound, best=best_sel, best_value=best_val, scores=GT @ best_lam, iterations=it
+    )

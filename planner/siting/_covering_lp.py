@@ -68,8 +68,13 @@ class CoverLP:
 
 
 def lp_cover_bound(
-    inst: CoverInstance, *, p: int | None, costs: np.ndarray | None = None, budget: float | None = None,
-    time_limit_s: float, threads: int = 1,
+    inst: CoverInstance,
+    *,
+    p: int | None,
+    costs: np.ndarray | None = None,
+    budget: float | None = None,
+    time_limit_s: float,
+    threads: int = 1,
 ) -> CoverLP | None:
     """Solve the dual LP of the MCLP relaxation with HiGHS (see module docstring).
 
@@ -101,8 +106,13 @@ def lp_cover_bound(
     A = sparse.hstack(blocks, format="csr")
     model = mb.Model()
     model.helper.fill_model_from_sparse_data(
-        np.zeros(A.shape[1]), np.concatenate([np.asarray(u, dtype=np.float64) for u in ub]),
-        np.concatenate([np.asarray(o, dtype=np.float64) for o in obj]), np.full(J, -np.inf), np.zeros(J), A)
+        np.zeros(A.shape[1]),
+        np.concatenate([np.asarray(u, dtype=np.float64) for u in ub]),
+        np.concatenate([np.asarray(o, dtype=np.float64) for o in obj]),
+        np.full(J, -np.inf),
+        np.zeros(J),
+        A,
+    )
     solver = mb.Solver("highs")
     solver.enable_output(False)
     # the parallel dual simplex (PAMI) took 8.8 s where the serial one took 11.7 s (41,183 x
@@ -116,7 +126,9 @@ def lp_cover_bound(
     solver.set_time_limit_in_seconds(max(0.1, time_limit_s - (time.monotonic() - started)))
     status = solver.solve(model)
     if status != mb.SolveStatus.OPTIMAL:
-        logger.debug("mclp lp: HiGHS stopped with %s after %.1f s", status, time.monotonic() - started)
+        logger.debug(
+            "mclp lp: HiGHS stopped with %s after %.1f s", status, time.monotonic() - started
+        )
         return None
     x = solver.values(model.get_variables()).to_numpy(dtype=np.float64)
     lam = np.clip(x[:K], 0.0, W)
@@ -128,18 +140,29 @@ def lp_cover_bound(
     if use_b:
         pi_b, pos = max(0.0, float(x[pos])), pos + 1
     if use_p and not use_b:  # the best pi_p for these lambdas: the p-th largest score
-        pi_p = float(np.partition(scores, J - p)[J - p]) if 0 < p <= J else (0.0 if p > J else float(scores.max()))
+        pi_p = (
+            float(np.partition(scores, J - p)[J - p])
+            if 0 < p <= J
+            else (0.0 if p > J else float(scores.max()))
+        )
     d = scores - pi_p - (np.asarray(costs) * pi_b if use_b else 0.0)
     C = float((W - lam).sum()) + (p * pi_p if use_p else 0.0) + (budget * pi_b if use_b else 0.0)
     bound = C + float(np.maximum(d, 0.0).sum())
     duals = solver.dual_values(model.get_linear_constraints()).to_numpy(dtype=np.float64)
     site_values = np.clip(np.abs(duals), 0.0, 1.0)
     secs = time.monotonic() - started
-    logger.debug("mclp lp: bound %.10g (HiGHS %.10g) in %.2f s", bound, float(W.sum()) + solver.objective_value, secs)
+    logger.debug(
+        "mclp lp: bound %.10g (HiGHS %.10g) in %.2f s",
+        bound,
+        float(W.sum()) + solver.objective_value,
+        secs,
+    )
     return CoverLP(bound=bound, reduced=d, site_values=site_values, seconds=secs)
 
 
-def lp_rounding(lp: CoverLP, *, p: int | None, costs: np.ndarray | None, budget: float | None) -> np.ndarray:
+def lp_rounding(
+    lp: CoverLP, *, p: int | None, costs: np.ndarray | None, budget: float | None
+) -> np.ndarray:
     """The candidates ranked by reduced cost, ties (common: the LP is degenerate) by LP
     value, taken greedily within the limits."""
     order = np.lexsort((-lp.site_values, -np.round(lp.reduced, 9)))
@@ -172,7 +195,12 @@ def lp_fixings(lp: CoverLP, *, beat: float, integral: bool) -> tuple[np.ndarray,
 
 
 def restricted_instance(
-    inst: CoverInstance, closed: np.ndarray, opened: np.ndarray, site_costs: np.ndarray, *, use_costs: bool,
+    inst: CoverInstance,
+    closed: np.ndarray,
+    opened: np.ndarray,
+    site_costs: np.ndarray,
+    *,
+    use_costs: bool,
 ) -> tuple[CoverInstance, np.ndarray]:
     """The instance left after fixing: ``closed`` removed, ``opened`` open (fixed weight).
 
@@ -185,14 +213,31 @@ def restricted_instance(
     sub = inst.groups.tocsc()[:, keep].tocsr().astype(np.float64)
     fixed_local = np.searchsorted(keep, opened).astype(np.int64)
     free_local = np.setdiff1d(np.arange(keep.size), fixed_local)
-    red = reduce_covering(sub, np.asarray(inst.group_weight, dtype=np.float64), 1.0, fixed_local, free_local,
-                          np.asarray(site_costs)[inst.cols[keep]], use_costs=use_costs)
+    red = reduce_covering(
+        sub,
+        np.asarray(inst.group_weight, dtype=np.float64),
+        1.0,
+        fixed_local,
+        free_local,
+        np.asarray(site_costs)[inst.cols[keep]],
+        use_costs=use_costs,
+    )
     positions = keep[red.cols]
     return replace(red, cols=inst.cols[positions]), positions
 
 
-def lp_phase(inst: CoverInstance, c: np.ndarray, p: int | None, budget_left: float | None, incumbent: np.ndarray,
-             inc_val: float, *, threads: int, until: float, details: dict) -> dict | None:
+def lp_phase(
+    inst: CoverInstance,
+    c: np.ndarray,
+    p: int | None,
+    budget_left: float | None,
+    incumbent: np.ndarray,
+    inc_val: float,
+    *,
+    threads: int,
+    until: float,
+    details: dict,
+) -> dict | None:
     """Exact LP bound, LP rounding and reduced-cost fixing for :class:`~planner.siting.MCLP`.
 
     ``c`` holds the site costs by original column, ``p`` / ``budget_left`` the limits on
@@ -205,22 +250,42 @@ def lp_phase(inst: CoverInstance, c: np.ndarray, p: int | None, budget_left: flo
     """
     use_b = budget_left is not None
     costs = c[inst.cols] if use_b else None
-    lp = lp_cover_bound(inst, p=p, costs=costs, budget=budget_left,
-                        time_limit_s=until - time.monotonic(), threads=threads)
+    lp = lp_cover_bound(
+        inst,
+        p=p,
+        costs=costs,
+        budget=budget_left,
+        time_limit_s=until - time.monotonic(),
+        threads=threads,
+    )
     if lp is None:
         details["lp_bound"] = None
         return None
     best, best_val = incumbent, inc_val
     rounded = lp_rounding(lp, p=p, costs=costs, budget=budget_left)
     if not use_b and p is not None and rounded.size:
-        rounded = swap_cover(inst, rounded, deadline=time.monotonic() + max(0.5, 0.1 * (until - time.monotonic())))
+        rounded = swap_cover(
+            inst, rounded, deadline=time.monotonic() + max(0.5, 0.1 * (until - time.monotonic()))
+        )
     r_val = covered_weight(inst, rounded)
     if r_val > best_val:
         best, best_val = rounded, r_val
     integral = bool(np.all(inst.group_weight == np.round(inst.group_weight)))
     closed, opened, nothing_better = lp_fixings(lp, beat=best_val, integral=integral)
-    details.update(lp_bound=inst.fixed_weight + lp.bound, lp_seconds=lp.seconds,
-                   lp_rounding_objective=inst.fixed_weight + r_val,
-                   lp_fixed_closed=int(closed.size), lp_fixed_open=int(opened.size))
-    return dict(bound=lp.bound, best=best, best_value=best_val, closed=closed, opened=opened, lp=lp,
-                integral=integral, proven=nothing_better or best_val >= lp.bound * (1 - 1e-12) - 1e-9)
+    details.update(
+        lp_bound=inst.fixed_weight + lp.bound,
+        lp_seconds=lp.seconds,
+        lp_rounding_objective=inst.fixed_weight + r_val,
+        lp_fixed_closed=int(closed.size),
+        lp_fixed_open=int(opened.size),
+    )
+    return dict(
+        bound=lp.bound,
+        best=best,
+        best_value=best_val,
+        closed=closed,
+        opened=opened,
+        lp=lp,
+        integral=integral,
+        proven=nothing_better or best_val >= lp.bound * (1 - 1e-12) - 1e-9,
+    )

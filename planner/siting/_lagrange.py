@@ -37,7 +37,9 @@ def evaluate(WD: np.ndarray, open_cols: np.ndarray) -> float:
     return float(WD[:, open_cols].min(axis=1).sum())
 
 
-def greedy_add(WD: np.ndarray, fixed: np.ndarray, free: np.ndarray, p: int, big: float) -> np.ndarray:
+def greedy_add(
+    WD: np.ndarray, fixed: np.ndarray, free: np.ndarray, p: int, big: float
+) -> np.ndarray:
     """Greedy adding: open, p times, the free column that lowers the objective most."""
     n = WD.shape[0]
     cur = WD[:, fixed].min(axis=1) if fixed.size else np.full(n, big)
@@ -53,8 +55,14 @@ def greedy_add(WD: np.ndarray, fixed: np.ndarray, free: np.ndarray, p: int, big:
 
 
 def swap_search(
-    WD: np.ndarray, fixed: np.ndarray, free: np.ndarray, sel: np.ndarray, *,
-    big: float, deadline: float = float("inf"), max_iter: int = 10_000,
+    WD: np.ndarray,
+    fixed: np.ndarray,
+    free: np.ndarray,
+    sel: np.ndarray,
+    *,
+    big: float,
+    deadline: float = float("inf"),
+    max_iter: int = 10_000,
 ) -> np.ndarray:
     """Best-improvement interchange: repeatedly apply the best (insert j, remove r) swap.
 
@@ -126,7 +134,7 @@ class Subgradient:
         M = self.WD - lam[:, None]
         np.minimum(M, 0.0, out=M)
         C = M.sum(axis=0)
-        free_C = C[self.nf:]
+        free_C = C[self.nf :]
         if self.p >= free_C.size:
             pick = np.arange(free_C.size)
         elif self.p > 0:
@@ -139,8 +147,16 @@ class Subgradient:
         return L, C, open_pos, g
 
     def run(
-        self, lam: np.ndarray, *, upper: float, target: float, max_iter: int, pi: float = 2.0,
-        stall: int = 20, min_pi: float = 1e-4, deadline: float = float("inf"),
+        self,
+        lam: np.ndarray,
+        *,
+        upper: float,
+        target: float,
+        max_iter: int,
+        pi: float = 2.0,
+        stall: int = 20,
+        min_pi: float = 1e-4,
+        deadline: float = float("inf"),
         heuristic=None,
     ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, int]:
         """Maximise ``L``; stop when it exceeds ``target`` (proof), stalls or time is up.
@@ -156,7 +172,7 @@ class Subgradient:
         best, best_lam, best_C, best_open = -np.inf, lam, None, None
         since = 0
         it = 0
-        for it in range(1, max_iter + 1):
+        for it in range(1, max_iter + 1):  # noqa: B007 - `it` is reported after the loop
             L, C, open_pos, g = self.value(lam)
             if heuristic is not None:
                 upper = min(upper, heuristic(open_pos))

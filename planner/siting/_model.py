@@ -33,7 +33,12 @@ class SitingModel:
         self.site_labels = site_labels
 
     def solve(
-        self, *, time_limit_s: float = 60.0, threads: int = 2, seed: int = 0, solver: str = "auto",
+        self,
+        *,
+        time_limit_s: float = 60.0,
+        threads: int = 2,
+        seed: int = 0,
+        solver: str = "auto",
         log: bool = False,
     ) -> SitingResult:
         """Solve the model.
@@ -56,7 +61,9 @@ class SitingModel:
         -------
         SitingResult
         """
-        options = SolveOptions(time_limit_s=time_limit_s, threads=threads, seed=seed, solver=solver, log=log)
+        options = SolveOptions(
+            time_limit_s=time_limit_s, threads=threads, seed=seed, solver=solver, log=log
+        )
         started = time.monotonic()
         result = self._solve(options, started)
         logger.info("%s", result.message)
@@ -108,8 +115,15 @@ def _lonlat(gdf, what: str) -> tuple[np.ndarray, np.ndarray]:
     return geom.x.to_numpy(dtype=float), geom.y.to_numpy(dtype=float)
 
 
-def snap_frame(gdf, network, *, max_snap_m: float, what: str, label_col: str | None = None,
-               node_col: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def snap_frame(
+    gdf,
+    network,
+    *,
+    max_snap_m: float,
+    what: str,
+    label_col: str | None = None,
+    node_col: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Network node of every row (``node_col`` if given, else ``snap_strict``) and labels."""
     if label_col is not None and label_col in gdf.columns:
         labels = gdf[label_col].to_numpy(dtype=object)
@@ -118,15 +132,20 @@ def snap_frame(gdf, network, *, max_snap_m: float, what: str, label_col: str | N
     if node_col is not None and node_col in gdf.columns:
         nodes = gdf[node_col].to_numpy()
         if nodes.dtype.kind not in "iu" or nodes.min() < 0 or nodes.max() >= network.n_nodes:
-            raise ModelInputError(f"{what}: column {node_col!r} must hold node indices 0..{network.n_nodes - 1}")
+            raise ModelInputError(
+                f"{what}: column {node_col!r} must hold node indices 0..{network.n_nodes - 1}"
+            )
         return nodes.astype(np.int64), labels
     lon, lat = _lonlat(gdf, what)
-    nodes = network.snap_strict(lon, lat, max_distance_m=max_snap_m, labels=[f"{what} {lab}" for lab in labels])
+    nodes = network.snap_strict(
+        lon, lat, max_distance_m=max_snap_m, labels=[f"{what} {lab}" for lab in labels]
+    )
     return np.asarray(nodes, dtype=np.int64), labels
 
 
-def travel_times_to_sites(network, demand_nodes: np.ndarray, site_nodes: np.ndarray, *,
-                          cutoff: float | None) -> np.ndarray:
+def travel_times_to_sites(
+    network, demand_nodes: np.ndarray, site_nodes: np.ndarray, *, cutoff: float | None
+) -> np.ndarray:
     """``len(demand_nodes) x len(site_nodes)`` fastest driving time demand -> site (s).
 
     With more demand nodes than sites, one Dijkstra per *site* runs on the reversed graph
@@ -140,16 +159,24 @@ def travel_times_to_sites(network, demand_nodes: np.ndarray, site_nodes: np.ndar
     out = np.empty((demand_nodes.size, site_nodes.size))
     chunk = max(1, 4_000_000 // max(1, network.n_nodes))
     for s in range(0, uniq.size, chunk):
-        d = csgraph.dijkstra(rev, directed=True, indices=uniq[s:s + chunk], limit=limit)
+        d = csgraph.dijkstra(rev, directed=True, indices=uniq[s : s + chunk], limit=limit)
         sel = (inv >= s) & (inv < s + chunk)
         out[:, sel] = d[inv[sel] - s][:, demand_nodes].T
     return out
 
 
 def geo_inputs(
-    demand_gdf, candidates_gdf, network, *, weight_col: str | None, fixed_col: str | None = None,
-    cost_col: str | None = None, label_col: str | None = "site_id", node_col: str | None = None,
-    max_snap_m: float = 500.0, cutoff: float | None = None,
+    demand_gdf,
+    candidates_gdf,
+    network,
+    *,
+    weight_col: str | None,
+    fixed_col: str | None = None,
+    cost_col: str | None = None,
+    label_col: str | None = "site_id",
+    node_col: str | None = None,
+    max_snap_m: float = 500.0,
+    cutoff: float | None = None,
 ) -> GeoInputs:
     """Snap demand and sites to ``network`` and build the demand x site travel-time matrix.
 
@@ -174,28 +201,62 @@ def geo_inputs(
         raise NoCandidatesError("no candidate sites were given (the candidates table is empty)")
     if demand_gdf is None or len(demand_gdf) == 0:
         raise ModelInputError("no demand points were given (the demand table is empty)")
-    for col, frame, what in ((weight_col, demand_gdf, "demand"), (fixed_col, candidates_gdf, "candidates"),
-                             (cost_col, candidates_gdf, "candidates")):
+    for col, frame, what in (
+        (weight_col, demand_gdf, "demand"),
+        (fixed_col, candidates_gdf, "candidates"),
+        (cost_col, candidates_gdf, "candidates"),
+    ):
         if col is not None and col not in frame.columns:
-            raise ModelInputError(f"{what} table has no column {col!r} (columns: {list(frame.columns)})")
-    d_nodes, _ = snap_frame(demand_gdf, network, max_snap_m=max_snap_m, what="demand point", node_col=node_col)
-    s_nodes, labels = snap_frame(candidates_gdf, network, max_snap_m=max_snap_m, what="site",
-                                 label_col=label_col, node_col=node_col)
-    w = (np.ones(len(demand_gdf)) if weight_col is None
-         else demand_gdf[weight_col].to_numpy(dtype=float))
+            raise ModelInputError(
+                f"{what} table has no column {col!r} (columns: {list(frame.columns)})"
+            )
+    d_nodes, _ = snap_frame(
+        demand_gdf, network, max_snap_m=max_snap_m, what="demand point", node_col=node_col
+    )
+    s_nodes, labels = snap_frame(
+        candidates_gdf,
+        network,
+        max_snap_m=max_snap_m,
+        what="site",
+        label_col=label_col,
+        node_col=node_col,
+    )
+    w = (
+        np.ones(len(demand_gdf))
+        if weight_col is None
+        else demand_gdf[weight_col].to_numpy(dtype=float)
+    )
     uniq, row_of_point = np.unique(d_nodes, return_inverse=True)
     weights = np.bincount(row_of_point, weights=w, minlength=uniq.size)
     cost = travel_times_to_sites(network, uniq, s_nodes, cutoff=cutoff)
-    fixed = (np.flatnonzero(candidates_gdf[fixed_col].fillna(False).to_numpy(dtype=bool))
-             if fixed_col is not None else np.empty(0, dtype=np.int64))
+    fixed = (
+        np.flatnonzero(candidates_gdf[fixed_col].fillna(False).to_numpy(dtype=bool))
+        if fixed_col is not None
+        else np.empty(0, dtype=np.int64)
+    )
     site_costs = None if cost_col is None else candidates_gdf[cost_col].to_numpy(dtype=float)
-    logger.info("geo inputs: %d demand points on %d nodes, %d sites (%d fixed open)",
-                len(demand_gdf), uniq.size, s_nodes.size, fixed.size)
-    return GeoInputs(cost=cost, weights=weights, fixed_open=fixed, site_costs=site_costs,
-                     site_labels=labels, demand_nodes=uniq, site_nodes=s_nodes, row_of_point=row_of_point)
+    logger.info(
+        "geo inputs: %d demand points on %d nodes, %d sites (%d fixed open)",
+        len(demand_gdf),
+        uniq.size,
+        s_nodes.size,
+        fixed.size,
+    )
+    return GeoInputs(
+        cost=cost,
+        weights=weights,
+        fixed_open=fixed,
+        site_costs=site_costs,
+        site_labels=labels,
+        demand_nodes=uniq,
+        site_nodes=s_nodes,
+        row_of_point=row_of_point,
+    )
 
 
-def adapter_inputs(demand_gdf, candidates_gdf, network, *, fixed_col: str | None, **kwargs) -> GeoInputs:
+def adapter_inputs(
+    demand_gdf, candidates_gdf, network, *, fixed_col: str | None, **kwargs
+) -> GeoInputs:
     """:func:`geo_inputs` for the models' ``from_geodataframe``: a ``fixed_col`` absent from
     the candidates frame means there are no existing stations (not an error)."""
     if fixed_col is not None and fixed_col not in candidates_gdf.columns:

@@ -59,9 +59,22 @@ class Capacitated(SitingModel):
 
     @classmethod
     def from_cost_matrix(
-        cls, cost, demand, *, threshold: float, max_plugs, site_costs=None, plug_costs=None,
-        plug_kw=50.0, grid_kw=None, existing_plugs=None, fixed_open=None, utilisation: float = 0.6,
-        coverage: float = 1.0, budget: float | None = None, site_labels=None,
+        cls,
+        cost,
+        demand,
+        *,
+        threshold: float,
+        max_plugs,
+        site_costs=None,
+        plug_costs=None,
+        plug_kw=50.0,
+        grid_kw=None,
+        existing_plugs=None,
+        fixed_open=None,
+        utilisation: float = 0.6,
+        coverage: float = 1.0,
+        budget: float | None = None,
+        site_labels=None,
     ) -> Capacitated:
         """Build from arrays.
 
@@ -93,11 +106,21 @@ class Capacitated(SitingModel):
         cost = check_cost_matrix(cost)
         n, m = cost.shape
         h = check_weights(demand, n, name="demand")
-        f = check_site_costs(site_costs, m, name="site_costs") if site_costs is not None else np.zeros(m)
-        g = check_site_costs(plug_costs, m, name="plug_costs") if plug_costs is not None else np.ones(m)
+        f = (
+            check_site_costs(site_costs, m, name="site_costs")
+            if site_costs is not None
+            else np.zeros(m)
+        )
+        g = (
+            check_site_costs(plug_costs, m, name="plug_costs")
+            if plug_costs is not None
+            else np.ones(m)
+        )
         kw = np.broadcast_to(np.asarray(plug_kw, dtype=float), (m,)).copy()
         if not np.isfinite(kw).all() or (kw <= 0).any():
-            raise ModelInputError(f"plug_kw must be > 0 for every site, got {kw[(kw <= 0) | ~np.isfinite(kw)][:3]}")
+            raise ModelInputError(
+                f"plug_kw must be > 0 for every site, got {kw[(kw <= 0) | ~np.isfinite(kw)][:3]}"
+            )
         mp = np.broadcast_to(np.asarray(max_plugs), (m,)).copy()
         if mp.dtype.kind not in "iu" or (mp < 0).any():
             raise ModelInputError(f"max_plugs must be non-negative integers, got {mp[:5].tolist()}")
@@ -106,9 +129,15 @@ class Capacitated(SitingModel):
             gk = np.broadcast_to(np.asarray(grid_kw, dtype=float), (m,)).copy()
             if (gk < 0).any() or np.isnan(gk).any():
                 raise ModelInputError("grid_kw must be >= 0 (inf for no limit)")
-            cap = np.minimum(cap, np.floor(np.where(np.isfinite(gk), gk / kw, cap) + 1e-9).astype(np.int64))
+            cap = np.minimum(
+                cap, np.floor(np.where(np.isfinite(gk), gk / kw, cap) + 1e-9).astype(np.int64)
+            )
         fixed = check_fixed(fixed_open, m)
-        e = np.zeros(m, dtype=np.int64) if existing_plugs is None else np.asarray(existing_plugs, dtype=np.int64)
+        e = (
+            np.zeros(m, dtype=np.int64)
+            if existing_plugs is None
+            else np.asarray(existing_plugs, dtype=np.int64)
+        )
         if e.shape != (m,) or (e < 0).any():
             raise ModelInputError(f"existing_plugs must hold {m} non-negative integers")
         if (e[np.setdiff1d(np.arange(m), fixed)] > 0).any():
@@ -119,12 +148,25 @@ class Capacitated(SitingModel):
         if not (isinstance(coverage, int | float) and 0 < coverage <= 1):
             raise ModelInputError(f"coverage must be in (0, 1], got {coverage!r}")
         if threshold is None or not math.isfinite(float(threshold)) or float(threshold) < 0:
-            raise ModelInputError(f"threshold must be a finite number >= 0 (seconds), got {threshold!r}")
+            raise ModelInputError(
+                f"threshold must be a finite number >= 0 (seconds), got {threshold!r}"
+            )
         budget = check_budget(budget, np.zeros(m), fixed) if budget is not None else None
         check_free_sites(m, fixed)
-        raw = dict(cost=cost, demand=h, threshold=float(threshold), cap=cap, site_costs=f, plug_costs=g,
-                   plug_kw=kw, existing_plugs=e, fixed_open=fixed, utilisation=float(utilisation),
-                   coverage=float(coverage), budget=budget)
+        raw = dict(
+            cost=cost,
+            demand=h,
+            threshold=float(threshold),
+            cap=cap,
+            site_costs=f,
+            plug_costs=g,
+            plug_kw=kw,
+            existing_plugs=e,
+            fixed_open=fixed,
+            utilisation=float(utilisation),
+            coverage=float(coverage),
+            budget=budget,
+        )
         return cls(raw, site_labels=labels_array(site_labels, m))
 
     def _solve(self, options: SolveOptions, started: float) -> SitingResult:
@@ -139,27 +181,35 @@ class Capacitated(SitingModel):
         if total > 0 and unreach_w >= total:
             raise UnreachableDemandError(
                 f"capacitated: no demand row lies within {r['threshold']:g} s of any site; raise the threshold "
-                "or add candidates near the demand")
+                "or add candidates near the demand"
+            )
         rows = np.flatnonzero(reach)
-        rep, inverse = group_identical_rows(A[rows]) if rows.size else (np.empty(0, int), np.empty(0, int))
+        rep, inverse = (
+            group_identical_rows(A[rows]) if rows.size else (np.empty(0, int), np.empty(0, int))
+        )
         H = np.bincount(inverse, weights=h[rows], minlength=rep.size)
         G = A[rows[rep]].tocsr() if rows.size else sparse.csr_matrix((0, m), dtype=bool)
         site_cap_h = rho * cap.astype(float)
         if r["budget"] is None:
             need = r["coverage"] * total
             # upper bound on what can be served: every site at its plug limit
-            can = min(total - unreach_w, float(site_cap_h[np.unique(G.indices)].sum()) if G.nnz else 0.0)
+            can = min(
+                total - unreach_w, float(site_cap_h[np.unique(G.indices)].sum()) if G.nnz else 0.0
+            )
             if can < need * (1 - 1e-9):
                 raise InfeasibleModelError(
                     f"capacitated: infeasible because of the coverage constraint: {r['coverage']:.0%} of "
                     f"{total:.6g} charging hours/h must be served, but at most {can:.6g} can be (demand beyond "
                     f"{r['threshold']:g} s of every site: {unreach_w:.6g}; plug limits x utilisation "
-                    f"{rho:g} cap the rest); raise max_plugs or grid_kw, lower the coverage or add candidates")
+                    f"{rho:g} cap the rest); raise max_plugs or grid_kw, lower the coverage or add candidates"
+                )
         else:
             need = 0.0
         kind = "scip" if options.solver == "auto" else options.solver
         if kind not in ("scip", "highs"):
-            raise ModelInputError(f"capacitated: solver {kind!r} is not supported; use 'auto', 'scip' or 'highs'")
+            raise ModelInputError(
+                f"capacitated: solver {kind!r} is not supported; use 'auto', 'scip' or 'highs'"
+            )
         solver = new_mip(kind)
         inf = solver.infinity()
         free_mask = np.ones(m, dtype=bool)
@@ -170,7 +220,7 @@ class Capacitated(SitingModel):
         load: list[list] = [[] for _ in range(m)]
         served_terms = []
         for k in range(G.shape[0]):
-            js = G.indices[G.indptr[k]:G.indptr[k + 1]]
+            js = G.indices[G.indptr[k] : G.indptr[k + 1]]
             ct = solver.Constraint(0.0, 1.0)
             for j in js:
                 v = solver.NumVar(0.0, 1.0, "")
@@ -187,8 +237,9 @@ class Capacitated(SitingModel):
             c2 = solver.Constraint(-inf, 0.0)
             c2.SetCoefficient(nplug[j], 1.0)
             c2.SetCoefficient(y[j], -float(cap[j] - e[j]))
-        cost_expr = [(y[j], float(r["site_costs"][j])) for j in range(m) if free_mask[j]] + \
-                    [(nplug[j], float(r["plug_costs"][j])) for j in range(m)]
+        cost_expr = [(y[j], float(r["site_costs"][j])) for j in range(m) if free_mask[j]] + [
+            (nplug[j], float(r["plug_costs"][j])) for j in range(m)
+        ]
         obj = solver.Objective()
         if r["budget"] is None:
             cov = solver.Constraint(need, inf)
@@ -209,21 +260,30 @@ class Capacitated(SitingModel):
             gy, gn = self._greedy(G, H, need)
             hint = (y + nplug, [float(v) for v in gy] + [float(v) for v in gn])
         deadline = self._deadline(options, started)
-        out = run_mip(solver, {"y": y, "n": nplug}, kind=kind, options=options,
-                      time_left=deadline - time.monotonic(), hint=hint)
+        out = run_mip(
+            solver,
+            {"y": y, "n": nplug},
+            kind=kind,
+            options=options,
+            time_left=deadline - time.monotonic(),
+            hint=hint,
+        )
         if out.status == "INFEASIBLE":
             raise InfeasibleModelError(
                 "capacitated: infeasible because of the coverage and plug-capacity constraints together; "
-                "raise max_plugs or grid_kw, or lower the coverage target")
+                "raise max_plugs or grid_kw, or lower the coverage target"
+            )
         if out.status not in (OPTIMAL, FEASIBLE):
             raise InfeasibleModelError(
-                f"capacitated: no solution found within {options.time_limit_s:g} s; raise the time limit")
+                f"capacitated: no solution found within {options.time_limit_s:g} s; raise the time limit"
+            )
         yv = out.values["y"] > 0.5
         nv = np.round(out.values["n"]).astype(np.int64)
         plugs = np.where(yv, e + nv, 0)
         assign = sparse.csr_matrix(
-            ([v.solution_value() for v in x.values()],
-             ([k for k, _ in x], [j for _, j in x])), shape=G.shape)
+            ([v.solution_value() for v in x.values()], ([k for k, _ in x], [j for _, j in x])),
+            shape=G.shape,
+        )
         # assignment of original rows: each row gets its group's fractions, scaled by its share
         row_assign = sparse.csr_matrix(assign[inverse]) if rows.size else sparse.csr_matrix((0, m))
         full = sparse.lil_matrix((len(h), m))
@@ -235,14 +295,33 @@ class Capacitated(SitingModel):
         capex = float(r["site_costs"][sel].sum() + (r["plug_costs"] * nv * yv).sum())
         served_h = float(full.multiply(h[:, None]).sum())
         objective = capex if r["budget"] is None else served_h
-        details = dict(capex=capex, served_hours=served_h, total_hours=total, unreachable_hours=unreach_w,
-                       coverage_fraction=served_h / total if total else 1.0, demand_groups=int(G.shape[0]),
-                       new_sites=int(sel.size), added_plugs=int((nv * yv).sum()), assignment=full,
-                       power_kw={int(j): float(plugs[j] * r["plug_kw"][j]) for j in np.flatnonzero(plugs)})
-        return make_result(self.kind, status=out.status, sense="min" if r["budget"] is None else "max",
-                           selected=sel, fixed_open=fixed, objective=objective, bound=out.bound, solver=kind,
-                           started=started, options=options, plugs=plugs, labels=self.site_labels,
-                           details=details)
+        details = dict(
+            capex=capex,
+            served_hours=served_h,
+            total_hours=total,
+            unreachable_hours=unreach_w,
+            coverage_fraction=served_h / total if total else 1.0,
+            demand_groups=int(G.shape[0]),
+            new_sites=int(sel.size),
+            added_plugs=int((nv * yv).sum()),
+            assignment=full,
+            power_kw={int(j): float(plugs[j] * r["plug_kw"][j]) for j in np.flatnonzero(plugs)},
+        )
+        return make_result(
+            self.kind,
+            status=out.status,
+            sense="min" if r["budget"] is None else "max",
+            selected=sel,
+            fixed_open=fixed,
+            objective=objective,
+            bound=out.bound,
+            solver=kind,
+            started=started,
+            options=options,
+            plugs=plugs,
+            labels=self.site_labels,
+            details=details,
+        )
 
     def _greedy(self, G, H, need):
         """Open sites in order of reachable demand per cost, each with the plugs its
@@ -266,7 +345,7 @@ class Capacitated(SitingModel):
             j = int(np.argmax(score))
             if score[j] <= 0:
                 break
-            rows = GT.indices[GT.indptr[j]:GT.indptr[j + 1]]
+            rows = GT.indices[GT.indptr[j] : GT.indptr[j + 1]]
             room = rho * cap[j]
             take = 0.0
             for k in rows:

@@ -33,7 +33,9 @@ class CheckReport:
 
     def raise_if_failed(self) -> None:
         if self.violations:
-            raise CheckerError(f"{self.model} solution failed the independent check: " + "; ".join(self.violations))
+            raise CheckerError(
+                f"{self.model} solution failed the independent check: " + "; ".join(self.violations)
+            )
 
 
 def _dense(cost) -> np.ndarray:
@@ -49,10 +51,18 @@ def _close(a: float, b: float, rtol: float) -> bool:
     return abs(a - b) <= rtol * max(1.0, abs(a), abs(b))
 
 
-def check_result(kind: str, raw: dict, result, *, rtol: float = 1e-6, strict: bool = True) -> CheckReport:
+def check_result(
+    kind: str, raw: dict, result, *, rtol: float = 1e-6, strict: bool = True
+) -> CheckReport:
     """Recompute ``result`` of model ``kind`` from ``raw``; raise :class:`CheckerError` on
     any disagreement when ``strict``."""
-    fn = {"mclp": _mclp, "pmedian": _pmedian, "cover": _cover, "capacitated": _capacitated, "frlm": _frlm}[kind]
+    fn = {
+        "mclp": _mclp,
+        "pmedian": _pmedian,
+        "cover": _cover,
+        "capacitated": _capacitated,
+        "frlm": _frlm,
+    }[kind]
     sel = np.asarray(result.selected, dtype=np.int64)
     fixed = np.asarray(raw["fixed_open"], dtype=np.int64)
     v: list[str] = []
@@ -66,9 +76,13 @@ def check_result(kind: str, raw: dict, result, *, rtol: float = 1e-6, strict: bo
     if not _close(obj, result.objective, rtol):
         v.append(f"reported objective {result.objective:.10g} but the inputs give {obj:.10g}")
     if result.sense == "max" and result.best_bound < obj - rtol * max(1.0, abs(obj)):
-        v.append(f"best bound {result.best_bound:.10g} is below the objective {obj:.10g} of a maximisation")
+        v.append(
+            f"best bound {result.best_bound:.10g} is below the objective {obj:.10g} of a maximisation"
+        )
     if result.sense == "min" and result.best_bound > obj + rtol * max(1.0, abs(obj)):
-        v.append(f"best bound {result.best_bound:.10g} is above the objective {obj:.10g} of a minimisation")
+        v.append(
+            f"best bound {result.best_bound:.10g} is above the objective {obj:.10g} of a minimisation"
+        )
     report = CheckReport(model=kind, objective=obj, reported=float(result.objective), violations=v)
     if strict:
         report.raise_if_failed()
@@ -86,7 +100,9 @@ def _count_and_budget(raw, sel, fixed, v):
 
 def _covered(raw, open_):
     D = _dense(raw["cost"])
-    return (D[:, open_] <= raw["threshold"]).any(axis=1) if open_.size else np.zeros(D.shape[0], bool)
+    return (
+        (D[:, open_] <= raw["threshold"]).any(axis=1) if open_.size else np.zeros(D.shape[0], bool)
+    )
 
 
 def _mclp(raw, result, sel, fixed, v, rtol):
@@ -136,7 +152,9 @@ def _capacitated(raw, result, sel, fixed, v, rtol):
     if over.any():
         v.append(f"sites {np.flatnonzero(over)[:5].tolist()} carry more than utilisation x plugs")
     if (plugs > raw["cap"]).any():
-        v.append(f"sites {np.flatnonzero(plugs > raw['cap'])[:5].tolist()} exceed max plugs / grid power")
+        v.append(
+            f"sites {np.flatnonzero(plugs > raw['cap'])[:5].tolist()} exceed max plugs / grid power"
+        )
     closed = np.setdiff1d(np.arange(plugs.size), open_)
     if (plugs[closed] > 0).any():
         v.append("plugs at a closed site")
@@ -148,7 +166,9 @@ def _capacitated(raw, result, sel, fixed, v, rtol):
     if raw["budget"] is None:
         need = raw["coverage"] * float(h.sum())
         if served < need * (1 - 1e-7) - 1e-9:
-            v.append(f"served {served:.10g} charging hours/h, below the coverage target {need:.10g}")
+            v.append(
+                f"served {served:.10g} charging hours/h, below the coverage target {need:.10g}"
+            )
         return capex
     if capex > raw["budget"] * (1 + 1e-9) + 1e-9:
         v.append(f"cost {capex:.10g} exceeds the budget {raw['budget']:.10g}")
@@ -176,7 +196,9 @@ def _frlm(raw, result, sel, fixed, v, rtol):
     if raw["p"] is not None and sel.size > raw["p"]:
         v.append(f"{sel.size} new sites opened but p = {raw['p']}")
     ok = np.zeros(raw["flows"].size, dtype=bool)
-    for q, (rkm, km, idx) in enumerate(zip(raw["route_km"], raw["site_km"], raw["site_idx"], strict=True)):
+    for q, (rkm, km, idx) in enumerate(
+        zip(raw["route_km"], raw["site_km"], raw["site_idx"], strict=True)
+    ):
         here = np.array([k for k, j in zip(km, idx, strict=True) if int(j) in open_], dtype=float)
         ok[q] = _round_trip_ok(rkm, here, raw["range_km"])
     covered = result.details.get("covered")

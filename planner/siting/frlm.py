@@ -44,8 +44,19 @@ class FRLM(SitingModel):
     sense = "max"
 
     @classmethod
-    def from_paths(cls, route_km, site_km, site_idx, flows, *, n_sites: int, range_km: float,
-                   p: int | None, fixed_open=None, site_labels=None) -> FRLM:
+    def from_paths(
+        cls,
+        route_km,
+        site_km,
+        site_idx,
+        flows,
+        *,
+        n_sites: int,
+        range_km: float,
+        p: int | None,
+        fixed_open=None,
+        site_labels=None,
+    ) -> FRLM:
         """Build from routes given as km positions.
 
         Parameters
@@ -65,7 +76,9 @@ class FRLM(SitingModel):
         """
         flows = np.asarray(flows, dtype=float)
         if len(route_km) != flows.size or len(site_km) != flows.size or len(site_idx) != flows.size:
-            raise ModelInputError(f"FRLM: {flows.size} flows but {len(route_km)} routes / {len(site_km)} site lists")
+            raise ModelInputError(
+                f"FRLM: {flows.size} flows but {len(route_km)} routes / {len(site_km)} site lists"
+            )
         if not np.isfinite(flows).all() or (flows < 0).any():
             raise ModelInputError("FRLM: flows must be finite and >= 0")
         if not (isinstance(range_km, int | float) and math.isfinite(range_km) and range_km > 0):
@@ -75,15 +88,35 @@ class FRLM(SitingModel):
         for q, idx in enumerate(site_idx):
             idx = np.asarray(idx)
             if idx.size and (idx.min() < 0 or idx.max() >= n_sites):
-                raise ModelInputError(f"FRLM: route {q} names site indices outside 0..{n_sites - 1}")
-        raw = dict(route_km=[np.asarray(r, float) for r in route_km], site_km=[np.asarray(s, float) for s in site_km],
-                   site_idx=[np.asarray(s, np.int64) for s in site_idx], flows=flows, n_sites=int(n_sites),
-                   range_km=float(range_km), p=p, fixed_open=fixed)
+                raise ModelInputError(
+                    f"FRLM: route {q} names site indices outside 0..{n_sites - 1}"
+                )
+        raw = dict(
+            route_km=[np.asarray(r, float) for r in route_km],
+            site_km=[np.asarray(s, float) for s in site_km],
+            site_idx=[np.asarray(s, np.int64) for s in site_idx],
+            flows=flows,
+            n_sites=int(n_sites),
+            range_km=float(range_km),
+            p=p,
+            fixed_open=fixed,
+        )
         return cls(raw, site_labels=labels_array(site_labels, n_sites))
 
     @classmethod
-    def from_network(cls, network, origins, destinations, flows, site_nodes, *, range_km: float,
-                     p: int | None, fixed_open=None, site_labels=None) -> FRLM:
+    def from_network(
+        cls,
+        network,
+        origins,
+        destinations,
+        flows,
+        site_nodes,
+        *,
+        range_km: float,
+        p: int | None,
+        fixed_open=None,
+        site_labels=None,
+    ) -> FRLM:
         """Build from a :class:`networks.RoadNetwork`: OD node pairs, their flows and the
         network nodes of the sites; routes are the fastest paths (one C Dijkstra per origin)."""
         from planner.siting_step import od_paths
@@ -97,25 +130,59 @@ class FRLM(SitingModel):
             hits = [(pos[int(s)], j) for j, s in enumerate(site_nodes) if int(s) in pos]
             site_km.append(np.array([km[i] for i, _ in hits], dtype=float))
             site_idx.append(np.array([j for _, j in hits], dtype=np.int64))
-        return cls.from_paths(route_km, site_km, site_idx, flows, n_sites=site_nodes.size, range_km=range_km,
-                              p=p, fixed_open=fixed_open, site_labels=site_labels)
+        return cls.from_paths(
+            route_km,
+            site_km,
+            site_idx,
+            flows,
+            n_sites=site_nodes.size,
+            range_km=range_km,
+            p=p,
+            fixed_open=fixed_open,
+            site_labels=site_labels,
+        )
 
     def _solve(self, options: SolveOptions, started: float) -> SitingResult:
         from planner.frlm_arc_cover import solve_frlm
 
         r = self.raw
-        sol = solve_frlm(r["route_km"], r["site_km"], r["site_idx"], r["flows"], r["n_sites"],
-                         range_km=r["range_km"], fixed=r["fixed_open"], p=r["p"],
-                         time_limit_s=max(0.01, self._deadline(options, started) - time.monotonic()),
-                         threads=options.threads, seed=options.seed,
-                         backend="scip" if options.solver == "auto" else options.solver)
+        sol = solve_frlm(
+            r["route_km"],
+            r["site_km"],
+            r["site_idx"],
+            r["flows"],
+            r["n_sites"],
+            range_km=r["range_km"],
+            fixed=r["fixed_open"],
+            p=r["p"],
+            time_limit_s=max(0.01, self._deadline(options, started) - time.monotonic()),
+            threads=options.threads,
+            seed=options.seed,
+            backend="scip" if options.solver == "auto" else options.solver,
+        )
         status = OPTIMAL if sol.status == "OPTIMAL" else "FEASIBLE"
         total = float(r["flows"].sum())
         covered = float(r["flows"][sol.covered].sum())
-        details = dict(sol.details, refuelled_flow=covered, total_flow=total,
-                       coverage_fraction=covered / total if total else 1.0, new_sites=int(sol.selected.size),
-                       covered=sol.covered)
+        details = dict(
+            sol.details,
+            refuelled_flow=covered,
+            total_flow=total,
+            coverage_fraction=covered / total if total else 1.0,
+            new_sites=int(sol.selected.size),
+            covered=sol.covered,
+        )
         sense = "max" if r["p"] is not None else "min"
-        return make_result(self.kind, status=status, sense=sense, selected=sol.selected, fixed_open=r["fixed_open"],
-                           objective=sol.objective, bound=sol.best_bound, solver=sol.details.get("backend", "cp-sat"), started=started,
-                           options=options, labels=self.site_labels, details=details)
+        return make_result(
+            self.kind,
+            status=status,
+            sense=sense,
+            selected=sol.selected,
+            fixed_open=r["fixed_open"],
+            objective=sol.objective,
+            bound=sol.best_bound,
+            solver=sol.details.get("backend", "cp-sat"),
+            started=started,
+            options=options,
+            labels=self.site_labels,
+            details=details,
+        )

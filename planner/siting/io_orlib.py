@@ -75,7 +75,9 @@ def read_orlib_pmed(path: str | Path) -> OrlibPMedian:
     n, m, p = (int(v) for v in raw[0])
     edges = raw[1:]
     if edges.shape[0] != m:
-        raise InputFileError(f"{path}: header announces {m} edges but the file holds {edges.shape[0]}")
+        raise InputFileError(
+            f"{path}: header announces {m} edges but the file holds {edges.shape[0]}"
+        )
     u, v, c = edges[:, 0] - 1, edges[:, 1] - 1, edges[:, 2].astype(np.float64)
     if u.min() < 0 or v.min() < 0 or u.max() >= n or v.max() >= n:
         raise InputFileError(f"{path}: an edge end lies outside 1..{n}")
@@ -115,13 +117,17 @@ def read_frlm_network(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     folder = Path(folder)
     try:
-        nodes = pd.read_csv(folder / "NODES.txt", sep=r"\s+", header=None,
-                            names=["id", "weight", "x", "y"])
-        arcs = pd.read_csv(folder / "ARCS.txt", sep=r"\s+", header=None,
-                           names=["id", "length", "u", "v"])
+        nodes = pd.read_csv(
+            folder / "NODES.txt", sep=r"\s+", header=None, names=["id", "weight", "x", "y"]
+        )
+        arcs = pd.read_csv(
+            folder / "ARCS.txt", sep=r"\s+", header=None, names=["id", "length", "u", "v"]
+        )
     except (OSError, ValueError) as exc:
         raise InputFileError(f"cannot read the FRLM network in {folder}: {exc}") from exc
     unknown = set(arcs["u"]).union(arcs["v"]) - set(nodes["id"])
     if unknown:
-        raise InputFileError(f"{folder / 'ARCS.txt'}: arcs reference unknown node ids {sorted(unknown)[:5]}")
+        raise InputFileError(
+            f"{folder / 'ARCS.txt'}: arcs reference unknown node ids {sorted(unknown)[:5]}"
+        )
     return nodes, arcs

@@ -102,8 +102,16 @@ class MCLP(SitingModel):
 
     @classmethod
     def from_cost_matrix(
-        cls, cost, weights=None, *, threshold: float, p: int | None = None, budget: float | None = None,
-        candidate_costs=None, fixed_open=None, site_labels=None,
+        cls,
+        cost,
+        weights=None,
+        *,
+        threshold: float,
+        p: int | None = None,
+        budget: float | None = None,
+        candidate_costs=None,
+        fixed_open=None,
+        site_labels=None,
     ) -> MCLP:
         """Build from a demand x site cost matrix.
 
@@ -134,21 +142,39 @@ class MCLP(SitingModel):
         fixed = check_fixed(fixed_open, m)
         p = check_count(p, "p")
         if threshold is None or not math.isfinite(float(threshold)) or float(threshold) < 0:
-            raise ModelInputError(f"threshold must be a finite number >= 0 (seconds), got {threshold!r}")
+            raise ModelInputError(
+                f"threshold must be a finite number >= 0 (seconds), got {threshold!r}"
+            )
         if p is None and budget is None:
             raise ModelInputError("MCLP needs p (number of new sites) or a budget")
         budget = check_budget(budget, c, fixed)
         labels = labels_array(site_labels, m)
         check_free_sites(m, fixed)
-        raw = dict(cost=cost, weights=w, threshold=float(threshold), p=p, budget=budget,
-                   candidate_costs=c, fixed_open=fixed)
+        raw = dict(
+            cost=cost,
+            weights=w,
+            threshold=float(threshold),
+            p=p,
+            budget=budget,
+            candidate_costs=c,
+            fixed_open=fixed,
+        )
         return cls(raw, site_labels=labels)
 
     @classmethod
     def from_geodataframe(
-        cls, demand_gdf, candidates_gdf, network, *, weight_col: str | None, threshold: float,
-        p: int | None = None, budget: float | None = None, cost_col: str | None = None,
-        fixed_col: str | None = "existing", label_col: str | None = "site_id",
+        cls,
+        demand_gdf,
+        candidates_gdf,
+        network,
+        *,
+        weight_col: str | None,
+        threshold: float,
+        p: int | None = None,
+        budget: float | None = None,
+        cost_col: str | None = None,
+        fixed_col: str | None = "existing",
+        label_col: str | None = "site_id",
         max_snap_m: float = 500.0,
     ) -> MCLP:
         """Build from demand points and sites snapped to a road network.
@@ -157,11 +183,27 @@ class MCLP(SitingModel):
         ``threshold``; demand points on the same node are merged. ``fixed_col`` marks
         existing stations (ignored when absent from the frame).
         """
-        gi = adapter_inputs(demand_gdf, candidates_gdf, network, weight_col=weight_col, fixed_col=fixed_col,
-                            cost_col=cost_col, label_col=label_col, max_snap_m=max_snap_m, cutoff=threshold)
-        model = cls.from_cost_matrix(gi.cost, gi.weights, threshold=threshold, p=p, budget=budget,
-                                     candidate_costs=gi.site_costs, fixed_open=gi.fixed_open,
-                                     site_labels=gi.site_labels)
+        gi = adapter_inputs(
+            demand_gdf,
+            candidates_gdf,
+            network,
+            weight_col=weight_col,
+            fixed_col=fixed_col,
+            cost_col=cost_col,
+            label_col=label_col,
+            max_snap_m=max_snap_m,
+            cutoff=threshold,
+        )
+        model = cls.from_cost_matrix(
+            gi.cost,
+            gi.weights,
+            threshold=threshold,
+            p=p,
+            budget=budget,
+            candidate_costs=gi.site_costs,
+            fixed_open=gi.fixed_open,
+            site_labels=gi.site_labels,
+        )
         model.geo = gi
         return model
 
@@ -173,16 +215,28 @@ class MCLP(SitingModel):
         free = check_free_sites(m, fixed)
         c = r["candidate_costs"]
         budget_left = None if r["budget"] is None else r["budget"] - float(c[fixed].sum())
-        inst = reduce_covering(r["cost"], r["weights"], r["threshold"], fixed, free, c,
-                               use_costs=budget_left is not None)
+        inst = reduce_covering(
+            r["cost"],
+            r["weights"],
+            r["threshold"],
+            fixed,
+            free,
+            c,
+            use_costs=budget_left is not None,
+        )
         if inst.total_weight > 0 and inst.uncoverable_weight >= inst.total_weight * (1 - 1e-12):
             raise UnreachableDemandError(
                 f"mclp: no demand lies within the threshold of {r['threshold']:g} s of any site "
                 f"({inst.n_rows_in} demand rows, {m} sites); check the threshold's unit (seconds) "
-                "and that demand and sites are on the same connected network")
+                "and that demand and sites are on the same connected network"
+            )
         if inst.uncoverable_rows.size:
-            logger.warning("mclp: %d demand rows (weight %.6g) are beyond %g s of every site",
-                           inst.uncoverable_rows.size, inst.uncoverable_weight, r["threshold"])
+            logger.warning(
+                "mclp: %d demand rows (weight %.6g) are beyond %g s of every site",
+                inst.uncoverable_rows.size,
+                inst.uncoverable_weight,
+                r["threshold"],
+            )
         deadline = self._deadline(options, started)
         # phase shares are of the time left after the reduction (which can take seconds)
         budget_s = max(0.0, deadline - time.monotonic())
@@ -192,33 +246,69 @@ class MCLP(SitingModel):
             # warm start, and the answer when a hard instance hits the time limit
             greedy = swap_cover(inst, greedy, deadline=time.monotonic() + 0.2 * budget_s)
         g_val = covered_weight(inst, greedy)
-        details = dict(total_weight=inst.total_weight, fixed_weight=inst.fixed_weight,
-                       uncoverable_weight=inst.uncoverable_weight, demand_rows=inst.n_rows_in,
-                       demand_groups=int(inst.group_weight.size), model_candidates=int(inst.cols.size),
-                       dominated_candidates=inst.dropped_dominated, greedy_objective=inst.fixed_weight + g_val)
+        details = dict(
+            total_weight=inst.total_weight,
+            fixed_weight=inst.fixed_weight,
+            uncoverable_weight=inst.uncoverable_weight,
+            demand_rows=inst.n_rows_in,
+            demand_groups=int(inst.group_weight.size),
+            model_candidates=int(inst.cols.size),
+            dominated_candidates=inst.dropped_dominated,
+            greedy_objective=inst.fixed_weight + g_val,
+        )
         upper_trivial = float(inst.group_weight.sum())
         if inst.cols.size and upper_trivial > 0 and g_val >= upper_trivial * (1 - 1e-12):
             # the warm start already covers every coverable group: nothing can beat it
-            return self._result(inst, greedy, OPTIMAL, upper_trivial, "presolve", started, options, details)
+            return self._result(
+                inst, greedy, OPTIMAL, upper_trivial, "presolve", started, options, details
+            )
         if inst.cols.size == 0 or upper_trivial == 0:
-            return self._result(inst, np.empty(0, np.int64), OPTIMAL, upper_trivial * 0, "presolve",
-                                started, options, details)
-        if r["p"] is not None and r["p"] >= inst.cols.size and (
-                budget_left is None or c[inst.cols].sum() <= budget_left):
+            return self._result(
+                inst,
+                np.empty(0, np.int64),
+                OPTIMAL,
+                upper_trivial * 0,
+                "presolve",
+                started,
+                options,
+                details,
+            )
+        if (
+            r["p"] is not None
+            and r["p"] >= inst.cols.size
+            and (budget_left is None or c[inst.cols].sum() <= budget_left)
+        ):
             allpos = np.arange(inst.cols.size)
-            return self._result(inst, allpos, OPTIMAL, covered_weight(inst, allpos), "presolve",
-                                started, options, details)
+            return self._result(
+                inst,
+                allpos,
+                OPTIMAL,
+                covered_weight(inst, allpos),
+                "presolve",
+                started,
+                options,
+                details,
+            )
         # Lagrangian bound (cheap sparse products; on large instances SCIP's root LP may not
         # even finish within the limit) with its top-p sets as extra solutions
         lag = lagrangian_cover_bound(
-            inst, p=r["p"], costs=c[inst.cols] if budget_left is not None else None, budget=budget_left,
-            incumbent=greedy, deadline=min(deadline, time.monotonic() + 0.1 * budget_s))
+            inst,
+            p=r["p"],
+            costs=c[inst.cols] if budget_left is not None else None,
+            budget=budget_left,
+            incumbent=greedy,
+            deadline=min(deadline, time.monotonic() + 0.1 * budget_s),
+        )
         if lag.best_value > g_val:
             greedy, g_val = lag.best, lag.best_value
         upper = min(upper_trivial, lag.bound)
-        details.update(lagrangian_bound=inst.fixed_weight + lag.bound, lagrangian_steps=lag.iterations)
+        details.update(
+            lagrangian_bound=inst.fixed_weight + lag.bound, lagrangian_steps=lag.iterations
+        )
         if g_val >= upper * (1 - 1e-12) - 1e-9:
-            return self._result(inst, greedy, OPTIMAL, upper, "lagrangian", started, options, details)
+            return self._result(
+                inst, greedy, OPTIMAL, upper, "lagrangian", started, options, details
+            )
         # SCIP by default: its LP-based search closed a 671-group, 59-candidate MCLP in 0.3 s
         # where CP-SAT on 2 workers needed 35-57 s (measured here); CP-SAT stays selectable
         kind = "scip" if options.solver == "auto" else options.solver
@@ -230,33 +320,61 @@ class MCLP(SitingModel):
         # the LP covers everything fractionally: on the 60 km region at p = 50 it cost 4.5 s
         # of the kernel search's time and bounded nothing
         if large and lag.bound < upper_trivial * (1 - 1e-9):
-            lp = lp_phase(inst, c, r["p"], budget_left, greedy, g_val, threads=options.threads,
-                          until=min(deadline, time.monotonic() + LP_SHARE * budget_s), details=details)
+            lp = lp_phase(
+                inst,
+                c,
+                r["p"],
+                budget_left,
+                greedy,
+                g_val,
+                threads=options.threads,
+                until=min(deadline, time.monotonic() + LP_SHARE * budget_s),
+                details=details,
+            )
             if lp is not None:
                 upper = min(upper, lp["bound"])
                 greedy, g_val = lp["best"], lp["best_value"]
                 if lp["proven"]:
-                    return self._result(inst, greedy, OPTIMAL, g_val, "lp", started, options, details)
+                    return self._result(
+                        inst, greedy, OPTIMAL, g_val, "lp", started, options, details
+                    )
                 if lp["closed"].size or lp["opened"].size:
-                    part = _Part.fixed(inst, c, lp["closed"], lp["opened"], r["p"], budget_left, details)
+                    part = _Part.fixed(
+                        inst, c, lp["closed"], lp["opened"], r["p"], budget_left, details
+                    )
             # kernel search on what the fixing left
             loc = part.from_inst(greedy)
             polished, val = loc, covered_weight(part.work, loc)
             # kernel search pays on large instances only: a small restricted one goes to SCIP whole
             if not part.infeasible and part.work.groups.nnz >= KERNEL_MIN_NNZ:
-                polished, val = self._kernel_polish(part.work, c, part.p, part.budget, loc, val,
-                                                    scores[part.positions], kind, options,
-                                                    min(deadline, time.monotonic() + 0.5 * budget_s))
+                polished, val = self._kernel_polish(
+                    part.work,
+                    c,
+                    part.p,
+                    part.budget,
+                    loc,
+                    val,
+                    scores[part.positions],
+                    kind,
+                    options,
+                    min(deadline, time.monotonic() + 0.5 * budget_s),
+                )
                 details["kernel_objective"] = inst.fixed_weight + part.base + val
             if part.base + val > g_val:
                 greedy, g_val = part.to_inst(polished), part.base + val
                 if lp is not None:  # a better incumbent fixes more: refix before the final solve
-                    closed, opened, nothing_better = lp_fixings(lp["lp"], beat=g_val, integral=lp["integral"])
+                    closed, opened, nothing_better = lp_fixings(
+                        lp["lp"], beat=g_val, integral=lp["integral"]
+                    )
                     if nothing_better:
-                        return self._result(inst, greedy, OPTIMAL, g_val, "lp", started, options, details)
+                        return self._result(
+                            inst, greedy, OPTIMAL, g_val, "lp", started, options, details
+                        )
                     if closed.size + opened.size > inst.cols.size - part.positions.size:
                         part = _Part.fixed(inst, c, closed, opened, r["p"], budget_left, details)
-                        details.update(refixed_closed=int(closed.size), refixed_open=int(opened.size))
+                        details.update(
+                            refixed_closed=int(closed.size), refixed_open=int(opened.size)
+                        )
         out = self._final(part, c, greedy, g_val, kind, options, deadline - time.monotonic())
         if out is None:  # no solution from the backend in time: the warm start stands
             return self._result(inst, greedy, FEASIBLE, upper, kind, started, options, details)
@@ -266,7 +384,9 @@ class MCLP(SitingModel):
             chosen, val = greedy, g_val
         if status != OPTIMAL and val >= upper * (1 - 1e-12) - 1e-9:
             status = OPTIMAL
-        return self._result(inst, chosen, status, max(min(bound, upper), val), kind, started, options, details)
+        return self._result(
+            inst, chosen, status, max(min(bound, upper), val), kind, started, options, details
+        )
 
     def _final(self, part, c, incumbent, inc_val, kind, options, left):
         """The full model on ``part`` (all of the instance, or what LP fixing left).
@@ -287,7 +407,9 @@ class MCLP(SitingModel):
             return None
         return part.to_inst(out[0]), out[1], part.base + out[2]
 
-    def _kernel_polish(self, inst, c, p, budget_left, incumbent, incumbent_val, scores, kind, options, until):
+    def _kernel_polish(
+        self, inst, c, p, budget_left, incumbent, incumbent_val, scores, kind, options, until
+    ):
         """Kernel search: restricted MCLPs on the incumbent plus the best-scored candidates.
 
         First on growing kernels (``KERNEL_SIZES`` times p) while they close; then the rest
@@ -308,8 +430,17 @@ class MCLP(SitingModel):
                 break
             # one growth step gets at most 40 % of what is left, so buckets still get a turn
             cap = time.monotonic() + max(1.0, 0.4 * (until - time.monotonic()))
-            out = self._solve_kernel(inst, np.union1d(best, order[:size]), best, c, p, budget_left, kind,
-                                     options, min(until, cap))
+            out = self._solve_kernel(
+                inst,
+                np.union1d(best, order[:size]),
+                best,
+                c,
+                p,
+                budget_left,
+                kind,
+                options,
+                min(until, cap),
+            )
             if out is not None and out[2] > best_val:
                 best, best_val = out[0], out[2]
             if out is None or out[1] != OPTIMAL:  # too hard already: larger ones will be too
@@ -319,34 +450,65 @@ class MCLP(SitingModel):
             return best, best_val
         # buckets (the ranking after the largest kernel that closed) beside a small core (the
         # first kernel size), so that each solve is quick; one bucket gets a fifth of the window
-        start, core = closed, order[:KERNEL_SIZES[0] * n_sites]
+        start, core = closed, order[: KERNEL_SIZES[0] * n_sites]
         per_solve = max(1.0, 0.2 * (until - time.monotonic()))
         while start < J and time.monotonic() < until:
-            bucket = order[start:start + n_sites]
+            bucket = order[start : start + n_sites]
             start += n_sites
             kernel = np.union1d(np.union1d(best, core), bucket)
-            out = self._solve_kernel(inst, kernel, best, c, p, budget_left, kind, options,
-                                     min(until, time.monotonic() + per_solve), must_use=bucket, beat=best_val)
+            out = self._solve_kernel(
+                inst,
+                kernel,
+                best,
+                c,
+                p,
+                budget_left,
+                kind,
+                options,
+                min(until, time.monotonic() + per_solve),
+                must_use=bucket,
+                beat=best_val,
+            )
             if out is not None and out[2] > best_val:
                 best, best_val = out[0], out[2]
                 core = np.union1d(core, np.intersect1d(out[0], bucket))
         return best, best_val
 
-    def _solve_kernel(self, inst, kernel, best, c, p, budget_left, kind, options, until, *, must_use=None,
-                      beat=None):
+    def _solve_kernel(
+        self,
+        inst,
+        kernel,
+        best,
+        c,
+        p,
+        budget_left,
+        kind,
+        options,
+        until,
+        *,
+        must_use=None,
+        beat=None,
+    ):
         """Solve the MCLP restricted to ``kernel`` (positions into ``inst.cols``).
 
         Returns ``(chosen positions, status, covered weight)`` or ``None`` (no solution:
         time out, or nothing in ``must_use`` beats ``beat``).
         """
         # the kernel's candidates the reduction kept (dominance without costs, as before)
-        kinst, kept = restricted_instance(inst, np.setdiff1d(np.arange(inst.cols.size), kernel),
-                                          np.zeros(0, np.int64), c, use_costs=False)
+        kinst, kept = restricted_instance(
+            inst,
+            np.setdiff1d(np.arange(inst.cols.size), kernel),
+            np.zeros(0, np.int64),
+            c,
+            use_costs=False,
+        )
         where = {int(k): i for i, k in enumerate(kept)}
         hint = np.asarray([where[int(j)] for j in best if int(j) in where], dtype=np.int64)
         extra = {}
         if must_use is not None:
-            extra["must_use"] = np.asarray([where[int(j)] for j in must_use if int(j) in where], dtype=np.int64)
+            extra["must_use"] = np.asarray(
+                [where[int(j)] for j in must_use if int(j) in where], dtype=np.int64
+            )
             if extra["must_use"].size == 0:  # the bucket is dominated within the kernel
                 return None
             # strictly better, by more than the MIP's feasibility tolerance (1e-6): by half a
@@ -366,19 +528,44 @@ class MCLP(SitingModel):
         logger.debug("mclp kernel of %d candidates: %s, %.10g", kernel.size, out[1], val)
         return chosen, out[1], val
 
-    def _result(self, inst: CoverInstance, chosen_pos, status, bound_model, solver, started, options, details):
+    def _result(
+        self,
+        inst: CoverInstance,
+        chosen_pos,
+        status,
+        bound_model,
+        solver,
+        started,
+        options,
+        details,
+    ):
         chosen_pos = np.asarray(chosen_pos, dtype=np.int64)
         val = inst.fixed_weight + covered_weight(inst, chosen_pos)
         sel = inst.cols[chosen_pos]
         c = self.raw["candidate_costs"]
-        details = dict(details, covered_weight=val,
-                       coverage_fraction=val / inst.total_weight if inst.total_weight else 1.0,
-                       new_sites=int(sel.size), capex=float(c[sel].sum()),
-                       total_cost=float(c[sel].sum() + c[self.raw["fixed_open"]].sum()))
+        details = dict(
+            details,
+            covered_weight=val,
+            coverage_fraction=val / inst.total_weight if inst.total_weight else 1.0,
+            new_sites=int(sel.size),
+            capex=float(c[sel].sum()),
+            total_cost=float(c[sel].sum() + c[self.raw["fixed_open"]].sum()),
+        )
         bound = inst.fixed_weight + bound_model
-        return make_result(self.kind, status=status, sense="max", selected=sel,
-                           fixed_open=self.raw["fixed_open"], objective=val, bound=bound, solver=solver,
-                           started=started, options=options, labels=self.site_labels, details=details)
+        return make_result(
+            self.kind,
+            status=status,
+            sense="max",
+            selected=sel,
+            fixed_open=self.raw["fixed_open"],
+            objective=val,
+            bound=bound,
+            solver=solver,
+            started=started,
+            options=options,
+            labels=self.site_labels,
+            details=details,
+        )
 
     def _cpsat(self, inst, c, p, budget_left, greedy, options, left):
         from ortools.sat.python import cp_model
@@ -391,12 +578,14 @@ class MCLP(SitingModel):
         y = [model.NewBoolVar(f"y{j}") for j in range(J)]
         # groups covered by a single candidate need no variable: their weight goes on y_j
         single = sizes == 1
-        obj_y = np.bincount(G.indices[G.indptr[:-1][single]], weights=wint[single], minlength=J).astype(np.int64)
+        obj_y = np.bincount(
+            G.indices[G.indptr[:-1][single]], weights=wint[single], minlength=J
+        ).astype(np.int64)
         multi = np.flatnonzero(~single)
         z = []
         for k in multi:
             zk = model.NewBoolVar("")
-            model.AddBoolOr([y[j] for j in G.indices[G.indptr[k]:G.indptr[k + 1]]] + [zk.Not()])
+            model.AddBoolOr([y[j] for j in G.indices[G.indptr[k] : G.indptr[k + 1]]] + [zk.Not()])
             z.append(zk)
         if p is not None:
             model.Add(sum(y) <= p)
@@ -405,11 +594,16 @@ class MCLP(SitingModel):
             cap = math.floor(budget_left * cscale + 1e-9)
             if cerr > 0:
                 ci = np.ceil(c[inst.cols] * cscale - 1e-9).astype(np.int64)  # conservative
-                logger.warning("mclp: site costs are not integral; the budget is enforced with costs "
-                               "rounded up to 1/%g", cscale)
+                logger.warning(
+                    "mclp: site costs are not integral; the budget is enforced with costs "
+                    "rounded up to 1/%g",
+                    cscale,
+                )
             model.Add(cp_model.LinearExpr.WeightedSum(y, ci.tolist()) <= cap)
-        model.Maximize(cp_model.LinearExpr.WeightedSum(y, obj_y.tolist())
-                       + cp_model.LinearExpr.WeightedSum(z, wint[multi].tolist()))
+        model.Maximize(
+            cp_model.LinearExpr.WeightedSum(y, obj_y.tolist())
+            + cp_model.LinearExpr.WeightedSum(z, wint[multi].tolist())
+        )
         gset = set(greedy.tolist())
         for j in range(J):
             model.AddHint(y[j], j in gset)
@@ -418,7 +612,9 @@ class MCLP(SitingModel):
             return None
         return np.flatnonzero(out.values["y"] > 0), out.status, out.bound + err
 
-    def _mip(self, inst, c, p, budget_left, greedy, kind, options, left, *, must_use=None, at_least=None):
+    def _mip(
+        self, inst, c, p, budget_left, greedy, kind, options, left, *, must_use=None, at_least=None
+    ):
         G = inst.groups.tocsr()
         K, J = G.shape
         solver = new_mip(kind)
@@ -428,7 +624,7 @@ class MCLP(SitingModel):
         for k in range(K):
             ct = solver.Constraint(0.0, inf)
             ct.SetCoefficient(z[k], -1.0)
-            for j in G.indices[G.indptr[k]:G.indptr[k + 1]]:
+            for j in G.indices[G.indptr[k] : G.indptr[k + 1]]:
                 ct.SetCoefficient(y[j], 1.0)
         if p is not None:
             ct = solver.Constraint(0.0, float(p))
@@ -451,8 +647,14 @@ class MCLP(SitingModel):
             for k in range(K):
                 ct.SetCoefficient(z[k], float(inst.group_weight[k]))
         gset = set(greedy.tolist())
-        out = run_mip(solver, {"y": y}, kind=kind, options=options, time_left=left,
-                      hint=(y, [1.0 if j in gset else 0.0 for j in range(J)]))
+        out = run_mip(
+            solver,
+            {"y": y},
+            kind=kind,
+            options=options,
+            time_left=left,
+            hint=(y, [1.0 if j in gset else 0.0 for j in range(J)]),
+        )
         if out.status not in (OPTIMAL, FEASIBLE):
             return None
         bound = out.bound if math.isfinite(out.bound) else float(inst.group_weight.sum())
@@ -484,17 +686,29 @@ class _Part:
         """What is left of ``inst`` with ``closed`` removed and ``opened`` open (sizes go to
         ``details``)."""
         work, positions = restricted_instance(inst, closed, opened, c, use_costs=budget is not None)
-        details.update(restricted_candidates=int(positions.size), restricted_groups=int(work.group_weight.size))
-        return cls(work, positions, np.asarray(opened, dtype=np.int64), None if p is None else p - len(opened),
-                   None if budget is None else budget - float(c[inst.cols[opened]].sum()), work.fixed_weight)
+        details.update(
+            restricted_candidates=int(positions.size), restricted_groups=int(work.group_weight.size)
+        )
+        return cls(
+            work,
+            positions,
+            np.asarray(opened, dtype=np.int64),
+            None if p is None else p - len(opened),
+            None if budget is None else budget - float(c[inst.cols[opened]].sum()),
+            work.fixed_weight,
+        )
 
     @property
     def infeasible(self) -> bool:
-        return (self.p is not None and self.p < 0) or (self.budget is not None and self.budget < -1e-9)
+        return (self.p is not None and self.p < 0) or (
+            self.budget is not None and self.budget < -1e-9
+        )
 
     def to_inst(self, loc) -> np.ndarray:
         """Positions into ``work`` -> positions into the full instance (forced ones added)."""
-        return np.sort(np.concatenate([self.forced, self.positions[np.asarray(loc, dtype=np.int64)]]))
+        return np.sort(
+            np.concatenate([self.forced, self.positions[np.asarray(loc, dtype=np.int64)]])
+        )
 
     def from_inst(self, chosen) -> np.ndarray:
         """The part of a full-instance solution that ``work`` can express."""

@@ -71,7 +71,9 @@ class PMedian(SitingModel):
     sense = "min"
 
     @classmethod
-    def from_cost_matrix(cls, cost, weights=None, *, p: int, fixed_open=None, site_labels=None) -> PMedian:
+    def from_cost_matrix(
+        cls, cost, weights=None, *, p: int, fixed_open=None, site_labels=None
+    ) -> PMedian:
         """Build from a demand x site cost matrix.
 
         Parameters
@@ -95,9 +97,13 @@ class PMedian(SitingModel):
         p = check_count(p, "p", allow_none=False)
         free = np.setdiff1d(np.arange(m), fixed)
         if p > free.size:
-            raise ModelInputError(f"p = {p} exceeds the {free.size} candidate sites that can be opened")
+            raise ModelInputError(
+                f"p = {p} exceeds the {free.size} candidate sites that can be opened"
+            )
         if p == 0 and fixed.size == 0:
-            raise ModelInputError("p = 0 with no fixed-open site leaves no site to serve the demand; set p >= 1")
+            raise ModelInputError(
+                "p = 0 with no fixed-open site leaves no site to serve the demand; set p >= 1"
+            )
         if p > 0:
             check_free_sites(m, fixed)
         labels = labels_array(site_labels, m)
@@ -106,13 +112,31 @@ class PMedian(SitingModel):
 
     @classmethod
     def from_geodataframe(
-        cls, demand_gdf, candidates_gdf, network, *, weight_col: str | None, p: int,
-        fixed_col: str | None = "existing", label_col: str | None = "site_id", max_snap_m: float = 500.0,
+        cls,
+        demand_gdf,
+        candidates_gdf,
+        network,
+        *,
+        weight_col: str | None,
+        p: int,
+        fixed_col: str | None = "existing",
+        label_col: str | None = "site_id",
+        max_snap_m: float = 500.0,
     ) -> PMedian:
         """Build from demand points and sites snapped to a road network (travel times in s)."""
-        gi = adapter_inputs(demand_gdf, candidates_gdf, network, weight_col=weight_col, fixed_col=fixed_col,
-                            label_col=label_col, max_snap_m=max_snap_m, cutoff=None)
-        model = cls.from_cost_matrix(gi.cost, gi.weights, p=p, fixed_open=gi.fixed_open, site_labels=gi.site_labels)
+        gi = adapter_inputs(
+            demand_gdf,
+            candidates_gdf,
+            network,
+            weight_col=weight_col,
+            fixed_col=fixed_col,
+            label_col=label_col,
+            max_snap_m=max_snap_m,
+            cutoff=None,
+        )
+        model = cls.from_cost_matrix(
+            gi.cost, gi.weights, p=p, fixed_open=gi.fixed_open, site_labels=gi.site_labels
+        )
         model.geo = gi
         return model
 
@@ -135,7 +159,8 @@ class PMedian(SitingModel):
             rows = np.flatnonzero(no_site)
             raise UnreachableDemandError(
                 f"pmedian: {rows.size} demand rows (e.g. {rows[:5].tolist()}) cannot reach any site or "
-                "existing station; remove them or add candidates they can reach")
+                "existing station; remove them or add candidates they can reach"
+            )
         rows_in = np.flatnonzero(live)
         rep, inverse = group_identical_dense_rows(D[rows_in])
         W = np.bincount(inverse, weights=w[rows_in], minlength=rep.size)
@@ -146,7 +171,9 @@ class PMedian(SitingModel):
         integral = bool(np.all(WD[WD < big] == np.round(WD[WD < big])))
         tol = (1.0 - 1e-7) if integral else 0.0
         deadline = self._deadline(options, started)
-        details = dict(demand_rows=int(live.sum()), demand_groups=int(rep.size), candidates=int(free.size))
+        details = dict(
+            demand_rows=int(live.sum()), demand_groups=int(rep.size), candidates=int(free.size)
+        )
 
         # upper bound
         sel = greedy_add(WD, fixed, free, p, big)
@@ -154,7 +181,9 @@ class PMedian(SitingModel):
         ub = evaluate(WD, np.concatenate([fixed, sel]))
         details["heuristic_objective"] = ub
         if p == 0 or p >= free.size:
-            return self._result(sel, ub, OPTIMAL, ub, "presolve", started, options, details, WD, big)
+            return self._result(
+                sel, ub, OPTIMAL, ub, "presolve", started, options, details, WD, big
+            )
 
         # Lagrangian bound and reductions
         forced, undecided, p_left = fixed.copy(), free.copy(), p
@@ -167,17 +196,27 @@ class PMedian(SitingModel):
                 cand = cols[open_pos]
                 val = evaluate(WD, cand)
                 if val < best["ub"] - 1e-9 * max(1.0, abs(best["ub"])):
-                    new = swap_search(WD, fixed, free, np.setdiff1d(cand, fixed), big=big, deadline=deadline)
+                    new = swap_search(
+                        WD, fixed, free, np.setdiff1d(cand, fixed), big=big, deadline=deadline
+                    )
                     best["ub"], best["sel"] = evaluate(WD, np.concatenate([fixed, new])), new
                 return best["ub"]
+
             return h
 
         while time.monotonic() < deadline:
             rounds += 1
             cols = np.concatenate([forced, undecided])
             sg = Subgradient(WD[:, cols], forced.size, p_left)
-            bound, lam, C, _, it = sg.run(lam, upper=ub, target=ub - tol, max_iter=3000, stall=30,
-                                          deadline=deadline, heuristic=lagrangian_heuristic(cols))
+            bound, lam, C, _, it = sg.run(
+                lam,
+                upper=ub,
+                target=ub - tol,
+                max_iter=3000,
+                stall=30,
+                deadline=deadline,
+                heuristic=lagrangian_heuristic(cols),
+            )
             ub, sel = best["ub"], best["sel"]
             iters += it
             lb = max(lb, bound)
@@ -194,22 +233,31 @@ class PMedian(SitingModel):
         details.update(lagrangian_rounds=rounds, subgradient_iterations=iters)
         done = self._settled(WD, fixed, forced, undecided, p_left, sel, ub, lb, tol)
         if done is None:
-            forced, undecided, p_left, lb = self._probe(WD, forced, undecided, p_left, lam, ub, tol, lb, deadline,
-                                                        details)
+            forced, undecided, p_left, lb = self._probe(
+                WD, forced, undecided, p_left, lam, ub, tol, lb, deadline, details
+            )
             done = self._settled(WD, fixed, forced, undecided, p_left, sel, ub, lb, tol)
-        details.update(residual_forced=int(forced.size - fixed.size), residual_undecided=int(undecided.size))
+        details.update(
+            residual_forced=int(forced.size - fixed.size), residual_undecided=int(undecided.size)
+        )
         if done is not None:
-            return self._result(done[0], done[1], OPTIMAL, done[1], "lagrangian", started, options, details,
-                                WD, big)
+            return self._result(
+                done[0], done[1], OPTIMAL, done[1], "lagrangian", started, options, details, WD, big
+            )
         kind = "highs" if options.solver == "auto" else options.solver
         if kind == "cp-sat":
-            out = self._residual_cpsat(WD, forced, undecided, p_left, sel, options, deadline - time.monotonic())
+            out = self._residual_cpsat(
+                WD, forced, undecided, p_left, sel, options, deadline - time.monotonic()
+            )
         else:
-            out = self._residual_mip(WD, forced, undecided, p_left, sel, kind, options, deadline, details, tol,
-                                         lam)
+            out = self._residual_mip(
+                WD, forced, undecided, p_left, sel, kind, options, deadline, details, tol, lam
+            )
         solver_name = f"lagrangian+{kind}"
         if out is None:
-            return self._result(sel, ub, FEASIBLE, lb, solver_name, started, options, details, WD, big)
+            return self._result(
+                sel, ub, FEASIBLE, lb, solver_name, started, options, details, WD, big
+            )
         chosen_u, status, bound = out
         new = np.concatenate([np.setdiff1d(forced, fixed), chosen_u])
         val = evaluate(WD, np.concatenate([fixed, new]))
@@ -232,7 +280,9 @@ class PMedian(SitingModel):
         if p_left > undecided.size:  # no improving solution has p new sites
             return sel, ub
         if p_left == 0 or p_left == undecided.size:
-            new = np.concatenate([np.setdiff1d(forced, fixed), undecided if p_left else []]).astype(np.int64)
+            new = np.concatenate([np.setdiff1d(forced, fixed), undecided if p_left else []]).astype(
+                np.int64
+            )
             val = evaluate(WD, np.concatenate([fixed, new]))
             return (new, val) if val < ub else (sel, ub)
         return None
@@ -256,7 +306,8 @@ class PMedian(SitingModel):
                 # force j open: if even the best solution with j open is worse, close j
                 cols = np.concatenate([forced, [j], rest])
                 b_open, *_ = Subgradient(WD[:, cols], forced.size + 1, p_left - 1).run(
-                    lam, upper=ub, target=ub - tol, max_iter=150, deadline=deadline)
+                    lam, upper=ub, target=ub - tol, max_iter=150, deadline=deadline
+                )
                 probes += 1
                 if b_open > ub - tol - 1e-9 * abs(ub):
                     undecided = rest
@@ -265,7 +316,8 @@ class PMedian(SitingModel):
                 # force j closed: if every solution without j is worse, open j
                 cols = np.concatenate([forced, rest])
                 b_closed, *_ = Subgradient(WD[:, cols], forced.size, p_left).run(
-                    lam, upper=ub, target=ub - tol, max_iter=150, deadline=deadline)
+                    lam, upper=ub, target=ub - tol, max_iter=150, deadline=deadline
+                )
                 probes += 1
                 if b_closed > ub - tol - 1e-9 * abs(ub):
                     forced = np.concatenate([forced, [j]])
@@ -275,8 +327,9 @@ class PMedian(SitingModel):
         details["probes"] = probes
         return forced, undecided, p_left, lb
 
-    def _residual_mip(self, WD, forced, undecided, p_left, incumbent, kind, options, deadline, details, tol,
-                      lam):
+    def _residual_mip(
+        self, WD, forced, undecided, p_left, incumbent, kind, options, deadline, details, tol, lam
+    ):
         """Exact residual model on HiGHS/SCIP: the radius form with *truncated* levels.
 
         Each row keeps only the levels up to its distance in the incumbent (Garcia, Labbe &
@@ -317,8 +370,11 @@ class PMedian(SitingModel):
                 vals = np.unique(Wu[i, useful])
                 levels = vals if not np.isfinite(base[i]) else np.append(vals, base[i])
                 const += float(levels[0])
-                last = levels.size - 1 if full[i] else min(levels.size - 1,
-                                                            int(np.searchsorted(levels, radius[i])) + 1)
+                last = (
+                    levels.size - 1
+                    if full[i]
+                    else min(levels.size - 1, int(np.searchsorted(levels, radius[i])) + 1)
+                )
                 order = np.argsort(Wu[i, useful], kind="stable")
                 srt = useful[order]
                 dv = Wu[i, srt]
@@ -345,10 +401,20 @@ class PMedian(SitingModel):
             if value < best_value:
                 best_value, best_chosen = value, chosen
             best_bound = max(best_bound, out.bound if out.status == OPTIMAL else -np.inf)
-            logger.debug("pmedian residual attempt %d: relaxed %.6g, true %.6g, best %.6g, bound %.6g",
-                         attempt, out.objective, value, best_value, best_bound)
+            logger.debug(
+                "pmedian residual attempt %d: relaxed %.6g, true %.6g, best %.6g, bound %.6g",
+                attempt,
+                out.objective,
+                value,
+                best_value,
+                best_bound,
+            )
             if best_bound > best_value - tol - 1e-9 * abs(best_value) or out.status == FEASIBLE:
-                return best_chosen, OPTIMAL if best_bound > best_value - tol - 1e-9 * abs(best_value) else FEASIBLE, best_bound
+                return (
+                    best_chosen,
+                    OPTIMAL if best_bound > best_value - tol - 1e-9 * abs(best_value) else FEASIBLE,
+                    best_bound,
+                )
             # some rows are served beyond their kept levels: keep all their levels
             cap = np.array([np.inf] * WD.shape[0])
             for i in range(WD.shape[0]):
@@ -371,13 +437,15 @@ class PMedian(SitingModel):
             return None
         base = WD[:, forced].min(axis=1) if forced.size else np.full(WD.shape[0], np.inf)
         Wu = WD[:, undecided]
-        ints, scale, err = integer_scale(np.concatenate([np.where(np.isfinite(base), base, 0.0), Wu.ravel()]))
+        ints, scale, err = integer_scale(
+            np.concatenate([np.where(np.isfinite(base), base, 0.0), Wu.ravel()])
+        )
         model = cp_model.CpModel()
         y = [model.NewBoolVar(f"y{k}") for k in range(undecided.size)]
         model.Add(sum(y) == p_left)
         obj_terms, obj_coefs, const = [], [], 0
         base_i = ints[: WD.shape[0]]
-        Wi = ints[WD.shape[0]:].reshape(Wu.shape)
+        Wi = ints[WD.shape[0] :].reshape(Wu.shape)
         for i in range(WD.shape[0]):
             useful = np.flatnonzero(Wu[i] < base[i])
             if useful.size == 0:
@@ -398,7 +466,11 @@ class PMedian(SitingModel):
         inc = set(np.asarray(incumbent).tolist())
         for k, j in enumerate(undecided):
             model.AddHint(y[k], int(j) in inc)
-        logger.debug("pmedian residual: %d undecided columns, %d level variables", undecided.size, len(obj_terms))
+        logger.debug(
+            "pmedian residual: %d undecided columns, %d level variables",
+            undecided.size,
+            len(obj_terms),
+        )
         out = run_cpsat(model, {"y": y}, options=options, time_left=left, scale=scale)
         if out.status not in (OPTIMAL, FEASIBLE):
             return None
@@ -413,16 +485,27 @@ class PMedian(SitingModel):
             raise InfeasibleModelError(
                 f"pmedian: infeasible because of the assignment constraints: {int((served >= big).sum())} "
                 f"demand groups cannot reach any of the best {sel.size} new sites plus {fixed.size} fixed ones "
-                "(their only reachable sites are not chosen); raise p or add candidates near that demand")
+                "(their only reachable sites are not chosen); raise p or add candidates near that demand"
+            )
         # recompute the objective from the raw costs, not the aggregated/weighted matrix
         objective = self._objective_raw(open_)
         if status == OPTIMAL:
             bound = objective
         details = dict(details, p=self.raw["p"], new_sites=int(sel.size))
-        return make_result(self.kind, status=status, sense="min", selected=sel, fixed_open=fixed,
-                           objective=objective, bound=min(bound, objective) if math.isfinite(bound) else bound,
-                           solver=solver, started=started, options=options, labels=self.site_labels,
-                           details=details)
+        return make_result(
+            self.kind,
+            status=status,
+            sense="min",
+            selected=sel,
+            fixed_open=fixed,
+            objective=objective,
+            bound=min(bound, objective) if math.isfinite(bound) else bound,
+            solver=solver,
+            started=started,
+            options=options,
+            labels=self.site_labels,
+            details=details,
+        )
 
     def _objective_raw(self, open_cols: np.ndarray) -> float:
         cost = self.raw["cost"]
@@ -431,7 +514,7 @@ class PMedian(SitingModel):
             sub = cost[:, open_cols].tocsr()
             best = np.full(sub.shape[0], np.inf)
             for i in range(sub.shape[0]):  # only for sparse inputs, which are small or sparse
-                row = sub.data[sub.indptr[i]:sub.indptr[i + 1]]
+                row = sub.data[sub.indptr[i] : sub.indptr[i + 1]]
                 if row.size:
                     best[i] = row.min()
         else:

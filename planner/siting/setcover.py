@@ -53,8 +53,15 @@ class SetCover(SitingModel):
 
     @classmethod
     def from_cost_matrix(
-        cls, cost, weights=None, *, threshold: float, coverage: float = 1.0, candidate_costs=None,
-        fixed_open=None, site_labels=None,
+        cls,
+        cost,
+        weights=None,
+        *,
+        threshold: float,
+        coverage: float = 1.0,
+        candidate_costs=None,
+        fixed_open=None,
+        site_labels=None,
     ) -> SetCover:
         """Build from a demand x site cost matrix (see :meth:`MCLP.from_cost_matrix`).
 
@@ -69,26 +76,58 @@ class SetCover(SitingModel):
         c = check_site_costs(candidate_costs, m)
         fixed = check_fixed(fixed_open, m)
         if threshold is None or not math.isfinite(float(threshold)) or float(threshold) < 0:
-            raise ModelInputError(f"threshold must be a finite number >= 0 (seconds), got {threshold!r}")
+            raise ModelInputError(
+                f"threshold must be a finite number >= 0 (seconds), got {threshold!r}"
+            )
         if not (isinstance(coverage, int | float) and 0 < float(coverage) <= 1):
             raise ModelInputError(f"coverage must be a share in (0, 1], got {coverage!r}")
         check_free_sites(m, fixed)
-        raw = dict(cost=cost, weights=w, threshold=float(threshold), coverage=float(coverage),
-                   candidate_costs=c, fixed_open=fixed)
+        raw = dict(
+            cost=cost,
+            weights=w,
+            threshold=float(threshold),
+            coverage=float(coverage),
+            candidate_costs=c,
+            fixed_open=fixed,
+        )
         return cls(raw, site_labels=labels_array(site_labels, m))
 
     @classmethod
     def from_geodataframe(
-        cls, demand_gdf, candidates_gdf, network, *, weight_col: str | None, threshold: float,
-        coverage: float = 1.0, cost_col: str | None = None, fixed_col: str | None = "existing",
-        label_col: str | None = "site_id", max_snap_m: float = 500.0,
+        cls,
+        demand_gdf,
+        candidates_gdf,
+        network,
+        *,
+        weight_col: str | None,
+        threshold: float,
+        coverage: float = 1.0,
+        cost_col: str | None = None,
+        fixed_col: str | None = "existing",
+        label_col: str | None = "site_id",
+        max_snap_m: float = 500.0,
     ) -> SetCover:
         """Build from demand points and sites snapped to a road network (cutoff at ``threshold``)."""
-        gi = adapter_inputs(demand_gdf, candidates_gdf, network, weight_col=weight_col, fixed_col=fixed_col,
-                            cost_col=cost_col, label_col=label_col, max_snap_m=max_snap_m, cutoff=threshold)
-        model = cls.from_cost_matrix(gi.cost, gi.weights, threshold=threshold, coverage=coverage,
-                                     candidate_costs=gi.site_costs, fixed_open=gi.fixed_open,
-                                     site_labels=gi.site_labels)
+        gi = adapter_inputs(
+            demand_gdf,
+            candidates_gdf,
+            network,
+            weight_col=weight_col,
+            fixed_col=fixed_col,
+            cost_col=cost_col,
+            label_col=label_col,
+            max_snap_m=max_snap_m,
+            cutoff=threshold,
+        )
+        model = cls.from_cost_matrix(
+            gi.cost,
+            gi.weights,
+            threshold=threshold,
+            coverage=coverage,
+            candidate_costs=gi.site_costs,
+            fixed_open=gi.fixed_open,
+            site_labels=gi.site_labels,
+        )
         model.geo = gi
         return model
 
@@ -98,14 +137,17 @@ class SetCover(SitingModel):
         fixed = r["fixed_open"]
         free = check_free_sites(m, fixed)
         c = r["candidate_costs"]
-        inst = reduce_covering(r["cost"], r["weights"], r["threshold"], fixed, free, c, use_costs=True)
+        inst = reduce_covering(
+            r["cost"], r["weights"], r["threshold"], fixed, free, c, use_costs=True
+        )
         total = inst.total_weight
         target = r["coverage"] * total
         coverable = total - inst.uncoverable_weight
         if total > 0 and coverable <= 0:
             raise UnreachableDemandError(
                 f"cover: no demand lies within {r['threshold']:g} s of any site ({inst.n_rows_in} demand "
-                f"rows, {m} sites); check the threshold's unit (seconds) and the candidate set")
+                f"rows, {m} sites); check the threshold's unit (seconds) and the candidate set"
+            )
         if coverable < target * (1 - 1e-12):
             raise InfeasibleModelError(
                 f"cover: infeasible because of the coverage target: {r['coverage']:.1%} of the demand "
@@ -113,13 +155,22 @@ class SetCover(SitingModel):
                 f"{coverable / total:.1%} can ({inst.uncoverable_rows.size} demand rows, weight "
                 f"{inst.uncoverable_weight:.6g}, are beyond every site, e.g. rows "
                 f"{inst.uncoverable_rows[:5].tolist()}); lower model.coverage_target, raise the threshold "
-                "or add candidates near that demand")
+                "or add candidates near that demand"
+            )
         need = target - inst.fixed_weight
-        details = dict(total_weight=total, fixed_weight=inst.fixed_weight, target_weight=target,
-                       uncoverable_weight=inst.uncoverable_weight, demand_groups=int(inst.group_weight.size),
-                       model_candidates=int(inst.cols.size), dominated_candidates=inst.dropped_dominated)
+        details = dict(
+            total_weight=total,
+            fixed_weight=inst.fixed_weight,
+            target_weight=target,
+            uncoverable_weight=inst.uncoverable_weight,
+            demand_groups=int(inst.group_weight.size),
+            model_candidates=int(inst.cols.size),
+            dominated_candidates=inst.dropped_dominated,
+        )
         if need <= 1e-12 * max(1.0, total):
-            return self._result(inst, np.empty(0, np.int64), OPTIMAL, 0.0, "presolve", started, options, details)
+            return self._result(
+                inst, np.empty(0, np.int64), OPTIMAL, 0.0, "presolve", started, options, details
+            )
         greedy = greedy_cover(inst, c, p=None, budget=None, target=need)
         details["greedy_objective"] = float(c[inst.cols[greedy]].sum())
         # SCIP by default (a 60-candidate instance CP-SAT left at FEASIBLE after 60 s closes
@@ -152,7 +203,7 @@ class SetCover(SitingModel):
         for k in range(K):
             ct = solver.Constraint(0.0, inf)
             ct.SetCoefficient(z[k], -1.0)
-            for j in G.indices[G.indptr[k]:G.indptr[k + 1]]:
+            for j in G.indices[G.indptr[k] : G.indptr[k + 1]]:
                 ct.SetCoefficient(y[j], 1.0)
         # weights scaled down by a hair so the LP tolerance cannot admit a solution short of the target
         cov = solver.Constraint(float(need), inf)
@@ -163,15 +214,25 @@ class SetCover(SitingModel):
             obj.SetCoefficient(y[j], float(c[inst.cols[j]]))
         obj.SetMinimization()
         gset = set(greedy.tolist())
-        out = run_mip(solver, {"y": y}, kind=kind, options=options, time_left=left,
-                      hint=(y, [1.0 if j in gset else 0.0 for j in range(J)]))
+        out = run_mip(
+            solver,
+            {"y": y},
+            kind=kind,
+            options=options,
+            time_left=left,
+            hint=(y, [1.0 if j in gset else 0.0 for j in range(J)]),
+        )
         if out.status == "INFEASIBLE":
-            raise InfeasibleModelError("cover: infeasible because of the coverage target; lower "
-                                       "model.coverage_target or add candidates")
+            raise InfeasibleModelError(
+                "cover: infeasible because of the coverage target; lower "
+                "model.coverage_target or add candidates"
+            )
         if out.status not in (OPTIMAL, FEASIBLE):
             return None
         chosen = np.flatnonzero(out.values["y"] > 0.5)
-        if inst.fixed_weight + covered_weight(inst, chosen) < need + inst.fixed_weight - 1e-9 * max(1.0, need):
+        if inst.fixed_weight + covered_weight(inst, chosen) < need + inst.fixed_weight - 1e-9 * max(
+            1.0, need
+        ):
             return None  # numerically short of the target: the greedy solution stands
         return chosen, out.status, max(0.0, out.bound if np.isfinite(out.bound) else 0.0)
 
@@ -188,7 +249,7 @@ class SetCover(SitingModel):
         y = [model.NewBoolVar(f"y{j}") for j in range(J)]
         z = [model.NewBoolVar(f"z{k}") for k in range(K)]
         for k in range(K):
-            model.AddBoolOr([y[j] for j in G.indices[G.indptr[k]:G.indptr[k + 1]]] + [z[k].Not()])
+            model.AddBoolOr([y[j] for j in G.indices[G.indptr[k] : G.indptr[k + 1]]] + [z[k].Not()])
         model.Add(cp_model.LinearExpr.WeightedSum(z, wint.tolist()) >= need_int)
         model.Minimize(cp_model.LinearExpr.WeightedSum(y, cint.tolist()))
         gset = set(greedy.tolist())
@@ -199,7 +260,8 @@ class SetCover(SitingModel):
             if out.status == "INFEASIBLE":
                 raise InfeasibleModelError(
                     "cover: infeasible because of the coverage target after integer scaling of the weights; "
-                    "lower model.coverage_target slightly")
+                    "lower model.coverage_target slightly"
+                )
             return None
         return np.flatnonzero(out.values["y"] > 0), out.status, max(0.0, out.bound - cerr)
 
@@ -209,9 +271,24 @@ class SetCover(SitingModel):
         c = self.raw["candidate_costs"]
         val = inst.fixed_weight + covered_weight(inst, chosen_pos)
         obj = float(c[sel].sum())
-        details = dict(details, covered_weight=val,
-                       coverage_fraction=val / inst.total_weight if inst.total_weight else 1.0,
-                       new_sites=int(sel.size), capex=obj)
-        return make_result(self.kind, status=status, sense="min", selected=sel, fixed_open=self.raw["fixed_open"],
-                           objective=obj, bound=bound, solver=solver, started=started, options=options,
-                           labels=self.site_labels, details=details)
+        details = dict(
+            details,
+            covered_weight=val,
+            coverage_fraction=val / inst.total_weight if inst.total_weight else 1.0,
+            new_sites=int(sel.size),
+            capex=obj,
+        )
+        return make_result(
+            self.kind,
+            status=status,
+            sense="min",
+            selected=sel,
+            fixed_open=self.raw["fixed_open"],
+            objective=obj,
+            bound=bound,
+            solver=solver,
+            started=started,
+            options=options,
+            labels=self.site_labels,
+            details=details,
+        )

@@ -53,12 +53,20 @@ def grid_network(side: int, *, spacing_m: float, rng: np.random.Generator) -> sp
     t = spacing_m / speed
     rows = np.concatenate([u, v])
     cols = np.concatenate([v, u])
-    return sparse.csr_matrix((np.concatenate([t, t]), (rows, cols)), shape=(side * side, side * side))
+    return sparse.csr_matrix(
+        (np.concatenate([t, t]), (rows, cols)), shape=(side * side, side * side)
+    )
 
 
 def synthetic_city(
-    n_demand: int, n_candidates: int, *, rng: np.random.Generator, side: int = 150,
-    spacing_m: float = 200.0, cutoff_s: float = 300.0, n_centres: int = 8,
+    n_demand: int,
+    n_candidates: int,
+    *,
+    rng: np.random.Generator,
+    side: int = 150,
+    spacing_m: float = 200.0,
+    cutoff_s: float = 300.0,
+    n_centres: int = 8,
 ) -> SyntheticCity:
     """Build a synthetic city instance (see module docstring).
 
@@ -96,7 +104,17 @@ def synthetic_city(
     node_cost.data -= 1e-9  # keep explicit entries (zero travel time at the site's own node)
     node_cost.data = np.maximum(node_cost.data, 0.0)
     cost = node_cost[demand_node]
-    logger.debug("synthetic city: %d nodes, %d demand points, %d candidates, nnz %d",
-                 n_nodes, n_demand, n_candidates, cost.nnz)
-    return SyntheticCity(cost=cost.tocsr(), weights=weights, demand_node=demand_node,
-                         candidate_node=candidate_node, n_nodes=n_nodes)
+    logger.debug(
+        "synthetic city: %d nodes, %d demand points, %d candidates, nnz %d",
+        n_nodes,
+        n_demand,
+        n_candidates,
+        cost.nnz,
+    )
+    return SyntheticCity(
+        cost=cost.tocsr(),
+        weights=weights,
+        demand_node=demand_node,
+        candidate_node=candidate_node,
+        n_nodes=n_nodes,
+    )

@@ -38,7 +38,12 @@ from sim.demand.zones import zone_ids, zone_nodes
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHAIN_MIX: dict[str, float] = {"H-W-H": 0.40, "H-O-H": 0.25, "H-W-O-H": 0.20, "H-O-O-H": 0.15}
+DEFAULT_CHAIN_MIX: dict[str, float] = {
+    "H-W-H": 0.40,
+    "H-O-H": 0.25,
+    "H-W-O-H": 0.20,
+    "H-O-O-H": 0.15,
+}
 DAY_S = 86_400.0
 _EST_SPEED_MS = 30.0 / 3.6
 _DETOUR_FACTOR = 1.3
@@ -47,8 +52,15 @@ _DETOUR_FACTOR = 1.3
 def parse_chain(chain: str) -> tuple[str, ...]:
     """``"H-W-O-H"`` -> ``("W", "O")`` (activities between leaving and returning home)."""
     parts = [p.strip().upper() for p in chain.split("-")]
-    if len(parts) < 3 or parts[0] != "H" or parts[-1] != "H" or any(p not in ("W", "O") for p in parts[1:-1]):
-        raise DemandError(f"trip chain {chain!r} must look like 'H-W-H' or 'H-W-O-H' (H home, W work, O other)")
+    if (
+        len(parts) < 3
+        or parts[0] != "H"
+        or parts[-1] != "H"
+        or any(p not in ("W", "O") for p in parts[1:-1])
+    ):
+        raise DemandError(
+            f"trip chain {chain!r} must look like 'H-W-H' or 'H-W-O-H' (H home, W work, O other)"
+        )
     return tuple(parts[1:-1])
 
 
@@ -104,12 +116,16 @@ def city_trips(
         raise DemandError(f"days = {days!r} must be an integer >= 1")
     ids = zone_ids(zones, zone_col)
     if population_col not in zones.columns:
-        raise DemandError(f"zones have no population column {population_col!r}; columns: {list(zones.columns)} "
-                          "(attach one with sim.demand.join_population)")
+        raise DemandError(
+            f"zones have no population column {population_col!r}; columns: {list(zones.columns)} "
+            "(attach one with sim.demand.join_population)"
+        )
     pop = pd.to_numeric(zones[population_col], errors="coerce").to_numpy(dtype=float)
     if np.isnan(pop).any() or (pop < 0).any() or pop.sum() <= 0:
         bad = ids[np.isnan(pop) | (pop < 0)].tolist()[:5]
-        raise DemandError(f"zone population column {population_col!r} must be >= 0 with a positive total; bad zones {bad}")
+        raise DemandError(
+            f"zone population column {population_col!r} must be >= 0 with a positive total; bad zones {bad}"
+        )
     vehicles = builtin_models() if vehicles is None else vehicles
     models, model_p = _mix(vehicle_mix or default_car_mix(vehicles), "vehicle_mix")
     resolve_models(models, vehicles, what="vehicle_mix")
@@ -118,11 +134,15 @@ def city_trips(
     mean_trips = float(np.dot(chain_p, [len(a) + 1 for a in acts]))
     p_active = 1.0 if trips_per_ev_day is None else trips_per_ev_day / mean_trips
     if not (0 < p_active <= 1):
-        raise DemandError(f"trips_per_ev_day = {trips_per_ev_day!r} must be in (0, {mean_trips:.2f}] for this chain "
-                          "mix (its mean trips per active EV); pass a chain_mix with longer chains for more")
+        raise DemandError(
+            f"trips_per_ev_day = {trips_per_ev_day!r} must be in (0, {mean_trips:.2f}] for this chain "
+            "mix (its mean trips per active EV); pass a chain_mix with longer chains for more"
+        )
     n_ev = int(fleet_size) if fleet_size is not None else int(round(adoption_share * pop.sum()))
     if n_ev <= 0:
-        raise DemandError(f"fleet is empty (adoption_share={adoption_share} x population {pop.sum():.0f}); raise it")
+        raise DemandError(
+            f"fleet is empty (adoption_share={adoption_share} x population {pop.sum():.0f}); raise it"
+        )
 
     zn = zone_nodes(network, zones, zone_col=zone_col)
     nz = len(ids)
@@ -159,7 +179,9 @@ def city_trips(
             node = cands[z][rng.integers(cands[z].size, size=sel.size)]
             if poi_nodes[z].size and poi_weight > 0:
                 use = rng.random(sel.size) < poi_weight
-                node = np.where(use, poi_nodes[z][rng.integers(poi_nodes[z].size, size=sel.size)], node)
+                node = np.where(
+                    use, poi_nodes[z][rng.integers(poi_nodes[z].size, size=sel.size)], node
+                )
             out[sel] = node
         return out
 
@@ -195,34 +217,62 @@ def city_trips(
             t = day * DAY_S + prof.sample(rng, ev.size)
             purposes = [*("work" if a == "W" else "other" for a in seq), "home"]
             for i in range(len(locs) - 1):
-                frames.append(pd.DataFrame({
-                    "v": ev, "day": day, "leg": i, "depart_s": t, "origin": locs[i], "destination": locs[i + 1],
-                    "purpose": purposes[i], "oz": zs[i], "dz": zs[i + 1]}))
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "v": ev,
+                            "day": day,
+                            "leg": i,
+                            "depart_s": t,
+                            "origin": locs[i],
+                            "destination": locs[i + 1],
+                            "purpose": purposes[i],
+                            "oz": zs[i],
+                            "dz": zs[i + 1],
+                        }
+                    )
+                )
                 if i + 1 < len(locs) - 1:
-                    dist = np.hypot(network.x[locs[i + 1]] - network.x[locs[i]], network.y[locs[i + 1]] - network.y[locs[i]])
+                    dist = np.hypot(
+                        network.x[locs[i + 1]] - network.x[locs[i]],
+                        network.y[locs[i + 1]] - network.y[locs[i]],
+                    )
                     a = seq[i]
-                    dwell = (np.clip(rng.normal(8.5, 1.0, ev.size), 4, 11) * 3600 if a == "W"
-                             else np.clip(rng.lognormal(np.log(3600.0), 0.7, ev.size), 600, 4 * 3600))
+                    dwell = (
+                        np.clip(rng.normal(8.5, 1.0, ev.size), 4, 11) * 3600
+                        if a == "W"
+                        else np.clip(rng.lognormal(np.log(3600.0), 0.7, ev.size), 600, 4 * 3600)
+                    )
                     t = t + dist * _DETOUR_FACTOR / _EST_SPEED_MS + dwell
     if not frames:
-        raise DemandError("no trips generated (no active EV); raise adoption_share / fleet_size or trips_per_ev_day")
-    df = pd.concat(frames, ignore_index=True).sort_values(["v", "day", "leg"], kind="stable").reset_index(drop=True)
+        raise DemandError(
+            "no trips generated (no active EV); raise adoption_share / fleet_size or trips_per_ev_day"
+        )
+    df = (
+        pd.concat(frames, ignore_index=True)
+        .sort_values(["v", "day", "leg"], kind="stable")
+        .reset_index(drop=True)
+    )
     if max_trips is not None and len(df) > max_trips:
         per_v = df.groupby("v", sort=True).size()
         keep = per_v.index[np.cumsum(per_v.to_numpy()) <= max_trips]
         df = df[df["v"].isin(keep)].reset_index(drop=True)
         logger.info("city demand truncated to %d trips (max_trips=%d)", len(df), max_trips)
-    out = pd.DataFrame({
-        "vehicle_id": df["v"].to_numpy(dtype=np.int64),
-        "vehicle_model": np.asarray(models, dtype=object)[model[df["v"].to_numpy()]],
-        "origin": df["origin"].to_numpy(dtype=np.int64),
-        "destination": df["destination"].to_numpy(dtype=np.int64),
-        "depart_s": df["depart_s"].to_numpy(dtype=float),
-        "chain_seq": df.groupby("v", sort=False).cumcount().to_numpy(dtype=np.int64),
-        "day": df["day"].to_numpy(dtype=np.int64),
-        "purpose": df["purpose"].to_numpy(dtype=object),
-        "origin_zone": ids[df["oz"].to_numpy()].to_numpy(),
-        "destination_zone": ids[df["dz"].to_numpy()].to_numpy(),
-    })
-    logger.info("city demand: %d EVs, %d trips over %d day(s)", out["vehicle_id"].nunique(), len(out), days)
+    out = pd.DataFrame(
+        {
+            "vehicle_id": df["v"].to_numpy(dtype=np.int64),
+            "vehicle_model": np.asarray(models, dtype=object)[model[df["v"].to_numpy()]],
+            "origin": df["origin"].to_numpy(dtype=np.int64),
+            "destination": df["destination"].to_numpy(dtype=np.int64),
+            "depart_s": df["depart_s"].to_numpy(dtype=float),
+            "chain_seq": df.groupby("v", sort=False).cumcount().to_numpy(dtype=np.int64),
+            "day": df["day"].to_numpy(dtype=np.int64),
+            "purpose": df["purpose"].to_numpy(dtype=object),
+            "origin_zone": ids[df["oz"].to_numpy()].to_numpy(),
+            "destination_zone": ids[df["dz"].to_numpy()].to_numpy(),
+        }
+    )
+    logger.info(
+        "city demand: %d EVs, %d trips over %d day(s)", out["vehicle_id"].nunique(), len(out), days
+    )
     return out

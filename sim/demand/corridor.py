@@ -26,26 +26,41 @@ from sim.demand.profiles import CORRIDOR_PROFILE, TRUCK_PROFILE, DepartureProfil
 logger = logging.getLogger(__name__)
 
 
-def place_nodes(network: RoadNetwork, places: pd.DataFrame, *, node_col: str = "node",
-                max_snap_m: float = 5000.0, name_col: str = "name") -> np.ndarray:
+def place_nodes(
+    network: RoadNetwork,
+    places: pd.DataFrame,
+    *,
+    node_col: str = "node",
+    max_snap_m: float = 5000.0,
+    name_col: str = "name",
+) -> np.ndarray:
     """Node index of every place: ``node_col`` if present, else snapped from ``lon``/``lat``
     (or ``longitude``/``latitude``); raises :class:`SnapDistanceError` listing far places."""
     if node_col in places.columns and places[node_col].notna().all():
         nodes = pd.to_numeric(places[node_col], errors="coerce").to_numpy()
         if np.isnan(nodes).any() or (nodes < 0).any() or (nodes >= network.n_nodes).any():
-            raise DemandError(f"places column {node_col!r} must hold node indices 0..{network.n_nodes - 1}")
+            raise DemandError(
+                f"places column {node_col!r} must hold node indices 0..{network.n_nodes - 1}"
+            )
         return nodes.astype(np.int64)
     lon_c = "lon" if "lon" in places.columns else "longitude"
     lat_c = "lat" if "lat" in places.columns else "latitude"
     if lon_c not in places.columns or lat_c not in places.columns:
-        raise DemandError(f"places need a {node_col!r} column or lon/lat coordinates; columns: {list(places.columns)}")
+        raise DemandError(
+            f"places need a {node_col!r} column or lon/lat coordinates; columns: {list(places.columns)}"
+        )
     labels = places[name_col].astype(str).tolist() if name_col in places.columns else None
-    return network.snap_strict(places[lon_c].to_numpy(float), places[lat_c].to_numpy(float),
-                               max_distance_m=max_snap_m, labels=labels)
+    return network.snap_strict(
+        places[lon_c].to_numpy(float),
+        places[lat_c].to_numpy(float),
+        max_distance_m=max_snap_m,
+        labels=labels,
+    )
 
 
-def gravity_weights(population: np.ndarray, distance_km: np.ndarray, *, exponent: float,
-                    min_distance_km: float) -> np.ndarray:
+def gravity_weights(
+    population: np.ndarray, distance_km: np.ndarray, *, exponent: float, min_distance_km: float
+) -> np.ndarray:
     """``P_i P_j / d_ij^exponent`` with zeros on the diagonal, below ``min_distance_km`` and
     where unreachable."""
     d = np.asarray(distance_km, dtype=float)
@@ -94,27 +109,48 @@ def corridor_trips(
     if not (isinstance(days, int) and days >= 1):
         raise DemandError(f"days = {days!r} must be an integer >= 1")
     if population_col not in places.columns:
-        raise DemandError(f"places have no population column {population_col!r}; columns: {list(places.columns)}")
+        raise DemandError(
+            f"places have no population column {population_col!r}; columns: {list(places.columns)}"
+        )
     vehicles = builtin_models() if vehicles is None else vehicles
-    nodes = place_nodes(network, places, node_col=node_col, max_snap_m=max_snap_m, name_col=name_col)
-    names = places[name_col].astype(str).to_numpy() if name_col in places.columns else np.asarray([str(n) for n in nodes])
+    nodes = place_nodes(
+        network, places, node_col=node_col, max_snap_m=max_snap_m, name_col=name_col
+    )
+    names = (
+        places[name_col].astype(str).to_numpy()
+        if name_col in places.columns
+        else np.asarray([str(n) for n in nodes])
+    )
     pop = pd.to_numeric(places[population_col], errors="coerce").to_numpy(dtype=float)
     if np.isnan(pop).any() or (pop < 0).any():
         raise DemandError(f"places column {population_col!r} must be non-negative numbers")
     # places snapped to the same node merge (their populations add up)
     uniq, inv = np.unique(nodes, return_inverse=True)
     upop = np.bincount(inv, weights=pop)
-    uname = np.asarray([" / ".join(dict.fromkeys(names[inv == i])) for i in range(uniq.size)], dtype=object)
+    uname = np.asarray(
+        [" / ".join(dict.fromkeys(names[inv == i])) for i in range(uniq.size)], dtype=object
+    )
     _, length = network.route_matrices(uniq, uniq)
-    w = gravity_weights(upop, length / 1000.0, exponent=gravity_exponent, min_distance_km=min_distance_km)
+    w = gravity_weights(
+        upop, length / 1000.0, exponent=gravity_exponent, min_distance_km=min_distance_km
+    )
     if w.sum() <= 0:
-        raise DemandError(f"no place pair is reachable and at least {min_distance_km} km apart; check the network "
-                          "and min_distance_km")
+        raise DemandError(
+            f"no place pair is reachable and at least {min_distance_km} km apart; check the network "
+            "and min_distance_km"
+        )
     p = (w / w.sum()).ravel()
     n_total = int(round(trips_per_day))
     n_truck = int(round(trips_per_day * truck_share))
-    flows = [("passenger", n_total - n_truck, car_mix or default_car_mix(vehicles), profile),
-             ("cargo", n_truck, truck_mix or (default_truck_mix(vehicles) if n_truck else {}), truck_profile)]
+    flows = [
+        ("passenger", n_total - n_truck, car_mix or default_car_mix(vehicles), profile),
+        (
+            "cargo",
+            n_truck,
+            truck_mix or (default_truck_mix(vehicles) if n_truck else {}),
+            truck_profile,
+        ),
+    ]
     frames = []
     for day in range(days):
         for flow, n, mix, prof in flows:
@@ -124,16 +160,35 @@ def corridor_trips(
             resolve_models(keys, vehicles, what=f"{flow} vehicle mix")
             pair = rng.choice(p.size, size=n, p=p)
             oi, di = np.divmod(pair, uniq.size)
-            frames.append(pd.DataFrame({
-                "vehicle_model": np.asarray(keys, dtype=object)[rng.choice(len(keys), size=n, p=mp)],
-                "origin": uniq[oi], "destination": uniq[di],
-                "depart_s": day * DAY_S + prof.sample(rng, n), "day": day, "flow": flow,
-                "origin_place": uname[oi], "destination_place": uname[di],
-                "direct_km": length[oi, di] / 1000.0,
-            }))
-    df = pd.concat(frames, ignore_index=True).sort_values("depart_s", kind="stable").reset_index(drop=True)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "vehicle_model": np.asarray(keys, dtype=object)[
+                            rng.choice(len(keys), size=n, p=mp)
+                        ],
+                        "origin": uniq[oi],
+                        "destination": uniq[di],
+                        "depart_s": day * DAY_S + prof.sample(rng, n),
+                        "day": day,
+                        "flow": flow,
+                        "origin_place": uname[oi],
+                        "destination_place": uname[di],
+                        "direct_km": length[oi, di] / 1000.0,
+                    }
+                )
+            )
+    df = (
+        pd.concat(frames, ignore_index=True)
+        .sort_values("depart_s", kind="stable")
+        .reset_index(drop=True)
+    )
     df.insert(0, "vehicle_id", np.arange(len(df), dtype=np.int64))
     df.insert(5, "chain_seq", np.zeros(len(df), dtype=np.int64))
-    logger.info("corridor demand: %d trips (%d cargo) over %d day(s) between %d places",
-                len(df), int((df["flow"] == "cargo").sum()), days, uniq.size)
+    logger.info(
+        "corridor demand: %d trips (%d cargo) over %d day(s) between %d places",
+        len(df),
+        int((df["flow"] == "cargo").sum()),
+        days,
+        uniq.size,
+    )
     return df

@@ -45,25 +45,40 @@ def _read(path: Path) -> pd.DataFrame:
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
     except Exception as exc:  # pandas/pyarrow raise many types for corrupt files
-        raise DemandTableError(f"OD table {path} cannot be read ({type(exc).__name__}: {exc}); "
-                               "check that it is a valid CSV/Parquet file") from exc
-    raise DemandTableError(f"OD table {path} has unsupported extension {suffix!r}; use .csv or .parquet")
+        raise DemandTableError(
+            f"OD table {path} cannot be read ({type(exc).__name__}: {exc}); "
+            "check that it is a valid CSV/Parquet file"
+        ) from exc
+    raise DemandTableError(
+        f"OD table {path} has unsupported extension {suffix!r}; use .csv or .parquet"
+    )
 
 
 def _times(df: pd.DataFrame, where: str) -> np.ndarray:
     if "depart_s" in df.columns:
         t = pd.to_numeric(df["depart_s"], errors="coerce").to_numpy(dtype=float)
     elif "depart_time" in df.columns:
-        td = pd.to_timedelta(df["depart_time"].astype(str).str.strip().where(
-            df["depart_time"].astype(str).str.count(":") >= 2, df["depart_time"].astype(str).str.strip() + ":00"),
-            errors="coerce")
+        td = pd.to_timedelta(
+            df["depart_time"]
+            .astype(str)
+            .str.strip()
+            .where(
+                df["depart_time"].astype(str).str.count(":") >= 2,
+                df["depart_time"].astype(str).str.strip() + ":00",
+            ),
+            errors="coerce",
+        )
         t = td.dt.total_seconds().to_numpy(dtype=float)
     else:
-        raise DemandTableError(f"{where}: needs a 'depart_s' (seconds) or 'depart_time' (HH:MM) column")
+        raise DemandTableError(
+            f"{where}: needs a 'depart_s' (seconds) or 'depart_time' (HH:MM) column"
+        )
     bad = np.flatnonzero(~np.isfinite(t) | (t < 0))
     if bad.size:
-        raise DemandTableError(f"{where}: unreadable or negative departure times in rows {(bad + 2).tolist()[:10]} "
-                               "(row numbers as in the file, header = row 1)")
+        raise DemandTableError(
+            f"{where}: unreadable or negative departure times in rows {(bad + 2).tolist()[:10]} "
+            "(row numbers as in the file, header = row 1)"
+        )
     if "day" in df.columns:
         day = pd.to_numeric(df["day"], errors="coerce").to_numpy(dtype=float)
         if np.isnan(day).any() or (day < 0).any():
@@ -110,7 +125,9 @@ def read_od_table(
         if cnt.isna().any() or (cnt < 1).any() or (cnt != np.floor(cnt)).any():
             raise DemandTableError(f"{where}: column 'count' must be integers >= 1")
         if "vehicle_id" in df.columns:
-            raise DemandTableError(f"{where}: use either 'count' (aggregated trips) or 'vehicle_id' (chains), not both")
+            raise DemandTableError(
+                f"{where}: use either 'count' (aggregated trips) or 'vehicle_id' (chains), not both"
+            )
         rep = cnt.to_numpy(dtype=np.int64)
         df = df.loc[df.index.repeat(rep)].reset_index(drop=True)
         file_row = np.repeat(file_row, rep)
@@ -126,19 +143,31 @@ def read_od_table(
         keys, p = _mix(vehicle_mix or default_car_mix(vehicles), "vehicle_mix")
         resolve_models(keys, vehicles, what="vehicle_mix")
         model = np.asarray(keys, dtype=object)[rng.choice(len(keys), size=len(df), p=p)]
-    out = pd.DataFrame({
-        "vehicle_id": df["vehicle_id"].to_numpy() if "vehicle_id" in df.columns else np.arange(len(df), dtype=np.int64),
-        "vehicle_model": model, "origin": origin, "destination": dest, "depart_s": depart,
-    })
+    out = pd.DataFrame(
+        {
+            "vehicle_id": df["vehicle_id"].to_numpy()
+            if "vehicle_id" in df.columns
+            else np.arange(len(df), dtype=np.int64),
+            "vehicle_model": model,
+            "origin": origin,
+            "destination": dest,
+            "depart_s": depart,
+        }
+    )
     if "vehicle_id" in df.columns and "vehicle_model" in df.columns:
         # a vehicle keeps one model: the first row's
-        out["vehicle_model"] = out.groupby("vehicle_id", sort=False)["vehicle_model"].transform("first")
+        out["vehicle_model"] = out.groupby("vehicle_id", sort=False)["vehicle_model"].transform(
+            "first"
+        )
     if "chain_seq" in df.columns:
         out["chain_seq"] = pd.to_numeric(df["chain_seq"], errors="coerce").to_numpy()
         if out["chain_seq"].isna().any():
             raise DemandTableError(f"{where}: column 'chain_seq' must be integers")
     else:
-        out["chain_seq"] = out.groupby("vehicle_id", sort=False)["depart_s"].rank(method="first").astype(np.int64) - 1
+        out["chain_seq"] = (
+            out.groupby("vehicle_id", sort=False)["depart_s"].rank(method="first").astype(np.int64)
+            - 1
+        )
     out["chain_seq"] = out["chain_seq"].astype(np.int64)
     if "initial_soc" in df.columns:
         out["initial_soc"] = pd.to_numeric(df["initial_soc"], errors="coerce").to_numpy()
@@ -150,7 +179,9 @@ def read_od_table(
     return out
 
 
-def _ends(df, network, zones, zone_col, rng, where, file_row, max_snap_m) -> tuple[np.ndarray, np.ndarray]:
+def _ends(
+    df, network, zones, zone_col, rng, where, file_row, max_snap_m
+) -> tuple[np.ndarray, np.ndarray]:
     cols = set(df.columns)
     if {"origin", "destination"} <= cols:
         if zones is not None:
@@ -162,7 +193,10 @@ def _ends(df, network, zones, zone_col, rng, where, file_row, max_snap_m) -> tup
                 vals = df[col].astype(str).str.strip().to_numpy()
                 unknown = ~np.isin(vals, list(known))
                 if unknown.any():
-                    bad = [f"{v!r} (row {r})" for v, r in zip(vals[unknown], file_row[unknown], strict=True)][:8]
+                    bad = [
+                        f"{v!r} (row {r})"
+                        for v, r in zip(vals[unknown], file_row[unknown], strict=True)
+                    ][:8]
                     raise UnknownZoneError(
                         f"{where}: column {col!r} has {int(unknown.sum())} value(s) that are not zones: "
                         f"{', '.join(bad)}; known zones: {sorted(known)[:30]}. Fix the ids or pass the right zones/zone_col."
@@ -188,10 +222,20 @@ def _ends(df, network, zones, zone_col, rng, where, file_row, max_snap_m) -> tup
         return res[0], res[1]
     need = {"origin_lon", "origin_lat", "destination_lon", "destination_lat"}
     if need <= cols:
-        o = network.snap_strict(df["origin_lon"].to_numpy(float), df["origin_lat"].to_numpy(float),
-                                max_distance_m=max_snap_m, labels=[f"origin row {r}" for r in file_row])
-        d = network.snap_strict(df["destination_lon"].to_numpy(float), df["destination_lat"].to_numpy(float),
-                                max_distance_m=max_snap_m, labels=[f"destination row {r}" for r in file_row])
+        o = network.snap_strict(
+            df["origin_lon"].to_numpy(float),
+            df["origin_lat"].to_numpy(float),
+            max_distance_m=max_snap_m,
+            labels=[f"origin row {r}" for r in file_row],
+        )
+        d = network.snap_strict(
+            df["destination_lon"].to_numpy(float),
+            df["destination_lat"].to_numpy(float),
+            max_distance_m=max_snap_m,
+            labels=[f"destination row {r}" for r in file_row],
+        )
         return o, d
-    raise DemandTableError(f"{where}: needs 'origin' and 'destination' columns (zone ids or node indices) or "
-                           f"origin_lon/origin_lat/destination_lon/destination_lat; has {sorted(cols)}")
+    raise DemandTableError(
+        f"{where}: needs 'origin' and 'destination' columns (zone ids or node indices) or "
+        f"origin_lon/origin_lat/destination_lon/destination_lat; has {sorted(cols)}"
+    )

@@ -26,8 +26,10 @@ class DepartureProfile:
         w = tuple(float(x) for x in self.weights)
         object.__setattr__(self, "weights", w)
         if len(w) != 24 or any(not np.isfinite(x) or x < 0 for x in w) or sum(w) <= 0:
-            raise DemandError(f"departure profile {self.name!r} needs 24 non-negative hourly weights "
-                              f"with a positive sum, got {len(w)} values: {list(w)[:24]}")
+            raise DemandError(
+                f"departure profile {self.name!r} needs 24 non-negative hourly weights "
+                f"with a positive sum, got {len(w)} values: {list(w)[:24]}"
+            )
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -41,17 +43,102 @@ class DepartureProfile:
 
 
 #: Home -> work departures (assumption: 6-10 h, peak 7-8 h).
-WORK_PROFILE = DepartureProfile((0, 0, 0, 0, 0, 0.5, 4, 9, 7, 3, 1, 0.5, 0.5, 0.3, 0.2, 0.2, 0.2, 0.2, 0.1, 0, 0, 0, 0, 0),
-                                name="work")
+WORK_PROFILE = DepartureProfile(
+    (0, 0, 0, 0, 0, 0.5, 4, 9, 7, 3, 1, 0.5, 0.5, 0.3, 0.2, 0.2, 0.2, 0.2, 0.1, 0, 0, 0, 0, 0),
+    name="work",
+)
 #: First departure of non-work chains (assumption: daytime, peak around noon and 17 h).
-OTHER_PROFILE = DepartureProfile((0.1, 0, 0, 0, 0, 0.2, 0.8, 2, 3, 4.5, 5.5, 6, 6, 5.5, 5, 5.5, 6, 6, 5, 3.5, 2.5, 1.5, 0.8, 0.3),
-                                 name="other")
+OTHER_PROFILE = DepartureProfile(
+    (
+        0.1,
+        0,
+        0,
+        0,
+        0,
+        0.2,
+        0.8,
+        2,
+        3,
+        4.5,
+        5.5,
+        6,
+        6,
+        5.5,
+        5,
+        5.5,
+        6,
+        6,
+        5,
+        3.5,
+        2.5,
+        1.5,
+        0.8,
+        0.3,
+    ),
+    name="other",
+)
 #: Weekday trip starts of all purposes (assumption; NHTS-like shape), for single trips.
-WEEKDAY_PROFILE = DepartureProfile((0.3, 0.2, 0.15, 0.15, 0.3, 0.9, 2.8, 6.5, 7.5, 5.0, 4.6, 5.0, 5.6, 5.6, 5.7, 6.6, 7.6, 8.2, 7.0, 5.0, 3.7, 2.8, 1.9, 1.0),
-                                   name="weekday")
+WEEKDAY_PROFILE = DepartureProfile(
+    (
+        0.3,
+        0.2,
+        0.15,
+        0.15,
+        0.3,
+        0.9,
+        2.8,
+        6.5,
+        7.5,
+        5.0,
+        4.6,
+        5.0,
+        5.6,
+        5.6,
+        5.7,
+        6.6,
+        7.6,
+        8.2,
+        7.0,
+        5.0,
+        3.7,
+        2.8,
+        1.9,
+        1.0,
+    ),
+    name="weekday",
+)
 #: Intercity passenger departures (assumption: most between 6 and 18 h).
-CORRIDOR_PROFILE = DepartureProfile((0.2, 0.1, 0.1, 0.1, 0.3, 1.5, 4, 6, 7, 7, 6.5, 6, 5.5, 5.5, 5.5, 5.5, 5, 4, 3, 2, 1.5, 1, 0.6, 0.3),
-                                    name="corridor")
+CORRIDOR_PROFILE = DepartureProfile(
+    (
+        0.2,
+        0.1,
+        0.1,
+        0.1,
+        0.3,
+        1.5,
+        4,
+        6,
+        7,
+        7,
+        6.5,
+        6,
+        5.5,
+        5.5,
+        5.5,
+        5.5,
+        5,
+        4,
+        3,
+        2,
+        1.5,
+        1,
+        0.6,
+        0.3,
+    ),
+    name="corridor",
+)
 #: Heavy trucks (assumption: around the clock, daytime bias).
-TRUCK_PROFILE = DepartureProfile((2, 2, 2, 2, 2.5, 3, 4, 5, 5.5, 5.5, 5.5, 5.5, 5, 5, 5, 5, 5, 4.5, 4, 3.5, 3, 2.5, 2, 2),
-                                 name="truck")
+TRUCK_PROFILE = DepartureProfile(
+    (2, 2, 2, 2, 2.5, 3, 4, 5, 5.5, 5.5, 5.5, 5.5, 5, 5, 5, 5, 5, 4.5, 4, 3.5, 3, 2.5, 2, 2),
+    name="truck",
+)

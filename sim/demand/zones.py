@@ -30,15 +30,24 @@ def zone_ids(zones: gpd.GeoDataFrame, zone_col: str | None) -> pd.Index:
     if zone_col is None:
         return pd.Index(zones.index)
     if zone_col not in zones.columns:
-        raise DemandError(f"zones have no column {zone_col!r} to identify them; columns: {list(zones.columns)}")
+        raise DemandError(
+            f"zones have no column {zone_col!r} to identify them; columns: {list(zones.columns)}"
+        )
     ids = pd.Index(zones[zone_col])
     if not ids.is_unique:
-        raise DemandError(f"zone ids in column {zone_col!r} are not unique: {ids[ids.duplicated()].tolist()[:5]}")
+        raise DemandError(
+            f"zone ids in column {zone_col!r} are not unique: {ids[ids.duplicated()].tolist()[:5]}"
+        )
     return ids
 
 
-def zone_nodes(network: RoadNetwork, zones: gpd.GeoDataFrame, *, zone_col: str | None = None,
-               max_fallback_m: float = 5000.0) -> dict[object, np.ndarray]:
+def zone_nodes(
+    network: RoadNetwork,
+    zones: gpd.GeoDataFrame,
+    *,
+    zone_col: str | None = None,
+    max_fallback_m: float = 5000.0,
+) -> dict[object, np.ndarray]:
     """Network nodes inside each zone polygon.
 
     A zone containing no node (small polygon, clipped network) gets the node nearest to its
@@ -64,7 +73,11 @@ def zone_nodes(network: RoadNetwork, zones: gpd.GeoDataFrame, *, zone_col: str |
                     f"zone {zid!r} contains no node of road network {network.name!r} and its nearest "
                     f"node is {snap.distance_m[0]:.0f} m away; the network does not cover this zone"
                 )
-            logger.warning("zone %r contains no network node; using the nearest node (%.0f m)", zid, snap.distance_m[0])
+            logger.warning(
+                "zone %r contains no network node; using the nearest node (%.0f m)",
+                zid,
+                snap.distance_m[0],
+            )
             nodes = snap.node
         out[zid] = nodes
     return out
@@ -93,10 +106,14 @@ def join_population(
     """
     fields = [f for f in zone_name_fields if f in zones.columns]
     if not fields:
-        raise DemandError(f"zones have none of the name fields {list(zone_name_fields)}; columns: {list(zones.columns)}")
+        raise DemandError(
+            f"zones have none of the name fields {list(zone_name_fields)}; columns: {list(zones.columns)}"
+        )
     for col in (table_name_col, population_col):
         if col not in table.columns:
-            raise DemandError(f"population table has no column {col!r}; columns: {list(table.columns)}")
+            raise DemandError(
+                f"population table has no column {col!r}; columns: {list(table.columns)}"
+            )
     lookup: dict[str, int] = {}
     for r, row in enumerate(table.itertuples(index=False)):
         names = [getattr(row, table_name_col)]
@@ -106,7 +123,9 @@ def join_population(
             lookup.setdefault(normalise_name(n), r)
     rows, unmatched = [], []
     for _, z in zones.iterrows():
-        r = next((lookup[normalise_name(z[f])] for f in fields if normalise_name(z[f]) in lookup), None)
+        r = next(
+            (lookup[normalise_name(z[f])] for f in fields if normalise_name(z[f]) in lookup), None
+        )
         rows.append(r)
         if r is None:
             unmatched.append(" / ".join(str(z[f]) for f in fields))
@@ -117,10 +136,14 @@ def join_population(
         )
     if len(set(rows)) != len(rows):
         dup = table[table_name_col].iloc[[r for r in set(rows) if rows.count(r) > 1]].tolist()
-        raise UnknownZoneError(f"population row(s) {dup} match more than one zone; make the names distinct")
+        raise UnknownZoneError(
+            f"population row(s) {dup} match more than one zone; make the names distinct"
+        )
     out = zones.copy()
     pop = pd.to_numeric(table[population_col], errors="coerce").to_numpy()[rows]
     if np.isnan(pop).any() or (pop < 0).any():
-        raise DemandError(f"population table column {population_col!r} has missing or negative values")
+        raise DemandError(
+            f"population table column {population_col!r} has missing or negative values"
+        )
     out[out_col] = pop
     return out
