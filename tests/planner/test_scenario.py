@@ -10,7 +10,7 @@ import pytest
 from planner.checks import run_checks
 from planner.scenario import ConfigFileError, config_hash, load_config
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SHIPPED = ["almaty", "corridor-kaz01", "astana", "karaganda"]
 
 

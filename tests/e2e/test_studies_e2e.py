@@ -12,10 +12,9 @@ import pytest
 
 from planner.scenario import load_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
-sys.path.insert(0, str(Path(__file__).parent))
-from test_report import dump_dom, js_error, map_attrs  # noqa: E402
+from tests.planner.test_report import dump_dom, js_error, map_attrs  # noqa: E402
 
 
 @pytest.fixture

@@ -14,17 +14,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
-from test_siting_mclp_bounds import (  # tests/ is on sys.path
-    _instance,
-    _plane,
-    _solutions,
-    covering_instances,
-)
 
 from planner.siting import MCLP
 from planner.siting import mclp as mclp_module
 from planner.siting._covering import covered_weight
 from planner.siting._covering_lp import lp_cover_bound, lp_fixings, lp_rounding, restricted_instance
+from tests.planner.test_siting_mclp_bounds import (
+    _instance,
+    _plane,
+    _solutions,
+    covering_instances,
+)
 
 
 def _primal_lp(G, w, costs, p, budget) -> float:

@@ -33,7 +33,7 @@ from planner.outputs import atomic_dir
 from planner.sweep import SweepError, check_parameter, plan_configs, plan_sweep
 
 TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
+ROOT = TESTS.parents[1]
 
 BASE = """\
 name: tiny
@@ -393,7 +393,7 @@ def test_resume_after_killing_the_batch_process(tmp_path):
             "--workers",
             "2",
             "--runner",
-            "test_batch:fake_runner",
+            "tests.planner.test_batch:fake_runner",
         ],
         env=env,
         cwd=ROOT,

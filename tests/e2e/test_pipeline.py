@@ -15,7 +15,7 @@ import pytest
 
 from planner.scenario import load_config
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 SMALL_CORRIDOR = {
     "demand.trips_per_day": 120,

@@ -16,10 +16,10 @@ import geopandas as gpd
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
-from test_export import synthetic_result  # tests/ is on sys.path (rootdir-relative import mode)
 
 from planner.report import map_payload, write_report
 from planner.study_result import StudyResult
+from tests.planner.test_export import synthetic_result
 
 CHROMIUM_FLAGS = [
     "--headless",
