@@ -163,7 +163,7 @@ def simulate_runner(cfg, *, out_dir: Path) -> dict:
 
 def noop_runner(cfg, *, out_dir: Path) -> dict:
     """A run that does nothing but write its folder: what the batch machinery costs alone."""
-    from planner.outputs import atomic_dir
+    from planner.report.atomic import atomic_dir
 
     with atomic_dir(out_dir) as tmp:
         (tmp / "ok.txt").write_text(str(cfg.model.p))
@@ -172,7 +172,7 @@ def noop_runner(cfg, *, out_dir: Path) -> dict:
 
 def cpu_runner(cfg, *, out_dir: Path) -> dict:
     """A run of fixed pure-CPU work (~1 s on one core): the ideal case for scaling."""
-    from planner.outputs import atomic_dir
+    from planner.report.atomic import atomic_dir
 
     acc = 0
     for i in range(6_000_000):
@@ -379,7 +379,7 @@ def main() -> int:
     print(text)
     if (args.quick or args.only) and args.out is None:
         return 0
-    from planner.outputs import write_text_atomic
+    from planner.report.atomic import write_text_atomic
 
     out = args.out or HERE / "results"
     write_text_atomic(out / "batch.json", json.dumps(report, indent=1))

@@ -42,7 +42,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from networks._errors import EvplanError
-from planner.outputs import atomic_dir, write_text_atomic
+from planner.report.atomic import atomic_dir, write_text_atomic
 from planner.scenario import StudyConfig
 from planner.sweep import BatchPlan, RunSpec, write_batch_outputs
 

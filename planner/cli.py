@@ -188,7 +188,7 @@ def network_sites(
     import pandas as pd
 
     from networks.sites import DEFAULT_CANDIDATE_TAGS, candidate_sites, existing_stations
-    from planner.outputs import write_text_atomic
+    from planner.report.atomic import write_text_atomic
 
     if fmt not in ("table", "geojson", "csv"):
         raise EvplanError(f"--format {fmt!r} is not one of table, geojson, csv")

@@ -2,7 +2,7 @@
 
 Every step is timed and logged; ``on_step`` lets the CLI drive a progress display. The
 whole output folder is assembled under a temporary name and renamed at the end
-(:func:`planner.outputs.atomic_dir`), so an interrupted run leaves nothing half-written.
+(:func:`planner.report.atomic.atomic_dir`), so an interrupted run leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pandas as pd
 import sim
 from planner.closed_loop import LoopResult, ScenarioOutcome, Targets, closed_loop
 from planner.demand_step import build_trips, demand_points
-from planner.outputs import atomic_dir
+from planner.report.atomic import atomic_dir
 from planner.scenario import StudyConfig, config_hash
 from planner.study_inputs import (
     StudyNetwork,
@@ -308,7 +308,7 @@ def simulate_study(
     if write:
         folder = Path(out_dir) if out_dir is not None else _default_folder(cfg, "simulate")
         with timer.step("outputs"), atomic_dir(folder) as tmp:
-            from planner.export import write_outputs
+            from planner.report.export import write_outputs
 
             write_outputs(result, tmp)
         result.manifest["output_folder"] = str(folder)
@@ -377,7 +377,7 @@ def optimize_study(
     if write:
         folder = Path(out_dir) if out_dir is not None else _default_folder(cfg, "optimize")
         with timer.step("outputs"), atomic_dir(folder) as tmp:
-            from planner.export import write_outputs
+            from planner.report.export import write_outputs
 
             write_outputs(result, tmp)
         result.manifest["output_folder"] = str(folder)
@@ -409,11 +409,11 @@ def _default_folder(cfg: StudyConfig, suffix: str = "") -> Path:
 
 def write_study(result: StudyResult, folder: Path, *, html: bool = True) -> None:
     """Write tables, layers, KPIs, manifest and (optionally) the HTML report into ``folder``."""
-    from planner.export import write_outputs
+    from planner.report.export import write_outputs
 
     write_outputs(result, folder)
     if html:
-        from planner.report import write_report
+        from planner.report.html import write_report
 
         write_report(result, folder)
 

@@ -1,7 +1,7 @@
 """What one study run produces, handed from the pipeline to the writers and the report.
 
-The pipeline fills a :class:`StudyResult`; :mod:`planner.report` (HTML, PNG) and
-:mod:`planner.export` (GeoPackage, GeoJSON, CSV/Parquet, KPI JSON/CSV, manifest) only read
+The pipeline fills a :class:`StudyResult`; :mod:`planner.report.html` (HTML, PNG) and
+:mod:`planner.report.export` (GeoPackage, GeoJSON, CSV/Parquet, KPI JSON/CSV, manifest) only read
 it. All GeoDataFrames are in WGS84 (EPSG:4326).
 """
 

@@ -39,7 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from networks._errors import ConfigError, EvplanError
-from planner.outputs import write_bytes_atomic, write_text_atomic
+from planner.report.atomic import write_bytes_atomic, write_text_atomic
 from planner.scenario import StudyConfig, _line_of, config_hash, load_config
 
 if TYPE_CHECKING:

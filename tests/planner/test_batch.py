@@ -29,7 +29,7 @@ from planner.batch import (
     finished_runs,
     run_batch,
 )
-from planner.outputs import atomic_dir
+from planner.report.atomic import atomic_dir
 from planner.sweep import SweepError, check_parameter, plan_configs, plan_sweep
 
 TESTS = Path(__file__).resolve().parent

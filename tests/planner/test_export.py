@@ -1,4 +1,4 @@
-"""Machine-readable outputs of a study run (planner.export) on a small synthetic study.
+"""Machine-readable outputs of a study run (planner.report.export) on a small synthetic study.
 
 ``synthetic_result`` is also used by ``test_report.py``. All its data are made up (a road
 grid and stations near Almaty); the names say so.
@@ -17,8 +17,8 @@ import pyogrio
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
-from planner.export import as_wgs84, json_safe, kpi_table, write_outputs
-from planner.outputs import atomic_dir
+from planner.report.atomic import atomic_dir
+from planner.report.export import as_wgs84, json_safe, kpi_table, write_outputs
 from planner.study_result import StudyResult
 
 LON0, LAT0 = 76.90, 43.22  # synthetic grid origin, near central Almaty

@@ -1,4 +1,4 @@
-"""The HTML report (planner.report): self-contained, and rendered for real in headless Chromium.
+"""The HTML report (planner.report.html): self-contained, and rendered for real in headless Chromium.
 
 Chromium is Debian's package (``apt-get install chromium``; ``.ci/run`` installs it). When it
 is missing the browser tests FAIL, on purpose: the report is a deliverable and must be seen
@@ -17,7 +17,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from planner.report import map_payload, write_report
+from planner.report.html import map_payload, write_report
 from planner.study_result import StudyResult
 from tests.planner.test_export import synthetic_result
 

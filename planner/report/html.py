@@ -1,7 +1,7 @@
 """Self-contained HTML report of one study run, plus its PNG figures.
 
 ``report.html`` embeds everything it needs (CSS, the map script from
-:mod:`planner.report_assets`, map data as JSON, charts as base64 PNG), so it opens from a
+:mod:`planner.report.assets`, map data as JSON, charts as base64 PNG), so it opens from a
 USB stick on a machine with no internet access: there is no tile server, CDN or web font.
 The map is a small canvas map of our own (no Leaflet): roads are the base layer, drawn
 from the study's road network, simplified and quantised to 1e-5 degrees to keep national
@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.export import as_wgs84, json_safe, kpi_table
-from planner.outputs import write_bytes_atomic, write_text_atomic
-from planner.report_charts import Chart, make_charts, static_map
+from planner.report.atomic import write_bytes_atomic, write_text_atomic
+from planner.report.charts import Chart, make_charts, static_map
+from planner.report.export import as_wgs84, json_safe, kpi_table
 from planner.study_result import StudyResult
 
 logger = logging.getLogger(__name__)
@@ -485,7 +485,7 @@ def _map_section(payload: dict[str, Any]) -> str:
 
 def _asset(name: str) -> str:
     return (
-        importlib.resources.files("planner.report_assets")
+        importlib.resources.files("planner.report.assets")
         .joinpath(name)
         .read_text(encoding="utf-8")
     )

@@ -208,7 +208,7 @@ def static_map(
 ) -> bytes | None:
     """A static overview map (roads, demand, stations) for slides; ``roads_xy`` maps a road
     class to lon/lat polylines already simplified for the interactive map."""
-    from planner.export import as_wgs84
+    from planner.report.export import as_wgs84
 
     layers = {k: as_wgs84(getattr(result, k)) for k in ("roads", "demand", "existing", "selected")}
     if all(g.empty for g in layers.values()):

@@ -1,11 +1,11 @@
 """Machine-readable outputs of one study run: GeoPackage, GeoJSON, CSV/Parquet, KPIs, manifest.
 
 :func:`write_outputs` only reads a :class:`~planner.study_result.StudyResult` and writes into
-an existing folder. The pipeline wraps the whole run in :func:`planner.outputs.atomic_dir`, so
+an existing folder. The pipeline wraps the whole run in :func:`planner.report.atomic.atomic_dir`, so
 the folder appears only when complete; each file is still written to a temporary sibling and
 moved into place, so a file is never seen half-written either.
 
-Helpers shared with :mod:`planner.report` (:func:`as_wgs84`, :func:`kpi_table`,
+Helpers shared with :mod:`planner.report.html` (:func:`as_wgs84`, :func:`kpi_table`,
 :func:`json_safe`) live here so both writers agree on units and labels.
 """
 
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from planner.outputs import write_bytes_atomic, write_text_atomic
+from planner.report.atomic import write_bytes_atomic, write_text_atomic
 from planner.study_result import StudyResult
 
 logger = logging.getLogger(__name__)
@@ -351,7 +351,7 @@ def write_outputs(result: StudyResult, folder: Path) -> dict[str, Path]:
     result : StudyResult
         What the study run produced.
     folder : Path
-        Existing folder (normally the temporary folder of :func:`planner.outputs.atomic_dir`).
+        Existing folder (normally the temporary folder of :func:`planner.report.atomic.atomic_dir`).
 
     Returns
     -------
@@ -370,7 +370,7 @@ def write_outputs(result: StudyResult, folder: Path) -> dict[str, Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(
-            f"output folder {folder} does not exist; create it (or use planner.outputs.atomic_dir)"
+            f"output folder {folder} does not exist; create it (or use planner.report.atomic.atomic_dir)"
         )
     written: dict[str, Path] = {}
 
