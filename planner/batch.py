@@ -42,8 +42,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from networks._errors import EvplanError
+from planner.config.study import StudyConfig
 from planner.report.atomic import atomic_dir, write_text_atomic
-from planner.scenario import StudyConfig
 from planner.sweep import BatchPlan, RunSpec, write_batch_outputs
 
 logger = logging.getLogger(__name__)
@@ -364,7 +364,7 @@ _DIGESTS: dict[tuple[str, int, int], str] = {}
 def input_digests(cfg) -> dict[str, str]:
     """SHA-256 of every input file a study names (cached by path, size and mtime)."""
     from networks.load import file_sha256
-    from planner.scenario import input_files
+    from planner.config.study import input_files
 
     out = {}
     for path in input_files(cfg):

@@ -243,8 +243,8 @@ def validate(config: ConfigArg) -> None:
     A sweep file (top-level ``base`` and ``parameters``) is recognised: every run it expands
     to is loaded and checked, and the runs are listed.
     """
-    from planner.checks import raise_on_problems, run_checks
-    from planner.scenario import load_config
+    from planner.config.checks import raise_on_problems, run_checks
+    from planner.config.study import load_config
 
     if _looks_like_sweep(config):
         _validate_sweep(config)
@@ -275,7 +275,7 @@ def _looks_like_sweep(path: Path) -> bool:
 
 
 def _validate_sweep(path: Path) -> None:
-    from planner.checks import raise_on_problems, run_checks
+    from planner.config.checks import raise_on_problems, run_checks
     from planner.sweep import plan_sweep
 
     plan = plan_sweep(path)  # loads every expanded run: schema errors name the run
@@ -333,8 +333,8 @@ class _StepProgress:
 
 
 def _load_checked(config: Path):
-    from planner.checks import raise_on_problems, run_checks
-    from planner.scenario import load_config
+    from planner.config.checks import raise_on_problems, run_checks
+    from planner.config.study import load_config
 
     cfg = load_config(config)
     raise_on_problems(run_checks(cfg, source=str(config)), source=str(config))

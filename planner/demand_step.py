@@ -10,7 +10,7 @@ import pandas as pd
 from shapely.geometry import box
 
 from networks.road_network import RoadNetwork
-from planner.scenario import StudyConfig
+from planner.config.study import StudyConfig
 from planner.study_inputs import StudyNetwork
 from sim import demand as sim_demand
 from sim._errors import DemandError

@@ -19,9 +19,9 @@ import pandas as pd
 
 import sim
 from planner.closed_loop import LoopResult, ScenarioOutcome, Targets, closed_loop
+from planner.config.study import StudyConfig, config_hash
 from planner.demand_step import build_trips, demand_points
 from planner.report.atomic import atomic_dir
-from planner.scenario import StudyConfig, config_hash
 from planner.study_inputs import (
     StudyNetwork,
     build_candidates,
@@ -195,7 +195,7 @@ def run_study(
     Parameters
     ----------
     cfg : StudyConfig
-        Validated study (see :func:`planner.scenario.load_config`).
+        Validated study (see :func:`planner.config.study.load_config`).
     out_dir : path, optional
         Output folder; ``cfg.outputs.folder`` or ``runs/<name>`` by default.
     config_path : path, optional

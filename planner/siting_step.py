@@ -13,7 +13,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from planner.scenario import StudyConfig
+from planner.config.study import StudyConfig
 from planner.study_inputs import StudyNetwork
 
 logger = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from networks.load import (
 )
 from networks.road_network import RoadNetwork
 from networks.sites import DEFAULT_CANDIDATE_TAGS, StationSpec, candidate_sites, existing_stations
-from planner.scenario import StudyConfig
+from planner.config.study import StudyConfig
 
 logger = logging.getLogger(__name__)
 

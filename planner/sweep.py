@@ -14,9 +14,9 @@ A sweep file is YAML, validated with pydantic (unknown keys rejected)::
       simulation.temperature_c: [25, -20]
 
 :func:`plan_sweep` expands the parameters into runs, applies each run's values with
-:func:`planner.scenario.load_config` and validates *every* run before anything is executed,
+:func:`planner.config.study.load_config` and validates *every* run before anything is executed,
 so a bad sweep fails at once with one message naming the sweep file, the parameter and the
-runs at fault. Each run is identified by :func:`planner.scenario.config_hash` of its
+runs at fault. Each run is identified by :func:`planner.config.study.config_hash` of its
 validated config; that hash is its folder name and what makes batches resumable.
 """
 
@@ -39,8 +39,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from networks._errors import ConfigError, EvplanError
+from planner.config.study import StudyConfig, _line_of, config_hash, load_config
 from planner.report.atomic import write_bytes_atomic, write_text_atomic
-from planner.scenario import StudyConfig, _line_of, config_hash, load_config
 
 if TYPE_CHECKING:
     from planner.batch import RunOutcome
@@ -116,7 +116,7 @@ class RunSpec:
     Attributes
     ----------
     key : str
-        :func:`~planner.scenario.config_hash` of ``config``: the run's folder name.
+        :func:`~planner.config.study.config_hash` of ``config``: the run's folder name.
     label : str
         Short human label, e.g. ``"range_km=250 p=4 temperature_c=-20"``.
     params : dict

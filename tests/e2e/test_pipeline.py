@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from planner.scenario import load_config
+from planner.config.study import load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

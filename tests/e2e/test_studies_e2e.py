@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.scenario import load_config
+from planner.config.study import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.checks import run_checks
-from planner.scenario import ConfigFileError, config_hash, load_config
+from planner.config.checks import run_checks
+from planner.config.study import ConfigFileError, config_hash, load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SHIPPED = ["almaty", "corridor-kaz01", "astana", "karaganda"]

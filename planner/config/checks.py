@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from planner.scenario import ConfigFileError, StudyConfig
+from planner.config.study import ConfigFileError, StudyConfig
 
 logger = logging.getLogger(__name__)
 
