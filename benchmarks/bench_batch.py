@@ -183,7 +183,7 @@ def cpu_runner(cfg, *, out_dir: Path) -> dict:
 
 
 def _plan(tmp: Path, p: str, out: str):
-    from planner.sweep import plan_sweep
+    from planner.batch.plan import plan_sweep
 
     path = tmp / "sweep.yaml"
     path.write_text(WORKLOAD["sweep"].format(base=REPO / "configs" / "corridor-kaz01.yaml", p=p))
@@ -206,7 +206,7 @@ def plain_loop(plan, out: Path) -> list[float]:
 
 
 def _warm_worker() -> None:
-    import planner.batch  # noqa: F401
+    import planner.batch.execute  # noqa: F401
     import planner.pipeline  # noqa: F401
 
 
@@ -214,7 +214,7 @@ def dask_batch(plan, workers: int, runner=None) -> dict:
     """``run_batch`` on a fresh LocalCluster; start-up, runs and shut-down timed apart."""
     from distributed import Client
 
-    from planner.batch import local_cluster, run_batch
+    from planner.batch.execute import local_cluster, run_batch
 
     t0 = time.perf_counter()
     cluster = local_cluster(workers)
@@ -271,7 +271,7 @@ def main() -> int:
     import distributed  # sets its own log levels on import; quieten them after
 
     logging.getLogger("distributed").setLevel(logging.WARNING)
-    from planner.batch import run_batch
+    from planner.batch.execute import run_batch
 
     sections = args.only or ["real", "cpu", "noop"]
     p_values = "[1]" if args.quick else "[1, 2, 3, 4]"

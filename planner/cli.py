@@ -275,8 +275,8 @@ def _looks_like_sweep(path: Path) -> bool:
 
 
 def _validate_sweep(path: Path) -> None:
+    from planner.batch.plan import plan_sweep
     from planner.config.checks import raise_on_problems, run_checks
-    from planner.sweep import plan_sweep
 
     plan = plan_sweep(path)  # loads every expanded run: schema errors name the run
     table = Table(
@@ -466,8 +466,8 @@ def batch(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from planner.batch import BatchProgress, finished_runs, run_batch
-    from planner.sweep import plan_configs, plan_sweep
+    from planner.batch.execute import BatchProgress, finished_runs, run_batch
+    from planner.batch.plan import plan_configs, plan_sweep
 
     if (sweep is None) == (not configs):
         raise EvplanError("give study files or --sweep SWEEP.yaml (one of the two)")

@@ -22,15 +22,16 @@ import pandas as pd
 import pytest
 
 from networks._errors import EvplanError
-from planner.batch import (
+from planner.batch.execute import (
     BatchError,
     SchedulerError,
     _batch_lock,
     finished_runs,
     run_batch,
 )
+from planner.batch.plan import plan_configs, plan_sweep
+from planner.config.sweep import SweepError, check_parameter
 from planner.report.atomic import atomic_dir
-from planner.sweep import SweepError, check_parameter, plan_configs, plan_sweep
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parents[1]
@@ -386,14 +387,12 @@ def test_resume_after_killing_the_batch_process(tmp_path):
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "planner.batch",
-            "--sweep",
+            "-c",
+            "import sys; from planner.batch.execute import run_batch; "
+            "from planner.batch.plan import plan_sweep; "
+            "from tests.planner.test_batch import fake_runner; "
+            "run_batch(plan_sweep(sys.argv[1]), workers=2, runner=fake_runner)",
             str(path),
-            "--workers",
-            "2",
-            "--runner",
-            "tests.planner.test_batch:fake_runner",
         ],
         env=env,
         cwd=ROOT,

@@ -1,6 +1,6 @@
 """Batch runs: many studies in parallel with Dask distributed, resumable, failure-isolated.
 
-``run_batch(plan)`` executes the runs of a :class:`~planner.sweep.BatchPlan` (from a sweep
+``run_batch(plan)`` executes the runs of a :class:`~planner.batch.plan.BatchPlan` (from a sweep
 file or a list of study files) and writes, under the batch folder ``plan.output``::
 
     runs/<config_hash>/        one finished run: the study folder written atomically by the
@@ -42,9 +42,10 @@ from typing import Any, Literal
 import pandas as pd
 
 from networks._errors import EvplanError
+from planner.batch.plan import BatchPlan, RunSpec
+from planner.batch.summary import write_batch_outputs
 from planner.config.study import StudyConfig
 from planner.report.atomic import atomic_dir, write_text_atomic
-from planner.sweep import BatchPlan, RunSpec, write_batch_outputs
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,6 @@ __all__ = [
     "SchedulerError",
     "execute_run",
     "finished_runs",
-    "load_runner",
     "local_cluster",
     "pipeline_runner",
     "run_batch",
@@ -684,7 +684,7 @@ def run_batch(
     Parameters
     ----------
     plan : BatchPlan
-        From :func:`planner.sweep.plan_sweep` or :func:`planner.sweep.plan_configs` (validated).
+        From :func:`planner.batch.plan.plan_sweep` or :func:`planner.batch.plan.plan_configs` (validated).
     workers : int, optional
         Local worker processes (default: CPU count, at most the number of runs); 0 runs in this
         process without Dask. Ignored with ``scheduler`` or ``client``.
@@ -772,97 +772,3 @@ def run_batch(
         chart=files.chart,
         elapsed_s=time.perf_counter() - t0,
     )
-
-
-# --------------------------------------------------------------------------- python -m planner.batch
-
-
-def load_runner(spec: str) -> Runner:
-    """``"package.module:function"`` -> the function (for ``--runner``)."""
-    import importlib
-
-    module, _, name = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise BatchError(
-            f"--runner {spec!r}: expected an importable 'module:function' ({exc})"
-        ) from None
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Minimal command line without the evplan CLI (tests, scripts); logs progress to stderr."""
-    import argparse
-
-    from planner.sweep import plan_configs, plan_sweep
-
-    ap = argparse.ArgumentParser(
-        prog="python -m planner.batch", description=__doc__.splitlines()[0]
-    )
-    ap.add_argument("configs", nargs="*", type=Path)
-    ap.add_argument("--sweep", type=Path)
-    ap.add_argument("-o", "--output", type=Path)
-    ap.add_argument("--workers", type=int)
-    ap.add_argument("--scheduler")
-    ap.add_argument("--runner", help="module:function (default: the study pipeline)")
-    ap.add_argument("--retries", type=int, default=1)
-    ap.add_argument("--connect-timeout", type=float, default=10.0)
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    with contextlib.suppress(ImportError):
-        import distributed  # noqa: F401 - importing it sets its own log levels; quieten after
-    logging.getLogger("distributed").setLevel(logging.WARNING)
-
-    def report(p: BatchProgress) -> None:
-        if p.last is not None:
-            eta = f"{p.eta_s:.0f} s" if p.eta_s is not None else "?"
-            logger.info(
-                "%d/%d done, %d running, %d failed, %d skipped, ETA %s",
-                p.done,
-                p.to_run,
-                p.running,
-                p.failed,
-                p.skipped,
-                eta,
-            )
-
-    try:
-        if (args.sweep is None) == (not args.configs):
-            raise BatchError("give either study files or --sweep SWEEP.yaml")
-        plan = (
-            plan_sweep(args.sweep, output=args.output)
-            if args.sweep
-            else plan_configs(args.configs, output=args.output or Path("runs/batch"))
-        )
-        result = run_batch(
-            plan,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            retries=args.retries,
-            connect_timeout=args.connect_timeout,
-            runner=load_runner(args.runner) if args.runner else None,
-            progress=report,
-        )
-    except EvplanError as exc:
-        logger.error("%s", exc)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        logger.warning(
-            "interrupted: finished runs are kept; run the same command again to complete the rest"
-        )
-        return 130
-    logger.info(
-        "%d done, %d skipped, %d failed; summary: %s",
-        result.count("done"),
-        result.count("skipped"),
-        len(result.failed),
-        result.summary_csv,
-    )
-    return 1 if result.failed else 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    # Re-import so workers unpickle planner.batch functions by reference, not from __main__.
-    from planner.batch import main as _main
-
-    raise SystemExit(_main())

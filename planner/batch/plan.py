@@ -1,0 +1,191 @@
+"""A batch plan: the runs a sweep file (or a list of study files) expands to, each
+validated before anything runs, keyed by its config hash (its folder name; what makes a
+batch resumable)."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from networks._errors import EvplanError
+from planner.config.study import StudyConfig, config_hash, load_config
+from planner.config.sweep import _MAX_ERRORS, SweepError, _label, read_sweep
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BatchPlan", "RunSpec", "plan_configs", "plan_sweep"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One planned run of a batch.
+
+    Attributes
+    ----------
+    key : str
+        :func:`~planner.config.study.config_hash` of ``config``: the run's folder name.
+    label : str
+        Short human label, e.g. ``"range_km=250 p=4 temperature_c=-20"``.
+    params : dict
+        The swept values of this run (dotted key -> value), in sweep order.
+    config : StudyConfig
+        The validated config of this run (overrides applied).
+    source : Path
+        The study file the run was loaded from.
+    """
+
+    key: str
+    label: str
+    params: dict[str, Any]
+    config: StudyConfig
+    source: Path
+
+
+@dataclass
+class BatchPlan:
+    """All runs of a batch, validated, and where the batch writes.
+
+    Attributes
+    ----------
+    name : str
+        Batch name (sweep ``name`` or file stem).
+    output : Path
+        Batch folder: ``runs/<key>/`` per finished run, summary files at its root.
+    runs : list of RunSpec
+        Unique runs in sweep order.
+    parameters : list of str
+        The swept dotted keys (the summary table's parameter columns).
+    source : Path or None
+        The sweep file, when the plan came from one.
+    """
+
+    name: str
+    output: Path
+    runs: list[RunSpec]
+    parameters: list[str] = field(default_factory=list)
+    source: Path | None = None
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _expand(values: dict[str, list[Any]], mode: str) -> list[dict[str, Any]]:
+    keys = list(values)
+    combos = (
+        zip(*values.values(), strict=True) if mode == "zip" else itertools.product(*values.values())
+    )
+    return [dict(zip(keys, combo, strict=True)) for combo in combos]
+
+
+def _validate_runs(
+    base: Path, combos: list[dict[str, Any]], *, fixed: dict[str, Any], origin: str
+) -> list[RunSpec]:
+    """Load every run with its overrides; one error listing all invalid runs (grouped)."""
+    runs: dict[str, RunSpec] = {}
+    failures: dict[str, list[str]] = {}
+    for params in combos:
+        label = _label(params)
+        try:
+            cfg = load_config(base, overrides={**fixed, **params})
+        except EvplanError as exc:
+            failures.setdefault(str(exc), []).append(label)
+            continue
+        key = config_hash(cfg)
+        if key in runs:
+            logger.warning(
+                "%s: run %s is the same study as run %s; it runs once",
+                origin,
+                label,
+                runs[key].label,
+            )
+            continue
+        runs[key] = RunSpec(key=key, label=label, params=params, config=cfg, source=base)
+    if failures:
+        n_bad = sum(len(v) for v in failures.values())
+        parts = []
+        for msg, labels in list(failures.items())[:_MAX_ERRORS]:
+            more = f" (and {len(labels) - 1} more runs)" if len(labels) > 1 else ""
+            parts.append(f"run {labels[0]}{more}: {msg}")
+        raise SweepError(
+            f"{origin}: {n_bad} of {len(combos)} runs are invalid; nothing was run:\n"
+            + "\n".join(parts)
+        )
+    return list(runs.values())
+
+
+def plan_sweep(path: str | Path, *, output: str | Path | None = None) -> BatchPlan:
+    """Read a sweep file, expand it and validate every run (nothing is executed).
+
+    Parameters
+    ----------
+    path : path
+        The sweep YAML file.
+    output : path, optional
+        Batch folder; overrides the file's ``output``. Default when neither is given: beside the
+        base study's output folder (``<its parent>/<sweep name>``), else ``<sweep dir>/runs/<name>``.
+
+    Raises
+    ------
+    SweepError
+        The file or any run is invalid (all runs are checked before returning).
+    """
+    path = Path(path)
+    sweep, values = read_sweep(path)
+    name = sweep.name or path.stem
+    base = sweep.base if sweep.base.is_absolute() else (path.parent / sweep.base)
+    if not base.is_file():
+        raise SweepError(
+            f"{path}: base study not found: {base} (paths are relative to the sweep file)"
+        )
+    runs = _validate_runs(
+        base.resolve(), _expand(values, sweep.mode), fixed=sweep.fixed, origin=str(path)
+    )
+    if output is None and sweep.output is not None:
+        output = sweep.output if sweep.output.is_absolute() else path.parent / sweep.output
+    if output is None:
+        folder = runs[0].config.outputs.folder
+        output = folder.parent / name if folder is not None else path.parent / "runs" / name
+    logger.info("sweep %s: %d runs over %s (%s)", name, len(runs), ", ".join(values), sweep.mode)
+    return BatchPlan(
+        name=name,
+        output=Path(output).resolve(),
+        runs=runs,
+        parameters=list(values),
+        source=path.resolve(),
+    )
+
+
+def plan_configs(paths: list[str | Path], *, output: str | Path, name: str = "batch") -> BatchPlan:
+    """One run per study file (no sweep). Every file is validated before returning.
+
+    Raises
+    ------
+    SweepError
+        No file given, or a file is invalid (all are checked; the message lists each).
+    """
+    if not paths:
+        raise SweepError("give at least one study file or a sweep file (--sweep)")
+    runs: dict[str, RunSpec] = {}
+    errors = []
+    for p in map(Path, paths):
+        try:
+            cfg = load_config(p)
+        except EvplanError as exc:
+            errors.append(str(exc))
+            continue
+        key = config_hash(cfg)
+        if key not in runs:
+            runs[key] = RunSpec(
+                key=key, label=p.stem, params={"config": p.name}, config=cfg, source=p.resolve()
+            )
+    if errors:
+        raise SweepError(
+            f"{len(errors)} of {len(paths)} study files are invalid; nothing was run:\n"
+            + "\n".join(errors[:_MAX_ERRORS])
+        )
+    return BatchPlan(
+        name=name, output=Path(output).resolve(), runs=list(runs.values()), parameters=["config"]
+    )

@@ -1,0 +1,158 @@
+"""The summary of a batch: one row per run (``summary.csv|parquet``), ``failures.csv`` and
+the coverage-vs-budget chart, written atomically."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from planner.batch.plan import BatchPlan
+from planner.config.sweep import _short
+from planner.report.atomic import write_bytes_atomic, write_text_atomic
+
+if TYPE_CHECKING:
+    from planner.batch.execute import RunOutcome
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BatchFiles", "coverage_chart", "summary_table", "write_batch_outputs"]
+
+# --------------------------------------------------------------------------- results
+
+_BUDGET_KEYS = ("model.p", "model.budget")
+
+
+@dataclass
+class BatchFiles:
+    """The summary files of a batch (``chart`` is None when there is nothing to plot)."""
+
+    summary: pd.DataFrame
+    summary_csv: Path
+    summary_parquet: Path
+    failures_csv: Path
+    chart: Path | None
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list | tuple) else value
+
+
+def summary_table(plan: BatchPlan, outcomes: list[RunOutcome]) -> pd.DataFrame:
+    """One row per run: ``run, label, status, resumed``, the swept parameters, the KPIs of the
+    pipeline's summary row, ``elapsed_s, worker, folder, error``."""
+    rows = []
+    for o in outcomes:
+        row: dict[str, Any] = {
+            "run": o.key,
+            "label": o.label,
+            "status": "failed" if o.status == "failed" else "done",
+            "resumed": o.status == "skipped",
+        }
+        row.update({k: _cell(o.params.get(k)) for k in plan.parameters})
+        row.update({k: _cell(v) for k, v in o.summary.items() if k not in row})
+        row.update(
+            {
+                "elapsed_s": round(o.elapsed_s, 3),
+                "worker": o.worker,
+                "folder": str(o.folder.relative_to(plan.output)) if o.folder else "",
+                "error": o.error,
+            }
+        )
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    for col in [
+        c for c in df.columns if pd.api.types.is_object_dtype(df[c])
+    ]:  # parquet: one type per column
+        kinds = {type(v) for v in df[col] if v is not None and v == v}
+        if len(kinds) > 1:
+            df[col] = df[col].map(lambda v: v if v is None else str(v))
+    return df
+
+
+def _after_column(df: pd.DataFrame, word: str) -> str | None:
+    cols = [c for c in df.columns if word in c.lower() and pd.api.types.is_numeric_dtype(df[c])]
+    return ([c for c in cols if "after" in c.lower()] or cols or [None])[0]
+
+
+def coverage_chart(plan: BatchPlan, summary: pd.DataFrame) -> bytes | None:
+    """PNG of coverage after siting against the budget parameter, one line per other combination.
+
+    The x axis is the first swept budget key (``model.p`` or ``model.budget``), else the number of
+    stations the runs report. Colour follows the first other parameter, line style the second.
+    When the runs report a trips-completed share, a second panel shows it the same way (the
+    simulation's view, where temperature shows). ``None`` when there is nothing to plot.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    done = summary[summary["status"] == "done"] if len(summary) else summary
+    trips = _after_column(done, "share_trips_completed") or _after_column(done, "trips_completed")
+    ys = [c for c in (_after_column(done, "coverage"), trips) if c]
+    x = next((k for k in _BUDGET_KEYS if k in plan.parameters), None) or _after_column(
+        done, "n_stations"
+    )
+    if not ys or x is None or done.empty:
+        logger.info("no coverage-vs-budget chart: coverage column %s, budget column %s", ys, x)
+        return None
+    series = [k for k in plan.parameters if k != x]
+    first = sorted(done[series[0]].astype(str).unique()) if series else []
+    second = sorted(done[series[1]].astype(str).unique()) if len(series) >= 2 else []
+    styles = ["-", "--", ":", "-."]
+    fig = Figure(figsize=(7 * len(ys), 5), dpi=110)
+    FigureCanvasAgg(fig)
+    for i, y in enumerate(ys):
+        ax = fig.add_subplot(1, len(ys), i + 1)
+        groups = list(done.groupby(series, sort=True, dropna=False)) if series else [((), done)]
+        for values, part in groups:
+            values = values if isinstance(values, tuple) else (values,)
+            part = part.sort_values(x)
+            label = (
+                ", ".join(f"{_short(k, series)}={v}" for k, v in zip(series, values, strict=True))
+                or y
+            )
+            color = f"C{first.index(str(values[0])) % 10}" if series else "C0"
+            style = styles[second.index(str(values[1])) % len(styles)] if second else "-"
+            ax.plot(part[x], part[y], style, color=color, marker="o", ms=3, label=label)
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.grid(alpha=0.3)
+        if series and i == len(ys) - 1:
+            ax.legend(fontsize=7, ncol=2 if len(groups) > 8 else 1)
+    fig.suptitle(f"{plan.name}: {' and '.join(ys)} vs {x} ({len(done)} runs)")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def write_batch_outputs(plan: BatchPlan, outcomes: list[RunOutcome]) -> BatchFiles:
+    """Write ``summary.csv``, ``summary.parquet``, ``failures.csv`` and the chart, atomically."""
+    out = plan.output
+    df = summary_table(plan, outcomes)
+    write_text_atomic(out / "summary.csv", df.to_csv(index=False))
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    write_bytes_atomic(out / "summary.parquet", buf.getvalue())
+    failed = [o for o in outcomes if o.status == "failed"]
+    fail = pd.DataFrame(
+        [
+            {
+                "run": o.key,
+                "label": o.label,
+                **{k: _cell(o.params.get(k)) for k in plan.parameters},
+                "error": o.error,
+                "log": str(o.log.relative_to(out)) if o.log else "",
+            }
+            for o in failed
+        ],
+        columns=["run", "label", *plan.parameters, "error", "log"],
+    )
+    write_text_atomic(out / "failures.csv", fail.to_csv(index=False))
+    png = coverage_chart(plan, df) if len(df) else None
+    chart = write_bytes_atomic(out / "coverage_vs_budget.png", png) if png else None
+    return BatchFiles(df, out / "summary.csv", out / "summary.parquet", out / "failures.csv", chart)

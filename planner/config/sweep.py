@@ -1,0 +1,239 @@
+"""Sweep files: many study runs from one base study and a few swept parameters.
+
+A sweep file is YAML, validated with pydantic (unknown keys rejected)::
+
+    name: sweep-kaz01                    # optional; default: the file name without .yaml
+    base: corridor-kaz01.yaml            # the study every run starts from (relative to this file)
+    mode: grid                           # grid (every combination) or zip (i-th with i-th)
+    output: ../runs/sweep-kaz01          # batch folder (relative to this file)
+    fixed:                               # optional: set in every run, not swept
+      simulation.replications: 1
+    parameters:                          # dotted study-config keys -> values
+      model.range_km: [150, 250, 350]
+      model.p: {start: 2, stop: 10, step: 2}       # inclusive: 2, 4, 6, 8, 10
+      simulation.temperature_c: [25, -20]
+
+:func:`planner.batch.plan.plan_sweep` expands the parameters into runs, applies each run's values with
+:func:`planner.config.study.load_config` and validates *every* run before anything is executed,
+so a bad sweep fails at once with one message naming the sweep file, the parameter and the
+runs at fault. Each run is identified by :func:`planner.config.study.config_hash` of its
+validated config; that hash is its folder name and what makes batches resumable.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import math
+import types
+import typing
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from networks._errors import ConfigError
+from planner.config.study import StudyConfig, _line_of
+
+if TYPE_CHECKING:
+    pass
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SweepError", "SweepFile", "SweepRange", "check_parameter", "read_sweep"]
+
+_MAX_ERRORS = 6
+
+
+class SweepError(ConfigError):
+    """A sweep file (or a run it expands to) is invalid; the message names file and parameter."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SweepRange(_Strict):
+    """``{start, stop, step}``: ``start, start + step, ...`` up to and including ``stop``."""
+
+    start: float
+    stop: float
+    step: float = Field(1, gt=0)
+
+    def values(self) -> list[float | int]:
+        """The values of the range (ints when start, stop and step are whole numbers)."""
+        if self.stop < self.start:
+            return []
+        n = int(math.floor((self.stop - self.start) / self.step + 1e-9)) + 1
+        whole = all(float(v).is_integer() for v in (self.start, self.stop, self.step))
+        vals = [round(self.start + i * self.step, 10) for i in range(n)]
+        return [int(v) for v in vals] if whole else vals
+
+
+class SweepFile(_Strict):
+    """A sweep file as written (see the module docstring for the format)."""
+
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+    base: Path
+    mode: Literal["grid", "zip"] = "grid"
+    output: Path | None = None
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, list[Any] | SweepRange]
+
+    @model_validator(mode="after")
+    def _some(self) -> SweepFile:
+        if not self.parameters:
+            raise ValueError(
+                "'parameters' is empty: give at least one dotted config key and its values"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    args = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        else (annotation,)
+    )
+    return [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+
+
+def _is_mapping(annotation: Any) -> bool:
+    args = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        else (annotation,)
+    )
+    return any(typing.get_origin(a) is dict or a is dict for a in args)
+
+
+def check_parameter(key: str) -> str | None:
+    """Why ``key`` is not a settable dotted study-config field, or ``None`` when it is.
+
+    Sections descend into nested models (``model.solver.threads``); mapping fields accept one
+    more free key (``simulation.seasons.winter``, ``vehicles.fleet.hyundai_ioniq_5``).
+    List items (``existing_stations.0.plugs``) are not addressable.
+    """
+    parts = key.split(".")
+    if not all(parts):
+        return f"{key!r} is not a dotted key like 'model.range_km'"
+    model: type[BaseModel] = StudyConfig
+    for i, part in enumerate(parts):
+        fields = model.model_fields
+        where = f" in section {'.'.join(parts[:i])!r}" if i else ""
+        if part not in fields:
+            close = difflib.get_close_matches(part, list(fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(fields)})"
+            return f"unknown field {part!r}{where}{hint}"
+        if i == len(parts) - 1:
+            return None
+        annotation = fields[part].annotation
+        sub = _models_in(annotation)
+        if sub:
+            model = sub[0]
+            continue
+        if _is_mapping(annotation):
+            if i == len(parts) - 2:
+                return None
+            return f"{'.'.join(parts[: i + 2])!r} is a single value, not a section"
+        if typing.get_origin(annotation) is list:
+            return f"{'.'.join(parts[: i + 1])!r} is a list: sweep whole lists, not their items"
+        return f"{'.'.join(parts[: i + 1])!r} is a single value, not a section"
+    return None  # pragma: no cover - loop always returns
+
+
+def _short(key: str, keys: list[str]) -> str:
+    last = key.rsplit(".", 1)[-1]
+    return last if sum(k.rsplit(".", 1)[-1] == last for k in keys) == 1 else key
+
+
+def _label(params: dict[str, Any]) -> str:
+    keys = list(params)
+    return " ".join(f"{_short(k, keys)}={v}" for k, v in params.items()) or "base"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]]]:
+    """Read and check a sweep file; return it and each parameter's list of values.
+
+    Raises
+    ------
+    SweepError
+        Unreadable file, unknown key, unknown parameter, empty range, zip of unequal lengths.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SweepError(f"sweep file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise SweepError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise SweepError(f"{path}: a sweep file must be a mapping with 'base' and 'parameters'")
+
+    def where(*loc: Any) -> str:
+        line = _line_of(root, loc)
+        return f"{path}:{line}" if line else str(path)
+
+    try:
+        sweep = SweepFile.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        errors = [
+            e
+            for e in exc.errors()
+            if not (e["type"] == "list_type" and isinstance(e["input"], dict))
+        ]
+        for err in errors[:_MAX_ERRORS]:
+            loc = tuple(
+                x
+                for x in err["loc"]
+                if not str(x).startswith(("function-after", "list[", "SweepRange"))
+            )
+            hint = " (remove it or check its spelling)" if err["type"] == "extra_forbidden" else ""
+            lines.append(
+                f"{where(*loc)}: {'.'.join(map(str, loc)) or '(top level)'}: "
+                f"{err['msg'].removeprefix('Value error, ')}{hint}"
+            )
+        raise SweepError(f"invalid sweep file {path}:\n  " + "\n  ".join(lines)) from None
+
+    problems = []
+    values: dict[str, list[Any]] = {}
+    for section in ("fixed", "parameters"):
+        for key in getattr(sweep, section):
+            why = check_parameter(key)
+            if why:
+                problems.append(f"{where(section, key)}: {section}.{key}: {why}")
+    for key, spec in sweep.parameters.items():
+        vals = spec.values() if isinstance(spec, SweepRange) else list(spec)
+        if not vals:
+            what = (
+                f"range start {spec.start:g} > stop {spec.stop:g}"
+                if isinstance(spec, SweepRange)
+                else "empty list"
+            )
+            problems.append(
+                f"{where('parameters', key)}: parameters.{key}: empty range ({what}); "
+                "give at least one value"
+            )
+        values[key] = vals
+    if sweep.mode == "zip" and not problems:
+        lengths = {k: len(v) for k, v in values.items()}
+        if len(set(lengths.values())) > 1:
+            problems.append(
+                f"{where('mode')}: mode 'zip' needs every parameter to have as many values; "
+                f"got {', '.join(f'{k}: {n}' for k, n in lengths.items())} (or use mode 'grid')"
+            )
+    if problems:
+        raise SweepError(f"invalid sweep file {path}:\n  " + "\n  ".join(problems))
+    return sweep, values
