@@ -18,11 +18,10 @@ import numpy as np
 import pandas as pd
 
 import sim
-from planner.closed_loop import LoopResult, ScenarioOutcome, Targets, closed_loop
 from planner.config.study import StudyConfig, config_hash
-from planner.demand_step import build_trips, demand_points
 from planner.report.atomic import atomic_dir
-from planner.study_inputs import (
+from planner.study.demand import build_trips, demand_points
+from planner.study.inputs import (
     StudyNetwork,
     build_candidates,
     build_existing,
@@ -31,7 +30,8 @@ from planner.study_inputs import (
     points_frame,
     roads_frame,
 )
-from planner.study_result import StudyResult
+from planner.study.loop import LoopResult, ScenarioOutcome, Targets, closed_loop
+from planner.study.result import StudyResult
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from planner.config.study import StudyConfig
-from planner.study_inputs import StudyNetwork
+from planner.study.inputs import StudyNetwork
 
 logger = logging.getLogger(__name__)
 

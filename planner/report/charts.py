@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from planner.study_result import StudyResult
+from planner.study.result import StudyResult
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Machine-readable outputs of one study run: GeoPackage, GeoJSON, CSV/Parquet, KPIs, manifest.
 
-:func:`write_outputs` only reads a :class:`~planner.study_result.StudyResult` and writes into
+:func:`write_outputs` only reads a :class:`~planner.study.result.StudyResult` and writes into
 an existing folder. The pipeline wraps the whole run in :func:`planner.report.atomic.atomic_dir`, so
 the folder appears only when complete; each file is still written to a temporary sibling and
 moved into place, so a file is never seen half-written either.
@@ -31,7 +31,7 @@ import pandas as pd
 import pyogrio
 
 from planner.report.atomic import write_bytes_atomic, write_text_atomic
-from planner.study_result import StudyResult
+from planner.study.result import StudyResult
 
 logger = logging.getLogger(__name__)
 

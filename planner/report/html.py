@@ -27,7 +27,7 @@ import shapely
 from planner.report.atomic import write_bytes_atomic, write_text_atomic
 from planner.report.charts import Chart, make_charts, static_map
 from planner.report.export import as_wgs84, json_safe, kpi_table
-from planner.study_result import StudyResult
+from planner.study.result import StudyResult
 
 logger = logging.getLogger(__name__)
 

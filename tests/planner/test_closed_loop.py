@@ -12,7 +12,7 @@ import math
 import pandas as pd
 import pytest
 
-from planner.closed_loop import ScenarioOutcome, Targets, closed_loop, missed_targets
+from planner.study.loop import ScenarioOutcome, Targets, closed_loop, missed_targets
 
 ARRIVALS_PER_H = 3.0  # per station
 SERVICE_H = 0.5  # mean charging time

@@ -19,7 +19,7 @@ from shapely.geometry import LineString, Point, Polygon
 
 from planner.report.atomic import atomic_dir
 from planner.report.export import as_wgs84, json_safe, kpi_table, write_outputs
-from planner.study_result import StudyResult
+from planner.study.result import StudyResult
 
 LON0, LAT0 = 76.90, 43.22  # synthetic grid origin, near central Almaty
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from planner.report.html import map_payload, write_report
-from planner.study_result import StudyResult
+from planner.study.result import StudyResult
 from tests.planner.test_export import synthetic_result
 
 CHROMIUM_FLAGS = [

@@ -11,7 +11,7 @@ from shapely.geometry import box
 
 from networks.road_network import RoadNetwork
 from planner.config.study import StudyConfig
-from planner.study_inputs import StudyNetwork
+from planner.study.inputs import StudyNetwork
 from sim import demand as sim_demand
 from sim._errors import DemandError
 
