@@ -5,7 +5,7 @@ Measures, in one run:
 1. A sweep of 16 small *real* studies (the KAZ01 corridor with MCLP siting: ``model.p`` 1-4 x
    ``demand.trips_per_day`` 60/120 x ``simulation.temperature_c`` 25/-20, one replication, one
    solver thread, no HTML report) run four ways, each into a fresh folder so nothing is skipped:
-   a plain loop of ``planner.pipeline.run_study`` (the baseline), ``run_batch`` in-process
+   a plain loop of ``planner.study.run.run_study`` (the baseline), ``run_batch`` in-process
    (``workers=0``: the batch machinery without Dask), and ``run_batch`` on a
    ``LocalCluster`` of 1, 2 and 4 single-threaded worker processes. Cluster start-up and
    shut-down are timed apart from the runs. Speed-up = plain-loop time / batch time.
@@ -156,7 +156,7 @@ WORKLOAD = {"sweep": SWEEP}
 
 def simulate_runner(cfg, *, out_dir: Path) -> dict:
     """``evplan simulate`` of one study (existing stations only); its KPIs as the summary row."""
-    from planner.pipeline import simulate_study
+    from planner.study.run import simulate_study
 
     return {f"{k}_before": v for k, v in simulate_study(cfg, out_dir=out_dir).kpis_before.items()}
 
@@ -192,7 +192,7 @@ def _plan(tmp: Path, p: str, out: str):
 
 def plain_loop(plan, out: Path) -> list[float]:
     """The baseline: ``run_study`` for each run, one after the other, no batch machinery."""
-    from planner.pipeline import run_study
+    from planner.study.run import run_study
 
     times = []
     for spec in plan.runs:
@@ -207,7 +207,7 @@ def plain_loop(plan, out: Path) -> list[float]:
 
 def _warm_worker() -> None:
     import planner.batch.execute  # noqa: F401
-    import planner.pipeline  # noqa: F401
+    import planner.study.run  # noqa: F401
 
 
 def dask_batch(plan, workers: int, runner=None) -> dict:

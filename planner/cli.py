@@ -372,7 +372,7 @@ def run(
 ) -> None:
     """Run a study: baseline simulation, siting, proposal simulation (repeated until the
     service targets are met or the budget is spent), then write the report folder."""
-    from planner.pipeline import run_study
+    from planner.study.run import run_study
 
     cfg = _load_checked(config)
     if no_html:
@@ -386,7 +386,7 @@ def run(
 @app.command("simulate")
 def simulate(config: ConfigArg, out_dir: OutOpt = None) -> None:
     """Simulate a study's trips with the existing stations; write tables and KPIs."""
-    from planner.pipeline import simulate_study
+    from planner.study.run import simulate_study
 
     cfg = _load_checked(config)
     with _StepProgress() as progress:
@@ -398,7 +398,7 @@ def simulate(config: ConfigArg, out_dir: OutOpt = None) -> None:
 @app.command("optimize")
 def optimize(config: ConfigArg, out_dir: OutOpt = None) -> None:
     """One siting round on the study's whole demand: chosen sites (GeoJSON/CSV) and a summary."""
-    from planner.pipeline import optimize_study
+    from planner.study.run import optimize_study
 
     cfg = _load_checked(config)
     with _StepProgress() as progress:

@@ -35,14 +35,14 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
 from networks._errors import EvplanError
-from planner.batch.plan import BatchPlan, RunSpec
+from planner.batch.plan import BatchPlan, RunOutcome, RunSpec
 from planner.batch.summary import write_batch_outputs
 from planner.config.study import StudyConfig
 from planner.report.atomic import atomic_dir, write_text_atomic
@@ -77,26 +77,6 @@ class BatchError(EvplanError):
 
 class SchedulerError(BatchError):
     """The Dask scheduler given with ``--scheduler`` cannot be reached or has no workers."""
-
-
-@dataclass
-class RunOutcome:
-    """What happened to one run.
-
-    ``status`` is ``done`` (finished now), ``skipped`` (finished by an earlier batch) or
-    ``failed``; ``error`` is the one-line reason of a failure and ``log`` its log file.
-    """
-
-    key: str
-    label: str
-    params: dict[str, Any]
-    status: Literal["done", "skipped", "failed"]
-    folder: Path | None = None
-    log: Path | None = None
-    error: str = ""
-    elapsed_s: float = 0.0
-    worker: str = ""
-    summary: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -151,7 +131,7 @@ class BatchResult:
 
 def pipeline_runner(cfg: StudyConfig, *, out_dir: Path) -> Mapping[str, Any]:
     """The default runner: the real study pipeline; returns its summary row."""
-    from planner.pipeline import run_study, summary_row
+    from planner.study.run import run_study, summary_row
 
     return summary_row(run_study(cfg, out_dir=out_dir))
 

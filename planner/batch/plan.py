@@ -8,7 +8,7 @@ import itertools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from networks._errors import EvplanError
 from planner.config.study import StudyConfig, config_hash, load_config
@@ -16,7 +16,7 @@ from planner.config.sweep import _MAX_ERRORS, SweepError, _label, read_sweep
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchPlan", "RunSpec", "plan_configs", "plan_sweep"]
+__all__ = ["BatchPlan", "RunOutcome", "RunSpec", "plan_configs", "plan_sweep"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,26 @@ class RunSpec:
     params: dict[str, Any]
     config: StudyConfig
     source: Path
+
+
+@dataclass
+class RunOutcome:
+    """What happened to one run.
+
+    ``status`` is ``done`` (finished now), ``skipped`` (finished by an earlier batch) or
+    ``failed``; ``error`` is the one-line reason of a failure and ``log`` its log file.
+    """
+
+    key: str
+    label: str
+    params: dict[str, Any]
+    status: Literal["done", "skipped", "failed"]
+    folder: Path | None = None
+    log: Path | None = None
+    error: str = ""
+    elapsed_s: float = 0.0
+    worker: str = ""
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -8,16 +8,13 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from planner.batch.plan import BatchPlan
+from planner.batch.plan import BatchPlan, RunOutcome
 from planner.config.sweep import _short
 from planner.report.atomic import write_bytes_atomic, write_text_atomic
-
-if TYPE_CHECKING:
-    from planner.batch.execute import RunOutcome
 
 logger = logging.getLogger(__name__)
 

@@ -119,9 +119,7 @@ class FRLM(SitingModel):
     ) -> FRLM:
         """Build from a :class:`networks.RoadNetwork`: OD node pairs, their flows and the
         network nodes of the sites; routes are the fastest paths (one C Dijkstra per origin)."""
-        from planner.siting_step import od_paths
-
-        paths = od_paths(network, np.asarray(origins), np.asarray(destinations))
+        paths = network.route_paths(np.asarray(origins), np.asarray(destinations))
         site_nodes = np.asarray(site_nodes, dtype=np.int64)
         route_km, site_km, site_idx = [], [], []
         for nodes, km in paths:

@@ -1,6 +1,6 @@
 """Turn a validated study config into its inputs: network, existing stations, candidates.
 
-Kept apart from :mod:`planner.pipeline` (which runs the loop) so each step can be tested
+Kept apart from :mod:`planner.study.run` (which runs the loop) so each step can be tested
 and timed on its own.
 """
 

@@ -8,10 +8,19 @@ it. All GeoDataFrames are in WGS84 (EPSG:4326).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+
+from planner.config.study import StudyConfig
+from planner.study.demand import demand_points
+from planner.study.inputs import StudyNetwork, points_frame, roads_frame
+from planner.study.loop import LoopResult
+
+if TYPE_CHECKING:
+    from planner.study.optimize import StudyOptimizer
 
 
 @dataclass
@@ -97,3 +106,141 @@ class StudyResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def assemble(
+    cfg: StudyConfig,
+    sn: StudyNetwork,
+    *,
+    existing: pd.DataFrame,
+    candidates: pd.DataFrame,
+    trips: pd.DataFrame,
+    loop: LoopResult,
+    matrix: pd.DataFrame,
+    curve: pd.DataFrame,
+    optimizer: StudyOptimizer,
+) -> StudyResult:
+    """Fill a :class:`StudyResult` from the run's pieces."""
+    before, after = loop.baseline.detail["result"], loop.proposal.detail["result"]
+    per_after = loop.proposal.per_station.set_index("station_id")
+    stations = loop.stations.join(
+        per_after[["utilisation", "wait_mean_min", "wait_p95_min", "sessions"]], on="station_id"
+    )
+    sel_ids = set(loop.selected["station_id"]) if len(loop.selected) else set()
+    selected = stations[stations["station_id"].isin(sel_ids)].merge(
+        candidates[["node", "renewable"]], on="node", how="left"
+    )
+    kb, ka = dict(loop.baseline.kpis), dict(loop.proposal.kpis)
+    kb.update(n_stations=len(existing), n_plugs=int(existing["plugs"].sum()), capex=0.0)
+    ka.update(
+        n_stations=len(loop.stations),
+        n_plugs=int(loop.stations["plugs"].sum()),
+        capex=round(loop.capex, 2),
+    )
+    cov = optimizer.coverage_share
+    kb["coverage_share"], ka["coverage_share"] = cov(existing), cov(loop.stations)
+    intervals = []
+    for label, outcome in (("before", loop.baseline), ("after", loop.proposal)):
+        iv = outcome.detail["intervals"]
+        if len(iv):
+            intervals.append(iv.reset_index(names="kpi").assign(scenario=label))
+    waits = pd.concat(
+        [
+            before.sessions.loc[before.sessions["station"] >= 0, ["wait_s"]].assign(
+                scenario="before"
+            ),
+            after.sessions.loc[after.sessions["station"] >= 0, ["wait_s"]].assign(scenario="after"),
+        ]
+    )
+    waits["wait_min"] = waits.pop("wait_s") / 60.0
+    result = StudyResult(
+        name=cfg.name,
+        title=cfg.title or cfg.name,
+        question=cfg.question,
+        roads=roads_frame(sn.network),
+        demand=demand_points(cfg, sn, trips),
+        candidates=points_frame(candidates),
+        existing=points_frame(stations[stations["existing"].astype(bool)]),
+        selected=points_frame(selected)
+        if len(selected)
+        else points_frame(selected.assign(lon=[], lat=[])),
+        kpis_before=kb,
+        kpis_after=ka,
+        kpi_intervals=pd.concat(intervals, ignore_index=True) if intervals else pd.DataFrame(),
+        coverage_curve=curve,
+        waits=waits.reset_index(drop=True),
+        utilisation_by_hour=_utilisation_by_hour(before, after),
+        soc_trace=optimizer.soc_trace(loop.stations),
+        vehicle_matrix=matrix,
+        iterations=loop.iterations,
+        tables={
+            "trips_before": before.trips,
+            "trips_after": after.trips,
+            "sessions_before": before.sessions,
+            "sessions_after": after.sessions,
+            "stations_after": after.stations,
+            "station_timeseries_after": after.station_timeseries,
+        },
+        notes=optimizer.notes + _notes(cfg, loop),
+    )
+    return result
+
+
+def _utilisation_by_hour(before: Any, after: Any) -> pd.DataFrame:
+    parts = []
+    for label, res in (("before", before), ("after", after)):
+        ts = res.station_timeseries
+        if ts.empty:
+            continue
+        hour = (
+            (ts["t_s"] // 3600 % 24).astype(int)
+            if "t_s" in ts
+            else (ts["bin_start_s"] // 3600 % 24).astype(int)
+        )
+        parts.append(
+            ts.assign(hour=hour)
+            .groupby("hour", as_index=False)["utilisation"]
+            .mean()
+            .assign(scenario=label)
+        )
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["scenario", "hour", "utilisation"])
+    )
+
+
+def _notes(cfg: StudyConfig, loop: LoopResult) -> list[str]:
+    notes = [
+        f"Seed {cfg.seed}; {cfg.simulation.replications} replication(s) per scenario; ambient "
+        f"{cfg.simulation.temperature_c:g} C.",
+        "Unserved demand (input to siting) = origins of trips not completed plus public charging stops that "
+        f"balked, waited over the p95 target or detoured over {cfg.model.threshold_min:g} min.",
+    ]
+    if not loop.targets_met:
+        notes.append(
+            "Service targets were NOT all met within the iterations/budget: "
+            + "; ".join(loop.iterations[-1]["missed"])
+        )
+    return notes
+
+
+def summary_row(result: StudyResult) -> dict:
+    """A flat row of a study's KPIs for batch tables: ``<kpi>_before``, ``<kpi>_after``,
+    plus study name, config hash, new stations, plugs and capex."""
+    row = {
+        "study": result.name,
+        "config_hash": result.manifest.get("config_hash"),
+        "new_stations": int(len(result.selected)),
+        "new_plugs": int(result.selected["plugs"].sum()) if len(result.selected) else 0,
+        "capex": result.kpis_after.get("capex", 0.0),
+        "targets_met": not any(it.get("missed") for it in result.iterations[-1:]),
+    }
+    for label, kpis in (("before", result.kpis_before), ("after", result.kpis_after)):
+        for k, v in kpis.items():
+            if isinstance(v, int | float | np.integer | np.floating) or v is None:
+                row[f"{k}_{label}"] = None if v is None else float(v)
+    return row

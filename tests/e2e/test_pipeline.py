@@ -45,7 +45,7 @@ def _cfg(name, overrides, cache_dir=None):
 
 
 def test_simulate_corridor_writes_tables_and_kpis(data_env, tmp_path, net_cache_dir):
-    from planner.pipeline import simulate_study
+    from planner.study.run import simulate_study
 
     cfg = _cfg("corridor-kaz01", SMALL_CORRIDOR)
     out = tmp_path / "sim"
@@ -110,7 +110,7 @@ def test_killed_run_leaves_no_half_written_folder(data_env, tmp_path, command):
 def test_optimize_almaty_writes_sites(data_env, tmp_path):
     import geopandas as gpd
 
-    from planner.pipeline import optimize_study
+    from planner.study.run import optimize_study
 
     cfg = _cfg("almaty", {**SMALL_CITY, "model.p": 4})
     res = optimize_study(cfg, out_dir=tmp_path / "opt")
@@ -124,7 +124,7 @@ def test_optimize_almaty_writes_sites(data_env, tmp_path):
 
 
 def test_run_almaty_closed_loop(data_env, tmp_path):
-    from planner.pipeline import run_study
+    from planner.study.run import run_study
 
     cfg = _cfg(
         "almaty",
@@ -151,7 +151,7 @@ def test_simulate_od_table_study_with_district_names(data_env, tmp_path):
     """A user OD table naming Almaty's districts by ``demand.zone_name_field`` (name_ru)."""
     import geopandas as gpd
 
-    from planner.pipeline import simulate_study
+    from planner.study.run import simulate_study
 
     names = gpd.read_file(data_env / "kz" / "almaty-districts.geojson")["name_ru"].tolist()
     od = pd.DataFrame(

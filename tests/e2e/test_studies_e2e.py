@@ -25,7 +25,7 @@ def data_env(data_dir, net_cache_dir, monkeypatch):
 
 
 def test_run_corridor_closed_loop_and_render_its_report(data_env, tmp_path):
-    from planner.pipeline import run_study
+    from planner.study.run import run_study
 
     cfg = load_config(
         CONFIGS / "corridor-kaz01.yaml",

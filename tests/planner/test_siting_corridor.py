@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.siting_corridor import round_trip_refuelable
+from planner.study.optimize_corridor import round_trip_refuelable
 
 
 def _drivable_by_tank(stations: list[float], length: float, range_km: float) -> bool:

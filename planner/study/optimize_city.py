@@ -1,0 +1,194 @@
+"""City strategy of the optimisation step: demand as weighted nodes, travel time to the
+candidate sites, and the configured city model (MCLP, p-median, set cover, capacitated)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from planner.siting import MCLP, Capacitated, PMedian, SetCover
+from planner.siting._model import SitingModel
+from planner.study.optimize import SESSION_H, StudyOptimizer
+
+__all__ = ["CityOptimizer"]
+
+
+class CityOptimizer(StudyOptimizer):
+    """Sites stations for unserved demand nodes with the study's city model.
+
+    Coverage is "the trip's origin lies within ``model.threshold_min`` of an open station".
+    """
+
+    @property
+    def threshold_s(self) -> float:
+        """The coverage threshold in seconds of travel time."""
+        return self.cfg.model.threshold_min * 60.0
+
+    def solve_sites(
+        self,
+        unserved: pd.DataFrame,
+        fixed: pd.DataFrame,
+        n_sites: int | None,
+        budget_left: float | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self._solve(self.cfg.model.kind, unserved, fixed, n_sites, budget_left)
+
+    def coverage_share(self, stations: pd.DataFrame) -> float:
+        dem = self.all_demand().groupby("node")["weight"].sum()
+        if len(stations) == 0:
+            return 0.0
+        tt = self.net.travel_time_matrix(
+            dem.index.to_numpy(), stations["node"].to_numpy(), cutoff=self.threshold_s
+        )
+        covered = np.isfinite(tt).any(axis=1)
+        return float(dem.to_numpy()[covered].sum() / dem.sum())
+
+    def coverage_curve(self, existing: pd.DataFrame, *, max_new: int | None = None) -> pd.DataFrame:
+        """Covered share vs new stations (0..max_new), each point an optimal MCLP for the
+        whole demand with the existing stations fixed open (whatever the study's model)."""
+        max_new = max_new or self.cfg.model.p or 10
+        dem = self.all_demand()
+        rows = [
+            {
+                "n_stations": len(existing),
+                "new_stations": 0,
+                "coverage_share": self.coverage_share(existing),
+            }
+        ]
+        for p in range(1, max_new + 1):
+            chosen, _ = self._solve("mclp", dem, existing, p, None)
+            st = pd.concat(
+                [existing, self.stations_frame(chosen, np.ones(len(chosen), dtype=int))],
+                ignore_index=True,
+            )
+            rows.append(
+                {
+                    "n_stations": len(st),
+                    "new_stations": len(chosen),
+                    "coverage_share": self.coverage_share(st),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    # ----------------------------------------------------------------- internals
+    def _solve(
+        self,
+        kind: str,
+        unserved: pd.DataFrame,
+        fixed: pd.DataFrame,
+        n_sites: int | None,
+        budget_left: float | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Demand nodes x (fixed stations + candidates) travel times -> model ``kind``."""
+        cfg, cand = self.cfg, self.candidates
+        dem = unserved.groupby("node")["weight"].sum()
+        dem_nodes = dem.index.to_numpy(dtype=np.int64)
+        cols = np.r_[fixed["node"].to_numpy(dtype=np.int64), cand["node"].to_numpy(dtype=np.int64)]
+        n_fixed = len(fixed)
+        cutoff = self.threshold_s if kind in ("mclp", "cover", "capacitated") else None
+        cost = self.net.travel_time_matrix(dem_nodes, cols, cutoff=cutoff)
+        site_cost = np.r_[np.zeros(n_fixed), (cand["site_cost"] + cand["plug_cost"]).to_numpy()]
+        labels = np.r_[
+            fixed["station_id"].astype(str).to_numpy(), cand["site_id"].astype(str).to_numpy()
+        ]
+        common = dict(fixed_open=np.arange(n_fixed), site_labels=labels)
+        model: SitingModel
+        if kind == "mclp":
+            model = MCLP.from_cost_matrix(
+                cost,
+                dem.to_numpy(),
+                threshold=self.threshold_s,
+                p=n_sites,
+                budget=budget_left,
+                candidate_costs=site_cost,
+                **common,
+            )
+        elif kind == "pmedian":
+            model = PMedian.from_cost_matrix(
+                cost, dem.to_numpy(), p=n_sites or cfg.model.p, **common
+            )
+        elif kind == "cover":
+            model = SetCover.from_cost_matrix(
+                cost,
+                dem.to_numpy(),
+                threshold=self.threshold_s,
+                coverage=cfg.model.coverage_target,
+                candidate_costs=site_cost,
+                **common,
+            )
+        elif kind == "capacitated":
+            model = self._capacitated(cost, dem, fixed, budget_left, labels)
+        else:  # pragma: no cover - the config schema admits no other kind
+            raise ValueError(f"unknown city model kind {kind!r}")
+        res = model.solve(**self.solve_options())
+        model.check(res)  # independent recomputation of objective and constraints
+        self.record(res)
+        chosen = np.asarray(res.selected, dtype=np.int64) - n_fixed
+        chosen = chosen[chosen >= 0]
+        if res.plugs is not None:  # the capacitated model decides the plugs itself
+            return chosen, np.maximum(res.plugs[chosen + n_fixed], 1)
+        plugs = self._plugs_by_nearest(cand["node"].to_numpy()[chosen], dem_nodes, dem.to_numpy())
+        return chosen, plugs
+
+    def _plugs_by_nearest(
+        self, sites_nodes: np.ndarray, dem_nodes: np.ndarray, weights: np.ndarray
+    ) -> np.ndarray:
+        """Plugs per new site from the demand it is nearest to (see :meth:`plugs_from_load`)."""
+        if len(sites_nodes) == 0:
+            return np.zeros(0, dtype=int)
+        tt = self.net.travel_time_matrix(dem_nodes, sites_nodes)
+        nearest = np.argmin(np.where(np.isfinite(tt), tt, np.inf), axis=1)
+        return self.plugs_from_load(
+            np.bincount(nearest, weights=weights, minlength=len(sites_nodes))
+        )
+
+    def _capacitated(
+        self,
+        cost: np.ndarray,
+        dem: pd.Series,
+        fixed: pd.DataFrame,
+        budget_left: float | None,
+        labels: np.ndarray,
+    ) -> Capacitated:
+        """Capacitated siting for the study: demand as plug-hours per hour in the busiest hour
+        (trips x the peak hour's share x a 30 min session / days), existing plugs kept."""
+        cfg, cand = self.cfg, self.candidates
+        load = (
+            dem.to_numpy(dtype=float)
+            / max(1, cfg.simulation.days)
+            * self.peak_hour_share()
+            * SESSION_H
+        )
+        n_fixed = len(fixed)
+        existing = np.r_[
+            fixed["plugs"].to_numpy(dtype=np.int64), np.zeros(len(cand), dtype=np.int64)
+        ]
+        max_plugs = np.maximum(
+            np.full(existing.size, cfg.candidates.max_plugs, dtype=np.int64), existing
+        )
+        kw = np.r_[
+            fixed["power_kw"].to_numpy(dtype=float)
+            if "power_kw" in fixed
+            else np.full(n_fixed, cfg.candidates.power_kw),
+            cand["power_kw"].to_numpy(dtype=float),
+        ]
+        site = np.r_[np.zeros(n_fixed), cand["site_cost"].to_numpy(dtype=float)]
+        plug = np.r_[
+            np.full(n_fixed, cfg.candidates.plug_cost), cand["plug_cost"].to_numpy(dtype=float)
+        ]
+        return Capacitated.from_cost_matrix(
+            cost,
+            load,
+            threshold=self.threshold_s,
+            max_plugs=max_plugs,
+            site_costs=site,
+            plug_costs=plug,
+            plug_kw=kw,
+            grid_kw=cfg.candidates.grid_kw,
+            existing_plugs=existing,
+            fixed_open=np.arange(n_fixed),
+            utilisation=cfg.model.target_utilisation,
+            coverage=cfg.model.coverage_target,
+            budget=budget_left,
+            site_labels=labels,
+        )

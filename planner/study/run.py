@@ -1,0 +1,345 @@
+"""The three entry points of a study, on one skeleton.
+
+``evplan run`` (:func:`run_study`): config -> network -> demand -> baseline -> optimise ->
+proposal -> report. ``evplan simulate`` (:func:`simulate_study`): the existing stations
+only. ``evplan optimize`` (:func:`optimize_study`): one siting round on all demand. Each
+prepares the same inputs (:func:`prepare`), runs its steps (names and order in
+:mod:`planner.study.steps`) timed and logged, and writes its folder atomically
+(:func:`planner.report.atomic.atomic_dir`), so an interrupted run leaves nothing
+half-written. ``on_step`` lets the CLI drive a progress display.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from planner.config.study import StudyConfig, config_hash
+from planner.report.atomic import atomic_dir
+from planner.study.compare import vehicle_matrix
+from planner.study.demand import build_trips, demand_points
+from planner.study.inputs import (
+    StudyNetwork,
+    build_candidates,
+    build_existing,
+    build_network,
+    manifest,
+    points_frame,
+    roads_frame,
+)
+from planner.study.loop import LoopResult, Targets, closed_loop
+from planner.study.optimize import StudyOptimizer, public_sessions_per_trip
+from planner.study.optimize_city import CityOptimizer
+from planner.study.optimize_corridor import CorridorOptimizer
+from planner.study.result import StudyResult, assemble, summary_row
+from planner.study.simulate import StudySimulator, study_vehicles
+from planner.study.steps import STEPS
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["optimize_study", "run_study", "simulate_study", "summary_row", "write_study"]
+
+StepCallback = Callable[[str], None]
+
+
+class StepTimer:
+    """Times the steps of a run (names from :data:`~planner.study.steps.STEPS` only)."""
+
+    def __init__(self, on_step: StepCallback | None) -> None:
+        self.timings: dict[str, float] = {}
+        self.on_step = on_step
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        if name not in STEPS:  # pragma: no cover - a programming error, not a user error
+            raise ValueError(f"unknown study step {name!r}; steps are {STEPS}")
+        if self.on_step:
+            self.on_step(name)
+        logger.info("step: %s", name)
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
+            logger.info("step: %s done in %.2f s", name, self.timings[name])
+
+
+@dataclass
+class Prepared:
+    """The inputs every entry point starts from."""
+
+    sn: StudyNetwork
+    existing: pd.DataFrame
+    vehicles: dict
+    trips: pd.DataFrame
+
+
+def prepare(cfg: StudyConfig, timer: StepTimer) -> Prepared:
+    """Network, existing stations, vehicle models and the study's trips (seeded)."""
+    (demand_seed,) = np.random.SeedSequence(cfg.seed).spawn(1)
+    with timer.step("network"):
+        sn = build_network(cfg)
+    with timer.step("sites"):
+        existing = build_existing(cfg, sn)
+    with timer.step("demand"):
+        vehicles = study_vehicles(cfg)
+        trips = build_trips(cfg, sn, vehicles, rng=np.random.default_rng(demand_seed))
+    return Prepared(sn, existing, vehicles, trips)
+
+
+def _finish(
+    cfg: StudyConfig,
+    result: StudyResult,
+    timer: StepTimer,
+    *,
+    sn: StudyNetwork,
+    out_dir: str | Path | None,
+    config_path: str | Path | None,
+    write: bool,
+    suffix: str,
+    html: bool,
+) -> StudyResult:
+    """Manifest, then (when ``write``) the study folder, atomically."""
+    base = manifest(cfg, sn, timer.timings, config_path=Path(config_path) if config_path else None)
+    result.manifest = {**base, **result.manifest}
+    if write:
+        folder = Path(out_dir) if out_dir is not None else default_folder(cfg, suffix)
+        with timer.step("outputs"), atomic_dir(folder) as tmp:
+            write_study(result, tmp, html=html)
+        result.manifest["timings_s"] = {k: round(v, 3) for k, v in timer.timings.items()}
+        result.manifest["output_folder"] = str(folder)
+        logger.info("study %s written to %s", cfg.name, folder)
+    return result
+
+
+def run_study(
+    cfg: StudyConfig,
+    *,
+    out_dir: str | Path | None = None,
+    config_path: str | Path | None = None,
+    on_step: StepCallback | None = None,
+    write: bool = True,
+) -> StudyResult:
+    """Run a whole study and (by default) write its output folder atomically.
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+        Validated study (see :func:`planner.config.study.load_config`).
+    out_dir : path, optional
+        Output folder; ``cfg.outputs.folder`` or ``runs/<name>`` by default.
+    config_path : path, optional
+        The YAML file, recorded with its hash in the manifest.
+    on_step : callable, optional
+        Called with the name of each step as it starts (progress display).
+    write : bool
+        Write the folder (``False`` returns the result only, e.g. for tests).
+    """
+    timer = StepTimer(on_step)
+    pre = prepare(cfg, timer)
+    with timer.step("candidates"):
+        candidates = build_candidates(cfg, pre.sn, pre.existing)
+    simulator = StudySimulator(cfg, pre.sn, pre.trips, pre.vehicles)
+    optimizer = make_optimizer(cfg, pre.sn, candidates, pre.trips, pre.vehicles)
+    with timer.step("closed loop"):
+        loop: LoopResult = closed_loop(
+            pre.existing,
+            simulate=simulator,
+            optimize=optimizer,
+            targets=Targets(
+                cfg.targets.wait_p95_min,
+                cfg.targets.stranded,
+                cfg.targets.trips_completed_share,
+                cfg.targets.max_iterations,
+            ),
+            first_round_sites=cfg.model.p,
+            budget=cfg.model.budget,
+            plug_cost=cfg.candidates.plug_cost,
+            max_plugs=cfg.candidates.max_plugs,
+            on_step=on_step,
+        )
+    with timer.step("vehicle comparison"):
+        matrix = vehicle_matrix(cfg, simulator, pre.existing, loop.stations)
+    with timer.step("coverage curve"):
+        curve = optimizer.coverage_curve(pre.existing)
+    result = assemble(
+        cfg,
+        pre.sn,
+        existing=pre.existing,
+        candidates=candidates,
+        trips=pre.trips,
+        loop=loop,
+        matrix=matrix,
+        curve=curve,
+        optimizer=optimizer,
+    )
+    result.manifest["config_hash"] = config_hash(cfg)
+    result.manifest["simulation_runs"] = simulator.runs
+    return _finish(
+        cfg,
+        result,
+        timer,
+        sn=pre.sn,
+        out_dir=out_dir,
+        config_path=config_path,
+        write=write,
+        suffix="",
+        html=cfg.outputs.html,
+    )
+
+
+def simulate_study(
+    cfg: StudyConfig,
+    *,
+    out_dir: str | Path | None = None,
+    config_path: str | Path | None = None,
+    on_step: StepCallback | None = None,
+    write: bool = True,
+) -> StudyResult:
+    """``evplan simulate``: the study's trips with the existing stations only; writes the
+    tables, KPIs (with replication intervals) and manifest atomically."""
+    timer = StepTimer(on_step)
+    pre = prepare(cfg, timer)
+    simulator = StudySimulator(cfg, pre.sn, pre.trips, pre.vehicles)
+    with timer.step("simulation"):
+        outcome = simulator(pre.existing)
+    res = outcome.detail["result"]
+    per = outcome.per_station.set_index("station_id")
+    st = pre.existing.join(
+        per[["utilisation", "wait_mean_min", "wait_p95_min", "sessions"]], on="station_id"
+    )
+    iv = outcome.detail["intervals"]
+    result = StudyResult(
+        name=cfg.name,
+        title=cfg.title or cfg.name,
+        question=cfg.question,
+        roads=roads_frame(pre.sn.network),
+        demand=demand_points(cfg, pre.sn, pre.trips),
+        existing=points_frame(st),
+        kpis_before=dict(outcome.kpis),
+        kpi_intervals=iv.reset_index(names="kpi").assign(scenario="before")
+        if len(iv)
+        else pd.DataFrame(),
+        tables={
+            "trips": res.trips,
+            "sessions": res.sessions,
+            "station_timeseries": res.station_timeseries,
+            "stations": res.stations,
+            "vehicles": res.vehicles,
+        },
+    )
+    return _finish(
+        cfg,
+        result,
+        timer,
+        sn=pre.sn,
+        out_dir=out_dir,
+        config_path=config_path,
+        write=write,
+        suffix="simulate",
+        html=False,
+    )
+
+
+def optimize_study(
+    cfg: StudyConfig,
+    *,
+    out_dir: str | Path | None = None,
+    config_path: str | Path | None = None,
+    on_step: StepCallback | None = None,
+    write: bool = True,
+) -> StudyResult:
+    """``evplan optimize``: one siting round for the study's whole demand (every trip, no
+    simulation) with the existing stations fixed open; writes the chosen sites and a summary."""
+    timer = StepTimer(on_step)
+    pre = prepare(cfg, timer)
+    existing = pre.existing
+    with timer.step("candidates"):
+        candidates = build_candidates(cfg, pre.sn, existing)
+    opt = make_optimizer(cfg, pre.sn, candidates, pre.trips, pre.vehicles)
+    with timer.step("optimisation"):
+        demand = opt.all_demand()
+        # weights = expected public charging sessions (they size the plugs; siting is unaffected
+        # by a common factor)
+        factor = public_sessions_per_trip(cfg, pre.sn.network, pre.trips, pre.vehicles)
+        demand["weight"] = demand["weight"] * max(factor, 1e-6)
+        new = opt(demand, existing, cfg.model.p, cfg.model.budget)
+        opt.notes.append(
+            f"Plugs sized for {factor:.3f} public charging sessions per trip (no simulation: "
+            "share without home charging x trip energy / 25 kWh)."
+        )
+    stations = pd.concat([existing, new.drop(columns="capex")], ignore_index=True)
+    selected = new.merge(candidates[["node", "renewable"]], on="node", how="left")
+    kb = {
+        "coverage_share": opt.coverage_share(existing),
+        "n_stations": len(existing),
+        "n_plugs": int(existing["plugs"].sum()),
+        "capex": 0.0,
+    }
+    ka = {
+        "coverage_share": opt.coverage_share(stations),
+        "n_stations": len(stations),
+        "n_plugs": int(stations["plugs"].sum()),
+        "capex": float(new["capex"].sum()),
+    }
+    result = StudyResult(
+        name=cfg.name,
+        title=cfg.title or cfg.name,
+        question=cfg.question,
+        roads=roads_frame(pre.sn.network),
+        demand=demand_points(cfg, pre.sn, pre.trips),
+        candidates=points_frame(candidates),
+        existing=points_frame(existing),
+        selected=points_frame(selected),
+        kpis_before=kb,
+        kpis_after=ka,
+        notes=opt.notes,
+    )
+    result.manifest["solves"] = opt.solves
+    return _finish(
+        cfg,
+        result,
+        timer,
+        sn=pre.sn,
+        out_dir=out_dir,
+        config_path=config_path,
+        write=write,
+        suffix="optimize",
+        html=False,
+    )
+
+
+def make_optimizer(
+    cfg: StudyConfig,
+    sn: StudyNetwork,
+    candidates: pd.DataFrame,
+    trips: pd.DataFrame,
+    vehicles: dict,
+) -> StudyOptimizer:
+    """The study's optimisation strategy: corridor (FRLM) or city (every other model)."""
+    strategy = CorridorOptimizer if cfg.model.kind == "frlm" else CityOptimizer
+    return strategy(cfg, sn, candidates, trips, vehicles)
+
+
+def default_folder(cfg: StudyConfig, suffix: str = "") -> Path:
+    """``outputs.folder`` or ``runs/<name>`` (``-simulate`` / ``-optimize`` for those commands)."""
+    base = cfg.outputs.folder or Path("runs") / cfg.name
+    return base.with_name(f"{base.name}-{suffix}") if suffix else base
+
+
+def write_study(result: StudyResult, folder: Path, *, html: bool = True) -> None:
+    """Write tables, layers, KPIs, manifest and (optionally) the HTML report into ``folder``."""
+    from planner.report.export import write_outputs
+
+    write_outputs(result, folder)
+    if html:
+        from planner.report.html import write_report
+
+        write_report(result, folder)
