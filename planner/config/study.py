@@ -186,6 +186,14 @@ class ModelConfig(_Strict):
     def _size(self) -> ModelConfig:
         if self.kind in ("mclp", "pmedian") and self.p is None and self.budget is None:
             raise ValueError(f"model {self.kind!r} needs p (number of new stations) or budget")
+        if self.kind == "frlm" and self.budget is not None:
+            # The FRLM sites by number of stations (Capar & Kuby's arc cover has no cost row
+            # here); a budget would be silently ignored, so it is refused.
+            raise ValueError(
+                f"model.budget ({self.budget:g}) is not supported by the corridor model 'frlm', "
+                "which sites by number of new stations: remove budget and set p (or leave p "
+                "unset for the fewest stations refuelling every flow)"
+            )
         return self
 
 

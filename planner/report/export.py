@@ -343,7 +343,7 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).strip("._") or "table"
 
 
-def write_outputs(result: StudyResult, folder: Path) -> dict[str, Path]:
+def write_outputs(result: StudyResult, folder: Path, *, gpkg: bool = True) -> dict[str, Path]:
     """Write the machine-readable outputs of ``result`` into the existing ``folder``.
 
     Parameters
@@ -352,6 +352,8 @@ def write_outputs(result: StudyResult, folder: Path) -> dict[str, Path]:
         What the study run produced.
     folder : Path
         Existing folder (normally the temporary folder of :func:`planner.report.atomic.atomic_dir`).
+    gpkg : bool
+        Write ``study.gpkg`` (the study's ``outputs.gpkg``).
 
     Returns
     -------
@@ -382,8 +384,11 @@ def write_outputs(result: StudyResult, folder: Path) -> dict[str, Path]:
             else write_text_atomic(path, data)
         )
 
-    counts, skipped = _write_gpkg(result, folder / "study.gpkg")
-    written["study.gpkg"] = folder / "study.gpkg"
+    counts: dict[str, int] = {}
+    skipped: list[str] = []
+    if gpkg:  # outputs.gpkg: false leaves the GeoPackage out (GeoJSON/CSV still written)
+        counts, skipped = _write_gpkg(result, folder / "study.gpkg")
+        written["study.gpkg"] = folder / "study.gpkg"
 
     for layer in ("selected", "existing"):
         put(f"{layer}.geojson", _geojson_text(getattr(result, layer)))

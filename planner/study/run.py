@@ -112,7 +112,7 @@ def _finish(
     if write:
         folder = Path(out_dir) if out_dir is not None else default_folder(cfg, suffix)
         with timer.step("outputs"), atomic_dir(folder) as tmp:
-            write_study(result, tmp, html=html)
+            write_study(result, tmp, html=html, gpkg=cfg.outputs.gpkg)
         result.manifest["timings_s"] = {k: round(v, 3) for k, v in timer.timings.items()}
         result.manifest["output_folder"] = str(folder)
         logger.info("study %s written to %s", cfg.name, folder)
@@ -334,11 +334,12 @@ def default_folder(cfg: StudyConfig, suffix: str = "") -> Path:
     return base.with_name(f"{base.name}-{suffix}") if suffix else base
 
 
-def write_study(result: StudyResult, folder: Path, *, html: bool = True) -> None:
-    """Write tables, layers, KPIs, manifest and (optionally) the HTML report into ``folder``."""
+def write_study(result: StudyResult, folder: Path, *, html: bool = True, gpkg: bool = True) -> None:
+    """Write tables, layers, KPIs, manifest and (optionally) the GeoPackage and the HTML
+    report into ``folder``."""
     from planner.report.export import write_outputs
 
-    write_outputs(result, folder)
+    write_outputs(result, folder, gpkg=gpkg)
     if html:
         from planner.report.html import write_report
 

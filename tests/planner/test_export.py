@@ -382,3 +382,9 @@ def test_write_outputs_needs_existing_folder(tmp_path: Path, result: StudyResult
 def test_as_wgs84_without_geometry() -> None:
     g = as_wgs84(pd.DataFrame({"a": [1, 2]}))
     assert g.crs.to_epsg() == 4326 and g.geometry.isna().all()
+
+
+def test_gpkg_false_leaves_the_geopackage_out(tmp_path: Path, result: StudyResult) -> None:
+    written = write_outputs(result, tmp_path, gpkg=False)
+    assert "study.gpkg" not in written and not (tmp_path / "study.gpkg").exists()
+    assert (tmp_path / "selected.geojson").is_file() and (tmp_path / "kpis.json").is_file()

@@ -141,3 +141,9 @@ def test_cli_validate_recognises_a_sweep_file(tmp_path, monkeypatch, capsys, dat
     err = " ".join(capsys.readouterr().err.split())
     assert exc.value.code != 0 and "1 of 2 runs are invalid" in err and "p=-1" in err, err
     assert "Traceback" not in err and "Extra inputs" not in err
+
+
+def test_frlm_with_a_budget_is_refused_not_ignored(tmp_path):
+    p = _write(tmp_path, BASE.replace("  kind: mclp\n  p: 3", "  kind: frlm\n  budget: 500000"))
+    with pytest.raises(ConfigFileError, match=r"model: .*budget .*not supported.*'frlm'.*set p"):
+        load_config(p)
