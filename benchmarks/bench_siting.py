@@ -11,7 +11,7 @@ installed into the project virtualenv; use a separate one::
 Measures, side by side in one run:
 
 1. p-median on Beasley's OR-Library instances ``pmed1`` ... ``pmed20`` (distance matrices
-   from ``planner.siting.io_orlib.read_orlib_pmed``; reading is not timed):
+   from ``planner.siting.instances.orlib.read_orlib_pmed``; reading is not timed):
    ``planner.siting.PMedian.from_cost_matrix(cost, p=p).solve(threads=2)`` (repeated,
    median) against ``spopt.locate.PMedian.from_cost_matrix(cost, ones, p_facilities=p)``
    ``.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=...))`` (spopt's default CBC, once;
@@ -19,7 +19,7 @@ Measures, side by side in one run:
    with the proven optimum of ``optimal.csv`` and every evplan result must pass
    ``planner.siting.check_result("pmedian", model.raw, result)``. When CBC hits
    ``--spopt-limit`` its time and the ratio are lower bounds (marked ``>=``).
-2. MCLP at scale: ``planner.siting.synthetic.synthetic_city(1_000_000, 1_000, ...)``
+2. MCLP at scale: ``planner.siting.instances.synthetic.synthetic_city(1_000_000, 1_000, ...)``
    (sparse travel times within ``cutoff_s = threshold = 600`` s; the build is timed
    separately, not as part of the solve), ``MCLP.from_cost_matrix(cost, weights,
    threshold=600, p=p).solve(threads=2)`` for p = 5, 10, 20 and 50, on the default 150 x 150 grid
@@ -165,7 +165,7 @@ def bench_pmedian(args, pulp, SpPMedian, noise: dict, idle) -> dict:
 
     from planner._errors import CheckerError
     from planner.siting import PMedian, check_result
-    from planner.siting.io_orlib import read_orlib_optima, read_orlib_pmed
+    from planner.siting.instances.orlib import read_orlib_optima, read_orlib_pmed
 
     folder = data_root(args.data) / ORLIB
     if not (folder / "optimal.csv").is_file():
@@ -372,7 +372,7 @@ def bench_mclp(args, pulp, SpMCLP, noise: dict, idle) -> dict:
 
     from planner._errors import CheckerError
     from planner.siting import MCLP, check_result
-    from planner.siting.synthetic import synthetic_city
+    from planner.siting.instances.synthetic import synthetic_city
 
     thr = float(args.threshold)
     large, subs, problems = [], [], []
@@ -1026,8 +1026,8 @@ def main(argv=None) -> int:
     # import every module under test now, so the digest describes the code that runs
     import planner.siting  # noqa: F401
     import planner.siting.checker  # noqa: F401
-    import planner.siting.io_orlib  # noqa: F401
-    import planner.siting.synthetic  # noqa: F401
+    import planner.siting.instances.orlib  # noqa: F401
+    import planner.siting.instances.synthetic  # noqa: F401
 
     digest_start = siting_digest()
     commit_start = git("rev-parse", "--short", "HEAD")

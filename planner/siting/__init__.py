@@ -18,9 +18,9 @@ status, time). :func:`check_result` recomputes a result from the raw inputs.
 from planner.siting._base import SitingResult, SolveOptions
 from planner.siting.capacitated import Capacitated
 from planner.siting.checker import CheckReport, check_result
-from planner.siting.frlm import FRLM
-from planner.siting.mclp import MCLP
-from planner.siting.pmedian import PMedian
+from planner.siting.frlm.model import FRLM
+from planner.siting.mclp.model import MCLP
+from planner.siting.pmedian.model import PMedian
 from planner.siting.setcover import SetCover
 
 __all__ = [

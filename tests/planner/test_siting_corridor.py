@@ -63,7 +63,7 @@ def test_examples():
 @given(data=st.data())
 def test_frlm_cover_sets_agree_with_the_refuelling_rule(data):
     """With every site fixed open, the arc-cover model covers exactly the refuellable trips."""
-    from planner.frlm_arc_cover import solve_frlm
+    from planner.siting.frlm.arc_cover import solve_frlm
 
     rng = np.random.default_rng(data.draw(st.integers(0, 10_000)))
     n_routes, range_km = data.draw(st.integers(1, 6)), data.draw(st.floats(20, 200))
@@ -98,7 +98,7 @@ def test_frlm_small_instance_optimal_by_enumeration():
     """A synthetic 3-route corridor: the p-site optimum equals brute-force enumeration."""
     import itertools
 
-    from planner.frlm_arc_cover import solve_frlm
+    from planner.siting.frlm.arc_cover import solve_frlm
 
     rng = np.random.default_rng(7)
     route_km = [np.concatenate([[0.0], np.cumsum(rng.uniform(10, 40, 9))]) for _ in range(3)]

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from planner.siting import MCLP
-from planner.siting import mclp as mclp_module
 from planner.siting._covering import CoverInstance, covered_weight, greedy_cover
-from planner.siting._covering_lagrange import lagrangian_cover_bound
+from planner.siting.mclp import model as mclp_module
+from planner.siting.mclp.lagrange import lagrangian_cover_bound
 
 
 def _instance(G: np.ndarray, w: np.ndarray) -> CoverInstance:
@@ -156,7 +156,7 @@ def test_mclp_with_kernel_forced_on_returns_the_brute_force_optimum(seed, monkey
 
 def test_time_limited_large_mclp_reports_a_lagrangian_gap():
     """A synthetic instance too large to close in 3 s: a checked solution and a bound below 'all covered'."""
-    from planner.siting.synthetic import synthetic_city
+    from planner.siting.instances.synthetic import synthetic_city
 
     city = synthetic_city(60_000, 400, rng=np.random.default_rng(11), side=200, cutoff_s=600.0)
     model = MCLP.from_cost_matrix(city.cost, city.weights, threshold=600.0, p=6)

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from planner.siting import MCLP
-from planner.siting import mclp as mclp_module
 from planner.siting._covering import covered_weight
-from planner.siting._covering_lp import lp_cover_bound, lp_fixings, lp_rounding, restricted_instance
+from planner.siting.mclp import model as mclp_module
+from planner.siting.mclp.lp import lp_cover_bound, lp_fixings, lp_rounding, restricted_instance
 from tests.planner.test_siting_mclp_bounds import (
     _instance,
     _plane,

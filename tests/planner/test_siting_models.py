@@ -19,7 +19,7 @@ from planner._errors import (
     UnreachableDemandError,
 )
 from planner.siting import FRLM, MCLP, Capacitated, PMedian, SetCover, check_result
-from planner.siting.io_orlib import read_frlm_network, read_orlib_optima, read_orlib_pmed
+from planner.siting.instances.orlib import read_frlm_network, read_orlib_optima, read_orlib_pmed
 
 # ----------------------------------------------------------------------------- published instances
 FAST_PMED = ["pmed1", "pmed2", "pmed5", "pmed6", "pmed9", "pmed11", "pmed13"]
@@ -183,7 +183,7 @@ def test_models_match_brute_force_on_synthetic_instances(seed):
 
 
 def test_mclp_sparse_input_aggregates_identical_rows():
-    from planner.siting.synthetic import synthetic_city
+    from planner.siting.instances.synthetic import synthetic_city
 
     city = synthetic_city(20_000, 60, rng=np.random.default_rng(3), side=60, cutoff_s=300.0)
     model = MCLP.from_cost_matrix(city.cost, city.weights, threshold=240.0, p=6)

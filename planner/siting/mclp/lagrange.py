@@ -18,7 +18,7 @@ the way are evaluated as solutions too (Lagrangian heuristic).
 
 Polish. The multipliers rank the candidates for :class:`~planner.siting.MCLP`'s kernel
 search: the sites of the incumbent plus the best ranked ones form a small *kernel* whose
-restricted MCLP (:func:`planner.siting._covering_lp.restricted_instance`) an exact solver
+restricted MCLP (:func:`planner.siting.mclp.lp.restricted_instance`) an exact solver
 closes quickly; its optimum is a solution of the full problem (Angelelli, Mansini &
 Speranza 2010).
 """

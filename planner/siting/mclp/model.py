@@ -36,9 +36,9 @@ from planner.siting._covering import (
     reduce_covering,
     swap_cover,
 )
-from planner.siting._covering_lagrange import lagrangian_cover_bound
-from planner.siting._covering_lp import lp_fixings, lp_phase, restricted_instance
 from planner.siting._model import SitingModel, adapter_inputs
+from planner.siting.mclp.lagrange import lagrangian_cover_bound
+from planner.siting.mclp.lp import lp_fixings, lp_phase, restricted_instance
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +74,12 @@ class MCLP(SitingModel):
     Solving, in order, each step on what the previous left:
 
     1. greedy adding, then best-improvement 1-swaps (at most a fifth of the time limit);
-    2. the Lagrangian bound of :mod:`planner.siting._covering_lagrange` (relaxing the
+    2. the Lagrangian bound of :mod:`planner.siting.mclp.lagrange` (relaxing the
        coupling rows; at most a tenth of the limit). When the bound meets the incumbent the
        answer is proven optimal here (solver ``"lagrangian"``), which is the common case on
        city studies;
     3. on large instances (``KERNEL_MIN_NNZ``) the exact LP bound of
-       :mod:`planner.siting._covering_lp` (its dual solved by HiGHS; at most ``LP_SHARE`` of
+       :mod:`planner.siting.mclp.lp` (its dual solved by HiGHS; at most ``LP_SHARE`` of
        the time): its rounding is one more solution, and when it meets the incumbent the
        answer is proven (solver ``"lp"``). Otherwise reduced-cost fixing closes (or opens)
        every candidate that no strictly better solution can avoid, and the steps below

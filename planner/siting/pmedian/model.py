@@ -26,8 +26,14 @@ from planner.siting._base import (
     make_result,
     run_cpsat,
 )
-from planner.siting._lagrange import Subgradient, evaluate, greedy_add, reduction_tests, swap_search
 from planner.siting._model import SitingModel, adapter_inputs
+from planner.siting.pmedian.lagrange import (
+    Subgradient,
+    evaluate,
+    greedy_add,
+    reduction_tests,
+    swap_search,
+)
 
 logger = logging.getLogger(__name__)
 

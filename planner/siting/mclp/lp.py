@@ -1,6 +1,6 @@
 """Exact LP bound, LP rounding and reduced-cost fixing for the maximal covering problem.
 
-The subgradient bound of :mod:`planner.siting._covering_lagrange` converges slowly on
+The subgradient bound of :mod:`planner.siting.mclp.lagrange` converges slowly on
 large instances, and the LP relaxation in its natural (primal) form is slow to solve: one
 row per demand group. Its *dual* has one row per candidate instead::
 

@@ -30,7 +30,7 @@ class FRLM(SitingModel):
 
     The arc-cover formulation of Capar & Kuby (2012) on SCIP by default, CP-SAT or HiGHS
     selectable (see
-    :mod:`planner.frlm_arc_cover` for the full statement)::
+    :mod:`planner.siting.frlm.arc_cover` for the full statement)::
 
         max  sum_q f_q y_q   s.t.  y_q <= sum_{k in K_qa} x_k  (every flow q, arc a of its cycle)
              sum_{k not in F} x_k <= p ;  x_k = 1 (k in F) ;  x, y binary
@@ -141,7 +141,7 @@ class FRLM(SitingModel):
         )
 
     def _solve(self, options: SolveOptions, started: float) -> SitingResult:
-        from planner.frlm_arc_cover import solve_frlm
+        from planner.siting.frlm.arc_cover import solve_frlm
 
         r = self.raw
         sol = solve_frlm(
