@@ -11,7 +11,6 @@ Helpers shared with :mod:`planner.report.html` (:func:`as_wgs84`, :func:`kpi_tab
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import io
@@ -20,8 +19,7 @@ import logging
 import math
 import os
 import re
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from planner.report.atomic import write_bytes_atomic, write_text_atomic
+from planner.report.atomic import atomic_path, write_bytes_atomic, write_text_atomic
 from planner.study.result import StudyResult
 
 logger = logging.getLogger(__name__)
@@ -215,22 +213,6 @@ def kpi_table(result: StudyResult) -> pd.DataFrame:
 # --------------------------------------------------------------------------- writers
 
 
-@contextlib.contextmanager
-def _atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a temporary sibling path for libraries that need a file name (GDAL); move it
-    to ``path`` on success, delete it on failure."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # GDAL wants to create the file itself
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _flatten_value(v: Any) -> Any:
     if isinstance(v, (dict, list, tuple, set, np.ndarray)):
         return json.dumps(json_safe(v), ensure_ascii=False)
@@ -274,7 +256,7 @@ def _plain_columns(df: pd.DataFrame) -> pd.DataFrame:
 def _write_gpkg(result: StudyResult, path: Path) -> tuple[dict[str, int], list[str]]:
     counts: dict[str, int] = {}
     skipped: list[str] = []
-    with _atomic_target(path) as tmp:
+    with atomic_path(path) as tmp:
         for layer, empty_type in LAYERS.items():
             gdf = _plain_columns(as_wgs84(getattr(result, layer)))
             kwargs: dict[str, Any] = {}
