@@ -26,26 +26,22 @@ progress goes to the ``progress`` callback.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
-import socket
 import threading
 import time
-import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from networks._errors import EvplanError
-from planner.batch.plan import BatchPlan, RunOutcome, RunSpec
+from planner.batch.folder import _batch_lock, _clean_stale, _finished, finished_runs
+from planner.batch.plan import BatchError, BatchPlan, RunOutcome, RunSpec, SchedulerError
 from planner.batch.summary import write_batch_outputs
-from planner.config.study import StudyConfig
-from planner.report.atomic import atomic_dir, write_text_atomic
+from planner.batch.worker import Runner, describe, execute_run, pipeline_runner, record_failure
 
 logger = logging.getLogger(__name__)
 
@@ -62,21 +58,6 @@ __all__ = [
     "pipeline_runner",
     "run_batch",
 ]
-
-Runner = Callable[..., Mapping[str, Any]]
-"""``runner(cfg, *, out_dir) -> summary row``: runs one study and writes its folder atomically."""
-
-DONE = "done.json"
-_LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-_PACKAGES = ("planner", "sim", "networks")
-
-
-class BatchError(EvplanError):
-    """A batch cannot run (folder locked, no workers, Dask missing); the message says why."""
-
-
-class SchedulerError(BatchError):
-    """The Dask scheduler given with ``--scheduler`` cannot be reached or has no workers."""
 
 
 @dataclass(frozen=True)
@@ -124,275 +105,6 @@ class BatchResult:
     def failed(self) -> list[RunOutcome]:
         """The failed runs."""
         return [o for o in self.outcomes if o.status == "failed"]
-
-
-# --------------------------------------------------------------------------- the worker side
-
-
-def pipeline_runner(cfg: StudyConfig, *, out_dir: Path) -> Mapping[str, Any]:
-    """The default runner: the real study pipeline; returns its summary row."""
-    from planner.study.run import run_study, summary_row
-
-    return summary_row(run_study(cfg, out_dir=out_dir))
-
-
-@contextlib.contextmanager
-def _run_logging(path: Path) -> Iterator[None]:
-    """Send this thread's INFO+ records of evplan's packages to ``path`` while the run lasts.
-
-    Other handlers keep their previous threshold, so running in-process does not make the
-    console chattier.
-    """
-    root = logging.getLogger()
-    handler = logging.FileHandler(path, mode="a", encoding="utf-8")
-    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
-    handler.setLevel(logging.INFO)
-    ident = threading.get_ident()
-    handler.addFilter(lambda record: record.thread == ident)
-    lowered = {
-        n: logging.getLogger(n).level
-        for n in _PACKAGES
-        if logging.getLogger(n).getEffectiveLevel() > logging.INFO
-    }
-    level = min((logging.getLogger(n).getEffectiveLevel() for n in lowered), default=0)
-
-    def floor(record: logging.LogRecord) -> bool:
-        return record.levelno >= level and not getattr(record, "run_log_only", False)
-
-    others = list(root.handlers)
-    for h in others:
-        h.addFilter(floor)
-    for n in lowered:
-        logging.getLogger(n).setLevel(logging.INFO)
-    root.addHandler(handler)
-    try:
-        yield
-    finally:
-        root.removeHandler(handler)
-        handler.close()
-        for n, level in lowered.items():
-            logging.getLogger(n).setLevel(level)
-        for h in others:
-            h.removeFilter(floor)
-
-
-def _worker_name() -> str:
-    try:
-        from distributed import get_worker
-
-        return get_worker().address
-    except (ImportError, ValueError):
-        return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _describe(exc: BaseException) -> str:
-    """One line: the message of a user error, type and message of anything else (a bug)."""
-    text = str(exc).strip()
-    if isinstance(exc, EvplanError):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
-
-
-def _record_failure(spec: RunSpec, batch_dir: Path, error: str, detail: str) -> Path:
-    """Keep a failed run's log and error under ``failed/<key>/``; return the log path."""
-    target = batch_dir / "failed" / spec.key
-    target.mkdir(parents=True, exist_ok=True)
-    for log in sorted(
-        (batch_dir / "runs").glob(f".{spec.key}.*.run.log")
-    ):  # this and killed attempts
-        with open(target / "run.log", "ab") as dst, open(log, "rb") as src:
-            shutil.copyfileobj(src, dst)
-        log.unlink()
-    write_text_atomic(target / "error.txt", f"run {spec.label} ({spec.key})\n{error}\n\n{detail}")
-    return target / "run.log"
-
-
-def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = None) -> RunOutcome:
-    """Run one study (in a Dask worker or in-process) and never raise for the run's own errors.
-
-    The runner writes ``runs/<key>/`` atomically; this adds ``run.log`` (written beside it,
-    hidden, while the run lasts) and finally ``done.json``, the marker a resumed batch trusts.
-    On failure the log and traceback go to ``failed/<key>/``.
-    """
-    runner = runner or pipeline_runner
-    batch_dir = Path(batch_dir)
-    runs = batch_dir / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    final, log_path = (
-        runs / spec.key,
-        runs / f".{spec.key}.{os.getpid()}-{os.urandom(2).hex()}.run.log",
-    )
-    worker = _worker_name()
-    t0 = time.perf_counter()
-    error = detail = ""
-    summary: dict[str, Any] = {}
-    inputs: dict[str, str] = {}
-    with _run_logging(log_path):
-        logger.info(
-            "run %s (%s) of %s started on %s", spec.label, spec.key, spec.source.name, worker
-        )
-        try:
-            inputs = input_digests(spec.config)  # before the run: what it read
-            summary = dict(runner(spec.config, out_dir=final) or {})
-        except Exception as exc:  # noqa: BLE001 - isolation: any failure becomes a record
-            error, detail = _describe(exc), traceback.format_exc()
-            logger.error(
-                "run %s failed: %s\n%s", spec.label, error, detail, extra={"run_log_only": True}
-            )
-        else:
-            logger.info("run %s finished in %.1f s", spec.label, time.perf_counter() - t0)
-    elapsed = time.perf_counter() - t0
-    if error:
-        log = _record_failure(spec, batch_dir, error, detail)
-        return RunOutcome(
-            spec.key,
-            spec.label,
-            spec.params,
-            "failed",
-            log=log,
-            error=error,
-            elapsed_s=elapsed,
-            worker=worker,
-        )
-    if not final.is_dir():  # a runner that wrote nothing still gets a folder, atomically
-        with atomic_dir(final):
-            pass
-    os.replace(log_path, final / "run.log")
-    marker = {
-        "key": spec.key,
-        "label": spec.label,
-        "params": spec.params,
-        "source": str(spec.source),
-        "inputs": inputs,
-        "elapsed_s": round(elapsed, 3),
-        "worker": worker,
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "summary": summary,
-    }
-    write_text_atomic(final / DONE, json.dumps(marker, indent=1, default=_json_default))
-    shutil.rmtree(batch_dir / "failed" / spec.key, ignore_errors=True)
-    return RunOutcome(
-        spec.key,
-        spec.label,
-        spec.params,
-        "done",
-        folder=final,
-        log=final / "run.log",
-        elapsed_s=elapsed,
-        worker=worker,
-        summary=summary,
-    )
-
-
-# --------------------------------------------------------------------------- the batch folder
-
-
-@contextlib.contextmanager
-def _batch_lock(folder: Path) -> Iterator[None]:
-    """Exclusive lock on the batch folder (released by the OS even if the process is killed)."""
-    import fcntl
-
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / ".batch.lock"
-    with open(path, "a+", encoding="utf-8") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            raise BatchError(
-                f"another batch is running in {folder} (pid {fh.read().strip() or '?'}); "
-                "wait for it or use another output folder"
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _clean_stale(runs: Path) -> int:
-    """Remove what a killed batch left: hidden temporaries, logs, and folders with no marker."""
-    n = 0
-    if not runs.is_dir():
-        return 0
-    for entry in runs.iterdir():
-        unfinished = (
-            entry.is_dir() and not entry.name.startswith(".") and not (entry / DONE).is_file()
-        )
-        if entry.name.startswith(".") or unfinished:
-            logger.info("removing %s left by an interrupted batch", entry)
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
-            n += 1
-    return n
-
-
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def input_digests(cfg) -> dict[str, str]:
-    """SHA-256 of every input file a study names (cached by path, size and mtime)."""
-    from networks.load import file_sha256
-    from planner.config.study import input_files
-
-    out = {}
-    for path in input_files(cfg):
-        st = path.stat()
-        key = (str(path), st.st_size, st.st_mtime_ns)
-        if key not in _DIGESTS:
-            _DIGESTS[key] = file_sha256(path)
-        out[str(path)] = _DIGESTS[key]
-    return out
-
-
-def _finished(spec: RunSpec, runs: Path) -> RunOutcome | None:
-    marker = runs / spec.key / DONE
-    try:
-        data = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    # the key hashes the config, not the data it names: a changed input file makes a run stale
-    recorded = data.get("inputs")
-    if isinstance(recorded, dict):
-        try:
-            now = input_digests(spec.config)
-        except OSError:
-            now = {}
-        if now != recorded:
-            changed = sorted(set(now.items()) ^ set(recorded.items()))
-            logger.warning(
-                "run %s: input %s changed since it finished; running it again",
-                spec.label,
-                changed[0][0] if changed else "?",
-            )
-            return None
-    return RunOutcome(
-        spec.key,
-        spec.label,
-        spec.params,
-        "skipped",
-        folder=marker.parent,
-        log=marker.parent / "run.log",
-        elapsed_s=float(data.get("elapsed_s", 0.0)),
-        worker=str(data.get("worker", "")),
-        summary=dict(data.get("summary", {})),
-    )
-
-
-def finished_runs(plan: BatchPlan) -> set[str]:
-    """Keys of the runs of ``plan`` already finished in its folder (what a batch would skip)."""
-    return {s.key for s in plan.runs if _finished(s, plan.output / "runs") is not None}
 
 
 # --------------------------------------------------------------------------- execution
@@ -491,7 +203,6 @@ def _client_within(client_cls, address: str, timeout: float):
     """Connect in a daemon thread with a hard deadline: a peer that accepts TCP but never
     answers the Dask handshake (an HTTP server, say) would otherwise hang the connect, and
     one that answers garbage raises arbitrary errors inside distributed."""
-    import threading
 
     box: dict[str, Any] = {}
 
@@ -643,8 +354,8 @@ def _outcome_of(fut: Any, spec: RunSpec, batch_dir: Path) -> RunOutcome:
             )
         else:
             hint = " (is evplan installed on the workers?)" if isinstance(exc, ImportError) else ""
-            error = f"Dask could not run it: {_describe(exc)}{hint}"
-    log = _record_failure(spec, batch_dir, error, "")
+            error = f"Dask could not run it: {describe(exc)}{hint}"
+    log = record_failure(spec, batch_dir, error, "")
     return RunOutcome(spec.key, spec.label, spec.params, "failed", log=log, error=error)
 
 

@@ -16,7 +16,23 @@ from planner.config.sweep import _MAX_ERRORS, SweepError, _label, read_sweep
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchPlan", "RunOutcome", "RunSpec", "plan_configs", "plan_sweep"]
+__all__ = [
+    "BatchError",
+    "BatchPlan",
+    "RunOutcome",
+    "RunSpec",
+    "SchedulerError",
+    "plan_configs",
+    "plan_sweep",
+]
+
+
+class BatchError(EvplanError):
+    """A batch cannot run (folder locked, no workers, Dask missing); the message says why."""
+
+
+class SchedulerError(BatchError):
+    """The Dask scheduler given with ``--scheduler`` cannot be reached or has no workers."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,124 @@
+"""The batch folder: its lock, what a killed batch left behind, and which runs are finished
+(``runs/<key>/done.json`` with the SHA-256 of every input file the run read)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from planner.batch.plan import BatchError, BatchPlan, RunOutcome, RunSpec
+from planner.config.study import StudyConfig
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DONE", "finished_runs", "input_digests"]
+
+#: The marker of a finished run (``runs/<key>/done.json``).
+DONE = "done.json"
+
+
+@contextlib.contextmanager
+def _batch_lock(folder: Path) -> Iterator[None]:
+    """Exclusive lock on the batch folder (released by the OS even if the process is killed)."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ".batch.lock"
+    with open(path, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            raise BatchError(
+                f"another batch is running in {folder} (pid {fh.read().strip() or '?'}); "
+                "wait for it or use another output folder"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _clean_stale(runs: Path) -> int:
+    """Remove what a killed batch left: hidden temporaries, logs, and folders with no marker."""
+    n = 0
+    if not runs.is_dir():
+        return 0
+    for entry in runs.iterdir():
+        unfinished = (
+            entry.is_dir() and not entry.name.startswith(".") and not (entry / DONE).is_file()
+        )
+        if entry.name.startswith(".") or unfinished:
+            logger.info("removing %s left by an interrupted batch", entry)
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def input_digests(cfg: StudyConfig) -> dict[str, str]:
+    """SHA-256 of every input file a study names (cached by path, size and mtime)."""
+    from networks.load import file_sha256
+    from planner.config.study import input_files
+
+    out = {}
+    for path in input_files(cfg):
+        st = path.stat()
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if key not in _DIGESTS:
+            _DIGESTS[key] = file_sha256(path)
+        out[str(path)] = _DIGESTS[key]
+    return out
+
+
+def _finished(spec: RunSpec, runs: Path) -> RunOutcome | None:
+    marker = runs / spec.key / DONE
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    # the key hashes the config, not the data it names: a changed input file makes a run stale
+    recorded = data.get("inputs")
+    if isinstance(recorded, dict):
+        try:
+            now = input_digests(spec.config)
+        except OSError:
+            now = {}
+        if now != recorded:
+            changed = sorted(set(now.items()) ^ set(recorded.items()))
+            logger.warning(
+                "run %s: input %s changed since it finished; running it again",
+                spec.label,
+                changed[0][0] if changed else "?",
+            )
+            return None
+    return RunOutcome(
+        spec.key,
+        spec.label,
+        spec.params,
+        "skipped",
+        folder=marker.parent,
+        log=marker.parent / "run.log",
+        elapsed_s=float(data.get("elapsed_s", 0.0)),
+        worker=str(data.get("worker", "")),
+        summary=dict(data.get("summary", {})),
+    )
+
+
+def finished_runs(plan: BatchPlan) -> set[str]:
+    """Keys of the runs of ``plan`` already finished in its folder (what a batch would skip)."""
+    return {s.key for s in plan.runs if _finished(s, plan.output / "runs") is not None}

@@ -1,0 +1,194 @@
+"""The worker side of a batch: one run executed in isolation, its log captured, its
+outcome recorded (``done.json`` on success, ``failed/<key>/`` on failure)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from networks._errors import EvplanError
+from planner.batch.folder import DONE, input_digests
+from planner.batch.plan import RunOutcome, RunSpec
+from planner.config.study import StudyConfig
+from planner.report.atomic import atomic_dir, write_text_atomic
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Runner", "execute_run", "pipeline_runner", "record_failure", "describe"]
+
+Runner = Callable[..., Mapping[str, Any]]
+"""``runner(cfg, *, out_dir) -> summary row``: runs one study and writes its folder atomically."""
+
+_LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+_PACKAGES = ("planner", "sim", "networks")
+
+
+def pipeline_runner(cfg: StudyConfig, *, out_dir: Path) -> Mapping[str, Any]:
+    """The default runner: the real study pipeline; returns its summary row."""
+    from planner.study.run import run_study, summary_row
+
+    return summary_row(run_study(cfg, out_dir=out_dir))
+
+
+@contextlib.contextmanager
+def _run_logging(path: Path) -> Iterator[None]:
+    """Send this thread's INFO+ records of evplan's packages to ``path`` while the run lasts.
+
+    Other handlers keep their previous threshold, so running in-process does not make the
+    console chattier.
+    """
+    root = logging.getLogger()
+    handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    handler.setLevel(logging.INFO)
+    ident = threading.get_ident()
+    handler.addFilter(lambda record: record.thread == ident)
+    lowered = {
+        n: logging.getLogger(n).level
+        for n in _PACKAGES
+        if logging.getLogger(n).getEffectiveLevel() > logging.INFO
+    }
+    level = min((logging.getLogger(n).getEffectiveLevel() for n in lowered), default=0)
+
+    def floor(record: logging.LogRecord) -> bool:
+        return record.levelno >= level and not getattr(record, "run_log_only", False)
+
+    others = list(root.handlers)
+    for h in others:
+        h.addFilter(floor)
+    for n in lowered:
+        logging.getLogger(n).setLevel(logging.INFO)
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        for n, level in lowered.items():
+            logging.getLogger(n).setLevel(level)
+        for h in others:
+            h.removeFilter(floor)
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def describe(exc: BaseException) -> str:
+    """One line: the message of a user error, type and message of anything else (a bug)."""
+    text = str(exc).strip()
+    if isinstance(exc, EvplanError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def record_failure(spec: RunSpec, batch_dir: Path, error: str, detail: str) -> Path:
+    """Keep a failed run's log and error under ``failed/<key>/``; return the log path."""
+    target = batch_dir / "failed" / spec.key
+    target.mkdir(parents=True, exist_ok=True)
+    for log in sorted(
+        (batch_dir / "runs").glob(f".{spec.key}.*.run.log")
+    ):  # this and killed attempts
+        with open(target / "run.log", "ab") as dst, open(log, "rb") as src:
+            shutil.copyfileobj(src, dst)
+        log.unlink()
+    write_text_atomic(target / "error.txt", f"run {spec.label} ({spec.key})\n{error}\n\n{detail}")
+    return target / "run.log"
+
+
+def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = None) -> RunOutcome:
+    """Run one study (in a Dask worker or in-process) and never raise for the run's own errors.
+
+    The runner writes ``runs/<key>/`` atomically; this adds ``run.log`` (written beside it,
+    hidden, while the run lasts) and finally ``done.json``, the marker a resumed batch trusts.
+    On failure the log and traceback go to ``failed/<key>/``.
+    """
+    runner = runner or pipeline_runner
+    batch_dir = Path(batch_dir)
+    runs = batch_dir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    final, log_path = (
+        runs / spec.key,
+        runs / f".{spec.key}.{os.getpid()}-{os.urandom(2).hex()}.run.log",
+    )
+    worker = _worker_name()
+    t0 = time.perf_counter()
+    error = detail = ""
+    summary: dict[str, Any] = {}
+    inputs: dict[str, str] = {}
+    with _run_logging(log_path):
+        logger.info(
+            "run %s (%s) of %s started on %s", spec.label, spec.key, spec.source.name, worker
+        )
+        try:
+            inputs = input_digests(spec.config)  # before the run: what it read
+            summary = dict(runner(spec.config, out_dir=final) or {})
+        except Exception as exc:  # noqa: BLE001 - isolation: any failure becomes a record
+            error, detail = describe(exc), traceback.format_exc()
+            logger.error(
+                "run %s failed: %s\n%s", spec.label, error, detail, extra={"run_log_only": True}
+            )
+        else:
+            logger.info("run %s finished in %.1f s", spec.label, time.perf_counter() - t0)
+    elapsed = time.perf_counter() - t0
+    if error:
+        log = record_failure(spec, batch_dir, error, detail)
+        return RunOutcome(
+            spec.key,
+            spec.label,
+            spec.params,
+            "failed",
+            log=log,
+            error=error,
+            elapsed_s=elapsed,
+            worker=worker,
+        )
+    if not final.is_dir():  # a runner that wrote nothing still gets a folder, atomically
+        with atomic_dir(final):
+            pass
+    os.replace(log_path, final / "run.log")
+    marker = {
+        "key": spec.key,
+        "label": spec.label,
+        "params": spec.params,
+        "source": str(spec.source),
+        "inputs": inputs,
+        "elapsed_s": round(elapsed, 3),
+        "worker": worker,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "summary": summary,
+    }
+    write_text_atomic(final / DONE, json.dumps(marker, indent=1, default=_json_default))
+    shutil.rmtree(batch_dir / "failed" / spec.key, ignore_errors=True)
+    return RunOutcome(
+        spec.key,
+        spec.label,
+        spec.params,
+        "done",
+        folder=final,
+        log=final / "run.log",
+        elapsed_s=elapsed,
+        worker=worker,
+        summary=summary,
+    )
