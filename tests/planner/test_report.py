@@ -17,7 +17,8 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from planner.report.html import map_payload, write_report
+from planner.report.html import write_report
+from planner.report.map_data import map_payload
 from planner.study.result import StudyResult
 from tests.planner.test_export import synthetic_result
 
