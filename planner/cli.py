@@ -11,13 +11,16 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 from networks._errors import EvplanError
 
@@ -74,12 +77,12 @@ def _load_source(
         if str(source).lower().endswith(".geojson"):
             return _load_corridor(source)
         return load_network(source, network_type=network_type, cache_dir=cache)
-    box = None
+    box: tuple[float, float, float, float] | None = None
     if bbox is not None:
         try:
-            box = tuple(float(v) for v in bbox.split(","))
-            assert len(box) == 4
-        except (ValueError, AssertionError):
+            w, s, e, n = (float(v) for v in bbox.split(","))
+            box = (w, s, e, n)
+        except ValueError:
             raise EvplanError(
                 f"--bbox {bbox!r}: expected four numbers W,S,E,N (lon/lat degrees)"
             ) from None
@@ -315,7 +318,7 @@ class _StepProgress:
             console=console,
             transient=False,
         )
-        self.task = None
+        self.task: TaskID | None = None
 
     def __enter__(self):
         self.progress.__enter__()
@@ -474,7 +477,7 @@ def batch(
     plan = (
         plan_sweep(sweep, output=output)
         if sweep is not None
-        else plan_configs(configs, output=output or Path("runs") / "batch")
+        else plan_configs(list(configs or []), output=output or Path("runs") / "batch")
     )
     done = finished_runs(plan)
     if dry_run:

@@ -176,8 +176,8 @@ def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]]]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise SweepError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        at = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise SweepError(f"{at}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise SweepError(f"{path}: a sweep file must be a mapping with 'base' and 'parameters'")
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
@@ -48,7 +49,7 @@ def _has(df: pd.DataFrame | None, cols: set[str]) -> bool:
     return df is not None and not df.empty and cols <= set(df.columns)
 
 
-def _new(width: float = 7.0, height: float = 3.6) -> tuple[Figure, object]:
+def _new(width: float = 7.0, height: float = 3.6) -> tuple[Figure, Axes]:
     fig = Figure(figsize=(width, height), layout="constrained")
     ax = fig.add_subplot()
     ax.grid(True, color="#e5e5e5", linewidth=0.8)
@@ -96,7 +97,7 @@ def waits_chart(df: pd.DataFrame) -> bytes | None:
     if df.empty:
         return None
     top = max(float(df["wait_min"].quantile(0.995)), 1.0)
-    bins = np.linspace(0, top, 31)
+    bins = np.linspace(0, top, 31).tolist()
     fig, ax = _new()
     for k, (name, part) in enumerate(df.groupby("scenario", sort=False)):
         x = part["wait_min"].clip(upper=top).to_numpy()

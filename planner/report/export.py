@@ -186,7 +186,7 @@ def kpi_table(result: StudyResult) -> pd.DataFrame:
     for k in keys:
         label, unit, better = KPI_INFO.get(k, (k.replace("_", " ").capitalize(), "", ""))
         b, a = result.kpis_before.get(k), result.kpis_after.get(k)
-        delta = float(a) - float(b) if _is_number(a) and _is_number(b) else None
+        delta = float(a) - float(b) if _is_number(a) and _is_number(b) else None  # type: ignore[arg-type]
         rows.append(
             {
                 "kpi": k,

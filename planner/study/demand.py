@@ -70,6 +70,7 @@ def build_trips(
         zone_col = (
             d.zone_name_field if zones is not None and d.zone_name_field in zones.columns else None
         )
+        assert d.od_table is not None  # the schema requires it for kind od_table
         trips = sim_demand.read_od_table(
             d.od_table,
             network=net,
@@ -92,6 +93,7 @@ def city_zones(cfg: StudyConfig, net: RoadNetwork) -> gpd.GeoDataFrame:
     """District polygons with a ``population`` column (or the grid stand-in)."""
     d = cfg.demand
     if d.zones is None:
+        assert d.population is not None  # the schema requires zones or a population
         return grid_zones(net, population=float(d.population))
     try:
         zones = gpd.read_file(d.zones)

@@ -104,9 +104,9 @@ class CityOptimizer(StudyOptimizer):
                 **common,
             )
         elif kind == "pmedian":
-            model = PMedian.from_cost_matrix(
-                cost, dem.to_numpy(), p=n_sites or cfg.model.p, **common
-            )
+            p = n_sites or cfg.model.p
+            assert p is not None  # the schema requires p (or a budget) for the p-median
+            model = PMedian.from_cost_matrix(cost, dem.to_numpy(), p=p, **common)
         elif kind == "cover":
             model = SetCover.from_cost_matrix(
                 cost,

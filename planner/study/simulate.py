@@ -7,6 +7,8 @@ demand) that the closed loop reads; the SimPy model itself lives in :mod:`sim`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -25,17 +27,16 @@ NOT_COMPLETED = ("stranded", "unroutable", "cancelled")
 def sim_settings(cfg: StudyConfig, *, temperature_c: float | None = None) -> sim.SimSettings:
     """The simulation settings of a study (at its temperature unless another is given)."""
     sc = cfg.simulation
-    kw = {}
-    if sc.grid_kg_co2_per_kwh is not None:
-        kw["grid_kg_co2_per_kwh"] = sc.grid_kg_co2_per_kwh
-    return sim.SimSettings(
+    settings = sim.SimSettings(
         ambient_temp_c=sc.temperature_c if temperature_c is None else temperature_c,
         initial_soc=sc.start_soc,
         max_wait_s=sc.balk_after_min * 60.0,
         home_charging_share=sc.home_charging_share,
         horizon_s=None,
-        **kw,
     )
+    if sc.grid_kg_co2_per_kwh is not None:  # otherwise the simulator's sourced default
+        settings = dataclasses.replace(settings, grid_kg_co2_per_kwh=sc.grid_kg_co2_per_kwh)
+    return settings
 
 
 def study_vehicles(cfg: StudyConfig) -> dict:
@@ -138,7 +139,7 @@ class StudySimulator:
         intervals = pd.DataFrame()
         if reps > 1:
             source = self._redraw if trips is self.trips else trips
-            intervals = sim.replicate(
+            summary = sim.replicate(
                 self.sn.network,
                 st,
                 source,
@@ -147,6 +148,8 @@ class StudySimulator:
                 settings=settings,
                 seed=cfg.seed,
             )
+            assert isinstance(summary, pd.DataFrame)  # return_runs=False: the summary only
+            intervals = summary
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
         unserved = unserved_demand(
