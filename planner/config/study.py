@@ -235,7 +235,8 @@ class OutputsConfig(_Strict):
 class StudyConfig(_Strict):
     """A whole study: one YAML file."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    # A file-name-safe id that is never "." or ".." (it names the output folder runs/<name>).
+    name: str = Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$", max_length=120)
     title: str = ""
     question: str = ""
     seed: int = Field(0, ge=0)

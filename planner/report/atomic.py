@@ -1,18 +1,66 @@
-"""Atomic writes: an interrupted run never leaves a half-written file or folder.
+"""Atomic writes and output-folder ownership: an interrupted or failed run never leaves a
+half-written file or folder, and evplan only ever replaces a folder it wrote itself.
 
 Files are written to a hidden temporary sibling and moved into place with ``os.replace``
 (atomic on POSIX within one filesystem). Whole output folders are assembled in a hidden
-temporary sibling folder and renamed into place at the end.
+temporary sibling folder (``.NAME.XXXX.partial``) and renamed into place at the end.
+
+Every folder evplan assembles carries a marker file, :data:`MARKER`. Before a run starts,
+:func:`claim_output` checks the target and takes a lock on it:
+
+* a target that is a file, ``.``/``..``, the current folder or one of its parents, or the
+  study file's own folder or one of its parents is refused;
+* a non-empty folder without the marker (a folder evplan did not write) is refused unless
+  the user passes ``overwrite=True`` (``--overwrite``);
+* the nearest existing parent must accept a file (a write probe: read-only or full
+  locations are reported before any computation);
+* a second run into the same target while the first holds the lock is refused;
+* hidden ``.partial`` / ``.old-*`` leftovers of killed runs into the same target (they carry
+  the marker) are removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from networks._errors import EvplanError
+
+__all__ = [
+    "MARKER",
+    "OutputFolderError",
+    "OutputWriteError",
+    "atomic_dir",
+    "atomic_path",
+    "check_output_target",
+    "claim_output",
+    "is_evplan_output",
+    "write_bytes_atomic",
+    "write_text_atomic",
+]
+
+#: Marker file inside every folder evplan assembles; its presence means "evplan wrote this".
+MARKER = ".evplan-output"
+#: Free space below which a write location is reported as full before any work starts.
+MIN_FREE_BYTES = 20 * 1024 * 1024
+
+
+class OutputFolderError(EvplanError):
+    """The output location cannot be used (foreign folder, a file, the config's folder,
+    read-only, full, or in use by another run); nothing was computed or written."""
+
+
+class OutputWriteError(EvplanError):
+    """Writing the outputs failed; the previous output at the target is unchanged."""
+
+    exit_code = 1
 
 
 def _umask() -> int:
@@ -63,24 +111,233 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
+# --------------------------------------------------------------------------- ownership
+
+
+def _marker_text(kind: str) -> str:
+    return json.dumps({"tool": "evplan", "kind": kind}) + "\n"
+
+
+def is_evplan_output(folder: str | Path) -> bool:
+    """Did evplan write ``folder``? (It holds :data:`MARKER`, or, for folders written before
+    the marker existed, a ``manifest.json`` that names evplan's package versions.)"""
+    folder = Path(folder)
+    marker = folder / MARKER
+    if marker.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            return json.loads(marker.read_text(encoding="utf-8")).get("tool") == "evplan"
+        return False
+    manifest = folder / "manifest.json"
+    if manifest.is_file():
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            data: Any = json.loads(manifest.read_text(encoding="utf-8"))
+            return "evplan" in (data.get("packages") or {})
+    return False
+
+
+def _within(path: Path, folder: Path) -> bool:
+    """Is ``folder`` equal to ``path`` or one of its parents?"""
+    return folder == path or folder in path.parents
+
+
+def _probe_writable(folder: Path, what: str) -> None:
+    """Create and remove a small file in the nearest existing ancestor of ``folder``."""
+    base = folder
+    while not base.exists():
+        if base.parent == base:
+            break
+        base = base.parent
+    if not base.is_dir():
+        raise OutputFolderError(f"{what}: {base} is a file, not a folder; choose another -o/--out")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".evplan-probe.", dir=base)
+        try:
+            os.write(fd, b"x" * 4096)
+        finally:
+            os.close(fd)
+            os.unlink(tmp)
+    except OSError as exc:
+        reason = {
+            errno.EROFS: "is on a read-only file system",
+            errno.EACCES: "is not writable (permission denied)",
+            errno.EPERM: "is not writable (permission denied)",
+            errno.ENOSPC: "has no space left",
+            errno.EDQUOT: "is over its disk quota",
+        }.get(exc.errno or 0, f"cannot be written ({exc.strerror or exc})")
+        raise OutputFolderError(
+            f"{what}: {base} {reason}; choose another output folder with -o/--out"
+        ) from None
+    free = shutil.disk_usage(base).free
+    if free < MIN_FREE_BYTES:
+        raise OutputFolderError(
+            f"{what}: {base} has only {free / 1e6:.1f} MB free (evplan needs at least "
+            f"{MIN_FREE_BYTES / 1e6:.0f} MB for its outputs); free space or choose another -o/--out"
+        )
+
+
+def check_output_target(
+    path: str | Path,
+    *,
+    config_path: str | Path | None = None,
+    overwrite: bool = False,
+    what: str = "output folder",
+) -> Path:
+    """Check, before any work, that ``path`` may become (or replace) an evplan output folder.
+
+    Parameters
+    ----------
+    path : path
+        The output folder as the user gave it.
+    config_path : path, optional
+        The study (or sweep) file: its folder and that folder's parents are refused.
+    overwrite : bool
+        Allow replacing a non-empty folder evplan did not write (``--overwrite``).
+    what : str
+        How to name the target in messages (e.g. ``"--out"``, ``"outputs.folder"``).
+
+    Returns
+    -------
+    Path
+        The resolved target.
+
+    Raises
+    ------
+    OutputFolderError
+        The target is refused; the message says why and what to do instead.
+    """
+    raw = str(path)
+    given = Path(path)
+    if raw.strip() == "" or given.name in ("", ".", ".."):
+        raise OutputFolderError(
+            f"{what} {raw!r} names the current folder or a parent; give a new or empty "
+            "folder such as runs/<study>"
+        )
+    target = given.resolve()
+    cwd = Path.cwd().resolve()
+    if _within(cwd, target):
+        raise OutputFolderError(
+            f"{what} {raw!r} is the current folder or one of its parents ({target}); "
+            "evplan replaces its output folder whole, so give a new folder such as runs/<study>"
+        )
+    if config_path is not None:
+        cfg_dir = Path(config_path).resolve().parent
+        if _within(cfg_dir, target):
+            raise OutputFolderError(
+                f"{what} {raw!r} is the study file's own folder or one of its parents "
+                f"({target}); give a new folder such as runs/<study>"
+            )
+    if target.exists() and not target.is_dir():
+        raise OutputFolderError(
+            f"{what} {raw!r} is an existing file ({target}), not a folder; evplan will not "
+            "replace it: give a folder name"
+        )
+    if target.is_dir() and any(target.iterdir()) and not is_evplan_output(target):
+        if not overwrite:
+            raise OutputFolderError(
+                f"{what} {raw!r} ({target}) is a non-empty folder evplan did not write; "
+                "choose a new or empty folder, or pass --overwrite to replace it and everything in it"
+            )
+    _probe_writable(target.parent, f"{what} {raw!r}")
+    return target
+
+
+def _clean_leftovers(target: Path) -> int:
+    """Remove hidden temporaries of earlier, killed runs into ``target`` (only those that
+    carry the marker, i.e. that evplan created)."""
+    n = 0
+    parent = target.parent
+    if not parent.is_dir():
+        return 0
+    for entry in parent.glob(f".{target.name}.*"):
+        ours = entry.is_dir() and (entry / MARKER).is_file()
+        if ours and (entry.name.endswith(".partial") or ".old-" in entry.name):
+            shutil.rmtree(entry, ignore_errors=True)
+            n += 1
+    return n
+
+
 @contextlib.contextmanager
-def atomic_dir(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
+def _lock(target: Path, what: str) -> Iterator[None]:
+    """Exclusive lock on ``target`` for the whole run (released by the OS if killed)."""
+    import fcntl
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path = target.parent / f".evplan-lock.{target.name}"
+    fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            pid = fh.read().strip() or "?"
+            raise OutputFolderError(
+                f"{what} {target} is being written by another evplan run (pid {pid}); "
+                "wait for it to finish or choose another output folder"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    finally:
+        fh.close()
+
+
+@contextlib.contextmanager
+def claim_output(
+    path: str | Path,
+    *,
+    config_path: str | Path | None = None,
+    overwrite: bool = False,
+    what: str = "output folder",
+) -> Iterator[Path]:
+    """Check ``path`` (:func:`check_output_target`), lock it and clean leftovers of killed
+    runs; yields the resolved target. Use :func:`atomic_dir` inside to write it."""
+    target = check_output_target(path, config_path=config_path, overwrite=overwrite, what=what)
+    with _lock(target, what):
+        _clean_leftovers(target)
+        yield target
+
+
+@contextlib.contextmanager
+def atomic_dir(
+    path: str | Path, *, overwrite: bool = True, kind: str = "study", foreign_ok: bool = False
+) -> Iterator[Path]:
     """Build a folder under a temporary name and move it to ``path`` only on success.
 
-    Yields the temporary folder to write into. On any exception (including
-    ``KeyboardInterrupt``) the temporary folder is removed and ``path`` is untouched.
+    Yields the temporary folder to write into (it already holds :data:`MARKER`). On any
+    exception (including ``KeyboardInterrupt``) the temporary folder is removed and
+    ``path`` is untouched. An existing ``path`` is replaced only when it is empty or evplan
+    wrote it (or ``foreign_ok``, the user's explicit ``--overwrite``); ``overwrite=False``
+    refuses any existing ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
+        (tmp / MARKER).write_text(_marker_text(kind), encoding="utf-8")
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
-        if path.exists():
+        if path.exists() or path.is_symlink():
             if not overwrite:
                 raise FileExistsError(path)
+            if not path.is_dir() or path.is_symlink():
+                raise OutputFolderError(f"{path} is not a folder; evplan will not replace it")
+            if any(path.iterdir()) and not is_evplan_output(path) and not foreign_ok:
+                raise OutputFolderError(
+                    f"{path} is a non-empty folder evplan did not write; it was left as it "
+                    "was (pass --overwrite to replace it)"
+                )
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)
+            # the old folder is ours (or the user asked): mark it so a crash here is cleaned
+            with contextlib.suppress(OSError):
+                (old / MARKER).write_text(_marker_text(kind), encoding="utf-8")
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
         else:

@@ -28,7 +28,12 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from planner.report.atomic import atomic_path, write_bytes_atomic, write_text_atomic
+from planner.report.atomic import (
+    OutputWriteError,
+    atomic_path,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from planner.study.result import StudyResult
 
 logger = logging.getLogger(__name__)
@@ -253,9 +258,8 @@ def _plain_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _write_gpkg(result: StudyResult, path: Path) -> tuple[dict[str, int], list[str]]:
+def _write_gpkg(result: StudyResult, path: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
-    skipped: list[str] = []
     with atomic_path(path) as tmp:
         for layer, empty_type in LAYERS.items():
             gdf = _plain_columns(as_wgs84(getattr(result, layer)))
@@ -269,13 +273,16 @@ def _write_gpkg(result: StudyResult, path: Path) -> tuple[dict[str, int], list[s
                 pyogrio.write_dataframe(
                     gdf, tmp, layer=layer, driver="GPKG", append=tmp.exists(), **kwargs
                 )
-            except Exception as exc:  # noqa: BLE001 - one odd layer must not lose the others
-                logger.warning("GeoPackage layer %r skipped: %s", layer, exc)
-                skipped.append(layer)
-                continue
+            except Exception as exc:
+                # A missing layer is a failed write (a full disk shows up here): the run fails
+                # and the previous study.gpkg stays, rather than a smaller file replacing it.
+                raise OutputWriteError(
+                    f"could not write layer {layer!r} of {path}: {exc}; nothing was replaced "
+                    "(the previous output, if any, is unchanged)"
+                ) from exc
             counts[layer] = len(gdf)
     logger.info("wrote %s (%s)", path, ", ".join(f"{k}: {v}" for k, v in counts.items()))
-    return counts, skipped
+    return counts
 
 
 def _geojson_text(gdf: gpd.GeoDataFrame) -> str:
@@ -346,8 +353,8 @@ def write_outputs(result: StudyResult, folder: Path, *, gpkg: bool = True) -> di
     Notes
     -----
     Files: ``study.gpkg`` (layers ``roads, demand, candidates, existing, selected``; empty
-    layers keep their columns; a layer GDAL cannot write is skipped, logged and listed under
-    ``manifest["export"]["skipped_layers"]``), ``selected.geojson``, ``existing.geojson``,
+    layers keep their columns; a layer GDAL cannot write fails the whole write with
+    :class:`~planner.report.atomic.OutputWriteError`), ``selected.geojson``, ``existing.geojson``,
     ``candidates.csv``, ``existing.csv``, ``selected.csv``, ``tables/<name>.parquet`` and
     ``.csv`` for each of ``result.tables``, ``kpis.json``, ``kpis.csv`` and ``manifest.json``.
     """
@@ -367,9 +374,8 @@ def write_outputs(result: StudyResult, folder: Path, *, gpkg: bool = True) -> di
         )
 
     counts: dict[str, int] = {}
-    skipped: list[str] = []
     if gpkg:  # outputs.gpkg: false leaves the GeoPackage out (GeoJSON/CSV still written)
-        counts, skipped = _write_gpkg(result, folder / "study.gpkg")
+        counts = _write_gpkg(result, folder / "study.gpkg")
         written["study.gpkg"] = folder / "study.gpkg"
 
     for layer in ("selected", "existing"):
@@ -404,7 +410,7 @@ def write_outputs(result: StudyResult, folder: Path, *, gpkg: bool = True) -> di
     put("kpis.json", json.dumps(kpis, indent=2, ensure_ascii=False, allow_nan=False))
 
     manifest = dict(result.manifest)
-    manifest["export"] = {"layers": counts, "skipped_layers": skipped}
+    manifest["export"] = {"layers": counts}
     put(
         "manifest.json",
         json.dumps(json_safe(manifest), indent=2, ensure_ascii=False, allow_nan=False),

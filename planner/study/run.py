@@ -14,15 +14,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from planner.config.study import StudyConfig, config_hash
-from planner.report.atomic import atomic_dir
+from planner.report.atomic import OutputWriteError, atomic_dir, claim_output
 from planner.study.compare import vehicle_matrix
 from planner.study.demand import build_trips, demand_points
 from planner.study.inputs import (
@@ -94,25 +95,53 @@ def prepare(cfg: StudyConfig, timer: StepTimer) -> Prepared:
     return Prepared(sn, existing, vehicles, trips)
 
 
+def _claim(
+    cfg: StudyConfig,
+    *,
+    write: bool,
+    out_dir: str | Path | None,
+    config_path: str | Path | None,
+    overwrite: bool,
+    suffix: str,
+) -> Any:
+    """The output folder, checked and locked before any work starts (nothing when not
+    writing). See :func:`planner.report.atomic.claim_output` for the rules."""
+    if not write:
+        return nullcontext(None)
+    folder = Path(out_dir) if out_dir is not None else default_folder(cfg, suffix)
+    what = (
+        "--out"
+        if out_dir is not None
+        else ("outputs.folder" if cfg.outputs.folder is not None else "output folder")
+    )
+    return claim_output(folder, config_path=config_path, overwrite=overwrite, what=what)
+
+
 def _finish(
     cfg: StudyConfig,
     result: StudyResult,
     timer: StepTimer,
     *,
     sn: StudyNetwork,
-    out_dir: str | Path | None,
+    folder: Path | None,
     config_path: str | Path | None,
-    write: bool,
-    suffix: str,
+    overwrite: bool,
     html: bool,
 ) -> StudyResult:
-    """Manifest, then (when ``write``) the study folder, atomically."""
+    """Manifest, then (when ``folder`` is given) the study folder, atomically. Any failed
+    write fails the run and leaves the previous output at ``folder`` as it was."""
     base = manifest(cfg, sn, timer.timings, config_path=Path(config_path) if config_path else None)
     result.manifest = {**base, **result.manifest}
-    if write:
-        folder = Path(out_dir) if out_dir is not None else default_folder(cfg, suffix)
-        with timer.step("outputs"), atomic_dir(folder) as tmp:
-            write_study(result, tmp, html=html, gpkg=cfg.outputs.gpkg)
+    if folder is not None:
+        try:
+            with timer.step("outputs"), atomic_dir(folder, foreign_ok=overwrite) as tmp:
+                write_study(result, tmp, html=html, gpkg=cfg.outputs.gpkg)
+        except OSError as exc:
+            raise OutputWriteError(
+                f"could not write the outputs of study {cfg.name!r} to {folder}: "
+                f"{exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}; "
+                "nothing was replaced (the previous output, if any, is unchanged)"
+            ) from exc
         result.manifest["timings_s"] = {k: round(v, 3) for k, v in timer.timings.items()}
         result.manifest["output_folder"] = str(folder)
         logger.info("study %s written to %s", cfg.name, folder)
@@ -126,6 +155,7 @@ def run_study(
     config_path: str | Path | None = None,
     on_step: StepCallback | None = None,
     write: bool = True,
+    overwrite: bool = False,
 ) -> StudyResult:
     """Run a whole study and (by default) write its output folder atomically.
 
@@ -141,58 +171,67 @@ def run_study(
         Called with the name of each step as it starts (progress display).
     write : bool
         Write the folder (``False`` returns the result only, e.g. for tests).
+    overwrite : bool
+        Replace a non-empty output folder evplan did not write (``--overwrite``).
     """
-    timer = StepTimer(on_step)
-    pre = prepare(cfg, timer)
-    with timer.step("candidates"):
-        candidates = build_candidates(cfg, pre.sn, pre.existing)
-    simulator = StudySimulator(cfg, pre.sn, pre.trips, pre.vehicles)
-    optimizer = make_optimizer(cfg, pre.sn, candidates, pre.trips, pre.vehicles)
-    with timer.step("closed loop"):
-        loop: LoopResult = closed_loop(
-            pre.existing,
-            simulate=simulator,
-            optimize=optimizer,
-            targets=Targets(
-                cfg.targets.wait_p95_min,
-                cfg.targets.stranded,
-                cfg.targets.trips_completed_share,
-                cfg.targets.max_iterations,
-            ),
-            first_round_sites=cfg.model.p,
-            budget=cfg.model.budget,
-            plug_cost=cfg.candidates.plug_cost,
-            max_plugs=cfg.candidates.max_plugs,
-            on_step=on_step,
-        )
-    with timer.step("vehicle comparison"):
-        matrix = vehicle_matrix(cfg, simulator, pre.existing, loop.stations)
-    with timer.step("coverage curve"):
-        curve = optimizer.coverage_curve(pre.existing)
-    result = assemble(
+    with _claim(
         cfg,
-        pre.sn,
-        existing=pre.existing,
-        candidates=candidates,
-        trips=pre.trips,
-        loop=loop,
-        matrix=matrix,
-        curve=curve,
-        optimizer=optimizer,
-    )
-    result.manifest["config_hash"] = config_hash(cfg)
-    result.manifest["simulation_runs"] = simulator.runs
-    return _finish(
-        cfg,
-        result,
-        timer,
-        sn=pre.sn,
+        write=write,
         out_dir=out_dir,
         config_path=config_path,
-        write=write,
+        overwrite=overwrite,
         suffix="",
-        html=cfg.outputs.html,
-    )
+    ) as folder:
+        timer = StepTimer(on_step)
+        pre = prepare(cfg, timer)
+        with timer.step("candidates"):
+            candidates = build_candidates(cfg, pre.sn, pre.existing)
+        simulator = StudySimulator(cfg, pre.sn, pre.trips, pre.vehicles)
+        optimizer = make_optimizer(cfg, pre.sn, candidates, pre.trips, pre.vehicles)
+        with timer.step("closed loop"):
+            loop: LoopResult = closed_loop(
+                pre.existing,
+                simulate=simulator,
+                optimize=optimizer,
+                targets=Targets(
+                    cfg.targets.wait_p95_min,
+                    cfg.targets.stranded,
+                    cfg.targets.trips_completed_share,
+                    cfg.targets.max_iterations,
+                ),
+                first_round_sites=cfg.model.p,
+                budget=cfg.model.budget,
+                plug_cost=cfg.candidates.plug_cost,
+                max_plugs=cfg.candidates.max_plugs,
+                on_step=on_step,
+            )
+        with timer.step("vehicle comparison"):
+            matrix = vehicle_matrix(cfg, simulator, pre.existing, loop.stations)
+        with timer.step("coverage curve"):
+            curve = optimizer.coverage_curve(pre.existing)
+        result = assemble(
+            cfg,
+            pre.sn,
+            existing=pre.existing,
+            candidates=candidates,
+            trips=pre.trips,
+            loop=loop,
+            matrix=matrix,
+            curve=curve,
+            optimizer=optimizer,
+        )
+        result.manifest["config_hash"] = config_hash(cfg)
+        result.manifest["simulation_runs"] = simulator.runs
+        return _finish(
+            cfg,
+            result,
+            timer,
+            sn=pre.sn,
+            folder=folder,
+            config_path=config_path,
+            overwrite=overwrite,
+            html=cfg.outputs.html,
+        )
 
 
 def simulate_study(
@@ -202,50 +241,58 @@ def simulate_study(
     config_path: str | Path | None = None,
     on_step: StepCallback | None = None,
     write: bool = True,
+    overwrite: bool = False,
 ) -> StudyResult:
     """``evplan simulate``: the study's trips with the existing stations only; writes the
     tables, KPIs (with replication intervals) and manifest atomically."""
-    timer = StepTimer(on_step)
-    pre = prepare(cfg, timer)
-    simulator = StudySimulator(cfg, pre.sn, pre.trips, pre.vehicles)
-    with timer.step("simulation"):
-        outcome = simulator(pre.existing)
-    res = outcome.detail["result"]
-    per = outcome.per_station.set_index("station_id")
-    st = pre.existing.join(
-        per[["utilisation", "wait_mean_min", "wait_p95_min", "sessions"]], on="station_id"
-    )
-    iv = outcome.detail["intervals"]
-    result = StudyResult(
-        name=cfg.name,
-        title=cfg.title or cfg.name,
-        question=cfg.question,
-        roads=roads_frame(pre.sn.network),
-        demand=demand_points(cfg, pre.sn, pre.trips),
-        existing=points_frame(st),
-        kpis_before=dict(outcome.kpis),
-        kpi_intervals=iv.reset_index(names="kpi").assign(scenario="before")
-        if len(iv)
-        else pd.DataFrame(),
-        tables={
-            "trips": res.trips,
-            "sessions": res.sessions,
-            "station_timeseries": res.station_timeseries,
-            "stations": res.stations,
-            "vehicles": res.vehicles,
-        },
-    )
-    return _finish(
+    with _claim(
         cfg,
-        result,
-        timer,
-        sn=pre.sn,
+        write=write,
         out_dir=out_dir,
         config_path=config_path,
-        write=write,
+        overwrite=overwrite,
         suffix="simulate",
-        html=False,
-    )
+    ) as folder:
+        timer = StepTimer(on_step)
+        pre = prepare(cfg, timer)
+        simulator = StudySimulator(cfg, pre.sn, pre.trips, pre.vehicles)
+        with timer.step("simulation"):
+            outcome = simulator(pre.existing)
+        res = outcome.detail["result"]
+        per = outcome.per_station.set_index("station_id")
+        st = pre.existing.join(
+            per[["utilisation", "wait_mean_min", "wait_p95_min", "sessions"]], on="station_id"
+        )
+        iv = outcome.detail["intervals"]
+        result = StudyResult(
+            name=cfg.name,
+            title=cfg.title or cfg.name,
+            question=cfg.question,
+            roads=roads_frame(pre.sn.network),
+            demand=demand_points(cfg, pre.sn, pre.trips),
+            existing=points_frame(st),
+            kpis_before=dict(outcome.kpis),
+            kpi_intervals=iv.reset_index(names="kpi").assign(scenario="before")
+            if len(iv)
+            else pd.DataFrame(),
+            tables={
+                "trips": res.trips,
+                "sessions": res.sessions,
+                "station_timeseries": res.station_timeseries,
+                "stations": res.stations,
+                "vehicles": res.vehicles,
+            },
+        )
+        return _finish(
+            cfg,
+            result,
+            timer,
+            sn=pre.sn,
+            folder=folder,
+            config_path=config_path,
+            overwrite=overwrite,
+            html=False,
+        )
 
 
 def optimize_study(
@@ -255,65 +302,73 @@ def optimize_study(
     config_path: str | Path | None = None,
     on_step: StepCallback | None = None,
     write: bool = True,
+    overwrite: bool = False,
 ) -> StudyResult:
     """``evplan optimize``: one siting round for the study's whole demand (every trip, no
     simulation) with the existing stations fixed open; writes the chosen sites and a summary."""
-    timer = StepTimer(on_step)
-    pre = prepare(cfg, timer)
-    existing = pre.existing
-    with timer.step("candidates"):
-        candidates = build_candidates(cfg, pre.sn, existing)
-    opt = make_optimizer(cfg, pre.sn, candidates, pre.trips, pre.vehicles)
-    with timer.step("optimisation"):
-        demand = opt.all_demand()
-        # weights = expected public charging sessions (they size the plugs; siting is unaffected
-        # by a common factor)
-        factor = public_sessions_per_trip(cfg, pre.sn.network, pre.trips, pre.vehicles)
-        demand["weight"] = demand["weight"] * max(factor, 1e-6)
-        new = opt(demand, existing, cfg.model.p, cfg.model.budget)
-        opt.notes.append(
-            f"Plugs sized for {factor:.3f} public charging sessions per trip (no simulation: "
-            "share without home charging x trip energy / 25 kWh)."
-        )
-    stations = pd.concat([existing, new.drop(columns="capex")], ignore_index=True)
-    selected = new.merge(candidates[["node", "renewable"]], on="node", how="left")
-    kb = {
-        "coverage_share": opt.coverage_share(existing),
-        "n_stations": len(existing),
-        "n_plugs": int(existing["plugs"].sum()),
-        "capex": 0.0,
-    }
-    ka = {
-        "coverage_share": opt.coverage_share(stations),
-        "n_stations": len(stations),
-        "n_plugs": int(stations["plugs"].sum()),
-        "capex": float(new["capex"].sum()),
-    }
-    result = StudyResult(
-        name=cfg.name,
-        title=cfg.title or cfg.name,
-        question=cfg.question,
-        roads=roads_frame(pre.sn.network),
-        demand=demand_points(cfg, pre.sn, pre.trips),
-        candidates=points_frame(candidates),
-        existing=points_frame(existing),
-        selected=points_frame(selected),
-        kpis_before=kb,
-        kpis_after=ka,
-        notes=opt.notes,
-    )
-    result.manifest["solves"] = opt.solves
-    return _finish(
+    with _claim(
         cfg,
-        result,
-        timer,
-        sn=pre.sn,
+        write=write,
         out_dir=out_dir,
         config_path=config_path,
-        write=write,
+        overwrite=overwrite,
         suffix="optimize",
-        html=False,
-    )
+    ) as folder:
+        timer = StepTimer(on_step)
+        pre = prepare(cfg, timer)
+        existing = pre.existing
+        with timer.step("candidates"):
+            candidates = build_candidates(cfg, pre.sn, existing)
+        opt = make_optimizer(cfg, pre.sn, candidates, pre.trips, pre.vehicles)
+        with timer.step("optimisation"):
+            demand = opt.all_demand()
+            # weights = expected public charging sessions (they size the plugs; siting is unaffected
+            # by a common factor)
+            factor = public_sessions_per_trip(cfg, pre.sn.network, pre.trips, pre.vehicles)
+            demand["weight"] = demand["weight"] * max(factor, 1e-6)
+            new = opt(demand, existing, cfg.model.p, cfg.model.budget)
+            opt.notes.append(
+                f"Plugs sized for {factor:.3f} public charging sessions per trip (no simulation: "
+                "share without home charging x trip energy / 25 kWh)."
+            )
+        stations = pd.concat([existing, new.drop(columns="capex")], ignore_index=True)
+        selected = new.merge(candidates[["node", "renewable"]], on="node", how="left")
+        kb = {
+            "coverage_share": opt.coverage_share(existing),
+            "n_stations": len(existing),
+            "n_plugs": int(existing["plugs"].sum()),
+            "capex": 0.0,
+        }
+        ka = {
+            "coverage_share": opt.coverage_share(stations),
+            "n_stations": len(stations),
+            "n_plugs": int(stations["plugs"].sum()),
+            "capex": float(new["capex"].sum()),
+        }
+        result = StudyResult(
+            name=cfg.name,
+            title=cfg.title or cfg.name,
+            question=cfg.question,
+            roads=roads_frame(pre.sn.network),
+            demand=demand_points(cfg, pre.sn, pre.trips),
+            candidates=points_frame(candidates),
+            existing=points_frame(existing),
+            selected=points_frame(selected),
+            kpis_before=kb,
+            kpis_after=ka,
+            notes=opt.notes,
+        )
+        result.manifest["solves"] = opt.solves
+        return _finish(
+            cfg,
+            result,
+            timer,
+            sn=pre.sn,
+            folder=folder,
+            config_path=config_path,
+            overwrite=overwrite,
+            html=False,
+        )
 
 
 def make_optimizer(
