@@ -1,6 +1,13 @@
 """evplan.networks: OpenStreetMap road data in, frozen routable arrays out."""
 
-from networks._errors import (
+from networks.corridor import (
+    build_national_network,
+    corridor_graph_from_lines,
+    corridor_graph_from_osm,
+    corridor_graph_from_osmnx,
+    read_national_roads,
+)
+from networks.errors import (
     ConfigError,
     EmptyAreaError,
     EvplanError,
@@ -10,13 +17,6 @@ from networks._errors import (
     SnapDistanceError,
     UnknownNodeError,
     UnknownOSMObjectError,
-)
-from networks.corridor import (
-    build_national_network,
-    corridor_graph_from_lines,
-    corridor_graph_from_osm,
-    corridor_graph_from_osmnx,
-    read_national_roads,
 )
 from networks.load import LoadedNetwork, download_network, load_network
 from networks.places import attach_places, read_places

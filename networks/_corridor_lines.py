@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from networks._errors import NoDrivableRoadsError
+from networks.errors import NoDrivableRoadsError
 from networks.places import GEOD, coordinate_node_ids, transformer
 
 logger = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ import numpy as np
 import shapely
 
 from networks import _corridor_lines as cl
-from networks._errors import ConfigError, EmptyAreaError, InputFileError, OfflineError
+from networks.errors import ConfigError, EmptyAreaError, InputFileError, OfflineError
 from networks.places import add_connector, metric_crs_for, road_edge_index, split_edge, transformer
 from networks.road_network import RoadNetwork
 

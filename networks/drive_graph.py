@@ -19,7 +19,7 @@ import networkx as nx
 import numpy as np
 import osmnx as ox
 
-from networks._errors import ConfigError, NoDrivableRoadsError
+from networks.errors import ConfigError, NoDrivableRoadsError
 from networks.osm_read import OSMData
 
 logger = logging.getLogger(__name__)

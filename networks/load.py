@@ -20,8 +20,8 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
-from networks._errors import ConfigError, EmptyAreaError, InputFileError, OfflineError
 from networks.drive_graph import BuildReport, graph_from_osm_data
+from networks.errors import ConfigError, EmptyAreaError, InputFileError, OfflineError
 from networks.osm_read import OSMData, read_osm
 from networks.road_network import RoadNetwork
 

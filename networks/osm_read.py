@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from networks._errors import InputFileError
+from networks.errors import InputFileError
 
 logger = logging.getLogger(__name__)
 

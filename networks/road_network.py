@@ -27,7 +27,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from networks._dijkstra_pool import dijkstra_columns
-from networks._errors import (
+from networks.errors import (
     InputFileError,
     NoDrivableRoadsError,
     SnapDistanceError,

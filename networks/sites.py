@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from networks._errors import ConfigError, UnknownOSMObjectError
+from networks.errors import ConfigError, UnknownOSMObjectError
 from networks.road_network import RoadNetwork
 
 logger = logging.getLogger(__name__)
