@@ -10,6 +10,7 @@ from networks.corridor import (
 from networks.errors import (
     ConfigError,
     EmptyAreaError,
+    EmptyBBoxError,
     EvplanError,
     InputFileError,
     NoDrivableRoadsError,
@@ -21,6 +22,7 @@ from networks.errors import (
 from networks.load import LoadedNetwork, download_network, load_network
 from networks.places import attach_places, read_places
 from networks.road_network import RoadNetwork, SnapResult
+from networks.validate import validate_bbox, validate_snap_distance
 
 __all__ = [
     "LoadedNetwork",
@@ -33,8 +35,11 @@ __all__ = [
     "load_network",
     "read_national_roads",
     "read_places",
+    "validate_bbox",
+    "validate_snap_distance",
     "ConfigError",
     "EmptyAreaError",
+    "EmptyBBoxError",
     "EvplanError",
     "InputFileError",
     "NoDrivableRoadsError",

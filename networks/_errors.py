@@ -3,6 +3,7 @@
 from networks.errors import (
     ConfigError,
     EmptyAreaError,
+    EmptyBBoxError,
     EvplanError,
     InputFileError,
     NoDrivableRoadsError,
@@ -15,6 +16,7 @@ from networks.errors import (
 __all__ = [
     "ConfigError",
     "EmptyAreaError",
+    "EmptyBBoxError",
     "EvplanError",
     "InputFileError",
     "NoDrivableRoadsError",

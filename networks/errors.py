@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "EmptyAreaError",
+    "EmptyBBoxError",
     "EvplanError",
     "InputFileError",
     "NoDrivableRoadsError",
@@ -57,3 +58,10 @@ class SnapDistanceError(EvplanError):
 
 class ConfigError(EvplanError):
     """A configuration value is invalid."""
+
+
+class EmptyBBoxError(ConfigError, EmptyAreaError):
+    """A bounding box is empty or inverted (west >= east or south >= north).
+
+    Both a :class:`ConfigError` and an :class:`EmptyAreaError`, so code catching either
+    keeps working."""

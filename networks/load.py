@@ -22,9 +22,10 @@ import pandas as pd
 
 from networks._netcache import CacheFormatError, cache_path, read_bundle, write_bundle
 from networks.drive_graph import BuildReport, graph_from_osm_data
-from networks.errors import ConfigError, EmptyAreaError, InputFileError, OfflineError
+from networks.errors import ConfigError, InputFileError, OfflineError
 from networks.osm_read import OSMData, read_osm
 from networks.road_network import RoadNetwork
+from networks.validate import validate_bbox
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,9 @@ def download_network(
 ) -> LoadedNetwork:
     """Download a network with osmnx by place name or ``(west, south, east, north)`` bbox.
 
+    The bbox is checked with :func:`networks.validate.validate_bbox` (``ConfigError``;
+    ``EmptyBBoxError`` when empty or inverted) before anything goes online.
+
     Only called when the user asked for a download. Answers are cached by osmnx in
     ``cache_dir/osmnx``, so the same request works offline later. Offline with nothing
     cached raises :class:`OfflineError` naming the option to pass a file instead.
@@ -136,12 +140,7 @@ def download_network(
 
     if (place is None) == (bbox is None):
         raise ConfigError("give exactly one of place= or bbox= to download a network")
-    if bbox is not None:
-        west, south, east, north = (float(v) for v in bbox)
-        if not (west < east and south < north):
-            raise EmptyAreaError(
-                f"bbox {bbox} is empty or inverted; expected (west, south, east, north) with west < east and south < north"
-            )
+    box = validate_bbox(bbox) if bbox is not None else None
     if cache_dir is not None:
         ox.settings.cache_folder = str(Path(cache_dir) / "osmnx")
     ox.settings.use_cache = True
@@ -161,7 +160,7 @@ def download_network(
         if place is not None:
             G = ox.graph_from_place(place, **kwargs)
         else:
-            G = ox.graph_from_bbox(bbox, **kwargs)
+            G = ox.graph_from_bbox(box, **kwargs)
     except Exception as exc:  # osmnx raises requests/urllib3 errors or its own
         if _looks_offline(exc):
             raise OfflineError(

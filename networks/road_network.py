@@ -34,6 +34,7 @@ from networks.errors import (
     SnapDistanceError,
     UnknownNodeError,
 )
+from networks.validate import validate_snap_distance
 
 logger = logging.getLogger(__name__)
 
@@ -378,7 +379,11 @@ class RoadNetwork:
 
     # ------------------------------------------------------------------ snapping
     def snap(self, lon, lat, *, max_distance_m: float = 500.0) -> SnapResult:
-        """Nearest network node for each lon/lat point (KD-tree on projected coordinates)."""
+        """Nearest network node for each lon/lat point (KD-tree on projected coordinates).
+
+        ``max_distance_m`` (metres, ``>= 0``, ``inf`` for no limit) sets ``within``; a
+        negative, NaN or non-numeric value raises :class:`~networks.errors.ConfigError`."""
+        max_distance_m = validate_snap_distance(max_distance_m)
         lon = np.atleast_1d(np.asarray(lon, dtype=float))
         lat = np.atleast_1d(np.asarray(lat, dtype=float))
         transformer = pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
