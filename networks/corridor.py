@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -435,7 +436,7 @@ def corridor_graph_from_osm(
         ox.settings.use_cache = True
         if cache_dir is not None:
             ox.settings.cache_folder = str(Path(cache_dir) / "osmnx")
-        kw = {
+        kw: dict[str, Any] = {
             "network_type": "drive",
             "simplify": True,
             "retain_all": True,

@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pandas as pd
@@ -148,7 +149,7 @@ def download_network(
     # osmnx's Overpass status check sleeps up to 60 s when the server is unreachable.
     ox.settings.overpass_rate_limit = False
     label = place if place is not None else f"bbox {bbox}"
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "network_type": network_type,
         "simplify": True,
         "retain_all": False,
@@ -157,10 +158,11 @@ def download_network(
     if custom_filter:
         kwargs["custom_filter"] = custom_filter
     try:
-        if place is not None:
-            G = ox.graph_from_place(place, **kwargs)
-        else:
+        if box is not None:
             G = ox.graph_from_bbox(box, **kwargs)
+        else:
+            assert place is not None  # exactly one of place/bbox, checked above
+            G = ox.graph_from_place(place, **kwargs)
     except Exception as exc:  # osmnx raises requests/urllib3 errors or its own
         if _looks_offline(exc):
             raise OfflineError(

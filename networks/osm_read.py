@@ -152,7 +152,7 @@ def _read_osmium(path: Path) -> OSMData:
         else:
             processor = osmium.FileProcessor(str(path))
         for obj in processor:
-            if obj.is_node():
+            if isinstance(obj, osmium.osm.Node):
                 loc = obj.location
                 if not loc.valid():
                     continue
@@ -161,7 +161,7 @@ def _read_osmium(path: Path) -> OSMData:
                 nlat.append(loc.lat)
                 if any(k in obj.tags for k in POI_KEYS):
                     poi_nodes.append((obj.id, loc.lon, loc.lat, dict(obj.tags)))
-            elif obj.is_way():
+            elif isinstance(obj, osmium.osm.Way):
                 tags = obj.tags
                 if "highway" in tags:
                     highways.append(
