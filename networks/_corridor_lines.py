@@ -8,6 +8,7 @@ segments into the two-way graph.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from networks._errors import NoDrivableRoadsError
+from networks.errors import NoDrivableRoadsError
 from networks.places import GEOD, coordinate_node_ids, transformer
 
 logger = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def close_gaps(pxy: list[np.ndarray], refs: list[str], gaps: np.ndarray, snap_to
     touching[src[d <= 1e-6]] = True
     order = np.lexsort((dst, d, src))
     src, dst, d = src[order], dst[order], d[order]
-    links = set()
+    links: set[tuple[int, int]] = set()
     firsts = np.unique(src, return_index=True)[1]
     links.update(
         zip(src[firsts].tolist(), dst[firsts].tolist(), strict=True)
@@ -233,7 +234,7 @@ def graph_from_segments(
     keys = [tuple(sorted(r)) for r in seg_refs]
     seg_len = GEOD.inv(nlon[ua], nlat[ua], nlon[ub], nlat[ub])[2]
     keep = ua != ub
-    segs = [
+    segs: list[Any] = [
         (int(u), int(v), k, float(ln))
         for u, v, k, ln, ok in zip(ua, ub, keys, seg_len, keep, strict=True)
         if ok

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -32,9 +33,10 @@ import numpy as np
 import shapely
 
 from networks import _corridor_lines as cl
-from networks._errors import ConfigError, EmptyAreaError, InputFileError, OfflineError
+from networks.errors import ConfigError, EmptyAreaError, InputFileError, OfflineError
 from networks.places import add_connector, metric_crs_for, road_edge_index, split_edge, transformer
 from networks.road_network import RoadNetwork
+from networks.validate import validate_bbox
 
 logger = logging.getLogger(__name__)
 
@@ -410,8 +412,11 @@ def corridor_graph_from_osm(
     ------
     OfflineError
         No connection (and nothing cached): pass a file instead.
+    ConfigError
+        The bbox is not four numbers or a coordinate is out of range.
     EmptyAreaError
-        The bbox is empty/inverted or the area holds no matching roads.
+        The bbox is empty/inverted (:class:`~networks.errors.EmptyBBoxError`) or the area
+        holds no matching roads.
     """
     import osmnx as ox
     import requests
@@ -419,11 +424,7 @@ def corridor_graph_from_osm(
     if isinstance(place_or_bbox, str):
         label, bbox = place_or_bbox, None
     else:
-        bbox = tuple(float(v) for v in place_or_bbox)
-        if len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3]):
-            raise EmptyAreaError(
-                f"bbox {place_or_bbox} is empty or inverted; expected (west, south, east, north)"
-            )
+        bbox = validate_bbox(place_or_bbox)
         label = f"bbox {bbox}"
     saved = {
         k: getattr(ox.settings, k)
@@ -435,7 +436,7 @@ def corridor_graph_from_osm(
         ox.settings.use_cache = True
         if cache_dir is not None:
             ox.settings.cache_folder = str(Path(cache_dir) / "osmnx")
-        kw = {
+        kw: dict[str, Any] = {
             "network_type": "drive",
             "simplify": True,
             "retain_all": True,

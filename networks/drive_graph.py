@@ -19,7 +19,7 @@ import networkx as nx
 import numpy as np
 import osmnx as ox
 
-from networks._errors import ConfigError, NoDrivableRoadsError
+from networks.errors import ConfigError, NoDrivableRoadsError
 from networks.osm_read import OSMData
 
 logger = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def graph_from_osm_data(
         if not runs:
             report.clipped_ways_dropped += 1
             continue
-        attrs = {k: way.tags[k] for k in _KEEP_TAGS if k in way.tags}
+        attrs: dict[str, object] = {k: way.tags[k] for k in _KEEP_TAGS if k in way.tags}
         attrs["osmid"] = way.id
         oneway = way.tags.get("oneway") in _ONEWAY or way.tags.get("junction") == "roundabout"
         reverse = way.tags.get("oneway") in _REVERSED

@@ -1,8 +1,9 @@
 """Load a road network from a file or (when asked) a download, with an on-disk cache.
 
 ``load_network`` is the one entry point the rest of evplan uses. Prepared networks are
-cached under ``cache_dir`` keyed by the SHA-256 of the input file and the build options;
-the cache is always safe to delete. Downloads go through osmnx (its own HTTP cache lives in
+cached under ``cache_dir`` as ``network-<key>.npz`` (arrays plus JSON, never pickle; see
+:mod:`networks._netcache`), keyed by the SHA-256 of the input file, the build options and
+the cache format; the cache is always safe to delete. Downloads go through osmnx (its own HTTP cache lives in
 the same folder), so a place fetched once works offline afterwards.
 """
 
@@ -12,23 +13,25 @@ import hashlib
 import json
 import logging
 import os
-import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pandas as pd
 
-from networks._errors import ConfigError, EmptyAreaError, InputFileError, OfflineError
+from networks._netcache import CacheFormatError, cache_path, read_bundle, write_bundle
 from networks.drive_graph import BuildReport, graph_from_osm_data
+from networks.errors import ConfigError, InputFileError, OfflineError
 from networks.osm_read import OSMData, read_osm
 from networks.road_network import RoadNetwork
+from networks.validate import validate_bbox
 
 logger = logging.getLogger(__name__)
 
-#: Bump when the cached bundle's layout or the build semantics change.
-CACHE_FORMAT = 4  # 4: street_count node attribute
+#: Bump when the cached bundle's layout or the build semantics change (part of the key).
+CACHE_FORMAT = 5  # 4: street_count node attribute; 5: .npz + JSON bundle, no pickle
 DEFAULT_CACHE_DIR = Path(os.environ.get("EVPLAN_CACHE_DIR", Path.home() / ".cache" / "evplan"))
 
 
@@ -127,6 +130,9 @@ def download_network(
 ) -> LoadedNetwork:
     """Download a network with osmnx by place name or ``(west, south, east, north)`` bbox.
 
+    The bbox is checked with :func:`networks.validate.validate_bbox` (``ConfigError``;
+    ``EmptyBBoxError`` when empty or inverted) before anything goes online.
+
     Only called when the user asked for a download. Answers are cached by osmnx in
     ``cache_dir/osmnx``, so the same request works offline later. Offline with nothing
     cached raises :class:`OfflineError` naming the option to pass a file instead.
@@ -135,12 +141,7 @@ def download_network(
 
     if (place is None) == (bbox is None):
         raise ConfigError("give exactly one of place= or bbox= to download a network")
-    if bbox is not None:
-        west, south, east, north = (float(v) for v in bbox)
-        if not (west < east and south < north):
-            raise EmptyAreaError(
-                f"bbox {bbox} is empty or inverted; expected (west, south, east, north) with west < east and south < north"
-            )
+    box = validate_bbox(bbox) if bbox is not None else None
     if cache_dir is not None:
         ox.settings.cache_folder = str(Path(cache_dir) / "osmnx")
     ox.settings.use_cache = True
@@ -148,7 +149,7 @@ def download_network(
     # osmnx's Overpass status check sleeps up to 60 s when the server is unreachable.
     ox.settings.overpass_rate_limit = False
     label = place if place is not None else f"bbox {bbox}"
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "network_type": network_type,
         "simplify": True,
         "retain_all": False,
@@ -157,10 +158,11 @@ def download_network(
     if custom_filter:
         kwargs["custom_filter"] = custom_filter
     try:
-        if place is not None:
-            G = ox.graph_from_place(place, **kwargs)
+        if box is not None:
+            G = ox.graph_from_bbox(box, **kwargs)
         else:
-            G = ox.graph_from_bbox(bbox, **kwargs)
+            assert place is not None  # exactly one of place/bbox, checked above
+            G = ox.graph_from_place(place, **kwargs)
     except Exception as exc:  # osmnx raises requests/urllib3 errors or its own
         if _looks_offline(exc):
             raise OfflineError(
@@ -206,33 +208,49 @@ def _looks_offline(exc: BaseException) -> bool:
     return any(m in text for m in markers)
 
 
-def _cache_get(cache_dir, key: str) -> LoadedNetwork | None:
+def _cache_get(cache_dir: str | Path | None, key: str) -> LoadedNetwork | None:
+    """The cached network of ``key``, or ``None`` on a miss. A file that is not a valid
+    bundle of this format and key (damaged, truncated, foreign, older) is a miss, logged
+    once at WARNING; it is overwritten by the rebuilt network."""
     if cache_dir is None:
         return None
-    path = Path(cache_dir) / f"network-{key}.pkl"
+    path = cache_path(cache_dir, key)
     if not path.is_file():
         return None
     try:
-        with open(path, "rb") as fh:
-            loaded = pickle.load(fh)  # our own cache file, written by _cache_put
-    except Exception as exc:  # a damaged cache must never stop a run
-        logger.warning("ignoring unreadable cache file %s (%s)", path, exc)
+        parts = read_bundle(path, key)
+        return LoadedNetwork(
+            graph=parts["graph"],
+            network=parts["network"],
+            pois=parts["pois"],
+            report=BuildReport(**parts["report"]),
+            source=str(parts["source"]),
+            from_cache=True,
+            extra=dict(parts["extra"]),
+        )
+    except Exception as exc:  # noqa: BLE001 - a damaged cache must never stop a run
+        logger.warning("ignoring invalid network cache file %s (%s); rebuilding it", path, exc)
         return None
-    loaded.from_cache = True
-    return loaded
 
 
-def _cache_put(cache_dir, key: str, loaded: LoadedNetwork) -> None:
+def _cache_put(cache_dir: str | Path | None, key: str, loaded: LoadedNetwork) -> None:
     if cache_dir is None:
         return
     folder = Path(cache_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"network-{key}.pkl"
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        with open(tmp, "wb") as fh:
-            pickle.dump(loaded, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        write_bundle(
+            cache_path(folder, key),
+            key,
+            graph=loaded.graph,
+            network=loaded.network,
+            pois=loaded.pois,
+            report=loaded.report.as_dict(),
+            source=loaded.source,
+            extra=loaded.extra,
+        )
+    except CacheFormatError as exc:
+        logger.warning("network %s not cached: %s", loaded.source, exc)
     except OSError as exc:
         logger.warning(
             "could not write network cache in %s (%s); continuing without it", folder, exc

@@ -10,15 +10,19 @@ nodes that are not in the file; the graph builder decides what to do with those.
 from __future__ import annotations
 
 import bz2
+import codecs
+import io
 import json
 import logging
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from networks._errors import InputFileError
+from networks.errors import InputFileError
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +142,7 @@ def _read_osmium(path: Path) -> OSMData:
     poi_nodes: list[tuple[int, float, float, dict]] = []
     poi_ways: list[tuple[int, np.ndarray, dict]] = []
     n_relations = 0
+    raw: bytes | None = None
     try:
         # bz2 XML is decompressed by libosmium itself when built with bzip2; do it here so
         # the reader does not depend on how the wheel was built.
@@ -147,7 +152,7 @@ def _read_osmium(path: Path) -> OSMData:
         else:
             processor = osmium.FileProcessor(str(path))
         for obj in processor:
-            if obj.is_node():
+            if isinstance(obj, osmium.osm.Node):
                 loc = obj.location
                 if not loc.valid():
                     continue
@@ -156,7 +161,7 @@ def _read_osmium(path: Path) -> OSMData:
                 nlat.append(loc.lat)
                 if any(k in obj.tags for k in POI_KEYS):
                     poi_nodes.append((obj.id, loc.lon, loc.lat, dict(obj.tags)))
-            elif obj.is_way():
+            elif isinstance(obj, osmium.osm.Way):
                 tags = obj.tags
                 if "highway" in tags:
                     highways.append(
@@ -171,42 +176,184 @@ def _read_osmium(path: Path) -> OSMData:
             else:
                 n_relations += 1
     except (RuntimeError, OSError, ValueError, EOFError) as exc:
-        raise InputFileError(
-            f"cannot read OSM file {path}: {exc}. The file looks truncated or corrupt; download it again"
-        ) from exc
+        raise InputFileError(f"cannot read OSM file {path}: {exc}. {_xml_hint(path, raw)}") from exc
     if not nid and not highways:
         raise InputFileError(f"{path} contains no OSM nodes or ways; is it really an OSM extract?")
     return _assemble(nid, nlon, nlat, highways, poi_nodes, poi_ways, str(path), n_relations)
 
 
 def _read_overpass_json(path: Path) -> OSMData:
+    hint = (
+        "Expected an Overpass API answer with an 'elements' list (query with [out:json] and "
+        "'out body; >; out skel qt;')"
+    )
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        elements = doc["elements"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        why = _not_utf8(exc.start, data[exc.start], binary=b"\x00" in data[:4096])
         raise InputFileError(
-            f"cannot read Overpass JSON {path}: {exc}. Expected an Overpass API answer with an "
-            "'elements' list (query with [out:json] and 'out body; >; out skel qt;')"
+            f"cannot read Overpass JSON {path}: {why}. {hint}; save the answer as UTF-8 (as "
+            "Overpass sends it)"
         ) from exc
+    except OSError as exc:
+        raise InputFileError(f"cannot read Overpass JSON {path}: {exc}") from exc
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InputFileError(f"cannot read Overpass JSON {path}: {exc}. {hint}") from exc
+    elements = doc.get("elements") if isinstance(doc, dict) else None
+    if not isinstance(elements, list):
+        found = (
+            f"'elements' is {type(elements).__name__}"
+            if isinstance(doc, dict) and "elements" in doc
+            else f"no 'elements' key in the top-level {type(doc).__name__}"
+        )
+        raise InputFileError(f"cannot read Overpass JSON {path}: {found}. {hint}")
     nid, nlon, nlat = [], [], []
     highways: list[OSMWay] = []
     poi_nodes, poi_ways = [], []
-    for el in elements:
+    for i, el in enumerate(elements):
+        if not isinstance(el, dict):
+            raise InputFileError(
+                f"Overpass JSON {path}: element {i} is {type(el).__name__} {_short(el)}, not an "
+                "object; every entry of 'elements' must be an OSM node/way/relation object. "
+                "Fix or remove it, or download the answer again"
+            )
         kind = el.get("type")
-        tags = el.get("tags") or {}
-        if kind == "node" and "lat" in el and "lon" in el:
-            nid.append(int(el["id"]))
-            nlon.append(float(el["lon"]))
-            nlat.append(float(el["lat"]))
+        if kind not in ("node", "way"):
+            continue  # relations, areas, counts: not used
+        el_id = _element_id(path, i, kind, el)
+        tags = _element_tags(path, i, kind, el_id, el)
+        if kind == "node":
+            lon = _coordinate(path, i, el_id, el, "lon", 180.0)
+            lat = _coordinate(path, i, el_id, el, "lat", 90.0)
+            nid.append(el_id)
+            nlon.append(lon)
+            nlat.append(lat)
             if any(k in tags for k in POI_KEYS):
-                poi_nodes.append((int(el["id"]), float(el["lon"]), float(el["lat"]), tags))
-        elif kind == "way":
-            refs = np.asarray(el.get("nodes", []), dtype=np.int64)
+                poi_nodes.append((el_id, lon, lat, tags))
+        else:
+            refs = _way_refs(path, i, el_id, el)
             if "highway" in tags:
-                highways.append(OSMWay(int(el["id"]), refs, tags))
+                highways.append(OSMWay(el_id, refs, tags))
             elif any(k in tags for k in POI_KEYS):
-                poi_ways.append((int(el["id"]), refs, tags))
+                poi_ways.append((el_id, refs, tags))
     return _assemble(nid, nlon, nlat, highways, poi_nodes, poi_ways, str(path), 0)
+
+
+def _where(path: Path, i: int, what: str) -> str:
+    return f"Overpass JSON {path}: element {i} ({what})"
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _element_id(path: Path, i: int, kind: str, el: dict) -> int:
+    value = el.get("id")
+    if type(value) is not int or not -(2**63) <= value < 2**63:
+        raise InputFileError(
+            f"{_where(path, i, kind)}: field 'id' is {_short(value)}; an OSM id must "
+            "be an integer. Fix or remove the element, or download the answer again"
+        )
+    return value
+
+
+def _element_tags(path: Path, i: int, kind: str, el_id: int, el: dict) -> dict[str, str]:
+    tags = el.get("tags")
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+    ):
+        raise InputFileError(
+            f"{_where(path, i, f'{kind} {el_id}')}: field 'tags' is {_short(tags)}; expected "
+            "an object of text keys and text values. Fix or remove the element"
+        )
+    return tags
+
+
+def _coordinate(path: Path, i: int, el_id: int, el: dict, field: str, limit: float) -> float:
+    value = el.get(field)
+    if field not in el:
+        problem = "is missing"
+    elif not isinstance(value, int | float) or isinstance(value, bool):
+        problem = f"is {_short(value)}, not a number"
+    elif not math.isfinite(value):
+        problem = f"= {value!r} is not a finite number"
+    elif -limit <= value <= limit:
+        return float(value)
+    else:
+        problem = f"= {value!r} is outside [-{limit:g}, {limit:g}]"
+    raise InputFileError(
+        f"{_where(path, i, f'node {el_id}')}: field '{field}' {problem}. Every node needs "
+        "numeric WGS84 'lat' (-90..90) and 'lon' (-180..180); query Overpass with 'out body' "
+        "(not 'out ids'/'out tags'), or fix or remove the node"
+    )
+
+
+def _way_refs(path: Path, i: int, el_id: int, el: dict) -> np.ndarray:
+    refs = el.get("nodes", [])
+    if not isinstance(refs, list) or not all(
+        type(r) is int and -(2**63) <= r < 2**63 for r in refs
+    ):
+        raise InputFileError(
+            f"{_where(path, i, f'way {el_id}')}: field 'nodes' is {_short(refs)}; expected a "
+            "list of integer node ids. Fix or remove the way, or download the answer again"
+        )
+    return np.asarray(refs, dtype=np.int64)
+
+
+def _xml_hint(path: Path, raw: bytes | None) -> str:
+    """What would fix an unreadable OSM file: for XML that is not UTF-8, say so."""
+    generic = "The file looks truncated or corrupt; download it again"
+    if detect_format(path) != "xml":
+        return generic
+    try:
+        bad = _utf8_error(raw if raw is not None else path)
+        head = raw[:4096] if raw is not None else path.open("rb").read(4096)
+    except OSError:
+        return generic
+    if bad is None:
+        return generic
+    if b"\x00" in head:
+        return (
+            f"{_not_utf8(*bad, binary=True)}: not OSM XML; an .osm.pbf extract must be named "
+            "*.osm.pbf, else download the file again"
+        )
+    declared = re.search(rb"""encoding=["']([A-Za-z0-9._-]+)""", head[:200])
+    if declared is None or declared.group(1).lower() in (b"utf-8", b"utf8"):
+        return f"{_not_utf8(*bad)}; OSM XML must be UTF-8: re-export or convert it to UTF-8"
+    return generic  # another declared encoding: the parser decoded it, the error is elsewhere
+
+
+def _utf8_error(source: bytes | Path, *, chunk: int = 1 << 20) -> tuple[int, int] | None:
+    """``(offset, byte)`` of the first invalid UTF-8 byte of a byte string or a file (read
+    in chunks); ``byte`` is -1 for a sequence cut off at the end. ``None`` when valid."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as fh:
+        while block := fh.read(chunk):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:  # exc.object: bytes held back + this block
+                pos = offset + exc.start - (len(exc.object) - len(block))
+                return pos, exc.object[exc.start]
+            offset += len(block)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return offset, -1
+    return None
+
+
+def _not_utf8(offset: int, byte: int, *, binary: bool = False) -> str:
+    what = f"byte 0x{byte:02x}" if byte >= 0 else "a cut-off character"
+    return (
+        f"it is not UTF-8 text ({what} at offset {offset}{'; it looks binary' if binary else ''})"
+    )
 
 
 def _assemble(nid, nlon, nlat, highways, poi_nodes, poi_ways, source, n_relations) -> OSMData:

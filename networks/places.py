@@ -25,7 +25,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from networks._errors import ConfigError, InputFileError
+from networks.errors import ConfigError, InputFileError
 
 logger = logging.getLogger(__name__)
 

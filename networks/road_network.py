@@ -27,18 +27,17 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from networks._dijkstra_pool import dijkstra_columns
-from networks._errors import (
+from networks._routing import lengths_along_tree, od_paths, reduce_parallel
+from networks.errors import (
     InputFileError,
     NoDrivableRoadsError,
     SnapDistanceError,
     UnknownNodeError,
 )
+from networks.validate import validate_snap_distance
 
 logger = logging.getLogger(__name__)
 
-# Zero-length edges occur in OSM (duplicated nodes). csgraph ignores explicit zeros in some
-# code paths, so every weight is clamped to a tiny positive value that cannot change a route.
-_MIN_WEIGHT = 1e-6
 # Bound the memory of one dijkstra block: origins x n_nodes float64 values per chunk.
 _BLOCK_VALUES = 4_000_000
 
@@ -83,6 +82,9 @@ class RoadNetwork:
     time, length : scipy.sparse.csr_matrix
         ``n x n`` edge weights in seconds and metres with the same sparsity pattern. Where
         the graph has parallel edges, the fastest one is kept (its length alongside).
+    length_min : scipy.sparse.csr_matrix, optional
+        ``n x n`` length in metres of the *shortest* parallel edge (same pattern), used by
+        :meth:`distance_matrix`; ``length`` when not given (no parallel edges).
     crs : str, optional
         Projected CRS for ``x``/``y``; the UTM zone of the centroid by default.
     node_table : pandas.DataFrame, optional
@@ -99,6 +101,7 @@ class RoadNetwork:
     crs: str = ""
     node_table: pd.DataFrame = field(default_factory=pd.DataFrame)
     name: str = ""
+    length_min: sparse.csr_matrix | None = None
 
     def __post_init__(self) -> None:
         self.node_ids = np.asarray(self.node_ids, dtype=np.int64)
@@ -111,6 +114,12 @@ class RoadNetwork:
             raise ValueError("time/length matrices must be n_nodes x n_nodes")
         self.time = sparse.csr_matrix(self.time, dtype=np.float64)
         self.length = sparse.csr_matrix(self.length, dtype=np.float64)
+        if self.length_min is None:
+            self.length_min = self.length
+        elif self.length_min.shape != (n, n):
+            raise ValueError("length_min must be n_nodes x n_nodes")
+        else:
+            self.length_min = sparse.csr_matrix(self.length_min, dtype=np.float64)
         if not self.crs:
             self.crs = utm_crs_for(float(np.mean(self.lon)), float(np.mean(self.lat)))
         transformer = pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
@@ -149,7 +158,7 @@ class RoadNetwork:
             ls.append(data[length_attr])
         rows = index.get_indexer(us)
         cols = index.get_indexer(vs)
-        time, length = _reduce_parallel(
+        time, length, length_min = reduce_parallel(
             rows, cols, np.asarray(ts, dtype=float), np.asarray(ls, dtype=float), len(nodes)
         )
         table = pd.DataFrame(
@@ -167,6 +176,7 @@ class RoadNetwork:
             length=length,
             node_table=table,
             name=name or str(G.graph.get("name", "")),
+            length_min=length_min,
         )
 
     # ------------------------------------------------------------------ basic facts
@@ -261,15 +271,19 @@ class RoadNetwork:
     def distance_matrix(
         self, origins=None, destinations=None, *, cutoff: float | None = None
     ) -> np.ndarray:
-        """Shortest road distance in metres between node indices; ``inf`` where unreachable
-        or beyond ``cutoff`` metres."""
-        return self._matrix(self.length, origins, destinations, cutoff)
+        """Shortest road distance in metres between node indices (over the shortest of
+        parallel edges, so possibly shorter than the length of the fastest route, see
+        :meth:`route_matrices`); ``inf`` where unreachable or beyond ``cutoff`` metres."""
+        assert self.length_min is not None  # set in __post_init__
+        return self._matrix(self.length_min, origins, destinations, cutoff)
 
     def route_matrices(
         self, origins=None, destinations=None, *, cutoff: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Travel time (s) and length (m) along the *fastest* route, the pair a driver
-        experiences. ``cutoff`` is in seconds. Unreachable pairs are ``inf`` in both."""
+        """Travel time (s) and length (m) along the fastest route, the pair a driver
+        experiences (the length is that of the fastest route, not the shortest distance of
+        :meth:`distance_matrix`). ``cutoff`` is in seconds. Unreachable pairs are ``inf`` in
+        both."""
         org = self._check_indices(origins, "origins")
         dst = self._check_indices(destinations, "destinations")
         t_out = np.empty((org.size, dst.size))
@@ -284,7 +298,7 @@ class RoadNetwork:
             d, pred = csgraph.dijkstra(
                 self.time, directed=True, indices=src, limit=limit, return_predecessors=True
             )
-            lens = _lengths_along_tree(pred, edge_len, src)
+            lens = lengths_along_tree(pred, edge_len, src)
             lens[~np.isfinite(d)] = np.inf
             return s, d[:, dst], lens[:, dst]
 
@@ -308,6 +322,38 @@ class RoadNetwork:
             raise ValueError(f"kwh_per_km must be positive, got {kwh_per_km!r}")
         _, length = self.route_matrices(origins, destinations, cutoff=cutoff)
         return length / 1000.0 * kwh_per_km
+
+    def route_paths(
+        self, origins: Sequence[int] | np.ndarray, destinations: Sequence[int] | np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Fastest (travel-time) route of every ``origins[k] -> destinations[k]`` pair.
+
+        Parameters
+        ----------
+        origins, destinations : sequence of int
+            Node indices of equal length (pairs, not a matrix).
+
+        Returns
+        -------
+        list of (numpy.ndarray, numpy.ndarray)
+            Per pair: the node indices along the route (int64, origin first) and the
+            cumulative distance in km at each node (float, starting at ``0.0``; segment
+            lengths are those of :attr:`length`, as in :meth:`route_matrices`). Both are
+            empty when the destination is unreachable.
+
+        Raises
+        ------
+        UnknownNodeError
+            When an index is not a node index of this network.
+        """
+        org = self._check_indices(origins, "origins")
+        dst = self._check_indices(destinations, "destinations")
+        if org.size != dst.size:
+            raise ValueError(
+                f"route_paths needs one destination per origin, got {org.size} origins and "
+                f"{dst.size} destinations"
+            )
+        return od_paths(self.time, self.length, org, dst, block_values=_BLOCK_VALUES)
 
     def path(self, origin: int, destination: int, *, weight: Weight = "time") -> np.ndarray:
         """Node indices of the shortest path (empty when unreachable). For a few routes
@@ -333,7 +379,11 @@ class RoadNetwork:
 
     # ------------------------------------------------------------------ snapping
     def snap(self, lon, lat, *, max_distance_m: float = 500.0) -> SnapResult:
-        """Nearest network node for each lon/lat point (KD-tree on projected coordinates)."""
+        """Nearest network node for each lon/lat point (KD-tree on projected coordinates).
+
+        ``max_distance_m`` (metres, ``>= 0``, ``inf`` for no limit) sets ``within``; a
+        negative, NaN or non-numeric value raises :class:`~networks.errors.ConfigError`."""
+        max_distance_m = validate_snap_distance(max_distance_m)
         lon = np.atleast_1d(np.asarray(lon, dtype=float))
         lat = np.atleast_1d(np.asarray(lat, dtype=float))
         transformer = pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
@@ -372,6 +422,8 @@ class RoadNetwork:
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
         coo_t = self.time.tocoo()
         lens = np.asarray(self.length[coo_t.row, coo_t.col]).ravel()
+        assert self.length_min is not None  # set in __post_init__
+        lens_min = np.asarray(self.length_min[coo_t.row, coo_t.col]).ravel()
         extra = {
             f"attr_{c}": self.node_table[c].to_numpy(dtype=object).astype(str)
             for c in self.node_table.columns
@@ -389,6 +441,7 @@ class RoadNetwork:
                 col=coo_t.col,
                 time=coo_t.data,
                 length=lens,
+                length_min=lens_min,
                 crs=np.array(self.crs),
                 name=np.array(self.name),
                 **extra,
@@ -408,6 +461,12 @@ class RoadNetwork:
         n = z["node_ids"].size
         t = sparse.csr_matrix((z["time"], (z["row"], z["col"])), shape=(n, n))
         ln = sparse.csr_matrix((z["length"], (z["row"], z["col"])), shape=(n, n))
+        # files written before length_min existed: the fastest edge's length
+        ln_min = (
+            sparse.csr_matrix((z["length_min"], (z["row"], z["col"])), shape=(n, n))
+            if "length_min" in z.files
+            else None
+        )
         table = pd.DataFrame({k[5:]: z[k] for k in z.files if k.startswith("attr_")})
         for c in table.columns:
             table.loc[z[f"null_{c}"], c] = None
@@ -422,6 +481,7 @@ class RoadNetwork:
             crs=str(z["crs"]),
             node_table=table,
             name=str(z["name"]),
+            length_min=ln_min,
         )
 
 
@@ -430,47 +490,3 @@ def _n_threads() -> int:
     if env:
         return max(1, int(env))
     return max(1, min(4, os.cpu_count() or 1))
-
-
-def _reduce_parallel(rows, cols, ts, ls, n) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-    """Keep the fastest of parallel edges (and its length); drop self-loops."""
-    keep = rows != cols
-    rows, cols, ts, ls = rows[keep], cols[keep], ts[keep], ls[keep]
-    ts = np.maximum(ts, _MIN_WEIGHT)
-    ls = np.maximum(ls, _MIN_WEIGHT)
-    order = np.lexsort((ts, cols, rows))
-    rows, cols, ts, ls = rows[order], cols[order], ts[order], ls[order]
-    first = np.ones(rows.size, dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    rows, cols, ts, ls = rows[first], cols[first], ts[first], ls[first]
-    time = sparse.csr_matrix((ts, (rows, cols)), shape=(n, n))
-    length = sparse.csr_matrix((ls, (rows, cols)), shape=(n, n))
-    return time, length
-
-
-def _lengths_along_tree(
-    pred: np.ndarray, edge_len: sparse.csr_matrix, sources: np.ndarray
-) -> np.ndarray:
-    """Length from each source to every node along the shortest-path tree given by ``pred``.
-
-    Pointer doubling: every iteration adds the accumulated length of the current ancestor
-    and jumps to its ancestor, so a tree of depth D needs ``log2(D)`` vectorised passes.
-    """
-    k, n = pred.shape
-    valid = pred >= 0
-    cols = np.broadcast_to(np.arange(n), (k, n))
-    acc = np.zeros((k, n))
-    acc[valid] = np.asarray(edge_len[pred[valid], cols[valid]]).ravel()
-    anc = np.where(valid, pred, -1)
-    flat_off = (np.arange(k) * n)[:, None]
-    while True:
-        live = anc >= 0
-        if not live.any():
-            break
-        target = (anc + flat_off)[live]
-        acc[live] += acc.ravel()[target]
-        nxt = np.full_like(anc, -1)
-        nxt[live] = anc.ravel()[target]
-        anc = nxt
-    acc[np.arange(k), sources] = 0.0
-    return acc

@@ -18,8 +18,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from networks._errors import ConfigError, UnknownOSMObjectError
+from networks.errors import ConfigError, UnknownOSMObjectError
 from networks.road_network import RoadNetwork
+from networks.validate import validate_snap_distance
 
 logger = logging.getLogger(__name__)
 
@@ -113,13 +114,15 @@ def candidate_sites(
     tags : sequence of str
         ``key=value`` rules; the first matching rule gives the site's ``kind``.
     max_snap_m : float
-        Sites farther from the network are dropped and counted in ``gdf.attrs["dropped"]``.
+        Sites farther from the network (metres) are dropped and counted in
+        ``gdf.attrs["dropped"]``; ``inf`` keeps every site.
 
     Returns
     -------
     geopandas.GeoDataFrame
         Columns :data:`SITE_COLUMNS`, WGS84 points.
     """
+    max_snap_m = validate_snap_distance(max_snap_m, what="max_snap_m")
     rules = parse_tag_rules(tags)
     if pois.empty:
         return _empty_sites()
@@ -150,11 +153,14 @@ def existing_stations(
 
     Raises
     ------
+    ConfigError
+        When ``max_snap_m`` is negative, NaN or not a number.
     UnknownOSMObjectError
         When a spec's OSM id is not among the POIs of ``source``.
     SnapDistanceError
         When a configured station lies farther than ``max_snap_m`` from the network.
     """
+    max_snap_m = validate_snap_distance(max_snap_m, what="max_snap_m")
     rows = []
     for spec in specs:
         if spec.osm_id is not None:

@@ -15,13 +15,13 @@ from pyproj import Geod
 from shapely.geometry import LineString, MultiLineString
 
 from networks import RoadNetwork
-from networks._errors import ConfigError, EmptyAreaError, InputFileError, OfflineError
 from networks.corridor import (
     build_national_network,
     corridor_graph_from_lines,
     corridor_graph_from_osm,
     read_national_roads,
 )
+from networks.errors import ConfigError, EmptyAreaError, InputFileError, OfflineError
 from networks.kz import HOTEL_CHARGERS, PLANNED_RENEWABLES, known_sites
 from networks.places import attach_places, coordinate_node_ids, read_places, split_edge
 

@@ -1,0 +1,119 @@
+"""Array helpers behind :class:`networks.road_network.RoadNetwork` routing.
+
+Kept apart from the class so the module stays small: parallel-edge reduction into CSR
+weights, lengths along a shortest-path tree, and the per-pair path walk of
+:meth:`~networks.road_network.RoadNetwork.route_paths`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+
+# Zero-length edges occur in OSM (duplicated nodes). csgraph ignores explicit zeros in some
+# code paths, so every weight is clamped to a tiny positive value that cannot change a route.
+MIN_WEIGHT = 1e-6
+
+
+def reduce_parallel(
+    rows: np.ndarray, cols: np.ndarray, ts: np.ndarray, ls: np.ndarray, n: int
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix, sparse.csr_matrix]:
+    """Collapse parallel edges into ``n x n`` CSR weights; self-loops are dropped.
+
+    Returns
+    -------
+    (time, length, length_min)
+        ``time`` and ``length`` of the *fastest* parallel edge (ties: the first in
+        ``(time)`` order), and ``length_min``, the *shortest* length over the parallel
+        edges. All three share one sparsity pattern.
+    """
+    keep = rows != cols
+    rows, cols, ts, ls = rows[keep], cols[keep], ts[keep], ls[keep]
+    ts = np.maximum(ts, MIN_WEIGHT)
+    ls = np.maximum(ls, MIN_WEIGHT)
+    order = np.lexsort((ts, cols, rows))
+    rows, cols, ts, ls = rows[order], cols[order], ts[order], ls[order]
+    first = np.ones(rows.size, dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    shortest = np.minimum.reduceat(ls, np.flatnonzero(first)) if ls.size else ls
+    rows, cols, ts, ls = rows[first], cols[first], ts[first], ls[first]
+    time = sparse.csr_matrix((ts, (rows, cols)), shape=(n, n))
+    length = sparse.csr_matrix((ls, (rows, cols)), shape=(n, n))
+    length_min = sparse.csr_matrix((shortest, (rows, cols)), shape=(n, n))
+    return time, length, length_min
+
+
+def lengths_along_tree(
+    pred: np.ndarray, edge_len: sparse.csr_matrix, sources: np.ndarray
+) -> np.ndarray:
+    """Length from each source to every node along the shortest-path tree given by ``pred``.
+
+    Pointer doubling: every iteration adds the accumulated length of the current ancestor
+    and jumps to its ancestor, so a tree of depth D needs ``log2(D)`` vectorised passes.
+    """
+    k, n = pred.shape
+    valid = pred >= 0
+    cols = np.broadcast_to(np.arange(n), (k, n))
+    acc = np.zeros((k, n))
+    acc[valid] = np.asarray(edge_len[pred[valid], cols[valid]]).ravel()
+    anc = np.where(valid, pred, -1)
+    flat_off = (np.arange(k) * n)[:, None]
+    while True:
+        live = anc >= 0
+        if not live.any():
+            break
+        target = (anc + flat_off)[live]
+        acc[live] += acc.ravel()[target]
+        nxt = np.full_like(anc, -1)
+        nxt[live] = anc.ravel()[target]
+        anc = nxt
+    acc[np.arange(k), sources] = 0.0
+    return acc
+
+
+def od_paths(
+    time: sparse.csr_matrix,
+    length: sparse.csr_matrix,
+    origins: np.ndarray,
+    destinations: np.ndarray,
+    *,
+    block_values: int,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fastest (``time``) path of each ``origins[k] -> destinations[k]`` pair.
+
+    Returns ``(node indices, cumulative km from 0.0)`` per pair, with segment lengths
+    read from ``length``; ``(empty int64, empty float)`` when unreachable. One C Dijkstra
+    with predecessors per unique origin, in chunks of at most ``block_values`` predecessor
+    entries (per-source trees do not depend on the chunking).
+    """
+    uniq, inv = np.unique(origins, return_inverse=True)
+    n = time.shape[0]
+    chunk = max(1, block_values // max(n, 1))
+    out: list[tuple[np.ndarray, np.ndarray]] = [
+        (np.empty(0, dtype=np.int64), np.empty(0))
+    ] * origins.size
+    order = np.argsort(inv, kind="stable")
+    bounds = np.searchsorted(inv[order], np.arange(0, uniq.size + chunk, chunk))
+    for b, start in enumerate(range(0, uniq.size, chunk)):
+        _, pred = csgraph.dijkstra(
+            time, directed=True, indices=uniq[start : start + chunk], return_predecessors=True
+        )
+        for k in order[bounds[b] : bounds[b + 1]].tolist():
+            out[k] = _walk(pred[inv[k] - start], int(origins[k]), int(destinations[k]), length)
+    return out
+
+
+def _walk(
+    row: np.ndarray, o: int, d: int, length: sparse.csr_matrix
+) -> tuple[np.ndarray, np.ndarray]:
+    nodes = [d]
+    while nodes[-1] != o and row[nodes[-1]] >= 0:
+        nodes.append(int(row[nodes[-1]]))
+    if nodes[-1] != o:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    nodes_a = np.asarray(nodes[::-1], dtype=np.int64)
+    if nodes_a.size == 1:  # origin == destination (scipy returns a sparse 1x0 slice here)
+        return nodes_a, np.zeros(1)
+    seg = np.asarray(length[nodes_a[:-1], nodes_a[1:]]).ravel() / 1000.0
+    return nodes_a, np.concatenate([[0.0], np.cumsum(seg)])

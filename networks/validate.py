@@ -1,0 +1,100 @@
+"""Validators for user-given geographic options, shared by the networks API, the CLI and
+the config schema: bounding boxes and snap distances."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from networks.errors import ConfigError, EmptyBBoxError
+
+__all__ = ["validate_bbox", "validate_snap_distance"]
+
+_SIDES = ("west", "south", "east", "north")
+_ORDER = "(west, south, east, north) in WGS84 degrees, e.g. (71.3, 51.0, 71.6, 51.3)"
+
+
+def validate_bbox(
+    bbox: Sequence[float] | str, *, what: str = "bbox"
+) -> tuple[float, float, float, float]:
+    """Check a ``(west, south, east, north)`` bounding box and return it as floats.
+
+    Parameters
+    ----------
+    bbox : sequence of 4 numbers, or str
+        Longitudes/latitudes in degrees; a string is split on commas (``"W,S,E,N"``, as
+        the CLI's ``--bbox`` takes it).
+    what : str
+        How the message names the value (e.g. ``"--bbox"``, ``"network.bbox"``).
+
+    Returns
+    -------
+    tuple of float
+        ``(west, south, east, north)``.
+
+    Raises
+    ------
+    ConfigError
+        Not four finite numbers, a longitude outside [-180, 180] or a latitude outside
+        [-90, 90]; the message names the side.
+    EmptyBBoxError
+        ``west >= east`` or ``south >= north`` (empty or inverted; a box across the
+        antimeridian is not supported). Also a :class:`~networks.errors.EmptyAreaError`.
+    """
+    parts: Sequence[object] = bbox.split(",") if isinstance(bbox, str) else bbox
+    try:
+        if isinstance(parts, str | bytes) or len(parts) != 4:
+            raise TypeError
+        values = tuple(_number(v) for v in parts)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} {bbox!r}: expected four numbers {_ORDER}") from None
+    for side, v in zip(_SIDES, values, strict=True):
+        limit = 180.0 if side in ("west", "east") else 90.0
+        if not math.isfinite(v):
+            raise ConfigError(f"{what} {bbox!r}: {side} = {v!r} is not a finite number")
+        if not -limit <= v <= limit:
+            kind = "longitude" if limit == 180.0 else "latitude"
+            raise ConfigError(
+                f"{what} {bbox!r}: {side} = {v!r} is outside [-{limit:g}, {limit:g}] ({kind}); "
+                f"expected {_ORDER}"
+            )
+    west, south, east, north = values
+    for lo, hi, (a, b) in ((west, east, ("west", "east")), (south, north, ("south", "north"))):
+        if lo >= hi:
+            raise EmptyBBoxError(
+                f"{what} {bbox!r} is empty or inverted: {a} {lo!r} >= {b} {hi!r}; expected "
+                f"{_ORDER} with west < east and south < north"
+            )
+    return west, south, east, north
+
+
+def validate_snap_distance(value: object, *, what: str = "max_distance_m") -> float:
+    """Check a maximum snap distance in metres: a number ``>= 0``; ``inf`` means no limit.
+
+    Raises
+    ------
+    ConfigError
+        Negative, NaN or not a number (the message names ``what`` and the value).
+    """
+    try:
+        if isinstance(value, str | bytes):
+            raise TypeError
+        v = _number(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{what} = {value!r} is not a number; give the snap limit in metres (>= 0)"
+        ) from None
+    if math.isnan(v) or v < 0:
+        raise ConfigError(
+            f"{what} = {value!r} is not a valid snap limit: it must be a distance in metres "
+            ">= 0 (inf for no limit); a negative or NaN limit would drop every site"
+        )
+    return v
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or value is None:
+        raise TypeError
+    if isinstance(value, str):
+        return float(value.strip())
+    return float(value)  # type: ignore[arg-type]
