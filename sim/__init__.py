@@ -6,7 +6,7 @@ Public API::
     from sim import demand      # city_trips, corridor_trips, read_od_table, zone_nodes
     result = simulate(network, stations, trips, settings=SimSettings(), seed=1)
     result.trips, result.sessions, result.station_timeseries, result.stations, result.vehicles
-    result.kpis()
+    result.kpis()                # names, labels, units and ranges: sim.KPIS / sim.kpi(name)
 
 See docs/simulation.md for table schemas, KPI definitions and coefficient sources.
 """
@@ -18,6 +18,7 @@ from sim._errors import (
     SimSettingsError,
     StationError,
     StationOffNetworkError,
+    UnknownKPIError,
     UnknownVehicleModelError,
     UnknownZoneError,
     VehicleSpecError,
@@ -31,6 +32,7 @@ from sim.inputs import (
     validate_stations,
     validate_trips,
 )
+from sim.kpis import KPI, KPIS, kpi
 from sim.policies import (
     CannotReach,
     ChargingPolicy,
@@ -46,6 +48,8 @@ from sim.settings import KZ_GRID_KG_CO2_PER_KWH, SimSettings
 from sim.vehicles import VehicleModel
 
 __all__ = [
+    "KPI",
+    "KPIS",
     "KZ_GRID_KG_CO2_PER_KWH",
     "STATION_COLUMNS",
     "TRIP_COLUMNS",
@@ -65,6 +69,7 @@ __all__ = [
     "StationError",
     "StationOffNetworkError",
     "TargetSoc",
+    "UnknownKPIError",
     "UnknownVehicleModelError",
     "UnknownZoneError",
     "VehicleModel",
@@ -72,6 +77,7 @@ __all__ = [
     "builtin_models",
     "default_car_mix",
     "default_truck_mix",
+    "kpi",
     "load_vehicle_models",
     "prepare_stations",
     "replicate",

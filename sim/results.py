@@ -376,7 +376,10 @@ def _vehicles_table(eng: Engine, trips: pd.DataFrame) -> pd.DataFrame:
 
 
 def compute_kpis(r: SimulationResult) -> dict[str, float]:
-    """KPI dictionary of a result (definitions in docs/simulation.md)."""
+    """KPI dictionary of a result (definitions in docs/simulation.md).
+
+    Every key is registered in :data:`sim.kpis.KPIS` (label, unit, direction, range).
+    """
     s = r.settings
     t, ses, veh = r.trips, r.sessions, r.vehicles
     planned = t[t["depart_s"] < r.span_s]
