@@ -104,27 +104,15 @@ def build_result(eng: Engine) -> SimulationResult:
 def _trips_table(eng: Engine) -> pd.DataFrame:
     df = eng.trips.copy()
     n = len(df)
-    cols = [
-        "k",
-        "departed_s",
-        "arrived_s",
-        "status",
-        "driven_m",
-        "energy_kwh",
-        "e_dep",
-        "e_arr",
-        "charging_stops",
-        "wait_s",
-        "charge_s",
-    ]
-    rec = pd.DataFrame.from_records(eng.trip_rec, columns=cols)
+    log = eng.trip_log
     status = np.full(n, NOT_STARTED, dtype=np.int64)
-    out = {c: np.full(n, np.nan) for c in cols[1:] if c != "status"}
-    if len(rec):
-        k = rec["k"].to_numpy()
-        status[k] = rec["status"].to_numpy()
-        for c in out:
-            out[c][k] = rec[c].to_numpy(dtype=float)
+    values = [c for c in log.COLUMNS if c not in ("k", "status")]
+    out = {c: np.full(n, np.nan) for c in values}
+    if len(log):
+        k = log.column("k")
+        status[k] = log.column("status")
+        for c in values:
+            out[c][k] = log.column(c)
     # trips after a terminal event (stranded / unroutable) are cancelled; a trip that
     # departed but has no record was cut by the horizon
     for v in range(eng.n_veh):
@@ -159,65 +147,51 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
 
 
 def _sessions_table(eng: Engine) -> pd.DataFrame:
-    cols = [
-        "v",
-        "k",
-        "station",
-        "arrive_s",
-        "start_s",
-        "end_s",
-        "e0",
-        "e1",
-        "balked",
-        "queue_seq",
-        "detour_s",
-        "detour_m",
-    ]
-    rec = pd.DataFrame.from_records(eng.sess_rec, columns=cols)
-    v = rec["v"].to_numpy(dtype=np.int64)
-    st = rec["station"].to_numpy(dtype=np.int64)
-    cap = np.asarray(eng.v_cap, dtype=float)[v] if len(rec) else np.empty(0)
+    log = eng.session_log
+    rec = {c: log.column(c) for c in log.COLUMNS}
+    n_rec = len(log)
+    v = rec["v"]
+    st = rec["station"]
+    cap = np.asarray(eng.v_cap, dtype=float)[v] if n_rec else np.empty(0)
     st_ids = eng.stations["station_id"].to_numpy(dtype=object)
     is_truck = np.asarray([eng.models[m].is_truck for m in eng.v_m], dtype=bool)
-    home_label = np.where(is_truck[v], "depot", "home") if len(rec) else np.empty(0, dtype=object)
-    energy = rec["e1"].to_numpy(dtype=float) - rec["e0"].to_numpy(dtype=float)
-    charge_s = rec["end_s"].to_numpy(dtype=float) - rec["start_s"].to_numpy(dtype=float)
+    home_label = np.where(is_truck[v], "depot", "home") if n_rec else np.empty(0, dtype=object)
+    energy = rec["e1"] - rec["e0"]
+    charge_s = rec["end_s"] - rec["start_s"]
     out = pd.DataFrame(
         {
-            "vehicle_id": eng.vehicle_ids[v] if len(rec) else np.empty(0),
+            "vehicle_id": eng.vehicle_ids[v] if n_rec else np.empty(0),
             "vehicle_model": np.asarray(eng.model_keys, dtype=object)[
                 np.asarray(eng.v_m, dtype=np.int64)[v]
             ]
-            if len(rec)
+            if n_rec
             else np.empty(0, dtype=object),
-            "trip_id": eng.trips["trip_id"].to_numpy()[rec["k"].to_numpy(dtype=np.int64)]
-            if len(rec)
+            "trip_id": eng.trips["trip_id"].to_numpy()[rec["k"]]
+            if n_rec
             else np.empty(0, dtype=np.int64),
             "station": st,
             "station_id": np.where(
                 st >= 0, st_ids[np.maximum(st, 0)] if len(st_ids) else None, home_label
             )
-            if len(rec)
+            if n_rec
             else np.empty(0, dtype=object),
-            "kind": np.where(st >= 0, "public", home_label)
-            if len(rec)
-            else np.empty(0, dtype=object),
-            "status": np.where(rec["balked"].to_numpy(dtype=bool), "balked", "charged"),
-            "arrive_s": rec["arrive_s"].to_numpy(dtype=float),
-            "start_s": rec["start_s"].to_numpy(dtype=float),
-            "end_s": rec["end_s"].to_numpy(dtype=float),
-            "wait_s": rec["start_s"].to_numpy(dtype=float) - rec["arrive_s"].to_numpy(dtype=float),
+            "kind": np.where(st >= 0, "public", home_label) if n_rec else np.empty(0, dtype=object),
+            "status": np.where(rec["balked"], "balked", "charged"),
+            "arrive_s": rec["arrive_s"],
+            "start_s": rec["start_s"],
+            "end_s": rec["end_s"],
+            "wait_s": rec["start_s"] - rec["arrive_s"],
             "charge_s": charge_s,
             "energy_kwh": energy,
             "grid_kwh": energy / eng.settings.charging_efficiency,
-            "soc_start": rec["e0"].to_numpy(dtype=float) / cap if len(rec) else np.empty(0),
-            "soc_end": rec["e1"].to_numpy(dtype=float) / cap if len(rec) else np.empty(0),
+            "soc_start": rec["e0"] / cap if n_rec else np.empty(0),
+            "soc_end": rec["e1"] / cap if n_rec else np.empty(0),
             "avg_power_kw": np.divide(
                 energy, charge_s / 3600.0, out=np.zeros_like(energy), where=charge_s > 0
             ),
-            "queue_seq": rec["queue_seq"].to_numpy(dtype=np.int64),
-            "detour_s": rec["detour_s"].to_numpy(dtype=float),
-            "detour_km": rec["detour_m"].to_numpy(dtype=float) / 1000.0,
+            "queue_seq": rec["queue_seq"],
+            "detour_s": rec["detour_s"],
+            "detour_km": rec["detour_m"] / 1000.0,
         }
     )
     return out
