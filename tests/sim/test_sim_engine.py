@@ -1,4 +1,5 @@
-"""Columnar records of the engine and the event count through SimPy's public API."""
+"""Engine internals: columnar records, the event count through SimPy's public API, the
+reversed-network cache."""
 
 from __future__ import annotations
 
@@ -60,3 +61,21 @@ def test_events_are_counted_through_the_public_schedule():
     assert eng.events == 4
     assert eng.trip_log.column("departed_s").tolist() == [100.0]
     assert eng.trip_log.column("arrived_s")[0] == pytest.approx(100.0 + 600.0, rel=0.2)
+
+
+def test_reversed_network_is_cached_without_touching_the_network():
+    import gc
+
+    from sim import routes
+
+    net = line_network([1000.0, 2000.0], speed_kph=60.0)
+    before = dict(vars(net))
+    rt = routes.RouteTables(net, np.array([0, 1, 2]), np.array([2]))
+    assert vars(net).keys() == before.keys()
+    rev = routes._reversed(net)
+    assert routes._reversed(net) is rev
+    assert rt.to_t[0, 0] == pytest.approx(180.0)  # 3 km at 60 km/h, towards the station
+    n = len(routes._REVERSED)
+    del net, rt, rev
+    gc.collect()
+    assert len(routes._REVERSED) == n - 1
