@@ -51,12 +51,28 @@ class SimulationResult:
     events: int = 0
     timings: dict = field(default_factory=dict)
     _kpis: dict | None = field(default=None, repr=False)
+    _station_stats: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def kpis(self) -> dict[str, float]:
         """KPIs (see docs/simulation.md for definitions); cached."""
         if self._kpis is None:
             self._kpis = compute_kpis(self)
         return dict(self._kpis)
+
+    def station_stats(self) -> pd.DataFrame:
+        """Per-station visits and waits, one row per station in :attr:`stations` order; cached.
+
+        Returns
+        -------
+        DataFrame
+            ``station_id, utilisation`` (from :attr:`stations`; NaN when there are no
+            stations) and, over the public visits (charged or balked), ``sessions`` (count),
+            ``wait_mean_min`` and ``wait_p95_min`` (0 for a station nobody visited). A copy:
+            changing it does not change the cache.
+        """
+        if self._station_stats is None:
+            self._station_stats = _station_stats(self.sessions, self.stations)
+        return self._station_stats.copy()
 
 
 def build_result(eng: Engine) -> SimulationResult:
@@ -314,6 +330,28 @@ def _stations_summary(
     return pd.concat(
         [out.reset_index(drop=True), pd.DataFrame(rows, index=range(len(stations)))], axis=1
     )
+
+
+def _station_stats(sessions: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFrame:
+    """:meth:`SimulationResult.station_stats` (pandas group-by: the planner's numbers, bit for
+    bit, whatever the station count)."""
+    pub = sessions[sessions["station"] >= 0]
+    if "utilisation" in stations:
+        out = stations[["station_id", "utilisation"]].copy()
+    else:  # no stations: the summary has no per-station columns
+        out = stations[["station_id"]].assign(utilisation=np.nan)
+    if len(pub):
+        agg = pub.groupby("station_id").agg(
+            sessions=("wait_s", "size"),
+            wait_mean_min=("wait_s", "mean"),
+            wait_p95_min=("wait_s", lambda w: np.percentile(w, 95)),
+        )
+        agg[["wait_mean_min", "wait_p95_min"]] /= 60.0
+        out = out.merge(agg, left_on="station_id", right_index=True, how="left")
+    for col in ("sessions", "wait_mean_min", "wait_p95_min"):
+        if col not in out:
+            out[col] = 0.0
+    return out.fillna({"sessions": 0, "wait_mean_min": 0.0, "wait_p95_min": 0.0})
 
 
 def _vehicles_table(eng: Engine, trips: pd.DataFrame) -> pd.DataFrame:
