@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model import CANCELLED, COMPLETED, IN_PROGRESS, NOT_STARTED, STRANDED, UNROUTABLE, Engine
+from sim.settings import SimSettings
 
 TRIP_STATUS = {
     COMPLETED: "completed",
@@ -46,7 +47,7 @@ class SimulationResult:
     station_timeseries: pd.DataFrame
     stations: pd.DataFrame
     vehicles: pd.DataFrame
-    settings: object
+    settings: SimSettings
     span_s: float
     events: int = 0
     timings: dict = field(default_factory=dict)
@@ -187,7 +188,9 @@ def _sessions_table(eng: Engine) -> pd.DataFrame:
             else np.empty(0, dtype=np.int64),
             "station": st,
             "station_id": np.where(
-                st >= 0, st_ids[np.maximum(st, 0)] if len(st_ids) else None, home_label
+                st >= 0,
+                st_ids[np.maximum(st, 0)] if len(st_ids) else np.empty(st.size, dtype=object),
+                home_label,
             )
             if n_rec
             else np.empty(0, dtype=object),
