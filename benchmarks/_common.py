@@ -120,8 +120,7 @@ def fmt_s(s: float | None) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write ``text`` to ``path`` atomically (evplan's one atomic writer)."""
+    from planner.report.atomic import write_text_atomic
+
+    write_text_atomic(path, text)

@@ -30,92 +30,18 @@ import argparse
 import datetime as _dt
 import json
 import logging
-import os
-import platform
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _common import REPO, CpuMeter, machine_info, wait_idle, write_atomic
+
 HERE = Path(__file__).resolve().parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-
-
-class CpuMeter:
-    """Share of the machine's CPU used by *other* processes while a section ran (``/proc/stat``
-    busy time minus this process' and its reaped children's CPU time, over elapsed x CPUs)."""
-
-    def __init__(self) -> None:
-        self.t0, self.busy0, self.own0 = time.perf_counter(), self._busy(), self._own()
-
-    @staticmethod
-    def _busy() -> float:
-        with open("/proc/stat") as fh:
-            f = [int(x) for x in fh.readline().split()[1:]]
-        return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] if len(f) > 7 else 0)) / os.sysconf(
-            "SC_CLK_TCK"
-        )
-
-    @staticmethod
-    def _own() -> float:
-        s, c = (
-            resource.getrusage(resource.RUSAGE_SELF),
-            resource.getrusage(resource.RUSAGE_CHILDREN),
-        )
-        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
-
-    def stop(self) -> dict:
-        el = time.perf_counter() - self.t0
-        other = (self._busy() - self.busy0) - (self._own() - self.own0)
-        return {
-            "elapsed_s": round(el, 2),
-            "loadavg_1m_end": round(os.getloadavg()[0], 2),
-            "other_procs_cpu_share": round(max(0.0, other) / (el * (os.cpu_count() or 1)), 3),
-        }
-
-
-def wait_idle(max_wait_s: float, threshold: float = 0.25, probe_s: float = 3.0) -> dict:
-    """Wait (at most ``max_wait_s``) until other processes use < ``threshold`` of the CPU."""
-    t0 = time.perf_counter()
-    while True:
-        m = CpuMeter()
-        time.sleep(probe_s)
-        share = m.stop()["other_procs_cpu_share"]
-        if share < threshold or time.perf_counter() - t0 >= max_wait_s:
-            return {"waited_s": round(time.perf_counter() - t0, 1), "other_share_at_start": share}
-
-
-def machine_info(versions: dict) -> dict:
-    model = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in open("/proc/cpuinfo")
-            if ln.startswith("model name")
-        ),
-        "",
-    )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        **versions,
-        "git_commit": commit,
-        "mem_total_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-    }
 
 
 SWEEP = """\
@@ -379,11 +305,9 @@ def main() -> int:
     print(text)
     if (args.quick or args.only) and args.out is None:
         return 0
-    from planner.report.atomic import write_text_atomic
-
     out = args.out or HERE / "results"
-    write_text_atomic(out / "batch.json", json.dumps(report, indent=1))
-    write_text_atomic(out / "batch.md", text)
+    write_atomic(out / "batch.json", json.dumps(report, indent=1))
+    write_atomic(out / "batch.md", text)
     return 0
 
 

@@ -38,7 +38,6 @@ import argparse
 import datetime as _dt
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -47,7 +46,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _common import REPO, CpuMeter, machine_info, write_atomic
+
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -63,32 +63,6 @@ def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-class CpuMeter:
-    """Share of the machine's CPU used by other processes while a section ran."""
-
-    def __init__(self) -> None:
-        self.t0, self.busy0, self.own0 = time.perf_counter(), self._busy(), time.process_time()
-        self.load0 = os.getloadavg()[0]
-
-    @staticmethod
-    def _busy() -> float:
-        with open("/proc/stat") as fh:
-            f = [int(x) for x in fh.readline().split()[1:]]
-        return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] if len(f) > 7 else 0)) / os.sysconf(
-            "SC_CLK_TCK"
-        )
-
-    def stop(self) -> dict:
-        el = time.perf_counter() - self.t0
-        other = (self._busy() - self.busy0) - (time.process_time() - self.own0)
-        return {
-            "elapsed_s": round(el, 2),
-            "loadavg_1m_start": round(self.load0, 2),
-            "loadavg_1m_end": round(os.getloadavg()[0], 2),
-            "other_procs_cpu_share": round(max(0.0, other) / (el * (os.cpu_count() or 1)), 3),
-        }
-
-
 def clock(fn):
     w, c = time.perf_counter(), time.process_time()
     out = fn()
@@ -96,10 +70,18 @@ def clock(fn):
 
 
 # --------------------------------------------------------------------------- bare loops
+def _event_count(env) -> int:
+    """Events scheduled so far, read from SimPy's private id counter (``_eid``).
+
+    Benchmark-only: the bare loops must not pay for counting (the model counts through the
+    public ``Environment.schedule``, :class:`sim.model.Engine`). Reading the counter consumes
+    one id, which is harmless (ids only break ties).
+    """
+    return next(env._eid)
+
+
 def bare_single(n_events: int) -> tuple[int, float, float]:
     import simpy
-
-    from sim.model import _event_count
 
     env = simpy.Environment()
 
@@ -116,8 +98,6 @@ def bare_single(n_events: int) -> tuple[int, float, float]:
 def bare_matched(eng) -> tuple[int, float, float]:
     """One process per vehicle: wait for each planned departure, then the leg's duration."""
     import simpy
-
-    from sim.model import _event_count
 
     env = simpy.Environment()
     depart, t_leg = eng.depart, eng.t_leg
@@ -438,7 +418,7 @@ def render(res: dict) -> str:
     lines = [
         "# Simulation benchmark",
         "",
-        f"Run {res['when']} on {res['machine']['cpus']} CPUs ({res['machine']['python']}, simpy {res['machine']['simpy']}); "
+        f"Run {res['when']} on {res['machine']['cpu_count']} CPUs ({res['machine']['python']}, simpy {res['machine']['simpy']}); "
         f"seed {res['seed']}; shared machine, other processes used "
         f"{c['noise']['other_procs_cpu_share']:.0%} (city) / {k['noise']['other_procs_cpu_share']:.0%} (corridor) of the CPU.",
         "",
@@ -492,12 +472,6 @@ def render(res: dict) -> str:
     return "\n".join(lines)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -521,12 +495,7 @@ def main() -> int:
         "when": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "seed": args.seed,
         "quick": args.quick,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "simpy": simpy.__version__,
-            "platform": platform.platform(),
-        },
+        "machine": machine_info({"simpy": simpy.__version__}),
     }
     res["city"] = run_child("city", args.quick, args.seed, args.reps)
     res["corridor"] = run_child("corridor", args.quick, args.seed, args.reps)

@@ -6,7 +6,8 @@ Public API::
     from sim import demand      # city_trips, corridor_trips, read_od_table, zone_nodes
     result = simulate(network, stations, trips, settings=SimSettings(), seed=1)
     result.trips, result.sessions, result.station_timeseries, result.stations, result.vehicles
-    result.kpis()
+    result.kpis()                # names, labels, units and ranges: sim.KPIS / sim.kpi(name)
+    result.station_stats()       # per station: utilisation, visits, mean / p95 wait
 
 See docs/simulation.md for table schemas, KPI definitions and coefficient sources.
 """
@@ -18,6 +19,7 @@ from sim._errors import (
     SimSettingsError,
     StationError,
     StationOffNetworkError,
+    UnknownKPIError,
     UnknownVehicleModelError,
     UnknownZoneError,
     VehicleSpecError,
@@ -31,6 +33,7 @@ from sim.inputs import (
     validate_stations,
     validate_trips,
 )
+from sim.kpis import KPI, KPIS, kpi
 from sim.policies import (
     CannotReach,
     ChargingPolicy,
@@ -46,6 +49,8 @@ from sim.settings import KZ_GRID_KG_CO2_PER_KWH, SimSettings
 from sim.vehicles import VehicleModel
 
 __all__ = [
+    "KPI",
+    "KPIS",
     "KZ_GRID_KG_CO2_PER_KWH",
     "STATION_COLUMNS",
     "TRIP_COLUMNS",
@@ -65,6 +70,7 @@ __all__ = [
     "StationError",
     "StationOffNetworkError",
     "TargetSoc",
+    "UnknownKPIError",
     "UnknownVehicleModelError",
     "UnknownZoneError",
     "VehicleModel",
@@ -72,6 +78,7 @@ __all__ = [
     "builtin_models",
     "default_car_mix",
     "default_truck_mix",
+    "kpi",
     "load_vehicle_models",
     "prepare_stations",
     "replicate",

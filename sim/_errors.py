@@ -46,6 +46,13 @@ class SimSettingsError(SimError, ConfigError):
     """A simulation setting or charging-policy parameter is out of range."""
 
 
+class UnknownKPIError(SimError, KeyError):
+    """A KPI name that is not in the registry :data:`sim.kpis.KPIS`."""
+
+    def __str__(self) -> str:  # KeyError's str() would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
 __all__ = [
     "DemandError",
     "DemandTableError",
@@ -53,6 +60,7 @@ __all__ = [
     "SimSettingsError",
     "StationError",
     "StationOffNetworkError",
+    "UnknownKPIError",
     "UnknownVehicleModelError",
     "UnknownZoneError",
     "VehicleSpecError",

@@ -14,6 +14,7 @@ from networks.road_network import RoadNetwork
 from sim._errors import SimSettingsError
 from sim.catalogue import builtin_models
 from sim.inputs import validate_stations, validate_trips
+from sim.kpis import KPIS
 from sim.model import Engine
 from sim.results import SimulationResult, build_result
 from sim.routes import RouteTables
@@ -143,7 +144,10 @@ def replicate(
 
 
 def summarise(runs: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
-    """Mean, sample std and Student-t confidence interval of each column of ``runs``."""
+    """Mean, sample std and Student-t confidence interval of each column of ``runs``.
+
+    The interval of a registered KPI (:data:`sim.kpis.KPIS`) is truncated to its ``range``.
+    """
     rows = {}
     for col in runs.columns:
         x = runs[col].to_numpy(dtype=float)
@@ -159,13 +163,9 @@ def summarise(runs: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
         lo, hi = mean - half, mean + half
         # With few replications a t-interval can leave the KPI's range (a negative wait, a
         # share above 100 %); it is truncated to the range, the only values it can hold.
-        if col not in SIGNED_KPIS:
-            lo = max(lo, 0.0)
-        if col.startswith("share_") or col == "plug_utilisation":
-            hi = min(hi, 1.0)
+        # Columns that are not registered KPIs are left as computed.
+        if col in KPIS:
+            low, high = KPIS[col].range
+            lo, hi = max(lo, low), min(hi, high)
         rows[col] = {"mean": mean, "std": std, "ci_low": lo, "ci_high": hi, "n": n}
     return pd.DataFrame.from_dict(rows, orient="index")
-
-
-#: KPIs that can be negative (every other KPI is a count, time, energy, distance or share).
-SIGNED_KPIS = frozenset({"co2_avoided_kg"})

@@ -2,8 +2,9 @@
 :class:`simpy.Resource` with one slot per plug (FIFO queue).
 
 All geometry comes from :class:`sim.routes.RouteTables` computed before the clock starts;
-the processes only do float arithmetic, ``env.timeout`` and ``Resource.request``. Events
-are appended to plain lists (tuples) and turned into pandas tables by :mod:`sim.results`.
+the processes only do float arithmetic, ``env.timeout`` and ``Resource.request``. Trips and
+charging visits are appended to columnar logs (:mod:`sim.records`) and turned into pandas
+tables by :mod:`sim.results`.
 
 Per-vehicle energy bookkeeping is exact by construction: every change of the vehicle's
 energy is applied together with the matching ``consumed`` or ``charged`` accumulator, so
@@ -15,13 +16,17 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Generator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import simpy
+from simpy.events import NORMAL, Event, EventPriority
 
 from networks.road_network import RoadNetwork
 from sim.policies import StationChoice
+from sim.records import SessionLog, TripLog
 from sim.routes import RouteTables
 from sim.settings import SimSettings
 from sim.vehicles import ChargeProfile, VehicleModel
@@ -30,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 INF = math.inf
 DAY_S = 86_400.0
-_NO_STOPS = (0.0, 0.0, 0, 0.0, 0.0)
+_NO_STOPS = (0.0, 0.0, 0.0, 0.0, 0.0)
 # Trip status codes (see results.TRIP_STATUS).
 COMPLETED, STRANDED, UNROUTABLE, CANCELLED, NOT_STARTED, IN_PROGRESS = range(6)
 
@@ -39,7 +44,8 @@ class Engine:
     """Prepared run: arrays for trips, vehicles and stations, then :meth:`run`.
 
     Built by :func:`sim.simulate`; exposed for benchmarks and tests that need the event
-    count (:attr:`events`) or the raw records.
+    count (:attr:`events`) or the raw records (:attr:`trip_log`, :attr:`session_log`, see
+    :mod:`sim.records`).
     """
 
     def __init__(
@@ -144,8 +150,8 @@ class Engine:
         self.consumed = [0.0] * self.n_veh
         self.stranded_at = [math.nan] * self.n_veh
         self.cur_trip = [-1] * self.n_veh
-        self.trip_rec: list[tuple] = []
-        self.sess_rec: list[tuple] = []
+        self.trip_log = TripLog()
+        self.session_log = SessionLog()
         self.st_seq = [0] * self.n_st
         self.events = 0
         self.run_seconds = 0.0
@@ -236,7 +242,17 @@ class Engine:
         )
 
     def _can_leave(
-        self, m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried, has_home, balks
+        self,
+        m: int,
+        prow_cur: int,
+        prow_dest: int,
+        t_leg: float,
+        e_leg: float,
+        energy: float,
+        cap: float,
+        tried: set[int],
+        has_home: bool,
+        balks: int,
     ) -> bool:
         """A driver balks only if the balk budget allows and there is somewhere to go: the
         destination (no charge needed) or another station the *where* policy would pick."""
@@ -250,23 +266,24 @@ class Engine:
 
     # ------------------------------------------------------------------ processes
     def run(self) -> None:
-        """Run the event loop; sets :attr:`events` (SimPy events scheduled) and timings."""
-        env = simpy.Environment()
+        """Run the event loop; sets :attr:`events` (SimPy events scheduled, counted through
+        the public :meth:`simpy.Environment.schedule`) and timings."""
+        env = _CountingEnvironment()
         self.env = env
         self.res = [simpy.Resource(env, capacity=int(p)) for p in self.st_plugs]
-        eid0 = _event_count(env)
         proc = env.process
         for v in range(self.n_veh):
             proc(self._vehicle(v))
         t0 = time.perf_counter()
         env.run(until=self.settings.horizon_s)
         self.run_seconds = time.perf_counter() - t0
-        self.events = _event_count(env) - eid0
+        self.events = env.scheduled
         logger.info(
             "simulated %d vehicles, %d events in %.2f s", self.n_veh, self.events, self.run_seconds
         )
 
-    def _vehicle(self, v: int):
+    def _vehicle(self, v: int) -> Generator[Event, Any, None]:
+        """Process of vehicle ``v``: its trip chain, charging stops and home charging."""
         env = self.env
         timeout = env.timeout
         k0, k1, m, cap = self.v_k0[v], self.v_k1[v], self.v_m[v], self.v_cap[v]
@@ -282,24 +299,25 @@ class Engine:
             self.E,
             self.consumed,
             self.needs,
-            self.trip_rec.append,
+            self.trip_log.add,
             self.cur_trip,
         )
         n_st = self.n_st
         for k in range(k0, k1):
             dep = depart[k]
-            if env._now < dep:
-                yield timeout(dep - env._now)
+            if env.now < dep:
+                yield timeout(dep - env.now)
             cur_trip[v] = k
             t_leg = t_legs[k]
-            dep_at = env._now
+            dep_at = env.now
             e_dep = E[v]
             if t_leg == INF:
-                rec((k, dep_at, math.nan, UNROUTABLE, 0.0, 0.0, e_dep, e_dep, 0, 0.0, 0.0))
+                rec(k, dep_at, math.nan, UNROUTABLE, 0.0, 0.0, e_dep, e_dep, 0, 0.0, 0.0)
                 return
             e_leg, l_leg = e_legs[k], l_legs[k]
+            acc: Sequence[float]
             if n_st and needs(e_dep, cap, e_leg, True, has_home):
-                acc = [0.0, 0.0, 0, 0.0, 0.0]  # driven m, used kWh, stops, wait s, charge s
+                acc = [0.0, 0.0, 0.0, 0.0, 0.0]  # driven m, used kWh, stops, wait s, charge s
                 t_leg, e_leg, l_leg = yield from self._stops(
                     v, k, m, cap, has_home, t_leg, e_leg, l_leg, acc
                 )
@@ -312,21 +330,20 @@ class Engine:
                     yield timeout(t_leg * frac)
                 consumed[v] += energy
                 E[v] = 0.0
-                self.stranded_at[v] = env._now
+                now = env.now
+                self.stranded_at[v] = now
                 rec(
-                    (
-                        k,
-                        dep_at,
-                        env._now,
-                        STRANDED,
-                        acc[0] + l_leg * frac,
-                        acc[1] + energy,
-                        e_dep,
-                        0.0,
-                        acc[2],
-                        acc[3],
-                        acc[4],
-                    )
+                    k,
+                    dep_at,
+                    now,
+                    STRANDED,
+                    acc[0] + l_leg * frac,
+                    acc[1] + energy,
+                    e_dep,
+                    0.0,
+                    acc[2],
+                    acc[3],
+                    acc[4],
                 )
                 return
             if t_leg > 0:
@@ -336,19 +353,17 @@ class Engine:
             E[v] = energy
             consumed[v] += used
             rec(
-                (
-                    k,
-                    dep_at,
-                    env._now,
-                    COMPLETED,
-                    acc[0] + l_leg,
-                    acc[1] + used,
-                    e_dep,
-                    energy,
-                    acc[2],
-                    acc[3],
-                    acc[4],
-                )
+                k,
+                dep_at,
+                env.now,
+                COMPLETED,
+                acc[0] + l_leg,
+                acc[1] + used,
+                e_dep,
+                energy,
+                acc[2],
+                acc[3],
+                acc[4],
             )
             if has_home and dest[k] == home:
                 self._home_charge(v, k, m, cap)
@@ -361,7 +376,7 @@ class Engine:
         target = self.settings.home_target_soc * cap
         if prof is None or energy >= target:
             return
-        now = self.env._now
+        now = self.env.now
         nxt = self.depart[k + 1] if k + 1 < self.v_k1[v] else self.sim_end
         dwell = nxt - now
         if dwell <= 0:
@@ -372,13 +387,27 @@ class Engine:
             e1, dt = prof.energy_after(energy, dwell), dwell
         self.E[v] = e1
         self.charged[v] += e1 - energy
-        self.sess_rec.append((v, k, -1, now, now, now + dt, energy, e1, False, -1, 0.0, 0.0))
+        self.session_log.add(v, k, -1, now, now, now + dt, energy, e1, False, -1, 0.0, 0.0)
 
-    def _stops(self, v, k, m, cap, has_home, t_leg, e_leg, l_leg, acc):
-        """Charging stops of one leg (generator); returns the remaining leg (t, e, l)."""
+    def _stops(
+        self,
+        v: int,
+        k: int,
+        m: int,
+        cap: float,
+        has_home: bool,
+        t_leg: float,
+        e_leg: float,
+        l_leg: float,
+        acc: list[float],
+    ) -> Generator[Event, Any, tuple[float, float, float]]:
+        """Charging stops of one leg (generator); returns the remaining leg (t, e, l).
+
+        ``acc`` accumulates driven m, used kWh, stops, wait s and charge s of the leg.
+        """
         env = self.env
         s_set = self.settings
-        E, needs, rec = self.E, self.needs, self.sess_rec.append
+        E, needs, rec = self.E, self.needs, self.session_log.add
         prow, st_prow = self.routes.prow, self.st_prow
         prow_cur, prow_dest = int(prow[self.origin[k]]), int(prow[self.dest[k]])
         reserve = self.reserve_soc * cap
@@ -404,7 +433,7 @@ class Engine:
             acc[1] += es
             t_leg, e_leg, l_leg = float(c.t_from[s]), float(c.e_from[s]), float(c.l_from[s])
             prow_cur = st_prow[s]
-            arrive = env._now
+            arrive = env.now
             seq = self.st_seq[s]
             self.st_seq[s] = seq + 1
             res = self.res[s]
@@ -417,22 +446,21 @@ class Engine:
                     ):
                         # balk: leave the queue for another reachable station or the destination
                         req.cancel()
-                        acc[3] += env._now - arrive
+                        now = env.now
+                        acc[3] += now - arrive
                         rec(
-                            (
-                                v,
-                                k,
-                                s,
-                                arrive,
-                                env._now,
-                                env._now,
-                                energy,
-                                energy,
-                                True,
-                                seq,
-                                detour_s,
-                                detour_m,
-                            )
+                            v,
+                            k,
+                            s,
+                            arrive,
+                            now,
+                            now,
+                            energy,
+                            energy,
+                            True,
+                            seq,
+                            detour_s,
+                            detour_m,
                         )
                         balks += 1
                         if not needs(energy, cap, e_leg, False, has_home):
@@ -442,7 +470,7 @@ class Engine:
                         yield req
                 else:
                     yield req
-            start = env._now
+            start = env.now
             acc[3] += start - arrive
             e1 = min(cap, max(energy, self.how_much(energy, cap, e_leg + reserve)))
             dt = self._profile(m, s).time_s(energy, e1)
@@ -451,7 +479,7 @@ class Engine:
             res.release(req)
             E[v] = e1
             self.charged[v] += e1 - energy
-            rec((v, k, s, arrive, start, env._now, energy, e1, False, seq, detour_s, detour_m))
+            rec(v, k, s, arrive, start, env.now, energy, e1, False, seq, detour_s, detour_m)
             acc[2] += 1
             acc[4] += dt
             stops += 1
@@ -460,24 +488,19 @@ class Engine:
         return t_leg, e_leg, l_leg
 
 
-def _event_count(env: simpy.Environment) -> int:
-    """Events scheduled so far. SimPy numbers events with ``itertools.count`` (``_eid``);
-    reading it consumes one id, which is harmless (ids only break ties)."""
-    return next(env._eid)  # type: ignore[attr-defined]
+class _CountingEnvironment(simpy.Environment):
+    """A :class:`simpy.Environment` that counts the events it schedules (:attr:`scheduled`).
 
+    Every SimPy event (timeouts, process starts and ends, resource requests, conditions)
+    goes through :meth:`simpy.Environment.schedule`, so the count is the number of events
+    the run scheduled.
+    """
 
-def bare_timeout_rate(n_events: int = 500_000) -> tuple[int, float]:
-    """Reference: events/s of a bare SimPy loop of ``env.timeout`` in one process."""
-    env = simpy.Environment()
+    def __init__(self) -> None:
+        super().__init__()
+        self.scheduled = 0
 
-    def loop(env):
-        for _ in range(n_events):
-            yield env.timeout(1.0)
-
-    env.process(loop(env))
-    e0 = _event_count(env)
-    t0 = time.perf_counter()
-    env.run()
-    dt = time.perf_counter() - t0
-    n = _event_count(env) - e0
-    return n, n / dt
+    def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: float = 0) -> None:
+        """Schedule ``event`` (see :meth:`simpy.Environment.schedule`) and count it."""
+        self.scheduled += 1
+        super().schedule(event, priority, delay)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model import CANCELLED, COMPLETED, IN_PROGRESS, NOT_STARTED, STRANDED, UNROUTABLE, Engine
+from sim.settings import SimSettings
 
 TRIP_STATUS = {
     COMPLETED: "completed",
@@ -46,17 +47,33 @@ class SimulationResult:
     station_timeseries: pd.DataFrame
     stations: pd.DataFrame
     vehicles: pd.DataFrame
-    settings: object
+    settings: SimSettings
     span_s: float
     events: int = 0
     timings: dict = field(default_factory=dict)
     _kpis: dict | None = field(default=None, repr=False)
+    _station_stats: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def kpis(self) -> dict[str, float]:
         """KPIs (see docs/simulation.md for definitions); cached."""
         if self._kpis is None:
             self._kpis = compute_kpis(self)
         return dict(self._kpis)
+
+    def station_stats(self) -> pd.DataFrame:
+        """Per-station visits and waits, one row per station in :attr:`stations` order; cached.
+
+        Returns
+        -------
+        DataFrame
+            ``station_id, utilisation`` (from :attr:`stations`; NaN when there are no
+            stations) and, over the public visits (charged or balked), ``sessions`` (count),
+            ``wait_mean_min`` and ``wait_p95_min`` (0 for a station nobody visited). A copy:
+            changing it does not change the cache.
+        """
+        if self._station_stats is None:
+            self._station_stats = _station_stats(self.sessions, self.stations)
+        return self._station_stats.copy()
 
 
 def build_result(eng: Engine) -> SimulationResult:
@@ -104,27 +121,15 @@ def build_result(eng: Engine) -> SimulationResult:
 def _trips_table(eng: Engine) -> pd.DataFrame:
     df = eng.trips.copy()
     n = len(df)
-    cols = [
-        "k",
-        "departed_s",
-        "arrived_s",
-        "status",
-        "driven_m",
-        "energy_kwh",
-        "e_dep",
-        "e_arr",
-        "charging_stops",
-        "wait_s",
-        "charge_s",
-    ]
-    rec = pd.DataFrame.from_records(eng.trip_rec, columns=cols)
+    log = eng.trip_log
     status = np.full(n, NOT_STARTED, dtype=np.int64)
-    out = {c: np.full(n, np.nan) for c in cols[1:] if c != "status"}
-    if len(rec):
-        k = rec["k"].to_numpy()
-        status[k] = rec["status"].to_numpy()
-        for c in out:
-            out[c][k] = rec[c].to_numpy(dtype=float)
+    values = [c for c in log.COLUMNS if c not in ("k", "status")]
+    out = {c: np.full(n, np.nan) for c in values}
+    if len(log):
+        k = log.column("k")
+        status[k] = log.column("status")
+        for c in values:
+            out[c][k] = log.column(c)
     # trips after a terminal event (stranded / unroutable) are cancelled; a trip that
     # departed but has no record was cut by the horizon
     for v in range(eng.n_veh):
@@ -159,65 +164,53 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
 
 
 def _sessions_table(eng: Engine) -> pd.DataFrame:
-    cols = [
-        "v",
-        "k",
-        "station",
-        "arrive_s",
-        "start_s",
-        "end_s",
-        "e0",
-        "e1",
-        "balked",
-        "queue_seq",
-        "detour_s",
-        "detour_m",
-    ]
-    rec = pd.DataFrame.from_records(eng.sess_rec, columns=cols)
-    v = rec["v"].to_numpy(dtype=np.int64)
-    st = rec["station"].to_numpy(dtype=np.int64)
-    cap = np.asarray(eng.v_cap, dtype=float)[v] if len(rec) else np.empty(0)
+    log = eng.session_log
+    rec = {c: log.column(c) for c in log.COLUMNS}
+    n_rec = len(log)
+    v = rec["v"]
+    st = rec["station"]
+    cap = np.asarray(eng.v_cap, dtype=float)[v] if n_rec else np.empty(0)
     st_ids = eng.stations["station_id"].to_numpy(dtype=object)
     is_truck = np.asarray([eng.models[m].is_truck for m in eng.v_m], dtype=bool)
-    home_label = np.where(is_truck[v], "depot", "home") if len(rec) else np.empty(0, dtype=object)
-    energy = rec["e1"].to_numpy(dtype=float) - rec["e0"].to_numpy(dtype=float)
-    charge_s = rec["end_s"].to_numpy(dtype=float) - rec["start_s"].to_numpy(dtype=float)
+    home_label = np.where(is_truck[v], "depot", "home") if n_rec else np.empty(0, dtype=object)
+    energy = rec["e1"] - rec["e0"]
+    charge_s = rec["end_s"] - rec["start_s"]
     out = pd.DataFrame(
         {
-            "vehicle_id": eng.vehicle_ids[v] if len(rec) else np.empty(0),
+            "vehicle_id": eng.vehicle_ids[v] if n_rec else np.empty(0),
             "vehicle_model": np.asarray(eng.model_keys, dtype=object)[
                 np.asarray(eng.v_m, dtype=np.int64)[v]
             ]
-            if len(rec)
+            if n_rec
             else np.empty(0, dtype=object),
-            "trip_id": eng.trips["trip_id"].to_numpy()[rec["k"].to_numpy(dtype=np.int64)]
-            if len(rec)
+            "trip_id": eng.trips["trip_id"].to_numpy()[rec["k"]]
+            if n_rec
             else np.empty(0, dtype=np.int64),
             "station": st,
             "station_id": np.where(
-                st >= 0, st_ids[np.maximum(st, 0)] if len(st_ids) else None, home_label
+                st >= 0,
+                st_ids[np.maximum(st, 0)] if len(st_ids) else np.empty(st.size, dtype=object),
+                home_label,
             )
-            if len(rec)
+            if n_rec
             else np.empty(0, dtype=object),
-            "kind": np.where(st >= 0, "public", home_label)
-            if len(rec)
-            else np.empty(0, dtype=object),
-            "status": np.where(rec["balked"].to_numpy(dtype=bool), "balked", "charged"),
-            "arrive_s": rec["arrive_s"].to_numpy(dtype=float),
-            "start_s": rec["start_s"].to_numpy(dtype=float),
-            "end_s": rec["end_s"].to_numpy(dtype=float),
-            "wait_s": rec["start_s"].to_numpy(dtype=float) - rec["arrive_s"].to_numpy(dtype=float),
+            "kind": np.where(st >= 0, "public", home_label) if n_rec else np.empty(0, dtype=object),
+            "status": np.where(rec["balked"], "balked", "charged"),
+            "arrive_s": rec["arrive_s"],
+            "start_s": rec["start_s"],
+            "end_s": rec["end_s"],
+            "wait_s": rec["start_s"] - rec["arrive_s"],
             "charge_s": charge_s,
             "energy_kwh": energy,
             "grid_kwh": energy / eng.settings.charging_efficiency,
-            "soc_start": rec["e0"].to_numpy(dtype=float) / cap if len(rec) else np.empty(0),
-            "soc_end": rec["e1"].to_numpy(dtype=float) / cap if len(rec) else np.empty(0),
+            "soc_start": rec["e0"] / cap if n_rec else np.empty(0),
+            "soc_end": rec["e1"] / cap if n_rec else np.empty(0),
             "avg_power_kw": np.divide(
                 energy, charge_s / 3600.0, out=np.zeros_like(energy), where=charge_s > 0
             ),
-            "queue_seq": rec["queue_seq"].to_numpy(dtype=np.int64),
-            "detour_s": rec["detour_s"].to_numpy(dtype=float),
-            "detour_km": rec["detour_m"].to_numpy(dtype=float) / 1000.0,
+            "queue_seq": rec["queue_seq"],
+            "detour_s": rec["detour_s"],
+            "detour_km": rec["detour_m"] / 1000.0,
         }
     )
     return out
@@ -342,6 +335,28 @@ def _stations_summary(
     )
 
 
+def _station_stats(sessions: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFrame:
+    """:meth:`SimulationResult.station_stats` (pandas group-by: the planner's numbers, bit for
+    bit, whatever the station count)."""
+    pub = sessions[sessions["station"] >= 0]
+    if "utilisation" in stations:
+        out = stations[["station_id", "utilisation"]].copy()
+    else:  # no stations: the summary has no per-station columns
+        out = stations[["station_id"]].assign(utilisation=np.nan)
+    if len(pub):
+        agg = pub.groupby("station_id").agg(
+            sessions=("wait_s", "size"),
+            wait_mean_min=("wait_s", "mean"),
+            wait_p95_min=("wait_s", lambda w: np.percentile(w, 95)),
+        )
+        agg[["wait_mean_min", "wait_p95_min"]] /= 60.0
+        out = out.merge(agg, left_on="station_id", right_index=True, how="left")
+    for col in ("sessions", "wait_mean_min", "wait_p95_min"):
+        if col not in out:
+            out[col] = 0.0
+    return out.fillna({"sessions": 0, "wait_mean_min": 0.0, "wait_p95_min": 0.0})
+
+
 def _vehicles_table(eng: Engine, trips: pd.DataFrame) -> pd.DataFrame:
     k_per_v = np.asarray(eng.v_k1) - np.asarray(eng.v_k0)
     vidx = np.repeat(np.arange(eng.n_veh), k_per_v)
@@ -376,7 +391,10 @@ def _vehicles_table(eng: Engine, trips: pd.DataFrame) -> pd.DataFrame:
 
 
 def compute_kpis(r: SimulationResult) -> dict[str, float]:
-    """KPI dictionary of a result (definitions in docs/simulation.md)."""
+    """KPI dictionary of a result (definitions in docs/simulation.md).
+
+    Every key is registered in :data:`sim.kpis.KPIS` (label, unit, direction, range).
+    """
     s = r.settings
     t, ses, veh = r.trips, r.sessions, r.vehicles
     planned = t[t["depart_s"] < r.span_s]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 
 import numpy as np
 
@@ -127,21 +128,23 @@ def pair_routes(
     return t_out, l_out
 
 
+#: Reversed copy of each network seen, alive as long as the network itself (building the
+#: reversed graph and its KD-tree is not free on big networks; replications reuse it).
+_REVERSED: weakref.WeakKeyDictionary[RoadNetwork, RoadNetwork] = weakref.WeakKeyDictionary()
+
+
 def _reversed(network: RoadNetwork) -> RoadNetwork:
-    cached = getattr(network, "_sim_reversed", None)
-    if cached is not None:
-        return cached
-    rev = RoadNetwork(
-        node_ids=network.node_ids,
-        lon=network.lon,
-        lat=network.lat,
-        time=network.time.T.tocsr(),
-        length=network.length.T.tocsr(),
-        crs=network.crs,
-        name=f"{network.name} (reversed)",
-    )
-    try:  # cache on the instance: building the reversed KD-tree is not free on big networks
-        network._sim_reversed = rev  # type: ignore[attr-defined]
-    except AttributeError:
-        pass
+    """The network with every edge reversed (cached per network object, never mutating it)."""
+    rev = _REVERSED.get(network)
+    if rev is None:
+        rev = RoadNetwork(
+            node_ids=network.node_ids,
+            lon=network.lon,
+            lat=network.lat,
+            time=network.time.T.tocsr(),
+            length=network.length.T.tocsr(),
+            crs=network.crs,
+            name=f"{network.name} (reversed)",
+        )
+        _REVERSED[network] = rev
     return rev

@@ -80,7 +80,7 @@ def line_network(
     G = _graph(name)
     lat = lat0
     for i in range(len(lengths_m) + 1):
-        attrs = {"x": lon0, "y": lat}
+        attrs: dict[str, float | str] = {"x": lon0, "y": lat}
         if names is not None:
             attrs["name"] = names[i]
         if populations is not None:

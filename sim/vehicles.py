@@ -295,10 +295,6 @@ class ChargeProfile:
         self._tau_h = np.concatenate([[0.0], np.cumsum(capacity_kwh * cell)])
         self._soc = _SOC_GRID
 
-    @property
-    def max_kw(self) -> float:
-        return float(self.power_kw.max())
-
     def time_s(self, e0_kwh: float, e1_kwh: float) -> float:
         """Seconds to charge from ``e0_kwh`` to ``e1_kwh`` (0 if ``e1 <= e0``)."""
         if e1_kwh <= e0_kwh:

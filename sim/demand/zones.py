@@ -121,13 +121,14 @@ def join_population(
             names += getattr(row, tokens_col).split("|")
         for n in names:
             lookup.setdefault(normalise_name(n), r)
-    rows, unmatched = [], []
+    rows: list[int | None] = []
+    unmatched: list[str] = []
     for _, z in zones.iterrows():
-        r = next(
+        match = next(
             (lookup[normalise_name(z[f])] for f in fields if normalise_name(z[f]) in lookup), None
         )
-        rows.append(r)
-        if r is None:
+        rows.append(match)
+        if match is None:
             unmatched.append(" / ".join(str(z[f]) for f in fields))
     if unmatched:
         raise UnknownZoneError(

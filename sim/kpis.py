@@ -1,0 +1,138 @@
+"""The KPI registry: one entry per KPI name evplan outputs, with label, unit and direction.
+
+Holds the simulator's KPIs (:func:`sim.results.compute_kpis`) and the study-level ones the
+planner adds (``coverage_share``, ``n_stations``, ``n_plugs``, ``capex``). The registry is
+ordered: writers list KPIs in this order (units in ``kpis.json``, rows of ``kpis.csv``).
+
+Example
+-------
+>>> from sim.kpis import KPIS, kpi
+>>> kpi("wait_p95_min").label
+'95th percentile wait'
+>>> kpi("share_trips_completed").display(0.9731)
+'97.3 %'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+from sim._errors import UnknownKPIError
+
+__all__ = ["KPI", "KPIS", "UnknownKPIError", "kpi"]
+
+Better = Literal["higher", "lower", ""]
+
+_SHARE = (0.0, 1.0)
+_NON_NEGATIVE = (0.0, math.inf)
+_ANY = (-math.inf, math.inf)
+
+
+@dataclass(frozen=True)
+class KPI:
+    """One KPI: how to name, read and bound it.
+
+    Parameters
+    ----------
+    name : str
+        Key in the KPI dictionaries (``SimulationResult.kpis()``, ``kpis.json``).
+    label : str
+        Human-readable label for tables and reports.
+    unit : str
+        Unit of the value; ``'share'`` is a 0-1 fraction shown in percent.
+    better : {'higher', 'lower', ''}
+        Which direction is an improvement; ``''`` when there is none (e.g. a cost or a
+        volume is not a score).
+    decimals : int
+        Decimals to show (of the percentage for shares).
+    range : tuple of float
+        ``(low, high)`` the value can take; used to truncate replication intervals.
+    """
+
+    name: str
+    label: str
+    unit: str
+    better: Better
+    decimals: int
+    range: tuple[float, float]
+
+    def __post_init__(self) -> None:
+        if self.better not in ("higher", "lower", ""):
+            raise ValueError(f"KPI {self.name!r}: better = {self.better!r}")
+        lo, hi = self.range
+        if not lo <= hi:
+            raise ValueError(f"KPI {self.name!r}: range {self.range!r} is empty")
+
+    def display(self, value: float) -> str:
+        """``value`` formatted with :attr:`decimals` (shares in percent, '-' when missing)."""
+        if not math.isfinite(value):
+            return "-"
+        if self.unit == "share":
+            return f"{value * 100:.{self.decimals}f} %"
+        return f"{value:,.{self.decimals}f}"
+
+
+def _k(
+    name: str,
+    label: str,
+    unit: str,
+    better: Better,
+    decimals: int,
+    range: tuple[float, float] = _NON_NEGATIVE,
+) -> KPI:
+    return KPI(name, label, unit, better, decimals, range)
+
+
+#: Every KPI evplan outputs, in output order (name -> :class:`KPI`; read-only).
+KPIS: Mapping[str, KPI] = MappingProxyType(
+    {
+        k.name: k
+        for k in (
+            _k("share_trips_completed", "Trips completed", "share", "higher", 1, _SHARE),
+            _k("trips", "Trips simulated", "trips", "", 0),
+            _k("trips_completed", "Trips completed (count)", "trips", "higher", 0),
+            _k("stranded_vehicles", "Stranded vehicles", "vehicles", "lower", 0),
+            _k("share_vehicles_stranded", "Vehicles stranded", "share", "lower", 1, _SHARE),
+            _k("vehicles", "Vehicles simulated", "vehicles", "", 0),
+            _k("wait_mean_min", "Mean wait at charger", "min", "lower", 1),
+            _k("wait_p95_min", "95th percentile wait", "min", "lower", 1),
+            _k("sessions_balked", "Charging visits abandoned (queue)", "sessions", "lower", 0),
+            _k("station_visits", "Charging station visits", "visits", "", 0),
+            _k("sessions_public", "Public charging sessions", "sessions", "", 0),
+            _k("detour_km_mean", "Mean detour to charge", "km", "lower", 1),
+            _k("detour_km_total", "Total detour to charge", "km", "lower", 1),
+            _k("plug_utilisation", "Plug utilisation", "share", "", 1, _SHARE),
+            _k("energy_delivered_kwh", "Energy delivered", "kWh", "higher", 0),
+            _k("energy_public_kwh", "Energy from public chargers", "kWh", "", 0),
+            _k("energy_home_kwh", "Energy from home charging", "kWh", "", 0),
+            _k("peak_kw_station_max", "Highest station peak load", "kW", "", 0),
+            _k("peak_kw_network", "Network peak load", "kW", "", 0),
+            _k("ev_km", "Distance driven electric", "km", "", 0),
+            _k("co2_avoided_kg", "CO2 avoided", "kg", "higher", 0, _ANY),
+            _k("co2_ice_kg", "CO2 of the same km by combustion cars", "kg", "", 0),
+            _k("co2_ev_kg", "CO2 of grid electricity charged", "kg", "lower", 0),
+            _k("coverage_share", "Demand covered", "share", "higher", 1, _SHARE),
+            _k("n_stations", "Stations", "stations", "", 0),
+            _k("n_plugs", "Plugs", "plugs", "", 0),
+            _k("capex", "Capital cost", "cost units", "", 0),
+        )
+    }
+)
+
+
+def kpi(name: str) -> KPI:
+    """The registered KPI called ``name``.
+
+    Raises
+    ------
+    UnknownKPIError
+        (a ``KeyError``) naming the unknown KPI and listing the registered ones.
+    """
+    try:
+        return KPIS[name]
+    except KeyError:
+        raise UnknownKPIError(f"unknown KPI {name!r}; registered KPIs: {', '.join(KPIS)}") from None

@@ -1,0 +1,150 @@
+"""Columnar event records of a run: one typed :class:`array.array` per named column.
+
+The engine (:mod:`sim.model`) appends one row per finished trip leg to a :class:`TripLog` and
+one row per charging visit (public or home/depot) to a :class:`SessionLog`; :mod:`sim.results`
+reads them back by column name (:meth:`column`) and builds the pandas tables. Typed arrays
+hold raw 8-byte values (no Python object per value) and convert to numpy without a copy of
+every element through the object layer.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import numpy as np
+
+__all__ = ["SessionLog", "TripLog"]
+
+
+class _Log:
+    """Append-only columnar table; subclasses define ``COLUMNS`` (name -> array typecode)."""
+
+    COLUMNS: dict[str, str] = {}
+    __slots__ = ("_cols",)
+
+    def __init__(self) -> None:
+        self._cols: dict[str, array] = {name: array(code) for name, code in self.COLUMNS.items()}
+
+    def __len__(self) -> int:
+        return len(next(iter(self._cols.values()))) if self._cols else 0
+
+    def column(self, name: str) -> np.ndarray:
+        """Column ``name`` as a numpy array (``int64``, ``float64`` or ``bool``), in row order.
+
+        Raises
+        ------
+        KeyError
+            When ``name`` is not one of :attr:`COLUMNS`.
+        """
+        values = self._cols[name]
+        out = np.array(values)
+        return out.astype(bool) if self.COLUMNS[name] == "b" else out
+
+
+class TripLog(_Log):
+    """One row per trip leg that ended (completed, stranded or unroutable).
+
+    Columns: ``k`` (row of the trips table), ``departed_s``, ``arrived_s`` (NaN when
+    unroutable), ``status`` (code, see :data:`sim.results.TRIP_STATUS`), ``driven_m``,
+    ``energy_kwh`` (consumed), ``e_dep``, ``e_arr`` (battery energy, kWh),
+    ``charging_stops``, ``wait_s``, ``charge_s``.
+    """
+
+    COLUMNS = {
+        "k": "q",
+        "departed_s": "d",
+        "arrived_s": "d",
+        "status": "q",
+        "driven_m": "d",
+        "energy_kwh": "d",
+        "e_dep": "d",
+        "e_arr": "d",
+        "charging_stops": "d",
+        "wait_s": "d",
+        "charge_s": "d",
+    }
+    __slots__ = ()
+
+    def add(
+        self,
+        k: int,
+        departed_s: float,
+        arrived_s: float,
+        status: int,
+        driven_m: float,
+        energy_kwh: float,
+        e_dep: float,
+        e_arr: float,
+        charging_stops: float,
+        wait_s: float,
+        charge_s: float,
+    ) -> None:
+        """Append one row."""
+        c = self._cols
+        c["k"].append(k)
+        c["departed_s"].append(departed_s)
+        c["arrived_s"].append(arrived_s)
+        c["status"].append(status)
+        c["driven_m"].append(driven_m)
+        c["energy_kwh"].append(energy_kwh)
+        c["e_dep"].append(e_dep)
+        c["e_arr"].append(e_arr)
+        c["charging_stops"].append(charging_stops)
+        c["wait_s"].append(wait_s)
+        c["charge_s"].append(charge_s)
+
+
+class SessionLog(_Log):
+    """One row per charging visit: a public station (charged or balked) or home/depot.
+
+    Columns: ``v`` (vehicle position), ``k`` (trip row), ``station`` (position, -1 = home or
+    depot), ``arrive_s``, ``start_s``, ``end_s``, ``e0``, ``e1`` (battery energy before and
+    after, kWh), ``balked``, ``queue_seq`` (arrival rank at the station, -1 at home),
+    ``detour_s``, ``detour_m``.
+    """
+
+    COLUMNS = {
+        "v": "q",
+        "k": "q",
+        "station": "q",
+        "arrive_s": "d",
+        "start_s": "d",
+        "end_s": "d",
+        "e0": "d",
+        "e1": "d",
+        "balked": "b",
+        "queue_seq": "q",
+        "detour_s": "d",
+        "detour_m": "d",
+    }
+    __slots__ = ()
+
+    def add(
+        self,
+        v: int,
+        k: int,
+        station: int,
+        arrive_s: float,
+        start_s: float,
+        end_s: float,
+        e0: float,
+        e1: float,
+        balked: bool,
+        queue_seq: int,
+        detour_s: float,
+        detour_m: float,
+    ) -> None:
+        """Append one row."""
+        c = self._cols
+        c["v"].append(v)
+        c["k"].append(k)
+        c["station"].append(station)
+        c["arrive_s"].append(arrive_s)
+        c["start_s"].append(start_s)
+        c["end_s"].append(end_s)
+        c["e0"].append(e0)
+        c["e1"].append(e1)
+        c["balked"].append(balked)
+        c["queue_seq"].append(queue_seq)
+        c["detour_s"].append(detour_s)
+        c["detour_m"].append(detour_m)
