@@ -1,13 +1,13 @@
 """Domain exceptions of the planner (siting models, solution checker).
 
-Every class derives from :class:`networks._errors.EvplanError`, so the CLI turns each
+Every class derives from :class:`networks.errors.EvplanError`, so the CLI turns each
 into one clear line and a non-zero exit code. Messages name the constraint and the data
 at fault (which sites, which demand points, which values) and what would fix it.
 """
 
 from __future__ import annotations
 
-from networks._errors import ConfigError, EvplanError
+from networks.errors import ConfigError, EvplanError
 
 __all__ = [
     "BudgetError",

@@ -1,7 +1,7 @@
 """The ``evplan`` command line (typer + rich).
 
 Library code never configures logging or prints; this module does both. Every
-:class:`~networks._errors.EvplanError` becomes one red line and a non-zero exit code; a
+:class:`~networks.errors.EvplanError` becomes one red line and a non-zero exit code; a
 traceback is shown only with ``--debug``.
 """
 
@@ -22,7 +22,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
-from networks._errors import EvplanError
+from networks.errors import EvplanError
 
 app = typer.Typer(
     add_completion=False,
@@ -77,15 +77,9 @@ def _load_source(
         if str(source).lower().endswith(".geojson"):
             return _load_corridor(source)
         return load_network(source, network_type=network_type, cache_dir=cache)
-    box: tuple[float, float, float, float] | None = None
-    if bbox is not None:
-        try:
-            w, s, e, n = (float(v) for v in bbox.split(","))
-            box = (w, s, e, n)
-        except ValueError:
-            raise EvplanError(
-                f"--bbox {bbox!r}: expected four numbers W,S,E,N (lon/lat degrees)"
-            ) from None
+    from networks.validate import validate_bbox
+
+    box = validate_bbox(bbox, what="--bbox") if bbox is not None else None
     return download_network(place=place, bbox=box, network_type=network_type, cache_dir=cache)
 
 

@@ -1,12 +1,12 @@
 """Domain exceptions of :mod:`sim`.
 
-All derive from :class:`networks._errors.EvplanError`, so the CLI prints their message and
+All derive from :class:`networks.errors.EvplanError`, so the CLI prints their message and
 exits non-zero. Every message names the offending file / field / value and says how to fix it.
 """
 
 from __future__ import annotations
 
-from networks._errors import ConfigError, EvplanError, InputFileError
+from networks.errors import ConfigError, EvplanError, InputFileError
 
 
 class SimError(EvplanError):

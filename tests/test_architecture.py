@@ -67,7 +67,9 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
                 mod = ".".join([*base, node.module] if node.module else base)
             else:
                 mod = node.module or ""
-            targets = [mod] + [f"{mod}.{a.name}" for a in node.names]
+            # "from pkg import sub" imports the submodule pkg.sub (and runs pkg/__init__, which
+            # cannot be avoided and is not counted); "from pkg import name" imports pkg.
+            targets = [f"{mod}.{a.name}" if f"{mod}.{a.name}" in known else mod for a in node.names]
         for t in targets:
             # resolve to the longest known module prefix ("from planner.siting import MCLP"
             # -> planner.siting)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from networks._errors import EvplanError
+from networks.errors import EvplanError
 from planner.config.study import StudyConfig, config_hash, load_config
 from planner.config.sweep import _MAX_ERRORS, SweepError, _label, read_sweep
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from networks._errors import EvplanError
+from networks.errors import EvplanError
 from planner.batch.folder import DONE, input_digests
 from planner.batch.plan import RunOutcome, RunSpec
 from planner.config.study import StudyConfig

@@ -53,7 +53,7 @@ def _files(cfg: StudyConfig) -> list[str]:
 
 @check("vehicle_models_known")
 def _vehicles(cfg: StudyConfig) -> list[str]:
-    from networks._errors import EvplanError
+    from networks.errors import EvplanError
     from sim.catalogue import builtin_models, load_vehicle_models
 
     try:

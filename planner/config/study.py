@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from networks._errors import ConfigError
+from networks.errors import ConfigError
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -62,6 +62,13 @@ class NetworkConfig(_Strict):
             raise ValueError(
                 f"give exactly one of source, place, bbox or corridor (got {given or 'none'})"
             )
+        if self.bbox is not None:
+            from networks.validate import validate_bbox
+
+            try:
+                validate_bbox(self.bbox, what="network.bbox")
+            except ConfigError as exc:  # reported with file and line like any field error
+                raise ValueError(str(exc)) from None
         if (self.place is not None or self.bbox is not None) and not self.download:
             raise ValueError(
                 "place/bbox need 'download: true' (evplan never goes online unless asked); "

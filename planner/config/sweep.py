@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from networks._errors import ConfigError
+from networks.errors import ConfigError
 from planner.config.study import StudyConfig, _line_of
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from networks._errors import EvplanError
+from networks.errors import EvplanError
 
 __all__ = [
     "MARKER",

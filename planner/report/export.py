@@ -35,10 +35,11 @@ from planner.report.atomic import (
     write_text_atomic,
 )
 from planner.study.result import StudyResult
+from sim.kpis import KPIS
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["KPI_INFO", "LAYERS", "as_wgs84", "json_safe", "kpi_table", "write_outputs"]
+__all__ = ["LAYERS", "as_wgs84", "json_safe", "kpi_table", "write_outputs"]
 
 #: GeoPackage layers, in the order QGIS lists them, with the geometry type used when empty.
 LAYERS: dict[str, str] = {
@@ -47,42 +48,6 @@ LAYERS: dict[str, str] = {
     "candidates": "Point",
     "existing": "Point",
     "selected": "Point",
-}
-
-#: KPI key -> (label, unit, better). ``unit`` 'share' is a 0-1 fraction shown in percent;
-#: ``better`` is 'higher', 'lower' or '' (no direction: e.g. capex is a cost, not a score).
-#: Holds both the StudyResult contract's names and the simulator's (``sim.results``) names.
-KPI_INFO: dict[str, tuple[str, str, str]] = {
-    "trips_completed_share": ("Trips completed", "share", "higher"),
-    "share_trips_completed": ("Trips completed", "share", "higher"),
-    "trips": ("Trips simulated", "trips", ""),
-    "trips_completed": ("Trips completed (count)", "trips", "higher"),
-    "stranded_vehicles": ("Stranded vehicles", "vehicles", "lower"),
-    "share_vehicles_stranded": ("Vehicles stranded", "share", "lower"),
-    "vehicles": ("Vehicles simulated", "vehicles", ""),
-    "wait_mean_min": ("Mean wait at charger", "min", "lower"),
-    "wait_p95_min": ("95th percentile wait", "min", "lower"),
-    "sessions_balked": ("Charging visits abandoned (queue)", "sessions", "lower"),
-    "station_visits": ("Charging station visits", "visits", ""),
-    "sessions_public": ("Public charging sessions", "sessions", ""),
-    "detour_km_mean": ("Mean detour to charge", "km", "lower"),
-    "detour_km_total": ("Total detour to charge", "km", "lower"),
-    "plug_utilisation": ("Plug utilisation", "share", ""),
-    "energy_delivered_kwh": ("Energy delivered", "kWh", "higher"),
-    "energy_public_kwh": ("Energy from public chargers", "kWh", ""),
-    "energy_home_kwh": ("Energy from home charging", "kWh", ""),
-    "peak_kw_max": ("Highest station peak load", "kW", ""),
-    "peak_kw_station_max": ("Highest station peak load", "kW", ""),
-    "peak_kw_network": ("Network peak load", "kW", ""),
-    "ev_km": ("Distance driven electric", "km", ""),
-    "co2_avoided_t": ("CO2 avoided", "t", "higher"),
-    "co2_avoided_kg": ("CO2 avoided", "kg", "higher"),
-    "co2_ice_kg": ("CO2 of the same km by combustion cars", "kg", ""),
-    "co2_ev_kg": ("CO2 of grid electricity charged", "kg", "lower"),
-    "coverage_share": ("Demand covered", "share", "higher"),
-    "n_stations": ("Stations", "stations", ""),
-    "n_plugs": ("Plugs", "plugs", ""),
-    "capex": ("Capital cost", "cost units", ""),
 }
 
 
@@ -176,7 +141,7 @@ def kpi_table(result: StudyResult) -> pd.DataFrame:
     """One row per KPI: ``kpi, label, unit, better, before, after, delta`` and, when
     replication statistics exist, ``<scenario>_mean/_ci_low/_ci_high/_n`` per scenario.
 
-    KPIs follow :data:`KPI_INFO` order, then any other key in alphabetical order. ``delta``
+    KPIs follow the registry order (:data:`sim.kpis.KPIS`), then any other key in alphabetical order. ``delta``
     is ``after - before`` when both are finite numbers, else ``None``.
     """
     iv = result.kpi_intervals
@@ -186,10 +151,15 @@ def kpi_table(result: StudyResult) -> pd.DataFrame:
         | set(result.kpis_after)
         | (set(iv["kpi"].astype(str)) if has_iv else set())
     )
-    keys = [k for k in KPI_INFO if k in known] + sorted(known - set(KPI_INFO))
+    keys = [k for k in KPIS if k in known] + sorted(known - set(KPIS))
     rows = []
     for k in keys:
-        label, unit, better = KPI_INFO.get(k, (k.replace("_", " ").capitalize(), "", ""))
+        entry = KPIS.get(k)
+        label, unit, better = (
+            (entry.label, entry.unit, entry.better)
+            if entry is not None
+            else (k.replace("_", " ").capitalize(), "", "")
+        )
         b, a = result.kpis_before.get(k), result.kpis_after.get(k)
         delta = float(a) - float(b) if _is_number(a) and _is_number(b) else None  # type: ignore[arg-type]
         rows.append(

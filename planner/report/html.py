@@ -107,7 +107,6 @@ def _cards(result: StudyResult) -> str:
         )
     for k, label, unit in (
         ("coverage_share", "demand covered", "share"),
-        ("trips_completed_share", "trips completed", "share"),
         ("share_trips_completed", "trips completed", "share"),
         ("wait_p95_min", "95th percentile wait (min)", "min"),
         ("stranded_vehicles", "stranded vehicles", ""),

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import LineString
 
-from networks._errors import ConfigError
+from networks.errors import ConfigError
 from networks.load import (
     DEFAULT_CACHE_DIR,
     LoadedNetwork,

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.kpis import kpi
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,7 +31,7 @@ class ScenarioOutcome:
     ----------
     kpis : dict
         Mean KPIs over replications (``wait_p95_min``, ``stranded_vehicles``,
-        ``trips_completed_share``, ...).
+        ``share_trips_completed``, ...; names from :data:`sim.kpis.KPIS`).
     per_station : DataFrame
         ``station_id, sessions, wait_p95_min, utilisation`` for every station.
     unserved : DataFrame
@@ -64,26 +66,27 @@ class LoopResult:
     targets_met: bool = False
 
 
+#: Target (attribute of :class:`Targets`) -> (KPI name in the registry, sense of the bound).
+TARGET_KPIS: dict[str, tuple[str, str]] = {
+    "wait_p95_min": (kpi("wait_p95_min").name, "max"),
+    "stranded": (kpi("stranded_vehicles").name, "max"),
+    "trips_completed_share": (kpi("share_trips_completed").name, "min"),
+}
+_FORMAT = {"wait_p95_min": ".1f", "stranded": ".1f", "trips_completed_share": ".3f"}
+
+
 def missed_targets(kpis: dict[str, float], targets: Targets) -> list[str]:
     """Names of the service targets the KPIs miss, with the values."""
     missed = []
-    if (
-        targets.wait_p95_min is not None
-        and kpis.get("wait_p95_min", 0.0) > targets.wait_p95_min + 1e-9
-    ):
-        missed.append(f"wait_p95_min {kpis['wait_p95_min']:.1f} > {targets.wait_p95_min:g}")
-    if (
-        targets.stranded is not None
-        and kpis.get("stranded_vehicles", 0.0) > targets.stranded + 1e-9
-    ):
-        missed.append(f"stranded_vehicles {kpis['stranded_vehicles']:.1f} > {targets.stranded}")
-    if (
-        targets.trips_completed_share is not None
-        and kpis.get("share_trips_completed", 1.0) < targets.trips_completed_share - 1e-9
-    ):
-        missed.append(
-            f"share_trips_completed {kpis['share_trips_completed']:.3f} < {targets.trips_completed_share:g}"
-        )
+    for attr, (name, sense) in TARGET_KPIS.items():
+        bound = getattr(targets, attr)
+        if bound is None:
+            continue
+        value = kpis.get(name, 0.0 if sense == "max" else 1.0)
+        if sense == "max" and value > bound + 1e-9:
+            missed.append(f"{name} {value:{_FORMAT[attr]}} > {bound:g}")
+        elif sense == "min" and value < bound - 1e-9:
+            missed.append(f"{name} {value:{_FORMAT[attr]}} < {bound:g}")
     return missed
 
 

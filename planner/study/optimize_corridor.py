@@ -49,7 +49,7 @@ class Flows:
         od = demand.groupby(["node", "destination"], as_index=False)["weight"].sum()
         od = od[od["node"] != od["destination"]].reset_index(drop=True)
         self.od = od
-        self.paths = route_paths(net, od["node"].to_numpy(), od["destination"].to_numpy())
+        self.paths = net.route_paths(od["node"].to_numpy(), od["destination"].to_numpy())
 
     def positions(self, nodes: np.ndarray) -> list[np.ndarray]:
         """For every route, km positions of the given nodes on it."""
@@ -58,33 +58,6 @@ class Flows:
             km[[n in nodes_set for n in path]] if path.size else np.empty(0)
             for path, km in self.paths
         ]
-
-
-def route_paths(
-    net, origins: np.ndarray, destinations: np.ndarray
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Fastest path of every OD pair as ``(node indices, cumulative km)``; empty when
-    unreachable. One C Dijkstra per unique origin (with predecessors), walked back per pair."""
-    from scipy.sparse import csgraph
-
-    origins = np.asarray(origins, dtype=np.int64)
-    destinations = np.asarray(destinations, dtype=np.int64)
-    uniq, inv = np.unique(origins, return_inverse=True)
-    _, pred = csgraph.dijkstra(net.time, directed=True, indices=uniq, return_predecessors=True)
-    length = net.length.tocsr()
-    out = []
-    for k, d in enumerate(destinations):
-        row, o = pred[inv[k]], origins[k]
-        nodes = [int(d)]
-        while nodes[-1] != o and row[nodes[-1]] >= 0:
-            nodes.append(int(row[nodes[-1]]))
-        if nodes[-1] != o:
-            out.append((np.empty(0, dtype=np.int64), np.empty(0)))
-            continue
-        nodes_a = np.asarray(nodes[::-1], dtype=np.int64)
-        seg = np.asarray(length[nodes_a[:-1], nodes_a[1:]]).ravel() / 1000.0
-        out.append((nodes_a, np.concatenate([[0.0], np.cumsum(seg)])))
-    return out
 
 
 class CorridorOptimizer(StudyOptimizer):

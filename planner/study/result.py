@@ -48,9 +48,9 @@ class StudyResult:
         renewable``.
     kpis_before, kpis_after : dict
         Baseline (existing stations only) and proposal KPIs: keys such as
-        ``trips_completed_share``, ``stranded_vehicles``, ``wait_mean_min``, ``wait_p95_min``,
-        ``detour_km_mean``, ``plug_utilisation``, ``energy_delivered_kwh``, ``peak_kw_max``,
-        ``co2_avoided_t``, ``coverage_share``, ``n_stations``, ``n_plugs``, ``capex``.
+        ``share_trips_completed``, ``stranded_vehicles``, ``wait_mean_min``, ``wait_p95_min``,
+        ``detour_km_mean``, ``plug_utilisation``, ``energy_delivered_kwh``, ``peak_kw_station_max``,
+        ``co2_avoided_kg``, ``coverage_share``, ``n_stations``, ``n_plugs``, ``capex``.
     kpi_intervals : DataFrame
         Optional per-KPI replication statistics: ``scenario, kpi, mean, ci_low, ci_high, n``.
     coverage_curve : DataFrame

@@ -76,28 +76,6 @@ def unserved_demand(
     return df.groupby(["node", "destination"], as_index=False)["weight"].sum()
 
 
-def per_station(res: sim.SimulationResult) -> pd.DataFrame:
-    """``station_id, utilisation, sessions, wait_mean_min, wait_p95_min`` of every station."""
-    ses = res.sessions[res.sessions["station"] >= 0]
-    st = (
-        res.stations[["station_id", "utilisation"]].copy()
-        if "utilisation" in res.stations
-        else res.stations[["station_id"]].assign(utilisation=np.nan)
-    )
-    if len(ses):
-        agg = ses.groupby("station_id").agg(
-            sessions=("wait_s", "size"),
-            wait_mean_min=("wait_s", "mean"),
-            wait_p95_min=("wait_s", lambda w: np.percentile(w, 95)),
-        )
-        agg[["wait_mean_min", "wait_p95_min"]] /= 60.0
-        st = st.merge(agg, left_on="station_id", right_index=True, how="left")
-    for col in ("sessions", "wait_mean_min", "wait_p95_min"):
-        if col not in st:
-            st[col] = 0.0
-    return st.fillna({"sessions": 0, "wait_mean_min": 0.0, "wait_p95_min": 0.0})
-
-
 class StudySimulator:
     """Simulates a study's trips for any station set, with replications.
 
@@ -159,5 +137,5 @@ class StudySimulator:
             detour_limit_min=cfg.model.threshold_min,
         )
         return ScenarioOutcome(
-            kpis, per_station(first), unserved, detail={"result": first, "intervals": intervals}
+            kpis, first.station_stats(), unserved, detail={"result": first, "intervals": intervals}
         )

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from networks._errors import EvplanError
+from networks.errors import EvplanError
 from planner.batch.execute import (
     BatchError,
     SchedulerError,

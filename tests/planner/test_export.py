@@ -92,15 +92,15 @@ def synthetic_result(name: str = "synthetic-almaty-grid") -> StudyResult:
     )
     selected["tags"] = [{"amenity": "fuel"}, {}, {"power": "solar"}]  # a dict column, as from OSM
     before = {
-        "trips_completed_share": 0.81,
+        "share_trips_completed": 0.81,
         "stranded_vehicles": 12,
         "wait_mean_min": 7.5,
         "wait_p95_min": 24.0,
         "detour_km_mean": 3.4,
         "plug_utilisation": 0.61,
         "energy_delivered_kwh": 5400.0,
-        "peak_kw_max": 180.0,
-        "co2_avoided_t": 2.1,
+        "peak_kw_station_max": 180.0,
+        "co2_avoided_kg": 2100.0,
         "coverage_share": 0.42,
         "n_stations": 2,
         "n_plugs": 6,
@@ -108,7 +108,7 @@ def synthetic_result(name: str = "synthetic-almaty-grid") -> StudyResult:
     }
     after = {
         **before,
-        "trips_completed_share": 0.97,
+        "share_trips_completed": 0.97,
         "stranded_vehicles": np.int64(1),
         "wait_mean_min": 1.9,
         "wait_p95_min": 8.0,
@@ -171,7 +171,7 @@ def synthetic_result(name: str = "synthetic-almaty-grid") -> StudyResult:
     intervals = pd.DataFrame(
         {
             "scenario": ["before", "after", "after"],
-            "kpi": ["wait_p95_min"] * 2 + ["trips_completed_share"],
+            "kpi": ["wait_p95_min"] * 2 + ["share_trips_completed"],
             "mean": [24.0, 8.0, 0.97],
             "ci_low": [21.0, 6.5, 0.95],
             "ci_high": [27.0, 9.5, 0.99],
@@ -292,7 +292,7 @@ def test_kpis_round_trip(tmp_path: Path, result: StudyResult) -> None:
     assert csv.loc["stranded_vehicles", "delta"] == -11
     assert csv.loc["wait_p95_min", "after_ci_low"] == 6.5
     assert csv.loc["wait_p95_min", "before_ci_high"] == 27.0
-    assert list(csv.index[:3]) == ["trips_completed_share", "stranded_vehicles", "wait_mean_min"]
+    assert list(csv.index[:3]) == ["share_trips_completed", "stranded_vehicles", "wait_mean_min"]
 
 
 def test_manifest_is_strict_json(tmp_path: Path, result: StudyResult) -> None:

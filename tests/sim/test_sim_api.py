@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from networks._errors import EvplanError
+from networks.errors import EvplanError
 from sim import (
     DemandError,
     SimSettings,

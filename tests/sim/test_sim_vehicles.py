@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from networks._errors import EvplanError
+from networks.errors import EvplanError
 from sim import VehicleModel, VehicleSpecError, builtin_models, load_vehicle_models
 from sim.vehicles import DEFAULT_COLD_DC_FACTOR
 

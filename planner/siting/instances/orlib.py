@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from networks._errors import InputFileError
+from networks.errors import InputFileError
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def read_orlib_pmed(path: str | Path) -> OrlibPMedian:
 
     Raises
     ------
-    networks._errors.InputFileError
+    networks.errors.InputFileError
         When the file is missing, truncated or malformed.
     """
     path = Path(path)
