@@ -209,6 +209,7 @@ def graph_from_osm_data(
         )
     if simplify:
         G = ox.simplify_graph(G)
+        _sort_merged_attributes(G)
     G = ox.add_edge_speeds(G, hwy_speeds=speeds, fallback=fallback_speed_kph)
     G = ox.add_edge_travel_times(G)
     report.nodes_before_scc, report.edges_before_scc = G.number_of_nodes(), G.number_of_edges()
@@ -247,3 +248,18 @@ def _check_speeds(speeds: dict[str, float], fallback: float) -> dict[str, float]
                 f"speed for highway={hw!r} must be a positive number of km/h, got {kph!r}"
             )
     return {k: float(v) for k, v in speeds.items()}
+
+
+def _sort_merged_attributes(G: nx.MultiDiGraph) -> None:
+    """Give list-valued edge attributes of merged ways a fixed order.
+
+    osmnx's ``simplify_graph`` merges the attributes of the ways it joins with
+    ``list(set(...))``, whose order follows Python's per-process string hashing, and
+    ``add_edge_speeds`` then reads the first ``highway`` value. Without a fixed order the
+    same extract gave different travel times (up to ~12 s on 28 Almaty edges) from one
+    process to the next; sorted, every build is the same.
+    """
+    for _, _, data in G.edges(data=True):
+        for key, value in data.items():
+            if isinstance(value, list) and key != "geometry":
+                data[key] = sorted(value, key=lambda v: (type(v).__name__, str(v)))

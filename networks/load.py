@@ -31,7 +31,7 @@ from networks.validate import validate_bbox
 logger = logging.getLogger(__name__)
 
 #: Bump when the cached bundle's layout or the build semantics change (part of the key).
-CACHE_FORMAT = 5  # 4: street_count node attribute; 5: .npz + JSON bundle, no pickle
+CACHE_FORMAT = 6  # 4: street_count; 5: .npz + JSON bundle, no pickle; 6: merged attributes sorted
 DEFAULT_CACHE_DIR = Path(os.environ.get("EVPLAN_CACHE_DIR", Path.home() / ".cache" / "evplan"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import networkx as nx
@@ -216,3 +217,29 @@ def test_process_pool_matrix_equals_serial(almaty, monkeypatch):
     np.testing.assert_array_equal(
         net.travel_time_matrix(o), net.travel_time_matrix(o)[:, np.arange(net.n_nodes)]
     )
+
+
+def test_network_build_does_not_depend_on_the_hash_seed(data_dir):
+    """osmnx merges way attributes with list(set(...)); evplan sorts them, so two processes
+    with different string-hash seeds build the same travel times from the same extract."""
+    import subprocess
+
+    code = (
+        "import hashlib, sys\n"
+        "from networks.load import load_network\n"
+        "n = load_network(sys.argv[1], cache_dir=None).network\n"
+        "print(hashlib.sha256(n.time.data.tobytes() + n.time.indices.tobytes()"
+        " + n.length.data.tobytes()).hexdigest())\n"
+    )
+    pbf = str(data_dir / "osm" / "almaty-2012.osm.pbf")
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code, pbf],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1
