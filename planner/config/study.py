@@ -8,25 +8,54 @@ raises :class:`ConfigFileError` naming the file, the line, the field path and a 
 
 from __future__ import annotations
 
-import os
-import re
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from networks.errors import ConfigError
+from planner.config.yaml_reader import expand_vars, line_of, read_yaml
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: Most new stations one study may ask for (``model.p``).
+MAX_NEW_SITES = 2_000
 
 
 class ConfigFileError(ConfigError):
     """A study file is unreadable or invalid; the message names file, line and field."""
 
 
+def _numeric_without_bool(annotation: Any) -> bool:
+    args = typing.get_args(annotation) or (annotation,)
+    return bool({int, float} & set(args)) and bool not in args
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """Every section: unknown keys rejected, no NaN or infinity, no ``true`` for a number."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads YAML's true/false as 1/0 for numeric fields; a study never means that.
+        field = cls.model_fields.get(info.field_name or "")
+        if (
+            isinstance(value, bool)
+            and field is not None
+            and _numeric_without_bool(field.annotation)
+        ):
+            raise ValueError(f"expected a number, got {str(value).lower()}")
+        return value
 
 
 class CorridorSource(_Strict):
@@ -181,7 +210,8 @@ class SolverConfig(_Strict):
 
 class ModelConfig(_Strict):
     kind: Literal["mclp", "pmedian", "cover", "capacitated", "frlm"]
-    p: int | None = Field(None, ge=1)
+    # Bounded: the coverage curve solves once per new station up to p.
+    p: int | None = Field(None, ge=1, le=MAX_NEW_SITES)
     budget: float | None = Field(None, gt=0)
     threshold_min: float = Field(10.0, gt=0)
     coverage_target: float = Field(0.95, gt=0, le=1)
@@ -271,16 +301,6 @@ class StudyConfig(_Strict):
 # --------------------------------------------------------------------------- loading
 
 
-def _expand(value: Any) -> Any:
-    if isinstance(value, str):
-        return _VAR.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), value)
-    if isinstance(value, dict):
-        return {k: _expand(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand(v) for v in value]
-    return value
-
-
 def _resolve_paths(model: BaseModel, base: Path) -> None:
     for name, value in model:
         if isinstance(value, Path) and not value.is_absolute():
@@ -315,24 +335,6 @@ def input_files(cfg: StudyConfig) -> list[Path]:
     return sorted(found)
 
 
-def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
-    """Line (1-based) of the YAML node at pydantic location ``loc`` (deepest found)."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == key), None)
-            if match is None:
-                hit = next((k for k, _ in node.value if k.value == key), None)
-                return hit.start_mark.line + 1 if hit is not None else line
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
-
-
 def config_from_dict(
     data: dict[str, Any],
     *,
@@ -342,7 +344,9 @@ def config_from_dict(
 ) -> StudyConfig:
     """Validate a parsed study; resolve relative paths against ``base_dir``."""
     try:
-        cfg = StudyConfig.model_validate(_expand(data))
+        cfg = StudyConfig.model_validate(
+            expand_vars(data, source=source, root=yaml_root, error=ConfigFileError)
+        )
     except ValidationError as exc:
         lines = []
         for err in exc.errors()[:8]:
@@ -350,7 +354,7 @@ def config_from_dict(
                 x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-after"))
             )
             field = ".".join(str(x) for x in loc) or "(top level)"
-            line = _line_of(yaml_root, loc)
+            line = line_of(yaml_root, loc)
             where = f"{source}:{line}" if line else source
             msg = err["msg"].removeprefix("Value error, ")
             hint = " (remove it or check its spelling)" if err["type"] == "extra_forbidden" else ""
@@ -380,20 +384,7 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
         as batch sweeps do.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigFileError(f"study config not found: {path}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigFileError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise ConfigFileError(
-            f"{path}: a study config must be a mapping of sections (name, network, demand, ...)"
-        )
+    data, root = read_yaml(path, what="study config", error=ConfigFileError)
     for key, value in (overrides or {}).items():
         set_dotted(data, key, value, source=str(path))
     return config_from_dict(data, base_dir=path.parent, source=str(path), yaml_root=root)

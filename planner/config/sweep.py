@@ -30,11 +30,11 @@ import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from networks.errors import ConfigError
-from planner.config.study import StudyConfig, _line_of
+from planner.config.study import StudyConfig
+from planner.config.yaml_reader import line_of, read_yaml
 
 if TYPE_CHECKING:
     pass
@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 __all__ = ["SweepError", "SweepFile", "SweepRange", "check_parameter", "read_sweep"]
 
 _MAX_ERRORS = 6
+#: Most runs one batch may expand to (a grid multiplies the parameters' value counts).
+MAX_RUNS = 10_000
 
 
 class SweepError(ConfigError):
@@ -61,11 +63,27 @@ class SweepRange(_Strict):
     stop: float
     step: float = Field(1, gt=0)
 
+    @model_validator(mode="after")
+    def _bounded(self) -> SweepRange:
+        n = self.count()
+        if n > MAX_RUNS:
+            raise ValueError(
+                f"range {self.start:g}..{self.stop:g} step {self.step:g} has {n:,} values "
+                f"(limit {MAX_RUNS:,} runs per batch); use a larger step"
+            )
+        return self
+
+    def count(self) -> int:
+        """How many values the range has (computed without building them)."""
+        if self.stop < self.start:
+            return 0
+        return int(math.floor((self.stop - self.start) / self.step + 1e-9)) + 1
+
     def values(self) -> list[float | int]:
         """The values of the range (ints when start, stop and step are whole numbers)."""
-        if self.stop < self.start:
+        n = self.count()
+        if n == 0:
             return []
-        n = int(math.floor((self.stop - self.start) / self.step + 1e-9)) + 1
         whole = all(float(v).is_integer() for v in (self.start, self.stop, self.step))
         vals = [round(self.start + i * self.step, 10) for i in range(n)]
         return [int(v) for v in vals] if whole else vals
@@ -168,21 +186,10 @@ def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]]]:
         Unreadable file, unknown key, unknown parameter, empty range, zip of unequal lengths.
     """
     path = Path(path)
-    if not path.is_file():
-        raise SweepError(f"sweep file not found: {path}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise SweepError(f"{at}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise SweepError(f"{path}: a sweep file must be a mapping with 'base' and 'parameters'")
+    data, root = read_yaml(path, what="sweep file", error=SweepError)
 
     def where(*loc: Any) -> str:
-        line = _line_of(root, loc)
+        line = line_of(root, loc)
         return f"{path}:{line}" if line else str(path)
 
     try:
@@ -227,6 +234,13 @@ def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]]]:
                 "give at least one value"
             )
         values[key] = vals
+    total = math.prod(len(v) for v in values.values()) if sweep.mode == "grid" else 0
+    if total > MAX_RUNS and not problems:
+        counts = " x ".join(f"{len(v)}" for v in values.values())
+        problems.append(
+            f"{where('parameters')}: parameters: the grid has {counts} = {total:,} runs "
+            f"(limit {MAX_RUNS:,}); sweep fewer values or use mode 'zip'"
+        )
     if sweep.mode == "zip" and not problems:
         lengths = {k: len(v) for k, v in values.items()}
         if len(set(lengths.values())) > 1:

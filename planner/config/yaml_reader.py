@@ -1,0 +1,215 @@
+"""The one YAML reader of study and sweep files: safe, bounded, with file:line errors.
+
+YAML is parsed with PyYAML's safe loader only (no Python objects are ever built). Before
+anything is built, the composed document is checked against limits that keep a small file
+from making evplan do huge work:
+
+* the file size (:data:`MAX_FILE_BYTES`) and its encoding (UTF-8 text, no NUL bytes);
+* the nesting depth (:data:`MAX_DEPTH`; deeper documents made the constructor recurse
+  until Python's recursion limit);
+* the number of values the document expands to once anchors and aliases are followed
+  (:data:`MAX_VALUES`; a 520-byte "billion laughs" file expands to 10^9 strings).
+
+``${VAR}`` and ``${VAR:-default}`` in string values are expanded from the environment by
+:func:`expand_vars`; a variable that is unset (or empty) and has no default is an error
+naming the file, line and field, rather than silently becoming an empty string.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from networks.errors import ConfigError
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_VALUES",
+    "expand_vars",
+    "line_of",
+    "read_yaml",
+]
+
+#: Largest study or sweep file accepted (bytes); shipped studies are under 10 kB.
+MAX_FILE_BYTES = 1_000_000
+#: Deepest nesting of mappings and lists accepted (shipped studies nest 4 levels).
+MAX_DEPTH = 32
+#: Most values (scalars, mappings, lists) a document may expand to through aliases.
+MAX_VALUES = 200_000
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+ErrorFactory = Callable[[str], ConfigError]
+
+
+def _measure(root: yaml.Node) -> tuple[int, int]:
+    """(expanded value count, depth) of a composed document, following aliases (shared
+    nodes) without expanding them: memoised, iterative (no recursion on deep input)."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    on_path: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            children = _children(node)
+            size[key] = min(1 + sum(size[id(c)] for c in children), MAX_VALUES + 1)
+            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+            continue
+        if key in size:
+            continue
+        if key in on_path:  # a recursive alias (PyYAML can compose one): infinite expansion
+            size[key], depth[key] = MAX_VALUES + 1, MAX_DEPTH + 1
+            continue
+        on_path.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) not in size:
+                stack.append((child, False))
+        if len(on_path) > MAX_DEPTH + 1:
+            return MAX_VALUES + 1, MAX_DEPTH + 1
+    return size[id(root)], depth[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def read_yaml(
+    path: str | Path, *, what: str = "study config", error: ErrorFactory = ConfigError
+) -> tuple[dict[str, Any], yaml.Node]:
+    """Read a YAML mapping from ``path`` within the limits above.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    what : str
+        What the file is, for messages ("study config", "sweep file").
+    error : callable
+        Builds the exception to raise from a message (e.g. ``ConfigFileError``).
+
+    Returns
+    -------
+    (dict, yaml.Node)
+        The parsed mapping and its composed node tree (for :func:`line_of`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{what} not found: {path}")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise error(
+            f"{path}: {size:,} bytes is too large for a {what} (limit {MAX_FILE_BYTES:,} bytes); "
+            "is this the right file?"
+        )
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise error(f"{path}: this is a binary file, not a YAML {what}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise error(
+            f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            f"save the {what} as UTF-8"
+        ) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise error(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:
+        raise error(f"{path}: nested too deeply (limit {MAX_DEPTH} levels)") from None
+    if root is None:
+        raise error(f"{path}: the {what} is empty")
+    values, depth = _measure(root)
+    if depth > MAX_DEPTH:
+        raise error(
+            f"{path}: nested {depth if depth <= MAX_DEPTH + 1 else 'more than ' + str(MAX_DEPTH)} "
+            f"levels deep (limit {MAX_DEPTH}); a {what} needs only a few levels"
+        )
+    if values > MAX_VALUES:
+        raise error(
+            f"{path}: expands to more than {MAX_VALUES:,} values through YAML anchors and aliases "
+            f"(limit {MAX_VALUES:,}); write the values out or use fewer aliases"
+        )
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise error(f"{path}: a {what} must be a mapping of keys to values")
+    return data, root
+
+
+def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """Line (1-based) of the YAML node at pydantic location ``loc`` (deepest found)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            if match is None:
+                hit = next((k for k, _ in node.value if k.value == key), None)
+                return hit.start_mark.line + 1 if hit is not None else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def expand_vars(
+    value: Any,
+    *,
+    source: str = "<dict>",
+    root: yaml.Node | None = None,
+    error: ErrorFactory = ConfigError,
+    _loc: tuple[Any, ...] = (),
+) -> Any:
+    """Expand ``${VAR}`` / ``${VAR:-default}`` in every string of ``value`` (recursively).
+
+    Raises ``error`` naming file, line and field when a variable is unset (or empty) and
+    has no default.
+    """
+    if isinstance(value, str):
+
+        def one(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            got = os.environ.get(name)
+            if got:
+                return got
+            if default is not None:
+                return default
+            line = line_of(root, _loc)
+            where = f"{source}:{line}" if line else source
+            field = ".".join(str(x) for x in _loc) or "(top level)"
+            raise error(
+                f"{where}: {field}: ${{{name}}} is not set and has no default; set the "
+                f"environment variable {name} or write ${{{name}:-default}}"
+            )
+
+        return _VAR.sub(one, value)
+    if isinstance(value, dict):
+        return {
+            k: expand_vars(v, source=source, root=root, error=error, _loc=(*_loc, k))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            expand_vars(v, source=source, root=root, error=error, _loc=(*_loc, i))
+            for i, v in enumerate(value)
+        ]
+    return value
