@@ -26,9 +26,9 @@ progress goes to the ``progress`` callback.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,10 +38,18 @@ from typing import Any
 
 import pandas as pd
 
-from planner.batch.folder import _batch_lock, _clean_stale, _finished, finished_runs
+from planner.batch.folder import (
+    _batch_lock,
+    _clean_stale,
+    _finished,
+    clear_failures,
+    finished_runs,
+    mark_batch_folder,
+)
 from planner.batch.plan import BatchError, BatchPlan, RunOutcome, RunSpec, SchedulerError
 from planner.batch.summary import write_batch_outputs
 from planner.batch.worker import Runner, describe, execute_run, pipeline_runner, record_failure
+from planner.report.atomic import check_output_target
 
 logger = logging.getLogger(__name__)
 
@@ -369,6 +377,7 @@ def run_batch(
     progress: Callable[[BatchProgress], None] | None = None,
     retries: int = 1,
     connect_timeout: float = 10.0,
+    overwrite: bool = False,
 ) -> BatchResult:
     """Run every unfinished run of ``plan`` and write the batch summary.
 
@@ -392,6 +401,9 @@ def run_batch(
         Extra attempts of a run whose worker died (local cluster) or whose task erred in Dask.
     connect_timeout : float
         Seconds to reach ``scheduler`` and to wait for its first worker.
+    overwrite : bool
+        Use a non-empty batch folder evplan did not write (``--overwrite``); a batch still
+        never deletes files it did not write.
 
     Returns
     -------
@@ -406,10 +418,18 @@ def run_batch(
     t0 = time.perf_counter()
     out = plan.output
     runs_dir = out / "runs"
+    if (workers != 0 or scheduler is not None) and client is None:
+        if importlib.util.find_spec("distributed") is None:
+            raise BatchError(
+                "parallel batches need Dask: pip install 'evplan[dist]' "
+                "(or run in this process with --workers 0)"
+            )
+    check_output_target(out, config_path=plan.source, overwrite=overwrite, what="batch folder")
     with _batch_lock(out):
-        if _clean_stale(runs_dir):
+        mark_batch_folder(out)
+        if _clean_stale(runs_dir, {s.key for s in plan.runs}):
             logger.warning("removed leftovers of an interrupted batch in %s", runs_dir)
-        shutil.rmtree(out / "failed", ignore_errors=True)  # failures of the last batch; retried now
+        clear_failures(out)  # failures of the last batch; retried now
         previous = {s.key: o for s in plan.runs if (o := _finished(s, runs_dir)) is not None}
         todo = [s for s in plan.runs if s.key not in previous]
         logger.info(

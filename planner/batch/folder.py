@@ -13,10 +13,11 @@ from pathlib import Path
 
 from planner.batch.plan import BatchError, BatchPlan, RunOutcome, RunSpec
 from planner.config.study import StudyConfig
+from planner.report.atomic import MARKER
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DONE", "finished_runs", "input_digests"]
+__all__ = ["DONE", "clear_failures", "finished_runs", "input_digests", "mark_batch_folder"]
 
 #: The marker of a finished run (``runs/<key>/done.json``).
 DONE = "done.json"
@@ -48,23 +49,71 @@ def _batch_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _clean_stale(runs: Path) -> int:
-    """Remove what a killed batch left: hidden temporaries, logs, and folders with no marker."""
+def _ours(entry: Path, key_names: set[str]) -> bool:
+    """Did a batch create ``entry`` under ``runs/``? Hidden temporaries of a run of this
+    plan (its log, a partial or old study folder carrying the marker) and unfinished run
+    folders carrying the marker; nothing else."""
+    name = entry.name
+    if name.startswith("."):
+        key = name[1:].split(".", 1)[0]
+        if key not in key_names:
+            return False
+        if entry.is_file():
+            return name.endswith(".run.log")
+        return (entry / MARKER).is_file()
+    return entry.is_dir() and (entry / MARKER).is_file()
+
+
+def _clean_stale(runs: Path, keys: set[str] | None = None) -> int:
+    """Remove what a killed batch left: hidden temporaries and logs of its runs, and run
+    folders without ``done.json`` that evplan wrote (they carry :data:`MARKER`). Anything
+    else under ``runs/`` (a user's own files) is left alone and logged."""
     n = 0
     if not runs.is_dir():
         return 0
+    names = (
+        keys
+        if keys is not None
+        else {
+            e.name[1:].split(".", 1)[0] if e.name.startswith(".") else e.name
+            for e in runs.iterdir()
+        }
+    )
     for entry in runs.iterdir():
-        unfinished = (
-            entry.is_dir() and not entry.name.startswith(".") and not (entry / DONE).is_file()
-        )
-        if entry.name.startswith(".") or unfinished:
-            logger.info("removing %s left by an interrupted batch", entry)
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
-            n += 1
+        if not entry.name.startswith(".") and (entry / DONE).is_file():
+            continue  # a finished run
+        if not _ours(entry, names):
+            logger.warning("leaving %s alone: evplan did not write it", entry)
+            continue
+        logger.info("removing %s left by an interrupted batch", entry)
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        n += 1
     return n
+
+
+def clear_failures(batch_dir: Path) -> None:
+    """Remove the failure records of the last batch (``failed/<key>/`` folders evplan
+    wrote: they hold its ``error.txt`` and ``run.log`` only); their runs are retried."""
+    failed = batch_dir / "failed"
+    if not failed.is_dir():
+        return
+    for entry in failed.iterdir():
+        if entry.is_dir() and {p.name for p in entry.iterdir()} <= {"error.txt", "run.log"}:
+            shutil.rmtree(entry, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        failed.rmdir()  # only when empty
+
+
+def mark_batch_folder(folder: Path) -> None:
+    """Put the evplan marker at the root of a batch folder (once)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / MARKER).is_file():
+        (folder / MARKER).write_text(
+            json.dumps({"tool": "evplan", "kind": "batch"}) + "\n", encoding="utf-8"
+        )
 
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}

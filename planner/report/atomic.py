@@ -127,6 +127,8 @@ def is_evplan_output(folder: str | Path) -> bool:
         with contextlib.suppress(OSError, ValueError):
             return json.loads(marker.read_text(encoding="utf-8")).get("tool") == "evplan"
         return False
+    if (folder / ".batch.lock").is_file():  # a batch folder from before the marker
+        return True
     manifest = folder / "manifest.json"
     if manifest.is_file():
         with contextlib.suppress(OSError, ValueError, AttributeError):

@@ -225,6 +225,11 @@ def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame)
     cand["power_kw"] = cc.power_kw
     cand["max_plugs"] = cc.max_plugs
     logger.info("%d candidate sites (one per network node)", len(cand))
+    if cfg.model.p is not None and cfg.model.p > len(cand):
+        raise ConfigError(
+            f"model.p asks for {cfg.model.p} new stations but the study has only {len(cand)} "
+            "candidate sites; lower model.p or add candidates (candidates.tags, extra_sites)"
+        )
     return cand[
         [
             "site_id",

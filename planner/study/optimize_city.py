@@ -46,7 +46,8 @@ class CityOptimizer(StudyOptimizer):
     def coverage_curve(self, existing: pd.DataFrame, *, max_new: int | None = None) -> pd.DataFrame:
         """Covered share vs new stations (0..max_new), each point an optimal MCLP for the
         whole demand with the existing stations fixed open (whatever the study's model)."""
-        max_new = max_new or self.cfg.model.p or 10
+        # bounded by the candidates: one MCLP solve per point
+        max_new = min(max_new or self.cfg.model.p or 10, len(self.candidates))
         dem = self.all_demand()
         rows = [
             {

@@ -163,7 +163,8 @@ class CorridorOptimizer(StudyOptimizer):
 
     def coverage_curve(self, existing: pd.DataFrame, *, max_new: int | None = None) -> pd.DataFrame:
         """Refuelled share of all flow vs number of new stations, optimal at each point."""
-        max_new = max_new or self.cfg.model.p or 12
+        # bounded by the candidates: one FRLM solve per point
+        max_new = min(max_new or self.cfg.model.p or 12, len(self.candidates))
         demand = self.all_demand()
         rows = [
             {
