@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,6 +34,7 @@ import shapely
 from scipy import sparse
 from shapely.geometry import LineString
 
+from networks.atomic import atomic_open
 from networks.road_network import RoadNetwork
 
 logger = logging.getLogger(__name__)
@@ -80,13 +80,8 @@ def write_bundle(
     arrays["meta"] = np.frombuffer(
         json.dumps(meta, ensure_ascii=False, allow_nan=True).encode("utf-8"), dtype=np.uint8
     )
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, allow_pickle=False, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(path) as fh:
+        np.savez(fh, allow_pickle=False, **arrays)
 
 
 def _encode(key, G, net, pois, report, source, extra) -> tuple[dict[str, np.ndarray], dict]:

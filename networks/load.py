@@ -255,3 +255,40 @@ def _cache_put(cache_dir: str | Path | None, key: str, loaded: LoadedNetwork) ->
         logger.warning(
             "could not write network cache in %s (%s); continuing without it", folder, exc
         )
+
+
+def load_source(
+    source: str | Path | None,
+    *,
+    place: str | None = None,
+    bbox: str | tuple[float, float, float, float] | None = None,
+    network_type: str = "drive",
+    cache_dir: str | Path | None = None,
+) -> LoadedNetwork:
+    """A network from exactly one of: a file (an OSM extract, or a national-roads
+    ``.geojson`` of route polylines through :func:`networks.corridor.build_national_network`),
+    or, when asked, a download by ``place`` name or ``bbox`` (``"W,S,E,N"`` or a tuple).
+
+    Raises
+    ------
+    ConfigError
+        Not exactly one source given, or a bad bbox.
+    """
+    cache = cache_dir if cache_dir is not None else DEFAULT_CACHE_DIR
+    if sum(x is not None for x in (source, place, bbox)) != 1:
+        raise ConfigError(
+            "give exactly one of SOURCE (an OSM file), --place NAME or --bbox W,S,E,N"
+        )
+    if source is not None:
+        if str(source).lower().endswith(".geojson"):
+            from networks.corridor import build_national_network
+
+            G, net = build_national_network(source)
+            report = BuildReport(nodes=net.n_nodes, edges=net.n_edges)
+            empty = pd.DataFrame(columns=["osm_type", "osm_id", "lon", "lat", "name", "tags"])
+            return LoadedNetwork(
+                graph=G, network=net, pois=empty, report=report, source=str(source)
+            )
+        return load_network(source, network_type=network_type, cache_dir=cache)
+    box = validate_bbox(bbox, what="--bbox") if bbox is not None else None
+    return download_network(place=place, bbox=box, network_type=network_type, cache_dir=cache)

@@ -28,6 +28,7 @@ from scipy.spatial import cKDTree
 
 from networks._dijkstra_pool import dijkstra_columns
 from networks._routing import lengths_along_tree, od_paths, reduce_parallel
+from networks.atomic import atomic_open
 from networks.errors import (
     InputFileError,
     NoDrivableRoadsError,
@@ -419,7 +420,6 @@ class RoadNetwork:
     def save(self, path: str | Path) -> None:
         """Write to an ``.npz`` file atomically."""
         path = Path(path)
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
         coo_t = self.time.tocoo()
         lens = np.asarray(self.length[coo_t.row, coo_t.col]).ravel()
         assert self.length_min is not None  # set in __post_init__
@@ -431,7 +431,7 @@ class RoadNetwork:
         extra_null = {
             f"null_{c}": self.node_table[c].isna().to_numpy() for c in self.node_table.columns
         }
-        with open(tmp, "wb") as fh:
+        with atomic_open(path) as fh:
             np.savez_compressed(
                 fh,
                 node_ids=self.node_ids,
@@ -447,7 +447,6 @@ class RoadNetwork:
                 **extra,
                 **extra_null,
             )
-        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: str | Path) -> RoadNetwork:

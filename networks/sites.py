@@ -274,3 +274,29 @@ def _empty_sites() -> gpd.GeoDataFrame:
     gdf = gpd.GeoDataFrame({c: [] for c in SITE_COLUMNS}, geometry=[], crs="EPSG:4326")
     gdf.attrs["dropped"] = 0
     return gdf
+
+
+def parse_station_spec(text: str, *, what: str = "station") -> StationSpec:
+    """``NAME=OSM_ID`` (optionally ``NAME=way/ID`` or ``NAME=node/ID``) or
+    ``NAME=LON,LAT`` -> :class:`StationSpec`; a clear :class:`ConfigError` otherwise."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise ConfigError(f"{what} {text!r}: expected NAME=OSM_ID or NAME=LON,LAT")
+    if "," in value:
+        try:
+            lon, lat = (float(v) for v in value.split(","))
+        except ValueError:
+            raise ConfigError(f"{what} {text!r}: LON,LAT must be two numbers") from None
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ConfigError(
+                f"{what} {text!r}: longitude must be within [-180, 180] and latitude within "
+                "[-90, 90] degrees"
+            )
+        return StationSpec(name=name, lon=lon, lat=lat)
+    kind, _, ident = value.rpartition("/")
+    try:
+        return StationSpec(name=name, osm_id=int(ident), osm_type=kind or None)
+    except ValueError:
+        raise ConfigError(
+            f"{what} {text!r}: OSM id must be an integer (optionally way/ID or node/ID)"
+        ) from None

@@ -7,30 +7,29 @@ traceback is shown only with ``--debug``.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from rich.progress import TaskID
-
+from networks.cli import network_app
 from networks.errors import EvplanError
+from planner.report.console import BatchBar, StepProgress, batch_table, escape, kpi_table
 
+_CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings=_CONTEXT,
     help="evplan: EV charging network planner and simulator.",
 )
-network_app = typer.Typer(no_args_is_help=True, help="Inspect road networks and charger sites.")
 app.add_typer(network_app, name="network")
 
 console = Console(stderr=True)
@@ -39,12 +38,33 @@ _STATE = {"debug": False}
 logger = logging.getLogger("evplan")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = version("evplan")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            text = "unknown (not installed)"
+        out.print(f"evplan {text}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
     ] = 0,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the evplan version and exit.",
+        ),
+    ] = False,
 ) -> None:
     _STATE["debug"] = debug
     level = logging.WARNING - 10 * min(verbose, 2) if not debug else logging.DEBUG
@@ -56,178 +76,6 @@ def _main(
         force=True,
     )
     logging.getLogger("osmnx").setLevel(max(level, logging.WARNING))
-
-
-def _load_source(
-    source: str | None,
-    *,
-    cache_dir: Path | None,
-    network_type: str,
-    place: str | None = None,
-    bbox: str | None = None,
-):
-    from networks.load import DEFAULT_CACHE_DIR, download_network, load_network
-
-    cache = cache_dir if cache_dir is not None else DEFAULT_CACHE_DIR
-    if sum(x is not None for x in (source, place, bbox)) != 1:
-        raise EvplanError(
-            "give exactly one of SOURCE (an OSM file), --place NAME or --bbox W,S,E,N"
-        )
-    if source is not None:
-        if str(source).lower().endswith(".geojson"):
-            return _load_corridor(source)
-        return load_network(source, network_type=network_type, cache_dir=cache)
-    from networks.validate import validate_bbox
-
-    box = validate_bbox(bbox, what="--bbox") if bbox is not None else None
-    return download_network(place=place, bbox=box, network_type=network_type, cache_dir=cache)
-
-
-def _load_corridor(source: str):
-    """A national-roads GeoJSON (route polylines) through the corridor builder."""
-    import pandas as pd
-
-    from networks.corridor import build_national_network
-    from networks.drive_graph import BuildReport
-    from networks.load import LoadedNetwork
-
-    G, net = build_national_network(source)
-    report = BuildReport(nodes=net.n_nodes, edges=net.n_edges)
-    empty = pd.DataFrame(columns=["osm_type", "osm_id", "lon", "lat", "name", "tags"])
-    return LoadedNetwork(graph=G, network=net, pois=empty, report=report, source=str(source))
-
-
-SourceArg = Annotated[
-    str | None,
-    typer.Argument(
-        help="OSM file (.osm.pbf, .osm, .osm.bz2, Overpass .json), a national-roads .geojson, or use --place / --bbox"
-    ),
-]
-PlaceOpt = Annotated[
-    str | None, typer.Option("--place", help="Download by place name with osmnx (cached).")
-]
-BboxOpt = Annotated[
-    str | None, typer.Option("--bbox", help="Download a bbox W,S,E,N with osmnx (cached).")
-]
-CacheOpt = Annotated[
-    Path | None, typer.Option("--cache-dir", help="Folder for prepared networks (safe to delete).")
-]
-TypeOpt = Annotated[
-    str, typer.Option("--network-type", help="osmnx network type: drive or drive_service.")
-]
-
-
-@network_app.command("info")
-def network_info(
-    source: SourceArg = None,
-    place: PlaceOpt = None,
-    bbox: BboxOpt = None,
-    cache_dir: CacheOpt = None,
-    network_type: TypeOpt = "drive",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
-    """Nodes, edges, km of road, components, dropped items and bbox of a network."""
-    loaded = _load_source(
-        source, cache_dir=cache_dir, network_type=network_type, place=place, bbox=bbox
-    )
-    net, rep = loaded.network, loaded.report
-    info = {
-        "source": loaded.source,
-        "nodes": net.n_nodes,
-        "edges": net.n_edges,
-        "road_km_directed": round(net.total_km, 1),
-        "strongly_connected_components_kept": 1,
-        "nodes_dropped_outside_largest_scc": rep.scc_nodes_dropped,
-        "edges_dropped_outside_largest_scc": rep.scc_edges_dropped,
-        "highway_ways": rep.highway_ways,
-        "drivable_ways": rep.drivable_ways,
-        "clipped_ways_cut": rep.clipped_ways,
-        "clipped_ways_dropped": rep.clipped_ways_dropped,
-        "missing_node_refs": rep.missing_node_refs,
-        "pois": len(loaded.pois),
-        "bbox": [round(v, 6) for v in net.bbox],
-        "crs_projected": net.crs,
-    }
-    if as_json:
-        out.print_json(json.dumps(info))
-        return
-    table = Table(title=f"Road network: {Path(loaded.source).name}", show_header=False)
-    for k, v in info.items():
-        table.add_row(k.replace("_", " "), str(v))
-    out.print(table)
-
-
-@network_app.command("sites")
-def network_sites(
-    source: SourceArg = None,
-    place: PlaceOpt = None,
-    bbox: BboxOpt = None,
-    cache_dir: CacheOpt = None,
-    network_type: TypeOpt = "drive",
-    tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="Candidate rule key=value (repeatable).")
-    ] = None,
-    existing: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--existing", help="Existing station as NAME=OSM_ID or NAME=LON,LAT (repeatable)."
-        ),
-    ] = None,
-    max_snap_m: Annotated[
-        float, typer.Option("--max-snap-m", help="Snap limit in metres.")
-    ] = 300.0,
-    fmt: Annotated[str, typer.Option("--format", help="table, geojson or csv.")] = "table",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
-    ] = None,
-) -> None:
-    """Candidate sites and existing stations of a network, as a table, GeoJSON or CSV."""
-    import pandas as pd
-
-    from networks.sites import DEFAULT_CANDIDATE_TAGS, candidate_sites, existing_stations
-    from planner.report.atomic import write_text_atomic
-
-    if fmt not in ("table", "geojson", "csv"):
-        raise EvplanError(f"--format {fmt!r} is not one of table, geojson, csv")
-    loaded = _load_source(
-        source, cache_dir=cache_dir, network_type=network_type, place=place, bbox=bbox
-    )
-    specs = [_parse_existing(e) for e in (existing or [])]
-    cands = candidate_sites(
-        loaded.network, loaded.pois, tags=tag or DEFAULT_CANDIDATE_TAGS, max_snap_m=max_snap_m
-    )
-    ex = existing_stations(
-        loaded.network, loaded.pois, specs, max_snap_m=max_snap_m, source=loaded.source
-    )
-    cands = cands[~cands["site_id"].isin(ex["site_id"])]
-    sites = pd.concat([ex, cands], ignore_index=True)
-    if fmt == "table":
-        table = Table(title=f"{len(ex)} existing stations, {len(cands)} candidate sites")
-        for col in ("site_id", "name", "kind", "existing", "node", "snap_m", "lon", "lat"):
-            table.add_column(col)
-        for row in sites.itertuples():
-            table.add_row(
-                row.site_id,
-                str(row.name),
-                row.kind,
-                str(row.existing),
-                str(row.node),
-                f"{row.snap_m:.0f}",
-                f"{row.lon:.5f}",
-                f"{row.lat:.5f}",
-            )
-        out.print(table)
-        return
-    text = (
-        sites.to_json(drop_id=True)
-        if fmt == "geojson"
-        else sites.drop(columns="geometry").to_csv(index=False)
-    )
-    if output is None:
-        sys.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
-    else:
-        write_text_atomic(output, text)
-        console.print(f"wrote {len(sites)} sites to {output}")
 
 
 ConfigArg = Annotated[Path, typer.Argument(help="Study YAML file (see configs/).")]
@@ -299,36 +147,6 @@ def _validate_sweep(path: Path) -> None:
         raise_on_problems(failed[0], source=failed[1])
 
 
-class _StepProgress:
-    """Rich progress display driven by the pipeline's ``on_step`` callback."""
-
-    def __init__(self) -> None:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        self.task: TaskID | None = None
-
-    def __enter__(self):
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.task is not None:
-            self.progress.update(self.task, completed=1, total=1)
-        return self.progress.__exit__(*exc)
-
-    def __call__(self, step: str) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, completed=1, total=1)
-        self.task = self.progress.add_task(step, total=None)
-
-
 def _load_checked(config: Path):
     from planner.config.checks import raise_on_problems, run_checks
     from planner.config.study import load_config
@@ -343,22 +161,53 @@ OutOpt = Annotated[
 ]
 
 
-def _kpi_table(title: str, before: dict, after: dict | None = None) -> Table:
-    table = Table(title=title)
-    table.add_column("KPI")
-    table.add_column("before" if after is not None else "value", justify="right")
-    if after is not None:
-        table.add_column("after", justify="right")
-    for k, v in before.items():
-        cells = [_fmt(v)] + ([_fmt(after.get(k))] if after is not None else [])
-        table.add_row(k, *cells)
-    return table
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace the output folder even if evplan did not write it (its contents are lost).",
+    ),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print a JSON summary on stdout instead of tables.")
+]
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:,.3f}" if abs(v) < 10 else f"{v:,.1f}"
-    return str(v)
+def _summary(result: Any, *, folder: object) -> dict[str, Any]:
+    """The machine-readable summary ``--json`` prints."""
+    from planner.report.export import json_safe
+
+    return json_safe(
+        {
+            "study": result.name,
+            "output_folder": folder,
+            "kpis_before": result.kpis_before,
+            "kpis_after": result.kpis_after,
+            "new_stations": [
+                {k: r.get(k) for k in ("station_id", "name", "plugs", "power_kw", "lon", "lat")}
+                for r in result.selected.to_dict("records")
+            ]
+            if result.selected is not None and len(result.selected)
+            else [],
+        }
+    )
+
+
+def _study_command(
+    entry: str, config: Path, out_dir: Path | None, *, overwrite: bool, as_json: bool, **kw: Any
+) -> Any:
+    """Load and check a study, run one entry point of planner.study.run with a progress
+    display (none with --json), return its result."""
+    from planner.study import run as study_run
+
+    cfg = _load_checked(config)
+    for key, value in kw.items():
+        setattr(cfg.outputs, key, value)
+    fn = getattr(study_run, entry)
+    if as_json:
+        return fn(cfg, out_dir=out_dir, config_path=config, overwrite=overwrite)
+    with StepProgress(console) as progress:
+        return fn(cfg, out_dir=out_dir, config_path=config, on_step=progress, overwrite=overwrite)
 
 
 @app.command("run")
@@ -366,48 +215,63 @@ def run(
     config: ConfigArg,
     out_dir: OutOpt = None,
     no_html: Annotated[bool, typer.Option("--no-html", help="Skip the HTML report.")] = False,
+    overwrite: OverwriteOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Run a study: baseline simulation, siting, proposal simulation (repeated until the
     service targets are met or the budget is spent), then write the report folder."""
-    from planner.study.run import run_study
-
-    cfg = _load_checked(config)
-    if no_html:
-        cfg.outputs.html = False
-    with _StepProgress() as progress:
-        result = run_study(cfg, out_dir=out_dir, config_path=config, on_step=progress)
-    out.print(_kpi_table(f"{cfg.name}: before / after", result.kpis_before, result.kpis_after))
-    out.print(f"report folder: [bold]{result.manifest.get('output_folder')}[/]")
+    extra = {"html": False} if no_html else {}
+    result = _study_command(
+        "run_study", config, out_dir, overwrite=overwrite, as_json=as_json, **extra
+    )
+    folder = result.manifest.get("output_folder")
+    if as_json:
+        out.print_json(json.dumps(_summary(result, folder=folder)))
+        return
+    out.print(kpi_table(f"{result.name}: before / after", result.kpis_before, result.kpis_after))
+    out.print(f"report folder: [bold]{escape(folder)}[/]")
 
 
 @app.command("simulate")
-def simulate(config: ConfigArg, out_dir: OutOpt = None) -> None:
+def simulate(
+    config: ConfigArg,
+    out_dir: OutOpt = None,
+    overwrite: OverwriteOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Simulate a study's trips with the existing stations; write tables and KPIs."""
-    from planner.study.run import simulate_study
-
-    cfg = _load_checked(config)
-    with _StepProgress() as progress:
-        result = simulate_study(cfg, out_dir=out_dir, config_path=config, on_step=progress)
-    out.print(_kpi_table(f"{cfg.name}: existing stations", result.kpis_before))
-    out.print(f"output folder: [bold]{result.manifest.get('output_folder')}[/]")
+    result = _study_command("simulate_study", config, out_dir, overwrite=overwrite, as_json=as_json)
+    folder = result.manifest.get("output_folder")
+    if as_json:
+        out.print_json(json.dumps(_summary(result, folder=folder)))
+        return
+    out.print(kpi_table(f"{result.name}: existing stations", result.kpis_before))
+    out.print(f"output folder: [bold]{escape(folder)}[/]")
 
 
 @app.command("optimize")
-def optimize(config: ConfigArg, out_dir: OutOpt = None) -> None:
+def optimize(
+    config: ConfigArg,
+    out_dir: OutOpt = None,
+    overwrite: OverwriteOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
     """One siting round on the study's whole demand: chosen sites (GeoJSON/CSV) and a summary."""
-    from planner.study.run import optimize_study
-
-    cfg = _load_checked(config)
-    with _StepProgress() as progress:
-        result = optimize_study(cfg, out_dir=out_dir, config_path=config, on_step=progress)
-    table = Table(title=f"{cfg.name}: {len(result.selected)} new sites")
+    result = _study_command("optimize_study", config, out_dir, overwrite=overwrite, as_json=as_json)
+    folder = result.manifest.get("output_folder")
+    if as_json:
+        out.print_json(json.dumps(_summary(result, folder=folder)))
+        return
+    table = Table(title=escape(f"{result.name}: {len(result.selected)} new sites"))
     for col in ("station_id", "name", "plugs", "lon", "lat"):
         table.add_column(col)
     for r in result.selected.itertuples():
-        table.add_row(str(r.station_id), str(r.name), str(r.plugs), f"{r.lon:.5f}", f"{r.lat:.5f}")
+        table.add_row(
+            escape(r.station_id), escape(r.name), str(r.plugs), f"{r.lon:.5f}", f"{r.lat:.5f}"
+        )
     out.print(table)
-    out.print(_kpi_table("coverage", result.kpis_before, result.kpis_after))
-    out.print(f"output folder: [bold]{result.manifest.get('output_folder')}[/]")
+    out.print(kpi_table("coverage", result.kpis_before, result.kpis_after))
+    out.print(f"output folder: [bold]{escape(folder)}[/]")
 
 
 @app.command("batch")
@@ -457,13 +321,12 @@ def batch(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and list the runs; run nothing.")
     ] = False,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Run many studies in parallel with Dask: study files or a parameter sweep. Resumable."""
     import contextlib
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from planner.batch.execute import BatchProgress, finished_runs, run_batch
+    from planner.batch.execute import finished_runs, run_batch
     from planner.batch.plan import plan_configs, plan_sweep
 
     if (sweep is None) == (not configs):
@@ -488,33 +351,7 @@ def batch(
         import distributed  # noqa: F401 - importing it sets its own log levels; quieten them unless -v
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         logging.getLogger("distributed").setLevel(logging.WARNING)
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA {task.fields[eta]}"),
-    )
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task(
-            plan.name,
-            total=len(plan.runs),
-            completed=len(done),
-            status=f"{len(done)} already finished, starting workers",
-            eta="-",
-        )
-
-        def on_progress(p: BatchProgress) -> None:
-            eta = "-" if p.eta_s is None else f"{int(p.eta_s // 60)}m{int(p.eta_s % 60):02d}s"
-            bar.update(
-                task,
-                completed=p.skipped + p.finished,
-                eta=eta,
-                status=f"[green]{p.done} done[/] {p.running} running [red]{p.failed} failed[/] "
-                f"{p.skipped} skipped",
-            )
-
+    with BatchBar(console, plan.name, total=len(plan.runs), finished=len(done)) as on_progress:
         result = run_batch(
             plan,
             workers=workers,
@@ -522,39 +359,14 @@ def batch(
             retries=retries,
             connect_timeout=connect_timeout,
             progress=on_progress,
+            overwrite=overwrite,
         )
     df = result.summary
-    shown = {
-        "new_stations": "new",
-        "capex": "capex",
-        "coverage_share_after": "coverage",
-        "share_trips_completed_after": "trips done",
-        "wait_p95_min_after": "wait p95 min",
-        "stranded_vehicles_after": "stranded",
-    }
-    kpis = [c for c in shown if c in df.columns]
-    table = Table(
-        title=f"{plan.name}: {result.count('done')} done, {result.count('skipped')} resumed, "
-        f"{len(result.failed)} failed in {result.elapsed_s:.0f} s"
+    table = batch_table(
+        f"{plan.name}: {result.count('done')} done, {result.count('skipped')} resumed, "
+        f"{len(result.failed)} failed in {result.elapsed_s:.0f} s",
+        df,
     )
-    table.add_column("run", no_wrap=True)
-    table.add_column("status")
-    for col in kpis:
-        table.add_column(shown[col], justify="right")
-
-    def cell(v: object) -> str:
-        if v is None or (isinstance(v, float) and v != v):
-            return "-"
-        if isinstance(v, float):
-            return f"{int(v):,}" if v.is_integer() else f"{v:.3g}"
-        return str(v)
-
-    for r in df.head(40).to_dict("records"):
-        table.add_row(
-            str(r["label"]),
-            "[green]done[/]" if r["status"] == "done" else "[red]failed[/]",
-            *(cell(r[c]) for c in kpis),
-        )
     out.print(table)
     if len(df) > 40:
         console.print(f"(first 40 of {len(df)} runs shown)")
@@ -571,49 +383,59 @@ def batch(
         raise typer.Exit(1)
 
 
-def _parse_existing(text: str):
-    from networks.sites import StationSpec
-
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        raise EvplanError(f"--existing {text!r}: expected NAME=OSM_ID or NAME=LON,LAT")
-    if "," in value:
+def _click_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """Usage-error and abort classes of the click that typer uses: typer >= 0.16 vendors
+    its own copy (``typer._click``), older typer uses the ``click`` package."""
+    usage: list[type[BaseException]] = []
+    abort: list[type[BaseException]] = []
+    for name in ("typer._click.exceptions", "typer.exceptions", "click.exceptions"):
         try:
-            lon, lat = (float(v) for v in value.split(","))
-        except ValueError:
-            raise EvplanError(f"--existing {text!r}: LON,LAT must be two numbers") from None
-        return StationSpec(name=name, lon=lon, lat=lat)
-    kind, _, ident = value.rpartition("/")
-    try:
-        return StationSpec(name=name, osm_id=int(ident), osm_type=kind or None)
-    except ValueError:
-        raise EvplanError(
-            f"--existing {text!r}: OSM id must be an integer (optionally way/ID or node/ID)"
-        ) from None
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        usage += [c for c in (getattr(mod, "ClickException", None),) if c is not None]
+        abort += [c for c in (getattr(mod, "Abort", None),) if c is not None]
+    return tuple(usage), tuple(abort)
+
+
+#: Exit codes (documented in the README): 0 ok, 1 a run failed (outputs kept as they were,
+#: failed batch runs, missed targets with --strict), 2 a usage or input error, 70 a bug,
+#: 130 interrupted.
+EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
 
 
 def main() -> None:
     """Console entry point: run the app, turn domain errors into clean exits."""
+    usage_errors, aborts = _click_exceptions()
     try:
         rv = app(standalone_mode=False)
     except EvplanError as exc:
         if _STATE["debug"]:
             raise
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(exc)}", highlight=False)
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        console.print("[red]aborted[/]")
-        sys.exit(130)
+    except usage_errors as exc:
+        show: Any = exc.show  # type: ignore[attr-defined]  # click's usage message and hint
+        show()
+        sys.exit(getattr(exc, "exit_code", 2))
+    except (*aborts, KeyboardInterrupt):  # type: ignore[misc]  # a tuple built at run time
+        if _STATE["debug"]:
+            raise
+        console.print(
+            "[red]interrupted;[/] nothing was written (outputs are replaced only when "
+            "complete, so any previous output is unchanged)",
+            highlight=False,
+        )
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # an unexpected bug: one line unless --debug
         if _STATE["debug"]:
             raise
         console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for a traceback)"
+            f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(exc)} "
+            "(rerun with --debug for a traceback)",
+            highlight=False,
         )
-        sys.exit(70)
+        sys.exit(EXIT_INTERNAL)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -1,8 +1,8 @@
 """Atomic writes and output-folder ownership: an interrupted or failed run never leaves a
 half-written file or folder, and evplan only ever replaces a folder it wrote itself.
 
-Files are written to a hidden temporary sibling and moved into place with ``os.replace``
-(atomic on POSIX within one filesystem). Whole output folders are assembled in a hidden
+Files are written by evplan's one file writer, :mod:`networks.atomic` (re-exported here):
+a hidden temporary sibling moved into place with ``os.replace``. Whole output folders are assembled in a hidden
 temporary sibling folder (``.NAME.XXXX.partial``) and renamed into place at the end.
 
 Every folder evplan assembles carries a marker file, :data:`MARKER`. Before a run starts,
@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from networks.atomic import atomic_path, write_bytes_atomic, write_text_atomic
 from networks.errors import EvplanError
 
 __all__ = [
@@ -61,54 +62,6 @@ class OutputWriteError(EvplanError):
     """Writing the outputs failed; the previous output at the target is unchanged."""
 
     exit_code = 1
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary sibling path for libraries that need a file name (GDAL) and create
-    the file themselves; move it to ``path`` on success, delete it on failure."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # GDAL wants to create the file itself
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp creates 0600; give the file the permissions a plain open() would have.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write UTF-8 ``text`` to ``path`` atomically."""
-    return write_bytes_atomic(path, text.encode("utf-8"))
 
 
 # --------------------------------------------------------------------------- ownership
@@ -324,7 +277,9 @@ def atomic_dir(
     try:
         (tmp / MARKER).write_text(_marker_text(kind), encoding="utf-8")
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp creates 0700
         if path.exists() or path.is_symlink():
             if not overwrite:
                 raise FileExistsError(path)

@@ -1,0 +1,193 @@
+"""The ``evplan network`` commands: inspect a road network and its charger sites.
+
+Mounted by the ``evplan`` command line (:mod:`planner.cli`, which handles errors, logging
+and exit codes); kept here because it needs nothing but :mod:`networks`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from networks.errors import ConfigError
+
+__all__ = ["network_app"]
+
+network_app = typer.Typer(
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Inspect road networks and charger sites.",
+)
+console = Console(stderr=True)
+out = Console()
+
+
+def _load_source(
+    source: str | None,
+    *,
+    cache_dir: Path | None,
+    network_type: str,
+    place: str | None = None,
+    bbox: str | None = None,
+) -> Any:
+    from networks.load import load_source
+
+    return load_source(
+        source, place=place, bbox=bbox, network_type=network_type, cache_dir=cache_dir
+    )
+
+
+SourceArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="OSM file (.osm.pbf, .osm, .osm.bz2, Overpass .json), a national-roads .geojson, or use --place / --bbox"
+    ),
+]
+PlaceOpt = Annotated[
+    str | None, typer.Option("--place", help="Download by place name with osmnx (cached).")
+]
+BboxOpt = Annotated[
+    str | None, typer.Option("--bbox", help="Download a bbox W,S,E,N with osmnx (cached).")
+]
+CacheOpt = Annotated[
+    Path | None, typer.Option("--cache-dir", help="Folder for prepared networks (safe to delete).")
+]
+TypeOpt = Annotated[
+    str, typer.Option("--network-type", help="osmnx network type: drive or drive_service.")
+]
+
+
+@network_app.command("info")
+def network_info(
+    source: SourceArg = None,
+    place: PlaceOpt = None,
+    bbox: BboxOpt = None,
+    cache_dir: CacheOpt = None,
+    network_type: TypeOpt = "drive",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Nodes, edges, km of road, components, dropped items and bbox of a network."""
+    loaded = _load_source(
+        source, cache_dir=cache_dir, network_type=network_type, place=place, bbox=bbox
+    )
+    net, rep = loaded.network, loaded.report
+    info = {
+        "source": loaded.source,
+        "nodes": net.n_nodes,
+        "edges": net.n_edges,
+        "road_km_directed": round(net.total_km, 1),
+        "strongly_connected_components_kept": 1,
+        "nodes_dropped_outside_largest_scc": rep.scc_nodes_dropped,
+        "edges_dropped_outside_largest_scc": rep.scc_edges_dropped,
+        "highway_ways": rep.highway_ways,
+        "drivable_ways": rep.drivable_ways,
+        "clipped_ways_cut": rep.clipped_ways,
+        "clipped_ways_dropped": rep.clipped_ways_dropped,
+        "missing_node_refs": rep.missing_node_refs,
+        "pois": len(loaded.pois),
+        "bbox": [round(v, 6) for v in net.bbox],
+        "crs_projected": net.crs,
+    }
+    if as_json:
+        out.print_json(json.dumps(info))
+        return
+    table = Table(title=f"Road network: {Path(loaded.source).name}", show_header=False)
+    for k, v in info.items():
+        table.add_row(k.replace("_", " "), str(v))
+    out.print(table)
+
+
+@network_app.command("sites")
+def network_sites(
+    source: SourceArg = None,
+    place: PlaceOpt = None,
+    bbox: BboxOpt = None,
+    cache_dir: CacheOpt = None,
+    network_type: TypeOpt = "drive",
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Candidate rule key=value (repeatable).")
+    ] = None,
+    existing: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--existing", help="Existing station as NAME=OSM_ID or NAME=LON,LAT (repeatable)."
+        ),
+    ] = None,
+    max_snap_m: Annotated[
+        float, typer.Option("--max-snap-m", help="Snap limit in metres.")
+    ] = 300.0,
+    fmt: Annotated[str, typer.Option("--format", help="table, geojson or csv.")] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the --output file if it exists.")
+    ] = False,
+) -> None:
+    """Candidate sites and existing stations of a network, as a table, GeoJSON or CSV."""
+    import pandas as pd
+
+    from networks.atomic import write_text_atomic
+    from networks.sites import (
+        DEFAULT_CANDIDATE_TAGS,
+        candidate_sites,
+        existing_stations,
+        parse_station_spec,
+    )
+
+    if fmt not in ("table", "geojson", "csv"):
+        raise ConfigError(f"--format {fmt!r} is not one of table, geojson, csv")
+    if output is not None:  # checked before the network is loaded
+        if output.is_dir():
+            raise ConfigError(
+                f"--output {output}: is a folder; give a file name such as sites.geojson"
+            )
+        if output.exists() and not overwrite:
+            raise ConfigError(f"--output {output}: the file exists; pass --overwrite to replace it")
+        if fmt == "table":
+            raise ConfigError("--output needs --format geojson or csv (a table is printed)")
+    loaded = _load_source(
+        source, cache_dir=cache_dir, network_type=network_type, place=place, bbox=bbox
+    )
+    specs = [parse_station_spec(e, what="--existing") for e in (existing or [])]
+    cands = candidate_sites(
+        loaded.network, loaded.pois, tags=tag or DEFAULT_CANDIDATE_TAGS, max_snap_m=max_snap_m
+    )
+    ex = existing_stations(
+        loaded.network, loaded.pois, specs, max_snap_m=max_snap_m, source=loaded.source
+    )
+    cands = cands[~cands["site_id"].isin(ex["site_id"])]
+    sites = pd.concat([ex, cands], ignore_index=True)
+    if fmt == "table":
+        table = Table(title=f"{len(ex)} existing stations, {len(cands)} candidate sites")
+        for col in ("site_id", "name", "kind", "existing", "node", "snap_m", "lon", "lat"):
+            table.add_column(col)
+        for row in sites.itertuples():
+            table.add_row(
+                row.site_id,
+                str(row.name),
+                row.kind,
+                str(row.existing),
+                str(row.node),
+                f"{row.snap_m:.0f}",
+                f"{row.lon:.5f}",
+                f"{row.lat:.5f}",
+            )
+        out.print(table)
+        return
+    text = (
+        sites.to_json(drop_id=True)
+        if fmt == "geojson"
+        else sites.drop(columns="geometry").to_csv(index=False)
+    )
+    if output is None:
+        sys.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
+    else:
+        write_text_atomic(output, text)
+        console.print(f"wrote {len(sites)} sites to {output}")

@@ -1,0 +1,172 @@
+"""What the command line shows: KPI tables, step progress and batch summaries (rich).
+
+Every piece of user text (station names, file names, messages) goes through
+:func:`escape` before rich renders it, so a ``[`` in a name is text, not markup.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape as _rich_escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from sim.kpis import KPIS
+
+__all__ = ["BatchBar", "StepProgress", "batch_table", "escape", "format_kpi", "kpi_table"]
+
+
+def escape(text: object) -> str:
+    """``text`` as literal rich text (square brackets are not markup)."""
+    return _rich_escape(str(text))
+
+
+def format_kpi(name: str, value: Any) -> str:
+    """A KPI value as the registry says to show it (unit, decimals; '-' when missing)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    entry = KPIS.get(name)
+    if entry is not None:
+        return entry.display(float(value))
+    if not math.isfinite(float(value)):
+        return "-"
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.3g}"
+
+
+def kpi_table(title: str, before: dict[str, Any], after: dict[str, Any] | None = None) -> Table:
+    """One row per KPI (registry label and unit), with a before and an after column."""
+    table = Table(title=escape(title))
+    table.add_column("KPI")
+    table.add_column("unit")
+    table.add_column("before" if after is not None else "value", justify="right")
+    if after is not None:
+        table.add_column("after", justify="right")
+    for k, v in before.items():
+        entry = KPIS.get(k)
+        label = entry.label if entry is not None else k
+        unit = ("%" if entry.unit == "share" else entry.unit) if entry is not None else ""
+        cells = [format_kpi(k, v)] + ([format_kpi(k, after.get(k))] if after is not None else [])
+        table.add_row(escape(label), escape(unit), *cells)
+    return table
+
+
+class StepProgress:
+    """Rich progress display driven by the pipeline's ``on_step`` callback."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> StepProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=1, total=1)
+        self.progress.__exit__(*exc)
+
+    def __call__(self, step: str) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=1, total=1)
+        self.task = self.progress.add_task(escape(step), total=None)
+
+
+class BatchBar:
+    """A progress bar for a batch; the context value is the ``progress`` callback of
+    :func:`planner.batch.execute.run_batch`."""
+
+    def __init__(self, console: Console, name: str, *, total: int, finished: int) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA {task.fields[eta]}"),
+            console=console,
+        )
+        self.name, self.total, self.finished = name, total, finished
+
+    def __enter__(self) -> Callable[[Any], None]:
+        self.progress.__enter__()
+        task = self.progress.add_task(
+            escape(self.name),
+            total=self.total,
+            completed=self.finished,
+            status=f"{self.finished} already finished, starting workers",
+            eta="-",
+        )
+
+        def on_progress(p: Any) -> None:
+            eta = "-" if p.eta_s is None else f"{int(p.eta_s // 60)}m{int(p.eta_s % 60):02d}s"
+            self.progress.update(
+                task,
+                completed=p.skipped + p.finished,
+                eta=eta,
+                status=f"[green]{p.done} done[/] {p.running} running [red]{p.failed} failed[/] "
+                f"{p.skipped} skipped",
+            )
+
+        return on_progress
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+
+_BATCH_COLUMNS = {
+    "new_stations": "new",
+    "capex": "capex",
+    "coverage_share_after": "coverage",
+    "share_trips_completed_after": "trips done",
+    "wait_p95_min_after": "wait p95 min",
+    "stranded_vehicles_after": "stranded",
+}
+
+
+def batch_table(title: str, summary: Any, *, limit: int = 40) -> Table:
+    """The first ``limit`` rows of a batch summary with its headline KPIs."""
+    kpis = [c for c in _BATCH_COLUMNS if c in summary.columns]
+    table = Table(title=escape(title))
+    table.add_column("run", no_wrap=True)
+    table.add_column("status")
+    for col in kpis:
+        table.add_column(_BATCH_COLUMNS[col], justify="right")
+
+    def cell(col: str, v: object) -> str:
+        if v is None or (isinstance(v, float) and v != v):
+            return "-"
+        name = col.removesuffix("_after")
+        if name in KPIS and isinstance(v, int | float):
+            return format_kpi(name, v)
+        if isinstance(v, float):
+            return f"{int(v):,}" if v.is_integer() else f"{v:,.3g}"
+        return escape(v)
+
+    for r in summary.head(limit).to_dict("records"):
+        table.add_row(
+            escape(r["label"]),
+            "[green]done[/]" if r["status"] == "done" else "[red]failed[/]",
+            *(cell(c, r[c]) for c in kpis),
+        )
+    return table
