@@ -110,13 +110,13 @@ def validate(config: ConfigArg) -> None:
 def _looks_like_sweep(path: Path) -> bool:
     """True for a YAML mapping with the sweep keys ``base`` and ``parameters`` (unreadable: False,
     so the study loader reports the problem)."""
-    import yaml
+    from planner.config.yaml_reader import read_yaml
 
     try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        doc, _ = read_yaml(path)
+    except EvplanError:
         return False
-    return isinstance(doc, dict) and "base" in doc and "parameters" in doc
+    return "base" in doc and "parameters" in doc
 
 
 def _validate_sweep(path: Path) -> None:
@@ -412,7 +412,7 @@ def main() -> None:
     except EvplanError as exc:
         if _STATE["debug"]:
             raise
-        console.print(f"[bold red]error:[/] {escape(exc)}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(exc)}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except usage_errors as exc:
         show: Any = exc.show  # type: ignore[attr-defined]  # click's usage message and hint
@@ -425,6 +425,7 @@ def main() -> None:
             "[red]interrupted;[/] nothing was written (outputs are replaced only when "
             "complete, so any previous output is unchanged)",
             highlight=False,
+            soft_wrap=True,
         )
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # an unexpected bug: one line unless --debug
@@ -434,6 +435,7 @@ def main() -> None:
             f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(exc)} "
             "(rerun with --debug for a traceback)",
             highlight=False,
+            soft_wrap=True,
         )
         sys.exit(EXIT_INTERNAL)
     sys.exit(rv if isinstance(rv, int) else 0)
