@@ -421,13 +421,7 @@ def main() -> None:
     except (*aborts, KeyboardInterrupt):  # type: ignore[misc]  # a tuple built at run time
         if _STATE["debug"]:
             raise
-        console.print(
-            "[red]interrupted;[/] nothing was written (outputs are replaced only when "
-            "complete, so any previous output is unchanged)",
-            highlight=False,
-            soft_wrap=True,
-        )
-        sys.exit(EXIT_INTERRUPTED)
+        _interrupted()
     except Exception as exc:  # an unexpected bug: one line unless --debug
         if _STATE["debug"]:
             raise
@@ -438,7 +432,19 @@ def main() -> None:
             soft_wrap=True,
         )
         sys.exit(EXIT_INTERNAL)
+    if rv == EXIT_INTERRUPTED:  # typer turns Ctrl-C into exit code 130 itself
+        _interrupted()
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _interrupted() -> None:
+    console.print(
+        "[red]interrupted;[/] nothing was written (outputs are replaced only when "
+        "complete, so any previous output is unchanged)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":  # pragma: no cover
