@@ -27,7 +27,6 @@ import pandas as pd
 from scipy import sparse
 
 from planner._errors import (
-    InfeasibleModelError,
     ModelInputError,
     NoCandidatesError,
     SolverError,
@@ -511,8 +510,3 @@ def run_mip(
     if code in (pywraplp.Solver.ABNORMAL, pywraplp.Solver.MODEL_INVALID):
         raise SolverError(f"{kind} failed on the model (status {code}); try solver='cp-sat'")
     return BackendOutcome("NO_SOLUTION", {}, math.nan, math.nan, kind, wall)
-
-
-def raise_infeasible(model: str, constraint: str, data: str, fix: str) -> None:
-    """Raise :class:`InfeasibleModelError` with a uniform diagnosis."""
-    raise InfeasibleModelError(f"{model}: infeasible because of {constraint}: {data}; {fix}")
