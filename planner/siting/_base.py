@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -326,7 +326,16 @@ def check_free_sites(m: int, fixed: np.ndarray, labels=None) -> np.ndarray:
     return free
 
 
-def check_count(value, name: str, *, allow_none: bool = True) -> int | None:
+@overload
+def check_count(value: Any, name: str, *, allow_none: Literal[False]) -> int: ...
+
+
+@overload
+def check_count(value: Any, name: str, *, allow_none: bool = True) -> int | None: ...
+
+
+def check_count(value: Any, name: str, *, allow_none: bool = True) -> int | None:
+    """A non-negative integer count; ``None`` passes through when ``allow_none``."""
     if value is None:
         if allow_none:
             return None
@@ -452,7 +461,9 @@ def run_cpsat(
 
 def new_mip(kind: str):
     """A ``pywraplp`` solver for ``"scip"`` or ``"highs"``."""
-    from ortools.linear_solver import pywraplp
+    # this form, not "from ortools.linear_solver import pywraplp": ortools ships no py.typed,
+    # and mypy then misses the submodule as an attribute of the package
+    import ortools.linear_solver.pywraplp as pywraplp
 
     backend = {"scip": "SCIP", "highs": "HIGHS"}[kind]
     solver = pywraplp.Solver.CreateSolver(backend)
@@ -471,7 +482,7 @@ def run_mip(
     hint: tuple[list, list] | None = None,
 ) -> BackendOutcome:
     """Solve a ``pywraplp`` model with zero gap tolerance; objective/bound as the model has them."""
-    from ortools.linear_solver import pywraplp
+    import ortools.linear_solver.pywraplp as pywraplp  # this form: see new_mip
 
     solver.SetTimeLimit(int(max(10.0, 1000.0 * time_left)))
     # SCIP runs single-threaded: with more threads OR-Tools switches it to its concurrent

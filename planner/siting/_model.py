@@ -31,6 +31,8 @@ class SitingModel:
     def __init__(self, raw: dict[str, Any], *, site_labels: np.ndarray | None = None) -> None:
         self.raw = raw
         self.site_labels = site_labels
+        #: Snapped inputs when built by ``from_geodataframe`` (``None`` from arrays).
+        self.geo: GeoInputs | None = None
 
     def solve(
         self,

@@ -325,7 +325,7 @@ def _greedy_open(sets, fixed_set, p, n_sites) -> set[int]:
                     counts[k] = counts.get(k, 0) + 1
         if not counts:
             break
-        best = max(counts, key=counts.get)
+        best = max(counts, key=counts.__getitem__)
         open_.add(best)
         pending = [[ks for ks in need if best not in ks] for need in pending]
     return open_

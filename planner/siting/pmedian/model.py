@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -39,6 +42,15 @@ logger = logging.getLogger(__name__)
 
 #: Undecided columns at most for which the probing reduction test runs.
 PROBE_LIMIT = 120
+
+
+@dataclass
+class _Incumbent:
+    """Best solution so far (new sites ``sel``, objective ``ub``), which the Lagrangian
+    heuristic improves in place."""
+
+    ub: float
+    sel: np.ndarray
 
 
 class PMedian(SitingModel):
@@ -177,7 +189,7 @@ class PMedian(SitingModel):
         integral = bool(np.all(WD[WD < big] == np.round(WD[WD < big])))
         tol = (1.0 - 1e-7) if integral else 0.0
         deadline = self._deadline(options, started)
-        details = dict(
+        details: dict[str, Any] = dict(
             demand_rows=int(live.sum()), demand_groups=int(rep.size), candidates=int(free.size)
         )
 
@@ -195,18 +207,18 @@ class PMedian(SitingModel):
         forced, undecided, p_left = fixed.copy(), free.copy(), p
         lam = self._initial_multipliers(WD, np.concatenate([fixed, sel]))
         lb, rounds, iters = -np.inf, 0, 0
-        best = {"ub": ub, "sel": sel}
+        best = _Incumbent(ub, sel)
 
-        def lagrangian_heuristic(cols):
-            def h(open_pos):
+        def lagrangian_heuristic(cols: np.ndarray) -> Callable[[np.ndarray], float]:
+            def h(open_pos: np.ndarray) -> float:
                 cand = cols[open_pos]
                 val = evaluate(WD, cand)
-                if val < best["ub"] - 1e-9 * max(1.0, abs(best["ub"])):
+                if val < best.ub - 1e-9 * max(1.0, abs(best.ub)):
                     new = swap_search(
                         WD, fixed, free, np.setdiff1d(cand, fixed), big=big, deadline=deadline
                     )
-                    best["ub"], best["sel"] = evaluate(WD, np.concatenate([fixed, new])), new
-                return best["ub"]
+                    best.ub, best.sel = evaluate(WD, np.concatenate([fixed, new])), new
+                return best.ub
 
             return h
 
@@ -223,7 +235,7 @@ class PMedian(SitingModel):
                 deadline=deadline,
                 heuristic=lagrangian_heuristic(cols),
             )
-            ub, sel = best["ub"], best["sel"]
+            ub, sel = best.ub, best.sel
             iters += it
             lb = max(lb, bound)
             if lb > ub - tol - 1e-9 * abs(ub):
