@@ -433,29 +433,29 @@ def run_cpsat(
     # relaxation (an MCLP that took 57 s at the default level closes in about a second).
     solver.parameters.linearization_level = 2
     t = time.monotonic()
-    code = solver.Solve(model)
+    code = solver.solve(model)
     wall = time.monotonic() - t
-    name = solver.StatusName(code)
+    name = solver.status_name(code)
     logger.debug("cp-sat: %s in %.2f s", name, wall)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         values = {
-            k: np.fromiter((solver.Value(v) for v in vs), dtype=np.int64, count=len(vs))
+            k: np.fromiter((solver.value(v) for v in vs), dtype=np.int64, count=len(vs))
             for k, vs in var_groups.items()
         }
         return BackendOutcome(
             status=OPTIMAL if code == cp_model.OPTIMAL else FEASIBLE,
             values=values,
-            objective=solver.ObjectiveValue() / scale + offset,
-            bound=solver.BestObjectiveBound() / scale + offset,
+            objective=solver.objective_value / scale + offset,
+            bound=solver.best_objective_bound / scale + offset,
             solver="cp-sat",
             wall_s=wall,
         )
     if code == cp_model.INFEASIBLE:
         return BackendOutcome("INFEASIBLE", {}, math.nan, math.nan, "cp-sat", wall)
     if code == cp_model.MODEL_INVALID:
-        raise SolverError(f"CP-SAT rejected the model: {model.Validate()}")
+        raise SolverError(f"CP-SAT rejected the model: {model.validate()}")
     return BackendOutcome(
-        "NO_SOLUTION", {}, math.nan, solver.BestObjectiveBound() / scale + offset, "cp-sat", wall
+        "NO_SOLUTION", {}, math.nan, solver.best_objective_bound / scale + offset, "cp-sat", wall
     )
 
 

@@ -246,15 +246,17 @@ class SetCover(SitingModel):
         need_int = math.ceil(need * wscale - 1e-9)
         cint, cscale, cerr = integer_scale(c[inst.cols])
         model = cp_model.CpModel()
-        y = [model.NewBoolVar(f"y{j}") for j in range(J)]
-        z = [model.NewBoolVar(f"z{k}") for k in range(K)]
+        y = [model.new_bool_var(f"y{j}") for j in range(J)]
+        z = [model.new_bool_var(f"z{k}") for k in range(K)]
         for k in range(K):
-            model.AddBoolOr([y[j] for j in G.indices[G.indptr[k] : G.indptr[k + 1]]] + [z[k].Not()])
-        model.Add(cp_model.LinearExpr.WeightedSum(z, wint.tolist()) >= need_int)
-        model.Minimize(cp_model.LinearExpr.WeightedSum(y, cint.tolist()))
+            model.add_bool_or(
+                [y[j] for j in G.indices[G.indptr[k] : G.indptr[k + 1]]] + [z[k].Not()]
+            )
+        model.add(cp_model.LinearExpr.WeightedSum(z, wint.tolist()) >= need_int)
+        model.minimize(cp_model.LinearExpr.WeightedSum(y, cint.tolist()))
         gset = set(greedy.tolist())
         for j in range(J):
-            model.AddHint(y[j], j in gset)
+            model.add_hint(y[j], j in gset)
         out = run_cpsat(model, {"y": y}, options=options, time_left=left, scale=cscale)
         if out.status not in (OPTIMAL, FEASIBLE):
             if out.status == "INFEASIBLE":

@@ -575,7 +575,7 @@ class MCLP(SitingModel):
         sizes = np.diff(G.indptr)
         wint, scale, err = integer_scale(inst.group_weight)
         model = cp_model.CpModel()
-        y = [model.NewBoolVar(f"y{j}") for j in range(J)]
+        y = [model.new_bool_var(f"y{j}") for j in range(J)]
         # groups covered by a single candidate need no variable: their weight goes on y_j
         single = sizes == 1
         obj_y = np.bincount(
@@ -584,11 +584,11 @@ class MCLP(SitingModel):
         multi = np.flatnonzero(~single)
         z = []
         for k in multi:
-            zk = model.NewBoolVar("")
-            model.AddBoolOr([y[j] for j in G.indices[G.indptr[k] : G.indptr[k + 1]]] + [zk.Not()])
+            zk = model.new_bool_var("")
+            model.add_bool_or([y[j] for j in G.indices[G.indptr[k] : G.indptr[k + 1]]] + [zk.Not()])
             z.append(zk)
         if p is not None:
-            model.Add(sum(y) <= p)
+            model.add(sum(y) <= p)
         if budget_left is not None:
             ci, cscale, cerr = integer_scale(c[inst.cols])
             cap = math.floor(budget_left * cscale + 1e-9)
@@ -599,14 +599,14 @@ class MCLP(SitingModel):
                     "rounded up to 1/%g",
                     cscale,
                 )
-            model.Add(cp_model.LinearExpr.WeightedSum(y, ci.tolist()) <= cap)
-        model.Maximize(
+            model.add(cp_model.LinearExpr.WeightedSum(y, ci.tolist()) <= cap)
+        model.maximize(
             cp_model.LinearExpr.WeightedSum(y, obj_y.tolist())
             + cp_model.LinearExpr.WeightedSum(z, wint[multi].tolist())
         )
         gset = set(greedy.tolist())
         for j in range(J):
-            model.AddHint(y[j], j in gset)
+            model.add_hint(y[j], j in gset)
         out = run_cpsat(model, {"y": y}, options=options, time_left=left, scale=scale)
         if out.status not in (OPTIMAL, FEASIBLE):
             return None

@@ -459,8 +459,8 @@ class PMedian(SitingModel):
             np.concatenate([np.where(np.isfinite(base), base, 0.0), Wu.ravel()])
         )
         model = cp_model.CpModel()
-        y = [model.NewBoolVar(f"y{k}") for k in range(undecided.size)]
-        model.Add(sum(y) == p_left)
+        y = [model.new_bool_var(f"y{k}") for k in range(undecided.size)]
+        model.add(sum(y) == p_left)
         obj_terms, obj_coefs, const = [], [], 0
         base_i = ints[: WD.shape[0]]
         Wi = ints[WD.shape[0] :].reshape(Wu.shape)
@@ -473,17 +473,17 @@ class PMedian(SitingModel):
             levels = vals if not np.isfinite(base[i]) else np.append(vals, base_i[i])
             const += int(levels[0])
             for lo, hi in zip(levels[:-1], levels[1:], strict=True):
-                z = model.NewBoolVar("")
+                z = model.new_bool_var("")
                 ys = [y[k] for k in useful[Wi[i, useful] <= lo]]
-                model.AddBoolOr(ys + [z])
+                model.add_bool_or(ys + [z])
                 obj_terms.append(z)
                 obj_coefs.append(int(hi - lo))
             if not np.isfinite(base[i]):  # must be served by an undecided column
-                model.AddBoolOr([y[k] for k in useful])
-        model.Minimize(cp_model.LinearExpr.WeightedSum(obj_terms, obj_coefs) + const)
+                model.add_bool_or([y[k] for k in useful])
+        model.minimize(cp_model.LinearExpr.WeightedSum(obj_terms, obj_coefs) + const)
         inc = set(np.asarray(incumbent).tolist())
         for k, j in enumerate(undecided):
-            model.AddHint(y[k], int(j) in inc)
+            model.add_hint(y[k], int(j) in inc)
         logger.debug(
             "pmedian residual: %d undecided columns, %d level variables",
             undecided.size,
