@@ -17,10 +17,10 @@ a valid bound whatever the subgradient method's convergence. The top-``p`` sets 
 the way are evaluated as solutions too (Lagrangian heuristic).
 
 Polish. The multipliers rank the candidates for :class:`~planner.siting.MCLP`'s kernel
-search: the sites of the incumbent plus the best ranked ones form a small *kernel* whose
-restricted MCLP (:func:`planner.siting.mclp.lp.restricted_instance`) an exact solver
-closes quickly; its optimum is a solution of the full problem (Angelelli, Mansini &
-Speranza 2010).
+search (:mod:`planner.siting.mclp.kernel`): the sites of the incumbent plus the best
+ranked ones form a small *kernel* whose restricted MCLP
+(:func:`planner.siting.mclp.lp.restricted_instance`) an exact solver closes quickly; its
+optimum is a solution of the full problem (Angelelli, Mansini & Speranza 2010).
 """
 
 from __future__ import annotations
