@@ -11,6 +11,7 @@ from scipy import sparse
 
 from planner._errors import InfeasibleModelError, ModelInputError, UnreachableDemandError
 from planner.siting._aggregate import coverage_matrix, group_identical_rows
+from planner.siting._backends import new_mip, run_mip
 from planner.siting._base import (
     FEASIBLE,
     OPTIMAL,
@@ -24,8 +25,6 @@ from planner.siting._base import (
     check_weights,
     labels_array,
     make_result,
-    new_mip,
-    run_mip,
 )
 from planner.siting._model import SitingModel
 

@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from planner._errors import InfeasibleModelError, ModelInputError, UnreachableDemandError
+from planner.siting._backends import integer_scale, new_mip, run_cpsat, run_mip
 from planner.siting._base import (
     FEASIBLE,
     OPTIMAL,
@@ -19,10 +20,8 @@ from planner.siting._base import (
     check_free_sites,
     check_site_costs,
     check_weights,
-    integer_scale,
     labels_array,
     make_result,
-    run_cpsat,
 )
 from planner.siting._covering import covered_weight, greedy_cover, reduce_covering
 from planner.siting._model import SitingModel, adapter_inputs
@@ -192,8 +191,6 @@ class SetCover(SitingModel):
     def _mip(self, inst, c, need, greedy, kind, options, left):
         """Same model on SCIP/HiGHS with continuous ``z`` (exact: for integral ``y`` the best
         ``z`` is the 0/1 coverage)."""
-        from planner.siting._base import new_mip, run_mip
-
         G = inst.groups.tocsr()
         K, J = G.shape
         solver = new_mip(kind)

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.siting._base import integer_scale
+from planner.siting._backends import integer_scale, new_mip, run_mip
+from planner.siting._base import SolveOptions
 
 logger = logging.getLogger(__name__)
 
@@ -224,8 +225,6 @@ def _solve_mip(
 ) -> FRLMSolution:
     """The arc-cover model on SCIP/HiGHS: ``y`` continuous (exact: for binary ``x`` each
     ``y_q`` is at most 0 or 1), one covering row per distinct arc set."""
-    from planner.siting._base import SolveOptions, new_mip, run_mip
-
     solver = new_mip(backend)
     inf = solver.infinity()
     x = [solver.IntVar(1.0 if k in fixed_set else 0.0, 1.0, f"x{k}") for k in range(n_sites)]

@@ -14,15 +14,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.siting._base import (
-    FEASIBLE,
-    OPTIMAL,
-    SolveOptions,
-    integer_scale,
-    new_mip,
-    run_cpsat,
-    run_mip,
-)
+from planner.siting._backends import integer_scale, new_mip, run_cpsat, run_mip
+from planner.siting._base import FEASIBLE, OPTIMAL, SolveOptions
 from planner.siting._covering import CoverInstance
 
 logger = logging.getLogger(__name__)

@@ -23,15 +23,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.siting._base import (
-    FEASIBLE,
-    OPTIMAL,
-    SolveOptions,
-    integer_scale,
-    new_mip,
-    run_cpsat,
-    run_mip,
-)
+from planner.siting._backends import integer_scale, new_mip, run_cpsat, run_mip
+from planner.siting._base import FEASIBLE, OPTIMAL, SolveOptions
 
 logger = logging.getLogger(__name__)
 
