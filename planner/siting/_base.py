@@ -310,7 +310,7 @@ def check_fixed(fixed_open, m: int) -> np.ndarray:
     return np.unique(arr.astype(np.int64))
 
 
-def check_free_sites(m: int, fixed: np.ndarray, labels=None) -> np.ndarray:
+def check_free_sites(m: int, fixed: np.ndarray) -> np.ndarray:
     """Columns that may be opened; raises :class:`NoCandidatesError` when there are none."""
     free = np.setdiff1d(np.arange(m), fixed)
     if free.size == 0:
