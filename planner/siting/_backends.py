@@ -32,8 +32,8 @@ def integer_scale(
     """Scale non-negative values to integers for CP-SAT.
 
     Returns ``(ints, scale, max_error)`` with ``ints = round(values * scale)``; the scale is
-    1 when the values are already integral, else the power of ten (or two) giving about
-    nine significant digits without overflowing ``max_total``. ``max_error`` bounds
+    1 when the values are already integral, else the power of ten giving about nine
+    significant digits without overflowing ``max_total``. ``max_error`` bounds
     ``|sum(ints)/scale - sum(values)|`` over any subset.
     """
     v = np.asarray(values, dtype=np.float64)
@@ -54,7 +54,7 @@ def integer_scale(
 class BackendOutcome:
     """What a backend returned: status, chosen values, objective and bound (model units)."""
 
-    status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | NO_SOLUTION | INVALID
+    status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | NO_SOLUTION (an invalid model raises)
     values: dict[str, np.ndarray]
     objective: float
     bound: float
@@ -131,7 +131,11 @@ def run_mip(
     time_left: float,
     hint: tuple[list[Any], list[float]] | None = None,
 ) -> BackendOutcome:
-    """Solve a ``pywraplp`` model with zero gap tolerance; objective/bound as the model has them."""
+    """Solve a ``pywraplp`` model with zero gap tolerance; objective/bound as the model has them.
+
+    SCIP runs on one thread, HiGHS on ``options.threads``. ``hint`` (variables, values)
+    goes to SCIP only: a hint crashes HiGHS in this OR-Tools build.
+    """
     import ortools.linear_solver.pywraplp as pywraplp  # this form: see new_mip
 
     solver.SetTimeLimit(int(max(10.0, 1000.0 * time_left)))

@@ -86,7 +86,9 @@ class SitingResult:
     gap : float
         ``|best_bound - objective| / max(|objective|, 1e-9)``; 0 when optimal.
     solver : str
-        Backend that produced the answer (e.g. ``"cp-sat"``, ``"lagrangian"``).
+        What produced the answer: the backend (``"scip"``, ``"highs"``, ``"cp-sat"``),
+        ``"presolve"``, ``"lagrangian"`` or ``"lp"`` when a bound proved it, or e.g.
+        ``"lagrangian+highs"`` (p-median residual).
     solve_time_s : float
         Wall-clock time of ``solve`` including preprocessing.
     time_limit_s : float

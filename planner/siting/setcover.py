@@ -41,10 +41,12 @@ class SetCover(SitingModel):
               y_j, z_k in {0, 1}
 
     With ``coverage = 1`` this is the classic location set covering problem (Toregas et
-    al. 1971). Solved on SCIP by default (continuous ``z``, exact for integral ``y``), or on
-    CP-SAT with integer-scaled costs and weights (weights rounded *down* and the target
-    *up*, so a reported solution always meets the target); greedy (cost per newly covered
-    weight) is the hint either way.
+    al. 1971). Solved on SCIP by default (continuous ``z``, exact for integral ``y``; HiGHS
+    selectable, same model), or on CP-SAT with integer-scaled costs and weights (weights
+    rounded *down* and the target *up*, so a reported solution always meets the target).
+    Greedy (cost per newly covered weight) is the hint on SCIP and CP-SAT; HiGHS gets none
+    (a hint crashes it in this OR-Tools build) but its solution is never reported when
+    the greedy one is cheaper.
     """
 
     kind = "cover"

@@ -1,4 +1,5 @@
-r"""Flow-refuelling location model, arc-cover formulation (Capar & Kuby 2012), on CP-SAT.
+r"""Flow-refuelling location model, arc-cover formulation (Capar & Kuby 2012), solved on
+SCIP by default (HiGHS or CP-SAT selectable; see :func:`solve_frlm`).
 
 Each OD flow q travels the round trip o -> d -> o, seen as a cycle of length 2L. A site at
 km s along the route stands on the cycle at s and at 2L - s. The trip is refuellable when

@@ -65,14 +65,16 @@ class MCLP(SitingModel):
     sites and ``W_fix`` the weight they already cover. Dominated candidates and
     candidates covering nothing are removed first.
 
-    Solving, in order, each step on what the previous left:
+    Solving, in order, each step on what the previous left (time shares are of the time
+    left after the reduction):
 
-    1. greedy adding, then best-improvement 1-swaps (at most a fifth of the time limit);
+    1. greedy adding, then, with ``p`` and no budget, best-improvement 1-swaps (at most a
+       fifth of the time);
     2. the Lagrangian bound of :mod:`planner.siting.mclp.lagrange` (relaxing the
-       coupling rows; at most a tenth of the limit). When the bound meets the incumbent the
+       coupling rows; at most a tenth of the time). When the bound meets the incumbent the
        answer is proven optimal here (solver ``"lagrangian"``), which is the common case on
        city studies;
-    3. on large instances (``KERNEL_MIN_NNZ``) the exact LP bound of
+    3. on large instances (``KERNEL_MIN_NNZ``; not with ``"cp-sat"``) the exact LP bound of
        :mod:`planner.siting.mclp.lp` (its dual solved by HiGHS; at most ``LP_SHARE`` of
        the time): its rounding is one more solution, and when it meets the incumbent the
        answer is proven (solver ``"lp"``). Otherwise reduced-cost fixing closes (or opens)
@@ -82,10 +84,10 @@ class MCLP(SitingModel):
        ranked candidates (kernel search of :mod:`planner.siting.mclp.kernel`; at most half
        of the time left);
     5. the full (or restricted) model on the backend (:mod:`planner.siting.mclp.mip`),
-       warm-started with the best solution.
-       The default is SCIP (continuous ``z``), far faster than CP-SAT on these covering
-       structures; ``"cp-sat"`` (integer-scaled weights, no LP step) and ``"highs"`` are
-       selectable.
+       with the best solution as a hint (HiGHS gets none: a hint crashes it in this
+       OR-Tools build). The default is SCIP (continuous ``z``), far faster than CP-SAT on
+       these covering structures; ``"cp-sat"`` (integer-scaled weights, no LP step and no
+       kernel search) and ``"highs"`` are selectable.
 
     The reported bound is the smallest of the backend's (over the restricted instance),
     the LP and the Lagrangian one.

@@ -74,10 +74,14 @@ class PMedian(SitingModel):
     4. Beasley's reduction tests and probing fix columns open or closed whenever forcing
        the opposite lifts the bound above the incumbent;
     5. if a gap remains, the *residual* model (undecided columns only, each row reduced to
-       the columns that beat its nearest forced-open site) is solved exactly with CP-SAT in
-       the compact radius form of Elloumi (2010):
-       ``min sum_i w_i (D_i^1 + sum_l (D_i^{l+1} - D_i^l) z_il)``,
-       ``z_il + sum_{j: d_ij <= D_i^l} y_j >= 1``, with the incumbent as a hint.
+       the columns that beat its nearest forced-open site) is solved exactly in the compact
+       radius form of Elloumi (2010) over the distinct weighted costs ``D_i^l`` of row
+       ``i``: ``min sum_i (D_i^1 + sum_l (D_i^{l+1} - D_i^l) z_il)``,
+       ``z_il + sum_{j: w_i d_ij <= D_i^l} y_j >= 1`` (:mod:`planner.siting.pmedian.residual`).
+       The default is HiGHS on the *truncated* form (each row's levels cut at a radius,
+       a relaxation; rows served beyond it get all their levels and it is solved again),
+       without a hint; ``"scip"`` runs the same, and ``"cp-sat"`` solves the full form with
+       integer-scaled costs and the incumbent as a hint.
 
     With integral data the search stops as soon as ``bound > incumbent - 1`` (the optimum
     is an integer). Unreachable pairs (``inf``) must never be used: when ``p`` sites cannot
