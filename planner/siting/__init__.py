@@ -1,10 +1,11 @@
 """OR-Tools charger siting models.
 
 Every model is a class with a core constructor from arrays (``from_cost_matrix`` or, for
-corridors, ``from_paths``) and an adapter from GeoDataFrames on a
-:class:`networks.RoadNetwork` (``from_geodataframe`` / ``from_network``); ``solve()``
-returns a :class:`SitingResult` (chosen sites and plugs, objective, best bound, gap,
-status, time). :func:`check_result` recomputes a result from the raw inputs.
+corridors, ``from_paths``); MCLP, PMedian and SetCover also build from GeoDataFrames on a
+:class:`networks.RoadNetwork` (``from_geodataframe``) and the FRLM from OD pairs on one
+(``from_network``). ``solve()`` returns a :class:`SitingResult` (chosen sites and plugs,
+objective, best bound, gap, status, time). :func:`check_result` recomputes a result from
+the raw inputs.
 
 =================  =========================================================
 ``MCLP``           maximal covering with ``p`` new sites or a budget

@@ -1,5 +1,5 @@
-"""Shared plumbing of the siting models: options, the result object, input validation,
-exact demand aggregation and the OR-Tools call wrappers (CP-SAT and the MIP interface).
+"""Shared plumbing of the siting models: solve options, the result object and input
+validation (the OR-Tools calls are in :mod:`planner.siting._backends`).
 
 Conventions used by every model
 -------------------------------
@@ -18,20 +18,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from planner._errors import (
-    InfeasibleModelError,
-    ModelInputError,
-    NoCandidatesError,
-    SolverError,
-)
+from planner._errors import ModelInputError, NoCandidatesError
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +86,9 @@ class SitingResult:
     gap : float
         ``|best_bound - objective| / max(|objective|, 1e-9)``; 0 when optimal.
     solver : str
-        Backend that produced the answer (e.g. ``"cp-sat"``, ``"lagrangian"``).
+        What produced the answer: the backend (``"scip"``, ``"highs"``, ``"cp-sat"``),
+        ``"presolve"``, ``"lagrangian"`` or ``"lp"`` when a bound proved it, or e.g.
+        ``"lagrangian+highs"`` (p-median residual).
     solve_time_s : float
         Wall-clock time of ``solve`` including preprocessing.
     time_limit_s : float
@@ -316,7 +312,7 @@ def check_fixed(fixed_open, m: int) -> np.ndarray:
     return np.unique(arr.astype(np.int64))
 
 
-def check_free_sites(m: int, fixed: np.ndarray, labels=None) -> np.ndarray:
+def check_free_sites(m: int, fixed: np.ndarray) -> np.ndarray:
     """Columns that may be opened; raises :class:`NoCandidatesError` when there are none."""
     free = np.setdiff1d(np.arange(m), fixed)
     if free.size == 0:
@@ -327,7 +323,16 @@ def check_free_sites(m: int, fixed: np.ndarray, labels=None) -> np.ndarray:
     return free
 
 
-def check_count(value, name: str, *, allow_none: bool = True) -> int | None:
+@overload
+def check_count(value: Any, name: str, *, allow_none: Literal[False]) -> int: ...
+
+
+@overload
+def check_count(value: Any, name: str, *, allow_none: bool = True) -> int | None: ...
+
+
+def check_count(value: Any, name: str, *, allow_none: bool = True) -> int | None:
+    """A non-negative integer count; ``None`` passes through when ``allow_none``."""
     if value is None:
         if allow_none:
             return None
@@ -365,154 +370,3 @@ def labels_array(labels, m: int) -> np.ndarray | None:
     if arr.size != m:
         raise ModelInputError(f"site_labels has {arr.size} entries but there are {m} sites")
     return arr
-
-
-# ---------------------------------------------------------------------------- integer scaling
-def integer_scale(
-    values: np.ndarray, *, max_total: float = 2.0**52
-) -> tuple[np.ndarray, float, float]:
-    """Scale non-negative values to integers for CP-SAT.
-
-    Returns ``(ints, scale, max_error)`` with ``ints = round(values * scale)``; the scale is
-    1 when the values are already integral, else the power of ten (or two) giving about
-    nine significant digits without overflowing ``max_total``. ``max_error`` bounds
-    ``|sum(ints)/scale - sum(values)|`` over any subset.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    total = float(v.sum()) if v.size else 0.0
-    if np.all(v == np.round(v)) and total < max_total:
-        return v.astype(np.int64), 1.0, 0.0
-    top = max(float(v.max()) if v.size else 1.0, 1e-300)
-    scale = 10.0 ** (9 - math.ceil(math.log10(top)))
-    while total * scale > max_total / 4:
-        scale /= 10.0
-    ints = np.round(v * scale).astype(np.int64)
-    err = float(np.abs(ints / scale - v).sum())
-    return ints, scale, err
-
-
-# ---------------------------------------------------------------------------- OR-Tools wrappers
-@dataclass
-class BackendOutcome:
-    """What a backend returned: status, chosen values, objective and bound (model units)."""
-
-    status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | NO_SOLUTION | INVALID
-    values: dict[str, np.ndarray]
-    objective: float
-    bound: float
-    solver: str
-    wall_s: float
-
-
-def run_cpsat(
-    model,
-    var_groups: dict[str, Sequence],
-    *,
-    options: SolveOptions,
-    time_left: float,
-    scale: float = 1.0,
-    offset: float = 0.0,
-) -> BackendOutcome:
-    """Solve a CP-SAT model; values per variable group, objective/bound back in model units."""
-    from ortools.sat.python import cp_model
-
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.01, float(time_left))
-    solver.parameters.num_workers = int(options.threads)
-    solver.parameters.random_seed = int(options.seed)
-    solver.parameters.log_search_progress = bool(options.log)
-    # Covering models are LP-driven: full linearization lets CP-SAT's workers use the LP
-    # relaxation (an MCLP that took 57 s at the default level closes in about a second).
-    solver.parameters.linearization_level = 2
-    t = time.monotonic()
-    code = solver.Solve(model)
-    wall = time.monotonic() - t
-    name = solver.StatusName(code)
-    logger.debug("cp-sat: %s in %.2f s", name, wall)
-    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        values = {
-            k: np.fromiter((solver.Value(v) for v in vs), dtype=np.int64, count=len(vs))
-            for k, vs in var_groups.items()
-        }
-        return BackendOutcome(
-            status=OPTIMAL if code == cp_model.OPTIMAL else FEASIBLE,
-            values=values,
-            objective=solver.ObjectiveValue() / scale + offset,
-            bound=solver.BestObjectiveBound() / scale + offset,
-            solver="cp-sat",
-            wall_s=wall,
-        )
-    if code == cp_model.INFEASIBLE:
-        return BackendOutcome("INFEASIBLE", {}, math.nan, math.nan, "cp-sat", wall)
-    if code == cp_model.MODEL_INVALID:
-        raise SolverError(f"CP-SAT rejected the model: {model.Validate()}")
-    return BackendOutcome(
-        "NO_SOLUTION", {}, math.nan, solver.BestObjectiveBound() / scale + offset, "cp-sat", wall
-    )
-
-
-def new_mip(kind: str):
-    """A ``pywraplp`` solver for ``"scip"`` or ``"highs"``."""
-    from ortools.linear_solver import pywraplp
-
-    backend = {"scip": "SCIP", "highs": "HIGHS"}[kind]
-    solver = pywraplp.Solver.CreateSolver(backend)
-    if solver is None:  # pragma: no cover - depends on the OR-Tools build
-        raise SolverError(f"OR-Tools was built without {backend}; choose another solver")
-    return solver
-
-
-def run_mip(
-    solver,
-    var_groups: dict[str, Sequence],
-    *,
-    kind: str,
-    options: SolveOptions,
-    time_left: float,
-    hint: tuple[list, list] | None = None,
-) -> BackendOutcome:
-    """Solve a ``pywraplp`` model with zero gap tolerance; objective/bound as the model has them."""
-    from ortools.linear_solver import pywraplp
-
-    solver.SetTimeLimit(int(max(10.0, 1000.0 * time_left)))
-    # SCIP runs single-threaded: with more threads OR-Tools switches it to its concurrent
-    # mode, which here stopped early at FEASIBLE with gaps and differed run to run
-    solver.SetNumThreads(1 if kind == "scip" else int(options.threads))
-    if kind == "scip":
-        solver.SetSolverSpecificParametersAsString(
-            f"limits/gap = 0\nlimits/absgap = 0\nrandomization/randomseedshift = {int(options.seed)}\n"
-        )
-    if kind == "highs" and not options.log:
-        # HiGHS prints a banner on stdout even with output suppressed; library code must not
-        solver.SetSolverSpecificParametersAsString("output_flag=false\n")
-    if options.log:
-        solver.EnableOutput()
-    if (
-        hint is not None and kind != "highs"
-    ):  # a hint crashes HiGHS 1.12 in this OR-Tools (segfault)
-        solver.SetHint(*hint)
-    params = pywraplp.MPSolverParameters()
-    params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
-    t = time.monotonic()
-    code = solver.Solve(params)
-    wall = time.monotonic() - t
-    logger.debug("%s: status %d in %.2f s", kind, code, wall)
-    if code in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-        values = {
-            k: np.fromiter((v.solution_value() for v in vs), dtype=np.float64, count=len(vs))
-            for k, vs in var_groups.items()
-        }
-        obj = solver.Objective()
-        status = OPTIMAL if code == pywraplp.Solver.OPTIMAL else FEASIBLE
-        bound = obj.Value() if status == OPTIMAL else obj.BestBound()
-        return BackendOutcome(status, values, obj.Value(), bound, kind, wall)
-    if code == pywraplp.Solver.INFEASIBLE:
-        return BackendOutcome("INFEASIBLE", {}, math.nan, math.nan, kind, wall)
-    if code in (pywraplp.Solver.ABNORMAL, pywraplp.Solver.MODEL_INVALID):
-        raise SolverError(f"{kind} failed on the model (status {code}); try solver='cp-sat'")
-    return BackendOutcome("NO_SOLUTION", {}, math.nan, math.nan, kind, wall)
-
-
-def raise_infeasible(model: str, constraint: str, data: str, fix: str) -> None:
-    """Raise :class:`InfeasibleModelError` with a uniform diagnosis."""
-    raise InfeasibleModelError(f"{model}: infeasible because of {constraint}: {data}; {fix}")

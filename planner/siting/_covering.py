@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import sparse
 
 from planner.siting._aggregate import coverage_matrix, group_identical_rows
@@ -85,9 +86,11 @@ def reduce_covering(
     live = ~by_fixed & (n_cov > 0) & (weights > 0)
     rows = np.flatnonzero(live)
     sub = Af if rows.size == n else Af[rows]
+    gw: NDArray[np.float64]
     if rows.size:
         rep, inverse = group_identical_rows(sub)
-        gw = np.bincount(inverse, weights=weights[rows], minlength=rep.size)
+        # numpy's stub types bincount as intp even with float weights (it returns float64)
+        gw = np.bincount(inverse, weights=weights[rows], minlength=rep.size)  # type: ignore[assignment]
         G = sub[rep].tocsc()
     else:
         gw = np.zeros(0)

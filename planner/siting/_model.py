@@ -20,8 +20,9 @@ logger = logging.getLogger(__name__)
 class SitingModel:
     """Common interface: a model holds validated raw inputs and solves to a result.
 
-    Subclasses build instances through ``from_cost_matrix`` (arrays) and
-    ``from_geodataframe`` (GeoDataFrames + :class:`networks.RoadNetwork`) and implement
+    Subclasses build instances from arrays (``from_cost_matrix``; ``from_paths`` for the
+    FRLM), most also from a :class:`networks.RoadNetwork` (``from_geodataframe`` for
+    MCLP, PMedian and SetCover, ``from_network`` for the FRLM), and implement
     ``_solve(options, started)``.
     """
 
@@ -31,6 +32,8 @@ class SitingModel:
     def __init__(self, raw: dict[str, Any], *, site_labels: np.ndarray | None = None) -> None:
         self.raw = raw
         self.site_labels = site_labels
+        #: Snapped inputs when built by ``from_geodataframe`` (``None`` from arrays).
+        self.geo: GeoInputs | None = None
 
     def solve(
         self,
@@ -49,11 +52,13 @@ class SitingModel:
             Wall-clock limit for the whole solve. When it is reached the best solution
             found is returned with status ``"FEASIBLE"`` and its proven gap.
         threads : int
-            Worker threads for the OR-Tools backend.
+            Worker threads for CP-SAT and HiGHS (SCIP always runs on one).
         seed : int
             Random seed of the backend.
         solver : str
-            ``"auto"``, ``"cp-sat"``, ``"scip"`` or ``"highs"``.
+            ``"auto"`` (the model's default: HiGHS for the p-median residual, SCIP for
+            the others), ``"cp-sat"`` (not for :class:`~planner.siting.Capacitated`),
+            ``"scip"`` or ``"highs"``.
         log : bool
             Let the backend print its search log.
 
@@ -148,8 +153,9 @@ def travel_times_to_sites(
 ) -> np.ndarray:
     """``len(demand_nodes) x len(site_nodes)`` fastest driving time demand -> site (s).
 
-    With more demand nodes than sites, one Dijkstra per *site* runs on the reversed graph
-    (same numbers, far fewer searches); otherwise ``network.travel_time_matrix`` is used.
+    With more than twice as many demand nodes as sites, one Dijkstra per *site* runs on the
+    reversed graph (same numbers, far fewer searches); otherwise
+    ``network.travel_time_matrix`` is used.
     """
     if demand_nodes.size <= 2 * site_nodes.size:
         return network.travel_time_matrix(demand_nodes, site_nodes, cutoff=cutoff)

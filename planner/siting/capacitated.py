@@ -11,6 +11,7 @@ from scipy import sparse
 
 from planner._errors import InfeasibleModelError, ModelInputError, UnreachableDemandError
 from planner.siting._aggregate import coverage_matrix, group_identical_rows
+from planner.siting._backends import new_mip, run_mip
 from planner.siting._base import (
     FEASIBLE,
     OPTIMAL,
@@ -24,8 +25,6 @@ from planner.siting._base import (
     check_weights,
     labels_array,
     make_result,
-    new_mip,
-    run_mip,
 )
 from planner.siting._model import SitingModel
 
@@ -50,8 +49,9 @@ class Capacitated(SitingModel):
               x_ij >= 0 (only pairs within threshold),  y_j in {0,1},  n_j in Z+
 
     ``U_j = min(max_plugs_j, floor(grid_kw_j / plug_kw_j))``. Rows with the same set of
-    reachable sites are merged (exact, since ``x`` is continuous). Solved with SCIP
-    through OR-Tools (continuous assignment), warm-started from a greedy solution.
+    reachable sites are merged (exact, since ``x`` is continuous). Solved as a MIP
+    (continuous assignment) through OR-Tools on SCIP by default, warm-started from a greedy
+    solution, or on HiGHS (no warm start); CP-SAT is not supported.
     """
 
     kind = "capacitated"

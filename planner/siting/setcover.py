@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from planner._errors import InfeasibleModelError, ModelInputError, UnreachableDemandError
+from planner.siting._backends import integer_scale, new_mip, run_cpsat, run_mip
 from planner.siting._base import (
     FEASIBLE,
     OPTIMAL,
@@ -19,10 +20,8 @@ from planner.siting._base import (
     check_free_sites,
     check_site_costs,
     check_weights,
-    integer_scale,
     labels_array,
     make_result,
-    run_cpsat,
 )
 from planner.siting._covering import covered_weight, greedy_cover, reduce_covering
 from planner.siting._model import SitingModel, adapter_inputs
@@ -42,10 +41,12 @@ class SetCover(SitingModel):
               y_j, z_k in {0, 1}
 
     With ``coverage = 1`` this is the classic location set covering problem (Toregas et
-    al. 1971). Solved on SCIP by default (continuous ``z``, exact for integral ``y``), or on
-    CP-SAT with integer-scaled costs and weights (weights rounded *down* and the target
-    *up*, so a reported solution always meets the target); greedy (cost per newly covered
-    weight) is the hint either way.
+    al. 1971). Solved on SCIP by default (continuous ``z``, exact for integral ``y``; HiGHS
+    selectable, same model), or on CP-SAT with integer-scaled costs and weights (weights
+    rounded *down* and the target *up*, so a reported solution always meets the target).
+    Greedy (cost per newly covered weight) is the hint on SCIP and CP-SAT; HiGHS gets none
+    (a hint crashes it in this OR-Tools build) but its solution is never reported when
+    the greedy one is cheaper.
     """
 
     kind = "cover"
@@ -192,8 +193,6 @@ class SetCover(SitingModel):
     def _mip(self, inst, c, need, greedy, kind, options, left):
         """Same model on SCIP/HiGHS with continuous ``z`` (exact: for integral ``y`` the best
         ``z`` is the 0/1 coverage)."""
-        from planner.siting._base import new_mip, run_mip
-
         G = inst.groups.tocsr()
         K, J = G.shape
         solver = new_mip(kind)
@@ -246,15 +245,17 @@ class SetCover(SitingModel):
         need_int = math.ceil(need * wscale - 1e-9)
         cint, cscale, cerr = integer_scale(c[inst.cols])
         model = cp_model.CpModel()
-        y = [model.NewBoolVar(f"y{j}") for j in range(J)]
-        z = [model.NewBoolVar(f"z{k}") for k in range(K)]
+        y = [model.new_bool_var(f"y{j}") for j in range(J)]
+        z = [model.new_bool_var(f"z{k}") for k in range(K)]
         for k in range(K):
-            model.AddBoolOr([y[j] for j in G.indices[G.indptr[k] : G.indptr[k + 1]]] + [z[k].Not()])
-        model.Add(cp_model.LinearExpr.WeightedSum(z, wint.tolist()) >= need_int)
-        model.Minimize(cp_model.LinearExpr.WeightedSum(y, cint.tolist()))
+            model.add_bool_or(
+                [y[j] for j in G.indices[G.indptr[k] : G.indptr[k + 1]]] + [z[k].Not()]
+            )
+        model.add(cp_model.LinearExpr.WeightedSum(z, wint.tolist()) >= need_int)
+        model.minimize(cp_model.LinearExpr.WeightedSum(y, cint.tolist()))
         gset = set(greedy.tolist())
         for j in range(J):
-            model.AddHint(y[j], j in gset)
+            model.add_hint(y[j], j in gset)
         out = run_cpsat(model, {"y": y}, options=options, time_left=left, scale=cscale)
         if out.status not in (OPTIMAL, FEASIBLE):
             if out.status == "INFEASIBLE":

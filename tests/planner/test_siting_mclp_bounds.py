@@ -17,6 +17,7 @@ from scipy import sparse
 from planner.siting import MCLP
 from planner.siting._covering import CoverInstance, covered_weight, greedy_cover
 from planner.siting.mclp import model as mclp_module
+from planner.siting.mclp.kernel import kernel_polish, solve_kernel
 from planner.siting.mclp.lagrange import lagrangian_cover_bound
 
 
@@ -112,13 +113,12 @@ def test_kernel_polish_improves_the_greedy_start_up_to_the_optimum(seed):
     best = max(
         w[(cost[:, list(s)] <= thr).any(axis=1)].sum() for s in itertools.combinations(range(m), p)
     )
-    model = MCLP.from_cost_matrix(cost, w, threshold=thr, p=p)
     inst = reduce_covering(
         cost, w, thr, np.zeros(0, np.int64), np.arange(m), np.ones(m), use_costs=False
     )
     start = greedy_cover(inst, np.ones(m), p=p, budget=None)
     lag = lagrangian_cover_bound(inst, p=p, incumbent=start, deadline=time.monotonic() + 5)
-    polished, value = model._kernel_polish(
+    polished, value = kernel_polish(
         inst,
         np.ones(m),
         p,
@@ -195,7 +195,6 @@ def test_kernel_bucket_solve_uses_the_bucket_and_beats_the_incumbent_or_returns_
     cost, w = _plane(2)
     thr, p = 400.0, 3
     m = cost.shape[1]
-    model = MCLP.from_cost_matrix(cost, w, threshold=thr, p=p)
     inst = reduce_covering(
         cost, w, thr, np.zeros(0, np.int64), np.arange(m), np.ones(m), use_costs=False
     )
@@ -205,17 +204,17 @@ def test_kernel_bucket_solve_uses_the_bucket_and_beats_the_incumbent_or_returns_
     start = np.arange(p)
     args = (inst, kernel, start, np.ones(m), p, None, "scip", SolveOptions(), time.monotonic() + 20)
     # nothing beats the optimum: no solution
-    assert model._solve_kernel(*args, must_use=bucket, beat=best[0]) is None
+    assert solve_kernel(*args, must_use=bucket, beat=best[0]) is None
     # below it: a solution with a bucket site that beats the bar
     with_bucket = max(
         covered_weight(inst, np.array(s))
         for s in itertools.combinations(range(J), p)
         if set(s) & set(bucket.tolist())
     )
-    got = model._solve_kernel(*args, must_use=bucket, beat=with_bucket - 1)
+    got = solve_kernel(*args, must_use=bucket, beat=with_bucket - 1)
     assert got is not None
     chosen, _, val = got
     assert np.intersect1d(chosen, bucket).size >= 1 and chosen.size <= p
     assert val == pytest.approx(with_bucket)  # the best solution using the bucket
-    plain = model._solve_kernel(*args)
+    plain = solve_kernel(*args)
     assert plain is not None and plain[2] == pytest.approx(best[0])

@@ -329,3 +329,118 @@ def test_mclp_from_geodataframe_on_almaty(almaty):
     model.check(res)
     assert res.optimal and len(res.selected_labels) <= 3 and "s0" not in res.selected_labels
     assert res.summary()["fixed_open"] == [0]
+
+
+# ----------------------------------------------------------------------------- FRLM on a road network
+def _ladder_network():
+    """Synthetic (made-up) corridor: two parallel two-way roads of 9 nodes, 14-26 km links,
+    joined by 2-5 km rungs, random speeds (so every fastest route is unique and not always
+    the shortest). Returns the :class:`networks.RoadNetwork` and the same graph in networkx."""
+    import networkx as nx
+
+    from networks import RoadNetwork
+
+    rng = np.random.default_rng(7)
+    G = nx.MultiDiGraph(crs="EPSG:4326")
+    for row in (0, 1):
+        for i in range(9):
+            G.add_node(100 * (row + 1) + i, x=70.0 + 0.25 * i, y=48.0 + 0.05 * row)
+
+    def road(u, v, km):
+        t = km / rng.uniform(60.0, 110.0) * 3600.0
+        for a, b in ((u, v), (v, u)):
+            G.add_edge(a, b, length=1000.0 * km, travel_time=t)
+
+    for row in (100, 200):
+        for i in range(8):
+            road(row + i, row + i + 1, rng.uniform(14.0, 26.0))
+    for i in range(0, 9, 2):
+        road(100 + i, 200 + i, rng.uniform(2.0, 5.0))
+    H = nx.DiGraph()
+    for u, v, d in G.edges(data=True):
+        H.add_edge(u, v, **d)
+    return RoadNetwork.from_graph(G, name="synthetic ladder"), H
+
+
+def _frlm_network_case():
+    """The ladder, OD pairs, flows and sites, and the routes worked out independently with
+    networkx (node indices along the fastest route, cumulative km from 0)."""
+    import networkx as nx
+
+    net, H = _ladder_network()
+    ids = [100, 104, 108, 200, 203, 206, 208, 102, 205]
+    pairs = [(a, b) for a, b in itertools.combinations(ids, 2) if abs(a % 100 - b % 100) >= 3]
+    origins = net.index_of([a for a, _ in pairs])
+    destinations = net.index_of([b for _, b in pairs])
+    flows = np.random.default_rng(8).integers(1, 20, len(pairs)).astype(float)
+    site_nodes = net.index_of([101, 103, 105, 107, 200, 202, 204, 206, 208])
+    routes = []
+    for a, b in pairs:
+        path = nx.shortest_path(H, a, b, weight="travel_time")
+        km = np.concatenate(
+            [[0.0], np.cumsum([H[u][v]["length"] / 1000.0 for u, v in itertools.pairwise(path)])]
+        )
+        routes.append((net.index_of(path), km))
+    return net, origins, destinations, flows, site_nodes, routes
+
+
+def test_frlm_from_network_equals_from_paths_and_brute_force():
+    """``FRLM.from_network`` routes with ``RoadNetwork.route_paths`` (added in the networks
+    package); the routes here come from networkx on the same synthetic graph."""
+    from planner.siting.checker import _round_trip_ok
+
+    net, origins, destinations, flows, site_nodes, routes = _frlm_network_case()
+    route_km = [km for _, km in routes]
+    site_km, site_idx = [], []
+    for nodes, km in routes:  # the sites on each route, in route order
+        on = [(km[i], j) for i, n in enumerate(nodes) for j in np.flatnonzero(site_nodes == n)]
+        site_km.append(np.array([k for k, _ in on], dtype=float))
+        site_idx.append(np.array([j for _, j in on], dtype=np.int64))
+    n = site_nodes.size
+    range_km = 70.0
+
+    def refuelled(open_):
+        return sum(
+            f
+            for rk, sk, si, f in zip(route_km, site_km, site_idx, flows, strict=True)
+            if _round_trip_ok(rk, sk[np.isin(si, list(open_))], range_km)
+        )
+
+    objective = {}
+    for p, fixed in ((1, None), (2, None), (3, [4]), (None, [4])):
+        kw = dict(range_km=range_km, p=p, fixed_open=fixed)
+        by_net = FRLM.from_network(net, origins, destinations, flows, site_nodes, **kw)
+        for q, (rk, sk, si) in enumerate(zip(route_km, site_km, site_idx, strict=True)):
+            np.testing.assert_allclose(by_net.raw["route_km"][q], rk, rtol=1e-12)
+            got = sorted(
+                zip(by_net.raw["site_idx"][q].tolist(), by_net.raw["site_km"][q], strict=True)
+            )
+            want = sorted(zip(si.tolist(), sk, strict=True))
+            assert [j for j, _ in got] == [j for j, _ in want]
+            np.testing.assert_allclose([k for _, k in got], [k for _, k in want], rtol=1e-12)
+        by_hand = FRLM.from_paths(route_km, site_km, site_idx, flows, n_sites=n, **kw)
+        r_net, r_hand = by_net.solve(time_limit_s=60), by_hand.solve(time_limit_s=60)
+        by_net.check(r_net)
+        assert r_net.optimal and r_hand.optimal
+        assert r_net.selected.tolist() == r_hand.selected.tolist()
+        assert r_net.objective == pytest.approx(r_hand.objective, rel=1e-12)
+        objective[p] = r_net.objective
+        # brute force with the checker's tank rule
+        base = [] if fixed is None else fixed
+        free = [j for j in range(n) if j not in base]
+        if p is not None:
+            best = max(refuelled([*base, *s]) for s in itertools.combinations(free, p))
+            assert r_net.objective == pytest.approx(best, rel=1e-12)
+        else:
+            everything = refuelled(range(n))
+            fewest = min(
+                k
+                for k in range(len(free) + 1)
+                for s in itertools.combinations(free, k)
+                if refuelled([*base, *s]) >= everything - 1e-9
+            )
+            assert r_net.objective == fewest
+            assert r_net.details["refuelled_flow"] == pytest.approx(everything)
+    # not a trivial instance: no station refuels everything, and each one more helps
+    assert refuelled([]) < objective[1] < objective[2] < objective[3] < refuelled(range(n))
+    assert objective[None] > 3

@@ -1,4 +1,5 @@
-r"""Flow-refuelling location model, arc-cover formulation (Capar & Kuby 2012), on CP-SAT.
+r"""Flow-refuelling location model, arc-cover formulation (Capar & Kuby 2012), solved on
+SCIP by default (HiGHS or CP-SAT selectable; see :func:`solve_frlm`).
 
 Each OD flow q travels the round trip o -> d -> o, seen as a cycle of length 2L. A site at
 km s along the route stands on the cycle at s and at 2L - s. The trip is refuellable when
@@ -26,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.siting._base import integer_scale
+from planner.siting._backends import integer_scale, new_mip, run_mip
+from planner.siting._base import SolveOptions
 
 logger = logging.getLogger(__name__)
 
@@ -224,8 +226,6 @@ def _solve_mip(
 ) -> FRLMSolution:
     """The arc-cover model on SCIP/HiGHS: ``y`` continuous (exact: for binary ``x`` each
     ``y_q`` is at most 0 or 1), one covering row per distinct arc set."""
-    from planner.siting._base import SolveOptions, new_mip, run_mip
-
     solver = new_mip(backend)
     inf = solver.infinity()
     x = [solver.IntVar(1.0 if k in fixed_set else 0.0, 1.0, f"x{k}") for k in range(n_sites)]
@@ -325,7 +325,7 @@ def _greedy_open(sets, fixed_set, p, n_sites) -> set[int]:
                     counts[k] = counts.get(k, 0) + 1
         if not counts:
             break
-        best = max(counts, key=counts.get)
+        best = max(counts, key=counts.__getitem__)
         open_.add(best)
         pending = [[ks for ks in need if best not in ks] for need in pending]
     return open_

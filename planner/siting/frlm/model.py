@@ -73,6 +73,10 @@ class FRLM(SitingModel):
             Driving range R.
         p : int or None
             New sites to open; ``None`` = fewest sites refuelling all refuellable flow.
+        fixed_open : array-like of int or bool mask, optional
+            Sites open whatever happens (existing stations).
+        site_labels : sequence, optional
+            Labels for reporting.
         """
         flows = np.asarray(flows, dtype=float)
         if len(route_km) != flows.size or len(site_km) != flows.size or len(site_idx) != flows.size:
@@ -117,8 +121,22 @@ class FRLM(SitingModel):
         fixed_open=None,
         site_labels=None,
     ) -> FRLM:
-        """Build from a :class:`networks.RoadNetwork`: OD node pairs, their flows and the
-        network nodes of the sites; routes are the fastest paths (one C Dijkstra per origin)."""
+        """Build from a :class:`networks.RoadNetwork`: each OD pair drives its fastest route.
+
+        Parameters
+        ----------
+        network : networks.RoadNetwork
+            Road network; ``network.route_paths(origins, destinations)`` gives, per pair,
+            the node indices along the fastest route and their cumulative km (from 0).
+        origins, destinations : array-like of int
+            Node indices of the OD pairs (one destination per origin).
+        flows : array-like
+            Flow (trips) of each OD pair.
+        site_nodes : array-like of int
+            Network node of every site (column); a site serves the routes through its node.
+        range_km, p, fixed_open, site_labels
+            As in :meth:`from_paths`.
+        """
         paths = network.route_paths(np.asarray(origins), np.asarray(destinations))
         site_nodes = np.asarray(site_nodes, dtype=np.int64)
         route_km, site_km, site_idx = [], [], []

@@ -17,10 +17,10 @@ a valid bound whatever the subgradient method's convergence. The top-``p`` sets 
 the way are evaluated as solutions too (Lagrangian heuristic).
 
 Polish. The multipliers rank the candidates for :class:`~planner.siting.MCLP`'s kernel
-search: the sites of the incumbent plus the best ranked ones form a small *kernel* whose
-restricted MCLP (:func:`planner.siting.mclp.lp.restricted_instance`) an exact solver
-closes quickly; its optimum is a solution of the full problem (Angelelli, Mansini &
-Speranza 2010).
+search (:mod:`planner.siting.mclp.kernel`): the sites of the incumbent plus the best
+ranked ones form a small *kernel* whose restricted MCLP
+(:func:`planner.siting.mclp.lp.restricted_instance`) an exact solver closes quickly; its
+optimum is a solution of the full problem (Angelelli, Mansini & Speranza 2010).
 """
 
 from __future__ import annotations
@@ -108,8 +108,8 @@ def lagrangian_cover_bound(
     GT = G.T.tocsr()
     W = np.asarray(inst.group_weight, dtype=np.float64)
     J = G.shape[1]
-    use_p = p is not None and p < J
-    use_b = budget is not None and costs is not None
+    top_p = p if p is not None and p < J else None  # the site count binds
+    knap = None if budget is None or costs is None else (costs, budget)
     best_sel = np.asarray(incumbent, dtype=np.int64)
     y = np.zeros(J)
     if best_sel.size:
@@ -121,12 +121,12 @@ def lagrangian_cover_bound(
     for it in range(1, max_iter + 1):  # noqa: B007 - `it` is reported after the loop
         s = GT @ lam
         vals, sels = [], []
-        if use_p:
-            top = np.argpartition(-s, p - 1)[:p]
+        if top_p is not None:
+            top = np.argpartition(-s, top_p - 1)[:top_p]
             vals.append(float(s[top].sum()))
             sels.append(top)
-        if use_b:
-            v, prefix = _knapsack_bound(s, costs, budget)
+        if knap is not None:
+            v, prefix = _knapsack_bound(s, *knap)
             vals.append(v)
             sels.append(prefix)
         if not vals:  # neither limit binds: every candidate may open
@@ -142,12 +142,10 @@ def lagrangian_cover_bound(
                 mu, stall = mu / 2, 0
         y[:] = 0.0
         sel = sels[k]
-        if use_p and use_b:  # a feasible set must respect both limits
-            sel = sel[np.argsort(-s[sel])][:p] if sel.size > p else sel
-            if costs[sel].sum() > budget * (1 + 1e-12):
-                sel = _knapsack_bound(np.where(np.isin(np.arange(J), sel), s, 0.0), costs, budget)[
-                    1
-                ]
+        if top_p is not None and knap is not None:  # a feasible set must respect both limits
+            sel = sel[np.argsort(-s[sel])][:top_p] if sel.size > top_p else sel
+            if knap[0][sel].sum() > knap[1] * (1 + 1e-12):
+                sel = _knapsack_bound(np.where(np.isin(np.arange(J), sel), s, 0.0), *knap)[1]
         y[sel] = 1.0
         cov = G @ y
         val = float(W[cov > 0].sum())

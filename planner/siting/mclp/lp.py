@@ -38,6 +38,7 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import sparse
 
 from planner.siting._covering import CoverInstance, covered_weight, reduce_covering, swap_cover
@@ -89,26 +90,32 @@ def lp_cover_bound(
     G = inst.groups.tocsr().astype(np.float64)
     W = np.asarray(inst.group_weight, dtype=np.float64)
     K, J = G.shape
-    use_p = p is not None
-    use_b = budget is not None and costs is not None
-    blocks, obj, ub = [G.T.tocsr()], [-np.ones(K)], [W]
-    if use_p:
+    # the budget row only with both the budget and the site costs
+    knap = (
+        None if budget is None or costs is None else (np.asarray(costs, dtype=np.float64), budget)
+    )
+    blocks = [G.T.tocsr()]
+    obj: list[NDArray[np.float64]] = [-np.ones(K)]
+    ub: list[NDArray[np.float64]] = [W]
+    if p is not None:
         blocks.append(sparse.csr_matrix(-np.ones((J, 1))))
-        obj.append([float(p)])
-        ub.append([np.inf])
-    if use_b:
-        blocks.append(sparse.csr_matrix(-np.asarray(costs, dtype=np.float64).reshape(J, 1)))
-        obj.append([float(budget)])
-        ub.append([np.inf])
+        obj.append(np.array([float(p)]))
+        ub.append(np.array([np.inf]))
+    if knap is not None:
+        blocks.append(sparse.csr_matrix(-knap[0].reshape(J, 1)))
+        obj.append(np.array([float(knap[1])]))
+        ub.append(np.array([np.inf]))
     blocks.append(-sparse.identity(J, format="csr"))
     obj.append(np.ones(J))
     ub.append(np.full(J, np.inf))
     A = sparse.hstack(blocks, format="csr")
     model = mb.Model()
+    # the helper's stub spells its array type as numpy.ndarray[numpy.float64[m, 1]]
+    # (pybind11), which no numpy array type matches
     model.helper.fill_model_from_sparse_data(
         np.zeros(A.shape[1]),
-        np.concatenate([np.asarray(u, dtype=np.float64) for u in ub]),
-        np.concatenate([np.asarray(o, dtype=np.float64) for o in obj]),
+        np.concatenate(ub),  # type: ignore[arg-type]
+        np.concatenate(obj),  # type: ignore[arg-type]
         np.full(J, -np.inf),
         np.zeros(J),
         A,
@@ -135,18 +142,22 @@ def lp_cover_bound(
     scores = G.T @ lam
     pos = K
     pi_p = pi_b = 0.0
-    if use_p:
+    if p is not None:
         pi_p, pos = max(0.0, float(x[pos])), pos + 1
-    if use_b:
+    if knap is not None:
         pi_b, pos = max(0.0, float(x[pos])), pos + 1
-    if use_p and not use_b:  # the best pi_p for these lambdas: the p-th largest score
+    if p is not None and knap is None:  # the best pi_p for these lambdas: the p-th largest score
         pi_p = (
             float(np.partition(scores, J - p)[J - p])
             if 0 < p <= J
             else (0.0 if p > J else float(scores.max()))
         )
-    d = scores - pi_p - (np.asarray(costs) * pi_b if use_b else 0.0)
-    C = float((W - lam).sum()) + (p * pi_p if use_p else 0.0) + (budget * pi_b if use_b else 0.0)
+    d = scores - pi_p - (knap[0] * pi_b if knap is not None else 0.0)
+    C = (
+        float((W - lam).sum())
+        + (p * pi_p if p is not None else 0.0)
+        + (knap[1] * pi_b if knap is not None else 0.0)
+    )
     bound = C + float(np.maximum(d, 0.0).sum())
     duals = solver.dual_values(model.get_linear_constraints()).to_numpy(dtype=np.float64)
     site_values = np.clip(np.abs(duals), 0.0, 1.0)
@@ -168,7 +179,8 @@ def lp_rounding(
     order = np.lexsort((-lp.site_values, -np.round(lp.reduced, 9)))
     if costs is None or budget is None:
         return np.sort(order[:p] if p is not None else order)
-    picked, spent = [], 0.0
+    picked: list[int] = []
+    spent = 0.0
     for j in order:
         if p is not None and len(picked) >= p:
             break

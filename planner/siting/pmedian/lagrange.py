@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -157,7 +158,7 @@ class Subgradient:
         stall: int = 20,
         min_pi: float = 1e-4,
         deadline: float = float("inf"),
-        heuristic=None,
+        heuristic: Callable[[np.ndarray], float] | None = None,
     ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, int]:
         """Maximise ``L``; stop when it exceeds ``target`` (proof), stalls or time is up.
 
@@ -192,6 +193,8 @@ class Subgradient:
                 break
             step = pi * max(upper - L, 1e-9 * max(1.0, abs(upper))) / norm
             lam = np.maximum(lam + step * g, 0.0)
+        if best_C is None or best_open is None:  # only when the loop never ran
+            raise ValueError(f"max_iter must be >= 1, got {max_iter}")
         return best, best_lam, best_C, best_open, it
 
 

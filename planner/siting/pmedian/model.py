@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -21,10 +24,8 @@ from planner.siting._base import (
     check_fixed,
     check_free_sites,
     check_weights,
-    integer_scale,
     labels_array,
     make_result,
-    run_cpsat,
 )
 from planner.siting._model import SitingModel, adapter_inputs
 from planner.siting.pmedian.lagrange import (
@@ -34,11 +35,21 @@ from planner.siting.pmedian.lagrange import (
     reduction_tests,
     swap_search,
 )
+from planner.siting.pmedian.residual import residual_cpsat, residual_mip
 
 logger = logging.getLogger(__name__)
 
 #: Undecided columns at most for which the probing reduction test runs.
 PROBE_LIMIT = 120
+
+
+@dataclass
+class _Incumbent:
+    """Best solution so far (new sites ``sel``, objective ``ub``), which the Lagrangian
+    heuristic improves in place."""
+
+    ub: float
+    sel: np.ndarray
 
 
 class PMedian(SitingModel):
@@ -63,10 +74,14 @@ class PMedian(SitingModel):
     4. Beasley's reduction tests and probing fix columns open or closed whenever forcing
        the opposite lifts the bound above the incumbent;
     5. if a gap remains, the *residual* model (undecided columns only, each row reduced to
-       the columns that beat its nearest forced-open site) is solved exactly with CP-SAT in
-       the compact radius form of Elloumi (2010):
-       ``min sum_i w_i (D_i^1 + sum_l (D_i^{l+1} - D_i^l) z_il)``,
-       ``z_il + sum_{j: d_ij <= D_i^l} y_j >= 1``, with the incumbent as a hint.
+       the columns that beat its nearest forced-open site) is solved exactly in the compact
+       radius form of Elloumi (2010) over the distinct weighted costs ``D_i^l`` of row
+       ``i``: ``min sum_i (D_i^1 + sum_l (D_i^{l+1} - D_i^l) z_il)``,
+       ``z_il + sum_{j: w_i d_ij <= D_i^l} y_j >= 1`` (:mod:`planner.siting.pmedian.residual`).
+       The default is HiGHS on the *truncated* form (each row's levels cut at a radius,
+       a relaxation; rows served beyond it get all their levels and it is solved again),
+       without a hint; ``"scip"`` runs the same, and ``"cp-sat"`` solves the full form with
+       integer-scaled costs and the incumbent as a hint.
 
     With integral data the search stops as soon as ``bound > incumbent - 1`` (the optimum
     is an integer). Unreachable pairs (``inf``) must never be used: when ``p`` sites cannot
@@ -177,7 +192,7 @@ class PMedian(SitingModel):
         integral = bool(np.all(WD[WD < big] == np.round(WD[WD < big])))
         tol = (1.0 - 1e-7) if integral else 0.0
         deadline = self._deadline(options, started)
-        details = dict(
+        details: dict[str, Any] = dict(
             demand_rows=int(live.sum()), demand_groups=int(rep.size), candidates=int(free.size)
         )
 
@@ -195,18 +210,18 @@ class PMedian(SitingModel):
         forced, undecided, p_left = fixed.copy(), free.copy(), p
         lam = self._initial_multipliers(WD, np.concatenate([fixed, sel]))
         lb, rounds, iters = -np.inf, 0, 0
-        best = {"ub": ub, "sel": sel}
+        best = _Incumbent(ub, sel)
 
-        def lagrangian_heuristic(cols):
-            def h(open_pos):
+        def lagrangian_heuristic(cols: np.ndarray) -> Callable[[np.ndarray], float]:
+            def h(open_pos: np.ndarray) -> float:
                 cand = cols[open_pos]
                 val = evaluate(WD, cand)
-                if val < best["ub"] - 1e-9 * max(1.0, abs(best["ub"])):
+                if val < best.ub - 1e-9 * max(1.0, abs(best.ub)):
                     new = swap_search(
                         WD, fixed, free, np.setdiff1d(cand, fixed), big=big, deadline=deadline
                     )
-                    best["ub"], best["sel"] = evaluate(WD, np.concatenate([fixed, new])), new
-                return best["ub"]
+                    best.ub, best.sel = evaluate(WD, np.concatenate([fixed, new])), new
+                return best.ub
 
             return h
 
@@ -223,7 +238,7 @@ class PMedian(SitingModel):
                 deadline=deadline,
                 heuristic=lagrangian_heuristic(cols),
             )
-            ub, sel = best["ub"], best["sel"]
+            ub, sel = best.ub, best.sel
             iters += it
             lb = max(lb, bound)
             if lb > ub - tol - 1e-9 * abs(ub):
@@ -252,11 +267,11 @@ class PMedian(SitingModel):
             )
         kind = "highs" if options.solver == "auto" else options.solver
         if kind == "cp-sat":
-            out = self._residual_cpsat(
+            out = residual_cpsat(
                 WD, forced, undecided, p_left, sel, options, deadline - time.monotonic()
             )
         else:
-            out = self._residual_mip(
+            out = residual_mip(
                 WD, forced, undecided, p_left, sel, kind, options, deadline, details, tol, lam
             )
         solver_name = f"lagrangian+{kind}"
@@ -332,155 +347,6 @@ class PMedian(SitingModel):
                     changed = True
         details["probes"] = probes
         return forced, undecided, p_left, lb
-
-    def _residual_mip(
-        self, WD, forced, undecided, p_left, incumbent, kind, options, deadline, details, tol, lam
-    ):
-        """Exact residual model on HiGHS/SCIP: the radius form with *truncated* levels.
-
-        Each row keeps only the levels up to its distance in the incumbent (Garcia, Labbe &
-        Marin 2011): that is a relaxation, so its optimum is a lower bound; when the
-        solution it returns serves every row within its kept levels, the bound is tight and
-        the solution optimal. Otherwise the violated rows get all their levels and the model
-        is solved again.
-        """
-        from planner.siting._base import new_mip, run_mip
-
-        base = WD[:, forced].min(axis=1) if forced.size else np.full(WD.shape[0], np.inf)
-        Wu = WD[:, undecided]
-        inc_cost = WD[:, np.concatenate([forced, np.intersect1d(incumbent, undecided)])].min(axis=1)
-        # Truncation radius: the row's cost in the incumbent or its Lagrange multiplier,
-        # whichever is larger (in an LP optimum a row is only served at costs <= lambda_i).
-        radius = np.maximum(inc_cost, lam)
-        full = np.zeros(WD.shape[0], dtype=bool)
-        # the incumbent need not contain every forced column, so it is no solution of the
-        # residual: start from nothing and let the caller compare with the incumbent
-        best_chosen, best_value, best_bound = None, np.inf, -np.inf
-        for attempt in range(1, 20):
-            left = deadline - time.monotonic()
-            if left <= 0.05:
-                break
-            solver = new_mip(kind)
-            y = [solver.BoolVar(f"y{k}") for k in range(undecided.size)]
-            ct = solver.Constraint(float(p_left), float(p_left))
-            for v in y:
-                ct.SetCoefficient(v, 1.0)
-            obj = solver.Objective()
-            const = 0.0
-            levels_kept = 0
-            for i in range(WD.shape[0]):
-                useful = np.flatnonzero(Wu[i] < base[i])
-                if useful.size == 0:
-                    const += float(base[i])
-                    continue
-                vals = np.unique(Wu[i, useful])
-                levels = vals if not np.isfinite(base[i]) else np.append(vals, base[i])
-                const += float(levels[0])
-                last = (
-                    levels.size - 1
-                    if full[i]
-                    else min(levels.size - 1, int(np.searchsorted(levels, radius[i])) + 1)
-                )
-                order = np.argsort(Wu[i, useful], kind="stable")
-                srt = useful[order]
-                dv = Wu[i, srt]
-                for li in range(last):
-                    z = solver.NumVar(0.0, 1.0, "")
-                    c = solver.Constraint(1.0, solver.infinity())
-                    c.SetCoefficient(z, 1.0)
-                    for k in srt[: int(np.searchsorted(dv, levels[li], side="right"))]:
-                        c.SetCoefficient(y[k], 1.0)
-                    obj.SetCoefficient(z, float(levels[li + 1] - levels[li]))
-                levels_kept += last
-            obj.SetOffset(const)
-            obj.SetMinimization()
-            # no hint: a solution hint crashes HiGHS 1.12 inside OR-Tools (segfault seen here)
-            out = run_mip(solver, {"y": y}, kind=kind, options=options, time_left=left, hint=None)
-            details.update(residual_levels=levels_kept, residual_attempts=attempt)
-            if out.status not in (OPTIMAL, FEASIBLE):
-                return None
-            chosen = undecided[out.values["y"] > 0.5]
-            served = WD[:, np.concatenate([forced, chosen])].min(axis=1)
-            # every relaxed solution is a feasible p-median solution, and the relaxation's
-            # bound is a valid bound: either may already close the gap
-            value = float(served.sum())
-            if value < best_value:
-                best_value, best_chosen = value, chosen
-            best_bound = max(best_bound, out.bound if out.status == OPTIMAL else -np.inf)
-            logger.debug(
-                "pmedian residual attempt %d: relaxed %.6g, true %.6g, best %.6g, bound %.6g",
-                attempt,
-                out.objective,
-                value,
-                best_value,
-                best_bound,
-            )
-            if best_bound > best_value - tol - 1e-9 * abs(best_value) or out.status == FEASIBLE:
-                return (
-                    best_chosen,
-                    OPTIMAL if best_bound > best_value - tol - 1e-9 * abs(best_value) else FEASIBLE,
-                    best_bound,
-                )
-            # some rows are served beyond their kept levels: keep all their levels
-            cap = np.array([np.inf] * WD.shape[0])
-            for i in range(WD.shape[0]):
-                useful = np.flatnonzero(Wu[i] < base[i])
-                if useful.size and not full[i]:
-                    vals = np.unique(Wu[i, useful])
-                    levels = vals if not np.isfinite(base[i]) else np.append(vals, base[i])
-                    last = min(levels.size - 1, int(np.searchsorted(levels, radius[i])) + 1)
-                    cap[i] = levels[last]
-            full |= served > cap + 1e-9
-            # the bound of the relaxation is still valid for the true problem
-            details["residual_relaxed_bound"] = out.bound
-        return None if best_chosen is None else (best_chosen, FEASIBLE, best_bound)
-
-    def _residual_cpsat(self, WD, forced, undecided, p_left, incumbent, options, left):
-        """Exact residual model (radius form) on CP-SAT; positions into ``undecided``."""
-        from ortools.sat.python import cp_model
-
-        if left <= 0.05:
-            return None
-        base = WD[:, forced].min(axis=1) if forced.size else np.full(WD.shape[0], np.inf)
-        Wu = WD[:, undecided]
-        ints, scale, err = integer_scale(
-            np.concatenate([np.where(np.isfinite(base), base, 0.0), Wu.ravel()])
-        )
-        model = cp_model.CpModel()
-        y = [model.NewBoolVar(f"y{k}") for k in range(undecided.size)]
-        model.Add(sum(y) == p_left)
-        obj_terms, obj_coefs, const = [], [], 0
-        base_i = ints[: WD.shape[0]]
-        Wi = ints[WD.shape[0] :].reshape(Wu.shape)
-        for i in range(WD.shape[0]):
-            useful = np.flatnonzero(Wu[i] < base[i])
-            if useful.size == 0:
-                const += int(base_i[i])
-                continue
-            vals = np.unique(Wi[i, useful])
-            levels = vals if not np.isfinite(base[i]) else np.append(vals, base_i[i])
-            const += int(levels[0])
-            for lo, hi in zip(levels[:-1], levels[1:], strict=True):
-                z = model.NewBoolVar("")
-                ys = [y[k] for k in useful[Wi[i, useful] <= lo]]
-                model.AddBoolOr(ys + [z])
-                obj_terms.append(z)
-                obj_coefs.append(int(hi - lo))
-            if not np.isfinite(base[i]):  # must be served by an undecided column
-                model.AddBoolOr([y[k] for k in useful])
-        model.Minimize(cp_model.LinearExpr.WeightedSum(obj_terms, obj_coefs) + const)
-        inc = set(np.asarray(incumbent).tolist())
-        for k, j in enumerate(undecided):
-            model.AddHint(y[k], int(j) in inc)
-        logger.debug(
-            "pmedian residual: %d undecided columns, %d level variables",
-            undecided.size,
-            len(obj_terms),
-        )
-        out = run_cpsat(model, {"y": y}, options=options, time_left=left, scale=scale)
-        if out.status not in (OPTIMAL, FEASIBLE):
-            return None
-        return undecided[out.values["y"] > 0], out.status, out.bound - err
 
     def _result(self, sel, objective, status, bound, solver, started, options, details, WD, big):
         fixed = self.raw["fixed_open"]
