@@ -6,7 +6,6 @@ Every piece of user text (station names, file names, messages) goes through
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from planner.report.numbers import format_kpi, format_value
 from sim.kpis import KPIS
 
 __all__ = ["BatchBar", "StepProgress", "batch_table", "escape", "format_kpi", "kpi_table"]
@@ -31,20 +31,6 @@ __all__ = ["BatchBar", "StepProgress", "batch_table", "escape", "format_kpi", "k
 def escape(text: object) -> str:
     """``text`` as literal rich text (square brackets are not markup)."""
     return _rich_escape(str(text))
-
-
-def format_kpi(name: str, value: Any) -> str:
-    """A KPI value as the registry says to show it (unit, decimals; '-' when missing)."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    entry = KPIS.get(name)
-    if entry is not None:
-        return entry.display(float(value))
-    if not math.isfinite(float(value)):
-        return "-"
-    return f"{value:,}" if isinstance(value, int) else f"{value:,.3g}"
 
 
 def kpi_table(title: str, before: dict[str, Any], after: dict[str, Any] | None = None) -> Table:
@@ -160,7 +146,7 @@ def batch_table(title: str, summary: Any, *, limit: int = 40) -> Table:
         if name in KPIS and isinstance(v, int | float):
             return format_kpi(name, v)
         if isinstance(v, float):
-            return f"{int(v):,}" if v.is_integer() else f"{v:,.3g}"
+            return format_value(v)
         return escape(v)
 
     for r in summary.head(limit).to_dict("records"):

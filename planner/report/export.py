@@ -377,10 +377,15 @@ def write_outputs(result: StudyResult, folder: Path, *, gpkg: bool = True) -> di
         "units": {r.kpi: r.unit for r in kt.itertuples()},
         "intervals": json_safe(iv) if iv is not None and not iv.empty else [],
     }
+    if result.verdict:  # studies with service targets: say plainly whether they were met
+        kpis["targets_met"] = result.verdict.get("status") == "met"
+        kpis["verdict"] = json_safe(result.verdict)
     put("kpis.json", json.dumps(kpis, indent=2, ensure_ascii=False, allow_nan=False))
 
     manifest = dict(result.manifest)
     manifest["export"] = {"layers": counts}
+    if result.verdict:
+        manifest["targets_met"] = result.verdict.get("status") == "met"
     put(
         "manifest.json",
         json.dumps(json_safe(manifest), indent=2, ensure_ascii=False, allow_nan=False),

@@ -15,7 +15,6 @@ import html
 import importlib.resources
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,8 @@ from planner.report.atomic import write_bytes_atomic, write_text_atomic
 from planner.report.charts import Chart, make_charts, static_map
 from planner.report.export import as_wgs84, json_safe, kpi_table
 from planner.report.map_data import ATTRIBUTION, MAX_POINTS, map_payload, road_lines
+from planner.report.numbers import format_kpi, format_value, unit_label
+from planner.report.sections import banner, stations_table
 from planner.study.result import StudyResult
 
 logger = logging.getLogger(__name__)
@@ -37,25 +38,10 @@ __all__ = ["map_payload", "render_html", "write_report"]
 _e = html.escape
 
 
-def _fmt(v: Any, unit: str = "", *, delta: bool = False) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "—"
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if not isinstance(v, (int, float, np.integer, np.floating)):
-        return _e(str(v))
-    sign = "+" if delta and v > 0 else ""
-    if unit == "share":
-        return f"{sign}{v * 100:.1f} {'pp' if delta else '%'}"
-    if unit in ("min", "km", "t"):
-        return f"{sign}{v:,.1f}"
-    if unit in ("kWh", "kW", "kg", "cost units") or float(v).is_integer():
-        return f"{sign}{v:,.0f}"
-    return f"{sign}{v:,.3g}"
-
-
-def _unit_label(unit: str) -> str:
-    return "%" if unit == "share" else unit
+def _fmt(v: Any, unit: str = "", *, delta: bool = False, kpi: str | None = None) -> str:
+    """One formatter for the whole report (:mod:`planner.report.numbers`), HTML-escaped."""
+    text = format_kpi(kpi, v, delta=delta) if kpi else format_value(v, unit=unit, delta=delta)
+    return _e(text)
 
 
 def _kpi_section(result: StudyResult) -> str:
@@ -72,17 +58,17 @@ def _kpi_section(result: StudyResult) -> str:
             cls = "good" if (d > 0) == (r["better"] == "higher") else "bad"
         cells = [
             f"<td>{_e(str(r['label']))}</td>",
-            f"<td>{_e(_unit_label(r['unit']))}</td>",
-            f'<td class="num">{_fmt(r["before"], r["unit"])}</td>',
-            f'<td class="num">{_fmt(r["after"], r["unit"])}</td>',
-            f'<td class="num {cls}">{_fmt(None if pd.isna(d) else d, r["unit"], delta=True)}</td>',
+            f"<td>{_e(unit_label(r['unit']))}</td>",
+            f'<td class="num">{_fmt(r["before"], kpi=r["kpi"])}</td>',
+            f'<td class="num">{_fmt(r["after"], kpi=r["kpi"])}</td>',
+            f'<td class="num {cls}">{_fmt(None if pd.isna(d) else d, delta=True, kpi=r["kpi"])}</td>',
         ]
         for s in ci:
             lo, hi, n = r.get(f"{s}_ci_low"), r.get(f"{s}_ci_high"), r.get(f"{s}_n")
             txt = (
                 "—"
                 if lo is None or pd.isna(lo)
-                else f"{_fmt(lo, r['unit'])} – {_fmt(hi, r['unit'])}"
+                else f"{_fmt(lo, kpi=r['kpi'])} – {_fmt(hi, kpi=r['kpi'])}"
             )
             if n is not None and not pd.isna(n) and txt != "—":
                 txt += f" (n={int(n)})"
@@ -105,17 +91,17 @@ def _cards(result: StudyResult) -> str:
         cards.append(
             (f"{int(pd.to_numeric(sel['plugs'], errors='coerce').fillna(0).sum())}", "new plugs")
         )
-    for k, label, unit in (
-        ("coverage_share", "demand covered", "share"),
-        ("share_trips_completed", "trips completed", "share"),
-        ("wait_p95_min", "95th percentile wait (min)", "min"),
-        ("stranded_vehicles", "stranded vehicles", ""),
+    for k, label in (
+        ("coverage_share", "demand covered"),
+        ("share_trips_completed", "trips completed"),
+        ("wait_p95_min", "95th percentile wait (min)"),
+        ("stranded_vehicles", "stranded vehicles"),
     ):
         if k in a:
-            before = f"{_fmt(b.get(k), unit)} → " if k in b else ""
-            cards.append((f"{before}{_fmt(a[k], unit)}", label))
+            before = f"{_fmt(b.get(k), kpi=k)} → " if k in b else ""
+            cards.append((f"{before}{_fmt(a[k], kpi=k)}", label))
     return (
-        '<div class="cards">'
+        '<div class="cards" id="cards">'
         + "".join(
             f'<div class="card"><div class="v">{v}</div><div class="l">{_e(lbl)}</div></div>'
             for v, lbl in cards
@@ -243,7 +229,8 @@ def _map_section(payload: dict[str, Any]) -> str:
         ),
     ]
     boxes = "".join(
-        f'<label><input type="checkbox" data-map-layer="{k}" checked>{sw}{_e(lbl)} <span class="meta">({n:,})</span></label>'
+        f'<label><input type="checkbox" data-map-layer="{k}"{"" if k == "candidates" else " checked"}>'
+        f'{sw}{_e(lbl)} <span class="meta">({n:,})</span></label>'
         for k, lbl, sw, n in toggles
     )
     capped = [k for k, n in totals.items() if n > MAX_POINTS]
@@ -313,7 +300,9 @@ def render_html(result: StudyResult, charts: list[Chart], payload: dict[str, Any
 <header><h1>{_e(title)}</h1>
 {f'<p class="question">{_e(result.question)}</p>' if result.question else ""}
 <p class="meta">{" · ".join(meta)}</p>
-{_cards(result)}</header>
+{banner(result)}</header>
+<section id="stations"><h2>Proposed stations</h2>{stations_table(result)}</section>
+{_cards(result)}
 <section id="map-section"><h2>Map</h2>{_map_section(payload)}</section>
 <section id="kpis"><h2>Before and after</h2>{_kpi_section(result)}</section>
 <section id="charts"><h2>Charts</h2><div class="charts">{main_charts}</div></section>
@@ -325,6 +314,7 @@ def render_html(result: StudyResult, charts: list[Chart], payload: dict[str, Any
 <footer>Map data {_e(ATTRIBUTION)}. Generated by evplan; this file is self-contained and needs no internet access.</footer>
 </main>
 <script>{_asset("map.js")}</script>
+<script>{_asset("table.js")}</script>
 </body></html>
 """
 

@@ -34,8 +34,14 @@ _STATION_PROPS = (
     "wait_mean_min",
     "wait_p95_min",
     "sessions",
+    "sessions_per_day",
+    "opened_round",
+    "connectors",
+    "capex",
     "renewable",
 )
+#: Most place names drawn on the map (the largest by demand).
+MAX_PLACES = 60
 _CANDIDATE_PROPS = ("site_id", "kind", "cost", "site_cost", "renewable")
 _DEMAND_PROPS = ("kind", "weight")
 _MAJOR = {"motorway", "trunk", "primary"}
@@ -226,6 +232,7 @@ def map_payload(
         else [76.8, 43.2, 77.0, 43.3]
     )
     return {
+        "places": _places(result.demand),
         "bbox": [round(float(v), 5) for v in bbox],
         "roads": [
             {"cls": cls, "lines": [_encode(xy) for xy in parts if len(xy) >= 2]}
@@ -234,3 +241,21 @@ def map_payload(
         "layers": layers,
         "totals": totals,
     }
+
+
+def _places(demand: gpd.GeoDataFrame | None) -> list[dict[str, Any]]:
+    """Named demand points (corridor towns), the largest first, as map labels."""
+    g = as_wgs84(demand)
+    if g.empty or "name" not in g.columns:
+        return []
+    g = g[g["name"].astype(str).str.len() > 0]
+    if "weight" in g.columns:
+        g = g.sort_values("weight", ascending=False, kind="stable")
+    return [
+        {
+            "n": str(r["name"]),
+            "x": round(float(r.geometry.x), 5),
+            "y": round(float(r.geometry.y), 5),
+        }
+        for _, r in g.head(MAX_PLACES).iterrows()
+    ]

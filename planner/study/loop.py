@@ -138,7 +138,7 @@ def closed_loop(
             new = new[~new["station_id"].isin(stations["station_id"])]
             if len(new):
                 capex += float(new["capex"].sum())
-                new = new.assign(added_plugs=0)
+                new = new.assign(added_plugs=0, opened_round=it)
                 stations = pd.concat([stations, new.drop(columns="capex")], ignore_index=True)
                 selected = pd.concat([selected, new], ignore_index=True)
                 added_sites = len(new)

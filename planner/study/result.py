@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 
 from planner.config.study import StudyConfig
+from planner.report.numbers import format_kpi
 from planner.study.demand import demand_points
 from planner.study.inputs import StudyNetwork, points_frame, roads_frame
-from planner.study.loop import LoopResult
+from planner.study.loop import TARGET_KPIS, LoopResult
+from sim.kpis import KPIS
 
 if TYPE_CHECKING:
     from planner.study.optimize import StudyOptimizer
@@ -74,6 +76,10 @@ class StudyResult:
         Config, resolved defaults, seed, package versions, input hashes, timings.
     notes : list of str
         Assumptions and caveats to print in the report.
+    verdict : dict
+        Whether the study met its service targets: ``status`` ('met', 'missed' or
+        'not evaluated'), ``targets`` (one dict per target: ``kpi, label, unit, sense,
+        bound, value, met``) and ``reasons`` (plain sentences, why targets were missed).
     """
 
     name: str
@@ -106,6 +112,7 @@ class StudyResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    verdict: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- assembly
@@ -131,8 +138,11 @@ def assemble(
     )
     sel_ids = set(loop.selected["station_id"]) if len(loop.selected) else set()
     selected = stations[stations["station_id"].isin(sel_ids)].merge(
-        candidates[["node", "renewable"]], on="node", how="left"
+        candidates[["node", "renewable", "site_cost", "plug_cost"]], on="node", how="left"
     )
+    # what each proposed station costs and serves (sessions from the proposal simulation)
+    selected["capex"] = selected.pop("site_cost") + selected["plugs"] * selected.pop("plug_cost")
+    selected["sessions_per_day"] = selected["sessions"] / max(1, cfg.simulation.days)
     kb, ka = dict(loop.baseline.kpis), dict(loop.proposal.kpis)
     kb.update(n_stations=len(existing), n_plugs=int(existing["plugs"].sum()), capex=0.0)
     ka.update(
@@ -185,8 +195,54 @@ def assemble(
             "station_timeseries_after": after.station_timeseries,
         },
         notes=optimizer.notes + _notes(cfg, loop),
+        verdict=verdict(cfg, ka, loop),
     )
     return result
+
+
+def verdict(cfg: StudyConfig, kpis: dict[str, Any], loop: LoopResult | None) -> dict[str, Any]:
+    """The study's answer to "were the service targets met?", from the proposal's KPIs
+    (means over the replications) and the loop's last round."""
+    targets = []
+    for attr, (name, sense) in TARGET_KPIS.items():
+        bound = getattr(cfg.targets, attr)
+        if bound is None:
+            continue
+        entry = KPIS[name]
+        value = kpis.get(name)
+        ok = value is not None and (
+            value <= bound + 1e-9 if sense == "max" else value >= bound - 1e-9
+        )
+        targets.append(
+            {
+                "kpi": name,
+                "label": entry.label,
+                "unit": entry.unit,
+                "sense": sense,
+                "bound": bound,
+                "value": value,
+                "met": bool(ok),
+            }
+        )
+    if loop is None or not targets:
+        return {"status": "not evaluated", "targets": targets, "reasons": []}
+    reasons = [
+        f"{t['label']} is {format_kpi(t['kpi'], t['value'])} "
+        f"{'above' if t['sense'] == 'max' else 'below'} the target of "
+        f"{format_kpi(t['kpi'], t['bound'])}"
+        for t in targets
+        if not t["met"]
+    ]
+    if reasons:
+        last = loop.iterations[-1] if loop.iterations else {}
+        reasons.append(
+            f"the design loop stopped after {last.get('iteration', 0)} of "
+            f"{cfg.targets.max_iterations} rounds with {last.get('stations', 0)} stations and "
+            f"{last.get('plugs', 0)} plugs (plug cap {cfg.candidates.max_plugs} per station"
+            + (f", budget {cfg.model.budget:,.0f}" if cfg.model.budget is not None else "")
+            + ")"
+        )
+    return {"status": "missed" if reasons else "met", "targets": targets, "reasons": reasons}
 
 
 def _utilisation_by_hour(before: Any, after: Any) -> pd.DataFrame:
@@ -237,7 +293,9 @@ def summary_row(result: StudyResult) -> dict:
         "new_stations": int(len(result.selected)),
         "new_plugs": int(result.selected["plugs"].sum()) if len(result.selected) else 0,
         "capex": result.kpis_after.get("capex", 0.0),
-        "targets_met": not any(it.get("missed") for it in result.iterations[-1:]),
+        "targets_met": result.verdict.get("status") == "met"
+        if result.verdict
+        else not any(it.get("missed") for it in result.iterations[-1:]),
     }
     for label, kpis in (("before", result.kpis_before), ("after", result.kpis_after)):
         for k, v in kpis.items():

@@ -149,7 +149,7 @@ def test_chromium_renders_map_and_charts(synthetic_report: Path, tmp_path: Path)
     attrs = map_attrs(dom)
     assert attrs.get("rendered") == "true"
     assert int(attrs["road-lines"]) > 10 and int(attrs["stations"]) == 5
-    assert int(attrs["demand"]) == 30 and int(attrs["candidates"]) == 6
+    assert int(attrs["demand"]) == 30 and int(attrs["candidates"]) == 0  # start hidden
     assert int(attrs["inked-samples"]) > 500  # the canvas really has roads and markers on it
     charts = re.findall(r'<img class="chart" id="chart-([a-z_]+)"', dom)
     assert sorted(charts) == [
@@ -162,17 +162,18 @@ def test_chromium_renders_map_and_charts(synthetic_report: Path, tmp_path: Path)
 
     shot = tmp_path / "shot.png"
     _run_chromium(
-        [f"--screenshot={shot}", "--window-size=1400,2000", synthetic_report.resolve().as_uri()],
+        [f"--screenshot={shot}", "--window-size=1400,3400", synthetic_report.resolve().as_uri()],
         tmp_path / "profile-shot",
     )
     img = mpimg.imread(shot)[..., :3]
-    assert img.shape[:2] == (2000, 1400) and img.std() > 0.05
-    # The map (upper part of the page) shows the orange new-station markers and grey roads.
-    top = (img[300:1000] * 255).round().astype(int)
+    assert img.shape[:2] == (3400, 1400) and img.std() > 0.05
+    # Verdict banner and stations table first, then cards and the map, which shows the orange
+    # new-station markers and grey roads.
+    top = (img[300:2300] * 255).round().astype(int)
     orange = np.all(np.abs(top - [230, 85, 13]) <= 12, axis=-1).sum()
     assert orange > 50, "no new-station markers visible in the screenshot"
     # The charts further down were drawn as images (many non-white pixels).
-    assert (img[1700:2000] < 0.9).any(axis=-1).mean() > 0.05
+    assert (img[2300:3400] < 0.9).any(axis=-1).mean() > 0.05
 
 
 def test_chromium_map_interaction(synthetic_report: Path, tmp_path: Path) -> None:

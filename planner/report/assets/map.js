@@ -2,6 +2,9 @@
  * Reads the JSON in #map-data (coordinates as integers of 1e-5 degrees, delta-encoded per
  * line/ring), projects to Web Mercator, and draws roads, demand, candidates and stations.
  * Wheel/buttons/keys zoom, drag pans, hover or click shows a tooltip, checkboxes toggle layers.
+ * Selected and existing stations are labelled, corridor towns named; candidate sites are
+ * drawn small and start hidden. window.evplanMap.highlight(id) centres and rings a station
+ * (the stations table calls it); clicking a station fires "evplan:station" with its id.
  * After each draw the container gets data-rendered="true" and counts for the tests. */
 (function () {
   "use strict";
@@ -13,7 +16,7 @@
   var STYLE = {
     roads: { major: ["#d08c3a", 1.8], mid: ["#a8a8a8", 1.1], minor: ["#c6c6c6", 0.6], road: ["#a8a8a8", 0.9] },
     demand: { fill: "rgba(91,141,239,0.30)", stroke: "rgba(61,111,209,0.8)" },
-    candidates: { fill: "rgba(255,255,255,0.9)", stroke: "#8c8c8c" },
+    candidates: { fill: "rgba(255,255,255,0.6)", stroke: "rgba(120,120,120,0.55)" },
     existing: { fill: "#3182bd", stroke: "#ffffff" },
     selected: { fill: "#e6550d", stroke: "#ffffff" }
   };
@@ -50,6 +53,13 @@
     };
   });
   var roadsOn = true;
+  // layers start as their checkboxes say (candidate sites start hidden: they cover roads)
+  document.querySelectorAll("[data-map-layer]").forEach(function (box) {
+    var name = box.getAttribute("data-map-layer");
+    if (name === "roads") { roadsOn = box.checked; } else if (layers[name]) { layers[name].on = box.checked; }
+  });
+  var places = (data.places || []).map(function (p) { return { n: p.n, X: px(p.x), Y: py(p.y) }; });
+  var highlighted = null;
 
   var canvas = document.createElement("canvas");
   canvas.className = "map-canvas";
@@ -91,7 +101,7 @@
     if (close) { ctx.closePath(); }
   }
   function radius(name, f) {
-    if (name === "candidates") { return 3; }
+    if (name === "candidates") { return 2; }
     if (name === "demand") { return f.r || 3; }
     return 4 + 1.4 * Math.sqrt(Math.max(f.p.plugs || 1, 1));
   }
@@ -145,9 +155,66 @@
         else { counts[name] += 1; }
       });
     });
+    drawLabels();
     drawScale();
     report();
   }
+  function label(text, x, y, bold) {
+    ctx.font = (bold ? "600 " : "") + "11px system-ui, sans-serif";
+    ctx.lineWidth = 3; ctx.strokeStyle = "rgba(255,255,255,0.9)"; ctx.lineJoin = "round";
+    ctx.strokeText(text, x, y); ctx.fillStyle = bold ? "#222" : "#555"; ctx.fillText(text, x, y);
+  }
+  function drawLabels() {
+    var n = 0;
+    ctx.textBaseline = "middle";
+    places.forEach(function (p) {
+      var x = sx(p.X), y = sy(p.Y);
+      if (x < 0 || x > W || y < 0 || y > H) { return; }
+      ctx.fillStyle = "#555"; ctx.fillRect(x - 1.5, y - 1.5, 3, 3);
+      label(p.n, x + 5, y, false);
+    });
+    ["existing", "selected"].forEach(function (name) {
+      var L = layers[name];
+      if (!L.on) { return; }
+      var many = L.feats.length > 40 && view.k < home.k * 4;  // dense: label on zoom only
+      L.feats.forEach(function (f) {
+        if (f.t !== "P") { return; }
+        var x = sx(f.parts[0].xy[0]), y = sy(f.parts[0].xy[1]), id = f.p.station_id || f.p.site_id;
+        if (x < 0 || x > W || y < 0 || y > H) { return; }
+        if (highlighted && id === highlighted) {
+          ctx.beginPath(); ctx.arc(x, y, radius(name, f) + 6, 0, 2 * Math.PI);
+          ctx.lineWidth = 3; ctx.strokeStyle = "#111"; ctx.stroke();
+        }
+        if (many && id !== highlighted) { return; }
+        label(String(f.p.name || id || ""), x + radius(name, f) + 4, y, true);
+        n += 1;
+      });
+    });
+    el.dataset.labels = n;
+    el.dataset.places = places.length;
+  }
+  function findStation(id) {
+    var hit = null;
+    ["selected", "existing"].forEach(function (name) {
+      layers[name].feats.forEach(function (f) {
+        if (!hit && f.t === "P" && (f.p.station_id === id || f.p.site_id === id)) { hit = { layer: name, f: f }; }
+      });
+    });
+    return hit;
+  }
+  window.evplanMap = {
+    highlight: function (id) {
+      var hit = findStation(id);
+      if (!hit) { return false; }
+      highlighted = id;
+      layers[hit.layer].on = true;
+      view.cx = hit.f.parts[0].xy[0]; view.cy = hit.f.parts[0].xy[1];
+      view.k = Math.max(view.k, home.k * 6);
+      el.dataset.highlighted = id;
+      schedule();
+      return true;
+    }
+  };
   function schedule() { if (!frame) { frame = window.requestAnimationFrame(draw); } }
 
   function drawScale() {
@@ -248,7 +315,8 @@
   }
   var LABELS = { plugs: "plugs", power_kw: "power (kW)", utilisation: "utilisation", mean_wait_min: "mean wait (min)",
     wait_mean_min: "mean wait (min)", wait_p95_min: "p95 wait (min)", sessions: "sessions", site_id: "id",
-    station_id: "id", kind: "kind", weight: "weight", cost: "cost", site_cost: "site cost", renewable: "renewable" };
+    station_id: "id", kind: "kind", weight: "weight", cost: "cost", site_cost: "site cost", renewable: "renewable",
+    sessions_per_day: "sessions / day", opened_round: "opened in round", connectors: "connectors", capex: "capex" };
   function fmt(k, v) {
     if (v === null || v === undefined || v === "") { return "—"; }
     if (k === "utilisation" && typeof v === "number") { return (100 * v).toFixed(1) + " %"; }
@@ -259,7 +327,14 @@
   function hover(e, click) {
     var r = canvas.getBoundingClientRect(), x = e.clientX - r.left, y = e.clientY - r.top;
     var hit = pick(x, y);
-    if (click) { pinned = hit; }
+    if (click) {
+      pinned = hit;
+      var sid = hit && (hit.f.p.station_id || hit.f.p.site_id);
+      if (sid && (hit.layer === "selected" || hit.layer === "existing")) {
+        highlighted = sid; schedule();
+        document.dispatchEvent(new CustomEvent("evplan:station", { detail: sid }));
+      }
+    }
     if (!hit) { tip.hidden = true; canvas.style.cursor = "grab"; return; }
     canvas.style.cursor = "pointer";
     tip.textContent = "";

@@ -1,0 +1,71 @@
+"""One number formatter for every output a person reads (HTML report, command line).
+
+Precision comes from the KPI registry (:data:`sim.kpis.KPIS`: unit and decimals per KPI);
+other values get thousands separators and a precision that suits their size. Shares are
+shown in percent (changes of shares in percentage points), missing values as an em dash.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from sim.kpis import KPIS
+
+__all__ = ["format_kpi", "format_value", "unit_label"]
+
+MISSING = "—"
+
+
+def unit_label(unit: str) -> str:
+    """How a unit is written next to a number (``share`` -> ``%``)."""
+    return "%" if unit == "share" else unit
+
+
+def format_value(
+    value: Any, *, unit: str = "", decimals: int | None = None, delta: bool = False
+) -> str:
+    """``value`` for people: ``12,345``, ``3.4``, ``97.3 %``, ``+1.2 pp``, ``—``.
+
+    Parameters
+    ----------
+    value : number, bool, str or None
+        What to show (non-numbers are returned as text).
+    unit : str
+        ``share`` for 0-1 fractions (shown in percent); other units only pick a precision.
+    decimals : int, optional
+        Fixed decimals (of the percentage for shares); by default 1 for shares and values
+        below 100, none above.
+    delta : bool
+        A change: a sign is always shown, shares in percentage points.
+    """
+    if value is None:
+        return MISSING
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if not isinstance(value, int | float | np.integer | np.floating):
+        return str(value)
+    v = float(value)
+    if not math.isfinite(v):
+        return MISSING
+    sign = "+" if delta and v > 0 else ""
+    if unit == "share":
+        d = 1 if decimals is None else decimals
+        return f"{sign}{v * 100:,.{d}f} {'pp' if delta else '%'}"
+    if decimals is None:
+        decimals = 0 if (abs(v) >= 100 or float(v).is_integer()) else 1
+        if 0 < abs(v) < 0.1:
+            decimals = 3
+    elif decimals == 0 and not float(v).is_integer() and abs(v) < 100:
+        decimals = 1  # a mean over replications of a count (5.3 stranded vehicles)
+    return f"{sign}{v:,.{decimals}f}"
+
+
+def format_kpi(name: str, value: Any, *, delta: bool = False) -> str:
+    """A KPI value with the registry's unit and decimals (other names: :func:`format_value`)."""
+    entry = KPIS.get(name)
+    if entry is None:
+        return format_value(value, delta=delta)
+    return format_value(value, unit=entry.unit, decimals=entry.decimals, delta=delta)

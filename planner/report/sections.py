@@ -1,0 +1,132 @@
+"""The report's answer first: the verdict banner and the table of proposed stations.
+
+Both are plain HTML strings; the station table is sortable (click a header) and each row
+shows its station on the map (``data-station`` links the row to the map's feature, see
+``assets/table.js`` and ``assets/map.js``).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pandas as pd
+
+from planner.report.export import as_wgs84
+from planner.report.numbers import format_kpi, format_value
+from planner.study.result import StudyResult
+
+__all__ = ["STATION_COLUMNS", "banner", "stations_table"]
+
+_e = html.escape
+
+#: Columns of the proposed-stations table: (column in ``selected``, header, kind).
+STATION_COLUMNS: list[tuple[str, str, str]] = [
+    ("opened_round", "order", "int"),
+    ("name", "station", "text"),
+    ("station_id", "OSM id / site", "text"),
+    ("lonlat", "lon, lat", "text"),
+    ("plugs", "plugs", "int"),
+    ("power_kw", "kW per plug", "int"),
+    ("connectors", "connectors", "text"),
+    ("sessions_per_day", "sessions / day", "num"),
+    ("utilisation", "utilisation", "share"),
+    ("wait_p95_min", "p95 wait (min)", "num"),
+    ("capex", "capex", "int"),
+    ("renewable", "renewable", "bool"),
+]
+
+
+def banner(result: StudyResult) -> str:
+    """Targets met or missed, and why, in one box above everything else."""
+    v = result.verdict or {}
+    status = v.get("status", "not evaluated")
+    targets = v.get("targets", [])
+    if status == "not evaluated" or not targets:
+        return (
+            '<div class="verdict verdict-none" id="verdict" data-verdict="not evaluated">'
+            "<strong>No service targets were evaluated</strong> for this run.</div>"
+        )
+    items = "".join(
+        f'<li class="{"ok" if t["met"] else "miss"}">{_e(t["label"])}: '
+        f"{format_kpi(t['kpi'], t['value'])} "
+        f"({'≤' if t['sense'] == 'max' else '≥'} {format_kpi(t['kpi'], t['bound'])} "
+        f"required) — {'met' if t['met'] else 'missed'}</li>"
+        for t in targets
+    )
+    if status == "met":
+        head = "Service targets met"
+        why = "Every service target holds for the proposal (means over the replications)."
+    else:
+        head = "Service targets missed"
+        why = "Why: " + "; ".join(_e(r) for r in v.get("reasons", [])) + "."
+    return (
+        f'<div class="verdict verdict-{status}" id="verdict" data-verdict="{status}">'
+        f"<strong>{head}</strong><p>{why}</p><ul>{items}</ul></div>"
+    )
+
+
+def _cell(col: str, kind: str, row: dict[str, Any]) -> tuple[str, str]:
+    """(shown text, sort key) of one cell."""
+    if col == "lonlat":
+        lon, lat = row.get("lon"), row.get("lat")
+        if lon is None or pd.isna(lon):
+            return "—", ""
+        return f"{lon:.5f}, {lat:.5f}", f"{lon:.6f}"
+    v = row.get(col)
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return "—", ""
+    if kind == "share":
+        return format_value(v, unit="share"), f"{float(v):.6f}"
+    if kind in ("int", "num"):
+        return format_value(v, decimals=0 if kind == "int" else 1), f"{float(v):.6f}"
+    if kind == "bool":
+        return ("yes" if bool(v) else "no"), ("1" if bool(v) else "0")
+    if isinstance(v, list | tuple):
+        v = ", ".join(map(str, v))
+    return str(v), str(v).lower()
+
+
+def stations_table(result: StudyResult) -> str:
+    """The proposed stations, one row each, sortable, linked to the map."""
+    sel = as_wgs84(result.selected)
+    if sel.empty:
+        return '<p class="na" id="stations-none">No new station is proposed.</p>'
+    frame = pd.DataFrame(sel.drop(columns="geometry"))
+    if "lon" not in frame or frame["lon"].isna().all():
+        frame["lon"], frame["lat"] = sel.geometry.x.to_numpy(), sel.geometry.y.to_numpy()
+    cols = [c for c in STATION_COLUMNS if c[0] in frame.columns or c[0] == "lonlat"]
+    head = "".join(
+        f'<th data-sort="{kind}" class="{"num" if kind in ("int", "num", "share") else ""}">'
+        f"{_e(label)}</th>"
+        for _, label, kind in cols
+    )
+    by = [
+        (c, asc) for c, asc in (("opened_round", True), ("sessions_per_day", False)) if c in frame
+    ]
+    order = (
+        frame.sort_values([c for c, _ in by], ascending=[a for _, a in by], kind="stable")
+        if by
+        else frame
+    )
+    rows = []
+    for row in order.to_dict("records"):
+        cells = []
+        for col, _, kind in cols:
+            text, key = _cell(col, kind, row)
+            cls = ' class="num"' if kind in ("int", "num", "share") else ""
+            cells.append(f'<td{cls} data-key="{_e(key)}">{_e(text)}</td>')
+        rows.append(
+            f'<tr data-station="{_e(str(row.get("station_id", "")))}" tabindex="0">'
+            + "".join(cells)
+            + "</tr>"
+        )
+    total = float(pd.to_numeric(frame.get("capex", pd.Series(dtype=float))).sum())
+    return (
+        '<div class="table-wrap"><table id="stations-table" class="sortable"><thead><tr>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        f'<p class="meta">{len(rows)} proposed stations, capex {format_value(total)} in total. '
+        "Order = the design-loop round that opened the station. Sessions, utilisation and "
+        "waits from the proposal simulation. Click a header to sort, a row to show the "
+        "station on the map.</p>"
+    )
