@@ -39,7 +39,7 @@ except PackageNotFoundError:  # pragma: no cover - a source tree without install
     __version__ = "0+unknown"
 
 #: public name -> (module, attribute)
-_API: dict[str, tuple[str, str]] = {
+_API: dict[str, tuple[str, str | None]] = {
     # road networks
     "RoadNetwork": ("networks.road_network", "RoadNetwork"),
     "LoadedNetwork": ("networks.load", "LoadedNetwork"),
