@@ -34,6 +34,7 @@ from planner.report.atomic import (
     write_bytes_atomic,
     write_text_atomic,
 )
+from planner.report.gis_styles import write_layer_styles
 from planner.study.result import StudyResult
 from sim.kpis import KPIS
 
@@ -239,6 +240,10 @@ def _write_gpkg(result: StudyResult, path: Path) -> dict[str, int]:
                 kwargs["geometry_type"] = empty_type
             elif len(families) > 1:  # e.g. zone polygons mixed with points
                 kwargs["geometry_type"] = "Unknown"
+            if not tmp.exists():
+                # GeoPackage 1.2: read without warnings by the LTS GDAL/QGIS releases
+                # (GDAL 3.6 / QGIS 3.22 warn on the 1.4 files newer GDAL writes by default)
+                kwargs["dataset_options"] = {"VERSION": "1.2"}
             try:
                 pyogrio.write_dataframe(
                     gdf, tmp, layer=layer, driver="GPKG", append=tmp.exists(), **kwargs
@@ -251,14 +256,50 @@ def _write_gpkg(result: StudyResult, path: Path) -> dict[str, int]:
                     "(the previous output, if any, is unchanged)"
                 ) from exc
             counts[layer] = len(gdf)
+        write_layer_styles(tmp, list(LAYERS))  # QGIS opens the layers styled
     logger.info("wrote %s (%s)", path, ", ".join(f"{k}: {v}" for k, v in counts.items()))
     return counts
+
+
+#: Decimals of GeoJSON coordinates: 6 (about 0.1 m), as RFC 7946 section 11.2 advises.
+GEOJSON_DECIMALS = 6
+
+
+def _round_coords(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return round(obj, GEOJSON_DECIMALS)
+    if isinstance(obj, list | tuple):
+        return [_round_coords(v) for v in obj]
+    return obj
 
 
 def _geojson_text(gdf: gpd.GeoDataFrame) -> str:
     gdf = _plain_columns(as_wgs84(gdf))
     data = json_safe(gdf.to_geo_dict(na="null", drop_id=True))
+    for feature in data.get("features", []):
+        geom = feature.get("geometry")
+        if geom and "coordinates" in geom:
+            geom["coordinates"] = _round_coords(geom["coordinates"])
     return json.dumps(data, ensure_ascii=False)
+
+
+def _geoparquet_bytes(df: pd.DataFrame) -> bytes | None:
+    """The table as GeoParquet (points at its ``lon``/``lat``, CRS in the metadata), or
+    None for tables without locations."""
+    lon, lat = next(
+        ((a, b) for a, b in (("lon", "lat"), ("origin_lon", "origin_lat")) if a in df and b in df),
+        (None, None),
+    )
+    if lon is None:
+        return None
+    gdf = gpd.GeoDataFrame(
+        _plain_columns(pd.DataFrame(df)),
+        geometry=gpd.points_from_xy(df[lon], df[lat]),
+        crs="EPSG:4326",
+    )
+    buf = io.BytesIO()
+    gdf.to_parquet(buf, index=False)
+    return buf.getvalue()
 
 
 def _csv_frame(gdf: pd.DataFrame) -> pd.DataFrame:
@@ -362,6 +403,9 @@ def write_outputs(result: StudyResult, folder: Path, *, gpkg: bool = True) -> di
             stem += "_"
         used.add(stem)
         put(f"tables/{stem}.parquet", _parquet_bytes(table))
+        geo = _geoparquet_bytes(table)
+        if geo is not None:  # tables with locations also as GeoParquet, for GIS and DuckDB
+            put(f"tables/{stem}.geoparquet", geo)
         put(f"tables/{stem}.csv", _csv_text(_csv_frame(table)))
 
     kt = kpi_table(result)

@@ -52,6 +52,8 @@ _MID = {"secondary", "tertiary"}
 
 
 def _road_class(highway: Any) -> str:
+    if isinstance(highway, str):
+        highway = highway.split(";")  # merged ways: "primary;secondary"
     values = highway if isinstance(highway, (list, tuple)) else [highway]
     kinds = {str(v).removesuffix("_link") for v in values}
     if kinds & _MAJOR:
@@ -77,9 +79,9 @@ def road_lines(roads: gpd.GeoDataFrame | None) -> dict[str, list[np.ndarray]]:
     ]
     if g.empty:
         return {}
-    if "highway" in g.columns:
+    if "highway" in g.columns and g["highway"].notna().any():
         cls = g["highway"].map(_road_class)
-    elif "ref" in g.columns:
+    elif "ref" in g.columns and g["ref"].notna().any():
         cls = np.where(g["ref"].notna() & (g["ref"].astype(str) != ""), "major", "road")
     else:
         cls = np.full(len(g), "road")

@@ -125,7 +125,8 @@ def stations_table(result: StudyResult) -> str:
     return (
         '<div class="table-wrap"><table id="stations-table" class="sortable"><thead><tr>'
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
-        f'<p class="meta">{len(rows)} proposed stations, capex {format_value(total)} in total. '
+        f'<p class="meta">{len(rows)} proposed stations, capex {format_value(total)} in total '
+        "(the study's capex also counts plugs added at existing stations). "
         "Order = the design-loop round that opened the station. Sessions, utilisation and "
         "waits from the proposal simulation. Click a header to sort, a row to show the "
         "station on the map.</p>"

@@ -16,8 +16,9 @@ import pandas as pd
 
 from planner.config.study import StudyConfig
 from planner.report.numbers import format_kpi
+from planner.report.roads import roads_layer
 from planner.study.demand import demand_points
-from planner.study.inputs import StudyNetwork, points_frame, roads_frame
+from planner.study.inputs import StudyNetwork, points_frame
 from planner.study.loop import TARGET_KPIS, LoopResult
 from sim.kpis import KPIS
 
@@ -143,6 +144,10 @@ def assemble(
     # what each proposed station costs and serves (sessions from the proposal simulation)
     selected["capex"] = selected.pop("site_cost") + selected["plugs"] * selected.pop("plug_cost")
     selected["sessions_per_day"] = selected["sessions"] / max(1, cfg.simulation.days)
+    unnamed = selected["name"].fillna("").astype(str).str.strip() == ""
+    if unnamed.any():  # OSM sites without a name: say what they are
+        kinds = selected["station_id"].map(candidates.set_index("site_id")["kind"].to_dict())
+        selected.loc[unnamed, "name"] = "unnamed " + kinds[unnamed].fillna("site").astype(str)
     kb, ka = dict(loop.baseline.kpis), dict(loop.proposal.kpis)
     kb.update(n_stations=len(existing), n_plugs=int(existing["plugs"].sum()), capex=0.0)
     ka.update(
@@ -170,7 +175,7 @@ def assemble(
         name=cfg.name,
         title=cfg.title or cfg.name,
         question=cfg.question,
-        roads=roads_frame(sn.network),
+        roads=roads_layer(sn.network, sn.graph),
         demand=demand_points(cfg, sn, trips),
         candidates=points_frame(candidates),
         existing=points_frame(stations[stations["existing"].astype(bool)]),
@@ -186,14 +191,18 @@ def assemble(
         soc_trace=optimizer.soc_trace(loop.stations),
         vehicle_matrix=matrix,
         iterations=loop.iterations,
-        tables={
-            "trips_before": before.trips,
-            "trips_after": after.trips,
-            "sessions_before": before.sessions,
-            "sessions_after": after.sessions,
-            "stations_after": after.stations,
-            "station_timeseries_after": after.station_timeseries,
-        },
+        tables=located(
+            {
+                "trips_before": before.trips,
+                "trips_after": after.trips,
+                "sessions_before": before.sessions,
+                "sessions_after": after.sessions,
+                "stations_after": after.stations,
+                "station_timeseries_after": after.station_timeseries,
+            },
+            sn.network,
+            after.stations,
+        ),
         notes=optimizer.notes + _notes(cfg, loop),
         verdict=verdict(cfg, ka, loop),
     )
@@ -226,10 +235,14 @@ def verdict(cfg: StudyConfig, kpis: dict[str, Any], loop: LoopResult | None) -> 
         )
     if loop is None or not targets:
         return {"status": "not evaluated", "targets": targets, "reasons": []}
+
+    def shown(t: dict[str, Any], key: str) -> str:
+        unit = "" if t["unit"] in ("share", "") else f" {t['unit']}"
+        return f"{format_kpi(t['kpi'], t[key])}{unit}"
+
     reasons = [
-        f"{t['label']} is {format_kpi(t['kpi'], t['value'])} "
-        f"{'above' if t['sense'] == 'max' else 'below'} the target of "
-        f"{format_kpi(t['kpi'], t['bound'])}"
+        f"{t['label']} is {shown(t, 'value')} "
+        f"{'above' if t['sense'] == 'max' else 'below'} the target of {shown(t, 'bound')}"
         for t in targets
         if not t["met"]
     ]
@@ -302,3 +315,35 @@ def summary_row(result: StudyResult) -> dict:
             if isinstance(v, int | float | np.integer | np.floating) or v is None:
                 row[f"{k}_{label}"] = None if v is None else float(v)
     return row
+
+
+def located(
+    tables: dict[str, pd.DataFrame], network: Any, stations: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    """Add WGS84 coordinates to the tables that have places, for GeoParquet and GIS:
+    trips get ``origin_lon/lat`` and ``destination_lon/lat``; charging sessions the
+    ``lon/lat`` of their station (none for home charging)."""
+    where = stations.set_index("station_id")[["lon", "lat"]] if len(stations) else None
+    out = {}
+    for name, df in tables.items():
+        if df is not None and {"origin", "destination"} <= set(df.columns) and len(df):
+            o = df["origin"].to_numpy(dtype=np.int64)
+            d = df["destination"].to_numpy(dtype=np.int64)
+            df = df.assign(
+                origin_lon=network.lon[o],
+                origin_lat=network.lat[o],
+                destination_lon=network.lon[d],
+                destination_lat=network.lat[d],
+            )
+        elif (
+            df is not None
+            and "station_id" in df.columns
+            and "lon" not in df.columns
+            and "arrive_s" in df.columns
+            and where is not None
+        ):
+            df = df.assign(
+                lon=df["station_id"].map(where["lon"]), lat=df["station_id"].map(where["lat"])
+            )
+        out[name] = df
+    return out

@@ -24,6 +24,7 @@ import pandas as pd
 
 from planner.config.study import StudyConfig, config_hash
 from planner.report.atomic import OutputWriteError, atomic_dir, claim_output
+from planner.report.roads import roads_layer
 from planner.study.compare import vehicle_matrix
 from planner.study.demand import build_trips, demand_points
 from planner.study.inputs import (
@@ -33,13 +34,12 @@ from planner.study.inputs import (
     build_network,
     manifest,
     points_frame,
-    roads_frame,
 )
 from planner.study.loop import LoopResult, Targets, closed_loop
 from planner.study.optimize import StudyOptimizer, public_sessions_per_trip
 from planner.study.optimize_city import CityOptimizer
 from planner.study.optimize_corridor import CorridorOptimizer
-from planner.study.result import StudyResult, assemble, summary_row
+from planner.study.result import StudyResult, assemble, located, summary_row
 from planner.study.simulate import StudySimulator, study_vehicles
 from planner.study.steps import STEPS
 
@@ -268,20 +268,24 @@ def simulate_study(
             name=cfg.name,
             title=cfg.title or cfg.name,
             question=cfg.question,
-            roads=roads_frame(pre.sn.network),
+            roads=roads_layer(pre.sn.network, pre.sn.graph),
             demand=demand_points(cfg, pre.sn, pre.trips),
             existing=points_frame(st),
             kpis_before=dict(outcome.kpis),
             kpi_intervals=iv.reset_index(names="kpi").assign(scenario="before")
             if len(iv)
             else pd.DataFrame(),
-            tables={
-                "trips": res.trips,
-                "sessions": res.sessions,
-                "station_timeseries": res.station_timeseries,
-                "stations": res.stations,
-                "vehicles": res.vehicles,
-            },
+            tables=located(
+                {
+                    "trips": res.trips,
+                    "sessions": res.sessions,
+                    "station_timeseries": res.station_timeseries,
+                    "stations": res.stations,
+                    "vehicles": res.vehicles,
+                },
+                pre.sn.network,
+                res.stations,
+            ),
         )
         return _finish(
             cfg,
@@ -349,7 +353,7 @@ def optimize_study(
             name=cfg.name,
             title=cfg.title or cfg.name,
             question=cfg.question,
-            roads=roads_frame(pre.sn.network),
+            roads=roads_layer(pre.sn.network, pre.sn.graph),
             demand=demand_points(cfg, pre.sn, pre.trips),
             candidates=points_frame(candidates),
             existing=points_frame(existing),

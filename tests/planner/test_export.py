@@ -261,7 +261,8 @@ def test_write_outputs_files_and_layers(tmp_path: Path, result: StudyResult) -> 
         assert rel in written and (tmp_path / rel).is_file(), rel
     assert not [p for p in tmp_path.rglob(".*")], "temporary files left behind"
     layers = dict(pyogrio.list_layers(tmp_path / "study.gpkg"))
-    assert list(layers) == ["roads", "demand", "candidates", "existing", "selected"]
+    assert list(layers)[:5] == ["roads", "demand", "candidates", "existing", "selected"]
+    assert list(layers)[5:] == ["layer_styles"]  # QGIS' style table (attributes, no geometry)
     assert layers["roads"] == "LineString" and layers["selected"] == "Point"
     sel = gpd.read_file(tmp_path / "study.gpkg", layer="selected")
     assert sel.crs.to_epsg() == 4326
@@ -313,7 +314,13 @@ def test_empty_study_keeps_layers(tmp_path: Path) -> None:
     )
     write_outputs(empty, tmp_path)
     layers = dict(pyogrio.list_layers(tmp_path / "study.gpkg"))
-    assert set(layers) == {"roads", "demand", "candidates", "existing", "selected"}
+    assert set(layers) - {"layer_styles"} == {
+        "roads",
+        "demand",
+        "candidates",
+        "existing",
+        "selected",
+    }
     assert {"site_id", "plugs"} <= set(
         pyogrio.read_info(tmp_path / "study.gpkg", layer="selected")["fields"]
     )
@@ -388,3 +395,51 @@ def test_gpkg_false_leaves_the_geopackage_out(tmp_path: Path, result: StudyResul
     written = write_outputs(result, tmp_path, gpkg=False)
     assert "study.gpkg" not in written and not (tmp_path / "study.gpkg").exists()
     assert (tmp_path / "selected.geojson").is_file() and (tmp_path / "kpis.json").is_file()
+
+
+def test_geopackage_is_version_1_2_and_opens_styled(tmp_path: Path, result: StudyResult) -> None:
+    import sqlite3
+
+    write_outputs(result, tmp_path)
+    con = sqlite3.connect(tmp_path / "study.gpkg")
+    try:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 10200  # GeoPackage 1.2
+        rows = con.execute(
+            "SELECT f_table_name, useAsDefault, styleQML, styleSLD FROM layer_styles"
+        ).fetchall()
+        kinds = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())
+    finally:
+        con.close()
+    styled = {r[0] for r in rows}
+    assert styled == {"roads", "demand", "candidates", "existing", "selected"}
+    assert all(r[1] == 1 and "<qgis" in r[2] and "StyledLayerDescriptor" in r[3] for r in rows)
+    qml = {r[0]: r[2] for r in rows}
+    assert "230,85,13,255" in qml["selected"] and "&quot;plugs&quot;" in qml["selected"]
+    assert "RuleRenderer" in qml["roads"] and kinds["layer_styles"] == "attributes"
+    import xml.dom.minidom
+
+    for r in rows:  # well-formed XML
+        xml.dom.minidom.parseString(r[2].split(">", 1)[1])
+        xml.dom.minidom.parseString(r[3].encode())
+
+
+def test_geojson_coordinates_have_six_decimals(tmp_path: Path, result: StudyResult) -> None:
+    write_outputs(result, tmp_path)
+    text = (tmp_path / "selected.geojson").read_text()
+    coords = json.loads(text)["features"][0]["geometry"]["coordinates"]
+    assert all(len(repr(c).split(".")[1]) <= 6 for c in coords)
+
+
+def test_located_tables_are_also_geoparquet(tmp_path: Path, result: StudyResult) -> None:
+    import pyarrow.parquet as pq
+
+    tables = dict(result.tables)
+    tables["stations_after"] = pd.DataFrame(
+        {"station_id": ["a", "b"], "lon": [76.9, 77.0], "lat": [43.2, 43.3], "plugs": [2, 4]}
+    )
+    write_outputs(StudyResult(**{**result.__dict__, "tables": tables}), tmp_path)
+    path = tmp_path / "tables" / "stations_after.geoparquet"
+    meta = json.loads(pq.read_schema(path).metadata[b"geo"])
+    assert meta["primary_column"] == "geometry" and "4326" in json.dumps(meta["columns"])
+    gdf = gpd.read_parquet(path)
+    assert gdf.crs.to_epsg() == 4326 and list(gdf.geometry.x) == [76.9, 77.0]
