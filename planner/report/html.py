@@ -160,13 +160,13 @@ def _vehicle_section(vm: pd.DataFrame) -> str:
     )
 
 
-def _cell(v: Any) -> str:
+def _cell(v: Any, key: str = "") -> str:
     if isinstance(v, dict):
-        v = ", ".join(f"{k}: {_cell(x)}" for k, x in v.items())
+        v = ", ".join(f"{k}: {_cell(x, str(k))}" for k, x in v.items())
     elif isinstance(v, (list, tuple, set, np.ndarray)):
         v = ", ".join(str(json_safe(x)) for x in v)
-    elif isinstance(v, (float, np.floating)):
-        v = f"{v:,.3g}"
+    elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+        v = format_kpi(key, v)  # registry precision for KPIs, the same rules for the rest
     v = str(json_safe(v) if not isinstance(v, str) else v)
     return v if len(v) <= 300 else v[:297] + "…"
 
@@ -177,7 +177,7 @@ def _iterations_section(its: list[dict[str, Any]]) -> str:
     cols = list(dict.fromkeys(k for it in its for k in it))
     head = "".join(f"<th>{_e(str(c))}</th>" for c in cols)
     body = "".join(
-        "<tr>" + "".join(f"<td>{_e(_cell(it.get(c, '')))}</td>" for c in cols) + "</tr>"
+        "<tr>" + "".join(f"<td>{_e(_cell(it.get(c, ''), c))}</td>" for c in cols) + "</tr>"
         for it in its
     )
     return f'<div class="table-wrap"><table id="iterations-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
