@@ -82,7 +82,12 @@ ConfigArg = Annotated[Path, typer.Argument(help="Study YAML file (see configs/).
 
 
 @app.command("validate")
-def validate(config: ConfigArg) -> None:
+def validate(
+    config: ConfigArg,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the checks as JSON on stdout.")
+    ] = False,
+) -> None:
     """Check a study config (schema, files, vehicle names, budget) without running it.
 
     A sweep file (top-level ``base`` and ``parameters``) is recognised: every run it expands
@@ -92,18 +97,25 @@ def validate(config: ConfigArg) -> None:
     from planner.config.study import load_config
 
     if _looks_like_sweep(config):
-        _validate_sweep(config)
+        _validate_sweep(config, as_json=as_json)
         return
     cfg = load_config(config)
     results = run_checks(cfg, source=str(config))
-    table = Table(title=f"{config}: study {cfg.name!r}")
-    table.add_column("check")
-    table.add_column("result")
-    for name, problems in results.items():
-        table.add_row(
-            name, "[green]ok[/]" if not problems else "[red]" + "; ".join(problems) + "[/]"
+    if as_json:
+        ok = not any(results.values())
+        out.print_json(
+            json.dumps({"config": str(config), "study": cfg.name, "ok": ok, "checks": results})
         )
-    out.print(table)
+    else:
+        table = Table(title=escape(f"{config}: study {cfg.name!r}"))
+        table.add_column("check")
+        table.add_column("result")
+        for name, problems in results.items():
+            table.add_row(
+                name,
+                "[green]ok[/]" if not problems else "[red]" + escape("; ".join(problems)) + "[/]",
+            )
+        out.print(table)
     raise_on_problems(results, source=str(config))
 
 
@@ -119,30 +131,45 @@ def _looks_like_sweep(path: Path) -> bool:
     return "base" in doc and "parameters" in doc
 
 
-def _validate_sweep(path: Path) -> None:
+def _validate_sweep(path: Path, *, as_json: bool = False) -> None:
     from planner.batch.plan import plan_sweep
     from planner.config.checks import raise_on_problems, run_checks
 
     plan = plan_sweep(path)  # loads every expanded run: schema errors name the run
     table = Table(
-        title=f"{path}: sweep {plan.name!r}, {len(plan.runs)} runs over {', '.join(plan.parameters)}"
+        title=escape(
+            f"{path}: sweep {plan.name!r}, {len(plan.runs)} runs over {', '.join(plan.parameters)}"
+        )
     )
     table.add_column("run")
     table.add_column("checks")
     failed = None
+    runs = []
     for spec in plan.runs:
         results = run_checks(spec.config, source=f"{path} run {spec.label}")
         bad = {k: v for k, v in results.items() if v}
+        runs.append({"run": spec.key, "label": spec.label, "ok": not bad, "checks": results})
         table.add_row(
-            spec.label,
+            escape(spec.label),
             "[green]ok[/]"
             if not bad
-            else "[red]" + "; ".join(f"{k}: {'; '.join(v)}" for k, v in bad.items()) + "[/]",
+            else "[red]"
+            + escape("; ".join(f"{k}: {'; '.join(v)}" for k, v in bad.items()))
+            + "[/]",
         )
         if bad and failed is None:
             failed = (results, f"{path} run {spec.label}")
-    out.print(table)
-    out.print(f"batch folder: {plan.output}")
+    if as_json:
+        doc = {
+            "sweep": str(path),
+            "batch_folder": str(plan.output),
+            "ok": failed is None,
+            "runs": runs,
+        }
+        out.print_json(json.dumps(doc))
+    else:
+        out.print(table)
+        out.print(f"batch folder: {escape(plan.output)}")
     if failed is not None:
         raise_on_problems(failed[0], source=failed[1])
 

@@ -267,6 +267,9 @@ class OutputsConfig(_Strict):
     folder: Path | None = None
     html: bool = True
     gpkg: bool = True
+    # coverage vs number of new stations: one optimal solve per point, spanning the proposal
+    coverage_curve: bool = True
+    curve_points: int = Field(15, ge=2, le=100)
 
 
 class StudyConfig(_Strict):

@@ -137,8 +137,18 @@ class StudyOptimizer(ABC):
         """Share of all trips served by ``stations``."""
 
     @abstractmethod
-    def coverage_curve(self, existing: pd.DataFrame, *, max_new: int | None = None) -> pd.DataFrame:
+    def coverage_curve(
+        self, existing: pd.DataFrame, *, max_new: int | None = None, points: int = 15
+    ) -> pd.DataFrame:
         """Coverage share vs number of new stations, each point optimal for the whole demand."""
+
+    def curve_counts(self, max_new: int | None, default: int, points: int) -> list[int]:
+        """The numbers of new stations the coverage curve solves for: up to ``max_new`` (at
+        most the number of candidates), at most ``points`` of them, evenly spread."""
+        top = min(max_new or self.cfg.model.p or default, len(self.candidates))
+        if top < 1:
+            return []
+        return sorted({int(round(x)) for x in np.linspace(1, top, min(points, top))})
 
     def soc_trace(self, stations: pd.DataFrame) -> pd.DataFrame:
         """State of charge along a representative trip (corridor studies); empty here."""

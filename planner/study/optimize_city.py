@@ -43,11 +43,11 @@ class CityOptimizer(StudyOptimizer):
         covered = np.isfinite(tt).any(axis=1)
         return float(dem.to_numpy()[covered].sum() / dem.sum())
 
-    def coverage_curve(self, existing: pd.DataFrame, *, max_new: int | None = None) -> pd.DataFrame:
+    def coverage_curve(
+        self, existing: pd.DataFrame, *, max_new: int | None = None, points: int = 15
+    ) -> pd.DataFrame:
         """Covered share vs new stations (0..max_new), each point an optimal MCLP for the
         whole demand with the existing stations fixed open (whatever the study's model)."""
-        # bounded by the candidates: one MCLP solve per point
-        max_new = min(max_new or self.cfg.model.p or 10, len(self.candidates))
         dem = self.all_demand()
         rows = [
             {
@@ -56,7 +56,7 @@ class CityOptimizer(StudyOptimizer):
                 "coverage_share": self.coverage_share(existing),
             }
         ]
-        for p in range(1, max_new + 1):
+        for p in self.curve_counts(max_new, 10, points):  # one MCLP solve per point
             chosen, _ = self._solve("mclp", dem, existing, p, None)
             st = pd.concat(
                 [existing, self.stations_frame(chosen, np.ones(len(chosen), dtype=int))],

@@ -161,10 +161,10 @@ class CorridorOptimizer(StudyOptimizer):
             through += np.isin(chosen_nodes, path) * w
         return chosen, self.plugs_from_load(through)
 
-    def coverage_curve(self, existing: pd.DataFrame, *, max_new: int | None = None) -> pd.DataFrame:
+    def coverage_curve(
+        self, existing: pd.DataFrame, *, max_new: int | None = None, points: int = 15
+    ) -> pd.DataFrame:
         """Refuelled share of all flow vs number of new stations, optimal at each point."""
-        # bounded by the candidates: one FRLM solve per point
-        max_new = min(max_new or self.cfg.model.p or 12, len(self.candidates))
         demand = self.all_demand()
         rows = [
             {
@@ -173,7 +173,7 @@ class CorridorOptimizer(StudyOptimizer):
                 "coverage_share": self.coverage_share(existing),
             }
         ]
-        for p in range(1, max_new + 1):
+        for p in self.curve_counts(max_new, 12, points):  # one FRLM solve per point
             chosen, _ = self.solve_sites(demand, existing, p, None)
             st = pd.concat(
                 [existing, self.stations_frame(chosen, np.ones(chosen.size, dtype=int))],

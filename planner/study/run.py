@@ -208,7 +208,16 @@ def run_study(
         with timer.step("vehicle comparison"):
             matrix = vehicle_matrix(cfg, simulator, pre.existing, loop.stations)
         with timer.step("coverage curve"):
-            curve = optimizer.coverage_curve(pre.existing)
+            # the curve spans the proposal (a corridor proposal can hold dozens of stations)
+            curve = (
+                optimizer.coverage_curve(
+                    pre.existing,
+                    max_new=max(cfg.model.p or 0, len(loop.selected)),
+                    points=cfg.outputs.curve_points,
+                )
+                if cfg.outputs.coverage_curve
+                else pd.DataFrame(columns=["n_stations", "new_stations", "coverage_share"])
+            )
         result = assemble(
             cfg,
             pre.sn,

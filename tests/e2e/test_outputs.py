@@ -56,3 +56,29 @@ def test_report_answers_first(almaty_run):
     # one number format: no scientific notation anywhere a person reads
     text = re.sub(r"<script.*?</script>|data:image/[^\"]*", "", html, flags=re.S)
     assert not re.search(r"\d\.?\d*e[+-]\d\d", text)
+
+
+def test_json_summaries(monkeypatch, capsys, data_dir, net_cache_dir, tmp_path):
+    import json
+
+    from tests.e2e.test_bad_inputs import _run_cli, _study
+
+    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
+    study = _study(tmp_path, data_dir)
+    code, out, _ = _run_cli(monkeypatch, capsys, "validate", str(study), "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] is True and "input_files_exist" in doc["checks"]
+    code, out, _ = _run_cli(
+        monkeypatch, capsys, "simulate", str(study), "-o", str(tmp_path / "sim"), "--json"
+    )
+    doc = json.loads(out)
+    assert code == 0 and doc["output_folder"] == str(tmp_path / "sim")
+    assert doc["kpis_before"]["trips"] > 0 and doc["new_stations"] == []
+
+
+def test_coverage_curve_spans_the_proposal(almaty_run):
+    res, _ = almaty_run
+    curve = res.coverage_curve
+    assert curve["new_stations"].max() >= len(res.selected)
+    assert curve["coverage_share"].is_monotonic_increasing
