@@ -82,3 +82,23 @@ def test_coverage_curve_spans_the_proposal(almaty_run):
     curve = res.coverage_curve
     assert curve["new_stations"].max() >= len(res.selected)
     assert curve["coverage_share"].is_monotonic_increasing
+
+
+def test_real_layers_and_tables_are_documented(almaty_run):
+    import pandas as pd
+    import pyogrio
+
+    from planner.report.columns import LAYER_COLUMNS, TABLE_COLUMNS
+
+    _, out = almaty_run
+    for layer, documented in LAYER_COLUMNS.items():
+        fields = set(pyogrio.read_info(out / "study.gpkg", layer=layer)["fields"])
+        assert fields <= set(documented), (
+            f"{layer}: undocumented {sorted(fields - set(documented))}"
+        )
+    for path in (out / "tables").glob("*.parquet"):
+        table = path.stem.removesuffix("_before").removesuffix("_after")
+        cols = set(pd.read_parquet(path).columns)
+        assert cols <= set(TABLE_COLUMNS[table]), (
+            f"{path.name}: {sorted(cols - set(TABLE_COLUMNS[table]))}"
+        )

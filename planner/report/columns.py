@@ -1,0 +1,177 @@
+"""The column registry of a study's output files: every layer and table column, with its
+unit and meaning. ``docs/report.md`` holds the generated text (:func:`columns_markdown`);
+a test regenerates it and checks it against real output files, so the documentation
+names the columns the files really have.
+"""
+
+from __future__ import annotations
+
+from sim.kpis import KPIS
+
+__all__ = ["LAYER_COLUMNS", "TABLE_COLUMNS", "columns_markdown", "kpis_markdown"]
+
+_STATION = {
+    "station_id": "station id (the OSM object `way/123` / `node/123`, or a generated site id)",
+    "node": "index of the station's node in the routable network",
+    "plugs": "plugs (charging points) at the station",
+    "power_kw": "power per plug (kW)",
+    "existing": "true for a station that existed before the study",
+    "name": "name (OSM `name`; unnamed OSM sites are called by their kind)",
+    "lon": "longitude (WGS84 degrees)",
+    "lat": "latitude (WGS84 degrees)",
+    "added_plugs": "plugs the design loop added to the station",
+    "opened_round": "design-loop round that opened the station (empty: existed before)",
+    "utilisation": "share of plug time busy charging in the proposal simulation (0-1)",
+    "wait_mean_min": "mean wait before charging (min)",
+    "wait_p95_min": "95th-percentile wait before charging (min)",
+    "sessions": "charging sessions over the simulated days",
+}
+
+#: Layer -> column -> description (GeoPackage layers, GeoJSON and CSV twins).
+LAYER_COLUMNS: dict[str, dict[str, str]] = {
+    "roads": {
+        "u": "OSM id (or network id) of the edge's first node",
+        "v": "OSM id (or network id) of the edge's last node",
+        "osmid": "OSM way id(s), `;`-joined when osmnx merged ways",
+        "highway": "OSM `highway` class(es)",
+        "name": "OSM street name",
+        "ref": "road number (`KAZ01`, `E125`, ...)",
+        "oneway": "OSM `oneway`",
+        "maxspeed": "OSM `maxspeed`",
+        "length_m": "length along the road shape (m)",
+        "speed_kph": "speed used for routing (km/h)",
+        "time_s": "free-flow travel time (s)",
+    },
+    "demand": {
+        "node": "network node index",
+        "weight": "trips starting here",
+        "kind": "`trip_origin`",
+        "name": "place name (corridor studies)",
+        "lon": "longitude",
+        "lat": "latitude",
+    },
+    "candidates": {
+        "site_id": "candidate id (OSM object, `place/…`, `road/…` or `extra/…`)",
+        "name": "name",
+        "kind": "what the site is (`fuel`, `parking`, `hotel`, `place`, `road`, `renewable`, …)",
+        "lon": "longitude",
+        "lat": "latitude",
+        "node": "network node the site is snapped to",
+        "snap_m": "snap distance to the network (m)",
+        "renewable": "true for a site at a renewable plant",
+        "site_cost": "cost of opening the site",
+        "plug_cost": "cost per plug",
+        "power_kw": "power per plug (kW)",
+        "max_plugs": "most plugs the site can take",
+    },
+    "existing": dict(_STATION),
+    "selected": {
+        **_STATION,
+        "renewable": "true for a station at a renewable plant",
+        "capex": "site cost plus its plugs' cost",
+        "sessions_per_day": "charging sessions per simulated day",
+    },
+}
+
+#: Table (``tables/<name>.parquet``, ``_before``/``_after`` suffixes) -> column -> description.
+TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "trips": {
+        "trip_id": "trip id",
+        "vehicle_id": "vehicle id",
+        "vehicle_model": "catalogue key of the vehicle model",
+        "origin": "origin node index",
+        "destination": "destination node index",
+        "depart_s": "planned departure (s from the start of the simulation)",
+        "chain_seq": "position of the trip in the vehicle's chain of the day",
+        "day": "simulated day",
+        "purpose": "trip purpose (`work`, `other`, `home`, …)",
+        "origin_zone": "origin zone (district)",
+        "destination_zone": "destination zone",
+        "departed_s": "actual departure (s)",
+        "arrived_s": "arrival (s; empty when not completed)",
+        "status": "`completed`, `stranded`, `unroutable`, `cancelled`",
+        "distance_km": "distance driven (km)",
+        "direct_km": "distance of the direct route (km)",
+        "detour_km": "extra distance to charge (km)",
+        "energy_kwh": "energy used (kWh)",
+        "soc_depart": "state of charge at departure (0-1)",
+        "soc_arrive": "state of charge on arrival (0-1)",
+        "charging_stops": "public charging stops on the trip",
+        "wait_s": "time waiting for a plug (s)",
+        "charge_s": "time charging (s)",
+        "delay_s": "arrival delay against driving straight (s)",
+        "origin_lon": "origin longitude",
+        "origin_lat": "origin latitude",
+        "destination_lon": "destination longitude",
+        "destination_lat": "destination latitude",
+    },
+    "sessions": {
+        "vehicle_id": "vehicle id",
+        "vehicle_model": "catalogue key of the vehicle model",
+        "trip_id": "trip the stop belongs to (empty for home charging)",
+        "station": "station index (-1 = home or depot)",
+        "station_id": "station id",
+        "kind": "`public`, `home` or `depot`",
+        "status": "`charged` or `balked` (left the queue)",
+        "arrive_s": "arrival at the station (s)",
+        "start_s": "start of charging (s)",
+        "end_s": "end of charging (s)",
+        "wait_s": "wait for a plug (s)",
+        "charge_s": "charging time (s)",
+        "energy_kwh": "energy into the battery (kWh)",
+        "grid_kwh": "energy from the grid (kWh, charging losses included)",
+        "soc_start": "state of charge at plug-in (0-1)",
+        "soc_end": "state of charge at unplug (0-1)",
+        "avg_power_kw": "mean charging power (kW)",
+        "queue_seq": "arrival order at the station",
+        "detour_s": "extra driving time to reach the station (s)",
+        "detour_km": "extra distance to reach the station (km)",
+        "lon": "station longitude (empty for home charging)",
+        "lat": "station latitude",
+    },
+    "stations": {
+        **{k: v for k, v in _STATION.items() if k not in ("added_plugs", "opened_round")},
+        "dc": "true for a DC (fast) station",
+        "visits": "vehicles that came to charge",
+        "balked": "vehicles that left the queue",
+        "energy_kwh": "energy delivered (kWh)",
+        "busy_h": "plug-hours busy charging",
+        "peak_busy_plugs": "most plugs busy at once",
+        "peak_kw": "highest power drawn (kW)",
+    },
+    "station_timeseries": {
+        "station_id": "station id",
+        "t_s": "start of the time bin (s)",
+        "busy_plugs": "mean plugs busy in the bin",
+        "utilisation": "busy share of the plugs (0-1)",
+        "queue": "mean vehicles waiting",
+        "power_kw": "mean power (kW)",
+        "energy_kwh": "energy delivered in the bin (kWh)",
+        "arrivals": "vehicles arriving in the bin",
+        "balked": "vehicles leaving the queue in the bin",
+    },
+}
+
+
+def _table(rows: dict[str, str]) -> list[str]:
+    return ["| column | meaning |", "|---|---|", *(f"| `{k}` | {v} |" for k, v in rows.items())]
+
+
+def columns_markdown() -> str:
+    """The layer and table columns as Markdown (the generated part of docs/report.md)."""
+    lines = ["### GeoPackage layers (also the GeoJSON / CSV files)", ""]
+    for layer, cols in LAYER_COLUMNS.items():
+        lines += [f"`{layer}`", "", *_table(cols), ""]
+    lines += ["### Tables (`tables/<name>_before|_after.parquet`, `.csv`, `.geoparquet`)", ""]
+    for table, cols in TABLE_COLUMNS.items():
+        lines += [f"`{table}`", "", *_table(cols), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def kpis_markdown() -> str:
+    """The KPI registry as Markdown: name, label, unit, better direction."""
+    lines = ["| KPI | label | unit | better |", "|---|---|---|---|"]
+    for k in KPIS.values():
+        unit = "share (0-1, shown in %)" if k.unit == "share" else k.unit
+        lines.append(f"| `{k.name}` | {k.label} | {unit} | {k.better or '—'} |")
+    return "\n".join(lines) + "\n"
