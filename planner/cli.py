@@ -220,6 +220,16 @@ def _summary(result: Any, *, folder: object) -> dict[str, Any]:
     )
 
 
+def _verdict_line(verdict: dict[str, Any]) -> str:
+    """One line: "targets met" or "targets missed: why"."""
+    status = verdict.get("status", "not evaluated")
+    if status == "met":
+        return "[bold green]targets met[/]"
+    if status == "missed":
+        return "[bold red]targets missed:[/] " + escape("; ".join(verdict.get("reasons", [])))
+    return "no service targets evaluated"
+
+
 def _study_command(
     entry: str, config: Path, out_dir: Path | None, *, overwrite: bool, as_json: bool, **kw: Any
 ) -> Any:
@@ -244,6 +254,10 @@ def run(
     no_html: Annotated[bool, typer.Option("--no-html", help="Skip the HTML report.")] = False,
     overwrite: OverwriteOpt = False,
     as_json: JsonOpt = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit with code 3 when a service target is missed."),
+    ] = False,
 ) -> None:
     """Run a study: baseline simulation, siting, proposal simulation (repeated until the
     service targets are met or the budget is spent), then write the report folder."""
@@ -254,9 +268,15 @@ def run(
     folder = result.manifest.get("output_folder")
     if as_json:
         out.print_json(json.dumps(_summary(result, folder=folder)))
-        return
-    out.print(kpi_table(f"{result.name}: before / after", result.kpis_before, result.kpis_after))
-    out.print(f"report folder: [bold]{escape(folder)}[/]")
+    else:
+        out.print(
+            kpi_table(f"{result.name}: before / after", result.kpis_before, result.kpis_after)
+        )
+        out.print(f"report folder: [bold]{escape(folder)}[/]")
+    missed = result.verdict.get("status") == "missed"
+    console.print(_verdict_line(result.verdict), highlight=False, soft_wrap=True)
+    if missed and strict:
+        raise typer.Exit(EXIT_TARGETS_MISSED)
 
 
 @app.command("simulate")
@@ -426,9 +446,11 @@ def _click_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[Bas
 
 
 #: Exit codes (documented in the README): 0 ok, 1 a run failed (outputs kept as they were,
-#: failed batch runs, missed targets with --strict), 2 a usage or input error, 70 a bug,
-#: 130 interrupted.
+#: failed batch runs), 2 a usage or input error, 3 service targets missed (run --strict),
+#: 70 a bug, 130 interrupted.
 EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
+#: ``evplan run --strict`` when a service target is missed.
+EXIT_TARGETS_MISSED = 3
 
 
 def main() -> None:

@@ -47,16 +47,23 @@ def banner(result: StudyResult) -> str:
             '<div class="verdict verdict-none" id="verdict" data-verdict="not evaluated">'
             "<strong>No service targets were evaluated</strong> for this run.</div>"
         )
+
+    def ci(t: dict[str, Any]) -> str:
+        if t.get("ci_low") is None:
+            return ""
+        return f", 95 % CI {format_kpi(t['kpi'], t['ci_low'])}–{format_kpi(t['kpi'], t['ci_high'])}"
+
     items = "".join(
         f'<li class="{"ok" if t["met"] else "miss"}">{_e(t["label"])}: '
-        f"{format_kpi(t['kpi'], t['value'])} "
+        f"{format_kpi(t['kpi'], t['value'])}{ci(t)} "
         f"({'≤' if t['sense'] == 'max' else '≥'} {format_kpi(t['kpi'], t['bound'])} "
-        f"required) — {'met' if t['met'] else 'missed'}</li>"
+        f"required, judged on the {_e(t.get('judged_on', 'mean'))}) — "
+        f"{'met' if t['met'] else 'missed'}</li>"
         for t in targets
     )
     if status == "met":
         head = "Service targets met"
-        why = "Every service target holds for the proposal (means over the replications)."
+        why = "Every service target holds for the proposal, on its 95 % confidence bound."
     else:
         head = "Service targets missed"
         why = "Why: " + "; ".join(_e(r) for r in v.get("reasons", [])) + "."

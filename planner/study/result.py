@@ -204,14 +204,25 @@ def assemble(
             after.stations,
         ),
         notes=optimizer.notes + _notes(cfg, loop),
-        verdict=verdict(cfg, ka, loop),
+        verdict=verdict(cfg, ka, loop, loop.proposal.detail.get("intervals")),
     )
     return result
 
 
-def verdict(cfg: StudyConfig, kpis: dict[str, Any], loop: LoopResult | None) -> dict[str, Any]:
-    """The study's answer to "were the service targets met?", from the proposal's KPIs
-    (means over the replications) and the loop's last round."""
+def verdict(
+    cfg: StudyConfig,
+    kpis: dict[str, Any],
+    loop: LoopResult | None,
+    intervals: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """The study's answer to "were the service targets met?", from the proposal's KPIs.
+
+    With replications, a target is met only when its 95 % confidence bound on the wrong
+    side meets it (the upper bound of a "at most" target, the lower bound of an "at least"
+    one): a mean that meets the target by chance is not enough. With one replication the
+    mean decides, and the verdict says there is no interval.
+    """
+    iv = intervals if intervals is not None and len(intervals) else None
     targets = []
     for attr, (name, sense) in TARGET_KPIS.items():
         bound = getattr(cfg.targets, attr)
@@ -219,8 +230,14 @@ def verdict(cfg: StudyConfig, kpis: dict[str, Any], loop: LoopResult | None) -> 
             continue
         entry = KPIS[name]
         value = kpis.get(name)
-        ok = value is not None and (
-            value <= bound + 1e-9 if sense == "max" else value >= bound - 1e-9
+        lo = hi = None
+        if iv is not None and name in iv.index and "ci_low" in iv.columns:
+            lo, hi = iv.loc[name, "ci_low"], iv.loc[name, "ci_high"]
+            lo = None if pd.isna(lo) else float(lo)
+            hi = None if pd.isna(hi) else float(hi)
+        judged = (hi if sense == "max" else lo) if (lo is not None and hi is not None) else value
+        ok = judged is not None and (
+            judged <= bound + 1e-9 if sense == "max" else judged >= bound - 1e-9
         )
         targets.append(
             {
@@ -230,6 +247,11 @@ def verdict(cfg: StudyConfig, kpis: dict[str, Any], loop: LoopResult | None) -> 
                 "sense": sense,
                 "bound": bound,
                 "value": value,
+                "ci_low": lo,
+                "ci_high": hi,
+                "judged_on": ("upper" if sense == "max" else "lower") + " 95 % bound"
+                if lo is not None and hi is not None
+                else "mean (one replication: no interval)",
                 "met": bool(ok),
             }
         )
@@ -241,8 +263,13 @@ def verdict(cfg: StudyConfig, kpis: dict[str, Any], loop: LoopResult | None) -> 
         return f"{format_kpi(t['kpi'], t[key])}{unit}"
 
     reasons = [
-        f"{t['label']} is {shown(t, 'value')} "
-        f"{'above' if t['sense'] == 'max' else 'below'} the target of {shown(t, 'bound')}"
+        f"{t['label']} is {shown(t, 'value')}"
+        + (
+            f" (95 % CI {shown(t, 'ci_low')} to {shown(t, 'ci_high')})"
+            if t["ci_low"] is not None
+            else ""
+        )
+        + f", {'above' if t['sense'] == 'max' else 'below'} the target of {shown(t, 'bound')}"
         for t in targets
         if not t["met"]
     ]

@@ -102,3 +102,33 @@ def test_real_layers_and_tables_are_documented(almaty_run):
         assert cols <= set(TABLE_COLUMNS[table]), (
             f"{path.name}: {sorted(cols - set(TABLE_COLUMNS[table]))}"
         )
+
+
+def test_missed_targets_are_said_plainly_and_strict_fails(
+    monkeypatch, capsys, data_dir, net_cache_dir, tmp_path
+):
+    import json
+
+    from tests.e2e.test_bad_inputs import _run_cli, _study
+
+    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
+    study = _study(
+        tmp_path,
+        data_dir,
+        **{
+            "p: 2, solver": "p: 1, solver",
+            "simulation: {replications: 1}": "vehicles: {fleet: {mitsubishi_imiev_2013: 1}}\n"
+            "targets: {max_iterations: 1, trips_completed_share: 1.0}\n"
+            "simulation: {replications: 1, temperature_c: -25, home_charging_share: 0}",
+        },
+    )
+    code, out, err = _run_cli(
+        monkeypatch, capsys, "run", str(study), "-o", str(tmp_path / "o"), "--json", "--strict"
+    )
+    err = " ".join(err.split())
+    assert code == 3 and "targets missed:" in err and "below the target of 100.0 %" in err
+    kpis = json.loads((tmp_path / "o" / "kpis.json").read_text())
+    assert kpis["targets_met"] is False and kpis["verdict"]["status"] == "missed"
+    assert json.loads((tmp_path / "o" / "manifest.json").read_text())["targets_met"] is False
+    code, _, err = _run_cli(monkeypatch, capsys, "run", str(study), "-o", str(tmp_path / "o"))
+    assert code == 0 and "targets missed" in err  # without --strict: said, not failed
