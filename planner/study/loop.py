@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.study.sizing import plugs_for_stations, station_load
 from sim.kpis import kpi
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def closed_loop(
     plug_cost: float,
     max_plugs: int,
     on_step: Callable[[str], None] | None = None,
+    days: int = 1,
 ) -> LoopResult:
     """Run baseline, then optimise/simulate until the targets are met, the budget is spent
     or ``targets.max_iterations`` rounds have run.
@@ -118,6 +120,20 @@ def closed_loop(
         Number of new sites in the first round (``None``: the model decides, e.g. cover/FRLM).
     budget : float or None
         Total capital budget for new sites and added plugs.
+    days : int
+        Simulated days (to turn simulated arrivals into arrivals per day).
+
+    Notes
+    -----
+    Plugs are sized to the wait target in one step (:mod:`planner.study.sizing`: the
+    busiest hour's arrivals and the simulated session times of each station through Erlang
+    C / Allen-Cunneen) when the simulation's sessions are available in
+    ``outcome.detail["result"]``; otherwise one plug is added where the p95 wait misses.
+    Where a station would need more than ``max_plugs``, it gets the cap, the binding cap is
+    recorded (``capped`` in the round's record) and more sites are sited for the demand.
+    Every round re-simulates the same demand and driver draws (the simulator is seeded
+    from the study seed), so round-to-round differences are the network's (common random
+    numbers).
     """
     step = on_step or (lambda _s: None)
     step("baseline simulation")
@@ -172,24 +188,91 @@ def closed_loop(
             break
         # Remedies for the next round.
         plugs_added = 0
+        capped: list[str] = []
         if targets.wait_p95_min is not None and any(m.startswith("wait_p95_min") for m in missed):
-            stations, spent, plugs_added = _add_plugs(
-                stations,
-                outcome.per_station,
-                targets.wait_p95_min,
-                plug_cost=plug_cost,
-                max_plugs=max_plugs,
-                budget_left=None if budget is None else budget - capex,
+            result = (
+                (outcome.detail or {}).get("result") if isinstance(outcome.detail, dict) else None
             )
+            if result is not None and hasattr(result, "sessions"):
+                load = station_load(result.sessions, days=days)
+                stations, spent, plugs_added, capped = _size_plugs(
+                    stations,
+                    load,
+                    targets.wait_p95_min,
+                    plug_cost=plug_cost,
+                    max_plugs=max_plugs,
+                    budget_left=None if budget is None else budget - capex,
+                )
+            else:
+                stations, spent, plugs_added = _add_plugs(
+                    stations,
+                    outcome.per_station,
+                    targets.wait_p95_min,
+                    plug_cost=plug_cost,
+                    max_plugs=max_plugs,
+                    budget_left=None if budget is None else budget - capex,
+                )
             capex += spent
             record["plugs_added_next"] = plugs_added
+            if capped:
+                record["capped"] = capped
         service_missed = any(m.startswith(("stranded", "share_trips_completed")) for m in missed)
+        service_missed = service_missed or bool(capped)  # the cap binds: spill to new sites
         need_sites = service_missed and len(outcome.unserved) > 0
         n_sites = max(1, int(np.ceil((first_round_sites or 2) / 2))) if need_sites else None
         if not need_sites and plugs_added == 0:
             logger.info("no remedy left (budget or plug limits reached); stopping")
             break
     return LoopResult(baseline, outcome, stations, selected, iterations, capex, False)
+
+
+def _size_plugs(
+    stations: pd.DataFrame,
+    load: pd.DataFrame,
+    target_min: float,
+    *,
+    plug_cost: float,
+    max_plugs: int,
+    budget_left: float | None,
+) -> tuple[pd.DataFrame, float, int, list[str]]:
+    """Set every station's plugs to what its simulated load needs for the wait target
+    (never fewer than it has, at most ``max_plugs``), busiest first, within the budget.
+    Returns the stations, the capex spent, the plugs added and, for stations whose need
+    exceeds the cap, a sentence naming the station, its need and the cap."""
+    stations = stations.copy()
+    need = plugs_for_stations(
+        load["peak_arrivals_per_h"].to_numpy(dtype=float),
+        load["service_h"].to_numpy(dtype=float),
+        target_min,
+        cs2=load["cs2"].to_numpy(dtype=float),
+        max_plugs=max_plugs,
+    )
+    order = np.argsort(-load["peak_arrivals_per_h"].to_numpy(dtype=float), kind="stable")
+    spent, added, capped = 0.0, 0, []
+    for k in order:
+        sid = load["station_id"].iloc[k]
+        rows = stations.index[stations["station_id"] == sid]
+        if len(rows) == 0:
+            continue
+        row = rows[0]
+        have = int(stations.loc[row, "plugs"])
+        want = int(need[k])
+        if want > max_plugs:
+            name = stations.loc[row, "name"] if "name" in stations else sid
+            capped.append(
+                f"{name or sid}: needs {want if want <= 10 * max_plugs else 'more than ' + str(10 * max_plugs)} plugs, max_plugs is {max_plugs}"
+            )
+            want = max_plugs
+        extra = max(0, want - have)
+        if budget_left is not None and plug_cost > 0:
+            extra = min(extra, int((budget_left - spent) // plug_cost))
+        if extra <= 0:
+            continue
+        stations.loc[row, "plugs"] = have + extra
+        stations.loc[row, "added_plugs"] += extra
+        spent += extra * plug_cost
+        added += extra
+    return stations, spent, added, capped
 
 
 def _add_plugs(

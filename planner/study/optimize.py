@@ -21,6 +21,7 @@ import pandas as pd
 from planner.config.study import StudyConfig
 from planner.siting import SitingResult
 from planner.study.inputs import StudyNetwork
+from planner.study.sizing import plugs_for_stations
 
 logger = logging.getLogger(__name__)
 
@@ -207,12 +208,22 @@ class StudyOptimizer(ABC):
         return float(hours.value_counts(normalize=True).max()) if len(hours) else 1.0
 
     def plugs_from_load(self, trips_per_site: np.ndarray) -> np.ndarray:
-        """Plugs for sites that serve ``trips_per_site`` charging needs over the study: the
-        busiest hour's share of them x a 30 min session, at the target utilisation."""
+        """Plugs for sites that serve ``trips_per_site`` charging needs over the study.
+
+        The busiest hour's share of them arrive per hour; with a wait target, the plugs
+        are the fewest that keep the p95 wait under it for 30-minute sessions (Erlang C,
+        :mod:`planner.study.sizing`); without one, the target utilisation decides. The
+        closed loop then re-sizes from the simulated arrivals and session times.
+        """
         days = max(1, self.cfg.simulation.days)
-        load = np.asarray(trips_per_site, dtype=float) / days * self.peak_hour_share() * SESSION_H
-        plugs = np.ceil(load / self.cfg.model.target_utilisation).astype(int)
-        return np.clip(plugs, 1, self.cfg.candidates.max_plugs)
+        per_h = np.asarray(trips_per_site, dtype=float) / days * self.peak_hour_share()
+        cap = self.cfg.candidates.max_plugs
+        target = self.cfg.targets.wait_p95_min
+        if target is None:
+            plugs = np.ceil(per_h * SESSION_H / self.cfg.model.target_utilisation).astype(int)
+        else:
+            plugs = plugs_for_stations(per_h, np.full(per_h.size, SESSION_H), target, max_plugs=cap)
+        return np.clip(plugs, 1, cap)
 
     def solve_options(self) -> dict[str, Any]:
         """Time limit, threads, seed and backend of every solve, from the config."""

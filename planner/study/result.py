@@ -275,6 +275,13 @@ def verdict(
     ]
     if reasons:
         last = loop.iterations[-1] if loop.iterations else {}
+        capped = [c for it in loop.iterations for c in it.get("capped", [])]
+        if capped:
+            reasons.append(
+                "the plug cap binds ("
+                + "; ".join(dict.fromkeys(capped))
+                + "): raise candidates.max_plugs or allow more sites"
+            )
         reasons.append(
             f"the design loop stopped after {last.get('iteration', 0)} of "
             f"{cfg.targets.max_iterations} rounds with {last.get('stations', 0)} stations and "

@@ -204,6 +204,7 @@ def run_study(
                 plug_cost=cfg.candidates.plug_cost,
                 max_plugs=cfg.candidates.max_plugs,
                 on_step=on_step,
+                days=cfg.simulation.days,
             )
         with timer.step("vehicle comparison"):
             matrix = vehicle_matrix(cfg, simulator, pre.existing, loop.stations)

@@ -22,10 +22,21 @@ with 2, 34 % with 3, 42 % with 4 and 53 % with 6 (the design-loop issue's figure
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["erlang_c", "max_load_for_wait", "plugs_for_wait", "wait_tail"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "erlang_c",
+    "max_load_for_wait",
+    "plugs_for_stations",
+    "plugs_for_wait",
+    "station_load",
+    "wait_tail",
+]
 
 
 def erlang_c(c: int, a: float) -> float:
@@ -117,3 +128,28 @@ def plugs_for_stations(
         ],
         dtype=np.int64,
     )
+
+
+def station_load(sessions: pd.DataFrame, *, days: int) -> pd.DataFrame:
+    """Each public station's busiest-hour load from simulated sessions: ``station_id,
+    peak_arrivals_per_h`` (arrivals in the busiest hour of the day, per day),
+    ``service_h`` (mean charging time) and ``cs2`` (squared coefficient of variation of
+    the charging time). Balked arrivals count as demand (they wanted a plug)."""
+    import pandas as pd
+
+    pub = sessions[sessions["station"] >= 0]
+    if pub.empty:
+        return pd.DataFrame(columns=["station_id", "peak_arrivals_per_h", "service_h", "cs2"])
+    hour = (pub["arrive_s"] // 3600 % 24).astype(int)
+    per_hour = pub.assign(hour=hour).groupby(["station_id", "hour"]).size()
+    peak = per_hour.groupby(level="station_id").max() / max(1, days)
+    charged = pub[pub["status"] == "charged"]
+    dur = (charged["end_s"] - charged["start_s"]) / 3600.0
+    stats = dur.groupby(charged["station_id"]).agg(["mean", "var"])
+    out = pd.DataFrame({"peak_arrivals_per_h": peak})
+    out["service_h"] = stats["mean"].reindex(out.index)
+    out["cs2"] = (stats["var"] / stats["mean"] ** 2).reindex(out.index)
+    # a station that only saw balked arrivals: assume the fleet's typical session
+    out["service_h"] = out["service_h"].fillna(float(dur.mean()) if len(dur) else 0.5)
+    out["cs2"] = out["cs2"].fillna(1.0).clip(lower=0.05)
+    return out.reset_index()
