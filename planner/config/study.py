@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from networks.errors import ConfigError
+from planner.config.rollout import RolloutConfig, StageConfig
 from planner.config.yaml_reader import expand_vars, line_of, read_yaml
 
 #: Most new stations one study may ask for (``model.p``).
@@ -289,6 +290,9 @@ class StudyConfig(_Strict):
     targets: TargetsConfig = Field(default_factory=TargetsConfig)
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
+    # staged rollout (planner/config/rollout.py): years, demand growth, budgets, scenarios
+    stages: list[StageConfig] = Field(default_factory=list)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
 
     @model_validator(mode="after")
     def _cross(self) -> StudyConfig:
@@ -298,6 +302,14 @@ class StudyConfig(_Strict):
             and self.demand.kind != "corridor"
         ):
             raise ValueError("model 'frlm' plans corridors: use demand.kind 'corridor'")
+        years = [st.year for st in self.stages]
+        if years != sorted(set(years)):
+            raise ValueError(f"stages: years must increase, got {years}")
+        if self.stages and self.model.kind not in ("mclp", "frlm"):
+            raise ValueError(
+                f"stages: a staged rollout sites with model 'mclp' (cities) or 'frlm' "
+                f"(corridors), not {self.model.kind!r}"
+            )
         return self
 
 

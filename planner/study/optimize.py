@@ -168,6 +168,10 @@ class StudyOptimizer(ABC):
         chosen, plugs = self.solve_sites(unserved, fixed, n_sites, budget_left)
         return self.stations_frame(chosen, plugs)
 
+    def for_trips(self, cfg: StudyConfig, trips: pd.DataFrame) -> StudyOptimizer:
+        """The same strategy on the same network and candidates for other trips (a stage)."""
+        return type(self)(cfg, self.sn, self.candidates, trips, self.vehicles)
+
     def all_demand(self) -> pd.DataFrame:
         """Every trip of the study as ``node`` (origin), ``destination``, ``weight`` (trips)."""
         t = self.trips

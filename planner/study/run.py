@@ -188,6 +188,17 @@ def run_study(
             candidates = build_candidates(cfg, pre.sn, pre.existing)
         simulator = StudySimulator(cfg, pre.sn, pre.trips, pre.vehicles)
         optimizer = make_optimizer(cfg, pre.sn, candidates, pre.trips, pre.vehicles)
+        if cfg.stages:
+            return _run_rollout(
+                cfg,
+                pre,
+                candidates,
+                optimizer,
+                timer,
+                folder=folder,
+                config_path=config_path,
+                overwrite=overwrite,
+            )
         with timer.step("closed loop"):
             loop: LoopResult = closed_loop(
                 pre.existing,
@@ -242,6 +253,77 @@ def run_study(
             overwrite=overwrite,
             html=cfg.outputs.html,
         )
+
+
+def _run_rollout(
+    cfg: StudyConfig,
+    pre: Prepared,
+    candidates: pd.DataFrame,
+    optimizer: StudyOptimizer,
+    timer: StepTimer,
+    *,
+    folder: Path | None,
+    config_path: str | Path | None,
+    overwrite: bool,
+) -> StudyResult:
+    """A staged study: the plans of :mod:`planner.study.rollout`, reported as one study
+    whose "after" is the full plan facing the last stage's demand and "before" the existing
+    stations facing the same demand."""
+    from planner.study.rollout import stage_config, staged_plans
+
+    def simulator_for(stage_cfg: StudyConfig, trips: pd.DataFrame) -> StudySimulator:
+        return StudySimulator(stage_cfg, pre.sn, trips, pre.vehicles)
+
+    with timer.step("closed loop"):
+        plans = staged_plans(cfg, pre.sn, pre.existing, pre.vehicles, optimizer, simulator_for)
+    last_cfg = stage_config(cfg, len(cfg.stages) - 1)
+    last_trips = plans["trips"][-1]
+    loop: LoopResult = plans["loop"]
+    final = simulator_for(last_cfg, last_trips)
+    loop.baseline = final(pre.existing)  # before: the existing stations only, final demand
+    loop.stations = plans["stations"].drop(columns=["opening_year"])
+    sel = plans["stations"][~plans["stations"]["existing"].astype(bool)]
+    loop.selected = sel.assign(capex=np.nan)
+    loop.capex = float(plans["timeline"].query("method == @plans['method']")["capex"].sum())
+    last_opt = optimizer.for_trips(last_cfg, last_trips)
+    with timer.step("vehicle comparison"):
+        matrix = vehicle_matrix(last_cfg, final, pre.existing, loop.stations)
+    with timer.step("coverage curve"):
+        curve = pd.DataFrame(columns=["n_stations", "new_stations", "coverage_share"])
+    result = assemble(
+        last_cfg,
+        pre.sn,
+        existing=pre.existing,
+        candidates=candidates,
+        trips=last_trips,
+        loop=loop,
+        matrix=matrix,
+        curve=curve,
+        optimizer=last_opt,
+    )
+    years = plans["stations"].set_index("station_id")["opening_year"]
+    result.selected["opening_year"] = result.selected["station_id"].map(years).to_numpy()
+    result.tables["rollout_timeline"] = plans["timeline"]
+    if len(plans["robust"]):
+        result.tables["rollout_robust"] = plans["robust"]
+    result.notes += [
+        f"Staged rollout {cfg.stages[0].year}-{cfg.stages[-1].year} ({plans['method']} plan "
+        "reported; opening year per station in the stations table and the GeoPackage)."
+    ] + plans["notes"]
+    result.manifest["rollout"] = {
+        "method": plans["method"],
+        "timeline": plans["timeline"].to_dict("records"),
+    }
+    return _finish(
+        cfg,
+        result,
+        timer,
+        sn=pre.sn,
+        folder=folder,
+        config_path=config_path,
+        overwrite=overwrite,
+        html=cfg.outputs.html,
+    )
 
 
 def simulate_study(

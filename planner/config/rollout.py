@@ -1,0 +1,65 @@
+"""The staged-rollout part of a study file: years, demand growth, budgets, scenarios.
+
+```yaml
+stages:                          # one entry per year the plan is checked in
+  - {year: 2025, demand_scale: 1.0, budget: 300000}
+  - {year: 2028, demand_scale: 3.0, budget: 300000, fleet: {byd_atto3: 0.6, ...}}
+rollout:
+  method: both                   # myopic, lookahead or both (then the regret is reported)
+  discount_rate: 0.05            # later capex is worth less today (tie-breaking only)
+  scenarios: {low: 0.5, base: 1.0, high: 2.0}   # demand multipliers for the robust choice
+```
+
+``demand_scale`` multiplies the study's demand (city: ``demand.adoption_share``; corridor:
+``demand.trips_per_day``); ``adoption_share`` sets the city share directly. Every stage may
+change the fleet mix and the temperature, and has its own capital budget (sites and plugs
+opened in that stage; no carry-over) or a number of ``new_sites`` (corridor studies: the
+FRLM sites by count).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["RolloutConfig", "StageConfig"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+class StageConfig(_Strict):
+    """One stage (year) of a rollout."""
+
+    year: int = Field(ge=1900, le=2200)
+    demand_scale: float | None = Field(None, gt=0, le=1000)
+    adoption_share: float | None = Field(None, gt=0, le=1)
+    fleet: dict[str, float] | None = None
+    budget: float | None = Field(None, gt=0)  # capex of the stage (sites and plugs)
+    new_sites: int | None = Field(None, ge=0, le=2000)  # or a number of new sites
+    temperature_c: float | None = Field(None, ge=-60, le=60)
+    source: str = ""  # where the stage's demand figure comes from
+
+    @model_validator(mode="after")
+    def _one_scale(self) -> StageConfig:
+        if self.demand_scale is not None and self.adoption_share is not None:
+            raise ValueError("give demand_scale or adoption_share, not both")
+        if self.budget is None and self.new_sites is None:
+            raise ValueError(f"stage {self.year}: give a budget or a number of new_sites")
+        return self
+
+
+class RolloutConfig(_Strict):
+    """How a staged plan is made."""
+
+    method: str = Field("both", pattern="^(myopic|lookahead|both)$")
+    discount_rate: float = Field(0.05, ge=0, le=1)
+    scenarios: dict[str, float] = Field(default_factory=dict)
+    time_limit_s: float = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _scenarios(self) -> RolloutConfig:
+        for k, v in self.scenarios.items():
+            if not v > 0:
+                raise ValueError(f"scenario {k!r}: demand multiplier must be > 0, got {v}")
+        return self
