@@ -19,13 +19,28 @@ Tables (pandas, one row per ...):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from sim.model import CANCELLED, COMPLETED, IN_PROGRESS, NOT_STARTED, STRANDED, UNROUTABLE, Engine
+from sim.model import (
+    ABANDONED,
+    CANCELLED,
+    COMPLETED,
+    IN_PROGRESS,
+    NO_CAUSE,
+    NO_CHARGER_IN_RANGE,
+    NOT_STARTED,
+    QUEUE_ABANDONED,
+    RECOVERY,
+    STARTED_BELOW_REACH,
+    STRANDED,
+    UNROUTABLE,
+    Engine,
+)
 from sim.settings import SimSettings
 
 TRIP_STATUS = {
@@ -35,6 +50,14 @@ TRIP_STATUS = {
     CANCELLED: "cancelled",
     NOT_STARTED: "not_started",
     IN_PROGRESS: "in_progress",
+    ABANDONED: "abandoned",
+}
+#: Why a vehicle's day ended early (trips ``strand_cause``, vehicles ``strand_cause``).
+STRAND_CAUSE = {
+    NO_CAUSE: "",
+    NO_CHARGER_IN_RANGE: "no_charger_in_range",
+    QUEUE_ABANDONED: "queue_abandoned",
+    STARTED_BELOW_REACH: "started_below_reach",
 }
 
 
@@ -59,6 +82,20 @@ class SimulationResult:
         if self._kpis is None:
             self._kpis = compute_kpis(self)
         return dict(self._kpis)
+
+    def measured(self) -> SimulationResult:
+        """This result with ``trips`` and ``sessions`` cut to the measured period (rows with
+        ``measured`` true: after the warm-up); KPIs, stations and time series are already
+        measured-only. The same object when there is no warm-up."""
+        if not self.settings.warmup_s:
+            return self
+        return dataclasses.replace(
+            self,
+            trips=self.trips[self.trips["measured"].to_numpy()].reset_index(drop=True),
+            sessions=self.sessions[self.sessions["measured"].to_numpy()].reset_index(drop=True),
+            _kpis=self.kpis(),
+            _station_stats=None,
+        )
 
     def station_stats(self) -> pd.DataFrame:
         """Per-station visits and waits, one row per station in :attr:`stations` order; cached.
@@ -98,8 +135,10 @@ def build_result(eng: Engine) -> SimulationResult:
         if s.horizon_s is None
         else s.horizon_s
     )
-    ts = station_timeseries(sessions, eng.stations, span, s.timeseries_step_s)
-    stations = _stations_summary(sessions, eng.stations, span)
+    w = s.warmup_s
+    meas = sessions[sessions["measured"].to_numpy()]
+    ts = station_timeseries(meas, eng.stations, span, s.timeseries_step_s, start_s=w)
+    stations = _stations_summary(meas, eng.stations, max(span - w, 0.0))
     vehicles = _vehicles_table(eng, trips)
     return SimulationResult(
         trips=trips,
@@ -136,14 +175,21 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
         k0, k1, cur = eng.v_k0[v], eng.v_k1[v], eng.cur_trip[v]
         if cur < 0:
             continue
-        if status[cur] in (STRANDED, UNROUTABLE):
+        if status[cur] == UNROUTABLE:
             status[cur + 1 : k1] = CANCELLED
         elif status[cur] == NOT_STARTED and cur >= k0:
             status[cur] = IN_PROGRESS
     cap = np.repeat(np.asarray(eng.v_cap), np.asarray(eng.v_k1) - np.asarray(eng.v_k0))
     df["departed_s"] = out["departed_s"]
     df["arrived_s"] = out["arrived_s"]
-    df["status"] = pd.Categorical.from_codes(status, categories=[TRIP_STATUS[i] for i in range(6)])
+    df["status"] = pd.Categorical.from_codes(
+        status, categories=[TRIP_STATUS[i] for i in range(len(TRIP_STATUS))]
+    )
+    cause = np.nan_to_num(out["cause"], nan=0.0).astype(np.int64)
+    df["strand_cause"] = pd.Categorical.from_codes(
+        cause, categories=[STRAND_CAUSE[i] for i in range(len(STRAND_CAUSE))]
+    )
+    df["measured"] = df["depart_s"].to_numpy(dtype=float) >= eng.settings.warmup_s
     df["distance_km"] = out["driven_m"] / 1000.0
     df["direct_km"] = eng.direct_m / 1000.0
     # driven >= direct (shortest path); summing legs in another order leaves -1e-12 km, which
@@ -173,6 +219,8 @@ def _sessions_table(eng: Engine) -> pd.DataFrame:
     st_ids = eng.stations["station_id"].to_numpy(dtype=object)
     is_truck = np.asarray([eng.models[m].is_truck for m in eng.v_m], dtype=bool)
     home_label = np.where(is_truck[v], "depot", "home") if n_rec else np.empty(0, dtype=object)
+    if n_rec:
+        home_label = np.where(st == RECOVERY, "recovery", home_label)
     energy = rec["e1"] - rec["e0"]
     charge_s = rec["end_s"] - rec["start_s"]
     out = pd.DataFrame(
@@ -211,6 +259,7 @@ def _sessions_table(eng: Engine) -> pd.DataFrame:
             "queue_seq": rec["queue_seq"],
             "detour_s": rec["detour_s"],
             "detour_km": rec["detour_m"] / 1000.0,
+            "measured": rec["arrive_s"] >= eng.settings.warmup_s,
         }
     )
     return out
@@ -236,12 +285,17 @@ def _overlap(
 
 
 def station_timeseries(
-    sessions: pd.DataFrame, stations: pd.DataFrame, span_s: float, step_s: float
+    sessions: pd.DataFrame,
+    stations: pd.DataFrame,
+    span_s: float,
+    step_s: float,
+    *,
+    start_s: float = 0.0,
 ) -> pd.DataFrame:
-    """Per-station, per-bin occupancy, queue and power (long format)."""
-    edges = np.arange(0.0, span_s + step_s * 0.5, step_s)
+    """Per-station, per-bin occupancy, queue and power (long format), from ``start_s``."""
+    edges = np.arange(start_s, span_s + step_s * 0.5, step_s)
     if edges.size < 2:
-        edges = np.array([0.0, step_s])
+        edges = np.array([start_s, start_s + step_s])
     pub = sessions[sessions["station"] >= 0]
     frames = []
     for s, row in enumerate(stations.itertuples(index=False)):
@@ -381,8 +435,13 @@ def _vehicles_table(eng: Engine, trips: pd.DataFrame) -> pd.DataFrame:
             "charged_kwh": eng.charged,
             "consumed_kwh": eng.consumed,
             "energy_end_kwh": eng.E,
-            "stranded": ~np.isnan(np.asarray(eng.stranded_at, dtype=float)),
+            "stranded": np.asarray(eng.strandings, dtype=np.int64) > 0,
             "stranded_s": eng.stranded_at,
+            "strandings": np.asarray(eng.strandings, dtype=np.int64),
+            "strand_cause": pd.Categorical.from_codes(
+                np.asarray(eng.cause, dtype=np.int64),
+                categories=[STRAND_CAUSE[i] for i in range(len(STRAND_CAUSE))],
+            ),
             "km": km,
             "trips": k_per_v,
             "trips_completed": completed.astype(np.int64),
@@ -391,35 +450,58 @@ def _vehicles_table(eng: Engine, trips: pd.DataFrame) -> pd.DataFrame:
 
 
 def compute_kpis(r: SimulationResult) -> dict[str, float]:
-    """KPI dictionary of a result (definitions in docs/simulation.md).
+    """KPI dictionary of a result (definitions in docs/simulation.md), over the measured
+    period (after ``settings.warmup_s``).
 
     Every key is registered in :data:`sim.kpis.KPIS` (label, unit, direction, range).
     """
     s = r.settings
+    w = s.warmup_s
     t, ses, veh = r.trips, r.sessions, r.vehicles
+    if "measured" in t:
+        t = t[t["measured"].to_numpy()]
+    if "measured" in ses:
+        ses = ses[ses["measured"].to_numpy()]
     planned = t[t["depart_s"] < r.span_s]
     n_planned = len(planned)
-    completed = int((planned["status"] == "completed").sum())
+    status = planned["status"]
+    completed = int((status == "completed").sum())
+    ended = planned[status.isin(["stranded", "abandoned"]).to_numpy()]
+    by_cause = ended.drop_duplicates("vehicle_id")["strand_cause"].astype(str)
     pub = ses[ses["station"] >= 0]
     charged = pub[pub["status"] == "charged"]
     waits = pub["wait_s"].to_numpy()
-    home = ses[ses["station"] < 0]
-    plug_s = float(r.stations["plugs"].sum() * r.span_s) if len(r.stations) else 0.0
+    home = ses[ses["station"] == -1]
+    span = r.span_s - w
+    plug_s = float(r.stations["plugs"].sum() * span) if len(r.stations) else 0.0
     busy_s = float((charged["end_s"] - charged["start_s"]).sum())
-    is_truck = veh["category"].isin(["truck", "bus"]).to_numpy()
-    km = veh["km"].to_numpy()
-    ice = (
-        km[~is_truck].sum() * s.ice_car_l_per_100km / 100.0 * s.petrol_kg_co2_per_l
-        + km[is_truck].sum() * s.ice_truck_l_per_100km / 100.0 * s.diesel_kg_co2_per_l
+    cat = dict(zip(veh["vehicle_id"], veh["category"], strict=True)) if len(veh) else {}
+    is_truck = t["vehicle_id"].map(cat).isin(["truck", "bus"]).to_numpy()
+    km = np.nan_to_num(t["distance_km"].to_numpy(dtype=float))
+    ice = s.ice_factor(s.ambient_temp_c) * (
+        km[~is_truck].sum()
+        * s.ice_car_l_per_100km
+        / 100.0
+        * (s.petrol_kg_co2_per_l + s.petrol_wtt_kg_co2_per_l)
+        + km[is_truck].sum()
+        * s.ice_truck_l_per_100km
+        / 100.0
+        * (s.diesel_kg_co2_per_l + s.diesel_wtt_kg_co2_per_l)
     )
-    ev = veh["consumed_kwh"].sum() / s.charging_efficiency * s.grid_kg_co2_per_kwh
+    consumed = float(np.nan_to_num(t["energy_kwh"].to_numpy(dtype=float)).sum())
+    ev = consumed / s.charging_efficiency / (1.0 - s.grid_loss_share) * s.grid_kg_co2_per_kwh
+    n_veh = int(t["vehicle_id"].nunique())
     return {
         "trips": float(n_planned),
         "trips_completed": float(completed),
         "share_trips_completed": completed / n_planned if n_planned else math.nan,
-        "vehicles": float(len(veh)),
-        "stranded_vehicles": float(veh["stranded"].sum()),
-        "share_vehicles_stranded": float(veh["stranded"].mean()) if len(veh) else math.nan,
+        "trips_abandoned": float((status == "abandoned").sum()),
+        "vehicles": float(n_veh),
+        "stranded_vehicles": float(len(by_cause)),
+        "share_vehicles_stranded": len(by_cause) / n_veh if n_veh else math.nan,
+        "stranded_no_charger": float((by_cause == "no_charger_in_range").sum()),
+        "stranded_queue": float((by_cause == "queue_abandoned").sum()),
+        "stranded_below_reach": float((by_cause == "started_below_reach").sum()),
         "station_visits": float(len(pub)),
         "sessions_public": float(len(charged)),
         "sessions_balked": float((pub["status"] == "balked").sum()),
