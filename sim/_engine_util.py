@@ -6,16 +6,102 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import simpy
 from simpy.events import NORMAL, Event, EventPriority
 
-if TYPE_CHECKING:
-    from sim.model import Engine
+from sim.policies import StationChoice
+from sim.routes import RouteTables
+from sim.settings import SimSettings
+from sim.vehicles import VehicleModel
 
 INF = math.inf
+
+
+class RowsMixin:
+    """Per-decision station rows of the engine: time, length and energy from the current
+    position to every station and from every station to the leg's destination, per model
+    and congestion hour, cached (rows are reused by every vehicle deciding there)."""
+
+    env: simpy.Environment
+    settings: SimSettings
+    models: list[VehicleModel]
+    routes: RouteTables
+    hour_factors: np.ndarray
+    temp: float
+    compat: list[np.ndarray]
+    reserve_soc: float
+    st_present: np.ndarray
+    st_plugs_arr: np.ndarray
+    _to_rows: dict[tuple[int, int, int], tuple]
+    _from_rows: dict[tuple[int, int, int], tuple]
+
+    def _hour(self) -> int:
+        return int(self.env.now // 3600.0) % 24 if self.settings.time_factors else 0
+
+    def _to_row(self, m: int, prow: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(time, length, energy) from position ``prow`` to every station for model ``m``
+        at the current hour's congestion (cached: rows are reused by every vehicle deciding
+        at that position and hour)."""
+        h = self._hour()
+        key = (m, prow, h)
+        row = self._to_rows.get(key)
+        if row is None:
+            mdl, r = self.models[m], self.routes
+            length = r.to_l[prow]
+            t = mdl.drive_time_s(length, r.to_t[prow] * self.hour_factors[h])
+            row = (t, length, mdl.energy_kwh(length, t, self.temp))
+            self._to_rows[key] = row
+        return row
+
+    def _from_row(self, m: int, prow: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(time, length, energy) from every station to position ``prow`` (cached)."""
+        h = self._hour()
+        key = (m, prow, h)
+        row = self._from_rows.get(key)
+        if row is None:
+            mdl, r = self.models[m], self.routes
+            length = r.from_l[prow]
+            t = mdl.drive_time_s(length, r.from_t[prow] * self.hour_factors[h])
+            row = (t, length, mdl.energy_kwh(length, t, self.temp))
+            self._from_rows[key] = row
+        return row
+
+    def _choice(
+        self,
+        m: int,
+        prow_cur: int,
+        prow_dest: int,
+        t_direct: float,
+        e_direct: float,
+        energy: float,
+        cap: float,
+        tried: set[int],
+    ) -> StationChoice:
+        t_to, l_to, e_to = self._to_row(m, prow_cur)
+        t_from, l_from, e_from = self._from_row(m, prow_dest)
+        allowed = self.compat[m]
+        if tried:
+            allowed = allowed.copy()
+            allowed[list(tried)] = False
+        return StationChoice(
+            t_to,
+            l_to,
+            e_to,
+            t_from,
+            l_from,
+            e_from,
+            t_direct,
+            e_direct,
+            energy,
+            cap,
+            self.reserve_soc * cap,
+            allowed,
+            self.st_present,
+            self.st_plugs_arr,
+        )
 
 
 def takes_next(fn: Any) -> bool:
@@ -30,7 +116,7 @@ def takes_next(fn: Any) -> bool:
 
 
 def next_charger_kwh(
-    eng: Engine,
+    eng: Any,
     trip_m: np.ndarray,
     dest: np.ndarray,
     home: np.ndarray,

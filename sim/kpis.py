@@ -1,6 +1,6 @@
 """The KPI registry: one entry per KPI name evplan outputs, with label, unit and direction.
 
-Holds the simulator's KPIs (:func:`sim.results.compute_kpis`) and the study-level ones the
+Holds the simulator's KPIs (:func:`sim.measures.compute_kpis`) and the study-level ones the
 planner adds (``coverage_share``, ``n_stations``, ``n_plugs``, ``capex``). The registry is
 ordered: writers list KPIs in this order (units in ``kpis.json``, rows of ``kpis.csv``).
 

@@ -25,8 +25,7 @@ import simpy
 from simpy.events import Event
 
 from networks.road_network import RoadNetwork
-from sim._engine_util import CountingEnvironment, next_charger_kwh, takes_next
-from sim.policies import StationChoice
+from sim._engine_util import CountingEnvironment, RowsMixin, next_charger_kwh, takes_next
 from sim.records import SessionLog, TripLog
 from sim.routes import RouteTables
 from sim.settings import SimSettings
@@ -44,7 +43,7 @@ NO_CAUSE, NO_CHARGER_IN_RANGE, QUEUE_ABANDONED, STARTED_BELOW_REACH = range(4)
 RECOVERY = -2  # session "station" of an overnight recovery
 
 
-class Engine:
+class Engine(RowsMixin):
     """Prepared run: arrays for trips, vehicles and stations, then :meth:`run`.
 
     Built by :func:`sim.simulate`; exposed for benchmarks and tests that need the event
@@ -224,71 +223,6 @@ class Engine:
             prof = mdl.charge_profile(self.st_power[s], dc=dc, temp_c=self.temp, pack_temp_c=pack)
             self._profiles[key] = prof
         return prof
-
-    def _hour(self) -> int:
-        return int(self.env.now // 3600.0) % 24 if self.settings.time_factors else 0
-
-    def _to_row(self, m: int, prow: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(time, length, energy) from position ``prow`` to every station for model ``m``
-        at the current hour's congestion (cached: rows are reused by every vehicle deciding
-        at that position and hour)."""
-        h = self._hour()
-        key = (m, prow, h)
-        row = self._to_rows.get(key)
-        if row is None:
-            mdl, r = self.models[m], self.routes
-            length = r.to_l[prow]
-            t = mdl.drive_time_s(length, r.to_t[prow] * self.hour_factors[h])
-            row = (t, length, mdl.energy_kwh(length, t, self.temp))
-            self._to_rows[key] = row
-        return row
-
-    def _from_row(self, m: int, prow: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(time, length, energy) from every station to position ``prow`` (cached)."""
-        h = self._hour()
-        key = (m, prow, h)
-        row = self._from_rows.get(key)
-        if row is None:
-            mdl, r = self.models[m], self.routes
-            length = r.from_l[prow]
-            t = mdl.drive_time_s(length, r.from_t[prow] * self.hour_factors[h])
-            row = (t, length, mdl.energy_kwh(length, t, self.temp))
-            self._from_rows[key] = row
-        return row
-
-    def _choice(
-        self,
-        m: int,
-        prow_cur: int,
-        prow_dest: int,
-        t_direct: float,
-        e_direct: float,
-        energy: float,
-        cap: float,
-        tried: set[int],
-    ) -> StationChoice:
-        t_to, l_to, e_to = self._to_row(m, prow_cur)
-        t_from, l_from, e_from = self._from_row(m, prow_dest)
-        allowed = self.compat[m]
-        if tried:
-            allowed = allowed.copy()
-            allowed[list(tried)] = False
-        return StationChoice(
-            t_to,
-            l_to,
-            e_to,
-            t_from,
-            l_from,
-            e_from,
-            t_direct,
-            e_direct,
-            energy,
-            cap,
-            self.reserve_soc * cap,
-            allowed,
-            self.st_present,
-            self.st_plugs_arr,
-        )
 
     # ------------------------------------------------------------------ processes
     def run(self) -> None:

@@ -59,9 +59,14 @@ class SimSettings:
     ----------
     ambient_temp_c : float
         Ambient temperature (C); drives HVAC load and cold DC derating.
-    initial_soc : float or (low, high)
-        Starting state of charge: fixed, or uniform between ``low`` and ``high`` per vehicle
-        (drawn from the run's generator). A trips column ``initial_soc`` overrides it.
+    initial_soc : float, (low, high) or "steady"
+        Starting state of charge: fixed, uniform between ``low`` and ``high`` per vehicle
+        (drawn from the run's generator), or ``"steady"``: the long-run distribution of a
+        driver who charges from her trigger level up to her target (a sawtooth: by the
+        renewal argument the time-average state of charge is uniform between the two), i.e.
+        uniform between the *when* policy's largest of threshold / buffer / reserve and the
+        *how much* policy's ``target_soc`` (0.8). Vehicles with home chargers start at
+        ``home_target_soc`` in every case. A trips column ``initial_soc`` overrides it.
     policy : ChargingPolicy
         When / where / how-much decisions.
     max_wait_s : float
@@ -107,7 +112,7 @@ class SimSettings:
     """
 
     ambient_temp_c: float = 20.0
-    initial_soc: float | tuple[float, float] = (0.5, 0.9)
+    initial_soc: float | tuple[float, float] | str = (0.5, 0.9)
     policy: ChargingPolicy = field(default_factory=ChargingPolicy)
     max_wait_s: float = 1800.0
     max_balks_per_leg: int = 3
@@ -142,7 +147,9 @@ class SimSettings:
         if not (isinstance(self.ambient_temp_c, (int, float)) and -60 <= self.ambient_temp_c <= 60):
             raise fail("ambient_temp_c", "must be a temperature in C between -60 and 60")
         soc = self.initial_soc
-        lo, hi = (soc, soc) if isinstance(soc, (int, float)) else tuple(soc)
+        if isinstance(soc, str) and soc != "steady":
+            raise fail("initial_soc", 'must be a number, a (low, high) pair or "steady"')
+        lo, hi = self.soc_range()
         if not (0 <= lo <= hi <= 1):
             raise fail(
                 "initial_soc",
@@ -210,6 +217,14 @@ class SimSettings:
 
     def soc_range(self) -> tuple[float, float]:
         s = self.initial_soc
+        if isinstance(s, str):  # "steady": trigger level .. charge target
+            when, how = self.policy.when, self.policy.how_much
+            lo = max(
+                float(getattr(when, name, 0.0))
+                for name in ("threshold_soc", "buffer_soc", "reserve_soc")
+            )
+            hi = float(getattr(how, "target_soc", 0.8))
+            return (min(lo, hi), hi)
         return (float(s), float(s)) if isinstance(s, (int, float)) else (float(s[0]), float(s[1]))
 
     def as_dict(self) -> dict:

@@ -261,7 +261,8 @@ class SimulationConfig(_Strict):
     seasons: dict[str, float] = Field(default_factory=dict)
     home_charging_share: float = Field(0.6, ge=0, le=1)
     balk_after_min: float = Field(30.0, gt=0)
-    start_soc: float | tuple[float, float] = (0.5, 0.9)  # fixed, or uniform between low and high
+    # "steady" (the long-run distribution, docs/simulation.md), fixed, or uniform [low, high]
+    start_soc: Literal["steady"] | float | tuple[float, float] = "steady"
     # days simulated before the measured ones (state of charge and queues carry over);
     # None: 2 for city and corridor demand, 0 for OD tables
     warmup_days: int | None = Field(None, ge=0, le=7)
@@ -282,6 +283,8 @@ class SimulationConfig(_Strict):
     @field_validator("start_soc")
     @classmethod
     def _soc(cls, v):
+        if v == "steady":
+            return v
         lo, hi = (v, v) if isinstance(v, int | float) else v
         if not 0 < lo <= hi <= 1:
             raise ValueError(
