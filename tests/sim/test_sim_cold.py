@@ -86,3 +86,20 @@ def test_ice_winter_penalty_is_fueleconomy_gov_figure():
     s = SimSettings()
     assert s.ice_factor(-6.7) == pytest.approx(1.15, abs=1e-3)
     assert s.ice_factor(25.0) == 1.0 and s.ice_factor(30.0) == 1.0
+
+
+def _range_ratio(m, speed_kph: float, temp_c: float) -> float:
+    """Range at ``temp_c`` over range at 20 C (consumption and usable capacity)."""
+    c = m.consumption_kwh_per_km_at(speed_kph, 20.0) / m.consumption_kwh_per_km_at(
+        speed_kph, temp_c
+    )
+    return float(c) * m.usable_kwh(temp_c) / m.battery_kwh
+
+
+@pytest.mark.parametrize("key", [k for k, m in CATALOGUE.items() if not m.is_truck])
+def test_winter_range_ratios_match_aaa_and_geotab(key):
+    m = CATALOGUE[key]
+    # AAA (2019): 59 % of mild range at 20 F (-6.7 C) with the heater, ~48 km/h combined
+    assert _range_ratio(m, 48.0, -6.7) == pytest.approx(0.59, abs=0.07)
+    # Geotab (2020, 4,200 EVs): about 54 % of rated range at -15 C (city legs ~40-48 km/h)
+    assert _range_ratio(m, 44.0, -15.0) == pytest.approx(0.54, abs=0.07)
