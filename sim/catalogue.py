@@ -118,6 +118,8 @@ def _build(
                 f"{where}: vehicle model {key!r} extends unknown model {parent!r}; known: {sorted(known)}"
             )
         fields = {f: getattr(known[str(parent)], f) for f in _FIELDS}
+        if "chemistry" in spec and "cold_dc_factor" not in spec:
+            fields["cold_dc_factor"] = ()  # the new chemistry's default table
     fields.update(spec)
     fields.setdefault("name", key)
     for f in _PAIR_FIELDS:

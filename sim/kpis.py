@@ -1,6 +1,6 @@
 """The KPI registry: one entry per KPI name evplan outputs, with label, unit and direction.
 
-Holds the simulator's KPIs (:func:`sim.results.compute_kpis`) and the study-level ones the
+Holds the simulator's KPIs (:func:`sim.measures.compute_kpis`) and the study-level ones the
 planner adds (``coverage_share``, ``n_stations``, ``n_plugs``, ``capex``). The registry is
 ordered: writers list KPIs in this order (units in ``kpis.json``, rows of ``kpis.csv``).
 
@@ -97,6 +97,10 @@ KPIS: Mapping[str, KPI] = MappingProxyType(
             _k("trips_completed", "Trips completed (count)", "trips", "higher", 0),
             _k("stranded_vehicles", "Stranded vehicles", "vehicles", "lower", 0),
             _k("share_vehicles_stranded", "Vehicles stranded", "share", "lower", 1, _SHARE),
+            _k("stranded_no_charger", "Stranded: no charger in range", "vehicles", "lower", 0),
+            _k("stranded_queue", "Stranded: gave up at a queue", "vehicles", "lower", 0),
+            _k("stranded_below_reach", "Stranded: started below reach", "vehicles", "lower", 0),
+            _k("trips_abandoned", "Trips abandoned (queue)", "trips", "lower", 0),
             _k("vehicles", "Vehicles simulated", "vehicles", "", 0),
             _k("wait_mean_min", "Mean wait at charger", "min", "lower", 1),
             _k("wait_p95_min", "95th percentile wait", "min", "lower", 1),
@@ -119,6 +123,7 @@ KPIS: Mapping[str, KPI] = MappingProxyType(
             _k("n_stations", "Stations", "stations", "", 0),
             _k("n_plugs", "Plugs", "plugs", "", 0),
             _k("capex", "Capital cost", "cost units", "", 0),
+            _k("demand_expansion_factor", "Demand expansion factor", "x", "", 2, (1.0, math.inf)),
         )
     }
 )

@@ -16,16 +16,16 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import simpy
-from simpy.events import NORMAL, Event, EventPriority
+from simpy.events import Event
 
 from networks.road_network import RoadNetwork
-from sim.policies import StationChoice
+from sim._engine_util import CountingEnvironment, RowsMixin, next_charger_kwh, takes_next
 from sim.records import SessionLog, TripLog
 from sim.routes import RouteTables
 from sim.settings import SimSettings
@@ -37,10 +37,13 @@ INF = math.inf
 DAY_S = 86_400.0
 _NO_STOPS = (0.0, 0.0, 0.0, 0.0, 0.0)
 # Trip status codes (see results.TRIP_STATUS).
-COMPLETED, STRANDED, UNROUTABLE, CANCELLED, NOT_STARTED, IN_PROGRESS = range(6)
+COMPLETED, STRANDED, UNROUTABLE, CANCELLED, NOT_STARTED, IN_PROGRESS, ABANDONED = range(7)
+# Stranding causes (see results.STRAND_CAUSE).
+NO_CAUSE, NO_CHARGER_IN_RANGE, QUEUE_ABANDONED, STARTED_BELOW_REACH = range(4)
+RECOVERY = -2  # session "station" of an overnight recovery
 
 
-class Engine:
+class Engine(RowsMixin):
     """Prepared run: arrays for trips, vehicles and stations, then :meth:`run`.
 
     Built by :func:`sim.simulate`; exposed for benchmarks and tests that need the event
@@ -79,7 +82,7 @@ class Engine:
         self.v_k0, self.v_k1 = starts.tolist(), ends.tolist()
         v_model = trips["vehicle_model"].to_numpy()[starts] if n_t else np.empty(0, dtype=object)
         self.v_m = [midx[k] for k in v_model]
-        self.v_cap = [self.models[m].battery_kwh for m in self.v_m]
+        self.v_cap = [self.models[m].usable_kwh(temp) for m in self.v_m]
         home_draw = rng.random(self.n_veh)
         lo, hi = settings.soc_range()
         soc_draw = rng.uniform(lo, hi, self.n_veh)
@@ -102,11 +105,14 @@ class Engine:
             routes = RouteTables(network, np.r_[origin, dest], st_nodes)
         self.routes = routes
         t_raw, l_raw = routes.legs(origin, dest)
+        depart = trips["depart_s"].to_numpy(dtype=float)
+        self.hour_factors = np.asarray(settings.time_factors or (1.0,) * 24, dtype=float)
+        f_leg = self.hour_factors[(depart // 3600.0 % 24).astype(np.int64)]
         t_leg, e_leg = np.empty(n_t), np.empty(n_t)
         trip_m = np.asarray([midx[k] for k in trips["vehicle_model"].to_numpy()], dtype=np.int64)
         for m, mdl in enumerate(self.models):
             sel = trip_m == m
-            t_leg[sel] = mdl.drive_time_s(l_raw[sel], t_raw[sel])
+            t_leg[sel] = mdl.drive_time_s(l_raw[sel], t_raw[sel] * f_leg[sel])
             e_leg[sel] = mdl.energy_kwh(l_raw[sel], t_leg[sel], temp)
         self.origin, self.dest = origin.tolist(), dest.tolist()
         self.depart = trips["depart_s"].to_numpy(dtype=float).tolist()
@@ -127,17 +133,46 @@ class Engine:
             for mdl in self.models
         ]
         self._profiles: dict[tuple[int, int], ChargeProfile] = {}
-        self._to_rows: dict[tuple[int, int], tuple] = {}
-        self._from_rows: dict[tuple[int, int], tuple] = {}
+        self._to_rows: dict[tuple[int, int, int], tuple] = {}
+        self._from_rows: dict[tuple[int, int, int], tuple] = {}
         self.home_prof = [self._home_profile(mdl) for mdl in self.models]
+        self.st_present = np.zeros(self.n_st, dtype=np.int64)
+        self.st_plugs_arr = np.asarray(self.st_plugs, dtype=float)
+        pre = settings.precondition
+        self.precond_kwh = [mdl.precondition_kwh(temp, precondition=pre) for mdl in self.models]
         # ---- policy
         pol = settings.policy
-        self.needs, self.where, self.how_much = (
-            pol.when.needs_charge,
-            pol.where.choose,
-            pol.how_much.target_kwh,
-        )
+        self.needs: Callable[..., bool] = pol.when.needs_charge  # 5 or 6 arguments
+        self.where, self.how_much = pol.where.choose, pol.how_much.target_kwh
         self.reserve_soc = pol.reserve_soc
+        self.look_ahead = takes_next(pol.when.needs_charge)
+        margin = getattr(pol.when, "margin_kwh", None)
+        # ---- per-trip look-ahead (energy to the nearest charger after the leg) and the
+        # first leg of the next day (where a stranded vehicle resumes)
+        k1_of = np.repeat(np.asarray(self.v_k1, dtype=np.int64), np.diff(np.r_[starts, n_t]))
+        day = np.floor(depart / DAY_S).astype(np.int64)
+        first = np.ones(n_t, dtype=bool)
+        if n_t:
+            first[1:] = (day[1:] != day[:-1]) | (vid[1:] != vid[:-1])
+        nxt = np.where(first, np.arange(n_t), n_t)
+        nxt = np.minimum.accumulate(nxt[::-1])[::-1]
+        self.next_day = np.minimum(np.r_[nxt[1:], n_t], k1_of).tolist() if n_t else []
+        has_home_t = np.repeat(np.asarray(self.v_has_home, dtype=bool), np.diff(np.r_[starts, n_t]))
+        home_t = np.repeat(np.asarray(self.v_home, dtype=np.int64), np.diff(np.r_[starts, n_t]))
+        e_next = next_charger_kwh(self, trip_m, dest, home_t, has_home_t, f_leg, k1_of)
+        cap_t = (
+            np.asarray(self.v_cap, dtype=float)[
+                np.repeat(np.arange(self.n_veh), np.diff(np.r_[starts, n_t]))
+            ]
+            if n_t
+            else np.empty(0)
+        )
+        res_kwh = self.reserve_soc * cap_t
+        if margin is not None:
+            self.margin = [float(margin(c, e)) for c, e in zip(cap_t, e_next, strict=True)]
+        else:
+            self.margin = res_kwh.tolist()
+        self.e_next = e_next.tolist()
         last = max(self.depart, default=0.0)
         self.sim_end = (
             settings.horizon_s
@@ -149,6 +184,8 @@ class Engine:
         self.charged = [0.0] * self.n_veh
         self.consumed = [0.0] * self.n_veh
         self.stranded_at = [math.nan] * self.n_veh
+        self.strandings = [0] * self.n_veh
+        self.cause = [NO_CAUSE] * self.n_veh
         self.cur_trip = [-1] * self.n_veh
         self.trip_log = TripLog()
         self.session_log = SessionLog()
@@ -178,97 +215,20 @@ class Engine:
         key = (m, s)
         prof = self._profiles.get(key)
         if prof is None:
-            prof = self.models[m].charge_profile(
-                self.st_power[s], dc=self.st_dc[s], temp_c=self.temp
+            mdl = self.models[m]
+            dc = self.st_dc[s]
+            pack = (
+                mdl.pack_temp_c(self.temp, precondition=self.settings.precondition) if dc else None
             )
+            prof = mdl.charge_profile(self.st_power[s], dc=dc, temp_c=self.temp, pack_temp_c=pack)
             self._profiles[key] = prof
         return prof
-
-    def _to_row(self, m: int, prow: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(time, length, energy) from position ``prow`` to every station for model ``m``
-        (cached: rows are reused by every vehicle deciding at that position)."""
-        key = (m, prow)
-        row = self._to_rows.get(key)
-        if row is None:
-            mdl, r = self.models[m], self.routes
-            length = r.to_l[prow]
-            t = mdl.drive_time_s(length, r.to_t[prow])
-            row = (t, length, mdl.energy_kwh(length, t, self.temp))
-            self._to_rows[key] = row
-        return row
-
-    def _from_row(self, m: int, prow: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(time, length, energy) from every station to position ``prow`` (cached)."""
-        key = (m, prow)
-        row = self._from_rows.get(key)
-        if row is None:
-            mdl, r = self.models[m], self.routes
-            length = r.from_l[prow]
-            t = mdl.drive_time_s(length, r.from_t[prow])
-            row = (t, length, mdl.energy_kwh(length, t, self.temp))
-            self._from_rows[key] = row
-        return row
-
-    def _choice(
-        self,
-        m: int,
-        prow_cur: int,
-        prow_dest: int,
-        t_direct: float,
-        e_direct: float,
-        energy: float,
-        cap: float,
-        tried: set[int],
-    ) -> StationChoice:
-        t_to, l_to, e_to = self._to_row(m, prow_cur)
-        t_from, l_from, e_from = self._from_row(m, prow_dest)
-        allowed = self.compat[m]
-        if tried:
-            allowed = allowed.copy()
-            allowed[list(tried)] = False
-        return StationChoice(
-            t_to,
-            l_to,
-            e_to,
-            t_from,
-            l_from,
-            e_from,
-            t_direct,
-            e_direct,
-            energy,
-            cap,
-            self.reserve_soc * cap,
-            allowed,
-        )
-
-    def _can_leave(
-        self,
-        m: int,
-        prow_cur: int,
-        prow_dest: int,
-        t_leg: float,
-        e_leg: float,
-        energy: float,
-        cap: float,
-        tried: set[int],
-        has_home: bool,
-        balks: int,
-    ) -> bool:
-        """A driver balks only if the balk budget allows and there is somewhere to go: the
-        destination (no charge needed) or another station the *where* policy would pick."""
-        if balks >= self.settings.max_balks_per_leg:
-            return False
-        if not self.needs(energy, cap, e_leg, False, has_home):
-            return True
-        return (
-            self.where(self._choice(m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried)) >= 0
-        )
 
     # ------------------------------------------------------------------ processes
     def run(self) -> None:
         """Run the event loop; sets :attr:`events` (SimPy events scheduled, counted through
         the public :meth:`simpy.Environment.schedule`) and timings."""
-        env = _CountingEnvironment()
+        env = CountingEnvironment()
         self.env = env
         self.res = [simpy.Resource(env, capacity=int(p)) for p in self.st_plugs]
         proc = env.process
@@ -283,7 +243,8 @@ class Engine:
         )
 
     def _vehicle(self, v: int) -> Generator[Event, Any, None]:
-        """Process of vehicle ``v``: its trip chain, charging stops and home charging."""
+        """Process of vehicle ``v``: its trip chain, charging stops, home charging and, after
+        a stranding or an abandoned queue, the overnight recovery."""
         env = self.env
         timeout = env.timeout
         k0, k1, m, cap = self.v_k0[v], self.v_k1[v], self.v_m[v], self.v_cap[v]
@@ -302,8 +263,10 @@ class Engine:
             self.trip_log.add,
             self.cur_trip,
         )
+        e_next, look_ahead = self.e_next, self.look_ahead
         n_st = self.n_st
-        for k in range(k0, k1):
+        k = k0
+        while k < k1:
             dep = depart[k]
             if env.now < dep:
                 yield timeout(dep - env.now)
@@ -316,11 +279,20 @@ class Engine:
                 return
             e_leg, l_leg = e_legs[k], l_legs[k]
             acc: Sequence[float]
-            if n_st and needs(e_dep, cap, e_leg, True, has_home):
+            if n_st and (
+                needs(e_dep, cap, e_leg, True, has_home, e_next[k])
+                if look_ahead
+                else needs(e_dep, cap, e_leg, True, has_home)
+            ):
                 acc = [0.0, 0.0, 0.0, 0.0, 0.0]  # driven m, used kWh, stops, wait s, charge s
-                t_leg, e_leg, l_leg = yield from self._stops(
-                    v, k, m, cap, has_home, t_leg, e_leg, l_leg, acc
+                t_leg, e_leg, l_leg, gave_up = yield from self._stops(
+                    v, k, m, cap, t_leg, e_leg, l_leg, acc
                 )
+                if gave_up:  # waited max_wait_s with no feasible alternative: trip not made
+                    rec(k, dep_at, env.now, ABANDONED, acc[0], acc[1], e_dep, E[v], acc[2],
+                        acc[3], acc[4], QUEUE_ABANDONED)  # fmt: skip
+                    k = self._recover(v, k, m, cap, QUEUE_ABANDONED)
+                    continue
             else:
                 acc = _NO_STOPS
             energy = E[v]
@@ -330,43 +302,51 @@ class Engine:
                     yield timeout(t_leg * frac)
                 consumed[v] += energy
                 E[v] = 0.0
-                now = env.now
-                self.stranded_at[v] = now
-                rec(
-                    k,
-                    dep_at,
-                    now,
-                    STRANDED,
-                    acc[0] + l_leg * frac,
-                    acc[1] + energy,
-                    e_dep,
-                    0.0,
-                    acc[2],
-                    acc[3],
-                    acc[4],
+                cause = (
+                    STARTED_BELOW_REACH
+                    if k == k0 and acc[2] == 0 and self.charged[v] == 0.0
+                    else NO_CHARGER_IN_RANGE
                 )
-                return
+                rec(k, dep_at, env.now, STRANDED, acc[0] + l_leg * frac, acc[1] + energy,
+                    e_dep, 0.0, acc[2], acc[3], acc[4], cause)  # fmt: skip
+                k = self._recover(v, k, m, cap, cause)
+                continue
             if t_leg > 0:
                 yield timeout(t_leg)
             used = e_leg if e_leg <= energy else energy
             energy -= used
             E[v] = energy
             consumed[v] += used
-            rec(
-                k,
-                dep_at,
-                env.now,
-                COMPLETED,
-                acc[0] + l_leg,
-                acc[1] + used,
-                e_dep,
-                energy,
-                acc[2],
-                acc[3],
-                acc[4],
-            )
+            rec(k, dep_at, env.now, COMPLETED, acc[0] + l_leg, acc[1] + used, e_dep, energy,
+                acc[2], acc[3], acc[4])  # fmt: skip
             if has_home and dest[k] == home:
                 self._home_charge(v, k, m, cap)
+            k += 1
+
+    def _recover(self, v: int, k: int, m: int, cap: float, cause: int) -> int:
+        """After a stranding or an abandoned trip on leg ``k``: the rest of that day's legs are
+        cancelled; the vehicle resumes at its next day's first leg (towed / driven home
+        overnight) with at least ``recovery_soc`` (home chargers: the home target). Returns the
+        leg to continue with (``v_k1`` when there is none)."""
+        now = self.env.now
+        self.stranded_at[v] = now
+        self.strandings[v] += 1
+        self.cause[v] = cause
+        e = self.E[v]
+        nk, k1 = self.next_day[k], self.v_k1[v]
+        for j in range(k + 1, nk):
+            self.trip_log.add(j, math.nan, math.nan, CANCELLED, 0.0, 0.0, e, e, 0, 0.0, 0.0)
+        if nk >= k1:
+            return k1
+        s = self.settings
+        home_ok = self.v_has_home[v] and self.home_prof[m] is not None
+        target = (s.home_target_soc if home_ok else s.recovery_soc) * cap
+        if e < target:
+            end = max(now, self.depart[nk])
+            self.E[v] = target
+            self.charged[v] += target - e
+            self.session_log.add(v, k, RECOVERY, now, now, end, e, target, False, -1, 0.0, 0.0)
+        return nk
 
     def _home_charge(self, v: int, k: int, m: int, cap: float) -> None:
         """Charge at home/depot until the next departure (no events needed: nothing else
@@ -395,22 +375,27 @@ class Engine:
         k: int,
         m: int,
         cap: float,
-        has_home: bool,
         t_leg: float,
         e_leg: float,
         l_leg: float,
         acc: list[float],
-    ) -> Generator[Event, Any, tuple[float, float, float]]:
-        """Charging stops of one leg (generator); returns the remaining leg (t, e, l).
+    ) -> Generator[Event, Any, tuple[float, float, float, bool]]:
+        """Charging stops of one leg (generator); returns the remaining leg (t, e, l) and
+        whether the driver gave up (abandoned the trip at a queue).
 
-        ``acc`` accumulates driven m, used kWh, stops, wait s and charge s of the leg.
+        ``acc`` accumulates driven m, used kWh, stops, wait s and charge s of the leg. Stops
+        continue while the destination is out of reach with the reserve. After
+        ``max_wait_s`` in a queue the driver leaves for another station the *where* policy
+        offers, or drives on when the destination is within reach; otherwise she abandons.
         """
         env = self.env
         s_set = self.settings
-        E, needs, rec = self.E, self.needs, self.session_log.add
+        E, rec = self.E, self.session_log.add
         prow, st_prow = self.routes.prow, self.st_prow
         prow_cur, prow_dest = int(prow[self.origin[k]]), int(prow[self.dest[k]])
         reserve = self.reserve_soc * cap
+        margin = self.margin[k]
+        present = self.st_present
         tried: set[int] = set()
         balks = stops = 0
         while True:
@@ -423,6 +408,8 @@ class Engine:
             detour_s = float(c.t_to[s] + c.t_from[s] - t_leg)
             detour_m = float(c.l_to[s] + c.l_from[s] - l_leg)
             ts, es = float(c.t_to[s]), float(c.e_to[s])
+            if self.st_dc[s]:
+                es += self.precond_kwh[m]
             if ts > 0:
                 yield env.timeout(ts)
             es = es if es <= energy else energy
@@ -437,70 +424,51 @@ class Engine:
             seq = self.st_seq[s]
             self.st_seq[s] = seq + 1
             res = self.res[s]
+            present[s] += 1
             req = res.request()
             if not req.triggered:
                 if s_set.max_wait_s < INF:
                     yield req | env.timeout(s_set.max_wait_s)
-                    if not req.triggered and self._can_leave(
-                        m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried, has_home, balks
-                    ):
-                        # balk: leave the queue for another reachable station or the destination
+                    if not req.triggered:
                         req.cancel()
+                        present[s] -= 1
                         now = env.now
                         acc[3] += now - arrive
-                        rec(
-                            v,
-                            k,
-                            s,
-                            arrive,
-                            now,
-                            now,
-                            energy,
-                            energy,
-                            True,
-                            seq,
-                            detour_s,
-                            detour_m,
-                        )
+                        rec(v, k, s, arrive, now, now, energy, energy, True, seq, detour_s,
+                            detour_m)  # fmt: skip
                         balks += 1
-                        if not needs(energy, cap, e_leg, False, has_home):
-                            break
-                        continue
-                    if not req.triggered:  # nowhere else to go: keep waiting
-                        yield req
+                        left = energy - e_leg
+                        if left >= margin:
+                            break  # comfortable without charging: drive on
+                        if (
+                            balks <= s_set.max_balks_per_leg
+                            and self.where(
+                                self._choice(
+                                    m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried
+                                )
+                            )
+                            >= 0
+                        ):
+                            continue  # another station is within reach
+                        if left >= reserve:
+                            break  # the destination is within reach: drive on
+                        return t_leg, e_leg, l_leg, True
                 else:
                     yield req
             start = env.now
             acc[3] += start - arrive
-            e1 = min(cap, max(energy, self.how_much(energy, cap, e_leg + reserve)))
+            e1 = min(cap, max(energy, self.how_much(energy, cap, e_leg + margin)))
             dt = self._profile(m, s).time_s(energy, e1)
             if dt > 0:
                 yield env.timeout(dt)
             res.release(req)
+            present[s] -= 1
             E[v] = e1
             self.charged[v] += e1 - energy
             rec(v, k, s, arrive, start, env.now, energy, e1, False, seq, detour_s, detour_m)
             acc[2] += 1
             acc[4] += dt
             stops += 1
-            if stops >= s_set.max_stops_per_leg or not needs(e1, cap, e_leg, False, has_home):
+            if stops >= s_set.max_stops_per_leg or e1 - e_leg >= reserve:
                 break
-        return t_leg, e_leg, l_leg
-
-
-class _CountingEnvironment(simpy.Environment):
-    """A :class:`simpy.Environment` that counts the events it schedules (:attr:`scheduled`).
-
-    Every SimPy event (timeouts, process starts and ends, resource requests, conditions)
-    goes through :meth:`simpy.Environment.schedule`, so the count is the number of events
-    the run scheduled.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.scheduled = 0
-
-    def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: float = 0) -> None:
-        """Schedule ``event`` (see :meth:`simpy.Environment.schedule`) and count it."""
-        self.scheduled += 1
-        super().schedule(event, priority, delay)
+        return t_leg, e_leg, l_leg, False

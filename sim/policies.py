@@ -33,6 +33,9 @@ class StationChoice:
         The vehicle's energy now, its usable capacity, and the policy reserve.
     allowed : numpy.ndarray of bool
         Compatible (connector, AC/DC) and not yet tried on this leg.
+    present, plugs : numpy.ndarray or None
+        Cars at each station now (charging + queueing, what operator apps and roaming maps
+        show) and its plugs; None when the engine does not share occupancy.
     """
 
     __slots__ = (
@@ -48,6 +51,8 @@ class StationChoice:
         "capacity_kwh",
         "reserve_kwh",
         "allowed",
+        "present",
+        "plugs",
     )
 
     def __init__(
@@ -64,12 +69,15 @@ class StationChoice:
         capacity_kwh,
         reserve_kwh,
         allowed,
+        present=None,
+        plugs=None,
     ) -> None:
         self.t_to, self.l_to, self.e_to = t_to, l_to, e_to
         self.t_from, self.l_from, self.e_from = t_from, l_from, e_from
         self.t_direct, self.e_direct = t_direct, e_direct
         self.energy_kwh, self.capacity_kwh, self.reserve_kwh = energy_kwh, capacity_kwh, reserve_kwh
         self.allowed = allowed
+        self.present, self.plugs = present, plugs
 
     def detour_s(self) -> np.ndarray:
         """Extra time of going through each station: ``t(o,s) + t(s,d) - t(o,d)``."""
@@ -77,7 +85,10 @@ class StationChoice:
 
 
 class WhenPolicy(Protocol):
-    """Called positionally (hot path): ``needs_charge(energy, capacity, leg, trip_start, has_home)``."""
+    """Called positionally (hot path): ``needs_charge(energy, capacity, leg, trip_start,
+    has_home, next_kwh)``; ``next_kwh`` (energy from the leg's destination to the nearest
+    compatible public charger or the home/depot charger) is passed only to policies whose
+    ``needs_charge`` takes six arguments."""
 
     def needs_charge(
         self,
@@ -97,35 +108,64 @@ class HowMuchPolicy(Protocol):
     def target_kwh(self, energy_kwh: float, capacity_kwh: float, need_kwh: float) -> float: ...
 
 
+#: Comfort buffer of real drivers: the MINI E field trial in Berlin (TU Chemnitz; Franke,
+#: Neumann, Buehler, Cocron & Krems 2012, "Experiencing range in an electric vehicle:
+#: understanding psychological barriers", Applied Psychology 61(3); Franke & Krems 2013,
+#: "Interacting with limited mobility resources", Transportation Research Part F 21) found
+#: drivers' comfortable range at about 75-80 % of the available range, i.e. a 20-25 % buffer.
+COMFORT_BUFFER_SOC = 0.2
+
+
 @dataclass(frozen=True)
 class SocThreshold:
-    """Charge when the state of charge at trip start is below ``threshold_soc``, or at any
-    decision point when the vehicle cannot reach the leg's destination keeping
-    ``reserve_soc`` of its capacity.
+    """When to charge, before each leg (and at trip start):
 
-    ``home_waits=True``: vehicles with a home charger skip the threshold rule (they charge at
-    home) and stop publicly only when they cannot reach the destination.
+    * hard rule: the destination cannot be reached keeping ``reserve_soc`` of the capacity;
+    * comfort and look-ahead (``look_ahead=True``): after the leg the driver could not reach
+      a compatible public charger or her home/depot charger (``next_kwh``, 0 at the end of
+      the chain or at home) keeping ``buffer_soc`` (:data:`COMFORT_BUFFER_SOC`); with
+      ``look_ahead=False`` only the arrival keeps the buffer;
+    * threshold: at trip start, the state of charge is below ``threshold_soc``
+      (``home_waits=True``: vehicles with a home charger skip this rule).
     """
 
     threshold_soc: float = 0.2
     reserve_soc: float = 0.05
     home_waits: bool = True
+    buffer_soc: float = COMFORT_BUFFER_SOC
+    look_ahead: bool = True
 
     def __post_init__(self) -> None:
         _unit("SocThreshold.threshold_soc", self.threshold_soc)
         _unit("SocThreshold.reserve_soc", self.reserve_soc, upper=0.5)
+        _unit("SocThreshold.buffer_soc", self.buffer_soc, upper=0.9)
 
-    def needs_charge(self, energy_kwh, capacity_kwh, leg_kwh, trip_start, has_home) -> bool:
-        if energy_kwh - leg_kwh < self.reserve_soc * capacity_kwh:
+    def needs_charge(
+        self, energy_kwh, capacity_kwh, leg_kwh, trip_start, has_home, next_kwh=0.0
+    ) -> bool:
+        left = energy_kwh - leg_kwh
+        if left < self.reserve_soc * capacity_kwh:
+            return True
+        if self.buffer_soc > 0 and left - (next_kwh if self.look_ahead else 0.0) < (
+            self.buffer_soc * capacity_kwh
+        ):
             return True
         if trip_start and not (has_home and self.home_waits):
             return energy_kwh < self.threshold_soc * capacity_kwh
         return False
 
+    def margin_kwh(self, capacity_kwh: float, next_kwh: float) -> float:
+        """Energy the driver wants left at the destination (reserve, or buffer + look-ahead)."""
+        comfort = self.buffer_soc * capacity_kwh + (next_kwh if self.look_ahead else 0.0)
+        return max(self.reserve_soc * capacity_kwh, comfort)
+
 
 def CannotReach(reserve_soc: float = 0.05) -> SocThreshold:  # noqa: N802 - policy "class"
-    """Charge only when the destination is out of reach (keeping ``reserve_soc``)."""
-    return SocThreshold(threshold_soc=0.0, reserve_soc=reserve_soc)
+    """Charge only when the destination is out of reach (keeping ``reserve_soc``; no comfort
+    buffer, no look-ahead: the pre-2025 evplan driver)."""
+    return SocThreshold(
+        threshold_soc=0.0, reserve_soc=reserve_soc, buffer_soc=0.0, look_ahead=False
+    )
 
 
 @dataclass(frozen=True)
@@ -137,9 +177,21 @@ class MinDetour:
     next decision continues from there. Ties go to the lower station position.
 
     ``max_detour_s`` (optional) excludes stations with a larger detour.
+
+    Queue-aware (``queue_aware=True``, when the engine passes expected waits): among the
+    stations that let the driver finish, she takes the one with the least detour + expected
+    wait, but only among those whose detour is at most ``max_extra_detour_s`` more than the
+    smallest detour. Expected wait = cars ahead beyond the free plugs x ``session_s`` / plugs,
+    from the occupancy operator apps and roaming maps show (no reservation, no oracle of
+    future arrivals). ``session_s`` = 30 min, a typical DC session (assumption: DC sessions
+    average roughly 20-45 min in public charging data); ``max_extra_detour_s`` = 10 min
+    (assumption, the planner's coverage threshold for city studies).
     """
 
     max_detour_s: float = math.inf
+    queue_aware: bool = True
+    session_s: float = 1800.0
+    max_extra_detour_s: float = 600.0
 
     def choose(self, c: StationChoice) -> int:
         # no errstate here: inf arithmetic does not warn and this runs at every decision
@@ -153,7 +205,13 @@ class MinDetour:
                 return -1
         finish = reach & (c.e_from <= c.capacity_kwh - c.reserve_kwh)
         if finish.any():
-            return int(np.argmin(np.where(finish, detour, math.inf)))
+            d_fin = np.where(finish, detour, math.inf)
+            best = int(np.argmin(d_fin))
+            if self.queue_aware and c.present is not None and c.present[best] >= c.plugs[best]:
+                wait = np.maximum(c.present - c.plugs + 1, 0) * (self.session_s / c.plugs)
+                near = d_fin <= d_fin[best] + self.max_extra_detour_s
+                return int(np.argmin(np.where(near, d_fin + wait, math.inf)))
+            return best
         progress = reach & (c.t_from < c.t_direct)
         if not progress.any():
             # nothing ahead is reachable: top up where we are (a station at the current

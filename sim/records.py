@@ -47,7 +47,8 @@ class TripLog(_Log):
     Columns: ``k`` (row of the trips table), ``departed_s``, ``arrived_s`` (NaN when
     unroutable), ``status`` (code, see :data:`sim.results.TRIP_STATUS`), ``driven_m``,
     ``energy_kwh`` (consumed), ``e_dep``, ``e_arr`` (battery energy, kWh),
-    ``charging_stops``, ``wait_s``, ``charge_s``.
+    ``charging_stops``, ``wait_s``, ``charge_s``, ``cause`` (stranding cause code, see
+    :data:`sim.results.STRAND_CAUSE`; 0 = none).
     """
 
     COLUMNS = {
@@ -62,6 +63,7 @@ class TripLog(_Log):
         "charging_stops": "d",
         "wait_s": "d",
         "charge_s": "d",
+        "cause": "q",
     }
     __slots__ = ()
 
@@ -78,6 +80,7 @@ class TripLog(_Log):
         charging_stops: float,
         wait_s: float,
         charge_s: float,
+        cause: int = 0,
     ) -> None:
         """Append one row."""
         c = self._cols
@@ -92,13 +95,14 @@ class TripLog(_Log):
         c["charging_stops"].append(charging_stops)
         c["wait_s"].append(wait_s)
         c["charge_s"].append(charge_s)
+        c["cause"].append(cause)
 
 
 class SessionLog(_Log):
     """One row per charging visit: a public station (charged or balked) or home/depot.
 
     Columns: ``v`` (vehicle position), ``k`` (trip row), ``station`` (position, -1 = home or
-    depot), ``arrive_s``, ``start_s``, ``end_s``, ``e0``, ``e1`` (battery energy before and
+    depot, -2 = overnight recovery of a stranded vehicle), ``arrive_s``, ``start_s``, ``end_s``, ``e0``, ``e1`` (battery energy before and
     after, kWh), ``balked``, ``queue_seq`` (arrival rank at the station, -1 at home),
     ``detour_s``, ``detour_m``.
     """

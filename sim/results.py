@@ -19,13 +19,29 @@ Tables (pandas, one row per ...):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from sim.model import CANCELLED, COMPLETED, IN_PROGRESS, NOT_STARTED, STRANDED, UNROUTABLE, Engine
+from sim.measures import compute_kpis, step_peak
+from sim.model import (
+    ABANDONED,
+    CANCELLED,
+    COMPLETED,
+    IN_PROGRESS,
+    NO_CAUSE,
+    NO_CHARGER_IN_RANGE,
+    NOT_STARTED,
+    QUEUE_ABANDONED,
+    RECOVERY,
+    STARTED_BELOW_REACH,
+    STRANDED,
+    UNROUTABLE,
+    Engine,
+)
 from sim.settings import SimSettings
 
 TRIP_STATUS = {
@@ -35,6 +51,14 @@ TRIP_STATUS = {
     CANCELLED: "cancelled",
     NOT_STARTED: "not_started",
     IN_PROGRESS: "in_progress",
+    ABANDONED: "abandoned",
+}
+#: Why a vehicle's day ended early (trips ``strand_cause``, vehicles ``strand_cause``).
+STRAND_CAUSE = {
+    NO_CAUSE: "",
+    NO_CHARGER_IN_RANGE: "no_charger_in_range",
+    QUEUE_ABANDONED: "queue_abandoned",
+    STARTED_BELOW_REACH: "started_below_reach",
 }
 
 
@@ -59,6 +83,20 @@ class SimulationResult:
         if self._kpis is None:
             self._kpis = compute_kpis(self)
         return dict(self._kpis)
+
+    def measured(self) -> SimulationResult:
+        """This result with ``trips`` and ``sessions`` cut to the measured period (rows with
+        ``measured`` true: after the warm-up); KPIs, stations and time series are already
+        measured-only. The same object when there is no warm-up."""
+        if not self.settings.warmup_s:
+            return self
+        return dataclasses.replace(
+            self,
+            trips=self.trips[self.trips["measured"].to_numpy()].reset_index(drop=True),
+            sessions=self.sessions[self.sessions["measured"].to_numpy()].reset_index(drop=True),
+            _kpis=self.kpis(),
+            _station_stats=None,
+        )
 
     def station_stats(self) -> pd.DataFrame:
         """Per-station visits and waits, one row per station in :attr:`stations` order; cached.
@@ -98,8 +136,10 @@ def build_result(eng: Engine) -> SimulationResult:
         if s.horizon_s is None
         else s.horizon_s
     )
-    ts = station_timeseries(sessions, eng.stations, span, s.timeseries_step_s)
-    stations = _stations_summary(sessions, eng.stations, span)
+    w = s.warmup_s
+    meas = sessions[sessions["measured"].to_numpy()]
+    ts = station_timeseries(meas, eng.stations, span, s.timeseries_step_s, start_s=w)
+    stations = _stations_summary(meas, eng.stations, max(span - w, 0.0))
     vehicles = _vehicles_table(eng, trips)
     return SimulationResult(
         trips=trips,
@@ -136,14 +176,21 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
         k0, k1, cur = eng.v_k0[v], eng.v_k1[v], eng.cur_trip[v]
         if cur < 0:
             continue
-        if status[cur] in (STRANDED, UNROUTABLE):
+        if status[cur] == UNROUTABLE:
             status[cur + 1 : k1] = CANCELLED
         elif status[cur] == NOT_STARTED and cur >= k0:
             status[cur] = IN_PROGRESS
     cap = np.repeat(np.asarray(eng.v_cap), np.asarray(eng.v_k1) - np.asarray(eng.v_k0))
     df["departed_s"] = out["departed_s"]
     df["arrived_s"] = out["arrived_s"]
-    df["status"] = pd.Categorical.from_codes(status, categories=[TRIP_STATUS[i] for i in range(6)])
+    df["status"] = pd.Categorical.from_codes(
+        status, categories=[TRIP_STATUS[i] for i in range(len(TRIP_STATUS))]
+    )
+    cause = np.nan_to_num(out["cause"], nan=0.0).astype(np.int64)
+    df["strand_cause"] = pd.Categorical.from_codes(
+        cause, categories=[STRAND_CAUSE[i] for i in range(len(STRAND_CAUSE))]
+    )
+    df["measured"] = df["depart_s"].to_numpy(dtype=float) >= eng.settings.warmup_s
     df["distance_km"] = out["driven_m"] / 1000.0
     df["direct_km"] = eng.direct_m / 1000.0
     # driven >= direct (shortest path); summing legs in another order leaves -1e-12 km, which
@@ -173,6 +220,8 @@ def _sessions_table(eng: Engine) -> pd.DataFrame:
     st_ids = eng.stations["station_id"].to_numpy(dtype=object)
     is_truck = np.asarray([eng.models[m].is_truck for m in eng.v_m], dtype=bool)
     home_label = np.where(is_truck[v], "depot", "home") if n_rec else np.empty(0, dtype=object)
+    if n_rec:
+        home_label = np.where(st == RECOVERY, "recovery", home_label)
     energy = rec["e1"] - rec["e0"]
     charge_s = rec["end_s"] - rec["start_s"]
     out = pd.DataFrame(
@@ -211,6 +260,7 @@ def _sessions_table(eng: Engine) -> pd.DataFrame:
             "queue_seq": rec["queue_seq"],
             "detour_s": rec["detour_s"],
             "detour_km": rec["detour_m"] / 1000.0,
+            "measured": rec["arrive_s"] >= eng.settings.warmup_s,
         }
     )
     return out
@@ -236,12 +286,17 @@ def _overlap(
 
 
 def station_timeseries(
-    sessions: pd.DataFrame, stations: pd.DataFrame, span_s: float, step_s: float
+    sessions: pd.DataFrame,
+    stations: pd.DataFrame,
+    span_s: float,
+    step_s: float,
+    *,
+    start_s: float = 0.0,
 ) -> pd.DataFrame:
-    """Per-station, per-bin occupancy, queue and power (long format)."""
-    edges = np.arange(0.0, span_s + step_s * 0.5, step_s)
+    """Per-station, per-bin occupancy, queue and power (long format), from ``start_s``."""
+    edges = np.arange(start_s, span_s + step_s * 0.5, step_s)
     if edges.size < 2:
-        edges = np.array([0.0, step_s])
+        edges = np.array([start_s, start_s + step_s])
     pub = sessions[sessions["station"] >= 0]
     frames = []
     for s, row in enumerate(stations.itertuples(index=False)):
@@ -289,17 +344,6 @@ def station_timeseries(
             ]
         )
     return pd.concat(frames, ignore_index=True)
-
-
-def step_peak(starts: np.ndarray, ends: np.ndarray, weights: np.ndarray) -> float:
-    """Maximum of ``sum w_i [start_i <= t < end_i]`` over t (ends before starts on ties)."""
-    if starts.size == 0:
-        return 0.0
-    t = np.r_[ends, starts]
-    w = np.r_[-weights, weights]
-    kind = np.r_[np.zeros(ends.size), np.ones(starts.size)]
-    order = np.lexsort((kind, t))
-    return float(max(0.0, np.cumsum(w[order]).max()))
 
 
 def _stations_summary(
@@ -381,63 +425,15 @@ def _vehicles_table(eng: Engine, trips: pd.DataFrame) -> pd.DataFrame:
             "charged_kwh": eng.charged,
             "consumed_kwh": eng.consumed,
             "energy_end_kwh": eng.E,
-            "stranded": ~np.isnan(np.asarray(eng.stranded_at, dtype=float)),
+            "stranded": np.asarray(eng.strandings, dtype=np.int64) > 0,
             "stranded_s": eng.stranded_at,
+            "strandings": np.asarray(eng.strandings, dtype=np.int64),
+            "strand_cause": pd.Categorical.from_codes(
+                np.asarray(eng.cause, dtype=np.int64),
+                categories=[STRAND_CAUSE[i] for i in range(len(STRAND_CAUSE))],
+            ),
             "km": km,
             "trips": k_per_v,
             "trips_completed": completed.astype(np.int64),
         }
     )
-
-
-def compute_kpis(r: SimulationResult) -> dict[str, float]:
-    """KPI dictionary of a result (definitions in docs/simulation.md).
-
-    Every key is registered in :data:`sim.kpis.KPIS` (label, unit, direction, range).
-    """
-    s = r.settings
-    t, ses, veh = r.trips, r.sessions, r.vehicles
-    planned = t[t["depart_s"] < r.span_s]
-    n_planned = len(planned)
-    completed = int((planned["status"] == "completed").sum())
-    pub = ses[ses["station"] >= 0]
-    charged = pub[pub["status"] == "charged"]
-    waits = pub["wait_s"].to_numpy()
-    home = ses[ses["station"] < 0]
-    plug_s = float(r.stations["plugs"].sum() * r.span_s) if len(r.stations) else 0.0
-    busy_s = float((charged["end_s"] - charged["start_s"]).sum())
-    is_truck = veh["category"].isin(["truck", "bus"]).to_numpy()
-    km = veh["km"].to_numpy()
-    ice = (
-        km[~is_truck].sum() * s.ice_car_l_per_100km / 100.0 * s.petrol_kg_co2_per_l
-        + km[is_truck].sum() * s.ice_truck_l_per_100km / 100.0 * s.diesel_kg_co2_per_l
-    )
-    ev = veh["consumed_kwh"].sum() / s.charging_efficiency * s.grid_kg_co2_per_kwh
-    return {
-        "trips": float(n_planned),
-        "trips_completed": float(completed),
-        "share_trips_completed": completed / n_planned if n_planned else math.nan,
-        "vehicles": float(len(veh)),
-        "stranded_vehicles": float(veh["stranded"].sum()),
-        "share_vehicles_stranded": float(veh["stranded"].mean()) if len(veh) else math.nan,
-        "station_visits": float(len(pub)),
-        "sessions_public": float(len(charged)),
-        "sessions_balked": float((pub["status"] == "balked").sum()),
-        "wait_mean_min": float(waits.mean() / 60.0) if waits.size else math.nan,
-        "wait_p95_min": float(np.percentile(waits, 95) / 60.0) if waits.size else math.nan,
-        "detour_km_total": float(np.nansum(t["detour_km"].to_numpy())),
-        "plug_utilisation": busy_s / plug_s if plug_s else math.nan,
-        "energy_public_kwh": float(charged["energy_kwh"].sum()),
-        "energy_home_kwh": float(home["energy_kwh"].sum()),
-        "energy_delivered_kwh": float(charged["energy_kwh"].sum() + home["energy_kwh"].sum()),
-        "peak_kw_station_max": float(r.stations["peak_kw"].max()) if len(r.stations) else 0.0,
-        "peak_kw_network": step_peak(
-            charged["start_s"].to_numpy(),
-            charged["end_s"].to_numpy(),
-            charged["avg_power_kw"].to_numpy(),
-        ),
-        "ev_km": float(km.sum()),
-        "co2_ice_kg": float(ice),
-        "co2_ev_kg": float(ev),
-        "co2_avoided_kg": float(ice - ev),
-    }

@@ -15,6 +15,19 @@ Emission defaults (all overridable):
   tank-to-wheel). 7.0 L/100 km is a mid-size petrol car (assumption; Kazakhstan's fleet is
   old, so this understates the avoided CO2); 33 L/100 km is a typical 40 t tractor-trailer
   in long-haul use (assumption, 30-35 L/100 km in European fleet data).
+* Well-to-wheel on both sides (overridable): ``petrol_wtt_kg_co2_per_l = 0.60`` and
+  ``diesel_wtt_kg_co2_per_l = 0.62`` -- well-to-tank (extraction, refining, transport) per
+  litre, UK DESNZ/BEIS "Greenhouse gas reporting: conversion factors" (2023, WTT fuels:
+  about 0.6 kg CO2e/L for both; rounded), i.e. about +25 % on the tank-to-wheel figures;
+  ``grid_loss_share = 0.07`` -- transmission and distribution losses between generation and
+  the charger (World Bank WDI ``EG.ELC.LOSS.ZS`` from IEA statistics: Kazakhstan in the
+  2010s roughly 6-9 % of output; 7 % assumed). The grid factor is per kWh *generated*
+  (Ember uses lifecycle emission factors, so upstream fuel supply is already in it).
+* ICE winter penalty (overridable): ``ice_cold_penalty_per_c = 0.15 / 31.7`` per kelvin below
+  ``ice_cold_ref_c = 25`` C -- US DOE/EPA fueleconomy.gov "Fuel economy in cold weather": a
+  petrol car's fuel economy is about 15 % lower at 20 F (-6.7 C) than at 77 F (25 C) in
+  city driving (up to 24 % on short trips); linear in temperature, extrapolated below
+  -6.7 C (assumption), applied to trucks too (assumption).
 """
 
 from __future__ import annotations
@@ -29,6 +42,13 @@ from sim.policies import ChargingPolicy
 KZ_GRID_KG_CO2_PER_KWH = 0.641
 PETROL_KG_CO2_PER_L = 8.887 / 3.785411784  # 2.348, US EPA
 DIESEL_KG_CO2_PER_L = 10.180 / 3.785411784  # 2.689, US EPA
+PETROL_WTT_KG_CO2_PER_L = 0.60  # UK DESNZ 2023 WTT (rounded)
+DIESEL_WTT_KG_CO2_PER_L = 0.62  # UK DESNZ 2023 WTT (rounded)
+KZ_GRID_LOSS_SHARE = 0.07  # World Bank WDI EG.ELC.LOSS.ZS, Kazakhstan ~6-9 % (assumed 7 %)
+ICE_COLD_PENALTY_PER_C = 0.15 / (25.0 + 6.7)  # fueleconomy.gov: -15 % at -6.7 C vs 25 C
+#: Recovery charge of a stranded vehicle for its next day (tow to a charger / roadside
+#: assistance; assumption).
+RECOVERY_SOC = 0.2
 
 
 @dataclass(frozen=True)
@@ -39,9 +59,14 @@ class SimSettings:
     ----------
     ambient_temp_c : float
         Ambient temperature (C); drives HVAC load and cold DC derating.
-    initial_soc : float or (low, high)
-        Starting state of charge: fixed, or uniform between ``low`` and ``high`` per vehicle
-        (drawn from the run's generator). A trips column ``initial_soc`` overrides it.
+    initial_soc : float, (low, high) or "steady"
+        Starting state of charge: fixed, uniform between ``low`` and ``high`` per vehicle
+        (drawn from the run's generator), or ``"steady"``: the long-run distribution of a
+        driver who charges from her trigger level up to her target (a sawtooth: by the
+        renewal argument the time-average state of charge is uniform between the two), i.e.
+        uniform between the *when* policy's largest of threshold / buffer / reserve and the
+        *how much* policy's ``target_soc`` (0.8). Vehicles with home chargers start at
+        ``home_target_soc`` in every case. A trips column ``initial_soc`` overrides it.
     policy : ChargingPolicy
         When / where / how-much decisions.
     max_wait_s : float
@@ -66,10 +91,28 @@ class SimSettings:
         Stop the clock here (None: run until every vehicle has finished).
     timeseries_step_s : float
         Bin width of the station time series.
+    warmup_s : float
+        Warm-up before the measured period (seconds, whole days in studies): trips departing
+        and charging visits arriving earlier are simulated (state of charge and queues carry
+        over) but not counted in the KPIs, the station summary or the time series.
+    recovery_soc : float
+        A vehicle stranded (or whose driver abandoned a queue) is recovered overnight: it
+        resumes its first trip of the next day at its home charger target (home chargers) or
+        at least this state of charge (a tow / roadside charge; assumption 0.2).
+    precondition : bool
+        Drivers of models that can precondition their pack before DC charging do so.
+    time_factors : tuple of 24 floats or None
+        Travel-time multipliers by hour of day (congestion; None = free flow). Applied to
+        leg times (planned departure hour) and to approach/continuation legs of charging
+        stops (hour of the decision), so HVAC energy follows.
+    petrol_wtt_kg_co2_per_l, diesel_wtt_kg_co2_per_l, grid_loss_share : float
+        Well-to-wheel terms (module docstring).
+    ice_cold_penalty_per_c, ice_cold_ref_c : float
+        ICE fuel-consumption increase per kelvin below the reference temperature.
     """
 
     ambient_temp_c: float = 20.0
-    initial_soc: float | tuple[float, float] = (0.5, 0.9)
+    initial_soc: float | tuple[float, float] | str = (0.5, 0.9)
     policy: ChargingPolicy = field(default_factory=ChargingPolicy)
     max_wait_s: float = 1800.0
     max_balks_per_leg: int = 3
@@ -87,6 +130,15 @@ class SimSettings:
     diesel_kg_co2_per_l: float = DIESEL_KG_CO2_PER_L
     horizon_s: float | None = None
     timeseries_step_s: float = 900.0
+    warmup_s: float = 0.0
+    recovery_soc: float = RECOVERY_SOC
+    precondition: bool = False
+    time_factors: tuple[float, ...] | None = None
+    petrol_wtt_kg_co2_per_l: float = PETROL_WTT_KG_CO2_PER_L
+    diesel_wtt_kg_co2_per_l: float = DIESEL_WTT_KG_CO2_PER_L
+    grid_loss_share: float = KZ_GRID_LOSS_SHARE
+    ice_cold_penalty_per_c: float = ICE_COLD_PENALTY_PER_C
+    ice_cold_ref_c: float = 25.0
 
     def __post_init__(self) -> None:
         def fail(name: str, why: str) -> SimSettingsError:
@@ -95,7 +147,9 @@ class SimSettings:
         if not (isinstance(self.ambient_temp_c, (int, float)) and -60 <= self.ambient_temp_c <= 60):
             raise fail("ambient_temp_c", "must be a temperature in C between -60 and 60")
         soc = self.initial_soc
-        lo, hi = (soc, soc) if isinstance(soc, (int, float)) else tuple(soc)
+        if isinstance(soc, str) and soc != "steady":
+            raise fail("initial_soc", 'must be a number, a (low, high) pair or "steady"')
+        lo, hi = self.soc_range()
         if not (0 <= lo <= hi <= 1):
             raise fail(
                 "initial_soc",
@@ -127,17 +181,50 @@ class SimSettings:
             "ice_truck_l_per_100km",
             "petrol_kg_co2_per_l",
             "diesel_kg_co2_per_l",
+            "petrol_wtt_kg_co2_per_l",
+            "diesel_wtt_kg_co2_per_l",
+            "ice_cold_penalty_per_c",
+            "warmup_s",
         ):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise fail(name, "must be a finite number >= 0")
+        if not (0 <= self.grid_loss_share < 1):
+            raise fail("grid_loss_share", "must be in [0, 1)")
+        if not (0 <= self.recovery_soc <= 1):
+            raise fail("recovery_soc", "must be in [0, 1]")
+        if self.time_factors is not None:
+            tf = tuple(self.time_factors)
+            if len(tf) != 24 or not all(
+                isinstance(x, (int, float)) and math.isfinite(x) and x >= 1.0 for x in tf
+            ):
+                raise fail("time_factors", "must be 24 hourly travel-time multipliers >= 1")
+            object.__setattr__(self, "time_factors", tuple(float(x) for x in tf))
         if self.horizon_s is not None and not (self.horizon_s > 0):
             raise fail("horizon_s", "must be > 0 seconds or None")
         if not isinstance(self.policy, ChargingPolicy):
             raise fail("policy", "must be a sim.ChargingPolicy")
 
+    def time_factor(self, t_s: float) -> float:
+        """Travel-time multiplier at time ``t_s`` (1 without congestion)."""
+        if self.time_factors is None:
+            return 1.0
+        return self.time_factors[int(t_s // 3600.0) % 24]
+
+    def ice_factor(self, temp_c: float) -> float:
+        """ICE fuel-consumption multiplier at ``temp_c`` (winter penalty)."""
+        return 1.0 + self.ice_cold_penalty_per_c * max(0.0, self.ice_cold_ref_c - temp_c)
+
     def soc_range(self) -> tuple[float, float]:
         s = self.initial_soc
+        if isinstance(s, str):  # "steady": trigger level .. charge target
+            when, how = self.policy.when, self.policy.how_much
+            lo = max(
+                float(getattr(when, name, 0.0))
+                for name in ("threshold_soc", "buffer_soc", "reserve_soc")
+            )
+            hi = float(getattr(how, "target_soc", 0.8))
+            return (min(lo, hi), hi)
         return (float(s), float(s)) if isinstance(s, (int, float)) else (float(s[0]), float(s[1]))
 
     def as_dict(self) -> dict:

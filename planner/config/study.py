@@ -169,6 +169,8 @@ class StationConfig(_Strict):
     lat: float | None = Field(None, ge=-90, le=90)
     plugs: int = Field(1, ge=1)
     power_kw: float = Field(50.0, gt=0)
+    # None: the study's candidates.connectors (any connector when that is unset too)
+    connectors: list[str] | None = None
     source: str = ""
 
     @model_validator(mode="after")
@@ -201,6 +203,17 @@ class CandidatesConfig(_Strict):
     power_kw: float = Field(50.0, gt=0)
     max_plugs: int = Field(6, ge=1)
     grid_kw: float | None = Field(None, gt=0)
+    # connector standards of new (and, by default, existing) stations; None = any connector
+    connectors: list[str] | None = None
+
+    @field_validator("connectors")
+    @classmethod
+    def _connectors(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and (not v or any(not str(c).strip() or ";" in c for c in v)):
+            raise ValueError(
+                "connectors must be a non-empty list of standards such as [CCS2, GB/T, CHAdeMO]"
+            )
+        return v
 
 
 class SolverConfig(_Strict):
@@ -249,11 +262,30 @@ class SimulationConfig(_Strict):
     seasons: dict[str, float] = Field(default_factory=dict)
     home_charging_share: float = Field(0.6, ge=0, le=1)
     balk_after_min: float = Field(30.0, gt=0)
-    start_soc: float | tuple[float, float] = (0.5, 0.9)  # fixed, or uniform between low and high
+    # "steady" (the long-run distribution, docs/simulation.md), fixed, or uniform [low, high]
+    start_soc: Literal["steady"] | float | tuple[float, float] = "steady"
+    # days simulated before the measured ones (state of charge and queues carry over);
+    # None: 2 for city and corridor demand, 0 for OD tables
+    warmup_days: int | None = Field(None, ge=0, le=7)
+    comfort_buffer: float = Field(0.2, ge=0, le=0.9)  # Franke et al. 2012: 20-25 %
+    look_ahead: bool = True
+    precondition: bool = False
+    # hourly travel-time multipliers: "auto" = the city profile for city studies, free flow
+    # otherwise; "none" = free flow; or 24 numbers >= 1
+    congestion: Literal["auto", "none"] | list[float] = "auto"
+
+    @field_validator("congestion")
+    @classmethod
+    def _congestion(cls, v):
+        if isinstance(v, list) and (len(v) != 24 or any(not x >= 1 for x in v)):
+            raise ValueError("congestion must be 'auto', 'none' or 24 hourly factors >= 1")
+        return v
 
     @field_validator("start_soc")
     @classmethod
     def _soc(cls, v):
+        if v == "steady":
+            return v
         lo, hi = (v, v) if isinstance(v, int | float) else v
         if not 0 < lo <= hi <= 1:
             raise ValueError(
@@ -294,8 +326,20 @@ class StudyConfig(_Strict):
     stages: list[StageConfig] = Field(default_factory=list)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
 
+    def warmup_days(self) -> int:
+        """Warm-up days of the study (``simulation.warmup_days`` or its default by demand)."""
+        w = self.simulation.warmup_days
+        if w is not None:
+            return w
+        return 0 if self.demand.kind == "od_table" else 2
+
     @model_validator(mode="after")
     def _cross(self) -> StudyConfig:
+        if self.demand.kind == "od_table" and (self.simulation.warmup_days or 0) > 0:
+            raise ValueError(
+                "simulation.warmup_days needs generated demand (city or corridor); an OD "
+                "table is simulated as given: set warmup_days: 0 or add the days to the table"
+            )
         if (
             self.model.kind == "frlm"
             and self.network.corridor is None

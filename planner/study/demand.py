@@ -44,11 +44,11 @@ def build_trips(
             pois=pois,
             adoption_share=d.adoption_share,
             trips_per_ev_day=d.trips_per_ev_day,
-            days=cfg.simulation.days,
+            days=cfg.simulation.days + cfg.warmup_days(),
             vehicle_mix=fleet,
             vehicles=vehicles,
-            max_trips=d.max_trips,
         )
+        trips = sample_fleet(trips, max_trips=d.max_trips)
     elif d.kind == "corridor":
         places = corridor_places(net)
         trips = sim_demand.corridor_trips(
@@ -58,7 +58,7 @@ def build_trips(
             trips_per_day=d.trips_per_day,
             gravity_exponent=d.gravity_exponent,
             truck_share=d.truck_share if cfg.vehicles.truck else 0.0,
-            days=cfg.simulation.days,
+            days=cfg.simulation.days + cfg.warmup_days(),
             min_distance_km=d.min_trip_km,
             car_mix=fleet,
             truck_mix={cfg.vehicles.truck: 1.0} if cfg.vehicles.truck else None,
@@ -87,6 +87,32 @@ def build_trips(
         )
     logger.info("%d trips by %d vehicles", len(trips), trips["vehicle_id"].nunique())
     return trips
+
+
+def sample_fleet(trips: pd.DataFrame, *, max_trips: int | None) -> pd.DataFrame:
+    """Keep whole vehicles (in generation order, a random sample: homes, models and chains
+    are drawn independently per vehicle) until ``max_trips``; record the expansion factor
+    (all trips / kept trips) in ``trips.attrs["expansion_factor"]`` so the study scales its
+    fleet totals back (never a silent truncation)."""
+    trips.attrs["expansion_factor"] = 1.0
+    if max_trips is None or len(trips) <= max_trips:
+        return trips
+    per_v = trips.groupby("vehicle_id", sort=False).size()
+    keep = per_v.index[np.cumsum(per_v.to_numpy()) <= max_trips]
+    kept = trips[trips["vehicle_id"].isin(keep)].reset_index(drop=True)
+    factor = len(trips) / max(len(kept), 1)
+    kept.attrs["expansion_factor"] = factor
+    logger.warning(
+        "demand.max_trips = %d: simulating %d of %d vehicles (%d of %d trips); fleet totals "
+        "are scaled by the expansion factor %.2f, queues are those of the sample",
+        max_trips,
+        kept["vehicle_id"].nunique(),
+        trips["vehicle_id"].nunique(),
+        len(kept),
+        len(trips),
+        factor,
+    )
+    return kept
 
 
 def city_zones(cfg: StudyConfig, net: RoadNetwork) -> gpd.GeoDataFrame:

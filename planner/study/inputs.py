@@ -33,7 +33,22 @@ from planner.config.study import StudyConfig
 
 logger = logging.getLogger(__name__)
 
-STATION_COLUMNS = ["station_id", "node", "plugs", "power_kw", "existing", "name", "lon", "lat"]
+STATION_COLUMNS = [
+    "station_id",
+    "node",
+    "plugs",
+    "power_kw",
+    "existing",
+    "name",
+    "lon",
+    "lat",
+    "connectors",
+]
+
+
+def connector_text(connectors: list[str] | None) -> str:
+    """A connector list as the simulator's ``connectors`` text (``""`` = any connector)."""
+    return ";".join(c.strip() for c in connectors) if connectors else ""
 
 
 @dataclass
@@ -131,6 +146,12 @@ def build_existing(cfg: StudyConfig, sn: StudyNetwork) -> pd.DataFrame:
     )
     gdf["power_kw"] = gdf["power_kw"].fillna(cfg.candidates.power_kw)
     gdf["plugs"] = gdf["plugs"].fillna(2).astype(int)
+    default = connector_text(cfg.candidates.connectors)
+    by_name = {
+        s.name: connector_text(s.connectors) if s.connectors is not None else default
+        for s in cfg.existing_stations
+    }
+    gdf["connectors"] = [by_name.get(str(n), default) for n in gdf["name"]]
     return _as_stations(gdf, existing=True)
 
 
@@ -224,6 +245,7 @@ def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame)
     cand["plug_cost"] = cc.plug_cost
     cand["power_kw"] = cc.power_kw
     cand["max_plugs"] = cc.max_plugs
+    cand["connectors"] = connector_text(cc.connectors)
     logger.info("%d candidate sites (one per network node)", len(cand))
     if cfg.model.p is not None and cfg.model.p > len(cand):
         raise ConfigError(
@@ -244,6 +266,7 @@ def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame)
             "plug_cost",
             "power_kw",
             "max_plugs",
+            "connectors",
         ]
     ]
 
@@ -271,6 +294,7 @@ def _as_stations(gdf: pd.DataFrame, *, existing: bool) -> pd.DataFrame:
             "name": gdf["name"].astype(str).to_numpy(),
             "lon": gdf["lon"].astype(float).to_numpy(),
             "lat": gdf["lat"].astype(float).to_numpy(),
+            "connectors": gdf["connectors"].astype(str).to_numpy() if "connectors" in gdf else "",
         }
     )
     return out.drop_duplicates("station_id").reset_index(drop=True)

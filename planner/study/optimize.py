@@ -45,7 +45,17 @@ SESSION_KWH = 25.0
 SESSION_H = 0.5
 
 #: Columns of a table of new stations.
-STATION_COLUMNS = ["station_id", "node", "plugs", "power_kw", "existing", "name", "lon", "lat"]
+STATION_COLUMNS = [
+    "station_id",
+    "node",
+    "plugs",
+    "power_kw",
+    "existing",
+    "name",
+    "lon",
+    "lat",
+    "connectors",
+]
 
 
 def planning_range_km(
@@ -202,6 +212,9 @@ class StudyOptimizer(ABC):
                 "name": c["name"].to_numpy(),
                 "lon": c["lon"].to_numpy(),
                 "lat": c["lat"].to_numpy(),
+                "connectors": c["connectors"].to_numpy()
+                if "connectors" in c
+                else np.full(len(c), "", dtype=object),
                 "capex": capex,
             }
         )

@@ -200,7 +200,8 @@ class CorridorOptimizer(StudyOptimizer):
         seasons = cfg.simulation.seasons or {"study": cfg.simulation.temperature_c}
         models = cfg.vehicles.compare or list(cfg.vehicles.fleet)[:1]
         rows = []
-        st = stations[["station_id", "node", "plugs", "power_kw", "name"]]
+        cols = ["station_id", "node", "plugs", "power_kw", "name"]
+        st = stations[cols + (["connectors"] if "connectors" in stations else [])]
         for model in models:
             trip = pd.DataFrame(
                 {

@@ -18,21 +18,78 @@ from planner.study.demand import build_trips
 from planner.study.inputs import StudyNetwork
 from planner.study.loop import ScenarioOutcome
 
-__all__ = ["StudySimulator", "sim_settings", "study_vehicles", "unserved_demand"]
+__all__ = [
+    "CITY_CONGESTION",
+    "EXTENSIVE_KPIS",
+    "StudySimulator",
+    "sim_settings",
+    "study_vehicles",
+    "unserved_demand",
+]
 
 #: Trip statuses that count as demand the network did not serve.
-NOT_COMPLETED = ("stranded", "unroutable", "cancelled")
+NOT_COMPLETED = ("stranded", "unroutable", "cancelled", "abandoned")
+
+#: Default hourly travel-time multipliers of city studies (``simulation.congestion: auto``):
+#: free flow at night, +50-90 % in the morning (7-9 h) and evening (16-19 h) peaks, +35 %
+#: during the day. Shaped like the hourly congestion profiles of the TomTom Traffic Index
+#: (congestion level = extra travel time over free flow; large cities show 50-90 % at the
+#: peaks and 25-40 % over the day). Not calibrated on Almaty data (assumption): it brings
+#: the median city leg from the ~55 km/h free-flow speed of the OSM speed defaults down to
+#: about 30 km/h at the peaks. Override with 24 numbers from local traffic data.
+CITY_CONGESTION: tuple[float, ...] = (
+    *(1.0,) * 6,  # 0-5 h
+    1.1, 1.5, 1.8, 1.6,  # 6-9 h
+    *(1.35,) * 6,  # 10-15 h
+    1.5, 1.8, 1.9, 1.6,  # 16-19 h
+    1.3, 1.15, 1.05, 1.05,  # 20-23 h
+)  # fmt: skip
+
+#: KPIs that are totals over the fleet: scaled by the demand expansion factor when the
+#: simulated fleet is a sample (``demand.max_trips``). Waits, shares and peaks are not.
+EXTENSIVE_KPIS = (
+    "trips",
+    "trips_completed",
+    "trips_abandoned",
+    "vehicles",
+    "stranded_vehicles",
+    "stranded_no_charger",
+    "stranded_queue",
+    "stranded_below_reach",
+    "station_visits",
+    "sessions_public",
+    "sessions_balked",
+    "detour_km_total",
+    "energy_public_kwh",
+    "energy_home_kwh",
+    "energy_delivered_kwh",
+    "ev_km",
+    "co2_ice_kg",
+    "co2_ev_kg",
+    "co2_avoided_kg",
+)
 
 
 def sim_settings(cfg: StudyConfig, *, temperature_c: float | None = None) -> sim.SimSettings:
     """The simulation settings of a study (at its temperature unless another is given)."""
     sc = cfg.simulation
+    if isinstance(sc.congestion, list):
+        factors: tuple[float, ...] | None = tuple(sc.congestion)
+    elif sc.congestion == "auto" and cfg.demand.kind == "city":
+        factors = CITY_CONGESTION
+    else:
+        factors = None
+    when = sim.SocThreshold(buffer_soc=sc.comfort_buffer, look_ahead=sc.look_ahead)
     settings = sim.SimSettings(
         ambient_temp_c=sc.temperature_c if temperature_c is None else temperature_c,
         initial_soc=sc.start_soc,
+        policy=sim.ChargingPolicy(when=when),
         max_wait_s=sc.balk_after_min * 60.0,
         home_charging_share=sc.home_charging_share,
         horizon_s=None,
+        warmup_s=cfg.warmup_days() * 86_400.0,
+        precondition=sc.precondition,
+        time_factors=factors,
     )
     if sc.grid_kg_co2_per_kwh is not None:  # otherwise the simulator's sourced default
         settings = dataclasses.replace(settings, grid_kg_co2_per_kwh=sc.grid_kg_co2_per_kwh)
@@ -58,6 +115,7 @@ def unserved_demand(
     """Demand the scenario served badly, at the origin node of the trip leg concerned:
     trips not completed (stranded, unroutable, cancelled), and public charging stops that
     balked, waited longer than the target or detoured longer than the coverage threshold."""
+    res = res.measured()
     t = res.trips
     bad_trip = t["status"].isin(NOT_COMPLETED)
     rows = [t.loc[bad_trip, ["origin", "destination"]].assign(weight=1.0)]
@@ -108,7 +166,8 @@ class StudySimulator:
         trips = self.trips if trips is None else trips
         reps = cfg.simulation.replications if replications is None else replications
         settings = sim_settings(cfg, temperature_c=temperature_c)
-        st = stations[["station_id", "node", "plugs", "power_kw", "name"]].copy()
+        cols = ["station_id", "node", "plugs", "power_kw", "name"]
+        st = stations[cols + (["connectors"] if "connectors" in stations else [])].copy()
         first = sim.simulate(
             self.sn.network, st, trips, vehicles=self.vehicles, settings=settings, seed=cfg.seed
         )
@@ -130,6 +189,16 @@ class StudySimulator:
             intervals = summary
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
+        factor = float(trips.attrs.get("expansion_factor", 1.0))
+        if factor != 1.0:  # a sample of the fleet: totals scaled to the whole fleet
+            kpis = {k: v * factor if k in EXTENSIVE_KPIS else v for k, v in kpis.items()}
+            if len(intervals):
+                rows = intervals.index.isin(EXTENSIVE_KPIS)
+                intervals = intervals.copy()
+                for col in ("mean", "std", "ci_low", "ci_high"):
+                    intervals.loc[rows, col] *= factor
+        kpis["demand_expansion_factor"] = factor
+        first = first.measured()
         unserved = unserved_demand(
             first,
             trips,

@@ -166,7 +166,12 @@ def test_simulate_od_table_study_with_district_names(data_env, tmp_path):
     od.to_csv(table, index=False)
     cfg = _cfg(
         "almaty",
-        {"demand.kind": "od_table", "demand.od_table": str(table), "simulation.replications": 1},
+        {
+            "demand.kind": "od_table",
+            "demand.od_table": str(table),
+            "simulation.replications": 1,
+            "simulation.warmup_days": 0,
+        },
     )
     res = simulate_study(cfg, out_dir=tmp_path / "sim")
     trips = pd.read_parquet(tmp_path / "sim" / "tables" / "trips.parquet")

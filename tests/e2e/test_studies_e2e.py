@@ -78,7 +78,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_cli_errors_are_clean_and_write_nothing(data_env, tmp_path, command, edit, needle):
     text = (CONFIGS / "almaty.yaml").read_text()
     if edit == "fleet_unknown":
-        text = text.replace("    mitsubishi_imiev_2013: 0.2", "    no_such_ev: 0.2", 1)
+        text = text.replace("    mitsubishi_imiev_2013: 0.15", "    no_such_ev: 0.15", 1)
     elif edit == "unknown_key":
         text = text.replace("demand:\n", "demand:\n  colour: blue\n", 1)
     else:
@@ -117,7 +117,7 @@ def test_cli_simulate_rejects_bad_vehicles_and_stations(data_env, tmp_path, edit
             "models:\n  broken_ev:\n    extends: byd_atto3\n    name: Broken EV\n    battery_kwh: -5\n"
         )
         text = text.replace("vehicles:\n", "vehicles:\n  catalogue: cars.yaml\n", 1)
-        text = text.replace("    mitsubishi_imiev_2013: 0.2", "    broken_ev: 0.2", 1)
+        text = text.replace("    mitsubishi_imiev_2013: 0.15", "    broken_ev: 0.15", 1)
     else:
         text = text.replace(
             "existing_stations:\n",

@@ -151,8 +151,22 @@ def check_invariants(res, stations: pd.DataFrame) -> None:
     # --- statuses and KPIs are consistent
     k = res.kpis()
     assert 0 <= k["share_trips_completed"] <= 1
-    assert k["stranded_vehicles"] == v["stranded"].sum() == (t["status"] == "stranded").sum()
+    ended = t.loc[t["status"].isin(["stranded", "abandoned"]), "vehicle_id"].nunique()
+    assert k["stranded_vehicles"] == v["stranded"].sum() == ended
+    assert (t.loc[t["status"].isin(["stranded", "abandoned"]), "strand_cause"] != "").all()
+    assert (t.loc[~t["status"].isin(["stranded", "abandoned"]), "strand_cause"] == "").all()
     assert (cap > 0).all()
+    # --- giving up: no driver waits longer than the maximum wait
+    max_wait = res.settings.max_wait_s
+    if math.isfinite(max_wait):
+        assert (pub["wait_s"] <= max_wait + EPS).all()
+    # --- connectors: a vehicle only plugs in where it is compatible
+    if len(pub) and "connectors" in stations:
+        models = builtin_models()
+        for row in pub[pub["status"] == "charged"].itertuples():
+            conn = stations["connectors"].iloc[row.station]
+            if isinstance(conn, str) and conn:
+                assert set(conn.split(";")) & set(models[row.vehicle_model].connectors)
 
 
 @settings(
@@ -210,6 +224,13 @@ def test_busy_corridor_exercises_queues_balks_and_stops():
     res = simulate(net, stations, trips, settings=cfg, seed=3)
     check_invariants(res, stations)
     k = res.kpis()
-    assert k["sessions_balked"] > 0 and k["sessions_public"] > n
+    # one plug per 60 km for 60 cars in 4 hours: most drivers give up after 15 min in a
+    # queue with nowhere else in reach (the trip is abandoned instead of a day-long wait)
+    assert k["sessions_balked"] > 0 and k["sessions_public"] > 0 and k["trips_abandoned"] > 0
     assert (res.trips["charging_stops"] >= 2).any()
-    assert k["stranded_vehicles"] > 0  # the 2013 i-MiEV cannot do 60 km legs at -15 C
+    # the 2013 i-MiEV cannot reach the first charger 60 km away at -15 C
+    assert k["stranded_below_reach"] > 0
+    assert (
+        k["stranded_vehicles"]
+        == k["stranded_queue"] + k["stranded_below_reach"] + k["stranded_no_charger"]
+    )

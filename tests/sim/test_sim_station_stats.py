@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import SimSettings, simulate
+from sim import ChargingPolicy, MinDetour, SimSettings, SocThreshold, simulate
 from sim.synthetic import grid_network, line_network
 
 
@@ -64,7 +64,11 @@ def _trips(n, origin, destination, spacing_s=120.0):
 )
 def test_station_stats_equals_planner_code(stations):
     net = grid_network(6, 6, spacing_m=2000.0)
-    settings = SimSettings(initial_soc=(0.05, 0.3), max_wait_s=1800.0)
+    # the pre-2025 driver (no buffer, queue-blind, waits), so B (off the way) stays unvisited
+    policy = ChargingPolicy(
+        when=SocThreshold(buffer_soc=0.0, look_ahead=False), where=MinDetour(queue_aware=False)
+    )
+    settings = SimSettings(initial_soc=(0.05, 0.3), max_wait_s=1800.0, policy=policy)
     res = simulate(net, stations, _trips(25, 0, 30), settings=settings, seed=4)
     got = res.station_stats()
     pd.testing.assert_frame_equal(got, _planner_per_station(res), check_exact=True)

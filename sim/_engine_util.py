@@ -1,0 +1,169 @@
+"""Helpers of the engine (:mod:`sim.model`) computed once per run, outside the event loop:
+the look-ahead table (energy from each leg's destination to the nearest compatible charger or
+home) and the event-counting SimPy environment."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any
+
+import numpy as np
+import simpy
+from simpy.events import NORMAL, Event, EventPriority
+
+from sim.policies import StationChoice
+from sim.routes import RouteTables
+from sim.settings import SimSettings
+from sim.vehicles import VehicleModel
+
+INF = math.inf
+
+
+class RowsMixin:
+    """Per-decision station rows of the engine: time, length and energy from the current
+    position to every station and from every station to the leg's destination, per model
+    and congestion hour, cached (rows are reused by every vehicle deciding there)."""
+
+    env: simpy.Environment
+    settings: SimSettings
+    models: list[VehicleModel]
+    routes: RouteTables
+    hour_factors: np.ndarray
+    temp: float
+    compat: list[np.ndarray]
+    reserve_soc: float
+    st_present: np.ndarray
+    st_plugs_arr: np.ndarray
+    _to_rows: dict[tuple[int, int, int], tuple]
+    _from_rows: dict[tuple[int, int, int], tuple]
+
+    def _hour(self) -> int:
+        return int(self.env.now // 3600.0) % 24 if self.settings.time_factors else 0
+
+    def _to_row(self, m: int, prow: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(time, length, energy) from position ``prow`` to every station for model ``m``
+        at the current hour's congestion (cached: rows are reused by every vehicle deciding
+        at that position and hour)."""
+        h = self._hour()
+        key = (m, prow, h)
+        row = self._to_rows.get(key)
+        if row is None:
+            mdl, r = self.models[m], self.routes
+            length = r.to_l[prow]
+            t = mdl.drive_time_s(length, r.to_t[prow] * self.hour_factors[h])
+            row = (t, length, mdl.energy_kwh(length, t, self.temp))
+            self._to_rows[key] = row
+        return row
+
+    def _from_row(self, m: int, prow: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(time, length, energy) from every station to position ``prow`` (cached)."""
+        h = self._hour()
+        key = (m, prow, h)
+        row = self._from_rows.get(key)
+        if row is None:
+            mdl, r = self.models[m], self.routes
+            length = r.from_l[prow]
+            t = mdl.drive_time_s(length, r.from_t[prow] * self.hour_factors[h])
+            row = (t, length, mdl.energy_kwh(length, t, self.temp))
+            self._from_rows[key] = row
+        return row
+
+    def _choice(
+        self,
+        m: int,
+        prow_cur: int,
+        prow_dest: int,
+        t_direct: float,
+        e_direct: float,
+        energy: float,
+        cap: float,
+        tried: set[int],
+    ) -> StationChoice:
+        t_to, l_to, e_to = self._to_row(m, prow_cur)
+        t_from, l_from, e_from = self._from_row(m, prow_dest)
+        allowed = self.compat[m]
+        if tried:
+            allowed = allowed.copy()
+            allowed[list(tried)] = False
+        return StationChoice(
+            t_to,
+            l_to,
+            e_to,
+            t_from,
+            l_from,
+            e_from,
+            t_direct,
+            e_direct,
+            energy,
+            cap,
+            self.reserve_soc * cap,
+            allowed,
+            self.st_present,
+            self.st_plugs_arr,
+        )
+
+
+def takes_next(fn: Any) -> bool:
+    """Whether a *when* policy's ``needs_charge`` accepts the look-ahead ``next_kwh``."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return True
+    return len([p for p in params if p.kind is not inspect.Parameter.KEYWORD_ONLY]) >= 6
+
+
+def next_charger_kwh(
+    eng: Any,
+    trip_m: np.ndarray,
+    dest: np.ndarray,
+    home: np.ndarray,
+    has_home: np.ndarray,
+    factor: np.ndarray,
+    k1_of: np.ndarray,
+) -> np.ndarray:
+    """Per trip leg: energy from its destination to the nearest compatible public charger or
+    to the vehicle's home/depot charger (0 at home and after the chain's last leg; inf when
+    neither can be reached). Vectorised once per run."""
+    n_t = dest.size
+    out = np.full(n_t, INF)
+    if n_t == 0:
+        return out
+    r = eng.routes
+    rows = r.prow[dest]
+    for m, mdl in enumerate(eng.models):
+        sel = np.flatnonzero(trip_m == m)
+        if sel.size == 0:
+            continue
+        if eng.n_st and eng.compat[m].any():
+            cols = np.flatnonzero(eng.compat[m])
+            length = r.to_l[np.ix_(rows[sel], cols)]
+            t = mdl.drive_time_s(length, r.to_t[np.ix_(rows[sel], cols)] * factor[sel, None])
+            out[sel] = mdl.energy_kwh(length, t, eng.temp).min(axis=1)
+        hs = sel[has_home[sel]]
+        if hs.size and eng.home_prof[m] is not None:
+            t_h, l_h = r.legs(dest[hs], home[hs])
+            e_h = mdl.energy_kwh(l_h, mdl.drive_time_s(l_h, t_h * factor[hs]), eng.temp)
+            out[hs] = np.minimum(out[hs], e_h)
+    out[np.arange(n_t) == k1_of - 1] = 0.0
+    return out
+
+
+class CountingEnvironment(simpy.Environment):
+    """A :class:`simpy.Environment` that counts the events it schedules (:attr:`scheduled`).
+
+    Every SimPy event (timeouts, process starts and ends, resource requests, conditions)
+    goes through :meth:`simpy.Environment.schedule`, so the count is the number of events
+    the run scheduled.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scheduled = 0
+
+    def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: float = 0) -> None:
+        """Schedule ``event`` (see :meth:`simpy.Environment.schedule`) and count it."""
+        self.scheduled += 1
+        super().schedule(event, priority, delay)

@@ -1,0 +1,98 @@
+"""KPIs of a simulation run over its measured period (:func:`compute_kpis`); names, units
+and directions are registered in :mod:`sim.kpis`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["compute_kpis", "step_peak"]
+
+
+def step_peak(starts: np.ndarray, ends: np.ndarray, weights: np.ndarray) -> float:
+    """Maximum of ``sum w_i [start_i <= t < end_i]`` over t (ends before starts on ties)."""
+    if starts.size == 0:
+        return 0.0
+    t = np.r_[ends, starts]
+    w = np.r_[-weights, weights]
+    kind = np.r_[np.zeros(ends.size), np.ones(starts.size)]
+    order = np.lexsort((kind, t))
+    return float(max(0.0, np.cumsum(w[order]).max()))
+
+
+def compute_kpis(r: Any) -> dict[str, float]:
+    """KPI dictionary of a :class:`sim.results.SimulationResult` (definitions in
+    docs/simulation.md), over the measured period (after ``settings.warmup_s``).
+
+    Every key is registered in :data:`sim.kpis.KPIS` (label, unit, direction, range).
+    """
+    s = r.settings
+    w = s.warmup_s
+    t, ses, veh = r.trips, r.sessions, r.vehicles
+    if "measured" in t:
+        t = t[t["measured"].to_numpy()]
+    if "measured" in ses:
+        ses = ses[ses["measured"].to_numpy()]
+    planned = t[t["depart_s"] < r.span_s]
+    n_planned = len(planned)
+    status = planned["status"]
+    completed = int((status == "completed").sum())
+    ended = planned[status.isin(["stranded", "abandoned"]).to_numpy()]
+    by_cause = ended.drop_duplicates("vehicle_id")["strand_cause"].astype(str)
+    pub = ses[ses["station"] >= 0]
+    charged = pub[pub["status"] == "charged"]
+    waits = pub["wait_s"].to_numpy()
+    home = ses[ses["station"] == -1]
+    span = r.span_s - w
+    plug_s = float(r.stations["plugs"].sum() * span) if len(r.stations) else 0.0
+    busy_s = float((charged["end_s"] - charged["start_s"]).sum())
+    cat = dict(zip(veh["vehicle_id"], veh["category"], strict=True)) if len(veh) else {}
+    is_truck = t["vehicle_id"].map(cat).isin(["truck", "bus"]).to_numpy()
+    km = np.nan_to_num(t["distance_km"].to_numpy(dtype=float))
+    ice = s.ice_factor(s.ambient_temp_c) * (
+        km[~is_truck].sum()
+        * s.ice_car_l_per_100km
+        / 100.0
+        * (s.petrol_kg_co2_per_l + s.petrol_wtt_kg_co2_per_l)
+        + km[is_truck].sum()
+        * s.ice_truck_l_per_100km
+        / 100.0
+        * (s.diesel_kg_co2_per_l + s.diesel_wtt_kg_co2_per_l)
+    )
+    consumed = float(np.nan_to_num(t["energy_kwh"].to_numpy(dtype=float)).sum())
+    ev = consumed / s.charging_efficiency / (1.0 - s.grid_loss_share) * s.grid_kg_co2_per_kwh
+    n_veh = int(t["vehicle_id"].nunique())
+    return {
+        "trips": float(n_planned),
+        "trips_completed": float(completed),
+        "share_trips_completed": completed / n_planned if n_planned else math.nan,
+        "trips_abandoned": float((status == "abandoned").sum()),
+        "vehicles": float(n_veh),
+        "stranded_vehicles": float(len(by_cause)),
+        "share_vehicles_stranded": len(by_cause) / n_veh if n_veh else math.nan,
+        "stranded_no_charger": float((by_cause == "no_charger_in_range").sum()),
+        "stranded_queue": float((by_cause == "queue_abandoned").sum()),
+        "stranded_below_reach": float((by_cause == "started_below_reach").sum()),
+        "station_visits": float(len(pub)),
+        "sessions_public": float(len(charged)),
+        "sessions_balked": float((pub["status"] == "balked").sum()),
+        "wait_mean_min": float(waits.mean() / 60.0) if waits.size else math.nan,
+        "wait_p95_min": float(np.percentile(waits, 95) / 60.0) if waits.size else math.nan,
+        "detour_km_total": float(np.nansum(t["detour_km"].to_numpy())),
+        "plug_utilisation": busy_s / plug_s if plug_s else math.nan,
+        "energy_public_kwh": float(charged["energy_kwh"].sum()),
+        "energy_home_kwh": float(home["energy_kwh"].sum()),
+        "energy_delivered_kwh": float(charged["energy_kwh"].sum() + home["energy_kwh"].sum()),
+        "peak_kw_station_max": float(r.stations["peak_kw"].max()) if len(r.stations) else 0.0,
+        "peak_kw_network": step_peak(
+            charged["start_s"].to_numpy(),
+            charged["end_s"].to_numpy(),
+            charged["avg_power_kw"].to_numpy(),
+        ),
+        "ev_km": float(km.sum()),
+        "co2_ice_kg": float(ice),
+        "co2_ev_kg": float(ev),
+        "co2_avoided_kg": float(ice - ev),
+    }

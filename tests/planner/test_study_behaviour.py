@@ -1,0 +1,75 @@
+"""Study settings of driver behaviour: warm-up defaults, steady start, comfort buffer,
+congestion, connectors and the demand expansion factor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner.config.study import ConfigFileError, load_config
+from planner.study.demand import sample_fleet
+from planner.study.inputs import connector_text
+from planner.study.simulate import CITY_CONGESTION, EXTENSIVE_KPIS, sim_settings
+from sim.kpis import KPIS
+
+BASE = """\
+name: t
+network:
+  source: x.osm.pbf
+demand:
+  kind: {kind}
+  zones: z.geojson
+  od_table: od.csv
+model:
+  kind: mclp
+  p: 3
+"""
+
+
+def _cfg(tmp_path, kind="city", extra=""):
+    p = tmp_path / "study.yaml"
+    p.write_text(BASE.format(kind=kind) + extra)
+    return load_config(p)
+
+
+def test_defaults_warm_up_steady_start_buffer_and_city_congestion(tmp_path):
+    cfg = _cfg(tmp_path)
+    s = sim_settings(cfg)
+    assert cfg.warmup_days() == 2 and s.warmup_s == 2 * 86_400.0
+    assert s.initial_soc == "steady" and s.soc_range() == (0.2, 0.8)
+    assert s.policy.when.buffer_soc == 0.2 and s.policy.when.look_ahead
+    assert s.time_factors == CITY_CONGESTION and len(CITY_CONGESTION) == 24
+    assert _cfg(tmp_path, "od_table").warmup_days() == 0
+    corridor = _cfg(tmp_path, "corridor")
+    assert sim_settings(corridor).time_factors is None  # corridors keep free flow
+
+
+def test_bad_behaviour_settings_are_refused(tmp_path):
+    with pytest.raises(ConfigFileError, match="warmup_days"):
+        _cfg(tmp_path, "od_table", "simulation:\n  warmup_days: 2\n")
+    with pytest.raises(ConfigFileError, match="congestion"):
+        _cfg(tmp_path, extra="simulation:\n  congestion: [1.2, 1.5]\n")
+    with pytest.raises(ConfigFileError, match="connectors"):
+        _cfg(tmp_path, extra="candidates:\n  connectors: []\n")
+
+
+def test_connectors_travel_as_text():
+    assert connector_text(["GB/T", " CCS2"]) == "GB/T;CCS2"
+    assert connector_text(None) == ""
+
+
+def test_max_trips_samples_whole_vehicles_with_an_expansion_factor():
+    rng = np.random.default_rng(0)
+    n_legs = rng.integers(1, 4, 100)
+    trips = pd.DataFrame({"vehicle_id": np.repeat(np.arange(100), n_legs)})
+    kept = sample_fleet(trips.copy(), max_trips=50)
+    assert len(kept) <= 50
+    # whole vehicles only
+    assert (
+        kept.groupby("vehicle_id").size() == pd.Series(n_legs)[kept["vehicle_id"].unique()].values
+    ).all()
+    assert kept.attrs["expansion_factor"] == pytest.approx(len(trips) / len(kept))
+    full = sample_fleet(trips.copy(), max_trips=None)
+    assert full.attrs["expansion_factor"] == 1.0 and len(full) == len(trips)
+    assert set(EXTENSIVE_KPIS) <= set(KPIS) and "demand_expansion_factor" in KPIS

@@ -1,0 +1,216 @@
+"""Driver behaviour: comfort buffer and look-ahead, giving up at a queue, overnight recovery,
+queue-aware choice, connectors, warm-up days and congestion (docs/simulation.md)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import CannotReach, ChargingPolicy, SimSettings, replicate, simulate
+from sim.synthetic import grid_network, line_network
+
+DAY = 86_400.0
+NET = grid_network(8, 8, spacing_m=3000.0, speed_kph=40.0)  # 21 km x 21 km city
+
+
+def _chains(n: int, days: int, rng: np.random.Generator, model: str) -> pd.DataFrame:
+    """Home -> work -> other -> home every day, random nodes of the grid."""
+    rows = []
+    for v in range(n):
+        home, work = rng.integers(0, NET.n_nodes, 2)
+        seq = 0
+        for d in range(days):
+            other = int(rng.integers(0, NET.n_nodes))
+            t0 = d * DAY + 7 * 3600 + rng.uniform(0, 2 * 3600)
+            for o, de, t in (
+                (home, work, t0),
+                (work, other, t0 + 9 * 3600),
+                (other, home, t0 + 11 * 3600),
+            ):
+                rows.append((v, model, int(o), int(de), t, seq))
+                seq += 1
+    return pd.DataFrame(
+        rows,
+        columns=["vehicle_id", "vehicle_model", "origin", "destination", "depart_s", "chain_seq"],
+    )
+
+
+def _everywhere_stations(step: int = 3) -> pd.DataFrame:
+    nodes = [j * 8 + i for j in range(0, 8, step) for i in range(0, 8, step)]
+    return pd.DataFrame(
+        {"station_id": [f"s{n}" for n in nodes], "node": nodes, "plugs": 20, "power_kw": 50.0}
+    )
+
+
+def test_look_ahead_never_strands_when_a_charger_is_always_in_buffer_range():
+    # i-MiEV at -15 C (~0.3 kWh/km, 14.5 kWh): a 20 % buffer is ~10 km, and a 50 kW charger
+    # lies within 6 km of every node; legs are up to ~42 km long.
+    trips = _chains(40, 2, np.random.default_rng(1), "mitsubishi_imiev_2013")
+    base = dict(ambient_temp_c=-15.0, initial_soc=(0.9, 1.0), home_charging_share=0.0)
+    res = simulate(NET, _everywhere_stations(), trips, settings=SimSettings(**base), seed=2)
+    k = res.kpis()
+    assert k["stranded_vehicles"] == 0 and k["share_trips_completed"] == 1.0
+    assert k["sessions_public"] > 0
+    # the old rule (charge only when the destination is out of reach) strands some
+    old = SimSettings(**base, policy=ChargingPolicy(when=CannotReach()))
+    assert (
+        simulate(NET, _everywhere_stations(), trips, settings=old, seed=2).kpis()[
+            "stranded_no_charger"
+        ]
+        > 0
+    )
+
+
+def test_giving_up_bounds_every_wait_and_records_the_cause():
+    net = line_network([10_000.0] * 3, speed_kph=60.0)
+    st = pd.DataFrame({"station_id": ["only"], "node": [1], "plugs": [1], "power_kw": [50.0]})
+    n = 12
+    trips = pd.DataFrame(
+        {
+            "vehicle_id": range(n),
+            "vehicle_model": "byd_atto3",
+            "origin": 0,
+            "destination": 3,
+            "depart_s": np.arange(n) * 60.0,
+            "chain_seq": 0,
+            "initial_soc": 0.12,  # cannot do 30 km with the reserve: must charge at "only"
+        }
+    )
+    cold = dict(ambient_temp_c=-15.0)
+    res = simulate(net, st, trips, settings=SimSettings(**cold, max_wait_s=900.0), seed=0)
+    pub = res.sessions[res.sessions["station"] >= 0]
+    assert (pub["wait_s"] <= 900.0 + 1e-9).all()
+    t = res.trips
+    ab = t[t["status"] == "abandoned"]
+    assert len(ab) > 0 and (ab["strand_cause"] == "queue_abandoned").all()
+    k = res.kpis()
+    assert k["trips_abandoned"] == len(ab) == k["stranded_queue"]
+    # without giving up the same drivers wait for hours
+    forever = simulate(net, st, trips, settings=SimSettings(**cold, max_wait_s=math.inf), seed=0)
+    assert forever.kpis()["wait_p95_min"] > 60 and forever.kpis()["trips_abandoned"] == 0
+
+
+def test_stranded_vehicle_resumes_next_day():
+    net = line_network([30_000.0] * 2, speed_kph=60.0)
+    trips = pd.DataFrame(
+        {
+            "vehicle_id": 0,
+            "vehicle_model": "byd_atto3",
+            "origin": [0, 2, 0],
+            "destination": [2, 0, 2],
+            "depart_s": [8 * 3600.0, 18 * 3600.0, DAY + 8 * 3600.0],
+            "chain_seq": [0, 1, 2],
+            "initial_soc": 0.05,
+        }
+    )
+    res = simulate(net, None, trips, settings=SimSettings(recovery_soc=0.5), seed=0)
+    status = res.trips["status"].astype(str).tolist()
+    assert status == ["stranded", "cancelled", "completed"]
+    assert res.trips["strand_cause"].astype(str).tolist()[0] == "started_below_reach"
+    rec = res.sessions[res.sessions["kind"] == "recovery"]
+    assert len(rec) == 1 and rec["soc_end"].iloc[0] == pytest.approx(0.5)
+    v = res.vehicles.iloc[0]
+    assert v["energy_start_kwh"] + v["charged_kwh"] - v["consumed_kwh"] == pytest.approx(
+        v["energy_end_kwh"]
+    )
+
+
+def test_queue_aware_driver_takes_the_free_station_nearby():
+    net = grid_network(5, 1, spacing_m=1000.0, speed_kph=30.0)  # a street of 5 nodes
+    st = pd.DataFrame(
+        {"station_id": ["busy", "free"], "node": [1, 2], "plugs": [1, 1], "power_kw": [50.0, 50.0]}
+    )
+    trips = pd.DataFrame(
+        {
+            "vehicle_id": [0, 1],
+            "vehicle_model": "byd_atto3",
+            "origin": 0,
+            "destination": 1,
+            "depart_s": [0.0, 300.0],  # decisions after the first car has plugged in
+            "chain_seq": 0,
+            "initial_soc": 0.15,
+        }
+    )
+    res = simulate(net, st, trips, seed=0)
+    ses = res.sessions[res.sessions["station"] >= 0].sort_values("arrive_s")
+    # the first driver takes the nearest; the next ones see it occupied and go one block on
+    assert ses["station_id"].tolist() == ["busy", "free"]
+    assert (ses["wait_s"] == 0).all()
+
+
+def test_incompatible_vehicle_never_plugs_in():
+    net = line_network([10_000.0] * 2, speed_kph=60.0)
+    st = pd.DataFrame(
+        {
+            "station_id": ["ccs"],
+            "node": [1],
+            "plugs": [2],
+            "power_kw": [50.0],
+            "connectors": ["CCS2;CHAdeMO"],
+        }
+    )
+    trips = pd.DataFrame(
+        {
+            "vehicle_id": [0, 1],
+            "vehicle_model": ["vw_id4_crozz_pro", "vw_id4_pro"],
+            "origin": 0,
+            "destination": 2,
+            "depart_s": 0.0,
+            "chain_seq": 0,
+            "initial_soc": 0.1,
+        }
+    )
+    res = simulate(net, st, trips, seed=0)
+    pub = res.sessions[res.sessions["station"] >= 0]
+    assert pub["vehicle_model"].tolist() == ["vw_id4_pro"]
+
+
+def _warm_city(rng: np.random.Generator) -> pd.DataFrame:
+    return _chains(60, 3, rng, "byd_atto3")
+
+
+@pytest.mark.parametrize("stations", [_everywhere_stations(7)])
+def test_warm_up_makes_kpis_independent_of_the_initial_draw(stations):
+    """Two very different initial state-of-charge draws give measured-day KPIs within each
+    other's confidence intervals after two warm-up days (without warm-up they do not)."""
+    kw = dict(ambient_temp_c=-10.0, home_charging_share=0.0)
+    out = {}
+    for warm in (0.0, 2 * DAY):
+        for soc in ((0.5, 0.9), (0.05, 0.3)):
+            s = SimSettings(**kw, initial_soc=soc, warmup_s=warm)
+            out[(warm, soc)] = replicate(
+                NET, stations, _warm_city, replications=4, settings=s, seed=5
+            )
+    key = "energy_public_kwh"
+    a, b = out[(2 * DAY, (0.5, 0.9))].loc[key], out[(2 * DAY, (0.05, 0.3))].loc[key]
+    assert a["ci_low"] <= b["mean"] <= a["ci_high"] or b["ci_low"] <= a["mean"] <= b["ci_high"]
+    # without warm-up the KPIs are the mean over all three days, and the initial draw shows
+    c, d = out[(0.0, (0.5, 0.9))].loc[key], out[(0.0, (0.05, 0.3))].loc[key]
+    assert d["mean"] - c["mean"] > abs(a["mean"] - b["mean"])
+
+
+def test_warm_up_days_are_not_counted():
+    trips = _chains(10, 3, np.random.default_rng(3), "byd_atto3")
+    res = simulate(
+        NET, _everywhere_stations(), trips, settings=SimSettings(warmup_s=2 * DAY), seed=1
+    )
+    assert res.kpis()["trips"] == (trips["depart_s"] >= 2 * DAY).sum()
+    m = res.measured()
+    assert (m.trips["depart_s"] >= 2 * DAY).all() and (m.sessions["arrive_s"] >= 2 * DAY).all()
+    assert res.station_timeseries["t_s"].min() == 2 * DAY
+
+
+def test_congestion_slows_peak_legs_and_costs_heater_energy():
+    trips = _chains(5, 1, np.random.default_rng(4), "byd_atto3")
+    factors = tuple(2.0 if 7 <= h < 10 else 1.0 for h in range(24))
+    kw = dict(ambient_temp_c=-10.0, initial_soc=0.9)
+    free = simulate(NET, None, trips, settings=SimSettings(**kw), seed=0).trips
+    jam = simulate(NET, None, trips, settings=SimSettings(**kw, time_factors=factors), seed=0).trips
+    peak = (trips["depart_s"] % DAY < 10 * 3600) & (trips["depart_s"] % DAY >= 7 * 3600)
+    dur = lambda t: t["arrived_s"] - t["departed_s"]  # noqa: E731
+    assert np.allclose(dur(jam)[peak], 2 * dur(free)[peak])
+    assert (jam["energy_kwh"][peak] > free["energy_kwh"][peak]).all()
+    assert np.allclose(jam["energy_kwh"][~peak], free["energy_kwh"][~peak])

@@ -1,0 +1,105 @@
+"""Cold-weather physics per model against published figures: DC charging at -10 C (IONIQ 5,
+ID.4), chemistry defaults, usable-capacity derating, preconditioning, truck winter energy
+and the ICE winter penalty (sources in sim/catalogue.yaml and docs/simulation.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim import SimSettings, builtin_models
+from sim.vehicles import COLD_DC_FACTOR, PRECONDITION_PACK_C
+
+CATALOGUE = builtin_models()
+
+
+def _ten_to_eighty_min(key: str, temp_c: float, *, pack_c: float | None = None) -> float:
+    m = CATALOGUE[key]
+    prof = m.charge_profile(350.0, dc=True, temp_c=temp_c, pack_temp_c=pack_c)
+    return prof.time_s(0.1 * prof.capacity, 0.8 * prof.capacity) / 60.0
+
+
+def test_ioniq5_cold_fast_charge_matches_test():
+    # 10-80 % in about 30 min at -10 C without preconditioning (18 min warm, Hyundai)
+    assert _ten_to_eighty_min("hyundai_ioniq5_lr", -10.0) == pytest.approx(30.0, rel=0.15)
+    assert _ten_to_eighty_min("hyundai_ioniq5_lr", 25.0) == pytest.approx(18.0, rel=0.15)
+
+
+def test_id4_cold_peak_power_matches_canadian_test():
+    # ~104 kW accepted at about -10 C (Canadian winter tests as quoted in the issue)
+    m = CATALOGUE["vw_id4_pro"]
+    assert m.dc_power_kw(0.3, -10.0) == pytest.approx(104.0, rel=0.15)
+    # and the 10-80 % time follows from the curve: slower than warm (~34 min), not 52 min
+    assert 34.0 < _ten_to_eighty_min("vw_id4_pro", -10.0) < 46.0
+
+
+def test_lfp_charges_slower_than_nmc_when_cold():
+    lfp, nmc = dict(COLD_DC_FACTOR["LFP"]), dict(COLD_DC_FACTOR["NMC"])
+    assert all(lfp[t] < nmc[t] for t in (-20.0, -10.0, 0.0))
+    assert CATALOGUE["byd_atto3"].chemistry == "LFP"
+    assert CATALOGUE["byd_atto3"].cold_factor(-10.0) == pytest.approx(lfp[-10.0])
+
+
+def test_usable_capacity_shrinks_only_below_minus_15():
+    for key in ("byd_atto3", "vw_id4_pro"):
+        m = CATALOGUE[key]
+        assert m.usable_kwh(-10.0) == m.battery_kwh
+        assert m.usable_kwh(-25.0) < m.usable_kwh(-15.0) == m.battery_kwh
+    # LFP loses more than NMC
+    assert (
+        CATALOGUE["byd_atto3"].usable_kwh(-30.0) / CATALOGUE["byd_atto3"].battery_kwh
+        < CATALOGUE["vw_id4_pro"].usable_kwh(-30.0) / CATALOGUE["vw_id4_pro"].battery_kwh
+    )
+
+
+def test_preconditioning_restores_warm_charging_at_an_energy_cost():
+    m = CATALOGUE["hyundai_ioniq5_lr"]
+    assert m.preconditioning
+    cold = _ten_to_eighty_min("hyundai_ioniq5_lr", -10.0)
+    pre = _ten_to_eighty_min(
+        "hyundai_ioniq5_lr", -10.0, pack_c=m.pack_temp_c(-10.0, precondition=True)
+    )
+    assert pre < 0.7 * cold
+    # heating 74 kWh of pack by 30 K: ~3.7 kWh (6 kg/kWh x 1 kJ/(kg K))
+    assert m.precondition_kwh(-10.0, precondition=True) == pytest.approx(
+        m.battery_kwh * 6.0 / 3600.0 * (PRECONDITION_PACK_C + 10.0)
+    )
+    assert m.precondition_kwh(-10.0, precondition=False) == 0.0
+    assert CATALOGUE["byd_atto3"].precondition_kwh(-10.0, precondition=True) == 0.0
+
+
+def test_truck_winter_energy_in_fleet_band():
+    # NACFE Run on Less: at least +15 %; Norwegian carriers up to +30 %
+    t = CATALOGUE["mercedes_eactros_600"]
+    ratio = t.consumption_kwh_per_km_at(80.0, -20.0) / t.consumption_kwh_per_km_at(80.0, 20.0)
+    assert 1.15 <= float(ratio) <= 1.30
+
+
+def test_gbt_model_in_catalogue():
+    m = CATALOGUE["vw_id4_crozz_pro"]
+    assert m.connectors == ("GB/T",) and m.source
+    assert m.can_use(dc=True, connectors=frozenset({"GB/T"}))
+    assert not m.can_use(dc=True, connectors=frozenset({"CCS2", "CHAdeMO"}))
+
+
+def test_ice_winter_penalty_is_fueleconomy_gov_figure():
+    # fueleconomy.gov: about 15 % lower fuel economy at 20 F (-6.7 C) than at 77 F (25 C)
+    s = SimSettings()
+    assert s.ice_factor(-6.7) == pytest.approx(1.15, abs=1e-3)
+    assert s.ice_factor(25.0) == 1.0 and s.ice_factor(30.0) == 1.0
+
+
+def _range_ratio(m, speed_kph: float, temp_c: float) -> float:
+    """Range at ``temp_c`` over range at 20 C (consumption and usable capacity)."""
+    c = m.consumption_kwh_per_km_at(speed_kph, 20.0) / m.consumption_kwh_per_km_at(
+        speed_kph, temp_c
+    )
+    return float(c) * m.usable_kwh(temp_c) / m.battery_kwh
+
+
+@pytest.mark.parametrize("key", [k for k, m in CATALOGUE.items() if not m.is_truck])
+def test_winter_range_ratios_match_aaa_and_geotab(key):
+    m = CATALOGUE[key]
+    # AAA (2019): 59 % of mild range at 20 F (-6.7 C) with the heater, ~48 km/h combined
+    assert _range_ratio(m, 48.0, -6.7) == pytest.approx(0.59, abs=0.07)
+    # Geotab (2020, 4,200 EVs): about 54 % of rated range at -15 C (city legs ~40-48 km/h)
+    assert _range_ratio(m, 44.0, -15.0) == pytest.approx(0.54, abs=0.07)
