@@ -92,6 +92,7 @@ def replicate(
     seed: int = 0,
     confidence: float = 0.95,
     return_runs: bool = False,
+    on_run: Callable[[int, SimulationResult], None] | None = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Run ``replications`` independent runs and summarise every KPI.
 
@@ -137,6 +138,8 @@ def replicate(
             routes=routes,
         )
         runs.append(res.kpis())
+        if on_run is not None:  # e.g. keep each run's waits for charts that match the KPIs
+            on_run(i, res)
         logger.info("replication %d/%d done", i + 1, replications)
     table = pd.DataFrame(runs)
     summary = summarise(table, confidence=confidence)

@@ -258,6 +258,16 @@ class TargetsConfig(_Strict):
 class SimulationConfig(_Strict):
     days: int = Field(1, ge=1, le=31)
     replications: int = Field(1, ge=1, le=100)
+    # more replications (doubling, up to this many) until every service-target KPI's 95 %
+    # interval is within its half-width below; None: exactly `replications`
+    max_replications: int | None = Field(None, ge=1, le=200)
+    ci_half_width: dict[str, float] = Field(
+        default_factory=lambda: {
+            "wait_p95_min": 2.0,
+            "stranded_vehicles": 1.0,
+            "share_trips_completed": 0.005,
+        }
+    )
     temperature_c: float = Field(20.0, ge=-50, le=50)
     seasons: dict[str, float] = Field(default_factory=dict)
     home_charging_share: float = Field(0.6, ge=0, le=1)

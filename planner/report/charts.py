@@ -11,6 +11,7 @@ import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
+from planner.report.numbers import format_kpi
 from planner.study.result import StudyResult
 
 logger = logging.getLogger(__name__)
@@ -87,8 +89,10 @@ def coverage_chart(df: pd.DataFrame) -> bytes | None:
     return _png(fig)
 
 
-def waits_chart(df: pd.DataFrame) -> bytes | None:
-    """Distribution of waiting time per charging session, before against after."""
+def waits_chart(df: pd.DataFrame, kpis: dict[str, dict[str, Any]] | None = None) -> bytes | None:
+    """Distribution of waiting time per charging session (every replication), before
+    against after; the legend quotes the KPI table's mean and p95 (means over the
+    replications) so chart and table agree."""
     if not _has(df, {"wait_min"}):
         return None
     df = df.assign(scenario=df["scenario"] if "scenario" in df.columns else "after")
@@ -102,7 +106,13 @@ def waits_chart(df: pd.DataFrame) -> bytes | None:
     for k, (name, part) in enumerate(df.groupby("scenario", sort=False)):
         x = part["wait_min"].clip(upper=top).to_numpy()
         weights = np.full(len(x), 100.0 / len(x))
-        label = f"{name}: mean {x.mean():.1f}, p95 {np.percentile(x, 95):.1f} min (n={len(x)})"
+        kp = (kpis or {}).get(str(name), {})
+        mean = kp.get("wait_mean_min", float(np.mean(x)))
+        p95 = kp.get("wait_p95_min", float(np.percentile(x, 95)))
+        label = (
+            f"{name}: mean {format_kpi('wait_mean_min', mean)}, p95 "
+            f"{format_kpi('wait_p95_min', p95)} min ({len(x):,} stops)"
+        )
         ax.hist(
             x, bins=bins, weights=weights, histtype="stepfilled", alpha=0.35, color=_colour(name, k)
         )
@@ -281,7 +291,7 @@ _CHARTS: list[tuple[str, str, str, Callable[[StudyResult], bytes | None]]] = [
         "waits",
         "Waiting time at chargers",
         "Distribution of waits per charging session, before (existing stations) and after the proposal.",
-        lambda r: waits_chart(r.waits),
+        lambda r: waits_chart(r.waits, {"before": r.kpis_before, "after": r.kpis_after}),
     ),
     (
         "utilisation_by_hour",

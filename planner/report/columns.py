@@ -25,6 +25,7 @@ _STATION = {
     "wait_mean_min": "mean wait before charging (min)",
     "wait_p95_min": "95th-percentile wait before charging (min)",
     "sessions": "charging sessions over the simulated days",
+    "connectors": "plug types (`GB/T`, `CCS2`, `CHAdeMO`, `Type2`, `MCS`; empty: any)",
 }
 
 #: Layer -> column -> description (GeoPackage layers, GeoJSON and CSV twins).
@@ -63,6 +64,7 @@ LAYER_COLUMNS: dict[str, dict[str, str]] = {
         "plug_cost": "cost per plug",
         "power_kw": "power per plug (kW)",
         "max_plugs": "most plugs the site can take",
+        "connectors": "plug types a station there would offer (empty: any)",
     },
     "existing": dict(_STATION),
     "selected": {
@@ -70,6 +72,7 @@ LAYER_COLUMNS: dict[str, dict[str, str]] = {
         "renewable": "true for a station at a renewable plant",
         "capex": "site cost plus its plugs' cost",
         "sessions_per_day": "charging sessions per simulated day",
+        "opening_year": "year of the rollout stage that opens the station (staged studies)",
     },
 }
 

@@ -7,6 +7,7 @@ it. All GeoDataFrames are in WGS84 (EPSG:4326).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from planner.report.numbers import format_kpi
 from planner.report.roads import roads_layer
 from planner.study.demand import demand_points
 from planner.study.inputs import StudyNetwork, points_frame
-from planner.study.loop import TARGET_KPIS, LoopResult
+from planner.study.loop import TARGET_KPIS, LoopResult, target_value
 from sim.kpis import KPIS
 
 if TYPE_CHECKING:
@@ -162,15 +163,15 @@ def assemble(
         iv = outcome.detail["intervals"]
         if len(iv):
             intervals.append(iv.reset_index(names="kpi").assign(scenario=label))
-    waits = pd.concat(
-        [
-            before.sessions.loc[before.sessions["station"] >= 0, ["wait_s"]].assign(
-                scenario="before"
-            ),
-            after.sessions.loc[after.sessions["station"] >= 0, ["wait_s"]].assign(scenario="after"),
-        ]
-    )
-    waits["wait_min"] = waits.pop("wait_s") / 60.0
+    # the waits chart shows the same runs as the KPI table: every replication's waits
+    parts = []
+    for label, outcome, res in (("before", loop.baseline, before), ("after", loop.proposal, after)):
+        pooled = (outcome.detail or {}).get("waits_min")
+        if pooled is None:
+            ses = res.sessions
+            pooled = ses.loc[ses["station"] >= 0, "wait_s"].to_numpy(dtype=float) / 60.0
+        parts.append(pd.DataFrame({"wait_min": pooled, "scenario": label}))
+    waits = pd.concat(parts, ignore_index=True)
     result = StudyResult(
         name=cfg.name,
         title=cfg.title or cfg.name,
@@ -229,7 +230,7 @@ def verdict(
         if bound is None:
             continue
         entry = KPIS[name]
-        value = kpis.get(name)
+        value = target_value(kpis, name, math.nan) if name in kpis else None
         lo = hi = None
         if iv is not None and name in iv.index and "ci_low" in iv.columns:
             lo, hi = iv.loc[name, "ci_low"], iv.loc[name, "ci_high"]

@@ -8,6 +8,8 @@ demand) that the closed loop reads; the SimPy model itself lives in :mod:`sim`.
 from __future__ import annotations
 
 import dataclasses
+import logging
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,8 @@ from planner.config.study import StudyConfig
 from planner.study.demand import build_trips
 from planner.study.inputs import StudyNetwork
 from planner.study.loop import ScenarioOutcome
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "CITY_CONGESTION",
@@ -130,6 +134,15 @@ def unserved_demand(
             .dropna()
         )
         rows.append(od.astype(np.int64).reset_index(drop=True).assign(weight=1.0))
+    if "strand_cause" in t.columns:
+        # out of range: the car ran dry between origin and destination; a site near either
+        # end can serve it, so the destination side counts as unserved demand too
+        far = t["strand_cause"].eq("no_charger_in_range")
+        rows.append(
+            t.loc[far, ["destination", "origin"]]
+            .rename(columns={"destination": "origin", "origin": "destination"})
+            .assign(weight=1.0)
+        )
     df = pd.concat(rows, ignore_index=True).rename(columns={"origin": "node"})
     return df.groupby(["node", "destination"], as_index=False)["weight"].sum()
 
@@ -174,19 +187,9 @@ class StudySimulator:
         self.runs += 1
         kpis = first.kpis()
         intervals = pd.DataFrame()
+        waits: list[np.ndarray] = [_public_waits_min(first)]
         if reps > 1:
-            source = self._redraw if trips is self.trips else trips
-            summary = sim.replicate(
-                self.sn.network,
-                st,
-                source,
-                replications=reps,
-                vehicles=self.vehicles,
-                settings=settings,
-                seed=cfg.seed,
-            )
-            assert isinstance(summary, pd.DataFrame)  # return_runs=False: the summary only
-            intervals = summary
+            intervals, waits, reps = self._replicate(st, trips, reps, settings)
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
         factor = float(trips.attrs.get("expansion_factor", 1.0))
@@ -206,5 +209,70 @@ class StudySimulator:
             detour_limit_min=cfg.model.threshold_min,
         )
         return ScenarioOutcome(
-            kpis, first.station_stats(), unserved, detail={"result": first, "intervals": intervals}
+            kpis,
+            first.station_stats(),
+            unserved,
+            detail={
+                "result": first,
+                "intervals": intervals,
+                "waits_min": np.concatenate(waits) if waits else np.empty(0),
+                "replications": reps,
+                "causes": _stranding_causes(first),
+            },
         )
+
+    def _replicate(
+        self, st: pd.DataFrame, trips: pd.DataFrame, reps: int, settings: sim.SimSettings
+    ) -> tuple[pd.DataFrame, list[np.ndarray], int]:
+        """Replications until every target KPI's 95 % interval is as narrow as asked
+        (``simulation.ci_half_width``), doubling up to ``simulation.max_replications``; the
+        same seed gives the same first runs, so a longer run extends a shorter one."""
+        sc = self.cfg.simulation
+        cap = max(reps, sc.max_replications or reps)
+        source = self._redraw if trips is self.trips else trips
+        while True:
+            waits: list[np.ndarray] = []
+            summary = sim.replicate(
+                self.sn.network,
+                st,
+                source,
+                replications=reps,
+                vehicles=self.vehicles,
+                settings=settings,
+                seed=self.cfg.seed,
+                on_run=partial(_keep_waits, waits),
+            )
+            assert isinstance(summary, pd.DataFrame)  # return_runs=False: the summary only
+            wide = [
+                k
+                for k, tol in sc.ci_half_width.items()
+                if k in summary.index
+                and np.isfinite(summary.loc[k, "ci_high"] - summary.loc[k, "ci_low"])
+                and (summary.loc[k, "ci_high"] - summary.loc[k, "ci_low"]) / 2 > tol
+            ]
+            if not wide or reps >= cap:
+                if wide:
+                    logger.info("intervals still wider than asked after %d runs: %s", reps, wide)
+                return summary, waits, reps
+            reps = min(cap, reps * 2)
+            logger.info("intervals of %s too wide: %d replications", ", ".join(wide), reps)
+
+
+def _keep_waits(into: list[np.ndarray], _run: int, res: sim.SimulationResult) -> None:
+    into.append(_public_waits_min(res))
+
+
+def _public_waits_min(res: sim.SimulationResult) -> np.ndarray:
+    """Waits (min) of the public charging stops of a run's measured days."""
+    ses = res.measured().sessions
+    return ses.loc[ses["station"] >= 0, "wait_s"].to_numpy(dtype=float) / 60.0
+
+
+def _stranding_causes(res: sim.SimulationResult) -> dict[str, int]:
+    """Trips stranded or abandoned in the measured days, by cause."""
+    t = res.trips
+    if "strand_cause" not in t.columns:
+        return {}
+    causes = t["strand_cause"].dropna().astype(str)
+    causes = causes[causes != ""]
+    return {str(k): int(v) for k, v in causes.value_counts().items()}
