@@ -81,13 +81,15 @@ def _no_new_sites(opt: StudyOptimizer) -> Any:
 
 
 def _weights(trips: list[pd.DataFrame], nodes: np.ndarray) -> np.ndarray:
-    """Trips starting at each node, per stage (the covering model's demand)."""
+    """Trips starting at each node, per stage (the covering model's demand), scaled to the
+    whole fleet when the stage simulates a sample (``demand.max_trips``)."""
     index = {int(n): i for i, n in enumerate(nodes)}
     w = np.zeros((len(trips), nodes.size))
     for t, tr in enumerate(trips):
+        factor = float(tr.attrs.get("expansion_factor", 1.0))
         counts = tr["origin"].value_counts()
         for n, c in counts.items():
-            w[t, index[int(n)]] = float(c)
+            w[t, index[int(n)]] = float(c) * factor
     return w
 
 
@@ -178,7 +180,7 @@ def staged_plans(
                 new_cols = look.opened[k] - len(existing)
                 opt = optimizer.for_trips(stage_cfg, trips[k])
                 chosen = np.asarray(new_cols[new_cols >= 0], dtype=np.int64)
-                new = opt.stations_frame(chosen, opt.plugs_from_load(np.ones(chosen.size)))
+                new = opt.stations_frame(chosen, np.ones(chosen.size, dtype=int))
                 add = new.drop(columns="capex").assign(added_plugs=0)
                 base = stations.drop(columns=["opening_year"])
                 grown = pd.concat([base, add], ignore_index=True) if len(add) else base
@@ -188,12 +190,15 @@ def staged_plans(
                     optimize=_no_new_sites(opt),
                     targets=targets,
                     first_round_sites=0,
-                    budget=None,
+                    # what the stage's budget leaves after its sites goes to plugs
+                    budget=None
+                    if st.budget is None
+                    else max(0.0, st.budget - float(new["capex"].sum())),
                     plug_cost=cfg.candidates.plug_cost,
                     max_plugs=cfg.candidates.max_plugs,
                     days=cfg.simulation.days,
                 )
-                loop.capex += float(new["capex"].sum())
+                loop.capex += float(new["capex"].sum())  # the loop counted only added plugs
             years = stations.set_index("station_id")["opening_year"]
             stations = loop.stations.assign(
                 opening_year=loop.stations["station_id"].map(years).fillna(float(st.year))

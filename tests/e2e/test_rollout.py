@@ -1,0 +1,46 @@
+"""A staged study end to end on the real Almaty extract (small settings): every stage is
+simulated, sites stay open, stage budgets hold, and the outputs carry the opening year."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from planner.config.study import load_config
+from tests.e2e.test_pipeline import CONFIGS
+
+
+def test_almaty_rollout_small(data_dir, net_cache_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
+    from planner.study.run import run_study
+
+    cfg = load_config(
+        CONFIGS / "almaty-rollout.yaml",
+        overrides={
+            "demand.max_trips": 400,
+            "simulation.replications": 1,
+            "simulation.warmup_days": 0,
+            "targets.max_iterations": 1,
+            "model.solver.time_limit_s": 10,
+            "rollout.time_limit_s": 20,
+            "vehicles.compare": [],
+            "simulation.seasons": {},
+            "outputs.coverage_curve": False,
+        },
+    )
+    cfg.stages = cfg.stages[:2]
+    cfg.rollout.scenarios = {"low": 0.5, "high": 2.0}
+    res = run_study(cfg, out_dir=tmp_path / "roll")
+    tl = res.tables["rollout_timeline"]
+    assert set(tl["method"]) == {"myopic", "lookahead"} and set(tl["year"]) == {2025, 2027}
+    budgets = {st.year: st.budget for st in cfg.stages}
+    assert all(row.capex <= budgets[row.year] + 1e-6 for row in tl.itertuples())
+    assert (tl.groupby("method")["cumulative_capex"].diff().fillna(0) >= 0).all()
+    years = res.selected["opening_year"].dropna()
+    assert len(years) and set(years) <= {2025.0, 2027.0}
+    robust = res.tables["rollout_robust"]
+    assert {"low_regret", "high_regret", "max_regret"} <= set(robust.columns)
+    assert any("regret" in n for n in res.notes)
+    out = pd.read_csv(tmp_path / "roll" / "tables" / "rollout_timeline.csv")
+    assert len(out) == 4 and np.isfinite(out["cumulative_capex"]).all()
