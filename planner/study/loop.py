@@ -160,8 +160,13 @@ def closed_loop(
         if need_sites:
             step(f"optimisation (round {it})")
             left = None if budget is None else budget - capex
-            new = optimize(outcome.unserved, stations, n_sites, left)
-            new = new[~new["station_id"].isin(stations["station_id"])]
+            if left is not None and left <= 0:
+                new = stations.iloc[0:0].assign(capex=[])  # the budget is spent
+            else:
+                new = optimize(outcome.unserved, stations, n_sites, left)
+                new = new[~new["station_id"].isin(stations["station_id"])]
+                if left is not None:
+                    new = _within_budget(new, left, plug_cost)
             if len(new):
                 capex += float(new["capex"].sum())
                 new = new.assign(added_plugs=0, opened_round=it)
@@ -245,6 +250,21 @@ def closed_loop(
             logger.info("no remedy left (budget or plug limits reached); stopping")
             break
     return LoopResult(baseline, outcome, stations, selected, iterations, capex, False)
+
+
+def _within_budget(new: pd.DataFrame, left: float, plug_cost: float) -> pd.DataFrame:
+    """New sites within what the budget leaves: the siting model pays for one plug per
+    site, so plugs sized beyond that are trimmed (busiest sites keep theirs longest)."""
+    new = new.copy()
+    over = float(new["capex"].sum()) - left
+    if over <= 1e-9 or plug_cost <= 0:
+        return new
+    for idx in new.sort_values("plugs").index:  # trim the smallest sites first
+        while over > 1e-9 and new.loc[idx, "plugs"] > 1:
+            new.loc[idx, "plugs"] -= 1
+            new.loc[idx, "capex"] -= plug_cost
+            over -= plug_cost
+    return new
 
 
 def _size_plugs(

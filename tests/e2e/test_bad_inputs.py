@@ -539,7 +539,11 @@ def test_sigint_says_nothing_was_written(tmp_path, data_dir, net_cache_dir):
         # SIGINT: restore the default so the interpreter installs its handler
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    time.sleep(4)  # past start-up, into the study (which takes about a minute)
+    lock = out.parent / f".evplan-lock.{out.name}"  # taken once the study starts work
+    deadline = time.monotonic() + 120
+    while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # into the study (which takes about a minute)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
