@@ -17,7 +17,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from networks.errors import NoDrivableRoadsError
-from networks.places import GEOD, coordinate_node_ids, transformer
+from networks.graph_edit import GEOD, coordinate_node_ids, transformer
 
 logger = logging.getLogger(__name__)
 

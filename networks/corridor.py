@@ -34,7 +34,13 @@ import shapely
 
 from networks import _corridor_lines as cl
 from networks.errors import ConfigError, EmptyAreaError, InputFileError, OfflineError
-from networks.places import add_connector, metric_crs_for, road_edge_index, split_edge, transformer
+from networks.graph_edit import (
+    add_connector,
+    metric_crs_for,
+    road_edge_index,
+    split_edge,
+    transformer,
+)
 from networks.road_network import RoadNetwork
 from networks.validate import validate_bbox
 

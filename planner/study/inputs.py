@@ -97,7 +97,7 @@ def build_network(cfg: StudyConfig) -> StudyNetwork:
         )
         if cc.max_edge_km is not None:
             from networks.corridor import metric_crs_for
-            from networks.places import densify
+            from networks.graph_edit import densify
 
             G, added = densify(G, max_edge_km=cc.max_edge_km, crs=metric_crs_for(net.bbox))
             net = RoadNetwork.from_graph(G, name=net.name)

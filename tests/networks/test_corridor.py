@@ -22,8 +22,9 @@ from networks.corridor import (
     read_national_roads,
 )
 from networks.errors import ConfigError, EmptyAreaError, InputFileError, OfflineError
+from networks.graph_edit import coordinate_node_ids, split_edge
 from networks.kz import HOTEL_CHARGERS, PLANNED_RENEWABLES, known_sites
-from networks.places import attach_places, coordinate_node_ids, read_places, split_edge
+from networks.places import attach_places, read_places
 
 GEOD = Geod(ellps="WGS84")
 KAZ01_KM = 1214.0
