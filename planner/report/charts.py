@@ -132,21 +132,33 @@ def waits_chart(df: pd.DataFrame, kpis: dict[str, dict[str, Any]] | None = None)
 
 
 def utilisation_chart(df: pd.DataFrame) -> bytes | None:
-    """Plug utilisation by hour of day, before against after."""
+    """Plug utilisation by hour of day, before against after: the mean over the
+    replications, shaded from the lowest to the highest replication."""
     if not _has(df, {"hour", "utilisation"}):
         return None
     df = df.assign(scenario=df["scenario"] if "scenario" in df.columns else "after")
     fig, ax = _new()
+    spread = {"utilisation_min", "utilisation_max"} <= set(df.columns)
     for k, (name, part) in enumerate(df.groupby("scenario", sort=False)):
-        part = part.groupby("hour", as_index=False)["utilisation"].mean().sort_values("hour")
+        cols = ["utilisation", *(["utilisation_min", "utilisation_max"] if spread else [])]
+        part = part.groupby("hour", as_index=False)[cols].mean().sort_values("hour")
         ax.plot(
             part["hour"],
             part["utilisation"] * 100,
             marker="o",
             markersize=3,
             color=_colour(name, k),
-            label=str(name),
+            label=f"{name} (mean over replications)" if spread else str(name),
         )
+        if spread:  # lowest to highest replication
+            ax.fill_between(
+                part["hour"],
+                part["utilisation_min"] * 100,
+                part["utilisation_max"] * 100,
+                color=_colour(name, k),
+                alpha=0.15,
+                linewidth=0,
+            )
     ax.set_xticks(range(0, 24, 3))
     ax.set_xlim(-0.5, 23.5)
     ax.set_ylim(bottom=0)

@@ -218,6 +218,8 @@ def closed_loop(
             )
             if result is not None and hasattr(result, "sessions"):
                 load = station_load(result.sessions, days=days)
+                # a sampled fleet (demand.max_trips): size for the whole fleet's arrivals
+                load["peak_arrivals_per_h"] *= float(k.get("demand_expansion_factor") or 1.0)
                 stations, spent, plugs_added, capped = _size_plugs(
                     stations,
                     load,

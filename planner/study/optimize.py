@@ -233,7 +233,8 @@ class StudyOptimizer(ABC):
         closed loop then re-sizes from the simulated arrivals and session times.
         """
         days = max(1, self.cfg.simulation.days)
-        per_h = np.asarray(trips_per_site, dtype=float) / days * self.peak_hour_share()
+        factor = float(self.trips.attrs.get("expansion_factor", 1.0))  # sampled fleet
+        per_h = np.asarray(trips_per_site, dtype=float) * factor / days * self.peak_hour_share()
         cap = self.cfg.candidates.max_plugs
         target = self.cfg.targets.wait_p95_min
         if target is None:

@@ -188,7 +188,7 @@ def assemble(
         kpi_intervals=pd.concat(intervals, ignore_index=True) if intervals else pd.DataFrame(),
         coverage_curve=curve,
         waits=waits.reset_index(drop=True),
-        utilisation_by_hour=_utilisation_by_hour(before, after),
+        utilisation_by_hour=_utilisation_by_hour(loop.baseline, loop.proposal),
         soc_trace=optimizer.soc_trace(loop.stations),
         vehicle_matrix=matrix,
         iterations=loop.iterations,
@@ -206,6 +206,11 @@ def assemble(
         ),
         notes=optimizer.notes + _notes(cfg, loop),
         verdict=verdict(cfg, ka, loop, loop.proposal.detail.get("intervals")),
+        manifest={
+            "demand_expansion_factor": float(ka.get("demand_expansion_factor") or 1.0),
+            "warmup_days": cfg.warmup_days(),
+            "replications_proposal": (loop.proposal.detail or {}).get("replications"),
+        },
     )
     return result
 
@@ -294,21 +299,23 @@ def verdict(
 
 
 def _utilisation_by_hour(before: Any, after: Any) -> pd.DataFrame:
+    """Mean plug utilisation by hour over every replication (``utilisation``), with the
+    lowest and highest replication (``utilisation_min``, ``utilisation_max``)."""
     parts = []
-    for label, res in (("before", before), ("after", after)):
-        ts = res.station_timeseries
-        if ts.empty:
+    for label, outcome in (("before", before), ("after", after)):
+        per_run = (outcome.detail or {}).get("utilisation_by_hour")
+        if per_run is None or len(per_run) == 0:
             continue
-        hour = (
-            (ts["t_s"] // 3600 % 24).astype(int)
-            if "t_s" in ts
-            else (ts["bin_start_s"] // 3600 % 24).astype(int)
-        )
         parts.append(
-            ts.assign(hour=hour)
-            .groupby("hour", as_index=False)["utilisation"]
-            .mean()
-            .assign(scenario=label)
+            pd.DataFrame(
+                {
+                    "hour": per_run.index.astype(int),
+                    "utilisation": per_run.mean(axis=1).to_numpy(),
+                    "utilisation_min": per_run.min(axis=1).to_numpy(),
+                    "utilisation_max": per_run.max(axis=1).to_numpy(),
+                    "scenario": label,
+                }
+            )
         )
     return (
         pd.concat(parts, ignore_index=True)
@@ -318,12 +325,23 @@ def _utilisation_by_hour(before: Any, after: Any) -> pd.DataFrame:
 
 
 def _notes(cfg: StudyConfig, loop: LoopResult) -> list[str]:
+    reps = (loop.proposal.detail or {}).get("replications", cfg.simulation.replications)
+    factor = float(loop.proposal.kpis.get("demand_expansion_factor") or 1.0)
     notes = [
-        f"Seed {cfg.seed}; {cfg.simulation.replications} replication(s) per scenario; ambient "
-        f"{cfg.simulation.temperature_c:g} C.",
+        f"Seed {cfg.seed}; {reps} replication(s) of the proposal (same demand and driver draws "
+        f"in every round); ambient {cfg.simulation.temperature_c:g} C.",
+        f"Steady state: {cfg.warmup_days()} warm-up day(s) simulated before the "
+        f"{cfg.simulation.days} measured day(s), state of charge and queues carried over; "
+        "KPIs count the measured days only.",
         "Unserved demand (input to siting) = origins of trips not completed plus public charging stops that "
         f"balked, waited over the p95 target or detoured over {cfg.model.threshold_min:g} min.",
     ]
+    if factor != 1.0:
+        notes.append(
+            f"Demand sampled (demand.max_trips): 1 in {factor:,.1f} of the fleet's trips simulated; "
+            "fleet totals are scaled to the whole fleet and plugs sized for its arrivals, but "
+            "queues and waits are those of the sample."
+        )
     if not loop.targets_met:
         notes.append(
             "Service targets were NOT all met within the iterations/budget: "

@@ -188,8 +188,10 @@ class StudySimulator:
         kpis = first.kpis()
         intervals = pd.DataFrame()
         waits: list[np.ndarray] = [_public_waits_min(first)]
+        hourly: list[pd.Series] = [hourly_utilisation(first)]
         if reps > 1:
-            intervals, waits, reps = self._replicate(st, trips, reps, settings)
+            intervals, kept, reps = self._replicate(st, trips, reps, settings)
+            waits, hourly = [w for w, _ in kept], [h for _, h in kept]
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
         factor = float(trips.attrs.get("expansion_factor", 1.0))
@@ -216,6 +218,7 @@ class StudySimulator:
                 "result": first,
                 "intervals": intervals,
                 "waits_min": np.concatenate(waits) if waits else np.empty(0),
+                "utilisation_by_hour": pd.concat(hourly, axis=1) if hourly else pd.DataFrame(),
                 "replications": reps,
                 "causes": _stranding_causes(first),
             },
@@ -223,7 +226,7 @@ class StudySimulator:
 
     def _replicate(
         self, st: pd.DataFrame, trips: pd.DataFrame, reps: int, settings: sim.SimSettings
-    ) -> tuple[pd.DataFrame, list[np.ndarray], int]:
+    ) -> tuple[pd.DataFrame, list[tuple[np.ndarray, pd.Series]], int]:
         """Replications until every target KPI's 95 % interval is as narrow as asked
         (``simulation.ci_half_width``), doubling up to ``simulation.max_replications``; the
         same seed gives the same first runs, so a longer run extends a shorter one."""
@@ -231,7 +234,7 @@ class StudySimulator:
         cap = max(reps, sc.max_replications or reps)
         source = self._redraw if trips is self.trips else trips
         while True:
-            waits: list[np.ndarray] = []
+            kept: list[tuple[np.ndarray, pd.Series]] = []
             summary = sim.replicate(
                 self.sn.network,
                 st,
@@ -240,7 +243,7 @@ class StudySimulator:
                 vehicles=self.vehicles,
                 settings=settings,
                 seed=self.cfg.seed,
-                on_run=partial(_keep_waits, waits),
+                on_run=partial(_keep_run, kept),
             )
             assert isinstance(summary, pd.DataFrame)  # return_runs=False: the summary only
             wide = [
@@ -253,13 +256,25 @@ class StudySimulator:
             if not wide or reps >= cap:
                 if wide:
                     logger.info("intervals still wider than asked after %d runs: %s", reps, wide)
-                return summary, waits, reps
+                return summary, kept, reps
             reps = min(cap, reps * 2)
             logger.info("intervals of %s too wide: %d replications", ", ".join(wide), reps)
 
 
-def _keep_waits(into: list[np.ndarray], _run: int, res: sim.SimulationResult) -> None:
-    into.append(_public_waits_min(res))
+def _keep_run(
+    into: list[tuple[np.ndarray, pd.Series]], _run: int, res: sim.SimulationResult
+) -> None:
+    """What the charts need from each replication: its waits and hourly utilisation."""
+    into.append((_public_waits_min(res), hourly_utilisation(res)))
+
+
+def hourly_utilisation(res: sim.SimulationResult) -> pd.Series:
+    """Mean plug utilisation by hour of day over a run's measured days (index 0-23)."""
+    ts = res.measured().station_timeseries
+    if ts.empty:
+        return pd.Series(dtype=float)
+    hour = (ts["t_s"] // 3600 % 24).astype(int)
+    return ts.assign(hour=hour).groupby("hour")["utilisation"].mean()
 
 
 def _public_waits_min(res: sim.SimulationResult) -> np.ndarray:

@@ -132,3 +132,17 @@ def test_missed_targets_are_said_plainly_and_strict_fails(
     assert json.loads((tmp_path / "o" / "manifest.json").read_text())["targets_met"] is False
     code, _, err = _run_cli(monkeypatch, capsys, "run", str(study), "-o", str(tmp_path / "o"))
     assert code == 0 and "targets missed" in err  # without --strict: said, not failed
+
+
+def test_charts_show_the_runs_the_kpi_table_summarises(almaty_run):
+    """The waits chart pools every replication (its count is the KPI's mean visits x runs)
+    and the utilisation chart is the mean over the replications with their spread."""
+    res, _ = almaty_run
+    reps = res.manifest["replications_proposal"]
+    n_after = int((res.waits["scenario"] == "after").sum())
+    factor = res.kpis_after.get("demand_expansion_factor", 1.0)  # totals scaled to the fleet
+    assert reps >= 2 and n_after == round(res.kpis_after["station_visits"] / factor * reps)
+    u = res.utilisation_by_hour[res.utilisation_by_hour["scenario"] == "after"]
+    assert {"utilisation_min", "utilisation_max"} <= set(u.columns)
+    assert (u["utilisation_min"] <= u["utilisation"] + 1e-12).all()
+    assert (u["utilisation"] <= u["utilisation_max"] + 1e-12).all()
