@@ -241,7 +241,27 @@ def closed_loop(
             record["plugs_added_next"] = plugs_added
             if capped:
                 record["capped"] = capped
-        range_cause = (k.get("stranded_no_charger") or 0) > 0
+        gaps = (
+            (outcome.detail or {}).get("connector_gaps")
+            if isinstance(outcome.detail, dict)
+            else None
+        )
+        if gaps is not None and len(gaps) and "connectors" in stations:
+            # compatible plugs: the station that was in reach gets the missing connector
+            stations, spent, added = _add_connectors(
+                stations,
+                gaps,
+                plug_cost=plug_cost,
+                max_plugs=max_plugs,
+                budget_left=None if budget is None else budget - capex,
+            )
+            capex += spent
+            plugs_added += added
+            if added:
+                record["connectors_added_next"] = added
+        range_cause = (k.get("stranded_no_charger") or 0) > int(
+            gaps["trips"].sum() if gaps is not None and len(gaps) else 0
+        )
         service_missed = any(m.startswith("share_trips_completed") for m in missed) or (
             any(m.startswith("stranded") for m in missed) and (range_cause or not queue_cause)
         )
@@ -252,6 +272,36 @@ def closed_loop(
             logger.info("no remedy left (budget or plug limits reached); stopping")
             break
     return LoopResult(baseline, outcome, stations, selected, iterations, capex, False)
+
+
+def _add_connectors(
+    stations: pd.DataFrame,
+    gaps: pd.DataFrame,
+    *,
+    plug_cost: float,
+    max_plugs: int,
+    budget_left: float | None,
+) -> tuple[pd.DataFrame, float, int]:
+    """One plug of the missing connector at each station a connector kept cars from (most
+    trips first), within the plug cap and the budget."""
+    stations = stations.copy()
+    spent, added = 0.0, 0
+    for gap in gaps.sort_values("trips", ascending=False).itertuples():
+        rows = stations.index[stations["station_id"] == gap.station_id]
+        if not len(rows):
+            continue
+        row = rows[0]
+        have = [c for c in str(stations.loc[row, "connectors"]).split(";") if c]
+        if gap.connector in have or stations.loc[row, "plugs"] >= max_plugs:
+            continue
+        if budget_left is not None and spent + plug_cost > budget_left:
+            break
+        stations.loc[row, "connectors"] = ";".join([*have, str(gap.connector)])
+        stations.loc[row, "plugs"] += 1
+        stations.loc[row, "added_plugs"] += 1
+        spent += plug_cost
+        added += 1
+    return stations, spent, added
 
 
 def _within_budget(new: pd.DataFrame, left: float, plug_cost: float) -> pd.DataFrame:

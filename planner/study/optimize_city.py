@@ -9,6 +9,7 @@ import pandas as pd
 from planner.siting import MCLP, Capacitated, PMedian, SetCover
 from planner.siting._model import SitingModel
 from planner.study.optimize import SESSION_H, StudyOptimizer
+from planner.study.sizing import max_load_for_wait
 
 __all__ = ["CityOptimizer"]
 
@@ -131,6 +132,19 @@ class CityOptimizer(StudyOptimizer):
         plugs = self._plugs_by_nearest(cand["node"].to_numpy()[chosen], dem_nodes, dem.to_numpy())
         return chosen, plugs
 
+    def service_utilisation(self) -> float:
+        """Plug utilisation the capacitated model may plan for: with a wait target, what
+        Erlang C allows a mid-size station (half the plug cap, at least 2 plugs) for
+        30-minute sessions (:mod:`planner.study.sizing`; e.g. 34 % at 3 plugs for a
+        10-minute p95); without one, ``model.target_utilisation``. The capacitated model is
+        linear in plugs, so one utilisation stands for the queueing curve; the design loop
+        then re-sizes every station from its simulated queue."""
+        target = self.cfg.targets.wait_p95_min
+        if target is None:
+            return float(self.cfg.model.target_utilisation)
+        c = max(2, self.cfg.candidates.max_plugs // 2)
+        return max_load_for_wait(c, SESSION_H, target) * SESSION_H / c
+
     def _plugs_by_nearest(
         self, sites_nodes: np.ndarray, dem_nodes: np.ndarray, weights: np.ndarray
     ) -> np.ndarray:
@@ -188,7 +202,7 @@ class CityOptimizer(StudyOptimizer):
             grid_kw=cfg.candidates.grid_kw,
             existing_plugs=existing,
             fixed_open=np.arange(n_fixed),
-            utilisation=cfg.model.target_utilisation,
+            utilisation=self.service_utilisation(),
             coverage=cfg.model.coverage_target,
             budget=budget_left,
             site_labels=labels,

@@ -221,7 +221,51 @@ class StudySimulator:
                 "utilisation_by_hour": pd.concat(hourly, axis=1) if hourly else pd.DataFrame(),
                 "replications": reps,
                 "causes": _stranding_causes(first),
+                "connector_gaps": self.connector_gaps(first, st),
             },
+        )
+
+    def connector_gaps(self, res: sim.SimulationResult, stations: pd.DataFrame) -> pd.DataFrame:
+        """Strandings a connector caused: a car stranded with no charger in range while a
+        station within the coverage threshold of its trip's origin had no plug it can use.
+        One row per such station and missing connector (the model's first one), with the
+        number of trips (the design loop's "compatible plugs" remedy)."""
+        empty = pd.DataFrame(columns=["station_id", "connector", "trips"])
+        t = res.trips
+        if "strand_cause" not in t.columns or "connectors" not in stations or not len(stations):
+            return empty
+        far = t[t["strand_cause"].eq("no_charger_in_range")]
+        if far.empty:
+            return empty
+        conn = [
+            frozenset(c.strip() for c in str(x).split(";") if c.strip())
+            for x in stations["connectors"]
+        ]
+        tt = self.sn.network.travel_time_matrix(
+            far["origin"].to_numpy(dtype=np.int64),
+            stations["node"].to_numpy(dtype=np.int64),
+            cutoff=self.cfg.model.threshold_min * 60.0,
+        )
+        rows = []
+        for k, model_key in enumerate(far["vehicle_model"].astype(str)):
+            model = self.vehicles.get(model_key)
+            if model is None or not model.connectors:
+                continue
+            wanted = set(model.connectors)
+            near = [
+                j
+                for j in np.argsort(tt[k])
+                if np.isfinite(tt[k, j]) and conn[j] and not conn[j] & wanted
+            ]
+            if near:
+                rows.append((stations["station_id"].iloc[near[0]], model.connectors[0]))
+        if not rows:
+            return empty
+        gaps = pd.DataFrame(rows, columns=["station_id", "connector"])
+        return (
+            gaps.groupby(["station_id", "connector"], as_index=False)
+            .size()
+            .rename(columns={"size": "trips"})
         )
 
     def _replicate(

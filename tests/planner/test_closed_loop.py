@@ -160,3 +160,78 @@ def test_missed_targets_use_simulation_kpi_names():
         "stranded_vehicles",
         "share_trips_completed",
     ]
+
+
+def test_each_planted_cause_gets_its_own_remedy_in_round_1():
+    """Round 1 of a scripted scenario plants three causes at once: a queue at station A
+    (drivers gave up), a connector gap at station B (a GB/T car stranded next to a
+    CHAdeMO-only station) and a coverage gap at node 30 (stranded, no charger in range).
+    The loop must size A's plugs, give B the missing connector and site a station for
+    node 30, all before round 2."""
+    import numpy as np
+
+    from planner.study.sizing import plugs_for_wait
+
+    calls: list[pd.DataFrame] = []
+    existing = pd.DataFrame(
+        {
+            "station_id": ["A", "B"],
+            "node": [1, 2],
+            "plugs": [1, 1],
+            "power_kw": [50.0, 50.0],
+            "existing": [True, True],
+            "name": ["A", "B"],
+            "connectors": ["GB/T;CCS2", "CHAdeMO"],
+        }
+    )
+
+    class Result:  # the simulated sessions the sizing reads: 6 arrivals an hour at A at 8 h
+        def __init__(self) -> None:
+            n = 6
+            self.sessions = pd.DataFrame(
+                {
+                    "station": np.zeros(n, dtype=int),
+                    "station_id": "A",
+                    "arrive_s": 8 * 3600.0 + np.arange(n) * 600.0,
+                    "start_s": 8 * 3600.0 + np.arange(n) * 600.0,
+                    "end_s": 8 * 3600.0 + np.arange(n) * 600.0 + 1800.0,
+                    "status": "charged",
+                    "wait_s": 0.0,
+                }
+            )
+
+    def scripted(stations: pd.DataFrame) -> ScenarioOutcome:
+        round_1 = len(calls) == 1  # only round 1's proposal shows the causes (not the baseline)
+        calls.append(stations.copy())
+        kpis = {
+            "wait_p95_min": 30.0 if round_1 else 0.0,
+            "stranded_vehicles": 3.0 if round_1 else 0.0,
+            "stranded_queue": 1.0 if round_1 else 0.0,
+            "stranded_no_charger": 2.0 if round_1 else 0.0,
+            "trips_abandoned": 1.0 if round_1 else 0.0,
+        }
+        per = pd.DataFrame({"station_id": stations["station_id"], "wait_p95_min": 0.0})
+        unserved = pd.DataFrame(
+            {"node": [30] if round_1 else [], "destination": [31] if round_1 else []}
+        )
+        unserved["weight"] = 1.0
+        gaps = pd.DataFrame({"station_id": ["B"], "connector": ["GB/T"], "trips": [1]})
+        detail = {"result": Result(), "connector_gaps": gaps if round_1 else gaps.iloc[0:0]}
+        return ScenarioOutcome(kpis, per, unserved, detail=detail)
+
+    res = closed_loop(
+        existing,
+        simulate=scripted,
+        optimize=optimize,
+        targets=Targets(wait_p95_min=10, stranded=0, max_iterations=3),
+        first_round_sites=0,
+        budget=None,
+        plug_cost=100.0,
+        max_plugs=8,
+    )
+    round_2 = calls[2].set_index("station_id")  # what round 2 simulated
+    assert round_2.loc["A", "plugs"] == plugs_for_wait(6.0, 0.5, 10.0, cs2=0.05)  # queue -> plugs
+    assert "GB/T" in round_2.loc["B", "connectors"] and round_2.loc["B", "plugs"] == 2  # connector
+    assert "s30" not in calls[1]["station_id"].tolist()  # nothing to site before round 1
+    assert "s30" in round_2.index  # coverage gap -> a new site for node 30
+    assert res.targets_met and res.iterations[0]["plugs_added_next"] >= 2
