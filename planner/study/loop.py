@@ -113,6 +113,7 @@ def closed_loop(
     max_plugs: int,
     on_step: Callable[[str], None] | None = None,
     days: int = 1,
+    max_new_sites: int | None = None,
 ) -> LoopResult:
     """Run baseline, then optimise/simulate until the targets are met, the budget is spent
     or ``targets.max_iterations`` rounds have run.
@@ -132,6 +133,8 @@ def closed_loop(
         Total capital budget for new sites and added plugs.
     days : int
         Simulated days (to turn simulated arrivals into arrivals per day).
+    max_new_sites : int, optional
+        Most new sites over all rounds (a rollout stage's site count).
 
     Notes
     -----
@@ -160,7 +163,12 @@ def closed_loop(
         if need_sites:
             step(f"optimisation (round {it})")
             left = None if budget is None else budget - capex
-            if left is not None and left <= 0:
+            if max_new_sites is not None:
+                room = max_new_sites - len(selected)
+                n_sites = None if n_sites is None else min(n_sites, room)
+                if n_sites is None:
+                    n_sites = room
+            if (left is not None and left <= 0) or (n_sites is not None and n_sites <= 0):
                 new = stations.iloc[0:0].assign(capex=[])  # the budget is spent
             else:
                 new = optimize(outcome.unserved, stations, n_sites, left)

@@ -174,6 +174,7 @@ def staged_plans(
                     plug_cost=cfg.candidates.plug_cost,
                     max_plugs=cfg.candidates.max_plugs,
                     days=cfg.simulation.days,
+                    max_new_sites=st.new_sites,
                 )
             else:
                 assert model is not None
