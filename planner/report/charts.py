@@ -292,6 +292,43 @@ def static_map(
     return _png(fig)
 
 
+def rollout_chart(df: pd.DataFrame | None) -> bytes | None:
+    """A staged plan by year: cumulative capex (left) and the p95 wait and stranded vehicles
+    (right), one line per planning method."""
+    if df is None or not _has(df, {"year", "cumulative_capex", "method"}):
+        return None
+    fig = Figure(figsize=(9.0, 3.6), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for k, (method, part) in enumerate(df.groupby("method", sort=False)):
+        part = part.sort_values("year")
+        colour = _colour(str(method), k)
+        left.plot(
+            part["year"], part["cumulative_capex"], marker="o", color=colour, label=str(method)
+        )
+        right.plot(
+            part["year"],
+            part["wait_p95_min"],
+            marker="o",
+            color=colour,
+            label=f"{method}: p95 wait (min)",
+        )
+        right.plot(
+            part["year"],
+            part["stranded_vehicles"],
+            marker="s",
+            linestyle="--",
+            color=colour,
+            label=f"{method}: stranded",
+        )
+    left.set_xlabel("year")
+    left.set_ylabel("cumulative capex")
+    right.set_xlabel("year")
+    for ax in (left, right):
+        ax.grid(True, color="#e5e5e5", linewidth=0.8)
+        ax.legend(frameon=False, fontsize=7)
+    return _png(fig)
+
+
 _CHARTS: list[tuple[str, str, str, Callable[[StudyResult], bytes | None]]] = [
     (
         "coverage",
@@ -316,6 +353,12 @@ _CHARTS: list[tuple[str, str, str, Callable[[StudyResult], bytes | None]]] = [
         "State of charge along a corridor trip",
         "Battery state of charge against distance; jumps are charging stops.",
         lambda r: soc_chart(r.soc_trace),
+    ),
+    (
+        "rollout",
+        "Staged rollout by year",
+        "Cumulative capex, p95 wait and stranded vehicles in each stage, per planning method.",
+        lambda r: rollout_chart(r.tables.get("rollout_timeline")),
     ),
     (
         "vehicle_matrix",

@@ -421,6 +421,9 @@ def write_outputs(result: StudyResult, folder: Path, *, gpkg: bool = True) -> di
         "units": {r.kpi: r.unit for r in kt.itertuples()},
         "intervals": json_safe(iv) if iv is not None and not iv.empty else [],
     }
+    timeline = result.tables.get("rollout_timeline")
+    if timeline is not None and len(timeline):  # staged studies: the plan year by year
+        kpis["stages"] = json_safe(timeline.to_dict("records"))
     if result.verdict:  # studies with service targets: say plainly whether they were met
         kpis["targets_met"] = result.verdict.get("status") == "met"
         kpis["verdict"] = json_safe(result.verdict)

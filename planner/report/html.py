@@ -283,7 +283,9 @@ def render_html(result: StudyResult, charts: list[Chart], payload: dict[str, Any
         meta.append(f"evplan {_e(str(pkgs['evplan']))}")
     by_key = {c.key: c for c in charts}
     main_charts = "".join(
-        _chart_html(by_key[k]) for k in ("coverage", "waits", "utilisation_by_hour", "soc_trace")
+        _chart_html(by_key[k])
+        for k in ("coverage", "waits", "utilisation_by_hour", "soc_trace", "rollout")
+        if k in by_key and (k != "rollout" or by_key[k].png is not None)
     )
     notes = "".join(f"<li>{_e(str(n))}</li>" for n in result.notes) or "<li>None recorded.</li>"
     heat = by_key["vehicle_matrix"]

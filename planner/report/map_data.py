@@ -36,6 +36,7 @@ _STATION_PROPS = (
     "sessions",
     "sessions_per_day",
     "opened_round",
+    "opening_year",
     "connectors",
     "capex",
     "renewable",

@@ -148,7 +148,9 @@ def staged_plans(
         model, _, cand = _staged_model(cfg, optimizer, existing, trips)
         look = model.solve(time_limit_s=cfg.rollout.time_limit_s, seed=cfg.seed)
         model.check(look)
+    snapshots: dict[str, list[pd.DataFrame]] = {}
     for method in methods:
+        snapshots[method] = []
         stations = existing.assign(added_plugs=0, opening_year=np.nan)
         capex_total = 0.0
         for k, st in enumerate(cfg.stages):
@@ -205,6 +207,7 @@ def staged_plans(
                 opening_year=loop.stations["station_id"].map(years).fillna(float(st.year))
             )
             stations.loc[stations["existing"].astype(bool), "opening_year"] = np.nan
+            snapshots[method].append(stations.drop(columns=["opening_year"]))
             capex_total += loop.capex
             k_after = loop.proposal.kpis
             rows.append(
@@ -262,7 +265,11 @@ def staged_plans(
             f", worst-case regret {choice.max_regret:,.0f} trips covered."
         )
     report = "lookahead" if "lookahead" in plans else methods[0]
+    vehicles_by_year = _vehicles_by_year(cfg, trips, snapshots[report], make_simulator)
+    for vehicle, first in _first_usable_year(vehicles_by_year).items():
+        notes.append(f"{vehicle}: {first}")
     return {
+        "vehicles_by_year": vehicles_by_year,
         "timeline": timeline,
         "stations": plans[report],
         "loop": loops[report],
@@ -271,3 +278,47 @@ def staged_plans(
         "notes": notes,
         "trips": trips,
     }
+
+
+def _vehicles_by_year(
+    cfg: StudyConfig, trips: list[pd.DataFrame], snapshots: list[pd.DataFrame], make_simulator: Any
+) -> pd.DataFrame:
+    """The carmaker's table by year: share of each stage's trips each compared model
+    completes per season with that stage's stations (one replication each)."""
+    models = cfg.vehicles.compare
+    rows = []
+    for k, st in enumerate(cfg.stages):
+        stage_cfg = stage_config(cfg, k)
+        seasons = stage_cfg.simulation.seasons or {"study": stage_cfg.simulation.temperature_c}
+        simulate = make_simulator(stage_cfg, trips[k])
+        for model in models:
+            tr = trips[k].assign(vehicle_model=model)
+            for season, temp in seasons.items():
+                out = simulate(snapshots[k], temperature_c=temp, trips=tr, replications=1)
+                rows.append(
+                    {
+                        "year": st.year,
+                        "vehicle_model": model,
+                        "season": season,
+                        "temperature_c": temp,
+                        "share_trips_completed": out.kpis.get("share_trips_completed"),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _first_usable_year(table: pd.DataFrame, share: float = 0.95) -> dict[str, str]:
+    """Per model, the first year it completes at least ``share`` of the trips in every
+    season (or that it never does within the plan)."""
+    if table.empty:
+        return {}
+    out = {}
+    for model, part in table.groupby("vehicle_model", sort=False):
+        worst = part.groupby("year")["share_trips_completed"].min()
+        ok = worst[worst >= share]
+        out[str(model)] = (
+            f"completes >= {share:.0%} of trips in every season from {int(ok.index.min())}"
+            if len(ok)
+            else f"below {share:.0%} in some season in every stage up to {int(worst.index.max())}"
+        )
+    return out

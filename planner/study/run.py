@@ -304,6 +304,8 @@ def _run_rollout(
     years = plans["stations"].set_index("station_id")["opening_year"]
     result.selected["opening_year"] = result.selected["station_id"].map(years).to_numpy()
     result.tables["rollout_timeline"] = plans["timeline"]
+    if len(plans["vehicles_by_year"]):
+        result.tables["rollout_vehicles"] = plans["vehicles_by_year"]
     if len(plans["robust"]):
         result.tables["rollout_robust"] = plans["robust"]
     result.notes += [

@@ -24,7 +24,7 @@ def test_almaty_rollout_small(data_dir, net_cache_dir, monkeypatch, tmp_path):
             "targets.max_iterations": 1,
             "model.solver.time_limit_s": 10,
             "rollout.time_limit_s": 20,
-            "vehicles.compare": [],
+            "vehicles.compare": ["byd_atto3"],
             "simulation.seasons": {},
             "outputs.coverage_curve": False,
         },
@@ -42,5 +42,13 @@ def test_almaty_rollout_small(data_dir, net_cache_dir, monkeypatch, tmp_path):
     robust = res.tables["rollout_robust"]
     assert {"low_regret", "high_regret", "max_regret"} <= set(robust.columns)
     assert any("regret" in n for n in res.notes)
+    veh = res.tables["rollout_vehicles"]
+    assert set(veh["year"]) == {2025, 2027} and set(veh["vehicle_model"]) == {"byd_atto3"}
+    assert any(n.startswith("byd_atto3:") for n in res.notes)  # first usable year stated
+    html = (tmp_path / "roll" / "report.html").read_text()
+    assert 'id="chart-rollout"' in html and "opening_year" in html
+    import json
+
+    assert len(json.loads((tmp_path / "roll" / "kpis.json").read_text())["stages"]) == 4
     out = pd.read_csv(tmp_path / "roll" / "tables" / "rollout_timeline.csv")
     assert len(out) == 4 and np.isfinite(out["cumulative_capex"]).all()

@@ -59,6 +59,29 @@
     if (name === "roads") { roadsOn = box.checked; } else if (layers[name]) { layers[name].on = box.checked; }
   });
   var places = (data.places || []).map(function (p) { return { n: p.n, X: px(p.x), Y: py(p.y) }; });
+  // staged studies: new stations coloured by the year they open (early = dark)
+  var YEAR_COLOURS = ["#7f2704", "#d94801", "#fd8d3c", "#fdae6b", "#31a354", "#756bb1"];
+  var years = [];
+  layers.selected.feats.forEach(function (f) {
+    var y = f.p.opening_year;
+    if (y !== undefined && y !== null && years.indexOf(y) < 0) { years.push(y); }
+  });
+  years.sort();
+  function yearColour(y) { return YEAR_COLOURS[Math.min(years.indexOf(y), YEAR_COLOURS.length - 1)]; }
+  if (years.length) {
+    var legend = document.createElement("div");
+    legend.className = "map-years";
+    legend.setAttribute("data-years", years.join(","));
+    years.forEach(function (y) {
+      var row = document.createElement("div");
+      var sw = document.createElement("span");
+      sw.className = "sw"; sw.style.background = yearColour(y);
+      row.appendChild(sw); row.appendChild(document.createTextNode(" opens " + y));
+      legend.appendChild(row);
+    });
+    var panel = document.querySelector(".map-panel");
+    if (panel) { panel.appendChild(legend); }
+  }
   var highlighted = null;
 
   var canvas = document.createElement("canvas");
@@ -147,7 +170,9 @@
         if (x < -10 || x > W + 10 || y < -10 || y > H + 10) { return; }
         var r = radius(name, f);
         ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI);
-        ctx.fillStyle = st.fill; ctx.fill();
+        ctx.fillStyle = (name === "selected" && years.length && f.p.opening_year !== undefined)
+          ? yearColour(f.p.opening_year) : st.fill;
+        ctx.fill();
         ctx.lineWidth = name === "candidates" ? 1 : 1.5;
         ctx.strokeStyle = (name === "selected" && f.p.renewable) ? "#2ca02c" : st.stroke;
         if (name !== "demand") { ctx.stroke(); }
