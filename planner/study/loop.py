@@ -341,12 +341,13 @@ def _size_plugs(
     Returns the stations, the capex spent, the plugs added and, for stations whose need
     exceeds the cap, a sentence naming the station, its need and the cap."""
     stations = stations.copy()
+    limit = max(60, 10 * max_plugs)  # look past the cap, to say what the target needs
     need = plugs_for_stations(
         load["peak_arrivals_per_h"].to_numpy(dtype=float),
         load["service_h"].to_numpy(dtype=float),
         target_min,
         cs2=load["cs2"].to_numpy(dtype=float),
-        max_plugs=max_plugs,
+        max_plugs=limit,
     )
     order = np.argsort(-load["peak_arrivals_per_h"].to_numpy(dtype=float), kind="stable")
     spent, added, capped = 0.0, 0, []
@@ -360,9 +361,8 @@ def _size_plugs(
         want = int(need[k])
         if want > max_plugs:
             name = stations.loc[row, "name"] if "name" in stations else sid
-            capped.append(
-                f"{name or sid}: needs {want if want <= 10 * max_plugs else 'more than ' + str(10 * max_plugs)} plugs, max_plugs is {max_plugs}"
-            )
+            needs = str(want) if want <= limit else f"more than {limit}"
+            capped.append(f"{name or sid}: needs {needs} plugs, max_plugs is {max_plugs}")
             want = max_plugs
         extra = max(0, want - have)
         if budget_left is not None and plug_cost > 0:
