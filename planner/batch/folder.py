@@ -6,14 +6,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 from planner.batch.plan import BatchError, BatchPlan, RunOutcome, RunSpec
 from planner.config.study import StudyConfig
-from planner.report.atomic import MARKER
+from planner.report.atomic import MARKER, pid_lock
 
 logger = logging.getLogger(__name__)
 
@@ -23,30 +21,17 @@ __all__ = ["DONE", "clear_failures", "finished_runs", "input_digests", "mark_bat
 DONE = "done.json"
 
 
-@contextlib.contextmanager
-def _batch_lock(folder: Path) -> Iterator[None]:
-    """Exclusive lock on the batch folder (released by the OS even if the process is killed)."""
-    import fcntl
+def _batch_lock(folder: Path) -> contextlib.AbstractContextManager[None]:
+    """Exclusive lock on the batch folder (``.batch.lock``, kept: it also marks the folder
+    as a batch's for evplan versions before the marker file)."""
 
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / ".batch.lock"
-    with open(path, "a+", encoding="utf-8") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            raise BatchError(
-                f"another batch is running in {folder} (pid {fh.read().strip() or '?'}); "
-                "wait for it or use another output folder"
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    def busy(pid: str) -> Exception:
+        return BatchError(
+            f"another batch is running in {folder} (pid {pid}); "
+            "wait for it or use another output folder"
+        )
+
+    return pid_lock(folder / ".batch.lock", busy)
 
 
 def _ours(entry: Path, key_names: set[str]) -> bool:

@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ __all__ = [
     "check_output_target",
     "claim_output",
     "is_evplan_output",
+    "pid_lock",
     "write_bytes_atomic",
     "write_text_atomic",
 ]
@@ -212,23 +213,22 @@ def _clean_leftovers(target: Path) -> int:
 
 
 @contextlib.contextmanager
-def _lock(target: Path, what: str) -> Iterator[None]:
-    """Exclusive lock on ``target`` for the whole run (released by the OS if killed)."""
+def pid_lock(
+    path: Path, busy: Callable[[str], Exception], *, remove: bool = False
+) -> Iterator[None]:
+    """An exclusive ``flock`` on the file ``path`` holding this process's pid, for as long as
+    the block runs (the OS releases it when a process dies). A second holder gets
+    ``busy(pid_of_the_first)`` raised. ``remove`` deletes the file afterwards."""
     import fcntl
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    path = target.parent / f".evplan-lock.{target.name}"
-    fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
     try:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
-            pid = fh.read().strip() or "?"
-            raise OutputFolderError(
-                f"{what} {target} is being written by another evplan run (pid {pid}); "
-                "wait for it to finish or choose another output folder"
-            ) from None
+            raise busy(fh.read().strip() or "?") from None
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
@@ -236,11 +236,24 @@ def _lock(target: Path, what: str) -> Iterator[None]:
         try:
             yield
         finally:
-            with contextlib.suppress(OSError):
-                path.unlink()
+            if remove:
+                with contextlib.suppress(OSError):
+                    path.unlink()
             fcntl.flock(fh, fcntl.LOCK_UN)
     finally:
         fh.close()
+
+
+def _lock(target: Path, what: str) -> contextlib.AbstractContextManager[None]:
+    """Exclusive lock on ``target`` for the whole run (a lock file beside it)."""
+
+    def busy(pid: str) -> Exception:
+        return OutputFolderError(
+            f"{what} {target} is being written by another evplan run (pid {pid}); "
+            "wait for it to finish or choose another output folder"
+        )
+
+    return pid_lock(target.parent / f".evplan-lock.{target.name}", busy, remove=True)
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ import pandas as pd
 
 from planner.config.study import StudyConfig
 from planner.siting import SitingResult
-from planner.study.inputs import StudyNetwork
+from planner.study.inputs import STATION_COLUMNS, StudyNetwork
 from planner.study.sizing import plugs_for_stations
 
 logger = logging.getLogger(__name__)
@@ -43,19 +43,6 @@ SESSION_KWH = 25.0
 #: Duration of a DC top-up of ~25 kWh at 50 kW (h) used to size first-round plugs; the
 #: closed loop refines the plugs from the simulated queues.
 SESSION_H = 0.5
-
-#: Columns of a table of new stations.
-STATION_COLUMNS = [
-    "station_id",
-    "node",
-    "plugs",
-    "power_kw",
-    "existing",
-    "name",
-    "lon",
-    "lat",
-    "connectors",
-]
 
 
 def planning_range_km(
