@@ -1,12 +1,11 @@
 """Siting benchmark: evplan's p-median and MCLP against PySAL spopt (CBC through PuLP).
 
-Benchmark environment -- spopt and PuLP are benchmark-only dependencies and must NOT be
-installed into the project virtualenv; use a separate one::
+Benchmark dependencies -- spopt and PuLP (PuLP ships the CBC binary) are the ``bench``
+extra; they pin nothing that conflicts with the project's own dependencies, so they go into
+the project virtualenv::
 
-    python3 -m venv /work/bench-venv
-    /work/bench-venv/bin/pip install -e /work/main      # evplan (editable) + its deps
-    /work/bench-venv/bin/pip install spopt pulp         # PuLP ships the CBC binary
-    cd /work/main && /work/bench-venv/bin/python benchmarks/bench_siting.py [--quick]
+    pip install -e '.[bench]'
+    python benchmarks/bench_siting.py [--quick]
 
 Measures, side by side in one run:
 
@@ -38,9 +37,8 @@ optimum, or the independent checker fails), 2 when spopt is missing, else 0 (wit
 
 Run from the repository root::
 
-    /work/bench-venv/bin/python benchmarks/bench_siting.py          # full run, writes results
-    /work/bench-venv/bin/python benchmarks/bench_siting.py --quick  # pmed1-3, 100k MCLP;
-                                                                    # writes nothing unless --out
+    python benchmarks/bench_siting.py          # full run, writes results
+    python benchmarks/bench_siting.py --quick  # pmed1-3, 100k MCLP; writes nothing unless --out
 
 The data folder is ``../shared/data`` beside the repository, or ``$EVPLAN_DATA_DIR``.
 This is a plain script, not a pytest module (pytest only collects ``tests/``).
@@ -70,7 +68,6 @@ ORLIB = "bench/orlib-pmed"
 TARGET_PMEDIAN_SPEEDUP = 20.0  # ours >= 20x faster than spopt over pmed1..pmed20, same optima
 TARGET_MCLP_S = 60.0  # MCLP 1,000 x 1,000,000 OPTIMAL within 60 s on 2 cores
 REPEAT_BUDGET_S = 20.0  # our solves are repeated (median) until this much time has been spent
-BENCH_VENV = "/work/bench-venv"
 
 
 def data_root(arg: str | None) -> Path:
@@ -89,12 +86,9 @@ def import_spopt():
     except ImportError as exc:
         sys.stderr.write(
             f"bench_siting: cannot import spopt/pulp ({exc}).\n"
-            "spopt is a benchmark-only dependency and is not installed in the project venv.\n"
-            f"Use the benchmark environment {BENCH_VENV}:\n"
-            f"    python3 -m venv {BENCH_VENV}\n"
-            f"    {BENCH_VENV}/bin/pip install -e {REPO}\n"
-            f"    {BENCH_VENV}/bin/pip install spopt pulp\n"
-            f"    {BENCH_VENV}/bin/python benchmarks/bench_siting.py [--quick]\n"
+            "spopt and PuLP (with CBC) are the benchmark extra; install them with\n"
+            "    pip install -e '.[bench]'\n"
+            "from the repository root, or run with --no-spopt to time evplan alone.\n"
         )
         sys.exit(2)
     return pulp, SpPMedian, SpMCLP
