@@ -42,6 +42,12 @@ logger = logging.getLogger(__name__)
 
 #: Undecided columns at most for which the probing reduction test runs.
 PROBE_LIMIT = 120
+#: With ``solver="auto"``, residuals with at most this many sites left to open go to the
+#: Lagrangian branch-and-bound, larger ones to HiGHS. Measured on OR-Library pmed1-20 and
+#: generated n = 500-900 instances: the branch-and-bound proves p = 5-10 residuals that
+#: HiGHS leaves at ~1 % gaps after 120 s, while HiGHS is 2-6x faster when p >= 20 (its
+#: LP bound is tight there and the tree grows with p).
+BNB_MAX_P_LEFT = 10
 
 
 @dataclass
@@ -78,10 +84,11 @@ class PMedian(SitingModel):
        default (``solver="auto"``) is Beasley's branch-and-bound on the Lagrangian bound
        (:mod:`planner.siting.pmedian.branch`): multipliers warm-started from the parent,
        the reduction tests at every node, depth first with the branching column open
-       first. On generated OR-Library-family instances with n = 600-900 and p = 5-10
+       first; it takes residuals with at most :data:`BNB_MAX_P_LEFT` sites left to open,
+       HiGHS the larger ones (faster there). On generated OR-Library-family instances with n = 600-900 and p = 5-10
        (:func:`~planner.siting.instances.orlib.beasley_pmed`) it proves optima in
-       2-40 s where the MIP below stopped at 120 s with ~1 % gaps. ``"highs"`` (as
-       before) and ``"scip"`` solve the residual in the compact radius form of Elloumi
+       2-55 s where the MIP below stopped at 120 s with ~1 % gaps. ``"highs"`` and
+       ``"scip"`` solve the residual in the compact radius form of Elloumi
        (2010) over the distinct weighted costs ``D_i^l`` of row ``i``:
        ``min sum_i (D_i^1 + sum_l (D_i^{l+1} - D_i^l) z_il)``,
        ``z_il + sum_{j: w_i d_ij <= D_i^l} y_j >= 1``
@@ -272,7 +279,7 @@ class PMedian(SitingModel):
             return self._result(
                 done[0], done[1], OPTIMAL, done[1], "lagrangian", started, options, details, WD, big
             )
-        if options.solver == "auto":
+        if options.solver == "auto" and p_left <= BNB_MAX_P_LEFT:
             return self._branch(
                 WD,
                 fixed,
@@ -291,7 +298,7 @@ class PMedian(SitingModel):
                 options,
                 details,
             )
-        kind = options.solver
+        kind = "highs" if options.solver == "auto" else options.solver
         if kind == "cp-sat":
             out = residual_cpsat(
                 WD, forced, undecided, p_left, sel, options, deadline - time.monotonic()
