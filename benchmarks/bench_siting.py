@@ -1,12 +1,11 @@
 """Siting benchmark: evplan's p-median and MCLP against PySAL spopt (CBC through PuLP).
 
-Benchmark environment -- spopt and PuLP are benchmark-only dependencies and must NOT be
-installed into the project virtualenv; use a separate one::
+Benchmark dependencies -- spopt and PuLP (PuLP ships the CBC binary) are the ``bench``
+extra; they pin nothing that conflicts with the project's own dependencies, so they go into
+the project virtualenv::
 
-    python3 -m venv /work/bench-venv
-    /work/bench-venv/bin/pip install -e /work/main      # evplan (editable) + its deps
-    /work/bench-venv/bin/pip install spopt pulp         # PuLP ships the CBC binary
-    cd /work/main && /work/bench-venv/bin/python benchmarks/bench_siting.py [--quick]
+    pip install -e '.[bench]'
+    python benchmarks/bench_siting.py [--quick]
 
 Measures, side by side in one run:
 
@@ -38,9 +37,8 @@ optimum, or the independent checker fails), 2 when spopt is missing, else 0 (wit
 
 Run from the repository root::
 
-    /work/bench-venv/bin/python benchmarks/bench_siting.py          # full run, writes results
-    /work/bench-venv/bin/python benchmarks/bench_siting.py --quick  # pmed1-3, 100k MCLP;
-                                                                    # writes nothing unless --out
+    python benchmarks/bench_siting.py          # full run, writes results
+    python benchmarks/bench_siting.py --quick  # pmed1-3, 100k MCLP; writes nothing unless --out
 
 The data folder is ``../shared/data`` beside the repository, or ``$EVPLAN_DATA_DIR``.
 This is a plain script, not a pytest module (pytest only collects ``tests/``).
@@ -70,7 +68,6 @@ ORLIB = "bench/orlib-pmed"
 TARGET_PMEDIAN_SPEEDUP = 20.0  # ours >= 20x faster than spopt over pmed1..pmed20, same optima
 TARGET_MCLP_S = 60.0  # MCLP 1,000 x 1,000,000 OPTIMAL within 60 s on 2 cores
 REPEAT_BUDGET_S = 20.0  # our solves are repeated (median) until this much time has been spent
-BENCH_VENV = "/work/bench-venv"
 
 
 def data_root(arg: str | None) -> Path:
@@ -89,12 +86,9 @@ def import_spopt():
     except ImportError as exc:
         sys.stderr.write(
             f"bench_siting: cannot import spopt/pulp ({exc}).\n"
-            "spopt is a benchmark-only dependency and is not installed in the project venv.\n"
-            f"Use the benchmark environment {BENCH_VENV}:\n"
-            f"    python3 -m venv {BENCH_VENV}\n"
-            f"    {BENCH_VENV}/bin/pip install -e {REPO}\n"
-            f"    {BENCH_VENV}/bin/pip install spopt pulp\n"
-            f"    {BENCH_VENV}/bin/python benchmarks/bench_siting.py [--quick]\n"
+            "spopt and PuLP (with CBC) are the benchmark extra; install them with\n"
+            "    pip install -e '.[bench]'\n"
+            "from the repository root, or run with --no-spopt to time evplan alone.\n"
         )
         sys.exit(2)
     return pulp, SpPMedian, SpMCLP
@@ -240,15 +234,20 @@ def bench_pmedian(args, pulp, SpPMedian, noise: dict, idle) -> dict:
         if args.no_spopt:
             row["spopt"] = None
         else:
-            idle(f"pmedian_{name}_spopt")
-            row["spopt"] = run_spopt(
-                partial(
-                    SpPMedian.from_cost_matrix, inst.cost, np.ones(inst.n), p_facilities=inst.p
-                ),
-                pulp,
-                args.spopt_limit,
-                partial(pmedian_cost, inst.cost),
-            )
+            prev = reused_spopt_pmed(args, name)
+            if prev is not None:
+                row["spopt"] = dict(prev, reused=True)
+                print("  spopt: reusing the record of --reuse (same instance and limit)")
+            else:
+                idle(f"pmedian_{name}_spopt")
+                row["spopt"] = run_spopt(
+                    partial(
+                        SpPMedian.from_cost_matrix, inst.cost, np.ones(inst.n), p_facilities=inst.p
+                    ),
+                    pulp,
+                    args.spopt_limit,
+                    partial(pmedian_cost, inst.cost),
+                )
             sr = row["spopt"]
             t_total, t_build, obj, err = sr["total_s"], sr["build_s"], sr["objective"], sr["error"]
             hit, nzs = sr["hit_time_limit"], sr["noise"]
@@ -592,6 +591,120 @@ def bench_mclp(args, pulp, SpMCLP, noise: dict, idle) -> dict:
     return {"large": large, "subsample": subs, "problems": problems}
 
 
+def reused_spopt_pmed(args, name: str) -> dict | None:
+    """spopt's record for OR-Library instance ``name`` from ``--reuse`` (same CBC limit), or
+    None: spopt's run does not depend on our code, so only ours is rerun."""
+    old = getattr(args, "reuse_data", None)
+    if not old or old["config"].get("spopt_limit") != args.spopt_limit:
+        return None
+    for row in old.get("pmedian", {}).get("instances", []):
+        if row["instance"] == name and row.get("spopt"):
+            return row["spopt"]
+    return None
+
+
+def bench_pmedian_large(args, pulp, SpPMedian, noise: dict, idle) -> dict:
+    """Generated OR-Library-family instances (``beasley_pmed``), n = 500-900, small p:
+    ours once (the target: proven optimal within ``--large-limit`` s each), checked; spopt
+    + CBC once with ``--large-spopt-limit`` (0 = not run)."""
+    import numpy as np
+
+    from planner._errors import CheckerError
+    from planner.siting import PMedian, check_result
+    from planner.siting.instances.orlib import beasley_pmed
+
+    rows, problems = [], []
+    for n, p in args.large:
+        inst = beasley_pmed(n, p, seed=args.large_seed)  # graph + shortest paths: not timed
+        print(f"[pmedian-large] {inst.name}", flush=True)
+        idle(f"pmedian_large_{inst.name}")
+        meter = CpuMeter()
+        w0 = time.perf_counter()
+        model = PMedian.from_cost_matrix(inst.cost, p=p)
+        res = model.solve(time_limit_s=args.large_limit, threads=args.threads, seed=args.seed)
+        wall = time.perf_counter() - w0
+        nz = meter.stop()
+        try:
+            check_result("pmedian", model.raw, res)
+            ok = True
+        except CheckerError as exc:
+            ok = False
+            problems.append(f"{inst.name}: our PMedian failed check_result: {exc}")
+        met = res.status == "OPTIMAL" and wall <= args.large_limit
+        if not met:
+            problems.append(
+                f"{inst.name}: not proven within {args.large_limit:g} s "
+                f"(status {res.status}, gap {res.gap:.3g}, {wall:.1f} s)"
+            )
+        row: dict = {
+            "instance": inst.name,
+            "n": n,
+            "p": p,
+            "ours": {
+                "wall_s": wall,
+                "status": res.status,
+                "objective": res.objective,
+                "best_bound": res.best_bound,
+                "gap": res.gap,
+                "solver": res.solver,
+                "selected": res.selected.tolist(),
+                "details": {
+                    k: v for k, v in res.details.items() if isinstance(v, int | float | str)
+                },
+                "check_ok": ok,
+                "noise": nz,
+            },
+            "target_met": met,
+        }
+        print(
+            f"  ours : {wall:.2f} s {res.status} obj={res.objective:.10g} gap={res.gap:.3g} "
+            f"solver={res.solver} check={'ok' if ok else 'FAIL'}; other procs "
+            f"{nz['other_procs_cpu_share'] * 100:.0f}%",
+            flush=True,
+        )
+        if SpPMedian is not None and args.large_spopt_limit > 0:
+            idle(f"pmedian_large_{inst.name}_spopt")
+            sr = run_spopt(
+                partial(SpPMedian.from_cost_matrix, inst.cost, np.ones(n), p_facilities=p),
+                pulp,
+                args.large_spopt_limit,
+                partial(pmedian_cost, inst.cost),
+            )
+            row["spopt"] = sr
+            row["ratio_spopt_over_ours"] = sr["total_s"] / wall
+            if sr["error"] is None and res.status == "OPTIMAL":
+                if sr["objective"] < res.objective - 0.5:
+                    problems.append(
+                        f"{inst.name}: spopt objective {sr['objective']:.10g} below our proven "
+                        f"optimum {res.objective:.10g}"
+                    )
+                if not sr["hit_time_limit"] and abs(sr["objective"] - res.objective) >= 0.5:
+                    problems.append(
+                        f"{inst.name}: spopt proven optimum {sr['objective']:.10g} != ours "
+                        f"{res.objective:.10g}"
+                    )
+            print(
+                f"  spopt: {sr['total_s']:.1f} s (PuLP build {sr['build_s']:.1f} s) "
+                f"{sr['status']}/{sr['sol_status']} obj={sr['objective']:.10g}"
+                f"{' (HIT TIME LIMIT)' if sr['hit_time_limit'] else ''}",
+                flush=True,
+            )
+        rows.append(row)
+    el = sum(r["ours"]["noise"]["elapsed_s"] for r in rows)
+    noise["pmedian_large_ours"] = {
+        "elapsed_s": round(el, 2),
+        "other_procs_cpu_share": round(
+            sum(
+                r["ours"]["noise"]["other_procs_cpu_share"] * r["ours"]["noise"]["elapsed_s"]
+                for r in rows
+            )
+            / max(el, 1e-9),
+            3,
+        ),
+    }
+    return {"instances": rows, "problems": problems}
+
+
 def reused_spopt_sub(args, rec) -> dict | None:
     """spopt's record for the same subsample from ``--reuse`` (spopt's run does not depend on
     our code), or None."""
@@ -668,12 +781,12 @@ def markdown(r: dict) -> str:
         has_sp = "spopt_total_s" in pm
         L.append(f"### p-median, OR-Library {cfg['instances'][0]}..{cfg['instances'][-1]}")
         L.append("")
-        ru = r.get("pmedian_reused_from")
-        if ru:
+        ru = r.get("spopt_reused_from")
+        if ru and any((row.get("spopt") or {}).get("reused") for row in pm["instances"]):
             L.append(
-                f"(p-median figures from the run that ended {ru['date']}, planner/siting digest "
-                f"{ru['planner_siting_sha1_at_start']} (HEAD was {ru['git_commit']} when it "
-                "ended); taken over with `--reuse`.)"
+                f"(Ours rerun here; spopt's runs taken over with `--reuse` from the run that "
+                f"ended {ru['date']} (HEAD {ru['git_commit']}): same instances and CBC limit, "
+                "and they do not depend on our code.)"
             )
             L.append("")
         L.append(
@@ -737,8 +850,66 @@ def markdown(r: dict) -> str:
             "instance (shortest paths) is timed for neither."
         )
         L.append("")
+    lg = r.get("pmedian_large")
+    if lg:
+        L.append(
+            f"### p-median, generated OR-Library-family instances (Beasley 1985 construction, "
+            f"seed {cfg['large_seed']})"
+        )
+        L.append("")
+        L.append(
+            "| instance | n | p | ours | status | objective | gap | residual solve | "
+            "spopt + CBC | spopt objective | spopt status | spopt / ours | "
+            f"target (OPTIMAL < {cfg['large_limit']:g} s) |"
+        )
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for row in lg["instances"]:
+            o, sp = row["ours"], row.get("spopt")
+            d = o["details"]
+            how = o["solver"] + (f" ({d['bnb_nodes']} nodes)" if "bnb_nodes" in d else "")
+            if sp:
+                lb = ">= " if sp["hit_time_limit"] else ""
+                sstat = "time limit, " + sp["sol_status"] if sp["hit_time_limit"] else "optimal"
+                if sp["error"]:
+                    sstat = "time limit, no solution"
+                scells = (
+                    f"{lb}{fmt_s(sp['total_s'])} | {fmt_obj(sp['objective'])} | {sstat} | "
+                    f"{lb}{fmt_ratio(row['ratio_spopt_over_ours'])}"
+                )
+            else:
+                scells = "- | - | not run | -"
+            L.append(
+                f"| {row['instance']} | {row['n']} | {row['p']} | {fmt_s(o['wall_s'])} | "
+                f"{o['status'] + ('' if o['check_ok'] else ', checker FAIL')} | "
+                f"{fmt_obj(o['objective'])} | {o['gap'] * 100:.2f}% | {how} | {scells} | "
+                f"{pf[row['target_met']]} |"
+            )
+        L.append("")
+        L.append(
+            "`planner.siting.instances.orlib.beasley_pmed(n, p, seed=...)`: a random spanning "
+            "tree plus random edges up to n^2/50 in all (the OR-Library count), integer lengths "
+            "1..100, shortest paths (not timed); same family as pmed21-40, not the published "
+            "files. Ours: `PMedian.from_cost_matrix(cost, p=p).solve(time_limit_s="
+            f"{cfg['large_limit']:g}, threads={cfg['threads']})`, one run, `check_result` on "
+            "each. spopt as above with "
+            + (
+                f"a {cfg['large_spopt_limit']:g} s CBC limit (a time at the limit is a lower "
+                "bound, so is the ratio)."
+                if cfg["large_spopt_limit"] > 0
+                else "no run (`--large-spopt-limit 0`)."
+            )
+        )
+        L.append("")
     mc = r.get("mclp")
     if mc:
+        ru = r.get("mclp_reused_from")
+        if ru:
+            L.append(
+                f"(MCLP figures from the run that ended {ru['date']}, planner/siting digest "
+                f"{ru['planner_siting_sha1_at_start']} (HEAD was {ru['git_commit']}); "
+                "carried over with `--reuse --skip-mclp`: not rerun.)"
+            )
+            L.append("")
         L.append(
             f"### MCLP, synthetic {cfg['mclp_n']:,} demand points x {cfg['candidates']:,} candidates, "
             f"threshold {cfg['threshold']:g} s"
@@ -935,6 +1106,26 @@ def main(argv=None) -> int:
         "--sub-n", type=int, default=None, help="subsample rows for spopt MCLP (default 10,000)"
     )
     ap.add_argument("--sub-ps", default=None, help="p values on the subsample (default = --ps)")
+    ap.add_argument(
+        "--large",
+        default=None,
+        help="generated p-median instances as n:p pairs (default n = 500..900 x p = 5, 10; "
+        "quick 300:5)",
+    )
+    ap.add_argument("--large-seed", type=int, default=1, help="seed of beasley_pmed (default 1)")
+    ap.add_argument(
+        "--large-limit",
+        type=float,
+        default=60.0,
+        help="time limit of our solves on them (s, default 60 = the target)",
+    )
+    ap.add_argument(
+        "--large-spopt-limit",
+        type=float,
+        default=60.0,
+        help="CBC limit for spopt on them (s, default 60; 0 = do not run spopt there)",
+    )
+    ap.add_argument("--skip-large", action="store_true")
     ap.add_argument("--skip-pmedian", action="store_true")
     ap.add_argument("--skip-mclp", action="store_true")
     ap.add_argument("--no-spopt", action="store_true", help="run our models only (no comparison)")
@@ -959,8 +1150,9 @@ def main(argv=None) -> int:
         "--reuse",
         default=None,
         metavar="JSON",
-        help="take the p-median section and spopt's MCLP-subsample runs (which do not depend on "
-        "our code) from an earlier siting.json with the same settings; rerun the rest",
+        help="take spopt's p-median and MCLP-subsample runs (which do not depend on our code) "
+        "from an earlier siting.json with the same settings and rerun ours; with --skip-mclp "
+        "also carry its MCLP section over (marked as such)",
     )
     ap.add_argument("--strict", action="store_true", help="exit 1 also when a target is missed")
     args = ap.parse_args(argv)
@@ -978,6 +1170,13 @@ def main(argv=None) -> int:
         args.sub_n = 2_000 if q else 10_000
     if args.cutoff is None:
         args.cutoff = args.threshold
+    args.large = (
+        [tuple(int(v) for v in a.split(":")) for a in args.large.split(",")]
+        if args.large
+        else [(300, 5)]
+        if q
+        else [(n, p) for n in (500, 600, 700, 800, 900) for p in (5, 10)]
+    )
     args.reuse_data = json.loads(Path(args.reuse).read_text()) if args.reuse else None
     args.ps = _ints(args.ps)
     args.sides = _ints(args.sides)
@@ -1020,6 +1219,10 @@ def main(argv=None) -> int:
             "sub_ps",
             "seed",
             "no_spopt",
+            "large",
+            "large_seed",
+            "large_limit",
+            "large_spopt_limit",
         )
     }
     result: dict = {"config": cfg, "problems": []}
@@ -1033,29 +1236,38 @@ def main(argv=None) -> int:
     commit_start = git("rev-parse", "--short", "HEAD")
     t0 = time.perf_counter()
     old = args.reuse_data
-    if old and "pmedian" in old and not args.skip_pmedian:
-        if old["config"]["instances"] != args.instances:
-            ap.error("--reuse: its p-median instances differ from --instances")
-        result["pmedian"] = old["pmedian"]
-        result["problems"] += old["pmedian"]["problems"]
-        for k in ("pmedian_ours", "pmedian_spopt"):
-            if k in old.get("noise", {}):
-                noise[k] = old["noise"][k]
-        result["pmedian_reused_from"] = {
-            "file": args.reuse,
-            "date": old["machine"]["date"],
-            "git_commit": old["machine"]["git_commit"],
-            "planner_siting_sha1_at_start": old["machine"].get("planner_siting_sha1_at_start"),
-        }
-        print(f"[pmedian] reused from {args.reuse} (run of {old['machine']['date']})", flush=True)
-    elif not args.skip_pmedian:
+    if not args.skip_pmedian:
         result["pmedian"] = bench_pmedian(args, pulp, SpPMedian, noise, idle)
         result["problems"] += result["pmedian"]["problems"]
+    if not args.skip_large:
+        result["pmedian_large"] = bench_pmedian_large(args, pulp, SpPMedian, noise, idle)
+        result["problems"] += result["pmedian_large"]["problems"]
     if not args.skip_mclp:
         result["mclp"] = bench_mclp(args, pulp, SpMCLP, noise, idle)
         result["problems"] += result["mclp"]["problems"]
         for x in result["mclp"]["large"]:
             noise[f"mclp_{x['side']}_p{x['p']}"] = x["noise"]
+    if old:
+        result["spopt_reused_from"] = {
+            "file": args.reuse,
+            "date": old["machine"]["date"],
+            "git_commit": old["machine"]["git_commit"],
+        }
+    if args.skip_mclp and old and "mclp" in old:
+        result["mclp"] = old["mclp"]
+        result["problems"] += old["mclp"]["problems"]
+        for k, v in old.get("noise", {}).items():
+            if k.startswith("mclp_"):
+                noise[k] = v
+        for k in ("mclp_n", "candidates", "seed", "cutoff", "threshold", "mclp_limit", "sub_n"):
+            cfg[k] = old["config"][k]
+        result["mclp_reused_from"] = {
+            "file": args.reuse,
+            "date": old["machine"]["date"],
+            "git_commit": old["machine"]["git_commit"],
+            "planner_siting_sha1_at_start": old["machine"].get("planner_siting_sha1_at_start"),
+        }
+        print(f"[mclp] carried over from {args.reuse} (run of {old['machine']['date']})")
     result["noise"] = noise
     result["run_wall_s"] = time.perf_counter() - t0
     result["machine"] = machine_info(
@@ -1071,6 +1283,11 @@ def main(argv=None) -> int:
     if pm and "ratio_total" in pm:
         targets["pmedian_speedup"] = bool(
             pm["ratio_total"] >= TARGET_PMEDIAN_SPEEDUP and pm["all_same_optimum"]
+        )
+    lg = result.get("pmedian_large")
+    if lg:
+        targets["pmedian_large_all_optimal_in_limit"] = all(
+            row["target_met"] for row in lg["instances"]
         )
     if result.get("mclp"):
         for x in result["mclp"]["large"]:
@@ -1090,6 +1307,24 @@ def main(argv=None) -> int:
                 and not s["error"]
                 and not s["hit_time_limit"]
                 and abs(s["objective"] - row["optimum"]) >= 0.5
+            ):
+                disagree.append(row["instance"] + " (spopt)")
+    if lg:
+        for row in lg["instances"]:
+            sp = row.get("spopt")
+            if not row["ours"]["check_ok"]:
+                disagree.append(row["instance"] + " (checker)")
+            if (
+                sp
+                and not sp["error"]
+                and row["ours"]["status"] == "OPTIMAL"
+                and (
+                    sp["objective"] < row["ours"]["objective"] - 0.5
+                    or (
+                        not sp["hit_time_limit"]
+                        and abs(sp["objective"] - row["ours"]["objective"]) >= 0.5
+                    )
+                )
             ):
                 disagree.append(row["instance"] + " (spopt)")
     if result.get("mclp"):

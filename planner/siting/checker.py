@@ -175,16 +175,37 @@ def _capacitated(raw, result, sel, fixed, v, rtol):
     return served
 
 
-def _round_trip_ok(route_km: np.ndarray, stations_km: np.ndarray, range_km: float) -> bool:
+def _round_trip_ok(
+    route_km: np.ndarray,
+    stations_km: np.ndarray,
+    range_km: float,
+    *,
+    short_trips: str = "free",
+    origin_charge: str = "half",
+) -> bool:
     """Can the round trip o -> d -> o be driven with range ``range_km``, filling up at every
-    open station passed? The round trip is a cycle of length 2L (no free charge at either
-    end, as in the FRLM literature), so every gap between consecutive stations around the
-    cycle, the one across the origin included, must be at most R. Independent of the
-    arc-cover sets the model uses."""
+    open station passed? Independent of the arc-cover sets the model uses.
+
+    The rule, under the two FRLM conventions (:class:`planner.siting.FRLM`):
+
+    * a route of length 0 needs nothing; with ``short_trips="free"`` neither does a round
+      trip with ``2L <= R`` (one charge at home);
+    * ``origin_charge="half"``: the round trip is a cycle of length 2L with no free charge
+      at either end, so every gap between consecutive stations around the cycle, the one
+      across the origin included, must be at most R (a station at km s stands on the
+      cycle at s and at 2L - s; a trip with no station fails);
+    * ``origin_charge="full"``: the vehicle leaves the origin full and may arrive back
+      empty: the stops 0 (the origin), the stations and 2L (the return) are sorted along
+      the trip and every gap between consecutive ones must be at most R.
+    """
     L = float(route_km[-1]) if len(route_km) else 0.0
-    if 2 * L <= range_km + 1e-9:
+    if L <= 1e-12 or (short_trips == "free" and 2 * L <= range_km + 1e-9):
         return True
-    stops = np.unique(np.mod(np.concatenate([stations_km, 2 * L - stations_km]), 2 * L))
+    on_cycle = np.mod(np.concatenate([stations_km, 2 * L - stations_km]), 2 * L)
+    if origin_charge == "full":
+        stops = np.unique(np.concatenate([[0.0], on_cycle, [2 * L]]))
+        return bool(np.all(np.diff(stops) <= range_km + 1e-9))
+    stops = np.unique(on_cycle)
     if stops.size == 0:
         return False
     gaps = np.diff(np.concatenate([stops, [stops[0] + 2 * L]]))
@@ -200,7 +221,13 @@ def _frlm(raw, result, sel, fixed, v, rtol):
         zip(raw["route_km"], raw["site_km"], raw["site_idx"], strict=True)
     ):
         here = np.array([k for k, j in zip(km, idx, strict=True) if int(j) in open_], dtype=float)
-        ok[q] = _round_trip_ok(rkm, here, raw["range_km"])
+        ok[q] = _round_trip_ok(
+            rkm,
+            here,
+            raw["range_km"],
+            short_trips=raw.get("short_trips", "free"),
+            origin_charge=raw.get("origin_charge", "half"),
+        )
     covered = result.details.get("covered")
     if covered is not None and not np.array_equal(np.asarray(covered, bool), ok):
         bad = np.flatnonzero(np.asarray(covered, bool) != ok)[:5].tolist()

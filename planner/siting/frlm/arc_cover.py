@@ -12,10 +12,24 @@ every arc a of the cycle can be reached from an open site at most R behind its e
 
 (``p`` new sites; ``F`` existing stations). Without ``p`` the model finds the fewest new
 sites refuelling every flow that all sites together could refuel:
-:math:`\min \sum_{k \notin F} x_k` with :math:`y_q = 1` for those flows. A round trip no
-longer than R needs no station (one charge at home). Arcs are merged per distinct
-:math:`K_{qa}` set (a path has few distinct ones), and a set containing a fixed-open site
-is dropped because it is always satisfied.
+:math:`\min \sum_{k \notin F} x_k` with :math:`y_q = 1` for those flows. Arcs are merged
+per distinct :math:`K_{qa}` set (a path has few distinct ones), and a set containing a
+fixed-open site is dropped because it is always satisfied.
+
+Two conventions decide which trips need which stations (the literature uses both ways of
+each; they are :data:`SHORT_TRIPS` and :data:`ORIGIN_CHARGE`, see :func:`path_cover_sets`):
+
+* ``short_trips="free"`` (default): a round trip with :math:`2L \le R` needs no station
+  (one charge at home covers it); ``"cycle"``: it follows the same rule as every other
+  trip, which with a half tank means one station anywhere on its path (Kuby & Lim 2005).
+* ``origin_charge="half"`` (default): no free charge at the origin; the round trip is a
+  cycle of length 2L and every gap between consecutive stations around it, the one
+  across the origin included, must be at most R. On a symmetric route this is Kuby &
+  Lim's assumption that a vehicle leaves an origin without a station with half a tank
+  (the first station must lie within R/2). ``"full"``: the vehicle leaves the origin
+  fully charged (home charging) and may come back empty: the origin acts as a station at
+  km 0 only, so the gap across the origin is not checked (short trips are then always
+  refuellable, whatever ``short_trips`` says).
 """
 
 from __future__ import annotations
@@ -29,6 +43,7 @@ from ortools.sat.python import cp_model
 
 from planner.siting._backends import integer_scale, new_mip, run_mip
 from planner.siting._base import SolveOptions
+from planner.siting.frlm.conventions import ORIGIN_CHARGE, SHORT_TRIPS
 
 logger = logging.getLogger(__name__)
 
@@ -53,28 +68,41 @@ def path_cover_sets(
     site_km: list[np.ndarray],
     site_idx: list[np.ndarray],
     range_km: float,
+    *,
+    short_trips: str = "free",
+    origin_charge: str = "half",
 ) -> list[list[frozenset[int]] | None]:
     """For every flow, the distinct sets :math:`K_{qa}` (site indices) of its cycle's arcs.
 
     ``route_km[q]``: km of every node along route q (0 .. L); ``site_km[q]``/``site_idx[q]``:
     km positions of the candidate sites on it and their indices. An arc ends at every node
     of the cycle; it is covered by a site strictly behind its end and at most R away.
-    ``None`` marks a flow that needs no site (2L <= R).
+    With ``origin_charge="full"`` the origin is a station at km 0 that is always open, and
+    arcs it covers are dropped. ``None`` marks a flow that needs no site: a route of length
+    0, a short trip (2L <= R) when ``short_trips="free"``, or every arc covered by the
+    origin's charge.
     """
+    if short_trips not in SHORT_TRIPS:
+        raise ValueError(f"short_trips must be one of {SHORT_TRIPS}, got {short_trips!r}")
+    if origin_charge not in ORIGIN_CHARGE:
+        raise ValueError(f"origin_charge must be one of {ORIGIN_CHARGE}, got {origin_charge!r}")
+    home = origin_charge == "full"
     out: list[list[frozenset[int]] | None] = []
     for rkm, km, idx in zip(route_km, site_km, site_idx, strict=True):
         L = float(rkm[-1]) if len(rkm) else 0.0
-        if 2 * L <= range_km + 1e-9:
+        if L <= 1e-12 or (short_trips == "free" and 2 * L <= range_km + 1e-9):
             out.append(None)
             continue
-        pos = np.concatenate([km, 2 * L - km])
-        who = np.concatenate([idx, idx])
+        pos = np.concatenate([km, 2 * L - km, [0.0] if home else []])
+        who = np.concatenate([idx, idx, [-1] if home else []]).astype(np.int64)
         ends = np.unique(np.concatenate([rkm[1:], 2 * L - rkm[:-1]]))  # every node, both ways
         back = (ends[:, None] - pos[None, :]) % (2 * L)
         back = np.where(back <= 1e-9, 2 * L, back)  # a site at the arc's end does not cover it
         hit = back <= range_km + 1e-9
+        if home:
+            hit = hit[~hit[:, -1]]  # arcs the origin's charge covers need no site
         sets = {frozenset(who[row].tolist()) for row in hit}
-        out.append(sorted(sets, key=len))
+        out.append(sorted(sets, key=len) if sets else None)
     return out
 
 
@@ -92,8 +120,11 @@ def solve_frlm(
     threads: int = 2,
     seed: int = 0,
     backend: str = "scip",
+    short_trips: str = "free",
+    origin_charge: str = "half",
 ) -> FRLMSolution:
-    """Solve the FRLM (see module docstring) for ``n_sites`` sites (``fixed`` open).
+    """Solve the FRLM (see module docstring) for ``n_sites`` sites (``fixed`` open), under
+    the ``short_trips`` / ``origin_charge`` conventions of :func:`path_cover_sets`.
 
     ``backend`` is ``"scip"`` (default: the arc-cover LP is strong and SCIP's LP-based
     search closes KAZ01 instances CP-SAT leaves at 40-90 % gaps on 2 workers), ``"highs"``
@@ -102,7 +133,14 @@ def solve_frlm(
     t0 = time.perf_counter()
     flows = np.asarray(flows, dtype=float)
     fixed_set = set(np.asarray(fixed, dtype=np.int64).tolist())
-    sets = path_cover_sets(route_km, site_km, site_idx, range_km)
+    sets = path_cover_sets(
+        route_km,
+        site_km,
+        site_idx,
+        range_km,
+        short_trips=short_trips,
+        origin_charge=origin_charge,
+    )
     always = np.array([s is None for s in sets])
     coverable = np.array([s is None or all(len(k) > 0 for k in s) for s in sets])
     if backend in ("scip", "highs"):
@@ -120,6 +158,7 @@ def solve_frlm(
             threads,
             seed,
             t0,
+            (short_trips, origin_charge),
         )
     # data -> variables
     m = cp_model.CpModel()
@@ -199,6 +238,8 @@ def solve_frlm(
             "coverable": int(coverable.sum()),
             "arc_sets": len(zvars),
             "range_km": range_km,
+            "short_trips": short_trips,
+            "origin_charge": origin_charge,
         },
     )
 
@@ -223,6 +264,7 @@ def _solve_mip(
     threads,
     seed,
     t0,
+    conventions,
 ) -> FRLMSolution:
     """The arc-cover model on SCIP/HiGHS: ``y`` continuous (exact: for binary ``x`` each
     ``y_q`` is at most 0 or 1), one covering row per distinct arc set."""
@@ -308,6 +350,8 @@ def _solve_mip(
             "coverable": int(coverable.sum()),
             "arc_sets": len(need_sets),
             "range_km": range_km,
+            "short_trips": conventions[0],
+            "origin_charge": conventions[1],
             "backend": backend,
         },
     )

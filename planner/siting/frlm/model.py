@@ -19,6 +19,7 @@ from planner.siting._base import (
     make_result,
 )
 from planner.siting._model import SitingModel
+from planner.siting.frlm.conventions import ORIGIN_CHARGE, SHORT_TRIPS
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,21 @@ class FRLM(SitingModel):
     ``K_qa`` holds the sites from which arc ``a`` of the round trip ``o -> d -> o`` is
     reachable within ``R``. The range is a parameter, so the same corridor can be planned
     for a 2013 i-MiEV and for a current EV.
+
+    Two conventions are options (the literature compares models under different ones;
+    on the 25-node network they change the refuelled flow and the sites chosen):
+
+    * ``short_trips="free"`` (default): a round trip with ``2L <= R`` needs no station;
+      ``"cycle"``: it needs what the round-trip rule asks of every trip (with a half tank,
+      one station anywhere on the path, as in Kuby & Lim 2005).
+    * ``origin_charge="half"`` (default): the round trip is a cycle with no free charge at
+      the origin, so the first station must lie within ``R/2`` of it on a symmetric route
+      (Kuby & Lim's half tank); ``"full"``: the vehicle leaves the origin fully charged
+      and may return empty (the gap across the origin is not checked).
+
+    The defaults are the behaviour of earlier versions; the independent checker
+    (:func:`planner.siting.check_result`) applies the same conventions, read from
+    ``raw``.
     """
 
     kind = "frlm"
@@ -56,6 +72,8 @@ class FRLM(SitingModel):
         p: int | None,
         fixed_open=None,
         site_labels=None,
+        short_trips: str = "free",
+        origin_charge: str = "half",
     ) -> FRLM:
         """Build from routes given as km positions.
 
@@ -77,8 +95,22 @@ class FRLM(SitingModel):
             Sites open whatever happens (existing stations).
         site_labels : sequence, optional
             Labels for reporting.
+        short_trips : {"free", "cycle"}
+            Whether a round trip with ``2L <= R`` needs no station (``"free"``, default)
+            or follows the round-trip rule like every other trip (``"cycle"``).
+        origin_charge : {"half", "full"}
+            No free charge at the origin, the round trip a cycle (``"half"``, default), or
+            a full charge at the origin and an empty arrival allowed (``"full"``).
         """
         flows = np.asarray(flows, dtype=float)
+        if short_trips not in SHORT_TRIPS:
+            raise ModelInputError(
+                f"FRLM: short_trips must be one of {SHORT_TRIPS}, got {short_trips!r}"
+            )
+        if origin_charge not in ORIGIN_CHARGE:
+            raise ModelInputError(
+                f"FRLM: origin_charge must be one of {ORIGIN_CHARGE}, got {origin_charge!r}"
+            )
         if len(route_km) != flows.size or len(site_km) != flows.size or len(site_idx) != flows.size:
             raise ModelInputError(
                 f"FRLM: {flows.size} flows but {len(route_km)} routes / {len(site_km)} site lists"
@@ -104,6 +136,8 @@ class FRLM(SitingModel):
             range_km=float(range_km),
             p=p,
             fixed_open=fixed,
+            short_trips=short_trips,
+            origin_charge=origin_charge,
         )
         return cls(raw, site_labels=labels_array(site_labels, n_sites))
 
@@ -120,6 +154,8 @@ class FRLM(SitingModel):
         p: int | None,
         fixed_open=None,
         site_labels=None,
+        short_trips: str = "free",
+        origin_charge: str = "half",
     ) -> FRLM:
         """Build from a :class:`networks.RoadNetwork`: each OD pair drives its fastest route.
 
@@ -134,7 +170,7 @@ class FRLM(SitingModel):
             Flow (trips) of each OD pair.
         site_nodes : array-like of int
             Network node of every site (column); a site serves the routes through its node.
-        range_km, p, fixed_open, site_labels
+        range_km, p, fixed_open, site_labels, short_trips, origin_charge
             As in :meth:`from_paths`.
         """
         paths = network.route_paths(np.asarray(origins), np.asarray(destinations))
@@ -156,6 +192,8 @@ class FRLM(SitingModel):
             p=p,
             fixed_open=fixed_open,
             site_labels=site_labels,
+            short_trips=short_trips,
+            origin_charge=origin_charge,
         )
 
     def _solve(self, options: SolveOptions, started: float) -> SitingResult:
@@ -175,6 +213,8 @@ class FRLM(SitingModel):
             threads=options.threads,
             seed=options.seed,
             backend="scip" if options.solver == "auto" else options.solver,
+            short_trips=r["short_trips"],
+            origin_charge=r["origin_charge"],
         )
         status = OPTIMAL if sol.status == "OPTIMAL" else "FEASIBLE"
         total = float(r["flows"].sum())

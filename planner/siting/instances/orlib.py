@@ -3,6 +3,7 @@
 * Beasley's OR-Library p-median instances ``pmed1`` ... ``pmed40`` (first line ``n m p``,
   then ``m`` lines ``u v cost``; 1-based; undirected; when an edge repeats, the last one
   counts; distances are shortest paths over this graph).
+* :func:`beasley_pmed` generates new instances the way Beasley (1985) built them.
 * The 25-node, 43-arc test network of the flow-refuelling location literature
   (``NODES.txt``: ``id weight x y``; ``ARCS.txt``: ``id length from to``).
 """
@@ -23,7 +24,13 @@ from networks.errors import InputFileError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["OrlibPMedian", "read_frlm_network", "read_orlib_optima", "read_orlib_pmed"]
+__all__ = [
+    "OrlibPMedian",
+    "beasley_pmed",
+    "read_frlm_network",
+    "read_orlib_optima",
+    "read_orlib_pmed",
+]
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,65 @@ def read_orlib_pmed(path: str | Path) -> OrlibPMedian:
         raise InputFileError(f"{path}: the graph is not connected")
     logger.debug("read %s: n=%d, %d edges (%d distinct), p=%d", path.name, n, m, keep.size, p)
     return OrlibPMedian(name=path.stem, n=n, p=p, cost=dist)
+
+
+def beasley_pmed(n: int, p: int, *, seed: int, edges: int | None = None) -> OrlibPMedian:
+    """A random p-median instance built as Beasley (1985) built OR-Library's ``pmed1-40``.
+
+    Beasley, "A note on solving large p-median problems", EJOR 21 (1985) 270-273: a random
+    connected graph whose edges have integer lengths drawn uniformly from 1..100; every
+    vertex is a demand point (weight 1) and a candidate; distances are shortest paths.
+    What is implemented here, exactly:
+
+    1. the vertices are linked into a random spanning tree: in a random order, each vertex
+       after the first is joined to a uniformly chosen vertex already linked (``n - 1``
+       edges);
+    2. further edges join uniformly chosen pairs of distinct vertices until there are
+       ``edges`` in all (default ``n**2 // 50``, the count of every OR-Library file:
+       ``pmed1`` has 200 edges for n = 100, ``pmed40`` 16,200 for n = 900); a pair drawn
+       twice keeps its last length, as :func:`read_orlib_pmed` reads the files;
+    3. lengths are independent uniform integers in 1..100 (``numpy.random.default_rng``).
+
+    The OR-Library files came from a different generator, so the same ``(n, p)`` gives
+    an instance of the same family, not the published one (nor its published optimum).
+
+    Parameters
+    ----------
+    n : int
+        Vertices (>= 2).
+    p : int
+        Medians (1 <= p <= n).
+    seed : int
+        Seed of the random generator (the instance is a function of ``n, p, seed, edges``).
+    edges : int, optional
+        Edge count including the spanning tree (>= ``n - 1``).
+
+    Returns
+    -------
+    OrlibPMedian
+        Named ``beasley-n{n}-p{p}-s{seed}``.
+    """
+    if n < 2 or not 1 <= p <= n:
+        raise ValueError(f"beasley_pmed: need n >= 2 and 1 <= p <= n, got n={n}, p={p}")
+    m = n * n // 50 if edges is None else int(edges)
+    if m < n - 1:
+        raise ValueError(f"beasley_pmed: {m} edges cannot connect {n} vertices")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    u = order[1:]
+    v = order[(rng.random(n - 1) * np.arange(1, n)).astype(np.int64)]  # an earlier vertex
+    extra = m - (n - 1)
+    a = rng.integers(0, n, extra)
+    b = (a + rng.integers(1, n, extra)) % n  # a distinct second end
+    u, v = np.concatenate([u, a]), np.concatenate([v, b])
+    c = rng.integers(1, 101, m).astype(np.float64)
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    keys = lo * n + hi
+    _, last_rev = np.unique(keys[::-1], return_index=True)
+    last = keys.size - 1 - last_rev
+    g = sparse.coo_matrix((c[last], (lo[last], hi[last])), shape=(n, n)).tocsr()
+    dist = csgraph.shortest_path(g, method="D", directed=False)
+    return OrlibPMedian(name=f"beasley-n{n}-p{p}-s{seed}", n=n, p=p, cost=dist)
 
 
 def read_orlib_optima(path: str | Path) -> dict[str, float]:

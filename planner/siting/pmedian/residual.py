@@ -7,7 +7,8 @@ Both use the compact radius form of Elloumi (2010) over the distinct weighted co
     min  sum_i (D_i^1 + sum_l (D_i^{l+1} - D_i^l) z_il)
     s.t. z_il + sum_{j: WD_ij <= D_i^l} y_j >= 1,   sum_j y_j = p_left
 
-:func:`residual_mip` (HiGHS, the default, or SCIP) keeps each row's levels only up to a
+:func:`residual_mip` (HiGHS or SCIP, chosen with ``solver=``; the default residual
+solve for small p is the branch-and-bound of :mod:`planner.siting.pmedian.branch`) keeps each row's levels only up to a
 truncation radius, a relaxation whose optimum is a lower bound, and gives the rows its
 solution serves beyond them all their levels until the bound is tight;
 :func:`residual_cpsat` builds all levels at once. Both return ``(chosen columns of undecided, status, bound)`` or
