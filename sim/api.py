@@ -93,6 +93,7 @@ def replicate(
     confidence: float = 0.95,
     return_runs: bool = False,
     on_run: Callable[[int, SimulationResult], None] | None = None,
+    start: int = 0,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Run ``replications`` independent runs and summarise every KPI.
 
@@ -114,11 +115,15 @@ def replicate(
         raise SimSettingsError(f"confidence = {confidence!r} must be in (0, 1)")
     settings = settings or SimSettings()
     vehicles = dict(builtin_models() if vehicles is None else vehicles)
-    children = np.random.SeedSequence(seed).spawn(replications)
+    if not (isinstance(start, int) and 0 <= start < replications):
+        raise SimSettingsError(f"start = {start!r} must be in [0, {replications})")
+    # runs start..replications-1 of the same seed sequence: a longer series extends a
+    # shorter one run for run (``start`` skips the runs already made)
+    children = np.random.SeedSequence(seed).spawn(replications)[start:]
     if callable(trips):
         demand = [trips(np.random.default_rng(c.spawn(1)[0])) for c in children]
     else:
-        demand = [trips] * replications
+        demand = [trips] * len(children)
     st = validate_stations(network, stations, ac_dc_threshold_kw=settings.ac_dc_threshold_kw)
     nodes = np.unique(
         np.concatenate(
@@ -139,8 +144,8 @@ def replicate(
         )
         runs.append(res.kpis())
         if on_run is not None:  # e.g. keep each run's waits for charts that match the KPIs
-            on_run(i, res)
-        logger.info("replication %d/%d done", i + 1, replications)
+            on_run(start + i, res)
+        logger.info("replication %d/%d done", start + i + 1, replications)
     table = pd.DataFrame(runs)
     summary = summarise(table, confidence=confidence)
     return (summary, table) if return_runs else summary

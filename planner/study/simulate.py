@@ -273,13 +273,15 @@ class StudySimulator:
     ) -> tuple[pd.DataFrame, list[tuple[np.ndarray, pd.Series]], int]:
         """Replications until every target KPI's 95 % interval is as narrow as asked
         (``simulation.ci_half_width``), doubling up to ``simulation.max_replications``; the
-        same seed gives the same first runs, so a longer run extends a shorter one."""
+        runs already made are kept and the series is extended (same seed sequence)."""
         sc = self.cfg.simulation
         cap = max(reps, sc.max_replications or reps)
         source = self._redraw if trips is self.trips else trips
+        kept: list[tuple[np.ndarray, pd.Series]] = []
+        runs: list[pd.DataFrame] = []
+        done = 0
         while True:
-            kept: list[tuple[np.ndarray, pd.Series]] = []
-            summary = sim.replicate(
+            out = sim.replicate(
                 self.sn.network,
                 st,
                 source,
@@ -288,8 +290,13 @@ class StudySimulator:
                 settings=settings,
                 seed=self.cfg.seed,
                 on_run=partial(_keep_run, kept),
+                return_runs=True,
+                start=done,
             )
-            assert isinstance(summary, pd.DataFrame)  # return_runs=False: the summary only
+            assert isinstance(out, tuple)  # return_runs=True: (summary, per-run KPIs)
+            runs.append(out[1])
+            done = reps
+            summary = sim.summarise(pd.concat(runs, ignore_index=True))
             wide = [
                 k
                 for k, tol in sc.ci_half_width.items()
