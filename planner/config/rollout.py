@@ -19,13 +19,11 @@ FRLM sites by count).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from planner.config._strict import StrictSection as _Strict
 
 __all__ = ["RolloutConfig", "StageConfig"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class StageConfig(_Strict):

@@ -8,22 +8,20 @@ raises :class:`ConfigFileError` naming the file, the line, the field path and a 
 
 from __future__ import annotations
 
-import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from networks.errors import ConfigError
+from planner.config._strict import StrictSection as _Strict
 from planner.config.rollout import RolloutConfig, StageConfig
 from planner.config.yaml_reader import expand_vars, line_of, read_yaml
 
@@ -33,30 +31,6 @@ MAX_NEW_SITES = 2_000
 
 class ConfigFileError(ConfigError):
     """A study file is unreadable or invalid; the message names file, line and field."""
-
-
-def _numeric_without_bool(annotation: Any) -> bool:
-    args = typing.get_args(annotation) or (annotation,)
-    return bool({int, float} & set(args)) and bool not in args
-
-
-class _Strict(BaseModel):
-    """Every section: unknown keys rejected, no NaN or infinity, no ``true`` for a number."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        # pydantic reads YAML's true/false as 1/0 for numeric fields; a study never means that.
-        field = cls.model_fields.get(info.field_name or "")
-        if (
-            isinstance(value, bool)
-            and field is not None
-            and _numeric_without_bool(field.annotation)
-        ):
-            raise ValueError(f"expected a number, got {str(value).lower()}")
-        return value
 
 
 class CorridorSource(_Strict):

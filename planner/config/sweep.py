@@ -30,9 +30,10 @@ import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from networks.errors import ConfigError
+from planner.config._strict import StrictSection as _Strict
 from planner.config.study import StudyConfig
 from planner.config.yaml_reader import line_of, read_yaml
 
@@ -50,10 +51,6 @@ MAX_RUNS = 10_000
 
 class SweepError(ConfigError):
     """A sweep file (or a run it expands to) is invalid; the message names file and parameter."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class SweepRange(_Strict):

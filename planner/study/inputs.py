@@ -17,7 +17,6 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
-from shapely.geometry import LineString
 
 from networks.errors import ConfigError
 from networks.load import (
@@ -298,20 +297,6 @@ def _as_stations(gdf: pd.DataFrame, *, existing: bool) -> pd.DataFrame:
         }
     )
     return out.drop_duplicates("station_id").reset_index(drop=True)
-
-
-def roads_frame(net: RoadNetwork, *, max_edges: int = 60_000) -> gpd.GeoDataFrame:
-    """Road edges as straight LineStrings between nodes (the map's base layer). Two-way
-    streets are drawn once."""
-    e = net.edges_frame()
-    e = e[e["u"] < e["v"]] if len(e) > max_edges else e
-    a, b = np.minimum(e["u"], e["v"]), np.maximum(e["u"], e["v"])
-    e = e.assign(a=a, b=b).drop_duplicates(["a", "b"]).drop(columns=["a", "b"])
-    geom = [
-        LineString([(net.lon[u], net.lat[u]), (net.lon[v], net.lat[v])])
-        for u, v in zip(e["u"], e["v"], strict=True)
-    ]
-    return gpd.GeoDataFrame(e.reset_index(drop=True), geometry=geom, crs="EPSG:4326")
 
 
 def points_frame(df: pd.DataFrame) -> gpd.GeoDataFrame:

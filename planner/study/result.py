@@ -21,6 +21,7 @@ from planner.report.roads import roads_layer
 from planner.study.demand import demand_points
 from planner.study.inputs import StudyNetwork, points_frame
 from planner.study.loop import TARGET_KPIS, LoopResult, target_value
+from planner.study.simulate import public_waits_min
 from sim.kpis import KPIS
 
 if TYPE_CHECKING:
@@ -168,8 +169,7 @@ def assemble(
     for label, outcome, res in (("before", loop.baseline, before), ("after", loop.proposal, after)):
         pooled = (outcome.detail or {}).get("waits_min")
         if pooled is None:
-            ses = res.sessions
-            pooled = ses.loc[ses["station"] >= 0, "wait_s"].to_numpy(dtype=float) / 60.0
+            pooled = public_waits_min(res)
         parts.append(pd.DataFrame({"wait_min": pooled, "scenario": label}))
     waits = pd.concat(parts, ignore_index=True)
     result = StudyResult(

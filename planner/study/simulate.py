@@ -187,7 +187,7 @@ class StudySimulator:
         self.runs += 1
         kpis = first.kpis()
         intervals = pd.DataFrame()
-        waits: list[np.ndarray] = [_public_waits_min(first)]
+        waits: list[np.ndarray] = [public_waits_min(first)]
         hourly: list[pd.Series] = [hourly_utilisation(first)]
         if reps > 1:
             intervals, kept, reps = self._replicate(st, trips, reps, settings)
@@ -316,7 +316,7 @@ def _keep_run(
     into: list[tuple[np.ndarray, pd.Series]], _run: int, res: sim.SimulationResult
 ) -> None:
     """What the charts need from each replication: its waits and hourly utilisation."""
-    into.append((_public_waits_min(res), hourly_utilisation(res)))
+    into.append((public_waits_min(res), hourly_utilisation(res)))
 
 
 def hourly_utilisation(res: sim.SimulationResult) -> pd.Series:
@@ -328,7 +328,7 @@ def hourly_utilisation(res: sim.SimulationResult) -> pd.Series:
     return ts.assign(hour=hour).groupby("hour")["utilisation"].mean()
 
 
-def _public_waits_min(res: sim.SimulationResult) -> np.ndarray:
+def public_waits_min(res: sim.SimulationResult) -> np.ndarray:
     """Waits (min) of the public charging stops of a run's measured days."""
     ses = res.measured().sessions
     return ses.loc[ses["station"] >= 0, "wait_s"].to_numpy(dtype=float) / 60.0
