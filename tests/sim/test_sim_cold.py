@@ -18,18 +18,28 @@ def _ten_to_eighty_min(key: str, temp_c: float, *, pack_c: float | None = None) 
     return prof.time_s(0.1 * prof.capacity, 0.8 * prof.capacity) / 60.0
 
 
-def test_ioniq5_cold_fast_charge_matches_test():
-    # 10-80 % in about 30 min at -10 C without preconditioning (18 min warm, Hyundai)
-    assert _ten_to_eighty_min("hyundai_ioniq5_lr", -10.0) == pytest.approx(30.0, rel=0.15)
+def _avg_kw_ten_to_eighty(key: str, temp_c: float) -> float:
+    cap = CATALOGUE[key].usable_kwh(temp_c)
+    return 0.7 * cap / (_ten_to_eighty_min(key, temp_c) / 60.0)
+
+
+def test_ioniq5_cold_fast_charge_matches_tests():
+    # InsideEVs (2022): 10-80 % in 30 min at -5, -2 and 0 C without preconditioning
+    assert _ten_to_eighty_min("hyundai_ioniq5_lr", -2.5) == pytest.approx(30.0, rel=0.15)
+    # CAA EV Winter Test (2025, -7 to -15 C): 80 kW session average
+    assert _avg_kw_ten_to_eighty("hyundai_ioniq5_lr", -11.0) == pytest.approx(80.0, rel=0.15)
+    # Hyundai: 18 min warm at a 350 kW charger
     assert _ten_to_eighty_min("hyundai_ioniq5_lr", 25.0) == pytest.approx(18.0, rel=0.15)
 
 
-def test_id4_cold_peak_power_matches_canadian_test():
-    # ~104 kW accepted at about -10 C (Canadian winter tests as quoted in the issue)
+def test_id4_cold_charging_matches_caa_test():
+    # CAA EV Winter Test (2025, -7 to -15 C): average 104 kW = 61.2 % of the tested car's
+    # rated peak; this (earlier, 128 kW) model transfers the ratio
     m = CATALOGUE["vw_id4_pro"]
-    assert m.dc_power_kw(0.3, -10.0) == pytest.approx(104.0, rel=0.15)
-    # and the 10-80 % time follows from the curve: slower than warm (~34 min), not 52 min
-    assert 34.0 < _ten_to_eighty_min("vw_id4_pro", -10.0) < 46.0
+    ratio = _avg_kw_ten_to_eighty("vw_id4_pro", -11.0) / m.max_dc_kw
+    assert ratio == pytest.approx(0.612, rel=0.15)
+    # InsideEVs at +5 C: the full warm peak (128 kW) was reached
+    assert m.dc_power_kw(0.3, 5.0) == pytest.approx(128.0, rel=0.1)
 
 
 def test_lfp_charges_slower_than_nmc_when_cold():
@@ -68,10 +78,12 @@ def test_preconditioning_restores_warm_charging_at_an_energy_cost():
 
 
 def test_truck_winter_energy_in_fleet_band():
-    # NACFE Run on Less: at least +15 %; Norwegian carriers up to +30 %
+    # NACFE Run on Less: at least +15 % energy; Norwegian carriers (Bring): up to 30 % less
+    # range in cold weather
     t = CATALOGUE["mercedes_eactros_600"]
     ratio = t.consumption_kwh_per_km_at(80.0, -20.0) / t.consumption_kwh_per_km_at(80.0, 20.0)
-    assert 1.15 <= float(ratio) <= 1.30
+    assert 1.15 <= float(ratio)
+    assert 0.15 <= 1.0 - 1.0 / float(ratio) <= 0.30
 
 
 def test_gbt_model_in_catalogue():
