@@ -68,14 +68,25 @@ def _hour_times(day: str, hours: int, tz: str) -> pd.DatetimeIndex:
 
 
 def clear_sky_ghi(
-    lat: float, lon: float, times: pd.DatetimeIndex, *, altitude_m: float = 0.0
+    lat: float,
+    lon: float,
+    times: pd.DatetimeIndex,
+    *,
+    altitude_m: float | None = None,
+    linke_turbidity: float | None = None,
 ) -> pd.DataFrame:
-    """Clear-sky ``ghi, dni, dhi`` (W/m2) by pvlib's Ineichen-Perez model with its Linke
-    turbidity climatology (read from the file shipped with pvlib: offline)."""
+    """Clear-sky ``ghi, dni, dhi`` (W/m2) by pvlib's Ineichen-Perez model.
+
+    ``linke_turbidity`` None: pvlib's monthly climatology (Remund et al. 2003, read from the
+    file shipped with pvlib: offline). ``altitude_m`` None: pvlib's shipped altitude map.
+    """
     import pvlib
 
-    loc = pvlib.location.Location(lat, lon, altitude=altitude_m)
-    return loc.get_clearsky(times, model="ineichen")
+    alt = pvlib.location.lookup_altitude(lat, lon) if altitude_m is None else altitude_m
+    loc = pvlib.location.Location(lat, lon, altitude=alt)
+    if linke_turbidity is None:
+        return loc.get_clearsky(times, model="ineichen")
+    return loc.get_clearsky(times, model="ineichen", linke_turbidity=linke_turbidity)
 
 
 def solar_profile_kw(
@@ -90,7 +101,7 @@ def solar_profile_kw(
     azimuth_deg: float = 180.0,
     performance_ratio: float = SOLAR_PERFORMANCE_RATIO,
     clearness: float = 1.0,
-    altitude_m: float = 0.0,
+    altitude_m: float | None = None,
 ) -> np.ndarray:
     """Hourly AC output (kW, mean over each hour) of a fixed-tilt PV plant under clear sky.
 
@@ -119,8 +130,9 @@ def solar_profile_kw(
             f"{performance_ratio} in (0, 1] and clearness {clearness} in [0, 1]"
         )
     times = _hour_times(day, hours, tz)
-    cs = clear_sky_ghi(lat, lon, times, altitude_m=altitude_m)
-    sun = pvlib.solarposition.get_solarposition(times, lat, lon, altitude=altitude_m)
+    alt = pvlib.location.lookup_altitude(lat, lon) if altitude_m is None else altitude_m
+    cs = clear_sky_ghi(lat, lon, times, altitude_m=alt)
+    sun = pvlib.solarposition.get_solarposition(times, lat, lon, altitude=alt)
     tilt = abs(lat) if tilt_deg is None else tilt_deg
     poa = pvlib.irradiance.get_total_irradiance(
         tilt,
