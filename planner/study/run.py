@@ -27,6 +27,8 @@ from planner.report.atomic import OutputWriteError, atomic_dir, claim_output
 from planner.report.roads import roads_layer
 from planner.study.compare import vehicle_matrix
 from planner.study.demand import build_trips, demand_points
+from planner.study.grid_step import apply_grid
+from planner.study.grid_step import attach as attach_grid
 from planner.study.inputs import (
     StudyNetwork,
     build_candidates,
@@ -217,6 +219,8 @@ def run_study(
                 on_step=on_step,
                 days=cfg.simulation.days,
             )
+            # the final plan within grid capacity, and its hourly renewable matching
+            grid_out = apply_grid(cfg, loop, candidates, simulator)
         with timer.step("vehicle comparison"):
             matrix = vehicle_matrix(cfg, simulator, pre.existing, loop.stations)
         with timer.step("coverage curve"):
@@ -241,6 +245,7 @@ def run_study(
             curve=curve,
             optimizer=optimizer,
         )
+        attach_grid(result, grid_out, candidates)
         result.manifest["config_hash"] = config_hash(cfg)
         result.manifest["simulation_runs"] = simulator.runs
         return _finish(
