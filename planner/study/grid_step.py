@@ -25,7 +25,7 @@ from planner.study.loop import LoopResult, ScenarioOutcome
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GridOutcome", "apply_grid", "attach"]
+__all__ = ["GridOutcome", "apply_grid", "attach", "fit_new_stations"]
 
 #: Station columns the grid step adds to the report's station layers and table.
 STATION_GRID_COLUMNS = [
@@ -187,3 +187,30 @@ def attach(result: Any, grid: GridOutcome, candidates: pd.DataFrame) -> None:
     result.tables["station_energy_before"] = grid.energy_before
     result.tables["station_energy_after"] = grid.energy_after
     result.notes += grid.notes
+
+
+def fit_new_stations(
+    cfg: StudyConfig,
+    existing: pd.DataFrame,
+    new: pd.DataFrame,
+    candidates: pd.DataFrame,
+    notes: list[str],
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """``evplan optimize``: the new stations within grid capacity (no simulation, so no
+    effect on waits): upgrades added to their capex, plugs capped or throttled. Returns the
+    new stations, the whole plan and the grid KPIs; appends notes to ``notes``."""
+    stations = pd.concat([existing, new.drop(columns="capex")], ignore_index=True)
+    fit = fit_plan(cfg, stations.assign(added_plugs=0), candidates)
+    g = fit.stations.set_index("station_id")
+    ids = new["station_id"]
+    new = new.assign(
+        plugs=ids.map(g["plugs"]).to_numpy(),
+        power_kw=ids.map(g["power_kw"]).to_numpy(),
+        capex=(new["capex"] + ids.map(g["upgrade_cost"]).fillna(0.0)).to_numpy(),
+    )
+    notes.extend(fit.notes)
+    kpis = {
+        "grid_upgrade_kw": float(fit.stations["upgrade_kw"].sum()),
+        "grid_upgrade_cost": fit.upgrade_cost,
+    }
+    return new, fit.stations[stations.columns], kpis

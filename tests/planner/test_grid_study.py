@@ -226,3 +226,58 @@ def test_emissions_match_a_station_at_a_solar_plant(tmp_path):
     cfg = _cfg(tmp_path, renewables={"match_radius_km": 10}, grid={"hourly_kg_co2_per_kwh": hourly})
     _, k = emissions(cfg, ses, stations, plants, grid_kg_per_kwh=0.641, grid_loss_share=0.07)
     assert k["co2_charging_kg"] == pytest.approx(40 * 0.641 / 0.93)
+
+
+def test_city_capacitated_respects_site_grid_and_pays_upgrades(tmp_path):
+    """The study's capacitated siting (CityOptimizer) takes each candidate's grid capacity
+    and upgrade price: with no price, plugs x kW stays within capacity; with a price the
+    upgrade is bought; the independent checker verifies both solves."""
+    from planner.study.inputs import StudyNetwork
+    from planner.study.optimize_city import CityOptimizer
+    from sim.synthetic import grid_network
+
+    net = grid_network(6, 6, spacing_m=400.0)
+    sn = StudyNetwork(net, None, pd.DataFrame(), "synthetic grid")
+    rng = np.random.default_rng(3)
+    trips = pd.DataFrame(
+        {
+            "origin": rng.integers(0, 36, 4),
+            "destination": rng.integers(0, 36, 4),
+            "depart_s": np.full(4, 8 * 3600.0),  # one busy hour: 4 x 0.5 h = 2 plug-hours/h
+        }
+    )
+    cand = pd.DataFrame(
+        {
+            "site_id": ["a", "b"],
+            "name": ["a", "b"],
+            "node": [14, 21],
+            "lon": net.lon[[14, 21]],
+            "lat": net.lat[[14, 21]],
+            "site_cost": [1000.0, 1000.0],
+            "plug_cost": [100.0, 100.0],
+            "power_kw": [50.0, 50.0],
+            "grid_kw": [100.0, 100.0],
+            "upgrade_cost_per_kw": [np.nan, np.nan],
+            "connectors": "",
+        }
+    )
+    fixed = pd.DataFrame(columns=["station_id", "node", "plugs", "power_kw"])
+    demand = trips.groupby("origin").size().rename("weight").rename_axis("node").reset_index()
+    for price, expect_upgrade in ((np.nan, False), (0.5, True)):
+        cfg = _cfg(
+            tmp_path,
+            candidates={"max_plugs": 8, "power_kw": 50},
+            model={"kind": "capacitated", "threshold_min": 30, "coverage_target": 1.0},
+            targets={"wait_p95_min": None},
+        )
+        opt = CityOptimizer(cfg, sn, cand.assign(upgrade_cost_per_kw=price), trips, {})
+        chosen, plugs = opt.solve_sites(demand, fixed, None, None)
+        draw = plugs * 50.0
+        upgraded = (draw > 100.0).any()
+        assert upgraded == expect_upgrade
+        # 2 plug-hours/h at 0.6 utilisation need 4 plugs: two capped sites (2 x 2 plugs), or
+        # one upgraded site (1000 + 4 x 100 + 100 kW x 0.5 = 1450 < 2400)
+        if expect_upgrade:
+            assert len(chosen) == 1 and plugs.tolist() == [4]
+        else:
+            assert (draw <= 100.0).all() and len(chosen) == 2
