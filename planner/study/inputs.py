@@ -352,6 +352,8 @@ def manifest(
             cfg.demand.zone_population,
             cfg.demand.od_table,
             cfg.vehicles.catalogue,
+            cfg.renewables.plants,
+            cfg.grid.substations,
         )
         if p is not None
     ]
