@@ -28,6 +28,8 @@ Pure numpy/pandas/pvlib; no planner import. Assumptions and sources (see docs/gr
 from __future__ import annotations
 
 import logging
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +62,15 @@ WIND_PEAK_HOUR = 15.0
 STC_W_M2 = 1000.0
 
 
+@contextmanager
+def _quiet_pvlib():
+    """pvlib 0.16 calls ``DatetimeIndex.dayofyear``, deprecated in pandas 3 (a warning about
+    pvlib's code, not ours); silence only that category, only around pvlib calls."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
 def _hour_times(day: str, hours: int, tz: str) -> pd.DatetimeIndex:
     """Hour-centred timestamps (``hh:30``) of ``hours`` hours from local midnight of ``day``:
     the hourly mean of a smooth irradiance curve is close to its value at mid-hour."""
@@ -84,9 +95,10 @@ def clear_sky_ghi(
 
     alt = pvlib.location.lookup_altitude(lat, lon) if altitude_m is None else altitude_m
     loc = pvlib.location.Location(lat, lon, altitude=alt)
-    if linke_turbidity is None:
-        return loc.get_clearsky(times, model="ineichen")
-    return loc.get_clearsky(times, model="ineichen", linke_turbidity=linke_turbidity)
+    with _quiet_pvlib():
+        if linke_turbidity is None:
+            return loc.get_clearsky(times, model="ineichen")
+        return loc.get_clearsky(times, model="ineichen", linke_turbidity=linke_turbidity)
 
 
 def solar_profile_kw(
@@ -132,7 +144,8 @@ def solar_profile_kw(
     times = _hour_times(day, hours, tz)
     alt = pvlib.location.lookup_altitude(lat, lon) if altitude_m is None else altitude_m
     cs = clear_sky_ghi(lat, lon, times, altitude_m=alt)
-    sun = pvlib.solarposition.get_solarposition(times, lat, lon, altitude=alt)
+    with _quiet_pvlib():
+        sun = pvlib.solarposition.get_solarposition(times, lat, lon, altitude=alt)
     tilt = abs(lat) if tilt_deg is None else tilt_deg
     poa = pvlib.irradiance.get_total_irradiance(
         tilt,
