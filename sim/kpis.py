@@ -119,6 +119,31 @@ KPIS: Mapping[str, KPI] = MappingProxyType(
             _k("co2_avoided_kg", "CO2 avoided", "kg", "higher", 0, _ANY),
             _k("co2_ice_kg", "CO2 of the same km by combustion cars", "kg", "", 0),
             _k("co2_ev_kg", "CO2 of grid electricity charged", "kg", "lower", 0),
+            # --- chargers on the grid (planner/study/grid.py, sim/renewables.py; docs/grid.md)
+            _k(
+                "energy_renewable_kwh",
+                "Public charging matched with renewables",
+                "kWh",
+                "higher",
+                0,
+            ),
+            _k(
+                "renewable_share_charging",
+                "Renewable share of public charging",
+                "share",
+                "higher",
+                1,
+                _SHARE,
+            ),
+            _k("co2_charging_kg", "CO2 of public charging (hourly matched)", "kg", "lower", 0),
+            _k("grid_upgrade_kw", "Grid connection upgrades", "kW", "", 0),
+            _k("grid_upgrade_cost", "Grid upgrade cost", "cost units", "", 0),
+            _k("stations_managed", "Stations with managed charging", "stations", "", 0),
+            _k(
+                "wait_p95_min_unmanaged", "95th percentile wait, before grid fit", "min", "lower", 1
+            ),
+            _k("wait_mean_min_unmanaged", "Mean wait, before grid fit", "min", "lower", 1),
+            # --- end of the grid block
             _k("coverage_share", "Demand covered", "share", "higher", 1, _SHARE),
             _k("n_stations", "Stations", "stations", "", 0),
             _k("n_plugs", "Plugs", "plugs", "", 0),

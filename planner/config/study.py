@@ -162,6 +162,12 @@ class ExtraSite(_Strict):
     lat: float = Field(ge=-90, le=90)
     renewable: bool = False
     note: str = ""
+    # grid connection of this site (kW without upgrade) and its upgrade price; None: the
+    # study's rule (grid section, candidates.grid_kw)
+    grid_kw: float | None = Field(None, gt=0)
+    upgrade_cost_per_kw: float | None = Field(None, ge=0)
+    approximate: bool = False  # location only approximate (e.g. the town, not the plant)
+    source: str = ""
 
 
 class CandidatesConfig(_Strict):
@@ -188,6 +194,65 @@ class CandidatesConfig(_Strict):
                 "connectors must be a non-empty list of standards such as [CCS2, GB/T, CHAdeMO]"
             )
         return v
+
+
+class GridConfig(_Strict):
+    """Grid capacity per candidate site and what happens above it (docs/grid.md).
+
+    A site's capacity (kW available without upgrade) is, first found: its own
+    ``candidates.extra[].grid_kw``; ``near_substation_kw`` (or the substation's
+    ``capacity_kw`` property) when it lies within ``substation_radius_km`` of a point of
+    ``substations`` (GeoJSON points the user supplies); ``candidates.grid_kw``; no limit.
+    Above it, a site pays ``upgrade_cost_per_kw`` for the missing kW; with no upgrade price
+    its plugs are capped at ``capacity / power_kw``; with ``managed_charging`` the plugs'
+    power is throttled instead so the station never draws more than its capacity (sessions
+    take longer; the simulation measures the effect on waits).
+    """
+
+    upgrade_cost_per_kw: float | None = Field(None, ge=0)
+    substations: Path | None = None
+    substation_radius_km: float = Field(10.0, gt=0)
+    near_substation_kw: float | None = Field(None, gt=0)
+    managed_charging: bool = False
+    # 24 hourly grid emission factors (kg CO2/kWh, hour 0 = local midnight); None: the
+    # one factor of simulation.grid_kg_co2_per_kwh (or the simulator's default)
+    hourly_kg_co2_per_kwh: list[float] | None = None
+
+    @field_validator("hourly_kg_co2_per_kwh")
+    @classmethod
+    def _hourly(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (len(v) != 24 or any(not x >= 0 for x in v)):
+            raise ValueError("hourly_kg_co2_per_kwh must be 24 numbers >= 0 (hour 0 = midnight)")
+        return v
+
+
+def _both_kinds() -> list[Literal["solar", "wind"]]:
+    return ["solar", "wind"]
+
+
+class RenewablesConfig(_Strict):
+    """Renewable plants with hourly output (sim/renewables.py; docs/grid.md).
+
+    Each located plant of ``plants`` (CSV: key, name, kind, capacity_mw, lon, lat,
+    location_quality plant|town|none, location_source) becomes a candidate site (flagged
+    renewable, and approximate when placed at its town from ``places``); charging energy of
+    stations within ``match_radius_km`` of a plant is matched hour by hour with its output.
+    """
+
+    plants: Path | None = None
+    places: Path | None = None  # GeoNames CSV for plants located at a town; None: the corridor's
+    towns: dict[str, str] = Field(default_factory=dict)  # plant key -> GeoNames place name
+    kinds: list[Literal["solar", "wind"]] = Field(default_factory=_both_kinds)
+    as_candidates: bool = True
+    match_radius_km: float = Field(25.0, ge=0)
+    day: str = Field("2024-06-21", pattern=r"^\d{4}-\d{2}-\d{2}$")  # local date of sim hour 0
+    timezone: str = "Asia/Almaty"
+    solar_tilt_deg: float | None = Field(None, ge=0, le=90)  # None: the latitude
+    solar_performance_ratio: float = Field(0.80, gt=0, le=1)
+    solar_clearness: float = Field(1.0, ge=0, le=1)  # 1 = clear sky (an upper bound)
+    wind_capacity_factor: float = Field(0.35, ge=0, le=1)
+    wind_diurnal_amplitude: float = Field(0.15, ge=0, lt=1)
+    wind_peak_hour: float = Field(15.0, ge=0, lt=24)
 
 
 class SolverConfig(_Strict):
@@ -302,6 +367,8 @@ class StudyConfig(_Strict):
     vehicles: VehiclesConfig = Field(default_factory=VehiclesConfig)
     existing_stations: list[StationConfig] = Field(default_factory=list)
     candidates: CandidatesConfig = Field(default_factory=CandidatesConfig)
+    grid: GridConfig = Field(default_factory=GridConfig)
+    renewables: RenewablesConfig = Field(default_factory=RenewablesConfig)
     model: ModelConfig
     targets: TargetsConfig = Field(default_factory=TargetsConfig)
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)

@@ -28,6 +28,20 @@ _STATION = {
     "connectors": "plug types (`GB/T`, `CCS2`, `CHAdeMO`, `Type2`, `MCS`; empty: any)",
 }
 
+#: Grid and renewable columns of station layers (planner/study/grid_step.py).
+_GRID = {
+    "grid_kw": "grid capacity without upgrade (kW; existing plugs count as connected)",
+    "upgrade_kw": "grid upgrade bought (kW above capacity)",
+    "upgrade_cost": "cost of the grid upgrade (in capex)",
+    "rated_kw": "rated power per plug (kW); `power_kw` is lower under managed charging",
+    "managed": "true when managed charging throttles the plugs to the grid capacity",
+    "approximate": "true when the location is approximate (a plant at its town)",
+    "plant": "renewable plant whose output the station's charging is matched with",
+    "renewable_kwh": "charging energy (grid side) matched hour by hour with the plant's output",
+    "renewable_share": "renewable share of the station's charging energy (0-1)",
+    "co2_kg": "CO2 of the station's charging energy after hourly matching (kg)",
+}
+
 #: Layer -> column -> description (GeoPackage layers, GeoJSON and CSV twins).
 LAYER_COLUMNS: dict[str, dict[str, str]] = {
     "roads": {
@@ -65,14 +79,20 @@ LAYER_COLUMNS: dict[str, dict[str, str]] = {
         "power_kw": "power per plug (kW)",
         "max_plugs": "most plugs the site can take",
         "connectors": "plug types a station there would offer (empty: any)",
+        "grid_kw": "grid capacity of the site without upgrade (kW; empty: no limit)",
+        "upgrade_cost_per_kw": "price of each kW of grid upgrade (empty: cannot be upgraded)",
+        "approximate": "true when the site's location is approximate (a plant at its town)",
+        "plant": "key of the renewable plant the site stands at (empty: none)",
+        "location_source": "where the site's location comes from",
     },
-    "existing": dict(_STATION),
+    "existing": {**_STATION, **_GRID},
     "selected": {
         **_STATION,
         "renewable": "true for a station at a renewable plant",
         "capex": "site cost plus its plugs' cost",
         "sessions_per_day": "charging sessions per simulated day",
         "opening_year": "year of the rollout stage that opens the station (staged studies)",
+        **_GRID,
     },
 }
 
@@ -146,6 +166,16 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "busy_h": "plug-hours busy charging",
         "peak_busy_plugs": "most plugs busy at once",
         "peak_kw": "highest power drawn (kW)",
+    },
+    "station_energy": {
+        "station_id": "station id",
+        "plant": "renewable plant matched with the station (empty: none within the radius)",
+        "plant_km": "distance to that plant (km)",
+        "energy_kwh": "public charging energy drawn at the charger (kWh, losses included)",
+        "renewable_kwh": "part of it matched hour by hour with the plant's output (kWh)",
+        "grid_kwh": "part of it from the grid (kWh)",
+        "renewable_share": "renewable share (0-1)",
+        "co2_kg": "CO2 of the grid part at the (hourly) grid factor, grid losses added (kg)",
     },
     "station_timeseries": {
         "station_id": "station id",

@@ -246,7 +246,8 @@ def _map_section(payload: dict[str, Any]) -> str:
         '<div class="map-buttons"><button type="button" data-map-zoom="in">+</button>'
         '<button type="button" data-map-zoom="out">−</button><button type="button" data-map-zoom="home">reset</button></div>'
         '<p class="map-help">Scroll or double-click to zoom, drag to pan, hover a station for details, click to pin. '
-        "Green ring: new station at a renewable site. Roads are simplified for display.</p>"
+        "Green ring: renewable site (new station or candidate; hover for the plant and whether its "
+        "location is approximate). Roads are simplified for display.</p>"
         f"{cap}</div></div>"
         f'<script type="application/json" id="map-data">{data}</script>'
     )

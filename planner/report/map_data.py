@@ -40,10 +40,26 @@ _STATION_PROPS = (
     "connectors",
     "capex",
     "renewable",
+    "approximate",
+    "plant",
+    "renewable_share",
+    "co2_kg",
+    "grid_kw",
+    "upgrade_kw",
+    "managed",
 )
 #: Most place names drawn on the map (the largest by demand).
 MAX_PLACES = 60
-_CANDIDATE_PROPS = ("site_id", "kind", "cost", "site_cost", "renewable")
+_CANDIDATE_PROPS = (
+    "site_id",
+    "kind",
+    "cost",
+    "site_cost",
+    "renewable",
+    "approximate",
+    "plant",
+    "grid_kw",
+)
 _DEMAND_PROPS = ("kind", "weight")
 _MAJOR = {"motorway", "trunk", "primary"}
 _MID = {"secondary", "tertiary"}

@@ -34,6 +34,11 @@ STATION_COLUMNS: list[tuple[str, str, str]] = [
     ("wait_p95_min", "p95 wait (min)", "num"),
     ("capex", "capex", "int"),
     ("renewable", "renewable", "bool"),
+    ("approximate", "location approx.", "bool"),
+    ("plant", "renewable plant", "text"),
+    ("renewable_share", "renewable share", "share"),
+    ("co2_kg", "CO2 (kg)", "int"),
+    ("upgrade_kw", "grid upgrade (kW)", "int"),
 ]
 
 

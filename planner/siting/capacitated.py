@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 class Capacitated(SitingModel):
     r"""Capacitated siting with integer plugs per site, site and per-plug costs and an
-    optional grid-power limit per site.
+    optional grid-power limit per site, which a site may exceed by paying for an upgrade.
 
     ``demand`` is in charging hours per hour (plug-hours/h, e.g. from a simulation): a
     site with ``n`` plugs can take ``rho * n`` of it at the target utilisation ``rho``.
@@ -45,10 +45,13 @@ class Capacitated(SitingModel):
         s.t.  sum_j x_ij <= 1                     for every i      max sum_ij h_i x_ij
               sum_i h_i x_ij <= rho (e_j + n_j)    for every j      s.t. cost <= B)
               e_j + n_j <= U_j y_j ,  y_f = 1 (f in F)
+              k_j (e_j + n_j) <= K_j + u_j         (sites with a grid limit and an upgrade price)
               sum_ij h_i x_ij >= coverage * sum_i h_i
-              x_ij >= 0 (only pairs within threshold),  y_j in {0,1},  n_j in Z+
+              x_ij >= 0 (only pairs within threshold),  y_j in {0,1},  n_j in Z+,  u_j >= 0
 
-    ``U_j = min(max_plugs_j, floor(grid_kw_j / plug_kw_j))``. Rows with the same set of
+    Costs include ``c_j u_j`` (upgrade price per kW x upgraded kW). ``U_j = max_plugs_j`` where
+    the site may be upgraded, else ``min(max_plugs_j, floor(K_j / k_j))`` (``K_j`` grid kW,
+    ``k_j`` kW per plug; existing plugs are kept: ``K_j`` is at least their draw). Rows with the same set of
     reachable sites are merged (exact, since ``x`` is continuous). Solved as a MIP
     (continuous assignment) through OR-Tools on SCIP by default, warm-started from a greedy
     solution, or on HiGHS (no warm start); CP-SAT is not supported.
@@ -69,6 +72,7 @@ class Capacitated(SitingModel):
         plug_costs=None,
         plug_kw=50.0,
         grid_kw=None,
+        upgrade_cost_per_kw=None,
         existing_plugs=None,
         fixed_open=None,
         utilisation: float = 0.6,
@@ -93,7 +97,10 @@ class Capacitated(SitingModel):
         plug_kw : float or array-like
             Power per plug (kW), for the grid limit and reporting.
         grid_kw : float or array-like, optional
-            Grid connection limit per site (kW); ``None`` for no limit.
+            Grid connection limit per site (kW); ``None`` or ``inf`` for no limit.
+        upgrade_cost_per_kw : float or array-like, optional
+            Price of each kW above ``grid_kw`` per site; ``None`` or ``nan`` where the site
+            cannot be upgraded (its plugs are then capped by ``grid_kw``).
         existing_plugs : array-like, optional
             Plugs already installed (at fixed-open sites).
         utilisation : float
@@ -125,13 +132,6 @@ class Capacitated(SitingModel):
         if mp.dtype.kind not in "iu" or (mp < 0).any():
             raise ModelInputError(f"max_plugs must be non-negative integers, got {mp[:5].tolist()}")
         cap = mp.astype(np.int64)
-        if grid_kw is not None:
-            gk = np.broadcast_to(np.asarray(grid_kw, dtype=float), (m,)).copy()
-            if (gk < 0).any() or np.isnan(gk).any():
-                raise ModelInputError("grid_kw must be >= 0 (inf for no limit)")
-            cap = np.minimum(
-                cap, np.floor(np.where(np.isfinite(gk), gk / kw, cap) + 1e-9).astype(np.int64)
-            )
         fixed = check_fixed(fixed_open, m)
         e = (
             np.zeros(m, dtype=np.int64)
@@ -140,6 +140,25 @@ class Capacitated(SitingModel):
         )
         if e.shape != (m,) or (e < 0).any():
             raise ModelInputError(f"existing_plugs must hold {m} non-negative integers")
+        gk = np.full(m, np.inf)
+        if grid_kw is not None:
+            gk = np.broadcast_to(np.asarray(grid_kw, dtype=float), (m,)).copy()
+            if (gk < 0).any() or np.isnan(gk).any():
+                raise ModelInputError("grid_kw must be >= 0 (inf for no limit)")
+        gk = np.maximum(gk, e * kw)  # existing plugs are connected already
+        uc = np.full(m, np.nan)
+        if upgrade_cost_per_kw is not None:
+            uc = np.broadcast_to(np.asarray(upgrade_cost_per_kw, dtype=float), (m,)).copy()
+            if (uc < 0).any() or np.isinf(uc).any():
+                raise ModelInputError(
+                    "upgrade_cost_per_kw must be >= 0 and finite (nan where no upgrade is possible)"
+                )
+        limited = np.isfinite(gk) & np.isnan(uc)
+        cap = np.where(
+            limited,
+            np.minimum(cap, np.floor(np.where(limited, gk / kw, 0.0) + 1e-9).astype(np.int64)),
+            cap,
+        )
         if (e[np.setdiff1d(np.arange(m), fixed)] > 0).any():
             raise ModelInputError("existing_plugs are only allowed at fixed-open sites")
         cap = np.maximum(cap, e)
@@ -161,6 +180,8 @@ class Capacitated(SitingModel):
             site_costs=f,
             plug_costs=g,
             plug_kw=kw,
+            grid_kw=gk,
+            upgrade_cost_per_kw=uc,
             existing_plugs=e,
             fixed_open=fixed,
             utilisation=float(utilisation),
@@ -216,6 +237,15 @@ class Capacitated(SitingModel):
         free_mask[fixed] = False
         y = [solver.IntVar(1.0 if not free_mask[j] else 0.0, 1.0, f"y{j}") for j in range(m)]
         nplug = [solver.IntVar(0.0, float(cap[j] - e[j]), f"n{j}") for j in range(m)]
+        gk, uc, kw = r["grid_kw"], r["upgrade_cost_per_kw"], r["plug_kw"]
+        up_sites = np.flatnonzero(np.isfinite(gk) & ~np.isnan(uc))
+        upg = {}
+        for ju in up_sites.tolist():  # k_j (e_j + n_j) - u_j <= K_j
+            need_kw = max(0.0, float(kw[ju] * cap[ju] - gk[ju]))
+            upg[ju] = solver.NumVar(0.0, need_kw, f"u{ju}")
+            cu = solver.Constraint(-inf, float(gk[ju] - kw[ju] * e[ju]))
+            cu.SetCoefficient(nplug[ju], float(kw[ju]))
+            cu.SetCoefficient(upg[ju], -1.0)
         x = {}
         load: list[list] = [[] for _ in range(m)]
         served_terms = []
@@ -237,9 +267,11 @@ class Capacitated(SitingModel):
             c2 = solver.Constraint(-inf, 0.0)
             c2.SetCoefficient(nplug[j], 1.0)
             c2.SetCoefficient(y[j], -float(cap[j] - e[j]))
-        cost_expr = [(y[j], float(r["site_costs"][j])) for j in range(m) if free_mask[j]] + [
-            (nplug[j], float(r["plug_costs"][j])) for j in range(m)
-        ]
+        cost_expr = (
+            [(y[j], float(r["site_costs"][j])) for j in range(m) if free_mask[j]]
+            + [(nplug[j], float(r["plug_costs"][j])) for j in range(m)]
+            + [(upg[j], float(uc[j])) for j in upg]
+        )
         obj = solver.Objective()
         if r["budget"] is None:
             cov = solver.Constraint(need, inf)
@@ -258,7 +290,11 @@ class Capacitated(SitingModel):
         hint = None
         if kind == "scip":  # HiGHS crashes on hints in this OR-Tools build
             gy, gn = self._greedy(G, H, need)
-            hint = (y + nplug, [float(v) for v in gy] + [float(v) for v in gn])
+            gu = [max(0.0, float(kw[j] * (e[j] + gn[j]) - gk[j])) for j in upg]
+            hint = (
+                y + nplug + list(upg.values()),
+                [float(v) for v in gy] + [float(v) for v in gn] + gu,
+            )
         deadline = self._deadline(options, started)
         out = run_mip(
             solver,
@@ -292,7 +328,11 @@ class Capacitated(SitingModel):
         full = full.tocsr()
         full.eliminate_zeros()
         sel = np.flatnonzero(yv & free_mask)
-        capex = float(r["site_costs"][sel].sum() + (r["plug_costs"] * nv * yv).sum())
+        # upgraded kW: what the chosen plugs need above the connection (the solver's u_j may
+        # carry slack when an upgrade costs nothing)
+        up_kw = np.where(np.isfinite(gk) & ~np.isnan(uc), np.maximum(0.0, kw * plugs - gk), 0.0)
+        up_cost = float(np.nansum(np.where(up_kw > 0, uc, 0.0) * up_kw))
+        capex = float(r["site_costs"][sel].sum() + (r["plug_costs"] * nv * yv).sum()) + up_cost
         served_h = float(full.multiply(h[:, None]).sum())
         objective = capex if r["budget"] is None else served_h
         details = dict(
@@ -306,6 +346,8 @@ class Capacitated(SitingModel):
             added_plugs=int((nv * yv).sum()),
             assignment=full,
             power_kw={int(j): float(plugs[j] * r["plug_kw"][j]) for j in np.flatnonzero(plugs)},
+            upgrade_kw={int(j): float(up_kw[j]) for j in np.flatnonzero(up_kw > 1e-9)},
+            upgrade_cost=up_cost,
         )
         return make_result(
             self.kind,

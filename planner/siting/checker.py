@@ -162,6 +162,21 @@ def _capacitated(raw, result, sel, fixed, v, rtol):
         v.append("existing plugs removed")
     added = np.where(np.isin(np.arange(plugs.size), open_), plugs - raw["existing_plugs"], 0)
     capex = float(raw["site_costs"][sel].sum() + (raw["plug_costs"] * added).sum())
+    if "grid_kw" in raw:
+        # grid capacity: a site's plugs x kW within its connection, or the upgrade paid
+        upgrade = np.zeros(plugs.size)
+        for j, u in (result.details.get("upgrade_kw") or {}).items():
+            upgrade[int(j)] = float(u)
+        v.extend(
+            grid_violations(
+                plugs,
+                raw["plug_kw"],
+                raw["grid_kw"],
+                upgrade_kw=upgrade,
+                upgradable=~np.isnan(raw["upgrade_cost_per_kw"]),
+            )
+        )
+        capex += float(np.nansum(np.where(upgrade > 0, raw["upgrade_cost_per_kw"], 0.0) * upgrade))
     served = float((rows * h).sum())
     if raw["budget"] is None:
         need = raw["coverage"] * float(h.sum())
@@ -173,6 +188,52 @@ def _capacitated(raw, result, sel, fixed, v, rtol):
     if capex > raw["budget"] * (1 + 1e-9) + 1e-9:
         v.append(f"cost {capex:.10g} exceeds the budget {raw['budget']:.10g}")
     return served
+
+
+def grid_violations(
+    plugs: np.ndarray,
+    plug_kw: np.ndarray,
+    grid_kw: np.ndarray,
+    *,
+    upgrade_kw: np.ndarray | None = None,
+    upgradable: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+) -> list[str]:
+    """Sites of a plan drawing more than their grid connection allows.
+
+    A site's draw, ``plugs x plug_kw`` (``plug_kw`` after any managed-charging throttle),
+    must be at most ``grid_kw + upgrade_kw``, and ``upgrade_kw`` may be positive only
+    where ``upgradable``. ``grid_kw`` is ``inf`` for no limit. Returns one sentence per
+    kind of violation (empty when the plan is within capacity).
+    """
+    plugs = np.asarray(plugs, dtype=float)
+    kw = np.broadcast_to(np.asarray(plug_kw, dtype=float), plugs.shape)
+    cap = np.broadcast_to(np.asarray(grid_kw, dtype=float), plugs.shape)
+    up = np.zeros(plugs.shape) if upgrade_kw is None else np.asarray(upgrade_kw, dtype=float)
+    ok_up = (
+        np.ones(plugs.shape, bool)
+        if upgradable is None
+        else np.broadcast_to(np.asarray(upgradable, bool), plugs.shape)
+    )
+    names = np.arange(plugs.size) if labels is None else np.asarray(labels)
+    out = []
+    if (up < -1e-9).any():
+        out.append(f"negative grid upgrade at sites {names[up < -1e-9][:5].tolist()}")
+    bad_up = (up > 1e-9) & ~ok_up
+    if bad_up.any():
+        out.append(f"grid upgrade at sites that cannot be upgraded: {names[bad_up][:5].tolist()}")
+    draw = plugs * kw
+    over = draw > cap + up + 1e-6 * np.maximum(1.0, draw)
+    if over.any():
+        j = np.flatnonzero(over)[:5]
+        out.append(
+            "sites over their grid capacity without a paid upgrade: "
+            + ", ".join(
+                f"{names[i]} draws {draw[i]:.6g} kW > {cap[i]:.6g} kW + {up[i]:.6g} kW upgrade"
+                for i in j
+            )
+        )
+    return out
 
 
 def _round_trip_ok(

@@ -157,6 +157,13 @@ def build_existing(cfg: StudyConfig, sn: StudyNetwork) -> pd.DataFrame:
 def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame) -> pd.DataFrame:
     """Candidate sites: OSM POIs by tag, named network places (corridors) and extra sites."""
     cc = cfg.candidates
+    # renewable plants of renewables.plants become extra sites (planner/study/grid.py)
+    from planner.study.grid import plant_sites, site_grid
+
+    plants, plant_notes = plant_sites(cfg, sn.network)
+    for note in plant_notes:
+        logger.info("%s", note)
+    extras = list(cc.extra) + plants
     parts = []
     if not sn.pois.empty:
         tags = cc.tags if cc.tags is not None else list(DEFAULT_CANDIDATE_TAGS)
@@ -200,24 +207,24 @@ def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame)
                 }
             )
         )
-    if cc.extra:
-        lon = np.array([e.lon for e in cc.extra])
-        lat = np.array([e.lat for e in cc.extra])
+    if extras:
+        lon = np.array([e.lon for e in extras])
+        lat = np.array([e.lat for e in extras])
         nodes = sn.network.snap_strict(
-            lon, lat, max_distance_m=cc.max_snap_m, labels=[e.name for e in cc.extra]
+            lon, lat, max_distance_m=cc.max_snap_m, labels=[e.name for e in extras]
         )
         snap = sn.network.snap(lon, lat)
         parts.append(
             pd.DataFrame(
                 {
-                    "site_id": [f"extra/{k}" for k in range(len(cc.extra))],
-                    "name": [e.name for e in cc.extra],
-                    "kind": ["renewable" if e.renewable else "extra" for e in cc.extra],
+                    "site_id": [f"extra/{k}" for k in range(len(extras))],
+                    "name": [e.name for e in extras],
+                    "kind": ["renewable" if e.renewable else "extra" for e in extras],
                     "lon": lon,
                     "lat": lat,
                     "node": nodes,
                     "snap_m": np.round(snap.distance_m, 1),
-                    "renewable": [e.renewable for e in cc.extra],
+                    "renewable": [e.renewable for e in extras],
                 }
             )
         )
@@ -245,6 +252,7 @@ def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame)
     cand["power_kw"] = cc.power_kw
     cand["max_plugs"] = cc.max_plugs
     cand["connectors"] = connector_text(cc.connectors)
+    cand = site_grid(cfg, cand, extras)  # grid capacity and upgrade price per site
     logger.info("%d candidate sites (one per network node)", len(cand))
     if cfg.model.p is not None and cfg.model.p > len(cand):
         raise ConfigError(
@@ -266,6 +274,11 @@ def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame)
             "power_kw",
             "max_plugs",
             "connectors",
+            "grid_kw",
+            "upgrade_cost_per_kw",
+            "approximate",
+            "plant",
+            "location_source",
         ]
     ]
 
@@ -339,6 +352,8 @@ def manifest(
             cfg.demand.zone_population,
             cfg.demand.od_table,
             cfg.vehicles.catalogue,
+            cfg.renewables.plants,
+            cfg.grid.substations,
         )
         if p is not None
     ]

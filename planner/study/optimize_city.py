@@ -157,6 +157,29 @@ class CityOptimizer(StudyOptimizer):
             np.bincount(nearest, weights=weights, minlength=len(sites_nodes))
         )
 
+    def _grid_arrays(self, fixed: pd.DataFrame) -> dict[str, np.ndarray | None]:
+        """Grid capacity (kW) and upgrade price per column (fixed stations, then candidates):
+        the candidates' own (planner/study/grid.py); fixed stations are connected already
+        (no limit on their existing plugs; the model keeps capacity >= their draw) and may
+        be upgraded at the study's price. Managed charging lifts the plug limit (the plugs'
+        power is throttled on the final plan instead)."""
+        cfg, cand = self.cfg, self.candidates
+        if cfg.grid.managed_charging:
+            return {"grid_kw": None, "upgrade_cost_per_kw": None}
+        n_fixed = len(fixed)
+        price = cfg.grid.upgrade_cost_per_kw
+        if "grid_kw" in cand:
+            kw = cand["grid_kw"].to_numpy(dtype=float)
+            up = cand["upgrade_cost_per_kw"].to_numpy(dtype=float)
+        else:
+            kw = np.full(len(cand), cfg.candidates.grid_kw or np.inf)
+            up = np.full(len(cand), np.nan if price is None else price)
+        base = cfg.candidates.grid_kw if cfg.candidates.grid_kw is not None else np.inf
+        return {
+            "grid_kw": np.r_[np.full(n_fixed, base), kw],
+            "upgrade_cost_per_kw": np.r_[np.full(n_fixed, np.nan if price is None else price), up],
+        }
+
     def _capacitated(
         self,
         cost: np.ndarray,
@@ -199,7 +222,7 @@ class CityOptimizer(StudyOptimizer):
             site_costs=site,
             plug_costs=plug,
             plug_kw=kw,
-            grid_kw=cfg.candidates.grid_kw,
+            **self._grid_arrays(fixed),
             existing_plugs=existing,
             fixed_open=np.arange(n_fixed),
             utilisation=self.service_utilisation(),

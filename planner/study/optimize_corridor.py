@@ -16,6 +16,7 @@ import pandas as pd
 import sim
 from planner.config.study import StudyConfig
 from planner.siting import FRLM
+from planner.study.grid import cap_plugs
 from planner.study.inputs import StudyNetwork
 from planner.study.optimize import (
     RANGE_SPEED_KPH,
@@ -159,7 +160,11 @@ class CorridorOptimizer(StudyOptimizer):
         chosen_nodes = cand_nodes[chosen]
         for (path, _), w in zip(fl.paths, fl.od["weight"].to_numpy(), strict=True):
             through += np.isin(chosen_nodes, path) * w
-        return chosen, self.plugs_from_load(through)
+        # grid capacity: a site that can neither be upgraded nor managed gets the plugs its
+        # connection carries (planner/study/grid.py; upgrades are costed on the final plan)
+        return chosen, cap_plugs(
+            self.cfg, self.candidates.iloc[chosen], self.plugs_from_load(through)
+        )
 
     def coverage_curve(
         self, existing: pd.DataFrame, *, max_new: int | None = None, points: int = 15

@@ -27,6 +27,8 @@ from planner.report.atomic import OutputWriteError, atomic_dir, claim_output
 from planner.report.roads import roads_layer
 from planner.study.compare import vehicle_matrix
 from planner.study.demand import build_trips, demand_points
+from planner.study.grid_step import apply_grid, fit_new_stations
+from planner.study.grid_step import attach as attach_grid
 from planner.study.inputs import (
     StudyNetwork,
     build_candidates,
@@ -217,6 +219,8 @@ def run_study(
                 on_step=on_step,
                 days=cfg.simulation.days,
             )
+            # the final plan within grid capacity, and its hourly renewable matching
+            grid_out = apply_grid(cfg, loop, candidates, simulator)
         with timer.step("vehicle comparison"):
             matrix = vehicle_matrix(cfg, simulator, pre.existing, loop.stations)
         with timer.step("coverage curve"):
@@ -241,6 +245,7 @@ def run_study(
             curve=curve,
             optimizer=optimizer,
         )
+        attach_grid(result, grid_out, candidates)
         result.manifest["config_hash"] = config_hash(cfg)
         result.manifest["simulation_runs"] = simulator.runs
         return _finish(
@@ -429,8 +434,10 @@ def optimize_study(
                 f"Plugs sized for {factor:.3f} public charging sessions per trip (no simulation: "
                 "share without home charging x trip energy / 25 kWh)."
             )
-        stations = pd.concat([existing, new.drop(columns="capex")], ignore_index=True)
-        selected = new.merge(candidates[["node", "renewable"]], on="node", how="left")
+        new, stations, grid_kpis = fit_new_stations(cfg, existing, new, candidates, opt.notes)
+        selected = new.merge(
+            candidates[["node", "renewable", "approximate", "plant"]], on="node", how="left"
+        )
         kb = {
             "coverage_share": opt.coverage_share(existing),
             "n_stations": len(existing),
@@ -442,6 +449,7 @@ def optimize_study(
             "n_stations": len(stations),
             "n_plugs": int(stations["plugs"].sum()),
             "capex": float(new["capex"].sum()),
+            **grid_kpis,
         }
         result = StudyResult(
             name=cfg.name,

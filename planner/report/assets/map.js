@@ -174,7 +174,9 @@
           ? yearColour(f.p.opening_year) : st.fill;
         ctx.fill();
         ctx.lineWidth = name === "candidates" ? 1 : 1.5;
-        ctx.strokeStyle = (name === "selected" && f.p.renewable) ? "#2ca02c" : st.stroke;
+        // renewable sites (new stations and candidates) get a green ring
+        ctx.strokeStyle = ((name === "selected" || name === "candidates") && f.p.renewable) ? "#2ca02c" : st.stroke;
+        if (f.p.renewable && name === "candidates") { ctx.lineWidth = 2; }
         if (name !== "demand") { ctx.stroke(); }
         if (name === "existing" || name === "selected") { counts.stations += 1; }
         else { counts[name] += 1; }
@@ -341,10 +343,12 @@
   var LABELS = { plugs: "plugs", power_kw: "power (kW)", utilisation: "utilisation", mean_wait_min: "mean wait (min)",
     wait_mean_min: "mean wait (min)", wait_p95_min: "p95 wait (min)", sessions: "sessions", site_id: "id",
     station_id: "id", kind: "kind", weight: "weight", cost: "cost", site_cost: "site cost", renewable: "renewable",
-    sessions_per_day: "sessions / day", opened_round: "opened in round", connectors: "connectors", capex: "capex" };
+    sessions_per_day: "sessions / day", opened_round: "opened in round", connectors: "connectors", capex: "capex",
+    approximate: "location approximate", plant: "renewable plant", renewable_share: "renewable share",
+    co2_kg: "CO2 (kg)", grid_kw: "grid capacity (kW)", upgrade_kw: "grid upgrade (kW)", managed: "managed charging" };
   function fmt(k, v) {
     if (v === null || v === undefined || v === "") { return "—"; }
-    if (k === "utilisation" && typeof v === "number") { return (100 * v).toFixed(1) + " %"; }
+    if ((k === "utilisation" || k === "renewable_share") && typeof v === "number") { return (100 * v).toFixed(1) + " %"; }
     if (typeof v === "number") { return Math.abs(v) >= 1000 ? Math.round(v).toLocaleString("en") : String(+v.toFixed(2)); }
     if (typeof v === "boolean") { return v ? "yes" : "no"; }
     return String(v);

@@ -1,0 +1,216 @@
+"""The grid step run on a study's final plan (after the closed loop), and its report entries.
+
+:func:`apply_grid` fits the plan to grid capacity (:func:`planner.study.grid.fit_plan`),
+simulates it again when plugs were capped or throttled (managed charging: the effect on
+waits is reported against the unmanaged plan), and matches the charging energy of the
+baseline and the proposal hour by hour with the renewable plants' output
+(:func:`planner.study.grid.emissions`). :func:`attach` writes the outcome into the
+:class:`~planner.study.result.StudyResult`: KPIs, station columns, a per-station energy
+table and notes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.config.study import StudyConfig
+from planner.study.grid import emissions, fit_plan, read_plants
+from planner.study.loop import LoopResult, ScenarioOutcome
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["GridOutcome", "apply_grid", "attach", "fit_new_stations"]
+
+#: Station columns the grid step adds to the report's station layers and table.
+STATION_GRID_COLUMNS = [
+    "grid_kw",
+    "upgrade_kw",
+    "upgrade_cost",
+    "rated_kw",
+    "managed",
+    "approximate",
+    "plant",
+    "renewable_kwh",
+    "renewable_share",
+    "co2_kg",
+]
+
+
+@dataclass
+class GridOutcome:
+    """What the grid step found: per-station grid fit and energy, KPIs, notes."""
+
+    stations: pd.DataFrame
+    energy_before: pd.DataFrame
+    energy_after: pd.DataFrame
+    kpis_before: dict[str, float] = field(default_factory=dict)
+    kpis_after: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _outcome_emissions(
+    cfg: StudyConfig, outcome: ScenarioOutcome, stations: pd.DataFrame, plants: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    from planner.study.simulate import sim_settings
+
+    res = outcome.detail["result"]
+    s = sim_settings(cfg)
+    return emissions(
+        cfg,
+        res.sessions,
+        stations,
+        plants,
+        grid_kg_per_kwh=s.grid_kg_co2_per_kwh,
+        grid_loss_share=s.grid_loss_share,
+        expansion_factor=float(outcome.kpis.get("demand_expansion_factor") or 1.0),
+    )
+
+
+def apply_grid(
+    cfg: StudyConfig,
+    loop: LoopResult,
+    candidates: pd.DataFrame,
+    simulate: Callable[[pd.DataFrame], ScenarioOutcome],
+) -> GridOutcome:
+    """Fit ``loop``'s plan to grid capacity (in place: stations, proposal, capex) and
+    match its charging energy with renewable output.
+
+    When plugs were capped or throttled the plan is simulated again and becomes the
+    proposal; the unmanaged plan's waits are kept as ``wait_p95_min_unmanaged`` /
+    ``wait_mean_min_unmanaged`` so the report shows what managed charging costs in waiting.
+    """
+    old = loop.stations
+    fit = fit_plan(cfg, old, candidates)
+    notes = list(fit.notes)
+    kpis_after: dict[str, float] = {
+        "grid_upgrade_kw": float(fit.stations["upgrade_kw"].sum()),
+        "grid_upgrade_cost": fit.upgrade_cost,
+        "stations_managed": float(fit.stations["managed"].sum()),
+    }
+    # capex: upgrades bought, plugs removed by a grid cap refunded at their plug cost
+    plug_cost = (
+        old["station_id"]
+        .map(candidates.set_index("site_id")["plug_cost"])
+        .fillna(cfg.candidates.plug_cost)
+        .to_numpy(dtype=float)
+    )
+    removed = (old["plugs"].to_numpy() - fit.stations["plugs"].to_numpy()) * plug_cost
+    loop.capex = float(loop.capex - removed.sum() + fit.upgrade_cost)
+    if fit.changed:
+        before_fit = loop.proposal
+        loop.proposal = simulate(fit.stations)
+        for k in ("wait_p95_min", "wait_mean_min"):
+            kpis_after[f"{k}_unmanaged"] = float(before_fit.kpis.get(k, np.nan))
+        notes.append(
+            "Grid-fitted plan simulated again: p95 wait "
+            f"{before_fit.kpis.get('wait_p95_min', np.nan):.1f} min without the grid limit -> "
+            f"{loop.proposal.kpis.get('wait_p95_min', np.nan):.1f} min within it "
+            f"(mean {before_fit.kpis.get('wait_mean_min', np.nan):.1f} -> "
+            f"{loop.proposal.kpis.get('wait_mean_min', np.nan):.1f} min)."
+        )
+    loop.stations = fit.stations.drop(
+        columns=["grid_kw", "upgrade_kw", "upgrade_cost", "rated_kw", "managed"]
+    )
+    plants, plant_notes = read_plants(cfg)
+    notes += plant_notes
+    existing = loop.stations[loop.stations["existing"].astype(bool)]
+    e_before, k_before = _outcome_emissions(cfg, loop.baseline, existing, plants)
+    e_after, k_after = _outcome_emissions(cfg, loop.proposal, loop.stations, plants)
+    kpis_after.update(k_after)
+    if len(plants):
+        rc = cfg.renewables
+        notes.append(
+            f"Renewables: {len(plants)} plant(s) ({', '.join(plants['key'])}); charging energy "
+            f"matched hour by hour with the output of a plant within {rc.match_radius_km:g} km "
+            f"(solar: pvlib clear-sky Ineichen on {rc.day}, performance ratio "
+            f"{rc.solar_performance_ratio:g}, clearness {rc.solar_clearness:g}; wind: capacity "
+            f"factor {rc.wind_capacity_factor:g}, assumed diurnal shape); renewable share of "
+            f"public charging {k_after['renewable_share_charging']:.1%}."
+        )
+        approx = plants[plants["approximate"].astype(bool)]
+        if len(approx):
+            notes.append(
+                "Approximate plant locations (at their town): " + ", ".join(approx["name"]) + "."
+            )
+    return GridOutcome(
+        stations=fit.stations,
+        energy_before=e_before,
+        energy_after=e_after,
+        kpis_before=k_before,
+        kpis_after=kpis_after,
+        notes=notes,
+    )
+
+
+def _station_columns(
+    frame: pd.DataFrame, grid: pd.DataFrame, energy: pd.DataFrame, candidates: pd.DataFrame
+) -> pd.DataFrame:
+    if not len(frame):
+        return frame
+    ids = frame["station_id"].astype(str)
+    g = grid.set_index(grid["station_id"].astype(str))
+    e = energy.set_index("station_id")
+    c = candidates.set_index(candidates["site_id"].astype(str))
+    out = frame.copy()
+    for col in ("grid_kw", "upgrade_kw", "upgrade_cost", "rated_kw", "managed"):
+        out[col] = ids.map(g[col]).to_numpy()
+    out["approximate"] = (
+        ids.map(c["approximate"]).fillna(False).astype(bool).to_numpy()
+        if "approximate" in c
+        else False
+    )
+    out["plant"] = ids.map(e["plant"]).fillna("").to_numpy()
+    for col in ("renewable_kwh", "renewable_share", "co2_kg"):
+        out[col] = ids.map(e[col]).fillna(0.0).to_numpy()
+    return out
+
+
+def attach(result: Any, grid: GridOutcome, candidates: pd.DataFrame) -> None:
+    """Write the grid outcome into a study result: KPIs, station columns (grid capacity,
+    upgrade, managed, renewable flag/plant/share, CO2), capex with upgrades, the
+    ``station_energy`` table and notes."""
+    result.kpis_before.update(grid.kpis_before)
+    result.kpis_after.update(grid.kpis_after)
+    sel = _station_columns(result.selected, grid.stations, grid.energy_after, candidates)
+    if len(sel) and "capex" in sel:
+        sel["capex"] = sel["capex"].astype(float) + sel["upgrade_cost"].fillna(0.0).astype(float)
+    result.selected = sel
+    result.existing = _station_columns(
+        result.existing, grid.stations, grid.energy_after, candidates
+    )
+    result.tables["station_energy_before"] = grid.energy_before
+    result.tables["station_energy_after"] = grid.energy_after
+    result.notes += grid.notes
+
+
+def fit_new_stations(
+    cfg: StudyConfig,
+    existing: pd.DataFrame,
+    new: pd.DataFrame,
+    candidates: pd.DataFrame,
+    notes: list[str],
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """``evplan optimize``: the new stations within grid capacity (no simulation, so no
+    effect on waits): upgrades added to their capex, plugs capped or throttled. Returns the
+    new stations, the whole plan and the grid KPIs; appends notes to ``notes``."""
+    stations = pd.concat([existing, new.drop(columns="capex")], ignore_index=True)
+    fit = fit_plan(cfg, stations.assign(added_plugs=0), candidates)
+    g = fit.stations.set_index("station_id")
+    ids = new["station_id"]
+    new = new.assign(
+        plugs=ids.map(g["plugs"]).to_numpy(),
+        power_kw=ids.map(g["power_kw"]).to_numpy(),
+        capex=(new["capex"] + ids.map(g["upgrade_cost"]).fillna(0.0)).to_numpy(),
+    )
+    notes.extend(fit.notes)
+    kpis = {
+        "grid_upgrade_kw": float(fit.stations["upgrade_kw"].sum()),
+        "grid_upgrade_cost": fit.upgrade_cost,
+    }
+    return new, fit.stations[stations.columns], kpis
