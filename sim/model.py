@@ -27,7 +27,7 @@ from simpy.events import Event
 from networks.road_network import RoadNetwork
 from sim._engine_util import CountingEnvironment, RowsMixin, next_charger_kwh, takes_next
 from sim.records import SessionLog, TripLog
-from sim.routes import RouteTables
+from sim.routes import RouteTables, congested
 from sim.settings import SimSettings
 from sim.vehicles import ChargeProfile, VehicleModel
 
@@ -97,22 +97,29 @@ class Engine(RowsMixin):
         # ---- routes and per-trip legs (model-specific speed cap and consumption)
         dest = trips["destination"].to_numpy()
         st_nodes = stations["node"].to_numpy(dtype=np.int64)
+        by_class = settings.per_class
         if (
             routes is None
+            or routes.network is not network
+            or (by_class and not routes.by_class)
             or not routes.covers(np.r_[origin, dest])
             or not np.array_equal(routes.station_nodes, st_nodes)
         ):
-            routes = RouteTables(network, np.r_[origin, dest], st_nodes)
+            routes = RouteTables(network, np.r_[origin, dest], st_nodes, by_class=by_class)
         self.routes = routes
-        t_raw, l_raw = routes.legs(origin, dest)
+        self.by_class = by_class
+        legs = routes.legs(origin, dest, by_class=by_class)
+        l_raw = legs[1]
         depart = trips["depart_s"].to_numpy(dtype=float)
-        self.hour_factors = np.asarray(settings.time_factors or (1.0,) * 24, dtype=float)
-        f_leg = self.hour_factors[(depart // 3600.0 % 24).astype(np.int64)]
+        table = settings.factor_table()
+        self.hour_factors = np.ones(24) if table is None else table
+        hours = (depart // 3600.0 % 24).astype(np.int64)
+        t_cong = congested(legs[0], legs[2] if by_class else None, self.hour_factors, hours)
         t_leg, e_leg = np.empty(n_t), np.empty(n_t)
         trip_m = np.asarray([midx[k] for k in trips["vehicle_model"].to_numpy()], dtype=np.int64)
         for m, mdl in enumerate(self.models):
             sel = trip_m == m
-            t_leg[sel] = mdl.drive_time_s(l_raw[sel], t_raw[sel] * f_leg[sel])
+            t_leg[sel] = mdl.drive_time_s(l_raw[sel], t_cong[sel])
             e_leg[sel] = mdl.energy_kwh(l_raw[sel], t_leg[sel], temp)
         self.origin, self.dest = origin.tolist(), dest.tolist()
         self.depart = trips["depart_s"].to_numpy(dtype=float).tolist()
@@ -159,7 +166,7 @@ class Engine(RowsMixin):
         self.next_day = np.minimum(np.r_[nxt[1:], n_t], k1_of).tolist() if n_t else []
         has_home_t = np.repeat(np.asarray(self.v_has_home, dtype=bool), np.diff(np.r_[starts, n_t]))
         home_t = np.repeat(np.asarray(self.v_home, dtype=np.int64), np.diff(np.r_[starts, n_t]))
-        e_next = next_charger_kwh(self, trip_m, dest, home_t, has_home_t, f_leg, k1_of)
+        e_next = next_charger_kwh(self, trip_m, dest, home_t, has_home_t, hours, k1_of)
         cap_t = (
             np.asarray(self.v_cap, dtype=float)[
                 np.repeat(np.arange(self.n_veh), np.diff(np.r_[starts, n_t]))
