@@ -26,6 +26,7 @@ from simpy.events import Event
 
 from networks.road_network import RoadNetwork
 from sim._engine_util import CountingEnvironment, RowsMixin, next_charger_kwh, takes_next
+from sim.fast import settle
 from sim.records import SessionLog, TripLog
 from sim.routes import RouteTables, congested
 from sim.settings import SimSettings
@@ -199,6 +200,9 @@ class Engine(RowsMixin):
         self.st_seq = [0] * self.n_st
         self.events = 0
         self.run_seconds = 0.0
+        self.fast_seconds = 0.0  # sim.fast.settle
+        self.settled_vehicles = self.settled_trips = 0
+        self.event_vehicles = self.n_veh
         self.prepare_seconds = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ helpers
@@ -239,14 +243,25 @@ class Engine(RowsMixin):
         self.env = env
         self.res = [simpy.Resource(env, capacity=int(p)) for p in self.st_plugs]
         proc = env.process
-        for v in range(self.n_veh):
+        if self.settings.engine == "fast":
+            # vehicles that never reach a public decision are settled in numpy (sim.fast);
+            # the others run wholly as SimPy processes, in vehicle order as in the full path
+            event_veh = np.flatnonzero(settle(self)).tolist()
+        else:
+            event_veh = list(range(self.n_veh))
+        self.event_vehicles = len(event_veh)
+        for v in event_veh:
             proc(self._vehicle(v))
         t0 = time.perf_counter()
         env.run(until=self.settings.horizon_s)
         self.run_seconds = time.perf_counter() - t0
         self.events = env.scheduled
         logger.info(
-            "simulated %d vehicles, %d events in %.2f s", self.n_veh, self.events, self.run_seconds
+            "simulated %d vehicles (%d as events), %d events in %.2f s",
+            self.n_veh,
+            len(event_veh),
+            self.events,
+            self.run_seconds,
         )
 
     def _vehicle(self, v: int) -> Generator[Event, Any, None]:

@@ -154,6 +154,11 @@ def build_result(eng: Engine) -> SimulationResult:
             "prepare_s": eng.prepare_seconds,
             "routes_s": eng.routes.seconds,
             "run_s": eng.run_seconds,
+            "fast_s": eng.fast_seconds,
+            "events": eng.events,
+            "vehicles_as_events": eng.event_vehicles,
+            "vehicles_settled": eng.settled_vehicles,
+            "trips_settled": eng.settled_trips,
         },
     )
 
@@ -213,6 +218,10 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
 def _sessions_table(eng: Engine) -> pd.DataFrame:
     log = eng.session_log
     rec = {c: log.column(c) for c in log.COLUMNS}
+    # by vehicle, each vehicle's visits in its own (time) order: the same table whichever
+    # engine path (sim.fast settles some vehicles without events) wrote the records
+    order = np.argsort(rec["v"], kind="stable")
+    rec = {c: a[order] for c, a in rec.items()}
     n_rec = len(log)
     v = rec["v"]
     st = rec["station"]
