@@ -51,8 +51,10 @@ class CacheFormatError(ValueError):
 
 
 def cache_path(cache_dir: str | Path, key: str) -> Path:
-    """Path of the cache file of ``key`` in ``cache_dir``."""
-    return Path(cache_dir) / f"{PREFIX}{key}{SUFFIX}"
+    """Path of the cache file of ``key`` in ``cache_dir``. The file layout's
+    :data:`FORMAT` is part of the name, so checkouts writing different layouts into one
+    shared cache folder keep separate files instead of overwriting each other's."""
+    return Path(cache_dir) / f"{PREFIX}{key}-f{FORMAT}{SUFFIX}"
 
 
 # --------------------------------------------------------------------------- writing

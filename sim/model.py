@@ -28,7 +28,7 @@ from networks.road_network import RoadNetwork
 from sim._engine_util import CountingEnvironment, RowsMixin, next_charger_kwh, takes_next
 from sim.fast import settle
 from sim.records import SessionLog, TripLog
-from sim.routes import RouteTables, congested
+from sim.routes import RouteTables, congested, shared_tables
 from sim.settings import SimSettings
 from sim.vehicles import ChargeProfile, VehicleModel
 
@@ -99,6 +99,7 @@ class Engine(RowsMixin):
         dest = trips["destination"].to_numpy()
         st_nodes = stations["node"].to_numpy(dtype=np.int64)
         by_class = settings.per_class
+        t_routes = time.perf_counter()
         if (
             routes is None
             or routes.network is not network
@@ -106,10 +107,12 @@ class Engine(RowsMixin):
             or not routes.covers(np.r_[origin, dest])
             or not np.array_equal(routes.station_nodes, st_nodes)
         ):
-            routes = RouteTables(network, np.r_[origin, dest], st_nodes, by_class=by_class)
+            routes = shared_tables(network, np.r_[origin, dest], st_nodes, by_class=by_class)
         self.routes = routes
         self.by_class = by_class
         legs = routes.legs(origin, dest, by_class=by_class)
+        # route work of this run (0-ish when the study-level cache had the tables)
+        self.routes_seconds = time.perf_counter() - t_routes
         l_raw = legs[1]
         depart = trips["depart_s"].to_numpy(dtype=float)
         table = settings.factor_table()

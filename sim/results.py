@@ -152,7 +152,7 @@ def build_result(eng: Engine) -> SimulationResult:
         events=eng.events,
         timings={
             "prepare_s": eng.prepare_seconds,
-            "routes_s": eng.routes.seconds,
+            "routes_s": eng.routes_seconds,
             "run_s": eng.run_seconds,
             "fast_s": eng.fast_seconds,
             "events": eng.events,

@@ -163,6 +163,43 @@ def pair_routes(
     return done
 
 
+#: Route tables already built, per network (alive as long as the network): a study reuses
+#: them across replications, rounds, seasons and stages (the network and the OD set do not
+#: change; congestion factors scale the tables' times, they are not part of them).
+_TABLES: weakref.WeakKeyDictionary[RoadNetwork, list[RouteTables]] = weakref.WeakKeyDictionary()
+#: Tables kept per network (most recently used first); each is O(|P| x S) floats.
+MAX_CACHED_TABLES = 4
+
+
+def shared_tables(
+    network: RoadNetwork,
+    positions: np.ndarray,
+    station_nodes: np.ndarray,
+    *,
+    by_class: bool = False,
+) -> RouteTables:
+    """Route tables for ``positions`` and ``station_nodes`` on ``network``, reused from an
+    earlier call when one covers them: key = (network object, station nodes in order,
+    positions covered, road-class split present). Built and remembered otherwise (the
+    :data:`MAX_CACHED_TABLES` most recent per network)."""
+    st = np.asarray(station_nodes, dtype=np.int64)
+    pos = np.asarray(positions, dtype=np.int64)
+    cached = _TABLES.setdefault(network, [])
+    for i, rt in enumerate(cached):
+        if (
+            (rt.by_class or not by_class)
+            and np.array_equal(rt.station_nodes, st)
+            and rt.covers(pos)
+        ):
+            cached.insert(0, cached.pop(i))
+            logger.debug("route tables reused (%d positions)", rt.positions.size)
+            return rt
+    rt = RouteTables(network, pos, st, by_class=by_class)
+    cached.insert(0, rt)
+    del cached[MAX_CACHED_TABLES:]
+    return rt
+
+
 def congested(
     t: np.ndarray, tc: np.ndarray | None, table: np.ndarray, hours: np.ndarray | int
 ) -> np.ndarray:
