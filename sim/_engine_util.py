@@ -141,19 +141,25 @@ def next_charger_kwh(
         if sel.size == 0:
             continue
         if eng.n_st and eng.compat[m].any():
+            # one row per distinct (destination, hour): every element is computed by the
+            # same elementwise operations as per trip, so the values are identical
             cols = np.flatnonzero(eng.compat[m])
-            ix = np.ix_(rows[sel], cols)
+            uniq, inv = np.unique(rows[sel] * 24 + hours[sel], return_inverse=True)
+            u_row, u_h = uniq // 24, uniq % 24
+            ix = np.ix_(u_row, cols)
             length = r.to_l[ix]
             tc = r.to_tc[:, ix[0], ix[1]] if eng.by_class else None
-            t_ff = congested(r.to_t[ix], tc, eng.hour_factors, hours[sel, None])
+            t_ff = congested(r.to_t[ix], tc, eng.hour_factors, u_h[:, None])
             t = mdl.drive_time_s(length, t_ff)
-            out[sel] = mdl.energy_kwh(length, t, eng.temp).min(axis=1)
+            out[sel] = mdl.energy_kwh(length, t, eng.temp).min(axis=1)[inv.ravel()]
         hs = sel[has_home[sel]]
         if hs.size and eng.home_prof[m] is not None:
-            legs = r.legs(dest[hs], home[hs], by_class=eng.by_class)
+            trio = np.stack([dest[hs], home[hs], hours[hs]], axis=1)
+            u, inv = np.unique(trio, axis=0, return_inverse=True)
+            legs = r.legs(u[:, 0], u[:, 1], by_class=eng.by_class)
             l_h = legs[1]
-            t_h = congested(legs[0], legs[2] if eng.by_class else None, eng.hour_factors, hours[hs])
-            e_h = mdl.energy_kwh(l_h, mdl.drive_time_s(l_h, t_h), eng.temp)
+            t_h = congested(legs[0], legs[2] if eng.by_class else None, eng.hour_factors, u[:, 2])
+            e_h = mdl.energy_kwh(l_h, mdl.drive_time_s(l_h, t_h), eng.temp)[inv.ravel()]
             out[hs] = np.minimum(out[hs], e_h)
     out[np.arange(n_t) == k1_of - 1] = 0.0
     return out

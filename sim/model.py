@@ -27,6 +27,7 @@ from simpy.events import Event
 from networks.road_network import RoadNetwork
 from sim._engine_util import CountingEnvironment, RowsMixin, next_charger_kwh, takes_next
 from sim.fast import settle
+from sim.policies import SocThreshold
 from sim.records import SessionLog, TripLog
 from sim.routes import RouteTables, congested, shared_tables
 from sim.settings import SimSettings
@@ -70,7 +71,6 @@ class Engine(RowsMixin):
         keys = sorted(trips["vehicle_model"].unique())
         self.model_keys = keys
         self.models = [vehicles[k] for k in keys]
-        midx = {k: i for i, k in enumerate(keys)}
         # ---- vehicles: contiguous trip ranges (trips are sorted by vehicle, chain_seq)
         vid = trips["vehicle_id"].to_numpy()
         n_t = len(trips)
@@ -82,14 +82,18 @@ class Engine(RowsMixin):
         self.vehicle_ids = vid[starts] if n_t else np.empty(0)
         self.v_k0, self.v_k1 = starts.tolist(), ends.tolist()
         v_model = trips["vehicle_model"].to_numpy()[starts] if n_t else np.empty(0, dtype=object)
-        self.v_m = [midx[k] for k in v_model]
-        self.v_cap = [self.models[m].usable_kwh(temp) for m in self.v_m]
+        # per-model constants looked up by index (no Python call per vehicle or trip)
+        key_index = pd.Index(keys)
+        v_m_arr = key_index.get_indexer(v_model).astype(np.int64)
+        caps = np.asarray([mdl.usable_kwh(temp) for mdl in self.models], dtype=float)
+        self.v_m = v_m_arr.tolist()
+        self.v_cap = caps[v_m_arr].tolist() if n_t else []
         home_draw = rng.random(self.n_veh)
         lo, hi = settings.soc_range()
         soc_draw = rng.uniform(lo, hi, self.n_veh)
         self.v_has_home = (home_draw < settings.home_charging_share).tolist()
         origin = trips["origin"].to_numpy()
-        self.v_home = [int(origin[k]) for k in self.v_k0]
+        self.v_home = origin[starts].astype(np.int64).tolist() if n_t else []
         soc0 = np.where(self.v_has_home, settings.home_target_soc, soc_draw)
         if "initial_soc" in trips.columns:
             given = trips["initial_soc"].to_numpy(dtype=float)[starts]
@@ -120,7 +124,7 @@ class Engine(RowsMixin):
         hours = (depart // 3600.0 % 24).astype(np.int64)
         t_cong = congested(legs[0], legs[2] if by_class else None, self.hour_factors, hours)
         t_leg, e_leg = np.empty(n_t), np.empty(n_t)
-        trip_m = np.asarray([midx[k] for k in trips["vehicle_model"].to_numpy()], dtype=np.int64)
+        trip_m = key_index.get_indexer(trips["vehicle_model"].to_numpy()).astype(np.int64)
         for m, mdl in enumerate(self.models):
             sel = trip_m == m
             t_leg[sel] = mdl.drive_time_s(l_raw[sel], t_cong[sel])
@@ -179,7 +183,13 @@ class Engine(RowsMixin):
             else np.empty(0)
         )
         res_kwh = self.reserve_soc * cap_t
-        if margin is not None:
+        if margin is not None and type(pol.when) is SocThreshold:
+            # SocThreshold.margin_kwh as arrays: max(reserve, buffer + look-ahead), the same
+            # float expressions as the scalar method
+            w = pol.when
+            comfort = w.buffer_soc * cap_t + (e_next if w.look_ahead else 0.0)
+            self.margin = np.maximum(w.reserve_soc * cap_t, comfort).tolist()
+        elif margin is not None:
             self.margin = [float(margin(c, e)) for c, e in zip(cap_t, e_next, strict=True)]
         else:
             self.margin = res_kwh.tolist()
