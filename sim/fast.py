@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from sim.policies import SocThreshold
 
-if TYPE_CHECKING:
-    from sim.model import Engine
+#: The engine being settled (:class:`sim.model.Engine`; not imported: it imports this module)
+Engine = Any
 
 logger = logging.getLogger(__name__)
 

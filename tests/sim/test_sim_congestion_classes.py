@@ -129,3 +129,18 @@ def test_time_factor_settings_errors():
     table = s.factor_table()
     assert table is not None and table.shape == (3, 24) and (table[1] == 1.0).all()
     assert SimSettings(time_factors={}).time_factors is None
+
+
+def test_corridor_network_roads_are_classed_from_their_highway_tag(data_dir):
+    from networks.corridor import build_national_network
+
+    _, net = build_national_network(
+        data_dir / "kz" / "kz-republic-roads.geojson",
+        data_dir / "kz" / "kz-places-geonames.csv",
+        official_population_csv=data_dir / "kz" / "kz-city-population.csv",
+    )
+    # national roads are built as highway=trunk (the motorway class), the connectors of
+    # places to them as highway=unclassified (local)
+    assert net.classes_present.tolist() == [0, 2]
+    code = net.road_class.data - 1
+    assert (code == 0).mean() > 0.8
