@@ -110,7 +110,8 @@ def replicate(
 
     Runs go to a pool of ``workers`` forked processes (default
     :func:`replication_workers`: the CPUs available, one inside a Dask worker or a
-    daemonic process). Each run's generator comes from the seed sequence by its index and
+    daemonic process, and one for small jobs, fewer than :data:`MIN_PARALLEL_TRIPS` trips
+    over all runs). Each run's generator comes from the seed sequence by its index and
     results are gathered in run order, so the output does not depend on ``workers``;
     ``on_run`` is called in the parent, in run order.
 
@@ -147,6 +148,8 @@ def replicate(
     )
     job = _Job(network, stations, demand, vehicles, settings, children, routes, on_run is not None)
     n_workers = replication_workers(len(children), workers)
+    if workers is None and sum(len(d) for d in demand) < MIN_PARALLEL_TRIPS:
+        n_workers = 1  # forking and shipping results back would cost more than it saves
     runs = []
     for i, (kpis, res) in enumerate(_run_all(job, n_workers)):
         runs.append(kpis)
@@ -201,6 +204,9 @@ class _Job:
     routes: RouteTables
     keep_results: bool
 
+
+#: Below this many trips over all runs, ``workers=None`` runs them in this process.
+MIN_PARALLEL_TRIPS = 20_000
 
 #: The job of the pool being run (set before forking, read by the workers).
 _JOB: _Job | None = None
