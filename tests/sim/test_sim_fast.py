@@ -93,3 +93,38 @@ def test_most_vehicles_are_settled_and_queues_still_couple_the_others():
     assert 0.8 * n_veh <= settled < n_veh
     assert (fast.sessions["wait_s"] > 0).any()  # the queue coupled the event vehicles
     assert fast.events < 0.3 * full.events
+
+
+class _FiveArgWhen:
+    """A custom *when* policy without look-ahead (five arguments): the fast path calls it
+    per vehicle instead of evaluating it as arrays."""
+
+    def needs_charge(self, energy_kwh, capacity_kwh, leg_kwh, trip_start, has_home):
+        return energy_kwh - leg_kwh < 0.3 * capacity_kwh
+
+
+def test_custom_when_policy_takes_the_scalar_route_and_agrees():
+    from sim import ChargingPolicy
+
+    net, stations, trips, cfg, seed = _small_city()
+    cfg = dataclasses.replace(cfg, policy=ChargingPolicy(when=_FiveArgWhen()))
+    fast, full = _both(net, stations, trips, cfg, seed)
+    assert_same_results(fast, full)
+    assert 0 < fast.timings["vehicles_settled"] < len(fast.vehicles)
+
+
+def _small_city():
+    net = grid_network(6, 6, spacing_m=900.0)
+    rng = np.random.default_rng(9)
+    rows = []
+    for v in range(40):
+        nodes = rng.integers(0, 36, 3)
+        nodes[-1] = nodes[0]
+        for k in range(2):
+            rows.append((v, "byd_atto3", nodes[k], nodes[k + 1], 8 * 3600.0 + k * 4 * 3600.0, k))
+    trips = pd.DataFrame(
+        rows,
+        columns=["vehicle_id", "vehicle_model", "origin", "destination", "depart_s", "chain_seq"],
+    )
+    stations = pd.DataFrame({"station_id": ["a"], "node": [14], "plugs": [1], "power_kw": [50.0]})
+    return net, stations, trips, SimSettings(initial_soc=(0.25, 0.9), home_charging_share=0.5), 4
