@@ -70,32 +70,32 @@ def sums_along_tree(
     """Sum of each edge weight of ``weights`` from each source to every node along the
     shortest-path tree ``pred`` (``(k, n)`` predecessors): shape ``(len(weights), k, n)``.
 
-    One pointer-doubling walk serves every weight (the ancestor jumps are shared), so the
-    per-road-class split of a route's time costs one extra gather and add per class.
+    Pointer doubling on flat arrays: every pass adds the partial sum of each node's current
+    ancestor and jumps to that ancestor's ancestor, so a tree of depth D needs ``log2(D)``
+    passes of plain gathers (no masks). Roots and unreached nodes point at a sentinel cell
+    holding 0 that points at itself (adding it changes nothing: ``x + 0.0 == x``). One walk
+    serves every weight (the ancestor jumps are shared), so the per-road-class split of a
+    route's time costs one extra gather and add per class.
     """
     k, n = pred.shape
     w = len(weights)
+    size = k * n
     valid = pred >= 0
-    cols = np.broadcast_to(np.arange(n), (k, n))
-    acc = np.zeros((w, k, n))
-    pv, cv = pred[valid], cols[valid]
+    rows = np.repeat(np.arange(k, dtype=np.int64) * n, n).reshape(k, n)
+    anc = np.where(valid, pred + rows, size).ravel()
+    anc = np.r_[anc, size]  # the sentinel points at itself
+    acc = np.zeros((w, size + 1))
+    flat_valid = np.flatnonzero(valid.ravel())
+    pv, cv = pred.ravel()[flat_valid], flat_valid % n
     for i, m in enumerate(weights):
-        acc[i][valid] = np.asarray(m[pv, cv]).ravel()
-    anc = np.where(valid, pred, -1)
-    flat_off = (np.arange(k) * n)[:, None]
-    while True:
-        live = anc >= 0
-        if not live.any():
-            break
-        target = (anc + flat_off)[live]
+        acc[i, flat_valid] = np.asarray(m[pv, cv]).ravel()
+    while (anc[:size] != size).any():
         for i in range(w):
-            a = acc[i]
-            a[live] += a.ravel()[target]
-        nxt = np.full_like(anc, -1)
-        nxt[live] = anc.ravel()[target]
-        anc = nxt
-    acc[:, np.arange(k), sources] = 0.0
-    return acc
+            acc[i] += acc[i].take(anc)
+        anc = anc.take(anc)
+    out = acc[:, :size].reshape(w, k, n)
+    out[:, np.arange(k), sources] = 0.0
+    return out
 
 
 def od_paths(
