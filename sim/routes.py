@@ -88,7 +88,10 @@ class RouteTables:
             self.from_t = self.from_l = self.to_t = self.to_l = np.zeros((n_p, 0))
             if by_class:
                 self.from_tc = self.to_tc = np.zeros((len(ROAD_CLASSES), n_p, 0))
-        self._pp: tuple[np.ndarray, ...] | None = None
+        # the full leg table covers the trip ends only (not the stations), so tables of other
+        # station sets over the same trips can share it (sim.routes.shared_tables)
+        self.trip_positions = np.unique(np.asarray(positions, dtype=np.int64))
+        self._legs = _LegTable(network, self.trip_positions, by_class)
         self.seconds = time.perf_counter() - t0
         logger.info("route tables: %d positions x %d stations in %.2f s", n_p, n_s, self.seconds)
 
@@ -111,17 +114,35 @@ class RouteTables:
             raise ValueError("these route tables were built without the road-class split")
         o = np.asarray(origins, dtype=np.int64)
         d = np.asarray(destinations, dtype=np.int64)
-        if self.positions.size**2 <= _FULL_TABLE_VALUES and self.covers(o) and self.covers(d):
-            if self._pp is None:
-                t0 = time.perf_counter()
-                self._pp = self.network.route_matrices(
-                    self.positions, self.positions, by_class=self.by_class
-                )
-                self.seconds += time.perf_counter() - t0
-            ro, rd = self.prow[o], self.prow[d]
-            out = (self._pp[0][ro, rd], self._pp[1][ro, rd])
-            return (*out, self._pp[2][:, ro, rd]) if by_class else out
+        lt = self._legs
+        if lt.positions.size**2 <= _FULL_TABLE_VALUES and lt.covers(o) and lt.covers(d):
+            t0 = time.perf_counter()
+            pp = lt.table()
+            self.seconds += time.perf_counter() - t0
+            ro, rd = lt.row[o], lt.row[d]
+            out = (pp[0][ro, rd], pp[1][ro, rd])
+            return (*out, pp[2][:, ro, rd]) if by_class else out
         return pair_routes(self.network, o, d, by_class=by_class)
+
+
+class _LegTable:
+    """Full ``P x P`` fastest-route table over trip ends ``P``, computed on first use."""
+
+    def __init__(self, network: RoadNetwork, positions: np.ndarray, by_class: bool) -> None:
+        self.network, self.positions, self.by_class = network, positions, by_class
+        self.row = np.full(network.n_nodes, -1, dtype=np.int64)
+        self.row[positions] = np.arange(positions.size)
+        self._pp: tuple[np.ndarray, ...] | None = None
+
+    def covers(self, nodes: np.ndarray) -> bool:
+        return bool((self.row[nodes] >= 0).all())
+
+    def table(self) -> tuple[np.ndarray, ...]:
+        if self._pp is None:
+            self._pp = self.network.route_matrices(
+                self.positions, self.positions, by_class=self.by_class
+            )
+        return self._pp
 
 
 def pair_routes(
@@ -181,7 +202,9 @@ def shared_tables(
     """Route tables for ``positions`` and ``station_nodes`` on ``network``, reused from an
     earlier call when one covers them: key = (network object, station nodes in order,
     positions covered, road-class split present). Built and remembered otherwise (the
-    :data:`MAX_CACHED_TABLES` most recent per network)."""
+    :data:`MAX_CACHED_TABLES` most recent per network); a new table over the same trip ends
+    as a remembered one (another station set: the next round of a study) shares its
+    trip-leg table, the expensive part."""
     st = np.asarray(station_nodes, dtype=np.int64)
     pos = np.asarray(positions, dtype=np.int64)
     cached = _TABLES.setdefault(network, [])
@@ -195,6 +218,11 @@ def shared_tables(
             logger.debug("route tables reused (%d positions)", rt.positions.size)
             return rt
     rt = RouteTables(network, pos, st, by_class=by_class)
+    for other in cached:  # same trips, other stations: share the trip-leg table
+        lt = other._legs
+        if (lt.by_class or not by_class) and np.array_equal(lt.positions, rt.trip_positions):
+            rt._legs = lt
+            break
     cached.insert(0, rt)
     del cached[MAX_CACHED_TABLES:]
     return rt

@@ -75,3 +75,15 @@ def test_route_tables_are_reused_across_calls():
     b = shared_tables(net, nodes, np.array([7]), by_class=True)
     assert b is not a and b.by_class
     assert shared_tables(net, nodes, np.array([7])) is b  # the split tables serve both
+
+
+def test_other_stations_share_the_trip_leg_table():
+    net, stations, trips = _inputs()
+    o, d = trips["origin"].to_numpy(), trips["destination"].to_numpy()
+    nodes = np.r_[o, d]
+    a = shared_tables(net, nodes, np.array([3]))
+    before = a.legs(o, d)
+    b = shared_tables(net, nodes, np.array([4, 5]))
+    assert b is not a and b._legs is a._legs  # one P x P table for both station sets
+    for x, y in zip(before, b.legs(o, d), strict=True):
+        assert np.array_equal(x, y)
