@@ -35,6 +35,15 @@ from networks.errors import (
     SnapDistanceError,
     UnknownNodeError,
 )
+from networks.road_classes import (  # noqa: F401 - re-exported
+    ARTERIAL,
+    LOCAL,
+    MOTORWAY,
+    ROAD_CLASSES,
+    aligned_classes,
+    class_times,
+    road_class_of,
+)
 from networks.validate import validate_snap_distance
 
 logger = logging.getLogger(__name__)
@@ -43,32 +52,6 @@ logger = logging.getLogger(__name__)
 _BLOCK_VALUES = 4_000_000
 
 Weight = Literal["time", "length"]
-
-#: Road classes of congestion (:mod:`sim` scales each class's share of a route's free-flow
-#: time by its own hourly factor). Derived from the OSM ``highway`` tag by
-#: :func:`road_class_of`; code = position in this tuple.
-ROAD_CLASSES: tuple[str, ...] = ("motorway", "arterial", "local")
-MOTORWAY, ARTERIAL, LOCAL = range(3)
-_HIGHWAY_CLASS = {
-    "motorway": MOTORWAY,
-    "motorway_link": MOTORWAY,
-    "trunk": MOTORWAY,
-    "trunk_link": MOTORWAY,
-    "primary": ARTERIAL,
-    "primary_link": ARTERIAL,
-    "secondary": ARTERIAL,
-    "secondary_link": ARTERIAL,
-}
-
-
-def road_class_of(highway: object) -> int:
-    """Road-class code (:data:`ROAD_CLASSES`) of an OSM ``highway`` value: ``motorway`` for
-    motorway/trunk (and their links), ``arterial`` for primary/secondary (and links),
-    ``local`` for everything else or a missing tag. A list (merged ways after
-    simplification) counts by its first value, as osmnx's speed imputation does."""
-    if isinstance(highway, (list, tuple)):
-        highway = highway[0] if highway else None
-    return _HIGHWAY_CLASS.get(str(highway), LOCAL) if highway is not None else LOCAL
 
 
 @dataclass(frozen=True)
@@ -152,7 +135,7 @@ class RoadNetwork:
         else:
             self.length_min = sparse.csr_matrix(self.length_min, dtype=np.float64)
         self.time.sort_indices()
-        self.road_class = self._aligned_classes(self.road_class)
+        self.road_class = aligned_classes(self.time, self.road_class)
         self._class_times: list[sparse.csr_matrix] | None = None
         if not self.crs:
             self.crs = utm_crs_for(float(np.mean(self.lon)), float(np.mean(self.lat)))
@@ -162,30 +145,6 @@ class RoadNetwork:
         self._index = pd.Index(self.node_ids)
         if not self._index.is_unique:
             raise ValueError("node_ids must be unique")
-
-    def _aligned_classes(self, rc: sparse.csr_matrix | None) -> sparse.csr_matrix:
-        """Road-class codes (+1) on exactly the pattern of :attr:`time` (``local`` where
-        absent), so ``road_class.data`` lines up with ``time.data``."""
-        t = self.time
-        n = t.shape[0]
-        if rc is None:
-            data = np.full(t.nnz, LOCAL + 1.0)
-        else:
-            if rc.shape != (n, n):
-                raise ValueError("road_class must be n_nodes x n_nodes")
-            rc = sparse.csr_matrix(rc, dtype=np.float64)
-            rc.sort_indices()
-            if np.array_equal(rc.indptr, t.indptr) and np.array_equal(rc.indices, t.indices):
-                data = rc.data.copy()
-            else:
-                coo = t.tocoo()
-                data = np.asarray(rc[coo.row, coo.col], dtype=np.float64).ravel()
-            data = np.where(data >= 1.0, data, LOCAL + 1.0)
-            if ((data - 1.0) >= len(ROAD_CLASSES)).any() or (data % 1.0 != 0).any():
-                raise ValueError(
-                    f"road_class codes must be 1..{len(ROAD_CLASSES)} (class index + 1)"
-                )
-        return sparse.csr_matrix((data, t.indices.copy(), t.indptr.copy()), shape=(n, n))
 
     @property
     def classes_present(self) -> np.ndarray:
@@ -198,14 +157,7 @@ class RoadNetwork:
         that class, 0 elsewhere (same pattern as :attr:`time`; cached)."""
         if self._class_times is None:
             assert self.road_class is not None
-            code = self.road_class.data.astype(np.int64) - 1
-            t = self.time
-            self._class_times = [
-                sparse.csr_matrix(
-                    (np.where(code == c, t.data, 0.0), t.indices, t.indptr), shape=t.shape
-                )
-                for c in range(len(ROAD_CLASSES))
-            ]
+            self._class_times = class_times(self.time, self.road_class)
         return self._class_times
 
     # ------------------------------------------------------------------ construction

@@ -121,7 +121,8 @@ def settle(eng: Engine) -> np.ndarray:
     target_soc = eng.settings.home_target_soc
     profiles = _profile_arrays(eng)
     # trucks go to the event path (their driving-time rules have no fast-path twin)
-    to_events = np.asarray([eng.models[m].is_truck for m in eng.v_m], dtype=bool)
+    truck = np.asarray([mdl.is_truck for mdl in eng.models], dtype=bool)
+    to_events = truck[v_m] if n_veh else np.zeros(0, dtype=bool)
     if n_veh == 0:
         return to_events
     now = np.zeros(n_veh)

@@ -46,7 +46,7 @@ class RouteTables:
         ``(|P|, S)``: from station to position (stored transposed for row access).
     to_tc, from_tc : numpy.ndarray or None
         With ``by_class``: ``(n_classes, |P|, S)`` free-flow time of the same routes split
-        by road class (:data:`networks.road_network.ROAD_CLASSES`), summed along the same
+        by road class (:data:`networks.road_classes.ROAD_CLASSES`), summed along the same
         fastest-route trees (congestion per class scales these; the route itself stays the
         free-flow fastest one).
     seconds : float

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from networks.road_network import ROAD_CLASSES
+from networks.road_classes import ROAD_CLASSES
 from sim._errors import SimSettingsError
 from sim.policies import ChargingPolicy
 
@@ -109,7 +109,7 @@ class SimSettings:
     time_factors : 24 floats, mapping road class -> 24 floats, or None
         Travel-time multipliers by hour of day (congestion; None = free flow). Either one
         profile for every road, or one per road class of
-        :data:`networks.road_network.ROAD_CLASSES` (``motorway``, ``arterial``, ``local``;
+        :data:`networks.road_classes.ROAD_CLASSES` (``motorway``, ``arterial``, ``local``;
         a class left out keeps free flow; stored as ``((class, 24 factors), ...)`` in
         :data:`ROAD_CLASSES` order). A route's time at hour ``h`` is then
         ``t + sum_c t_c (F[c, h] - 1)`` with ``t_c`` its free-flow time on class ``c``

@@ -271,7 +271,7 @@ class SimulationConfig(_Strict):
         if isinstance(v, list) and bad(v):
             raise ValueError("congestion must be 'auto', 'none' or 24 hourly factors >= 1")
         if isinstance(v, dict):
-            from networks.road_network import ROAD_CLASSES
+            from networks.road_classes import ROAD_CLASSES
 
             unknown = sorted(set(v) - set(ROAD_CLASSES))
             if unknown:
