@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -228,12 +229,13 @@ def _one(i: int) -> tuple[dict[str, float], SimulationResult | None]:
 
 
 def _in_dask_worker() -> bool:
-    try:
-        from distributed import get_worker
-    except ImportError:
+    # a Dask worker has imported distributed; otherwise there is nothing to ask (and no
+    # reason to pay for importing it)
+    mod = sys.modules.get("distributed")
+    if mod is None:
         return False
     try:
-        get_worker()
+        mod.get_worker()
     except ValueError:
         return False
     return True
