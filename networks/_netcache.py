@@ -6,7 +6,7 @@ One ``network-<key>.npz`` file per entry, read with ``numpy.load(allow_pickle=Fa
   report, source, graph attributes, the POI table, the road network's crs/name/node table,
   and every node's and edge's attributes except edge geometries;
 * numeric arrays: the road network (node ids, lon/lat, CSR ``indptr``/``indices``/``data``
-  of ``time``, ``length`` and ``length_min``), the graph's node ids, edge ends and keys,
+  of ``time``, ``length``, ``length_min`` and ``road_class``), the graph's node ids, edge ends and keys,
   the order of every node's predecessors (so in-edge iteration order survives), and the
   edge geometries as coordinate runs.
 
@@ -40,10 +40,10 @@ from networks.road_network import RoadNetwork
 logger = logging.getLogger(__name__)
 
 #: Version of the file layout; a file of another version is a miss.
-FORMAT = 5
+FORMAT = 6  # 6: per-edge road class
 MAGIC = "evplan-network-cache"
 PREFIX, SUFFIX = "network-", ".npz"
-_MATRICES = ("time", "length", "length_min")
+_MATRICES = ("time", "length", "length_min", "road_class")
 
 
 class CacheFormatError(ValueError):
@@ -51,8 +51,10 @@ class CacheFormatError(ValueError):
 
 
 def cache_path(cache_dir: str | Path, key: str) -> Path:
-    """Path of the cache file of ``key`` in ``cache_dir``."""
-    return Path(cache_dir) / f"{PREFIX}{key}{SUFFIX}"
+    """Path of the cache file of ``key`` in ``cache_dir``. The file layout's
+    :data:`FORMAT` is part of the name, so checkouts writing different layouts into one
+    shared cache folder keep separate files instead of overwriting each other's."""
+    return Path(cache_dir) / f"{PREFIX}{key}-f{FORMAT}{SUFFIX}"
 
 
 # --------------------------------------------------------------------------- writing
@@ -203,6 +205,11 @@ def read_bundle(path: Path, key: str) -> dict[str, Any]:
     with np.load(path, allow_pickle=False) as z:
         if not isinstance(z, np.lib.npyio.NpzFile):
             raise CacheFormatError("not an .npz archive")
+        # numpy reads exactly the bytes an array needs and so never reaches the end of a
+        # member, where zipfile checks its CRC-32: check every member explicitly
+        bad = z.zip.testzip() if z.zip is not None else None
+        if bad is not None:
+            raise CacheFormatError(f"member {bad!r} fails its CRC-32 check")
         meta = json.loads(bytes(_arr(z, "meta", np.uint8, 1)).decode("utf-8"))
         if not isinstance(meta, dict) or meta.get("magic") != MAGIC:
             raise CacheFormatError("not an evplan network cache file")
@@ -259,6 +266,7 @@ def _network(arrays: dict[str, np.ndarray], meta: dict) -> RoadNetwork:
         node_table=_unframe(meta["node_table"]),
         name=str(meta["name"]),
         length_min=mats["length_min"],
+        road_class=mats["road_class"],
     )
 
 

@@ -17,16 +17,22 @@ MIN_WEIGHT = 1e-6
 
 
 def reduce_parallel(
-    rows: np.ndarray, cols: np.ndarray, ts: np.ndarray, ls: np.ndarray, n: int
-) -> tuple[sparse.csr_matrix, sparse.csr_matrix, sparse.csr_matrix]:
+    rows: np.ndarray,
+    cols: np.ndarray,
+    ts: np.ndarray,
+    ls: np.ndarray,
+    n: int,
+    classes: np.ndarray | None = None,
+) -> tuple[sparse.csr_matrix, ...]:
     """Collapse parallel edges into ``n x n`` CSR weights; self-loops are dropped.
 
     Returns
     -------
-    (time, length, length_min)
+    (time, length, length_min) or (time, length, length_min, road_class)
         ``time`` and ``length`` of the *fastest* parallel edge (ties: the first in
         ``(time)`` order), and ``length_min``, the *shortest* length over the parallel
-        edges. All three share one sparsity pattern.
+        edges. With ``classes`` (road-class code per edge), also the fastest edge's code
+        plus one (so that no stored value is zero). All share one sparsity pattern.
     """
     keep = rows != cols
     rows, cols, ts, ls = rows[keep], cols[keep], ts[keep], ls[keep]
@@ -41,7 +47,10 @@ def reduce_parallel(
     time = sparse.csr_matrix((ts, (rows, cols)), shape=(n, n))
     length = sparse.csr_matrix((ls, (rows, cols)), shape=(n, n))
     length_min = sparse.csr_matrix((shortest, (rows, cols)), shape=(n, n))
-    return time, length, length_min
+    if classes is None:
+        return time, length, length_min
+    code = np.asarray(classes, dtype=np.float64)[keep][order][first] + 1.0
+    return time, length, length_min, sparse.csr_matrix((code, (rows, cols)), shape=(n, n))
 
 
 def lengths_along_tree(
@@ -52,24 +61,41 @@ def lengths_along_tree(
     Pointer doubling: every iteration adds the accumulated length of the current ancestor
     and jumps to its ancestor, so a tree of depth D needs ``log2(D)`` vectorised passes.
     """
+    return sums_along_tree(pred, [edge_len], sources)[0]
+
+
+def sums_along_tree(
+    pred: np.ndarray, weights: list[sparse.csr_matrix], sources: np.ndarray
+) -> np.ndarray:
+    """Sum of each edge weight of ``weights`` from each source to every node along the
+    shortest-path tree ``pred`` (``(k, n)`` predecessors): shape ``(len(weights), k, n)``.
+
+    Pointer doubling on flat arrays: every pass adds the partial sum of each node's current
+    ancestor and jumps to that ancestor's ancestor, so a tree of depth D needs ``log2(D)``
+    passes of plain gathers (no masks). Roots and unreached nodes point at a sentinel cell
+    holding 0 that points at itself (adding it changes nothing: ``x + 0.0 == x``). One walk
+    serves every weight (the ancestor jumps are shared), so the per-road-class split of a
+    route's time costs one extra gather and add per class.
+    """
     k, n = pred.shape
+    w = len(weights)
+    size = k * n
     valid = pred >= 0
-    cols = np.broadcast_to(np.arange(n), (k, n))
-    acc = np.zeros((k, n))
-    acc[valid] = np.asarray(edge_len[pred[valid], cols[valid]]).ravel()
-    anc = np.where(valid, pred, -1)
-    flat_off = (np.arange(k) * n)[:, None]
-    while True:
-        live = anc >= 0
-        if not live.any():
-            break
-        target = (anc + flat_off)[live]
-        acc[live] += acc.ravel()[target]
-        nxt = np.full_like(anc, -1)
-        nxt[live] = anc.ravel()[target]
-        anc = nxt
-    acc[np.arange(k), sources] = 0.0
-    return acc
+    rows = np.repeat(np.arange(k, dtype=np.int64) * n, n).reshape(k, n)
+    anc = np.where(valid, pred + rows, size).ravel()
+    anc = np.r_[anc, size]  # the sentinel points at itself
+    acc = np.zeros((w, size + 1))
+    flat_valid = np.flatnonzero(valid.ravel())
+    pv, cv = pred.ravel()[flat_valid], flat_valid % n
+    for i, m in enumerate(weights):
+        acc[i, flat_valid] = np.asarray(m[pv, cv]).ravel()
+    while (anc[:size] != size).any():
+        for i in range(w):
+            acc[i] += acc[i].take(anc)
+        anc = anc.take(anc)
+    out = acc[:, :size].reshape(w, k, n)
+    out[:, np.arange(k), sources] = 0.0
+    return out
 
 
 def od_paths(

@@ -27,13 +27,22 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from networks._dijkstra_pool import dijkstra_columns
-from networks._routing import lengths_along_tree, od_paths, reduce_parallel
+from networks._routing import od_paths, reduce_parallel, sums_along_tree
 from networks.atomic import atomic_open
 from networks.errors import (
     InputFileError,
     NoDrivableRoadsError,
     SnapDistanceError,
     UnknownNodeError,
+)
+from networks.road_classes import (  # noqa: F401 - re-exported
+    ARTERIAL,
+    LOCAL,
+    MOTORWAY,
+    ROAD_CLASSES,
+    aligned_classes,
+    class_times,
+    road_class_of,
 )
 from networks.validate import validate_snap_distance
 
@@ -92,6 +101,9 @@ class RoadNetwork:
         Extra node attributes (e.g. place ``name``, ``population``) indexed by node index.
     name : str
         Human-readable label (file name or place).
+    road_class : scipy.sparse.csr_matrix, optional
+        ``n x n`` road-class code plus one (:data:`ROAD_CLASSES`; the +1 keeps every stored
+        value non-zero) of every edge, same pattern as ``time``; all ``local`` when absent.
     """
 
     node_ids: np.ndarray
@@ -103,6 +115,7 @@ class RoadNetwork:
     node_table: pd.DataFrame = field(default_factory=pd.DataFrame)
     name: str = ""
     length_min: sparse.csr_matrix | None = None
+    road_class: sparse.csr_matrix | None = None
 
     def __post_init__(self) -> None:
         self.node_ids = np.asarray(self.node_ids, dtype=np.int64)
@@ -121,6 +134,9 @@ class RoadNetwork:
             raise ValueError("length_min must be n_nodes x n_nodes")
         else:
             self.length_min = sparse.csr_matrix(self.length_min, dtype=np.float64)
+        self.time.sort_indices()
+        self.road_class = aligned_classes(self.time, self.road_class)
+        self._class_times: list[sparse.csr_matrix] | None = None
         if not self.crs:
             self.crs = utm_crs_for(float(np.mean(self.lon)), float(np.mean(self.lat)))
         transformer = pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
@@ -129,6 +145,20 @@ class RoadNetwork:
         self._index = pd.Index(self.node_ids)
         if not self._index.is_unique:
             raise ValueError("node_ids must be unique")
+
+    @property
+    def classes_present(self) -> np.ndarray:
+        """Sorted codes of the road classes that occur on at least one edge."""
+        assert self.road_class is not None  # set in __post_init__
+        return np.unique(self.road_class.data.astype(np.int64) - 1)
+
+    def class_times(self) -> list[sparse.csr_matrix]:
+        """Per road class (:data:`ROAD_CLASSES` order): the edge time where the edge is of
+        that class, 0 elsewhere (same pattern as :attr:`time`; cached)."""
+        if self._class_times is None:
+            assert self.road_class is not None
+            self._class_times = class_times(self.time, self.road_class)
+        return self._class_times
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -151,16 +181,22 @@ class RoadNetwork:
         index = pd.Index(nodes)
         lon = np.fromiter((G.nodes[n]["x"] for n in nodes), dtype=np.float64, count=len(nodes))
         lat = np.fromiter((G.nodes[n]["y"] for n in nodes), dtype=np.float64, count=len(nodes))
-        us, vs, ts, ls = [], [], [], []
+        us, vs, ts, ls, cs = [], [], [], [], []
         for u, v, data in G.edges(data=True):
             us.append(u)
             vs.append(v)
             ts.append(data[time_attr])
             ls.append(data[length_attr])
+            cs.append(road_class_of(data.get("highway")))
         rows = index.get_indexer(us)
         cols = index.get_indexer(vs)
-        time, length, length_min = reduce_parallel(
-            rows, cols, np.asarray(ts, dtype=float), np.asarray(ls, dtype=float), len(nodes)
+        time, length, length_min, road_class = reduce_parallel(
+            rows,
+            cols,
+            np.asarray(ts, dtype=float),
+            np.asarray(ls, dtype=float),
+            len(nodes),
+            classes=np.asarray(cs, dtype=np.int64),
         )
         table = pd.DataFrame(
             {
@@ -178,6 +214,7 @@ class RoadNetwork:
             node_table=table,
             name=name or str(G.graph.get("name", "")),
             length_min=length_min,
+            road_class=road_class,
         )
 
     # ------------------------------------------------------------------ basic facts
@@ -279,41 +316,62 @@ class RoadNetwork:
         return self._matrix(self.length_min, origins, destinations, cutoff)
 
     def route_matrices(
-        self, origins=None, destinations=None, *, cutoff: float | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self,
+        origins=None,
+        destinations=None,
+        *,
+        cutoff: float | None = None,
+        by_class: bool = False,
+    ) -> tuple[np.ndarray, ...]:
         """Travel time (s) and length (m) along the fastest route, the pair a driver
         experiences (the length is that of the fastest route, not the shortest distance of
         :meth:`distance_matrix`). ``cutoff`` is in seconds. Unreachable pairs are ``inf`` in
-        both."""
+        both.
+
+        With ``by_class``, also the route's free-flow time split by road class
+        (:data:`ROAD_CLASSES`), shape ``(n_classes, origins, destinations)``, summed along
+        the same fastest-route tree (0 where unreachable; the classes add up to the time up
+        to float rounding)."""
         org = self._check_indices(origins, "origins")
         dst = self._check_indices(destinations, "destinations")
+        n_c = len(ROAD_CLASSES)
         t_out = np.empty((org.size, dst.size))
         l_out = np.empty((org.size, dst.size))
+        c_out = np.zeros((n_c, org.size, dst.size)) if by_class else None
         limit = np.inf if cutoff is None else float(cutoff)
         uniq, inverse = np.unique(org, return_inverse=True)
-        chunk = max(1, min(max(uniq.size, 1), _BLOCK_VALUES // (2 * self.n_nodes)))
-        edge_len = self.length
+        present = self.classes_present.tolist() if by_class else []
+        chunk = max(1, min(max(uniq.size, 1), _BLOCK_VALUES // ((2 + len(present)) * self.n_nodes)))
+        weights = [self.length] + [self.class_times()[c] for c in present]
 
-        def block(s: int) -> tuple[int, np.ndarray, np.ndarray]:
+        def block(s: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
             src = uniq[s : s + chunk]
             d, pred = csgraph.dijkstra(
                 self.time, directed=True, indices=src, limit=limit, return_predecessors=True
             )
-            lens = lengths_along_tree(pred, edge_len, src)
-            lens[~np.isfinite(d)] = np.inf
-            return s, d[:, dst], lens[:, dst]
+            sums = sums_along_tree(pred, weights, src)
+            bad = ~np.isfinite(d)
+            sums[0][bad] = np.inf
+            sums[1:, bad] = 0.0
+            return s, d[:, dst], sums[0][:, dst], sums[1:][:, :, dst]
 
         t_res = np.empty((uniq.size, dst.size))
         l_res = np.empty((uniq.size, dst.size))
+        c_res = np.zeros((len(present), uniq.size, dst.size))
         starts = range(0, uniq.size, chunk)
         workers = _n_threads()
         mapper = ThreadPoolExecutor(workers).map if workers > 1 and len(starts) > 1 else map
-        for s, d, ln in mapper(block, starts):
+        for s, d, ln, cl in mapper(block, starts):
             t_res[s : s + d.shape[0]] = d
             l_res[s : s + d.shape[0]] = ln
+            c_res[:, s : s + d.shape[0]] = cl
         t_out[:] = t_res[inverse]
         l_out[:] = l_res[inverse]
-        return t_out, l_out
+        if c_out is None:
+            return t_out, l_out
+        for i, c in enumerate(present):
+            c_out[c] = c_res[i][inverse]
+        return t_out, l_out, c_out
 
     def energy_matrix(
         self, origins=None, destinations=None, *, kwh_per_km: float, cutoff: float | None = None
@@ -424,6 +482,8 @@ class RoadNetwork:
         lens = np.asarray(self.length[coo_t.row, coo_t.col]).ravel()
         assert self.length_min is not None  # set in __post_init__
         lens_min = np.asarray(self.length_min[coo_t.row, coo_t.col]).ravel()
+        assert self.road_class is not None
+        classes = np.asarray(self.road_class[coo_t.row, coo_t.col]).ravel()
         extra = {
             f"attr_{c}": self.node_table[c].to_numpy(dtype=object).astype(str)
             for c in self.node_table.columns
@@ -442,6 +502,7 @@ class RoadNetwork:
                 time=coo_t.data,
                 length=lens,
                 length_min=lens_min,
+                road_class=classes,
                 crs=np.array(self.crs),
                 name=np.array(self.name),
                 **extra,
@@ -466,6 +527,12 @@ class RoadNetwork:
             if "length_min" in z.files
             else None
         )
+        # files written before road classes existed: every edge local
+        rc = (
+            sparse.csr_matrix((z["road_class"], (z["row"], z["col"])), shape=(n, n))
+            if "road_class" in z.files
+            else None
+        )
         table = pd.DataFrame({k[5:]: z[k] for k in z.files if k.startswith("attr_")})
         for c in table.columns:
             table.loc[z[f"null_{c}"], c] = None
@@ -481,6 +548,7 @@ class RoadNetwork:
             node_table=table,
             name=str(z["name"]),
             length_min=ln_min,
+            road_class=rc,
         )
 
 

@@ -13,7 +13,7 @@ import simpy
 from simpy.events import NORMAL, Event, EventPriority
 
 from sim.policies import StationChoice
-from sim.routes import RouteTables
+from sim.routes import RouteTables, congested
 from sim.settings import SimSettings
 from sim.vehicles import VehicleModel
 
@@ -30,6 +30,7 @@ class RowsMixin:
     models: list[VehicleModel]
     routes: RouteTables
     hour_factors: np.ndarray
+    by_class: bool
     temp: float
     compat: list[np.ndarray]
     reserve_soc: float
@@ -51,7 +52,8 @@ class RowsMixin:
         if row is None:
             mdl, r = self.models[m], self.routes
             length = r.to_l[prow]
-            t = mdl.drive_time_s(length, r.to_t[prow] * self.hour_factors[h])
+            tc = r.to_tc[:, prow] if r.to_tc is not None and self.by_class else None
+            t = mdl.drive_time_s(length, congested(r.to_t[prow], tc, self.hour_factors, h))
             row = (t, length, mdl.energy_kwh(length, t, self.temp))
             self._to_rows[key] = row
         return row
@@ -64,7 +66,8 @@ class RowsMixin:
         if row is None:
             mdl, r = self.models[m], self.routes
             length = r.from_l[prow]
-            t = mdl.drive_time_s(length, r.from_t[prow] * self.hour_factors[h])
+            tc = r.from_tc[:, prow] if r.from_tc is not None and self.by_class else None
+            t = mdl.drive_time_s(length, congested(r.from_t[prow], tc, self.hour_factors, h))
             row = (t, length, mdl.energy_kwh(length, t, self.temp))
             self._from_rows[key] = row
         return row
@@ -121,7 +124,7 @@ def next_charger_kwh(
     dest: np.ndarray,
     home: np.ndarray,
     has_home: np.ndarray,
-    factor: np.ndarray,
+    hours: np.ndarray,
     k1_of: np.ndarray,
 ) -> np.ndarray:
     """Per trip leg: energy from its destination to the nearest compatible public charger or
@@ -138,14 +141,25 @@ def next_charger_kwh(
         if sel.size == 0:
             continue
         if eng.n_st and eng.compat[m].any():
+            # one row per distinct (destination, hour): every element is computed by the
+            # same elementwise operations as per trip, so the values are identical
             cols = np.flatnonzero(eng.compat[m])
-            length = r.to_l[np.ix_(rows[sel], cols)]
-            t = mdl.drive_time_s(length, r.to_t[np.ix_(rows[sel], cols)] * factor[sel, None])
-            out[sel] = mdl.energy_kwh(length, t, eng.temp).min(axis=1)
+            uniq, inv = np.unique(rows[sel] * 24 + hours[sel], return_inverse=True)
+            u_row, u_h = uniq // 24, uniq % 24
+            ix = np.ix_(u_row, cols)
+            length = r.to_l[ix]
+            tc = r.to_tc[:, ix[0], ix[1]] if eng.by_class else None
+            t_ff = congested(r.to_t[ix], tc, eng.hour_factors, u_h[:, None])
+            t = mdl.drive_time_s(length, t_ff)
+            out[sel] = mdl.energy_kwh(length, t, eng.temp).min(axis=1)[inv.ravel()]
         hs = sel[has_home[sel]]
         if hs.size and eng.home_prof[m] is not None:
-            t_h, l_h = r.legs(dest[hs], home[hs])
-            e_h = mdl.energy_kwh(l_h, mdl.drive_time_s(l_h, t_h * factor[hs]), eng.temp)
+            trio = np.stack([dest[hs], home[hs], hours[hs]], axis=1)
+            u, inv = np.unique(trio, axis=0, return_inverse=True)
+            legs = r.legs(u[:, 0], u[:, 1], by_class=eng.by_class)
+            l_h = legs[1]
+            t_h = congested(legs[0], legs[2] if eng.by_class else None, eng.hour_factors, u[:, 2])
+            e_h = mdl.energy_kwh(l_h, mdl.drive_time_s(l_h, t_h), eng.temp)[inv.ravel()]
             out[hs] = np.minimum(out[hs], e_h)
     out[np.arange(n_t) == k1_of - 1] = 0.0
     return out

@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import multiprocessing as mp
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,7 +22,7 @@ from sim.inputs import validate_stations, validate_trips
 from sim.kpis import KPIS
 from sim.model import Engine
 from sim.results import SimulationResult, build_result
-from sim.routes import RouteTables
+from sim.routes import RouteTables, shared_tables
 from sim.settings import SimSettings
 from sim.vehicles import VehicleModel
 
@@ -94,13 +99,22 @@ def replicate(
     return_runs: bool = False,
     on_run: Callable[[int, SimulationResult], None] | None = None,
     start: int = 0,
+    workers: int | None = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Run ``replications`` independent runs and summarise every KPI.
 
     Seeds come from ``numpy.random.SeedSequence(seed).spawn(replications)``. ``trips`` may be
     a callable ``rng -> trips DataFrame`` to regenerate demand in every replication (with a
     generator independent of the simulation's); otherwise the same trips are reused and only
-    the simulation's randomness varies. Route tables are computed once for all runs.
+    the simulation's randomness varies. Route tables are computed once for all runs (and
+    reused by later calls on the same network, :func:`sim.routes.shared_tables`).
+
+    Runs go to a pool of ``workers`` forked processes (default
+    :func:`replication_workers`: the CPUs available, one inside a Dask worker or a
+    daemonic process, and one for small jobs, fewer than :data:`MIN_PARALLEL_TRIPS` trips
+    over all runs). Each run's generator comes from the seed sequence by its index and
+    results are gathered in run order, so the output does not depend on ``workers``;
+    ``on_run`` is called in the parent, in run order.
 
     Returns
     -------
@@ -130,20 +144,18 @@ def replicate(
             [np.r_[d["origin"].to_numpy(), d["destination"].to_numpy()] for d in demand]
         ).astype(np.int64)
     )
-    routes = RouteTables(network, nodes, st["node"].to_numpy(dtype=np.int64))
+    routes = shared_tables(
+        network, nodes, st["node"].to_numpy(dtype=np.int64), by_class=settings.per_class
+    )
+    job = _Job(network, stations, demand, vehicles, settings, children, routes, on_run is not None)
+    n_workers = replication_workers(len(children), workers)
+    if workers is None and sum(len(d) for d in demand) < MIN_PARALLEL_TRIPS:
+        n_workers = 1  # forking and shipping results back would cost more than it saves
     runs = []
-    for i, (child, tr) in enumerate(zip(children, demand, strict=True)):
-        res = simulate(
-            network,
-            stations,
-            tr,
-            vehicles=vehicles,
-            settings=settings,
-            seed=np.random.default_rng(child),
-            routes=routes,
-        )
-        runs.append(res.kpis())
+    for i, (kpis, res) in enumerate(_run_all(job, n_workers)):
+        runs.append(kpis)
         if on_run is not None:  # e.g. keep each run's waits for charts that match the KPIs
+            assert res is not None
             on_run(start + i, res)
         logger.info("replication %d/%d done", start + i + 1, replications)
     table = pd.DataFrame(runs)
@@ -177,3 +189,94 @@ def summarise(runs: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
             lo, hi = max(lo, low), min(hi, high)
         rows[col] = {"mean": mean, "std": std, "ci_low": lo, "ci_high": hi, "n": n}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+# --------------------------------------------------------------------------- parallel runs
+@dataclass(frozen=True)
+class _Job:
+    """Everything a replication needs (inherited by forked workers, never serialised)."""
+
+    network: RoadNetwork
+    stations: pd.DataFrame | None
+    demand: list[pd.DataFrame]
+    vehicles: dict[str, VehicleModel]
+    settings: SimSettings
+    seeds: list[np.random.SeedSequence]
+    routes: RouteTables
+    keep_results: bool
+
+
+#: Below this many trips over all runs, ``workers=None`` runs them in this process.
+MIN_PARALLEL_TRIPS = 20_000
+
+#: The job of the pool being run (set before forking, read by the workers).
+_JOB: _Job | None = None
+
+
+def _one(i: int) -> tuple[dict[str, float], SimulationResult | None]:
+    job = _JOB
+    assert job is not None
+    res = simulate(
+        job.network,
+        job.stations,
+        job.demand[i],
+        vehicles=job.vehicles,
+        settings=job.settings,
+        seed=np.random.default_rng(job.seeds[i]),
+        routes=job.routes,
+    )
+    return res.kpis(), (res if job.keep_results else None)
+
+
+def _in_dask_worker() -> bool:
+    # a Dask worker has imported distributed; otherwise there is nothing to ask (and no
+    # reason to pay for importing it)
+    mod = sys.modules.get("distributed")
+    if mod is None:
+        return False
+    try:
+        mod.get_worker()
+    except ValueError:
+        return False
+    return True
+
+
+def replication_workers(runs: int, workers: int | None = None) -> int:
+    """Processes for ``runs`` replications: ``workers`` if given, else the CPUs this process
+    may use (``EVPLAN_SIM_WORKERS`` overrides); 1 inside a Dask worker (Dask already
+    spreads tasks over processes), in a daemonic process (no children allowed) or without
+    the ``fork`` start method."""
+    if workers is not None:
+        if not (isinstance(workers, int) and workers >= 1):
+            raise SimSettingsError(f"workers = {workers!r} must be an integer >= 1")
+        n = workers
+    else:
+        env = os.environ.get("EVPLAN_SIM_WORKERS")
+        n = int(env) if env else _cpus()
+    if mp.current_process().daemon or "fork" not in mp.get_all_start_methods() or _in_dask_worker():
+        n = 1
+    return max(1, min(n, runs))
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _run_all(job: _Job, workers: int) -> Iterator[tuple[dict[str, float], SimulationResult | None]]:
+    """Run every replication of ``job`` (in order), serially or in a forked pool."""
+    global _JOB
+    _JOB = job
+    try:
+        idx = range(len(job.seeds))
+        if workers <= 1:
+            yield from map(_one, idx)
+            return
+        # fork: the workers inherit the job (network, route tables, trips) without a copy;
+        # only each run's KPIs (and, with on_run, its result) come back
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            yield from pool.map(_one, idx)
+    finally:
+        _JOB = None

@@ -26,8 +26,10 @@ from simpy.events import Event
 
 from networks.road_network import RoadNetwork
 from sim._engine_util import CountingEnvironment, RowsMixin, next_charger_kwh, takes_next
+from sim.fast import settle
+from sim.policies import SocThreshold
 from sim.records import SessionLog, TripLog
-from sim.routes import RouteTables
+from sim.routes import RouteTables, congested, shared_tables
 from sim.settings import SimSettings
 from sim.vehicles import ChargeProfile, VehicleModel
 
@@ -69,7 +71,6 @@ class Engine(RowsMixin):
         keys = sorted(trips["vehicle_model"].unique())
         self.model_keys = keys
         self.models = [vehicles[k] for k in keys]
-        midx = {k: i for i, k in enumerate(keys)}
         # ---- vehicles: contiguous trip ranges (trips are sorted by vehicle, chain_seq)
         vid = trips["vehicle_id"].to_numpy()
         n_t = len(trips)
@@ -81,14 +82,18 @@ class Engine(RowsMixin):
         self.vehicle_ids = vid[starts] if n_t else np.empty(0)
         self.v_k0, self.v_k1 = starts.tolist(), ends.tolist()
         v_model = trips["vehicle_model"].to_numpy()[starts] if n_t else np.empty(0, dtype=object)
-        self.v_m = [midx[k] for k in v_model]
-        self.v_cap = [self.models[m].usable_kwh(temp) for m in self.v_m]
+        # per-model constants looked up by index (no Python call per vehicle or trip)
+        key_index = pd.Index(keys)
+        v_m_arr = key_index.get_indexer(v_model).astype(np.int64)
+        caps = np.asarray([mdl.usable_kwh(temp) for mdl in self.models], dtype=float)
+        self.v_m = v_m_arr.tolist()
+        self.v_cap = caps[v_m_arr].tolist() if n_t else []
         home_draw = rng.random(self.n_veh)
         lo, hi = settings.soc_range()
         soc_draw = rng.uniform(lo, hi, self.n_veh)
         self.v_has_home = (home_draw < settings.home_charging_share).tolist()
         origin = trips["origin"].to_numpy()
-        self.v_home = [int(origin[k]) for k in self.v_k0]
+        self.v_home = origin[starts].astype(np.int64).tolist() if n_t else []
         soc0 = np.where(self.v_has_home, settings.home_target_soc, soc_draw)
         if "initial_soc" in trips.columns:
             given = trips["initial_soc"].to_numpy(dtype=float)[starts]
@@ -97,22 +102,32 @@ class Engine(RowsMixin):
         # ---- routes and per-trip legs (model-specific speed cap and consumption)
         dest = trips["destination"].to_numpy()
         st_nodes = stations["node"].to_numpy(dtype=np.int64)
+        by_class = settings.per_class
+        t_routes = time.perf_counter()
         if (
             routes is None
+            or routes.network is not network
+            or (by_class and not routes.by_class)
             or not routes.covers(np.r_[origin, dest])
             or not np.array_equal(routes.station_nodes, st_nodes)
         ):
-            routes = RouteTables(network, np.r_[origin, dest], st_nodes)
+            routes = shared_tables(network, np.r_[origin, dest], st_nodes, by_class=by_class)
         self.routes = routes
-        t_raw, l_raw = routes.legs(origin, dest)
+        self.by_class = by_class
+        legs = routes.legs(origin, dest, by_class=by_class)
+        # route work of this run (0-ish when the study-level cache had the tables)
+        self.routes_seconds = time.perf_counter() - t_routes
+        l_raw = legs[1]
         depart = trips["depart_s"].to_numpy(dtype=float)
-        self.hour_factors = np.asarray(settings.time_factors or (1.0,) * 24, dtype=float)
-        f_leg = self.hour_factors[(depart // 3600.0 % 24).astype(np.int64)]
+        table = settings.factor_table()
+        self.hour_factors = np.ones(24) if table is None else table
+        hours = (depart // 3600.0 % 24).astype(np.int64)
+        t_cong = congested(legs[0], legs[2] if by_class else None, self.hour_factors, hours)
         t_leg, e_leg = np.empty(n_t), np.empty(n_t)
-        trip_m = np.asarray([midx[k] for k in trips["vehicle_model"].to_numpy()], dtype=np.int64)
+        trip_m = key_index.get_indexer(trips["vehicle_model"].to_numpy()).astype(np.int64)
         for m, mdl in enumerate(self.models):
             sel = trip_m == m
-            t_leg[sel] = mdl.drive_time_s(l_raw[sel], t_raw[sel] * f_leg[sel])
+            t_leg[sel] = mdl.drive_time_s(l_raw[sel], t_cong[sel])
             e_leg[sel] = mdl.energy_kwh(l_raw[sel], t_leg[sel], temp)
         self.origin, self.dest = origin.tolist(), dest.tolist()
         self.depart = trips["depart_s"].to_numpy(dtype=float).tolist()
@@ -159,7 +174,7 @@ class Engine(RowsMixin):
         self.next_day = np.minimum(np.r_[nxt[1:], n_t], k1_of).tolist() if n_t else []
         has_home_t = np.repeat(np.asarray(self.v_has_home, dtype=bool), np.diff(np.r_[starts, n_t]))
         home_t = np.repeat(np.asarray(self.v_home, dtype=np.int64), np.diff(np.r_[starts, n_t]))
-        e_next = next_charger_kwh(self, trip_m, dest, home_t, has_home_t, f_leg, k1_of)
+        e_next = next_charger_kwh(self, trip_m, dest, home_t, has_home_t, hours, k1_of)
         cap_t = (
             np.asarray(self.v_cap, dtype=float)[
                 np.repeat(np.arange(self.n_veh), np.diff(np.r_[starts, n_t]))
@@ -168,7 +183,13 @@ class Engine(RowsMixin):
             else np.empty(0)
         )
         res_kwh = self.reserve_soc * cap_t
-        if margin is not None:
+        if margin is not None and type(pol.when) is SocThreshold:
+            # SocThreshold.margin_kwh as arrays: max(reserve, buffer + look-ahead), the same
+            # float expressions as the scalar method
+            w = pol.when
+            comfort = w.buffer_soc * cap_t + (e_next if w.look_ahead else 0.0)
+            self.margin = np.maximum(w.reserve_soc * cap_t, comfort).tolist()
+        elif margin is not None:
             self.margin = [float(margin(c, e)) for c, e in zip(cap_t, e_next, strict=True)]
         else:
             self.margin = res_kwh.tolist()
@@ -192,6 +213,9 @@ class Engine(RowsMixin):
         self.st_seq = [0] * self.n_st
         self.events = 0
         self.run_seconds = 0.0
+        self.fast_seconds = 0.0  # sim.fast.settle
+        self.settled_vehicles = self.settled_trips = 0
+        self.event_vehicles = self.n_veh
         self.prepare_seconds = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ helpers
@@ -232,14 +256,25 @@ class Engine(RowsMixin):
         self.env = env
         self.res = [simpy.Resource(env, capacity=int(p)) for p in self.st_plugs]
         proc = env.process
-        for v in range(self.n_veh):
+        if self.settings.engine == "fast":
+            # vehicles that never reach a public decision are settled in numpy (sim.fast);
+            # the others run wholly as SimPy processes, in vehicle order as in the full path
+            event_veh = np.flatnonzero(settle(self)).tolist()
+        else:
+            event_veh = list(range(self.n_veh))
+        self.event_vehicles = len(event_veh)
+        for v in event_veh:
             proc(self._vehicle(v))
         t0 = time.perf_counter()
         env.run(until=self.settings.horizon_s)
         self.run_seconds = time.perf_counter() - t0
         self.events = env.scheduled
         logger.info(
-            "simulated %d vehicles, %d events in %.2f s", self.n_veh, self.events, self.run_seconds
+            "simulated %d vehicles (%d as events), %d events in %.2f s",
+            self.n_veh,
+            len(event_veh),
+            self.events,
+            self.run_seconds,
         )
 
     def _vehicle(self, v: int) -> Generator[Event, Any, None]:

@@ -15,6 +15,9 @@ import numpy as np
 
 __all__ = ["SessionLog", "TripLog"]
 
+#: numpy dtype of each typecode used (8-byte ``q``/``d``, 1-byte ``b``)
+_DTYPES = {"q": np.int64, "d": np.float64, "b": np.int8}
+
 
 class _Log:
     """Append-only columnar table; subclasses define ``COLUMNS`` (name -> array typecode)."""
@@ -27,6 +30,16 @@ class _Log:
 
     def __len__(self) -> int:
         return len(next(iter(self._cols.values()))) if self._cols else 0
+
+    def extend(self, **columns: np.ndarray) -> None:
+        """Append many rows at once from numpy arrays, one per column (all columns, equal
+        lengths): raw bytes are copied, no Python object per value."""
+        sizes = {np.asarray(columns[name]).size for name in self.COLUMNS}
+        if len(sizes) > 1:
+            raise ValueError(f"columns of unequal length: {sorted(sizes)}")
+        for name, code in self.COLUMNS.items():
+            arr = np.ascontiguousarray(columns[name], dtype=_DTYPES[code])
+            self._cols[name].frombytes(arr.tobytes())
 
     def column(self, name: str) -> np.ndarray:
         """Column ``name`` as a numpy array (``int64``, ``float64`` or ``bool``), in row order.

@@ -152,8 +152,13 @@ def build_result(eng: Engine) -> SimulationResult:
         events=eng.events,
         timings={
             "prepare_s": eng.prepare_seconds,
-            "routes_s": eng.routes.seconds,
+            "routes_s": eng.routes_seconds,
             "run_s": eng.run_seconds,
+            "fast_s": eng.fast_seconds,
+            "events": eng.events,
+            "vehicles_as_events": eng.event_vehicles,
+            "vehicles_settled": eng.settled_vehicles,
+            "trips_settled": eng.settled_trips,
         },
     )
 
@@ -172,14 +177,16 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
             out[c][k] = log.column(c)
     # trips after a terminal event (stranded / unroutable) are cancelled; a trip that
     # departed but has no record was cut by the horizon
-    for v in range(eng.n_veh):
-        k0, k1, cur = eng.v_k0[v], eng.v_k1[v], eng.cur_trip[v]
-        if cur < 0:
-            continue
-        if status[cur] == UNROUTABLE:
-            status[cur + 1 : k1] = CANCELLED
-        elif status[cur] == NOT_STARTED and cur >= k0:
-            status[cur] = IN_PROGRESS
+    # (vectorised over vehicles: their trip ranges are disjoint)
+    cur = np.asarray(eng.cur_trip, dtype=np.int64)
+    k0_v = np.asarray(eng.v_k0, dtype=np.int64)
+    k1_v = np.asarray(eng.v_k1, dtype=np.int64)
+    seen = cur >= 0
+    at = np.where(seen, status[np.maximum(cur, 0)] if n else 0, -1)
+    unroutable = seen & (at == UNROUTABLE)
+    in_progress = seen & (at == NOT_STARTED) & (cur >= k0_v)
+    status[_ranges(cur[unroutable] + 1, k1_v[unroutable])] = CANCELLED
+    status[cur[in_progress]] = IN_PROGRESS
     cap = np.repeat(np.asarray(eng.v_cap), np.asarray(eng.v_k1) - np.asarray(eng.v_k0))
     df["departed_s"] = out["departed_s"]
     df["arrived_s"] = out["arrived_s"]
@@ -210,9 +217,23 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
     return df
 
 
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(starts[i], ends[i])`` (empty where ``ends <= starts``)."""
+    lens = np.maximum(ends - starts, 0)
+    total = int(lens.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    offsets = np.repeat(np.cumsum(lens) - lens, lens)
+    return np.repeat(starts, lens) + (np.arange(total) - offsets)
+
+
 def _sessions_table(eng: Engine) -> pd.DataFrame:
     log = eng.session_log
     rec = {c: log.column(c) for c in log.COLUMNS}
+    # by vehicle, each vehicle's visits in its own (time) order: the same table whichever
+    # engine path (sim.fast settles some vehicles without events) wrote the records
+    order = np.argsort(rec["v"], kind="stable")
+    rec = {c: a[order] for c, a in rec.items()}
     n_rec = len(log)
     v = rec["v"]
     st = rec["station"]

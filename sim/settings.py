@@ -33,8 +33,13 @@ Emission defaults (all overridable):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from typing import Any
 
+import numpy as np
+
+from networks.road_classes import ROAD_CLASSES
 from sim._errors import SimSettingsError
 from sim.policies import ChargingPolicy
 
@@ -101,14 +106,26 @@ class SimSettings:
         at least this state of charge (a tow / roadside charge; assumption 0.2).
     precondition : bool
         Drivers of models that can precondition their pack before DC charging do so.
-    time_factors : tuple of 24 floats or None
-        Travel-time multipliers by hour of day (congestion; None = free flow). Applied to
-        leg times (planned departure hour) and to approach/continuation legs of charging
-        stops (hour of the decision), so HVAC energy follows.
+    time_factors : 24 floats, mapping road class -> 24 floats, or None
+        Travel-time multipliers by hour of day (congestion; None = free flow). Either one
+        profile for every road, or one per road class of
+        :data:`networks.road_classes.ROAD_CLASSES` (``motorway``, ``arterial``, ``local``;
+        a class left out keeps free flow; stored as ``((class, 24 factors), ...)`` in
+        :data:`ROAD_CLASSES` order). A route's time at hour ``h`` is then
+        ``t + sum_c t_c (F[c, h] - 1)`` with ``t_c`` its free-flow time on class ``c``
+        (so factors of 1 give free flow exactly); the route itself stays the free-flow
+        fastest one. Applied to leg times (planned departure hour) and to
+        approach/continuation legs of charging stops (hour of the decision), so HVAC energy
+        follows.
     petrol_wtt_kg_co2_per_l, diesel_wtt_kg_co2_per_l, grid_loss_share : float
         Well-to-wheel terms (module docstring).
     ice_cold_penalty_per_c, ice_cold_ref_c : float
         ICE fuel-consumption increase per kelvin below the reference temperature.
+    engine : {"fast", "full"}
+        ``"fast"`` (default): vehicles that never reach a public-charging decision (nor a
+        stranding, nor the horizon) are settled in vectorised numpy and only the others run
+        as SimPy processes; ``"full"``: every vehicle is a SimPy process (the reference).
+        Both give identical tables (docs/simulation.md, "Fast path").
     """
 
     ambient_temp_c: float = 20.0
@@ -133,12 +150,18 @@ class SimSettings:
     warmup_s: float = 0.0
     recovery_soc: float = RECOVERY_SOC
     precondition: bool = False
-    time_factors: tuple[float, ...] | None = None
+    time_factors: (
+        tuple[float, ...]
+        | tuple[tuple[str, tuple[float, ...]], ...]
+        | Mapping[str, Sequence[float]]
+        | None
+    ) = None
     petrol_wtt_kg_co2_per_l: float = PETROL_WTT_KG_CO2_PER_L
     diesel_wtt_kg_co2_per_l: float = DIESEL_WTT_KG_CO2_PER_L
     grid_loss_share: float = KZ_GRID_LOSS_SHARE
     ice_cold_penalty_per_c: float = ICE_COLD_PENALTY_PER_C
     ice_cold_ref_c: float = 25.0
+    engine: str = "fast"
 
     def __post_init__(self) -> None:
         def fail(name: str, why: str) -> SimSettingsError:
@@ -194,22 +217,33 @@ class SimSettings:
         if not (0 <= self.recovery_soc <= 1):
             raise fail("recovery_soc", "must be in [0, 1]")
         if self.time_factors is not None:
-            tf = tuple(self.time_factors)
-            if len(tf) != 24 or not all(
-                isinstance(x, (int, float)) and math.isfinite(x) and x >= 1.0 for x in tf
-            ):
-                raise fail("time_factors", "must be 24 hourly travel-time multipliers >= 1")
-            object.__setattr__(self, "time_factors", tuple(float(x) for x in tf))
+            tf = _hourly_factors(self.time_factors, fail)
+            object.__setattr__(self, "time_factors", tf if tf else None)
+        if self.engine not in ("fast", "full"):
+            raise fail("engine", 'must be "fast" or "full"')
         if self.horizon_s is not None and not (self.horizon_s > 0):
             raise fail("horizon_s", "must be > 0 seconds or None")
         if not isinstance(self.policy, ChargingPolicy):
             raise fail("policy", "must be a sim.ChargingPolicy")
 
-    def time_factor(self, t_s: float) -> float:
-        """Travel-time multiplier at time ``t_s`` (1 without congestion)."""
-        if self.time_factors is None:
-            return 1.0
-        return self.time_factors[int(t_s // 3600.0) % 24]
+    @property
+    def per_class(self) -> bool:
+        """Whether :attr:`time_factors` is a per-road-class mapping."""
+        tf: Any = self.time_factors
+        return tf is not None and bool(tf) and isinstance(tf[0], tuple)
+
+    def factor_table(self) -> np.ndarray | None:
+        """Congestion factors as an array: None (free flow), ``(24,)`` (one profile) or
+        ``(n_classes, 24)`` (per road class, :data:`ROAD_CLASSES` order)."""
+        tf: Any = self.time_factors
+        if tf is None:
+            return None
+        if not self.per_class:
+            return np.asarray(tf, dtype=float)
+        out = np.ones((len(ROAD_CLASSES), 24))
+        for name, row in tf:
+            out[ROAD_CLASSES.index(str(name))] = row
+        return out
 
     def ice_factor(self, temp_c: float) -> float:
         """ICE fuel-consumption multiplier at ``temp_c`` (winter penalty)."""
@@ -233,3 +267,48 @@ class SimSettings:
             f.name: (repr(getattr(self, f.name)) if f.name == "policy" else getattr(self, f.name))
             for f in fields(self)
         }
+
+
+def _hourly_factors(tf: object, fail: Callable[[str, str], SimSettingsError]) -> tuple:
+    """Normalise ``time_factors``: 24 floats, or ``((class, 24 floats), ...)`` in
+    :data:`ROAD_CLASSES` order from a mapping (or from pairs)."""
+
+    def profile(x: object) -> tuple[float, ...] | None:
+        if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+            return None
+        vals = tuple(x)  # type: ignore[call-overload]
+        if len(vals) != 24 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 1
+            for v in vals
+        ):
+            return None
+        return tuple(float(v) for v in vals)
+
+    if isinstance(tf, Mapping) or (
+        isinstance(tf, tuple) and tf and all(isinstance(p, tuple) and len(p) == 2 for p in tf)
+    ):
+        items = dict(tf.items() if isinstance(tf, Mapping) else tf)  # type: ignore[arg-type]
+        unknown = [k for k in items if k not in ROAD_CLASSES]
+        if unknown:
+            raise fail(
+                "time_factors",
+                f"names unknown road class(es) {unknown}; known: {list(ROAD_CLASSES)}",
+            )
+        out = []
+        for name in ROAD_CLASSES:
+            if name in items:
+                row = profile(items[name])
+                if row is None:
+                    raise fail(
+                        "time_factors", f"[{name!r}] must be 24 hourly travel-time multipliers >= 1"
+                    )
+                out.append((name, row))
+        return tuple(out)
+    row = profile(tf)
+    if row is None:
+        raise fail(
+            "time_factors",
+            "must be 24 hourly travel-time multipliers >= 1 or a mapping road class -> 24 "
+            f"multipliers (classes {list(ROAD_CLASSES)})",
+        )
+    return row

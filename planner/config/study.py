@@ -319,15 +319,34 @@ class SimulationConfig(_Strict):
     comfort_buffer: float = Field(0.2, ge=0, le=0.9)  # Franke et al. 2012: 20-25 %
     look_ahead: bool = True
     precondition: bool = False
-    # hourly travel-time multipliers: "auto" = the city profile for city studies, free flow
-    # otherwise; "none" = free flow; or 24 numbers >= 1
-    congestion: Literal["auto", "none"] | list[float] = "auto"
+    # hourly travel-time multipliers: "auto" = the city per-road-class profile for city
+    # studies, free flow otherwise; "none" = free flow; 24 numbers >= 1 (every road); or a
+    # mapping {motorway: [24], arterial: [24], local: [24]} (a class left out: free flow)
+    congestion: Literal["auto", "none"] | list[float] | dict[str, list[float]] = "auto"
+    # "fast": vehicles that never reach a public-charging decision are settled in numpy and
+    # only the others run as SimPy events (identical results); "full": every vehicle in SimPy
+    engine: Literal["fast", "full"] = "fast"
 
     @field_validator("congestion")
     @classmethod
     def _congestion(cls, v):
-        if isinstance(v, list) and (len(v) != 24 or any(not x >= 1 for x in v)):
+        def bad(row) -> bool:
+            return len(row) != 24 or any(not x >= 1 for x in row)
+
+        if isinstance(v, list) and bad(v):
             raise ValueError("congestion must be 'auto', 'none' or 24 hourly factors >= 1")
+        if isinstance(v, dict):
+            from networks.road_classes import ROAD_CLASSES
+
+            unknown = sorted(set(v) - set(ROAD_CLASSES))
+            if unknown:
+                raise ValueError(
+                    f"congestion names unknown road class(es) {unknown}; "
+                    f"known: {list(ROAD_CLASSES)}"
+                )
+            for name, row in v.items():
+                if bad(row):
+                    raise ValueError(f"congestion.{name} must be 24 hourly factors >= 1")
         return v
 
     @field_validator("start_soc")

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "CITY_CONGESTION",
+    "CITY_CONGESTION_BY_CLASS",
     "EXTENSIVE_KPIS",
     "StudySimulator",
     "sim_settings",
@@ -48,6 +49,23 @@ CITY_CONGESTION: tuple[float, ...] = (
     1.5, 1.8, 1.9, 1.6,  # 16-19 h
     1.3, 1.15, 1.05, 1.05,  # 20-23 h
 )  # fmt: skip
+
+#: Per-road-class scale of the excess travel time ``F - 1`` of :data:`CITY_CONGESTION` for
+#: ``congestion: auto`` in city studies (docs/simulation.md, "Congestion per road class").
+#: The ordering follows the Texas A&M Transportation Institute's Urban Mobility Report,
+#: which reports separate peak travel time indices for freeways and for arterial streets,
+#: freeways being the more congested in large cities; the ratios themselves (motorway 1.25,
+#: arterial 1.0, local 0.6) are assumptions, not calibrated figures. The arterial profile
+#: is the city profile itself (arterials carry most urban vehicle-km in cities without a
+#: freeway network, like Almaty); its 1.8-1.9 peaks sit at the top of the published
+#: city-wide TTI range (US BTS, Transportation Statistics Annual Report 2003, from TTI's
+#: Urban Mobility Study: 75-area average 1.39 in 2000, Los Angeles 1.90).
+CITY_CLASS_SCALE: dict[str, float] = {"motorway": 1.25, "arterial": 1.0, "local": 0.6}
+#: Default per-class hourly factors of city studies (``simulation.congestion: auto``).
+CITY_CONGESTION_BY_CLASS: dict[str, tuple[float, ...]] = {
+    name: tuple(round(1.0 + a * (f - 1.0), 6) for f in CITY_CONGESTION)
+    for name, a in CITY_CLASS_SCALE.items()
+}
 
 #: KPIs that are totals over the fleet: scaled by the demand expansion factor when the
 #: simulated fleet is a sample (``demand.max_trips``). Waits, shares and peaks are not.
@@ -77,10 +95,13 @@ EXTENSIVE_KPIS = (
 def sim_settings(cfg: StudyConfig, *, temperature_c: float | None = None) -> sim.SimSettings:
     """The simulation settings of a study (at its temperature unless another is given)."""
     sc = cfg.simulation
+    factors: tuple[float, ...] | dict[str, tuple[float, ...]] | None
     if isinstance(sc.congestion, list):
-        factors: tuple[float, ...] | None = tuple(sc.congestion)
+        factors = tuple(sc.congestion)
+    elif isinstance(sc.congestion, dict):
+        factors = {k: tuple(v) for k, v in sc.congestion.items()}
     elif sc.congestion == "auto" and cfg.demand.kind == "city":
-        factors = CITY_CONGESTION
+        factors = CITY_CONGESTION_BY_CLASS
     else:
         factors = None
     when = sim.SocThreshold(buffer_soc=sc.comfort_buffer, look_ahead=sc.look_ahead)
@@ -94,6 +115,7 @@ def sim_settings(cfg: StudyConfig, *, temperature_c: float | None = None) -> sim
         warmup_s=cfg.warmup_days() * 86_400.0,
         precondition=sc.precondition,
         time_factors=factors,
+        engine=sc.engine,
     )
     if sc.grid_kg_co2_per_kwh is not None:  # otherwise the simulator's sourced default
         settings = dataclasses.replace(settings, grid_kg_co2_per_kwh=sc.grid_kg_co2_per_kwh)

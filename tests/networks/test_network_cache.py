@@ -4,10 +4,12 @@ damaged, foreign or other-version files are never executed but ignored and rebui
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import pickletools
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -106,7 +108,20 @@ def _foreign_npz(valid: bytes, path) -> bytes:
 
 
 def _flipped_byte(valid: bytes) -> bytes:
-    pos = len(valid) // 3  # inside a stored member: the zip CRC-32 must catch it
+    # a byte in the middle of the stored data of the member at a third of the file (not in a
+    # local header field that zip readers ignore): the zip CRC-32 must catch it
+    with zipfile.ZipFile(io.BytesIO(valid)) as zf:
+        third = len(valid) // 3
+        info = max(
+            (i for i in zf.infolist() if i.header_offset <= third),
+            key=lambda i: i.header_offset,
+        )
+        hdr = valid[info.header_offset : info.header_offset + 30]
+        name_len, extra_len = (
+            int.from_bytes(hdr[26:28], "little"),
+            int.from_bytes(hdr[28:30], "little"),
+        )
+        pos = info.header_offset + 30 + name_len + extra_len + info.compress_size // 2
     return valid[:pos] + bytes([valid[pos] ^ 0xFF]) + valid[pos + 1 :]
 
 

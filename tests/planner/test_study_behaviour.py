@@ -10,7 +10,7 @@ import pytest
 from planner.config.study import ConfigFileError, load_config
 from planner.study.demand import sample_fleet
 from planner.study.inputs import connector_text
-from planner.study.simulate import CITY_CONGESTION, EXTENSIVE_KPIS, sim_settings
+from planner.study.simulate import CITY_CONGESTION_BY_CLASS, EXTENSIVE_KPIS, sim_settings
 from sim.kpis import KPIS
 
 BASE = """\
@@ -39,7 +39,8 @@ def test_defaults_warm_up_steady_start_buffer_and_city_congestion(tmp_path):
     assert cfg.warmup_days() == 2 and s.warmup_s == 2 * 86_400.0
     assert s.initial_soc == "steady" and s.soc_range() == (0.2, 0.8)
     assert s.policy.when.buffer_soc == 0.2 and s.policy.when.look_ahead
-    assert s.time_factors == CITY_CONGESTION and len(CITY_CONGESTION) == 24
+    assert s.time_factors == tuple(CITY_CONGESTION_BY_CLASS.items())
+    assert all(len(v) == 24 for v in CITY_CONGESTION_BY_CLASS.values())
     assert _cfg(tmp_path, "od_table").warmup_days() == 0
     corridor = _cfg(tmp_path, "corridor")
     assert sim_settings(corridor).time_factors is None  # corridors keep free flow
@@ -50,6 +51,12 @@ def test_bad_behaviour_settings_are_refused(tmp_path):
         _cfg(tmp_path, "od_table", "simulation:\n  warmup_days: 2\n")
     with pytest.raises(ConfigFileError, match="congestion"):
         _cfg(tmp_path, extra="simulation:\n  congestion: [1.2, 1.5]\n")
+    with pytest.raises(ConfigFileError, match=r"unknown road class.*'arterial'"):
+        _cfg(tmp_path, extra="simulation:\n  congestion: {highway: [1.2]}\n")
+    with pytest.raises(ConfigFileError, match="congestion.local"):
+        _cfg(tmp_path, extra="simulation:\n  congestion: {local: [1.2, 1.5]}\n")
+    with pytest.raises(ConfigFileError, match="engine"):
+        _cfg(tmp_path, extra="simulation:\n  engine: quick\n")
     with pytest.raises(ConfigFileError, match="connectors"):
         _cfg(tmp_path, extra="candidates:\n  connectors: []\n")
 

@@ -48,7 +48,7 @@ def test_events_are_counted_through_the_public_schedule():
         }
     )
     vehicles = builtin_models()
-    settings = SimSettings(home_charging_share=0.0)
+    settings = SimSettings(home_charging_share=0.0, engine="full")
     eng = Engine(
         net,
         validate_stations(net, None, ac_dc_threshold_kw=settings.ac_dc_threshold_kw),
