@@ -147,6 +147,19 @@ class Engine(RowsMixin):
             )
             for mdl in self.models
         ]
+        if settings.initial_soc == "steady" and self.n_veh:
+            # A vehicle with neither a home charger nor any compatible public station has one
+            # periodic state: drive until dry, recovered overnight at ``recovery_soc``. The
+            # renewal (sawtooth) argument does not apply to it, so "steady" starts it there.
+            can_charge = np.asarray([c.any() for c in self.compat], dtype=bool)
+            stuck = ~np.asarray(self.v_has_home, dtype=bool) & ~can_charge[v_m_arr]
+            if "initial_soc" in trips.columns:
+                stuck &= np.isnan(trips["initial_soc"].to_numpy(dtype=float)[starts])
+            if stuck.any():
+                e0 = np.asarray(self.e_start, dtype=float)
+                caps_v = np.asarray(self.v_cap, dtype=float)
+                e0[stuck] = settings.recovery_soc * caps_v[stuck]
+                self.e_start = e0.tolist()
         self._profiles: dict[tuple[int, int], ChargeProfile] = {}
         self._to_rows: dict[tuple[int, int, int], tuple] = {}
         self._from_rows: dict[tuple[int, int, int], tuple] = {}

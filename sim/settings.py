@@ -71,7 +71,9 @@ class SimSettings:
         renewal argument the time-average state of charge is uniform between the two), i.e.
         uniform between the *when* policy's largest of threshold / buffer / reserve and the
         *how much* policy's ``target_soc`` (0.8). Vehicles with home chargers start at
-        ``home_target_soc`` in every case. A trips column ``initial_soc`` overrides it.
+        ``home_target_soc`` in every case; under ``"steady"``, a vehicle with no home charger
+        and no compatible public station starts at ``recovery_soc`` (its only periodic state:
+        dry, then recovered overnight). A trips column ``initial_soc`` overrides it.
     policy : ChargingPolicy
         When / where / how-much decisions.
     max_wait_s : float

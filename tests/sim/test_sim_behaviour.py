@@ -214,3 +214,42 @@ def test_congestion_slows_peak_legs_and_costs_heater_energy():
     assert np.allclose(dur(jam)[peak], 2 * dur(free)[peak])
     assert (jam["energy_kwh"][peak] > free["energy_kwh"][peak]).all()
     assert np.allclose(jam["energy_kwh"][~peak], free["energy_kwh"][~peak])
+
+
+def test_steady_start_of_a_vehicle_that_can_never_charge_is_the_recovery_state():
+    # A GB/T car among CCS/CHAdeMO plugs, no home charger: it never charges, so "steady"
+    # starts it at recovery_soc (dry, then recovered overnight); the CCS car keeps the
+    # sawtooth draw between the buffer and the charge target.
+    net = line_network([10_000.0] * 2, speed_kph=60.0)
+    st = pd.DataFrame(
+        {"station_id": ["ccs"], "node": [1], "plugs": [2], "power_kw": [50.0],
+         "connectors": ["CCS2;CHAdeMO"]}
+    )  # fmt: skip
+    trips = pd.DataFrame(
+        {
+            "vehicle_id": np.arange(40),
+            "vehicle_model": ["vw_id4_crozz_pro", "vw_id4_pro"] * 20,
+            "origin": 0,
+            "destination": 2,
+            "depart_s": 3600.0,
+            "chain_seq": 0,
+        }
+    )
+    s = SimSettings(home_charging_share=0.0, initial_soc="steady")
+    res = simulate(net, st, trips, settings=s, seed=4)
+    veh = res.vehicles.set_index("vehicle_id")
+    start = veh["energy_start_kwh"] / veh["capacity_kwh"]
+    gbt = veh["vehicle_model"] == "vw_id4_crozz_pro"
+    assert np.allclose(start[gbt], s.recovery_soc)
+    lo, hi = s.soc_range()
+    assert start[~gbt].between(lo, hi).all() and start[~gbt].std() > 0.05
+    # an explicit draw is left alone
+    drawn = simulate(
+        net,
+        st,
+        trips,
+        settings=SimSettings(home_charging_share=0.0, initial_soc=(0.5, 0.9)),
+        seed=4,
+    )
+    d = drawn.vehicles.set_index("vehicle_id")
+    assert (d["energy_start_kwh"] / d["capacity_kwh"])[gbt].min() >= 0.5
