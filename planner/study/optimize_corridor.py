@@ -16,7 +16,7 @@ import pandas as pd
 import sim
 from planner.config.study import StudyConfig
 from planner.siting import FRLM
-from planner.study.inputs import StudyNetwork
+from planner.study.inputs import StudyNetwork, connector_text
 from planner.study.optimize import (
     RANGE_SPEED_KPH,
     RANGE_USABLE_SHARE,
@@ -94,6 +94,45 @@ class CorridorOptimizer(StudyOptimizer):
         if self._all_flows is None:
             self._all_flows = Flows(self.net, self.all_demand())
         return self._all_flows
+
+    def stations_frame(self, chosen: np.ndarray, plugs: np.ndarray) -> pd.DataFrame:
+        """New stations; with ``candidates.truck_bays``, one row per bay class at each chosen
+        site (``station_id`` ``<site>:<class>``), its own power, connectors and bay cost; the
+        site cost is on the site's first row. ``grid_kw`` is the class's grid draw (bays x kW
+        per bay), ``site_grid_kw`` the site's total over its classes (what a grid capacity
+        rule compares with the connection). ``plugs`` (load-based bays per site) is split
+        over the classes by their ``share``, each within ``[min_bays, max_bays]``."""
+        frame = super().stations_frame(chosen, plugs)
+        bays = self.cfg.candidates.truck_bays
+        if not bays or frame.empty:
+            return frame
+        rows = []
+        for i, site in enumerate(frame.itertuples(index=False)):
+            site_cost = float(self.candidates["site_cost"].iloc[int(chosen[i])])
+            first = True
+            for label, bc in bays.items():
+                n = int(np.clip(np.ceil(site.plugs * bc.share), bc.min_bays, bc.max_bays))
+                if n <= 0:
+                    continue
+                per_bay = bc.grid_kw_per_bay if bc.grid_kw_per_bay is not None else bc.power_kw
+                rows.append(
+                    {
+                        **site._asdict(),
+                        "station_id": f"{site.station_id}:{label}",
+                        "plugs": n,
+                        "power_kw": bc.power_kw,
+                        "connectors": connector_text(bc.connectors),
+                        "capex": (site_cost if first else 0.0) + n * bc.plug_cost,
+                        "plug_class": label,
+                        "bay_cost": bc.plug_cost,
+                        "bay_grid_kw": per_bay,
+                        "grid_kw": n * per_bay,
+                    }
+                )
+                first = False
+        out = pd.DataFrame(rows)
+        out["site_grid_kw"] = out.groupby("node")["grid_kw"].transform("sum")
+        return out
 
     def coverage_share(self, stations: pd.DataFrame) -> float:
         """Share of all trips whose route can be driven (round trip) with ``stations``."""
