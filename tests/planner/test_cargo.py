@@ -99,12 +99,12 @@ def test_truck_bays_are_station_rows_per_class(cargo):
     st = opt.stations_frame(np.array([0, 1]), np.array([5, 1]))
     assert len(st) == 4 and st["station_id"].is_unique
     assert list(st["plug_class"]) == ["mcs", "ccs_truck", "mcs", "ccs_truck"]
-    # bays: mcs ceil(5 x 0.5) = 3 and ceil(1 x 0.5) = 1; ccs_truck always 1
-    assert list(st["plugs"]) == [3, 1, 1, 1]
+    # bays: mcs ceil(5 x 1.0) = 5 capped at max_bays 4, then 1; ccs_truck always 1
+    assert list(st["plugs"]) == [4, 1, 1, 1]
     assert list(st["connectors"]) == ["MCS", "CCS2;GB/T", "MCS", "CCS2;GB/T"]
     site = float(cand["site_cost"].iloc[0])
-    assert st["capex"].tolist() == [site + 3 * 500_000, 150_000, site + 500_000, 150_000]
-    assert st["site_grid_kw"].tolist() == [3400.0, 3400.0, 1400.0, 1400.0]
+    assert st["capex"].tolist() == [site + 4 * 500_000, 150_000, site + 500_000, 150_000]
+    assert st["site_grid_kw"].tolist() == [4400.0, 4400.0, 1400.0, 1400.0]
     assert (st["grid_kw"] == st["plugs"] * st["power_kw"]).all()  # grid draw = bay power
 
 
