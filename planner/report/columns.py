@@ -28,6 +28,19 @@ _STATION = {
     "connectors": "plug types (`GB/T`, `CCS2`, `CHAdeMO`, `Type2`, `MCS`; empty: any)",
 }
 
+#: Vehicle-matrix figures (each ``_before`` and ``_after`` the proposal); truck figures only
+#: for truck models (docs/cargo.md).
+_MATRIX = {
+    "share": "share of the study's trips completed (0-1)",
+    "stranded": "stranded vehicles",
+    "stops_per_trip": "trucks: public charging stops per completed trip",
+    "break_h_per_trip": "trucks: breaks the driving rules added per trip (h)",
+    "rest_h_per_trip": "trucks: daily rests the driving rules added per trip (h)",
+    "added_h_vs_diesel": "trucks: door-to-door time minus a diesel truck's (h)",
+    "co2_ev_kg_per_100km": "trucks: well-to-wheel CO2 of the e-truck per 100 route km (kg)",
+    "co2_diesel_kg_per_100km": "trucks: well-to-wheel CO2 of a diesel truck (kg/100 km)",
+}
+
 #: Layer -> column -> description (GeoPackage layers, GeoJSON and CSV twins).
 LAYER_COLUMNS: dict[str, dict[str, str]] = {
     "roads": {
@@ -73,6 +86,11 @@ LAYER_COLUMNS: dict[str, dict[str, str]] = {
         "capex": "site cost plus its plugs' cost",
         "sessions_per_day": "charging sessions per simulated day",
         "opening_year": "year of the rollout stage that opens the station (staged studies)",
+        "plug_class": "truck bay class of the row (`candidates.truck_bays`, e.g. `mcs`)",
+        "bay_cost": "cost per bay of the row's class",
+        "bay_grid_kw": "grid draw per bay of the class (kW)",
+        "grid_kw": "grid draw of the row's bays (kW)",
+        "site_grid_kw": "grid draw of all bay classes at the site's node (kW)",
     },
 }
 
@@ -107,6 +125,11 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "wait_s": "time waiting for a plug (s)",
         "charge_s": "time charging (s)",
         "delay_s": "arrival delay against driving straight (s)",
+        "break_s": "breaks the driving-time rules added (s; trucks under AETR, else 0)",
+        "rest_s": "daily rests the driving-time rules added (s)",
+        "flow": "corridor / freight flow (`passenger`, `cargo`; `import`, `export`, `transit`)",
+        "origin_place": "origin place or border post (corridor and freight studies)",
+        "destination_place": "destination place or border post",
         "origin_lon": "origin longitude",
         "origin_lat": "origin latitude",
         "destination_lon": "destination longitude",
@@ -146,6 +169,17 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "busy_h": "plug-hours busy charging",
         "peak_busy_plugs": "most plugs busy at once",
         "peak_kw": "highest power drawn (kW)",
+    },
+    "vehicle_matrix": {
+        "vehicle_model": "compared vehicle model",
+        "season": "season name (`simulation.seasons`)",
+        "temperature_c": "ambient temperature of the season (C)",
+        **{
+            f"{name}_{when}": f"{text}, {when} the proposal"
+            for name, text in _MATRIX.items()
+            for when in ("before", "after")
+        },
+        "trips_feasible_share": "share of trips completed with the proposal (0-1)",
     },
     "station_timeseries": {
         "station_id": "station id",
