@@ -86,7 +86,8 @@ def truck_figures(trips: pd.DataFrame, settings: sim.SimSettings, *, rules: str)
         "stops_per_trip": float(done["charging_stops"].mean()),
         "break_h_per_trip": float(done["break_s"].mean() / 3600.0),
         "rest_h_per_trip": float(done["rest_s"].mean() / 3600.0),
-        "added_h_vs_diesel": float(np.mean(elapsed - diesel) / 3600.0),
+        # rounded to the microhour: no "-0.000" from floating-point sums of equal times
+        "added_h_vs_diesel": round(float(np.mean(elapsed - diesel) / 3600.0), 6) + 0.0,
         "co2_ev_kg_per_100km": 100.0 * ev / km if km > 0 else math.nan,
         "co2_diesel_kg_per_100km": 100.0 * dsl / km if km > 0 else math.nan,
     }
