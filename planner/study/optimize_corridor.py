@@ -236,6 +236,15 @@ class CorridorOptimizer(StudyOptimizer):
             return pd.DataFrame(columns=["series", "km", "soc", "event"])
         longest = int(np.argmax([km[-1] if km.size else 0 for _, km in fl.paths]))
         o, d = int(fl.od.loc[longest, "node"]), int(fl.od.loc[longest, "destination"])
+        path, path_km = fl.paths[longest]
+        # stations on the route sit at their route km (driving time would count the pauses
+        # of driving-time rules as distance)
+        node_km = dict(zip(path.tolist(), path_km.tolist(), strict=True))
+        st_km = {
+            str(sid): node_km[int(n)]
+            for sid, n in zip(stations["station_id"], stations["node"], strict=True)
+            if int(n) in node_km
+        }
         seasons = cfg.simulation.seasons or {"study": cfg.simulation.temperature_c}
         models = cfg.vehicles.compare or list(cfg.vehicles.fleet)[:1]
         rows = []
@@ -260,21 +269,24 @@ class CorridorOptimizer(StudyOptimizer):
                 res = sim.simulate(
                     self.net, st, trip, vehicles=self.vehicles, settings=settings, seed=cfg.seed
                 )
-                rows += _trace_rows(res, f"{model} ({season}, {temp:g} C)")
+                rows += _trace_rows(res, f"{model} ({season}, {temp:g} C)", st_km)
         return pd.DataFrame(rows, columns=["series", "km", "soc", "event"])
 
 
-def _trace_rows(res, series: str) -> list[dict]:
+def _trace_rows(res, series: str, station_km: dict | None = None) -> list[dict]:
     t = res.trips.iloc[0]
     ses = res.sessions[res.sessions["station"] >= 0].sort_values("arrive_s")
     stops = float((ses["wait_s"] + ses["charge_s"]).sum()) if len(ses) else 0.0
     end_s = t["arrived_s"] if np.isfinite(t["arrived_s"]) else res.span_s
-    drive_s = max(float(end_s - t["departed_s"]) - stops, 1e-9)
+    pauses = float(np.nan_to_num(t.get("break_s", 0.0)) + np.nan_to_num(t.get("rest_s", 0.0)))
+    drive_s = max(float(end_s - t["departed_s"]) - stops - pauses, 1e-9)
     dist = float(t["distance_km"])
     rows = [{"series": series, "km": 0.0, "soc": float(t["soc_depart"]), "event": "depart"}]
     stopped = 0.0
     for s in ses.itertuples():
-        km = dist * min(1.0, (s.arrive_s - t["departed_s"] - stopped) / drive_s)
+        km = (station_km or {}).get(str(s.station_id))
+        if km is None:  # off the route: by driving time (pauses spread evenly)
+            km = dist * min(1.0, (s.arrive_s - t["departed_s"] - stopped) / (drive_s + pauses))
         rows.append(
             {"series": series, "km": km, "soc": float(s.soc_start), "event": "arrive station"}
         )

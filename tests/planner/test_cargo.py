@@ -205,5 +205,48 @@ def test_reduced_cargo_study_end_to_end(data_dir, tmp_path, monkeypatch):
     for col in ("stops_per_trip_after", "added_h_vs_diesel_after", "co2_ev_kg_per_100km_after"):
         assert vm[col].notna().all(), col
     assert (vm["co2_diesel_kg_per_100km_after"] > 0).all()
+    # the state-of-charge trace places stations at their route km, not at driving time
+    # (which would count the AETR pauses as distance): km never decreases along a series
+    for _, g in res.soc_trace.groupby("series"):
+        assert g["km"].is_monotonic_increasing
+        assert g["km"].iloc[-1] > 1000
     assert "truck-table" in (out / "report.html").read_text(encoding="utf-8")
     assert (out / "tables" / "vehicle_matrix.csv").is_file()
+
+
+def test_soc_trace_puts_stations_at_their_route_km_despite_rests():
+    """A 2,000 km AETR truck trip with daily rests: the trace's charging stops sit at the
+    stations' route km (driving time would have counted the 11-h rests as distance)."""
+    from planner.study.optimize_corridor import _trace_rows
+
+    net = line_network([250e3] * 8, speed_kph=80.0)
+    stations = pd.DataFrame(
+        {
+            "station_id": [f"s{i}" for i in range(1, 8)],
+            "node": list(range(1, 8)),
+            "plugs": 1,
+            "power_kw": 1000.0,
+            "connectors": "MCS",
+        }
+    )
+    cat = sim.builtin_models()
+    cat["mercedes_eactros_600"] = dataclasses.replace(
+        cat["mercedes_eactros_600"], driving_rules="aetr"
+    )
+    trip = pd.DataFrame(
+        {
+            "vehicle_id": [0],
+            "vehicle_model": ["mercedes_eactros_600"],
+            "origin": [0],
+            "destination": [8],
+            "depart_s": [6 * 3600.0],
+            "chain_seq": [0],
+        }
+    )
+    res = sim.simulate(net, stations, trip, vehicles=cat, settings=sim.SimSettings(initial_soc=1.0))
+    assert res.trips["rest_s"].iloc[0] > 0
+    km = {f"s{i}": 250.0 * i for i in range(1, 8)}
+    rows = pd.DataFrame(_trace_rows(res, "t", km))
+    at = rows.loc[rows["event"] == "arrive station", "km"]
+    assert len(at) >= 2 and set(at) <= set(km.values())
+    assert rows["km"].iloc[-1] == pytest.approx(2000.0)
