@@ -120,8 +120,12 @@ def settle(eng: Engine) -> np.ndarray:
     horizon = eng.settings.horizon_s
     target_soc = eng.settings.home_target_soc
     profiles = _profile_arrays(eng)
-    # trucks go to the event path (their driving-time rules have no fast-path twin)
-    truck = np.asarray([mdl.is_truck for mdl in eng.models], dtype=bool)
+    # trucks, and any model under driving-time rules, go to the event path (the rules have
+    # no fast-path twin)
+    truck = np.asarray(
+        [mdl.is_truck or bool(getattr(mdl, "driving_rules", None)) for mdl in eng.models],
+        dtype=bool,
+    )
     to_events = truck[v_m] if n_veh else np.zeros(0, dtype=bool)
     if n_veh == 0:
         return to_events
@@ -267,6 +271,8 @@ def _write_back(
             wait_s=zeros,
             charge_s=zeros,
             cause=np.zeros(n, dtype=np.int64),
+            break_s=zeros,  # no driving-time rules here: trucks take the event path
+            rest_s=zeros,
         )
     if sessions:
         cat = {c: np.concatenate([s[c] for s in sessions]) for c in sessions[0]}

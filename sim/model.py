@@ -26,9 +26,10 @@ from simpy.events import Event
 
 from networks.road_network import RoadNetwork
 from sim._engine_util import CountingEnvironment, RowsMixin, next_charger_kwh, takes_next
+from sim.driving_rules import RULES, DriverClock
 from sim.fast import settle
 from sim.policies import SocThreshold
-from sim.records import SessionLog, TripLog
+from sim.records import DriveLog, SessionLog, TripLog
 from sim.routes import RouteTables, congested, shared_tables
 from sim.settings import SimSettings
 from sim.vehicles import ChargeProfile, VehicleModel
@@ -223,6 +224,14 @@ class Engine(RowsMixin):
         self.cur_trip = [-1] * self.n_veh
         self.trip_log = TripLog()
         self.session_log = SessionLog()
+        # driving-time rules (sim.driving_rules): one clock per truck whose model names them
+        self.drive_log = DriveLog()
+        self.clocks: list[DriverClock | None] = [
+            DriverClock(RULES[r], v=v, log=self.drive_log)
+            if (r := self.models[self.v_m[v]].driving_rules)
+            else None
+            for v in range(self.n_veh)
+        ]
         self.st_seq = [0] * self.n_st
         self.events = 0
         self.run_seconds = 0.0
@@ -260,6 +269,17 @@ class Engine(RowsMixin):
             prof = mdl.charge_profile(self.st_power[s], dc=dc, temp_c=self.temp, pack_temp_c=pack)
             self._profiles[key] = prof
         return prof
+
+    def _drive(self, v: int, drive_s: float) -> float:
+        """Elapsed seconds of ``drive_s`` of driving by vehicle ``v`` from now: the driving
+        plus the breaks and daily rests its driving-time rules insert (none without rules)."""
+        clock = self.clocks[v]
+        return drive_s if clock is None else clock.drive(self.env.now, drive_s)
+
+    def _pauses(self, v: int, mark: tuple[float, float]) -> tuple[float, float]:
+        """Break and rest seconds the rules added to vehicle ``v`` since ``mark``."""
+        clock = self.clocks[v]
+        return (0.0, 0.0) if clock is None else (clock.break_s - mark[0], clock.rest_s - mark[1])
 
     # ------------------------------------------------------------------ processes
     def run(self) -> None:
@@ -319,6 +339,10 @@ class Engine(RowsMixin):
             if env.now < dep:
                 yield timeout(dep - env.now)
             cur_trip[v] = k
+            clock = self.clocks[v]
+            if clock is not None:  # the stand since the last trip counts as a pause
+                clock.idle(env.now)
+            mark = (0.0, 0.0) if clock is None else (clock.break_s, clock.rest_s)
             t_leg = t_legs[k]
             dep_at = env.now
             e_dep = E[v]
@@ -338,7 +362,7 @@ class Engine(RowsMixin):
                 )
                 if gave_up:  # waited max_wait_s with no feasible alternative: trip not made
                     rec(k, dep_at, env.now, ABANDONED, acc[0], acc[1], e_dep, E[v], acc[2],
-                        acc[3], acc[4], QUEUE_ABANDONED)  # fmt: skip
+                        acc[3], acc[4], QUEUE_ABANDONED, *self._pauses(v, mark))  # fmt: skip
                     k = self._recover(v, k, m, cap, QUEUE_ABANDONED)
                     continue
             else:
@@ -347,7 +371,7 @@ class Engine(RowsMixin):
             if e_leg > energy + 1e-9:  # runs dry on the way: stranded
                 frac = energy / e_leg
                 if t_leg * frac > 0:
-                    yield timeout(t_leg * frac)
+                    yield timeout(self._drive(v, t_leg * frac))
                 consumed[v] += energy
                 E[v] = 0.0
                 cause = (
@@ -356,17 +380,17 @@ class Engine(RowsMixin):
                     else NO_CHARGER_IN_RANGE
                 )
                 rec(k, dep_at, env.now, STRANDED, acc[0] + l_leg * frac, acc[1] + energy,
-                    e_dep, 0.0, acc[2], acc[3], acc[4], cause)  # fmt: skip
+                    e_dep, 0.0, acc[2], acc[3], acc[4], cause, *self._pauses(v, mark))  # fmt: skip
                 k = self._recover(v, k, m, cap, cause)
                 continue
             if t_leg > 0:
-                yield timeout(t_leg)
+                yield timeout(self._drive(v, t_leg))
             used = e_leg if e_leg <= energy else energy
             energy -= used
             E[v] = energy
             consumed[v] += used
             rec(k, dep_at, env.now, COMPLETED, acc[0] + l_leg, acc[1] + used, e_dep, energy,
-                acc[2], acc[3], acc[4])  # fmt: skip
+                acc[2], acc[3], acc[4], 0, *self._pauses(v, mark))  # fmt: skip
             if has_home and dest[k] == home:
                 self._home_charge(v, k, m, cap)
             k += 1
@@ -444,6 +468,7 @@ class Engine(RowsMixin):
         reserve = self.reserve_soc * cap
         margin = self.margin[k]
         present = self.st_present
+        clock = self.clocks[v]
         tried: set[int] = set()
         balks = stops = 0
         while True:
@@ -459,7 +484,7 @@ class Engine(RowsMixin):
             if self.st_dc[s]:
                 es += self.precond_kwh[m]
             if ts > 0:
-                yield env.timeout(ts)
+                yield env.timeout(self._drive(v, ts))
             es = es if es <= energy else energy
             energy -= es
             E[v] = energy
@@ -482,6 +507,8 @@ class Engine(RowsMixin):
                         present[s] -= 1
                         now = env.now
                         acc[3] += now - arrive
+                        if clock is not None:  # the queue counts as a pause
+                            clock.stopped(arrive, now, 0.0)
                         rec(v, k, s, arrive, now, now, energy, energy, True, seq, detour_s,
                             detour_m)  # fmt: skip
                         balks += 1
@@ -517,6 +544,10 @@ class Engine(RowsMixin):
             acc[2] += 1
             acc[4] += dt
             stops += 1
+            if clock is not None:  # a long enough stop is the driver's break
+                extra = clock.stopped(arrive, env.now, t_leg)
+                if extra > 0:
+                    yield env.timeout(extra)
             if stops >= s_set.max_stops_per_leg or e1 - e_leg >= reserve:
                 break
         return t_leg, e_leg, l_leg, False

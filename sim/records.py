@@ -13,7 +13,7 @@ from array import array
 
 import numpy as np
 
-__all__ = ["SessionLog", "TripLog"]
+__all__ = ["DriveLog", "SessionLog", "TripLog"]
 
 #: numpy dtype of each typecode used (8-byte ``q``/``d``, 1-byte ``b``)
 _DTYPES = {"q": np.int64, "d": np.float64, "b": np.int8}
@@ -61,7 +61,8 @@ class TripLog(_Log):
     unroutable), ``status`` (code, see :data:`sim.results.TRIP_STATUS`), ``driven_m``,
     ``energy_kwh`` (consumed), ``e_dep``, ``e_arr`` (battery energy, kWh),
     ``charging_stops``, ``wait_s``, ``charge_s``, ``cause`` (stranding cause code, see
-    :data:`sim.results.STRAND_CAUSE`; 0 = none).
+    :data:`sim.results.STRAND_CAUSE`; 0 = none), ``break_s`` and ``rest_s`` (pauses the
+    driving-time rules added on the leg: breaks and daily rests, :mod:`sim.driving_rules`).
     """
 
     COLUMNS = {
@@ -77,6 +78,8 @@ class TripLog(_Log):
         "wait_s": "d",
         "charge_s": "d",
         "cause": "q",
+        "break_s": "d",
+        "rest_s": "d",
     }
     __slots__ = ()
 
@@ -94,6 +97,8 @@ class TripLog(_Log):
         wait_s: float,
         charge_s: float,
         cause: int = 0,
+        break_s: float = 0.0,
+        rest_s: float = 0.0,
     ) -> None:
         """Append one row."""
         c = self._cols
@@ -109,6 +114,8 @@ class TripLog(_Log):
         c["wait_s"].append(wait_s)
         c["charge_s"].append(charge_s)
         c["cause"].append(cause)
+        c["break_s"].append(break_s)
+        c["rest_s"].append(rest_s)
 
 
 class SessionLog(_Log):
@@ -165,3 +172,21 @@ class SessionLog(_Log):
         c["queue_seq"].append(queue_seq)
         c["detour_s"].append(detour_s)
         c["detour_m"].append(detour_m)
+
+
+class DriveLog(_Log):
+    """One row per interval of a truck under driving-time rules (:mod:`sim.driving_rules`):
+    ``v`` (vehicle position), ``start_s``, ``end_s``, ``kind`` (0 driving, 1 break inserted or
+    a stop extended to one, 2 daily rest). Kept so that the rules can be checked on the
+    simulated timeline (charging stops are the gaps between driving rows)."""
+
+    COLUMNS = {"v": "q", "start_s": "d", "end_s": "d", "kind": "q"}
+    __slots__ = ()
+
+    def add(self, v: int, start_s: float, end_s: float, kind: int) -> None:
+        """Append one row."""
+        c = self._cols
+        c["v"].append(v)
+        c["start_s"].append(start_s)
+        c["end_s"].append(end_s)
+        c["kind"].append(kind)

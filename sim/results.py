@@ -5,7 +5,9 @@ Tables (pandas, one row per ...):
 * ``trips`` -- input leg, plus ``departed_s, arrived_s, status`` (completed / stranded /
   unroutable / cancelled / not_started / in_progress), ``distance_km`` (driven, detours
   included), ``direct_km``, ``detour_km``, ``energy_kwh`` (consumed), ``soc_depart``,
-  ``soc_arrive``, ``charging_stops``, ``wait_s``, ``charge_s``, ``delay_s``.
+  ``soc_arrive``, ``charging_stops``, ``wait_s``, ``charge_s``, ``break_s`` and ``rest_s``
+  (breaks and daily rests the driving-time rules added, :mod:`sim.driving_rules`),
+  ``delay_s`` (arrival minus departure minus driving time: stops, detours and pauses).
 * ``sessions`` -- station visit or home/depot charge: ``vehicle_id, vehicle_model, trip_id,
   station (position, -1 = home), station_id ("home" for home/depot), kind, status
   (charged / balked), arrive_s, start_s, end_s, wait_s, charge_s, energy_kwh, grid_kwh,
@@ -211,6 +213,9 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
     df["charging_stops"] = out["charging_stops"]
     df["wait_s"] = out["wait_s"]
     df["charge_s"] = out["charge_s"]
+    # pauses added by driving-time rules (sim.driving_rules): 0 for vehicles without them
+    df["break_s"] = out["break_s"]
+    df["rest_s"] = out["rest_s"]
     df["delay_s"] = np.where(
         status == COMPLETED, df["arrived_s"] - df["depart_s"] - np.asarray(eng.t_leg), np.nan
     )

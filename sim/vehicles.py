@@ -49,6 +49,7 @@ from functools import lru_cache
 import numpy as np
 
 from sim._errors import VehicleSpecError
+from sim.driving_rules import RULES
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,10 @@ class VehicleModel:
         Extra drive consumption (fraction per kelvin) below ``cold_drive_below_c``.
     max_speed_kph : float or None
         Speed cap (trucks); legs are never faster than this.
+    driving_rules : str
+        Driving-time rules its drivers follow in the simulation (``"aetr"``, see
+        :mod:`sim.driving_rules`; trucks only); ``""`` = none (the catalogue default: a
+        freight study switches them on for its trucks).
     source : str
         Where the figures come from (required for built-in models).
     """
@@ -160,6 +165,7 @@ class VehicleModel:
     cold_drive_per_c: float = 0.0
     cold_drive_below_c: float = 10.0
     max_speed_kph: float | None = None
+    driving_rules: str = ""
     source: str = ""
     notes: str = field(default="", compare=False)
 
@@ -196,6 +202,19 @@ class VehicleModel:
 
         if self.category not in CATEGORIES:
             raise bad("category", self.category, f"is unknown; use one of {list(CATEGORIES)}")
+        if self.driving_rules:
+            if self.driving_rules not in RULES:
+                raise bad(
+                    "driving_rules",
+                    self.driving_rules,
+                    f'is unknown; use "" or one of {sorted(RULES)}',
+                )
+            if self.category != "truck":
+                raise bad(
+                    "driving_rules",
+                    self.driving_rules,
+                    "applies to trucks only (category 'truck'); remove it",
+                )
         positive("battery_kwh")
         positive("consumption_kwh_per_km")
         positive("ref_speed_kph")

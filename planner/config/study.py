@@ -87,7 +87,7 @@ class NetworkConfig(_Strict):
 class DemandConfig(_Strict):
     """Where trips come from."""
 
-    kind: Literal["city", "corridor", "od_table"]
+    kind: Literal["city", "corridor", "od_table", "freight"]
     zones: Path | None = None
     zone_population: Path | None = None
     zone_name_field: str = "name_ru"
@@ -101,6 +101,20 @@ class DemandConfig(_Strict):
     truck_share: float = Field(0.0, ge=0, le=1)
     min_trip_km: float = Field(50.0, ge=0)
     od_table: Path | None = None
+    # freight (docs/cargo.md): trucks_per_day = trips_per_day; share of the China-border
+    # trucks that cross Kazakhstan to a Russian border post; relative weight per border post
+    # (by name, default 1 each); snap limit of the posts to the network
+    transit_share: float = Field(0.3, ge=0, le=1)
+    border_weights: dict[str, float] = Field(default_factory=dict)
+    border_snap_m: float = Field(5_000.0, gt=0)
+
+    @field_validator("border_weights")
+    @classmethod
+    def _border_weights(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, w in v.items():
+            if not w >= 0:
+                raise ValueError(f"border_weights[{k!r}] must be >= 0, got {w}")
+        return v
 
     @model_validator(mode="after")
     def _inputs(self) -> DemandConfig:
@@ -121,6 +135,9 @@ class VehiclesConfig(_Strict):
     truck: str | None = None
     catalogue: Path | None = None
     compare: list[str] = Field(default_factory=list)
+    # driving-time rules of truck drivers (sim.driving_rules): "auto" = AETR for the trucks of
+    # a freight study, none otherwise
+    driving_rules: Literal["auto", "aetr", "none"] = "auto"
 
     @field_validator("fleet")
     @classmethod
@@ -170,6 +187,21 @@ class ExtraSite(_Strict):
     source: str = ""
 
 
+class TruckBayClass(_Strict):
+    """One class of truck charging bays (docs/cargo.md): power, cost, connectors, grid draw."""
+
+    power_kw: float = Field(gt=0)
+    plug_cost: float = Field(ge=0)
+    connectors: list[str] = Field(min_length=1)
+    # share of a site's bays (from the load-based sizing) in this class; at least min_bays
+    share: float = Field(0.5, gt=0, le=1)
+    min_bays: int = Field(1, ge=0)
+    max_bays: int = Field(6, ge=1)
+    # grid connection per bay (kW); None = the bay's power
+    grid_kw_per_bay: float | None = Field(None, gt=0)
+    source: str = ""
+
+
 class CandidatesConfig(_Strict):
     tags: list[str] | None = None
     include_network_places: bool = True
@@ -185,6 +217,9 @@ class CandidatesConfig(_Strict):
     grid_kw: float | None = Field(None, gt=0)
     # connector standards of new (and, by default, existing) stations; None = any connector
     connectors: list[str] | None = None
+    # truck bay classes (e.g. mcs, ccs_truck): a new site gets one station row per class at
+    # its node (own power, cost, connectors, grid draw) instead of power_kw / plug_cost
+    truck_bays: dict[str, TruckBayClass] = Field(default_factory=dict)
 
     @field_validator("connectors")
     @classmethod
@@ -405,6 +440,11 @@ class StudyConfig(_Strict):
 
     @model_validator(mode="after")
     def _cross(self) -> StudyConfig:
+        if self.demand.kind == "freight" and self.network.corridor is None:
+            raise ValueError(
+                "demand.kind 'freight' runs on a national network: give network.corridor "
+                "(the roads file names the border posts)"
+            )
         if self.demand.kind == "od_table" and (self.simulation.warmup_days or 0) > 0:
             raise ValueError(
                 "simulation.warmup_days needs generated demand (city or corridor); an OD "
@@ -413,9 +453,11 @@ class StudyConfig(_Strict):
         if (
             self.model.kind == "frlm"
             and self.network.corridor is None
-            and self.demand.kind != "corridor"
+            and self.demand.kind not in ("corridor", "freight")
         ):
-            raise ValueError("model 'frlm' plans corridors: use demand.kind 'corridor'")
+            raise ValueError(
+                "model 'frlm' plans corridors: use demand.kind 'corridor' or 'freight'"
+            )
         years = [st.year for st in self.stages]
         if years != sorted(set(years)):
             raise ValueError(f"stages: years must increase, got {years}")

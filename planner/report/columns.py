@@ -42,6 +42,19 @@ _GRID = {
     "co2_kg": "CO2 of the station's charging energy after hourly matching (kg)",
 }
 
+#: Vehicle-matrix figures (each ``_before`` and ``_after`` the proposal); truck figures only
+#: for truck models (docs/cargo.md).
+_MATRIX = {
+    "share": "share of the study's trips completed (0-1)",
+    "stranded": "stranded vehicles",
+    "stops_per_trip": "trucks: public charging stops per completed trip",
+    "break_h_per_trip": "trucks: breaks the driving rules added per trip (h)",
+    "rest_h_per_trip": "trucks: daily rests the driving rules added per trip (h)",
+    "added_h_vs_diesel": "trucks: door-to-door time minus a diesel truck's (h)",
+    "co2_ev_kg_per_100km": "trucks: well-to-wheel CO2 of the e-truck per 100 route km (kg)",
+    "co2_diesel_kg_per_100km": "trucks: well-to-wheel CO2 of a diesel truck (kg/100 km)",
+}
+
 #: Layer -> column -> description (GeoPackage layers, GeoJSON and CSV twins).
 LAYER_COLUMNS: dict[str, dict[str, str]] = {
     "roads": {
@@ -93,6 +106,11 @@ LAYER_COLUMNS: dict[str, dict[str, str]] = {
         "sessions_per_day": "charging sessions per simulated day",
         "opening_year": "year of the rollout stage that opens the station (staged studies)",
         **_GRID,
+        "plug_class": "truck bay class of the row (`candidates.truck_bays`, e.g. `mcs`)",
+        "bay_cost": "cost per bay of the row's class",
+        "bay_draw_kw": "grid draw per bay of the class (kW)",
+        "draw_kw": "grid draw of the row's bays (kW)",
+        "site_draw_kw": "grid draw of all bay classes at the site's node (kW)",
     },
 }
 
@@ -127,6 +145,11 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "wait_s": "time waiting for a plug (s)",
         "charge_s": "time charging (s)",
         "delay_s": "arrival delay against driving straight (s)",
+        "break_s": "breaks the driving-time rules added (s; trucks under AETR, else 0)",
+        "rest_s": "daily rests the driving-time rules added (s)",
+        "flow": "corridor / freight flow (`passenger`, `cargo`; `import`, `export`, `transit`)",
+        "origin_place": "origin place or border post (corridor and freight studies)",
+        "destination_place": "destination place or border post",
         "origin_lon": "origin longitude",
         "origin_lat": "origin latitude",
         "destination_lon": "destination longitude",
@@ -176,6 +199,17 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "grid_kwh": "part of it from the grid (kWh)",
         "renewable_share": "renewable share (0-1)",
         "co2_kg": "CO2 of the grid part at the (hourly) grid factor, grid losses added (kg)",
+    },
+    "vehicle_matrix": {
+        "vehicle_model": "compared vehicle model",
+        "season": "season name (`simulation.seasons`)",
+        "temperature_c": "ambient temperature of the season (C)",
+        **{
+            f"{name}_{when}": f"{text}, {when} the proposal"
+            for name, text in _MATRIX.items()
+            for when in ("before", "after")
+        },
+        "trips_feasible_share": "share of trips completed with the proposal (0-1)",
     },
     "station_timeseries": {
         "station_id": "station id",

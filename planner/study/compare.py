@@ -1,34 +1,93 @@
 """The comparison step of a study: the carmaker's vehicle x season matrix (the coverage curve
-and the state-of-charge trace come from the optimiser, :mod:`planner.study.optimize`)."""
+and the state-of-charge trace come from the optimiser, :mod:`planner.study.optimize`), with
+the truck figures of freight studies (docs/cargo.md)."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
+import sim
 from planner.config.study import StudyConfig
-from planner.study.simulate import StudySimulator
+from planner.study.simulate import StudySimulator, sim_settings
+from sim.driving_rules import RULES, diesel_elapsed_s
 
-__all__ = ["vehicle_matrix"]
+__all__ = ["truck_figures", "vehicle_matrix"]
 
 
 def vehicle_matrix(
     cfg: StudyConfig, simulator: StudySimulator, existing: pd.DataFrame, proposal: pd.DataFrame
 ) -> pd.DataFrame:
     """The carmaker's view: share of the study's trips each compared model completes, per
-    season, with the existing stations and with the proposal (one replication each)."""
+    season, with the existing stations and with the proposal (one replication each). Truck
+    models add :func:`truck_figures` per scenario (suffix ``_before`` / ``_after``)."""
     models = cfg.vehicles.compare
     seasons = cfg.simulation.seasons or {"study": cfg.simulation.temperature_c}
     rows = []
     for model in models:
         trips = simulator.trips.assign(vehicle_model=model)
+        truck = simulator.vehicles[model].category == "truck"
         for season, temp in seasons.items():
             row = {"vehicle_model": model, "season": season, "temperature_c": temp}
             for label, st in (("before", existing), ("after", proposal)):
-                k = simulator(st, temperature_c=temp, trips=trips, replications=1).kpis
+                out = simulator(st, temperature_c=temp, trips=trips, replications=1)
+                k = out.kpis
                 row[f"share_{label}"] = k.get("share_trips_completed", math.nan)
                 row[f"stranded_{label}"] = k.get("stranded_vehicles", math.nan)
+                if truck:
+                    res = out.detail["result"]
+                    figs = truck_figures(
+                        res.trips,
+                        sim_settings(cfg, temperature_c=temp),
+                        rules=simulator.vehicles[model].driving_rules,
+                    )
+                    row.update({f"{name}_{label}": v for name, v in figs.items()})
             row["trips_feasible_share"] = row["share_after"]
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def truck_figures(trips: pd.DataFrame, settings: sim.SimSettings, *, rules: str) -> dict:
+    """Per-trip truck figures of one simulated scenario, over its completed trips.
+
+    Returns
+    -------
+    dict
+        ``stops_per_trip`` (public charging stops), ``break_h_per_trip`` and
+        ``rest_h_per_trip`` (pauses the driving rules added), ``added_h_vs_diesel`` (mean
+        door-to-door time minus a diesel truck's on the same route at the same speed under
+        the same rules, no charging stops: :func:`sim.driving_rules.diesel_elapsed_s`),
+        ``co2_ev_kg_per_100km`` and ``co2_diesel_kg_per_100km`` (well-to-wheel both sides on
+        the trips' route km: grid electricity with charging and grid losses, diesel
+        tank-to-wheel plus well-to-tank with the winter penalty; factors from
+        :class:`sim.SimSettings`).
+    """
+    done = trips[trips["status"].astype(str) == "completed"]
+    if done.empty:
+        keys = ("stops_per_trip", "break_h_per_trip", "rest_h_per_trip", "added_h_vs_diesel")
+        return {**{k: math.nan for k in keys}, "co2_ev_kg_per_100km": math.nan,
+                "co2_diesel_kg_per_100km": math.nan}  # fmt: skip
+    elapsed = done["arrived_s"].to_numpy(float) - done["depart_s"].to_numpy(float)
+    drive = elapsed - done["delay_s"].to_numpy(float)  # the route's driving time
+    diesel = diesel_elapsed_s(drive, RULES[rules]) if rules else drive  # same rules as the e-truck
+    km = float(done["direct_km"].sum())
+    s = settings
+    ev = (
+        float(done["energy_kwh"].sum())
+        / s.charging_efficiency
+        / (1.0 - s.grid_loss_share)
+        * s.grid_kg_co2_per_kwh
+    )
+    litres = km / 100.0 * s.ice_truck_l_per_100km * s.ice_factor(s.ambient_temp_c)
+    dsl = litres * (s.diesel_kg_co2_per_l + s.diesel_wtt_kg_co2_per_l)
+    return {
+        "stops_per_trip": float(done["charging_stops"].mean()),
+        "break_h_per_trip": float(done["break_s"].mean() / 3600.0),
+        "rest_h_per_trip": float(done["rest_s"].mean() / 3600.0),
+        # rounded to the microhour: no "-0.000" from floating-point sums of equal times
+        "added_h_vs_diesel": round(float(np.mean(elapsed - diesel) / 3600.0), 6) + 0.0,
+        "co2_ev_kg_per_100km": 100.0 * ev / km if km > 0 else math.nan,
+        "co2_diesel_kg_per_100km": 100.0 * dsl / km if km > 0 else math.nan,
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import geopandas as gpd
@@ -9,11 +10,14 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import box
 
+from networks.borders import border_posts
 from networks.road_network import RoadNetwork
 from planner.config.study import StudyConfig
 from planner.study.inputs import StudyNetwork
 from sim import demand as sim_demand
 from sim._errors import DemandError
+from sim.catalogue import resolve_models
+from sim.demand.profiles import TRUCK_PROFILE
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +68,8 @@ def build_trips(
             truck_mix={cfg.vehicles.truck: 1.0} if cfg.vehicles.truck else None,
             vehicles=vehicles,
         )
+    elif d.kind == "freight":
+        trips = freight_trips(cfg, net, vehicles, rng=rng)
     else:
         zones = gpd.read_file(d.zones) if d.zones is not None else None
         # zones are named by demand.zone_name_field when the polygons carry it (else by row)
@@ -87,6 +93,133 @@ def build_trips(
         )
     logger.info("%d trips by %d vehicles", len(trips), trips["vehicle_id"].nunique())
     return trips
+
+
+def with_driving_rules(cfg: StudyConfig, vehicles: dict) -> dict:
+    """The study's vehicle models with the driving-time rules switched on for its trucks
+    (``vehicles.driving_rules``: "aetr", or "auto" in a freight study) or off ("none")."""
+    setting = cfg.vehicles.driving_rules
+    if setting == "auto" and cfg.demand.kind != "freight":
+        return vehicles
+    rule = "" if setting == "none" else "aetr"
+    return {
+        k: dataclasses.replace(m, driving_rules=rule) if m.category == "truck" else m
+        for k, m in vehicles.items()
+    }
+
+
+def freight_trips(
+    cfg: StudyConfig, net: RoadNetwork, vehicles: dict, *, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Truck trips of a freight study: China border posts <-> Kazakh places, and transit
+    between the China and the Russia border posts (docs/cargo.md).
+
+    OD assumption: ``trips_per_day`` trucks a day pass the China border posts; a share
+    ``transit_share`` of them cross Kazakhstan to a Russian border post, chosen in proportion
+    to the posts' ``border_weights``; the rest go to (or come from) a Kazakh place chosen by
+    a gravity model ``W_c * P_j / d_cj ** gravity_exponent`` (post weight, place population,
+    route km; places nearer than ``min_trip_km`` excluded). Each trip is an import (from
+    China) or an export (to China) with equal probability. Trucks depart on the truck
+    profile of :mod:`sim.demand.profiles`; models from ``vehicles.fleet`` (trucks only).
+    """
+    d = cfg.demand
+    assert cfg.network.corridor is not None  # the schema requires it for kind freight
+    fleet = dict(cfg.vehicles.fleet)
+    resolve_models(fleet, vehicles, what="vehicles.fleet")
+    cars = sorted(k for k in fleet if vehicles[k].category != "truck")
+    if cars:
+        raise DemandError(
+            f"demand.kind 'freight' simulates trucks: vehicles.fleet names non-truck model(s) "
+            f"{cars}; list truck models only (e.g. mercedes_eactros_600, windrose_r700)"
+        )
+    posts = border_posts(cfg.network.corridor.roads)
+    unknown = sorted(set(d.border_weights) - set(posts["name"]))
+    if unknown:
+        raise DemandError(
+            f"demand.border_weights names unknown border post(s) {unknown}; posts: "
+            f"{sorted(posts['name'])}"
+        )
+    posts["weight"] = [float(d.border_weights.get(n, 1.0)) for n in posts["name"]]
+    posts = posts[posts["weight"] > 0].reset_index(drop=True)
+    posts["node"] = net.snap_strict(
+        posts["lon"].to_numpy(), posts["lat"].to_numpy(), max_distance_m=d.border_snap_m,
+        labels=posts["name"].tolist(),
+    )  # fmt: skip
+    china = posts[posts["country"] == "China"].reset_index(drop=True)
+    russia = posts[posts["country"] == "Russia"].reset_index(drop=True)
+    if china.empty:
+        raise DemandError("demand.border_weights leaves no China border post with weight > 0")
+    places = corridor_places(net)
+    places = places[~places["node"].isin(posts["node"])].reset_index(drop=True)
+    cn = china["node"].to_numpy(dtype=np.int64)
+    _, length = net.route_matrices(cn, places["node"].to_numpy(dtype=np.int64))
+    km = length / 1000.0
+    ok = np.isfinite(km) & (km >= max(d.min_trip_km, 1e-9))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w_dom = np.where(
+            ok,
+            china["weight"].to_numpy()[:, None]
+            * places["population"].to_numpy(dtype=float)[None, :]
+            / np.where(ok, km, 1.0) ** d.gravity_exponent,
+            0.0,
+        )
+    w_tr = (
+        np.outer(china["weight"].to_numpy(), russia["weight"].to_numpy())
+        if len(russia)
+        else np.zeros((len(china), 0))
+    )
+    if w_dom.sum() <= 0:
+        raise DemandError(
+            "freight demand: no Kazakh place is reachable from the China border posts and at "
+            f"least demand.min_trip_km = {d.min_trip_km} km away; check the network"
+        )
+    ends = np.r_[places["node"].to_numpy(dtype=np.int64), russia["node"].to_numpy(dtype=np.int64)]
+    end_names = np.r_[places["name"].astype(str).to_numpy(), russia["name"].astype(str).to_numpy()]
+    n_dom = places.shape[0]
+    share_tr = d.transit_share if w_tr.size and w_tr.sum() > 0 else 0.0
+    p = np.concatenate(
+        [(1 - share_tr) * w_dom / w_dom.sum(), share_tr * w_tr / max(w_tr.sum(), 1e-300)], axis=1
+    ).ravel()
+    keys = list(fleet)
+    mix = np.asarray([fleet[k] for k in keys], dtype=float)
+    days = cfg.simulation.days + cfg.warmup_days()
+    n = int(round(d.trips_per_day))
+    frames = []
+    for day in range(days):
+        pair = rng.choice(p.size, size=n, p=p / p.sum())
+        ci, ei = np.divmod(pair, ends.size)
+        export = rng.random(n) < 0.5
+        c_node, e_node = cn[ci], ends[ei]
+        c_name, e_name = china["name"].to_numpy()[ci], end_names[ei]
+        kind = np.where(ei >= n_dom, "transit", np.where(export, "export", "import"))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "vehicle_model": np.asarray(keys, dtype=object)[
+                        rng.choice(len(keys), size=n, p=mix / mix.sum())
+                    ],
+                    "origin": np.where(export, e_node, c_node),
+                    "destination": np.where(export, c_node, e_node),
+                    "depart_s": day * 86_400.0 + TRUCK_PROFILE.sample(rng, n),
+                    "day": day,
+                    "flow": kind,
+                    "origin_place": np.where(export, e_name, c_name),
+                    "destination_place": np.where(export, c_name, e_name),
+                }
+            )
+        )
+    df = pd.concat(frames, ignore_index=True).sort_values("depart_s", kind="stable")
+    df = df.reset_index(drop=True)
+    df.insert(0, "vehicle_id", np.arange(len(df), dtype=np.int64))
+    df.insert(5, "chain_seq", np.zeros(len(df), dtype=np.int64))
+    df.attrs["expansion_factor"] = 1.0
+    logger.info(
+        "freight demand: %d truck trips over %d day(s): %s",
+        len(df),
+        days,
+        df["flow"].value_counts().to_dict(),
+    )
+    return df
 
 
 def sample_fleet(trips: pd.DataFrame, *, max_trips: int | None) -> pd.DataFrame:
@@ -189,6 +322,6 @@ def demand_points(cfg: StudyConfig, sn: StudyNetwork, trips: pd.DataFrame) -> gp
             "lat": net.lat[nodes],
         }
     )
-    if cfg.demand.kind == "corridor" and "name" in net.node_table.columns:
+    if cfg.demand.kind in ("corridor", "freight") and "name" in net.node_table.columns:
         df["name"] = net.node_table["name"].reindex(nodes).fillna("").astype(str).to_numpy()
     return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326")

@@ -143,6 +143,9 @@ def build_existing(cfg: StudyConfig, sn: StudyNetwork) -> pd.DataFrame:
     gdf = existing_stations(
         sn.network, sn.pois, specs, include_osm=True, max_snap_m=snap_m, source=sn.source_label
     )
+    for col in ("name", "power_kw", "plugs"):  # none given and none found: empty columns
+        if col not in gdf.columns:
+            gdf[col] = pd.Series(dtype=object if col == "name" else float)
     gdf["power_kw"] = gdf["power_kw"].fillna(cfg.candidates.power_kw)
     gdf["plugs"] = gdf["plugs"].fillna(2).astype(int)
     default = connector_text(cfg.candidates.connectors)

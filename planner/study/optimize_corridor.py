@@ -17,7 +17,7 @@ import sim
 from planner.config.study import StudyConfig
 from planner.siting import FRLM
 from planner.study.grid import cap_plugs
-from planner.study.inputs import StudyNetwork
+from planner.study.inputs import StudyNetwork, connector_text
 from planner.study.optimize import (
     RANGE_SPEED_KPH,
     RANGE_USABLE_SHARE,
@@ -95,6 +95,45 @@ class CorridorOptimizer(StudyOptimizer):
         if self._all_flows is None:
             self._all_flows = Flows(self.net, self.all_demand())
         return self._all_flows
+
+    def stations_frame(self, chosen: np.ndarray, plugs: np.ndarray) -> pd.DataFrame:
+        """New stations; with ``candidates.truck_bays``, one row per bay class at each chosen
+        site (``station_id`` ``<site>:<class>``), its own power, connectors and bay cost; the
+        site cost is on the site's first row. ``draw_kw`` is the class's grid draw (bays x kW
+        per bay), ``site_draw_kw`` the site's total over its classes (what a grid capacity
+        rule compares with the connection). ``plugs`` (load-based bays per site) is split
+        over the classes by their ``share``, each within ``[min_bays, max_bays]``."""
+        frame = super().stations_frame(chosen, plugs)
+        bays = self.cfg.candidates.truck_bays
+        if not bays or frame.empty:
+            return frame
+        rows = []
+        for i, site in enumerate(frame.itertuples(index=False)):
+            site_cost = float(self.candidates["site_cost"].iloc[int(chosen[i])])
+            first = True
+            for label, bc in bays.items():
+                n = int(np.clip(np.ceil(site.plugs * bc.share), bc.min_bays, bc.max_bays))
+                if n <= 0:
+                    continue
+                per_bay = bc.grid_kw_per_bay if bc.grid_kw_per_bay is not None else bc.power_kw
+                rows.append(
+                    {
+                        **site._asdict(),
+                        "station_id": f"{site.station_id}:{label}",
+                        "plugs": n,
+                        "power_kw": bc.power_kw,
+                        "connectors": connector_text(bc.connectors),
+                        "capex": (site_cost if first else 0.0) + n * bc.plug_cost,
+                        "plug_class": label,
+                        "bay_cost": bc.plug_cost,
+                        "bay_draw_kw": per_bay,
+                        "draw_kw": n * per_bay,
+                    }
+                )
+                first = False
+        out = pd.DataFrame(rows)
+        out["site_draw_kw"] = out.groupby("node")["draw_kw"].transform("sum")
+        return out
 
     def coverage_share(self, stations: pd.DataFrame) -> float:
         """Share of all trips whose route can be driven (round trip) with ``stations``."""
@@ -202,6 +241,15 @@ class CorridorOptimizer(StudyOptimizer):
             return pd.DataFrame(columns=["series", "km", "soc", "event"])
         longest = int(np.argmax([km[-1] if km.size else 0 for _, km in fl.paths]))
         o, d = int(fl.od.loc[longest, "node"]), int(fl.od.loc[longest, "destination"])
+        path, path_km = fl.paths[longest]
+        # stations on the route sit at their route km (driving time would count the pauses
+        # of driving-time rules as distance)
+        node_km = dict(zip(path.tolist(), path_km.tolist(), strict=True))
+        st_km = {
+            str(sid): node_km[int(n)]
+            for sid, n in zip(stations["station_id"], stations["node"], strict=True)
+            if int(n) in node_km
+        }
         seasons = cfg.simulation.seasons or {"study": cfg.simulation.temperature_c}
         models = cfg.vehicles.compare or list(cfg.vehicles.fleet)[:1]
         rows = []
@@ -226,21 +274,24 @@ class CorridorOptimizer(StudyOptimizer):
                 res = sim.simulate(
                     self.net, st, trip, vehicles=self.vehicles, settings=settings, seed=cfg.seed
                 )
-                rows += _trace_rows(res, f"{model} ({season}, {temp:g} C)")
+                rows += _trace_rows(res, f"{model} ({season}, {temp:g} C)", st_km)
         return pd.DataFrame(rows, columns=["series", "km", "soc", "event"])
 
 
-def _trace_rows(res, series: str) -> list[dict]:
+def _trace_rows(res, series: str, station_km: dict | None = None) -> list[dict]:
     t = res.trips.iloc[0]
     ses = res.sessions[res.sessions["station"] >= 0].sort_values("arrive_s")
     stops = float((ses["wait_s"] + ses["charge_s"]).sum()) if len(ses) else 0.0
     end_s = t["arrived_s"] if np.isfinite(t["arrived_s"]) else res.span_s
-    drive_s = max(float(end_s - t["departed_s"]) - stops, 1e-9)
+    pauses = float(np.nan_to_num(t.get("break_s", 0.0)) + np.nan_to_num(t.get("rest_s", 0.0)))
+    drive_s = max(float(end_s - t["departed_s"]) - stops - pauses, 1e-9)
     dist = float(t["distance_km"])
     rows = [{"series": series, "km": 0.0, "soc": float(t["soc_depart"]), "event": "depart"}]
     stopped = 0.0
     for s in ses.itertuples():
-        km = dist * min(1.0, (s.arrive_s - t["departed_s"] - stopped) / drive_s)
+        km = (station_km or {}).get(str(s.station_id))
+        if km is None:  # off the route: by driving time (pauses spread evenly)
+            km = dist * min(1.0, (s.arrive_s - t["departed_s"] - stopped) / (drive_s + pauses))
         rows.append(
             {"series": series, "km": km, "soc": float(s.soc_start), "event": "arrive station"}
         )

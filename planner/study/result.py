@@ -144,7 +144,15 @@ def assemble(
         candidates[["node", "renewable", "site_cost", "plug_cost"]], on="node", how="left"
     )
     # what each proposed station costs and serves (sessions from the proposal simulation)
-    selected["capex"] = selected.pop("site_cost") + selected["plugs"] * selected.pop("plug_cost")
+    site_cost, plug_cost = selected.pop("site_cost"), selected.pop("plug_cost")
+    if "bay_cost" in selected:  # truck bay classes: own bay cost, the site cost once per node
+        first = ~selected.duplicated("node")
+        plug_cost = selected["bay_cost"].fillna(plug_cost)
+        site_cost = site_cost.where(first | selected["bay_cost"].isna(), 0.0)
+    selected["capex"] = site_cost + selected["plugs"] * plug_cost
+    if "bay_draw_kw" in selected:  # grid draw of the final bays (the loop may add some)
+        selected["draw_kw"] = selected["plugs"] * selected["bay_draw_kw"]
+        selected["site_draw_kw"] = selected.groupby("node")["draw_kw"].transform("sum")
     selected["sessions_per_day"] = selected["sessions"] / max(1, cfg.simulation.days)
     unnamed = selected["name"].fillna("").astype(str).str.strip() == ""
     if unnamed.any():  # OSM sites without a name: say what they are
@@ -200,6 +208,7 @@ def assemble(
                 "sessions_after": after.sessions,
                 "stations_after": after.stations,
                 "station_timeseries_after": after.station_timeseries,
+                **({"vehicle_matrix": matrix} if len(matrix) else {}),
             },
             sn.network,
             after.stations,

@@ -16,7 +16,7 @@ import pandas as pd
 
 import sim
 from planner.config.study import StudyConfig
-from planner.study.demand import build_trips
+from planner.study.demand import build_trips, with_driving_rules
 from planner.study.inputs import StudyNetwork
 from planner.study.loop import ScenarioOutcome
 
@@ -123,12 +123,14 @@ def sim_settings(cfg: StudyConfig, *, temperature_c: float | None = None) -> sim
 
 
 def study_vehicles(cfg: StudyConfig) -> dict:
-    """The vehicle models a study may use: the built-in catalogue or the study's own."""
-    return (
+    """The vehicle models a study may use: the built-in catalogue or the study's own, with
+    the study's driving-time rules for trucks (:func:`planner.study.demand.with_driving_rules`)."""
+    models = (
         sim.load_vehicle_models(cfg.vehicles.catalogue)
         if cfg.vehicles.catalogue is not None
         else sim.builtin_models()
     )
+    return with_driving_rules(cfg, models)
 
 
 def unserved_demand(

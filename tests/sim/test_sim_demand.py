@@ -147,7 +147,11 @@ def test_corridor_gravity_and_cargo_flow():
         rng=np.random.default_rng(1),
     )
     assert len(t) == 4000 and (t["flow"] == "cargo").sum() == 1000
-    assert set(t.loc[t["flow"] == "cargo", "vehicle_model"]) == {"mercedes_eactros_600"}
+    # the default truck mix: every catalogue truck (eActros 600 and Windrose R700)
+    assert set(t.loc[t["flow"] == "cargo", "vehicle_model"]) == {
+        "mercedes_eactros_600",
+        "windrose_r700",
+    }
     assert (t["direct_km"] >= 150).all()
     assert t["vehicle_id"].is_unique and (t["chain_seq"] == 0).all()
     pairs = t.groupby(["origin_place", "destination_place"]).size()
