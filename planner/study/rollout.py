@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from planner.config.study import StudyConfig
-from planner.siting.multiperiod import StagedMCLP, robust_first_stage
+from planner.siting.multiperiod import StagedMCLP
+from planner.siting.multiperiod_robust import robust_first_stage
 from planner.study.demand import build_trips
 from planner.study.loop import LoopResult, Targets, closed_loop
 from planner.study.optimize import StudyOptimizer
