@@ -32,6 +32,7 @@ The robust first stage over scenarios is :func:`planner.siting.multiperiod_robus
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,8 @@ from scipy import sparse
 from planner._errors import ModelInputError
 from planner.siting._backends import new_mip, run_mip
 from planner.siting._base import OPTIMAL, SolveOptions
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["StagedCover", "StagedMCLP", "StagedResult"]
 
@@ -181,9 +184,14 @@ class StagedCover:
         seed: int = 0,
         stages: slice | None = None,
         fixed_before: np.ndarray | None = None,
+        warm_start: bool = True,
     ) -> StagedResult:
         """The look-ahead plan over all stages (or the ``stages`` slice, with
-        ``fixed_before`` columns open before its first stage)."""
+        ``fixed_before`` columns open before its first stage).
+
+        Sites another site dominates (:meth:`dominated`) are left out, which keeps the
+        optimum; with ``warm_start`` the myopic plan of the same stages (a quarter of the
+        time limit) is SCIP's first incumbent."""
         raw = self.raw
         sl = stages or slice(0, self.n_stages)
         first, T = sl.start or 0, len(range(*sl.indices(self.n_stages)))
@@ -209,9 +217,18 @@ class StagedCover:
         used_groups = sorted({g for _, gs in need for g in gs})
         useful = np.setdiff1d(
             np.unique(G[used_groups].indices) if used_groups else np.empty(0, np.int64),
-            np.flatnonzero(pre),
+            np.flatnonzero(pre | self.dominated()),
         )
         t0 = time.monotonic()
+        hint = None
+        if warm_start and T > 1:  # the myopic plan of the same stages: a feasible incumbent
+            hint = self.solve_myopic(
+                time_limit_s=time_limit_s / 4,
+                threads=threads,
+                seed=seed,
+                stages=sl,
+                fixed_before=fixed_before,
+            )
         solver = new_mip("scip")
         inf = solver.infinity()
         x = [[solver.BoolVar(f"x{j}_{t}") for t in range(T)] for j in useful]
@@ -268,6 +285,15 @@ class StagedCover:
                 coef = eps * float(c[j]) * (d[t] - (d[t + 1] if t + 1 < T else 0.0))
                 objective.SetCoefficient(x[k][t], -coef)
         objective.SetMaximization()
+        start = None
+        if hint is not None:
+            opened_by = np.full(m, T)  # the stage each site opens in (T: never)
+            for t, cols in reversed(list(enumerate(hint.opened))):
+                opened_by[cols] = t
+            start = (
+                [v for row in x for v in row],
+                [float(opened_by[j] <= t) for j in useful for t in range(T)],
+            )
         out = run_mip(
             solver,
             {"x": [v for row in x for v in row]},
@@ -275,7 +301,8 @@ class StagedCover:
             options=SolveOptions(
                 time_limit_s=time_limit_s, threads=threads, seed=seed, solver="scip"
             ),
-            time_left=time_limit_s,
+            time_left=max(1.0, time_limit_s - (time.monotonic() - t0)),
+            hint=start,
         )
         if out.status not in (OPTIMAL, "FEASIBLE"):
             raise ModelInputError(
@@ -286,31 +313,83 @@ class StagedCover:
         result.solve_time_s = time.monotonic() - t0
         if out.status != OPTIMAL and np.isfinite(out.bound):
             result.gap = max(0.0, (out.bound - out.objective) / max(abs(out.bound), 1e-9))
+        logger.info(
+            "%s stages %d-%d: %d rows, %d groups, %d sites; %s in %.1f s (gap %.2g)",
+            type(self).__name__,
+            first + 1,
+            first + T,
+            len(need),
+            len(used_groups),
+            len(useful),
+            out.status,
+            result.solve_time_s,
+            result.gap,
+        )
         return result
 
     def solve_myopic(
-        self, *, time_limit_s: float = 60.0, threads: int = 1, seed: int = 0
+        self,
+        *,
+        time_limit_s: float = 60.0,
+        threads: int = 1,
+        seed: int = 0,
+        stages: slice | None = None,
+        fixed_before: np.ndarray | None = None,
     ) -> StagedResult:
-        """Stage by stage: each stage optimal for its own demand and budget, with every site
+        """Stage by stage (all stages, or the ``stages`` slice with ``fixed_before`` open
+        before it): each stage optimal for its own demand and limits, with every site
         opened before kept open."""
+        sl = stages or slice(0, self.n_stages)
+        idx = range(*sl.indices(self.n_stages))
         opened_all: list[np.ndarray] = []
         status = OPTIMAL
         t0 = time.monotonic()
-        for t in range(self.n_stages):
-            before = np.concatenate(opened_all) if opened_all else np.empty(0, dtype=np.int64)
+        start = np.asarray([] if fixed_before is None else fixed_before, dtype=np.int64)
+        for t in idx:
             r = self.solve(
-                time_limit_s=time_limit_s / self.n_stages,
+                time_limit_s=time_limit_s / len(idx),
                 threads=threads,
                 seed=seed,
                 stages=slice(t, t + 1),
-                fixed_before=before,
+                fixed_before=np.concatenate([start, *opened_all]),
             )
             opened_all.append(r.opened[0])
             status = status if r.status == OPTIMAL else r.status
-        plan = self.evaluate(opened_all, method="myopic")
+        first = sl.start or 0
+        extra = None if first == 0 or start.size == 0 else start
+        plan = self.evaluate(opened_all, method="myopic", first=first, before=extra)
         plan.status = status
         plan.solve_time_s = time.monotonic() - t0
         return plan
+
+    def dominated(self) -> np.ndarray:
+        """Sites another site makes redundant: every group holding site ``j`` also holds
+        a site ``k`` that costs no more (ties: the larger set, then the lower index). A plan
+        using ``j`` does at least as well with ``k`` instead, in every stage and under every
+        limit (one site for one, capex not higher), so the optimum is kept. Computed once
+        (mask over the columns; fixed-open and unused sites are never marked)."""
+        if "dominated" in self.raw:
+            return np.asarray(self.raw["dominated"])
+        mask = np.zeros(self.raw["n_sites"], dtype=bool)
+        useful = self.useful_sites()
+        if 1 < useful.size <= 6000:  # a dense site x site overlap: bounded memory
+            M = self.raw["groups"][:, useful].T.tocsr().astype(np.int32)
+            size = np.diff(M.indptr)
+            overlap = (M @ M.T).toarray()
+            c = self.raw["site_costs"][useful]
+            idx = np.arange(useful.size)
+            inside = overlap == size[:, None]  # j's groups all hold k
+            np.fill_diagonal(inside, False)
+            better = (c[None, :] < c[:, None]) | (
+                (c[None, :] == c[:, None])
+                & (
+                    (size[None, :] > size[:, None])
+                    | ((size[None, :] == size[:, None]) & (idx[None, :] < idx[:, None]))
+                )
+            )
+            mask[useful[(inside & better).any(axis=1)]] = True
+        self.raw["dominated"] = mask
+        return mask
 
     # ----------------------------------------------------------------- evaluation
     def _plan(

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from planner._errors import ModelInputError
-from planner.siting.multiperiod import StagedCover
+from planner.siting._base import OPTIMAL
+from planner.siting.multiperiod import StagedCover, StagedResult
 
 __all__ = ["RobustChoice", "robust_first_stage"]
 
@@ -46,6 +47,9 @@ class RobustChoice:
     exact : bool
         Whether every affordable first stage was a candidate (exact min-max regret) or
         only the scenarios' own optima (the usual heuristic restriction).
+    optimal : bool
+        Whether every solve behind the table was proven optimal (else the regrets are
+        those of the best plans found within the time limit).
     """
 
     first_stage: np.ndarray
@@ -53,6 +57,7 @@ class RobustChoice:
     table: list[dict[str, Any]]
     optima: dict[str, float]
     exact: bool = True
+    optimal: bool = True
 
 
 def _affordable(
@@ -77,13 +82,18 @@ def robust_first_stage(
     time_limit_s: float = 60.0,
     seed: int = 0,
     max_enumerated: int = 256,
+    known: Mapping[str, StagedResult] | None = None,
 ) -> RobustChoice:
     """Min-max regret first stage over scenarios (same sites, costs and budgets).
 
     Every affordable first stage is a candidate when there are at most ``max_enumerated``
     of them (exact min-max regret); on larger instances the candidates are the first stages
     of each scenario's own look-ahead plan. A first stage's value in a scenario is the best
-    its later stages can do after it (a look-ahead solve of stages 2..T).
+    its later stages can do after it (a look-ahead solve of stages 2..T; a scenario's own
+    optimal first stage is worth its optimum there, no solve needed). ``known`` holds
+    look-ahead plans already solved (e.g. the study's own scenario), reused as they are.
+    Solves that stop at the time limit make the regrets approximate: ``optimal`` says
+    whether every solve was proven optimal.
     """
     names = list(scenarios)
     if not names:
@@ -97,7 +107,11 @@ def robust_first_stage(
             raise ModelInputError(
                 f"robust_first_stage: scenario {s!r} has other sites or budgets than {names[0]!r}"
             )
-    plans = {s: scenarios[s].solve(time_limit_s=time_limit_s, seed=seed) for s in names}
+    known = dict(known or {})
+    plans = {
+        s: known[s] if s in known else scenarios[s].solve(time_limit_s=time_limit_s, seed=seed)
+        for s in names
+    }
     optima = {s: p.objective for s, p in plans.items()}
     candidates: dict[str, np.ndarray] = {f"optimal for {s}": plans[s].opened[0] for s in names}
     useful = sorted(set().union(*(scenarios[s].useful_sites().tolist() for s in names)))
@@ -111,15 +125,21 @@ def robust_first_stage(
     for combo in every or []:
         candidates.setdefault(f"sites {list(combo)}", np.asarray(combo, dtype=np.int64))
 
-    def value(model: StagedCover, first: np.ndarray) -> float:
+    statuses = [p.status for p in plans.values()]
+
+    def value(s: str, first: np.ndarray) -> float:
+        model = scenarios[s]
         if model.n_stages == 1:
             return model.evaluate([first]).objective
+        if set(first.tolist()) == set(plans[s].opened[0].tolist()):
+            return plans[s].objective  # the scenario's own optimum
         rest = model.solve(
             time_limit_s=time_limit_s,
             seed=seed,
             stages=slice(1, model.n_stages),
             fixed_before=first,
         )
+        statuses.append(rest.status)
         return model.evaluate([first, *rest.opened]).objective
 
     labels: dict[tuple[int, ...], list[str]] = {}
@@ -130,7 +150,7 @@ def robust_first_stage(
         row: dict[str, Any] = {"choice": ", ".join(names_of), "sites": list(key)}
         worst = 0.0
         for s in names:
-            v = value(scenarios[s], np.asarray(key, dtype=np.int64))
+            v = value(s, np.asarray(key, dtype=np.int64))
             row[f"{s}_objective"] = v
             row[f"{s}_regret"] = optima[s] - v
             worst = max(worst, optima[s] - v)
@@ -145,4 +165,5 @@ def robust_first_stage(
         table,
         optima,
         exact=every is not None,
+        optimal=all(st == OPTIMAL for st in statuses),
     )

@@ -315,6 +315,8 @@ def _run_rollout(
     result.manifest["rollout"] = {
         "method": plans["method"],
         "timeline": plans["timeline"].to_dict("records"),
+        # look-ahead vs myopic (regret) and the robust first stage's per-scenario table
+        **plans["summary"],
     }
     return _finish(
         cfg,

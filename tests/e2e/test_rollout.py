@@ -3,8 +3,11 @@ simulated, sites stay open, stage budgets hold, and the outputs carry the openin
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from planner.config.study import load_config
 from tests.e2e.test_pipeline import CONFIGS
@@ -47,8 +50,59 @@ def test_almaty_rollout_small(data_dir, net_cache_dir, monkeypatch, tmp_path):
     assert any(n.startswith("byd_atto3:") for n in res.notes)  # first usable year stated
     html = (tmp_path / "roll" / "report.html").read_text()
     assert 'id="chart-rollout"' in html and "opening_year" in html
-    import json
-
     assert len(json.loads((tmp_path / "roll" / "kpis.json").read_text())["stages"]) == 4
     out = pd.read_csv(tmp_path / "roll" / "tables" / "rollout_timeline.csv")
     assert len(out) == 4 and np.isfinite(out["cumulative_capex"]).all()
+
+
+@pytest.mark.slow
+def test_corridor_rollout_lookahead_and_winter_scenario(
+    data_dir, net_cache_dir, monkeypatch, tmp_path
+):
+    """KAZ01 (small settings): the myopic design loop and the multi-period FRLM, the
+    myopic plan's regret, and the robust first stage over a mild and a severe winter, all
+    in the tables, kpis.json and the GeoPackage's opening_year."""
+    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
+    from planner.study.run import run_study
+
+    cfg = load_config(
+        CONFIGS / "corridor-kaz01-rollout.yaml",
+        overrides={
+            "demand.trips_per_day": 60,
+            "simulation.days": 1,
+            "simulation.replications": 1,
+            "simulation.max_replications": 1,
+            "simulation.warmup_days": 0,
+            "targets.max_iterations": 1,
+            "model.solver.time_limit_s": 10,
+            "rollout.time_limit_s": 10,
+            "vehicles.compare": ["byd_atto3"],
+            "simulation.seasons": {},
+            "outputs.coverage_curve": False,
+        },
+    )
+    cfg.stages = cfg.stages[:2]
+    res = run_study(cfg, out_dir=tmp_path / "roll")
+    tl = res.tables["rollout_timeline"]
+    assert set(tl["method"]) == {"myopic", "lookahead"} and set(tl["year"]) == {2025, 2027}
+    caps = {st.year: st.new_sites for st in cfg.stages}
+    assert all(row.new_sites <= caps[row.year] for row in tl.itertuples())
+    robust = res.tables["rollout_robust"]
+    for s in ("base", "mild_winter", "severe_winter"):
+        assert {f"{s}_objective", f"{s}_regret"} <= set(robust.columns)
+    # a colder winter shortens the range: the same plan never refuels more
+    opt = robust.iloc[0]
+    assert opt["severe_winter_objective"] <= opt["base_objective"] + 1e-6
+    assert any("regret" in n and "Look-ahead" in n for n in res.notes)
+    kpis = json.loads((tmp_path / "roll" / "kpis.json").read_text())
+    roll = kpis["rollout"]
+    assert roll["robust"]["scenarios"]["severe_winter"]["temperature_c"] == -30
+    assert len(roll["robust"]["table"]) == len(robust) and "regret" in roll
+    years = res.selected["opening_year"].dropna()
+    assert len(years) and set(years) <= {2025.0, 2027.0}
+    import geopandas as gpd
+
+    gpkg = next((tmp_path / "roll").glob("*.gpkg"))
+    layers = gpd.list_layers(gpkg)["name"].tolist()
+    assert any("opening_year" in gpd.read_file(gpkg, layer=lay).columns for lay in layers)
