@@ -31,3 +31,28 @@ def test_scenarios_take_multipliers_and_temperatures():
 def test_bad_scenarios_are_refused_with_their_name(scenarios, message):
     with pytest.raises(ValidationError, match=message):
         RolloutConfig(scenarios=scenarios)
+
+
+def test_a_sweep_varies_a_scenario_temperature(tmp_path, data_dir, monkeypatch):
+    """A scenario is an ordinary dotted field: a sweep (run on Dask like any other) over
+    the severe winter (demand and temperature) plans one valid rollout study per value."""
+    from pathlib import Path
+
+    from planner.batch.plan import plan_sweep
+
+    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
+    base = Path(__file__).resolve().parents[2] / "configs" / "corridor-kaz01-rollout.yaml"
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        f"base: {base}\noutput: out\nparameters:\n"
+        "  rollout.scenarios.severe_winter:\n"
+        "    - {demand: 1.0, temperature_c: -25}\n"
+        "    - {demand: 1.2, temperature_c: -35}\n"
+    )
+    plan = plan_sweep(path)
+    temps = [r.config.rollout.scenario_specs()["severe_winter"].temperature_c for r in plan.runs]
+    assert temps == [-25.0, -35.0]
+    assert plan.runs[1].config.rollout.scenario_specs()["severe_winter"].demand == 1.2
+    path.write_text(path.read_text().replace("-35}", "-90}"))
+    with pytest.raises(Exception, match="temperature_c"):
+        plan_sweep(path)

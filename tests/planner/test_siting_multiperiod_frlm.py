@@ -202,3 +202,36 @@ def test_robust_first_stage_with_a_winter_scenario_against_enumeration():
     assert any(r["severe_regret"] > 1e-9 for r in choice.table)  # winter changes the answer
     labels = " | ".join(r["choice"] for r in choice.table)
     assert all(f"optimal for {name}" in labels for name in scen)
+
+
+def test_dominated_sites_are_left_out_without_changing_the_optimum():
+    """On a tiny corridor some sites' arc sets are inside another's (here the end nodes):
+    they are left out; a site on no route is not a variable at all (never marked). The
+    optimum is the brute force's, and no plan opens a dominated site."""
+    rk, sk, si, f, s, n = _corridor(6)
+    si = [np.where(idx == 2, 1, idx) for idx in si]  # site 2 never on a route: unused
+    model = StagedFRLM.from_paths(
+        rk,
+        sk,
+        si,
+        f,
+        s,
+        n_sites=n,
+        n_stages=3,
+        range_km=150.0,
+        site_costs=np.full(n, 100.0),
+        max_new=np.ones(3),
+    )
+    dom = model.dominated()
+    assert dom.any()
+    assert not dom[model.raw["fixed_open"]].any() and not dom[2]  # unused: not a variable
+    G = model.raw["groups"].tocsc()
+    for j in np.flatnonzero(dom):  # each dominated site's groups all hold a kept site
+        rows = set(G[:, j].indices.tolist())
+        assert any(
+            rows <= set(G[:, k].indices.tolist()) for k in model.useful_sites() if not dom[k]
+        )
+    plan = model.solve(time_limit_s=20)
+    model.check(plan)
+    assert plan.objective == pytest.approx(_brute_force(model)[0])
+    assert not dom[np.concatenate(plan.opened)].any()
