@@ -43,7 +43,8 @@ class RobustChoice:
         best objective given that first stage (``<s>_objective``) and the regret against
         the scenario's optimum (``<s>_regret``), and ``max_regret``.
     optima : dict
-        Each scenario's look-ahead optimum.
+        Each scenario's best known objective: its look-ahead optimum (when a solve stopped
+        at the time limit, the better of its plan and the candidates' values there).
     exact : bool
         Whether every affordable first stage was a candidate (exact min-max regret) or
         only the scenarios' own optima (the usual heuristic restriction).
@@ -145,19 +146,23 @@ def robust_first_stage(
     labels: dict[tuple[int, ...], list[str]] = {}
     for label, first in candidates.items():  # one row per distinct first stage, all its names
         labels.setdefault(tuple(sorted(int(j) for j in first.tolist())), []).append(label)
-    table, best, best_regret = [], None, np.inf
+    table = []
     for key, names_of in labels.items():
         row: dict[str, Any] = {"choice": ", ".join(names_of), "sites": list(key)}
-        worst = 0.0
         for s in names:
-            v = value(s, np.asarray(key, dtype=np.int64))
-            row[f"{s}_objective"] = v
-            row[f"{s}_regret"] = optima[s] - v
-            worst = max(worst, optima[s] - v)
-        row["max_regret"] = worst
+            row[f"{s}_objective"] = value(s, np.asarray(key, dtype=np.int64))
         table.append(row)
-        if worst < best_regret - 1e-9:
-            best, best_regret = key, worst
+    # regret against the best plan known in each scenario: its optimum when the solve was
+    # proven, else the better of the solve's plan and any candidate's (never negative)
+    for s in names:
+        optima[s] = max([optima[s], *(row[f"{s}_objective"] for row in table)])
+    best, best_regret = None, np.inf
+    for row in table:
+        for s in names:
+            row[f"{s}_regret"] = optima[s] - row[f"{s}_objective"]
+        row["max_regret"] = max(row[f"{s}_regret"] for s in names)
+        if row["max_regret"] < best_regret - 1e-9:
+            best, best_regret = tuple(row["sites"]), row["max_regret"]
     assert best is not None
     return RobustChoice(
         np.asarray(best, dtype=np.int64),

@@ -99,6 +99,9 @@ def test_corridor_rollout_lookahead_and_winter_scenario(
     roll = kpis["rollout"]
     assert roll["robust"]["scenarios"]["severe_winter"]["temperature_c"] == -30
     assert len(roll["robust"]["table"]) == len(robust) and "regret" in roll
+    assert {v["year"] for v in roll["vehicles_by_year"]} == {2025, 2027}
+    html = (tmp_path / "roll" / "report.html").read_text()
+    assert 'id="rollout-robust"' in html and "severe_winter_regret" in html
     years = res.selected["opening_year"].dropna()
     assert len(years) and set(years) <= {2025.0, 2027.0}
     import geopandas as gpd
