@@ -19,8 +19,9 @@ opened in that stage; no carry-over) or a number of ``new_sites`` (corridor stud
 FRLM sites by count).
 
 A scenario is a demand multiplier (``low: 0.5``) or a mapping with ``demand`` (multiplier,
-default 1) and ``temperature_c`` (the temperature every stage of the scenario is planned and
-simulated at, replacing the stage's or the study's). Corridor studies plan for the range at
+default 1) and ``temperature_c`` (the temperature every stage of the scenario is planned at,
+replacing the stage's or the study's) or ``seasons`` (a set of temperatures: the scenario
+counts the mean over them, each season equally likely). Corridor studies plan for the range at
 that temperature, so a severe winter shortens the hops a plan must bridge.
 """
 
@@ -61,7 +62,24 @@ class ScenarioConfig(_Strict):
 
     demand: float = Field(1.0, gt=0, le=1000)  # multiplies every stage's demand
     temperature_c: float | None = Field(None, ge=-60, le=60)  # replaces the stages' temperature
+    # or a season set: the scenario counts the mean over its seasons (equal weights)
+    seasons: dict[str, float] | None = None
     source: str = ""  # where the scenario's figures come from
+
+    @model_validator(mode="after")
+    def _one_climate(self) -> ScenarioConfig:
+        if self.temperature_c is not None and self.seasons:
+            raise ValueError("give temperature_c or seasons, not both")
+        for name, t in (self.seasons or {}).items():
+            if isinstance(t, bool) or not -60 <= t <= 60:
+                raise ValueError(f"season {name!r}: temperature must be in -60..60 C, got {t}")
+        return self
+
+    def temperatures(self) -> list[float | None]:
+        """The temperatures the scenario is planned at (``[None]``: the stages' own)."""
+        if self.seasons:
+            return [float(t) for t in self.seasons.values()]
+        return [self.temperature_c]
 
 
 class RolloutConfig(_Strict):

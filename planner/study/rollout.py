@@ -238,27 +238,23 @@ def _robust(
     scen: dict[str, StagedCover] = {}
     known: dict[str, StagedResult] = {}
     for name, spec in specs.items():
-        same = spec.demand == 1.0 and spec.temperature_c is None
-        if same and study is not None:
-            scen[name], known[name] = study
+        temps = spec.temperatures()
+        if spec.demand == 1.0 and temps == [None] and study is not None:
+            scen[name], known[name] = study  # the study itself: solved already
             continue
+        # trips do not depend on the temperature (demand step), only on the demand level
         strips = (
             trips
-            if same  # the study's own stages: same seed, same trips
+            if spec.demand == 1.0
             else [
-                stage_trips(
-                    cfg, sn, vehicles, k, scale=spec.demand, temperature_c=spec.temperature_c
-                )
-                for k in range(len(cfg.stages))
+                stage_trips(cfg, sn, vehicles, k, scale=spec.demand) for k in range(len(cfg.stages))
             ]
         )
-        scen[name] = staged_model(
-            cfg, optimizer, existing, strips, vehicles, temperature_c=spec.temperature_c
-        )
-    if cfg.model.kind != "frlm" and any(s.temperature_c is not None for s in specs.values()):
+        scen[name] = staged_model(cfg, optimizer, existing, strips, vehicles, temperatures=temps)
+    if cfg.model.kind != "frlm" and any(s.temperatures() != [None] for s in specs.values()):
         notes.append(
-            "Scenario temperatures change the simulated trips only: the city covering model "
-            "counts travel time to a station, which the temperature does not change."
+            "Scenario temperatures do not change a city's robust choice: the covering model "
+            "counts travel time to a station and the trips do not depend on temperature."
         )
     choice = robust_first_stage(
         scen, time_limit_s=cfg.rollout.time_limit_s, seed=cfg.seed, known=known

@@ -3,10 +3,10 @@ multi-period siting model that sees them all (city: :class:`StagedMCLP` on trave
 corridor: :class:`StagedFRLM` on OD flows along their fastest routes), for the study's own
 demand or for a scenario (demand multiplier, temperature).
 
-A scenario's temperature replaces every stage's: the stage is simulated at it and, on a
-corridor, planned for the fleet's range at it (:func:`planner.study.optimize.planning_range_km`:
+A scenario's temperature replaces every stage's: on a corridor the stage is planned for the
+fleet's range at it (:func:`planner.study.optimize.planning_range_km`:
 80 % of the battery at 90 km/h), so a severe winter shortens the hops and fewer flows are
-refuelled by the same stations.
+refuelled by the same stations. A scenario's season set counts the mean over its seasons.
 """
 
 from __future__ import annotations
@@ -124,10 +124,12 @@ def _corridor_model(
     existing: pd.DataFrame,
     trips: list[pd.DataFrame],
     vehicles: dict,
-    temperature_c: float | None,
+    temperatures: list[float | None],
 ) -> StagedFRLM:
     """Every stage's OD flows (trips x the sample's expansion factor) on their fastest
-    routes, each planned for its stage's range (fleet and temperature of the stage)."""
+    routes, each planned for its stage's range (fleet and temperature of the stage). With
+    several ``temperatures`` (a season set) every flow appears once per season with its
+    share of the weight, so the model counts the mean refuelled flow over the seasons."""
     cand = optimizer.candidates
     site_nodes = np.r_[
         existing["node"].to_numpy(dtype=np.int64), cand["node"].to_numpy(dtype=np.int64)
@@ -146,17 +148,22 @@ def _corridor_model(
         )
         demand["weight"] = demand["weight"] * float(tr.attrs.get("expansion_factor", 1.0))
         fl = Flows(optimizer.net, demand)
-        r = planning_range_km(stage_config(cfg, t, temperature_c=temperature_c), vehicles)
+        rs = [
+            planning_range_km(stage_config(cfg, t, temperature_c=temp), vehicles)
+            for temp in temperatures
+        ]
         for (path, km), w in zip(fl.paths, fl.od["weight"].to_numpy(), strict=True):
             if path.size == 0:
                 continue  # unreachable on the network: no station helps
             on = np.array([n in col_of for n in path.tolist()], dtype=bool)
-            route_km.append(km)
-            site_km.append(km[on])
-            site_idx.append(np.array([col_of[n] for n in path[on].tolist()], dtype=np.int64))
-            flows.append(float(w))
-            stage.append(t)
-            ranges.append(r)
+            idx = np.array([col_of[n] for n in path[on].tolist()], dtype=np.int64)
+            for r in rs:
+                route_km.append(km)
+                site_km.append(km[on])
+                site_idx.append(idx)
+                flows.append(float(w) / len(rs))
+                stage.append(t)
+                ranges.append(r)
     return StagedFRLM.from_paths(
         route_km,
         site_km,
@@ -179,10 +186,12 @@ def staged_model(
     trips: list[pd.DataFrame],
     vehicles: dict,
     *,
-    temperature_c: float | None = None,
+    temperatures: list[float | None] | None = None,
 ) -> StagedCover:
     """The multi-period model of the study's kind over the stages' ``trips`` (columns: the
-    existing stations, fixed open, then the candidates)."""
+    existing stations, fixed open, then the candidates); a corridor is planned at each of
+    ``temperatures`` (default: the stages' own), see :func:`_corridor_model`."""
     if cfg.model.kind == "frlm":
-        return _corridor_model(cfg, optimizer, existing, trips, vehicles, temperature_c)
+        temps = temperatures or [None]
+        return _corridor_model(cfg, optimizer, existing, trips, vehicles, temps)
     return _city_model(cfg, optimizer, existing, trips)

@@ -109,3 +109,42 @@ def test_corridor_rollout_lookahead_and_winter_scenario(
     gpkg = next((tmp_path / "roll").glob("*.gpkg"))
     layers = gpd.list_layers(gpkg)["name"].tolist()
     assert any("opening_year" in gpd.read_file(gpkg, layer=lay).columns for lay in layers)
+
+
+def test_a_season_set_scenario_counts_the_mean_over_its_seasons(
+    data_dir, net_cache_dir, monkeypatch
+):
+    """On the real KAZ01 corridor: a scenario with seasons {-10 C, -30 C} values any plan
+    at the mean of the two single-temperature scenarios, and the colder range refuels no
+    more flow than the milder one."""
+    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
+    from planner.study.inputs import build_candidates
+    from planner.study.rollout_models import stage_trips, staged_model
+    from planner.study.run import StepTimer, make_optimizer, prepare
+
+    cfg = load_config(
+        CONFIGS / "corridor-kaz01-rollout.yaml",
+        overrides={
+            "demand.trips_per_day": 60,
+            "simulation.days": 1,
+            "rollout.scenarios.winters": {"seasons": {"mild": -10, "severe": -30}},
+        },
+    )
+    cfg.stages = cfg.stages[:2]
+    spec = cfg.rollout.scenario_specs()["winters"]
+    assert spec.temperatures() == [-10.0, -30.0]
+    pre = prepare(cfg, StepTimer(None))
+    cand = build_candidates(cfg, pre.sn, pre.existing)
+    opt = make_optimizer(cfg, pre.sn, cand, pre.trips, pre.vehicles)
+    trips = [stage_trips(cfg, pre.sn, pre.vehicles, k) for k in range(2)]
+
+    def model(temps):
+        return staged_model(cfg, opt, pre.existing, trips, pre.vehicles, temperatures=temps)
+
+    both, mild, severe = model(spec.temperatures()), model([-10.0]), model([-30.0])
+    plan = mild.solve(time_limit_s=10)
+    values = [m.evaluate(plan.opened).objective for m in (both, mild, severe)]
+    assert values[0] == pytest.approx((values[1] + values[2]) / 2)
+    assert values[2] <= values[1] + 1e-9
+    both.check(both.evaluate(plan.opened))  # tank rule agrees with the cover sets

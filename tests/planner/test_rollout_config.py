@@ -16,6 +16,9 @@ def test_scenarios_take_multipliers_and_temperatures():
     specs = r.scenario_specs()
     assert specs["low"].demand == 0.5 and specs["low"].temperature_c is None
     assert specs["severe"].demand == 1.2 and specs["severe"].temperature_c == -30
+    assert specs["low"].temperatures() == [None] and specs["severe"].temperatures() == [-30.0]
+    seasons = RolloutConfig(scenarios={"s": {"seasons": {"summer": 25, "winter": -20}}})
+    assert seasons.scenario_specs()["s"].temperatures() == [25.0, -20.0]
 
 
 @pytest.mark.parametrize(
@@ -26,6 +29,8 @@ def test_scenarios_take_multipliers_and_temperatures():
         ({"a": {"demand": 1.0, "temp": -3}}, "temp"),
         ({"a": {"temperature_c": -90}}, "temperature_c"),
         ({"a": {"demand": 0}}, "demand"),
+        ({"a": {"temperature_c": -10, "seasons": {"w": -20}}}, "not both"),
+        ({"a": {"seasons": {"w": -70}}}, "season 'w'"),
     ],
 )
 def test_bad_scenarios_are_refused_with_their_name(scenarios, message):
