@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -63,6 +64,8 @@ def run_study(name: str, out: Path) -> dict:
     kpis = json.loads((out / "kpis.json").read_text())
     record["stages"] = kpis.get("stages", [])
     record["targets_met"] = kpis.get("targets_met")
+    record["rollout"] = kpis.get("rollout", {})  # regret, robust first stage, solve gaps
+    record["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
     return record
 
 
@@ -73,16 +76,32 @@ def render(results: list[dict], info: dict) -> str:
         f"Run {info['date']} on {info['cpu_count']} CPUs (commit {info['git_commit']}); "
         "each study in a fresh `evplan run` process, network cache warm.",
         "",
-        "| study | wall | target | peak RSS | other processes' CPU | stages | final-year targets |",
-        "|---|---:|---|---:|---:|---:|---|",
+        "| study | wall | target | peak RSS | other processes' CPU | load (1 min, end) "
+        "| stages | final-year targets | myopic regret | robust first stage |",
+        "|---|---:|---|---:|---:|---:|---:|---|---|---|",
     ]
     for r in results:
         ok = "✔" if r["wall_s"] <= TARGET_S and r["exit_code"] == 0 else "✘"
+        roll = r.get("rollout", {})
+        regret = (
+            f"{roll['regret']:,.0f} ({roll['regret_share']:.1%}; look-ahead "
+            f"{roll.get('lookahead_status', '?').lower()}, gap {roll.get('lookahead_gap', 0):.2%})"
+            if "regret" in roll
+            else "-"
+        )
+        rob = roll.get("robust", {})
+        robust = (
+            f"{len(rob.get('first_stage', []))} sites, max regret {rob['max_regret']:,.0f} "
+            f"over {', '.join(rob.get('scenarios', {}))}"
+            if rob
+            else "-"
+        )
         lines.append(
             f"| `{r['study']}` | {fmt_s(r['wall_s'])} | < 10 min {ok} | "
             f"{r['peak_rss_mb_children_max']:,} MB | {r['noise']['other_procs_cpu_share']:.0%} | "
+            f"{r.get('load_avg_1min_end', float('nan')):.1f} | "
             f"{len({s['year'] for s in r.get('stages', [])})} | "
-            f"{'met' if r.get('targets_met') else 'missed'} |"
+            f"{'met' if r.get('targets_met') else 'missed'} | {regret} | {robust} |"
         )
     lines += [
         "",

@@ -424,6 +424,10 @@ def write_outputs(result: StudyResult, folder: Path, *, gpkg: bool = True) -> di
     timeline = result.tables.get("rollout_timeline")
     if timeline is not None and len(timeline):  # staged studies: the plan year by year
         kpis["stages"] = json_safe(timeline.to_dict("records"))
+        # the plans' comparison: myopic regret and the robust first stage per scenario
+        roll = {k: v for k, v in result.manifest.get("rollout", {}).items() if k != "timeline"}
+        if roll:
+            kpis["rollout"] = json_safe(roll)
     if result.verdict:  # studies with service targets: say plainly whether they were met
         kpis["targets_met"] = result.verdict.get("status") == "met"
         kpis["verdict"] = json_safe(result.verdict)

@@ -26,7 +26,7 @@ from planner.report.charts import Chart, make_charts, static_map
 from planner.report.export import as_wgs84, json_safe, kpi_table
 from planner.report.map_data import ATTRIBUTION, MAX_POINTS, map_payload, road_lines
 from planner.report.numbers import format_kpi, format_value, unit_label
-from planner.report.sections import banner, stations_table
+from planner.report.sections import banner, rollout_section, stations_table
 from planner.report.trucks import truck_section
 from planner.study.result import StudyResult
 
@@ -310,6 +310,7 @@ def render_html(result: StudyResult, charts: list[Chart], payload: dict[str, Any
 <section id="map-section"><h2>Map</h2>{_map_section(payload)}</section>
 <section id="kpis"><h2>Before and after</h2>{_kpi_section(result)}</section>
 <section id="charts"><h2>Charts</h2><div class="charts">{main_charts}</div></section>
+{rollout_section(result)}
 <section id="vehicles"><h2>Trips feasible per vehicle model and season</h2>
 {_vehicle_section(result.vehicle_matrix)}{heat_html}{truck_section(result.vehicle_matrix, result.selected)}</section>
 <section id="iterations"><h2>Closed-loop iterations</h2>{_iterations_section(result.iterations)}</section>

@@ -16,7 +16,7 @@ from planner.report.export import as_wgs84
 from planner.report.numbers import format_kpi, format_value
 from planner.study.result import StudyResult
 
-__all__ = ["STATION_COLUMNS", "banner", "stations_table"]
+__all__ = ["STATION_COLUMNS", "banner", "rollout_section", "stations_table"]
 
 _e = html.escape
 
@@ -143,3 +143,45 @@ def stations_table(result: StudyResult) -> str:
         "waits from the proposal simulation. Click a header to sort, a row to show the "
         "station on the map.</p>"
     )
+
+
+def _plain_table(frame: pd.DataFrame, table_id: str) -> str:
+    head = "".join(f"<th>{_e(str(c))}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{_e(format_value(v))}</td>'
+            if isinstance(v, int | float) and not isinstance(v, bool)
+            else f"<td>{_e(str(v))}</td>"
+            for v in row
+        )
+        + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
+    return (
+        f'<div class="table-wrap"><table id="{table_id}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def rollout_section(result: StudyResult) -> str:
+    """Staged studies: the plan year by year and, with scenarios, how every candidate first
+    stage does in each scenario (objective and regret); empty for other studies."""
+    timeline = result.tables.get("rollout_timeline")
+    if timeline is None or timeline.empty:
+        return ""
+    parts = [
+        '<section id="rollout"><h2>Staged rollout</h2>',
+        "<h3>Timeline</h3>",
+        _plain_table(timeline, "rollout-timeline"),
+    ]
+    robust = result.tables.get("rollout_robust")
+    if robust is not None and len(robust):
+        parts += [
+            "<h3>First stage under each scenario (min-max regret)</h3>",
+            _plain_table(robust, "rollout-robust"),
+            '<p class="meta">Objective: trips covered (cities) or refuelled (corridors) '
+            "summed over the stages when the later stages adapt to the scenario; regret: "
+            "the scenario's best minus that. The notes name the chosen first stage.</p>",
+        ]
+    return "".join(parts) + "</section>"

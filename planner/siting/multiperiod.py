@@ -15,30 +15,38 @@ stays open (nested decisions). The **look-ahead** plan sees every stage at once:
 ``N_i`` holds the sites within the coverage threshold of demand ``i``; ``d_t`` discounts
 later capex (``d_t = (1 + r)^-(year_t - year_1)``) and ``eps`` is small enough that cost only
 decides between plans that cover the same demand: among equally good plans, build later.
-The **myopic** plan solves the same model one stage at a time, each stage with the sites
-opened before fixed (:meth:`StagedMCLP.solve_myopic`); its regret is the look-ahead
-objective minus its own.
+A stage may also cap its number of new sites (``max_new``). The **myopic** plan solves the
+same model one stage at a time, each stage with the sites opened before fixed
+(:meth:`StagedCover.solve_myopic`); its regret is the look-ahead objective minus its own.
 
-:func:`robust_first_stage` chooses the first stage under demand scenarios (low / base /
-high adoption): the first-stage sites are shared, later stages adapt to each scenario, and
-the choice minimises the maximum regret over scenarios (Kouvelis & Yu, *Robust Discrete
-Optimization and Its Applications*, Kluwer 1997, ch. 1: min-max regret). It also reports how
-each scenario's own optimal first stage does in every scenario.
+:class:`StagedCover` is the model in a general form: a demand row (one per stage) is covered
+when *every one of its groups* of sites holds an open site, ``y_r <= sum_{j in G} x_jt`` for
+each group ``G`` of row ``r`` in stage ``t``. The MCLP has one group per row (``N_i``); the
+flow-refuelling model (:class:`planner.siting.multiperiod_frlm.StagedFRLM`) has one group
+per arc set of a round trip (Capar & Kuby 2012), so the same look-ahead, nestedness,
+discounting and myopic regret serve corridors. ``y`` is continuous in ``[0, 1]``: with
+binary ``x`` every bound is 0 or 1, so it is exact (as in the single-period FRLM).
+
+The robust first stage over scenarios is :func:`planner.siting.multiperiod_robust.robust_first_stage`.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from planner._errors import ModelInputError
 from planner.siting._backends import new_mip, run_mip
 from planner.siting._base import OPTIMAL, SolveOptions
 
-__all__ = ["RobustChoice", "StagedMCLP", "StagedResult", "robust_first_stage"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["StagedCover", "StagedMCLP", "StagedResult"]
 
 
 @dataclass
@@ -75,84 +83,97 @@ class StagedResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class StagedMCLP:
-    """Multi-period maximal covering (see the module docstring for the formulation).
+class StagedCover:
+    """Multi-period covering on demand rows that each need one or more *groups* of sites
+    covered (see the module docstring): the shared model of :class:`StagedMCLP` (one group
+    per row) and :class:`planner.siting.multiperiod_frlm.StagedFRLM` (one group per arc set
+    of a round trip).
 
-    Build with :meth:`from_cost_matrix`; solve with :meth:`solve` (look-ahead) or
-    :meth:`solve_myopic`; check a plan with :meth:`check`.
+    ``raw`` holds ``groups`` (sparse bool, distinct group x site), ``row_ptr``/``row_groups``
+    (CSR: the groups of each row), ``row_stage``, ``row_weight``, ``site_costs``,
+    ``budgets``, ``max_new``, ``discount``, ``fixed_open`` and ``n_sites``.
     """
 
     def __init__(self, raw: dict[str, Any]) -> None:
         self.raw = raw
 
-    @classmethod
-    def from_cost_matrix(
-        cls,
-        cost: np.ndarray,
-        weights: np.ndarray,
+    @staticmethod
+    def _raw(
+        groups: sparse.csr_matrix,
+        row_groups: list[np.ndarray],
+        row_stage: np.ndarray,
+        row_weight: np.ndarray,
         *,
-        threshold: float,
+        n_stages: int,
         site_costs: np.ndarray,
         budgets: np.ndarray,
-        years: np.ndarray | None = None,
-        discount_rate: float = 0.05,
-        fixed_open: np.ndarray | None = None,
-    ) -> StagedMCLP:
-        """Build from a demand x site cost matrix and per-stage demand weights.
-
-        Parameters
-        ----------
-        cost : (n, m) array
-            Travel time (or distance) from each demand row to each site; ``inf`` = unreachable.
-        weights : (T, n) array
-            Demand weight of each row in each stage.
-        threshold : float
-            A row is covered by an open site with ``cost <= threshold``.
-        site_costs : (m,) array
-            Capital cost of opening each site (existing sites: ignored).
-        budgets : (T,) array
-            Capital budget of each stage (``inf`` for none).
-        years : (T,) array, optional
-            Year of each stage, for discounting (default 0, 1, 2, ...).
-        discount_rate : float
-            Annual rate discounting later capex in the tie-breaking term.
-        fixed_open : array of int, optional
-            Columns open before the first stage (existing stations).
-        """
-        cost = np.asarray(cost, dtype=float)
-        w = np.atleast_2d(np.asarray(weights, dtype=float))
+        max_new: np.ndarray | None,
+        years: np.ndarray | None,
+        discount_rate: float,
+        fixed_open: np.ndarray | None,
+        name: str,
+    ) -> dict[str, Any]:
+        """Validate and assemble ``raw`` (errors name the model and the offending input)."""
+        m = groups.shape[1]
         c = np.asarray(site_costs, dtype=float)
         b = np.asarray(budgets, dtype=float)
-        if cost.ndim != 2 or w.shape[1] != cost.shape[0]:
+        k = np.full(n_stages, np.inf) if max_new is None else np.asarray(max_new, dtype=float)
+        w = np.asarray(row_weight, dtype=float)
+        if c.shape != (m,) or b.shape != (n_stages,) or k.shape != (n_stages,):
             raise ModelInputError(
-                f"StagedMCLP: weights have {w.shape[1]} rows per stage, cost has {cost.shape[0]}"
-            )
-        if c.shape != (cost.shape[1],) or b.shape != (w.shape[0],):
-            raise ModelInputError(
-                f"StagedMCLP: {cost.shape[1]} sites need as many site costs (got {c.size}) and "
-                f"{w.shape[0]} stages as many budgets (got {b.size})"
+                f"{name}: {m} sites need as many site costs (got {c.size}) and {n_stages} "
+                f"stages as many budgets (got {b.size}) and max_new (got {k.size})"
             )
         if (w < 0).any() or not np.isfinite(w).all() or (c < 0).any() or (b < 0).any():
-            raise ModelInputError("StagedMCLP: weights, costs and budgets must be >= 0 and finite")
-        yrs = np.arange(w.shape[0], dtype=float) if years is None else np.asarray(years, float)
-        if yrs.shape != (w.shape[0],) or np.any(np.diff(yrs) <= 0):
-            raise ModelInputError(f"StagedMCLP: stage years must increase, got {yrs.tolist()}")
+            raise ModelInputError(f"{name}: weights, costs and budgets must be >= 0 and finite")
+        if (k < 0).any():
+            raise ModelInputError(f"{name}: max_new must be >= 0, got {k.tolist()}")
+        yrs = np.arange(n_stages, dtype=float) if years is None else np.asarray(years, float)
+        if yrs.shape != (n_stages,) or np.any(np.diff(yrs) <= 0):
+            raise ModelInputError(f"{name}: stage years must increase, got {yrs.tolist()}")
+        rs = np.asarray(row_stage, dtype=np.int64)
+        if rs.size and (rs.min() < 0 or rs.max() >= n_stages):
+            raise ModelInputError(f"{name}: row stages must lie in 0..{n_stages - 1}")
         fixed = np.unique(np.asarray([] if fixed_open is None else fixed_open, dtype=np.int64))
-        cover = np.isfinite(cost) & (cost <= threshold)
-        return cls(
-            {
-                "cover": cover,
-                "weights": w,
-                "site_costs": c,
-                "budgets": b,
-                "discount": (1.0 + discount_rate) ** -(yrs - yrs[0]),
-                "fixed_open": fixed,
-            }
-        )
+        lengths = np.array([g.size for g in row_groups], dtype=np.int64)
+        return {
+            "groups": sparse.csr_matrix(groups, dtype=bool),
+            "row_ptr": np.r_[0, np.cumsum(lengths)].astype(np.int64),
+            "row_groups": np.concatenate(row_groups).astype(np.int64)
+            if row_groups
+            else np.empty(0, np.int64),
+            "row_stage": rs,
+            "row_weight": w,
+            "site_costs": c,
+            "budgets": b,
+            "max_new": k,
+            "discount": (1.0 + discount_rate) ** -(yrs - yrs[0]),
+            "fixed_open": fixed,
+            "n_sites": int(m),
+            "n_stages": int(n_stages),
+        }
 
     @property
     def n_stages(self) -> int:
-        return int(self.raw["weights"].shape[0])
+        return int(self.raw["n_stages"])
+
+    def useful_sites(self) -> np.ndarray:
+        """Sites (not fixed open) in at least one group: the only ones worth opening."""
+        g = self.raw["groups"]
+        used = np.zeros(self.raw["n_sites"], dtype=bool)
+        used[np.unique(g.indices)] = True
+        used[self.raw["fixed_open"]] = False
+        return np.flatnonzero(used)
+
+    def covered_rows(self, open_mask: np.ndarray) -> np.ndarray:
+        """Per row, whether every one of its groups holds an open site."""
+        raw = self.raw
+        hit = np.asarray(raw["groups"] @ open_mask.astype(np.int64)).ravel() > 0
+        entry_row = np.repeat(np.arange(raw["row_stage"].size), np.diff(raw["row_ptr"]))
+        missing = np.bincount(
+            entry_row, weights=~hit[raw["row_groups"]], minlength=raw["row_stage"].size
+        )
+        return missing == 0
 
     # ----------------------------------------------------------------- solving
     def solve(
@@ -163,55 +184,116 @@ class StagedMCLP:
         seed: int = 0,
         stages: slice | None = None,
         fixed_before: np.ndarray | None = None,
+        warm_start: bool = True,
     ) -> StagedResult:
         """The look-ahead plan over all stages (or the ``stages`` slice, with
-        ``fixed_before`` columns open before its first stage)."""
+        ``fixed_before`` columns open before its first stage).
+
+        Sites another site dominates (:meth:`dominated`) are left out, which keeps the
+        optimum; with ``warm_start`` the myopic plan of the same stages (a quarter of the
+        time limit) is SCIP's first incumbent."""
         raw = self.raw
         sl = stages or slice(0, self.n_stages)
-        w = raw["weights"][sl]
-        b = raw["budgets"][sl]
-        d = raw["discount"][sl]
-        cover, c = raw["cover"], raw["site_costs"]
-        n, m = cover.shape
-        T = w.shape[0]
+        first, T = sl.start or 0, len(range(*sl.indices(self.n_stages)))
+        b, kmax, d = raw["budgets"][sl], raw["max_new"][sl], raw["discount"][sl]
+        c, G, m = raw["site_costs"], raw["groups"], raw["n_sites"]
         pre = np.zeros(m, dtype=bool)
         pre[raw["fixed_open"]] = True
         if fixed_before is not None:
             pre[np.asarray(fixed_before, dtype=np.int64)] = True
-        useful = np.flatnonzero(cover.any(axis=0) & ~pre)  # sites that can cover something
-        covered_pre = cover[:, pre].any(axis=1)
-        rows = np.flatnonzero(~covered_pre & cover[:, useful].any(axis=1))
+        done = np.asarray(G @ pre.astype(np.int64)).ravel() > 0  # groups already satisfied
+        empty = np.diff(G.indptr) == 0  # groups no site covers
+        # rows still open to the model, merged when they need the same groups in one stage
+        need: dict[tuple[int, tuple[int, ...]], float] = {}
+        ptr, rg, rs, rw = raw["row_ptr"], raw["row_groups"], raw["row_stage"], raw["row_weight"]
+        for r in np.flatnonzero((rs >= first) & (rs < first + T) & (rw > 0)):
+            gs = rg[ptr[r] : ptr[r + 1]]
+            if empty[gs].any():
+                continue  # no plan can cover it
+            left = tuple(sorted(set(gs[~done[gs]].tolist())))
+            if left:
+                key = (int(rs[r]) - first, left)
+                need[key] = need.get(key, 0.0) + float(rw[r])
+        used_groups = sorted({g for _, gs in need for g in gs})
+        useful = np.setdiff1d(
+            np.unique(G[used_groups].indices) if used_groups else np.empty(0, np.int64),
+            np.flatnonzero(pre | self.dominated()),
+        )
         t0 = time.monotonic()
+        hint = None
+        if warm_start and T > 1:  # the myopic plan of the same stages: a feasible incumbent
+            hint = self.solve_myopic(
+                time_limit_s=time_limit_s / 4,
+                threads=threads,
+                seed=seed,
+                stages=sl,
+                fixed_before=fixed_before,
+            )
         solver = new_mip("scip")
+        inf = solver.infinity()
         x = [[solver.BoolVar(f"x{j}_{t}") for t in range(T)] for j in useful]
-        y = [[solver.BoolVar(f"y{i}_{t}") for t in range(T)] for i in rows]
         col_of = {int(j): k for k, j in enumerate(useful)}
-        for r, i in enumerate(rows):
-            sites = [col_of[int(j)] for j in np.flatnonzero(cover[i]) if int(j) in col_of]
-            for t in range(T):
-                solver.Add(y[r][t] <= solver.Sum([x[k][t] for k in sites]))
+        members = {
+            g: [col_of[int(j)] for j in G[g].indices if int(j) in col_of] for g in used_groups
+        }
+        uses: dict[tuple[int, int], int] = {}
+        for t, gs in need:
+            for g in gs:
+                uses[(g, t)] = uses.get((g, t), 0) + 1
+        # a group shared by several rows of a stage gets one variable z <= sum x (same LP
+        # bound as repeating the sum in every row, far fewer nonzeros on corridors)
+        z: dict[tuple[int, int], Any] = {}
+        for (g, t), n_use in uses.items():
+            if n_use > 1:
+                z[(g, t)] = v = solver.NumVar(0.0, 1.0, "")
+                ct = solver.Constraint(0.0, inf)
+                ct.SetCoefficient(v, -1.0)
+                for k in members[g]:
+                    ct.SetCoefficient(x[k][t], 1.0)
+        objective = solver.Objective()
+        w_min = min(need.values()) if need else 1.0
+        for (t, gs), wt in need.items():
+            y = solver.NumVar(0.0, 1.0, "")  # exact: binary x make every bound 0 or 1
+            objective.SetCoefficient(y, wt)
+            for g in gs:
+                ct = solver.Constraint(0.0, inf)
+                ct.SetCoefficient(y, -1.0)
+                if (g, t) in z:
+                    ct.SetCoefficient(z[(g, t)], 1.0)
+                else:
+                    for k in members[g]:
+                        ct.SetCoefficient(x[k][t], 1.0)
         for k in range(len(useful)):
             for t in range(1, T):
-                solver.Add(x[k][t - 1] <= x[k][t])
+                ct = solver.Constraint(0.0, inf)  # opened sites stay open
+                ct.SetCoefficient(x[k][t], 1.0)
+                ct.SetCoefficient(x[k][t - 1], -1.0)
         for t in range(T):
-            spend = solver.Sum(
-                [float(c[j]) * (x[k][t] - (x[k][t - 1] if t else 0)) for k, j in enumerate(useful)]
-            )
-            if np.isfinite(b[t]):
-                solver.Add(spend <= float(b[t]))
+            for limit, coef in ((b[t], c[useful]), (kmax[t], np.ones(len(useful)))):
+                if not np.isfinite(limit):
+                    continue
+                ct = solver.Constraint(-inf, float(limit))  # the stage's spend (no carry-over)
+                for k in range(len(useful)):
+                    ct.SetCoefficient(x[k][t], float(coef[k]))
+                    if t:
+                        ct.SetCoefficient(x[k][t - 1], -float(coef[k]))
         # the capex term may only break ties: its largest possible value stays below the
         # smallest positive weight, so one more covered demand row always wins
-        w_min = float(w[w > 0].min()) if (w > 0).any() else 1.0
         eps = 0.5 * w_min / (T * float(c[useful].sum()) + 1.0)
-        obj = solver.Sum([float(w[t, i]) * y[r][t] for r, i in enumerate(rows) for t in range(T)])
-        cost_term = solver.Sum(
-            [
-                float(d[t] * c[j]) * (x[k][t] - (x[k][t - 1] if t else 0))
-                for k, j in enumerate(useful)
-                for t in range(T)
-            ]
-        )
-        solver.Maximize(obj - eps * cost_term)
+        for k, j in enumerate(useful):
+            for t in range(T):  # discounted capex of opening j in stage t
+                coef = eps * float(c[j]) * (d[t] - (d[t + 1] if t + 1 < T else 0.0))
+                objective.SetCoefficient(x[k][t], -coef)
+        objective.SetMaximization()
+        start = None
+        if hint is not None:
+            opened_by = np.full(m, T)  # the stage each site opens in (T: never)
+            for t, cols in reversed(list(enumerate(hint.opened))):
+                opened_by[cols] = t
+            start = (
+                [v for row in x for v in row],
+                [float(opened_by[j] <= t) for j in useful for t in range(T)],
+            )
         out = run_mip(
             solver,
             {"x": [v for row in x for v in row]},
@@ -219,42 +301,95 @@ class StagedMCLP:
             options=SolveOptions(
                 time_limit_s=time_limit_s, threads=threads, seed=seed, solver="scip"
             ),
-            time_left=time_limit_s,
+            time_left=max(1.0, time_limit_s - (time.monotonic() - t0)),
+            hint=start,
         )
         if out.status not in (OPTIMAL, "FEASIBLE"):
             raise ModelInputError(
-                f"StagedMCLP: no plan found ({out.status}); check the stage budgets"
+                f"{type(self).__name__}: no plan found ({out.status}); check the stage budgets"
             )
         xv = out.values["x"].reshape(len(useful), T) > 0.5
         result = self._plan(xv, useful, pre, sl, method="lookahead", status=out.status)
         result.solve_time_s = time.monotonic() - t0
         if out.status != OPTIMAL and np.isfinite(out.bound):
             result.gap = max(0.0, (out.bound - out.objective) / max(abs(out.bound), 1e-9))
+        logger.info(
+            "%s stages %d-%d: %d rows, %d groups, %d sites; %s in %.1f s (gap %.2g)",
+            type(self).__name__,
+            first + 1,
+            first + T,
+            len(need),
+            len(used_groups),
+            len(useful),
+            out.status,
+            result.solve_time_s,
+            result.gap,
+        )
         return result
 
     def solve_myopic(
-        self, *, time_limit_s: float = 60.0, threads: int = 1, seed: int = 0
+        self,
+        *,
+        time_limit_s: float = 60.0,
+        threads: int = 1,
+        seed: int = 0,
+        stages: slice | None = None,
+        fixed_before: np.ndarray | None = None,
     ) -> StagedResult:
-        """Stage by stage: each stage optimal for its own demand and budget, with every site
+        """Stage by stage (all stages, or the ``stages`` slice with ``fixed_before`` open
+        before it): each stage optimal for its own demand and limits, with every site
         opened before kept open."""
+        sl = stages or slice(0, self.n_stages)
+        idx = range(*sl.indices(self.n_stages))
         opened_all: list[np.ndarray] = []
         status = OPTIMAL
         t0 = time.monotonic()
-        for t in range(self.n_stages):
-            before = np.concatenate(opened_all) if opened_all else np.empty(0, dtype=np.int64)
+        start = np.asarray([] if fixed_before is None else fixed_before, dtype=np.int64)
+        for t in idx:
             r = self.solve(
-                time_limit_s=time_limit_s / self.n_stages,
+                time_limit_s=time_limit_s / len(idx),
                 threads=threads,
                 seed=seed,
                 stages=slice(t, t + 1),
-                fixed_before=before,
+                fixed_before=np.concatenate([start, *opened_all]),
             )
             opened_all.append(r.opened[0])
             status = status if r.status == OPTIMAL else r.status
-        plan = self.evaluate(opened_all, method="myopic")
+        first = sl.start or 0
+        extra = None if first == 0 or start.size == 0 else start
+        plan = self.evaluate(opened_all, method="myopic", first=first, before=extra)
         plan.status = status
         plan.solve_time_s = time.monotonic() - t0
         return plan
+
+    def dominated(self) -> np.ndarray:
+        """Sites another site makes redundant: every group holding site ``j`` also holds
+        a site ``k`` that costs no more (ties: the larger set, then the lower index). A plan
+        using ``j`` does at least as well with ``k`` instead, in every stage and under every
+        limit (one site for one, capex not higher), so the optimum is kept. Computed once
+        (mask over the columns; fixed-open and unused sites are never marked)."""
+        if "dominated" in self.raw:
+            return np.asarray(self.raw["dominated"])
+        mask = np.zeros(self.raw["n_sites"], dtype=bool)
+        useful = self.useful_sites()
+        if 1 < useful.size <= 6000:  # a dense site x site overlap: bounded memory
+            M = self.raw["groups"][:, useful].T.tocsr().astype(np.int32)
+            size = np.diff(M.indptr)
+            overlap = (M @ M.T).toarray()
+            c = self.raw["site_costs"][useful]
+            idx = np.arange(useful.size)
+            inside = overlap == size[:, None]  # j's groups all hold k
+            np.fill_diagonal(inside, False)
+            better = (c[None, :] < c[:, None]) | (
+                (c[None, :] == c[:, None])
+                & (
+                    (size[None, :] > size[:, None])
+                    | ((size[None, :] == size[:, None]) & (idx[None, :] < idx[:, None]))
+                )
+            )
+            mask[useful[(inside & better).any(axis=1)]] = True
+        self.raw["dominated"] = mask
+        return mask
 
     # ----------------------------------------------------------------- evaluation
     def _plan(
@@ -289,8 +424,8 @@ class StagedMCLP:
         """Coverage and capex of a plan given as the sites opened in each stage (from stage
         ``first`` on, with ``before`` open too), recomputed from the raw data."""
         raw = self.raw
-        cover, w, c = raw["cover"], raw["weights"], raw["site_costs"]
-        open_now = np.zeros(cover.shape[1], dtype=bool)
+        c, w, rs = raw["site_costs"], raw["row_weight"], raw["row_stage"]
+        open_now = np.zeros(raw["n_sites"], dtype=bool)
         open_now[raw["fixed_open"]] = True
         if before is not None:
             open_now[np.asarray(before, dtype=np.int64)] = True
@@ -300,8 +435,8 @@ class StagedMCLP:
             capex.append(float(c[new[~open_now[new]]].sum()))
             open_now[new] = True
             after.append(np.flatnonzero(open_now))
-            hit = cover[:, open_now].any(axis=1)
-            covered.append(float(w[first + k][hit].sum()))
+            hit = self.covered_rows(open_now) & (rs == first + k)
+            covered.append(float(w[hit].sum()))
         cov = np.asarray(covered)
         return StagedResult(
             opened=[np.asarray(o, dtype=np.int64) for o in opened],
@@ -313,102 +448,107 @@ class StagedMCLP:
             method=method,
         )
 
+    def recheck_covered(self, stage: int, open_mask: np.ndarray) -> float:
+        """Covered weight of ``stage`` with the ``open_mask`` sites open, for :meth:`check`.
+
+        Here the groups again; :class:`StagedFRLM` overrides it with a tank rule that does
+        not use the groups at all."""
+        hit = self.covered_rows(open_mask) & (self.raw["row_stage"] == stage)
+        return float(self.raw["row_weight"][hit].sum())
+
     def check(self, plan: StagedResult) -> None:
         """Raise :class:`ModelInputError` unless ``plan`` is nested, within every stage's
-        budget and reports the coverage the raw data give (independent recomputation)."""
+        budget and site count and reports the coverage :meth:`recheck_covered` gives."""
         again = self.evaluate(plan.opened)
-        b = self.raw["budgets"]
+        b, kmax = self.raw["budgets"], self.raw["max_new"]
+        fixed = set(self.raw["fixed_open"].tolist())
         for t, spent in enumerate(again.capex):
             if spent > b[t] + 1e-6 * max(1.0, b[t] if np.isfinite(b[t]) else 1.0):
                 raise ModelInputError(f"stage {t + 1}: capex {spent:g} exceeds budget {b[t]:g}")
+            new = set(again.open_after[t].tolist()) - fixed
+            new -= set(again.open_after[t - 1].tolist()) if t else set()
+            if len(new) > kmax[t]:
+                raise ModelInputError(f"stage {t + 1}: {len(new)} new sites, at most {kmax[t]:g}")
         for t in range(1, len(again.open_after)):
             if not np.isin(again.open_after[t - 1], again.open_after[t]).all():
                 raise ModelInputError(f"stage {t + 1} closes a site opened before")
-        if not np.allclose(again.covered, plan.covered, rtol=1e-9, atol=1e-9):
+        for t, cols in enumerate(again.open_after):
+            mask = np.zeros(self.raw["n_sites"], dtype=bool)
+            mask[cols] = True
+            independent = self.recheck_covered(t, mask)
+            if not np.isclose(independent, plan.covered[t], rtol=1e-9, atol=1e-9):
+                raise ModelInputError(
+                    f"stage {t + 1}: reported coverage {plan.covered[t]:g} != recomputed "
+                    f"{independent:g}"
+                )
+
+
+class StagedMCLP(StagedCover):
+    """Multi-period maximal covering (see the module docstring for the formulation).
+
+    Build with :meth:`from_cost_matrix`; solve with :meth:`solve` (look-ahead) or
+    :meth:`solve_myopic`; check a plan with :meth:`check`.
+    """
+
+    @classmethod
+    def from_cost_matrix(
+        cls,
+        cost: np.ndarray,
+        weights: np.ndarray,
+        *,
+        threshold: float,
+        site_costs: np.ndarray,
+        budgets: np.ndarray,
+        max_new: np.ndarray | None = None,
+        years: np.ndarray | None = None,
+        discount_rate: float = 0.05,
+        fixed_open: np.ndarray | None = None,
+    ) -> StagedMCLP:
+        """Build from a demand x site cost matrix and per-stage demand weights.
+
+        Parameters
+        ----------
+        cost : (n, m) array
+            Travel time (or distance) from each demand row to each site; ``inf`` = unreachable.
+        weights : (T, n) array
+            Demand weight of each row in each stage.
+        threshold : float
+            A row is covered by an open site with ``cost <= threshold``.
+        site_costs : (m,) array
+            Capital cost of opening each site (existing sites: ignored).
+        budgets : (T,) array
+            Capital budget of each stage (``inf`` for none).
+        max_new : (T,) array, optional
+            Most new sites per stage (``inf`` or omitted for no limit).
+        years : (T,) array, optional
+            Year of each stage, for discounting (default 0, 1, 2, ...).
+        discount_rate : float
+            Annual rate discounting later capex in the tie-breaking term.
+        fixed_open : array of int, optional
+            Columns open before the first stage (existing stations).
+        """
+        cost = np.asarray(cost, dtype=float)
+        w = np.atleast_2d(np.asarray(weights, dtype=float))
+        if cost.ndim != 2 or w.shape[1] != cost.shape[0]:
             raise ModelInputError(
-                f"reported coverage {plan.covered.tolist()} != recomputed {again.covered.tolist()}"
+                f"StagedMCLP: weights have {w.shape[1]} rows per stage, cost has {cost.shape[0]}"
             )
-
-
-@dataclass
-class RobustChoice:
-    """The min-max-regret first stage and how first stages fare in each scenario.
-
-    Attributes
-    ----------
-    first_stage : numpy.ndarray
-        Site columns to open in the first stage.
-    max_regret : float
-        Largest regret of that choice over the scenarios.
-    table : list of dict
-        One row per candidate first stage (the robust one and each scenario's own optimum):
-        ``choice``, ``sites``, and per scenario its best objective given that first stage
-        and the regret against the scenario's optimum.
-    optima : dict
-        Each scenario's look-ahead optimum.
-    """
-
-    first_stage: np.ndarray
-    max_regret: float
-    table: list[dict[str, Any]]
-    optima: dict[str, float]
-
-
-def robust_first_stage(
-    scenarios: dict[str, StagedMCLP], *, time_limit_s: float = 60.0, seed: int = 0
-) -> RobustChoice:
-    """Min-max regret first stage over demand scenarios (same sites, costs and budgets).
-
-    Every first stage within the first budget is evaluated when there are at most 16 useful
-    candidate sites (exact min-max regret); on larger instances the candidates are the
-    first stages of each scenario's own look-ahead plan (the usual heuristic restriction).
-    A first stage's value in a scenario is the best the later stages can do after it.
-    """
-    names = list(scenarios)
-    base = scenarios[names[0]]
-    optima = {s: scenarios[s].solve(time_limit_s=time_limit_s, seed=seed).objective for s in names}
-    cover = base.raw["cover"]
-    fixed = set(base.raw["fixed_open"].tolist())
-    useful = [j for j in np.flatnonzero(cover.any(axis=0)) if j not in fixed]
-    c, b0 = base.raw["site_costs"], base.raw["budgets"][0]
-    candidates: dict[str, np.ndarray] = {}
-    for s in names:
-        plan = scenarios[s].solve(time_limit_s=time_limit_s, seed=seed)
-        candidates[f"optimal for {s}"] = plan.opened[0]
-    if len(useful) <= 16:
-        from itertools import combinations
-
-        for k in range(0, len(useful) + 1):
-            for combo in combinations(useful, k):
-                if float(c[list(combo)].sum()) <= b0 + 1e-9:
-                    candidates.setdefault(f"sites {list(combo)}", np.asarray(combo, dtype=np.int64))
-
-    def value(model: StagedMCLP, first: np.ndarray) -> float:
-        if model.n_stages == 1:
-            return model.evaluate([first]).objective
-        rest = model.solve(
-            time_limit_s=time_limit_s,
-            seed=seed,
-            stages=slice(1, model.n_stages),
-            fixed_before=first,
+        cover = np.isfinite(cost) & (cost <= threshold)
+        T, n = w.shape
+        # one group per demand row (its sites within the threshold), one row per (stage, row)
+        raw = cls._raw(
+            sparse.csr_matrix(cover),
+            [np.array([i]) for _ in range(T) for i in range(n)],
+            np.repeat(np.arange(T), n),
+            w.ravel(),
+            n_stages=T,
+            site_costs=site_costs,
+            budgets=budgets,
+            max_new=max_new,
+            years=years,
+            discount_rate=discount_rate,
+            fixed_open=fixed_open,
+            name="StagedMCLP",
         )
-        return model.evaluate([first, *rest.opened]).objective
-
-    labels: dict[tuple[int, ...], list[str]] = {}
-    for label, first in candidates.items():  # one row per distinct first stage, all its names
-        labels.setdefault(tuple(sorted(int(j) for j in first.tolist())), []).append(label)
-    table, best, best_regret = [], None, np.inf
-    for key, names_of in labels.items():
-        row: dict[str, Any] = {"choice": ", ".join(names_of), "sites": list(key)}
-        worst = 0.0
-        for s in names:
-            v = value(scenarios[s], np.asarray(key, dtype=np.int64))
-            row[f"{s}_objective"] = v
-            row[f"{s}_regret"] = optima[s] - v
-            worst = max(worst, optima[s] - v)
-        row["max_regret"] = worst
-        table.append(row)
-        if worst < best_regret - 1e-9:
-            best, best_regret = key, worst
-    assert best is not None
-    return RobustChoice(np.asarray(best, dtype=np.int64), float(best_regret), table, optima)
+        raw["cover"], raw["weights"] = cover, w
+        return cls(raw)

@@ -7,15 +7,17 @@ settings, not by chance). Then:
 * **myopic** (``rollout.method: myopic``): the design loop (:mod:`planner.study.loop`) runs
   stage by stage on that stage's simulated demand, with the stations of earlier stages kept
   (nested: sites stay open, plugs are only added) and that stage's budget or site count;
-* **look-ahead** (``lookahead``, city studies): one multi-period covering model sees every
-  stage's demand at once (:class:`planner.siting.multiperiod.StagedMCLP`), then each stage's
-  stations are sized for that stage's demand and simulated;
-* **both**: both plans, and the regret of the myopic plan (coverage over the stages it
-  loses against the look-ahead plan);
-* **scenarios** (``rollout.scenarios``, demand multipliers such as low/base/high): the
-  first stage that minimises the maximum regret over the scenarios
-  (:func:`planner.siting.multiperiod.robust_first_stage`) and how each scenario's own best
-  first stage does in the others.
+* **look-ahead** (``lookahead``): one multi-period model sees every stage's demand at once
+  (cities: :class:`planner.siting.multiperiod.StagedMCLP` on travel times; corridors:
+  :class:`planner.siting.multiperiod_frlm.StagedFRLM` on OD flows and the stage's range),
+  then each stage's stations are sized for that stage's demand and simulated;
+* **both**: both plans, and the regret of the myopic plan (what it covers or refuels over
+  the stages against the look-ahead plan, in the look-ahead model);
+* **scenarios** (``rollout.scenarios``: demand multipliers such as low/base/high, and
+  temperatures, e.g. a mild and a severe winter for a corridor): the first stage that
+  minimises the maximum regret over the scenarios
+  (:func:`planner.siting.multiperiod_robust.robust_first_stage`) and how each candidate
+  first stage does in every scenario.
 
 Every plan is simulated at every stage; the timeline table holds per year the new sites
 and plugs, capex and cumulative capex, p95 wait, stranded vehicles and trips completed.
@@ -30,45 +32,16 @@ import numpy as np
 import pandas as pd
 
 from planner.config.study import StudyConfig
-from planner.siting.multiperiod import StagedMCLP, robust_first_stage
-from planner.study.demand import build_trips
+from planner.siting.multiperiod import StagedCover, StagedResult
+from planner.siting.multiperiod_robust import robust_first_stage
 from planner.study.loop import LoopResult, Targets, closed_loop
 from planner.study.optimize import StudyOptimizer
+from planner.study.rollout_models import stage_config, stage_trips, staged_model
 from planner.study.simulate import StudySimulator
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["stage_config", "stage_trips", "staged_plans"]
-
-
-def stage_config(cfg: StudyConfig, k: int, *, scale: float = 1.0) -> StudyConfig:
-    """The study as it stands in stage ``k`` (demand level, fleet, temperature), with the
-    demand multiplied by ``scale`` (a scenario)."""
-    st = cfg.stages[k]
-    d = cfg.demand
-    factor = (st.demand_scale or 1.0) * scale
-    demand: dict[str, Any] = {}
-    if d.kind == "city":
-        share = st.adoption_share if st.adoption_share is not None else d.adoption_share * factor
-        demand["adoption_share"] = min(1.0, share * (scale if st.adoption_share else 1.0))
-    else:
-        demand["trips_per_day"] = d.trips_per_day * factor
-    update: dict[str, Any] = {"demand": d.model_copy(update=demand)}
-    if st.fleet:
-        update["vehicles"] = cfg.vehicles.model_copy(update={"fleet": dict(st.fleet)})
-    if st.temperature_c is not None:
-        update["simulation"] = cfg.simulation.model_copy(update={"temperature_c": st.temperature_c})
-    return cfg.model_copy(update=update)
-
-
-def stage_trips(
-    cfg: StudyConfig, sn: Any, vehicles: dict, k: int, *, scale: float = 1.0
-) -> pd.DataFrame:
-    """The trips of stage ``k`` (seeded from the study seed and the stage)."""
-    (seed,) = np.random.SeedSequence([cfg.seed, k]).spawn(1)
-    return build_trips(
-        stage_config(cfg, k, scale=scale), sn, vehicles, rng=np.random.default_rng(seed)
-    )
 
 
 def _no_new_sites(opt: StudyOptimizer) -> Any:
@@ -78,47 +51,6 @@ def _no_new_sites(opt: StudyOptimizer) -> Any:
         return opt.empty()
 
     return none
-
-
-def _weights(trips: list[pd.DataFrame], nodes: np.ndarray) -> np.ndarray:
-    """Trips starting at each node, per stage (the covering model's demand), scaled to the
-    whole fleet when the stage simulates a sample (``demand.max_trips``)."""
-    index = {int(n): i for i, n in enumerate(nodes)}
-    w = np.zeros((len(trips), nodes.size))
-    for t, tr in enumerate(trips):
-        factor = float(tr.attrs.get("expansion_factor", 1.0))
-        counts = tr["origin"].value_counts()
-        for n, c in counts.items():
-            w[t, index[int(n)]] = float(c) * factor
-    return w
-
-
-def _staged_model(
-    cfg: StudyConfig,
-    optimizer: StudyOptimizer,
-    existing: pd.DataFrame,
-    trips: list[pd.DataFrame],
-    *,
-    scale: float = 1.0,
-) -> tuple[StagedMCLP, np.ndarray, pd.DataFrame]:
-    nodes = np.unique(np.concatenate([t["origin"].to_numpy(dtype=np.int64) for t in trips]))
-    cand = optimizer.candidates
-    cols = np.r_[existing["node"].to_numpy(dtype=np.int64), cand["node"].to_numpy(dtype=np.int64)]
-    threshold = cfg.model.threshold_min * 60.0
-    cost = optimizer.net.travel_time_matrix(nodes, cols, cutoff=threshold)
-    site_cost = np.r_[np.zeros(len(existing)), (cand["site_cost"] + cand["plug_cost"]).to_numpy()]
-    budgets = np.array([st.budget if st.budget is not None else np.inf for st in cfg.stages])
-    model = StagedMCLP.from_cost_matrix(
-        cost,
-        _weights(trips, nodes) * scale,
-        threshold=threshold,
-        site_costs=site_cost,
-        budgets=budgets,
-        years=np.array([st.year for st in cfg.stages], dtype=float),
-        discount_rate=cfg.rollout.discount_rate,
-        fixed_open=np.arange(len(existing)),
-    )
-    return model, nodes, cand
 
 
 def staged_plans(
@@ -137,17 +69,20 @@ def staged_plans(
     """
     trips = [stage_trips(cfg, sn, vehicles, k) for k in range(len(cfg.stages))]
     methods = ["myopic", "lookahead"] if cfg.rollout.method == "both" else [cfg.rollout.method]
-    if cfg.model.kind != "mclp" and "lookahead" in methods:
-        methods = ["myopic"]  # the corridor model sites by flows: stage by stage only
     notes: list[str] = []
     rows: list[dict[str, Any]] = []
+    unit = "refuelled trips" if cfg.model.kind == "frlm" else "trips covered"
+    summary: dict[str, Any] = {"objective": f"{unit}, summed over the stages"}
     plans: dict[str, pd.DataFrame] = {}
     loops: dict[str, LoopResult] = {}
     model = None
     if "lookahead" in methods:
-        model, _, cand = _staged_model(cfg, optimizer, existing, trips)
+        model = staged_model(cfg, optimizer, existing, trips, vehicles)
         look = model.solve(time_limit_s=cfg.rollout.time_limit_s, seed=cfg.seed)
-        model.check(look)
+        model.check(look)  # nested, stage limits, coverage recomputed independently
+        summary["lookahead_objective"] = look.objective
+        summary["lookahead_status"] = look.status
+        summary["lookahead_gap"] = look.gap
     snapshots: dict[str, list[pd.DataFrame]] = {}
     for method in methods:
         snapshots[method] = []
@@ -244,26 +179,30 @@ def staged_plans(
         ]
         myopic_cov = model.evaluate(opened).objective
         regret = look.objective - myopic_cov
+        summary.update(myopic_objective=myopic_cov, regret=regret)
+        summary["regret_share"] = regret / max(look.objective, 1e-9)
+        what = (
+            "refuels"
+            if cfg.model.kind == "frlm"
+            else f"covers (within {cfg.model.threshold_min:g} min)"
+        )
         notes.append(
-            f"Look-ahead plan covers {look.objective:,.0f} stage-weighted trips within "
-            f"{cfg.model.threshold_min:g} min, the myopic plan {myopic_cov:,.0f}: regret "
-            f"{regret:,.0f} ({regret / max(look.objective, 1e-9):.1%})."
+            f"Look-ahead plan {what} {look.objective:,.0f} stage-weighted trips, the myopic "
+            f"plan {myopic_cov:,.0f}: regret {regret:,.0f} ({summary['regret_share']:.1%})"
+            + (
+                "."
+                if look.status == "OPTIMAL"
+                else f"; the look-ahead solve stopped at the time limit {look.gap:.2%} from "
+                "its bound."
+            )
         )
     robust = pd.DataFrame()
-    if cfg.rollout.scenarios and cfg.model.kind == "mclp":
-        scen = {}
-        for name, f in cfg.rollout.scenarios.items():
-            strips = [stage_trips(cfg, sn, vehicles, k, scale=f) for k in range(len(cfg.stages))]
-            scen[name], _, _ = _staged_model(cfg, optimizer, existing, strips)
-        choice = robust_first_stage(scen, time_limit_s=cfg.rollout.time_limit_s, seed=cfg.seed)
-        sites = np.r_[existing["station_id"].to_numpy(), optimizer.candidates["site_id"].to_numpy()]
-        robust = pd.DataFrame(choice.table)
-        robust["sites"] = [", ".join(str(sites[j]) for j in r) for r in robust["sites"]]
-        notes.append(
-            f"Robust first stage ({', '.join(cfg.rollout.scenarios)} scenarios, min-max "
-            f"regret): {', '.join(str(sites[j]) for j in choice.first_stage) or 'no new site'}"
-            f", worst-case regret {choice.max_regret:,.0f} trips covered."
+    if cfg.rollout.scenarios:
+        known = None if model is None else (model, look)
+        robust, text, summary["robust"] = _robust(
+            cfg, sn, vehicles, optimizer, existing, trips, known
         )
+        notes += text
     report = "lookahead" if "lookahead" in plans else methods[0]
     vehicles_by_year = _vehicles_by_year(cfg, trips, snapshots[report], make_simulator)
     for vehicle, first in _first_usable_year(vehicles_by_year).items():
@@ -275,9 +214,76 @@ def staged_plans(
         "loop": loops[report],
         "method": report,
         "robust": robust,
+        "summary": summary,
         "notes": notes,
         "trips": trips,
     }
+
+
+def _robust(
+    cfg: StudyConfig,
+    sn: Any,
+    vehicles: dict,
+    optimizer: StudyOptimizer,
+    existing: pd.DataFrame,
+    trips: list[pd.DataFrame],
+    study: tuple[StagedCover, StagedResult] | None,
+) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
+    """The min-max-regret first stage over ``rollout.scenarios``: its table (one row per
+    candidate first stage, each scenario's objective and regret), notes and summary.
+    ``study`` is the study's own staged model and look-ahead plan, reused for a scenario
+    that is the study itself (demand 1, no temperature)."""
+    specs = cfg.rollout.scenario_specs()
+    notes: list[str] = []
+    scen: dict[str, StagedCover] = {}
+    known: dict[str, StagedResult] = {}
+    for name, spec in specs.items():
+        temps = spec.temperatures()
+        if spec.demand == 1.0 and temps == [None] and study is not None:
+            scen[name], known[name] = study  # the study itself: solved already
+            continue
+        # trips do not depend on the temperature (demand step), only on the demand level
+        strips = (
+            trips
+            if spec.demand == 1.0
+            else [
+                stage_trips(cfg, sn, vehicles, k, scale=spec.demand) for k in range(len(cfg.stages))
+            ]
+        )
+        scen[name] = staged_model(cfg, optimizer, existing, strips, vehicles, temperatures=temps)
+    if cfg.model.kind != "frlm" and any(s.temperatures() != [None] for s in specs.values()):
+        notes.append(
+            "Scenario temperatures do not change a city's robust choice: the covering model "
+            "counts travel time to a station and the trips do not depend on temperature."
+        )
+    choice = robust_first_stage(
+        scen, time_limit_s=cfg.rollout.time_limit_s, seed=cfg.seed, known=known
+    )
+    sites = np.r_[existing["station_id"].to_numpy(), optimizer.candidates["site_id"].to_numpy()]
+    table = pd.DataFrame(choice.table)
+    table["sites"] = [", ".join(str(sites[j]) for j in r) for r in table["sites"]]
+    first = [str(sites[j]) for j in choice.first_stage]
+    how = (
+        "exact over every affordable first stage"
+        if choice.exact
+        else ("among the scenarios' own optimal first stages")
+    )
+    notes.append(
+        f"Robust first stage ({', '.join(specs)} scenarios, min-max regret, {how}): "
+        f"{', '.join(first) or 'no new site'}, worst-case regret {choice.max_regret:,.0f} trips"
+        + ("." if choice.optimal else " (some solves stopped at the time limit: approximate).")
+    )
+    summary = {
+        "method": "min-max regret (Kouvelis & Yu 1997)",
+        "exact": choice.exact,
+        "all_solves_optimal": choice.optimal,
+        "first_stage": first,
+        "max_regret": choice.max_regret,
+        "scenarios": {k: v.model_dump(exclude_defaults=True) for k, v in specs.items()},
+        "optima": choice.optima,
+        "table": table.to_dict("records"),
+    }
+    return table, notes, summary
 
 
 def _vehicles_by_year(

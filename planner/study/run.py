@@ -320,6 +320,9 @@ def _run_rollout(
     result.manifest["rollout"] = {
         "method": plans["method"],
         "timeline": plans["timeline"].to_dict("records"),
+        # look-ahead vs myopic (regret) and the robust first stage's per-scenario table
+        **plans["summary"],
+        "vehicles_by_year": plans["vehicles_by_year"].to_dict("records"),  # carmaker table
     }
     return _finish(
         cfg,

@@ -3,8 +3,11 @@ simulated, sites stay open, stage budgets hold, and the outputs carry the openin
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from planner.config.study import load_config
 from tests.e2e.test_pipeline import CONFIGS
@@ -47,8 +50,101 @@ def test_almaty_rollout_small(data_dir, net_cache_dir, monkeypatch, tmp_path):
     assert any(n.startswith("byd_atto3:") for n in res.notes)  # first usable year stated
     html = (tmp_path / "roll" / "report.html").read_text()
     assert 'id="chart-rollout"' in html and "opening_year" in html
-    import json
-
     assert len(json.loads((tmp_path / "roll" / "kpis.json").read_text())["stages"]) == 4
     out = pd.read_csv(tmp_path / "roll" / "tables" / "rollout_timeline.csv")
     assert len(out) == 4 and np.isfinite(out["cumulative_capex"]).all()
+
+
+@pytest.mark.slow
+def test_corridor_rollout_lookahead_and_winter_scenario(
+    data_dir, net_cache_dir, monkeypatch, tmp_path
+):
+    """KAZ01 (small settings): the myopic design loop and the multi-period FRLM, the
+    myopic plan's regret, and the robust first stage over a mild and a severe winter, all
+    in the tables, kpis.json and the GeoPackage's opening_year."""
+    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
+    from planner.study.run import run_study
+
+    cfg = load_config(
+        CONFIGS / "corridor-kaz01-rollout.yaml",
+        overrides={
+            "demand.trips_per_day": 60,
+            "simulation.days": 1,
+            "simulation.replications": 1,
+            "simulation.max_replications": 1,
+            "simulation.warmup_days": 0,
+            "targets.max_iterations": 1,
+            "model.solver.time_limit_s": 10,
+            "rollout.time_limit_s": 10,
+            "vehicles.compare": ["byd_atto3"],
+            "simulation.seasons": {},
+            "outputs.coverage_curve": False,
+        },
+    )
+    cfg.stages = cfg.stages[:2]
+    res = run_study(cfg, out_dir=tmp_path / "roll")
+    tl = res.tables["rollout_timeline"]
+    assert set(tl["method"]) == {"myopic", "lookahead"} and set(tl["year"]) == {2025, 2027}
+    caps = {st.year: st.new_sites for st in cfg.stages}
+    assert all(row.new_sites <= caps[row.year] for row in tl.itertuples())
+    robust = res.tables["rollout_robust"]
+    for s in ("base", "mild_winter", "severe_winter"):
+        assert {f"{s}_objective", f"{s}_regret"} <= set(robust.columns)
+    # a colder winter shortens the range: the same plan never refuels more
+    opt = robust.iloc[0]
+    assert opt["severe_winter_objective"] <= opt["base_objective"] + 1e-6
+    assert any("regret" in n and "Look-ahead" in n for n in res.notes)
+    kpis = json.loads((tmp_path / "roll" / "kpis.json").read_text())
+    roll = kpis["rollout"]
+    assert roll["robust"]["scenarios"]["severe_winter"]["temperature_c"] == -30
+    assert len(roll["robust"]["table"]) == len(robust) and "regret" in roll
+    assert {v["year"] for v in roll["vehicles_by_year"]} == {2025, 2027}
+    html = (tmp_path / "roll" / "report.html").read_text()
+    assert 'id="rollout-robust"' in html and "severe_winter_regret" in html
+    years = res.selected["opening_year"].dropna()
+    assert len(years) and set(years) <= {2025.0, 2027.0}
+    import geopandas as gpd
+
+    gpkg = next((tmp_path / "roll").glob("*.gpkg"))
+    layers = gpd.list_layers(gpkg)["name"].tolist()
+    assert any("opening_year" in gpd.read_file(gpkg, layer=lay).columns for lay in layers)
+
+
+def test_a_season_set_scenario_counts_the_mean_over_its_seasons(
+    data_dir, net_cache_dir, monkeypatch
+):
+    """On the real KAZ01 corridor: a scenario with seasons {-10 C, -30 C} values any plan
+    at the mean of the two single-temperature scenarios, and the colder range refuels no
+    more flow than the milder one."""
+    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
+    from planner.study.inputs import build_candidates
+    from planner.study.rollout_models import stage_trips, staged_model
+    from planner.study.run import StepTimer, make_optimizer, prepare
+
+    cfg = load_config(
+        CONFIGS / "corridor-kaz01-rollout.yaml",
+        overrides={
+            "demand.trips_per_day": 60,
+            "simulation.days": 1,
+            "rollout.scenarios.winters": {"seasons": {"mild": -10, "severe": -30}},
+        },
+    )
+    cfg.stages = cfg.stages[:2]
+    spec = cfg.rollout.scenario_specs()["winters"]
+    assert spec.temperatures() == [-10.0, -30.0]
+    pre = prepare(cfg, StepTimer(None))
+    cand = build_candidates(cfg, pre.sn, pre.existing)
+    opt = make_optimizer(cfg, pre.sn, cand, pre.trips, pre.vehicles)
+    trips = [stage_trips(cfg, pre.sn, pre.vehicles, k) for k in range(2)]
+
+    def model(temps):
+        return staged_model(cfg, opt, pre.existing, trips, pre.vehicles, temperatures=temps)
+
+    both, mild, severe = model(spec.temperatures()), model([-10.0]), model([-30.0])
+    plan = mild.solve(time_limit_s=10)
+    values = [m.evaluate(plan.opened).objective for m in (both, mild, severe)]
+    assert values[0] == pytest.approx((values[1] + values[2]) / 2)
+    assert values[2] <= values[1] + 1e-9
+    both.check(both.evaluate(plan.opened))  # tank rule agrees with the cover sets

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.siting.multiperiod import StagedMCLP, robust_first_stage
+from planner.siting.multiperiod import StagedMCLP
+from planner.siting.multiperiod_robust import robust_first_stage
 
 
 def _instance(seed: int, n: int = 12, m: int = 6, T: int = 3):
