@@ -126,11 +126,39 @@ def _is_mapping(annotation: Any) -> bool:
     return any(typing.get_origin(a) is dict or a is dict for a in args)
 
 
+def _mapping_value_models(annotation: Any) -> list[type[BaseModel]]:
+    """The models a mapping field's values may be (``dict[str, float | Scenario]``)."""
+    args = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        else (annotation,)
+    )
+    out: list[type[BaseModel]] = []
+    for a in args:
+        if typing.get_origin(a) is dict and len(typing.get_args(a)) == 2:
+            out += _models_in(typing.get_args(a)[1])
+    return out
+
+
+def _field_of(models: list[type[BaseModel]], rest: list[str], *, prefix: str) -> str | None:
+    """Why ``rest`` is not a plain field of one of ``models`` (one level), or ``None``."""
+    if len(rest) != 1:
+        return f"{prefix + '.' + '.'.join(rest)!r}: only one field of a mapping entry can be swept"
+    known = [f for m in models for f in m.model_fields]
+    if rest[0] in known:
+        return None
+    close = difflib.get_close_matches(rest[0], known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+    return f"unknown field {rest[0]!r} in {prefix!r}{hint}"
+
+
 def check_parameter(key: str) -> str | None:
     """Why ``key`` is not a settable dotted study-config field, or ``None`` when it is.
 
     Sections descend into nested models (``model.solver.threads``); mapping fields accept one
-    more free key (``simulation.seasons.winter``, ``vehicles.fleet.hyundai_ioniq_5``).
+    more free key (``simulation.seasons.winter``, ``vehicles.fleet.hyundai_ioniq_5``) and,
+    where the entries are sections, one field of an entry
+    (``rollout.scenarios.severe_winter.temperature_c``).
     List items (``existing_stations.0.plugs``) are not addressable.
     """
     parts = key.split(".")
@@ -154,6 +182,10 @@ def check_parameter(key: str) -> str | None:
         if _is_mapping(annotation):
             if i == len(parts) - 2:
                 return None
+            values = _mapping_value_models(annotation)
+            if values:  # e.g. rollout.scenarios.<name>.temperature_c: one field of an entry
+                reason = _field_of(values, parts[i + 2 :], prefix=".".join(parts[: i + 2]))
+                return reason
             return f"{'.'.join(parts[: i + 2])!r} is a single value, not a section"
         if typing.get_origin(annotation) is list:
             return f"{'.'.join(parts[: i + 1])!r} is a list: sweep whole lists, not their items"

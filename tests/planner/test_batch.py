@@ -495,3 +495,52 @@ def test_resume_reruns_a_run_whose_input_file_changed(tmp_path):
     assert finished_runs(plan) == set()
     third = run_batch(plan, workers=0, runner=fake_runner)
     assert third.count("done") == 2 and third.count("skipped") == 0
+
+
+ROLLOUT_SWEEP = """\
+base: {base}
+output: out
+fixed:                       # the shipped corridor rollout, small: few trips, short solves
+  demand.trips_per_day: 40
+  simulation.days: 1
+  simulation.replications: 1
+  simulation.max_replications: 1
+  simulation.warmup_days: 0
+  simulation.seasons: {{}}
+  targets.max_iterations: 1
+  model.solver.threads: 1
+  model.solver.time_limit_s: 5
+  rollout.time_limit_s: 5
+  vehicles.compare: []
+  outputs.html: false
+  outputs.gpkg: false
+  outputs.coverage_curve: false
+parameters:
+  rollout.scenarios.severe_winter.temperature_c: [-25, -35]
+"""
+
+
+def test_rollout_scenario_sweep_runs_on_dask(tmp_path, data_dir, external_cluster, monkeypatch):
+    """Stages and scenarios run as one study per sweep point; a sweep over one field of a
+    scenario (the severe winter's temperature) runs on Dask like any other sweep."""
+    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
+    import yaml
+
+    base = ROOT / "configs" / "corridor-kaz01-rollout.yaml"
+    two_stages = yaml.safe_load(base.read_text())["stages"][:2]
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        ROLLOUT_SWEEP.format(base=base).replace(
+            "fixed:", "fixed:\n  stages: " + json.dumps(two_stages), 1
+        )
+    )
+    plan = plan_sweep(path)
+    assert len(plan.runs[0].config.stages) == 2
+    temps = [r.config.rollout.scenario_specs()["severe_winter"].temperature_c for r in plan.runs]
+    assert temps == [-25.0, -35.0]
+    result = run_batch(plan, scheduler=external_cluster, connect_timeout=30)
+    assert not result.failed, [o.error for o in result.failed]
+    for o in result.outcomes:
+        kpis = json.loads((o.folder / "kpis.json").read_text())
+        assert {s["year"] for s in kpis["stages"]} == {st.year for st in plan.runs[0].config.stages}
+    assert len(result.summary) == 2
