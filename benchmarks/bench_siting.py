@@ -347,6 +347,12 @@ def fixed_cell(d: dict) -> str:
     return f"{closed} / {opened}"
 
 
+def previous_cell(prev: dict | None) -> str:
+    if not prev:
+        return "-"
+    return f"{prev['gap'] * 100:.2f}% ({fmt_obj(prev['objective'])}, {prev['status']})"
+
+
 def mclp_record(res, wall: float, build_model_s: float) -> dict:
     d = res.details
     return {
@@ -445,6 +451,7 @@ def bench_mclp(args, pulp, SpMCLP, noise: dict, idle) -> dict:
                     f"coverage {indep:.10g}"
                 )
             rec["target_met"] = res.status == "OPTIMAL" and wall < TARGET_MCLP_S
+            rec["previous"] = previous_mclp(args, side, p)
             if not rec["target_met"]:
                 problems.append(
                     f"MCLP {args.mclp_n:,} x {args.candidates:,} side={side} p={p}: target missed "
@@ -589,6 +596,30 @@ def bench_mclp(args, pulp, SpMCLP, noise: dict, idle) -> dict:
         del dense, sc
         gc.collect()
     return {"large": large, "subsample": subs, "problems": problems}
+
+
+def previous_mclp(args, side: int, p: int) -> dict | None:
+    """Our record for the same 1M-point instance in ``--reuse`` (same size, seed, threshold
+    and limit), to show the gap before and after this run's code; None without one."""
+    old = getattr(args, "reuse_data", None)
+    if not old or "mclp" not in old:
+        return None
+    oc = old["config"]
+    same = all(
+        oc.get(k) == getattr(args, k)
+        for k in ("mclp_n", "candidates", "seed", "threshold", "mclp_limit")
+    )
+    for x in old["mclp"].get("large", []) if same else []:
+        if x["side"] == side and x["p"] == p:
+            return {
+                "gap": x["gap"],
+                "objective": x["objective"],
+                "best_bound": x["best_bound"],
+                "status": x["status"],
+                "date": old["machine"]["date"],
+                "git_commit": old["machine"]["git_commit"],
+            }
+    return None
 
 
 def reused_spopt_pmed(args, name: str) -> dict | None:
@@ -740,6 +771,14 @@ def versions(pulp) -> dict:
     import scipy
 
     v = {"numpy": numpy.__version__, "scipy": scipy.__version__, "ortools": ortools.__version__}
+    try:
+        import pyscipopt
+
+        v["pyscipopt"] = pyscipopt.__version__
+        sm = pyscipopt.Model()
+        v["scip"] = f"{sm.getMajorVersion()}.{sm.getMinorVersion()}.{sm.getTechVersion()}"
+    except Exception:  # noqa: BLE001 - informational only (the MCLP then falls back)
+        v["pyscipopt"] = v["scip"] = "not installed"
     if pulp is not None:
         from importlib.metadata import version
 
@@ -917,10 +956,11 @@ def markdown(r: dict) -> str:
         L.append("")
         L.append(
             "| grid | nnz (pairs <= 600 s) | instance build | p | model + solve | status | covered weight "
-            "| coverage | gap | LP bound (time) | fixed closed / open by the LP | demand groups "
+            "| coverage | gap | LP bound (time) | fixed closed / open by the LP | B&B nodes "
+            "| gap before (covered) | demand groups "
             "| candidates in model | target (OPTIMAL < 60 s) |"
         )
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for x in mc["large"]:
             d = x["details"]
             L.append(
@@ -928,7 +968,8 @@ def markdown(r: dict) -> str:
                 f"{x['p']} | {fmt_s(x['wall_s'])} | {x['status']} ({x['solver']}) | "
                 f"{fmt_obj(x['objective'])} | "
                 f"{d.get('coverage_fraction', float('nan')) * 100:.2f}% | {x['gap'] * 100:.2f}% | "
-                f"{lp_cell(d)} | {fixed_cell(d)} | "
+                f"{lp_cell(d)} | {fixed_cell(d)} | {d.get('benders_nodes', '-')} | "
+                f"{previous_cell(x.get('previous'))} | "
                 f"{d.get('demand_groups', '-'):,} | {d.get('model_candidates', '-')} | "
                 f"{pf[x['target_met']]} |"
             )
@@ -950,7 +991,15 @@ def markdown(r: dict) -> str:
             "fixed = candidates reduced-cost fixing closed / opened (after the kernel search's "
             "better incumbent, where that fixed more). The "
             "objective is re-computed from the sparse matrix for every run (all agree unless listed "
-            "under problems)."
+            "under problems). B&B nodes = nodes of the final branch-and-Benders-cut search "
+            "(`details['benders_nodes']`). Gap before = our run of the same instance in the file "
+            "given to `--reuse`"
+            + (
+                f" ({prev_dates[0]})"
+                if (prev_dates := [x["previous"]["date"] for x in mc["large"] if x.get("previous")])
+                else ""
+            )
+            + "."
         )
         L.append("")
         if mc["subsample"]:
@@ -1010,6 +1059,7 @@ def markdown(r: dict) -> str:
     L.append(
         f"Machine: {m['cpu_count']} CPUs ({m['cpu_model']}), {m['mem_total_gb']:g} GB, Python {m['python']}, "
         f"numpy {m['numpy']}, scipy {m['scipy']}, OR-Tools {m['ortools']}"
+        + (f", PySCIPOpt {m['pyscipopt']} (SCIP {m['scip']})" if "pyscipopt" in m else "")
         + (
             f", spopt {m['spopt']}, PuLP {m['pulp']}, CBC {m.get('cbc') or '?'}"
             if "spopt" in m

@@ -52,6 +52,9 @@ class CoverBound:
         ``G^T lambda`` at the best multipliers: how much each candidate is worth.
     iterations : int
         Subgradient steps taken.
+    lam : numpy.ndarray or None
+        The best multipliers (in ``[0, W]``): a seed cut for
+        :mod:`planner.siting.mclp.benders` when the exact LP is not available.
     """
 
     bound: float
@@ -59,6 +62,7 @@ class CoverBound:
     best_value: float
     scores: np.ndarray
     iterations: int
+    lam: np.ndarray | None = None
 
 
 def _knapsack_bound(
@@ -161,5 +165,10 @@ def lagrangian_cover_bound(
         lam = np.clip(lam - mu * (L - best_val) / norm * g, 0.0, W)
     logger.debug("mclp lagrangian: bound %.10g, best %.10g after %d steps", bound, best_val, it)
     return CoverBound(
-        bound=bound, best=best_sel, best_value=best_val, scores=GT @ best_lam, iterations=it
+        bound=bound,
+        best=best_sel,
+        best_value=best_val,
+        scores=GT @ best_lam,
+        iterations=it,
+        lam=best_lam,
     )

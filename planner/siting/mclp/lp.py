@@ -60,12 +60,16 @@ class CoverLP:
         LP value of every candidate's ``y_j`` (from the row duals), in ``[0, 1]``.
     seconds : float
         Model build plus solve time.
+    lam : numpy.ndarray
+        The LP's group duals ``lambda`` clipped to ``[0, W]``: the seed cut of
+        :mod:`planner.siting.mclp.benders`, which gives its master the LP bound at once.
     """
 
     bound: float
     reduced: np.ndarray
     site_values: np.ndarray
     seconds: float
+    lam: np.ndarray
 
 
 def lp_cover_bound(
@@ -168,7 +172,7 @@ def lp_cover_bound(
         float(W.sum()) + solver.objective_value,
         secs,
     )
-    return CoverLP(bound=bound, reduced=d, site_values=site_values, seconds=secs)
+    return CoverLP(bound=bound, reduced=d, site_values=site_values, seconds=secs, lam=lam)
 
 
 def lp_rounding(
