@@ -295,11 +295,18 @@ def verdict(
     ]
     if reasons:
         last = loop.iterations[-1] if loop.iterations else {}
-        capped = [c for it in loop.iterations for c in it.get("capped", [])]
+        # one sentence per station, from the last round that capped it (earlier rounds
+        # measured the same station under a different load)
+        latest: dict[str, str] = {}
+        for it in loop.iterations:
+            for c in it.get("capped", []):
+                latest.pop(c.split(": needs ", 1)[0], None)
+                latest[c.split(": needs ", 1)[0]] = c
+        capped = list(latest.values())
         if capped:
             reasons.append(
                 "the plug cap binds ("
-                + "; ".join(dict.fromkeys(capped))
+                + "; ".join(capped)
                 + "): raise candidates.max_plugs or allow more sites"
             )
         reasons.append(

@@ -235,3 +235,32 @@ def test_each_planted_cause_gets_its_own_remedy_in_round_1():
     assert "s30" not in calls[1]["station_id"].tolist()  # nothing to site before round 1
     assert "s30" in round_2.index  # coverage gap -> a new site for node 30
     assert res.targets_met and res.iterations[0]["plugs_added_next"] >= 2
+
+
+def test_verdict_names_each_capped_station_once_with_its_last_need(tmp_path):
+    """Rounds re-measure a station under a new load; the verdict keeps the last need."""
+    from types import SimpleNamespace
+
+    from planner.config.study import config_from_dict
+    from planner.study.result import verdict
+
+    cfg = config_from_dict(
+        {
+            "name": "v",
+            "network": {"source": str(tmp_path / "x.osm.pbf")},
+            "demand": {"kind": "city", "population": 1000},
+            "model": {"kind": "mclp", "p": 2},
+            "targets": {"wait_p95_min": 10, "stranded": 0},
+        },
+        base_dir=tmp_path,
+    )
+    rounds = [
+        {"iteration": 1, "capped": ["Sonar: needs 18 plugs, max_plugs is 6",
+                                    "Hotel: needs 9 plugs, max_plugs is 6"]},
+        {"iteration": 2, "capped": ["Sonar: needs 14 plugs, max_plugs is 6"]},
+    ]  # fmt: skip
+    out = verdict(cfg, {"wait_p95_min": 30.0, "stranded_vehicles": 0.0},
+                  SimpleNamespace(iterations=rounds))  # fmt: skip
+    cap = next(r for r in out["reasons"] if r.startswith("the plug cap binds"))
+    assert cap.count("Sonar") == 1 and "Sonar: needs 14 plugs" in cap
+    assert "Hotel: needs 9 plugs" in cap
