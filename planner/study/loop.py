@@ -184,6 +184,7 @@ def closed_loop(
     fitted = grid.fit(stations).stations if grid is not None else None
     upgrade = float(fitted["upgrade_cost"].sum()) if fitted is not None else 0.0
     sim_plan = stations
+    grid_bound: list[str] = []  # stations whose grid connection bound the last sizing
     iterations: list[dict[str, Any]] = []
     outcome = baseline
     need_sites, n_sites = True, first_round_sites
@@ -200,7 +201,10 @@ def closed_loop(
             if (left is not None and left <= 0) or (n_sites is not None and n_sites <= 0):
                 new = stations.iloc[0:0].assign(capex=[])  # the budget is spent
             else:
-                new = optimize(outcome.unserved, stations, n_sites, left)
+                # stations whose grid connection binds are flagged, so a model that
+                # sites by flow (the FRLM) looks for another site instead of counting on them
+                fixed = stations.assign(grid_bound=stations["station_id"].isin(grid_bound))
+                new = optimize(outcome.unserved, fixed, n_sites, left)
                 new = new[~new["station_id"].isin(stations["station_id"])]
                 if grid is not None and len(new):
                     new = _new_within_grid(stations, new, grid)
@@ -270,6 +274,7 @@ def closed_loop(
         # Remedies for the next round.
         plugs_added = 0
         capped: list[str] = []
+        grid_bound = []
         book = SiteBook(fitted, managed=grid.managed) if grid is not None else SiteBook(None)
         # diagnosis before remedy: queues (a missed wait, or drivers who gave up at a queue)
         # get plugs; strandings with no charger in range and missed trips get new sites;
@@ -285,7 +290,7 @@ def closed_loop(
                 load = station_load(result.sessions, days=days)
                 # a sampled fleet (demand.max_trips): size for the whole fleet's arrivals
                 load["peak_arrivals_per_h"] *= float(k.get("demand_expansion_factor") or 1.0)
-                stations, spent, plugs_added, capped = _size_plugs(
+                stations, spent, plugs_added, capped, grid_bound = _size_plugs(
                     stations,
                     load,
                     targets.wait_p95_min,
@@ -336,6 +341,8 @@ def closed_loop(
         service_missed = service_missed or bool(capped)  # the cap binds: spill to new sites
         need_sites = service_missed and len(outcome.unserved) > 0
         n_sites = max(1, int(np.ceil((first_round_sites or 2) / 2))) if need_sites else None
+        if need_sites and grid_bound and first_round_sites is None:
+            n_sites = None  # the model decides how many sites relieve the bound connections
         if not need_sites and plugs_added == 0:
             logger.info("no remedy left (budget, plug or grid limits reached); stopping")
             break
@@ -454,19 +461,20 @@ def _size_plugs(
     max_plugs: int,
     budget_left: float | None,
     book: SiteBook | None = None,
-) -> tuple[pd.DataFrame, float, int, list[str]]:
+) -> tuple[pd.DataFrame, float, int, list[str], list[str]]:
     """Set every station's plugs to what its simulated load needs for the wait target
     (never fewer than it has, at most ``max_plugs`` and what its site's grid connection
     carries), busiest first, within the budget (plugs and grid upgrades). Under managed
     charging a site's need is sized with the throttled power per plug
     (:func:`planner.study.sizing.plugs_for_wait_managed`). Returns the stations, the plug
     capex spent, the plugs added and, for stations whose need exceeds a limit, a sentence
-    naming the station, its need and the limit that binds."""
+    naming the station, its need and the limit that binds, and the ids of the stations
+    whose grid connection binds."""
     stations = stations.copy()
     book = book or SiteBook(None)
     limit = max(60, 10 * max_plugs)  # look past the cap, to say what the target needs
     order = np.argsort(-load["peak_arrivals_per_h"].to_numpy(dtype=float), kind="stable")
-    spent, up, added, capped = 0.0, 0.0, 0, []
+    spent, up, added, capped, bound_ids = 0.0, 0.0, 0, [], []
     for k in order:
         sid = load["station_id"].iloc[k]
         rows = stations.index[stations["station_id"] == sid]
@@ -506,6 +514,8 @@ def _size_plugs(
             else:
                 why = f"max_plugs is {max_plugs}"
             capped.append(f"{name or sid}: needs {needs} plugs, {why}")
+            if not why.startswith("max_plugs"):
+                bound_ids.append(str(sid))
             want = bound
         extra = max(0, want - have)
         if budget_left is not None:
@@ -521,7 +531,7 @@ def _size_plugs(
         stations.loc[row, "added_plugs"] += extra
         spent += extra * plug_cost
         added += extra
-    return stations, spent, added, capped
+    return stations, spent, added, capped, bound_ids
 
 
 def _add_plugs(
