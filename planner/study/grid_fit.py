@@ -172,10 +172,15 @@ def fit_plan(cfg: StudyConfig, stations: pd.DataFrame, candidates: pd.DataFrame)
             f"Grid: plugs capped by grid capacity at {int(cut.sum())} station(s) "
             "(no upgrade price given)."
         )
-    if st["managed"].any():
+    if st["managed"].any() and managed:
         notes.append(
             f"Managed charging: {int(st['managed'].sum())} station(s) throttle their plugs so "
             "plugs x kW stays within grid capacity (per-plug power lowered in the simulation)."
+        )
+    elif st["managed"].any():
+        notes.append(
+            f"Grid: {int(st['managed'].sum())} station(s) throttled: even one plug (one per bay "
+            "class) draws more than their site's capacity (no upgrade price given)."
         )
     return PlanFit(st, bool(cut.any() or st["managed"].any()), notes)
 
