@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +31,8 @@ import numpy as np
 import pandas as pd
 
 from networks.errors import ConfigError
-from planner._errors import CheckerError
 from planner.config.study import ExtraSite, StudyConfig
-from planner.siting.checker import grid_violations
+from planner.study.grid_fit import PlanFit, fit_plan
 
 logger = logging.getLogger(__name__)
 
@@ -285,99 +283,6 @@ def cap_plugs(cfg: StudyConfig, sites: pd.DataFrame, plugs: np.ndarray) -> np.nd
     finite = np.where(fixed, cap, 0.0)  # no floor of inf
     most = np.maximum(1, np.floor(finite / sites["power_kw"].to_numpy(dtype=float) + 1e-9))
     return np.where(fixed, np.minimum(plugs, most.astype(np.int64)), plugs)
-
-
-# --------------------------------------------------------------------------- the plan
-@dataclass
-class PlanFit:
-    """A plan fitted to grid capacity: the station table (with ``grid_kw``, ``upgrade_kw``,
-    ``upgrade_cost``, ``rated_kw`` and the ``power_kw`` the plugs may draw), whether any station
-    changed (plugs capped or throttled, so the plan needs simulating again) and notes."""
-
-    stations: pd.DataFrame
-    changed: bool
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def upgrade_cost(self) -> float:
-        return float(self.stations["upgrade_cost"].sum())
-
-
-def fit_plan(cfg: StudyConfig, stations: pd.DataFrame, candidates: pd.DataFrame) -> PlanFit:
-    """Fit every station of a plan to its grid capacity and check the result.
-
-    Existing stations keep their original plugs connected (capacity at least their draw);
-    plugs the design loop added there face the default rule. New stations take their
-    candidate site's capacity and price. Above capacity: with ``grid.managed_charging`` the
-    plugs' power is throttled to ``capacity / plugs``; else with an upgrade price the missing
-    kW are bought; else plugs are capped at ``floor(capacity / kW)`` (one throttled plug
-    when even one exceeds it).
-    """
-    st = stations.copy()
-    by_site = candidates.set_index("site_id") if "grid_kw" in candidates else None
-    default = cfg.candidates.grid_kw if cfg.candidates.grid_kw is not None else math.inf
-    dprice = cfg.grid.upgrade_cost_per_kw if cfg.grid.upgrade_cost_per_kw is not None else math.nan
-    ids = st["station_id"].astype(str)
-    if by_site is not None:
-        cap = ids.map(by_site["grid_kw"]).fillna(default).to_numpy(dtype=float)
-        price = ids.map(by_site["upgrade_cost_per_kw"]).to_numpy(dtype=float)
-        price = np.where(ids.isin(by_site.index), price, dprice)
-    else:
-        cap, price = np.full(len(st), default), np.full(len(st), dprice)
-    rated = st["power_kw"].to_numpy(dtype=float)
-    plugs = st["plugs"].to_numpy(dtype=np.int64).copy()
-    if "existing" in st:
-        ex = st["existing"].astype(bool).to_numpy()
-        added = st["added_plugs"].to_numpy(dtype=np.int64) if "added_plugs" in st else 0
-        cap = np.where(ex, np.maximum(cap, (plugs - added) * rated), cap)
-    draw = plugs * rated
-    over = draw > cap + 1e-9
-    managed = cfg.grid.managed_charging
-    upgradable = ~np.isnan(price)
-    up_kw = np.where(over & ~managed & upgradable, draw - cap, 0.0)
-    capped = over & ~managed & ~upgradable
-    finite = np.where(capped, cap, 0.0)  # no floor of inf
-    plugs = np.where(capped, np.maximum(1, np.floor(finite / rated + 1e-9)).astype(np.int64), plugs)
-    power = np.where(
-        (over & managed) | (capped & (plugs * rated > cap + 1e-9)),
-        np.minimum(rated, cap / np.maximum(plugs, 1)),
-        rated,
-    )
-    st["plugs"] = plugs
-    st["rated_kw"] = rated
-    st["power_kw"] = power
-    st["grid_kw"] = cap
-    st["upgrade_kw"] = up_kw
-    st["upgrade_cost"] = np.where(up_kw > 0, np.nan_to_num(price) * up_kw, 0.0)
-    st["managed"] = power < rated - 1e-9
-    v = grid_violations(
-        plugs,
-        power,
-        cap,
-        upgrade_kw=up_kw,
-        upgradable=upgradable,
-        labels=st["station_id"].astype(str).to_numpy(),
-    )
-    if v:
-        raise CheckerError("the grid-fitted plan failed the capacity check: " + "; ".join(v))
-    notes = []
-    if up_kw.any():
-        notes.append(
-            f"Grid: {int((up_kw > 0).sum())} station(s) need a connection upgrade, "
-            f"{up_kw.sum():,.0f} kW in all, costing {st['upgrade_cost'].sum():,.0f} (in capex)."
-        )
-    if capped.any():
-        notes.append(
-            f"Grid: plugs capped by grid capacity at {int(capped.sum())} station(s) "
-            "(no upgrade price given)."
-        )
-    if st["managed"].any():
-        notes.append(
-            f"Managed charging: {int(st['managed'].sum())} station(s) throttle their plugs so "
-            "plugs x kW stays within grid capacity (per-plug power lowered in the simulation)."
-        )
-    changed = bool(capped.any() or st["managed"].any())
-    return PlanFit(st, changed, notes)
 
 
 # --------------------------------------------------------------------------- emissions

@@ -21,6 +21,7 @@ import pandas as pd
 
 from planner.config.study import StudyConfig
 from planner.study.grid import emissions, fit_plan, read_plants
+from planner.study.grid_fit import FIT_COLUMNS
 from planner.study.loop import LoopResult, ScenarioOutcome
 
 logger = logging.getLogger(__name__)
@@ -81,9 +82,11 @@ def apply_grid(
     """Fit ``loop``'s plan to grid capacity (in place: stations, proposal, capex) and
     match its charging energy with renewable output.
 
-    When plugs were capped or throttled the plan is simulated again and becomes the
-    proposal; the unmanaged plan's waits are kept as ``wait_p95_min_unmanaged`` /
-    ``wait_mean_min_unmanaged`` so the report shows what managed charging costs in waiting.
+    A grid-aware loop (``closed_loop(..., grid=loop_grid(...))``) simulated the fitted plan
+    already (``loop.simulated``): the fit then changes nothing and the proposal stands.
+    Otherwise, when plugs were capped or throttled the plan is simulated again and becomes
+    the proposal; the unfitted plan's waits are kept as ``wait_p95_min_unmanaged`` /
+    ``wait_mean_min_unmanaged`` so the report shows what the grid limit costs in waiting.
     """
     old = loop.stations
     fit = fit_plan(cfg, old, candidates)
@@ -93,16 +96,28 @@ def apply_grid(
         "grid_upgrade_cost": fit.upgrade_cost,
         "stations_managed": float(fit.stations["managed"].sum()),
     }
-    # capex: upgrades bought, plugs removed by a grid cap refunded at their plug cost
-    plug_cost = (
-        old["station_id"]
-        .map(candidates.set_index("site_id")["plug_cost"])
-        .fillna(cfg.candidates.plug_cost)
-        .to_numpy(dtype=float)
-    )
+    # capex: upgrades bought (the loop's own replaced), plugs removed by a grid cap refunded
+    # at their plug cost
+    plug_cost = fit.stations["grid_plug_cost"].to_numpy(dtype=float)
     removed = (old["plugs"].to_numpy() - fit.stations["plugs"].to_numpy()) * plug_cost
-    loop.capex = float(loop.capex - removed.sum() + fit.upgrade_cost)
-    if fit.changed:
+    loop.capex = float(loop.capex - loop.upgrade_cost - removed.sum() + fit.upgrade_cost)
+    loop.upgrade_cost = fit.upgrade_cost
+    changed = fit.changed
+    if loop.simulated is not None:  # the loop simulated the fitted plan: same plugs and kW?
+        sim = loop.simulated
+        changed = not (
+            np.array_equal(sim["plugs"].to_numpy(), fit.stations["plugs"].to_numpy())
+            and np.allclose(
+                sim["power_kw"].to_numpy(dtype=float),
+                fit.stations["power_kw"].to_numpy(dtype=float),
+            )
+        )
+        if not changed and fit.changed:
+            notes.append(
+                "Grid: the design loop sized plugs within each site's grid capacity and "
+                "simulated the fitted plan, so the proposal's waits are those within it."
+            )
+    if changed:
         before_fit = loop.proposal
         loop.proposal = simulate(fit.stations)
         for k in ("wait_p95_min", "wait_mean_min"):
@@ -115,7 +130,7 @@ def apply_grid(
             f"{loop.proposal.kpis.get('wait_mean_min', np.nan):.1f} min)."
         )
     loop.stations = fit.stations.drop(
-        columns=["grid_kw", "upgrade_kw", "upgrade_cost", "rated_kw", "managed"]
+        columns=["grid_kw", "upgrade_kw", "upgrade_cost", "rated_kw", "managed", *FIT_COLUMNS]
     )
     plants, plant_notes = read_plants(cfg)
     notes += plant_notes

@@ -18,7 +18,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.study.sizing import plugs_for_stations, station_load
+from planner.study.grid_fit import LoopGrid, SiteBook
+from planner.study.loop_remedies import (
+    add_connectors,
+    add_plugs,
+    new_within_grid,
+    size_plugs,
+    upgrade_of,
+    within_budget,
+)
+from planner.study.sizing import station_load
 from sim.kpis import kpi
 
 logger = logging.getLogger(__name__)
@@ -65,6 +74,11 @@ class LoopResult:
     iterations: list[dict[str, Any]] = field(default_factory=list)
     capex: float = 0.0
     targets_met: bool = False
+    #: grid upgrades bought by the loop (in ``capex``)
+    upgrade_cost: float = 0.0
+    #: the plan the proposal simulated (grid-fitted: plugs and throttled power); None
+    #: without a grid rule (then it is ``stations``)
+    simulated: pd.DataFrame | None = None
 
 
 #: Target (attribute of :class:`Targets`) -> (KPI name in the registry, sense of the bound).
@@ -123,6 +137,7 @@ def closed_loop(
     on_step: Callable[[str], None] | None = None,
     days: int = 1,
     max_new_sites: int | None = None,
+    grid: LoopGrid | None = None,
 ) -> LoopResult:
     """Run baseline, then optimise/simulate until the targets are met, the budget is spent
     or ``targets.max_iterations`` rounds have run.
@@ -144,6 +159,15 @@ def closed_loop(
         Simulated days (to turn simulated arrivals into arrivals per day).
     max_new_sites : int, optional
         Most new sites over all rounds (a rollout stage's site count).
+    grid : LoopGrid, optional
+        Each site's grid capacity (:func:`planner.study.grid_fit.loop_grid`). With it, the
+        loop sizes plugs within capacity: a site that can be neither upgraded nor managed
+        gets at most ``floor(capacity / kW per plug)`` (its whole draw, over all its rows,
+        counted), an upgradable site may exceed it and the upgrade's cost counts in the
+        capex and the budget, a managed site is sized with the throttled power per plug;
+        every round simulates the plan as :func:`planner.study.grid_fit.fit_plan` fits it,
+        so the final fit changes nothing. A binding grid limit is named in the round's
+        ``capped`` like ``max_plugs`` and sends demand to new sites.
 
     Notes
     -----
@@ -163,7 +187,11 @@ def closed_loop(
     stations = existing.copy()
     stations["added_plugs"] = 0
     selected = pd.DataFrame(columns=[*existing.columns, "capex"])
-    capex = 0.0
+    capex = 0.0  # sites and plugs; grid upgrades are ``upgrade`` (recomputed from the fit)
+    fitted = grid.fit(stations).stations if grid is not None else None
+    upgrade = float(fitted["upgrade_cost"].sum()) if fitted is not None else 0.0
+    sim_plan = stations
+    grid_bound: list[str] = []  # stations whose grid connection bound the last sizing
     iterations: list[dict[str, Any]] = []
     outcome = baseline
     need_sites, n_sites = True, first_round_sites
@@ -171,7 +199,7 @@ def closed_loop(
         added_sites = 0
         if need_sites:
             step(f"optimisation (round {it})")
-            left = None if budget is None else budget - capex
+            left = None if budget is None else budget - capex - upgrade
             if max_new_sites is not None:
                 room = max_new_sites - len(selected)
                 n_sites = None if n_sites is None else min(n_sites, room)
@@ -180,18 +208,36 @@ def closed_loop(
             if (left is not None and left <= 0) or (n_sites is not None and n_sites <= 0):
                 new = stations.iloc[0:0].assign(capex=[])  # the budget is spent
             else:
-                new = optimize(outcome.unserved, stations, n_sites, left)
+                # stations whose grid connection binds are flagged, so a model that
+                # sites by flow (the FRLM) looks for another site instead of counting on them
+                fixed = stations.assign(grid_bound=stations["station_id"].isin(grid_bound))
+                new = optimize(outcome.unserved, fixed, n_sites, left)
                 new = new[~new["station_id"].isin(stations["station_id"])]
+                if grid is not None and len(new):
+                    new = new_within_grid(stations, new, grid)
                 if left is not None:
-                    new = _within_budget(new, left, plug_cost)
+                    new = within_budget(
+                        new,
+                        left,
+                        plug_cost,
+                        upgrade=upgrade_of(stations, grid, upgrade) if grid else None,
+                    )
             if len(new):
                 capex += float(new["capex"].sum())
                 new = new.assign(added_plugs=0, opened_round=it)
                 stations = pd.concat([stations, new.drop(columns="capex")], ignore_index=True)
                 selected = pd.concat([selected, new], ignore_index=True)
                 added_sites = len(new)
+        if grid is not None:  # simulate the plan as the grid fits it (throttled if managed)
+            fitted = grid.fit(stations).stations
+            upgrade = float(fitted["upgrade_cost"].sum())
+            sim_plan = stations.assign(
+                plugs=fitted["plugs"].to_numpy(), power_kw=fitted["power_kw"].to_numpy()
+            )
+        else:
+            sim_plan = stations
         step(f"proposal simulation (round {it})")
-        outcome = simulate(stations)
+        outcome = simulate(sim_plan)
         detail = outcome.detail if isinstance(outcome.detail, dict) else {}
         missed = missed_targets(outcome.kpis, targets, detail.get("intervals"))
         causes = (outcome.detail or {}).get("causes") if isinstance(outcome.detail, dict) else None
@@ -201,7 +247,8 @@ def closed_loop(
             "new_sites": added_sites,
             "stations": len(stations),
             "plugs": int(stations["plugs"].sum()),
-            "capex": round(capex, 2),
+            "capex": round(capex + upgrade, 2),
+            **({"upgrade_cost": round(upgrade, 2)} if grid is not None else {}),
             "missed": missed,
             **{
                 k: outcome.kpis.get(k)
@@ -214,16 +261,28 @@ def closed_loop(
             it,
             len(stations),
             record["plugs"],
-            capex,
+            capex + upgrade,
             missed or "none",
         )
         if not missed:
-            return LoopResult(baseline, outcome, stations, selected, iterations, capex, True)
+            return LoopResult(
+                baseline,
+                outcome,
+                stations,
+                selected,
+                iterations,
+                capex + upgrade,
+                True,
+                upgrade,
+                sim_plan if grid is not None else None,
+            )
         if it == targets.max_iterations:
             break
         # Remedies for the next round.
         plugs_added = 0
         capped: list[str] = []
+        grid_bound = []
+        book = SiteBook(fitted, managed=grid.managed) if grid is not None else SiteBook(None)
         # diagnosis before remedy: queues (a missed wait, or drivers who gave up at a queue)
         # get plugs; strandings with no charger in range and missed trips get new sites;
         # cars that started below reach get nothing (not the network's fault)
@@ -238,22 +297,24 @@ def closed_loop(
                 load = station_load(result.sessions, days=days)
                 # a sampled fleet (demand.max_trips): size for the whole fleet's arrivals
                 load["peak_arrivals_per_h"] *= float(k.get("demand_expansion_factor") or 1.0)
-                stations, spent, plugs_added, capped = _size_plugs(
+                stations, spent, plugs_added, capped, grid_bound = size_plugs(
                     stations,
                     load,
                     targets.wait_p95_min,
                     plug_cost=plug_cost,
                     max_plugs=max_plugs,
-                    budget_left=None if budget is None else budget - capex,
+                    budget_left=None if budget is None else budget - capex - upgrade,
+                    book=book,
                 )
             else:
-                stations, spent, plugs_added = _add_plugs(
+                stations, spent, plugs_added = add_plugs(
                     stations,
                     outcome.per_station,
                     targets.wait_p95_min,
                     plug_cost=plug_cost,
                     max_plugs=max_plugs,
-                    budget_left=None if budget is None else budget - capex,
+                    budget_left=None if budget is None else budget - capex - upgrade,
+                    book=book,
                 )
             capex += spent
             record["plugs_added_next"] = plugs_added
@@ -266,12 +327,13 @@ def closed_loop(
         )
         if gaps is not None and len(gaps) and "connectors" in stations:
             # compatible plugs: the station that was in reach gets the missing connector
-            stations, spent, added = _add_connectors(
+            stations, spent, added = add_connectors(
                 stations,
                 gaps,
                 plug_cost=plug_cost,
                 max_plugs=max_plugs,
-                budget_left=None if budget is None else budget - capex,
+                budget_left=None if budget is None else budget - capex - upgrade - book.spent,
+                book=book,
             )
             capex += spent
             plugs_added += added
@@ -286,129 +348,21 @@ def closed_loop(
         service_missed = service_missed or bool(capped)  # the cap binds: spill to new sites
         need_sites = service_missed and len(outcome.unserved) > 0
         n_sites = max(1, int(np.ceil((first_round_sites or 2) / 2))) if need_sites else None
+        if need_sites and grid_bound and first_round_sites is None:
+            n_sites = None  # the model decides how many sites relieve the bound connections
         if not need_sites and plugs_added == 0:
-            logger.info("no remedy left (budget or plug limits reached); stopping")
+            logger.info("no remedy left (budget, plug or grid limits reached); stopping")
             break
-    return LoopResult(baseline, outcome, stations, selected, iterations, capex, False)
-
-
-def _add_connectors(
-    stations: pd.DataFrame,
-    gaps: pd.DataFrame,
-    *,
-    plug_cost: float,
-    max_plugs: int,
-    budget_left: float | None,
-) -> tuple[pd.DataFrame, float, int]:
-    """One plug of the missing connector at each station a connector kept cars from (most
-    trips first), within the plug cap and the budget."""
-    stations = stations.copy()
-    spent, added = 0.0, 0
-    for gap in gaps.sort_values("trips", ascending=False).itertuples():
-        rows = stations.index[stations["station_id"] == gap.station_id]
-        if not len(rows):
-            continue
-        row = rows[0]
-        have = [c for c in str(stations.loc[row, "connectors"]).split(";") if c]
-        if gap.connector in have or stations.loc[row, "plugs"] >= max_plugs:
-            continue
-        if budget_left is not None and spent + plug_cost > budget_left:
-            break
-        stations.loc[row, "connectors"] = ";".join([*have, str(gap.connector)])
-        stations.loc[row, "plugs"] += 1
-        stations.loc[row, "added_plugs"] += 1
-        spent += plug_cost
-        added += 1
-    return stations, spent, added
-
-
-def _within_budget(new: pd.DataFrame, left: float, plug_cost: float) -> pd.DataFrame:
-    """New sites within what the budget leaves: the siting model pays for one plug per
-    site, so plugs sized beyond that are trimmed (busiest sites keep theirs longest)."""
-    new = new.copy()
-    over = float(new["capex"].sum()) - left
-    if over <= 1e-9 or plug_cost <= 0:
-        return new
-    for idx in new.sort_values("plugs").index:  # trim the smallest sites first
-        while over > 1e-9 and new.loc[idx, "plugs"] > 1:
-            new.loc[idx, "plugs"] -= 1
-            new.loc[idx, "capex"] -= plug_cost
-            over -= plug_cost
-    return new
-
-
-def _size_plugs(
-    stations: pd.DataFrame,
-    load: pd.DataFrame,
-    target_min: float,
-    *,
-    plug_cost: float,
-    max_plugs: int,
-    budget_left: float | None,
-) -> tuple[pd.DataFrame, float, int, list[str]]:
-    """Set every station's plugs to what its simulated load needs for the wait target
-    (never fewer than it has, at most ``max_plugs``), busiest first, within the budget.
-    Returns the stations, the capex spent, the plugs added and, for stations whose need
-    exceeds the cap, a sentence naming the station, its need and the cap."""
-    stations = stations.copy()
-    limit = max(60, 10 * max_plugs)  # look past the cap, to say what the target needs
-    need = plugs_for_stations(
-        load["peak_arrivals_per_h"].to_numpy(dtype=float),
-        load["service_h"].to_numpy(dtype=float),
-        target_min,
-        cs2=load["cs2"].to_numpy(dtype=float),
-        max_plugs=limit,
+        if grid is not None:  # the upgrades the added plugs bought
+            upgrade = float(grid.fit(stations).stations["upgrade_cost"].sum())
+    return LoopResult(
+        baseline,
+        outcome,
+        stations,
+        selected,
+        iterations,
+        capex + upgrade,
+        False,
+        upgrade,
+        sim_plan if grid is not None else None,
     )
-    order = np.argsort(-load["peak_arrivals_per_h"].to_numpy(dtype=float), kind="stable")
-    spent, added, capped = 0.0, 0, []
-    for k in order:
-        sid = load["station_id"].iloc[k]
-        rows = stations.index[stations["station_id"] == sid]
-        if len(rows) == 0:
-            continue
-        row = rows[0]
-        have = int(stations.loc[row, "plugs"])
-        want = int(need[k])
-        if want > max_plugs:
-            name = stations.loc[row, "name"] if "name" in stations else sid
-            needs = str(want) if want <= limit else f"more than {limit}"
-            capped.append(f"{name or sid}: needs {needs} plugs, max_plugs is {max_plugs}")
-            want = max_plugs
-        extra = max(0, want - have)
-        if budget_left is not None and plug_cost > 0:
-            extra = min(extra, int((budget_left - spent) // plug_cost))
-        if extra <= 0:
-            continue
-        stations.loc[row, "plugs"] = have + extra
-        stations.loc[row, "added_plugs"] += extra
-        spent += extra * plug_cost
-        added += extra
-    return stations, spent, added, capped
-
-
-def _add_plugs(
-    stations: pd.DataFrame,
-    per_station: pd.DataFrame,
-    target_min: float,
-    *,
-    plug_cost: float,
-    max_plugs: int,
-    budget_left: float | None,
-) -> tuple[pd.DataFrame, float, int]:
-    """One more plug at every station whose own p95 wait misses the target, worst first."""
-    stations = stations.copy()
-    bad = per_station[per_station["wait_p95_min"] > target_min].sort_values(
-        "wait_p95_min", ascending=False
-    )
-    spent, added = 0.0, 0
-    for sid in bad["station_id"]:
-        row = stations.index[stations["station_id"] == sid]
-        if len(row) == 0 or stations.loc[row[0], "plugs"] >= max_plugs:
-            continue
-        if budget_left is not None and spent + plug_cost > budget_left:
-            break
-        stations.loc[row[0], "plugs"] += 1
-        stations.loc[row[0], "added_plugs"] += 1
-        spent += plug_cost
-        added += 1
-    return stations, spent, added

@@ -164,11 +164,21 @@ class CorridorOptimizer(StudyOptimizer):
         if fl.od.empty:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=int)
         cand_nodes = self.candidates["node"].to_numpy(dtype=np.int64)
-        fixed_nodes = fixed["node"].to_numpy(dtype=np.int64)
+        # a station whose grid connection bound the loop's plug sizing (``grid_bound``)
+        # cannot take the flow's extra load: its node is left out, so the FRLM refuels
+        # those flows at another site (the design loop's spill; docs/grid.md)
+        bound = (
+            fixed["grid_bound"].fillna(False).astype(bool).to_numpy()
+            if "grid_bound" in fixed
+            else np.zeros(len(fixed), dtype=bool)
+        )
+        bound_nodes = set(fixed["node"].to_numpy(dtype=np.int64)[bound].tolist())
+        fixed_nodes = fixed["node"].to_numpy(dtype=np.int64)[~bound]
         site_nodes = np.r_[fixed_nodes, cand_nodes]
         col_of: dict[int, int] = {}
         for k, n in enumerate(site_nodes.tolist()):
-            col_of.setdefault(n, k)  # a candidate on an existing station's node is that station
+            if n not in bound_nodes:  # a candidate on an existing station's node is that station
+                col_of.setdefault(n, k)
         route_km, site_km, site_idx = [], [], []
         for path, km in fl.paths:
             on = (

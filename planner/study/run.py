@@ -27,6 +27,7 @@ from planner.report.atomic import OutputWriteError, atomic_dir, claim_output
 from planner.report.roads import roads_layer
 from planner.study.compare import vehicle_matrix
 from planner.study.demand import build_trips, demand_points
+from planner.study.grid_fit import loop_grid
 from planner.study.grid_step import apply_grid, fit_new_stations
 from planner.study.grid_step import attach as attach_grid
 from planner.study.inputs import (
@@ -218,6 +219,7 @@ def run_study(
                 max_plugs=cfg.candidates.max_plugs,
                 on_step=on_step,
                 days=cfg.simulation.days,
+                grid=loop_grid(cfg, candidates),  # plugs sized within each site's capacity
             )
             # the final plan within grid capacity, and its hourly renewable matching
             grid_out = apply_grid(cfg, loop, candidates, simulator)

@@ -34,6 +34,7 @@ __all__ = [
     "max_load_for_wait",
     "plugs_for_stations",
     "plugs_for_wait",
+    "plugs_for_wait_managed",
     "station_load",
     "wait_tail",
 ]
@@ -91,6 +92,44 @@ def plugs_for_wait(
         if wait_tail(c, arrivals_per_h, service_h, target_min / 60.0, cs2=cs2) <= 1 - quantile:
             return c
         c += 1
+    return max_plugs + 1
+
+
+def plugs_for_wait_managed(
+    arrivals_per_h: float,
+    full_power_service_h: float,
+    target_min: float,
+    *,
+    capacity_kw: float,
+    plug_kw: float,
+    other_kw: float = 0.0,
+    quantile: float = 0.95,
+    cs2: float = 1.0,
+    max_plugs: int = 1000,
+) -> int:
+    """The fewest plugs meeting the wait target at a site whose plugs are throttled to its
+    grid capacity (managed charging): with ``c`` plugs each draws
+    ``f(c) = min(1, capacity_kw / (other_kw + c * plug_kw))`` of its rated power, and a
+    session lasts ``full_power_service_h / f(c)``.
+
+    Assumption (docs/grid.md): a session's length scales with the inverse of the plug's
+    power, as when the throttled power is below what the car accepts (the case that matters
+    here); a car accepting less than the throttled power charges no slower, so the need is
+    overstated, never understated. More plugs at a power-bound site share the same kW, so
+    the utilisation stays ``arrivals x energy / capacity``: they shorten the queue (more
+    servers) but not the load, and a site whose capacity cannot carry its arrivals meets no
+    target. Returns ``max_plugs + 1`` when no count up to ``max_plugs`` meets it.
+    """
+    if arrivals_per_h <= 0 or full_power_service_h <= 0:
+        return 1
+    for c in range(1, max_plugs + 1):
+        f = min(1.0, capacity_kw / max(other_kw + c * plug_kw, 1e-12))
+        service_h = full_power_service_h / max(f, 1e-12)
+        if arrivals_per_h * service_h >= c:
+            continue
+        tail = wait_tail(c, arrivals_per_h, service_h, target_min / 60.0, cs2=cs2)
+        if tail <= 1 - quantile:
+            return c
     return max_plugs + 1
 
 

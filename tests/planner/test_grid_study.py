@@ -178,7 +178,7 @@ def test_cap_plugs_for_the_corridor(tmp_path):
 
 
 def test_grid_check_catches_a_forged_plan(tmp_path, monkeypatch):
-    import planner.study.grid as grid
+    import planner.study.grid_fit as grid
 
     cfg = _cfg(tmp_path, grid={"upgrade_cost_per_kw": 2})
     monkeypatch.setattr(grid, "grid_violations", lambda *a, **k: ["s0 over capacity"])

@@ -1,0 +1,233 @@
+"""The design loop's remedies between rounds (:func:`planner.study.loop.closed_loop`): plugs
+sized to the wait target within ``max_plugs``, each site's grid room and the budget; a
+missing connector added; new sites cut to their grid connection and trimmed to the budget
+(grid upgrades included). Grid room and upgrade prices come from a
+:class:`planner.study.grid_fit.SiteBook`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from planner.study.grid_fit import LoopGrid, SiteBook
+from planner.study.sizing import plugs_for_wait, plugs_for_wait_managed
+
+__all__ = [
+    "add_connectors",
+    "add_plugs",
+    "new_within_grid",
+    "size_plugs",
+    "upgrade_of",
+    "within_budget",
+]
+
+
+def upgrade_of(
+    stations: pd.DataFrame, grid: LoopGrid | None, before: float
+) -> Callable[[pd.DataFrame], float]:
+    """The grid upgrades new sites would add to the plan (0 without a grid rule)."""
+
+    def cost(new: pd.DataFrame) -> float:
+        if grid is None or not len(new):
+            return 0.0
+        plan = pd.concat([stations, new.drop(columns="capex").assign(added_plugs=0)])
+        return float(grid.fit(plan.reset_index(drop=True)).stations["upgrade_cost"].sum()) - before
+
+    return cost
+
+
+def new_within_grid(stations: pd.DataFrame, new: pd.DataFrame, grid: LoopGrid) -> pd.DataFrame:
+    """New sites with the plugs their grid connection carries where it can neither be
+    upgraded nor managed (the siting model may have sized them on load alone); plugs cut are
+    taken off their capex at their plug cost."""
+    plan = pd.concat([stations, new.drop(columns="capex").assign(added_plugs=0)], ignore_index=True)
+    fit = grid.fit(plan).stations.iloc[len(stations) :]
+    cut = new["plugs"].to_numpy(dtype=np.int64) - fit["plugs"].to_numpy(dtype=np.int64)
+    if not cut.any():
+        return new
+    refund = cut * fit["grid_plug_cost"].to_numpy(dtype=float)
+    return new.assign(plugs=fit["plugs"].to_numpy(), capex=new["capex"].to_numpy() - refund)
+
+
+def add_connectors(
+    stations: pd.DataFrame,
+    gaps: pd.DataFrame,
+    *,
+    plug_cost: float,
+    max_plugs: int,
+    budget_left: float | None,
+    book: SiteBook | None = None,
+) -> tuple[pd.DataFrame, float, int]:
+    """One plug of the missing connector at each station a connector kept cars from (most
+    trips first), within the plug cap, the site's grid room and the budget (plugs and
+    upgrades). Returns the stations, the plug capex spent and the plugs added."""
+    stations = stations.copy()
+    book = book or SiteBook(None)
+    spent, added, up = 0.0, 0, 0.0
+    for gap in gaps.sort_values("trips", ascending=False).itertuples():
+        rows = stations.index[stations["station_id"] == gap.station_id]
+        if not len(rows):
+            continue
+        row = rows[0]
+        have = [c for c in str(stations.loc[row, "connectors"]).split(";") if c]
+        if gap.connector in have or stations.loc[row, "plugs"] >= max_plugs or book.room(row) < 1:
+            continue
+        more = book.upgrade_cost(row, 1)
+        if budget_left is not None and spent + up + plug_cost + more > budget_left:
+            break
+        stations.loc[row, "connectors"] = ";".join([*have, str(gap.connector)])
+        stations.loc[row, "plugs"] += 1
+        stations.loc[row, "added_plugs"] += 1
+        book.add(row, 1)
+        spent += plug_cost
+        up += more
+        added += 1
+    return stations, spent, added
+
+
+def within_budget(
+    new: pd.DataFrame,
+    left: float,
+    plug_cost: float,
+    *,
+    upgrade: Callable[[pd.DataFrame], float] | None = None,
+) -> pd.DataFrame:
+    """New sites within what the budget leaves: the siting model pays for one plug per
+    site, so plugs sized beyond that are trimmed (busiest sites keep theirs longest). With
+    ``upgrade`` (new sites -> the grid upgrades they need), upgrades count too, and when
+    one plug per site still does not fit, the dearest sites are dropped."""
+    new = new.copy()
+    up = upgrade or (lambda _n: 0.0)
+
+    def over() -> float:
+        return float(new["capex"].sum()) + up(new) - left
+
+    if over() <= 1e-9 or plug_cost <= 0:
+        return new
+    for idx in new.sort_values("plugs").index:  # trim the smallest sites first
+        while new.loc[idx, "plugs"] > 1 and over() > 1e-9:
+            new.loc[idx, "plugs"] -= 1
+            new.loc[idx, "capex"] -= plug_cost
+    while upgrade is not None and len(new) and over() > 1e-9:
+        new = new.drop(index=new["capex"].idxmax())  # upgrades still over: drop a site
+    return new
+
+
+def size_plugs(
+    stations: pd.DataFrame,
+    load: pd.DataFrame,
+    target_min: float,
+    *,
+    plug_cost: float,
+    max_plugs: int,
+    budget_left: float | None,
+    book: SiteBook | None = None,
+) -> tuple[pd.DataFrame, float, int, list[str], list[str]]:
+    """Set every station's plugs to what its simulated load needs for the wait target
+    (never fewer than it has, at most ``max_plugs`` and what its site's grid connection
+    carries), busiest first, within the budget (plugs and grid upgrades). Under managed
+    charging a site's need is sized with the throttled power per plug
+    (:func:`planner.study.sizing.plugs_for_wait_managed`). Returns the stations, the plug
+    capex spent, the plugs added and, for stations whose need exceeds a limit, a sentence
+    naming the station, its need and the limit that binds, and the ids of the stations
+    whose grid connection binds."""
+    stations = stations.copy()
+    book = book or SiteBook(None)
+    limit = max(60, 10 * max_plugs)  # look past the cap, to say what the target needs
+    order = np.argsort(-load["peak_arrivals_per_h"].to_numpy(dtype=float), kind="stable")
+    spent, up, added, capped, bound_ids = 0.0, 0.0, 0, [], []
+    for k in order:
+        sid = load["station_id"].iloc[k]
+        rows = stations.index[stations["station_id"] == sid]
+        if len(rows) == 0:
+            continue
+        row = rows[0]
+        have = int(stations.loc[row, "plugs"])
+        lam = float(load["peak_arrivals_per_h"].iloc[k])
+        service, cs2 = float(load["service_h"].iloc[k]), float(load["cs2"].iloc[k])
+        cap = book.capacity(row)
+        managed = book.managed and math.isfinite(cap)
+        if managed:
+            want = plugs_for_wait_managed(
+                lam,
+                service * book.power_factor(row),  # the session at full power
+                target_min,
+                capacity_kw=cap,
+                plug_kw=book.plug_kw(row),
+                other_kw=book.other_kw(row, have),
+                cs2=cs2,
+                max_plugs=limit,
+            )
+        else:
+            want = plugs_for_wait(lam, service, target_min, cs2=cs2, max_plugs=limit)
+        room = book.room(row)
+        bound = max(have, min(max_plugs, have + int(room))) if math.isfinite(room) else max_plugs
+        if want > bound:
+            name = stations.loc[row, "name"] if "name" in stations else sid
+            needs = str(want) if want <= limit else f"more than {limit}"
+            if math.isfinite(room) and have + room < max_plugs:
+                why = f"its grid connection of {cap:,.0f} kW (no upgrade price) carries {bound}"
+            elif managed:
+                why = (
+                    f"with managed charging within its {cap:,.0f} kW grid connection; "
+                    f"max_plugs is {max_plugs}"
+                )
+            else:
+                why = f"max_plugs is {max_plugs}"
+            capped.append(f"{name or sid}: needs {needs} plugs, {why}")
+            if not why.startswith("max_plugs"):
+                bound_ids.append(str(sid))
+            want = bound
+        extra = max(0, want - have)
+        if budget_left is not None:
+            while extra > 0 and (
+                spent + up + extra * plug_cost + book.upgrade_cost(row, extra) > budget_left
+            ):
+                extra -= 1
+        if extra <= 0:
+            continue
+        up += book.upgrade_cost(row, extra)
+        book.add(row, extra)
+        stations.loc[row, "plugs"] = have + extra
+        stations.loc[row, "added_plugs"] += extra
+        spent += extra * plug_cost
+        added += extra
+    return stations, spent, added, capped, bound_ids
+
+
+def add_plugs(
+    stations: pd.DataFrame,
+    per_station: pd.DataFrame,
+    target_min: float,
+    *,
+    plug_cost: float,
+    max_plugs: int,
+    budget_left: float | None,
+    book: SiteBook | None = None,
+) -> tuple[pd.DataFrame, float, int]:
+    """One more plug at every station whose own p95 wait misses the target, worst first,
+    within ``max_plugs``, the site's grid room and the budget (plugs and upgrades)."""
+    stations = stations.copy()
+    book = book or SiteBook(None)
+    bad = per_station[per_station["wait_p95_min"] > target_min].sort_values(
+        "wait_p95_min", ascending=False
+    )
+    spent, up, added = 0.0, 0.0, 0
+    for sid in bad["station_id"]:
+        row = stations.index[stations["station_id"] == sid]
+        if len(row) == 0 or stations.loc[row[0], "plugs"] >= max_plugs or book.room(row[0]) < 1:
+            continue
+        more = book.upgrade_cost(row[0], 1)
+        if budget_left is not None and spent + up + plug_cost + more > budget_left:
+            break
+        stations.loc[row[0], "plugs"] += 1
+        stations.loc[row[0], "added_plugs"] += 1
+        book.add(row[0], 1)
+        spent += plug_cost
+        up += more
+        added += 1
+    return stations, spent, added
