@@ -34,6 +34,7 @@ import pandas as pd
 from planner.config.study import StudyConfig
 from planner.siting.multiperiod import StagedCover, StagedResult
 from planner.siting.multiperiod_robust import robust_first_stage
+from planner.study.grid_fit import loop_grid
 from planner.study.loop import LoopResult, Targets, closed_loop
 from planner.study.optimize import StudyOptimizer
 from planner.study.rollout_models import stage_config, stage_trips, staged_model
@@ -84,6 +85,7 @@ def staged_plans(
         summary["lookahead_status"] = look.status
         summary["lookahead_gap"] = look.gap
     snapshots: dict[str, list[pd.DataFrame]] = {}
+    grid = loop_grid(cfg, optimizer.candidates)  # each stage's plugs within site capacity
     for method in methods:
         snapshots[method] = []
         stations = existing.assign(added_plugs=0, opening_year=np.nan)
@@ -112,6 +114,7 @@ def staged_plans(
                     max_plugs=cfg.candidates.max_plugs,
                     days=cfg.simulation.days,
                     max_new_sites=st.new_sites,
+                    grid=grid,
                 )
             else:
                 assert model is not None
@@ -135,6 +138,7 @@ def staged_plans(
                     plug_cost=cfg.candidates.plug_cost,
                     max_plugs=cfg.candidates.max_plugs,
                     days=cfg.simulation.days,
+                    grid=grid,
                 )
                 loop.capex += float(new["capex"].sum())  # the loop counted only added plugs
             years = stations.set_index("station_id")["opening_year"]
