@@ -195,6 +195,20 @@ def closed_loop(
     iterations: list[dict[str, Any]] = []
     outcome = baseline
     need_sites, n_sites = True, first_round_sites
+
+    def _result(met: bool) -> LoopResult:
+        return LoopResult(
+            baseline,
+            outcome,
+            stations,
+            selected,
+            iterations,
+            capex + upgrade,
+            met,
+            upgrade,
+            sim_plan if grid is not None else None,
+        )
+
     for it in range(1, targets.max_iterations + 1):
         added_sites = 0
         if need_sites:
@@ -265,17 +279,7 @@ def closed_loop(
             missed or "none",
         )
         if not missed:
-            return LoopResult(
-                baseline,
-                outcome,
-                stations,
-                selected,
-                iterations,
-                capex + upgrade,
-                True,
-                upgrade,
-                sim_plan if grid is not None else None,
-            )
+            return _result(True)
         if it == targets.max_iterations:
             break
         # Remedies for the next round.
@@ -355,14 +359,4 @@ def closed_loop(
             break
         if grid is not None:  # the upgrades the added plugs bought
             upgrade = float(grid.fit(stations).stations["upgrade_cost"].sum())
-    return LoopResult(
-        baseline,
-        outcome,
-        stations,
-        selected,
-        iterations,
-        capex + upgrade,
-        False,
-        upgrade,
-        sim_plan if grid is not None else None,
-    )
+    return _result(False)
