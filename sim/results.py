@@ -160,6 +160,7 @@ def build_result(eng: Engine) -> SimulationResult:
             "events": eng.events,
             "vehicles_as_events": eng.event_vehicles,
             "vehicles_settled": eng.settled_vehicles,
+            "vehicles_started_late": eng.late_vehicles,
             "trips_settled": eng.settled_trips,
         },
     )
