@@ -111,7 +111,6 @@ def test_custom_when_policy_takes_the_scalar_route_and_agrees():
     net, stations, trips, cfg, seed = _small_city()
     cfg = dataclasses.replace(cfg, policy=ChargingPolicy(when=_FiveArgWhen()))
     fast, full = _both(net, stations, trips, cfg, seed)
-    event(f"late starts: {min(fast.timings['vehicles_started_late'], 3)}")
     assert_same_results(fast, full)
     assert 0 < fast.timings["vehicles_settled"] < len(fast.vehicles)
 
