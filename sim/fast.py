@@ -13,15 +13,17 @@ order: SimPy advances time by ``now + delay``, so a wait is ``now + (dep - now)`
 ``now + t_leg`` (elementwise numpy ops round exactly like Python float ops); the per-vehicle
 accumulators (``consumed``, ``charged``) are added in the same order.
 
-A vehicle is handed to SimPy (*wholly*, from time 0, as in the full engine) as soon as any
-of its legs would need something this replay does not model: a public-charging decision
-(``needs_charge`` true with stations present), running dry (stranding and recovery), an
-unroutable leg, an event at or after the horizon, or a truck model (driving-time rules live
-in the event path only). Only those vehicles schedule events. Removing the settled
-vehicles' events does not reorder the others': SimPy orders simultaneous events by when they
-were scheduled, and settled vehicles never schedule an event of another vehicle, so by
-induction the remaining events keep their relative order. Records of both parts go to the
-same columnar logs; tables are built in an order that does not depend on the path (trips by
+A vehicle's replay stops at its first leg that needs something it does not model: a
+public-charging decision (``needs_charge`` true with stations present), running dry
+(stranding and recovery) or an unroutable leg. Its earlier legs stay settled and SimPy
+takes over at that leg with the carried state (:class:`Plan`): its process gets one event
+at the departure, placed among simultaneous events by the times of the waits and drives the
+settled legs would have scheduled (:class:`sim._engine_util.OrderedEnvironment`, whose
+genealogical order equals SimPy's and depends only on those times). Trucks (driving-time
+rules live in the event path only) and vehicles whose wait for that leg reaches the horizon
+run wholly from time 0. Removing the settled events does not reorder the others': settled
+vehicles never schedule an event of another vehicle. Records of both parts go to the same
+columnar logs; tables are built in an order that does not depend on the path (trips by
 row, sessions by vehicle then time; :mod:`sim.results`).
 """
 
