@@ -375,4 +375,81 @@ def _write_back(
     )
 
 
-__all__ = ["Plan", "needs_vector", "settle"]
+def settle_tail(eng: Engine, v: int, k: int, now: float) -> bool:
+    """Settle, without events, vehicle ``v``'s legs from ``k`` on, called by its process at
+    ``now`` after a public visit (lever 3 of issue 15); returns whether it did.
+
+    Exact for the same reason as :func:`settle`: a vehicle with no further public decision
+    touches no shared state, so the rest of its day follows from its own state, replayed
+    with the engine's scalar float operations in the engine's order (``now + (dep - now)``,
+    ``now + t_leg``, ``0.0 + x`` for the record sums, accumulators in leg order, the home
+    profile's own ``time_s``/``energy_after``). Nothing is written unless every remaining
+    leg completes before the horizon without a public decision, running dry or an
+    unroutable leg; otherwise the process goes on as events. Trucks under driving-time
+    rules are never settled here (the caller checks).
+    """
+    k1 = eng.v_k1[v]
+    if k >= k1:
+        return False
+    depart, t_legs, e_legs, l_legs, dest = eng.depart, eng.t_leg, eng.e_leg, eng.l_leg, eng.dest
+    horizon = eng.settings.horizon_s
+    cap, has_home, home, m = eng.v_cap[v], eng.v_has_home[v], eng.v_home[v], eng.v_m[v]
+    needs, look_ahead, e_next, n_st = eng.needs, eng.look_ahead, eng.e_next, eng.n_st
+    prof = eng.home_prof[m]
+    target = eng.settings.home_target_soc * cap
+    energy, consumed, charged = eng.E[v], eng.consumed[v], eng.charged[v]
+    trips: list[tuple] = []
+    homes: list[tuple] = []
+    for j in range(k, k1):
+        dep = depart[j]
+        if now < dep:
+            now = now + (dep - now)
+            if horizon is not None and now >= horizon:
+                return False
+        t_leg = t_legs[j]
+        e_dep = energy
+        if t_leg == INF:
+            return False
+        e_leg = e_legs[j]
+        if n_st and (
+            needs(e_dep, cap, e_leg, True, has_home, e_next[j])
+            if look_ahead
+            else needs(e_dep, cap, e_leg, True, has_home)
+        ):
+            return False
+        if e_leg > energy + 1e-9:
+            return False
+        dep_at = now
+        if t_leg > 0:
+            now = now + t_leg
+            if horizon is not None and now >= horizon:
+                return False
+        used = e_leg if e_leg <= energy else energy
+        energy -= used
+        consumed += used
+        trips.append((j, dep_at, now, COMPLETED, 0.0 + l_legs[j], 0.0 + used, e_dep, energy))
+        if has_home and dest[j] == home and prof is not None and energy < target:
+            nxt = depart[j + 1] if j + 1 < k1 else eng.sim_end
+            dwell = nxt - now
+            if dwell > 0:
+                dt = prof.time_s(energy, target)
+                e1 = target
+                if dt > dwell:
+                    e1, dt = prof.energy_after(energy, dwell), dwell
+                charged += e1 - energy
+                homes.append((v, j, -1, now, now, now + dt, energy, e1, False, -1, 0.0, 0.0))
+                energy = e1
+    add = eng.trip_log.add
+    for j, dep_at, arr, status, l_m, used, e0, e1 in trips:
+        add(j, dep_at, arr, status, l_m, used, e0, e1, 0, 0.0, 0.0, 0, 0.0, 0.0)
+    for row in homes:
+        eng.session_log.add(*row)
+    eng.E[v], eng.consumed[v], eng.charged[v] = energy, consumed, charged
+    eng.cur_trip[v] = k1 - 1
+    eng.tail_settled += 1
+    return True
+
+
+INF = float("inf")
+
+__all__ = ["Plan", "needs_vector", "settle", "settle_tail"]

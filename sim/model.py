@@ -33,7 +33,7 @@ from sim._engine_util import (
     takes_next,
 )
 from sim.driving_rules import RULES, DriverClock
-from sim.fast import settle
+from sim.fast import settle, settle_tail
 from sim.policies import SocThreshold
 from sim.records import DriveLog, SessionLog, TripLog
 from sim.routes import RouteTables, congested, shared_tables
@@ -245,6 +245,7 @@ class Engine(RowsMixin):
         self.settled_vehicles = self.settled_trips = 0
         self.event_vehicles = self.n_veh
         self.late_vehicles = 0  # event vehicles whose first legs sim.fast settled
+        self.tail_settled = 0  # event vehicles whose last legs sim.fast settled
         self.prepare_seconds = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ helpers
@@ -370,6 +371,7 @@ class Engine(RowsMixin):
         )
         e_next, look_ahead = self.e_next, self.look_ahead
         n_st = self.n_st
+        tail = self.settings.engine == "fast"
         k = k0 if k_start < 0 else k_start
         # a late start (sim.fast) resumes at the departure itself: its wait was replayed, and
         # testing ``now < dep`` again could add a last-bit wait (now + (dep - now) != dep)
@@ -436,6 +438,9 @@ class Engine(RowsMixin):
             if has_home and dest[k] == home:
                 self._home_charge(v, k, m, cap)
             k += 1
+            # after a public visit, the rest of the day may need no event (sim.fast)
+            if tail and acc is not _NO_STOPS and clock is None and settle_tail(self, v, k, env.now):
+                return
 
     def _recover(self, v: int, k: int, m: int, cap: float, cause: int) -> int:
         """After a stranding or an abandoned trip on leg ``k``: the rest of that day's legs are

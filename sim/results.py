@@ -161,6 +161,7 @@ def build_result(eng: Engine) -> SimulationResult:
             "vehicles_as_events": eng.event_vehicles,
             "vehicles_settled": eng.settled_vehicles,
             "vehicles_started_late": eng.late_vehicles,
+            "vehicles_tail_settled": eng.tail_settled,
             "trips_settled": eng.settled_trips,
         },
     )

@@ -63,6 +63,7 @@ def test_fast_path_equals_full_engine(scenario):
     net, stations, trips, cfg, seed = scenario
     fast, full = _both(net, stations, trips, cfg, seed)
     event(f"late starts: {min(fast.timings['vehicles_started_late'], 3)}")
+    event(f"tails settled: {min(fast.timings['vehicles_tail_settled'], 3)}")
     assert_same_results(fast, full)
     t = fast.timings
     assert t["vehicles_settled"] + t["vehicles_as_events"] == len(fast.vehicles)
@@ -234,4 +235,5 @@ def test_fast_path_equals_full_engine_under_queue_contention(scenario):
     net, stations, trips, cfg, seed = scenario
     fast, full = _both(net, stations, trips, cfg, seed)
     event(f"late starts: {min(fast.timings['vehicles_started_late'], 3)}")
+    event(f"tails settled: {min(fast.timings['vehicles_tail_settled'], 3)}")
     assert_same_results(fast, full)
