@@ -194,6 +194,8 @@ def settle(eng: Engine) -> Plan:
             # reaches the horizon (then the whole vehicle runs from time 0, as before)
             late = wait[bad] & (t_dep[bad] >= horizon) if horizon is not None else None
             start_k[vb] = k[bad] if late is None else np.where(late, k0[vb], k[bad])
+            if not eng.late_starts:  # measurement switch: whole vehicles from time 0
+                start_k[vb] = k0[vb]
             wb = wait[bad]
             ev_v.append(vb[wb])
             ev_o.append(np.full(int(wb.sum()), 2 * p))
@@ -447,6 +449,7 @@ def settle_tail(eng: Engine, v: int, k: int, now: float) -> bool:
     eng.E[v], eng.consumed[v], eng.charged[v] = energy, consumed, charged
     eng.cur_trip[v] = k1 - 1
     eng.tail_settled += 1
+    eng.tail_trips += len(trips)
     return True
 
 

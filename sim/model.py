@@ -244,8 +244,12 @@ class Engine(RowsMixin):
         self.fast_seconds = 0.0  # sim.fast.settle
         self.settled_vehicles = self.settled_trips = 0
         self.event_vehicles = self.n_veh
+        #: fast path: start event vehicles at their first unsettled leg (False: from time 0,
+        #: on SimPy's own environment; kept to measure the lever, results are identical)
+        self.late_starts = True
         self.late_vehicles = 0  # event vehicles whose first legs sim.fast settled
         self.tail_settled = 0  # event vehicles whose last legs sim.fast settled
+        self.tail_trips = 0  # ... and those legs
         self.prepare_seconds = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ helpers
@@ -296,7 +300,7 @@ class Engine(RowsMixin):
         fast = self.settings.engine == "fast"
         # the fast path starts some processes in the middle of their own chain: it needs the
         # genealogical event order (same order as SimPy's, see OrderedEnvironment)
-        env = OrderedEnvironment() if fast else CountingEnvironment()
+        env = OrderedEnvironment() if fast and self.late_starts else CountingEnvironment()
         self.env = env
         self.res = [simpy.Resource(env, capacity=int(p)) for p in self.st_plugs]
         proc = env.process

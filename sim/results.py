@@ -162,6 +162,7 @@ def build_result(eng: Engine) -> SimulationResult:
             "vehicles_settled": eng.settled_vehicles,
             "vehicles_started_late": eng.late_vehicles,
             "vehicles_tail_settled": eng.tail_settled,
+            "trips_tail_settled": eng.tail_trips,
             "trips_settled": eng.settled_trips,
         },
     )
