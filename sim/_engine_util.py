@@ -224,7 +224,7 @@ class OrderedEnvironment(CountingEnvironment):
         sub = self._sub
         self._sub = sub + 1
         queue: list[Any] = self._queue
-        heappush(queue, ((self._now + delay, priority, self._cur, sub), event))
+        heappush(queue, (self._now + delay, priority, self._cur, sub, event))
 
     def schedule_chain(self, event: Event, times: Sequence[float]) -> None:
         """Schedule ``event`` at ``times[-1]`` as the last of a chain of ``NORMAL`` events at
@@ -237,21 +237,22 @@ class OrderedEnvironment(CountingEnvironment):
         sub = self._sub
         self._sub = sub + 1
         queue: list[Any] = self._queue
-        heappush(queue, ((times[-1], NORMAL, parent, sub), event))
+        heappush(queue, (times[-1], NORMAL, parent, sub, event))
 
     def peek(self) -> float:
         """Time of the next scheduled event (``inf`` when none)."""
-        return self._queue[0][0][0] if self._queue else INF  # type: ignore[index]
+        return self._queue[0][0] if self._queue else INF
 
     def step(self) -> None:
         """Process the next event (as :meth:`simpy.Environment.step`, genealogical keys)."""
         try:
             queue: list[Any] = self._queue
-            key, event = heappop(queue)
+            now, prio, parent, sub, event = heappop(queue)
         except IndexError:
             raise EmptySchedule from None
-        self._now = key[0]
-        self._cur = key
+        self._now = now
+        # the key children compare by (no event in it: parent and rank make keys unique)
+        self._cur = (now, prio, parent, sub)
         self._sub = 0
         callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
         try:

@@ -181,7 +181,7 @@ def test_late_start_keeps_the_full_engines_order_of_simultaneous_events(monkeypa
         self._sub += 1
         import heapq
 
-        heapq.heappush(self._queue, ((times[-1], 1, self._cur, self._sub), event))
+        heapq.heappush(self._queue, (times[-1], 1, self._cur, self._sub, event))
 
     monkeypatch.setattr(OrderedEnvironment, "schedule_chain", naive)
     wrong = simulate(net, stations, trips, settings=dataclasses.replace(cfg, engine="fast"), seed=1)
