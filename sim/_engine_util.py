@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 import simpy
+from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import NORMAL, Event, EventPriority
 
 from sim.policies import StationChoice
@@ -181,3 +184,85 @@ class CountingEnvironment(simpy.Environment):
         """Schedule ``event`` (see :meth:`simpy.Environment.schedule`) and count it."""
         self.scheduled += 1
         super().schedule(event, priority, delay)
+
+
+#: Parent key of the events scheduled before the clock starts (process starts, ``until``)
+_ROOT: tuple = ()
+
+
+class OrderedEnvironment(CountingEnvironment):
+    """SimPy environment of the fast path whose event order is *genealogical*, so that a
+    process may start in the middle of its own event chain with exactly the place among
+    simultaneous events that the full engine would give it.
+
+    SimPy pops events by ``(time, priority, eid)`` with ``eid`` the global scheduling count.
+    Every event is scheduled while another one (its *parent*) is processed, or before the
+    clock starts, so ``eid`` order is: parent processed first, then order of scheduling
+    within the parent's step. Here the heap key is ``(time, priority, parent key, n)``
+    (``n``: rank among the events the parent's step scheduled), which sorts the same as
+    ``eid`` by induction over the processed events, given that the parent's processing
+    order is its key order. That holds because only events scheduled before the clock
+    starts (process starts, the ``until`` stop) have the ``URGENT`` priority; during the
+    run every event is ``NORMAL`` and later than or tied with its parent (so never popped
+    ahead of it).
+
+    The key depends only on the *times* of the ancestors, not on how many events other
+    processes scheduled, so :meth:`schedule_chain` can give a process the key of an
+    event at the end of a chain of its own timeouts that never ran (settled in numpy by
+    :mod:`sim.fast`): the same key, hence the same order, as in the all-SimPy run.
+    Keys hold no events (only times and ranks), so the ancestry kept alive is small.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cur: tuple = _ROOT
+        self._sub = 0
+
+    def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: float = 0) -> None:
+        """Schedule ``event`` ``delay`` after now (see :class:`OrderedEnvironment`)."""
+        self.scheduled += 1
+        sub = self._sub
+        self._sub = sub + 1
+        queue: list[Any] = self._queue
+        heappush(queue, (self._now + delay, priority, self._cur, sub, event))
+
+    def schedule_chain(self, event: Event, times: Sequence[float]) -> None:
+        """Schedule ``event`` at ``times[-1]`` as the last of a chain of ``NORMAL`` events at
+        ``times`` started by the event being processed, each the only event its
+        predecessor's step scheduled (a vehicle's own waits and legs). Counts one event."""
+        parent = self._cur
+        for t in times[:-1]:
+            parent = (t, NORMAL, parent, 0)
+        self.scheduled += 1
+        sub = self._sub
+        self._sub = sub + 1
+        queue: list[Any] = self._queue
+        heappush(queue, (times[-1], NORMAL, parent, sub, event))
+
+    def peek(self) -> float:
+        """Time of the next scheduled event (``inf`` when none)."""
+        return self._queue[0][0] if self._queue else INF
+
+    def step(self) -> None:
+        """Process the next event (as :meth:`simpy.Environment.step`, genealogical keys)."""
+        try:
+            queue: list[Any] = self._queue
+            now, prio, parent, sub, event = heappop(queue)
+        except IndexError:
+            raise EmptySchedule from None
+        self._now = now
+        # the key children compare by (no event in it: parent and rank make keys unique)
+        self._cur = (now, prio, parent, sub)
+        self._sub = 0
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+        try:
+            for callback in callbacks:  # type: ignore[union-attr]
+                callback(event)
+        except StopSimulation:
+            event.callbacks = callbacks[callbacks.index(callback) + 1 :]  # type: ignore[union-attr]
+            self.schedule(event, EventPriority(-1))
+            raise
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc

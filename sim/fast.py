@@ -13,15 +13,17 @@ order: SimPy advances time by ``now + delay``, so a wait is ``now + (dep - now)`
 ``now + t_leg`` (elementwise numpy ops round exactly like Python float ops); the per-vehicle
 accumulators (``consumed``, ``charged``) are added in the same order.
 
-A vehicle is handed to SimPy (*wholly*, from time 0, as in the full engine) as soon as any
-of its legs would need something this replay does not model: a public-charging decision
-(``needs_charge`` true with stations present), running dry (stranding and recovery), an
-unroutable leg, an event at or after the horizon, or a truck model (driving-time rules live
-in the event path only). Only those vehicles schedule events. Removing the settled
-vehicles' events does not reorder the others': SimPy orders simultaneous events by when they
-were scheduled, and settled vehicles never schedule an event of another vehicle, so by
-induction the remaining events keep their relative order. Records of both parts go to the
-same columnar logs; tables are built in an order that does not depend on the path (trips by
+A vehicle's replay stops at its first leg that needs something it does not model: a
+public-charging decision (``needs_charge`` true with stations present), running dry
+(stranding and recovery) or an unroutable leg. Its earlier legs stay settled and SimPy
+takes over at that leg with the carried state (:class:`Plan`): its process gets one event
+at the departure, placed among simultaneous events by the times of the waits and drives the
+settled legs would have scheduled (:class:`sim._engine_util.OrderedEnvironment`, whose
+genealogical order equals SimPy's and depends only on those times). Trucks (driving-time
+rules live in the event path only) and vehicles whose wait for that leg reaches the horizon
+run wholly from time 0. Removing the settled events does not reorder the others': settled
+vehicles never schedule an event of another vehicle. Records of both parts go to the same
+columnar logs; tables are built in an order that does not depend on the path (trips by
 row, sessions by vehicle then time; :mod:`sim.results`).
 """
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -96,12 +99,36 @@ def _profile_arrays(eng: Engine) -> list[tuple[float, np.ndarray, np.ndarray] | 
     return out
 
 
-def settle(eng: Engine) -> np.ndarray:
-    """Settle every vehicle that needs no event; returns the mask of vehicles left to SimPy.
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`settle` leaves to SimPy.
 
-    Writes the settled vehicles' final state (``E``, ``charged``, ``consumed``,
-    ``cur_trip``) into the engine and appends their trip and home-charging records to its
-    logs (in chain-position order; tables do not depend on the order).
+    Attributes
+    ----------
+    to_events : numpy.ndarray of bool
+        Vehicles that run as SimPy processes.
+    start_k : numpy.ndarray of int
+        Per vehicle, the first leg the process drives (``v_k0`` when it runs from time 0;
+        the chain end when it was settled wholly).
+    chains : dict of int to list of float
+        For a vehicle starting after its first leg: the times of the events its settled
+        legs would have scheduled (waits and drives, increasing), the last being the
+        departure of ``start_k`` (empty or absent when there were none).
+    """
+
+    to_events: np.ndarray
+    start_k: np.ndarray
+    chains: dict[int, list[float]]
+
+
+def settle(eng: Engine) -> Plan:
+    """Settle every leg that needs no event; returns what is left to SimPy (:class:`Plan`).
+
+    A vehicle is replayed leg by leg until its first leg needing an event; its state there
+    (``E``, ``charged``, ``consumed``, ``cur_trip``) is written into the engine and its
+    trip and home-charging records up to there go to the logs (in chain-position order;
+    tables do not depend on the order). Vehicles whose replay needs no event at all are
+    settled wholly.
     """
     t0 = time.perf_counter()
     n_veh = eng.n_veh
@@ -127,14 +154,21 @@ def settle(eng: Engine) -> np.ndarray:
         dtype=bool,
     )
     to_events = truck[v_m] if n_veh else np.zeros(0, dtype=bool)
+    # first leg each vehicle leaves to SimPy (k1: none; k0: all, from time 0)
+    start_k = np.where(to_events, k0, k1)
     if n_veh == 0:
-        return to_events
+        return Plan(to_events, start_k, {})
     now = np.zeros(n_veh)
     E = np.asarray(eng.e_start, dtype=float).copy()
     charged = np.zeros(n_veh)
     consumed = np.zeros(n_veh)
     trips: list[dict[str, np.ndarray]] = []
     sessions: list[dict[str, np.ndarray]] = []
+    # event times of the replayed legs (v, order within the vehicle, time): the chain that
+    # places a process started at its first unsettled leg (OrderedEnvironment.schedule_chain)
+    ev_v: list[np.ndarray] = []
+    ev_o: list[np.ndarray] = []
+    ev_t: list[np.ndarray] = []
     n_len = k1 - k0
     for p in range(int(n_len.max())):
         v = np.flatnonzero((n_len > p) & ~to_events)
@@ -154,9 +188,28 @@ def settle(eng: Engine) -> np.ndarray:
         if horizon is not None:
             bad |= (wait & (t_dep >= horizon)) | ((tl > 0) & (t_arr >= horizon))
         if bad.any():
-            to_events[v[bad]] = True
+            vb = v[bad]
+            to_events[vb] = True
+            # SimPy takes over at this leg with the carried state, unless the wait itself
+            # reaches the horizon (then the whole vehicle runs from time 0, as before)
+            late = wait[bad] & (t_dep[bad] >= horizon) if horizon is not None else None
+            start_k[vb] = k[bad] if late is None else np.where(late, k0[vb], k[bad])
+            if not eng.late_starts:  # measurement switch: whole vehicles from time 0
+                start_k[vb] = k0[vb]
+            wb = wait[bad]
+            ev_v.append(vb[wb])
+            ev_o.append(np.full(int(wb.sum()), 2 * p))
+            ev_t.append(t_dep[bad][wb])
             ok = ~bad
+            wait, tl = wait[ok], tl[ok]
             v, k, t_dep, t_arr, e_dep, el = v[ok], k[ok], t_dep[ok], t_arr[ok], e_dep[ok], el[ok]
+        ev_v.append(v[wait])
+        ev_o.append(np.full(int(wait.sum()), 2 * p))
+        ev_t.append(t_dep[wait])
+        drove = tl > 0
+        ev_v.append(v[drove])
+        ev_o.append(np.full(int(drove.sum()), 2 * p + 1))
+        ev_t.append(t_arr[drove])
         used = np.where(el <= e_dep, el, e_dep)
         e_arr = e_dep - used
         consumed[v] += used
@@ -180,9 +233,28 @@ def settle(eng: Engine) -> np.ndarray:
             _home_charge(eng, v[hc], k[hc], t_arr[hc], E, charged, v_m, k1, cap, depart,
                          target_soc, profiles, sessions)  # fmt: skip
     settled = ~to_events
-    _write_back(eng, settled, E, charged, consumed, k1, trips, sessions, to_events)
+    chains = _chains(to_events & (start_k > k0), ev_v, ev_o, ev_t)
+    _write_back(eng, settled, E, charged, consumed, k0, start_k, trips, sessions, to_events)
     eng.fast_seconds = time.perf_counter() - t0
-    return to_events
+    return Plan(to_events, start_k, chains)
+
+
+def _chains(
+    late_start: np.ndarray, ev_v: list[np.ndarray], ev_o: list[np.ndarray], ev_t: list[np.ndarray]
+) -> dict[int, list[float]]:
+    """Per vehicle starting after its first leg, its replayed event times in chain order."""
+    if not ev_v or not late_start.any():
+        return {}
+    v = np.concatenate(ev_v)
+    keep = late_start[v]
+    v, o, t = v[keep], np.concatenate(ev_o)[keep], np.concatenate(ev_t)[keep]
+    order = np.lexsort((o, v))
+    v, t = v[order], t[order]
+    cuts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
+    return {
+        int(v[a]): t[a:b].tolist()
+        for a, b in zip(cuts.tolist(), [*cuts[1:].tolist(), v.size], strict=True)
+    }
 
 
 def _home_charge(
@@ -239,22 +311,24 @@ def _write_back(
     E: np.ndarray,
     charged: np.ndarray,
     consumed: np.ndarray,
-    k1: np.ndarray,
+    k0: np.ndarray,
+    start_k: np.ndarray,
     trips: list[dict[str, np.ndarray]],
     sessions: list[dict[str, np.ndarray]],
     to_events: np.ndarray,
 ) -> None:
-    idx = np.flatnonzero(settled)
+    # vehicles settled wholly or up to a later leg: their state at start_k goes to the engine
+    idx = np.flatnonzero(start_k > k0)
     for name, arr in (("E", E), ("charged", charged), ("consumed", consumed)):
         target: list[float] = getattr(eng, name)
         for i, x in zip(idx.tolist(), arr[idx].tolist(), strict=True):
             target[i] = x
-    for i, kk in zip(idx.tolist(), (k1[idx] - 1).tolist(), strict=True):
+    for i, kk in zip(idx.tolist(), (start_k[idx] - 1).tolist(), strict=True):
         eng.cur_trip[i] = kk
     n_trips = 0
     if trips:
         cat: dict[str, Any] = {c: np.concatenate([t[c] for t in trips]) for c in trips[0]}
-        keep = settled[cat["v"]]
+        keep = cat["k"] < start_k[cat["v"]]
         n = int(keep.sum())
         n_trips = n
         zeros = np.zeros(n)
@@ -276,7 +350,7 @@ def _write_back(
         )
     if sessions:
         cat = {c: np.concatenate([s[c] for s in sessions]) for c in sessions[0]}
-        keep = settled[cat["v"]]
+        keep = cat["k"] < start_k[cat["v"]]
         n = int(keep.sum())
         eng.session_log.extend(
             v=cat["v"][keep],
@@ -303,4 +377,82 @@ def _write_back(
     )
 
 
-__all__ = ["needs_vector", "settle"]
+def settle_tail(eng: Engine, v: int, k: int, now: float) -> bool:
+    """Settle, without events, vehicle ``v``'s legs from ``k`` on, called by its process at
+    ``now`` after a public visit (lever 3 of issue 15); returns whether it did.
+
+    Exact for the same reason as :func:`settle`: a vehicle with no further public decision
+    touches no shared state, so the rest of its day follows from its own state, replayed
+    with the engine's scalar float operations in the engine's order (``now + (dep - now)``,
+    ``now + t_leg``, ``0.0 + x`` for the record sums, accumulators in leg order, the home
+    profile's own ``time_s``/``energy_after``). Nothing is written unless every remaining
+    leg completes before the horizon without a public decision, running dry or an
+    unroutable leg; otherwise the process goes on as events. Trucks under driving-time
+    rules are never settled here (the caller checks).
+    """
+    k1 = eng.v_k1[v]
+    if k >= k1:
+        return False
+    depart, t_legs, e_legs, l_legs, dest = eng.depart, eng.t_leg, eng.e_leg, eng.l_leg, eng.dest
+    horizon = eng.settings.horizon_s
+    cap, has_home, home, m = eng.v_cap[v], eng.v_has_home[v], eng.v_home[v], eng.v_m[v]
+    needs, look_ahead, e_next, n_st = eng.needs, eng.look_ahead, eng.e_next, eng.n_st
+    prof = eng.home_prof[m]
+    target = eng.settings.home_target_soc * cap
+    energy, consumed, charged = eng.E[v], eng.consumed[v], eng.charged[v]
+    trips: list[tuple] = []
+    homes: list[tuple] = []
+    for j in range(k, k1):
+        dep = depart[j]
+        if now < dep:
+            now = now + (dep - now)
+            if horizon is not None and now >= horizon:
+                return False
+        t_leg = t_legs[j]
+        e_dep = energy
+        if t_leg == INF:
+            return False
+        e_leg = e_legs[j]
+        if n_st and (
+            needs(e_dep, cap, e_leg, True, has_home, e_next[j])
+            if look_ahead
+            else needs(e_dep, cap, e_leg, True, has_home)
+        ):
+            return False
+        if e_leg > energy + 1e-9:
+            return False
+        dep_at = now
+        if t_leg > 0:
+            now = now + t_leg
+            if horizon is not None and now >= horizon:
+                return False
+        used = e_leg if e_leg <= energy else energy
+        energy -= used
+        consumed += used
+        trips.append((j, dep_at, now, COMPLETED, 0.0 + l_legs[j], 0.0 + used, e_dep, energy))
+        if has_home and dest[j] == home and prof is not None and energy < target:
+            nxt = depart[j + 1] if j + 1 < k1 else eng.sim_end
+            dwell = nxt - now
+            if dwell > 0:
+                dt = prof.time_s(energy, target)
+                e1 = target
+                if dt > dwell:
+                    e1, dt = prof.energy_after(energy, dwell), dwell
+                charged += e1 - energy
+                homes.append((v, j, -1, now, now, now + dt, energy, e1, False, -1, 0.0, 0.0))
+                energy = e1
+    add = eng.trip_log.add
+    for j, dep_at, arr, status, l_m, used, e0, e1 in trips:
+        add(j, dep_at, arr, status, l_m, used, e0, e1, 0, 0.0, 0.0, 0, 0.0, 0.0)
+    for row in homes:
+        eng.session_log.add(*row)
+    eng.E[v], eng.consumed[v], eng.charged[v] = energy, consumed, charged
+    eng.cur_trip[v] = k1 - 1
+    eng.tail_settled += 1
+    eng.tail_trips += len(trips)
+    return True
+
+
+INF = float("inf")
+
+__all__ = ["Plan", "needs_vector", "settle", "settle_tail"]

@@ -25,9 +25,15 @@ import simpy
 from simpy.events import Event
 
 from networks.road_network import RoadNetwork
-from sim._engine_util import CountingEnvironment, RowsMixin, next_charger_kwh, takes_next
+from sim._engine_util import (
+    CountingEnvironment,
+    OrderedEnvironment,
+    RowsMixin,
+    next_charger_kwh,
+    takes_next,
+)
 from sim.driving_rules import RULES, DriverClock
-from sim.fast import settle
+from sim.fast import settle, settle_tail
 from sim.policies import SocThreshold
 from sim.records import DriveLog, SessionLog, TripLog
 from sim.routes import RouteTables, congested, shared_tables
@@ -238,6 +244,12 @@ class Engine(RowsMixin):
         self.fast_seconds = 0.0  # sim.fast.settle
         self.settled_vehicles = self.settled_trips = 0
         self.event_vehicles = self.n_veh
+        #: fast path: start event vehicles at their first unsettled leg (False: from time 0,
+        #: on SimPy's own environment; kept to measure the lever, results are identical)
+        self.late_starts = True
+        self.late_vehicles = 0  # event vehicles whose first legs sim.fast settled
+        self.tail_settled = 0  # event vehicles whose last legs sim.fast settled
+        self.tail_trips = 0  # ... and those legs
         self.prepare_seconds = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ helpers
@@ -285,19 +297,34 @@ class Engine(RowsMixin):
     def run(self) -> None:
         """Run the event loop; sets :attr:`events` (SimPy events scheduled, counted through
         the public :meth:`simpy.Environment.schedule`) and timings."""
-        env = CountingEnvironment()
+        fast = self.settings.engine == "fast"
+        # the fast path starts some processes in the middle of their own chain: it needs the
+        # genealogical event order (same order as SimPy's, see OrderedEnvironment)
+        env = OrderedEnvironment() if fast and self.late_starts else CountingEnvironment()
         self.env = env
         self.res = [simpy.Resource(env, capacity=int(p)) for p in self.st_plugs]
         proc = env.process
-        if self.settings.engine == "fast":
+        if fast:
             # vehicles that never reach a public decision are settled in numpy (sim.fast);
-            # the others run wholly as SimPy processes, in vehicle order as in the full path
-            event_veh = np.flatnonzero(settle(self)).tolist()
+            # the others run as SimPy processes, in vehicle order as in the full path, each
+            # from its first leg the numpy replay could not settle
+            plan = settle(self)
+            event_veh = np.flatnonzero(plan.to_events).tolist()
+            self.event_vehicles = len(event_veh)
+            start_k, chains = plan.start_k, plan.chains
+            self.late_vehicles = int((plan.to_events & (start_k > np.asarray(self.v_k0))).sum())
+            for v in event_veh:
+                k = int(start_k[v])
+                chain = chains.get(v)
+                if chain:
+                    proc(self._vehicle_from(v, k, chain))
+                else:  # from time 0 (at its first leg, or at a later one reached without events)
+                    proc(self._vehicle(v, k if k > self.v_k0[v] else -1))
         else:
+            self.event_vehicles = self.n_veh
+            for v in range(self.n_veh):
+                proc(self._vehicle(v))
             event_veh = list(range(self.n_veh))
-        self.event_vehicles = len(event_veh)
-        for v in event_veh:
-            proc(self._vehicle(v))
         t0 = time.perf_counter()
         env.run(until=self.settings.horizon_s)
         self.run_seconds = time.perf_counter() - t0
@@ -310,9 +337,24 @@ class Engine(RowsMixin):
             self.run_seconds,
         )
 
-    def _vehicle(self, v: int) -> Generator[Event, Any, None]:
-        """Process of vehicle ``v``: its trip chain, charging stops, home charging and, after
-        a stranding or an abandoned queue, the overnight recovery."""
+    def _vehicle_from(self, v: int, k: int, chain: list[float]) -> Generator[Event, Any, None]:
+        """Process of vehicle ``v`` whose legs before ``k`` were settled by :mod:`sim.fast`:
+        one event at ``chain[-1]`` (the departure time of leg ``k``) placed among
+        simultaneous events as the last of its settled waits and legs at ``chain``
+        (:meth:`OrderedEnvironment.schedule_chain`), then the chain from leg ``k``."""
+        env = self.env
+        assert isinstance(env, OrderedEnvironment)  # run() picks it for the fast path
+        ev = Event(env)
+        ev._ok = True
+        ev._value = None
+        env.schedule_chain(ev, chain)
+        yield ev
+        yield from self._vehicle(v, k)
+
+    def _vehicle(self, v: int, k_start: int = -1) -> Generator[Event, Any, None]:
+        """Process of vehicle ``v`` (from leg ``k_start``, default its first, with the state
+        the engine holds): its trip chain, charging stops, home charging and, after a
+        stranding or an abandoned queue, the overnight recovery."""
         env = self.env
         timeout = env.timeout
         k0, k1, m, cap = self.v_k0[v], self.v_k1[v], self.v_m[v], self.v_cap[v]
@@ -333,10 +375,16 @@ class Engine(RowsMixin):
         )
         e_next, look_ahead = self.e_next, self.look_ahead
         n_st = self.n_st
-        k = k0
+        tail = self.settings.engine == "fast"
+        k = k0 if k_start < 0 else k_start
+        # a late start (sim.fast) resumes at the departure itself: its wait was replayed, and
+        # testing ``now < dep`` again could add a last-bit wait (now + (dep - now) != dep)
+        resumed = k_start >= 0
         while k < k1:
             dep = depart[k]
-            if env.now < dep:
+            if resumed:
+                resumed = False
+            elif env.now < dep:
                 yield timeout(dep - env.now)
             cur_trip[v] = k
             clock = self.clocks[v]
@@ -394,6 +442,9 @@ class Engine(RowsMixin):
             if has_home and dest[k] == home:
                 self._home_charge(v, k, m, cap)
             k += 1
+            # after a public visit, the rest of the day may need no event (sim.fast)
+            if tail and acc is not _NO_STOPS and clock is None and settle_tail(self, v, k, env.now):
+                return
 
     def _recover(self, v: int, k: int, m: int, cap: float, cause: int) -> int:
         """After a stranding or an abandoned trip on leg ``k``: the rest of that day's legs are

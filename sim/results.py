@@ -160,6 +160,9 @@ def build_result(eng: Engine) -> SimulationResult:
             "events": eng.events,
             "vehicles_as_events": eng.event_vehicles,
             "vehicles_settled": eng.settled_vehicles,
+            "vehicles_started_late": eng.late_vehicles,
+            "vehicles_tail_settled": eng.tail_settled,
+            "trips_tail_settled": eng.tail_trips,
             "trips_settled": eng.settled_trips,
         },
     )

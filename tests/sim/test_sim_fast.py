@@ -8,10 +8,11 @@ import math
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sim import SimSettings, simulate
+from sim.policies import SocThreshold
 from sim.synthetic import grid_network
 from tests.sim.test_sim_properties import scenarios
 
@@ -61,6 +62,8 @@ def fast_scenarios(draw):
 def test_fast_path_equals_full_engine(scenario):
     net, stations, trips, cfg, seed = scenario
     fast, full = _both(net, stations, trips, cfg, seed)
+    event(f"late starts: {min(fast.timings['vehicles_started_late'], 3)}")
+    event(f"tails settled: {min(fast.timings['vehicles_tail_settled'], 3)}")
     assert_same_results(fast, full)
     t = fast.timings
     assert t["vehicles_settled"] + t["vehicles_as_events"] == len(fast.vehicles)
@@ -128,3 +131,109 @@ def _small_city():
     )
     stations = pd.DataFrame({"station_id": ["a"], "node": [14], "plugs": [1], "power_kw": [50.0]})
     return net, stations, trips, SimSettings(initial_soc=(0.25, 0.9), home_charging_share=0.5), 4
+
+
+# ---------------------------------------------------------------- late starts (issue 15)
+def _tie_case():
+    """Two cars leave node 1 at exactly 08:00 for the same far destination, both needing a
+    charge, towards the one single-plug station. Car 0 first drove 0 -> 1 at 07:00 (its
+    08:00 departure is a late start: its first leg is settled in numpy); car
+    1 leaves at 08:00 as its first leg. They reach the plug at the same instant, so who
+    charges first is decided by SimPy's order of simultaneous events: in the full engine,
+    car 1's 08:00 event (scheduled at time 0) comes before car 0's (scheduled at its 07:xx
+    arrival), although car 0 is the lower vehicle."""
+    net = grid_network(6, 6, spacing_m=1500.0)
+    rows = [
+        (0, "byd_atto3", 0, 1, 7 * 3600.0, 0),
+        (0, "byd_atto3", 1, 35, 8 * 3600.0, 1),
+        (1, "byd_atto3", 1, 35, 8 * 3600.0, 0),
+    ]
+    trips = pd.DataFrame(
+        rows,
+        columns=["vehicle_id", "vehicle_model", "origin", "destination", "depart_s", "chain_seq"],
+    )
+    trips["initial_soc"] = [0.2005, 0.2005, 0.199]
+    stations = pd.DataFrame({"station_id": ["s"], "node": [7], "plugs": [1], "power_kw": [50.0]})
+    from sim import ChargingPolicy
+
+    policy = ChargingPolicy(when=SocThreshold(threshold_soc=0.2, reserve_soc=0.05, buffer_soc=0.0))
+    cfg = SimSettings(home_charging_share=0.0, policy=policy, initial_soc=(0.5, 0.5))
+    return net, stations, trips, cfg
+
+
+def test_late_start_keeps_the_full_engines_order_of_simultaneous_events(monkeypatch):
+    net, stations, trips, cfg = _tie_case()
+    fast, full = _both(net, stations, trips, cfg, 1)
+    assert fast.timings["vehicles_started_late"] == 1
+    s = full.sessions
+    public = s[s["kind"] == "public"].sort_values("queue_seq")
+    # the tie is real: both arrive together and the first in line is car 1
+    assert public["arrive_s"].nunique() == 1 and len(public) == 2
+    assert public["vehicle_id"].tolist()[0] == full.vehicles["vehicle_id"].iloc[1]
+    assert_same_results(fast, full)
+
+    # negative control: placing the late start's event right after its process start (no
+    # ancestry) puts car 0 first among the 08:00 events, and the results differ
+    from sim._engine_util import OrderedEnvironment
+
+    def naive(self, event, times):
+        self.scheduled += 1
+        self._sub += 1
+        import heapq
+
+        heapq.heappush(self._queue, (times[-1], 1, self._cur, self._sub, event))
+
+    monkeypatch.setattr(OrderedEnvironment, "schedule_chain", naive)
+    wrong = simulate(net, stations, trips, settings=dataclasses.replace(cfg, engine="fast"), seed=1)
+    assert not wrong.sessions.equals(full.sessions)
+
+
+@st.composite
+def contention_scenarios(draw):
+    """Many cars on a small grid, whole-minute departures, two short errands before a long
+    leg that needs a charge, one or two single-plug stations at common origins: late starts
+    tie with each other, with first-leg starts and with queue events."""
+    n_side = 5
+    net = grid_network(n_side, n_side, spacing_m=draw(st.sampled_from([700.0, 1500.0])))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    hubs = rng.integers(0, n_side * n_side, draw(st.integers(1, 2)))
+    rows, soc = [], []
+    for v in range(draw(st.integers(4, 14))):
+        o = int(rng.choice(hubs))
+        legs = int(rng.integers(1, 4))
+        t = float(rng.integers(6 * 60, 9 * 60)) * 60.0
+        nodes = [o, *rng.integers(0, n_side * n_side, legs - 1).tolist(), o]
+        for k in range(legs):
+            rows.append((v, "byd_atto3", nodes[k], nodes[k + 1], t, k))
+            t += float(rng.integers(1, 4)) * 1800.0
+        rows.append((v, "byd_atto3", o, n_side * n_side - 1 - o, t, legs))
+        soc.extend([float(rng.choice([0.19, 0.205, 0.22, 0.6]))] * (legs + 1))
+    trips = pd.DataFrame(
+        rows,
+        columns=["vehicle_id", "vehicle_model", "origin", "destination", "depart_s", "chain_seq"],
+    )
+    trips["initial_soc"] = soc
+    stations = pd.DataFrame(
+        {
+            "station_id": [f"h{i}" for i in range(len(hubs))],
+            "node": hubs,
+            "plugs": [1] * len(hubs),
+            "power_kw": [draw(st.sampled_from([22.0, 50.0]))] * len(hubs),
+        }
+    )
+    cfg = SimSettings(
+        home_charging_share=draw(st.sampled_from([0.0, 0.5])),
+        max_wait_s=draw(st.sampled_from([math.inf, 600.0, 1800.0])),
+        time_factors=draw(st.sampled_from([None, _CLASS_JAM])),
+    )
+    return net, stations.drop_duplicates("node"), trips, cfg, draw(st.integers(0, 100))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(contention_scenarios())
+def test_fast_path_equals_full_engine_under_queue_contention(scenario):
+    net, stations, trips, cfg, seed = scenario
+    fast, full = _both(net, stations, trips, cfg, seed)
+    event(f"late starts: {min(fast.timings['vehicles_started_late'], 3)}")
+    event(f"tails settled: {min(fast.timings['vehicles_tail_settled'], 3)}")
+    assert_same_results(fast, full)
