@@ -124,9 +124,11 @@ class SimSettings:
     ice_cold_penalty_per_c, ice_cold_ref_c : float
         ICE fuel-consumption increase per kelvin below the reference temperature.
     engine : {"fast", "full"}
-        ``"fast"`` (default): vehicles that never reach a public-charging decision (nor a
-        stranding, nor the horizon) are settled in vectorised numpy and only the others run
-        as SimPy processes; ``"full"``: every vehicle is a SimPy process (the reference).
+        ``"fast"`` (default): every leg before a vehicle's first public-charging decision
+        (or stranding) is settled in vectorised numpy, the vehicle becomes a SimPy process
+        only from that leg (a late start with its exact place in the event order), and the
+        rest of its day after its last public visit is settled again without events when
+        nothing can couple it; ``"full"``: every vehicle is a SimPy process (the reference).
         Both give identical tables (docs/simulation.md, "Fast path").
     """
 

@@ -316,8 +316,13 @@ class Capacitated(SitingModel):
         yv = out.values["y"] > 0.5
         nv = np.round(out.values["n"]).astype(np.int64)
         plugs = np.where(yv, e + nv, 0)
+        vals = np.asarray([v.solution_value() for v in x.values()], dtype=float)
+        cols = np.asarray([j for _, j in x], dtype=np.int64)
+        # solver noise (1e-16 on a closed site's x) is not an assignment: only open sites
+        # and fractions above the solver's tolerance are kept
+        keep = (vals > 1e-9) & yv[cols] if vals.size else np.zeros(0, dtype=bool)
         assign = sparse.csr_matrix(
-            ([v.solution_value() for v in x.values()], ([k for k, _ in x], [j for _, j in x])),
+            (vals[keep], (np.asarray([k for k, _ in x], dtype=np.int64)[keep], cols[keep])),
             shape=G.shape,
         )
         # assignment of original rows: each row gets its group's fractions, scaled by its share
