@@ -176,7 +176,7 @@ def _station_columns(
     for col in ("grid_kw", "upgrade_kw", "upgrade_cost", "rated_kw", "managed"):
         out[col] = ids.map(g[col]).to_numpy()
     out["approximate"] = (
-        ids.map(c["approximate"]).fillna(False).astype(bool).to_numpy()
+        ids.map(c["approximate"]).eq(True).to_numpy()  # unmapped (NaN) -> False
         if "approximate" in c
         else False
     )

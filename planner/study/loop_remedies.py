@@ -178,7 +178,10 @@ def size_plugs(
                 )
             else:
                 why = f"max_plugs is {max_plugs}"
-            capped.append(f"{name or sid}: needs {needs} plugs, {why}")
+            # the id too: corridor sites share names ("KAZ06 roadside"), and the verdict
+            # keeps one sentence per station
+            label = f"{name} ({sid})" if name and str(name) != str(sid) else str(sid)
+            capped.append(f"{label}: needs {needs} plugs, {why}")
             if not why.startswith("max_plugs"):
                 bound_ids.append(str(sid))
             want = bound

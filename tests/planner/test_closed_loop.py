@@ -264,3 +264,10 @@ def test_verdict_names_each_capped_station_once_with_its_last_need(tmp_path):
     cap = next(r for r in out["reasons"] if r.startswith("the plug cap binds"))
     assert cap.count("Sonar") == 1 and "Sonar: needs 14 plugs" in cap
     assert "Hotel: needs 9 plugs" in cap
+    # two sites that share a name are two stations (the loop labels them with their ids)
+    twins = [{"iteration": 1, "capped": ["KAZ06 roadside (s1): needs 6 plugs, max_plugs is 4",
+                                         "KAZ06 roadside (s2): needs 7 plugs, max_plugs is 4"]}]  # fmt: skip
+    out = verdict(cfg, {"wait_p95_min": 30.0, "stranded_vehicles": 0.0},
+                  SimpleNamespace(iterations=twins))  # fmt: skip
+    cap = next(r for r in out["reasons"] if r.startswith("the plug cap binds"))
+    assert "(s1): needs 6" in cap and "(s2): needs 7" in cap
