@@ -150,7 +150,7 @@ def settle(eng: Engine) -> Plan:
     # trucks, and any model under driving-time rules, go to the event path (the rules have
     # no fast-path twin)
     truck = np.asarray(
-        [mdl.is_truck or bool(getattr(mdl, "driving_rules", None)) for mdl in eng.models],
+        [mdl.is_truck or bool(mdl.driving_rules) for mdl in eng.models],
         dtype=bool,
     )
     to_events = truck[v_m] if n_veh else np.zeros(0, dtype=bool)

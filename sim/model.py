@@ -232,12 +232,13 @@ class Engine(RowsMixin):
         self.session_log = SessionLog()
         # driving-time rules (sim.driving_rules): one clock per truck whose model names them
         self.drive_log = DriveLog()
-        self.clocks: list[DriverClock | None] = [
-            DriverClock(RULES[r], v=v, log=self.drive_log)
-            if (r := self.models[self.v_m[v]].driving_rules)
-            else None
-            for v in range(self.n_veh)
-        ]
+        # one clock per vehicle of a rule-bound model; no Python step for the others
+        self.clocks: list[DriverClock | None] = [None] * self.n_veh
+        ruled = np.asarray([bool(mdl.driving_rules) for mdl in self.models], dtype=bool)
+        if self.n_veh and ruled.any():
+            for v in np.flatnonzero(ruled[v_m_arr]).tolist():
+                rules = RULES[self.models[self.v_m[v]].driving_rules]
+                self.clocks[v] = DriverClock(rules, v=v, log=self.drive_log)
         self.st_seq = [0] * self.n_st
         self.events = 0
         self.run_seconds = 0.0

@@ -108,33 +108,25 @@ class SweepFile(_Strict):
 # --------------------------------------------------------------------------- parameters
 
 
+def _union_args(annotation: Any) -> tuple[Any, ...]:
+    """The members of a union annotation, or the annotation alone."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    args = (
-        typing.get_args(annotation)
-        if typing.get_origin(annotation) in (typing.Union, types.UnionType)
-        else (annotation,)
-    )
-    return [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+    return [a for a in _union_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
 
 
 def _is_mapping(annotation: Any) -> bool:
-    args = (
-        typing.get_args(annotation)
-        if typing.get_origin(annotation) in (typing.Union, types.UnionType)
-        else (annotation,)
-    )
-    return any(typing.get_origin(a) is dict or a is dict for a in args)
+    return any(typing.get_origin(a) is dict or a is dict for a in _union_args(annotation))
 
 
 def _mapping_value_models(annotation: Any) -> list[type[BaseModel]]:
     """The models a mapping field's values may be (``dict[str, float | Scenario]``)."""
-    args = (
-        typing.get_args(annotation)
-        if typing.get_origin(annotation) in (typing.Union, types.UnionType)
-        else (annotation,)
-    )
     out: list[type[BaseModel]] = []
-    for a in args:
+    for a in _union_args(annotation):
         if typing.get_origin(a) is dict and len(typing.get_args(a)) == 2:
             out += _models_in(typing.get_args(a)[1])
     return out
