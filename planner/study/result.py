@@ -21,6 +21,7 @@ from planner.report.roads import roads_layer
 from planner.study.demand import demand_points
 from planner.study.inputs import StudyNetwork, points_frame
 from planner.study.loop import TARGET_KPIS, LoopResult, target_value
+from planner.study.optimize_corridor import CorridorOptimizer
 from planner.study.simulate import public_waits_min
 from sim.kpis import KPIS
 
@@ -219,6 +220,8 @@ def assemble(
             "demand_expansion_factor": float(ka.get("demand_expansion_factor") or 1.0),
             "warmup_days": cfg.warmup_days(),
             "replications_proposal": (loop.proposal.detail or {}).get("replications"),
+            # OD pairs the corridor coverage leaves out (no route on the network)
+            **(optimizer.unreachable_summary() if isinstance(optimizer, CorridorOptimizer) else {}),
         },
     )
     return result
