@@ -29,7 +29,7 @@ from planner.study.optimize import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CorridorOptimizer", "round_trip_refuelable"]
+__all__ = ["CorridorOptimizer", "round_trip_refuelable", "with_bay_draw"]
 
 
 def round_trip_refuelable(station_km: np.ndarray, length_km: float, range_km: float) -> bool:
@@ -43,6 +43,22 @@ def round_trip_refuelable(station_km: np.ndarray, length_km: float, range_km: fl
     gaps_ok = np.all(np.diff(km) <= range_km + 1e-9)
     return bool(
         gaps_ok and 2 * km[0] <= range_km + 1e-9 and 2 * (length_km - km[-1]) <= range_km + 1e-9
+    )
+
+
+def with_bay_draw(stations: pd.DataFrame) -> pd.DataFrame:
+    """``stations`` (truck bay rows, with ``plugs``, ``bay_draw_kw`` and ``node``) with their
+    grid draw: ``draw_kw``, the row's bays x kW per bay, and ``site_draw_kw``, the sum of
+    ``draw_kw`` over the rows at the row's node (what a grid capacity rule compares with
+    the site's connection, :mod:`planner.study.grid_fit`).
+
+    One helper for the draw of the sited bays (:meth:`CorridorOptimizer.stations_frame`)
+    and of the final ones, after the design loop has added bays
+    (:func:`planner.study.result.assemble`), so the two cannot drift apart.
+    """
+    draw = stations["plugs"] * stations["bay_draw_kw"]
+    return stations.assign(
+        draw_kw=draw, site_draw_kw=draw.groupby(stations["node"]).transform("sum")
     )
 
 
@@ -160,13 +176,10 @@ class CorridorOptimizer(StudyOptimizer):
                         "plug_class": label,
                         "bay_cost": bc.plug_cost,
                         "bay_draw_kw": per_bay,
-                        "draw_kw": n * per_bay,
                     }
                 )
                 first = False
-        out = pd.DataFrame(rows)
-        out["site_draw_kw"] = out.groupby("node")["draw_kw"].transform("sum")
-        return out
+        return with_bay_draw(pd.DataFrame(rows))
 
     def coverage_share(self, stations: pd.DataFrame) -> float:
         """Share of the trips with a route on the network whose route can be driven (round

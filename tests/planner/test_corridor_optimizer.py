@@ -15,7 +15,7 @@ from networks.road_network import RoadNetwork
 from planner.config.study import config_from_dict
 from planner.siting import FRLM
 from planner.study.inputs import StudyNetwork
-from planner.study.optimize_corridor import CorridorOptimizer
+from planner.study.optimize_corridor import CorridorOptimizer, with_bay_draw
 
 _M_PER_DEG_LAT = 111_320.0
 
@@ -118,3 +118,25 @@ def test_all_pairs_unreachable_site_nothing(corridor):
     only_far = pd.DataFrame({"node": [0], "destination": [4], "weight": [5]})
     chosen, plugs = opt.solve_sites(only_far, fixed, 1, None)
     assert chosen.size == 0 and plugs.size == 0 and not opt.solves  # nothing to solve
+
+
+def test_bay_draw_of_sited_and_of_grown_bays():
+    """One helper gives the grid draw of the bays as sited and after the design loop added
+    some (planner.study.result.assemble): row draw = bays x kW per bay, site draw = the sum
+    over the rows at the node."""
+    sited = pd.DataFrame(
+        {
+            "station_id": ["a:mcs", "a:ccs", "b:mcs"],
+            "node": [1, 1, 2],
+            "plugs": [4, 1, 1],
+            "bay_draw_kw": [1100.0, 400.0, 1000.0],
+        }
+    )
+    st = with_bay_draw(sited)
+    assert st["draw_kw"].tolist() == [4400.0, 400.0, 1000.0]
+    assert st["site_draw_kw"].tolist() == [4800.0, 4800.0, 1000.0]
+    assert "draw_kw" not in sited  # the input is left as it was
+    grown = with_bay_draw(st.assign(plugs=[5, 1, 2]))  # the loop added an MCS bay at each
+    assert grown["draw_kw"].tolist() == [5500.0, 400.0, 2000.0]
+    assert grown["site_draw_kw"].tolist() == [5900.0, 5900.0, 2000.0]
+    assert list(grown.columns) == [*sited.columns, "draw_kw", "site_draw_kw"]
