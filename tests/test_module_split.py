@@ -1,0 +1,13 @@
+"""Modules split by concept keep their public import paths (re-exports, same objects)."""
+
+from __future__ import annotations
+
+
+def test_road_network_reexports_snapping():
+    import networks
+    from networks import road_network, snapping
+
+    assert road_network.SnapResult is snapping.SnapResult is networks.SnapResult
+    assert road_network.utm_crs_for is snapping.utm_crs_for
+    assert road_network.utm_crs_for(76.9, 43.2) == "EPSG:32643"
+    assert road_network.utm_crs_for(-70.0, -33.0) == "EPSG:32719"
