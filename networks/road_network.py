@@ -6,6 +6,11 @@ length, projected node coordinates and a KD-tree for snapping. Many-to-many matr
 computed with :func:`scipy.sparse.csgraph.dijkstra` (C) in origin chunks, split over a
 small pool of forked worker processes when the work is large (the routine holds the GIL, so
 threads would not run in parallel), so networkx never runs in a hot loop.
+
+One module per concept (as osmnx): routing lives here, snapping points to nodes in
+:mod:`networks.snapping` and the ``.npz`` file in :mod:`networks.network_io`; the class's
+methods (:meth:`RoadNetwork.snap`, :meth:`RoadNetwork.save`, ...) stay the public API, and
+``SnapResult`` and ``utm_crs_for`` are still importable from here.
 """
 
 from __future__ import annotations
@@ -21,20 +26,13 @@ from typing import Literal
 import networkx as nx
 import numpy as np
 import pandas as pd
-import pyproj
 from scipy import sparse
 from scipy.sparse import csgraph
-from scipy.spatial import cKDTree
 
 from networks._dijkstra_pool import dijkstra_columns
 from networks._routing import od_paths, reduce_parallel, sums_along_tree
-from networks.atomic import atomic_open
-from networks.errors import (
-    InputFileError,
-    NoDrivableRoadsError,
-    SnapDistanceError,
-    UnknownNodeError,
-)
+from networks.errors import NoDrivableRoadsError, UnknownNodeError
+from networks.network_io import read_network_npz, write_network_npz
 from networks.road_classes import (  # noqa: F401 - re-exported
     ARTERIAL,
     LOCAL,
@@ -44,7 +42,11 @@ from networks.road_classes import (  # noqa: F401 - re-exported
     class_times,
     road_class_of,
 )
-from networks.validate import validate_snap_distance
+from networks.snapping import (  # noqa: F401 - SnapResult, utm_crs_for re-exported
+    NodeLocator,
+    SnapResult,
+    utm_crs_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,31 +54,6 @@ logger = logging.getLogger(__name__)
 _BLOCK_VALUES = 4_000_000
 
 Weight = Literal["time", "length"]
-
-
-@dataclass(frozen=True)
-class SnapResult:
-    """Result of snapping points to network nodes.
-
-    Attributes
-    ----------
-    node : numpy.ndarray
-        Index of the nearest network node for every point.
-    distance_m : numpy.ndarray
-        Straight-line distance from the point to that node in metres.
-    within : numpy.ndarray
-        Boolean mask, True where ``distance_m <= max_distance_m``.
-    """
-
-    node: np.ndarray
-    distance_m: np.ndarray
-    within: np.ndarray
-
-
-def utm_crs_for(lon: float, lat: float) -> str:
-    """Return the EPSG code of the UTM zone that contains ``(lon, lat)``."""
-    zone = int((lon + 180.0) // 6.0) % 60 + 1
-    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
 
 
 @dataclass(eq=False)
@@ -139,9 +116,8 @@ class RoadNetwork:
         self._class_times: list[sparse.csr_matrix] | None = None
         if not self.crs:
             self.crs = utm_crs_for(float(np.mean(self.lon)), float(np.mean(self.lat)))
-        transformer = pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
-        self.x, self.y = (np.asarray(a) for a in transformer.transform(self.lon, self.lat))
-        self._tree = cKDTree(np.column_stack([self.x, self.y]))
+        self._locator = NodeLocator(self.lon, self.lat, self.crs)  # networks/snapping.py
+        self.x, self.y = self._locator.x, self._locator.y
         self._index = pd.Index(self.node_ids)
         if not self._index.is_unique:
             raise ValueError("node_ids must be unique")
@@ -442,114 +418,40 @@ class RoadNetwork:
 
         ``max_distance_m`` (metres, ``>= 0``, ``inf`` for no limit) sets ``within``; a
         negative, NaN or non-numeric value raises :class:`~networks.errors.ConfigError`."""
-        max_distance_m = validate_snap_distance(max_distance_m)
-        lon = np.atleast_1d(np.asarray(lon, dtype=float))
-        lat = np.atleast_1d(np.asarray(lat, dtype=float))
-        transformer = pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
-        px, py = transformer.transform(lon, lat)
-        dist, node = self._tree.query(np.column_stack([px, py]))
-        dist = np.asarray(dist, dtype=float)
-        return SnapResult(
-            node=np.asarray(node, dtype=np.int64), distance_m=dist, within=dist <= max_distance_m
-        )
+        return self._locator.snap(lon, lat, max_distance_m=max_distance_m)
 
     def snap_strict(
         self, lon, lat, *, max_distance_m: float = 500.0, labels: Sequence[str] | None = None
     ) -> np.ndarray:
         """Like :meth:`snap` but raise :class:`SnapDistanceError` naming every point farther
         than ``max_distance_m`` from the network."""
-        res = self.snap(lon, lat, max_distance_m=max_distance_m)
-        if not res.within.all():
-            bad = np.flatnonzero(~res.within)
-            lon_a, lat_a = np.atleast_1d(lon), np.atleast_1d(lat)
-            items = [
-                f"{labels[i] if labels is not None else f'point {i}'} at ({lon_a[i]:.5f}, {lat_a[i]:.5f}) "
-                f"is {res.distance_m[i]:.0f} m away"
-                for i in bad[:5]
-            ]
-            more = f" and {bad.size - 5} more" if bad.size > 5 else ""
-            raise SnapDistanceError(
-                f"{bad.size} point(s) lie farther than {max_distance_m:.0f} m from road network "
-                f"{self.name!r}: {'; '.join(items)}{more}. Move the point(s) or raise the snap limit."
-            )
-        return res.node
+        return self._locator.snap_strict(
+            lon, lat, max_distance_m=max_distance_m, labels=labels, network_name=self.name
+        )
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
-        """Write to an ``.npz`` file atomically."""
-        path = Path(path)
-        coo_t = self.time.tocoo()
-        lens = np.asarray(self.length[coo_t.row, coo_t.col]).ravel()
-        assert self.length_min is not None  # set in __post_init__
-        lens_min = np.asarray(self.length_min[coo_t.row, coo_t.col]).ravel()
-        assert self.road_class is not None
-        classes = np.asarray(self.road_class[coo_t.row, coo_t.col]).ravel()
-        extra = {
-            f"attr_{c}": self.node_table[c].to_numpy(dtype=object).astype(str)
-            for c in self.node_table.columns
-        }
-        extra_null = {
-            f"null_{c}": self.node_table[c].isna().to_numpy() for c in self.node_table.columns
-        }
-        with atomic_open(path) as fh:
-            np.savez_compressed(
-                fh,
-                node_ids=self.node_ids,
-                lon=self.lon,
-                lat=self.lat,
-                row=coo_t.row,
-                col=coo_t.col,
-                time=coo_t.data,
-                length=lens,
-                length_min=lens_min,
-                road_class=classes,
-                crs=np.array(self.crs),
-                name=np.array(self.name),
-                **extra,
-                **extra_null,
-            )
+        """Write to an ``.npz`` file atomically (layout: :mod:`networks.network_io`)."""
+        assert self.length_min is not None and self.road_class is not None  # __post_init__
+        write_network_npz(
+            path,
+            node_ids=self.node_ids,
+            lon=self.lon,
+            lat=self.lat,
+            time=self.time,
+            length=self.length,
+            length_min=self.length_min,
+            road_class=self.road_class,
+            crs=self.crs,
+            name=self.name,
+            node_table=self.node_table,
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> RoadNetwork:
-        """Read a network written by :meth:`save`."""
-        try:
-            z = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputFileError(
-                f"cannot read cached network {path}: {exc}; delete it and rerun"
-            ) from exc
-        n = z["node_ids"].size
-        t = sparse.csr_matrix((z["time"], (z["row"], z["col"])), shape=(n, n))
-        ln = sparse.csr_matrix((z["length"], (z["row"], z["col"])), shape=(n, n))
-        # files written before length_min existed: the fastest edge's length
-        ln_min = (
-            sparse.csr_matrix((z["length_min"], (z["row"], z["col"])), shape=(n, n))
-            if "length_min" in z.files
-            else None
-        )
-        # files written before road classes existed: every edge local
-        rc = (
-            sparse.csr_matrix((z["road_class"], (z["row"], z["col"])), shape=(n, n))
-            if "road_class" in z.files
-            else None
-        )
-        table = pd.DataFrame({k[5:]: z[k] for k in z.files if k.startswith("attr_")})
-        for c in table.columns:
-            table.loc[z[f"null_{c}"], c] = None
-            if c == "population":
-                table[c] = pd.to_numeric(table[c], errors="coerce")
-        return cls(
-            node_ids=z["node_ids"],
-            lon=z["lon"],
-            lat=z["lat"],
-            time=t,
-            length=ln,
-            crs=str(z["crs"]),
-            node_table=table,
-            name=str(z["name"]),
-            length_min=ln_min,
-            road_class=rc,
-        )
+        """Read a network written by :meth:`save`; :class:`~networks.errors.InputFileError`
+        when the file cannot be read."""
+        return cls(**read_network_npz(path))
 
 
 def _n_threads() -> int:

@@ -27,7 +27,9 @@ per arc set of a round trip (Capar & Kuby 2012), so the same look-ahead, nestedn
 discounting and myopic regret serve corridors. ``y`` is continuous in ``[0, 1]``: with
 binary ``x`` every bound is 0 or 1, so it is exact (as in the single-period FRLM).
 
-The robust first stage over scenarios is :func:`planner.siting.multiperiod_robust.robust_first_stage`.
+The robust first stage over scenarios is :func:`planner.siting.multiperiod_robust.robust_first_stage`;
+the look-ahead MIP itself is built and solved in :mod:`planner.siting.multiperiod_mip`
+(this module keeps the model's data, reductions, plans, evaluation and checks).
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ import numpy as np
 from scipy import sparse
 
 from planner._errors import ModelInputError
-from planner.siting._backends import new_mip, run_mip
-from planner.siting._base import OPTIMAL, SolveOptions
+from planner.siting._base import OPTIMAL
+from planner.siting.multiperiod_mip import solve_lookahead_mip
 
 logger = logging.getLogger(__name__)
 
@@ -229,86 +231,22 @@ class StagedCover:
                 stages=sl,
                 fixed_before=fixed_before,
             )
-        solver = new_mip("scip")
-        inf = solver.infinity()
-        x = [[solver.BoolVar(f"x{j}_{t}") for t in range(T)] for j in useful]
-        col_of = {int(j): k for k, j in enumerate(useful)}
-        members = {
-            g: [col_of[int(j)] for j in G[g].indices if int(j) in col_of] for g in used_groups
-        }
-        uses: dict[tuple[int, int], int] = {}
-        for t, gs in need:
-            for g in gs:
-                uses[(g, t)] = uses.get((g, t), 0) + 1
-        # a group shared by several rows of a stage gets one variable z <= sum x (same LP
-        # bound as repeating the sum in every row, far fewer nonzeros on corridors)
-        z: dict[tuple[int, int], Any] = {}
-        for (g, t), n_use in uses.items():
-            if n_use > 1:
-                z[(g, t)] = v = solver.NumVar(0.0, 1.0, "")
-                ct = solver.Constraint(0.0, inf)
-                ct.SetCoefficient(v, -1.0)
-                for k in members[g]:
-                    ct.SetCoefficient(x[k][t], 1.0)
-        objective = solver.Objective()
-        w_min = min(need.values()) if need else 1.0
-        for (t, gs), wt in need.items():
-            y = solver.NumVar(0.0, 1.0, "")  # exact: binary x make every bound 0 or 1
-            objective.SetCoefficient(y, wt)
-            for g in gs:
-                ct = solver.Constraint(0.0, inf)
-                ct.SetCoefficient(y, -1.0)
-                if (g, t) in z:
-                    ct.SetCoefficient(z[(g, t)], 1.0)
-                else:
-                    for k in members[g]:
-                        ct.SetCoefficient(x[k][t], 1.0)
-        for k in range(len(useful)):
-            for t in range(1, T):
-                ct = solver.Constraint(0.0, inf)  # opened sites stay open
-                ct.SetCoefficient(x[k][t], 1.0)
-                ct.SetCoefficient(x[k][t - 1], -1.0)
-        for t in range(T):
-            for limit, coef in ((b[t], c[useful]), (kmax[t], np.ones(len(useful)))):
-                if not np.isfinite(limit):
-                    continue
-                ct = solver.Constraint(-inf, float(limit))  # the stage's spend (no carry-over)
-                for k in range(len(useful)):
-                    ct.SetCoefficient(x[k][t], float(coef[k]))
-                    if t:
-                        ct.SetCoefficient(x[k][t - 1], -float(coef[k]))
-        # the capex term may only break ties: its largest possible value stays below the
-        # smallest positive weight, so one more covered demand row always wins
-        eps = 0.5 * w_min / (T * float(c[useful].sum()) + 1.0)
-        for k, j in enumerate(useful):
-            for t in range(T):  # discounted capex of opening j in stage t
-                coef = eps * float(c[j]) * (d[t] - (d[t + 1] if t + 1 < T else 0.0))
-                objective.SetCoefficient(x[k][t], -coef)
-        objective.SetMaximization()
-        start = None
-        if hint is not None:
-            opened_by = np.full(m, T)  # the stage each site opens in (T: never)
-            for t, cols in reversed(list(enumerate(hint.opened))):
-                opened_by[cols] = t
-            start = (
-                [v for row in x for v in row],
-                [float(opened_by[j] <= t) for j in useful for t in range(T)],
-            )
-        out = run_mip(
-            solver,
-            {"x": [v for row in x for v in row]},
-            kind="scip",
-            options=SolveOptions(
-                time_limit_s=time_limit_s, threads=threads, seed=seed, solver="scip"
-            ),
-            time_left=max(1.0, time_limit_s - (time.monotonic() - t0)),
-            hint=start,
+        xv, out = solve_lookahead_mip(  # the MIP itself: planner/siting/multiperiod_mip.py
+            G,
+            need,
+            useful,
+            site_costs=c,
+            budgets=b,
+            max_new=kmax,
+            discount=d,
+            n_sites=m,
+            hint=None if hint is None else hint.opened,
+            time_limit_s=time_limit_s,
+            started=t0,
+            threads=threads,
+            seed=seed,
+            name=type(self).__name__,
         )
-        if out.status not in (OPTIMAL, "FEASIBLE"):
-            raise ModelInputError(
-                f"{type(self).__name__}: no plan found ({out.status}); check the stage budgets"
-            )
-        xv = out.values["x"].reshape(len(useful), T) > 0.5
         result = self._plan(xv, useful, pre, sl, method="lookahead", status=out.status)
         result.solve_time_s = time.monotonic() - t0
         if out.status != OPTIMAL and np.isfinite(out.bound):

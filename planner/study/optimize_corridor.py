@@ -10,6 +10,8 @@ along the route must be at most R apart.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
@@ -25,7 +27,9 @@ from planner.study.optimize import (
     planning_range_km,
 )
 
-__all__ = ["CorridorOptimizer", "round_trip_refuelable"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["CorridorOptimizer", "round_trip_refuelable", "with_bay_draw"]
 
 
 def round_trip_refuelable(station_km: np.ndarray, length_km: float, range_km: float) -> bool:
@@ -42,23 +46,44 @@ def round_trip_refuelable(station_km: np.ndarray, length_km: float, range_km: fl
     )
 
 
+def with_bay_draw(stations: pd.DataFrame) -> pd.DataFrame:
+    """``stations`` (truck bay rows, with ``plugs``, ``bay_draw_kw`` and ``node``) with their
+    grid draw: ``draw_kw``, the row's bays x kW per bay, and ``site_draw_kw``, the sum of
+    ``draw_kw`` over the rows at the row's node (what a grid capacity rule compares with
+    the site's connection, :mod:`planner.study.grid_fit`).
+
+    One helper for the draw of the sited bays (:meth:`CorridorOptimizer.stations_frame`)
+    and of the final ones, after the design loop has added bays
+    (:func:`planner.study.result.assemble`), so the two cannot drift apart.
+    """
+    draw = stations["plugs"] * stations["bay_draw_kw"]
+    return stations.assign(
+        draw_kw=draw, site_draw_kw=draw.groupby(stations["node"]).transform("sum")
+    )
+
+
 class Flows:
     """OD flows (``od``: node, destination, weight) with their fastest routes (``paths``:
-    node indices and cumulative km per flow)."""
+    node indices and cumulative km per flow).
+
+    Pairs with no route on the network (``unreachable``, same columns) are left out of
+    ``od`` and ``paths``: no station can refuel them, so they count neither as refuelled
+    nor as flow to refuel, as in the staged model (:mod:`planner.study.rollout_models`).
+    """
 
     def __init__(self, net, demand: pd.DataFrame) -> None:
         od = demand.groupby(["node", "destination"], as_index=False)["weight"].sum()
         od = od[od["node"] != od["destination"]].reset_index(drop=True)
-        self.od = od
-        self.paths = net.route_paths(od["node"].to_numpy(), od["destination"].to_numpy())
+        paths = net.route_paths(od["node"].to_numpy(), od["destination"].to_numpy())
+        reach = np.array([path.size > 0 for path, _ in paths], dtype=bool)
+        self.od = od[reach].reset_index(drop=True)
+        self.unreachable = od[~reach].reset_index(drop=True)
+        self.paths = [p for p, ok in zip(paths, reach.tolist(), strict=True) if ok]
 
     def positions(self, nodes: np.ndarray) -> list[np.ndarray]:
         """For every route, km positions of the given nodes on it."""
         nodes_set = set(np.asarray(nodes, dtype=np.int64).tolist())
-        return [
-            km[[n in nodes_set for n in path]] if path.size else np.empty(0)
-            for path, km in self.paths
-        ]
+        return [km[[n in nodes_set for n in path]] for path, km in self.paths]
 
 
 class CorridorOptimizer(StudyOptimizer):
@@ -93,8 +118,32 @@ class CorridorOptimizer(StudyOptimizer):
         if demand is not None:
             return Flows(self.net, demand)
         if self._all_flows is None:
-            self._all_flows = Flows(self.net, self.all_demand())
+            self._all_flows = fl = Flows(self.net, self.all_demand())
+            if len(fl.unreachable):
+                s = self.unreachable_summary()
+                text = (
+                    f"{s['coverage_unreachable_od_pairs']} OD pair(s) ("
+                    f"{s['coverage_unreachable_trips']:,.0f} trips, "
+                    f"{s['coverage_unreachable_trip_share']:.1%} of the study's trips) have no "
+                    "route on the network: left out of the corridor coverage and the siting "
+                    "(no station can refuel them); check the network's extent and connectivity."
+                )
+                logger.warning("corridor: %s", text)
+                self.notes.append(text)
         return self._all_flows
+
+    def unreachable_summary(self) -> dict[str, float | int]:
+        """The study's OD pairs with no route on the network, left out of the coverage:
+        ``coverage_unreachable_od_pairs`` (pairs), ``coverage_unreachable_trips`` (their
+        trips) and ``coverage_unreachable_trip_share`` (share of all the study's trips)."""
+        fl = self.flows()
+        lost = float(fl.unreachable["weight"].sum())
+        total = lost + float(fl.od["weight"].sum())
+        return {
+            "coverage_unreachable_od_pairs": len(fl.unreachable),
+            "coverage_unreachable_trips": lost,
+            "coverage_unreachable_trip_share": lost / total if total else 0.0,
+        }
 
     def stations_frame(self, chosen: np.ndarray, plugs: np.ndarray) -> pd.DataFrame:
         """New stations; with ``candidates.truck_bays``, one row per bay class at each chosen
@@ -127,23 +176,23 @@ class CorridorOptimizer(StudyOptimizer):
                         "plug_class": label,
                         "bay_cost": bc.plug_cost,
                         "bay_draw_kw": per_bay,
-                        "draw_kw": n * per_bay,
                     }
                 )
                 first = False
-        out = pd.DataFrame(rows)
-        out["site_draw_kw"] = out.groupby("node")["draw_kw"].transform("sum")
-        return out
+        return with_bay_draw(pd.DataFrame(rows))
 
     def coverage_share(self, stations: pd.DataFrame) -> float:
-        """Share of all trips whose route can be driven (round trip) with ``stations``."""
+        """Share of the trips with a route on the network whose route can be driven (round
+        trip) with ``stations``; pairs with no route are left out (:class:`Flows`,
+        :meth:`unreachable_summary`)."""
         fl = self.flows()
         pos = fl.positions(stations["node"].to_numpy() if len(stations) else np.empty(0))
         ok = np.array(
             [
-                path.size > 0 and round_trip_refuelable(p, km[-1], self.range_km)
-                for p, (path, km) in zip(pos, fl.paths, strict=True)
-            ]
+                round_trip_refuelable(p, km[-1], self.range_km)
+                for p, (_, km) in zip(pos, fl.paths, strict=True)
+            ],
+            dtype=bool,
         )
         w = fl.od["weight"].to_numpy()
         return float(w[ok].sum() / w.sum()) if w.sum() else 0.0
@@ -161,6 +210,17 @@ class CorridorOptimizer(StudyOptimizer):
         if budget_left is not None:
             raise ValueError("the FRLM does not take a budget (rejected by the config schema)")
         fl = self.flows(unserved)
+        dropped = {
+            "unreachable_flows": len(fl.unreachable),
+            "unreachable_trips": float(fl.unreachable["weight"].sum()),
+        }
+        if len(fl.unreachable):
+            # an empty route would enter the FRLM as a 0-km trip, refuelled for free
+            logger.info(
+                "corridor siting: %d unserved OD pair(s) (%g trips) have no route; left out",
+                dropped["unreachable_flows"],
+                dropped["unreachable_trips"],
+            )
         if fl.od.empty:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=int)
         cand_nodes = self.candidates["node"].to_numpy(dtype=np.int64)
@@ -180,14 +240,10 @@ class CorridorOptimizer(StudyOptimizer):
             if n not in bound_nodes:  # a candidate on an existing station's node is that station
                 col_of.setdefault(n, k)
         route_km, site_km, site_idx = [], [], []
-        for path, km in fl.paths:
-            on = (
-                np.array([n in col_of for n in path.tolist()], dtype=bool)
-                if path.size
-                else np.zeros(0, bool)
-            )
-            route_km.append(km if path.size else np.zeros(1))
-            site_km.append(km[on] if path.size else np.empty(0))
+        for path, km in fl.paths:  # every path has a route (Flows leaves out the others)
+            on = np.array([n in col_of for n in path.tolist()], dtype=bool)
+            route_km.append(km)
+            site_km.append(km[on])
             site_idx.append(np.array([col_of[n] for n in path[on].tolist()], dtype=np.int64))
         model = FRLM.from_paths(
             route_km,
@@ -201,7 +257,7 @@ class CorridorOptimizer(StudyOptimizer):
         )
         res = model.solve(**self.solve_options())
         model.check(res)  # refuelability recomputed by a tank rule, independent of arc covers
-        self.record(res, **{k: v for k, v in res.details.items() if k != "covered"})
+        self.record(res, **{k: v for k, v in res.details.items() if k != "covered"}, **dropped)
         chosen = np.asarray(res.selected, dtype=np.int64) - fixed_nodes.size
         chosen = chosen[chosen >= 0]
         # Plugs from the flow through each new site (trips/day), sized like city sites.
@@ -249,7 +305,7 @@ class CorridorOptimizer(StudyOptimizer):
         fl = self.flows()
         if fl.od.empty:
             return pd.DataFrame(columns=["series", "km", "soc", "event"])
-        longest = int(np.argmax([km[-1] if km.size else 0 for _, km in fl.paths]))
+        longest = int(np.argmax([km[-1] for _, km in fl.paths]))
         o, d = int(fl.od.loc[longest, "node"]), int(fl.od.loc[longest, "destination"])
         path, path_km = fl.paths[longest]
         # stations on the route sit at their route km (driving time would count the pauses

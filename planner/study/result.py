@@ -21,6 +21,7 @@ from planner.report.roads import roads_layer
 from planner.study.demand import demand_points
 from planner.study.inputs import StudyNetwork, points_frame
 from planner.study.loop import TARGET_KPIS, LoopResult, target_value
+from planner.study.optimize_corridor import CorridorOptimizer, with_bay_draw
 from planner.study.simulate import public_waits_min
 from sim.kpis import KPIS
 
@@ -151,8 +152,7 @@ def assemble(
         site_cost = site_cost.where(first | selected["bay_cost"].isna(), 0.0)
     selected["capex"] = site_cost + selected["plugs"] * plug_cost
     if "bay_draw_kw" in selected:  # grid draw of the final bays (the loop may add some)
-        selected["draw_kw"] = selected["plugs"] * selected["bay_draw_kw"]
-        selected["site_draw_kw"] = selected.groupby("node")["draw_kw"].transform("sum")
+        selected = with_bay_draw(selected)
     selected["sessions_per_day"] = selected["sessions"] / max(1, cfg.simulation.days)
     unnamed = selected["name"].fillna("").astype(str).str.strip() == ""
     if unnamed.any():  # OSM sites without a name: say what they are
@@ -219,6 +219,8 @@ def assemble(
             "demand_expansion_factor": float(ka.get("demand_expansion_factor") or 1.0),
             "warmup_days": cfg.warmup_days(),
             "replications_proposal": (loop.proposal.detail or {}).get("replications"),
+            # OD pairs the corridor coverage leaves out (no route on the network)
+            **(optimizer.unreachable_summary() if isinstance(optimizer, CorridorOptimizer) else {}),
         },
     )
     return result

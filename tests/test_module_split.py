@@ -1,0 +1,20 @@
+"""Modules split by concept keep their public import paths (re-exports, same objects)."""
+
+from __future__ import annotations
+
+
+def test_road_network_reexports_snapping():
+    import networks
+    from networks import road_network, snapping
+
+    assert road_network.SnapResult is snapping.SnapResult is networks.SnapResult
+    assert road_network.utm_crs_for is snapping.utm_crs_for
+    assert road_network.utm_crs_for(76.9, 43.2) == "EPSG:32643"
+    assert road_network.utm_crs_for(-70.0, -33.0) == "EPSG:32719"
+
+
+def test_multiperiod_keeps_its_names_and_delegates_the_mip():
+    from planner.siting import multiperiod, multiperiod_mip
+
+    assert set(multiperiod.__all__) == {"StagedCover", "StagedMCLP", "StagedResult"}
+    assert multiperiod.solve_lookahead_mip is multiperiod_mip.solve_lookahead_mip
