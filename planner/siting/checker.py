@@ -249,8 +249,9 @@ def _round_trip_ok(
 
     The rule, under the two FRLM conventions (:class:`planner.siting.FRLM`):
 
-    * a route of length 0 needs nothing; with ``short_trips="free"`` neither does a round
-      trip with ``2L <= R`` (one charge at home);
+    * no route (an empty ``route_km``: the destination is unreachable) can never be
+      driven; a route of length 0 needs nothing; with ``short_trips="free"`` neither does a
+      round trip with ``2L <= R`` (one charge at home);
     * ``origin_charge="half"``: the round trip is a cycle of length 2L with no free charge
       at either end, so every gap between consecutive stations around the cycle, the one
       across the origin included, must be at most R (a station at km s stands on the
@@ -259,7 +260,9 @@ def _round_trip_ok(
       empty: the stops 0 (the origin), the stations and 2L (the return) are sorted along
       the trip and every gap between consecutive ones must be at most R.
     """
-    L = float(route_km[-1]) if len(route_km) else 0.0
+    if not len(route_km):
+        return False
+    L = float(route_km[-1])
     if L <= 1e-12 or (short_trips == "free" and 2 * L <= range_km + 1e-9):
         return True
     on_cycle = np.mod(np.concatenate([stations_km, 2 * L - stations_km]), 2 * L)

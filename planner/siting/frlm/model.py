@@ -54,6 +54,11 @@ class FRLM(SitingModel):
     The defaults are the behaviour of earlier versions; the independent checker
     (:func:`planner.siting.check_result`) applies the same conventions, read from
     ``raw``.
+
+    An OD pair with no route (an empty ``route_km``: :meth:`networks.RoadNetwork.route_paths`
+    returns empty arrays when the destination is unreachable) can never be refuelled: it
+    stays in ``total_flow`` but is never covered, and ``details["unreachable_flow"]`` says
+    how much flow that is. (Counting it as a 0-km trip would call it refuelled for free.)
     """
 
     kind = "frlm"
@@ -80,7 +85,8 @@ class FRLM(SitingModel):
         Parameters
         ----------
         route_km : list of numpy.ndarray
-            Cumulative km of every node along each OD route (``0 .. L``).
+            Cumulative km of every node along each OD route (``0 .. L``); an empty array
+            marks a pair with no route (never refuelled).
         site_km, site_idx : list of numpy.ndarray
             Per route, the km positions of the candidate sites on it and their indices.
         flows : array-like
@@ -200,11 +206,14 @@ class FRLM(SitingModel):
         from planner.siting.frlm.arc_cover import solve_frlm
 
         r = self.raw
+        # a pair with no route cannot be refuelled: the solver sees no flow on it, and its
+        # covered flag is cleared below (the formulation alone would read it as a 0-km trip)
+        no_route = np.array([len(km) == 0 for km in r["route_km"]], dtype=bool)
         sol = solve_frlm(
             r["route_km"],
             r["site_km"],
             r["site_idx"],
-            r["flows"],
+            np.where(no_route, 0.0, r["flows"]),
             r["n_sites"],
             range_km=r["range_km"],
             fixed=r["fixed_open"],
@@ -217,15 +226,24 @@ class FRLM(SitingModel):
             origin_charge=r["origin_charge"],
         )
         status = OPTIMAL if sol.status == "OPTIMAL" else "FEASIBLE"
+        flags = np.asarray(sol.covered, dtype=bool) & ~no_route
         total = float(r["flows"].sum())
-        covered = float(r["flows"][sol.covered].sum())
+        covered = float(r["flows"][flags].sum())
+        if no_route.any():
+            logger.warning(
+                "FRLM: %d OD pairs (flow %.6g) have no route on the network; they count in "
+                "the total flow and are never refuelled",
+                int(no_route.sum()),
+                float(r["flows"][no_route].sum()),
+            )
         details = dict(
             sol.details,
             refuelled_flow=covered,
             total_flow=total,
+            unreachable_flow=float(r["flows"][no_route].sum()),
             coverage_fraction=covered / total if total else 1.0,
             new_sites=int(sol.selected.size),
-            covered=sol.covered,
+            covered=flags,
         )
         sense = "max" if r["p"] is not None else "min"
         return make_result(
