@@ -239,6 +239,20 @@ class OrderedEnvironment(CountingEnvironment):
         queue: list[Any] = self._queue
         heappush(queue, (times[-1], NORMAL, parent, sub, event))
 
+    def schedule_patience(self, event: Event, delay: float) -> tuple:
+        """Schedule ``event`` ``delay`` after now with the key the first event scheduled by
+        a timeout ``T`` scheduled here and now would get (a ``Condition`` on ``T``, see
+        :mod:`sim._stops`); ``T`` itself is not scheduled but takes its rank among this
+        step's events. Returns ``T``'s key. Counts one event."""
+        self.scheduled += 1
+        sub = self._sub
+        self._sub = sub + 1
+        t = self._now + delay
+        t_key = (t, NORMAL, self._cur, sub)
+        queue: list[Any] = self._queue
+        heappush(queue, (t, NORMAL, t_key, 0, event))
+        return t_key
+
     def peek(self) -> float:
         """Time of the next scheduled event (``inf`` when none)."""
         return self._queue[0][0] if self._queue else INF

@@ -28,10 +28,10 @@ from networks.road_network import RoadNetwork
 from sim._engine_util import (
     CountingEnvironment,
     OrderedEnvironment,
-    RowsMixin,
     next_charger_kwh,
     takes_next,
 )
+from sim._stops import StopsMixin
 from sim.driving_rules import RULES, DriverClock
 from sim.fast import settle, settle_tail
 from sim.policies import SocThreshold
@@ -52,7 +52,7 @@ NO_CAUSE, NO_CHARGER_IN_RANGE, QUEUE_ABANDONED, STARTED_BELOW_REACH = range(4)
 RECOVERY = -2  # session "station" of an overnight recovery
 
 
-class Engine(RowsMixin):
+class Engine(StopsMixin):
     """Prepared run: arrays for trips, vehicles and stations, then :meth:`run`.
 
     Built by :func:`sim.simulate`; exposed for benchmarks and tests that need the event
@@ -170,6 +170,8 @@ class Engine(RowsMixin):
         self._profiles: dict[tuple[int, int], ChargeProfile] = {}
         self._to_rows: dict[tuple[int, int, int], tuple] = {}
         self._from_rows: dict[tuple[int, int, int], tuple] = {}
+        self._to_ok: dict[tuple[int, int, int], np.ndarray] = {}  # sim._stops._pick
+        self._from_ok: dict[tuple[int, int, int], np.ndarray] = {}
         self.home_prof = [self._home_profile(mdl) for mdl in self.models]
         self.st_present = np.zeros(self.n_st, dtype=np.int64)
         self.st_plugs_arr = np.asarray(self.st_plugs, dtype=float)
@@ -377,6 +379,8 @@ class Engine(RowsMixin):
         e_next, look_ahead = self.e_next, self.look_ahead
         n_st = self.n_st
         tail = self.settings.engine == "fast"
+        # the fast path's station visits need the genealogical event order (sim._stops)
+        stops = self._stops_fast if isinstance(env, OrderedEnvironment) else self._stops
         k = k0 if k_start < 0 else k_start
         # a late start (sim.fast) resumes at the departure itself: its wait was replayed, and
         # testing ``now < dep`` again could add a last-bit wait (now + (dep - now) != dep)
@@ -406,7 +410,7 @@ class Engine(RowsMixin):
                 else needs(e_dep, cap, e_leg, True, has_home)
             ):
                 acc = [0.0, 0.0, 0.0, 0.0, 0.0]  # driven m, used kWh, stops, wait s, charge s
-                t_leg, e_leg, l_leg, gave_up = yield from self._stops(
+                t_leg, e_leg, l_leg, gave_up = yield from stops(
                     v, k, m, cap, t_leg, e_leg, l_leg, acc
                 )
                 if gave_up:  # waited max_wait_s with no feasible alternative: trip not made
@@ -492,114 +496,3 @@ class Engine(RowsMixin):
         self.E[v] = e1
         self.charged[v] += e1 - energy
         self.session_log.add(v, k, -1, now, now, now + dt, energy, e1, False, -1, 0.0, 0.0)
-
-    def _stops(
-        self,
-        v: int,
-        k: int,
-        m: int,
-        cap: float,
-        t_leg: float,
-        e_leg: float,
-        l_leg: float,
-        acc: list[float],
-    ) -> Generator[Event, Any, tuple[float, float, float, bool]]:
-        """Charging stops of one leg (generator); returns the remaining leg (t, e, l) and
-        whether the driver gave up (abandoned the trip at a queue).
-
-        ``acc`` accumulates driven m, used kWh, stops, wait s and charge s of the leg. Stops
-        continue while the destination is out of reach with the reserve. After
-        ``max_wait_s`` in a queue the driver leaves for another station the *where* policy
-        offers, or drives on when the destination is within reach; otherwise she abandons.
-        """
-        env = self.env
-        s_set = self.settings
-        E, rec = self.E, self.session_log.add
-        prow, st_prow = self.routes.prow, self.st_prow
-        prow_cur, prow_dest = int(prow[self.origin[k]]), int(prow[self.dest[k]])
-        reserve = self.reserve_soc * cap
-        margin = self.margin[k]
-        present = self.st_present
-        clock = self.clocks[v]
-        tried: set[int] = set()
-        balks = stops = 0
-        while True:
-            energy = E[v]
-            c = self._choice(m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried)
-            s = self.where(c)
-            if s < 0:
-                break
-            tried.add(s)
-            detour_s = float(c.t_to[s] + c.t_from[s] - t_leg)
-            detour_m = float(c.l_to[s] + c.l_from[s] - l_leg)
-            ts, es = float(c.t_to[s]), float(c.e_to[s])
-            if self.st_dc[s]:
-                es += self.precond_kwh[m]
-            if ts > 0:
-                yield env.timeout(self._drive(v, ts))
-            es = es if es <= energy else energy
-            energy -= es
-            E[v] = energy
-            self.consumed[v] += es
-            acc[0] += float(c.l_to[s])
-            acc[1] += es
-            t_leg, e_leg, l_leg = float(c.t_from[s]), float(c.e_from[s]), float(c.l_from[s])
-            prow_cur = st_prow[s]
-            arrive = env.now
-            seq = self.st_seq[s]
-            self.st_seq[s] = seq + 1
-            res = self.res[s]
-            present[s] += 1
-            req = res.request()
-            if not req.triggered:
-                if s_set.max_wait_s < INF:
-                    yield req | env.timeout(s_set.max_wait_s)
-                    if not req.triggered:
-                        req.cancel()
-                        present[s] -= 1
-                        now = env.now
-                        acc[3] += now - arrive
-                        if clock is not None:  # the queue counts as a pause
-                            clock.stopped(arrive, now, 0.0)
-                        rec(v, k, s, arrive, now, now, energy, energy, True, seq, detour_s,
-                            detour_m)  # fmt: skip
-                        balks += 1
-                        left = energy - e_leg
-                        if left >= margin:
-                            break  # comfortable without charging: drive on
-                        if (
-                            balks <= s_set.max_balks_per_leg
-                            and self.where(
-                                self._choice(
-                                    m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried
-                                )
-                            )
-                            >= 0
-                        ):
-                            continue  # another station is within reach
-                        if left >= reserve:
-                            break  # the destination is within reach: drive on
-                        return t_leg, e_leg, l_leg, True
-                else:
-                    yield req
-            start = env.now
-            acc[3] += start - arrive
-            e1 = min(cap, max(energy, self.how_much(energy, cap, e_leg + margin)))
-            dt = self._profile(m, s).time_s(energy, e1)
-            if dt > 0:
-                yield env.timeout(dt)
-            res.release(req)
-            present[s] -= 1
-            E[v] = e1
-            self.charged[v] += e1 - energy
-            rec(v, k, s, arrive, start, env.now, energy, e1, False, seq, detour_s, detour_m)
-            acc[2] += 1
-            acc[4] += dt
-            stops += 1
-            if clock is not None:  # a long enough stop is the driver's break
-                extra = clock.stopped(arrive, env.now, t_leg)
-                if extra > 0:
-                    yield env.timeout(extra)
-            if stops >= s_set.max_stops_per_leg or e1 - e_leg >= reserve:
-                break
-        return t_leg, e_leg, l_leg, False
