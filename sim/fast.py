@@ -318,13 +318,16 @@ def _write_back(
     to_events: np.ndarray,
 ) -> None:
     # vehicles settled wholly or up to a later leg: their state at start_k goes to the engine
+    # whole columns at once (in place: the lists keep their identity), no step per vehicle
     idx = np.flatnonzero(start_k > k0)
     for name, arr in (("E", E), ("charged", charged), ("consumed", consumed)):
         target: list[float] = getattr(eng, name)
-        for i, x in zip(idx.tolist(), arr[idx].tolist(), strict=True):
-            target[i] = x
-    for i, kk in zip(idx.tolist(), (start_k[idx] - 1).tolist(), strict=True):
-        eng.cur_trip[i] = kk
+        merged = np.asarray(target, dtype=float)
+        merged[idx] = arr[idx]
+        target[:] = merged.tolist()
+    cur = np.asarray(eng.cur_trip, dtype=np.int64)
+    cur[idx] = start_k[idx] - 1
+    eng.cur_trip[:] = cur.tolist()
     n_trips = 0
     if trips:
         cat: dict[str, Any] = {c: np.concatenate([t[c] for t in trips]) for c in trips[0]}
