@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import NORMAL, Event, EventPriority
+from simpy.events import NORMAL, URGENT, Event, EventPriority, Process
 
 from sim.policies import StationChoice
 from sim.routes import RouteTables, congested
@@ -219,23 +219,57 @@ class OrderedEnvironment(CountingEnvironment):
         self._sub = 0
 
     def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: float = 0) -> None:
-        """Schedule ``event`` ``delay`` after now (see :class:`OrderedEnvironment`)."""
-        self.scheduled += 1
+        """Schedule ``event`` ``delay`` after now (see :class:`OrderedEnvironment`).
+
+        The successful end of a process nobody waits on (a vehicle) is not queued: it would
+        be processed with no callback, scheduling nothing; it keeps its rank, so the keys of
+        the other events do not change. A failed process is queued (its error surfaces)."""
         sub = self._sub
         self._sub = sub + 1
+        if event.__class__ is Process and event._ok and not event.callbacks:
+            return
+        self.scheduled += 1
         queue: list[Any] = self._queue
         heappush(queue, (self._now + delay, priority, self._cur, sub, event))
 
-    def schedule_chain(self, event: Event, times: Sequence[float]) -> None:
-        """Schedule ``event`` at ``times[-1]`` as the last of a chain of ``NORMAL`` events at
-        ``times`` started by the event being processed, each the only event its
-        predecessor's step scheduled (a vehicle's own waits and legs). Counts one event."""
-        parent = self._cur
-        for t in times[:-1]:
-            parent = (t, NORMAL, parent, 0)
-        self.scheduled += 1
+    def start_process(
+        self, generator: Generator[Event, Any, Any], times: Sequence[float]
+    ) -> Process:
+        """A process whose first step runs at ``times[-1]``, placed as SimPy would place it
+        after its ``Initialize`` (scheduled now, ``URGENT``) and a chain of ``NORMAL``
+        events at ``times`` each scheduled alone by its predecessor's step (the vehicle's
+        departure wait, or its waits and legs settled by :mod:`sim.fast`). Neither the
+        ``Initialize`` nor the chain is queued: one entry, with the key the last of them
+        would have. Counts one event."""
+        proc = Process.__new__(Process)
+        Event.__init__(proc, self)
+        proc._generator = generator
+        first = Event(self)
+        first._ok = True
+        first._value = None
+        first.callbacks.append(proc._resume)  # type: ignore[union-attr]
+        proc._target = first
         sub = self._sub
         self._sub = sub + 1
+        self.schedule_chain(first, times, parent=(self._now, URGENT, self._cur, sub))
+        return proc
+
+    def schedule_chain(
+        self, event: Event, times: Sequence[float], *, parent: tuple | None = None
+    ) -> None:
+        """Schedule ``event`` at ``times[-1]`` as the last of a chain of ``NORMAL`` events at
+        ``times`` started by the event being processed (or by ``parent``, a key), each the
+        only event its predecessor's step scheduled. Counts one event."""
+        if parent is None:
+            parent = self._cur
+            sub = self._sub
+            self._sub = sub + 1
+        else:
+            sub = 0
+        for t in times[:-1]:
+            parent = (t, NORMAL, parent, sub)
+            sub = 0
+        self.scheduled += 1
         queue: list[Any] = self._queue
         heappush(queue, (times[-1], NORMAL, parent, sub, event))
 

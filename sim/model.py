@@ -331,13 +331,19 @@ class Engine(StopsMixin):
             self.event_vehicles = len(event_veh)
             start_k, chains = plan.start_k, plan.chains
             self.late_vehicles = int((plan.to_events & (start_k > np.asarray(self.v_k0))).sum())
+            depart, k0s = self.depart, self.v_k0
+            ordered = env if isinstance(env, OrderedEnvironment) else None
             for v in event_veh:
                 k = int(start_k[v])
                 chain = chains.get(v)
-                if chain:
-                    proc(self._vehicle_from(v, k, chain))
-                else:  # from time 0 (at its first leg, or at a later one reached without events)
-                    proc(self._vehicle(v, k if k > self.v_k0[v] else -1))
+                if chain:  # late start (only on the ordered environment, see above)
+                    assert ordered is not None
+                    ordered.start_process(self._vehicle(v, k), chain)
+                elif ordered is not None and k == k0s[v] and depart[k] > 0.0:
+                    # from time 0: its first step is the departure (the wait's timeout key)
+                    ordered.start_process(self._vehicle(v, k), (depart[k],))
+                else:  # at time 0 (a later leg reached without events, or leaving at 0)
+                    proc(self._vehicle(v, k if k > k0s[v] else -1))
         else:
             self.event_vehicles = self.n_veh
             for v in range(self.n_veh):
@@ -353,20 +359,6 @@ class Engine(StopsMixin):
             self.events,
             time.perf_counter() - t0,
         )
-
-    def _vehicle_from(self, v: int, k: int, chain: list[float]) -> Generator[Event, Any, None]:
-        """Process of vehicle ``v`` whose legs before ``k`` were settled by :mod:`sim.fast`:
-        one event at ``chain[-1]`` (the departure time of leg ``k``) placed among
-        simultaneous events as the last of its settled waits and legs at ``chain``
-        (:meth:`OrderedEnvironment.schedule_chain`), then the chain from leg ``k``."""
-        env = self.env
-        assert isinstance(env, OrderedEnvironment)  # run() picks it for the fast path
-        ev = Event(env)
-        ev._ok = True
-        ev._value = None
-        env.schedule_chain(ev, chain)
-        yield ev
-        yield from self._vehicle(v, k)
 
     def _vehicle(self, v: int, k_start: int = -1) -> Generator[Event, Any, None]:
         """Process of vehicle ``v`` (from leg ``k_start``, default its first, with the state

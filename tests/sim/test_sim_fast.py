@@ -176,7 +176,7 @@ def test_late_start_keeps_the_full_engines_order_of_simultaneous_events(monkeypa
     # ancestry) puts car 0 first among the 08:00 events, and the results differ
     from sim._engine_util import OrderedEnvironment
 
-    def naive(self, event, times):
+    def naive(self, event, times, parent=None):
         self.scheduled += 1
         self._sub += 1
         import heapq
