@@ -107,17 +107,18 @@ class StopsMixin(RowsMixin):
                 ok_fr = self.compat[m] & (fr[0] < INF) & (fr[2] <= lim)
                 self._from_ok[(m, prow_dest, h)] = ok_fr
             mask = ok_fr & ok_to & (to[2] <= energy)
-            if tried:
-                mask[list(tried)] = False
-            if mask.any():
-                # MinDetour.choose on its "finish" branch, operation for operation
-                d_fin = np.where(mask, to[0] + fr[0] - t_direct, INF)
-                best = int(np.argmin(d_fin))
+            for i in tried:
+                mask[i] = False
+            # MinDetour.choose on its "finish" branch, operation for operation (the detours
+            # of the masked stations are finite, so an empty mask shows as an inf minimum)
+            d_fin = np.where(mask, to[0] + fr[0] - t_direct, INF)
+            best = int(d_fin.argmin())
+            if d_fin[best] < INF:
                 present, plugs = self.st_present, self.st_plugs_arr
                 if policy.queue_aware and present[best] >= plugs[best]:
                     wait = np.maximum(present - plugs + 1, 0) * (policy.session_s / plugs)
                     near = d_fin <= d_fin[best] + policy.max_extra_detour_s
-                    return int(np.argmin(np.where(near, d_fin + wait, INF))), to, fr
+                    return int(np.where(near, d_fin + wait, INF).argmin()), to, fr
                 return best, to, fr
         c = self._choice(m, prow_cur, prow_dest, t_direct, e_direct, energy, cap, tried)
         return int(self.where(c)), to, fr
