@@ -147,7 +147,7 @@ def next_charger_kwh(
             # one row per distinct (destination, hour): every element is computed by the
             # same elementwise operations as per trip, so the values are identical
             cols = np.flatnonzero(eng.compat[m])
-            uniq, inv = np.unique(rows[sel] * 24 + hours[sel], return_inverse=True)
+            uniq, inv = _dense_unique(rows[sel] * 24 + hours[sel], int(r.prow.max() + 1) * 24)
             u_row, u_h = uniq // 24, uniq % 24
             ix = np.ix_(u_row, cols)
             length = r.to_l[ix]
@@ -157,8 +157,11 @@ def next_charger_kwh(
             out[sel] = mdl.energy_kwh(length, t, eng.temp).min(axis=1)[inv.ravel()]
         hs = sel[has_home[sel]]
         if hs.size and eng.home_prof[m] is not None:
-            trio = np.stack([dest[hs], home[hs], hours[hs]], axis=1)
-            u, inv = np.unique(trio, axis=0, return_inverse=True)
+            # (destination, home, hour) as one integer: a 1-D unique, not a row-wise one
+            n_nodes = int(r.prow.size)
+            code = (dest[hs].astype(np.int64) * n_nodes + home[hs]) * 24 + hours[hs]
+            uc, inv = np.unique(code, return_inverse=True)
+            u = np.stack([uc // 24 // n_nodes, uc // 24 % n_nodes, uc % 24], axis=1)
             legs = r.legs(u[:, 0], u[:, 1], by_class=eng.by_class)
             l_h = legs[1]
             t_h = congested(legs[0], legs[2] if eng.by_class else None, eng.hour_factors, u[:, 2])
@@ -166,6 +169,16 @@ def next_charger_kwh(
             out[hs] = np.minimum(out[hs], e_h)
     out[np.arange(n_t) == k1_of - 1] = 0.0
     return out
+
+
+def _dense_unique(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for integer keys in ``[0, size)`` by a
+    presence table (no sort): the same sorted unique values and inverse."""
+    seen = np.zeros(size, dtype=bool)
+    seen[keys] = True
+    uniq = np.flatnonzero(seen)
+    rank = np.cumsum(seen) - 1
+    return uniq, rank[keys]
 
 
 class CountingEnvironment(simpy.Environment):

@@ -80,19 +80,22 @@ class Engine(StopsMixin):
         self.model_keys = keys
         self.models = [vehicles[k] for k in keys]
         # ---- vehicles: contiguous trip ranges (trips are sorted by vehicle, chain_seq)
-        vid = trips["vehicle_id"].to_numpy()
+        # vehicle ids compared as integer codes (a hash pass, not a Python object per trip)
+        vid: np.ndarray = pd.factorize(trips["vehicle_id"])[0]
+        if (vid < 0).any():  # missing ids: compared as objects (each its own vehicle), as ever
+            vid = trips["vehicle_id"].to_numpy()
         n_t = len(trips)
         starts = (
             np.flatnonzero(np.r_[True, vid[1:] != vid[:-1]]) if n_t else np.empty(0, dtype=np.int64)
         )
         ends = np.r_[starts[1:], n_t] if n_t else np.empty(0, dtype=np.int64)
         self.n_veh = starts.size
-        self.vehicle_ids = vid[starts] if n_t else np.empty(0)
+        self.vehicle_ids = trips["vehicle_id"].iloc[starts].to_numpy() if n_t else np.empty(0)
         self.v_k0, self.v_k1 = starts.tolist(), ends.tolist()
-        v_model = trips["vehicle_model"].to_numpy()[starts] if n_t else np.empty(0, dtype=object)
         # per-model constants looked up by index (no Python call per vehicle or trip)
         key_index = pd.Index(keys)
-        v_m_arr = key_index.get_indexer(v_model).astype(np.int64)
+        trip_m = key_index.get_indexer(trips["vehicle_model"]).astype(np.int64)
+        v_m_arr = trip_m[starts] if n_t else np.empty(0, dtype=np.int64)
         caps = np.asarray([mdl.usable_kwh(temp) for mdl in self.models], dtype=float)
         self.v_m = v_m_arr.tolist()
         self.v_cap = caps[v_m_arr].tolist() if n_t else []
@@ -132,7 +135,6 @@ class Engine(StopsMixin):
         hours = (depart // 3600.0 % 24).astype(np.int64)
         t_cong = congested(legs[0], legs[2] if by_class else None, self.hour_factors, hours)
         t_leg, e_leg = np.empty(n_t), np.empty(n_t)
-        trip_m = key_index.get_indexer(trips["vehicle_model"].to_numpy()).astype(np.int64)
         for m, mdl in enumerate(self.models):
             sel = trip_m == m
             t_leg[sel] = mdl.drive_time_s(l_raw[sel], t_cong[sel])
