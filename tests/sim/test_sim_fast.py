@@ -335,3 +335,20 @@ def test_patience_ending_on_a_release_keeps_the_full_engines_outcome(monkeypatch
         seed=0,
     )
     assert "balked" in wrong.sessions["status"].tolist()
+
+
+def test_trips_already_in_chain_order_skip_the_sort_and_give_the_same_table():
+    """validate_trips leaves rows already in (vehicle_id, chain_seq, depart_s) order as they
+    are (no sort) and sorts the others: both give the same table."""
+    from sim.inputs import _chain_sorted, validate_trips
+
+    net, _, trips, _ = _tie_case()
+    trips = pd.concat([trips, trips.assign(vehicle_id=trips["vehicle_id"] + 10)])
+    trips["vehicle_id"] = "v" + trips["vehicle_id"].astype(str)
+    ordered = trips.sort_values(["vehicle_id", "chain_seq"]).reset_index(drop=True)
+    shuffled = ordered.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    assert _chain_sorted(ordered) and not _chain_sorted(shuffled)
+    assert not _chain_sorted(ordered.assign(vehicle_id=[None, *ordered["vehicle_id"][1:]]))
+    vehicles = builtin_models()
+    a, b = validate_trips(net, ordered, vehicles), validate_trips(net, shuffled, vehicles)
+    pd.testing.assert_frame_equal(a.drop(columns="trip_id"), b.drop(columns="trip_id"))
