@@ -75,6 +75,34 @@ class RowsMixin:
             self._from_rows[key] = row
         return row
 
+    def prefill_rows(self, m: np.ndarray, rows_to: np.ndarray, rows_from: np.ndarray,
+                     hours: np.ndarray) -> None:  # fmt: skip
+        """Fill the row caches for decisions known ahead (the fast path's first public
+        decisions: model, origin and destination rows, hour of departure) in one vectorised
+        pass per (model, hour) instead of one call per row. Every element goes through the
+        same elementwise operations as in :meth:`_to_row` / :meth:`_from_row` (no
+        reduction, no transcendental function), so the cached rows are the same floats;
+        a key the decision does not use is merely unused."""
+        r = self.routes
+        for (mm, h), sel in _groups(m, hours):
+            mdl = self.models[mm]
+            for rows, cache, tt, ll, tcc in (
+                (rows_to[sel], self._to_rows, r.to_t, r.to_l, r.to_tc),
+                (rows_from[sel], self._from_rows, r.from_t, r.from_l, r.from_tc),
+            ):
+                todo = np.asarray(
+                    [p for p in np.unique(rows).tolist() if (mm, p, h) not in cache],
+                    dtype=np.int64,
+                )
+                if todo.size == 0:
+                    continue
+                length = ll[todo]
+                tc = tcc[:, todo] if tcc is not None and self.by_class else None
+                t = mdl.drive_time_s(length, congested(tt[todo], tc, self.hour_factors, h))
+                e = mdl.energy_kwh(length, t, self.temp)
+                for i, p in enumerate(todo.tolist()):
+                    cache[(mm, p, h)] = (t[i], length[i], e[i])
+
     def _choice(
         self,
         m: int,
@@ -169,6 +197,19 @@ def next_charger_kwh(
             out[hs] = np.minimum(out[hs], e_h)
     out[np.arange(n_t) == k1_of - 1] = 0.0
     return out
+
+
+def _groups(m: np.ndarray, h: np.ndarray) -> list[tuple[tuple[int, int], np.ndarray]]:
+    """Positions of each distinct (model, hour) pair."""
+    key = m.astype(np.int64) * 24 + h
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    cuts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]]) if ks.size else np.empty(0, np.int64)
+    ends = np.r_[cuts[1:], ks.size]
+    return [
+        ((int(ks[a]) // 24, int(ks[a]) % 24), order[a:b])
+        for a, b in zip(cuts.tolist(), ends.tolist(), strict=True)
+    ]
 
 
 def _dense_unique(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -456,6 +456,31 @@ def settle_tail(eng: Engine, v: int, k: int, now: float) -> bool:
     return True
 
 
+def first_rows(eng: Engine, veh: np.ndarray, start_k: np.ndarray) -> None:
+    """Station rows of the event vehicles' first unsettled legs at their departure hour,
+    computed ahead in one vectorised pass (:meth:`sim._engine_util.RowsMixin.prefill_rows`):
+    most first public decisions are taken there; the others compute theirs when taken."""
+    k = start_k[veh]
+    live = k < np.asarray(eng.v_k1, dtype=np.int64)[veh]
+    if not eng.n_st or not live.any():
+        return
+    veh, k = veh[live], k[live]
+    dep = np.asarray(eng.depart)[k]
+    # the engine's hour of a decision at ``dep``: int(now // 3600) % 24 (0 without factors)
+    hours = (
+        (dep // 3600.0).astype(np.int64) % 24
+        if eng.settings.time_factors
+        else np.zeros(k.size, dtype=np.int64)
+    )
+    prow = eng.routes.prow
+    eng.prefill_rows(
+        np.asarray(eng.v_m, dtype=np.int64)[veh],
+        prow[np.asarray(eng.origin, dtype=np.int64)[k]],
+        prow[np.asarray(eng.dest, dtype=np.int64)[k]],
+        hours,
+    )
+
+
 INF = float("inf")
 
-__all__ = ["Plan", "needs_vector", "settle", "settle_tail"]
+__all__ = ["Plan", "first_rows", "needs_vector", "settle", "settle_tail"]

@@ -34,7 +34,7 @@ from sim._engine_util import (
 )
 from sim._stops import StopsMixin
 from sim.driving_rules import RULES, DriverClock
-from sim.fast import settle, settle_tail
+from sim.fast import first_rows, settle, settle_tail
 from sim.policies import SocThreshold
 from sim.records import DriveLog, SessionLog, TripLog
 from sim.routes import RouteTables, congested, shared_tables
@@ -337,6 +337,7 @@ class Engine(StopsMixin):
             start_k, chains = plan.start_k, plan.chains
             self.late_vehicles = int((plan.to_events & (start_k > np.asarray(self.v_k0))).sum())
             depart, k0s = self.depart, self.v_k0
+            first_rows(self, np.asarray(event_veh, dtype=np.int64), start_k)
             ordered = env if isinstance(env, OrderedEnvironment) else None
             for v in event_veh:
                 k = int(start_k[v])
