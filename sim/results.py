@@ -169,8 +169,8 @@ def build_result(eng: Engine) -> SimulationResult:
 
 
 def _trips_table(eng: Engine) -> pd.DataFrame:
-    df = eng.trips.copy()
-    n = len(df)
+    n = len(eng.trips)
+    depart = eng.trips["depart_s"].to_numpy(dtype=float)
     log = eng.trip_log
     status = np.full(n, NOT_STARTED, dtype=np.int64)
     values = [c for c in log.COLUMNS if c not in ("k", "status")]
@@ -193,36 +193,47 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
     status[_ranges(cur[unroutable] + 1, k1_v[unroutable])] = CANCELLED
     status[cur[in_progress]] = IN_PROGRESS
     cap = np.repeat(np.asarray(eng.v_cap), np.asarray(eng.v_k1) - np.asarray(eng.v_k0))
-    df["departed_s"] = out["departed_s"]
-    df["arrived_s"] = out["arrived_s"]
-    df["status"] = pd.Categorical.from_codes(
-        status, categories=[TRIP_STATUS[i] for i in range(len(TRIP_STATUS))]
-    )
-    cause = np.nan_to_num(out["cause"], nan=0.0).astype(np.int64)
-    df["strand_cause"] = pd.Categorical.from_codes(
-        cause, categories=[STRAND_CAUSE[i] for i in range(len(STRAND_CAUSE))]
-    )
-    df["measured"] = df["depart_s"].to_numpy(dtype=float) >= eng.settings.warmup_s
-    df["distance_km"] = out["driven_m"] / 1000.0
-    df["direct_km"] = eng.direct_m / 1000.0
-    # driven >= direct (shortest path); summing legs in another order leaves -1e-12 km, which
-    # reports printed as "-0.000"
-    df["detour_km"] = np.where(
-        status == COMPLETED, np.maximum(df["distance_km"] - df["direct_km"], 0.0), np.nan
-    )
-    df["energy_kwh"] = out["energy_kwh"]
-    df["soc_depart"] = out["e_dep"] / cap
-    df["soc_arrive"] = out["e_arr"] / cap
-    df["charging_stops"] = out["charging_stops"]
-    df["wait_s"] = out["wait_s"]
-    df["charge_s"] = out["charge_s"]
-    # pauses added by driving-time rules (sim.driving_rules): 0 for vehicles without them
-    df["break_s"] = out["break_s"]
-    df["rest_s"] = out["rest_s"]
-    df["delay_s"] = np.where(
-        status == COMPLETED, df["arrived_s"] - df["depart_s"] - np.asarray(eng.t_leg), np.nan
-    )
-    return df
+    distance_km = out["driven_m"] / 1000.0
+    direct_km = eng.direct_m / 1000.0
+    cols = {
+        "departed_s": out["departed_s"],
+        "arrived_s": out["arrived_s"],
+        "status": pd.Categorical.from_codes(
+            status, categories=[TRIP_STATUS[i] for i in range(len(TRIP_STATUS))]
+        ),
+        "strand_cause": pd.Categorical.from_codes(
+            np.nan_to_num(out["cause"], nan=0.0).astype(np.int64),
+            categories=[STRAND_CAUSE[i] for i in range(len(STRAND_CAUSE))],
+        ),
+        "measured": depart >= eng.settings.warmup_s,
+        "distance_km": distance_km,
+        "direct_km": direct_km,
+        # driven >= direct (shortest path); summing legs in another order leaves -1e-12 km,
+        # which reports printed as "-0.000"
+        "detour_km": np.where(
+            status == COMPLETED, np.maximum(distance_km - direct_km, 0.0), np.nan
+        ),
+        "energy_kwh": out["energy_kwh"],
+        "soc_depart": out["e_dep"] / cap,
+        "soc_arrive": out["e_arr"] / cap,
+        "charging_stops": out["charging_stops"],
+        "wait_s": out["wait_s"],
+        "charge_s": out["charge_s"],
+        # pauses added by driving-time rules (sim.driving_rules): 0 for vehicles without them
+        "break_s": out["break_s"],
+        "rest_s": out["rest_s"],
+        "delay_s": np.where(
+            status == COMPLETED, out["arrived_s"] - depart - np.asarray(eng.t_leg), np.nan
+        ),
+    }
+    base = eng.trips
+    if base.columns.isin(list(cols)).any():  # input columns named like results: replaced
+        df = base.copy()
+        for name, col in cols.items():
+            df[name] = col
+        return df
+    # one concatenation instead of a column insertion (and block) per result column
+    return pd.concat([base, pd.DataFrame(cols, index=base.index)], axis=1)
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
