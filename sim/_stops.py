@@ -15,8 +15,8 @@ Two generators with the same decisions and the same records:
     goes to the reference call. After a balk, the reference asks the policy whether another
     station is within reach and, when so, asks again with the very same arguments at the
     same instant (no event in between, so occupancy and hour are the same): the fast path
-    reuses the first answer. The *where* policy must be a pure function of its input for
-    this, which the built-in policies are; custom policies get the reference calls.
+    reuses the first answer (the built-in policy is a pure function of its input); custom
+    policies are asked twice, as by the reference.
   - *Patience*: the reference's ``request | timeout`` schedules the timeout ``T`` and, when
     the first of the two is processed, the ``Condition`` event ``C`` (the first event that
     step schedules, as the only callback after the resource's own), which resumes the
@@ -319,6 +319,8 @@ class StopsMixin(RowsMixin):
                                 m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried, policy
                             )
                             if ahead[0] >= 0:
+                                if policy is None:  # custom policy: asked again, as the
+                                    ahead = None  # reference does
                                 continue  # another station is within reach
                             ahead = None
                         if left >= reserve:

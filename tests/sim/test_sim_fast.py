@@ -352,3 +352,42 @@ def test_trips_already_in_chain_order_skip_the_sort_and_give_the_same_table():
     vehicles = builtin_models()
     a, b = validate_trips(net, ordered, vehicles), validate_trips(net, shuffled, vehicles)
     pd.testing.assert_frame_equal(a.drop(columns="trip_id"), b.drop(columns="trip_id"))
+
+
+class _CountingWhere:
+    """A custom *where* policy (MinDetour's choice ignoring queues, counted): the fast path
+    must call it exactly as often, in the same decisions, as the reference."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def choose(self, c):
+        from sim.policies import MinDetour
+
+        self.calls += 1
+        return MinDetour(queue_aware=False).choose(c)
+
+
+def test_custom_where_policy_is_asked_as_often_as_by_the_reference():
+    net, stations, trips, cfg = _tie_at_patience_end()
+    # a second station past the destination: after balking at the first, a driver is
+    # offered it (the reference asks the policy twice there)
+    second = pd.DataFrame({"station_id": ["T"], "node": [2], "plugs": [1], "power_kw": [60.0]})
+    stations = pd.concat([stations, second], ignore_index=True)
+    counts = {}
+    runs = {}
+    for engine in ("fast", "full"):
+        where = _CountingWhere()
+        policy = dataclasses.replace(cfg.policy, where=where)
+        runs[engine] = simulate(
+            net,
+            stations,
+            trips,
+            vehicles=_VEHICLES,
+            settings=dataclasses.replace(cfg, policy=policy, max_wait_s=60.0, engine=engine),
+            seed=0,
+        )
+        counts[engine] = where.calls
+    assert_same_results(runs["fast"], runs["full"])
+    assert (runs["full"].sessions["status"] == "balked").any()  # the post-balk question ran
+    assert counts["fast"] == counts["full"] > 2
