@@ -1,4 +1,5 @@
-"""Public charging stops of one leg (the station-visit logic of :class:`sim.model.Engine`).
+"""Charging of one vehicle in :class:`sim.model.Engine`: public charging stops of a leg (the
+station-visit logic), the station charge profiles, and home/depot charging.
 
 Two generators with the same decisions and the same records:
 
@@ -40,6 +41,7 @@ from simpy.events import NORMAL, Event
 
 from sim._engine_util import OrderedEnvironment, RowsMixin
 from sim.policies import MinDetour, StationChoice
+from sim.vehicles import ChargeProfile, VehicleModel
 
 INF = math.inf
 
@@ -69,7 +71,49 @@ class StopsMixin(RowsMixin):
 
     # provided by the engine
     _drive: Callable[[int, float], float]
-    _profile: Callable[[int, int], Any]
+    models: list[VehicleModel]
+    temp: float
+    st_power: list[float]
+    _profiles: dict[tuple[int, int], ChargeProfile]
+    home_prof: list[ChargeProfile | None]
+    v_k1: list[int]
+    depart: list[float]
+    sim_end: float
+
+    # ------------------------------------------------------------------ charge profiles
+    def _profile(self, m: int, s: int) -> ChargeProfile:
+        key = (m, s)
+        prof = self._profiles.get(key)
+        if prof is None:
+            mdl = self.models[m]
+            dc = self.st_dc[s]
+            pack = (
+                mdl.pack_temp_c(self.temp, precondition=self.settings.precondition) if dc else None
+            )
+            prof = mdl.charge_profile(self.st_power[s], dc=dc, temp_c=self.temp, pack_temp_c=pack)
+            self._profiles[key] = prof
+        return prof
+
+    def _home_charge(self, v: int, k: int, m: int, cap: float) -> None:
+        """Charge at home/depot until the next departure (no events needed: nothing else
+        competes for a private charger)."""
+        prof = self.home_prof[m]
+        energy = self.E[v]
+        target = self.settings.home_target_soc * cap
+        if prof is None or energy >= target:
+            return
+        now = self.env.now
+        nxt = self.depart[k + 1] if k + 1 < self.v_k1[v] else self.sim_end
+        dwell = nxt - now
+        if dwell <= 0:
+            return
+        dt = prof.time_s(energy, target)
+        e1 = target
+        if dt > dwell:
+            e1, dt = prof.energy_after(energy, dwell), dwell
+        self.E[v] = e1
+        self.charged[v] += e1 - energy
+        self.session_log.add(v, k, -1, now, now, now + dt, energy, e1, False, -1, 0.0, 0.0)
 
     def _fast_where(self) -> MinDetour | None:
         """The built-in *where* policy :meth:`_pick` replicates, or None (reference calls)."""

@@ -275,19 +275,6 @@ class Engine(StopsMixin):
             else None
         )
 
-    def _profile(self, m: int, s: int) -> ChargeProfile:
-        key = (m, s)
-        prof = self._profiles.get(key)
-        if prof is None:
-            mdl = self.models[m]
-            dc = self.st_dc[s]
-            pack = (
-                mdl.pack_temp_c(self.temp, precondition=self.settings.precondition) if dc else None
-            )
-            prof = mdl.charge_profile(self.st_power[s], dc=dc, temp_c=self.temp, pack_temp_c=pack)
-            self._profiles[key] = prof
-        return prof
-
     def _drive(self, v: int, drive_s: float) -> float:
         """Elapsed seconds of ``drive_s`` of driving by vehicle ``v`` from now: the driving
         plus the breaks and daily rests its driving-time rules insert (none without rules)."""
@@ -487,24 +474,3 @@ class Engine(StopsMixin):
             self.charged[v] += target - e
             self.session_log.add(v, k, RECOVERY, now, now, end, e, target, False, -1, 0.0, 0.0)
         return nk
-
-    def _home_charge(self, v: int, k: int, m: int, cap: float) -> None:
-        """Charge at home/depot until the next departure (no events needed: nothing else
-        competes for a private charger)."""
-        prof = self.home_prof[m]
-        energy = self.E[v]
-        target = self.settings.home_target_soc * cap
-        if prof is None or energy >= target:
-            return
-        now = self.env.now
-        nxt = self.depart[k + 1] if k + 1 < self.v_k1[v] else self.sim_end
-        dwell = nxt - now
-        if dwell <= 0:
-            return
-        dt = prof.time_s(energy, target)
-        e1 = target
-        if dt > dwell:
-            e1, dt = prof.energy_after(energy, dwell), dwell
-        self.E[v] = e1
-        self.charged[v] += e1 - energy
-        self.session_log.add(v, k, -1, now, now, now + dt, energy, e1, False, -1, 0.0, 0.0)
