@@ -559,7 +559,10 @@ def render(res: dict) -> str:
         "`engine: full` = today's implementation (every vehicle a SimPy process); `engine: fast` ="
         " legs settled without events: in numpy up to a vehicle's first public decision (whole"
         " vehicles when there is none; the others start in SimPy at that leg, *late start*) and,"
-        " after its last public visit, by a scalar replay (*tail*); the rest as SimPy events."
+        " after its last public visit, by a scalar replay (*tail*); the rest as SimPy events on"
+        " a genealogical event order (processes start with one queue entry at their first"
+        " step, a queue's patience is one entry at its Condition's place, the *where* choice"
+        " without per-call objects and reused after a balk; no cyclic GC during the run)."
         " Same inputs, same process, fresh route tables for each.",
         "",
         "| scenario | trips settled in numpy | vehicles started late | tails settled (vehicles / trips) |",

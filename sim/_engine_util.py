@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import NORMAL, Event, EventPriority
+from simpy.events import NORMAL, URGENT, Event, EventPriority, Process
 
 from sim.policies import StationChoice
 from sim.routes import RouteTables, congested
@@ -74,6 +74,34 @@ class RowsMixin:
             row = (t, length, mdl.energy_kwh(length, t, self.temp))
             self._from_rows[key] = row
         return row
+
+    def prefill_rows(self, m: np.ndarray, rows_to: np.ndarray, rows_from: np.ndarray,
+                     hours: np.ndarray) -> None:  # fmt: skip
+        """Fill the row caches for decisions known ahead (the fast path's first public
+        decisions: model, origin and destination rows, hour of departure) in one vectorised
+        pass per (model, hour) instead of one call per row. Every element goes through the
+        same elementwise operations as in :meth:`_to_row` / :meth:`_from_row` (no
+        reduction, no transcendental function), so the cached rows are the same floats;
+        a key the decision does not use is merely unused."""
+        r = self.routes
+        for (mm, h), sel in _groups(m, hours):
+            mdl = self.models[mm]
+            for rows, cache, tt, ll, tcc in (
+                (rows_to[sel], self._to_rows, r.to_t, r.to_l, r.to_tc),
+                (rows_from[sel], self._from_rows, r.from_t, r.from_l, r.from_tc),
+            ):
+                todo = np.asarray(
+                    [p for p in np.unique(rows).tolist() if (mm, p, h) not in cache],
+                    dtype=np.int64,
+                )
+                if todo.size == 0:
+                    continue
+                length = ll[todo]
+                tc = tcc[:, todo] if tcc is not None and self.by_class else None
+                t = mdl.drive_time_s(length, congested(tt[todo], tc, self.hour_factors, h))
+                e = mdl.energy_kwh(length, t, self.temp)
+                for i, p in enumerate(todo.tolist()):
+                    cache[(mm, p, h)] = (t[i], length[i], e[i])
 
     def _choice(
         self,
@@ -147,7 +175,7 @@ def next_charger_kwh(
             # one row per distinct (destination, hour): every element is computed by the
             # same elementwise operations as per trip, so the values are identical
             cols = np.flatnonzero(eng.compat[m])
-            uniq, inv = np.unique(rows[sel] * 24 + hours[sel], return_inverse=True)
+            uniq, inv = _dense_unique(rows[sel] * 24 + hours[sel], int(r.prow.max() + 1) * 24)
             u_row, u_h = uniq // 24, uniq % 24
             ix = np.ix_(u_row, cols)
             length = r.to_l[ix]
@@ -157,8 +185,11 @@ def next_charger_kwh(
             out[sel] = mdl.energy_kwh(length, t, eng.temp).min(axis=1)[inv.ravel()]
         hs = sel[has_home[sel]]
         if hs.size and eng.home_prof[m] is not None:
-            trio = np.stack([dest[hs], home[hs], hours[hs]], axis=1)
-            u, inv = np.unique(trio, axis=0, return_inverse=True)
+            # (destination, home, hour) as one integer: a 1-D unique, not a row-wise one
+            n_nodes = int(r.prow.size)
+            code = (dest[hs].astype(np.int64) * n_nodes + home[hs]) * 24 + hours[hs]
+            uc, inv = np.unique(code, return_inverse=True)
+            u = np.stack([uc // 24 // n_nodes, uc // 24 % n_nodes, uc % 24], axis=1)
             legs = r.legs(u[:, 0], u[:, 1], by_class=eng.by_class)
             l_h = legs[1]
             t_h = congested(legs[0], legs[2] if eng.by_class else None, eng.hour_factors, u[:, 2])
@@ -166,6 +197,29 @@ def next_charger_kwh(
             out[hs] = np.minimum(out[hs], e_h)
     out[np.arange(n_t) == k1_of - 1] = 0.0
     return out
+
+
+def _groups(m: np.ndarray, h: np.ndarray) -> list[tuple[tuple[int, int], np.ndarray]]:
+    """Positions of each distinct (model, hour) pair."""
+    key = m.astype(np.int64) * 24 + h
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    cuts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]]) if ks.size else np.empty(0, np.int64)
+    ends = np.r_[cuts[1:], ks.size]
+    return [
+        ((int(ks[a]) // 24, int(ks[a]) % 24), order[a:b])
+        for a, b in zip(cuts.tolist(), ends.tolist(), strict=True)
+    ]
+
+
+def _dense_unique(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for integer keys in ``[0, size)`` by a
+    presence table (no sort): the same sorted unique values and inverse."""
+    seen = np.zeros(size, dtype=bool)
+    seen[keys] = True
+    uniq = np.flatnonzero(seen)
+    rank = np.cumsum(seen) - 1
+    return uniq, rank[keys]
 
 
 class CountingEnvironment(simpy.Environment):
@@ -219,25 +273,73 @@ class OrderedEnvironment(CountingEnvironment):
         self._sub = 0
 
     def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: float = 0) -> None:
-        """Schedule ``event`` ``delay`` after now (see :class:`OrderedEnvironment`)."""
-        self.scheduled += 1
+        """Schedule ``event`` ``delay`` after now (see :class:`OrderedEnvironment`).
+
+        The successful end of a process nobody waits on (a vehicle) is not queued: it would
+        be processed with no callback, scheduling nothing; it keeps its rank, so the keys of
+        the other events do not change. A failed process is queued (its error surfaces)."""
         sub = self._sub
         self._sub = sub + 1
+        if event.__class__ is Process and event._ok and not event.callbacks:
+            return
+        self.scheduled += 1
         queue: list[Any] = self._queue
         heappush(queue, (self._now + delay, priority, self._cur, sub, event))
 
-    def schedule_chain(self, event: Event, times: Sequence[float]) -> None:
+    def start_process(
+        self, generator: Generator[Event, Any, Any], times: Sequence[float]
+    ) -> Process:
+        """A process whose first step runs at ``times[-1]``, placed as SimPy would place it
+        after its ``Initialize`` (scheduled now, ``URGENT``) and a chain of ``NORMAL``
+        events at ``times`` each scheduled alone by its predecessor's step (the vehicle's
+        departure wait, or its waits and legs settled by :mod:`sim.fast`). Neither the
+        ``Initialize`` nor the chain is queued: one entry, with the key the last of them
+        would have. Counts one event."""
+        proc = Process.__new__(Process)
+        Event.__init__(proc, self)
+        proc._generator = generator
+        first = Event(self)
+        first._ok = True
+        first._value = None
+        first.callbacks.append(proc._resume)  # type: ignore[union-attr]
+        proc._target = first
+        sub = self._sub
+        self._sub = sub + 1
+        self.schedule_chain(first, times, parent=(self._now, URGENT, self._cur, sub))
+        return proc
+
+    def schedule_chain(
+        self, event: Event, times: Sequence[float], *, parent: tuple | None = None
+    ) -> None:
         """Schedule ``event`` at ``times[-1]`` as the last of a chain of ``NORMAL`` events at
-        ``times`` started by the event being processed, each the only event its
-        predecessor's step scheduled (a vehicle's own waits and legs). Counts one event."""
-        parent = self._cur
+        ``times`` started by the event being processed (or by ``parent``, a key), each the
+        only event its predecessor's step scheduled. Counts one event."""
+        if parent is None:
+            parent = self._cur
+            sub = self._sub
+            self._sub = sub + 1
+        else:
+            sub = 0
         for t in times[:-1]:
-            parent = (t, NORMAL, parent, 0)
+            parent = (t, NORMAL, parent, sub)
+            sub = 0
+        self.scheduled += 1
+        queue: list[Any] = self._queue
+        heappush(queue, (times[-1], NORMAL, parent, sub, event))
+
+    def schedule_patience(self, event: Event, delay: float) -> tuple:
+        """Schedule ``event`` ``delay`` after now with the key the first event scheduled by
+        a timeout ``T`` scheduled here and now would get (a ``Condition`` on ``T``, see
+        :mod:`sim._stops`); ``T`` itself is not scheduled but takes its rank among this
+        step's events. Returns ``T``'s key. Counts one event."""
         self.scheduled += 1
         sub = self._sub
         self._sub = sub + 1
+        t = self._now + delay
+        t_key = (t, NORMAL, self._cur, sub)
         queue: list[Any] = self._queue
-        heappush(queue, (times[-1], NORMAL, parent, sub, event))
+        heappush(queue, (t, NORMAL, t_key, 0, event))
+        return t_key
 
     def peek(self) -> float:
         """Time of the next scheduled event (``inf`` when none)."""

@@ -318,13 +318,16 @@ def _write_back(
     to_events: np.ndarray,
 ) -> None:
     # vehicles settled wholly or up to a later leg: their state at start_k goes to the engine
+    # whole columns at once (in place: the lists keep their identity), no step per vehicle
     idx = np.flatnonzero(start_k > k0)
     for name, arr in (("E", E), ("charged", charged), ("consumed", consumed)):
         target: list[float] = getattr(eng, name)
-        for i, x in zip(idx.tolist(), arr[idx].tolist(), strict=True):
-            target[i] = x
-    for i, kk in zip(idx.tolist(), (start_k[idx] - 1).tolist(), strict=True):
-        eng.cur_trip[i] = kk
+        merged = np.asarray(target, dtype=float)
+        merged[idx] = arr[idx]
+        target[:] = merged.tolist()
+    cur = np.asarray(eng.cur_trip, dtype=np.int64)
+    cur[idx] = start_k[idx] - 1
+    eng.cur_trip[:] = cur.tolist()
     n_trips = 0
     if trips:
         cat: dict[str, Any] = {c: np.concatenate([t[c] for t in trips]) for c in trips[0]}
@@ -453,6 +456,31 @@ def settle_tail(eng: Engine, v: int, k: int, now: float) -> bool:
     return True
 
 
+def first_rows(eng: Engine, veh: np.ndarray, start_k: np.ndarray) -> None:
+    """Station rows of the event vehicles' first unsettled legs at their departure hour,
+    computed ahead in one vectorised pass (:meth:`sim._engine_util.RowsMixin.prefill_rows`):
+    most first public decisions are taken there; the others compute theirs when taken."""
+    k = start_k[veh]
+    live = k < np.asarray(eng.v_k1, dtype=np.int64)[veh]
+    if not eng.n_st or not live.any():
+        return
+    veh, k = veh[live], k[live]
+    dep = np.asarray(eng.depart)[k]
+    # the engine's hour of a decision at ``dep``: int(now // 3600) % 24 (0 without factors)
+    hours = (
+        (dep // 3600.0).astype(np.int64) % 24
+        if eng.settings.time_factors
+        else np.zeros(k.size, dtype=np.int64)
+    )
+    prow = eng.routes.prow
+    eng.prefill_rows(
+        np.asarray(eng.v_m, dtype=np.int64)[veh],
+        prow[np.asarray(eng.origin, dtype=np.int64)[k]],
+        prow[np.asarray(eng.dest, dtype=np.int64)[k]],
+        hours,
+    )
+
+
 INF = float("inf")
 
-__all__ = ["Plan", "needs_vector", "settle", "settle_tail"]
+__all__ = ["Plan", "first_rows", "needs_vector", "settle", "settle_tail"]

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["compute_kpis", "step_peak"]
 
@@ -48,8 +49,17 @@ def compute_kpis(r: Any) -> dict[str, float]:
     span = r.span_s - w
     plug_s = float(r.stations["plugs"].sum() * span) if len(r.stations) else 0.0
     busy_s = float((charged["end_s"] - charged["start_s"]).sum())
-    cat = dict(zip(veh["vehicle_id"], veh["category"], strict=True)) if len(veh) else {}
-    is_truck = t["vehicle_id"].map(cat).isin(["truck", "bus"]).to_numpy()
+    # each trip's vehicle category by a hash join (vehicle ids are unique), no Python step
+    # per vehicle or trip
+    is_truck = np.zeros(len(t), dtype=bool)
+    ids = pd.Index(veh["vehicle_id"])
+    if len(veh) and ids.is_unique:
+        row = ids.get_indexer(t["vehicle_id"])
+        truck_v = veh["category"].isin(["truck", "bus"]).to_numpy()
+        is_truck[row >= 0] = truck_v[row[row >= 0]]
+    elif len(veh):  # repeated ids (not produced by the engine): the last one wins, as a dict
+        cat = dict(zip(veh["vehicle_id"], veh["category"], strict=True))
+        is_truck = t["vehicle_id"].map(cat).isin(["truck", "bus"]).to_numpy()
     km = np.nan_to_num(t["distance_km"].to_numpy(dtype=float))
     ice = s.ice_factor(s.ambient_temp_c) * (
         km[~is_truck].sum()

@@ -13,6 +13,7 @@ energy is applied together with the matching ``consumed`` or ``charged`` accumul
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import time
@@ -28,12 +29,12 @@ from networks.road_network import RoadNetwork
 from sim._engine_util import (
     CountingEnvironment,
     OrderedEnvironment,
-    RowsMixin,
     next_charger_kwh,
     takes_next,
 )
+from sim._stops import StopsMixin
 from sim.driving_rules import RULES, DriverClock
-from sim.fast import settle, settle_tail
+from sim.fast import first_rows, settle, settle_tail
 from sim.policies import SocThreshold
 from sim.records import DriveLog, SessionLog, TripLog
 from sim.routes import RouteTables, congested, shared_tables
@@ -52,7 +53,7 @@ NO_CAUSE, NO_CHARGER_IN_RANGE, QUEUE_ABANDONED, STARTED_BELOW_REACH = range(4)
 RECOVERY = -2  # session "station" of an overnight recovery
 
 
-class Engine(RowsMixin):
+class Engine(StopsMixin):
     """Prepared run: arrays for trips, vehicles and stations, then :meth:`run`.
 
     Built by :func:`sim.simulate`; exposed for benchmarks and tests that need the event
@@ -79,19 +80,22 @@ class Engine(RowsMixin):
         self.model_keys = keys
         self.models = [vehicles[k] for k in keys]
         # ---- vehicles: contiguous trip ranges (trips are sorted by vehicle, chain_seq)
-        vid = trips["vehicle_id"].to_numpy()
+        # vehicle ids compared as integer codes (a hash pass, not a Python object per trip)
+        vid: np.ndarray = pd.factorize(trips["vehicle_id"])[0]
+        if (vid < 0).any():  # missing ids: compared as objects (each its own vehicle), as ever
+            vid = trips["vehicle_id"].to_numpy()
         n_t = len(trips)
         starts = (
             np.flatnonzero(np.r_[True, vid[1:] != vid[:-1]]) if n_t else np.empty(0, dtype=np.int64)
         )
         ends = np.r_[starts[1:], n_t] if n_t else np.empty(0, dtype=np.int64)
         self.n_veh = starts.size
-        self.vehicle_ids = vid[starts] if n_t else np.empty(0)
+        self.vehicle_ids = trips["vehicle_id"].iloc[starts].to_numpy() if n_t else np.empty(0)
         self.v_k0, self.v_k1 = starts.tolist(), ends.tolist()
-        v_model = trips["vehicle_model"].to_numpy()[starts] if n_t else np.empty(0, dtype=object)
         # per-model constants looked up by index (no Python call per vehicle or trip)
         key_index = pd.Index(keys)
-        v_m_arr = key_index.get_indexer(v_model).astype(np.int64)
+        trip_m = key_index.get_indexer(trips["vehicle_model"]).astype(np.int64)
+        v_m_arr = trip_m[starts] if n_t else np.empty(0, dtype=np.int64)
         caps = np.asarray([mdl.usable_kwh(temp) for mdl in self.models], dtype=float)
         self.v_m = v_m_arr.tolist()
         self.v_cap = caps[v_m_arr].tolist() if n_t else []
@@ -131,7 +135,6 @@ class Engine(RowsMixin):
         hours = (depart // 3600.0 % 24).astype(np.int64)
         t_cong = congested(legs[0], legs[2] if by_class else None, self.hour_factors, hours)
         t_leg, e_leg = np.empty(n_t), np.empty(n_t)
-        trip_m = key_index.get_indexer(trips["vehicle_model"].to_numpy()).astype(np.int64)
         for m, mdl in enumerate(self.models):
             sel = trip_m == m
             t_leg[sel] = mdl.drive_time_s(l_raw[sel], t_cong[sel])
@@ -170,6 +173,8 @@ class Engine(RowsMixin):
         self._profiles: dict[tuple[int, int], ChargeProfile] = {}
         self._to_rows: dict[tuple[int, int, int], tuple] = {}
         self._from_rows: dict[tuple[int, int, int], tuple] = {}
+        self._to_ok: dict[tuple[int, int, int], np.ndarray] = {}  # sim._stops._pick
+        self._from_ok: dict[tuple[int, int, int], np.ndarray] = {}
         self.home_prof = [self._home_profile(mdl) for mdl in self.models]
         self.st_present = np.zeros(self.n_st, dtype=np.int64)
         self.st_plugs_arr = np.asarray(self.st_plugs, dtype=float)
@@ -270,19 +275,6 @@ class Engine(RowsMixin):
             else None
         )
 
-    def _profile(self, m: int, s: int) -> ChargeProfile:
-        key = (m, s)
-        prof = self._profiles.get(key)
-        if prof is None:
-            mdl = self.models[m]
-            dc = self.st_dc[s]
-            pack = (
-                mdl.pack_temp_c(self.temp, precondition=self.settings.precondition) if dc else None
-            )
-            prof = mdl.charge_profile(self.st_power[s], dc=dc, temp_c=self.temp, pack_temp_c=pack)
-            self._profiles[key] = prof
-        return prof
-
     def _drive(self, v: int, drive_s: float) -> float:
         """Elapsed seconds of ``drive_s`` of driving by vehicle ``v`` from now: the driving
         plus the breaks and daily rests its driving-time rules insert (none without rules)."""
@@ -297,8 +289,25 @@ class Engine(RowsMixin):
     # ------------------------------------------------------------------ processes
     def run(self) -> None:
         """Run the event loop; sets :attr:`events` (SimPy events scheduled, counted through
-        the public :meth:`simpy.Environment.schedule`) and timings."""
+        the public :meth:`simpy.Environment.schedule`) and timings (:attr:`run_seconds`:
+        process creation and the loop; :attr:`fast_seconds`: the numpy settling)."""
         fast = self.settings.engine == "fast"
+        t0 = time.perf_counter()
+        # fast path: no cyclic garbage collection during the run. Its passes scan every
+        # tracked object (prepared tables, processes, queue keys) and took ~40 % of the
+        # 1,000,000-trip loop's CPU; the run itself makes little cyclic garbage (~50,000
+        # objects at 1 M trips, freed by the collector once it is re-enabled)
+        collect = fast and gc.isenabled()
+        if collect:
+            gc.disable()
+        try:
+            self._run(fast)
+        finally:
+            if collect:
+                gc.enable()
+        self.run_seconds = time.perf_counter() - t0 - self.fast_seconds
+
+    def _run(self, fast: bool) -> None:
         # the fast path starts some processes in the middle of their own chain: it needs the
         # genealogical event order (same order as SimPy's, see OrderedEnvironment)
         env = OrderedEnvironment() if fast and self.late_starts else CountingEnvironment()
@@ -314,13 +323,20 @@ class Engine(RowsMixin):
             self.event_vehicles = len(event_veh)
             start_k, chains = plan.start_k, plan.chains
             self.late_vehicles = int((plan.to_events & (start_k > np.asarray(self.v_k0))).sum())
+            depart, k0s = self.depart, self.v_k0
+            first_rows(self, np.asarray(event_veh, dtype=np.int64), start_k)
+            ordered = env if isinstance(env, OrderedEnvironment) else None
             for v in event_veh:
                 k = int(start_k[v])
                 chain = chains.get(v)
-                if chain:
-                    proc(self._vehicle_from(v, k, chain))
-                else:  # from time 0 (at its first leg, or at a later one reached without events)
-                    proc(self._vehicle(v, k if k > self.v_k0[v] else -1))
+                if chain:  # late start (only on the ordered environment, see above)
+                    assert ordered is not None
+                    ordered.start_process(self._vehicle(v, k), chain)
+                elif ordered is not None and k == k0s[v] and depart[k] > 0.0:
+                    # from time 0: its first step is the departure (the wait's timeout key)
+                    ordered.start_process(self._vehicle(v, k), (depart[k],))
+                else:  # at time 0 (a later leg reached without events, or leaving at 0)
+                    proc(self._vehicle(v, k if k > k0s[v] else -1))
         else:
             self.event_vehicles = self.n_veh
             for v in range(self.n_veh):
@@ -328,29 +344,14 @@ class Engine(RowsMixin):
             event_veh = list(range(self.n_veh))
         t0 = time.perf_counter()
         env.run(until=self.settings.horizon_s)
-        self.run_seconds = time.perf_counter() - t0
         self.events = env.scheduled
         logger.info(
             "simulated %d vehicles (%d as events), %d events in %.2f s",
             self.n_veh,
             len(event_veh),
             self.events,
-            self.run_seconds,
+            time.perf_counter() - t0,
         )
-
-    def _vehicle_from(self, v: int, k: int, chain: list[float]) -> Generator[Event, Any, None]:
-        """Process of vehicle ``v`` whose legs before ``k`` were settled by :mod:`sim.fast`:
-        one event at ``chain[-1]`` (the departure time of leg ``k``) placed among
-        simultaneous events as the last of its settled waits and legs at ``chain``
-        (:meth:`OrderedEnvironment.schedule_chain`), then the chain from leg ``k``."""
-        env = self.env
-        assert isinstance(env, OrderedEnvironment)  # run() picks it for the fast path
-        ev = Event(env)
-        ev._ok = True
-        ev._value = None
-        env.schedule_chain(ev, chain)
-        yield ev
-        yield from self._vehicle(v, k)
 
     def _vehicle(self, v: int, k_start: int = -1) -> Generator[Event, Any, None]:
         """Process of vehicle ``v`` (from leg ``k_start``, default its first, with the state
@@ -377,6 +378,8 @@ class Engine(RowsMixin):
         e_next, look_ahead = self.e_next, self.look_ahead
         n_st = self.n_st
         tail = self.settings.engine == "fast"
+        # the fast path's station visits need the genealogical event order (sim._stops)
+        stops = self._stops_fast if isinstance(env, OrderedEnvironment) else self._stops
         k = k0 if k_start < 0 else k_start
         # a late start (sim.fast) resumes at the departure itself: its wait was replayed, and
         # testing ``now < dep`` again could add a last-bit wait (now + (dep - now) != dep)
@@ -406,7 +409,7 @@ class Engine(RowsMixin):
                 else needs(e_dep, cap, e_leg, True, has_home)
             ):
                 acc = [0.0, 0.0, 0.0, 0.0, 0.0]  # driven m, used kWh, stops, wait s, charge s
-                t_leg, e_leg, l_leg, gave_up = yield from self._stops(
+                t_leg, e_leg, l_leg, gave_up = yield from stops(
                     v, k, m, cap, t_leg, e_leg, l_leg, acc
                 )
                 if gave_up:  # waited max_wait_s with no feasible alternative: trip not made
@@ -471,135 +474,3 @@ class Engine(RowsMixin):
             self.charged[v] += target - e
             self.session_log.add(v, k, RECOVERY, now, now, end, e, target, False, -1, 0.0, 0.0)
         return nk
-
-    def _home_charge(self, v: int, k: int, m: int, cap: float) -> None:
-        """Charge at home/depot until the next departure (no events needed: nothing else
-        competes for a private charger)."""
-        prof = self.home_prof[m]
-        energy = self.E[v]
-        target = self.settings.home_target_soc * cap
-        if prof is None or energy >= target:
-            return
-        now = self.env.now
-        nxt = self.depart[k + 1] if k + 1 < self.v_k1[v] else self.sim_end
-        dwell = nxt - now
-        if dwell <= 0:
-            return
-        dt = prof.time_s(energy, target)
-        e1 = target
-        if dt > dwell:
-            e1, dt = prof.energy_after(energy, dwell), dwell
-        self.E[v] = e1
-        self.charged[v] += e1 - energy
-        self.session_log.add(v, k, -1, now, now, now + dt, energy, e1, False, -1, 0.0, 0.0)
-
-    def _stops(
-        self,
-        v: int,
-        k: int,
-        m: int,
-        cap: float,
-        t_leg: float,
-        e_leg: float,
-        l_leg: float,
-        acc: list[float],
-    ) -> Generator[Event, Any, tuple[float, float, float, bool]]:
-        """Charging stops of one leg (generator); returns the remaining leg (t, e, l) and
-        whether the driver gave up (abandoned the trip at a queue).
-
-        ``acc`` accumulates driven m, used kWh, stops, wait s and charge s of the leg. Stops
-        continue while the destination is out of reach with the reserve. After
-        ``max_wait_s`` in a queue the driver leaves for another station the *where* policy
-        offers, or drives on when the destination is within reach; otherwise she abandons.
-        """
-        env = self.env
-        s_set = self.settings
-        E, rec = self.E, self.session_log.add
-        prow, st_prow = self.routes.prow, self.st_prow
-        prow_cur, prow_dest = int(prow[self.origin[k]]), int(prow[self.dest[k]])
-        reserve = self.reserve_soc * cap
-        margin = self.margin[k]
-        present = self.st_present
-        clock = self.clocks[v]
-        tried: set[int] = set()
-        balks = stops = 0
-        while True:
-            energy = E[v]
-            c = self._choice(m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried)
-            s = self.where(c)
-            if s < 0:
-                break
-            tried.add(s)
-            detour_s = float(c.t_to[s] + c.t_from[s] - t_leg)
-            detour_m = float(c.l_to[s] + c.l_from[s] - l_leg)
-            ts, es = float(c.t_to[s]), float(c.e_to[s])
-            if self.st_dc[s]:
-                es += self.precond_kwh[m]
-            if ts > 0:
-                yield env.timeout(self._drive(v, ts))
-            es = es if es <= energy else energy
-            energy -= es
-            E[v] = energy
-            self.consumed[v] += es
-            acc[0] += float(c.l_to[s])
-            acc[1] += es
-            t_leg, e_leg, l_leg = float(c.t_from[s]), float(c.e_from[s]), float(c.l_from[s])
-            prow_cur = st_prow[s]
-            arrive = env.now
-            seq = self.st_seq[s]
-            self.st_seq[s] = seq + 1
-            res = self.res[s]
-            present[s] += 1
-            req = res.request()
-            if not req.triggered:
-                if s_set.max_wait_s < INF:
-                    yield req | env.timeout(s_set.max_wait_s)
-                    if not req.triggered:
-                        req.cancel()
-                        present[s] -= 1
-                        now = env.now
-                        acc[3] += now - arrive
-                        if clock is not None:  # the queue counts as a pause
-                            clock.stopped(arrive, now, 0.0)
-                        rec(v, k, s, arrive, now, now, energy, energy, True, seq, detour_s,
-                            detour_m)  # fmt: skip
-                        balks += 1
-                        left = energy - e_leg
-                        if left >= margin:
-                            break  # comfortable without charging: drive on
-                        if (
-                            balks <= s_set.max_balks_per_leg
-                            and self.where(
-                                self._choice(
-                                    m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried
-                                )
-                            )
-                            >= 0
-                        ):
-                            continue  # another station is within reach
-                        if left >= reserve:
-                            break  # the destination is within reach: drive on
-                        return t_leg, e_leg, l_leg, True
-                else:
-                    yield req
-            start = env.now
-            acc[3] += start - arrive
-            e1 = min(cap, max(energy, self.how_much(energy, cap, e_leg + margin)))
-            dt = self._profile(m, s).time_s(energy, e1)
-            if dt > 0:
-                yield env.timeout(dt)
-            res.release(req)
-            present[s] -= 1
-            E[v] = e1
-            self.charged[v] += e1 - energy
-            rec(v, k, s, arrive, start, env.now, energy, e1, False, seq, detour_s, detour_m)
-            acc[2] += 1
-            acc[4] += dt
-            stops += 1
-            if clock is not None:  # a long enough stop is the driver's break
-                extra = clock.stopped(arrive, env.now, t_leg)
-                if extra > 0:
-                    yield env.timeout(extra)
-            if stops >= s_set.max_stops_per_leg or e1 - e_leg >= reserve:
-                break
-        return t_leg, e_leg, l_leg, False

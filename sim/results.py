@@ -169,8 +169,8 @@ def build_result(eng: Engine) -> SimulationResult:
 
 
 def _trips_table(eng: Engine) -> pd.DataFrame:
-    df = eng.trips.copy()
-    n = len(df)
+    n = len(eng.trips)
+    depart = eng.trips["depart_s"].to_numpy(dtype=float)
     log = eng.trip_log
     status = np.full(n, NOT_STARTED, dtype=np.int64)
     values = [c for c in log.COLUMNS if c not in ("k", "status")]
@@ -193,36 +193,47 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
     status[_ranges(cur[unroutable] + 1, k1_v[unroutable])] = CANCELLED
     status[cur[in_progress]] = IN_PROGRESS
     cap = np.repeat(np.asarray(eng.v_cap), np.asarray(eng.v_k1) - np.asarray(eng.v_k0))
-    df["departed_s"] = out["departed_s"]
-    df["arrived_s"] = out["arrived_s"]
-    df["status"] = pd.Categorical.from_codes(
-        status, categories=[TRIP_STATUS[i] for i in range(len(TRIP_STATUS))]
-    )
-    cause = np.nan_to_num(out["cause"], nan=0.0).astype(np.int64)
-    df["strand_cause"] = pd.Categorical.from_codes(
-        cause, categories=[STRAND_CAUSE[i] for i in range(len(STRAND_CAUSE))]
-    )
-    df["measured"] = df["depart_s"].to_numpy(dtype=float) >= eng.settings.warmup_s
-    df["distance_km"] = out["driven_m"] / 1000.0
-    df["direct_km"] = eng.direct_m / 1000.0
-    # driven >= direct (shortest path); summing legs in another order leaves -1e-12 km, which
-    # reports printed as "-0.000"
-    df["detour_km"] = np.where(
-        status == COMPLETED, np.maximum(df["distance_km"] - df["direct_km"], 0.0), np.nan
-    )
-    df["energy_kwh"] = out["energy_kwh"]
-    df["soc_depart"] = out["e_dep"] / cap
-    df["soc_arrive"] = out["e_arr"] / cap
-    df["charging_stops"] = out["charging_stops"]
-    df["wait_s"] = out["wait_s"]
-    df["charge_s"] = out["charge_s"]
-    # pauses added by driving-time rules (sim.driving_rules): 0 for vehicles without them
-    df["break_s"] = out["break_s"]
-    df["rest_s"] = out["rest_s"]
-    df["delay_s"] = np.where(
-        status == COMPLETED, df["arrived_s"] - df["depart_s"] - np.asarray(eng.t_leg), np.nan
-    )
-    return df
+    distance_km = out["driven_m"] / 1000.0
+    direct_km = eng.direct_m / 1000.0
+    cols = {
+        "departed_s": out["departed_s"],
+        "arrived_s": out["arrived_s"],
+        "status": pd.Categorical.from_codes(
+            status, categories=[TRIP_STATUS[i] for i in range(len(TRIP_STATUS))]
+        ),
+        "strand_cause": pd.Categorical.from_codes(
+            np.nan_to_num(out["cause"], nan=0.0).astype(np.int64),
+            categories=[STRAND_CAUSE[i] for i in range(len(STRAND_CAUSE))],
+        ),
+        "measured": depart >= eng.settings.warmup_s,
+        "distance_km": distance_km,
+        "direct_km": direct_km,
+        # driven >= direct (shortest path); summing legs in another order leaves -1e-12 km,
+        # which reports printed as "-0.000"
+        "detour_km": np.where(
+            status == COMPLETED, np.maximum(distance_km - direct_km, 0.0), np.nan
+        ),
+        "energy_kwh": out["energy_kwh"],
+        "soc_depart": out["e_dep"] / cap,
+        "soc_arrive": out["e_arr"] / cap,
+        "charging_stops": out["charging_stops"],
+        "wait_s": out["wait_s"],
+        "charge_s": out["charge_s"],
+        # pauses added by driving-time rules (sim.driving_rules): 0 for vehicles without them
+        "break_s": out["break_s"],
+        "rest_s": out["rest_s"],
+        "delay_s": np.where(
+            status == COMPLETED, out["arrived_s"] - depart - np.asarray(eng.t_leg), np.nan
+        ),
+    }
+    base = eng.trips
+    if base.columns.isin(list(cols)).any():  # input columns named like results: replaced
+        df = base.copy()
+        for name, col in cols.items():
+            df[name] = col
+        return df
+    # one concatenation instead of a column insertion (and block) per result column
+    return pd.concat([base, pd.DataFrame(cols, index=base.index)], axis=1)
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -247,7 +258,9 @@ def _sessions_table(eng: Engine) -> pd.DataFrame:
     st = rec["station"]
     cap = np.asarray(eng.v_cap, dtype=float)[v] if n_rec else np.empty(0)
     st_ids = eng.stations["station_id"].to_numpy(dtype=object)
-    is_truck = np.asarray([eng.models[m].is_truck for m in eng.v_m], dtype=bool)
+    is_truck = np.asarray([mdl.is_truck for mdl in eng.models], dtype=bool)[
+        np.asarray(eng.v_m, dtype=np.int64)
+    ]
     home_label = np.where(is_truck[v], "depot", "home") if n_rec else np.empty(0, dtype=object)
     if n_rec:
         home_label = np.where(st == RECOVERY, "recovery", home_label)
@@ -326,20 +339,16 @@ def station_timeseries(
     edges = np.arange(start_s, span_s + step_s * 0.5, step_s)
     if edges.size < 2:
         edges = np.array([start_s, start_s + step_s])
-    pub = sessions[sessions["station"] >= 0]
+    cols = _ByStation(sessions, len(stations))
     frames = []
     for s, row in enumerate(stations.itertuples(index=False)):
-        g = pub[pub["station"].to_numpy() == s]
-        ch = g[g["status"] == "charged"]
-        st, en = ch["start_s"].to_numpy(), ch["end_s"].to_numpy()
+        g, ch = cols.rows(s)
+        st, en = cols.start[ch], cols.end[ch]
         busy = _overlap(st, en, np.ones(st.size), edges) / step_s
-        energy = _overlap(st, en, ch["avg_power_kw"].to_numpy() / 3600.0, edges)
-        queue = (
-            _overlap(g["arrive_s"].to_numpy(), g["start_s"].to_numpy(), np.ones(len(g)), edges)
-            / step_s
-        )
+        energy = _overlap(st, en, cols.power[ch] / 3600.0, edges)
+        queue = _overlap(cols.arrive[g], cols.start[g], np.ones(g.size), edges) / step_s
         arr_bin = np.clip(
-            np.searchsorted(edges, g["arrive_s"].to_numpy(), side="right") - 1, 0, edges.size - 2
+            np.searchsorted(edges, cols.arrive[g], side="right") - 1, 0, edges.size - 2
         )
         frames.append(
             pd.DataFrame(
@@ -352,9 +361,7 @@ def station_timeseries(
                     "power_kw": energy / (step_s / 3600.0),
                     "energy_kwh": energy,
                     "arrivals": np.bincount(arr_bin, minlength=edges.size - 1),
-                    "balked": np.bincount(
-                        arr_bin[(g["status"] == "balked").to_numpy()], minlength=edges.size - 1
-                    ),
+                    "balked": np.bincount(arr_bin[cols.balked[g]], minlength=edges.size - 1),
                 }
             )
         )
@@ -375,30 +382,55 @@ def station_timeseries(
     return pd.concat(frames, ignore_index=True)
 
 
+class _ByStation:
+    """Public visits' columns as arrays, with each station's rows (visits, and the charged
+    ones) in table order: the same arrays as filtering the table per station, without a
+    table filter (and string comparisons) per station."""
+
+    def __init__(self, sessions: pd.DataFrame, n_st: int) -> None:
+        pub = sessions[sessions["station"] >= 0]
+        station = pub["station"].to_numpy()
+        status = pub["status"]
+        self.charged = (status == "charged").to_numpy()
+        self.balked = (status == "balked").to_numpy()
+        self.start = pub["start_s"].to_numpy()
+        self.end = pub["end_s"].to_numpy()
+        self.arrive = pub["arrive_s"].to_numpy()
+        self.power = pub["avg_power_kw"].to_numpy()
+        self.energy = pub["energy_kwh"].to_numpy()
+        self.wait = pub["wait_s"].to_numpy()
+        self.order = np.argsort(station, kind="stable")
+        self.bounds = np.searchsorted(station[self.order], np.arange(n_st + 1))
+
+    def rows(self, s: int) -> tuple[np.ndarray, np.ndarray]:
+        g = self.order[self.bounds[s] : self.bounds[s + 1]]
+        return g, g[self.charged[g]]
+
+
 def _stations_summary(
     sessions: pd.DataFrame, stations: pd.DataFrame, span_s: float
 ) -> pd.DataFrame:
     out = stations.drop(columns=["connectors"], errors="ignore").copy()
-    pub = sessions[sessions["station"] >= 0]
+    cols = _ByStation(sessions, len(stations))
     rows = []
     for s in range(len(stations)):
-        g = pub[pub["station"].to_numpy() == s]
-        ch = g[g["status"] == "charged"]
-        st, en = ch["start_s"].to_numpy(), ch["end_s"].to_numpy()
+        g, ch = cols.rows(s)
+        st, en = cols.start[ch], cols.end[ch]
         busy = float((en - st).sum())
-        waits = g["wait_s"].to_numpy()
+        waits = cols.wait[g]
         rows.append(
             {
-                "visits": len(g),
-                "sessions": len(ch),
-                "balked": int((g["status"] == "balked").sum()),
-                "energy_kwh": float(ch["energy_kwh"].sum()),
+                "visits": g.size,
+                "sessions": ch.size,
+                "balked": int(cols.balked[g].sum()),
+                # the pandas sum, as on the filtered table before
+                "energy_kwh": float(pd.Series(cols.energy[ch]).sum()),
                 "busy_h": busy / 3600.0,
                 "utilisation": busy / (stations["plugs"].iloc[s] * span_s)
                 if span_s > 0
                 else np.nan,
                 "peak_busy_plugs": step_peak(st, en, np.ones(st.size)),
-                "peak_kw": step_peak(st, en, ch["avg_power_kw"].to_numpy()),
+                "peak_kw": step_peak(st, en, cols.power[ch]),
                 "wait_mean_min": float(waits.mean() / 60.0) if waits.size else np.nan,
                 "wait_p95_min": float(np.percentile(waits, 95) / 60.0) if waits.size else np.nan,
             }
@@ -447,7 +479,9 @@ def _vehicles_table(eng: Engine, trips: pd.DataFrame) -> pd.DataFrame:
             ]
             if eng.n_veh
             else [],
-            "category": [eng.models[m].category for m in eng.v_m],
+            "category": np.asarray([mdl.category for mdl in eng.models] or [""], dtype=object)[
+                np.asarray(eng.v_m, dtype=np.int64)
+            ],
             "home_charging": eng.v_has_home,
             "capacity_kwh": eng.v_cap,
             "energy_start_kwh": eng.e_start,

@@ -4,6 +4,7 @@ for value, as the all-SimPy reference ``engine="full"``."""
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import math
 
 import numpy as np
@@ -11,9 +12,10 @@ import pandas as pd
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from sim import SimSettings, simulate
+from sim import ChargingPolicy, SimSettings, TargetSoc, VehicleModel, simulate
+from sim.catalogue import builtin_models
 from sim.policies import SocThreshold
-from sim.synthetic import grid_network
+from sim.synthetic import grid_network, line_network
 from tests.sim.test_sim_properties import scenarios
 
 _CLASS_JAM = {
@@ -33,12 +35,13 @@ def assert_same_results(a, b) -> None:
         assert x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y)), key
 
 
-def _both(net, stations, trips, cfg: SimSettings, seed: int):
+def _both(net, stations, trips, cfg: SimSettings, seed: int, vehicles=None):
+    kw = {} if vehicles is None else {"vehicles": vehicles}
     fast = simulate(
-        net, stations, trips, settings=dataclasses.replace(cfg, engine="fast"), seed=seed
+        net, stations, trips, settings=dataclasses.replace(cfg, engine="fast"), seed=seed, **kw
     )
     full = simulate(
-        net, stations, trips, settings=dataclasses.replace(cfg, engine="full"), seed=seed
+        net, stations, trips, settings=dataclasses.replace(cfg, engine="full"), seed=seed, **kw
     )
     return fast, full
 
@@ -107,7 +110,6 @@ class _FiveArgWhen:
 
 
 def test_custom_when_policy_takes_the_scalar_route_and_agrees():
-    from sim import ChargingPolicy
 
     net, stations, trips, cfg, seed = _small_city()
     cfg = dataclasses.replace(cfg, policy=ChargingPolicy(when=_FiveArgWhen()))
@@ -154,7 +156,6 @@ def _tie_case():
     )
     trips["initial_soc"] = [0.2005, 0.2005, 0.199]
     stations = pd.DataFrame({"station_id": ["s"], "node": [7], "plugs": [1], "power_kw": [50.0]})
-    from sim import ChargingPolicy
 
     policy = ChargingPolicy(when=SocThreshold(threshold_soc=0.2, reserve_soc=0.05, buffer_soc=0.0))
     cfg = SimSettings(home_charging_share=0.0, policy=policy, initial_soc=(0.5, 0.5))
@@ -176,7 +177,7 @@ def test_late_start_keeps_the_full_engines_order_of_simultaneous_events(monkeypa
     # ancestry) puts car 0 first among the 08:00 events, and the results differ
     from sim._engine_util import OrderedEnvironment
 
-    def naive(self, event, times):
+    def naive(self, event, times, parent=None):
         self.scheduled += 1
         self._sub += 1
         import heapq
@@ -194,6 +195,7 @@ def contention_scenarios(draw):
     leg that needs a charge, one or two single-plug stations at common origins: late starts
     tie with each other, with first-leg starts and with queue events."""
     n_side = 5
+    model = draw(st.sampled_from(["byd_atto3", "flat60"]))
     net = grid_network(n_side, n_side, spacing_m=draw(st.sampled_from([700.0, 1500.0])))
     rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
     hubs = rng.integers(0, n_side * n_side, draw(st.integers(1, 2)))
@@ -204,9 +206,9 @@ def contention_scenarios(draw):
         t = float(rng.integers(6 * 60, 9 * 60)) * 60.0
         nodes = [o, *rng.integers(0, n_side * n_side, legs - 1).tolist(), o]
         for k in range(legs):
-            rows.append((v, "byd_atto3", nodes[k], nodes[k + 1], t, k))
+            rows.append((v, model, nodes[k], nodes[k + 1], t, k))
             t += float(rng.integers(1, 4)) * 1800.0
-        rows.append((v, "byd_atto3", o, n_side * n_side - 1 - o, t, legs))
+        rows.append((v, model, o, n_side * n_side - 1 - o, t, legs))
         soc.extend([float(rng.choice([0.19, 0.205, 0.22, 0.6]))] * (legs + 1))
     trips = pd.DataFrame(
         rows,
@@ -217,7 +219,7 @@ def contention_scenarios(draw):
         {
             "station_id": [f"h{i}" for i in range(len(hubs))],
             "node": hubs,
-            "plugs": [1] * len(hubs),
+            "plugs": [draw(st.sampled_from([1, 1, 2]))] * len(hubs),
             "power_kw": [draw(st.sampled_from([22.0, 50.0]))] * len(hubs),
         }
     )
@@ -229,11 +231,163 @@ def contention_scenarios(draw):
     return net, stations.drop_duplicates("node"), trips, cfg, draw(st.integers(0, 100))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(contention_scenarios())
 def test_fast_path_equals_full_engine_under_queue_contention(scenario):
     net, stations, trips, cfg, seed = scenario
-    fast, full = _both(net, stations, trips, cfg, seed)
+    fast, full = _both(net, stations, trips, cfg, seed, vehicles=_VEHICLES)
+    public = full.sessions[full.sessions["kind"] == "public"]
+    event(f"balks: {min(int(public['status'].eq('balked').sum()), 3)}")
+    event(f"patience ends on a release: {_patience_ties(full, cfg)}")
     event(f"late starts: {min(fast.timings['vehicles_started_late'], 3)}")
     event(f"tails settled: {min(fast.timings['vehicles_tail_settled'], 3)}")
     assert_same_results(fast, full)
+
+
+# ------------------------------------------------------- patience ties (issue 15, sim._stops)
+#: A flat 60 kW curve on a 50 kWh pack: 0.2 -> 0.8 takes exactly 1800 s, so patience ends
+#: and plug releases coincide (the hardest case for the fast path's patience entry)
+FLAT = VehicleModel(
+    key="flat60",
+    name="test car (flat 60 kW)",
+    category="car",
+    battery_kwh=50.0,
+    consumption_kwh_per_km=0.15,
+    max_ac_kw=11,
+    dc_curve=((0.0, 60.0), (1.0, 60.0)),
+    connectors=("CCS2",),
+)
+_VEHICLES = {**builtin_models(), "flat60": FLAT}
+
+
+def _patience_ties(res, cfg) -> bool:
+    """Whether some visit's patience ended exactly when a plug of its station was freed."""
+    s = res.sessions[res.sessions["kind"] == "public"]
+    ends = set(zip(s["station"], s.loc[s["status"] == "charged", "end_s"], strict=False))
+    return any(
+        (st_, a + cfg.max_wait_s) in ends
+        for st_, a in zip(s["station"], s["arrive_s"], strict=True)
+    )
+
+
+def _tie_at_patience_end():
+    """Car 0 charges from 0 s (about 1800 s) on the one plug; car 1 arrives at 600 s with
+    a patience chosen so that it ends at the very instant the plug is released (found from
+    a run without patience, to the last bit)."""
+    net = line_network([1000.0, 1000.0], speed_kph=36.0)
+    trips = pd.DataFrame(
+        {
+            "vehicle_id": [0, 1],
+            "vehicle_model": "flat60",
+            "origin": 0,
+            "destination": 1,
+            "depart_s": [0.0, 600.0],
+            "chain_seq": 0,
+            "initial_soc": 0.2,
+        }
+    )
+    stations = pd.DataFrame({"station_id": ["S"], "node": [0], "plugs": [1], "power_kw": [60.0]})
+    policy = ChargingPolicy(
+        when=SocThreshold(threshold_soc=0.5, reserve_soc=0.0), how_much=TargetSoc(0.8)
+    )
+    cfg = SimSettings(policy=policy, max_wait_s=math.inf, engine="full")
+    ref = simulate(net, stations, trips, vehicles=_VEHICLES, settings=cfg, seed=0).sessions
+    release = float(ref["end_s"].min())
+    arrive = float(ref["arrive_s"].max())
+    wait = release - arrive
+    while arrive + wait != release:  # the float sum must land exactly on the release
+        wait = float(np.nextafter(wait, math.inf if arrive + wait < release else -math.inf))
+    return net, stations, trips, dataclasses.replace(cfg, max_wait_s=wait)
+
+
+def test_patience_ending_on_a_release_keeps_the_full_engines_outcome(monkeypatch):
+    net, stations, trips, cfg = _tie_at_patience_end()
+    fast, full = _both(net, stations, trips, cfg, 0, vehicles=_VEHICLES)
+    s = full.sessions.sort_values("queue_seq")
+    # the tie is real: car 1 arrived at 600 s and its patience ended at 1800 s, when car 0
+    # released the plug; SimPy processes the release before the patience Condition, so
+    # car 1 charges
+    assert s["arrive_s"].tolist() == [0.0, 600.0]
+    assert s["arrive_s"].iloc[1] + cfg.max_wait_s == s["end_s"].iloc[0]
+    assert s["status"].tolist() == ["charged", "charged"]
+    assert s["start_s"].iloc[1] == s["end_s"].iloc[0]
+    assert_same_results(fast, full)
+    assert fast.events < full.events
+
+    # negative control: waking the driver at the timeout's own place (before the release)
+    # instead of the Condition's makes car 1 balk
+    from sim._engine_util import OrderedEnvironment
+
+    def at_timeout(self, event, delay):
+        self.scheduled += 1
+        sub = self._sub
+        self._sub = sub + 1
+        heapq.heappush(self._queue, (self._now + delay, 1, self._cur, sub, event))
+        return (self._now + delay, 1, self._cur, sub)
+
+    monkeypatch.setattr(OrderedEnvironment, "schedule_patience", at_timeout)
+    wrong = simulate(
+        net,
+        stations,
+        trips,
+        vehicles=_VEHICLES,
+        settings=dataclasses.replace(cfg, engine="fast"),
+        seed=0,
+    )
+    assert "balked" in wrong.sessions["status"].tolist()
+
+
+def test_trips_already_in_chain_order_skip_the_sort_and_give_the_same_table():
+    """validate_trips leaves rows already in (vehicle_id, chain_seq, depart_s) order as they
+    are (no sort) and sorts the others: both give the same table."""
+    from sim.inputs import _chain_sorted, validate_trips
+
+    net, _, trips, _ = _tie_case()
+    trips = pd.concat([trips, trips.assign(vehicle_id=trips["vehicle_id"] + 10)])
+    trips["vehicle_id"] = "v" + trips["vehicle_id"].astype(str)
+    ordered = trips.sort_values(["vehicle_id", "chain_seq"]).reset_index(drop=True)
+    shuffled = ordered.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    assert _chain_sorted(ordered) and not _chain_sorted(shuffled)
+    assert not _chain_sorted(ordered.assign(vehicle_id=[None, *ordered["vehicle_id"][1:]]))
+    vehicles = builtin_models()
+    a, b = validate_trips(net, ordered, vehicles), validate_trips(net, shuffled, vehicles)
+    pd.testing.assert_frame_equal(a.drop(columns="trip_id"), b.drop(columns="trip_id"))
+
+
+class _CountingWhere:
+    """A custom *where* policy (MinDetour's choice ignoring queues, counted): the fast path
+    must call it exactly as often, in the same decisions, as the reference."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def choose(self, c):
+        from sim.policies import MinDetour
+
+        self.calls += 1
+        return MinDetour(queue_aware=False).choose(c)
+
+
+def test_custom_where_policy_is_asked_as_often_as_by_the_reference():
+    net, stations, trips, cfg = _tie_at_patience_end()
+    # a second station past the destination: after balking at the first, a driver is
+    # offered it (the reference asks the policy twice there)
+    second = pd.DataFrame({"station_id": ["T"], "node": [2], "plugs": [1], "power_kw": [60.0]})
+    stations = pd.concat([stations, second], ignore_index=True)
+    counts = {}
+    runs = {}
+    for engine in ("fast", "full"):
+        where = _CountingWhere()
+        policy = dataclasses.replace(cfg.policy, where=where)
+        runs[engine] = simulate(
+            net,
+            stations,
+            trips,
+            vehicles=_VEHICLES,
+            settings=dataclasses.replace(cfg, policy=policy, max_wait_s=60.0, engine=engine),
+            seed=0,
+        )
+        counts[engine] = where.calls
+    assert_same_results(runs["fast"], runs["full"])
+    assert (runs["full"].sessions["status"] == "balked").any()  # the post-balk question ran
+    assert counts["fast"] == counts["full"] > 2

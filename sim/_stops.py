@@ -1,0 +1,422 @@
+"""Charging of one vehicle in :class:`sim.model.Engine`: public charging stops of a leg (the
+station-visit logic), the station charge profiles, and home/depot charging.
+
+Two generators with the same decisions and the same records:
+
+* :meth:`StopsMixin._stops` -- the reference (``engine: full``): every decision builds a
+  :class:`~sim.policies.StationChoice` and calls the *where* policy; a queue with finite
+  patience is waited on with ``request | timeout`` (a SimPy ``Condition``).
+* :meth:`StopsMixin._stops_fast` -- the fast path (``engine: fast``, issue 15), exact by the
+  following arguments (checked by the hypothesis equality tests of ``tests/sim``):
+
+  - *Choice*: for the built-in :class:`~sim.policies.MinDetour` without a detour cap,
+    :meth:`_pick` evaluates the same masks and argmins on the same arrays with the same
+    float expressions, without building a ``StationChoice`` or copying the compatibility
+    mask; any case it does not cover (no finishing station reachable, other policies)
+    goes to the reference call. After a balk, the reference asks the policy whether another
+    station is within reach and, when so, asks again with the very same arguments at the
+    same instant (no event in between, so occupancy and hour are the same): the fast path
+    reuses the first answer (the built-in policy is a pure function of its input); custom
+    policies are asked twice, as by the reference.
+  - *Patience*: the reference's ``request | timeout`` schedules the timeout ``T`` and, when
+    the first of the two is processed, the ``Condition`` event ``C`` (the first event that
+    step schedules, as the only callback after the resource's own), which resumes the
+    process. The fast path schedules *one* heap entry with the genealogical key ``C`` would
+    have as ``T``'s child (:meth:`sim._engine_util.OrderedEnvironment.schedule_patience`),
+    and, if the request is processed first in the reference order (its key below ``T``'s),
+    an event at the request's step as ``C`` would be. The process thus resumes at the very
+    same place among simultaneous events, reads the same ``request.triggered`` and the same
+    occupancy, and schedules its next events with the same keys; ``T`` and ``C`` of a
+    balk become one entry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from typing import Any
+
+import numpy as np
+from simpy.events import NORMAL, Event
+
+from sim._engine_util import OrderedEnvironment, RowsMixin
+from sim.policies import MinDetour, StationChoice
+from sim.vehicles import ChargeProfile, VehicleModel
+
+INF = math.inf
+
+Row = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+class StopsMixin(RowsMixin):
+    """Charging stops of :class:`sim.model.Engine` (see the module docstring)."""
+
+    E: list[float]
+    consumed: list[float]
+    charged: list[float]
+    origin: list[int]
+    dest: list[int]
+    margin: list[float]
+    st_prow: list[int]
+    st_dc: list[bool]
+    st_seq: list[int]
+    precond_kwh: list[float]
+    res: list[Any]
+    clocks: list[Any]
+    session_log: Any
+    where: Callable[[StationChoice], int]
+    how_much: Callable[[float, float, float], float]
+    _to_ok: dict[tuple[int, int, int], np.ndarray]
+    _from_ok: dict[tuple[int, int, int], np.ndarray]
+
+    # provided by the engine
+    _drive: Callable[[int, float], float]
+    models: list[VehicleModel]
+    temp: float
+    st_power: list[float]
+    _profiles: dict[tuple[int, int], ChargeProfile]
+    home_prof: list[ChargeProfile | None]
+    v_k1: list[int]
+    depart: list[float]
+    sim_end: float
+
+    # ------------------------------------------------------------------ charge profiles
+    def _profile(self, m: int, s: int) -> ChargeProfile:
+        key = (m, s)
+        prof = self._profiles.get(key)
+        if prof is None:
+            mdl = self.models[m]
+            dc = self.st_dc[s]
+            pack = (
+                mdl.pack_temp_c(self.temp, precondition=self.settings.precondition) if dc else None
+            )
+            prof = mdl.charge_profile(self.st_power[s], dc=dc, temp_c=self.temp, pack_temp_c=pack)
+            self._profiles[key] = prof
+        return prof
+
+    def _home_charge(self, v: int, k: int, m: int, cap: float) -> None:
+        """Charge at home/depot until the next departure (no events needed: nothing else
+        competes for a private charger)."""
+        prof = self.home_prof[m]
+        energy = self.E[v]
+        target = self.settings.home_target_soc * cap
+        if prof is None or energy >= target:
+            return
+        now = self.env.now
+        nxt = self.depart[k + 1] if k + 1 < self.v_k1[v] else self.sim_end
+        dwell = nxt - now
+        if dwell <= 0:
+            return
+        dt = prof.time_s(energy, target)
+        e1 = target
+        if dt > dwell:
+            e1, dt = prof.energy_after(energy, dwell), dwell
+        self.E[v] = e1
+        self.charged[v] += e1 - energy
+        self.session_log.add(v, k, -1, now, now, now + dt, energy, e1, False, -1, 0.0, 0.0)
+
+    def _fast_where(self) -> MinDetour | None:
+        """The built-in *where* policy :meth:`_pick` replicates, or None (reference calls)."""
+        w = self.settings.policy.where
+        return w if type(w) is MinDetour and w.max_detour_s == INF else None
+
+    # ------------------------------------------------------------------ choice
+    def _pick(
+        self,
+        m: int,
+        prow_cur: int,
+        prow_dest: int,
+        t_direct: float,
+        e_direct: float,
+        energy: float,
+        cap: float,
+        tried: set[int],
+        policy: MinDetour | None,
+    ) -> tuple[int, Row, Row]:
+        """Station chosen by the *where* policy (-1: none) and the (time, length, energy)
+        rows to and from the stations, as :meth:`_choice` + ``where`` would give them."""
+        h = self._hour()
+        to = self._to_rows.get((m, prow_cur, h)) or self._to_row(m, prow_cur)
+        fr = self._from_rows.get((m, prow_dest, h)) or self._from_row(m, prow_dest)
+        if policy is not None:
+            ok_to = self._to_ok.get((m, prow_cur, h))
+            if ok_to is None:
+                ok_to = to[0] < INF
+                self._to_ok[(m, prow_cur, h)] = ok_to
+            ok_fr = self._from_ok.get((m, prow_dest, h))
+            if ok_fr is None:
+                # MinDetour's static part of "finish": compatible, routable, and the
+                # destination reachable after a full charge (same expressions)
+                lim = cap - self.reserve_soc * cap
+                ok_fr = self.compat[m] & (fr[0] < INF) & (fr[2] <= lim)
+                self._from_ok[(m, prow_dest, h)] = ok_fr
+            mask = ok_fr & ok_to & (to[2] <= energy)
+            for i in tried:
+                mask[i] = False
+            # MinDetour.choose on its "finish" branch, operation for operation (the detours
+            # of the masked stations are finite, so an empty mask shows as an inf minimum)
+            d_fin = np.where(mask, to[0] + fr[0] - t_direct, INF)
+            best = int(d_fin.argmin())
+            if d_fin[best] < INF:
+                present, plugs = self.st_present, self.st_plugs_arr
+                if policy.queue_aware and present[best] >= plugs[best]:
+                    wait = np.maximum(present - plugs + 1, 0) * (policy.session_s / plugs)
+                    near = d_fin <= d_fin[best] + policy.max_extra_detour_s
+                    return int(np.where(near, d_fin + wait, INF).argmin()), to, fr
+                return best, to, fr
+        c = self._choice(m, prow_cur, prow_dest, t_direct, e_direct, energy, cap, tried)
+        return int(self.where(c)), to, fr
+
+    # ------------------------------------------------------------------ reference
+    def _stops(
+        self,
+        v: int,
+        k: int,
+        m: int,
+        cap: float,
+        t_leg: float,
+        e_leg: float,
+        l_leg: float,
+        acc: list[float],
+    ) -> Generator[Event, Any, tuple[float, float, float, bool]]:
+        """Charging stops of one leg (generator); returns the remaining leg (t, e, l) and
+        whether the driver gave up (abandoned the trip at a queue).
+
+        ``acc`` accumulates driven m, used kWh, stops, wait s and charge s of the leg. Stops
+        continue while the destination is out of reach with the reserve. After
+        ``max_wait_s`` in a queue the driver leaves for another station the *where* policy
+        offers, or drives on when the destination is within reach; otherwise she abandons.
+        """
+        env = self.env
+        s_set = self.settings
+        E, rec = self.E, self.session_log.add
+        prow, st_prow = self.routes.prow, self.st_prow
+        prow_cur, prow_dest = int(prow[self.origin[k]]), int(prow[self.dest[k]])
+        reserve = self.reserve_soc * cap
+        margin = self.margin[k]
+        present = self.st_present
+        clock = self.clocks[v]
+        tried: set[int] = set()
+        balks = stops = 0
+        while True:
+            energy = E[v]
+            c = self._choice(m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried)
+            s = self.where(c)
+            if s < 0:
+                break
+            tried.add(s)
+            detour_s = float(c.t_to[s] + c.t_from[s] - t_leg)
+            detour_m = float(c.l_to[s] + c.l_from[s] - l_leg)
+            ts, es = float(c.t_to[s]), float(c.e_to[s])
+            if self.st_dc[s]:
+                es += self.precond_kwh[m]
+            if ts > 0:
+                yield env.timeout(self._drive(v, ts))
+            es = es if es <= energy else energy
+            energy -= es
+            E[v] = energy
+            self.consumed[v] += es
+            acc[0] += float(c.l_to[s])
+            acc[1] += es
+            t_leg, e_leg, l_leg = float(c.t_from[s]), float(c.e_from[s]), float(c.l_from[s])
+            prow_cur = st_prow[s]
+            arrive = env.now
+            seq = self.st_seq[s]
+            self.st_seq[s] = seq + 1
+            res = self.res[s]
+            present[s] += 1
+            req = res.request()
+            if not req.triggered:
+                if s_set.max_wait_s < INF:
+                    yield req | env.timeout(s_set.max_wait_s)
+                    if not req.triggered:
+                        req.cancel()
+                        present[s] -= 1
+                        now = env.now
+                        acc[3] += now - arrive
+                        if clock is not None:  # the queue counts as a pause
+                            clock.stopped(arrive, now, 0.0)
+                        rec(v, k, s, arrive, now, now, energy, energy, True, seq, detour_s,
+                            detour_m)  # fmt: skip
+                        balks += 1
+                        left = energy - e_leg
+                        if left >= margin:
+                            break  # comfortable without charging: drive on
+                        if (
+                            balks <= s_set.max_balks_per_leg
+                            and self.where(
+                                self._choice(
+                                    m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried
+                                )
+                            )
+                            >= 0
+                        ):
+                            continue  # another station is within reach
+                        if left >= reserve:
+                            break  # the destination is within reach: drive on
+                        return t_leg, e_leg, l_leg, True
+                else:
+                    yield req
+            start = env.now
+            acc[3] += start - arrive
+            e1 = min(cap, max(energy, self.how_much(energy, cap, e_leg + margin)))
+            dt = self._profile(m, s).time_s(energy, e1)
+            if dt > 0:
+                yield env.timeout(dt)
+            res.release(req)
+            present[s] -= 1
+            E[v] = e1
+            self.charged[v] += e1 - energy
+            rec(v, k, s, arrive, start, env.now, energy, e1, False, seq, detour_s, detour_m)
+            acc[2] += 1
+            acc[4] += dt
+            stops += 1
+            if clock is not None:  # a long enough stop is the driver's break
+                extra = clock.stopped(arrive, env.now, t_leg)
+                if extra > 0:
+                    yield env.timeout(extra)
+            if stops >= s_set.max_stops_per_leg or e1 - e_leg >= reserve:
+                break
+        return t_leg, e_leg, l_leg, False
+
+    # ------------------------------------------------------------------ fast path
+    def _stops_fast(
+        self,
+        v: int,
+        k: int,
+        m: int,
+        cap: float,
+        t_leg: float,
+        e_leg: float,
+        l_leg: float,
+        acc: list[float],
+    ) -> Generator[Event, Any, tuple[float, float, float, bool]]:
+        """:meth:`_stops` of the fast path: the same decisions, records and event order with
+        fewer events and less Python per decision (see the module docstring)."""
+        env = self.env
+        assert isinstance(env, OrderedEnvironment)  # the fast path runs on it
+        s_set = self.settings
+        max_wait = s_set.max_wait_s
+        E, rec = self.E, self.session_log.add
+        prow, st_prow = self.routes.prow, self.st_prow
+        prow_cur, prow_dest = int(prow[self.origin[k]]), int(prow[self.dest[k]])
+        reserve = self.reserve_soc * cap
+        margin = self.margin[k]
+        present = self.st_present
+        clock = self.clocks[v]
+        policy = self._fast_where()
+        tried: set[int] = set()
+        balks = stops = 0
+        ahead: tuple[int, Row, Row] | None = None  # the choice made after a balk
+        while True:
+            energy = E[v]
+            if ahead is None:
+                s, to, fr = self._pick(
+                    m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried, policy
+                )
+            else:
+                (s, to, fr), ahead = ahead, None
+            if s < 0:
+                break
+            tried.add(s)
+            t_to, l_to, e_to = to
+            t_from, l_from, e_from = fr
+            detour_s = float(t_to[s] + t_from[s] - t_leg)
+            detour_m = float(l_to[s] + l_from[s] - l_leg)
+            ts, es = float(t_to[s]), float(e_to[s])
+            if self.st_dc[s]:
+                es += self.precond_kwh[m]
+            if ts > 0:
+                yield env.timeout(self._drive(v, ts))
+            es = es if es <= energy else energy
+            energy -= es
+            E[v] = energy
+            self.consumed[v] += es
+            acc[0] += float(l_to[s])
+            acc[1] += es
+            t_leg, e_leg, l_leg = float(t_from[s]), float(e_from[s]), float(l_from[s])
+            prow_cur = st_prow[s]
+            arrive = env.now
+            seq = self.st_seq[s]
+            self.st_seq[s] = seq + 1
+            res = self.res[s]
+            present[s] += 1
+            req = res.request()
+            if not req.triggered:
+                if max_wait < INF:
+                    yield _patience(env, req, max_wait)
+                    if not req.triggered:
+                        req.cancel()
+                        present[s] -= 1
+                        now = env.now
+                        acc[3] += now - arrive
+                        if clock is not None:  # the queue counts as a pause
+                            clock.stopped(arrive, now, 0.0)
+                        rec(v, k, s, arrive, now, now, energy, energy, True, seq, detour_s,
+                            detour_m)  # fmt: skip
+                        balks += 1
+                        left = energy - e_leg
+                        if left >= margin:
+                            break  # comfortable without charging: drive on
+                        if balks <= s_set.max_balks_per_leg:
+                            ahead = self._pick(
+                                m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried, policy
+                            )
+                            if ahead[0] >= 0:
+                                if policy is None:  # custom policy: asked again, as the
+                                    ahead = None  # reference does
+                                continue  # another station is within reach
+                            ahead = None
+                        if left >= reserve:
+                            break  # the destination is within reach: drive on
+                        return t_leg, e_leg, l_leg, True
+                else:
+                    yield req
+            start = env.now
+            acc[3] += start - arrive
+            e1 = min(cap, max(energy, self.how_much(energy, cap, e_leg + margin)))
+            dt = self._profile(m, s).time_s(energy, e1)
+            if dt > 0:
+                yield env.timeout(dt)
+            res.release(req)
+            present[s] -= 1
+            E[v] = e1
+            self.charged[v] += e1 - energy
+            rec(v, k, s, arrive, start, env.now, energy, e1, False, seq, detour_s, detour_m)
+            acc[2] += 1
+            acc[4] += dt
+            stops += 1
+            if clock is not None:  # a long enough stop is the driver's break
+                extra = clock.stopped(arrive, env.now, t_leg)
+                if extra > 0:
+                    yield env.timeout(extra)
+            if stops >= s_set.max_stops_per_leg or e1 - e_leg >= reserve:
+                break
+        return t_leg, e_leg, l_leg, False
+
+
+def _patience(env: OrderedEnvironment, req: Event, max_wait: float) -> Event:
+    """The event the process waits on instead of ``req | env.timeout(max_wait)``: it is
+    processed where the reference's ``Condition`` would be (module docstring)."""
+    wake = Event(env)
+    wake._ok = True
+    wake._value = None
+    # one heap entry for the timeout T and the Condition C it triggers (C's key)
+    t_key = env.schedule_patience(wake, max_wait)
+
+    def granted(_ev: Event) -> None:
+        # the request is processed: in the reference C is scheduled now unless T came
+        # first in the event order (then C is T's child, the entry already in the heap)
+        if wake.callbacks is None or env._cur > t_key:
+            return
+        moved = Event(env)
+        moved._ok = True
+        moved._value = None
+        moved.callbacks, wake.callbacks = wake.callbacks, []
+        env.schedule(moved, NORMAL)
+
+    req.callbacks.append(granted)  # type: ignore[union-attr]
+    return wake
+
+
+__all__ = ["StopsMixin"]
