@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 STRONG_K = 5
 #: Subgradient iterations per strong-branching child.
 STRONG_ITER = 25
+#: Subgradient iterations when a node is solved again after fixings (warm multipliers).
+RESOLVE_ITER = 40
 
 
 @dataclass
@@ -208,6 +210,7 @@ def lagrangian_branch_and_bound(
     max_iter: int = 150,
     strong_k: int = STRONG_K,
     strong_iter: int = STRONG_ITER,
+    resolve_iter: int = RESOLVE_ITER,
     improve: Callable[[NDArray[np.int64]], tuple[NDArray[np.int64], float]] | None = None,
 ) -> BranchResult:
     """Solve ``min`` over ``p_left`` more columns of ``undecided`` (``forced`` open) exactly.
@@ -238,6 +241,8 @@ def lagrangian_branch_and_bound(
         ``strong_k`` just outside it (0: branch on the most attractive column).
     strong_iter : int
         Subgradient iterations per strong-branching child.
+    resolve_iter : int
+        Subgradient iterations when a node is solved again after columns were fixed.
     improve : callable, optional
         ``improve(open_cols) -> (open_cols, value)``: a local search applied to every
         Lagrangian solution that beats the incumbent.
@@ -266,8 +271,11 @@ def lagrangian_branch_and_bound(
         nodes += 1
         fo, und, pl, lam_all, bound = nd.forced, nd.undecided, nd.p_left, nd.lam.copy(), nd.bound
         children: tuple[_Node, _Node] | None = None
+        iters = max_iter
         while True:  # solve the node, fixing columns, until it is pruned or branched
-            if pl == 0 or pl >= und.size:  # a leaf: the completion is unique
+            if pl > und.size:  # the fixings left too few columns: nothing better below
+                break
+            if pl == 0 or pl == und.size:  # a leaf: the completion is unique
                 consider(np.concatenate([fo, und if pl else und[:0]]))
                 break
             dual, rows = _node_dual(WD, fo, und, pl)
@@ -279,7 +287,7 @@ def lagrangian_branch_and_bound(
                 lam_all[rows],
                 upper=best,
                 target=best - tol,
-                iters=max_iter,
+                iters=iters,
                 pi=1.0,
                 stall=10,
                 deadline=deadline,
@@ -295,9 +303,14 @@ def lagrangian_branch_and_bound(
             close, opn = _reductions(b, C, pl, best - tol)
             if not (close.any() or opn.any()):
                 sb = _strong_branch(dual, lm, C, b, best - tol, strong_k, strong_iter, deadline)
+                if sb.prune:
+                    break
                 if sb.fix is not None:
                     close, opn = sb.fix
-                    probed += 1
+                    probed += int(close.sum() + opn.sum())
+                    bound = max(bound, sb.b_fixed)
+                    if sb.lam_fixed is not None:
+                        lam_all[rows] = sb.lam_fixed
                 else:
                     k = sb.column
                     children = (
@@ -320,6 +333,7 @@ def lagrangian_branch_and_bound(
             fo = np.concatenate([fo, und[opn]])
             pl -= int(opn.sum())
             und = und[~(close | opn)]
+            iters = resolve_iter  # warm: the multipliers already fit the fixed node
         if children is None:
             continue
         open_child, closed_child = children
@@ -359,10 +373,15 @@ def _child(
 
 @dataclass
 class _Branching:
-    """What strong branching decided: ``fix = (close, open)`` masks when a child was
-    pruned, else the branching column with both children's bounds and multipliers."""
+    """What strong branching decided: ``prune`` when both children of a column were
+    pruned; ``fix = (close, open)`` masks of the columns one of whose children was pruned
+    (with ``b_fixed``, a valid bound of the node so fixed, and ``lam_fixed`` to warm start
+    it); else the branching column with both children's bounds and multipliers."""
 
+    prune: bool = False
     fix: tuple[NDArray[np.bool_], NDArray[np.bool_]] | None = None
+    b_fixed: float = -np.inf
+    lam_fixed: NDArray[np.float64] | None = None
     column: int = -1
     b_open: float = -np.inf
     lam_open: NDArray[np.float64] | None = None
@@ -380,11 +399,18 @@ def _strong_branch(
     iters: int,
     deadline: float,
 ) -> _Branching:
-    """Pick the branching column, or fix one when one of its children is pruned by its
-    strong-branching bound alone (``target`` = incumbent - tol)."""
+    """Pick the branching column, or fix the columns one of whose children is pruned by
+    its strong-branching bound alone (``target`` = incumbent - tol).
+
+    A fixed node lies inside every surviving child of the fixings, so the largest of
+    their bounds is a valid bound for it.
+    """
     p = dual.p
     order = np.argsort(C, kind="stable")
     cands = np.concatenate([order[:k_try], order[p : p + k_try]]) if k_try > 0 else order[:1]
+    close = np.zeros(C.size, dtype=bool)
+    opn = np.zeros(C.size, dtype=bool)
+    b_fixed, lam_fixed = -np.inf, None
     best_score, out = -np.inf, _Branching()
     upper = target + 1.0  # the Polyak step aims a little above what prunes
     for k in (int(c) for c in cands):
@@ -395,15 +421,26 @@ def _strong_branch(
             b_closed, lam_closed, _, _ = dual.ascent(lam, banned=k, **run)  # type: ignore[arg-type]
         else:
             b_open, lam_open, b_closed, lam_closed = L, np.minimum(lam, cap_open), L, lam
+        if b_open > target and b_closed > target:
+            return _Branching(prune=True)
         if b_open > target or b_closed > target:
-            mask = np.zeros(C.size, dtype=bool)
-            mask[k] = True
-            none = np.zeros(C.size, dtype=bool)
-            return _Branching(fix=(mask, none) if b_open > target else (none, mask))
+            (close if b_open > target else opn)[k] = True
+            b_new, lam_new = (b_closed, lam_closed) if b_open > target else (b_open, lam_open)
+            if b_new > b_fixed:
+                b_fixed, lam_fixed = b_new, lam_new
+            continue
         score = max(b_open - L, 1e-6) * max(b_closed - L, 1e-6)
         if score > best_score:
             best_score = score
-            out = _Branching(None, k, b_open, lam_open, b_closed, lam_closed)
+            out = _Branching(
+                column=k, b_open=b_open, lam_open=lam_open, b_closed=b_closed, lam_closed=lam_closed
+            )
         if time.monotonic() > deadline:
             break
+    if close.any() or opn.any():
+        # one fixing: its surviving child's multipliers fit the fixed node as they are
+        single = int(close.sum() + opn.sum()) == 1
+        return _Branching(
+            fix=(close, opn), b_fixed=b_fixed, lam_fixed=lam_fixed if single else None
+        )
     return out
