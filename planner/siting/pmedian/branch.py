@@ -52,7 +52,7 @@ from planner.siting.pmedian.lagrange import evaluate
 logger = logging.getLogger(__name__)
 
 #: Columns of the Lagrangian solution (and as many just outside it) tried per branching.
-STRONG_K = 5
+STRONG_K = 4
 #: Subgradient iterations per strong-branching child.
 STRONG_ITER = 25
 #: Subgradient iterations when a node is solved again after fixings (warm multipliers).
