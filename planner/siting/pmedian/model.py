@@ -108,14 +108,19 @@ class PMedian(SitingModel):
        subgradient optimisation;
     4. Beasley's reduction tests and probing fix columns open or closed whenever forcing
        the opposite lifts the bound above the incumbent;
-    5. if a gap remains, the *residual* (undecided columns only) is solved exactly. The
-       default (``solver="auto"``) is Beasley's branch-and-bound on the Lagrangian bound
-       (:mod:`planner.siting.pmedian.branch`): multipliers warm-started from the parent,
-       the reduction tests at every node, depth first with the branching column open
-       first; it takes residuals with at most :data:`BNB_MAX_P_LEFT` sites left to open,
-       HiGHS the larger ones (faster there). On generated OR-Library-family instances with n = 600-900 and p = 5-10
-       (:func:`~planner.siting.instances.orlib.beasley_pmed`) it proves optima in
-       2-55 s where the MIP below stopped at 120 s with ~1 % gaps. ``"highs"`` and
+    5. if a gap remains, the interchange search restarts from the :data:`POLISH` best
+       distinct Lagrangian solutions (a better incumbent prunes more below), and the
+       *residual* (undecided columns only) is solved exactly. The default
+       (``solver="auto"``) is Beasley's branch-and-bound on the Lagrangian bound
+       (:mod:`planner.siting.pmedian.branch`): multipliers warm-started from the parent
+       and capped at the forced columns' costs, the reduction tests at every node, and
+       strong branching whose pruned children fix columns (probing at every node); it
+       takes residuals with at most :data:`BNB_MAX_P_LEFT` sites left to open, HiGHS the
+       larger ones (faster there). On the 30 generated OR-Library-family instances with
+       n = 500-900, p = 5 and 10, seeds 1-3
+       (:func:`~planner.siting.instances.orlib.beasley_pmed`) every optimum is proven,
+       the slowest in ~27 s on the shared 2-core machine (``benchmarks/results/siting.md``),
+       where the MIP below stopped at 120 s with ~1 % gaps. ``"highs"`` and
        ``"scip"`` solve the residual in the compact radius form of Elloumi
        (2010) over the distinct weighted costs ``D_i^l`` of row ``i``:
        ``min sum_i (D_i^1 + sum_l (D_i^{l+1} - D_i^l) z_il)``,
