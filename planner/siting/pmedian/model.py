@@ -6,7 +6,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,13 +50,41 @@ PROBE_LIMIT = 120
 BNB_MAX_P_LEFT = 10
 
 
+#: Distinct Lagrangian solutions of the root bound that the interchange search polishes
+#: when a gap remains (Beasley's Lagrangian heuristic only kept solutions that beat the
+#: incumbent as they were; on beasley-n600-p10-s1 the interchange from the best one finds
+#: the optimum 8,299 where greedy + interchange stopped at 8,334).
+POLISH = 4
+
+
 @dataclass
 class _Incumbent:
     """Best solution so far (new sites ``sel``, objective ``ub``), which the Lagrangian
-    heuristic improves in place."""
+    heuristic improves in place; ``pool`` keeps the distinct Lagrangian open sets seen
+    (sorted column tuple -> objective) for :data:`POLISH`."""
 
     ub: float
     sel: np.ndarray
+    pool: dict[tuple[int, ...], float] = field(default_factory=dict)
+
+
+@dataclass
+class _Residual:
+    """What the root leaves to the exact residual solve (instead of 16 arguments)."""
+
+    WD: np.ndarray  # weighted costs (unreachable: ``big``)
+    fixed: np.ndarray  # existing sites
+    free: np.ndarray  # candidates
+    forced: np.ndarray  # fixed + opened by the reductions
+    undecided: np.ndarray
+    p_left: int
+    lam: np.ndarray  # root multipliers
+    sel: np.ndarray  # incumbent's new sites
+    ub: float
+    lb: float
+    tol: float
+    big: float
+    deadline: float
 
 
 class PMedian(SitingModel):
@@ -80,14 +108,19 @@ class PMedian(SitingModel):
        subgradient optimisation;
     4. Beasley's reduction tests and probing fix columns open or closed whenever forcing
        the opposite lifts the bound above the incumbent;
-    5. if a gap remains, the *residual* (undecided columns only) is solved exactly. The
-       default (``solver="auto"``) is Beasley's branch-and-bound on the Lagrangian bound
-       (:mod:`planner.siting.pmedian.branch`): multipliers warm-started from the parent,
-       the reduction tests at every node, depth first with the branching column open
-       first; it takes residuals with at most :data:`BNB_MAX_P_LEFT` sites left to open,
-       HiGHS the larger ones (faster there). On generated OR-Library-family instances with n = 600-900 and p = 5-10
-       (:func:`~planner.siting.instances.orlib.beasley_pmed`) it proves optima in
-       2-55 s where the MIP below stopped at 120 s with ~1 % gaps. ``"highs"`` and
+    5. if a gap remains, the interchange search restarts from the :data:`POLISH` best
+       distinct Lagrangian solutions (a better incumbent prunes more below), and the
+       *residual* (undecided columns only) is solved exactly. The default
+       (``solver="auto"``) is Beasley's branch-and-bound on the Lagrangian bound
+       (:mod:`planner.siting.pmedian.branch`): multipliers warm-started from the parent
+       and capped at the forced columns' costs, the reduction tests at every node, and
+       strong branching whose pruned children fix columns (probing at every node); it
+       takes residuals with at most :data:`BNB_MAX_P_LEFT` sites left to open, HiGHS the
+       larger ones (faster there). On the 30 generated OR-Library-family instances with
+       n = 500-900, p = 5 and 10, seeds 1-3
+       (:func:`~planner.siting.instances.orlib.beasley_pmed`) every optimum is proven,
+       the slowest in ~27 s on the shared 2-core machine (``benchmarks/results/siting.md``),
+       where the MIP below stopped at 120 s with ~1 % gaps. ``"highs"`` and
        ``"scip"`` solve the residual in the compact radius form of Elloumi
        (2010) over the distinct weighted costs ``D_i^l`` of row ``i``:
        ``min sum_i (D_i^1 + sum_l (D_i^{l+1} - D_i^l) z_il)``,
@@ -230,6 +263,8 @@ class PMedian(SitingModel):
             def h(open_pos: np.ndarray) -> float:
                 cand = cols[open_pos]
                 val = evaluate(WD, cand)
+                if len(best.pool) < 10_000:
+                    best.pool[tuple(np.sort(cand).tolist())] = val
                 if val < best.ub - 1e-9 * max(1.0, abs(best.ub)):
                     new = swap_search(
                         WD, fixed, free, np.setdiff1d(cand, fixed), big=big, deadline=deadline
@@ -266,6 +301,8 @@ class PMedian(SitingModel):
             if p_left == 0 or p_left >= undecided.size:
                 break
         details.update(lagrangian_rounds=rounds, subgradient_iterations=iters)
+        if not lb > ub - tol - 1e-9 * abs(ub):
+            ub, sel = self._polish(WD, fixed, free, best, big, deadline, details)
         done = self._settled(WD, fixed, forced, undecided, p_left, sel, ub, lb, tol)
         if done is None:
             forced, undecided, p_left, lb = self._probe(
@@ -280,24 +317,10 @@ class PMedian(SitingModel):
                 done[0], done[1], OPTIMAL, done[1], "lagrangian", started, options, details, WD, big
             )
         if options.solver == "auto" and p_left <= BNB_MAX_P_LEFT:
-            return self._branch(
-                WD,
-                fixed,
-                free,
-                forced,
-                undecided,
-                p_left,
-                lam,
-                sel,
-                ub,
-                lb,
-                tol,
-                big,
-                deadline,
-                started,
-                options,
-                details,
+            state = _Residual(
+                WD, fixed, free, forced, undecided, p_left, lam, sel, ub, lb, tol, big, deadline
             )
+            return self._branch(state, started, options, details)
         kind = "highs" if options.solver == "auto" else options.solver
         if kind == "cp-sat":
             out = residual_cpsat(
@@ -322,51 +345,60 @@ class PMedian(SitingModel):
             status = OPTIMAL
         return self._result(sel, ub, status, bound, solver_name, started, options, details, WD, big)
 
-    def _branch(
-        self,
-        WD,
-        fixed,
-        free,
-        forced,
-        undecided,
-        p_left,
-        lam,
-        sel,
-        ub,
-        lb,
-        tol,
-        big,
-        deadline,
-        started,
-        options,
-        details,
-    ):
+    @staticmethod
+    def _polish(WD, fixed, free, best: _Incumbent, big, deadline, details):
+        """Interchange search from the :data:`POLISH` best distinct Lagrangian solutions
+        of the root; returns the (possibly improved) incumbent ``(ub, sel)``."""
+        polished = 0
+        for key in sorted(best.pool, key=best.pool.__getitem__)[:POLISH]:
+            if time.monotonic() > deadline:
+                break
+            start = np.setdiff1d(np.asarray(key, dtype=np.int64), fixed)
+            new = swap_search(WD, fixed, free, start, big=big, deadline=deadline)
+            val = evaluate(WD, np.concatenate([fixed, new]))
+            polished += 1
+            if val < best.ub - 1e-9 * max(1.0, abs(best.ub)):
+                best.ub, best.sel = val, new
+        details.update(polished=polished, polished_objective=best.ub)
+        return best.ub, best.sel
+
+    def _branch(self, st: _Residual, started, options, details):
         """The residual by branch-and-bound on the Lagrangian bound (:mod:`.branch`)."""
+        WD, fixed = st.WD, st.fixed
 
         def improve(cols: np.ndarray) -> tuple[np.ndarray, float]:
             new = swap_search(
-                WD, fixed, free, np.setdiff1d(cols, fixed), big=big, deadline=deadline
+                WD, fixed, st.free, np.setdiff1d(cols, fixed), big=st.big, deadline=st.deadline
             )
             open_ = np.concatenate([fixed, new])
             return open_, evaluate(WD, open_)
 
         out = lagrangian_branch_and_bound(
             WD,
-            forced,
-            undecided,
-            p_left,
-            lam,
-            (np.concatenate([fixed, sel]), ub),
-            tol=tol,
-            deadline=deadline,
-            root_bound=lb,
+            st.forced,
+            st.undecided,
+            st.p_left,
+            st.lam,
+            (np.concatenate([fixed, st.sel]), st.ub),
+            tol=st.tol,
+            deadline=st.deadline,
+            root_bound=st.lb,
             improve=improve,
         )
-        details.update(bnb_nodes=out.nodes)
+        details.update(bnb_nodes=out.nodes, bnb_probed=out.probed)
         new = np.setdiff1d(out.open_cols, fixed)
         status = OPTIMAL if out.proven else FEASIBLE
         return self._result(
-            new, out.value, status, out.bound, "lagrangian-bnb", started, options, details, WD, big
+            new,
+            out.value,
+            status,
+            out.bound,
+            "lagrangian-bnb",
+            started,
+            options,
+            details,
+            WD,
+            st.big,
         )
 
     @staticmethod
