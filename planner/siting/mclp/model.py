@@ -90,9 +90,12 @@ class MCLP(SitingModel):
        answer is proven (solver ``"lp"``). Otherwise reduced-cost fixing closes (or opens)
        every candidate that no strictly better solution can avoid, and the steps below
        run on the restricted instance, which is exact;
-    4. on large instances, exact restricted MCLPs on kernels of the incumbent plus the best
-       ranked candidates (kernel search of :mod:`planner.siting.mclp.kernel`; at most half
-       of the time left);
+    4. on large instances, with a site count ``p`` and no budget, the iterated 1-swap /
+       pair-exchange search of :mod:`planner.siting.mclp.search` over the candidates the
+       fixing left; with a budget, exact restricted MCLPs on kernels of the incumbent plus
+       the best ranked candidates (kernel search of :mod:`planner.siting.mclp.kernel`);
+       either at most ``SEARCH_SHARE`` of the time left, and a better incumbent re-runs
+       the fixing;
     5. the full (or restricted) model on the backend (:mod:`planner.siting.mclp.mip`),
        with the best solution as a hint (HiGHS gets none: a hint crashes it in this
        OR-Tools build). The default is SCIP (continuous ``z``), far faster than CP-SAT on
