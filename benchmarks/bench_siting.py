@@ -1007,7 +1007,7 @@ def markdown(r: dict) -> str:
             + ")`, one run. Demand "
             "groups = rows left after merging identical coverage sets (`result.details`). LP bound = "
             "the exact LP relaxation (its dual on HiGHS), '-' where the instance closed before it; "
-            "fixed = candidates reduced-cost fixing closed / opened (after the kernel search's "
+            "fixed = candidates reduced-cost fixing closed / opened (after the iterated (or kernel) search's "
             "better incumbent, where that fixed more). The "
             "objective is re-computed from the sparse matrix for every run (all agree unless listed "
             "under problems). B&B nodes = nodes of the final branch-and-Benders-cut search "
