@@ -150,3 +150,16 @@ def test_lp_fixing_drives_a_restricted_solve_that_proves_the_optimum(seed, also,
     covered = (cost[:, res.selected] <= thr).any(axis=1)
     assert w[covered].sum() == pytest.approx(res.objective)
     assert res.selected.size <= p and res.best_bound >= res.objective - 1e-9
+
+
+def test_rounding_breaks_reduced_cost_ties_by_the_weight_a_site_covers():
+    # synthetic: three groups; sites 0 and 1 cover one group each, site 2 covers two. With
+    # p = 3 the LP opens all three, every reduced cost is 0 (a tie), and with p = 1 the
+    # rounding must take the site covering the most weight first, not an arbitrary one.
+    G = np.array([[1, 0, 1], [0, 1, 1], [0, 0, 0]], dtype=bool)
+    w = np.array([2.0, 2.0, 1.0])
+    lp = lp_cover_bound(_instance(G, w), p=3, time_limit_s=30, threads=1)
+    assert lp is not None
+    assert np.allclose(lp.reduced, lp.reduced[0])
+    np.testing.assert_allclose(lp.cover_weight, [2.0, 2.0, 4.0])
+    assert lp_rounding(lp, p=1, costs=None, budget=None).tolist() == [2]

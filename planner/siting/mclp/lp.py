@@ -27,8 +27,11 @@ every set without ``j`` by ``L - max(d_j, 0)``. When that is no better than the 
 any *strictly better* solution leaves ``j`` closed (or opens it), so the search for one
 can be restricted; if the restricted problem has nothing better, the incumbent is optimal.
 
-Rounding. The LP's site values (the duals of the candidate rows) ranked, the best ``p``
-that fit the limits, are a primal solution; when the LP is integral it is the optimum.
+Rounding. The candidates ranked by ``d_j``, ties (common: the LP is degenerate) by the
+weight each covers alone, the best ``p`` that fit the limits, are a primal solution. (The
+LP's own site values would be the duals of the candidate rows, but OR-Tools 9.15's
+``model_builder`` returns the row *activities* as HiGHS' dual values -- checked here on a
+small LP against GLOP's duals -- so they are not read.)
 """
 
 from __future__ import annotations
@@ -56,8 +59,8 @@ class CoverLP:
         Valid upper bound ``L`` recomputed from the clipped dual values.
     reduced : numpy.ndarray
         ``d_j`` per candidate (positions into ``inst.cols``).
-    site_values : numpy.ndarray
-        LP value of every candidate's ``y_j`` (from the row duals), in ``[0, 1]``.
+    cover_weight : numpy.ndarray
+        Weight every candidate covers alone (``G^T W``): the rounding's tie-break.
     seconds : float
         Model build plus solve time.
     lam : numpy.ndarray
@@ -67,7 +70,7 @@ class CoverLP:
 
     bound: float
     reduced: np.ndarray
-    site_values: np.ndarray
+    cover_weight: np.ndarray
     seconds: float
     lam: np.ndarray
 
@@ -163,8 +166,6 @@ def lp_cover_bound(
         + (knap[1] * pi_b if knap is not None else 0.0)
     )
     bound = C + float(np.maximum(d, 0.0).sum())
-    duals = solver.dual_values(model.get_linear_constraints()).to_numpy(dtype=np.float64)
-    site_values = np.clip(np.abs(duals), 0.0, 1.0)
     secs = time.monotonic() - started
     logger.debug(
         "mclp lp: bound %.10g (HiGHS %.10g) in %.2f s",
@@ -172,15 +173,15 @@ def lp_cover_bound(
         float(W.sum()) + solver.objective_value,
         secs,
     )
-    return CoverLP(bound=bound, reduced=d, site_values=site_values, seconds=secs, lam=lam)
+    return CoverLP(bound=bound, reduced=d, cover_weight=G.T @ W, seconds=secs, lam=lam)
 
 
 def lp_rounding(
     lp: CoverLP, *, p: int | None, costs: np.ndarray | None, budget: float | None
 ) -> np.ndarray:
-    """The candidates ranked by reduced cost, ties (common: the LP is degenerate) by LP
-    value, taken greedily within the limits."""
-    order = np.lexsort((-lp.site_values, -np.round(lp.reduced, 9)))
+    """The candidates ranked by reduced cost, ties (common: the LP is degenerate) by the
+    weight each covers alone, then by index, taken greedily within the limits."""
+    order = np.lexsort((-lp.cover_weight, -np.round(lp.reduced, 9)))
     if costs is None or budget is None:
         return np.sort(order[:p] if p is not None else order)
     picked: list[int] = []
