@@ -152,14 +152,13 @@ def test_lp_fixing_drives_a_restricted_solve_that_proves_the_optimum(seed, also,
     assert res.selected.size <= p and res.best_bound >= res.objective - 1e-9
 
 
-def test_rounding_breaks_reduced_cost_ties_by_the_weight_a_site_covers():
-    # synthetic: three groups; sites 0 and 1 cover one group each, site 2 covers two. With
-    # p = 3 the LP opens all three, every reduced cost is 0 (a tie), and with p = 1 the
-    # rounding must take the site covering the most weight first, not an arbitrary one.
+def test_rounding_keeps_the_candidates_order_in_reduced_cost_ties():
+    # synthetic: sites 0 and 1 cover one group each, site 2 covers both (the third group no
+    # site covers). With p = 3 every reduced cost is 0 (a tie) and the rounding keeps the
+    # candidates' order (the documented rule), whatever they cover.
     G = np.array([[1, 0, 1], [0, 1, 1], [0, 0, 0]], dtype=bool)
     w = np.array([2.0, 2.0, 1.0])
-    lp = lp_cover_bound(_instance(G, w), p=3, time_limit_s=30, threads=1)
-    assert lp is not None
-    assert np.allclose(lp.reduced, lp.reduced[0])
-    np.testing.assert_allclose(lp.cover_weight, [2.0, 2.0, 4.0])
-    assert lp_rounding(lp, p=1, costs=None, budget=None).tolist() == [2]
+    lp3 = lp_cover_bound(_instance(G, w), p=3, time_limit_s=30, threads=1)
+    assert lp3 is not None
+    assert np.allclose(lp3.reduced, 0.0)
+    assert lp_rounding(lp3, p=2, costs=None, budget=None).tolist() == [0, 1]

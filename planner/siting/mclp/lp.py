@@ -27,11 +27,16 @@ every set without ``j`` by ``L - max(d_j, 0)``. When that is no better than the 
 any *strictly better* solution leaves ``j`` closed (or opens it), so the search for one
 can be restricted; if the restricted problem has nothing better, the incumbent is optimal.
 
-Rounding. The candidates ranked by ``d_j``, ties (common: the LP is degenerate) by the
-weight each covers alone, the best ``p`` that fit the limits, are a primal solution. (The
-LP's own site values would be the duals of the candidate rows, but OR-Tools 9.15's
-``model_builder`` returns the row *activities* as HiGHS' dual values -- checked here on a
-small LP against GLOP's duals -- so they are not read.)
+Rounding. The candidates ranked by ``d_j``, ties (common: the LP is degenerate) in the
+candidates' order, the best ``p`` that fit the limits, are a primal solution. The LP's own
+site values would be the duals of the candidate rows, but OR-Tools 9.15's
+``model_builder`` returns the row *activities* as HiGHS' dual values (checked here on a
+small LP against GLOP's duals), so they are not read; for tied ``d_j`` those activities
+were equal up to rounding noise, so earlier versions ordered ties by that noise, in effect
+by index. Breaking ties by the weight a site covers alone was measured and dropped: on
+the million-point benchmark it left worse incumbents at 60 s (city p = 5 gap 0.31 % against
+0.12 %, region p = 10 0.77 % against 0.51 %, p = 20 1.69 % against 1.25 %), its heavy
+sites overlapping in the dense clusters.
 """
 
 from __future__ import annotations
@@ -59,8 +64,6 @@ class CoverLP:
         Valid upper bound ``L`` recomputed from the clipped dual values.
     reduced : numpy.ndarray
         ``d_j`` per candidate (positions into ``inst.cols``).
-    cover_weight : numpy.ndarray
-        Weight every candidate covers alone (``G^T W``): the rounding's tie-break.
     seconds : float
         Model build plus solve time.
     lam : numpy.ndarray
@@ -70,7 +73,6 @@ class CoverLP:
 
     bound: float
     reduced: np.ndarray
-    cover_weight: np.ndarray
     seconds: float
     lam: np.ndarray
 
@@ -173,15 +175,15 @@ def lp_cover_bound(
         float(W.sum()) + solver.objective_value,
         secs,
     )
-    return CoverLP(bound=bound, reduced=d, cover_weight=G.T @ W, seconds=secs, lam=lam)
+    return CoverLP(bound=bound, reduced=d, seconds=secs, lam=lam)
 
 
 def lp_rounding(
     lp: CoverLP, *, p: int | None, costs: np.ndarray | None, budget: float | None
 ) -> np.ndarray:
-    """The candidates ranked by reduced cost, ties (common: the LP is degenerate) by the
-    weight each covers alone, then by index, taken greedily within the limits."""
-    order = np.lexsort((-lp.cover_weight, -np.round(lp.reduced, 9)))
+    """The candidates ranked by reduced cost, ties (common: the LP is degenerate) in the
+    candidates' order (module docstring), taken greedily within the limits."""
+    order = np.argsort(-np.round(lp.reduced, 9), kind="stable")
     if costs is None or budget is None:
         return np.sort(order[:p] if p is not None else order)
     picked: list[int] = []
