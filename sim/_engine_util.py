@@ -53,11 +53,8 @@ class RowsMixin:
         key = (m, prow, h)
         row = self._to_rows.get(key)
         if row is None:
-            mdl, r = self.models[m], self.routes
-            length = r.to_l[prow]
-            tc = r.to_tc[:, prow] if r.to_tc is not None and self.by_class else None
-            t = mdl.drive_time_s(length, congested(r.to_t[prow], tc, self.hour_factors, h))
-            row = (t, length, mdl.energy_kwh(length, t, self.temp))
+            r = self.routes
+            row = self._station_rows(m, prow, h, r.to_t, r.to_l, r.to_tc)
             self._to_rows[key] = row
         return row
 
@@ -67,25 +64,33 @@ class RowsMixin:
         key = (m, prow, h)
         row = self._from_rows.get(key)
         if row is None:
-            mdl, r = self.models[m], self.routes
-            length = r.from_l[prow]
-            tc = r.from_tc[:, prow] if r.from_tc is not None and self.by_class else None
-            t = mdl.drive_time_s(length, congested(r.from_t[prow], tc, self.hour_factors, h))
-            row = (t, length, mdl.energy_kwh(length, t, self.temp))
+            r = self.routes
+            row = self._station_rows(m, prow, h, r.from_t, r.from_l, r.from_tc)
             self._from_rows[key] = row
         return row
+
+    def _station_rows(
+        self, m: int, idx: Any, h: int, tt: np.ndarray, ll: np.ndarray, tcc: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(time, length, energy) of model ``m`` at hour ``h`` on the route-table rows
+        ``idx`` (one position or an array of them) of ``tt``/``ll``/``tcc``: elementwise
+        operations only, so a row computed alone or among many is the same floats."""
+        mdl = self.models[m]
+        length = ll[idx]
+        tc = tcc[:, idx] if tcc is not None and self.by_class else None
+        t = mdl.drive_time_s(length, congested(tt[idx], tc, self.hour_factors, h))
+        return t, length, mdl.energy_kwh(length, t, self.temp)
 
     def prefill_rows(self, m: np.ndarray, rows_to: np.ndarray, rows_from: np.ndarray,
                      hours: np.ndarray) -> None:  # fmt: skip
         """Fill the row caches for decisions known ahead (the fast path's first public
         decisions: model, origin and destination rows, hour of departure) in one vectorised
         pass per (model, hour) instead of one call per row. Every element goes through the
-        same elementwise operations as in :meth:`_to_row` / :meth:`_from_row` (no
-        reduction, no transcendental function), so the cached rows are the same floats;
+        same elementwise operations (:meth:`_station_rows`, as for :meth:`_to_row` /
+        :meth:`_from_row`), so the cached rows are the same floats;
         a key the decision does not use is merely unused."""
         r = self.routes
         for (mm, h), sel in _groups(m, hours):
-            mdl = self.models[mm]
             for rows, cache, tt, ll, tcc in (
                 (rows_to[sel], self._to_rows, r.to_t, r.to_l, r.to_tc),
                 (rows_from[sel], self._from_rows, r.from_t, r.from_l, r.from_tc),
@@ -96,10 +101,7 @@ class RowsMixin:
                 )
                 if todo.size == 0:
                     continue
-                length = ll[todo]
-                tc = tcc[:, todo] if tcc is not None and self.by_class else None
-                t = mdl.drive_time_s(length, congested(tt[todo], tc, self.hour_factors, h))
-                e = mdl.energy_kwh(length, t, self.temp)
+                t, length, e = self._station_rows(mm, todo, h, tt, ll, tcc)
                 for i, p in enumerate(todo.tolist()):
                     cache[(mm, p, h)] = (t[i], length[i], e[i])
 

@@ -152,9 +152,8 @@ def _corridor_model(
             planning_range_km(stage_config(cfg, t, temperature_c=temp), vehicles)
             for temp in temperatures
         ]
+        # Flows leaves out the pairs with no route on the network (no station helps them)
         for (path, km), w in zip(fl.paths, fl.od["weight"].to_numpy(), strict=True):
-            if path.size == 0:
-                continue  # unreachable on the network: no station helps
             on = np.array([n in col_of for n in path.tolist()], dtype=bool)
             idx = np.array([col_of[n] for n in path[on].tolist()], dtype=np.int64)
             for r in rs:
