@@ -216,15 +216,33 @@ def swap_cover(
         if time.monotonic() > deadline:
             break
         cnt = np.asarray(G[:, sel].sum(axis=1)).ravel()
-        gain = GT @ np.where(cnt == 0, W, 0.0)
-        only = np.where(cnt == 1, W, 0.0)
-        Gs = G[:, sel]
-        loss = Gs.T @ only
-        corr = (GT @ Gs.multiply(only[:, None]).tocsc()).toarray()  # J x |sel|
-        profit = gain[:, None] - loss[None, :] + corr
-        profit[sel, :] = -np.inf  # candidates already open cannot come in
-        j, k = np.unravel_index(int(np.argmax(profit)), profit.shape)
-        if profit[j, k] <= 1e-9 * max(1.0, float(W.sum())):
+        j, k, profit = best_swap(G, GT, W, sel, cnt)
+        if profit <= 1e-9 * max(1.0, float(W.sum())):
             break
         sel[k] = j
     return np.sort(sel)
+
+
+def best_swap(
+    G: sparse.csc_matrix,
+    GT: sparse.csr_matrix,
+    W: np.ndarray,
+    sel: np.ndarray,
+    cnt: np.ndarray,
+    allowed: np.ndarray | None = None,
+) -> tuple[int, int, float]:
+    """The best 1-swap of the open positions ``sel`` (``cnt``: open sites covering each
+    group): ``(j, k, profit)`` for ``j`` in and ``sel[k]`` out, the formula of
+    :func:`swap_cover` for all pairs at once. Open sites, and sites outside ``allowed``
+    when given, cannot come in."""
+    gain = GT @ np.where(cnt == 0, W, 0.0)
+    only = np.where(cnt == 1, W, 0.0)
+    Gs = G[:, sel]
+    loss = Gs.T @ only
+    corr = (GT @ Gs.multiply(only[:, None]).tocsc()).toarray()  # J x |sel|
+    profit = gain[:, None] - loss[None, :] + corr
+    if allowed is not None:
+        profit[~allowed, :] = -np.inf
+    profit[sel, :] = -np.inf
+    j, k = np.unravel_index(int(np.argmax(profit)), profit.shape)
+    return int(j), int(k), float(profit[j, k])

@@ -32,7 +32,7 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.siting._covering import CoverInstance
+from planner.siting._covering import CoverInstance, best_swap
 
 logger = logging.getLogger(__name__)
 
@@ -88,23 +88,15 @@ class PairSearch:
     def one_swaps(self, sel: NDArray[np.int64], cnt: NDArray[np.float64], deadline: float) -> bool:
         """Best-improvement 1-swaps in place (``sel``, ``cnt``) to a local optimum; True
         when any move was made."""
-        G, GT, W = self.G, self.GT, self.W
+        W = self.W
         moved = False
         while time.monotonic() < deadline:
-            gain = GT @ np.where(cnt == 0, W, 0.0)
-            only = np.where(cnt == 1, W, 0.0)
-            Gs = G[:, sel]
-            loss = Gs.T @ only
-            corr = (GT @ Gs.multiply(only[:, None]).tocsc()).toarray()
-            profit = gain[:, None] - loss[None, :] + corr
-            profit[~self.allowed, :] = -np.inf
-            profit[sel, :] = -np.inf
-            j, k = np.unravel_index(int(np.argmax(profit)), profit.shape)
+            j, k, profit = best_swap(self.G, self.GT, W, sel, cnt, self.allowed)
             # integral weights gain whole units; 1e-9 relative guards float sums
-            if not profit[j, k] > 1e-9 * max(1.0, float(W.sum())):
+            if not profit > 1e-9 * max(1.0, float(W.sum())):
                 break
             cnt[self._col(int(sel[k]))] -= 1
-            cnt[self._col(int(j))] += 1
+            cnt[self._col(j)] += 1
             sel[k] = j
             moved = True
             self.moves += 1
