@@ -370,3 +370,44 @@ class OrderedEnvironment(CountingEnvironment):
             exc = type(event._value)(*event._value.args)
             exc.__cause__ = event._value
             raise exc
+
+    def run(self, until: float | Event | None = None) -> Any:
+        """:meth:`simpy.Environment.run` with :meth:`step` inlined in the loop (the same
+        event processing; no method call per event, which is ~5 % of the fast path's loop).
+        Falls back to SimPy's loop when ``until`` is an event."""
+        if until is not None and isinstance(until, Event):
+            return super().run(until)
+        if until is not None:
+            at = float(until)
+            if at <= self._now:
+                raise ValueError(f"until ({at}) must be greater than the current simulation time")
+            stop = Event(self)
+            stop._ok = True
+            stop._value = None
+            stop.callbacks.append(StopSimulation.callback)  # type: ignore[union-attr]
+            self.schedule(stop, URGENT, at - self._now)
+        queue: list[Any] = self._queue
+        pop = heappop
+        try:
+            while queue:
+                now, prio, parent, sub, event = pop(queue)
+                self._now = now
+                self._cur = (now, prio, parent, sub)
+                self._sub = 0
+                callbacks, event.callbacks = event.callbacks, None
+                try:
+                    for callback in callbacks:
+                        callback(event)
+                except StopSimulation:
+                    event.callbacks = callbacks[callbacks.index(callback) + 1 :]
+                    self.schedule(event, EventPriority(-1))
+                    raise
+                if not event._ok and not hasattr(event, "_defused"):
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    raise exc
+        except StopSimulation as exc:
+            return exc.args[0]
+        if until is not None:
+            raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {until}')
+        return None

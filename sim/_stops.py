@@ -66,8 +66,9 @@ class StopsMixin(RowsMixin):
     session_log: Any
     where: Callable[[StationChoice], int]
     how_much: Callable[[float, float, float], float]
-    _to_ok: dict[tuple[int, int, int], np.ndarray]
-    _from_ok: dict[tuple[int, int, int], np.ndarray]
+    _from_fin: dict[tuple[int, int, int], np.ndarray]
+    _st_wait: np.ndarray
+    st_plugs: list[int]
 
     # provided by the engine
     _drive: Callable[[int, float], float]
@@ -120,6 +121,28 @@ class StopsMixin(RowsMixin):
         w = self.settings.policy.where
         return w if type(w) is MinDetour and w.max_detour_s == INF else None
 
+    def _init_waits(self) -> None:
+        """Start the expected waits :meth:`_pick` reads (queue-aware :class:`MinDetour`):
+        ``max(present - plugs + 1, 0) * (session_s / plugs)`` per station, as the policy
+        computes them. :meth:`_set_wait` updates a station's whenever its occupancy changes,
+        with the same float operations (an integer count, exactly converted), instead of
+        recomputing the vector at every busy decision."""
+        policy = self._fast_where()
+        self._wait_per_car: list[float] | None = None
+        if policy is None or not policy.queue_aware:
+            return
+        plugs = self.st_plugs_arr
+        per_car = policy.session_s / plugs
+        self._st_wait = np.maximum(self.st_present - plugs + 1, 0) * per_car
+        self._wait_per_car = per_car.tolist()
+
+    def _set_wait(self, s: int) -> None:
+        """Expected wait at station ``s`` after a change of its occupancy."""
+        per_car = self._wait_per_car
+        if per_car is not None:
+            ahead = int(self.st_present[s]) - self.st_plugs[s] + 1
+            self._st_wait[s] = ahead * per_car[s] if ahead > 0 else 0.0
+
     # ------------------------------------------------------------------ choice
     def _pick(
         self,
@@ -138,29 +161,30 @@ class StopsMixin(RowsMixin):
         h = self._hour()
         to = self._to_rows.get((m, prow_cur, h)) or self._to_row(m, prow_cur)
         fr = self._from_rows.get((m, prow_dest, h)) or self._from_row(m, prow_dest)
-        if policy is not None:
-            ok_to = self._to_ok.get((m, prow_cur, h))
-            if ok_to is None:
-                ok_to = to[0] < INF
-                self._to_ok[(m, prow_cur, h)] = ok_to
-            ok_fr = self._from_ok.get((m, prow_dest, h))
-            if ok_fr is None:
-                # MinDetour's static part of "finish": compatible, routable, and the
-                # destination reachable after a full charge (same expressions)
+        if policy is not None and t_direct < INF:
+            fin_t = self._from_fin.get((m, prow_dest, h))
+            if fin_t is None:
+                # MinDetour's static part of "finish" (compatible, routable, the destination
+                # reachable after a full charge; same expressions), folded into the time
+                # from the station: inf where it fails
                 lim = cap - self.reserve_soc * cap
                 ok_fr = self.compat[m] & (fr[0] < INF) & (fr[2] <= lim)
-                self._from_ok[(m, prow_dest, h)] = ok_fr
-            mask = ok_fr & ok_to & (to[2] <= energy)
+                fin_t = np.where(ok_fr, fr[0], INF)
+                self._from_fin[(m, prow_dest, h)] = fin_t
+            # MinDetour.choose on its "finish" branch: the detour ``(t_to + t_from) -
+            # t_direct`` of every station that qualifies, the same float operations; the
+            # others are inf (an unreachable station's t_to is inf, and inf + x - t = inf
+            # for the finite t_direct), so an empty mask shows as an inf minimum
+            d_fin = to[0] + fin_t
+            d_fin -= t_direct
+            d_fin[to[2] > energy] = INF
             for i in tried:
-                mask[i] = False
-            # MinDetour.choose on its "finish" branch, operation for operation (the detours
-            # of the masked stations are finite, so an empty mask shows as an inf minimum)
-            d_fin = np.where(mask, to[0] + fr[0] - t_direct, INF)
+                d_fin[i] = INF
             best = int(d_fin.argmin())
             if d_fin[best] < INF:
                 present, plugs = self.st_present, self.st_plugs_arr
                 if policy.queue_aware and present[best] >= plugs[best]:
-                    wait = np.maximum(present - plugs + 1, 0) * (policy.session_s / plugs)
+                    wait = self._st_wait  # MinDetour's expected waits, kept up to date
                     near = d_fin <= d_fin[best] + policy.max_extra_detour_s
                     return int(np.where(near, d_fin + wait, INF).argmin()), to, fr
                 return best, to, fr
@@ -305,6 +329,7 @@ class StopsMixin(RowsMixin):
         present = self.st_present
         clock = self.clocks[v]
         policy = self._fast_where()
+        set_wait = self._set_wait
         tried: set[int] = set()
         balks = stops = 0
         ahead: tuple[int, Row, Row] | None = None  # the choice made after a balk
@@ -341,6 +366,7 @@ class StopsMixin(RowsMixin):
             self.st_seq[s] = seq + 1
             res = self.res[s]
             present[s] += 1
+            set_wait(s)
             req = res.request()
             if not req.triggered:
                 if max_wait < INF:
@@ -348,6 +374,7 @@ class StopsMixin(RowsMixin):
                     if not req.triggered:
                         req.cancel()
                         present[s] -= 1
+                        set_wait(s)
                         now = env.now
                         acc[3] += now - arrive
                         if clock is not None:  # the queue counts as a pause
@@ -380,6 +407,7 @@ class StopsMixin(RowsMixin):
                 yield env.timeout(dt)
             res.release(req)
             present[s] -= 1
+            set_wait(s)
             E[v] = e1
             self.charged[v] += e1 - energy
             rec(v, k, s, arrive, start, env.now, energy, e1, False, seq, detour_s, detour_m)

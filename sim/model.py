@@ -173,8 +173,7 @@ class Engine(StopsMixin):
         self._profiles: dict[tuple[int, int], ChargeProfile] = {}
         self._to_rows: dict[tuple[int, int, int], tuple] = {}
         self._from_rows: dict[tuple[int, int, int], tuple] = {}
-        self._to_ok: dict[tuple[int, int, int], np.ndarray] = {}  # sim._stops._pick
-        self._from_ok: dict[tuple[int, int, int], np.ndarray] = {}
+        self._from_fin: dict[tuple[int, int, int], np.ndarray] = {}  # sim._stops._pick
         self.home_prof = [self._home_profile(mdl) for mdl in self.models]
         self.st_present = np.zeros(self.n_st, dtype=np.int64)
         self.st_plugs_arr = np.asarray(self.st_plugs, dtype=float)
@@ -319,6 +318,7 @@ class Engine(StopsMixin):
             # the others run as SimPy processes, in vehicle order as in the full path, each
             # from its first leg the numpy replay could not settle
             plan = settle(self)
+            self._init_waits()
             event_veh = np.flatnonzero(plan.to_events).tolist()
             self.event_vehicles = len(event_veh)
             start_k, chains = plan.start_k, plan.chains
