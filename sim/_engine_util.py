@@ -409,5 +409,7 @@ class OrderedEnvironment(CountingEnvironment):
         except StopSimulation as exc:
             return exc.args[0]
         if until is not None:
-            raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {until}')
+            raise RuntimeError(
+                f'No scheduled events left but "until" event was not triggered: {until}'
+            )
         return None
