@@ -22,7 +22,7 @@ Two generators with the same decisions and the same records:
     the first of the two is processed, the ``Condition`` event ``C`` (the first event that
     step schedules, as the only callback after the resource's own), which resumes the
     process. The fast path schedules *one* heap entry with the genealogical key ``C`` would
-    have as ``T``'s child (:meth:`sim._engine_util.OrderedEnvironment.schedule_patience`),
+    have as ``T``'s child (:meth:`sim._events.OrderedEnvironment.schedule_patience`),
     and, if the request is processed first in the reference order (its key below ``T``'s),
     an event at the request's step as ``C`` would be. The process thus resumes at the very
     same place among simultaneous events, reads the same ``request.triggered`` and the same
@@ -38,8 +38,10 @@ from typing import Any
 
 import numpy as np
 from simpy.events import NORMAL, Event
+from simpy.resources.resource import Release, Request
 
-from sim._engine_util import OrderedEnvironment, RowsMixin
+from sim._engine_util import RowsMixin
+from sim._events import OrderedEnvironment
 from sim.policies import MinDetour, StationChoice
 from sim.vehicles import ChargeProfile, VehicleModel
 
@@ -367,7 +369,7 @@ class StopsMixin(RowsMixin):
             res = self.res[s]
             present[s] += 1
             set_wait(s)
-            req = res.request()
+            req = Request(res)
             if not req.triggered:
                 if max_wait < INF:
                     yield _patience(env, req, max_wait)
@@ -405,7 +407,7 @@ class StopsMixin(RowsMixin):
             dt = self._profile(m, s).time_s(energy, e1)
             if dt > 0:
                 yield env.timeout(dt)
-            res.release(req)
+            Release(res, req)
             present[s] -= 1
             set_wait(s)
             E[v] = e1

@@ -18,7 +18,7 @@ public-charging decision (``needs_charge`` true with stations present), running 
 (stranding and recovery) or an unroutable leg. Its earlier legs stay settled and SimPy
 takes over at that leg with the carried state (:class:`Plan`): its process gets one event
 at the departure, placed among simultaneous events by the times of the waits and drives the
-settled legs would have scheduled (:class:`sim._engine_util.OrderedEnvironment`, whose
+settled legs would have scheduled (:class:`sim._events.OrderedEnvironment`, whose
 genealogical order equals SimPy's and depends only on those times). Trucks (driving-time
 rules live in the event path only) and vehicles whose wait for that leg reaches the horizon
 run wholly from time 0. Removing the settled events does not reorder the others': settled

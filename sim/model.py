@@ -26,12 +26,8 @@ import simpy
 from simpy.events import Event
 
 from networks.road_network import RoadNetwork
-from sim._engine_util import (
-    CountingEnvironment,
-    OrderedEnvironment,
-    next_charger_kwh,
-    takes_next,
-)
+from sim._engine_util import next_charger_kwh, takes_next
+from sim._events import CountingEnvironment, OrderedEnvironment
 from sim._stops import StopsMixin
 from sim.driving_rules import RULES, DriverClock
 from sim.fast import first_rows, settle, settle_tail

@@ -175,7 +175,7 @@ def test_late_start_keeps_the_full_engines_order_of_simultaneous_events(monkeypa
 
     # negative control: placing the late start's event right after its process start (no
     # ancestry) puts car 0 first among the 08:00 events, and the results differ
-    from sim._engine_util import OrderedEnvironment
+    from sim._events import OrderedEnvironment
 
     def naive(self, event, times, parent=None):
         self.scheduled += 1
@@ -316,7 +316,7 @@ def test_patience_ending_on_a_release_keeps_the_full_engines_outcome(monkeypatch
 
     # negative control: waking the driver at the timeout's own place (before the release)
     # instead of the Condition's makes car 1 balk
-    from sim._engine_util import OrderedEnvironment
+    from sim._events import OrderedEnvironment
 
     def at_timeout(self, event, delay):
         self.scheduled += 1

@@ -1,0 +1,277 @@
+"""SimPy environments of the engine (:mod:`sim.model`): :class:`CountingEnvironment` (the
+full engine: SimPy's own, counting the events it schedules) and
+:class:`OrderedEnvironment` (the fast path, issue 15: SimPy's event order on genealogical
+keys, so that a process can start in the middle of its own event chain), with
+:class:`LeanProcess`, SimPy's process with a shorter resume."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Sequence
+from heapq import heappop, heappush
+from typing import Any
+
+import simpy
+from simpy.core import EmptySchedule, StopSimulation
+from simpy.events import NORMAL, URGENT, Event, EventPriority, Process, Timeout
+
+INF = math.inf
+
+
+class LeanProcess(Process):
+    """:class:`simpy.events.Process` with a shorter resume for the fast path: the same
+    steps as SimPy's ``_resume`` for a successful event (send its value, wait on the event
+    yielded, or end), a cached bound callback, and SimPy's own code for a failed event."""
+
+    def __init__(self, env: simpy.Environment, generator: Generator[Event, Any, Any]) -> None:
+        self._resume_cb = self._resume
+        super().__init__(env, generator)
+
+    def _resume(self, event: Event) -> None:
+        env = self.env
+        env._active_proc = self
+        send = self._generator.send
+        while True:
+            if not event._ok:  # the process handles the failure (or fails): SimPy's code
+                Process._resume(self, event)
+                return
+            try:
+                event = send(event._value)
+            except StopIteration as e:
+                self._ok = True
+                self._value = e.args[0] if e.args else None
+                env.schedule(self)
+                event = None  # type: ignore[assignment]
+                break
+            except BaseException as e:
+                self._ok = False
+                e.__traceback__ = e.__traceback__.tb_next  # type: ignore[union-attr]
+                self._value = e
+                env.schedule(self)
+                event = None  # type: ignore[assignment]
+                break
+            try:
+                callbacks = event.callbacks
+            except AttributeError:
+                raise RuntimeError(f'Invalid yield value "{event}"') from None
+            if callbacks is not None:  # not yet processed: resume when it is
+                callbacks.append(self._resume_cb)
+                break
+        self._target = event
+        env._active_proc = None
+
+
+class CountingEnvironment(simpy.Environment):
+    """A :class:`simpy.Environment` that counts the events it schedules (:attr:`scheduled`).
+
+    Every SimPy event (timeouts, process starts and ends, resource requests, conditions)
+    goes through :meth:`simpy.Environment.schedule`, so the count is the number of events
+    the run scheduled.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scheduled = 0
+
+    def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: float = 0) -> None:
+        """Schedule ``event`` (see :meth:`simpy.Environment.schedule`) and count it."""
+        self.scheduled += 1
+        super().schedule(event, priority, delay)
+
+
+#: Parent key of the events scheduled before the clock starts (process starts, ``until``)
+_ROOT: tuple = ()
+
+
+class OrderedEnvironment(CountingEnvironment):
+    """SimPy environment of the fast path whose event order is *genealogical*, so that a
+    process may start in the middle of its own event chain with exactly the place among
+    simultaneous events that the full engine would give it.
+
+    SimPy pops events by ``(time, priority, eid)`` with ``eid`` the global scheduling count.
+    Every event is scheduled while another one (its *parent*) is processed, or before the
+    clock starts, so ``eid`` order is: parent processed first, then order of scheduling
+    within the parent's step. Here the heap key is ``(time, priority, parent key, n)``
+    (``n``: rank among the events the parent's step scheduled), which sorts the same as
+    ``eid`` by induction over the processed events, given that the parent's processing
+    order is its key order. That holds because only events scheduled before the clock
+    starts (process starts, the ``until`` stop) have the ``URGENT`` priority; during the
+    run every event is ``NORMAL`` and later than or tied with its parent (so never popped
+    ahead of it).
+
+    The key depends only on the *times* of the ancestors, not on how many events other
+    processes scheduled, so :meth:`schedule_chain` can give a process the key of an
+    event at the end of a chain of its own timeouts that never ran (settled in numpy by
+    :mod:`sim.fast`): the same key, hence the same order, as in the all-SimPy run.
+    Keys hold no events (only times and ranks), so the ancestry kept alive is small.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cur: tuple = _ROOT
+        self._sub = 0
+
+    def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: float = 0) -> None:
+        """Schedule ``event`` ``delay`` after now (see :class:`OrderedEnvironment`).
+
+        The successful end of a process nobody waits on (a vehicle) is not queued: it would
+        be processed with no callback, scheduling nothing; it keeps its rank, so the keys of
+        the other events do not change. A failed process is queued (its error surfaces)."""
+        sub = self._sub
+        self._sub = sub + 1
+        cls = event.__class__
+        if (cls is LeanProcess or cls is Process) and event._ok and not event.callbacks:
+            return
+        self.scheduled += 1
+        queue: list[Any] = self._queue
+        heappush(queue, (self._now + delay, priority, self._cur, sub, event))
+
+    def start_process(
+        self, generator: Generator[Event, Any, Any], times: Sequence[float]
+    ) -> Process:
+        """A process whose first step runs at ``times[-1]``, placed as SimPy would place it
+        after its ``Initialize`` (scheduled now, ``URGENT``) and a chain of ``NORMAL``
+        events at ``times`` each scheduled alone by its predecessor's step (the vehicle's
+        departure wait, or its waits and legs settled by :mod:`sim.fast`). Neither the
+        ``Initialize`` nor the chain is queued: one entry, with the key the last of them
+        would have. Counts one event."""
+        proc = LeanProcess.__new__(LeanProcess)
+        Event.__init__(proc, self)
+        proc._generator = generator
+        proc._resume_cb = proc._resume
+        first = Event(self)
+        first._ok = True
+        first._value = None
+        first.callbacks.append(proc._resume_cb)  # type: ignore[union-attr]
+        proc._target = first
+        sub = self._sub
+        self._sub = sub + 1
+        self.schedule_chain(first, times, parent=(self._now, URGENT, self._cur, sub))
+        return proc
+
+    def process(self, generator: Generator[Event, Any, Any]) -> Process:  # type: ignore[override]
+        """A :class:`LeanProcess` of ``generator`` (as :meth:`simpy.Environment.process`)."""
+        return LeanProcess(self, generator)
+
+    def timeout(self, delay: float, value: Any = None) -> Timeout:  # type: ignore[override]
+        """A :class:`simpy.events.Timeout` of ``delay``, built and queued in one call (as
+        ``Timeout(env, delay, value)``: the same fields and the same key as
+        :meth:`schedule` gives it)."""
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        ev = Timeout.__new__(Timeout)
+        ev.env = self
+        ev.callbacks = []
+        ev._value = value
+        ev._delay = delay
+        ev._ok = True
+        sub = self._sub
+        self._sub = sub + 1
+        self.scheduled += 1
+        queue: list[Any] = self._queue
+        heappush(queue, (self._now + delay, NORMAL, self._cur, sub, ev))
+        return ev
+
+    def schedule_chain(
+        self, event: Event, times: Sequence[float], *, parent: tuple | None = None
+    ) -> None:
+        """Schedule ``event`` at ``times[-1]`` as the last of a chain of ``NORMAL`` events at
+        ``times`` started by the event being processed (or by ``parent``, a key), each the
+        only event its predecessor's step scheduled. Counts one event."""
+        if parent is None:
+            parent = self._cur
+            sub = self._sub
+            self._sub = sub + 1
+        else:
+            sub = 0
+        for t in times[:-1]:
+            parent = (t, NORMAL, parent, sub)
+            sub = 0
+        self.scheduled += 1
+        queue: list[Any] = self._queue
+        heappush(queue, (times[-1], NORMAL, parent, sub, event))
+
+    def schedule_patience(self, event: Event, delay: float) -> tuple:
+        """Schedule ``event`` ``delay`` after now with the key the first event scheduled by
+        a timeout ``T`` scheduled here and now would get (a ``Condition`` on ``T``, see
+        :mod:`sim._stops`); ``T`` itself is not scheduled but takes its rank among this
+        step's events. Returns ``T``'s key. Counts one event."""
+        self.scheduled += 1
+        sub = self._sub
+        self._sub = sub + 1
+        t = self._now + delay
+        t_key = (t, NORMAL, self._cur, sub)
+        queue: list[Any] = self._queue
+        heappush(queue, (t, NORMAL, t_key, 0, event))
+        return t_key
+
+    def peek(self) -> float:
+        """Time of the next scheduled event (``inf`` when none)."""
+        return self._queue[0][0] if self._queue else INF
+
+    def step(self) -> None:
+        """Process the next event (as :meth:`simpy.Environment.step`, genealogical keys)."""
+        try:
+            queue: list[Any] = self._queue
+            now, prio, parent, sub, event = heappop(queue)
+        except IndexError:
+            raise EmptySchedule from None
+        self._now = now
+        # the key children compare by (no event in it: parent and rank make keys unique)
+        self._cur = (now, prio, parent, sub)
+        self._sub = 0
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+        try:
+            for callback in callbacks:  # type: ignore[union-attr]
+                callback(event)
+        except StopSimulation:
+            event.callbacks = callbacks[callbacks.index(callback) + 1 :]  # type: ignore[union-attr]
+            self.schedule(event, EventPriority(-1))
+            raise
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
+
+    def run(self, until: float | Event | None = None) -> Any:
+        """:meth:`simpy.Environment.run` with :meth:`step` inlined in the loop (the same
+        event processing; no method call per event, which is ~5 % of the fast path's loop).
+        Falls back to SimPy's loop when ``until`` is an event."""
+        if until is not None and isinstance(until, Event):
+            return super().run(until)
+        if until is not None:
+            at = float(until)
+            if at <= self._now:
+                raise ValueError(f"until ({at}) must be greater than the current simulation time")
+            stop = Event(self)
+            stop._ok = True
+            stop._value = None
+            stop.callbacks.append(StopSimulation.callback)  # type: ignore[union-attr]
+            self.schedule(stop, URGENT, at - self._now)
+        queue: list[Any] = self._queue
+        pop = heappop
+        try:
+            while queue:
+                now, prio, parent, sub, event = pop(queue)
+                self._now = now
+                self._cur = (now, prio, parent, sub)
+                self._sub = 0
+                callbacks, event.callbacks = event.callbacks, None
+                try:
+                    for callback in callbacks:
+                        callback(event)
+                except StopSimulation:
+                    event.callbacks = callbacks[callbacks.index(callback) + 1 :]
+                    self.schedule(event, EventPriority(-1))
+                    raise
+                if not event._ok and not hasattr(event, "_defused"):
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    raise exc
+        except StopSimulation as exc:
+            return exc.args[0]
+        if until is not None:
+            raise RuntimeError(
+                f'No scheduled events left but "until" event was not triggered: {until}'
+            )
+        return None
