@@ -348,9 +348,11 @@ class StopsMixin(RowsMixin):
             tried.add(s)
             t_to, l_to, e_to = to
             t_from, l_from, e_from = fr
-            detour_s = float(t_to[s] + t_from[s] - t_leg)
-            detour_m = float(l_to[s] + l_from[s] - l_leg)
-            ts, es = float(t_to[s]), float(e_to[s])
+            # Python floats read with .item(): the same IEEE sums as on numpy scalars
+            ts, tf, lt, lf = t_to.item(s), t_from.item(s), l_to.item(s), l_from.item(s)
+            detour_s = ts + tf - t_leg
+            detour_m = lt + lf - l_leg
+            es = e_to.item(s)
             if self.st_dc[s]:
                 es += self.precond_kwh[m]
             if ts > 0:
@@ -359,9 +361,9 @@ class StopsMixin(RowsMixin):
             energy -= es
             E[v] = energy
             self.consumed[v] += es
-            acc[0] += float(l_to[s])
+            acc[0] += lt
             acc[1] += es
-            t_leg, e_leg, l_leg = float(t_from[s]), float(e_from[s]), float(l_from[s])
+            t_leg, e_leg, l_leg = tf, e_from.item(s), lf
             prow_cur = st_prow[s]
             arrive = env.now
             seq = self.st_seq[s]
