@@ -755,14 +755,17 @@ def reused_spopt_sub(args, rec) -> dict | None:
 
 # --------------------------------------------------------------------------- machine info
 def siting_digest() -> str:
-    """SHA-1 over planner/siting/*.py as imported (others may edit the tree during a run)."""
+    """SHA-1 over planner/siting/**/*.py (the models and their sub-packages) as imported,
+    each file named by its path inside the package (others may edit the tree during a
+    run)."""
     import hashlib
 
     import planner.siting as ps
 
+    root = Path(ps.__file__).parent
     h = hashlib.sha1()
-    for f in sorted(Path(ps.__file__).parent.glob("*.py")):
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    for f in sorted(root.rglob("*.py")):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:12]
 
 

@@ -53,17 +53,6 @@ def reduce_parallel(
     return time, length, length_min, sparse.csr_matrix((code, (rows, cols)), shape=(n, n))
 
 
-def lengths_along_tree(
-    pred: np.ndarray, edge_len: sparse.csr_matrix, sources: np.ndarray
-) -> np.ndarray:
-    """Length from each source to every node along the shortest-path tree given by ``pred``.
-
-    Pointer doubling: every iteration adds the accumulated length of the current ancestor
-    and jumps to its ancestor, so a tree of depth D needs ``log2(D)`` vectorised passes.
-    """
-    return sums_along_tree(pred, [edge_len], sources)[0]
-
-
 def sums_along_tree(
     pred: np.ndarray, weights: list[sparse.csr_matrix], sources: np.ndarray
 ) -> np.ndarray:
