@@ -13,7 +13,15 @@ from typing import Any
 
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import NORMAL, URGENT, Event, EventPriority, Process, Timeout
+from simpy.events import (
+    NORMAL,
+    URGENT,
+    Event,
+    EventPriority,
+    Process,
+    Timeout,
+    _describe_frame,  # SimPy's own message for a bad yield
+)
 
 INF = math.inf
 
@@ -53,7 +61,8 @@ class LeanProcess(Process):
             try:
                 callbacks = event.callbacks
             except AttributeError:
-                raise RuntimeError(f'Invalid yield value "{event}"') from None
+                descr = _describe_frame(self._generator.gi_frame)
+                raise RuntimeError(f'\n{descr}Invalid yield value "{event}"') from None
             if callbacks is not None:  # not yet processed: resume when it is
                 callbacks.append(self._resume_cb)
                 break
@@ -243,7 +252,7 @@ class OrderedEnvironment(CountingEnvironment):
         if until is not None and isinstance(until, Event):
             return super().run(until)
         if until is not None:
-            at = float(until)
+            at = until if isinstance(until, int) else float(until)  # (as SimPy)
             if at <= self._now:
                 raise ValueError(f"until ({at}) must be greater than the current simulation time")
             stop = Event(self)

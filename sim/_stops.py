@@ -143,7 +143,8 @@ class StopsMixin(RowsMixin):
         per_car = self._wait_per_car
         if per_car is not None:
             ahead = int(self.st_present[s]) - self.st_plugs[s] + 1
-            self._st_wait[s] = ahead * per_car[s] if ahead > 0 else 0.0
+            # max(ahead, 0) * per_car, as the policy's vector expression (0 * inf is nan)
+            self._st_wait[s] = (ahead if ahead > 0 else 0) * per_car[s]
 
     # ------------------------------------------------------------------ choice
     def _pick(

@@ -78,3 +78,15 @@ def test_run_stops_at_until_and_rejects_a_past_until():
     done = env.timeout(2.0, value="v")
     assert env.run(until=done) == "v"  # an event as ``until``: SimPy's own loop
     assert env.now == 5.5
+
+
+def test_an_int_until_and_a_bad_yield_as_in_simpy():
+    def bad(env):
+        yield 42
+
+    for env in (OrderedEnvironment(), simpy.Environment()):
+        env.run(until=3)
+        assert env.now == 3 and type(env.now) is int  # SimPy keeps an int clock
+        env.process(bad(env))
+        with pytest.raises(RuntimeError, match=r'in bad\n +yield 42\nInvalid yield value "42"'):
+            env.run(until=5)
