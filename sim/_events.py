@@ -61,7 +61,7 @@ class LeanProcess(Process):
             try:
                 callbacks = event.callbacks
             except AttributeError:
-                descr = _describe_frame(self._generator.gi_frame)
+                descr = _describe_frame(self._generator.gi_frame)  # type: ignore[attr-defined]
                 raise RuntimeError(f'\n{descr}Invalid yield value "{event}"') from None
             if callbacks is not None:  # not yet processed: resume when it is
                 callbacks.append(self._resume_cb)
