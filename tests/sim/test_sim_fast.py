@@ -12,11 +12,12 @@ import pandas as pd
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from sim import ChargingPolicy, SimSettings, TargetSoc, VehicleModel, simulate
+from sim import ChargingPolicy, SimSettings, TargetSoc, simulate
 from sim.catalogue import builtin_models
 from sim.policies import SocThreshold
 from sim.synthetic import grid_network, line_network
 from tests.sim.test_sim_properties import scenarios
+from tests.sim.test_sim_queue import FLAT
 
 _CLASS_JAM = {
     "motorway": [1.0] * 7 + [1.8] * 3 + [1.2] * 14,
@@ -245,18 +246,9 @@ def test_fast_path_equals_full_engine_under_queue_contention(scenario):
 
 
 # ------------------------------------------------------- patience ties (issue 15, sim._stops)
-#: A flat 60 kW curve on a 50 kWh pack: 0.2 -> 0.8 takes exactly 1800 s, so patience ends
-#: and plug releases coincide (the hardest case for the fast path's patience entry)
-FLAT = VehicleModel(
-    key="flat60",
-    name="test car (flat 60 kW)",
-    category="car",
-    battery_kwh=50.0,
-    consumption_kwh_per_km=0.15,
-    max_ac_kw=11,
-    dc_curve=((0.0, 60.0), (1.0, 60.0)),
-    connectors=("CCS2",),
-)
+#: FLAT (test_sim_queue): a flat 60 kW curve on a 50 kWh pack, 0.2 -> 0.8 takes exactly
+#: 1800 s, so patience ends and plug releases coincide (the hardest case for the fast
+#: path's patience entry)
 _VEHICLES = {**builtin_models(), "flat60": FLAT}
 
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.siting.pmedian.lagrange import evaluate
+from planner.siting.pmedian.lagrange import evaluate, reduction_tests
 
 logger = logging.getLogger(__name__)
 
@@ -184,18 +184,6 @@ def _node_dual(
     return _Dual(W, cap, const, p), rows
 
 
-def _reductions(
-    L: float, C: NDArray[np.float64], p: int, target: float
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """Beasley's tests at fixed multipliers: ``close`` / ``open`` masks over the columns."""
-    k = C.size
-    order = np.argsort(C, kind="stable")
-    chosen = np.zeros(k, dtype=bool)
-    chosen[order[:p]] = True
-    c_p, c_p1 = C[order[p - 1]], C[order[p]]
-    return ~chosen & (L - c_p + C > target), chosen & (L - C + c_p1 > target)
-
-
 def lagrangian_branch_and_bound(
     WD: NDArray[np.float64],
     forced: NDArray[np.int64],
@@ -300,7 +288,8 @@ def lagrangian_branch_and_bound(
             if time.monotonic() > deadline:  # back on the stack: its bound stays valid
                 stack.append(_Node(fo, und, pl, lam_all, bound))
                 break
-            close, opn = _reductions(b, C, pl, best - tol)
+            # (0 < pl < und.size here: the leaves were handled above)
+            close, opn = reduction_tests(b, C, 0, pl, best - tol)
             if not (close.any() or opn.any()):
                 sb = _strong_branch(dual, lm, C, b, best - tol, strong_k, strong_iter, deadline)
                 if sb.prune:
