@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.siting.pmedian.lagrange import evaluate, reduction_tests
+from planner.siting.pmedian.lagrange import evaluate, reduction_tests, subgradient_ascent
 
 logger = logging.getLogger(__name__)
 
@@ -127,43 +127,36 @@ class _Dual:
         ``on_pick(chosen)`` may turn a Lagrangian solution into a feasible one and
         return the (possibly lower) incumbent value.
         """
-        cap = self.cap if cap is None else cap
-        p = self.p if p is None else p
-        lam = np.minimum(lam, cap)
-        slack = upper - target
-        best, best_lam = -np.inf, lam
-        best_C: NDArray[np.float64] | None = None
-        best_pick: NDArray[np.int64] | None = None
-        since = 0
-        M = np.empty_like(self.W)
-        for it in range(iters):
+        cap_ = self.cap if cap is None else cap
+        p_ = self.p if p is None else p
+        M = np.empty_like(self.W)  # reused by every evaluation
+
+        def value(
+            lam: NDArray[np.float64],
+        ) -> tuple[float, NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
             np.subtract(self.W, lam[:, None], out=M)
             np.minimum(M, 0.0, out=M)
             C = M.sum(axis=0)
             if banned >= 0:
                 C[banned] = np.inf
-            pick = np.argpartition(C, p - 1)[:p] if p > 0 else np.empty(0, np.int64)
+            pick = np.argpartition(C, p_ - 1)[:p_] if p_ > 0 else np.empty(0, np.int64)
             L = self.const + float(lam.sum() + C[pick].sum())
-            if on_pick is not None and it % 4 == 0:
-                upper = min(upper, on_pick(pick))
-                target = upper - slack
-            if best_C is None or L > best + 1e-12 * max(1.0, abs(best)):
-                best, best_lam, best_C, best_pick = L, lam, C, pick
-                since = 0
-            else:
-                since += 1
-                if since >= stall:
-                    pi /= 2.0
-                    since = 0
-            if best > target or pi < 1e-4 or time.monotonic() > deadline:
-                break
-            g = 1.0 - (M[:, pick] < 0.0).sum(axis=1)
-            norm = float(g @ g)
-            if norm == 0.0:  # the Lagrangian solution is feasible, hence optimal
-                break
-            step = pi * max(upper - L, 1e-9 * max(1.0, abs(upper))) / norm
-            lam = np.clip(lam + step * g, 0.0, cap)
-        assert best_C is not None and best_pick is not None  # iters >= 1
+            return L, C, pick, 1.0 - (M[:, pick] < 0.0).sum(axis=1)
+
+        best, best_lam, best_C, best_pick, _ = subgradient_ascent(
+            value,
+            np.minimum(lam, cap_),
+            project=lambda x: np.clip(x, 0.0, cap_),
+            upper=upper,
+            target=target,
+            max_iter=iters,
+            pi=pi,
+            stall=stall,
+            min_pi=1e-4,
+            deadline=deadline,
+            heuristic=on_pick,
+            heuristic_every=4,
+        )
         return best, best_lam, best_C, best_pick
 
 

@@ -168,34 +168,82 @@ class Subgradient:
 
         Returns best bound, its multipliers, its column costs, its open set and iterations.
         """
-        slack = upper - target
-        lam = lam.copy()
-        best, best_lam, best_C, best_open = -np.inf, lam, None, None
-        since = 0
-        it = 0
-        for it in range(1, max_iter + 1):  # noqa: B007 - `it` is reported after the loop
-            L, C, open_pos, g = self.value(lam)
-            if heuristic is not None:
-                upper = min(upper, heuristic(open_pos))
-                target = upper - slack
-            if best_C is None or L > best + 1e-12 * max(1.0, abs(best)):
-                best, best_lam, best_C, best_open = L, lam.copy(), C, open_pos
+        return subgradient_ascent(
+            self.value,
+            lam.copy(),
+            project=lambda x: np.maximum(x, 0.0),
+            upper=upper,
+            target=target,
+            max_iter=max_iter,
+            pi=pi,
+            stall=stall,
+            min_pi=min_pi,
+            deadline=deadline,
+            heuristic=heuristic,
+        )
+
+
+def subgradient_ascent(
+    value: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray, np.ndarray]],
+    lam: np.ndarray,
+    *,
+    project: Callable[[np.ndarray], np.ndarray],
+    upper: float,
+    target: float,
+    max_iter: int,
+    pi: float,
+    stall: int,
+    min_pi: float,
+    deadline: float,
+    heuristic: Callable[[np.ndarray], float] | None = None,
+    heuristic_every: int = 1,
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Maximise a Lagrangian by projected subgradient steps: Polyak's step towards
+    ``upper`` scaled by ``pi``, ``pi`` halved after ``stall`` iterations without
+    improvement; stop when the bound exceeds ``target`` (proof), ``pi`` falls below
+    ``min_pi``, the subgradient vanishes (the Lagrangian solution is feasible, hence
+    optimal) or time is up. Serves :class:`Subgradient` and the branch-and-bound's node
+    duals (:mod:`planner.siting.pmedian.branch`).
+
+    ``value(lam)`` returns ``L(lam)``, the column costs, the Lagrangian solution and the
+    subgradient; ``project`` maps a step back into the multipliers' domain (multipliers
+    are never changed in place). ``heuristic(solution)``, called every
+    ``heuristic_every`` iterations from the first, turns a Lagrangian solution into a
+    feasible one and returns the (possibly improved) incumbent value; ``upper`` and
+    ``target`` move down with it (Beasley's Lagrangian heuristic).
+
+    Returns the best bound, its multipliers, its column costs, its solution and the
+    iterations run.
+    """
+    slack = upper - target
+    best, best_lam = -np.inf, lam
+    best_C: np.ndarray | None = None
+    best_sol: np.ndarray | None = None
+    since = 0
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - `it` is reported after the loop
+        L, C, sol, g = value(lam)
+        if heuristic is not None and (it - 1) % heuristic_every == 0:
+            upper = min(upper, heuristic(sol))
+            target = upper - slack
+        if best_C is None or L > best + 1e-12 * max(1.0, abs(best)):
+            best, best_lam, best_C, best_sol = L, lam, C, sol
+            since = 0
+        else:
+            since += 1
+            if since >= stall:
+                pi /= 2.0
                 since = 0
-            else:
-                since += 1
-                if since >= stall:
-                    pi /= 2.0
-                    since = 0
-            if best > target or pi < min_pi or time.monotonic() > deadline:
-                break
-            norm = float(g @ g)
-            if norm == 0.0:  # the Lagrangian solution is feasible, hence optimal
-                break
-            step = pi * max(upper - L, 1e-9 * max(1.0, abs(upper))) / norm
-            lam = np.maximum(lam + step * g, 0.0)
-        if best_C is None or best_open is None:  # only when the loop never ran
-            raise ValueError(f"max_iter must be >= 1, got {max_iter}")
-        return best, best_lam, best_C, best_open, it
+        if best > target or pi < min_pi or time.monotonic() > deadline:
+            break
+        norm = float(g @ g)
+        if norm == 0.0:  # the Lagrangian solution is feasible, hence optimal
+            break
+        step = pi * max(upper - L, 1e-9 * max(1.0, abs(upper))) / norm
+        lam = project(lam + step * g)
+    if best_C is None or best_sol is None:  # only when the loop never ran
+        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    return best, best_lam, best_C, best_sol, it
 
 
 def reduction_tests(
