@@ -101,6 +101,7 @@ KPIS: Mapping[str, KPI] = MappingProxyType(
             _k("stranded_queue", "Stranded: gave up at a queue", "vehicles", "lower", 0),
             _k("stranded_below_reach", "Stranded: started below reach", "vehicles", "lower", 0),
             _k("trips_abandoned", "Trips abandoned (queue)", "trips", "lower", 0),
+            _k("trips_no_road_path", "Trips with no road path", "trips", "lower", 0),
             _k("vehicles", "Vehicles simulated", "vehicles", "", 0),
             _k("wait_mean_min", "Mean wait at charger", "min", "lower", 1),
             _k("wait_p95_min", "95th percentile wait", "min", "lower", 1),

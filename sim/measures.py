@@ -40,6 +40,10 @@ def compute_kpis(r: Any) -> dict[str, float]:
     n_planned = len(planned)
     status = planned["status"]
     completed = int((status == "completed").sum())
+    # trips no charger can complete: a leg with no road path and the legs it cancelled
+    no_path = (
+        int((planned["strand_cause"] == "no_road_path").sum()) if "strand_cause" in planned else 0
+    )
     ended = planned[status.isin(["stranded", "abandoned"]).to_numpy()]
     by_cause = ended.drop_duplicates("vehicle_id")["strand_cause"].astype(str)
     pub = ses[ses["station"] >= 0]
@@ -79,6 +83,7 @@ def compute_kpis(r: Any) -> dict[str, float]:
         "trips_completed": float(completed),
         "share_trips_completed": completed / n_planned if n_planned else math.nan,
         "trips_abandoned": float((status == "abandoned").sum()),
+        "trips_no_road_path": float(no_path),
         "vehicles": float(n_veh),
         "stranded_vehicles": float(len(by_cause)),
         "share_vehicles_stranded": len(by_cause) / n_veh if n_veh else math.nan,

@@ -44,8 +44,9 @@ DAY_S = 86_400.0
 _NO_STOPS = (0.0, 0.0, 0.0, 0.0, 0.0)
 # Trip status codes (see results.TRIP_STATUS).
 COMPLETED, STRANDED, UNROUTABLE, CANCELLED, NOT_STARTED, IN_PROGRESS, ABANDONED = range(7)
-# Stranding causes (see results.STRAND_CAUSE).
-NO_CAUSE, NO_CHARGER_IN_RANGE, QUEUE_ABANDONED, STARTED_BELOW_REACH = range(4)
+# Stranding causes (see results.STRAND_CAUSE); NO_ROAD_PATH marks, in the trips table only,
+# an unroutable leg and the legs cancelled after it.
+NO_CAUSE, NO_CHARGER_IN_RANGE, QUEUE_ABANDONED, STARTED_BELOW_REACH, NO_ROAD_PATH = range(5)
 RECOVERY = -2  # session "station" of an overnight recovery
 
 

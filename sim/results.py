@@ -36,6 +36,7 @@ from sim.model import (
     IN_PROGRESS,
     NO_CAUSE,
     NO_CHARGER_IN_RANGE,
+    NO_ROAD_PATH,
     NOT_STARTED,
     QUEUE_ABANDONED,
     RECOVERY,
@@ -56,11 +57,14 @@ TRIP_STATUS = {
     ABANDONED: "abandoned",
 }
 #: Why a vehicle's day ended early (trips ``strand_cause``, vehicles ``strand_cause``).
+#: ``no_road_path`` (trips only): a leg with no route in the network, and the vehicle's
+#: legs cancelled after it -- trips no charger can complete.
 STRAND_CAUSE = {
     NO_CAUSE: "",
     NO_CHARGER_IN_RANGE: "no_charger_in_range",
     QUEUE_ABANDONED: "queue_abandoned",
     STARTED_BELOW_REACH: "started_below_reach",
+    NO_ROAD_PATH: "no_road_path",
 }
 
 
@@ -190,8 +194,13 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
     at = np.where(seen, status[np.maximum(cur, 0)] if n else 0, -1)
     unroutable = seen & (at == UNROUTABLE)
     in_progress = seen & (at == NOT_STARTED) & (cur >= k0_v)
-    status[_ranges(cur[unroutable] + 1, k1_v[unroutable])] = CANCELLED
+    lost = _ranges(cur[unroutable] + 1, k1_v[unroutable])
+    status[lost] = CANCELLED
     status[cur[in_progress]] = IN_PROGRESS
+    # the unroutable leg and the legs it cancelled: no charger can complete them
+    cause = np.nan_to_num(out["cause"], nan=0.0).astype(np.int64)
+    cause[cur[unroutable]] = NO_ROAD_PATH
+    cause[lost] = NO_ROAD_PATH
     cap = np.repeat(np.asarray(eng.v_cap), np.asarray(eng.v_k1) - np.asarray(eng.v_k0))
     distance_km = out["driven_m"] / 1000.0
     direct_km = eng.direct_m / 1000.0
@@ -202,7 +211,7 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
             status, categories=[TRIP_STATUS[i] for i in range(len(TRIP_STATUS))]
         ),
         "strand_cause": pd.Categorical.from_codes(
-            np.nan_to_num(out["cause"], nan=0.0).astype(np.int64),
+            cause,
             categories=[STRAND_CAUSE[i] for i in range(len(STRAND_CAUSE))],
         ),
         "measured": depart >= eng.settings.warmup_s,

@@ -133,7 +133,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "status": "`completed`, `stranded`, `abandoned` (gave up a queue with nothing else in "
         "reach), `unroutable`, `cancelled`",
         "strand_cause": "why a trip stranded or was abandoned: `no_charger_in_range`, "
-        "`queue_abandoned`, `started_below_reach` (empty otherwise)",
+        "`queue_abandoned`, `started_below_reach`; `no_road_path` on an `unroutable` trip "
+        "and the trips it cancelled (empty otherwise)",
         "measured": "true for trips of the measured days (false: warm-up days)",
         "distance_km": "distance driven (km)",
         "direct_km": "distance of the direct route (km)",

@@ -305,6 +305,18 @@ def verdict(
                 latest.pop(c.split(": needs ", 1)[0], None)
                 latest[c.split(": needs ", 1)[0]] = c
         capped = list(latest.values())
+        no_path = float(kpis.get("trips_no_road_path") or 0.0)
+        n_trips = float(kpis.get("trips") or 0.0)
+        share_missed = any(t["kpi"] == "share_trips_completed" and not t["met"] for t in targets)
+        if share_missed and no_path > 0 and n_trips > 0:
+            # a constraint of the network, not of the chargers: say so, with the ceiling
+            ceiling = format_kpi("share_trips_completed", 1.0 - no_path / n_trips)
+            reasons.append(
+                f"{no_path:,.0f} of {n_trips:,.0f} trips have no road path in the network "
+                "(an unroutable leg and the legs it cancelled): no charger can complete them, "
+                f"so the completed share cannot exceed {ceiling}; check the trips' end points "
+                "or the network extract (its largest connected component)"
+            )
         if capped:
             reasons.append(
                 "the plug cap binds ("

@@ -73,6 +73,7 @@ EXTENSIVE_KPIS = (
     "trips",
     "trips_completed",
     "trips_abandoned",
+    "trips_no_road_path",
     "vehicles",
     "stranded_vehicles",
     "stranded_no_charger",
@@ -141,11 +142,15 @@ def unserved_demand(
     detour_limit_min: float,
 ) -> pd.DataFrame:
     """Demand the scenario served badly, at the origin node of the trip leg concerned:
-    trips not completed (stranded, unroutable, cancelled), and public charging stops that
-    balked, waited longer than the target or detoured longer than the coverage threshold."""
+    trips not completed (stranded, abandoned, cancelled; not those with no road path, which
+    no site can serve), and public charging stops that balked, waited longer than the target
+    or detoured longer than the coverage threshold."""
     res = res.measured()
     t = res.trips
     bad_trip = t["status"].isin(NOT_COMPLETED)
+    if "strand_cause" in t.columns:
+        # trips with no road path: no site can serve them (the verdict says so instead)
+        bad_trip &= t["strand_cause"].ne("no_road_path")
     rows = [t.loc[bad_trip, ["origin", "destination"]].assign(weight=1.0)]
     ses = res.sessions[res.sessions["station"] >= 0]
     if len(ses):

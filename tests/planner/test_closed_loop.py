@@ -237,6 +237,35 @@ def test_each_planted_cause_gets_its_own_remedy_in_round_1():
     assert res.targets_met and res.iterations[0]["plugs_added_next"] >= 2
 
 
+def test_verdict_says_when_trips_with_no_road_path_cap_the_completed_share(tmp_path):
+    """A completed-share target above what the road network allows is missed for a reason
+    no charger can remove: the verdict names it, with the ceiling."""
+    from types import SimpleNamespace
+
+    from planner.config.study import config_from_dict
+    from planner.study.result import verdict
+
+    cfg = config_from_dict(
+        {
+            "name": "v",
+            "network": {"source": str(tmp_path / "x.osm.pbf")},
+            "demand": {"kind": "city", "population": 1000},
+            "model": {"kind": "mclp", "p": 2},
+            "targets": {"trips_completed_share": 0.99},
+        },
+        base_dir=tmp_path,
+    )
+    rounds = SimpleNamespace(iterations=[{"iteration": 3, "stations": 4, "plugs": 8}])
+    kpis = {"share_trips_completed": 0.97, "trips": 1000.0, "trips_no_road_path": 25.0}
+    out = verdict(cfg, kpis, rounds)
+    assert out["status"] == "missed"
+    why = next(r for r in out["reasons"] if "no road path" in r)
+    assert why.startswith("25 of 1,000 trips") and "cannot exceed 97.5" in why
+    # met, or missed with every trip routable: no such sentence
+    for k in ({**kpis, "share_trips_completed": 0.995}, {**kpis, "trips_no_road_path": 0.0}):
+        assert not any("no road path" in r for r in verdict(cfg, k, rounds)["reasons"])
+
+
 def test_verdict_names_each_capped_station_once_with_its_last_need(tmp_path):
     """Rounds re-measure a station under a new load; the verdict keeps the last need."""
     from types import SimpleNamespace

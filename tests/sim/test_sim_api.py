@@ -184,6 +184,16 @@ def test_unreachable_trip_cancels_rest_of_chain():
     )
     res = simulate(net, None, trips, seed=0)
     assert res.trips["status"].tolist() == ["completed", "unroutable", "cancelled"]
+    # the leg with no road path and the leg it cancelled: no charger could complete them
+    assert res.trips["strand_cause"].tolist() == ["", "no_road_path", "no_road_path"]
+    k = res.kpis()
+    assert k["trips_no_road_path"] == 2 and k["trips_completed"] == 1
+    assert k["stranded_vehicles"] == 0  # not a stranding
+    # nor is it demand a new site could serve
+    from planner.study.simulate import unserved_demand
+
+    bad = unserved_demand(res, trips, wait_target_min=None, detour_limit_min=30.0)
+    assert bad.empty
 
 
 def test_replicate_gives_mean_and_interval():
