@@ -17,6 +17,12 @@ Every folder evplan assembles carries a marker file, :data:`MARKER`. Before a ru
 * a second run into the same target while the first holds the lock is refused;
 * hidden ``.partial`` / ``.old-*`` leftovers of killed runs into the same target (they carry
   the marker) are removed.
+
+The marker lists the files the run wrote. When a run replaces an evplan folder, anything in
+it that is not on that list (a user's notes or analysis saved into the folder) is carried
+over into the new folder (hard-linked, or copied); a file the new output would replace
+fails the run with the previous folder untouched. Folders written before the list existed
+are replaced whole, as before.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -48,6 +55,8 @@ __all__ = [
     "write_text_atomic",
 ]
 
+logger = logging.getLogger(__name__)
+
 #: Marker file inside every folder evplan assembles; its presence means "evplan wrote this".
 MARKER = ".evplan-output"
 #: Free space below which a write location is reported as full before any work starts.
@@ -68,8 +77,63 @@ class OutputWriteError(EvplanError):
 # --------------------------------------------------------------------------- ownership
 
 
-def _marker_text(kind: str) -> str:
-    return json.dumps({"tool": "evplan", "kind": kind}) + "\n"
+def _marker_text(kind: str, files: list[str] | None = None) -> str:
+    data: dict[str, Any] = {"tool": "evplan", "kind": kind}
+    if files is not None:
+        data["files"] = files
+    return json.dumps(data) + "\n"
+
+
+def _tree(folder: Path) -> list[str]:
+    """Relative POSIX paths of every file (and symlink) under ``folder``, the marker aside."""
+    out = []
+    for root, dirs, files in os.walk(folder):
+        base = Path(root).relative_to(folder)
+        # a symlink to a folder is listed, not followed
+        links = [d for d in dirs if (Path(root) / d).is_symlink()]
+        for name in (*files, *links):
+            rel = (base / name).as_posix()
+            if rel != MARKER:
+                out.append(rel)
+    return sorted(out)
+
+
+def _written_files(folder: Path) -> set[str] | None:
+    """The files the marker of ``folder`` says evplan wrote (None: no list, an older folder)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        files = json.loads((folder / MARKER).read_text(encoding="utf-8")).get("files")
+        if isinstance(files, list):
+            return {str(f) for f in files}
+    return None
+
+
+def _carry_over(old: Path, new: Path) -> list[str]:
+    """Put into ``new`` the files of ``old`` evplan did not write (by ``old``'s marker list),
+    at the same relative paths: hard links (same file system: instant, no copy), else copies.
+    ``old`` is not changed. Raises :class:`OutputWriteError` when the new output has a file
+    of the same name (the user's file would be lost)."""
+    written = _written_files(old)
+    if written is None:
+        return []
+    foreign = [rel for rel in _tree(old) if rel not in written]
+    for rel in foreign:
+        if (new / rel).exists() or (new / rel).is_symlink():
+            raise OutputWriteError(
+                f"{old / rel} was not written by evplan and the new output has a file of the "
+                "same name; move or rename it, then run again (the previous output folder is "
+                "unchanged)"
+            )
+    for rel in foreign:
+        src, dst = old / rel, new / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            os.symlink(os.readlink(src), dst)
+            continue
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+    return foreign
 
 
 def is_evplan_output(folder: str | Path) -> bool:
@@ -282,7 +346,8 @@ def atomic_dir(
     exception (including ``KeyboardInterrupt``) the temporary folder is removed and
     ``path`` is untouched. An existing ``path`` is replaced only when it is empty or evplan
     wrote it (or ``foreign_ok``, the user's explicit ``--overwrite``); ``overwrite=False``
-    refuses any existing ``path``.
+    refuses any existing ``path``. Files in an evplan-written ``path`` that its marker does
+    not list (added by the user) are carried over into the new folder (module docstring).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -293,6 +358,8 @@ def atomic_dir(
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(tmp, 0o777 & ~mask)  # mkdtemp creates 0700
+        # the marker lists the files this run wrote (anything else in a later look is not ours)
+        (tmp / MARKER).write_text(_marker_text(kind, _tree(tmp)), encoding="utf-8")
         if path.exists() or path.is_symlink():
             if not overwrite:
                 raise FileExistsError(path)
@@ -302,6 +369,15 @@ def atomic_dir(
                 raise OutputFolderError(
                     f"{path} is a non-empty folder evplan did not write; it was left as it "
                     "was (pass --overwrite to replace it)"
+                )
+            # what the user added to the previous folder goes into the new one
+            kept = _carry_over(path, tmp) if is_evplan_output(path) else []
+            if kept:
+                logger.warning(
+                    "kept %d file(s) evplan did not write in %s: %s",
+                    len(kept),
+                    path,
+                    ", ".join(kept[:5]) + (" ..." if len(kept) > 5 else ""),
                 )
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)

@@ -443,3 +443,46 @@ def test_located_tables_are_also_geoparquet(tmp_path: Path, result: StudyResult)
     assert meta["primary_column"] == "geometry" and "4326" in json.dumps(meta["columns"])
     gdf = gpd.read_parquet(path)
     assert gdf.crs.to_epsg() == 4326 and list(gdf.geometry.x) == [76.9, 77.0]
+
+
+def test_rerun_keeps_the_files_a_user_added_to_an_output_folder(tmp_path: Path) -> None:
+    """Replacing an evplan folder replaces only what evplan wrote: notes and analysis the
+    user saved into it (top level and inside evplan's own subfolders) are kept, and a user
+    file the new output would overwrite fails the run with the old folder unchanged."""
+    import json
+
+    from planner.report.atomic import MARKER, OutputWriteError
+
+    target = tmp_path / "out"
+
+    def run(files: dict[str, str]) -> None:
+        with atomic_dir(target) as tmp:
+            for rel, text in files.items():
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / rel).write_text(text)
+
+    run({"kpis.json": "1", "figures/a.png": "a"})
+    assert json.loads((target / MARKER).read_text())["files"] == ["figures/a.png", "kpis.json"]
+    (target / "my-notes.txt").write_text("mine")
+    (target / "analysis").mkdir()
+    (target / "analysis" / "a.py").write_text("print(1)")
+    (target / "figures" / "mine.png").write_text("m")
+    run({"kpis.json": "2", "figures/b.png": "b"})
+    assert (target / "kpis.json").read_text() == "2"
+    assert not (target / "figures" / "a.png").exists()  # evplan's own: replaced
+    assert (target / "my-notes.txt").read_text() == "mine"
+    assert (target / "analysis" / "a.py").read_text() == "print(1)"
+    assert (target / "figures" / "mine.png").read_text() == "m"
+    # the new marker lists only what evplan wrote: the user's files stay theirs next time
+    assert json.loads((target / MARKER).read_text())["files"] == ["figures/b.png", "kpis.json"]
+    run({"kpis.json": "3"})
+    assert (target / "my-notes.txt").read_text() == "mine"
+    # a user file where the new output writes one: the run fails, nothing changes
+    (target / "report.html").write_text("my own report")
+    before = sorted(p.relative_to(target).as_posix() for p in target.rglob("*"))
+    with pytest.raises(OutputWriteError, match="report.html"):
+        run({"kpis.json": "4", "report.html": "evplan's"})
+    assert (target / "report.html").read_text() == "my own report"
+    assert (target / "kpis.json").read_text() == "3"
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == before
+    assert not list(tmp_path.glob(".out.*"))  # no temporaries left
