@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from networks.errors import ConfigError
+from networks.errors import ConfigError, EvplanError
 
 __all__ = ["network_app"]
 
@@ -152,6 +152,7 @@ def network_sites(
             raise ConfigError(f"--output {output}: the file exists; pass --overwrite to replace it")
         if fmt == "table":
             raise ConfigError("--output needs --format geojson or csv (a table is printed)")
+        _probe_writable(output)
     loaded = _load_source(
         source, cache_dir=cache_dir, network_type=network_type, place=place, bbox=bbox
     )
@@ -189,5 +190,33 @@ def network_sites(
     if output is None:
         sys.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
     else:
-        write_text_atomic(output, text)
+        try:
+            write_text_atomic(output, text)
+        except OSError as exc:
+            err = EvplanError(
+                f"could not write --output {output} ({exc.strerror or exc}); nothing was "
+                "written (an existing file is unchanged)"
+            )
+            err.exit_code = 1  # a failed write fails the run (README: exit codes)
+            raise err from None
         console.print(f"wrote {len(sites)} sites to {output}")
+
+
+def _probe_writable(output: Path) -> None:
+    """Before any work: the folder that will hold ``output`` (its nearest existing ancestor)
+    accepts a new file; the file is written there as a temporary sibling first."""
+    import os
+    import tempfile
+
+    base = output.parent
+    while not base.exists() and base.parent != base:
+        base = base.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".evplan-probe.", dir=base)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise ConfigError(
+            f"--output {output}: {base} does not accept new files ({exc.strerror or exc}); "
+            "choose another location"
+        ) from None

@@ -359,7 +359,8 @@ def batch(
         ),
     ] = None,
     retries: Annotated[
-        int, typer.Option("--retries", help="Extra attempts for a run whose worker died.")
+        int,
+        typer.Option("--retries", help="Extra attempts for a run whose worker died."),
     ] = 1,
     connect_timeout: Annotated[
         float,
@@ -372,6 +373,20 @@ def batch(
 ) -> None:
     """Run many studies in parallel with Dask: study files or a parameter sweep. Resumable."""
     import contextlib
+    import math
+
+    if workers is not None and workers < 0:
+        raise EvplanError(
+            f"--workers {workers} must be 0 (this process, no Dask) or a number of worker "
+            "processes; omit it for one per core"
+        )
+    if retries < 0:
+        raise EvplanError(f"--retries {retries} must be 0 or more extra attempts")
+    if not (math.isfinite(connect_timeout) and connect_timeout > 0):
+        raise EvplanError(
+            f"--connect-timeout {connect_timeout:g} must be a positive number of seconds "
+            "(e.g. --connect-timeout 10)"
+        )
 
     from planner.batch.execute import finished_runs, run_batch
     from planner.batch.plan import plan_configs, plan_sweep
@@ -459,8 +474,7 @@ def main() -> None:
     try:
         rv = app(standalone_mode=False)
     except EvplanError as exc:
-        if _STATE["debug"]:
-            raise
+        _traceback_if_debug()
         console.print(f"[bold red]error:[/] {escape(exc)}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except usage_errors as exc:
@@ -468,12 +482,10 @@ def main() -> None:
         show()
         sys.exit(getattr(exc, "exit_code", 2))
     except (*aborts, KeyboardInterrupt):  # type: ignore[misc]  # a tuple built at run time
-        if _STATE["debug"]:
-            raise
+        _traceback_if_debug()
         _interrupted()
     except Exception as exc:  # an unexpected bug: one line unless --debug
-        if _STATE["debug"]:
-            raise
+        _traceback_if_debug()
         console.print(
             f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(exc)} "
             "(rerun with --debug for a traceback)",
@@ -484,6 +496,15 @@ def main() -> None:
     if rv == EXIT_INTERRUPTED:  # typer turns Ctrl-C into exit code 130 itself
         _interrupted()
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _traceback_if_debug() -> None:
+    """With ``--debug``, the traceback of the error being handled (on stderr); the exit code
+    stays the documented one (2 for bad input, 70 for a bug, ...)."""
+    if _STATE["debug"]:
+        import traceback
+
+        traceback.print_exc()
 
 
 def _interrupted() -> None:

@@ -207,6 +207,21 @@ def local_cluster(workers: int, *, retries: int = 1) -> Any:
         )
 
 
+def _check_address(given: str, address: str) -> None:
+    """Refuse a scheduler address Dask cannot parse before building a client: a client that
+    fails on it is left half-built, and its finaliser hangs the exit for 20 s and prints a
+    traceback."""
+    from distributed.comm import get_address_host_port
+
+    try:
+        get_address_host_port(address)
+    except ValueError as exc:
+        raise SchedulerError(
+            f"--scheduler {given!r} is not a Dask scheduler address ({exc}); give host:port, "
+            "e.g. --scheduler tcp://10.0.0.5:8786"
+        ) from None
+
+
 def _client_within(client_cls, address: str, timeout: float):
     """Connect in a daemon thread with a hard deadline: a peer that accepts TCP but never
     answers the Dask handshake (an HTTP server, say) would otherwise hang the connect, and
@@ -257,6 +272,7 @@ def _connect(
         ) from None
     if scheduler:
         address = scheduler if "://" in scheduler else f"tcp://{scheduler}"
+        _check_address(scheduler, address)
         c = _client_within(Client, address, timeout)
         try:
             c.wait_for_workers(1, timeout=timeout)

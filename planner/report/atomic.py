@@ -258,6 +258,8 @@ def check_output_target(
                 "choose a new or empty folder, or pass --overwrite to replace it and everything in it"
             )
     _probe_writable(target.parent, f"{what} {raw!r}")
+    if target.is_dir():  # it is renamed away when replaced: it must accept changes too
+        _probe_writable(target, f"{what} {raw!r}")
     return target
 
 

@@ -421,13 +421,27 @@ CASES = [
         lambda t, d: ["batch", str(_study(t, d)), "--sweep", str(_study(t, d))],
         ("--sweep",),
     ),
+    Case(
+        "negative --workers",
+        lambda t, d: ["batch", str(_study(t, d)), "--workers", "-3"],
+        ("--workers -3",),
+    ),
+    Case(
+        "negative --retries",
+        lambda t, d: ["batch", str(_study(t, d)), "--workers", "0", "--retries", "-1"],
+        ("--retries -1",),
+    ),
+    Case(
+        "scheduler address without a port",
+        lambda t, d: ["batch", str(_study(t, d)), "--scheduler", "notaurl"],
+        ("'notaurl'", "host:port"),
+    ),
+    Case(
+        "negative --connect-timeout",
+        lambda t, d: ["batch", str(_study(t, d)), "--connect-timeout", "-5"],
+        ("--connect-timeout -5", "positive"),
+    ),
 ]
-
-
-def _sub(tmp: Path, rel: str = "cfg") -> Path:
-    folder = tmp / rel
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _sub(tmp: Path, rel: str = "cfg") -> Path:
@@ -468,6 +482,16 @@ def test_bad_input_is_a_clean_error(case, monkeypatch, capsys, tmp_path, data_di
     assert _snapshot(good) == before
     if foreign_before is not None:
         assert _snapshot(foreign) == foreign_before
+
+
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(monkeypatch, capsys, tmp_path):
+    """--debug adds the traceback; a bad input still exits 2 (not 1, as a raised error would)."""
+    study = _study(tmp_path, tmp_path)
+    args = ["batch", str(study), "--connect-timeout", "-5"]
+    code, out, err = _run_cli(monkeypatch, capsys, "--debug", *args)
+    assert code == 2 and "Traceback" in err and "--connect-timeout -5" in out + err
+    code, out, err = _run_cli(monkeypatch, capsys, *args)
+    assert code == 2 and "Traceback" not in out + err
 
 
 def test_help_and_version_exit_zero(monkeypatch, capsys):

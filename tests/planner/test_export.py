@@ -486,3 +486,29 @@ def test_rerun_keeps_the_files_a_user_added_to_an_output_folder(tmp_path: Path) 
     assert (target / "kpis.json").read_text() == "3"
     assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == before
     assert not list(tmp_path.glob(".out.*"))  # no temporaries left
+
+
+def test_an_output_folder_that_refuses_changes_is_reported_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An existing target folder is renamed away when replaced: one that refuses changes
+    (read-only, immutable) is refused up front, with exit code 2, not after the run."""
+    import errno
+    import tempfile
+
+    from planner.report.atomic import OutputFolderError, check_output_target
+
+    target = tmp_path / "ro"
+    target.mkdir()
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, **kwargs):  # the file system's answer inside the locked folder
+        if Path(kwargs.get("dir", "")) == target:
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    with pytest.raises(OutputFolderError, match="not writable") as err:
+        check_output_target(target, what="--out")
+    assert err.value.exit_code == 2 and str(target) in str(err.value)
+    check_output_target(tmp_path / "new", what="--out")  # a new folder beside it is fine
