@@ -93,11 +93,19 @@ def read_places(
         out[["geonameid", "lon", "lat", "population"]].isna().any(axis=1)
         | ~out["lon"].between(-180, 180)
         | ~out["lat"].between(-90, 90)
+        | out["population"].lt(0)
     )
     if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy()) + 2)[:5].tolist()  # +2: header line, 1-based
+        idx = np.flatnonzero(bad.to_numpy())[:5]
+        shown = "; ".join(
+            f"line {i + 2}: "  # +2: header line, 1-based
+            + ", ".join(f"{c} = {df[c].iloc[i]!r}" for c in _PLACE_COLUMNS)
+            for i in idx.tolist()
+        )
         raise InputFileError(
-            f"places file {path}: invalid geonameid/latitude/longitude/population on line(s) {rows}"
+            f"places file {path}: invalid geonameid/latitude/longitude/population ({shown}); "
+            "latitude must be in [-90, 90], longitude in [-180, 180], population a whole "
+            "number >= 0"
         )
     out = out.astype({"geonameid": np.int64, "population": np.int64})
     for extra, col in (("admin1code", "admin1code"), ("alternatenames_ru_kk", "alternatenames")):

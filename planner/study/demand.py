@@ -18,6 +18,7 @@ from sim import demand as sim_demand
 from sim._errors import DemandError
 from sim.catalogue import resolve_models
 from sim.demand.profiles import TRUCK_PROFILE
+from sim.demand.zones import NAME_FIELDS, check_zone_geometries
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +72,9 @@ def build_trips(
     elif d.kind == "freight":
         trips = freight_trips(cfg, net, vehicles, rng=rng)
     else:
-        zones = gpd.read_file(d.zones) if d.zones is not None else None
-        # zones are named by demand.zone_name_field when the polygons carry it (else by row)
+        zones = read_zones(cfg) if d.zones is not None else None
+        # zones are named by demand.zone_name_field when the polygons carry it (else by row;
+        # read_zones refuses a zone_name_field set in the config that the polygons lack)
         zone_col = (
             d.zone_name_field if zones is not None and d.zone_name_field in zones.columns else None
         )
@@ -254,20 +256,58 @@ def city_zones(cfg: StudyConfig, net: RoadNetwork) -> gpd.GeoDataFrame:
     if d.zones is None:
         assert d.population is not None  # the schema requires zones or a population
         return grid_zones(net, population=float(d.population))
-    try:
-        zones = gpd.read_file(d.zones)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise DemandError(f"demand.zones: cannot read {d.zones}: {exc}") from exc
+    zones = read_zones(cfg)
     if d.zone_population is not None:
-        table = pd.read_csv(d.zone_population)
-        fields = [d.zone_name_field] + [
-            f for f in ("name_ru", "name_kz", "name", "name_object") if f != d.zone_name_field
-        ]
-        zones = sim_demand.join_population(zones, table, zone_name_fields=fields)
+        try:
+            table = pd.read_csv(d.zone_population)
+        except (OSError, ValueError) as exc:  # missing file, bad CSV, undecodable bytes
+            raise DemandError(
+                f"demand.zone_population: cannot read {d.zone_population} as CSV "
+                f"({type(exc).__name__}: {exc}); check the path and the file"
+            ) from exc
+        fields = [d.zone_name_field] + [f for f in NAME_FIELDS if f != d.zone_name_field]
+        zones = sim_demand.join_population(
+            zones, table, zone_name_fields=fields, source=d.zone_population
+        )
     elif "population" not in zones.columns:
         raise DemandError(
             f"demand.zones {d.zones} has no 'population' column; add demand.zone_population"
         )
+    return zones
+
+
+def read_zones(cfg: StudyConfig) -> gpd.GeoDataFrame:
+    """Read ``demand.zones`` and check what the demand generators cannot check without the
+    file name: every feature has a geometry, and ``demand.zone_name_field``, when the
+    config sets it, is one of the file's fields.
+
+    Left at its default (``name_ru``) the name field may be missing: the population join
+    then tries the other usual name fields and an OD table names zones by row, as before.
+
+    Raises
+    ------
+    DemandError
+        The file cannot be read or has no features, a feature has no geometry, or the name
+        field is unknown.
+    """
+    d = cfg.demand
+    assert d.zones is not None  # callers check
+    try:
+        zones = gpd.read_file(d.zones)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise DemandError(f"demand.zones: cannot read {d.zones}: {exc}") from exc
+    if zones.empty:
+        raise DemandError(
+            f"demand.zones {d.zones} has no features; give a file with the district polygons"
+        )
+    fields = [c for c in zones.columns if c != zones.geometry.name]
+    if "zone_name_field" in d.model_fields_set and d.zone_name_field not in zones.columns:
+        raise DemandError(
+            f"demand.zone_name_field {d.zone_name_field!r} is not a field of demand.zones "
+            f"{d.zones}; its fields are {fields}. Set zone_name_field to one of them"
+        )
+    label = d.zone_name_field if d.zone_name_field in zones.columns else None
+    check_zone_geometries(zones, source=f"demand.zones {d.zones}", zone_col=label)
     return zones
 
 

@@ -3,22 +3,27 @@
 Columns (one row per trip, or per ``count`` identical trips):
 
 * where: ``origin``/``destination`` -- zone ids when ``zones`` is given, else network node
-  indices; or ``origin_lon, origin_lat, destination_lon, destination_lat`` (snapped);
-* when: ``depart_s`` (seconds from the start of day 0) or ``depart_time`` (``HH:MM[:SS]``)
-  plus optional ``day`` (0-based);
+  indices; or ``origin_lon, origin_lat, destination_lon, destination_lat`` (WGS84 degrees,
+  snapped; used as they are even when ``zones`` is given);
+* when: ``depart_s`` (seconds from the start of day 0) or ``depart_time`` (clock time
+  ``HH:MM[:SS]``, hours 0-23, minutes and seconds 0-59) plus optional ``day`` (0-based
+  integer; trips after midnight go on the next day);
 * optional: ``vehicle_id`` (rows sharing it form one chain, ordered by ``chain_seq`` or
   departure), ``vehicle_model`` (else drawn from ``vehicle_mix`` / ``default_model``),
   ``chain_seq``, ``count`` (integer >= 1; expands into separate vehicles),
-  ``initial_soc``.
+  ``initial_soc`` (in [0, 1]; blank = the simulation's default).
 
 Zone ids are matched as strings, so ``7`` in the table matches zone ``"7"``. A zone id that
 is not among the zones raises :class:`~sim._errors.UnknownZoneError` naming the file, the
-column, the offending values with row numbers, and the known zones.
+column, the offending values with row numbers, and the known zones. Any other bad value
+raises :class:`~sim._errors.DemandTableError` naming the file, column, rows and values
+(row numbers as in a CSV: header = row 1).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -54,35 +59,83 @@ def _read(path: Path) -> pd.DataFrame:
     )
 
 
-def _times(df: pd.DataFrame, where: str) -> np.ndarray:
+# A clock time: H:MM or HH:MM, optional :SS. Hours stop at 23 because later days are given
+# by the 'day' column (docs/simulation.md: depart_time HH:MM[:SS] + day); "25:30" would be
+# a second, undocumented way to say day 1 at 01:30 and hides typos such as "25:99".
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_CLOCK_HELP = (
+    "expected HH:MM or HH:MM:SS, a clock time with hours 0-23 and minutes/seconds 0-59; put "
+    "trips of later days in the 'day' column (0-based) or give 'depart_s' in seconds from "
+    "the start of day 0"
+)
+
+
+def _shown(value: object) -> str:
+    """A table cell for a message: blank cells as 'blank', text quoted, numbers as read."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "blank"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _bad_cells(raw: pd.Series, bad: np.ndarray, file_row: np.ndarray, limit: int = 8) -> str:
+    """``row N = value`` for the first ``limit`` distinct file rows where ``bad`` is set
+    (rows repeat after a ``count`` expansion)."""
+    vals = raw.to_numpy()
+    out: dict[int, str] = {}
+    for i in np.flatnonzero(bad):
+        r = int(file_row[i])
+        if r not in out:
+            out[r] = f"row {r} = {_shown(vals[i])}"
+        if len(out) == limit:
+            break
+    more = int(len(set(file_row[np.flatnonzero(bad)].tolist()))) - len(out)
+    return "; ".join(out.values()) + (f" (and {more} more row(s))" if more > 0 else "")
+
+
+def _clock_seconds(col: pd.Series) -> np.ndarray:
+    """Seconds after midnight of ``HH:MM[:SS]`` texts; NaN where a value is not one."""
+    if pd.api.types.is_timedelta64_dtype(col):  # Parquet may store durations
+        t = col.dt.total_seconds().to_numpy(dtype=float)
+        return np.where((t >= 0) & (t < DAY_S), t, np.nan)
+    # vectorised (tables of a million trips): texts and datetime.time values alike (their
+    # str() is HH:MM:SS; numbers and blanks never match the pattern)
+    parts = col.astype(str).str.strip().str.extract(_CLOCK.pattern)
+    h, mi, sec = (pd.to_numeric(parts[i]).to_numpy(dtype=float) for i in range(3))
+    sec = np.nan_to_num(sec, nan=0.0)
+    with np.errstate(invalid="ignore"):
+        ok = (h < 24) & (mi < 60) & (sec < 60)
+    return np.where(ok, h * 3600.0 + mi * 60.0 + sec, np.nan)
+
+
+def _times(df: pd.DataFrame, where: str, file_row: np.ndarray) -> np.ndarray:
     if "depart_s" in df.columns:
         t = pd.to_numeric(df["depart_s"], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(t) | (t < 0)
+        if bad.any():
+            raise DemandTableError(
+                f"{where}: column 'depart_s' must hold seconds >= 0 from the start of day 0; "
+                f"bad value(s): {_bad_cells(df['depart_s'], bad, file_row)} (header = row 1)"
+            )
     elif "depart_time" in df.columns:
-        td = pd.to_timedelta(
-            df["depart_time"]
-            .astype(str)
-            .str.strip()
-            .where(
-                df["depart_time"].astype(str).str.count(":") >= 2,
-                df["depart_time"].astype(str).str.strip() + ":00",
-            ),
-            errors="coerce",
-        )
-        t = td.dt.total_seconds().to_numpy(dtype=float)
+        t = _clock_seconds(df["depart_time"])
+        bad = np.isnan(t)
+        if bad.any():
+            raise DemandTableError(
+                f"{where}: column 'depart_time' has invalid time(s): "
+                f"{_bad_cells(df['depart_time'], bad, file_row)} (header = row 1); {_CLOCK_HELP}"
+            )
     else:
         raise DemandTableError(
             f"{where}: needs a 'depart_s' (seconds) or 'depart_time' (HH:MM) column"
         )
-    bad = np.flatnonzero(~np.isfinite(t) | (t < 0))
-    if bad.size:
-        raise DemandTableError(
-            f"{where}: unreadable or negative departure times in rows {(bad + 2).tolist()[:10]} "
-            "(row numbers as in the file, header = row 1)"
-        )
     if "day" in df.columns:
         day = pd.to_numeric(df["day"], errors="coerce").to_numpy(dtype=float)
-        if np.isnan(day).any() or (day < 0).any():
-            raise DemandTableError(f"{where}: column 'day' must be integers >= 0")
+        bad = ~np.isfinite(day) | (day < 0) | (day != np.floor(day))
+        if bad.any():
+            raise DemandTableError(
+                f"{where}: column 'day' must hold integers >= 0 (0 = first day); bad value(s): "
+                f"{_bad_cells(df['day'], bad, file_row)} (header = row 1)"
+            )
         t = t + day * DAY_S
     return t
 
@@ -131,7 +184,7 @@ def read_od_table(
         rep = cnt.to_numpy(dtype=np.int64)
         df = df.loc[df.index.repeat(rep)].reset_index(drop=True)
         file_row = np.repeat(file_row, rep)
-    depart = _times(df, where)
+    depart = _times(df, where, file_row)
     origin, dest = _ends(df, network, zones, zone_col, rng, where, file_row, max_snap_m)
     if "vehicle_model" in df.columns and df["vehicle_model"].notna().all():
         model = df["vehicle_model"].astype(str).to_numpy(dtype=object)
@@ -170,12 +223,47 @@ def read_od_table(
         )
     out["chain_seq"] = out["chain_seq"].astype(np.int64)
     if "initial_soc" in df.columns:
-        out["initial_soc"] = pd.to_numeric(df["initial_soc"], errors="coerce").to_numpy()
-    for extra in ("origin", "destination"):
-        if zones is not None:
-            out[f"{extra}_zone"] = df[extra].astype(str).to_numpy()
+        out["initial_soc"] = _initial_soc(df, where, file_row)
+    if zones is not None and {"origin", "destination"} <= set(df.columns):
+        # zone ids placed the trip ends; a table by coordinates does not use the zones
+        for extra in ("origin", "destination"):
+            out[f"{extra}_zone"] = df[extra].astype(str).str.strip().to_numpy()
     out["source_row"] = file_row
     logger.info("read %d trips from %s", len(out), path)
+    return out
+
+
+def _initial_soc(df: pd.DataFrame, where: str, file_row: np.ndarray) -> np.ndarray:
+    """The ``initial_soc`` column as floats in [0, 1]; blank cells stay NaN (the
+    simulation's own starting charge applies to those vehicles)."""
+    raw = df["initial_soc"]
+    soc = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = (raw.notna().to_numpy() & np.isnan(soc)) | (soc < 0) | (soc > 1)
+    if bad.any():
+        raise DemandTableError(
+            f"{where}: column 'initial_soc' must be a state of charge in [0, 1] (0.8 = 80 %) "
+            f"or blank; bad value(s): {_bad_cells(raw, bad, file_row)} (header = row 1)"
+        )
+    return soc
+
+
+def _coordinates(df: pd.DataFrame, where: str, file_row: np.ndarray) -> dict[str, np.ndarray]:
+    """The four trip-end coordinate columns as floats, checked to be WGS84 degrees."""
+    out: dict[str, np.ndarray] = {}
+    for end in ("origin", "destination"):
+        for axis, lim in (("lon", 180.0), ("lat", 90.0)):
+            col = f"{end}_{axis}"
+            v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+            bad = ~np.isfinite(v) | (np.abs(np.nan_to_num(v)) > lim)
+            if bad.any():
+                raise DemandTableError(
+                    f"{where}: column {col!r} must hold WGS84 {'longitudes' if axis == 'lon' else 'latitudes'} "
+                    f"in [-{lim:g}, {lim:g}] degrees; bad value(s): "
+                    f"{_bad_cells(df[col], bad, file_row)} (header = row 1). Fix the "
+                    "coordinates (are longitude and latitude swapped?)"
+                )
+            out[col] = v
     return out
 
 
@@ -222,20 +310,24 @@ def _ends(
         return res[0], res[1]
     need = {"origin_lon", "origin_lat", "destination_lon", "destination_lat"}
     if need <= cols:
+        if zones is not None:
+            logger.info("%s gives trip ends as coordinates; the zones are not used", where)
+        xy = _coordinates(df, where, file_row)
         o = network.snap_strict(
-            df["origin_lon"].to_numpy(float),
-            df["origin_lat"].to_numpy(float),
+            xy["origin_lon"],
+            xy["origin_lat"],
             max_distance_m=max_snap_m,
             labels=[f"origin row {r}" for r in file_row],
         )
         d = network.snap_strict(
-            df["destination_lon"].to_numpy(float),
-            df["destination_lat"].to_numpy(float),
+            xy["destination_lon"],
+            xy["destination_lat"],
             max_distance_m=max_snap_m,
             labels=[f"destination row {r}" for r in file_row],
         )
         return o, d
+    ids = "zone ids" if zones is not None else "node indices"
     raise DemandTableError(
-        f"{where}: needs 'origin' and 'destination' columns (zone ids or node indices) or "
+        f"{where}: needs 'origin' and 'destination' columns ({ids}) or "
         f"origin_lon/origin_lat/destination_lon/destination_lat; has {sorted(cols)}"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -17,6 +18,8 @@ logger = logging.getLogger(__name__)
 
 # Latin letters that GIS exports use in place of Kazakh Cyrillic ones (e.g. "Əуезов").
 _CONFUSABLE = str.maketrans({"ə": "ә", "Ə": "Ә"})
+#: Zone properties tried, in order, to name a zone in messages and population joins.
+NAME_FIELDS = ("name_ru", "name_kz", "name", "name_object")
 
 
 def normalise_name(name: object) -> str:
@@ -41,6 +44,32 @@ def zone_ids(zones: gpd.GeoDataFrame, zone_col: str | None) -> pd.Index:
     return ids
 
 
+def check_zone_geometries(
+    zones: gpd.GeoDataFrame, *, source: str | Path = "zones", zone_col: str | None = None
+) -> None:
+    """Raise :class:`~sim._errors.DemandError` naming every feature without a usable polygon.
+
+    A GeoJSON feature with ``"geometry": null`` (or an empty geometry) is read without
+    complaint by geopandas but has no point to place trips at; the message names the file
+    (``source``), the feature's position in it (0-based, as in the file's ``features``
+    list) and its name (``zone_col`` or the first of :data:`NAME_FIELDS` it carries).
+    """
+    geom = zones.geometry
+    bad = np.flatnonzero((geom.isna() | geom.is_empty).to_numpy())
+    if not bad.size:
+        return
+    label = zone_col if zone_col in zones.columns else None
+    label = label or next((f for f in NAME_FIELDS if f in zones.columns), None)
+    feats = [
+        f"feature {i}" + (f" ({label} {zones[label].iloc[i]!r})" if label else "")
+        for i in bad[:10].tolist()
+    ]
+    raise DemandError(
+        f"{source}: {bad.size} zone(s) have no geometry (null or empty): {', '.join(feats)}; "
+        "give each feature a polygon or delete it from the file"
+    )
+
+
 def zone_nodes(
     network: RoadNetwork,
     zones: gpd.GeoDataFrame,
@@ -52,11 +81,13 @@ def zone_nodes(
 
     A zone containing no node (small polygon, clipped network) gets the node nearest to its
     representative point if that is within ``max_fallback_m``; otherwise
-    :class:`~sim._errors.DemandError` names the zone.
+    :class:`~sim._errors.DemandError` names the zone. So does a zone without geometry
+    (:func:`check_zone_geometries`).
     """
     if zones.crs is None:
         raise DemandError("zones have no CRS; set one (district GeoJSON is EPSG:4326)")
     ids = zone_ids(zones, zone_col)
+    check_zone_geometries(zones, zone_col=zone_col)
     z = zones.to_crs("EPSG:4326").reset_index(drop=True)
     pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(network.lon, network.lat), crs="EPSG:4326")
     hit = gpd.sjoin(pts, z[["geometry"]], predicate="within", how="inner")
@@ -87,11 +118,12 @@ def join_population(
     zones: gpd.GeoDataFrame,
     table: pd.DataFrame,
     *,
-    zone_name_fields: Sequence[str] = ("name_ru", "name_kz", "name", "name_object"),
+    zone_name_fields: Sequence[str] = NAME_FIELDS,
     table_name_col: str = "district_name",
     tokens_col: str | None = "osm_match_tokens",
     population_col: str = "official_population",
     out_col: str = "population",
+    source: str | Path | None = None,
 ) -> gpd.GeoDataFrame:
     """Attach ``table[population_col]`` to zones by matching names.
 
@@ -99,11 +131,18 @@ def join_population(
     ``table_name_col`` or one of its ``|``-separated ``tokens_col`` entries, after
     :func:`normalise_name` (so ``"Əуезов ауданы"`` with a Latin schwa matches ``"Әуезов ауданы"``).
 
+    ``source`` (the table's file) only labels error messages; row numbers in them count
+    the header as row 1, as a spreadsheet shows a CSV read with :func:`pandas.read_csv`.
+
     Raises
     ------
     UnknownZoneError
         A zone matches no row, or a row matches several zones.
+    DemandError
+        A column is missing, or a matched row's population is missing, not a number or
+        negative.
     """
+    where = "population table" if source is None else f"population table {source}"
     fields = [f for f in zone_name_fields if f in zones.columns]
     if not fields:
         raise DemandError(
@@ -112,7 +151,8 @@ def join_population(
     for col in (table_name_col, population_col):
         if col not in table.columns:
             raise DemandError(
-                f"population table has no column {col!r}; columns: {list(table.columns)}"
+                f"{where} has no column {col!r}; its columns are {list(table.columns)}. "
+                f"Add the column (or rename the one that holds it to {col!r})"
             )
     lookup: dict[str, int] = {}
     for r, row in enumerate(table.itertuples(index=False)):
@@ -132,7 +172,7 @@ def join_population(
             unmatched.append(" / ".join(str(z[f]) for f in fields))
     if unmatched:
         raise UnknownZoneError(
-            f"{len(unmatched)} zone(s) have no population row: {unmatched[:5]}; population table names: "
+            f"{len(unmatched)} zone(s) have no population row: {unmatched[:5]}; {where} names: "
             f"{table[table_name_col].tolist()}. Add a matching name or token ({tokens_col!r}) to the table."
         )
     if len(set(rows)) != len(rows):
@@ -141,10 +181,26 @@ def join_population(
             f"population row(s) {dup} match more than one zone; make the names distinct"
         )
     out = zones.copy()
-    pop = pd.to_numeric(table[population_col], errors="coerce").to_numpy()[rows]
-    if np.isnan(pop).any() or (pop < 0).any():
+    idx = np.asarray(rows, dtype=np.int64)
+    pop = pd.to_numeric(table[population_col], errors="coerce").to_numpy(dtype=float)[idx]
+    bad = idx[np.isnan(pop) | (pop < 0)]
+    if bad.size:
+        raw = table[population_col].to_numpy()
+        names = table[table_name_col].to_numpy()
+        shown = [
+            f"row {r + 2} ({table_name_col} {names[r]!r}) = {_shown(raw[r])}"
+            for r in np.unique(bad)[:10].tolist()
+        ]
         raise DemandError(
-            f"population table column {population_col!r} has missing or negative values"
+            f"{where}: column {population_col!r} must hold a number >= 0 for every matched zone; "
+            f"bad value(s): {'; '.join(shown)} (header = row 1). Fix the population in these rows"
         )
     out[out_col] = pop
     return out
+
+
+def _shown(value: object) -> str:
+    """A table cell for a message: blank cells as 'blank', others as they were read."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "blank"
+    return repr(value) if isinstance(value, str) else str(value)

@@ -1,0 +1,330 @@
+"""Bad demand inputs found by the input audit: zones, OD tables, population tables, places.
+
+Every input here is SYNTHETIC (a small grid network, hand-made polygons and tables written
+to ``tmp_path``); nothing is real data. Each test feeds one malformed input to the public
+function the study pipeline calls and checks that the error is one of the project's
+:class:`~networks.errors.EvplanError` types (so the CLI exits with code 2, no traceback)
+and that its message names the file, the row or feature, the column and the value.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from networks.errors import EvplanError
+from planner.config.study import config_from_dict
+from planner.study.demand import build_trips, city_zones
+from planner.study.inputs import StudyNetwork
+from sim import DemandError, DemandTableError, demand
+from sim.catalogue import builtin_models
+from sim.synthetic import grid_network
+
+# ----------------------------------------------------------------------------- synthetic inputs
+
+
+def _synthetic_net():
+    """A synthetic 6 x 6 grid (500 m spacing) near (76.9, 43.2); not a real road network."""
+    return grid_network(6, 6)
+
+
+def _synthetic_zone_boxes(net) -> list:
+    """Two synthetic rectangles splitting the grid west / east."""
+    x0, y0, x1, y1 = net.lon.min(), net.lat.min(), net.lon.max(), net.lat.max()
+    xm, d = (x0 + x1) / 2, 0.001
+    return [box(x0 - d, y0 - d, xm, y1 + d), box(xm, y0 - d, x1 + d, y1 + d)]
+
+
+def _synthetic_zones_geojson(path: Path, net, *, null_second: bool = False) -> Path:
+    """A synthetic district GeoJSON with ``name_ru`` and ``name_kz``; optionally the second
+    feature has ``geometry: null`` (as in a broken GIS export)."""
+    feats = []
+    for k, (geom, name) in enumerate(
+        zip(_synthetic_zone_boxes(net), ("West", "East"), strict=True)
+    ):
+        g = None if null_second and k == 1 else json.loads(gpd.GeoSeries([geom]).to_json())
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {"name_ru": f"{name} rayon", "name_kz": f"{name} audany"},
+                "geometry": None if g is None else g["features"][0]["geometry"],
+            }
+        )
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    return path
+
+
+def _synthetic_population_csv(path: Path, pops=("1000", "2000")) -> Path:
+    """A synthetic population table in the layout of almaty-district-population.csv."""
+    pd.DataFrame(
+        {
+            "district_name": ["West", "East"],
+            "osm_match_tokens": ["West rayon", "East rayon"],
+            "official_population": list(pops),
+        }
+    ).to_csv(path, index=False)
+    return path
+
+
+def _study(tmp_path: Path, demand_cfg: dict):
+    """A synthetic study config (the network file is never read: the tests pass a network)."""
+    return config_from_dict(
+        {
+            "name": "synthetic-audit",
+            "network": {"source": str(tmp_path / "synthetic.osm.pbf")},
+            "demand": demand_cfg,
+            "model": {"kind": "mclp", "p": 1},
+            "simulation": {"warmup_days": 0},
+        }
+    )
+
+
+def _sn(net) -> StudyNetwork:
+    return StudyNetwork(net, None, pd.DataFrame(columns=["lon", "lat"]), "synthetic grid")
+
+
+def _od_csv(tmp_path: Path, **cols) -> Path:
+    """A synthetic one-trip OD table by coordinates inside the synthetic grid."""
+    base = {
+        "origin_lon": [76.901],
+        "origin_lat": [43.201],
+        "destination_lon": [76.91],
+        "destination_lat": [43.21],
+        "depart_time": ["08:00"],
+    }
+    base.update(cols)
+    p = tmp_path / "synthetic_od.csv"
+    pd.DataFrame(base).to_csv(p, index=False)
+    return p
+
+
+def _read(p: Path, net, **kw) -> pd.DataFrame:
+    return demand.read_od_table(p, network=net, rng=np.random.default_rng(0), **kw)
+
+
+# ----------------------------------------------------------------------------- 1: null geometry
+
+
+def test_zone_nodes_null_geometry_names_the_feature():
+    net = _synthetic_net()
+    zones = gpd.GeoDataFrame(
+        {"name_ru": ["West rayon", "East rayon"]},
+        geometry=[_synthetic_zone_boxes(net)[0], None],
+        crs=4326,
+    )
+    with pytest.raises(DemandError) as exc:
+        demand.zone_nodes(net, zones, zone_col="name_ru")
+    msg = str(exc.value)
+    assert "feature 1" in msg and "East rayon" in msg and "no geometry" in msg
+
+
+def test_city_zones_null_geometry_names_file_and_feature(tmp_path):
+    net = _synthetic_net()
+    zp = _synthetic_zones_geojson(tmp_path / "synthetic_zones.geojson", net, null_second=True)
+    pop = _synthetic_population_csv(tmp_path / "synthetic_pop.csv")
+    cfg = _study(tmp_path, {"kind": "city", "zones": str(zp), "zone_population": str(pop)})
+    with pytest.raises(DemandError) as exc:
+        build_trips(cfg, _sn(net), builtin_models(), rng=np.random.default_rng(0))
+    msg = str(exc.value)
+    assert str(zp) in msg and "feature 1" in msg and "East rayon" in msg
+
+
+# ----------------------------------------------------------------------------- 2: lon/lat + zones
+
+
+def test_od_table_by_coordinates_with_zones_set(tmp_path):
+    net = _synthetic_net()
+    zp = _synthetic_zones_geojson(tmp_path / "synthetic_zones.geojson", net)
+    od = _od_csv(tmp_path)
+    cfg = _study(tmp_path, {"kind": "od_table", "od_table": str(od), "zones": str(zp)})
+    trips = build_trips(cfg, _sn(net), builtin_models(), rng=np.random.default_rng(0))
+    assert len(trips) == 1
+    assert trips["origin"].iloc[0] == net.snap(76.901, 43.201).node[0]
+
+
+# ----------------------------------------------------------------------------- 3: coordinates
+
+
+@pytest.mark.parametrize(
+    ("col", "value"),
+    [("origin_lat", 95.26), ("destination_lon", -200.0), ("origin_lon", "abc")],
+)
+def test_od_table_bad_coordinate_names_file_row_column_value(tmp_path, col, value):
+    net = _synthetic_net()
+    p = _od_csv(tmp_path, **{col: [value]})
+    with pytest.raises(DemandTableError) as exc:
+        _read(p, net)
+    msg = str(exc.value)
+    assert str(p) in msg and "row 2" in msg and repr(col) in msg and str(value) in msg
+
+
+# ----------------------------------------------------------------------------- 4: depart_time
+
+
+@pytest.mark.parametrize("value", ["25:99", "08:60", "08:00:75", "24:00", "8h30", "-1:00"])
+def test_od_table_bad_depart_time_names_row_value_and_format(tmp_path, value):
+    net = _synthetic_net()
+    p = tmp_path / "synthetic_od.csv"  # two rows: the bad one is file row 3 (header = 1)
+    df = pd.DataFrame(
+        {
+            "origin_lon": [76.901, 76.901],
+            "origin_lat": [43.201, 43.201],
+            "destination_lon": [76.91, 76.91],
+            "destination_lat": [43.21, 43.21],
+            "depart_time": ["07:00", value],
+        }
+    )
+    df.to_csv(p, index=False)
+    with pytest.raises(DemandTableError) as exc:
+        _read(p, net)
+    msg = str(exc.value)
+    assert str(p) in msg and "row 3" in msg and repr(value) in msg and "HH:MM" in msg
+
+
+def test_od_table_valid_depart_times(tmp_path):
+    net = _synthetic_net()
+    p = tmp_path / "synthetic_od.csv"
+    pd.DataFrame(
+        {
+            "origin_lon": [76.901] * 3,
+            "origin_lat": [43.201] * 3,
+            "destination_lon": [76.91] * 3,
+            "destination_lat": [43.21] * 3,
+            "depart_time": ["7:05", "23:59:59", "00:00"],
+            "day": [0, 0, 1],
+        }
+    ).to_csv(p, index=False)
+    t = _read(p, net)
+    assert t["depart_s"].tolist() == [7 * 3600 + 300, 86_399, 86_400]
+
+
+# ----------------------------------------------------------------------------- 5: messages
+
+
+@pytest.mark.parametrize("value", ["-224600", "many"])
+def test_join_population_bad_value_names_file_row_value(tmp_path, value):
+    net = _synthetic_net()
+    zones = gpd.read_file(_synthetic_zones_geojson(tmp_path / "synthetic_zones.geojson", net))
+    p = _synthetic_population_csv(tmp_path / "synthetic_pop.csv", pops=("1000", value))
+    with pytest.raises(DemandError) as exc:
+        demand.join_population(zones, pd.read_csv(p), source=p)
+    msg = str(exc.value)
+    assert str(p) in msg and "row 3" in msg and "East" in msg and value in msg
+    assert "'official_population'" in msg
+
+
+def test_join_population_missing_column_names_file_and_columns(tmp_path):
+    net = _synthetic_net()
+    zones = gpd.read_file(_synthetic_zones_geojson(tmp_path / "synthetic_zones.geojson", net))
+    p = _synthetic_population_csv(tmp_path / "synthetic_pop.csv")
+    pd.read_csv(p).drop(columns="official_population").to_csv(p, index=False)
+    with pytest.raises(DemandError) as exc:
+        demand.join_population(zones, pd.read_csv(p), source=p)
+    msg = str(exc.value)
+    assert str(p) in msg and "'official_population'" in msg and "osm_match_tokens" in msg
+
+
+def test_city_zones_population_messages_name_the_file(tmp_path):
+    net = _synthetic_net()
+    zp = _synthetic_zones_geojson(tmp_path / "synthetic_zones.geojson", net)
+    pop = _synthetic_population_csv(tmp_path / "synthetic_pop.csv", pops=("1000", "-5"))
+    cfg = _study(tmp_path, {"kind": "city", "zones": str(zp), "zone_population": str(pop)})
+    with pytest.raises(DemandError, match=str(pop)):
+        city_zones(cfg, net)
+
+
+def test_od_table_initial_soc_out_of_range_names_file_row_value(tmp_path):
+    net = _synthetic_net()
+    p = _od_csv(tmp_path, initial_soc=[1.7])
+    with pytest.raises(DemandTableError) as exc:
+        _read(p, net)
+    msg = str(exc.value)
+    assert str(p) in msg and "row 2" in msg and "1.7" in msg and "initial_soc" in msg
+
+
+def test_od_table_blank_initial_soc_stays_allowed(tmp_path):
+    net = _synthetic_net()
+    p = tmp_path / "synthetic_od.csv"
+    pd.DataFrame(
+        {
+            "origin_lon": [76.901] * 2,
+            "origin_lat": [43.201] * 2,
+            "destination_lon": [76.91] * 2,
+            "destination_lat": [43.21] * 2,
+            "depart_time": ["07:00", "08:00"],
+            "initial_soc": [0.5, None],
+        }
+    ).to_csv(p, index=False)
+    t = _read(p, net)
+    assert t["initial_soc"].iloc[0] == 0.5 and np.isnan(t["initial_soc"].iloc[1])
+
+
+# ----------------------------------------------------------------------------- 6: places
+
+
+def test_places_negative_population_rejected(tmp_path):
+    from networks.places import read_places
+
+    p = tmp_path / "synthetic_places.csv"
+    pd.DataFrame(
+        {
+            "geonameid": [1, 2],
+            "name": ["Synthtown", "Negaville"],
+            "latitude": [43.2, 44.0],
+            "longitude": [76.9, 77.0],
+            "population": [10_000, -500_000],
+        }
+    ).to_csv(p, index=False)
+    with pytest.raises(EvplanError) as exc:
+        read_places(p)
+    msg = str(exc.value)
+    assert str(p) in msg and "3" in msg and "-500000" in msg
+
+
+# ----------------------------------------------------------------------------- 7: name field
+
+
+@pytest.mark.parametrize("kind", ["city", "od_table"])
+def test_unknown_zone_name_field_names_field_file_and_fields(tmp_path, kind):
+    net = _synthetic_net()
+    zp = _synthetic_zones_geojson(tmp_path / "synthetic_zones.geojson", net)
+    pop = _synthetic_population_csv(tmp_path / "synthetic_pop.csv")
+    d = {"kind": kind, "zones": str(zp), "zone_name_field": "nosuch"}
+    d.update(
+        {"zone_population": str(pop)} if kind == "city" else {"od_table": str(_od_csv(tmp_path))}
+    )
+    with pytest.raises(DemandError) as exc:
+        build_trips(_study(tmp_path, d), _sn(net), builtin_models(), rng=np.random.default_rng(0))
+    msg = str(exc.value)
+    assert "'nosuch'" in msg and str(zp) in msg and "name_ru" in msg and "name_kz" in msg
+
+
+def test_default_zone_name_field_may_fall_back(tmp_path):
+    """``zone_name_field`` left at its default (name_ru) keeps the documented fallback to the
+    other name fields when the polygons lack name_ru."""
+    net = _synthetic_net()
+    zp = _synthetic_zones_geojson(tmp_path / "synthetic_zones.geojson", net)
+    z = gpd.read_file(zp).drop(columns="name_ru")
+    z["name_kz"] = ["West rayon", "East rayon"]
+    z.to_file(zp, driver="GeoJSON")
+    pop = _synthetic_population_csv(tmp_path / "synthetic_pop.csv")
+    cfg = _study(tmp_path, {"kind": "city", "zones": str(zp), "zone_population": str(pop)})
+    assert city_zones(cfg, net)["population"].tolist() == [1000, 2000]
+
+
+def test_all_audit_errors_are_evplan_errors():
+    assert issubclass(DemandError, EvplanError) and issubclass(DemandTableError, EvplanError)
+
+
+def test_read_zones_without_features_says_so(tmp_path):
+    zp = tmp_path / "synthetic_empty_zones.geojson"
+    zp.write_text('{"type": "FeatureCollection", "features": []}')
+    cfg = _study(tmp_path, {"kind": "city", "zones": str(zp), "population": 1000})
+    with pytest.raises(DemandError, match="has no features"):
+        city_zones(cfg, _synthetic_net())
