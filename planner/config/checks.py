@@ -8,8 +8,10 @@ the network, so ``validate`` is quick.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from pydantic import BaseModel
 
 from planner.config.study import ConfigFileError, StudyConfig
 
@@ -27,28 +29,57 @@ def check(name: str) -> Callable[[Check], Check]:
     return register
 
 
+#: Path fields that are not input files: the folder evplan writes the results to and the
+#: network cache folder it creates. Every other path field of the schema is an input.
+_NOT_INPUTS = frozenset({"outputs", "network.cache_dir"})
+
+
+def input_path_fields(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, Path]]:
+    """Every input path a study names: ``(dotted field, path)`` for each path field set.
+
+    The schema is walked rather than listed by hand, so a path field added to any section
+    (or to entries of a list or mapping of sections) is checked without changing this file.
+
+    Parameters
+    ----------
+    model : pydantic.BaseModel
+        A validated study (or one of its sections).
+    prefix : str
+        Dotted path of ``model`` in the study (``"grid."``).
+
+    Yields
+    ------
+    (str, Path)
+        The field (``"renewables.plants"``) and its path.
+    """
+    for name, value in model:
+        field = f"{prefix}{name}"
+        if field in _NOT_INPUTS:
+            continue
+        if isinstance(value, Path):
+            yield field, value
+        elif isinstance(value, BaseModel):
+            yield from input_path_fields(value, field + ".")
+        elif isinstance(value, list | dict):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(item, BaseModel):
+                    yield from input_path_fields(item, f"{field}.{key}.")
+
+
 @check("input_files_exist")
 def _files(cfg: StudyConfig) -> list[str]:
-    items: list[tuple[str, Path | None]] = [
-        ("network.source", cfg.network.source),
-        ("demand.zones", cfg.demand.zones),
-        ("demand.zone_population", cfg.demand.zone_population),
-        ("demand.od_table", cfg.demand.od_table),
-        ("vehicles.catalogue", cfg.vehicles.catalogue),
-    ]
-    if cfg.network.corridor is not None:
-        c = cfg.network.corridor
-        items += [
-            ("network.corridor.roads", c.roads),
-            ("network.corridor.places", c.places),
-            ("network.corridor.official_population", c.official_population),
-        ]
-    return [
-        f"{field}: file not found: {path} (check the path; relative paths are relative to the config file; "
+    hint = (
+        "(check the path; relative paths are relative to the config file; "
         "shipped studies read ${EVPLAN_DATA_DIR:-../../shared/data})"
-        for field, path in items
-        if path is not None and not Path(path).is_file()
-    ]
+    )
+    problems = []
+    for field, path in input_path_fields(cfg):
+        if Path(path).is_dir():
+            problems.append(f"{field}: {path} is a folder, not a file {hint}")
+        elif not Path(path).is_file():
+            problems.append(f"{field}: file not found: {path} {hint}")
+    return problems
 
 
 @check("vehicle_models_known")

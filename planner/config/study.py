@@ -9,10 +9,11 @@ raises :class:`ConfigFileError` naming the file, the line, the field path and a 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     Field,
     ValidationError,
@@ -22,7 +23,9 @@ from pydantic import (
 
 from networks.errors import ConfigError
 from planner.config._strict import StrictSection as _Strict
+from planner.config.energy import GridConfig, RenewablesConfig
 from planner.config.rollout import RolloutConfig, StageConfig
+from planner.config.simulation import SimulationConfig, TargetsConfig
 from planner.config.yaml_reader import expand_vars, line_of, read_yaml
 
 #: Most new stations one study may ask for (``model.p``).
@@ -202,8 +205,24 @@ class TruckBayClass(_Strict):
     source: str = ""
 
 
+def _tag_rule(rule: str) -> str:
+    # Parsed now with the rule reader optimize uses, so validate names the field and the
+    # rule instead of optimize failing after the network is built.
+    from networks.sites import parse_tag_rules
+
+    try:
+        parse_tag_rules([rule])
+    except ConfigError as exc:
+        raise ValueError(f"{exc} (an OSM key=value; '*' matches any value)") from None
+    return rule
+
+
+#: One POI tag rule of ``candidates.tags``: ``key=value`` or ``key=*``.
+TagRule = Annotated[str, AfterValidator(_tag_rule)]
+
+
 class CandidatesConfig(_Strict):
-    tags: list[str] | None = None
+    tags: list[TagRule] | None = None
     include_network_places: bool = True
     include_road_nodes: bool = False
     extra: list[ExtraSite] = Field(default_factory=list)
@@ -229,65 +248,6 @@ class CandidatesConfig(_Strict):
                 "connectors must be a non-empty list of standards such as [CCS2, GB/T, CHAdeMO]"
             )
         return v
-
-
-class GridConfig(_Strict):
-    """Grid capacity per candidate site and what happens above it (docs/grid.md).
-
-    A site's capacity (kW available without upgrade) is, first found: its own
-    ``candidates.extra[].grid_kw``; ``near_substation_kw`` (or the substation's
-    ``capacity_kw`` property) when it lies within ``substation_radius_km`` of a point of
-    ``substations`` (GeoJSON points the user supplies); ``candidates.grid_kw``; no limit.
-    Above it, a site pays ``upgrade_cost_per_kw`` for the missing kW; with no upgrade price
-    its plugs are capped at ``capacity / power_kw``; with ``managed_charging`` the plugs'
-    power is throttled instead so the station never draws more than its capacity (sessions
-    take longer; the simulation measures the effect on waits).
-    """
-
-    upgrade_cost_per_kw: float | None = Field(None, ge=0)
-    substations: Path | None = None
-    substation_radius_km: float = Field(10.0, gt=0)
-    near_substation_kw: float | None = Field(None, gt=0)
-    managed_charging: bool = False
-    # 24 hourly grid emission factors (kg CO2/kWh, hour 0 = local midnight); None: the
-    # one factor of simulation.grid_kg_co2_per_kwh (or the simulator's default)
-    hourly_kg_co2_per_kwh: list[float] | None = None
-
-    @field_validator("hourly_kg_co2_per_kwh")
-    @classmethod
-    def _hourly(cls, v: list[float] | None) -> list[float] | None:
-        if v is not None and (len(v) != 24 or any(not x >= 0 for x in v)):
-            raise ValueError("hourly_kg_co2_per_kwh must be 24 numbers >= 0 (hour 0 = midnight)")
-        return v
-
-
-def _both_kinds() -> list[Literal["solar", "wind"]]:
-    return ["solar", "wind"]
-
-
-class RenewablesConfig(_Strict):
-    """Renewable plants with hourly output (sim/renewables.py; docs/grid.md).
-
-    Each located plant of ``plants`` (CSV: key, name, kind, capacity_mw, lon, lat,
-    location_quality plant|town|none, location_source) becomes a candidate site (flagged
-    renewable, and approximate when placed at its town from ``places``); charging energy of
-    stations within ``match_radius_km`` of a plant is matched hour by hour with its output.
-    """
-
-    plants: Path | None = None
-    places: Path | None = None  # GeoNames CSV for plants located at a town; None: the corridor's
-    towns: dict[str, str] = Field(default_factory=dict)  # plant key -> GeoNames place name
-    kinds: list[Literal["solar", "wind"]] = Field(default_factory=_both_kinds)
-    as_candidates: bool = True
-    match_radius_km: float = Field(25.0, ge=0)
-    day: str = Field("2024-06-21", pattern=r"^\d{4}-\d{2}-\d{2}$")  # local date of sim hour 0
-    timezone: str = "Asia/Almaty"
-    solar_tilt_deg: float | None = Field(None, ge=0, le=90)  # None: the latitude
-    solar_performance_ratio: float = Field(0.80, gt=0, le=1)
-    solar_clearness: float = Field(1.0, ge=0, le=1)  # 1 = clear sky (an upper bound)
-    wind_capacity_factor: float = Field(0.35, ge=0, le=1)
-    wind_diurnal_amplitude: float = Field(0.15, ge=0, lt=1)
-    wind_peak_hour: float = Field(15.0, ge=0, lt=24)
 
 
 class SolverConfig(_Strict):
@@ -320,83 +280,6 @@ class ModelConfig(_Strict):
                 "unset for the fewest stations refuelling every flow)"
             )
         return self
-
-
-class TargetsConfig(_Strict):
-    wait_p95_min: float | None = Field(10.0, gt=0)
-    stranded: int | None = Field(0, ge=0)
-    trips_completed_share: float | None = Field(None, gt=0, le=1)
-    max_iterations: int = Field(3, ge=1, le=20)
-
-
-class SimulationConfig(_Strict):
-    days: int = Field(1, ge=1, le=31)
-    replications: int = Field(1, ge=1, le=100)
-    # more replications (doubling, up to this many) until every service-target KPI's 95 %
-    # interval is within its half-width below; None: exactly `replications`
-    max_replications: int | None = Field(None, ge=1, le=200)
-    ci_half_width: dict[str, float] = Field(
-        default_factory=lambda: {
-            "wait_p95_min": 2.0,
-            "stranded_vehicles": 1.0,
-            "share_trips_completed": 0.005,
-        }
-    )
-    temperature_c: float = Field(20.0, ge=-50, le=50)
-    seasons: dict[str, float] = Field(default_factory=dict)
-    home_charging_share: float = Field(0.6, ge=0, le=1)
-    balk_after_min: float = Field(30.0, gt=0)
-    # "steady" (the long-run distribution, docs/simulation.md), fixed, or uniform [low, high]
-    start_soc: Literal["steady"] | float | tuple[float, float] = "steady"
-    # days simulated before the measured ones (state of charge and queues carry over);
-    # None: 2 for city and corridor demand, 0 for OD tables
-    warmup_days: int | None = Field(None, ge=0, le=7)
-    comfort_buffer: float = Field(0.2, ge=0, le=0.9)  # Franke et al. 2012: 20-25 %
-    look_ahead: bool = True
-    precondition: bool = False
-    # hourly travel-time multipliers: "auto" = the city per-road-class profile for city
-    # studies, free flow otherwise; "none" = free flow; 24 numbers >= 1 (every road); or a
-    # mapping {motorway: [24], arterial: [24], local: [24]} (a class left out: free flow)
-    congestion: Literal["auto", "none"] | list[float] | dict[str, list[float]] = "auto"
-    # "fast": vehicles that never reach a public-charging decision are settled in numpy and
-    # only the others run as SimPy events (identical results); "full": every vehicle in SimPy
-    engine: Literal["fast", "full"] = "fast"
-
-    @field_validator("congestion")
-    @classmethod
-    def _congestion(cls, v):
-        def bad(row) -> bool:
-            return len(row) != 24 or any(not x >= 1 for x in row)
-
-        if isinstance(v, list) and bad(v):
-            raise ValueError("congestion must be 'auto', 'none' or 24 hourly factors >= 1")
-        if isinstance(v, dict):
-            from networks.road_classes import ROAD_CLASSES
-
-            unknown = sorted(set(v) - set(ROAD_CLASSES))
-            if unknown:
-                raise ValueError(
-                    f"congestion names unknown road class(es) {unknown}; "
-                    f"known: {list(ROAD_CLASSES)}"
-                )
-            for name, row in v.items():
-                if bad(row):
-                    raise ValueError(f"congestion.{name} must be 24 hourly factors >= 1")
-        return v
-
-    @field_validator("start_soc")
-    @classmethod
-    def _soc(cls, v):
-        if v == "steady":
-            return v
-        lo, hi = (v, v) if isinstance(v, int | float) else v
-        if not 0 < lo <= hi <= 1:
-            raise ValueError(
-                f"start_soc must be in (0, 1] or a [low, high] pair with low <= high, got {v!r}"
-            )
-        return v
-
-    grid_kg_co2_per_kwh: float | None = Field(None, ge=0)
 
 
 class OutputsConfig(_Strict):
@@ -521,8 +404,12 @@ def config_from_dict(
     except ValidationError as exc:
         lines = []
         for err in exc.errors()[:8]:
+            # pydantic's own steps ("function-after[...]", "[key]" of a mapping's key) are
+            # not fields the user wrote
             loc = tuple(
-                x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-after"))
+                x
+                for x in err["loc"]
+                if not (isinstance(x, str) and (x.startswith("function-after") or x == "[key]"))
             )
             field = ".".join(str(x) for x in loc) or "(top level)"
             line = line_of(yaml_root, loc)

@@ -10,6 +10,11 @@ from making evplan do huge work:
 * the number of values the document expands to once anchors and aliases are followed
   (:data:`MAX_VALUES`; a 520-byte "billion laughs" file expands to 10^9 strings).
 
+A key given twice in one mapping (``days: 1`` ... ``days: 5``) is an error naming both
+lines: YAML's reader would keep the last value without a word, so an edit lower in a file
+could silently undo one above it. A key that overrides a ``<<: *anchor`` merge is not a
+duplicate (that is what merge keys are for).
+
 ``${VAR}`` and ``${VAR:-default}`` in string values are expanded from the environment by
 :func:`expand_vars`; a variable that is unset (or empty) and has no default is an error
 naming the file, line and field, rather than silently becoming an empty string.
@@ -42,6 +47,10 @@ MAX_FILE_BYTES = 1_000_000
 MAX_DEPTH = 32
 #: Most values (scalars, mappings, lists) a document may expand to through aliases.
 MAX_VALUES = 200_000
+
+#: Most duplicate keys listed in one error (the rest are found once these are fixed).
+_MAX_DUPLICATES = 8
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -85,6 +94,45 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.SequenceNode):
         return list(node.value)
     return []
+
+
+def _duplicate_keys(root: yaml.Node) -> list[tuple[tuple[Any, ...], int, int]]:
+    """Keys given twice in one mapping: ``(field path, line, line of the first)``, by line.
+
+    Keys are compared as the safe loader builds them (``seed`` and ``"seed"``, ``1`` and
+    ``1.0`` are the same key), so exactly the keys whose value would be replaced are found.
+    Shared (aliased) nodes are visited once; the walk is iterative like :func:`_measure`.
+    """
+    build = yaml.constructor.SafeConstructor()
+    found: list[tuple[tuple[Any, ...], int, int]] = []
+    visited: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, (*loc, i)) for i, child in enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                    continue  # a merge is meant to be overridden; complex keys fail later
+                try:
+                    key = build.construct_object(key_node)
+                    line = key_node.start_mark.line + 1
+                    if key in first:
+                        found.append(((*loc, key), line, first[key]))
+                    else:
+                        first[key] = line
+                except (
+                    yaml.YAMLError,
+                    TypeError,
+                ):  # unbuildable or unhashable: safe_load reports it
+                    continue
+                stack.append((value_node, (*loc, key)))
+    return sorted(found, key=lambda d: d[1])
 
 
 def read_yaml(
@@ -147,6 +195,15 @@ def read_yaml(
             f"{path}: expands to more than {MAX_VALUES:,} values through YAML anchors and aliases "
             f"(limit {MAX_VALUES:,}); write the values out or use fewer aliases"
         )
+    duplicates = _duplicate_keys(root)
+    if duplicates:
+        lines = [
+            f"{path}:{line}: {'.'.join(map(str, loc))}: duplicate key {loc[-1]!r} (first given "
+            f"at line {first}); YAML keeps only the last value: remove or merge one of them"
+            for loc, line, first in duplicates[:_MAX_DUPLICATES]
+        ]
+        head = "" if len(lines) == 1 else f"{len(duplicates)} duplicate keys in {what} {path}:\n  "
+        raise error(head + "\n  ".join(lines))
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise error(f"{path}: a {what} must be a mapping of keys to values")
