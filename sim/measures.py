@@ -23,6 +23,17 @@ def step_peak(starts: np.ndarray, ends: np.ndarray, weights: np.ndarray) -> floa
     return float(max(0.0, np.cumsum(w[order]).max()))
 
 
+def _mean_detour_km(t: Any) -> float:
+    """Mean detour of the completed trips that charged on the way (``charging_stops`` > 0)."""
+    if not {"detour_km", "charging_stops", "status"} <= set(t.columns):
+        return math.nan
+    stopped = (t["status"] == "completed").to_numpy() & (
+        np.nan_to_num(t["charging_stops"].to_numpy(dtype=float)) > 0
+    )
+    d = t["detour_km"].to_numpy(dtype=float)[stopped]
+    return float(d.mean()) if d.size else math.nan
+
+
 def compute_kpis(r: Any) -> dict[str, float]:
     """KPI dictionary of a :class:`sim.results.SimulationResult` (definitions in
     docs/simulation.md), over the measured period (after ``settings.warmup_s``).
@@ -96,6 +107,8 @@ def compute_kpis(r: Any) -> dict[str, float]:
         "wait_mean_min": float(waits.mean() / 60.0) if waits.size else math.nan,
         "wait_p95_min": float(np.percentile(waits, 95) / 60.0) if waits.size else math.nan,
         "detour_km_total": float(np.nansum(t["detour_km"].to_numpy())),
+        # per completed trip that stopped at a public charger (NaN when none did)
+        "detour_km_mean": _mean_detour_km(t),
         "plug_utilisation": busy_s / plug_s if plug_s else math.nan,
         "energy_public_kwh": float(charged["energy_kwh"].sum()),
         "energy_home_kwh": float(home["energy_kwh"].sum()),

@@ -154,7 +154,18 @@ def check_invariants(res, stations: pd.DataFrame) -> None:
     ended = t.loc[t["status"].isin(["stranded", "abandoned"]), "vehicle_id"].nunique()
     assert k["stranded_vehicles"] == v["stranded"].sum() == ended
     assert (t.loc[t["status"].isin(["stranded", "abandoned"]), "strand_cause"] != "").all()
-    assert (t.loc[~t["status"].isin(["stranded", "abandoned"]), "strand_cause"] == "").all()
+    rest = t.loc[~t["status"].isin(["stranded", "abandoned"])]
+    no_path = rest["strand_cause"] == "no_road_path"
+    assert (rest.loc[~no_path, "strand_cause"] == "").all()
+    assert rest.loc[no_path, "status"].isin(["unroutable", "cancelled"]).all()
+    assert (t["status"] == "unroutable").sum() <= k["trips_no_road_path"] == no_path.sum()
+    # detours are >= 0, so the trips that stopped to charge account for at most the total
+    # (a fastest route may itself be longer than the shortest one)
+    stopped = (t["status"] == "completed") & (t["charging_stops"] > 0)
+    if stopped.any():
+        assert 0 <= k["detour_km_mean"] * stopped.sum() <= k["detour_km_total"] + 1e-6
+    else:
+        assert math.isnan(k["detour_km_mean"])
     assert (cap > 0).all()
     # --- giving up: no driver waits longer than the maximum wait
     max_wait = res.settings.max_wait_s
