@@ -90,13 +90,15 @@ def _sn(net) -> StudyNetwork:
 
 
 def _od_csv(tmp_path: Path, **cols) -> Path:
-    """A synthetic one-trip OD table by coordinates inside the synthetic grid."""
+    """A synthetic OD table by coordinates inside the synthetic grid: one trip, or as many
+    as the longest column given."""
+    n = max((len(v) for v in cols.values()), default=1)
     base = {
-        "origin_lon": [76.901],
-        "origin_lat": [43.201],
-        "destination_lon": [76.91],
-        "destination_lat": [43.21],
-        "depart_time": ["08:00"],
+        "origin_lon": [76.901] * n,
+        "origin_lat": [43.201] * n,
+        "destination_lon": [76.91] * n,
+        "destination_lat": [43.21] * n,
+        "depart_time": ["08:00"] * n,
     }
     base.update(cols)
     p = tmp_path / "synthetic_od.csv"
@@ -189,17 +191,7 @@ def test_od_table_bad_depart_time_names_row_value_and_format(tmp_path, value):
 
 def test_od_table_valid_depart_times(tmp_path):
     net = _synthetic_net()
-    p = tmp_path / "synthetic_od.csv"
-    pd.DataFrame(
-        {
-            "origin_lon": [76.901] * 3,
-            "origin_lat": [43.201] * 3,
-            "destination_lon": [76.91] * 3,
-            "destination_lat": [43.21] * 3,
-            "depart_time": ["7:05", "23:59:59", "00:00"],
-            "day": [0, 0, 1],
-        }
-    ).to_csv(p, index=False)
+    p = _od_csv(tmp_path, depart_time=["7:05", "23:59:59", "00:00"], day=[0, 0, 1])
     t = _read(p, net)
     assert t["depart_s"].tolist() == [7 * 3600 + 300, 86_399, 86_400]
 
@@ -250,17 +242,7 @@ def test_od_table_initial_soc_out_of_range_names_file_row_value(tmp_path):
 
 def test_od_table_blank_initial_soc_stays_allowed(tmp_path):
     net = _synthetic_net()
-    p = tmp_path / "synthetic_od.csv"
-    pd.DataFrame(
-        {
-            "origin_lon": [76.901] * 2,
-            "origin_lat": [43.201] * 2,
-            "destination_lon": [76.91] * 2,
-            "destination_lat": [43.21] * 2,
-            "depart_time": ["07:00", "08:00"],
-            "initial_soc": [0.5, None],
-        }
-    ).to_csv(p, index=False)
+    p = _od_csv(tmp_path, depart_time=["07:00", "08:00"], initial_soc=[0.5, None])
     t = _read(p, net)
     assert t["initial_soc"].iloc[0] == 0.5 and np.isnan(t["initial_soc"].iloc[1])
 
