@@ -221,8 +221,13 @@ def validate_trips(
         )
     if "initial_soc" in df.columns:
         s = pd.to_numeric(df["initial_soc"], errors="coerce")
-        if ((s < 0) | (s > 1)).any():
-            raise DemandError("trips table: initial_soc must be in [0, 1]")
+        bad = (s < 0) | (s > 1)
+        if bad.any():
+            shown = ", ".join(f"index {i} = {v:g}" for i, v in s[bad].head(5).items())
+            raise DemandError(
+                f"trips table: initial_soc must be a state of charge in [0, 1] (0.8 = 80 %) "
+                f"or blank; bad value(s): {shown}"
+            )
         df["initial_soc"] = s
     if not _chain_sorted(df):
         df = df.sort_values(["vehicle_id", "chain_seq", "depart_s"], kind="stable").reset_index(

@@ -95,6 +95,10 @@ def test_trip_table_errors():
         simulate(NET, STATIONS, _trips().drop(columns="depart_s"), seed=1)
     with pytest.raises(DemandError, match="empty"):
         simulate(NET, STATIONS, _trips().iloc[:0], seed=1)
+    soc = _trips().assign(initial_soc=0.5)
+    soc.loc[1, "initial_soc"] = 1.7
+    with pytest.raises(DemandError, match=r"initial_soc .*index 1 = 1\.7"):
+        simulate(NET, STATIONS, soc, seed=1)
 
 
 def test_settings_errors_name_the_field():
