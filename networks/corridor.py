@@ -33,7 +33,8 @@ import numpy as np
 import shapely
 
 from networks import _corridor_lines as cl
-from networks.errors import ConfigError, EmptyAreaError, InputFileError, OfflineError
+from networks.corridor_inputs import read_national_roads, resolve_speeds
+from networks.errors import ConfigError, EmptyAreaError, OfflineError
 from networks.graph_edit import (
     add_connector,
     metric_crs_for,
@@ -46,10 +47,6 @@ from networks.validate import validate_bbox
 
 logger = logging.getLogger(__name__)
 
-#: Travel speed in km/h per route ``ref``; ``"default"`` applies to every other ref. 90 km/h is
-#: the general limit for cars outside built-up areas in Kazakhstan's traffic rules; override
-#: per ref (e.g. ``{"KAZ01": 110}``) where a route is a dual carriageway.
-DEFAULT_SPEEDS_KPH: dict[str, float] = {"default": 90.0}
 #: Vertices of different lines closer than this are snapped together (metres).
 DEFAULT_SNAP_TOLERANCE_M = 100.0
 #: Dangling line ends closer than this to another line are connected to it (metres). In the
@@ -59,79 +56,6 @@ DEFAULT_GAP_TOLERANCE_M = 1_500.0
 DEFAULT_SCHEMATIC_GAP_TOLERANCE_M = 5_000.0
 #: osmnx ``custom_filter`` for national corridors: trunk and primary roads (and their links).
 OSM_CORRIDOR_FILTER = '["highway"~"trunk|primary"]'
-
-
-# --------------------------------------------------------------------------- helpers
-def resolve_speeds(speeds_kph: float | Mapping[str, float] | None) -> dict[str, float]:
-    """Validated ``{ref: km/h}`` with a ``"default"`` key (from :data:`DEFAULT_SPEEDS_KPH`)."""
-    if speeds_kph is None:
-        out = dict(DEFAULT_SPEEDS_KPH)
-    elif isinstance(speeds_kph, Mapping):
-        out = {**DEFAULT_SPEEDS_KPH, **{str(k): v for k, v in speeds_kph.items()}}
-    else:
-        out = {"default": speeds_kph}
-    for k, v in out.items():
-        try:
-            ok = np.isfinite(float(v)) and float(v) > 0
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ConfigError(f"speed for {k!r} must be a positive number of km/h, got {v!r}")
-    return {k: float(v) for k, v in out.items()}
-
-
-# --------------------------------------------------------------------------- reading
-def read_national_roads(path: str | Path, *, ref_col: str = "ref") -> gpd.GeoDataFrame:
-    """Read route polylines (GeoJSON or any vector file GeoPandas reads) in EPSG:4326.
-
-    Parameters
-    ----------
-    path : str or Path
-        File with LineString/MultiLineString features and a route id column.
-    ref_col : str
-        Name of the route id column (``ref`` in ``kz-republic-roads.geojson``).
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        Line features with ``ref_col`` as str and ``isSchematic`` as bool (False if absent).
-
-    Raises
-    ------
-    InputFileError
-        The file is missing, unreadable, has no ``ref_col`` column or no line features.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(
-            f"national roads file {path} not found; pass a GeoJSON of route LineStrings with a "
-            f"'{ref_col}' property (e.g. ../shared/data/kz/kz-republic-roads.geojson)"
-        )
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as exc:  # pyogrio/fiona raise several error types for corrupt files
-        raise InputFileError(
-            f"cannot read national roads file {path}: {exc}. Is it valid GeoJSON?"
-        ) from exc
-    if ref_col not in gdf.columns:
-        raise InputFileError(
-            f"national roads file {path} has no '{ref_col}' column (columns: {sorted(map(str, gdf.columns))}); "
-            "pass ref_col= naming the route id column"
-        )
-    lines = gdf.geom_type.isin(["LineString", "MultiLineString"]) & ~gdf.geometry.is_empty
-    if not lines.all():
-        logger.warning("%s: ignoring %d non-line or empty features", path, int((~lines).sum()))
-    gdf = gdf[lines].copy()
-    if gdf.empty:
-        raise InputFileError(
-            f"national roads file {path} holds no LineString/MultiLineString features"
-        )
-    gdf = gdf.set_crs("EPSG:4326") if gdf.crs is None else gdf.to_crs("EPSG:4326")
-    gdf[ref_col] = gdf[ref_col].astype(str)
-    if "isSchematic" not in gdf.columns:
-        gdf["isSchematic"] = False
-    gdf["isSchematic"] = gdf["isSchematic"].fillna(False).astype(bool)
-    return gdf.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- builder
@@ -162,7 +86,8 @@ def corridor_graph_from_lines(
         distance (0 disables); ``schematic_gap_tolerance_m`` applies to schematic lines.
     speeds_kph : float or mapping, optional
         One speed for all, or ``{ref: km/h}`` with an optional ``"default"`` key; merged over
-        :data:`DEFAULT_SPEEDS_KPH`. An edge shared by several routes takes the fastest.
+        :data:`DEFAULT_SPEEDS_KPH`. An edge shared by several routes takes the fastest. A
+        ref that no line carries is an error (a misspelling would go unnoticed otherwise).
     ref_col, schematic_col : str
         Columns holding the route id and the schematic flag (the latter optional).
     highway : str
@@ -181,17 +106,23 @@ def corridor_graph_from_lines(
         or sorted list where routes share the road), ``oneway`` False, ``reversed``, a
         synthetic negative ``osmid`` and a lon/lat ``geometry``. Node ids come from
         :func:`coordinate_node_ids`.
+
+    Raises
+    ------
+    ConfigError
+        A tolerance is negative, a speed is not a positive number, or ``speeds_kph`` names
+        a ref that no line carries.
     """
     if snap_tolerance_m < 0 or gap_tolerance_m < 0 or schematic_gap_tolerance_m < 0:
         raise ConfigError(
             "snap_tolerance_m, gap_tolerance_m and schematic_gap_tolerance_m must be >= 0"
         )
-    speeds = resolve_speeds(speeds_kph)
     if ref_col not in lines.columns:
         raise ConfigError(
             f"lines have no '{ref_col}' column (columns: {sorted(map(str, lines.columns))})"
         )
     parts, refs, schematic, names = cl.explode(lines, ref_col, schematic_col)
+    speeds = resolve_speeds(speeds_kph, known_refs=refs, where=repr(name))
     crs = metric_crs_for(
         tuple(lines.to_crs("EPSG:4326").total_bounds) if lines.crs else tuple(lines.total_bounds)
     )

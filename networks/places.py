@@ -71,7 +71,8 @@ def read_places(
     Raises
     ------
     InputFileError
-        A file is missing, unreadable, lacks a required column or has invalid values.
+        A file is missing, unreadable, lacks a required column, has no rows or has invalid
+        values.
     """
     df = _read_csv(path, "places")
     missing = [c for c in _PLACE_COLUMNS if c not in df.columns]
@@ -79,6 +80,12 @@ def read_places(
         raise InputFileError(
             f"places file {path} lacks column(s) {missing}; expected GeoNames columns "
             f"{list(_PLACE_COLUMNS)} (found {list(df.columns)})"
+        )
+    if df.empty:  # else a study fails later with "needs a network with named places"
+        raise InputFileError(
+            f"places file {path} has a header but no rows; add one row per place "
+            f"({', '.join(_PLACE_COLUMNS)}), e.g. 1526384,Almaty,43.25,76.91,1977011 "
+            "(../shared/data/kz/kz-places-geonames.csv is a complete example)"
         )
     out = pd.DataFrame(
         {

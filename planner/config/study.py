@@ -45,7 +45,11 @@ class CorridorSource(_Strict):
     snap_tolerance_m: float = Field(500.0, gt=0)
     place_distance_km: float = Field(15.0, gt=0)
     min_population: int = Field(5_000, ge=0)
-    speeds_kph: dict[str, float] = Field(default_factory=dict)
+    # per road ref, km/h: checked here so that `evplan validate` names the field (the roads
+    # a ref must match are known only when the network is built)
+    speeds_kph: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+        default_factory=dict
+    )
     default_speed_kph: float = Field(90.0, gt=0)
     max_edge_km: float | None = Field(25.0, gt=0)  # candidate positions along long roads
 

@@ -139,8 +139,8 @@ def join_population(
     UnknownZoneError
         A zone matches no row, or a row matches several zones.
     DemandError
-        A column is missing, or a matched row's population is missing, not a number or
-        negative.
+        A column is missing, a name appears in more than one row, or a matched row's
+        population is missing, not a number or negative.
     """
     where = "population table" if source is None else f"population table {source}"
     fields = [f for f in zone_name_fields if f in zones.columns]
@@ -154,6 +154,7 @@ def join_population(
                 f"{where} has no column {col!r}; its columns are {list(table.columns)}. "
                 f"Add the column (or rename the one that holds it to {col!r})"
             )
+    _check_repeated_names(table, table_name_col, where)
     lookup: dict[str, int] = {}
     for r, row in enumerate(table.itertuples(index=False)):
         names = [getattr(row, table_name_col)]
@@ -197,6 +198,29 @@ def join_population(
         )
     out[out_col] = pop
     return out
+
+
+def _check_repeated_names(table: pd.DataFrame, name_col: str, where: str) -> None:
+    """Raise :class:`~sim._errors.DemandError` naming every ``name_col`` value (after
+    :func:`normalise_name`) that appears in more than one row.
+
+    Without this the first row wins and the others are silently ignored, so a district
+    pasted twice with different figures would keep whichever came first.
+    """
+    keys = pd.Series(table[name_col].map(normalise_name).to_numpy())  # positional index
+    repeated = keys[keys.duplicated(keep=False)]
+    if repeated.empty:
+        return
+    raw = table[name_col].to_numpy()
+    shown = []
+    for _, rows in repeated.groupby(repeated, sort=False).groups.items():
+        pos = [int(i) + 2 for i in rows]  # +2: header is row 1
+        nums = ", ".join(map(str, pos[:-1])) + f" and {pos[-1]}"
+        shown.append(f"{raw[pos[0] - 2]!r} in rows {nums}")
+    raise DemandError(
+        f"{where}: {name_col} must name each zone once, but {'; '.join(shown[:10])} "
+        "(header = row 1). Keep one row per zone: delete the repeats or merge their populations"
+    )
 
 
 def _shown(value: object) -> str:
