@@ -257,6 +257,7 @@ def city_zones(cfg: StudyConfig, net: RoadNetwork) -> gpd.GeoDataFrame:
         assert d.population is not None  # the schema requires zones or a population
         return grid_zones(net, population=float(d.population))
     zones = read_zones(cfg)
+    zones.attrs["source"] = f"demand.zones {d.zones}"  # named in the zone-coverage errors
     if d.zone_population is not None:
         try:
             table = pd.read_csv(d.zone_population)

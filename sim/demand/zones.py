@@ -81,8 +81,9 @@ def zone_nodes(
 
     A zone containing no node (small polygon, clipped network) gets the node nearest to its
     representative point if that is within ``max_fallback_m``; otherwise
-    :class:`~sim._errors.DemandError` names the zone. So does a zone without geometry
-    (:func:`check_zone_geometries`).
+    :class:`~sim._errors.DemandError` names the zone (and the zones' file, when
+    ``zones.attrs["source"]`` holds it, as the study layer sets). So does a zone without
+    geometry (:func:`check_zone_geometries`).
     """
     if zones.crs is None:
         raise DemandError("zones have no CRS; set one (district GeoJSON is EPSG:4326)")
@@ -100,8 +101,10 @@ def zone_nodes(
             rp = z.geometry.iloc[i].representative_point()
             snap = network.snap(rp.x, rp.y, max_distance_m=max_fallback_m)
             if not snap.within[0]:
+                src = zones.attrs.get("source")
                 raise DemandError(
-                    f"zone {zid!r} contains no node of road network {network.name!r} and its nearest "
+                    (f"{src}: " if src else "")
+                    + f"zone {zid!r} contains no node of road network {network.name!r} and its nearest "
                     f"node is {snap.distance_m[0]:.0f} m away; the network does not cover this zone"
                 )
             logger.warning(

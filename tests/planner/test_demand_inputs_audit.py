@@ -137,6 +137,23 @@ def test_city_zones_null_geometry_names_file_and_feature(tmp_path):
     assert str(zp) in msg and "feature 1" in msg and "East rayon" in msg
 
 
+def test_city_zone_far_from_the_network_names_the_file(tmp_path):
+    """A district the network does not reach: the error names the zones file and the zone."""
+    from shapely.affinity import translate
+
+    net = _synthetic_net()
+    zp = _synthetic_zones_geojson(tmp_path / "synthetic_zones.geojson", net)
+    far = gpd.read_file(zp)
+    far.loc[1, "geometry"] = translate(far.geometry.iloc[1], xoff=5.0)  # ~400 km east
+    far.to_file(zp, driver="GeoJSON")
+    pop = _synthetic_population_csv(tmp_path / "synthetic_pop.csv")
+    cfg = _study(tmp_path, {"kind": "city", "zones": str(zp), "zone_population": str(pop)})
+    with pytest.raises(DemandError) as exc:
+        build_trips(cfg, _sn(net), builtin_models(), rng=np.random.default_rng(0))
+    msg = str(exc.value)
+    assert msg.startswith(f"demand.zones {zp}: ") and "contains no node" in msg
+
+
 # ----------------------------------------------------------------------------- 2: lon/lat + zones
 
 
