@@ -20,7 +20,7 @@ from networks.errors import EvplanError
 from planner.batch.folder import DONE, input_digests
 from planner.batch.plan import RunOutcome, RunSpec
 from planner.config.study import StudyConfig
-from planner.report.atomic import atomic_dir, write_text_atomic
+from planner.report.atomic import MARKER, atomic_dir, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +132,11 @@ def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = No
         runs / spec.key,
         runs / f".{spec.key}.{os.getpid()}-{os.urandom(2).hex()}.run.log",
     )
+    # a run being executed is not finished: a done.json or run.log in its folder (a kill
+    # just before the batch recorded it) is stale, and evplan's own, not a user's file
+    if (final / MARKER).is_file():
+        for name in (DONE, "run.log"):
+            (final / name).unlink(missing_ok=True)
     worker = _worker_name()
     t0 = time.perf_counter()
     error = detail = ""

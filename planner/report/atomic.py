@@ -85,9 +85,18 @@ def _marker_text(kind: str, files: list[str] | None = None) -> str:
 
 
 def _tree(folder: Path) -> list[str]:
-    """Relative POSIX paths of every file (and symlink) under ``folder``, the marker aside."""
+    """Relative POSIX paths of every file (and symlink) under ``folder``, the marker aside.
+    A subfolder that cannot be listed fails the run (its files could not be kept)."""
+
+    def unreadable(exc: OSError) -> None:
+        raise OutputWriteError(
+            f"cannot list {exc.filename} ({exc.strerror or exc}); evplan keeps the files you add "
+            "to its output folders and cannot see these: make the folder readable or move it "
+            "away (the previous output folder is unchanged)"
+        )
+
     out = []
-    for root, dirs, files in os.walk(folder):
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
         base = Path(root).relative_to(folder)
         # a symlink to a folder is listed, not followed
         links = [d for d in dirs if (Path(root) / d).is_symlink()]
@@ -110,14 +119,16 @@ def _written_files(folder: Path) -> set[str] | None:
 def _carry_over(old: Path, new: Path) -> list[str]:
     """Put into ``new`` the files of ``old`` evplan did not write (by ``old``'s marker list),
     at the same relative paths: hard links (same file system: instant, no copy), else copies.
-    ``old`` is not changed. Raises :class:`OutputWriteError` when the new output has a file
-    of the same name (the user's file would be lost)."""
+    ``old`` is not changed. Raises :class:`OutputWriteError` when the
+    new output has a file of the same name or a file where the user's file has a folder
+    (the user's file would be lost)."""
     written = _written_files(old)
     if written is None:
         return []
     foreign = [rel for rel in _tree(old) if rel not in written]
     for rel in foreign:
-        if (new / rel).exists() or (new / rel).is_symlink():
+        blocked = any((new / p).exists() and not (new / p).is_dir() for p in Path(rel).parents)
+        if blocked or (new / rel).exists() or (new / rel).is_symlink():
             raise OutputWriteError(
                 f"{old / rel} was not written by evplan and the new output has a file of the "
                 "same name; move or rename it, then run again (the previous output folder is "
@@ -265,13 +276,18 @@ def check_output_target(
 
 def _clean_leftovers(target: Path) -> int:
     """Remove hidden temporaries of earlier, killed runs into ``target`` (only those that
-    carry the marker, i.e. that evplan created)."""
+    carry the marker, i.e. that evplan created). A previous output moved aside by a run
+    killed before the new one took its place (``target`` missing) is put back instead."""
     n = 0
     parent = target.parent
     if not parent.is_dir():
         return 0
-    for entry in parent.glob(f".{target.name}.*"):
+    for entry in sorted(parent.glob(f".{target.name}.*")):
         ours = entry.is_dir() and (entry / MARKER).is_file()
+        if ours and ".old-" in entry.name and not target.exists():
+            os.replace(entry, target)
+            logger.warning("restored %s, moved aside by a run that was killed", target)
+            continue
         if ours and (entry.name.endswith(".partial") or ".old-" in entry.name):
             shutil.rmtree(entry, ignore_errors=True)
             n += 1
@@ -340,7 +356,11 @@ def claim_output(
 
 @contextlib.contextmanager
 def atomic_dir(
-    path: str | Path, *, overwrite: bool = True, kind: str = "study", foreign_ok: bool = False
+    path: str | Path,
+    *,
+    overwrite: bool = True,
+    kind: str = "study",
+    foreign_ok: bool = False,
 ) -> Iterator[Path]:
     """Build a folder under a temporary name and move it to ``path`` only on success.
 
@@ -349,7 +369,9 @@ def atomic_dir(
     ``path`` is untouched. An existing ``path`` is replaced only when it is empty or evplan
     wrote it (or ``foreign_ok``, the user's explicit ``--overwrite``); ``overwrite=False``
     refuses any existing ``path``. Files in an evplan-written ``path`` that its marker does
-    not list (added by the user) are carried over into the new folder (module docstring).
+    not list (added by the user) are carried over into the new folder (module docstring). An
+    interruption between moving the old folder aside and moving the new one in puts the
+    old one back.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -382,11 +404,18 @@ def atomic_dir(
                     ", ".join(kept[:5]) + (" ..." if len(kept) > 5 else ""),
                 )
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            if not (path / MARKER).is_file():
+                # a folder the user asked to replace (--overwrite): marked so that a crash
+                # after the swap leaves a leftover the next run may remove; an evplan
+                # folder keeps its own marker (its file list says what the user added)
+                with contextlib.suppress(OSError):
+                    (path / MARKER).write_text(_marker_text(kind), encoding="utf-8")
             os.replace(path, old)
-            # the old folder is ours (or the user asked): mark it so a crash here is cleaned
-            with contextlib.suppress(OSError):
-                (old / MARKER).write_text(_marker_text(kind), encoding="utf-8")
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old, path)  # put the previous output back
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)

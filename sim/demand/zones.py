@@ -211,6 +211,9 @@ def _check_repeated_names(table: pd.DataFrame, name_col: str, where: str) -> Non
     pasted twice with different figures would keep whichever came first.
     """
     keys = pd.Series(table[name_col].map(normalise_name).to_numpy())  # positional index
+    # blank names (empty spreadsheet lines) match no zone: not repeats of each other
+    blank = table[name_col].isna().to_numpy() | (keys.str.len() == 0).to_numpy()
+    keys = keys[~blank]
     repeated = keys[keys.duplicated(keep=False)]
     if repeated.empty:
         return

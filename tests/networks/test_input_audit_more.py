@@ -151,6 +151,22 @@ def test_zone_population_repeated_district_is_an_error(tmp_path):
     assert "Synth-B" not in msg
 
 
+def test_zone_population_blank_lines_are_not_repeats(tmp_path):
+    """Empty lines of a spreadsheet export name no district: not an error, as before."""
+    from sim.demand import join_population
+
+    p = tmp_path / "synthetic-zone-population.csv"
+    p.write_text("district_name,official_population\nSynth-A,100\nSynth-B,200\n,\n,\n")
+    table = pd.read_csv(p)
+    out = join_population(_synthetic_zones(), table.iloc[:2], source=p)
+    # the blank rows may fail for their missing population, but never as repeated names
+    try:
+        join_population(_synthetic_zones(), table, source=p)
+    except EvplanError as exc:
+        assert "name each zone once" not in str(exc)
+    assert out["population"].tolist() == [100, 200]
+
+
 def test_zone_population_repeated_district_in_real_table(tmp_path, data_dir):
     from sim.demand import join_population
 

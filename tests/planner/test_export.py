@@ -512,3 +512,87 @@ def test_an_output_folder_that_refuses_changes_is_reported_before_any_work(
         check_output_target(target, what="--out")
     assert err.value.exit_code == 2 and str(target) in str(err.value)
     check_output_target(tmp_path / "new", what="--out")  # a new folder beside it is fine
+
+
+def test_an_interrupted_swap_puts_the_previous_output_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed between moving the old folder aside and moving the new one in: the old one is
+    put back at once, and a leftover of a harder kill is restored by the next run, not
+    deleted (with the files the user added)."""
+    import os
+
+    from planner.report import atomic
+    from planner.report.atomic import claim_output
+
+    target = tmp_path / "out"
+    with atomic_dir(target) as tmp:
+        (tmp / "kpis.json").write_text("1")
+    (target / "notes.txt").write_text("mine")
+    real = os.replace
+
+    def interrupted(src, dst):  # the second move of the swap: tmp -> target
+        if str(src).endswith(".partial") and Path(dst) == target:
+            raise KeyboardInterrupt
+        return real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt), atomic_dir(target) as tmp:
+        (tmp / "kpis.json").write_text("2")
+    monkeypatch.setattr(atomic.os, "replace", real)
+    assert (target / "notes.txt").read_text() == "mine"
+    assert (target / "kpis.json").read_text() == "1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    # a kill that left only the moved-aside folder: the next claim restores it
+    real(target, tmp_path / ".out.old-999")
+    with claim_output(target):
+        pass
+    assert (target / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / ".out.old-999").exists()
+
+
+def test_a_user_file_under_a_name_the_new_output_uses_as_a_file_fails_cleanly(
+    tmp_path: Path,
+) -> None:
+    from planner.report.atomic import OutputWriteError
+
+    target = tmp_path / "out"
+    with atomic_dir(target) as tmp:
+        (tmp / "maps").mkdir()
+        (tmp / "maps" / "a.png").write_text("a")
+    (target / "maps" / "mine").mkdir()
+    (target / "maps" / "mine" / "deep.txt").write_text("mine")
+    with pytest.raises(OutputWriteError, match="deep.txt"), atomic_dir(target) as tmp:
+        (tmp / "maps").mkdir()
+        (tmp / "maps" / "mine").write_text("evplan's new file")
+    assert (target / "maps" / "mine" / "deep.txt").read_text() == "mine"
+
+
+def test_an_unlistable_subfolder_fails_the_run_and_keeps_the_old_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder the user added that evplan cannot list (permissions) would be lost on
+    replace: the run fails instead, the old folder unchanged."""
+    import errno
+    import os
+
+    from planner.report.atomic import OutputWriteError
+
+    target = tmp_path / "out"
+    with atomic_dir(target) as tmp:
+        (tmp / "kpis.json").write_text("1")
+    (target / "private").mkdir()
+    (target / "private" / "secret.txt").write_text("mine")
+    real = os.scandir
+
+    def scandir(path="."):  # the file system's answer for a folder without read permission
+        if isinstance(path, str | os.PathLike) and Path(path) == target / "private":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(OutputWriteError, match="private"), atomic_dir(target) as tmp:
+        (tmp / "kpis.json").write_text("2")
+    monkeypatch.setattr(os, "scandir", real)
+    assert (target / "private" / "secret.txt").read_text() == "mine"
+    assert (target / "kpis.json").read_text() == "1"
