@@ -145,7 +145,21 @@ def validate_stations(
             )
         df[col] = v.astype(np.int64 if col == "plugs" else float)
     if "dc" in df.columns:
-        df["dc"] = df["dc"].fillna(df["power_kw"] > ac_dc_threshold_kw).astype(bool)
+        # true/false (or 1/0); blank = by power. Any other value (e.g. "no", which astype
+        # would turn into True) is refused rather than guessed
+        given = df["dc"]
+        ok = given.isna() | given.map(lambda x: isinstance(x, (bool, np.bool_)) or x in (0, 1))
+        if not ok.all():
+            items = [
+                f"{s!r} (dc={x!r})"
+                for s, x in zip(df.loc[~ok, "station_id"], given[~ok], strict=True)
+            ][:5]
+            raise StationError(
+                "stations table: column 'dc' must be true/false (or 1/0, blank = decided by "
+                f"power_kw > {ac_dc_threshold_kw:g} kW); bad rows: {', '.join(items)}"
+            )
+        df["dc"] = given.astype(object).where(given.notna(), df["power_kw"] > ac_dc_threshold_kw)
+        df["dc"] = df["dc"].astype(bool)
     else:
         df["dc"] = df["power_kw"] > ac_dc_threshold_kw
     if "connectors" in df.columns:
@@ -211,6 +225,16 @@ def validate_trips(
             f"trips table: depart_s must be finite seconds >= 0; bad rows {rows.tolist()}"
         )
     df["depart_s"] = dep.astype(float)
+    if df["vehicle_id"].isna().any():
+        rows = np.flatnonzero(df["vehicle_id"].isna().to_numpy())[:5]
+        raise DemandError(f"trips table: vehicle_id is blank in rows {rows.tolist()}")
+    seq = pd.to_numeric(df["chain_seq"], errors="coerce")
+    if not np.isfinite(seq.to_numpy(dtype=float)).all():
+        rows = np.flatnonzero(~np.isfinite(seq.to_numpy(dtype=float)))[:5]
+        raise DemandError(
+            f"trips table: chain_seq must be a number (the leg's place in its vehicle's "
+            f"chain); bad rows {rows.tolist()} = {df['chain_seq'].iloc[rows].tolist()}"
+        )
     df["vehicle_model"] = df["vehicle_model"].astype(str)
     resolve_models(df["vehicle_model"].unique(), vehicles)
     per_vehicle = df.groupby("vehicle_id", sort=False)["vehicle_model"].nunique()

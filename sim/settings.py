@@ -33,6 +33,7 @@ Emission defaults (all overridable):
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -97,7 +98,8 @@ class SimSettings:
     horizon_s : float or None
         Stop the clock here (None: run until every vehicle has finished).
     timeseries_step_s : float
-        Bin width of the station time series.
+        Bin width of the station time series (seconds, at least 1: finer bins only multiply
+        the table's rows).
     warmup_s : float
         Warm-up before the measured period (seconds, whole days in studies): trips departing
         and charging visits arriving earlier are simulated (state of charge and queues carry
@@ -173,15 +175,24 @@ class SimSettings:
 
         if not (isinstance(self.ambient_temp_c, (int, float)) and -60 <= self.ambient_temp_c <= 60):
             raise fail("ambient_temp_c", "must be a temperature in C between -60 and 60")
-        soc = self.initial_soc
-        if isinstance(soc, str) and soc != "steady":
+        soc: Any = self.initial_soc  # a list too, from YAML
+        pair = isinstance(soc, (tuple, list))
+        if (isinstance(soc, str) and soc != "steady") or (pair and len(soc) != 2):
             raise fail("initial_soc", 'must be a number, a (low, high) pair or "steady"')
+        if pair and not all(_is_number(x) for x in soc):
+            raise fail("initial_soc", "must hold numbers: a (low, high) pair such as (0.5, 0.9)")
         lo, hi = self.soc_range()
         if not (0 <= lo <= hi <= 1):
             raise fail(
                 "initial_soc",
                 "must be a state of charge in [0, 1] or a (low, high) pair with low <= high",
             )
+        for name in ("max_wait_s", "home_charging_share", "home_target_soc", "charging_efficiency",
+                     "grid_loss_share", "recovery_soc", "ice_cold_ref_c"):  # fmt: skip
+            if not _is_number(getattr(self, name)):
+                raise fail(name, "must be a number")
+        if not math.isfinite(self.ice_cold_ref_c):
+            raise fail("ice_cold_ref_c", "must be a finite temperature in C")
         if not (self.max_wait_s > 0):
             raise fail("max_wait_s", "must be > 0 seconds (math.inf to never balk)")
         for name in ("max_balks_per_leg", "max_stops_per_leg"):
@@ -200,8 +211,12 @@ class SimSettings:
             "timeseries_step_s",
         ):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            if not (_is_number(v) and math.isfinite(v) and v > 0):
                 raise fail(name, "must be a finite number > 0")
+        if self.timeseries_step_s < 1.0:
+            raise fail("timeseries_step_s", "must be at least 1 second (900 = 15 min bins)")
+        if not isinstance(self.precondition, bool):
+            raise fail("precondition", "must be True or False")
         for name in (
             "grid_kg_co2_per_kwh",
             "ice_car_l_per_100km",
@@ -316,3 +331,8 @@ def _hourly_factors(tf: object, fail: Callable[[str, str], SimSettingsError]) ->
             f"multipliers (classes {list(ROAD_CLASSES)})",
         )
     return row
+
+
+def _is_number(v: Any) -> bool:
+    """A real number (Python or numpy; not a bool or a string)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)

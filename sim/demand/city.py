@@ -138,10 +138,20 @@ def city_trips(
             f"trips_per_ev_day = {trips_per_ev_day!r} must be in (0, {mean_trips:.2f}] for this chain "
             "mix (its mean trips per active EV); pass a chain_mix with longer chains for more"
         )
+    if fleet_size is None and not (
+        isinstance(adoption_share, (int, float)) and 0 <= adoption_share <= 1
+    ):
+        raise DemandError(
+            f"adoption_share = {adoption_share!r} must be a share of the population in [0, 1] "
+            "(0.01 = 1 % of residents own an EV); or pass fleet_size"
+        )
     n_ev = int(fleet_size) if fleet_size is not None else int(round(adoption_share * pop.sum()))
     if n_ev <= 0:
         raise DemandError(
-            f"fleet is empty (adoption_share={adoption_share} x population {pop.sum():.0f}); raise it"
+            f"fleet is empty (fleet_size={fleet_size!r}); pass a fleet_size >= 1"
+            if fleet_size is not None
+            else f"fleet is empty (adoption_share={adoption_share} x population "
+            f"{pop.sum():.0f}); raise it"
         )
 
     zn = zone_nodes(network, zones, zone_col=zone_col)

@@ -35,3 +35,15 @@ def test_checker_refuses_an_unreachable_pair_claimed_refuelled():
     rep = check_result("frlm", model.raw, res, strict=False)
     assert not rep.ok
     assert any("disagree" in m for m in rep.violations)
+
+
+def test_site_nodes_off_the_network_are_refused():
+    """A candidate at a node the network does not have was opened as if it refuelled."""
+    import pytest
+
+    from planner._errors import ModelInputError
+    from sim.synthetic import line_network
+
+    net = line_network([10_000.0] * 6)
+    with pytest.raises(ModelInputError, match=r"site_nodes \[99\]"):
+        FRLM.from_network(net, [0], [6], [1.0], [1, 99], range_km=50.0, p=1)

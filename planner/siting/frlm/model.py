@@ -181,6 +181,12 @@ class FRLM(SitingModel):
         """
         paths = network.route_paths(np.asarray(origins), np.asarray(destinations))
         site_nodes = np.asarray(site_nodes, dtype=np.int64)
+        off = site_nodes[(site_nodes < 0) | (site_nodes >= network.n_nodes)]
+        if off.size:
+            raise ModelInputError(
+                f"site_nodes {off[:5].tolist()} are not node indices of the network "
+                f"(0..{network.n_nodes - 1}); snap the candidate sites to the network first"
+            )
         route_km, site_km, site_idx = [], [], []
         for nodes, km in paths:
             route_km.append(km)

@@ -1,0 +1,83 @@
+"""Bad arguments to the simulation API are clear errors naming the argument and value, not
+silent wrong answers or hangs (found by an audit of the public API; synthetic inputs)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from sim import DemandError, SimSettings, SimSettingsError, StationError, demand, simulate
+from sim.synthetic import grid_network
+
+NET = grid_network(5, 5, spacing_m=1000.0)
+STATIONS = pd.DataFrame(
+    {"station_id": ["a", "b"], "node": [0, 5], "plugs": [1, 1], "power_kw": [50.0, 150.0]}
+)
+TRIPS = pd.DataFrame(
+    {
+        "vehicle_id": [0, 0, 1],
+        "vehicle_model": "byd_atto3",
+        "origin": [0, 24, 0],
+        "destination": [24, 0, 24],
+        "depart_s": [0.0, 3600.0, 10.0],
+        "chain_seq": [0, 1, 0],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"timeseries_step_s": 1e-3}, "at least 1 second"),  # hung building the time series
+        ({"precondition": "no"}, "True or False"),  # "no" was truthy
+        ({"initial_soc": (0.1, 0.2, 0.3)}, "(low, high) pair"),  # third value dropped
+        ({"initial_soc": ("a", "b")}, "numbers"),
+        ({"max_wait_s": "10"}, "must be a number"),
+        ({"home_charging_share": "0.5"}, "must be a number"),
+        ({"ice_cold_ref_c": float("nan")}, "finite"),
+    ],
+)
+def test_bad_settings_name_the_setting_and_value(kwargs, needle):
+    ((name, value),) = kwargs.items()
+    with pytest.raises(SimSettingsError) as exc:
+        SimSettings(**kwargs)
+    assert name in str(exc.value) and repr(value) in str(exc.value) and needle in str(exc.value)
+
+
+def test_settings_accept_numpy_numbers_and_lists():
+    SimSettings(max_wait_s=np.int64(600), home_charging_share=np.float64(0.3))
+    SimSettings(initial_soc=[0.2, 0.8])
+
+
+def test_station_dc_must_be_true_or_false():
+    """``dc = "no"`` became True through astype(bool): a DC station by mistake."""
+    with pytest.raises(StationError, match=r"'dc'.*'b' \(dc='no'\)"):
+        simulate(NET, STATIONS.assign(dc=["yes", "no"]), TRIPS, seed=1)
+    res = simulate(NET, STATIONS.assign(dc=[1, 0]), TRIPS, seed=1)
+    assert res.stations["dc"].tolist() == [True, False]
+    res = simulate(NET, STATIONS.assign(dc=[False, None]), TRIPS, seed=1)
+    assert res.stations["dc"].tolist() == [False, True]  # blank: 150 kW is DC
+
+
+def test_trips_with_a_blank_chain_seq_or_vehicle_id_are_refused():
+    """A NaN chain_seq sorted the leg last: the vehicle started from the wrong place."""
+    with pytest.raises(DemandError, match=r"chain_seq .*rows \[1\]"):
+        simulate(NET, None, TRIPS.assign(chain_seq=[0, np.nan, 0]), seed=1)
+    with pytest.raises(DemandError, match=r"vehicle_id is blank in rows \[2\]"):
+        simulate(NET, None, TRIPS.assign(vehicle_id=[0, 0, np.nan]), seed=1)
+
+
+def test_city_adoption_share_is_a_share_and_an_empty_fleet_names_fleet_size():
+    zones = gpd.GeoDataFrame(
+        {"name": ["synthetic zone"], "population": [100]},
+        geometry=[box(NET.lon.min() - 0.01, NET.lat.min() - 0.01, NET.lon.max(), NET.lat.max())],
+        crs="EPSG:4326",
+    )
+    rng = np.random.default_rng(0)
+    with pytest.raises(DemandError, match=r"adoption_share = 5\.0 must be a share"):
+        demand.city_trips(NET, zones, rng=rng, adoption_share=5.0)
+    with pytest.raises(DemandError, match=r"fleet_size=0"):
+        demand.city_trips(NET, zones, rng=rng, fleet_size=0)
