@@ -38,6 +38,13 @@ def _generator(seed: SeedLike) -> np.random.Generator:
         raise SimSettingsError(
             "simulate needs a seed (int) or rng (numpy Generator) for reproducible results"
         )
+    ok = isinstance(seed, np.random.SeedSequence) or (
+        isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0
+    )
+    if not ok:
+        raise SimSettingsError(
+            f"seed = {seed!r} must be an integer >= 0, a numpy Generator or a SeedSequence"
+        )
     return np.random.default_rng(seed)
 
 
@@ -133,6 +140,8 @@ def replicate(
         raise SimSettingsError(f"start = {start!r} must be in [0, {replications})")
     # runs start..replications-1 of the same seed sequence: a longer series extends a
     # shorter one run for run (``start`` skips the runs already made)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SimSettingsError(f"seed = {seed!r} must be an integer >= 0")
     children = np.random.SeedSequence(seed).spawn(replications)[start:]
     if callable(trips):
         demand = [trips(np.random.default_rng(c.spawn(1)[0])) for c in children]

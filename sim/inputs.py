@@ -66,16 +66,27 @@ def prepare_stations(
         df["node"] = np.nan
     need = df["node"].isna().to_numpy()
     if need.any():
-        if not {"lon", "lat"} <= set(df.columns) or df.loc[need, ["lon", "lat"]].isna().any(
-            axis=None
-        ):
-            ids = (
-                df.loc[need, "station_id"].tolist()[:5]
-                if "station_id" in df
-                else list(np.flatnonzero(need)[:5])
-            )
+        label = df["station_id"] if "station_id" in df else pd.Series(np.arange(len(df)))
+        if not {"lon", "lat"} <= set(df.columns):
+            ids = label[need].tolist()[:5]
             raise StationOffNetworkError(
                 f"station(s) {ids} have no 'node' and no lon/lat to snap; give a node index or coordinates"
+            )
+        # WGS84 degrees: blanks, text and values outside the globe, named by station
+        lon = pd.to_numeric(df["lon"], errors="coerce").to_numpy(dtype=float)
+        lat = pd.to_numeric(df["lat"], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            bad = need & ~(
+                np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+            )
+        if bad.any():
+            items = [
+                f"{s!r} (lon={x!r}, lat={y!r})"
+                for s, x, y in zip(label[bad], df.loc[bad, "lon"], df.loc[bad, "lat"], strict=True)
+            ][:5]
+            raise StationOffNetworkError(
+                f"station(s) without a 'node' need WGS84 lon in [-180, 180] and lat in [-90, 90] "
+                f"to be snapped: {', '.join(items)}; give a node index or fix the coordinates"
             )
         res = network.snap(
             df.loc[need, "lon"].to_numpy(float),

@@ -50,6 +50,7 @@ def grid_network(
     name: str = "synthetic grid",
 ) -> RoadNetwork:
     """A two-way grid of ``nx_ x ny`` nodes ``spacing_m`` apart; node index = ``j * nx_ + i``."""
+    _check_positive("spacing_m", [spacing_m])
     G = _graph(name)
     dlat = spacing_m / _M_PER_DEG_LAT
     dlon = spacing_m / (_M_PER_DEG_LAT * math.cos(math.radians(lat0)))
@@ -77,6 +78,7 @@ def line_network(
     name: str = "synthetic line",
 ) -> RoadNetwork:
     """A two-way path of ``len(lengths_m) + 1`` nodes (a corridor), running north."""
+    _check_positive("lengths_m", lengths_m)
     G = _graph(name)
     lat = lat0
     for i in range(len(lengths_m) + 1):
@@ -123,3 +125,12 @@ def random_network(
             G, a, b, max(1.0, float(d[a, b]) * 1.2), float(rng.uniform(*speed_kph)), "unclassified"
         )
     return RoadNetwork.from_graph(G, name=name)
+
+
+def _check_positive(name: str, values) -> None:
+    """Edge lengths are finite and > 0 (a negative one made routes shorter than the road)."""
+    v = np.asarray(values, dtype=float)
+    if v.size and not (np.isfinite(v) & (v > 0)).all():
+        raise ValueError(
+            f"{name} must be finite lengths in metres > 0, got {np.asarray(values).tolist()}"
+        )

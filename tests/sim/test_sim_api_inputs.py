@@ -9,7 +9,15 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from sim import DemandError, SimSettings, SimSettingsError, StationError, demand, simulate
+from sim import (
+    DemandError,
+    SimSettings,
+    SimSettingsError,
+    StationError,
+    demand,
+    replicate,
+    simulate,
+)
 from sim.synthetic import grid_network
 
 NET = grid_network(5, 5, spacing_m=1000.0)
@@ -81,3 +89,34 @@ def test_city_adoption_share_is_a_share_and_an_empty_fleet_names_fleet_size():
         demand.city_trips(NET, zones, rng=rng, adoption_share=5.0)
     with pytest.raises(DemandError, match=r"fleet_size=0"):
         demand.city_trips(NET, zones, rng=rng, fleet_size=0)
+
+
+@pytest.mark.parametrize("seed", ["abc", 1.5, -1, True])
+def test_a_seed_that_is_not_a_non_negative_integer_is_named(seed):
+    with pytest.raises(SimSettingsError, match=r"seed = .* must be an integer >= 0"):
+        simulate(NET, None, TRIPS, seed=seed)
+    with pytest.raises(SimSettingsError, match=r"seed = .* must be an integer >= 0"):
+        replicate(NET, None, TRIPS, replications=2, seed=seed)
+
+
+def test_synthetic_networks_refuse_non_positive_lengths():
+    """A negative edge made a 100 km leg 0.1 km long."""
+    from sim.synthetic import line_network
+
+    with pytest.raises(ValueError, match="lengths_m"):
+        line_network([-100_000.0, 100.0])
+    with pytest.raises(ValueError, match="spacing_m"):
+        grid_network(3, 3, spacing_m=-1.0)
+
+
+@pytest.mark.parametrize("lat", [np.inf, 200.0, "x"])
+def test_station_coordinates_to_snap_are_checked_and_the_bad_station_named(lat):
+    from sim import StationOffNetworkError, prepare_stations
+
+    st = pd.DataFrame(
+        {"station_id": ["a", "b"], "lon": [76.9, 76.905], "lat": [lat, 43.2], "plugs": 1,
+         "power_kw": 50.0}
+    )  # fmt: skip
+    with pytest.raises(StationOffNetworkError) as exc:
+        prepare_stations(NET, st)
+    assert "'a'" in str(exc.value) and "'b'" not in str(exc.value)
