@@ -9,6 +9,7 @@ plain floats and small per-station numpy arrays, never with a network.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -192,6 +193,13 @@ class MinDetour:
     queue_aware: bool = True
     session_s: float = 1800.0
     max_extra_detour_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_detour_s", "session_s", "max_extra_detour_s"):
+            v = getattr(self, name)
+            # seconds >= 0; inf is meaningful (no cap, or a busy station never chosen)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not float(v) >= 0:
+                raise SimSettingsError(f"MinDetour.{name} = {v!r} must be seconds >= 0")
 
     def choose(self, c: StationChoice) -> int:
         # no errstate here: inf arithmetic does not warn and this runs at every decision

@@ -120,3 +120,13 @@ def test_station_coordinates_to_snap_are_checked_and_the_bad_station_named(lat):
     with pytest.raises(StationOffNetworkError) as exc:
         prepare_stations(NET, st)
     assert "'a'" in str(exc.value) and "'b'" not in str(exc.value)
+
+
+@pytest.mark.parametrize("kwargs", [{"max_detour_s": -5}, {"session_s": float("nan")},
+                                    {"max_extra_detour_s": "600"}])  # fmt: skip
+def test_min_detour_takes_seconds_at_least_zero(kwargs):
+    from sim.policies import MinDetour
+
+    with pytest.raises(SimSettingsError, match=f"MinDetour.{next(iter(kwargs))}"):
+        MinDetour(**kwargs)
+    MinDetour(max_detour_s=float("inf"), session_s=float("inf"))
