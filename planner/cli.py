@@ -373,20 +373,6 @@ def batch(
 ) -> None:
     """Run many studies in parallel with Dask: study files or a parameter sweep. Resumable."""
     import contextlib
-    import math
-
-    if workers is not None and workers < 0:
-        raise EvplanError(
-            f"--workers {workers} must be 0 (this process, no Dask) or a number of worker "
-            "processes; omit it for one per core"
-        )
-    if retries < 0:
-        raise EvplanError(f"--retries {retries} must be 0 or more extra attempts")
-    if not (math.isfinite(connect_timeout) and connect_timeout > 0):
-        raise EvplanError(
-            f"--connect-timeout {connect_timeout:g} must be a positive number of seconds "
-            "(e.g. --connect-timeout 10)"
-        )
 
     from planner.batch.execute import finished_runs, run_batch
     from planner.batch.plan import plan_configs, plan_sweep

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
+import math
 import os
 import threading
 import time
@@ -429,8 +430,22 @@ def run_batch(
     Raises
     ------
     BatchError
-        Folder locked by another batch, Dask missing, scheduler unreachable or without workers.
+        Folder locked by another batch, Dask missing, scheduler unreachable or without workers,
+        or a negative ``workers`` / ``retries`` or a ``connect_timeout`` that is not > 0.
     """
+    # (named as the command line's options, like the other messages here)
+    if workers is not None and workers < 0:
+        raise BatchError(
+            f"--workers {workers} must be 0 (this process, no Dask) or a number of worker "
+            "processes; omit it for one per core"
+        )
+    if retries < 0:
+        raise BatchError(f"--retries {retries} must be 0 or more extra attempts")
+    if not (math.isfinite(connect_timeout) and connect_timeout > 0):
+        raise BatchError(
+            f"--connect-timeout {connect_timeout:g} must be a positive number of seconds "
+            "(e.g. --connect-timeout 10)"
+        )
     t0 = time.perf_counter()
     out = plan.output
     runs_dir = out / "runs"
