@@ -38,14 +38,16 @@ def _generator(seed: SeedLike) -> np.random.Generator:
         raise SimSettingsError(
             "simulate needs a seed (int) or rng (numpy Generator) for reproducible results"
         )
-    ok = isinstance(seed, np.random.SeedSequence) or (
-        isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0
-    )
-    if not ok:
+    if not (isinstance(seed, np.random.SeedSequence) or _int_seed(seed)):
         raise SimSettingsError(
             f"seed = {seed!r} must be an integer >= 0, a numpy Generator or a SeedSequence"
         )
     return np.random.default_rng(seed)
+
+
+def _int_seed(seed: object) -> bool:
+    """An integer seed numpy's SeedSequence takes (>= 0; not a bool)."""
+    return isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and bool(seed >= 0)
 
 
 def simulate(
@@ -140,7 +142,7 @@ def replicate(
         raise SimSettingsError(f"start = {start!r} must be in [0, {replications})")
     # runs start..replications-1 of the same seed sequence: a longer series extends a
     # shorter one run for run (``start`` skips the runs already made)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not _int_seed(seed):
         raise SimSettingsError(f"seed = {seed!r} must be an integer >= 0")
     children = np.random.SeedSequence(seed).spawn(replications)[start:]
     if callable(trips):

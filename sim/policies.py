@@ -198,7 +198,7 @@ class MinDetour:
         for name in ("max_detour_s", "session_s", "max_extra_detour_s"):
             v = getattr(self, name)
             # seconds >= 0; inf is meaningful (no cap, or a busy station never chosen)
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not float(v) >= 0:
+            if not is_real(v) or not float(v) >= 0:
                 raise SimSettingsError(f"MinDetour.{name} = {v!r} must be seconds >= 0")
 
     def choose(self, c: StationChoice) -> int:
@@ -286,3 +286,9 @@ def _unit(name: str, value: float, *, upper: float = 1.0, lower_open: bool = Fal
     if not ok:
         rng = f"({0}, {upper}]" if lower_open else f"[0, {upper}]"
         raise SimSettingsError(f"charging policy: {name} = {value!r} must be in {rng}")
+
+
+def is_real(v: object) -> bool:
+    """A real number (Python or numpy; not a bool or a string): the settings' and policies'
+    test of a numeric field before its range is checked."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)

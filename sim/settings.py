@@ -33,7 +33,6 @@ Emission defaults (all overridable):
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -42,7 +41,7 @@ import numpy as np
 
 from networks.road_classes import ROAD_CLASSES
 from sim._errors import SimSettingsError
-from sim.policies import ChargingPolicy
+from sim.policies import ChargingPolicy, is_real
 
 #: Kazakhstan grid carbon intensity (kg CO2e per kWh generated), OWID/Ember 2021.
 KZ_GRID_KG_CO2_PER_KWH = 0.641
@@ -179,7 +178,7 @@ class SimSettings:
         pair = isinstance(soc, (tuple, list))
         if (isinstance(soc, str) and soc != "steady") or (pair and len(soc) != 2):
             raise fail("initial_soc", 'must be a number, a (low, high) pair or "steady"')
-        if pair and not all(_is_number(x) for x in soc):
+        if pair and not all(is_real(x) for x in soc):
             raise fail("initial_soc", "must hold numbers: a (low, high) pair such as (0.5, 0.9)")
         lo, hi = self.soc_range()
         if not (0 <= lo <= hi <= 1):
@@ -189,7 +188,7 @@ class SimSettings:
             )
         for name in ("max_wait_s", "home_charging_share", "home_target_soc", "charging_efficiency",
                      "grid_loss_share", "recovery_soc", "ice_cold_ref_c"):  # fmt: skip
-            if not _is_number(getattr(self, name)):
+            if not is_real(getattr(self, name)):
                 raise fail(name, "must be a number")
         if not math.isfinite(self.ice_cold_ref_c):
             raise fail("ice_cold_ref_c", "must be a finite temperature in C")
@@ -211,7 +210,7 @@ class SimSettings:
             "timeseries_step_s",
         ):
             v = getattr(self, name)
-            if not (_is_number(v) and math.isfinite(v) and v > 0):
+            if not (is_real(v) and math.isfinite(v) and v > 0):
                 raise fail(name, "must be a finite number > 0")
         if self.timeseries_step_s < 1.0:
             raise fail("timeseries_step_s", "must be at least 1 second (900 = 15 min bins)")
@@ -331,8 +330,3 @@ def _hourly_factors(tf: object, fail: Callable[[str, str], SimSettingsError]) ->
             f"multipliers (classes {list(ROAD_CLASSES)})",
         )
     return row
-
-
-def _is_number(v: Any) -> bool:
-    """A real number (Python or numpy; not a bool or a string)."""
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
