@@ -15,7 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_open", "atomic_path", "write_bytes_atomic", "write_text_atomic"]
+__all__ = [
+    "atomic_open",
+    "atomic_path",
+    "nearest_existing",
+    "probe_new_file",
+    "write_bytes_atomic",
+    "write_text_atomic",
+]
 
 
 def _umask() -> int:
@@ -75,3 +82,23 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically; returns the path."""
     return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def nearest_existing(path: str | Path) -> Path:
+    """``path`` or its nearest ancestor that exists (where a new file or folder would go)."""
+    base = Path(path)
+    while not base.exists() and base.parent != base:
+        base = base.parent
+    return base
+
+
+def probe_new_file(folder: str | Path) -> None:
+    """Create and remove a small (4 KiB) hidden file in ``folder``: the place an atomic write
+    will use accepts new files, checked before any work. Raises the ``OSError`` the file
+    system gives (read-only, permission denied, full, not a folder)."""
+    fd, tmp = tempfile.mkstemp(prefix=".evplan-probe.", dir=folder)
+    try:
+        os.write(fd, b"x" * 4096)
+    finally:
+        os.close(fd)
+        os.unlink(tmp)

@@ -205,16 +205,11 @@ def network_sites(
 def _probe_writable(output: Path) -> None:
     """Before any work: the folder that will hold ``output`` (its nearest existing ancestor)
     accepts a new file; the file is written there as a temporary sibling first."""
-    import os
-    import tempfile
+    from networks.atomic import nearest_existing, probe_new_file
 
-    base = output.parent
-    while not base.exists() and base.parent != base:
-        base = base.parent
+    base = nearest_existing(output.parent)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".evplan-probe.", dir=base)
-        os.close(fd)
-        os.unlink(tmp)
+        probe_new_file(base)
     except OSError as exc:
         raise ConfigError(
             f"--output {output}: {base} does not accept new files ({exc.strerror or exc}); "

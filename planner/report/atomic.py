@@ -38,7 +38,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from networks.atomic import atomic_path, write_bytes_atomic, write_text_atomic
+from networks.atomic import (
+    atomic_path,
+    nearest_existing,
+    probe_new_file,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from networks.errors import EvplanError
 
 __all__ = [
@@ -172,21 +178,13 @@ def _within(path: Path, folder: Path) -> bool:
 
 
 def _probe_writable(folder: Path, what: str) -> None:
-    """Create and remove a small file in the nearest existing ancestor of ``folder``."""
-    base = folder
-    while not base.exists():
-        if base.parent == base:
-            break
-        base = base.parent
+    """Create and remove a small file in the nearest existing ancestor of ``folder``
+    (:func:`networks.atomic.probe_new_file`), then check its free space."""
+    base = nearest_existing(folder)
     if not base.is_dir():
         raise OutputFolderError(f"{what}: {base} is a file, not a folder; choose another -o/--out")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".evplan-probe.", dir=base)
-        try:
-            os.write(fd, b"x" * 4096)
-        finally:
-            os.close(fd)
-            os.unlink(tmp)
+        probe_new_file(base)
     except OSError as exc:
         reason = {
             errno.EROFS: "is on a read-only file system",
