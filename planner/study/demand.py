@@ -257,7 +257,6 @@ def city_zones(cfg: StudyConfig, net: RoadNetwork) -> gpd.GeoDataFrame:
         assert d.population is not None  # the schema requires zones or a population
         return grid_zones(net, population=float(d.population))
     zones = read_zones(cfg)
-    zones.attrs["source"] = f"demand.zones {d.zones}"  # named in the zone-coverage errors
     if d.zone_population is not None:
         try:
             table = pd.read_csv(d.zone_population)
@@ -308,7 +307,9 @@ def read_zones(cfg: StudyConfig) -> gpd.GeoDataFrame:
             f"{d.zones}; its fields are {fields}. Set zone_name_field to one of them"
         )
     label = d.zone_name_field if d.zone_name_field in zones.columns else None
-    check_zone_geometries(zones, source=f"demand.zones {d.zones}", zone_col=label)
+    # the file, named in the zone errors here and in sim.demand.zone_nodes (city and OD table)
+    zones.attrs["source"] = f"demand.zones {d.zones}"
+    check_zone_geometries(zones, source=zones.attrs["source"], zone_col=label)
     return zones
 
 
