@@ -236,12 +236,13 @@ def validate_trips(
             f"trips table: depart_s must be finite seconds >= 0; bad rows {rows.tolist()}"
         )
     df["depart_s"] = dep.astype(float)
-    if df["vehicle_id"].isna().any():
-        rows = np.flatnonzero(df["vehicle_id"].isna().to_numpy())[:5]
+    blank = df["vehicle_id"].isna().to_numpy()
+    if blank.any():
+        rows = np.flatnonzero(blank)[:5]
         raise DemandError(f"trips table: vehicle_id is blank in rows {rows.tolist()}")
-    seq = pd.to_numeric(df["chain_seq"], errors="coerce")
-    if not np.isfinite(seq.to_numpy(dtype=float)).all():
-        rows = np.flatnonzero(~np.isfinite(seq.to_numpy(dtype=float)))[:5]
+    seq_ok = np.isfinite(pd.to_numeric(df["chain_seq"], errors="coerce").to_numpy(dtype=float))
+    if not seq_ok.all():
+        rows = np.flatnonzero(~seq_ok)[:5]
         raise DemandError(
             f"trips table: chain_seq must be a number (the leg's place in its vehicle's "
             f"chain); bad rows {rows.tolist()} = {df['chain_seq'].iloc[rows].tolist()}"
