@@ -392,8 +392,9 @@ def atomic_dir(
                     f"{path} is a non-empty folder evplan did not write; it was left as it "
                     "was (pass --overwrite to replace it)"
                 )
-            # what the user added to the previous folder goes into the new one
-            kept = _carry_over(path, tmp) if is_evplan_output(path) else []
+            # what the user added to the previous folder goes into the new one (nothing for a
+            # folder without a marker file list: older, or foreign with --overwrite)
+            kept = _carry_over(path, tmp)
             if kept:
                 logger.warning(
                     "kept %d file(s) evplan did not write in %s: %s",
