@@ -35,7 +35,7 @@ from networks.road_network import RoadNetwork
 from sim._errors import DemandTableError, UnknownZoneError
 from sim.catalogue import builtin_models, default_car_mix, resolve_models
 from sim.demand.city import DAY_S, _mix
-from sim.demand.zones import zone_ids, zone_nodes
+from sim.demand.zones import shown_cell, zone_ids, zone_nodes
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +70,6 @@ _CLOCK_HELP = (
 )
 
 
-def _shown(value: object) -> str:
-    """A table cell for a message: blank cells as 'blank', text quoted, numbers as read."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "blank"
-    return repr(value) if isinstance(value, str) else str(value)
-
-
 def _bad_cells(raw: pd.Series, bad: np.ndarray, file_row: np.ndarray, limit: int = 8) -> str:
     """``row N = value`` for the first ``limit`` distinct file rows where ``bad`` is set
     (rows repeat after a ``count`` expansion)."""
@@ -85,7 +78,7 @@ def _bad_cells(raw: pd.Series, bad: np.ndarray, file_row: np.ndarray, limit: int
     for i in np.flatnonzero(bad):
         r = int(file_row[i])
         if r not in out:
-            out[r] = f"row {r} = {_shown(vals[i])}"
+            out[r] = f"row {r} = {shown_cell(vals[i])}"
         if len(out) == limit:
             break
     more = int(len(set(file_row[np.flatnonzero(bad)].tolist()))) - len(out)

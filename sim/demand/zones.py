@@ -192,7 +192,7 @@ def join_population(
         raw = table[population_col].to_numpy()
         names = table[table_name_col].to_numpy()
         shown = [
-            f"row {r + 2} ({table_name_col} {names[r]!r}) = {_shown(raw[r])}"
+            f"row {r + 2} ({table_name_col} {names[r]!r}) = {shown_cell(raw[r])}"
             for r in np.unique(bad)[:10].tolist()
         ]
         raise DemandError(
@@ -229,8 +229,9 @@ def _check_repeated_names(table: pd.DataFrame, name_col: str, where: str) -> Non
     )
 
 
-def _shown(value: object) -> str:
-    """A table cell for a message: blank cells as 'blank', others as they were read."""
+def shown_cell(value: object) -> str:
+    """A table cell for a message: blank cells as 'blank', text quoted, numbers as read
+    (population tables here, OD tables in :mod:`sim.demand.od_table`)."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "blank"
     return repr(value) if isinstance(value, str) else str(value)
