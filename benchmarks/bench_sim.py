@@ -538,7 +538,7 @@ def study_throughput(net, stations, trips, vehicles, settings, seed, quick) -> d
 
     from sim import replicate
     from sim import routes as sim_routes
-    from sim.api import MIN_PARALLEL_TRIPS, replication_workers
+    from sim.api import replication_workers
 
     n_rep = 2 if quick else STUDY_REPLICATIONS
     sim_routes._TABLES.clear()
@@ -551,7 +551,7 @@ def study_throughput(net, stations, trips, vehicles, settings, seed, quick) -> d
     return {
         "replications": n_rep,
         # as replicate chooses them (small jobs run in this process)
-        "workers": 1 if n_rep * len(trips) < MIN_PARALLEL_TRIPS else replication_workers(n_rep),
+        "workers": replication_workers(n_rep, trips=n_rep * len(trips)),
         "wall_s": w,
         "trips_per_s": n_rep * len(trips) / w,
     }

@@ -159,9 +159,7 @@ def replicate(
         network, nodes, st["node"].to_numpy(dtype=np.int64), by_class=settings.per_class
     )
     job = _Job(network, stations, demand, vehicles, settings, children, routes, on_run is not None)
-    n_workers = replication_workers(len(children), workers)
-    if workers is None and sum(len(d) for d in demand) < MIN_PARALLEL_TRIPS:
-        n_workers = 1  # forking and shipping results back would cost more than it saves
+    n_workers = replication_workers(len(children), workers, trips=sum(len(d) for d in demand))
     runs = []
     for i, (kpis, res) in enumerate(_run_all(job, n_workers)):
         runs.append(kpis)
@@ -252,11 +250,13 @@ def _in_dask_worker() -> bool:
     return True
 
 
-def replication_workers(runs: int, workers: int | None = None) -> int:
+def replication_workers(runs: int, workers: int | None = None, *, trips: int | None = None) -> int:
     """Processes for ``runs`` replications: ``workers`` if given, else the CPUs this process
-    may use (``EVPLAN_SIM_WORKERS`` overrides); 1 inside a Dask worker (Dask already
-    spreads tasks over processes), in a daemonic process (no children allowed) or without
-    the ``fork`` start method."""
+    may use (``EVPLAN_SIM_WORKERS`` overrides), or 1 for a small job (``trips`` over all
+    runs below :data:`MIN_PARALLEL_TRIPS`: forking and shipping results back would cost
+    more than it saves); 1 inside a Dask worker (Dask already spreads tasks over
+    processes), in a daemonic process (no children allowed) or without the ``fork`` start
+    method."""
     if workers is not None:
         if not (isinstance(workers, int) and workers >= 1):
             raise SimSettingsError(f"workers = {workers!r} must be an integer >= 1")
@@ -264,6 +264,8 @@ def replication_workers(runs: int, workers: int | None = None) -> int:
     else:
         env = os.environ.get("EVPLAN_SIM_WORKERS")
         n = int(env) if env else _cpus()
+        if trips is not None and trips < MIN_PARALLEL_TRIPS:
+            n = 1
     if mp.current_process().daemon or "fork" not in mp.get_all_start_methods() or _in_dask_worker():
         n = 1
     return max(1, min(n, runs))
