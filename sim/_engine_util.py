@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import simpy
@@ -18,6 +18,35 @@ from sim.settings import SimSettings
 from sim.vehicles import VehicleModel
 
 INF = math.inf
+
+
+class VehicleArrays(NamedTuple):
+    """Per-vehicle constants of the engine as arrays (one entry per vehicle), beside the
+    lists the event loop reads, for the vectorised parts (:mod:`sim.fast`, the result
+    tables): first and end leg, model index, usable capacity (kWh), home charger, energy
+    at the start (kWh). Never changed after the engine is built."""
+
+    k0: np.ndarray
+    k1: np.ndarray
+    m: np.ndarray
+    cap: np.ndarray
+    has_home: np.ndarray
+    e_start: np.ndarray
+
+
+class LegArrays(NamedTuple):
+    """Per-leg constants of the engine as arrays (one entry per trip), as
+    :class:`VehicleArrays`: departure (s), driving time (s), energy (kWh) and length (m) of
+    the leg, origin and destination (network positions), energy to the next charger after
+    it (kWh)."""
+
+    depart: np.ndarray
+    t_leg: np.ndarray
+    e_leg: np.ndarray
+    l_leg: np.ndarray
+    origin: np.ndarray
+    dest: np.ndarray
+    e_next: np.ndarray
 
 
 class RowsMixin:

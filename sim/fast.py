@@ -132,18 +132,9 @@ def settle(eng: Engine) -> Plan:
     """
     t0 = time.perf_counter()
     n_veh = eng.n_veh
-    k0 = np.asarray(eng.v_k0, dtype=np.int64)
-    k1 = np.asarray(eng.v_k1, dtype=np.int64)
-    v_m = np.asarray(eng.v_m, dtype=np.int64)
-    cap = np.asarray(eng.v_cap, dtype=float)
-    has_home = np.asarray(eng.v_has_home, dtype=bool)
+    k0, k1, v_m, cap, has_home, e_start = eng.v_arrays
     home = np.asarray(eng.v_home, dtype=np.int64)
-    depart = np.asarray(eng.depart, dtype=float)
-    t_leg = np.asarray(eng.t_leg, dtype=float)
-    e_leg = np.asarray(eng.e_leg, dtype=float)
-    l_leg = np.asarray(eng.l_leg, dtype=float)
-    dest = np.asarray(eng.dest, dtype=np.int64)
-    e_next = np.asarray(eng.e_next, dtype=float)
+    depart, t_leg, e_leg, l_leg, _, dest, e_next = eng.leg_arrays
     horizon = eng.settings.horizon_s
     target_soc = eng.settings.home_target_soc
     profiles = _profile_arrays(eng)
@@ -159,7 +150,7 @@ def settle(eng: Engine) -> Plan:
     if n_veh == 0:
         return Plan(to_events, start_k, {})
     now = np.zeros(n_veh)
-    E = np.asarray(eng.e_start, dtype=float).copy()
+    E = e_start.copy()
     charged = np.zeros(n_veh)
     consumed = np.zeros(n_veh)
     trips: list[dict[str, np.ndarray]] = []
@@ -460,12 +451,13 @@ def first_rows(eng: Engine, veh: np.ndarray, start_k: np.ndarray) -> None:
     """Station rows of the event vehicles' first unsettled legs at their departure hour,
     computed ahead in one vectorised pass (:meth:`sim._engine_util.RowsMixin.prefill_rows`):
     most first public decisions are taken there; the others compute theirs when taken."""
+    legs = eng.leg_arrays
     k = start_k[veh]
-    live = k < np.asarray(eng.v_k1, dtype=np.int64)[veh]
+    live = k < eng.v_arrays.k1[veh]
     if not eng.n_st or not live.any():
         return
     veh, k = veh[live], k[live]
-    dep = np.asarray(eng.depart)[k]
+    dep = legs.depart[k]
     # the engine's hour of a decision at ``dep``: int(now // 3600) % 24 (0 without factors)
     hours = (
         (dep // 3600.0).astype(np.int64) % 24
@@ -474,9 +466,9 @@ def first_rows(eng: Engine, veh: np.ndarray, start_k: np.ndarray) -> None:
     )
     prow = eng.routes.prow
     eng.prefill_rows(
-        np.asarray(eng.v_m, dtype=np.int64)[veh],
-        prow[np.asarray(eng.origin, dtype=np.int64)[k]],
-        prow[np.asarray(eng.dest, dtype=np.int64)[k]],
+        eng.v_arrays.m[veh],
+        prow[legs.origin[k]],
+        prow[legs.dest[k]],
         hours,
     )
 

@@ -26,7 +26,7 @@ import simpy
 from simpy.events import Event
 
 from networks.road_network import RoadNetwork
-from sim._engine_util import next_charger_kwh, takes_next
+from sim._engine_util import LegArrays, VehicleArrays, next_charger_kwh, takes_next
 from sim._events import CountingEnvironment, OrderedEnvironment
 from sim._stops import StopsMixin
 from sim.driving_rules import RULES, DriverClock
@@ -167,6 +167,16 @@ class Engine(StopsMixin):
                 caps_v = np.asarray(self.v_cap, dtype=float)
                 e0[stuck] = settings.recovery_soc * caps_v[stuck]
                 self.e_start = e0.tolist()
+        # the same per-vehicle constants as arrays, for the vectorised parts (sim.fast
+        # and the result tables): the loop reads the lists, these are never changed
+        self.v_arrays = VehicleArrays(
+            k0=np.asarray(starts, dtype=np.int64),
+            k1=np.asarray(ends, dtype=np.int64),
+            m=np.asarray(v_m_arr, dtype=np.int64),
+            cap=np.asarray(self.v_cap, dtype=float),
+            has_home=np.asarray(self.v_has_home, dtype=bool),
+            e_start=np.asarray(self.e_start, dtype=float),
+        )
         self._profiles: dict[tuple[int, int], ChargeProfile] = {}
         self._to_rows: dict[tuple[int, int, int], tuple] = {}
         self._from_rows: dict[tuple[int, int, int], tuple] = {}
@@ -215,6 +225,15 @@ class Engine(StopsMixin):
         else:
             self.margin = res_kwh.tolist()
         self.e_next = e_next.tolist()
+        self.leg_arrays = LegArrays(
+            depart=depart,
+            t_leg=t_leg,
+            e_leg=e_leg,
+            l_leg=l_raw,
+            origin=np.asarray(origin, dtype=np.int64),
+            dest=np.asarray(dest, dtype=np.int64),
+            e_next=np.asarray(e_next, dtype=float),
+        )
         last = max(self.depart, default=0.0)
         self.sim_end = (
             settings.horizon_s

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -124,7 +126,9 @@ def build_result(eng: Engine) -> SimulationResult:
     """Turn an engine's records into tables."""
     s = eng.settings
     trips = _trips_table(eng)
-    sessions = _sessions_table(eng)
+    # the vehicle ids as pandas holds them, converted once for both tables
+    ids = pd.Series(eng.vehicle_ids, copy=False).array
+    sessions = _sessions_table(eng, ids)
     span = max(
         eng.sim_end,
         float(
@@ -146,7 +150,7 @@ def build_result(eng: Engine) -> SimulationResult:
     meas = sessions[sessions["measured"].to_numpy()]
     ts = station_timeseries(meas, eng.stations, span, s.timeseries_step_s, start_s=w)
     stations = _stations_summary(meas, eng.stations, max(span - w, 0.0))
-    vehicles = _vehicles_table(eng, trips)
+    vehicles = _vehicles_table(eng, trips, ids)
     return SimulationResult(
         trips=trips,
         sessions=sessions,
@@ -188,8 +192,7 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
     # departed but has no record was cut by the horizon
     # (vectorised over vehicles: their trip ranges are disjoint)
     cur = np.asarray(eng.cur_trip, dtype=np.int64)
-    k0_v = np.asarray(eng.v_k0, dtype=np.int64)
-    k1_v = np.asarray(eng.v_k1, dtype=np.int64)
+    k0_v, k1_v = eng.v_arrays.k0, eng.v_arrays.k1
     seen = cur >= 0
     at = np.where(seen, status[np.maximum(cur, 0)] if n else 0, -1)
     unroutable = seen & (at == UNROUTABLE)
@@ -201,7 +204,7 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
     cause = np.nan_to_num(out["cause"], nan=0.0).astype(np.int64)
     cause[cur[unroutable]] = NO_ROAD_PATH
     cause[lost] = NO_ROAD_PATH
-    cap = np.repeat(np.asarray(eng.v_cap), np.asarray(eng.v_k1) - np.asarray(eng.v_k0))
+    cap = np.repeat(eng.v_arrays.cap, k1_v - k0_v)
     distance_km = out["driven_m"] / 1000.0
     direct_km = eng.direct_m / 1000.0
     cols = {
@@ -232,7 +235,7 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
         "break_s": out["break_s"],
         "rest_s": out["rest_s"],
         "delay_s": np.where(
-            status == COMPLETED, out["arrived_s"] - depart - np.asarray(eng.t_leg), np.nan
+            status == COMPLETED, out["arrived_s"] - depart - eng.leg_arrays.t_leg, np.nan
         ),
     }
     base = eng.trips
@@ -245,6 +248,17 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
     return pd.concat([base, pd.DataFrame(cols, index=base.index)], axis=1)
 
 
+#: ``station_id`` and ``kind`` of private charges, by code (home, depot, recovery)
+_PRIVATE = ("home", "depot", "recovery")
+
+
+def _labels(labels: Sequence[Any], codes: np.ndarray) -> Any:
+    """``labels[codes]`` as the column pandas builds from that object array (the same
+    dtype: ``str`` when every label is a string), converted once for the few distinct
+    labels and then taken: converting a million repeated strings costs ~25 ms a column."""
+    return pd.Series(np.asarray(labels, dtype=object), copy=False).array.take(codes)
+
+
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Concatenated ``arange(starts[i], ends[i])`` (empty where ``ends <= starts``)."""
     lens = np.maximum(ends - starts, 0)
@@ -255,7 +269,7 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.repeat(starts, lens) + (np.arange(total) - offsets)
 
 
-def _sessions_table(eng: Engine) -> pd.DataFrame:
+def _sessions_table(eng: Engine, ids: Any) -> pd.DataFrame:
     log = eng.session_log
     rec = {c: log.column(c) for c in log.COLUMNS}
     # by vehicle, each vehicle's visits in its own (time) order: the same table whichever
@@ -265,37 +279,32 @@ def _sessions_table(eng: Engine) -> pd.DataFrame:
     n_rec = len(log)
     v = rec["v"]
     st = rec["station"]
-    cap = np.asarray(eng.v_cap, dtype=float)[v] if n_rec else np.empty(0)
+    v_m = eng.v_arrays.m
+    cap = eng.v_arrays.cap[v] if n_rec else np.empty(0)
     st_ids = eng.stations["station_id"].to_numpy(dtype=object)
-    is_truck = np.asarray([mdl.is_truck for mdl in eng.models], dtype=bool)[
-        np.asarray(eng.v_m, dtype=np.int64)
-    ]
-    home_label = np.where(is_truck[v], "depot", "home") if n_rec else np.empty(0, dtype=object)
-    if n_rec:
-        home_label = np.where(st == RECOVERY, "recovery", home_label)
+    n_st = len(st_ids)
+    is_truck = np.asarray([mdl.is_truck for mdl in eng.models], dtype=bool)[v_m]
+    # where a private charge happened: 0 home, 1 depot, 2 overnight recovery
+    private = np.where(st == RECOVERY, 2, is_truck[v].astype(np.int64)) if n_rec else st
     energy = rec["e1"] - rec["e0"]
     charge_s = rec["end_s"] - rec["start_s"]
     out = pd.DataFrame(
         {
-            "vehicle_id": eng.vehicle_ids[v] if n_rec else np.empty(0),
-            "vehicle_model": np.asarray(eng.model_keys, dtype=object)[
-                np.asarray(eng.v_m, dtype=np.int64)[v]
-            ]
+            "vehicle_id": ids.take(v) if n_rec else np.empty(0),
+            "vehicle_model": _labels(eng.model_keys, v_m[v])
             if n_rec
             else np.empty(0, dtype=object),
             "trip_id": eng.trips["trip_id"].to_numpy()[rec["k"]]
             if n_rec
             else np.empty(0, dtype=np.int64),
             "station": st,
-            "station_id": np.where(
-                st >= 0,
-                st_ids[np.maximum(st, 0)] if len(st_ids) else np.empty(st.size, dtype=object),
-                home_label,
-            )
+            "station_id": _labels([*st_ids, *_PRIVATE], np.where(st >= 0, st, n_st + private))
             if n_rec
             else np.empty(0, dtype=object),
-            "kind": np.where(st >= 0, "public", home_label) if n_rec else np.empty(0, dtype=object),
-            "status": np.where(rec["balked"], "balked", "charged"),
+            "kind": _labels(["public", *_PRIVATE], np.where(st >= 0, 0, 1 + private))
+            if n_rec
+            else np.empty(0, dtype=object),
+            "status": _labels(["charged", "balked"], rec["balked"].astype(np.int64)),
             "arrive_s": rec["arrive_s"],
             "start_s": rec["start_s"],
             "end_s": rec["end_s"],
@@ -471,8 +480,9 @@ def _station_stats(sessions: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFra
     return out.fillna({"sessions": 0, "wait_mean_min": 0.0, "wait_p95_min": 0.0})
 
 
-def _vehicles_table(eng: Engine, trips: pd.DataFrame) -> pd.DataFrame:
-    k_per_v = np.asarray(eng.v_k1) - np.asarray(eng.v_k0)
+def _vehicles_table(eng: Engine, trips: pd.DataFrame, ids: Any) -> pd.DataFrame:
+    va = eng.v_arrays
+    k_per_v = va.k1 - va.k0
     vidx = np.repeat(np.arange(eng.n_veh), k_per_v)
     completed = np.bincount(
         vidx, weights=(trips["status"] == "completed").to_numpy(), minlength=eng.n_veh
@@ -480,25 +490,21 @@ def _vehicles_table(eng: Engine, trips: pd.DataFrame) -> pd.DataFrame:
     km = np.bincount(
         vidx, weights=np.nan_to_num(trips["distance_km"].to_numpy()), minlength=eng.n_veh
     )
+    v_m = va.m
     return pd.DataFrame(
         {
-            "vehicle_id": eng.vehicle_ids,
-            "vehicle_model": np.asarray(eng.model_keys, dtype=object)[
-                np.asarray(eng.v_m, dtype=np.int64)
-            ]
-            if eng.n_veh
-            else [],
-            "category": np.asarray([mdl.category for mdl in eng.models] or [""], dtype=object)[
-                np.asarray(eng.v_m, dtype=np.int64)
-            ],
-            "home_charging": eng.v_has_home,
-            "capacity_kwh": eng.v_cap,
-            "energy_start_kwh": eng.e_start,
-            "charged_kwh": eng.charged,
-            "consumed_kwh": eng.consumed,
-            "energy_end_kwh": eng.E,
+            "vehicle_id": ids,
+            "vehicle_model": _labels(eng.model_keys, v_m) if eng.n_veh else [],
+            "category": _labels([mdl.category for mdl in eng.models] or [""], v_m),
+            # the loop's per-vehicle lists: numpy converts them at half pandas' cost
+            "home_charging": va.has_home,
+            "capacity_kwh": va.cap,
+            "energy_start_kwh": va.e_start,
+            "charged_kwh": np.asarray(eng.charged),
+            "consumed_kwh": np.asarray(eng.consumed),
+            "energy_end_kwh": np.asarray(eng.E),
             "stranded": np.asarray(eng.strandings, dtype=np.int64) > 0,
-            "stranded_s": eng.stranded_at,
+            "stranded_s": np.asarray(eng.stranded_at),
             "strandings": np.asarray(eng.strandings, dtype=np.int64),
             "strand_cause": pd.Categorical.from_codes(
                 np.asarray(eng.cause, dtype=np.int64),
