@@ -16,9 +16,16 @@ import pandas as pd
 from scipy import stats as sps
 
 from networks.road_network import RoadNetwork
-from sim._errors import SimSettingsError
-from sim.catalogue import builtin_models
-from sim.inputs import validate_stations, validate_trips
+from sim._checks import (
+    as_generator,
+    int_seed,
+    received,
+    require_frame,
+    settings_or_default,
+    vehicle_catalogue,
+)
+from sim._errors import DemandError, SimSettingsError
+from sim.inputs import TRIP_COLUMNS, validate_stations, validate_trips
 from sim.kpis import KPIS
 from sim.model import Engine
 from sim.results import SimulationResult, build_result
@@ -32,22 +39,11 @@ SeedLike = int | np.random.Generator | np.random.SeedSequence | None
 
 
 def _generator(seed: SeedLike) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
     if seed is None:
         raise SimSettingsError(
             "simulate needs a seed (int) or rng (numpy Generator) for reproducible results"
         )
-    if not (isinstance(seed, np.random.SeedSequence) or _int_seed(seed)):
-        raise SimSettingsError(
-            f"seed = {seed!r} must be an integer >= 0, a numpy Generator or a SeedSequence"
-        )
-    return np.random.default_rng(seed)
-
-
-def _int_seed(seed: object) -> bool:
-    """An integer seed numpy's SeedSequence takes (>= 0; not a bool)."""
-    return isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and bool(seed >= 0)
+    return as_generator(seed, name="seed")
 
 
 def simulate(
@@ -84,9 +80,18 @@ def simulate(
     Returns
     -------
     SimulationResult
+
+    Raises
+    ------
+    SimError
+        A bad input, named with its value and the fix: a ``stations`` or ``trips`` that is
+        not a DataFrame or is malformed (:class:`StationError`, :class:`DemandError`),
+        ``settings`` that are not a :class:`SimSettings` or a bad ``seed``
+        (:class:`SimSettingsError`), ``vehicles`` that are not a catalogue of
+        :class:`VehicleModel` (:class:`VehicleSpecError`).
     """
-    settings = settings or SimSettings()
-    vehicles = dict(builtin_models() if vehicles is None else vehicles)
+    settings = settings_or_default(settings)
+    vehicles = vehicle_catalogue(vehicles)
     rng = _generator(seed)
     st = validate_stations(network, stations, ac_dc_threshold_kw=settings.ac_dc_threshold_kw)
     tr = validate_trips(network, trips, vehicles)
@@ -131,24 +136,31 @@ def replicate(
         Index = KPI name; columns ``mean, std, ci_low, ci_high, n`` (Student-t interval at
         ``confidence``; ``n`` counts runs where the KPI is defined). With ``return_runs``,
         also the per-run KPI table.
+
+    Raises
+    ------
+    SimError
+        As :func:`simulate`, and a ``trips`` callable that does not return a DataFrame
+        (:class:`DemandError`).
     """
     if not (isinstance(replications, int) and replications >= 1):
         raise SimSettingsError(f"replications = {replications!r} must be an integer >= 1")
     if not (0 < confidence < 1):
         raise SimSettingsError(f"confidence = {confidence!r} must be in (0, 1)")
-    settings = settings or SimSettings()
-    vehicles = dict(builtin_models() if vehicles is None else vehicles)
+    settings = settings_or_default(settings)
+    vehicles = vehicle_catalogue(vehicles)
     if not (isinstance(start, int) and 0 <= start < replications):
         raise SimSettingsError(f"start = {start!r} must be in [0, {replications})")
     # runs start..replications-1 of the same seed sequence: a longer series extends a
     # shorter one run for run (``start`` skips the runs already made)
-    if not _int_seed(seed):
+    if not int_seed(seed):
         raise SimSettingsError(f"seed = {seed!r} must be an integer >= 0")
     children = np.random.SeedSequence(seed).spawn(replications)[start:]
     if callable(trips):
-        demand = [trips(np.random.default_rng(c.spawn(1)[0])) for c in children]
+        demand = [_generated(trips(np.random.default_rng(c.spawn(1)[0])), trips) for c in children]
     else:
-        demand = [trips] * len(children)
+        demand = [require_frame(trips, name="trips", columns=TRIP_COLUMNS, error=DemandError)]
+        demand *= len(children)
     st = validate_stations(network, stations, ac_dc_threshold_kw=settings.ac_dc_threshold_kw)
     nodes = np.unique(
         np.concatenate(
@@ -170,6 +182,35 @@ def replicate(
     table = pd.DataFrame(runs)
     summary = summarise(table, confidence=confidence)
     return (summary, table) if return_runs else summary
+
+
+def _generated(trips: object, make: Callable[..., object]) -> pd.DataFrame:
+    """The trips table a demand callable of :func:`replicate` returned, checked to be one.
+
+    Parameters
+    ----------
+    trips : object
+        What the callable returned.
+    make : callable
+        The callable, named in the message.
+
+    Returns
+    -------
+    DataFrame
+        ``trips`` itself.
+
+    Raises
+    ------
+    DemandError
+        ``trips`` is not a DataFrame.
+    """
+    if isinstance(trips, pd.DataFrame):
+        return trips
+    name = getattr(make, "__name__", type(make).__name__)
+    raise DemandError(
+        f"trips callable {name} returned {received(trips)}; it must return a pandas "
+        f"DataFrame with columns {', '.join(TRIP_COLUMNS)} (e.g. from sim.demand.city_trips)"
+    )
 
 
 def summarise(runs: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:

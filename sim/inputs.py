@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from networks.road_network import RoadNetwork
+from sim._checks import require_frame
 from sim._errors import DemandError, StationError, StationOffNetworkError
 from sim.catalogue import resolve_models
 from sim.vehicles import VehicleModel
@@ -55,18 +56,44 @@ def prepare_stations(
 ) -> pd.DataFrame:
     """Fill a missing/NaN ``node`` from ``lon``/``lat`` by snapping to the network.
 
+    Parameters
+    ----------
+    network : RoadNetwork
+        Road network to snap to.
+    stations : DataFrame
+        Stations table (:data:`STATION_COLUMNS`); rows with a ``node`` keep it (it must be
+        a node index of ``network``), rows without one need ``lon``/``lat``.
+    max_snap_m : float
+        Farthest a station may lie from its nearest node (metres).
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``stations`` with an integer ``node`` in every row.
+
     Raises
     ------
+    StationError
+        ``stations`` is not a DataFrame.
     StationOffNetworkError
-        A station lies farther than ``max_snap_m`` from every node, or has neither node nor
-        coordinates.
+        A given ``node`` is not a node index of ``network``; a station lies farther than
+        ``max_snap_m`` from every node, or has neither node nor coordinates.
     """
+    require_frame(stations, name="stations", columns=STATION_COLUMNS[:4], error=StationError)
     df = stations.copy()
     if "node" not in df.columns:
         df["node"] = np.nan
     need = df["node"].isna().to_numpy()
+    label = (
+        df["station_id"]
+        if "station_id" in df
+        else pd.Series(np.arange(len(df)), index=df.index, name="row")
+    )
+    if not need.all():  # a node given is checked as simulate checks it (not passed on blindly)
+        df["node"] = df["node"].astype(object)
+        given = _station_nodes(network, df.loc[~need, "node"], label[~need])
+        df.loc[~need, "node"] = given.to_numpy()
     if need.any():
-        label = df["station_id"] if "station_id" in df else pd.Series(np.arange(len(df)))
         if not {"lon", "lat"} <= set(df.columns):
             ids = label[need].tolist()[:5]
             raise StationOffNetworkError(
@@ -112,10 +139,17 @@ def validate_stations(
     network: RoadNetwork, stations: pd.DataFrame | None, *, ac_dc_threshold_kw: float
 ) -> pd.DataFrame:
     """Check the stations table and return a normalised copy (adds ``dc``, ``connectors``)."""
-    if stations is None or len(stations) == 0:
+    if stations is None or (isinstance(stations, pd.DataFrame) and len(stations) == 0):
         return pd.DataFrame(
             {c: pd.Series(dtype=object) for c in [*STATION_COLUMNS, "dc", "connectors"]}
         )
+    require_frame(
+        stations,
+        name="stations",
+        columns=STATION_COLUMNS[:4],
+        error=StationError,
+        note="; None means no public charging",
+    )
     missing = [c for c in ("station_id", "node", "plugs", "power_kw") if c not in stations.columns]
     if missing:
         raise StationError(
@@ -125,19 +159,7 @@ def validate_stations(
     if df["station_id"].duplicated().any():
         dup = df.loc[df["station_id"].duplicated(), "station_id"].tolist()[:5]
         raise StationError(f"stations table has duplicate station_id(s) {dup}; ids must be unique")
-    node = pd.to_numeric(df["node"], errors="coerce")
-    bad = node.isna() | (node < 0) | (node >= network.n_nodes) | (node != np.floor(node))
-    if bad.any():
-        items = [
-            f"{s!r} (node={n!r})"
-            for s, n in zip(df.loc[bad, "station_id"], df.loc[bad, "node"], strict=True)
-        ][:5]
-        raise StationOffNetworkError(
-            f"{int(bad.sum())} station(s) are off road network {network.name!r} "
-            f"(valid node indices 0..{network.n_nodes - 1}): {', '.join(items)}. "
-            "Snap them with sim.prepare_stations (lon/lat) or RoadNetwork.snap_strict."
-        )
-    df["node"] = node.astype(np.int64)
+    df["node"] = _station_nodes(network, df["node"], df["station_id"])
     for col, kind in (("plugs", "an integer >= 1"), ("power_kw", "a number > 0 (kW per plug)")):
         v = pd.to_numeric(df[col], errors="coerce")
         badv = (
@@ -187,6 +209,40 @@ def validate_stations(
     return df
 
 
+def _station_nodes(network: RoadNetwork, nodes: pd.Series, labels: pd.Series) -> pd.Series:
+    """``nodes`` as int64 node indices of ``network``.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network the stations must be on.
+    nodes : Series
+        The stations' ``node`` values as given.
+    labels : Series
+        The stations' ids (aligned with ``nodes``), to name the bad ones.
+
+    Raises
+    ------
+    StationOffNetworkError
+        A value is blank, not a whole number or out of ``0..n_nodes - 1``; names up to five
+        stations with their node.
+    """
+    node = pd.to_numeric(nodes, errors="coerce")
+    bad = node.isna() | (node < 0) | (node >= network.n_nodes) | (node != np.floor(node))
+    if bad.any():
+        rows = bad.to_numpy()  # by position: the index may repeat
+        items = [
+            f"{s!r} (node={n!r})" for s, n in zip(labels.iloc[rows], nodes.iloc[rows], strict=True)
+        ][:5]
+        raise StationOffNetworkError(
+            f"{int(bad.sum())} station(s) are off road network {network.name!r} "
+            f"(valid node indices 0..{network.n_nodes - 1}): {', '.join(items)}. "
+            "Give a valid node index, or leave node blank and give lon/lat for "
+            "sim.prepare_stations to snap (or snap with RoadNetwork.snap_strict)."
+        )
+    return node.astype(np.int64)
+
+
 def _connector_set(value) -> frozenset[str] | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -204,6 +260,7 @@ def validate_trips(
 ) -> pd.DataFrame:
     """Check the trips table; return it sorted by vehicle and ``chain_seq`` with a
     ``trip_id`` column (the input row position)."""
+    require_frame(trips, name="trips", columns=TRIP_COLUMNS, error=DemandError)
     missing = [c for c in TRIP_COLUMNS if c not in trips.columns and c != "chain_seq"]
     if missing:
         raise DemandError(f"trips table lacks column(s) {missing}; required: {TRIP_COLUMNS}")

@@ -13,6 +13,7 @@ import networkx as nx
 import numpy as np
 
 from networks.road_network import RoadNetwork
+from sim._checks import RngLike, as_generator
 
 _M_PER_DEG_LAT = 111_320.0
 
@@ -98,7 +99,7 @@ def line_network(
 def random_network(
     n: int,
     *,
-    rng: np.random.Generator,
+    rng: RngLike,
     extent_m: float = 5000.0,
     k: int = 3,
     speed_kph: tuple[float, float] = (30.0, 90.0),
@@ -107,7 +108,12 @@ def random_network(
     name: str = "synthetic random",
 ) -> RoadNetwork:
     """A connected random geometric network: a random spanning path plus ``k`` nearest
-    neighbours per node, two-way, random speeds."""
+    neighbours per node, two-way, random speeds.
+
+    ``rng`` is a numpy Generator, or an integer seed >= 0 / SeedSequence for
+    :func:`numpy.random.default_rng` (anything else raises ValueError naming it).
+    """
+    rng = as_generator(rng, where="random_network", error=ValueError)
     G = _graph(name)
     xy = rng.uniform(0, extent_m, size=(n, 2))
     dlat = 1.0 / _M_PER_DEG_LAT

@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from networks.road_network import RoadNetwork
+from sim._checks import RngLike, as_generator, received, vehicle_catalogue
 from sim._errors import DemandError
-from sim.catalogue import builtin_models, default_car_mix, resolve_models
+from sim.catalogue import default_car_mix, resolve_models
 from sim.demand.profiles import OTHER_PROFILE, WORK_PROFILE, DepartureProfile
 from sim.demand.zones import zone_ids, zone_nodes
 
@@ -85,7 +86,7 @@ def city_trips(
     network: RoadNetwork,
     zones: gpd.GeoDataFrame,
     *,
-    rng: np.random.Generator,
+    rng: RngLike,
     population_col: str = "population",
     zone_col: str | None = None,
     pois: pd.DataFrame | None = None,
@@ -104,12 +105,68 @@ def city_trips(
 ) -> pd.DataFrame:
     """Generate city trip chains (module docstring for the method).
 
+    Parameters
+    ----------
+    network : RoadNetwork
+        Road network; trip ends are its node indices.
+    zones : GeoDataFrame
+        District polygons with a population column (CRS set).
+    rng : numpy Generator, SeedSequence or int
+        All draws come from it; an integer seed >= 0 or a SeedSequence is turned into a
+        generator with :func:`numpy.random.default_rng` (as ``sim.simulate``'s ``seed``).
+    population_col : str
+        Column of ``zones`` with the residents of each zone.
+    zone_col : str, optional
+        Column of ``zones`` with the zone ids; the index by default.
+    pois : DataFrame, optional
+        Points of interest (GeoDataFrame or ``lon``/``lat`` columns) that attract work and
+        other trips.
+    poi_weight : float
+        Weight of POIs in the attraction of a zone and of its nodes, in [0, 1].
+    adoption_share : float
+        EVs per resident, in [0, 1]; used when ``fleet_size`` is not given.
+    fleet_size : int, optional
+        Number of EVs (overrides ``adoption_share``).
+    trips_per_ev_day : float, optional
+        Mean trips per EV and day; every EV is active every day by default.
+    chain_mix : mapping, optional
+        Chain type -> share; :data:`DEFAULT_CHAIN_MIX` by default.
+    profile, work_profile : DepartureProfile
+        First departure of other chains and of chains starting with work.
+    days : int
+        Number of days (>= 1).
+    vehicle_mix : mapping, optional
+        Vehicle model -> share; equal shares over the catalogue's current cars by default.
+    vehicles : mapping, optional
+        Vehicle catalogue (model key -> :class:`~sim.vehicles.VehicleModel`); the built-in
+        one by default.
+    nodes_per_zone : int or None
+        Candidate trip-end nodes kept per zone, an integer >= 1; ``None`` keeps all.
+    max_trips : int, optional
+        Keep whole vehicles until this many trips.
+
     Returns
     -------
     DataFrame
         Trips table (``vehicle_id, vehicle_model, origin, destination, depart_s, chain_seq``)
         plus ``day, purpose, origin_zone, destination_zone``.
+
+    Raises
+    ------
+    DemandError
+        A bad argument (named with its value), e.g. ``rng`` that is not a generator or a
+        seed, ``nodes_per_zone`` below 1.
     """
+    rng = as_generator(rng, where="city_trips", error=DemandError)
+    if nodes_per_zone is not None and not (
+        isinstance(nodes_per_zone, (int, np.integer))
+        and not isinstance(nodes_per_zone, bool)
+        and nodes_per_zone >= 1
+    ):
+        raise DemandError(
+            f"city_trips: nodes_per_zone = {received(nodes_per_zone)} must be an integer >= 1 "
+            "(candidate trip-end nodes kept per zone) or None to keep every node of a zone"
+        )
     if not (0 <= poi_weight <= 1):
         raise DemandError(f"poi_weight = {poi_weight!r} must be in [0, 1]")
     if not (isinstance(days, int) and days >= 1):
@@ -126,7 +183,7 @@ def city_trips(
         raise DemandError(
             f"zone population column {population_col!r} must be >= 0 with a positive total; bad zones {bad}"
         )
-    vehicles = builtin_models() if vehicles is None else vehicles
+    vehicles = vehicle_catalogue(vehicles)
     models, model_p = _mix(vehicle_mix or default_car_mix(vehicles), "vehicle_mix")
     resolve_models(models, vehicles, what="vehicle_mix")
     chains, chain_p = _mix(chain_mix or DEFAULT_CHAIN_MIX, "chain_mix")

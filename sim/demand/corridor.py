@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from networks.road_network import RoadNetwork
+from sim._checks import RngLike, as_generator, vehicle_catalogue
 from sim._errors import DemandError
-from sim.catalogue import builtin_models, default_car_mix, default_truck_mix, resolve_models
+from sim.catalogue import default_car_mix, default_truck_mix, resolve_models
 from sim.demand.city import DAY_S, _mix
 from sim.demand.profiles import CORRIDOR_PROFILE, TRUCK_PROFILE, DepartureProfile
 
@@ -76,7 +77,7 @@ def corridor_trips(
     network: RoadNetwork,
     places: pd.DataFrame,
     *,
-    rng: np.random.Generator,
+    rng: RngLike,
     trips_per_day: float,
     gravity_exponent: float = 1.5,
     truck_share: float = 0.0,
@@ -95,11 +96,49 @@ def corridor_trips(
     """Generate ``round(trips_per_day)`` one-way intercity trips per day for ``days`` days,
     ``round(trips_per_day * truck_share)`` of them cargo trucks.
 
+    Parameters
+    ----------
+    network : RoadNetwork
+        Road network; trip ends are its node indices.
+    places : DataFrame
+        Cities/towns with a population column and a node index or ``lon``/``lat``.
+    rng : numpy Generator, SeedSequence or int
+        All draws come from it; an integer seed >= 0 or a SeedSequence is turned into a
+        generator with :func:`numpy.random.default_rng` (as ``sim.simulate``'s ``seed``).
+    trips_per_day : float
+        One-way trips per day (> 0).
+    gravity_exponent : float
+        Distance decay of the gravity model (>= 0).
+    truck_share : float
+        Share of the trips made by cargo trucks, in [0, 1].
+    days : int
+        Number of days (>= 1).
+    min_distance_km : float
+        Place pairs closer than this get no trips.
+    population_col, name_col, node_col : str
+        Columns of ``places`` with the population, the name and the node index.
+    profile, truck_profile : DepartureProfile
+        Departure times of cars and of trucks.
+    car_mix, truck_mix : mapping, optional
+        Vehicle model -> share; equal shares over the catalogue's cars / trucks by default.
+    vehicles : mapping, optional
+        Vehicle catalogue (model key -> :class:`~sim.vehicles.VehicleModel`); the built-in
+        one by default.
+    max_snap_m : float
+        Farthest a place given by coordinates may lie from its nearest node (metres).
+
     Returns
     -------
     DataFrame
         Trips table plus ``day, flow, origin_place, destination_place, direct_km``.
+
+    Raises
+    ------
+    DemandError
+        A bad argument, named with its value (e.g. an ``rng`` that is not a generator or a
+        seed).
     """
+    rng = as_generator(rng, where="corridor_trips", error=DemandError)
     if not (trips_per_day > 0):
         raise DemandError(f"trips_per_day = {trips_per_day!r} must be > 0")
     if not (0 <= truck_share <= 1):
@@ -112,7 +151,7 @@ def corridor_trips(
         raise DemandError(
             f"places have no population column {population_col!r}; columns: {list(places.columns)}"
         )
-    vehicles = builtin_models() if vehicles is None else vehicles
+    vehicles = vehicle_catalogue(vehicles)
     nodes = place_nodes(
         network, places, node_col=node_col, max_snap_m=max_snap_m, name_col=name_col
     )

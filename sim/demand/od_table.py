@@ -32,8 +32,9 @@ import numpy as np
 import pandas as pd
 
 from networks.road_network import RoadNetwork
-from sim._errors import DemandTableError, UnknownZoneError
-from sim.catalogue import builtin_models, default_car_mix, resolve_models
+from sim._checks import RngLike, as_generator, vehicle_catalogue
+from sim._errors import DemandError, DemandTableError, UnknownZoneError
+from sim.catalogue import default_car_mix, resolve_models
 from sim.demand.city import DAY_S, _mix
 from sim.demand.zones import shown_cell, zone_ids, zone_nodes
 
@@ -137,7 +138,7 @@ def read_od_table(
     path: str | Path,
     *,
     network: RoadNetwork,
-    rng: np.random.Generator,
+    rng: RngLike,
     zones: gpd.GeoDataFrame | None = None,
     zone_col: str | None = None,
     vehicles: Mapping | None = None,
@@ -149,8 +150,38 @@ def read_od_table(
 
     Zone trip ends get a random node inside the zone (drawn from ``rng``).
 
+    Parameters
+    ----------
+    path : str or Path
+        CSV or Parquet file.
+    network : RoadNetwork
+        Road network; trip ends become its node indices.
+    rng : numpy Generator, SeedSequence or int
+        Draws nodes inside zones and vehicle models; an integer seed >= 0 or a SeedSequence
+        is turned into a generator with :func:`numpy.random.default_rng`.
+    zones : GeoDataFrame, optional
+        Zone polygons; ``origin``/``destination`` then hold zone ids.
+    zone_col : str, optional
+        Column of ``zones`` with the zone ids; the index by default.
+    vehicles : mapping, optional
+        Vehicle catalogue (model key -> :class:`~sim.vehicles.VehicleModel`); the built-in
+        one by default.
+    vehicle_mix : mapping, optional
+        Vehicle model -> share for rows without a ``vehicle_model``.
+    default_model : str, optional
+        One model for rows without a ``vehicle_model`` (instead of ``vehicle_mix``).
+    max_snap_m : float
+        Farthest a trip end given by coordinates may lie from its nearest node (metres).
+
+    Returns
+    -------
+    DataFrame
+        Trips table plus ``source_row`` (and ``origin_zone``/``destination_zone`` with zones).
+
     Raises
     ------
+    DemandError
+        ``rng`` is not a generator or a seed.
     DemandTableError
         Missing file, unsupported format, missing columns, bad values.
     UnknownZoneError
@@ -158,12 +189,13 @@ def read_od_table(
     UnknownVehicleModelError
         ``vehicle_model`` values not in the catalogue.
     """
+    rng = as_generator(rng, where="read_od_table", error=DemandError)
     path = Path(path)
     where = f"OD table {path}"
     raw = _read(path)
     if raw.empty:
         raise DemandTableError(f"{where} has no rows")
-    vehicles = builtin_models() if vehicles is None else vehicles
+    vehicles = vehicle_catalogue(vehicles)
     df = raw.reset_index(drop=True)
     file_row = np.arange(len(df)) + 2  # header is line 1
     if "count" in df.columns:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim._checks import RngLike, as_generator
 from sim._errors import DemandError
 
 
@@ -36,8 +37,22 @@ class DepartureProfile:
         w = np.asarray(self.weights)
         return w / w.sum()
 
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` departure times in seconds after midnight."""
+    def sample(self, rng: RngLike, n: int) -> np.ndarray:
+        """``n`` departure times in seconds after midnight.
+
+        Parameters
+        ----------
+        rng : numpy Generator, SeedSequence or int
+            Source of the draws (a seed is turned into a generator).
+        n : int
+            Number of departures.
+
+        Returns
+        -------
+        ndarray
+            Seconds after midnight, in [0, 86400).
+        """
+        rng = as_generator(rng, where=f"DepartureProfile({self.name!r}).sample", error=DemandError)
         hours = rng.choice(24, size=n, p=self.probabilities)
         return (hours + rng.random(n)) * 3600.0
 

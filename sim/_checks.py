@@ -1,0 +1,216 @@
+"""Cheap argument checks shared by the public entry points of :mod:`sim`.
+
+Each check is an ``isinstance`` test (no deep validation: the tables themselves are checked
+by :mod:`sim.inputs`, settings by :class:`~sim.settings.SimSettings`) that turns a wrong
+*type* -- a list where a DataFrame is expected, a dict where settings are -- into one of the
+project's domain errors naming the argument, what was received and what to pass instead,
+instead of an ``AttributeError`` deep inside the simulation.
+"""
+
+from __future__ import annotations
+
+import reprlib
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from sim._errors import SimSettingsError, VehicleSpecError
+from sim.catalogue import builtin_models
+from sim.settings import SimSettings
+from sim.vehicles import VehicleModel
+
+#: What an ``rng`` argument takes: a Generator, or a seed for :func:`numpy.random.default_rng`.
+RngLike = int | np.integer | np.random.Generator | np.random.SeedSequence
+
+#: Short ``repr`` of a received value (a 10 000-row list is not printed whole).
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 40
+_SHORT.maxother = 40
+_SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = 3
+_SHORT.maxlevel = 2
+
+
+def received(value: object) -> str:
+    """``value`` as shown in an error message: a short repr and its type.
+
+    Parameters
+    ----------
+    value : object
+        The value received.
+
+    Returns
+    -------
+    str
+        E.g. ``[1, 2] (list)``; long containers and strings are cut short.
+    """
+    return f"{_SHORT.repr(value)} ({type(value).__name__})"
+
+
+def int_seed(seed: object) -> bool:
+    """Whether ``seed`` is an integer seed numpy's SeedSequence takes.
+
+    Parameters
+    ----------
+    seed : object
+        The value received.
+
+    Returns
+    -------
+    bool
+        True for a Python or numpy integer >= 0 (a bool is not a seed).
+    """
+    return isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and bool(seed >= 0)
+
+
+def as_generator(
+    rng: object, *, name: str = "rng", where: str = "", error: type[Exception] = SimSettingsError
+) -> np.random.Generator:
+    """The random generator for ``rng``: a numpy Generator as it is, an integer seed >= 0 or
+    a SeedSequence through :func:`numpy.random.default_rng` (as ``sim.simulate``'s seed).
+
+    Parameters
+    ----------
+    rng : object
+        The value received.
+    name : str
+        The argument's name, for the message.
+    where : str
+        The function it was passed to (``"city_trips"``), prefixed to the message.
+    error : type of Exception
+        The domain error to raise.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Raises
+    ------
+    error
+        ``rng`` is none of these (``None``, a bool, a float, a negative integer, ...).
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, np.random.SeedSequence):
+        return np.random.default_rng(rng)
+    if isinstance(rng, (int, np.integer)) and int_seed(rng):
+        return np.random.default_rng(int(rng))
+    prefix = f"{where}: " if where else ""
+    raise error(
+        f"{prefix}{name} = {received(rng)} must be an integer >= 0 (a seed), a numpy "
+        "Generator or a SeedSequence; pass e.g. numpy.random.default_rng(1) or 1 so the same "
+        "seed gives the same result"
+    )
+
+
+def require_frame(
+    value: object, *, name: str, columns: Iterable[str], error: type[Exception], note: str = ""
+) -> pd.DataFrame:
+    """``value`` if it is a pandas DataFrame.
+
+    Parameters
+    ----------
+    value : object
+        The value received.
+    name : str
+        The argument's name (``"stations"``), for the message.
+    columns : iterable of str
+        The table's required columns, for the message.
+    error : type of Exception
+        The domain error to raise.
+    note : str
+        Appended to the message (e.g. what ``None`` means for this argument).
+
+    Returns
+    -------
+    DataFrame
+        ``value`` itself (its contents are not checked here).
+
+    Raises
+    ------
+    error
+        ``value`` is not a DataFrame (a list of rows, a dict of columns, a path, ...); the
+        message names ``name``, the value and its type, the columns and how to build one.
+    """
+    if isinstance(value, pd.DataFrame):
+        return value
+    cols = ", ".join(columns)
+    raise error(
+        f"{name} = {received(value)} must be a pandas DataFrame with columns {cols}; "
+        f"build one with pandas.DataFrame(...) (a list of row dicts or a dict of columns "
+        f"works: pandas.DataFrame({name})){note}"
+    )
+
+
+def settings_or_default(settings: object) -> SimSettings:
+    """The settings of a run.
+
+    Parameters
+    ----------
+    settings : object
+        The value received.
+
+    Returns
+    -------
+    SimSettings
+        ``settings`` itself, or the defaults for ``None``.
+
+    Raises
+    ------
+    SimSettingsError
+        ``settings`` is anything else (a dict of options, a path, ...); an empty dict is
+        refused too rather than taken for the defaults.
+    """
+    if settings is None:
+        return SimSettings()
+    if isinstance(settings, SimSettings):
+        return settings
+    hint = (
+        "build one with SimSettings(**options)"
+        if isinstance(settings, Mapping)
+        else "build one with SimSettings(...)"
+    )
+    raise SimSettingsError(
+        f"settings = {received(settings)} must be a sim.SimSettings or None (defaults); {hint}"
+    )
+
+
+def vehicle_catalogue(vehicles: object) -> dict[str, VehicleModel]:
+    """The vehicle catalogue of a run.
+
+    Parameters
+    ----------
+    vehicles : object
+        The value received.
+
+    Returns
+    -------
+    dict
+        ``{key: VehicleModel}``, a copy of ``vehicles`` (the built-in catalogue for ``None``).
+
+    Raises
+    ------
+    VehicleSpecError
+        ``vehicles`` is not a mapping, or one of its values is not a :class:`VehicleModel`.
+    """
+    if vehicles is None:
+        return builtin_models()
+    if not isinstance(vehicles, Mapping):
+        hint = (
+            f"; for one model pass {{{vehicles.key!r}: model}}"
+            if isinstance(vehicles, VehicleModel)
+            else ""
+        )
+        raise VehicleSpecError(
+            f"vehicles = {received(vehicles)} must be a vehicle catalogue, a mapping of "
+            "model key -> sim.VehicleModel: sim.builtin_models(), or "
+            f"sim.load_vehicle_models(path) for a YAML file{hint}"
+        )
+    for key, model in vehicles.items():
+        if not isinstance(model, VehicleModel):
+            raise VehicleSpecError(
+                f"vehicles[{key!r}] = {received(model)} must be a sim.VehicleModel; build "
+                "the catalogue with sim.load_vehicle_models(path or mapping of fields) or "
+                "take models from sim.builtin_models()"
+            )
+    return dict(vehicles)
