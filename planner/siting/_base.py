@@ -1,5 +1,6 @@
 """Shared plumbing of the siting models: solve options, the result object and input
-validation (the OR-Tools calls are in :mod:`planner.siting._backends`).
+validation (defined in :mod:`planner.siting._validate`, re-exported here; the OR-Tools
+calls are in :mod:`planner.siting._backends`).
 
 Conventions used by every model
 -------------------------------
@@ -19,15 +20,56 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, overload
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
-from planner._errors import ModelInputError, NoCandidatesError
+from planner._errors import ModelInputError
+from planner.siting._validate import (
+    as_number,
+    check_budget,
+    check_cost_matrix,
+    check_count,
+    check_fixed,
+    check_free_sites,
+    check_share,
+    check_site_costs,
+    check_site_count,
+    check_threshold,
+    check_unique_labels,
+    check_weights,
+    float_array,
+    labels_array,
+)
 
 logger = logging.getLogger(__name__)
+
+# the validators live in planner.siting._validate and are re-exported here, where the
+# models import them from
+__all__ = [
+    "FEASIBLE",
+    "OPTIMAL",
+    "SOLVERS",
+    "SitingResult",
+    "SolveOptions",
+    "as_number",
+    "check_budget",
+    "check_cost_matrix",
+    "check_count",
+    "check_fixed",
+    "check_free_sites",
+    "check_share",
+    "check_site_costs",
+    "check_site_count",
+    "check_threshold",
+    "check_unique_labels",
+    "check_weights",
+    "float_array",
+    "labels_array",
+    "make_result",
+    "relative_gap",
+]
 
 SOLVERS = ("auto", "cp-sat", "scip", "highs")
 OPTIMAL, FEASIBLE = "OPTIMAL", "FEASIBLE"
@@ -231,142 +273,3 @@ def make_result(
         site_labels=labels,
         details=dict(details or {}),
     )
-
-
-# ---------------------------------------------------------------------------- validation
-def check_cost_matrix(cost, *, name: str = "cost") -> np.ndarray | sparse.csr_matrix:
-    """Validate a cost matrix; returns a float64 ndarray or a CSR matrix (explicit zeros kept)."""
-    if sparse.issparse(cost):
-        if cost.format == "csr" and cost.dtype == np.float64 and cost.has_canonical_format:
-            mat = cost  # used read-only: copying 10^8 entries took seconds
-        else:
-            mat = sparse.csr_matrix(cost, dtype=np.float64, copy=True)
-            mat.sum_duplicates()
-        data = mat.data
-    else:
-        mat = np.asarray(cost, dtype=np.float64)
-        if mat.ndim != 2:
-            raise ModelInputError(
-                f"{name} must be a 2-D matrix (demand x sites), got shape {mat.shape}"
-            )
-        data = mat
-    if mat.shape[1] == 0:
-        raise NoCandidatesError(
-            f"{name} has no columns: there are no candidate sites or existing stations to choose from; "
-            "add candidate sites (e.g. widen the candidate tag rules)"
-        )
-    if mat.shape[0] == 0:
-        raise ModelInputError(f"{name} has no rows: there are no demand points")
-    if np.isnan(data).any():
-        raise ModelInputError(
-            f"{name} contains NaN; use inf (or leave a sparse entry out) for unreachable pairs"
-        )
-    if (data < 0).any():
-        bad = (
-            np.argwhere(mat < 0)[:3].tolist() if not sparse.issparse(mat) else "some stored entries"
-        )
-        raise ModelInputError(f"{name} has negative travel costs (at {bad}); costs must be >= 0")
-    return mat
-
-
-def check_weights(weights, n: int, *, name: str = "weights") -> np.ndarray:
-    """Non-negative finite demand weights of length ``n`` (all ones when ``None``)."""
-    if weights is None:
-        return np.ones(n)
-    w = np.asarray(weights, dtype=np.float64).ravel()
-    if w.size != n:
-        raise ModelInputError(f"{name} has {w.size} values but the cost matrix has {n} demand rows")
-    if not np.isfinite(w).all() or (w < 0).any():
-        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))[:5].tolist()
-        raise ModelInputError(f"{name} must be finite and >= 0; bad demand rows {bad}")
-    return w
-
-
-def check_site_costs(costs, m: int, *, name: str = "candidate_costs") -> np.ndarray:
-    """Non-negative finite per-site costs of length ``m`` (all ones when ``None``)."""
-    if costs is None:
-        return np.ones(m)
-    c = np.asarray(costs, dtype=np.float64).ravel()
-    if c.size != m:
-        raise ModelInputError(f"{name} has {c.size} values but there are {m} sites (columns)")
-    if not np.isfinite(c).all() or (c < 0).any():
-        bad = np.flatnonzero(~np.isfinite(c) | (c < 0))[:5].tolist()
-        raise ModelInputError(f"{name} must be finite and >= 0; bad sites {bad}")
-    return c
-
-
-def check_fixed(fixed_open, m: int) -> np.ndarray:
-    """Sorted unique column indices from an index list or a boolean mask."""
-    if fixed_open is None:
-        return np.empty(0, dtype=np.int64)
-    arr = np.asarray(fixed_open)
-    if arr.dtype == bool:
-        if arr.size != m:
-            raise ModelInputError(f"fixed_open mask has {arr.size} entries but there are {m} sites")
-        return np.flatnonzero(arr).astype(np.int64)
-    arr = arr.ravel()
-    if arr.size and (arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() >= m):
-        raise ModelInputError(
-            f"fixed_open must hold site indices in 0..{m - 1}, got {arr[:5].tolist()}"
-        )
-    return np.unique(arr.astype(np.int64))
-
-
-def check_free_sites(m: int, fixed: np.ndarray) -> np.ndarray:
-    """Columns that may be opened; raises :class:`NoCandidatesError` when there are none."""
-    free = np.setdiff1d(np.arange(m), fixed)
-    if free.size == 0:
-        raise NoCandidatesError(
-            f"no candidate sites: all {m} sites are fixed open (existing stations), so there is "
-            "nothing to choose; add candidate sites"
-        )
-    return free
-
-
-@overload
-def check_count(value: Any, name: str, *, allow_none: Literal[False]) -> int: ...
-
-
-@overload
-def check_count(value: Any, name: str, *, allow_none: bool = True) -> int | None: ...
-
-
-def check_count(value: Any, name: str, *, allow_none: bool = True) -> int | None:
-    """A non-negative integer count; ``None`` passes through when ``allow_none``."""
-    if value is None:
-        if allow_none:
-            return None
-        raise ModelInputError(f"{name} is required")
-    if isinstance(value, bool) or int(value) != value or value < 0:
-        raise ModelInputError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def check_budget(budget, costs: np.ndarray, fixed: np.ndarray) -> float | None:
-    """Validate a budget against the cost of what is fixed open."""
-    from planner._errors import BudgetError
-
-    if budget is None:
-        return None
-    b = float(budget)
-    if not math.isfinite(b) or b < 0:
-        raise ModelInputError(f"budget must be a finite number >= 0, got {budget!r}")
-    fixed_cost = float(costs[fixed].sum())
-    if b + 1e-9 * max(1.0, abs(b)) < fixed_cost:
-        top = fixed[np.argsort(-costs[fixed])][:5]
-        items = ", ".join(f"site {j} costs {costs[j]:g}" for j in top)
-        raise BudgetError(
-            f"budget {b:g} is below the {fixed_cost:g} already committed to the {fixed.size} "
-            f"fixed-open sites ({items}); raise the budget to at least {fixed_cost:g} or set "
-            "the cost of existing stations to 0"
-        )
-    return b
-
-
-def labels_array(labels, m: int) -> np.ndarray | None:
-    if labels is None:
-        return None
-    arr = np.asarray(list(labels), dtype=object)
-    if arr.size != m:
-        raise ModelInputError(f"site_labels has {arr.size} entries but there are {m} sites")
-    return arr

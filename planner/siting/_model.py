@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
 
 from planner._errors import ModelInputError, NoCandidatesError
-from planner.siting._base import SitingResult, SolveOptions
+from planner.siting._base import SitingResult, SolveOptions, check_unique_labels, float_array
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,11 @@ def snap_frame(
                 f"{what}: column {node_col!r} must hold node indices 0..{network.n_nodes - 1}"
             )
         return nodes.astype(np.int64), labels
+    if not (hasattr(gdf, "geometry") and hasattr(gdf, "crs")):
+        raise ModelInputError(
+            f"{what}s: the table has no geometry to snap; pass a geopandas.GeoDataFrame (or a "
+            "node column of network node indices)"
+        )
     lon, lat = _lonlat(gdf, what)
     nodes = network.snap_strict(
         lon, lat, max_distance_m=max_snap_m, labels=[f"{what} {lab}" for lab in labels]
@@ -203,6 +209,19 @@ def geo_inputs(
     cutoff : float or None
         Travel-time cutoff in seconds; pairs beyond it are ``inf``.
     """
+    for frame, arg in ((demand_gdf, "demand_gdf"), (candidates_gdf, "candidates_gdf")):
+        if frame is not None and not isinstance(frame, pd.DataFrame):
+            raise ModelInputError(
+                f"{arg} must be a geopandas.GeoDataFrame, got {type(frame).__name__}; build one "
+                "with geopandas.GeoDataFrame(data, geometry=geopandas.points_from_xy(lon, lat), "
+                'crs="EPSG:4326")'
+            )
+    for attr in ("snap_strict", "travel_time_matrix", "n_nodes"):
+        if not hasattr(network, attr):
+            raise ModelInputError(
+                f"network must be a networks.RoadNetwork, got {type(network).__name__} (it has "
+                f"no {attr!r}); load one with networks.load_network(...).network"
+            )
     if candidates_gdf is None or len(candidates_gdf) == 0:
         raise NoCandidatesError("no candidate sites were given (the candidates table is empty)")
     if demand_gdf is None or len(demand_gdf) == 0:
@@ -227,10 +246,16 @@ def geo_inputs(
         label_col=label_col,
         node_col=node_col,
     )
+    if label_col is not None and label_col in candidates_gdf.columns:
+        check_unique_labels(labels, f"candidates_gdf column {label_col!r} (the site labels)")
+    else:
+        check_unique_labels(labels, "the candidates_gdf index (the site labels)")
     w = (
         np.ones(len(demand_gdf))
         if weight_col is None
-        else demand_gdf[weight_col].to_numpy(dtype=float)
+        else float_array(
+            demand_gdf[weight_col], f"demand_gdf column {weight_col!r}", expected="demand weights"
+        )
     )
     uniq, row_of_point = np.unique(d_nodes, return_inverse=True)
     weights = np.bincount(row_of_point, weights=w, minlength=uniq.size)
@@ -265,6 +290,7 @@ def adapter_inputs(
 ) -> GeoInputs:
     """:func:`geo_inputs` for the models' ``from_geodataframe``: a ``fixed_col`` absent from
     the candidates frame means there are no existing stations (not an error)."""
-    if fixed_col is not None and fixed_col not in candidates_gdf.columns:
+    frame = isinstance(candidates_gdf, pd.DataFrame)  # geo_inputs refuses anything else
+    if fixed_col is not None and frame and fixed_col not in candidates_gdf.columns:
         fixed_col = None
     return geo_inputs(demand_gdf, candidates_gdf, network, fixed_col=fixed_col, **kwargs)

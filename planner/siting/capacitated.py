@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -21,12 +22,15 @@ from planner.siting._base import (
     check_cost_matrix,
     check_fixed,
     check_free_sites,
+    check_share,
     check_site_costs,
+    check_threshold,
     check_weights,
     labels_array,
     make_result,
 )
 from planner.siting._model import SitingModel
+from planner.siting._validate import SHOWN, shown
 
 logger = logging.getLogger(__name__)
 
@@ -123,59 +127,78 @@ class Capacitated(SitingModel):
             if plug_costs is not None
             else np.ones(m)
         )
-        kw = np.broadcast_to(np.asarray(plug_kw, dtype=float), (m,)).copy()
-        if not np.isfinite(kw).all() or (kw <= 0).any():
+        kw = _per_site(plug_kw, m, "plug_kw").astype(float)
+        _refuse(
+            ~np.isfinite(kw) | (kw <= 0),
+            kw,
+            "plug_kw must be a finite number > 0 (kW per plug) at every site",
+            "give each site's charger power, e.g. plug_kw=50",
+        )
+        mp = _per_site(max_plugs, m, "max_plugs")
+        if mp.dtype.kind not in "iu":
             raise ModelInputError(
-                f"plug_kw must be > 0 for every site, got {kw[(kw <= 0) | ~np.isfinite(kw)][:3]}"
+                f"max_plugs must be integers (plugs per site), got dtype {mp.dtype} (values "
+                f"{mp[:SHOWN].tolist()}); pass whole numbers, e.g. max_plugs=8 or "
+                "np.asarray(max_plugs, dtype=int)"
             )
-        mp = np.broadcast_to(np.asarray(max_plugs), (m,)).copy()
-        if mp.dtype.kind not in "iu" or (mp < 0).any():
-            raise ModelInputError(f"max_plugs must be non-negative integers, got {mp[:5].tolist()}")
+        _refuse(mp < 0, mp, "max_plugs must be >= 0 at every site", "use 0 to forbid a site")
         cap = mp.astype(np.int64)
         fixed = check_fixed(fixed_open, m)
         e = (
-            np.zeros(m, dtype=np.int64)
+            np.zeros(m)
             if existing_plugs is None
-            else np.asarray(existing_plugs, dtype=np.int64)
+            else _per_site(existing_plugs, m, "existing_plugs")
         )
-        if e.shape != (m,) or (e < 0).any():
-            raise ModelInputError(f"existing_plugs must hold {m} non-negative integers")
+        _refuse(
+            (e < 0) | (e != np.round(e)),
+            e,
+            "existing_plugs must be whole numbers >= 0 (plugs installed per site)",
+            "give the installed plugs per site, 0 where there are none",
+        )
+        e = e.astype(np.int64)
         gk = np.full(m, np.inf)
         if grid_kw is not None:
-            gk = np.broadcast_to(np.asarray(grid_kw, dtype=float), (m,)).copy()
-            if (gk < 0).any() or np.isnan(gk).any():
-                raise ModelInputError("grid_kw must be >= 0 (inf for no limit)")
+            gk = _per_site(grid_kw, m, "grid_kw").astype(float)
+            _refuse(
+                (gk < 0) | np.isnan(gk),
+                gk,
+                "grid_kw must be >= 0 (kW of grid connection per site)",
+                "use inf (or grid_kw=None) where there is no limit",
+            )
         gk = np.maximum(gk, e * kw)  # existing plugs are connected already
         uc = np.full(m, np.nan)
         if upgrade_cost_per_kw is not None:
-            uc = np.broadcast_to(np.asarray(upgrade_cost_per_kw, dtype=float), (m,)).copy()
-            if (uc < 0).any() or np.isinf(uc).any():
-                raise ModelInputError(
-                    "upgrade_cost_per_kw must be >= 0 and finite (nan where no upgrade is possible)"
-                )
+            uc = _per_site(upgrade_cost_per_kw, m, "upgrade_cost_per_kw").astype(float)
+            _refuse(
+                (uc < 0) | np.isinf(uc),
+                uc,
+                "upgrade_cost_per_kw must be finite and >= 0 (price per kW above grid_kw)",
+                "use nan where no upgrade is possible",
+            )
         limited = np.isfinite(gk) & np.isnan(uc)
         cap = np.where(
             limited,
             np.minimum(cap, np.floor(np.where(limited, gk / kw, 0.0) + 1e-9).astype(np.int64)),
             cap,
         )
-        if (e[np.setdiff1d(np.arange(m), fixed)] > 0).any():
-            raise ModelInputError("existing_plugs are only allowed at fixed-open sites")
+        not_fixed = np.ones(m, dtype=bool)
+        not_fixed[fixed] = False
+        _refuse(
+            not_fixed & (e > 0),
+            e,
+            "existing_plugs are only allowed at fixed-open sites (existing stations)",
+            "add those sites to fixed_open or set their existing_plugs to 0",
+        )
         cap = np.maximum(cap, e)
-        if not (isinstance(utilisation, int | float) and 0 < utilisation <= 1):
-            raise ModelInputError(f"utilisation must be in (0, 1], got {utilisation!r}")
-        if not (isinstance(coverage, int | float) and 0 < coverage <= 1):
-            raise ModelInputError(f"coverage must be in (0, 1], got {coverage!r}")
-        if threshold is None or not math.isfinite(float(threshold)) or float(threshold) < 0:
-            raise ModelInputError(
-                f"threshold must be a finite number >= 0 (seconds), got {threshold!r}"
-            )
+        utilisation = check_share(utilisation, "utilisation", example="0.6")
+        coverage = check_share(coverage, "coverage", example="0.9")
+        threshold = check_threshold(threshold)
         budget = check_budget(budget, np.zeros(m), fixed) if budget is not None else None
         check_free_sites(m, fixed)
         raw = dict(
             cost=cost,
             demand=h,
-            threshold=float(threshold),
+            threshold=threshold,
             cap=cap,
             site_costs=f,
             plug_costs=g,
@@ -184,8 +207,8 @@ class Capacitated(SitingModel):
             upgrade_cost_per_kw=uc,
             existing_plugs=e,
             fixed_open=fixed,
-            utilisation=float(utilisation),
-            coverage=float(coverage),
+            utilisation=utilisation,
+            coverage=coverage,
             budget=budget,
         )
         return cls(raw, site_labels=labels_array(site_labels, m))
@@ -201,8 +224,9 @@ class Capacitated(SitingModel):
         unreach_w = float(h[(np.diff(A.indptr) == 0) & (h > 0)].sum())
         if total > 0 and unreach_w >= total:
             raise UnreachableDemandError(
-                f"capacitated: no demand row lies within {r['threshold']:g} s of any site; raise the threshold "
-                "or add candidates near the demand"
+                f"capacitated: no demand row lies within threshold={r['threshold']:g} s of any site "
+                f"({int((h > 0).sum())} demand rows with {total:.6g} charging hours/h, {m} sites); "
+                "raise the threshold (it is in seconds) or add candidates near the demand"
             )
         rows = np.flatnonzero(reach)
         rep, inverse = (
@@ -219,7 +243,7 @@ class Capacitated(SitingModel):
             )
             if can < need * (1 - 1e-9):
                 raise InfeasibleModelError(
-                    f"capacitated: infeasible because of the coverage constraint: {r['coverage']:.0%} of "
+                    f"capacitated: infeasible because of the coverage constraint: coverage={r['coverage']:g} means {r['coverage']:.0%} of "
                     f"{total:.6g} charging hours/h must be served, but at most {can:.6g} can be (demand beyond "
                     f"{r['threshold']:g} s of every site: {unreach_w:.6g}; plug limits x utilisation "
                     f"{rho:g} cap the rest); raise max_plugs or grid_kw, lower the coverage or add candidates"
@@ -306,12 +330,15 @@ class Capacitated(SitingModel):
         )
         if out.status == "INFEASIBLE":
             raise InfeasibleModelError(
-                "capacitated: infeasible because of the coverage and plug-capacity constraints together; "
-                "raise max_plugs or grid_kw, or lower the coverage target"
+                f"capacitated: infeasible because of the coverage and plug-capacity constraints together: "
+                f"coverage={r['coverage']:g} asks for {need:.6g} of {total:.6g} charging hours/h within "
+                f"threshold={r['threshold']:g} s, and each site takes at most max_plugs x "
+                f"utilisation={rho:g} of it; raise max_plugs or grid_kw, or lower the coverage target"
             )
         if out.status not in (OPTIMAL, FEASIBLE):
             raise InfeasibleModelError(
-                f"capacitated: no solution found within {options.time_limit_s:g} s; raise the time limit"
+                f"capacitated: no solution found within time_limit_s={options.time_limit_s:g} s "
+                f"({kind}: {out.status}); raise time_limit_s"
             )
         yv = out.values["y"] > 0.5
         nv = np.round(out.values["n"]).astype(np.int64)
@@ -403,3 +430,33 @@ class Capacitated(SitingModel):
             n[j] = min(cap[j] - e[j], max(0, math.ceil(take / rho - 1e-9) - e[j]))
             got += take
         return y, n
+
+
+def _per_site(value: Any, m: int, name: str) -> np.ndarray:
+    """``value`` as one number per site: a scalar is repeated, an array must have ``m``
+    entries; anything else is refused naming ``name``."""
+    fix = f"pass one number for every site or a list of {m} numbers (one per site column)"
+    try:
+        arr = np.asarray(value)
+    except ValueError as exc:  # ragged nesting
+        raise ModelInputError(f"{name} is not a flat list of numbers ({exc}); {fix}") from None
+    if arr.dtype.kind not in "biuf":
+        raise ModelInputError(
+            f"{name} must be numbers, got {type(value).__name__} {shown(value)} (dtype "
+            f"{arr.dtype}); {fix}"
+        )
+    if arr.shape not in ((), (1,), (m,)):
+        raise ModelInputError(f"{name} has shape {arr.shape} but there are {m} sites; {fix}")
+    return np.broadcast_to(arr, (m,)).copy()
+
+
+def _refuse(bad: np.ndarray, values: np.ndarray, rule: str, fix: str) -> None:
+    """Raise :class:`ModelInputError` naming the sites where ``bad`` holds and their values."""
+    sites = np.flatnonzero(bad)
+    if sites.size:
+        shown_sites = sites[:SHOWN]
+        more = f" and {sites.size - SHOWN} more" if sites.size > SHOWN else ""
+        raise ModelInputError(
+            f"{rule}; bad sites {shown_sites.tolist()}{more} (values "
+            f"{values[shown_sites].tolist()}); {fix}"
+        )

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from planner._errors import InfeasibleModelError, ModelInputError, UnreachableDemandError
+from planner._errors import InfeasibleModelError, UnreachableDemandError
 from planner.siting._backends import integer_scale, new_mip, run_cpsat, run_mip
 from planner.siting._base import (
     FEASIBLE,
@@ -18,7 +18,9 @@ from planner.siting._base import (
     check_cost_matrix,
     check_fixed,
     check_free_sites,
+    check_share,
     check_site_costs,
+    check_threshold,
     check_weights,
     labels_array,
     make_result,
@@ -70,24 +72,28 @@ class SetCover(SitingModel):
         ----------
         coverage : float
             Required share of the total demand weight within ``threshold`` (0 < coverage <= 1).
+
+        Raises
+        ------
+        ModelInputError
+            Malformed inputs (the message names the argument, the value and the fix) or
+            repeated ``site_labels``.
+        NoCandidatesError
+            When every site is fixed open (or there is none).
         """
         cost = check_cost_matrix(cost)
         n, m = cost.shape
         w = check_weights(weights, n)
         c = check_site_costs(candidate_costs, m)
         fixed = check_fixed(fixed_open, m)
-        if threshold is None or not math.isfinite(float(threshold)) or float(threshold) < 0:
-            raise ModelInputError(
-                f"threshold must be a finite number >= 0 (seconds), got {threshold!r}"
-            )
-        if not (isinstance(coverage, int | float) and 0 < float(coverage) <= 1):
-            raise ModelInputError(f"coverage must be a share in (0, 1], got {coverage!r}")
+        threshold = check_threshold(threshold)
+        coverage = check_share(coverage, "coverage", example="0.9")
         check_free_sites(m, fixed)
         raw = dict(
             cost=cost,
             weights=w,
-            threshold=float(threshold),
-            coverage=float(coverage),
+            threshold=threshold,
+            coverage=coverage,
             candidate_costs=c,
             fixed_open=fixed,
         )
@@ -109,6 +115,7 @@ class SetCover(SitingModel):
         max_snap_m: float = 500.0,
     ) -> SetCover:
         """Build from demand points and sites snapped to a road network (cutoff at ``threshold``)."""
+        threshold = check_threshold(threshold)  # before any travel time is computed
         gi = adapter_inputs(
             demand_gdf,
             candidates_gdf,

@@ -162,8 +162,38 @@ class StudyOptimizer(ABC):
     ) -> pd.DataFrame:
         if unserved.empty:
             return self.empty()
+        n_sites = self.site_count(n_sites)
         chosen, plugs = self.solve_sites(unserved, fixed, n_sites, budget_left)
         return self.stations_frame(chosen, plugs)
+
+    def site_count(self, n_sites: int | None) -> int | None:
+        """``n_sites`` capped at the number of candidate sites, with a log line and a note.
+
+        The siting models refuse ``p`` above the candidates they can open; a rollout
+        stage's ``new_sites`` is not checked against the candidates found, so asking for
+        more means opening every candidate, as the models did silently before.
+
+        Parameters
+        ----------
+        n_sites : int or None
+            New sites asked for (``None``: the model decides).
+
+        Returns
+        -------
+        int or None
+            ``min(n_sites, len(self.candidates))``, or ``None``.
+        """
+        top = len(self.candidates)
+        if n_sites is None or n_sites <= top:
+            return n_sites
+        text = (
+            f"{n_sites} new sites were asked for but the study has only {top} candidate "
+            f"sites: siting opened at most {top}"
+        )
+        logger.warning("siting: %s", text)
+        if text not in self.notes:
+            self.notes.append(text)
+        return top
 
     def for_trips(self, cfg: StudyConfig, trips: pd.DataFrame) -> StudyOptimizer:
         """The same strategy on the same network and candidates for other trips (a stage)."""

@@ -90,9 +90,15 @@ class CityOptimizer(StudyOptimizer):
         cutoff = self.threshold_s if kind in ("mclp", "cover", "capacitated") else None
         cost = self.net.travel_time_matrix(dem_nodes, cols, cutoff=cutoff)
         site_cost = np.r_[np.zeros(n_fixed), (cand["site_cost"] + cand["plug_cost"]).to_numpy()]
-        labels = np.r_[
-            fixed["station_id"].astype(str).to_numpy(), cand["site_id"].astype(str).to_numpy()
-        ]
+        fixed_ids = fixed["station_id"].astype(str).tolist()
+        # a candidate opened in an earlier round is also a fixed station under the same id:
+        # the models refuse repeated labels, so its candidate column is labelled apart
+        taken = set(fixed_ids)
+        labels = np.array(
+            fixed_ids
+            + [f"{s} (already open)" if s in taken else s for s in cand["site_id"].astype(str)],
+            dtype=object,
+        )
         common = dict(fixed_open=np.arange(n_fixed), site_labels=labels)
         model: SitingModel
         if kind == "mclp":

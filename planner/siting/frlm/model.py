@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -13,12 +14,16 @@ from planner.siting._base import (
     OPTIMAL,
     SitingResult,
     SolveOptions,
+    as_number,
     check_count,
     check_fixed,
+    check_site_count,
+    float_array,
     labels_array,
     make_result,
 )
 from planner.siting._model import SitingModel
+from planner.siting._validate import shown
 from planner.siting.frlm.conventions import ORIGIN_CHARGE, SHORT_TRIPS
 
 logger = logging.getLogger(__name__)
@@ -96,19 +101,32 @@ class FRLM(SitingModel):
         range_km : float
             Driving range R.
         p : int or None
-            New sites to open; ``None`` = fewest sites refuelling all refuellable flow.
+            New sites to open, at most the number of sites not fixed open; ``None`` =
+            fewest sites refuelling all refuellable flow.
         fixed_open : array-like of int or bool mask, optional
             Sites open whatever happens (existing stations).
         site_labels : sequence, optional
-            Labels for reporting.
+            Labels for reporting, one per site and all distinct.
         short_trips : {"free", "cycle"}
             Whether a round trip with ``2L <= R`` needs no station (``"free"``, default)
             or follows the round-trip rule like every other trip (``"cycle"``).
         origin_charge : {"half", "full"}
             No free charge at the origin, the round trip a cycle (``"half"``, default), or
             a full charge at the origin and an empty arrival allowed (``"full"``).
+
+        Raises
+        ------
+        ModelInputError
+            Malformed inputs (the message names the argument, the value and the fix),
+            repeated ``site_labels`` or ``p`` above the number of candidate sites.
         """
-        flows = np.asarray(flows, dtype=float)
+        for arg, value in (("route_km", route_km), ("site_km", site_km), ("site_idx", site_idx)):
+            if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+                raise ModelInputError(
+                    f"FRLM: {arg} must be a list with one array per OD route, got "
+                    f"{type(value).__name__} {shown(value)}; pass e.g. [np.array([0.0, 12.5])]"
+                )
+        flows = float_array(flows, "flows", expected="one flow (trips) per OD route").ravel()
         if short_trips not in SHORT_TRIPS:
             raise ModelInputError(
                 f"FRLM: short_trips must be one of {SHORT_TRIPS}, got {short_trips!r}"
@@ -119,19 +137,33 @@ class FRLM(SitingModel):
             )
         if len(route_km) != flows.size or len(site_km) != flows.size or len(site_idx) != flows.size:
             raise ModelInputError(
-                f"FRLM: {flows.size} flows but {len(route_km)} routes / {len(site_km)} site lists"
+                f"FRLM: {flows.size} flows but {len(route_km)} routes / {len(site_km)} site km "
+                f"lists / {len(site_idx)} site index lists; give one of each per OD pair"
             )
         if not np.isfinite(flows).all() or (flows < 0).any():
-            raise ModelInputError("FRLM: flows must be finite and >= 0")
-        if not (isinstance(range_km, int | float) and math.isfinite(range_km) and range_km > 0):
-            raise ModelInputError(f"FRLM: range_km must be a positive number, got {range_km!r}")
+            bad = np.flatnonzero(~np.isfinite(flows) | (flows < 0))[:5]
+            raise ModelInputError(
+                f"FRLM: flows must be finite and >= 0; bad OD pairs {bad.tolist()} (values "
+                f"{flows[bad].tolist()}); use 0 for pairs without flow"
+            )
+        fix = "give the driving range in km, e.g. range_km=250"
+        range_km = as_number(range_km, "FRLM: range_km", fix=fix)
+        if not (math.isfinite(range_km) and range_km > 0):
+            raise ModelInputError(
+                f"FRLM: range_km must be a positive number, got {range_km!r}; {fix}"
+            )
+        n_sites = check_count(n_sites, "n_sites", allow_none=False)
         p = check_count(p, "p")
         fixed = check_fixed(fixed_open, n_sites)
+        if p is not None:
+            check_site_count(p, n_sites - fixed.size, model="FRLM", n_fixed=fixed.size)
         for q, idx in enumerate(site_idx):
             idx = np.asarray(idx)
             if idx.size and (idx.min() < 0 or idx.max() >= n_sites):
                 raise ModelInputError(
-                    f"FRLM: route {q} names site indices outside 0..{n_sites - 1}"
+                    f"FRLM: route {q} names site indices outside 0..{n_sites - 1} "
+                    f"({idx[(idx < 0) | (idx >= n_sites)][:5].tolist()}); use site columns "
+                    "0..n_sites - 1"
                 )
         raw = dict(
             route_km=[np.asarray(r, float) for r in route_km],
@@ -179,14 +211,18 @@ class FRLM(SitingModel):
         range_km, p, fixed_open, site_labels, short_trips, origin_charge
             As in :meth:`from_paths`.
         """
-        paths = network.route_paths(np.asarray(origins), np.asarray(destinations))
-        site_nodes = np.asarray(site_nodes, dtype=np.int64)
-        off = site_nodes[(site_nodes < 0) | (site_nodes >= network.n_nodes)]
+        nodes_f = float_array(site_nodes, "site_nodes", expected="the network node of every site")
+        nodes_f = nodes_f.ravel()
+        off = nodes_f[(nodes_f < 0) | (nodes_f >= network.n_nodes) | (nodes_f != np.round(nodes_f))]
         if off.size:
             raise ModelInputError(
-                f"site_nodes {off[:5].tolist()} are not node indices of the network "
+                f"site_nodes {[int(v) if v.is_integer() else v for v in off[:5].tolist()]} are "
+                f"not node indices of the network "
                 f"(0..{network.n_nodes - 1}); snap the candidate sites to the network first"
             )
+        site_nodes = nodes_f.astype(np.int64)
+        check_count(p, "p")  # the scalars before the routes are computed
+        paths = network.route_paths(np.asarray(origins), np.asarray(destinations))
         route_km, site_km, site_idx = [], [], []
         for nodes, km in paths:
             route_km.append(km)

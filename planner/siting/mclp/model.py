@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any
 
@@ -21,6 +20,8 @@ from planner.siting._base import (
     check_fixed,
     check_free_sites,
     check_site_costs,
+    check_site_count,
+    check_threshold,
     check_weights,
     labels_array,
     make_result,
@@ -136,7 +137,8 @@ class MCLP(SitingModel):
         threshold : float
             A row is covered by a site with ``cost <= threshold``.
         p : int, optional
-            At most ``p`` new sites.
+            At most ``p`` new sites; no more than there are candidate (not fixed-open)
+            sites.
         budget : float, optional
             Total budget, including the cost of fixed-open sites.
         candidate_costs : array-like, optional
@@ -144,7 +146,18 @@ class MCLP(SitingModel):
         fixed_open : array-like of int or bool mask, optional
             Sites open whatever happens (existing stations).
         site_labels : sequence, optional
-            Labels for reporting.
+            Labels for reporting, one per site and all distinct.
+
+        Raises
+        ------
+        ModelInputError
+            Malformed inputs (the message names the argument, the value and the fix),
+            repeated ``site_labels``, neither ``p`` nor ``budget``, or ``p`` above the
+            number of candidate sites.
+        BudgetError
+            When ``budget`` is below the cost of the fixed-open sites.
+        NoCandidatesError
+            When every site is fixed open (or there is none).
         """
         cost = check_cost_matrix(cost)
         n, m = cost.shape
@@ -152,19 +165,20 @@ class MCLP(SitingModel):
         c = check_site_costs(candidate_costs, m)
         fixed = check_fixed(fixed_open, m)
         p = check_count(p, "p")
-        if threshold is None or not math.isfinite(float(threshold)) or float(threshold) < 0:
-            raise ModelInputError(
-                f"threshold must be a finite number >= 0 (seconds), got {threshold!r}"
-            )
+        threshold = check_threshold(threshold)
         if p is None and budget is None:
-            raise ModelInputError("MCLP needs p (number of new sites) or a budget")
+            raise ModelInputError(
+                "MCLP needs p (number of new sites) or a budget; pass e.g. p=5 or budget=1e6"
+            )
         budget = check_budget(budget, c, fixed)
         labels = labels_array(site_labels, m)
-        check_free_sites(m, fixed)
+        free = check_free_sites(m, fixed)
+        if p is not None:
+            check_site_count(p, free.size, model="MCLP", n_fixed=fixed.size)
         raw = dict(
             cost=cost,
             weights=w,
-            threshold=float(threshold),
+            threshold=threshold,
             p=p,
             budget=budget,
             candidate_costs=c,
@@ -192,8 +206,11 @@ class MCLP(SitingModel):
 
         Travel times (s) run from each demand node to each site with a cutoff at
         ``threshold``; demand points on the same node are merged. ``fixed_col`` marks
-        existing stations (ignored when absent from the frame).
+        existing stations (ignored when absent from the frame). The scalar arguments are
+        checked before any travel time is computed.
         """
+        threshold = check_threshold(threshold)
+        check_count(p, "p")
         gi = adapter_inputs(
             demand_gdf,
             candidates_gdf,

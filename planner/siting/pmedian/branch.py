@@ -254,7 +254,9 @@ def lagrangian_branch_and_bound(
         children: tuple[_Node, _Node] | None = None
         iters = max_iter
         while True:  # solve the node, fixing columns, until it is pruned or branched
-            if pl > und.size:  # the fixings left too few columns: nothing better below
+            # the fixings left too few columns, or strong branching found more columns that
+            # every better solution opens than it may open: nothing better below
+            if pl < 0 or pl > und.size:
                 break
             if pl == 0 or pl == und.size:  # a leaf: the completion is unique
                 consider(np.concatenate([fo, und if pl else und[:0]]))

@@ -22,7 +22,7 @@ from planner.siting._base import (
     check_cost_matrix,
     check_count,
     check_fixed,
-    check_free_sites,
+    check_site_count,
     check_weights,
     labels_array,
     make_result,
@@ -156,24 +156,23 @@ class PMedian(SitingModel):
         fixed_open : array-like of int or bool mask, optional
             Sites open whatever happens (existing stations).
         site_labels : sequence, optional
-            Labels for reporting.
+            Labels for reporting, one per site and all distinct.
+
+        Raises
+        ------
+        ModelInputError
+            Malformed inputs, repeated ``site_labels``, ``p`` above the candidate sites.
         """
         cost = check_cost_matrix(cost)
         n, m = cost.shape
         w = check_weights(weights, n)
         fixed = check_fixed(fixed_open, m)
         p = check_count(p, "p", allow_none=False)
-        free = np.setdiff1d(np.arange(m), fixed)
-        if p > free.size:
-            raise ModelInputError(
-                f"p = {p} exceeds the {free.size} candidate sites that can be opened"
-            )
+        check_site_count(p, m - fixed.size, model="PMedian", n_fixed=fixed.size)
         if p == 0 and fixed.size == 0:
             raise ModelInputError(
                 "p = 0 with no fixed-open site leaves no site to serve the demand; set p >= 1"
             )
-        if p > 0:
-            check_free_sites(m, fixed)
         labels = labels_array(site_labels, m)
         raw = dict(cost=cost, weights=w, p=p, fixed_open=fixed)
         return cls(raw, site_labels=labels)
@@ -192,6 +191,7 @@ class PMedian(SitingModel):
         max_snap_m: float = 500.0,
     ) -> PMedian:
         """Build from demand points and sites snapped to a road network (travel times in s)."""
+        check_count(p, "p", allow_none=False)  # before any travel time is computed
         gi = adapter_inputs(
             demand_gdf,
             candidates_gdf,

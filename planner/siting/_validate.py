@@ -1,0 +1,352 @@
+"""Input validation shared by the siting models' public constructors.
+
+Every check raises a :mod:`planner._errors` domain error (``ModelInputError`` and friends,
+all ``ValueError`` subclasses) whose message names the argument, the offending value and
+what would fix it, instead of letting a wrong type surface as a numpy or attribute error
+deep inside a solve. The functions are re-exported by :mod:`planner.siting._base`, where
+they used to live.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+from typing import Any, Literal, overload
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from planner._errors import BudgetError, ModelInputError, NoCandidatesError
+
+#: Repeated labels (or bad entries) quoted in one message at most.
+SHOWN = 5
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def as_number(value: Any, name: str, *, fix: str) -> float:
+    """``value`` as a float; a string, bool, ``None``, sequence or array is refused.
+
+    Parameters
+    ----------
+    value : Any
+        What the caller passed.
+    name : str
+        Argument name, for the message.
+    fix : str
+        What to pass instead (the end of the message).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ModelInputError
+        When ``value`` is not a real number.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ModelInputError(
+            f"{name} must be a number, got {type(value).__name__} {shown(value)}; {fix}"
+        )
+    return float(value)
+
+
+def float_array(values: Any, name: str, *, expected: str) -> np.ndarray:
+    """``values`` as a float64 array; what numpy cannot read as real numbers is refused.
+
+    Parameters
+    ----------
+    values : array-like
+        What the caller passed (list, array, Series, DataFrame ...).
+    name : str
+        Argument name, for the message.
+    expected : str
+        What the argument should be (e.g. ``"one number per demand row"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64``; no copy when ``values`` already is one.
+
+    Raises
+    ------
+    ModelInputError
+        On strings, mappings, sets, ragged nesting, non-numeric or complex entries.
+    """
+    fix = f"pass {expected} as a list or numpy array of numbers"
+    if isinstance(values, str | bytes | dict | set | frozenset):
+        raise ModelInputError(
+            f"{name} must be {expected}, got {type(values).__name__} {shown(values)}; {fix}"
+        )
+    try:
+        arr = np.asarray(values)
+        if arr.dtype.kind not in "biufO":
+            raise TypeError(f"dtype {arr.dtype}")
+        return arr.astype(np.float64, copy=False)
+    except (TypeError, ValueError) as exc:
+        raise ModelInputError(
+            f"{name} must be {expected}, got {type(values).__name__} {shown(values)} that is "
+            f"not readable as real numbers ({exc}); {fix}"
+        ) from None
+
+
+def check_threshold(threshold: Any) -> float:
+    """The coverage radius: a finite number of seconds ``>= 0``."""
+    fix = "give the coverage radius as a travel time in seconds, e.g. threshold=600 (10 min)"
+    t = as_number(threshold, "threshold", fix=fix)
+    if not math.isfinite(t) or t < 0:
+        raise ModelInputError(
+            f"threshold must be a finite number >= 0 (seconds), got {threshold!r}; {fix}"
+        )
+    return t
+
+
+def check_share(value: Any, name: str, *, example: str) -> float:
+    """A share in ``(0, 1]`` (a coverage target, a utilisation), e.g. ``0.9``."""
+    fix = f"pass a fraction in (0, 1], e.g. {name}={example}"
+    v = as_number(value, name, fix=fix)
+    if not 0 < v <= 1:
+        raise ModelInputError(f"{name} must be a share in (0, 1], got {value!r}; {fix}")
+    return v
+
+
+def check_cost_matrix(cost, *, name: str = "cost") -> np.ndarray | sparse.csr_matrix:
+    """Validate a cost matrix; returns a float64 ndarray or a CSR matrix (explicit zeros kept)."""
+    expected = "a 2-D demand x site matrix of travel costs in seconds"
+    if sparse.issparse(cost):
+        if cost.format == "csr" and cost.dtype == np.float64 and cost.has_canonical_format:
+            mat = cost  # used read-only: copying 10^8 entries took seconds
+        else:
+            if cost.dtype.kind not in "biuf":
+                raise ModelInputError(
+                    f"{name} must be {expected}, got a sparse matrix of dtype {cost.dtype}; "
+                    "convert it with .astype(float)"
+                )
+            mat = sparse.csr_matrix(cost, dtype=np.float64, copy=True)
+            mat.sum_duplicates()
+        data = mat.data
+    else:
+        mat = float_array(cost, name, expected=expected)
+        if mat.ndim != 2:
+            raise ModelInputError(
+                f"{name} must be a 2-D matrix (demand x sites), got shape {mat.shape}; pass "
+                "one row per demand point and one column per site (e.g. cost.reshape(1, -1) "
+                "for a single demand point)"
+            )
+        data = mat
+    if mat.shape[1] == 0:
+        raise NoCandidatesError(
+            f"{name} has no columns: there are no candidate sites or existing stations to choose from; "
+            "add candidate sites (e.g. widen the candidate tag rules)"
+        )
+    if mat.shape[0] == 0:
+        raise ModelInputError(f"{name} has no rows: there are no demand points; add demand")
+    if np.isnan(data).any():
+        raise ModelInputError(
+            f"{name} contains NaN; use inf (or leave a sparse entry out) for unreachable pairs"
+        )
+    if (data < 0).any():
+        bad = (
+            np.argwhere(mat < 0)[:3].tolist() if not sparse.issparse(mat) else "some stored entries"
+        )
+        raise ModelInputError(f"{name} has negative travel costs (at {bad}); costs must be >= 0")
+    return mat
+
+
+def check_weights(weights, n: int, *, name: str = "weights") -> np.ndarray:
+    """Non-negative finite demand weights of length ``n`` (all ones when ``None``)."""
+    if weights is None:
+        return np.ones(n)
+    w = float_array(weights, name, expected=f"one number per demand row ({n})").ravel()
+    if w.size != n:
+        raise ModelInputError(
+            f"{name} has {w.size} values but the cost matrix has {n} demand rows; give one "
+            "weight per row of the cost matrix"
+        )
+    if not np.isfinite(w).all() or (w < 0).any():
+        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))[:SHOWN]
+        raise ModelInputError(
+            f"{name} must be finite and >= 0; bad demand rows {bad.tolist()} (values "
+            f"{w[bad].tolist()}); use 0 for rows without demand"
+        )
+    return w
+
+
+def check_site_costs(costs, m: int, *, name: str = "candidate_costs") -> np.ndarray:
+    """Non-negative finite per-site costs of length ``m`` (all ones when ``None``)."""
+    if costs is None:
+        return np.ones(m)
+    c = float_array(costs, name, expected=f"one number per site column ({m})").ravel()
+    if c.size != m:
+        raise ModelInputError(
+            f"{name} has {c.size} values but there are {m} sites (columns); give one cost per "
+            "column of the cost matrix"
+        )
+    if not np.isfinite(c).all() or (c < 0).any():
+        bad = np.flatnonzero(~np.isfinite(c) | (c < 0))[:SHOWN]
+        raise ModelInputError(
+            f"{name} must be finite and >= 0; bad sites {bad.tolist()} (values "
+            f"{c[bad].tolist()}); use 0 for sites that cost nothing"
+        )
+    return c
+
+
+def check_fixed(fixed_open, m: int) -> np.ndarray:
+    """Sorted unique column indices from an index list or a boolean mask."""
+    if fixed_open is None:
+        return np.empty(0, dtype=np.int64)
+    arr = np.asarray(fixed_open)
+    if arr.dtype == bool:
+        if arr.size != m:
+            raise ModelInputError(
+                f"fixed_open mask has {arr.size} entries but there are {m} sites; give one "
+                "True/False per site column, or a list of column indices"
+            )
+        return np.flatnonzero(arr).astype(np.int64)
+    arr = arr.ravel()
+    if arr.size and (arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() >= m):
+        raise ModelInputError(
+            f"fixed_open must hold site indices in 0..{m - 1}, got {arr[:SHOWN].tolist()}; "
+            "pass integer column indices of the cost matrix (or a boolean mask)"
+        )
+    return np.unique(arr.astype(np.int64))
+
+
+def check_free_sites(m: int, fixed: np.ndarray) -> np.ndarray:
+    """Columns that may be opened; raises :class:`NoCandidatesError` when there are none."""
+    free = np.setdiff1d(np.arange(m), fixed)
+    if free.size == 0:
+        raise NoCandidatesError(
+            f"no candidate sites: all {m} sites are fixed open (existing stations), so there is "
+            "nothing to choose; add candidate sites"
+        )
+    return free
+
+
+@overload
+def check_count(value: Any, name: str, *, allow_none: Literal[False]) -> int: ...
+
+
+@overload
+def check_count(value: Any, name: str, *, allow_none: bool = True) -> int | None: ...
+
+
+def check_count(value: Any, name: str, *, allow_none: bool = True) -> int | None:
+    """A non-negative whole number; ``None`` passes through when ``allow_none``.
+
+    Integral floats (``3.0``) are accepted; strings, bools, sequences and fractions are not.
+    """
+    if value is None:
+        if allow_none:
+            return None
+        raise ModelInputError(f"{name} is required: pass a whole number of sites, e.g. {name}=5")
+    whole = isinstance(value, numbers.Integral) or (
+        isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer()
+    )
+    if isinstance(value, bool) or not whole or value < 0:
+        raise ModelInputError(
+            f"{name} must be a non-negative integer (a number of sites), got "
+            f"{type(value).__name__} {shown(value)}; pass e.g. {name}=5"
+        )
+    return int(value)
+
+
+def check_site_count(p: int, n_free: int, *, model: str, n_fixed: int = 0) -> None:
+    """Refuse ``p`` new sites when fewer candidates can be opened (the p-median's rule,
+    shared by every model whose ``p`` counts new sites)."""
+    if p > n_free:
+        fixed = f" ({n_fixed} more are fixed open)" if n_fixed else ""
+        raise ModelInputError(
+            f"{model}: p = {p} exceeds the {n_free} candidate sites that can be opened{fixed}; "
+            f"lower p to at most {n_free} or add candidate sites"
+        )
+
+
+def check_budget(budget, costs: np.ndarray, fixed: np.ndarray) -> float | None:
+    """Validate a budget against the cost of what is fixed open."""
+    if budget is None:
+        return None
+    fix = "give the total budget (fixed-open sites included) as a number >= 0"
+    b = as_number(budget, "budget", fix=fix)
+    if not math.isfinite(b) or b < 0:
+        raise ModelInputError(f"budget must be a finite number >= 0, got {budget!r}; {fix}")
+    fixed_cost = float(costs[fixed].sum())
+    if b + 1e-9 * max(1.0, abs(b)) < fixed_cost:
+        top = fixed[np.argsort(-costs[fixed])][:5]
+        items = ", ".join(f"site {j} costs {costs[j]:g}" for j in top)
+        raise BudgetError(
+            f"budget {b:g} is below the {fixed_cost:g} already committed to the {fixed.size} "
+            f"fixed-open sites ({items}); raise the budget to at least {fixed_cost:g} or set "
+            "the cost of existing stations to 0"
+        )
+    return b
+
+
+def check_unique_labels(labels: np.ndarray, name: str) -> None:
+    """Refuse repeated labels: a label must name one site (column).
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        One label per site column (object dtype).
+    name : str
+        Where the labels came from (``"site_labels"``, a GeoDataFrame column ...).
+
+    Raises
+    ------
+    ModelInputError
+        Naming the repeated values and the columns that carry them.
+    """
+    for j, lab in enumerate(labels.tolist()):
+        try:
+            hash(lab)
+        except TypeError:
+            raise ModelInputError(
+                f"{name} must hold hashable labels (strings or numbers), got "
+                f"{type(lab).__name__} {shown(lab)} at column {j}; pass e.g. the sites' ids "
+                "as strings"
+            ) from None
+    index = pd.Index(labels, dtype=object, tupleize_cols=False)
+    repeated = index.duplicated(keep=False)
+    if not repeated.any():
+        return
+    cols = np.flatnonzero(repeated)
+    groups: dict[Any, list[int]] = {}
+    for j in cols.tolist():
+        groups.setdefault(index[j], []).append(j)
+    items = "; ".join(f"{shown(lab)} at columns {js}" for lab, js in list(groups.items())[:SHOWN])
+    more = f" and {len(groups) - SHOWN} more" if len(groups) > SHOWN else ""
+    raise ModelInputError(
+        f"{name} must be unique (one label per site), but {len(groups)} labels repeat: "
+        f"{items}{more}; give each site its own label (e.g. add a suffix to the repeats) or "
+        "drop the duplicate sites"
+    )
+
+
+def labels_array(labels, m: int, *, name: str = "site_labels") -> np.ndarray | None:
+    """One unique label per site column as an object array (``None`` stays ``None``)."""
+    if labels is None:
+        return None
+    if isinstance(labels, str | bytes) or not isinstance(labels, Iterable):
+        raise ModelInputError(
+            f"{name} must be a sequence of {m} labels (one per site column), got "
+            f"{type(labels).__name__} {shown(labels)}; pass e.g. a list of site ids"
+        )
+    items = list(labels)
+    if len(items) != m:
+        raise ModelInputError(
+            f"{name} has {len(items)} entries but there are {m} sites; give exactly one label "
+            "per column of the cost matrix"
+        )
+    arr = np.empty(m, dtype=object)
+    for j, item in enumerate(items):  # element-wise: tuples stay labels, not a 2-D array
+        arr[j] = item
+    check_unique_labels(arr, name)
+    return arr

@@ -1,0 +1,375 @@
+"""Bad arguments to the siting models' public constructors: each is refused with a domain
+error of :mod:`planner._errors` whose message names the argument, the offending value and
+the fix, never an ``AttributeError`` or a numpy error from deep inside.
+
+All instances are tiny and made up.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner._errors import ModelInputError
+from planner.siting import FRLM, MCLP, Capacitated, PMedian, SetCover
+
+COST = np.array([[100.0, 500.0, 900.0], [700.0, 50.0, 800.0], [400.0, 300.0, 60.0]])
+W = np.array([1.0, 2.0, 3.0])
+
+
+def _frlm(**kw):
+    """Three 30-km routes, each passing one site at km 10 (sites 0, 1, 2)."""
+    base = dict(
+        route_km=[np.array([0.0, 10.0, 30.0])] * 3,
+        site_km=[np.array([10.0])] * 3,
+        site_idx=[np.array([0]), np.array([1]), np.array([2])],
+        flows=[1.0, 2.0, 3.0],
+        n_sites=3,
+        range_km=50.0,
+        p=1,
+    )
+    base.update(kw)
+    return FRLM.from_paths(
+        base.pop("route_km"), base.pop("site_km"), base.pop("site_idx"), base.pop("flows"), **base
+    )
+
+
+BUILDERS = {
+    "pmedian": lambda **kw: PMedian.from_cost_matrix(COST, W, **{"p": 1, **kw}),
+    "mclp": lambda **kw: MCLP.from_cost_matrix(COST, W, **{"threshold": 200.0, "p": 1, **kw}),
+    "cover": lambda **kw: SetCover.from_cost_matrix(COST, W, **{"threshold": 200.0, **kw}),
+    "capacitated": lambda **kw: Capacitated.from_cost_matrix(
+        COST, W / 10, **{"threshold": 200.0, "max_plugs": 4, **kw}
+    ),
+    "frlm": _frlm,
+}
+
+
+# ---------------------------------------------------------------------- 1. duplicate labels
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+def test_repeated_site_labels_are_refused_naming_the_label_and_the_fix(kind):
+    """Before, two columns labelled ``"a"`` were accepted and a result's labels could not
+    say which of the two sites was opened."""
+    with pytest.raises(ModelInputError) as err:
+        BUILDERS[kind](site_labels=["a", "b", "a"])
+    msg = str(err.value)
+    assert "site_labels must be unique" in msg
+    assert "'a' at columns [0, 2]" in msg  # the value and where it repeats
+    assert "give each site its own label" in msg  # the fix
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+def test_distinct_labels_still_label_the_result(kind):
+    model = BUILDERS[kind](site_labels=["a", "b", ("c", 1)])
+    assert model.site_labels.tolist() == ["a", "b", ("c", 1)]  # a tuple stays one label
+
+
+def test_labels_that_are_not_a_sequence_name_the_argument():
+    with pytest.raises(ModelInputError, match=r"site_labels must be a sequence of 3 labels.*'abc'"):
+        BUILDERS["mclp"](site_labels="abc")
+    with pytest.raises(ModelInputError, match=r"site_labels has 2 entries but there are 3 sites"):
+        BUILDERS["mclp"](site_labels=["a", "b"])
+    with pytest.raises(ModelInputError, match=r"site_labels must hold hashable labels"):
+        BUILDERS["mclp"](site_labels=[["a"], ["a"], ["b"]])
+
+
+def _line_network():
+    from sim.synthetic import line_network
+
+    return line_network([2_000.0] * 4)  # 5 nodes 2 km apart
+
+
+def _points(net, nodes, **cols):
+    return gpd.GeoDataFrame(
+        cols, geometry=gpd.points_from_xy(net.lon[nodes], net.lat[nodes]), crs="EPSG:4326"
+    )
+
+
+def test_repeated_labels_in_a_candidates_frame_name_its_column():
+    net = _line_network()
+    demand = _points(net, [0, 2, 4], w=[1.0, 1.0, 1.0])
+    cands = _points(net, [1, 3], site_id=["s1", "s1"])
+    with pytest.raises(ModelInputError) as err:
+        MCLP.from_geodataframe(demand, cands, net, weight_col="w", threshold=600.0, p=1)
+    assert "candidates_gdf column 'site_id'" in str(err.value)
+    assert "'s1' at columns [0, 1]" in str(err.value)
+    # without a label column the index labels the sites: a repeated index is refused too
+    cands = _points(net, [1, 3]).set_axis([7, 7])
+    with pytest.raises(ModelInputError, match=r"candidates_gdf index.*7 at columns \[0, 1\]"):
+        PMedian.from_geodataframe(demand, cands, net, weight_col="w", p=1)
+    ok = MCLP.from_geodataframe(
+        demand,
+        _points(net, [1, 3], site_id=["s1", "s2"]),
+        net,
+        weight_col="w",
+        threshold=600.0,
+        p=1,
+    )
+    assert ok.site_labels.tolist() == ["s1", "s2"]
+
+
+# ---------------------------------------------------------------------- 2. capacitated messages
+@pytest.mark.parametrize(
+    ("kw", "parts"),
+    [
+        ({"plug_kw": [50.0, 0.0, -5.0]}, ["plug_kw", "sites [1, 2]", "[0.0, -5.0]", "plug_kw=50"]),
+        ({"max_plugs": [4, -1, 4]}, ["max_plugs must be >= 0", "sites [1]", "[-1]", "use 0"]),
+        ({"max_plugs": [4.0, 4.5, 4.0]}, ["max_plugs must be integers", "float64", "4.5"]),
+        ({"max_plugs": [4, 4]}, ["max_plugs has shape (2,)", "3 sites", "one per site"]),
+        (
+            {"existing_plugs": [1, 0, 0]},
+            ["existing_plugs are only allowed at fixed-open", "sites [0]", "[1", "fixed_open"],
+        ),
+        (
+            {"existing_plugs": [1.5, 0, 0], "fixed_open": [0]},
+            ["existing_plugs must be whole numbers", "sites [0]", "1.5"],
+        ),
+        ({"grid_kw": [100.0, np.nan, -1.0]}, ["grid_kw must be >= 0", "sites [1, 2]", "inf"]),
+        (
+            {"upgrade_cost_per_kw": [1.0, np.inf, -2.0]},
+            ["upgrade_cost_per_kw", "sites [1, 2]", "[inf, -2.0]", "nan where no upgrade"],
+        ),
+        ({"utilisation": 1.5}, ["utilisation must be a share in (0, 1], got 1.5", "0.6"]),
+        ({"coverage": 0}, ["coverage must be a share in (0, 1], got 0", "coverage=0.9"]),
+        ({"threshold": -5.0}, ["threshold must be a finite number >= 0", "-5.0", "seconds"]),
+        ({"plug_kw": "fast"}, ["plug_kw must be numbers", "'fast'", "one per site"]),
+    ],
+)
+def test_capacitated_messages_name_the_argument_the_value_and_the_fix(kw, parts):
+    """Before, e.g. ``grid_kw`` and ``upgrade_cost_per_kw`` said only "must be >= 0",
+    ``existing_plugs`` neither the sites nor the values, and a wrong-length ``max_plugs``
+    surfaced as numpy's broadcast error."""
+    with pytest.raises(ModelInputError) as err:
+        BUILDERS["capacitated"](**kw)
+    for part in parts:
+        assert part in str(err.value), (part, str(err.value))
+
+
+def test_capacitated_accepts_what_it_accepted_before():
+    model = BUILDERS["capacitated"](
+        max_plugs=np.array([4, 2, 6]),
+        plug_kw=50,
+        grid_kw=[np.inf, 200.0, 100.0],
+        upgrade_cost_per_kw=[np.nan, 1.0, np.nan],
+        existing_plugs=[2.0, 0, 0],  # integral floats are whole numbers
+        fixed_open=[0],
+    )
+    assert model.raw["existing_plugs"].tolist() == [2, 0, 0]
+    assert model.raw["cap"].tolist() == [4, 2, 2]  # site 2: 100 kW / 50 kW, no upgrade
+
+
+# ---------------------------------------------------------------------- 3. p above the candidates
+@pytest.mark.parametrize(
+    ("build", "model"),
+    [
+        (lambda p, **kw: BUILDERS["pmedian"](p=p, **kw), "PMedian"),
+        (lambda p, **kw: BUILDERS["mclp"](p=p, **kw), "MCLP"),
+        (lambda p, **kw: BUILDERS["mclp"](p=p, budget=10.0, **kw), "MCLP"),
+        (lambda p, **kw: _frlm(p=p, **kw), "FRLM"),
+    ],
+)
+def test_p_above_the_candidates_is_refused_by_every_p_model_alike(build, model):
+    """MCLP and FRLM used to open every candidate silently where the p-median refused."""
+    with pytest.raises(ModelInputError) as err:
+        build(4)
+    assert str(err.value) == (
+        f"{model}: p = 4 exceeds the 3 candidate sites that can be opened; lower p to at "
+        "most 3 or add candidate sites"
+    )
+    with pytest.raises(
+        ModelInputError, match=r"p = 3 exceeds the 2 candidate .*\(1 more are fixed"
+    ):
+        build(3, fixed_open=[0])
+    assert build(3).raw["p"] == 3  # every candidate: allowed
+
+
+def test_mclp_with_p_equal_to_the_candidates_opens_them_all():
+    res = BUILDERS["mclp"](p=3).solve(time_limit_s=10)
+    assert res.optimal and res.selected.tolist() == [0, 1, 2]
+
+
+def test_the_study_caps_a_site_count_above_the_candidates_and_says_so(tmp_path):
+    """A rollout stage's ``new_sites`` is not checked against the candidates found: the
+    study caps it (logged, noted in the report) now that the FRLM refuses it."""
+    from networks.road_network import RoadNetwork
+    from planner.config.study import config_from_dict
+    from planner.study.inputs import StudyNetwork
+    from planner.study.optimize_corridor import CorridorOptimizer
+    from tests.planner.test_corridor_optimizer import _two_islands
+
+    net: RoadNetwork = _two_islands()
+    cfg = config_from_dict(
+        {
+            "name": "islands",
+            "network": {"source": str(tmp_path / "x.osm.pbf")},
+            "demand": {"kind": "corridor", "trips_per_day": 1},
+            "vehicles": {"fleet": {"byd_atto3": 1.0}},
+            "model": {"kind": "frlm", "range_km": 100, "p": 1},
+            "targets": {"wait_p95_min": None},
+        },
+        base_dir=tmp_path,
+    )
+    trips = pd.DataFrame(
+        {"origin": [0], "destination": [2], "depart_s": [8 * 3600.0], "vehicle_model": "byd_atto3"}
+    )
+    cand = pd.DataFrame(
+        {
+            "site_id": ["mid", "end"],
+            "name": ["mid", "end"],
+            "node": [1, 2],
+            "lon": net.lon[[1, 2]],
+            "lat": net.lat[[1, 2]],
+            "site_cost": [1000.0, 1000.0],
+            "plug_cost": [100.0, 100.0],
+            "power_kw": [100.0, 100.0],
+            "connectors": "",
+        }
+    )
+    opt = CorridorOptimizer(
+        cfg, StudyNetwork(net, None, pd.DataFrame(), "islands"), cand, trips, {}
+    )
+    fixed = pd.DataFrame(columns=["station_id", "node", "plugs", "power_kw"])
+    new = opt(opt.all_demand(), fixed, 5, None)
+    assert set(new["station_id"]) <= {"mid", "end"} and "mid" in set(new["station_id"])
+    assert any("5 new sites were asked for" in n and "only 2 candidate" in n for n in opt.notes)
+
+
+def test_the_city_study_labels_a_candidate_already_open_apart(tmp_path):
+    """In a second design round a station opened in the first is fixed open under its
+    candidate's id while the candidate column stays: the labels must still be distinct."""
+    from planner.config.study import config_from_dict
+    from planner.study.inputs import StudyNetwork
+    from planner.study.optimize_city import CityOptimizer
+    from sim.synthetic import grid_network
+
+    net = grid_network(4, 4, spacing_m=400.0)
+    cfg = config_from_dict(
+        {
+            "name": "g",
+            "network": {"source": str(tmp_path / "x.osm.pbf")},
+            "demand": {"kind": "city", "population": 1000},
+            "model": {"kind": "mclp", "threshold_min": 1, "p": 1},
+            "targets": {"wait_p95_min": None},
+        },
+        base_dir=tmp_path,
+    )
+    trips = pd.DataFrame({"origin": [0, 15], "destination": [15, 0], "depart_s": [8 * 3600.0] * 2})
+    cand = pd.DataFrame(
+        {
+            "site_id": ["a", "b"],
+            "name": ["a", "b"],
+            "node": [0, 15],
+            "lon": net.lon[[0, 15]],
+            "lat": net.lat[[0, 15]],
+            "site_cost": [1000.0, 1000.0],
+            "plug_cost": [100.0, 100.0],
+            "power_kw": [50.0, 50.0],
+            "connectors": "",
+        }
+    )
+    opt = CityOptimizer(cfg, StudyNetwork(net, None, pd.DataFrame(), "grid"), cand, trips, {})
+    fixed = pd.DataFrame({"station_id": ["a"], "node": [0], "plugs": [2], "power_kw": [50.0]})
+    demand = pd.DataFrame({"node": [0, 15], "weight": [1.0, 1.0]})
+    chosen, _ = opt.solve_sites(demand, fixed, 1, None)
+    assert cand["site_id"].iloc[chosen].tolist() == ["b"]
+
+
+# ---------------------------------------------------------------------- 4. wrong types
+@pytest.mark.parametrize(
+    ("kw", "parts"),
+    [
+        ({"p": "3"}, ["p must be a non-negative integer", "str '3'", "p=5"]),
+        ({"p": 2.5}, ["p must be a non-negative integer", "2.5"]),
+        ({"p": [1]}, ["p must be a non-negative integer", "list [1]"]),
+        ({"p": True}, ["p must be a non-negative integer", "bool True"]),
+        ({"p": -1}, ["p must be a non-negative integer", "-1"]),
+        ({"threshold": "600"}, ["threshold must be a number, got str '600'", "seconds"]),
+        ({"threshold": None}, ["threshold must be a number, got NoneType None"]),
+        ({"budget": "1e6"}, ["budget must be a number, got str '1e6'"]),
+        ({"candidate_costs": "cheap"}, ["candidate_costs must be one number per site", "'cheap'"]),
+        ({"candidate_costs": [1, 2]}, ["candidate_costs has 2 values but there are 3 sites"]),
+    ],
+)
+def test_wrong_scalar_and_vector_types_name_the_argument(kw, parts):
+    with pytest.raises(ModelInputError) as err:
+        BUILDERS["mclp"](**kw)
+    for part in parts:
+        assert part in str(err.value), (part, str(err.value))
+
+
+@pytest.mark.parametrize(
+    ("cost", "parts"),
+    [
+        ("cost matrix", ["cost must be a 2-D demand x site matrix", "str 'cost matrix'"]),
+        ({"a": [1.0]}, ["cost must be a 2-D", "dict"]),
+        ([[1.0, 2.0], [3.0]], ["cost must be a 2-D", "not readable as real numbers"]),
+        ([["1 min", "2 min"]], ["cost must be a 2-D", "not readable as real numbers"]),
+        (np.array([[1 + 2j, 3.0]]), ["cost must be a 2-D", "complex"]),
+        ([1.0, 2.0], ["cost must be a 2-D matrix (demand x sites), got shape (2,)", "reshape"]),
+    ],
+)
+def test_a_malformed_cost_matrix_names_cost(cost, parts):
+    for build in (
+        lambda: PMedian.from_cost_matrix(cost, p=1),
+        lambda: MCLP.from_cost_matrix(cost, threshold=1.0, p=1),
+        lambda: Capacitated.from_cost_matrix(cost, [1.0], threshold=1.0, max_plugs=2),
+    ):
+        with pytest.raises(ModelInputError) as err:
+            build()
+        for part in parts:
+            assert part in str(err.value), (part, str(err.value))
+
+
+def test_list_and_frame_inputs_are_still_read():
+    as_lists = PMedian.from_cost_matrix(COST.tolist(), W.tolist(), p=1)
+    as_frame = PMedian.from_cost_matrix(pd.DataFrame(COST), pd.Series(W), p=1)
+    np.testing.assert_array_equal(as_lists.raw["cost"], COST)
+    np.testing.assert_array_equal(as_frame.raw["weights"], W)
+    assert MCLP.from_cost_matrix(COST, W, threshold=np.float32(200), p=np.int64(1)).raw["p"] == 1
+    assert PMedian.from_cost_matrix(COST, p=2.0).raw["p"] == 2  # an integral float
+
+
+def test_wrong_weights_name_weights():
+    with pytest.raises(ModelInputError, match=r"weights must be one number per demand row \(3\)"):
+        PMedian.from_cost_matrix(COST, "heavy", p=1)
+    with pytest.raises(ModelInputError, match=r"weights must be finite and >= 0.*rows \[1\].*-2"):
+        PMedian.from_cost_matrix(COST, [1.0, -2.0, 1.0], p=1)
+
+
+def test_frlm_wrong_types_name_the_argument():
+    with pytest.raises(ModelInputError, match=r"FRLM: route_km must be a list.*float 30.0"):
+        _frlm(route_km=30.0)
+    with pytest.raises(ModelInputError, match=r"flows must be one flow \(trips\) per OD route"):
+        _frlm(flows="many")
+    with pytest.raises(ModelInputError, match=r"FRLM: range_km must be a number, got str '50'"):
+        _frlm(range_km="50")
+    with pytest.raises(ModelInputError, match=r"n_sites must be a non-negative integer"):
+        _frlm(n_sites=3.5)
+    with pytest.raises(ModelInputError, match=r"flows must be finite and >= 0.*pairs \[2\].*-3"):
+        _frlm(flows=[1.0, 2.0, -3.0])
+
+
+def test_from_geodataframe_wrong_types_name_the_argument():
+    net = _line_network()
+    demand = _points(net, [0, 2, 4], w=[1.0, 1.0, 1.0])
+    cands = _points(net, [1, 3], site_id=["s1", "s2"])
+    kw = dict(weight_col="w", threshold=600.0, p=1)
+    with pytest.raises(
+        ModelInputError, match=r"demand_gdf must be a geopandas.GeoDataFrame, got list"
+    ):
+        MCLP.from_geodataframe([(71.0, 51.0)], cands, net, **kw)
+    with pytest.raises(ModelInputError, match=r"candidates_gdf must be a geopandas.GeoDataFrame"):
+        SetCover.from_geodataframe(demand, {"site_id": ["s1"]}, net, weight_col="w", threshold=1.0)
+    with pytest.raises(ModelInputError, match=r"network must be a networks.RoadNetwork, got str"):
+        MCLP.from_geodataframe(demand, cands, "almaty.osm.pbf", **kw)
+    with pytest.raises(ModelInputError, match=r"site.*no geometry to snap"):
+        MCLP.from_geodataframe(demand, pd.DataFrame({"site_id": ["s1"]}), net, **kw)
+    with pytest.raises(ModelInputError, match=r"demand_gdf column 'w' must be demand weights"):
+        MCLP.from_geodataframe(demand.assign(w=["a", "b", "c"]), cands, net, **kw)
+    # the scalars are checked before any travel time is computed
+    with pytest.raises(ModelInputError, match=r"threshold must be a number, got str"):
+        MCLP.from_geodataframe(demand, cands, net, weight_col="w", threshold="600", p=1)
+    with pytest.raises(ModelInputError, match=r"p must be a non-negative integer .*got str '1'"):
+        PMedian.from_geodataframe(demand, cands, net, weight_col="w", p="1")
