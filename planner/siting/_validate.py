@@ -162,40 +162,46 @@ def check_cost_matrix(cost, *, name: str = "cost") -> np.ndarray | sparse.csr_ma
 
 def check_weights(weights, n: int, *, name: str = "weights") -> np.ndarray:
     """Non-negative finite demand weights of length ``n`` (all ones when ``None``)."""
-    if weights is None:
-        return np.ones(n)
-    w = float_array(weights, name, expected=f"one number per demand row ({n})").ravel()
-    if w.size != n:
-        raise ModelInputError(
-            f"{name} has {w.size} values but the cost matrix has {n} demand rows; give one "
-            "weight per row of the cost matrix"
-        )
-    if not np.isfinite(w).all() or (w < 0).any():
-        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))[:SHOWN]
-        raise ModelInputError(
-            f"{name} must be finite and >= 0; bad demand rows {bad.tolist()} (values "
-            f"{w[bad].tolist()}); use 0 for rows without demand"
-        )
-    return w
+    return _per_item(
+        weights,
+        n,
+        name,
+        items="demand rows",
+        each="demand row",
+        zero="rows without demand",
+    )
 
 
 def check_site_costs(costs, m: int, *, name: str = "candidate_costs") -> np.ndarray:
     """Non-negative finite per-site costs of length ``m`` (all ones when ``None``)."""
-    if costs is None:
-        return np.ones(m)
-    c = float_array(costs, name, expected=f"one number per site column ({m})").ravel()
-    if c.size != m:
+    return _per_item(
+        costs,
+        m,
+        name,
+        items="sites",
+        each="site column",
+        zero="sites that cost nothing",
+    )
+
+
+def _per_item(values, n: int, name: str, *, items: str, each: str, zero: str) -> np.ndarray:
+    """One finite number >= 0 per demand row or site column of the cost matrix (ones when
+    ``None``); ``items``, ``each`` and ``zero`` word the messages."""
+    if values is None:
+        return np.ones(n)
+    v = float_array(values, name, expected=f"one number per {each} ({n})").ravel()
+    if v.size != n:
         raise ModelInputError(
-            f"{name} has {c.size} values but there are {m} sites (columns); give one cost per "
-            "column of the cost matrix"
+            f"{name} has {v.size} values but there are {n} {items}; give one value per "
+            f"{each} of the cost matrix"
         )
-    if not np.isfinite(c).all() or (c < 0).any():
-        bad = np.flatnonzero(~np.isfinite(c) | (c < 0))[:SHOWN]
+    if not np.isfinite(v).all() or (v < 0).any():
+        bad = np.flatnonzero(~np.isfinite(v) | (v < 0))[:SHOWN]
         raise ModelInputError(
-            f"{name} must be finite and >= 0; bad sites {bad.tolist()} (values "
-            f"{c[bad].tolist()}); use 0 for sites that cost nothing"
+            f"{name} must be finite and >= 0; bad {each}s {bad.tolist()} (values "
+            f"{v[bad].tolist()}); use 0 for {zero}"
         )
-    return c
+    return v
 
 
 def check_fixed(fixed_open, m: int) -> np.ndarray:

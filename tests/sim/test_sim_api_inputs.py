@@ -18,22 +18,7 @@ from sim import (
     replicate,
     simulate,
 )
-from sim.synthetic import grid_network
-
-NET = grid_network(5, 5, spacing_m=1000.0)
-STATIONS = pd.DataFrame(
-    {"station_id": ["a", "b"], "node": [0, 5], "plugs": [1, 1], "power_kw": [50.0, 150.0]}
-)
-TRIPS = pd.DataFrame(
-    {
-        "vehicle_id": [0, 0, 1],
-        "vehicle_model": "byd_atto3",
-        "origin": [0, 24, 0],
-        "destination": [24, 0, 24],
-        "depart_s": [0.0, 3600.0, 10.0],
-        "chain_seq": [0, 1, 0],
-    }
-)
+from tests.sim._grid_case import NET, STATIONS, TRIPS
 
 
 @pytest.mark.parametrize(
@@ -101,7 +86,7 @@ def test_a_seed_that_is_not_a_non_negative_integer_is_named(seed):
 
 def test_synthetic_networks_refuse_non_positive_lengths():
     """A negative edge made a 100 km leg 0.1 km long."""
-    from sim.synthetic import line_network
+    from sim.synthetic import grid_network, line_network
 
     with pytest.raises(ValueError, match="lengths_m"):
         line_network([-100_000.0, 100.0])
