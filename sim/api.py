@@ -64,7 +64,7 @@ def simulate(
         Road network; all node references are its node *indices*.
     stations : DataFrame or None
         Stations table (``station_id, node, plugs, power_kw`` + optional columns; see
-        :mod:`sim.inputs`). ``None`` / empty: no public charging.
+        :mod:`sim.inputs`). ``None`` or an empty DataFrame: no public charging.
     trips : DataFrame
         Trips table (``vehicle_id, vehicle_model, origin, destination, depart_s, chain_seq``).
     vehicles : mapping, optional

@@ -87,7 +87,7 @@ def prepare_stations(
     label = (
         df["station_id"]
         if "station_id" in df
-        else pd.Series(np.arange(len(df)), index=df.index, name="row")
+        else pd.Series([f"row {i}" for i in range(len(df))], index=df.index, name="row")
     )
     if not need.all():  # a node given is checked as simulate checks it (not passed on blindly)
         df["node"] = df["node"].astype(object)

@@ -249,7 +249,11 @@ def geo_inputs(
     if label_col is not None and label_col in candidates_gdf.columns:
         check_unique_labels(labels, f"candidates_gdf column {label_col!r} (the site labels)")
     else:
-        check_unique_labels(labels, "the candidates_gdf index (the site labels)")
+        check_unique_labels(
+            labels,
+            "the candidates_gdf index (the site labels; reset_index(drop=True) or "
+            "label_col= gives unique ones)",
+        )
     w = (
         np.ones(len(demand_gdf))
         if weight_col is None

@@ -1,7 +1,7 @@
 """Input validation shared by the siting models' public constructors.
 
 Every check raises a :mod:`planner._errors` domain error (``ModelInputError`` and friends,
-all ``ValueError`` subclasses) whose message names the argument, the offending value and
+the project's errors, which the command line reports with exit code 2) whose message names the argument, the offending value and
 what would fix it, instead of letting a wrong type surface as a numpy or attribute error
 deep inside a solve. The functions are re-exported by :mod:`planner.siting._base`, where
 they used to live.
@@ -9,6 +9,7 @@ they used to live.
 
 from __future__ import annotations
 
+import decimal
 import math
 import numbers
 from collections.abc import Iterable
@@ -51,11 +52,18 @@ def as_number(value: Any, name: str, *, fix: str) -> float:
     ModelInputError
         When ``value`` is not a real number.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    value = scalar(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | decimal.Decimal):
         raise ModelInputError(
             f"{name} must be a number, got {type(value).__name__} {shown(value)}; {fix}"
         )
     return float(value)
+
+
+def scalar(value: Any) -> Any:
+    """A 0-d numpy array as the number it holds (``np.array(2)`` from a reduction); any
+    other value as it is."""
+    return value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
 
 def float_array(values: Any, name: str, *, expected: str) -> np.ndarray:
@@ -253,6 +261,9 @@ def check_count(value: Any, name: str, *, allow_none: bool = True) -> int | None
         if allow_none:
             return None
         raise ModelInputError(f"{name} is required: pass a whole number of sites, e.g. {name}=5")
+    value = scalar(value)
+    if isinstance(value, decimal.Decimal) and value.is_finite():
+        value = int(value) if value == value.to_integral_value() else float(value)
     whole = isinstance(value, numbers.Integral) or (
         isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer()
     )

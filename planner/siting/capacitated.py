@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import time
 from typing import Any
 
@@ -440,6 +441,8 @@ def _per_site(value: Any, m: int, name: str) -> np.ndarray:
         arr = np.asarray(value)
     except ValueError as exc:  # ragged nesting
         raise ModelInputError(f"{name} is not a flat list of numbers ({exc}); {fix}") from None
+    if arr.dtype.kind == "O":  # e.g. a column after a concat with an empty frame
+        arr = _object_numbers(arr, value, name, fix)
     if arr.dtype.kind not in "biuf":
         raise ModelInputError(
             f"{name} must be numbers, got {type(value).__name__} {shown(value)} (dtype "
@@ -448,6 +451,23 @@ def _per_site(value: Any, m: int, name: str) -> np.ndarray:
     if arr.shape not in ((), (1,), (m,)):
         raise ModelInputError(f"{name} has shape {arr.shape} but there are {m} sites; {fix}")
     return np.broadcast_to(arr, (m,)).copy()
+
+
+def _object_numbers(arr: np.ndarray, value: Any, name: str, fix: str) -> np.ndarray:
+    """An object array of numbers as numbers: integers stay integers (``max_plugs`` needs
+    them), anything else becomes float (``None`` as NaN, which e.g. ``upgrade_cost_per_kw``
+    reads as "no upgrade"); entries that are not numbers are refused."""
+    items = arr.ravel().tolist()
+    if all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in items):
+        return arr.astype(np.int64)
+    try:
+        return arr.astype(float)
+    except (TypeError, ValueError):
+        bad = [x for x in items if x is not None and not isinstance(x, numbers.Real)]
+        raise ModelInputError(
+            f"{name} must hold numbers, got {type(value).__name__} {shown(value)} with "
+            f"{shown(bad[:SHOWN])} in it; {fix}"
+        ) from None
 
 
 def _refuse(bad: np.ndarray, values: np.ndarray, rule: str, fix: str) -> None:

@@ -7,6 +7,8 @@ All instances are tiny and made up.
 
 from __future__ import annotations
 
+import decimal
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -373,3 +375,45 @@ def test_from_geodataframe_wrong_types_name_the_argument():
         MCLP.from_geodataframe(demand, cands, net, weight_col="w", threshold="600", p=1)
     with pytest.raises(ModelInputError, match=r"p must be a non-negative integer .*got str '1'"):
         PMedian.from_geodataframe(demand, cands, net, weight_col="w", p="1")
+
+
+def test_number_arrays_of_object_dtype_are_read_as_numbers():
+    """Object arrays of numbers (a column after a concat with an empty frame) were read
+    before the type checks; ``None`` in ``upgrade_cost_per_kw`` means "no upgrade"."""
+    base = dict(threshold=800, max_plugs=4, plug_kw=50.0, utilisation=0.5, coverage=0.5)
+    plain = Capacitated.from_cost_matrix(COST, W, **base).solve().selected
+    for extra in (
+        {"plug_kw": np.array([50.0] * 3, dtype=object)},
+        {"max_plugs": np.array([4, 4, 4], dtype=object)},
+        {"grid_kw": np.array([np.inf] * 3, dtype=object)},
+        {"grid_kw": 1e6, "upgrade_cost_per_kw": [None, 1.0, 1.0]},
+    ):
+        got = Capacitated.from_cost_matrix(COST, W, **{**base, **extra}).solve().selected
+        assert list(got) == list(plain), extra
+    with pytest.raises(ModelInputError, match=r"plug_kw must hold numbers.*\['a'\]"):
+        Capacitated.from_cost_matrix(
+            COST, W, **{**base, "plug_kw": np.array(["a", 50, 50], dtype=object)}
+        )
+
+
+def test_frlm_reads_routes_given_as_pandas_series():
+    """Routes as pandas Series (columns of an OD frame) were read before the type checks."""
+    frame = pd.DataFrame(
+        {
+            "route_km": [np.array([0.0, 10.0, 30.0])] * 3,
+            "site_km": [np.array([10.0])] * 3,
+            "site_idx": [np.array([0]), np.array([1]), np.array([2])],
+        },
+        index=[7, 8, 9],  # not positions: the Series are read in order
+    )
+    got = _frlm(route_km=frame["route_km"], site_km=frame["site_km"], site_idx=frame["site_idx"])
+    assert list(got.solve().selected) == list(_frlm().solve().selected)
+
+
+@pytest.mark.parametrize("p", [np.array(2), decimal.Decimal(2), 2.0, np.int64(2)])
+def test_p_and_threshold_as_0d_arrays_or_decimals_are_numbers(p):
+    """``np.array(2)`` (a numpy reduction) and ``Decimal`` were accepted before the checks."""
+    plain = MCLP.from_cost_matrix(COST, W, threshold=200.0, p=2).solve()
+    for threshold in (np.array(200.0), decimal.Decimal("200")):
+        res = MCLP.from_cost_matrix(COST, W, threshold=threshold, p=p).solve()
+        assert list(res.selected) == list(plain.selected) and len(res.selected) == 2

@@ -118,6 +118,12 @@ def test_prepare_stations_checks_a_given_node_like_simulate(node):
     assert str(later.value) == msg  # one check, the same message
 
 
+def test_prepare_stations_without_ids_names_rows():
+    st = STATIONS.drop(columns="station_id").assign(node=[0, 99])
+    with pytest.raises(StationOffNetworkError, match=r"'row 1' \(node=99\)"):
+        prepare_stations(NET, st)
+
+
 def test_prepare_stations_keeps_given_nodes_and_snaps_the_rest():
     st = pd.DataFrame(
         {

@@ -6,8 +6,10 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from planner._errors import ModelInputError
 from planner.siting._base import (
@@ -120,12 +122,10 @@ class FRLM(SitingModel):
             Malformed inputs (the message names the argument, the value and the fix),
             repeated ``site_labels`` or ``p`` above the number of candidate sites.
         """
-        for arg, value in (("route_km", route_km), ("site_km", site_km), ("site_idx", site_idx)):
-            if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
-                raise ModelInputError(
-                    f"FRLM: {arg} must be a list with one array per OD route, got "
-                    f"{type(value).__name__} {shown(value)}; pass e.g. [np.array([0.0, 12.5])]"
-                )
+        route_km, site_km, site_idx = (
+            _per_route(arg, value)
+            for arg, value in (("route_km", route_km), ("site_km", site_km), ("site_idx", site_idx))
+        )
         flows = float_array(flows, "flows", expected="one flow (trips) per OD route").ravel()
         if short_trips not in SHORT_TRIPS:
             raise ModelInputError(
@@ -302,3 +302,16 @@ class FRLM(SitingModel):
             labels=self.site_labels,
             details=details,
         )
+
+
+def _per_route(arg: str, value: Any) -> Sequence[Any] | np.ndarray:
+    """``value`` as one entry per OD route: a list, tuple or array as it is, a pandas Series
+    as the list of its values (in order); anything else is refused naming ``arg``."""
+    if isinstance(value, pd.Series):
+        return value.tolist()
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        raise ModelInputError(
+            f"FRLM: {arg} must be a list with one array per OD route, got "
+            f"{type(value).__name__} {shown(value)}; pass e.g. [np.array([0.0, 12.5])]"
+        )
+    return value
