@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import reprlib
 from collections.abc import Iterable, Mapping
+from typing import TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -47,20 +48,31 @@ def received(value: object) -> str:
     return f"{_SHORT.repr(value)} ({type(value).__name__})"
 
 
-def int_seed(seed: object) -> bool:
-    """Whether ``seed`` is an integer seed numpy's SeedSequence takes.
+def whole_number(value: object, *, at_least: int) -> TypeGuard[int | np.integer]:
+    """Whether ``value`` is a Python or numpy integer ``>= at_least`` (a bool is not one).
 
     Parameters
     ----------
-    seed : object
+    value : object
         The value received.
+    at_least : int
+        The smallest value allowed.
 
     Returns
     -------
     bool
-        True for a Python or numpy integer >= 0 (a bool is not a seed).
+        True for such an integer (and a type guard for it).
     """
-    return isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and bool(seed >= 0)
+    return (
+        isinstance(value, (int, np.integer))
+        and not isinstance(value, bool)
+        and bool(value >= at_least)
+    )
+
+
+def int_seed(seed: object) -> TypeGuard[int | np.integer]:
+    """Whether ``seed`` is an integer seed numpy's SeedSequence takes (an integer >= 0)."""
+    return whole_number(seed, at_least=0)
 
 
 def as_generator(
@@ -93,7 +105,7 @@ def as_generator(
         return rng
     if isinstance(rng, np.random.SeedSequence):
         return np.random.default_rng(rng)
-    if isinstance(rng, (int, np.integer)) and int_seed(rng):
+    if int_seed(rng):
         return np.random.default_rng(int(rng))
     prefix = f"{where}: " if where else ""
     raise error(

@@ -285,7 +285,7 @@ def _sessions_table(eng: Engine, ids: Any) -> pd.DataFrame:
     n_st = len(st_ids)
     is_truck = np.asarray([mdl.is_truck for mdl in eng.models], dtype=bool)[v_m]
     # where a private charge happened: 0 home, 1 depot, 2 overnight recovery
-    private = np.where(st == RECOVERY, 2, is_truck[v].astype(np.int64)) if n_rec else st
+    private = np.where(st == RECOVERY, 2, is_truck[v].astype(np.int64))
     energy = rec["e1"] - rec["e0"]
     charge_s = rec["end_s"] - rec["start_s"]
     out = pd.DataFrame(

@@ -1,9 +1,9 @@
 """Input validation shared by the siting models' public constructors.
 
 Every check raises a :mod:`planner._errors` domain error (``ModelInputError`` and friends,
-the project's errors, which the command line reports with exit code 2) whose message names the argument, the offending value and
-what would fix it, instead of letting a wrong type surface as a numpy or attribute error
-deep inside a solve. The functions are re-exported by :mod:`planner.siting._base`, where
+which the command line reports with exit code 2) whose message names the argument, the
+offending value and what would fix it, instead of letting a wrong type surface as a numpy
+or attribute error deep inside a solve. The functions are re-exported by :mod:`planner.siting._base`, where
 they used to live.
 """
 

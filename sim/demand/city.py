@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from networks.road_network import RoadNetwork
-from sim._checks import RngLike, as_generator, received, vehicle_catalogue
+from sim._checks import RngLike, as_generator, received, vehicle_catalogue, whole_number
 from sim._errors import DemandError
 from sim.catalogue import default_car_mix, resolve_models
 from sim.demand.profiles import OTHER_PROFILE, WORK_PROFILE, DepartureProfile
@@ -158,11 +158,7 @@ def city_trips(
         seed, ``nodes_per_zone`` below 1.
     """
     rng = as_generator(rng, where="city_trips", error=DemandError)
-    if nodes_per_zone is not None and not (
-        isinstance(nodes_per_zone, (int, np.integer))
-        and not isinstance(nodes_per_zone, bool)
-        and nodes_per_zone >= 1
-    ):
+    if nodes_per_zone is not None and not whole_number(nodes_per_zone, at_least=1):
         raise DemandError(
             f"city_trips: nodes_per_zone = {received(nodes_per_zone)} must be an integer >= 1 "
             "(candidate trip-end nodes kept per zone) or None to keep every node of a zone"
