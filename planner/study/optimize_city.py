@@ -3,6 +3,8 @@ candidate sites, and the configured city model (MCLP, p-median, set cover, capac
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
@@ -12,6 +14,8 @@ from planner.study.optimize import SESSION_H, StudyOptimizer
 from planner.study.sizing import max_load_for_wait
 
 __all__ = ["CityOptimizer"]
+
+logger = logging.getLogger(__name__)
 
 
 class CityOptimizer(StudyOptimizer):
@@ -81,8 +85,27 @@ class CityOptimizer(StudyOptimizer):
         n_sites: int | None,
         budget_left: float | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Demand nodes x (fixed stations + candidates) travel times -> model ``kind``."""
-        cfg, cand = self.cfg, self.candidates
+        """Demand nodes x (fixed stations + candidates still to open) travel times -> model
+        ``kind``; returns positions in :attr:`candidates` and plugs per chosen site.
+
+        A candidate whose id is already a fixed station (opened in an earlier design round)
+        is left out: the design loop keeps no new station under a taken id, so a column for
+        it would let a model count on a site (and, in the capacitated model, on plugs beyond
+        ``max_plugs`` at that node) the plan never gets. ``n_sites`` is capped at the
+        candidates left."""
+        cfg = self.cfg
+        fixed_ids = fixed["station_id"].astype(str).tolist()
+        free = np.flatnonzero(~self.candidates["site_id"].astype(str).isin(fixed_ids).to_numpy())
+        cand = self.candidates.iloc[free]
+        if n_sites is not None and n_sites > len(free):
+            logger.info(
+                "siting: %d new sites asked for, %d candidates not yet open: capped",
+                n_sites,
+                len(free),
+            )
+            n_sites = len(free)
+        if len(free) == 0 or n_sites == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=int)
         dem = unserved.groupby("node")["weight"].sum()
         dem_nodes = dem.index.to_numpy(dtype=np.int64)
         cols = np.r_[fixed["node"].to_numpy(dtype=np.int64), cand["node"].to_numpy(dtype=np.int64)]
@@ -90,15 +113,7 @@ class CityOptimizer(StudyOptimizer):
         cutoff = self.threshold_s if kind in ("mclp", "cover", "capacitated") else None
         cost = self.net.travel_time_matrix(dem_nodes, cols, cutoff=cutoff)
         site_cost = np.r_[np.zeros(n_fixed), (cand["site_cost"] + cand["plug_cost"]).to_numpy()]
-        fixed_ids = fixed["station_id"].astype(str).tolist()
-        # a candidate opened in an earlier round is also a fixed station under the same id:
-        # the models refuse repeated labels, so its candidate column is labelled apart
-        taken = set(fixed_ids)
-        labels = np.array(
-            fixed_ids
-            + [f"{s} (already open)" if s in taken else s for s in cand["site_id"].astype(str)],
-            dtype=object,
-        )
+        labels = np.array(fixed_ids + cand["site_id"].astype(str).tolist(), dtype=object)
         common = dict(fixed_open=np.arange(n_fixed), site_labels=labels)
         model: SitingModel
         if kind == "mclp":
@@ -114,6 +129,7 @@ class CityOptimizer(StudyOptimizer):
         elif kind == "pmedian":
             p = n_sites or cfg.model.p
             assert p is not None  # the schema requires p (or a budget) for the p-median
+            p = min(p, len(free))
             model = PMedian.from_cost_matrix(cost, dem.to_numpy(), p=p, **common)
         elif kind == "cover":
             model = SetCover.from_cost_matrix(
@@ -125,17 +141,20 @@ class CityOptimizer(StudyOptimizer):
                 **common,
             )
         elif kind == "capacitated":
-            model = self._capacitated(cost, dem, fixed, budget_left, labels)
+            model = self._capacitated(cost, dem, fixed, cand, budget_left, labels)
         else:  # pragma: no cover - the config schema admits no other kind
             raise ValueError(f"unknown city model kind {kind!r}")
         res = model.solve(**self.solve_options())
         model.check(res)  # independent recomputation of objective and constraints
         self.record(res)
-        chosen = np.asarray(res.selected, dtype=np.int64) - n_fixed
-        chosen = chosen[chosen >= 0]
+        cols_new = np.asarray(res.selected, dtype=np.int64) - n_fixed
+        cols_new = cols_new[cols_new >= 0]
+        chosen = free[cols_new]  # positions in self.candidates
         if res.plugs is not None:  # the capacitated model decides the plugs itself
-            return chosen, np.maximum(res.plugs[chosen + n_fixed], 1)
-        plugs = self._plugs_by_nearest(cand["node"].to_numpy()[chosen], dem_nodes, dem.to_numpy())
+            return chosen, np.maximum(res.plugs[cols_new + n_fixed], 1)
+        plugs = self._plugs_by_nearest(
+            cand["node"].to_numpy()[cols_new], dem_nodes, dem.to_numpy()
+        )
         return chosen, plugs
 
     def service_utilisation(self) -> float:
@@ -163,13 +182,15 @@ class CityOptimizer(StudyOptimizer):
             np.bincount(nearest, weights=weights, minlength=len(sites_nodes))
         )
 
-    def _grid_arrays(self, fixed: pd.DataFrame) -> dict[str, np.ndarray | None]:
+    def _grid_arrays(
+        self, fixed: pd.DataFrame, cand: pd.DataFrame
+    ) -> dict[str, np.ndarray | None]:
         """Grid capacity (kW) and upgrade price per column (fixed stations, then candidates):
         the candidates' own (planner/study/grid.py); fixed stations are connected already
         (no limit on their existing plugs; the model keeps capacity >= their draw) and may
         be upgraded at the study's price. Managed charging lifts the plug limit (the plugs'
         power is throttled on the final plan instead)."""
-        cfg, cand = self.cfg, self.candidates
+        cfg = self.cfg
         if cfg.grid.managed_charging:
             return {"grid_kw": None, "upgrade_cost_per_kw": None}
         n_fixed = len(fixed)
@@ -191,12 +212,14 @@ class CityOptimizer(StudyOptimizer):
         cost: np.ndarray,
         dem: pd.Series,
         fixed: pd.DataFrame,
+        cand: pd.DataFrame,
         budget_left: float | None,
         labels: np.ndarray,
     ) -> Capacitated:
         """Capacitated siting for the study: demand as plug-hours per hour in the busiest hour
-        (trips x the peak hour's share x a 30 min session / days), existing plugs kept."""
-        cfg, cand = self.cfg, self.candidates
+        (trips x the peak hour's share x a 30 min session / days), existing plugs kept;
+        ``cand``: the candidates still to open (:meth:`_solve`)."""
+        cfg = self.cfg
         load = (
             dem.to_numpy(dtype=float)
             / max(1, cfg.simulation.days)
@@ -228,7 +251,7 @@ class CityOptimizer(StudyOptimizer):
             site_costs=site,
             plug_costs=plug,
             plug_kw=kw,
-            **self._grid_arrays(fixed),
+            **self._grid_arrays(fixed, cand),
             existing_plugs=existing,
             fixed_open=np.arange(n_fixed),
             utilisation=self.service_utilisation(),

@@ -238,9 +238,8 @@ def test_the_study_caps_a_site_count_above_the_candidates_and_says_so(tmp_path):
     assert any("5 new sites were asked for" in n and "only 2 candidate" in n for n in opt.notes)
 
 
-def test_the_city_study_labels_a_candidate_already_open_apart(tmp_path):
-    """In a second design round a station opened in the first is fixed open under its
-    candidate's id while the candidate column stays: the labels must still be distinct."""
+def _city_case(tmp_path, model):
+    """Synthetic 4 x 4 grid, two candidates (``a`` at node 0, ``b`` at node 15)."""
     from planner.config.study import config_from_dict
     from planner.study.inputs import StudyNetwork
     from planner.study.optimize_city import CityOptimizer
@@ -252,7 +251,7 @@ def test_the_city_study_labels_a_candidate_already_open_apart(tmp_path):
             "name": "g",
             "network": {"source": str(tmp_path / "x.osm.pbf")},
             "demand": {"kind": "city", "population": 1000},
-            "model": {"kind": "mclp", "threshold_min": 1, "p": 1},
+            "model": model,
             "targets": {"wait_p95_min": None},
         },
         base_dir=tmp_path,
@@ -271,11 +270,46 @@ def test_the_city_study_labels_a_candidate_already_open_apart(tmp_path):
             "connectors": "",
         }
     )
-    opt = CityOptimizer(cfg, StudyNetwork(net, None, pd.DataFrame(), "grid"), cand, trips, {})
+    return CityOptimizer(cfg, StudyNetwork(net, None, pd.DataFrame(), "grid"), cand, trips, {})
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_the_city_study_leaves_out_a_candidate_already_open(tmp_path, p):
+    """In a second design round a station opened in the first is fixed open under its
+    candidate's id: that candidate is no column of the model (the loop would drop it), and
+    ``p`` is capped at the candidates left instead of being refused."""
+    opt = _city_case(tmp_path, {"kind": "mclp", "threshold_min": 1, "p": 1})
     fixed = pd.DataFrame({"station_id": ["a"], "node": [0], "plugs": [2], "power_kw": [50.0]})
     demand = pd.DataFrame({"node": [0, 15], "weight": [1.0, 1.0]})
-    chosen, _ = opt.solve_sites(demand, fixed, 1, None)
-    assert cand["site_id"].iloc[chosen].tolist() == ["b"]
+    chosen, plugs = opt.solve_sites(demand, fixed, p, None)
+    assert opt.candidates["site_id"].iloc[chosen].tolist() == ["b"]
+    assert len(plugs) == 1
+    # every candidate open already: nothing to site, no solve
+    both = pd.DataFrame(
+        {"station_id": ["a", "b"], "node": [0, 15], "plugs": [2, 2], "power_kw": [50.0] * 2}
+    )
+    chosen, plugs = opt.solve_sites(demand, both, p, None)
+    assert chosen.size == 0 and plugs.size == 0
+
+
+def test_the_capacitated_city_model_plans_no_plugs_on_a_candidate_already_open(tmp_path):
+    """Demand at node 0 beyond what ``a``'s 2 plugs (its ``max_plugs``) serve: the model may
+    not add a second site there under the candidate's id, which the design loop would drop.
+    Before the fix the solve "succeeded" with plugs on that column; now the model says
+    which limit binds."""
+    from planner._errors import InfeasibleModelError
+
+    opt = _city_case(tmp_path, {"kind": "capacitated", "threshold_min": 1})
+    opt.cfg.candidates.max_plugs = 2
+    fixed = pd.DataFrame({"station_id": ["a"], "node": [0], "plugs": [2], "power_kw": [50.0]})
+    demand = pd.DataFrame({"node": [0, 15], "weight": [3.0, 0.2]})
+    with pytest.raises(InfeasibleModelError, match="raise max_plugs"):
+        opt.solve_sites(demand, fixed, None, None)
+    # with room left at b, the same study sites b (never a) and no error
+    demand = pd.DataFrame({"node": [0, 15], "weight": [1.0, 2.0]})
+    chosen, plugs = opt.solve_sites(demand, fixed, None, None)
+    assert opt.candidates["site_id"].iloc[chosen].tolist() == ["b"]
+    assert plugs.tolist() and min(plugs) >= 1
 
 
 # ---------------------------------------------------------------------- 4. wrong types
