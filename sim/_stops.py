@@ -161,7 +161,7 @@ class StopsMixin(RowsMixin):
     ) -> tuple[int, Row, Row]:
         """Station chosen by the *where* policy (-1: none) and the (time, length, energy)
         rows to and from the stations, as :meth:`_choice` + ``where`` would give them."""
-        h = self._hour()
+        h = int(self.env.now // 3600.0) % 24 if self.settings.time_factors else 0  # _hour()
         to = self._to_rows.get((m, prow_cur, h)) or self._to_row(m, prow_cur)
         fr = self._from_rows.get((m, prow_dest, h)) or self._from_row(m, prow_dest)
         if policy is not None and t_direct < INF:
@@ -184,12 +184,16 @@ class StopsMixin(RowsMixin):
             for i in tried:
                 d_fin[i] = INF
             best = int(d_fin.argmin())
-            if d_fin[best] < INF:
-                present, plugs = self.st_present, self.st_plugs_arr
-                if policy.queue_aware and present[best] >= plugs[best]:
-                    wait = self._st_wait  # MinDetour's expected waits, kept up to date
-                    near = d_fin <= d_fin[best] + policy.max_extra_detour_s
-                    return int(np.where(near, d_fin + wait, INF).argmin()), to, fr
+            d_best = d_fin.item(best)
+            if d_best < INF:
+                if policy.queue_aware and self.st_present.item(best) >= self.st_plugs[best]:
+                    # among the stations within max_extra_detour_s of the best, the least
+                    # detour + expected wait (MinDetour's np.where(near, d + wait, inf);
+                    # d has no NaN here, as argmin would have returned it, so "not near"
+                    # is d > limit)
+                    d_wait = d_fin + self._st_wait  # expected waits, kept up to date
+                    d_wait[d_fin > d_best + policy.max_extra_detour_s] = INF
+                    return int(d_wait.argmin()), to, fr
                 return best, to, fr
         c = self._choice(m, prow_cur, prow_dest, t_direct, e_direct, energy, cap, tried)
         return int(self.where(c)), to, fr
@@ -333,6 +337,14 @@ class StopsMixin(RowsMixin):
         clock = self.clocks[v]
         policy = self._fast_where()
         set_wait = self._set_wait
+        # (per-visit attribute reads hoisted: this generator is the fast path's hot loop)
+        st_dc, precond, consumed, charged = (
+            self.st_dc,
+            self.precond_kwh[m],
+            self.consumed,
+            self.charged,
+        )
+        st_seq, resources, how_much = self.st_seq, self.res, self.how_much
         tried: set[int] = set()
         balks = stops = 0
         ahead: tuple[int, Row, Row] | None = None  # the choice made after a balk
@@ -354,22 +366,22 @@ class StopsMixin(RowsMixin):
             detour_s = ts + tf - t_leg
             detour_m = lt + lf - l_leg
             es = e_to.item(s)
-            if self.st_dc[s]:
-                es += self.precond_kwh[m]
-            if ts > 0:
-                yield env.timeout(self._drive(v, ts))
+            if st_dc[s]:
+                es += precond
+            if ts > 0:  # (self._drive, inlined)
+                yield env.timeout(ts if clock is None else clock.drive(env.now, ts))
             es = es if es <= energy else energy
             energy -= es
             E[v] = energy
-            self.consumed[v] += es
+            consumed[v] += es
             acc[0] += lt
             acc[1] += es
             t_leg, e_leg, l_leg = tf, e_from.item(s), lf
             prow_cur = st_prow[s]
             arrive = env.now
-            seq = self.st_seq[s]
-            self.st_seq[s] = seq + 1
-            res = self.res[s]
+            seq = st_seq[s]
+            st_seq[s] = seq + 1
+            res = resources[s]
             present[s] += 1
             set_wait(s)
             req = Request(res)
@@ -406,7 +418,7 @@ class StopsMixin(RowsMixin):
                     yield req
             start = env.now
             acc[3] += start - arrive
-            e1 = min(cap, max(energy, self.how_much(energy, cap, e_leg + margin)))
+            e1 = min(cap, max(energy, how_much(energy, cap, e_leg + margin)))
             dt = self._profile(m, s).time_s(energy, e1)
             if dt > 0:
                 yield env.timeout(dt)
@@ -414,7 +426,7 @@ class StopsMixin(RowsMixin):
             present[s] -= 1
             set_wait(s)
             E[v] = e1
-            self.charged[v] += e1 - energy
+            charged[v] += e1 - energy
             rec(v, k, s, arrive, start, env.now, energy, e1, False, seq, detour_s, detour_m)
             acc[2] += 1
             acc[4] += dt
