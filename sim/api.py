@@ -172,6 +172,8 @@ def replicate(
     )
     job = _Job(network, stations, demand, vehicles, settings, children, routes, on_run is not None)
     n_workers = replication_workers(len(children), workers, trips=sum(len(d) for d in demand))
+    if n_workers > 1:  # the workers inherit the trips' leg table instead of each building one
+        routes.prepare_legs(nodes)
     runs = []
     for i, (kpis, res) in enumerate(_run_all(job, n_workers)):
         runs.append(kpis)

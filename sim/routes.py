@@ -125,6 +125,20 @@ class RouteTables:
         return pair_routes(self.network, o, d, by_class=by_class)
 
 
+    def prepare_legs(self, nodes: np.ndarray) -> None:
+        """Compute now the full leg table :meth:`legs` would compute on first use for trips
+        between ``nodes`` (nothing when it would gather legs in chunks instead).
+
+        :func:`sim.replicate` calls it before forking its workers: they inherit the table,
+        where each would otherwise compute its own on its first run."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        lt = self._legs
+        if lt.positions.size**2 <= _FULL_TABLE_VALUES and lt.covers(nodes):
+            t0 = time.perf_counter()
+            lt.table()
+            self.seconds += time.perf_counter() - t0
+
+
 class _LegTable:
     """Full ``P x P`` fastest-route table over trip ends ``P``, computed on first use."""
 

@@ -87,3 +87,30 @@ def test_other_stations_share_the_trip_leg_table():
     assert b is not a and b._legs is a._legs  # one P x P table for both station sets
     for x, y in zip(before, b.legs(o, d), strict=True):
         assert np.array_equal(x, y)
+
+
+def test_the_parent_builds_the_leg_table_the_workers_inherit(monkeypatch):
+    """With a process pool, ``replicate`` builds the trips' P x P leg table before forking
+    (each worker would otherwise build its own); a table too large to keep is left alone."""
+    import sim.routes as routes_mod
+
+    net, stations, trips = _inputs()
+    routes_mod._TABLES.clear()
+    sim.replicate(net, stations, trips, replications=2, seed=1, workers=2)
+    nodes = np.r_[trips["origin"].to_numpy(), trips["destination"].to_numpy()]
+    tables = shared_tables(net, nodes, np.array([7]))
+    assert tables._legs._pp is not None  # built in this (the parent) process
+    # too many positions for a full table: prepare_legs computes nothing
+    monkeypatch.setattr(routes_mod, "_FULL_TABLE_VALUES", 1)
+    big = routes_mod.RouteTables(net, nodes, np.array([7]))
+    big.prepare_legs(nodes)
+    assert big._legs._pp is None
+    monkeypatch.undo()
+    # a node outside the table's positions: legs would be gathered, not tabled
+    small = routes_mod.RouteTables(net, nodes, np.array([7]))
+    outside = np.setdiff1d(np.arange(net.n_nodes), nodes)[:1]
+    assert outside.size == 1
+    small.prepare_legs(np.r_[nodes, outside])
+    assert small._legs._pp is None
+    small.prepare_legs(nodes)
+    assert small._legs._pp is not None
