@@ -124,7 +124,6 @@ class RouteTables:
             return (*out, pp[2][:, ro, rd]) if by_class else out
         return pair_routes(self.network, o, d, by_class=by_class)
 
-
     def prepare_legs(self, nodes: np.ndarray) -> None:
         """Compute now the full leg table :meth:`legs` would compute on first use for trips
         between ``nodes`` (nothing when it would gather legs in chunks instead).
