@@ -152,9 +152,7 @@ class CityOptimizer(StudyOptimizer):
         chosen = free[cols_new]  # positions in self.candidates
         if res.plugs is not None:  # the capacitated model decides the plugs itself
             return chosen, np.maximum(res.plugs[cols_new + n_fixed], 1)
-        plugs = self._plugs_by_nearest(
-            cand["node"].to_numpy()[cols_new], dem_nodes, dem.to_numpy()
-        )
+        plugs = self._plugs_by_nearest(cand["node"].to_numpy()[cols_new], dem_nodes, dem.to_numpy())
         return chosen, plugs
 
     def service_utilisation(self) -> float:
@@ -182,9 +180,7 @@ class CityOptimizer(StudyOptimizer):
             np.bincount(nearest, weights=weights, minlength=len(sites_nodes))
         )
 
-    def _grid_arrays(
-        self, fixed: pd.DataFrame, cand: pd.DataFrame
-    ) -> dict[str, np.ndarray | None]:
+    def _grid_arrays(self, fixed: pd.DataFrame, cand: pd.DataFrame) -> dict[str, np.ndarray | None]:
         """Grid capacity (kW) and upgrade price per column (fixed stations, then candidates):
         the candidates' own (planner/study/grid.py); fixed stations are connected already
         (no limit on their existing plugs; the model keeps capacity >= their draw) and may
