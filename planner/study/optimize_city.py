@@ -38,6 +38,9 @@ class CityOptimizer(StudyOptimizer):
     ) -> tuple[np.ndarray, np.ndarray]:
         return self._solve(self.cfg.model.kind, unserved, fixed, n_sites, budget_left)
 
+    #: (arguments, matrix) of the last :meth:`_cost_matrix` call
+    _last_cost: tuple[tuple[bytes, bytes, float | None], np.ndarray] | None = None
+
     def coverage_share(self, stations: pd.DataFrame) -> float:
         dem = self.all_demand().groupby("node")["weight"].sum()
         if len(stations) == 0:
@@ -52,26 +55,37 @@ class CityOptimizer(StudyOptimizer):
         self, existing: pd.DataFrame, *, max_new: int | None = None, points: int = 15
     ) -> pd.DataFrame:
         """Covered share vs new stations (0..max_new), each point an optimal MCLP for the
-        whole demand with the existing stations fixed open (whatever the study's model)."""
+        whole demand with the existing stations fixed open (whatever the study's model).
+
+        The shares are :meth:`coverage_share`'s, read from one travel-time matrix from the
+        demand nodes to the existing stations and every candidate (an entry does not
+        depend on the other columns asked for: the searches run from the demand nodes);
+        the MCLP of every point reuses its own cost matrix (:meth:`_cost_matrix`)."""
         dem = self.all_demand()
-        rows = [
-            {
-                "n_stations": len(existing),
-                "new_stations": 0,
-                "coverage_share": self.coverage_share(existing),
-            }
+        weights = dem.groupby("node")["weight"].sum()
+        w, total = weights.to_numpy(), weights.sum()
+        cols = np.r_[
+            existing["node"].to_numpy(dtype=np.int64),
+            self.candidates["node"].to_numpy(dtype=np.int64),
         ]
+        reach = np.isfinite(
+            self.net.travel_time_matrix(weights.index.to_numpy(), cols, cutoff=self.threshold_s)
+        )
+
+        def share(columns: np.ndarray) -> float:
+            if len(columns) == 0:
+                return 0.0
+            return float(w[reach[:, columns].any(axis=1)].sum() / total)
+
+        n_ex = len(existing)
+        rows = [{"n_stations": n_ex, "new_stations": 0, "coverage_share": share(np.arange(n_ex))}]
         for p in self.curve_counts(max_new, 10, points):  # one MCLP solve per point
-            chosen, _ = self._solve("mclp", dem, existing, p, None)
-            st = pd.concat(
-                [existing, self.stations_frame(chosen, np.ones(len(chosen), dtype=int))],
-                ignore_index=True,
-            )
+            chosen, _ = self._solve("mclp", dem, existing, p, None, with_plugs=False)
             rows.append(
                 {
-                    "n_stations": len(st),
+                    "n_stations": n_ex + len(chosen),
                     "new_stations": len(chosen),
-                    "coverage_share": self.coverage_share(st),
+                    "coverage_share": share(np.r_[np.arange(n_ex), n_ex + chosen]),
                 }
             )
         return pd.DataFrame(rows)
@@ -84,9 +98,12 @@ class CityOptimizer(StudyOptimizer):
         fixed: pd.DataFrame,
         n_sites: int | None,
         budget_left: float | None,
+        *,
+        with_plugs: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Demand nodes x (fixed stations + candidates still to open) travel times -> model
-        ``kind``; returns positions in :attr:`candidates` and plugs per chosen site.
+        ``kind``; returns positions in :attr:`candidates` and plugs per chosen site (one
+        each with ``with_plugs=False``, for callers that use only the sites).
 
         A candidate whose id is already a fixed station (opened in an earlier design round)
         is left out: the design loop keeps no new station under a taken id, so a column for
@@ -111,7 +128,7 @@ class CityOptimizer(StudyOptimizer):
         cols = np.r_[fixed["node"].to_numpy(dtype=np.int64), cand["node"].to_numpy(dtype=np.int64)]
         n_fixed = len(fixed)
         cutoff = self.threshold_s if kind in ("mclp", "cover", "capacitated") else None
-        cost = self.net.travel_time_matrix(dem_nodes, cols, cutoff=cutoff)
+        cost = self._cost_matrix(dem_nodes, cols, cutoff)
         site_cost = np.r_[np.zeros(n_fixed), (cand["site_cost"] + cand["plug_cost"]).to_numpy()]
         labels = np.array(fixed_ids + cand["site_id"].astype(str).tolist(), dtype=object)
         common = dict(fixed_open=np.arange(n_fixed), site_labels=labels)
@@ -152,8 +169,24 @@ class CityOptimizer(StudyOptimizer):
         chosen = free[cols_new]  # positions in self.candidates
         if res.plugs is not None:  # the capacitated model decides the plugs itself
             return chosen, np.maximum(res.plugs[cols_new + n_fixed], 1)
+        if not with_plugs:
+            return chosen, np.ones(len(chosen), dtype=int)
         plugs = self._plugs_by_nearest(cand["node"].to_numpy()[cols_new], dem_nodes, dem.to_numpy())
         return chosen, plugs
+
+    def _cost_matrix(
+        self, dem_nodes: np.ndarray, cols: np.ndarray, cutoff: float | None
+    ) -> np.ndarray:
+        """Travel times from ``dem_nodes`` to ``cols`` (``inf`` beyond ``cutoff``), kept for
+        the next call with the same arguments (the coverage curve solves the same matrix
+        for every point). Read-only: a model that wrote into it would change the next."""
+        key = (dem_nodes.tobytes(), cols.tobytes(), cutoff)
+        if self._last_cost is not None and self._last_cost[0] == key:
+            return self._last_cost[1]
+        cost = self.net.travel_time_matrix(dem_nodes, cols, cutoff=cutoff)
+        cost.flags.writeable = False
+        self._last_cost = (key, cost)
+        return cost
 
     def service_utilisation(self) -> float:
         """Plug utilisation the capacitated model may plan for: with a wait target, what
