@@ -24,6 +24,11 @@ class CityOptimizer(StudyOptimizer):
     Coverage is "the trip's origin lies within ``model.threshold_min`` of an open station".
     """
 
+    #: (arguments, matrix) of the last :meth:`_cost_matrix` call while the coverage curve
+    #: runs (None otherwise: the design rounds solve other demand each time)
+    _last_cost: tuple[tuple[bytes, bytes, float | None], np.ndarray] | None = None
+    _keep_cost = False
+
     @property
     def threshold_s(self) -> float:
         """The coverage threshold in seconds of travel time."""
@@ -37,9 +42,6 @@ class CityOptimizer(StudyOptimizer):
         budget_left: float | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         return self._solve(self.cfg.model.kind, unserved, fixed, n_sites, budget_left)
-
-    #: (arguments, matrix) of the last :meth:`_cost_matrix` call
-    _last_cost: tuple[tuple[bytes, bytes, float | None], np.ndarray] | None = None
 
     def coverage_share(self, stations: pd.DataFrame) -> float:
         dem = self.all_demand().groupby("node")["weight"].sum()
@@ -60,7 +62,8 @@ class CityOptimizer(StudyOptimizer):
         The shares are :meth:`coverage_share`'s, read from one travel-time matrix from the
         demand nodes to the existing stations and every candidate (an entry does not
         depend on the other columns asked for: the searches run from the demand nodes);
-        the MCLP of every point reuses its own cost matrix (:meth:`_cost_matrix`)."""
+        every point's MCLP solves the same cost matrix, computed once
+        (:meth:`_cost_matrix`)."""
         dem = self.all_demand()
         weights = dem.groupby("node")["weight"].sum()
         w, total = weights.to_numpy(), weights.sum()
@@ -79,15 +82,19 @@ class CityOptimizer(StudyOptimizer):
 
         n_ex = len(existing)
         rows = [{"n_stations": n_ex, "new_stations": 0, "coverage_share": share(np.arange(n_ex))}]
-        for p in self.curve_counts(max_new, 10, points):  # one MCLP solve per point
-            chosen, _ = self._solve("mclp", dem, existing, p, None, with_plugs=False)
-            rows.append(
-                {
-                    "n_stations": n_ex + len(chosen),
-                    "new_stations": len(chosen),
-                    "coverage_share": share(np.r_[np.arange(n_ex), n_ex + chosen]),
-                }
-            )
+        self._keep_cost = True  # every point solves the same matrix
+        try:
+            for p in self.curve_counts(max_new, 10, points):  # one MCLP solve per point
+                chosen, _ = self._solve("mclp", dem, existing, p, None, with_plugs=False)
+                rows.append(
+                    {
+                        "n_stations": n_ex + len(chosen),
+                        "new_stations": len(chosen),
+                        "coverage_share": share(np.r_[np.arange(n_ex), n_ex + chosen]),
+                    }
+                )
+        finally:
+            self._keep_cost, self._last_cost = False, None
         return pd.DataFrame(rows)
 
     # ----------------------------------------------------------------- internals
@@ -114,14 +121,18 @@ class CityOptimizer(StudyOptimizer):
         fixed_ids = fixed["station_id"].astype(str).tolist()
         free = np.flatnonzero(~self.candidates["site_id"].astype(str).isin(fixed_ids).to_numpy())
         cand = self.candidates.iloc[free]
+        if len(free) == 0:
+            logger.info("siting: every candidate site is open already; no new site")
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=int)
         if n_sites is not None and n_sites > len(free):
-            logger.info(
-                "siting: %d new sites asked for, %d candidates not yet open: capped",
-                n_sites,
-                len(free),
-            )
+            if kind in ("mclp", "pmedian"):  # (set cover and capacitated do not take it)
+                logger.info(
+                    "siting: %d new sites asked for, %d candidates not yet open: capped",
+                    n_sites,
+                    len(free),
+                )
             n_sites = len(free)
-        if len(free) == 0 or n_sites == 0:
+        if n_sites == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=int)
         dem = unserved.groupby("node")["weight"].sum()
         dem_nodes = dem.index.to_numpy(dtype=np.int64)
@@ -177,15 +188,19 @@ class CityOptimizer(StudyOptimizer):
     def _cost_matrix(
         self, dem_nodes: np.ndarray, cols: np.ndarray, cutoff: float | None
     ) -> np.ndarray:
-        """Travel times from ``dem_nodes`` to ``cols`` (``inf`` beyond ``cutoff``), kept for
-        the next call with the same arguments (the coverage curve solves the same matrix
-        for every point). Read-only: a model that wrote into it would change the next."""
+        """Travel times from ``dem_nodes`` to ``cols`` (``inf`` beyond ``cutoff``). While the
+        coverage curve runs, the last matrix is kept for the next call with the same
+        arguments (every point solves the same one), read-only: a model that wrote into it
+        would change the next."""
+        dem_nodes = np.asarray(dem_nodes, dtype=np.int64).ravel()  # (bytes are the key)
+        cols = np.asarray(cols, dtype=np.int64).ravel()
         key = (dem_nodes.tobytes(), cols.tobytes(), cutoff)
         if self._last_cost is not None and self._last_cost[0] == key:
             return self._last_cost[1]
         cost = self.net.travel_time_matrix(dem_nodes, cols, cutoff=cutoff)
-        cost.flags.writeable = False
-        self._last_cost = (key, cost)
+        if self._keep_cost:
+            cost.flags.writeable = False
+            self._last_cost = (key, cost)
         return cost
 
     def service_utilisation(self) -> float:

@@ -80,10 +80,23 @@ def test_coverage_curve_equals_solving_and_measuring_each_point(tmp_path):
 
 def test_the_cost_matrix_is_kept_for_the_same_arguments_only(tmp_path):
     opt = _optimizer(tmp_path)
-    a = opt._cost_matrix(np.array([0, 1]), np.array([5, 6]), 60.0)
-    assert opt._cost_matrix(np.array([0, 1]), np.array([5, 6]), 60.0) is a
+    dem, cols = np.array([0, 1]), np.array([5, 6])
+    first = opt._cost_matrix(dem, cols, 60.0)
+    assert opt._cost_matrix(dem, cols, 60.0) is not first  # outside the curve: not kept
+    opt._keep_cost = True
+    a = opt._cost_matrix(dem, cols, 60.0)
+    assert opt._cost_matrix(dem, cols, 60.0) is a
     assert not a.flags.writeable  # a model writing into it would change the next solve
-    b = opt._cost_matrix(np.array([0, 1]), np.array([5, 6]), None)
+    b = opt._cost_matrix(dem, cols, None)
     assert b is not a and np.isfinite(b).all()
-    c = opt._cost_matrix(np.array([0, 2]), np.array([5, 6]), None)
+    c = opt._cost_matrix(np.array([0, 2]), cols, None)  # other demand nodes
     assert c is not b and c.shape == (2, 2)
+    d = opt._cost_matrix(np.array([0, 2]), np.array([5, 7]), None)  # other columns
+    assert d is not c and d[1, 1] != c[1, 1]
+    # same bytes, other dtype: [1] as int64 and [1, 0] as int32 are different arguments
+    e = opt._cost_matrix(np.array([1], dtype=np.int64), cols, None)
+    f = opt._cost_matrix(np.array([1, 0], dtype=np.int32), cols, None)
+    assert e.shape == (1, 2) and f.shape == (2, 2)
+    # the curve leaves nothing kept behind
+    opt.coverage_curve(pd.DataFrame(columns=["station_id", "node", "plugs", "power_kw"]))
+    assert opt._last_cost is None and not opt._keep_cost

@@ -274,16 +274,28 @@ def _city_case(tmp_path, model):
 
 
 @pytest.mark.parametrize("p", [1, 2])
-def test_the_city_study_leaves_out_a_candidate_already_open(tmp_path, p):
+def test_the_city_study_leaves_out_a_candidate_already_open(tmp_path, p, monkeypatch):
     """In a second design round a station opened in the first is fixed open under its
     candidate's id: that candidate is no column of the model (the loop would drop it), and
     ``p`` is capped at the candidates left instead of being refused."""
+    import planner.study.optimize_city as city
+
     opt = _city_case(tmp_path, {"kind": "mclp", "threshold_min": 1, "p": 1})
     fixed = pd.DataFrame({"station_id": ["a"], "node": [0], "plugs": [2], "power_kw": [50.0]})
     demand = pd.DataFrame({"node": [0, 15], "weight": [1.0, 1.0]})
+    seen: list = []
+    build = city.MCLP.from_cost_matrix
+
+    def spy(cost, *args, **kw):
+        seen.append((np.shape(cost), list(kw["site_labels"]), kw["p"]))
+        return build(cost, *args, **kw)
+
+    monkeypatch.setattr(city.MCLP, "from_cost_matrix", spy)
     chosen, plugs = opt.solve_sites(demand, fixed, p, None)
     assert opt.candidates["site_id"].iloc[chosen].tolist() == ["b"]
     assert len(plugs) == 1
+    # the model saw the fixed station and the one candidate still to open, p capped at 1
+    assert seen == [((2, 2), ["a", "b"], 1)]
     # every candidate open already: nothing to site, no solve
     both = pd.DataFrame(
         {"station_id": ["a", "b"], "node": [0, 15], "plugs": [2, 2], "power_kw": [50.0] * 2}

@@ -99,3 +99,54 @@ def _branch(c, present, plugs, ref: int) -> str:
     if present[best] < plugs[best]:
         return "best station free"
     return "queue-aware: " + ("other station" if ref != best else "best kept")
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # 0 * inf in MinDetour
+def test_a_float32_detour_allowance_gives_the_reference_choice(monkeypatch):
+    """A numpy float32 ``max_extra_detour_s`` whose limit falls between a station's detour
+    in float64 and in float32 (found by review): the fast choice must still be the
+    reference's (it summed a Python float and the float32 in float32, while MinDetour sums
+    in float64). Synthetic grid with non-round edge times, so detours are not whole."""
+    import sys
+
+    plain = grid_network
+    monkeypatch.setattr(
+        sys.modules[__name__],
+        "grid_network",
+        lambda nx, ny, spacing_m: plain(nx, ny, spacing_m=1234.567, speed_kph=37.0),
+    )
+    checked = 0
+    for seed in range(6):
+        base = _engine(seed, [1] * 5, MinDetour())
+        cap, pos, net = base.v_cap[0], base.routes.positions, base.routes.network
+        for a in range(len(pos)):
+            for b2 in range(len(pos)):
+                t_direct = float(net.travel_time_matrix([pos[a]], [pos[b2]])[0, 0])
+                if not 0 < t_direct < np.inf:
+                    continue
+                c = base._choice(0, a, b2, t_direct, 0.0, 50.0, cap, set())
+                fin = c.allowed & (c.e_to <= 50.0) & (c.t_to < np.inf) & (c.t_from < np.inf)
+                fin &= c.e_from <= cap - c.reserve_kwh
+                if fin.sum() < 2:
+                    continue
+                d = np.where(fin, c.t_to + c.t_from - t_direct, np.inf)
+                b = int(d.argmin())
+                for j in np.flatnonzero(fin & (d > d[b])):
+                    x = np.float32(d[j] - d[b])
+                    if float(x) < d[j] - d[b]:
+                        x = np.nextafter(x, np.float32(np.inf))
+                    # station j is "near" in float64 but not with a float32 sum
+                    if not (d[j] <= d[b] + x and d[j] > d.item(b) + x):
+                        continue
+                    pol = MinDetour(max_extra_detour_s=x)
+                    assert type(pol.max_extra_detour_s) is float
+                    eng = _engine(seed, [1] * 5, pol)
+                    eng.st_present[b] = 3
+                    eng._set_wait(b)
+                    got = eng._pick(0, a, b2, t_direct, 0.0, 50.0, cap, set(), pol)[0]
+                    ref = int(eng.where(eng._choice(0, a, b2, t_direct, 0.0, 50.0, cap, set())))
+                    assert got == ref, (seed, a, b2, j)
+                    checked += 1
+                    if checked == 5:
+                        return
+    assert checked > 0  # the case was constructed at least once
