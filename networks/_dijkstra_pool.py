@@ -6,8 +6,9 @@ persistent pool of forked workers receives the CSR arrays and a chunk of sources
 returns only the requested destination columns.
 
 The pool is used only where it pays and is safe: enough sources, more than one worker
-allowed (``EVPLAN_THREADS``), a ``fork`` start method, and not inside a daemonic process
-(Dask workers are daemons and may not have children). Any pool failure falls back to the
+allowed (``EVPLAN_THREADS``), a ``fork`` start method, not inside a daemonic process
+(Dask workers are daemons and may not have children) and not inside a worker of another
+multiprocessing pool (it would wait for this pool's workers at its exit). Any pool failure falls back to the
 serial C call, so results never depend on it.
 """
 
@@ -45,6 +46,12 @@ atexit.register(_shutdown)
 def _get_pool(workers: int) -> ProcessPoolExecutor | None:
     global _pool, _pool_key
     if workers < 2 or "fork" not in mp.get_all_start_methods() or mp.current_process().daemon:
+        return None
+    if mp.parent_process() is not None:
+        # a worker of another pool (sim.replicate, the study's vehicle comparison): it exits
+        # through multiprocessing, which waits for its children, but not through atexit,
+        # which would stop a pool of its own, so such a pool would hang it; its CPUs are
+        # taken by its siblings anyway
         return None
     key = (os.getpid(), workers)
     if _pool is None or _pool_key != key:

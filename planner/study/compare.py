@@ -5,6 +5,9 @@ the truck figures of freight studies (docs/cargo.md)."""
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -12,6 +15,7 @@ import pandas as pd
 import sim
 from planner.config.study import StudyConfig
 from planner.study.simulate import StudySimulator, sim_settings
+from sim.api import replication_workers
 from sim.driving_rules import RULES, diesel_elapsed_s
 
 __all__ = ["truck_figures", "vehicle_matrix"]
@@ -22,31 +26,89 @@ def vehicle_matrix(
 ) -> pd.DataFrame:
     """The carmaker's view: share of the study's trips each compared model completes, per
     season, with the existing stations and with the proposal (one replication each). Truck
-    models add :func:`truck_figures` per scenario (suffix ``_before`` / ``_after``)."""
+    models add :func:`truck_figures` per scenario (suffix ``_before`` / ``_after``).
+
+    The cells (model x season x before/after) are independent simulations with the study's
+    seed; they run in the replication pool (:func:`sim.api.replication_workers`: the CPUs
+    available, one inside a Dask worker or for small jobs), and the table does not depend
+    on the number of workers."""
     models = cfg.vehicles.compare
     seasons = cfg.simulation.seasons or {"study": cfg.simulation.temperature_c}
+    cells = [
+        _Cell(model, temp, label, st)
+        for model in models
+        for temp in seasons.values()
+        for label, st in (("before", existing), ("after", proposal))
+    ]
+    figures = _run_cells(cfg, simulator, cells)
     rows = []
+    it = iter(figures)
     for model in models:
-        trips = simulator.trips.assign(vehicle_model=model)
-        truck = simulator.vehicles[model].category == "truck"
         for season, temp in seasons.items():
             row = {"vehicle_model": model, "season": season, "temperature_c": temp}
-            for label, st in (("before", existing), ("after", proposal)):
-                out = simulator(st, temperature_c=temp, trips=trips, replications=1)
-                k = out.kpis
-                row[f"share_{label}"] = k.get("share_trips_completed", math.nan)
-                row[f"stranded_{label}"] = k.get("stranded_vehicles", math.nan)
-                if truck:
-                    res = out.detail["result"]
-                    figs = truck_figures(
-                        res.trips,
-                        sim_settings(cfg, temperature_c=temp),
-                        rules=simulator.vehicles[model].driving_rules,
-                    )
-                    row.update({f"{name}_{label}": v for name, v in figs.items()})
+            for label in ("before", "after"):
+                row.update({f"{name}_{label}": v for name, v in next(it).items()})
             row["trips_feasible_share"] = row["share_after"]
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """One simulation of the vehicle comparison."""
+
+    model: str
+    temperature_c: float
+    label: str
+    stations: pd.DataFrame
+
+
+#: (config, simulator, cells) of the comparison being run (set before forking, read by the
+#: workers, as sim.api does for replications: inherited, never serialised)
+_JOB: tuple[StudyConfig, StudySimulator, list[_Cell]] | None = None
+
+
+def _cell_figures(i: int) -> dict[str, float]:
+    """Share completed and stranded vehicles (and truck figures) of cell ``i`` of the job."""
+    assert _JOB is not None
+    cfg, simulator, cells = _JOB
+    c = cells[i]
+    trips = simulator.trips.assign(vehicle_model=c.model)
+    out = simulator(c.stations, temperature_c=c.temperature_c, trips=trips, replications=1)
+    k = out.kpis
+    figs = {
+        "share": k.get("share_trips_completed", math.nan),
+        "stranded": k.get("stranded_vehicles", math.nan),
+    }
+    if simulator.vehicles[c.model].category == "truck":
+        figs.update(
+            truck_figures(
+                out.detail["result"].trips,
+                sim_settings(cfg, temperature_c=c.temperature_c),
+                rules=simulator.vehicles[c.model].driving_rules,
+            )
+        )
+    return figs
+
+
+def _run_cells(
+    cfg: StudyConfig, simulator: StudySimulator, cells: list[_Cell]
+) -> list[dict[str, float]]:
+    """Every cell's figures, in order: in this process or in a forked pool."""
+    global _JOB
+    workers = replication_workers(len(cells), trips=len(cells) * len(simulator.trips))
+    _JOB = (cfg, simulator, cells)
+    try:
+        if workers <= 1:
+            return [_cell_figures(i) for i in range(len(cells))]
+        # fork: the workers inherit the network, route tables and trips without a copy;
+        # only the figures come back. Their simulator's run count stays there: count here
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            figures = list(pool.map(_cell_figures, range(len(cells))))
+        simulator.runs += len(cells)
+        return figures
+    finally:
+        _JOB = None
 
 
 def truck_figures(trips: pd.DataFrame, settings: sim.SimSettings, *, rules: str) -> dict:
