@@ -38,6 +38,15 @@ def net_cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("evplan-netcache")
 
 
+@pytest.fixture
+def data_env(data_dir, net_cache_dir, monkeypatch):
+    """The real data folder and the session's network cache as the environment a study
+    reads them from (``EVPLAN_DATA_DIR``, ``EVPLAN_CACHE_DIR``)."""
+    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
+    return data_dir
+
+
 @pytest.fixture(scope="session")
 def almaty(data_dir, net_cache_dir):
     """The real Almaty 2012 extract, prepared once per session (LoadedNetwork)."""

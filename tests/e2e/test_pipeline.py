@@ -30,13 +30,6 @@ SMALL_CITY = {
 }
 
 
-@pytest.fixture
-def data_env(data_dir, net_cache_dir, monkeypatch):
-    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
-    return data_dir
-
-
 def _cfg(name, overrides, cache_dir=None):
     over = dict(overrides)
     if cache_dir is not None:

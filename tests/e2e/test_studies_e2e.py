@@ -17,13 +17,6 @@ CONFIGS = ROOT / "configs"
 from tests.planner.test_report import dump_dom, js_error, map_attrs  # noqa: E402
 
 
-@pytest.fixture
-def data_env(data_dir, net_cache_dir, monkeypatch):
-    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
-    return data_dir
-
-
 def test_run_corridor_closed_loop_and_render_its_report(data_env, tmp_path):
     from planner.study.run import run_study
 

@@ -4,16 +4,8 @@ value, with one worker as with two (real Almaty network and demand, small sample
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from tests.e2e.test_pipeline import SMALL_CITY, _cfg
-
-
-@pytest.fixture
-def data_env(data_dir, net_cache_dir, monkeypatch):
-    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
-    return data_dir
 
 
 def test_vehicle_matrix_is_the_same_with_one_or_two_workers(data_env, monkeypatch):

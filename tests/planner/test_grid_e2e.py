@@ -25,13 +25,6 @@ SMALL = {
 }
 
 
-@pytest.fixture
-def data_env(data_dir, net_cache_dir, monkeypatch):
-    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
-    return data_dir
-
-
 def _run(overrides):
     from planner.study.run import run_study
 
