@@ -114,12 +114,9 @@ class RouteTables:
             raise ValueError("these route tables were built without the road-class split")
         o = np.asarray(origins, dtype=np.int64)
         d = np.asarray(destinations, dtype=np.int64)
-        lt = self._legs
-        if lt.positions.size**2 <= _FULL_TABLE_VALUES and lt.covers(o) and lt.covers(d):
-            t0 = time.perf_counter()
-            pp = lt.table()
-            self.seconds += time.perf_counter() - t0
-            ro, rd = lt.row[o], lt.row[d]
+        pp = self._full_table(o, d)
+        if pp is not None:
+            ro, rd = self._legs.row[o], self._legs.row[d]
             out = (pp[0][ro, rd], pp[1][ro, rd])
             return (*out, pp[2][:, ro, rd]) if by_class else out
         return pair_routes(self.network, o, d, by_class=by_class)
@@ -130,12 +127,19 @@ class RouteTables:
 
         :func:`sim.replicate` calls it before forking its workers: they inherit the table,
         where each would otherwise compute its own on its first run."""
-        nodes = np.asarray(nodes, dtype=np.int64)
+        self._full_table(np.asarray(nodes, dtype=np.int64))
+
+    def _full_table(self, *nodes: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """The full ``P x P`` leg table (computed on first use, timed in :attr:`seconds`)
+        when it serves legs between ``nodes``: few enough positions and every node one of
+        them; ``None`` otherwise (legs are then gathered in chunks)."""
         lt = self._legs
-        if lt.positions.size**2 <= _FULL_TABLE_VALUES and lt.covers(nodes):
-            t0 = time.perf_counter()
-            lt.table()
-            self.seconds += time.perf_counter() - t0
+        if lt.positions.size**2 > _FULL_TABLE_VALUES or not all(lt.covers(n) for n in nodes):
+            return None
+        t0 = time.perf_counter()
+        pp = lt.table()
+        self.seconds += time.perf_counter() - t0
+        return pp
 
 
 class _LegTable:
