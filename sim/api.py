@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -34,6 +36,8 @@ from sim.settings import SimSettings
 from sim.vehicles import VehicleModel
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SeedLike = int | np.random.Generator | np.random.SeedSequence | None
 
@@ -175,7 +179,10 @@ def replicate(
     if n_workers > 1:  # the workers inherit the trips' leg table instead of each building one
         routes.prepare_legs(nodes)
     runs = []
-    for i, (kpis, res) in enumerate(_run_all(job, n_workers)):
+    # fork: the workers inherit the job (network, route tables, trips) without a copy; only
+    # each run's KPIs (and, with on_run, its result) come back
+    runs_made = forked_map(partial(_one, job), len(job.seeds), n_workers)
+    for i, (kpis, res) in enumerate(runs_made):
         runs.append(kpis)
         if on_run is not None:  # e.g. keep each run's waits for charts that match the KPIs
             assert res is not None
@@ -261,13 +268,9 @@ class _Job:
 #: Below this many trips over all runs, ``workers=None`` runs them in this process.
 MIN_PARALLEL_TRIPS = 20_000
 
-#: The job of the pool being run (set before forking, read by the workers).
-_JOB: _Job | None = None
 
-
-def _one(i: int) -> tuple[dict[str, float], SimulationResult | None]:
-    job = _JOB
-    assert job is not None
+def _one(job: _Job, i: int) -> tuple[dict[str, float], SimulationResult | None]:
+    """Replication ``i`` of ``job``: its KPIs, and its result when the caller keeps them."""
     res = simulate(
         job.network,
         job.stations,
@@ -321,18 +324,44 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _run_all(job: _Job, workers: int) -> Iterator[tuple[dict[str, float], SimulationResult | None]]:
-    """Run every replication of ``job`` (in order), serially or in a forked pool."""
-    global _JOB
-    _JOB = job
+#: The task of the pool being run (set before forking and read by the workers, which
+#: inherit it with everything it refers to: never serialised)
+_TASK: Callable[[int], Any] | None = None
+
+
+def _run_task(i: int) -> Any:
+    assert _TASK is not None
+    return _TASK(i)
+
+
+def forked_map(task: Callable[[int], T], n: int, workers: int) -> Iterator[T]:
+    """``task(0), ..., task(n - 1)``, in order: in this process when ``workers <= 1``,
+    otherwise in a pool of ``workers`` forked processes (:func:`replication_workers`).
+
+    The workers inherit ``task`` and what it refers to (network, route tables, trips)
+    without a copy; only each result is sent back. A task may itself call
+    ``forked_map`` (the outer task is restored after).
+
+    Parameters
+    ----------
+    task : callable
+        ``task(i)`` for run ``i``; any callable (a closure or a ``functools.partial``).
+    n : int
+        Number of runs.
+    workers : int
+        Processes to use.
+
+    Yields
+    ------
+    Each run's result, in run order.
+    """
+    global _TASK
+    previous, _TASK = _TASK, task
     try:
-        idx = range(len(job.seeds))
         if workers <= 1:
-            yield from map(_one, idx)
+            yield from map(task, range(n))
             return
-        # fork: the workers inherit the job (network, route tables, trips) without a copy;
-        # only each run's KPIs (and, with on_run, its result) come back
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            yield from pool.map(_one, idx)
+            yield from pool.map(_run_task, range(n))
     finally:
-        _JOB = None
+        _TASK = previous

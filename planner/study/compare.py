@@ -5,9 +5,8 @@ the truck figures of freight studies (docs/cargo.md)."""
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,7 @@ import pandas as pd
 import sim
 from planner.config.study import StudyConfig
 from planner.study.simulate import StudySimulator, sim_settings
-from sim.api import replication_workers
+from sim.api import forked_map, replication_workers
 from sim.driving_rules import RULES, diesel_elapsed_s
 
 __all__ = ["truck_figures", "vehicle_matrix"]
@@ -63,15 +62,10 @@ class _Cell:
     stations: pd.DataFrame
 
 
-#: (config, simulator, cells) of the comparison being run (set before forking, read by the
-#: workers, as sim.api does for replications: inherited, never serialised)
-_JOB: tuple[StudyConfig, StudySimulator, list[_Cell]] | None = None
-
-
-def _cell_figures(i: int) -> dict[str, float]:
-    """Share completed and stranded vehicles (and truck figures) of cell ``i`` of the job."""
-    assert _JOB is not None
-    cfg, simulator, cells = _JOB
+def _cell_figures(
+    cfg: StudyConfig, simulator: StudySimulator, cells: list[_Cell], i: int
+) -> dict[str, float]:
+    """Share completed and stranded vehicles (and truck figures) of cell ``i``."""
     c = cells[i]
     trips = simulator.trips.assign(vehicle_model=c.model)
     out = simulator(c.stations, temperature_c=c.temperature_c, trips=trips, replications=1)
@@ -94,21 +88,15 @@ def _cell_figures(i: int) -> dict[str, float]:
 def _run_cells(
     cfg: StudyConfig, simulator: StudySimulator, cells: list[_Cell]
 ) -> list[dict[str, float]]:
-    """Every cell's figures, in order: in this process or in a forked pool."""
-    global _JOB
+    """Every cell's figures, in order: in this process or in a forked pool
+    (:func:`sim.api.forked_map`: the workers inherit the network, route tables and trips
+    without a copy; only the figures come back)."""
     workers = replication_workers(len(cells), trips=len(cells) * len(simulator.trips))
-    _JOB = (cfg, simulator, cells)
-    try:
-        if workers <= 1:
-            return [_cell_figures(i) for i in range(len(cells))]
-        # fork: the workers inherit the network, route tables and trips without a copy;
-        # only the figures come back. Their simulator's run count stays there: count here
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            figures = list(pool.map(_cell_figures, range(len(cells))))
+    task = partial(_cell_figures, cfg, simulator, cells)
+    figures = list(forked_map(task, len(cells), workers))
+    if workers > 1:  # the workers' simulators counted their runs there: count them here
         simulator.runs += len(cells)
-        return figures
-    finally:
-        _JOB = None
+    return figures
 
 
 def truck_figures(trips: pd.DataFrame, settings: sim.SimSettings, *, rules: str) -> dict:

@@ -10,6 +10,7 @@ from tests.e2e.test_pipeline import SMALL_CITY, _cfg
 
 def test_vehicle_matrix_is_the_same_with_one_or_two_workers(data_env, monkeypatch):
     import planner.study.compare as compare
+    import sim.api as sim_api
     from planner.study.run import StepTimer, prepare
     from planner.study.simulate import StudySimulator
 
@@ -34,4 +35,4 @@ def test_vehicle_matrix_is_the_same_with_one_or_two_workers(data_env, monkeypatc
     pd.testing.assert_frame_equal(tables[1], tables[2], check_exact=True)
     assert runs[1] == runs[2] == 2 * 2 * 2  # models x seasons x before/after
     assert len(tables[1]) == 4 and tables[1]["share_before"].between(0, 1).all()
-    assert compare._JOB is None  # nothing of the job kept after the run
+    assert sim_api._TASK is None  # nothing of the job kept after the run
