@@ -170,7 +170,7 @@ def check_cost_matrix(cost, *, name: str = "cost") -> np.ndarray | sparse.csr_ma
 
 def check_weights(weights, n: int, *, name: str = "weights") -> np.ndarray:
     """Non-negative finite demand weights of length ``n`` (all ones when ``None``)."""
-    return _per_item(
+    return check_per_item(
         weights,
         n,
         name,
@@ -182,7 +182,7 @@ def check_weights(weights, n: int, *, name: str = "weights") -> np.ndarray:
 
 def check_site_costs(costs, m: int, *, name: str = "candidate_costs") -> np.ndarray:
     """Non-negative finite per-site costs of length ``m`` (all ones when ``None``)."""
-    return _per_item(
+    return check_per_item(
         costs,
         m,
         name,
@@ -192,9 +192,9 @@ def check_site_costs(costs, m: int, *, name: str = "candidate_costs") -> np.ndar
     )
 
 
-def _per_item(values, n: int, name: str, *, items: str, each: str, zero: str) -> np.ndarray:
-    """One finite number >= 0 per demand row or site column of the cost matrix (ones when
-    ``None``); ``items``, ``each`` and ``zero`` word the messages."""
+def check_per_item(values, n: int, name: str, *, items: str, each: str, zero: str) -> np.ndarray:
+    """One finite number >= 0 per item (a demand row or site column of the cost matrix, an
+    OD pair; ones when ``None``); ``items``, ``each`` and ``zero`` word the messages."""
     if values is None:
         return np.ones(n)
     v = float_array(values, name, expected=f"one number per {each} ({n})").ravel()

@@ -25,7 +25,7 @@ from planner.siting._base import (
     make_result,
 )
 from planner.siting._model import SitingModel
-from planner.siting._validate import shown
+from planner.siting._validate import check_per_item, shown
 from planner.siting.frlm.conventions import ORIGIN_CHARGE, SHORT_TRIPS
 
 logger = logging.getLogger(__name__)
@@ -140,12 +140,10 @@ class FRLM(SitingModel):
                 f"FRLM: {flows.size} flows but {len(route_km)} routes / {len(site_km)} site km "
                 f"lists / {len(site_idx)} site index lists; give one of each per OD pair"
             )
-        if not np.isfinite(flows).all() or (flows < 0).any():
-            bad = np.flatnonzero(~np.isfinite(flows) | (flows < 0))[:5]
-            raise ModelInputError(
-                f"FRLM: flows must be finite and >= 0; bad OD pairs {bad.tolist()} (values "
-                f"{flows[bad].tolist()}); use 0 for pairs without flow"
-            )
+        flows = check_per_item(
+            flows, flows.size, "FRLM: flows", items="OD pairs", each="OD pair",
+            zero="pairs without flow",
+        )  # fmt: skip
         fix = "give the driving range in km, e.g. range_km=250"
         range_km = as_number(range_km, "FRLM: range_km", fix=fix)
         if not (math.isfinite(range_km) and range_km > 0):
