@@ -48,6 +48,8 @@ from sim.vehicles import VehicleModel
 logger = logging.getLogger(__name__)
 
 STATION_COLUMNS = ["station_id", "node", "plugs", "power_kw", "existing", "name", "lon", "lat"]
+#: The columns a stations table must have (the others are optional)
+REQUIRED_STATION_COLUMNS = STATION_COLUMNS[:4]
 TRIP_COLUMNS = ["vehicle_id", "vehicle_model", "origin", "destination", "depart_s", "chain_seq"]
 
 
@@ -79,7 +81,7 @@ def prepare_stations(
         A given ``node`` is not a node index of ``network``; a station lies farther than
         ``max_snap_m`` from every node, or has neither node nor coordinates.
     """
-    require_frame(stations, name="stations", columns=STATION_COLUMNS[:4], error=StationError)
+    require_frame(stations, name="stations", columns=REQUIRED_STATION_COLUMNS, error=StationError)
     df = stations.copy()
     if "node" not in df.columns:
         df["node"] = np.nan
@@ -146,11 +148,11 @@ def validate_stations(
     require_frame(
         stations,
         name="stations",
-        columns=STATION_COLUMNS[:4],
+        columns=REQUIRED_STATION_COLUMNS,
         error=StationError,
         note="; None means no public charging",
     )
-    missing = [c for c in ("station_id", "node", "plugs", "power_kw") if c not in stations.columns]
+    missing = [c for c in REQUIRED_STATION_COLUMNS if c not in stations.columns]
     if missing:
         raise StationError(
             f"stations table lacks column(s) {missing}; required: station_id, node, plugs, power_kw"
