@@ -71,19 +71,20 @@ class CityOptimizer(StudyOptimizer):
             existing["node"].to_numpy(dtype=np.int64),
             self.candidates["node"].to_numpy(dtype=np.int64),
         ]
-        reach = np.isfinite(
-            self.net.travel_time_matrix(weights.index.to_numpy(), cols, cutoff=self.threshold_s)
-        )
-
-        def share(columns: np.ndarray) -> float:
-            if len(columns) == 0:
-                return 0.0
-            return float(w[reach[:, columns].any(axis=1)].sum() / total)
-
-        n_ex = len(existing)
-        rows = [{"n_stations": n_ex, "new_stations": 0, "coverage_share": share(np.arange(n_ex))}]
         self._keep_cost = True  # every point solves the same matrix
         try:
+            # (kept: with no candidate open already it is also every point's MCLP matrix)
+            reach = np.isfinite(self._cost_matrix(weights.index.to_numpy(), cols, self.threshold_s))
+
+            def share(columns: np.ndarray) -> float:
+                if len(columns) == 0:
+                    return 0.0
+                return float(w[reach[:, columns].any(axis=1)].sum() / total)
+
+            n_ex = len(existing)
+            rows = [
+                {"n_stations": n_ex, "new_stations": 0, "coverage_share": share(np.arange(n_ex))}
+            ]
             for p in self.curve_counts(max_new, 10, points):  # one MCLP solve per point
                 chosen, _ = self._solve("mclp", dem, existing, p, None, with_plugs=False)
                 rows.append(
