@@ -29,8 +29,8 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from networks._dijkstra_pool import dijkstra_columns
-from networks._routing import od_paths, reduce_parallel, sums_along_tree
+from networks._dijkstra_pool import dijkstra_columns, route_block, route_blocks_in_pool
+from networks._routing import od_paths, reduce_parallel
 from networks.errors import NoDrivableRoadsError, UnknownNodeError
 from networks.network_io import read_network_npz, write_network_npz
 from networks.road_classes import (  # noqa: F401 - re-exported
@@ -320,27 +320,33 @@ class RoadNetwork:
         chunk = max(1, min(max(uniq.size, 1), _BLOCK_VALUES // ((2 + len(present)) * self.n_nodes)))
         weights = [self.length] + [self.class_times()[c] for c in present]
 
-        def block(s: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-            src = uniq[s : s + chunk]
-            d, pred = csgraph.dijkstra(
-                self.time, directed=True, indices=src, limit=limit, return_predecessors=True
-            )
-            sums = sums_along_tree(pred, weights, src)
-            bad = ~np.isfinite(d)
-            sums[0][bad] = np.inf
-            sums[1:, bad] = 0.0
-            return s, d[:, dst], sums[0][:, dst], sums[1:][:, :, dst]
-
-        t_res = np.empty((uniq.size, dst.size))
-        l_res = np.empty((uniq.size, dst.size))
-        c_res = np.zeros((len(present), uniq.size, dst.size))
-        starts = range(0, uniq.size, chunk)
         workers = _n_threads()
-        mapper = ThreadPoolExecutor(workers).map if workers > 1 and len(starts) > 1 else map
-        for s, d, ln, cl in mapper(block, starts):
-            t_res[s : s + d.shape[0]] = d
-            l_res[s : s + d.shape[0]] = ln
-            c_res[:, s : s + d.shape[0]] = cl
+        pooled = route_blocks_in_pool(
+            self.time, weights, uniq, dst, limit=limit, workers=workers, block_values=_BLOCK_VALUES
+        )
+        if pooled is not None:  # worker processes (Dijkstra holds the GIL)
+            t_res, sums = pooled
+            l_res, c_res = sums[0], sums[1:]
+        else:
+            t_res = np.empty((uniq.size, dst.size))
+            l_res = np.empty((uniq.size, dst.size))
+            c_res = np.zeros((len(present), uniq.size, dst.size))
+
+            def block(s: int) -> tuple[int, np.ndarray, np.ndarray]:
+                src = uniq[s : s + chunk]
+                return (s, *route_block(self.time, weights, src, dst, limit))
+
+            starts = range(0, uniq.size, chunk)
+            # threads: one block's tree sums (numpy, GIL released) overlap the next Dijkstra
+            if workers > 1 and len(starts) > 1:
+                with ThreadPoolExecutor(workers) as ex:
+                    blocks = list(ex.map(block, starts))
+            else:
+                blocks = [block(s) for s in starts]
+            for s, d, blk in blocks:
+                t_res[s : s + d.shape[0]] = d
+                l_res[s : s + d.shape[0]] = blk[0]
+                c_res[:, s : s + d.shape[0]] = blk[1:]
         t_out[:] = t_res[inverse]
         l_out[:] = l_res[inverse]
         if c_out is None:
