@@ -18,11 +18,30 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _live_children_cpu() -> float:
+    """CPU seconds used so far by this process' live children (not yet in RUSAGE_CHILDREN,
+    which counts a child once it is reaped, then with its whole lifetime)."""
+    me, tick, total = os.getpid(), os.sysconf("SC_CLK_TCK"), 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == me:  # fields after the name: state, ppid, ..., utime, stime
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 class CpuMeter:
     """Share of the machine's CPU used by *other* processes while a section ran.
 
     Busy jiffies of the whole machine (``/proc/stat``, steal included) minus this process'
-    own (and its reaped children's, e.g. CBC) CPU time, over ``elapsed x n_cpus``.
+    own CPU time and its children's: reaped ones (e.g. CBC, a finished replication pool)
+    and live ones (the Dijkstra worker processes of ``networks``, alive until exit), over
+    ``elapsed x n_cpus``.
     """
 
     def __init__(self) -> None:
@@ -43,7 +62,7 @@ class CpuMeter:
     def _own() -> float:
         s = resource.getrusage(resource.RUSAGE_SELF)
         c = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime + _live_children_cpu()
 
     def stop(self) -> dict:
         el = max(time.perf_counter() - self.t0, 1e-9)

@@ -222,7 +222,7 @@ def bench(args) -> dict:
         warm_tr = run_load_child(path, cache, True)
         assert not any(c["from_cache"] for c in cold) and not prime["from_cache"]
         assert all(w["from_cache"] for w in warm) and warm_tr["from_cache"]
-        cache_bytes = sum(p.stat().st_size for p in Path(cache).glob("network-*.pkl"))
+        cache_bytes = sum(p.stat().st_size for p in Path(cache).glob("network-*.npz"))
         noise["load"] = meter.stop()
 
         def load_stats(runs, tr):
@@ -473,7 +473,7 @@ def markdown(r: dict) -> str:
         f"{lc['maxrss_mb']:.0f} MB | {lc['maxrss_rise_mb']:.0f} MB | {lc['tracemalloc_peak_mb']:.0f} MB |"
     )
     L.append(
-        f"| `load_network(path)` (warm evplan cache, {r['load']['cache_file_mb']:.1f} MB pickle) | "
+        f"| `load_network(path)` (warm evplan cache, {r['load']['cache_file_mb']:.1f} MB `.npz`) | "
         f"{fmt_s(lw['wall_median_s'])} | {lw['maxrss_mb']:.0f} MB | {lw['maxrss_rise_mb']:.0f} MB | "
         f"{lw['tracemalloc_peak_mb']:.0f} MB |"
     )
