@@ -9,8 +9,10 @@ returns only the requested destination columns.
 The pool is used only where it pays and is safe: enough sources, more than one worker
 allowed (``EVPLAN_THREADS``), a ``fork`` start method, not inside a daemonic process
 (Dask workers are daemons and may not have children) and not inside a worker of another
-multiprocessing pool (it would wait for this pool's workers at its exit). Any pool failure falls back to the
-serial C call, so results never depend on it.
+multiprocessing pool (it would wait for this pool's workers at its exit). A broken pool (a worker killed, a
+fork or pickling failure) falls back to computing in this process, with a warning, so
+results never depend on it; an error the computation itself raises is raised as it would be
+in this process.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ import atexit
 import logging
 import multiprocessing as mp
 import os
+import pickle
+import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 from scipy import sparse
@@ -32,11 +38,21 @@ logger = logging.getLogger(__name__)
 #: Below this many source x node values the fork/pickle overhead outweighs the gain.
 MIN_PARALLEL_VALUES = 2_000_000
 
-#: Values (sources x nodes, over the times and weights) of one fastest-route task.
+#: Values (sources x nodes, over the times and weights) of one Dijkstra sub-block of a
+#: fastest-route task: its tree sums then stay in the CPU cache (on the 100k-trip Almaty
+#: legs, 1,003 sources, sub-blocks of ~65 sources ran 0.6 s against 0.75 s for ~250).
 ROUTE_TASK_VALUES = 1_000_000
+#: Values (sources x destinations, over the times and weights) a fastest-route task returns
+#: at most (256 MB): bounds the pickled result held twice while it is copied out.
+ROUTE_RESULT_VALUES = 32_000_000
+
+#: The failures of the pool itself, after which the work is done in this process; any
+#: other exception comes from the computation and is raised.
+POOL_FAILURES = (BrokenProcessPool, OSError, pickle.PicklingError)
 
 _pool: ProcessPoolExecutor | None = None
 _pool_key: tuple[int, int] | None = None
+_pool_lock = threading.Lock()  # one pool even when threads ask at once
 
 
 def _shutdown() -> None:
@@ -49,6 +65,19 @@ def _shutdown() -> None:
 atexit.register(_shutdown)
 
 
+def _in_dask_worker() -> bool:
+    # a Dask worker has imported distributed (with or without a nanny: its threads run
+    # other tasks, which a fork would copy mid-flight); otherwise nothing to ask
+    mod = sys.modules.get("distributed")
+    if mod is None:
+        return False
+    try:
+        mod.get_worker()
+    except ValueError:
+        return False
+    return True
+
+
 def _get_pool(workers: int) -> ProcessPoolExecutor | None:
     global _pool, _pool_key
     if workers < 2 or "fork" not in mp.get_all_start_methods() or mp.current_process().daemon:
@@ -59,12 +88,20 @@ def _get_pool(workers: int) -> ProcessPoolExecutor | None:
         # which would stop a pool of its own, so such a pool would hang it; its CPUs are
         # taken by its siblings anyway
         return None
+    if _in_dask_worker():
+        return None
     key = (os.getpid(), workers)
-    if _pool is None or _pool_key != key:
-        _shutdown()
-        _pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
-        _pool_key = key
-    return _pool
+    with _pool_lock:
+        if _pool is None or _pool_key != key:
+            _shutdown()
+            _pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
+            _pool_key = key
+        return _pool
+
+
+def _pool_failed(exc: BaseException) -> None:
+    logger.warning("Dijkstra worker processes failed (%r); computing in this process", exc)
+    _shutdown()
 
 
 def _task(data, indices, indptr, shape, sources, dst, limit):
@@ -109,13 +146,13 @@ def dijkstra_columns(
                 )
                 for s in starts
             ]
-            for s, f in zip(starts, futs, strict=True):
-                block = f.result()
+            futs.reverse()  # popped in order: a result is let go once copied
+            for s in starts:
+                block = futs.pop().result()
                 out[s : s + block.shape[0]] = block
             return out
-        except Exception as exc:  # noqa: BLE001 - a broken pool must never change results
-            logger.debug("process pool failed (%s); computing serially", exc)
-            _shutdown()
+        except POOL_FAILURES as exc:  # a broken pool must never change results
+            _pool_failed(exc)
     for s in range(0, sources.size, chunk):
         d = csgraph.dijkstra(weights, directed=True, indices=sources[s : s + chunk], limit=limit)
         out[s : s + d.shape[0]] = d if dst is None else d[:, dst]
@@ -135,10 +172,10 @@ def route_block(
     time: sparse.csr_matrix,
     weights: list[sparse.csr_matrix],
     sources: np.ndarray,
-    dst: np.ndarray,
+    dst: np.ndarray | None,
     limit: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fastest-route times from ``sources`` to ``dst`` and the sums of each of ``weights``
+    """Fastest-route times from ``sources`` to ``dst`` (every node when None) and the sums of each of ``weights``
     along the same trees (``(len(weights), sources, dst)``; ``inf`` for the first weight and
     0 for the others where unreachable). Each source's row depends on that source alone
     (the Dijkstra run and its own ancestor chain), so any split of the sources gives the
@@ -150,53 +187,69 @@ def route_block(
     bad = ~np.isfinite(d)
     sums[0][bad] = np.inf
     sums[1:, bad] = 0.0
+    if dst is None:
+        return d, sums
     return d[:, dst], sums[:, :, dst]
 
 
-def _route_task(time_parts, weight_parts, sources, dst, limit):
-    return route_block(_csr(time_parts), [_csr(w) for w in weight_parts], sources, dst, limit)
+def _route_task(time_parts, weight_parts, sources, dst, limit, sub):
+    """A worker's share of :func:`route_blocks_in_pool`: :func:`route_block` in sub-blocks
+    of ``sub`` sources (the matrices are unpickled once per task)."""
+    time = _csr(time_parts)
+    weights = [_csr(w) for w in weight_parts]
+    n_dst = time.shape[0] if dst is None else dst.size
+    t_out = np.empty((sources.size, n_dst))
+    s_out = np.empty((len(weights), sources.size, n_dst))
+    for s in range(0, sources.size, sub):
+        t_blk, s_blk = route_block(time, weights, sources[s : s + sub], dst, limit)
+        t_out[s : s + t_blk.shape[0]] = t_blk
+        s_out[:, s : s + t_blk.shape[0]] = s_blk
+    return t_out, s_out
 
 
 def route_blocks_in_pool(
     time: sparse.csr_matrix,
     weights: list[sparse.csr_matrix],
     sources: np.ndarray,
-    dst: np.ndarray,
+    dst: np.ndarray | None,
     *,
     limit: float,
     workers: int,
-    block_values: int,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """:func:`route_block` over all ``sources``, split over worker processes; ``None`` when
-    the pool does not pay or is not allowed here (the caller then computes in-process).
+    the pool does not pay or is not allowed here, or broke (the caller then computes in
+    this process).
 
-    A task holds at most ``block_values`` values over the times and weights, and at most
-    :data:`ROUTE_TASK_VALUES` (its tree sums then stay in the CPU cache: on the 100k-trip
-    Almaty legs, 1,003 sources, tasks of ~65 sources ran 0.6 s against 0.75 s for ~250),
-    two tasks per worker at least, so the workers stay balanced."""
+    The sources go out in about two tasks per worker (the matrices are pickled once per
+    task, so few tasks: on a 300,000-node network with the class split one task per source
+    shipped 5 GB per call), more only to keep a task's result under
+    :data:`ROUTE_RESULT_VALUES`; each task runs cache-sized sub-blocks of
+    :data:`ROUTE_TASK_VALUES`."""
     n = time.shape[0]
     if sources.size * n < MIN_PARALLEL_VALUES:
         return None
     pool = _get_pool(workers)
     if pool is None:
         return None
-    chunk = max(1, min(block_values, ROUTE_TASK_VALUES) // ((1 + len(weights)) * n))
-    per = max(1, min(chunk, -(-sources.size // (2 * workers))))
+    n_dst = n if dst is None else dst.size
+    per_source = (1 + len(weights)) * max(1, n_dst)
+    sub = max(1, ROUTE_TASK_VALUES // ((1 + len(weights)) * n))
+    per = max(1, min(-(-sources.size // (2 * workers)), ROUTE_RESULT_VALUES // per_source))
     starts = list(range(0, sources.size, per))
-    t_out = np.empty((sources.size, dst.size))
-    s_out = np.empty((len(weights), sources.size, dst.size))
-    w_parts = [_parts(w) for w in weights]
+    t_out = np.empty((sources.size, n_dst))
+    s_out = np.empty((len(weights), sources.size, n_dst))
+    t_parts, w_parts = _parts(time), [_parts(w) for w in weights]
     try:
         futs = [
-            pool.submit(_route_task, _parts(time), w_parts, sources[s : s + per], dst, limit)
+            pool.submit(_route_task, t_parts, w_parts, sources[s : s + per], dst, limit, sub)
             for s in starts
         ]
-        for s, f in zip(starts, futs, strict=True):
-            t_blk, s_blk = f.result()
+        futs.reverse()  # popped in order: a result is let go once copied
+        for s in starts:
+            t_blk, s_blk = futs.pop().result()
             t_out[s : s + t_blk.shape[0]] = t_blk
             s_out[:, s : s + t_blk.shape[0]] = s_blk
-    except Exception as exc:  # noqa: BLE001 - a broken pool must never change results
-        logger.debug("process pool failed (%s); computing in this process", exc)
-        _shutdown()
+    except POOL_FAILURES as exc:  # a broken pool must never change results
+        _pool_failed(exc)
         return None
     return t_out, s_out

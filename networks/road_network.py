@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -321,9 +321,9 @@ class RoadNetwork:
         weights = [self.length] + [self.class_times()[c] for c in present]
 
         workers = _n_threads()
-        pooled = route_blocks_in_pool(
-            self.time, weights, uniq, dst, limit=limit, workers=workers, block_values=_BLOCK_VALUES
-        )
+        # (all nodes as destinations: no column gather, and no index array to ship)
+        cols = None if destinations is None else dst
+        pooled = route_blocks_in_pool(self.time, weights, uniq, cols, limit=limit, workers=workers)
         if pooled is not None:  # worker processes (Dijkstra holds the GIL)
             t_res, sums = pooled
             l_res, c_res = sums[0], sums[1:]
@@ -333,20 +333,22 @@ class RoadNetwork:
             c_res = np.zeros((len(present), uniq.size, dst.size))
 
             def block(s: int) -> tuple[int, np.ndarray, np.ndarray]:
-                src = uniq[s : s + chunk]
-                return (s, *route_block(self.time, weights, src, dst, limit))
+                return (s, *route_block(self.time, weights, uniq[s : s + chunk], cols, limit))
+
+            def take(blocks: Iterator[tuple[int, np.ndarray, np.ndarray]]) -> None:
+                # copied out as they come (holding them all would raise the peak)
+                for s, d, blk in blocks:
+                    t_res[s : s + d.shape[0]] = d
+                    l_res[s : s + d.shape[0]] = blk[0]
+                    c_res[:, s : s + d.shape[0]] = blk[1:]
 
             starts = range(0, uniq.size, chunk)
-            # threads: one block's tree sums (numpy, GIL released) overlap the next Dijkstra
             if workers > 1 and len(starts) > 1:
+                # threads: a block's tree sums (numpy, GIL released) overlap the next Dijkstra
                 with ThreadPoolExecutor(workers) as ex:
-                    blocks = list(ex.map(block, starts))
+                    take(ex.map(block, starts))
             else:
-                blocks = [block(s) for s in starts]
-            for s, d, blk in blocks:
-                t_res[s : s + d.shape[0]] = d
-                l_res[s : s + d.shape[0]] = blk[0]
-                c_res[:, s : s + d.shape[0]] = blk[1:]
+                take(map(block, starts))
         t_out[:] = t_res[inverse]
         l_out[:] = l_res[inverse]
         if c_out is None:
