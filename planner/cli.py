@@ -21,6 +21,8 @@ from rich.table import Table
 
 from networks.cli import network_app
 from networks.errors import EvplanError
+from planner._terminate import EXIT_TERMINATED, Terminated, stop_children
+from planner._terminate import install as install_sigterm
 from planner.report.console import BatchBar, StepProgress, batch_table, escape, kpi_table
 
 _CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -457,8 +459,13 @@ EXIT_TARGETS_MISSED = 3
 def main() -> None:
     """Console entry point: run the app, turn domain errors into clean exits."""
     usage_errors, aborts = _click_exceptions()
+    install_sigterm()
     try:
         rv = app(standalone_mode=False)
+    except Terminated:
+        _traceback_if_debug()
+        stop_children()
+        _interrupted("terminated", EXIT_TERMINATED)
     except EvplanError as exc:
         _traceback_if_debug()
         console.print(f"[bold red]error:[/] {escape(exc)}", highlight=False, soft_wrap=True)
@@ -493,14 +500,14 @@ def _traceback_if_debug() -> None:
         traceback.print_exc()
 
 
-def _interrupted() -> None:
+def _interrupted(what: str = "interrupted", code: int = EXIT_INTERRUPTED) -> None:
     console.print(
-        "[red]interrupted;[/] nothing was written (outputs are replaced only when "
+        f"[red]{what};[/] nothing was written (outputs are replaced only when "
         "complete, so any previous output is unchanged)",
         highlight=False,
         soft_wrap=True,
     )
-    sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

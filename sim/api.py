@@ -361,7 +361,15 @@ def forked_map(task: Callable[[int], T], n: int, workers: int) -> Iterator[T]:
         if workers <= 1:
             yield from map(task, range(n))
             return
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
+        try:
             yield from pool.map(_run_task, range(n))
+        except BaseException:
+            # stopped (an error, Ctrl-C, the CLI's SIGTERM, the caller closing the
+            # generator): the runs not started are dropped rather than run to the end, as
+            # leaving the pool's block would; the workers exit after their current run
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     finally:
         _TASK = previous

@@ -1,0 +1,54 @@
+"""SIGTERM for the command line: a clean stop instead of Python's default (instant death).
+
+A batch scheduler (SLURM's time limit, ``kill``, a container stop) sends SIGTERM. By default
+the process dies on the spot: no ``finally`` block runs, so the output's temporary folder
+(``planner.report.atomic``) stays behind, and worker processes (the simulation's
+replication pool, the Dijkstra pool of ``networks``) are never told to stop and live on as
+orphans. :func:`install` turns SIGTERM in the CLI's own process into :class:`Terminated`,
+raised where the program is, so cleanup runs as for Ctrl-C; the CLI then stops its worker
+processes (:func:`stop_children`: a worker in the middle of a long run would otherwise hold
+the exit until that run ends) and exits with :data:`EXIT_TERMINATED` (128 + 15, the
+shell's code for a SIGTERM death). Forked children
+inherit the handler; in them it restores the default and re-sends the signal, so they die
+as before (a pool stopping its workers relies on that).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+from types import FrameType
+
+#: Exit code after SIGTERM (128 + signal number, as a shell reports it).
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM received by the CLI's process (a ``BaseException``, as ``KeyboardInterrupt``:
+    ``except Exception`` blocks do not swallow it)."""
+
+
+def install() -> None:
+    """Raise :class:`Terminated` on SIGTERM in this process (only; see the module docstring).
+    Call from the main thread."""
+    owner = os.getpid()
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != owner:  # a forked child: die as by default
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def stop_children() -> None:
+    """SIGTERM to every worker process this process started (the CLI owns them all), and
+    wait for them to end."""
+    children = mp.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(timeout=10)

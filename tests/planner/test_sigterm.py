@@ -1,0 +1,91 @@
+"""SIGTERM to the CLI: a clean stop (exit 143, the message, no worker process left behind)
+instead of Python's default instant death, which orphaned the replication and Dijkstra
+worker processes (they waited forever for work) and left the output's temporary folder."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+# the CLI's main() around a command that keeps both kinds of worker busy
+_SCRIPT = """
+import time
+import networks._dijkstra_pool as dp
+import planner.cli as cli
+from sim.api import forked_map
+
+def slow(i):
+    time.sleep(120)  # a long replication: the stop must not wait for it
+    return i
+
+def fake_app(standalone_mode=False):
+    dp._get_pool(2).submit(int, 1).result()  # the Dijkstra pool's workers are up
+    return list(forked_map(slow, 4, 2))
+
+cli.app = fake_app
+cli.main()
+"""
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(
+    "fork" not in mp.get_all_start_methods() or not Path("/proc").is_dir(),
+    reason="needs fork and /proc",
+)
+def test_sigterm_stops_the_cli_and_its_workers(tmp_path):
+    env = dict(os.environ, EVPLAN_THREADS="2")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SCRIPT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(proc.pid)) < 4:  # 2 Dijkstra + 2 replication workers
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.2)
+        workers = _children(proc.pid)
+        time.sleep(0.5)  # the replications are running
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        took = time.monotonic() - start
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, out
+    assert "terminated; nothing was written" in out
+    assert "Traceback" not in out
+    assert took < 20  # not the 120 s of the replications running
+    assert not [w for w in workers if _alive(w)]
