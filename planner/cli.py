@@ -36,7 +36,7 @@ app.add_typer(network_app, name="network")
 
 console = Console(stderr=True)
 out = Console()
-_STATE = {"debug": False}
+_STATE: dict[str, Any] = {"debug": False, "stopped": None}
 logger = logging.getLogger("evplan")
 
 
@@ -69,6 +69,7 @@ def _main(
     ] = False,
 ) -> None:
     _STATE["debug"] = debug
+    _STATE["stopped"] = None
     level = logging.WARNING - 10 * min(verbose, 2) if not debug else logging.DEBUG
     logging.basicConfig(
         level=level,
@@ -401,6 +402,10 @@ def batch(
         import distributed  # noqa: F401 - importing it sets its own log levels; quieten them unless -v
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         logging.getLogger("distributed").setLevel(logging.WARNING)
+    # an interrupted batch keeps and summarises the runs that finished (run_batch)
+    _STATE["stopped"] = (
+        f"the runs that finished are kept and summarised in {plan.output}; run the same command again to finish the rest"
+    )
     with BatchBar(console, plan.name, total=len(plan.runs), finished=len(done)) as on_progress:
         result = run_batch(
             plan,
@@ -501,12 +506,14 @@ def _traceback_if_debug() -> None:
 
 
 def _interrupted(what: str = "interrupted", code: int = EXIT_INTERRUPTED) -> None:
-    console.print(
-        f"[red]{what};[/] nothing was written (outputs are replaced only when "
-        "complete, so any previous output is unchanged)",
-        highlight=False,
-        soft_wrap=True,
+    kept = _STATE["stopped"]  # what the command keeps when stopped (a batch: finished runs)
+    said = (
+        f"{kept}; nothing is half-written"
+        if kept
+        else "nothing was written (outputs are replaced only when complete, so any previous "
+        "output is unchanged)"
     )
+    console.print(f"[red]{what};[/] {escape(said)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

@@ -89,3 +89,62 @@ def test_sigterm_stops_the_cli_and_its_workers(tmp_path):
     assert "Traceback" not in out
     assert took < 20  # not the 120 s of the replications running
     assert not [w for w in workers if _alive(w)]
+
+
+# a batch (serial, a test runner instead of the study pipeline): the first run finishes
+# at once, the others take long
+_BATCH_SCRIPT = """
+import functools, sys, time
+import planner.batch.execute as execute
+import planner.cli as cli
+
+def runner(cfg, *, out_dir):
+    from planner.report.atomic import atomic_dir
+    with atomic_dir(out_dir) as tmp:
+        (tmp / "result.txt").write_text("p=%d" % cfg.model.p)
+        if cfg.model.p > 1:
+            time.sleep(120)
+    return {"coverage_share_after": 0.5, "n_stations_after": cfg.model.p, "capex": 1.0}
+
+execute.run_batch = functools.partial(execute.run_batch, runner=runner)
+sys.argv = ["evplan", "batch", "--sweep", "sweep.yaml", "--workers", "0"]
+cli.main()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_sigterm_stops_a_batch_keeping_what_finished(tmp_path):
+    (tmp_path / "base.yaml").write_text(
+        "name: tiny\nnetwork: {source: nowhere.osm}\ndemand: {kind: city, population: 1000}\n"
+        "model: {kind: mclp, p: 1}\n"
+    )
+    (tmp_path / "sweep.yaml").write_text(
+        "base: base.yaml\noutput: out\nparameters:\n  model.p: [1, 2, 3]\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BATCH_SCRIPT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list((tmp_path / "out").glob("runs/*/done.json")):
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "the first run did not finish"
+            time.sleep(0.2)
+        time.sleep(0.5)  # into the second run
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, out
+    said = " ".join(out.split())
+    assert "terminated; the runs that finished are kept and summarised in" in said, said
+    assert "run the same command again to finish the rest" in said
+    assert "nothing was written" not in said and "Traceback" not in said
+    summary = (tmp_path / "out" / "summary.csv").read_text().splitlines()
+    assert len(summary) == 2  # the header and the finished run
+    assert not list((tmp_path / "out").rglob("*.partial"))  # the stopped run left nothing
