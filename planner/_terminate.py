@@ -10,7 +10,11 @@ processes (:func:`stop_children`: a worker in the middle of a long run would oth
 the exit until that run ends) and exits with :data:`EXIT_TERMINATED` (128 + 15, the
 shell's code for a SIGTERM death). Forked children
 inherit the handler; in them it restores the default and re-sends the signal, so they die
-as before (a pool stopping its workers relies on that).
+as before (a pool stopping its workers relies on that). Further SIGTERMs are ignored once the
+first is being handled.
+
+A signal is handled when the main thread next runs Python code: during a long call into C
+(a solver, up to its ``time_limit_s``) the stop waits for that call to return.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ def install() -> None:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        # once: a second SIGTERM (a scheduler repeating itself) must not break into the
+        # cleanup the first one started; SIGKILL still ends the process
+        signal.signal(signum, signal.SIG_IGN)
         raise Terminated
 
     signal.signal(signal.SIGTERM, on_sigterm)

@@ -403,9 +403,7 @@ def batch(
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         logging.getLogger("distributed").setLevel(logging.WARNING)
     # an interrupted batch keeps and summarises the runs that finished (run_batch)
-    _STATE["stopped"] = (
-        f"the runs that finished are kept and summarised in {plan.output}; run the same command again to finish the rest"
-    )
+    _STATE["stopped"] = lambda: _batch_stopped(plan.output)
     with BatchBar(console, plan.name, total=len(plan.runs), finished=len(done)) as on_progress:
         result = run_batch(
             plan,
@@ -505,14 +503,30 @@ def _traceback_if_debug() -> None:
         traceback.print_exc()
 
 
+def _batch_stopped(folder: Path) -> str:
+    """What a stopped batch kept (run_batch summarises the runs that finished)."""
+    if (folder / "summary.csv").is_file():
+        return (
+            f"the runs that finished are kept and summarised in {folder}; run the same "
+            "command again to finish the rest"
+        )
+    return f"no run had finished in {folder}; run the same command again to start"
+
+
 def _interrupted(what: str = "interrupted", code: int = EXIT_INTERRUPTED) -> None:
-    kept = _STATE["stopped"]  # what the command keeps when stopped (a batch: finished runs)
-    said = (
-        f"{kept}; nothing is half-written"
-        if kept
-        else "nothing was written (outputs are replaced only when complete, so any previous "
-        "output is unchanged)"
-    )
+    from planner.report.atomic import committed_outputs
+
+    stopped = _STATE["stopped"]  # what the command keeps when stopped (a batch: its runs)
+    done = committed_outputs()
+    if stopped is not None:
+        said = f"{stopped()}; nothing is half-written"
+    elif done:  # stopped after its output was complete (printing the tables, say)
+        said = f"the output in {done[-1]} is complete"
+    else:
+        said = (
+            "nothing was written (outputs are replaced only when complete, so any previous "
+            "output is unchanged)"
+        )
     console.print(f"[red]{what};[/] {escape(said)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 

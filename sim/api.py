@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -181,13 +182,14 @@ def replicate(
     runs = []
     # fork: the workers inherit the job (network, route tables, trips) without a copy; only
     # each run's KPIs (and, with on_run, its result) come back
-    runs_made = forked_map(partial(_one, job), len(job.seeds), n_workers)
-    for i, (kpis, res) in enumerate(runs_made):
-        runs.append(kpis)
-        if on_run is not None:  # e.g. keep each run's waits for charts that match the KPIs
-            assert res is not None
-            on_run(start + i, res)
-        logger.info("replication %d/%d done", start + i + 1, replications)
+    # closed on the way out, also when on_run raises (the pool stops with the loop)
+    with contextlib.closing(forked_map(partial(_one, job), len(job.seeds), n_workers)) as made:
+        for i, (kpis, res) in enumerate(made):
+            runs.append(kpis)
+            if on_run is not None:  # e.g. keep each run's waits for charts that match KPIs
+                assert res is not None
+                on_run(start + i, res)
+            logger.info("replication %d/%d done", start + i + 1, replications)
     table = pd.DataFrame(runs)
     summary = summarise(table, confidence=confidence)
     return (summary, table) if return_runs else summary
@@ -334,7 +336,7 @@ def _run_task(i: int) -> Any:
     return _TASK(i)
 
 
-def forked_map(task: Callable[[int], T], n: int, workers: int) -> Iterator[T]:
+def forked_map(task: Callable[[int], T], n: int, workers: int) -> Generator[T, None, None]:
     """``task(0), ..., task(n - 1)``, in order: in this process when ``workers <= 1``,
     otherwise in a pool of ``workers`` forked processes (:func:`replication_workers`).
 
@@ -364,10 +366,14 @@ def forked_map(task: Callable[[int], T], n: int, workers: int) -> Iterator[T]:
         pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
         try:
             yield from pool.map(_run_task, range(n))
+        except (Exception, GeneratorExit):
+            # an error, or the caller stopped reading: the runs not started are dropped, the
+            # running ones awaited (no work left running behind the caller's back)
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         except BaseException:
-            # stopped (an error, Ctrl-C, the CLI's SIGTERM, the caller closing the
-            # generator): the runs not started are dropped rather than run to the end, as
-            # leaving the pool's block would; the workers exit after their current run
+            # interrupted (Ctrl-C, the CLI's SIGTERM): not waiting for the running ones,
+            # which may take minutes; the CLI stops its worker processes itself
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()

@@ -33,7 +33,9 @@ import json
 import logging
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,40 @@ logger = logging.getLogger(__name__)
 
 #: Marker file inside every folder evplan assembles; its presence means "evplan wrote this".
 MARKER = ".evplan-output"
+
+#: Output folders :func:`atomic_dir` put in place in this process (the CLI reports a stop
+#: after one of them as "complete", not as "nothing was written").
+_COMMITTED: list[Path] = []
+
+
+def committed_outputs() -> list[Path]:
+    """The output folders this process has completed (moved into place), oldest first."""
+    return list(_COMMITTED)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while the previous output is swapped for the new one: a stop
+    between moving the old folder aside and removing it would leave both, or neither, in
+    place. Delivered (to the handlers in force before) once the swap is done. Only the main
+    thread has Python signal handlers; elsewhere (a Dask worker's thread) nothing to hold."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    before = {s: signal.getsignal(s) for s in held}
+    for s in held:
+        signal.signal(s, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+        for signum in dict.fromkeys(caught):  # (each once: a second Ctrl-C adds nothing)
+            signal.raise_signal(signum)
+
+
 #: Free space below which a write location is reported as full before any work starts.
 MIN_FREE_BYTES = 20 * 1024 * 1024
 
@@ -409,15 +445,19 @@ def atomic_dir(
                 # folder keeps its own marker (its file list says what the user added)
                 with contextlib.suppress(OSError):
                     (path / MARKER).write_text(_marker_text(kind), encoding="utf-8")
-            os.replace(path, old)
-            try:
-                os.replace(tmp, path)
-            except BaseException:
-                os.replace(old, path)  # put the previous output back
-                raise
-            shutil.rmtree(old, ignore_errors=True)
+            with _signals_held():
+                os.replace(path, old)
+                try:
+                    os.replace(tmp, path)
+                except BaseException:
+                    os.replace(old, path)  # put the previous output back
+                    raise
+                _COMMITTED.append(path)
+                shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, path)
+            with _signals_held():
+                os.replace(tmp, path)
+                _COMMITTED.append(path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

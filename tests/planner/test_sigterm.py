@@ -148,3 +148,105 @@ def test_sigterm_stops_a_batch_keeping_what_finished(tmp_path):
     summary = (tmp_path / "out" / "summary.csv").read_text().splitlines()
     assert len(summary) == 2  # the header and the finished run
     assert not list((tmp_path / "out").rglob("*.partial"))  # the stopped run left nothing
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_a_second_sigterm_does_not_break_the_cleanup(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SCRIPT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, EVPLAN_THREADS="2"),
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(proc.pid)) < 4:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.05)  # a scheduler repeating itself, into the cleanup
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, out
+    assert "terminated; nothing was written" in out and "Traceback" not in out
+
+
+def test_a_stop_during_the_swap_waits_for_it(tmp_path, monkeypatch):
+    """Ctrl-C (or SIGTERM) between moving the previous output aside and removing it is held
+    until the new output is in place: never both folders, or neither, left behind."""
+    import planner.report.atomic as atomic
+
+    out = tmp_path / "study"
+    with atomic.atomic_dir(out) as tmp:
+        (tmp / "a.txt").write_text("previous")
+    real = os.replace
+
+    def replace_then_ctrl_c(src, dst):
+        real(src, dst)
+        signal.raise_signal(signal.SIGINT)  # arrives right after the old folder moved aside
+
+    monkeypatch.setattr(atomic.os, "replace", replace_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic.atomic_dir(out) as tmp:
+            (tmp / "a.txt").write_text("new")
+    assert (out / "a.txt").read_text() == "new"  # the swap finished, then the stop came
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study"]  # no .old, no .partial
+    assert atomic.committed_outputs()[-1] == out
+
+
+def test_forked_map_closed_early_leaves_no_work_behind(tmp_path):
+    """A caller that stops reading gets control back once the running runs end, and no run
+    starts after that (none keeps the CPU busy behind its back)."""
+    from sim.api import forked_map
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("needs fork")
+
+    def task(i):
+        (tmp_path / f"start-{i}").touch()
+        time.sleep(0.3)
+        return i
+
+    gen = forked_map(task, 12, 2)
+    assert next(gen) == 0
+    gen.close()
+    started = sorted(p.name for p in tmp_path.iterdir())
+    time.sleep(1.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == started
+    assert len(started) < 12
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_a_batch_stopped_before_any_run_finished_says_so(tmp_path):
+    (tmp_path / "base.yaml").write_text(
+        "name: tiny\nnetwork: {source: nowhere.osm}\ndemand: {kind: city, population: 1000}\n"
+        "model: {kind: mclp, p: 2}\n"
+    )
+    (tmp_path / "sweep.yaml").write_text(
+        "base: base.yaml\noutput: out\nparameters:\n  model.p: [2, 3]\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BATCH_SCRIPT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list((tmp_path / "out").glob("runs/.*.partial")):  # the first run started
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, out
+    said = " ".join(out.split())
+    assert "terminated; no run had finished in" in said and "kept and summarised" not in said
