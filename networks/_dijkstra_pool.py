@@ -65,9 +65,10 @@ def _shutdown() -> None:
 atexit.register(_shutdown)
 
 
-def _in_dask_worker() -> bool:
-    # a Dask worker has imported distributed (with or without a nanny: its threads run
-    # other tasks, which a fork would copy mid-flight); otherwise nothing to ask
+def in_dask_worker() -> bool:
+    """Whether this process is a Dask worker (no process pools there: with or without a
+    nanny, its threads run other tasks, which a fork would copy mid-flight). A Dask worker
+    has imported distributed; otherwise there is nothing to ask (and no import to pay)."""
     mod = sys.modules.get("distributed")
     if mod is None:
         return False
@@ -88,7 +89,7 @@ def _get_pool(workers: int) -> ProcessPoolExecutor | None:
         # which would stop a pool of its own, so such a pool would hang it; its CPUs are
         # taken by its siblings anyway
         return None
-    if _in_dask_worker():
+    if in_dask_worker():
         return None
     key = (os.getpid(), workers)
     with _pool_lock:

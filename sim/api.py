@@ -7,7 +7,6 @@ import contextlib
 import logging
 import multiprocessing as mp
 import os
-import sys
 from collections.abc import Callable, Generator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from networks._dijkstra_pool import in_dask_worker
 from networks.road_network import RoadNetwork
 from sim._checks import (
     as_generator,
@@ -285,19 +285,6 @@ def _one(job: _Job, i: int) -> tuple[dict[str, float], SimulationResult | None]:
     return res.kpis(), (res if job.keep_results else None)
 
 
-def _in_dask_worker() -> bool:
-    # a Dask worker has imported distributed; otherwise there is nothing to ask (and no
-    # reason to pay for importing it)
-    mod = sys.modules.get("distributed")
-    if mod is None:
-        return False
-    try:
-        mod.get_worker()
-    except ValueError:
-        return False
-    return True
-
-
 def replication_workers(runs: int, workers: int | None = None, *, trips: int | None = None) -> int:
     """Processes for ``runs`` replications: ``workers`` if given, else the CPUs this process
     may use (``EVPLAN_SIM_WORKERS`` overrides), or 1 for a small job (``trips`` over all
@@ -314,7 +301,7 @@ def replication_workers(runs: int, workers: int | None = None, *, trips: int | N
         n = int(env) if env else _cpus()
         if trips is not None and trips < MIN_PARALLEL_TRIPS:
             n = 1
-    if mp.current_process().daemon or "fork" not in mp.get_all_start_methods() or _in_dask_worker():
+    if mp.current_process().daemon or "fork" not in mp.get_all_start_methods() or in_dask_worker():
         n = 1
     return max(1, min(n, runs))
 

@@ -55,39 +55,62 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _stopped(
+    script: str, cwd: Path, ready, *, signals: int = 1, env: dict | None = None
+) -> tuple[int, str]:
+    """Run ``script`` in a fresh interpreter, SIGTERM it (``signals`` times, 50 ms apart)
+    once ``ready(pid)`` holds, and return its exit code and output."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=cwd,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready(proc.pid):
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "the script did not get ready"
+            time.sleep(0.1)
+        for k in range(signals):
+            time.sleep(0.05 if k else 0.0)
+            proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, out
+
+
+def _tiny_sweep(folder: Path, ps: str) -> None:
+    (folder / "base.yaml").write_text(
+        "name: tiny\nnetwork: {source: nowhere.osm}\ndemand: {kind: city, population: 1000}\n"
+        "model: {kind: mclp, p: 1}\n"
+    )
+    (folder / "sweep.yaml").write_text(
+        f"base: base.yaml\noutput: out\nparameters:\n  model.p: [{ps}]\n"
+    )
+
+
 @pytest.mark.skipif(
     "fork" not in mp.get_all_start_methods() or not Path("/proc").is_dir(),
     reason="needs fork and /proc",
 )
 def test_sigterm_stops_the_cli_and_its_workers(tmp_path):
-    env = dict(os.environ, EVPLAN_THREADS="2")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SCRIPT],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while len(_children(proc.pid)) < 4:  # 2 Dijkstra + 2 replication workers
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "the workers did not start"
-            time.sleep(0.2)
-        workers = _children(proc.pid)
-        time.sleep(0.5)  # the replications are running
-        start = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
-        took = time.monotonic() - start
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 143, out
+    workers: list[int] = []
+
+    def busy(pid: int) -> bool:  # 2 Dijkstra + 2 replication workers, the runs under way
+        workers[:] = _children(pid)
+        return len(workers) >= 4
+
+    start = time.monotonic()
+    code, out = _stopped(_SCRIPT, tmp_path, busy, env=dict(os.environ, EVPLAN_THREADS="2"))
+    assert code == 143, out
     assert "terminated; nothing was written" in out
     assert "Traceback" not in out
-    assert took < 20  # not the 120 s of the replications running
+    assert time.monotonic() - start < 60  # not the 120 s of the replications running
     assert not [w for w in workers if _alive(w)]
 
 
@@ -114,33 +137,11 @@ cli.main()
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_sigterm_stops_a_batch_keeping_what_finished(tmp_path):
-    (tmp_path / "base.yaml").write_text(
-        "name: tiny\nnetwork: {source: nowhere.osm}\ndemand: {kind: city, population: 1000}\n"
-        "model: {kind: mclp, p: 1}\n"
+    _tiny_sweep(tmp_path, "1, 2, 3")
+    code, out = _stopped(
+        _BATCH_SCRIPT, tmp_path, lambda _: bool(list(tmp_path.glob("out/runs/*/done.json")))
     )
-    (tmp_path / "sweep.yaml").write_text(
-        "base: base.yaml\noutput: out\nparameters:\n  model.p: [1, 2, 3]\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _BATCH_SCRIPT],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not list((tmp_path / "out").glob("runs/*/done.json")):
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "the first run did not finish"
-            time.sleep(0.2)
-        time.sleep(0.5)  # into the second run
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 143, out
+    assert code == 143, out
     said = " ".join(out.split())
     assert "terminated; the runs that finished are kept and summarised in" in said, said
     assert "run the same command again to finish the rest" in said
@@ -152,27 +153,14 @@ def test_sigterm_stops_a_batch_keeping_what_finished(tmp_path):
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_a_second_sigterm_does_not_break_the_cleanup(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SCRIPT],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    code, out = _stopped(
+        _SCRIPT,
+        tmp_path,
+        lambda pid: len(_children(pid)) >= 4,
+        signals=2,  # a scheduler repeating itself, into the cleanup
         env=dict(os.environ, EVPLAN_THREADS="2"),
-        cwd=tmp_path,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while len(_children(proc.pid)) < 4:
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGTERM)
-        time.sleep(0.05)  # a scheduler repeating itself, into the cleanup
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 143, out
+    assert code == 143, out
     assert "terminated; nothing was written" in out and "Traceback" not in out
 
 
@@ -223,30 +211,10 @@ def test_forked_map_closed_early_leaves_no_work_behind(tmp_path):
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_a_batch_stopped_before_any_run_finished_says_so(tmp_path):
-    (tmp_path / "base.yaml").write_text(
-        "name: tiny\nnetwork: {source: nowhere.osm}\ndemand: {kind: city, population: 1000}\n"
-        "model: {kind: mclp, p: 2}\n"
+    _tiny_sweep(tmp_path, "2, 3")
+    code, out = _stopped(  # once the first run started
+        _BATCH_SCRIPT, tmp_path, lambda _: bool(list(tmp_path.glob("out/runs/.*.partial")))
     )
-    (tmp_path / "sweep.yaml").write_text(
-        "base: base.yaml\noutput: out\nparameters:\n  model.p: [2, 3]\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _BATCH_SCRIPT],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not list((tmp_path / "out").glob("runs/.*.partial")):  # the first run started
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 143, out
+    assert code == 143, out
     said = " ".join(out.split())
     assert "terminated; no run had finished in" in said and "kept and summarised" not in said
