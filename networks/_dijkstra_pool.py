@@ -9,10 +9,10 @@ returns only the requested destination columns.
 The pool is used only where it pays and is safe: enough sources, more than one worker
 allowed (``EVPLAN_THREADS``), a ``fork`` start method, not inside a daemonic process
 (Dask workers are daemons and may not have children) and not inside a worker of another
-multiprocessing pool (it would wait for this pool's workers at its exit). A broken pool (a worker killed, a
-fork or pickling failure) falls back to computing in this process, with a warning, so
-results never depend on it; an error the computation itself raises is raised as it would be
-in this process.
+multiprocessing pool (it would wait for this pool's workers at its exit). A broken pool (a
+worker killed, a fork or pickling failure) falls back to computing in this process, with a
+warning, so results never depend on it; an error the computation itself raises is raised
+as it would be in this process.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import os
 import pickle
 import sys
 import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -176,9 +177,9 @@ def route_block(
     dst: np.ndarray | None,
     limit: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fastest-route times from ``sources`` to ``dst`` (every node when None) and the sums of each of ``weights``
-    along the same trees (``(len(weights), sources, dst)``; ``inf`` for the first weight and
-    0 for the others where unreachable). Each source's row depends on that source alone
+    """Fastest-route times from ``sources`` to ``dst`` (every node when None) and the sums
+    of each of ``weights`` along the same trees (``(len(weights), sources, dst)``; ``inf``
+    for the first weight and 0 for the others where unreachable). Each source's row depends on that source alone
     (the Dijkstra run and its own ancestor chain), so any split of the sources gives the
     same numbers."""
     d, pred = csgraph.dijkstra(
@@ -193,19 +194,45 @@ def route_block(
     return d[:, dst], sums[:, :, dst]
 
 
-def _route_task(time_parts, weight_parts, sources, dst, limit, sub):
-    """A worker's share of :func:`route_blocks_in_pool`: :func:`route_block` in sub-blocks
-    of ``sub`` sources (the matrices are unpickled once per task)."""
-    time = _csr(time_parts)
-    weights = [_csr(w) for w in weight_parts]
-    n_dst = time.shape[0] if dst is None else dst.size
-    t_out = np.empty((sources.size, n_dst))
-    s_out = np.empty((len(weights), sources.size, n_dst))
-    for s in range(0, sources.size, sub):
-        t_blk, s_blk = route_block(time, weights, sources[s : s + sub], dst, limit)
+def gather_blocks(
+    blocks: Iterable[tuple[int, np.ndarray, np.ndarray]], n_sources: int, n_dst: int, n_weights: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blocks ``(first source, times, weight sums)`` of :func:`route_block` copied into one
+    times and one sums array, as they come (a block is let go once copied: holding them all
+    would raise the peak)."""
+    t_out = np.empty((n_sources, n_dst))
+    s_out = np.empty((n_weights, n_sources, n_dst))
+    for s, t_blk, s_blk in blocks:
         t_out[s : s + t_blk.shape[0]] = t_blk
         s_out[:, s : s + t_blk.shape[0]] = s_blk
     return t_out, s_out
+
+
+def route_blocks(
+    time: sparse.csr_matrix,
+    weights: list[sparse.csr_matrix],
+    sources: np.ndarray,
+    dst: np.ndarray | None,
+    limit: float,
+    sub: int,
+    *,
+    mapper: Callable = map,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`route_block` over ``sources`` in blocks of ``sub`` sources, run by ``mapper``
+    (``map``, or a thread pool's ``map``), gathered as :func:`gather_blocks` does."""
+
+    def block(s: int) -> tuple[int, np.ndarray, np.ndarray]:
+        return (s, *route_block(time, weights, sources[s : s + sub], dst, limit))
+
+    n_dst = time.shape[0] if dst is None else dst.size
+    starts = range(0, sources.size, sub)
+    return gather_blocks(mapper(block, starts), sources.size, n_dst, len(weights))
+
+
+def _route_task(time_parts, weight_parts, sources, dst, limit, sub):
+    """A worker's share of :func:`route_blocks_in_pool`: :func:`route_blocks` with the
+    matrices unpickled once per task."""
+    return route_blocks(_csr(time_parts), [_csr(w) for w in weight_parts], sources, dst, limit, sub)
 
 
 def route_blocks_in_pool(
@@ -237,8 +264,6 @@ def route_blocks_in_pool(
     sub = max(1, ROUTE_TASK_VALUES // ((1 + len(weights)) * n))
     per = max(1, min(-(-sources.size // (2 * workers)), ROUTE_RESULT_VALUES // per_source))
     starts = list(range(0, sources.size, per))
-    t_out = np.empty((sources.size, n_dst))
-    s_out = np.empty((len(weights), sources.size, n_dst))
     t_parts, w_parts = _parts(time), [_parts(w) for w in weights]
     try:
         futs = [
@@ -246,11 +271,8 @@ def route_blocks_in_pool(
             for s in starts
         ]
         futs.reverse()  # popped in order: a result is let go once copied
-        for s in starts:
-            t_blk, s_blk = futs.pop().result()
-            t_out[s : s + t_blk.shape[0]] = t_blk
-            s_out[:, s : s + t_blk.shape[0]] = s_blk
+        done = ((s, *futs.pop().result()) for s in starts)
+        return gather_blocks(done, sources.size, n_dst, len(weights))
     except POOL_FAILURES as exc:  # a broken pool must never change results
         _pool_failed(exc)
         return None
-    return t_out, s_out

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from networks._dijkstra_pool import dijkstra_columns, route_block, route_blocks_in_pool
+from networks._dijkstra_pool import dijkstra_columns, route_blocks, route_blocks_in_pool
 from networks._routing import od_paths, reduce_parallel
 from networks.errors import NoDrivableRoadsError, UnknownNodeError
 from networks.network_io import read_network_npz, write_network_npz
@@ -326,29 +326,15 @@ class RoadNetwork:
         pooled = route_blocks_in_pool(self.time, weights, uniq, cols, limit=limit, workers=workers)
         if pooled is not None:  # worker processes (Dijkstra holds the GIL)
             t_res, sums = pooled
-            l_res, c_res = sums[0], sums[1:]
+        elif workers > 1 and uniq.size > chunk:
+            # threads: a block's tree sums (numpy, GIL released) overlap the next Dijkstra
+            with ThreadPoolExecutor(workers) as ex:
+                t_res, sums = route_blocks(
+                    self.time, weights, uniq, cols, limit, chunk, mapper=ex.map
+                )
         else:
-            t_res = np.empty((uniq.size, dst.size))
-            l_res = np.empty((uniq.size, dst.size))
-            c_res = np.zeros((len(present), uniq.size, dst.size))
-
-            def block(s: int) -> tuple[int, np.ndarray, np.ndarray]:
-                return (s, *route_block(self.time, weights, uniq[s : s + chunk], cols, limit))
-
-            def take(blocks: Iterator[tuple[int, np.ndarray, np.ndarray]]) -> None:
-                # copied out as they come (holding them all would raise the peak)
-                for s, d, blk in blocks:
-                    t_res[s : s + d.shape[0]] = d
-                    l_res[s : s + d.shape[0]] = blk[0]
-                    c_res[:, s : s + d.shape[0]] = blk[1:]
-
-            starts = range(0, uniq.size, chunk)
-            if workers > 1 and len(starts) > 1:
-                # threads: a block's tree sums (numpy, GIL released) overlap the next Dijkstra
-                with ThreadPoolExecutor(workers) as ex:
-                    take(ex.map(block, starts))
-            else:
-                take(map(block, starts))
+            t_res, sums = route_blocks(self.time, weights, uniq, cols, limit, chunk)
+        l_res, c_res = sums[0], sums[1:]
         t_out[:] = t_res[inverse]
         l_out[:] = l_res[inverse]
         if c_out is None:

@@ -181,8 +181,8 @@ def replicate(
         routes.prepare_legs(nodes)
     runs = []
     # fork: the workers inherit the job (network, route tables, trips) without a copy; only
-    # each run's KPIs (and, with on_run, its result) come back
-    # closed on the way out, also when on_run raises (the pool stops with the loop)
+    # each run's KPIs (and, with on_run, its result) come back. Closed on the way out, also
+    # when on_run raises (the pool stops with the loop)
     with contextlib.closing(forked_map(partial(_one, job), len(job.seeds), n_workers)) as made:
         for i, (kpis, res) in enumerate(made):
             runs.append(kpis)
