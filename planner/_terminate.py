@@ -13,8 +13,10 @@ inherit the handler; in them it restores the default and re-sends the signal, so
 as before (a pool stopping its workers relies on that). Further SIGTERMs are ignored once the
 first is being handled.
 
-A signal is handled when the main thread next runs Python code: during a long call into C
-(a solver, up to its ``time_limit_s``) the stop waits for that call to return.
+A signal is handled when the main thread next runs Python code. Solver calls therefore run
+in a helper thread that the stop interrupts (``planner.siting._interrupt``); only a HiGHS
+solve, which ignores the request, holds the stop until it returns (at most its
+``time_limit_s``).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import numpy as np
 
 from planner._errors import SolverError
 from planner.siting._base import FEASIBLE, OPTIMAL, SolveOptions
+from planner.siting._interrupt import SCIP_NO_CTRLC, solve_interruptibly
 
 if TYPE_CHECKING:
     import ortools.linear_solver.pywraplp as pywraplp
@@ -82,8 +83,9 @@ def run_cpsat(
     # Covering models are LP-driven: full linearization lets CP-SAT's workers use the LP
     # relaxation (an MCLP that took 57 s at the default level closes in about a second).
     solver.parameters.linearization_level = 2
+    solver.parameters.catch_sigint_signal = False  # a Ctrl-C is raised, not swallowed
     t = time.monotonic()
-    code = solver.solve(model)
+    code = solve_interruptibly(lambda: solver.solve(model), solver.stop_search, name="cp-sat")
     wall = time.monotonic() - t
     name = solver.status_name(code)
     logger.debug("cp-sat: %s in %.2f s", name, wall)
@@ -145,6 +147,7 @@ def run_mip(
     if kind == "scip":
         solver.SetSolverSpecificParametersAsString(
             f"limits/gap = 0\nlimits/absgap = 0\nrandomization/randomseedshift = {int(options.seed)}\n"
+            + SCIP_NO_CTRLC  # a Ctrl-C is raised, not swallowed (planner.siting._interrupt)
         )
     if kind == "highs" and not options.log:
         # HiGHS prints a banner on stdout even with output suppressed; library code must not
@@ -158,7 +161,7 @@ def run_mip(
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
     t = time.monotonic()
-    code = solver.Solve(params)
+    code = solve_interruptibly(lambda: solver.Solve(params), solver.InterruptSolve, name=kind)
     wall = time.monotonic() - t
     logger.debug("%s: status %d in %.2f s", kind, code, wall)
     if code in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):

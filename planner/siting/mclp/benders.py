@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 
 from planner.siting._base import FEASIBLE, OPTIMAL, SolveOptions
 from planner.siting._covering import CoverInstance
+from planner.siting._interrupt import solve_interruptibly
 
 logger = logging.getLogger(__name__)
 
@@ -237,7 +238,10 @@ def solve_benders(
     model.setParam("numerics/feastol", FEASTOL)
     if node_limit is not None:
         model.setParam("limits/nodes", int(node_limit))
-    model.optimize()
+    # a Ctrl-C is raised, not swallowed; without the GIL so that the main thread sees it
+    # (the callbacks take the GIL themselves): planner.siting._interrupt
+    model.setParam("misc/catchctrlc", False)
+    solve_interruptibly(model.optimizeNogil, model.interruptSolve, name="scip-benders")
     status_s = model.getStatus()
     bound = float(model.getDualbound())
     if integral:  # the bound of an integral objective rounds down
