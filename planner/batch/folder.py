@@ -11,7 +11,7 @@ from pathlib import Path
 
 from planner.batch.plan import BatchError, BatchPlan, RunOutcome, RunSpec
 from planner.config.study import StudyConfig
-from planner.report.atomic import MARKER, pid_lock
+from planner.report.atomic import LOCK_PREFIX, MARKER, pid_lock, stale_lock
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +36,11 @@ def _batch_lock(folder: Path) -> contextlib.AbstractContextManager[None]:
 
 def _ours(entry: Path, key_names: set[str]) -> bool:
     """Did a batch create ``entry`` under ``runs/``? Hidden temporaries of a run of this
-    plan (its log, a partial or old study folder carrying the marker) and unfinished run
-    folders carrying the marker; nothing else."""
+    plan (its log, a partial or old study folder carrying the marker, its output lock) and
+    unfinished run folders carrying the marker; nothing else."""
     name = entry.name
+    if name.startswith(LOCK_PREFIX):  # a run's output lock (planner.report.atomic)
+        return name[len(LOCK_PREFIX) :] in key_names and entry.is_file()
     if name.startswith("."):
         key = name[1:].split(".", 1)[0]
         if key not in key_names:
@@ -60,7 +62,11 @@ def _clean_stale(runs: Path, keys: set[str] | None = None) -> int:
         keys
         if keys is not None
         else {
-            e.name[1:].split(".", 1)[0] if e.name.startswith(".") else e.name
+            e.name[len(LOCK_PREFIX) :]
+            if e.name.startswith(LOCK_PREFIX)
+            else e.name[1:].split(".", 1)[0]
+            if e.name.startswith(".")
+            else e.name
             for e in runs.iterdir()
         }
     )
@@ -69,6 +75,10 @@ def _clean_stale(runs: Path, keys: set[str] | None = None) -> int:
             continue  # a finished run
         if not _ours(entry, names):
             logger.warning("leaving %s alone: evplan did not write it", entry)
+            continue
+        if entry.name.startswith(LOCK_PREFIX) and not stale_lock(entry):
+            # held: the run goes on elsewhere (a cancelled Dask task keeps running)
+            logger.warning("leaving %s alone: a run still holds it", entry)
             continue
         logger.info("removing %s left by an interrupted batch", entry)
         if entry.is_dir():

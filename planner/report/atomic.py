@@ -50,6 +50,7 @@ from networks.atomic import (
 from networks.errors import EvplanError
 
 __all__ = [
+    "LOCK_PREFIX",
     "MARKER",
     "OutputFolderError",
     "OutputWriteError",
@@ -58,6 +59,7 @@ __all__ = [
     "check_output_target",
     "claim_output",
     "is_evplan_output",
+    "stale_lock",
     "pid_lock",
     "write_bytes_atomic",
     "write_text_atomic",
@@ -360,6 +362,29 @@ def pid_lock(
         fh.close()
 
 
+#: The lock file of an output folder ``X``: ``.evplan-lock.X`` beside it.
+LOCK_PREFIX = ".evplan-lock."
+
+
+def stale_lock(path: Path) -> bool:
+    """Is ``path`` a lock file of :func:`pid_lock` that no process holds (left by a run that
+    was killed or cancelled before it could remove it)? A held one belongs to a run still
+    going, here or on another machine sharing the folder."""
+    import fcntl
+
+    try:
+        fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:
+        return False
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return True
+
+
 def _lock(target: Path, what: str) -> contextlib.AbstractContextManager[None]:
     """Exclusive lock on ``target`` for the whole run (a lock file beside it)."""
 
@@ -369,7 +394,7 @@ def _lock(target: Path, what: str) -> contextlib.AbstractContextManager[None]:
             "wait for it to finish or choose another output folder"
         )
 
-    return pid_lock(target.parent / f".evplan-lock.{target.name}", busy, remove=True)
+    return pid_lock(target.parent / f"{LOCK_PREFIX}{target.name}", busy, remove=True)
 
 
 @contextlib.contextmanager

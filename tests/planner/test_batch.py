@@ -428,6 +428,30 @@ def test_resume_after_killing_the_batch_process(tmp_path):
     assert len(pd.read_csv(plan.output / "summary.csv")) == 4
 
 
+def test_a_cancelled_runs_output_lock_is_removed_unless_a_run_still_holds_it(tmp_path, caplog):
+    # a Dask run cancelled by a stop can leave runs/.evplan-lock.<key>: it was read as the
+    # key "evplan-lock", not ours, and warned about on every later start
+    from planner.batch.folder import _clean_stale
+    from planner.report.atomic import pid_lock
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / ".evplan-lock.aaaa").write_text("12345")  # left by a cancelled run
+    (runs / ".evplan-lock.zzzz").write_text("12345")  # not a run of this plan
+    with (
+        pid_lock(runs / ".evplan-lock.bbbb", lambda pid: RuntimeError(pid)),
+        caplog.at_level("WARNING"),
+    ):  # a run still going (another process sharing the folder)
+        removed = _clean_stale(runs, {"aaaa", "bbbb"})
+        assert (runs / ".evplan-lock.bbbb").is_file()
+    assert removed == 1
+    assert sorted(p.name for p in runs.iterdir()) == [".evplan-lock.bbbb", ".evplan-lock.zzzz"]
+    assert sorted(r.getMessage() for r in caplog.records) == [
+        f"leaving {runs / '.evplan-lock.bbbb'} alone: a run still holds it",
+        f"leaving {runs / '.evplan-lock.zzzz'} alone: evplan did not write it",
+    ]
+
+
 # --------------------------------------------------------------------------- the real pipeline
 
 TINY = """\
