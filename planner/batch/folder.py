@@ -11,7 +11,7 @@ from pathlib import Path
 
 from planner.batch.plan import BatchError, BatchPlan, RunOutcome, RunSpec
 from planner.config.study import StudyConfig
-from planner.report.atomic import LOCK_PREFIX, MARKER, pid_lock, stale_lock
+from planner.report.atomic import LOCK_PREFIX, MARKER, clear_stale_lock, pid_lock
 
 logger = logging.getLogger(__name__)
 
@@ -34,16 +34,23 @@ def _batch_lock(folder: Path) -> contextlib.AbstractContextManager[None]:
     return pid_lock(folder / ".batch.lock", busy)
 
 
+def _key_of(name: str) -> str:
+    """The run key an entry under ``runs/`` is named for: a run folder ``<key>``, its
+    hidden temporaries ``.<key>.*`` and its output lock ``.evplan-lock.<key>``."""
+    if name.startswith(LOCK_PREFIX):
+        return name[len(LOCK_PREFIX) :]
+    if name.startswith("."):
+        return name[1:].split(".", 1)[0]
+    return name
+
+
 def _ours(entry: Path, key_names: set[str]) -> bool:
     """Did a batch create ``entry`` under ``runs/``? Hidden temporaries of a run of this
-    plan (its log, a partial or old study folder carrying the marker, its output lock) and
-    unfinished run folders carrying the marker; nothing else."""
+    plan (its log, a partial or old study folder carrying the marker) and unfinished run
+    folders carrying the marker; nothing else (output locks: :func:`_clean_stale`)."""
     name = entry.name
-    if name.startswith(LOCK_PREFIX):  # a run's output lock (planner.report.atomic)
-        return name[len(LOCK_PREFIX) :] in key_names and entry.is_file()
     if name.startswith("."):
-        key = name[1:].split(".", 1)[0]
-        if key not in key_names:
+        if _key_of(name) not in key_names or name.startswith(LOCK_PREFIX):
             return False
         if entry.is_file():
             return name.endswith(".run.log")
@@ -52,33 +59,34 @@ def _ours(entry: Path, key_names: set[str]) -> bool:
 
 
 def _clean_stale(runs: Path, keys: set[str] | None = None) -> int:
-    """Remove what a killed batch left: hidden temporaries and logs of its runs, and run
-    folders without ``done.json`` that evplan wrote (they carry :data:`MARKER`). Anything
-    else under ``runs/`` (a user's own files) is left alone and logged."""
+    """Remove what a killed batch left: hidden temporaries, logs and output locks of its
+    runs, and run folders without ``done.json`` that evplan wrote (they carry
+    :data:`MARKER`). A run whose output lock a process still holds goes on elsewhere (a
+    cancelled Dask task keeps running): none of its files is touched. Anything else under
+    ``runs/`` (a user's own files) is left alone and logged."""
     n = 0
     if not runs.is_dir():
         return 0
-    names = (
-        keys
-        if keys is not None
-        else {
-            e.name[len(LOCK_PREFIX) :]
-            if e.name.startswith(LOCK_PREFIX)
-            else e.name[1:].split(".", 1)[0]
-            if e.name.startswith(".")
-            else e.name
-            for e in runs.iterdir()
-        }
-    )
-    for entry in runs.iterdir():
+    entries = sorted(runs.iterdir())
+    names = keys if keys is not None else {_key_of(e.name) for e in entries}
+    live: set[str] = set()
+    for entry in entries:
+        key = _key_of(entry.name)
+        if entry.name.startswith(LOCK_PREFIX) and key in names and entry.is_file():
+            if clear_stale_lock(entry):
+                live.add(key)
+                logger.warning("leaving run %s's files alone: a run still holds %s", key, entry)
+            else:
+                logger.info("removed %s left by an interrupted batch", entry)
+                n += 1
+    for entry in entries:
+        key = _key_of(entry.name)
+        if key in live or (entry.name.startswith(LOCK_PREFIX) and key in names):
+            continue  # a live run's, or a lock handled above
         if not entry.name.startswith(".") and (entry / DONE).is_file():
             continue  # a finished run
         if not _ours(entry, names):
-            logger.warning("leaving %s alone: evplan did not write it", entry)
-            continue
-        if entry.name.startswith(LOCK_PREFIX) and not stale_lock(entry):
-            # held: the run goes on elsewhere (a cancelled Dask task keeps running)
-            logger.warning("leaving %s alone: a run still holds it", entry)
+            logger.warning("leaving %s alone: not a temporary of this batch's runs", entry)
             continue
         logger.info("removing %s left by an interrupted batch", entry)
         if entry.is_dir():

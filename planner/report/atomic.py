@@ -56,10 +56,10 @@ __all__ = [
     "OutputWriteError",
     "atomic_dir",
     "atomic_path",
+    "clear_stale_lock",
     "check_output_target",
     "claim_output",
     "is_evplan_output",
-    "stale_lock",
     "pid_lock",
     "write_bytes_atomic",
     "write_text_atomic",
@@ -340,13 +340,25 @@ def pid_lock(
     import fcntl
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
-    try:
+    while True:
+        fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
-            raise busy(fh.read().strip() or "?") from None
+            pid = fh.read().strip() or "?"
+            fh.close()
+            raise busy(pid) from None
+        # a holder that removed the file (``remove``, :func:`clear_stale_lock`) between our
+        # open and our flock leaves us locking a file no one else can see: open it again
+        try:
+            same = os.fstat(fh.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        fh.close()  # releases the flock
+    try:
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
@@ -354,7 +366,7 @@ def pid_lock(
         try:
             yield
         finally:
-            if remove:
+            if remove:  # while still held: no one can take the lock on the file removed
                 with contextlib.suppress(OSError):
                     path.unlink()
             fcntl.flock(fh, fcntl.LOCK_UN)
@@ -366,23 +378,28 @@ def pid_lock(
 LOCK_PREFIX = ".evplan-lock."
 
 
-def stale_lock(path: Path) -> bool:
-    """Is ``path`` a lock file of :func:`pid_lock` that no process holds (left by a run that
-    was killed or cancelled before it could remove it)? A held one belongs to a run still
-    going, here or on another machine sharing the folder."""
+def clear_stale_lock(path: Path) -> bool:
+    """Remove the lock file ``path`` of :func:`pid_lock` unless a process holds it; True
+    when one does (a run still going, here or on another machine sharing the folder).
+
+    A lock nobody holds was left by a run that was killed or cancelled before it could
+    remove it. It is removed while this process holds it, so that a run starting meanwhile
+    either waits for this check or locks the file anew (:func:`pid_lock` checks it locked
+    the file the path names)."""
     import fcntl
 
     try:
-        fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - closed below
-    except OSError:
-        return False
+        fh = open(path, encoding="utf-8")  # noqa: SIM115 - closed below; "r": never recreate
+    except FileNotFoundError:
+        return False  # gone meanwhile: its run ended
     with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return False
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        return True
+        except BlockingIOError:
+            return True
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return False
 
 
 def _lock(target: Path, what: str) -> contextlib.AbstractContextManager[None]:

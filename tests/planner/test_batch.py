@@ -31,7 +31,7 @@ from planner.batch.execute import (
 )
 from planner.batch.plan import plan_configs, plan_sweep
 from planner.config.sweep import SweepError, check_parameter
-from planner.report.atomic import atomic_dir
+from planner.report.atomic import MARKER, atomic_dir
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parents[1]
@@ -430,26 +430,60 @@ def test_resume_after_killing_the_batch_process(tmp_path):
 
 def test_a_cancelled_runs_output_lock_is_removed_unless_a_run_still_holds_it(tmp_path, caplog):
     # a Dask run cancelled by a stop can leave runs/.evplan-lock.<key>: it was read as the
-    # key "evplan-lock", not ours, and warned about on every later start
+    # key "evplan-lock", not ours, and warned about on every later start. A held lock is a
+    # run still going (a cancelled Dask task runs on): none of that run's files is touched
     from planner.batch.folder import _clean_stale
     from planner.report.atomic import pid_lock
 
     runs = tmp_path / "runs"
     runs.mkdir()
     (runs / ".evplan-lock.aaaa").write_text("12345")  # left by a cancelled run
+    (runs / ".aaaa.123-ab.run.log").write_text("log")
     (runs / ".evplan-lock.zzzz").write_text("12345")  # not a run of this plan
+    (runs / ".bbbb.456-cd.run.log").write_text("log of the run still going")
+    partial = runs / ".bbbb.x1.partial"
+    partial.mkdir()
+    (partial / MARKER).write_text("{}")
     with (
         pid_lock(runs / ".evplan-lock.bbbb", lambda pid: RuntimeError(pid)),
         caplog.at_level("WARNING"),
-    ):  # a run still going (another process sharing the folder)
+    ):  # the run still going (another process sharing the folder)
         removed = _clean_stale(runs, {"aaaa", "bbbb"})
         assert (runs / ".evplan-lock.bbbb").is_file()
-    assert removed == 1
-    assert sorted(p.name for p in runs.iterdir()) == [".evplan-lock.bbbb", ".evplan-lock.zzzz"]
-    assert sorted(r.getMessage() for r in caplog.records) == [
-        f"leaving {runs / '.evplan-lock.bbbb'} alone: a run still holds it",
-        f"leaving {runs / '.evplan-lock.zzzz'} alone: evplan did not write it",
+    assert removed == 2
+    assert sorted(p.name for p in runs.iterdir()) == [
+        ".bbbb.456-cd.run.log",
+        ".bbbb.x1.partial",
+        ".evplan-lock.bbbb",
+        ".evplan-lock.zzzz",
     ]
+    assert sorted(r.getMessage() for r in caplog.records) == [
+        f"leaving {runs / '.evplan-lock.zzzz'} alone: not a temporary of this batch's runs",
+        f"leaving run bbbb's files alone: a run still holds {runs / '.evplan-lock.bbbb'}",
+    ]
+
+
+def test_an_output_lock_removed_between_open_and_flock_is_taken_again(tmp_path, monkeypatch):
+    # the cleanup removes a free lock file: a run that opened it just before must not end
+    # up holding a lock on a file no one else sees (two runs in one output folder)
+    import fcntl
+
+    from planner.report.atomic import pid_lock
+
+    path = tmp_path / ".evplan-lock.out"
+    real_flock, vanished = fcntl.flock, []
+
+    def flock_then_cleanup(fh, op):
+        real_flock(fh, op)
+        if op & fcntl.LOCK_EX and not vanished:
+            vanished.append(True)
+            path.unlink()  # as clear_stale_lock would have, between our open and flock
+
+    monkeypatch.setattr(fcntl, "flock", flock_then_cleanup)
+    with pid_lock(path, lambda pid: RuntimeError(f"busy {pid}")):
+        assert vanished and path.read_text() == str(os.getpid())
+        with pytest.raises(RuntimeError, match=f"^{os.getpid()}$"), pid_lock(path, RuntimeError):
+            pass  # a second run sees the lock, and who holds it
 
 
 # --------------------------------------------------------------------------- the real pipeline
