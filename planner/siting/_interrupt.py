@@ -19,7 +19,10 @@ PySCIPOpt 6.3):
   signal's exception goes on: no answer of an interrupted solve is ever returned.
 
 HiGHS, through ``pywraplp`` or OR-Tools' model builder, ignores the request to stop: a HiGHS
-solve still runs to its time limit before the stop is raised.
+solve still runs to its time limit before the stop is raised (a warning says so). With the
+default ``solver: auto`` HiGHS runs the MCLP's LP bound on large instances
+(``mclp/lp.py``, at most half the time limit) and the p-median's residual model when more
+than ten sites are left to open.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ SCIP_NO_CTRLC = "misc/catchctrlc = FALSE\n"
 #: that comes before the solver has started its search is not kept by every solver.
 _POLL_S = 0.1
 _REPEAT_STOP_S = 0.5
+#: After this long (a multiple of the repeat) a solver that ignores the stop is named.
+_WARN_AFTER_S = 2.0
+#: How long a helper interrupted while starting may take to begin (else it never started).
+_START_WAIT_S = 1.0
 
 
 def solve_interruptibly(solve: Callable[[], T], stop: Callable[[], object], *, name: str) -> T:
@@ -70,8 +77,10 @@ def solve_interruptibly(solve: Callable[[], T], stop: Callable[[], object], *, n
     # waited on instead of Thread.join: a signal raised inside join() marks the thread
     # stopped while it still runs (CPython 3.11, Thread._wait_for_tstate_lock)
     done = threading.Event()
+    began = threading.Event()
 
     def run() -> None:
+        began.set()
         try:
             outcome["value"] = solve()
         except BaseException as exc:  # handed to the main thread, raised there
@@ -81,18 +90,28 @@ def solve_interruptibly(solve: Callable[[], T], stop: Callable[[], object], *, n
 
     # daemon: if a second Ctrl-C ends the wait below, the process may exit without it
     helper = threading.Thread(target=run, name=f"evplan-{name}", daemon=True)
-    helper.start()
     try:
+        helper.start()
         while not done.wait(_POLL_S):
             pass
     except BaseException:
-        logger.info("%s: stop received; asking the solver to end its search", name)
-        while not done.is_set():
-            try:
-                stop()
-            except Exception as exc:  # the stop must go on whatever the solver says
-                logger.debug("%s: stop request failed: %s", name, exc)
-            done.wait(_REPEAT_STOP_S)
+        # Thread.start runs Python code: a stop raised in it may come before or after the
+        # helper began; one that began is stopped like any other
+        if began.wait(_START_WAIT_S):
+            logger.info("%s: stop received; asking the solver to end its search", name)
+            waited = 0.0
+            while not done.is_set():
+                try:
+                    stop()
+                except Exception as exc:  # the stop must go on whatever the solver says
+                    logger.debug("%s: stop request failed: %s", name, exc)
+                done.wait(_REPEAT_STOP_S)
+                waited += _REPEAT_STOP_S
+                if waited == _WARN_AFTER_S:
+                    logger.warning(
+                        "%s does not stop early; waiting for it to return (at most its time limit)",
+                        name,
+                    )
         raise
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]

@@ -161,3 +161,33 @@ def test_results_and_errors_pass_through_and_other_threads_solve_directly():
     worker.start()
     worker.join()
     assert seen == ["dask-like-worker"]  # ran in the calling thread, no helper
+
+
+def test_a_stop_while_the_helper_starts_still_stops_the_solve(monkeypatch):
+    # Thread.start runs Python code: a stop raised there came after the helper began (the
+    # solve ran on, unasked, to its time limit) or before it (nothing to stop)
+    release = threading.Event()
+    asked: list[int] = []
+    real_start = threading.Thread.start
+
+    def start_then_stop(self):
+        real_start(self)
+        raise _Stop  # as a signal handler raising right after the thread began
+
+    monkeypatch.setattr(threading.Thread, "start", start_then_stop)
+    with pytest.raises(_Stop):
+        solve_interruptibly(
+            lambda: release.wait(LIMIT_S), lambda: (asked.append(1), release.set()), name="t"
+        )
+    assert asked and release.is_set()
+
+
+def test_a_solver_that_ignores_the_stop_is_waited_for_and_named(caplog):
+    started = time.monotonic()
+    with caplog.at_level("WARNING"), pytest.raises(_Stop), _sigint_after(0.2):
+        # returns after 3 s whatever it is asked, as HiGHS does
+        solve_interruptibly(lambda: threading.Event().wait(3.0), lambda: None, name="highs")
+    assert time.monotonic() - started >= 3.0
+    assert [r.getMessage() for r in caplog.records] == [
+        "highs does not stop early; waiting for it to return (at most its time limit)"
+    ]

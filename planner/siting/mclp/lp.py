@@ -50,6 +50,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 
 from planner.siting._covering import CoverInstance, covered_weight, reduce_covering, swap_cover
+from planner.siting._interrupt import solve_interruptibly
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,8 @@ def lp_cover_bound(
         params.append("simplex_strategy=2")
     solver.set_solver_specific_parameters("\n".join(params))
     solver.set_time_limit_in_seconds(max(0.1, time_limit_s - (time.monotonic() - started)))
-    status = solver.solve(model)
+    # HiGHS ignores the stop request: a stop waits for this solve (planner.siting._interrupt)
+    status = solve_interruptibly(lambda: solver.solve(model), solver.stop_search, name="highs")
     if status != mb.SolveStatus.OPTIMAL:
         logger.debug(
             "mclp lp: HiGHS stopped with %s after %.1f s", status, time.monotonic() - started
