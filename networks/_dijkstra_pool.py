@@ -24,9 +24,10 @@ import os
 import pickle
 import sys
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 import numpy as np
 from scipy import sparse
@@ -35,6 +36,8 @@ from scipy.sparse import csgraph
 from networks._routing import sums_along_tree
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Below this many source x node values the fork/pickle overhead outweighs the gain.
 MIN_PARALLEL_VALUES = 2_000_000
@@ -106,6 +109,14 @@ def _pool_failed(exc: BaseException) -> None:
     _shutdown()
 
 
+def _in_order(futs: list[Future[T]]) -> Iterator[T]:
+    """The futures' results in order, each let go once the caller has taken it (holding
+    them all while they are copied out would raise the peak); empties ``futs``."""
+    futs.reverse()
+    while futs:
+        yield futs.pop().result()
+
+
 def _task(data, indices, indptr, shape, sources, dst, limit):
     w = sparse.csr_matrix((data, indices, indptr), shape=shape)
     d = csgraph.dijkstra(w, directed=True, indices=sources, limit=limit)
@@ -148,9 +159,7 @@ def dijkstra_columns(
                 )
                 for s in starts
             ]
-            futs.reverse()  # popped in order: a result is let go once copied
-            for s in starts:
-                block = futs.pop().result()
+            for s, block in zip(starts, _in_order(futs), strict=True):
                 out[s : s + block.shape[0]] = block
             return out
         except POOL_FAILURES as exc:  # a broken pool must never change results
@@ -270,8 +279,7 @@ def route_blocks_in_pool(
             pool.submit(_route_task, t_parts, w_parts, sources[s : s + per], dst, limit, sub)
             for s in starts
         ]
-        futs.reverse()  # popped in order: a result is let go once copied
-        done = ((s, *futs.pop().result()) for s in starts)
+        done = ((s, *blk) for s, blk in zip(starts, _in_order(futs), strict=True))
         return gather_blocks(done, sources.size, n_dst, len(weights))
     except POOL_FAILURES as exc:  # a broken pool must never change results
         _pool_failed(exc)

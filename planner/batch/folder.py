@@ -50,7 +50,7 @@ def _ours(entry: Path, key_names: set[str]) -> bool:
     folders carrying the marker; nothing else (output locks: :func:`_clean_stale`)."""
     name = entry.name
     if name.startswith("."):
-        if _key_of(name) not in key_names or name.startswith(LOCK_PREFIX):
+        if _key_of(name) not in key_names:
             return False
         if entry.is_file():
             return name.endswith(".run.log")
@@ -58,7 +58,7 @@ def _ours(entry: Path, key_names: set[str]) -> bool:
     return entry.is_dir() and (entry / MARKER).is_file()
 
 
-def _clean_stale(runs: Path, keys: set[str] | None = None) -> int:
+def _clean_stale(runs: Path, keys: set[str]) -> int:
     """Remove what a killed batch left: hidden temporaries, logs and output locks of its
     runs, and run folders without ``done.json`` that evplan wrote (they carry
     :data:`MARKER`). A run whose output lock a process still holds goes on elsewhere (a
@@ -68,11 +68,10 @@ def _clean_stale(runs: Path, keys: set[str] | None = None) -> int:
     if not runs.is_dir():
         return 0
     entries = sorted(runs.iterdir())
-    names = keys if keys is not None else {_key_of(e.name) for e in entries}
     live: set[str] = set()
     for entry in entries:
         key = _key_of(entry.name)
-        if entry.name.startswith(LOCK_PREFIX) and key in names and entry.is_file():
+        if entry.name.startswith(LOCK_PREFIX) and key in keys and entry.is_file():
             if clear_stale_lock(entry):
                 live.add(key)
                 logger.warning("leaving run %s's files alone: a run still holds %s", key, entry)
@@ -81,11 +80,11 @@ def _clean_stale(runs: Path, keys: set[str] | None = None) -> int:
                 n += 1
     for entry in entries:
         key = _key_of(entry.name)
-        if key in live or (entry.name.startswith(LOCK_PREFIX) and key in names):
+        if key in live or (entry.name.startswith(LOCK_PREFIX) and key in keys):
             continue  # a live run's, or a lock handled above
         if not entry.name.startswith(".") and (entry / DONE).is_file():
             continue  # a finished run
-        if not _ours(entry, names):
+        if not _ours(entry, keys):
             logger.warning("leaving %s alone: not a temporary of this batch's runs", entry)
             continue
         logger.info("removing %s left by an interrupted batch", entry)

@@ -17,7 +17,7 @@ import numpy as np
 
 from planner._errors import SolverError
 from planner.siting._base import FEASIBLE, OPTIMAL, SolveOptions
-from planner.siting._interrupt import SCIP_NO_CTRLC, solve_interruptibly
+from planner.siting._interrupt import SCIP_NO_CTRLC, solve_cpsat, solve_interruptibly
 
 if TYPE_CHECKING:
     import ortools.linear_solver.pywraplp as pywraplp
@@ -83,9 +83,8 @@ def run_cpsat(
     # Covering models are LP-driven: full linearization lets CP-SAT's workers use the LP
     # relaxation (an MCLP that took 57 s at the default level closes in about a second).
     solver.parameters.linearization_level = 2
-    solver.parameters.catch_sigint_signal = False  # a Ctrl-C is raised, not swallowed
     t = time.monotonic()
-    code = solve_interruptibly(lambda: solver.solve(model), solver.stop_search, name="cp-sat")
+    code = solve_cpsat(solver, model)
     wall = time.monotonic() - t
     name = solver.status_name(code)
     logger.debug("cp-sat: %s in %.2f s", name, wall)

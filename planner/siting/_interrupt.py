@@ -8,7 +8,7 @@ PySCIPOpt 6.3):
   solve; a Ctrl-C then ends the search early as if its time limit had come, the call returns
   FEASIBLE, and the run goes on with a worse answer. A serial batch recorded such a run as
   done. Every model built here turns both options off (:data:`SCIP_NO_CTRLC`;
-  ``parameters.catch_sigint_signal = False``), so the stop reaches Python.
+  :func:`solve_cpsat`), so the stop reaches Python.
 - **A stop delayed by the time limit.** Python runs a signal handler only when the main
   thread is back in Python: a solve in the main thread holds a Ctrl-C or a SIGTERM
   (``planner._terminate``) until it returns, up to its ``time_limit_s``.
@@ -30,7 +30,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
 
 logger = logging.getLogger(__name__)
 
@@ -116,3 +119,10 @@ def solve_interruptibly(solve: Callable[[], T], stop: Callable[[], object], *, n
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["value"]  # type: ignore[return-value]
+
+
+def solve_cpsat(solver: cp_model.CpSolver, model: cp_model.CpModel) -> cp_model.CpSolverStatus:
+    """``solver.solve(model)`` with CP-SAT's own SIGINT handling off, run by
+    :func:`solve_interruptibly`; the status."""
+    solver.parameters.catch_sigint_signal = False  # a Ctrl-C is raised, not swallowed
+    return solve_interruptibly(lambda: solver.solve(model), solver.stop_search, name="cp-sat")

@@ -43,7 +43,7 @@ from ortools.sat.python import cp_model
 
 from planner.siting._backends import integer_scale, new_mip, run_mip
 from planner.siting._base import SolveOptions
-from planner.siting._interrupt import solve_interruptibly
+from planner.siting._interrupt import solve_cpsat
 from planner.siting.frlm.conventions import ORIGIN_CHARGE, SHORT_TRIPS
 
 logger = logging.getLogger(__name__)
@@ -208,8 +208,7 @@ def solve_frlm(
     solver.parameters.num_workers = int(threads)
     solver.parameters.linearization_level = 2
     solver.parameters.random_seed = int(seed)
-    solver.parameters.catch_sigint_signal = False  # a Ctrl-C is raised, not swallowed
-    status = solve_interruptibly(lambda: solver.solve(m), solver.stop_search, name="cp-sat")
+    status = solve_cpsat(solver, m)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise RuntimeError(
             f"FRLM ({variant}) solver status {solver.status_name(status)} after {time_limit_s} s"
