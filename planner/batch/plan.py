@@ -117,15 +117,21 @@ def _expand(values: dict[str, list[Any]], mode: str) -> list[dict[str, Any]]:
 
 
 def _validate_runs(
-    base: Path, combos: list[dict[str, Any]], *, fixed: dict[str, Any], origin: str
+    base: Path,
+    combos: list[dict[str, Any]],
+    *,
+    fixed: dict[str, Any],
+    origin: str,
+    places: dict[str, str] | None = None,
 ) -> list[RunSpec]:
-    """Load every run with its overrides; one error listing all invalid runs (grouped)."""
+    """Load every run with its overrides; one error listing all invalid runs (grouped). An
+    invalid swept value is reported at its line of the sweep file (``places``)."""
     runs: dict[str, RunSpec] = {}
     failures: dict[str, list[str]] = {}
     for params in combos:
         label = _label(params)
         try:
-            cfg = load_config(base, overrides={**fixed, **params})
+            cfg = load_config(base, overrides={**fixed, **params}, override_where=places)
         except EvplanError as exc:
             failures.setdefault(str(exc), []).append(label)
             continue
@@ -169,7 +175,7 @@ def plan_sweep(path: str | Path, *, output: str | Path | None = None) -> BatchPl
         The file or any run is invalid (all runs are checked before returning).
     """
     path = Path(path)
-    sweep, values = read_sweep(path)
+    sweep, values, places = read_sweep(path)
     name = sweep.name or path.stem
     base = sweep.base if sweep.base.is_absolute() else (path.parent / sweep.base)
     if not base.is_file():
@@ -177,7 +183,11 @@ def plan_sweep(path: str | Path, *, output: str | Path | None = None) -> BatchPl
             f"{path}: base study not found: {base} (paths are relative to the sweep file)"
         )
     runs = _validate_runs(
-        base.resolve(), _expand(values, sweep.mode), fixed=sweep.fixed, origin=str(path)
+        base.resolve(),
+        _expand(values, sweep.mode),
+        fixed=sweep.fixed,
+        origin=str(path),
+        places=places,
     )
     if output is None and sweep.output is not None:
         output = sweep.output if sweep.output.is_absolute() else path.parent / sweep.output

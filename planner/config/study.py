@@ -399,8 +399,11 @@ def config_from_dict(
     base_dir: Path | None = None,
     source: str = "<dict>",
     yaml_root: yaml.Node | None = None,
+    override_where: dict[str, str] | None = None,
 ) -> StudyConfig:
-    """Validate a parsed study; resolve relative paths against ``base_dir``."""
+    """Validate a parsed study; resolve relative paths against ``base_dir``.
+    ``override_where`` (dotted key -> ``"<file>:<line>"``) names where a value set from
+    outside the study (a sweep) was given, for the messages about it."""
     try:
         cfg = StudyConfig.model_validate(
             expand_vars(data, source=source, root=yaml_root, error=ConfigFileError)
@@ -417,7 +420,7 @@ def config_from_dict(
             )
             field = ".".join(str(x) for x in loc) or "(top level)"
             line = line_of(yaml_root, loc)
-            where = f"{source}:{line}" if line else source
+            where = _set_at(field, override_where) or (f"{source}:{line}" if line else source)
             msg = err["msg"].removeprefix("Value error, ")
             hint = " (remove it or check its spelling)" if err["type"] == "extra_forbidden" else ""
             given = (
@@ -434,7 +437,20 @@ def config_from_dict(
     return cfg
 
 
-def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) -> StudyConfig:
+def _set_at(field: str, override_where: dict[str, str] | None) -> str | None:
+    """Where the value at ``field`` (or the section holding it) was set from outside."""
+    for key, where in (override_where or {}).items():
+        if field == key or field.startswith(key + "."):
+            return where
+    return None
+
+
+def load_config(
+    path: str | Path,
+    *,
+    overrides: dict[str, Any] | None = None,
+    override_where: dict[str, str] | None = None,
+) -> StudyConfig:
     """Read and validate a study YAML file.
 
     Parameters
@@ -444,12 +460,21 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
     overrides : dict, optional
         Dotted keys to set before validation (``{"model.p": 12, "simulation.temperature_c": -20}``),
         as batch sweeps do.
+    override_where : dict, optional
+        Where each override was given (dotted key -> ``"<file>:<line>"``): an invalid
+        override is reported there, not at the study file's line.
     """
     path = Path(path)
     data, root = read_yaml(path, what="study config", error=ConfigFileError)
     for key, value in (overrides or {}).items():
         set_dotted(data, key, value, source=str(path))
-    return config_from_dict(data, base_dir=path.parent, source=str(path), yaml_root=root)
+    return config_from_dict(
+        data,
+        base_dir=path.parent,
+        source=str(path),
+        yaml_root=root,
+        override_where={k: v for k, v in (override_where or {}).items() if k in (overrides or {})},
+    )
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any, *, source: str = "") -> None:

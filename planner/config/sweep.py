@@ -198,8 +198,10 @@ def _label(params: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]]]:
-    """Read and check a sweep file; return it and each parameter's list of values.
+def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]], dict[str, str]]:
+    """Read and check a sweep file; return it, each parameter's list of values and where each
+    ``fixed`` and ``parameters`` key stands in it (``"<file>:<line>"``, for the messages
+    about values the study rejects).
 
     Raises
     ------
@@ -271,4 +273,6 @@ def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]]]:
             )
     if problems:
         raise SweepError(f"invalid sweep file {path}:\n  " + "\n  ".join(problems))
-    return sweep, values
+    places = {key: where("fixed", key) for key in sweep.fixed}
+    places.update({key: where("parameters", key) for key in sweep.parameters})
+    return sweep, values, places

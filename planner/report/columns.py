@@ -42,6 +42,16 @@ _GRID = {
     "co2_kg": "CO2 of the station's charging energy after hourly matching (kg)",
 }
 
+#: Truck bay columns of station layers (studies with ``candidates.truck_bays``: one row per
+#: bay class at a site, existing stations included; docs/cargo.md).
+_BAYS = {
+    "plug_class": "truck bay class of the row (`candidates.truck_bays`, e.g. `mcs`)",
+    "bay_cost": "cost per bay of the row's class",
+    "bay_draw_kw": "grid draw per bay of the class (kW)",
+    "draw_kw": "grid draw of the row's bays (kW)",
+    "site_draw_kw": "grid draw of all bay classes at the site's node (kW)",
+}
+
 #: Vehicle-matrix figures (each ``_before`` and ``_after`` the proposal); truck figures only
 #: for truck models (docs/cargo.md).
 _MATRIX = {
@@ -98,7 +108,7 @@ LAYER_COLUMNS: dict[str, dict[str, str]] = {
         "plant": "key of the renewable plant the site stands at (empty: none)",
         "location_source": "where the site's location comes from",
     },
-    "existing": {**_STATION, **_GRID},
+    "existing": {**_STATION, **_GRID, **_BAYS},
     "selected": {
         **_STATION,
         "renewable": "true for a station at a renewable plant",
@@ -106,11 +116,7 @@ LAYER_COLUMNS: dict[str, dict[str, str]] = {
         "sessions_per_day": "charging sessions per simulated day",
         "opening_year": "year of the rollout stage that opens the station (staged studies)",
         **_GRID,
-        "plug_class": "truck bay class of the row (`candidates.truck_bays`, e.g. `mcs`)",
-        "bay_cost": "cost per bay of the row's class",
-        "bay_draw_kw": "grid draw per bay of the class (kW)",
-        "draw_kw": "grid draw of the row's bays (kW)",
-        "site_draw_kw": "grid draw of all bay classes at the site's node (kW)",
+        **_BAYS,
     },
 }
 
@@ -182,7 +188,12 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "lat": "station latitude",
     },
     "stations": {
-        **{k: v for k, v in _STATION.items() if k not in ("added_plugs", "opened_round")},
+        # (no `connectors`: the simulator's station table leaves the plug types out)
+        **{
+            k: v
+            for k, v in _STATION.items()
+            if k not in ("added_plugs", "opened_round", "connectors")
+        },
         "dc": "true for a DC (fast) station",
         "visits": "vehicles that came to charge",
         "balked": "vehicles that left the queue",
@@ -211,6 +222,24 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
             for when in ("before", "after")
         },
         "trips_feasible_share": "share of trips completed with the proposal (0-1)",
+    },
+    "vehicles": {
+        "vehicle_id": "vehicle id",
+        "vehicle_model": "catalogue key of the vehicle model",
+        "category": "vehicle category (`car`, `van`, `truck`, `bus`)",
+        "home_charging": "true for a vehicle with a home or depot charger",
+        "capacity_kwh": "usable battery capacity at the run's temperature (kWh)",
+        "energy_start_kwh": "energy in the battery at the start (kWh)",
+        "charged_kwh": "energy charged over the run, home and recovery included (kWh)",
+        "consumed_kwh": "energy used driving (kWh)",
+        "energy_end_kwh": "energy in the battery at the end (kWh)",
+        "stranded": "true when stranded or abandoned at least once",
+        "stranded_s": "time of the last stranding (s; empty: never)",
+        "strandings": "times stranded or abandoned",
+        "strand_cause": "cause of the last stranding (as `trips.strand_cause`)",
+        "km": "distance driven over the run, warm-up days included (km)",
+        "trips": "trips in the vehicle's chains (whole run)",
+        "trips_completed": "trips completed (whole run)",
     },
     "station_timeseries": {
         "station_id": "station id",

@@ -34,6 +34,7 @@ from planner.report.atomic import (
     write_bytes_atomic,
     write_text_atomic,
 )
+from planner.report.columns import LAYER_COLUMNS
 from planner.report.gis_styles import write_layer_styles
 from planner.study.result import StudyResult
 from sim.kpis import KPIS
@@ -229,11 +230,24 @@ def _plain_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _layer(result: StudyResult, layer: str) -> gpd.GeoDataFrame:
+    """Layer ``layer`` of ``result``. A layer no step filled (no rows and no attribute
+    columns: ``selected`` and ``candidates`` of ``evplan simulate``) gets its documented
+    columns (:data:`planner.report.columns.LAYER_COLUMNS`, text fields), so that its
+    GeoPackage layer and CSV keep them for a GIS project that styles or joins on them."""
+    gdf = getattr(result, layer)
+    geom = gdf.active_geometry_name if isinstance(gdf, gpd.GeoDataFrame) else None
+    if len(gdf) or any(c != geom for c in gdf.columns):
+        return gdf
+    cols = {c: pd.Series([], dtype=object) for c in LAYER_COLUMNS.get(layer, {})}
+    return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
+
+
 def _write_gpkg(result: StudyResult, path: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
     with atomic_path(path) as tmp:
         for layer, empty_type in LAYERS.items():
-            gdf = _plain_columns(as_wgs84(getattr(result, layer)))
+            gdf = _plain_columns(as_wgs84(_layer(result, layer)))
             kwargs: dict[str, Any] = {}
             families = {t.removeprefix("Multi") for t in gdf.geom_type.dropna()}
             if not families:  # empty layer: keep its columns and a sensible type for QGIS
@@ -392,7 +406,7 @@ def write_outputs(result: StudyResult, folder: Path, *, gpkg: bool = True) -> di
     for layer in ("selected", "existing"):
         put(f"{layer}.geojson", _geojson_text(getattr(result, layer)))
     for layer in ("candidates", "existing", "selected"):
-        put(f"{layer}.csv", _csv_text(_csv_frame(as_wgs84(getattr(result, layer)))))
+        put(f"{layer}.csv", _csv_text(_csv_frame(as_wgs84(_layer(result, layer)))))
 
     used: set[str] = set()
     for name, table in result.tables.items():

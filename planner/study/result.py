@@ -247,15 +247,24 @@ def verdict(
             continue
         entry = KPIS[name]
         value = target_value(kpis, name, math.nan) if name in kpis else None
+        # judged net of cars that started below reach (see target_value); the label says so,
+        # as the value then differs from the KPI of the same name in the tables
+        shift = (
+            float(kpis.get("stranded_below_reach") or 0.0) if name == "stranded_vehicles" else 0.0
+        )
+        label = entry.label
+        if shift > 0:
+            label += (
+                f" (not counting the {format_kpi(name, shift)} that started below the reach "
+                "of any charger)"
+            )
         lo = hi = None
         if iv is not None and name in iv.index and "ci_low" in iv.columns:
             lo, hi = iv.loc[name, "ci_low"], iv.loc[name, "ci_high"]
             lo = None if pd.isna(lo) else float(lo)
             hi = None if pd.isna(hi) else float(hi)
-            if name == "stranded_vehicles" and lo is not None and hi is not None:
-                # judged net of cars that started below reach (see target_value): the
-                # interval is shifted by their mean (an approximation of the difference's CI)
-                shift = float(kpis.get("stranded_below_reach") or 0.0)
+            if shift and lo is not None and hi is not None:
+                # the interval is shifted by their mean (an approximation of the difference's CI)
                 lo, hi = max(0.0, lo - shift), max(0.0, hi - shift)
         judged = (hi if sense == "max" else lo) if (lo is not None and hi is not None) else value
         ok = judged is not None and (
@@ -264,7 +273,7 @@ def verdict(
         targets.append(
             {
                 "kpi": name,
-                "label": entry.label,
+                "label": label,
                 "unit": entry.unit,
                 "sense": sense,
                 "bound": bound,
@@ -275,6 +284,7 @@ def verdict(
                 if lo is not None and hi is not None
                 else "mean (one replication: no interval)",
                 "met": bool(ok),
+                **({"excluded_below_reach": shift} if name == "stranded_vehicles" else {}),
             }
         )
     if loop is None or not targets:

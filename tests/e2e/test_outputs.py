@@ -75,6 +75,30 @@ def test_json_summaries(monkeypatch, capsys, data_dir, net_cache_dir, tmp_path):
     doc = json.loads(out)
     assert code == 0 and doc["output_folder"] == str(tmp_path / "sim")
     assert doc["kpis_before"]["trips"] > 0 and doc["new_stations"] == []
+    _simulate_outputs_keep_their_columns(tmp_path / "sim")
+
+
+def _simulate_outputs_keep_their_columns(out):
+    """``evplan simulate`` fills no ``selected``/``candidates``: their layers and CSVs still
+    have the documented columns (they had none, and pandas could not read the CSVs), and
+    every table it writes (``vehicles`` included) is documented."""
+    import pandas as pd
+    import pyogrio
+
+    from planner.report.columns import LAYER_COLUMNS, TABLE_COLUMNS
+
+    for layer in ("selected", "candidates"):
+        fields = list(pyogrio.read_info(out / "study.gpkg", layer=layer)["fields"])
+        assert fields == list(LAYER_COLUMNS[layer]), layer
+        csv = pd.read_csv(out / f"{layer}.csv")
+        assert len(csv) == 0 and list(csv.columns) == list(LAYER_COLUMNS[layer]), layer
+    tables = sorted((out / "tables").glob("*.parquet"))
+    assert "vehicles" in {p.stem for p in tables}
+    for path in tables:
+        cols = set(pd.read_parquet(path).columns)
+        assert cols <= set(TABLE_COLUMNS[path.stem]), (
+            f"{path.name}: {sorted(cols - set(TABLE_COLUMNS.get(path.stem, {})))}"
+        )
 
 
 def test_coverage_curve_spans_the_proposal(almaty_run):

@@ -163,6 +163,11 @@ def test_one_invalid_run_fails_the_whole_sweep_up_front(tmp_path):
         and "model.p: Input should be greater than or equal to 1" in msg
     )
     assert "simulation.temperature_c: Input should be less than or equal to 50" in msg
+    # each swept value the study rejects is named at its line of the sweep file (line 4:
+    # model.p, line 5: temperature_c), not at the base study's line of that key
+    assert f"{path}:4: model.p: Input should be greater than or equal to 1" in msg
+    assert f"{path}:5: simulation.temperature_c: Input should be" in msg
+    assert "base.yaml" not in msg.split("invalid; nothing was run", 1)[1]
     assert not (tmp_path / "out").exists()
 
 

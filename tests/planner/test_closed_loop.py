@@ -300,3 +300,38 @@ def test_verdict_names_each_capped_station_once_with_its_last_need(tmp_path):
                   SimpleNamespace(iterations=twins))  # fmt: skip
     cap = next(r for r in out["reasons"] if r.startswith("the plug cap binds"))
     assert "(s1): needs 6" in cap and "(s2): needs 7" in cap
+
+
+def test_verdict_says_the_stranded_target_is_net_of_cars_below_reach(tmp_path):
+    """The stranded target is judged net of cars that started below any charger's reach;
+    its label says so (the verdict's 0.6 beside the KPI table's 24.9 read as a mistake)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from planner.config.study import config_from_dict
+    from planner.study.result import verdict
+
+    cfg = config_from_dict(
+        {
+            "name": "v",
+            "network": {"source": str(tmp_path / "x.osm.pbf")},
+            "demand": {"kind": "city", "population": 1000},
+            "model": {"kind": "mclp", "p": 2},
+            "targets": {"stranded": 0},
+        },
+        base_dir=tmp_path,
+    )
+    rounds = SimpleNamespace(iterations=[{"iteration": 1}])
+    kpis = {"stranded_vehicles": 24.875, "stranded_below_reach": 24.25}
+    iv = pd.DataFrame({"ci_low": [20.7], "ci_high": [29.1]}, index=["stranded_vehicles"])
+    out = verdict(cfg, kpis, rounds, iv)
+    t = next(t for t in out["targets"] if t["kpi"] == "stranded_vehicles")
+    assert t["value"] == 0.625 and t["excluded_below_reach"] == 24.25
+    assert "not counting the 24" in t["label"] and "below the reach" in t["label"]
+    assert out["status"] == "missed"
+    assert any(r.startswith("Stranded vehicles (not counting the 24") for r in out["reasons"])
+    # none below reach: the plain label
+    out = verdict(cfg, {"stranded_vehicles": 3.0}, rounds)
+    t = next(t for t in out["targets"] if t["kpi"] == "stranded_vehicles")
+    assert t["label"] == "Stranded vehicles" and t["excluded_below_reach"] == 0.0
