@@ -372,7 +372,14 @@ def batch(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and list the runs; run nothing.")
     ] = False,
-    overwrite: OverwriteOpt = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Use the batch folder even if evplan did not write it (its files are kept; "
+            "runs/ and the summaries are added).",
+        ),
+    ] = False,
 ) -> None:
     """Run many studies in parallel with Dask: study files or a parameter sweep. Resumable."""
     import contextlib

@@ -50,7 +50,7 @@ from planner.batch.folder import (
 from planner.batch.plan import BatchError, BatchPlan, RunOutcome, RunSpec, SchedulerError
 from planner.batch.summary import write_batch_outputs
 from planner.batch.worker import Runner, describe, execute_run, pipeline_runner, record_failure
-from planner.report.atomic import check_output_target
+from planner.report.atomic import MARKER, check_output_target
 
 logger = logging.getLogger(__name__)
 
@@ -448,14 +448,53 @@ def run_batch(
         )
     t0 = time.perf_counter()
     out = plan.output
-    runs_dir = out / "runs"
     if (workers != 0 or scheduler is not None) and client is None:
         if importlib.util.find_spec("distributed") is None:
             raise BatchError(
                 "parallel batches need Dask: pip install 'evplan[dist]' "
                 "(or run in this process with --workers 0)"
             )
-    check_output_target(out, config_path=plan.source, overwrite=overwrite, what="batch folder")
+    sources = [plan.source] if plan.source is not None else sorted({s.source for s in plan.runs})
+    check_output_target(
+        out, config_path=sources, overwrite=overwrite, what="batch folder", kind="batch"
+    )
+    created = not out.exists()
+    try:
+        return _execute(
+            plan, out, runner, progress, workers, scheduler, client, retries, connect_timeout, t0
+        )
+    finally:
+        if created:
+            _remove_unused(out)
+
+
+def _remove_unused(out: Path) -> None:
+    """Remove a batch folder this call created when nothing was written into it (a start
+    that failed, e.g. no scheduler to connect to): only its marker, lock and empty runs/."""
+    with contextlib.suppress(OSError):
+        names = {p.name for p in out.iterdir()}
+        if not names <= {MARKER, ".batch.lock", "runs"}:
+            return
+        if "runs" in names:
+            (out / "runs").rmdir()  # fails (and keeps everything) unless empty
+        for name in (MARKER, ".batch.lock"):
+            (out / name).unlink(missing_ok=True)
+        out.rmdir()
+
+
+def _execute(
+    plan: BatchPlan,
+    out: Path,
+    runner: Runner | None,
+    progress: Callable[[BatchProgress], None] | None,
+    workers: int | None,
+    scheduler: str | None,
+    client: Any,
+    retries: int,
+    connect_timeout: float,
+    t0: float,
+) -> BatchResult:
+    runs_dir = out / "runs"
     with _batch_lock(out):
         mark_batch_folder(out)
         if _clean_stale(runs_dir, {s.key for s in plan.runs}):

@@ -14,7 +14,7 @@ import pandas as pd
 
 from planner.batch.plan import BatchPlan, RunOutcome
 from planner.config.sweep import _short
-from planner.report.atomic import write_bytes_atomic, write_text_atomic
+from planner.report.atomic import OutputWriteError, write_bytes_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,23 @@ def coverage_chart(plan: BatchPlan, summary: pd.DataFrame) -> bytes | None:
 
 
 def write_batch_outputs(plan: BatchPlan, outcomes: list[RunOutcome]) -> BatchFiles:
-    """Write ``summary.csv``, ``summary.parquet``, ``failures.csv`` and the chart, atomically."""
+    """Write ``summary.csv``, ``summary.parquet``, ``failures.csv`` and the chart, atomically.
+
+    Raises
+    ------
+    OutputWriteError
+        A file could not be written (e.g. a full disk); the ones written are complete.
+    """
+    try:
+        return _write_batch_outputs(plan, outcomes)
+    except OSError as exc:
+        raise OutputWriteError(
+            f"could not write the batch summary in {plan.output}: {exc.strerror or exc}; "
+            "the finished runs are kept in runs/ and a rerun of the same batch resumes them"
+        ) from exc
+
+
+def _write_batch_outputs(plan: BatchPlan, outcomes: list[RunOutcome]) -> BatchFiles:
     out = plan.output
     df = summary_table(plan, outcomes)
     write_text_atomic(out / "summary.csv", df.to_csv(index=False))

@@ -40,6 +40,15 @@ def pipeline_runner(cfg: StudyConfig, *, out_dir: Path) -> Mapping[str, Any]:
     return summary_row(run_study(cfg, out_dir=out_dir))
 
 
+class _RunLogHandler(logging.FileHandler):
+    """The run log's handler. A record it cannot write (a full disk) is dropped quietly:
+    logging's default prints a traceback per record on stderr, and the run's outcome (a
+    failed write) is reported anyway."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        pass
+
+
 @contextlib.contextmanager
 def _run_logging(path: Path) -> Iterator[None]:
     """Send this thread's INFO+ records of evplan's packages to ``path`` while the run lasts.
@@ -48,7 +57,7 @@ def _run_logging(path: Path) -> Iterator[None]:
     console chattier.
     """
     root = logging.getLogger()
-    handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+    handler = _RunLogHandler(path, mode="a", encoding="utf-8")
     handler.setFormatter(logging.Formatter(_LOG_FORMAT))
     handler.setLevel(logging.INFO)
     ident = threading.get_ident()
@@ -157,18 +166,40 @@ def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = No
         else:
             logger.info("run %s finished in %.1f s", spec.label, time.perf_counter() - t0)
     elapsed = time.perf_counter() - t0
-    if error:
-        log = record_failure(spec, batch_dir, error, detail)
-        return RunOutcome(
-            spec.key,
-            spec.label,
-            spec.params,
-            "failed",
-            log=log,
-            error=error,
-            elapsed_s=elapsed,
-            worker=worker,
-        )
+    if not error:
+        try:
+            return _record_done(spec, batch_dir, final, log_path, inputs, elapsed, worker, summary)
+        except OSError as exc:  # e.g. a full disk: the run stays unfinished (retried on resume)
+            error = f"could not record the finished run in {final}: {exc.strerror or exc}"
+            detail = traceback.format_exc()
+    try:
+        log: Path | None = record_failure(spec, batch_dir, error, detail)
+    except OSError as exc:
+        log = None
+        error += f" (its failure record could not be written either: {exc.strerror or exc})"
+    return RunOutcome(
+        spec.key,
+        spec.label,
+        spec.params,
+        "failed",
+        log=log,
+        error=error,
+        elapsed_s=elapsed,
+        worker=worker,
+    )
+
+
+def _record_done(
+    spec: RunSpec,
+    batch_dir: Path,
+    final: Path,
+    log_path: Path,
+    inputs: dict[str, str],
+    elapsed: float,
+    worker: str,
+    summary: dict[str, Any],
+) -> RunOutcome:
+    """Move the run log into the finished run's folder and write its ``done.json``."""
     if not final.is_dir():  # a runner that wrote nothing still gets a folder, atomically
         with atomic_dir(final):
             pass

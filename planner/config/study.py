@@ -431,6 +431,11 @@ def config_from_dict(
             )
             lines.append(f"{where}: {field}: {msg}{given}{hint}")
         more = f"\n  ... and {len(exc.errors()) - 8} more" if len(exc.errors()) > 8 else ""
+        if isinstance(data, dict) and {"base", "parameters"} <= set(data):
+            more += (
+                f"\n  {source} looks like a sweep file (it has 'base' and 'parameters'): "
+                f"run it with: evplan batch --sweep {source}"
+            )
         raise ConfigFileError("invalid study config:\n  " + "\n  ".join(lines) + more) from None
     if base_dir is not None:
         _resolve_paths(cfg, base_dir)

@@ -235,6 +235,11 @@ def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]], dict[
                 f"{where(*loc)}: {'.'.join(map(str, loc)) or '(top level)'}: "
                 f"{err['msg'].removeprefix('Value error, ')}{hint}"
             )
+        if isinstance(data, dict) and "base" not in data and {"network", "demand"} <= set(data):
+            lines.append(
+                f"{path} looks like a study config (it has 'network' and 'demand'): run it "
+                f"with: evplan run {path} (or list study files: evplan batch {path} ...)"
+            )
         raise SweepError(f"invalid sweep file {path}:\n  " + "\n  ".join(lines)) from None
 
     problems = []

@@ -155,6 +155,10 @@ def read_yaml(
         The parsed mapping and its composed node tree (for :func:`line_of`).
     """
     path = Path(path)
+    if path.is_dir():
+        raise error(f"{what} {path} is a folder, not a file: give the YAML file's path")
+    if path.exists() and not path.is_file():
+        raise error(f"{what} {path} is not a regular file (a device or pipe): give a YAML file")
     if not path.is_file():
         raise error(f"{what} not found: {path}")
     size = path.stat().st_size

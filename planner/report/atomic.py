@@ -36,7 +36,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +56,10 @@ __all__ = [
     "OutputWriteError",
     "atomic_dir",
     "atomic_path",
-    "clear_stale_lock",
     "check_output_target",
     "claim_output",
+    "clear_stale_lock",
+    "is_batch_folder",
     "is_evplan_output",
     "pid_lock",
     "write_bytes_atomic",
@@ -210,6 +211,22 @@ def is_evplan_output(folder: str | Path) -> bool:
     return False
 
 
+def is_batch_folder(folder: str | Path) -> bool:
+    """Is ``folder`` a batch folder (``evplan batch`` wrote it: its ``runs/`` and summaries)?"""
+    folder = Path(folder)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+        return data.get("tool") == "evplan" and data.get("kind") == "batch"
+    return not (folder / MARKER).exists() and (folder / ".batch.lock").is_file()
+
+
+def _batch_refusal(what: str, target: Path) -> OutputFolderError:
+    return OutputFolderError(
+        f"{what} ({target}) is a batch folder (evplan batch wrote it: its runs/ and summaries); "
+        "a study never replaces one, even with --overwrite: choose another folder"
+    )
+
+
 def _within(path: Path, folder: Path) -> bool:
     """Is ``folder`` equal to ``path`` or one of its parents?"""
     return folder == path or folder in path.parents
@@ -245,9 +262,10 @@ def _probe_writable(folder: Path, what: str) -> None:
 def check_output_target(
     path: str | Path,
     *,
-    config_path: str | Path | None = None,
+    config_path: str | Path | Sequence[str | Path] | None = None,
     overwrite: bool = False,
     what: str = "output folder",
+    kind: str = "study",
 ) -> Path:
     """Check, before any work, that ``path`` may become (or replace) an evplan output folder.
 
@@ -255,12 +273,14 @@ def check_output_target(
     ----------
     path : path
         The output folder as the user gave it.
-    config_path : path, optional
-        The study (or sweep) file: its folder and that folder's parents are refused.
+    config_path : path or list of paths, optional
+        The study (or sweep) file(s): their folders and those folders' parents are refused.
     overwrite : bool
         Allow replacing a non-empty folder evplan did not write (``--overwrite``).
     what : str
         How to name the target in messages (e.g. ``"--out"``, ``"outputs.folder"``).
+    kind : str
+        What will be written there: ``"study"`` (a batch folder is refused) or ``"batch"``.
 
     Returns
     -------
@@ -286,18 +306,27 @@ def check_output_target(
             f"{what} {raw!r} is the current folder or one of its parents ({target}); "
             "evplan replaces its output folder whole, so give a new folder such as runs/<study>"
         )
-    if config_path is not None:
-        cfg_dir = Path(config_path).resolve().parent
+    sources = (
+        []
+        if config_path is None
+        else [config_path]
+        if isinstance(config_path, str | Path)
+        else list(config_path)
+    )
+    for source in sources:
+        cfg_dir = Path(source).resolve().parent
         if _within(cfg_dir, target):
             raise OutputFolderError(
                 f"{what} {raw!r} is the study file's own folder or one of its parents "
-                f"({target}); give a new folder such as runs/<study>"
+                f"({target}; study file {source}); give a new folder such as runs/<study>"
             )
     if target.exists() and not target.is_dir():
         raise OutputFolderError(
             f"{what} {raw!r} is an existing file ({target}), not a folder; evplan will not "
             "replace it: give a folder name"
         )
+    if kind != "batch" and target.is_dir() and is_batch_folder(target):
+        raise _batch_refusal(f"{what} {raw!r}", target)
     if target.is_dir() and any(target.iterdir()) and not is_evplan_output(target):
         if not overwrite:
             raise OutputFolderError(
@@ -465,6 +494,8 @@ def atomic_dir(
                 raise FileExistsError(path)
             if not path.is_dir() or path.is_symlink():
                 raise OutputFolderError(f"{path} is not a folder; evplan will not replace it")
+            if kind != "batch" and is_batch_folder(path):
+                raise _batch_refusal(str(path), path)
             if any(path.iterdir()) and not is_evplan_output(path) and not foreign_ok:
                 raise OutputFolderError(
                     f"{path} is a non-empty folder evplan did not write; it was left as it "

@@ -230,6 +230,18 @@ def _plain_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _gdal_reason(exc: Exception) -> str:
+    """GDAL's error without the SQL it ran (a full disk quotes kilobytes of ``CREATE TABLE``
+    before "failed: database or disk is full")."""
+    text = str(exc)
+    if len(text) <= 300:
+        return text
+    head, sep, reason = text.rpartition(") failed: ")
+    if sep:
+        return f"{head.split('(', 1)[0].strip() or 'GDAL'} failed: {reason}"
+    return f"{text[:140]} … {text[-140:]}"
+
+
 def _layer(result: StudyResult, layer: str) -> gpd.GeoDataFrame:
     """Layer ``layer`` of ``result``. A layer no step filled (no rows and no attribute
     columns: ``selected`` and ``candidates`` of ``evplan simulate``) gets its documented
@@ -266,8 +278,8 @@ def _write_gpkg(result: StudyResult, path: Path) -> dict[str, int]:
                 # A missing layer is a failed write (a full disk shows up here): the run fails
                 # and the previous study.gpkg stays, rather than a smaller file replacing it.
                 raise OutputWriteError(
-                    f"could not write layer {layer!r} of {path}: {exc}; nothing was replaced "
-                    "(the previous output, if any, is unchanged)"
+                    f"could not write layer {layer!r} of {path}: {_gdal_reason(exc)}; nothing "
+                    "was replaced (the previous output, if any, is unchanged)"
                 ) from exc
             counts[layer] = len(gdf)
         write_layer_styles(tmp, list(LAYERS))  # QGIS opens the layers styled

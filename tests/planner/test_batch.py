@@ -229,6 +229,61 @@ def test_failure_isolation_summary_and_resume_in_process(tmp_path):
     assert pd.read_csv(out / "failures.csv").empty
 
 
+def test_a_study_never_replaces_a_batch_folder(tmp_path):
+    """`evplan run -o <batch folder>` deleted the whole batch (runs, summaries and the user's
+    own files): the batch marker lists no files, so everything looked like evplan's."""
+    from planner.report.atomic import OutputFolderError, check_output_target
+
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    run_batch(plan, workers=0, runner=fake_runner)
+    out = plan.output
+    (out / "notes.txt").write_text("mine")
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    for overwrite in (False, True):
+        with pytest.raises(OutputFolderError, match="is a batch folder"):
+            check_output_target(out, overwrite=overwrite)
+    with pytest.raises(OutputFolderError, match="is a batch folder"), atomic_dir(out) as tmp:
+        (tmp / "x.txt").write_text("new")
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    assert (out / "notes.txt").read_text() == "mine"
+    check_output_target(out, kind="batch")  # the batch itself may go on in it
+
+
+def test_batch_of_study_files_refuses_their_own_folder(tmp_path):
+    (tmp_path / "s1.yaml").write_text(BASE.format(title=""))
+    plan = plan_configs([tmp_path / "s1.yaml"], output=tmp_path)
+    from planner.report.atomic import OutputFolderError
+
+    with pytest.raises(OutputFolderError, match="study file's own folder"):
+        run_batch(plan, workers=0, runner=fake_runner, overwrite=True)
+    assert not (tmp_path / MARKER).exists() and not (tmp_path / "runs").exists()
+
+
+def test_a_full_disk_fails_the_batch_cleanly(tmp_path, monkeypatch):
+    """ENOSPC while recording runs: each run is a failed outcome (not an escaped OSError,
+    which ended the batch as an internal error with no summary), and the summary that cannot
+    be written either is an OutputWriteError naming the folder."""
+    import errno
+
+    import planner.batch.summary as summary
+    import planner.batch.worker as worker
+    from planner.report.atomic import OutputWriteError
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(worker, "write_text_atomic", full)
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1, 2]\n", title="fail=2"))
+    outcomes = [worker.execute_run(spec, plan.output, fake_runner) for spec in plan.runs]
+    assert [o.status for o in outcomes] == ["failed", "failed"]
+    assert "could not record the finished run" in outcomes[0].error
+    assert "No space left on device" in outcomes[0].error
+    assert "failure record could not be written" in outcomes[1].error
+    monkeypatch.setattr(summary, "write_text_atomic", full)
+    with pytest.raises(OutputWriteError, match="could not write the batch summary in .*No space"):
+        run_batch(plan, workers=0, runner=fake_runner, overwrite=True)
+
+
 def test_a_second_batch_on_the_same_folder_is_refused(tmp_path):
     plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
     with _batch_lock(plan.output), pytest.raises(BatchError, match="another batch is running"):
@@ -247,10 +302,16 @@ def test_unreachable_scheduler_fails_fast_with_a_clear_message(tmp_path):
     ):
         run_batch(plan, scheduler=address, runner=fake_runner, connect_timeout=2)
     assert time.perf_counter() - t0 < 10
-    # nothing ran, so no (empty) summary or failure tables are left behind
-    assert (
-        not (plan.output / "summary.csv").exists() and not (plan.output / "failures.csv").exists()
-    )
+    # nothing ran: the batch folder this call created is not left behind (it held only the
+    # marker and lock, which a later `run -o` took for an evplan folder)
+    assert not plan.output.exists()
+    # a folder that existed before stays, with what was in it
+    plan.output.mkdir()
+    (plan.output / "notes.txt").write_text("mine")
+    with pytest.raises(SchedulerError):
+        run_batch(plan, scheduler=address, runner=fake_runner, connect_timeout=1, overwrite=True)
+    assert (plan.output / "notes.txt").read_text() == "mine"
+    assert not (plan.output / "summary.csv").exists()
 
 
 def test_a_service_that_is_not_a_scheduler_fails_in_bounded_time(tmp_path):
@@ -607,3 +668,15 @@ def test_rollout_scenario_sweep_runs_on_dask(tmp_path, data_dir, external_cluste
         kpis = json.loads((o.folder / "kpis.json").read_text())
         assert {s["year"] for s in kpis["stages"]} == {st.year for st in plan.runs[0].config.stages}
     assert len(result.summary) == 2
+
+
+def test_a_sweep_given_as_a_study_and_the_reverse_say_so(tmp_path):
+    from planner.config.study import ConfigFileError, load_config
+
+    sweep = _sweep(tmp_path, "  model.p: [1]\n")
+    with pytest.raises(ConfigFileError, match="looks like a sweep file .*evplan batch --sweep"):
+        load_config(sweep)
+    with pytest.raises(SweepError, match="looks like a study config .*evplan run"):
+        plan_sweep(tmp_path / "base.yaml")
+    with pytest.raises(ConfigFileError, match="is a folder, not a file"):
+        load_config(tmp_path)
