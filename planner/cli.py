@@ -342,6 +342,7 @@ def batch(
         Path | None,
         typer.Option(
             "--output",
+            "--out",
             "-o",
             help="Batch folder (default: the sweep's 'output'; runs/batch for study files).",
         ),

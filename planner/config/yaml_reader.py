@@ -168,6 +168,8 @@ def read_yaml(
             "is this the right file?"
         )
     raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise error(f"{path}: this {what} is saved as UTF-16; save it as UTF-8")
     if b"\x00" in raw:
         raise error(f"{path}: this is a binary file, not a YAML {what}")
     try:

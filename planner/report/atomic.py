@@ -294,7 +294,12 @@ def check_output_target(
     """
     raw = str(path)
     given = Path(path)
-    if raw.strip() == "" or given.name in ("", ".", ".."):
+    if raw.strip() == "":
+        raise OutputFolderError(
+            f"{what} is empty (an unset shell variable?); give a new or empty folder such as "
+            "runs/<study>"
+        )
+    if given.name in ("", ".", ".."):
         raise OutputFolderError(
             f"{what} {raw!r} names the current folder or a parent; give a new or empty "
             "folder such as runs/<study>"

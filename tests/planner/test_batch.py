@@ -680,3 +680,15 @@ def test_a_sweep_given_as_a_study_and_the_reverse_say_so(tmp_path):
         plan_sweep(tmp_path / "base.yaml")
     with pytest.raises(ConfigFileError, match="is a folder, not a file"):
         load_config(tmp_path)
+
+
+def test_empty_output_and_utf16_config_messages(tmp_path):
+    from planner.config.study import ConfigFileError, load_config
+    from planner.report.atomic import OutputFolderError, check_output_target
+
+    with pytest.raises(OutputFolderError, match="is empty \\(an unset shell variable\\?\\)"):
+        check_output_target("", what="--out")
+    p = tmp_path / "s.yaml"
+    p.write_bytes(BASE.format(title="").encode("utf-16"))
+    with pytest.raises(ConfigFileError, match="saved as UTF-16; save it as UTF-8"):
+        load_config(p)
