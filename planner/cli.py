@@ -23,7 +23,14 @@ from networks.cli import network_app
 from networks.errors import EvplanError
 from planner._terminate import EXIT_TERMINATED, Terminated, stop_children
 from planner._terminate import install as install_sigterm
-from planner.report.console import BatchBar, StepProgress, batch_table, escape, kpi_table
+from planner.report.console import (
+    BatchBar,
+    StepProgress,
+    batch_table,
+    escape,
+    kpi_table,
+    missed_runs,
+)
 
 _CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
@@ -381,6 +388,12 @@ def batch(
             "runs/ and the summaries are added).",
         ),
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Exit with code 3 when a finished run missed a service target."
+        ),
+    ] = False,
 ) -> None:
     """Run many studies in parallel with Dask: study files or a parameter sweep. Resumable."""
     import contextlib
@@ -436,12 +449,22 @@ def batch(
         + (f", chart: {result.chart}" if result.chart else "")
         + f", failures: {result.failures_csv}"
     )
+    missed = missed_runs(df)
+    if missed:
+        # a finished run that missed its targets must not read as a success
+        console.print(
+            f"[bold red]{missed} of {result.count('done') + result.count('skipped')} finished "
+            "runs missed their service targets[/] (targets_met in summary.csv; each run's "
+            "kpis.json says why)"
+        )
     if result.failed:
         console.print(
             f"[bold red]{len(result.failed)} of {len(plan.runs)} runs failed[/] (see failures.csv); "
             "re-run the same command to retry them"
         )
         raise typer.Exit(1)
+    if missed and strict:
+        raise typer.Exit(EXIT_TARGETS_MISSED)
 
 
 def _click_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
@@ -460,10 +483,10 @@ def _click_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[Bas
 
 
 #: Exit codes (documented in the README): 0 ok, 1 a run failed (outputs kept as they were,
-#: failed batch runs), 2 a usage or input error, 3 service targets missed (run --strict),
+#: failed batch runs), 2 a usage or input error, 3 service targets missed (run/batch --strict),
 #: 70 a bug, 130 interrupted.
 EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
-#: ``evplan run --strict`` when a service target is missed.
+#: ``evplan run --strict`` when a service target is missed (``batch --strict``: in a finished run).
 EXIT_TARGETS_MISSED = 3
 
 

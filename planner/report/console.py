@@ -25,7 +25,15 @@ from rich.table import Table
 from planner.report.numbers import format_kpi, format_value
 from sim.kpis import KPIS
 
-__all__ = ["BatchBar", "StepProgress", "batch_table", "escape", "format_kpi", "kpi_table"]
+__all__ = [
+    "BatchBar",
+    "StepProgress",
+    "batch_table",
+    "escape",
+    "format_kpi",
+    "kpi_table",
+    "missed_runs",
+]
 
 
 def escape(text: object) -> str:
@@ -136,6 +144,9 @@ def batch_table(title: str, summary: Any, *, limit: int = 40) -> Table:
     table = Table(title=escape(title))
     table.add_column("run", no_wrap=True)
     table.add_column("status")
+    with_targets = "targets_met" in summary.columns
+    if with_targets:
+        table.add_column("targets")
     for col in kpis:
         table.add_column(_BATCH_COLUMNS[col], justify="right")
 
@@ -149,10 +160,25 @@ def batch_table(title: str, summary: Any, *, limit: int = 40) -> Table:
             return format_value(v)
         return escape(v)
 
+    def targets(r: dict[str, Any]) -> str:
+        met = r.get("targets_met")
+        if r["status"] != "done" or met is None or met != met:
+            return "-"
+        return "[green]met[/]" if bool(met) else "[bold red]missed[/]"
+
     for r in summary.head(limit).to_dict("records"):
         table.add_row(
             escape(r["label"]),
             "[green]done[/]" if r["status"] == "done" else "[red]failed[/]",
+            *([targets(r)] if with_targets else []),
             *(cell(c, r[c]) for c in kpis),
         )
     return table
+
+
+def missed_runs(summary: Any) -> int:
+    """Finished runs of a batch summary whose service targets were missed."""
+    if "targets_met" not in summary.columns or not len(summary):
+        return 0
+    done = summary[summary["status"] == "done"]
+    return int(sum(1 for v in done["targets_met"] if v is not None and v == v and not bool(v)))

@@ -156,6 +156,15 @@ def test_missed_targets_are_said_plainly_and_strict_fails(
     assert json.loads((tmp_path / "o" / "manifest.json").read_text())["targets_met"] is False
     code, _, err = _run_cli(monkeypatch, capsys, "run", str(study), "-o", str(tmp_path / "o"))
     assert code == 0 and "targets missed" in err  # without --strict: said, not failed
+    # a batch says which finished runs missed their targets (it read as "1 done", exit 0),
+    # and --strict fails it with 3 (here on the resumed run)
+    batch = ("batch", str(study), "-o", str(tmp_path / "b"), "--workers", "0")
+    code, out, err = _run_cli(monkeypatch, capsys, *batch)
+    said = " ".join((out + err).split())
+    assert code == 0 and "1 of 1 finished runs missed their service targets" in said, said
+    assert "missed" in out  # the table's targets column
+    code, out, err = _run_cli(monkeypatch, capsys, *batch, "--strict")
+    assert code == 3 and "1 resumed" in " ".join(out.split())
 
 
 def test_charts_show_the_runs_the_kpi_table_summarises(almaty_run):
