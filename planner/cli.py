@@ -384,8 +384,9 @@ def batch(
         bool,
         typer.Option(
             "--overwrite",
-            help="Use the batch folder even if evplan did not write it (its files are kept; "
-            "runs/ and the summaries are added).",
+            help="Use the batch folder even if evplan did not write it: its files are kept, "
+            "except any named like the batch's own (runs/, failed/, summary.csv, "
+            "summary.parquet, failures.csv, coverage_vs_budget.png).",
         ),
     ] = False,
     strict: Annotated[

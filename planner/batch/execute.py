@@ -458,19 +458,22 @@ def run_batch(
     check_output_target(
         out, config_path=sources, overwrite=overwrite, what="batch folder", kind="batch"
     )
-    created = not out.exists()
-    try:
-        return _execute(
-            plan, out, runner, progress, workers, scheduler, client, retries, connect_timeout, t0
-        )
-    finally:
-        if created:
-            _remove_unused(out)
+    # the folders this call creates (the batch folder and missing parents), deepest first
+    created = [p for p in (out, *out.parents) if not p.exists()]
+    return _execute(
+        plan, out, runner, progress, workers, scheduler, client, retries, connect_timeout, t0,
+        created=created,
+    )  # fmt: skip
 
 
-def _remove_unused(out: Path) -> None:
-    """Remove a batch folder this call created when nothing was written into it (a start
-    that failed, e.g. no scheduler to connect to): only its marker, lock and empty runs/."""
+def _remove_unused(created: list[Path]) -> None:
+    """Remove the batch folder (and the parents) this call created when nothing was written
+    into it (a start that failed, e.g. no scheduler to connect to): its marker, lock and
+    empty runs/ only. Called while holding the batch lock (a batch that opened the removed
+    lock file opens it again: :func:`planner.report.atomic.pid_lock`)."""
+    if not created:
+        return
+    out = created[0]
     with contextlib.suppress(OSError):
         names = {p.name for p in out.iterdir()}
         if not names <= {MARKER, ".batch.lock", "runs"}:
@@ -479,7 +482,8 @@ def _remove_unused(out: Path) -> None:
             (out / "runs").rmdir()  # fails (and keeps everything) unless empty
         for name in (MARKER, ".batch.lock"):
             (out / name).unlink(missing_ok=True)
-        out.rmdir()
+        for folder in created:
+            folder.rmdir()  # only while empty
 
 
 def _execute(
@@ -493,57 +497,63 @@ def _execute(
     retries: int,
     connect_timeout: float,
     t0: float,
+    *,
+    created: list[Path],
 ) -> BatchResult:
     runs_dir = out / "runs"
     with _batch_lock(out):
-        mark_batch_folder(out)
-        if _clean_stale(runs_dir, {s.key for s in plan.runs}):
-            logger.warning("removed leftovers of an interrupted batch in %s", runs_dir)
-        clear_failures(out)  # failures of the last batch; retried now
-        previous = {s.key: o for s in plan.runs if (o := _finished(s, runs_dir)) is not None}
-        todo = [s for s in plan.runs if s.key not in previous]
-        logger.info(
-            "batch %s: %d runs, %d already finished, %d to run",
-            plan.name,
-            len(plan.runs),
-            len(previous),
-            len(todo),
-        )
-        tracker = _Tracker(len(plan.runs), len(previous), progress)
-        tracker.emit(force=True)
-        workers = (
-            max(1, min(os.cpu_count() or 1, len(todo)))
-            if workers is None
-            else min(workers, max(1, len(todo)))
-        )
-        completed = False
+        # (cleaned up only by the call holding the lock: never another batch's folder)
         try:
-            if todo and workers == 0 and scheduler is None and client is None:
-                _run_serial(todo, out, runner, tracker)
-            elif todo:
-                _run_dask(
-                    todo,
-                    out,
-                    runner,
-                    tracker,
-                    workers=workers,
-                    scheduler=scheduler,
-                    client=client,
-                    retries=retries,
-                    timeout=connect_timeout,
-                )
-            completed = True
+            mark_batch_folder(out)
+            if _clean_stale(runs_dir, {s.key for s in plan.runs}):
+                logger.warning("removed leftovers of an interrupted batch in %s", runs_dir)
+            clear_failures(out)  # failures of the last batch; retried now
+            previous = {s.key: o for s in plan.runs if (o := _finished(s, runs_dir)) is not None}
+            todo = [s for s in plan.runs if s.key not in previous]
+            logger.info(
+                "batch %s: %d runs, %d already finished, %d to run",
+                plan.name,
+                len(plan.runs),
+                len(previous),
+                len(todo),
+            )
+            tracker = _Tracker(len(plan.runs), len(previous), progress)
+            tracker.emit(force=True)
+            workers = (
+                max(1, min(os.cpu_count() or 1, len(todo)))
+                if workers is None
+                else min(workers, max(1, len(todo)))
+            )
+            completed = False
+            try:
+                if todo and workers == 0 and scheduler is None and client is None:
+                    _run_serial(todo, out, runner, tracker)
+                elif todo:
+                    _run_dask(
+                        todo,
+                        out,
+                        runner,
+                        tracker,
+                        workers=workers,
+                        scheduler=scheduler,
+                        client=client,
+                        retries=retries,
+                        timeout=connect_timeout,
+                    )
+                completed = True
+            finally:
+                by_key = {**previous, **{o.key: o for o in tracker.outcomes}}
+                for s in plan.runs:  # interrupted: runs that finished while the batch was stopping
+                    if s.key not in by_key and (late := _finished(s, runs_dir)) is not None:
+                        late.status = "done"
+                        by_key[s.key] = late
+                outcomes = [by_key[s.key] for s in plan.runs if s.key in by_key]
+                # an interrupted batch summarises what finished; one that never ran anything (e.g. no
+                # scheduler to connect to) writes no empty summary files
+                if completed or outcomes:
+                    files = write_batch_outputs(plan, outcomes)
         finally:
-            by_key = {**previous, **{o.key: o for o in tracker.outcomes}}
-            for s in plan.runs:  # interrupted: runs that finished while the batch was stopping
-                if s.key not in by_key and (late := _finished(s, runs_dir)) is not None:
-                    late.status = "done"
-                    by_key[s.key] = late
-            outcomes = [by_key[s.key] for s in plan.runs if s.key in by_key]
-            # an interrupted batch summarises what finished; one that never ran anything (e.g. no
-            # scheduler to connect to) writes no empty summary files
-            if completed or outcomes:
-                files = write_batch_outputs(plan, outcomes)
+            _remove_unused(created)
     return BatchResult(
         plan=plan,
         outcomes=outcomes,

@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -41,12 +42,15 @@ def pipeline_runner(cfg: StudyConfig, *, out_dir: Path) -> Mapping[str, Any]:
 
 
 class _RunLogHandler(logging.FileHandler):
-    """The run log's handler. A record it cannot write (a full disk) is dropped quietly:
+    """The run log's handler. A record it cannot write to the file (a full disk) is dropped
+    quietly:
     logging's default prints a traceback per record on stderr, and the run's outcome (a
     failed write) is reported anyway."""
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
-        pass
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handleError(record)  # a bad record (a format error) is reported as usual
 
 
 @contextlib.contextmanager
@@ -204,18 +208,13 @@ def _record_done(
         with atomic_dir(final):
             pass
     os.replace(log_path, final / "run.log")
-    marker = {
-        "key": spec.key,
-        "label": spec.label,
-        "params": spec.params,
-        "source": str(spec.source),
-        "inputs": inputs,
-        "elapsed_s": round(elapsed, 3),
-        "worker": worker,
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "summary": summary,
-    }
-    write_text_atomic(final / DONE, json.dumps(marker, indent=1, default=_json_default))
+    try:
+        _write_done(spec, final, inputs, elapsed, worker, summary)
+    except OSError:
+        # not finished after all: the log goes back where the failure record looks for it
+        with contextlib.suppress(OSError):
+            os.replace(final / "run.log", log_path)
+        raise
     shutil.rmtree(batch_dir / "failed" / spec.key, ignore_errors=True)
     return RunOutcome(
         spec.key,
@@ -228,3 +227,25 @@ def _record_done(
         worker=worker,
         summary=summary,
     )
+
+
+def _write_done(
+    spec: RunSpec,
+    final: Path,
+    inputs: dict[str, str],
+    elapsed: float,
+    worker: str,
+    summary: dict[str, Any],
+) -> None:
+    marker = {
+        "key": spec.key,
+        "label": spec.label,
+        "params": spec.params,
+        "source": str(spec.source),
+        "inputs": inputs,
+        "elapsed_s": round(elapsed, 3),
+        "worker": worker,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "summary": summary,
+    }
+    write_text_atomic(final / DONE, json.dumps(marker, indent=1, default=_json_default))

@@ -420,7 +420,9 @@ def config_from_dict(
             )
             field = ".".join(str(x) for x in loc) or "(top level)"
             line = line_of(yaml_root, loc)
-            where = _set_at(field, override_where) or (f"{source}:{line}" if line else source)
+            where = _set_at(field, override_where)
+            also = "" if where else _set_within(field, override_where)
+            where = where or (f"{source}:{line}" if line else source)
             msg = err["msg"].removeprefix("Value error, ")
             hint = " (remove it or check its spelling)" if err["type"] == "extra_forbidden" else ""
             given = (
@@ -429,7 +431,7 @@ def config_from_dict(
                 and not isinstance(err.get("input"), dict)
                 else ""
             )
-            lines.append(f"{where}: {field}: {msg}{given}{hint}")
+            lines.append(f"{where}: {field}: {msg}{given}{hint}{also}")
         more = f"\n  ... and {len(exc.errors()) - 8} more" if len(exc.errors()) > 8 else ""
         if isinstance(data, dict) and {"base", "parameters"} <= set(data):
             more += (
@@ -443,11 +445,21 @@ def config_from_dict(
 
 
 def _set_at(field: str, override_where: dict[str, str] | None) -> str | None:
-    """Where the value at ``field`` (or the section holding it) was set from outside."""
-    for key, where in (override_where or {}).items():
-        if field == key or field.startswith(key + "."):
-            return where
-    return None
+    """Where the value at ``field`` (or the section holding it: the longest such key) was
+    set from outside."""
+    keys = [k for k in (override_where or {}) if field == k or field.startswith(k + ".")]
+    return (override_where or {})[max(keys, key=len)] if keys else None
+
+
+def _set_within(field: str, override_where: dict[str, str] | None) -> str:
+    """For an error on a whole section (a check across its fields): the values set from
+    outside inside it, and where (``" (set by the sweep: model.kind at sweep.yaml:6)"``)."""
+    inner = [
+        f"{k} at {w}"
+        for k, w in (override_where or {}).items()
+        if field == "(top level)" or k.startswith(field + ".")
+    ]
+    return f" (set from outside: {', '.join(inner)})" if inner else ""
 
 
 def load_config(

@@ -220,10 +220,18 @@ def is_batch_folder(folder: str | Path) -> bool:
     return not (folder / MARKER).exists() and (folder / ".batch.lock").is_file()
 
 
+def _in_batch(target: Path) -> bool:
+    """Is ``target`` a batch folder or one of its own subfolders (``runs/``, ``failed/``)?"""
+    return is_batch_folder(target) or (
+        target.name in ("runs", "failed") and is_batch_folder(target.parent)
+    )
+
+
 def _batch_refusal(what: str, target: Path) -> OutputFolderError:
     return OutputFolderError(
-        f"{what} ({target}) is a batch folder (evplan batch wrote it: its runs/ and summaries); "
-        "a study never replaces one, even with --overwrite: choose another folder"
+        f"{what} ({target}) is a batch folder or its runs/ or failed/ (evplan batch wrote it: "
+        "its runs and summaries); a study never replaces one, even with --overwrite: choose "
+        "another folder"
     )
 
 
@@ -330,7 +338,7 @@ def check_output_target(
             f"{what} {raw!r} is an existing file ({target}), not a folder; evplan will not "
             "replace it: give a folder name"
         )
-    if kind != "batch" and target.is_dir() and is_batch_folder(target):
+    if kind != "batch" and target.is_dir() and _in_batch(target):
         raise _batch_refusal(f"{what} {raw!r}", target)
     if target.is_dir() and any(target.iterdir()) and not is_evplan_output(target):
         if not overwrite:
@@ -499,7 +507,7 @@ def atomic_dir(
                 raise FileExistsError(path)
             if not path.is_dir() or path.is_symlink():
                 raise OutputFolderError(f"{path} is not a folder; evplan will not replace it")
-            if kind != "batch" and is_batch_folder(path):
+            if kind != "batch" and _in_batch(path):
                 raise _batch_refusal(str(path), path)
             if any(path.iterdir()) and not is_evplan_output(path) and not foreign_ok:
                 raise OutputFolderError(

@@ -244,9 +244,18 @@ def test_a_study_never_replaces_a_batch_folder(tmp_path):
             check_output_target(out, overwrite=overwrite)
     with pytest.raises(OutputFolderError, match="is a batch folder"), atomic_dir(out) as tmp:
         (tmp / "x.txt").write_text("new")
+    # nor its runs/ or failed/ (replacing runs/ lost every finished run)
+    for sub in ("runs", "failed"):
+        (out / sub).mkdir(exist_ok=True)
+        with pytest.raises(OutputFolderError, match="is a batch folder or its runs/"):
+            check_output_target(out / sub, overwrite=True)
+        with pytest.raises(OutputFolderError), atomic_dir(out / sub, foreign_ok=True):
+            pass
+    (out / "failed").rmdir()
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     assert (out / "notes.txt").read_text() == "mine"
     check_output_target(out, kind="batch")  # the batch itself may go on in it
+    check_output_target(out / "runs" / "abc")  # and write its runs (a study each)
 
 
 def test_batch_of_study_files_refuses_their_own_folder(tmp_path):
@@ -279,6 +288,20 @@ def test_a_full_disk_fails_the_batch_cleanly(tmp_path, monkeypatch):
     assert "could not record the finished run" in outcomes[0].error
     assert "No space left on device" in outcomes[0].error
     assert "failure record could not be written" in outcomes[1].error
+
+    # only done.json cannot be written: the run's log stays with its failure record
+    def done_full(path, text):
+        if Path(path).name == "done.json":
+            full()
+        return real(path, text)
+
+    real = summary.write_text_atomic
+    monkeypatch.setattr(worker, "write_text_atomic", done_full)
+    (tmp_path / "one").mkdir()
+    plan1 = plan_sweep(_sweep(tmp_path / "one", "  model.p: [1]\n"))
+    (o,) = [worker.execute_run(spec, plan1.output, fake_runner) for spec in plan1.runs]
+    assert o.status == "failed" and o.log is not None and o.log.is_file()
+    assert "fake study p=1" in o.log.read_text()
     monkeypatch.setattr(summary, "write_text_atomic", full)
     with pytest.raises(OutputWriteError, match="could not write the batch summary in .*No space"):
         run_batch(plan, workers=0, runner=fake_runner, overwrite=True)
@@ -303,8 +326,14 @@ def test_unreachable_scheduler_fails_fast_with_a_clear_message(tmp_path):
         run_batch(plan, scheduler=address, runner=fake_runner, connect_timeout=2)
     assert time.perf_counter() - t0 < 10
     # nothing ran: the batch folder this call created is not left behind (it held only the
-    # marker and lock, which a later `run -o` took for an evplan folder)
+    # marker and lock, which a later `run -o` took for an evplan folder), nor its parents
     assert not plan.output.exists()
+    deep = plan.output
+    plan.output = tmp_path / "new" / "deep" / "b"
+    with pytest.raises(SchedulerError):
+        run_batch(plan, scheduler=address, runner=fake_runner, connect_timeout=1)
+    assert not (tmp_path / "new").exists()
+    plan.output = deep
     # a folder that existed before stays, with what was in it
     plan.output.mkdir()
     (plan.output / "notes.txt").write_text("mine")
@@ -692,3 +721,39 @@ def test_empty_output_and_utf16_config_messages(tmp_path):
     p.write_bytes(BASE.format(title="").encode("utf-16"))
     with pytest.raises(ConfigFileError, match="saved as UTF-16; save it as UTF-8"):
         load_config(p)
+
+
+def test_sweep_lines_for_nested_keys_and_checks_across_fields(tmp_path):
+    """The longest swept key names the line (``fixed: model`` and ``model.p``), and an
+    error on a whole section names the swept values inside it."""
+    path = _sweep(tmp_path, "  model.p: [0]\n", extra="fixed:\n  model: {kind: mclp, p: 1}\n")
+    with pytest.raises(SweepError) as err:
+        plan_sweep(path)
+    assert f"{path}:6: model.p: Input should be greater than or equal to 1" in str(err.value)
+    path = _sweep(tmp_path, "  model.kind: [frlm]\n")
+    with pytest.raises(SweepError) as err:
+        plan_sweep(path)
+    assert f"set from outside: model.kind at {path}:4" in str(err.value)
+
+
+def test_run_log_drops_only_records_it_cannot_write(tmp_path, capsys, monkeypatch):
+    """A full disk drops run-log records quietly (a traceback per record filled the
+    console); a bad record (a format error, a bug) is still reported."""
+    import errno
+    import logging
+
+    from planner.batch.worker import _RunLogHandler
+
+    handler = _RunLogHandler(tmp_path / "run.log", encoding="utf-8")
+    bad = logging.LogRecord("planner", logging.INFO, __file__, 1, "%d", ("many",), None)
+    handler.handle(bad)
+    assert "Logging error" in capsys.readouterr().err
+
+    def full(_text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(handler.stream, "write", full)
+    ok = logging.LogRecord("planner", logging.INFO, __file__, 1, "fine", None, None)
+    handler.handle(ok)
+    assert capsys.readouterr().err == ""
+    handler.close()
