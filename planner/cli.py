@@ -109,7 +109,12 @@ def validate(
     if _looks_like_sweep(config):
         _validate_sweep(config, as_json=as_json)
         return
-    cfg = load_config(config)
+    try:
+        cfg = load_config(config)
+    except EvplanError as exc:
+        if as_json:  # a script reading stdout gets an answer for every outcome
+            out.print_json(json.dumps({"config": str(config), "ok": False, "error": str(exc)}))
+        raise
     results = run_checks(cfg, source=str(config))
     if as_json:
         ok = not any(results.values())

@@ -465,11 +465,19 @@ def claim_output(
     what: str = "output folder",
 ) -> Iterator[Path]:
     """Check ``path`` (:func:`check_output_target`), lock it and clean leftovers of killed
-    runs; yields the resolved target. Use :func:`atomic_dir` inside to write it."""
+    runs; yields the resolved target. Use :func:`atomic_dir` inside to write it. Parent
+    folders created for the lock are removed again when the run wrote nothing (it failed)."""
     target = check_output_target(path, config_path=config_path, overwrite=overwrite, what=what)
-    with _lock(target, what):
-        _clean_leftovers(target)
-        yield target
+    created = [p for p in target.parents if not p.exists()]  # deepest first
+    try:
+        with _lock(target, what):
+            _clean_leftovers(target)
+            yield target
+    finally:
+        if not target.exists():
+            with contextlib.suppress(OSError):
+                for folder in created:
+                    folder.rmdir()  # only while empty
 
 
 @contextlib.contextmanager

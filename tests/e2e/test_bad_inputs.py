@@ -577,7 +577,7 @@ def test_sigint_says_nothing_was_written(tmp_path, data_dir, net_cache_dir):
 
 
 def test_two_runs_into_one_folder_cannot_interleave(tmp_path, data_dir, net_cache_dir):
-    from planner.report.atomic import OutputFolderError, claim_output
+    from planner.report.atomic import OutputFolderError, atomic_dir, claim_output
 
     out = tmp_path / "runs" / "x"
     with claim_output(out):
@@ -586,6 +586,15 @@ def test_two_runs_into_one_folder_cannot_interleave(tmp_path, data_dir, net_cach
                 pass
     with claim_output(out):  # released: a later run may write
         pass
+    # a run that wrote nothing (it failed) leaves no parent folders it created for its lock
+    deep = tmp_path / "a" / "b" / "c"
+    with pytest.raises(RuntimeError), claim_output(deep):
+        assert (tmp_path / "a" / "b").is_dir()
+        raise RuntimeError("the run failed")
+    assert not (tmp_path / "a").exists()
+    with claim_output(deep) as target, atomic_dir(target) as tmp:  # a run that wrote: kept
+        (tmp / "x.txt").write_text("x")
+    assert (deep / "x.txt").is_file()
 
 
 def test_leftovers_of_a_killed_run_are_cleaned_but_not_a_users_files(tmp_path):

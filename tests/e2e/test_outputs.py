@@ -69,6 +69,11 @@ def test_json_summaries(monkeypatch, capsys, data_dir, net_cache_dir, tmp_path):
     code, out, _ = _run_cli(monkeypatch, capsys, "validate", str(study), "--json")
     doc = json.loads(out)
     assert code == 0 and doc["ok"] is True and "input_files_exist" in doc["checks"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nmodel: {kind: mclp, p: 0}\n")
+    code, out, _ = _run_cli(monkeypatch, capsys, "validate", str(bad), "--json")
+    doc = json.loads(out)  # a schema error answers on stdout too (it printed nothing)
+    assert code == 2 and doc["ok"] is False and "model.p" in doc["error"]
     code, out, _ = _run_cli(
         monkeypatch, capsys, "simulate", str(study), "-o", str(tmp_path / "sim"), "--json"
     )
