@@ -207,9 +207,20 @@ def _record_done(
     if not final.is_dir():  # a runner that wrote nothing still gets a folder, atomically
         with atomic_dir(final):
             pass
+    marker = {
+        "key": spec.key,
+        "label": spec.label,
+        "params": spec.params,
+        "source": str(spec.source),
+        "inputs": inputs,
+        "elapsed_s": round(elapsed, 3),
+        "worker": worker,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "summary": summary,
+    }
     os.replace(log_path, final / "run.log")
     try:
-        _write_done(spec, final, inputs, elapsed, worker, summary)
+        write_text_atomic(final / DONE, json.dumps(marker, indent=1, default=_json_default))
     except OSError:
         # not finished after all: the log goes back where the failure record looks for it
         with contextlib.suppress(OSError):
@@ -227,25 +238,3 @@ def _record_done(
         worker=worker,
         summary=summary,
     )
-
-
-def _write_done(
-    spec: RunSpec,
-    final: Path,
-    inputs: dict[str, str],
-    elapsed: float,
-    worker: str,
-    summary: dict[str, Any],
-) -> None:
-    marker = {
-        "key": spec.key,
-        "label": spec.label,
-        "params": spec.params,
-        "source": str(spec.source),
-        "inputs": inputs,
-        "elapsed_s": round(elapsed, 3),
-        "worker": worker,
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "summary": summary,
-    }
-    write_text_atomic(final / DONE, json.dumps(marker, indent=1, default=_json_default))

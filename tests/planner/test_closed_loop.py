@@ -242,19 +242,9 @@ def test_verdict_says_when_trips_with_no_road_path_cap_the_completed_share(tmp_p
     no charger can remove: the verdict names it, with the ceiling."""
     from types import SimpleNamespace
 
-    from planner.config.study import config_from_dict
     from planner.study.result import verdict
 
-    cfg = config_from_dict(
-        {
-            "name": "v",
-            "network": {"source": str(tmp_path / "x.osm.pbf")},
-            "demand": {"kind": "city", "population": 1000},
-            "model": {"kind": "mclp", "p": 2},
-            "targets": {"trips_completed_share": 0.99},
-        },
-        base_dir=tmp_path,
-    )
+    cfg = _verdict_cfg(tmp_path, {"trips_completed_share": 0.99})
     rounds = SimpleNamespace(iterations=[{"iteration": 3, "stations": 4, "plugs": 8}])
     kpis = {"share_trips_completed": 0.97, "trips": 1000.0, "trips_no_road_path": 25.0}
     out = verdict(cfg, kpis, rounds)
@@ -270,19 +260,9 @@ def test_verdict_names_each_capped_station_once_with_its_last_need(tmp_path):
     """Rounds re-measure a station under a new load; the verdict keeps the last need."""
     from types import SimpleNamespace
 
-    from planner.config.study import config_from_dict
     from planner.study.result import verdict
 
-    cfg = config_from_dict(
-        {
-            "name": "v",
-            "network": {"source": str(tmp_path / "x.osm.pbf")},
-            "demand": {"kind": "city", "population": 1000},
-            "model": {"kind": "mclp", "p": 2},
-            "targets": {"wait_p95_min": 10, "stranded": 0},
-        },
-        base_dir=tmp_path,
-    )
+    cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": 0})
     rounds = [
         {"iteration": 1, "capped": ["Sonar: needs 18 plugs, max_plugs is 6",
                                     "Hotel: needs 9 plugs, max_plugs is 6"]},
@@ -309,19 +289,9 @@ def test_verdict_says_the_stranded_target_is_net_of_cars_below_reach(tmp_path):
 
     import pandas as pd
 
-    from planner.config.study import config_from_dict
     from planner.study.result import verdict
 
-    cfg = config_from_dict(
-        {
-            "name": "v",
-            "network": {"source": str(tmp_path / "x.osm.pbf")},
-            "demand": {"kind": "city", "population": 1000},
-            "model": {"kind": "mclp", "p": 2},
-            "targets": {"stranded": 0},
-        },
-        base_dir=tmp_path,
-    )
+    cfg = _verdict_cfg(tmp_path, {"stranded": 0})
     rounds = SimpleNamespace(iterations=[{"iteration": 1}])
     kpis = {"stranded_vehicles": 24.875, "stranded_below_reach": 24.25}
     iv = pd.DataFrame({"ci_low": [20.7], "ci_high": [29.1]}, index=["stranded_vehicles"])
@@ -335,3 +305,19 @@ def test_verdict_says_the_stranded_target_is_net_of_cars_below_reach(tmp_path):
     out = verdict(cfg, {"stranded_vehicles": 3.0}, rounds)
     t = next(t for t in out["targets"] if t["kpi"] == "stranded_vehicles")
     assert t["label"] == "Stranded vehicles" and t["excluded_below_reach"] == 0.0
+
+
+def _verdict_cfg(tmp_path, targets):
+    """A small city study with these service targets (for the verdict tests)."""
+    from planner.config.study import config_from_dict
+
+    return config_from_dict(
+        {
+            "name": "v",
+            "network": {"source": str(tmp_path / "x.osm.pbf")},
+            "demand": {"kind": "city", "population": 1000},
+            "model": {"kind": "mclp", "p": 2},
+            "targets": targets,
+        },
+        base_dir=tmp_path,
+    )
