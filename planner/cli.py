@@ -150,7 +150,12 @@ def _validate_sweep(path: Path, *, as_json: bool = False) -> None:
     from planner.batch.plan import plan_sweep
     from planner.config.checks import raise_on_problems, run_checks
 
-    plan = plan_sweep(path)  # loads every expanded run: schema errors name the run
+    try:
+        plan = plan_sweep(path)  # loads every expanded run: schema errors name the run
+    except EvplanError as exc:
+        if as_json:  # a script reading stdout gets an answer for every outcome
+            out.print_json(json.dumps({"sweep": str(path), "ok": False, "error": str(exc)}))
+        raise
     table = Table(
         title=escape(
             f"{path}: sweep {plan.name!r}, {len(plan.runs)} runs over {', '.join(plan.parameters)}"
@@ -456,6 +461,11 @@ def batch(
         + f", failures: {result.failures_csv}"
     )
     missed = missed_runs(df)
+    if strict and len(df) and "targets_met" not in df.columns:
+        console.print(
+            "[yellow]--strict: the runs' summaries have no targets_met (a custom runner?): "
+            "service targets were not checked[/]"
+        )
     if missed:
         # a finished run that missed its targets must not read as a success
         console.print(

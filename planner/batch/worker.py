@@ -111,6 +111,9 @@ def describe(exc: BaseException) -> str:
 
 
 def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays as plain values; anything else JSON cannot hold as text."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
     if hasattr(value, "item"):
         return value.item()
     return str(value)
@@ -162,6 +165,8 @@ def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = No
         try:
             inputs = input_digests(spec.config)  # before the run: what it read
             summary = dict(runner(spec.config, out_dir=final) or {})
+            # a summary done.json cannot hold is the run's error, not the batch's
+            json.dumps(summary, default=_json_default)
         except Exception as exc:  # noqa: BLE001 - isolation: any failure becomes a record
             error, detail = describe(exc), traceback.format_exc()
             logger.error(

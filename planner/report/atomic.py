@@ -381,9 +381,13 @@ def pid_lock(
     ``busy(pid_of_the_first)`` raised. ``remove`` deletes the file afterwards."""
     import fcntl
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
+        # (again on each try: a failed run's cleanup may have removed the folder meanwhile)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
+        except FileNotFoundError:
+            continue
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

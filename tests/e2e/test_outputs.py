@@ -74,6 +74,11 @@ def test_json_summaries(monkeypatch, capsys, data_dir, net_cache_dir, tmp_path):
     code, out, _ = _run_cli(monkeypatch, capsys, "validate", str(bad), "--json")
     doc = json.loads(out)  # a schema error answers on stdout too (it printed nothing)
     assert code == 2 and doc["ok"] is False and "model.p" in doc["error"]
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"base: {study.name}\nparameters:\n  model.p: [0]\n")
+    code, out, _ = _run_cli(monkeypatch, capsys, "validate", str(sweep), "--json")
+    doc = json.loads(out)  # and so does an invalid sweep file
+    assert code == 2 and doc["ok"] is False and "model.p" in doc["error"]
     code, out, _ = _run_cli(
         monkeypatch, capsys, "simulate", str(study), "-o", str(tmp_path / "sim"), "--json"
     )

@@ -757,3 +757,54 @@ def test_run_log_drops_only_records_it_cannot_write(tmp_path, capsys, monkeypatc
     handler.handle(ok)
     assert capsys.readouterr().err == ""
     handler.close()
+
+
+def test_a_summary_done_json_cannot_hold_fails_that_run_only(tmp_path):
+    """A runner's summary that JSON cannot hold (a tuple key) escaped execute_run as a
+    ValueError/TypeError and ended the batch with no summary; numpy arrays are now lists."""
+    import numpy as np
+
+    from planner.batch.worker import execute_run
+
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1, 2]\n"))
+    arrays, tuples = plan.runs
+    ok = execute_run(arrays, plan.output, _array_summary)
+    assert ok.status == "done", ok.error
+    done = json.loads((plan.output / "runs" / arrays.key / "done.json").read_text())
+    assert done["summary"]["per_day"] == [1.0, 2.0]
+    bad = execute_run(tuples, plan.output, _tuple_key_summary)
+    assert bad.status == "failed" and "keys must be" in bad.error and bad.log.is_file()
+    assert np  # (arrays come from numpy)
+
+
+def _array_summary(cfg, *, out_dir):
+    import numpy as np
+
+    out_dir.mkdir(parents=True)
+    return {"per_day": np.array([1.0, 2.0])}
+
+
+def _tuple_key_summary(cfg, *, out_dir):
+    return {("a", "b"): 1}
+
+
+def test_a_lock_whose_folder_was_removed_meanwhile_is_taken_in_a_new_one(tmp_path, monkeypatch):
+    """A failed run's cleanup can remove the lock's folder between another run's open and
+    flock: the other run makes it again (it raised FileNotFoundError, exit 70)."""
+    import fcntl
+    import shutil
+
+    from planner.report.atomic import pid_lock
+
+    lock = tmp_path / "r" / "s" / ".lock"
+    real, calls = fcntl.flock, []
+
+    def flock(fh, op):
+        if not calls and op & fcntl.LOCK_EX:
+            shutil.rmtree(tmp_path / "r")  # the other run's cleanup, right here
+        calls.append(op)
+        return real(fh, op)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    with pid_lock(lock, lambda pid: RuntimeError(pid)):
+        assert lock.read_text() == str(os.getpid())
