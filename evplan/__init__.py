@@ -21,7 +21,8 @@ The pieces on their own::
     tt = net.travel_time_matrix([0, 1], [2, 3])                    # seconds
     model = evplan.MCLP.from_cost_matrix(tt, [1.0, 1.0], threshold=600, p=1)
     res = model.solve(time_limit_s=10)
-    evplan.check_result(model, res)                                # independent checker
+    model.check(res)                                               # independent checker
+    evplan.check_result(model.kind, model.raw, res)                # the same, as a function
     out = evplan.simulate(net, stations, trips, settings=evplan.SimSettings())
 
 Names are imported on first use, so ``import evplan`` is quick.

@@ -31,7 +31,7 @@ from scipy.sparse import csgraph
 
 from networks._dijkstra_pool import dijkstra_columns, route_blocks, route_blocks_in_pool
 from networks._routing import od_paths, reduce_parallel
-from networks.errors import NoDrivableRoadsError, UnknownNodeError
+from networks.errors import ConfigError, NoDrivableRoadsError, UnknownNodeError
 from networks.network_io import read_network_npz, write_network_npz
 from networks.road_classes import (  # noqa: F401 - re-exported
     ARTERIAL,
@@ -54,6 +54,20 @@ logger = logging.getLogger(__name__)
 _BLOCK_VALUES = 4_000_000
 
 Weight = Literal["time", "length"]
+
+
+def _cutoff(cutoff: float | None) -> float:
+    """A routing cutoff as a float: ``None`` is no limit; NaN (every pair "beyond" it) or a
+    negative value is refused with the value."""
+    if cutoff is None:
+        return np.inf
+    try:
+        limit = float(cutoff)
+    except (TypeError, ValueError):
+        raise ConfigError(f"cutoff must be a number (or None), got {cutoff!r}") from None
+    if not limit >= 0:
+        raise ConfigError(f"cutoff must be 0 or more (None or inf: no limit), got {cutoff!r}")
+    return limit
 
 
 @dataclass(eq=False)
@@ -261,7 +275,7 @@ class RoadNetwork:
         out = np.empty((org.size, dst.size), dtype=np.float64)
         if org.size == 0 or dst.size == 0:
             return out
-        limit = np.inf if cutoff is None else float(cutoff)
+        limit = _cutoff(cutoff)
         # Unique origins only; duplicates are copied back at the end.
         uniq, inverse = np.unique(org, return_inverse=True)
         res = dijkstra_columns(
@@ -314,7 +328,7 @@ class RoadNetwork:
         t_out = np.empty((org.size, dst.size))
         l_out = np.empty((org.size, dst.size))
         c_out = np.zeros((n_c, org.size, dst.size)) if by_class else None
-        limit = np.inf if cutoff is None else float(cutoff)
+        limit = _cutoff(cutoff)
         uniq, inverse = np.unique(org, return_inverse=True)
         present = self.classes_present.tolist() if by_class else []
         chunk = max(1, min(max(uniq.size, 1), _BLOCK_VALUES // ((2 + len(present)) * self.n_nodes)))

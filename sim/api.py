@@ -28,7 +28,7 @@ from sim._checks import (
     vehicle_catalogue,
 )
 from sim._errors import DemandError, SimSettingsError
-from sim.inputs import TRIP_COLUMNS, validate_stations, validate_trips
+from sim.inputs import TRIP_COLUMNS, trip_nodes, validate_stations, validate_trips
 from sim.kpis import KPIS
 from sim.model import Engine
 from sim.results import SimulationResult, build_result
@@ -148,7 +148,11 @@ def replicate(
         As :func:`simulate`, and a ``trips`` callable that does not return a DataFrame
         (:class:`DemandError`).
     """
-    if not (isinstance(replications, int) and replications >= 1):
+    if not (
+        isinstance(replications, int | np.integer)
+        and not isinstance(replications, bool)
+        and replications >= 1
+    ):
         raise SimSettingsError(f"replications = {replications!r} must be an integer >= 1")
     if not (0 < confidence < 1):
         raise SimSettingsError(f"confidence = {confidence!r} must be in (0, 1)")
@@ -167,10 +171,14 @@ def replicate(
         demand = [require_frame(trips, name="trips", columns=TRIP_COLUMNS, error=DemandError)]
         demand *= len(children)
     st = validate_stations(network, stations, ac_dc_threshold_kw=settings.ac_dc_threshold_kw)
+    # (checked here as simulate checks them: the route tables come first)
     nodes = np.unique(
         np.concatenate(
-            [np.r_[d["origin"].to_numpy(), d["destination"].to_numpy()] for d in demand]
-        ).astype(np.int64)
+            [
+                np.r_[trip_nodes(network, d, "origin"), trip_nodes(network, d, "destination")]
+                for d in ({id(d): d for d in demand}.values())
+            ]
+        )
     )
     routes = shared_tables(
         network, nodes, st["node"].to_numpy(dtype=np.int64), by_class=settings.per_class
@@ -225,7 +233,8 @@ def _generated(trips: object, make: Callable[..., object]) -> pd.DataFrame:
 
 
 def summarise(runs: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
-    """Mean, sample std and Student-t confidence interval of each column of ``runs``.
+    """Mean, sample std and Student-t confidence interval of each column of ``runs`` (std
+    and interval NaN for a column defined in one run only).
 
     The interval of a registered KPI (:data:`sim.kpis.KPIS`) is truncated to its ``range``.
     """
@@ -235,12 +244,9 @@ def summarise(runs: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
         x = x[np.isfinite(x)]
         n = x.size
         mean = float(x.mean()) if n else np.nan
-        std = float(x.std(ddof=1)) if n > 1 else (0.0 if n == 1 else np.nan)
-        half = (
-            float(sps.t.ppf(0.5 + confidence / 2, n - 1) * std / np.sqrt(n))
-            if n > 1
-            else (0.0 if n == 1 else np.nan)
-        )
+        # one run gives no spread and no interval (NaN: not a zero-width certainty)
+        std = float(x.std(ddof=1)) if n > 1 else np.nan
+        half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * std / np.sqrt(n)) if n > 1 else np.nan
         lo, hi = mean - half, mean + half
         # With few replications a t-interval can leave the KPI's range (a negative wait, a
         # share above 100 %); it is truncated to the range, the only values it can hold.

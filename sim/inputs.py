@@ -278,16 +278,7 @@ def validate_trips(
             - 1
         )
     for col in ("origin", "destination"):
-        v = pd.to_numeric(df[col], errors="coerce")
-        bad = v.isna() | (v < 0) | (v >= network.n_nodes) | (v != np.floor(v))
-        if bad.any():
-            rows = np.flatnonzero(bad.to_numpy())[:5]
-            raise DemandError(
-                f"trips table: {int(bad.sum())} {col} value(s) are not node indices of network "
-                f"{network.name!r} (0..{network.n_nodes - 1}), e.g. rows {rows.tolist()} = "
-                f"{df.loc[rows, col].tolist()}; convert OSM ids with RoadNetwork.index_of or zones with sim.demand"
-            )
-        df[col] = v.astype(np.int64)
+        df[col] = trip_nodes(network, df, col)
     dep = pd.to_numeric(df["depart_s"], errors="coerce")
     if dep.isna().any() or (dep < 0).any() or not np.isfinite(dep).all():
         rows = np.flatnonzero((dep.isna() | (dep < 0) | ~np.isfinite(dep)).to_numpy())[:5]
@@ -315,10 +306,12 @@ def validate_trips(
             "use more than one vehicle_model; a vehicle has one model"
         )
     if "initial_soc" in df.columns:
-        s = pd.to_numeric(df["initial_soc"], errors="coerce")
-        bad = (s < 0) | (s > 1)
+        raw = df["initial_soc"]
+        s = pd.to_numeric(raw, errors="coerce")
+        # blank stays blank (drawn); text that is not a number is an error, not a blank
+        bad = (s < 0) | (s > 1) | (s.isna() & raw.notna() & (raw.astype(str).str.strip() != ""))
         if bad.any():
-            shown = ", ".join(f"index {i} = {v:g}" for i, v in s[bad].head(5).items())
+            shown = ", ".join(f"index {i} = {v!r}" for i, v in raw[bad].head(5).items())
             raise DemandError(
                 f"trips table: initial_soc must be a state of charge in [0, 1] (0.8 = 80 %) "
                 f"or blank; bad value(s): {shown}"
@@ -355,6 +348,24 @@ def validate_trips(
             int(late.sum()),
         )
     return df
+
+
+def trip_nodes(network: RoadNetwork, trips: pd.DataFrame, col: str) -> np.ndarray:
+    """Column ``col`` (``origin``/``destination``) of a trips table as node indices of
+    ``network``; :class:`DemandError` naming rows and values when a value is not one."""
+    if col not in trips.columns:
+        raise DemandError(f"trips table lacks column {col!r}; required: {TRIP_COLUMNS}")
+    v = pd.to_numeric(trips[col], errors="coerce")
+    bad = v.isna() | (v < 0) | (v >= network.n_nodes) | (v != np.floor(v))
+    if bad.any():
+        rows = np.flatnonzero(bad.to_numpy())[:5]
+        raise DemandError(
+            f"trips table: {int(bad.sum())} {col} value(s) are not node indices of network "
+            f"{network.name!r} (0..{network.n_nodes - 1}), e.g. rows {rows.tolist()} = "
+            f"{trips[col].iloc[rows].tolist()}; convert OSM ids with RoadNetwork.index_of or "
+            "zones with sim.demand"
+        )
+    return v.to_numpy().astype(np.int64)
 
 
 def _chain_sorted(df: pd.DataFrame) -> bool:

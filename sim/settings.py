@@ -241,6 +241,11 @@ class SimSettings:
             raise fail("engine", 'must be "fast" or "full"')
         if self.horizon_s is not None and not (self.horizon_s > 0):
             raise fail("horizon_s", "must be > 0 seconds or None")
+        if self.horizon_s is not None and self.warmup_s >= self.horizon_s:
+            # nothing would be measured: every KPI would be empty
+            raise fail(
+                "warmup_s", f"must be below horizon_s ({self.horizon_s:g} s): nothing is measured"
+            )
         if not isinstance(self.policy, ChargingPolicy):
             raise fail("policy", "must be a sim.ChargingPolicy")
 

@@ -177,6 +177,30 @@ def travel_times_to_sites(
     return out
 
 
+def _flags(values: pd.Series, what: str) -> np.ndarray:
+    """A true/false column: booleans, 0/1, or empty (false). Text such as ``"no"`` would be
+    read as true by ``bool()``: it is refused, with the offending values."""
+    ok = values.map(
+        lambda v: (
+            v is None
+            or v is pd.NA
+            or (isinstance(v, float) and v != v)
+            or isinstance(v, bool | np.bool_)
+            or (isinstance(v, int | float | np.integer | np.floating) and v in (0, 1))
+        )
+    )
+    if not bool(ok.all()):
+        bad = values[~ok.to_numpy()].head(5).tolist()
+        raise ModelInputError(
+            f"{what} must be true/false (or 1/0, empty = false); got {bad}: "
+            "convert it, e.g. df[col] = df[col].eq('yes')"
+        )
+    empty = values.isna().to_numpy()
+    return np.array(
+        [not e and bool(v) for v, e in zip(values.tolist(), empty, strict=True)], dtype=bool
+    )
+
+
 def geo_inputs(
     demand_gdf,
     candidates_gdf,
@@ -265,7 +289,7 @@ def geo_inputs(
     weights = np.bincount(row_of_point, weights=w, minlength=uniq.size)
     cost = travel_times_to_sites(network, uniq, s_nodes, cutoff=cutoff)
     fixed = (
-        np.flatnonzero(candidates_gdf[fixed_col].fillna(False).to_numpy(dtype=bool))
+        np.flatnonzero(_flags(candidates_gdf[fixed_col], f"candidates_gdf column {fixed_col!r}"))
         if fixed_col is not None
         else np.empty(0, dtype=np.int64)
     )

@@ -63,9 +63,22 @@ def check_result(
         "capacitated": _capacitated,
         "frlm": _frlm,
     }[kind]
-    sel = np.asarray(result.selected, dtype=np.int64)
+    sel = np.asarray(result.selected).ravel()
     fixed = np.asarray(raw["fixed_open"], dtype=np.int64)
     v: list[str] = []
+    # site indices first: a negative index would wrap around (-1 read as the last site)
+    m = _n_sites(raw)
+    whole = sel.size == 0 or (
+        np.issubdtype(sel.dtype, np.number) and bool(np.all(np.mod(sel, 1) == 0))
+    )
+    if not whole:
+        v.append(f"new sites {sel[:5].tolist()} are not whole site indices")
+        return _failed(kind, result, v, strict)
+    sel = sel.astype(np.int64)
+    bad = sel[(sel < 0) | (sel >= m)]
+    if bad.size:
+        v.append(f"new sites {bad[:5].tolist()} are outside the site indices 0..{m - 1}")
+        return _failed(kind, result, v, strict)
     if np.intersect1d(sel, fixed).size:
         v.append(f"new sites {np.intersect1d(sel, fixed).tolist()} are already fixed open")
     if np.unique(sel).size != sel.size:
@@ -84,6 +97,23 @@ def check_result(
             f"best bound {result.best_bound:.10g} is above the objective {obj:.10g} of a minimisation"
         )
     report = CheckReport(model=kind, objective=obj, reported=float(result.objective), violations=v)
+    if strict:
+        report.raise_if_failed()
+    return report
+
+
+def _n_sites(raw: dict) -> int:
+    """Number of candidate sites of a model's raw inputs."""
+    if "n_sites" in raw:
+        return int(raw["n_sites"])
+    return int(raw["cost"].shape[1])
+
+
+def _failed(kind: str, result, v: list[str], strict: bool) -> CheckReport:
+    """A report for a solution whose sites cannot even be read (no objective recomputed)."""
+    report = CheckReport(
+        model=kind, objective=float("nan"), reported=float(result.objective), violations=v
+    )
     if strict:
         report.raise_if_failed()
     return report

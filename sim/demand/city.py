@@ -198,6 +198,17 @@ def city_trips(
             f"adoption_share = {adoption_share!r} must be a share of the population in [0, 1] "
             "(0.01 = 1 % of residents own an EV); or pass fleet_size"
         )
+    for name, value in (("fleet_size", fleet_size), ("max_trips", max_trips)):
+        whole = isinstance(value, int | np.integer) and not isinstance(value, bool)
+        if value is not None and not (whole and value >= 1):
+            raise DemandError(
+                f"{name} = {value!r} must be a whole number >= 1 (or None); "
+                + (
+                    "the fleet is a count of EVs"
+                    if name == "fleet_size"
+                    else "at most this many trips are kept"
+                )
+            )
     n_ev = int(fleet_size) if fleet_size is not None else int(round(adoption_share * pop.sum()))
     if n_ev <= 0:
         raise DemandError(

@@ -38,10 +38,12 @@ def place_nodes(
     """Node index of every place: ``node_col`` if present, else snapped from ``lon``/``lat``
     (or ``longitude``/``latitude``); raises :class:`SnapDistanceError` listing far places."""
     if node_col in places.columns and places[node_col].notna().all():
-        nodes = pd.to_numeric(places[node_col], errors="coerce").to_numpy()
-        if np.isnan(nodes).any() or (nodes < 0).any() or (nodes >= network.n_nodes).any():
+        nodes = pd.to_numeric(places[node_col], errors="coerce").to_numpy(dtype=float)
+        bad = np.isnan(nodes) | (nodes < 0) | (nodes >= network.n_nodes) | (np.mod(nodes, 1) != 0)
+        if bad.any():
             raise DemandError(
-                f"places column {node_col!r} must hold node indices 0..{network.n_nodes - 1}"
+                f"places column {node_col!r} must hold whole node indices "
+                f"0..{network.n_nodes - 1}; got {places[node_col][bad].head(5).tolist()}"
             )
         return nodes.astype(np.int64)
     lon_c = "lon" if "lon" in places.columns else "longitude"

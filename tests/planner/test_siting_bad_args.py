@@ -421,6 +421,11 @@ def test_from_geodataframe_wrong_types_name_the_argument():
         MCLP.from_geodataframe(demand, cands, net, weight_col="w", threshold="600", p=1)
     with pytest.raises(ModelInputError, match=r"p must be a non-negative integer .*got str '1'"):
         PMedian.from_geodataframe(demand, cands, net, weight_col="w", p="1")
+    # text flags would be read as true ("no" is a non-empty string): refused, with the values
+    with pytest.raises(ModelInputError, match=r"column 'existing' must be true/false .*'no'"):
+        MCLP.from_geodataframe(demand, cands.assign(existing=["no", False]), net, **kw)
+    ok = MCLP.from_geodataframe(demand, cands.assign(existing=[1, None]), net, **kw)
+    assert ok.raw["fixed_open"].tolist() == [0]
 
 
 def test_number_arrays_of_object_dtype_are_read_as_numbers():

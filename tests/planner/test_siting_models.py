@@ -272,6 +272,19 @@ def test_checker_catches_a_tampered_result():
         model.check(extra)
     report = check_result("pmedian", model.raw, extra, strict=False)
     assert not report.ok and len(report.violations) >= 1
+    # site indices the inputs do not have: -1 wrapped around to the last site, 99 crashed
+    m = cost.shape[1]
+    for sel, why in (([-1], "outside the site indices"), ([99], "outside the site indices"),
+                     ([0.5], "not whole site indices")):  # fmt: skip
+        bad = dataclasses.replace(res, selected=np.array(sel))
+        with pytest.raises(CheckerError, match=why):
+            model.check(bad)
+    mclp = MCLP.from_cost_matrix(cost, w, threshold=300, p=1, fixed_open=[m - 1])
+    sol = mclp.solve()
+    wrapped = dataclasses.replace(sol, selected=np.array([-1]))  # "site m - 1", fixed open
+    assert "outside the site indices 0.." in "; ".join(
+        check_result("mclp", mclp.raw, wrapped, strict=False).violations
+    )
 
 
 def test_time_limited_run_reports_gap(data_dir):

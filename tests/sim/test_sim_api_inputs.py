@@ -72,8 +72,12 @@ def test_city_adoption_share_is_a_share_and_an_empty_fleet_names_fleet_size():
     rng = np.random.default_rng(0)
     with pytest.raises(DemandError, match=r"adoption_share = 5\.0 must be a share"):
         demand.city_trips(NET, zones, rng=rng, adoption_share=5.0)
-    with pytest.raises(DemandError, match=r"fleet_size=0"):
-        demand.city_trips(NET, zones, rng=rng, fleet_size=0)
+    for bad in (0, 2.5, True):
+        with pytest.raises(DemandError, match=r"fleet_size = .* must be a whole number >= 1"):
+            demand.city_trips(NET, zones, rng=rng, fleet_size=bad)
+    for bad in (0, -3):  # an empty table came back
+        with pytest.raises(DemandError, match=r"max_trips = .* must be a whole number >= 1"):
+            demand.city_trips(NET, zones, rng=rng, fleet_size=5, max_trips=bad)
 
 
 @pytest.mark.parametrize("seed", ["abc", 1.5, -1, True])
@@ -115,3 +119,37 @@ def test_min_detour_takes_seconds_at_least_zero(kwargs):
     with pytest.raises(SimSettingsError, match=f"MinDetour.{next(iter(kwargs))}"):
         MinDetour(**kwargs)
     MinDetour(max_detour_s=float("inf"), session_s=float("inf"))
+
+
+def test_silent_wrong_answers_found_by_the_api_audit_are_errors():
+    """Each of these ran and gave a wrong or empty answer with no error (second API audit)."""
+    from networks.errors import ConfigError
+
+    # text initial_soc was read as blank (a drawn SoC); blank stays allowed
+    with pytest.raises(DemandError, match=r"initial_soc .*'abc'"):
+        simulate(NET, STATIONS, TRIPS.assign(initial_soc="abc"), settings=SimSettings())
+    # a NaN routing cutoff made every pair unreachable; negative was scipy's own error
+    for bad in (float("nan"), -1.0, "x"):
+        with pytest.raises(ConfigError, match="cutoff must be"):
+            NET.travel_time_matrix([0], [1], cutoff=bad)
+        with pytest.raises(ConfigError, match="cutoff must be"):
+            NET.route_matrices([0], [1], cutoff=bad)
+    # a warm-up as long as the horizon measured nothing (every KPI empty)
+    with pytest.raises(SimSettingsError, match=r"warmup_s = 5000.* below horizon_s"):
+        SimSettings(warmup_s=5000.0, horizon_s=4000.0)
+    # corridor places at a fractional node were moved to the node below
+    places = pd.DataFrame({"name": ["a", "b", "c"], "population": [1e5] * 3, "node": [0, 5, 3.7]})
+    with pytest.raises(DemandError, match=r"whole node indices .*3\.7"):
+        demand.corridor_trips(NET, places, rng=np.random.default_rng(0), trips_per_day=10)
+
+
+def test_replicate_checks_trip_nodes_before_route_tables_and_one_run_has_no_interval():
+    """replicate built route tables first: an out-of-range origin was an IndexError; one run
+    reported std 0 and a zero-width interval (certainty from one run)."""
+    with pytest.raises(DemandError, match=r"origin value\(s\) are not node indices"):
+        replicate(NET, STATIONS, TRIPS.assign(origin=999), replications=2)
+    with pytest.raises(SimSettingsError, match=r"replications = True"):
+        replicate(NET, STATIONS, TRIPS, replications=True)
+    one = replicate(NET, STATIONS, TRIPS, replications=1)
+    assert one["n"].max() == 1 and one["std"].isna().all() and one["ci_low"].isna().all()
+    assert one["mean"].notna().any()
