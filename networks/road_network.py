@@ -233,7 +233,15 @@ class RoadNetwork:
 
     def index_of(self, osm_ids: Sequence[int] | np.ndarray | int) -> np.ndarray:
         """Node indices of external (OSM) ids; raises :class:`UnknownNodeError`."""
-        ids = np.atleast_1d(np.asarray(osm_ids, dtype=np.int64))
+        given = np.atleast_1d(np.asarray(osm_ids))
+        if given.dtype.kind not in "iu" and not (
+            given.dtype.kind == "f" and np.all(np.isfinite(given) & (np.mod(given, 1) == 0))
+        ):
+            # (1.9 was read as id 1, "abc" was numpy's own error)
+            raise UnknownNodeError(
+                f"node ids must be whole numbers (OSM ids); got {given[:5].tolist()}"
+            )
+        ids = given.astype(np.int64)
         idx = self._index.get_indexer(ids)
         if (idx < 0).any():
             missing = ids[idx < 0][:5].tolist()
@@ -402,6 +410,8 @@ class RoadNetwork:
         """Node indices of the shortest path (empty when unreachable). For a few routes
         (maps), not for every trip."""
         o, d = (int(i) for i in self._check_indices([origin, destination], "path ends"))
+        if weight not in ("time", "length"):  # (any other word routed by length)
+            raise ConfigError(f'weight must be "time" or "length", got {weight!r}')
         w = self.time if weight == "time" else self.length
         _, pred = csgraph.dijkstra(w, directed=True, indices=o, return_predecessors=True)
         if o != d and pred[d] < 0:

@@ -17,7 +17,7 @@ import numpy as np
 import pyproj
 from scipy.spatial import cKDTree
 
-from networks.errors import SnapDistanceError
+from networks.errors import ConfigError, SnapDistanceError
 from networks.validate import validate_snap_distance
 
 __all__ = ["NodeLocator", "SnapResult", "utm_crs_for"]
@@ -72,8 +72,23 @@ class NodeLocator:
     def snap(self, lon, lat, *, max_distance_m: float = 500.0) -> SnapResult:
         """Nearest node for each lon/lat point (see :meth:`networks.RoadNetwork.snap`)."""
         max_distance_m = validate_snap_distance(max_distance_m)
-        lon = np.atleast_1d(np.asarray(lon, dtype=float))
-        lat = np.atleast_1d(np.asarray(lat, dtype=float))
+        try:
+            lon = np.atleast_1d(np.asarray(lon, dtype=float))
+            lat = np.atleast_1d(np.asarray(lat, dtype=float))
+        except (TypeError, ValueError):
+            raise ConfigError("lon and lat must be numbers (WGS84 degrees)") from None
+        if lon.shape != lat.shape:
+            raise ConfigError(
+                f"lon and lat must have the same length; got {lon.size} and {lat.size} values"
+            )
+        bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
+        if bad.any():
+            i = np.flatnonzero(bad)[:5]
+            raise ConfigError(
+                f"{int(bad.sum())} point(s) are not WGS84 coordinates (lon -180..180, lat "
+                f"-90..90): {[(float(a), float(b)) for a, b in zip(lon[i], lat[i], strict=True)]}"
+                " (positions " + str(i.tolist()) + "); check for blanks or swapped lon/lat"
+            )
         px, py = self._transformer().transform(lon, lat)
         dist, node = self._tree.query(np.column_stack([px, py]))
         dist = np.asarray(dist, dtype=float)

@@ -188,3 +188,28 @@ def test_zone_population_without_repeats_still_joins():
     table = pd.DataFrame({"district_name": ["Synth-A", "Synth-B"], "official_population": [1, 2]})
     out = join_population(_synthetic_zones(), table)
     assert out["population"].tolist() == [1.0, 2.0]
+
+
+def test_routing_and_snapping_arguments_that_gave_wrong_answers_or_crashes():
+    """API audit: a weight typo routed by length, a fractional OSM id was read as another,
+    NaN / out-of-range coordinates and unequal lon/lat ended in scipy/pyproj errors."""
+    import numpy as np
+
+    from networks.errors import UnknownNodeError
+    from sim.synthetic import grid_network
+
+    net = grid_network(4, 4)  # synthetic network
+    with pytest.raises(ConfigError, match=r'weight must be "time" or "length", got \'tiem\''):
+        net.path(0, 15, weight="tiem")
+    assert net.path(0, 15, weight="length").tolist()[0] == 0
+    with pytest.raises(UnknownNodeError, match=r"whole numbers .*1\.9"):
+        net.index_of([1.9])
+    assert net.index_of([float(net.node_ids[1])]).tolist() == [1]
+    for lon, lat, why in (
+        ([np.nan], [43.0], "not WGS84 coordinates"),
+        ([200.0], [43.0], "not WGS84 coordinates"),
+        ([1.0, 2.0], [3.0], "same length"),
+        (["a"], [1.0], "must be numbers"),
+    ):
+        with pytest.raises(ConfigError, match=why):
+            net.snap(lon, lat)
