@@ -141,8 +141,11 @@ def corridor_trips(
         seed).
     """
     rng = as_generator(rng, where="corridor_trips", error=DemandError)
-    if not (trips_per_day > 0):
-        raise DemandError(f"trips_per_day = {trips_per_day!r} must be > 0")
+    if not (trips_per_day >= 0.5):  # round(trips_per_day) trips a day: at least one
+        raise DemandError(
+            f"trips_per_day = {trips_per_day!r} must be at least 0.5 (it is rounded to whole "
+            "trips a day; below that there would be none)"
+        )
     if not (0 <= truck_share <= 1):
         raise DemandError(f"truck_share = {truck_share!r} must be in [0, 1]")
     if not (gravity_exponent >= 0):

@@ -141,6 +141,11 @@ def test_silent_wrong_answers_found_by_the_api_audit_are_errors():
     places = pd.DataFrame({"name": ["a", "b", "c"], "population": [1e5] * 3, "node": [0, 5, 3.7]})
     with pytest.raises(DemandError, match=r"whole node indices .*3\.7"):
         demand.corridor_trips(NET, places, rng=np.random.default_rng(0), trips_per_day=10)
+    # 0.4 trips a day rounded to none: pandas' "No objects to concatenate"
+    with pytest.raises(DemandError, match=r"trips_per_day = 0\.4 must be at least 0\.5"):
+        demand.corridor_trips(
+            NET, places.assign(node=[0, 5, 3]), rng=np.random.default_rng(0), trips_per_day=0.4
+        )
 
 
 def test_replicate_checks_trip_nodes_before_route_tables_and_one_run_has_no_interval():
