@@ -490,7 +490,12 @@ def load_config(
         base_dir=path.parent,
         source=str(path),
         yaml_root=root,
-        override_where={k: v for k, v in (override_where or {}).items() if k in (overrides or {})},
+        # an override's error is reported where it was given (a sweep line), or as the
+        # override itself, never at the study file's line of that key
+        override_where={
+            k: (override_where or {}).get(k, f"{path} with overrides[{k!r}]")
+            for k in (overrides or {})
+        },
     )
 
 

@@ -808,3 +808,13 @@ def test_a_lock_whose_folder_was_removed_meanwhile_is_taken_in_a_new_one(tmp_pat
     monkeypatch.setattr(fcntl, "flock", flock)
     with pid_lock(lock, lambda pid: RuntimeError(pid)):
         assert lock.read_text() == str(os.getpid())
+
+
+def test_an_invalid_override_is_named_as_the_override(tmp_path):
+    """load_config(overrides=...) cited the study file's line of that key for a value the
+    file does not hold."""
+    from planner.config.study import ConfigFileError, load_config
+
+    (tmp_path / "base.yaml").write_text(BASE.format(title=""))
+    with pytest.raises(ConfigFileError, match=r"with overrides\['model.p'\]: model.p: Input"):
+        load_config(tmp_path / "base.yaml", overrides={"model.p": 0})
