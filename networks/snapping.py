@@ -109,6 +109,10 @@ class NodeLocator:
         farther than ``max_distance_m`` from the network (see
         :meth:`networks.RoadNetwork.snap_strict`)."""
         res = self.snap(lon, lat, max_distance_m=max_distance_m)
+        if labels is not None and len(labels) != res.node.size:
+            raise ConfigError(
+                f"labels must name every point: {len(labels)} labels for {res.node.size} points"
+            )
         if not res.within.all():
             bad = np.flatnonzero(~res.within)
             lon_a, lat_a = np.atleast_1d(lon), np.atleast_1d(lat)

@@ -137,6 +137,11 @@ def prepare_stations(
     return df
 
 
+#: Most plugs one station may have: far above any real hub (the largest have a few hundred),
+#: low enough that a unit slip (1e20) is an error, not an integer overflow.
+MAX_PLUGS = 100_000
+
+
 def validate_stations(
     network: RoadNetwork, stations: pd.DataFrame | None, *, ac_dc_threshold_kw: float
 ) -> pd.DataFrame:
@@ -158,17 +163,28 @@ def validate_stations(
             f"stations table lacks column(s) {missing}; required: station_id, node, plugs, power_kw"
         )
     df = stations.reset_index(drop=True).copy()
+    blank_id = df["station_id"].isna() | (df["station_id"].astype(str).str.strip() == "")
+    if blank_id.any():
+        raise StationError(
+            f"stations table: station_id is blank in row(s) {np.flatnonzero(blank_id)[:5].tolist()}; "
+            "every station needs an id (it names the station in every table)"
+        )
     if df["station_id"].duplicated().any():
         dup = df.loc[df["station_id"].duplicated(), "station_id"].tolist()[:5]
         raise StationError(f"stations table has duplicate station_id(s) {dup}; ids must be unique")
     df["node"] = _station_nodes(network, df["node"], df["station_id"])
-    for col, kind in (("plugs", "an integer >= 1"), ("power_kw", "a number > 0 (kW per plug)")):
+    for col, kind in (
+        ("plugs", f"an integer from 1 to {MAX_PLUGS:,}"),
+        ("power_kw", "a number > 0 (kW per plug)"),
+    ):
         v = pd.to_numeric(df[col], errors="coerce")
+        is_bool = df[col].map(lambda x: isinstance(x, bool | np.bool_)).to_numpy(bool)
         badv = (
             v.isna()
             | ~np.isfinite(v)
             | (v <= 0)
-            | ((v != np.floor(v)) if col == "plugs" else False)
+            | is_bool  # True is not one plug
+            | (((v != np.floor(v)) | (v > MAX_PLUGS)) if col == "plugs" else False)
         )
         if badv.any():
             items = [

@@ -213,3 +213,5 @@ def test_routing_and_snapping_arguments_that_gave_wrong_answers_or_crashes():
     ):
         with pytest.raises(ConfigError, match=why):
             net.snap(lon, lat)
+    with pytest.raises(ConfigError, match="2 labels for 3 points"):
+        net.snap_strict(net.lon[:3], net.lat[:3], labels=["a", "b"])

@@ -158,3 +158,21 @@ def test_replicate_checks_trip_nodes_before_route_tables_and_one_run_has_no_inte
     one = replicate(NET, STATIONS, TRIPS, replications=1)
     assert one["n"].max() == 1 and one["std"].isna().all() and one["ci_low"].isna().all()
     assert one["mean"].notna().any()
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "needle"),
+    [
+        ("plugs", True, "plugs"),  # True was one plug
+        ("plugs", 1e20, "plugs"),  # overflowed into SimPy's own error
+        ("power_kw", True, "power_kw"),
+        ("station_id", np.nan, "station_id is blank"),
+        ("station_id", " ", "station_id is blank"),
+    ],
+)
+def test_station_values_the_api_audit_found_accepted(column, value, needle):
+    bad = STATIONS.copy()
+    bad[column] = bad[column].astype(object)
+    bad.loc[0, column] = value
+    with pytest.raises(StationError, match=needle):
+        simulate(NET, bad, TRIPS, settings=SimSettings())
