@@ -7,7 +7,7 @@ column         type     meaning
 =============  =======  ===========================================================
 station_id     any      unique id (kept in results)
 node           int      road-network node *index* (0..n_nodes-1)
-plugs          int      number of plugs (>= 1), i.e. the SimPy Resource capacity
+plugs          int      number of plugs (1 to MAX_PLUGS), i.e. the SimPy Resource capacity
 power_kw       float    power per plug (kW, > 0)
 existing       bool     optional; an existing station (kept in results)
 name           str      optional
