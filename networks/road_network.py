@@ -47,6 +47,7 @@ from networks.snapping import (  # noqa: F401 - SnapResult, utm_crs_for re-expor
     SnapResult,
     utm_crs_for,
 )
+from networks.validate import validate_cutoff
 
 logger = logging.getLogger(__name__)
 
@@ -54,20 +55,6 @@ logger = logging.getLogger(__name__)
 _BLOCK_VALUES = 4_000_000
 
 Weight = Literal["time", "length"]
-
-
-def _cutoff(cutoff: float | None) -> float:
-    """A routing cutoff as a float: ``None`` is no limit; NaN (every pair "beyond" it) or a
-    negative value is refused with the value."""
-    if cutoff is None:
-        return np.inf
-    try:
-        limit = float(cutoff)
-    except (TypeError, ValueError):
-        raise ConfigError(f"cutoff must be a number (or None), got {cutoff!r}") from None
-    if not limit >= 0:
-        raise ConfigError(f"cutoff must be 0 or more (None or inf: no limit), got {cutoff!r}")
-    return limit
 
 
 @dataclass(eq=False)
@@ -283,7 +270,7 @@ class RoadNetwork:
         out = np.empty((org.size, dst.size), dtype=np.float64)
         if org.size == 0 or dst.size == 0:
             return out
-        limit = _cutoff(cutoff)
+        limit = validate_cutoff(cutoff)
         # Unique origins only; duplicates are copied back at the end.
         uniq, inverse = np.unique(org, return_inverse=True)
         res = dijkstra_columns(
@@ -336,7 +323,7 @@ class RoadNetwork:
         t_out = np.empty((org.size, dst.size))
         l_out = np.empty((org.size, dst.size))
         c_out = np.zeros((n_c, org.size, dst.size)) if by_class else None
-        limit = _cutoff(cutoff)
+        limit = validate_cutoff(cutoff)
         uniq, inverse = np.unique(org, return_inverse=True)
         present = self.classes_present.tolist() if by_class else []
         chunk = max(1, min(max(uniq.size, 1), _BLOCK_VALUES // ((2 + len(present)) * self.n_nodes)))

@@ -18,7 +18,7 @@ import pyproj
 from scipy.spatial import cKDTree
 
 from networks.errors import ConfigError, SnapDistanceError
-from networks.validate import validate_snap_distance
+from networks.validate import not_wgs84, validate_snap_distance
 
 __all__ = ["NodeLocator", "SnapResult", "utm_crs_for"]
 
@@ -81,7 +81,7 @@ class NodeLocator:
             raise ConfigError(
                 f"lon and lat must have the same length; got {lon.size} and {lat.size} values"
             )
-        bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
+        bad = not_wgs84(lon, lat)
         if bad.any():
             i = np.flatnonzero(bad)[:5]
             raise ConfigError(

@@ -1,14 +1,16 @@
 """Validators for user-given geographic options, shared by the networks API, the CLI and
-the config schema: bounding boxes and snap distances."""
+the config schema: bounding boxes, coordinates, snap distances and routing cutoffs."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 from networks.errors import ConfigError, EmptyBBoxError
 
-__all__ = ["validate_bbox", "validate_snap_distance"]
+__all__ = ["not_wgs84", "validate_bbox", "validate_cutoff", "validate_snap_distance"]
 
 _SIDES = ("west", "south", "east", "north")
 _ORDER = "(west, south, east, north) in WGS84 degrees, e.g. (71.3, 51.0, 71.6, 51.3)"
@@ -90,6 +92,33 @@ def validate_snap_distance(value: object, *, what: str = "max_distance_m") -> fl
             ">= 0 (inf for no limit); a negative or NaN limit would drop every site"
         )
     return v
+
+
+def validate_cutoff(value: object) -> float:
+    """Check a routing cutoff (seconds or metres): ``None`` is no limit (``inf``), else a
+    number ``>= 0``.
+
+    Raises
+    ------
+    ConfigError
+        Not a number, negative or NaN (NaN would put every pair "beyond" it).
+    """
+    if value is None:
+        return math.inf
+    try:
+        limit = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"cutoff must be a number (or None), got {value!r}") from None
+    if not limit >= 0:
+        raise ConfigError(f"cutoff must be 0 or more (None or inf: no limit), got {value!r}")
+    return limit
+
+
+def not_wgs84(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Which points are not WGS84 coordinates: blank (NaN), infinite, a longitude outside
+    [-180, 180] or a latitude outside [-90, 90]."""
+    with np.errstate(invalid="ignore"):
+        return ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
 
 
 def _number(value: object) -> float:

@@ -70,6 +70,27 @@ def whole_number(value: object, *, at_least: int) -> TypeGuard[int | np.integer]
     )
 
 
+def node_values(values: pd.Series, n_nodes: int) -> tuple[pd.Series, np.ndarray]:
+    """``values`` as numbers (same index) and, by position, which of them are not node
+    indices ``0..n_nodes - 1`` of a network (blank, text, negative, fractional, too large).
+
+    Parameters
+    ----------
+    values : Series
+        Node values as given (a stations, trips or places column).
+    n_nodes : int
+        Nodes of the network.
+
+    Returns
+    -------
+    (Series, ndarray of bool)
+        The numbers (NaN where not one) and the mask of bad values.
+    """
+    v = pd.to_numeric(values, errors="coerce")
+    bad = v.isna() | (v < 0) | (v >= n_nodes) | (v != np.floor(v))
+    return v, bad.to_numpy()
+
+
 def int_seed(seed: object) -> TypeGuard[int | np.integer]:
     """Whether ``seed`` is an integer seed numpy's SeedSequence takes (an integer >= 0)."""
     return whole_number(seed, at_least=0)

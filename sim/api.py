@@ -26,6 +26,7 @@ from sim._checks import (
     require_frame,
     settings_or_default,
     vehicle_catalogue,
+    whole_number,
 )
 from sim._errors import DemandError, SimSettingsError
 from sim.inputs import TRIP_COLUMNS, trip_nodes, validate_stations, validate_trips
@@ -148,11 +149,7 @@ def replicate(
         As :func:`simulate`, and a ``trips`` callable that does not return a DataFrame
         (:class:`DemandError`).
     """
-    if not (
-        isinstance(replications, int | np.integer)
-        and not isinstance(replications, bool)
-        and replications >= 1
-    ):
+    if not whole_number(replications, at_least=1):
         raise SimSettingsError(f"replications = {replications!r} must be an integer >= 1")
     if not (0 < confidence < 1):
         raise SimSettingsError(f"confidence = {confidence!r} must be in (0, 1)")

@@ -40,7 +40,8 @@ import numpy as np
 import pandas as pd
 
 from networks.road_network import RoadNetwork
-from sim._checks import require_frame
+from networks.validate import not_wgs84
+from sim._checks import node_values, require_frame
 from sim._errors import DemandError, StationError, StationOffNetworkError
 from sim.catalogue import resolve_models
 from sim.vehicles import VehicleModel
@@ -104,10 +105,7 @@ def prepare_stations(
         # WGS84 degrees: blanks, text and values outside the globe, named by station
         lon = pd.to_numeric(df["lon"], errors="coerce").to_numpy(dtype=float)
         lat = pd.to_numeric(df["lat"], errors="coerce").to_numpy(dtype=float)
-        with np.errstate(invalid="ignore"):
-            bad = need & ~(
-                np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
-            )
+        bad = need & not_wgs84(lon, lat)
         if bad.any():
             items = [
                 f"{s!r} (lon={x!r}, lat={y!r})"
@@ -245,15 +243,13 @@ def _station_nodes(network: RoadNetwork, nodes: pd.Series, labels: pd.Series) ->
         A value is blank, not a whole number or out of ``0..n_nodes - 1``; names up to five
         stations with their node.
     """
-    node = pd.to_numeric(nodes, errors="coerce")
-    bad = node.isna() | (node < 0) | (node >= network.n_nodes) | (node != np.floor(node))
-    if bad.any():
-        rows = bad.to_numpy()  # by position: the index may repeat
+    node, rows = node_values(nodes, network.n_nodes)  # rows by position: the index may repeat
+    if rows.any():
         items = [
             f"{s!r} (node={n!r})" for s, n in zip(labels.iloc[rows], nodes.iloc[rows], strict=True)
         ][:5]
         raise StationOffNetworkError(
-            f"{int(bad.sum())} station(s) are off road network {network.name!r} "
+            f"{int(rows.sum())} station(s) are off road network {network.name!r} "
             f"(valid node indices 0..{network.n_nodes - 1}): {', '.join(items)}. "
             "Give a valid node index, or leave node blank and give lon/lat for "
             "sim.prepare_stations to snap (or snap with RoadNetwork.snap_strict)."
@@ -371,10 +367,9 @@ def trip_nodes(network: RoadNetwork, trips: pd.DataFrame, col: str) -> np.ndarra
     ``network``; :class:`DemandError` naming rows and values when a value is not one."""
     if col not in trips.columns:
         raise DemandError(f"trips table lacks column {col!r}; required: {TRIP_COLUMNS}")
-    v = pd.to_numeric(trips[col], errors="coerce")
-    bad = v.isna() | (v < 0) | (v >= network.n_nodes) | (v != np.floor(v))
+    v, bad = node_values(trips[col], network.n_nodes)
     if bad.any():
-        rows = np.flatnonzero(bad.to_numpy())[:5]
+        rows = np.flatnonzero(bad)[:5]
         raise DemandError(
             f"trips table: {int(bad.sum())} {col} value(s) are not node indices of network "
             f"{network.name!r} (0..{network.n_nodes - 1}), e.g. rows {rows.tolist()} = "

@@ -50,7 +50,12 @@ from planner.batch.folder import (
 from planner.batch.plan import BatchError, BatchPlan, RunOutcome, RunSpec, SchedulerError
 from planner.batch.summary import write_batch_outputs
 from planner.batch.worker import Runner, describe, execute_run, pipeline_runner, record_failure
-from planner.report.atomic import MARKER, check_output_target
+from planner.report.atomic import (
+    MARKER,
+    check_output_target,
+    missing_folders,
+    remove_empty_folders,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -458,48 +463,7 @@ def run_batch(
     check_output_target(
         out, config_path=sources, overwrite=overwrite, what="batch folder", kind="batch"
     )
-    # the folders this call creates (the batch folder and missing parents), deepest first
-    created = [p for p in (out, *out.parents) if not p.exists()]
-    return _execute(
-        plan, out, runner, progress, workers, scheduler, client, retries, connect_timeout, t0,
-        created=created,
-    )  # fmt: skip
-
-
-def _remove_unused(created: list[Path]) -> None:
-    """Remove the batch folder (and the parents) this call created when nothing was written
-    into it (a start that failed, e.g. no scheduler to connect to): its marker, lock and
-    empty runs/ only. Called while holding the batch lock (a batch that opened the removed
-    lock file opens it again: :func:`planner.report.atomic.pid_lock`)."""
-    if not created:
-        return
-    out = created[0]
-    with contextlib.suppress(OSError):
-        names = {p.name for p in out.iterdir()}
-        if not names <= {MARKER, ".batch.lock", "runs"}:
-            return
-        if "runs" in names:
-            (out / "runs").rmdir()  # fails (and keeps everything) unless empty
-        for name in (MARKER, ".batch.lock"):
-            (out / name).unlink(missing_ok=True)
-        for folder in created:
-            folder.rmdir()  # only while empty
-
-
-def _execute(
-    plan: BatchPlan,
-    out: Path,
-    runner: Runner | None,
-    progress: Callable[[BatchProgress], None] | None,
-    workers: int | None,
-    scheduler: str | None,
-    client: Any,
-    retries: int,
-    connect_timeout: float,
-    t0: float,
-    *,
-    created: list[Path],
-) -> BatchResult:
+    created = missing_folders(out)  # the batch folder and parents this call creates
     runs_dir = out / "runs"
     with _batch_lock(out):
         # (cleaned up only by the call holding the lock: never another batch's folder)
@@ -563,3 +527,22 @@ def _execute(
         chart=files.chart,
         elapsed_s=time.perf_counter() - t0,
     )
+
+
+def _remove_unused(created: list[Path]) -> None:
+    """Remove the batch folder (and the parents) this call created when nothing was written
+    into it (a start that failed, e.g. no scheduler to connect to): its marker, lock and
+    empty runs/ only. Called while holding the batch lock (a batch that opened the removed
+    lock file opens it again: :func:`planner.report.atomic.pid_lock`)."""
+    if not created:
+        return
+    out = created[0]
+    with contextlib.suppress(OSError):
+        names = {p.name for p in out.iterdir()}
+        if not names <= {MARKER, ".batch.lock", "runs"}:
+            return
+        if "runs" in names:
+            (out / "runs").rmdir()  # fails (and keeps everything) unless empty
+        for name in (MARKER, ".batch.lock"):
+            (out / name).unlink(missing_ok=True)
+        remove_empty_folders(created)

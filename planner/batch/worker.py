@@ -43,9 +43,8 @@ def pipeline_runner(cfg: StudyConfig, *, out_dir: Path) -> Mapping[str, Any]:
 
 class _RunLogHandler(logging.FileHandler):
     """The run log's handler. A record it cannot write to the file (a full disk) is dropped
-    quietly:
-    logging's default prints a traceback per record on stderr, and the run's outcome (a
-    failed write) is reported anyway."""
+    quietly: logging's default prints a traceback per record on stderr, and the run's
+    outcome (a failed write) is reported anyway."""
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
         if isinstance(sys.exc_info()[1], OSError):

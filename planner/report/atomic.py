@@ -61,7 +61,9 @@ __all__ = [
     "clear_stale_lock",
     "is_batch_folder",
     "is_evplan_output",
+    "missing_folders",
     "pid_lock",
+    "remove_empty_folders",
     "write_bytes_atomic",
     "write_text_atomic",
 ]
@@ -152,13 +154,22 @@ def _tree(folder: Path) -> list[str]:
     return sorted(out)
 
 
+def _marker_data(folder: Path) -> dict[str, Any] | None:
+    """The marker of ``folder``: ``None`` when it has none, ``{}`` when it cannot be read."""
+    marker = folder / MARKER
+    if not marker.is_file():
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        data = json.loads(marker.read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            return data
+    return {}
+
+
 def _written_files(folder: Path) -> set[str] | None:
     """The files the marker of ``folder`` says evplan wrote (None: no list, an older folder)."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        files = json.loads((folder / MARKER).read_text(encoding="utf-8")).get("files")
-        if isinstance(files, list):
-            return {str(f) for f in files}
-    return None
+    files = (_marker_data(folder) or {}).get("files")
+    return {str(f) for f in files} if isinstance(files, list) else None
 
 
 def _carry_over(old: Path, new: Path) -> list[str]:
@@ -196,11 +207,9 @@ def is_evplan_output(folder: str | Path) -> bool:
     """Did evplan write ``folder``? (It holds :data:`MARKER`, or, for folders written before
     the marker existed, a ``manifest.json`` that names evplan's package versions.)"""
     folder = Path(folder)
-    marker = folder / MARKER
-    if marker.is_file():
-        with contextlib.suppress(OSError, ValueError):
-            return json.loads(marker.read_text(encoding="utf-8")).get("tool") == "evplan"
-        return False
+    marker = _marker_data(folder)
+    if marker is not None:
+        return marker.get("tool") == "evplan"
     if (folder / ".batch.lock").is_file():  # a batch folder from before the marker
         return True
     manifest = folder / "manifest.json"
@@ -214,10 +223,10 @@ def is_evplan_output(folder: str | Path) -> bool:
 def is_batch_folder(folder: str | Path) -> bool:
     """Is ``folder`` a batch folder (``evplan batch`` wrote it: its ``runs/`` and summaries)?"""
     folder = Path(folder)
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    data = _marker_data(folder)
+    if data is not None:
         return data.get("tool") == "evplan" and data.get("kind") == "batch"
-    return not (folder / MARKER).exists() and (folder / ".batch.lock").is_file()
+    return (folder / ".batch.lock").is_file()  # a batch folder from before the marker
 
 
 def _in_batch(target: Path) -> bool:
@@ -472,16 +481,28 @@ def claim_output(
     runs; yields the resolved target. Use :func:`atomic_dir` inside to write it. Parent
     folders created for the lock are removed again when the run wrote nothing (it failed)."""
     target = check_output_target(path, config_path=config_path, overwrite=overwrite, what=what)
-    created = [p for p in target.parents if not p.exists()]  # deepest first
+    created = missing_folders(target.parent)
     try:
         with _lock(target, what):
             _clean_leftovers(target)
             yield target
     finally:
         if not target.exists():
-            with contextlib.suppress(OSError):
-                for folder in created:
-                    folder.rmdir()  # only while empty
+            remove_empty_folders(created)
+
+
+def missing_folders(path: Path) -> list[Path]:
+    """``path`` and its parents that do not exist yet, deepest first: the folders a
+    ``mkdir(parents=True)`` of ``path`` would create (for :func:`remove_empty_folders`)."""
+    return [p for p in (path, *path.parents) if not p.exists()]
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first, as :func:`missing_folders` lists them) while they
+    are empty: the first that is not (or is gone) stops it, its parents hold it."""
+    with contextlib.suppress(OSError):
+        for folder in folders:
+            folder.rmdir()
 
 
 @contextlib.contextmanager

@@ -161,10 +161,10 @@ def batch_table(title: str, summary: Any, *, limit: int = 40) -> Table:
         return escape(v)
 
     def targets(r: dict[str, Any]) -> str:
-        met = r.get("targets_met")
-        if r["status"] != "done" or met is None or met != met:
+        met = _targets_met(r.get("targets_met"))
+        if r["status"] != "done" or met is None:
             return "-"
-        return "[green]met[/]" if bool(met) else "[bold red]missed[/]"
+        return "[green]met[/]" if met else "[bold red]missed[/]"
 
     for r in summary.head(limit).to_dict("records"):
         table.add_row(
@@ -181,4 +181,9 @@ def missed_runs(summary: Any) -> int:
     if "targets_met" not in summary.columns or not len(summary):
         return 0
     done = summary[summary["status"] == "done"]
-    return int(sum(1 for v in done["targets_met"] if v is not None and v == v and not bool(v)))
+    return sum(1 for v in done["targets_met"] if _targets_met(v) is False)
+
+
+def _targets_met(value: object) -> bool | None:
+    """A summary's ``targets_met`` cell as True/False, None when blank (no verdict)."""
+    return None if value is None or value != value else bool(value)

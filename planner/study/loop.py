@@ -90,13 +90,21 @@ TARGET_KPIS: dict[str, tuple[str, str]] = {
 _FORMAT = {"wait_p95_min": ".1f", "stranded": ".1f", "trips_completed_share": ".3f"}
 
 
+def excluded_below_reach(kpis: dict[str, float], name: str) -> float:
+    """What the target on KPI ``name`` leaves out: for the stranded target, the cars that
+    started below the reach of any charger (``stranded_below_reach``; they count against
+    the car, not the network, the design-loop issue); 0 for the other targets."""
+    if name != "stranded_vehicles":
+        return 0.0
+    return float(kpis.get("stranded_below_reach", 0.0) or 0.0)
+
+
 def target_value(kpis: dict[str, float], name: str, default: float) -> float:
-    """The value a service target is judged on. Strandings of cars that started below the
-    reach of any charger count against the car, not the network (the design-loop issue):
-    they are reported (``stranded_below_reach``) but not held against the stranded target."""
+    """The value a service target is judged on: the KPI less what the target leaves out
+    (:func:`excluded_below_reach`), never below 0 for the stranded target."""
     value = float(kpis.get(name, default))
     if name == "stranded_vehicles":
-        value = max(0.0, value - float(kpis.get("stranded_below_reach", 0.0) or 0.0))
+        value = max(0.0, value - excluded_below_reach(kpis, name))
     return value
 
 

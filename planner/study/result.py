@@ -20,7 +20,7 @@ from planner.report.numbers import format_kpi
 from planner.report.roads import roads_layer
 from planner.study.demand import demand_points
 from planner.study.inputs import StudyNetwork, points_frame
-from planner.study.loop import TARGET_KPIS, LoopResult, target_value
+from planner.study.loop import TARGET_KPIS, LoopResult, excluded_below_reach, target_value
 from planner.study.optimize_corridor import CorridorOptimizer, with_bay_draw
 from planner.study.simulate import public_waits_min
 from sim.kpis import KPIS
@@ -249,9 +249,7 @@ def verdict(
         value = target_value(kpis, name, math.nan) if name in kpis else None
         # judged net of cars that started below reach (see target_value); the label says so,
         # as the value then differs from the KPI of the same name in the tables
-        shift = (
-            float(kpis.get("stranded_below_reach") or 0.0) if name == "stranded_vehicles" else 0.0
-        )
+        shift = excluded_below_reach(kpis, name)
         label = entry.label
         if shift > 0:
             label += (

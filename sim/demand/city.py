@@ -199,8 +199,7 @@ def city_trips(
             "(0.01 = 1 % of residents own an EV); or pass fleet_size"
         )
     for name, value in (("fleet_size", fleet_size), ("max_trips", max_trips)):
-        whole = isinstance(value, int | np.integer) and not isinstance(value, bool)
-        if value is not None and not (whole and value >= 1):
+        if value is not None and not whole_number(value, at_least=1):
             raise DemandError(
                 f"{name} = {value!r} must be a whole number >= 1 (or None); "
                 + (

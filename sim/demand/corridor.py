@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from networks.road_network import RoadNetwork
-from sim._checks import RngLike, as_generator, vehicle_catalogue
+from sim._checks import RngLike, as_generator, node_values, vehicle_catalogue
 from sim._errors import DemandError
 from sim.catalogue import default_car_mix, default_truck_mix, resolve_models
 from sim.demand.city import DAY_S, _mix
@@ -38,14 +38,13 @@ def place_nodes(
     """Node index of every place: ``node_col`` if present, else snapped from ``lon``/``lat``
     (or ``longitude``/``latitude``); raises :class:`SnapDistanceError` listing far places."""
     if node_col in places.columns and places[node_col].notna().all():
-        nodes = pd.to_numeric(places[node_col], errors="coerce").to_numpy(dtype=float)
-        bad = np.isnan(nodes) | (nodes < 0) | (nodes >= network.n_nodes) | (np.mod(nodes, 1) != 0)
+        nodes, bad = node_values(places[node_col], network.n_nodes)
         if bad.any():
             raise DemandError(
                 f"places column {node_col!r} must hold whole node indices "
                 f"0..{network.n_nodes - 1}; got {places[node_col][bad].head(5).tolist()}"
             )
-        return nodes.astype(np.int64)
+        return nodes.to_numpy().astype(np.int64)
     lon_c = "lon" if "lon" in places.columns else "longitude"
     lat_c = "lat" if "lat" in places.columns else "latitude"
     if lon_c not in places.columns or lat_c not in places.columns:
