@@ -14,6 +14,7 @@ __all__ = [
     "EmptyBBoxError",
     "EvplanError",
     "InputFileError",
+    "NetworkTypeError",
     "NoDrivableRoadsError",
     "OfflineError",
     "SnapDistanceError",
@@ -42,6 +43,13 @@ class EmptyAreaError(EvplanError):
 
 class OfflineError(EvplanError):
     """A download was requested but the network is unreachable and nothing is cached."""
+
+
+class NetworkTypeError(EvplanError, TypeError):
+    """A function that needs a :class:`networks.road_network.RoadNetwork` was given
+    something else (a path, a networkx graph, a :class:`networks.load.LoadedNetwork`).
+
+    Also a :class:`TypeError`, so code catching the built-in error keeps working."""
 
 
 class UnknownNodeError(EvplanError):

@@ -16,6 +16,8 @@ from typing import TypeGuard
 import numpy as np
 import pandas as pd
 
+from networks.errors import NetworkTypeError
+from networks.road_network import RoadNetwork
 from sim._errors import SimSettingsError, VehicleSpecError
 from sim.catalogue import builtin_models
 from sim.settings import SimSettings
@@ -46,6 +48,32 @@ def received(value: object) -> str:
         E.g. ``[1, 2] (list)``; long containers and strings are cut short.
     """
     return f"{_SHORT.repr(value)} ({type(value).__name__})"
+
+
+def require_network(value: object, *, name: str = "network") -> RoadNetwork:
+    """``value`` if it is a :class:`~networks.road_network.RoadNetwork`; otherwise a
+    :class:`~networks.errors.NetworkTypeError` naming what was given and how to get one
+    (before, a path or a graph failed deep inside with a bare ``AttributeError``).
+
+    Parameters
+    ----------
+    value : object
+        What the caller passed as the network.
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    RoadNetwork
+    """
+    if isinstance(value, RoadNetwork):
+        return value
+    hint = (
+        f"use its .network (a {type(value).__name__} holds one)"
+        if isinstance(getattr(value, "network", None), RoadNetwork)
+        else "load one with networks.load_network(path).network"
+    )
+    raise NetworkTypeError(f"{name} = {received(value)} must be a networks.RoadNetwork; {hint}")
 
 
 def whole_number(value: object, *, at_least: int) -> TypeGuard[int | np.integer]:

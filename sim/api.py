@@ -24,6 +24,7 @@ from sim._checks import (
     int_seed,
     received,
     require_frame,
+    require_network,
     settings_or_default,
     vehicle_catalogue,
     whole_number,
@@ -96,6 +97,7 @@ def simulate(
         (:class:`SimSettingsError`), ``vehicles`` that are not a catalogue of
         :class:`VehicleModel` (:class:`VehicleSpecError`).
     """
+    require_network(network)
     settings = settings_or_default(settings)
     vehicles = vehicle_catalogue(vehicles)
     rng = _generator(seed)
@@ -149,13 +151,14 @@ def replicate(
         As :func:`simulate`, and a ``trips`` callable that does not return a DataFrame
         (:class:`DemandError`).
     """
+    require_network(network)
     if not whole_number(replications, at_least=1):
         raise SimSettingsError(f"replications = {replications!r} must be an integer >= 1")
     if not (0 < confidence < 1):
         raise SimSettingsError(f"confidence = {confidence!r} must be in (0, 1)")
     settings = settings_or_default(settings)
     vehicles = vehicle_catalogue(vehicles)
-    if not (isinstance(start, int) and 0 <= start < replications):
+    if not (whole_number(start, at_least=0) and start < replications):
         raise SimSettingsError(f"start = {start!r} must be in [0, {replications})")
     # runs start..replications-1 of the same seed sequence: a longer series extends a
     # shorter one run for run (``start`` skips the runs already made)
@@ -296,9 +299,9 @@ def replication_workers(runs: int, workers: int | None = None, *, trips: int | N
     processes), in a daemonic process (no children allowed) or without the ``fork`` start
     method."""
     if workers is not None:
-        if not (isinstance(workers, int) and workers >= 1):
+        if not whole_number(workers, at_least=1):
             raise SimSettingsError(f"workers = {workers!r} must be an integer >= 1")
-        n = workers
+        n = int(workers)
     else:
         env = os.environ.get("EVPLAN_SIM_WORKERS")
         n = int(env) if env else _cpus()

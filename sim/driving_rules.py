@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim._errors import VehicleSpecError
+from sim.policies import is_real
 from sim.records import DriveLog
 
 __all__ = [
@@ -96,7 +97,7 @@ class DrivingRules:
     def __post_init__(self) -> None:
         for f in ("max_stint_s", "break_s", "daily_drive_s", "daily_rest_s", "window_s"):
             v = getattr(self, f)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            if not (is_real(v) and math.isfinite(v) and v > 0):
                 raise VehicleSpecError(f"driving rules {self.name!r}: {f} = {v!r} must be > 0 s")
         if self.max_stint_s > self.daily_drive_s:
             raise VehicleSpecError(

@@ -41,7 +41,7 @@ import pandas as pd
 
 from networks.road_network import RoadNetwork
 from networks.validate import not_wgs84
-from sim._checks import node_values, require_frame
+from sim._checks import node_values, require_frame, require_network
 from sim._errors import DemandError, StationError, StationOffNetworkError
 from sim.catalogue import resolve_models
 from sim.vehicles import VehicleModel
@@ -82,6 +82,7 @@ def prepare_stations(
         A given ``node`` is not a node index of ``network``; a station lies farther than
         ``max_snap_m`` from every node, or has neither node nor coordinates.
     """
+    require_network(network)
     require_frame(stations, name="stations", columns=REQUIRED_STATION_COLUMNS, error=StationError)
     df = stations.copy()
     if "node" not in df.columns:
@@ -144,6 +145,7 @@ def validate_stations(
     network: RoadNetwork, stations: pd.DataFrame | None, *, ac_dc_threshold_kw: float
 ) -> pd.DataFrame:
     """Check the stations table and return a normalised copy (adds ``dc``, ``connectors``)."""
+    require_network(network)
     if stations is None or (isinstance(stations, pd.DataFrame) and len(stations) == 0):
         return pd.DataFrame(
             {c: pd.Series(dtype=object) for c in [*STATION_COLUMNS, "dc", "connectors"]}
@@ -274,6 +276,7 @@ def validate_trips(
 ) -> pd.DataFrame:
     """Check the trips table; return it sorted by vehicle and ``chain_seq`` with a
     ``trip_id`` column (the input row position)."""
+    require_network(network)
     require_frame(trips, name="trips", columns=TRIP_COLUMNS, error=DemandError)
     missing = [c for c in TRIP_COLUMNS if c not in trips.columns and c != "chain_seq"]
     if missing:

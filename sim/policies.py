@@ -285,7 +285,7 @@ class ChargingPolicy:
 
 
 def _unit(name: str, value: float, *, upper: float = 1.0, lower_open: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and math.isfinite(value) and value <= upper
+    ok = is_real(value) and math.isfinite(value) and value <= upper
     ok = ok and (value > 0 if lower_open else value >= 0)
     if not ok:
         rng = f"({0}, {upper}]" if lower_open else f"[0, {upper}]"

@@ -172,7 +172,13 @@ class SimSettings:
         def fail(name: str, why: str) -> SimSettingsError:
             return SimSettingsError(f"simulation setting {name} = {getattr(self, name)!r} {why}")
 
-        if not (isinstance(self.ambient_temp_c, (int, float)) and -60 <= self.ambient_temp_c <= 60):
+        # a numpy scalar (a value read from an array or a table) is kept as the Python value
+        # it holds, so that the checks below, the reports and JSON see one kind of number
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, np.generic):
+                object.__setattr__(self, f.name, v.item())
+        if not (is_real(self.ambient_temp_c) and -60 <= self.ambient_temp_c <= 60):
             raise fail("ambient_temp_c", "must be a temperature in C between -60 and 60")
         soc: Any = self.initial_soc  # a list too, from YAML
         pair = isinstance(soc, (tuple, list))
@@ -196,7 +202,7 @@ class SimSettings:
             raise fail("max_wait_s", "must be > 0 seconds (math.inf to never balk)")
         for name in ("max_balks_per_leg", "max_stops_per_leg"):
             v = getattr(self, name)
-            if not (isinstance(v, int) and v >= 0):
+            if not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
                 raise fail(name, "must be an integer >= 0")
         for name in ("home_charging_share", "home_target_soc"):
             if not (0 <= getattr(self, name) <= 1):
@@ -228,7 +234,7 @@ class SimSettings:
             "warmup_s",
         ):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+            if not (is_real(v) and math.isfinite(v) and v >= 0):
                 raise fail(name, "must be a finite number >= 0")
         if not (0 <= self.grid_loss_share < 1):
             raise fail("grid_loss_share", "must be in [0, 1)")
@@ -301,7 +307,7 @@ def _hourly_factors(tf: object, fail: Callable[[str, str], SimSettingsError]) ->
             return None
         vals = tuple(x)  # type: ignore[call-overload]
         if len(vals) != 24 or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 1
+            is_real(v) and math.isfinite(v) and v >= 1  # type: ignore[arg-type]
             for v in vals
         ):
             return None

@@ -50,6 +50,7 @@ import numpy as np
 
 from sim._errors import VehicleSpecError
 from sim.driving_rules import RULES
+from sim.policies import is_real
 
 logger = logging.getLogger(__name__)
 
@@ -190,13 +191,7 @@ class VehicleModel:
 
         def positive(fld: str, allow_zero: bool = False) -> None:
             v = getattr(self, fld)
-            if (
-                not isinstance(v, (int, float))
-                or isinstance(v, bool)
-                or not math.isfinite(v)
-                or v < 0
-                or (v == 0 and not allow_zero)
-            ):
+            if not is_real(v) or not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
                 need = "a finite number >= 0" if allow_zero else "a finite number > 0"
                 raise bad(fld, v, f"is impossible; it must be {need}")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,7 @@ from planner.siting._validate import (
     check_weights,
     float_array,
     labels_array,
+    scalar,
 )
 
 logger = logging.getLogger(__name__)
@@ -91,14 +93,22 @@ class SolveOptions:
     log: bool = False
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.time_limit_s, int | float) and self.time_limit_s > 0):
+        # numpy scalars are numbers like Python's (a value read from an array or a config
+        # table); a bool is not a number here, nor is NaN
+        limit = scalar(self.time_limit_s)
+        if isinstance(limit, bool) or not (isinstance(limit, numbers.Real) and float(limit) > 0):
             raise ModelInputError(
                 f"time_limit_s must be a positive number of seconds, got {self.time_limit_s!r}"
             )
-        if not (isinstance(self.threads, int) and self.threads >= 1):
-            raise ModelInputError(f"threads must be an integer >= 1, got {self.threads!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ModelInputError(f"seed must be a non-negative integer, got {self.seed!r}")
+        object.__setattr__(self, "time_limit_s", float(limit))
+        for name, lowest in (("threads", 1), ("seed", 0)):
+            value = scalar(getattr(self, name))
+            if isinstance(value, bool) or not (
+                isinstance(value, numbers.Integral) and int(value) >= lowest
+            ):
+                kind = "an integer >= 1" if lowest else "a non-negative integer"
+                raise ModelInputError(f"{name} must be {kind}, got {getattr(self, name)!r}")
+            object.__setattr__(self, name, int(value))
         if self.solver not in SOLVERS:
             raise ModelInputError(f"solver {self.solver!r} is not one of {', '.join(SOLVERS)}")
 

@@ -197,7 +197,15 @@ def check_per_item(values, n: int, name: str, *, items: str, each: str, zero: st
     OD pair; ones when ``None``); ``items``, ``each`` and ``zero`` word the messages."""
     if values is None:
         return np.ones(n)
-    v = float_array(values, name, expected=f"one number per {each} ({n})").ravel()
+    v = float_array(values, name, expected=f"one number per {each} ({n})")
+    if sum(d > 1 for d in v.shape) > 1:
+        # a (n, 1) column (one-column frame) is one value per item; a (2, 3) table is not,
+        # and flattening it would silently pair the wrong numbers with the items
+        raise ModelInputError(
+            f"{name} must be one number per {each} ({n}), got a {v.ndim}-D array of shape "
+            f"{v.shape}; pass a 1-D list or array"
+        )
+    v = v.ravel()
     if v.size != n:
         raise ModelInputError(
             f"{name} has {v.size} values but there are {n} {items}; give one value per "

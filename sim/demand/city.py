@@ -31,11 +31,19 @@ import numpy as np
 import pandas as pd
 
 from networks.road_network import RoadNetwork
-from sim._checks import RngLike, as_generator, received, vehicle_catalogue, whole_number
+from sim._checks import (
+    RngLike,
+    as_generator,
+    received,
+    require_network,
+    vehicle_catalogue,
+    whole_number,
+)
 from sim._errors import DemandError
 from sim.catalogue import default_car_mix, resolve_models
 from sim.demand.profiles import OTHER_PROFILE, WORK_PROFILE, DepartureProfile
 from sim.demand.zones import zone_ids, zone_nodes
+from sim.policies import is_real
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +165,7 @@ def city_trips(
         A bad argument (named with its value), e.g. ``rng`` that is not a generator or a
         seed, ``nodes_per_zone`` below 1.
     """
+    require_network(network)
     rng = as_generator(rng, where="city_trips", error=DemandError)
     if nodes_per_zone is not None and not whole_number(nodes_per_zone, at_least=1):
         raise DemandError(
@@ -165,8 +174,9 @@ def city_trips(
         )
     if not (0 <= poi_weight <= 1):
         raise DemandError(f"poi_weight = {poi_weight!r} must be in [0, 1]")
-    if not (isinstance(days, int) and days >= 1):
+    if not whole_number(days, at_least=1):
         raise DemandError(f"days = {days!r} must be an integer >= 1")
+    days = int(days)
     ids = zone_ids(zones, zone_col)
     if population_col not in zones.columns:
         raise DemandError(
@@ -191,9 +201,7 @@ def city_trips(
             f"trips_per_ev_day = {trips_per_ev_day!r} must be in (0, {mean_trips:.2f}] for this chain "
             "mix (its mean trips per active EV); pass a chain_mix with longer chains for more"
         )
-    if fleet_size is None and not (
-        isinstance(adoption_share, (int, float)) and 0 <= adoption_share <= 1
-    ):
+    if fleet_size is None and not (is_real(adoption_share) and 0 <= adoption_share <= 1):
         raise DemandError(
             f"adoption_share = {adoption_share!r} must be a share of the population in [0, 1] "
             "(0.01 = 1 % of residents own an EV); or pass fleet_size"

@@ -18,11 +18,19 @@ import numpy as np
 import pandas as pd
 
 from networks.road_network import RoadNetwork
-from sim._checks import RngLike, as_generator, node_values, vehicle_catalogue
+from sim._checks import (
+    RngLike,
+    as_generator,
+    node_values,
+    require_network,
+    vehicle_catalogue,
+    whole_number,
+)
 from sim._errors import DemandError
 from sim.catalogue import default_car_mix, default_truck_mix, resolve_models
 from sim.demand.city import DAY_S, _mix
 from sim.demand.profiles import CORRIDOR_PROFILE, TRUCK_PROFILE, DepartureProfile
+from sim.policies import is_real
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +45,7 @@ def place_nodes(
 ) -> np.ndarray:
     """Node index of every place: ``node_col`` if present, else snapped from ``lon``/``lat``
     (or ``longitude``/``latitude``); raises :class:`SnapDistanceError` listing far places."""
+    require_network(network)
     if node_col in places.columns and places[node_col].notna().all():
         nodes, bad = node_values(places[node_col], network.n_nodes)
         if bad.any():
@@ -139,18 +148,20 @@ def corridor_trips(
         A bad argument, named with its value (e.g. an ``rng`` that is not a generator or a
         seed).
     """
+    require_network(network)
     rng = as_generator(rng, where="corridor_trips", error=DemandError)
     if not (trips_per_day >= 0.5):  # round(trips_per_day) trips a day: at least one
         raise DemandError(
             f"trips_per_day = {trips_per_day!r} must be at least 0.5 (it is rounded to whole "
             "trips a day; below that there would be none)"
         )
-    if not (0 <= truck_share <= 1):
+    if not (is_real(truck_share) and 0 <= truck_share <= 1):
         raise DemandError(f"truck_share = {truck_share!r} must be in [0, 1]")
-    if not (gravity_exponent >= 0):
+    if not (is_real(gravity_exponent) and gravity_exponent >= 0):
         raise DemandError(f"gravity_exponent = {gravity_exponent!r} must be >= 0")
-    if not (isinstance(days, int) and days >= 1):
+    if not whole_number(days, at_least=1):
         raise DemandError(f"days = {days!r} must be an integer >= 1")
+    days = int(days)
     if population_col not in places.columns:
         raise DemandError(
             f"places have no population column {population_col!r}; columns: {list(places.columns)}"

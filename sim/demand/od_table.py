@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from networks.road_network import RoadNetwork
-from sim._checks import RngLike, as_generator, vehicle_catalogue
+from sim._checks import RngLike, as_generator, require_network, vehicle_catalogue
 from sim._errors import DemandError, DemandTableError, UnknownZoneError
 from sim.catalogue import default_car_mix, resolve_models
 from sim.demand.city import DAY_S, _mix
@@ -189,6 +189,7 @@ def read_od_table(
     UnknownVehicleModelError
         ``vehicle_model`` values not in the catalogue.
     """
+    require_network(network)
     rng = as_generator(rng, where="read_od_table", error=DemandError)
     path = Path(path)
     where = f"OD table {path}"

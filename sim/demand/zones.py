@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from networks.road_network import RoadNetwork
+from sim._checks import require_network
 from sim._errors import DemandError, UnknownZoneError
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def zone_nodes(
     ``zones.attrs["source"]`` holds it, as the study layer sets). So does a zone without
     geometry (:func:`check_zone_geometries`).
     """
+    require_network(network)
     if zones.crs is None:
         raise DemandError("zones have no CRS; set one (district GeoJSON is EPSG:4326)")
     ids = zone_ids(zones, zone_col)

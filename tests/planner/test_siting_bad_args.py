@@ -468,3 +468,33 @@ def test_p_and_threshold_as_0d_arrays_or_decimals_are_numbers(p):
     for threshold in (np.array(200.0), decimal.Decimal("200")):
         res = MCLP.from_cost_matrix(COST, W, threshold=threshold, p=p).solve()
         assert list(res.selected) == list(plain.selected) and len(res.selected) == 2
+
+
+def test_a_weights_table_is_refused_not_flattened():
+    """A (2, 3) table of six numbers for six demand rows was flattened row by row and
+    solved as if it were one weight per row; a one-column (n, 1) frame is still read."""
+    cost6 = np.vstack([COST, COST])
+    with pytest.raises(ModelInputError, match=r"weights must be one number.*shape \(2, 3\)"):
+        PMedian.from_cost_matrix(cost6, np.ones((2, 3)), p=1)
+    column = PMedian.from_cost_matrix(COST, pd.DataFrame({"w": W}), p=1)
+    np.testing.assert_array_equal(column.raw["weights"], W)
+
+
+@pytest.mark.parametrize("kind", ["pmedian", "mclp"])
+def test_solve_options_read_numpy_numbers_and_refuse_bools(kind):
+    """``solve(threads=np.int64(2))`` (a value read from an array) was refused while
+    ``threads=True`` passed as one thread; both now follow the rule of the other
+    arguments: numpy numbers are numbers, a bool is not."""
+    model = BUILDERS[kind]()
+    plain = model.solve(threads=1, seed=0, time_limit_s=10)
+    got = model.solve(threads=np.int64(1), seed=np.uint8(0), time_limit_s=np.float32(10))
+    assert list(got.selected) == list(plain.selected)
+    for kw, name in (
+        ({"threads": True}, "threads"),
+        ({"seed": False}, "seed"),
+        ({"time_limit_s": True}, "time_limit_s"),
+        ({"time_limit_s": float("nan")}, "time_limit_s"),
+        ({"threads": 1.5}, "threads"),
+    ):
+        with pytest.raises(ModelInputError, match=rf"^{name} must be"):
+            model.solve(**kw)

@@ -43,6 +43,56 @@ def test_bad_settings_name_the_setting_and_value(kwargs, needle):
 def test_settings_accept_numpy_numbers_and_lists():
     SimSettings(max_wait_s=np.int64(600), home_charging_share=np.float64(0.3))
     SimSettings(initial_soc=[0.2, 0.8])
+    # every numeric setting takes a numpy number (read from an array or a table) and keeps
+    # the Python value it holds, so reports and JSON see one kind of number
+    got = SimSettings(
+        ambient_temp_c=np.float32(-20.0),
+        max_balks_per_leg=np.int64(2),
+        warmup_s=np.int32(3600),
+        precondition=np.bool_(True),
+        time_factors=np.full(24, 1.5),
+    )
+    assert type(got.ambient_temp_c) is float and got.ambient_temp_c == -20.0
+    assert type(got.max_balks_per_leg) is int and type(got.warmup_s) is int
+    assert got.precondition is True and got.time_factors == (1.5,) * 24
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"ambient_temp_c": True},  # read as 1 C
+        {"max_balks_per_leg": True},  # read as one balk
+        {"warmup_s": False},
+        {"grid_kg_co2_per_kwh": True},
+        {"time_factors": [True] * 24},
+    ],
+)
+def test_a_bool_is_not_a_number_of_any_setting(kwargs):
+    """A bool was taken as 1 or 0 by several settings (and refused by others)."""
+    ((name, value),) = kwargs.items()
+    with pytest.raises(SimSettingsError, match=rf"simulation setting {name} = "):
+        SimSettings(**kwargs)
+
+
+def test_demand_and_replicate_counts_take_numpy_integers_and_refuse_bools():
+    """``days=True`` made one day and ``days=np.int64(2)`` was refused; ``workers`` and
+    ``start`` followed the same two rules."""
+    zones = gpd.GeoDataFrame(
+        {"name": ["synthetic zone"], "population": [100]},
+        geometry=[box(NET.lon.min() - 0.01, NET.lat.min() - 0.01, NET.lon.max(), NET.lat.max())],
+        crs="EPSG:4326",
+    )
+    rng = np.random.default_rng(0)
+    two = demand.city_trips(NET, zones, rng=rng, fleet_size=5, days=np.int64(2))
+    assert two["depart_s"].max() >= 86_400
+    with pytest.raises(DemandError, match=r"days = True must be an integer"):
+        demand.city_trips(NET, zones, rng=rng, fleet_size=5, days=True)
+    with pytest.raises(SimSettingsError, match=r"workers = True must be an integer"):
+        replicate(NET, STATIONS, TRIPS, replications=2, workers=True)
+    with pytest.raises(SimSettingsError, match=r"start = True must be in"):
+        replicate(NET, STATIONS, TRIPS, replications=2, start=True)
+    runs = replicate(NET, STATIONS, TRIPS, replications=2, workers=np.int64(1), start=np.int64(1))
+    assert runs is not None
 
 
 def test_station_dc_must_be_true_or_false():
@@ -176,3 +226,30 @@ def test_station_values_the_api_audit_found_accepted(column, value, needle):
     bad.loc[0, column] = value
     with pytest.raises(StationError, match=needle):
         simulate(NET, bad, TRIPS, settings=SimSettings())
+
+
+def test_something_that_is_not_a_road_network_is_named_with_the_way_to_get_one(tmp_path):
+    """``simulate("almaty.osm.pbf", ...)`` ended in ``AttributeError: 'str' object has no
+    attribute 'n_nodes'``; every public function that takes the network now says what it
+    got and how to get a network (a LoadedNetwork: its ``.network``)."""
+    from networks.errors import NetworkTypeError
+    from sim import prepare_stations
+
+    class Loaded:  # stands for networks.LoadedNetwork: it holds the network
+        network = NET
+
+    calls = {
+        "simulate": lambda net: simulate(net, STATIONS, TRIPS, seed=1),
+        "replicate": lambda net: replicate(net, STATIONS, TRIPS, replications=2),
+        "prepare_stations": lambda net: prepare_stations(net, STATIONS),
+        "city_trips": lambda net: demand.city_trips(net, None, fleet_size=5, rng=1),
+        "corridor_trips": lambda net: demand.corridor_trips(net, None, trips_per_day=5, rng=1),
+        "read_od_table": lambda net: demand.read_od_table(
+            tmp_path / "od.csv", network=net, rng=np.random.default_rng(0)
+        ),
+    }
+    for call in calls.values():
+        with pytest.raises(NetworkTypeError, match=r"network = 'net\.pbf' \(str\) must be a "):
+            call("net.pbf")
+        with pytest.raises(TypeError, match=r"\(Loaded\) must be .*use its \.network"):
+            call(Loaded())
