@@ -103,16 +103,22 @@ class BatchBar:
         self.name, self.total, self.finished = name, total, finished
 
     def __enter__(self) -> Callable[[Any], None]:
-        self.progress.__enter__()
-        task = self.progress.add_task(
-            escape(self.name),
-            total=self.total,
-            completed=self.finished,
-            status=f"{self.finished} already finished, starting workers",
-            eta="-",
-        )
+        task: Any = None
 
         def on_progress(p: Any) -> None:
+            nonlocal task
+            if task is None:
+                # shown from the batch's first report on, i.e. once its folder was accepted
+                # and locked: a refused batch prints its error alone, with no bar before it
+                self.progress.__enter__()
+                task = self.progress.add_task(
+                    escape(self.name),
+                    total=self.total,
+                    completed=self.finished,
+                    status=f"{self.finished} already finished, starting workers",
+                    eta="-",
+                )
+                return
             eta = "-" if p.eta_s is None else f"{int(p.eta_s // 60)}m{int(p.eta_s % 60):02d}s"
             self.progress.update(
                 task,
@@ -125,7 +131,8 @@ class BatchBar:
         return on_progress
 
     def __exit__(self, *exc: Any) -> None:
-        self.progress.__exit__(*exc)
+        if self.progress.live.is_started:
+            self.progress.__exit__(*exc)
 
 
 _BATCH_COLUMNS = {

@@ -307,6 +307,30 @@ def test_a_full_disk_fails_the_batch_cleanly(tmp_path, monkeypatch):
         run_batch(plan, workers=0, runner=fake_runner, overwrite=True)
 
 
+def test_a_refused_batch_prints_its_error_without_a_progress_bar(tmp_path):
+    """The bar was drawn before the checks: a refused batch printed "0/1 ... starting
+    workers" above its error. It now appears with the batch's first progress report."""
+    import io
+
+    from rich.console import Console
+
+    from planner.report.console import BatchBar
+
+    refused = Console(file=io.StringIO(), force_terminal=False, width=100)
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    with (
+        _batch_lock(plan.output),
+        pytest.raises(BatchError),
+        BatchBar(refused, "sweep", total=1, finished=0) as on_progress,
+    ):
+        run_batch(plan, workers=0, runner=fake_runner, progress=on_progress)
+    assert refused.file.getvalue() == ""
+    shown = Console(file=io.StringIO(), force_terminal=False, width=100)
+    with BatchBar(shown, "sweep", total=1, finished=0) as on_progress:
+        run_batch(plan, workers=0, runner=fake_runner, progress=on_progress)
+    assert "sweep" in shown.file.getvalue() and "1/1" in shown.file.getvalue()
+
+
 def test_a_second_batch_on_the_same_folder_is_refused(tmp_path):
     plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
     with _batch_lock(plan.output), pytest.raises(BatchError, match="another batch is running"):
