@@ -60,17 +60,46 @@ def _outcome_emissions(
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     from planner.study.simulate import sim_settings
 
-    res = outcome.detail["result"]
+    """Hourly matched emissions of ``outcome``, over the same runs as its KPIs: with
+    replications the KPIs are means over them, so each run is matched with the plants'
+    output and the per-station energy and the KPIs are averaged (a single run's CO2 next
+    to mean energies did not add up)."""
     s = sim_settings(cfg)
-    return emissions(
-        cfg,
-        res.sessions,
-        stations,
-        plants,
-        grid_kg_per_kwh=s.grid_kg_co2_per_kwh,
-        grid_loss_share=s.grid_loss_share,
-        expansion_factor=float(outcome.kpis.get("demand_expansion_factor") or 1.0),
+    runs = outcome.detail.get("charging_per_run") or [outcome.detail["result"].sessions]
+    per_run = [
+        emissions(
+            cfg,
+            sessions,
+            stations,
+            plants,
+            grid_kg_per_kwh=s.grid_kg_co2_per_kwh,
+            grid_loss_share=s.grid_loss_share,
+            expansion_factor=float(outcome.kpis.get("demand_expansion_factor") or 1.0),
+        )
+        for sessions in runs
+    ]
+    if len(per_run) == 1:
+        return per_run[0]
+    tables = [t for t, _ in per_run]
+    table = tables[0].copy()
+    for col in ("energy_kwh", "renewable_kwh", "grid_kwh", "co2_kg"):
+        table[col] = np.mean([t[col].to_numpy(dtype=float) for t in tables], axis=0)
+    energy = table["energy_kwh"].to_numpy(dtype=float)
+    table["renewable_share"] = np.divide(
+        table["renewable_kwh"].to_numpy(dtype=float),
+        energy,
+        out=np.zeros_like(energy),
+        where=energy > 0,
     )
+    total = float(energy.sum())
+    kpis = {
+        "energy_renewable_kwh": float(table["renewable_kwh"].sum()),
+        "renewable_share_charging": (
+            float(table["renewable_kwh"].sum()) / total if total > 0 else 0.0
+        ),
+        "co2_charging_kg": float(table["co2_kg"].sum()),
+    }
+    return table, kpis
 
 
 def apply_grid(

@@ -218,9 +218,11 @@ class StudySimulator:
         intervals = pd.DataFrame()
         waits: list[np.ndarray] = [public_waits_min(first)]
         hourly: list[pd.Series] = [hourly_utilisation(first)]
+        charging: list[pd.DataFrame] = [public_charging(first)]
         if reps > 1:
             intervals, kept, reps = self._replicate(st, trips, reps, settings)
-            waits, hourly = [w for w, _ in kept], [h for _, h in kept]
+            waits, hourly = [w for w, _, _ in kept], [h for _, h, _ in kept]
+            charging = [c for _, _, c in kept]
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
         factor = float(trips.attrs.get("expansion_factor", 1.0))
@@ -249,6 +251,8 @@ class StudySimulator:
                 "waits_min": np.concatenate(waits) if waits else np.empty(0),
                 "utilisation_by_hour": pd.concat(hourly, axis=1) if hourly else pd.DataFrame(),
                 "replications": reps,
+                # the runs the KPIs are the mean of: CO2 matching averages over the same runs
+                "charging_per_run": charging,
                 "causes": _stranding_causes(first),
                 "connector_gaps": self.connector_gaps(first, st),
             },
@@ -299,14 +303,14 @@ class StudySimulator:
 
     def _replicate(
         self, st: pd.DataFrame, trips: pd.DataFrame, reps: int, settings: sim.SimSettings
-    ) -> tuple[pd.DataFrame, list[tuple[np.ndarray, pd.Series]], int]:
+    ) -> tuple[pd.DataFrame, list[tuple[np.ndarray, pd.Series, pd.DataFrame]], int]:
         """Replications until every target KPI's 95 % interval is as narrow as asked
         (``simulation.ci_half_width``), doubling up to ``simulation.max_replications``; the
         runs already made are kept and the series is extended (same seed sequence)."""
         sc = self.cfg.simulation
         cap = max(reps, sc.max_replications or reps)
         source = self._redraw if trips is self.trips else trips
-        kept: list[tuple[np.ndarray, pd.Series]] = []
+        kept: list[tuple[np.ndarray, pd.Series, pd.DataFrame]] = []
         runs: list[pd.DataFrame] = []
         done = 0
         while True:
@@ -342,10 +346,23 @@ class StudySimulator:
 
 
 def _keep_run(
-    into: list[tuple[np.ndarray, pd.Series]], _run: int, res: sim.SimulationResult
+    into: list[tuple[np.ndarray, pd.Series, pd.DataFrame]], _run: int, res: sim.SimulationResult
 ) -> None:
-    """What the charts need from each replication: its waits and hourly utilisation."""
-    into.append((public_waits_min(res), hourly_utilisation(res)))
+    """What the charts and the CO2 matching need from each replication: its waits, hourly
+    utilisation and public charging sessions."""
+    into.append((public_waits_min(res), hourly_utilisation(res), public_charging(res)))
+
+
+#: Columns of a run's public charging sessions kept for the hourly CO2 matching
+CHARGING_COLUMNS = ["station", "station_id", "status", "start_s", "end_s", "grid_kwh"]
+
+
+def public_charging(res: sim.SimulationResult) -> pd.DataFrame:
+    """The public charging sessions of a run's measured days (what
+    :func:`planner.study.grid.emissions` matches hour by hour with renewable output)."""
+    ses = res.measured().sessions
+    ses = ses[(ses["station"] >= 0) & (ses["status"] == "charged")]
+    return ses[CHARGING_COLUMNS].reset_index(drop=True)
 
 
 def hourly_utilisation(res: sim.SimulationResult) -> pd.Series:

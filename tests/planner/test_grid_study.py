@@ -281,3 +281,56 @@ def test_city_capacitated_respects_site_grid_and_pays_upgrades(tmp_path):
             assert len(chosen) == 1 and plugs.tolist() == [4]
         else:
             assert (draw <= 100.0).all() and len(chosen) == 2
+
+
+def test_study_co2_is_matched_over_the_runs_its_energy_is_the_mean_of(tmp_path):
+    """With replications the KPIs are means over the runs, but the CO2 of charging was
+    matched on one other run only (the corridor study's CO2 did not follow from its mean
+    energy). Each run is now matched and the CO2, energy and shares are averaged."""
+    from planner.study.grid_step import _outcome_emissions
+    from planner.study.loop import ScenarioOutcome
+
+    cfg = _cfg(tmp_path, renewables={"match_radius_km": 10, "day": "2024-06-21"})
+    stations = pd.DataFrame(
+        {"station_id": ["near", "far"], "lon": [72.94, 74.0], "lat": [49.81, 49.81]}
+    )
+    plants = pd.DataFrame(
+        {
+            "key": ["solar_saran"],
+            "kind": ["solar"],
+            "capacity_kw": [1000.0],
+            "lon": [72.8719],
+            "lat": [49.8093],
+        }
+    )
+
+    def run(near_kwh, far_kwh, near_start_h):
+        return pd.DataFrame(
+            {
+                "station": [0, 1],
+                "station_id": ["near", "far"],
+                "status": ["charged", "charged"],
+                "start_s": [near_start_h * 3600.0, 3600.0],
+                "end_s": [(near_start_h + 0.5) * 3600.0, 1.5 * 3600.0],
+                "grid_kwh": [near_kwh, far_kwh],
+            }
+        )
+
+    runs = [run(40.0, 20.0, 12), run(20.0, 60.0, 0)]  # noon (solar) / midnight at "near"
+    outcome = ScenarioOutcome(
+        {"demand_expansion_factor": 1.0},
+        pd.DataFrame(),
+        pd.DataFrame(),
+        detail={"result": None, "charging_per_run": runs},  # (the tables' run is not used)
+    )
+    per, k = _outcome_emissions(cfg, outcome, stations, plants)
+    per = per.set_index("station_id")
+    f = 0.641 / 0.93  # grid kg CO2 per kWh at the charger (7 % losses): the default grid
+    assert per.loc["near", "energy_kwh"] == pytest.approx(30.0)
+    assert per.loc["far", "energy_kwh"] == pytest.approx(40.0)
+    assert per.loc["near", "renewable_kwh"] == pytest.approx(20.0)  # 40 at noon, 0 at night
+    assert per.loc["near", "renewable_share"] == pytest.approx(20.0 / 30.0)
+    assert k["co2_charging_kg"] == pytest.approx((10.0 + 40.0) * f)
+    assert k["renewable_share_charging"] == pytest.approx(20.0 / 70.0)
+    assert k["energy_renewable_kwh"] == pytest.approx(20.0)
+    assert per["co2_kg"].sum() == pytest.approx(k["co2_charging_kg"])
