@@ -8,6 +8,7 @@ it. All GeoDataFrames are in WGS84 (EPSG:4326).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -303,6 +304,7 @@ def verdict(
         for t in targets
         if not t["met"]
     ]
+    capped: list[str] = []
     if reasons:
         last = loop.iterations[-1] if loop.iterations else {}
         # one sentence per station, from the last round that capped it (earlier rounds
@@ -326,9 +328,19 @@ def verdict(
                 "or the network extract (its largest connected component)"
             )
         if capped:
+            # the most-needed stations first; a national plan can cap dozens, which made
+            # one unreadable sentence: the rest are counted here and listed in ``capped``
+            capped.sort(key=_plugs_needed, reverse=True)
+            shown_now = capped[:CAPPED_SHOWN]
+            more = len(capped) - len(shown_now)
             reasons.append(
                 "the plug cap binds ("
-                + "; ".join(capped)
+                + "; ".join(shown_now)
+                + (
+                    f"; and {more} more station(s), listed in kpis.json verdict.capped"
+                    if more
+                    else ""
+                )
                 + "): raise candidates.max_plugs or allow more sites"
             )
         reasons.append(
@@ -338,7 +350,24 @@ def verdict(
             + (f", budget {cfg.model.budget:,.0f}" if cfg.model.budget is not None else "")
             + ")"
         )
-    return {"status": "missed" if reasons else "met", "targets": targets, "reasons": reasons}
+    out: dict[str, Any] = {
+        "status": "missed" if reasons else "met",
+        "targets": targets,
+        "reasons": reasons,
+    }
+    if reasons and capped:
+        out["capped"] = capped  # every station at the cap, most-needed first
+    return out
+
+
+#: Capped stations named in the verdict's sentence (the others are counted)
+CAPPED_SHOWN = 5
+
+
+def _plugs_needed(sentence: str) -> int:
+    """The plug need of a loop's ``"<station>: needs N plugs, ..."`` record (0 if absent)."""
+    m = re.search(r": needs (\d+) plugs", sentence)
+    return int(m.group(1)) if m else 0
 
 
 def _utilisation_by_hour(before: Any, after: Any) -> pd.DataFrame:

@@ -282,6 +282,32 @@ def test_verdict_names_each_capped_station_once_with_its_last_need(tmp_path):
     assert "(s1): needs 6" in cap and "(s2): needs 7" in cap
 
 
+def test_verdict_names_the_most_needed_capped_stations_and_counts_the_rest(tmp_path):
+    """A national plan capped 57 stations and the verdict listed all 57 in one console
+    line; it now names the five that need the most plugs and counts the others, which
+    kpis.json keeps in full (verdict.capped, most-needed first)."""
+    from types import SimpleNamespace
+
+    from planner.study.result import verdict
+
+    cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": 0})
+    needs = [5, 13, 7, 15, 6, 11, 9, 8]
+    rounds = [{"iteration": 1, "capped": [f"S{i}: needs {n} plugs, max_plugs is 4"
+                                          for i, n in enumerate(needs)]}]  # fmt: skip
+    out = verdict(cfg, {"wait_p95_min": 30.0, "stranded_vehicles": 0.0},
+                  SimpleNamespace(iterations=rounds))  # fmt: skip
+    cap = next(r for r in out["reasons"] if r.startswith("the plug cap binds"))
+    assert cap.startswith("the plug cap binds (S3: needs 15 plugs, max_plugs is 4; S1: needs 13")
+    assert "S6: needs 9" in cap and "S7: needs 8" in cap  # the fifth most needed
+    assert "S2:" not in cap and "S4:" not in cap and "S0:" not in cap
+    assert "and 3 more station(s), listed in kpis.json verdict.capped" in cap
+    assert [c.split(":")[0] for c in out["capped"]] == ["S3", "S1", "S5", "S6", "S7", "S2",
+                                                        "S4", "S0"]  # fmt: skip
+    met = verdict(cfg, {"wait_p95_min": 5.0, "stranded_vehicles": 0.0},
+                  SimpleNamespace(iterations=rounds))  # fmt: skip
+    assert met["status"] == "met" and "capped" not in met
+
+
 def test_verdict_says_the_stranded_target_is_net_of_cars_below_reach(tmp_path):
     """The stranded target is judged net of cars that started below any charger's reach;
     its label says so (the verdict's 0.6 beside the KPI table's 24.9 read as a mistake)."""
