@@ -23,11 +23,15 @@ Emission defaults (all overridable):
   the charger (World Bank WDI ``EG.ELC.LOSS.ZS`` from IEA statistics: Kazakhstan in the
   2010s roughly 6-9 % of output; 7 % assumed). The grid factor is per kWh *generated*
   (Ember uses lifecycle emission factors, so upstream fuel supply is already in it).
-* ICE winter penalty (overridable): ``ice_cold_penalty_per_c = 0.15 / 31.7`` per kelvin below
-  ``ice_cold_ref_c = 25`` C -- US DOE/EPA fueleconomy.gov "Fuel economy in cold weather": a
-  petrol car's fuel economy is about 15 % lower at 20 F (-6.7 C) than at 77 F (25 C) in
-  city driving (up to 24 % on short trips); linear in temperature, extrapolated below
-  -6.7 C (assumption), applied to trucks too (assumption).
+* ICE winter penalty of cars (overridable): ``ice_cold_penalty_per_c = (1 / 0.85 - 1) / 31.7``
+  per kelvin below ``ice_cold_ref_c = 25`` C -- US DOE/EPA fueleconomy.gov "Fuel economy in
+  cold weather": a petrol car's fuel *economy* (km per litre) is about 15 % lower at 20 F
+  (-6.7 C) than at 77 F (25 C) in city driving (up to 24 % on short trips), i.e. fuel *use*
+  x 1 / 0.85 = +17.6 %. Linear in temperature down to ``ice_cold_floor_c = -6.7`` C (the
+  tested point) and held there below it: the source gives no colder figure, and holding it
+  does not inflate the CO2 an EV avoids. Trucks: ``ice_truck_cold_penalty_per_c = 0`` -- the
+  figure is for passenger cars in city driving, not for a warmed-up diesel tractor on the
+  highway, and no sourced truck figure is in the model (set one from fleet data).
 """
 
 from __future__ import annotations
@@ -50,7 +54,10 @@ DIESEL_KG_CO2_PER_L = 10.180 / 3.785411784  # 2.689, US EPA
 PETROL_WTT_KG_CO2_PER_L = 0.60  # UK DESNZ 2023 WTT (rounded)
 DIESEL_WTT_KG_CO2_PER_L = 0.62  # UK DESNZ 2023 WTT (rounded)
 KZ_GRID_LOSS_SHARE = 0.07  # World Bank WDI EG.ELC.LOSS.ZS, Kazakhstan ~6-9 % (assumed 7 %)
-ICE_COLD_PENALTY_PER_C = 0.15 / (25.0 + 6.7)  # fueleconomy.gov: -15 % at -6.7 C vs 25 C
+#: fueleconomy.gov: fuel economy 15 % lower at -6.7 C than at 25 C, i.e. fuel use x 1 / 0.85
+ICE_COLD_PENALTY_PER_C = (1.0 / 0.85 - 1.0) / (25.0 + 6.7)
+#: the coldest temperature of that figure (20 F); the penalty is held below it
+ICE_COLD_FLOOR_C = -6.7
 #: Recovery charge of a stranded vehicle for its next day (tow to a charger / roadside
 #: assistance; assumption).
 RECOVERY_SOC = 0.2
@@ -122,8 +129,11 @@ class SimSettings:
         follows.
     petrol_wtt_kg_co2_per_l, diesel_wtt_kg_co2_per_l, grid_loss_share : float
         Well-to-wheel terms (module docstring).
-    ice_cold_penalty_per_c, ice_cold_ref_c : float
-        ICE fuel-consumption increase per kelvin below the reference temperature.
+    ice_cold_penalty_per_c, ice_cold_ref_c, ice_cold_floor_c : float
+        A petrol car's fuel-consumption increase per kelvin below the reference
+        temperature, down to the floor (held below it; module docstring).
+    ice_truck_cold_penalty_per_c : float
+        The same for a diesel truck (0: no sourced figure; module docstring).
     engine : {"fast", "full"}
         ``"fast"`` (default): every leg before a vehicle's first public-charging decision
         (or stranding) is settled in vectorised numpy, the vehicle becomes a SimPy process
@@ -166,6 +176,8 @@ class SimSettings:
     grid_loss_share: float = KZ_GRID_LOSS_SHARE
     ice_cold_penalty_per_c: float = ICE_COLD_PENALTY_PER_C
     ice_cold_ref_c: float = 25.0
+    ice_cold_floor_c: float = ICE_COLD_FLOOR_C
+    ice_truck_cold_penalty_per_c: float = 0.0
     engine: str = "fast"
 
     def __post_init__(self) -> None:
@@ -193,11 +205,17 @@ class SimSettings:
                 "must be a state of charge in [0, 1] or a (low, high) pair with low <= high",
             )
         for name in ("max_wait_s", "home_charging_share", "home_target_soc", "charging_efficiency",
-                     "grid_loss_share", "recovery_soc", "ice_cold_ref_c"):  # fmt: skip
+                     "grid_loss_share", "recovery_soc", "ice_cold_ref_c",
+                     "ice_cold_floor_c"):  # fmt: skip
             if not is_real(getattr(self, name)):
                 raise fail(name, "must be a number")
-        if not math.isfinite(self.ice_cold_ref_c):
-            raise fail("ice_cold_ref_c", "must be a finite temperature in C")
+        for name in ("ice_cold_ref_c", "ice_cold_floor_c"):
+            if not math.isfinite(getattr(self, name)):
+                raise fail(name, "must be a finite temperature in C")
+        if self.ice_cold_floor_c > self.ice_cold_ref_c:
+            raise fail(
+                "ice_cold_floor_c", f"must be at most ice_cold_ref_c ({self.ice_cold_ref_c:g} C)"
+            )
         if not (self.max_wait_s > 0):
             raise fail("max_wait_s", "must be > 0 seconds (math.inf to never balk)")
         for name in ("max_balks_per_leg", "max_stops_per_leg"):
@@ -231,6 +249,7 @@ class SimSettings:
             "petrol_wtt_kg_co2_per_l",
             "diesel_wtt_kg_co2_per_l",
             "ice_cold_penalty_per_c",
+            "ice_truck_cold_penalty_per_c",
             "warmup_s",
         ):
             v = getattr(self, name)
@@ -274,9 +293,12 @@ class SimSettings:
             out[ROAD_CLASSES.index(str(name))] = row
         return out
 
-    def ice_factor(self, temp_c: float) -> float:
-        """ICE fuel-consumption multiplier at ``temp_c`` (winter penalty)."""
-        return 1.0 + self.ice_cold_penalty_per_c * max(0.0, self.ice_cold_ref_c - temp_c)
+    def ice_factor(self, temp_c: float, *, truck: bool = False) -> float:
+        """Fuel-consumption multiplier of a petrol car (or, with ``truck``, a diesel truck)
+        at ``temp_c``: the winter penalty, held below :attr:`ice_cold_floor_c`."""
+        per_c = self.ice_truck_cold_penalty_per_c if truck else self.ice_cold_penalty_per_c
+        below = self.ice_cold_ref_c - max(temp_c, self.ice_cold_floor_c)
+        return 1.0 + per_c * max(0.0, below)
 
     def soc_range(self) -> tuple[float, float]:
         s = self.initial_soc

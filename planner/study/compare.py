@@ -130,7 +130,7 @@ def truck_figures(trips: pd.DataFrame, settings: sim.SimSettings, *, rules: str)
         / (1.0 - s.grid_loss_share)
         * s.grid_kg_co2_per_kwh
     )
-    litres = km / 100.0 * s.ice_truck_l_per_100km * s.ice_factor(s.ambient_temp_c)
+    litres = km / 100.0 * s.ice_truck_l_per_100km * s.ice_factor(s.ambient_temp_c, truck=True)
     dsl = litres * (s.diesel_kg_co2_per_l + s.diesel_wtt_kg_co2_per_l)
     return {
         "stops_per_trip": float(done["charging_stops"].mean()),

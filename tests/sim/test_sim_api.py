@@ -144,7 +144,7 @@ def test_co2_avoided_uses_grid_factor_and_ice_baseline():
     k = res.kpis()
     s = SimSettings()
     # well-to-wheel on both sides: petrol tank-to-wheel + well-to-tank, with the winter
-    # penalty at the run's temperature (20 C: +2.4 %); grid generation plus 7 % losses
+    # penalty at the run's temperature (20 C: +2.8 %); grid generation plus 7 % losses
     winter = 1 + s.ice_cold_penalty_per_c * (25 - s.ambient_temp_c)
     per_l = s.petrol_kg_co2_per_l + s.petrol_wtt_kg_co2_per_l
     assert k["co2_ice_kg"] == pytest.approx(k["ev_km"] * 7.0 / 100 * per_l * winter)

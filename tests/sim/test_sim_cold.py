@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim import SimSettings, builtin_models
+from sim import SimSettings, SimSettingsError, builtin_models
 from sim.vehicles import COLD_DC_FACTOR, PRECONDITION_PACK_C
 
 CATALOGUE = builtin_models()
@@ -94,10 +94,21 @@ def test_gbt_model_in_catalogue():
 
 
 def test_ice_winter_penalty_is_fueleconomy_gov_figure():
-    # fueleconomy.gov: about 15 % lower fuel economy at 20 F (-6.7 C) than at 77 F (25 C)
+    """fueleconomy.gov: a petrol car's fuel *economy* (km per litre) is about 15 % lower at
+    20 F (-6.7 C) than at 77 F (25 C). The model's factor multiplies fuel *use*, so the
+    published figure is 1 / factor = 0.85 (the old factor 1.15 gave economy 0.87). The
+    figure is not extrapolated below its temperature, and it is a car figure: a truck's
+    penalty is its own setting (0 by default, no sourced figure)."""
     s = SimSettings()
-    assert s.ice_factor(-6.7) == pytest.approx(1.15, abs=1e-3)
-    assert s.ice_factor(25.0) == 1.0 and s.ice_factor(30.0) == 1.0
+    economy = {t: 1.0 / s.ice_factor(t) for t in (25.0, 30.0, -6.7, -20.0, -40.0)}
+    assert economy[25.0] == economy[30.0] == 1.0
+    assert economy[-6.7] == pytest.approx(0.85, abs=1e-9)
+    assert economy[-20.0] == economy[-40.0] == economy[-6.7]  # held below the tested point
+    assert s.ice_factor(-20.0, truck=True) == 1.0
+    sourced = SimSettings(ice_truck_cold_penalty_per_c=0.002, ice_cold_floor_c=-30.0)
+    assert sourced.ice_factor(-20.0, truck=True) == pytest.approx(1.0 + 0.002 * 45)
+    with pytest.raises(SimSettingsError, match="ice_cold_floor_c"):
+        SimSettings(ice_cold_floor_c=30.0)  # above the reference temperature
 
 
 def _range_ratio(m, speed_kph: float, temp_c: float) -> float:
