@@ -18,7 +18,7 @@ import sim
 from planner.config.study import StudyConfig
 from planner.study.demand import build_trips, with_driving_rules
 from planner.study.inputs import StudyNetwork
-from planner.study.loop import ScenarioOutcome
+from planner.study.loop import ScenarioOutcome, target_intervals
 
 logger = logging.getLogger(__name__)
 
@@ -219,8 +219,10 @@ class StudySimulator:
         waits: list[np.ndarray] = [public_waits_min(first)]
         hourly: list[pd.Series] = [hourly_utilisation(first)]
         charging: list[pd.DataFrame] = [public_charging(first)]
+        judged = pd.DataFrame()
         if reps > 1:
-            intervals, kept, reps = self._replicate(st, trips, reps, settings)
+            intervals, kept, reps, per_run = self._replicate(st, trips, reps, settings)
+            judged = target_intervals(per_run)
             waits, hourly = [w for w, _, _ in kept], [h for _, h, _ in kept]
             charging = [c for _, _, c in kept]
             self.runs += reps
@@ -228,11 +230,7 @@ class StudySimulator:
         factor = float(trips.attrs.get("expansion_factor", 1.0))
         if factor != 1.0:  # a sample of the fleet: totals scaled to the whole fleet
             kpis = {k: v * factor if k in EXTENSIVE_KPIS else v for k, v in kpis.items()}
-            if len(intervals):
-                rows = intervals.index.isin(EXTENSIVE_KPIS)
-                intervals = intervals.copy()
-                for col in ("mean", "std", "ci_low", "ci_high"):
-                    intervals.loc[rows, col] *= factor
+            intervals, judged = _scaled(intervals, factor), _scaled(judged, factor)
         kpis["demand_expansion_factor"] = factor
         first = first.measured()
         unserved = unserved_demand(
@@ -248,6 +246,9 @@ class StudySimulator:
             detail={
                 "result": first,
                 "intervals": intervals,
+                # the same for the values the targets are judged on (stranded: net of the
+                # cars below reach, run by run)
+                "target_intervals": judged,
                 "waits_min": np.concatenate(waits) if waits else np.empty(0),
                 "utilisation_by_hour": pd.concat(hourly, axis=1) if hourly else pd.DataFrame(),
                 "replications": reps,
@@ -303,7 +304,7 @@ class StudySimulator:
 
     def _replicate(
         self, st: pd.DataFrame, trips: pd.DataFrame, reps: int, settings: sim.SimSettings
-    ) -> tuple[pd.DataFrame, list[tuple[np.ndarray, pd.Series, pd.DataFrame]], int]:
+    ) -> tuple[pd.DataFrame, list[tuple[np.ndarray, pd.Series, pd.DataFrame]], int, pd.DataFrame]:
         """Replications until every target KPI's 95 % interval is as narrow as asked
         (``simulation.ci_half_width``), doubling up to ``simulation.max_replications``; the
         runs already made are kept and the series is extended (same seed sequence)."""
@@ -329,7 +330,8 @@ class StudySimulator:
             assert isinstance(out, tuple)  # return_runs=True: (summary, per-run KPIs)
             runs.append(out[1])
             done = reps
-            summary = sim.summarise(pd.concat(runs, ignore_index=True))
+            per_run = pd.concat(runs, ignore_index=True)
+            summary = sim.summarise(per_run)
             wide = [
                 k
                 for k, tol in sc.ci_half_width.items()
@@ -340,9 +342,21 @@ class StudySimulator:
             if not wide or reps >= cap:
                 if wide:
                     logger.info("intervals still wider than asked after %d runs: %s", reps, wide)
-                return summary, kept, reps
+                return summary, kept, reps, per_run
             reps = min(cap, reps * 2)
             logger.info("intervals of %s too wide: %d replications", ", ".join(wide), reps)
+
+
+def _scaled(intervals: pd.DataFrame, factor: float) -> pd.DataFrame:
+    """Replication intervals with the totals (:data:`EXTENSIVE_KPIS`) scaled to the whole
+    fleet by the demand expansion ``factor``."""
+    if not len(intervals):
+        return intervals
+    rows = intervals.index.isin(EXTENSIVE_KPIS)
+    out = intervals.copy()
+    for col in ("mean", "std", "ci_low", "ci_high"):
+        out.loc[rows, col] *= factor
+    return out
 
 
 def _keep_run(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -303,9 +304,58 @@ def test_verdict_names_the_most_needed_capped_stations_and_counts_the_rest(tmp_p
     assert "and 3 more station(s), listed in kpis.json verdict.capped" in cap
     assert [c.split(":")[0] for c in out["capped"]] == ["S3", "S1", "S5", "S6", "S7", "S2",
                                                         "S4", "S0"]  # fmt: skip
+    iv = pd.DataFrame({"ci_low": [4.0, 0.0], "ci_high": [6.0, 0.0]},
+                      index=["wait_p95_min", "stranded_vehicles"])  # fmt: skip
     met = verdict(cfg, {"wait_p95_min": 5.0, "stranded_vehicles": 0.0},
-                  SimpleNamespace(iterations=rounds))  # fmt: skip
+                  SimpleNamespace(iterations=rounds), iv)  # fmt: skip
     assert met["status"] == "met" and "capped" not in met
+
+
+def test_a_target_met_in_one_replication_is_not_called_met(tmp_path):
+    """One replication gives no interval, yet the banner said every target held "on its
+    95 % confidence bound". A value within its target without an interval is unconfirmed:
+    the verdict is not "met" (the README's rule), says why and how to fix it, and does
+    not blame a constraint for it."""
+    from types import SimpleNamespace
+
+    from planner.study.result import verdict
+
+    cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": 0})
+    rounds = SimpleNamespace(
+        iterations=[{"iteration": 1, "capped": ["S: needs 9 plugs, max_plugs is 4"]}]
+    )
+    out = verdict(cfg, {"wait_p95_min": 5.0, "stranded_vehicles": 0.0}, rounds)
+    assert out["status"] == "missed"
+    assert all(t["unconfirmed"] and not t["met"] for t in out["targets"])
+    assert out["reasons"][0] == (
+        "95th percentile wait is 5.0 min, within the target of 10.0 min in a single "
+        "replication, which gives no 95 % interval to confirm it: set "
+        "simulation.replications to 2 or more"
+    )
+    assert not any("plug cap" in r or "design loop stopped" in r for r in out["reasons"])
+    # a value beyond the target is missed as before, with its constraints
+    out = verdict(cfg, {"wait_p95_min": 30.0, "stranded_vehicles": 0.0}, rounds)
+    assert any(r.startswith("95th percentile wait is 30.0 min, above") for r in out["reasons"])
+    assert any(r.startswith("the plug cap binds") for r in out["reasons"])
+
+
+def test_the_stranded_interval_is_that_of_each_runs_net_count():
+    """The net stranded value's interval was the gross count's, shifted by the mean of
+    the excluded cars: the corridor's 0.6 stranded got an upper bound of 4.8 from the
+    gross count's spread, while the net counts of its runs barely varied."""
+    from planner.study.loop import target_intervals
+
+    gross = np.array([20.0, 25.0, 30.0, 24.0])
+    below = gross - np.array([1.0, 0.0, 1.0, 0.0])  # net 1, 0, 1, 0
+    runs = pd.DataFrame(
+        {"stranded_vehicles": gross, "stranded_below_reach": below, "wait_p95_min": [3.0] * 4}
+    )
+    iv = target_intervals(runs)
+    assert iv.loc["stranded_vehicles", "mean"] == 0.5
+    half = 3.182446305284263 * np.std([1.0, 0.0, 1.0, 0.0], ddof=1) / 2  # t(0.975, 3)
+    assert iv.loc["stranded_vehicles", "ci_high"] == pytest.approx(0.5 + half)
+    assert iv.loc["wait_p95_min", "ci_high"] == 3.0
+    assert half < 1.0 < 3.182446305284263 * np.std(gross, ddof=1) / 2  # the gross spread
 
 
 def test_verdict_says_the_stranded_target_is_net_of_cars_below_reach(tmp_path):
