@@ -223,6 +223,36 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         },
         "trips_feasible_share": "share of trips completed with the proposal (0-1)",
     },
+    "rollout_timeline": {
+        "method": "staged plan (`myopic` design loop year by year, or `lookahead`)",
+        "year": "stage year",
+        "trips": "the stage's trips (the whole fleet's; scaled up from a sample)",
+        "trips_simulated": "trips simulated (fewer than `trips` when `demand.max_trips` samples)",
+        "new_sites": "sites opened in the stage",
+        "new_plugs": "plugs added in the stage (new sites and existing stations)",
+        "capex": "capital cost of the stage",
+        "cumulative_capex": "capital cost up to and including the stage",
+        "wait_p95_min": "95th percentile wait (min; a sample's queues when sampled)",
+        "stranded_vehicles": "stranded vehicles (scaled to the fleet when sampled)",
+        "share_trips_completed": "share of the trips completed (0-1)",
+        "targets_met": "the stage meets its service targets on the whole fleet (false when "
+        "missed, or when a sample cannot confirm them)",
+    },
+    "rollout_robust": {
+        "choice": "candidate first stage (the optimum of one scenario)",
+        "sites": "its new sites",
+        "<scenario>_objective": "trips covered or refuelled over the stages in that scenario",
+        "<scenario>_regret": "that scenario's best objective minus this one's",
+        "max_regret": "largest regret over the scenarios (the robust choice minimises it)",
+    },
+    "rollout_vehicles": {
+        "year": "stage year",
+        "vehicle_model": "compared vehicle model",
+        "season": "season name (`simulation.seasons`)",
+        "temperature_c": "ambient temperature of the season (C)",
+        "share_trips_completed": "share of the stage's trips the model completes with the "
+        "plan of that year (0-1)",
+    },
     "vehicles": {
         "vehicle_id": "vehicle id",
         "vehicle_model": "catalogue key of the vehicle model",

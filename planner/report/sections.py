@@ -8,8 +8,10 @@ shows its station on the map (``data-station`` links the row to the map's featur
 from __future__ import annotations
 
 import html
+import numbers
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from planner.report.export import as_wgs84
@@ -145,16 +147,25 @@ def stations_table(result: StudyResult) -> str:
     )
 
 
+def _plain_cell(column: str, value: Any) -> str:
+    """One cell of a plain table: a year as written, a true/false as yes/no, a KPI with the
+    registry's unit (a share in percent), other numbers grouped."""
+    if isinstance(value, bool | np.bool_):
+        return f"<td>{'yes' if value else 'no'}</td>"
+    if isinstance(value, numbers.Real):
+        if column == "year" or column.endswith("_year"):
+            text = "—" if pd.isna(value) else str(int(float(value)))  # 2025, not 2,025
+        else:
+            text = format_kpi(column, value)
+        return f'<td class="num">{_e(text)}</td>'
+    return f"<td>{_e(str(value))}</td>"
+
+
 def _plain_table(frame: pd.DataFrame, table_id: str) -> str:
     head = "".join(f"<th>{_e(str(c))}</th>" for c in frame.columns)
     body = "".join(
         "<tr>"
-        + "".join(
-            f'<td class="num">{_e(format_value(v))}</td>'
-            if isinstance(v, int | float) and not isinstance(v, bool)
-            else f"<td>{_e(str(v))}</td>"
-            for v in row
-        )
+        + "".join(_plain_cell(str(c), v) for c, v in zip(frame.columns, row, strict=True))
         + "</tr>"
         for row in frame.itertuples(index=False)
     )

@@ -308,6 +308,7 @@ def _run_rollout(
         curve=curve,
         optimizer=last_opt,
     )
+    _stage_verdict(result.verdict, plans["timeline"], plans["method"])
     years = plans["stations"].set_index("station_id")["opening_year"]
     result.selected["opening_year"] = result.selected["station_id"].map(years).to_numpy()
     result.tables["rollout_timeline"] = plans["timeline"]
@@ -336,6 +337,26 @@ def _run_rollout(
         overwrite=overwrite,
         html=cfg.outputs.html,
     )
+
+
+def _stage_verdict(verdict: dict, timeline: pd.DataFrame, method: str) -> None:
+    """A staged study meets its targets only if the reported plan meets them in every
+    stage: the verdict (of the last stage) is made "missed" when an earlier stage missed
+    (it said "targets met" for a plan that missed them in three of four years)."""
+    if not verdict.get("targets"):
+        return
+    mine = timeline[timeline["method"] == method]
+    missed = [int(y) for y in mine.loc[~mine["targets_met"].astype(bool), "year"]]
+    last = int(mine["year"].max()) if len(mine) else None
+    earlier = [y for y in missed if y != last]
+    if earlier:
+        verdict["status"] = "missed"
+        verdict.setdefault("reasons", []).insert(
+            0,
+            f"the {method} plan does not meet the service targets in "
+            f"{', '.join(map(str, earlier))} (the rollout timeline; the targets below are "
+            f"those of {last})",
+        )
 
 
 def simulate_study(

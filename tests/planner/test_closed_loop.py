@@ -397,3 +397,46 @@ def _verdict_cfg(tmp_path, targets):
         },
         base_dir=tmp_path,
     )
+
+
+def test_a_sampled_fleet_cannot_meet_a_queue_target(tmp_path):
+    """The Almaty rollout simulated 3,000 of the fleet's trips at the full plug count and
+    called its waits 'met'; a sample's queues are not the fleet's, so a target within its
+    bound there is unconfirmed and the verdict says to simulate the whole fleet."""
+    from types import SimpleNamespace
+
+    from planner.study.result import verdict
+
+    cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": None})
+    iv = pd.DataFrame({"ci_low": [0.0], "ci_high": [1.0]}, index=["wait_p95_min"])
+    kpis = {"wait_p95_min": 0.5, "demand_expansion_factor": 286.2}
+    out = verdict(cfg, kpis, SimpleNamespace(iterations=[{"iteration": 1}]), iv)
+    assert out["status"] == "missed" and out["targets"][0]["unconfirmed"]
+    assert "in a sample of 1 in 286 of the fleet (demand.max_trips)" in out["reasons"][0]
+    assert "leave out demand.max_trips" in out["reasons"][0]
+    whole = verdict(cfg, {**kpis, "demand_expansion_factor": 1.0},
+                    SimpleNamespace(iterations=[{"iteration": 1}]), iv)  # fmt: skip
+    assert whole["status"] == "met"
+
+
+def test_a_rollout_is_met_only_if_every_stage_is():
+    """The rollout's verdict was that of its last stage: 'targets met' while the timeline
+    showed three of four stages missing them."""
+    from planner.study.run import _stage_verdict
+
+    timeline = pd.DataFrame(
+        {
+            "method": ["myopic"] * 4 + ["lookahead"] * 4,
+            "year": [2025, 2027, 2030, 2035] * 2,
+            "targets_met": [False, False, True, True, True, True, True, True],
+        }
+    )
+    v = {"status": "met", "targets": [{"kpi": "wait_p95_min"}], "reasons": []}
+    _stage_verdict(v, timeline, "myopic")
+    assert v["status"] == "missed"
+    assert v["reasons"][0].startswith(
+        "the myopic plan does not meet the service targets in 2025, 2027"
+    )
+    v = {"status": "met", "targets": [{"kpi": "wait_p95_min"}], "reasons": []}
+    _stage_verdict(v, timeline, "lookahead")
+    assert v == {"status": "met", "targets": [{"kpi": "wait_p95_min"}], "reasons": []}

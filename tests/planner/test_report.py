@@ -15,6 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import matplotlib.image as mpimg
 import numpy as np
+import pandas as pd
 import pytest
 
 from planner.report.html import write_report
@@ -209,3 +210,27 @@ def test_real_almaty_districts_as_demand(data_dir: Path, tmp_path: Path) -> None
     attrs = map_attrs(dump_dom(path, tmp_path))
     assert attrs["rendered"] == "true" and int(attrs["demand"]) >= 8
     assert (tmp_path / "figures" / "map.png").is_file()
+
+
+def test_the_rollout_timeline_shows_years_shares_and_verdicts_as_written():
+    """The timeline showed the years as "2,025", a completed share of 0.9515 as "1.0"
+    and the verdict as Python's False/True."""
+    from types import SimpleNamespace
+
+    from planner.report.sections import rollout_section
+
+    timeline = pd.DataFrame(
+        {
+            "method": ["myopic"],
+            "year": [2025],
+            "trips": [856_800],
+            "trips_simulated": [2_996],
+            "wait_p95_min": [7.74],
+            "share_trips_completed": [0.9515],
+            "targets_met": [np.bool_(False)],
+        }
+    )
+    html = rollout_section(SimpleNamespace(tables={"rollout_timeline": timeline}))
+    cells = [c.split(">", 1)[1] for c in html.split("</td>")[:-1]]
+    cells = [c.rsplit(">", 1)[-1] for c in cells]
+    assert cells == ["myopic", "2025", "856,800", "2,996", "7.7", "95.2 %", "no"]
