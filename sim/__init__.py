@@ -7,7 +7,7 @@ Public API::
     result = simulate(network, stations, trips, settings=SimSettings(), seed=1)
     result.trips, result.sessions, result.station_timeseries, result.stations, result.vehicles
     result.kpis()                # names, labels, units and ranges: sim.KPIS / sim.kpi(name)
-    result.station_stats()       # per station: utilisation, visits, mean / p95 wait
+    result.station_stats()       # per station: utilisation, sessions, visits, mean / p95 wait
 
 See docs/simulation.md for table schemas, KPI definitions and coefficient sources.
 """

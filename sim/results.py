@@ -113,9 +113,10 @@ class SimulationResult:
         -------
         DataFrame
             ``station_id, utilisation`` (from :attr:`stations`; NaN when there are no
-            stations) and, over the public visits (charged or balked), ``sessions`` (count),
-            ``wait_mean_min`` and ``wait_p95_min`` (0 for a station nobody visited). A copy:
-            changing it does not change the cache.
+            stations), ``sessions`` (the charging sessions, as in :attr:`stations`) and, over
+            the public visits (charged or balked), ``visits`` (count), ``wait_mean_min`` and
+            ``wait_p95_min`` (0 for a station nobody visited). A copy: changing it does not
+            change the cache.
         """
         if self._station_stats is None:
             self._station_stats = _station_stats(self.sessions, self.stations)
@@ -467,17 +468,24 @@ def _station_stats(sessions: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFra
     else:  # no stations: the summary has no per-station columns
         out = stations[["station_id"]].assign(utilisation=np.nan)
     if len(pub):
-        agg = pub.groupby("station_id").agg(
-            sessions=("wait_s", "size"),
-            wait_mean_min=("wait_s", "mean"),
-            wait_p95_min=("wait_s", lambda w: np.percentile(w, 95)),
+        # sessions are charging sessions, as in the stations table; a balked visit is a
+        # visit (its wait counts) but not a session (the two tables disagreed on it)
+        agg = (
+            pub.assign(charged=pub["status"].eq("charged"))
+            .groupby("station_id")
+            .agg(
+                sessions=("charged", "sum"),
+                visits=("wait_s", "size"),
+                wait_mean_min=("wait_s", "mean"),
+                wait_p95_min=("wait_s", lambda w: np.percentile(w, 95)),
+            )
         )
         agg[["wait_mean_min", "wait_p95_min"]] /= 60.0
         out = out.merge(agg, left_on="station_id", right_index=True, how="left")
-    for col in ("sessions", "wait_mean_min", "wait_p95_min"):
+    for col in ("sessions", "visits", "wait_mean_min", "wait_p95_min"):
         if col not in out:
             out[col] = 0.0
-    return out.fillna({"sessions": 0, "wait_mean_min": 0.0, "wait_p95_min": 0.0})
+    return out.fillna({"sessions": 0, "visits": 0, "wait_mean_min": 0.0, "wait_p95_min": 0.0})
 
 
 def _vehicles_table(eng: Engine, trips: pd.DataFrame, ids: Any) -> pd.DataFrame:

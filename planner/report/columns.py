@@ -24,7 +24,9 @@ _STATION = {
     "utilisation": "share of plug time busy charging in the proposal simulation (0-1)",
     "wait_mean_min": "mean wait before charging (min)",
     "wait_p95_min": "95th-percentile wait before charging (min)",
-    "sessions": "charging sessions over the simulated days",
+    "sessions": "charging sessions over the simulated days (as the stations table's)",
+    "visits": "public charging visits over the simulated days, charged or balked (the waits "
+    "are theirs)",
     "connectors": "plug types (`GB/T`, `CCS2`, `CHAdeMO`, `Type2`, `MCS`; empty: any)",
 }
 

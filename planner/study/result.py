@@ -139,7 +139,8 @@ def assemble(
     before, after = loop.baseline.detail["result"], loop.proposal.detail["result"]
     per_after = loop.proposal.per_station.set_index("station_id")
     stations = loop.stations.join(
-        per_after[["utilisation", "wait_mean_min", "wait_p95_min", "sessions"]], on="station_id"
+        per_after[["utilisation", "wait_mean_min", "wait_p95_min", "sessions", "visits"]],
+        on="station_id",
     )
     sel_ids = set(loop.selected["station_id"]) if len(loop.selected) else set()
     selected = stations[stations["station_id"].isin(sel_ids)].merge(

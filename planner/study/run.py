@@ -386,7 +386,8 @@ def simulate_study(
         res = outcome.detail["result"]
         per = outcome.per_station.set_index("station_id")
         st = pre.existing.join(
-            per[["utilisation", "wait_mean_min", "wait_p95_min", "sessions"]], on="station_id"
+            per[["utilisation", "wait_mean_min", "wait_p95_min", "sessions", "visits"]],
+            on="station_id",
         )
         iv = outcome.detail["intervals"]
         result = StudyResult(

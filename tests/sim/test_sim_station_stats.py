@@ -1,4 +1,7 @@
-"""SimulationResult.station_stats equals the planner's former per-station computation."""
+"""SimulationResult.station_stats equals the planner's former per-station computation, with
+``sessions`` the charging sessions (as the stations table counts them) and ``visits`` every
+public visit (the former ``sessions``: balked visits were counted as sessions there, not in the
+stations table)."""
 
 from __future__ import annotations
 
@@ -19,17 +22,22 @@ def _planner_per_station(res) -> pd.DataFrame:
         else res.stations[["station_id"]].assign(utilisation=np.nan)
     )
     if len(ses):
-        agg = ses.groupby("station_id").agg(
-            sessions=("wait_s", "size"),
-            wait_mean_min=("wait_s", "mean"),
-            wait_p95_min=("wait_s", lambda w: np.percentile(w, 95)),
+        agg = (
+            ses.assign(charged=ses["status"] == "charged")
+            .groupby("station_id")
+            .agg(
+                sessions=("charged", "sum"),
+                visits=("wait_s", "size"),
+                wait_mean_min=("wait_s", "mean"),
+                wait_p95_min=("wait_s", lambda w: np.percentile(w, 95)),
+            )
         )
         agg[["wait_mean_min", "wait_p95_min"]] /= 60.0
         st = st.merge(agg, left_on="station_id", right_index=True, how="left")
-    for col in ("sessions", "wait_mean_min", "wait_p95_min"):
+    for col in ("sessions", "visits", "wait_mean_min", "wait_p95_min"):
         if col not in st:
             st[col] = 0.0
-    return st.fillna({"sessions": 0, "wait_mean_min": 0.0, "wait_p95_min": 0.0})
+    return st.fillna({"sessions": 0, "visits": 0, "wait_mean_min": 0.0, "wait_p95_min": 0.0})
 
 
 def _trips(n, origin, destination, spacing_s=120.0):
@@ -76,12 +84,20 @@ def test_station_stats_equals_planner_code(stations):
         "station_id",
         "utilisation",
         "sessions",
+        "visits",
         "wait_mean_min",
         "wait_p95_min",
     ]
     if stations is not None and len(stations) == 3:
         assert got.loc[got["station_id"] == "B", "sessions"].item() == 0
         assert res.sessions["station"].ge(0).any()
+    if stations is not None:
+        # the same count as the stations table (charged sessions), whatever balked
+        table = res.stations.set_index("station_id")["sessions"]
+        np.testing.assert_array_equal(
+            got.set_index("station_id")["sessions"], table[got["station_id"]]
+        )
+        assert (got["visits"] >= got["sessions"]).all()
 
 
 def test_station_stats_is_cached_and_a_copy():
