@@ -230,11 +230,22 @@ def _summary(result: Any, *, folder: object) -> dict[str, Any]:
             "output_folder": folder,
             "kpis_before": result.kpis_before,
             "kpis_after": result.kpis_after,
+            # a script reading stdout learns whether the targets were met, and why not
+            "targets_met": result.verdict.get("status") == "met" if result.verdict else None,
+            "verdict": result.verdict or None,
             "new_stations": [
                 {k: r.get(k) for k in ("station_id", "name", "plugs", "power_kw", "lon", "lat")}
                 for r in result.selected.to_dict("records")
             ]
             if result.selected is not None and len(result.selected)
+            else [],
+            # plugs the plan adds at existing stations (part of its cost and capacity)
+            "plugs_added_at_existing": [
+                {k: r.get(k) for k in ("station_id", "name", "added_plugs")}
+                for r in result.existing.to_dict("records")
+                if (r.get("added_plugs") or 0) > 0
+            ]
+            if result.existing is not None and "added_plugs" in result.existing
             else [],
         }
     )

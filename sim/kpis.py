@@ -147,6 +147,8 @@ KPIS: Mapping[str, KPI] = MappingProxyType(
             # --- end of the grid block
             _k("coverage_share", "Demand covered", "share", "higher", 1, _SHARE),
             _k("n_stations", "Stations", "stations", "", 0),
+            # truck-bay studies: one station row (own queue) per bay class of a site
+            _k("n_sites", "Sites (locations)", "sites", "", 0),
             _k("n_plugs", "Plugs", "plugs", "", 0),
             _k("capex", "Capital cost", "cost units", "", 0),
             _k("demand_expansion_factor", "Demand expansion factor", "x", "", 2, (1.0, math.inf)),

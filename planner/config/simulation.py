@@ -26,6 +26,7 @@ _PLAN_KPIS = frozenset(
     {
         "coverage_share",
         "n_stations",
+        "n_sites",
         "n_plugs",
         "capex",
         "demand_expansion_factor",

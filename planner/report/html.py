@@ -87,11 +87,22 @@ def _kpi_section(result: StudyResult) -> str:
 def _cards(result: StudyResult) -> str:
     b, a = result.kpis_before, result.kpis_after
     sel = as_wgs84(result.selected)
-    cards = [(f"{len(sel)}", "new stations proposed")]
+    if "plug_class" in sel.columns and sel["plug_class"].notna().any():
+        # truck bays: one station row per bay class of a site
+        cards = [(f"{sel['node'].nunique()}", f"new sites proposed ({len(sel)} bay groups)")]
+    else:
+        cards = [(f"{len(sel)}", "new stations proposed")]
     if "plugs" in sel.columns and len(sel):
-        cards.append(
-            (f"{int(pd.to_numeric(sel['plugs'], errors='coerce').fillna(0).sum())}", "new plugs")
+        new = int(pd.to_numeric(sel["plugs"], errors="coerce").fillna(0).sum())
+        ex = result.existing
+        added = (
+            int(pd.to_numeric(ex["added_plugs"], errors="coerce").fillna(0).sum())
+            if ex is not None and "added_plugs" in ex.columns
+            else 0
         )
+        # the plan's plugs: those of the new sites and those added at existing stations
+        label = f"new plugs ({added} of them at existing stations)" if added else "new plugs"
+        cards.append((f"{new + added}", label))
     for k, label in (
         ("coverage_share", "demand covered"),
         ("share_trips_completed", "trips completed"),

@@ -167,6 +167,11 @@ def assemble(
         n_plugs=int(loop.stations["plugs"].sum()),
         capex=round(loop.capex, 2),
     )
+    if "plug_class" in loop.stations and loop.stations["plug_class"].notna().any():
+        # a truck site is one station row per bay class (each its own queue): the sites
+        # are counted apart, so "58 stations" is not read as 58 places
+        kb["n_sites"] = float(existing["node"].nunique()) if len(existing) else 0.0
+        ka["n_sites"] = float(loop.stations["node"].nunique())
     cov = optimizer.coverage_share
     kb["coverage_share"], ka["coverage_share"] = cov(existing), cov(loop.stations)
     intervals = []
@@ -311,11 +316,9 @@ def verdict(
         else "in a single replication, which gives no 95 % interval to confirm it: set "
         "simulation.replications to 2 or more"
     )
+    unsure = [t for t in targets if t["unconfirmed"]]
     reasons = [
-        f"{t['label']} is {shown(t, 'value')}, within the target of {shown(t, 'bound')} "
-        + why_unconfirmed
-        if t["unconfirmed"]
-        else f"{t['label']} is {shown(t, 'value')}"
+        f"{t['label']} is {shown(t, 'value')}"
         + (
             f" (95 % CI {shown(t, 'ci_low')} to {shown(t, 'ci_high')})"
             if t["ci_low"] is not None
@@ -323,8 +326,16 @@ def verdict(
         )
         + f", {'above' if t['sense'] == 'max' else 'below'} the target of {shown(t, 'bound')}"
         for t in targets
-        if not t["met"]
+        if not t["met"] and not t["unconfirmed"]
     ]
+    if unsure:  # one sentence for them all: the cause is the same
+        reasons.append(
+            " and ".join(
+                f"{t['label']} is {shown(t, 'value')} (target {shown(t, 'bound')})" for t in unsure
+            )
+            + (", within the target " if len(unsure) == 1 else ", within their targets ")
+            + why_unconfirmed
+        )
     capped: list[str] = []
     # the constraints that bind are named when a target is missed on its value, not when
     # a single replication merely cannot confirm a value within its target

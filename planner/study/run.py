@@ -350,12 +350,14 @@ def _stage_verdict(verdict: dict, timeline: pd.DataFrame, method: str) -> None:
     last = int(mine["year"].max()) if len(mine) else None
     earlier = [y for y in missed if y != last]
     if earlier:
+        sampled = "trips_simulated" in mine and (mine["trips_simulated"] < mine["trips"]).any()
         verdict["status"] = "missed"
         verdict.setdefault("reasons", []).insert(
             0,
-            f"the {method} plan does not meet the service targets in "
-            f"{', '.join(map(str, earlier))} (the rollout timeline; the targets below are "
-            f"those of {last})",
+            f"the {method} plan does not meet "
+            + ("(or, on a sample of the fleet, cannot confirm) " if sampled else "")
+            + f"the service targets in {', '.join(map(str, earlier))} (the rollout timeline; "
+            f"the targets below are those of {last})",
         )
 
 

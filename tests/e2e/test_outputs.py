@@ -161,6 +161,9 @@ def test_missed_targets_are_said_plainly_and_strict_fails(
     )
     err = " ".join(err.split())
     assert code == 3 and "targets missed:" in err and "below the target of 100.0 %" in err
+    summary = json.loads(out)  # --json says it too (it held only the KPIs)
+    assert summary["targets_met"] is False and summary["verdict"]["status"] == "missed"
+    assert any("below the target of 100.0 %" in r for r in summary["verdict"]["reasons"])
     kpis = json.loads((tmp_path / "o" / "kpis.json").read_text())
     assert kpis["targets_met"] is False and kpis["verdict"]["status"] == "missed"
     assert json.loads((tmp_path / "o" / "manifest.json").read_text())["targets_met"] is False

@@ -234,3 +234,26 @@ def test_the_rollout_timeline_shows_years_shares_and_verdicts_as_written():
     cells = [c.split(">", 1)[1] for c in html.split("</td>")[:-1]]
     cells = [c.rsplit(">", 1)[-1] for c in cells]
     assert cells == ["myopic", "2025", "856,800", "2,996", "7.7", "95.2 %", "no"]
+
+
+def test_cards_count_truck_sites_and_plugs_added_at_existing_stations():
+    """The cargo report said "58 new stations" for 29 sites (two bay classes each), and the
+    plug card left out the plugs the plan added at existing stations."""
+    from types import SimpleNamespace
+
+    from planner.report.html import _cards
+
+    sel = gpd.GeoDataFrame(
+        {
+            "station_id": ["a:mcs", "a:ccs_truck", "b:mcs"],
+            "node": [1, 1, 2],
+            "plug_class": ["mcs", "ccs_truck", "mcs"],
+            "plugs": [2, 1, 3],
+        },
+        geometry=gpd.points_from_xy([70.0, 70.0, 71.0], [45.0, 45.0, 45.0]),
+        crs="EPSG:4326",
+    )
+    existing = pd.DataFrame({"station_id": ["h"], "plugs": [4], "added_plugs": [3]})
+    html = _cards(SimpleNamespace(selected=sel, existing=existing, kpis_before={}, kpis_after={}))
+    assert '<div class="v">2</div><div class="l">new sites proposed (3 bay groups)' in html
+    assert '<div class="v">9</div><div class="l">new plugs (3 of them at existing stations)' in html
