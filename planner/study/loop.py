@@ -141,15 +141,19 @@ def missed_targets(
         if bound is None:
             continue
         value = target_value(kpis, name, 0.0 if sense == "max" else 1.0)
+        on = ""
         if intervals is not None and len(intervals) and name in intervals.index:
             # intervals of the judged values (target_intervals: the stranded one net)
             edge = intervals.loc[name, "ci_high" if sense == "max" else "ci_low"]
             if pd.notna(edge):
                 value = max(0.0, float(edge)) if sense == "max" else float(edge)
+                # said, so that the bound is not read as the value (the notes showed
+                # "stranded_vehicles 4.8 > 0" beside a value of 0.6)
+                on = f" ({'upper' if sense == 'max' else 'lower'} 95 % bound)"
         if sense == "max" and value > bound + 1e-9:
-            missed.append(f"{name} {value:{_FORMAT[attr]}} > {bound:g}")
+            missed.append(f"{name} {value:{_FORMAT[attr]}}{on} > {bound:g}")
         elif sense == "min" and value < bound - 1e-9:
-            missed.append(f"{name} {value:{_FORMAT[attr]}} < {bound:g}")
+            missed.append(f"{name} {value:{_FORMAT[attr]}}{on} < {bound:g}")
     return missed
 
 

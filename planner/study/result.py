@@ -386,6 +386,7 @@ def verdict(
             f"{last.get('plugs', 0)} plugs (plug cap {cfg.candidates.max_plugs} per station"
             + (f", budget {cfg.model.budget:,.0f}" if cfg.model.budget is not None else "")
             + ")"
+            + _stalled(loop.iterations)
         )
     out: dict[str, Any] = {
         "status": "missed" if reasons else "met",
@@ -395,6 +396,27 @@ def verdict(
     if reasons and capped:
         out["capped"] = capped  # every station at the cap, most-needed first
     return out
+
+
+def _stalled(iterations: list[dict[str, Any]]) -> str:
+    """What to add to the loop's sentence when its last rounds changed nothing: more rounds
+    would not help, so the rounds are not the binding constraint; the last round's
+    stranding causes say what is left (the cargo study blamed its 3 rounds while rounds 2
+    and 3 had added no site and no plug)."""
+    idle = 0
+    for prev, cur in zip(iterations[-2::-1], iterations[::-1], strict=False):
+        if cur.get("new_sites", 0) or cur.get("plugs") != prev.get("plugs"):
+            break
+        idle += 1
+    if not idle:
+        return ""
+    causes = iterations[-1].get("stranding_causes") or {}
+    left = ", ".join(f"{n} {cause.replace('_', ' ')}" for cause, n in causes.items())
+    return (
+        f"; its last {idle} round(s) added no site and no plug, so more rounds would not "
+        "help: the optimiser found nothing to open or enlarge for the demand left"
+        + (f" (strandings of the round's first replication by cause: {left})" if left else "")
+    )
 
 
 #: Capped stations named in the verdict's sentence (the others are counted)

@@ -440,3 +440,47 @@ def test_a_rollout_is_met_only_if_every_stage_is():
     v = {"status": "met", "targets": [{"kpi": "wait_p95_min"}], "reasons": []}
     _stage_verdict(v, timeline, "lookahead")
     assert v == {"status": "met", "targets": [{"kpi": "wait_p95_min"}], "reasons": []}
+
+
+def test_a_missed_bound_is_labelled_as_a_bound():
+    """The notes and the iterations table said "stranded_vehicles 4.8 > 0" beside a value
+    of 0.6: the number was the upper 95 % bound, unlabelled."""
+    t = Targets(wait_p95_min=10, stranded=0, trips_completed_share=None)
+    iv = pd.DataFrame(
+        {"ci_low": [5.0, 0.0], "ci_high": [41.0, 4.8]}, index=["wait_p95_min", "stranded_vehicles"]
+    )
+    missed = missed_targets({"wait_p95_min": 7.7, "stranded_vehicles": 0.6}, t, iv)
+    assert missed == [
+        "wait_p95_min 41.0 (upper 95 % bound) > 10",
+        "stranded_vehicles 4.8 (upper 95 % bound) > 0",
+    ]
+    assert missed_targets({"wait_p95_min": 12.0, "stranded_vehicles": 0.0}, t) == [
+        "wait_p95_min 12.0 > 10"
+    ]
+
+
+def test_the_verdict_says_when_more_rounds_would_not_help(tmp_path):
+    """The cargo study said its loop 'stopped after 3 of 3 rounds' while rounds 2 and 3 had
+    added no site and no plug: the rounds were not what bound."""
+    from types import SimpleNamespace
+
+    from planner.study.result import verdict
+
+    cfg = _verdict_cfg(tmp_path, {"stranded": 0})
+    iv = pd.DataFrame({"ci_low": [0.0], "ci_high": [1.4]}, index=["stranded_vehicles"])
+    rounds = [
+        {"iteration": 1, "new_sites": 29, "stations": 58, "plugs": 86},
+        {"iteration": 2, "new_sites": 0, "stations": 58, "plugs": 86},
+        {"iteration": 3, "new_sites": 0, "stations": 58, "plugs": 86,
+         "stranding_causes": {"no_charger_in_range": 1}},
+    ]  # fmt: skip
+    out = verdict(cfg, {"stranded_vehicles": 0.5}, SimpleNamespace(iterations=rounds), iv)
+    loop_sentence = out["reasons"][-1]
+    assert loop_sentence.startswith("the design loop stopped after 3 of 3 rounds")
+    assert "its last 2 round(s) added no site and no plug, so more rounds would not help" in (
+        loop_sentence
+    )
+    assert "by cause: 1 no charger in range" in loop_sentence
+    rounds[2]["plugs"] = 90  # the last round sized plugs: rounds still helped
+    out = verdict(cfg, {"stranded_vehicles": 0.5}, SimpleNamespace(iterations=rounds), iv)
+    assert "would not help" not in out["reasons"][-1]
