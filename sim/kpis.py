@@ -118,7 +118,7 @@ KPIS: Mapping[str, KPI] = MappingProxyType(
             _k("peak_kw_network", "Network peak load", "kW", "", 0),
             _k("ev_km", "Distance driven electric", "km", "", 0),
             _k("co2_avoided_kg", "CO2 avoided", "kg", "higher", 0, _ANY),
-            _k("co2_ice_kg", "CO2 of the same km by combustion cars", "kg", "", 0),
+            _k("co2_ice_kg", "CO2 of the same km by combustion vehicles", "kg", "", 0),
             _k("co2_ev_kg", "CO2 of grid electricity charged", "kg", "lower", 0),
             # --- chargers on the grid (planner/study/grid.py, sim/renewables.py; docs/grid.md)
             _k(
