@@ -223,6 +223,7 @@ JsonOpt = Annotated[
 def _summary(result: Any, *, folder: object) -> dict[str, Any]:
     """The machine-readable summary ``--json`` prints."""
     from planner.report.export import json_safe
+    from planner.study.result import targets_met
 
     return json_safe(
         {
@@ -231,7 +232,7 @@ def _summary(result: Any, *, folder: object) -> dict[str, Any]:
             "kpis_before": result.kpis_before,
             "kpis_after": result.kpis_after,
             # a script reading stdout learns whether the targets were met, and why not
-            "targets_met": result.verdict.get("status") == "met" if result.verdict else None,
+            "targets_met": targets_met(result.verdict),
             "verdict": result.verdict or None,
             "new_stations": [
                 {k: r.get(k) for k in ("station_id", "name", "plugs", "power_kw", "lon", "lat")}

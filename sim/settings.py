@@ -194,7 +194,11 @@ class SimSettings:
             raise fail("ambient_temp_c", "must be a temperature in C between -60 and 60")
         soc: Any = self.initial_soc  # a list too, from YAML
         pair = isinstance(soc, (tuple, list))
-        if (isinstance(soc, str) and soc != "steady") or (pair and len(soc) != 2):
+        if (
+            (isinstance(soc, str) and soc != "steady")
+            or (pair and len(soc) != 2)
+            or not (pair or isinstance(soc, str) or is_real(soc))  # True was read as 1.0
+        ):
             raise fail("initial_soc", 'must be a number, a (low, high) pair or "steady"')
         if pair and not all(is_real(x) for x in soc):
             raise fail("initial_soc", "must hold numbers: a (low, high) pair such as (0.5, 0.9)")

@@ -36,7 +36,7 @@ from planner.report.atomic import (
 )
 from planner.report.columns import LAYER_COLUMNS
 from planner.report.gis_styles import write_layer_styles
-from planner.study.result import StudyResult
+from planner.study.result import StudyResult, targets_met
 from sim.kpis import KPIS
 
 logger = logging.getLogger(__name__)
@@ -455,14 +455,14 @@ def write_outputs(result: StudyResult, folder: Path, *, gpkg: bool = True) -> di
         if roll:
             kpis["rollout"] = json_safe(roll)
     if result.verdict:  # studies with service targets: say plainly whether they were met
-        kpis["targets_met"] = result.verdict.get("status") == "met"
+        kpis["targets_met"] = targets_met(result.verdict)
         kpis["verdict"] = json_safe(result.verdict)
     put("kpis.json", json.dumps(kpis, indent=2, ensure_ascii=False, allow_nan=False))
 
     manifest = dict(result.manifest)
     manifest["export"] = {"layers": counts}
     if result.verdict:
-        manifest["targets_met"] = result.verdict.get("status") == "met"
+        manifest["targets_met"] = targets_met(result.verdict)
     put(
         "manifest.json",
         json.dumps(json_safe(manifest), indent=2, ensure_ascii=False, allow_nan=False),

@@ -60,12 +60,15 @@ def banner(result: StudyResult) -> str:
             return ""
         return f", 95 % CI {format_kpi(t['kpi'], t['ci_low'])}–{format_kpi(t['kpi'], t['ci_high'])}"
 
+    def outcome(t: dict[str, Any]) -> str:
+        # within its bound but with no interval or on a sample: not met, and not missed
+        return "met" if t["met"] else "unconfirmed" if t.get("unconfirmed") else "missed"
+
     items = "".join(
         f'<li class="{"ok" if t["met"] else "miss"}">{_e(t["label"])}: '
         f"{format_kpi(t['kpi'], t['value'])}{ci(t)} "
         f"({'≤' if t['sense'] == 'max' else '≥'} {format_kpi(t['kpi'], t['bound'])} "
-        f"required, judged on the {_e(t.get('judged_on', 'mean'))}) — "
-        f"{'met' if t['met'] else 'missed'}</li>"
+        f"required, judged on the {_e(t.get('judged_on', 'mean'))}) — {outcome(t)}</li>"
         for t in targets
     )
     if status == "met":

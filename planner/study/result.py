@@ -243,8 +243,9 @@ def verdict(
 
     With replications, a target is met only when its 95 % confidence bound on the wrong
     side meets it (the upper bound of a "at most" target, the lower bound of an "at least"
-    one): a mean that meets the target by chance is not enough. With one replication the
-    mean decides, and the verdict says there is no interval.
+    one): a mean that meets the target by chance is not enough. A value within its target
+    with no interval (one replication) or from a sample of the fleet (demand.max_trips) is
+    ``unconfirmed``: not met, and the reason says what would confirm it.
     """
     iv = intervals if intervals is not None and len(intervals) else None
     # a sampled fleet (demand.max_trips) scales its totals up, but its queues are the
@@ -425,8 +426,11 @@ CAPPED_SHOWN = 5
 
 def _plugs_needed(sentence: str) -> int:
     """The plug need of a loop's ``"<station>: needs N plugs, ..."`` record (0 if absent)."""
-    m = re.search(r": needs (\d+) plugs", sentence)
-    return int(m.group(1)) if m else 0
+    m = re.search(r": needs (more than )?(\d+) plugs", sentence)
+    if not m:
+        return 0
+    # "needs more than 60 plugs" (beyond the sizing's look-ahead) ranks above a need of 60
+    return int(m.group(2)) + (1 if m.group(1) else 0)
 
 
 def _utilisation_by_hour(before: Any, after: Any) -> pd.DataFrame:
@@ -481,6 +485,15 @@ def _notes(cfg: StudyConfig, loop: LoopResult) -> list[str]:
     return notes
 
 
+def targets_met(verdict: dict[str, Any] | None) -> bool | None:
+    """A verdict as ``targets_met``: True (met), False (missed or unconfirmed), None when no
+    target was evaluated (a study without targets is not a miss). Every output that carries
+    ``targets_met`` (kpis.json, manifest.json, --json, the batch summary) reads it here."""
+    if not verdict or verdict.get("status") == "not evaluated":
+        return None
+    return verdict.get("status") == "met"
+
+
 def summary_row(result: StudyResult) -> dict:
     """A flat row of a study's KPIs for batch tables: ``<kpi>_before``, ``<kpi>_after``,
     plus study name, config hash, new stations, plugs and capex."""
@@ -488,9 +501,15 @@ def summary_row(result: StudyResult) -> dict:
         "study": result.name,
         "config_hash": result.manifest.get("config_hash"),
         "new_stations": int(len(result.selected)),
-        "new_plugs": int(result.selected["plugs"].sum()) if len(result.selected) else 0,
+        # the plan's plugs: those of the new sites and those added at existing stations
+        "new_plugs": (int(result.selected["plugs"].sum()) if len(result.selected) else 0)
+        + (
+            int(pd.to_numeric(result.existing["added_plugs"], errors="coerce").fillna(0).sum())
+            if result.existing is not None and "added_plugs" in result.existing
+            else 0
+        ),
         "capex": result.kpis_after.get("capex", 0.0),
-        "targets_met": result.verdict.get("status") == "met"
+        "targets_met": targets_met(result.verdict)
         if result.verdict
         else not any(it.get("missed") for it in result.iterations[-1:]),
     }

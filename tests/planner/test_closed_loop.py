@@ -484,3 +484,18 @@ def test_the_verdict_says_when_more_rounds_would_not_help(tmp_path):
     rounds[2]["plugs"] = 90  # the last round sized plugs: rounds still helped
     out = verdict(cfg, {"stranded_vehicles": 0.5}, SimpleNamespace(iterations=rounds), iv)
     assert "would not help" not in out["reasons"][-1]
+
+
+def test_no_targets_is_not_a_miss_and_a_sizing_beyond_the_look_ahead_ranks_first():
+    """A study with no targets was 'targets_met: false' in kpis.json, manifest.json, --json
+    and the batch (which counted it as missed); and 'needs more than 60 plugs' sorted last
+    among the capped stations (its number was read as 0)."""
+    from planner.study.result import _plugs_needed, targets_met
+
+    assert targets_met({"status": "not evaluated", "targets": []}) is None
+    assert targets_met(None) is None
+    assert targets_met({"status": "missed"}) is False
+    assert targets_met({"status": "met"}) is True
+    capped = ["A: needs 7 plugs, max 6", "B: needs more than 60 plugs, max 6", "C: needs 12 plugs"]
+    assert sorted(capped, key=_plugs_needed, reverse=True)[0].startswith("B:")
+    assert _plugs_needed("B: needs more than 60 plugs") == 61

@@ -257,3 +257,21 @@ def test_cards_count_truck_sites_and_plugs_added_at_existing_stations():
     html = _cards(SimpleNamespace(selected=sel, existing=existing, kpis_before={}, kpis_after={}))
     assert '<div class="v">2</div><div class="l">new sites proposed (3 bay groups)' in html
     assert '<div class="v">9</div><div class="l">new plugs (3 of them at existing stations)' in html
+
+
+def test_the_banner_says_unconfirmed_for_a_target_it_cannot_confirm():
+    """A target within its bound in one replication was listed as '— missed'."""
+    from types import SimpleNamespace
+
+    from planner.report.sections import banner
+
+    target = {"kpi": "wait_p95_min", "label": "95th percentile wait", "value": 30.0,
+              "bound": 60.0, "sense": "max", "ci_low": None, "ci_high": None, "met": False,
+              "unconfirmed": True, "judged_on": "mean (one replication: no interval)"}  # fmt: skip
+    verdict = {"status": "missed", "targets": [target], "reasons": ["one replication"]}
+    html = banner(SimpleNamespace(verdict=verdict))
+    assert "— unconfirmed</li>" in html and "— missed" not in html
+    html = banner(
+        SimpleNamespace(verdict={**verdict, "targets": [{**target, "unconfirmed": False}]})
+    )
+    assert "— missed</li>" in html

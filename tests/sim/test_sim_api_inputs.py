@@ -65,6 +65,7 @@ def test_settings_accept_numpy_numbers_and_lists():
         {"warmup_s": False},
         {"grid_kg_co2_per_kwh": True},
         {"time_factors": [True] * 24},
+        {"initial_soc": True},  # read as a full battery
     ],
 )
 def test_a_bool_is_not_a_number_of_any_setting(kwargs):
