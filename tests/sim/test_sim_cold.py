@@ -111,18 +111,52 @@ def test_ice_winter_penalty_is_fueleconomy_gov_figure():
         SimSettings(ice_cold_floor_c=30.0)  # above the reference temperature
 
 
-def _range_ratio(m, speed_kph: float, temp_c: float) -> float:
-    """Range at ``temp_c`` over range at 20 C (consumption and usable capacity)."""
-    c = m.consumption_kwh_per_km_at(speed_kph, 20.0) / m.consumption_kwh_per_km_at(
+def _range_ratio(m, speed_kph: float, temp_c: float, mild_c: float = 23.9) -> float:
+    """Range at ``temp_c`` over range at ``mild_c`` (consumption and usable capacity)."""
+    c = m.consumption_kwh_per_km_at(speed_kph, mild_c) / m.consumption_kwh_per_km_at(
         speed_kph, temp_c
     )
-    return float(c) * m.usable_kwh(temp_c) / m.battery_kwh
+    return float(c) * m.usable_kwh(temp_c) / m.usable_kwh(mild_c)
 
 
-@pytest.mark.parametrize("key", [k for k, m in CATALOGUE.items() if not m.is_truck])
-def test_winter_range_ratios_match_aaa_and_geotab(key):
+def _of_rated(m, speed_kph: float, temp_c: float) -> float:
+    """Range at ``temp_c`` over the *rated* range (usable energy / the rating's
+    consumption), as Geotab reports it."""
+    rated = m.battery_kwh / m.consumption_kwh_per_km
+    return m.usable_kwh(temp_c) / float(m.consumption_kwh_per_km_at(speed_kph, temp_c)) / rated
+
+
+CARS = [k for k, m in CATALOGUE.items() if not m.is_truck]
+HEAT_PUMP = {"hyundai_ioniq5_lr", "tesla_model_y_lr", "byd_atto3"}
+
+
+@pytest.mark.parametrize("key", CARS)
+def test_winter_range_matches_aaa_heater_off_and_on(key):
+    """AAA (2019), combined city/highway cycles (~48 km/h), 20 F (-6.7 C) against 75 F
+    (23.9 C): 88 % of the range with the heater off, 59 % with it on (resistive heaters;
+    a heat pump keeps more). The heater-off part is per km whatever the speed, so the
+    highway penalty is not only the heater's power spread over more km."""
+    import dataclasses
+
     m = CATALOGUE[key]
-    # AAA (2019): 59 % of mild range at 20 F (-6.7 C) with the heater, ~48 km/h combined
-    assert _range_ratio(m, 48.0, -6.7) == pytest.approx(0.59, abs=0.07)
-    # Geotab (2020, 4,200 EVs): about 54 % of rated range at -15 C (city legs ~40-48 km/h)
-    assert _range_ratio(m, 44.0, -15.0) == pytest.approx(0.54, abs=0.07)
+    off = dataclasses.replace(m, heat_kw_per_c=0.0)
+    # (on a road the denser cold air adds 1-2 pp of drag that AAA's dyno does not have)
+    assert _range_ratio(off, 48.0, -6.7) == pytest.approx(0.88, abs=0.025)
+    on = _range_ratio(m, 48.0, -6.7)
+    if key in HEAT_PUMP:
+        assert 0.59 < on < 0.75
+    else:
+        assert on == pytest.approx(0.59, abs=0.01)
+    # at 90 km/h the winter penalty stays large: at least the heater-off loss plus heating
+    assert _range_ratio(m, 90.0, -6.7) < 0.80
+
+
+@pytest.mark.parametrize("key", [k for k in CARS if k not in HEAT_PUMP])
+def test_winter_range_matches_geotab_against_the_rated_range(key):
+    """Geotab (2020, 4,200 EVs): about 54 % of *rated* range at -15 C and about 115 % at
+    its 21.5 C sweet spot. The test compared the model's -15 C range with its own 20 C
+    range, which on city legs already exceeds the rated one: the like-for-like figure is
+    the range over the rated range."""
+    m = CATALOGUE[key]
+    assert _of_rated(m, 44.0, 21.5) == pytest.approx(1.15, abs=0.1)
+    assert _of_rated(m, 44.0, -15.0) == pytest.approx(0.54, abs=0.07)
