@@ -186,10 +186,9 @@ def test_grid_check_catches_a_forged_plan(tmp_path, monkeypatch):
         fit_plan(cfg, _plan(), _grid_cand(2.0))
 
 
-def test_emissions_match_a_station_at_a_solar_plant(tmp_path):
-    """Two stations, one 5 km from a 1 MW solar plant: its noon session is renewable, its
-    midnight one is not; the far station is all grid; energy is conserved."""
-    cfg = _cfg(tmp_path, renewables={"match_radius_km": 10, "day": "2024-06-21"})
+def _near_and_far_of_a_solar_plant() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two stations, "near" 5 km from a 1 MW solar plant at Saran's point, "far" 80 km away
+    (synthetic plant size)."""
     stations = pd.DataFrame(
         {"station_id": ["near", "far"], "lon": [72.94, 74.0], "lat": [49.81, 49.81]}
     )
@@ -202,6 +201,14 @@ def test_emissions_match_a_station_at_a_solar_plant(tmp_path):
             "lat": [49.8093],
         }
     )
+    return stations, plants
+
+
+def test_emissions_match_a_station_at_a_solar_plant(tmp_path):
+    """Two stations, one 5 km from a 1 MW solar plant: its noon session is renewable, its
+    midnight one is not; the far station is all grid; energy is conserved."""
+    cfg = _cfg(tmp_path, renewables={"match_radius_km": 10, "day": "2024-06-21"})
+    stations, plants = _near_and_far_of_a_solar_plant()
     ses = pd.DataFrame(
         {
             "station": [0, 0, 1, 1],
@@ -291,18 +298,7 @@ def test_study_co2_is_matched_over_the_runs_its_energy_is_the_mean_of(tmp_path):
     from planner.study.loop import ScenarioOutcome
 
     cfg = _cfg(tmp_path, renewables={"match_radius_km": 10, "day": "2024-06-21"})
-    stations = pd.DataFrame(
-        {"station_id": ["near", "far"], "lon": [72.94, 74.0], "lat": [49.81, 49.81]}
-    )
-    plants = pd.DataFrame(
-        {
-            "key": ["solar_saran"],
-            "kind": ["solar"],
-            "capacity_kw": [1000.0],
-            "lon": [72.8719],
-            "lat": [49.8093],
-        }
-    )
+    stations, plants = _near_and_far_of_a_solar_plant()
 
     def run(near_kwh, far_kwh, near_start_h):
         return pd.DataFrame(
