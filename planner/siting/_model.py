@@ -14,6 +14,7 @@ from scipy.sparse import csgraph
 
 from planner._errors import ModelInputError, NoCandidatesError
 from planner.siting._base import SitingResult, SolveOptions, check_unique_labels, float_array
+from planner.siting._validate import check_network
 
 logger = logging.getLogger(__name__)
 
@@ -240,12 +241,7 @@ def geo_inputs(
                 "with geopandas.GeoDataFrame(data, geometry=geopandas.points_from_xy(lon, lat), "
                 'crs="EPSG:4326")'
             )
-    for attr in ("snap_strict", "travel_time_matrix", "n_nodes"):
-        if not hasattr(network, attr):
-            raise ModelInputError(
-                f"network must be a networks.RoadNetwork, got {type(network).__name__} (it has "
-                f"no {attr!r}); load one with networks.load_network(...).network"
-            )
+    check_network(network, ("snap_strict", "travel_time_matrix", "n_nodes"))
     if candidates_gdf is None or len(candidates_gdf) == 0:
         raise NoCandidatesError("no candidate sites were given (the candidates table is empty)")
     if demand_gdf is None or len(demand_gdf) == 0:

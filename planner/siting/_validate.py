@@ -105,6 +105,24 @@ def float_array(values: Any, name: str, *, expected: str) -> np.ndarray:
         ) from None
 
 
+def check_network(network: Any, needs: tuple[str, ...]) -> None:
+    """Refuse a ``network`` that lacks what the model calls on it (a path, a graph, a
+    LoadedNetwork), naming what it got and how to get one, instead of an
+    ``AttributeError`` from inside. Duck-typed: the siting models do not import the road
+    network's class."""
+    for attr in needs:
+        if not hasattr(network, attr):
+            hint = (
+                "use its .network"
+                if hasattr(getattr(network, "network", None), attr)
+                else "load one with networks.load_network(...).network"
+            )
+            raise ModelInputError(
+                f"network must be a networks.RoadNetwork, got {type(network).__name__} (it has "
+                f"no {attr!r}); {hint}"
+            )
+
+
 def check_threshold(threshold: Any) -> float:
     """The coverage radius: a finite number of seconds ``>= 0``."""
     fix = "give the coverage radius as a travel time in seconds, e.g. threshold=600 (10 min)"

@@ -498,3 +498,17 @@ def test_solve_options_read_numpy_numbers_and_refuse_bools(kind):
     ):
         with pytest.raises(ModelInputError, match=rf"^{name} must be"):
             model.solve(**kw)
+
+
+def test_frlm_from_network_names_a_wrong_network():
+    """FRLM.from_network("net.pbf", ...) ended in a bare AttributeError (n_nodes)."""
+    from sim.synthetic import grid_network
+
+    class Loaded:  # stands for networks.LoadedNetwork: it holds the network
+        network = grid_network(3, 3)
+
+    for wrong, hint in (("net.pbf", "load one with"), (Loaded(), "use its .network")):
+        with pytest.raises(
+            ModelInputError, match=rf"network must be a networks.RoadNetwork.*{hint}"
+        ):
+            FRLM.from_network(wrong, [0], [8], [1.0], [4], range_km=50.0, p=1)

@@ -25,7 +25,7 @@ from planner.siting._base import (
     make_result,
 )
 from planner.siting._model import SitingModel
-from planner.siting._validate import check_per_item, shown
+from planner.siting._validate import check_network, check_per_item, shown
 from planner.siting.frlm.conventions import ORIGIN_CHARGE, SHORT_TRIPS
 
 logger = logging.getLogger(__name__)
@@ -209,6 +209,7 @@ class FRLM(SitingModel):
         range_km, p, fixed_open, site_labels, short_trips, origin_charge
             As in :meth:`from_paths`.
         """
+        check_network(network, ("n_nodes", "route_paths"))
         nodes_f = float_array(site_nodes, "site_nodes", expected="the network node of every site")
         nodes_f = nodes_f.ravel()
         off = nodes_f[(nodes_f < 0) | (nodes_f >= network.n_nodes) | (nodes_f != np.round(nodes_f))]
