@@ -76,11 +76,13 @@ def compute_kpis(r: Any) -> dict[str, float]:
         cat = dict(zip(veh["vehicle_id"], veh["category"], strict=True))
         is_truck = t["vehicle_id"].map(cat).isin(["truck", "bus"]).to_numpy()
     km = np.nan_to_num(t["distance_km"].to_numpy(dtype=float))
-    ice = s.ice_factor(s.ambient_temp_c) * km[~is_truck].sum() * s.ice_car_l_per_100km / 100.0 * (
-        s.petrol_kg_co2_per_l + s.petrol_wtt_kg_co2_per_l
-    ) + s.ice_factor(s.ambient_temp_c, truck=True) * km[
-        is_truck
-    ].sum() * s.ice_truck_l_per_100km / 100.0 * (s.diesel_kg_co2_per_l + s.diesel_wtt_kg_co2_per_l)
+    # the same km by petrol cars and diesel trucks, each with its own winter penalty
+    temp = s.ambient_temp_c
+    car_l = s.ice_factor(temp) * km[~is_truck].sum() * s.ice_car_l_per_100km / 100.0
+    truck_l = s.ice_factor(temp, truck=True) * km[is_truck].sum() * s.ice_truck_l_per_100km / 100.0
+    ice = car_l * (s.petrol_kg_co2_per_l + s.petrol_wtt_kg_co2_per_l) + truck_l * (
+        s.diesel_kg_co2_per_l + s.diesel_wtt_kg_co2_per_l
+    )
     consumed = float(np.nan_to_num(t["energy_kwh"].to_numpy(dtype=float)).sum())
     ev = consumed / s.charging_efficiency / (1.0 - s.grid_loss_share) * s.grid_kg_co2_per_kwh
     n_veh = int(t["vehicle_id"].nunique())

@@ -28,7 +28,7 @@ from planner.report.map_data import ATTRIBUTION, MAX_POINTS, map_payload, road_l
 from planner.report.numbers import format_kpi, format_value, unit_label
 from planner.report.sections import banner, rollout_section, stations_table
 from planner.report.trucks import truck_section
-from planner.study.result import StudyResult
+from planner.study.result import StudyResult, plugs_added_at_existing
 
 logger = logging.getLogger(__name__)
 
@@ -94,12 +94,7 @@ def _cards(result: StudyResult) -> str:
         cards = [(f"{len(sel)}", "new stations proposed")]
     if "plugs" in sel.columns and len(sel):
         new = int(pd.to_numeric(sel["plugs"], errors="coerce").fillna(0).sum())
-        ex = result.existing
-        added = (
-            int(pd.to_numeric(ex["added_plugs"], errors="coerce").fillna(0).sum())
-            if ex is not None and "added_plugs" in ex.columns
-            else 0
-        )
+        added = plugs_added_at_existing(result.existing)
         # the plan's plugs: those of the new sites and those added at existing stations
         label = f"new plugs ({added} of them at existing stations)" if added else "new plugs"
         cards.append((f"{new + added}", label))

@@ -387,10 +387,15 @@ def emissions(
         1, "plant", np.where(owner >= 0, keys[np.maximum(owner, 0)] if keys.size else "", "")
     )
     per.insert(2, "plant_km", np.round(dist, 2))
+    return per, emission_kpis(per)
+
+
+def emission_kpis(per: pd.DataFrame) -> dict[str, float]:
+    """The KPIs of a per-station energy table (:func:`emissions`): ``energy_renewable_kwh``,
+    ``renewable_share_charging`` and ``co2_charging_kg``."""
     tot = float(per["energy_kwh"].sum())
-    kpis = {
+    return {
         "energy_renewable_kwh": float(per["renewable_kwh"].sum()),
         "renewable_share_charging": float(per["renewable_kwh"].sum() / tot) if tot > 0 else 0.0,
         "co2_charging_kg": float(per["co2_kg"].sum()),
     }
-    return per, kpis

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from planner.config.study import StudyConfig
-from planner.study.grid import emissions, fit_plan, read_plants
+from planner.study.grid import emission_kpis, emissions, fit_plan, read_plants
 from planner.study.grid_fit import FIT_COLUMNS
 from planner.study.loop import LoopResult, ScenarioOutcome
 
@@ -91,15 +91,7 @@ def _outcome_emissions(
         out=np.zeros_like(energy),
         where=energy > 0,
     )
-    total = float(energy.sum())
-    kpis = {
-        "energy_renewable_kwh": float(table["renewable_kwh"].sum()),
-        "renewable_share_charging": (
-            float(table["renewable_kwh"].sum()) / total if total > 0 else 0.0
-        ),
-        "co2_charging_kg": float(table["co2_kg"].sum()),
-    }
-    return table, kpis
+    return table, emission_kpis(table)
 
 
 def apply_grid(

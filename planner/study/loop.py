@@ -119,6 +119,13 @@ def target_intervals(runs: pd.DataFrame) -> pd.DataFrame:
     return summarise(pd.DataFrame(cols)) if cols else pd.DataFrame()
 
 
+def sampled_fleet(kpis: dict[str, Any]) -> bool:
+    """Whether the KPIs come from a sample of the fleet (``demand.max_trips``: a demand
+    expansion factor above 1), whose queues are the sample's, not the fleet's: no target
+    driven by queues can be confirmed on them."""
+    return float(kpis.get("demand_expansion_factor") or 1.0) > 1.0 + 1e-9
+
+
 def target_value(kpis: dict[str, float], name: str, default: float) -> float:
     """The value a service target is judged on: the KPI less what the target leaves out
     (:func:`excluded_below_reach`), never below 0 for the stranded target."""
@@ -145,8 +152,8 @@ def missed_targets(
         if intervals is not None and len(intervals) and name in intervals.index:
             # intervals of the judged values (target_intervals: the stranded one net)
             edge = intervals.loc[name, "ci_high" if sense == "max" else "ci_low"]
-            if pd.notna(edge):
-                value = max(0.0, float(edge)) if sense == "max" else float(edge)
+            if pd.notna(edge):  # (within the KPI's range: summarise truncates to it)
+                value = float(edge)
                 # said, so that the bound is not read as the value (the notes showed
                 # "stranded_vehicles 4.8 > 0" beside a value of 0.6)
                 on = f" ({'upper' if sense == 'max' else 'lower'} 95 % bound)"

@@ -21,7 +21,13 @@ from planner.report.numbers import format_kpi
 from planner.report.roads import roads_layer
 from planner.study.demand import demand_points
 from planner.study.inputs import StudyNetwork, points_frame
-from planner.study.loop import TARGET_KPIS, LoopResult, excluded_below_reach, target_value
+from planner.study.loop import (
+    TARGET_KPIS,
+    LoopResult,
+    excluded_below_reach,
+    sampled_fleet,
+    target_value,
+)
 from planner.study.optimize_corridor import CorridorOptimizer, with_bay_draw
 from planner.study.simulate import public_waits_min
 from sim.kpis import KPIS
@@ -251,7 +257,7 @@ def verdict(
     # a sampled fleet (demand.max_trips) scales its totals up, but its queues are the
     # sample's at the full plug count: no queue-driven target can be judged on them
     factor = float(kpis.get("demand_expansion_factor") or 1.0)
-    sampled = factor > 1.0 + 1e-9
+    sampled = sampled_fleet(kpis)
     targets = []
     for attr, (name, sense) in TARGET_KPIS.items():
         bound = getattr(cfg.targets, attr)
@@ -273,7 +279,7 @@ def verdict(
             # intervals of the judged values (planner.study.loop.target_intervals: the
             # stranded one from each run's net count)
             lo, hi = iv.loc[name, "ci_low"], iv.loc[name, "ci_high"]
-            lo = None if pd.isna(lo) else max(0.0, float(lo)) if shift else float(lo)
+            lo = None if pd.isna(lo) else float(lo)
             hi = None if pd.isna(hi) else float(hi)
         interval = lo is not None and hi is not None
         judged = (hi if sense == "max" else lo) if interval else value
@@ -485,6 +491,14 @@ def _notes(cfg: StudyConfig, loop: LoopResult) -> list[str]:
     return notes
 
 
+def plugs_added_at_existing(existing: pd.DataFrame | None) -> int:
+    """Plugs the plan added at existing stations (their ``added_plugs``; 0 without it): part
+    of the plan's new plugs in the report's card and the batch summary."""
+    if existing is None or "added_plugs" not in existing:
+        return 0
+    return int(pd.to_numeric(existing["added_plugs"], errors="coerce").fillna(0).sum())
+
+
 def targets_met(verdict: dict[str, Any] | None) -> bool | None:
     """A verdict as ``targets_met``: True (met), False (missed or unconfirmed), None when no
     target was evaluated (a study without targets is not a miss). Every output that carries
@@ -503,11 +517,7 @@ def summary_row(result: StudyResult) -> dict:
         "new_stations": int(len(result.selected)),
         # the plan's plugs: those of the new sites and those added at existing stations
         "new_plugs": (int(result.selected["plugs"].sum()) if len(result.selected) else 0)
-        + (
-            int(pd.to_numeric(result.existing["added_plugs"], errors="coerce").fillna(0).sum())
-            if result.existing is not None and "added_plugs" in result.existing
-            else 0
-        ),
+        + plugs_added_at_existing(result.existing),
         "capex": result.kpis_after.get("capex", 0.0),
         "targets_met": targets_met(result.verdict)
         if result.verdict

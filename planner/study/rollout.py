@@ -35,7 +35,7 @@ from planner.config.study import StudyConfig
 from planner.siting.multiperiod import StagedCover, StagedResult
 from planner.siting.multiperiod_robust import robust_first_stage
 from planner.study.grid_fit import loop_grid
-from planner.study.loop import LoopResult, Targets, closed_loop
+from planner.study.loop import LoopResult, Targets, closed_loop, sampled_fleet
 from planner.study.optimize import StudyOptimizer
 from planner.study.rollout_models import stage_config, stage_trips, staged_model
 from planner.study.simulate import StudySimulator
@@ -168,7 +168,7 @@ def staged_plans(
                     # queues are not the fleet's) and with replication intervals (a
                     # single run's mean cannot confirm a target)
                     "targets_met": loop.targets_met
-                    and factor <= 1.0 + 1e-9
+                    and not sampled_fleet(k_after)
                     and len(loop.proposal.detail.get("target_intervals", ())) > 0,
                 }
             )

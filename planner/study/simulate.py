@@ -218,7 +218,6 @@ class StudySimulator:
         intervals = pd.DataFrame()
         waits: list[np.ndarray] = [public_waits_min(first)]
         hourly: list[pd.Series] = [hourly_utilisation(first)]
-        charging: list[pd.DataFrame] = [public_charging(first)]
         judged = pd.DataFrame()
         if reps > 1:
             intervals, kept, reps, per_run = self._replicate(st, trips, reps, settings)
@@ -227,6 +226,8 @@ class StudySimulator:
             charging = [c for _, _, c in kept]
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
+        else:
+            charging = [public_charging(first)]
         factor = float(trips.attrs.get("expansion_factor", 1.0))
         if factor != 1.0:  # a sample of the fleet: totals scaled to the whole fleet
             kpis = {k: v * factor if k in EXTENSIVE_KPIS else v for k, v in kpis.items()}
