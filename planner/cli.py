@@ -25,6 +25,7 @@ from planner._terminate import EXIT_TERMINATED, Terminated, stop_children
 from planner._terminate import install as install_sigterm
 from planner.report.console import (
     BatchBar,
+    OnceFilter,
     StepProgress,
     batch_table,
     escape,
@@ -78,12 +79,11 @@ def _main(
     _STATE["debug"] = debug
     _STATE["stopped"] = None
     level = logging.WARNING - 10 * min(verbose, 2) if not debug else logging.DEBUG
+    handler = RichHandler(console=console, show_path=False)
+    if level >= logging.WARNING:  # -v / --debug show every repeat
+        handler.addFilter(OnceFilter())
     logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        datefmt="[%X]",
-        handlers=[RichHandler(console=console, show_path=False)],
-        force=True,
+        level=level, format="%(message)s", datefmt="[%X]", handlers=[handler], force=True
     )
     logging.getLogger("osmnx").setLevel(max(level, logging.WARNING))
 

@@ -6,6 +6,7 @@ Every piece of user text (station names, file names, messages) goes through
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ from sim.kpis import KPIS
 
 __all__ = [
     "BatchBar",
+    "OnceFilter",
     "StepProgress",
     "batch_table",
     "escape",
@@ -34,6 +36,27 @@ __all__ = [
     "kpi_table",
     "missed_runs",
 ]
+
+
+class OnceFilter(logging.Filter):
+    """Pass each distinct log message once (same logger, level and text).
+
+    A study simulates the same trips many times (warm-up, replications, rounds, seasons),
+    and the simulator warns about the trips on each call: the user needs the warning once,
+    not once per replication. Messages that differ (other counts, other stations) all pass.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[tuple[str, int, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a message already passed."""
+        key = (record.name, record.levelno, record.getMessage())
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
 
 
 def escape(text: object) -> str:
