@@ -395,8 +395,39 @@ def closed_loop(
         if need_sites and grid_bound and first_round_sites is None:
             n_sites = None  # the model decides how many sites relieve the bound connections
         if not need_sites and plugs_added == 0:
-            logger.info("no remedy left (budget, plug or grid limits reached); stopping")
+            left_money = None if budget is None else budget - capex - upgrade
+            record["stopped"] = stop_reason(
+                service_missed=service_missed,
+                budget_spent=left_money is not None and left_money <= 0,
+                grid_bound=len(grid_bound),
+                capped=len(capped),
+            )
+            logger.info("design loop stopped early: %s", record["stopped"])
             break
         if grid is not None:  # the upgrades the added plugs bought
             upgrade = float(grid.fit(stations).stations["upgrade_cost"].sum())
     return _result(False)
+
+
+def stop_reason(
+    *, service_missed: bool, budget_spent: bool, grid_bound: int, capped: int = 0
+) -> str:
+    """Why the design loop stopped before its last round: neither remedy had anything to do.
+
+    New sites serve trips that were not completed (or a station at its plug cap): the loop
+    calls for none when only queue targets are missed, or when no such trip is left that
+    a site could serve (the unserved demand is empty). Plugs relieve queues. The sentence
+    says which remedy found nothing and why, from what the round measured.
+    """
+    sites = (
+        "no trip is left unserved that a new site could serve (those left have no road path)"
+        if service_missed
+        else "no new site was called for (the targets missed are queue targets)"
+    )
+    limits = [
+        *([f"{capped} station(s) at the plug cap"] if capped else []),
+        *(["the budget is spent"] if budget_spent else []),
+        *([f"the grid connection binds at {grid_bound} station(s)"] if grid_bound else []),
+    ]
+    plugs = "the plug sizing added no plug" + (f" ({'; '.join(limits)})" if limits else "")
+    return f"{sites}, and {plugs}"

@@ -393,6 +393,7 @@ def verdict(
             f"{last.get('plugs', 0)} plugs (plug cap {cfg.candidates.max_plugs} per station"
             + (f", budget {cfg.model.budget:,.0f}" if cfg.model.budget is not None else "")
             + ")"
+            + (f"; it stopped early: {last['stopped']}" if last.get("stopped") else "")
             + _stalled(loop.iterations)
         )
     out: dict[str, Any] = {
@@ -418,11 +419,11 @@ def _stalled(iterations: list[dict[str, Any]]) -> str:
     if not idle:
         return ""
     causes = iterations[-1].get("stranding_causes") or {}
-    left = ", ".join(f"{n} {cause.replace('_', ' ')}" for cause, n in causes.items())
+    left = ", ".join(f"{n:.3g} {cause.replace('_', ' ')}" for cause, n in causes.items())
     return (
         f"; its last {idle} round(s) added no site and no plug, so more rounds would not "
         "help: the optimiser found nothing to open or enlarge for the demand left"
-        + (f" (strandings of the round's first replication by cause: {left})" if left else "")
+        + (f" (strandings by cause, mean of the round's runs: {left})" if left else "")
     )
 
 

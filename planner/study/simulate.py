@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ __all__ = [
     "StudySimulator",
     "sim_settings",
     "study_vehicles",
+    "mean_unserved",
     "unserved_demand",
 ]
 
@@ -136,7 +138,6 @@ def study_vehicles(cfg: StudyConfig) -> dict:
 
 def unserved_demand(
     res: sim.SimulationResult,
-    trips: pd.DataFrame,
     *,
     wait_target_min: float | None,
     detour_limit_min: float,
@@ -174,6 +175,28 @@ def unserved_demand(
         )
     df = pd.concat(rows, ignore_index=True).rename(columns={"origin": "node"})
     return df.groupby(["node", "destination"], as_index=False)["weight"].sum()
+
+
+def mean_unserved(runs: list[pd.DataFrame]) -> pd.DataFrame:
+    """The mean of several runs' :func:`unserved_demand` (``node``, ``destination``,
+    ``weight``): an OD pair unserved in one run of four weighs 0.25 trips a day, so the
+    optimiser's plug sizing from the weights keeps a single run's scale."""
+    if not runs:
+        return pd.DataFrame({"node": [], "destination": [], "weight": []})
+    df = pd.concat(runs, ignore_index=True)
+    out = df.groupby(["node", "destination"], as_index=False)["weight"].sum()
+    out["weight"] /= len(runs)
+    return out
+
+
+class RunSummary(NamedTuple):
+    """What the study keeps of each replication (the full result is not kept)."""
+
+    waits: np.ndarray  #: waits (min) of the public charging stops, for the charts
+    hourly: pd.Series  #: mean plug utilisation by hour of day
+    charging: pd.DataFrame  #: public charging sessions, for the hourly CO2 matching
+    unserved: pd.DataFrame  #: :func:`unserved_demand`, for the design loop's next round
+    causes: dict[str, int]  #: trips stranded or abandoned, by cause
 
 
 class StudySimulator:
@@ -222,24 +245,24 @@ class StudySimulator:
         if reps > 1:
             intervals, kept, reps, per_run = self._replicate(st, trips, reps, settings)
             judged = target_intervals(per_run)
-            waits, hourly = [w for w, _, _ in kept], [h for _, h, _ in kept]
-            charging = [c for _, _, c in kept]
+            waits, hourly = [r.waits for r in kept], [r.hourly for r in kept]
+            charging = [r.charging for r in kept]
+            # the demand the KPIs' runs left unserved (the seed run alone may have none
+            # while the replications' mean misses a target): mean trips a day per OD pair
+            unserved = mean_unserved([r.unserved for r in kept])
+            causes = _mean_causes([r.causes for r in kept])
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
         else:
             charging = [public_charging(first)]
+            unserved = self.unserved(first)
+            causes = _mean_causes([_stranding_causes(first)])
         factor = float(trips.attrs.get("expansion_factor", 1.0))
         if factor != 1.0:  # a sample of the fleet: totals scaled to the whole fleet
             kpis = {k: v * factor if k in EXTENSIVE_KPIS else v for k, v in kpis.items()}
             intervals, judged = _scaled(intervals, factor), _scaled(judged, factor)
         kpis["demand_expansion_factor"] = factor
         first = first.measured()
-        unserved = unserved_demand(
-            first,
-            trips,
-            wait_target_min=cfg.targets.wait_p95_min,
-            detour_limit_min=cfg.model.threshold_min,
-        )
         return ScenarioOutcome(
             kpis,
             first.station_stats(),
@@ -255,9 +278,31 @@ class StudySimulator:
                 "replications": reps,
                 # the runs the KPIs are the mean of: CO2 matching averages over the same runs
                 "charging_per_run": charging,
-                "causes": _stranding_causes(first),
+                # stranded or abandoned trips by cause: the mean over the same runs
+                "causes": causes,
                 "connector_gaps": self.connector_gaps(first, st),
             },
+        )
+
+    def unserved(self, res: sim.SimulationResult) -> pd.DataFrame:
+        """The demand ``res`` served badly (:func:`unserved_demand` with the study's wait
+        target and coverage threshold)."""
+        return unserved_demand(
+            res,
+            wait_target_min=self.cfg.targets.wait_p95_min,
+            detour_limit_min=self.cfg.model.threshold_min,
+        )
+
+    def _keep_run(self, into: list[RunSummary], _run: int, res: sim.SimulationResult) -> None:
+        """Keep what the charts, the CO2 matching and the design loop need of a run."""
+        into.append(
+            RunSummary(
+                public_waits_min(res),
+                hourly_utilisation(res),
+                public_charging(res),
+                self.unserved(res),
+                _stranding_causes(res),
+            )
         )
 
     def connector_gaps(self, res: sim.SimulationResult, stations: pd.DataFrame) -> pd.DataFrame:
@@ -305,14 +350,14 @@ class StudySimulator:
 
     def _replicate(
         self, st: pd.DataFrame, trips: pd.DataFrame, reps: int, settings: sim.SimSettings
-    ) -> tuple[pd.DataFrame, list[tuple[np.ndarray, pd.Series, pd.DataFrame]], int, pd.DataFrame]:
+    ) -> tuple[pd.DataFrame, list[RunSummary], int, pd.DataFrame]:
         """Replications until every target KPI's 95 % interval is as narrow as asked
         (``simulation.ci_half_width``), doubling up to ``simulation.max_replications``; the
         runs already made are kept and the series is extended (same seed sequence)."""
         sc = self.cfg.simulation
         cap = max(reps, sc.max_replications or reps)
         source = self._redraw if trips is self.trips else trips
-        kept: list[tuple[np.ndarray, pd.Series, pd.DataFrame]] = []
+        kept: list[RunSummary] = []
         runs: list[pd.DataFrame] = []
         done = 0
         while True:
@@ -324,7 +369,7 @@ class StudySimulator:
                 vehicles=self.vehicles,
                 settings=settings,
                 seed=self.cfg.seed,
-                on_run=partial(_keep_run, kept),
+                on_run=partial(self._keep_run, kept),
                 return_runs=True,
                 start=done,
             )
@@ -358,14 +403,6 @@ def _scaled(intervals: pd.DataFrame, factor: float) -> pd.DataFrame:
     for col in ("mean", "std", "ci_low", "ci_high"):
         out.loc[rows, col] *= factor
     return out
-
-
-def _keep_run(
-    into: list[tuple[np.ndarray, pd.Series, pd.DataFrame]], _run: int, res: sim.SimulationResult
-) -> None:
-    """What the charts and the CO2 matching need from each replication: its waits, hourly
-    utilisation and public charging sessions."""
-    into.append((public_waits_min(res), hourly_utilisation(res), public_charging(res)))
 
 
 #: Columns of a run's public charging sessions kept for the hourly CO2 matching
@@ -403,3 +440,9 @@ def _stranding_causes(res: sim.SimulationResult) -> dict[str, int]:
     causes = t["strand_cause"].dropna().astype(str)
     causes = causes[causes != ""]
     return {str(k): int(v) for k, v in causes.value_counts().items()}
+
+
+def _mean_causes(runs: list[dict[str, int]]) -> dict[str, float]:
+    """The mean count of each stranding cause over ``runs`` (0 in a run without it)."""
+    keys = sorted({k for run in runs for k in run})
+    return {k: sum(run.get(k, 0) for run in runs) / len(runs) for k in keys}

@@ -143,6 +143,9 @@ def test_max_plugs_caps_remedy():
         max_plugs=2,
     )
     assert not res.targets_met and (res.stations["plugs"] <= 2).all()
+    # round 2 found nothing to do: the loop says why it stopped before round 6
+    assert len(res.iterations) == 2
+    assert res.iterations[-1]["stopped"].startswith("no new site was called for")
 
 
 def test_missed_targets_use_simulation_kpi_names():
@@ -480,10 +483,48 @@ def test_the_verdict_says_when_more_rounds_would_not_help(tmp_path):
     assert "its last 2 round(s) added no site and no plug, so more rounds would not help" in (
         loop_sentence
     )
-    assert "by cause: 1 no charger in range" in loop_sentence
+    assert "by cause, mean of the round's runs: 1 no charger in range" in loop_sentence
     rounds[2]["plugs"] = 90  # the last round sized plugs: rounds still helped
     out = verdict(cfg, {"stranded_vehicles": 0.5}, SimpleNamespace(iterations=rounds), iv)
     assert "would not help" not in out["reasons"][-1]
+
+
+def test_the_verdict_says_why_the_loop_stopped_early(tmp_path):
+    """A loop that stopped after round 1 of 3 said only "stopped after 1 of 3 rounds" (and
+    its log blamed budget, plug or grid limits that were not set): the verdict now gives
+    the round's own reason."""
+    from types import SimpleNamespace
+
+    from planner.study.loop import stop_reason
+    from planner.study.result import verdict
+
+    cfg = _verdict_cfg(tmp_path, {"stranded": 0})
+    iv = pd.DataFrame({"ci_low": [0.0], "ci_high": [3.0]}, index=["stranded_vehicles"])
+    why = stop_reason(service_missed=True, budget_spent=False, grid_bound=0)
+    rounds = [{"iteration": 1, "new_sites": 3, "stations": 9, "plugs": 49, "stopped": why}]
+    out = verdict(cfg, {"stranded_vehicles": 1.0}, SimpleNamespace(iterations=rounds), iv)
+    assert out["status"] == "missed"
+    assert out["reasons"][-1].startswith("the design loop stopped after 1 of 3 rounds")
+    assert out["reasons"][-1].endswith(f"; it stopped early: {why}")
+    del rounds[0]["stopped"]  # negative control: a loop that ran out of rounds
+    out = verdict(cfg, {"stranded_vehicles": 1.0}, SimpleNamespace(iterations=rounds), iv)
+    assert "stopped early" not in out["reasons"][-1]
+
+
+def test_stop_reason_names_the_remedy_that_found_nothing():
+    from planner.study.loop import stop_reason
+
+    queue = stop_reason(service_missed=False, budget_spent=True, grid_bound=0)
+    assert queue == (
+        "no new site was called for (the targets missed are queue targets), and the plug "
+        "sizing added no plug (the budget is spent)"
+    )
+    path = stop_reason(service_missed=True, budget_spent=False, grid_bound=2)
+    assert path.startswith("no trip is left unserved that a new site could serve")
+    assert path.endswith("(the grid connection binds at 2 station(s))")
+    capped = stop_reason(service_missed=True, budget_spent=False, grid_bound=0, capped=7)
+    assert capped.endswith("added no plug (7 station(s) at the plug cap)")
+    assert "budget" not in path  # a limit that did not bind is not claimed
 
 
 def test_no_targets_is_not_a_miss_and_a_sizing_beyond_the_look_ahead_ranks_first():

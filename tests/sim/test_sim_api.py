@@ -196,7 +196,7 @@ def test_unreachable_trip_cancels_rest_of_chain():
     # nor is it demand a new site could serve
     from planner.study.simulate import unserved_demand
 
-    bad = unserved_demand(res, trips, wait_target_min=None, detour_limit_min=30.0)
+    bad = unserved_demand(res, wait_target_min=None, detour_limit_min=30.0)
     assert bad.empty
 
 
