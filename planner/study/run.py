@@ -136,6 +136,11 @@ def _finish(
     base = manifest(cfg, sn, timer.timings, config_path=Path(config_path) if config_path else None)
     result.manifest = {**base, **result.manifest}
     if folder is not None:
+        # the folder written (``--out`` overrides outputs.folder): in manifest.json too
+        result.manifest["output_folder"] = str(folder)
+        resolved = result.manifest.get("config_resolved")
+        if isinstance(resolved, dict) and isinstance(resolved.get("outputs"), dict):
+            resolved["outputs"]["folder"] = str(folder)
         try:
             with timer.step("outputs"), atomic_dir(folder, foreign_ok=overwrite) as tmp:
                 write_study(result, tmp, html=html, gpkg=cfg.outputs.gpkg)
@@ -146,7 +151,6 @@ def _finish(
                 "nothing was replaced (the previous output, if any, is unchanged)"
             ) from exc
         result.manifest["timings_s"] = {k: round(v, 3) for k, v in timer.timings.items()}
-        result.manifest["output_folder"] = str(folder)
         logger.info("study %s written to %s", cfg.name, folder)
     return result
 

@@ -84,6 +84,10 @@ def test_json_summaries(monkeypatch, capsys, data_dir, net_cache_dir, tmp_path):
     )
     doc = json.loads(out)
     assert code == 0 and doc["output_folder"] == str(tmp_path / "sim")
+    # manifest.json names the folder written, not the config's default (runs/<name>)
+    man = json.loads((tmp_path / "sim" / "manifest.json").read_text())
+    assert man["output_folder"] == str(tmp_path / "sim")
+    assert man["config_resolved"]["outputs"]["folder"] == str(tmp_path / "sim")
     assert doc["kpis_before"]["trips"] > 0 and doc["new_stations"] == []
     _simulate_outputs_keep_their_columns(tmp_path / "sim")
 
