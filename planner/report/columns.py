@@ -16,7 +16,7 @@ _STATION = {
     "plugs": "plugs (charging points) at the station",
     "power_kw": "power per plug (kW)",
     "existing": "true for a station that existed before the study",
-    "name": "name (OSM `name`; unnamed OSM sites are called by their kind)",
+    "name": "name (OSM `name`; an unnamed OSM site is called by its kind: `unnamed amenity=fuel`)",
     "lon": "longitude (WGS84 degrees)",
     "lat": "latitude (WGS84 degrees)",
     "added_plugs": "plugs the design loop added to the station",
@@ -92,7 +92,7 @@ LAYER_COLUMNS: dict[str, dict[str, str]] = {
     },
     "candidates": {
         "site_id": "candidate id (OSM object, `place/…`, `road/…` or `extra/…`)",
-        "name": "name",
+        "name": "name (an unnamed OSM site is called by its kind: `unnamed amenity=fuel`)",
         "kind": "what the site is (`fuel`, `parking`, `hotel`, `place`, `road`, `renewable`, …)",
         "lon": "longitude",
         "lat": "latitude",

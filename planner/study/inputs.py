@@ -154,7 +154,7 @@ def build_existing(cfg: StudyConfig, sn: StudyNetwork) -> pd.DataFrame:
         for s in cfg.existing_stations
     }
     gdf["connectors"] = [by_name.get(str(n), default) for n in gdf["name"]]
-    return _as_stations(gdf, existing=True)
+    return _as_stations(named_by_kind(gdf), existing=True)
 
 
 def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame) -> pd.DataFrame:
@@ -240,7 +240,7 @@ def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame)
         [p.drop(columns=[c for c in ("geometry",) if c in p.columns]) for p in parts],
         ignore_index=True,
     )
-    cand = cand[~cand["site_id"].isin(existing["station_id"])]
+    cand = named_by_kind(cand[~cand["site_id"].isin(existing["station_id"])])
     # Several POIs often snap to one node; one candidate per node keeps the model small and
     # exact (they are indistinguishable to the network). Renewable sites win ties.
     cand = cand.sort_values(["renewable", "snap_m"], ascending=[False, True]).drop_duplicates(
@@ -284,6 +284,21 @@ def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame)
             "location_source",
         ]
     ]
+
+
+def named_by_kind(sites: pd.DataFrame) -> pd.DataFrame:
+    """``sites`` with a blank ``name`` replaced by what the site is (``unnamed
+    amenity=fuel``, from ``kind``), so that every output (candidates, stations tables,
+    selected sites, ``--json``) calls an unnamed OSM site the same way."""
+    if "name" not in sites.columns:
+        return sites
+    blank = sites["name"].isna() | (sites["name"].astype(str).str.strip() == "")
+    if not blank.any():
+        return sites
+    kind = sites["kind"] if "kind" in sites.columns else pd.Series("site", index=sites.index)
+    out = sites.copy()
+    out.loc[blank, "name"] = "unnamed " + kind[blank].fillna("site").astype(str)
+    return out
 
 
 def _node_refs(sn: StudyNetwork) -> dict[int, str]:

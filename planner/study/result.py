@@ -162,10 +162,6 @@ def assemble(
     if "bay_draw_kw" in selected:  # grid draw of the final bays (the loop may add some)
         selected = with_bay_draw(selected)
     selected["sessions_per_day"] = selected["sessions"] / max(1, cfg.simulation.days)
-    unnamed = selected["name"].fillna("").astype(str).str.strip() == ""
-    if unnamed.any():  # OSM sites without a name: say what they are
-        kinds = selected["station_id"].map(candidates.set_index("site_id")["kind"].to_dict())
-        selected.loc[unnamed, "name"] = "unnamed " + kinds[unnamed].fillna("site").astype(str)
     kb, ka = dict(loop.baseline.kpis), dict(loop.proposal.kpis)
     kb.update(n_stations=len(existing), n_plugs=int(existing["plugs"].sum()), capex=0.0)
     ka.update(
