@@ -108,6 +108,8 @@ class DemandConfig(_Strict):
     truck_share: float = Field(0.0, ge=0, le=1)
     min_trip_km: float = Field(50.0, ge=0)
     od_table: Path | None = None
+    # snap limit of an OD table's lon/lat trip ends to the network (m)
+    od_snap_m: float = Field(500.0, gt=0, allow_inf_nan=False)
     # freight (docs/cargo.md): trucks_per_day = trips_per_day; share of the China-border
     # trucks that cross Kazakhstan to a Russian border post; relative weight per border post
     # (by name, default 1 each); snap limit of the posts to the network

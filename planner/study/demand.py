@@ -87,6 +87,7 @@ def build_trips(
             zone_col=zone_col,
             vehicles=vehicles,
             vehicle_mix=fleet,
+            max_snap_m=d.od_snap_m,
         )
     if trips.empty:
         raise DemandError(

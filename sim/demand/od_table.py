@@ -31,6 +31,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from networks import SnapDistanceError
 from networks.road_network import RoadNetwork
 from sim._checks import RngLike, as_generator, require_network, vehicle_catalogue
 from sim._errors import DemandError, DemandTableError, UnknownZoneError
@@ -201,8 +202,12 @@ def read_od_table(
     file_row = np.arange(len(df)) + 2  # header is line 1
     if "count" in df.columns:
         cnt = pd.to_numeric(df["count"], errors="coerce")
-        if cnt.isna().any() or (cnt < 1).any() or (cnt != np.floor(cnt)).any():
-            raise DemandTableError(f"{where}: column 'count' must be integers >= 1")
+        bad = (cnt.isna() | (cnt < 1) | (cnt != np.floor(cnt))).to_numpy()
+        if bad.any():
+            raise DemandTableError(
+                f"{where}: column 'count' must hold whole numbers >= 1 (trips per row); bad "
+                f"value(s): {_bad_cells(df['count'], bad, file_row)} (header = row 1)"
+            )
         if "vehicle_id" in df.columns:
             raise DemandTableError(
                 f"{where}: use either 'count' (aggregated trips) or 'vehicle_id' (chains), not both"
@@ -330,7 +335,8 @@ def _ends(
                 rows = file_row[bad][:8].tolist()
                 raise DemandTableError(
                     f"{where}: column {col!r} must hold node indices 0..{network.n_nodes - 1} (no zones were given); "
-                    f"bad rows {rows}. Pass zones= to read zone ids, or use lon/lat columns."
+                    f"bad rows {rows}. To read zone ids give the zones (read_od_table's zones=; "
+                    "demand.zones in a study config), or use lon/lat columns."
                 )
             res.append(v.astype(np.int64))
         return res[0], res[1]
@@ -339,19 +345,23 @@ def _ends(
         if zones is not None:
             logger.info("%s gives trip ends as coordinates; the zones are not used", where)
         xy = _coordinates(df, where, file_row)
-        o = network.snap_strict(
-            xy["origin_lon"],
-            xy["origin_lat"],
-            max_distance_m=max_snap_m,
-            labels=[f"origin row {r}" for r in file_row],
-        )
-        d = network.snap_strict(
-            xy["destination_lon"],
-            xy["destination_lat"],
-            max_distance_m=max_snap_m,
-            labels=[f"destination row {r}" for r in file_row],
-        )
-        return o, d
+        ends = []
+        for end in ("origin", "destination"):
+            try:
+                ends.append(
+                    network.snap_strict(
+                        xy[f"{end}_lon"],
+                        xy[f"{end}_lat"],
+                        max_distance_m=max_snap_m,
+                        labels=[f"{end} row {r}" for r in file_row],
+                    )
+                )
+            except SnapDistanceError as exc:
+                raise DemandTableError(
+                    f"{where}: {exc} (the limit is read_od_table's max_snap_m; "
+                    "demand.od_snap_m in a study config)"
+                ) from None
+        return ends[0], ends[1]
     ids = "zone ids" if zones is not None else "node indices"
     raise DemandTableError(
         f"{where}: needs 'origin' and 'destination' columns ({ids}) or "

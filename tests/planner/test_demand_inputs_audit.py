@@ -183,6 +183,34 @@ def test_od_table_bad_coordinate_names_file_row_column_value(tmp_path, col, valu
     assert str(p) in msg and "row 2" in msg and repr(col) in msg and str(value) in msg
 
 
+def test_od_table_far_point_names_the_file_and_the_study_setting(tmp_path):
+    """A point beyond the snap limit named neither the OD file nor a setting a study could
+    change (the limit was fixed at 500 m): the file, the row and demand.od_snap_m now."""
+    net = _synthetic_net()
+    far = 77.0  # ~6 km east of the synthetic grid (2.5 km wide from 76.9)
+    p = _od_csv(tmp_path, origin_lon=[76.901, far])
+    cfg = _study(tmp_path, {"kind": "od_table", "od_table": str(p)})
+    with pytest.raises(DemandTableError) as exc:
+        build_trips(cfg, _sn(net), builtin_models(), rng=np.random.default_rng(0))
+    msg = str(exc.value)
+    assert str(p) in msg and "origin row 3" in msg and "demand.od_snap_m" in msg
+    # the setting is honoured: a wider limit snaps the point
+    cfg = _study(tmp_path, {"kind": "od_table", "od_table": str(p), "od_snap_m": 20_000})
+    trips = build_trips(cfg, _sn(net), builtin_models(), rng=np.random.default_rng(0))
+    assert len(trips) == 2
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.5, "x"])
+def test_od_table_bad_count_names_row_and_value(tmp_path, value):
+    net = _synthetic_net()
+    p = _od_csv(tmp_path, count=[1, value])
+    with pytest.raises(DemandTableError) as exc:
+        _read(p, net)
+    msg = str(exc.value)
+    assert str(p) in msg and "'count'" in msg and f"row 3 = {value!r}" in msg
+    assert "row 2" not in msg  # the good row is not blamed
+
+
 # ----------------------------------------------------------------------------- 4: depart_time
 
 
