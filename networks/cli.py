@@ -80,7 +80,11 @@ def network_info(
     info = {
         "source": loaded.source,
         "nodes": net.n_nodes,
-        "edges": net.n_edges,
+        # the graph's edges (parallel roads between two nodes counted apart, as osmnx and
+        # edges_before_scc / edges_dropped count them); the routable arrays keep the
+        # fastest of parallel edges: one arc per ordered node pair
+        "edges": rep.edges,
+        "routable_arcs": net.n_edges,
         "road_km_directed": round(net.total_km, 1),
         "strongly_connected_components_kept": 1,
         "nodes_dropped_outside_largest_scc": rep.scc_nodes_dropped,

@@ -111,7 +111,7 @@ def build_network(cfg: StudyConfig) -> StudyNetwork:
             empty,
             f"national roads {cc.roads.name}",
             files,
-            {"nodes": net.n_nodes, "edges": net.n_edges},
+            {"nodes": net.n_nodes, "edges": G.number_of_edges() if G is not None else net.n_edges},
         )
     loaded = download_network(
         place=nc.place,
@@ -387,6 +387,12 @@ def manifest(
         "platform": platform.platform(),
         "packages": pkgs,
         "inputs": {str(p): file_sha256(p) for p in files if Path(p).is_file()},
-        "network": {"source": sn.source_label, **sn.report},
+        "network": {
+            "source": sn.source_label,
+            **sn.report,
+            # the routable arrays: one arc per ordered node pair (the fastest of parallel
+            # edges); ``edges`` counts the graph's edges as ``evplan network info`` does
+            "routable_arcs": sn.network.n_edges,
+        },
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }

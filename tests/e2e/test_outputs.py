@@ -215,3 +215,14 @@ def test_an_unnamed_site_has_the_same_name_in_every_output(almaty_run):
     assert len(unnamed) and (unnamed["name"] == "unnamed " + unnamed["kind"]).all()
     same = selected.merge(stations, on="station_id", suffixes=("_sel", "_st"))
     assert len(same) == len(selected) and (same["name_sel"] == same["name_st"]).all()
+
+
+def test_manifest_counts_edges_as_network_info_does(almaty_run):
+    """manifest.json's network edges are the graph's (as `evplan network info` reports
+    them), with the routable arcs (parallel edges collapsed) beside them."""
+    import json
+
+    _, out = almaty_run
+    net = json.loads((out / "manifest.json").read_text())["network"]
+    assert net["edges"] + net["scc_edges_dropped"] == net["edges_before_scc"]
+    assert 0 < net["routable_arcs"] < net["edges"]

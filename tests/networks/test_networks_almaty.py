@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -94,6 +95,14 @@ def test_cli_info_and_sites(monkeypatch, capsys, data_dir, tmp_path, net_cache_d
         monkeypatch, capsys, "network", "info", src, "--json", "--cache-dir", str(net_cache_dir)
     )
     assert code == 0 and '"clipped_ways_cut"' in out
+    info = json.loads(out)
+    # edges are the graph's, as its dropped count is (20776 + 266 != 21168 when "edges"
+    # was the routable arcs, parallel edges collapsed, and the study's manifest said 20902)
+    assert info["edges"] == almaty.report.edges
+    assert (
+        info["edges"] + info["edges_dropped_outside_largest_scc"] == almaty.report.edges_before_scc
+    )
+    assert info["routable_arcs"] == almaty.network.n_edges < info["edges"]
     dest = tmp_path / "sites.geojson"
     code, _, _ = _run_cli(
         monkeypatch,
