@@ -250,9 +250,26 @@ def _layer(result: StudyResult, layer: str) -> gpd.GeoDataFrame:
     gdf = getattr(result, layer)
     geom = gdf.active_geometry_name if isinstance(gdf, gpd.GeoDataFrame) else None
     if len(gdf) or any(c != geom for c in gdf.columns):
-        return gdf
+        return _no_limit_empty(gdf)
     cols = {c: pd.Series([], dtype=object) for c in LAYER_COLUMNS.get(layer, {})}
     return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
+
+
+#: Columns where the model's ``inf`` means "no limit", written empty as documented (a
+#: CSV said ``inf`` where the GeoJSON said ``null``)
+NO_LIMIT_COLUMNS = ("grid_kw",)
+
+
+def _no_limit_empty(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``gdf`` with an infinite :data:`NO_LIMIT_COLUMNS` value written as empty."""
+    cols = [c for c in NO_LIMIT_COLUMNS if c in gdf.columns]
+    if not cols:
+        return gdf
+    out = gdf.copy()
+    for c in cols:
+        v = pd.to_numeric(out[c], errors="coerce")
+        out[c] = v.where(np.isfinite(v))
+    return out
 
 
 def _write_gpkg(result: StudyResult, path: Path) -> dict[str, int]:
@@ -416,7 +433,7 @@ def write_outputs(result: StudyResult, folder: Path, *, gpkg: bool = True) -> di
         written["study.gpkg"] = folder / "study.gpkg"
 
     for layer in ("selected", "existing"):
-        put(f"{layer}.geojson", _geojson_text(getattr(result, layer)))
+        put(f"{layer}.geojson", _geojson_text(_layer(result, layer)))
     for layer in ("candidates", "existing", "selected"):
         put(f"{layer}.csv", _csv_text(_csv_frame(as_wgs84(_layer(result, layer)))))
 

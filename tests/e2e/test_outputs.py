@@ -226,3 +226,21 @@ def test_manifest_counts_edges_as_network_info_does(almaty_run):
     net = json.loads((out / "manifest.json").read_text())["network"]
     assert net["edges"] + net["scc_edges_dropped"] == net["edges_before_scc"]
     assert 0 < net["routable_arcs"] < net["edges"]
+
+
+def test_no_grid_limit_is_written_empty_in_every_format(almaty_run):
+    """`grid_kw` "empty: no limit" (docs/report.md): the CSVs and the GeoPackage wrote
+    `inf` where the GeoJSON wrote null."""
+    import json
+
+    _, out = almaty_run
+    for layer in ("candidates", "selected", "existing"):
+        csv = pd.read_csv(out / f"{layer}.csv")
+        gpkg = gpd.read_file(out / "study.gpkg", layer=layer)
+        if "grid_kw" in csv.columns and len(csv):
+            assert csv["grid_kw"].isna().all()  # no grid configured: no limit anywhere
+            assert gpkg["grid_kw"].isna().all()
+    for layer in ("selected", "existing"):
+        doc = json.loads((out / f"{layer}.geojson").read_text())
+        for f in doc["features"]:
+            assert f["properties"].get("grid_kw") is None
