@@ -8,6 +8,7 @@ raises :class:`ConfigFileError` naming the file, the line, the field path and a 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -421,11 +422,11 @@ def config_from_dict(
                 if not (isinstance(x, str) and (x.startswith("function-after") or x == "[key]"))
             )
             field = ".".join(str(x) for x in loc) or "(top level)"
-            line = line_of(yaml_root, loc)
+            msg = err["msg"].removeprefix("Value error, ")
+            line = line_of(yaml_root, loc or _named_field(msg, yaml_root))
             where = _set_at(field, override_where)
             also = "" if where else _set_within(field, override_where)
             where = where or (f"{source}:{line}" if line else source)
-            msg = err["msg"].removeprefix("Value error, ")
             hint = " (remove it or check its spelling)" if err["type"] == "extra_forbidden" else ""
             given = (
                 f" (got {err['input']!r})"
@@ -444,6 +445,20 @@ def config_from_dict(
     if base_dir is not None:
         _resolve_paths(cfg, base_dir)
     return cfg
+
+
+_DOTTED = re.compile(r"[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+")
+
+
+def _named_field(msg: str, root: yaml.Node | None) -> tuple[str, ...]:
+    """The field a check across sections names first (``simulation.warmup_days needs
+    ...``), when its section is in the file: its line is where to look, not the file's
+    first line. Empty when the message names no field of the file."""
+    m = _DOTTED.match(msg)
+    if m is None or not isinstance(root, yaml.MappingNode):
+        return ()
+    path = tuple(m.group(0).split("."))
+    return path if any(k.value == path[0] for k, _ in root.value) else ()
 
 
 def _set_at(field: str, override_where: dict[str, str] | None) -> str | None:

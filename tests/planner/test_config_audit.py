@@ -276,3 +276,18 @@ def test_validate_exits_2_without_traceback(tmp_path, monkeypatch, capsys, extra
     assert "Traceback" not in text
     for needle in needles:
         assert needle in flat, (needle, text)
+
+
+# ------------------------------------------------------------- a check across sections
+
+
+def test_a_check_across_sections_points_at_the_field_it_names(tmp_path):
+    """An OD-table study that keeps warm-up days was refused at line 2 ("name:"), where the
+    check sits (the top level), not at the warmup_days line the message names."""
+    text = BASE.replace(
+        "  kind: city\n  population: 100000\n", "  kind: od_table\n  od_table: od.csv\n"
+    )
+    text += "simulation:\n  days: 1\n  warmup_days: 2\n"
+    msg = _refused(tmp_path, text)
+    line = text.splitlines().index("  warmup_days: 2") + 1
+    assert f"study.yaml:{line}: " in msg and "simulation.warmup_days needs generated demand" in msg
