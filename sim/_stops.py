@@ -229,6 +229,8 @@ class StopsMixin(RowsMixin):
         clock = self.clocks[v]
         tried: set[int] = set()
         balks = stops = 0
+        if s_set.max_stops_per_leg == 0:  # no public stop on any leg
+            return t_leg, e_leg, l_leg, False
         while True:
             energy = E[v]
             c = self._choice(m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried)
@@ -274,7 +276,7 @@ class StopsMixin(RowsMixin):
                         if left >= margin:
                             break  # comfortable without charging: drive on
                         if (
-                            balks <= s_set.max_balks_per_leg
+                            balks < s_set.max_balks_per_leg
                             and self.where(
                                 self._choice(
                                     m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried
@@ -348,6 +350,8 @@ class StopsMixin(RowsMixin):
         tried: set[int] = set()
         balks = stops = 0
         ahead: tuple[int, Row, Row] | None = None  # the choice made after a balk
+        if s_set.max_stops_per_leg == 0:  # no public stop on any leg
+            return t_leg, e_leg, l_leg, False
         while True:
             energy = E[v]
             if ahead is None:
@@ -402,7 +406,7 @@ class StopsMixin(RowsMixin):
                         left = energy - e_leg
                         if left >= margin:
                             break  # comfortable without charging: drive on
-                        if balks <= s_set.max_balks_per_leg:
+                        if balks < s_set.max_balks_per_leg:
                             ahead = self._pick(
                                 m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried, policy
                             )

@@ -87,7 +87,9 @@ class SimSettings:
         Drivers leave a station queue (balk) after this wait and try the next station;
         ``math.inf`` = never.
     max_balks_per_leg, max_stops_per_leg : int
-        Safety limits per trip leg (a corridor leg may need several charging stops).
+        Limits per trip leg: at most this many balks (>= 1; after the last one the driver
+        stops looking for another station) and this many charging stops (0: no public
+        charging; a corridor leg may need several stops).
     home_charging_share : float
         Share of vehicles (drawn per vehicle) that charge at home / depot whenever they are
         at their first trip's origin between trips, overnight included.
@@ -222,10 +224,13 @@ class SimSettings:
             )
         if not (self.max_wait_s > 0):
             raise fail("max_wait_s", "must be > 0 seconds (math.inf to never balk)")
-        for name in ("max_balks_per_leg", "max_stops_per_leg"):
+        # a driver learns the queue at the station: the first balk cannot be avoided
+        limits = (("max_balks_per_leg", 1, " (the first balk cannot be avoided)"),
+                  ("max_stops_per_leg", 0, ""))  # fmt: skip
+        for name, low, why in limits:
             v = getattr(self, name)
-            if not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
-                raise fail(name, "must be an integer >= 0")
+            if not (isinstance(v, int) and not isinstance(v, bool) and v >= low):
+                raise fail(name, f"must be an integer >= {low}{why}")
         for name in ("home_charging_share", "home_target_soc"):
             if not (0 <= getattr(self, name) <= 1):
                 raise fail(name, "must be in [0, 1]")
