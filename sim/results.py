@@ -115,11 +115,13 @@ class SimulationResult:
             ``station_id, utilisation`` (from :attr:`stations`; NaN when there are no
             stations), ``sessions`` (the charging sessions, as in :attr:`stations`) and, over
             the public visits (charged or balked), ``visits`` (count), ``wait_mean_min`` and
-            ``wait_p95_min`` (0 for a station nobody visited). A copy: changing it does not
-            change the cache.
+            ``wait_p95_min`` (0 for a station nobody visited), all over the measured period
+            (after the warm-up) as :attr:`stations` and :meth:`kpis`. A copy: changing it
+            does not change the cache.
         """
         if self._station_stats is None:
-            self._station_stats = _station_stats(self.sessions, self.stations)
+            # the measured visits, as the stations table and the KPIs count them
+            self._station_stats = _station_stats(self.measured().sessions, self.stations)
         return self._station_stats.copy()
 
 
@@ -485,7 +487,8 @@ def _station_stats(sessions: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFra
     for col in ("sessions", "visits", "wait_mean_min", "wait_p95_min"):
         if col not in out:
             out[col] = 0.0
-    return out.fillna({"sessions": 0, "visits": 0, "wait_mean_min": 0.0, "wait_p95_min": 0.0})
+    out = out.fillna({"sessions": 0, "visits": 0, "wait_mean_min": 0.0, "wait_p95_min": 0.0})
+    return out.astype({"sessions": np.int64, "visits": np.int64})  # counts, whatever the path
 
 
 def _vehicles_table(eng: Engine, trips: pd.DataFrame, ids: Any) -> pd.DataFrame:
