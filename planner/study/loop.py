@@ -80,6 +80,9 @@ class LoopResult:
     #: the plan the proposal simulated (grid-fitted: plugs and throttled power); None
     #: without a grid rule (then it is ``stations``)
     simulated: pd.DataFrame | None = None
+    #: the rounds the loop was allowed (``targets.max_iterations``; a rollout's look-ahead
+    #: stage runs 2: its sites are fixed, the second round sizes plugs)
+    max_rounds: int | None = None
 
 
 #: Target (attribute of :class:`Targets`) -> (KPI name in the registry, sense of the bound).
@@ -247,6 +250,7 @@ def closed_loop(
             met,
             upgrade,
             sim_plan if grid is not None else None,
+            targets.max_iterations,
         )
 
     for it in range(1, targets.max_iterations + 1):

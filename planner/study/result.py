@@ -385,7 +385,8 @@ def verdict(
             )
         reasons.append(
             f"the design loop stopped after {last.get('iteration', 0)} of "
-            f"{cfg.targets.max_iterations} rounds with {last.get('stations', 0)} stations and "
+            f"{getattr(loop, 'max_rounds', None) or cfg.targets.max_iterations} rounds with "
+            f"{last.get('stations', 0)} stations and "
             f"{last.get('plugs', 0)} plugs (plug cap {cfg.candidates.max_plugs} per station"
             + (f", budget {cfg.model.budget:,.0f}" if cfg.model.budget is not None else "")
             + ")"

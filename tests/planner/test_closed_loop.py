@@ -144,7 +144,7 @@ def test_max_plugs_caps_remedy():
     )
     assert not res.targets_met and (res.stations["plugs"] <= 2).all()
     # round 2 found nothing to do: the loop says why it stopped before round 6
-    assert len(res.iterations) == 2
+    assert len(res.iterations) == 2 and res.max_rounds == 6
     assert res.iterations[-1]["stopped"].startswith("no new site was called for")
 
 
@@ -525,6 +525,27 @@ def test_stop_reason_names_the_remedy_that_found_nothing():
     capped = stop_reason(service_missed=True, budget_spent=False, grid_bound=0, capped=7)
     assert capped.endswith("added no plug (7 station(s) at the plug cap)")
     assert "budget" not in path  # a limit that did not bind is not claimed
+
+
+def test_the_verdict_counts_the_rounds_the_loop_was_allowed(tmp_path):
+    """A rollout's look-ahead stage runs 2 rounds by design (fixed sites, then plugs): its
+    verdict said "stopped after 2 of 3 rounds", an early stop with no reason."""
+    from types import SimpleNamespace
+
+    from planner.study.result import verdict
+
+    cfg = _verdict_cfg(tmp_path, {"stranded": 0})
+    iv = pd.DataFrame({"ci_low": [0.0], "ci_high": [3.0]}, index=["stranded_vehicles"])
+    rounds = [
+        {"iteration": 1, "new_sites": 3, "stations": 9, "plugs": 40},
+        {"iteration": 2, "new_sites": 0, "stations": 9, "plugs": 49},
+    ]
+    stage = SimpleNamespace(iterations=rounds, max_rounds=2)
+    out = verdict(cfg, {"stranded_vehicles": 1.0}, stage, iv)
+    assert out["reasons"][-1].startswith("the design loop stopped after 2 of 2 rounds")
+    study = SimpleNamespace(iterations=rounds)  # no count given: the config's
+    out = verdict(cfg, {"stranded_vehicles": 1.0}, study, iv)
+    assert out["reasons"][-1].startswith("the design loop stopped after 2 of 3 rounds")
 
 
 def test_no_targets_is_not_a_miss_and_a_sizing_beyond_the_look_ahead_ranks_first():
