@@ -284,7 +284,8 @@ def load_source(
             from networks.corridor import build_national_network
 
             G, net = build_national_network(source)
-            report = BuildReport(nodes=net.n_nodes, edges=net.n_edges)
+            # the graph's edges, as for OSM sources (the routable arcs are net.n_edges)
+            report = BuildReport(nodes=net.n_nodes, edges=G.number_of_edges())
             empty = pd.DataFrame(columns=["osm_type", "osm_id", "lon", "lat", "name", "tags"])
             return LoadedNetwork(
                 graph=G, network=net, pois=empty, report=report, source=str(source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import logging.handlers
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Generator, Mapping
@@ -356,19 +357,54 @@ def forked_map(task: Callable[[int], T], n: int, workers: int) -> Generator[T, N
         if workers <= 1:
             yield from map(task, range(n))
             return
-        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
+        ctx = mp.get_context("fork")
+        # the workers' log records go to this process, which handles them as its own: its
+        # handlers, levels and filters apply (a warning every run repeats can be shown once)
+        records = ctx.Queue()
+        relay = _LogRelay(records)
+        pool = ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_log_to, initargs=(records,)
+        )
+        relay.start()
         try:
-            yield from pool.map(_run_task, range(n))
-        except (Exception, GeneratorExit):
-            # an error, or the caller stopped reading: the runs not started are dropped, the
-            # running ones awaited (no work left running behind the caller's back)
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        except BaseException:
-            # interrupted (Ctrl-C, the CLI's SIGTERM): not waiting for the running ones,
-            # which may take minutes; the CLI stops its worker processes itself
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
+            try:
+                yield from pool.map(_run_task, range(n))
+            except (Exception, GeneratorExit):
+                # an error, or the caller stopped reading: the runs not started are dropped,
+                # the running ones awaited (no work left running behind the caller's back)
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            except BaseException:
+                # interrupted (Ctrl-C, the CLI's SIGTERM): not waiting for the running ones,
+                # which may take minutes; the CLI stops its worker processes itself
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
+        finally:
+            relay.stop()  # the records sent so far are handled before returning
     finally:
         _TASK = previous
+
+
+def _log_to(records: Any) -> None:
+    """Worker initialiser: the worker's log records go to ``records`` (a queue read by
+    :class:`_LogRelay` in the parent) instead of the handlers it inherited."""
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+    root.addHandler(logging.handlers.QueueHandler(records))
+
+
+class _LogRelay(logging.handlers.QueueListener):
+    """Handles the workers' records in the parent through the logger that made each one
+    (the parent's configuration decides, as for its own records; Python's logging
+    cookbook, "logging to a single file from multiple processes")."""
+
+    def __init__(self, records: Any) -> None:
+        super().__init__(records)
+
+    def handle(self, record: logging.LogRecord) -> None:
+        """Pass ``record`` to its logger in this process."""
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)

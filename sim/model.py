@@ -444,7 +444,11 @@ class Engine(StopsMixin):
                 E[v] = 0.0
                 cause = (
                     STARTED_BELOW_REACH
-                    if k == k0 and acc[2] == 0 and self.charged[v] == 0.0
+                    if k == k0
+                    and acc[2] == 0
+                    and self.charged[v] == 0.0
+                    # with public stops allowed: no stop is not the car's start then
+                    and self.settings.max_stops_per_leg > 0
                     else NO_CHARGER_IN_RANGE
                 )
                 rec(k, dep_at, env.now, STRANDED, acc[0] + l_leg * frac, acc[1] + energy,

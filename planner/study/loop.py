@@ -337,7 +337,8 @@ def closed_loop(
         k = outcome.kpis
         queue_cause = (k.get("stranded_queue") or 0) > 0 or (k.get("trips_abandoned") or 0) > 0
         wait_missed = any(m.startswith("wait_p95_min") for m in missed)
-        if targets.wait_p95_min is not None and (wait_missed or queue_cause):
+        sized = targets.wait_p95_min is not None and (wait_missed or queue_cause)
+        if sized and targets.wait_p95_min is not None:  # (sized implies the target)
             result = (
                 (outcome.detail or {}).get("result") if isinstance(outcome.detail, dict) else None
             )
@@ -402,6 +403,9 @@ def closed_loop(
             left_money = None if budget is None else budget - capex - upgrade
             record["stopped"] = stop_reason(
                 service_missed=service_missed,
+                no_road_path=(k.get("trips_no_road_path") or 0) > 0,
+                sized=sized,
+                wait_target=targets.wait_p95_min is not None,
                 budget_spent=left_money is not None and left_money <= 0,
                 grid_bound=len(grid_bound),
                 capped=len(capped),
@@ -414,20 +418,36 @@ def closed_loop(
 
 
 def stop_reason(
-    *, service_missed: bool, budget_spent: bool, grid_bound: int, capped: int = 0
+    *,
+    service_missed: bool,
+    no_road_path: bool = False,
+    sized: bool = True,
+    wait_target: bool = True,
+    budget_spent: bool = False,
+    grid_bound: int = 0,
+    capped: int = 0,
 ) -> str:
     """Why the design loop stopped before its last round: neither remedy had anything to do.
 
     New sites serve trips that were not completed (or a station at its plug cap): the loop
-    calls for none when only queue targets are missed, or when no such trip is left that
-    a site could serve (the unserved demand is empty). Plugs relieve queues. The sentence
-    says which remedy found nothing and why, from what the round measured.
+    calls for none when only queue targets are missed, or when no trip is left that a site
+    could serve (the unserved demand is empty). Plugs relieve queues: they are sized when
+    the wait target is missed or drivers gave up at a queue. The sentence says which remedy
+    found nothing and why, from what the round measured (nothing it did not measure).
     """
-    sites = (
-        "no trip is left unserved that a new site could serve (those left have no road path)"
-        if service_missed
-        else "no new site was called for (the targets missed are queue targets)"
-    )
+    if not service_missed:
+        sites = "no new site was called for (the targets missed are queue targets)"
+    else:
+        sites = "no trip is left unserved that a new site could serve" + (
+            " (trips with no road path are left)" if no_road_path else ""
+        )
+    if not sized:
+        plugs = (
+            "no queue called for more plugs"
+            if wait_target
+            else "plugs are not sized (no wait target)"
+        )
+        return f"{sites}, and {plugs}"
     limits = [
         *([f"{capped} station(s) at the plug cap"] if capped else []),
         *(["the budget is spent"] if budget_spent else []),

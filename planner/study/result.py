@@ -391,7 +391,7 @@ def verdict(
             + (f", budget {cfg.model.budget:,.0f}" if cfg.model.budget is not None else "")
             + ")"
             + (f"; it stopped early: {last['stopped']}" if last.get("stopped") else "")
-            + _stalled(loop.iterations)
+            + _stalled(loop.iterations, sampled=sampled)
         )
     out: dict[str, Any] = {
         "status": "missed" if reasons else "met",
@@ -403,7 +403,7 @@ def verdict(
     return out
 
 
-def _stalled(iterations: list[dict[str, Any]]) -> str:
+def _stalled(iterations: list[dict[str, Any]], *, sampled: bool = False) -> str:
     """What to add to the loop's sentence when its last rounds changed nothing: more rounds
     would not help, so the rounds are not the binding constraint; the last round's
     stranding causes say what is left (the cargo study blamed its 3 rounds while rounds 2
@@ -416,11 +416,12 @@ def _stalled(iterations: list[dict[str, Any]]) -> str:
     if not idle:
         return ""
     causes = iterations[-1].get("stranding_causes") or {}
-    left = ", ".join(f"{n:.3g} {cause.replace('_', ' ')}" for cause, n in causes.items())
+    left = ", ".join(f"{_count(n)} {cause.replace('_', ' ')}" for cause, n in causes.items())
+    where = ", in the simulated sample of the fleet" if sampled else ""
     return (
         f"; its last {idle} round(s) added no site and no plug, so more rounds would not "
         "help: the optimiser found nothing to open or enlarge for the demand left"
-        + (f" (strandings by cause, mean of the round's runs: {left})" if left else "")
+        + (f" (strandings by cause, mean of the round's runs{where}: {left})" if left else "")
     )
 
 
@@ -558,3 +559,9 @@ def located(
             )
         out[name] = df
     return out
+
+
+def _count(n: float) -> str:
+    """A mean count as text: whole numbers as they are, others to one decimal (1,234 and
+    28.7, never 1.23e+03)."""
+    return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.1f}"

@@ -179,7 +179,7 @@ def unserved_demand(
 
 def mean_unserved(runs: list[pd.DataFrame]) -> pd.DataFrame:
     """The mean of several runs' :func:`unserved_demand` (``node``, ``destination``,
-    ``weight``): an OD pair unserved in one run of four weighs 0.25 trips a day, so the
+    ``weight``): an OD pair unserved once in one run of four weighs 0.25 trips, so the
     optimiser's plug sizing from the weights keeps a single run's scale."""
     if not runs:
         return pd.DataFrame({"node": [], "destination": [], "weight": []})
@@ -248,7 +248,7 @@ class StudySimulator:
             waits, hourly = [r.waits for r in kept], [r.hourly for r in kept]
             charging = [r.charging for r in kept]
             # the demand the KPIs' runs left unserved (the seed run alone may have none
-            # while the replications' mean misses a target): mean trips a day per OD pair
+            # while the replications' mean misses a target): mean trips per OD pair per run
             unserved = mean_unserved([r.unserved for r in kept])
             causes = _mean_causes([r.causes for r in kept])
             self.runs += reps
@@ -434,7 +434,7 @@ def public_waits_min(res: sim.SimulationResult) -> np.ndarray:
 
 def _stranding_causes(res: sim.SimulationResult) -> dict[str, int]:
     """Trips stranded or abandoned in the measured days, by cause."""
-    t = res.trips
+    t = res.measured().trips  # (the KPIs' period: the warm-up days left out)
     if "strand_cause" not in t.columns:
         return {}
     causes = t["strand_cause"].dropna().astype(str)

@@ -6,6 +6,7 @@ Real Almaty network and demand, a small sample."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from tests.e2e.test_pipeline import SMALL_CITY, _cfg
 
@@ -25,8 +26,12 @@ def test_unserved_demand_is_the_mean_over_the_replications(data_env):
 
     # independently: the same replications, each run's unserved demand, averaged
     per_run: list[pd.DataFrame] = []
+    causes: list[pd.Series] = []
 
     def keep(_run: int, res: sim.SimulationResult) -> None:
+        # the measured days' strandings by cause (the warm-up left out, as in the KPIs)
+        measured = res.trips[res.trips["measured"]]
+        causes.append(measured["strand_cause"][measured["strand_cause"] != ""].value_counts())
         per_run.append(
             unserved_demand(
                 res,
@@ -55,6 +60,9 @@ def test_unserved_demand_is_the_mean_over_the_replications(data_env):
     )
     got = outcome.unserved.sort_values(["node", "destination"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected.reset_index(drop=True), check_dtype=False)
+    mean_causes = pd.concat(causes, axis=1).fillna(0).sum(axis=1) / n
+    mean_causes = mean_causes[mean_causes > 0]  # (a categorical column counts every label)
+    assert outcome.detail["causes"] == pytest.approx(mean_causes.to_dict())
     # and not the seed run's (a different draw of the demand)
     seed_run = unserved_demand(
         outcome.detail["result"],

@@ -399,3 +399,13 @@ def test_almaty_hotel_is_osm_way_50655465(data_dir):
     (hotel,) = [s for s in HOTEL_CHARGERS if s.osm_id == "way/50655465"]
     assert not hotel.approximate and len(found) == 1
     assert GEOD.inv(hotel.lon, hotel.lat, found[0].x, found[0].y)[2] < 5.0
+
+
+def test_loaded_national_roads_count_the_graphs_edges(data_dir):
+    """`network info` on the national-roads GeoJSON reported the routable arcs as its
+    edges (1,510), unlike OSM sources and the study manifest (the graph's, 1,832)."""
+    from networks.load import load_source
+
+    loaded = load_source(data_dir / "kz" / "kz-republic-roads.geojson")
+    assert loaded.report.edges == loaded.graph.number_of_edges()
+    assert loaded.network.n_edges < loaded.report.edges  # parallel edges collapsed

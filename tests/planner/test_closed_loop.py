@@ -484,6 +484,14 @@ def test_the_verdict_says_when_more_rounds_would_not_help(tmp_path):
         loop_sentence
     )
     assert "by cause, mean of the round's runs: 1 no charger in range" in loop_sentence
+    # a mean count is written plainly (not 1.23e+03), and a sample's counts say so
+    rounds[2]["stranding_causes"] = {"queue_abandoned": 1234.0, "no_charger_in_range": 28.67}
+    sampled = {"stranded_vehicles": 0.5, "demand_expansion_factor": 19.1}
+    out = verdict(cfg, sampled, SimpleNamespace(iterations=rounds), iv)
+    assert out["reasons"][-1].endswith(
+        "(strandings by cause, mean of the round's runs, in the simulated sample of the "
+        "fleet: 1,234 queue abandoned, 28.7 no charger in range)"
+    )
     rounds[2]["plugs"] = 90  # the last round sized plugs: rounds still helped
     out = verdict(cfg, {"stranded_vehicles": 0.5}, SimpleNamespace(iterations=rounds), iv)
     assert "would not help" not in out["reasons"][-1]
@@ -525,6 +533,18 @@ def test_stop_reason_names_the_remedy_that_found_nothing():
     capped = stop_reason(service_missed=True, budget_spent=False, grid_bound=0, capped=7)
     assert capped.endswith("added no plug (7 station(s) at the plug cap)")
     assert "budget" not in path  # a limit that did not bind is not claimed
+    # no-road-path trips are named only when there are some
+    assert "no road path" not in capped
+    assert "(trips with no road path are left)" in stop_reason(
+        service_missed=True, no_road_path=True
+    )
+    # sizing that did not run is not said to have added nothing
+    assert stop_reason(service_missed=True, sized=False, wait_target=False).endswith(
+        "and plugs are not sized (no wait target)"
+    )
+    assert stop_reason(service_missed=True, sized=False).endswith(
+        "and no queue called for more plugs"
+    )
 
 
 def test_the_verdict_counts_the_rounds_the_loop_was_allowed(tmp_path):

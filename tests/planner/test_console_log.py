@@ -1,14 +1,18 @@
 """The command line shows a repeated warning once (a study simulates the same trips many
-times, and the simulator warns on each call), and every repeat with ``-v``."""
+times, and the simulator warns on each call), and every repeat with ``-v``; the records of
+the replication workers are handled by the parent, through its handlers and filters."""
 
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
+import os
 
 import pytest
 
 from planner import cli
 from planner.report.console import OnceFilter
+from sim.api import forked_map
 
 
 def _records(filt: logging.Filter | None, messages: list[tuple[str, str]]) -> list[str]:
@@ -54,3 +58,41 @@ def test_cli_filters_repeats_only_at_default_verbosity(verbose: int, filtered: b
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+log = logging.getLogger("sim.test_worker_logs")
+
+
+def _task(i: int) -> int:
+    log.warning("2 leg(s) are planned to depart before the previous leg")  # every run
+    log.warning("run %d done in pid %d", i, os.getpid())
+    return i
+
+
+class _Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(record.getMessage())
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_worker_records_reach_the_parent_and_its_filters(workers):
+    keep = _Keep()
+    keep.addFilter(OnceFilter())
+    root = logging.getLogger()
+    root.addHandler(keep)
+    try:
+        assert list(forked_map(_task, 4, workers)) == [0, 1, 2, 3]
+    finally:
+        root.removeHandler(keep)
+    repeated = [m for m in keep.seen if m.startswith("2 leg(s)")]
+    assert len(repeated) == 1  # shown once, whichever process ran the runs
+    done = [m for m in keep.seen if m.startswith("run ")]
+    assert sorted(m.split()[1] for m in done) == ["0", "1", "2", "3"]
+    pids = {m.split()[-1] for m in done}
+    # (control) with 2 workers the runs ran elsewhere, and their records still came here
+    assert (str(os.getpid()) not in pids) if workers == 2 else (pids == {str(os.getpid())})

@@ -51,7 +51,9 @@ def test_a_driver_balks_at_most_max_balks_per_leg_times(engine, max_balks):
 
 @pytest.mark.parametrize("engine", ["full", "fast"])
 def test_no_public_stop_when_max_stops_per_leg_is_zero(engine):
-    net = line_network([10_000.0, 10_000.0], speed_kph=36.0)
+    # the charger 3 km out, the destination 30 km beyond: 2 % of the battery reaches the
+    # charger, not the destination
+    net = line_network([3_000.0, 30_000.0], speed_kph=36.0)
     stations = pd.DataFrame({"station_id": ["S"], "node": [1], "plugs": [1], "power_kw": [50.0]})
     trips = pd.DataFrame(
         {
@@ -61,22 +63,25 @@ def test_no_public_stop_when_max_stops_per_leg_is_zero(engine):
             "destination": [2],
             "depart_s": [0.0],
             "chain_seq": [0],
-            "initial_soc": [0.1],
+            "initial_soc": [0.02],
         }
     )
-    stops = {
+    runs = {
         n: simulate(
             net,
             stations,
             trips,
             settings=SimSettings(max_stops_per_leg=n, engine=engine),
             seed=0,
-        )
-        .trips["charging_stops"]
-        .tolist()
+        ).trips
         for n in (0, 1)
     }
+    stops = {n: t["charging_stops"].tolist() for n, t in runs.items()}
     assert stops == {0: [0], 1: [1]}  # the control: with one stop allowed she charges
+    # stranded with public charging switched off: no charger in range, not a car that
+    # started below the reach of any charger (which the stranded target leaves out)
+    assert runs[0]["status"].tolist() == ["stranded"]
+    assert runs[0]["strand_cause"].tolist() == ["no_charger_in_range"]
 
 
 def test_max_balks_per_leg_below_one_is_refused():
