@@ -376,8 +376,12 @@ def forked_map(task: Callable[[int], T], n: int, workers: int) -> Generator[T, N
                 raise
             except BaseException:
                 # interrupted (Ctrl-C, the CLI's SIGTERM): not waiting for the running ones,
-                # which may take minutes; the CLI stops its worker processes itself
+                # which may take minutes; the CLI stops its worker processes itself. A
+                # worker killed while writing a record may hold the queue's lock: the relay
+                # is given a moment, and the queue is not flushed at exit
                 pool.shutdown(wait=False, cancel_futures=True)
+                relay.stop(timeout=1.0)
+                records.cancel_join_thread()
                 raise
             pool.shutdown()
         finally:
@@ -402,6 +406,16 @@ class _LogRelay(logging.handlers.QueueListener):
 
     def __init__(self, records: Any) -> None:
         super().__init__(records)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Handle the records sent so far and end the relay's thread (waiting at most
+        ``timeout`` seconds for it; stopping twice is harmless)."""
+        thread = self._thread
+        if thread is None:
+            return
+        self.enqueue_sentinel()
+        thread.join(timeout)
+        self._thread = None
 
     def handle(self, record: logging.LogRecord) -> None:
         """Pass ``record`` to its logger in this process."""

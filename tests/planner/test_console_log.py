@@ -96,3 +96,25 @@ def test_worker_records_reach_the_parent_and_its_filters(workers):
     pids = {m.split()[-1] for m in done}
     # (control) with 2 workers the runs ran elsewhere, and their records still came here
     assert (str(os.getpid()) not in pids) if workers == 2 else (pids == {str(os.getpid())})
+
+
+def _slow(i: int) -> int:
+    import time
+
+    log.warning("slow run %d", i)
+    time.sleep(0.5)
+    return i
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+def test_an_interrupted_pool_returns_promptly_with_its_log_relay():
+    """Ctrl-C while the workers run: the pool is not waited for and the relay of their log
+    records does not hold the interruption up."""
+    import time
+
+    runs = forked_map(_slow, 8, 2)
+    assert next(runs) == 0
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        runs.throw(KeyboardInterrupt)
+    assert time.perf_counter() - t0 < 3.0
