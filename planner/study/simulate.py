@@ -238,25 +238,19 @@ class StudySimulator:
         )
         self.runs += 1
         kpis = first.kpis()
-        intervals = pd.DataFrame()
-        waits: list[np.ndarray] = [public_waits_min(first)]
-        hourly: list[pd.Series] = [hourly_utilisation(first)]
-        judged = pd.DataFrame()
+        intervals = judged = pd.DataFrame()
         if reps > 1:
             intervals, kept, reps, per_run = self._replicate(st, trips, reps, settings)
             judged = target_intervals(per_run)
-            waits, hourly = [r.waits for r in kept], [r.hourly for r in kept]
-            charging = [r.charging for r in kept]
-            # the demand the KPIs' runs left unserved (the seed run alone may have none
-            # while the replications' mean misses a target): mean trips per OD pair per run
-            unserved = mean_unserved([r.unserved for r in kept])
-            causes = _mean_causes([r.causes for r in kept])
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
         else:
-            charging = [public_charging(first)]
-            unserved = self.unserved(first)
-            causes = _mean_causes([_stranding_causes(first)])
+            kept = [self._summary(first)]
+        # charts, CO2 matching, the loop's next round: the runs the KPIs are the mean of
+        # (the seed run alone may leave nothing unserved while the replications' mean
+        # misses a target)
+        waits, hourly = [r.waits for r in kept], [r.hourly for r in kept]
+        unserved = mean_unserved([r.unserved for r in kept])
         factor = float(trips.attrs.get("expansion_factor", 1.0))
         if factor != 1.0:  # a sample of the fleet: totals scaled to the whole fleet
             kpis = {k: v * factor if k in EXTENSIVE_KPIS else v for k, v in kpis.items()}
@@ -273,13 +267,13 @@ class StudySimulator:
                 # the same for the values the targets are judged on (stranded: net of the
                 # cars below reach, run by run)
                 "target_intervals": judged,
-                "waits_min": np.concatenate(waits) if waits else np.empty(0),
-                "utilisation_by_hour": pd.concat(hourly, axis=1) if hourly else pd.DataFrame(),
+                "waits_min": np.concatenate(waits),
+                "utilisation_by_hour": pd.concat(hourly, axis=1),
                 "replications": reps,
                 # the runs the KPIs are the mean of: CO2 matching averages over the same runs
-                "charging_per_run": charging,
+                "charging_per_run": [r.charging for r in kept],
                 # stranded or abandoned trips by cause: the mean over the same runs
-                "causes": causes,
+                "causes": _mean_causes([r.causes for r in kept]),
                 "connector_gaps": self.connector_gaps(first, st),
             },
         )
@@ -293,17 +287,19 @@ class StudySimulator:
             detour_limit_min=self.cfg.model.threshold_min,
         )
 
-    def _keep_run(self, into: list[RunSummary], _run: int, res: sim.SimulationResult) -> None:
-        """Keep what the charts, the CO2 matching and the design loop need of a run."""
-        into.append(
-            RunSummary(
-                public_waits_min(res),
-                hourly_utilisation(res),
-                public_charging(res),
-                self.unserved(res),
-                _stranding_causes(res),
-            )
+    def _summary(self, res: sim.SimulationResult) -> RunSummary:
+        """What the charts, the CO2 matching and the design loop need of a run."""
+        return RunSummary(
+            public_waits_min(res),
+            hourly_utilisation(res),
+            public_charging(res),
+            self.unserved(res),
+            _stranding_causes(res),
         )
+
+    def _keep_run(self, into: list[RunSummary], _run: int, res: sim.SimulationResult) -> None:
+        """Keep a replication's :meth:`_summary` (the full result is not kept)."""
+        into.append(self._summary(res))
 
     def connector_gaps(self, res: sim.SimulationResult, stations: pd.DataFrame) -> pd.DataFrame:
         """Strandings a connector caused: a car stranded with no charger in range while a
