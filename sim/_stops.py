@@ -229,8 +229,6 @@ class StopsMixin(RowsMixin):
         clock = self.clocks[v]
         tried: set[int] = set()
         balks = stops = 0
-        if s_set.max_stops_per_leg == 0:  # no public stop on any leg
-            return t_leg, e_leg, l_leg, False
         while True:
             energy = E[v]
             c = self._choice(m, prow_cur, prow_dest, t_leg, e_leg, energy, cap, tried)
@@ -350,8 +348,6 @@ class StopsMixin(RowsMixin):
         tried: set[int] = set()
         balks = stops = 0
         ahead: tuple[int, Row, Row] | None = None  # the choice made after a balk
-        if s_set.max_stops_per_leg == 0:  # no public stop on any leg
-            return t_leg, e_leg, l_leg, False
         while True:
             energy = E[v]
             if ahead is None:

@@ -392,7 +392,8 @@ class Engine(StopsMixin):
             self.cur_trip,
         )
         e_next, look_ahead = self.e_next, self.look_ahead
-        n_st = self.n_st
+        # public stops: none with no station, or when the settings allow none on a leg
+        n_st = self.n_st if self.settings.max_stops_per_leg > 0 else 0
         tail = self.settings.engine == "fast"
         # the fast path's station visits need the genealogical event order (sim._stops)
         stops = self._stops_fast if isinstance(env, OrderedEnvironment) else self._stops
