@@ -404,9 +404,6 @@ class _LogRelay(logging.handlers.QueueListener):
     (the parent's configuration decides, as for its own records; Python's logging
     cookbook, "logging to a single file from multiple processes")."""
 
-    def __init__(self, records: Any) -> None:
-        super().__init__(records)
-
     def stop(self, timeout: float | None = None) -> None:
         """Handle the records sent so far and end the relay's thread (waiting at most
         ``timeout`` seconds for it; stopping twice is harmless)."""

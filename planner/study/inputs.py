@@ -111,7 +111,7 @@ def build_network(cfg: StudyConfig) -> StudyNetwork:
             empty,
             f"national roads {cc.roads.name}",
             files,
-            {"nodes": net.n_nodes, "edges": G.number_of_edges() if G is not None else net.n_edges},
+            {"nodes": net.n_nodes, "edges": G.number_of_edges()},
         )
     loaded = download_network(
         place=nc.place,

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from planner.config.study import StudyConfig
-from planner.report.numbers import format_kpi
+from planner.report.numbers import format_kpi, format_value
 from planner.report.roads import roads_layer
 from planner.study.demand import demand_points
 from planner.study.inputs import StudyNetwork, points_frame
@@ -416,7 +416,7 @@ def _stalled(iterations: list[dict[str, Any]], *, sampled: bool = False) -> str:
     if not idle:
         return ""
     causes = iterations[-1].get("stranding_causes") or {}
-    left = ", ".join(f"{_count(n)} {cause.replace('_', ' ')}" for cause, n in causes.items())
+    left = ", ".join(f"{format_value(n)} {cause.replace('_', ' ')}" for cause, n in causes.items())
     where = ", in the simulated sample of the fleet" if sampled else ""
     return (
         f"; its last {idle} round(s) added no site and no plug, so more rounds would not "
@@ -559,9 +559,3 @@ def located(
             )
         out[name] = df
     return out
-
-
-def _count(n: float) -> str:
-    """A mean count as text: whole numbers as they are, others to one decimal (1,234 and
-    28.7, never 1.23e+03)."""
-    return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.1f}"
