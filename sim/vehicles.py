@@ -63,9 +63,11 @@ J_PER_KWH = 3.6e6
 #: Average speeds below this (km/h) are clamped when dividing HVAC power by speed.
 MIN_SPEED_KPH = 5.0
 #: Cold DC-charging derating used when a model does not give its own table: liquid-cooled
-#: packs without preconditioning. Anchored on INL (0.64 at 0 C for passively cooled Nissan
-#: Leaf packs); thermally managed packs are assumed to lose half as much at 0 C, and the
-#: -20 C / -30 C points follow the same slope (assumption, documented in docs/simulation.md).
+#: packs without preconditioning. An assumption scaled on INL (Motoaki, Yi & Salisbury 2018:
+#: passively cooled Nissan Leaf packs reached a 36 % lower state of charge after 30 min at
+#: 0 C than at 25 C): thermally managed packs keep 0.82 of their *power* at 0 C (half of 36 %,
+#: read as a power loss), and the -20 C / -30 C points follow the same slope (documented in
+#: docs/simulation.md). The passively cooled i-MiEV reproduces INL's own figure (catalogue).
 DEFAULT_COLD_DC_FACTOR: tuple[tuple[float, float], ...] = (
     (-30.0, 0.35),
     (-20.0, 0.5),

@@ -32,6 +32,23 @@ def test_ioniq5_cold_fast_charge_matches_tests():
     assert _ten_to_eighty_min("hyundai_ioniq5_lr", 25.0) == pytest.approx(18.0, rel=0.15)
 
 
+def _soc_after_30_min_from_20(key: str, temp_c: float) -> float:
+    m = CATALOGUE[key]
+    prof = m.charge_profile(50.0, dc=True, temp_c=temp_c)
+    return prof.energy_after(0.2 * prof.capacity, 1800.0) / prof.capacity
+
+
+def test_imiev_cold_charging_matches_inl():
+    # Motoaki, Yi & Salisbury (2018), INL release 2018-08-01: passively cooled Nissan Leaf
+    # packs starting at 20 % on a 50 kW charger: after 30 min, a 36 % lower state of charge
+    # at 0 C than at 25 C. The i-MiEV's pack is passively cooled too.
+    warm = _soc_after_30_min_from_20("mitsubishi_imiev_2013", 25.0)
+    cold = _soc_after_30_min_from_20("mitsubishi_imiev_2013", 0.0)
+    assert cold / warm == pytest.approx(0.64, abs=0.03)
+    # and INL's warm session reached 80 % (the i-MiEV, a smaller pack, a little more)
+    assert 0.8 <= warm <= 0.95
+
+
 def test_id4_cold_charging_matches_caa_test():
     # CAA EV Winter Test (2025, -7 to -15 C): average 104 kW = 61.2 % of the tested car's
     # rated peak; this (earlier, 128 kW) model transfers the ratio
@@ -160,3 +177,19 @@ def test_winter_range_matches_geotab_against_the_rated_range(key):
     m = CATALOGUE[key]
     assert _of_rated(m, 44.0, 21.5) == pytest.approx(1.15, abs=0.1)
     assert _of_rated(m, 44.0, -15.0) == pytest.approx(0.54, abs=0.07)
+
+
+@pytest.mark.parametrize("key", CARS)
+def test_summer_range_matches_aaa_with_air_conditioning(key):
+    """AAA (2019): at 95 F (35 C) with the A/C on, range fell 17 % against 75 F (23.9 C) on
+    the combined cycles (~48 km/h), averaged over the cars tested (model: 78-83 %)."""
+    assert _range_ratio(CATALOGUE[key], 48.0, 35.0) == pytest.approx(0.83, abs=0.05)
+
+
+@pytest.mark.parametrize("key", CARS)
+def test_mild_weather_range_reaches_geotab_rated_range(key):
+    """Geotab (2020): at or above 100 % of the rated range in mild weather. The model holds
+    it from 15 to 25 C; outside, heating (below 15 C) and cooling (above 25 C) start, and at
+    10 and 30 C the model is 2-10 pp under Geotab's curve (docs/simulation.md)."""
+    for temp_c in (15.0, 20.0, 25.0):
+        assert _of_rated(CATALOGUE[key], 44.0, temp_c) >= 1.0
