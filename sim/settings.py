@@ -14,11 +14,14 @@ Emission defaults (all overridable):
   vehicle" (8,887 g CO2 per gallon of gasoline, 10,180 g per gallon of diesel,
   tank-to-wheel). 7.0 L/100 km is a mid-size petrol car (assumption; Kazakhstan's fleet is
   old, so this understates the avoided CO2); 33 L/100 km is a typical 40 t tractor-trailer
-  in long-haul use (assumption, 30-35 L/100 km in European fleet data).
+  in long-haul use: ICCT (Delgado, Rodriguez & Muncrief 2017, "Fuel efficiency technology in
+  European heavy-duty vehicles: baseline and potential for the 2020-2030 timeframe"): a
+  typical 2015 European 40 t 4x2 tractor-trailer uses 33.1 L/100 km on the regulatory Long
+  Haul cycle (the ICCT's TU Graz tests: 32.6 typical, 29.9 best in class).
 * Well-to-wheel on both sides (overridable): ``petrol_wtt_kg_co2_per_l = 0.60`` and
   ``diesel_wtt_kg_co2_per_l = 0.62`` -- well-to-tank (extraction, refining, transport) per
-  litre, UK DESNZ/BEIS "Greenhouse gas reporting: conversion factors" (2023, WTT fuels:
-  about 0.6 kg CO2e/L for both; rounded), i.e. about +25 % on the tank-to-wheel figures;
+  litre, UK DESNZ/DEFRA "Greenhouse gas reporting: conversion factors" (2025 set, WTT fuels:
+  road diesel (B7) 0.627 kg CO2e/L, petrol about 0.6; rounded), i.e. about +25 % on the tank-to-wheel figures;
   ``grid_loss_share = 0.07`` -- transmission and distribution losses between generation and
   the charger (World Bank WDI ``EG.ELC.LOSS.ZS`` from IEA statistics: Kazakhstan in the
   2010s roughly 6-9 % of output; 7 % assumed). The grid factor is per kWh *generated*
@@ -51,8 +54,8 @@ from sim.policies import ChargingPolicy, is_real
 KZ_GRID_KG_CO2_PER_KWH = 0.641
 PETROL_KG_CO2_PER_L = 8.887 / 3.785411784  # 2.348, US EPA
 DIESEL_KG_CO2_PER_L = 10.180 / 3.785411784  # 2.689, US EPA
-PETROL_WTT_KG_CO2_PER_L = 0.60  # UK DESNZ 2023 WTT (rounded)
-DIESEL_WTT_KG_CO2_PER_L = 0.62  # UK DESNZ 2023 WTT (rounded)
+PETROL_WTT_KG_CO2_PER_L = 0.60  # UK DESNZ 2025 WTT fuels (rounded)
+DIESEL_WTT_KG_CO2_PER_L = 0.62  # UK DESNZ 2025 WTT fuels, diesel (B7) 0.627 (rounded)
 KZ_GRID_LOSS_SHARE = 0.07  # World Bank WDI EG.ELC.LOSS.ZS, Kazakhstan ~6-9 % (assumed 7 %)
 #: fueleconomy.gov: fuel economy 15 % lower at -6.7 C than at 25 C, i.e. fuel use x 1 / 0.85
 ICE_COLD_PENALTY_PER_C = (1.0 / 0.85 - 1.0) / (25.0 + 6.7)
