@@ -187,8 +187,14 @@ def next_charger_kwh(
     k1_of: np.ndarray,
 ) -> np.ndarray:
     """Per trip leg: energy from its destination to the nearest compatible public charger or
-    to the vehicle's home/depot charger (0 at home and after the chain's last leg; inf when
-    neither can be reached). Vectorised once per run."""
+    to the vehicle's home/depot charger (0 at a home charger; inf when neither can be
+    reached). Vectorised once per run.
+
+    After the chain's last leg it is 0 only when the chain really ends away from home (a
+    one-way corridor trip). A chain that ends at home is a daily pattern cut by the horizon:
+    its driver plans for tomorrow as on every other day (until 2026-12-07 the last leg looked
+    ahead to nothing, so the last simulated day, the one measured, had fewer charging stops
+    and shorter queues than the same day inside a longer run)."""
     n_t = dest.size
     out = np.full(n_t, INF)
     if n_t == 0:
@@ -223,7 +229,7 @@ def next_charger_kwh(
             t_h = congested(legs[0], legs[2] if eng.by_class else None, eng.hour_factors, u[:, 2])
             e_h = mdl.energy_kwh(l_h, mdl.drive_time_s(l_h, t_h), eng.temp)[inv.ravel()]
             out[hs] = np.minimum(out[hs], e_h)
-    out[np.arange(n_t) == k1_of - 1] = 0.0
+    out[(np.arange(n_t) == k1_of - 1) & (dest != home)] = 0.0
     return out
 
 
