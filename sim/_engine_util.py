@@ -254,3 +254,48 @@ def _dense_unique(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     uniq = np.flatnonzero(seen)
     rank = np.cumsum(seen) - 1
     return uniq, rank[keys]
+
+
+def recheck_below_reach(eng: Any, below: int, instead: int) -> int:
+    """Keep the cause ``below`` (a stranding on a vehicle's first leg with no public stop,
+    labelled by the event loop) only for a car that *started* below reach: it left below
+    its driver's own charge trigger (the policy's ``threshold_soc``, else the reserve) and
+    no site of ``eng.reach_sites`` (the places a network could have a charger: a study's
+    existing stations and candidate sites; by default the run's stations) can be reached
+    from the leg's origin with the energy it left with. Any other such stranding is a gap
+    in the network, and the cause becomes ``instead`` (no charger in range). Returns the
+    number of strandings relabelled.
+
+    Until 2026-12-07 every such stranding kept ``below``, and a study's stranded target,
+    judged net of them, counted a plan with no charger at all as meeting it (trucks that
+    left at 80-100 % were "below reach" of chargers that did not exist). Energies are along
+    the fastest free-flow route (no hourly congestion), per the vehicle's model.
+    """
+    log = eng.trip_log
+    if not len(log):
+        return 0
+    rows = np.flatnonzero(log.column("cause") == below)
+    sites = eng.reach_sites
+    if rows.size == 0:
+        return 0
+    k = log.column("k")[rows]
+    e_dep = log.column("e_dep")[rows]
+    veh = np.searchsorted(np.asarray(eng.v_k0, dtype=np.int64), k, side="right") - 1
+    model = np.asarray(eng.v_m, dtype=np.int64)[veh]
+    origin = np.asarray(eng.origin, dtype=np.int64)[k]
+    uniq, inv = np.unique(origin, return_inverse=True)
+    need = np.full(rows.size, INF)
+    t, length = eng.network.route_matrices(uniq, sites) if sites.size else (None, None)
+    for m in np.unique(model).tolist() if sites.size else []:
+        sel = model == m
+        mdl = eng.models[m]
+        e = mdl.energy_kwh(length, mdl.drive_time_s(length, t), eng.temp).min(axis=1)
+        need[sel] = e[inv.ravel()[sel]]
+    cap = np.asarray(eng.v_cap, dtype=float)[veh]
+    trigger = float(getattr(eng.settings.policy.when, "threshold_soc", eng.reserve_soc))
+    fixable = (need <= e_dep + 1e-9) | (e_dep >= trigger * cap)
+    log.relabel_cause(rows[fixable], instead)
+    for v in veh[fixable].tolist():
+        if eng.cause[v] == below:
+            eng.cause[v] = instead
+    return int(fixable.sum())

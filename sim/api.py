@@ -8,7 +8,7 @@ import logging
 import logging.handlers
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -63,6 +63,7 @@ def simulate(
     settings: SimSettings | None = None,
     seed: SeedLike = 0,
     routes: RouteTables | None = None,
+    reach_sites: Sequence[int] | np.ndarray | None = None,
 ) -> SimulationResult:
     """Simulate the trips over the network with the given stations.
 
@@ -84,6 +85,12 @@ def simulate(
         the same seed gives identical tables. ``rng=`` style: pass a Generator here.
     routes : RouteTables, optional
         Precomputed route tables to reuse (e.g. across replications).
+    reach_sites : sequence of int, optional
+        Node indices where a network could have a charger (a study's existing stations and
+        candidate sites). A stranding on a vehicle's first leg with no public stop is
+        ``started_below_reach`` (the car's, not the network's) only when none of them can be
+        reached from the leg's origin with the energy the vehicle left with; otherwise it is
+        ``no_charger_in_range``. Default: the stations' nodes.
 
     Returns
     -------
@@ -104,9 +111,29 @@ def simulate(
     rng = _generator(seed)
     st = validate_stations(network, stations, ac_dc_threshold_kw=settings.ac_dc_threshold_kw)
     tr = validate_trips(network, trips, vehicles)
-    eng = Engine(network, st, tr, vehicles, settings, rng, routes=routes)
+    sites = None if reach_sites is None else site_nodes(network, reach_sites)
+    eng = Engine(network, st, tr, vehicles, settings, rng, routes=routes, reach_sites=sites)
     eng.run()
     return build_result(eng)
+
+
+def site_nodes(network: RoadNetwork, reach_sites: Sequence[int] | np.ndarray) -> np.ndarray:
+    """``reach_sites`` as node indices of ``network`` (int64), or a
+    :class:`SimSettingsError` naming the values that are not."""
+    arr = np.asarray(reach_sites)
+    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+        raise SimSettingsError(
+            f"reach_sites = {received(reach_sites)} must be a sequence of node indices (int)"
+        )
+    arr = arr.astype(np.int64)
+    bad = arr[(arr < 0) | (arr >= network.n_nodes)]
+    if bad.size:
+        raise SimSettingsError(
+            f"reach_sites holds {bad[:5].tolist()}, not node indices of the network "
+            f"(0 .. {network.n_nodes - 1}); pass RoadNetwork node indices, e.g. from "
+            "network.snap(lon, lat)"
+        )
+    return arr
 
 
 def replicate(
@@ -123,6 +150,7 @@ def replicate(
     on_run: Callable[[int, SimulationResult], None] | None = None,
     start: int = 0,
     workers: int | None = None,
+    reach_sites: Sequence[int] | np.ndarray | None = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Run ``replications`` independent runs and summarise every KPI.
 
@@ -137,7 +165,8 @@ def replicate(
     daemonic process, and one for small jobs, fewer than :data:`MIN_PARALLEL_TRIPS` trips
     over all runs). Each run's generator comes from the seed sequence by its index and
     results are gathered in run order, so the output does not depend on ``workers``;
-    ``on_run`` is called in the parent, in run order.
+    ``on_run`` is called in the parent, in run order. ``reach_sites``: as
+    :func:`simulate`.
 
     Returns
     -------
@@ -184,7 +213,10 @@ def replicate(
     routes = shared_tables(
         network, nodes, st["node"].to_numpy(dtype=np.int64), by_class=settings.per_class
     )
-    job = _Job(network, stations, demand, vehicles, settings, children, routes, on_run is not None)
+    sites = None if reach_sites is None else site_nodes(network, reach_sites)
+    job = _Job(
+        network, stations, demand, vehicles, settings, children, routes, on_run is not None, sites
+    )
     n_workers = replication_workers(len(children), workers, trips=sum(len(d) for d in demand))
     if n_workers > 1:  # the workers inherit the trips' leg table instead of each building one
         routes.prepare_legs(nodes)
@@ -272,6 +304,7 @@ class _Job:
     seeds: list[np.random.SeedSequence]
     routes: RouteTables
     keep_results: bool
+    reach_sites: np.ndarray | None = None
 
 
 #: Below this many trips over all runs, ``workers=None`` runs them in this process.
@@ -288,6 +321,7 @@ def _one(job: _Job, i: int) -> tuple[dict[str, float], SimulationResult | None]:
         settings=job.settings,
         seed=np.random.default_rng(job.seeds[i]),
         routes=job.routes,
+        reach_sites=job.reach_sites,
     )
     return res.kpis(), (res if job.keep_results else None)
 

@@ -26,7 +26,13 @@ import simpy
 from simpy.events import Event
 
 from networks.road_network import RoadNetwork
-from sim._engine_util import LegArrays, VehicleArrays, next_charger_kwh, takes_next
+from sim._engine_util import (
+    LegArrays,
+    VehicleArrays,
+    next_charger_kwh,
+    recheck_below_reach,
+    takes_next,
+)
 from sim._events import CountingEnvironment, OrderedEnvironment
 from sim._stops import StopsMixin
 from sim.driving_rules import RULES, DriverClock
@@ -67,6 +73,7 @@ class Engine(StopsMixin):
         settings: SimSettings,
         rng: np.random.Generator,
         routes: RouteTables | None = None,
+        reach_sites: np.ndarray | None = None,
     ) -> None:
         t0 = time.perf_counter()
         self.network, self.stations, self.trips, self.settings = network, stations, trips, settings
@@ -110,6 +117,9 @@ class Engine(StopsMixin):
         # ---- routes and per-trip legs (model-specific speed cap and consumption)
         dest = trips["destination"].to_numpy()
         st_nodes = stations["node"].to_numpy(dtype=np.int64)
+        # where a network could have a charger: "started below reach" only out of reach of
+        # all of them (sim._engine_util.recheck_below_reach)
+        self.reach_sites = np.unique(st_nodes if reach_sites is None else reach_sites)
         by_class = settings.per_class
         t_routes = time.perf_counter()
         if (
@@ -361,6 +371,7 @@ class Engine(StopsMixin):
         t0 = time.perf_counter()
         env.run(until=self.settings.horizon_s)
         self.events = env.scheduled
+        recheck_below_reach(self, STARTED_BELOW_REACH, NO_CHARGER_IN_RANGE)
         logger.info(
             "simulated %d vehicles (%d as events), %d events in %.2f s",
             self.n_veh,

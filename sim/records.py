@@ -117,6 +117,12 @@ class TripLog(_Log):
         c["break_s"].append(break_s)
         c["rest_s"].append(rest_s)
 
+    def relabel_cause(self, rows: np.ndarray, cause: int) -> None:
+        """Set the stranding cause of ``rows`` (row positions) to ``cause``."""
+        col = self._cols["cause"]
+        for i in np.asarray(rows, dtype=np.int64).tolist():
+            col[i] = cause
+
 
 class SessionLog(_Log):
     """One row per charging visit: a public station (charged or balked) or home/depot.

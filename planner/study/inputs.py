@@ -157,6 +157,14 @@ def build_existing(cfg: StudyConfig, sn: StudyNetwork) -> pd.DataFrame:
     return _as_stations(named_by_kind(gdf), existing=True)
 
 
+def reach_sites(existing: pd.DataFrame, candidates: pd.DataFrame) -> np.ndarray:
+    """Nodes where the study could have a charger: its existing stations and candidate
+    sites. A car stranded on its first leg counts against the network unless none of them
+    was within its reach (:func:`sim.simulate`'s ``reach_sites``)."""
+    nodes = [df["node"].to_numpy(dtype=np.int64) for df in (existing, candidates) if len(df)]
+    return np.unique(np.concatenate(nodes)) if nodes else np.empty(0, dtype=np.int64)
+
+
 def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame) -> pd.DataFrame:
     """Candidate sites: OSM POIs by tag, named network places (corridors) and extra sites."""
     cc = cfg.candidates

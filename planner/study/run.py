@@ -37,6 +37,7 @@ from planner.study.inputs import (
     build_network,
     manifest,
     points_frame,
+    reach_sites,
 )
 from planner.study.loop import LoopResult, Targets, closed_loop
 from planner.study.optimize import StudyOptimizer, public_sessions_per_trip
@@ -193,7 +194,8 @@ def run_study(
         pre = prepare(cfg, timer)
         with timer.step("candidates"):
             candidates = build_candidates(cfg, pre.sn, pre.existing)
-        simulator = StudySimulator(cfg, pre.sn, pre.trips, pre.vehicles)
+        sites = reach_sites(pre.existing, candidates)
+        simulator = StudySimulator(cfg, pre.sn, pre.trips, pre.vehicles, reach_sites=sites)
         optimizer = make_optimizer(cfg, pre.sn, candidates, pre.trips, pre.vehicles)
         if cfg.stages:
             return _run_rollout(
@@ -282,8 +284,10 @@ def _run_rollout(
     stations facing the same demand."""
     from planner.study.rollout import stage_config, staged_plans
 
+    sites = reach_sites(pre.existing, candidates)
+
     def simulator_for(stage_cfg: StudyConfig, trips: pd.DataFrame) -> StudySimulator:
-        return StudySimulator(stage_cfg, pre.sn, trips, pre.vehicles)
+        return StudySimulator(stage_cfg, pre.sn, trips, pre.vehicles, reach_sites=sites)
 
     with timer.step("closed loop"):
         plans = staged_plans(cfg, pre.sn, pre.existing, pre.vehicles, optimizer, simulator_for)

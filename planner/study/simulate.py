@@ -209,10 +209,26 @@ class StudySimulator:
     """
 
     def __init__(
-        self, cfg: StudyConfig, sn: StudyNetwork, trips: pd.DataFrame, vehicles: dict
+        self,
+        cfg: StudyConfig,
+        sn: StudyNetwork,
+        trips: pd.DataFrame,
+        vehicles: dict,
+        *,
+        reach_sites: np.ndarray | None = None,
     ) -> None:
         self.cfg, self.sn, self.trips, self.vehicles = cfg, sn, trips, vehicles
+        # where the study could have a charger (existing stations and candidate sites): a
+        # car stranded on its first leg counts against the network unless none of them was
+        # within its reach (sim.simulate's reach_sites)
+        self.reach_sites = reach_sites
         self.runs = 0
+
+    def _sites(self, st: pd.DataFrame) -> np.ndarray | None:
+        """The reach sites of a run on stations ``st``: the study's, and the stations'."""
+        if self.reach_sites is None:
+            return None
+        return np.union1d(self.reach_sites, st["node"].to_numpy(dtype=np.int64))
 
     def _redraw(self, rng: np.random.Generator) -> pd.DataFrame:
         # Replications redraw the demand (same settings, independent generator): the
@@ -234,7 +250,13 @@ class StudySimulator:
         cols = ["station_id", "node", "plugs", "power_kw", "name"]
         st = stations[cols + (["connectors"] if "connectors" in stations else [])].copy()
         first = sim.simulate(
-            self.sn.network, st, trips, vehicles=self.vehicles, settings=settings, seed=cfg.seed
+            self.sn.network,
+            st,
+            trips,
+            vehicles=self.vehicles,
+            settings=settings,
+            seed=cfg.seed,
+            reach_sites=self._sites(st),
         )
         self.runs += 1
         kpis = first.kpis()
@@ -368,6 +390,7 @@ class StudySimulator:
                 on_run=partial(self._keep_run, kept),
                 return_runs=True,
                 start=done,
+                reach_sites=self._sites(st),
             )
             assert isinstance(out, tuple)  # return_runs=True: (summary, per-run KPIs)
             runs.append(out[1])

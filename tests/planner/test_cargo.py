@@ -250,3 +250,24 @@ def test_soc_trace_puts_stations_at_their_route_km_despite_rests():
     at = rows.loc[rows["event"] == "arrive station", "km"]
     assert len(at) >= 2 and set(at) <= set(km.values())
     assert rows["km"].iloc[-1] == pytest.approx(2000.0)
+
+
+def test_trucks_stranded_with_no_charger_count_against_the_network(cargo):
+    """Review of 2026-12-07: the cargo study with no station at all "met" its stranded
+    target, since every stranded truck (left at 80-100 %) was labelled as started below
+    reach and left out. They left charged, so they count, and the target is missed."""
+    from planner.study.inputs import reach_sites
+    from planner.study.loop import missed_targets, target_value
+    from planner.study.simulate import StudySimulator
+
+    cfg, sn, vehicles, trips = cargo
+    existing = build_existing(cfg, sn)
+    candidates = build_candidates(cfg, sn, existing)
+    none = existing.iloc[0:0]
+    sites = reach_sites(existing, candidates)
+    assert sites.size and set(candidates["node"]) <= set(sites.tolist())
+    out = StudySimulator(cfg, sn, trips, vehicles, reach_sites=sites)(none, replications=1)
+    k = out.kpis
+    assert k["stranded_vehicles"] > 10 and k["stranded_below_reach"] == 0
+    assert target_value(k, "stranded_vehicles", 0.0) == k["stranded_vehicles"]
+    assert any("stranded_vehicles" in m for m in missed_targets(k, cfg.targets))

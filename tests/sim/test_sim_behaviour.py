@@ -295,3 +295,46 @@ def test_the_last_simulated_day_is_driven_like_any_other():
     assert first[["arrive_s", "soc_start", "soc_end"]].to_numpy().tolist() == (
         day0[["arrive_s", "soc_start", "soc_end"]].to_numpy().tolist()
     )
+
+
+def _first_leg_stranding(initial_soc: float, reach_sites=None) -> str:
+    """An i-MiEV on a 200 km line leg with no station; the study's sites at ``reach_sites``."""
+    net = line_network([10_000.0] * 20, speed_kph=60.0)
+    trips = pd.DataFrame(
+        {
+            "vehicle_id": [0],
+            "vehicle_model": ["mitsubishi_imiev_2013"],
+            "origin": [0],
+            "destination": [20],
+            "depart_s": [3600.0],
+            "chain_seq": [0],
+            "initial_soc": [initial_soc],
+        }
+    )
+    s = SimSettings(ambient_temp_c=20.0)
+    res = simulate(net, None, trips, settings=s, seed=0, reach_sites=reach_sites)
+    assert res.trips["status"].tolist() == ["stranded"]
+    return str(res.trips["strand_cause"].iloc[0])
+
+
+def test_started_below_reach_is_the_cars_state_not_a_missing_charger():
+    """ "Started below reach" (not counted against the network by a study's stranded target)
+    only for a car that left below its own charge trigger with no site of the study within
+    reach. A car that left charged, or with a site it could reach, strands for want of a
+    charger: until 2026-12-07 both were "below reach", and a plan with no charger at all
+    met a stranded target of 0."""
+    # left charged: the network's gap, whether or not any site exists
+    assert _first_leg_stranding(0.9) == "no_charger_in_range"
+    assert _first_leg_stranding(0.9, reach_sites=[15]) == "no_charger_in_range"
+    # left nearly empty (below the 20 % trigger), no site within reach: the car's state
+    assert _first_leg_stranding(0.15) == "started_below_reach"
+    assert _first_leg_stranding(0.15, reach_sites=[15, 19]) == "started_below_reach"
+    # ... but a site within its reach (10 km, about 1.5 kWh) could have served it
+    assert _first_leg_stranding(0.15, reach_sites=[1, 19]) == "no_charger_in_range"
+
+
+def test_reach_sites_must_be_node_indices():
+    from sim import SimSettingsError
+
+    with pytest.raises(SimSettingsError, match=r"reach_sites holds \[99\]"):
+        _first_leg_stranding(0.15, reach_sites=[1, 99])
