@@ -28,8 +28,18 @@ from planner.study.loop_remedies import (
     within_budget,
 )
 from planner.study.sizing import station_load
-from sim.api import summarise
-from sim.kpis import kpi
+from planner.study.targets import (  # noqa: F401  (re-exported: the loop's public names)
+    TARGET_KPIS,
+    TargetJudgement,
+    Targets,
+    excluded_below_reach,
+    judge_targets,
+    missed_targets,
+    sampled_fleet,
+    target_intervals,
+    target_value,
+    targets_confirmed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +69,6 @@ class ScenarioOutcome:
 
 
 @dataclass
-class Targets:
-    wait_p95_min: float | None = 10.0
-    stranded: int | None = 0
-    trips_completed_share: float | None = None
-    max_iterations: int = 3
-
-
-@dataclass
 class LoopResult:
     baseline: ScenarioOutcome
     proposal: ScenarioOutcome
@@ -83,88 +85,6 @@ class LoopResult:
     #: the rounds the loop was allowed (``targets.max_iterations``; a rollout's look-ahead
     #: stage runs 2: its sites are fixed, the second round sizes plugs)
     max_rounds: int | None = None
-
-
-#: Target (attribute of :class:`Targets`) -> (KPI name in the registry, sense of the bound).
-TARGET_KPIS: dict[str, tuple[str, str]] = {
-    "wait_p95_min": (kpi("wait_p95_min").name, "max"),
-    "stranded": (kpi("stranded_vehicles").name, "max"),
-    "trips_completed_share": (kpi("share_trips_completed").name, "min"),
-}
-_FORMAT = {"wait_p95_min": ".1f", "stranded": ".1f", "trips_completed_share": ".3f"}
-
-
-def excluded_below_reach(kpis: dict[str, float], name: str) -> float:
-    """What the target on KPI ``name`` leaves out: for the stranded target, the cars that
-    started below the reach of any charger (``stranded_below_reach``; they count against
-    the car, not the network, the design-loop issue); 0 for the other targets."""
-    if name != "stranded_vehicles":
-        return 0.0
-    return float(kpis.get("stranded_below_reach", 0.0) or 0.0)
-
-
-def target_intervals(runs: pd.DataFrame) -> pd.DataFrame:
-    """95 % intervals of the values the service targets are judged on, from the per-run
-    KPIs of the replications (one row per run): each run's stranded vehicles net of its
-    own cars below reach (:func:`target_value`), the other target KPIs as they are.
-
-    The net interval must come from the runs' differences: shifting the interval of the
-    gross count by the mean excluded count kept the gross count's spread (the corridor
-    study's 0.6 stranded "up to 4.8" from runs whose net counts varied by well under 1)."""
-    cols = {}
-    for name, _sense in TARGET_KPIS.values():
-        if name not in runs.columns:
-            continue
-        x = runs[name].astype(float)
-        if name == "stranded_vehicles" and "stranded_below_reach" in runs.columns:
-            x = (x - runs["stranded_below_reach"].astype(float)).clip(lower=0.0)
-        cols[name] = x
-    return summarise(pd.DataFrame(cols)) if cols else pd.DataFrame()
-
-
-def sampled_fleet(kpis: dict[str, Any]) -> bool:
-    """Whether the KPIs come from a sample of the fleet (``demand.max_trips``: a demand
-    expansion factor above 1), whose queues are the sample's, not the fleet's: no target
-    driven by queues can be confirmed on them."""
-    return float(kpis.get("demand_expansion_factor") or 1.0) > 1.0 + 1e-9
-
-
-def target_value(kpis: dict[str, float], name: str, default: float) -> float:
-    """The value a service target is judged on: the KPI less what the target leaves out
-    (:func:`excluded_below_reach`), never below 0 for the stranded target."""
-    value = float(kpis.get(name, default))
-    if name == "stranded_vehicles":
-        value = max(0.0, value - excluded_below_reach(kpis, name))
-    return value
-
-
-def missed_targets(
-    kpis: dict[str, float], targets: Targets, intervals: pd.DataFrame | None = None
-) -> list[str]:
-    """Names of the service targets the KPIs miss, with the values. With replication
-    ``intervals`` (of the judged values, :func:`target_intervals`), a target counts as met
-    only on its pessimistic 95 % bound (the upper one of an "at most" target), as the
-    study's verdict judges it."""
-    missed = []
-    for attr, (name, sense) in TARGET_KPIS.items():
-        bound = getattr(targets, attr)
-        if bound is None:
-            continue
-        value = target_value(kpis, name, 0.0 if sense == "max" else 1.0)
-        on = ""
-        if intervals is not None and len(intervals) and name in intervals.index:
-            # intervals of the judged values (target_intervals: the stranded one net)
-            edge = intervals.loc[name, "ci_high" if sense == "max" else "ci_low"]
-            if pd.notna(edge):  # (within the KPI's range: summarise truncates to it)
-                value = float(edge)
-                # said, so that the bound is not read as the value (the notes showed
-                # "stranded_vehicles 4.8 > 0" beside a value of 0.6)
-                on = f" ({'upper' if sense == 'max' else 'lower'} 95 % bound)"
-        if sense == "max" and value > bound + 1e-9:
-            missed.append(f"{name} {value:{_FORMAT[attr]}}{on} > {bound:g}")
-        elif sense == "min" and value < bound - 1e-9:
-            missed.append(f"{name} {value:{_FORMAT[attr]}}{on} < {bound:g}")
-    return missed
 
 
 def closed_loop(

@@ -7,7 +7,6 @@ it. All GeoDataFrames are in WGS84 (EPSG:4326).
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,15 +20,14 @@ from planner.report.numbers import format_kpi, format_value
 from planner.report.roads import roads_layer
 from planner.study.demand import demand_points
 from planner.study.inputs import StudyNetwork, points_frame
-from planner.study.loop import (
-    TARGET_KPIS,
-    LoopResult,
-    excluded_below_reach,
-    sampled_fleet,
-    target_value,
-)
+from planner.study.loop import LoopResult
 from planner.study.optimize_corridor import CorridorOptimizer, with_bay_draw
 from planner.study.simulate import public_waits_min
+from planner.study.targets import (
+    excluded_below_reach,
+    judge_targets,
+    sampled_fleet,
+)
 from sim.kpis import KPIS
 
 if TYPE_CHECKING:
@@ -254,13 +252,13 @@ def verdict(
     # sample's at the full plug count: no queue-driven target can be judged on them
     factor = float(kpis.get("demand_expansion_factor") or 1.0)
     sampled = sampled_fleet(kpis)
+    # runs of the replications (the most any KPI is defined in); None: one replication
+    reps = int(iv["n"].max()) if iv is not None and "n" in iv.columns else None
     targets = []
-    for attr, (name, sense) in TARGET_KPIS.items():
-        bound = getattr(cfg.targets, attr)
-        if bound is None:
-            continue
+    # one judgement per target, shared with the design loop and the rollout timeline
+    for j in judge_targets(kpis, cfg.targets, iv, replications=reps):
+        name, sense = j.name, j.sense
         entry = KPIS[name]
-        value = target_value(kpis, name, math.nan) if name in kpis else None
         # judged net of cars that started below reach (see target_value); the label says so,
         # as the value then differs from the KPI of the same name in the tables
         shift = excluded_below_reach(kpis, name)
@@ -277,29 +275,28 @@ def verdict(
             lo, hi = iv.loc[name, "ci_low"], iv.loc[name, "ci_high"]
             lo = None if pd.isna(lo) else float(lo)
             hi = None if pd.isna(hi) else float(hi)
-        interval = lo is not None and hi is not None
-        judged = (hi if sense == "max" else lo) if interval else value
-        within = judged is not None and (
-            judged <= bound + 1e-9 if sense == "max" else judged >= bound - 1e-9
-        )
-        # a mean with no interval (one replication) may meet the target by chance: it does
-        # not count as met (the README's rule: met only on the 95 % bound), and says why
-        ok = within and interval and not sampled
+        if j.edge is not None:
+            judged_on = ("upper" if sense == "max" else "lower") + " 95 % bound"
+        elif j.why == "undefined":
+            judged_on = "undefined in the measured period"
+        elif iv is None or (reps is not None and reps <= 1):
+            judged_on = "mean (one replication: no interval)"
+        else:
+            judged_on = f"mean (defined in {j.runs or 0} of {reps} runs: no interval)"
         targets.append(
             {
                 "kpi": name,
                 "label": label,
                 "unit": entry.unit,
                 "sense": sense,
-                "bound": bound,
-                "value": value,
+                "bound": j.bound,
+                "value": j.value if name in kpis else None,
                 "ci_low": lo,
                 "ci_high": hi,
-                "judged_on": ("upper" if sense == "max" else "lower") + " 95 % bound"
-                if lo is not None and hi is not None
-                else "mean (one replication: no interval)",
-                "met": bool(ok),
-                "unconfirmed": bool(within and not ok),
+                "judged_on": judged_on,
+                "met": j.status == "met",
+                "unconfirmed": j.status == "unconfirmed",
+                "why": j.why,
                 **({"excluded_below_reach": shift} if name == "stranded_vehicles" else {}),
             }
         )
@@ -311,15 +308,17 @@ def verdict(
         return f"{format_kpi(t['kpi'], t[key])}{unit}"
 
     one_in = f"{factor:,.0f}" if factor >= 10 else f"{factor:.2g}"
-    why_unconfirmed = (
-        f"in a sample of 1 in {one_in} of the fleet (demand.max_trips), whose queues are the "
-        "sample's at the full plug count, not the fleet's: simulate the whole fleet (leave "
-        "out demand.max_trips) to judge it"
-        if sampled
-        else "in a single replication, which gives no 95 % interval to confirm it: set "
-        "simulation.replications to 2 or more"
-    )
-    unsure = [t for t in targets if t["unconfirmed"]]
+    why_unconfirmed = {
+        "sampled": f"in a sample of 1 in {one_in} of the fleet (demand.max_trips), whose "
+        "queues are the sample's at the full plug count, not the fleet's: simulate the whole "
+        "fleet (leave out demand.max_trips) to judge it",
+        "one run": "in a single replication, which gives no 95 % interval to confirm it: set "
+        "simulation.replications to 2 or more",
+        "few runs": f"but it is defined in fewer than 2 of the {reps} runs, too few for a 95 % "
+        "interval: more replications (simulation.replications) would confirm it",
+    }
+    unsure = [t for t in targets if t["unconfirmed"] and t["why"] != "undefined"]
+    undefined = [t for t in targets if t["unconfirmed"] and t["why"] == "undefined"]
     reasons = [
         f"{t['label']} is {shown(t, 'value')}"
         + (
@@ -331,13 +330,24 @@ def verdict(
         for t in targets
         if not t["met"] and not t["unconfirmed"]
     ]
-    if unsure:  # one sentence for them all: the cause is the same
-        reasons.append(
-            " and ".join(
-                f"{t['label']} is {shown(t, 'value')} (target {shown(t, 'bound')})" for t in unsure
+    for why in ("sampled", "one run", "few runs"):  # one sentence per cause
+        same = [t for t in unsure if t["why"] == why]
+        if same:
+            reasons.append(
+                " and ".join(
+                    f"{t['label']} is {shown(t, 'value')} (target {shown(t, 'bound')})"
+                    for t in same
+                )
+                + (", within the target " if len(same) == 1 else ", within their targets ")
+                + why_unconfirmed[why]
             )
-            + (", within the target " if len(unsure) == 1 else ", within their targets ")
-            + why_unconfirmed
+    if undefined:
+        reasons.append(
+            " and ".join(str(t["label"]) for t in undefined)
+            + " could not be measured: undefined in the measured period of every run (a wait "
+            "needs public charging sessions), so "
+            + ("its target" if len(undefined) == 1 else "their targets")
+            + " cannot be judged met"
         )
     capped: list[str] = []
     # the constraints that bind are named when a target is missed on its value, not when
@@ -482,10 +492,19 @@ def _notes(cfg: StudyConfig, loop: LoopResult) -> list[str]:
             "fleet totals are scaled to the whole fleet and plugs sized for its arrivals, but "
             "queues and waits are those of the sample."
         )
-    if not loop.targets_met:
+    # judged as the verdict judges them (the note keyed off the loop's own stop before, and
+    # was missing where the verdict said missed)
+    judged = judge_targets(
+        loop.proposal.kpis,
+        cfg.targets,
+        loop.proposal.detail.get("target_intervals"),
+        replications=loop.proposal.detail.get("replications"),
+    )
+    short = [j for j in judged if j.status != "met"]
+    if short:
         notes.append(
-            "Service targets were NOT all met within the iterations/budget: "
-            + "; ".join(loop.iterations[-1]["missed"])
+            "Service targets were NOT all met: "
+            + "; ".join(f"{j.name} {j.status}" + (f" ({j.why})" if j.why else "") for j in short)
         )
     return notes
 

@@ -35,10 +35,11 @@ from planner.config.study import StudyConfig
 from planner.siting.multiperiod import StagedCover, StagedResult
 from planner.siting.multiperiod_robust import robust_first_stage
 from planner.study.grid_fit import loop_grid
-from planner.study.loop import LoopResult, Targets, closed_loop, sampled_fleet
+from planner.study.loop import LoopResult, Targets, closed_loop
 from planner.study.optimize import StudyOptimizer
 from planner.study.rollout_models import stage_config, stage_trips, staged_model
 from planner.study.simulate import StudySimulator
+from planner.study.targets import targets_confirmed
 
 logger = logging.getLogger(__name__)
 
@@ -164,12 +165,14 @@ def staged_plans(
                     "wait_p95_min": k_after.get("wait_p95_min"),
                     "stranded_vehicles": k_after.get("stranded_vehicles"),
                     "share_trips_completed": k_after.get("share_trips_completed"),
-                    # met as the study's verdict judges it: on the whole fleet (a sample's
-                    # queues are not the fleet's) and with replication intervals (a
-                    # single run's mean cannot confirm a target)
-                    "targets_met": loop.targets_met
-                    and not sampled_fleet(k_after)
-                    and len(loop.proposal.detail.get("target_intervals", ())) > 0,
+                    # met as the study's verdict judges it (one rule for both,
+                    # planner.study.targets.judge_targets): on the whole fleet, with
+                    # replication intervals, every target defined
+                    "targets_met": targets_confirmed(
+                        k_after,
+                        targets,
+                        loop.proposal.detail.get("target_intervals"),
+                    ),
                 }
             )
         plans[method] = stations

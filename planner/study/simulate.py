@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from functools import partial
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 import sim
 from planner.config.study import StudyConfig
@@ -397,12 +399,12 @@ class StudySimulator:
             done = reps
             per_run = pd.concat(runs, ignore_index=True)
             summary = sim.summarise(per_run)
+            half = half_widths(per_run, float(trips.attrs.get("expansion_factor", 1.0)))
+            # too wide, or defined in a single run (no interval yet: more runs may give one)
             wide = [
                 k
                 for k, tol in sc.ci_half_width.items()
-                if k in summary.index
-                and np.isfinite(summary.loc[k, "ci_high"] - summary.loc[k, "ci_low"])
-                and (summary.loc[k, "ci_high"] - summary.loc[k, "ci_low"]) / 2 > tol
+                if k in half and (half[k] > tol or (math.isnan(half[k]) and _defined(per_run, k)))
             ]
             if not wide or reps >= cap:
                 if wide:
@@ -410,6 +412,27 @@ class StudySimulator:
                 return summary, kept, reps, per_run
             reps = min(cap, reps * 2)
             logger.info("intervals of %s too wide: %d replications", ", ".join(wide), reps)
+
+
+def half_widths(per_run: pd.DataFrame, factor: float = 1.0) -> dict[str, float]:
+    """Half-width of the 95 % Student-t interval of each target value over the runs, as
+    ``simulation.ci_half_width`` asks for it: of the values the targets are judged on (the
+    stranded count net of cars below reach, run by run: :func:`target_intervals`), before
+    any truncation to the KPI's range (a wait interval cut at 0 looked narrower than it
+    is), and in fleet units for a sampled fleet (extensive KPIs x ``factor``). NaN with
+    fewer than 2 runs where the value is defined (no interval: more runs are needed)."""
+    judged = target_intervals(per_run)
+    out: dict[str, float] = {}
+    for name in judged.index:
+        n, std = int(judged.loc[name, "n"]), float(judged.loc[name, "std"])
+        h = float(sps.t.ppf(0.975, n - 1) * std / np.sqrt(n)) if n > 1 else math.nan
+        out[name] = h * factor if name in EXTENSIVE_KPIS else h
+    return out
+
+
+def _defined(per_run: pd.DataFrame, name: str) -> bool:
+    """Whether KPI ``name`` is defined (finite) in at least one run."""
+    return bool(np.isfinite(per_run[name].to_numpy(dtype=float)).any())
 
 
 def _scaled(intervals: pd.DataFrame, factor: float) -> pd.DataFrame:

@@ -581,3 +581,80 @@ def test_no_targets_is_not_a_miss_and_a_sizing_beyond_the_look_ahead_ranks_first
     capped = ["A: needs 7 plugs, max 6", "B: needs more than 60 plugs, max 6", "C: needs 12 plugs"]
     assert sorted(capped, key=_plugs_needed, reverse=True)[0].startswith("B:")
     assert _plugs_needed("B: needs more than 60 plugs") == 61
+
+
+def test_an_undefined_target_kpi_is_neither_met_nor_above_its_target(tmp_path):
+    """Review of 2026-12-07: a plan with no public charging session has no wait; the loop
+    counted the undefined p95 wait as within its target and stopped, a rollout stage said
+    met, and the verdict said the wait "is — min, above the target". One judgement now
+    serves all three: undefined is not met, and the verdict says it could not be measured."""
+    from types import SimpleNamespace
+
+    from planner.study.loop import Targets, missed_targets, targets_confirmed
+    from planner.study.result import verdict
+
+    kpis = {"wait_p95_min": float("nan"), "stranded_vehicles": 0.0}
+    iv = pd.DataFrame(
+        {"ci_low": [np.nan, 0.0], "ci_high": [np.nan, 0.0], "n": [0, 4]},
+        index=["wait_p95_min", "stranded_vehicles"],
+    )
+    targets = Targets(wait_p95_min=30.0, stranded=0)
+    assert missed_targets(kpis, targets, iv) == [
+        "wait_p95_min undefined in the measured period (target 30)"
+    ]
+    assert not targets_confirmed(kpis, targets, iv)
+    cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 30, "stranded": 0})
+    out = verdict(cfg, kpis, SimpleNamespace(iterations=[{"iteration": 1}]), iv)
+    wait = next(t for t in out["targets"] if t["kpi"] == "wait_p95_min")
+    assert out["status"] == "missed" and wait["unconfirmed"] and not wait["met"]
+    assert wait["judged_on"] == "undefined in the measured period"
+    assert not any("above the target" in r for r in out["reasons"])
+    assert any("could not be measured" in r for r in out["reasons"])
+
+
+def test_a_kpi_defined_in_one_run_of_several_is_unconfirmed_with_the_right_advice(tmp_path):
+    """Defined in 1 of 4 runs, a p95 wait within its target has no interval: not met (the
+    rollout timeline said met), and the verdict does not say "a single replication"."""
+    from types import SimpleNamespace
+
+    from planner.study.loop import Targets, missed_targets, targets_confirmed
+    from planner.study.result import verdict
+
+    runs = pd.DataFrame({"wait_p95_min": [np.nan, np.nan, np.nan, 4.0], "stranded_vehicles": 0.0})
+    from planner.study.loop import target_intervals
+
+    iv = target_intervals(runs)
+    kpis = {"wait_p95_min": 4.0, "stranded_vehicles": 0.0}
+    targets = Targets(wait_p95_min=10.0, stranded=0)
+    assert missed_targets(kpis, targets, iv) == []  # the loop has nothing left to fix
+    assert not targets_confirmed(kpis, targets, iv)
+    cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": 0})
+    out = verdict(cfg, kpis, SimpleNamespace(iterations=[{"iteration": 1}]), iv)
+    wait = next(t for t in out["targets"] if t["kpi"] == "wait_p95_min")
+    assert out["status"] == "missed" and wait["unconfirmed"]
+    assert wait["judged_on"] == "mean (defined in 1 of 4 runs: no interval)"
+    assert any("fewer than 2 of the 4 runs" in r for r in out["reasons"])
+    assert not any("single replication" in r for r in out["reasons"])
+
+
+def test_replication_half_widths_are_those_of_the_judged_values_before_truncation():
+    """Review of 2026-12-07: the adaptive rule measured the interval after truncation to
+    the KPI's range (waits [0, 0, 0, 3]: 1.57 reported, 2.39 real, so a 2.0 tolerance
+    stopped too early), on the gross stranded count, and in sample units."""
+    from planner.study.simulate import half_widths
+
+    runs = pd.DataFrame(
+        {
+            "wait_p95_min": [0.0, 0.0, 0.0, 3.0],
+            "stranded_vehicles": [20.0, 25.0, 30.0, 24.0],
+            "stranded_below_reach": [19.0, 25.0, 29.0, 24.0],  # net 1, 0, 1, 0
+        }
+    )
+    h = half_widths(runs)
+    assert h["wait_p95_min"] == pytest.approx(3.182446305284263 * 1.5 / 2)  # 2.39
+    net_half = 3.182446305284263 * np.std([1.0, 0.0, 1.0, 0.0], ddof=1) / 2
+    assert h["stranded_vehicles"] == pytest.approx(net_half)
+    # a sample of 1 in 10 of the fleet: the stranded count's width in fleet vehicles
+    assert half_widths(runs, 10.0)["stranded_vehicles"] == pytest.approx(10 * net_half)
+    assert half_widths(runs, 10.0)["wait_p95_min"] == h["wait_p95_min"]
+    assert np.isnan(half_widths(runs.iloc[:1])["wait_p95_min"])
