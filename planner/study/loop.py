@@ -155,6 +155,7 @@ def closed_loop(
     upgrade = float(fitted["upgrade_cost"].sum()) if fitted is not None else 0.0
     sim_plan = stations
     grid_bound: list[str] = []  # stations whose grid connection bound the last sizing
+    full: list[str] = []  # stations whose need exceeded their cap (plugs or grid)
     iterations: list[dict[str, Any]] = []
     outcome = baseline
     need_sites, n_sites = True, first_round_sites
@@ -188,7 +189,14 @@ def closed_loop(
             else:
                 # stations whose grid connection binds are flagged, so a model that
                 # sites by flow (the FRLM) looks for another site instead of counting on them
-                fixed = stations.assign(grid_bound=stations["station_id"].isin(grid_bound))
+                # and stations at their cap (plugs or grid) as "full": a model must not
+                # count on them for the load they could not take (the review of
+                # 2026-12-07 found Almaty's MCLP adding nothing for 217 drivers who gave up
+                # at capped stations: their demand counted as covered by those stations)
+                fixed = stations.assign(
+                    grid_bound=stations["station_id"].isin(grid_bound),
+                    full=stations["station_id"].isin(full),
+                )
                 new = optimize(outcome.unserved, fixed, n_sites, left)
                 new = new[~new["station_id"].isin(stations["station_id"])]
                 if grid is not None and len(new):
@@ -250,6 +258,7 @@ def closed_loop(
         plugs_added = 0
         capped: list[str] = []
         grid_bound = []
+        full = []
         book = SiteBook(fitted, managed=grid.managed) if grid is not None else SiteBook(None)
         # diagnosis before remedy: queues (a missed wait, or drivers who gave up at a queue)
         # get plugs; strandings with no charger in range and missed trips get new sites;
@@ -266,7 +275,7 @@ def closed_loop(
                 load = station_load(result.sessions, days=days)
                 # a sampled fleet (demand.max_trips): size for the whole fleet's arrivals
                 load["peak_arrivals_per_h"] *= float(k.get("demand_expansion_factor") or 1.0)
-                stations, spent, plugs_added, capped, grid_bound = size_plugs(
+                stations, spent, plugs_added, capped, grid_bound, full = size_plugs(
                     stations,
                     load,
                     targets.wait_p95_min,

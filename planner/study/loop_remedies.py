@@ -126,20 +126,24 @@ def size_plugs(
     max_plugs: int,
     budget_left: float | None,
     book: SiteBook | None = None,
-) -> tuple[pd.DataFrame, float, int, list[str], list[str]]:
+) -> tuple[pd.DataFrame, float, int, list[str], list[str], list[str]]:
     """Set every station's plugs to what its simulated load needs for the wait target
     (never fewer than it has, at most ``max_plugs`` and what its site's grid connection
     carries), busiest first, within the budget (plugs and grid upgrades). Under managed
     charging a site's need is sized with the throttled power per plug
     (:func:`planner.study.sizing.plugs_for_wait_managed`). Returns the stations, the plug
     capex spent, the plugs added and, for stations whose need exceeds a limit, a sentence
-    naming the station, its need and the limit that binds, and the ids of the stations
-    whose grid connection binds."""
+    naming the station, its need and the limit that binds, the ids of the stations whose
+    grid connection binds, and the ids of every station whose need exceeds what it may
+    have (*full*: the next round sites new stations for the load it cannot take)."""
     stations = stations.copy()
     book = book or SiteBook(None)
     limit = max(60, 10 * max_plugs)  # look past the cap, to say what the target needs
     order = np.argsort(-load["peak_arrivals_per_h"].to_numpy(dtype=float), kind="stable")
-    spent, up, added, capped, bound_ids = 0.0, 0.0, 0, [], []
+    spent, up, added = 0.0, 0.0, 0
+    capped: list[str] = []
+    bound_ids: list[str] = []
+    full_ids: list[str] = []
     for k in order:
         sid = load["station_id"].iloc[k]
         rows = stations.index[stations["station_id"] == sid]
@@ -184,6 +188,7 @@ def size_plugs(
             capped.append(f"{label}: needs {needs} plugs, {why}")
             if not why.startswith("max_plugs"):
                 bound_ids.append(str(sid))
+            full_ids.append(str(sid))
             want = bound
         extra = max(0, want - have)
         if budget_left is not None:
@@ -199,7 +204,7 @@ def size_plugs(
         stations.loc[row, "added_plugs"] += extra
         spent += extra * plug_cost
         added += extra
-    return stations, spent, added, capped, bound_ids
+    return stations, spent, added, capped, bound_ids, full_ids
 
 
 def add_plugs(

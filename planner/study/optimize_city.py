@@ -137,6 +137,20 @@ class CityOptimizer(StudyOptimizer):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=int)
         dem = unserved.groupby("node")["weight"].sum()
         dem_nodes = dem.index.to_numpy(dtype=np.int64)
+        if kind != "capacitated" and "full" in fixed:
+            # a station the design loop found full (its need beyond its plug cap or grid)
+            # covers none of the demand left: that demand is its overflow, so the model
+            # sites for it elsewhere (the spill); its id stays taken. The capacitated model
+            # counts the plugs itself.
+            is_full = fixed["full"].fillna(False).astype(bool).to_numpy()
+            # (nor a candidate on its node: that would be more plugs at the same place)
+            keep = ~cand["node"].isin(fixed["node"].to_numpy()[is_full]).to_numpy()
+            free, cand = free[keep], cand[keep]
+            fixed = fixed[~is_full]
+            fixed_ids = fixed["station_id"].astype(str).tolist()
+            if cand.empty:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=int)
+            n_sites = None if n_sites is None else min(n_sites, len(free))
         cols = np.r_[fixed["node"].to_numpy(dtype=np.int64), cand["node"].to_numpy(dtype=np.int64)]
         n_fixed = len(fixed)
         cutoff = self.threshold_s if kind in ("mclp", "cover", "capacitated") else None

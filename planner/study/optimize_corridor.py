@@ -224,14 +224,14 @@ class CorridorOptimizer(StudyOptimizer):
         if fl.od.empty:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=int)
         cand_nodes = self.candidates["node"].to_numpy(dtype=np.int64)
-        # a station whose grid connection bound the loop's plug sizing (``grid_bound``)
-        # cannot take the flow's extra load: its node is left out, so the FRLM refuels
-        # those flows at another site (the design loop's spill; docs/grid.md)
-        bound = (
-            fixed["grid_bound"].fillna(False).astype(bool).to_numpy()
-            if "grid_bound" in fixed
-            else np.zeros(len(fixed), dtype=bool)
-        )
+        # a station whose grid connection bound the loop's plug sizing (``grid_bound``), or
+        # that needs more plugs than it may have (``full``), cannot take the flow's extra
+        # load: its node is left out, so the FRLM refuels those flows at another site (the
+        # design loop's spill; docs/grid.md)
+        bound = np.zeros(len(fixed), dtype=bool)
+        for col in ("grid_bound", "full"):
+            if col in fixed:
+                bound |= fixed[col].fillna(False).astype(bool).to_numpy()
         bound_nodes = set(fixed["node"].to_numpy(dtype=np.int64)[bound].tolist())
         fixed_nodes = fixed["node"].to_numpy(dtype=np.int64)[~bound]
         site_nodes = np.r_[fixed_nodes, cand_nodes]

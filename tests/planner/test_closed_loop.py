@@ -658,3 +658,56 @@ def test_replication_half_widths_are_those_of_the_judged_values_before_truncatio
     assert half_widths(runs, 10.0)["stranded_vehicles"] == pytest.approx(10 * net_half)
     assert half_widths(runs, 10.0)["wait_p95_min"] == h["wait_p95_min"]
     assert np.isnan(half_widths(runs.iloc[:1])["wait_p95_min"])
+
+
+def test_a_station_capped_by_max_plugs_is_passed_on_as_full():
+    """A station whose wait target needs more plugs than max_plugs gets the cap, and the
+    next round's optimiser sees it flagged ``full`` (it sites for its overflow)."""
+    seen: list[pd.DataFrame] = []
+    existing = pd.DataFrame(
+        {
+            "station_id": ["A"],
+            "node": [1],
+            "plugs": [1],
+            "power_kw": [50.0],
+            "existing": [True],
+            "name": ["A"],
+        }
+    )
+
+    class Result:  # 12 arrivals an hour at A at 8 h, 30-min sessions: beyond 2 plugs
+        sessions = pd.DataFrame(
+            {
+                "station": 0,
+                "station_id": "A",
+                "arrive_s": 8 * 3600.0 + np.arange(12) * 300.0,
+                "start_s": 8 * 3600.0 + np.arange(12) * 300.0,
+                "end_s": 8 * 3600.0 + np.arange(12) * 300.0 + 1800.0,
+                "status": "charged",
+                "wait_s": 0.0,
+            }
+        )
+
+    def scripted(stations: pd.DataFrame) -> ScenarioOutcome:
+        kpis = {"wait_p95_min": 30.0, "stranded_vehicles": 2.0, "stranded_queue": 2.0,
+                "trips_abandoned": 2.0}  # fmt: skip
+        per = pd.DataFrame({"station_id": stations["station_id"], "wait_p95_min": 30.0})
+        unserved = pd.DataFrame({"node": [1], "destination": [2], "weight": [2.0]})
+        return ScenarioOutcome(kpis, per, unserved, detail={"result": Result()})
+
+    def spy(unserved, fixed, n_sites, budget_left):
+        seen.append(fixed.copy())
+        return optimize(unserved, fixed, n_sites, budget_left)
+
+    closed_loop(
+        existing,
+        simulate=scripted,
+        optimize=spy,
+        targets=Targets(wait_p95_min=10, stranded=0, max_iterations=2),
+        first_round_sites=1,
+        budget=None,
+        plug_cost=100.0,
+        max_plugs=2,
+    )
+    last = seen[-1].set_index("station_id")
+    assert last.loc["A", "plugs"] == 2 and bool(last.loc["A", "full"])

@@ -512,3 +512,22 @@ def test_frlm_from_network_names_a_wrong_network():
             ModelInputError, match=rf"network must be a networks.RoadNetwork.*{hint}"
         ):
             FRLM.from_network(wrong, [0], [8], [1.0], [4], range_km=50.0, p=1)
+
+
+def test_a_full_station_covers_none_of_the_demand_left(tmp_path):
+    """The design loop's spill (review of 2026-12-07): drivers who gave up at a station
+    that needs more plugs than it may have are its overflow. Before, the MCLP counted them
+    as covered by that station and sited nothing for them (Almaty: 217 queue abandonments,
+    "the optimiser found nothing to open"); a station flagged ``full`` now covers none of
+    them, and no candidate on its own node may stand in for it."""
+    opt = _city_case(tmp_path, {"kind": "mclp", "threshold_min": 1, "p": 1})
+    near = opt.candidates.iloc[[0]].assign(site_id="c", name="c", node=1)
+    opt.candidates = pd.concat([opt.candidates, near], ignore_index=True)
+    demand = pd.DataFrame({"node": [0, 15], "weight": [3.0, 1.0]})
+    fixed = pd.DataFrame(
+        {"station_id": ["X"], "node": [0], "plugs": [6], "power_kw": [50.0], "full": [False]}
+    )
+    chosen, _ = opt.solve_sites(demand, fixed, 1, None)
+    assert opt.candidates["site_id"].iloc[chosen].tolist() == ["b"]  # node 0 counted covered
+    chosen, _ = opt.solve_sites(demand, fixed.assign(full=True), 1, None)
+    assert opt.candidates["site_id"].iloc[chosen].tolist() == ["c"]  # the overflow, next door
