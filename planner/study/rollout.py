@@ -116,6 +116,7 @@ def staged_plans(
                     days=cfg.simulation.days,
                     max_new_sites=st.new_sites,
                     grid=grid,
+                    confirm=simulate.confirmation(),
                 )
             else:
                 assert model is not None
@@ -140,6 +141,7 @@ def staged_plans(
                     max_plugs=cfg.candidates.max_plugs,
                     days=cfg.simulation.days,
                     grid=grid,
+                    confirm=simulate.confirmation(),
                 )
                 loop.capex += float(new["capex"].sum())  # the loop counted only added plugs
             years = stations.set_index("station_id")["opening_year"]

@@ -226,6 +226,7 @@ def run_study(
                 on_step=on_step,
                 days=cfg.simulation.days,
                 grid=loop_grid(cfg, candidates),  # plugs sized within each site's capacity
+                confirm=simulator.confirmation(),
             )
             # the final plan within grid capacity, and its hourly renewable matching
             grid_out = apply_grid(cfg, loop, candidates, simulator)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
@@ -226,6 +227,14 @@ class StudySimulator:
         self.reach_sites = reach_sites
         self.runs = 0
 
+    def confirmation(self) -> Callable[[pd.DataFrame], ScenarioOutcome] | None:
+        """What the design loop confirms a plan on before it stops: the same simulation on
+        fresh replications (:func:`confirmation_seed`), independent of the runs the rounds
+        tuned the plan on; None with a single replication (nothing to confirm on)."""
+        if self.cfg.simulation.replications <= 1:
+            return None
+        return partial(self.__call__, seed=confirmation_seed(self.cfg.seed))
+
     def _sites(self, st: pd.DataFrame) -> np.ndarray | None:
         """The reach sites of a run on stations ``st``: the study's, and the stations'."""
         if self.reach_sites is None:
@@ -244,8 +253,10 @@ class StudySimulator:
         temperature_c: float | None = None,
         trips: pd.DataFrame | None = None,
         replications: int | None = None,
+        seed: int | None = None,
     ) -> ScenarioOutcome:
         cfg = self.cfg
+        seed = cfg.seed if seed is None else seed
         trips = self.trips if trips is None else trips
         reps = cfg.simulation.replications if replications is None else replications
         settings = sim_settings(cfg, temperature_c=temperature_c)
@@ -257,14 +268,14 @@ class StudySimulator:
             trips,
             vehicles=self.vehicles,
             settings=settings,
-            seed=cfg.seed,
+            seed=seed,
             reach_sites=self._sites(st),
         )
         self.runs += 1
         kpis = first.kpis()
         intervals = judged = pd.DataFrame()
         if reps > 1:
-            intervals, kept, reps, per_run = self._replicate(st, trips, reps, settings)
+            intervals, kept, reps, per_run = self._replicate(st, trips, reps, settings, seed)
             judged = target_intervals(per_run)
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
@@ -369,7 +380,12 @@ class StudySimulator:
         )
 
     def _replicate(
-        self, st: pd.DataFrame, trips: pd.DataFrame, reps: int, settings: sim.SimSettings
+        self,
+        st: pd.DataFrame,
+        trips: pd.DataFrame,
+        reps: int,
+        settings: sim.SimSettings,
+        seed: int,
     ) -> tuple[pd.DataFrame, list[RunSummary], int, pd.DataFrame]:
         """Replications until every target KPI's 95 % interval is as narrow as asked
         (``simulation.ci_half_width``), doubling up to ``simulation.max_replications``; the
@@ -388,7 +404,7 @@ class StudySimulator:
                 replications=reps,
                 vehicles=self.vehicles,
                 settings=settings,
-                seed=self.cfg.seed,
+                seed=seed,
                 on_run=partial(self._keep_run, kept),
                 return_runs=True,
                 start=done,
@@ -412,6 +428,12 @@ class StudySimulator:
                 return summary, kept, reps, per_run
             reps = min(cap, reps * 2)
             logger.info("intervals of %s too wide: %d replications", ", ".join(wide), reps)
+
+
+def confirmation_seed(seed: int) -> int:
+    """The seed of a study's confirmation runs: a stream of its own, derived from the
+    study seed (deterministic, and independent of the design rounds' runs)."""
+    return int(np.random.SeedSequence((seed, 0xC0F1)).generate_state(1, dtype=np.uint32)[0])
 
 
 def half_widths(per_run: pd.DataFrame, factor: float = 1.0) -> dict[str, float]:

@@ -711,3 +711,51 @@ def test_a_station_capped_by_max_plugs_is_passed_on_as_full():
     )
     last = seen[-1].set_index("station_id")
     assert last.loc["A", "plugs"] == 2 and bool(last.loc["A", "full"])
+
+
+def test_a_plan_is_confirmed_on_fresh_replications_before_the_loop_stops():
+    """Stopping at the first round whose bounds pass, on the runs that tuned the plan, is
+    optimistic: the loop confirms on fresh runs (their outcome is the proposal) and goes
+    on when they miss."""
+    from planner.study.simulate import confirmation_seed
+
+    existing = pd.DataFrame(
+        {
+            "station_id": ["A"],
+            "node": [1],
+            "plugs": [1],
+            "power_kw": [50.0],
+            "existing": [True],
+            "name": ["A"],
+        }  # fmt: skip
+    )
+
+    def outcome(stranded: float, tag: str) -> ScenarioOutcome:
+        kpis = {"wait_p95_min": 0.0, "stranded_vehicles": stranded, "stranded_no_charger": stranded}
+        per = pd.DataFrame({"station_id": ["A"], "wait_p95_min": 0.0})
+        unserved = pd.DataFrame({"node": [30], "destination": [31], "weight": [1.0]})
+        return ScenarioOutcome(kpis, per, unserved, detail={"tag": tag})
+
+    confirms: list[int] = []
+
+    def fresh(stations: pd.DataFrame) -> ScenarioOutcome:
+        confirms.append(len(stations))
+        return outcome(1.0 if len(confirms) == 1 else 0.0, f"fresh {len(confirms)}")
+
+    res = closed_loop(
+        existing,
+        simulate=lambda st: outcome(0.0 if len(st) > 1 else 3.0, "tuned"),
+        optimize=optimize,
+        targets=Targets(wait_p95_min=10, stranded=0, max_iterations=3),
+        first_round_sites=1,
+        budget=None,
+        plug_cost=100.0,
+        max_plugs=8,
+        confirm=fresh,
+    )
+    assert res.targets_met and res.proposal.detail["tag"] == "fresh 2"
+    first, second = res.iterations[0], res.iterations[1]
+    assert first["confirmed"] is False
+    assert first["missed"] == ["stranded_vehicles 1.0 > 0 (on fresh replications)"]
+    assert second["confirmed"] is True
+    assert confirmation_seed(2013) == confirmation_seed(2013) != 2013
