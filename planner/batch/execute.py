@@ -11,8 +11,10 @@ file or a list of study files) and writes, under the batch folder ``plan.output`
     coverage_vs_budget.png     coverage after siting vs the budget parameter, one line per series
 
 Resuming: a run whose ``runs/<hash>/done.json`` exists is skipped, so re-running a killed or
-partly failed batch does only what is left. Hidden temporary folders and logs left by a
-killed batch are removed on start; a lock file keeps two batches out of one folder.
+partly failed batch does only what is left. Hidden temporary folders and logs of the plan's
+runs left by a killed batch are removed on start; nothing else under ``runs/`` is (a run
+replaces only what it wrote: :func:`planner.batch.folder._clean_stale`); a lock file keeps
+two batches out of one folder.
 
 Execution: ``workers=0`` runs in this process (no Dask; debugging); otherwise a
 ``distributed.LocalCluster`` of ``workers`` single-threaded processes, or an existing cluster

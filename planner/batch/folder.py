@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -44,26 +45,18 @@ def _key_of(name: str) -> str:
     return name
 
 
-def _ours(entry: Path, key_names: set[str]) -> bool:
-    """Did a batch create ``entry`` under ``runs/``? Hidden temporaries of a run of this
-    plan (its log, a partial or old study folder carrying the marker) and unfinished run
-    folders carrying the marker; nothing else (output locks: :func:`_clean_stale`)."""
-    name = entry.name
-    if name.startswith("."):
-        if _key_of(name) not in key_names:
-            return False
-        if entry.is_file():
-            return name.endswith(".run.log")
-        return (entry / MARKER).is_file()
-    return entry.is_dir() and (entry / MARKER).is_file()
-
-
 def _clean_stale(runs: Path, keys: set[str]) -> int:
-    """Remove what a killed batch left: hidden temporaries, logs and output locks of its
-    runs, and run folders without ``done.json`` that evplan wrote (they carry
-    :data:`MARKER`). A run whose output lock a process still holds goes on elsewhere (a
-    cancelled Dask task keeps running): none of its files is touched. Anything else under
-    ``runs/`` (a user's own files) is left alone and logged."""
+    """Remove what a killed batch left of the runs of this plan (``keys``): their hidden
+    temporaries (``.<key>.*.partial`` folders carrying :data:`MARKER`, ``.<key>.*.run.log``
+    files) and output locks no process holds. A run folder ``.<key>.old-*`` moved aside by
+    a run killed mid-swap is put back when ``<key>`` is missing (it is the previous output,
+    with the user's files). A run whose output lock a process still holds goes on elsewhere
+    (a cancelled Dask task keeps running): none of its files is touched.
+
+    Visible entries are never removed here: an unfinished run folder of this plan is
+    replaced by its run (:func:`planner.report.atomic.atomic_dir` keeps the files the user
+    added to it), and anything else under ``runs/`` (another plan's runs, a user's study or
+    files) is not this batch's and is left alone (logged)."""
     n = 0
     if not runs.is_dir():
         return 0
@@ -82,10 +75,16 @@ def _clean_stale(runs: Path, keys: set[str]) -> int:
         key = _key_of(entry.name)
         if key in live or (entry.name.startswith(LOCK_PREFIX) and key in keys):
             continue  # a live run's, or a lock handled above
-        if not entry.name.startswith(".") and (entry / DONE).is_file():
-            continue  # a finished run
-        if not _ours(entry, keys):
+        if not entry.name.startswith("."):
+            if key not in keys and not (entry / DONE).is_file():
+                logger.warning("leaving %s alone: not a run of this batch", entry)
+            continue  # a run folder (this plan's: its run replaces it) or not ours
+        if key not in keys or not _temporary(entry):
             logger.warning("leaving %s alone: not a temporary of this batch's runs", entry)
+            continue
+        if ".old-" in entry.name and not (runs / key).exists():
+            os.replace(entry, runs / key)
+            logger.warning("restored %s, moved aside by a run that was killed", runs / key)
             continue
         logger.info("removing %s left by an interrupted batch", entry)
         if entry.is_dir():
@@ -94,6 +93,18 @@ def _clean_stale(runs: Path, keys: set[str]) -> int:
             entry.unlink(missing_ok=True)
         n += 1
     return n
+
+
+def _temporary(entry: Path) -> bool:
+    """Is the hidden ``entry`` a temporary evplan makes for a run: its log while it runs,
+    or a partial or moved-aside run folder (they carry the marker)?"""
+    if entry.is_file():
+        return entry.name.endswith(".run.log")
+    return (
+        entry.is_dir()
+        and (entry.name.endswith(".partial") or ".old-" in entry.name)
+        and (entry / MARKER).is_file()
+    )
 
 
 def clear_failures(batch_dir: Path) -> None:

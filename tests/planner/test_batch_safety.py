@@ -1,0 +1,66 @@
+"""Batch safety: a batch replaces only what it wrote for a run of its plan, and keeps
+everything else (a user's files in a run folder, a study folder under ``runs/``); a run's
+own trouble (a full disk, a recomputed Dask task, a planted ``done.json``) stays that run's.
+
+The sweeps are tiny synthetic studies run by :func:`tests.planner.test_batch.fake_runner`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from networks.errors import EvplanError
+from planner.batch.execute import run_batch
+from planner.batch.plan import plan_sweep
+from planner.report.atomic import MARKER
+from tests.planner.test_batch import _sweep, fake_runner
+
+
+def _failing_runner(cfg, *, out_dir: Path) -> dict:
+    raise EvplanError("the input is corrupt (test)")
+
+
+def test_a_rerun_keeps_the_users_files_in_a_run_folder(tmp_path):
+    """A run that finished, then failed on a changed input, lost the user's notes.txt in
+    its folder at the next start ("removing runs/<key>"): the whole unfinished run folder
+    was taken for a leftover. The run now replaces only what it wrote."""
+    (tmp_path / "nowhere.osm").write_bytes(b"version 1")
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    assert run_batch(plan, workers=0, runner=fake_runner).count("done") == 1
+    run = plan.output / "runs" / plan.runs[0].key
+    (run / "notes.txt").write_text("mine")
+    (tmp_path / "nowhere.osm").write_bytes(b"corrupt")
+    assert len(run_batch(plan, workers=0, runner=_failing_runner).failed) == 1
+    assert (run / "notes.txt").read_text() == "mine"
+    (tmp_path / "nowhere.osm").write_bytes(b"version 1")
+    assert run_batch(plan, workers=0, runner=fake_runner).count("done") == 1
+    assert (run / "notes.txt").read_text() == "mine"
+    assert json.loads((run / "result.json").read_text()) == {"p": 1}
+    assert json.loads((run / "done.json").read_text())["key"] == plan.runs[0].key
+
+
+def test_a_study_folder_under_runs_is_not_the_batchs(tmp_path):
+    """A marked folder under runs/ that is no run of the plan (a study written there with
+    `evplan run -o <batch>/runs/mystudy` by an older evplan) was deleted whole."""
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    run_batch(plan, workers=0, runner=fake_runner)
+    mine = plan.output / "runs" / "mystudy"
+    mine.mkdir()
+    (mine / MARKER).write_text(json.dumps({"tool": "evplan", "kind": "study"}))
+    (mine / "kpis.json").write_text("{}")
+    assert run_batch(plan, workers=0, runner=fake_runner).count("skipped") == 1
+    assert sorted(p.name for p in mine.iterdir()) == [MARKER, "kpis.json"]
+
+
+def test_a_run_folder_moved_aside_by_a_killed_swap_is_put_back(tmp_path):
+    """A run killed between moving its previous folder aside (``.<key>.old-<pid>``) and
+    moving the new one in: the start deleted the only copy (and the user's files in it)."""
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    run_batch(plan, workers=0, runner=fake_runner)
+    run = plan.output / "runs" / plan.runs[0].key
+    (run / "notes.txt").write_text("mine")
+    run.rename(run.with_name(f".{run.name}.old-999"))
+    again = run_batch(plan, workers=0, runner=_failing_runner)
+    assert again.count("skipped") == 1 and not again.failed
+    assert (run / "notes.txt").read_text() == "mine"
