@@ -10,9 +10,16 @@ import os
 import shutil
 from pathlib import Path
 
+from networks.errors import EvplanError
 from planner.batch.plan import BatchError, BatchPlan, RunOutcome, RunSpec
 from planner.config.study import StudyConfig
-from planner.report.atomic import LOCK_PREFIX, MARKER, clear_stale_lock, pid_lock
+from planner.report.atomic import (
+    LOCK_PREFIX,
+    MARKER,
+    clear_stale_lock,
+    pid_lock,
+    unlisted_files,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +55,16 @@ def _key_of(name: str) -> str:
 def _clean_stale(runs: Path, keys: set[str]) -> int:
     """Remove what a killed batch left of the runs of this plan (``keys``): their hidden
     temporaries (``.<key>.*.partial`` folders carrying :data:`MARKER`, ``.<key>.*.run.log``
-    files) and output locks no process holds. A run folder ``.<key>.old-*`` moved aside by
+    files), output locks no process holds, and unfinished run folders holding only what the
+    batch wrote. A run folder ``.<key>.old-*`` moved aside by
     a run killed mid-swap is put back when ``<key>`` is missing (it is the previous output,
     with the user's files). A run whose output lock a process still holds goes on elsewhere
     (a cancelled Dask task keeps running): none of its files is touched.
 
-    Visible entries are never removed here: an unfinished run folder of this plan is
-    replaced by its run (:func:`planner.report.atomic.atomic_dir` keeps the files the user
-    added to it), and anything else under ``runs/`` (another plan's runs, a user's study or
-    files) is not this batch's and is left alone (logged)."""
+    Nothing else is removed: an unfinished run folder of this plan holding files the user
+    added is replaced by its run (:func:`planner.report.atomic.atomic_dir` carries them
+    over), and anything else under ``runs/`` (another plan's runs, a user's study or files)
+    is not this batch's and is left alone (logged)."""
     n = 0
     if not runs.is_dir():
         return 0
@@ -76,9 +84,13 @@ def _clean_stale(runs: Path, keys: set[str]) -> int:
         if key in live or (entry.name.startswith(LOCK_PREFIX) and key in keys):
             continue  # a live run's, or a lock handled above
         if not entry.name.startswith("."):
-            if key not in keys and not (entry / DONE).is_file():
+            if key in keys and not (entry / DONE).is_file() and _only_batch_files(entry):
+                logger.info("removing %s, an unfinished run of this batch", entry)
+                shutil.rmtree(entry, ignore_errors=True)
+                n += 1
+            elif key not in keys and not (entry / DONE).is_file():
                 logger.warning("leaving %s alone: not a run of this batch", entry)
-            continue  # a run folder (this plan's: its run replaces it) or not ours
+            continue  # a run folder with the user's files (its run replaces only its own)
         if key not in keys or not _temporary(entry):
             logger.warning("leaving %s alone: not a temporary of this batch's runs", entry)
             continue
@@ -93,6 +105,17 @@ def _clean_stale(runs: Path, keys: set[str]) -> int:
             entry.unlink(missing_ok=True)
         n += 1
     return n
+
+
+def _only_batch_files(folder: Path) -> bool:
+    """Did a batch write everything in the run folder ``folder``: it carries the marker
+    and holds only the files the marker lists, ``run.log`` and ``done.json``?"""
+    if not folder.is_dir() or folder.is_symlink() or not (folder / MARKER).is_file():
+        return False
+    try:
+        return not [f for f in unlisted_files(folder) if f not in (DONE, "run.log")]
+    except (OSError, EvplanError):  # a subfolder that cannot be listed: not known to be ours
+        return False
 
 
 def _temporary(entry: Path) -> bool:

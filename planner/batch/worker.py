@@ -21,7 +21,7 @@ from networks.errors import EvplanError
 from planner.batch.folder import DONE, input_digests
 from planner.batch.plan import RunOutcome, RunSpec
 from planner.config.study import StudyConfig
-from planner.report.atomic import MARKER, atomic_dir, write_text_atomic
+from planner.report.atomic import MARKER, atomic_dir, batch_run_output, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,8 @@ def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = No
         )
         try:
             inputs = input_digests(spec.config)  # before the run: what it read
-            summary = dict(runner(spec.config, out_dir=final) or {})
+            with batch_run_output(final):  # the one study folder allowed in a batch folder
+                summary = dict(runner(spec.config, out_dir=final) or {})
             # a summary done.json cannot hold is the run's error, not the batch's
             json.dumps(summary, default=_json_default)
         except Exception as exc:  # noqa: BLE001 - isolation: any failure becomes a record
@@ -209,7 +210,7 @@ def _record_done(
 ) -> RunOutcome:
     """Move the run log into the finished run's folder and write its ``done.json``."""
     if not final.is_dir():  # a runner that wrote nothing still gets a folder, atomically
-        with atomic_dir(final):
+        with batch_run_output(final), atomic_dir(final):
             pass
     marker = {
         "key": spec.key,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from networks.errors import EvplanError
 from planner.batch.execute import run_batch
 from planner.batch.plan import plan_sweep
@@ -64,3 +66,30 @@ def test_a_run_folder_moved_aside_by_a_killed_swap_is_put_back(tmp_path):
     again = run_batch(plan, workers=0, runner=_failing_runner)
     assert again.count("skipped") == 1 and not again.failed
     assert (run / "notes.txt").read_text() == "mine"
+
+
+def test_a_study_never_writes_inside_a_batch_folder(tmp_path):
+    """`evplan run -o <batch>/runs/<finished key>` (exit 0) replaced a finished run: its
+    done.json still described the old run and the next batch summarised stale values. A
+    study is now refused anywhere inside a batch folder; only the batch's own run writes
+    its run folder."""
+    from planner.report.atomic import OutputFolderError, atomic_dir, check_output_target
+
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    run_batch(plan, workers=0, runner=fake_runner)
+    run = plan.output / "runs" / plan.runs[0].key
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    for target in (run, run / "sub", plan.output / "runs" / "mystudy", plan.output / "mine"):
+        for overwrite in (False, True):
+            with pytest.raises(OutputFolderError, match=f"inside the batch folder {plan.output}"):
+                check_output_target(target, overwrite=overwrite, what="--out")
+        with pytest.raises(OutputFolderError, match="choose another -o/--out"), atomic_dir(target):
+            pass
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    assert not (plan.output / "runs" / "mystudy").exists() and not (plan.output / "mine").exists()
+    from planner.report.atomic import batch_run_output
+
+    with batch_run_output(run):  # the batch's own run of that key may
+        check_output_target(run)
+    again = run_batch(plan, workers=0, runner=fake_runner)
+    assert again.count("skipped") == 1
