@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from networks.errors import EvplanError
@@ -93,3 +94,37 @@ def test_a_study_never_writes_inside_a_batch_folder(tmp_path):
         check_output_target(run)
     again = run_batch(plan, workers=0, runner=fake_runner)
     assert again.count("skipped") == 1
+
+
+@pytest.mark.parametrize("trouble", ["full disk", "read-only runs"])
+def test_a_run_log_that_cannot_be_written_fails_that_run_only(tmp_path, monkeypatch, trouble):
+    """The run log was opened and closed outside the run's error handling: a full disk
+    (ENOSPC when the log is flushed at its close) or a read-only runs/ (the log cannot be
+    opened) ended a serial batch after its first run as an internal OSError (exit 70), and
+    printed worker tracebacks under Dask. Each run is now a failure record; the batch goes
+    on and writes its summary (exit 1)."""
+    import errno
+
+    import planner.batch.worker as worker
+
+    class Full(worker._RunLogHandler):
+        def flush(self) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    class ReadOnly(worker._RunLogHandler):
+        def __init__(self, path, *args, **kwargs) -> None:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(worker, "_RunLogHandler", Full if trouble == "full disk" else ReadOnly)
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1, 2]\n"))
+    result = run_batch(plan, workers=0, runner=fake_runner)
+    assert len(result.failed) == 2 and result.count("done") == 0
+    reason = "No space left on device" if trouble == "full disk" else "Permission denied"
+    for outcome in result.failed:
+        assert f"could not write the run's files in {plan.output / 'runs'}" in outcome.error
+        assert reason in outcome.error
+    fails = pd.read_csv(plan.output / "failures.csv")
+    assert sorted(fails["model.p"]) == [1, 2]
+    assert not list((plan.output / "runs").glob("*/done.json"))
+    monkeypatch.undo()  # the disk has room again: the runs are redone
+    assert run_batch(plan, workers=0, runner=fake_runner).count("done") == 2
