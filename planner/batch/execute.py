@@ -360,7 +360,10 @@ def _run_dask(
                 ready = pending.next_batch(block=False)
                 for fut in ready:
                     keys.discard(str(fut.key))
-                    tracker.finish(_outcome_of(fut, futures[fut], batch_dir))
+                    tracker.finish(_outcome_of(fut, futures.pop(fut), batch_dir))
+                    # recorded: released, so that Dask does not compute it again when the
+                    # worker holding its result dies (the run is on disk, not in memory)
+                    fut.release()
                 if time.perf_counter() - last_poll > 1.0:
                     tracker.running, last_poll = _running(c, keys), time.perf_counter()
                     tracker.emit()

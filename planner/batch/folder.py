@@ -170,7 +170,9 @@ def input_digests(cfg: StudyConfig) -> dict[str, str]:
     return out
 
 
-def _finished(spec: RunSpec, runs: Path) -> RunOutcome | None:
+def _finished(spec: RunSpec, runs: Path, *, quiet: bool = False) -> RunOutcome | None:
+    """The recorded outcome of ``spec`` when ``runs/<key>/done.json`` says it finished with
+    the inputs it would read now; ``None`` otherwise (``quiet``: without logging why)."""
     marker = runs / spec.key / DONE
     try:
         data = json.loads(marker.read_text(encoding="utf-8"))
@@ -183,6 +185,8 @@ def _finished(spec: RunSpec, runs: Path) -> RunOutcome | None:
             now = input_digests(spec.config)
         except OSError:
             now = {}
+        if now != recorded and quiet:
+            return None
         if now != recorded:
             changed = sorted(set(now.items()) ^ set(recorded.items()))
             logger.warning(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from networks.errors import EvplanError
-from planner.batch.folder import DONE, input_digests
+from planner.batch.folder import DONE, _finished, input_digests
 from planner.batch.plan import RunOutcome, RunSpec
 from planner.config.study import StudyConfig
 from planner.report.atomic import MARKER, atomic_dir, batch_run_output, write_text_atomic
@@ -143,7 +143,9 @@ def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = No
 
     The runner writes ``runs/<key>/`` atomically; this adds ``run.log`` (written beside it,
     hidden, while the run lasts) and finally ``done.json``, the marker a resumed batch trusts.
-    On failure the log and traceback go to ``failed/<key>/``.
+    On failure the log and traceback go to ``failed/<key>/``. A run already finished with the
+    same inputs (a valid ``done.json``) is returned as recorded, untouched: Dask may execute
+    a task again after it finished.
     """
     runner = runner or pipeline_runner
     batch_dir = Path(batch_dir)
@@ -153,6 +155,13 @@ def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = No
         runs / f".{spec.key}.{os.getpid()}-{os.urandom(2).hex()}.run.log",
     )
     worker = _worker_name()
+    done = _finished(spec, runs, quiet=True)
+    if done is not None:
+        # Dask runs a finished task again when the worker holding its result dies: the run
+        # recorded on disk stands; nothing of it is removed or recomputed (idempotent)
+        logger.info("run %s is already finished in %s; not run again", spec.label, final)
+        done.status = "done"
+        return done
     t0 = time.perf_counter()
     error = detail = ""
     summary: dict[str, Any] = {}

@@ -128,3 +128,31 @@ def test_a_run_log_that_cannot_be_written_fails_that_run_only(tmp_path, monkeypa
     assert not list((plan.output / "runs").glob("*/done.json"))
     monkeypatch.undo()  # the disk has room again: the runs are redone
     assert run_batch(plan, workers=0, runner=fake_runner).count("done") == 2
+
+
+def _once_runner(cfg, *, out_dir: Path) -> dict:
+    """Fails a test if it runs a second time for the same folder."""
+    flag = out_dir.parent.parent / f"ran-{out_dir.name}"
+    if flag.exists():
+        raise AssertionError(f"run {out_dir.name} computed again")
+    flag.touch()
+    return fake_runner(cfg, out_dir=out_dir)
+
+
+def test_a_finished_run_executed_again_is_returned_untouched(tmp_path):
+    """When a worker died, Dask recomputed runs that had finished ("lose already computed
+    tasks ... recomputed"): each deleted its done.json and ran again, and an interrupt then
+    left a finished run without done.json that summary.csv listed as done. A run task is
+    now idempotent: a valid done.json for its key and inputs is returned as it is."""
+    from planner.batch.worker import execute_run
+
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    (spec,) = plan.runs
+    first = execute_run(spec, plan.output, _once_runner)
+    assert first.status == "done", first.error
+    run = plan.output / "runs" / spec.key
+    before = {p.name: (p.stat().st_ino, p.read_bytes()) for p in run.iterdir()}
+    again = execute_run(spec, plan.output, _once_runner)  # as Dask's recomputation would
+    assert again.status == "done", again.error
+    assert again.summary == first.summary and again.folder == run
+    assert {p.name: (p.stat().st_ino, p.read_bytes()) for p in run.iterdir()} == before
