@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from networks.errors import EvplanError
 from planner.batch.plan import BatchError, BatchPlan, RunOutcome, RunSpec
@@ -170,31 +171,57 @@ def input_digests(cfg: StudyConfig) -> dict[str, str]:
     return out
 
 
+def _record(data: object, key: str) -> dict[str, Any] | None:
+    """``data`` when it is a done.json as the batch writes it for run ``key``: an object with
+    that key, the input digests (path -> hex text), a summary object and a number of
+    seconds; else ``None``."""
+    if not isinstance(data, dict) or data.get("key") != key:
+        return None
+    inputs, elapsed = data.get("inputs"), data.get("elapsed_s", 0.0)
+    if not isinstance(inputs, dict) or not all(isinstance(v, str) for v in inputs.values()):
+        return None
+    if not isinstance(data.get("summary", {}), dict) or not isinstance(data.get("worker", ""), str):
+        return None
+    if isinstance(elapsed, bool) or not isinstance(elapsed, int | float):
+        return None
+    return data
+
+
 def _finished(spec: RunSpec, runs: Path, *, quiet: bool = False) -> RunOutcome | None:
-    """The recorded outcome of ``spec`` when ``runs/<key>/done.json`` says it finished with
-    the inputs it would read now; ``None`` otherwise (``quiet``: without logging why)."""
+    """The recorded outcome of ``spec`` when ``runs/<key>/done.json`` is the record the batch
+    wrote for it and its inputs are those it would read now; ``None`` otherwise (the run is
+    done again; ``quiet``: without logging why)."""
     marker = runs / spec.key / DONE
     try:
-        data = json.loads(marker.read_text(encoding="utf-8"))
+        raw = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    data = _record(raw, spec.key)
+    if data is None:
+        # anything else (edited, copied from another run, from an older evplan without the
+        # input digests) is not trusted: its summary could be anyone's
+        if not quiet:
+            logger.warning(
+                "run %s: %s is not the record this batch writes for it; running it again",
+                spec.label,
+                marker,
+            )
+        return None
     # the key hashes the config, not the data it names: a changed input file makes a run stale
-    recorded = data.get("inputs")
-    if isinstance(recorded, dict):
-        try:
-            now = input_digests(spec.config)
-        except OSError:
-            now = {}
-        if now != recorded and quiet:
-            return None
-        if now != recorded:
+    recorded = data["inputs"]
+    try:
+        now = input_digests(spec.config)
+    except OSError:
+        now = {}
+    if now != recorded:
+        if not quiet:
             changed = sorted(set(now.items()) ^ set(recorded.items()))
             logger.warning(
                 "run %s: input %s changed since it finished; running it again",
                 spec.label,
                 changed[0][0] if changed else "?",
             )
-            return None
+        return None
     return RunOutcome(
         spec.key,
         spec.label,
@@ -203,7 +230,7 @@ def _finished(spec: RunSpec, runs: Path, *, quiet: bool = False) -> RunOutcome |
         folder=marker.parent,
         log=marker.parent / "run.log",
         elapsed_s=float(data.get("elapsed_s", 0.0)),
-        worker=str(data.get("worker", "")),
+        worker=data.get("worker", ""),
         summary=dict(data.get("summary", {})),
     )
 

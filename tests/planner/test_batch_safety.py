@@ -156,3 +156,36 @@ def test_a_finished_run_executed_again_is_returned_untouched(tmp_path):
     assert again.status == "done", again.error
     assert again.summary == first.summary and again.folder == run
     assert {p.name: (p.stat().st_ino, p.read_bytes()) for p in run.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        [],  # valid JSON, not an object: AttributeError, exit 70
+        {"key": "KEY", "summary": {"coverage_share_after": 99.0}},  # no inputs: trusted
+        {"key": "0000", "inputs": "INPUTS", "summary": {"coverage_share_after": 99.0}},
+        {
+            "key": "KEY",
+            "inputs": "INPUTS",
+            "summary": {"coverage_share_after": 99.0},
+            "elapsed_s": "x",
+        },
+    ],
+    ids=["list", "no-inputs", "other-key", "bad-elapsed"],
+)
+def test_a_done_json_the_batch_did_not_write_means_not_done(tmp_path, planted):
+    """A done.json that is not exactly what the batch writes (an object with the run's key
+    and its input digests) is not trusted: the run is done again, its user files kept."""
+    (tmp_path / "nowhere.osm").write_bytes(b"version 1")
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    run_batch(plan, workers=0, runner=fake_runner)
+    run = plan.output / "runs" / plan.runs[0].key
+    inputs = json.loads((run / "done.json").read_text())["inputs"]
+    text = json.dumps(planted).replace('"KEY"', json.dumps(plan.runs[0].key))
+    (run / "done.json").write_text(text.replace('"INPUTS"', json.dumps(inputs)))
+    (run / "notes.txt").write_text("mine")
+    again = run_batch(plan, workers=0, runner=fake_runner)
+    assert again.count("done") == 1 and again.count("skipped") == 0
+    assert again.summary["coverage_share_after"].tolist() == [0.5]
+    assert (run / "notes.txt").read_text() == "mine"
+    assert json.loads((run / "done.json").read_text())["key"] == plan.runs[0].key
