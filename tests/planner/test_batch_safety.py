@@ -189,3 +189,33 @@ def test_a_done_json_the_batch_did_not_write_means_not_done(tmp_path, planted):
     assert again.summary["coverage_share_after"].tolist() == [0.5]
     assert (run / "notes.txt").read_text() == "mine"
     assert json.loads((run / "done.json").read_text())["key"] == plan.runs[0].key
+
+
+# --------------------------------------------------------------------------- bad sweep input
+
+
+def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """``evplan ARGS`` in this process: (exit code, what it printed)."""
+    import sys
+
+    from planner import cli
+
+    monkeypatch.setattr(sys, "argv", ["evplan", *args])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    cap = capsys.readouterr()
+    return exc.value.code if isinstance(exc.value.code, int) else 1, cap.out + cap.err
+
+
+def test_a_yaml_tag_is_a_clear_input_error(tmp_path, monkeypatch, capsys):
+    """`seed: !custom 2014` in a study, or a Python tag in a sweep, ended validate, run and
+    batch with "internal error: ConstructorError" (exit 70)."""
+    sweep = _sweep(tmp_path, "  model.p: !!python/object/apply:os.getpid []\n")
+    code, text = _cli(monkeypatch, capsys, "batch", "--sweep", str(sweep), "--dry-run")
+    assert code == 2, text
+    assert f"{sweep}:4: parameters.model.p: YAML tags are not supported" in " ".join(text.split())
+    study = tmp_path / "base.yaml"
+    study.write_text(study.read_text() + "seed: !custom 2014\n")
+    code, text = _cli(monkeypatch, capsys, "validate", str(study))
+    assert code == 2, text
+    assert f"{study}:6: seed: YAML tags are not supported (got '!custom')" in " ".join(text.split())
