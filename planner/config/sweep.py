@@ -47,6 +47,8 @@ __all__ = ["SweepError", "SweepFile", "SweepRange", "check_parameter", "read_swe
 _MAX_ERRORS = 6
 #: Most runs one batch may expand to (a grid multiplies the parameters' value counts).
 MAX_RUNS = 10_000
+#: A range count beyond which values are not counted exactly (only "more than MAX_RUNS").
+_HUGE = 2**53
 
 
 class SweepError(ConfigError):
@@ -64,17 +66,22 @@ class SweepRange(_Strict):
     def _bounded(self) -> SweepRange:
         n = self.count()
         if n > MAX_RUNS:
+            many = f"{n:,}" if n < _HUGE else f"more than {MAX_RUNS:,}"
             raise ValueError(
-                f"range {self.start:g}..{self.stop:g} step {self.step:g} has {n:,} values "
+                f"range {self.start:g}..{self.stop:g} step {self.step:g} has {many} values "
                 f"(limit {MAX_RUNS:,} runs per batch); use a larger step"
             )
         return self
 
     def count(self) -> int:
-        """How many values the range has (computed without building them)."""
+        """How many values the range has (computed without building them); a huge range
+        (``0..1e308`` step ``1e-10``: infinitely many steps in floats) counts as ``_HUGE``."""
         if self.stop < self.start:
             return 0
-        return int(math.floor((self.stop - self.start) / self.step + 1e-9)) + 1
+        steps = (self.stop - self.start) / self.step
+        if not steps < _HUGE:  # (inf or beyond exact float counting: no int of it)
+            return _HUGE
+        return int(math.floor(steps + 1e-9)) + 1
 
     def values(self) -> list[float | int]:
         """The values of the range (ints when start, stop and step are whole numbers)."""

@@ -219,3 +219,15 @@ def test_a_yaml_tag_is_a_clear_input_error(tmp_path, monkeypatch, capsys):
     code, text = _cli(monkeypatch, capsys, "validate", str(study))
     assert code == 2, text
     assert f"{study}:6: seed: YAML tags are not supported (got '!custom')" in " ".join(text.split())
+
+
+def test_a_range_too_large_to_count_names_the_field_and_the_limit(tmp_path, monkeypatch, capsys):
+    """{start: 0, stop: 1.0e308, step: 1.0e-10} ended in an OverflowError (exit 70) while
+    its values were counted."""
+    sweep = _sweep(tmp_path, "  model.p: {start: 0, stop: 1.0e308, step: 1.0e-10}\n")
+    code, text = _cli(monkeypatch, capsys, "batch", "--sweep", str(sweep), "--dry-run")
+    assert code == 2, text
+    assert (
+        f"{sweep}:4: parameters.model.p: range 0..1e+308 step 1e-10 has more than 10,000 "
+        "values (limit 10,000 runs per batch); use a larger step"
+    ) in " ".join(text.split())
