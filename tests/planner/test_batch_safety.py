@@ -231,3 +231,20 @@ def test_a_range_too_large_to_count_names_the_field_and_the_limit(tmp_path, monk
         f"{sweep}:4: parameters.model.p: range 0..1e+308 step 1e-10 has more than 10,000 "
         "values (limit 10,000 runs per batch); use a larger step"
     ) in " ".join(text.split())
+
+
+def test_the_summary_holds_the_validated_values_of_the_swept_parameters(tmp_path):
+    """`model.budget: [3e5, 1e6, 600000]` (YAML reads 3e5 as text) or `model.p: [2, "10",
+    4]` gave text columns in the summary, and the chart sorted them as text."""
+    plan = plan_sweep(
+        _sweep(tmp_path, '  model.budget: [3e5, 1e6, 600000]\n  model.p: [2, "10"]\n')
+    )
+    assert [r.params["model.budget"] for r in plan.runs[::2]] == [3e5, 1e6, 6e5]
+    result = run_batch(plan, workers=0, runner=fake_runner)
+    df = pd.read_parquet(plan.output / "summary.parquet")
+    assert str(df["model.budget"].dtype) == "float64" and str(df["model.p"].dtype) == "int64"
+    assert sorted(df["model.p"].unique()) == [2, 10] and not result.failed
+    assert (
+        sorted(pd.read_csv(plan.output / "summary.csv")["model.budget"])
+        == [3e5] * 2 + [6e5] * 2 + [1e6] * 2
+    )
