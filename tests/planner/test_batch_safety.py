@@ -248,3 +248,24 @@ def test_the_summary_holds_the_validated_values_of_the_swept_parameters(tmp_path
         sorted(pd.read_csv(plan.output / "summary.csv")["model.budget"])
         == [3e5] * 2 + [6e5] * 2 + [1e6] * 2
     )
+
+
+def test_overlapping_sweep_keys_are_named(tmp_path, monkeypatch, capsys):
+    """`fixed: {model.p: 7}` with `parameters: {model.p: [2, 3]}` silently dropped the 7,
+    and a swept whole section with a swept field inside it was accepted."""
+    sweep = _sweep(tmp_path, "  model.p: [2, 3]\n", extra="fixed: {model.p: 7}\n")
+    code, text = _cli(monkeypatch, capsys, "batch", "--sweep", str(sweep), "--dry-run")
+    assert code == 2, text
+    assert (
+        f"{sweep}:5: parameters.model.p and fixed.model.p (at {sweep}:3) set the same field"
+    ) in " ".join(text.split())
+    sweep = _sweep(
+        tmp_path,
+        "  simulation: [{days: 1}, {days: 2}]\n  simulation.temperature_c: [25, -20]\n",
+    )
+    code, text = _cli(monkeypatch, capsys, "batch", "--sweep", str(sweep), "--dry-run")
+    assert code == 2, text
+    assert "parameters.simulation.temperature_c and parameters.simulation" in " ".join(text.split())
+    # a swept field inside a fixed section refines it in every run: allowed
+    sweep = _sweep(tmp_path, "  model.p: [2, 3]\n", extra="fixed: {model: {kind: mclp}}\n")
+    assert [r.config.model.p for r in plan_sweep(sweep).runs] == [2, 3]
