@@ -12,6 +12,8 @@ Every folder evplan assembles carries a marker file, :data:`MARKER`. Before a ru
   study file's own folder or one of its parents is refused;
 * a batch folder or anything inside it (its ``runs/``, a run folder) is refused, even with
   ``overwrite``: only the batch's own run writes there (:func:`batch_run_output`);
+* a batch (``kind="batch"``) is refused in a study's output folder or inside another batch
+  folder, even with ``overwrite``;
 * a non-empty folder without the marker (a folder evplan did not write) is refused unless
   the user passes ``overwrite=True`` (``--overwrite``);
 * the nearest existing parent must accept a file (a write probe: read-only or full
@@ -285,6 +287,24 @@ def _check_not_in_batch(what: str, target: Path) -> None:
     )
 
 
+def _check_batch_target(what: str, target: Path) -> None:
+    """Refuse a batch into a study's output folder (the batch would mix its runs into it,
+    and a later study run into that folder replaced the batch), or into a folder inside
+    another batch folder; even with --overwrite: the study's files are the user's results."""
+    batch = _enclosing_batch(target)
+    if batch is not None and batch != target:
+        raise OutputFolderError(
+            f"{what} ({target}) is inside the batch folder {batch}; a batch never writes into "
+            "another one: choose another -o/--output outside it"
+        )
+    if batch is None and target.is_dir() and is_evplan_output(target):
+        raise OutputFolderError(
+            f"{what} ({target}) is the output folder of a study (evplan run/simulate/optimize "
+            "wrote it); a batch never writes into one, even with --overwrite: choose a new or "
+            "empty folder with -o/--output"
+        )
+
+
 def _within(path: Path, folder: Path) -> bool:
     """Is ``folder`` equal to ``path`` or one of its parents?"""
     return folder == path or folder in path.parents
@@ -391,6 +411,8 @@ def check_output_target(
         )
     if kind != "batch":
         _check_not_in_batch(f"{what} {raw!r}", target)
+    else:
+        _check_batch_target(f"{what} {raw!r}", target)
     if target.is_dir() and any(target.iterdir()) and not is_evplan_output(target):
         if not overwrite:
             raise OutputFolderError(

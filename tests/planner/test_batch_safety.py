@@ -269,3 +269,33 @@ def test_overlapping_sweep_keys_are_named(tmp_path, monkeypatch, capsys):
     # a swept field inside a fixed section refines it in every run: allowed
     sweep = _sweep(tmp_path, "  model.p: [2, 3]\n", extra="fixed: {model: {kind: mclp}}\n")
     assert [r.config.model.p for r in plan_sweep(sweep).runs] == [2, 3]
+
+
+def test_a_batch_never_writes_into_a_study_folder(tmp_path, monkeypatch, capsys):
+    """`evplan batch -o <a study output folder>` was accepted (the marker stayed `kind:
+    study`), and a later `evplan simulate -o` there replaced the whole batch."""
+    from planner.report.atomic import OutputFolderError
+
+    study = tmp_path / "study-out"
+    study.mkdir()
+    (study / MARKER).write_text(json.dumps({"tool": "evplan", "kind": "study"}) + "\n")
+    (study / "kpis.json").write_text("{}")
+    (study / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in study.iterdir()}
+    sweep = _sweep(tmp_path, "  model.p: [1]\n")
+    for overwrite in (False, True):
+        with pytest.raises(OutputFolderError, match="is the output folder of a study"):
+            run_batch(
+                plan_sweep(sweep, output=study), workers=0, runner=fake_runner, overwrite=overwrite
+            )
+    code, text = _cli(monkeypatch, capsys, "batch", "--sweep", str(sweep), "-o", str(study))
+    assert code == 2 and "choose a new or empty folder" in " ".join(text.split()), text
+    assert {p.name: p.read_bytes() for p in study.iterdir()} == before
+    # nor into a folder inside a batch folder
+    plan = plan_sweep(sweep)
+    run_batch(plan, workers=0, runner=fake_runner)
+    with pytest.raises(OutputFolderError, match="is inside the batch folder"):
+        run_batch(
+            plan_sweep(sweep, output=plan.output / "runs" / "inner"), workers=0, runner=fake_runner
+        )
+    assert not (plan.output / "runs" / "inner").exists()
