@@ -11,8 +11,10 @@ file or a list of study files) and writes, under the batch folder ``plan.output`
     coverage_vs_budget.png     coverage after siting vs the budget parameter, one line per series
 
 Resuming: a run whose ``runs/<hash>/done.json`` exists is skipped, so re-running a killed or
-partly failed batch does only what is left. Hidden temporary folders and logs left by a
-killed batch are removed on start; a lock file keeps two batches out of one folder.
+partly failed batch does only what is left. Hidden temporary folders and logs of the plan's
+runs left by a killed batch are removed on start; nothing else under ``runs/`` is (a run
+replaces only what it wrote: :func:`planner.batch.folder._clean_stale`); a lock file keeps
+two batches out of one folder.
 
 Execution: ``workers=0`` runs in this process (no Dask; debugging); otherwise a
 ``distributed.LocalCluster`` of ``workers`` single-threaded processes, or an existing cluster
@@ -358,7 +360,10 @@ def _run_dask(
                 ready = pending.next_batch(block=False)
                 for fut in ready:
                     keys.discard(str(fut.key))
-                    tracker.finish(_outcome_of(fut, futures[fut], batch_dir))
+                    tracker.finish(_outcome_of(fut, futures.pop(fut), batch_dir))
+                    # recorded: released, so that Dask does not compute it again when the
+                    # worker holding its result dies (the run is on disk, not in memory)
+                    fut.release()
                 if time.perf_counter() - last_poll > 1.0:
                     tracker.running, last_poll = _running(c, keys), time.perf_counter()
                     tracker.emit()

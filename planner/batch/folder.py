@@ -6,12 +6,21 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
+from networks.errors import EvplanError
 from planner.batch.plan import BatchError, BatchPlan, RunOutcome, RunSpec
 from planner.config.study import StudyConfig
-from planner.report.atomic import LOCK_PREFIX, MARKER, clear_stale_lock, pid_lock
+from planner.report.atomic import (
+    LOCK_PREFIX,
+    MARKER,
+    clear_stale_lock,
+    pid_lock,
+    unlisted_files,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,26 +53,19 @@ def _key_of(name: str) -> str:
     return name
 
 
-def _ours(entry: Path, key_names: set[str]) -> bool:
-    """Did a batch create ``entry`` under ``runs/``? Hidden temporaries of a run of this
-    plan (its log, a partial or old study folder carrying the marker) and unfinished run
-    folders carrying the marker; nothing else (output locks: :func:`_clean_stale`)."""
-    name = entry.name
-    if name.startswith("."):
-        if _key_of(name) not in key_names:
-            return False
-        if entry.is_file():
-            return name.endswith(".run.log")
-        return (entry / MARKER).is_file()
-    return entry.is_dir() and (entry / MARKER).is_file()
-
-
 def _clean_stale(runs: Path, keys: set[str]) -> int:
-    """Remove what a killed batch left: hidden temporaries, logs and output locks of its
-    runs, and run folders without ``done.json`` that evplan wrote (they carry
-    :data:`MARKER`). A run whose output lock a process still holds goes on elsewhere (a
-    cancelled Dask task keeps running): none of its files is touched. Anything else under
-    ``runs/`` (a user's own files) is left alone and logged."""
+    """Remove what a killed batch left of the runs of this plan (``keys``): their hidden
+    temporaries (``.<key>.*.partial`` folders carrying :data:`MARKER`, ``.<key>.*.run.log``
+    files), output locks no process holds, and unfinished run folders holding only what the
+    batch wrote. A run folder ``.<key>.old-*`` moved aside by
+    a run killed mid-swap is put back when ``<key>`` is missing (it is the previous output,
+    with the user's files). A run whose output lock a process still holds goes on elsewhere
+    (a cancelled Dask task keeps running): none of its files is touched.
+
+    Nothing else is removed: an unfinished run folder of this plan holding files the user
+    added is replaced by its run (:func:`planner.report.atomic.atomic_dir` carries them
+    over), and anything else under ``runs/`` (another plan's runs, a user's study or files)
+    is not this batch's and is left alone (logged)."""
     n = 0
     if not runs.is_dir():
         return 0
@@ -82,10 +84,20 @@ def _clean_stale(runs: Path, keys: set[str]) -> int:
         key = _key_of(entry.name)
         if key in live or (entry.name.startswith(LOCK_PREFIX) and key in keys):
             continue  # a live run's, or a lock handled above
-        if not entry.name.startswith(".") and (entry / DONE).is_file():
-            continue  # a finished run
-        if not _ours(entry, keys):
+        if not entry.name.startswith("."):
+            if key in keys and not (entry / DONE).is_file() and _only_batch_files(entry):
+                logger.info("removing %s, an unfinished run of this batch", entry)
+                shutil.rmtree(entry, ignore_errors=True)
+                n += 1
+            elif key not in keys and not (entry / DONE).is_file():
+                logger.warning("leaving %s alone: not a run of this batch", entry)
+            continue  # a run folder with the user's files (its run replaces only its own)
+        if key not in keys or not _temporary(entry):
             logger.warning("leaving %s alone: not a temporary of this batch's runs", entry)
+            continue
+        if ".old-" in entry.name and not (runs / key).exists():
+            os.replace(entry, runs / key)
+            logger.warning("restored %s, moved aside by a run that was killed", runs / key)
             continue
         logger.info("removing %s left by an interrupted batch", entry)
         if entry.is_dir():
@@ -94,6 +106,29 @@ def _clean_stale(runs: Path, keys: set[str]) -> int:
             entry.unlink(missing_ok=True)
         n += 1
     return n
+
+
+def _only_batch_files(folder: Path) -> bool:
+    """Did a batch write everything in the run folder ``folder``: it carries the marker
+    and holds only the files the marker lists, ``run.log`` and ``done.json``?"""
+    if not folder.is_dir() or folder.is_symlink() or not (folder / MARKER).is_file():
+        return False
+    try:
+        return not [f for f in unlisted_files(folder) if f not in (DONE, "run.log")]
+    except (OSError, EvplanError):  # a subfolder that cannot be listed: not known to be ours
+        return False
+
+
+def _temporary(entry: Path) -> bool:
+    """Is the hidden ``entry`` a temporary evplan makes for a run: its log while it runs,
+    or a partial or moved-aside run folder (they carry the marker)?"""
+    if entry.is_file():
+        return entry.name.endswith(".run.log")
+    return (
+        entry.is_dir()
+        and (entry.name.endswith(".partial") or ".old-" in entry.name)
+        and (entry / MARKER).is_file()
+    )
 
 
 def clear_failures(batch_dir: Path) -> None:
@@ -136,27 +171,57 @@ def input_digests(cfg: StudyConfig) -> dict[str, str]:
     return out
 
 
-def _finished(spec: RunSpec, runs: Path) -> RunOutcome | None:
+def _record(data: object, key: str) -> dict[str, Any] | None:
+    """``data`` when it is a done.json as the batch writes it for run ``key``: an object with
+    that key, the input digests (path -> hex text), a summary object and a number of
+    seconds; else ``None``."""
+    if not isinstance(data, dict) or data.get("key") != key:
+        return None
+    inputs, elapsed = data.get("inputs"), data.get("elapsed_s", 0.0)
+    if not isinstance(inputs, dict) or not all(isinstance(v, str) for v in inputs.values()):
+        return None
+    if not isinstance(data.get("summary", {}), dict) or not isinstance(data.get("worker", ""), str):
+        return None
+    if isinstance(elapsed, bool) or not isinstance(elapsed, int | float):
+        return None
+    return data
+
+
+def _finished(spec: RunSpec, runs: Path, *, quiet: bool = False) -> RunOutcome | None:
+    """The recorded outcome of ``spec`` when ``runs/<key>/done.json`` is the record the batch
+    wrote for it and its inputs are those it would read now; ``None`` otherwise (the run is
+    done again; ``quiet``: without logging why)."""
     marker = runs / spec.key / DONE
     try:
-        data = json.loads(marker.read_text(encoding="utf-8"))
+        raw = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    data = _record(raw, spec.key)
+    if data is None:
+        # anything else (edited, copied from another run, from an older evplan without the
+        # input digests) is not trusted: its summary could be anyone's
+        if not quiet:
+            logger.warning(
+                "run %s: %s is not the record this batch writes for it; running it again",
+                spec.label,
+                marker,
+            )
+        return None
     # the key hashes the config, not the data it names: a changed input file makes a run stale
-    recorded = data.get("inputs")
-    if isinstance(recorded, dict):
-        try:
-            now = input_digests(spec.config)
-        except OSError:
-            now = {}
-        if now != recorded:
+    recorded = data["inputs"]
+    try:
+        now = input_digests(spec.config)
+    except OSError:
+        now = {}
+    if now != recorded:
+        if not quiet:
             changed = sorted(set(now.items()) ^ set(recorded.items()))
             logger.warning(
                 "run %s: input %s changed since it finished; running it again",
                 spec.label,
                 changed[0][0] if changed else "?",
             )
-            return None
+        return None
     return RunOutcome(
         spec.key,
         spec.label,
@@ -165,7 +230,7 @@ def _finished(spec: RunSpec, runs: Path) -> RunOutcome | None:
         folder=marker.parent,
         log=marker.parent / "run.log",
         elapsed_s=float(data.get("elapsed_s", 0.0)),
-        worker=str(data.get("worker", "")),
+        worker=data.get("worker", ""),
         summary=dict(data.get("summary", {})),
     )
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import BaseModel
+
 from networks.errors import EvplanError
 from planner.config.study import StudyConfig, config_hash, load_config
 from planner.config.sweep import _MAX_ERRORS, SweepError, _label, read_sweep
@@ -116,6 +118,21 @@ def _expand(values: dict[str, list[Any]], mode: str) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo, strict=True)) for combo in combos]
 
 
+def _validated(cfg: StudyConfig, key: str, raw: Any) -> Any:
+    """The value the validated study holds at dotted ``key`` when it is a number or a flag
+    (``3e5``, which YAML reads as text, is 300000.0 in the study), else ``raw`` as written:
+    the summary's parameter columns get one type each and sort as numbers."""
+    value: Any = cfg
+    for part in key.split("."):
+        if isinstance(value, BaseModel):
+            value = getattr(value, part, None)
+        elif isinstance(value, dict):
+            value = value.get(part)
+        else:
+            return raw
+    return value if isinstance(value, bool | int | float) else raw
+
+
 def _validate_runs(
     base: Path,
     combos: list[dict[str, Any]],
@@ -135,6 +152,7 @@ def _validate_runs(
         except EvplanError as exc:
             failures.setdefault(str(exc), []).append(label)
             continue
+        params = {k: _validated(cfg, k, v) for k, v in params.items()}
         key = config_hash(cfg)
         if key in runs:
             logger.warning(

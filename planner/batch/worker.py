@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from networks.errors import EvplanError
-from planner.batch.folder import DONE, input_digests
+from planner.batch.folder import DONE, _finished, input_digests
 from planner.batch.plan import RunOutcome, RunSpec
 from planner.config.study import StudyConfig
-from planner.report.atomic import MARKER, atomic_dir, write_text_atomic
+from planner.report.atomic import MARKER, atomic_dir, batch_run_output, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -81,15 +81,21 @@ def _run_logging(path: Path) -> Iterator[None]:
     for n in lowered:
         logging.getLogger(n).setLevel(logging.INFO)
     root.addHandler(handler)
+    ended = False
     try:
         yield
+        ended = True
     finally:
         root.removeHandler(handler)
-        handler.close()
         for n, level in lowered.items():
             logging.getLogger(n).setLevel(level)
         for h in others:
             h.removeFilter(floor)
+        if ended:  # closing flushes: a full disk's error here fails the run (its log is cut)
+            handler.close()
+        else:  # (an interruption in flight is the error to report, not a failed flush)
+            with contextlib.suppress(OSError):
+                handler.close()
 
 
 def _worker_name() -> str:
@@ -137,48 +143,54 @@ def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = No
 
     The runner writes ``runs/<key>/`` atomically; this adds ``run.log`` (written beside it,
     hidden, while the run lasts) and finally ``done.json``, the marker a resumed batch trusts.
-    On failure the log and traceback go to ``failed/<key>/``.
+    On failure the log and traceback go to ``failed/<key>/``. A run already finished with the
+    same inputs (a valid ``done.json``) is returned as recorded, untouched: Dask may execute
+    a task again after it finished.
     """
     runner = runner or pipeline_runner
     batch_dir = Path(batch_dir)
     runs = batch_dir / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
     final, log_path = (
         runs / spec.key,
         runs / f".{spec.key}.{os.getpid()}-{os.urandom(2).hex()}.run.log",
     )
-    # a run being executed is not finished: a done.json or run.log in its folder (a kill
-    # just before the batch recorded it) is stale, and evplan's own, not a user's file
-    if (final / MARKER).is_file():
-        for name in (DONE, "run.log"):
-            (final / name).unlink(missing_ok=True)
     worker = _worker_name()
+    done = _finished(spec, runs, quiet=True)
+    if done is not None:
+        # Dask runs a finished task again when the worker holding its result dies: the run
+        # recorded on disk stands; nothing of it is removed or recomputed (idempotent)
+        logger.info("run %s is already finished in %s; not run again", spec.label, final)
+        done.status = "done"
+        return done
     t0 = time.perf_counter()
     error = detail = ""
     summary: dict[str, Any] = {}
     inputs: dict[str, str] = {}
-    with _run_logging(log_path):
-        logger.info(
-            "run %s (%s) of %s started on %s", spec.label, spec.key, spec.source.name, worker
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+        # a run being executed is not finished: a done.json or run.log in its folder (a kill
+        # just before the batch recorded it) is stale, and evplan's own, not a user's file
+        if (final / MARKER).is_file():
+            for name in (DONE, "run.log"):
+                (final / name).unlink(missing_ok=True)
+        with _run_logging(log_path):
+            summary, inputs, error, detail = _attempt(spec, runner, final, worker, t0)
+    except OSError as exc:  # read-only runs/, a full disk (the run log): this run's failure
+        summary, error = (
+            {},
+            (
+                f"could not write the run's files in {runs}: {exc.strerror or exc}"
+                f"{f' ({exc.filename})' if exc.filename else ''}"
+            ),
         )
-        try:
-            inputs = input_digests(spec.config)  # before the run: what it read
-            summary = dict(runner(spec.config, out_dir=final) or {})
-            # a summary done.json cannot hold is the run's error, not the batch's
-            json.dumps(summary, default=_json_default)
-        except Exception as exc:  # noqa: BLE001 - isolation: any failure becomes a record
-            error, detail = describe(exc), traceback.format_exc()
-            logger.error(
-                "run %s failed: %s\n%s", spec.label, error, detail, extra={"run_log_only": True}
-            )
-        else:
-            logger.info("run %s finished in %.1f s", spec.label, time.perf_counter() - t0)
+        detail = traceback.format_exc()
     elapsed = time.perf_counter() - t0
     if not error:
         try:
             return _record_done(spec, batch_dir, final, log_path, inputs, elapsed, worker, summary)
-        except OSError as exc:  # e.g. a full disk: the run stays unfinished (retried on resume)
-            error = f"could not record the finished run in {final}: {exc.strerror or exc}"
+        except (OSError, EvplanError) as exc:  # a full disk: unfinished (retried on resume)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            error = f"could not record the finished run in {final}: {reason}"
             detail = traceback.format_exc()
     try:
         log: Path | None = record_failure(spec, batch_dir, error, detail)
@@ -197,6 +209,28 @@ def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = No
     )
 
 
+def _attempt(
+    spec: RunSpec, runner: Runner, final: Path, worker: str, t0: float
+) -> tuple[dict[str, Any], dict[str, str], str, str]:
+    """Run the study: ``(summary, input digests, error, traceback)``; any exception of the
+    runner is the run's error (isolation), never raised."""
+    logger.info("run %s (%s) of %s started on %s", spec.label, spec.key, spec.source.name, worker)
+    try:
+        inputs = input_digests(spec.config)  # before the run: what it read
+        with batch_run_output(final):  # the one study folder allowed in a batch folder
+            summary = dict(runner(spec.config, out_dir=final) or {})
+        # a summary done.json cannot hold is the run's error, not the batch's
+        json.dumps(summary, default=_json_default)
+    except Exception as exc:  # noqa: BLE001 - isolation: any failure becomes a record
+        error, detail = describe(exc), traceback.format_exc()
+        logger.error(
+            "run %s failed: %s\n%s", spec.label, error, detail, extra={"run_log_only": True}
+        )
+        return {}, {}, error, detail
+    logger.info("run %s finished in %.1f s", spec.label, time.perf_counter() - t0)
+    return summary, inputs, "", ""
+
+
 def _record_done(
     spec: RunSpec,
     batch_dir: Path,
@@ -209,7 +243,7 @@ def _record_done(
 ) -> RunOutcome:
     """Move the run log into the finished run's folder and write its ``done.json``."""
     if not final.is_dir():  # a runner that wrote nothing still gets a folder, atomically
-        with atomic_dir(final):
+        with batch_run_output(final), atomic_dir(final):
             pass
     marker = {
         "key": spec.key,

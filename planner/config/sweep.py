@@ -27,6 +27,7 @@ import logging
 import math
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,6 +48,8 @@ __all__ = ["SweepError", "SweepFile", "SweepRange", "check_parameter", "read_swe
 _MAX_ERRORS = 6
 #: Most runs one batch may expand to (a grid multiplies the parameters' value counts).
 MAX_RUNS = 10_000
+#: A range count beyond which values are not counted exactly (only "more than MAX_RUNS").
+_HUGE = 2**53
 
 
 class SweepError(ConfigError):
@@ -64,17 +67,22 @@ class SweepRange(_Strict):
     def _bounded(self) -> SweepRange:
         n = self.count()
         if n > MAX_RUNS:
+            many = f"{n:,}" if n < _HUGE else f"more than {MAX_RUNS:,}"
             raise ValueError(
-                f"range {self.start:g}..{self.stop:g} step {self.step:g} has {n:,} values "
+                f"range {self.start:g}..{self.stop:g} step {self.step:g} has {many} values "
                 f"(limit {MAX_RUNS:,} runs per batch); use a larger step"
             )
         return self
 
     def count(self) -> int:
-        """How many values the range has (computed without building them)."""
+        """How many values the range has (computed without building them); a huge range
+        (``0..1e308`` step ``1e-10``: infinitely many steps in floats) counts as ``_HUGE``."""
         if self.stop < self.start:
             return 0
-        return int(math.floor((self.stop - self.start) / self.step + 1e-9)) + 1
+        steps = (self.stop - self.start) / self.step
+        if not steps < _HUGE:  # (inf or beyond exact float counting: no int of it)
+            return _HUGE
+        return int(math.floor(steps + 1e-9)) + 1
 
     def values(self) -> list[float | int]:
         """The values of the range (ints when start, stop and step are whole numbers)."""
@@ -198,6 +206,30 @@ def _label(params: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- reading
 
 
+def _overlaps(sweep: SweepFile, where: Callable[..., str]) -> list[str]:
+    """Keys of ``fixed`` and ``parameters`` that set the same field: the same key twice
+    (``fixed: {model.p: 7}`` with ``parameters: {model.p: [2, 3]}`` dropped the 7), or a
+    section and a field inside it (``simulation`` and ``simulation.days``: which one wins
+    depends on the order). A swept field inside a fixed section is not one: the section is
+    set first and the swept value refines it, in every run."""
+    entries = [("fixed", k) for k in sweep.fixed] + [("parameters", k) for k in sweep.parameters]
+    out = []
+    for i, (sec_a, a) in enumerate(entries):
+        for sec_b, b in entries[i + 1 :]:
+            if not (a == b or b.startswith(a + ".") or a.startswith(b + ".")):
+                continue
+            outer, inner = (
+                ((sec_a, a), (sec_b, b)) if len(a) <= len(b) else ((sec_b, b), (sec_a, a))
+            )
+            if outer[0] == "fixed" and inner[0] == "parameters" and a != b:
+                continue
+            out.append(
+                f"{where(sec_b, b)}: {sec_b}.{b} and {sec_a}.{a} (at {where(sec_a, a)}) set the "
+                "same field: one would silently replace the other; give each field once"
+            )
+    return out
+
+
 def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]], dict[str, str]]:
     """Read and check a sweep file; return it, each parameter's list of values and where each
     ``fixed`` and ``parameters`` key stands in it (``"<file>:<line>"``, for the messages
@@ -249,6 +281,7 @@ def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]], dict[
             why = check_parameter(key)
             if why:
                 problems.append(f"{where(section, key)}: {section}.{key}: {why}")
+    problems += _overlaps(sweep, where)
     for key, spec in sweep.parameters.items():
         vals = spec.values() if isinstance(spec, SweepRange) else list(spec)
         if not vals:

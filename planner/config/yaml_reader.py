@@ -10,6 +10,9 @@ from making evplan do huge work:
 * the number of values the document expands to once anchors and aliases are followed
   (:data:`MAX_VALUES`; a 520-byte "billion laughs" file expands to 10^9 strings).
 
+YAML tags (``!custom``, ``!!python/object/apply:...``) are refused with the line they are
+on: the safe loader cannot build them, and a study has no use for them.
+
 A key given twice in one mapping (``days: 1`` ... ``days: 5``) is an error naming both
 lines: YAML's reader would keep the last value without a word, so an edit lower in a file
 could silently undo one above it. A key that overrides a ``<<: *anchor`` merge is not a
@@ -135,6 +138,30 @@ def _duplicate_keys(root: yaml.Node) -> list[tuple[tuple[Any, ...], int, int]]:
     return sorted(found, key=lambda d: d[1])
 
 
+def _unsupported_tag(root: yaml.Node) -> tuple[tuple[Any, ...], yaml.Node] | None:
+    """The first node (by line) whose tag the safe loader cannot build, with its field path:
+    a custom tag (``!custom``) or a Python one (``!!python/object/apply:...``), which made
+    the safe loader raise a ConstructorError without a file name."""
+    known = {t for t in yaml.SafeLoader.yaml_constructors if t is not None} | {_MERGE_TAG}
+    found: list[tuple[tuple[Any, ...], yaml.Node]] = []
+    visited: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        if node.tag not in known:
+            found.append((loc, node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, (*loc, i)) for i, child in enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                name = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+                stack.extend([(key_node, loc), (value_node, (*loc, name))])
+    return min(found, key=lambda f: f[1].start_mark.index, default=None)
+
+
 def read_yaml(
     path: str | Path, *, what: str = "study config", error: ErrorFactory = ConfigError
 ) -> tuple[dict[str, Any], yaml.Node]:
@@ -210,7 +237,28 @@ def read_yaml(
         ]
         head = "" if len(lines) == 1 else f"{len(duplicates)} duplicate keys in {what} {path}:\n  "
         raise error(head + "\n  ".join(lines))
-    data = yaml.safe_load(text)
+    tagged = _unsupported_tag(root)
+    if tagged is not None:
+        loc, node = tagged
+        field = ".".join(map(str, loc)) or "(top level)"
+        if node.tag == "tag:yaml.org,2002:value":  # a bare "=", which YAML 1.1 reserves
+            raise error(
+                f"{path}:{node.start_mark.line + 1}: {field}: '=' is not a value; quote it "
+                "('=') if it is meant as text"
+            )
+        raise error(
+            f"{path}:{node.start_mark.line + 1}: {field}: YAML tags are not supported "
+            f"(got {node.tag.removeprefix('tag:yaml.org,2002:')!r}); remove the tag and write "
+            "the plain value (quote it if it is meant as text)"
+        )
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:  # e.g. !!binary that is not base64
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise error(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    except (ValueError, TypeError) as exc:  # a tagged value of the wrong form: !!int abc
+        raise error(f"{path}: a tagged value cannot be read ({exc}); remove the tag") from None
     if not isinstance(data, dict):
         raise error(f"{path}: a {what} must be a mapping of keys to values")
     return data, root

@@ -10,6 +10,10 @@ Every folder evplan assembles carries a marker file, :data:`MARKER`. Before a ru
 
 * a target that is a file, ``.``/``..``, the current folder or one of its parents, or the
   study file's own folder or one of its parents is refused;
+* a batch folder or anything inside it (its ``runs/``, a run folder) is refused, even with
+  ``overwrite``: only the batch's own run writes there (:func:`batch_run_output`);
+* a batch (``kind="batch"``) is refused in a study's output folder or inside another batch
+  folder, even with ``overwrite``;
 * a non-empty folder without the marker (a folder evplan did not write) is refused unless
   the user passes ``overwrite=True`` (``--overwrite``);
 * the nearest existing parent must accept a file (a write probe: read-only or full
@@ -28,6 +32,7 @@ are replaced whole, as before.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import json
 import logging
@@ -56,6 +61,7 @@ __all__ = [
     "OutputWriteError",
     "atomic_dir",
     "atomic_path",
+    "batch_run_output",
     "check_output_target",
     "claim_output",
     "clear_stale_lock",
@@ -64,6 +70,7 @@ __all__ = [
     "missing_folders",
     "pid_lock",
     "remove_empty_folders",
+    "unlisted_files",
     "write_bytes_atomic",
     "write_text_atomic",
 ]
@@ -172,6 +179,15 @@ def _written_files(folder: Path) -> set[str] | None:
     return {str(f) for f in files} if isinstance(files, list) else None
 
 
+def unlisted_files(folder: str | Path) -> list[str]:
+    """Files under ``folder`` (relative POSIX paths) its marker does not list as written by
+    evplan: the user's, or, for a folder without a list (older), every file but the marker.
+    Raises :class:`OutputWriteError` when a subfolder cannot be listed."""
+    folder = Path(folder)
+    written = _written_files(folder) or set()
+    return [rel for rel in _tree(folder) if rel not in written]
+
+
 def _carry_over(old: Path, new: Path) -> list[str]:
     """Put into ``new`` the files of ``old`` evplan did not write (by ``old``'s marker list),
     at the same relative paths: hard links (same file system: instant, no copy), else copies.
@@ -229,19 +245,64 @@ def is_batch_folder(folder: str | Path) -> bool:
     return (folder / ".batch.lock").is_file()  # a batch folder from before the marker
 
 
-def _in_batch(target: Path) -> bool:
-    """Is ``target`` a batch folder or one of its own subfolders (``runs/``, ``failed/``)?"""
-    return is_batch_folder(target) or (
-        target.name in ("runs", "failed") and is_batch_folder(target.parent)
+#: The run folder the batch's own run in this thread (or task) may write inside its batch
+#: folder (:func:`batch_run_output`); every other output there is refused.
+_BATCH_RUN: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "evplan_batch_run", default=None
+)
+
+
+@contextlib.contextmanager
+def batch_run_output(folder: str | Path) -> Iterator[None]:
+    """Let the run of a batch write its folder ``runs/<key>`` inside the batch folder while
+    the block runs (in this thread only: a Dask worker runs one task per thread)."""
+    token = _BATCH_RUN.set(Path(folder).resolve())
+    try:
+        yield
+    finally:
+        _BATCH_RUN.reset(token)
+
+
+def _enclosing_batch(target: Path) -> Path | None:
+    """The batch folder ``target`` is, or lies inside (resolved), or ``None``."""
+    for folder in (target, *target.parents):
+        with contextlib.suppress(OSError):  # an unreadable folder: not a batch we can see
+            if is_batch_folder(folder):
+                return folder
+    return None
+
+
+def _check_not_in_batch(what: str, target: Path) -> None:
+    """Refuse a study output that is a batch folder or lies inside one (its ``runs/``, a
+    run folder, ``failed/``), unless it is the batch's own run (:func:`batch_run_output`):
+    replacing a finished run left its done.json describing the old run, and the batch
+    summarised stale values (and replacing the batch folder lost every run)."""
+    batch = _enclosing_batch(target)
+    if batch is None or target == _BATCH_RUN.get():
+        return
+    where = "is a batch folder" if batch == target else f"is inside the batch folder {batch}"
+    raise OutputFolderError(
+        f"{what} ({target}) {where} (evplan batch wrote it: its runs and summaries); a study "
+        "never writes into one, even with --overwrite: choose another -o/--out outside it"
     )
 
 
-def _batch_refusal(what: str, target: Path) -> OutputFolderError:
-    return OutputFolderError(
-        f"{what} ({target}) is a batch folder or its runs/ or failed/ (evplan batch wrote it: "
-        "its runs and summaries); a study never replaces one, even with --overwrite: choose "
-        "another folder"
-    )
+def _check_batch_target(what: str, target: Path) -> None:
+    """Refuse a batch into a study's output folder (the batch would mix its runs into it,
+    and a later study run into that folder replaced the batch), or into a folder inside
+    another batch folder; even with --overwrite: the study's files are the user's results."""
+    batch = _enclosing_batch(target)
+    if batch is not None and batch != target:
+        raise OutputFolderError(
+            f"{what} ({target}) is inside the batch folder {batch}; a batch never writes into "
+            "another one: choose another -o/--output outside it"
+        )
+    if batch is None and target.is_dir() and is_evplan_output(target):
+        raise OutputFolderError(
+            f"{what} ({target}) is the output folder of a study (evplan run/simulate/optimize "
+            "wrote it); a batch never writes into one, even with --overwrite: choose a new or "
+            "empty folder with -o/--output"
+        )
 
 
 def _within(path: Path, folder: Path) -> bool:
@@ -297,7 +358,8 @@ def check_output_target(
     what : str
         How to name the target in messages (e.g. ``"--out"``, ``"outputs.folder"``).
     kind : str
-        What will be written there: ``"study"`` (a batch folder is refused) or ``"batch"``.
+        What will be written there: ``"study"`` (a batch folder or a folder inside one is
+        refused) or ``"batch"``.
 
     Returns
     -------
@@ -347,8 +409,10 @@ def check_output_target(
             f"{what} {raw!r} is an existing file ({target}), not a folder; evplan will not "
             "replace it: give a folder name"
         )
-    if kind != "batch" and target.is_dir() and _in_batch(target):
-        raise _batch_refusal(f"{what} {raw!r}", target)
+    if kind != "batch":
+        _check_not_in_batch(f"{what} {raw!r}", target)
+    else:
+        _check_batch_target(f"{what} {raw!r}", target)
     if target.is_dir() and any(target.iterdir()) and not is_evplan_output(target):
         if not overwrite:
             raise OutputFolderError(
@@ -525,6 +589,8 @@ def atomic_dir(
     old one back.
     """
     path = Path(path)
+    if kind != "batch":
+        _check_not_in_batch(str(path), path.resolve())
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
@@ -540,8 +606,6 @@ def atomic_dir(
                 raise FileExistsError(path)
             if not path.is_dir() or path.is_symlink():
                 raise OutputFolderError(f"{path} is not a folder; evplan will not replace it")
-            if kind != "batch" and _in_batch(path):
-                raise _batch_refusal(str(path), path)
             if any(path.iterdir()) and not is_evplan_output(path) and not foreign_ok:
                 raise OutputFolderError(
                     f"{path} is a non-empty folder evplan did not write; it was left as it "

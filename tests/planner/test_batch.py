@@ -232,7 +232,7 @@ def test_failure_isolation_summary_and_resume_in_process(tmp_path):
 def test_a_study_never_replaces_a_batch_folder(tmp_path):
     """`evplan run -o <batch folder>` deleted the whole batch (runs, summaries and the user's
     own files): the batch marker lists no files, so everything looked like evplan's."""
-    from planner.report.atomic import OutputFolderError, check_output_target
+    from planner.report.atomic import OutputFolderError, batch_run_output, check_output_target
 
     plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
     run_batch(plan, workers=0, runner=fake_runner)
@@ -247,7 +247,7 @@ def test_a_study_never_replaces_a_batch_folder(tmp_path):
     # nor its runs/ or failed/ (replacing runs/ lost every finished run)
     for sub in ("runs", "failed"):
         (out / sub).mkdir(exist_ok=True)
-        with pytest.raises(OutputFolderError, match="is a batch folder or its runs/"):
+        with pytest.raises(OutputFolderError, match="is inside the batch folder"):
             check_output_target(out / sub, overwrite=True)
         with pytest.raises(OutputFolderError), atomic_dir(out / sub, foreign_ok=True):
             pass
@@ -255,7 +255,8 @@ def test_a_study_never_replaces_a_batch_folder(tmp_path):
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     assert (out / "notes.txt").read_text() == "mine"
     check_output_target(out, kind="batch")  # the batch itself may go on in it
-    check_output_target(out / "runs" / "abc")  # and write its runs (a study each)
+    with batch_run_output(out / "runs" / "abc"):  # and write its runs (a study each)
+        check_output_target(out / "runs" / "abc")
 
 
 def test_batch_of_study_files_refuses_their_own_folder(tmp_path):

@@ -1,0 +1,301 @@
+"""Batch safety: a batch replaces only what it wrote for a run of its plan, and keeps
+everything else (a user's files in a run folder, a study folder under ``runs/``); a run's
+own trouble (a full disk, a recomputed Dask task, a planted ``done.json``) stays that run's.
+
+The sweeps are tiny synthetic studies run by :func:`tests.planner.test_batch.fake_runner`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from networks.errors import EvplanError
+from planner.batch.execute import run_batch
+from planner.batch.plan import plan_sweep
+from planner.report.atomic import MARKER
+from tests.planner.test_batch import _sweep, fake_runner
+
+
+def _failing_runner(cfg, *, out_dir: Path) -> dict:
+    raise EvplanError("the input is corrupt (test)")
+
+
+def test_a_rerun_keeps_the_users_files_in_a_run_folder(tmp_path):
+    """A run that finished, then failed on a changed input, lost the user's notes.txt in
+    its folder at the next start ("removing runs/<key>"): the whole unfinished run folder
+    was taken for a leftover. The run now replaces only what it wrote."""
+    (tmp_path / "nowhere.osm").write_bytes(b"version 1")
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    assert run_batch(plan, workers=0, runner=fake_runner).count("done") == 1
+    run = plan.output / "runs" / plan.runs[0].key
+    (run / "notes.txt").write_text("mine")
+    (tmp_path / "nowhere.osm").write_bytes(b"corrupt")
+    assert len(run_batch(plan, workers=0, runner=_failing_runner).failed) == 1
+    assert (run / "notes.txt").read_text() == "mine"
+    (tmp_path / "nowhere.osm").write_bytes(b"version 1")
+    assert run_batch(plan, workers=0, runner=fake_runner).count("done") == 1
+    assert (run / "notes.txt").read_text() == "mine"
+    assert json.loads((run / "result.json").read_text()) == {"p": 1}
+    assert json.loads((run / "done.json").read_text())["key"] == plan.runs[0].key
+
+
+def test_a_study_folder_under_runs_is_not_the_batchs(tmp_path):
+    """A marked folder under runs/ that is no run of the plan (a study written there with
+    `evplan run -o <batch>/runs/mystudy` by an older evplan) was deleted whole."""
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    run_batch(plan, workers=0, runner=fake_runner)
+    mine = plan.output / "runs" / "mystudy"
+    mine.mkdir()
+    (mine / MARKER).write_text(json.dumps({"tool": "evplan", "kind": "study"}))
+    (mine / "kpis.json").write_text("{}")
+    assert run_batch(plan, workers=0, runner=fake_runner).count("skipped") == 1
+    assert sorted(p.name for p in mine.iterdir()) == [MARKER, "kpis.json"]
+
+
+def test_a_run_folder_moved_aside_by_a_killed_swap_is_put_back(tmp_path):
+    """A run killed between moving its previous folder aside (``.<key>.old-<pid>``) and
+    moving the new one in: the start deleted the only copy (and the user's files in it)."""
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    run_batch(plan, workers=0, runner=fake_runner)
+    run = plan.output / "runs" / plan.runs[0].key
+    (run / "notes.txt").write_text("mine")
+    run.rename(run.with_name(f".{run.name}.old-999"))
+    again = run_batch(plan, workers=0, runner=_failing_runner)
+    assert again.count("skipped") == 1 and not again.failed
+    assert (run / "notes.txt").read_text() == "mine"
+
+
+def test_a_study_never_writes_inside_a_batch_folder(tmp_path):
+    """`evplan run -o <batch>/runs/<finished key>` (exit 0) replaced a finished run: its
+    done.json still described the old run and the next batch summarised stale values. A
+    study is now refused anywhere inside a batch folder; only the batch's own run writes
+    its run folder."""
+    from planner.report.atomic import OutputFolderError, atomic_dir, check_output_target
+
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    run_batch(plan, workers=0, runner=fake_runner)
+    run = plan.output / "runs" / plan.runs[0].key
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    for target in (run, run / "sub", plan.output / "runs" / "mystudy", plan.output / "mine"):
+        for overwrite in (False, True):
+            with pytest.raises(OutputFolderError, match=f"inside the batch folder {plan.output}"):
+                check_output_target(target, overwrite=overwrite, what="--out")
+        with pytest.raises(OutputFolderError, match="choose another -o/--out"), atomic_dir(target):
+            pass
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    assert not (plan.output / "runs" / "mystudy").exists() and not (plan.output / "mine").exists()
+    from planner.report.atomic import batch_run_output
+
+    with batch_run_output(run):  # the batch's own run of that key may
+        check_output_target(run)
+    again = run_batch(plan, workers=0, runner=fake_runner)
+    assert again.count("skipped") == 1
+
+
+@pytest.mark.parametrize("trouble", ["full disk", "read-only runs"])
+def test_a_run_log_that_cannot_be_written_fails_that_run_only(tmp_path, monkeypatch, trouble):
+    """The run log was opened and closed outside the run's error handling: a full disk
+    (ENOSPC when the log is flushed at its close) or a read-only runs/ (the log cannot be
+    opened) ended a serial batch after its first run as an internal OSError (exit 70), and
+    printed worker tracebacks under Dask. Each run is now a failure record; the batch goes
+    on and writes its summary (exit 1)."""
+    import errno
+
+    import planner.batch.worker as worker
+
+    class Full(worker._RunLogHandler):
+        def flush(self) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    class ReadOnly(worker._RunLogHandler):
+        def __init__(self, path, *args, **kwargs) -> None:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(worker, "_RunLogHandler", Full if trouble == "full disk" else ReadOnly)
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1, 2]\n"))
+    result = run_batch(plan, workers=0, runner=fake_runner)
+    assert len(result.failed) == 2 and result.count("done") == 0
+    reason = "No space left on device" if trouble == "full disk" else "Permission denied"
+    for outcome in result.failed:
+        assert f"could not write the run's files in {plan.output / 'runs'}" in outcome.error
+        assert reason in outcome.error
+    fails = pd.read_csv(plan.output / "failures.csv")
+    assert sorted(fails["model.p"]) == [1, 2]
+    assert not list((plan.output / "runs").glob("*/done.json"))
+    monkeypatch.undo()  # the disk has room again: the runs are redone
+    assert run_batch(plan, workers=0, runner=fake_runner).count("done") == 2
+
+
+def _once_runner(cfg, *, out_dir: Path) -> dict:
+    """Fails a test if it runs a second time for the same folder."""
+    flag = out_dir.parent.parent / f"ran-{out_dir.name}"
+    if flag.exists():
+        raise AssertionError(f"run {out_dir.name} computed again")
+    flag.touch()
+    return fake_runner(cfg, out_dir=out_dir)
+
+
+def test_a_finished_run_executed_again_is_returned_untouched(tmp_path):
+    """When a worker died, Dask recomputed runs that had finished ("lose already computed
+    tasks ... recomputed"): each deleted its done.json and ran again, and an interrupt then
+    left a finished run without done.json that summary.csv listed as done. A run task is
+    now idempotent: a valid done.json for its key and inputs is returned as it is."""
+    from planner.batch.worker import execute_run
+
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    (spec,) = plan.runs
+    first = execute_run(spec, plan.output, _once_runner)
+    assert first.status == "done", first.error
+    run = plan.output / "runs" / spec.key
+    before = {p.name: (p.stat().st_ino, p.read_bytes()) for p in run.iterdir()}
+    again = execute_run(spec, plan.output, _once_runner)  # as Dask's recomputation would
+    assert again.status == "done", again.error
+    assert again.summary == first.summary and again.folder == run
+    assert {p.name: (p.stat().st_ino, p.read_bytes()) for p in run.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        [],  # valid JSON, not an object: AttributeError, exit 70
+        {"key": "KEY", "summary": {"coverage_share_after": 99.0}},  # no inputs: trusted
+        {"key": "0000", "inputs": "INPUTS", "summary": {"coverage_share_after": 99.0}},
+        {
+            "key": "KEY",
+            "inputs": "INPUTS",
+            "summary": {"coverage_share_after": 99.0},
+            "elapsed_s": "x",
+        },
+    ],
+    ids=["list", "no-inputs", "other-key", "bad-elapsed"],
+)
+def test_a_done_json_the_batch_did_not_write_means_not_done(tmp_path, planted):
+    """A done.json that is not exactly what the batch writes (an object with the run's key
+    and its input digests) is not trusted: the run is done again, its user files kept."""
+    (tmp_path / "nowhere.osm").write_bytes(b"version 1")
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    run_batch(plan, workers=0, runner=fake_runner)
+    run = plan.output / "runs" / plan.runs[0].key
+    inputs = json.loads((run / "done.json").read_text())["inputs"]
+    text = json.dumps(planted).replace('"KEY"', json.dumps(plan.runs[0].key))
+    (run / "done.json").write_text(text.replace('"INPUTS"', json.dumps(inputs)))
+    (run / "notes.txt").write_text("mine")
+    again = run_batch(plan, workers=0, runner=fake_runner)
+    assert again.count("done") == 1 and again.count("skipped") == 0
+    assert again.summary["coverage_share_after"].tolist() == [0.5]
+    assert (run / "notes.txt").read_text() == "mine"
+    assert json.loads((run / "done.json").read_text())["key"] == plan.runs[0].key
+
+
+# --------------------------------------------------------------------------- bad sweep input
+
+
+def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """``evplan ARGS`` in this process: (exit code, what it printed)."""
+    import sys
+
+    from planner import cli
+
+    monkeypatch.setattr(sys, "argv", ["evplan", *args])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    cap = capsys.readouterr()
+    return exc.value.code if isinstance(exc.value.code, int) else 1, cap.out + cap.err
+
+
+def test_a_yaml_tag_is_a_clear_input_error(tmp_path, monkeypatch, capsys):
+    """`seed: !custom 2014` in a study, or a Python tag in a sweep, ended validate, run and
+    batch with "internal error: ConstructorError" (exit 70)."""
+    sweep = _sweep(tmp_path, "  model.p: !!python/object/apply:os.getpid []\n")
+    code, text = _cli(monkeypatch, capsys, "batch", "--sweep", str(sweep), "--dry-run")
+    assert code == 2, text
+    assert f"{sweep}:4: parameters.model.p: YAML tags are not supported" in " ".join(text.split())
+    study = tmp_path / "base.yaml"
+    study.write_text(study.read_text() + "seed: !custom 2014\n")
+    code, text = _cli(monkeypatch, capsys, "validate", str(study))
+    assert code == 2, text
+    assert f"{study}:6: seed: YAML tags are not supported (got '!custom')" in " ".join(text.split())
+
+
+def test_a_range_too_large_to_count_names_the_field_and_the_limit(tmp_path, monkeypatch, capsys):
+    """{start: 0, stop: 1.0e308, step: 1.0e-10} ended in an OverflowError (exit 70) while
+    its values were counted."""
+    sweep = _sweep(tmp_path, "  model.p: {start: 0, stop: 1.0e308, step: 1.0e-10}\n")
+    code, text = _cli(monkeypatch, capsys, "batch", "--sweep", str(sweep), "--dry-run")
+    assert code == 2, text
+    assert (
+        f"{sweep}:4: parameters.model.p: range 0..1e+308 step 1e-10 has more than 10,000 "
+        "values (limit 10,000 runs per batch); use a larger step"
+    ) in " ".join(text.split())
+
+
+def test_the_summary_holds_the_validated_values_of_the_swept_parameters(tmp_path):
+    """`model.budget: [3e5, 1e6, 600000]` (YAML reads 3e5 as text) or `model.p: [2, "10",
+    4]` gave text columns in the summary, and the chart sorted them as text."""
+    plan = plan_sweep(
+        _sweep(tmp_path, '  model.budget: [3e5, 1e6, 600000]\n  model.p: [2, "10"]\n')
+    )
+    assert [r.params["model.budget"] for r in plan.runs[::2]] == [3e5, 1e6, 6e5]
+    result = run_batch(plan, workers=0, runner=fake_runner)
+    df = pd.read_parquet(plan.output / "summary.parquet")
+    assert str(df["model.budget"].dtype) == "float64" and str(df["model.p"].dtype) == "int64"
+    assert sorted(df["model.p"].unique()) == [2, 10] and not result.failed
+    assert (
+        sorted(pd.read_csv(plan.output / "summary.csv")["model.budget"])
+        == [3e5] * 2 + [6e5] * 2 + [1e6] * 2
+    )
+
+
+def test_overlapping_sweep_keys_are_named(tmp_path, monkeypatch, capsys):
+    """`fixed: {model.p: 7}` with `parameters: {model.p: [2, 3]}` silently dropped the 7,
+    and a swept whole section with a swept field inside it was accepted."""
+    sweep = _sweep(tmp_path, "  model.p: [2, 3]\n", extra="fixed: {model.p: 7}\n")
+    code, text = _cli(monkeypatch, capsys, "batch", "--sweep", str(sweep), "--dry-run")
+    assert code == 2, text
+    assert (
+        f"{sweep}:5: parameters.model.p and fixed.model.p (at {sweep}:3) set the same field"
+    ) in " ".join(text.split())
+    sweep = _sweep(
+        tmp_path,
+        "  simulation: [{days: 1}, {days: 2}]\n  simulation.temperature_c: [25, -20]\n",
+    )
+    code, text = _cli(monkeypatch, capsys, "batch", "--sweep", str(sweep), "--dry-run")
+    assert code == 2, text
+    assert "parameters.simulation.temperature_c and parameters.simulation" in " ".join(text.split())
+    # a swept field inside a fixed section refines it in every run: allowed
+    sweep = _sweep(tmp_path, "  model.p: [2, 3]\n", extra="fixed: {model: {kind: mclp}}\n")
+    assert [r.config.model.p for r in plan_sweep(sweep).runs] == [2, 3]
+
+
+def test_a_batch_never_writes_into_a_study_folder(tmp_path, monkeypatch, capsys):
+    """`evplan batch -o <a study output folder>` was accepted (the marker stayed `kind:
+    study`), and a later `evplan simulate -o` there replaced the whole batch."""
+    from planner.report.atomic import OutputFolderError
+
+    study = tmp_path / "study-out"
+    study.mkdir()
+    (study / MARKER).write_text(json.dumps({"tool": "evplan", "kind": "study"}) + "\n")
+    (study / "kpis.json").write_text("{}")
+    (study / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in study.iterdir()}
+    sweep = _sweep(tmp_path, "  model.p: [1]\n")
+    for overwrite in (False, True):
+        with pytest.raises(OutputFolderError, match="is the output folder of a study"):
+            run_batch(
+                plan_sweep(sweep, output=study), workers=0, runner=fake_runner, overwrite=overwrite
+            )
+    code, text = _cli(monkeypatch, capsys, "batch", "--sweep", str(sweep), "-o", str(study))
+    assert code == 2 and "choose a new or empty folder" in " ".join(text.split()), text
+    assert {p.name: p.read_bytes() for p in study.iterdir()} == before
+    # nor into a folder inside a batch folder
+    plan = plan_sweep(sweep)
+    run_batch(plan, workers=0, runner=fake_runner)
+    with pytest.raises(OutputFolderError, match="is inside the batch folder"):
+        run_batch(
+            plan_sweep(sweep, output=plan.output / "runs" / "inner"), workers=0, runner=fake_runner
+        )
+    assert not (plan.output / "runs" / "inner").exists()
