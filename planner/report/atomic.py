@@ -41,7 +41,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from networks.atomic import (
     write_text_atomic,
 )
 from networks.errors import EvplanError
+from planner.report.locks import LOCK_PREFIX, clear_stale_lock, pid_lock
 
 __all__ = [
     "LOCK_PREFIX",
@@ -443,82 +444,6 @@ def _clean_leftovers(target: Path) -> int:
             shutil.rmtree(entry, ignore_errors=True)
             n += 1
     return n
-
-
-@contextlib.contextmanager
-def pid_lock(
-    path: Path, busy: Callable[[str], Exception], *, remove: bool = False
-) -> Iterator[None]:
-    """An exclusive ``flock`` on the file ``path`` holding this process's pid, for as long as
-    the block runs (the OS releases it when a process dies). A second holder gets
-    ``busy(pid_of_the_first)`` raised. ``remove`` deletes the file afterwards."""
-    import fcntl
-
-    while True:
-        # (again on each try: a failed run's cleanup may have removed the folder meanwhile)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
-        except FileNotFoundError:
-            continue
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            pid = fh.read().strip() or "?"
-            fh.close()
-            raise busy(pid) from None
-        # a holder that removed the file (``remove``, :func:`clear_stale_lock`) between our
-        # open and our flock leaves us locking a file no one else can see: open it again
-        try:
-            same = os.fstat(fh.fileno()).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        fh.close()  # releases the flock
-    try:
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        try:
-            yield
-        finally:
-            if remove:  # while still held: no one can take the lock on the file removed
-                with contextlib.suppress(OSError):
-                    path.unlink()
-            fcntl.flock(fh, fcntl.LOCK_UN)
-    finally:
-        fh.close()
-
-
-#: The lock file of an output folder ``X``: ``.evplan-lock.X`` beside it.
-LOCK_PREFIX = ".evplan-lock."
-
-
-def clear_stale_lock(path: Path) -> bool:
-    """Remove the lock file ``path`` of :func:`pid_lock` unless a process holds it; True
-    when one does (a run still going, here or on another machine sharing the folder).
-
-    A lock nobody holds was left by a run that was killed or cancelled before it could
-    remove it. It is removed while this process holds it, so that a run starting meanwhile
-    either waits for this check or locks the file anew (:func:`pid_lock` checks it locked
-    the file the path names)."""
-    import fcntl
-
-    try:
-        fh = open(path, encoding="utf-8")  # noqa: SIM115 - closed below; "r": never recreate
-    except FileNotFoundError:
-        return False  # gone meanwhile: its run ended
-    with fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        return False
 
 
 def _lock(target: Path, what: str) -> contextlib.AbstractContextManager[None]:
