@@ -99,42 +99,69 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def _duplicate_keys(root: yaml.Node) -> list[tuple[tuple[Any, ...], int, int]]:
-    """Keys given twice in one mapping: ``(field path, line, line of the first)``, by line.
+Located = tuple[yaml.Node, tuple[Any, ...]]  # a node and its field path
 
-    Keys are compared as the safe loader builds them (``seed`` and ``"seed"``, ``1`` and
-    ``1.0`` are the same key), so exactly the keys whose value would be replaced are found.
-    Shared (aliased) nodes are visited once; the walk is iterative like :func:`_measure`.
-    """
-    build = yaml.constructor.SafeConstructor()
-    found: list[tuple[tuple[Any, ...], int, int]] = []
+
+def _walk(root: yaml.Node, children: Callable[[Located], list[Located]]) -> list[Located]:
+    """Every node under ``root`` once (a shared, aliased node once), with its field path,
+    depth first; ``children`` gives a node's children. Iterative like :func:`_measure`."""
+    out: list[Located] = []
     visited: set[int] = set()
-    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(root, ())]
+    stack: list[Located] = [(root, ())]
     while stack:
         node, loc = stack.pop()
         if id(node) in visited:
             continue
         visited.add(id(node))
+        out.append((node, loc))
+        stack.extend(children((node, loc)))
+    return out
+
+
+def _key(build: yaml.constructor.SafeConstructor, key_node: yaml.Node) -> Any:
+    """A mapping key as the safe loader builds it (``seed`` and ``"seed"``, ``1`` and ``1.0``
+    are the same key); None for a merge, a complex key, or one it cannot build (safe_load
+    reports those)."""
+    if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+        return None
+    try:
+        key = build.construct_object(key_node)
+        hash(key)
+    except (yaml.YAMLError, TypeError):
+        return None
+    return key
+
+
+def _duplicate_keys(root: yaml.Node) -> list[tuple[tuple[Any, ...], int, int]]:
+    """Keys given twice in one mapping: ``(field path, line, line of the first)``, by line.
+
+    Keys are compared as the safe loader builds them (:func:`_key`), so exactly the keys
+    whose value would be replaced are found."""
+    build = yaml.constructor.SafeConstructor()
+
+    def values(located: Located) -> list[Located]:
+        node, loc = located
         if isinstance(node, yaml.SequenceNode):
-            stack.extend((child, (*loc, i)) for i, child in enumerate(node.value))
-        elif isinstance(node, yaml.MappingNode):
-            first: dict[Any, int] = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
-                    continue  # a merge is meant to be overridden; complex keys fail later
-                try:
-                    key = build.construct_object(key_node)
-                    line = key_node.start_mark.line + 1
-                    if key in first:
-                        found.append(((*loc, key), line, first[key]))
-                    else:
-                        first[key] = line
-                except (
-                    yaml.YAMLError,
-                    TypeError,
-                ):  # unbuildable or unhashable: safe_load reports it
-                    continue
-                stack.append((value_node, (*loc, key)))
+            return [(child, (*loc, i)) for i, child in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            pairs = [(_key(build, k), v) for k, v in node.value]
+            return [(v, (*loc, key)) for key, v in pairs if key is not None]
+        return []
+
+    found: list[tuple[tuple[Any, ...], int, int]] = []
+    for node, loc in _walk(root, values):
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        first: dict[Any, int] = {}
+        for key_node, _value in node.value:
+            key = _key(build, key_node)
+            if key is None:
+                continue  # a merge is meant to be overridden; complex keys fail later
+            line = key_node.start_mark.line + 1
+            if key in first:
+                found.append(((*loc, key), line, first[key]))
+            else:
+                first[key] = line
     return sorted(found, key=lambda d: d[1])
 
 
@@ -143,22 +170,20 @@ def _unsupported_tag(root: yaml.Node) -> tuple[tuple[Any, ...], yaml.Node] | Non
     a custom tag (``!custom``) or a Python one (``!!python/object/apply:...``), which made
     the safe loader raise a ConstructorError without a file name."""
     known = {t for t in yaml.SafeLoader.yaml_constructors if t is not None} | {_MERGE_TAG}
-    found: list[tuple[tuple[Any, ...], yaml.Node]] = []
-    visited: set[int] = set()
-    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(root, ())]
-    while stack:
-        node, loc = stack.pop()
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        if node.tag not in known:
-            found.append((loc, node))
+
+    def nodes(located: Located) -> list[Located]:
+        node, loc = located
         if isinstance(node, yaml.SequenceNode):
-            stack.extend((child, (*loc, i)) for i, child in enumerate(node.value))
-        elif isinstance(node, yaml.MappingNode):
+            return [(child, (*loc, i)) for i, child in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            out: list[Located] = []
             for key_node, value_node in node.value:
                 name = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
-                stack.extend([(key_node, loc), (value_node, (*loc, name))])
+                out += [(key_node, loc), (value_node, (*loc, name))]
+            return out
+        return []
+
+    found = [(loc, node) for node, loc in _walk(root, nodes) if node.tag not in known]
     return min(found, key=lambda f: f[1].start_mark.index, default=None)
 
 

@@ -664,16 +664,7 @@ def test_a_station_capped_by_max_plugs_is_passed_on_as_full():
     """A station whose wait target needs more plugs than max_plugs gets the cap, and the
     next round's optimiser sees it flagged ``full`` (it sites for its overflow)."""
     seen: list[pd.DataFrame] = []
-    existing = pd.DataFrame(
-        {
-            "station_id": ["A"],
-            "node": [1],
-            "plugs": [1],
-            "power_kw": [50.0],
-            "existing": [True],
-            "name": ["A"],
-        }
-    )
+    existing = _one_station()
 
     class Result:  # 12 arrivals an hour at A at 8 h, 30-min sessions: beyond 2 plugs
         sessions = pd.DataFrame(
@@ -719,16 +710,7 @@ def test_a_plan_is_confirmed_on_fresh_replications_before_the_loop_stops():
     on when they miss."""
     from planner.study.simulate import confirmation_seed
 
-    existing = pd.DataFrame(
-        {
-            "station_id": ["A"],
-            "node": [1],
-            "plugs": [1],
-            "power_kw": [50.0],
-            "existing": [True],
-            "name": ["A"],
-        }  # fmt: skip
-    )
+    existing = _one_station()
 
     def outcome(stranded: float, tag: str) -> ScenarioOutcome:
         kpis = {"wait_p95_min": 0.0, "stranded_vehicles": stranded, "stranded_no_charger": stranded}
@@ -759,3 +741,17 @@ def test_a_plan_is_confirmed_on_fresh_replications_before_the_loop_stops():
     assert first["missed"] == ["stranded_vehicles 1.0 > 0 (on fresh replications)"]
     assert second["confirmed"] is True
     assert confirmation_seed(2013) == confirmation_seed(2013) != 2013
+
+
+def _one_station() -> pd.DataFrame:
+    """Existing station A at node 1 with one 50 kW plug."""
+    return pd.DataFrame(
+        {
+            "station_id": ["A"],
+            "node": [1],
+            "plugs": [1],
+            "power_kw": [50.0],
+            "existing": [True],
+            "name": ["A"],
+        }  # fmt: skip
+    )
