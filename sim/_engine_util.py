@@ -292,7 +292,14 @@ def recheck_below_reach(eng: Any, below: int, instead: int) -> int:
         e = mdl.energy_kwh(length, mdl.drive_time_s(length, t), eng.temp).min(axis=1)
         need[sel] = e[inv.ravel()[sel]]
     cap = np.asarray(eng.v_cap, dtype=float)[veh]
-    trigger = float(getattr(eng.settings.policy.when, "threshold_soc", eng.reserve_soc))
+    # the driver's own trigger: a threshold policy's, else its reserve (CannotReach sets
+    # threshold_soc = 0; a custom policy may have neither)
+    when = eng.settings.policy.when
+    trigger = max(
+        float(getattr(when, "threshold_soc", 0.0) or 0.0),
+        float(getattr(when, "reserve_soc", 0.0) or 0.0),
+        float(eng.reserve_soc),
+    )
     fixable = (need <= e_dep + 1e-9) | (e_dep >= trigger * cap)
     log.relabel_cause(rows[fixable], instead)
     for v in veh[fixable].tolist():

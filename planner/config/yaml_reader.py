@@ -127,7 +127,7 @@ def _key(build: yaml.constructor.SafeConstructor, key_node: yaml.Node) -> Any:
     try:
         key = build.construct_object(key_node)
         hash(key)
-    except (yaml.YAMLError, TypeError):
+    except (yaml.YAMLError, TypeError, ValueError):  # (``!!int abc`` raises ValueError)
         return None
     return key
 

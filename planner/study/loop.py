@@ -266,6 +266,18 @@ def closed_loop(
             record["confirmed"] = not again
             missed = [f"{m} (on fresh replications)" for m in again]
             record["missed"] = missed
+            # the round's record describes the runs that decided it (its KPIs beside its
+            # misses; the verdict's account of what was left reads the causes)
+            record.update(
+                {
+                    k: outcome.kpis.get(k)
+                    for k in ("wait_p95_min", "stranded_vehicles", "share_trips_completed")
+                }
+            )
+            fresh_causes = detail.get("causes")
+            record.pop("stranding_causes", None)
+            if fresh_causes:
+                record["stranding_causes"] = fresh_causes
         if not missed:
             return _result(True)
         if it == targets.max_iterations:

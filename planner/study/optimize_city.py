@@ -137,11 +137,12 @@ class CityOptimizer(StudyOptimizer):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=int)
         dem = unserved.groupby("node")["weight"].sum()
         dem_nodes = dem.index.to_numpy(dtype=np.int64)
-        if kind != "capacitated" and "full" in fixed:
+        if kind in ("mclp", "pmedian") and "full" in fixed:
             # a station the design loop found full (its need beyond its plug cap or grid)
             # covers none of the demand left: that demand is its overflow, so the model
             # sites for it elsewhere (the spill); its id stays taken. The capacitated model
-            # counts the plugs itself.
+            # counts the plugs itself; the set cover must cover every demand row, and the
+            # overflow of a node only the full station reaches would make it infeasible.
             is_full = fixed["full"].fillna(False).astype(bool).to_numpy()
             # (nor a candidate on its node: that would be more plugs at the same place)
             keep = ~cand["node"].isin(fixed["node"].to_numpy()[is_full]).to_numpy()

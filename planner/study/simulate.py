@@ -437,16 +437,23 @@ def confirmation_seed(seed: int) -> int:
 
 
 def half_widths(per_run: pd.DataFrame, factor: float = 1.0) -> dict[str, float]:
-    """Half-width of the 95 % Student-t interval of each target value over the runs, as
-    ``simulation.ci_half_width`` asks for it: of the values the targets are judged on (the
-    stranded count net of cars below reach, run by run: :func:`target_intervals`), before
-    any truncation to the KPI's range (a wait interval cut at 0 looked narrower than it
-    is), and in fleet units for a sampled fleet (extensive KPIs x ``factor``). NaN with
-    fewer than 2 runs where the value is defined (no interval: more runs are needed)."""
+    """Half-width of the 95 % Student-t interval of each KPI over the runs, as
+    ``simulation.ci_half_width`` asks for it: for the target KPIs, of the values the targets
+    are judged on (the stranded count net of cars below reach, run by run:
+    :func:`target_intervals`); every KPI before any truncation to its range (a wait interval
+    cut at 0 looked narrower than it is), and in fleet units for a sampled fleet (extensive
+    KPIs x ``factor``). NaN with fewer than 2 runs where the value is defined (no interval:
+    more runs are needed)."""
+    columns = per_run.select_dtypes("number")
     judged = target_intervals(per_run)
     out: dict[str, float] = {}
-    for name in judged.index:
-        n, std = int(judged.loc[name, "n"]), float(judged.loc[name, "std"])
+    for name in columns.columns:
+        if name in judged.index:
+            n, std = int(judged.loc[name, "n"]), float(judged.loc[name, "std"])
+        else:
+            x = columns[name].to_numpy(dtype=float)
+            x = x[np.isfinite(x)]
+            n, std = x.size, float(x.std(ddof=1)) if x.size > 1 else math.nan
         h = float(sps.t.ppf(0.975, n - 1) * std / np.sqrt(n)) if n > 1 else math.nan
         out[name] = h * factor if name in EXTENSIVE_KPIS else h
     return out

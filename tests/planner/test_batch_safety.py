@@ -219,6 +219,12 @@ def test_a_yaml_tag_is_a_clear_input_error(tmp_path, monkeypatch, capsys):
     code, text = _cli(monkeypatch, capsys, "validate", str(study))
     assert code == 2, text
     assert f"{study}:6: seed: YAML tags are not supported (got '!custom')" in " ".join(text.split())
+    # a tag the safe loader knows but cannot apply, on a key (review of 2026-12-07: the
+    # duplicate-key check ended in a ValueError, exit 70)
+    keyed = tmp_path / "keyed.yaml"
+    keyed.write_text("name: x\n!!int abc: 1\n")
+    code, text = _cli(monkeypatch, capsys, "validate", str(keyed))
+    assert code == 2 and "internal error" not in text, text
 
 
 def test_a_range_too_large_to_count_names_the_field_and_the_limit(tmp_path, monkeypatch, capsys):

@@ -658,6 +658,11 @@ def test_replication_half_widths_are_those_of_the_judged_values_before_truncatio
     assert half_widths(runs, 10.0)["stranded_vehicles"] == pytest.approx(10 * net_half)
     assert half_widths(runs, 10.0)["wait_p95_min"] == h["wait_p95_min"]
     assert np.isnan(half_widths(runs.iloc[:1])["wait_p95_min"])
+    # any KPI of simulation.ci_half_width, not only the target ones (review of 2026-12-07)
+    energy = half_widths(runs.assign(energy_public_kwh=[10.0, 20.0, 30.0, 40.0]))
+    assert energy["energy_public_kwh"] == pytest.approx(
+        3.182446305284263 * np.std([10.0, 20.0, 30.0, 40.0], ddof=1) / 2
+    )
 
 
 def test_a_station_capped_by_max_plugs_is_passed_on_as_full():

@@ -531,3 +531,16 @@ def test_a_full_station_covers_none_of_the_demand_left(tmp_path):
     assert opt.candidates["site_id"].iloc[chosen].tolist() == ["b"]  # node 0 counted covered
     chosen, _ = opt.solve_sites(demand, fixed.assign(full=True), 1, None)
     assert opt.candidates["site_id"].iloc[chosen].tolist() == ["c"]  # the overflow, next door
+
+
+def test_a_full_station_still_counts_in_a_set_cover(tmp_path):
+    """The set cover must cover every demand row: leaving a full station out made the
+    overflow of a node only it reaches uncoverable, and the study crashed (review of
+    2026-12-07). The cover keeps it; MCLP and p-median spill."""
+    opt = _city_case(tmp_path, {"kind": "cover", "threshold_min": 1})
+    demand = pd.DataFrame({"node": [0], "weight": [3.0]})
+    fixed = pd.DataFrame(
+        {"station_id": ["X"], "node": [0], "plugs": [6], "power_kw": [50.0], "full": [True]}
+    )
+    chosen, _ = opt.solve_sites(demand, fixed, None, None)
+    assert chosen.size == 0  # covered by X, nothing to add, no error

@@ -297,7 +297,7 @@ def test_the_last_simulated_day_is_driven_like_any_other():
     )
 
 
-def _first_leg_stranding(initial_soc: float, reach_sites=None) -> str:
+def _first_leg_stranding(initial_soc: float, reach_sites=None, policy=None) -> str:
     """An i-MiEV on a 200 km line leg with no station; the study's sites at ``reach_sites``."""
     net = line_network([10_000.0] * 20, speed_kph=60.0)
     trips = pd.DataFrame(
@@ -311,7 +311,7 @@ def _first_leg_stranding(initial_soc: float, reach_sites=None) -> str:
             "initial_soc": [initial_soc],
         }
     )
-    s = SimSettings(ambient_temp_c=20.0)
+    s = SimSettings(ambient_temp_c=20.0, **({"policy": policy} if policy else {}))
     res = simulate(net, None, trips, settings=s, seed=0, reach_sites=reach_sites)
     assert res.trips["status"].tolist() == ["stranded"]
     return str(res.trips["strand_cause"].iloc[0])
@@ -331,6 +331,10 @@ def test_started_below_reach_is_the_cars_state_not_a_missing_charger():
     assert _first_leg_stranding(0.15, reach_sites=[15, 19]) == "started_below_reach"
     # ... but a site within its reach (10 km, about 1.5 kWh) could have served it
     assert _first_leg_stranding(0.15, reach_sites=[1, 19]) == "no_charger_in_range"
+    # a driver with no threshold (CannotReach): her trigger is her reserve (5 %)
+    cannot = ChargingPolicy(when=CannotReach())
+    assert _first_leg_stranding(0.03, policy=cannot) == "started_below_reach"
+    assert _first_leg_stranding(0.15, policy=cannot) == "no_charger_in_range"
 
 
 def test_reach_sites_must_be_node_indices():
