@@ -32,7 +32,12 @@ Emission defaults (all overridable):
   (-6.7 C) than at 77 F (25 C) in city driving (up to 24 % on short trips), i.e. fuel *use*
   x 1 / 0.85 = +17.6 %. Linear in temperature down to ``ice_cold_floor_c = -6.7`` C (the
   tested point) and held there below it: the source gives no colder figure, and holding it
-  does not inflate the CO2 an EV avoids. Trucks: ``ice_truck_cold_penalty_per_c = 0`` -- the
+  does not inflate the CO2 an EV avoids. The figure is for *city* driving, so it applies to
+  the km of car trips driven at city speeds: an average driving speed of at most
+  ``ice_cold_max_kph = 56`` km/h, midway between the averages of EPA's city (FTP-75, 34 km/h)
+  and highway (HWFET, 78 km/h) test cycles; highway km get no penalty (no sourced figure;
+  until 2026-12-07 the city figure applied to every car km, corridor trips included, which
+  inflated the CO2 EVs avoid on intercity trips). Trucks: ``ice_truck_cold_penalty_per_c = 0`` -- the
   figure is for passenger cars in city driving, not for a warmed-up diesel tractor on the
   highway, and no sourced truck figure is in the model (set one from fleet data).
 """
@@ -61,6 +66,9 @@ KZ_GRID_LOSS_SHARE = 0.07  # World Bank WDI EG.ELC.LOSS.ZS, Kazakhstan ~6-9 % (a
 ICE_COLD_PENALTY_PER_C = (1.0 / 0.85 - 1.0) / (25.0 + 6.7)
 #: the coldest temperature of that figure (20 F); the penalty is held below it
 ICE_COLD_FLOOR_C = -6.7
+#: Highest average driving speed (km/h) of a car trip the cold penalty applies to: midway
+#: between EPA's city (FTP-75, 34 km/h) and highway (HWFET, 78 km/h) cycle averages.
+ICE_COLD_MAX_KPH = 56.0
 #: Recovery charge of a stranded vehicle for its next day (tow to a charger / roadside
 #: assistance; assumption).
 RECOVERY_SOC = 0.2
@@ -139,6 +147,9 @@ class SimSettings:
         temperature, down to the floor (held below it; module docstring).
     ice_truck_cold_penalty_per_c : float
         The same for a diesel truck (0: no sourced figure; module docstring).
+    ice_cold_max_kph : float
+        The car penalty applies to trips driven at an average speed up to this (city
+        driving, the figure's scope; module docstring).
     engine : {"fast", "full"}
         ``"fast"`` (default): every leg before a vehicle's first public-charging decision
         (or stranding) is settled in vectorised numpy, the vehicle becomes a SimPy process
@@ -183,6 +194,7 @@ class SimSettings:
     ice_cold_ref_c: float = 25.0
     ice_cold_floor_c: float = ICE_COLD_FLOOR_C
     ice_truck_cold_penalty_per_c: float = 0.0
+    ice_cold_max_kph: float = ICE_COLD_MAX_KPH
     engine: str = "fast"
 
     def __post_init__(self) -> None:
@@ -225,6 +237,8 @@ class SimSettings:
             raise fail(
                 "ice_cold_floor_c", f"must be at most ice_cold_ref_c ({self.ice_cold_ref_c:g} C)"
             )
+        if not (is_real(self.ice_cold_max_kph) and self.ice_cold_max_kph >= 0):
+            raise fail("ice_cold_max_kph", "must be a speed >= 0 km/h (math.inf: every trip)")
         if not (self.max_wait_s > 0):
             raise fail("max_wait_s", "must be > 0 seconds (math.inf to never balk)")
         # a driver learns the queue at the station: the first balk cannot be avoided

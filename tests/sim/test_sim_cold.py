@@ -4,6 +4,7 @@ and the ICE winter penalty (sources in sim/catalogue.yaml and docs/simulation.md
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from sim import SimSettings, SimSettingsError, builtin_models
@@ -193,3 +194,32 @@ def test_mild_weather_range_reaches_geotab_rated_range(key):
     10 and 30 C the model is 2-10 pp under Geotab's curve (docs/simulation.md)."""
     for temp_c in (15.0, 20.0, 25.0):
         assert _of_rated(CATALOGUE[key], 44.0, temp_c) >= 1.0
+
+
+@pytest.mark.parametrize(("speed_kph", "winter_factor"), [(30.0, 1.0 / 0.85), (90.0, 1.0)])
+def test_the_car_winter_penalty_is_for_city_driving_only(speed_kph, winter_factor):
+    """fueleconomy.gov's 15 % is a city-driving figure: a 10 km trip at 30 km/h gets it in
+    winter, the same trip at 90 km/h none (until 2026-12-07 every car km did, corridor
+    trips included). Trips settle in the simulator; the ICE baseline's litres follow."""
+    from sim import simulate
+    from sim.synthetic import line_network
+
+    net = line_network([10_000.0], speed_kph=speed_kph)
+    trips = pd.DataFrame(
+        {
+            "vehicle_id": [0],
+            "vehicle_model": ["byd_atto3"],
+            "origin": [0],
+            "destination": [1],
+            "depart_s": [3600.0],
+            "chain_seq": [0],
+            "initial_soc": [0.9],
+        }  # fmt: skip
+    )
+    co2 = {
+        t: simulate(net, None, trips, settings=SimSettings(ambient_temp_c=t), seed=0).kpis()[
+            "co2_ice_kg"
+        ]
+        for t in (25.0, -20.0)
+    }
+    assert co2[-20.0] / co2[25.0] == pytest.approx(winter_factor)
