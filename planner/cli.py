@@ -223,7 +223,7 @@ JsonOpt = Annotated[
 def _summary(result: Any, *, folder: object) -> dict[str, Any]:
     """The machine-readable summary ``--json`` prints."""
     from planner.report.export import json_safe
-    from planner.study.result import targets_met
+    from planner.study.verdict import targets_met
 
     return json_safe(
         {

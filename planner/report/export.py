@@ -36,7 +36,8 @@ from planner.report.atomic import (
 )
 from planner.report.columns import LAYER_COLUMNS
 from planner.report.gis_styles import write_layer_styles
-from planner.study.result import StudyResult, targets_met
+from planner.study.result import StudyResult
+from planner.study.verdict import targets_met
 from sim.kpis import KPIS
 
 logger = logging.getLogger(__name__)

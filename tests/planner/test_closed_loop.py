@@ -246,7 +246,7 @@ def test_verdict_says_when_trips_with_no_road_path_cap_the_completed_share(tmp_p
     no charger can remove: the verdict names it, with the ceiling."""
     from types import SimpleNamespace
 
-    from planner.study.result import verdict
+    from planner.study.verdict import verdict
 
     cfg = _verdict_cfg(tmp_path, {"trips_completed_share": 0.99})
     rounds = SimpleNamespace(iterations=[{"iteration": 3, "stations": 4, "plugs": 8}])
@@ -264,7 +264,7 @@ def test_verdict_names_each_capped_station_once_with_its_last_need(tmp_path):
     """Rounds re-measure a station under a new load; the verdict keeps the last need."""
     from types import SimpleNamespace
 
-    from planner.study.result import verdict
+    from planner.study.verdict import verdict
 
     cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": 0})
     rounds = [
@@ -292,7 +292,7 @@ def test_verdict_names_the_most_needed_capped_stations_and_counts_the_rest(tmp_p
     kpis.json keeps in full (verdict.capped, most-needed first)."""
     from types import SimpleNamespace
 
-    from planner.study.result import verdict
+    from planner.study.verdict import verdict
 
     cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": 0})
     needs = [5, 13, 7, 15, 6, 11, 9, 8]
@@ -321,7 +321,7 @@ def test_a_target_met_in_one_replication_is_not_called_met(tmp_path):
     not blame a constraint for it."""
     from types import SimpleNamespace
 
-    from planner.study.result import verdict
+    from planner.study.verdict import verdict
 
     cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": 0})
     rounds = SimpleNamespace(
@@ -368,7 +368,7 @@ def test_verdict_says_the_stranded_target_is_net_of_cars_below_reach(tmp_path):
 
     import pandas as pd
 
-    from planner.study.result import verdict
+    from planner.study.verdict import verdict
 
     cfg = _verdict_cfg(tmp_path, {"stranded": 0})
     rounds = SimpleNamespace(iterations=[{"iteration": 1}])
@@ -408,7 +408,7 @@ def test_a_sampled_fleet_cannot_meet_a_queue_target(tmp_path):
     bound there is unconfirmed and the verdict says to simulate the whole fleet."""
     from types import SimpleNamespace
 
-    from planner.study.result import verdict
+    from planner.study.verdict import verdict
 
     cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": None})
     iv = pd.DataFrame({"ci_low": [0.0], "ci_high": [1.0]}, index=["wait_p95_min"])
@@ -467,7 +467,7 @@ def test_the_verdict_says_when_more_rounds_would_not_help(tmp_path):
     added no site and no plug: the rounds were not what bound."""
     from types import SimpleNamespace
 
-    from planner.study.result import verdict
+    from planner.study.verdict import verdict
 
     cfg = _verdict_cfg(tmp_path, {"stranded": 0})
     iv = pd.DataFrame({"ci_low": [0.0], "ci_high": [1.4]}, index=["stranded_vehicles"])
@@ -504,7 +504,7 @@ def test_the_verdict_says_why_the_loop_stopped_early(tmp_path):
     from types import SimpleNamespace
 
     from planner.study.loop import stop_reason
-    from planner.study.result import verdict
+    from planner.study.verdict import verdict
 
     cfg = _verdict_cfg(tmp_path, {"stranded": 0})
     iv = pd.DataFrame({"ci_low": [0.0], "ci_high": [3.0]}, index=["stranded_vehicles"])
@@ -552,7 +552,7 @@ def test_the_verdict_counts_the_rounds_the_loop_was_allowed(tmp_path):
     verdict said "stopped after 2 of 3 rounds", an early stop with no reason."""
     from types import SimpleNamespace
 
-    from planner.study.result import verdict
+    from planner.study.verdict import verdict
 
     cfg = _verdict_cfg(tmp_path, {"stranded": 0})
     iv = pd.DataFrame({"ci_low": [0.0], "ci_high": [3.0]}, index=["stranded_vehicles"])
@@ -572,7 +572,7 @@ def test_no_targets_is_not_a_miss_and_a_sizing_beyond_the_look_ahead_ranks_first
     """A study with no targets was 'targets_met: false' in kpis.json, manifest.json, --json
     and the batch (which counted it as missed); and 'needs more than 60 plugs' sorted last
     among the capped stations (its number was read as 0)."""
-    from planner.study.result import _plugs_needed, targets_met
+    from planner.study.verdict import _plugs_needed, targets_met
 
     assert targets_met({"status": "not evaluated", "targets": []}) is None
     assert targets_met(None) is None
@@ -591,7 +591,7 @@ def test_an_undefined_target_kpi_is_neither_met_nor_above_its_target(tmp_path):
     from types import SimpleNamespace
 
     from planner.study.loop import Targets, missed_targets, targets_confirmed
-    from planner.study.result import verdict
+    from planner.study.verdict import verdict
 
     kpis = {"wait_p95_min": float("nan"), "stranded_vehicles": 0.0}
     iv = pd.DataFrame(
@@ -618,7 +618,7 @@ def test_a_kpi_defined_in_one_run_of_several_is_unconfirmed_with_the_right_advic
     from types import SimpleNamespace
 
     from planner.study.loop import Targets, missed_targets, targets_confirmed
-    from planner.study.result import verdict
+    from planner.study.verdict import verdict
 
     runs = pd.DataFrame({"wait_p95_min": [np.nan, np.nan, np.nan, 4.0], "stranded_vehicles": 0.0})
     from planner.study.loop import target_intervals

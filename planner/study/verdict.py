@@ -1,0 +1,241 @@
+"""The study's answer to "were the service targets met?": :func:`verdict` judges the
+proposal's KPIs on their replication intervals (one rule, :func:`planner.study.targets.
+judge_targets`), names the constraints that bind when a target is missed, and says why the
+design loop stopped; :func:`targets_met` is the one place every output reads it from."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from planner.config.study import StudyConfig
+from planner.report.numbers import format_kpi, format_value
+from planner.study.loop import LoopResult
+from planner.study.targets import excluded_below_reach, judge_targets, sampled_fleet
+from sim.kpis import KPIS
+
+
+def verdict(
+    cfg: StudyConfig,
+    kpis: dict[str, Any],
+    loop: LoopResult | None,
+    intervals: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """The study's answer to "were the service targets met?", from the proposal's KPIs.
+
+    With replications, a target is met only when its 95 % confidence bound on the wrong
+    side meets it (the upper bound of a "at most" target, the lower bound of an "at least"
+    one): a mean that meets the target by chance is not enough. A value within its target
+    with no interval (one replication) or from a sample of the fleet (demand.max_trips) is
+    ``unconfirmed``: not met, and the reason says what would confirm it.
+    """
+    iv = intervals if intervals is not None and len(intervals) else None
+    # a sampled fleet (demand.max_trips) scales its totals up, but its queues are the
+    # sample's at the full plug count: no queue-driven target can be judged on them
+    factor = float(kpis.get("demand_expansion_factor") or 1.0)
+    sampled = sampled_fleet(kpis)
+    # runs of the replications (the most any KPI is defined in); None: one replication
+    reps = int(iv["n"].max()) if iv is not None and "n" in iv.columns else None
+    targets = []
+    # one judgement per target, shared with the design loop and the rollout timeline
+    for j in judge_targets(kpis, cfg.targets, iv, replications=reps):
+        name, sense = j.name, j.sense
+        entry = KPIS[name]
+        # judged net of cars that started below reach (see target_value); the label says so,
+        # as the value then differs from the KPI of the same name in the tables
+        shift = excluded_below_reach(kpis, name)
+        label = entry.label
+        if shift > 0:
+            label += (
+                f" (not counting the {format_kpi(name, shift)} that started below the reach "
+                "of any charger)"
+            )
+        lo = hi = None
+        if iv is not None and name in iv.index and "ci_low" in iv.columns:
+            # intervals of the judged values (planner.study.loop.target_intervals: the
+            # stranded one from each run's net count)
+            lo, hi = iv.loc[name, "ci_low"], iv.loc[name, "ci_high"]
+            lo = None if pd.isna(lo) else float(lo)
+            hi = None if pd.isna(hi) else float(hi)
+        if j.edge is not None:
+            judged_on = ("upper" if sense == "max" else "lower") + " 95 % bound"
+        elif j.why == "undefined":
+            judged_on = "undefined in the measured period"
+        elif iv is None or (reps is not None and reps <= 1):
+            judged_on = "mean (one replication: no interval)"
+        else:
+            judged_on = f"mean (defined in {j.runs or 0} of {reps} runs: no interval)"
+        targets.append(
+            {
+                "kpi": name,
+                "label": label,
+                "unit": entry.unit,
+                "sense": sense,
+                "bound": j.bound,
+                "value": j.value if name in kpis else None,
+                "ci_low": lo,
+                "ci_high": hi,
+                "judged_on": judged_on,
+                "met": j.status == "met",
+                "unconfirmed": j.status == "unconfirmed",
+                "why": j.why,
+                **({"excluded_below_reach": shift} if name == "stranded_vehicles" else {}),
+            }
+        )
+    if loop is None or not targets:
+        return {"status": "not evaluated", "targets": targets, "reasons": []}
+
+    def shown(t: dict[str, Any], key: str) -> str:
+        unit = "" if t["unit"] in ("share", "") else f" {t['unit']}"
+        return f"{format_kpi(t['kpi'], t[key])}{unit}"
+
+    one_in = f"{factor:,.0f}" if factor >= 10 else f"{factor:.2g}"
+    why_unconfirmed = {
+        "sampled": f"in a sample of 1 in {one_in} of the fleet (demand.max_trips), whose "
+        "queues are the sample's at the full plug count, not the fleet's: simulate the whole "
+        "fleet (leave out demand.max_trips) to judge it",
+        "one run": "in a single replication, which gives no 95 % interval to confirm it: set "
+        "simulation.replications to 2 or more",
+        "few runs": f"but it is defined in fewer than 2 of the {reps} runs, too few for a 95 % "
+        "interval: more replications (simulation.replications) would confirm it",
+    }
+    unsure = [t for t in targets if t["unconfirmed"] and t["why"] != "undefined"]
+    undefined = [t for t in targets if t["unconfirmed"] and t["why"] == "undefined"]
+    reasons = [
+        f"{t['label']} is {shown(t, 'value')}"
+        + (
+            f" (95 % CI {shown(t, 'ci_low')} to {shown(t, 'ci_high')})"
+            if t["ci_low"] is not None
+            else ""
+        )
+        + f", {'above' if t['sense'] == 'max' else 'below'} the target of {shown(t, 'bound')}"
+        for t in targets
+        if not t["met"] and not t["unconfirmed"]
+    ]
+    for why in ("sampled", "one run", "few runs"):  # one sentence per cause
+        same = [t for t in unsure if t["why"] == why]
+        if same:
+            reasons.append(
+                " and ".join(
+                    f"{t['label']} is {shown(t, 'value')} (target {shown(t, 'bound')})"
+                    for t in same
+                )
+                + (", within the target " if len(same) == 1 else ", within their targets ")
+                + why_unconfirmed[why]
+            )
+    if undefined:
+        reasons.append(
+            " and ".join(str(t["label"]) for t in undefined)
+            + " could not be measured: undefined in the measured period of every run (a wait "
+            "needs public charging sessions), so "
+            + ("its target" if len(undefined) == 1 else "their targets")
+            + " cannot be judged met"
+        )
+    capped: list[str] = []
+    # the constraints that bind are named when a target is missed on its value, not when
+    # a single replication merely cannot confirm a value within its target
+    if any(not t["met"] and not t["unconfirmed"] for t in targets):
+        last = loop.iterations[-1] if loop.iterations else {}
+        # one sentence per station, from the last round that capped it (earlier rounds
+        # measured the same station under a different load)
+        latest: dict[str, str] = {}
+        for it in loop.iterations:
+            for c in it.get("capped", []):
+                latest.pop(c.split(": needs ", 1)[0], None)
+                latest[c.split(": needs ", 1)[0]] = c
+        capped = list(latest.values())
+        no_path = float(kpis.get("trips_no_road_path") or 0.0)
+        n_trips = float(kpis.get("trips") or 0.0)
+        share_missed = any(
+            t["kpi"] == "share_trips_completed" and not t["met"] and not t["unconfirmed"]
+            for t in targets
+        )
+        if share_missed and no_path > 0 and n_trips > 0:
+            # a constraint of the network, not of the chargers: say so, with the ceiling
+            ceiling = format_kpi("share_trips_completed", 1.0 - no_path / n_trips)
+            reasons.append(
+                f"{no_path:,.0f} of {n_trips:,.0f} trips have no road path in the network "
+                "(an unroutable leg and the legs it cancelled): no charger can complete them, "
+                f"so the completed share cannot exceed {ceiling}; check the trips' end points "
+                "or the network extract (its largest connected component)"
+            )
+        if capped:
+            # the most-needed stations first; a national plan can cap dozens, which made
+            # one unreadable sentence: the rest are counted here and listed in ``capped``
+            capped.sort(key=_plugs_needed, reverse=True)
+            shown_now = capped[:CAPPED_SHOWN]
+            more = len(capped) - len(shown_now)
+            reasons.append(
+                "the plug cap binds ("
+                + "; ".join(shown_now)
+                + (
+                    f"; and {more} more station(s), listed in kpis.json verdict.capped"
+                    if more
+                    else ""
+                )
+                + "): raise candidates.max_plugs or allow more sites"
+            )
+        reasons.append(
+            f"the design loop stopped after {last.get('iteration', 0)} of "
+            f"{getattr(loop, 'max_rounds', None) or cfg.targets.max_iterations} rounds with "
+            f"{last.get('stations', 0)} stations and "
+            f"{last.get('plugs', 0)} plugs (plug cap {cfg.candidates.max_plugs} per station"
+            + (f", budget {cfg.model.budget:,.0f}" if cfg.model.budget is not None else "")
+            + ")"
+            + (f"; it stopped early: {last['stopped']}" if last.get("stopped") else "")
+            + _stalled(loop.iterations, sampled=sampled)
+        )
+    out: dict[str, Any] = {
+        "status": "missed" if reasons else "met",
+        "targets": targets,
+        "reasons": reasons,
+    }
+    if reasons and capped:
+        out["capped"] = capped  # every station at the cap, most-needed first
+    return out
+
+
+def _stalled(iterations: list[dict[str, Any]], *, sampled: bool = False) -> str:
+    """What to add to the loop's sentence when its last rounds changed nothing: more rounds
+    would not help, so the rounds are not the binding constraint; the last round's
+    stranding causes say what is left (the cargo study blamed its 3 rounds while rounds 2
+    and 3 had added no site and no plug)."""
+    idle = 0
+    for prev, cur in zip(iterations[-2::-1], iterations[::-1], strict=False):
+        if cur.get("new_sites", 0) or cur.get("plugs") != prev.get("plugs"):
+            break
+        idle += 1
+    if not idle:
+        return ""
+    causes = iterations[-1].get("stranding_causes") or {}
+    left = ", ".join(f"{format_value(n)} {cause.replace('_', ' ')}" for cause, n in causes.items())
+    where = ", in the simulated sample of the fleet" if sampled else ""
+    return (
+        f"; its last {idle} round(s) added no site and no plug, so more rounds would not "
+        "help: the optimiser found nothing to open or enlarge for the demand left"
+        + (f" (strandings by cause, mean of the round's runs{where}: {left})" if left else "")
+    )
+
+
+#: Capped stations named in the verdict's sentence (the others are counted)
+CAPPED_SHOWN = 5
+
+
+def _plugs_needed(sentence: str) -> int:
+    """The plug need of a loop's ``"<station>: needs N plugs, ..."`` record (0 if absent)."""
+    m = re.search(r": needs (more than )?(\d+) plugs", sentence)
+    if not m:
+        return 0
+    # "needs more than 60 plugs" (beyond the sizing's look-ahead) ranks above a need of 60
+    return int(m.group(2)) + (1 if m.group(1) else 0)
+
+
+def targets_met(verdict: dict[str, Any] | None) -> bool | None:
+    """A verdict as ``targets_met``: True (met), False (missed or unconfirmed), None when no
+    target was evaluated (a study without targets is not a miss). Every output that carries
+    ``targets_met`` (kpis.json, manifest.json, --json, the batch summary) reads it here."""
+    if not verdict or verdict.get("status") == "not evaluated":
+        return None
+    return verdict.get("status") == "met"
