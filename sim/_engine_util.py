@@ -275,7 +275,6 @@ def recheck_below_reach(eng: Any, below: int, instead: int) -> int:
     if not len(log):
         return 0
     rows = np.flatnonzero(log.column("cause") == below)
-    sites = eng.reach_sites
     if rows.size == 0:
         return 0
     k = log.column("k")[rows]
@@ -284,22 +283,19 @@ def recheck_below_reach(eng: Any, below: int, instead: int) -> int:
     model = np.asarray(eng.v_m, dtype=np.int64)[veh]
     origin = np.asarray(eng.origin, dtype=np.int64)[k]
     uniq, inv = np.unique(origin, return_inverse=True)
-    need = np.full(rows.size, INF)
-    t, length = eng.network.route_matrices(uniq, sites) if sites.size else (None, None)
-    for m in np.unique(model).tolist() if sites.size else []:
-        sel = model == m
-        mdl = eng.models[m]
-        e = mdl.energy_kwh(length, mdl.drive_time_s(length, t), eng.temp).min(axis=1)
-        need[sel] = e[inv.ravel()[sel]]
+    need = np.full(rows.size, INF)  # energy to the nearest site (inf: none to reach)
+    if eng.reach_sites.size:
+        t, length = eng.network.route_matrices(uniq, eng.reach_sites)
+        for m in np.unique(model).tolist():
+            sel = model == m
+            mdl = eng.models[m]
+            e = mdl.energy_kwh(length, mdl.drive_time_s(length, t), eng.temp).min(axis=1)
+            need[sel] = e[inv.ravel()[sel]]
     cap = np.asarray(eng.v_cap, dtype=float)[veh]
-    # the driver's own trigger: a threshold policy's, else its reserve (CannotReach sets
-    # threshold_soc = 0; a custom policy may have neither)
-    when = eng.settings.policy.when
-    trigger = max(
-        float(getattr(when, "threshold_soc", 0.0) or 0.0),
-        float(getattr(when, "reserve_soc", 0.0) or 0.0),
-        float(eng.reserve_soc),
-    )
+    # the driver's own trigger: a threshold policy's, else its reserve (eng.reserve_soc, the
+    # policy's; CannotReach sets threshold_soc = 0, a custom policy may have neither)
+    threshold = float(getattr(eng.settings.policy.when, "threshold_soc", 0.0) or 0.0)
+    trigger = max(threshold, float(eng.reserve_soc))
     fixable = (need <= e_dep + 1e-9) | (e_dep >= trigger * cap)
     log.relabel_cause(rows[fixable], instead)
     for v in veh[fixable].tolist():

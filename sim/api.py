@@ -23,6 +23,7 @@ from networks.road_network import RoadNetwork
 from sim._checks import (
     as_generator,
     int_seed,
+    node_values,
     received,
     require_frame,
     require_network,
@@ -125,15 +126,14 @@ def site_nodes(network: RoadNetwork, reach_sites: Sequence[int] | np.ndarray) ->
         raise SimSettingsError(
             f"reach_sites = {received(reach_sites)} must be a sequence of node indices (int)"
         )
-    arr = arr.astype(np.int64)
-    bad = arr[(arr < 0) | (arr >= network.n_nodes)]
-    if bad.size:
+    _, bad = node_values(pd.Series(arr), network.n_nodes)
+    if bad.any():
         raise SimSettingsError(
-            f"reach_sites holds {bad[:5].tolist()}, not node indices of the network "
+            f"reach_sites holds {arr[bad][:5].tolist()}, not node indices of the network "
             f"(0 .. {network.n_nodes - 1}); pass RoadNetwork node indices, e.g. from "
             "network.snap(lon, lat)"
         )
-    return arr
+    return arr.astype(np.int64)
 
 
 def replicate(

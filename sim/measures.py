@@ -34,16 +34,15 @@ def _mean_detour_km(t: Any) -> float:
     return float(d.mean()) if d.size else math.nan
 
 
-def city_driving(trips: pd.DataFrame, max_kph: float) -> np.ndarray:
-    """Per trip: driven at an average speed of at most ``max_kph`` (km driven over the time
-    between departure and arrival less waits, charging and the driving rules' pauses).
-    Trips with no driving time (unroutable, not started) count as city driving: they have
-    no km either."""
+def city_driving(trips: pd.DataFrame, km: np.ndarray, max_kph: float) -> np.ndarray:
+    """Per trip: driven at an average speed of at most ``max_kph`` (``km``, the km driven,
+    over the time between departure and arrival less waits, charging and the driving
+    rules' pauses). Trips with no driving time (unroutable, not started) count as city
+    driving: they have no km either."""
     cols = ("arrived_s", "departed_s", "wait_s", "charge_s", "break_s", "rest_s")
     get = {c: trips[c].to_numpy(dtype=float) if c in trips else np.zeros(len(trips)) for c in cols}
     pauses = sum(np.nan_to_num(get[c]) for c in cols[2:])
     hours = (get["arrived_s"] - get["departed_s"] - pauses) / 3600.0
-    km = np.nan_to_num(trips["distance_km"].to_numpy(dtype=float))
     with np.errstate(divide="ignore", invalid="ignore"):
         kph = np.where(hours > 0, km / hours, 0.0)
     return ~(kph > max_kph)
@@ -94,7 +93,7 @@ def compute_kpis(r: Any) -> dict[str, float]:
     # the same km by petrol cars and diesel trucks, each with its own winter penalty; the
     # car's is a city-driving figure: on the km of trips driven at city speeds only
     temp = s.ambient_temp_c
-    city = city_driving(t, s.ice_cold_max_kph)
+    city = city_driving(t, km, s.ice_cold_max_kph)
     car_km_city = km[~is_truck & city].sum()
     car_km_other = km[~is_truck & ~city].sum()
     car_l = (s.ice_factor(temp) * car_km_city + car_km_other) * s.ice_car_l_per_100km / 100.0

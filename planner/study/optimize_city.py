@@ -122,8 +122,23 @@ class CityOptimizer(StudyOptimizer):
         fixed_ids = fixed["station_id"].astype(str).tolist()
         free = np.flatnonzero(~self.candidates["site_id"].astype(str).isin(fixed_ids).to_numpy())
         cand = self.candidates.iloc[free]
+        if kind in ("mclp", "pmedian") and "full" in fixed:
+            # a station the design loop found full (its need beyond its plug cap or grid)
+            # covers none of the demand left: that demand is its overflow, so the model
+            # sites for it elsewhere (the spill); its id stays taken. The capacitated model
+            # counts the plugs itself; the set cover must cover every demand row, and the
+            # overflow of a node only the full station reaches would make it infeasible.
+            is_full = fixed["full"].fillna(False).astype(bool).to_numpy()
+            # (nor a candidate on its node: that would be more plugs at the same place)
+            keep = ~cand["node"].isin(fixed["node"].to_numpy()[is_full]).to_numpy()
+            free, cand = free[keep], cand[keep]
+            fixed = fixed[~is_full]
+            fixed_ids = fixed["station_id"].astype(str).tolist()
         if len(free) == 0:
-            logger.info("siting: every candidate site is open already; no new site")
+            logger.info(
+                "siting: every candidate site is open already (or on a full station's node); "
+                "no new site"
+            )
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=int)
         if n_sites is not None and n_sites > len(free):
             if kind in ("mclp", "pmedian"):  # (set cover and capacitated do not take it)
@@ -137,21 +152,6 @@ class CityOptimizer(StudyOptimizer):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=int)
         dem = unserved.groupby("node")["weight"].sum()
         dem_nodes = dem.index.to_numpy(dtype=np.int64)
-        if kind in ("mclp", "pmedian") and "full" in fixed:
-            # a station the design loop found full (its need beyond its plug cap or grid)
-            # covers none of the demand left: that demand is its overflow, so the model
-            # sites for it elsewhere (the spill); its id stays taken. The capacitated model
-            # counts the plugs itself; the set cover must cover every demand row, and the
-            # overflow of a node only the full station reaches would make it infeasible.
-            is_full = fixed["full"].fillna(False).astype(bool).to_numpy()
-            # (nor a candidate on its node: that would be more plugs at the same place)
-            keep = ~cand["node"].isin(fixed["node"].to_numpy()[is_full]).to_numpy()
-            free, cand = free[keep], cand[keep]
-            fixed = fixed[~is_full]
-            fixed_ids = fixed["station_id"].astype(str).tolist()
-            if cand.empty:
-                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=int)
-            n_sites = None if n_sites is None else min(n_sites, len(free))
         cols = np.r_[fixed["node"].to_numpy(dtype=np.int64), cand["node"].to_numpy(dtype=np.int64)]
         n_fixed = len(fixed)
         cutoff = self.threshold_s if kind in ("mclp", "cover", "capacitated") else None

@@ -202,6 +202,7 @@ def run_study(
                 cfg,
                 pre,
                 candidates,
+                sites,
                 optimizer,
                 timer,
                 folder=folder,
@@ -273,6 +274,7 @@ def _run_rollout(
     cfg: StudyConfig,
     pre: Prepared,
     candidates: pd.DataFrame,
+    sites: np.ndarray,
     optimizer: StudyOptimizer,
     timer: StepTimer,
     *,
@@ -282,10 +284,9 @@ def _run_rollout(
 ) -> StudyResult:
     """A staged study: the plans of :mod:`planner.study.rollout`, reported as one study
     whose "after" is the full plan facing the last stage's demand and "before" the existing
-    stations facing the same demand."""
+    stations facing the same demand. ``sites``: where the study could have a charger
+    (:func:`planner.study.inputs.reach_sites`)."""
     from planner.study.rollout import stage_config, staged_plans
-
-    sites = reach_sites(pre.existing, candidates)
 
     def simulator_for(stage_cfg: StudyConfig, trips: pd.DataFrame) -> StudySimulator:
         return StudySimulator(stage_cfg, pre.sn, trips, pre.vehicles, reach_sites=sites)

@@ -444,16 +444,14 @@ def half_widths(per_run: pd.DataFrame, factor: float = 1.0) -> dict[str, float]:
     cut at 0 looked narrower than it is), and in fleet units for a sampled fleet (extensive
     KPIs x ``factor``). NaN with fewer than 2 runs where the value is defined (no interval:
     more runs are needed)."""
-    columns = per_run.select_dtypes("number")
+    # std and count of each KPI as sim.summarise computes them (its interval is truncated
+    # to the KPI's range, the std is not), the target KPIs' from their judged values
+    stats = sim.summarise(per_run.select_dtypes("number"))
     judged = target_intervals(per_run)
+    stats.loc[judged.index, ["std", "n"]] = judged[["std", "n"]]
     out: dict[str, float] = {}
-    for name in columns.columns:
-        if name in judged.index:
-            n, std = int(judged.loc[name, "n"]), float(judged.loc[name, "std"])
-        else:
-            x = columns[name].to_numpy(dtype=float)
-            x = x[np.isfinite(x)]
-            n, std = x.size, float(x.std(ddof=1)) if x.size > 1 else math.nan
+    for name, n, std in zip(stats.index, stats["n"], stats["std"], strict=True):
+        n = int(n)
         h = float(sps.t.ppf(0.975, n - 1) * std / np.sqrt(n)) if n > 1 else math.nan
         out[name] = h * factor if name in EXTENSIVE_KPIS else h
     return out
