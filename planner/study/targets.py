@@ -9,7 +9,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from sim.api import summarise
 from sim.kpis import kpi
@@ -68,7 +70,38 @@ def target_intervals(runs: pd.DataFrame) -> pd.DataFrame:
         if name == "stranded_vehicles" and "stranded_below_reach" in runs.columns:
             x = (x - runs["stranded_below_reach"].astype(float)).clip(lower=0.0)
         cols[name] = x
-    return summarise(pd.DataFrame(cols)) if cols else pd.DataFrame()
+    if not cols:
+        return pd.DataFrame()
+    out = summarise(pd.DataFrame(cols))
+    stranded = "stranded_vehicles"
+    if stranded in out.index and out.loc[stranded, "n"] > 1:
+        # A count's t-interval collapses when the runs agree (no truck stranded in 2 runs:
+        # [0, 0], a certainty two runs cannot give). The stranded count per measured period
+        # is a count of rare events, so its upper bound is at least the exact Poisson one of
+        # the same runs (:func:`count_upper_bound`); with many strandings the t-bound, which
+        # also holds for over-dispersed counts, is the wider and stays.
+        x = cols[stranded].to_numpy(dtype=float)
+        x = x[np.isfinite(x)]
+        out.loc[stranded, "ci_high"] = max(
+            float(out.loc[stranded, "ci_high"]), count_upper_bound(float(x.sum()), x.size)
+        )
+    return out
+
+
+def count_upper_bound(total: float, runs: int, *, confidence: float = 0.95) -> float:
+    """Upper end of the exact two-sided ``confidence`` interval of a Poisson mean per run,
+    from ``total`` events counted over ``runs`` runs (Garwood 1936):
+    ``gamma.ppf((1 + confidence) / 2, total + 1) / runs``.
+
+    With no event at all it is ``3.689 / runs`` at 95 % (Garwood's table value for a zero
+    count; the one-sided "rule of three" is its 95 % one-sided counterpart, 2.996): zero
+    strandings in 2 runs bound the mean at 1.84 a period, in 4 runs at 0.92. A zero count
+    can never be bounded at 0 by finitely many runs, hence the reading of a zero stranded
+    target in :func:`judge_targets`.
+    """
+    if runs < 1:
+        raise ValueError(f"count_upper_bound needs at least one run, got runs={runs}")
+    return float(sps.gamma.ppf(0.5 + confidence / 2, total + 1.0)) / runs
 
 
 def sampled_fleet(kpis: dict[str, Any]) -> bool:
@@ -102,6 +135,33 @@ class TargetJudgement:
     status: str
     why: str = ""  #: for ``unconfirmed``: "undefined", "sampled", "one run", "few runs"
     runs: int | None = None  #: runs where the KPI is defined (with replications)
+
+    @property
+    def missed_on_bound_only(self) -> bool:
+        """Missed on its 95 % bound while the point value is within the target: more runs
+        (not more chargers) may settle it (:meth:`planner.study.simulate.StudySimulator`
+        adds them up to ``simulation.max_replications``)."""
+        return (
+            self.status == "missed"
+            and self.edge is not None
+            and not math.isnan(self.value)
+            and not beyond(self.attr, self.bound, self.value)
+        )
+
+
+def beyond(attr: str, bound: float, x: float) -> bool:
+    """Whether value ``x`` is outside the target ``attr`` (of :class:`Targets`) set at
+    ``bound``: above an "at most" bound, below an "at least" one.
+
+    A stranded target of 0 is read as *fewer than one stranded vehicle per measured
+    period*: no finite number of runs bounds a count at 0 (:func:`count_upper_bound`, 3.689
+    / runs when none stranded), so read literally it could never be met, only missed. Every
+    other bound is taken as written."""
+    if TARGET_KPIS[attr][1] == "min":
+        return x < bound - 1e-9
+    if attr == "stranded" and bound == 0:
+        return x >= 1.0
+    return x > bound + 1e-9
 
 
 def judge_targets(
@@ -139,7 +199,7 @@ def judge_targets(
         judged = edge if edge is not None else value
         if math.isnan(judged):
             status, why = "unconfirmed", "undefined"
-        elif (judged > bound + 1e-9) if sense == "max" else (judged < bound - 1e-9):
+        elif beyond(attr, float(bound), judged):
             status, why = "missed", ""
         elif sampled:
             status, why = "unconfirmed", "sampled"
@@ -178,7 +238,10 @@ def missed_targets(
                 else f" ({'upper' if j.sense == 'max' else 'lower'} 95 % bound)"
             )
             op = ">" if j.sense == "max" else "<"
-            missed.append(f"{j.name} {v:{_FORMAT[j.attr]}}{on} {op} {j.bound:g}")
+            limit = f"{j.bound:g}"
+            if j.attr == "stranded" and j.bound == 0:  # read as "fewer than one" (beyond)
+                op, limit = ">=", "1 (target 0, read as fewer than one)"
+            missed.append(f"{j.name} {v:{_FORMAT[j.attr]}}{on} {op} {limit}")
         elif j.why == "undefined":
             missed.append(f"{j.name} undefined in the measured period (target {j.bound:g})")
     return missed

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from planner.study.loop import ScenarioOutcome, Targets, closed_loop, missed_targets
+from planner.study.targets import count_upper_bound
 
 ARRIVALS_PER_H = 3.0  # per station
 SERVICE_H = 0.5  # mean charging time
@@ -348,17 +349,52 @@ def test_the_stranded_interval_is_that_of_each_runs_net_count():
     gross count's spread, while the net counts of its runs barely varied."""
     from planner.study.loop import target_intervals
 
-    gross = np.array([20.0, 25.0, 30.0, 24.0])
-    below = gross - np.array([1.0, 0.0, 1.0, 0.0])  # net 1, 0, 1, 0
+    gross = np.array([40.0, 45.0, 50.0, 44.0])
+    net = np.array([11.0, 10.0, 11.0, 10.0])
     runs = pd.DataFrame(
-        {"stranded_vehicles": gross, "stranded_below_reach": below, "wait_p95_min": [3.0] * 4}
+        {"stranded_vehicles": gross, "stranded_below_reach": gross - net, "wait_p95_min": 3.0}
     )
     iv = target_intervals(runs)
-    assert iv.loc["stranded_vehicles", "mean"] == 0.5
-    half = 3.182446305284263 * np.std([1.0, 0.0, 1.0, 0.0], ddof=1) / 2  # t(0.975, 3)
-    assert iv.loc["stranded_vehicles", "ci_high"] == pytest.approx(0.5 + half)
+    assert iv.loc["stranded_vehicles", "mean"] == 10.5
+    half = 3.182446305284263 * np.std(net, ddof=1) / 2  # t(0.975, 3)
+    assert iv.loc["stranded_vehicles", "ci_low"] == pytest.approx(10.5 - half)
+    # the upper end: the t-bound of the net counts or the exact Poisson one of their total
+    # (42 in 4 runs, the wider here: count_upper_bound), never the gross count's spread
+    poisson = count_upper_bound(42.0, 4)
+    assert poisson > 10.5 + half
+    assert iv.loc["stranded_vehicles", "ci_high"] == pytest.approx(poisson)
     assert iv.loc["wait_p95_min", "ci_high"] == 3.0
-    assert half < 1.0 < 3.182446305284263 * np.std(gross, ddof=1) / 2  # the gross spread
+    assert poisson < 10.5 + 3.182446305284263 * np.std(gross, ddof=1) / 2  # the gross spread
+
+
+def test_a_count_bound_replaces_the_collapsed_interval_of_agreeing_runs():
+    """Review of 2026-12-06/07: the cargo study was "met" on a stranded interval of [0, 0]
+    from 2 runs that both stranded no truck, a certainty two runs cannot give. The upper end
+    is now at least Garwood's exact Poisson bound: 3.689 / runs for a zero count (his
+    published table value; Ulm 1990, Table 1), so a zero target needs 4 runs."""
+    from planner.study.loop import Targets, judge_targets, target_intervals
+
+    assert count_upper_bound(0.0, 1) == pytest.approx(3.689, abs=5e-4)  # published
+    assert count_upper_bound(1.0, 1) == pytest.approx(5.572, abs=5e-4)  # published
+    assert count_upper_bound(10.0, 1) == pytest.approx(18.390, abs=5e-3)  # published
+    targets = Targets(wait_p95_min=None, stranded=0)
+    judged = {}
+    for n in (2, 3, 4):
+        iv = target_intervals(pd.DataFrame({"stranded_vehicles": [0.0] * n}))
+        assert iv.loc["stranded_vehicles", "ci_high"] == pytest.approx(3.689 / n, abs=5e-4)
+        (j,) = judge_targets({"stranded_vehicles": 0.0}, targets, iv)
+        judged[n] = j.status, j.missed_on_bound_only
+    # 2 and 3 runs: the bound (1.84, 1.23) is not below one stranded vehicle a period, the
+    # reading of a zero target; 4 runs (0.92) confirm it
+    assert judged == {2: ("missed", True), 3: ("missed", True), 4: ("met", False)}
+    # a target of 2 is taken as written: 2 runs of 1 stranded each give 2.79 > 2
+    iv = target_intervals(pd.DataFrame({"stranded_vehicles": [1.0, 1.0]}))
+    (j,) = judge_targets({"stranded_vehicles": 1.0}, Targets(wait_p95_min=None, stranded=2), iv)
+    assert j.status == "missed" and j.edge == pytest.approx(count_upper_bound(2.0, 2))
+    # missed on the value itself is not a question of runs
+    iv = target_intervals(pd.DataFrame({"stranded_vehicles": [3.0, 5.0]}))
+    (j,) = judge_targets({"stranded_vehicles": 4.0}, Targets(wait_p95_min=None, stranded=2), iv)
+    assert j.status == "missed" and not j.missed_on_bound_only
 
 
 def test_verdict_says_the_stranded_target_is_net_of_cars_below_reach(tmp_path):
@@ -455,7 +491,7 @@ def test_a_missed_bound_is_labelled_as_a_bound():
     missed = missed_targets({"wait_p95_min": 7.7, "stranded_vehicles": 0.6}, t, iv)
     assert missed == [
         "wait_p95_min 41.0 (upper 95 % bound) > 10",
-        "stranded_vehicles 4.8 (upper 95 % bound) > 0",
+        "stranded_vehicles 4.8 (upper 95 % bound) >= 1 (target 0, read as fewer than one)",
     ]
     assert missed_targets({"wait_p95_min": 12.0, "stranded_vehicles": 0.0}, t) == [
         "wait_p95_min 12.0 > 10"
@@ -743,7 +779,9 @@ def test_a_plan_is_confirmed_on_fresh_replications_before_the_loop_stops():
     assert res.targets_met and res.proposal.detail["tag"] == "fresh 2"
     first, second = res.iterations[0], res.iterations[1]
     assert first["confirmed"] is False
-    assert first["missed"] == ["stranded_vehicles 1.0 > 0 (on fresh replications)"]
+    assert first["missed"] == [
+        "stranded_vehicles 1.0 >= 1 (target 0, read as fewer than one) (on fresh replications)"
+    ]
     assert second["confirmed"] is True
     assert confirmation_seed(2013) == confirmation_seed(2013) != 2013
 
@@ -760,3 +798,25 @@ def _one_station() -> pd.DataFrame:
             "name": ["A"],
         }  # fmt: skip
     )
+
+
+def test_the_verdict_says_when_only_the_run_count_stands_between_plan_and_target(tmp_path):
+    from types import SimpleNamespace
+
+    """Two runs that strand nobody: the mean (0) is within a zero target, the bound (1.84)
+    is not. The verdict says the runs are too few, not that the plan stranded anyone."""
+    from planner.study.loop import target_intervals
+    from planner.study.verdict import verdict
+
+    iv = target_intervals(pd.DataFrame({"stranded_vehicles": [0.0, 0.0]}))
+    cfg = _verdict_cfg(tmp_path, {"stranded": 0, "wait_p95_min": None})
+    out = verdict(cfg, {"stranded_vehicles": 0.0}, SimpleNamespace(iterations=[{}]), iv)
+    (t,) = out["targets"]
+    assert out["status"] == "missed" and not t["met"] and t["bound_only"]
+    (first, *_rest) = out["reasons"]
+    assert first.startswith(
+        "Stranded vehicles is 0 vehicles, within the target of 0 vehicles (read as fewer"
+    )
+    assert "upper 95 % bound, 1.8 vehicles, is not: 2 runs are too few" in first
+    assert "simulation.max_replications" in first
+    assert not any("above the target" in r for r in out["reasons"])
