@@ -62,13 +62,23 @@ def banner(result: StudyResult) -> str:
 
     def outcome(t: dict[str, Any]) -> str:
         # within its bound but with no interval or on a sample: not met, and not missed
-        return "met" if t["met"] else "unconfirmed" if t.get("unconfirmed") else "missed"
+        if t["met"]:
+            return "met"
+        if t.get("unconfirmed"):
+            return "unconfirmed"
+        # within the target on the mean, not on the bound: the run count, not the plan
+        return "missed (too few runs to confirm it)" if t.get("bound_only") else "missed"
+
+    def required(t: dict[str, Any]) -> str:
+        if t["kpi"] == "stranded_vehicles" and t["bound"] == 0:
+            # a zero count is never bounded at 0 (planner.study.targets.beyond)
+            return "fewer than 1 required: a target of 0"
+        return f"{'≤' if t['sense'] == 'max' else '≥'} {format_kpi(t['kpi'], t['bound'])} required"
 
     items = "".join(
         f'<li class="{"ok" if t["met"] else "miss"}">{_e(t["label"])}: '
         f"{format_kpi(t['kpi'], t['value'])}{ci(t)} "
-        f"({'≤' if t['sense'] == 'max' else '≥'} {format_kpi(t['kpi'], t['bound'])} "
-        f"required, judged on the {_e(t.get('judged_on', 'mean'))}) — {outcome(t)}</li>"
+        f"({required(t)}, judged on the {_e(t.get('judged_on', 'mean'))}) — {outcome(t)}</li>"
         for t in targets
     )
     if status == "met":

@@ -275,3 +275,24 @@ def test_the_banner_says_unconfirmed_for_a_target_it_cannot_confirm():
         SimpleNamespace(verdict={**verdict, "targets": [{**target, "unconfirmed": False}]})
     )
     assert "— missed</li>" in html
+
+
+def test_the_banner_reads_a_zero_stranded_target_and_a_miss_on_the_bound_alone():
+    """A stranded target of 0 is judged as fewer than one (planner.study.targets.beyond);
+    the banner said "≤ 0 required" beside a mean of 0.2, and "missed" with no word that the
+    run count, not the plan, stood in the way."""
+    from types import SimpleNamespace
+
+    from planner.report.sections import banner
+
+    target = {"kpi": "stranded_vehicles", "label": "Stranded vehicles", "value": 0.25,
+              "bound": 0.0, "sense": "max", "ci_low": 0.0, "ci_high": 1.39, "met": False,
+              "unconfirmed": False, "bound_only": True,
+              "judged_on": "upper 95 % bound"}  # fmt: skip
+    verdict = {"status": "missed", "targets": [target], "reasons": ["too few runs"]}
+    html = banner(SimpleNamespace(verdict=verdict))
+    assert "(fewer than 1 required: a target of 0, judged on the upper 95 % bound)" in html
+    assert "— missed (too few runs to confirm it)</li>" in html and "≤ 0" not in html
+    two = {**target, "bound": 2.0, "bound_only": False, "value": 4.0}
+    html = banner(SimpleNamespace(verdict={**verdict, "targets": [two]}))
+    assert "(≤ 2 required," in html and "— missed</li>" in html
