@@ -275,9 +275,11 @@ class StudySimulator:
         self.runs += 1
         kpis = first.kpis()
         intervals = judged = pd.DataFrame()
+        factor = float(trips.attrs.get("expansion_factor", 1.0))
         if reps > 1:
             intervals, kept, reps, per_run = self._replicate(st, trips, reps, settings, seed)
-            judged = target_intervals(per_run)
+            # (a sample's stranded count gets no Poisson floor: nothing confirms a sample)
+            judged = target_intervals(per_run, count_bound=factor == 1.0)
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
         else:
@@ -287,7 +289,6 @@ class StudySimulator:
         # misses a target)
         waits, hourly = [r.waits for r in kept], [r.hourly for r in kept]
         unserved = mean_unserved([r.unserved for r in kept])
-        factor = float(trips.attrs.get("expansion_factor", 1.0))
         if factor != 1.0:  # a sample of the fleet: totals scaled to the whole fleet
             kpis = {k: v * factor if k in EXTENSIVE_KPIS else v for k, v in kpis.items()}
             intervals, judged = _scaled(intervals, factor), _scaled(judged, factor)
