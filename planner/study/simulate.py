@@ -23,7 +23,7 @@ from planner.config.study import StudyConfig
 from planner.study.demand import build_trips, with_driving_rules
 from planner.study.inputs import StudyNetwork
 from planner.study.loop import ScenarioOutcome, target_intervals
-from planner.study.targets import judge_targets
+from planner.study.targets import judge_targets, with_count_bound
 
 logger = logging.getLogger(__name__)
 
@@ -280,6 +280,9 @@ class StudySimulator:
             intervals, kept, reps, per_run = self._replicate(st, trips, reps, settings, seed)
             # (a sample's stranded count gets no Poisson floor: nothing confirms a sample)
             judged = target_intervals(per_run, count_bound=factor == 1.0)
+            if factor == 1.0 and "stranded_vehicles" in per_run:
+                # the KPI table's stranded interval agrees with the verdict's (gross count)
+                intervals = with_count_bound(intervals, per_run["stranded_vehicles"])
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
         else:

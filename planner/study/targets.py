@@ -78,18 +78,33 @@ def target_intervals(runs: pd.DataFrame, *, count_bound: bool = True) -> pd.Data
     if not cols:
         return pd.DataFrame()
     out = summarise(pd.DataFrame(cols))
-    stranded = "stranded_vehicles"
-    if count_bound and stranded in out.index and out.loc[stranded, "n"] > 1:
-        # A count's t-interval collapses when the runs agree (no truck stranded in 2 runs:
-        # [0, 0], a certainty two runs cannot give). The stranded count per measured period
-        # is a count of rare events, so its upper bound is at least the exact Poisson one of
-        # the same runs (:func:`count_upper_bound`); with many strandings the t-bound, which
-        # also holds for over-dispersed counts, is the wider and stays.
-        x = cols[stranded].to_numpy(dtype=float)
-        x = x[np.isfinite(x)]
-        out.loc[stranded, "ci_high"] = max(
-            float(out.loc[stranded, "ci_high"]), count_upper_bound(float(x.sum()), x.size)
-        )
+    return (
+        with_count_bound(out, cols["stranded_vehicles"])
+        if count_bound and ("stranded_vehicles" in cols)
+        else out
+    )
+
+
+def with_count_bound(intervals: pd.DataFrame, stranded: pd.Series) -> pd.DataFrame:
+    """``intervals`` (:func:`sim.summarise` rows) with the ``stranded_vehicles`` row's upper
+    end raised to at least the exact Poisson bound of the runs' counts ``stranded``
+    (:func:`count_upper_bound`), when there are 2 or more runs.
+
+    A count's t-interval collapses when the runs agree (no truck stranded in 2 runs: [0, 0],
+    a certainty two runs cannot give). The stranded count per measured period is a count of
+    rare events, so its upper bound is at least the Poisson one of the same runs; with many
+    strandings the t-bound, which also holds for over-dispersed counts, is the wider and
+    stays. Used for the judged (net) values and for the study's KPI table (gross), so that
+    the table and the verdict agree."""
+    name = "stranded_vehicles"
+    x = stranded.to_numpy(dtype=float)
+    x = x[np.isfinite(x)]
+    if name not in intervals.index or x.size < 2:
+        return intervals
+    out = intervals.copy()
+    out.loc[name, "ci_high"] = max(
+        float(out.loc[name, "ci_high"]), count_upper_bound(float(x.sum()), x.size)
+    )
     return out
 
 
