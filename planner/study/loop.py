@@ -282,12 +282,12 @@ def closed_loop(
         if not missed:
             return _result(True)
         if only_runs_short(outcome.kpis, targets, detail.get("target_intervals")):
-            # nobody stranded in any run, missed on the count's bound alone: that bound is
-            # the run count's (3.689 / runs), no site or plug would move it
+            # no failure in any run, missed on the count's bound alone: that bound is the
+            # run count's (3.689 / runs for strandings), no site or plug would move it
             record["stopped"] = (
-                "no vehicle was stranded in any run; the stranded target is missed on its "
-                "95 % bound alone, which depends only on the number of runs: raise "
-                "simulation.max_replications (no charger would change it)"
+                "no vehicle was stranded (or no trip failed) in any run; the target is "
+                "missed on its 95 % bound alone, which depends only on the number of runs: "
+                "raise simulation.max_replications (no charger would change it)"
             )
             logger.info("design loop stopped: %s", record["stopped"])
             break

@@ -280,9 +280,9 @@ class StudySimulator:
             intervals, kept, reps, per_run = self._replicate(st, trips, reps, settings, seed)
             # (a sample's stranded count gets no Poisson floor: nothing confirms a sample)
             judged = target_intervals(per_run, count_bound=factor == 1.0)
-            if factor == 1.0 and "stranded_vehicles" in per_run:
-                # the KPI table's stranded interval agrees with the verdict's (gross count)
-                intervals = with_count_bound(intervals, per_run["stranded_vehicles"])
+            if factor == 1.0:
+                # the KPI table's count bounds agree with the verdict's (gross counts)
+                intervals = with_count_bound(intervals, per_run)
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
         else:

@@ -79,33 +79,63 @@ def target_intervals(runs: pd.DataFrame, *, count_bound: bool = True) -> pd.Data
         return pd.DataFrame()
     out = summarise(pd.DataFrame(cols))
     return (
-        with_count_bound(out, cols["stranded_vehicles"])
-        if count_bound and ("stranded_vehicles" in cols)
-        else out
+        with_count_bound(out, runs, stranded=cols.get("stranded_vehicles")) if count_bound else out
     )
 
 
-def with_count_bound(intervals: pd.DataFrame, stranded: pd.Series) -> pd.DataFrame:
-    """``intervals`` (:func:`sim.summarise` rows) with the ``stranded_vehicles`` row's upper
-    end raised to at least the exact Poisson bound of the runs' counts ``stranded``
-    (:func:`count_upper_bound`), when there are 2 or more runs.
+def with_count_bound(
+    intervals: pd.DataFrame, runs: pd.DataFrame, *, stranded: pd.Series | None = None
+) -> pd.DataFrame:
+    """``intervals`` (:func:`sim.summarise` rows) with the exact count bounds as floors,
+    from the per-run KPIs ``runs`` (2 or more runs): the ``stranded_vehicles`` row's upper
+    end at least the Poisson bound of the runs' counts (``stranded``, default the runs'
+    ``stranded_vehicles``; :func:`count_upper_bound`), the ``share_trips_completed`` row's
+    lower end at most the Clopper-Pearson bound of the runs' pooled trips
+    (:func:`share_lower_bound`).
 
-    A count's t-interval collapses when the runs agree (no truck stranded in 2 runs: [0, 0],
-    a certainty two runs cannot give). The stranded count per measured period is a count of
-    rare events, so its upper bound is at least the Poisson one of the same runs; with many
-    strandings the t-bound, which also holds for over-dispersed counts, is the wider and
-    stays. Used for the judged (net) values and for the study's KPI table (gross), so that
-    the table and the verdict agree."""
+    A t-interval collapses when the runs agree (no truck stranded in 2 runs: [0, 0], a
+    certainty two runs cannot give; every trip completed: [100 %, 100 %]). Strandings and
+    failed trips are rare events, so the bound is at least the exact one for their counts;
+    when the runs differ much (over-dispersed counts) the t-bound is the wider and stays.
+    Used for the judged values and for the study's KPI table, so that they agree."""
+    out = intervals
     name = "stranded_vehicles"
-    x = stranded.to_numpy(dtype=float)
-    x = x[np.isfinite(x)]
-    if name not in intervals.index or x.size < 2:
-        return intervals
-    out = intervals.copy()
-    out.loc[name, "ci_high"] = max(
-        float(out.loc[name, "ci_high"]), count_upper_bound(float(x.sum()), x.size)
-    )
+    x = runs[name] if stranded is None and name in runs else stranded
+    if name in out.index and x is not None:
+        v = x.to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        if v.size > 1:
+            out = out.copy()
+            out.loc[name, "ci_high"] = max(
+                float(out.loc[name, "ci_high"]), count_upper_bound(float(v.sum()), v.size)
+            )
+    share = "share_trips_completed"
+    if share in out.index and {"trips", "trips_completed"} <= set(runs.columns):
+        both = runs[["trips", "trips_completed"]].astype(float)
+        both = both[np.isfinite(both).all(axis=1) & (both["trips"] > 0)]
+        if len(both) > 1:
+            out = out.copy()
+            low = share_lower_bound(
+                float(both["trips_completed"].sum()), float(both["trips"].sum())
+            )
+            out.loc[share, "ci_low"] = min(float(out.loc[share, "ci_low"]), low)
     return out
+
+
+def share_lower_bound(successes: float, trials: float, *, confidence: float = 0.95) -> float:
+    """Lower end of the exact two-sided ``confidence`` interval of a proportion (Clopper &
+    Pearson 1934): ``beta.ppf((1 - confidence) / 2, successes, trials - successes + 1)``, 0
+    with no success. With every trial a success it is ``0.025 ** (1 / trials)`` at 95 %
+    (0.6915 for 10 of 10, the published table value; 0.9923 for 480 of 480 trips): a share of
+    100 % is never confirmed by finitely many trips."""
+    if trials <= 0 or not 0 <= successes <= trials:
+        raise ValueError(
+            f"share_lower_bound needs 0 <= successes <= trials and trials > 0, got "
+            f"successes={successes}, trials={trials}"
+        )
+    if successes == 0:
+        return 0.0
+    return float(sps.beta.ppf((1 - confidence) / 2, successes, trials - successes + 1.0))
 
 
 def count_upper_bound(total: float, runs: int, *, confidence: float = 0.95) -> float:
@@ -250,17 +280,20 @@ def targets_confirmed(
 def only_runs_short(
     kpis: dict[str, float], targets: TargetBounds, intervals: pd.DataFrame | None = None
 ) -> bool:
-    """Whether the only targets missed are stranded targets with nobody stranded in any run,
-    missed on their bound alone: that bound (:func:`count_upper_bound` of a zero total)
-    depends on the run count only, so no charger the design loop could add would move it."""
+    """Whether the only targets missed are missed on their bound alone with no failure in
+    any run: a stranded target with nobody stranded, a completed-share target with every
+    trip completed. Those bounds (:func:`count_upper_bound` of a zero total,
+    :func:`share_lower_bound` of all successes) depend on the run count only, so no
+    charger the design loop could add would move them."""
     # the misses the design loop acts on (missed_targets: missed, or undefined)
     missed = [
         j
         for j in judge_targets(kpis, targets, intervals)
         if j.status == "missed" or j.why == "undefined"
     ]
+    clean = {"stranded": 0.0, "trips_completed_share": 1.0}  # the value of no failure
     return bool(missed) and all(
-        j.missed_on_bound_only and j.attr == "stranded" and j.value == 0 for j in missed
+        j.missed_on_bound_only and clean.get(j.attr) == j.value for j in missed
     )
 
 

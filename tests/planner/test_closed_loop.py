@@ -890,3 +890,36 @@ def test_a_sample_of_the_fleet_gets_no_count_bound_and_no_advice_to_add_runs():
         {**kpis, "stranded_vehicles": 1.0}, Targets(wait_p95_min=None, stranded=2), iv
     )
     assert j.status == "missed" and not j.missed_on_bound_only
+
+
+def test_every_trip_completed_in_agreeing_runs_is_bounded_like_a_count():
+    """The completed-share target had the same collapse: runs that all complete every trip
+    gave [100 %, 100 %]. Its lower end is at most the Clopper-Pearson bound of the pooled
+    trips (published: 0.6915 for 10 of 10, 0.1871 for 5 of 10)."""
+    from planner.study.loop import judge_targets, target_intervals
+    from planner.study.targets import only_runs_short, share_lower_bound
+
+    assert share_lower_bound(10, 10) == pytest.approx(0.6915, abs=1e-4)
+    assert share_lower_bound(5, 10) == pytest.approx(0.1871, abs=1e-4)
+    assert share_lower_bound(0, 10) == 0.0
+    with pytest.raises(ValueError, match="successes=11, trials=10"):
+        share_lower_bound(11, 10)
+    runs = pd.DataFrame(
+        {"share_trips_completed": [1.0, 1.0], "trips": [240, 240], "trips_completed": [240, 240]}
+    )
+    iv = target_intervals(runs)
+    assert iv.loc["share_trips_completed", "ci_low"] == pytest.approx(0.025 ** (1 / 480))
+    kpis = {"share_trips_completed": 1.0}
+
+    def judged(share: float) -> tuple[str, bool]:
+        t = Targets(wait_p95_min=None, stranded=None, trips_completed_share=share)
+        (j,) = judge_targets(kpis, t, iv)
+        return j.status, j.missed_on_bound_only
+
+    assert judged(0.99) == ("met", False)  # 0.9923 >= 0.99
+    assert judged(0.995) == ("missed", True)  # more runs, not more chargers
+    t = Targets(wait_p95_min=None, stranded=None, trips_completed_share=0.995)
+    assert only_runs_short(kpis, t, iv)
+    # a run with failed trips: spread and count agree that chargers may help
+    runs2 = runs.assign(share_trips_completed=[1.0, 0.9], trips_completed=[240, 216])
+    assert not only_runs_short({"share_trips_completed": 0.95}, t, target_intervals(runs2))
