@@ -18,3 +18,19 @@ def test_multiperiod_keeps_its_names_and_delegates_the_mip():
 
     assert set(multiperiod.__all__) == {"StagedCover", "StagedMCLP", "StagedResult"}
     assert multiperiod.solve_lookahead_mip is multiperiod_mip.solve_lookahead_mip
+
+
+def test_atomic_reexports_the_ownership_names():
+    from planner.report import atomic, ownership
+
+    for name in (
+        "MARKER",
+        "OutputFolderError",
+        "OutputWriteError",
+        "batch_run_output",
+        "is_batch_folder",
+        "is_evplan_output",
+        "unlisted_files",
+    ):
+        assert getattr(atomic, name) is getattr(ownership, name)
+        assert name in atomic.__all__
