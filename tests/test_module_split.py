@@ -45,3 +45,10 @@ def test_cli_helpers_are_the_objects_the_cli_uses():
     assert (cli.EXIT_INTERNAL, cli.EXIT_INTERRUPTED, cli.EXIT_TARGETS_MISSED) == (70, 130, 3)
     assert cli._interrupted is cli_exits._interrupted
     assert cli._load_checked is cli_checks._load_checked
+
+
+def test_execute_keeps_local_cluster():
+    from planner.batch import cluster, execute
+
+    assert execute.local_cluster is cluster.local_cluster
+    assert "local_cluster" in execute.__all__
