@@ -52,3 +52,13 @@ def test_execute_keeps_local_cluster():
 
     assert execute.local_cluster is cluster.local_cluster
     assert "local_cluster" in execute.__all__
+
+
+def test_run_reexports_the_skeleton():
+    from planner.study import run, skeleton
+
+    for name in ("StepTimer", "Prepared", "prepare", "make_optimizer", "default_folder"):
+        assert getattr(run, name) is getattr(skeleton, name)
+    assert run.write_study is skeleton.write_study and "write_study" in run.__all__
+    # the steps log under the entry points' module, as before the split (batch run logs)
+    assert skeleton.logger is run.logger
