@@ -62,3 +62,13 @@ def test_run_reexports_the_skeleton():
     assert run.write_study is skeleton.write_study and "write_study" in run.__all__
     # the steps log under the entry points' module, as before the split (batch run logs)
     assert skeleton.logger is run.logger
+
+
+def test_study_config_reexports_its_sections():
+    from planner.config import inputs, siting, study
+
+    for module in (inputs, siting):
+        for name in module.__all__:
+            assert getattr(study, name) is getattr(module, name)
+    assert study.StudyConfig.model_fields["model"].annotation is siting.ModelConfig
+    assert study.StudyConfig.model_fields["network"].annotation is inputs.NetworkConfig
