@@ -72,3 +72,10 @@ def test_study_config_reexports_its_sections():
             assert getattr(study, name) is getattr(module, name)
     assert study.StudyConfig.model_fields["model"].annotation is siting.ModelConfig
     assert study.StudyConfig.model_fields["network"].annotation is inputs.NetworkConfig
+
+
+def test_results_reexports_the_station_tables():
+    from sim import measures, results, station_tables
+
+    assert results.station_timeseries is station_tables.station_timeseries
+    assert results.step_peak is measures.step_peak
