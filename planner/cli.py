@@ -3,11 +3,15 @@
 Library code never configures logging or prints; this module does both. Every
 :class:`~networks.errors.EvplanError` becomes one red line and a non-zero exit code; a
 traceback is shown only with ``--debug``.
+
+This module holds the commands and :func:`main`; their helpers are beside it: the exit
+codes and the messages of a stopped command in :mod:`planner.cli_exits`, the consoles and
+the ``--json`` summary in :mod:`planner.cli_output`, the sweep checks of ``validate`` and
+the checked config load in :mod:`planner.cli_checks`.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import sys
@@ -15,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
@@ -23,6 +26,18 @@ from networks.cli import network_app
 from networks.errors import EvplanError
 from planner._terminate import EXIT_TERMINATED, Terminated, stop_children
 from planner._terminate import install as install_sigterm
+from planner.cli_checks import _load_checked, _looks_like_sweep, _validate_sweep
+from planner.cli_exits import (
+    _STATE,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_TARGETS_MISSED,
+    _batch_stopped,
+    _click_exceptions,
+    _interrupted,
+    _traceback_if_debug,
+)
+from planner.cli_output import _summary, _verdict_line, console, out
 from planner.report.console import (
     BatchBar,
     OnceFilter,
@@ -42,9 +57,6 @@ app = typer.Typer(
 )
 app.add_typer(network_app, name="network")
 
-console = Console(stderr=True)
-out = Console()
-_STATE: dict[str, Any] = {"debug": False, "stopped": None}
 logger = logging.getLogger("evplan")
 
 
@@ -134,75 +146,6 @@ def validate(
     raise_on_problems(results, source=str(config))
 
 
-def _looks_like_sweep(path: Path) -> bool:
-    """True for a YAML mapping with the sweep keys ``base`` and ``parameters`` (unreadable: False,
-    so the study loader reports the problem)."""
-    from planner.config.yaml_reader import read_yaml
-
-    try:
-        doc, _ = read_yaml(path)
-    except EvplanError:
-        return False
-    return "base" in doc and "parameters" in doc
-
-
-def _validate_sweep(path: Path, *, as_json: bool = False) -> None:
-    from planner.batch.plan import plan_sweep
-    from planner.config.checks import raise_on_problems, run_checks
-
-    try:
-        plan = plan_sweep(path)  # loads every expanded run: schema errors name the run
-    except EvplanError as exc:
-        if as_json:  # a script reading stdout gets an answer for every outcome
-            out.print_json(json.dumps({"sweep": str(path), "ok": False, "error": str(exc)}))
-        raise
-    table = Table(
-        title=escape(
-            f"{path}: sweep {plan.name!r}, {len(plan.runs)} runs over {', '.join(plan.parameters)}"
-        )
-    )
-    table.add_column("run")
-    table.add_column("checks")
-    failed = None
-    runs = []
-    for spec in plan.runs:
-        results = run_checks(spec.config, source=f"{path} run {spec.label}")
-        bad = {k: v for k, v in results.items() if v}
-        runs.append({"run": spec.key, "label": spec.label, "ok": not bad, "checks": results})
-        table.add_row(
-            escape(spec.label),
-            "[green]ok[/]"
-            if not bad
-            else "[red]"
-            + escape("; ".join(f"{k}: {'; '.join(v)}" for k, v in bad.items()))
-            + "[/]",
-        )
-        if bad and failed is None:
-            failed = (results, f"{path} run {spec.label}")
-    if as_json:
-        doc = {
-            "sweep": str(path),
-            "batch_folder": str(plan.output),
-            "ok": failed is None,
-            "runs": runs,
-        }
-        out.print_json(json.dumps(doc))
-    else:
-        out.print(table)
-        out.print(f"batch folder: {escape(plan.output)}")
-    if failed is not None:
-        raise_on_problems(failed[0], source=failed[1])
-
-
-def _load_checked(config: Path):
-    from planner.config.checks import raise_on_problems, run_checks
-    from planner.config.study import load_config
-
-    cfg = load_config(config)
-    raise_on_problems(run_checks(cfg, source=str(config)), source=str(config))
-    return cfg
-
-
 OutOpt = Annotated[
     Path | None, typer.Option("--out", "-o", help="Output folder (default: outputs.folder).")
 ]
@@ -218,48 +161,6 @@ OverwriteOpt = Annotated[
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print a JSON summary on stdout instead of tables.")
 ]
-
-
-def _summary(result: Any, *, folder: object) -> dict[str, Any]:
-    """The machine-readable summary ``--json`` prints."""
-    from planner.report.export import json_safe
-    from planner.study.verdict import targets_met
-
-    return json_safe(
-        {
-            "study": result.name,
-            "output_folder": folder,
-            "kpis_before": result.kpis_before,
-            "kpis_after": result.kpis_after,
-            # a script reading stdout learns whether the targets were met, and why not
-            "targets_met": targets_met(result.verdict),
-            "verdict": result.verdict or None,
-            "new_stations": [
-                {k: r.get(k) for k in ("station_id", "name", "plugs", "power_kw", "lon", "lat")}
-                for r in result.selected.to_dict("records")
-            ]
-            if result.selected is not None and len(result.selected)
-            else [],
-            # plugs the plan adds at existing stations (part of its cost and capacity)
-            "plugs_added_at_existing": [
-                {k: r.get(k) for k in ("station_id", "name", "added_plugs")}
-                for r in result.existing.to_dict("records")
-                if (r.get("added_plugs") or 0) > 0
-            ]
-            if result.existing is not None and "added_plugs" in result.existing
-            else [],
-        }
-    )
-
-
-def _verdict_line(verdict: dict[str, Any]) -> str:
-    """One line: "targets met" or "targets missed: why"."""
-    status = verdict.get("status", "not evaluated")
-    if status == "met":
-        return "[bold green]targets met[/]"
-    if status == "missed":
-        return "[bold red]targets missed:[/] " + escape("; ".join(verdict.get("reasons", [])))
-    return "no service targets evaluated"
 
 
 def _study_command(
@@ -495,29 +396,6 @@ def batch(
         raise typer.Exit(EXIT_TARGETS_MISSED)
 
 
-def _click_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    """Usage-error and abort classes of the click that typer uses: typer >= 0.16 vendors
-    its own copy (``typer._click``), older typer uses the ``click`` package."""
-    usage: list[type[BaseException]] = []
-    abort: list[type[BaseException]] = []
-    for name in ("typer._click.exceptions", "typer.exceptions", "click.exceptions"):
-        try:
-            mod = importlib.import_module(name)
-        except ImportError:
-            continue
-        usage += [c for c in (getattr(mod, "ClickException", None),) if c is not None]
-        abort += [c for c in (getattr(mod, "Abort", None),) if c is not None]
-    return tuple(usage), tuple(abort)
-
-
-#: Exit codes (documented in the README): 0 ok, 1 a run failed (outputs kept as they were,
-#: failed batch runs), 2 a usage or input error, 3 service targets missed (run/batch --strict),
-#: 70 a bug, 130 interrupted.
-EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
-#: ``evplan run --strict`` when a service target is missed (``batch --strict``: in a finished run).
-EXIT_TARGETS_MISSED = 3
-
-
 def main() -> None:
     """Console entry point: run the app, turn domain errors into clean exits."""
     usage_errors, aborts = _click_exceptions()
@@ -551,43 +429,6 @@ def main() -> None:
     if rv == EXIT_INTERRUPTED:  # typer turns Ctrl-C into exit code 130 itself
         _interrupted()
     sys.exit(rv if isinstance(rv, int) else 0)
-
-
-def _traceback_if_debug() -> None:
-    """With ``--debug``, the traceback of the error being handled (on stderr); the exit code
-    stays the documented one (2 for bad input, 70 for a bug, ...)."""
-    if _STATE["debug"]:
-        import traceback
-
-        traceback.print_exc()
-
-
-def _batch_stopped(folder: Path) -> str:
-    """What a stopped batch kept (run_batch summarises the runs that finished)."""
-    if (folder / "summary.csv").is_file():
-        return (
-            f"the runs that finished are kept and summarised in {folder}; run the same "
-            "command again to finish the rest"
-        )
-    return f"no run had finished in {folder}; run the same command again to start"
-
-
-def _interrupted(what: str = "interrupted", code: int = EXIT_INTERRUPTED) -> None:
-    from planner.report.atomic import committed_outputs
-
-    stopped = _STATE["stopped"]  # what the command keeps when stopped (a batch: its runs)
-    done = committed_outputs()
-    if stopped is not None:
-        said = f"{stopped()}; nothing is half-written"
-    elif done:  # stopped after its output was complete (printing the tables, say)
-        said = f"the output in {done[-1]} is complete"
-    else:
-        said = (
-            "nothing was written (outputs are replaced only when complete, so any previous "
-            "output is unchanged)"
-        )
-    console.print(f"[red]{what};[/] {escape(said)}", highlight=False, soft_wrap=True)
-    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,6 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("networks", "sim", "planner", "evplan")
 
+#: The command line: planner.cli and the helper modules beside it (planner/cli_*.py).
+CLI = ("planner.cli", "planner.cli_checks", "planner.cli_exits", "planner.cli_output")
+
 #: importer prefix -> prefixes it must never import.
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "networks": ("sim", "planner", "evplan"),
@@ -24,14 +27,14 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "planner.report",
         "planner.batch",
         "planner.config",
-        "planner.cli",
+        *CLI,
         "sim",
         "evplan",
     ),
-    "planner.config": ("planner.study", "planner.report", "planner.batch", "planner.cli"),
-    "planner.study": ("planner.batch", "planner.cli", "evplan"),
-    "planner.report": ("planner.batch", "planner.cli", "evplan"),
-    "planner.batch": ("planner.cli", "evplan"),
+    "planner.config": ("planner.study", "planner.report", "planner.batch", *CLI),
+    "planner.study": ("planner.batch", *CLI, "evplan"),
+    "planner.report": ("planner.batch", *CLI, "evplan"),
+    "planner.batch": (*CLI, "evplan"),
 }
 
 

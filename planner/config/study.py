@@ -4,289 +4,48 @@ Every section rejects unknown keys. Paths are resolved relative to the config fi
 ``${VAR}`` / ``${VAR:-default}`` expansion, so shipped studies can point at the shared data
 folder (``${EVPLAN_DATA_DIR:-../../shared/data}``). ``load_config`` is the only way in; it
 raises :class:`ConfigFileError` naming the file, the line, the field path and a hint.
+
+The sections live beside this module, one module per concern: :mod:`.inputs` (network,
+demand, vehicles), :mod:`.siting` (existing stations, candidates, model),
+:mod:`.simulation` (targets, simulation), :mod:`.energy` (grid, renewables) and
+:mod:`.rollout` (stages); their classes are importable from here as before.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from networks.errors import ConfigError
 from planner.config._strict import StrictSection as _Strict
 from planner.config.energy import GridConfig, RenewablesConfig
+from planner.config.inputs import (  # noqa: F401 - CorridorSource re-exported
+    CorridorSource,
+    DemandConfig,
+    NetworkConfig,
+    VehiclesConfig,
+)
 from planner.config.rollout import RolloutConfig, StageConfig
 from planner.config.simulation import SimulationConfig, TargetsConfig
+from planner.config.siting import (  # noqa: F401 - the sections re-exported
+    MAX_NEW_SITES,
+    CandidatesConfig,
+    ExtraSite,
+    ModelConfig,
+    SolverConfig,
+    StationConfig,
+    TagRule,
+    TruckBayClass,
+)
 from planner.config.yaml_reader import expand_vars, line_of, read_yaml
-
-#: Most new stations one study may ask for (``model.p``).
-MAX_NEW_SITES = 2_000
 
 
 class ConfigFileError(ConfigError):
     """A study file is unreadable or invalid; the message names file, line and field."""
-
-
-class CorridorSource(_Strict):
-    """National road network built from route polylines (GeoJSON) and GeoNames places."""
-
-    roads: Path
-    places: Path
-    official_population: Path | None = None
-    snap_tolerance_m: float = Field(500.0, gt=0)
-    place_distance_km: float = Field(15.0, gt=0)
-    min_population: int = Field(5_000, ge=0)
-    # per road ref, km/h: checked here so that `evplan validate` names the field (the roads
-    # a ref must match are known only when the network is built)
-    speeds_kph: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
-        default_factory=dict
-    )
-    default_speed_kph: float = Field(90.0, gt=0)
-    max_edge_km: float | None = Field(25.0, gt=0)  # candidate positions along long roads
-
-
-class NetworkConfig(_Strict):
-    """Exactly one of ``source`` (OSM file), ``place``/``bbox`` (download) or ``corridor``."""
-
-    source: Path | None = None
-    place: str | None = None
-    bbox: tuple[float, float, float, float] | None = None
-    download: bool = False
-    corridor: CorridorSource | None = None
-    network_type: Literal["drive", "drive_service"] = "drive"
-    speeds_kph: dict[str, float] = Field(default_factory=dict)
-    cache_dir: Path | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> NetworkConfig:
-        given = [k for k in ("source", "place", "bbox", "corridor") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                f"give exactly one of source, place, bbox or corridor (got {given or 'none'})"
-            )
-        if self.bbox is not None:
-            from networks.validate import validate_bbox
-
-            try:
-                validate_bbox(self.bbox, what="network.bbox")
-            except ConfigError as exc:  # reported with file and line like any field error
-                raise ValueError(str(exc)) from None
-        if (self.place is not None or self.bbox is not None) and not self.download:
-            raise ValueError(
-                "place/bbox need 'download: true' (evplan never goes online unless asked); "
-                "or pass an extract with 'source: path/to/file.osm.pbf'"
-            )
-        for k, v in self.speeds_kph.items():
-            if not v > 0:
-                raise ValueError(f"speeds_kph.{k} must be > 0 km/h, got {v}")
-        return self
-
-
-class DemandConfig(_Strict):
-    """Where trips come from."""
-
-    kind: Literal["city", "corridor", "od_table", "freight"]
-    zones: Path | None = None
-    zone_population: Path | None = None
-    zone_name_field: str = "name_ru"
-    population: int | None = Field(None, gt=0)
-    use_poi_weight: bool = True
-    adoption_share: float = Field(0.01, gt=0, le=1)
-    trips_per_ev_day: float | None = Field(None, gt=0)  # None: what the trip-chain mix implies
-    max_trips: int | None = Field(None, gt=0)
-    gravity_exponent: float = Field(2.0, ge=0)
-    trips_per_day: float = Field(400.0, gt=0)
-    truck_share: float = Field(0.0, ge=0, le=1)
-    min_trip_km: float = Field(50.0, ge=0)
-    od_table: Path | None = None
-    # snap limit of an OD table's lon/lat trip ends to the network (m)
-    od_snap_m: float = Field(500.0, gt=0, allow_inf_nan=False)
-    # freight (docs/cargo.md): trucks_per_day = trips_per_day; share of the China-border
-    # trucks that cross Kazakhstan to a Russian border post; relative weight per border post
-    # (by name, default 1 each); snap limit of the posts to the network
-    transit_share: float = Field(0.3, ge=0, le=1)
-    border_weights: dict[str, float] = Field(default_factory=dict)
-    border_snap_m: float = Field(5_000.0, gt=0)
-
-    @field_validator("border_weights")
-    @classmethod
-    def _border_weights(cls, v: dict[str, float]) -> dict[str, float]:
-        for k, w in v.items():
-            if not w >= 0:
-                raise ValueError(f"border_weights[{k!r}] must be >= 0, got {w}")
-        return v
-
-    @model_validator(mode="after")
-    def _inputs(self) -> DemandConfig:
-        if self.kind == "city" and self.zones is None and self.population is None:
-            raise ValueError(
-                "kind 'city' needs 'zones' (district polygons + zone_population) or a total "
-                "'population' spread over a grid of the network"
-            )
-        if self.kind == "od_table" and self.od_table is None:
-            raise ValueError("kind 'od_table' needs 'od_table: path/to/table.csv'")
-        return self
-
-
-class VehiclesConfig(_Strict):
-    """Fleet mix by catalogue name (shares are normalised) and optional user catalogue."""
-
-    fleet: dict[str, float] = Field(default_factory=lambda: {"mitsubishi_imiev_2013": 1.0})
-    truck: str | None = None
-    catalogue: Path | None = None
-    compare: list[str] = Field(default_factory=list)
-    # driving-time rules of truck drivers (sim.driving_rules): "auto" = AETR for the trucks of
-    # a freight study, none otherwise
-    driving_rules: Literal["auto", "aetr", "none"] = "auto"
-
-    @field_validator("fleet")
-    @classmethod
-    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
-        if not v:
-            raise ValueError("fleet must name at least one vehicle model")
-        for k, s in v.items():
-            if not s > 0:
-                raise ValueError(f"fleet share of {k!r} must be > 0, got {s}")
-        return v
-
-
-class StationConfig(_Strict):
-    """An existing station: by OSM id (in the OSM source), by place name (corridor), or lon/lat."""
-
-    name: str
-    osm_id: int | None = None
-    osm_type: Literal["node", "way"] | None = None
-    lon: float | None = Field(None, ge=-180, le=180)
-    lat: float | None = Field(None, ge=-90, le=90)
-    plugs: int = Field(1, ge=1)
-    power_kw: float = Field(50.0, gt=0)
-    # None: the study's candidates.connectors (any connector when that is unset too)
-    connectors: list[str] | None = None
-    source: str = ""
-
-    @model_validator(mode="after")
-    def _where(self) -> StationConfig:
-        if self.osm_id is None and (self.lon is None or self.lat is None):
-            raise ValueError(f"station {self.name!r} needs osm_id or both lon and lat")
-        return self
-
-
-class ExtraSite(_Strict):
-    """A candidate site given by coordinates (e.g. a planned renewable plant)."""
-
-    name: str
-    lon: float = Field(ge=-180, le=180)
-    lat: float = Field(ge=-90, le=90)
-    renewable: bool = False
-    note: str = ""
-    # grid connection of this site (kW without upgrade) and its upgrade price; None: the
-    # study's rule (grid section, candidates.grid_kw)
-    grid_kw: float | None = Field(None, gt=0)
-    upgrade_cost_per_kw: float | None = Field(None, ge=0)
-    approximate: bool = False  # location only approximate (e.g. the town, not the plant)
-    source: str = ""
-
-
-class TruckBayClass(_Strict):
-    """One class of truck charging bays (docs/cargo.md): power, cost, connectors, grid draw."""
-
-    power_kw: float = Field(gt=0)
-    plug_cost: float = Field(ge=0)
-    connectors: list[str] = Field(min_length=1)
-    # share of a site's bays (from the load-based sizing) in this class; at least min_bays
-    share: float = Field(0.5, gt=0, le=1)
-    min_bays: int = Field(1, ge=0)
-    max_bays: int = Field(6, ge=1)
-    # grid connection per bay (kW); None = the bay's power
-    grid_kw_per_bay: float | None = Field(None, gt=0)
-    source: str = ""
-
-
-def _tag_rule(rule: str) -> str:
-    # Parsed now with the rule reader optimize uses, so validate names the field and the
-    # rule instead of optimize failing after the network is built.
-    from networks.sites import parse_tag_rules
-
-    try:
-        parse_tag_rules([rule])
-    except ConfigError as exc:
-        raise ValueError(f"{exc} (an OSM key=value; '*' matches any value)") from None
-    return rule
-
-
-#: One POI tag rule of ``candidates.tags``: ``key=value`` or ``key=*``.
-TagRule = Annotated[str, AfterValidator(_tag_rule)]
-
-
-class CandidatesConfig(_Strict):
-    tags: list[TagRule] | None = None
-    include_network_places: bool = True
-    include_road_nodes: bool = False
-    extra: list[ExtraSite] = Field(default_factory=list)
-    max_snap_m: float = Field(300.0, gt=0)
-    max_candidates: int | None = Field(None, gt=0)
-    site_cost: float = Field(40_000.0, ge=0)
-    plug_cost: float = Field(25_000.0, ge=0)
-    renewable_cost_factor: float = Field(1.0, gt=0)
-    power_kw: float = Field(50.0, gt=0)
-    max_plugs: int = Field(6, ge=1)
-    grid_kw: float | None = Field(None, gt=0)
-    # connector standards of new (and, by default, existing) stations; None = any connector
-    connectors: list[str] | None = None
-    # truck bay classes (e.g. mcs, ccs_truck): a new site gets one station row per class at
-    # its node (own power, cost, connectors, grid draw) instead of power_kw / plug_cost
-    truck_bays: dict[str, TruckBayClass] = Field(default_factory=dict)
-
-    @field_validator("connectors")
-    @classmethod
-    def _connectors(cls, v: list[str] | None) -> list[str] | None:
-        if v is not None and (not v or any(not str(c).strip() or ";" in c for c in v)):
-            raise ValueError(
-                "connectors must be a non-empty list of standards such as [CCS2, GB/T, CHAdeMO]"
-            )
-        return v
-
-
-class SolverConfig(_Strict):
-    time_limit_s: float = Field(60.0, gt=0)
-    threads: int = Field(2, ge=1)
-    backend: Literal["auto", "cp-sat", "scip", "highs"] = "auto"
-
-
-class ModelConfig(_Strict):
-    kind: Literal["mclp", "pmedian", "cover", "capacitated", "frlm"]
-    # Bounded: the coverage curve solves once per new station up to p.
-    p: int | None = Field(None, ge=1, le=MAX_NEW_SITES)
-    budget: float | None = Field(None, gt=0)
-    threshold_min: float = Field(10.0, gt=0)
-    coverage_target: float = Field(0.95, gt=0, le=1)
-    range_km: float | None = Field(None, gt=0)
-    target_utilisation: float = Field(0.6, gt=0, le=1)
-    solver: SolverConfig = Field(default_factory=SolverConfig)
-
-    @model_validator(mode="after")
-    def _size(self) -> ModelConfig:
-        if self.kind in ("mclp", "pmedian") and self.p is None and self.budget is None:
-            raise ValueError(f"model {self.kind!r} needs p (number of new stations) or budget")
-        if self.kind == "frlm" and self.budget is not None:
-            # The FRLM sites by number of stations (Capar & Kuby's arc cover has no cost row
-            # here); a budget would be silently ignored, so it is refused.
-            raise ValueError(
-                f"model.budget ({self.budget:g}) is not supported by the corridor model 'frlm', "
-                "which sites by number of new stations: remove budget and set p (or leave p "
-                "unset for the fewest stations refuelling every flow)"
-            )
-        return self
 
 
 class OutputsConfig(_Strict):

@@ -27,14 +27,16 @@ it that is not on that list (a user's notes or analysis saved into the folder) i
 over into the new folder (hard-linked, or copied); a file the new output would replace
 fails the run with the previous folder untouched. Folders written before the list existed
 are replaced whole, as before.
+
+The marker, the ownership questions asked of a folder and the batch-folder boundaries live
+in :mod:`planner.report.ownership` (with the two errors of output folders); this module
+claims targets and writes folders, and re-exports those public names.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import errno
-import json
 import logging
 import os
 import shutil
@@ -43,7 +45,6 @@ import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from networks.atomic import (
     atomic_path,
@@ -52,8 +53,21 @@ from networks.atomic import (
     write_bytes_atomic,
     write_text_atomic,
 )
-from networks.errors import EvplanError
 from planner.report.locks import LOCK_PREFIX, clear_stale_lock, pid_lock
+from planner.report.ownership import (
+    MARKER,
+    OutputFolderError,
+    OutputWriteError,
+    _carry_over,
+    _check_batch_target,
+    _check_not_in_batch,
+    _marker_text,
+    _tree,
+    batch_run_output,
+    is_batch_folder,
+    is_evplan_output,
+    unlisted_files,
+)
 
 __all__ = [
     "LOCK_PREFIX",
@@ -77,9 +91,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Marker file inside every folder evplan assembles; its presence means "evplan wrote this".
-MARKER = ".evplan-output"
 
 #: Output folders :func:`atomic_dir` put in place in this process (the CLI reports a stop
 #: after one of them as "complete", not as "nothing was written").
@@ -116,194 +127,6 @@ def _signals_held() -> Iterator[None]:
 
 #: Free space below which a write location is reported as full before any work starts.
 MIN_FREE_BYTES = 20 * 1024 * 1024
-
-
-class OutputFolderError(EvplanError):
-    """The output location cannot be used (foreign folder, a file, the config's folder,
-    read-only, full, or in use by another run); nothing was computed or written."""
-
-
-class OutputWriteError(EvplanError):
-    """Writing the outputs failed; the previous output at the target is unchanged."""
-
-    exit_code = 1
-
-
-# --------------------------------------------------------------------------- ownership
-
-
-def _marker_text(kind: str, files: list[str] | None = None) -> str:
-    data: dict[str, Any] = {"tool": "evplan", "kind": kind}
-    if files is not None:
-        data["files"] = files
-    return json.dumps(data) + "\n"
-
-
-def _tree(folder: Path) -> list[str]:
-    """Relative POSIX paths of every file (and symlink) under ``folder``, the marker aside.
-    A subfolder that cannot be listed fails the run (its files could not be kept)."""
-
-    def unreadable(exc: OSError) -> None:
-        raise OutputWriteError(
-            f"cannot list {exc.filename} ({exc.strerror or exc}); evplan keeps the files you add "
-            "to its output folders and cannot see these: make the folder readable or move it "
-            "away (the previous output folder is unchanged)"
-        )
-
-    out = []
-    for root, dirs, files in os.walk(folder, onerror=unreadable):
-        base = Path(root).relative_to(folder)
-        # a symlink to a folder is listed, not followed
-        links = [d for d in dirs if (Path(root) / d).is_symlink()]
-        for name in (*files, *links):
-            rel = (base / name).as_posix()
-            if rel != MARKER:
-                out.append(rel)
-    return sorted(out)
-
-
-def _marker_data(folder: Path) -> dict[str, Any] | None:
-    """The marker of ``folder``: ``None`` when it has none, ``{}`` when it cannot be read."""
-    marker = folder / MARKER
-    if not marker.is_file():
-        return None
-    with contextlib.suppress(OSError, ValueError):
-        data = json.loads(marker.read_text(encoding="utf-8"))
-        if isinstance(data, dict):
-            return data
-    return {}
-
-
-def _written_files(folder: Path) -> set[str] | None:
-    """The files the marker of ``folder`` says evplan wrote (None: no list, an older folder)."""
-    files = (_marker_data(folder) or {}).get("files")
-    return {str(f) for f in files} if isinstance(files, list) else None
-
-
-def unlisted_files(folder: str | Path) -> list[str]:
-    """Files under ``folder`` (relative POSIX paths) its marker does not list as written by
-    evplan: the user's, or, for a folder without a list (older), every file but the marker.
-    Raises :class:`OutputWriteError` when a subfolder cannot be listed."""
-    folder = Path(folder)
-    written = _written_files(folder) or set()
-    return [rel for rel in _tree(folder) if rel not in written]
-
-
-def _carry_over(old: Path, new: Path) -> list[str]:
-    """Put into ``new`` the files of ``old`` evplan did not write (by ``old``'s marker list),
-    at the same relative paths: hard links (same file system: instant, no copy), else copies.
-    ``old`` is not changed. Raises :class:`OutputWriteError` when the
-    new output has a file of the same name or a file where the user's file has a folder
-    (the user's file would be lost)."""
-    written = _written_files(old)
-    if written is None:
-        return []
-    foreign = [rel for rel in _tree(old) if rel not in written]
-    for rel in foreign:
-        blocked = any((new / p).exists() and not (new / p).is_dir() for p in Path(rel).parents)
-        if blocked or (new / rel).exists() or (new / rel).is_symlink():
-            raise OutputWriteError(
-                f"{old / rel} was not written by evplan and the new output has a file of the "
-                "same name; move or rename it, then run again (the previous output folder is "
-                "unchanged)"
-            )
-    for rel in foreign:
-        src, dst = old / rel, new / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_symlink():
-            os.symlink(os.readlink(src), dst)
-            continue
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-    return foreign
-
-
-def is_evplan_output(folder: str | Path) -> bool:
-    """Did evplan write ``folder``? (It holds :data:`MARKER`, or, for folders written before
-    the marker existed, a ``manifest.json`` that names evplan's package versions.)"""
-    folder = Path(folder)
-    marker = _marker_data(folder)
-    if marker is not None:
-        return marker.get("tool") == "evplan"
-    if (folder / ".batch.lock").is_file():  # a batch folder from before the marker
-        return True
-    manifest = folder / "manifest.json"
-    if manifest.is_file():
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            data: Any = json.loads(manifest.read_text(encoding="utf-8"))
-            return "evplan" in (data.get("packages") or {})
-    return False
-
-
-def is_batch_folder(folder: str | Path) -> bool:
-    """Is ``folder`` a batch folder (``evplan batch`` wrote it: its ``runs/`` and summaries)?"""
-    folder = Path(folder)
-    data = _marker_data(folder)
-    if data is not None:
-        return data.get("tool") == "evplan" and data.get("kind") == "batch"
-    return (folder / ".batch.lock").is_file()  # a batch folder from before the marker
-
-
-#: The run folder the batch's own run in this thread (or task) may write inside its batch
-#: folder (:func:`batch_run_output`); every other output there is refused.
-_BATCH_RUN: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
-    "evplan_batch_run", default=None
-)
-
-
-@contextlib.contextmanager
-def batch_run_output(folder: str | Path) -> Iterator[None]:
-    """Let the run of a batch write its folder ``runs/<key>`` inside the batch folder while
-    the block runs (in this thread only: a Dask worker runs one task per thread)."""
-    token = _BATCH_RUN.set(Path(folder).resolve())
-    try:
-        yield
-    finally:
-        _BATCH_RUN.reset(token)
-
-
-def _enclosing_batch(target: Path) -> Path | None:
-    """The batch folder ``target`` is, or lies inside (resolved), or ``None``."""
-    for folder in (target, *target.parents):
-        with contextlib.suppress(OSError):  # an unreadable folder: not a batch we can see
-            if is_batch_folder(folder):
-                return folder
-    return None
-
-
-def _check_not_in_batch(what: str, target: Path) -> None:
-    """Refuse a study output that is a batch folder or lies inside one (its ``runs/``, a
-    run folder, ``failed/``), unless it is the batch's own run (:func:`batch_run_output`):
-    replacing a finished run left its done.json describing the old run, and the batch
-    summarised stale values (and replacing the batch folder lost every run)."""
-    batch = _enclosing_batch(target)
-    if batch is None or target == _BATCH_RUN.get():
-        return
-    where = "is a batch folder" if batch == target else f"is inside the batch folder {batch}"
-    raise OutputFolderError(
-        f"{what} ({target}) {where} (evplan batch wrote it: its runs and summaries); a study "
-        "never writes into one, even with --overwrite: choose another -o/--out outside it"
-    )
-
-
-def _check_batch_target(what: str, target: Path) -> None:
-    """Refuse a batch into a study's output folder (the batch would mix its runs into it,
-    and a later study run into that folder replaced the batch), or into a folder inside
-    another batch folder; even with --overwrite: the study's files are the user's results."""
-    batch = _enclosing_batch(target)
-    if batch is not None and batch != target:
-        raise OutputFolderError(
-            f"{what} ({target}) is inside the batch folder {batch}; a batch never writes into "
-            "another one: choose another -o/--output outside it"
-        )
-    if batch is None and target.is_dir() and is_evplan_output(target):
-        raise OutputFolderError(
-            f"{what} ({target}) is the output folder of a study (evplan run/simulate/optimize "
-            "wrote it); a batch never writes into one, even with --overwrite: choose a new or "
-            "empty folder with -o/--output"
-        )
 
 
 def _within(path: Path, folder: Path) -> bool:

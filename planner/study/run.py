@@ -6,154 +6,46 @@ only. ``evplan optimize`` (:func:`optimize_study`): one siting round on all dema
 prepares the same inputs (:func:`prepare`), runs its steps (names and order in
 :mod:`planner.study.steps`) timed and logged, and writes its folder atomically
 (:func:`planner.report.atomic.atomic_dir`), so an interrupted run leaves nothing
-half-written. ``on_step`` lets the CLI drive a progress display.
+half-written. ``on_step`` lets the CLI drive a progress display. The skeleton they share
+(step timing, inputs, output folder) is :mod:`planner.study.skeleton`'s; its public names
+are re-exported here.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from planner.config.study import StudyConfig, config_hash
-from planner.report.atomic import OutputWriteError, atomic_dir, claim_output
 from planner.report.roads import roads_layer
 from planner.study.compare import vehicle_matrix
-from planner.study.demand import build_trips, demand_points
+from planner.study.demand import demand_points
 from planner.study.grid_fit import loop_grid
 from planner.study.grid_step import apply_grid, fit_new_stations
 from planner.study.grid_step import attach as attach_grid
-from planner.study.inputs import (
-    StudyNetwork,
-    build_candidates,
-    build_existing,
-    build_network,
-    manifest,
-    points_frame,
-    reach_sites,
-)
+from planner.study.inputs import build_candidates, points_frame, reach_sites
 from planner.study.loop import LoopResult, Targets, closed_loop
 from planner.study.optimize import StudyOptimizer, public_sessions_per_trip
-from planner.study.optimize_city import CityOptimizer
-from planner.study.optimize_corridor import CorridorOptimizer
 from planner.study.result import StudyResult, assemble, located, summary_row
-from planner.study.simulate import StudySimulator, study_vehicles
-from planner.study.steps import STEPS
+from planner.study.simulate import StudySimulator
+from planner.study.skeleton import (  # noqa: F401 - default_folder re-exported
+    Prepared,
+    StepCallback,
+    StepTimer,
+    _claim,
+    _finish,
+    default_folder,
+    make_optimizer,
+    prepare,
+    write_study,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["optimize_study", "run_study", "simulate_study", "summary_row", "write_study"]
-
-StepCallback = Callable[[str], None]
-
-
-class StepTimer:
-    """Times the steps of a run (names from :data:`~planner.study.steps.STEPS` only)."""
-
-    def __init__(self, on_step: StepCallback | None) -> None:
-        self.timings: dict[str, float] = {}
-        self.on_step = on_step
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        if name not in STEPS:  # pragma: no cover - a programming error, not a user error
-            raise ValueError(f"unknown study step {name!r}; steps are {STEPS}")
-        if self.on_step:
-            self.on_step(name)
-        logger.info("step: %s", name)
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
-            logger.info("step: %s done in %.2f s", name, self.timings[name])
-
-
-@dataclass
-class Prepared:
-    """The inputs every entry point starts from."""
-
-    sn: StudyNetwork
-    existing: pd.DataFrame
-    vehicles: dict
-    trips: pd.DataFrame
-
-
-def prepare(cfg: StudyConfig, timer: StepTimer) -> Prepared:
-    """Network, existing stations, vehicle models and the study's trips (seeded)."""
-    (demand_seed,) = np.random.SeedSequence(cfg.seed).spawn(1)
-    with timer.step("network"):
-        sn = build_network(cfg)
-    with timer.step("sites"):
-        existing = build_existing(cfg, sn)
-    with timer.step("demand"):
-        vehicles = study_vehicles(cfg)
-        trips = build_trips(cfg, sn, vehicles, rng=np.random.default_rng(demand_seed))
-    return Prepared(sn, existing, vehicles, trips)
-
-
-def _claim(
-    cfg: StudyConfig,
-    *,
-    write: bool,
-    out_dir: str | Path | None,
-    config_path: str | Path | None,
-    overwrite: bool,
-    suffix: str,
-) -> Any:
-    """The output folder, checked and locked before any work starts (nothing when not
-    writing). See :func:`planner.report.atomic.claim_output` for the rules."""
-    if not write:
-        return nullcontext(None)
-    folder = Path(out_dir) if out_dir is not None else default_folder(cfg, suffix)
-    what = (
-        "--out"
-        if out_dir is not None
-        else ("outputs.folder" if cfg.outputs.folder is not None else "output folder")
-    )
-    return claim_output(folder, config_path=config_path, overwrite=overwrite, what=what)
-
-
-def _finish(
-    cfg: StudyConfig,
-    result: StudyResult,
-    timer: StepTimer,
-    *,
-    sn: StudyNetwork,
-    folder: Path | None,
-    config_path: str | Path | None,
-    overwrite: bool,
-    html: bool,
-) -> StudyResult:
-    """Manifest, then (when ``folder`` is given) the study folder, atomically. Any failed
-    write fails the run and leaves the previous output at ``folder`` as it was."""
-    base = manifest(cfg, sn, timer.timings, config_path=Path(config_path) if config_path else None)
-    result.manifest = {**base, **result.manifest}
-    if folder is not None:
-        # the folder written (``--out`` overrides outputs.folder): in manifest.json too
-        result.manifest["output_folder"] = str(folder)
-        resolved = result.manifest.get("config_resolved")
-        if isinstance(resolved, dict) and isinstance(resolved.get("outputs"), dict):
-            resolved["outputs"]["folder"] = str(folder)
-        try:
-            with timer.step("outputs"), atomic_dir(folder, foreign_ok=overwrite) as tmp:
-                write_study(result, tmp, html=html, gpkg=cfg.outputs.gpkg)
-        except OSError as exc:
-            raise OutputWriteError(
-                f"could not write the outputs of study {cfg.name!r} to {folder}: "
-                f"{exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}; "
-                "nothing was replaced (the previous output, if any, is unchanged)"
-            ) from exc
-        result.manifest["timings_s"] = {k: round(v, 3) for k, v in timer.timings.items()}
-        logger.info("study %s written to %s", cfg.name, folder)
-    return result
 
 
 def run_study(
@@ -514,33 +406,3 @@ def optimize_study(
             overwrite=overwrite,
             html=False,
         )
-
-
-def make_optimizer(
-    cfg: StudyConfig,
-    sn: StudyNetwork,
-    candidates: pd.DataFrame,
-    trips: pd.DataFrame,
-    vehicles: dict,
-) -> StudyOptimizer:
-    """The study's optimisation strategy: corridor (FRLM) or city (every other model)."""
-    strategy = CorridorOptimizer if cfg.model.kind == "frlm" else CityOptimizer
-    return strategy(cfg, sn, candidates, trips, vehicles)
-
-
-def default_folder(cfg: StudyConfig, suffix: str = "") -> Path:
-    """``outputs.folder`` or ``runs/<name>`` (``-simulate`` / ``-optimize`` for those commands)."""
-    base = cfg.outputs.folder or Path("runs") / cfg.name
-    return base.with_name(f"{base.name}-{suffix}") if suffix else base
-
-
-def write_study(result: StudyResult, folder: Path, *, html: bool = True, gpkg: bool = True) -> None:
-    """Write tables, layers, KPIs, manifest and (optionally) the GeoPackage and the HTML
-    report into ``folder``."""
-    from planner.report.export import write_outputs
-
-    write_outputs(result, folder, gpkg=gpkg)
-    if html:
-        from planner.report.html import write_report
-
-        write_report(result, folder)

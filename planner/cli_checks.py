@@ -1,0 +1,84 @@
+"""The config checks of the command line: ``evplan validate`` on a sweep file (every run
+it expands to, checked, as a table or ``--json``) and the checked load each study command
+starts with. :mod:`planner.cli` holds the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.table import Table
+
+from networks.errors import EvplanError
+from planner.cli_output import out
+from planner.report.console import escape
+
+
+def _looks_like_sweep(path: Path) -> bool:
+    """True for a YAML mapping with the sweep keys ``base`` and ``parameters`` (unreadable: False,
+    so the study loader reports the problem)."""
+    from planner.config.yaml_reader import read_yaml
+
+    try:
+        doc, _ = read_yaml(path)
+    except EvplanError:
+        return False
+    return "base" in doc and "parameters" in doc
+
+
+def _validate_sweep(path: Path, *, as_json: bool = False) -> None:
+    from planner.batch.plan import plan_sweep
+    from planner.config.checks import raise_on_problems, run_checks
+
+    try:
+        plan = plan_sweep(path)  # loads every expanded run: schema errors name the run
+    except EvplanError as exc:
+        if as_json:  # a script reading stdout gets an answer for every outcome
+            out.print_json(json.dumps({"sweep": str(path), "ok": False, "error": str(exc)}))
+        raise
+    table = Table(
+        title=escape(
+            f"{path}: sweep {plan.name!r}, {len(plan.runs)} runs over {', '.join(plan.parameters)}"
+        )
+    )
+    table.add_column("run")
+    table.add_column("checks")
+    failed = None
+    runs = []
+    for spec in plan.runs:
+        results = run_checks(spec.config, source=f"{path} run {spec.label}")
+        bad = {k: v for k, v in results.items() if v}
+        runs.append({"run": spec.key, "label": spec.label, "ok": not bad, "checks": results})
+        table.add_row(
+            escape(spec.label),
+            "[green]ok[/]"
+            if not bad
+            else "[red]"
+            + escape("; ".join(f"{k}: {'; '.join(v)}" for k, v in bad.items()))
+            + "[/]",
+        )
+        if bad and failed is None:
+            failed = (results, f"{path} run {spec.label}")
+    if as_json:
+        doc = {
+            "sweep": str(path),
+            "batch_folder": str(plan.output),
+            "ok": failed is None,
+            "runs": runs,
+        }
+        out.print_json(json.dumps(doc))
+    else:
+        out.print(table)
+        out.print(f"batch folder: {escape(plan.output)}")
+    if failed is not None:
+        raise_on_problems(failed[0], source=failed[1])
+
+
+def _load_checked(config: Path):
+    from planner.config.checks import raise_on_problems, run_checks
+    from planner.config.study import load_config
+
+    cfg = load_config(config)
+    raise_on_problems(run_checks(cfg, source=str(config)), source=str(config))
+    return cfg
