@@ -114,6 +114,42 @@ def test_sigterm_stops_the_cli_and_its_workers(tmp_path):
     assert not [w for w in workers if _alive(w)]
 
 
+# a worker forked by a pool whose start the SIGTERM interrupted after the fork, before
+# multiprocessing recorded the process (so mp.active_children() does not list it)
+_UNRECORDED_SCRIPT = """
+import os, time
+import planner.cli as cli
+
+def fake_app(standalone_mode=False):
+    if os.fork() == 0:  # the worker: busy for minutes
+        time.sleep(120)
+        os._exit(0)
+    time.sleep(120)
+
+cli.app = fake_app
+cli.main()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_sigterm_stops_a_worker_multiprocessing_never_recorded(tmp_path):
+    """Seen once in about 10 stops under load: the SIGTERM came while a pool forked its last
+    worker, which multiprocessing had not recorded yet; the command exited but that worker
+    lived on for its 120 s run, holding the output pipe (the caller hung)."""
+    workers: list[int] = []
+
+    def forked(pid: int) -> bool:
+        workers[:] = _children(pid)
+        return len(workers) >= 1
+
+    start = time.monotonic()
+    code, out = _stopped(_UNRECORDED_SCRIPT, tmp_path, forked)
+    assert code == 143, out
+    assert "terminated; nothing was written" in out and "Traceback" not in out
+    assert time.monotonic() - start < 25
+    assert not [w for w in workers if _alive(w)]
+
+
 # a batch (serial, a test runner instead of the study pipeline): the first run finishes
 # at once, the others take long
 _BATCH_SCRIPT = """
