@@ -16,13 +16,21 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 import sim
 from planner.config.study import StudyConfig
 from planner.study.demand import build_trips, with_driving_rules
 from planner.study.inputs import StudyNetwork
 from planner.study.loop import ScenarioOutcome, target_intervals
+from planner.study.replications import (
+    EXTENSIVE_KPIS,
+    confirmation_seed,
+    defined,
+    half_widths,
+    mean_causes,
+    mean_unserved,
+    scaled,
+)
 from planner.study.targets import judge_targets, with_count_bound
 
 logger = logging.getLogger(__name__)
@@ -32,6 +40,8 @@ __all__ = [
     "CITY_CONGESTION_BY_CLASS",
     "EXTENSIVE_KPIS",
     "StudySimulator",
+    "confirmation_seed",
+    "half_widths",
     "sim_settings",
     "study_vehicles",
     "mean_unserved",
@@ -72,31 +82,6 @@ CITY_CONGESTION_BY_CLASS: dict[str, tuple[float, ...]] = {
     name: tuple(round(1.0 + a * (f - 1.0), 6) for f in CITY_CONGESTION)
     for name, a in CITY_CLASS_SCALE.items()
 }
-
-#: KPIs that are totals over the fleet: scaled by the demand expansion factor when the
-#: simulated fleet is a sample (``demand.max_trips``). Waits, shares and peaks are not.
-EXTENSIVE_KPIS = (
-    "trips",
-    "trips_completed",
-    "trips_abandoned",
-    "trips_no_road_path",
-    "vehicles",
-    "stranded_vehicles",
-    "stranded_no_charger",
-    "stranded_queue",
-    "stranded_below_reach",
-    "station_visits",
-    "sessions_public",
-    "sessions_balked",
-    "detour_km_total",
-    "energy_public_kwh",
-    "energy_home_kwh",
-    "energy_delivered_kwh",
-    "ev_km",
-    "co2_ice_kg",
-    "co2_ev_kg",
-    "co2_avoided_kg",
-)
 
 
 def sim_settings(cfg: StudyConfig, *, temperature_c: float | None = None) -> sim.SimSettings:
@@ -179,18 +164,6 @@ def unserved_demand(
         )
     df = pd.concat(rows, ignore_index=True).rename(columns={"origin": "node"})
     return df.groupby(["node", "destination"], as_index=False)["weight"].sum()
-
-
-def mean_unserved(runs: list[pd.DataFrame]) -> pd.DataFrame:
-    """The mean of several runs' :func:`unserved_demand` (``node``, ``destination``,
-    ``weight``): an OD pair unserved once in one run of four weighs 0.25 trips, so the
-    optimiser's plug sizing from the weights keeps a single run's scale."""
-    if not runs:
-        return pd.DataFrame({"node": [], "destination": [], "weight": []})
-    df = pd.concat(runs, ignore_index=True)
-    out = df.groupby(["node", "destination"], as_index=False)["weight"].sum()
-    out["weight"] /= len(runs)
-    return out
 
 
 class RunSummary(NamedTuple):
@@ -294,7 +267,7 @@ class StudySimulator:
         unserved = mean_unserved([r.unserved for r in kept])
         if factor != 1.0:  # a sample of the fleet: totals scaled to the whole fleet
             kpis = {k: v * factor if k in EXTENSIVE_KPIS else v for k, v in kpis.items()}
-            intervals, judged = _scaled(intervals, factor), _scaled(judged, factor)
+            intervals, judged = scaled(intervals, factor), scaled(judged, factor)
         kpis["demand_expansion_factor"] = factor
         first = first.measured()
         return ScenarioOutcome(
@@ -313,7 +286,7 @@ class StudySimulator:
                 # the runs the KPIs are the mean of: CO2 matching averages over the same runs
                 "charging_per_run": [r.charging for r in kept],
                 # stranded or abandoned trips by cause: the mean over the same runs
-                "causes": _mean_causes([r.causes for r in kept]),
+                "causes": mean_causes([r.causes for r in kept]),
                 "connector_gaps": self.connector_gaps(first, st),
             },
         )
@@ -425,7 +398,7 @@ class StudySimulator:
             wide = [
                 k
                 for k, tol in sc.ci_half_width.items()
-                if k in half and (half[k] > tol or (math.isnan(half[k]) and _defined(per_run, k)))
+                if k in half and (half[k] > tol or (math.isnan(half[k]) and defined(per_run, k)))
             ]
             # a target met on its mean but not on its 95 % bound is a question of runs, not
             # of chargers: more runs first (the loop would otherwise add sites for it)
@@ -449,50 +422,6 @@ class StudySimulator:
         kpis = {k: float(v) for k, v in summary["mean"].items()}
         judged = judge_targets(kpis, self.cfg.targets, target_intervals(per_run))
         return [j.name for j in judged if j.missed_on_bound_only]
-
-
-def confirmation_seed(seed: int) -> int:
-    """The seed of a study's confirmation runs: a stream of its own, derived from the
-    study seed (deterministic, and independent of the design rounds' runs)."""
-    return int(np.random.SeedSequence((seed, 0xC0F1)).generate_state(1, dtype=np.uint32)[0])
-
-
-def half_widths(per_run: pd.DataFrame, factor: float = 1.0) -> dict[str, float]:
-    """Half-width of the 95 % Student-t interval of each KPI over the runs, as
-    ``simulation.ci_half_width`` asks for it: for the target KPIs, of the values the targets
-    are judged on (the stranded count net of cars below reach, run by run:
-    :func:`target_intervals`); every KPI before any truncation to its range (a wait interval
-    cut at 0 looked narrower than it is), and in fleet units for a sampled fleet (extensive
-    KPIs x ``factor``). NaN with fewer than 2 runs where the value is defined (no interval:
-    more runs are needed)."""
-    # std and count of each KPI as sim.summarise computes them (its interval is truncated
-    # to the KPI's range, the std is not), the target KPIs' from their judged values
-    stats = sim.summarise(per_run.select_dtypes("number"))
-    judged = target_intervals(per_run)
-    stats.loc[judged.index, ["std", "n"]] = judged[["std", "n"]]
-    out: dict[str, float] = {}
-    for name, n, std in zip(stats.index, stats["n"], stats["std"], strict=True):
-        n = int(n)
-        h = float(sps.t.ppf(0.975, n - 1) * std / np.sqrt(n)) if n > 1 else math.nan
-        out[name] = h * factor if name in EXTENSIVE_KPIS else h
-    return out
-
-
-def _defined(per_run: pd.DataFrame, name: str) -> bool:
-    """Whether KPI ``name`` is defined (finite) in at least one run."""
-    return bool(np.isfinite(per_run[name].to_numpy(dtype=float)).any())
-
-
-def _scaled(intervals: pd.DataFrame, factor: float) -> pd.DataFrame:
-    """Replication intervals with the totals (:data:`EXTENSIVE_KPIS`) scaled to the whole
-    fleet by the demand expansion ``factor``."""
-    if not len(intervals):
-        return intervals
-    rows = intervals.index.isin(EXTENSIVE_KPIS)
-    out = intervals.copy()
-    for col in ("mean", "std", "ci_low", "ci_high"):
-        out.loc[rows, col] *= factor
-    return out
 
 
 #: Columns of a run's public charging sessions kept for the hourly CO2 matching
@@ -530,9 +459,3 @@ def _stranding_causes(res: sim.SimulationResult) -> dict[str, int]:
     causes = t["strand_cause"].dropna().astype(str)
     causes = causes[causes != ""]
     return {str(k): int(v) for k, v in causes.value_counts().items()}
-
-
-def _mean_causes(runs: list[dict[str, int]]) -> dict[str, float]:
-    """The mean count of each stranding cause over ``runs`` (0 in a run without it)."""
-    keys = sorted({k for run in runs for k in run})
-    return {k: sum(run.get(k, 0) for run in runs) / len(runs) for k in keys}
