@@ -98,6 +98,21 @@ class TargetsConfig(_Strict):
     trips_completed_share: float | None = Field(None, gt=0, le=1)
     max_iterations: int = Field(3, ge=1, le=20)
 
+    @field_validator("trips_completed_share")
+    @classmethod
+    def _confirmable(cls, share: float | None) -> float | None:
+        # a target is met on its 95 % bound (planner.study.targets), and the exact lower
+        # bound of N completed trips of N is 0.025 ** (1 / N) < 1: 100 % could only be
+        # missed, whatever the plan and however many runs
+        if share is not None and share >= 1.0:
+            raise ValueError(
+                "a completed share of 1 (100 %) can never be confirmed: the exact 95 % lower "
+                "bound of N completed trips out of N is 0.025^(1/N), below 1 for any N; set "
+                "a share below 1 (0.99 is confirmed by about 370 trips with none failed) or "
+                "bound the failures with targets.stranded"
+            )
+        return share
+
 
 class SimulationConfig(_Strict):
     days: int = Field(1, ge=1, le=31)

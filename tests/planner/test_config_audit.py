@@ -291,3 +291,12 @@ def test_a_check_across_sections_points_at_the_field_it_names(tmp_path):
     msg = _refused(tmp_path, text)
     line = text.splitlines().index("  warmup_days: 2") + 1
     assert f"study.yaml:{line}: " in msg and "simulation.warmup_days needs generated demand" in msg
+
+
+def test_a_completed_share_target_of_one_is_refused_with_the_reason(tmp_path):
+    """Review of 2026-12-07: 100 % completed can never be confirmed on a 95 % bound (N of N
+    trips: 0.025^(1/N) < 1), so such a study was missed whatever the plan, with advice to
+    add runs that could never help. Refused when the file is read, saying why."""
+    msg = _refused(tmp_path, BASE + "targets:\n  trips_completed_share: 1.0\n")
+    assert "targets.trips_completed_share" in msg and "can never be confirmed" in msg
+    assert "0.99" in msg
