@@ -60,10 +60,10 @@ def stop_children(*, timeout: float = 10.0) -> None:
     """SIGTERM to every worker process this process started (the CLI owns them all), and
     wait for them to end (``timeout`` seconds each; SIGKILL after that).
 
-    Besides the processes :mod:`multiprocessing` knows, every other live child of this
-    process (Linux: ``/proc``): a SIGTERM that arrives while a pool forks a worker is
-    raised between the fork and the point where multiprocessing records the new process,
-    so that worker was never stopped. It lived on (a replication worker busy for
+    Besides the processes :mod:`multiprocessing` knows, every other live fork of this
+    process (Linux: ``/proc``; :func:`_child_pids`): a SIGTERM that arrives while a pool
+    forks a worker is raised between the fork and the point where multiprocessing records
+    the new process, so that worker was never stopped. It lived on (a replication worker busy for
     minutes), holding the command's output pipe open, so a caller waiting for the
     command's output hung although the command had exited (seen once in about 10 stops
     under load: ``tests/planner/test_sigterm.py``)."""
@@ -88,11 +88,19 @@ def stop_children(*, timeout: float = 10.0) -> None:
 
 
 def _child_pids() -> list[int]:
-    """The live child processes of this process, from ``/proc`` (none where there is no
-    ``/proc``: there only the processes multiprocessing knows are stopped)."""
+    """The live children of this process that are forks of it (``/proc``; none where there
+    is no ``/proc``: there only the processes multiprocessing knows are stopped).
+
+    A fork that did not exec has this process' command line; that is what a pool's worker
+    is. Other children are left alone: multiprocessing's resource tracker (started by the
+    spawn context of a Dask cluster: it ignores SIGTERM by design and stops itself once its
+    users have gone, so signalling it only added a 10 s wait and a SIGKILL), programs the
+    caller's own code started, or, with evplan as a container's first process, the
+    container's orphans (review of 2026-12-07)."""
     me = os.getpid()
     out: list[int] = []
     try:
+        mine = Path(f"/proc/{me}/cmdline").read_bytes()
         entries = list(Path("/proc").iterdir())
     except OSError:
         return out
@@ -102,10 +110,13 @@ def _child_pids() -> list[int]:
         try:
             # "pid (comm) state ppid ...": the command name may hold spaces or brackets
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != me or fields[0] == "Z":
+                continue
+            if (entry / "cmdline").read_bytes() != mine:
+                continue
         except (OSError, IndexError):
             continue
-        if int(fields[1]) == me and fields[0] != "Z":
-            out.append(int(entry.name))
+        out.append(int(entry.name))
     return out
 
 

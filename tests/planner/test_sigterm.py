@@ -4,6 +4,7 @@ worker processes (they waited forever for work) and left the output's temporary 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
@@ -148,6 +149,47 @@ def test_sigterm_stops_a_worker_multiprocessing_never_recorded(tmp_path):
     assert "terminated; nothing was written" in out and "Traceback" not in out
     assert time.monotonic() - start < 25
     assert not [w for w in workers if _alive(w)]
+
+
+# a program the command's process started that is not a fork of it (like multiprocessing's
+# resource tracker under a Dask cluster, it ignores SIGTERM): not evplan's to stop
+_EXECED_SCRIPT = """
+import subprocess, sys, time
+import planner.cli as cli
+
+CHILD = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "open('started', 'w').close(); time.sleep(60)"
+)
+
+def fake_app(standalone_mode=False):
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    open("child.pid", "w").write(str(child.pid))
+    time.sleep(120)
+
+cli.app = fake_app
+cli.main()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_sigterm_leaves_alone_a_child_that_is_not_a_fork(tmp_path):
+    """Review of 2026-12-07: the stop signalled every child, so multiprocessing's resource
+    tracker (which ignores SIGTERM) added a 10 s wait and a SIGKILL to every stopped
+    `evplan batch --workers N`; a child that is not a fork of evplan is left alone."""
+    start = time.monotonic()
+    code, out = _stopped(_EXECED_SCRIPT, tmp_path, lambda _: (tmp_path / "started").exists())
+    took = time.monotonic() - start
+    child = int((tmp_path / "child.pid").read_text())
+    try:
+        assert code == 143, out
+        assert took < 8, took  # not the 10 s wait for a process that ignores SIGTERM
+        assert _alive(child)  # not killed
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
 
 
 # a batch (serial, a test runner instead of the study pipeline): the first run finishes
