@@ -70,8 +70,7 @@ def banner(result: StudyResult) -> str:
         return "missed (too few runs to confirm it)" if t.get("bound_only") else "missed"
 
     def required(t: dict[str, Any]) -> str:
-        if t["kpi"] == "stranded_vehicles" and t["bound"] == 0:
-            # a zero count is never bounded at 0 (planner.study.targets.beyond)
+        if t.get("fewer_than_one"):  # the verdict's reading of a zero stranded target
             return "fewer than 1 required: a target of 0"
         return f"{'≤' if t['sense'] == 'max' else '≥'} {format_kpi(t['kpi'], t['bound'])} required"
 

@@ -63,8 +63,8 @@ def target_intervals(runs: pd.DataFrame, *, count_bound: bool = True) -> pd.Data
     gross count by the mean excluded count kept the gross count's spread (the corridor
     study's 0.6 stranded "up to 4.8" from runs whose net counts varied by well under 1).
 
-    ``count_bound``: the stranded count's upper end is at least its exact Poisson bound
-    (below). Off for a sample of the fleet (``demand.max_trips``), which no run count
+    ``count_bound``: where the runs all agree, the exact count bounds of
+    :func:`with_count_bound`. Off for a sample of the fleet (``demand.max_trips``), which no run count
     confirms (:func:`sampled_fleet`): scaled by the expansion factor, the bound of a sample
     with nobody stranded would read as a miss of hundreds of vehicles."""
     cols = {}
@@ -200,6 +200,18 @@ class TargetJudgement:
     sampled: bool = False  #: judged on a sample of the fleet (:func:`sampled_fleet`)
 
     @property
+    def fewer_than_one(self) -> bool:
+        """Whether the target is a stranded target of 0, judged as fewer than one a
+        measured period (:func:`reads_fewer_than_one`)."""
+        return reads_fewer_than_one(self.attr, self.bound)
+
+    @property
+    def acted_on(self) -> bool:
+        """Whether the design loop acts on it: missed, or undefined in the measured period
+        (a wait with no public charging session is not a wait within its target)."""
+        return self.status == "missed" or self.why == "undefined"
+
+    @property
     def missed_on_bound_only(self) -> bool:
         """Missed on its 95 % bound while the point value is within the target, on the
         whole fleet: more runs (not more chargers) may settle it
@@ -214,6 +226,12 @@ class TargetJudgement:
         )
 
 
+def reads_fewer_than_one(attr: str, bound: float) -> bool:
+    """Whether target ``attr`` set at ``bound`` is a stranded target of 0, read as *fewer
+    than one stranded vehicle per measured period* (:func:`beyond`)."""
+    return attr == "stranded" and bound == 0
+
+
 def beyond(attr: str, bound: float, x: float) -> bool:
     """Whether value ``x`` is outside the target ``attr`` (of :class:`Targets`) set at
     ``bound``: above an "at most" bound, below an "at least" one.
@@ -224,7 +242,7 @@ def beyond(attr: str, bound: float, x: float) -> bool:
     other bound is taken as written."""
     if TARGET_KPIS[attr][1] == "min":
         return x < bound - 1e-9
-    if attr == "stranded" and bound == 0:
+    if reads_fewer_than_one(attr, bound):
         return x >= 1.0
     return x > bound + 1e-9
 
@@ -297,12 +315,7 @@ def only_runs_short(
     trip completed. Those bounds (:func:`count_upper_bound` of a zero total,
     :func:`share_lower_bound` of all successes) depend on the run count only, so no
     charger the design loop could add would move them."""
-    # the misses the design loop acts on (missed_targets: missed, or undefined)
-    missed = [
-        j
-        for j in judge_targets(kpis, targets, intervals)
-        if j.status == "missed" or j.why == "undefined"
-    ]
+    missed = [j for j in judge_targets(kpis, targets, intervals) if j.acted_on]
     clean = {"stranded": 0.0, "trips_completed_share": 1.0}  # the value of no failure
     return bool(missed) and all(
         j.missed_on_bound_only and clean.get(j.attr) == j.value for j in missed
@@ -328,7 +341,7 @@ def missed_targets(
             )
             op = ">" if j.sense == "max" else "<"
             limit = f"{j.bound:g}"
-            if j.attr == "stranded" and j.bound == 0:  # read as "fewer than one" (beyond)
+            if j.fewer_than_one:
                 op, limit = ">=", "1 (target 0, read as fewer than one)"
             missed.append(f"{j.name} {v:{_FORMAT[j.attr]}}{on} {op} {limit}")
         elif j.why == "undefined":

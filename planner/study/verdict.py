@@ -82,6 +82,7 @@ def verdict(
                 "unconfirmed": j.status == "unconfirmed",
                 "why": j.why,
                 "bound_only": j.missed_on_bound_only,
+                "fewer_than_one": j.fewer_than_one,
                 **({"excluded_below_reach": shift} if name == "stranded_vehicles" else {}),
             }
         )
@@ -120,11 +121,10 @@ def verdict(
             # within the target on its mean, not with 95 % confidence: a run count, not a
             # charger, would settle it (the design loop adds runs first, then sites)
             edge = shown(t, "ci_high" if t["sense"] == "max" else "ci_low")
-            zero = t["kpi"] == "stranded_vehicles" and t["bound"] == 0
             reasons.append(
                 f"{t['label']} is {shown(t, 'value')}, within the target of "
                 f"{shown(t, 'bound')}"
-                + (" (read as fewer than one a measured period)" if zero else "")
+                + (" (read as fewer than one a measured period)" if t["fewer_than_one"] else "")
                 + f", but its {'upper' if t['sense'] == 'max' else 'lower'} 95 % bound, "
                 f"{edge}, is not: {reps or 0} runs are too few to confirm it; raise "
                 "simulation.max_replications (or simulation.replications)"

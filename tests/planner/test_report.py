@@ -287,12 +287,12 @@ def test_the_banner_reads_a_zero_stranded_target_and_a_miss_on_the_bound_alone()
 
     target = {"kpi": "stranded_vehicles", "label": "Stranded vehicles", "value": 0.25,
               "bound": 0.0, "sense": "max", "ci_low": 0.0, "ci_high": 1.39, "met": False,
-              "unconfirmed": False, "bound_only": True,
+              "unconfirmed": False, "bound_only": True, "fewer_than_one": True,
               "judged_on": "upper 95 % bound"}  # fmt: skip
     verdict = {"status": "missed", "targets": [target], "reasons": ["too few runs"]}
     html = banner(SimpleNamespace(verdict=verdict))
     assert "(fewer than 1 required: a target of 0, judged on the upper 95 % bound)" in html
     assert "— missed (too few runs to confirm it)</li>" in html and "≤ 0" not in html
-    two = {**target, "bound": 2.0, "bound_only": False, "value": 4.0}
+    two = {**target, "bound": 2.0, "bound_only": False, "fewer_than_one": False, "value": 4.0}
     html = banner(SimpleNamespace(verdict={**verdict, "targets": [two]}))
     assert "(≤ 2 required," in html and "— missed</li>" in html
