@@ -45,8 +45,8 @@ from planner.batch.cluster import _connect, _running, local_cluster
 from planner.batch.folder import (
     _batch_lock,
     _clean_stale,
-    _finished,
     clear_failures,
+    finished_outcome,
     finished_runs,
     mark_batch_folder,
 )
@@ -351,7 +351,9 @@ def run_batch(
             if _clean_stale(runs_dir, {s.key for s in plan.runs}):
                 logger.warning("removed leftovers of an interrupted batch in %s", runs_dir)
             clear_failures(out)  # failures of the last batch; retried now
-            previous = {s.key: o for s in plan.runs if (o := _finished(s, runs_dir)) is not None}
+            previous = {
+                s.key: o for s in plan.runs if (o := finished_outcome(s, runs_dir)) is not None
+            }
             todo = [s for s in plan.runs if s.key not in previous]
             logger.info(
                 "batch %s: %d runs, %d already finished, %d to run",
@@ -387,7 +389,7 @@ def run_batch(
             finally:
                 by_key = {**previous, **{o.key: o for o in tracker.outcomes}}
                 for s in plan.runs:  # interrupted: runs that finished while the batch was stopping
-                    if s.key not in by_key and (late := _finished(s, runs_dir)) is not None:
+                    if s.key not in by_key and (late := finished_outcome(s, runs_dir)) is not None:
                         late.status = "done"
                         by_key[s.key] = late
                 outcomes = [by_key[s.key] for s in plan.runs if s.key in by_key]

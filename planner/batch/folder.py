@@ -24,7 +24,14 @@ from planner.report.atomic import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DONE", "clear_failures", "finished_runs", "input_digests", "mark_batch_folder"]
+__all__ = [
+    "DONE",
+    "clear_failures",
+    "finished_outcome",
+    "finished_runs",
+    "input_digests",
+    "mark_batch_folder",
+]
 
 #: The marker of a finished run (``runs/<key>/done.json``).
 DONE = "done.json"
@@ -187,7 +194,7 @@ def _record(data: object, key: str) -> dict[str, Any] | None:
     return data
 
 
-def _finished(spec: RunSpec, runs: Path, *, quiet: bool = False) -> RunOutcome | None:
+def finished_outcome(spec: RunSpec, runs: Path, *, quiet: bool = False) -> RunOutcome | None:
     """The recorded outcome of ``spec`` when ``runs/<key>/done.json`` is the record the batch
     wrote for it and its inputs are those it would read now; ``None`` otherwise (the run is
     done again; ``quiet``: without logging why)."""
@@ -237,4 +244,4 @@ def _finished(spec: RunSpec, runs: Path, *, quiet: bool = False) -> RunOutcome |
 
 def finished_runs(plan: BatchPlan) -> set[str]:
     """Keys of the runs of ``plan`` already finished in its folder (what a batch would skip)."""
-    return {s.key for s in plan.runs if _finished(s, plan.output / "runs") is not None}
+    return {s.key for s in plan.runs if finished_outcome(s, plan.output / "runs") is not None}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from networks.errors import EvplanError
-from planner.batch.folder import DONE, _finished, input_digests
+from planner.batch.folder import DONE, finished_outcome, input_digests
 from planner.batch.plan import RunOutcome, RunSpec
 from planner.config.study import StudyConfig
 from planner.report.atomic import MARKER, atomic_dir, batch_run_output, write_text_atomic
@@ -155,7 +155,7 @@ def execute_run(spec: RunSpec, batch_dir: str | Path, runner: Runner | None = No
         runs / f".{spec.key}.{os.getpid()}-{os.urandom(2).hex()}.run.log",
     )
     worker = _worker_name()
-    done = _finished(spec, runs, quiet=True)
+    done = finished_outcome(spec, runs, quiet=True)
     if done is not None:
         # Dask runs a finished task again when the worker holding its result dies: the run
         # recorded on disk stands; nothing of it is removed or recomputed (idempotent)

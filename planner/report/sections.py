@@ -72,7 +72,8 @@ def banner(result: StudyResult) -> str:
     def required(t: dict[str, Any]) -> str:
         if t.get("fewer_than_one"):  # the verdict's reading of a zero stranded target
             return "fewer than 1 required: a target of 0"
-        return f"{'≤' if t['sense'] == 'max' else '≥'} {format_kpi(t['kpi'], t['bound'])} required"
+        sign = "≤" if t["sense"] == "max" else "≥"
+        return f"{sign} {format_kpi(t['kpi'], t['bound'])} required"
 
     items = "".join(
         f'<li class="{"ok" if t["met"] else "miss"}">{_e(t["label"])}: '

@@ -64,9 +64,9 @@ def target_intervals(runs: pd.DataFrame, *, count_bound: bool = True) -> pd.Data
     study's 0.6 stranded "up to 4.8" from runs whose net counts varied by well under 1).
 
     ``count_bound``: where the runs all agree, the exact count bounds of
-    :func:`with_count_bound`. Off for a sample of the fleet (``demand.max_trips``), which no run count
-    confirms (:func:`sampled_fleet`): scaled by the expansion factor, the bound of a sample
-    with nobody stranded would read as a miss of hundreds of vehicles."""
+    :func:`with_count_bound`. Off for a sample of the fleet (``demand.max_trips``), which
+    no run count confirms (:func:`sampled_fleet`): scaled by the expansion factor, the
+    bound of a sample with nobody stranded would read as a miss of hundreds of vehicles."""
     cols = {}
     for name, _sense in TARGET_KPIS.values():
         if name not in runs.columns:
