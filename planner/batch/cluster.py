@@ -1,7 +1,7 @@
 """The Dask side of a batch: a local cluster of single-threaded worker processes
 (:func:`local_cluster`), or a client connected to an existing scheduler with a hard
-deadline and a clear error for a wrong or silent address (:func:`_connect`), and the count
-of runs executing now for the progress display (:func:`_running`).
+deadline and a clear error for a wrong or silent address (:func:`connect_scheduler`), and
+the count of runs executing now for the progress display (:func:`running_runs`).
 :mod:`planner.batch.execute` submits the runs through these.
 """
 
@@ -90,7 +90,7 @@ def _client_within(client_cls, address: str, timeout: float):
 
 
 @contextlib.contextmanager
-def _connect(
+def connect_scheduler(
     *, workers: int, scheduler: str | None, client: Any, retries: int, timeout: float
 ) -> Iterator[Any]:
     """A Dask client: the one given, one connected to ``scheduler``, or a new local cluster."""
@@ -130,7 +130,7 @@ def _connect(
         cluster.close()
 
 
-def _running(client: Any, keys: set[str]) -> int:
+def running_runs(client: Any, keys: set[str]) -> int:
     """Runs executing now: our tasks on each worker, at most its thread count."""
     try:
         processing, nthreads = client.processing(), client.nthreads()

@@ -41,7 +41,7 @@ from typing import Any
 
 import pandas as pd
 
-from planner.batch.cluster import _connect, _running, local_cluster
+from planner.batch.cluster import connect_scheduler, local_cluster, running_runs
 from planner.batch.folder import (
     _batch_lock,
     _clean_stale,
@@ -204,7 +204,7 @@ def _run_dask(
 ) -> None:
     from distributed import as_completed
 
-    with _connect(
+    with connect_scheduler(
         workers=workers, scheduler=scheduler, client=client, retries=retries, timeout=timeout
     ) as c:
         token = os.urandom(3).hex()
@@ -239,7 +239,7 @@ def _run_dask(
                     # worker holding its result dies (the run is on disk, not in memory)
                     fut.release()
                 if time.perf_counter() - last_poll > 1.0:
-                    tracker.running, last_poll = _running(c, keys), time.perf_counter()
+                    tracker.running, last_poll = running_runs(c, keys), time.perf_counter()
                     tracker.emit()
                 if not ready:
                     time.sleep(0.1)
