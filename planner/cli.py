@@ -26,18 +26,18 @@ from networks.cli import network_app
 from networks.errors import EvplanError
 from planner._terminate import EXIT_TERMINATED, Terminated, stop_children
 from planner._terminate import install as install_sigterm
-from planner.cli_checks import _load_checked, _looks_like_sweep, _validate_sweep
+from planner.cli_checks import load_checked, looks_like_sweep, validate_sweep
 from planner.cli_exits import (
-    _STATE,
+    COMMAND_STATE,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_TARGETS_MISSED,
-    _batch_stopped,
-    _click_exceptions,
-    _interrupted,
-    _traceback_if_debug,
+    batch_stopped_message,
+    click_exceptions,
+    interrupted_exit,
+    traceback_if_debug,
 )
-from planner.cli_output import _summary, _verdict_line, console, out
+from planner.cli_output import console, json_summary, out, verdict_line
 from planner.report.console import (
     BatchBar,
     OnceFilter,
@@ -88,8 +88,8 @@ def _main(
         ),
     ] = False,
 ) -> None:
-    _STATE["debug"] = debug
-    _STATE["stopped"] = None
+    COMMAND_STATE["debug"] = debug
+    COMMAND_STATE["stopped"] = None
     level = logging.WARNING - 10 * min(verbose, 2) if not debug else logging.DEBUG
     handler = RichHandler(console=console, show_path=False)
     if level >= logging.WARNING:  # -v / --debug show every repeat
@@ -118,8 +118,8 @@ def validate(
     from planner.config.checks import raise_on_problems, run_checks
     from planner.config.study import load_config
 
-    if _looks_like_sweep(config):
-        _validate_sweep(config, as_json=as_json)
+    if looks_like_sweep(config):
+        validate_sweep(config, as_json=as_json)
         return
     try:
         cfg = load_config(config)
@@ -170,7 +170,7 @@ def _study_command(
     display (none with --json), return its result."""
     from planner.study import run as study_run
 
-    cfg = _load_checked(config)
+    cfg = load_checked(config)
     for key, value in kw.items():
         setattr(cfg.outputs, key, value)
     fn = getattr(study_run, entry)
@@ -200,14 +200,14 @@ def run(
     )
     folder = result.manifest.get("output_folder")
     if as_json:
-        out.print_json(json.dumps(_summary(result, folder=folder)))
+        out.print_json(json.dumps(json_summary(result, folder=folder)))
     else:
         out.print(
             kpi_table(f"{result.name}: before / after", result.kpis_before, result.kpis_after)
         )
         out.print(f"report folder: [bold]{escape(folder)}[/]")
     missed = result.verdict.get("status") == "missed"
-    console.print(_verdict_line(result.verdict), highlight=False, soft_wrap=True)
+    console.print(verdict_line(result.verdict), highlight=False, soft_wrap=True)
     if missed and strict:
         raise typer.Exit(EXIT_TARGETS_MISSED)
 
@@ -223,7 +223,7 @@ def simulate(
     result = _study_command("simulate_study", config, out_dir, overwrite=overwrite, as_json=as_json)
     folder = result.manifest.get("output_folder")
     if as_json:
-        out.print_json(json.dumps(_summary(result, folder=folder)))
+        out.print_json(json.dumps(json_summary(result, folder=folder)))
         return
     out.print(kpi_table(f"{result.name}: existing stations", result.kpis_before))
     out.print(f"output folder: [bold]{escape(folder)}[/]")
@@ -240,7 +240,7 @@ def optimize(
     result = _study_command("optimize_study", config, out_dir, overwrite=overwrite, as_json=as_json)
     folder = result.manifest.get("output_folder")
     if as_json:
-        out.print_json(json.dumps(_summary(result, folder=folder)))
+        out.print_json(json.dumps(json_summary(result, folder=folder)))
         return
     table = Table(title=escape(f"{result.name}: {len(result.selected)} new sites"))
     for col in ("station_id", "name", "plugs", "lon", "lat"):
@@ -348,7 +348,7 @@ def batch(
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         logging.getLogger("distributed").setLevel(logging.WARNING)
     # an interrupted batch keeps and summarises the runs that finished (run_batch)
-    _STATE["stopped"] = lambda: _batch_stopped(plan.output)
+    COMMAND_STATE["stopped"] = lambda: batch_stopped_message(plan.output)
     with BatchBar(console, plan.name, total=len(plan.runs), finished=len(done)) as on_progress:
         result = run_batch(
             plan,
@@ -398,16 +398,16 @@ def batch(
 
 def main() -> None:
     """Console entry point: run the app, turn domain errors into clean exits."""
-    usage_errors, aborts = _click_exceptions()
+    usage_errors, aborts = click_exceptions()
     install_sigterm()
     try:
         rv = app(standalone_mode=False)
     except Terminated:
-        _traceback_if_debug()
+        traceback_if_debug()
         stop_children()
-        _interrupted("terminated", EXIT_TERMINATED)
+        interrupted_exit("terminated", EXIT_TERMINATED)
     except EvplanError as exc:
-        _traceback_if_debug()
+        traceback_if_debug()
         console.print(f"[bold red]error:[/] {escape(exc)}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except usage_errors as exc:
@@ -415,10 +415,10 @@ def main() -> None:
         show()
         sys.exit(getattr(exc, "exit_code", 2))
     except (*aborts, KeyboardInterrupt):  # type: ignore[misc]  # a tuple built at run time
-        _traceback_if_debug()
-        _interrupted()
+        traceback_if_debug()
+        interrupted_exit()
     except Exception as exc:  # an unexpected bug: one line unless --debug
-        _traceback_if_debug()
+        traceback_if_debug()
         console.print(
             f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(exc)} "
             "(rerun with --debug for a traceback)",
@@ -427,7 +427,7 @@ def main() -> None:
         )
         sys.exit(EXIT_INTERNAL)
     if rv == EXIT_INTERRUPTED:  # typer turns Ctrl-C into exit code 130 itself
-        _interrupted()
+        interrupted_exit()
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

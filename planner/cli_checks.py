@@ -15,7 +15,7 @@ from planner.cli_output import out
 from planner.report.console import escape
 
 
-def _looks_like_sweep(path: Path) -> bool:
+def looks_like_sweep(path: Path) -> bool:
     """True for a YAML mapping with the sweep keys ``base`` and ``parameters`` (unreadable: False,
     so the study loader reports the problem)."""
     from planner.config.yaml_reader import read_yaml
@@ -27,7 +27,9 @@ def _looks_like_sweep(path: Path) -> bool:
     return "base" in doc and "parameters" in doc
 
 
-def _validate_sweep(path: Path, *, as_json: bool = False) -> None:
+def validate_sweep(path: Path, *, as_json: bool = False) -> None:
+    """``evplan validate`` on a sweep file: the checks of every run it expands to (a table,
+    or ``--json``); raises on the first run with problems."""
     from planner.batch.plan import plan_sweep
     from planner.config.checks import raise_on_problems, run_checks
 
@@ -75,7 +77,8 @@ def _validate_sweep(path: Path, *, as_json: bool = False) -> None:
         raise_on_problems(failed[0], source=failed[1])
 
 
-def _load_checked(config: Path):
+def load_checked(config: Path):
+    """The study config at ``config``, loaded and checked (raises on any problem)."""
     from planner.config.checks import raise_on_problems, run_checks
     from planner.config.study import load_config
 

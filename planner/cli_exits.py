@@ -16,10 +16,10 @@ from planner.report.console import escape
 
 #: State of the command being run: ``debug`` (``--debug``: tracebacks on errors) and
 #: ``stopped`` (what the command keeps when stopped, a callable; ``None``: its output only).
-_STATE: dict[str, Any] = {"debug": False, "stopped": None}
+COMMAND_STATE: dict[str, Any] = {"debug": False, "stopped": None}
 
 
-def _click_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+def click_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
     """Usage-error and abort classes of the click that typer uses: typer >= 0.16 vendors
     its own copy (``typer._click``), older typer uses the ``click`` package."""
     usage: list[type[BaseException]] = []
@@ -42,16 +42,16 @@ EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
 EXIT_TARGETS_MISSED = 3
 
 
-def _traceback_if_debug() -> None:
+def traceback_if_debug() -> None:
     """With ``--debug``, the traceback of the error being handled (on stderr); the exit code
     stays the documented one (2 for bad input, 70 for a bug, ...)."""
-    if _STATE["debug"]:
+    if COMMAND_STATE["debug"]:
         import traceback
 
         traceback.print_exc()
 
 
-def _batch_stopped(folder: Path) -> str:
+def batch_stopped_message(folder: Path) -> str:
     """What a stopped batch kept (run_batch summarises the runs that finished)."""
     if (folder / "summary.csv").is_file():
         return (
@@ -61,10 +61,11 @@ def _batch_stopped(folder: Path) -> str:
     return f"no run had finished in {folder}; run the same command again to start"
 
 
-def _interrupted(what: str = "interrupted", code: int = EXIT_INTERRUPTED) -> None:
+def interrupted_exit(what: str = "interrupted", code: int = EXIT_INTERRUPTED) -> None:
+    """Say what an interrupted (or terminated) command kept, then exit with ``code``."""
     from planner.report.atomic import committed_outputs
 
-    stopped = _STATE["stopped"]  # what the command keeps when stopped (a batch: its runs)
+    stopped = COMMAND_STATE["stopped"]  # what the command keeps when stopped (a batch: its runs)
     done = committed_outputs()
     if stopped is not None:
         said = f"{stopped()}; nothing is half-written"

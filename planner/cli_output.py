@@ -15,7 +15,7 @@ console = Console(stderr=True)
 out = Console()
 
 
-def _summary(result: Any, *, folder: object) -> dict[str, Any]:
+def json_summary(result: Any, *, folder: object) -> dict[str, Any]:
     """The machine-readable summary ``--json`` prints."""
     from planner.report.export import json_safe
     from planner.study.verdict import targets_met
@@ -47,7 +47,7 @@ def _summary(result: Any, *, folder: object) -> dict[str, Any]:
     )
 
 
-def _verdict_line(verdict: dict[str, Any]) -> str:
+def verdict_line(verdict: dict[str, Any]) -> str:
     """One line: "targets met" or "targets missed: why"."""
     status = verdict.get("status", "not evaluated")
     if status == "met":

@@ -51,7 +51,7 @@ from sim.model import (
     Engine,
 )
 from sim.settings import SimSettings
-from sim.station_tables import _station_stats, _stations_summary, station_timeseries
+from sim.station_tables import station_stats_table, station_timeseries, stations_summary
 
 TRIP_STATUS = {
     COMPLETED: "completed",
@@ -125,7 +125,7 @@ class SimulationResult:
         """
         if self._station_stats is None:
             # the measured visits, as the stations table and the KPIs count them
-            self._station_stats = _station_stats(self.measured().sessions, self.stations)
+            self._station_stats = station_stats_table(self.measured().sessions, self.stations)
         return self._station_stats.copy()
 
 
@@ -156,7 +156,7 @@ def build_result(eng: Engine) -> SimulationResult:
     w = s.warmup_s
     meas = sessions[sessions["measured"].to_numpy()]
     ts = station_timeseries(meas, eng.stations, span, s.timeseries_step_s, start_s=w)
-    stations = _stations_summary(meas, eng.stations, max(span - w, 0.0))
+    stations = stations_summary(meas, eng.stations, max(span - w, 0.0))
     vehicles = _vehicles_table(eng, trips, ids)
     return SimulationResult(
         trips=trips,

@@ -115,9 +115,9 @@ class _ByStation:
         return g, g[self.charged[g]]
 
 
-def _stations_summary(
-    sessions: pd.DataFrame, stations: pd.DataFrame, span_s: float
-) -> pd.DataFrame:
+def stations_summary(sessions: pd.DataFrame, stations: pd.DataFrame, span_s: float) -> pd.DataFrame:
+    """:attr:`SimulationResult.stations`: ``stations`` with the visits, sessions, balks,
+    energy, busy hours, utilisation over ``span_s``, peaks and waits of ``sessions`` at each."""
     out = stations.drop(columns=["connectors"], errors="ignore").copy()
     cols = _ByStation(sessions, len(stations))
     rows = []
@@ -148,7 +148,7 @@ def _stations_summary(
     )
 
 
-def _station_stats(sessions: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFrame:
+def station_stats_table(sessions: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFrame:
     """:meth:`SimulationResult.station_stats` (pandas group-by: the planner's numbers, bit for
     bit, whatever the station count)."""
     pub = sessions[sessions["station"] >= 0]

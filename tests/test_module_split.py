@@ -39,12 +39,12 @@ def test_atomic_reexports_the_ownership_names():
 def test_cli_helpers_are_the_objects_the_cli_uses():
     from planner import cli, cli_checks, cli_exits, cli_output
 
-    assert cli._STATE is cli_exits._STATE
+    assert cli.COMMAND_STATE is cli_exits.COMMAND_STATE
     assert cli.console is cli_output.console and cli.out is cli_output.out
     assert cli_exits.console is cli_output.console and cli_checks.out is cli_output.out
     assert (cli.EXIT_INTERNAL, cli.EXIT_INTERRUPTED, cli.EXIT_TARGETS_MISSED) == (70, 130, 3)
-    assert cli._interrupted is cli_exits._interrupted
-    assert cli._load_checked is cli_checks._load_checked
+    assert cli.interrupted_exit is cli_exits.interrupted_exit
+    assert cli.load_checked is cli_checks.load_checked
 
 
 def test_execute_keeps_local_cluster():

@@ -13,7 +13,7 @@ file or a list of study files) and writes, under the batch folder ``plan.output`
 Resuming: a run whose ``runs/<hash>/done.json`` exists is skipped, so re-running a killed or
 partly failed batch does only what is left. Hidden temporary folders and logs of the plan's
 runs left by a killed batch are removed on start; nothing else under ``runs/`` is (a run
-replaces only what it wrote: :func:`planner.batch.folder._clean_stale`); a lock file keeps
+replaces only what it wrote: :func:`planner.batch.folder.clean_stale_runs`); a lock file keeps
 two batches out of one folder.
 
 Execution: ``workers=0`` runs in this process (no Dask; debugging); otherwise a
@@ -43,8 +43,8 @@ import pandas as pd
 
 from planner.batch.cluster import connect_scheduler, local_cluster, running_runs
 from planner.batch.folder import (
-    _batch_lock,
-    _clean_stale,
+    batch_lock,
+    clean_stale_runs,
     clear_failures,
     finished_outcome,
     finished_runs,
@@ -344,11 +344,11 @@ def run_batch(
     )
     created = missing_folders(out)  # the batch folder and parents this call creates
     runs_dir = out / "runs"
-    with _batch_lock(out):
+    with batch_lock(out):
         # (cleaned up only by the call holding the lock: never another batch's folder)
         try:
             mark_batch_folder(out)
-            if _clean_stale(runs_dir, {s.key for s in plan.runs}):
+            if clean_stale_runs(runs_dir, {s.key for s in plan.runs}):
                 logger.warning("removed leftovers of an interrupted batch in %s", runs_dir)
             clear_failures(out)  # failures of the last batch; retried now
             previous = {

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DONE",
+    "batch_lock",
+    "clean_stale_runs",
     "clear_failures",
     "finished_outcome",
     "finished_runs",
@@ -37,7 +39,7 @@ __all__ = [
 DONE = "done.json"
 
 
-def _batch_lock(folder: Path) -> contextlib.AbstractContextManager[None]:
+def batch_lock(folder: Path) -> contextlib.AbstractContextManager[None]:
     """Exclusive lock on the batch folder (``.batch.lock``, kept: it also marks the folder
     as a batch's for evplan versions before the marker file)."""
 
@@ -60,7 +62,7 @@ def _key_of(name: str) -> str:
     return name
 
 
-def _clean_stale(runs: Path, keys: set[str]) -> int:
+def clean_stale_runs(runs: Path, keys: set[str]) -> int:
     """Remove what a killed batch left of the runs of this plan (``keys``): their hidden
     temporaries (``.<key>.*.partial`` folders carrying :data:`MARKER`, ``.<key>.*.run.log``
     files), output locks no process holds, and unfinished run folders holding only what the

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from networks.errors import EvplanError
 from planner.config.study import StudyConfig, config_hash, load_config
-from planner.config.sweep import _MAX_ERRORS, SweepError, _label, read_sweep
+from planner.config.sweep import MAX_ERRORS_SHOWN, SweepError, read_sweep, run_label
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def _validate_runs(
     runs: dict[str, RunSpec] = {}
     failures: dict[str, list[str]] = {}
     for params in combos:
-        label = _label(params)
+        label = run_label(params)
         try:
             cfg = load_config(base, overrides={**fixed, **params}, override_where=places)
         except EvplanError as exc:
@@ -166,7 +166,7 @@ def _validate_runs(
     if failures:
         n_bad = sum(len(v) for v in failures.values())
         parts = []
-        for msg, labels in list(failures.items())[:_MAX_ERRORS]:
+        for msg, labels in list(failures.items())[:MAX_ERRORS_SHOWN]:
             more = f" (and {len(labels) - 1} more runs)" if len(labels) > 1 else ""
             parts.append(f"run {labels[0]}{more}: {msg}")
         raise SweepError(
@@ -248,7 +248,7 @@ def plan_configs(paths: list[str | Path], *, output: str | Path, name: str = "ba
     if errors:
         raise SweepError(
             f"{len(errors)} of {len(paths)} study files are invalid; nothing was run:\n"
-            + "\n".join(errors[:_MAX_ERRORS])
+            + "\n".join(errors[:MAX_ERRORS_SHOWN])
         )
     return BatchPlan(
         name=name, output=Path(output).resolve(), runs=list(runs.values()), parameters=["config"]

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from planner.batch.plan import BatchPlan, RunOutcome
-from planner.config.sweep import _short
+from planner.config.sweep import short_key
 from planner.report.atomic import OutputWriteError, write_bytes_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,9 @@ def coverage_chart(plan: BatchPlan, summary: pd.DataFrame) -> bytes | None:
             values = values if isinstance(values, tuple) else (values,)
             part = part.sort_values(x)
             label = (
-                ", ".join(f"{_short(k, series)}={v}" for k, v in zip(series, values, strict=True))
+                ", ".join(
+                    f"{short_key(k, series)}={v}" for k, v in zip(series, values, strict=True)
+                )
                 or y
             )
             color = f"C{first.index(str(values[0])) % 10}" if series else "C0"

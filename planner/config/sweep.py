@@ -45,7 +45,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["SweepError", "SweepFile", "SweepRange", "check_parameter", "read_sweep"]
 
-_MAX_ERRORS = 6
+#: Most errors one message lists (a sweep file's, a batch's invalid runs or study files).
+MAX_ERRORS_SHOWN = 6
 #: Most runs one batch may expand to (a grid multiplies the parameters' value counts).
 MAX_RUNS = 10_000
 #: A range count beyond which values are not counted exactly (only "more than MAX_RUNS").
@@ -193,14 +194,18 @@ def check_parameter(key: str) -> str | None:
     return None  # pragma: no cover - loop always returns
 
 
-def _short(key: str, keys: list[str]) -> str:
+def short_key(key: str, keys: list[str]) -> str:
+    """``key``'s last part (``model.p`` -> ``p``) when no other key of ``keys`` ends the same
+    way, else the whole dotted ``key``."""
     last = key.rsplit(".", 1)[-1]
     return last if sum(k.rsplit(".", 1)[-1] == last for k in keys) == 1 else key
 
 
-def _label(params: dict[str, Any]) -> str:
+def run_label(params: dict[str, Any]) -> str:
+    """A run's label from its swept values: ``p=4 range_km=250`` (keys by :func:`short_key`);
+    ``base`` when nothing is swept."""
     keys = list(params)
-    return " ".join(f"{_short(k, keys)}={v}" for k, v in params.items()) or "base"
+    return " ".join(f"{short_key(k, keys)}={v}" for k, v in params.items()) or "base"
 
 
 # --------------------------------------------------------------------------- reading
@@ -256,7 +261,7 @@ def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]], dict[
             for e in exc.errors()
             if not (e["type"] == "list_type" and isinstance(e["input"], dict))
         ]
-        for err in errors[:_MAX_ERRORS]:
+        for err in errors[:MAX_ERRORS_SHOWN]:
             loc = tuple(
                 x
                 for x in err["loc"]

@@ -58,14 +58,14 @@ from planner.report.ownership import (
     MARKER,
     OutputFolderError,
     OutputWriteError,
-    _carry_over,
-    _check_batch_target,
-    _check_not_in_batch,
-    _marker_text,
-    _tree,
     batch_run_output,
+    carry_over_user_files,
+    check_batch_target,
+    check_not_in_batch,
+    folder_files,
     is_batch_folder,
     is_evplan_output,
+    marker_text,
     unlisted_files,
 )
 
@@ -234,9 +234,9 @@ def check_output_target(
             "replace it: give a folder name"
         )
     if kind != "batch":
-        _check_not_in_batch(f"{what} {raw!r}", target)
+        check_not_in_batch(f"{what} {raw!r}", target)
     else:
-        _check_batch_target(f"{what} {raw!r}", target)
+        check_batch_target(f"{what} {raw!r}", target)
     if target.is_dir() and any(target.iterdir()) and not is_evplan_output(target):
         if not overwrite:
             raise OutputFolderError(
@@ -338,17 +338,17 @@ def atomic_dir(
     """
     path = Path(path)
     if kind != "batch":
-        _check_not_in_batch(str(path), path.resolve())
+        check_not_in_batch(str(path), path.resolve())
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
-        (tmp / MARKER).write_text(_marker_text(kind), encoding="utf-8")
+        (tmp / MARKER).write_text(marker_text(kind), encoding="utf-8")
         yield tmp
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(tmp, 0o777 & ~mask)  # mkdtemp creates 0700
         # the marker lists the files this run wrote (anything else in a later look is not ours)
-        (tmp / MARKER).write_text(_marker_text(kind, _tree(tmp)), encoding="utf-8")
+        (tmp / MARKER).write_text(marker_text(kind, folder_files(tmp)), encoding="utf-8")
         if path.exists() or path.is_symlink():
             if not overwrite:
                 raise FileExistsError(path)
@@ -361,7 +361,7 @@ def atomic_dir(
                 )
             # what the user added to the previous folder goes into the new one (nothing for a
             # folder without a marker file list: older, or foreign with --overwrite)
-            kept = _carry_over(path, tmp)
+            kept = carry_over_user_files(path, tmp)
             if kept:
                 logger.warning(
                     "kept %d file(s) evplan did not write in %s: %s",
@@ -375,7 +375,7 @@ def atomic_dir(
                 # after the swap leaves a leftover the next run may remove; an evplan
                 # folder keeps its own marker (its file list says what the user added)
                 with contextlib.suppress(OSError):
-                    (path / MARKER).write_text(_marker_text(kind), encoding="utf-8")
+                    (path / MARKER).write_text(marker_text(kind), encoding="utf-8")
             with _signals_held():
                 os.replace(path, old)
                 try:

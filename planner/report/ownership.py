@@ -38,14 +38,15 @@ class OutputWriteError(EvplanError):
 # --------------------------------------------------------------------------- ownership
 
 
-def _marker_text(kind: str, files: list[str] | None = None) -> str:
+def marker_text(kind: str, files: list[str] | None = None) -> str:
+    """The content of :data:`MARKER` for a folder of ``kind`` (with the files evplan wrote)."""
     data: dict[str, Any] = {"tool": "evplan", "kind": kind}
     if files is not None:
         data["files"] = files
     return json.dumps(data) + "\n"
 
 
-def _tree(folder: Path) -> list[str]:
+def folder_files(folder: Path) -> list[str]:
     """Relative POSIX paths of every file (and symlink) under ``folder``, the marker aside.
     A subfolder that cannot be listed fails the run (its files could not be kept)."""
 
@@ -92,10 +93,10 @@ def unlisted_files(folder: str | Path) -> list[str]:
     Raises :class:`OutputWriteError` when a subfolder cannot be listed."""
     folder = Path(folder)
     written = _written_files(folder) or set()
-    return [rel for rel in _tree(folder) if rel not in written]
+    return [rel for rel in folder_files(folder) if rel not in written]
 
 
-def _carry_over(old: Path, new: Path) -> list[str]:
+def carry_over_user_files(old: Path, new: Path) -> list[str]:
     """Put into ``new`` the files of ``old`` evplan did not write (by ``old``'s marker list),
     at the same relative paths: hard links (same file system: instant, no copy), else copies.
     ``old`` is not changed. Raises :class:`OutputWriteError` when the
@@ -104,7 +105,7 @@ def _carry_over(old: Path, new: Path) -> list[str]:
     written = _written_files(old)
     if written is None:
         return []
-    foreign = [rel for rel in _tree(old) if rel not in written]
+    foreign = [rel for rel in folder_files(old) if rel not in written]
     for rel in foreign:
         blocked = any((new / p).exists() and not (new / p).is_dir() for p in Path(rel).parents)
         if blocked or (new / rel).exists() or (new / rel).is_symlink():
@@ -179,7 +180,7 @@ def _enclosing_batch(target: Path) -> Path | None:
     return None
 
 
-def _check_not_in_batch(what: str, target: Path) -> None:
+def check_not_in_batch(what: str, target: Path) -> None:
     """Refuse a study output that is a batch folder or lies inside one (its ``runs/``, a
     run folder, ``failed/``), unless it is the batch's own run (:func:`batch_run_output`):
     replacing a finished run left its done.json describing the old run, and the batch
@@ -194,7 +195,7 @@ def _check_not_in_batch(what: str, target: Path) -> None:
     )
 
 
-def _check_batch_target(what: str, target: Path) -> None:
+def check_batch_target(what: str, target: Path) -> None:
     """Refuse a batch into a study's output folder (the batch would mix its runs into it,
     and a later study run into that folder replaced the batch), or into a folder inside
     another batch folder; even with --overwrite: the study's files are the user's results."""

@@ -266,7 +266,7 @@ def grid_violations(
     return out
 
 
-def _round_trip_ok(
+def round_trip_ok(
     route_km: np.ndarray,
     stations_km: np.ndarray,
     range_km: float,
@@ -315,7 +315,7 @@ def _frlm(raw, result, sel, fixed, v, rtol):
         zip(raw["route_km"], raw["site_km"], raw["site_idx"], strict=True)
     ):
         here = np.array([k for k, j in zip(km, idx, strict=True) if int(j) in open_], dtype=float)
-        ok[q] = _round_trip_ok(
+        ok[q] = round_trip_ok(
             rkm,
             here,
             raw["range_km"],

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import sparse
 
 from planner._errors import ModelInputError
-from planner.siting.checker import _round_trip_ok
+from planner.siting.checker import round_trip_ok
 from planner.siting.frlm.arc_cover import path_cover_sets
 from planner.siting.frlm.conventions import ORIGIN_CHARGE, SHORT_TRIPS
 from planner.siting.multiperiod import StagedCover
@@ -156,7 +156,7 @@ class StagedFRLM(StagedCover):
         for i, (rkm, km, idx) in enumerate(
             zip(raw["route_km"], raw["site_km"], raw["site_idx"], strict=True)
         ):
-            out[i] = _round_trip_ok(
+            out[i] = round_trip_ok(
                 rkm,
                 km[open_mask[idx]] if idx.size else km,
                 float(raw["range_km"][i]),

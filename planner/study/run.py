@@ -35,9 +35,9 @@ from planner.study.skeleton import (  # noqa: F401 - default_folder re-exported
     Prepared,
     StepCallback,
     StepTimer,
-    _claim,
-    _finish,
+    claim_study_folder,
     default_folder,
+    finish_study,
     make_optimizer,
     prepare,
     write_study,
@@ -74,7 +74,7 @@ def run_study(
     overwrite : bool
         Replace a non-empty output folder evplan did not write (``--overwrite``).
     """
-    with _claim(
+    with claim_study_folder(
         cfg,
         write=write,
         out_dir=out_dir,
@@ -150,7 +150,7 @@ def run_study(
         attach_grid(result, grid_out, candidates)
         result.manifest["config_hash"] = config_hash(cfg)
         result.manifest["simulation_runs"] = simulator.runs
-        return _finish(
+        return finish_study(
             cfg,
             result,
             timer,
@@ -229,7 +229,7 @@ def _run_rollout(
         **plans["summary"],
         "vehicles_by_year": plans["vehicles_by_year"].to_dict("records"),  # carmaker table
     }
-    return _finish(
+    return finish_study(
         cfg,
         result,
         timer,
@@ -274,7 +274,7 @@ def simulate_study(
 ) -> StudyResult:
     """``evplan simulate``: the study's trips with the existing stations only; writes the
     tables, KPIs (with replication intervals) and manifest atomically."""
-    with _claim(
+    with claim_study_folder(
         cfg,
         write=write,
         out_dir=out_dir,
@@ -317,7 +317,7 @@ def simulate_study(
                 res.stations,
             ),
         )
-        return _finish(
+        return finish_study(
             cfg,
             result,
             timer,
@@ -340,7 +340,7 @@ def optimize_study(
 ) -> StudyResult:
     """``evplan optimize``: one siting round for the study's whole demand (every trip, no
     simulation) with the existing stations fixed open; writes the chosen sites and a summary."""
-    with _claim(
+    with claim_study_folder(
         cfg,
         write=write,
         out_dir=out_dir,
@@ -396,7 +396,7 @@ def optimize_study(
             notes=opt.notes,
         )
         result.manifest["solves"] = opt.solves
-        return _finish(
+        return finish_study(
             cfg,
             result,
             timer,

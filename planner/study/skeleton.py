@@ -1,10 +1,10 @@
 """The skeleton the three entry points of :mod:`planner.study.run` share: the timing of
 their steps (:class:`StepTimer`; names from :mod:`planner.study.steps`), the inputs each
 starts from (:func:`prepare`: network, existing stations, vehicle models, trips), the output
-folder claimed before any work (:func:`_claim`, :func:`default_folder`) and the manifest and
-folder written atomically at the end (:func:`_finish`, :func:`write_study`), and the
-optimisation strategy for the study (:func:`make_optimizer`). :mod:`planner.study.run`
-re-exports the public names.
+folder claimed before any work (:func:`claim_study_folder`, :func:`default_folder`) and the
+manifest and folder written atomically at the end (:func:`finish_study`,
+:func:`write_study`), and the optimisation strategy for the study (:func:`make_optimizer`).
+:mod:`planner.study.run` re-exports the public names.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def prepare(cfg: StudyConfig, timer: StepTimer) -> Prepared:
     return Prepared(sn, existing, vehicles, trips)
 
 
-def _claim(
+def claim_study_folder(
     cfg: StudyConfig,
     *,
     write: bool,
@@ -105,7 +105,7 @@ def _claim(
     return claim_output(folder, config_path=config_path, overwrite=overwrite, what=what)
 
 
-def _finish(
+def finish_study(
     cfg: StudyConfig,
     result: StudyResult,
     timer: StepTimer,

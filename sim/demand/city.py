@@ -73,7 +73,10 @@ def parse_chain(chain: str) -> tuple[str, ...]:
     return tuple(parts[1:-1])
 
 
-def _mix(mix: Mapping[str, float], what: str) -> tuple[list[str], np.ndarray]:
+def mix_probabilities(mix: Mapping[str, float], what: str) -> tuple[list[str], np.ndarray]:
+    """The keys of ``mix`` and their shares as probabilities (summing to 1); a
+    :class:`DemandError` naming ``what`` for an empty mix or negative, non-finite or
+    all-zero shares."""
     keys = list(mix)
     p = np.asarray([float(mix[k]) for k in keys])
     if not keys or (p < 0).any() or not np.isfinite(p).all() or p.sum() <= 0:
@@ -190,9 +193,9 @@ def city_trips(
             f"zone population column {population_col!r} must be >= 0 with a positive total; bad zones {bad}"
         )
     vehicles = vehicle_catalogue(vehicles)
-    models, model_p = _mix(vehicle_mix or default_car_mix(vehicles), "vehicle_mix")
+    models, model_p = mix_probabilities(vehicle_mix or default_car_mix(vehicles), "vehicle_mix")
     resolve_models(models, vehicles, what="vehicle_mix")
-    chains, chain_p = _mix(chain_mix or DEFAULT_CHAIN_MIX, "chain_mix")
+    chains, chain_p = mix_probabilities(chain_mix or DEFAULT_CHAIN_MIX, "chain_mix")
     acts = [parse_chain(c) for c in chains]
     mean_trips = float(np.dot(chain_p, [len(a) + 1 for a in acts]))
     p_active = 1.0 if trips_per_ev_day is None else trips_per_ev_day / mean_trips

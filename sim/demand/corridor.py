@@ -28,7 +28,7 @@ from sim._checks import (
 )
 from sim._errors import DemandError
 from sim.catalogue import default_car_mix, default_truck_mix, resolve_models
-from sim.demand.city import DAY_S, _mix
+from sim.demand.city import DAY_S, mix_probabilities
 from sim.demand.profiles import CORRIDOR_PROFILE, TRUCK_PROFILE, DepartureProfile
 from sim.policies import is_real
 
@@ -210,7 +210,7 @@ def corridor_trips(
         for flow, n, mix, prof in flows:
             if n <= 0:
                 continue
-            keys, mp = _mix(mix, f"{flow} vehicle mix")
+            keys, mp = mix_probabilities(mix, f"{flow} vehicle mix")
             resolve_models(keys, vehicles, what=f"{flow} vehicle mix")
             pair = rng.choice(p.size, size=n, p=p)
             oi, di = np.divmod(pair, uniq.size)

@@ -36,7 +36,7 @@ from networks.road_network import RoadNetwork
 from sim._checks import RngLike, as_generator, require_network, vehicle_catalogue
 from sim._errors import DemandError, DemandTableError, UnknownZoneError
 from sim.catalogue import default_car_mix, resolve_models
-from sim.demand.city import DAY_S, _mix
+from sim.demand.city import DAY_S, mix_probabilities
 from sim.demand.zones import shown_cell, zone_ids, zone_nodes
 
 logger = logging.getLogger(__name__)
@@ -224,7 +224,7 @@ def read_od_table(
         resolve_models([default_model], vehicles, what=f"{where} default_model")
         model = np.full(len(df), default_model, dtype=object)
     else:
-        keys, p = _mix(vehicle_mix or default_car_mix(vehicles), "vehicle_mix")
+        keys, p = mix_probabilities(vehicle_mix or default_car_mix(vehicles), "vehicle_mix")
         resolve_models(keys, vehicles, what="vehicle_mix")
         model = np.asarray(keys, dtype=object)[rng.choice(len(keys), size=len(df), p=p)]
     out = pd.DataFrame(

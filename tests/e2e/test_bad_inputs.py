@@ -614,7 +614,7 @@ def test_leftovers_of_a_killed_run_are_cleaned_but_not_a_users_files(tmp_path):
 
 
 def test_batch_never_deletes_what_it_did_not_write(tmp_path):
-    from planner.batch.folder import _clean_stale
+    from planner.batch.folder import clean_stale_runs
 
     runs = tmp_path / "batch" / "runs"
     mine = runs / "my-study-output"
@@ -625,7 +625,7 @@ def test_batch_never_deletes_what_it_did_not_write(tmp_path):
     (ours / MARKER).write_text('{"tool": "evplan"}')
     log = runs / ".0123abcd.42-beef.run.log"
     log.write_text("log")
-    assert _clean_stale(runs, {"0123abcd"}) == 2
+    assert clean_stale_runs(runs, {"0123abcd"}) == 2
     assert (mine / "report.html").read_text() == "mine"
     assert not ours.exists() and not log.exists()
 

@@ -25,7 +25,7 @@ from networks.errors import EvplanError
 from planner.batch.execute import (
     BatchError,
     SchedulerError,
-    _batch_lock,
+    batch_lock,
     finished_runs,
     run_batch,
 )
@@ -320,7 +320,7 @@ def test_a_refused_batch_prints_its_error_without_a_progress_bar(tmp_path):
     refused = Console(file=io.StringIO(), force_terminal=False, width=100)
     plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
     with (
-        _batch_lock(plan.output),
+        batch_lock(plan.output),
         pytest.raises(BatchError),
         BatchBar(refused, "sweep", total=1, finished=0) as on_progress,
     ):
@@ -334,7 +334,7 @@ def test_a_refused_batch_prints_its_error_without_a_progress_bar(tmp_path):
 
 def test_a_second_batch_on_the_same_folder_is_refused(tmp_path):
     plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
-    with _batch_lock(plan.output), pytest.raises(BatchError, match="another batch is running"):
+    with batch_lock(plan.output), pytest.raises(BatchError, match="another batch is running"):
         run_batch(plan, workers=0, runner=fake_runner)
 
 
@@ -552,7 +552,7 @@ def test_a_cancelled_runs_output_lock_is_removed_unless_a_run_still_holds_it(tmp
     # a Dask run cancelled by a stop can leave runs/.evplan-lock.<key>: it was read as the
     # key "evplan-lock", not ours, and warned about on every later start. A held lock is a
     # run still going (a cancelled Dask task runs on): none of that run's files is touched
-    from planner.batch.folder import _clean_stale
+    from planner.batch.folder import clean_stale_runs
     from planner.report.atomic import pid_lock
 
     runs = tmp_path / "runs"
@@ -568,7 +568,7 @@ def test_a_cancelled_runs_output_lock_is_removed_unless_a_run_still_holds_it(tmp
         pid_lock(runs / ".evplan-lock.bbbb", lambda pid: RuntimeError(pid)),
         caplog.at_level("WARNING"),
     ):  # the run still going (another process sharing the folder)
-        removed = _clean_stale(runs, {"aaaa", "bbbb"})
+        removed = clean_stale_runs(runs, {"aaaa", "bbbb"})
         assert (runs / ".evplan-lock.bbbb").is_file()
     assert removed == 2
     assert sorted(p.name for p in runs.iterdir()) == [

@@ -11,7 +11,7 @@ import pytest
 
 from planner._errors import ModelInputError
 from planner.siting import FRLM
-from planner.siting.checker import _round_trip_ok
+from planner.siting.checker import round_trip_ok
 from planner.siting.frlm.arc_cover import path_cover_sets
 
 from .test_siting_models import _frlm_25
@@ -69,9 +69,7 @@ def test_round_trip_rule_by_hand(L, stations, R, expected):
     route = np.unique(np.r_[0.0, L / 2, L, stations])  # stations stand at route nodes
     for key, want in expected.items():
         st, oc = key.split("-")
-        got = _round_trip_ok(
-            route, np.asarray(stations, float), R, short_trips=st, origin_charge=oc
-        )
+        got = round_trip_ok(route, np.asarray(stations, float), R, short_trips=st, origin_charge=oc)
         assert got is want, key
         # the model's arc sets say the same for the one site at those stations
         idx = np.arange(len(stations), dtype=np.int64)
@@ -105,7 +103,7 @@ def test_arc_sets_agree_with_the_checker_on_random_routes(short_trips, origin_ch
         ):
             model = sets is None or all(s & set(open_) for s in sets)
             here = km[np.isin(idx, open_)]
-            rule = _round_trip_ok(
+            rule = round_trip_ok(
                 route, here, R, short_trips=short_trips, origin_charge=origin_charge
             )
             assert model is rule, (route.tolist(), km.tolist(), R, open_)
@@ -126,7 +124,7 @@ def test_frlm_25_node_network_under_each_convention(data_dir, short_trips, origi
         key = (q, tuple(j for j in on_route[q] if j in open_))
         if key not in cache:
             here = [k for k, j in zip(site_km[q], on_route[q], strict=True) if j in open_]
-            cache[key] = _round_trip_ok(
+            cache[key] = round_trip_ok(
                 route_km[q],
                 np.asarray(here, dtype=float),
                 R,

@@ -79,13 +79,13 @@ def test_frlm_25_node_network_optimal_and_checked(data_dir, range_km):
         assert res.objective >= prev - 1e-9  # more stations never refuel less
         prev = res.objective
     # brute force p = 1 and 2 with the checker's tank rule as the ground truth
-    from planner.siting.checker import _round_trip_ok
+    from planner.siting.checker import round_trip_ok
 
     def value(open_):
         return sum(
             f
             for rk, sk, si, f in zip(route_km, site_km, site_idx, flows, strict=True)
-            if _round_trip_ok(rk, sk[np.isin(si, open_)], range_km)
+            if round_trip_ok(rk, sk[np.isin(si, open_)], range_km)
         )
 
     for p in (1, 2):
@@ -400,7 +400,7 @@ def _frlm_network_case():
 def test_frlm_from_network_equals_from_paths_and_brute_force():
     """``FRLM.from_network`` routes with ``RoadNetwork.route_paths`` (added in the networks
     package); the routes here come from networkx on the same synthetic graph."""
-    from planner.siting.checker import _round_trip_ok
+    from planner.siting.checker import round_trip_ok
 
     net, origins, destinations, flows, site_nodes, routes = _frlm_network_case()
     route_km = [km for _, km in routes]
@@ -416,7 +416,7 @@ def test_frlm_from_network_equals_from_paths_and_brute_force():
         return sum(
             f
             for rk, sk, si, f in zip(route_km, site_km, site_idx, flows, strict=True)
-            if _round_trip_ok(rk, sk[np.isin(si, list(open_))], range_km)
+            if round_trip_ok(rk, sk[np.isin(si, list(open_))], range_km)
         )
 
     objective = {}
