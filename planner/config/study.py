@@ -107,6 +107,16 @@ class StudyConfig(_Strict):
             raise ValueError(
                 "model 'frlm' plans corridors: use demand.kind 'corridor' or 'freight'"
             )
+        wait_target, give_up = self.targets.wait_p95_min, self.simulation.balk_after_min
+        if wait_target is not None and wait_target >= give_up:
+            # a driver leaves the queue after balk_after_min and the visit's wait is recorded
+            # as that limit, so no recorded wait, and no percentile of them, exceeds it: such
+            # a target would be met whatever the plan
+            raise ValueError(
+                f"targets.wait_p95_min = {wait_target:g} min can never be missed: drivers give "
+                f"up after simulation.balk_after_min = {give_up:g} min and no recorded wait is "
+                "longer; set the target below the give-up limit (or raise balk_after_min)"
+            )
         years = [st.year for st in self.stages]
         if years != sorted(set(years)):
             raise ValueError(f"stages: years must increase, got {years}")

@@ -300,3 +300,19 @@ def test_a_completed_share_target_of_one_is_refused_with_the_reason(tmp_path):
     msg = _refused(tmp_path, BASE + "targets:\n  trips_completed_share: 1.0\n")
     assert "targets.trips_completed_share" in msg and "can never be confirmed" in msg
     assert "0.99" in msg
+
+
+def test_a_wait_target_at_or_above_the_give_up_limit_is_refused(tmp_path):
+    """Waits are recorded up to simulation.balk_after_min (the driver then leaves), so a p95
+    target at or above it could never be missed: refused when the file is read, at the
+    target's line, naming both fields. Just below the limit is a real target."""
+    text = BASE + "targets:\n  wait_p95_min: 30\nsimulation:\n  balk_after_min: 30\n"
+    msg = _refused(tmp_path, text)
+    line = text.splitlines().index("  wait_p95_min: 30") + 1
+    assert f"study.yaml:{line}: " in msg
+    assert "targets.wait_p95_min = 30 min can never be missed" in msg
+    assert "simulation.balk_after_min = 30 min" in msg
+    _refused(tmp_path, BASE + "targets:\n  wait_p95_min: 45\n")  # the default limit is 30
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(BASE + "targets:\n  wait_p95_min: 29.5\nsimulation:\n  balk_after_min: 30\n")
+    assert load_config(ok).targets.wait_p95_min == 29.5
