@@ -228,7 +228,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
     "rollout_timeline": {
         "method": "staged plan (`myopic` design loop year by year, or `lookahead`)",
         "year": "stage year",
-        "trips": "the stage's trips (the whole fleet's; scaled up from a sample)",
+        "trips": "the stage's trips in the measured days (warm-up days excluded, as in the "
+        "KPI table; the whole fleet's, scaled up from a sample)",
         "trips_simulated": "trips simulated (fewer than `trips` when `demand.max_trips` samples)",
         "new_sites": "sites opened in the stage",
         "new_plugs": "plugs added in the stage (new sites and existing stations)",

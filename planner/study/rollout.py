@@ -153,13 +153,16 @@ def staged_plans(
             capex_total += loop.capex
             k_after = loop.proposal.kpis
             factor = float(trips[k].attrs.get("expansion_factor", 1.0))
+            # the stage's trips in the measured days, as the KPI table counts them (the
+            # trips table also holds the warm-up days': counting those tripled a city
+            # stage's trips), and those simulated when it is a sample of them
+            measured = float(k_after.get("trips") or 0.0)
             rows.append(
                 {
                     "method": method,
                     "year": st.year,
-                    # the stage's trips, and those simulated when it is a sample of them
-                    "trips": round(len(trips[k]) * factor),
-                    "trips_simulated": len(trips[k]),
+                    "trips": round(measured),
+                    "trips_simulated": round(measured / factor),
                     "new_sites": len(stations) - before,
                     "new_plugs": int(stations["plugs"].sum()) - plugs_before,
                     "capex": round(loop.capex, 2),

@@ -23,7 +23,7 @@ def test_almaty_rollout_small(data_dir, net_cache_dir, monkeypatch, tmp_path):
         overrides={
             "demand.max_trips": 400,
             "simulation.replications": 1,
-            "simulation.warmup_days": 0,
+            "simulation.warmup_days": 1,
             "targets.max_iterations": 1,
             "model.solver.time_limit_s": 10,
             "rollout.time_limit_s": 20,
@@ -53,6 +53,11 @@ def test_almaty_rollout_small(data_dir, net_cache_dir, monkeypatch, tmp_path):
     assert len(json.loads((tmp_path / "roll" / "kpis.json").read_text())["stages"]) == 4
     out = pd.read_csv(tmp_path / "roll" / "tables" / "rollout_timeline.csv")
     assert len(out) == 4 and np.isfinite(out["cumulative_capex"]).all()
+    # the timeline counts the measured day's trips, as the KPI table does, not the warm-up
+    # day's too (it showed a city stage's trips twice or three times over)
+    reported = tl[tl["method"] == res.manifest["rollout"]["method"]].iloc[-1]
+    assert reported["trips"] == round(res.kpis_after["trips"])
+    assert (tl["trips_simulated"] < 0.75 * 400).all()  # one of the two days of the sample
 
 
 @pytest.mark.slow
