@@ -154,14 +154,22 @@ def verdict(
     # a single replication merely cannot confirm a value within its target
     if any(not t["met"] and not t["unconfirmed"] for t in targets):
         last = loop.iterations[-1] if loop.iterations else {}
-        # one sentence per station, from the last round that capped it (earlier rounds
-        # measured the same station under a different load)
-        latest: dict[str, str] = {}
-        for it in loop.iterations:
-            for c in it.get("capped", []):
-                latest.pop(c.split(": needs ", 1)[0], None)
-                latest[c.split(": needs ", 1)[0]] = c
-        capped = list(latest.values())
+        sized = [it for it in loop.iterations if it.get("sized")]
+        if sized:
+            # the stations over their cap in the last round that sized plugs: the plan
+            # reported, measured on its own load (the loop sizes the final plan too). An
+            # earlier round's need was measured under another plan: Almaty's verdict named
+            # a station that "needs 7 plugs" and had 4 sessions in the plan it judged
+            capped = list(sized[-1].get("capped", []))
+        else:
+            # rounds without a sizing record: one sentence per station, from the last
+            # round that capped it (earlier rounds measured it under a different load)
+            latest: dict[str, str] = {}
+            for it in loop.iterations:
+                for c in it.get("capped", []):
+                    latest.pop(c.split(": needs ", 1)[0], None)
+                    latest[c.split(": needs ", 1)[0]] = c
+            capped = list(latest.values())
         no_path = float(kpis.get("trips_no_road_path") or 0.0)
         n_trips = float(kpis.get("trips") or 0.0)
         share_missed = any(

@@ -634,12 +634,12 @@ def test_an_undefined_target_kpi_is_neither_met_nor_above_its_target(tmp_path):
         {"ci_low": [np.nan, 0.0], "ci_high": [np.nan, 0.0], "n": [0, 4]},
         index=["wait_p95_min", "stranded_vehicles"],
     )
-    targets = Targets(wait_p95_min=30.0, stranded=0)
+    targets = Targets(wait_p95_min=20.0, stranded=0)
     assert missed_targets(kpis, targets, iv) == [
-        "wait_p95_min undefined in the measured period (target 30)"
+        "wait_p95_min undefined in the measured period (target 20)"
     ]
     assert not targets_confirmed(kpis, targets, iv)
-    cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 30, "stranded": 0})
+    cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 20, "stranded": 0})
     out = verdict(cfg, kpis, SimpleNamespace(iterations=[{"iteration": 1}]), iv)
     wait = next(t for t in out["targets"] if t["kpi"] == "wait_p95_min")
     assert out["status"] == "missed" and wait["unconfirmed"] and not wait["met"]
