@@ -288,7 +288,12 @@ def render_html(result: StudyResult, charts: list[Chart], payload: dict[str, Any
             break
     pkgs = m.get("packages") or {}
     if isinstance(pkgs, dict) and pkgs.get("evplan"):
-        meta.append(f"evplan {_e(str(pkgs['evplan']))}")
+        src = m.get("evplan_source") or {}
+        rev = ""
+        if isinstance(src, dict) and src.get("commit"):
+            rev = f" (commit {_e(str(src['commit'])[:12])}"
+            rev += ", with uncommitted changes)" if src.get("modified") else ")"
+        meta.append(f"evplan {_e(str(pkgs['evplan']))}{rev}")
     by_key = {c.key: c for c in charts}
     main_charts = "".join(
         _chart_html(by_key[k])

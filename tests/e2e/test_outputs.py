@@ -228,6 +228,22 @@ def test_manifest_counts_edges_as_network_info_does(almaty_run):
     assert 0 < net["routable_arcs"] < net["edges"]
 
 
+def test_manifest_and_report_name_the_commit_of_the_checkout(almaty_run):
+    """A run is tied to the code that made it: the checkout's commit in manifest.json
+    and the report's header (the package version stays the same across commits)."""
+    import json
+    import shutil
+
+    from planner.study.provenance import CHECKOUT
+
+    if shutil.which("git") is None or not (CHECKOUT / ".git").exists():
+        pytest.skip("evplan does not run from a git checkout here")
+    _, out = almaty_run
+    src = json.loads((out / "manifest.json").read_text())["evplan_source"]
+    assert len(src["commit"]) == 40 and isinstance(src["modified"], bool)
+    assert f"(commit {src['commit'][:12]}" in (out / "report.html").read_text()
+
+
 def test_no_grid_limit_is_written_empty_in_every_format(almaty_run):
     """`grid_kw` "empty: no limit" (docs/report.md): the CSVs and the GeoPackage wrote
     `inf` where the GeoJSON wrote null."""
