@@ -52,7 +52,8 @@ def banner(result: StudyResult) -> str:
     if status == "not evaluated" or not targets:
         return (
             '<div class="verdict verdict-none" id="verdict" data-verdict="not evaluated">'
-            "<strong>No service targets were evaluated</strong> for this run.</div>"
+            "<strong>No service targets were evaluated</strong> for this run."
+            f"{_sample_warning(result)}</div>"
         )
 
     def ci(t: dict[str, Any]) -> str:
@@ -89,8 +90,41 @@ def banner(result: StudyResult) -> str:
         why = "Why: " + "; ".join(_e(r) for r in v.get("reasons", [])) + "."
     return (
         f'<div class="verdict verdict-{status}" id="verdict" data-verdict="{status}">'
-        f"<strong>{head}</strong><p>{why}</p><ul>{items}</ul></div>"
+        f"<strong>{head}</strong><p>{why}</p><ul>{items}</ul>{_sample_warning(result)}</div>"
     )
+
+
+def _sample_warning(result: StudyResult) -> str:
+    """A paragraph under the verdict when the fleet was sampled (``demand.max_trips``):
+    the scaled totals were never charged through the plan's plugs. A review found a 2035
+    rollout stage showing 337,667 kWh a day of public charging from 30 plugs of 50 kW,
+    which can deliver at most 36,000 kWh in a day, with no word of it at the top."""
+    k = getattr(result, "kpis_after", None) or {}
+    factor = float(k.get("demand_expansion_factor") or 1.0)
+    if not factor > 1.0:
+        return ""
+    text = (
+        f"Sampled fleet (demand.max_trips): 1 in {format_value(factor, decimals=0)} of the "
+        "trips was simulated. Totals (trips, energy, sessions, CO2) are the sample's, scaled "
+        "to the fleet, but only the sample charged at the plan's plugs, so the plan was not "
+        "tested against those totals; queue figures (waits, utilisation, give-ups) are the "
+        "sample's."
+    )
+    st = (getattr(result, "tables", None) or {}).get("stations_after")
+    manifest = getattr(result, "manifest", None) or {}
+    days = (manifest.get("config_resolved") or {}).get("simulation", {}).get("days")
+    energy = k.get("energy_public_kwh")
+    if st is not None and {"plugs", "power_kw"} <= set(st.columns) and days and energy:
+        plugs = int(st["plugs"].sum())
+        most = float((st["plugs"] * st["power_kw"]).sum()) * 24.0 * float(days)
+        if float(energy) > most:
+            text += (
+                f" The scaled public charging, {format_value(energy, decimals=0)} kWh, is more "
+                f"than the plan's {plugs} plugs could deliver running non-stop "
+                f"({format_value(most, decimals=0)} kWh in {days} day(s)): simulate the "
+                "whole fleet (leave out demand.max_trips) to size the plan."
+            )
+    return f'<p class="sample-warning">{_e(text)}</p>'
 
 
 def _cell(col: str, kind: str, row: dict[str, Any]) -> tuple[str, str]:
