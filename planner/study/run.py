@@ -74,15 +74,17 @@ def run_study(
     overwrite : bool
         Replace a non-empty output folder evplan did not write (``--overwrite``).
     """
-    with claim_study_folder(
-        cfg,
-        write=write,
-        out_dir=out_dir,
-        config_path=config_path,
-        overwrite=overwrite,
-        suffix="",
-    ) as folder:
-        timer = StepTimer(on_step)
+    with (
+        claim_study_folder(
+            cfg,
+            write=write,
+            out_dir=out_dir,
+            config_path=config_path,
+            overwrite=overwrite,
+            suffix="",
+        ) as folder,
+        StepTimer(on_step) as timer,
+    ):
         pre = prepare(cfg, timer)
         with timer.step("candidates"):
             candidates = build_candidates(cfg, pre.sn, pre.existing)
@@ -274,15 +276,17 @@ def simulate_study(
 ) -> StudyResult:
     """``evplan simulate``: the study's trips with the existing stations only; writes the
     tables, KPIs (with replication intervals) and manifest atomically."""
-    with claim_study_folder(
-        cfg,
-        write=write,
-        out_dir=out_dir,
-        config_path=config_path,
-        overwrite=overwrite,
-        suffix="simulate",
-    ) as folder:
-        timer = StepTimer(on_step)
+    with (
+        claim_study_folder(
+            cfg,
+            write=write,
+            out_dir=out_dir,
+            config_path=config_path,
+            overwrite=overwrite,
+            suffix="simulate",
+        ) as folder,
+        StepTimer(on_step) as timer,
+    ):
         pre = prepare(cfg, timer)
         simulator = StudySimulator(cfg, pre.sn, pre.trips, pre.vehicles)
         with timer.step("simulation"):
@@ -340,15 +344,17 @@ def optimize_study(
 ) -> StudyResult:
     """``evplan optimize``: one siting round for the study's whole demand (every trip, no
     simulation) with the existing stations fixed open; writes the chosen sites and a summary."""
-    with claim_study_folder(
-        cfg,
-        write=write,
-        out_dir=out_dir,
-        config_path=config_path,
-        overwrite=overwrite,
-        suffix="optimize",
-    ) as folder:
-        timer = StepTimer(on_step)
+    with (
+        claim_study_folder(
+            cfg,
+            write=write,
+            out_dir=out_dir,
+            config_path=config_path,
+            overwrite=overwrite,
+            suffix="optimize",
+        ) as folder,
+        StepTimer(on_step) as timer,
+    ):
         pre = prepare(cfg, timer)
         existing = pre.existing
         with timer.step("candidates"):

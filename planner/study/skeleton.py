@@ -39,11 +39,30 @@ StepCallback = Callable[[str], None]
 
 
 class StepTimer:
-    """Times the steps of a run (names from :data:`~planner.study.steps.STEPS` only)."""
+    """Times the steps of a run (names from :data:`~planner.study.steps.STEPS` only) and,
+    used as a context manager, collects the warnings evplan logged during the run
+    (:attr:`warnings`), which :func:`finish_study` puts in the report's notes and the
+    manifest: a review found demand dropped (80 corridor towns too far from the roads, 15
+    Almaty candidate sites) said only on the console, in no output of the run."""
 
     def __init__(self, on_step: StepCallback | None) -> None:
         self.timings: dict[str, float] = {}
         self.on_step = on_step
+        self._warnings = _WarningLog()
+
+    @property
+    def warnings(self) -> list[str]:
+        """The distinct warnings logged so far (with a count when repeated), in order."""
+        return self._warnings.lines()
+
+    def __enter__(self) -> StepTimer:
+        for name in _OWN_LOGGERS:
+            logging.getLogger(name).addHandler(self._warnings)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in _OWN_LOGGERS:
+            logging.getLogger(name).removeHandler(self._warnings)
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -58,6 +77,34 @@ class StepTimer:
         finally:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
             logger.info("step: %s done in %.2f s", name, self.timings[name])
+
+
+#: evplan's loggers whose warnings a run keeps (its workers' records are relayed to them)
+_OWN_LOGGERS = ("networks", "sim", "planner")
+
+#: Distinct warnings a run keeps; a run with more says how many were left out
+MAX_WARNINGS = 30
+
+
+class _WarningLog(logging.Handler):
+    """The distinct WARNING-or-worse messages logged while a run collects them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = " ".join(record.getMessage().split())  # the console's line breaks
+        except Exception:  # a bad format string must not break the run
+            return
+        self.seen[text] = self.seen.get(text, 0) + 1
+
+    def lines(self) -> list[str]:
+        out = [t if n == 1 else f"{t} ({n} times)" for t, n in self.seen.items()]
+        if len(out) > MAX_WARNINGS:
+            out = out[:MAX_WARNINGS] + [f"... and {len(out) - MAX_WARNINGS} more warnings"]
+        return out
 
 
 @dataclass
@@ -120,6 +167,10 @@ def finish_study(
     write fails the run and leaves the previous output at ``folder`` as it was."""
     base = manifest(cfg, sn, timer.timings, config_path=Path(config_path) if config_path else None)
     result.manifest = {**base, **result.manifest}
+    warned = timer.warnings
+    if warned:  # what the console said during the run, kept with its outputs
+        result.manifest["warnings"] = warned
+        result.notes = [*result.notes, *(f"Warning during the run: {w}" for w in warned)]
     if folder is not None:
         # the folder written (``--out`` overrides outputs.folder): in manifest.json too
         result.manifest["output_folder"] = str(folder)

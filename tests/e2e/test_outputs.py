@@ -244,6 +244,18 @@ def test_manifest_and_report_name_the_commit_of_the_checkout(almaty_run):
     assert f"(commit {src['commit'][:12]}" in (out / "report.html").read_text()
 
 
+def test_the_runs_warnings_are_kept_in_its_outputs(almaty_run):
+    """What the console warned about during the run (here: candidate sites too far from
+    the network, dropped) is in manifest.json and the report's notes, not only on the
+    console (a review found 80 corridor towns dropped with a console warning only)."""
+    import json
+
+    _, out = almaty_run
+    warned = json.loads((out / "manifest.json").read_text())["warnings"]
+    assert any("candidate site(s) farther than 300 m from the network" in w for w in warned)
+    assert "Warning during the run: " in (out / "report.html").read_text()
+
+
 def test_no_grid_limit_is_written_empty_in_every_format(almaty_run):
     """`grid_kw` "empty: no limit" (docs/report.md): the CSVs and the GeoPackage wrote
     `inf` where the GeoJSON wrote null."""

@@ -1,0 +1,42 @@
+"""A run keeps the warnings evplan logged while it ran (planner.study.skeleton.StepTimer as
+a context manager): distinct messages in order, repeats counted, at most MAX_WARNINGS, and
+nothing collected once the run is over."""
+
+from __future__ import annotations
+
+import logging
+
+from planner.study.skeleton import MAX_WARNINGS, StepTimer
+
+
+def test_warnings_are_collected_during_the_run_only():
+    log = logging.getLogger("sim.some_module")
+    with StepTimer(None) as timer:
+        log.warning("3 trips\n   have no road path")  # the console wraps long lines
+        logging.getLogger("networks.x").warning("a %s warning", "network")
+        log.warning("3 trips have no road path")
+        log.info("not a warning")
+        logging.getLogger("somebody.else").warning("not evplan's")
+        logging.getLogger("planner.study").error("an error counts too")
+    log.warning("after the run")
+    # the wrapped line and the plain one are the same message
+    assert timer.warnings == [
+        "3 trips have no road path (2 times)",
+        "a network warning",
+        "an error counts too",
+    ]
+    log.warning("3 trips have no road path")  # the handler is gone
+    assert timer.warnings[0] == "3 trips have no road path (2 times)"
+
+
+def test_repeats_are_counted_and_the_list_is_capped():
+    log = logging.getLogger("planner.x")
+    with StepTimer(None) as timer:
+        for _ in range(3):
+            log.warning("the same")
+        for i in range(MAX_WARNINGS + 5):
+            log.warning("distinct %d", i)
+    lines = timer.warnings
+    assert lines[0] == "the same (3 times)"
+    assert len(lines) == MAX_WARNINGS + 1
+    assert lines[-1] == "... and 6 more warnings"
