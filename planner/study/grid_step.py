@@ -12,6 +12,7 @@ table and notes.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,8 +114,7 @@ def apply_grid(
     fit = fit_plan(cfg, old, candidates)
     notes = list(fit.notes)
     kpis_after: dict[str, float] = {
-        "grid_upgrade_kw": float(fit.stations["upgrade_kw"].sum()),
-        "grid_upgrade_cost": fit.upgrade_cost,
+        **upgrade_kpis(fit.stations, fit.upgrade_cost),
         "stations_managed": float(fit.stations["managed"].sum()),
     }
     # capex: upgrades bought (the loop's own replaced), plugs removed by a grid cap refunded
@@ -245,8 +245,19 @@ def fit_new_stations(
         capex=(new["capex"] + ids.map(g["upgrade_cost"]).fillna(0.0)).to_numpy(),
     )
     notes.extend(fit.notes)
-    kpis = {
-        "grid_upgrade_kw": float(fit.stations["upgrade_kw"].sum()),
-        "grid_upgrade_cost": fit.upgrade_cost,
-    }
+    kpis = upgrade_kpis(fit.stations, fit.upgrade_cost)
     return new, fit.stations[stations.columns], kpis
+
+
+def upgrade_kpis(fitted: pd.DataFrame, upgrade_cost: float) -> dict[str, float]:
+    """``grid_upgrade_kw`` and ``grid_upgrade_cost`` of a fitted plan, NaN (not assessed)
+    when no station has a known grid capacity: "0 kW, 0 cost" then read as "no upgrade
+    needed" (a review found the cargo study's 232 MW of truck bays shown with a grid
+    upgrade of 0, with no capacity data at all)."""
+    cap = fitted["grid_kw"].to_numpy(dtype=float) if "grid_kw" in fitted else np.array([])
+    if not np.isfinite(cap).any():
+        return {"grid_upgrade_kw": math.nan, "grid_upgrade_cost": math.nan}
+    return {
+        "grid_upgrade_kw": float(fitted["upgrade_kw"].sum()),
+        "grid_upgrade_cost": float(upgrade_cost),
+    }
