@@ -212,6 +212,12 @@ class TargetJudgement:
         return self.status == "missed" or self.why == "undefined"
 
     @property
+    def within_on_value(self) -> bool:
+        """Whether the point value itself is within the target (a target can be missed on
+        its 95 % bound with its value within)."""
+        return not math.isnan(self.value) and not beyond(self.attr, self.bound, self.value)
+
+    @property
     def missed_on_bound_only(self) -> bool:
         """Missed on its 95 % bound while the point value is within the target, on the
         whole fleet: more runs (not more chargers) may settle it

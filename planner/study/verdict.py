@@ -82,6 +82,7 @@ def verdict(
                 "unconfirmed": j.status == "unconfirmed",
                 "why": j.why,
                 "bound_only": j.missed_on_bound_only,
+                "within_on_value": j.within_on_value,
                 "fewer_than_one": j.fewer_than_one,
                 **({"excluded_below_reach": shift} if name == "stranded_vehicles" else {}),
             }
@@ -112,7 +113,15 @@ def verdict(
             if t["ci_low"] is not None
             else ""
         )
-        + f", {'above' if t['sense'] == 'max' else 'below'} the target of {shown(t, 'bound')}"
+        + (
+            # missed on its bound with the value within (a sample's, which no run count
+            # confirms): "is 3.1 min ..., above the target of 10 min" read as a false value
+            f", within the target of {shown(t, 'bound')} on its mean but not on its "
+            f"{'upper' if t['sense'] == 'max' else 'lower'} 95 % bound"
+            if t["within_on_value"]
+            else f", {'above' if t['sense'] == 'max' else 'below'} the target of "
+            f"{shown(t, 'bound')}"
+        )
         + _at_give_up_limit(t, cfg.simulation.balk_after_min)
         for t in targets
         if not t["met"] and not t["unconfirmed"] and not t["bound_only"]

@@ -59,3 +59,22 @@ def test_a_p95_wait_below_the_limit_is_a_measurement(tmp_path):
     )
     reason = _wait_reason(_cfg(tmp_path, balk_after_min=45), 30.0, 30.0, 30.0)
     assert "give-up limit" not in reason
+
+
+def test_a_value_within_its_target_missed_on_the_bound_says_so(tmp_path):
+    """A sampled rollout stage read "95th percentile wait is 3.1 min (95 % CI 0.0 min to
+    16.2 min), above the target of 10.0 min": the value is within, its bound is not."""
+    cfg = _cfg(tmp_path)
+    iv = pd.DataFrame(
+        {"ci_low": [0.0, 0.0], "ci_high": [16.2, 0.0], "n": [4, 4]},
+        index=["wait_p95_min", "stranded_vehicles"],
+    )
+    kpis = {"wait_p95_min": 3.1, "stranded_vehicles": 0.0, "demand_expansion_factor": 286.0}
+    out = verdict(cfg, kpis, SimpleNamespace(iterations=[{"iteration": 1}]), iv)
+    wait = next(r for r in out["reasons"] if r.startswith("95th percentile wait"))
+    assert wait == (
+        "95th percentile wait is 3.1 min (95 % CI 0.0 min to 16.2 min), within the target of "
+        "10.0 min on its mean but not on its upper 95 % bound"
+    )
+    entry = next(t for t in out["targets"] if t["kpi"] == "wait_p95_min")
+    assert entry["within_on_value"] and not entry["met"]
