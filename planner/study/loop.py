@@ -290,17 +290,14 @@ def closed_loop(
                 "raise simulation.max_replications (no charger would change it)"
             )
             logger.info("design loop stopped: %s", record["stopped"])
+            _diagnose_final(record, outcome, stations, targets, days, max_plugs, grid, fitted)
             break
         if it == targets.max_iterations:
             # no remedy after the last round, but the verdict names the stations whose
             # need exceeds their cap in the plan it reports, measured on that plan's own
             # load: the earlier rounds measured other plans (a station they capped may
             # be nearly idle once later rounds sited around it)
-            sizing = _needs_over_cap(outcome, stations, targets, days, max_plugs, grid, fitted)
-            if sizing is not None:
-                record["sized"] = True
-                if sizing:
-                    record["capped"] = sizing
+            _diagnose_final(record, outcome, stations, targets, days, max_plugs, grid, fitted)
             break
         # Remedies for the next round.
         plugs_added = 0
@@ -389,10 +386,34 @@ def closed_loop(
                 capped=len(capped),
             )
             logger.info("design loop stopped early: %s", record["stopped"])
+            if "sized" not in record:  # no queue trouble: nothing sized this round
+                _diagnose_final(record, outcome, stations, targets, days, max_plugs, grid, fitted)
             break
         if grid is not None:  # the upgrades the added plugs bought
             upgrade = float(grid.fit(stations).stations["upgrade_cost"].sum())
     return _result(False)
+
+
+def _diagnose_final(
+    record: dict[str, Any],
+    outcome: ScenarioOutcome,
+    stations: pd.DataFrame,
+    targets: Targets,
+    days: int,
+    max_plugs: int,
+    grid: LoopGrid | None,
+    fitted: pd.DataFrame | None,
+) -> None:
+    """Mark the last round's record with the final plan's own sizing diagnosis (``sized``,
+    and ``capped`` when stations need more than their cap), which the verdict reads instead
+    of any earlier round's; left unmarked when there are no sessions to size on."""
+    capped = _needs_over_cap(outcome, stations, targets, days, max_plugs, grid, fitted)
+    if capped is None:
+        return
+    record["sized"] = True
+    record.pop("capped", None)
+    if capped:
+        record["capped"] = capped
 
 
 def _needs_over_cap(
@@ -405,19 +426,19 @@ def _needs_over_cap(
     fitted: pd.DataFrame | None,
 ) -> list[str] | None:
     """The stations of ``stations`` whose plug need for the wait target exceeds their cap
-    under ``outcome``'s load (:func:`size_plugs`' sentences; nothing is changed), or None
-    when the round would not have sized plugs (no wait target, no queue trouble, or no
-    simulated sessions to size on)."""
+    under ``outcome``'s load (:func:`size_plugs`' sentences; nothing is changed): none when
+    the plan has no queue trouble (no wait target missed, nobody gave up at a queue), None
+    when there are no simulated sessions to size on."""
     k = outcome.kpis
     detail = outcome.detail if isinstance(outcome.detail, dict) else {}
     missed = missed_targets(k, targets, detail.get("target_intervals"))
     queue_cause = (k.get("stranded_queue") or 0) > 0 or (k.get("trips_abandoned") or 0) > 0
     wait_missed = any(m.startswith("wait_p95_min") for m in missed)
     result = detail.get("result")
-    if targets.wait_p95_min is None or not (wait_missed or queue_cause):
-        return None
     if result is None or not hasattr(result, "sessions"):
         return None
+    if targets.wait_p95_min is None or not (wait_missed or queue_cause):
+        return []  # the cap binds no target of this plan
     load = station_load(result.sessions, days=days)
     load["peak_arrivals_per_h"] *= float(k.get("demand_expansion_factor") or 1.0)
     book = SiteBook(fitted, managed=grid.managed) if grid is not None else SiteBook(None)

@@ -163,13 +163,12 @@ def verdict(
     # a single replication merely cannot confirm a value within its target
     if any(not t["met"] and not t["unconfirmed"] for t in targets):
         last = loop.iterations[-1] if loop.iterations else {}
-        sized = [it for it in loop.iterations if it.get("sized")]
-        if sized:
-            # the stations over their cap in the last round that sized plugs: the plan
-            # reported, measured on its own load (the loop sizes the final plan too). An
+        if last.get("sized"):
+            # the stations over their cap in the plan reported, measured on its own load
+            # (the loop diagnoses its final plan, the last round, however it stops). An
             # earlier round's need was measured under another plan: Almaty's verdict named
             # a station that "needs 7 plugs" and had 4 sessions in the plan it judged
-            capped = list(sized[-1].get("capped", []))
+            capped = list(last.get("capped", []))
         else:
             # rounds without a sizing record: one sentence per station, from the last
             # round that capped it (earlier rounds measured it under a different load)

@@ -133,7 +133,10 @@ def test_run_almaty_closed_loop(data_env, tmp_path):
     for name in ("report.html", "study.gpkg", "kpis.json", "manifest.json", "selected.geojson"):
         assert (out / name).is_file(), name
     assert res.kpis_before["n_stations"] == 1 and res.kpis_after["n_stations"] > 1
-    assert res.kpis_after["wait_p95_min"] < res.kpis_before["wait_p95_min"]
+    # the only charger is a CHAdeMO plug, which the fleet (0.5 % i-MiEVs) barely uses: the
+    # proposal shows in the trips completed, not in the baseline's (empty) queue
+    assert res.kpis_after["share_trips_completed"] > res.kpis_before["share_trips_completed"]
+    assert res.kpis_after["stranded_vehicles"] < res.kpis_before["stranded_vehicles"]
     assert 1 <= len(res.iterations) <= 2
     assert set(res.vehicle_matrix["season"]) == {"summer", "winter"}
     html = (out / "report.html").read_text()

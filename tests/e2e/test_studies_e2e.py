@@ -71,7 +71,8 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_cli_errors_are_clean_and_write_nothing(data_env, tmp_path, command, edit, needle):
     text = (CONFIGS / "almaty.yaml").read_text()
     if edit == "fleet_unknown":
-        text = text.replace("    mitsubishi_imiev_2013: 0.15", "    no_such_ev: 0.15", 1)
+        assert "    mitsubishi_imiev_2013: 0.005" in text  # the edit must take
+        text = text.replace("    mitsubishi_imiev_2013: 0.005", "    no_such_ev: 0.005", 1)
     elif edit == "unknown_key":
         text = text.replace("demand:\n", "demand:\n  colour: blue\n", 1)
     else:

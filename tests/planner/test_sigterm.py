@@ -257,12 +257,23 @@ def test_a_stop_during_the_swap_waits_for_it(tmp_path, monkeypatch):
         signal.raise_signal(signal.SIGINT)  # arrives right after the old folder moved aside
 
     monkeypatch.setattr(atomic.os, "replace", replace_then_ctrl_c)
-    with pytest.raises(KeyboardInterrupt):
-        with atomic.atomic_dir(out) as tmp:
-            (tmp / "a.txt").write_text("new")
+    # Python's own Ctrl-C handler, whatever the test process inherited: a process started
+    # in the background by a non-interactive shell has SIGINT ignored, and then no
+    # KeyboardInterrupt comes (rightly: an ignored signal stays ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _swap_with_ctrl_c(atomic, out)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert (out / "a.txt").read_text() == "new"  # the swap finished, then the stop came
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study"]  # no .old, no .partial
     assert atomic.committed_outputs()[-1] == out
+
+
+def _swap_with_ctrl_c(atomic, out):
+    with pytest.raises(KeyboardInterrupt):
+        with atomic.atomic_dir(out) as tmp:
+            (tmp / "a.txt").write_text("new")
 
 
 def test_forked_map_closed_early_leaves_no_work_behind(tmp_path):
