@@ -8,6 +8,7 @@ import logging
 import logging.handlers
 import multiprocessing as mp
 import os
+import threading
 from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -433,10 +434,28 @@ def _log_to(records: Any) -> None:
     root.addHandler(logging.handlers.QueueHandler(records))
 
 
+#: Attribute a relayed worker record carries: the ident of the thread that ran the pool
+#: (a worker's own ``record.thread`` is meaningless in this process). Per-run log handlers
+#: filter on it (:func:`run_thread`), so that a run in one thread neither misses its
+#: workers' records nor collects another thread's.
+RUN_THREAD_ATTR = "evplan_run_thread"
+
+
+def run_thread(record: logging.LogRecord) -> int | None:
+    """The thread a log record belongs to: the pool's caller for a relayed worker record,
+    the emitting thread otherwise."""
+    return getattr(record, RUN_THREAD_ATTR, record.thread)
+
+
 class _LogRelay(logging.handlers.QueueListener):
     """Handles the workers' records in the parent through the logger that made each one
     (the parent's configuration decides, as for its own records; Python's logging
-    cookbook, "logging to a single file from multiple processes")."""
+    cookbook, "logging to a single file from multiple processes"), tagged with the thread
+    that started the pool (:data:`RUN_THREAD_ATTR`)."""
+
+    def __init__(self, queue: Any) -> None:
+        super().__init__(queue)
+        self._owner = threading.get_ident()
 
     def stop(self, timeout: float | None = None) -> None:
         """Handle the records sent so far and end the relay's thread (waiting at most
@@ -450,6 +469,7 @@ class _LogRelay(logging.handlers.QueueListener):
 
     def handle(self, record: logging.LogRecord) -> None:
         """Pass ``record`` to its logger in this process."""
+        setattr(record, RUN_THREAD_ATTR, self._owner)
         logger = logging.getLogger(record.name)
         if logger.isEnabledFor(record.levelno):
             logger.handle(record)

@@ -22,6 +22,7 @@ from planner.batch.folder import DONE, finished_outcome, input_digests
 from planner.batch.plan import RunOutcome, RunSpec
 from planner.config.study import StudyConfig
 from planner.report.atomic import MARKER, atomic_dir, batch_run_output, write_text_atomic
+from sim.api import run_thread
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ def _run_logging(path: Path) -> Iterator[None]:
     handler.setFormatter(logging.Formatter(_LOG_FORMAT))
     handler.setLevel(logging.INFO)
     ident = threading.get_ident()
-    handler.addFilter(lambda record: record.thread == ident)
+    # this run's records: its thread's, and its replication workers' relayed for it
+    handler.addFilter(lambda record: run_thread(record) == ident)
     lowered = {
         n: logging.getLogger(n).level
         for n in _PACKAGES

@@ -10,6 +10,7 @@ manifest and folder written atomically at the end (:func:`finish_study`,
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -30,6 +31,7 @@ from planner.study.optimize_corridor import CorridorOptimizer
 from planner.study.result import StudyResult
 from planner.study.simulate import study_vehicles
 from planner.study.steps import STEPS
+from sim.api import run_thread
 
 # the entry points' logger, as before these pieces left run.py: a batch's run.log names the
 # logger of each line ("planner.study.run: step: network")
@@ -56,6 +58,11 @@ class StepTimer:
         return self._warnings.lines()
 
     def __enter__(self) -> StepTimer:
+        # this run's records only: its thread's and its replication workers' (a Dask
+        # worker with several threads runs several studies at once)
+        ident = threading.get_ident()
+        self._warnings.filters.clear()
+        self._warnings.addFilter(lambda record: run_thread(record) == ident)
         for name in _OWN_LOGGERS:
             logging.getLogger(name).addHandler(self._warnings)
         return self

@@ -40,3 +40,42 @@ def test_repeats_are_counted_and_the_list_is_capped():
     assert lines[0] == "the same (3 times)"
     assert len(lines) == MAX_WARNINGS + 1
     assert lines[-1] == "... and 6 more warnings"
+
+
+def test_a_run_keeps_its_own_threads_warnings_and_its_workers():
+    """Two studies in two threads (a Dask worker with several threads) each keep only their
+    own warnings; a replication worker's warning, relayed to the parent, is its run's."""
+    import multiprocessing as mp
+    import threading
+
+    import pytest
+
+    from sim.api import forked_map
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("needs fork")
+    got: dict[str, list[str]] = {}
+    ready = threading.Barrier(2)
+
+    def study(name: str, warn: bool) -> None:
+        with StepTimer(None) as timer:
+            ready.wait()  # both collecting at once
+            if warn:
+                logging.getLogger("planner.x").warning("only %s warned", name)
+
+                def task(i: int) -> int:
+                    logging.getLogger("sim.worker").warning("worker %d of %s", i, name)
+                    return i
+
+                assert list(forked_map(task, 2, 2)) == [0, 1]
+            ready.wait()  # neither stops collecting before the other has warned
+        got[name] = timer.warnings
+
+    threads = [threading.Thread(target=study, args=(n, n == "A")) for n in ("A", "B")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got["B"] == []
+    assert got["A"][0] == "only A warned"
+    assert sorted(got["A"][1:]) == ["worker 0 of A", "worker 1 of A"]
