@@ -29,7 +29,6 @@ from networks.load import (
 from networks.road_network import RoadNetwork
 from networks.sites import DEFAULT_CANDIDATE_TAGS, StationSpec, candidate_sites, existing_stations
 from planner.config.study import StudyConfig
-from planner.study.provenance import source_revision
 
 logger = logging.getLogger(__name__)
 
@@ -395,8 +394,6 @@ def manifest(
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": pkgs,
-        # the commit of the checkout evplan runs from (an editable install), if any
-        **({"evplan_source": rev} if (rev := source_revision()) is not None else {}),
         "inputs": {str(p): file_sha256(p) for p in files if Path(p).is_file()},
         "network": {
             "source": sn.source_label,

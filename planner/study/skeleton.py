@@ -28,6 +28,7 @@ from planner.study.inputs import StudyNetwork, build_existing, build_network, ma
 from planner.study.optimize import StudyOptimizer
 from planner.study.optimize_city import CityOptimizer
 from planner.study.optimize_corridor import CorridorOptimizer
+from planner.study.provenance import source_revision
 from planner.study.result import StudyResult
 from planner.study.simulate import study_vehicles
 from planner.study.steps import STEPS
@@ -51,6 +52,7 @@ class StepTimer:
         self.timings: dict[str, float] = {}
         self.on_step = on_step
         self._warnings = _WarningLog()
+        self.source: dict[str, Any] | None = None  #: provenance.source_revision at the start
 
     @property
     def warnings(self) -> list[str]:
@@ -58,6 +60,8 @@ class StepTimer:
         return self._warnings.lines()
 
     def __enter__(self) -> StepTimer:
+        # the commit of the checkout evplan runs from, read as the run starts
+        self.source = source_revision()
         # this run's records only: its thread's and its replication workers' (a Dask
         # worker with several threads runs several studies at once)
         ident = threading.get_ident()
@@ -174,6 +178,8 @@ def finish_study(
     write fails the run and leaves the previous output at ``folder`` as it was."""
     base = manifest(cfg, sn, timer.timings, config_path=Path(config_path) if config_path else None)
     result.manifest = {**base, **result.manifest}
+    if timer.source is not None:  # the commit of the checkout evplan ran from
+        result.manifest["evplan_source"] = timer.source
     warned = timer.warnings
     if warned:  # what the console said during the run, kept with its outputs
         result.manifest["warnings"] = warned

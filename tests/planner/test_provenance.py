@@ -47,3 +47,22 @@ def test_this_checkout_is_the_default(tmp_path):
     if GIT is not None and (CHECKOUT / ".git").exists():
         rev = source_revision()
         assert rev is not None and rev["commit"] == _git(CHECKOUT, "rev-parse", "HEAD")
+
+
+@pytest.mark.skipif(GIT is None, reason="needs the git executable")
+def test_the_callers_git_variables_do_not_redirect_it(tmp_path, monkeypatch):
+    """In a git hook GIT_DIR names the hook's repository: the run's commit is still the
+    checkout's own."""
+    repos = {}
+    for name in ("mine", "other"):
+        root = tmp_path / name
+        root.mkdir()
+        _git(root, "init", "-q")
+        (root / "f").write_text(name)
+        _git(root, "add", "f")
+        _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", name)
+        repos[name] = root
+    monkeypatch.setenv("GIT_DIR", str(repos["other"] / ".git"))
+    rev = source_revision(repos["mine"])
+    monkeypatch.delenv("GIT_DIR")
+    assert rev is not None and rev["commit"] == _git(repos["mine"], "rev-parse", "HEAD")
