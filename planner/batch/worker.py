@@ -22,6 +22,7 @@ from planner.batch.folder import DONE, finished_outcome, input_digests
 from planner.batch.plan import RunOutcome, RunSpec
 from planner.config.study import StudyConfig
 from planner.report.atomic import MARKER, atomic_dir, batch_run_output, write_text_atomic
+from planner.report.export import json_safe
 from sim.api import run_thread
 
 logger = logging.getLogger(__name__)
@@ -260,7 +261,9 @@ def _record_done(
     }
     os.replace(log_path, final / "run.log")
     try:
-        write_text_atomic(final / DONE, json.dumps(marker, indent=1, default=_json_default))
+        # strict JSON (NaN and infinities as null), as every other JSON evplan writes: an
+        # undefined KPI (a wait with no session, grid upgrades not assessed) wrote NaN
+        write_text_atomic(final / DONE, json.dumps(json_safe(marker), indent=1, allow_nan=False))
     except OSError:
         # not finished after all: the log goes back where the failure record looks for it
         with contextlib.suppress(OSError):

@@ -802,6 +802,29 @@ def test_a_summary_done_json_cannot_hold_fails_that_run_only(tmp_path):
     assert np  # (arrays come from numpy)
 
 
+def test_done_json_is_strict_json_with_undefined_kpis(tmp_path):
+    """An undefined KPI (a wait with no session, grid upgrades not assessed) is NaN in the
+    summary: done.json wrote the token NaN, which strict JSON readers refuse; it is null."""
+    from planner.batch.folder import finished_outcome
+    from planner.batch.worker import execute_run
+
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1]\n"))
+    (spec,) = plan.runs
+    ok = execute_run(spec, plan.output, _nan_summary)
+    assert ok.status == "done", ok.error
+    text = (plan.output / "runs" / spec.key / "done.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    done = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}"))
+    assert done["summary"] == {"grid_upgrade_kw": None, "wait_p95_min": 3.0, "peak": None}
+    resumed = finished_outcome(spec, plan.output / "runs")
+    assert resumed is not None and resumed.summary["grid_upgrade_kw"] is None
+
+
+def _nan_summary(cfg, *, out_dir):
+    out_dir.mkdir(parents=True)
+    return {"grid_upgrade_kw": float("nan"), "wait_p95_min": 3.0, "peak": float("inf")}
+
+
 def _array_summary(cfg, *, out_dir):
     import numpy as np
 
