@@ -116,8 +116,16 @@ def verdict(
         + (
             # missed on its bound with the value within (a sample's, which no run count
             # confirms): "is 3.1 min ..., above the target of 10 min" read as a false value
-            f", within the target of {shown(t, 'bound')} on its mean but not on its "
-            f"{'upper' if t['sense'] == 'max' else 'lower'} 95 % bound"
+            f", within the target of {shown(t, 'bound')}"
+            + (" (read as fewer than one a measured period)" if t["fewer_than_one"] else "")
+            + f" on its mean but not on its {'upper' if t['sense'] == 'max' else 'lower'} "
+            "95 % bound"
+            + (
+                " (runs of a sample of the fleet cannot confirm it: simulate the whole "
+                "fleet, leaving out demand.max_trips)"
+                if sampled
+                else ""
+            )
             if t["within_on_value"]
             else f", {'above' if t['sense'] == 'max' else 'below'} the target of "
             f"{shown(t, 'bound')}"

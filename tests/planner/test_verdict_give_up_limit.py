@@ -74,7 +74,15 @@ def test_a_value_within_its_target_missed_on_the_bound_says_so(tmp_path):
     wait = next(r for r in out["reasons"] if r.startswith("95th percentile wait"))
     assert wait == (
         "95th percentile wait is 3.1 min (95 % CI 0.0 min to 16.2 min), within the target of "
-        "10.0 min on its mean but not on its upper 95 % bound"
+        "10.0 min on its mean but not on its upper 95 % bound (runs of a sample of the fleet "
+        "cannot confirm it: simulate the whole fleet, leaving out demand.max_trips)"
+    )
+    # a stranded target of 0 is read as fewer than one, and the sentence says so
+    iv.loc["stranded_vehicles", ["ci_low", "ci_high"]] = [0.0, 1.5]
+    out = verdict(cfg, {**kpis, "stranded_vehicles": 0.6}, SimpleNamespace(iterations=[{}]), iv)
+    stranded = next(r for r in out["reasons"] if r.startswith("Stranded vehicles"))
+    assert "within the target of 0 vehicles (read as fewer than one a measured period)" in (
+        stranded
     )
     entry = next(t for t in out["targets"] if t["kpi"] == "wait_p95_min")
     assert entry["within_on_value"] and not entry["met"]
