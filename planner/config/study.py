@@ -112,10 +112,16 @@ class StudyConfig(_Strict):
             # a driver leaves the queue after balk_after_min and the visit's wait is recorded
             # as that limit, so no recorded wait, and no percentile of them, exceeds it: such
             # a target would be met whatever the plan
+            default = (
+                ""
+                if "wait_p95_min" in self.targets.model_fields_set
+                else " (the default, as the file sets none)"
+            )
             raise ValueError(
-                f"targets.wait_p95_min = {wait_target:g} min can never be missed: drivers give "
-                f"up after simulation.balk_after_min = {give_up:g} min and no recorded wait is "
-                "longer; set the target below the give-up limit (or raise balk_after_min)"
+                f"targets.wait_p95_min = {wait_target:g} min{default} can never be missed: "
+                f"drivers give up after simulation.balk_after_min = {give_up:g} min and no "
+                "recorded wait is longer; set the target below the give-up limit (or raise "
+                "balk_after_min)"
             )
         years = [st.year for st in self.stages]
         if years != sorted(set(years)):

@@ -313,6 +313,9 @@ def test_a_wait_target_at_or_above_the_give_up_limit_is_refused(tmp_path):
     assert "targets.wait_p95_min = 30 min can never be missed" in msg
     assert "simulation.balk_after_min = 30 min" in msg
     _refused(tmp_path, BASE + "targets:\n  wait_p95_min: 45\n")  # the default limit is 30
+    # a limit below the default target: the message says the target is the default
+    msg = _refused(tmp_path, BASE + "simulation:\n  balk_after_min: 8\n")
+    assert "targets.wait_p95_min = 10 min (the default, as the file sets none)" in msg
     ok = tmp_path / "ok.yaml"
     ok.write_text(BASE + "targets:\n  wait_p95_min: 29.5\nsimulation:\n  balk_after_min: 30\n")
     assert load_config(ok).targets.wait_p95_min == 29.5
