@@ -26,6 +26,7 @@ and plugs, capex and cumulative capex, p95 wait, stranded vehicles and trips com
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import numpy as np
@@ -157,6 +158,8 @@ def staged_plans(
             # trips table also holds the warm-up days': counting those tripled a city
             # stage's trips), and those simulated when it is a sample of them
             measured = float(k_after.get("trips") or 0.0)
+            if not math.isfinite(measured):  # (no KPI: the trips table, all its days)
+                measured = len(trips[k]) * factor
             rows.append(
                 {
                     "method": method,
