@@ -355,8 +355,11 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-#: The task of the pool being run (set before forking and read by the workers, which
-#: inherit it with everything it refers to: never serialised)
+#: The task of this worker process's pool, set by :func:`_init_worker` when the worker
+#: starts (a forked worker inherits the task with everything it refers to: never
+#: serialised). Only workers set it: the parent keeps no "current task" that two threads
+#: starting pools at once could overwrite (a review found one thread's workers running the
+#: other thread's task).
 _TASK: Callable[[int], Any] | None = None
 
 
@@ -365,13 +368,21 @@ def _run_task(i: int) -> Any:
     return _TASK(i)
 
 
+def _init_worker(records: Any, task: Callable[[int], Any]) -> None:
+    """Worker initialiser: the pool's task, and log records relayed to the parent."""
+    global _TASK
+    _TASK = task
+    _log_to(records)
+
+
 def forked_map(task: Callable[[int], T], n: int, workers: int) -> Generator[T, None, None]:
     """``task(0), ..., task(n - 1)``, in order: in this process when ``workers <= 1``,
     otherwise in a pool of ``workers`` forked processes (:func:`replication_workers`).
 
     The workers inherit ``task`` and what it refers to (network, route tables, trips)
-    without a copy; only each result is sent back. A task may itself call
-    ``forked_map`` (the outer task is restored after).
+    without a copy (it reaches them as the pool's initialiser argument, which the fork
+    start method never pickles); only each result is sent back. A task may itself call
+    ``forked_map``, and so may several threads at once.
 
     Parameters
     ----------
@@ -386,43 +397,38 @@ def forked_map(task: Callable[[int], T], n: int, workers: int) -> Generator[T, N
     ------
     Each run's result, in run order.
     """
-    global _TASK
-    previous, _TASK = _TASK, task
+    if workers <= 1:
+        yield from map(task, range(n))
+        return
+    ctx = mp.get_context("fork")
+    # the workers' log records go to this process, which handles them as its own: its
+    # handlers, levels and filters apply (a warning every run repeats can be shown once)
+    records = ctx.Queue()
+    relay = _LogRelay(records)
+    pool = ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_init_worker, initargs=(records, task)
+    )
+    relay.start()
     try:
-        if workers <= 1:
-            yield from map(task, range(n))
-            return
-        ctx = mp.get_context("fork")
-        # the workers' log records go to this process, which handles them as its own: its
-        # handlers, levels and filters apply (a warning every run repeats can be shown once)
-        records = ctx.Queue()
-        relay = _LogRelay(records)
-        pool = ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_log_to, initargs=(records,)
-        )
-        relay.start()
         try:
-            try:
-                yield from pool.map(_run_task, range(n))
-            except (Exception, GeneratorExit):
-                # an error, or the caller stopped reading: the runs not started are dropped,
-                # the running ones awaited (no work left running behind the caller's back)
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            except BaseException:
-                # interrupted (Ctrl-C, the CLI's SIGTERM): not waiting for the running ones,
-                # which may take minutes; the CLI stops its worker processes itself. A
-                # worker killed while writing a record may hold the queue's lock: the relay
-                # is given a moment, and the queue is not flushed at exit
-                pool.shutdown(wait=False, cancel_futures=True)
-                relay.stop(timeout=1.0)
-                records.cancel_join_thread()
-                raise
-            pool.shutdown()
-        finally:
-            relay.stop()  # the records sent so far are handled before returning
+            yield from pool.map(_run_task, range(n))
+        except (Exception, GeneratorExit):
+            # an error, or the caller stopped reading: the runs not started are dropped,
+            # the running ones awaited (no work left running behind the caller's back)
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        except BaseException:
+            # interrupted (Ctrl-C, the CLI's SIGTERM): not waiting for the running ones,
+            # which may take minutes; the CLI stops its worker processes itself. A
+            # worker killed while writing a record may hold the queue's lock: the relay
+            # is given a moment, and the queue is not flushed at exit
+            pool.shutdown(wait=False, cancel_futures=True)
+            relay.stop(timeout=1.0)
+            records.cancel_join_thread()
+            raise
+        pool.shutdown()
     finally:
-        _TASK = previous
+        relay.stop()  # the records sent so far are handled before returning
 
 
 def _log_to(records: Any) -> None:

@@ -114,3 +114,35 @@ def test_the_parent_builds_the_leg_table_the_workers_inherit(monkeypatch):
     assert small._legs._pp is None
     small.prepare_legs(nodes)
     assert small._legs._pp is not None
+
+
+def test_two_threads_forking_at_once_each_run_their_own_task(monkeypatch):
+    """Two threads start pools at the same moment (two studies in one process): each pool's
+    workers run that thread's task. With the task in a module global set before the pool
+    forked, thread A's workers ran thread B's task (a review of 2026-12-07)."""
+    import multiprocessing as mp
+    import threading
+
+    from sim import api
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("needs fork")
+    both = threading.Barrier(2)
+    start = api._LogRelay.start
+
+    def start_together(self):  # both threads are past their setup before either forks
+        both.wait()
+        start(self)
+
+    monkeypatch.setattr(api._LogRelay, "start", start_together)
+    got: dict[str, list[str]] = {}
+
+    def run(name: str) -> None:
+        got[name] = list(api.forked_map(lambda i, name=name: f"{name}{i}", 2, 2))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in "AB"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == {"A": ["A0", "A1"], "B": ["B0", "B1"]}
