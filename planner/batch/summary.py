@@ -63,6 +63,11 @@ def summary_table(plan: BatchPlan, outcomes: list[RunOutcome]) -> pd.DataFrame:
         )
         rows.append(row)
     df = pd.DataFrame(rows)
+    # a KPI undefined in every run (null in done.json): a numeric column of NaN, not a
+    # parquet column of type null that other summaries' columns could not be joined with
+    kpi_cols = {k for o in outcomes for k in o.summary} - set(plan.parameters)
+    for col in [c for c in df.columns if c in kpi_cols and df[c].isna().all()]:
+        df[col] = df[col].astype("float64")
     for col in [
         c for c in df.columns if pd.api.types.is_object_dtype(df[c])
     ]:  # parquet: one type per column

@@ -224,6 +224,9 @@ def _attempt(
             summary = dict(runner(spec.config, out_dir=final) or {})
         # a summary done.json cannot hold is the run's error, not the batch's
         json.dumps(summary, default=_json_default)
+        # the values done.json holds (NaN and infinities as null): a resumed run reads the
+        # same summary as a fresh one, so a no-op resume leaves the batch summary unchanged
+        summary = json_safe(summary)
     except Exception as exc:  # noqa: BLE001 - isolation: any failure becomes a record
         error, detail = describe(exc), traceback.format_exc()
         logger.error(

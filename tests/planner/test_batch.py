@@ -818,6 +818,14 @@ def test_done_json_is_strict_json_with_undefined_kpis(tmp_path):
     assert done["summary"] == {"grid_upgrade_kw": None, "wait_p95_min": 3.0, "peak": None}
     resumed = finished_outcome(spec, plan.output / "runs")
     assert resumed is not None and resumed.summary["grid_upgrade_kw"] is None
+    # a fresh run and its resumed record give the same summary row: a no-op resume
+    # changed summary.csv (inf, then empty) and a column's type (float, then object)
+    from planner.batch.summary import summary_table
+
+    assert ok.summary == resumed.summary
+    fresh, again = summary_table(plan, [ok]), summary_table(plan, [resumed])
+    pd.testing.assert_frame_equal(fresh.drop(columns="resumed"), again.drop(columns="resumed"))
+    assert fresh["grid_upgrade_kw"].dtype == "float64" and fresh["peak"].dtype == "float64"
 
 
 def _nan_summary(cfg, *, out_dir):
