@@ -290,14 +290,20 @@ def closed_loop(
                 "raise simulation.max_replications (no charger would change it)"
             )
             logger.info("design loop stopped: %s", record["stopped"])
-            _diagnose_final(record, outcome, stations, targets, days, max_plugs, grid, fitted)
+            _diagnose_final(
+                record, outcome, stations, targets, days, max_plugs, grid, fitted,
+                plug_cost, None if budget is None else budget - capex - upgrade,
+            )  # fmt: skip
             break
         if it == targets.max_iterations:
             # no remedy after the last round, but the verdict names the stations whose
             # need exceeds their cap in the plan it reports, measured on that plan's own
             # load: the earlier rounds measured other plans (a station they capped may
             # be nearly idle once later rounds sited around it)
-            _diagnose_final(record, outcome, stations, targets, days, max_plugs, grid, fitted)
+            _diagnose_final(
+                record, outcome, stations, targets, days, max_plugs, grid, fitted,
+                plug_cost, None if budget is None else budget - capex - upgrade,
+            )  # fmt: skip
             break
         # Remedies for the next round.
         plugs_added = 0
@@ -387,7 +393,10 @@ def closed_loop(
             )
             logger.info("design loop stopped early: %s", record["stopped"])
             if "sized" not in record:  # no queue trouble: nothing sized this round
-                _diagnose_final(record, outcome, stations, targets, days, max_plugs, grid, fitted)
+                _diagnose_final(
+                record, outcome, stations, targets, days, max_plugs, grid, fitted,
+                plug_cost, None if budget is None else budget - capex - upgrade,
+            )  # fmt: skip
             break
         if grid is not None:  # the upgrades the added plugs bought
             upgrade = float(grid.fit(stations).stations["upgrade_cost"].sum())
@@ -403,11 +412,15 @@ def _diagnose_final(
     max_plugs: int,
     grid: LoopGrid | None,
     fitted: pd.DataFrame | None,
+    plug_cost: float,
+    budget_left: float | None,
 ) -> None:
     """Mark the last round's record with the final plan's own sizing diagnosis (``sized``,
     and ``capped`` when stations need more than their cap), which the verdict reads instead
     of any earlier round's; left unmarked when there are no sessions to size on."""
-    capped = _needs_over_cap(outcome, stations, targets, days, max_plugs, grid, fitted)
+    capped = _needs_over_cap(
+        outcome, stations, targets, days, max_plugs, grid, fitted, plug_cost, budget_left
+    )
     if capped is None:
         return
     record["sized"] = True
@@ -424,6 +437,8 @@ def _needs_over_cap(
     max_plugs: int,
     grid: LoopGrid | None,
     fitted: pd.DataFrame | None,
+    plug_cost: float,
+    budget_left: float | None,
 ) -> list[str] | None:
     """The stations of ``stations`` whose plug need for the wait target exceeds their cap
     under ``outcome``'s load (:func:`size_plugs`' sentences; nothing is changed): none when
@@ -442,9 +457,11 @@ def _needs_over_cap(
     load = station_load(result.sessions, days=days)
     load["peak_arrivals_per_h"] *= float(k.get("demand_expansion_factor") or 1.0)
     book = SiteBook(fitted, managed=grid.managed) if grid is not None else SiteBook(None)
+    # sized as the remedy would size it (the budget left decides which plugs a busier row
+    # would take from a shared grid connection before a later row is sized)
     capped = size_plugs(
-        stations, load, targets.wait_p95_min, plug_cost=0.0, max_plugs=max_plugs,
-        budget_left=None, book=book,
+        stations, load, targets.wait_p95_min, plug_cost=plug_cost, max_plugs=max_plugs,
+        budget_left=budget_left, book=book,
     )[3]  # fmt: skip
     return capped
 

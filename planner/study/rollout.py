@@ -157,15 +157,15 @@ def staged_plans(
             # the stage's trips in the measured days, as the KPI table counts them (the
             # trips table also holds the warm-up days': counting those tripled a city
             # stage's trips), and those simulated when it is a sample of them
-            measured = float(k_after.get("trips") or 0.0)
-            if not math.isfinite(measured):  # (no KPI: the trips table, all its days)
-                measured = len(trips[k]) * factor
+            measured = k_after.get("trips")
+            if measured is None or not math.isfinite(float(measured)):
+                measured = math.nan  # unknown (the trips table would count warm-up days too)
             rows.append(
                 {
                     "method": method,
                     "year": st.year,
-                    "trips": round(measured),
-                    "trips_simulated": round(measured / factor),
+                    "trips": _whole(measured),
+                    "trips_simulated": _whole(measured / factor),
                     "new_sites": len(stations) - before,
                     "new_plugs": int(stations["plugs"].sum()) - plugs_before,
                     "capex": round(loop.capex, 2),
@@ -351,3 +351,8 @@ def _first_usable_year(table: pd.DataFrame, share: float = 0.95) -> dict[str, st
             else f"below {share:.0%} in some season in every stage up to {int(worst.index.max())}"
         )
     return out
+
+
+def _whole(x: float) -> float | int:
+    """``x`` rounded to a whole number, NaN kept (an unknown count)."""
+    return round(x) if math.isfinite(x) else math.nan
