@@ -102,7 +102,7 @@ def _sample_warning(result: StudyResult) -> str:
     k = getattr(result, "kpis_after", None) or {}
     factor = float(k.get("demand_expansion_factor") or 1.0)
     if not factor > 1.0:
-        return ""
+        return _sampled_stages(result)
     text = (
         f"Sampled fleet (demand.max_trips): 1 in {format_value(factor, decimals=0)} of the "
         "trips was simulated. Totals (trips, energy, sessions, CO2) are the sample's, scaled "
@@ -124,6 +124,24 @@ def _sample_warning(result: StudyResult) -> str:
                 f"({format_value(most, decimals=0)} kWh in {days} day(s)): simulate the "
                 "whole fleet (leave out demand.max_trips) to size the plan."
             )
+    return f'<p class="sample-warning">{_e(text)}</p>'
+
+
+def _sampled_stages(result: StudyResult) -> str:
+    """For a staged rollout whose last stage was simulated whole: the earlier stages that
+    were samples (their queue figures in the timeline are the samples')."""
+    tl = (getattr(result, "tables", None) or {}).get("rollout_timeline")
+    if tl is None or not {"year", "trips", "trips_simulated"} <= set(tl.columns):
+        return ""
+    sampled = tl[pd.to_numeric(tl["trips_simulated"]) < pd.to_numeric(tl["trips"])]
+    years = sorted({int(y) for y in sampled["year"]})
+    if not years:
+        return ""
+    text = (
+        f"Stage(s) {', '.join(map(str, years))} simulated a sample of the fleet "
+        "(demand.max_trips): their totals in the rollout timeline are scaled from it and "
+        "their queue figures (waits, give-ups) are the sample's, not the fleet's."
+    )
     return f'<p class="sample-warning">{_e(text)}</p>'
 
 

@@ -53,3 +53,22 @@ def test_a_sample_within_capacity_gets_the_general_warning_only():
 def test_the_whole_fleet_gets_no_warning():
     assert "Sampled fleet" not in banner(_result(1.0, 337_667.0))
     assert "Sampled fleet" not in banner(SimpleNamespace(verdict=VERDICT))
+
+
+def test_earlier_sampled_stages_of_a_rollout_are_named():
+    """The last stage simulated whole, earlier ones on samples: the banner names them (it
+    read only the last stage's expansion factor)."""
+    timeline = pd.DataFrame(
+        {
+            "method": "lookahead",
+            "year": [2025, 2027, 2030],
+            "trips": [17484, 56343, 3000],
+            "trips_simulated": [1016, 1009, 3000],
+        }
+    )
+    result = _result(1.0, 10_000.0)
+    result.tables["rollout_timeline"] = timeline
+    html = banner(result)
+    assert "Stage(s) 2025, 2027 simulated a sample of the fleet" in html
+    timeline["trips_simulated"] = timeline["trips"]
+    assert "simulated a sample" not in banner(result)
