@@ -180,6 +180,34 @@ def closed_loop(
             targets.max_iterations,
         )
 
+    def diagnose_final(record: dict[str, Any], missed: list[str]) -> None:
+        # The last round's record gets the final plan's own sizing diagnosis (``sized``,
+        # and ``capped`` for the stations whose need exceeds their cap; nothing changed),
+        # which the verdict reads instead of any earlier round's: those measured other
+        # plans (a station they capped may be nearly idle once later rounds sited around
+        # it). Unmarked when there are no sessions to size on.
+        load = _fleet_load(outcome, days)
+        if load is None:
+            return
+        record["sized"] = True
+        record.pop("capped", None)
+        if not _queue_trouble(outcome.kpis, missed, targets):
+            return  # the cap binds no target of this plan
+        assert targets.wait_p95_min is not None  # (queue trouble implies the target)
+        # sized as the remedy would size it (the budget left decides which plugs a busier
+        # row would take from a shared grid connection before a later row is sized)
+        capped = size_plugs(
+            stations,
+            load,
+            targets.wait_p95_min,
+            plug_cost=plug_cost,
+            max_plugs=max_plugs,
+            budget_left=None if budget is None else budget - capex - upgrade,
+            book=_site_book(grid, fitted),
+        )[3]
+        if capped:
+            record["capped"] = capped
+
     for it in range(1, targets.max_iterations + 1):
         added_sites = 0
         if need_sites:
@@ -290,42 +318,26 @@ def closed_loop(
                 "raise simulation.max_replications (no charger would change it)"
             )
             logger.info("design loop stopped: %s", record["stopped"])
-            _diagnose_final(
-                record, outcome, stations, targets, days, max_plugs, grid, fitted,
-                plug_cost, None if budget is None else budget - capex - upgrade,
-            )  # fmt: skip
+            diagnose_final(record, missed)
             break
-        if it == targets.max_iterations:
-            # no remedy after the last round, but the verdict names the stations whose
-            # need exceeds their cap in the plan it reports, measured on that plan's own
-            # load: the earlier rounds measured other plans (a station they capped may
-            # be nearly idle once later rounds sited around it)
-            _diagnose_final(
-                record, outcome, stations, targets, days, max_plugs, grid, fitted,
-                plug_cost, None if budget is None else budget - capex - upgrade,
-            )  # fmt: skip
+        if it == targets.max_iterations:  # no remedy after the last round
+            diagnose_final(record, missed)
             break
         # Remedies for the next round.
         plugs_added = 0
         capped: list[str] = []
         grid_bound = []
         full = []
-        book = SiteBook(fitted, managed=grid.managed) if grid is not None else SiteBook(None)
+        book = _site_book(grid, fitted)
         # diagnosis before remedy: queues (a missed wait, or drivers who gave up at a queue)
         # get plugs; strandings with no charger in range and missed trips get new sites;
         # cars that started below reach get nothing (not the network's fault)
         k = outcome.kpis
-        queue_cause = (k.get("stranded_queue") or 0) > 0 or (k.get("trips_abandoned") or 0) > 0
-        wait_missed = any(m.startswith("wait_p95_min") for m in missed)
-        sized = targets.wait_p95_min is not None and (wait_missed or queue_cause)
+        queue_cause = _queue_cause(k)
+        sized = _queue_trouble(k, missed, targets)
         if sized and targets.wait_p95_min is not None:  # (sized implies the target)
-            result = (
-                (outcome.detail or {}).get("result") if isinstance(outcome.detail, dict) else None
-            )
-            if result is not None and hasattr(result, "sessions"):
-                load = station_load(result.sessions, days=days)
-                # a sampled fleet (demand.max_trips): size for the whole fleet's arrivals
-                load["peak_arrivals_per_h"] *= float(k.get("demand_expansion_factor") or 1.0)
+            load = _fleet_load(outcome, days)
+            if load is not None:
                 stations, spent, plugs_added, capped, grid_bound, full = size_plugs(
                     stations,
                     load,
@@ -347,7 +359,7 @@ def closed_loop(
                 )
             capex += spent
             record["plugs_added_next"] = plugs_added
-            record["sized"] = result is not None and hasattr(result, "sessions")
+            record["sized"] = load is not None
             if capped:
                 record["capped"] = capped
         gaps = (
@@ -393,77 +405,41 @@ def closed_loop(
             )
             logger.info("design loop stopped early: %s", record["stopped"])
             if "sized" not in record:  # no queue trouble: nothing sized this round
-                _diagnose_final(
-                record, outcome, stations, targets, days, max_plugs, grid, fitted,
-                plug_cost, None if budget is None else budget - capex - upgrade,
-            )  # fmt: skip
+                diagnose_final(record, missed)
             break
         if grid is not None:  # the upgrades the added plugs bought
             upgrade = float(grid.fit(stations).stations["upgrade_cost"].sum())
     return _result(False)
 
 
-def _diagnose_final(
-    record: dict[str, Any],
-    outcome: ScenarioOutcome,
-    stations: pd.DataFrame,
-    targets: Targets,
-    days: int,
-    max_plugs: int,
-    grid: LoopGrid | None,
-    fitted: pd.DataFrame | None,
-    plug_cost: float,
-    budget_left: float | None,
-) -> None:
-    """Mark the last round's record with the final plan's own sizing diagnosis (``sized``,
-    and ``capped`` when stations need more than their cap), which the verdict reads instead
-    of any earlier round's; left unmarked when there are no sessions to size on."""
-    capped = _needs_over_cap(
-        outcome, stations, targets, days, max_plugs, grid, fitted, plug_cost, budget_left
-    )
-    if capped is None:
-        return
-    record["sized"] = True
-    record.pop("capped", None)
-    if capped:
-        record["capped"] = capped
+def _site_book(grid: LoopGrid | None, fitted: pd.DataFrame | None) -> SiteBook:
+    """A fresh account of each site's grid capacity for one sizing (none without a grid)."""
+    return SiteBook(fitted, managed=grid.managed) if grid is not None else SiteBook(None)
 
 
-def _needs_over_cap(
-    outcome: ScenarioOutcome,
-    stations: pd.DataFrame,
-    targets: Targets,
-    days: int,
-    max_plugs: int,
-    grid: LoopGrid | None,
-    fitted: pd.DataFrame | None,
-    plug_cost: float,
-    budget_left: float | None,
-) -> list[str] | None:
-    """The stations of ``stations`` whose plug need for the wait target exceeds their cap
-    under ``outcome``'s load (:func:`size_plugs`' sentences; nothing is changed): none when
-    the plan has no queue trouble (no wait target missed, nobody gave up at a queue), None
-    when there are no simulated sessions to size on."""
-    k = outcome.kpis
-    detail = outcome.detail if isinstance(outcome.detail, dict) else {}
-    missed = missed_targets(k, targets, detail.get("target_intervals"))
-    queue_cause = (k.get("stranded_queue") or 0) > 0 or (k.get("trips_abandoned") or 0) > 0
+def _queue_cause(kpis: dict[str, Any]) -> bool:
+    """Whether drivers gave up at a queue (stranded there, or abandoned a trip)."""
+    return (kpis.get("stranded_queue") or 0) > 0 or (kpis.get("trips_abandoned") or 0) > 0
+
+
+def _queue_trouble(kpis: dict[str, Any], missed: list[str], targets: Targets) -> bool:
+    """Whether plugs are sized for the wait target: the target is set and either missed
+    (``missed``, as :func:`missed_targets` words it) or drivers gave up at a queue."""
     wait_missed = any(m.startswith("wait_p95_min") for m in missed)
+    return targets.wait_p95_min is not None and (wait_missed or _queue_cause(kpis))
+
+
+def _fleet_load(outcome: ScenarioOutcome, days: int) -> pd.DataFrame | None:
+    """Each station's load (:func:`planner.study.sizing.station_load`) from ``outcome``'s
+    simulated sessions, a sampled fleet's (demand.max_trips) arrivals scaled to the whole
+    fleet; None when the outcome carries no sessions to size on."""
+    detail = outcome.detail if isinstance(outcome.detail, dict) else {}
     result = detail.get("result")
     if result is None or not hasattr(result, "sessions"):
         return None
-    if targets.wait_p95_min is None or not (wait_missed or queue_cause):
-        return []  # the cap binds no target of this plan
     load = station_load(result.sessions, days=days)
-    load["peak_arrivals_per_h"] *= float(k.get("demand_expansion_factor") or 1.0)
-    book = SiteBook(fitted, managed=grid.managed) if grid is not None else SiteBook(None)
-    # sized as the remedy would size it (the budget left decides which plugs a busier row
-    # would take from a shared grid connection before a later row is sized)
-    capped = size_plugs(
-        stations, load, targets.wait_p95_min, plug_cost=plug_cost, max_plugs=max_plugs,
-        budget_left=budget_left, book=book,
-    )[3]  # fmt: skip
-    return capped
+    load["peak_arrivals_per_h"] *= float(outcome.kpis.get("demand_expansion_factor") or 1.0)
+    return load
 
 
 def stop_reason(
