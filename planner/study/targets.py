@@ -227,8 +227,7 @@ class TargetJudgement:
             self.status == "missed"
             and not self.sampled
             and self.edge is not None
-            and not math.isnan(self.value)
-            and not beyond(self.attr, self.bound, self.value)
+            and self.within_on_value
         )
 
 
