@@ -422,8 +422,9 @@ def test_verdict_says_the_stranded_target_is_net_of_cars_below_reach(tmp_path):
     assert t["label"] == "Stranded vehicles" and t["excluded_below_reach"] == 0.0
 
 
-def _verdict_cfg(tmp_path, targets):
-    """A small city study with these service targets (for the verdict tests)."""
+def _verdict_cfg(tmp_path, targets, **sections):
+    """A small city study with these service targets and any other ``sections`` (for the
+    verdict tests)."""
     from planner.config.study import config_from_dict
 
     return config_from_dict(
@@ -433,6 +434,7 @@ def _verdict_cfg(tmp_path, targets):
             "demand": {"kind": "city", "population": 1000},
             "model": {"kind": "mclp", "p": 2},
             "targets": targets,
+            **sections,
         },
         base_dir=tmp_path,
     )

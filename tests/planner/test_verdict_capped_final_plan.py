@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from planner.config.study import config_from_dict
 from planner.study.loop import ScenarioOutcome, Targets, closed_loop
 from planner.study.verdict import verdict
+from tests.planner.test_closed_loop import _verdict_cfg
 
 
 def _sessions(arrivals: int) -> SimpleNamespace:
@@ -76,16 +76,7 @@ def _loop(light_after_new_sites: int):
 
 
 def _cfg(tmp_path):
-    return config_from_dict(
-        {
-            "name": "v",
-            "network": {"source": str(tmp_path / "x.osm.pbf")},
-            "demand": {"kind": "city", "population": 1000},
-            "model": {"kind": "mclp", "p": 2},
-            "targets": {"wait_p95_min": 10, "stranded": 0},
-        },
-        base_dir=tmp_path,
-    )
+    return _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": 0})
 
 
 def test_a_station_capped_in_an_earlier_round_only_is_not_named(tmp_path):

@@ -9,23 +9,13 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from planner.config.study import config_from_dict
 from planner.study.verdict import verdict
+from tests.planner.test_closed_loop import _verdict_cfg
 
 
 def _cfg(tmp_path, balk_after_min=None):
     sim = {} if balk_after_min is None else {"simulation": {"balk_after_min": balk_after_min}}
-    return config_from_dict(
-        {
-            "name": "v",
-            "network": {"source": str(tmp_path / "x.osm.pbf")},
-            "demand": {"kind": "city", "population": 1000},
-            "model": {"kind": "mclp", "p": 2},
-            "targets": {"wait_p95_min": 10, "stranded": 0},
-            **sim,
-        },
-        base_dir=tmp_path,
-    )
+    return _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": 0}, **sim)
 
 
 def _wait_reason(cfg, p95, low, high):
