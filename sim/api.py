@@ -447,10 +447,17 @@ def _log_to(records: Any) -> None:
 RUN_THREAD_ATTR = "evplan_run_thread"
 
 
-def run_thread(record: logging.LogRecord) -> int | None:
+def run_thread(record: logging.LogRecord) -> int:
     """The thread a log record belongs to: the pool's caller for a relayed worker record,
-    the emitting thread otherwise."""
-    return getattr(record, RUN_THREAD_ATTR, record.thread)
+    the emitting thread otherwise.
+
+    A record made with ``logging.logThreads = False`` (an embedding application's choice)
+    has no thread; handlers run in the thread that logs, so the thread asking is the one
+    that made it."""
+    owner = getattr(record, RUN_THREAD_ATTR, None)
+    if owner is not None:
+        return owner
+    return record.thread if record.thread is not None else threading.get_ident()
 
 
 class _LogRelay(logging.handlers.QueueListener):

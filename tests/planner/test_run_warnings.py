@@ -79,3 +79,17 @@ def test_a_run_keeps_its_own_threads_warnings_and_its_workers():
     assert got["B"] == []
     assert got["A"][0] == "only A warned"
     assert sorted(got["A"][1:]) == ["worker 0 of A", "worker 1 of A"]
+
+
+def test_warnings_are_collected_when_the_app_turns_off_thread_info(monkeypatch):
+    """An embedding application may set ``logging.logThreads = False`` (records then carry
+    no thread): the run still keeps its warnings, and only its own."""
+    import threading
+
+    monkeypatch.setattr(logging, "logThreads", False)
+    with StepTimer(None) as timer:
+        logging.getLogger("sim.x").warning("kept without thread info")
+        other = threading.Thread(target=lambda: logging.getLogger("sim.x").warning("not ours"))
+        other.start()
+        other.join()
+    assert timer.warnings == ["kept without thread info"]
