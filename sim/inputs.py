@@ -44,6 +44,7 @@ from networks.validate import not_wgs84
 from sim._checks import node_values, require_frame, require_network
 from sim._errors import DemandError, StationError, StationOffNetworkError
 from sim.catalogue import resolve_models
+from sim.connectors import check_connectors
 from sim.vehicles import VehicleModel
 
 logger = logging.getLogger(__name__)
@@ -215,6 +216,17 @@ def validate_stations(
         df["dc"] = df["power_kw"] > ac_dc_threshold_kw
     if "connectors" in df.columns:
         df["connectors"] = [_connector_set(c) for c in df["connectors"]]
+        bad = [
+            f"{sid!r}: {msg}"
+            for sid, cs in zip(df["station_id"], df["connectors"], strict=True)
+            if cs
+            for msg in check_connectors(sorted(cs))
+        ]
+        if bad:
+            raise StationError(
+                f"stations table: column 'connectors' names a standard evplan does not know "
+                f"(a car could never use such a plug): {'; '.join(bad[:5])}"
+            )
     else:
         df["connectors"] = [None] * len(df)
     for col, default in (("existing", False), ("name", ""), ("lon", np.nan), ("lat", np.nan)):

@@ -53,6 +53,7 @@ from functools import lru_cache
 import numpy as np
 
 from sim._errors import VehicleSpecError
+from sim.connectors import check_connectors
 from sim.driving_rules import RULES
 from sim.policies import is_real
 
@@ -271,6 +272,9 @@ class VehicleModel:
                 list(self.connectors),
                 "is empty; list the inlet standards, e.g. [CCS2, Type2]",
             )
+        unknown = check_connectors(self.connectors)
+        if unknown:
+            raise bad("connectors", list(self.connectors), "has an " + "; ".join(unknown))
 
     # ------------------------------------------------------------------ physics
     @property

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from networks.errors import ConfigError
 from planner.config._strict import StrictSection as _Strict
+from sim.connectors import check_connectors
 
 __all__ = [
     "MAX_NEW_SITES",
@@ -27,6 +28,21 @@ __all__ = [
 MAX_NEW_SITES = 2_000
 
 
+def _known_connectors(v: list[str]) -> list[str]:
+    if not v or any(not str(c).strip() or ";" in c for c in v):
+        raise ValueError(
+            "connectors must be a non-empty list of standards such as [CCS2, GB/T, CHAdeMO]"
+        )
+    unknown = check_connectors(v)
+    if unknown:  # a misspelt standard matches no car (sim.connectors)
+        raise ValueError("; ".join(unknown))
+    return v
+
+
+#: A list of connector standards, each one evplan knows (:mod:`sim.connectors`)
+ConnectorList = Annotated[list[str], AfterValidator(_known_connectors)]
+
+
 class StationConfig(_Strict):
     """An existing station: by OSM id (in the OSM source), by place name (corridor), or lon/lat."""
 
@@ -38,7 +54,7 @@ class StationConfig(_Strict):
     plugs: int = Field(1, ge=1)
     power_kw: float = Field(50.0, gt=0)
     # None: the study's candidates.connectors (any connector when that is unset too)
-    connectors: list[str] | None = None
+    connectors: ConnectorList | None = None
     source: str = ""
 
     @model_validator(mode="after")
@@ -69,7 +85,7 @@ class TruckBayClass(_Strict):
 
     power_kw: float = Field(gt=0)
     plug_cost: float = Field(ge=0)
-    connectors: list[str] = Field(min_length=1)
+    connectors: ConnectorList
     # share of a site's bays (from the load-based sizing) in this class; at least min_bays
     share: float = Field(0.5, gt=0, le=1)
     min_bays: int = Field(1, ge=0)
@@ -109,19 +125,10 @@ class CandidatesConfig(_Strict):
     max_plugs: int = Field(6, ge=1)
     grid_kw: float | None = Field(None, gt=0)
     # connector standards of new (and, by default, existing) stations; None = any connector
-    connectors: list[str] | None = None
+    connectors: ConnectorList | None = None
     # truck bay classes (e.g. mcs, ccs_truck): a new site gets one station row per class at
     # its node (own power, cost, connectors, grid draw) instead of power_kw / plug_cost
     truck_bays: dict[str, TruckBayClass] = Field(default_factory=dict)
-
-    @field_validator("connectors")
-    @classmethod
-    def _connectors(cls, v: list[str] | None) -> list[str] | None:
-        if v is not None and (not v or any(not str(c).strip() or ";" in c for c in v)):
-            raise ValueError(
-                "connectors must be a non-empty list of standards such as [CCS2, GB/T, CHAdeMO]"
-            )
-        return v
 
 
 class SolverConfig(_Strict):

@@ -319,3 +319,18 @@ def test_a_wait_target_at_or_above_the_give_up_limit_is_refused(tmp_path):
     ok = tmp_path / "ok.yaml"
     ok.write_text(BASE + "targets:\n  wait_p95_min: 29.5\nsimulation:\n  balk_after_min: 30\n")
     assert load_config(ok).targets.wait_p95_min == 29.5
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        "candidates:\n  connectors: [CCS2, GBT]\n",
+        "existing_stations:\n  - {name: A, lon: 76.9, lat: 43.2, connectors: [GBT]}\n",
+        "candidates:\n  truck_bays:\n    mcs: {power_kw: 1000, plug_cost: 1, connectors: [GBT]}\n",
+    ],
+)
+def test_an_unknown_connector_standard_is_refused_with_the_one_it_means(tmp_path, section):
+    """A misspelt standard matched no car, and the design loop bought plugs of it."""
+    msg = _refused(tmp_path, BASE + section)
+    assert "connectors" in msg and "'GBT'" in msg and "did you mean 'GB/T'" in msg
+    assert "study.yaml:" in msg  # the line

@@ -1,0 +1,65 @@
+"""Charging connector standards: the names evplan knows, and the check every place that
+reads one (vehicle catalogue, stations table, study config) runs.
+
+A vehicle can charge at a plug when the two share a standard (:meth:`VehicleModel.can_use
+<sim.vehicles.VehicleModel.can_use>`), so a misspelt name is not a harmless label: a car
+with ``connectors: [GBT]`` could use no ``GB/T`` station, and the design loop would buy
+plugs of the misspelt kind for it. Names are therefore checked against this list and a
+near miss is named in the error.
+
+Sources: IEC 62196-2/-3 (Type 1, Type 2, the CCS combo inlets CCS1/CCS2); the CHAdeMO
+Association's protocol; China's GB/T 20234 (AC and DC, one name here: a study of Chinese
+imports needs the DC inlet); CharIN's Megawatt Charging System for trucks (MCS, SAE J3271);
+SAE J3400 (NACS, Tesla's North American connector).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+#: The connector standards evplan knows (exact spelling used in catalogues and tables)
+CONNECTOR_STANDARDS: tuple[str, ...] = (
+    "Type1",
+    "Type2",
+    "CCS1",
+    "CCS2",
+    "CHAdeMO",
+    "GB/T",
+    "MCS",
+    "NACS",
+)
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+_BY_KEY = {_key(n): n for n in CONNECTOR_STANDARDS}
+
+
+def unknown_connector_hint(name: str) -> str | None:
+    """``None`` when ``name`` is a known standard, else what to write instead (the standard
+    it most likely means, and the list of known ones)."""
+    if name in CONNECTOR_STANDARDS:
+        return None
+    near = _BY_KEY.get(_key(name)) or next(
+        iter(difflib.get_close_matches(name, CONNECTOR_STANDARDS, n=1, cutoff=0.6)), None
+    )
+    known = ", ".join(CONNECTOR_STANDARDS)
+    guess = f"did you mean {near!r}? " if near else ""
+    return f"{guess}connector standards are {known} (spelt exactly so)"
+
+
+def check_connectors(names: object) -> list[str]:
+    """The messages for the unknown names in ``names`` (empty when all are known)."""
+    items = names if isinstance(names, (list, tuple, set, frozenset)) else [names]
+    out = []
+    for n in items:
+        hint = unknown_connector_hint(str(n))
+        if hint is not None:
+            out.append(f"unknown connector {str(n)!r}: {hint}")
+    return out
+
+
+__all__ = ["CONNECTOR_STANDARDS", "check_connectors", "unknown_connector_hint"]
