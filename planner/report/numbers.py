@@ -27,7 +27,8 @@ def unit_label(unit: str) -> str:
 def format_value(
     value: Any, *, unit: str = "", decimals: int | None = None, delta: bool = False
 ) -> str:
-    """``value`` for people: ``12,345``, ``3.4``, ``97.3 %``, ``+1.2 pp``, ``—``.
+    """``value`` for people: ``12,345``, ``3.4``, ``97.3 %``, ``+1.2 pp``, ``—``; a share
+    that rounds to 100 % (or 0 %) without being it reads ``> 99.9 %`` (``< 0.1 %``).
 
     Parameters
     ----------
@@ -53,7 +54,16 @@ def format_value(
     sign = "+" if delta and v > 0 else ""
     if unit == "share":
         d = 1 if decimals is None else decimals
-        return f"{sign}{v * 100:,.{d}f} {'pp' if delta else '%'}"
+        text = f"{v * 100:,.{d}f}"
+        if not delta:
+            # a share that is not whole (one stranded car in 10,000) must not read "100.0 %",
+            # nor a share that is not zero "0.0 %"
+            shown, step = float(text.replace(",", "")), 10.0**-d
+            if 0 <= v < 1 and shown >= 100:
+                return f"> {100 - step:.{d}f} %"
+            if 0 < v <= 1 and shown <= 0:
+                return f"< {step:.{d}f} %"
+        return f"{sign}{text} {'pp' if delta else '%'}"
     if decimals is None:
         decimals = 0 if (abs(v) >= 100 or float(v).is_integer()) else 1
         if 0 < abs(v) < 0.1:

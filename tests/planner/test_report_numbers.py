@@ -1,0 +1,26 @@
+"""The report's one number formatter (planner.report.numbers): a share that rounds to 100 %
+or 0 % without being it says so (carmaker review, 2026-12-07: a model with one stranded car
+in 9,000 read "100.0 %")."""
+
+from __future__ import annotations
+
+import math
+
+from planner.report.numbers import format_kpi, format_value
+
+
+def test_shares_that_round_to_whole_or_zero_say_so():
+    assert format_value(0.99989, unit="share") == "> 99.9 %"
+    assert format_value(1.0, unit="share") == "100.0 %"
+    assert format_value(0.9994, unit="share") == "99.9 %"
+    assert format_value(0.0004, unit="share") == "< 0.1 %"
+    assert format_value(0.0, unit="share") == "0.0 %"
+    assert format_value(0.99989, unit="share", decimals=2) == "99.99 %"
+    assert format_value(0.999999, unit="share", decimals=2) == "> 99.99 %"
+
+
+def test_changes_and_missing_values_are_as_before():
+    assert format_value(0.00001, unit="share", delta=True) == "+0.0 pp"
+    assert format_value(0.123, unit="share", delta=True) == "+12.3 pp"
+    assert format_value(math.nan, unit="share") == "—"
+    assert format_kpi("share_trips_completed", 0.99998) == "> 99.9 %"
