@@ -57,8 +57,9 @@ _BAYS = {
 #: Vehicle-matrix figures (each ``_before`` and ``_after`` the proposal); truck figures only
 #: for truck models (docs/cargo.md).
 _MATRIX = {
-    "share": "share of the study's trips completed (0-1)",
-    "stranded": "stranded vehicles",
+    "share": "share of the study's trips completed when all of them are driven by the model "
+    "(a fleet of it alone, so its own queues count; one simulation run, no interval; 0-1)",
+    "stranded": "stranded vehicles of that one-model fleet",
     "stops_per_trip": "trucks: public charging stops per completed trip",
     "break_h_per_trip": "trucks: breaks the driving rules added per trip (h)",
     "rest_h_per_trip": "trucks: daily rests the driving rules added per trip (h)",
@@ -249,12 +250,16 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "max_regret": "largest regret over the scenarios (the robust choice minimises it)",
     },
     "rollout_vehicles": {
+        "method": "the plan simulated (`lookahead` or `myopic`: the one the study reports)",
         "year": "stage year",
         "vehicle_model": "compared vehicle model",
         "season": "season name (`simulation.seasons`)",
         "temperature_c": "ambient temperature of the season (C)",
-        "share_trips_completed": "share of the stage's trips the model completes with the "
-        "plan of that year (0-1)",
+        "share_trips_completed": "share of the stage's trips completed when all of them are "
+        "driven by the model (a fleet of it alone), with the plan of that year (0-1; one "
+        "simulation run, no interval)",
+        "sampled_1_in": "1: the stage's whole fleet simulated; N: a sample of 1 in N trips "
+        "(`demand.max_trips`), whose queues are the sample's",
     },
     "vehicles": {
         "vehicle_id": "vehicle id",

@@ -26,7 +26,12 @@ from planner.report.charts import Chart, make_charts, static_map
 from planner.report.export import as_wgs84, json_safe, kpi_table
 from planner.report.map_data import ATTRIBUTION, MAX_POINTS, map_payload, road_lines
 from planner.report.numbers import format_kpi, format_value, unit_label
-from planner.report.sections import banner, rollout_section, stations_table
+from planner.report.sections import (
+    banner,
+    rollout_section,
+    stations_table,
+    vehicle_matrix_caption,
+)
 from planner.report.trucks import truck_section
 from planner.study.result import StudyResult, plugs_added_at_existing
 
@@ -117,7 +122,8 @@ def _cards(result: StudyResult) -> str:
     )
 
 
-def _vehicle_section(vm: pd.DataFrame) -> str:
+def _vehicle_section(result: StudyResult) -> str:
+    vm = result.vehicle_matrix
     val = "trips_feasible_share"
     if (
         vm is None
@@ -157,10 +163,11 @@ def _vehicle_section(vm: pd.DataFrame) -> str:
             cells.append(f'<td class="num" style="background:hsl({hue:.0f},60%,86%)">{txt}</td>')
         rows.append(f"<tr><th>{_e(model)}</th>{''.join(cells)}</tr>")
     note = (
-        "before → after: share of trips feasible with existing stations only, then with the proposal."
+        "before → after: share of trips completed with existing stations only, then with the "
+        "proposal. "
         if "share_before" in vm.columns
-        else "Share of trips feasible with the proposed network."
-    )
+        else "Share of trips completed with the proposed network. "
+    ) + vehicle_matrix_caption(result)
     return (
         f'<div class="table-wrap"><table id="vehicle-table"><thead><tr><th>vehicle model</th>{head}</tr>'
         f'</thead><tbody>{"".join(rows)}</tbody></table></div><p class="meta">{_e(note)}</p>'
@@ -322,8 +329,8 @@ def render_html(result: StudyResult, charts: list[Chart], payload: dict[str, Any
 <section id="kpis"><h2>Before and after</h2>{_kpi_section(result)}</section>
 <section id="charts"><h2>Charts</h2><div class="charts">{main_charts}</div></section>
 {rollout_section(result)}
-<section id="vehicles"><h2>Trips feasible per vehicle model and season</h2>
-{_vehicle_section(result.vehicle_matrix)}{heat_html}{truck_section(result.vehicle_matrix, result.selected)}</section>
+<section id="vehicles"><h2>Trips completed per vehicle model and season</h2>
+{_vehicle_section(result)}{heat_html}{truck_section(result.vehicle_matrix, result.selected)}</section>
 <section id="iterations"><h2>Closed-loop iterations</h2>{_iterations_section(result.iterations)}</section>
 <section id="notes"><h2>Notes and assumptions</h2><ul>{notes}</ul></section>
 <section id="manifest"><h2>Reproducibility</h2>{_manifest_section(m)}</section>

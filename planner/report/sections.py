@@ -18,7 +18,13 @@ from planner.report.export import as_wgs84
 from planner.report.numbers import format_kpi, format_value
 from planner.study.result import StudyResult
 
-__all__ = ["STATION_COLUMNS", "banner", "rollout_section", "stations_table"]
+__all__ = [
+    "STATION_COLUMNS",
+    "banner",
+    "rollout_section",
+    "stations_table",
+    "vehicle_matrix_caption",
+]
 
 _e = html.escape
 
@@ -240,6 +246,43 @@ def _plain_table(frame: pd.DataFrame, table_id: str) -> str:
     )
 
 
+def vehicle_matrix_caption(result: StudyResult) -> str:
+    """What a cell of the vehicle comparison is (carmaker review, 2026-12-07: read as what the
+    car can do, it is a fleet made of that model alone): how it was simulated, which demand
+    and year, whether it was a sample, and the cold-charging and design assumptions."""
+    sim_cfg = ((getattr(result, "manifest", None) or {}).get("config_resolved") or {}).get(
+        "simulation", {}
+    )
+    text = (
+        "Each cell is one simulation run (no interval) in which every trip of the study is "
+        "driven by that model, a fleet of it alone, so its own queues count. The share counts "
+        "every trip, also those that needed no public charger; the legs a stranded car "
+        "could not drive that day count as not completed."
+    )
+    tables = getattr(result, "tables", None) or {}
+    timeline = tables.get("rollout_timeline")
+    if timeline is not None and len(timeline) and "year" in timeline.columns:
+        text += f" Demand and stations of the last stage, {int(timeline['year'].max())}."
+    k = getattr(result, "kpis_after", None) or {}
+    factor = float(k.get("demand_expansion_factor") or 1.0)
+    if factor > 1.0:
+        text += (
+            f" Simulated on a sample of 1 in {format_value(factor, decimals=0)} trips "
+            "(demand.max_trips): the queues are the sample's, far shorter than the fleet's, "
+            "most of all in the before column."
+        )
+    if sim_cfg.get("precondition") is False:
+        text += (
+            " DC charging in the cold without battery preconditioning "
+            "(simulation.precondition: false)."
+        )
+    design = sim_cfg.get("temperature_c")
+    seasons = sim_cfg.get("seasons") or {}
+    if design is not None and any(float(t) != float(design) for t in seasons.values()):
+        text += f" The plan was designed at {float(design):+.0f} °C."
+    return text
+
+
 def rollout_section(result: StudyResult) -> str:
     """Staged studies: the plan year by year and, with scenarios, how every candidate first
     stage does in each scenario (objective and regret); empty for other studies."""
@@ -259,5 +302,16 @@ def rollout_section(result: StudyResult) -> str:
             '<p class="meta">Objective: trips covered (cities) or refuelled (corridors) '
             "summed over the stages when the later stages adapt to the scenario; regret: "
             "the scenario's best minus that. The notes name the chosen first stage.</p>",
+        ]
+    vehicles = result.tables.get("rollout_vehicles")
+    if vehicles is not None and len(vehicles):
+        parts += [
+            "<h3>Trips completed per vehicle model, season and year</h3>",
+            _plain_table(vehicles, "rollout-vehicles"),
+            '<p class="meta">Each row: one simulation run (no interval) of the stage\'s trips, '
+            "all driven by that model (a fleet of it alone), with that year's stations; "
+            "sampled_1_in above 1: a sample of 1 in that many trips (demand.max_trips), whose "
+            "queues are the sample's, not the fleet's. The notes name, per model, the first year from which it completes "
+            "95 % of trips in every season, that year and every later one.</p>",
         ]
     return "".join(parts) + "</section>"

@@ -228,6 +228,7 @@ def staged_plans(
         notes += text
     report = "lookahead" if "lookahead" in plans else methods[0]
     vehicles_by_year = _vehicles_by_year(cfg, trips, snapshots[report], make_simulator)
+    vehicles_by_year.insert(0, "method", report)
     for vehicle, first in _first_usable_year(vehicles_by_year).items():
         notes.append(f"{vehicle}: {first}")
     return {
@@ -331,25 +332,39 @@ def _vehicles_by_year(
                         "season": season,
                         "temperature_c": temp,
                         "share_trips_completed": out.kpis.get("share_trips_completed"),
+                        # 1: the whole fleet; N: a sample of 1 in N trips (demand.max_trips)
+                        "sampled_1_in": _whole(float(trips[k].attrs.get("expansion_factor", 1.0))),
                     }
                 )
     return pd.DataFrame(rows)
 
 
 def _first_usable_year(table: pd.DataFrame, share: float = 0.95) -> dict[str, str]:
-    """Per model, the first year it completes at least ``share`` of the trips in every
-    season (or that it never does within the plan)."""
+    """Per model, the first year from which it completes at least ``share`` of the trips in
+    every season, that year and every later stage (a model can fall below again as demand
+    grows and queues lengthen), or that it never does within the plan."""
     if table.empty:
         return {}
     out = {}
     for model, part in table.groupby("vehicle_model", sort=False):
-        worst = part.groupby("year")["share_trips_completed"].min()
-        ok = worst[worst >= share]
-        out[str(model)] = (
-            f"completes >= {share:.0%} of trips in every season from {int(ok.index.min())}"
-            if len(ok)
-            else f"below {share:.0%} in some season in every stage up to {int(worst.index.max())}"
-        )
+        # every season at or above the share (an unknown share, NaN, is not a pass)
+        passed = (part["share_trips_completed"] >= share).groupby(part["year"]).all().sort_index()
+        ok = passed.to_numpy()
+        years = [int(y) for y in passed.index]
+        # the stages from which every later one passes too
+        holds = np.logical_and.accumulate(ok[::-1])[::-1]
+        if holds.any():
+            text = f"completes >= {share:.0%} of trips in every season from {years[int(holds.argmax())]}"
+        elif ok.any():
+            first = int(ok.argmax())
+            later = [y for y, good in zip(years[first:], ok[first:], strict=True) if not good]
+            text = (
+                f"completes >= {share:.0%} of trips in every season in {years[first]}, but "
+                f"below it in some season again in {', '.join(map(str, later))}"
+            )
+        else:
+            text = f"below {share:.0%} in some season in every stage up to {years[-1]}"
+        out[str(model)] = text
     return out
 
 

@@ -50,6 +50,11 @@ def test_almaty_rollout_small(data_dir, net_cache_dir, monkeypatch, tmp_path):
     assert any(n.startswith("byd_atto3:") for n in res.notes)  # first usable year stated
     html = (tmp_path / "roll" / "report.html").read_text()
     assert 'id="chart-rollout"' in html and "opening_year" in html
+    # the carmaker's table by year is in the report, with the plan and the sample it used
+    assert 'id="rollout-vehicles"' in html
+    assert set(veh["method"]) == {res.manifest["rollout"]["method"]}
+    assert (veh["sampled_1_in"] > 1).all()  # the stages are samples (demand.max_trips)
+    assert "Demand and stations of the last stage, 2027." in " ".join(html.split())
     assert len(json.loads((tmp_path / "roll" / "kpis.json").read_text())["stages"]) == 4
     out = pd.read_csv(tmp_path / "roll" / "tables" / "rollout_timeline.csv")
     assert len(out) == 4 and np.isfinite(out["cumulative_capex"]).all()
