@@ -83,7 +83,20 @@ def load_vehicle_models(
         )
     out: dict[str, VehicleModel] = dict(builtin_models() if base is None else base)
     for key, spec in models.items():
-        out[str(key)] = _build(str(key), spec, out, where, require_source)
+        model = _build(str(key), spec, out, where, require_source)
+        old = out.get(str(key))
+        if old is not None and old != model:
+            # allowed (a user's better figures), but a report showing the built-in's key and
+            # name with other numbers must not go unsaid (carmaker review, 2026-12-07)
+            changed = sorted(f for f in _FIELDS if getattr(old, f) != getattr(model, f))
+            logger.warning(
+                "%s: vehicle model %r replaces the one of that key already known (fields "
+                "changed: %s); give it a key of its own to compare the two",
+                where,
+                str(key),
+                ", ".join(changed),
+            )
+        out[str(key)] = model
     return out
 
 

@@ -208,3 +208,18 @@ def test_no_way_to_charge_is_rejected():
             max_ac_kw=0,
             connectors=("Type2",),
         )
+
+
+def test_a_user_model_replacing_a_built_in_says_so(tmp_path, caplog):
+    """Allowed, but not silently: the report shows the built-in's key and name."""
+    p = _write(tmp_path, "models:\n  byd_atto3:\n    extends: byd_atto3\n    battery_kwh: 200\n")
+    with caplog.at_level("WARNING", logger="sim.catalogue"):
+        models = load_vehicle_models(p)
+    assert models["byd_atto3"].battery_kwh == 200
+    (msg,) = [r.getMessage() for r in caplog.records]
+    assert str(p) in msg and "'byd_atto3' replaces" in msg and "battery_kwh" in msg
+    caplog.clear()
+    p = _write(tmp_path, "models:\n  big_atto:\n    extends: byd_atto3\n    battery_kwh: 200\n")
+    with caplog.at_level("WARNING", logger="sim.catalogue"):
+        load_vehicle_models(p)
+    assert not caplog.records  # a key of its own: nothing replaced

@@ -1,0 +1,43 @@
+"""The vehicle comparison's caption (planner.report.sections.vehicle_matrix_caption) says what
+a cell is and under which assumptions (carmaker review, 2026-12-07)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+
+from planner.report.sections import vehicle_matrix_caption
+
+
+def _result(*, factor=1.0, precondition=False, temperature_c=-20, seasons=None, years=None):
+    sim_cfg = {"precondition": precondition, "temperature_c": temperature_c}
+    sim_cfg["seasons"] = seasons or {}
+    tables = {} if years is None else {"rollout_timeline": pd.DataFrame({"year": years})}
+    return SimpleNamespace(
+        manifest={"config_resolved": {"simulation": sim_cfg}},
+        kpis_after={"demand_expansion_factor": factor},
+        tables=tables,
+    )
+
+
+def test_a_plain_study_says_one_run_of_a_one_model_fleet_and_the_cold_assumption():
+    text = vehicle_matrix_caption(_result(seasons={"winter": -20}))
+    assert "one simulation run (no interval)" in text and "a fleet of it alone" in text
+    assert "without battery preconditioning" in text
+    assert "designed at" not in text and "sample" not in text and "stage" not in text
+
+
+def test_a_sampled_rollout_names_its_year_sample_and_design_temperature():
+    text = vehicle_matrix_caption(
+        _result(
+            factor=286.0,
+            precondition=True,
+            temperature_c=20,
+            seasons={"summer": 25, "winter": -20},
+            years=[2025, 2030, 2035],
+        )
+    )
+    assert "last stage, 2035" in text and "1 in 286 trips" in text
+    assert "The plan was designed at +20 °C." in text
+    assert "preconditioning" not in text
