@@ -283,9 +283,32 @@ def vehicle_matrix_caption(result: StudyResult) -> str:
     return text
 
 
+#: The staged study's tables shown under its timeline: (table, heading, caption); the HTML id
+#: is the table's name with dashes
+_ROLLOUT_TABLES = (
+    (
+        "rollout_robust",
+        "First stage under each scenario (min-max regret)",
+        "Objective: trips covered (cities) or refuelled (corridors) summed over the stages "
+        "when the later stages adapt to the scenario; regret: the scenario's best minus that. "
+        "The notes name the chosen first stage.",
+    ),
+    (
+        "rollout_vehicles",
+        "Trips completed per vehicle model, season and year",
+        "Each row: one simulation run (no interval) of the stage's trips, all driven by that "
+        "model (a fleet of it alone), with that year's stations; sampled_1_in above 1: a "
+        "sample of 1 in that many trips (demand.max_trips), whose queues are the sample's, "
+        "not the fleet's. The notes name, per model, the first year from which it completes "
+        "95 % of trips in every season, that year and every later one.",
+    ),
+)
+
+
 def rollout_section(result: StudyResult) -> str:
-    """Staged studies: the plan year by year and, with scenarios, how every candidate first
-    stage does in each scenario (objective and regret); empty for other studies."""
+    """Staged studies: the plan year by year, with scenarios how every candidate first stage
+    does in each scenario (objective and regret), and the carmaker's table by year; empty
+    for other studies."""
     timeline = result.tables.get("rollout_timeline")
     if timeline is None or timeline.empty:
         return ""
@@ -294,24 +317,12 @@ def rollout_section(result: StudyResult) -> str:
         "<h3>Timeline</h3>",
         _plain_table(timeline, "rollout-timeline"),
     ]
-    robust = result.tables.get("rollout_robust")
-    if robust is not None and len(robust):
-        parts += [
-            "<h3>First stage under each scenario (min-max regret)</h3>",
-            _plain_table(robust, "rollout-robust"),
-            '<p class="meta">Objective: trips covered (cities) or refuelled (corridors) '
-            "summed over the stages when the later stages adapt to the scenario; regret: "
-            "the scenario's best minus that. The notes name the chosen first stage.</p>",
-        ]
-    vehicles = result.tables.get("rollout_vehicles")
-    if vehicles is not None and len(vehicles):
-        parts += [
-            "<h3>Trips completed per vehicle model, season and year</h3>",
-            _plain_table(vehicles, "rollout-vehicles"),
-            '<p class="meta">Each row: one simulation run (no interval) of the stage\'s trips, '
-            "all driven by that model (a fleet of it alone), with that year's stations; "
-            "sampled_1_in above 1: a sample of 1 in that many trips (demand.max_trips), whose "
-            "queues are the sample's, not the fleet's. The notes name, per model, the first year from which it completes "
-            "95 % of trips in every season, that year and every later one.</p>",
-        ]
+    for name, heading, caption in _ROLLOUT_TABLES:
+        table = result.tables.get(name)
+        if table is not None and len(table):
+            parts += [
+                f"<h3>{_e(heading)}</h3>",
+                _plain_table(table, name.replace("_", "-")),
+                f'<p class="meta">{_e(caption)}</p>',
+            ]
     return "".join(parts) + "</section>"
