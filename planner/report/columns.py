@@ -226,6 +226,24 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         },
         "trips_feasible_share": "share of trips completed with the proposal (0-1)",
     },
+    "vehicle_models": {
+        "vehicle_model": "catalogue key",
+        "name": "model name",
+        "role": "what the study used it for: its fleet share, the truck, compared",
+        "category": "vehicle category (`car`, `van`, `truck`, `bus`)",
+        "chemistry": "cell chemistry (`NMC`, `LFP`: default cold tables)",
+        "battery_kwh": "usable battery capacity at 20 C (kWh)",
+        "consumption_kwh_per_km": "battery-side consumption at the reference speed, mild "
+        "weather (kWh/km)",
+        "max_ac_kw": "on-board AC charger (kW)",
+        "max_dc_kw": "peak of the DC charging curve (kW; 0 without DC)",
+        "connectors": "inlet standards, `;`-separated",
+        "preconditioning": "the model can heat its pack before DC charging (used when "
+        "`simulation.precondition` is on)",
+        "user_defined": "true when not evplan's built-in model of that key (a user "
+        "catalogue's, or one that replaced a built-in)",
+        "source": "where the figures come from",
+    },
     "rollout_timeline": {
         "method": "staged plan (`myopic` design loop year by year, or `lookahead`)",
         "year": "stage year",

@@ -31,6 +31,7 @@ from planner.report.sections import (
     rollout_section,
     stations_table,
     vehicle_matrix_caption,
+    vehicle_models_section,
 )
 from planner.report.trucks import truck_section
 from planner.study.result import StudyResult, plugs_added_at_existing
@@ -171,6 +172,7 @@ def _vehicle_section(result: StudyResult) -> str:
     return (
         f'<div class="table-wrap"><table id="vehicle-table"><thead><tr><th>vehicle model</th>{head}</tr>'
         f'</thead><tbody>{"".join(rows)}</tbody></table></div><p class="meta">{_e(note)}</p>'
+        + vehicle_models_section(result)
     )
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "rollout_section",
     "stations_table",
     "vehicle_matrix_caption",
+    "vehicle_models_section",
 ]
 
 _e = html.escape
@@ -303,6 +304,29 @@ _ROLLOUT_TABLES = (
         "95 % of trips in every season, that year and every later one.",
     ),
 )
+
+
+def vehicle_models_section(result: StudyResult) -> str:
+    """The vehicle models the study used, with their figures and sources (the
+    ``vehicle_models`` table); empty when the study has none."""
+    models = (getattr(result, "tables", None) or {}).get("vehicle_models")
+    if models is None or models.empty:
+        return ""
+    shown = models.assign(
+        # figures as the catalogue gives them (the KPI formatter would round 0.168 to 0.2)
+        **{
+            col: [f"{float(x):g}" for x in models[col]]
+            for col in ("battery_kwh", "consumption_kwh_per_km", "max_ac_kw", "max_dc_kw")
+            if col in models
+        }
+    )
+    return (
+        "<h3>Vehicle models used</h3>"
+        + _plain_table(shown, "vehicle-models")
+        + '<p class="meta">Figures of the models as simulated (battery usable at 20 °C, '
+        "consumption at the reference speed in mild weather); user_defined: not evplan's "
+        "built-in model of that key. Sources and derivations: sim/catalogue.yaml.</p>"
+    )
 
 
 def rollout_section(result: StudyResult) -> str:

@@ -15,9 +15,11 @@ import sim
 from planner.config.study import StudyConfig
 from planner.study.simulate import StudySimulator, sim_settings
 from sim.api import forked_map, replication_workers
+from sim.catalogue import builtin_models
 from sim.driving_rules import RULES, diesel_elapsed_s
+from sim.vehicles import VehicleModel
 
-__all__ = ["truck_figures", "vehicle_matrix"]
+__all__ = ["truck_figures", "vehicle_matrix", "vehicle_models_table"]
 
 
 def vehicle_matrix(
@@ -141,3 +143,41 @@ def truck_figures(trips: pd.DataFrame, settings: sim.SimSettings, *, rules: str)
         "co2_ev_kg_per_100km": 100.0 * ev / km if km > 0 else math.nan,
         "co2_diesel_kg_per_100km": 100.0 * dsl / km if km > 0 else math.nan,
     }
+
+
+def vehicle_models_table(cfg: StudyConfig, models: dict[str, VehicleModel]) -> pd.DataFrame:
+    """The vehicle models a study used (its fleet, truck and compared models), with the
+    figures that drive range and charging and their source, so that a reader can check them
+    without the catalogue (carmaker review, 2026-12-07: a user catalogue could redefine a
+    built-in model and the report showed only its key).
+
+    ``user_defined`` is true for a model that is not the built-in one of that key (a user
+    catalogue's own model, or one that replaced a built-in)."""
+    v = cfg.vehicles
+    total = sum(v.fleet.values())
+    keys = list(dict.fromkeys([*v.fleet, *([v.truck] if v.truck else []), *v.compare]))
+    builtin = builtin_models()
+    rows = []
+    for key in keys:
+        m = models[key]
+        roles = [f"fleet {v.fleet[key] / total:.1%}"] if key in v.fleet else []
+        roles += ["truck"] if key == v.truck else []
+        roles += ["compared"] if key in v.compare else []
+        rows.append(
+            {
+                "vehicle_model": key,
+                "name": m.name,
+                "role": ", ".join(roles),
+                "category": m.category,
+                "chemistry": m.chemistry,
+                "battery_kwh": m.battery_kwh,
+                "consumption_kwh_per_km": m.consumption_kwh_per_km,
+                "max_ac_kw": m.max_ac_kw,
+                "max_dc_kw": m.max_dc_kw,
+                "connectors": ";".join(m.connectors),
+                "preconditioning": m.preconditioning,
+                "user_defined": builtin.get(key) != m,
+                "source": " ".join(m.source.split()),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from planner.config.study import StudyConfig, config_hash
 from planner.report.roads import roads_layer
-from planner.study.compare import vehicle_matrix
+from planner.study.compare import vehicle_matrix, vehicle_models_table
 from planner.study.demand import demand_points
 from planner.study.grid_fit import loop_grid
 from planner.study.grid_step import apply_grid, fit_new_stations
@@ -150,6 +150,7 @@ def run_study(
             optimizer=optimizer,
         )
         attach_grid(result, grid_out, candidates)
+        result.tables["vehicle_models"] = vehicle_models_table(cfg, pre.vehicles)
         result.manifest["config_hash"] = config_hash(cfg)
         result.manifest["simulation_runs"] = simulator.runs
         return finish_study(
@@ -213,6 +214,7 @@ def _run_rollout(
         optimizer=last_opt,
     )
     _stage_verdict(result.verdict, plans["timeline"], plans["method"])
+    result.tables["vehicle_models"] = vehicle_models_table(last_cfg, pre.vehicles)
     years = plans["stations"].set_index("station_id")["opening_year"]
     result.selected["opening_year"] = result.selected["station_id"].map(years).to_numpy()
     result.tables["rollout_timeline"] = plans["timeline"]

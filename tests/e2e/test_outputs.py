@@ -272,3 +272,21 @@ def test_no_grid_limit_is_written_empty_in_every_format(almaty_run):
         doc = json.loads((out / f"{layer}.geojson").read_text())
         for f in doc["features"]:
             assert f["properties"].get("grid_kw") is None
+
+
+def test_the_vehicle_models_used_are_listed_with_their_figures(almaty_run):
+    """A reader checks the models' figures and sources without the catalogue (carmaker
+    review, 2026-12-07: the report named models by key only)."""
+    from sim import builtin_models
+
+    res, out = almaty_run
+    table = pd.read_csv(out / "tables" / "vehicle_models.csv")
+    cfg_v = res.manifest["config_resolved"]["vehicles"]
+    assert set(table["vehicle_model"]) == set(cfg_v["fleet"]) | set(cfg_v["compare"])
+    crozz = table.set_index("vehicle_model").loc["vw_id4_crozz_pro"]
+    built = builtin_models()["vw_id4_crozz_pro"]
+    assert crozz["connectors"] == "GB/T" and crozz["battery_kwh"] == built.battery_kwh
+    assert crozz["role"].startswith("fleet 47.0%") and not crozz["user_defined"]
+    assert table["source"].str.len().min() > 20  # every model says where its figures come from
+    html = (out / "report.html").read_text()
+    assert 'id="vehicle-models"' in html and f"{built.consumption_kwh_per_km:g}" in html
