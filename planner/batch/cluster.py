@@ -56,18 +56,49 @@ def _check_address(given: str, address: str) -> None:
         ) from None
 
 
-def _client_within(client_cls, address: str, timeout: float):
+def _discard(client: Any) -> None:
+    """Close a client whose constructor raised, at once and quietly.
+
+    Left alone, its finaliser closes it later (garbage collection, the interpreter's exit)
+    with a wait of twice the connect timeout, then prints "Exception ignored in
+    Client.__del__ ... TimeoutError": the error exit took 23 s instead of the timeout.
+    Closing it here, while its event loop still runs, is quick; whatever is left of it is
+    marked closed so that its finaliser does nothing."""
+    with contextlib.suppress(Exception):
+        client.close(timeout=_DISCARD_S)
+    with contextlib.suppress(Exception):
+        client.status = "closed"
+
+
+#: Seconds a half-built client may take to close (within the 5 s grace of the connect).
+_DISCARD_S = 2.0
+
+
+def _client_within(client_cls: Any, address: str, timeout: float) -> Any:
     """Connect in a daemon thread with a hard deadline: a peer that accepts TCP but never
     answers the Dask handshake (an HTTP server, say) would otherwise hang the connect, and
-    one that answers garbage raises arbitrary errors inside distributed."""
+    one that answers garbage raises arbitrary errors inside distributed. A client that
+    fails to start is closed before the error is raised (:func:`_discard`)."""
 
     box: dict[str, Any] = {}
 
+    class _Kept(client_cls):  # type: ignore[misc, valid-type]  # a Client class given at run time
+        """The client class, keeping the instance being built: a constructor that raises
+        returns none, and the half-built one must still be closed (:func:`_discard`)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            box["building"] = self
+            super().__init__(*args, **kwargs)
+
     def connect() -> None:
         try:
-            box["client"] = client_cls(address, timeout=timeout, set_as_default=False)
+            box["client"] = _Kept(address, timeout=timeout, set_as_default=False)
         except BaseException as exc:  # noqa: BLE001 - reported below as one clear error
             box["error"] = exc
+            if "building" in box:
+                _discard(box["building"])
+        finally:
+            box.pop("building", None)
 
     t = threading.Thread(target=connect, name="evplan-dask-connect", daemon=True)
     t.start()

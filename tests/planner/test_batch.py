@@ -9,6 +9,7 @@ whose ``model.p`` is the given number). It lives in this module, which the worke
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -403,6 +404,85 @@ def test_a_service_that_is_not_a_scheduler_fails_in_bounded_time(tmp_path):
             c.close()
         srv.close()
     assert time.perf_counter() - t0 < 20
+
+
+def _garbage_server():
+    """A TCP server on localhost that answers every connection with bytes that are not
+    the Dask protocol (an HTTP error, repeated); returns ``(address, stop)``."""
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    stop = threading.Event()
+    conns = []
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn = srv.accept()[0]
+            except OSError:
+                continue
+            conns.append(conn)
+            with contextlib.suppress(OSError):
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 50)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+
+    def close():
+        stop.set()
+        t.join()
+        for c in conns:
+            c.close()
+        srv.close()
+
+    return f"tcp://127.0.0.1:{srv.getsockname()[1]}", close
+
+
+def test_a_service_answering_garbage_fails_quietly_within_the_timeout(tmp_path):
+    """A peer answering non-Dask bytes: the half-built client was left to its finaliser,
+    which waited twice the connect timeout at exit and printed "Exception ignored in
+    Client.__del__ ... TimeoutError" (23 s with the default 10 s)."""
+    path = _sweep(tmp_path, "  model.p: [1]\n")
+    (tmp_path / "nowhere.osm").write_text("")  # the config checks want the input file
+    address, close = _garbage_server()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    timeout = 6
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import planner.cli as c; c.main()",
+                "batch",
+                "--sweep",
+                str(path),
+                "--scheduler",
+                address,
+                "--connect-timeout",
+                str(timeout),
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        close()
+    elapsed = time.perf_counter() - t0
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 2, said
+    assert f"cannot connect to a Dask scheduler at {address}" in said
+    assert "Exception ignored" not in said and "Traceback" not in said, said
+    assert elapsed < timeout + 5, said  # (the finaliser's wait alone was 2 x timeout)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.fixture(scope="module")
