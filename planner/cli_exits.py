@@ -52,11 +52,21 @@ def traceback_if_debug() -> None:
 
 
 def batch_stopped_message(folder: Path) -> str:
-    """What a stopped batch kept (run_batch summarises the runs that finished)."""
-    if (folder / "summary.csv").is_file():
+    """What a stopped batch kept: run_batch summarises the runs that finished and lists
+    the others as ``not_run`` (read back from its summary.csv)."""
+    import csv
+
+    try:
+        with open(folder / "summary.csv", newline="", encoding="utf-8") as f:
+            status = [row.get("status") for row in csv.DictReader(f)]
+    except (OSError, csv.Error, UnicodeDecodeError):
+        status = []
+    left = status.count("not_run")
+    if any(s in ("done", "failed") for s in status):
         return (
-            f"the runs that finished are kept and summarised in {folder}; run the same "
-            "command again to finish the rest"
+            f"the runs that finished are kept and summarised in {folder}"
+            + (f" ({left} not run: status not_run)" if left else "")
+            + "; run the same command again to finish the rest"
         )
     return f"no run had finished in {folder}; run the same command again to start"
 

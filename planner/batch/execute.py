@@ -392,10 +392,13 @@ def run_batch(
                     if s.key not in by_key and (late := finished_outcome(s, runs_dir)) is not None:
                         late.status = "done"
                         by_key[s.key] = late
-                outcomes = [by_key[s.key] for s in plan.runs if s.key in by_key]
-                # an interrupted batch summarises what finished; one that never ran anything (e.g. no
-                # scheduler to connect to) writes no empty summary files
-                if completed or outcomes:
+                ended = bool(by_key)
+                outcomes = [by_key.get(s.key) or _not_run(s) for s in plan.runs]
+                # an interrupted batch summarises what finished and lists the rest as not_run
+                # (its summary must not read as a complete sweep); one that never ran anything
+                # (e.g. no scheduler to connect to) writes no empty summary files, unless an
+                # earlier batch's summary is there to be replaced (it would pass for this one's)
+                if completed or ended or (out / "summary.csv").is_file():
                     files = write_batch_outputs(plan, outcomes)
         finally:
             _remove_unused(created)
@@ -408,6 +411,15 @@ def run_batch(
         chart=files.chart,
         elapsed_s=time.perf_counter() - t0,
     )
+
+
+#: The ``error`` of a run an interrupted batch did not finish (summary.csv, failures.csv).
+NOT_RUN_REASON = "not run: the batch stopped before this run finished; run the same command again"
+
+
+def _not_run(spec: RunSpec) -> RunOutcome:
+    """The outcome of a planned run the batch did not finish (it stopped first)."""
+    return RunOutcome(spec.key, spec.label, spec.params, "not_run", error=NOT_RUN_REASON)
 
 
 def _remove_unused(created: list[Path]) -> None:

@@ -66,14 +66,16 @@ class RunSpec:
 class RunOutcome:
     """What happened to one run.
 
-    ``status`` is ``done`` (finished now), ``skipped`` (finished by an earlier batch) or
-    ``failed``; ``error`` is the one-line reason of a failure and ``log`` its log file.
+    ``status`` is ``done`` (finished now), ``skipped`` (finished by an earlier batch),
+    ``failed``, or ``not_run`` (the batch stopped before the run finished: an interrupted
+    batch's summary lists it so that it does not read as complete); ``error`` is the
+    one-line reason of a failure (or of ``not_run``) and ``log`` its log file.
     """
 
     key: str
     label: str
     params: dict[str, Any]
-    status: Literal["done", "skipped", "failed"]
+    status: Literal["done", "skipped", "failed", "not_run"]
     folder: Path | None = None
     log: Path | None = None
     error: str = ""

@@ -42,13 +42,15 @@ def _cell(value: Any) -> Any:
 
 def summary_table(plan: BatchPlan, outcomes: list[RunOutcome]) -> pd.DataFrame:
     """One row per run: ``run, label, status, resumed``, the swept parameters, the KPIs of the
-    pipeline's summary row, ``elapsed_s, worker, folder, error``."""
+    pipeline's summary row, ``elapsed_s, worker, folder, error``. ``status`` is ``done``
+    (finished now or by an earlier batch: ``resumed``), ``failed`` or ``not_run`` (a stopped
+    batch did not finish it)."""
     rows = []
     for o in outcomes:
         row: dict[str, Any] = {
             "run": o.key,
             "label": o.label,
-            "status": "failed" if o.status == "failed" else "done",
+            "status": o.status if o.status in ("failed", "not_run") else "done",
             "resumed": o.status == "skipped",
         }
         row.update({k: _cell(o.params.get(k)) for k in plan.parameters})
@@ -158,7 +160,8 @@ def _write_batch_outputs(plan: BatchPlan, outcomes: list[RunOutcome]) -> BatchFi
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
     write_bytes_atomic(out / "summary.parquet", buf.getvalue())
-    failed = [o for o in outcomes if o.status == "failed"]
+    # the runs a stopped batch did not finish are listed too: what is left to do
+    failed = [o for o in outcomes if o.status in ("failed", "not_run")]
     fail = pd.DataFrame(
         [
             {

@@ -168,6 +168,9 @@ _BATCH_COLUMNS = {
 }
 
 
+_STATUS = {"done": "[green]done[/]", "failed": "[red]failed[/]", "not_run": "[yellow]not run[/]"}
+
+
 def batch_table(title: str, summary: Any, *, limit: int = 40) -> Table:
     """The first ``limit`` rows of a batch summary with its headline KPIs."""
     kpis = [c for c in _BATCH_COLUMNS if c in summary.columns]
@@ -199,7 +202,7 @@ def batch_table(title: str, summary: Any, *, limit: int = 40) -> Table:
     for r in summary.head(limit).to_dict("records"):
         table.add_row(
             escape(r["label"]),
-            "[green]done[/]" if r["status"] == "done" else "[red]failed[/]",
+            _STATUS.get(r["status"], escape(r["status"])),
             *([targets(r)] if with_targets else []),
             *(cell(c, r[c]) for c in kpis),
         )

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 # the CLI's main() around a command that keeps both kinds of worker busy
@@ -86,6 +87,7 @@ def _stopped(
 
 
 def _tiny_sweep(folder: Path, ps: str) -> None:
+    (folder / "nowhere.osm").write_text("")  # the input file the config checks look for
     (folder / "base.yaml").write_text(
         "name: tiny\nnetwork: {source: nowhere.osm}\ndemand: {kind: city, population: 1000}\n"
         "model: {kind: mclp, p: 1}\n"
@@ -224,9 +226,39 @@ def test_sigterm_stops_a_batch_keeping_what_finished(tmp_path):
     assert "terminated; the runs that finished are kept and summarised in" in said, said
     assert "run the same command again to finish the rest" in said
     assert "nothing was written" not in said and "Traceback" not in said
-    summary = (tmp_path / "out" / "summary.csv").read_text().splitlines()
-    assert len(summary) == 2  # the header and the finished run
+    assert "(2 not run: status not_run)" in said
     assert not list((tmp_path / "out").rglob("*.partial"))  # the stopped run left nothing
+    # the summary says the sweep is incomplete: it listed the finished run alone, as
+    # done, with an empty failures.csv, like a complete sweep of one run
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert summary["status"].tolist() == ["done", "not_run", "not_run"]
+    assert summary["model.p"].tolist() == [1, 2, 3]
+    assert summary["error"].iloc[1].startswith("not run: the batch stopped")
+    left = pd.read_csv(tmp_path / "out" / "failures.csv")
+    assert left["model.p"].tolist() == [2, 3] and left["error"].str.startswith("not run").all()
+
+    # a resume that finishes the rest gives the summary of a batch never interrupted
+    from planner.batch.execute import run_batch
+    from planner.batch.plan import plan_sweep
+
+    def fast(cfg, *, out_dir):
+        from planner.report.atomic import atomic_dir
+
+        with atomic_dir(out_dir) as tmp:
+            (tmp / "result.txt").write_text(f"p={cfg.model.p}")
+        return {"coverage_share_after": 0.5, "n_stations_after": cfg.model.p, "capex": 1.0}
+
+    resumed = run_batch(plan_sweep(tmp_path / "sweep.yaml"), workers=0, runner=fast)
+    assert resumed.count("skipped") == 1 and resumed.count("done") == 2
+    run_batch(
+        plan_sweep(tmp_path / "sweep.yaml", output=tmp_path / "fresh"), workers=0, runner=fast
+    )
+    varying = ["resumed", "elapsed_s", "worker"]  # (when and where each run ran)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "out" / "summary.csv").drop(columns=varying),
+        pd.read_csv(tmp_path / "fresh" / "summary.csv").drop(columns=varying),
+    )
+    assert pd.read_csv(tmp_path / "out" / "failures.csv").empty
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
