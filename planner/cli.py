@@ -323,7 +323,7 @@ def batch(
     import contextlib
 
     from planner.batch.execute import finished_runs, run_batch
-    from planner.batch.plan import plan_configs, plan_sweep
+    from planner.batch.plan import check_runs, plan_configs, plan_sweep
 
     if (sweep is None) == (not configs):
         raise EvplanError("give study files or --sweep SWEEP.yaml (one of the two)")
@@ -332,6 +332,9 @@ def batch(
         if sweep is not None
         else plan_configs(list(configs or []), output=output or Path("runs") / "batch")
     )
+    # the checks `evplan run` makes (input files, vehicles, budget), on every run, before
+    # anything is written: a missing data file failed every run at run time instead
+    check_runs(plan)
     done = finished_runs(plan)
     if dry_run:
         table = Table(

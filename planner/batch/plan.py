@@ -24,6 +24,7 @@ __all__ = [
     "RunOutcome",
     "RunSpec",
     "SchedulerError",
+    "check_runs",
     "plan_configs",
     "plan_sweep",
 ]
@@ -255,3 +256,52 @@ def plan_configs(paths: list[str | Path], *, output: str | Path, name: str = "ba
     return BatchPlan(
         name=name, output=Path(output).resolve(), runs=list(runs.values()), parameters=["config"]
     )
+
+
+def check_runs(plan: BatchPlan) -> None:
+    """Run the config checks of ``evplan run`` (:func:`planner.config.checks.run_checks`:
+    input files exist, vehicle models known, budget, seasons) on every run of ``plan``.
+
+    The plan's schema validation does not look at the files a study names: a base study
+    whose data file is missing passed, and then every run failed at run time. Each run is
+    checked, since a swept value can change what a check sees (an input path, the budget,
+    the fleet); the problems are grouped as in :func:`plan_sweep`'s errors.
+
+    Raises
+    ------
+    SweepError
+        Some run has problems; the message names each problem (field, value, fix) and the
+        runs it concerns. Nothing is run or written.
+    """
+    from planner.config.checks import run_checks
+
+    origin = str(plan.source) if plan.source is not None else "the study files"
+    failures: dict[str, list[str]] = {}
+    for spec in plan.runs:
+        results = run_checks(spec.config, source=str(spec.source), log=False)
+        for name, problems in results.items():
+            for problem in problems:
+                failures.setdefault(f"[{name}] {problem}", []).append(_run_name(plan, spec))
+    if not failures:
+        return
+    bad = {label for labels in failures.values() for label in labels}
+    parts = []
+    for msg, labels in list(failures.items())[:MAX_ERRORS_SHOWN]:
+        runs = (
+            "every run"
+            if len(labels) == len(plan.runs) > 1
+            else f"run {labels[0]}"
+            + (f" (and {len(labels) - 1} more runs)" if len(labels) > 1 else "")
+        )
+        parts.append(f"{runs}: {msg}")
+    if len(failures) > MAX_ERRORS_SHOWN:
+        parts.append(f"... and {len(failures) - MAX_ERRORS_SHOWN} more problems")
+    raise SweepError(
+        f"{origin}: {len(bad)} of {len(plan.runs)} runs fail the config checks of "
+        "'evplan run'; nothing was run:\n  " + "\n  ".join(parts)
+    )
+
+
+def _run_name(plan: BatchPlan, spec: RunSpec) -> str:
+    """A run as named in messages: its label, and its study file when the batch has several."""
+    return spec.label if plan.source is not None else f"{spec.label} ({spec.source})"

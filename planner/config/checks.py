@@ -137,10 +137,11 @@ def _download(cfg: StudyConfig) -> list[str]:
     return []
 
 
-def run_checks(cfg: StudyConfig, *, source: str = "") -> dict[str, list[str]]:
-    """Run every named check; returns ``{check_name: problems}``."""
+def run_checks(cfg: StudyConfig, *, source: str = "", log: bool = True) -> dict[str, list[str]]:
+    """Run every named check; returns ``{check_name: problems}``. Each problem is logged as
+    a warning unless ``log`` is false (a batch checks many runs and reports them grouped)."""
     results = {name: fn(cfg) for name, fn in CHECKS.items()}
-    for name, problems in results.items():
+    for name, problems in results.items() if log else ():
         for p in problems:
             logger.warning("%s: check %s: %s", source or cfg.name, name, p)
     return results

@@ -72,6 +72,8 @@ def fake_runner(cfg, *, out_dir: Path) -> dict:
 
 
 def _sweep(tmp_path: Path, params: str, *, title: str = "", extra: str = "") -> Path:
+    if not (tmp_path / "nowhere.osm").exists():  # the input file the config checks look for
+        (tmp_path / "nowhere.osm").write_text("")
     (tmp_path / "base.yaml").write_text(BASE.format(title=title))
     path = tmp_path / "sweep.yaml"
     path.write_text(f"base: base.yaml\noutput: out\n{extra}parameters:\n{params}")
@@ -446,7 +448,6 @@ def test_a_service_answering_garbage_fails_quietly_within_the_timeout(tmp_path):
     which waited twice the connect timeout at exit and printed "Exception ignored in
     Client.__del__ ... TimeoutError" (23 s with the default 10 s)."""
     path = _sweep(tmp_path, "  model.p: [1]\n")
-    (tmp_path / "nowhere.osm").write_text("")  # the config checks want the input file
     address, close = _garbage_server()
     env = {
         **os.environ,

@@ -305,3 +305,43 @@ def test_a_batch_never_writes_into_a_study_folder(tmp_path, monkeypatch, capsys)
             plan_sweep(sweep, output=plan.output / "runs" / "inner"), workers=0, runner=fake_runner
         )
     assert not (plan.output / "runs" / "inner").exists()
+
+
+def test_a_batch_runs_the_config_checks_of_run_before_writing(tmp_path, monkeypatch, capsys):
+    """`batch --dry-run` (and a real batch) checked only the schema of each run: a base
+    study whose data file is missing passed, then every run failed at run time. The checks
+    of `evplan run` now refuse it (exit 2) before anything is written."""
+    sweep = _sweep(tmp_path, "  model.p: [1, 2]\n")
+    (tmp_path / "nowhere.osm").unlink()
+    for extra in (["--dry-run"], ["--workers", "0"]):
+        code, text = _cli(monkeypatch, capsys, "batch", "--sweep", str(sweep), *extra)
+        said = " ".join(text.split())
+        assert code == 2, said
+        assert "2 of 2 runs fail the config checks of 'evplan run'; nothing was run" in said
+        assert f"every run: [input_files_exist] network.source: file not found: {tmp_path}" in said
+        assert "Traceback" not in said and "to run" not in said
+        assert not (tmp_path / "out").exists()  # nothing written
+    # a swept value a check rejects names its run alone
+    (tmp_path / "nowhere.osm").write_text("")
+    sweep = _sweep(tmp_path, "  model.budget: [1, 1000000]\n")
+    code, text = _cli(monkeypatch, capsys, "batch", "--sweep", str(sweep), "--dry-run")
+    said = " ".join(text.split())
+    assert code == 2 and "1 of 2 runs fail the config checks" in said, said
+    assert "run budget=1: [budget_covers_something] model.budget 1 is below" in said
+    # a batch of study files names the file of the run at fault
+    (tmp_path / "s1.yaml").write_text((tmp_path / "base.yaml").read_text())
+    (tmp_path / "s2.yaml").write_text(
+        (tmp_path / "base.yaml").read_text().replace("nowhere.osm", "missing.osm")
+    )
+    args = (
+        "batch",
+        str(tmp_path / "s1.yaml"),
+        str(tmp_path / "s2.yaml"),
+        "-o",
+        str(tmp_path / "b"),
+    )
+    code, text = _cli(monkeypatch, capsys, *args, "--workers", "0")
+    said = " ".join(text.split())
+    assert code == 2 and "the study files: 1 of 2 runs fail the config checks" in said, said
+    assert f"run s2 ({tmp_path / 's2.yaml'}): [input_files_exist]" in said
+    assert "missing.osm" in said and not (tmp_path / "b").exists()
