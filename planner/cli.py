@@ -367,6 +367,8 @@ def batch(
         f"{plan.name}: {result.count('done')} done, {result.count('skipped')} resumed, "
         f"{len(result.failed)} failed in {result.elapsed_s:.0f} s",
         df,
+        width=out.width,  # 80 when stdout is not a terminal: fewer columns, not cut cells
+        full=result.summary_csv.name,
     )
     out.print(table)
     if len(df) > 40:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape as _rich_escape
 from rich.progress import (
@@ -22,6 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from planner.report.numbers import format_kpi, format_value
 from sim.kpis import KPIS
@@ -170,18 +172,71 @@ _BATCH_COLUMNS = {
 
 _STATUS = {"done": "[green]done[/]", "failed": "[red]failed[/]", "not_run": "[yellow]not run[/]"}
 
+#: The KPIs a table too wide for the console keeps, most wanted first (the others are in
+#: summary.csv): what a sweep measures, coverage, then what the simulation says of it.
+_NARROW_KPIS = ("coverage_share_after", "share_trips_completed_after")
 
-def batch_table(title: str, summary: Any, *, limit: int = 40) -> Table:
-    """The first ``limit`` rows of a batch summary with its headline KPIs."""
-    kpis = [c for c in _BATCH_COLUMNS if c in summary.columns]
-    table = Table(title=escape(title))
-    table.add_column("run", no_wrap=True)
-    table.add_column("status")
+
+def batch_table(
+    title: str,
+    summary: Any,
+    *,
+    limit: int = 40,
+    width: int | None = None,
+    full: str = "summary.csv",
+) -> Table:
+    """The first ``limit`` rows of a batch summary with its headline KPIs.
+
+    Parameters
+    ----------
+    title : str
+        The table's title.
+    summary : pandas.DataFrame
+        The batch summary (:func:`planner.batch.summary.summary_table`).
+    limit : int
+        Rows shown at most.
+    width : int, optional
+        The console's width. When every column does not fit in it (an 80-column terminal,
+        stdout not a terminal), rich cut every cell to ``d…``: the table then keeps the run
+        label (wrapped), status, targets and the KPIs of :data:`_NARROW_KPIS` that fit, and
+        its caption names the columns left out and ``full``, where they are.
+    full : str
+        Where the whole table is, for that caption.
+    """
+    rows = summary.head(limit).to_dict("records")
     with_targets = "targets_met" in summary.columns
-    if with_targets:
-        table.add_column("targets")
-    for col in kpis:
-        table.add_column(_BATCH_COLUMNS[col], justify="right")
+    kpis = [c for c in _BATCH_COLUMNS if c in summary.columns]
+    cells = [_batch_row(r, kpis, with_targets) for r in rows]
+    headers = ["run", "status", *(["targets"] if with_targets else [])]
+    fixed = len(headers)
+    headers += [_BATCH_COLUMNS[c] for c in kpis]
+    keep = list(range(len(headers)))
+    if width is not None and _table_width(headers, cells, keep, wrap_first=False) > width:
+        narrow = [c for c in _NARROW_KPIS if c in kpis]
+        keep = list(range(fixed)) + [fixed + kpis.index(c) for c in narrow]
+        while len(keep) > fixed and _table_width(headers, cells, keep, wrap_first=True) > width:
+            keep.pop()
+    table = Table(title=escape(title))
+    wrapped = len(keep) < len(headers)
+    for i in keep:
+        # only the label may wrap: a cut status or number ("d…", "1,320,…") says nothing
+        table.add_column(
+            headers[i],
+            no_wrap=not (wrapped and i == 0),
+            justify="right" if i >= fixed else "left",
+        )
+    for row in cells:
+        table.add_row(*(row[i] for i in keep))
+    if wrapped:
+        left_out = [headers[i] for i in range(fixed, len(headers)) if i not in keep]
+        table.caption = escape(
+            f"not shown (too narrow): {', '.join(left_out)}; all columns in {full}"
+        )
+    return table
+
+
+def _batch_row(r: dict[str, Any], kpis: list[str], with_targets: bool) -> list[str]:
+    """A summary row's cells (rich markup): label, status, targets, the KPIs formatted."""
 
     def cell(col: str, v: object) -> str:
         if v is None or (isinstance(v, float) and v != v):
@@ -193,20 +248,35 @@ def batch_table(title: str, summary: Any, *, limit: int = 40) -> Table:
             return format_value(v)
         return escape(v)
 
-    def targets(r: dict[str, Any]) -> str:
+    def targets() -> str:
         met = _targets_met(r.get("targets_met"))
         if r["status"] != "done" or met is None:
             return "-"
         return "[green]met[/]" if met else "[bold red]missed[/]"
 
-    for r in summary.head(limit).to_dict("records"):
-        table.add_row(
-            escape(r["label"]),
-            _STATUS.get(r["status"], escape(r["status"])),
-            *([targets(r)] if with_targets else []),
-            *(cell(c, r[c]) for c in kpis),
-        )
-    return table
+    return [
+        escape(r["label"]),
+        _STATUS.get(r["status"], escape(r["status"])),
+        *([targets()] if with_targets else []),
+        *(cell(c, r[c]) for c in kpis),
+    ]
+
+
+def _table_width(
+    headers: list[str], cells: list[list[str]], keep: list[int], *, wrap_first: bool
+) -> int:
+    """Width of a rich table (heavy head, default padding) of the columns ``keep``, each as
+    wide as its widest cell; the first (the label) as wide as its longest word when it may
+    wrap."""
+    total = 1  # the left border
+    for i in keep:
+        texts = [Text.from_markup(row[i]).plain for row in cells]
+        if i == 0 and wrap_first:
+            widest = max((cell_len(w) for t in texts for w in t.split()), default=0)
+        else:
+            widest = max((cell_len(t) for t in texts), default=0)
+        total += max(widest, cell_len(headers[i])) + 3  # padding 1 + 1, a border
+    return total
 
 
 def missed_runs(summary: Any) -> int:
