@@ -388,8 +388,8 @@ def batch(
         # a finished run that missed its targets must not read as a success
         console.print(
             f"[bold red]{missed} of {result.count('done') + result.count('skipped')} finished "
-            "runs missed their service targets[/] (targets_met in summary.csv; each run's "
-            "kpis.json says why)"
+            "runs missed their service targets[/] (targets_met and verdict_reason in "
+            "summary.csv; each run's kpis.json has every reason)"
         )
     if result.failed:
         console.print(

@@ -18,7 +18,13 @@ from planner.report.atomic import OutputWriteError, write_bytes_atomic, write_te
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchFiles", "coverage_chart", "summary_table", "write_batch_outputs"]
+__all__ = [
+    "BatchFiles",
+    "coverage_chart",
+    "summary_table",
+    "verdict_reason",
+    "write_batch_outputs",
+]
 
 # --------------------------------------------------------------------------- results
 
@@ -40,9 +46,27 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, sort_keys=True) if isinstance(value, dict | list | tuple) else value
 
 
+def verdict_reason(outcome: RunOutcome) -> str:
+    """The first reason of a finished run's verdict, read from its ``kpis.json`` (why it
+    missed its service targets); ``""`` when it met them, has no verdict or did not finish.
+
+    Read from the run folder for a run finished now and for one resumed alike (``done.json``
+    of earlier evplan versions does not hold it), so both give the same summary row."""
+    if outcome.status not in ("done", "skipped") or outcome.folder is None:
+        return ""
+    try:
+        kpis = json.loads((outcome.folder / "kpis.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none (a custom runner) or unreadable: no reason to give
+        return ""
+    verdict = kpis.get("verdict") if isinstance(kpis, dict) else None
+    reasons = verdict.get("reasons") if isinstance(verdict, dict) else None
+    return str(reasons[0]) if isinstance(reasons, list) and reasons else ""
+
+
 def summary_table(plan: BatchPlan, outcomes: list[RunOutcome]) -> pd.DataFrame:
     """One row per run: ``run, label, status, resumed``, the swept parameters, the KPIs of the
-    pipeline's summary row, ``elapsed_s, worker, folder, error``. ``status`` is ``done``
+    pipeline's summary row (``verdict_reason`` after ``targets_met``: :func:`verdict_reason`),
+    ``elapsed_s, worker, folder, error``. ``status`` is ``done``
     (finished now or by an earlier batch: ``resumed``), ``failed`` or ``not_run`` (a stopped
     batch did not finish it)."""
     rows = []
@@ -54,7 +78,15 @@ def summary_table(plan: BatchPlan, outcomes: list[RunOutcome]) -> pd.DataFrame:
             "resumed": o.status == "skipped",
         }
         row.update({k: _cell(o.params.get(k)) for k in plan.parameters})
-        row.update({k: _cell(v) for k, v in o.summary.items() if k not in row})
+        kpis = {k: _cell(v) for k, v in o.summary.items() if k not in row}
+        if "targets_met" in kpis:  # why not, beside it
+            at = list(kpis).index("targets_met") + 1
+            items = list(kpis.items())
+            kpis = dict(items[:at] + [("verdict_reason", "")] + items[at:])
+        row.update(kpis)
+        reason = verdict_reason(o)
+        if reason or "verdict_reason" not in o.summary:  # (a runner's own, kept)
+            row["verdict_reason"] = reason
         row.update(
             {
                 "elapsed_s": round(o.elapsed_s, 3),

@@ -181,8 +181,19 @@ def test_missed_targets_are_said_plainly_and_strict_fails(
     said = " ".join((out + err).split())
     assert code == 0 and "1 of 1 finished runs missed their service targets" in said, said
     assert "missed" in out  # the table's targets column
+    # summary.csv says why (the verdict's first reason, from the run's kpis.json)
+    fresh = pd.read_csv(tmp_path / "b" / "summary.csv")
+    assert (
+        list(fresh.columns).index("verdict_reason") == list(fresh.columns).index("targets_met") + 1
+    )
+    assert "above the target of 10.0 min" in fresh["verdict_reason"].iloc[0]
+    kpis = json.loads((tmp_path / "b" / fresh["folder"].iloc[0] / "kpis.json").read_text())
+    assert fresh["verdict_reason"].iloc[0] == kpis["verdict"]["reasons"][0]
     code, out, err = _run_cli(monkeypatch, capsys, *batch, "--strict")
     assert code == 3 and "1 resumed" in " ".join(out.split())
+    resumed = pd.read_csv(tmp_path / "b" / "summary.csv")  # the same summary, resumed
+    varying = ["resumed", "elapsed_s", "worker"]
+    pd.testing.assert_frame_equal(fresh.drop(columns=varying), resumed.drop(columns=varying))
 
 
 def test_charts_show_the_runs_the_kpi_table_summarises(almaty_run):
