@@ -29,6 +29,8 @@ __all__ = [
 # --------------------------------------------------------------------------- results
 
 _BUDGET_KEYS = ("model.p", "model.budget")
+#: The batch's chart, at the root of the batch folder.
+CHART = "coverage_vs_budget.png"
 
 
 @dataclass
@@ -209,5 +211,9 @@ def _write_batch_outputs(plan: BatchPlan, outcomes: list[RunOutcome]) -> BatchFi
     )
     write_text_atomic(out / "failures.csv", fail.to_csv(index=False))
     png = coverage_chart(plan, df) if len(df) else None
-    chart = write_bytes_atomic(out / "coverage_vs_budget.png", png) if png else None
+    chart = write_bytes_atomic(out / CHART, png) if png else None
+    if chart is None and (out / CHART).is_file() and not (out / CHART).is_symlink():
+        # the chart of an earlier batch in this folder would pass for this one's
+        (out / CHART).unlink()
+        logger.info("removed %s: this batch has no chart", out / CHART)
     return BatchFiles(df, out / "summary.csv", out / "summary.parquet", out / "failures.csv", chart)

@@ -345,3 +345,19 @@ def test_a_batch_runs_the_config_checks_of_run_before_writing(tmp_path, monkeypa
     assert code == 2 and "the study files: 1 of 2 runs fail the config checks" in said, said
     assert f"run s2 ({tmp_path / 's2.yaml'}): [input_files_exist]" in said
     assert "missing.osm" in said and not (tmp_path / "b").exists()
+
+
+def test_a_batch_without_a_chart_removes_the_previous_batchs_chart(tmp_path):
+    """A reused batch folder kept the previous sweep's coverage_vs_budget.png when the new
+    sweep made none (all its runs failed): the old chart passed for the new sweep's."""
+    first = plan_sweep(_sweep(tmp_path, "  model.p: [1, 2]\n"))
+    assert run_batch(first, workers=0, runner=fake_runner).chart is not None
+    chart = first.output / "coverage_vs_budget.png"
+    assert chart.is_file()
+    (first.output / "notes.png").write_bytes(b"mine")
+    failing = plan_sweep(_sweep(tmp_path, "  model.p: [3]\n", title="fail=3"))
+    assert failing.output == first.output
+    result = run_batch(failing, workers=0, runner=fake_runner)
+    assert len(result.failed) == 1 and result.chart is None
+    assert not chart.exists()
+    assert (first.output / "notes.png").read_bytes() == b"mine"  # only the batch's own file
