@@ -274,7 +274,10 @@ def batch(
             "--output",
             "--out",
             "-o",
-            help="Batch folder (default: the sweep's 'output'; runs/batch for study files).",
+            help="Batch folder. Default: the sweep's 'output' (relative to the sweep file); "
+            "without it, a folder named after the sweep beside the base study's "
+            "outputs.folder (<its parent>/<sweep name>), or <sweep file's folder>/runs/<sweep "
+            "name> when the study sets none; runs/batch for study files.",
         ),
     ] = None,
     workers: Annotated[

@@ -70,6 +70,7 @@ from planner.report.ownership import (
 )
 
 __all__ = [
+    "BATCH_OWN_NAMES",
     "LOCK_PREFIX",
     "MARKER",
     "OutputFolderError",
@@ -91,6 +92,17 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: What a batch writes at the root of its folder (``batch --overwrite`` replaces these
+#: names in a folder evplan did not write, and keeps every other file).
+BATCH_OWN_NAMES = (
+    "runs/",
+    "failed/",
+    "summary.csv",
+    "summary.parquet",
+    "failures.csv",
+    "coverage_vs_budget.png",
+)
 
 #: Output folders :func:`atomic_dir` put in place in this process (the CLI reports a stop
 #: after one of them as "complete", not as "nothing was written").
@@ -239,9 +251,16 @@ def check_output_target(
         check_batch_target(f"{what} {raw!r}", target)
     if target.is_dir() and any(target.iterdir()) and not is_evplan_output(target):
         if not overwrite:
+            # a batch's --overwrite keeps the folder's other files: say so, not "replace it"
+            what_overwrite = (
+                f"pass --overwrite to write the batch there: it keeps your files, except any "
+                f"named like its own ({', '.join(BATCH_OWN_NAMES)}), which it replaces"
+                if kind == "batch"
+                else "pass --overwrite to replace it and everything in it"
+            )
             raise OutputFolderError(
                 f"{what} {raw!r} ({target}) is a non-empty folder evplan did not write; "
-                "choose a new or empty folder, or pass --overwrite to replace it and everything in it"
+                f"choose a new or empty folder, or {what_overwrite}"
             )
     _probe_writable(target.parent, f"{what} {raw!r}")
     if target.is_dir():  # it is renamed away when replaced: it must accept changes too

@@ -321,7 +321,7 @@ CASES = [
     Case(
         "batch into a foreign folder",
         lambda t, d: ["batch", str(_study(t, d)), "-o", str(_foreign(t)), "--workers", "0"],
-        ("batch folder", "did not write"),
+        ("batch folder", "did not write", "it keeps your files, except any named like its own"),
     ),
     Case(
         "sites -o a folder",

@@ -361,3 +361,27 @@ def test_a_batch_without_a_chart_removes_the_previous_batchs_chart(tmp_path):
     assert len(result.failed) == 1 and result.chart is None
     assert not chart.exists()
     assert (first.output / "notes.png").read_bytes() == b"mine"  # only the batch's own file
+
+
+def test_the_refusal_of_a_foreign_folder_says_what_batch_overwrite_does(
+    tmp_path, monkeypatch, capsys
+):
+    """A batch refused a foreign folder with "pass --overwrite to replace it and everything
+    in it": wrong for a batch, whose --overwrite keeps the folder's other files."""
+    sweep = _sweep(tmp_path, "  model.p: [1]\n")
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    code, text = _cli(monkeypatch, capsys, "batch", "--sweep", str(sweep), "-o", str(foreign))
+    said = " ".join(text.split())
+    assert code == 2 and "is a non-empty folder evplan did not write" in said, said
+    assert "everything in it" not in said
+    assert (
+        "pass --overwrite to write the batch there: it keeps your files, except any named like "
+        "its own (runs/, failed/, summary.csv, summary.parquet, failures.csv, "
+        "coverage_vs_budget.png), which it replaces" in said
+    )
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+    # a study's --overwrite does replace the folder whole, and says so
+    code, text = _cli(monkeypatch, capsys, "run", str(tmp_path / "base.yaml"), "-o", str(foreign))
+    assert code == 2 and "replace it and everything in it" in " ".join(text.split())
