@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from planner.batch.plan import BatchPlan, RunOutcome
-from planner.config.sweep import short_key
+from planner.config.sweep import label_value, short_key
 from planner.report.atomic import OutputWriteError, write_bytes_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -152,7 +152,8 @@ def coverage_chart(plan: BatchPlan, summary: pd.DataFrame) -> bytes | None:
             part = part.sort_values(x)
             label = (
                 ", ".join(
-                    f"{short_key(k, series)}={v}" for k, v in zip(series, values, strict=True)
+                    f"{short_key(k, series)}={label_value(v)}"
+                    for k, v in zip(series, values, strict=True)
                 )
                 or y
             )

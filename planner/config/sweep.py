@@ -201,11 +201,22 @@ def short_key(key: str, keys: list[str]) -> str:
     return last if sum(k.rsplit(".", 1)[-1] == last for k in keys) == 1 else key
 
 
+def label_value(value: Any) -> str:
+    """A swept value as a label shows it: a whole float as an integer (``-20``, not the
+    ``-20.0`` of a range with a fractional step or of a float field), anything else as is.
+
+    Labels are for reading only: the run folder is named by the config hash, so this
+    renames no run of an existing batch."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
 def run_label(params: dict[str, Any]) -> str:
-    """A run's label from its swept values: ``p=4 range_km=250`` (keys by :func:`short_key`);
-    ``base`` when nothing is swept."""
+    """A run's label from its swept values: ``p=4 range_km=250`` (keys by :func:`short_key`,
+    values by :func:`label_value`); ``base`` when nothing is swept."""
     keys = list(params)
-    return " ".join(f"{short_key(k, keys)}={v}" for k, v in params.items()) or "base"
+    return " ".join(f"{short_key(k, keys)}={label_value(v)}" for k, v in params.items()) or "base"
 
 
 # --------------------------------------------------------------------------- reading

@@ -16,6 +16,7 @@ import pytest
 from networks.errors import EvplanError
 from planner.batch.execute import run_batch
 from planner.batch.plan import plan_sweep
+from planner.config.study import config_hash
 from planner.report.atomic import MARKER
 from tests.planner.test_batch import _sweep, fake_runner
 
@@ -385,3 +386,27 @@ def test_the_refusal_of_a_foreign_folder_says_what_batch_overwrite_does(
     # a study's --overwrite does replace the folder whole, and says so
     code, text = _cli(monkeypatch, capsys, "run", str(tmp_path / "base.yaml"), "-o", str(foreign))
     assert code == 2 and "replace it and everything in it" in " ".join(text.split())
+
+
+def test_whole_swept_values_are_labelled_as_integers_and_keep_their_run_folders(tmp_path):
+    """A range with a fractional step gave labels like `temperature_c=-20.0`; labels now
+    show whole values as integers. The run folders (config hashes) are those of before."""
+    from planner.batch.summary import coverage_chart
+
+    path = _sweep(
+        tmp_path,
+        "  simulation.temperature_c: {start: -20, stop: 25, step: 22.5}\n"
+        "  model.range_km: [150.0, 250.5]\n",
+    )
+    plan = plan_sweep(path)
+    labels = [r.label for r in plan.runs]
+    assert labels[:3] == [
+        "temperature_c=-20 range_km=150",
+        "temperature_c=-20 range_km=250.5",
+        "temperature_c=2.5 range_km=150",
+    ]
+    assert [r.params["simulation.temperature_c"] for r in plan.runs[::2]] == [-20.0, 2.5, 25.0]
+    # the keys hash the configs, which labels do not enter: the same runs as before
+    assert plan.runs[0].key == config_hash(plan.runs[0].config)
+    result = run_batch(plan, workers=0, runner=fake_runner)
+    assert coverage_chart(plan, result.summary) is not None  # legend from the same values
