@@ -484,9 +484,9 @@ def test_bad_input_is_a_clean_error(case, monkeypatch, capsys, tmp_path, data_di
         assert _snapshot(foreign) == foreign_before
 
 
-def test_debug_shows_the_traceback_and_keeps_the_exit_code(monkeypatch, capsys, tmp_path):
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(monkeypatch, capsys, tmp_path, data_dir):
     """--debug adds the traceback; a bad input still exits 2 (not 1, as a raised error would)."""
-    study = _study(tmp_path, tmp_path)
+    study = _study(tmp_path, data_dir)  # (its data files exist: the batch's config checks pass)
     args = ["batch", str(study), "--connect-timeout", "-5"]
     code, out, err = _run_cli(monkeypatch, capsys, "--debug", *args)
     assert code == 2 and "Traceback" in err and "--connect-timeout -5" in out + err
