@@ -65,6 +65,14 @@ def verdict_reason(outcome: RunOutcome) -> str:
     return str(reasons[0]) if isinstance(reasons, list) and reasons else ""
 
 
+def _kpi_columns(outcome: RunOutcome, head: list[str]) -> list[str]:
+    """The KPI columns of one run's row, in order, ``verdict_reason`` after ``targets_met``
+    (at the end when the run reports no ``targets_met``)."""
+    cols = [k for k in outcome.summary if k not in head and k != "verdict_reason"]
+    at = cols.index("targets_met") + 1 if "targets_met" in cols else len(cols)
+    return [*cols[:at], "verdict_reason", *cols[at:]]
+
+
 def summary_table(plan: BatchPlan, outcomes: list[RunOutcome]) -> pd.DataFrame:
     """One row per run: ``run, label, status, resumed``, the swept parameters, the KPIs of the
     pipeline's summary row (``verdict_reason`` after ``targets_met``: :func:`verdict_reason`),
@@ -72,6 +80,11 @@ def summary_table(plan: BatchPlan, outcomes: list[RunOutcome]) -> pd.DataFrame:
     (finished now or by an earlier batch: ``resumed``), ``failed`` or ``not_run`` (a stopped
     batch did not finish it)."""
     rows = []
+    head = ["run", "label", "status", "resumed", *plan.parameters]
+    tail = ["elapsed_s", "worker", "folder", "error"]
+    kpi_order: dict[str, None] = {}  # the KPI columns, in the order the runs with KPIs give
+    for o in sorted(outcomes, key=lambda o: not o.summary):  # (sorted is stable)
+        kpi_order.update(dict.fromkeys(_kpi_columns(o, head)))
     for o in outcomes:
         row: dict[str, Any] = {
             "run": o.key,
@@ -80,12 +93,7 @@ def summary_table(plan: BatchPlan, outcomes: list[RunOutcome]) -> pd.DataFrame:
             "resumed": o.status == "skipped",
         }
         row.update({k: _cell(o.params.get(k)) for k in plan.parameters})
-        kpis = {k: _cell(v) for k, v in o.summary.items() if k not in row}
-        if "targets_met" in kpis:  # why not, beside it
-            at = list(kpis).index("targets_met") + 1
-            items = list(kpis.items())
-            kpis = dict(items[:at] + [("verdict_reason", "")] + items[at:])
-        row.update(kpis)
+        row.update({k: _cell(v) for k, v in o.summary.items() if k not in row})
         reason = verdict_reason(o)
         if reason or "verdict_reason" not in o.summary:  # (a runner's own, kept)
             row["verdict_reason"] = reason
@@ -98,7 +106,9 @@ def summary_table(plan: BatchPlan, outcomes: list[RunOutcome]) -> pd.DataFrame:
             }
         )
         rows.append(row)
-    df = pd.DataFrame(rows)
+    # one column order whichever run comes first (a stopped batch's first row may be a run
+    # that never ran, with no KPIs: its columns must not lead)
+    df = pd.DataFrame(rows, columns=[*head, *kpi_order, *tail])
     # a KPI undefined in every run (null in done.json): a numeric column of NaN, not a
     # parquet column of type null that other summaries' columns could not be joined with
     kpi_cols = {k for o in outcomes for k in o.summary} - set(plan.parameters)

@@ -955,3 +955,23 @@ def test_an_invalid_override_is_named_as_the_override(tmp_path):
     (tmp_path / "base.yaml").write_text(BASE.format(title=""))
     with pytest.raises(ConfigFileError, match=r"with overrides\['model.p'\]: model.p: Input"):
         load_config(tmp_path / "base.yaml", overrides={"model.p": 0})
+
+
+def test_the_summary_columns_do_not_depend_on_which_run_comes_first(tmp_path):
+    """A stopped batch whose first planned run never ran (no KPIs) put its columns first:
+    verdict_reason before the KPIs, the KPIs after ``error`` (review, 2026-12-07)."""
+    from planner.batch.plan import RunOutcome
+    from planner.batch.summary import summary_table
+
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1, 2]\n"))
+    first, second = plan.runs
+    kpis = {"n_stations_after": 2, "targets_met": False, "coverage_share_after": 0.5}
+    done = RunOutcome(second.key, second.label, second.params, "done", summary=kpis)
+    never = RunOutcome(first.key, first.label, first.params, "not_run", error="not run")
+    stopped = summary_table(plan, [never, done])
+    whole = summary_table(plan, [done, never])
+    expected = ["run", "label", "status", "resumed", "model.p", "n_stations_after",
+                "targets_met", "verdict_reason", "coverage_share_after", "elapsed_s",
+                "worker", "folder", "error"]  # fmt: skip
+    assert list(stopped.columns) == expected == list(whole.columns)
+    assert stopped.loc[0, "status"] == "not_run" and stopped.loc[1, "n_stations_after"] == 2
