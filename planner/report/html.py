@@ -132,7 +132,10 @@ def _vehicle_section(result: StudyResult) -> str:
         or not {"vehicle_model", "season"} <= set(vm.columns)
         or not ({val, "share_after"} & set(vm.columns))
     ):
-        return '<p class="na">Vehicle comparison not available for this study.</p>'
+        return (
+            '<p class="na">Vehicle comparison not available for this study.</p>'
+            + vehicle_models_section(result)
+        )
     vm = vm.assign(vehicle_model=vm["vehicle_model"].astype(str), season=vm["season"].astype(str))
     seasons = list(dict.fromkeys(vm["season"]))
     temps = (

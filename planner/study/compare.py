@@ -145,22 +145,36 @@ def truck_figures(trips: pd.DataFrame, settings: sim.SimSettings, *, rules: str)
     }
 
 
-def vehicle_models_table(cfg: StudyConfig, models: dict[str, VehicleModel]) -> pd.DataFrame:
+def vehicle_models_table(
+    cfg: StudyConfig,
+    models: dict[str, VehicleModel],
+    *,
+    fleets: list[tuple[int, dict[str, float]]] | None = None,
+) -> pd.DataFrame:
     """The vehicle models a study used (its fleet, truck and compared models), with the
     figures that drive range and charging and their source, so that a reader can check them
     without the catalogue (carmaker review, 2026-12-07: a user catalogue could redefine a
     built-in model and the report showed only its key).
 
-    ``user_defined`` is true for a model that is not the built-in one of that key (a user
-    catalogue's own model, or one that replaced a built-in)."""
+    ``fleets``: a staged study's fleet per stage year (every model of any stage is listed,
+    its share given per year); by default the study's own fleet. ``user_defined`` is true
+    for a model that is not the built-in one of that key (a user catalogue's own model, or
+    one that replaced a built-in)."""
     v = cfg.vehicles
-    total = sum(v.fleet.values())
-    keys = list(dict.fromkeys([*v.fleet, *([v.truck] if v.truck else []), *v.compare]))
+    staged = fleets is not None
+    by_year = fleets if fleets is not None else [(0, v.fleet)]
+    keys = [k for _, fleet in by_year for k in fleet]
+    keys = list(dict.fromkeys([*keys, *([v.truck] if v.truck else []), *v.compare]))
     builtin = builtin_models()
     rows = []
     for key in keys:
         m = models[key]
-        roles = [f"fleet {v.fleet[key] / total:.1%}"] if key in v.fleet else []
+        shares = [
+            f"{fleet[key] / sum(fleet.values()):.1%}" + (f" ({year})" if staged else "")
+            for year, fleet in by_year
+            if key in fleet
+        ]
+        roles = [f"fleet {', '.join(shares)}"] if shares else []
         roles += ["truck"] if key == v.truck else []
         roles += ["compared"] if key in v.compare else []
         rows.append(

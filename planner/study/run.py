@@ -214,7 +214,8 @@ def _run_rollout(
         optimizer=last_opt,
     )
     _stage_verdict(result.verdict, plans["timeline"], plans["method"])
-    result.tables["vehicle_models"] = vehicle_models_table(last_cfg, pre.vehicles)
+    fleets = [(st.year, stage_config(cfg, k).vehicles.fleet) for k, st in enumerate(cfg.stages)]
+    result.tables["vehicle_models"] = vehicle_models_table(cfg, pre.vehicles, fleets=fleets)
     years = plans["stations"].set_index("station_id")["opening_year"]
     result.selected["opening_year"] = result.selected["station_id"].map(years).to_numpy()
     result.tables["rollout_timeline"] = plans["timeline"]

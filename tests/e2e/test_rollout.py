@@ -55,6 +55,10 @@ def test_almaty_rollout_small(data_dir, net_cache_dir, monkeypatch, tmp_path):
     assert set(veh["method"]) == {res.manifest["rollout"]["method"]}
     assert (veh["sampled_1_in"] > 1).all()  # the stages are samples (demand.max_trips)
     assert "Demand and stations of the last stage, 2027." in " ".join(html.split())
+    # the models of every stage's fleet, with their share per year (the i-MiEV retires)
+    roles = res.tables["vehicle_models"].set_index("vehicle_model")["role"]
+    assert roles["mitsubishi_imiev_2013"] == "fleet 0.5% (2025), 0.2% (2027)"
+    assert roles["byd_atto3"] == "fleet 29.0% (2025), 29.3% (2027), compared"
     assert len(json.loads((tmp_path / "roll" / "kpis.json").read_text())["stages"]) == 4
     out = pd.read_csv(tmp_path / "roll" / "tables" / "rollout_timeline.csv")
     assert len(out) == 4 and np.isfinite(out["cumulative_capex"]).all()

@@ -41,3 +41,24 @@ def test_a_sampled_rollout_names_its_year_sample_and_design_temperature():
     assert "last stage, 2035" in text and "1 in 286 trips" in text
     assert "The plan was designed at +20 °C." in text
     assert "preconditioning" not in text
+
+
+def test_the_models_are_listed_also_without_a_vehicle_comparison(tmp_path):
+    """A study with no ``compare:`` still shows the models it used (review, 2026-12-07)."""
+    from planner.report.html import write_report
+    from tests.planner.test_export import synthetic_result
+
+    res = synthetic_result()
+    res.vehicle_matrix = pd.DataFrame()
+    res.tables["vehicle_models"] = pd.DataFrame(
+        {
+            "vehicle_model": ["my_car"],
+            "name": ["My car"],
+            "battery_kwh": [61.5],
+            "consumption_kwh_per_km": [0.168],
+            "source": ["data sheet"],
+        }  # fmt: skip
+    )
+    html = write_report(res, tmp_path).read_text()
+    assert "Vehicle comparison not available" in html
+    assert 'id="vehicle-models"' in html and ">0.168<" in html
