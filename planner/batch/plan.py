@@ -168,15 +168,29 @@ def _validate_runs(
         runs[key] = RunSpec(key=key, label=label, params=params, config=cfg, source=base)
     if failures:
         n_bad = sum(len(v) for v in failures.values())
-        parts = []
-        for msg, labels in list(failures.items())[:MAX_ERRORS_SHOWN]:
-            more = f" (and {len(labels) - 1} more runs)" if len(labels) > 1 else ""
-            parts.append(f"run {labels[0]}{more}: {msg}")
         raise SweepError(
             f"{origin}: {n_bad} of {len(combos)} runs are invalid; nothing was run:\n"
-            + "\n".join(parts)
+            + "\n".join(_grouped_problems(failures, len(combos)))
         )
     return list(runs.values())
+
+
+def _grouped_problems(failures: dict[str, list[str]], n_runs: int) -> list[str]:
+    """One line per distinct problem, naming the runs it concerns (the first, and how many
+    more; "every run" when all of several), at most :data:`MAX_ERRORS_SHOWN` lines and a
+    count of the rest."""
+    parts = []
+    for msg, labels in list(failures.items())[:MAX_ERRORS_SHOWN]:
+        runs = (
+            "every run"
+            if len(labels) == n_runs > 1
+            else f"run {labels[0]}"
+            + (f" (and {len(labels) - 1} more runs)" if len(labels) > 1 else "")
+        )
+        parts.append(f"{runs}: {msg}")
+    if len(failures) > MAX_ERRORS_SHOWN:
+        parts.append(f"... and {len(failures) - MAX_ERRORS_SHOWN} more problems")
+    return parts
 
 
 def plan_sweep(path: str | Path, *, output: str | Path | None = None) -> BatchPlan:
@@ -285,20 +299,10 @@ def check_runs(plan: BatchPlan) -> None:
     if not failures:
         return
     bad = {label for labels in failures.values() for label in labels}
-    parts = []
-    for msg, labels in list(failures.items())[:MAX_ERRORS_SHOWN]:
-        runs = (
-            "every run"
-            if len(labels) == len(plan.runs) > 1
-            else f"run {labels[0]}"
-            + (f" (and {len(labels) - 1} more runs)" if len(labels) > 1 else "")
-        )
-        parts.append(f"{runs}: {msg}")
-    if len(failures) > MAX_ERRORS_SHOWN:
-        parts.append(f"... and {len(failures) - MAX_ERRORS_SHOWN} more problems")
     raise SweepError(
         f"{origin}: {len(bad)} of {len(plan.runs)} runs fail the config checks of "
-        "'evplan run'; nothing was run:\n  " + "\n  ".join(parts)
+        "'evplan run'; nothing was run:\n  "
+        + "\n  ".join(_grouped_problems(failures, len(plan.runs)))
     )
 
 
