@@ -39,27 +39,28 @@ _BY_KEY = {_key(n): n for n in CONNECTOR_STANDARDS}
 
 
 def unknown_connector_hint(name: str) -> str | None:
-    """``None`` when ``name`` is a known standard, else what to write instead (the standard
-    it most likely means, and the list of known ones)."""
+    """``None`` when ``name`` is a known standard, else ``name`` quoted with the standard it
+    most likely means (``'GBT' (did you mean 'GB/T'?)``)."""
     if name in CONNECTOR_STANDARDS:
         return None
     near = _BY_KEY.get(_key(name)) or next(
         iter(difflib.get_close_matches(name, CONNECTOR_STANDARDS, n=1, cutoff=0.6)), None
     )
-    known = ", ".join(CONNECTOR_STANDARDS)
-    guess = f"did you mean {near!r}? " if near else ""
-    return f"{guess}connector standards are {known} (spelt exactly so)"
+    return f"{name!r}" + (f" (did you mean {near!r}?)" if near else "")
 
 
-def check_connectors(names: object) -> list[str]:
-    """The messages for the unknown names in ``names`` (empty when all are known)."""
+def check_connectors(names: object) -> str | None:
+    """``None`` when every name in ``names`` is a known standard, else one message naming
+    the unknown ones (with the standard each most likely means) and the known standards."""
     items = names if isinstance(names, (list, tuple, set, frozenset)) else [names]
-    out = []
-    for n in items:
-        hint = unknown_connector_hint(str(n))
-        if hint is not None:
-            out.append(f"unknown connector {str(n)!r}: {hint}")
-    return out
+    bad = [h for h in (unknown_connector_hint(str(n)) for n in items) if h is not None]
+    if not bad:
+        return None
+    word = "connector" if len(bad) == 1 else "connectors"
+    return (
+        f"unknown {word} {', '.join(bad)}; connector standards are "
+        f"{', '.join(CONNECTOR_STANDARDS)} (spelt exactly so)"
+    )
 
 
 __all__ = ["CONNECTOR_STANDARDS", "check_connectors", "unknown_connector_hint"]

@@ -217,15 +217,15 @@ def validate_stations(
     if "connectors" in df.columns:
         df["connectors"] = [_connector_set(c) for c in df["connectors"]]
         bad = [
-            f"{sid!r}: {msg}"
+            str(sid)
             for sid, cs in zip(df["station_id"], df["connectors"], strict=True)
-            if cs
-            for msg in check_connectors(sorted(cs))
+            if cs and check_connectors(sorted(cs))
         ]
         if bad:
+            names = sorted({c for cs in df["connectors"] if cs for c in cs})
             raise StationError(
-                f"stations table: column 'connectors' names a standard evplan does not know "
-                f"(a car could never use such a plug): {'; '.join(bad[:5])}"
+                f"stations table: column 'connectors' of station(s) {bad[:5]} has an "
+                f"{check_connectors(names)} (a car could never use such a plug)"
             )
     else:
         df["connectors"] = [None] * len(df)

@@ -182,7 +182,10 @@ class VehicleModel:
         object.__setattr__(
             self, "cold_dc_factor", tuple((float(t), float(f)) for t, f in self.cold_dc_factor)
         )
-        object.__setattr__(self, "connectors", tuple(str(c) for c in self.connectors))
+        connectors = self.connectors
+        if isinstance(connectors, str):  # "CCS2; Type2", as a catalogue file may write it
+            connectors = [c.strip() for c in connectors.replace(";", ",").split(",")]
+        object.__setattr__(self, "connectors", tuple(str(c) for c in connectors if str(c)))
         self.validate()
 
     # ------------------------------------------------------------------ validation
@@ -274,7 +277,7 @@ class VehicleModel:
             )
         unknown = check_connectors(self.connectors)
         if unknown:
-            raise bad("connectors", list(self.connectors), "has an " + "; ".join(unknown))
+            raise bad("connectors", list(self.connectors), f"has an {unknown}")
 
     # ------------------------------------------------------------------ physics
     @property

@@ -11,7 +11,6 @@ from pydantic import AfterValidator, Field, model_validator
 
 from networks.errors import ConfigError
 from planner.config._strict import StrictSection as _Strict
-from sim.connectors import check_connectors
 
 __all__ = [
     "MAX_NEW_SITES",
@@ -33,9 +32,11 @@ def _known_connectors(v: list[str]) -> list[str]:
         raise ValueError(
             "connectors must be a non-empty list of standards such as [CCS2, GB/T, CHAdeMO]"
         )
+    from sim.connectors import check_connectors  # (here: the schema loads without sim)
+
     unknown = check_connectors(v)
     if unknown:  # a misspelt standard matches no car (sim.connectors)
-        raise ValueError("; ".join(unknown))
+        raise ValueError(unknown)
     return v
 
 

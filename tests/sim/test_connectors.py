@@ -24,14 +24,31 @@ from sim.synthetic import grid_network
     ],
 )
 def test_a_near_miss_names_the_standard_it_means(name, guess):
-    (msg,) = check_connectors([name])
+    msg = check_connectors([name])
+    assert msg is not None
     assert f"unknown connector {name!r}" in msg and f"did you mean {guess!r}" in msg
 
 
 def test_known_standards_pass_and_a_far_miss_lists_them():
-    assert check_connectors(list(CONNECTOR_STANDARDS)) == []
-    (msg,) = check_connectors(["Schuko"])
-    assert "did you mean" not in msg and "GB/T" in msg and "CCS2" in msg
+    assert check_connectors(list(CONNECTOR_STANDARDS)) is None
+    msg = check_connectors(["Schuko"])
+    assert msg is not None and "did you mean" not in msg and "GB/T" in msg and "CCS2" in msg
+    # several unknown names: each named, the known standards listed once
+    msg = check_connectors(["GBT", "CCS2", "Schuko"])
+    assert msg is not None and msg.startswith(
+        "unknown connectors 'GBT' (did you mean 'GB/T'?), 'Schuko';"
+    )
+    assert msg.count("NACS") == 1
+
+
+def test_a_connector_string_is_split_like_the_catalogue_does():
+    """``VehicleModel(connectors="CCS2; Type2")`` from Python split the string into letters."""
+    import dataclasses
+
+    from sim import builtin_models
+
+    m = dataclasses.replace(builtin_models()["byd_atto3"], connectors="CCS2; Type2")
+    assert m.connectors == ("CCS2", "Type2")
 
 
 def test_a_catalogue_model_with_an_unknown_connector_is_refused(tmp_path):
