@@ -25,7 +25,12 @@ def unit_label(unit: str) -> str:
 
 
 def format_value(
-    value: Any, *, unit: str = "", decimals: int | None = None, delta: bool = False
+    value: Any,
+    *,
+    unit: str = "",
+    decimals: int | None = None,
+    delta: bool = False,
+    marks: bool = True,
 ) -> str:
     """``value`` for people: ``12,345``, ``3.4``, ``97.3 %``, ``+1.2 pp``, ``—``; a share
     that rounds to 100 % (or 0 %) without being it reads ``> 99.9 %`` (``< 0.1 %``).
@@ -41,6 +46,9 @@ def format_value(
         below 100, none above.
     delta : bool
         A change: a sign is always shown, shares in percentage points.
+    marks : bool
+        Mark a share that rounds to 100 % or 0 % without being it (``> 99.9 %``); off inside
+        a sentence or a range, where the mark would read as a comparison.
     """
     if value is None:
         return MISSING
@@ -55,7 +63,7 @@ def format_value(
     if unit == "share":
         d = 1 if decimals is None else decimals
         text = f"{v * 100:,.{d}f}"
-        if not delta:
+        if marks and not delta:
             # a share that is not whole (one stranded car in 10,000) must not read "100.0 %",
             # nor a share that is not zero "0.0 %"
             shown, step = float(text.replace(",", "")), 10.0**-d
@@ -73,9 +81,9 @@ def format_value(
     return f"{sign}{v:,.{decimals}f}"
 
 
-def format_kpi(name: str, value: Any, *, delta: bool = False) -> str:
+def format_kpi(name: str, value: Any, *, delta: bool = False, marks: bool = True) -> str:
     """A KPI value with the registry's unit and decimals (other names: :func:`format_value`)."""
     entry = KPIS.get(name)
     if entry is None:
         return format_value(value, delta=delta)
-    return format_value(value, unit=entry.unit, decimals=entry.decimals, delta=delta)
+    return format_value(value, unit=entry.unit, decimals=entry.decimals, delta=delta, marks=marks)

@@ -66,7 +66,8 @@ def banner(result: StudyResult) -> str:
     def ci(t: dict[str, Any]) -> str:
         if t.get("ci_low") is None:
             return ""
-        return f", 95 % CI {format_kpi(t['kpi'], t['ci_low'])}–{format_kpi(t['kpi'], t['ci_high'])}"
+        low, high = (format_kpi(t["kpi"], t[k], marks=False) for k in ("ci_low", "ci_high"))
+        return f", 95 % CI {low}–{high}"
 
     def outcome(t: dict[str, Any]) -> str:
         # within its bound but with no interval or on a sample: not met, and not missed

@@ -194,7 +194,7 @@ def verdict(
         )
         if share_missed and no_path > 0 and n_trips > 0:
             # a constraint of the network, not of the chargers: say so, with the ceiling
-            ceiling = format_kpi("share_trips_completed", 1.0 - no_path / n_trips)
+            ceiling = format_value(1.0 - no_path / n_trips, unit="share", decimals=2, marks=False)
             reasons.append(
                 f"{no_path:,.0f} of {n_trips:,.0f} trips have no road path in the network "
                 "(an unroutable leg and the legs it cancelled): no charger can complete them, "

@@ -24,3 +24,8 @@ def test_changes_and_missing_values_are_as_before():
     assert format_value(0.123, unit="share", delta=True) == "+12.3 pp"
     assert format_value(math.nan, unit="share") == "—"
     assert format_kpi("share_trips_completed", 0.99998) == "> 99.9 %"
+
+
+def test_inside_a_sentence_or_a_range_the_mark_is_left_out():
+    assert format_value(0.99989, unit="share", marks=False) == "100.0 %"
+    assert format_kpi("share_trips_completed", 0.0004, marks=False) == "0.0 %"
