@@ -195,7 +195,7 @@ def soc_chart(df: pd.DataFrame) -> bytes | None:
 
 
 def vehicle_heatmap(df: pd.DataFrame) -> bytes | None:
-    """Share of trips feasible per vehicle model and season (after the proposal)."""
+    """Share of trips completed per vehicle model and season (after the proposal)."""
     col = "share_after" if _has(df, {"share_after"}) else "trips_feasible_share"
     if not _has(df, {"vehicle_model", "season", col}):
         return None
@@ -214,7 +214,7 @@ def vehicle_heatmap(df: pd.DataFrame) -> bytes | None:
     for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
         if np.isfinite(v):
             ax.text(j, i, f"{v * 100:.0f}%", ha="center", va="center", fontsize=8)
-    fig.colorbar(im, ax=ax, label="trips feasible (%)", shrink=0.9)
+    fig.colorbar(im, ax=ax, label="trips completed (%)", shrink=0.9)
     return _png(fig)
 
 
@@ -362,8 +362,9 @@ _CHARTS: list[tuple[str, str, str, Callable[[StudyResult], bytes | None]]] = [
     ),
     (
         "vehicle_matrix",
-        "Trips feasible per vehicle model and season",
-        "Share of trips each model completes in each season with the proposed network.",
+        "Trips completed per vehicle model and season",
+        "Share of trips each model completes in each season with the proposed network, the "
+        "study's trips all driven by that model (a fleet of it alone; one run).",
         lambda r: vehicle_heatmap(r.vehicle_matrix),
     ),
 ]

@@ -406,7 +406,14 @@ def test_whole_swept_values_are_labelled_as_integers_and_keep_their_run_folders(
         "temperature_c=2.5 range_km=150",
     ]
     assert [r.params["simulation.temperature_c"] for r in plan.runs[::2]] == [-20.0, 2.5, 25.0]
-    # the keys hash the configs, which labels do not enter: the same runs as before
-    assert plan.runs[0].key == config_hash(plan.runs[0].config)
+    # the keys hash the configs, which labels do not enter: a run's key is that of the
+    # study file with its values, however the label writes them
+    from planner.config.study import load_config
+
+    direct = load_config(
+        tmp_path / "base.yaml",
+        overrides={"simulation.temperature_c": -20.0, "model.range_km": 150.0},
+    )
+    assert plan.runs[0].key == config_hash(direct)
     result = run_batch(plan, workers=0, runner=fake_runner)
     assert coverage_chart(plan, result.summary) is not None  # legend from the same values
