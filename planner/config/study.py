@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from networks.errors import ConfigError
 from planner.config._strict import StrictSection as _Strict
+from planner.config._strict import unknown_key_hint
 from planner.config.energy import GridConfig, RenewablesConfig
 from planner.config.inputs import (  # noqa: F401 - CorridorSource re-exported
     CorridorSource,
@@ -202,7 +203,7 @@ def config_from_dict(
             where = _set_at(field, override_where)
             also = "" if where else _set_within(field, override_where)
             where = where or (f"{source}:{line}" if line else source)
-            hint = " (remove it or check its spelling)" if err["type"] == "extra_forbidden" else ""
+            hint = unknown_key_hint(StudyConfig, loc) if err["type"] == "extra_forbidden" else ""
             given = (
                 f" (got {err['input']!r})"
                 if err["type"] not in ("missing", "extra_forbidden")

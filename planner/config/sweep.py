@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from networks.errors import ConfigError
 from planner.config._strict import StrictSection as _Strict
+from planner.config._strict import unknown_key_hint
 from planner.config.study import StudyConfig
 from planner.config.yaml_reader import line_of, read_yaml
 
@@ -272,17 +273,30 @@ def read_sweep(path: str | Path) -> tuple[SweepFile, dict[str, list[Any]], dict[
             for e in exc.errors()
             if not (e["type"] == "list_type" and isinstance(e["input"], dict))
         ]
+        said: set[tuple[Any, ...]] = set()
         for err in errors[:MAX_ERRORS_SHOWN]:
             loc = tuple(
                 x
                 for x in err["loc"]
                 if not str(x).startswith(("function-after", "list[", "SweepRange"))
             )
-            hint = " (remove it or check its spelling)" if err["type"] == "extra_forbidden" else ""
-            lines.append(
-                f"{where(*loc)}: {'.'.join(map(str, loc)) or '(top level)'}: "
-                f"{err['msg'].removeprefix('Value error, ')}{hint}"
-            )
+            msg = err["msg"].removeprefix("Value error, ")
+            if (
+                len(loc) == 2
+                and loc[0] in ("parameters",)
+                and not isinstance(err["input"], (list, dict))
+            ):
+                # one value where a list or a range belongs: pydantic reports both shapes
+                if loc in said:
+                    continue
+                said.add(loc)
+                value = err["input"]
+                msg = (
+                    f"give a list of values ([{value}]) or a range ({{start: .., stop: .., "
+                    f"step: ..}}), got {value!r}; a single value belongs under fixed:"
+                )
+            hint = unknown_key_hint(SweepFile, loc) if err["type"] == "extra_forbidden" else ""
+            lines.append(f"{where(*loc)}: {'.'.join(map(str, loc)) or '(top level)'}: {msg}{hint}")
         if isinstance(data, dict) and "base" not in data and {"network", "demand"} <= set(data):
             lines.append(
                 f"{path} looks like a study config (it has 'network' and 'demand'): run it "

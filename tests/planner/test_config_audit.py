@@ -334,3 +334,35 @@ def test_an_unknown_connector_standard_is_refused_with_the_one_it_means(tmp_path
     msg = _refused(tmp_path, BASE + section)
     assert "connectors" in msg and "'GBT'" in msg and "did you mean 'GB/T'" in msg
     assert "study.yaml:" in msg  # the line
+
+
+@pytest.mark.parametrize(
+    "section,said",
+    [
+        ("simulaton:\n  days: 2\n", "simulaton: Extra inputs are not permitted (did you mean 'simulation'?)"),
+        ("candidates:\n  site_cst: 5\n", "candidates.site_cst: Extra inputs are not permitted (did you mean 'site_cost'?)"),
+        ("existing_stations:\n  - {name: A, lon: 76.9, lat: 43.2, plug: 3}\n", "existing_stations.0.plug: Extra inputs are not permitted (did you mean 'plugs'?)"),
+        ("candidates:\n  truck_bays:\n    mcs: {powr_kw: 1000, plug_cost: 1, connectors: [MCS]}\n", "candidates.truck_bays.mcs.powr_kw: Extra inputs are not permitted (did you mean 'power_kw'?)"),
+        ("zzz: 1\n", "zzz: Extra inputs are not permitted (remove it or check its spelling)"),
+    ],
+)  # fmt: skip
+def test_a_misspelt_key_is_named_with_the_key_it_most_likely_means(tmp_path, section, said):
+    """At any depth: a section, a list item, a mapping of the user's own keys (analyst
+    review, 2026-12-07: "remove it or check its spelling" and no suggestion)."""
+    assert said in _refused(tmp_path, BASE + section)
+
+
+def test_a_sweep_names_its_misspelt_keys_and_a_single_value_once(tmp_path):
+    (tmp_path / "base.yaml").write_text(BASE)
+    bad = _write(tmp_path, "base: base.yaml\nparameter:\n  model.p: [2]\n", "s1.yaml")
+    with pytest.raises(SweepError) as exc:
+        read_sweep(bad)
+    assert "parameter: Extra inputs are not permitted (did you mean 'parameters'?)" in str(
+        exc.value
+    )
+    one = _write(tmp_path, "base: base.yaml\nparameters:\n  model.p: 4\n", "s2.yaml")
+    with pytest.raises(SweepError) as exc:
+        read_sweep(one)
+    said = str(exc.value)
+    assert said.count("parameters.model.p") == 1 and "SweepRange" not in said
+    assert "give a list of values ([4]) or a range" in said
