@@ -404,10 +404,22 @@ def batch(
         raise typer.Exit(EXIT_TARGETS_MISSED)
 
 
+def _debug_first(argv: list[str]) -> None:
+    """Move a ``--debug`` written after the command (``evplan run study.yaml --debug``, as the
+    "rerun with --debug" advice invites) before it, where the option belongs; arguments
+    after ``--`` are left alone."""
+    rest = argv[1:]
+    stop = rest.index("--") if "--" in rest else len(rest)
+    if "--debug" in rest[1:stop]:
+        rest.remove("--debug")
+        argv[1:] = ["--debug", *rest]
+
+
 def main() -> None:
     """Console entry point: run the app, turn domain errors into clean exits."""
     usage_errors, aborts = click_exceptions()
     install_sigterm()
+    _debug_first(sys.argv)
     try:
         rv = app(standalone_mode=False)
     except Terminated:

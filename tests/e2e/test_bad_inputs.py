@@ -492,6 +492,10 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_code(monkeypatch, capsys, 
     assert code == 2 and "Traceback" in err and "--connect-timeout -5" in out + err
     code, out, err = _run_cli(monkeypatch, capsys, *args)
     assert code == 2 and "Traceback" not in out + err
+    # after the command too, where "rerun with --debug" sends people (it was refused there:
+    # "No such option: --debug")
+    code, out, err = _run_cli(monkeypatch, capsys, *args, "--debug")
+    assert code == 2 and "Traceback" in err and "No such option" not in out + err
 
 
 def test_help_and_version_exit_zero(monkeypatch, capsys):
