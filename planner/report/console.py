@@ -140,7 +140,7 @@ class BatchBar:
                     escape(self.name),
                     total=self.total,
                     completed=self.finished,
-                    status=f"{self.finished} already finished, starting workers",
+                    status=f"{self.finished} already finished, starting",  # (no workers with --workers 0)
                     eta="-",
                 )
                 return
