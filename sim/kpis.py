@@ -93,6 +93,16 @@ KPIS: Mapping[str, KPI] = MappingProxyType(
         k.name: k
         for k in (
             _k("share_trips_completed", "Trips completed", "share", "higher", 1, _SHARE),
+            # of the trips that relied on public charging (sim.measures): the network's own
+            # service, where the share above is mostly trips that never needed a charger
+            _k(
+                "share_public_trips_completed",
+                "Trips relying on public charging, completed",
+                "share",
+                "higher",
+                1,
+                _SHARE,
+            ),
             _k("trips", "Trips simulated", "trips", "", 0),
             _k("trips_completed", "Trips completed (count)", "trips", "higher", 0),
             _k("stranded_vehicles", "Stranded vehicles", "vehicles", "lower", 0),

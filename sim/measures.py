@@ -69,6 +69,18 @@ def compute_kpis(r: Any) -> dict[str, float]:
     no_path = (
         int((planned["strand_cause"] == "no_road_path").sum()) if "strand_cause" in planned else 0
     )
+    # the trips that relied on public charging: those that charged on the way, and those a
+    # public charger failed (stranded with none in range, or given up at a queue); not a
+    # car's own start below reach, a leg with no road path, nor the legs a stranding
+    # cancelled (the stranding is counted once, on its own leg)
+    stopped = np.nan_to_num(planned["charging_stops"].to_numpy(dtype=float)) > 0
+    failed = status.isin(["stranded", "abandoned"]).to_numpy() & (
+        planned["strand_cause"].isin(["no_charger_in_range", "queue_abandoned"]).to_numpy()
+        if "strand_cause" in planned
+        else np.zeros(n_planned, dtype=bool)
+    )
+    relied = int((stopped | failed).sum())
+    relied_done = int((stopped & (status == "completed").to_numpy()).sum())
     ended = planned[status.isin(["stranded", "abandoned"]).to_numpy()]
     by_cause = ended.drop_duplicates("vehicle_id")["strand_cause"].astype(str)
     pub = ses[ses["station"] >= 0]
@@ -108,6 +120,7 @@ def compute_kpis(r: Any) -> dict[str, float]:
         "trips": float(n_planned),
         "trips_completed": float(completed),
         "share_trips_completed": completed / n_planned if n_planned else math.nan,
+        "share_public_trips_completed": relied_done / relied if relied else math.nan,
         "trips_abandoned": float((status == "abandoned").sum()),
         "trips_no_road_path": float(no_path),
         "vehicles": float(n_veh),

@@ -59,6 +59,9 @@ _BAYS = {
 _MATRIX = {
     "share": "share of the study's trips completed when all of them are driven by the model "
     "(a fleet of it alone, so its own queues count; one simulation run, no interval; 0-1)",
+    "share_public": "of those trips, the ones that relied on public charging (charged on the "
+    "way, or stranded with no charger in range or at a queue): share completed (0-1; NaN "
+    "when none relied on one)",
     "stranded": "stranded vehicles of that one-model fleet",
     "stops_per_trip": "trucks: public charging stops per completed trip",
     "break_h_per_trip": "trucks: breaks the driving rules added per trip (h)",
@@ -276,6 +279,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "share_trips_completed": "share of the stage's trips completed when all of them are "
         "driven by the model (a fleet of it alone), with the plan of that year (0-1; one "
         "simulation run, no interval)",
+        "share_public_trips_completed": "of those trips, the ones that relied on public "
+        "charging: share completed (0-1; NaN when none did)",
         "sampled_1_in": "1: the stage's whole fleet simulated; N: a sample of 1 in N trips "
         "(`demand.max_trips`), whose queues are the sample's",
     },

@@ -74,6 +74,7 @@ def _cell_figures(
     k = out.kpis
     figs = {
         "share": k.get("share_trips_completed", math.nan),
+        "share_public": k.get("share_public_trips_completed", math.nan),
         "stranded": k.get("stranded_vehicles", math.nan),
     }
     if simulator.vehicles[c.model].category == "truck":

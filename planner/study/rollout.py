@@ -332,6 +332,9 @@ def _vehicles_by_year(
                         "season": season,
                         "temperature_c": temp,
                         "share_trips_completed": out.kpis.get("share_trips_completed"),
+                        "share_public_trips_completed": out.kpis.get(
+                            "share_public_trips_completed"
+                        ),
                         # 1: the whole fleet; N: a sample of 1 in N trips (demand.max_trips)
                         "sampled_1_in": _whole(float(trips[k].attrs.get("expansion_factor", 1.0))),
                     }
