@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from sim._errors import UnknownVehicleModelError, VehicleSpecError
+from sim.connectors import split_connectors
 from sim.vehicles import VehicleModel
 
 logger = logging.getLogger(__name__)
@@ -138,10 +139,8 @@ def _build(
     for f in _PAIR_FIELDS:
         if f in fields:
             fields[f] = _pairs(key, f, fields[f], where)
-    if "connectors" in fields and isinstance(fields["connectors"], str):
-        fields["connectors"] = [
-            c.strip() for c in fields["connectors"].replace(";", ",").split(",") if c.strip()
-        ]
+    if "connectors" in fields:  # "CCS2; Type2" or a list
+        fields["connectors"] = split_connectors(fields["connectors"])
     required = ("category", "battery_kwh", "consumption_kwh_per_km", "max_ac_kw", "connectors")
     missing = [f for f in required if f not in fields]
     if missing:

@@ -49,6 +49,18 @@ def unknown_connector_hint(name: str) -> str | None:
     return f"{name!r}" + (f" (did you mean {near!r}?)" if near else "")
 
 
+def split_connectors(value: object) -> list[str]:
+    """Connector names from a list (or tuple, set) or a text such as ``"CCS2; Type2"`` /
+    ``"CCS2, Type2"`` (as catalogue files and station tables write them), each stripped,
+    blanks dropped."""
+    items = (
+        value
+        if isinstance(value, (list, tuple, set, frozenset))
+        else str(value).replace(";", ",").split(",")
+    )
+    return [str(c).strip() for c in items if str(c).strip()]
+
+
 def check_connectors(names: object) -> str | None:
     """``None`` when every name in ``names`` is a known standard, else one message naming
     the unknown ones (with the standard each most likely means) and the known standards."""
@@ -56,11 +68,16 @@ def check_connectors(names: object) -> str | None:
     bad = [h for h in (unknown_connector_hint(str(n)) for n in items) if h is not None]
     if not bad:
         return None
-    word = "connector" if len(bad) == 1 else "connectors"
+    what = "an unknown connector" if len(bad) == 1 else "unknown connectors"
     return (
-        f"unknown {word} {', '.join(bad)}; connector standards are "
+        f"{what} {', '.join(bad)}; connector standards are "
         f"{', '.join(CONNECTOR_STANDARDS)} (spelt exactly so)"
     )
 
 
-__all__ = ["CONNECTOR_STANDARDS", "check_connectors", "unknown_connector_hint"]
+__all__ = [
+    "CONNECTOR_STANDARDS",
+    "check_connectors",
+    "split_connectors",
+    "unknown_connector_hint",
+]

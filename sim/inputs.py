@@ -44,7 +44,7 @@ from networks.validate import not_wgs84
 from sim._checks import node_values, require_frame, require_network
 from sim._errors import DemandError, StationError, StationOffNetworkError
 from sim.catalogue import resolve_models
-from sim.connectors import check_connectors
+from sim.connectors import check_connectors, split_connectors, unknown_connector_hint
 from sim.vehicles import VehicleModel
 
 logger = logging.getLogger(__name__)
@@ -216,16 +216,18 @@ def validate_stations(
         df["dc"] = df["power_kw"] > ac_dc_threshold_kw
     if "connectors" in df.columns:
         df["connectors"] = [_connector_set(c) for c in df["connectors"]]
-        bad = [
-            str(sid)
+        bad = {
+            str(sid): [c for c in sorted(cs) if unknown_connector_hint(c) is not None]
             for sid, cs in zip(df["station_id"], df["connectors"], strict=True)
             if cs and check_connectors(sorted(cs))
-        ]
+        }
         if bad:
-            names = sorted({c for cs in df["connectors"] if cs for c in cs})
+            names = sorted({c for cs in bad.values() for c in cs})
+            where = "; ".join(f"{sid!r}: {', '.join(cs)}" for sid, cs in list(bad.items())[:5])
+            more = f" and {len(bad) - 5} more stations" if len(bad) > 5 else ""
             raise StationError(
-                f"stations table: column 'connectors' of station(s) {bad[:5]} has an "
-                f"{check_connectors(names)} (a car could never use such a plug)"
+                f"stations table: column 'connectors' has {check_connectors(names)} (a car "
+                f"could never use such a plug); at {where}{more}"
             )
     else:
         df["connectors"] = [None] * len(df)
@@ -274,13 +276,7 @@ def _station_nodes(network: RoadNetwork, nodes: pd.Series, labels: pd.Series) ->
 def _connector_set(value) -> frozenset[str] | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    items = (
-        value
-        if isinstance(value, (list, tuple, set, frozenset))
-        else str(value).replace(",", ";").split(";")
-    )
-    out = frozenset(str(i).strip() for i in items if str(i).strip())
-    return out or None
+    return frozenset(split_connectors(value)) or None
 
 
 def validate_trips(

@@ -53,7 +53,7 @@ from functools import lru_cache
 import numpy as np
 
 from sim._errors import VehicleSpecError
-from sim.connectors import check_connectors
+from sim.connectors import check_connectors, split_connectors
 from sim.driving_rules import RULES
 from sim.policies import is_real
 
@@ -182,10 +182,7 @@ class VehicleModel:
         object.__setattr__(
             self, "cold_dc_factor", tuple((float(t), float(f)) for t, f in self.cold_dc_factor)
         )
-        connectors = self.connectors
-        if isinstance(connectors, str):  # "CCS2; Type2", as a catalogue file may write it
-            connectors = [c.strip() for c in connectors.replace(";", ",").split(",")]
-        object.__setattr__(self, "connectors", tuple(str(c) for c in connectors if str(c)))
+        object.__setattr__(self, "connectors", tuple(split_connectors(self.connectors)))
         self.validate()
 
     # ------------------------------------------------------------------ validation
@@ -277,7 +274,7 @@ class VehicleModel:
             )
         unknown = check_connectors(self.connectors)
         if unknown:
-            raise bad("connectors", list(self.connectors), f"has an {unknown}")
+            raise bad("connectors", list(self.connectors), f"has {unknown}")
 
     # ------------------------------------------------------------------ physics
     @property

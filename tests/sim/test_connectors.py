@@ -49,6 +49,8 @@ def test_a_connector_string_is_split_like_the_catalogue_does():
 
     m = dataclasses.replace(builtin_models()["byd_atto3"], connectors="CCS2; Type2")
     assert m.connectors == ("CCS2", "Type2")
+    m = dataclasses.replace(m, connectors=[" CCS2 ", "Type2"])  # stripped, as in a table
+    assert m.connectors == ("CCS2", "Type2")
 
 
 def test_a_catalogue_model_with_an_unknown_connector_is_refused(tmp_path):
@@ -75,3 +77,4 @@ def test_a_station_with_an_unknown_connector_is_refused():
         validate_stations(net, stations, ac_dc_threshold_kw=22.0)
     msg = str(exc.value)
     assert "'typo'" in msg and "'CHAdeMo'" in msg and "'CHAdeMO'" in msg and "'ok'" not in msg
+    assert "at 'typo': CHAdeMo" in msg  # which station has which bad name
