@@ -410,9 +410,9 @@ def _debug_first(argv: list[str]) -> None:
     after ``--`` are left alone."""
     rest = argv[1:]
     stop = rest.index("--") if "--" in rest else len(rest)
-    if "--debug" in rest[1:stop]:
-        rest.remove("--debug")
-        argv[1:] = ["--debug", *rest]
+    kept = [a for a in rest[:stop] if a != "--debug"]
+    if len(kept) < stop:  # given once or more, before or after the command: once, first
+        argv[1:] = ["--debug", *kept, *rest[stop:]]
 
 
 def main() -> None:

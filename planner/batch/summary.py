@@ -65,10 +65,14 @@ def verdict_reason(outcome: RunOutcome) -> str:
     return str(reasons[0]) if isinstance(reasons, list) and reasons else ""
 
 
-def _kpi_columns(outcome: RunOutcome, head: list[str]) -> list[str]:
-    """The KPI columns of one run's row, in order, ``verdict_reason`` after ``targets_met``
-    (at the end when the run reports no ``targets_met``)."""
-    cols = [k for k in outcome.summary if k not in head and k != "verdict_reason"]
+def _kpi_order(outcomes: list[RunOutcome], frame: list[str]) -> list[str]:
+    """The KPI columns of the summary, in the order the runs with KPIs give them (a run that
+    never ran has none), names of the ``frame`` columns left out, ``verdict_reason`` after
+    ``targets_met`` (at the end when no run reports ``targets_met``)."""
+    order: dict[str, None] = {}
+    for o in sorted(outcomes, key=lambda o: not o.summary):  # (sorted is stable)
+        order.update(dict.fromkeys(k for k in o.summary if k not in frame))
+    cols = [k for k in order if k != "verdict_reason"]
     at = cols.index("targets_met") + 1 if "targets_met" in cols else len(cols)
     return [*cols[:at], "verdict_reason", *cols[at:]]
 
@@ -82,9 +86,6 @@ def summary_table(plan: BatchPlan, outcomes: list[RunOutcome]) -> pd.DataFrame:
     rows = []
     head = ["run", "label", "status", "resumed", *plan.parameters]
     tail = ["elapsed_s", "worker", "folder", "error"]
-    kpi_order: dict[str, None] = {}  # the KPI columns, in the order the runs with KPIs give
-    for o in sorted(outcomes, key=lambda o: not o.summary):  # (sorted is stable)
-        kpi_order.update(dict.fromkeys(_kpi_columns(o, head)))
     for o in outcomes:
         row: dict[str, Any] = {
             "run": o.key,
@@ -108,7 +109,7 @@ def summary_table(plan: BatchPlan, outcomes: list[RunOutcome]) -> pd.DataFrame:
         rows.append(row)
     # one column order whichever run comes first (a stopped batch's first row may be a run
     # that never ran, with no KPIs: its columns must not lead)
-    df = pd.DataFrame(rows, columns=[*head, *kpi_order, *tail])
+    df = pd.DataFrame(rows, columns=[*head, *_kpi_order(outcomes, head + tail), *tail])
     # a KPI undefined in every run (null in done.json): a numeric column of NaN, not a
     # parquet column of type null that other summaries' columns could not be joined with
     kpi_cols = {k for o in outcomes for k in o.summary} - set(plan.parameters)

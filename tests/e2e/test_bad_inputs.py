@@ -496,6 +496,8 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_code(monkeypatch, capsys, 
     # "No such option: --debug")
     code, out, err = _run_cli(monkeypatch, capsys, *args, "--debug")
     assert code == 2 and "Traceback" in err and "No such option" not in out + err
+    code, out, err = _run_cli(monkeypatch, capsys, "--debug", *args, "--debug")  # twice
+    assert code == 2 and "Traceback" in err and "No such option" not in out + err
 
 
 def test_help_and_version_exit_zero(monkeypatch, capsys):

@@ -975,3 +975,19 @@ def test_the_summary_columns_do_not_depend_on_which_run_comes_first(tmp_path):
                 "worker", "folder", "error"]  # fmt: skip
     assert list(stopped.columns) == expected == list(whole.columns)
     assert stopped.loc[0, "status"] == "not_run" and stopped.loc[1, "n_stations_after"] == 2
+
+
+def test_a_runner_summary_with_frame_names_and_no_targets_keeps_one_column_each(tmp_path):
+    """A custom runner may report ``elapsed_s`` (a frame column) and no ``targets_met``:
+    one column each, ``verdict_reason`` after every KPI (review, 2026-12-07)."""
+    from planner.batch.plan import RunOutcome
+    from planner.batch.summary import summary_table
+
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1, 2]\n"))
+    a, b = plan.runs
+    first = RunOutcome(a.key, a.label, a.params, "done", summary={"x": 1, "elapsed_s": 5})
+    second = RunOutcome(b.key, b.label, b.params, "done", summary={"x": 2, "y": 3})
+    table = summary_table(plan, [first, second])
+    assert list(table.columns) == ["run", "label", "status", "resumed", "model.p", "x", "y",
+                                   "verdict_reason", "elapsed_s", "worker", "folder",
+                                   "error"]  # fmt: skip
