@@ -16,15 +16,16 @@ from planner.report.console import escape
 
 
 def looks_like_sweep(path: Path) -> bool:
-    """True for a YAML mapping with the sweep keys ``base`` and ``parameters`` (unreadable: False,
-    so the study loader reports the problem)."""
+    """True for a YAML mapping with the sweep key ``base`` and no study section (``network``,
+    ``demand``): a sweep with ``parameters`` misspelt is still read as a sweep, whose
+    message names the key it means (unreadable: False, so the study loader reports it)."""
     from planner.config.yaml_reader import read_yaml
 
     try:
         doc, _ = read_yaml(path)
     except EvplanError:
         return False
-    return "base" in doc and "parameters" in doc
+    return isinstance(doc, dict) and "base" in doc and not {"network", "demand"} & set(doc)
 
 
 def validate_sweep(path: Path, *, as_json: bool = False) -> None:

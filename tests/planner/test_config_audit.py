@@ -366,3 +366,12 @@ def test_a_sweep_names_its_misspelt_keys_and_a_single_value_once(tmp_path):
     said = str(exc.value)
     assert said.count("parameters.model.p") == 1 and "SweepRange" not in said
     assert "give a list of values ([4]) or a range" in said
+
+
+def test_validate_reads_a_sweep_with_parameters_misspelt_as_a_sweep(monkeypatch, capsys, tmp_path):
+    """It was read as a study: "output: did you mean 'outputs'?" for a valid sweep key."""
+    (tmp_path / "base.yaml").write_text(BASE)
+    bad = _write(tmp_path, "base: base.yaml\noutput: out\nparameter:\n  model.p: [2]\n", "s.yaml")
+    code, said = _run_cli(monkeypatch, capsys, "validate", str(bad))
+    said = " ".join(said.split())
+    assert code == 2 and "did you mean 'parameters'" in said and "'outputs'" not in said
