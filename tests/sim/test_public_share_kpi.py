@@ -51,3 +51,41 @@ def test_without_chargers_the_stranded_relied_on_one_and_short_trips_on_none():
     assert k["share_trips_completed"] > 0.3  # the others drove there on their own charge
     k = _run(None, dest=1).kpis()  # 20 km: every car makes it, none relied on a charger
     assert k["share_trips_completed"] == 1.0 and math.isnan(k["share_public_trips_completed"])
+
+
+def test_hand_counted_trips_with_every_kind_of_exclusion():
+    """A trips table set by hand: each kind of trip the definition names, counted by hand."""
+    import dataclasses
+
+    from sim.measures import compute_kpis
+
+    res = _run(pd.DataFrame({"station_id": ["mid"], "node": [1], "plugs": [1], "power_kw": [50.0]}))
+    rows = [  # (status, strand_cause, charging_stops, measured)
+        ("completed", "", 1, True),  # charged on the way: relied, completed
+        ("completed", "", 2, True),
+        ("completed", "", 1, True),
+        ("completed", "", 0, True),  # on its own charge: not relied
+        ("completed", "", 0, True),
+        ("stranded", "no_charger_in_range", 0, True),  # no charger in range: relied
+        ("abandoned", "queue_abandoned", 1, True),  # gave up at a queue: relied
+        ("stranded", "started_below_reach", 0, True),  # the car's own state: not relied
+        ("cancelled", "no_charger_in_range", 0, True),  # after a stranding: counted once
+        ("stranded", "no_road_path", 0, True),  # no charger could help
+        ("completed", "", 1, False),  # a warm-up day: not measured
+    ]
+    trips = res.trips.head(len(rows)).copy()
+    for col, values in zip(
+        ("status", "strand_cause", "charging_stops", "measured"),
+        zip(*rows, strict=True),
+        strict=True,
+    ):
+        trips[col] = (
+            pd.Categorical(values, categories=trips[col].cat.categories)
+            if hasattr(trips[col], "cat")
+            else list(values)
+        )
+    trips["depart_s"] = 0.0
+    k = compute_kpis(dataclasses.replace(res, trips=trips, _kpis=None))
+    assert k["trips"] == 10  # the warm-up row left out
+    assert k["share_public_trips_completed"] == 3 / 5  # relied: 3 charged + 2 failed
+    assert k["share_trips_completed"] == 5 / 10
