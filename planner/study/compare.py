@@ -4,6 +4,7 @@ the truck figures of freight studies (docs/cargo.md)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import partial
@@ -191,8 +192,16 @@ def vehicle_models_table(
                 "max_dc_kw": m.max_dc_kw,
                 "connectors": ";".join(m.connectors),
                 "preconditioning": m.preconditioning,
-                "user_defined": builtin.get(key) != m,
+                "user_defined": not _is_builtin(builtin.get(key), m),
                 "source": " ".join(m.source.split()),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _is_builtin(built: VehicleModel | None, model: VehicleModel) -> bool:
+    """``model`` is the built-in ``built``, but for the driving-time rules the study sets
+    for its trucks (``vehicles.driving_rules``, :func:`planner.study.demand.with_driving_rules`)."""
+    return (
+        built is not None and dataclasses.replace(model, driving_rules=built.driving_rules) == built
+    )

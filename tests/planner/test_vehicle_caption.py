@@ -62,3 +62,17 @@ def test_the_models_are_listed_also_without_a_vehicle_comparison(tmp_path):
     html = write_report(res, tmp_path).read_text()
     assert "Vehicle comparison not available" in html
     assert 'id="vehicle-models"' in html and ">0.168<" in html
+
+
+def test_a_truck_with_the_studys_driving_rules_is_still_the_built_in_model():
+    """A freight study switches its trucks' driving rules on: not a user's model."""
+    import dataclasses
+
+    from planner.study.compare import _is_builtin
+    from sim import builtin_models
+
+    built = builtin_models()["mercedes_eactros_600"]
+    other_rules = "" if built.driving_rules else "aetr"
+    assert _is_builtin(built, dataclasses.replace(built, driving_rules=other_rules))
+    assert not _is_builtin(built, dataclasses.replace(built, battery_kwh=700.0))
+    assert not _is_builtin(None, built)
