@@ -180,6 +180,24 @@ def closed_loop(
             targets.max_iterations,
         )
 
+    def budget_left() -> float | None:
+        return None if budget is None else budget - capex - upgrade
+
+    def size_remedy(load: pd.DataFrame, book: Any) -> tuple:
+        # the remedy's plug sizing of the plan as it stands (the final plan's diagnosis
+        # sizes it the same way); the budget left decides which plugs a busier row would
+        # take from a shared grid connection before a later row is sized
+        assert targets.wait_p95_min is not None  # (queue trouble implies the target)
+        return size_plugs(
+            stations,
+            load,
+            targets.wait_p95_min,
+            plug_cost=plug_cost,
+            max_plugs=max_plugs,
+            budget_left=budget_left(),
+            book=book,
+        )
+
     def diagnose_final(record: dict[str, Any], missed: list[str]) -> None:
         # The last round's record gets the final plan's own sizing diagnosis (``sized``,
         # and ``capped`` for the stations whose need exceeds their cap; nothing changed),
@@ -193,18 +211,7 @@ def closed_loop(
         record.pop("capped", None)
         if not _queue_trouble(outcome.kpis, missed, targets):
             return  # the cap binds no target of this plan
-        assert targets.wait_p95_min is not None  # (queue trouble implies the target)
-        # sized as the remedy would size it (the budget left decides which plugs a busier
-        # row would take from a shared grid connection before a later row is sized)
-        capped = size_plugs(
-            stations,
-            load,
-            targets.wait_p95_min,
-            plug_cost=plug_cost,
-            max_plugs=max_plugs,
-            budget_left=None if budget is None else budget - capex - upgrade,
-            book=_site_book(grid, fitted),
-        )[3]
+        capped = size_remedy(load, _site_book(grid, fitted))[3]
         if capped:
             record["capped"] = capped
 
@@ -212,7 +219,7 @@ def closed_loop(
         added_sites = 0
         if need_sites:
             step(f"optimisation (round {it})")
-            left = None if budget is None else budget - capex - upgrade
+            left = budget_left()
             if max_new_sites is not None:
                 room = max_new_sites - len(selected)
                 n_sites = None if n_sites is None else min(n_sites, room)
@@ -338,15 +345,7 @@ def closed_loop(
         if sized and targets.wait_p95_min is not None:  # (sized implies the target)
             load = _fleet_load(outcome, days)
             if load is not None:
-                stations, spent, plugs_added, capped, grid_bound, full = size_plugs(
-                    stations,
-                    load,
-                    targets.wait_p95_min,
-                    plug_cost=plug_cost,
-                    max_plugs=max_plugs,
-                    budget_left=None if budget is None else budget - capex - upgrade,
-                    book=book,
-                )
+                stations, spent, plugs_added, capped, grid_bound, full = size_remedy(load, book)
             else:
                 stations, spent, plugs_added = add_plugs(
                     stations,
@@ -354,7 +353,7 @@ def closed_loop(
                     targets.wait_p95_min,
                     plug_cost=plug_cost,
                     max_plugs=max_plugs,
-                    budget_left=None if budget is None else budget - capex - upgrade,
+                    budget_left=budget_left(),
                     book=book,
                 )
             capex += spent
@@ -393,7 +392,7 @@ def closed_loop(
         if need_sites and grid_bound and first_round_sites is None:
             n_sites = None  # the model decides how many sites relieve the bound connections
         if not need_sites and plugs_added == 0:
-            left_money = None if budget is None else budget - capex - upgrade
+            left_money = budget_left()
             record["stopped"] = stop_reason(
                 service_missed=service_missed,
                 no_road_path=(k.get("trips_no_road_path") or 0) > 0,
