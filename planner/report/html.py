@@ -25,7 +25,7 @@ from planner.report.atomic import write_bytes_atomic, write_text_atomic
 from planner.report.charts import Chart, make_charts, static_map
 from planner.report.export import as_wgs84, json_safe, kpi_table
 from planner.report.map_data import ATTRIBUTION, MAX_POINTS, map_payload, road_lines
-from planner.report.numbers import format_kpi, format_value, unit_label
+from planner.report.numbers import format_kpi, format_kpi_range, format_value, unit_label
 from planner.report.sections import (
     banner,
     rollout_section,
@@ -75,7 +75,7 @@ def _kpi_section(result: StudyResult) -> str:
             txt = (
                 "—"
                 if lo is None or pd.isna(lo)
-                else f"{_fmt(lo, kpi=r['kpi'])} – {_fmt(hi, kpi=r['kpi'])}"
+                else " – ".join(_e(b) for b in format_kpi_range(r["kpi"], lo, hi))
             )
             if n is not None and not pd.isna(n) and txt != "—":
                 txt += f" (n={int(n)})"

@@ -14,7 +14,7 @@ import numpy as np
 
 from sim.kpis import KPIS
 
-__all__ = ["format_kpi", "format_value", "unit_label"]
+__all__ = ["format_kpi", "format_kpi_range", "format_value", "unit_label"]
 
 MISSING = "—"
 
@@ -87,3 +87,37 @@ def format_kpi(name: str, value: Any, *, delta: bool = False, marks: bool = True
     if entry is None:
         return format_value(value, delta=delta)
     return format_value(value, unit=entry.unit, decimals=entry.decimals, delta=delta, marks=marks)
+
+
+def format_kpi_range(name: str, low: Any, high: Any) -> tuple[str, str]:
+    """The two bounds of an interval of KPI ``name``, written with one precision.
+
+    A share's bounds get up to three more decimals than the registry's when a bound that is
+    not 100 % (or 0 %) would read as it (``99.8 %`` to ``99.996 %``, not ``100.0 %``); the
+    ``> 99.9 %`` mark of :func:`format_value` would read as a comparison inside a range,
+    and is kept only for a bound still whole at the finest precision.
+    """
+    entry = KPIS.get(name)
+    if entry is None or entry.unit != "share":
+        return format_kpi(name, low, marks=False), format_kpi(name, high, marks=False)
+    base = 1 if entry.decimals is None else entry.decimals
+    bounds = [float(b) for b in (low, high) if _is_number(b) and math.isfinite(float(b))]
+    d = base
+    while d < base + 3 and any(_rounds_to_whole(b, d) for b in bounds):
+        d += 1
+    # still whole at the finest precision (1 stranded trip in 10 million): marked after all
+    lo, hi = (format_value(b, unit="share", decimals=d) for b in (low, high))
+    return lo, hi
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+
+
+def _rounds_to_whole(share: float, decimals: int) -> bool:
+    """Whether ``share`` (a 0-1 fraction) shows as 100 % or 0 % at ``decimals`` in percent
+    without being it."""
+    shown = round(share * 100, decimals)
+    return (0 <= share < 1 and shown >= 100) or (0 < share <= 1 and shown <= 0)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from planner.report.export import as_wgs84
-from planner.report.numbers import format_kpi, format_value
+from planner.report.numbers import format_kpi, format_kpi_range, format_value
 from planner.study.result import StudyResult
 
 __all__ = [
@@ -66,7 +66,7 @@ def banner(result: StudyResult) -> str:
     def ci(t: dict[str, Any]) -> str:
         if t.get("ci_low") is None:
             return ""
-        low, high = (format_kpi(t["kpi"], t[k], marks=False) for k in ("ci_low", "ci_high"))
+        low, high = format_kpi_range(t["kpi"], t["ci_low"], t["ci_high"])
         return f", 95 % CI {low}–{high}"
 
     def outcome(t: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from planner.config.study import StudyConfig
-from planner.report.numbers import format_kpi, format_value
+from planner.report.numbers import format_kpi, format_kpi_range, format_value
 from planner.study.loop import LoopResult
 from planner.study.targets import excluded_below_reach, judge_targets, sampled_fleet
 from sim.kpis import KPIS
@@ -94,6 +94,11 @@ def verdict(
         unit = "" if t["unit"] in ("share", "") else f" {t['unit']}"
         return f"{format_kpi(t['kpi'], t[key])}{unit}"
 
+    def interval(t: dict[str, Any]) -> str:
+        unit = "" if t["unit"] in ("share", "") else f" {t['unit']}"
+        low, high = format_kpi_range(t["kpi"], t["ci_low"], t["ci_high"])
+        return f"{low}{unit} to {high}{unit}"
+
     one_in = f"{factor:,.0f}" if factor >= 10 else f"{factor:.2g}"
     why_unconfirmed = {
         "sampled": f"in a sample of 1 in {one_in} of the fleet (demand.max_trips), whose "
@@ -108,11 +113,7 @@ def verdict(
     undefined = [t for t in targets if t["unconfirmed"] and t["why"] == "undefined"]
     reasons = [
         f"{t['label']} is {shown(t, 'value')}"
-        + (
-            f" (95 % CI {shown(t, 'ci_low')} to {shown(t, 'ci_high')})"
-            if t["ci_low"] is not None
-            else ""
-        )
+        + (f" (95 % CI {interval(t)})" if t["ci_low"] is not None else "")
         + (
             # missed on its bound with the value within (a sample's, which no run count
             # confirms): "is 3.1 min ..., above the target of 10 min" read as a false value

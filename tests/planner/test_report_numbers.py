@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from planner.report.numbers import format_kpi, format_value
+from planner.report.numbers import format_kpi, format_kpi_range, format_value
 
 
 def test_shares_that_round_to_whole_or_zero_say_so():
@@ -29,3 +29,15 @@ def test_changes_and_missing_values_are_as_before():
 def test_inside_a_sentence_or_a_range_the_mark_is_left_out():
     assert format_value(0.99989, unit="share", marks=False) == "100.0 %"
     assert format_kpi("share_trips_completed", 0.0004, marks=False) == "0.0 %"
+
+
+def test_a_range_shows_a_bound_that_is_not_whole_with_the_decimals_it_needs():
+    """Inside a range a bound of 99.996 % read "100.0 %" (review, 2026-12-07)."""
+    kpi = "share_trips_completed"
+    assert format_kpi_range(kpi, 0.998, 0.99996) == ("99.800 %", "99.996 %")
+    assert format_kpi_range(kpi, 0.998, 1.0) == ("99.8 %", "100.0 %")
+    assert format_kpi_range(kpi, 0.0, 0.00004) == ("0.000 %", "0.004 %")
+    # still whole at three more decimals: the mark after all
+    assert format_kpi_range(kpi, 0.99999999, 1.0) == ("> 99.9999 %", "100.0000 %")
+    assert format_kpi_range(kpi, None, 1.0) == ("—", "100.0 %")
+    assert format_kpi_range("wait_p95_min", 21.04, 29.5) == ("21.0", "29.5")

@@ -76,3 +76,18 @@ def test_a_value_within_its_target_missed_on_the_bound_says_so(tmp_path):
     )
     entry = next(t for t in out["targets"] if t["kpi"] == "wait_p95_min")
     assert entry["within_on_value"] and not entry["met"]
+
+
+def test_a_share_interval_near_100_percent_shows_its_real_bounds(tmp_path):
+    """A completed share's interval read "(95 % CI 99.8 % to 100.0 %)" for an upper bound of
+    99.996 %: a bound that is not 100 % gets the decimals that show it (one precision for
+    both bounds), not a "> 99.9 %" mark, which would read as a comparison inside a range."""
+    cfg = _verdict_cfg(tmp_path, {"trips_completed_share": 0.9999, "stranded": None})
+    iv = pd.DataFrame(
+        {"ci_low": [0.998], "ci_high": [0.99996], "n": [3]}, index=["share_trips_completed"]
+    )
+    kpis = {"share_trips_completed": 0.9991}
+    out = verdict(cfg, kpis, SimpleNamespace(iterations=[{"iteration": 1}]), iv)
+    share = next(r for r in out["reasons"] if "completed" in r)
+    assert "(95 % CI 99.800 % to 99.996 %)" in share, share
+    assert "100.0 %" not in share
