@@ -310,14 +310,20 @@ def named_by_kind(sites: pd.DataFrame) -> pd.DataFrame:
 
 
 def _node_refs(sn: StudyNetwork) -> dict[int, str]:
-    """Road ``ref`` of one edge at each node (for naming roadside candidates)."""
+    """Road ``ref`` of one edge at each node (for naming roadside candidates). An edge two
+    roads share carries a list of refs (osmnx merges them so): ``KAZ07 / KAZ08``, not the
+    list's Python spelling (``['KAZ07', 'KAZ08'] roadside`` named cargo sites until
+    2026-12-07)."""
     if sn.graph is None:
         return {}
     index = {int(n): i for i, n in enumerate(sn.network.node_ids)}
     refs: dict[int, str] = {}
     for u, _, d in sn.graph.edges(data=True):
         if "ref" in d and int(u) in index:
-            refs.setdefault(index[int(u)], str(d["ref"]))
+            ref = d["ref"]
+            if isinstance(ref, list | tuple | set):
+                ref = " / ".join(dict.fromkeys(str(r) for r in sorted(ref, key=str)))
+            refs.setdefault(index[int(u)], str(ref))
     return refs
 
 
