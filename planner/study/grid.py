@@ -292,6 +292,9 @@ def plant_output_kwh(cfg: StudyConfig, plants: pd.DataFrame, n_hours: int) -> np
     from sim.renewables import solar_profile_kw, wind_profile_kw
 
     rc = cfg.renewables
+    solar = plants[plants["kind"] == "solar"] if "kind" in plants else plants.iloc[0:0]
+    if len(solar):
+        _warn_off_season(rc.day, float(solar["lat"].astype(float).mean()), cfg)
     out = np.zeros((len(plants), n_hours))
     for k, p in enumerate(plants.itertuples(index=False)):
         if p.kind == "solar":
@@ -315,6 +318,28 @@ def plant_output_kwh(cfg: StudyConfig, plants: pd.DataFrame, n_hours: int) -> np
                 peak_hour=rc.wind_peak_hour,
             )
     return out
+
+
+def _warn_off_season(day: str, lat: float, cfg: StudyConfig) -> None:
+    """Warn when the solar day is in the opposite season to the design temperature: a
+    -20 C study matched with June sun (two shipped studies did until 2026-12-07)."""
+    month = int(day[5:7])
+    summer, winter = (6, 7, 8), (12, 1, 2)
+    if lat < 0:
+        summer, winter = winter, summer
+    temp = cfg.simulation.temperature_c
+    season = "summer" if month in summer else "winter" if month in winter else ""
+    if (season == "summer" and temp <= 0.0) or (season == "winter" and temp >= 20.0):
+        logger.warning(
+            "renewables.day %s is a %s day at the solar plants' latitude (%.1f) but "
+            "simulation.temperature_c is %g C: the charging is matched with %s sun; set "
+            "renewables.day to a day of the design season",
+            day,
+            season,
+            lat,
+            temp,
+            season,
+        )
 
 
 def nearest_plant(

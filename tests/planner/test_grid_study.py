@@ -12,7 +12,14 @@ import pytest
 from networks.errors import ConfigError
 from planner._errors import CheckerError
 from planner.config.study import ConfigFileError, ExtraSite, config_from_dict
-from planner.study.grid import cap_plugs, emissions, fit_plan, read_plants, site_grid
+from planner.study.grid import (
+    cap_plugs,
+    emissions,
+    fit_plan,
+    plant_output_kwh,
+    read_plants,
+    site_grid,
+)
 
 
 def _cfg(tmp_path, **sections):
@@ -330,3 +337,20 @@ def test_study_co2_is_matched_over_the_runs_its_energy_is_the_mean_of(tmp_path):
     assert k["renewable_share_charging"] == pytest.approx(20.0 / 70.0)
     assert k["energy_renewable_kwh"] == pytest.approx(20.0)
     assert per["co2_kg"].sum() == pytest.approx(k["co2_charging_kg"])
+
+
+def test_a_solar_day_in_the_opposite_season_to_the_design_temperature_warns(tmp_path, caplog):
+    """The cargo study (-20 C) matched its charging with June sun until 2026-12-07 (a source
+    audit): a summer solar day on a winter design day is named, a day of the season is not."""
+    _, plants = _near_and_far_of_a_solar_plant()
+    winter = {"temperature_c": -20}
+    cfg = _cfg(tmp_path, renewables={"day": "2024-06-21"}, simulation=winter)
+    with caplog.at_level("WARNING", logger="planner.study.grid"):
+        plant_output_kwh(cfg, plants, 24)
+    assert "renewables.day 2024-06-21 is a summer day" in caplog.text
+    assert "simulation.temperature_c is -20 C" in caplog.text
+    caplog.clear()
+    cfg = _cfg(tmp_path, renewables={"day": "2024-01-15"}, simulation=winter)
+    with caplog.at_level("WARNING", logger="planner.study.grid"):
+        plant_output_kwh(cfg, plants, 24)
+    assert "renewables.day" not in caplog.text
