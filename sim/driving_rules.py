@@ -17,7 +17,8 @@ The rules as modelled (:data:`AETR`):
   rest (so a duty day -- driving, breaks, charging, queues -- lasts at most 24 - 11 = 13 h).
   The reduced rest of 9 h (three times between weekly rests) is not used (conservative).
 * Weekly driving (56 h) and weekly rest (45 h after six days) are not modelled: one transit
-  of the longest flow (KAZ06, 2,687 km) needs about 34 h of driving over four days.
+  of the cargo study's longest flow (Zhaisan - Maikapshagai, 3,313 km, docs/cargo.md) needs
+  about 40 h of driving over four days.
 * Any stop counts towards the rules as it would on a tachograph: a charging stop whose
   dwell (queue + charge) is at least 45 min is a qualifying break ("charging during
   breaks"); one of 11 h is a daily rest; so is the time a truck stands between two trips.
