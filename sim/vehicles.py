@@ -87,8 +87,10 @@ COLD_DC_FACTOR: dict[str, tuple[tuple[float, float], ...]] = {
 }
 #: Usable-capacity factor versus battery temperature per chemistry (1.0 above -15 C). Cell
 #: tests lose 20-30 % of capacity at -20 C at moderate rates (Jaguemont et al. 2016);
-#: thermally managed, self-heating vehicle packs are assumed to lose half of that for NMC, and
-#: LFP (flatter voltage, higher cold resistance) twice the NMC loss. Assumptions.
+#: thermally managed, self-heating vehicle packs lose far less: NMC packs are assumed to lose
+#: 5 % at -20 C and 10 % at -30 C, and LFP (flatter voltage, higher cold resistance) twice
+#: the NMC loss. Assumptions, in the register (docs/assumptions.md); until 2026-12-07 this
+#: comment said "half of" the cell figure, which the table never was.
 COLD_CAPACITY_FACTOR: dict[str, tuple[tuple[float, float], ...]] = {
     "NMC": ((-30.0, 0.9), (-20.0, 0.95), (-15.0, 1.0)),
     "LFP": ((-30.0, 0.8), (-20.0, 0.9), (-15.0, 1.0)),
