@@ -88,7 +88,7 @@ LAYER_COLUMNS: dict[str, dict[str, str]] = {
     },
     "demand": {
         "node": "network node index",
-        "weight": "trips starting here",
+        "weight": "trips starting here on the measured days (warm-up days left out)",
         "kind": "`trip_origin`",
         "name": "place name (corridor studies)",
         "lon": "longitude",

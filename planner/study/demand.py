@@ -352,8 +352,14 @@ def corridor_places(net: RoadNetwork) -> pd.DataFrame:
 
 
 def demand_points(cfg: StudyConfig, sn: StudyNetwork, trips: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Trip origins aggregated per node (the report's demand layer)."""
+    """Trip origins of the measured days aggregated per node (the report's demand layer).
+
+    The warm-up days' trips are left out, as in every KPI: the layer summed to three days'
+    trips in a study with two warm-up days (planner review, 2026-12-07)."""
     net = sn.network
+    warmup_s = cfg.warmup_days() * 86_400.0
+    if warmup_s > 0 and "depart_s" in trips:
+        trips = trips[trips["depart_s"].to_numpy(dtype=float) >= warmup_s]
     agg = trips.groupby("origin").size().rename("weight").reset_index()
     nodes = agg["origin"].to_numpy()
     df = pd.DataFrame(
