@@ -164,7 +164,7 @@ KPIS: Mapping[str, KPI] = MappingProxyType(
             ),
             _k("wait_mean_min_unmanaged", "Mean wait, before grid fit", "min", "lower", 1),
             # --- end of the grid block
-            _k("coverage_share", "Demand covered", "share", "higher", 1, _SHARE),
+            _k("coverage_share", "Siting coverage", "share", "higher", 1, _SHARE),
             _k("n_stations", "Stations", "stations", "", 0),
             # truck-bay studies: one station row (own queue) per bay class of a site
             _k("n_sites", "Sites (locations)", "sites", "", 0),

@@ -90,6 +90,14 @@ def _kpi_section(result: StudyResult) -> str:
     )
 
 
+def _coverage_label(result: StudyResult) -> str:
+    """The coverage card's label: what the siting model counts (a planner read "demand
+    covered" 62 % -> 97 % as served demand, while trips needing a public charger completed
+    0.8 % before; review of 2026-12-07)."""
+    measure = (getattr(result, "manifest", None) or {}).get("coverage_measure")
+    return f"siting coverage: {measure}" if measure else "siting coverage"
+
+
 def _cards(result: StudyResult) -> str:
     b, a = result.kpis_before, result.kpis_after
     sel = as_wgs84(result.selected)
@@ -105,7 +113,7 @@ def _cards(result: StudyResult) -> str:
         label = f"new plugs ({added} of them at existing stations)" if added else "new plugs"
         cards.append((f"{new + added}", label))
     for k, label in (
-        ("coverage_share", "demand covered"),
+        ("coverage_share", _coverage_label(result)),
         ("share_trips_completed", "trips completed"),
         ("wait_p95_min", "95th percentile wait (min)"),
         ("stranded_vehicles", "stranded vehicles"),

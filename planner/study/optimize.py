@@ -140,6 +140,11 @@ class StudyOptimizer(ABC):
         """Share of all trips served by ``stations``."""
 
     @abstractmethod
+    def coverage_measure(self) -> str:
+        """What :meth:`coverage_share` counts, in words for the report (it is the siting
+        model's measure: no queues, connectors or home chargers)."""
+
+    @abstractmethod
     def coverage_curve(
         self, existing: pd.DataFrame, *, max_new: int | None = None, points: int = 15
     ) -> pd.DataFrame:

@@ -43,6 +43,12 @@ class CityOptimizer(StudyOptimizer):
     ) -> tuple[np.ndarray, np.ndarray]:
         return self._solve(self.cfg.model.kind, unserved, fixed, n_sites, budget_left)
 
+    def coverage_measure(self) -> str:
+        return (
+            f"trip origins within {self.threshold_s / 60:g} min (free-flow) of a station, "
+            "whatever its connectors"
+        )
+
     def coverage_share(self, stations: pd.DataFrame) -> float:
         dem = self.all_demand().groupby("node")["weight"].sum()
         if len(stations) == 0:

@@ -132,6 +132,12 @@ class CorridorOptimizer(StudyOptimizer):
                 self.notes.append(text)
         return self._all_flows
 
+    def coverage_measure(self) -> str:
+        return (
+            "trips with a route whose round trip the stations refuel within a "
+            f"{self.range_km:,.0f} km planning range"
+        )
+
     def unreachable_summary(self) -> dict[str, float | int]:
         """The study's OD pairs with no route on the network, left out of the coverage:
         ``coverage_unreachable_od_pairs`` (pairs), ``coverage_unreachable_trips`` (their

@@ -222,6 +222,8 @@ def assemble(
             "demand_expansion_factor": float(ka.get("demand_expansion_factor") or 1.0),
             "warmup_days": cfg.warmup_days(),
             "replications_proposal": (loop.proposal.detail or {}).get("replications"),
+            # what coverage_share counts (the siting model's measure, in words)
+            "coverage_measure": optimizer.coverage_measure(),
             # OD pairs the corridor coverage leaves out (no route on the network)
             **(optimizer.unreachable_summary() if isinstance(optimizer, CorridorOptimizer) else {}),
         },

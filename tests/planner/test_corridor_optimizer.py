@@ -140,3 +140,10 @@ def test_bay_draw_of_sited_and_of_grown_bays():
     assert grown["draw_kw"].tolist() == [5500.0, 400.0, 2000.0]
     assert grown["site_draw_kw"].tolist() == [5900.0, 5900.0, 2000.0]
     assert list(grown.columns) == [*sited.columns, "draw_kw", "site_draw_kw"]
+
+
+def test_the_coverage_measure_names_the_planning_range(corridor):
+    opt, _ = corridor
+    assert opt.coverage_measure() == (
+        "trips with a route whose round trip the stations refuel within a 100 km planning range"
+    )

@@ -100,3 +100,17 @@ def test_the_cost_matrix_is_kept_for_the_same_arguments_only(tmp_path):
     # the curve leaves nothing kept behind
     opt.coverage_curve(pd.DataFrame(columns=["station_id", "node", "plugs", "power_kw"]))
     assert opt._last_cost is None and not opt._keep_cost
+
+
+def test_the_coverage_measure_says_what_the_share_counts(tmp_path):
+    """ "Demand covered" 62 % -> 97 % read as served demand to a planner, while the trips that
+    needed a public charger completed 0.8 % before (review, 2026-12-07): the label is the
+    siting model's measure, in words."""
+    from sim.kpis import KPIS
+
+    opt = _optimizer(tmp_path)
+    assert opt.coverage_measure() == (
+        f"trip origins within {opt.cfg.model.threshold_min:g} min (free-flow) of a station, "
+        "whatever its connectors"
+    )
+    assert KPIS["coverage_share"].label == "Siting coverage"
