@@ -23,6 +23,15 @@ from networks.validate import not_wgs84, validate_snap_distance
 __all__ = ["NodeLocator", "SnapResult", "utm_crs_for"]
 
 
+#: A point this far (m) from every road is in the wrong place, not a little off the roads:
+#: the error then says to check its coordinates rather than to raise the snap limit.
+FAR_OFF_M = 50_000.0
+
+
+def _distance_text(metres: float) -> str:
+    return f"{metres / 1000:,.0f} km" if metres >= 10_000 else f"{metres:.0f} m"
+
+
 @dataclass(frozen=True)
 class SnapResult:
     """Result of snapping points to network nodes.
@@ -116,14 +125,37 @@ class NodeLocator:
         if not res.within.all():
             bad = np.flatnonzero(~res.within)
             lon_a, lat_a = np.atleast_1d(lon), np.atleast_1d(lat)
+            swapped = self._swapped_within(lon_a[bad], lat_a[bad], max_distance_m)
             items = [
                 f"{labels[i] if labels is not None else f'point {i}'} at ({lon_a[i]:.5f}, {lat_a[i]:.5f}) "
-                f"is {res.distance_m[i]:.0f} m away"
-                for i in bad[:5]
+                f"is {_distance_text(res.distance_m[i])} away"
+                + (" (lon and lat look swapped: swapped, it is on the network)" if sw else "")
+                for i, sw in zip(bad[:5], swapped[:5], strict=False)
             ]
             more = f" and {bad.size - 5} more" if bad.size > 5 else ""
+            # a point tens of km off is in the wrong place, not a little off the roads
+            fix = (
+                "Swap lon and lat where marked."
+                if swapped.any()
+                else "Move the point(s) or raise the snap limit."
+                if res.distance_m[bad].min() <= FAR_OFF_M
+                else "Check the coordinates: the point(s) are outside the network's area."
+            )
             raise SnapDistanceError(
                 f"{bad.size} point(s) lie farther than {max_distance_m:.0f} m from road network "
-                f"{network_name!r}: {'; '.join(items)}{more}. Move the point(s) or raise the snap limit."
+                f"{network_name!r}: {'; '.join(items)}{more}. {fix}"
             )
         return res.node
+
+    def _swapped_within(
+        self, lon: np.ndarray, lat: np.ndarray, max_distance_m: float
+    ) -> np.ndarray:
+        """Whether each point, with lon and lat swapped, lies within ``max_distance_m`` of the
+        network (a planner typed ``lon: 43.2, lat: 76.9`` for Almaty; review, 2026-12-07)."""
+        ok = ~not_wgs84(lat, lon)
+        out = np.zeros(lon.size, dtype=bool)
+        if ok.any():
+            px, py = self._transformer().transform(lat[ok], lon[ok])
+            dist, _ = self._tree.query(np.column_stack([px, py]))
+            out[ok] = np.asarray(dist, dtype=float) <= max_distance_m
+        return out

@@ -244,3 +244,24 @@ def test_save_load_roundtrip(tmp_path):
     np.testing.assert_array_equal(back.node_ids, net.node_ids)
     np.testing.assert_allclose(back.travel_time_matrix([0, 1]), net.travel_time_matrix([0, 1]))
     assert back.node_table.loc[0, "name"] == "Alpha" and back.node_table["name"].isna().sum() == 59
+
+
+def test_a_far_point_with_swapped_lon_lat_is_named_as_such():
+    """A planner typed ``lon: 43.2017, lat: 76.8926`` for an Almaty charger and was told to
+    raise the snap limit for a point 4,028 km away (review, 2026-12-07)."""
+    net = RoadNetwork.from_graph(_random_graph(1), name="synthetic")
+    assert -90 <= net.lon[5] <= 90  # the synthetic network's lon reads as a latitude
+    with pytest.raises(SnapDistanceError) as err:
+        net.snap_strict([net.lat[5]], [net.lon[5]], max_distance_m=100, labels=["Mega"])
+    text = str(err.value)
+    assert "Mega at" in text and "km away (lon and lat look swapped" in text
+    assert text.endswith("Swap lon and lat where marked.")
+    assert "raise the snap limit" not in text
+    # far off, not swapped: the coordinates are wrong, the snap limit is not the fix
+    with pytest.raises(SnapDistanceError) as err:
+        net.snap_strict([net.lon[5] + 5.0], [net.lat[5]], max_distance_m=100, labels=["Far"])
+    assert str(err.value).endswith("outside the network's area.")
+    # a little off the roads: move it or raise the limit, as before
+    with pytest.raises(SnapDistanceError) as err:
+        net.snap_strict([net.lon[5] + 0.01], [net.lat[5]], max_distance_m=10, labels=["Near"])
+    assert str(err.value).endswith("Move the point(s) or raise the snap limit.")
