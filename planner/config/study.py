@@ -210,7 +210,10 @@ def config_from_dict(
                 and not isinstance(err.get("input"), dict)
                 else ""
             )
-            lines.append(f"{where}: {field}: {msg}{given}{hint}{also}")
+            # a check across sections names its field first: "(top level): " before it
+            # read as if the file's top level were wrong (planner review, 2026-12-07)
+            named = "" if not loc and _DOTTED.match(msg) else f"{field}: "
+            lines.append(f"{where}: {named}{msg}{given}{hint}{also}")
         more = f"\n  ... and {len(exc.errors()) - 8} more" if len(exc.errors()) > 8 else ""
         if isinstance(data, dict) and {"base", "parameters"} <= set(data):
             more += (

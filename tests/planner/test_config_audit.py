@@ -291,6 +291,9 @@ def test_a_check_across_sections_points_at_the_field_it_names(tmp_path):
     msg = _refused(tmp_path, text)
     line = text.splitlines().index("  warmup_days: 2") + 1
     assert f"study.yaml:{line}: " in msg and "simulation.warmup_days needs generated demand" in msg
+    # the field is the one the message names, not "(top level)"
+    assert f"study.yaml:{line}: simulation.warmup_days needs" in msg
+    assert "(top level)" not in msg
 
 
 def test_a_completed_share_target_of_one_is_refused_with_the_reason(tmp_path):
