@@ -171,6 +171,15 @@ def _vehicle_section(result: StudyResult) -> str:
             txt = _fmt(after, "share")
             if "share_before" in r.index and pd.notna(r["share_before"]):
                 txt = f"{_fmt(r['share_before'], 'share')} → {txt}"
+            pub = r.get("share_public_after")
+            if pub is not None and pd.notna(pub):
+                # the share of the trips that relied on public charging: the table's caption
+                # names these columns, which the cells did not show (planner review)
+                pub_before = r.get("share_public_before")
+                pub_txt = _fmt(pub, "share")
+                if pub_before is not None and pd.notna(pub_before):
+                    pub_txt = f"{_fmt(pub_before, 'share')} → {pub_txt}"
+                txt += f"<br><small>public charging: {pub_txt}</small>"
             hue = 120 * min(max(float(after), 0.0), 1.0) if pd.notna(after) else 0
             cells.append(f'<td class="num" style="background:hsl({hue:.0f},60%,86%)">{txt}</td>')
         rows.append(f"<tr><th>{_e(model)}</th>{''.join(cells)}</tr>")

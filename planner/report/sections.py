@@ -258,8 +258,9 @@ def vehicle_matrix_caption(result: StudyResult) -> str:
     text = (
         "Each cell is one simulation run (no interval) in which every trip of the study is "
         "driven by that model, a fleet of it alone, so its own queues count. The share counts "
-        "every trip, also those that needed no public charger (the table's share_public_* "
-        "columns count only the trips that relied on public charging); the legs a stranded "
+        'every trip, also those that needed no public charger (the smaller "public charging" '
+        "line, share_public_* in tables/vehicle_matrix, counts only the trips that relied on "
+        "public charging); the legs a stranded "
         "car could not drive that day count as not completed."
     )
     tables = getattr(result, "tables", None) or {}

@@ -296,3 +296,19 @@ def test_the_banner_reads_a_zero_stranded_target_and_a_miss_on_the_bound_alone()
     two = {**target, "bound": 2.0, "bound_only": False, "fewer_than_one": False, "value": 4.0}
     html = banner(SimpleNamespace(verdict={**verdict, "targets": [two]}))
     assert "(≤ 2 required," in html and "— missed</li>" in html
+
+
+def test_vehicle_table_shows_the_public_charging_share_its_caption_names():
+    """The caption pointed to share_public_* columns the HTML did not show; the i-MiEV's
+    winter public share (18 % where all trips read 51 %) was only in the CSV (planner
+    review, 2026-12-07)."""
+    from planner.report.html import _vehicle_section
+
+    res = synthetic_result()
+    vm = res.vehicle_matrix.copy()
+    vm["share_public_before"] = 0.0
+    vm["share_public_after"] = 0.18
+    res.vehicle_matrix = vm
+    html = _vehicle_section(res)
+    assert html.count("public charging: 0.0 % → 18.0 %") == len(vm)
+    assert '"public charging" line' in html or "&quot;public charging&quot; line" in html
