@@ -65,11 +65,34 @@ def _colour(name: str, k: int) -> str:
     return _SCENARIO_COLOURS.get(str(name).lower(), f"C{k % 10}")
 
 
-def coverage_chart(df: pd.DataFrame) -> bytes | None:
-    """Share of demand covered against the number of stations, one line per series."""
+def coverage_chart(df: pd.DataFrame, plan: dict[str, Any] | None = None) -> bytes | None:
+    """Siting coverage against the number of stations, one line per series, and the
+    proposed plan as a star when ``plan`` (its KPIs) gives ``n_stations`` and
+    ``coverage_share`` (the plan adds sites for waits and strandings, so it can sit below
+    the curve; a planner could not tell where it was; review, 2026-12-07)."""
     if not _has(df, {"n_stations", "coverage_share"}):
         return None
     fig, ax = _new()
+    n_plan, cov_plan, sites = (
+        (plan or {}).get(k) for k in ("n_stations", "coverage_share", "n_sites")
+    )
+    # truck-bay plans count a station row per bay class of a site: not the curve's x axis
+    bays = sites is not None and n_plan is not None and sites != n_plan
+    if (
+        n_plan is not None
+        and cov_plan is not None
+        and not bays
+        and np.isfinite([n_plan, cov_plan]).all()
+    ):
+        ax.plot(
+            [n_plan],
+            [cov_plan * 100],
+            marker="*",
+            markersize=11,
+            linestyle="none",
+            color="#d62728",
+            label=f"proposed plan ({int(n_plan)} stations)",
+        )
     groups = df.groupby("series", sort=False) if "series" in df.columns else [("", df)]
     for k, (name, part) in enumerate(groups):
         part = part.sort_values("n_stations")
@@ -82,9 +105,9 @@ def coverage_chart(df: pd.DataFrame) -> bytes | None:
             label=str(name) or None,
         )
     ax.set_xlabel("number of stations")
-    ax.set_ylabel("demand covered (%)")
+    ax.set_ylabel("siting coverage (%)")
     ax.set_ylim(0, 102)
-    if "series" in df.columns:
+    if "series" in df.columns or ax.get_legend_handles_labels()[1]:
         ax.legend(frameon=False, fontsize=8)
     return _png(fig)
 
@@ -333,8 +356,11 @@ _CHARTS: list[tuple[str, str, str, Callable[[StudyResult], bytes | None]]] = [
     (
         "coverage",
         "Coverage vs number of stations",
-        "Share of demand within reach as stations are added (greedy order of the siting model).",
-        lambda r: coverage_chart(r.coverage_curve),
+        "Siting coverage (what it counts: the card above) with each number of new stations "
+        "placed at best for it alone (one MCLP solve per point; corridors: the FRLM), the "
+        "existing stations kept; the star is the proposed plan, whose later rounds add sites "
+        "for waits and strandings, not for coverage.",
+        lambda r: coverage_chart(r.coverage_curve, r.kpis_after),
     ),
     (
         "waits",

@@ -312,3 +312,24 @@ def test_vehicle_table_shows_the_public_charging_share_its_caption_names():
     html = _vehicle_section(res)
     assert html.count("public charging: 0.0 % → 18.0 %") == len(vm)
     assert '"public charging" line' in html or "&quot;public charging&quot; line" in html
+
+
+def test_coverage_chart_marks_the_proposed_plan():
+    """The chart stopped at 10 stations while the plan had 17, with no mark of the plan
+    (planner review, 2026-12-07); truck-bay plans (a station row per bay class) get none."""
+    import io
+
+    from planner.report.charts import coverage_chart
+
+    curve = pd.DataFrame({"n_stations": [1, 5, 10], "coverage_share": [0.6, 0.9, 0.975]})
+    plain = coverage_chart(curve)
+    marked = coverage_chart(curve, {"n_stations": 17, "coverage_share": 0.972})
+    assert plain is not None and marked is not None and marked != plain
+
+    def red_pixels(png: bytes) -> int:
+        img = mpimg.imread(io.BytesIO(png))[..., :3]
+        return int(((img[..., 0] > 0.75) & (img[..., 1] < 0.3) & (img[..., 2] < 0.3)).sum())
+
+    assert red_pixels(plain) == 0 and red_pixels(marked) > 20
+    bays = coverage_chart(curve, {"n_stations": 102, "n_sites": 51, "coverage_share": 0.98})
+    assert bays is not None and red_pixels(bays) == 0
