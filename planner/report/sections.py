@@ -93,12 +93,37 @@ def banner(result: StudyResult) -> str:
     if status == "met":
         head = "Service targets met"
         why = "Every service target holds for the proposal, on its 95 % confidence bound."
+        why += _season_caveat(result)
     else:
         head = "Service targets missed"
         why = "Why: " + "; ".join(_e(r) for r in v.get("reasons", [])) + "."
     return (
         f'<div class="verdict verdict-{status}" id="verdict" data-verdict="{status}">'
         f"<strong>{head}</strong><p>{why}</p><ul>{items}</ul>{_sample_warning(result)}</div>"
+    )
+
+
+def _season_caveat(result: StudyResult) -> str:
+    """For a plan whose targets are met: the colder seasons of the vehicle comparison in
+    which a compared model completes under 95 % of trips. The verdict is judged at the design
+    temperature only; a "met" study had a model completing 54.5 % of trips at -20 C with no
+    word of it at the top (planner review, 2026-12-07)."""
+    vm = getattr(result, "vehicle_matrix", None)
+    manifest = getattr(result, "manifest", None) or {}
+    design = (manifest.get("config_resolved") or {}).get("simulation", {}).get("temperature_c")
+    col = "share_after" if vm is not None and "share_after" in vm else "trips_feasible_share"
+    if vm is None or vm.empty or design is None or not {col, "temperature_c"} <= set(vm):
+        return ""
+    cold = vm[(vm["temperature_c"].astype(float) < float(design)) & (vm[col] < 0.95)]
+    if cold.empty:
+        return ""
+    worst = cold.loc[cold[col].astype(float).idxmin()]
+    return (
+        f" Judged at the design temperature, {float(design):+.0f} °C: in the vehicle "
+        f"comparison below, {len(cold)} model–season cell(s) colder than that complete under "
+        f"95 % of trips (lowest: {worst['vehicle_model']}, "
+        f"{format_value(worst[col], unit='share', marks=False)} at "
+        f"{float(worst['temperature_c']):+.0f} °C, a fleet of it alone)."
     )
 
 

@@ -333,3 +333,36 @@ def test_coverage_chart_marks_the_proposed_plan():
     assert red_pixels(plain) == 0 and red_pixels(marked) > 20
     bays = coverage_chart(curve, {"n_stations": 102, "n_sites": 51, "coverage_share": 0.98})
     assert bays is not None and red_pixels(bays) == 0
+
+
+def test_a_met_banner_names_colder_seasons_a_model_fails():
+    """A "met" study had an i-MiEV fleet completing 54.5 % of trips at -20 C, shown only in
+    the vehicle table (planner review, 2026-12-07): the banner says the verdict is judged at
+    the design temperature and names the worst colder cell."""
+    from types import SimpleNamespace
+
+    from planner.report.sections import banner
+
+    target = {"kpi": "wait_p95_min", "label": "95th percentile wait", "value": 5.0,
+              "bound": 10.0, "sense": "max", "ci_low": 4.0, "ci_high": 6.0, "met": True,
+              "unconfirmed": False, "judged_on": "upper 95 % bound"}  # fmt: skip
+    vm = pd.DataFrame(
+        {
+            "vehicle_model": ["imiev", "imiev", "atto3", "atto3"],
+            "season": ["summer", "winter", "summer", "winter"],
+            "temperature_c": [25.0, -20.0, 25.0, -20.0],
+            "share_after": [0.97, 0.545, 0.999, 0.98],
+        }
+    )
+    manifest = {"config_resolved": {"simulation": {"temperature_c": -10.0}}}
+    res = SimpleNamespace(
+        verdict={"status": "met", "targets": [target], "reasons": []},
+        vehicle_matrix=vm,
+        manifest=manifest,
+    )
+    html = banner(res)
+    assert "Judged at the design temperature, -10 °C" in html
+    assert "1 model–season cell(s)" in html and "imiev, 54.5 % at -20 °C" in html
+    # every colder cell at 95 % or more: nothing added
+    res.vehicle_matrix = vm.assign(share_after=0.99)
+    assert "Judged at the design temperature" not in banner(res)
