@@ -212,6 +212,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "station_id": "station id",
         "plant": "renewable plant matched with the station (empty: none within the radius)",
         "plant_km": "distance to that plant (km)",
+        "plant_approximate": "the plant stands at its town's point (no plant point found): "
+        "the distance is to the town",
         "energy_kwh": "public charging energy drawn at the charger (kWh, losses included)",
         "renewable_kwh": "part of it matched hour by hour with the plant's output (kWh)",
         "grid_kwh": "part of it from the grid (kWh)",

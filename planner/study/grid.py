@@ -69,6 +69,10 @@ def _places_file(cfg: StudyConfig) -> Path | None:
     return cfg.network.corridor.places if cfg.network.corridor is not None else None
 
 
+#: The values of a plants table's ``location_quality`` (case and blanks ignored).
+LOCATION_QUALITIES = ("plant", "town", "none")
+
+
 def read_plants(cfg: StudyConfig) -> tuple[pd.DataFrame, list[str]]:
     """The study's located renewable plants and sentences about the ones left out.
 
@@ -94,9 +98,20 @@ def read_plants(cfg: StudyConfig) -> tuple[pd.DataFrame, list[str]]:
     places: pd.DataFrame | None = None
     rows = []
     for r in raw.itertuples(index=False):
-        key, kind, quality = str(r.key), str(r.kind).strip().lower(), str(r.location_quality)
+        key, kind = str(r.key), str(r.kind).strip().lower()
+        # "Plant" or "plant " read as "plant"; a value none of the three is refused (it was
+        # read as "none" and the plant left out as "not located"; energy review, 2026-12-07)
+        quality = "" if pd.isna(r.location_quality) else str(r.location_quality).strip().lower()
+        if quality not in LOCATION_QUALITIES:
+            raise ConfigError(
+                f"renewables.plants {path}: plant {key!r} has location_quality "
+                f"{r.location_quality!r}; give one of {', '.join(LOCATION_QUALITIES)} (plant: "
+                "its lon/lat; town: its town's GeoNames point, approximate; none: left out)"
+            )
         src = str(getattr(r, "location_source", "") or "")
-        if kind not in rc.kinds:
+        if kind not in rc.kinds or quality == "none":
+            # a plant with no location is left out before its other fields are read (a
+            # solar row marked none with no capacity stopped the study)
             why = "not located" if quality == "none" else f"kind {kind!r} has no output model"
             notes.append(f"Renewable plant {r.name} ({key}) left out: {why}.")
             logger.info("renewable plant %s left out: %s", key, why)
@@ -114,16 +129,12 @@ def read_plants(cfg: StudyConfig) -> tuple[pd.DataFrame, list[str]]:
                     f"renewables.plants {path}: plant {key!r} is located 'plant' but has no "
                     "lon/lat; fill them or set location_quality to town"
                 )
-        elif quality == "town":
+        else:  # town
             if places is None:
                 places = _read_places(cfg)
             lon, lat, town = _town(places, key, str(r.name), cfg)
             approx = True
             src = f"APPROXIMATE: at the GeoNames location of {town} ({src})"
-        else:
-            notes.append(f"Renewable plant {r.name} ({key}) left out: not located.")
-            logger.info("renewable plant %s left out: not located", key)
-            continue
         rows.append((key, str(r.name), kind, cap, lon, lat, approx, src))
     return pd.DataFrame(rows, columns=cols), notes
 
@@ -412,6 +423,17 @@ def emissions(
         1, "plant", np.where(owner >= 0, keys[np.maximum(owner, 0)] if keys.size else "", "")
     )
     per.insert(2, "plant_km", np.round(dist, 2))
+    # a town-located plant's distance is to the town, not the plant (energy review)
+    approx = (
+        plants["approximate"].to_numpy(dtype=bool)
+        if "approximate" in plants
+        else np.zeros(len(plants), dtype=bool)
+    )
+    per.insert(
+        3,
+        "plant_approximate",
+        np.where(owner >= 0, approx[np.maximum(owner, 0)] if approx.size else False, False),
+    )
     return per, emission_kpis(per)
 
 

@@ -354,3 +354,40 @@ def test_a_solar_day_in_the_opposite_season_to_the_design_temperature_warns(tmp_
     with caplog.at_level("WARNING", logger="planner.study.grid"):
         plant_output_kwh(cfg, plants, 24)
     assert "renewables.day" not in caplog.text
+
+
+def test_location_quality_is_read_loosely_and_an_unknown_value_is_refused(data_dir, tmp_path):
+    """Energy review, 2026-12-07: "Plant" or "plant " dropped a located plant as "not
+    located"; a solar row marked none with no capacity stopped the study. A copy of the real
+    CSV with such edits (the edits are synthetic)."""
+    raw = pd.read_csv(data_dir / "kz" / "karaganda-renewable-plants.csv")
+    raw.loc[raw["key"] == "solar_agadyr", "location_quality"] = " Plant "
+    raw.loc[raw["key"] == "solar_saran", ["location_quality", "capacity_mw"]] = ["none", None]
+    edited = tmp_path / "plants.csv"
+    raw.to_csv(edited, index=False)
+    renewables = {
+        "plants": str(edited),
+        "places": str(data_dir / "kz" / "kz-places-geonames.csv"),
+        "towns": {"wind_karkaralinsk": "Qarqaraly"},
+    }
+    plants, notes = read_plants(_cfg(tmp_path, renewables=renewables))
+    keys = plants["key"].tolist()
+    assert "solar_agadyr" in keys and "solar_saran" not in keys
+    assert any("solar_saran" in n and "not located" in n for n in notes)
+    raw.loc[raw["key"] == "solar_agadyr", "location_quality"] = "approximate"
+    raw.to_csv(edited, index=False)
+    with pytest.raises(ConfigError, match=r"solar_agadyr.*'approximate'.*plant, town, none"):
+        read_plants(_cfg(tmp_path, renewables=renewables))
+
+
+def test_a_station_matched_with_a_town_located_plant_says_so(tmp_path):
+    cfg = _cfg(tmp_path, renewables={"match_radius_km": 10, "day": "2024-06-21"})
+    stations, plants = _near_and_far_of_a_solar_plant()
+    ses = pd.DataFrame(
+        {"station": [0], "station_id": ["near"], "status": ["charged"],
+         "start_s": [12 * 3600.0], "end_s": [12.5 * 3600], "grid_kwh": [40.0]}
+    )  # fmt: skip
+    per, _ = emissions(cfg, ses, stations, plants.assign(approximate=[True]),
+                       grid_kg_per_kwh=0.641, grid_loss_share=0.07)  # fmt: skip
+    per = per.set_index("station_id")
+    assert bool(per.loc["near", "plant_approximate"]) and not per.loc["far", "plant_approximate"]
