@@ -121,29 +121,38 @@ KPIS: Mapping[str, KPI] = MappingProxyType(
             _k("detour_km_mean", "Mean detour to charge", "km", "lower", 1),
             _k("detour_km_total", "Total detour to charge", "km", "lower", 1),
             _k("plug_utilisation", "Plug utilisation", "share", "", 1, _SHARE),
-            _k("energy_delivered_kwh", "Energy delivered", "kWh", "higher", 0),
-            _k("energy_public_kwh", "Energy from public chargers", "kWh", "", 0),
-            _k("energy_home_kwh", "Energy from home charging", "kWh", "", 0),
+            _k("energy_delivered_kwh", "Energy charged into batteries", "kWh", "higher", 0),
+            _k("energy_public_kwh", "Energy from public chargers, into batteries", "kWh", "", 0),
+            _k("energy_home_kwh", "Energy from home charging, into batteries", "kWh", "", 0),
             _k("peak_kw_station_max", "Highest station peak load", "kW", "", 0),
             _k("peak_kw_network", "Network peak load", "kW", "", 0),
             _k("ev_km", "Distance driven electric", "km", "", 0),
-            _k("co2_avoided_kg", "CO2 avoided", "kg", "higher", 0, _ANY),
+            _k("co2_avoided_kg", "CO2 avoided (flat grid factor)", "kg", "higher", 0, _ANY),
             _k("co2_ice_kg", "CO2 of the same km by combustion vehicles", "kg", "", 0),
             # the energy the km used, drawn from the grid through the charger's and the grid's
             # losses: consumed / 0.90 / (1 - 0.07) x 0.641 = 0.766 kg per kWh used (sim.settings);
-            # co2_charging_kg counts the energy *charged* at public stations in the period
-            _k("co2_ev_kg", "CO2 of the grid electricity for the km driven", "kg", "lower", 0),
+            # co2_charging_kg counts the energy *charged* at public stations in the period,
+            # drawn at the charger (battery side / 0.90), at the hourly factor with renewables
+            # matched: the two bases differ, and the labels say which (energy review,
+            # 2026-12-07: "kWh" of the battery side and of the grid side read as one)
+            _k(
+                "co2_ev_kg",
+                "CO2 of the grid electricity for the km driven (flat grid factor)",
+                "kg",
+                "lower",
+                0,
+            ),
             # --- chargers on the grid (planner/study/grid.py, sim/renewables.py; docs/grid.md)
             _k(
                 "energy_renewable_kwh",
-                "Public charging matched with renewables",
+                "Public charging drawn at the chargers matched with renewables",
                 "kWh",
                 "higher",
                 0,
             ),
             _k(
                 "renewable_share_charging",
-                "Renewable share of public charging",
+                "Renewable share of the energy drawn at public chargers",
                 "share",
                 "higher",
                 1,

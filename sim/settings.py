@@ -5,8 +5,8 @@ Emission defaults (all overridable):
 * ``grid_kg_co2_per_kwh = 0.641`` -- Kazakhstan's electricity generation carbon intensity,
   641 gCO2e/kWh for 2021 (Our World in Data "Carbon intensity of electricity generation",
   built from Ember and the Energy Institute Statistical Review; 61 % of 114 TWh from coal),
-  as redistributed in codecarbon's ``global_energy_mix.json``. Generation-side: grid
-  losses are not added (conservative for CO2 avoided only if losses are small).
+  as redistributed in codecarbon's ``global_energy_mix.json``. Generation-side: the grid
+  losses are added on top (``grid_loss_share`` below).
 * ``charging_efficiency = 0.90`` -- grid-to-battery efficiency (on-board charger / DC
   converter and battery losses; EPA and WLTP wall-to-wheel figures imply ~10-15 %).
 * ICE baseline: petrol car 7.0 L/100 km x 2.35 kg CO2/L; diesel truck 33 L/100 km x
