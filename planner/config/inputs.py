@@ -124,6 +124,13 @@ class VehiclesConfig(_Strict):
     truck: str | None = None
     catalogue: Path | None = None
     compare: list[str] = Field(default_factory=list)
+    # how the vehicle comparison puts a compared model on the road (planner.study.compare):
+    # "fleet": every trip of the study driven by it (a fleet of that model alone, its own
+    # queues); "probe": a seeded share of the study's vehicles of its category drive it
+    # among the study's own fleet, and only their trips are counted (what a buyer of it
+    # meets on today's roads)
+    compare_as: Literal["fleet", "probe"] = "fleet"
+    probe_share: float = Field(0.1, gt=0, le=1)
     # driving-time rules of truck drivers (sim.driving_rules): "auto" = AETR for the trucks of
     # a freight study, none otherwise
     driving_rules: Literal["auto", "aetr", "none"] = "auto"

@@ -230,6 +230,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
             for when in ("before", "after")
         },
         "trips_feasible_share": "share of trips completed with the proposal (0-1)",
+        "probe_vehicles": "`vehicles.compare_as: probe` only: the vehicles that drive the "
+        "model among the study's fleet, whose trips the shares count",
     },
     "vehicle_models": {
         "vehicle_model": "catalogue key",
@@ -279,12 +281,14 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "season": "season name (`simulation.seasons`)",
         "temperature_c": "ambient temperature of the season (C)",
         "share_trips_completed": "share of the stage's trips completed when all of them are "
-        "driven by the model (a fleet of it alone), with the plan of that year (0-1; one "
-        "simulation run, no interval)",
+        "driven by the model (a fleet of it alone; probe: the probe vehicles' trips), with "
+        "the plan of that year (0-1; one simulation run, no interval)",
         "share_public_trips_completed": "of those trips, the ones that relied on public "
         "charging: share completed (0-1; NaN when none did)",
         "sampled_1_in": "1: the stage's whole fleet simulated; N: a sample of 1 in N trips "
         "(`demand.max_trips`), whose queues are the sample's",
+        "probe_vehicles": "`vehicles.compare_as: probe` only: the stage's vehicles that drive "
+        "the model among its fleet, whose trips the shares count",
     },
     "vehicles": {
         "vehicle_id": "vehicle id",

@@ -277,12 +277,32 @@ def vehicle_matrix_caption(result: StudyResult) -> str:
     """What a cell of the vehicle comparison is (carmaker review, 2026-12-07: read as what the
     car can do, it is a fleet made of that model alone): how it was simulated, which demand
     and year, whether it was a sample, and the cold-charging and design assumptions."""
-    sim_cfg = ((getattr(result, "manifest", None) or {}).get("config_resolved") or {}).get(
-        "simulation", {}
-    )
-    text = (
-        "Each cell is one simulation run (no interval) in which every trip of the study is "
-        "driven by that model, a fleet of it alone, so its own queues count. The share counts "
+    resolved = (getattr(result, "manifest", None) or {}).get("config_resolved") or {}
+    sim_cfg = resolved.get("simulation", {})
+    veh_cfg = resolved.get("vehicles", {})
+    vm = getattr(result, "vehicle_matrix", None)
+    if veh_cfg.get("compare_as") == "probe":
+        n = (
+            vm["probe_vehicles"].max()
+            if vm is not None and "probe_vehicles" in getattr(vm, "columns", ())
+            else None
+        )
+        count = f" ({format_value(n, decimals=0)} vehicles)" if n is not None else ""
+        text = (
+            "Each cell is one simulation run (no interval) in which a seeded "
+            f"{format_value(float(veh_cfg.get('probe_share', 0.1)), unit='share', marks=False)} "
+            f"of the study's vehicles of the model's category{count}, the same ones in every "
+            "cell, drive that model among the study's own fleet (vehicles.compare_as: probe); "
+            "the shares count their trips only: what a buyer of it meets in these queues."
+        )
+    else:
+        text = (
+            "Each cell is one simulation run (no interval) in which every trip of the study "
+            "is driven by that model, a fleet of it alone, so its own queues count "
+            "(vehicles.compare_as: probe puts a share of buyers among today's fleet instead)."
+        )
+    text += (
+        " The share counts "
         'every trip, also those that needed no public charger (the smaller "public charging" '
         "line, share_public_* in tables/vehicle_matrix, counts only the trips that relied on "
         "public charging); the legs a stranded "
@@ -326,7 +346,9 @@ _ROLLOUT_TABLES = (
         "rollout_vehicles",
         "Trips completed per vehicle model, season and year",
         "Each row: one simulation run (no interval) of the stage's trips, all driven by that "
-        "model (a fleet of it alone), with that year's stations; sampled_1_in above 1: a "
+        "model (a fleet of it alone; with vehicles.compare_as: probe, only a seeded share of "
+        "the stage's vehicles drive it among its fleet, probe_vehicles of them, and only "
+        "their trips count), with that year's stations; sampled_1_in above 1: a "
         "sample of 1 in that many trips (demand.max_trips), whose queues are the sample's, "
         "not the fleet's. The notes name, per model, the first year from which it completes "
         "95 % of trips in every season, that year and every later one.",

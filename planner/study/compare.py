@@ -14,13 +14,73 @@ import pandas as pd
 
 import sim
 from planner.config.study import StudyConfig
+from planner.study.replications import EXTENSIVE_KPIS
 from planner.study.simulate import StudySimulator, sim_settings
 from sim.api import forked_map, replication_workers
 from sim.catalogue import builtin_models
 from sim.driving_rules import RULES, diesel_elapsed_s
 from sim.vehicles import VehicleModel
 
-__all__ = ["truck_figures", "vehicle_matrix", "vehicle_models_table"]
+__all__ = [
+    "comparison_trips",
+    "probe_kpis",
+    "truck_figures",
+    "vehicle_matrix",
+    "vehicle_models_table",
+]
+
+#: Stream of the probe draw (``vehicles.compare_as: probe``): the study's seed with its own
+#: stream, apart from the simulation's draws, so the probe vehicles are the same in every
+#: cell, season and run of one study
+PROBE_STREAM = 0x9B0BE
+
+
+def comparison_trips(
+    cfg: StudyConfig, trips: pd.DataFrame, model: str, vehicles: dict[str, VehicleModel]
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The trips of one cell of the vehicle comparison, and the vehicles whose trips count.
+
+    ``vehicles.compare_as: fleet`` (the default): every trip driven by ``model``, all
+    counted (``None``). ``probe``: a seeded ``vehicles.probe_share`` of the study's vehicles
+    of ``model``'s category (cars for a car, trucks for a truck; at least one) drive it
+    among the study's own fleet; the returned ids are theirs (empty when the study has no
+    vehicle of that category)."""
+    if cfg.vehicles.compare_as == "fleet":
+        return trips.assign(vehicle_model=model), None
+    category = vehicles[model].category
+    cat_of = {k: vehicles[k].category for k in pd.unique(trips["vehicle_model"])}
+    same = trips["vehicle_model"].map(cat_of).to_numpy() == category
+    ids = pd.unique(trips["vehicle_id"].to_numpy()[same])
+    if ids.size == 0:
+        return trips, np.empty(0, dtype=object)
+    rng = np.random.default_rng([cfg.seed, PROBE_STREAM])
+    k = max(1, round(cfg.vehicles.probe_share * ids.size))
+    probe = ids[np.sort(rng.choice(ids.size, size=k, replace=False))]
+    mask = trips["vehicle_id"].isin(probe).to_numpy()
+    drives = np.where(mask, model, trips["vehicle_model"].astype(object).to_numpy())
+    return trips.assign(vehicle_model=drives), probe
+
+
+def probe_kpis(
+    result: sim.SimulationResult, probe: np.ndarray, *, factor: float = 1.0
+) -> dict[str, float]:
+    """The KPIs of a run over the probe vehicles' trips, sessions and records only (the
+    queues they met are the whole fleet's); totals scaled by the demand expansion
+    ``factor`` of a sampled fleet, as the study's own KPIs are."""
+
+    def mine(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["vehicle_id"].isin(probe).to_numpy()].reset_index(drop=True)
+
+    sub = dataclasses.replace(
+        result,
+        trips=mine(result.trips),
+        sessions=mine(result.sessions),
+        vehicles=mine(result.vehicles),
+        _kpis=None,
+        _station_stats=None,
+    )
+    kpis = sub.kpis()
+    return {k: v * factor if k in EXTENSIVE_KPIS else v for k, v in kpis.items()}
 
 
 def vehicle_matrix(
@@ -50,6 +110,9 @@ def vehicle_matrix(
             row = {"vehicle_model": model, "season": season, "temperature_c": temp}
             for label in ("before", "after"):
                 row.update({f"{name}_{label}": v for name, v in next(it).items()})
+            if "probe_vehicles_after" in row:  # the same vehicles in both columns
+                row["probe_vehicles"] = row.pop("probe_vehicles_after")
+                row.pop("probe_vehicles_before", None)
             row["trips_feasible_share"] = row["share_after"]
             rows.append(row)
     return pd.DataFrame(rows)
@@ -70,18 +133,27 @@ def _cell_figures(
 ) -> dict[str, float]:
     """Share completed and stranded vehicles (and truck figures) of cell ``i``."""
     c = cells[i]
-    trips = simulator.trips.assign(vehicle_model=c.model)
+    trips, probe = comparison_trips(cfg, simulator.trips, c.model, simulator.vehicles)
+    if probe is not None and probe.size == 0:  # no vehicle of the model's category to probe
+        return {"share": math.nan, "share_public": math.nan, "stranded": math.nan}
     out = simulator(c.stations, temperature_c=c.temperature_c, trips=trips, replications=1)
-    k = out.kpis
+    result = out.detail["result"]
+    factor = float(trips.attrs.get("expansion_factor", 1.0))
+    k = out.kpis if probe is None else probe_kpis(result, probe, factor=factor)
     figs = {
         "share": k.get("share_trips_completed", math.nan),
         "share_public": k.get("share_public_trips_completed", math.nan),
         "stranded": k.get("stranded_vehicles", math.nan),
     }
+    if probe is not None:
+        figs["probe_vehicles"] = float(probe.size)
     if simulator.vehicles[c.model].category == "truck":
+        own = result.trips
+        if probe is not None:
+            own = own[own["vehicle_id"].isin(probe).to_numpy()]
         figs.update(
             truck_figures(
-                out.detail["result"].trips,
+                own,
                 sim_settings(cfg, temperature_c=c.temperature_c),
                 rules=simulator.vehicles[c.model].driving_rules,
             )

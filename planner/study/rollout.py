@@ -35,6 +35,7 @@ import pandas as pd
 from planner.config.study import StudyConfig
 from planner.siting.multiperiod import StagedCover, StagedResult
 from planner.siting.multiperiod_robust import robust_first_stage
+from planner.study.compare import comparison_trips, probe_kpis
 from planner.study.grid_fit import loop_grid
 from planner.study.loop import LoopResult, Targets, closed_loop
 from planner.study.optimize import StudyOptimizer
@@ -322,19 +323,29 @@ def _vehicles_by_year(
         seasons = stage_cfg.simulation.seasons or {"study": stage_cfg.simulation.temperature_c}
         simulate = make_simulator(stage_cfg, trips[k])
         for model in models:
-            tr = trips[k].assign(vehicle_model=model)
+            # vehicles.compare_as: a fleet of the model alone, or probes among the stage's
+            # fleet (planner.study.compare.comparison_trips)
+            tr, probe = comparison_trips(stage_cfg, trips[k], model, simulate.vehicles)
             for season, temp in seasons.items():
-                out = simulate(snapshots[k], temperature_c=temp, trips=tr, replications=1)
+                if probe is not None and probe.size == 0:
+                    kp: dict[str, float] = {}
+                else:
+                    out = simulate(snapshots[k], temperature_c=temp, trips=tr, replications=1)
+                    factor = float(trips[k].attrs.get("expansion_factor", 1.0))
+                    kp = (
+                        out.kpis
+                        if probe is None
+                        else probe_kpis(out.detail["result"], probe, factor=factor)
+                    )
                 rows.append(
                     {
                         "year": st.year,
                         "vehicle_model": model,
                         "season": season,
                         "temperature_c": temp,
-                        "share_trips_completed": out.kpis.get("share_trips_completed"),
-                        "share_public_trips_completed": out.kpis.get(
-                            "share_public_trips_completed"
-                        ),
+                        "share_trips_completed": kp.get("share_trips_completed"),
+                        "share_public_trips_completed": kp.get("share_public_trips_completed"),
+                        **({} if probe is None else {"probe_vehicles": probe.size}),
                         # 1: the whole fleet; N: a sample of 1 in N trips (demand.max_trips)
                         "sampled_1_in": _whole(float(trips[k].attrs.get("expansion_factor", 1.0))),
                     }
