@@ -144,6 +144,9 @@ def closed_loop(
     busiest hour's arrivals and the simulated session times of each station through Erlang
     C / Allen-Cunneen) when the simulation's sessions are available in
     ``outcome.detail["result"]``; otherwise one plug is added where the p95 wait misses.
+    Only stations whose own simulated p95 wait misses the target, or where a driver gave
+    up, are sized, and a need is at most the cars that were there at once in the run
+    (:func:`planner.study.loop_remedies.size_plugs`).
     Where a station would need more than ``max_plugs``, it gets the cap, the binding cap is
     recorded (``capped`` in the round's record) and more sites are sited for the demand.
     Every round re-simulates the same demand and driver draws (the simulator is seeded
@@ -204,7 +207,7 @@ def closed_loop(
         # which the verdict reads instead of any earlier round's: those measured other
         # plans (a station they capped may be nearly idle once later rounds sited around
         # it). Unmarked when there are no sessions to size on.
-        load = _fleet_load(outcome, days)
+        load = _fleet_load(outcome, days, targets.wait_p95_min)
         if load is None:
             return
         record["sized"] = True
@@ -343,7 +346,7 @@ def closed_loop(
         queue_cause = _queue_cause(k)
         sized = _queue_trouble(k, missed, targets)
         if sized and targets.wait_p95_min is not None:  # (sized implies the target)
-            load = _fleet_load(outcome, days)
+            load = _fleet_load(outcome, days, targets.wait_p95_min)
             if load is not None:
                 stations, spent, plugs_added, capped, grid_bound, full = size_remedy(load, book)
             else:
@@ -386,7 +389,7 @@ def closed_loop(
         service_missed = any(m.startswith("share_trips_completed") for m in missed) or (
             any(m.startswith("stranded") for m in missed) and (range_cause or not queue_cause)
         )
-        service_missed = service_missed or bool(capped)  # the cap binds: spill to new sites
+        service_missed = service_missed or bool(full)  # the cap binds: spill to new sites
         need_sites = service_missed and len(outcome.unserved) > 0
         n_sites = max(1, int(np.ceil((first_round_sites or 2) / 2))) if need_sites else None
         if need_sites and grid_bound and first_round_sites is None:
@@ -400,7 +403,7 @@ def closed_loop(
                 wait_target=targets.wait_p95_min is not None,
                 budget_spent=left_money is not None and left_money <= 0,
                 grid_bound=len(grid_bound),
-                capped=len(capped),
+                capped=len(full),
             )
             logger.info("design loop stopped early: %s", record["stopped"])
             if "sized" not in record:  # no queue trouble: nothing sized this round
@@ -428,7 +431,9 @@ def _queue_trouble(kpis: dict[str, Any], missed: list[str], targets: Targets) ->
     return targets.wait_p95_min is not None and (wait_missed or _queue_cause(kpis))
 
 
-def _fleet_load(outcome: ScenarioOutcome, days: int) -> pd.DataFrame | None:
+def _fleet_load(
+    outcome: ScenarioOutcome, days: int, target_min: float | None = None
+) -> pd.DataFrame | None:
     """Each station's load (:func:`planner.study.sizing.station_load`) from ``outcome``'s
     simulated sessions, a sampled fleet's (demand.max_trips) arrivals scaled to the whole
     fleet; None when the outcome carries no sessions to size on."""
@@ -436,7 +441,7 @@ def _fleet_load(outcome: ScenarioOutcome, days: int) -> pd.DataFrame | None:
     result = detail.get("result")
     if result is None or not hasattr(result, "sessions"):
         return None
-    load = station_load(result.sessions, days=days)
+    load = station_load(result.sessions, days=days, target_min=target_min)
     load["peak_arrivals_per_h"] *= float(outcome.kpis.get("demand_expansion_factor") or 1.0)
     return load
 

@@ -129,13 +129,23 @@ def size_plugs(
 ) -> tuple[pd.DataFrame, float, int, list[str], list[str], list[str]]:
     """Set every station's plugs to what its simulated load needs for the wait target
     (never fewer than it has, at most ``max_plugs`` and what its site's grid connection
-    carries), busiest first, within the budget (plugs and grid upgrades). Under managed
-    charging a site's need is sized with the throttled power per plug
-    (:func:`planner.study.sizing.plugs_for_wait_managed`). Returns the stations, the plug
-    capex spent, the plugs added and, for stations whose need exceeds a limit, a sentence
-    naming the station, its need and the limit that binds, the ids of the stations whose
-    grid connection binds, and the ids of every station whose need exceeds what it may
-    have (*full*: the next round sites new stations for the load it cannot take)."""
+    carries), busiest first, within the budget (plugs and grid upgrades).
+
+    Only stations whose own simulated p95 wait misses the target, or where a driver gave
+    up (``load["misses"]``, :func:`planner.study.sizing.station_load`), are sized: when
+    every station's p95 wait is within the target, so is the p95 over all visits. The need
+    is Erlang C / Allen-Cunneen on the station's busiest simulated hour, at most the cars
+    that were there at once in the run (``arrivals_at_once``: with that many plugs none of
+    them would have waited) and at least one more plug than it has. Under managed charging
+    a site's need is sized with the throttled power per plug
+    (:func:`planner.study.sizing.plugs_for_wait_managed`; no ``arrivals_at_once`` bound:
+    more plugs there share the same kW). Returns the stations, the plug capex spent, the
+    plugs added and, for stations whose need exceeds what they got, a sentence naming the
+    station, its need, its plugs and simulated p95 wait, and the limit that binds (the
+    budget when the station is below its cap and the budget left buys no more), the ids
+    of the stations whose grid connection binds, and the ids of every station whose need
+    exceeds what it may have (*full*: the next round sites new stations for the load it
+    cannot take)."""
     stations = stations.copy()
     book = book or SiteBook(None)
     limit = max(60, 10 * max_plugs)  # look past the cap, to say what the target needs
@@ -149,6 +159,8 @@ def size_plugs(
         rows = stations.index[stations["station_id"] == sid]
         if len(rows) == 0:
             continue
+        if "misses" in load and not bool(load["misses"].iloc[k]):
+            continue  # its own waits are within the target: no plug needed
         row = rows[0]
         have = int(stations.loc[row, "plugs"])
         lam = float(load["peak_arrivals_per_h"].iloc[k])
@@ -168,11 +180,17 @@ def size_plugs(
             )
         else:
             want = plugs_for_wait(lam, service, target_min, cs2=cs2, max_plugs=limit)
+            at_once = float(load["arrivals_at_once"].iloc[k]) if "arrivals_at_once" in load else 0
+            if at_once > 0:
+                # no more than the cars there at once in the run: a CHAdeMO hotel with ten
+                # slow winter sessions "needed 32 plugs" from its busiest hour's Erlang C
+                want = min(want, max(have + 1, int(at_once)))
+        if "misses" in load:
+            want = max(want, have + 1)  # its waits missed with ``have``: one more at least
         room = book.room(row)
         bound = max(have, min(max_plugs, have + int(room))) if math.isfinite(room) else max_plugs
-        if want > bound:
-            name = stations.loc[row, "name"] if "name" in stations else sid
-            needs = str(want) if want <= limit else f"more than {limit}"
+        over = want > bound
+        if over:
             if math.isfinite(room) and have + room < max_plugs:
                 why = f"its grid connection of {cap:,.0f} kW (no upgrade price) carries {bound}"
             elif managed:
@@ -182,20 +200,33 @@ def size_plugs(
                 )
             else:
                 why = f"max_plugs is {max_plugs}"
-            # the id too: corridor sites share names ("KAZ06 roadside"), and the verdict
-            # keeps one sentence per station
-            label = f"{name} ({sid})" if name and str(name) != str(sid) else str(sid)
-            capped.append(f"{label}: needs {needs} plugs, {why}")
             if not why.startswith("max_plugs"):
                 bound_ids.append(str(sid))
             full_ids.append(str(sid))
-            want = bound
+        need = want
+        want = min(want, bound)
         extra = max(0, want - have)
         if budget_left is not None:
             while extra > 0 and (
                 spent + up + extra * plug_cost + book.upgrade_cost(row, extra) > budget_left
             ):
                 extra -= 1
+        if over or have + extra < want:
+            # the id too: corridor sites share names ("KAZ06 roadside"), and the verdict
+            # keeps one sentence per station
+            name = stations.loc[row, "name"] if "name" in stations else sid
+            label = f"{name} ({sid})" if name and str(name) != str(sid) else str(sid)
+            needs = str(need) if need <= limit else f"more than {limit}"
+            wait = load["wait_p95_min"].iloc[k] if "wait_p95_min" in load else float("nan")
+            seen = f" (p95 wait {float(wait):.1f} min)" if math.isfinite(float(wait)) else ""
+            got = have + extra
+            if got < want:  # below its limit: the budget stops it
+                limit_txt = "; ".join(
+                    [f"the budget left stops it at {got}", *([why] if over else [])]
+                )
+            else:
+                limit_txt = why
+            capped.append(f"{label}: needs {needs} plugs, has {have}{seen}; {limit_txt}")
         if extra <= 0:
             continue
         up += book.upgrade_cost(row, extra)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "erlang_c",
+    "most_at_once",
     "max_load_for_wait",
     "plugs_for_stations",
     "plugs_for_wait",
@@ -169,16 +170,41 @@ def plugs_for_stations(
     )
 
 
-def station_load(sessions: pd.DataFrame, *, days: int) -> pd.DataFrame:
-    """Each public station's busiest-hour load from simulated sessions: ``station_id,
+def most_at_once(start: np.ndarray, end: np.ndarray) -> int:
+    """The most intervals ``[start, end)`` open at one time (an interval ending when another
+    starts does not overlap it)."""
+    start, end = np.asarray(start, dtype=float), np.asarray(end, dtype=float)
+    if start.size == 0:
+        return 0
+    t = np.r_[start, end]
+    step = np.r_[np.ones(start.size), -np.ones(end.size)]
+    order = np.lexsort((step, t))  # at equal times the ends (-1) come first
+    return int(np.cumsum(step[order]).max())
+
+
+def station_load(
+    sessions: pd.DataFrame, *, days: int, target_min: float | None = None
+) -> pd.DataFrame:
+    """Each public station's load from simulated sessions: ``station_id,
     peak_arrivals_per_h`` (arrivals in the busiest hour of the day, per day),
     ``service_h`` (mean charging time) and ``cs2`` (squared coefficient of variation of
-    the charging time). Balked arrivals count as demand (they wanted a plug)."""
+    the charging time), for the queueing formula; and what the simulation itself showed:
+    ``wait_p95_min`` (the p95 wait over its visits, a give-up counting the time waited),
+    ``balked`` (visits that ended with the driver giving up, per day), ``in_use_max`` (the most
+    plugs charging at once) and ``arrivals_at_once`` (the most cars that would have been
+    there at once had none waited: each from its arrival for its session, a driver who gave
+    up for the station's mean session; with that many plugs nobody in the run would have
+    waited). With ``target_min``, ``misses`` says whether the station's own p95 wait is
+    above it or a driver gave up there (always, for sessions without ``wait_s``: then
+    ``wait_p95_min`` and ``arrivals_at_once`` are NaN and the formula alone sizes them).
+    Balked arrivals count as demand (they wanted a plug)."""
     import pandas as pd
 
+    cols = ["station_id", "peak_arrivals_per_h", "service_h", "cs2", "wait_p95_min", "balked",
+            "in_use_max", "arrivals_at_once", "misses"]  # fmt: skip
     pub = sessions[sessions["station"] >= 0]
     if pub.empty:
-        return pd.DataFrame(columns=["station_id", "peak_arrivals_per_h", "service_h", "cs2"])
+        return pd.DataFrame(columns=cols)
     hour = (pub["arrive_s"] // 3600 % 24).astype(int)
     per_hour = pub.assign(hour=hour).groupby(["station_id", "hour"]).size()
     peak = per_hour.groupby(level="station_id").max() / max(1, days)
@@ -191,4 +217,34 @@ def station_load(sessions: pd.DataFrame, *, days: int) -> pd.DataFrame:
     # a station that only saw balked arrivals: assume the fleet's typical session
     out["service_h"] = out["service_h"].fillna(float(dur.mean()) if len(dur) else 0.5)
     out["cs2"] = out["cs2"].fillna(1.0).clip(lower=0.05)
-    return out.reset_index()
+    # sessions without their waits (a table from elsewhere): the formula alone sizes them
+    known = "wait_s" in pub
+    waits = pub["wait_s"].to_numpy(dtype=float) / 60.0 if known else np.full(len(pub), np.nan)
+    out["wait_p95_min"] = (
+        pd.Series(waits, index=pub.index).groupby(pub["station_id"]).quantile(0.95)
+    ).reindex(out.index)
+    is_charged = pub["status"].eq("charged")
+    out["balked"] = (~is_charged).groupby(pub["station_id"]).sum().reindex(out.index) / max(1, days)
+    session_s = np.where(
+        is_charged,
+        (pub["end_s"] - pub["start_s"]).to_numpy(dtype=float),
+        out["service_h"].reindex(pub["station_id"]).to_numpy(dtype=float) * 3600.0,
+    )
+    in_use, at_once = {}, {}
+    for sid, idx in pub.groupby("station_id").indices.items():
+        ch = is_charged.to_numpy()[idx]
+        rows = pub.iloc[idx]
+        in_use[sid] = most_at_once(rows["start_s"][ch], rows["end_s"][ch])
+        arrive = rows["arrive_s"].to_numpy(dtype=float)
+        at_once[sid] = most_at_once(arrive, arrive + session_s[idx])
+    out["in_use_max"] = pd.Series(in_use).reindex(out.index).fillna(0).astype(int)
+    out["arrivals_at_once"] = pd.Series(at_once).reindex(out.index).fillna(0).astype(int)
+    if not known:
+        out["arrivals_at_once"] = np.nan
+    out["misses"] = (
+        ((out["wait_p95_min"] > target_min) | (out["balked"] > 0) | (not known))
+        if target_min is not None
+        else False
+    )
+    out.index.name = "station_id"
+    return out.reset_index()[cols]

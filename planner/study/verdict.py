@@ -217,6 +217,7 @@ def verdict(
                     else ""
                 )
                 + "): raise candidates.max_plugs or allow more sites"
+                + (NEED_BASIS if last.get("sized") else "")
             )
         reasons.append(
             f"the design loop stopped after {last.get('iteration', 0)} of "
@@ -282,6 +283,13 @@ def _stalled(iterations: list[dict[str, Any]], *, sampled: bool = False) -> str:
 
 #: Capped stations named in the verdict's sentence (the others are counted)
 CAPPED_SHOWN = 5
+
+#: How the loop's "needs N plugs" is computed (said once, after the stations named)
+NEED_BASIS = (
+    " (named: stations whose own simulated p95 wait misses the target or where drivers "
+    "gave up; a need is Erlang C for the station's busiest simulated hour, at most the "
+    "cars there at once in the run)"
+)
 
 
 def _plugs_needed(sentence: str) -> int:

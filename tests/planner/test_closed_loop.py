@@ -190,18 +190,22 @@ def test_each_planted_cause_gets_its_own_remedy_in_round_1():
         }
     )
 
-    class Result:  # the simulated sessions the sizing reads: 6 arrivals an hour at A at 8 h
+    class Result:  # the simulated sessions the sizing reads: 6 arrivals at A at 8 h, queued
+        # at its one plug (synthetic; the sizing reads the station's own waits, so they
+        # show the queue the KPIs report: they used to show none)
         def __init__(self) -> None:
             n = 6
+            arrive = 8 * 3600.0 + np.arange(n) * 10.0
+            wait = np.arange(n) * 1800.0 - np.arange(n) * 10.0
             self.sessions = pd.DataFrame(
                 {
                     "station": np.zeros(n, dtype=int),
                     "station_id": "A",
-                    "arrive_s": 8 * 3600.0 + np.arange(n) * 600.0,
-                    "start_s": 8 * 3600.0 + np.arange(n) * 600.0,
-                    "end_s": 8 * 3600.0 + np.arange(n) * 600.0 + 1800.0,
+                    "arrive_s": arrive,
+                    "start_s": arrive + wait,
+                    "end_s": arrive + wait + 1800.0,
                     "status": "charged",
-                    "wait_s": 0.0,
+                    "wait_s": wait,
                 }
             )
 
@@ -718,7 +722,7 @@ def test_a_station_capped_by_max_plugs_is_passed_on_as_full():
                 "start_s": 8 * 3600.0 + np.arange(12) * 300.0,
                 "end_s": 8 * 3600.0 + np.arange(12) * 300.0 + 1800.0,
                 "status": "charged",
-                "wait_s": 0.0,
+                "wait_s": 1800.0,  # queued (the sizing reads the station's own waits)
             }
         )
 

@@ -17,7 +17,8 @@ from tests.planner.test_closed_loop import _verdict_cfg
 
 
 def _sessions(arrivals: int) -> SimpleNamespace:
-    """A simulation result whose station A sees ``arrivals`` 30-min sessions in hour 8."""
+    """A simulation result whose station A sees ``arrivals`` 30-min sessions in hour 8, each
+    after a 30-min wait (synthetic)."""
     t = 8 * 3600.0 + np.arange(arrivals) * (3600.0 / max(arrivals, 1))
     sessions = pd.DataFrame(
         {
@@ -27,7 +28,7 @@ def _sessions(arrivals: int) -> SimpleNamespace:
             "start_s": t,
             "end_s": t + 1800.0,
             "status": "charged",
-            "wait_s": 0.0,
+            "wait_s": 1800.0,  # queued: the sizing reads the station's own waits
         }
     )
     return SimpleNamespace(sessions=sessions)
