@@ -24,10 +24,11 @@ from planner.study.loop_remedies import (
     add_plugs,
     new_within_grid,
     size_plugs,
+    trim_idle,
     upgrade_of,
     within_budget,
 )
-from planner.study.sizing import station_load
+from planner.study.sizing import most_at_once, station_load
 from planner.study.targets import (  # noqa: F401  (re-exported: the loop's public names)
     TARGET_KPIS,
     TargetJudgement,
@@ -147,6 +148,11 @@ def closed_loop(
     Only stations whose own simulated p95 wait misses the target, or where a driver gave
     up, are sized, and a need is at most the cars that were there at once in the run
     (:func:`planner.study.loop_remedies.size_plugs`).
+    Plugs follow the simulated load down too: between rounds, and once more for a plan
+    that misses, the plugs the loop proposed (a new site's beyond one, those added to an
+    existing station) that no run had in use at once are taken off
+    (:func:`planner.study.loop_remedies.trim_idle`); their money is free for busy
+    stations, and a final plan so trimmed is simulated again and judged as it is.
     Where a station would need more than ``max_plugs``, it gets the cap, the binding cap is
     recorded (``capped`` in the round's record) and more sites are sited for the demand.
     Every round re-simulates the same demand and driver draws (the simulator is seeded
@@ -217,6 +223,57 @@ def closed_loop(
         capped = size_remedy(load, _site_book(grid, fitted))[3]
         if capped:
             record["capped"] = capped
+
+    def trim_final(last: dict[str, Any]) -> None:
+        # The plan that missed keeps no plug the loop proposed and no run used (sites of
+        # the last round got the optimiser's estimate, never simulated: Almaty's final
+        # plan had a hotel with 6 plugs and no session). Such a plan is simulated once more
+        # and judged as it is (its record follows the round's); kept only if it still
+        # misses, as a miss needs no confirmation on fresh runs.
+        nonlocal stations, capex, upgrade, fitted, sim_plan, outcome
+        load = _fleet_load(outcome, days, targets.wait_p95_min)
+        if load is None:
+            return
+        keep = set(load.loc[load["misses"].astype(bool), "station_id"].astype(str))
+        trimmed, refund, cut = trim_idle(stations, _in_use_max(outcome), keep, plug_cost=plug_cost)
+        if not cut:
+            return
+        before = (stations, capex, upgrade, fitted, sim_plan, outcome)
+        stations, capex = trimmed, capex - refund
+        if grid is not None:
+            fitted = grid.fit(stations).stations
+            upgrade = float(fitted["upgrade_cost"].sum())
+            sim_plan = stations.assign(
+                plugs=fitted["plugs"].to_numpy(), power_kw=fitted["power_kw"].to_numpy()
+            )
+        else:
+            sim_plan = stations
+        step("proposal simulation (idle plugs removed)")
+        outcome = simulate(sim_plan)
+        detail = outcome.detail if isinstance(outcome.detail, dict) else {}
+        missed = missed_targets(outcome.kpis, targets, detail.get("target_intervals"))
+        if not missed:  # (not expected: no run used those plugs) keep the plan judged
+            stations, capex, upgrade, fitted, sim_plan, outcome = before
+            return
+        record = {
+            "iteration": last["iteration"],
+            "idle_plugs_removed": cut,
+            **({"stranding_causes": detail["causes"]} if detail.get("causes") else {}),
+            "new_sites": 0,
+            "stations": len(stations),
+            "plugs": int(stations["plugs"].sum()),
+            "capex": round(capex + upgrade, 2),
+            **({"upgrade_cost": round(upgrade, 2)} if grid is not None else {}),
+            "missed": missed,
+            **{
+                k: outcome.kpis.get(k)
+                for k in ("wait_p95_min", "stranded_vehicles", "share_trips_completed")
+            },
+            **({"stopped": last["stopped"]} if "stopped" in last else {}),
+        }
+        iterations.append(record)
+        logger.info("idle proposed plugs removed: %d; the plan simulated again", cut)
+        diagnose_final(record, missed)
 
     for it in range(1, targets.max_iterations + 1):
         added_sites = 0
@@ -345,8 +402,20 @@ def closed_loop(
         k = outcome.kpis
         queue_cause = _queue_cause(k)
         sized = _queue_trouble(k, missed, targets)
+        load = _fleet_load(outcome, days, targets.wait_p95_min)
+        # proposed plugs no run used, taken off first (their money is free for the busy
+        # stations): plugs follow the simulated load down as well as up. Undone if the
+        # loop stops here, so the plan reported is the plan simulated.
+        untrimmed, refund = stations, 0.0
+        if load is not None:
+            keep = set(load.loc[load["misses"].astype(bool), "station_id"].astype(str))
+            stations, refund, trimmed = trim_idle(
+                stations, _in_use_max(outcome), keep, plug_cost=plug_cost
+            )
+            capex -= refund
+            if trimmed:
+                record["plugs_trimmed_next"] = trimmed
         if sized and targets.wait_p95_min is not None:  # (sized implies the target)
-            load = _fleet_load(outcome, days, targets.wait_p95_min)
             if load is not None:
                 stations, spent, plugs_added, capped, grid_bound, full = size_remedy(load, book)
             else:
@@ -396,6 +465,8 @@ def closed_loop(
             n_sites = None  # the model decides how many sites relieve the bound connections
         if not need_sites and plugs_added == 0:
             left_money = budget_left()
+            stations, capex = untrimmed, capex + refund  # the plan simulated is the plan
+            record.pop("plugs_trimmed_next", None)
             record["stopped"] = stop_reason(
                 service_missed=service_missed,
                 no_road_path=(k.get("trips_no_road_path") or 0) > 0,
@@ -406,11 +477,12 @@ def closed_loop(
                 capped=len(full),
             )
             logger.info("design loop stopped early: %s", record["stopped"])
-            if "sized" not in record:  # no queue trouble: nothing sized this round
-                diagnose_final(record, missed)
+            diagnose_final(record, missed)  # the final plan's own sizing diagnosis
             break
         if grid is not None:  # the upgrades the added plugs bought
             upgrade = float(grid.fit(stations).stations["upgrade_cost"].sum())
+    if iterations:
+        trim_final(iterations[-1])
     return _result(False)
 
 
@@ -444,6 +516,24 @@ def _fleet_load(
     load = station_load(result.sessions, days=days, target_min=target_min)
     load["peak_arrivals_per_h"] *= float(outcome.kpis.get("demand_expansion_factor") or 1.0)
     return load
+
+
+def _in_use_max(outcome: ScenarioOutcome) -> pd.Series:
+    """The most plugs charging at once at each station (by id) in any run of ``outcome``:
+    its first run's sessions and every replication's charging sessions."""
+    detail = outcome.detail if isinstance(outcome.detail, dict) else {}
+    tables = []
+    result = detail.get("result")
+    if result is not None and hasattr(result, "sessions"):
+        tables.append(result.sessions)
+    tables += list(detail.get("charging_per_run") or [])
+    best: dict[str, int] = {}
+    for ses in tables:
+        ch = ses[(ses["station"] >= 0) & (ses["status"] == "charged")]
+        for sid, grp in ch.groupby("station_id"):
+            n = most_at_once(grp["start_s"].to_numpy(), grp["end_s"].to_numpy())
+            best[str(sid)] = max(best.get(str(sid), 0), n)
+    return pd.Series(best, dtype=float)
 
 
 def stop_reason(

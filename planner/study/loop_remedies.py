@@ -21,6 +21,7 @@ __all__ = [
     "add_plugs",
     "new_within_grid",
     "size_plugs",
+    "trim_idle",
     "upgrade_of",
     "within_budget",
 ]
@@ -115,6 +116,43 @@ def within_budget(
     while upgrade is not None and len(new) and over() > 1e-9:
         new = new.drop(index=new["capex"].idxmax())  # upgrades still over: drop a site
     return new
+
+
+def trim_idle(
+    stations: pd.DataFrame, in_use_max: pd.Series, keep: set[str], *, plug_cost: float
+) -> tuple[pd.DataFrame, float, int]:
+    """Proposed plugs the simulation never used, taken off: a station whose plugs the loop
+    proposed (a new site's, or those it added to an existing one) gets the most plugs that
+    were charging at once in any run of the last simulation (``in_use_max``, by station
+    id), never fewer than one at a new site or than an existing station's own plugs.
+    Stations in ``keep`` (their waits missed the target) are left alone. Plugs never in use
+    at once do not shorten any wait of those runs, so the loop still converges: a plan
+    re-simulated on the same draws keeps the waits of the stations trimmed (drivers who
+    weigh a station's free plugs may choose a little differently). Returns the stations,
+    the plug capex refunded and the plugs taken off."""
+    stations = stations.copy()
+    refund, cut_total = 0.0, 0
+    opened = (
+        stations["opened_round"].notna()
+        if "opened_round" in stations
+        else pd.Series(False, index=stations.index)
+    )
+    for row in stations.index:
+        sid = str(stations.loc[row, "station_id"])
+        if sid in keep:
+            continue
+        have = int(stations.loc[row, "plugs"])
+        added = int(stations.loc[row, "added_plugs"])
+        floor = 1 if opened.loc[row] else have - added
+        want = max(floor, 1, int(in_use_max.get(sid, 0)))
+        cut = have - want
+        if cut <= 0:
+            continue
+        stations.loc[row, "plugs"] = want
+        stations.loc[row, "added_plugs"] = max(0, added - cut)
+        refund += cut * plug_cost
+        cut_total += cut
+    return stations, refund, cut_total
 
 
 def size_plugs(

@@ -227,6 +227,12 @@ def verdict(
             + (f", budget {cfg.model.budget:,.0f}" if cfg.model.budget is not None else "")
             + ")"
             + (f"; it stopped early: {last['stopped']}" if last.get("stopped") else "")
+            + (
+                f"; {last['idle_plugs_removed']} proposed plug(s) that no run used were then "
+                "removed and the plan simulated again (the figures are that simulation's)"
+                if last.get("idle_plugs_removed")
+                else ""
+            )
             + _stalled(loop.iterations, sampled=sampled)
         )
     out: dict[str, Any] = {

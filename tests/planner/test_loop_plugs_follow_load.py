@@ -11,9 +11,12 @@ of the Almaty study, 2026-12-07). All data here are synthetic.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 
+from planner.study.loop import ScenarioOutcome, Targets, closed_loop
 from planner.study.loop_remedies import size_plugs
 from planner.study.sizing import most_at_once, station_load
 
@@ -33,6 +36,109 @@ def _ses(station_id: str, arrive: np.ndarray, session_s: float, wait_s: np.ndarr
             "wait_s": wait,
         }
     )
+
+
+def _busy_a() -> pd.DataFrame:
+    """Station A queued: 12 arrivals in hour 8, 30-min sessions, each after a 30-min wait."""
+    return _ses("A", 8 * 3600.0 + np.arange(12) * 300.0, 1800.0, np.full(12, 1800.0))
+
+
+def _existing() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"station_id": ["A"], "node": [1], "plugs": [1], "power_kw": [50.0],
+         "existing": [True], "name": ["Hotel A"], "lon": [0.0], "lat": [0.0]}
+    )  # fmt: skip
+
+
+def _site(plugs: int, site_cost: float, plug_cost: float):
+    """An optimiser that opens one new site ``S`` (once) with ``plugs`` plugs."""
+
+    def optimize(unserved, fixed, n_sites, budget_left):
+        if "S" in set(fixed["station_id"]):
+            return fixed.iloc[0:0].assign(capex=[])
+        return pd.DataFrame(
+            {"station_id": ["S"], "node": [10], "plugs": [plugs], "power_kw": [50.0],
+             "existing": [False], "name": ["Site S"], "lon": [0.0], "lat": [0.0],
+             "capex": [site_cost + plugs * plug_cost]}
+        )  # fmt: skip
+
+    return optimize
+
+
+def _scripted(calls: list[pd.DataFrame]):
+    """A queued at its plugs throughout (waits 30 min, drivers give up); S, once open, sees
+    one session at a time."""
+
+    def simulate(stations: pd.DataFrame) -> ScenarioOutcome:
+        calls.append(stations.copy())
+        tables = [_busy_a()]
+        if "S" in set(stations["station_id"]):
+            tables.append(_ses("S", 9 * 3600.0 + np.arange(3) * 3600.0, 1800.0, 0.0))
+        sessions = pd.concat(tables, ignore_index=True)
+        kpis = {"wait_p95_min": 30.0, "stranded_vehicles": 2.0, "stranded_queue": 2.0,
+                "trips_abandoned": 2.0}  # fmt: skip
+        per = pd.DataFrame({"station_id": stations["station_id"], "wait_p95_min": 30.0})
+        unserved = pd.DataFrame({"node": [5], "destination": [6], "weight": [2.0]})
+        return ScenarioOutcome(
+            kpis, per, unserved, detail={"result": SimpleNamespace(sessions=sessions)}
+        )
+
+    return simulate
+
+
+def test_idle_proposed_plugs_are_removed_and_their_money_goes_to_the_busy_station():
+    # S opens with the optimiser's 6 plugs and is used one at a time; A queues at 1 plug.
+    # The budget (1,700) is spent by S: the 5 idle plugs' money must go to A.
+    calls: list[pd.DataFrame] = []
+    loop = closed_loop(
+        _existing(),
+        simulate=_scripted(calls),
+        optimize=_site(6, 1000.0, 100.0),
+        targets=Targets(wait_p95_min=10, stranded=0, max_iterations=2),
+        first_round_sites=1,
+        budget=1650.0,
+        plug_cost=100.0,
+        max_plugs=6,
+    )
+    plan = loop.stations.set_index("station_id")
+    assert plan.loc["S", "plugs"] == 1  # the most in use at once in the run
+    assert plan.loc["A", "plugs"] > 1  # the money freed bought A's plugs
+    assert loop.iterations[0].get("plugs_trimmed_next") == 5
+    # the plan reported is the plan last simulated
+    assert calls[-1].set_index("station_id")["plugs"].to_dict() == plan["plugs"].to_dict()
+
+
+def test_an_existing_station_keeps_its_own_plugs_and_a_plan_is_simulated_after_trimming():
+    # A (2 plugs of its own, idle) and S (6 plugs, used one at a time) in the final round
+    existing = _existing().assign(plugs=2)
+    calls: list[pd.DataFrame] = []
+
+    def simulate(stations):
+        calls.append(stations.copy())
+        ses = _ses("S", 9 * 3600.0 + np.arange(3) * 3600.0, 1800.0, 0.0)
+        kpis = {"wait_p95_min": 0.0, "stranded_vehicles": 2.0, "stranded_no_charger": 2.0}
+        per = pd.DataFrame({"station_id": stations["station_id"], "wait_p95_min": 0.0})
+        unserved = pd.DataFrame({"node": [5], "destination": [6], "weight": [2.0]})
+        return ScenarioOutcome(
+            kpis, per, unserved, detail={"result": SimpleNamespace(sessions=ses)}
+        )
+
+    loop = closed_loop(
+        existing,
+        simulate=simulate,
+        optimize=_site(6, 1000.0, 100.0),
+        targets=Targets(wait_p95_min=10, stranded=0, max_iterations=1),
+        first_round_sites=1,
+        budget=None,
+        plug_cost=100.0,
+        max_plugs=6,
+    )
+    plan = loop.stations.set_index("station_id")
+    assert plan.loc["A", "plugs"] == 2 and plan.loc["S", "plugs"] == 1
+    assert loop.capex == 1000.0 + 100.0
+    assert loop.iterations[-1]["idle_plugs_removed"] == 5
+    assert len(calls) == 3  # baseline, round 1, the trimmed plan
+    assert calls[-1]["plugs"].tolist() == [2, 1]
 
 
 def test_a_station_within_the_wait_target_is_not_sized_or_named(tmp_path):
