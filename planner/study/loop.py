@@ -153,6 +153,9 @@ def closed_loop(
     existing station) that no run had in use at once are taken off
     (:func:`planner.study.loop_remedies.trim_idle`); their money is free for busy
     stations, and a final plan so trimmed is simulated again and judged as it is.
+    With a budget, the loop stops once the money left buys no plug (another round would
+    simulate the same plan), and the last round's record says what the sizing would buy
+    without it (``budget_short``).
     Where a station would need more than ``max_plugs``, it gets the cap, the binding cap is
     recorded (``capped`` in the round's record) and more sites are sited for the demand.
     Every round re-simulates the same demand and driver draws (the simulator is seeded
@@ -192,6 +195,11 @@ def closed_loop(
     def budget_left() -> float | None:
         return None if budget is None else budget - capex - upgrade
 
+    def budget_spent() -> bool:
+        # the money left buys not even one plug (a site costs more than a plug)
+        left = budget_left()
+        return left is not None and (left <= 0 or (plug_cost > 0 and left < plug_cost))
+
     def size_remedy(load: pd.DataFrame, book: Any) -> tuple:
         # the remedy's plug sizing of the plan as it stands (the final plan's diagnosis
         # sizes it the same way); the budget left decides which plugs a busier row would
@@ -213,16 +221,39 @@ def closed_loop(
         # which the verdict reads instead of any earlier round's: those measured other
         # plans (a station they capped may be nearly idle once later rounds sited around
         # it). Unmarked when there are no sessions to size on.
+        # With a budget, the record also says what the sizing would buy with no budget
+        # (``budget_short``: plugs and their cost) when the money left cannot buy them:
+        # the verdict then names the budget, not the plug cap, as what binds.
         load = _fleet_load(outcome, days, targets.wait_p95_min)
         if load is None:
             return
         record["sized"] = True
         record.pop("capped", None)
+        record.pop("budget_short", None)
         if not _queue_trouble(outcome.kpis, missed, targets):
             return  # the cap binds no target of this plan
         capped = size_remedy(load, _site_book(grid, fitted))[3]
         if capped:
             record["capped"] = capped
+        if budget is not None:
+            assert targets.wait_p95_min is not None
+            unbounded = size_plugs(
+                stations,
+                load,
+                targets.wait_p95_min,
+                plug_cost=plug_cost,
+                max_plugs=max_plugs,
+                budget_left=None,
+                book=_site_book(grid, fitted),
+            )
+            left = budget_left() or 0.0
+            if unbounded[2] and unbounded[1] > left:
+                record["budget_short"] = {
+                    "plugs": int(unbounded[2]),
+                    "cost": round(float(unbounded[1]), 2),
+                    "spent": round(capex + upgrade, 2),
+                    "left": round(left, 2),
+                }
 
     def trim_final(last: dict[str, Any]) -> None:
         # The plan that missed keeps no plug the loop proposed and no run used (sites of
@@ -285,7 +316,7 @@ def closed_loop(
                 n_sites = None if n_sites is None else min(n_sites, room)
                 if n_sites is None:
                     n_sites = room
-            if (left is not None and left <= 0) or (n_sites is not None and n_sites <= 0):
+            if budget_spent() or (n_sites is not None and n_sites <= 0):
                 new = stations.iloc[0:0].assign(capex=[])  # the budget is spent
             else:
                 # stations whose grid connection binds are flagged, so a model that
@@ -308,6 +339,9 @@ def closed_loop(
                         left,
                         plug_cost,
                         upgrade=upgrade_of(stations, grid, upgrade) if grid else None,
+                        # a later round sizes plugs on the simulated load: the money the
+                        # model's plug estimates cannot all have waits for it
+                        defer=it < targets.max_iterations,
                     )
             if len(new):
                 capex += float(new["capex"].sum())
@@ -463,8 +497,9 @@ def closed_loop(
         n_sites = max(1, int(np.ceil((first_round_sites or 2) / 2))) if need_sites else None
         if need_sites and grid_bound and first_round_sites is None:
             n_sites = None  # the model decides how many sites relieve the bound connections
-        if not need_sites and plugs_added == 0:
-            left_money = budget_left()
+        spent_out = budget_spent() and plugs_added == 0
+        if (not need_sites or spent_out) and plugs_added == 0:
+            # (a spent budget buys no site either: another round would simulate the same plan)
             stations, capex = untrimmed, capex + refund  # the plan simulated is the plan
             record.pop("plugs_trimmed_next", None)
             record["stopped"] = stop_reason(
@@ -472,7 +507,7 @@ def closed_loop(
                 no_road_path=(k.get("trips_no_road_path") or 0) > 0,
                 sized=sized,
                 wait_target=targets.wait_p95_min is not None,
-                budget_spent=left_money is not None and left_money <= 0,
+                budget_spent=budget_spent(),
                 grid_bound=len(grid_bound),
                 capped=len(full),
             )

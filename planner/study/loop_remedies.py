@@ -96,11 +96,18 @@ def within_budget(
     plug_cost: float,
     *,
     upgrade: Callable[[pd.DataFrame], float] | None = None,
+    defer: bool = False,
 ) -> pd.DataFrame:
     """New sites within what the budget leaves: the siting model pays for one plug per
-    site, so plugs sized beyond that are trimmed (busiest sites keep theirs longest). With
-    ``upgrade`` (new sites -> the grid upgrades they need), upgrades count too, and when
-    one plug per site still does not fit, the dearest sites are dropped."""
+    site, so plugs sized beyond that are trimmed. With ``defer`` (a later round will size
+    plugs on the simulated load), every new site keeps the one plug the model paid for and
+    the money left is placed by that sizing, busiest station first: the model's plugs are
+    an estimate from unserved trips, and a review of the Almaty study with a budget found
+    it had spent the money on 6 plugs at a hotel with 6 sessions while six sites trimmed to
+    1 plug each turned drivers away. Without it (the last round), the sites with the
+    fewest plugs are trimmed first (the lowest estimated load: the plugs do least good
+    there). With ``upgrade`` (new sites -> the grid upgrades they need), upgrades count
+    too, and when one plug per site still does not fit, the dearest sites are dropped."""
     new = new.copy()
     up = upgrade or (lambda _n: 0.0)
 
@@ -109,6 +116,10 @@ def within_budget(
 
     if over() <= 1e-9 or plug_cost <= 0:
         return new
+    if defer:
+        extra = (new["plugs"] - 1).clip(lower=0)
+        new["plugs"] -= extra
+        new["capex"] -= extra * plug_cost
     for idx in new.sort_values("plugs").index:  # trim the smallest sites first
         while new.loc[idx, "plugs"] > 1 and over() > 1e-9:
             new.loc[idx, "plugs"] -= 1

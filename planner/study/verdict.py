@@ -202,12 +202,20 @@ def verdict(
                 f"so the completed share cannot exceed {ceiling}; check the trips' end points "
                 "or the network extract (its largest connected component)"
             )
-        if capped:
+        capped.sort(key=_plugs_needed, reverse=True)
+        # a station below its cap that the budget left could not enlarge is held by the
+        # budget, not the cap: the Almaty study with a budget told the planner to "raise
+        # candidates.max_plugs" for a station with 1 plug of the 6 allowed
+        by_budget = [c for c in capped if BUDGET_STOP in c]
+        at_cap = [c for c in capped if BUDGET_STOP not in c]
+        budget_reason = _budget_binds(cfg, loop, last, by_budget)
+        if budget_reason:
+            reasons.append(budget_reason)
+        if at_cap:
             # the most-needed stations first; a national plan can cap dozens, which made
             # one unreadable sentence: the rest are counted here and listed in ``capped``
-            capped.sort(key=_plugs_needed, reverse=True)
-            shown_now = capped[:CAPPED_SHOWN]
-            more = len(capped) - len(shown_now)
+            shown_now = at_cap[:CAPPED_SHOWN]
+            more = len(at_cap) - len(shown_now)
             reasons.append(
                 "the plug cap binds ("
                 + "; ".join(shown_now)
@@ -217,7 +225,7 @@ def verdict(
                     else ""
                 )
                 + "): raise candidates.max_plugs or allow more sites"
-                + (NEED_BASIS if last.get("sized") else "")
+                + (NEED_BASIS if last.get("sized") and not budget_reason else "")
             )
         reasons.append(
             f"the design loop stopped after {last.get('iteration', 0)} of "
@@ -233,7 +241,7 @@ def verdict(
                 if last.get("idle_plugs_removed")
                 else ""
             )
-            + _stalled(loop.iterations, sampled=sampled)
+            + _stalled(loop.iterations, sampled=sampled, budget_spent=bool(budget_reason))
         )
     out: dict[str, Any] = {
         "status": "missed" if reasons else "met",
@@ -265,7 +273,9 @@ def _at_give_up_limit(t: dict[str, Any], balk_after_min: float) -> str:
     )
 
 
-def _stalled(iterations: list[dict[str, Any]], *, sampled: bool = False) -> str:
+def _stalled(
+    iterations: list[dict[str, Any]], *, sampled: bool = False, budget_spent: bool = False
+) -> str:
     """What to add to the loop's sentence when its last rounds changed nothing: more rounds
     would not help, so the rounds are not the binding constraint; the last round's
     stranding causes say what is left (the cargo study blamed its 3 rounds while rounds 2
@@ -282,7 +292,12 @@ def _stalled(iterations: list[dict[str, Any]], *, sampled: bool = False) -> str:
     where = ", in the simulated sample of the fleet" if sampled else ""
     return (
         f"; its last {idle} round(s) added no site and no plug, so more rounds would not "
-        "help: the optimiser found nothing to open or enlarge for the demand left"
+        "help: "
+        + (
+            "the budget left buys no plug"
+            if budget_spent
+            else "the optimiser found nothing to open or enlarge for the demand left"
+        )
         + (f" (strandings by cause, mean of the round's runs{where}: {left})" if left else "")
     )
 
@@ -290,12 +305,53 @@ def _stalled(iterations: list[dict[str, Any]], *, sampled: bool = False) -> str:
 #: Capped stations named in the verdict's sentence (the others are counted)
 CAPPED_SHOWN = 5
 
+#: What :func:`planner.study.loop_remedies.size_plugs` writes of a station the budget held
+BUDGET_STOP = "the budget left stops it at"
+
 #: How the loop's "needs N plugs" is computed (said once, after the stations named)
 NEED_BASIS = (
     " (named: stations whose own simulated p95 wait misses the target or where drivers "
     "gave up; a need is Erlang C for the station's busiest simulated hour, at most the "
     "cars there at once in the run)"
 )
+
+
+def _budget_binds(cfg: StudyConfig, loop: LoopResult, last: dict[str, Any], held: list[str]) -> str:
+    """The verdict's sentence when the budget binds: the money left buys no plug while the
+    final plan's sizing wants more (``budget_short`` of the loop's last round), or stations
+    below their cap were held by it. Empty when there is no budget or money is left."""
+    budget = cfg.model.budget
+    if budget is None:
+        return ""
+    plug = float(cfg.candidates.plug_cost)
+    spent = float(loop.capex)
+    left = budget - spent
+    if left >= plug and not held:
+        return ""
+    short = last.get("budget_short") or {}
+    if not short and not held:
+        return ""
+    text = (
+        f"the budget binds: {spent:,.0f} of model.budget {budget:,.0f} is spent and the "
+        f"{max(left, 0.0):,.0f} left buys no plug ({plug:,.0f} each)"
+    )
+    if short:
+        more = float(short["cost"]) - max(left, 0.0)
+        text += (
+            f"; the final plan's sizing wants {short['plugs']} more plug(s) within "
+            f"candidates.max_plugs, {float(short['cost']):,.0f}: raising model.budget to "
+            f"{budget + more:,.0f} would buy them"
+        )
+    if held:
+        shown_now = held[:CAPPED_SHOWN]
+        more_n = len(held) - len(shown_now)
+        text += (
+            " (stations below their cap that it held: "
+            + "; ".join(shown_now)
+            + (f"; and {more_n} more, listed in kpis.json verdict.capped" if more_n else "")
+            + ")"
+        )
+    return text + NEED_BASIS
 
 
 def _plugs_needed(sentence: str) -> int:

@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 
 from planner.study.loop import ScenarioOutcome, Targets, closed_loop
-from planner.study.loop_remedies import size_plugs
+from planner.study.loop_remedies import size_plugs, within_budget
 from planner.study.sizing import most_at_once, station_load
+from planner.study.verdict import verdict
+from tests.planner.test_closed_loop import _verdict_cfg
 
 
 def _ses(station_id: str, arrive: np.ndarray, session_s: float, wait_s: np.ndarray):
@@ -84,6 +86,37 @@ def _scripted(calls: list[pd.DataFrame]):
         )
 
     return simulate
+
+
+def test_the_verdict_names_a_spent_budget_not_the_plug_cap(tmp_path):
+    # round 1 opens S (1 plug, 1,100) out of a budget of 1,150: 50 left, a plug costs 100
+    calls: list[pd.DataFrame] = []
+    loop = closed_loop(
+        _existing(),
+        simulate=_scripted(calls),
+        optimize=_site(1, 1000.0, 100.0),
+        targets=Targets(wait_p95_min=10, stranded=0, max_iterations=3),
+        first_round_sites=1,
+        budget=1150.0,
+        plug_cost=100.0,
+        max_plugs=6,
+    )
+    assert loop.capex == 1100.0
+    cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": 0})
+    cfg.model.budget = 1150.0
+    cfg.candidates.plug_cost = 100.0
+    cfg.candidates.max_plugs = 6
+    out = verdict(cfg, {"wait_p95_min": 30.0, "stranded_vehicles": 2.0}, loop)
+    text = "; ".join(out["reasons"])
+    assert out["status"] == "missed"
+    budget = next(r for r in out["reasons"] if r.startswith("the budget binds"))
+    assert "1,100 of model.budget 1,150 is spent" in budget and "50 left buys no plug" in budget
+    assert "raising model.budget to" in budget and "Hotel A (A): needs" in budget
+    # A has 1 plug of the 6 allowed: the cap is not what holds it
+    assert not any(r.startswith("the plug cap binds") for r in out["reasons"])
+    assert "found nothing to open or enlarge" not in text
+    # a spent budget stops the loop: no round re-simulates the same plan
+    assert len(loop.iterations) == 1 and "the budget is spent" in loop.iterations[0]["stopped"]
 
 
 def test_idle_proposed_plugs_are_removed_and_their_money_goes_to_the_busy_station():
@@ -175,6 +208,19 @@ def test_a_need_is_at_most_the_cars_that_were_there_at_once():
     (sentence,) = capped
     assert sentence.startswith("Hotel H (H): needs 10 plugs, has 1 (p95 wait ")
     assert sentence.endswith("max_plugs is 6")
+
+
+def test_within_budget_leaves_the_money_for_the_sizing_on_simulated_load():
+    new = pd.DataFrame(
+        {"station_id": ["hotel", "fuel", "mall"], "plugs": [6, 2, 3],
+         "capex": [40.0 + 6 * 25, 40.0 + 2 * 25, 40.0 + 3 * 25]}
+    )  # fmt: skip
+    left = 3 * 40.0 + 8 * 25.0  # 3 plugs short
+    deferred = within_budget(new, left, 25.0, defer=True)
+    assert deferred["plugs"].tolist() == [1, 1, 1]  # the next round places the rest
+    assert deferred["capex"].sum() <= left
+    last = within_budget(new, left, 25.0)  # the last round: lowest estimated load first
+    assert last["plugs"].tolist() == [6, 1, 1] and last["capex"].sum() <= left
 
 
 def test_most_at_once():
