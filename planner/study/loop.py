@@ -591,6 +591,8 @@ def stop_reason(
     """
     if not service_missed:
         sites = "no new site was called for (the targets missed are queue targets)"
+    elif budget_spent:
+        sites = "the budget left buys no new site"
     else:
         sites = "no trip is left unserved that a new site could serve" + (
             " (trips with no road path are left)" if no_road_path else ""

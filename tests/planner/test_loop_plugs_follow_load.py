@@ -116,7 +116,8 @@ def test_the_verdict_names_a_spent_budget_not_the_plug_cap(tmp_path):
     assert not any(r.startswith("the plug cap binds") for r in out["reasons"])
     assert "found nothing to open or enlarge" not in text
     # a spent budget stops the loop: no round re-simulates the same plan
-    assert len(loop.iterations) == 1 and "the budget is spent" in loop.iterations[0]["stopped"]
+    stopped = loop.iterations[0]["stopped"]
+    assert len(loop.iterations) == 1 and "the budget is spent" in stopped
 
 
 def test_idle_proposed_plugs_are_removed_and_their_money_goes_to_the_busy_station():
@@ -221,6 +222,14 @@ def test_within_budget_leaves_the_money_for_the_sizing_on_simulated_load():
     assert deferred["capex"].sum() <= left
     last = within_budget(new, left, 25.0)  # the last round: lowest estimated load first
     assert last["plugs"].tolist() == [6, 1, 1] and last["capex"].sum() <= left
+
+
+def test_a_stop_for_a_spent_budget_does_not_say_no_trip_is_left():
+    from planner.study.loop import stop_reason
+
+    why = stop_reason(service_missed=True, budget_spent=True, capped=7)
+    assert why.startswith("the budget left buys no new site")
+    assert why.endswith("(7 station(s) at the plug cap; the budget is spent)")
 
 
 def test_most_at_once():
