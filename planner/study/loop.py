@@ -18,7 +18,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.study.grid_fit import LoopGrid, SiteBook
+from planner.study.grid_fit import LoopGrid
+from planner.study.loop_reads import (  # noqa: F401  (stop_reason: re-exported)
+    fleet_load,
+    in_use_max,
+    queue_cause,
+    queue_trouble,
+    site_book,
+    stop_reason,
+)
 from planner.study.loop_remedies import (
     add_connectors,
     add_plugs,
@@ -28,7 +36,6 @@ from planner.study.loop_remedies import (
     upgrade_of,
     within_budget,
 )
-from planner.study.sizing import most_at_once, station_load
 from planner.study.targets import (  # noqa: F401  (re-exported: the loop's public names)
     TARGET_KPIS,
     TargetJudgement,
@@ -224,15 +231,15 @@ def closed_loop(
         # With a budget, the record also says what the sizing would buy with no budget
         # (``budget_short``: plugs and their cost) when the money left cannot buy them:
         # the verdict then names the budget, not the plug cap, as what binds.
-        load = _fleet_load(outcome, days, targets.wait_p95_min)
+        load = fleet_load(outcome, days, targets.wait_p95_min)
         if load is None:
             return
         record["sized"] = True
         record.pop("capped", None)
         record.pop("budget_short", None)
-        if not _queue_trouble(outcome.kpis, missed, targets):
+        if not queue_trouble(outcome.kpis, missed, targets):
             return  # the cap binds no target of this plan
-        capped = size_remedy(load, _site_book(grid, fitted))[3]
+        capped = size_remedy(load, site_book(grid, fitted))[3]
         if capped:
             record["capped"] = capped
         if budget is not None:
@@ -244,7 +251,7 @@ def closed_loop(
                 plug_cost=plug_cost,
                 max_plugs=max_plugs,
                 budget_left=None,
-                book=_site_book(grid, fitted),
+                book=site_book(grid, fitted),
             )
             left = budget_left() or 0.0
             if unbounded[2] and unbounded[1] > left:
@@ -262,11 +269,11 @@ def closed_loop(
         # and judged as it is (its record follows the round's); kept only if it still
         # misses, as a miss needs no confirmation on fresh runs.
         nonlocal stations, capex, upgrade, fitted, sim_plan, outcome
-        load = _fleet_load(outcome, days, targets.wait_p95_min)
+        load = fleet_load(outcome, days, targets.wait_p95_min)
         if load is None:
             return
         keep = set(load.loc[load["misses"].astype(bool), "station_id"].astype(str))
-        trimmed, refund, cut = trim_idle(stations, _in_use_max(outcome), keep, plug_cost=plug_cost)
+        trimmed, refund, cut = trim_idle(stations, in_use_max(outcome), keep, plug_cost=plug_cost)
         if not cut:
             return
         before = (stations, capex, upgrade, fitted, sim_plan, outcome)
@@ -429,14 +436,14 @@ def closed_loop(
         capped: list[str] = []
         grid_bound = []
         full = []
-        book = _site_book(grid, fitted)
+        book = site_book(grid, fitted)
         # diagnosis before remedy: queues (a missed wait, or drivers who gave up at a queue)
         # get plugs; strandings with no charger in range and missed trips get new sites;
         # cars that started below reach get nothing (not the network's fault)
         k = outcome.kpis
-        queue_cause = _queue_cause(k)
-        sized = _queue_trouble(k, missed, targets)
-        load = _fleet_load(outcome, days, targets.wait_p95_min)
+        gave_up_at_queue = queue_cause(k)
+        sized = queue_trouble(k, missed, targets)
+        load = fleet_load(outcome, days, targets.wait_p95_min)
         # proposed plugs no run used, taken off first (their money is free for the busy
         # stations): plugs follow the simulated load down as well as up. Undone if the
         # loop stops here, so the plan reported is the plan simulated.
@@ -444,7 +451,7 @@ def closed_loop(
         if load is not None:
             keep = set(load.loc[load["misses"].astype(bool), "station_id"].astype(str))
             stations, refund, trimmed = trim_idle(
-                stations, _in_use_max(outcome), keep, plug_cost=plug_cost
+                stations, in_use_max(outcome), keep, plug_cost=plug_cost
             )
             capex -= refund
             if trimmed:
@@ -490,7 +497,7 @@ def closed_loop(
             gaps["trips"].sum() if gaps is not None and len(gaps) else 0
         )
         service_missed = any(m.startswith("share_trips_completed") for m in missed) or (
-            any(m.startswith("stranded") for m in missed) and (range_cause or not queue_cause)
+            any(m.startswith("stranded") for m in missed) and (range_cause or not gave_up_at_queue)
         )
         service_missed = service_missed or bool(full)  # the cap binds: spill to new sites
         need_sites = service_missed and len(outcome.unserved) > 0
@@ -519,95 +526,3 @@ def closed_loop(
     if iterations:
         trim_final(iterations[-1])
     return _result(False)
-
-
-def _site_book(grid: LoopGrid | None, fitted: pd.DataFrame | None) -> SiteBook:
-    """A fresh account of each site's grid capacity for one sizing (none without a grid)."""
-    return SiteBook(fitted, managed=grid.managed) if grid is not None else SiteBook(None)
-
-
-def _queue_cause(kpis: dict[str, Any]) -> bool:
-    """Whether drivers gave up at a queue (stranded there, or abandoned a trip)."""
-    return (kpis.get("stranded_queue") or 0) > 0 or (kpis.get("trips_abandoned") or 0) > 0
-
-
-def _queue_trouble(kpis: dict[str, Any], missed: list[str], targets: Targets) -> bool:
-    """Whether plugs are sized for the wait target: the target is set and either missed
-    (``missed``, as :func:`missed_targets` words it) or drivers gave up at a queue."""
-    wait_missed = any(m.startswith("wait_p95_min") for m in missed)
-    return targets.wait_p95_min is not None and (wait_missed or _queue_cause(kpis))
-
-
-def _fleet_load(
-    outcome: ScenarioOutcome, days: int, target_min: float | None = None
-) -> pd.DataFrame | None:
-    """Each station's load (:func:`planner.study.sizing.station_load`) from ``outcome``'s
-    simulated sessions, a sampled fleet's (demand.max_trips) arrivals scaled to the whole
-    fleet; None when the outcome carries no sessions to size on."""
-    detail = outcome.detail if isinstance(outcome.detail, dict) else {}
-    result = detail.get("result")
-    if result is None or not hasattr(result, "sessions"):
-        return None
-    load = station_load(result.sessions, days=days, target_min=target_min)
-    load["peak_arrivals_per_h"] *= float(outcome.kpis.get("demand_expansion_factor") or 1.0)
-    return load
-
-
-def _in_use_max(outcome: ScenarioOutcome) -> pd.Series:
-    """The most plugs charging at once at each station (by id) in any run of ``outcome``:
-    its first run's sessions and every replication's charging sessions."""
-    detail = outcome.detail if isinstance(outcome.detail, dict) else {}
-    tables = []
-    result = detail.get("result")
-    if result is not None and hasattr(result, "sessions"):
-        tables.append(result.sessions)
-    tables += list(detail.get("charging_per_run") or [])
-    best: dict[str, int] = {}
-    for ses in tables:
-        ch = ses[(ses["station"] >= 0) & (ses["status"] == "charged")]
-        for sid, grp in ch.groupby("station_id"):
-            n = most_at_once(grp["start_s"].to_numpy(), grp["end_s"].to_numpy())
-            best[str(sid)] = max(best.get(str(sid), 0), n)
-    return pd.Series(best, dtype=float)
-
-
-def stop_reason(
-    *,
-    service_missed: bool,
-    no_road_path: bool = False,
-    sized: bool = True,
-    wait_target: bool = True,
-    budget_spent: bool = False,
-    grid_bound: int = 0,
-    capped: int = 0,
-) -> str:
-    """Why the design loop stopped before its last round: neither remedy had anything to do.
-
-    New sites serve trips that were not completed (or a station at its plug cap): the loop
-    calls for none when only queue targets are missed, or when no trip is left that a site
-    could serve (the unserved demand is empty). Plugs relieve queues: they are sized when
-    the wait target is missed or drivers gave up at a queue. The sentence says which remedy
-    found nothing and why, from what the round measured (nothing it did not measure).
-    """
-    if not service_missed:
-        sites = "no new site was called for (the targets missed are queue targets)"
-    elif budget_spent:
-        sites = "the budget left buys no new site"
-    else:
-        sites = "no trip is left unserved that a new site could serve" + (
-            " (trips with no road path are left)" if no_road_path else ""
-        )
-    if not sized:
-        plugs = (
-            "no queue called for more plugs"
-            if wait_target
-            else "plugs are not sized (no wait target)"
-        )
-        return f"{sites}, and {plugs}"
-    limits = [
-        *([f"{capped} station(s) at the plug cap"] if capped else []),
-        *(["the budget is spent"] if budget_spent else []),
-        *([f"the grid connection binds at {grid_bound} station(s)"] if grid_bound else []),
-    ]
-    plugs = "the plug sizing added no plug" + (f" ({'; '.join(limits)})" if limits else "")
-    return f"{sites}, and {plugs}"
