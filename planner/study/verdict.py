@@ -207,10 +207,28 @@ def verdict(
         # budget, not the cap: the Almaty study with a budget told the planner to "raise
         # candidates.max_plugs" for a station with 1 plug of the 6 allowed
         by_budget = [c for c in capped if BUDGET_STOP in c]
-        at_cap = [c for c in capped if BUDGET_STOP not in c]
+        # a station held by its grid connection: more plugs need capacity, an upgrade price
+        # or managed charging, not a higher max_plugs (energy review, 2026-12-07)
+        by_grid = [c for c in capped if BUDGET_STOP not in c and GRID_STOP in c]
+        at_cap = [c for c in capped if BUDGET_STOP not in c and GRID_STOP not in c]
         budget_reason = _budget_binds(cfg, loop, last, by_budget)
         if budget_reason:
             reasons.append(budget_reason)
+        if by_grid:
+            shown_grid = by_grid[:CAPPED_SHOWN]
+            more_grid = len(by_grid) - len(shown_grid)
+            reasons.append(
+                "the grid connection binds ("
+                + "; ".join(shown_grid)
+                + (
+                    f"; and {more_grid} more station(s), listed in kpis.json verdict.capped"
+                    if more_grid
+                    else ""
+                )
+                + "): raise the sites' capacity (candidates.grid_kw or the grid section), "
+                "give them an upgrade price (grid.upgrade_cost_per_kw) or set "
+                "grid.managed_charging: true"
+            )
         if at_cap:
             # the most-needed stations first; a national plan can cap dozens, which made
             # one unreadable sentence: the rest are counted here and listed in ``capped``
@@ -307,6 +325,9 @@ CAPPED_SHOWN = 5
 
 #: What :func:`planner.study.loop_remedies.size_plugs` writes of a station the budget held
 BUDGET_STOP = "the budget left stops it at"
+
+#: ... and of a station its grid connection held (no upgrade price, not managed)
+GRID_STOP = "(no upgrade price) carries"
 
 #: How the loop's "needs N plugs" is computed (said once, after the stations named)
 NEED_BASIS = (

@@ -134,3 +134,19 @@ def test_a_final_plan_without_queue_trouble_names_no_capped_station(tmp_path):
     out = verdict(_cfg(tmp_path), {"wait_p95_min": 2.0, "stranded_vehicles": 2.0}, loop)
     assert out["status"] == "missed"
     assert not any("plug cap binds" in r for r in out["reasons"])
+
+
+def test_a_station_held_by_its_grid_connection_is_named_with_the_grid_remedies(tmp_path):
+    """Energy review, 2026-12-07: "its grid connection of 150 kW (no upgrade price) carries
+    1 ... raise candidates.max_plugs or allow more sites" pointed at the wrong knob."""
+    loop = _loop(light_after_new_sites=99)
+    grid_held = (
+        "Taraz (T): needs 5 plugs, its grid connection of 150 kW (no upgrade price) carries 1"
+    )
+    loop.iterations[-1]["capped"] = [*loop.iterations[-1]["capped"], grid_held]
+    out = verdict(_cfg(tmp_path), {"wait_p95_min": 30.0, "stranded_vehicles": 2.0}, loop)
+    grid = next(r for r in out["reasons"] if r.startswith("the grid connection binds"))
+    assert grid_held in grid and "grid.upgrade_cost_per_kw" in grid
+    assert "grid.managed_charging: true" in grid and "max_plugs" not in grid
+    cap = next(r for r in out["reasons"] if r.startswith("the plug cap binds"))
+    assert "Taraz" not in cap and "Hotel A (A): needs" in cap
