@@ -21,12 +21,16 @@ _STATION = {
     "lat": "latitude (WGS84 degrees)",
     "added_plugs": "plugs the design loop added to the station",
     "opened_round": "design-loop round that opened the station (empty: existed before)",
-    "utilisation": "share of plug time busy charging in the proposal simulation (0-1)",
-    "wait_mean_min": "mean wait before charging (min)",
-    "wait_p95_min": "95th-percentile wait before charging (min)",
-    "sessions": "charging sessions over the simulated days (as the stations table's)",
-    "visits": "public charging visits over the simulated days, charged or balked (the waits "
-    "are theirs)",
+    # per-station figures are one run's: a review found a station with 5 plugs and no
+    # session here whose plugs the other runs had all in use at once (2026-12-07)
+    "utilisation": "share of plug time busy charging in the proposal's seed run, the first "
+    "of its replications (0-1; the KPIs are the mean over the runs)",
+    "wait_mean_min": "mean wait before charging in the seed run (min)",
+    "wait_p95_min": "95th-percentile wait before charging in the seed run (min)",
+    "sessions": "charging sessions over the simulated days in the seed run (as the stations "
+    "table's)",
+    "visits": "public charging visits over the simulated days in the seed run, charged or "
+    "balked (the waits are theirs)",
     "connectors": "plug types (`GB/T`, `CCS2`, `CHAdeMO`, `Type2`, `MCS`; empty: any)",
 }
 
