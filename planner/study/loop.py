@@ -262,6 +262,25 @@ def closed_loop(
                     "left": round(left, 2),
                 }
 
+    def round_record(
+        iteration: int, new_sites: int, causes: Any, missed: list[str]
+    ) -> dict[str, Any]:
+        # one round's record of the plan as it stands and its simulated outcome
+        return {
+            "iteration": iteration,
+            **({"stranding_causes": causes} if causes else {}),
+            "new_sites": new_sites,
+            "stations": len(stations),
+            "plugs": int(stations["plugs"].sum()),
+            "capex": round(capex + upgrade, 2),
+            **({"upgrade_cost": round(upgrade, 2)} if grid is not None else {}),
+            "missed": missed,
+            **{
+                k: outcome.kpis.get(k)
+                for k in ("wait_p95_min", "stranded_vehicles", "share_trips_completed")
+            },
+        }
+
     def trim_final(last: dict[str, Any]) -> None:
         # The plan that missed keeps no plug the loop proposed and no run used (sites of
         # the last round got the optimiser's estimate, never simulated: Almaty's final
@@ -294,19 +313,8 @@ def closed_loop(
             stations, capex, upgrade, fitted, sim_plan, outcome = before
             return
         record = {
-            "iteration": last["iteration"],
+            **round_record(last["iteration"], 0, detail.get("causes"), missed),
             "idle_plugs_removed": cut,
-            **({"stranding_causes": detail["causes"]} if detail.get("causes") else {}),
-            "new_sites": 0,
-            "stations": len(stations),
-            "plugs": int(stations["plugs"].sum()),
-            "capex": round(capex + upgrade, 2),
-            **({"upgrade_cost": round(upgrade, 2)} if grid is not None else {}),
-            "missed": missed,
-            **{
-                k: outcome.kpis.get(k)
-                for k in ("wait_p95_min", "stranded_vehicles", "share_trips_completed")
-            },
             **({"stopped": last["stopped"]} if "stopped" in last else {}),
         }
         iterations.append(record)
@@ -369,20 +377,7 @@ def closed_loop(
         detail = outcome.detail if isinstance(outcome.detail, dict) else {}
         missed = missed_targets(outcome.kpis, targets, detail.get("target_intervals"))
         causes = (outcome.detail or {}).get("causes") if isinstance(outcome.detail, dict) else None
-        record = {
-            "iteration": it,
-            **({"stranding_causes": causes} if causes else {}),
-            "new_sites": added_sites,
-            "stations": len(stations),
-            "plugs": int(stations["plugs"].sum()),
-            "capex": round(capex + upgrade, 2),
-            **({"upgrade_cost": round(upgrade, 2)} if grid is not None else {}),
-            "missed": missed,
-            **{
-                k: outcome.kpis.get(k)
-                for k in ("wait_p95_min", "stranded_vehicles", "share_trips_completed")
-            },
-        }
+        record = round_record(it, added_sites, causes, missed)
         iterations.append(record)
         logger.info(
             "round %d: %d stations, %d plugs, capex %.0f, missed: %s",

@@ -215,35 +215,15 @@ def verdict(
         if budget_reason:
             reasons.append(budget_reason)
         if by_grid:
-            shown_grid = by_grid[:CAPPED_SHOWN]
-            more_grid = len(by_grid) - len(shown_grid)
             reasons.append(
-                "the grid connection binds ("
-                + "; ".join(shown_grid)
-                + (
-                    f"; and {more_grid} more station(s), listed in kpis.json verdict.capped"
-                    if more_grid
-                    else ""
-                )
-                + "): raise the sites' capacity (candidates.grid_kw or the grid section), "
+                f"the grid connection binds ({_named(by_grid)}): raise the sites' capacity (candidates.grid_kw or the grid section), "
                 "give them an upgrade price (grid.upgrade_cost_per_kw) or set "
                 "grid.managed_charging: true"
             )
         if at_cap:
-            # the most-needed stations first; a national plan can cap dozens, which made
-            # one unreadable sentence: the rest are counted here and listed in ``capped``
-            shown_now = at_cap[:CAPPED_SHOWN]
-            more = len(at_cap) - len(shown_now)
             reasons.append(
-                "the plug cap binds ("
-                + "; ".join(shown_now)
-                + (
-                    f"; and {more} more station(s), listed in kpis.json verdict.capped"
-                    if more
-                    else ""
-                )
-                + "): raise candidates.max_plugs or allow more sites"
-                + (NEED_BASIS if last.get("sized") and not budget_reason else "")
+                f"the plug cap binds ({_named(at_cap)}): raise candidates.max_plugs or allow "
+                "more sites" + (NEED_BASIS if last.get("sized") and not budget_reason else "")
             )
         reasons.append(
             f"the design loop stopped after {last.get('iteration', 0)} of "
@@ -364,15 +344,18 @@ def _budget_binds(cfg: StudyConfig, loop: LoopResult, last: dict[str, Any], held
             f"{budget + more:,.0f} would buy them"
         )
     if held:
-        shown_now = held[:CAPPED_SHOWN]
-        more_n = len(held) - len(shown_now)
-        text += (
-            " (stations below their cap that it held: "
-            + "; ".join(shown_now)
-            + (f"; and {more_n} more, listed in kpis.json verdict.capped" if more_n else "")
-            + ")"
-        )
+        text += f" (stations below their cap that it held: {_named(held)})"
     return text + NEED_BASIS
+
+
+def _named(entries: list[str]) -> str:
+    """The first :data:`CAPPED_SHOWN` of the loop's station sentences (most-needed first),
+    the rest counted: a national plan can cap dozens, which made one unreadable sentence;
+    all of them are listed in ``capped``."""
+    shown = entries[:CAPPED_SHOWN]
+    more = len(entries) - len(shown)
+    tail = f"; and {more} more station(s), listed in kpis.json verdict.capped" if more else ""
+    return "; ".join(shown) + tail
 
 
 def _plugs_needed(sentence: str) -> int:
