@@ -123,7 +123,12 @@ def _season_caveat(result: StudyResult) -> str:
         f"comparison below, {len(cold)} model–season cell(s) colder than that complete under "
         f"95 % of trips (lowest: {worst['vehicle_model']}, "
         f"{format_value(worst[col], unit='share', marks=False)} at "
-        f"{float(worst['temperature_c']):+.0f} °C, a fleet of it alone)."
+        f"{float(worst['temperature_c']):+.0f} °C, "
+        + (
+            "its probe vehicles among the study's fleet)."
+            if "probe_vehicles" in vm
+            else "a fleet of it alone)."
+        )
     )
 
 

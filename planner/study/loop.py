@@ -156,10 +156,13 @@ def closed_loop(
     up, are sized, and a need is at most the cars that were there at once in the run
     (:func:`planner.study.loop_remedies.size_plugs`).
     Plugs follow the simulated load down too: between rounds, and once more for a plan
-    that misses, the plugs the loop proposed (a new site's beyond one, those added to an
-    existing station) that no run had in use at once are taken off
+    that misses when there is no budget, the plugs the loop proposed (a new site's beyond
+    one, those added to a station it was given, never a plug it had or the one plug of a
+    plug type the loop added) that no run had in use at once are taken off
     (:func:`planner.study.loop_remedies.trim_idle`); their money is free for busy
-    stations, and a final plan so trimmed is simulated again and judged as it is.
+    stations, and a final plan so trimmed is simulated again and judged as it is. A
+    sampled fleet (a ``demand_expansion_factor`` above 1) is not trimmed, and its
+    stations are all sized on the scaled arrivals: the sample's queues are not the fleet's.
     With a budget, the loop stops once the money left buys no plug (another round would
     simulate the same plan), and the last round's record says what the sizing would buy
     without it (``budget_short``).
@@ -199,6 +202,54 @@ def closed_loop(
             targets.max_iterations,
         )
 
+    # the plugs and plug types each station had before this loop (a rollout's earlier
+    # stages included): trimming never goes below them, nor below one plug for each plug
+    # type the loop added, nor below one plug at a site the loop opened
+    start = {
+        str(r["station_id"]): (int(r["plugs"]), _n_types(r.get("connectors")))
+        for r in existing.to_dict("records")
+    }
+
+    def plug_floors() -> dict[str, int]:
+        out = {}
+        for r in stations.to_dict("records"):
+            sid = str(r["station_id"])
+            if sid in start:
+                plugs0, types0 = start[sid]
+                out[sid] = plugs0 + max(0, _n_types(r.get("connectors")) - types0)
+            else:
+                out[sid] = 1
+        return out
+
+    def plan_load(missed: list[str]) -> pd.DataFrame | None:
+        # each station's simulated load, read as the sizing may trust it: a sampled fleet's
+        # (demand.max_trips) queues and cars at once are the sample's, so its stations are
+        # all sized on the scaled arrivals and none is trimmed (the rollout's 2035 stage
+        # bought no plug on its 1-in-286 sample's quiet queues); and when the wait missed
+        # over the runs but no station's own seed-run waits did, every station is sized
+        load = fleet_load(outcome, days, targets.wait_p95_min)
+        if load is None:
+            return None
+        if sampled():
+            return load.drop(columns=[c for c in ("misses", "arrivals_at_once") if c in load])
+        wait_missed = any(m.startswith("wait_p95_min") for m in missed)
+        if wait_missed and "misses" in load and not load["misses"].any():
+            return load.drop(columns="misses")
+        return load
+
+    def sampled() -> bool:
+        return float(outcome.kpis.get("demand_expansion_factor") or 1.0) > 1.0
+
+    def trim(load: pd.DataFrame) -> tuple[pd.DataFrame, float, int]:
+        # proposed plugs no run used, taken off (none for a sampled fleet, see plan_load)
+        if sampled():
+            return stations, 0.0, 0
+        flagged = load["misses"].astype(bool) if "misses" in load else load["station_id"].isna()
+        keep = set(load.loc[flagged, "station_id"].astype(str))
+        return trim_idle(
+            stations, in_use_max(outcome), keep, plug_cost=plug_cost, floors=plug_floors()
+        )
+
     def budget_left() -> float | None:
         return None if budget is None else budget - capex - upgrade
 
@@ -231,7 +282,7 @@ def closed_loop(
         # With a budget, the record also says what the sizing would buy with no budget
         # (``budget_short``: plugs and their cost) when the money left cannot buy them:
         # the verdict then names the budget, not the plug cap, as what binds.
-        load = fleet_load(outcome, days, targets.wait_p95_min)
+        load = plan_load(missed)
         if load is None:
             return
         record["sized"] = True
@@ -287,12 +338,16 @@ def closed_loop(
         # plan had a hotel with 6 plugs and no session). Such a plan is simulated once more
         # and judged as it is (its record follows the round's); kept only if it still
         # misses, as a miss needs no confirmation on fresh runs.
+        # With a budget the plan keeps them: the money they free could be spent only in
+        # another round, and a verdict on a trimmed plan with money left unspent would
+        # name neither the budget nor a cap (review of the change, 2026-12-07).
         nonlocal stations, capex, upgrade, fitted, sim_plan, outcome
-        load = fleet_load(outcome, days, targets.wait_p95_min)
+        if budget is not None:
+            return
+        load = plan_load(last.get("missed") or [])
         if load is None:
             return
-        keep = set(load.loc[load["misses"].astype(bool), "station_id"].astype(str))
-        trimmed, refund, cut = trim_idle(stations, in_use_max(outcome), keep, plug_cost=plug_cost)
+        trimmed, refund, cut = trim(load)
         if not cut:
             return
         before = (stations, capex, upgrade, fitted, sim_plan, outcome)
@@ -438,16 +493,13 @@ def closed_loop(
         k = outcome.kpis
         gave_up_at_queue = queue_cause(k)
         sized = queue_trouble(k, missed, targets)
-        load = fleet_load(outcome, days, targets.wait_p95_min)
+        load = plan_load(missed)
         # proposed plugs no run used, taken off first (their money is free for the busy
         # stations): plugs follow the simulated load down as well as up. Undone if the
         # loop stops here, so the plan reported is the plan simulated.
         untrimmed, refund = stations, 0.0
         if load is not None:
-            keep = set(load.loc[load["misses"].astype(bool), "station_id"].astype(str))
-            stations, refund, trimmed = trim_idle(
-                stations, in_use_max(outcome), keep, plug_cost=plug_cost
-            )
+            stations, refund, trimmed = trim(load)
             capex -= refund
             if trimmed:
                 record["plugs_trimmed_next"] = trimmed
@@ -521,3 +573,10 @@ def closed_loop(
     if iterations:
         trim_final(iterations[-1])
     return _result(False)
+
+
+def _n_types(connectors: Any) -> int:
+    """The plug types of a station's ``connectors`` ("GB/T;CCS2"; empty or missing: any)."""
+    if not isinstance(connectors, str):
+        return 0
+    return len([c for c in connectors.split(";") if c])

@@ -130,12 +130,19 @@ def within_budget(
 
 
 def trim_idle(
-    stations: pd.DataFrame, in_use_max: pd.Series, keep: set[str], *, plug_cost: float
+    stations: pd.DataFrame,
+    in_use_max: pd.Series,
+    keep: set[str],
+    *,
+    plug_cost: float,
+    floors: dict[str, int],
 ) -> tuple[pd.DataFrame, float, int]:
     """Proposed plugs the simulation never used, taken off: a station whose plugs the loop
     proposed (a new site's, or those it added to an existing one) gets the most plugs that
     were charging at once in any run of the last simulation (``in_use_max``, by station
-    id), never fewer than one at a new site or than an existing station's own plugs.
+    id), never fewer than its floor (``floors``, by station id: the plugs a station had
+    before the loop, a rollout's earlier stages included, and one for each connector the
+    loop added; one at a site the loop opened; the loop's own ``plug_floors``).
     Stations in ``keep`` (their waits missed the target) are left alone. Plugs never in use
     at once do not shorten any wait of those runs, so the loop still converges: a plan
     re-simulated on the same draws keeps the waits of the stations trimmed (drivers who
@@ -143,19 +150,13 @@ def trim_idle(
     the plug capex refunded and the plugs taken off."""
     stations = stations.copy()
     refund, cut_total = 0.0, 0
-    opened = (
-        stations["opened_round"].notna()
-        if "opened_round" in stations
-        else pd.Series(False, index=stations.index)
-    )
     for row in stations.index:
         sid = str(stations.loc[row, "station_id"])
         if sid in keep:
             continue
         have = int(stations.loc[row, "plugs"])
         added = int(stations.loc[row, "added_plugs"])
-        floor = 1 if opened.loc[row] else have - added
-        want = max(floor, 1, int(in_use_max.get(sid, 0)))
+        want = max(floors.get(sid, have), 1, int(in_use_max.get(sid, 0)))
         cut = have - want
         if cut <= 0:
             continue
