@@ -332,6 +332,15 @@ def closed_loop(
             },
         }
 
+    def plan_on_grid() -> tuple[Any, float, pd.DataFrame]:
+        # the plan as the grid fits it (throttled if managed), its upgrade cost and the
+        # stations to simulate; without a grid rule the plan itself
+        if grid is None:
+            return fitted, upgrade, stations
+        fit = grid.fit(stations).stations
+        plan = stations.assign(plugs=fit["plugs"].to_numpy(), power_kw=fit["power_kw"].to_numpy())
+        return fit, float(fit["upgrade_cost"].sum()), plan
+
     def trim_final(last: dict[str, Any]) -> None:
         # The plan that missed keeps no plug the loop proposed and no run used (sites of
         # the last round got the optimiser's estimate, never simulated: Almaty's final
@@ -352,14 +361,7 @@ def closed_loop(
             return
         before = (stations, capex, upgrade, fitted, sim_plan, outcome)
         stations, capex = trimmed, capex - refund
-        if grid is not None:
-            fitted = grid.fit(stations).stations
-            upgrade = float(fitted["upgrade_cost"].sum())
-            sim_plan = stations.assign(
-                plugs=fitted["plugs"].to_numpy(), power_kw=fitted["power_kw"].to_numpy()
-            )
-        else:
-            sim_plan = stations
+        fitted, upgrade, sim_plan = plan_on_grid()
         step("proposal simulation (idle plugs removed)")
         outcome = simulate(sim_plan)
         detail = outcome.detail if isinstance(outcome.detail, dict) else {}
@@ -419,14 +421,7 @@ def closed_loop(
                 stations = pd.concat([stations, new.drop(columns="capex")], ignore_index=True)
                 selected = pd.concat([selected, new], ignore_index=True)
                 added_sites = len(new)
-        if grid is not None:  # simulate the plan as the grid fits it (throttled if managed)
-            fitted = grid.fit(stations).stations
-            upgrade = float(fitted["upgrade_cost"].sum())
-            sim_plan = stations.assign(
-                plugs=fitted["plugs"].to_numpy(), power_kw=fitted["power_kw"].to_numpy()
-            )
-        else:
-            sim_plan = stations
+        fitted, upgrade, sim_plan = plan_on_grid()
         step(f"proposal simulation (round {it})")
         outcome = simulate(sim_plan)
         detail = outcome.detail if isinstance(outcome.detail, dict) else {}
