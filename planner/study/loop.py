@@ -203,8 +203,8 @@ def closed_loop(
         )
 
     # the plugs and plug types each station had before this loop (a rollout's earlier
-    # stages included): trimming never goes below them, nor below one plug for each plug
-    # type the loop added, nor below one plug at a site the loop opened
+    # stages included), and one plug with its own types at a site the loop opens:
+    # trimming never goes below them, nor below one plug for each plug type the loop added
     start = {
         str(r["station_id"]): (int(r["plugs"]), _n_types(r.get("connectors")))
         for r in existing.to_dict("records")
@@ -214,11 +214,8 @@ def closed_loop(
         out = {}
         for r in stations.to_dict("records"):
             sid = str(r["station_id"])
-            if sid in start:
-                plugs0, types0 = start[sid]
-                out[sid] = plugs0 + max(0, _n_types(r.get("connectors")) - types0)
-            else:
-                out[sid] = 1
+            plugs0, types0 = start.get(sid, (1, _n_types(r.get("connectors"))))
+            out[sid] = plugs0 + max(0, _n_types(r.get("connectors")) - types0)
         return out
 
     def plan_load(missed: list[str]) -> pd.DataFrame | None:
@@ -418,6 +415,8 @@ def closed_loop(
             if len(new):
                 capex += float(new["capex"].sum())
                 new = new.assign(added_plugs=0, opened_round=it)
+                for r in new.to_dict("records"):  # its floor: one plug and its own types
+                    start.setdefault(str(r["station_id"]), (1, _n_types(r.get("connectors"))))
                 stations = pd.concat([stations, new.drop(columns="capex")], ignore_index=True)
                 selected = pd.concat([selected, new], ignore_index=True)
                 added_sites = len(new)

@@ -74,7 +74,9 @@ def add_connectors(
         if not len(rows):
             continue
         row = rows[0]
-        have = [c for c in str(stations.loc[row, "connectors"]).split(";") if c]
+        raw = stations.loc[row, "connectors"]
+        # a missing value is "any connector", not a type called "nan"
+        have = [c for c in raw.split(";") if c] if isinstance(raw, str) else []
         if gap.connector in have or stations.loc[row, "plugs"] >= max_plugs or book.room(row) < 1:
             continue
         more = book.upgrade_cost(row, 1)

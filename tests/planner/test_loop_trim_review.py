@@ -153,3 +153,43 @@ def test_with_a_budget_the_final_plan_keeps_its_plugs():
     )
     assert not any("idle_plugs_removed" in r for r in loop.iterations)
     assert calls[-1]["plugs"].tolist() == loop.stations["plugs"].tolist()
+
+
+def test_a_plug_type_added_at_a_site_the_loop_opened_keeps_its_plug():
+    """Review of the fix: a site the loop opened (1 plug, CCS2) got a CHAdeMO plug for a
+    connector gap, and the next round's trim took it back (1 plug, two types)."""
+    existing = _existing().assign(connectors="CCS2")
+    rounds = []
+
+    def optimize(unserved, fixed, n_sites, budget_left):
+        if "S" in set(fixed["station_id"]):
+            return fixed.iloc[0:0].assign(capex=[])
+        return pd.DataFrame(
+            {"station_id": ["S"], "node": [10], "plugs": [1], "power_kw": [50.0],
+             "existing": [False], "name": ["Site S"], "lon": [0.0], "lat": [0.0],
+             "connectors": ["CCS2"], "capex": [1100.0]}
+        )  # fmt: skip
+
+    def simulate(stations):
+        rounds.append(stations.copy())
+        ses = _ses("S", 9 * 3600.0 + np.arange(2) * 3600.0, 1800.0, 0.0)  # one at a time
+        kpis = {"wait_p95_min": 0.0, "stranded_vehicles": 2.0, "stranded_no_charger": 2.0}
+        out = _outcome(stations, ses, kpis)
+        if len(rounds) == 2:  # the first proposal: CHAdeMO cars found no plug at S
+            out.detail["connector_gaps"] = pd.DataFrame(
+                {"station_id": ["S"], "connector": ["CHAdeMO"], "trips": [2]}
+            )
+        return out
+
+    loop = closed_loop(
+        existing,
+        simulate=simulate,
+        optimize=optimize,
+        targets=Targets(wait_p95_min=10, stranded=0, max_iterations=3),
+        first_round_sites=1,
+        budget=None,
+        plug_cost=100.0,
+        max_plugs=6,
+    )
+    s = loop.stations.set_index("station_id").loc["S"]
+    assert s["connectors"] == "CCS2;CHAdeMO" and s["plugs"] == 2
