@@ -122,7 +122,8 @@ class RenewablesConfig(_Strict):
     Each located plant of ``plants`` (CSV: key, name, kind, capacity_mw, lon, lat,
     location_quality plant|town|none, location_source) becomes a candidate site (flagged
     renewable, and approximate when placed at its town from ``places``); charging energy of
-    stations within ``match_radius_km`` of a plant is matched hour by hour with its output.
+    stations within ``match_radius_km`` of a plant is matched hour by hour with its output,
+    of which the chargers may take ``charger_share``.
     """
 
     plants: Path | None = None
@@ -131,6 +132,10 @@ class RenewablesConfig(_Strict):
     kinds: list[Literal["solar", "wind"]] = Field(default_factory=_both_kinds)
     as_candidates: bool = True
     match_radius_km: float = Field(25.0, ge=0)
+    # share of each plant's hourly output the matched chargers may take (the rest goes to
+    # the grid and its other customers); 1: all of it, an upper bound (energy review,
+    # 2026-12-07: a 10-60 MW plant then covers any nearby station whatever its yield)
+    charger_share: float = Field(1.0, gt=0, le=1)
     day: str = "2024-06-21"  # local date of sim hour 0
     timezone: str = "Asia/Almaty"
     solar_tilt_deg: float | None = Field(None, ge=0, le=90)  # None: the latitude

@@ -328,7 +328,8 @@ def plant_output_kwh(cfg: StudyConfig, plants: pd.DataFrame, n_hours: int) -> np
                 diurnal_amplitude=rc.wind_diurnal_amplitude,
                 peak_hour=rc.wind_peak_hour,
             )
-    return out
+    # the share of the output the matched chargers may take (renewables.charger_share)
+    return out * rc.charger_share
 
 
 def _warn_off_season(day: str, lat: float, cfg: StudyConfig) -> None:

@@ -391,3 +391,24 @@ def test_a_station_matched_with_a_town_located_plant_says_so(tmp_path):
                        grid_kg_per_kwh=0.641, grid_loss_share=0.07)  # fmt: skip
     per = per.set_index("station_id")
     assert bool(per.loc["near", "plant_approximate"]) and not per.loc["far", "plant_approximate"]
+
+
+def test_the_chargers_take_only_their_share_of_a_plants_output(tmp_path):
+    """Energy review, 2026-12-07: the whole plant output was available to the matched
+    chargers, so the renewable share measured nearness more than generation."""
+    stations, plants = _near_and_far_of_a_solar_plant()
+    full = _cfg(tmp_path, renewables={"match_radius_km": 10, "day": "2024-06-21"})
+    part = _cfg(
+        tmp_path, renewables={"match_radius_km": 10, "day": "2024-06-21", "charger_share": 0.01}
+    )
+    assert np.allclose(
+        plant_output_kwh(part, plants, 24), plant_output_kwh(full, plants, 24) * 0.01
+    )
+    ses = pd.DataFrame(
+        {"station": [0], "station_id": ["near"], "status": ["charged"],
+         "start_s": [12 * 3600.0], "end_s": [12.5 * 3600], "grid_kwh": [40.0]}
+    )  # fmt: skip
+    noon = plant_output_kwh(part, plants, 24)[0, 12]
+    assert 0 < noon < 40.0  # 1 % of a 1 MW plant at noon
+    per, _ = emissions(part, ses, stations, plants, grid_kg_per_kwh=0.641, grid_loss_share=0.07)
+    assert per.set_index("station_id").loc["near", "renewable_kwh"] < 40.0
