@@ -47,6 +47,7 @@ from planner.report.console import (
     kpi_table,
     missed_runs,
 )
+from planner.report.numbers import study_currency
 
 _CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
@@ -203,7 +204,12 @@ def run(
         out.print_json(json.dumps(json_summary(result, folder=folder)))
     else:
         out.print(
-            kpi_table(f"{result.name}: before / after", result.kpis_before, result.kpis_after)
+            kpi_table(
+                f"{result.name}: before / after",
+                result.kpis_before,
+                result.kpis_after,
+                currency=study_currency(result),
+            )
         )
         out.print(f"report folder: [bold]{escape(folder)}[/]")
     missed = result.verdict.get("status") == "missed"
@@ -225,7 +231,11 @@ def simulate(
     if as_json:
         out.print_json(json.dumps(json_summary(result, folder=folder)))
         return
-    out.print(kpi_table(f"{result.name}: existing stations", result.kpis_before))
+    out.print(
+        kpi_table(
+            f"{result.name}: existing stations", result.kpis_before, currency=study_currency(result)
+        )
+    )
     out.print(f"output folder: [bold]{escape(folder)}[/]")
 
 
@@ -250,7 +260,11 @@ def optimize(
             escape(r.station_id), escape(r.name), str(r.plugs), f"{r.lon:.5f}", f"{r.lat:.5f}"
         )
     out.print(table)
-    out.print(kpi_table("coverage", result.kpis_before, result.kpis_after))
+    out.print(
+        kpi_table(
+            "coverage", result.kpis_before, result.kpis_after, currency=study_currency(result)
+        )
+    )
     out.print(f"output folder: [bold]{escape(folder)}[/]")
 
 

@@ -121,6 +121,10 @@ class CandidatesConfig(_Strict):
     max_candidates: int | None = Field(None, gt=0)
     site_cost: float = Field(40_000.0, ge=0)
     plug_cost: float = Field(25_000.0, ge=0)
+    # the unit of every cost of the study (site, plug and bay costs, grid upgrade prices,
+    # model.budget), written beside the cost KPIs in the reports ("USD", "KZT"); a planner
+    # review found "cost units" everywhere (2026-12-07)
+    currency: str = Field("cost units", min_length=1, max_length=24)
     renewable_cost_factor: float = Field(1.0, gt=0)
     power_kw: float = Field(50.0, gt=0)
     max_plugs: int = Field(6, ge=1)

@@ -66,8 +66,15 @@ def escape(text: object) -> str:
     return _rich_escape(str(text))
 
 
-def kpi_table(title: str, before: dict[str, Any], after: dict[str, Any] | None = None) -> Table:
-    """One row per KPI (registry label and unit), with a before and an after column."""
+def kpi_table(
+    title: str,
+    before: dict[str, Any],
+    after: dict[str, Any] | None = None,
+    *,
+    currency: str = "cost units",
+) -> Table:
+    """One row per KPI (registry label and unit, costs in ``currency``), with a before and
+    an after column."""
     table = Table(title=escape(title))
     table.add_column("KPI")
     table.add_column("unit")
@@ -78,6 +85,7 @@ def kpi_table(title: str, before: dict[str, Any], after: dict[str, Any] | None =
         entry = KPIS.get(k)
         label = entry.label if entry is not None else k
         unit = ("%" if entry.unit == "share" else entry.unit) if entry is not None else ""
+        unit = currency if unit == "cost units" else unit
         cells = [format_kpi(k, v)] + ([format_kpi(k, after.get(k))] if after is not None else [])
         table.add_row(escape(label), escape(unit), *cells)
     return table

@@ -36,6 +36,7 @@ from planner.report.atomic import (
 )
 from planner.report.columns import LAYER_COLUMNS
 from planner.report.gis_styles import write_layer_styles
+from planner.report.numbers import COST_UNIT, study_currency
 from planner.study.result import StudyResult
 from planner.study.verdict import targets_met
 from sim.kpis import KPIS
@@ -155,6 +156,7 @@ def kpi_table(result: StudyResult) -> pd.DataFrame:
         | (set(iv["kpi"].astype(str)) if has_iv else set())
     )
     keys = [k for k in KPIS if k in known] + sorted(known - set(KPIS))
+    currency = study_currency(result)
     rows = []
     for k in keys:
         entry = KPIS.get(k)
@@ -163,6 +165,8 @@ def kpi_table(result: StudyResult) -> pd.DataFrame:
             if entry is not None
             else (k.replace("_", " ").capitalize(), "", "")
         )
+        if unit == COST_UNIT:  # the study's own currency (candidates.currency)
+            unit = currency
         b, a = result.kpis_before.get(k), result.kpis_after.get(k)
         delta = float(a) - float(b) if _is_number(a) and _is_number(b) else None  # type: ignore[arg-type]
         rows.append(

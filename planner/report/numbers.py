@@ -14,9 +14,25 @@ import numpy as np
 
 from sim.kpis import KPIS
 
-__all__ = ["format_kpi", "format_kpi_range", "format_value", "unit_label"]
+__all__ = [
+    "COST_UNIT",
+    "format_kpi",
+    "format_kpi_range",
+    "format_value",
+    "study_currency",
+    "unit_label",
+]
 
 MISSING = "—"
+
+#: The registry's unit of costs (:data:`sim.kpis.KPIS`), replaced by the study's currency
+COST_UNIT = "cost units"
+
+
+def study_currency(result: Any) -> str:
+    """The unit of the study's costs (``candidates.currency``; "cost units" by default)."""
+    resolved = (getattr(result, "manifest", None) or {}).get("config_resolved") or {}
+    return str((resolved.get("candidates") or {}).get("currency") or COST_UNIT)
 
 
 def unit_label(unit: str) -> str:

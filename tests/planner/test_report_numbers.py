@@ -41,3 +41,30 @@ def test_a_range_shows_a_bound_that_is_not_whole_with_the_decimals_it_needs():
     assert format_kpi_range(kpi, 0.99999999, 1.0) == ("> 99.9999 %", "100.0000 %")
     assert format_kpi_range(kpi, None, 1.0) == ("—", "100.0 %")
     assert format_kpi_range("wait_p95_min", 21.04, 29.5) == ("21.0", "29.5")
+
+
+def test_costs_carry_the_studys_currency():
+    """Every cost read "cost units" (planner review, 2026-12-07): candidates.currency names
+    the unit in the KPI table (kpis.csv, the report) and on the command line."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+    from rich.console import Console
+
+    from planner.report.console import kpi_table as console_table
+    from planner.report.export import kpi_table
+
+    manifest = {"config_resolved": {"candidates": {"currency": "KZT"}}}
+    res = SimpleNamespace(
+        kpis_before={"capex": 0.0, "wait_p95_min": 5.0},
+        kpis_after={"capex": 1e6, "wait_p95_min": 4.0},
+        kpi_intervals=pd.DataFrame(),
+        manifest=manifest,
+    )
+    units = kpi_table(res).set_index("kpi")["unit"]
+    assert units["capex"] == "KZT" and units["wait_p95_min"] == "min"
+    res.manifest = {}
+    assert kpi_table(res).set_index("kpi").loc["capex", "unit"] == "cost units"
+    con = Console(width=120, record=True)
+    con.print(console_table("t", {"capex": 0.0}, {"capex": 1e6}, currency="KZT"))
+    assert "KZT" in con.export_text()
