@@ -31,6 +31,7 @@ from planner.study.loop_remedies import (
     add_connectors,
     add_plugs,
     new_within_grid,
+    plug_types,
     size_plugs,
     trim_idle,
     upgrade_of,
@@ -206,7 +207,7 @@ def closed_loop(
     # stages included), and one plug with its own types at a site the loop opens:
     # trimming never goes below them, nor below one plug for each plug type the loop added
     start = {
-        str(r["station_id"]): (int(r["plugs"]), _n_types(r.get("connectors")))
+        str(r["station_id"]): (int(r["plugs"]), len(plug_types(r.get("connectors"))))
         for r in existing.to_dict("records")
     }
 
@@ -214,8 +215,9 @@ def closed_loop(
         out = {}
         for r in stations.to_dict("records"):
             sid = str(r["station_id"])
-            plugs0, types0 = start.get(sid, (1, _n_types(r.get("connectors"))))
-            out[sid] = plugs0 + max(0, _n_types(r.get("connectors")) - types0)
+            types = len(plug_types(r.get("connectors")))
+            plugs0, types0 = start.get(sid, (1, types))
+            out[sid] = plugs0 + max(0, types - types0)
         return out
 
     def plan_load(missed: list[str]) -> pd.DataFrame | None:
@@ -255,10 +257,11 @@ def closed_loop(
         left = budget_left()
         return left is not None and (left <= 0 or (plug_cost > 0 and left < plug_cost))
 
-    def size_remedy(load: pd.DataFrame, book: Any) -> tuple:
+    def size_remedy(load: pd.DataFrame, book: Any, *, within_budget: bool = True) -> tuple:
         # the remedy's plug sizing of the plan as it stands (the final plan's diagnosis
         # sizes it the same way); the budget left decides which plugs a busier row would
-        # take from a shared grid connection before a later row is sized
+        # take from a shared grid connection before a later row is sized (with
+        # ``within_budget=False``: what the sizing would buy with no budget)
         assert targets.wait_p95_min is not None  # (queue trouble implies the target)
         return size_plugs(
             stations,
@@ -266,7 +269,7 @@ def closed_loop(
             targets.wait_p95_min,
             plug_cost=plug_cost,
             max_plugs=max_plugs,
-            budget_left=budget_left(),
+            budget_left=budget_left() if within_budget else None,
             book=book,
         )
 
@@ -291,16 +294,7 @@ def closed_loop(
         if capped:
             record["capped"] = capped
         if budget is not None:
-            assert targets.wait_p95_min is not None
-            unbounded = size_plugs(
-                stations,
-                load,
-                targets.wait_p95_min,
-                plug_cost=plug_cost,
-                max_plugs=max_plugs,
-                budget_left=None,
-                book=site_book(grid, fitted),
-            )
+            unbounded = size_remedy(load, site_book(grid, fitted), within_budget=False)
             left = budget_left() or 0.0
             if unbounded[2] and unbounded[1] > left:
                 record["budget_short"] = {
@@ -416,7 +410,9 @@ def closed_loop(
                 capex += float(new["capex"].sum())
                 new = new.assign(added_plugs=0, opened_round=it)
                 for r in new.to_dict("records"):  # its floor: one plug and its own types
-                    start.setdefault(str(r["station_id"]), (1, _n_types(r.get("connectors"))))
+                    start.setdefault(
+                        str(r["station_id"]), (1, len(plug_types(r.get("connectors"))))
+                    )
                 stations = pd.concat([stations, new.drop(columns="capex")], ignore_index=True)
                 selected = pd.concat([selected, new], ignore_index=True)
                 added_sites = len(new)
@@ -567,10 +563,3 @@ def closed_loop(
     if iterations:
         trim_final(iterations[-1])
     return _result(False)
-
-
-def _n_types(connectors: Any) -> int:
-    """The plug types of a station's ``connectors`` ("GB/T;CCS2"; empty or missing: any)."""
-    if not isinstance(connectors, str):
-        return 0
-    return len([c for c in connectors.split(";") if c])

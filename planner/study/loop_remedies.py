@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ __all__ = [
     "add_connectors",
     "add_plugs",
     "new_within_grid",
+    "plug_types",
     "size_plugs",
     "trim_idle",
     "upgrade_of",
@@ -74,9 +76,7 @@ def add_connectors(
         if not len(rows):
             continue
         row = rows[0]
-        raw = stations.loc[row, "connectors"]
-        # a missing value is "any connector", not a type called "nan"
-        have = [c for c in raw.split(";") if c] if isinstance(raw, str) else []
+        have = plug_types(stations.loc[row, "connectors"])
         if gap.connector in have or stations.loc[row, "plugs"] >= max_plugs or book.room(row) < 1:
             continue
         more = book.upgrade_cost(row, 1)
@@ -90,6 +90,14 @@ def add_connectors(
         up += more
         added += 1
     return stations, spent, added
+
+
+def plug_types(connectors: Any) -> list[str]:
+    """The plug types of a station's ``connectors`` ("GB/T;CCS2"); a missing value is "any
+    connector", not a type called "nan"."""
+    if not isinstance(connectors, str):
+        return []
+    return [c for c in connectors.split(";") if c]
 
 
 def within_budget(
