@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from planner.study.grid_fit import LoopGrid, SiteBook
-from planner.study.sizing import most_at_once, station_load
+from planner.study.sizing import plugs_in_use_max, station_load
 from planner.study.targets import Targets
 
 __all__ = [
@@ -62,13 +62,11 @@ def in_use_max(outcome: Any) -> pd.Series:
     if result is not None and hasattr(result, "sessions"):
         tables.append(result.sessions)
     tables += list(detail.get("charging_per_run") or [])
-    best: dict[str, int] = {}
-    for ses in tables:
-        ch = ses[(ses["station"] >= 0) & (ses["status"] == "charged")]
-        for sid, grp in ch.groupby("station_id"):
-            n = most_at_once(grp["start_s"].to_numpy(), grp["end_s"].to_numpy())
-            best[str(sid)] = max(best.get(str(sid), 0), n)
-    return pd.Series(best, dtype=float)
+    per_run = [plugs_in_use_max(ses) for ses in tables]
+    if not per_run:
+        return pd.Series(dtype=float)
+    best = pd.concat(per_run)
+    return best.groupby(best.index.astype(str)).max()
 
 
 def stop_reason(

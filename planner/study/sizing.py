@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "erlang_c",
     "most_at_once",
+    "plugs_in_use_max",
     "max_load_for_wait",
     "plugs_for_stations",
     "plugs_for_wait",
@@ -182,6 +183,21 @@ def most_at_once(start: np.ndarray, end: np.ndarray) -> int:
     return int(np.cumsum(step[order]).max())
 
 
+def plugs_in_use_max(sessions: pd.DataFrame) -> pd.Series:
+    """The most plugs charging at once at each public station of ``sessions`` (by station
+    id; stations with no charged session are absent)."""
+    import pandas as pd
+
+    ch = sessions[(sessions["station"] >= 0) & (sessions["status"] == "charged")]
+    return pd.Series(
+        {
+            sid: most_at_once(grp["start_s"].to_numpy(), grp["end_s"].to_numpy())
+            for sid, grp in ch.groupby("station_id")
+        },
+        dtype=float,
+    )
+
+
 def station_load(
     sessions: pd.DataFrame, *, days: int, target_min: float | None = None
 ) -> pd.DataFrame:
@@ -230,14 +246,11 @@ def station_load(
         (pub["end_s"] - pub["start_s"]).to_numpy(dtype=float),
         out["service_h"].reindex(pub["station_id"]).to_numpy(dtype=float) * 3600.0,
     )
-    in_use, at_once = {}, {}
+    at_once = {}
     for sid, idx in pub.groupby("station_id").indices.items():
-        ch = is_charged.to_numpy()[idx]
-        rows = pub.iloc[idx]
-        in_use[sid] = most_at_once(rows["start_s"][ch], rows["end_s"][ch])
-        arrive = rows["arrive_s"].to_numpy(dtype=float)
+        arrive = pub["arrive_s"].to_numpy(dtype=float)[idx]
         at_once[sid] = most_at_once(arrive, arrive + session_s[idx])
-    out["in_use_max"] = pd.Series(in_use).reindex(out.index).fillna(0).astype(int)
+    out["in_use_max"] = plugs_in_use_max(pub).reindex(out.index).fillna(0).astype(int)
     out["arrivals_at_once"] = pd.Series(at_once).reindex(out.index).fillna(0).astype(int)
     if not known:
         out["arrivals_at_once"] = np.nan
