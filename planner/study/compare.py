@@ -8,13 +8,14 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 import sim
 from planner.config.study import StudyConfig
-from planner.study.replications import EXTENSIVE_KPIS
+from planner.study.replications import scaled_kpis
 from planner.study.simulate import StudySimulator, sim_settings
 from sim.api import forked_map, replication_workers
 from sim.catalogue import builtin_models
@@ -23,7 +24,7 @@ from sim.vehicles import VehicleModel
 
 __all__ = [
     "comparison_trips",
-    "probe_kpis",
+    "comparison_kpis",
     "truck_figures",
     "vehicle_matrix",
     "vehicle_models_table",
@@ -61,12 +62,14 @@ def comparison_trips(
     return trips.assign(vehicle_model=drives), probe
 
 
-def probe_kpis(
-    result: sim.SimulationResult, probe: np.ndarray, *, factor: float = 1.0
-) -> dict[str, float]:
-    """The KPIs of a run over the probe vehicles' trips, sessions and records only (the
-    queues they met are the whole fleet's); totals scaled by the demand expansion
-    ``factor`` of a sampled fleet, as the study's own KPIs are."""
+def comparison_kpis(out: Any, trips: pd.DataFrame, probe: np.ndarray | None) -> dict[str, float]:
+    """The KPIs of one comparison cell's run ``out`` (of ``trips``): the study's own
+    (``probe`` None), or those over the probe vehicles' trips, sessions and records only
+    (the queues they met are the whole fleet's), with a sampled fleet's totals scaled by
+    its demand expansion factor as the study's own KPIs are."""
+    if probe is None:
+        return out.kpis
+    result = out.detail["result"]
 
     def mine(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[frame["vehicle_id"].isin(probe).to_numpy()].reset_index(drop=True)
@@ -79,8 +82,7 @@ def probe_kpis(
         _kpis=None,
         _station_stats=None,
     )
-    kpis = sub.kpis()
-    return {k: v * factor if k in EXTENSIVE_KPIS else v for k, v in kpis.items()}
+    return scaled_kpis(sub.kpis(), float(trips.attrs.get("expansion_factor", 1.0)))
 
 
 def vehicle_matrix(
@@ -138,8 +140,7 @@ def _cell_figures(
         return {"share": math.nan, "share_public": math.nan, "stranded": math.nan}
     out = simulator(c.stations, temperature_c=c.temperature_c, trips=trips, replications=1)
     result = out.detail["result"]
-    factor = float(trips.attrs.get("expansion_factor", 1.0))
-    k = out.kpis if probe is None else probe_kpis(result, probe, factor=factor)
+    k = comparison_kpis(out, trips, probe)
     figs = {
         "share": k.get("share_trips_completed", math.nan),
         "share_public": k.get("share_public_trips_completed", math.nan),

@@ -17,6 +17,7 @@ from planner.study.targets import target_intervals
 
 __all__ = [
     "EXTENSIVE_KPIS",
+    "scaled_kpis",
     "confirmation_seed",
     "defined",
     "half_widths",
@@ -93,6 +94,12 @@ def half_widths(per_run: pd.DataFrame, factor: float = 1.0) -> dict[str, float]:
 def defined(per_run: pd.DataFrame, name: str) -> bool:
     """Whether KPI ``name`` is defined (finite) in at least one run."""
     return bool(np.isfinite(per_run[name].to_numpy(dtype=float)).any())
+
+
+def scaled_kpis(kpis: dict[str, float], factor: float) -> dict[str, float]:
+    """KPIs with the totals (:data:`EXTENSIVE_KPIS`) scaled to the whole fleet by the
+    demand expansion ``factor`` (the shares and waits of a sample stand as they are)."""
+    return {k: v * factor if k in EXTENSIVE_KPIS else v for k, v in kpis.items()}
 
 
 def scaled(intervals: pd.DataFrame, factor: float) -> pd.DataFrame:

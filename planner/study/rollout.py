@@ -35,7 +35,7 @@ import pandas as pd
 from planner.config.study import StudyConfig
 from planner.siting.multiperiod import StagedCover, StagedResult
 from planner.siting.multiperiod_robust import robust_first_stage
-from planner.study.compare import comparison_trips, probe_kpis
+from planner.study.compare import comparison_kpis, comparison_trips
 from planner.study.grid_fit import loop_grid
 from planner.study.loop import LoopResult, Targets, closed_loop
 from planner.study.optimize import StudyOptimizer
@@ -331,12 +331,7 @@ def _vehicles_by_year(
                     kp: dict[str, float] = {}
                 else:
                     out = simulate(snapshots[k], temperature_c=temp, trips=tr, replications=1)
-                    factor = float(trips[k].attrs.get("expansion_factor", 1.0))
-                    kp = (
-                        out.kpis
-                        if probe is None
-                        else probe_kpis(out.detail["result"], probe, factor=factor)
-                    )
+                    kp = comparison_kpis(out, tr, probe)
                 rows.append(
                     {
                         "year": st.year,

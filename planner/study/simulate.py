@@ -30,6 +30,7 @@ from planner.study.replications import (
     mean_causes,
     mean_unserved,
     scaled,
+    scaled_kpis,
 )
 from planner.study.targets import judge_targets, with_count_bound
 
@@ -266,7 +267,7 @@ class StudySimulator:
         waits, hourly = [r.waits for r in kept], [r.hourly for r in kept]
         unserved = mean_unserved([r.unserved for r in kept])
         if factor != 1.0:  # a sample of the fleet: totals scaled to the whole fleet
-            kpis = {k: v * factor if k in EXTENSIVE_KPIS else v for k, v in kpis.items()}
+            kpis = scaled_kpis(kpis, factor)
             intervals, judged = scaled(intervals, factor), scaled(judged, factor)
         kpis["demand_expansion_factor"] = factor
         first = first.measured()
