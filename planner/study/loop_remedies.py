@@ -18,6 +18,8 @@ from planner.study.grid_fit import LoopGrid, SiteBook
 from planner.study.sizing import plugs_for_wait, plugs_for_wait_managed
 
 __all__ = [
+    "BUDGET_HELD",
+    "GRID_HELD",
     "add_connectors",
     "add_plugs",
     "new_within_grid",
@@ -90,6 +92,13 @@ def add_connectors(
         up += more
         added += 1
     return stations, spent, added
+
+
+#: How :func:`size_plugs` says a station's limit is the budget left ("... the budget left
+#: stops it at 2") or its grid connection ("... (no upgrade price) carries 1"): the verdict
+#: (planner.study.verdict) sorts its reasons by them
+BUDGET_HELD = "the budget left stops it at"
+GRID_HELD = "(no upgrade price) carries"
 
 
 def plug_types(connectors: Any) -> list[str]:
@@ -252,7 +261,7 @@ def size_plugs(
         over = want > bound
         if over:
             if math.isfinite(room) and have + room < max_plugs:
-                why = f"its grid connection of {cap:,.0f} kW (no upgrade price) carries {bound}"
+                why = f"its grid connection of {cap:,.0f} kW {GRID_HELD} {bound}"
             elif managed:
                 why = (
                     f"with managed charging within its {cap:,.0f} kW grid connection; "
@@ -281,9 +290,7 @@ def size_plugs(
             seen = f" (p95 wait {float(wait):.1f} min)" if math.isfinite(float(wait)) else ""
             got = have + extra
             if got < want:  # below its limit: the budget stops it
-                limit_txt = "; ".join(
-                    [f"the budget left stops it at {got}", *([why] if over else [])]
-                )
+                limit_txt = "; ".join([f"{BUDGET_HELD} {got}", *([why] if over else [])])
             else:
                 limit_txt = why
             capped.append(f"{label}: needs {needs} plugs, has {have}{seen}; {limit_txt}")

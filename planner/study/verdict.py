@@ -13,6 +13,7 @@ import pandas as pd
 from planner.config.study import StudyConfig
 from planner.report.numbers import format_kpi, format_kpi_range, format_value
 from planner.study.loop import LoopResult
+from planner.study.loop_remedies import BUDGET_HELD, GRID_HELD
 from planner.study.targets import excluded_below_reach, judge_targets, sampled_fleet
 from sim.kpis import KPIS
 
@@ -90,14 +91,15 @@ def verdict(
     if loop is None or not targets:
         return {"status": "not evaluated", "targets": targets, "reasons": []}
 
+    def unit(t: dict[str, Any]) -> str:
+        return "" if t["unit"] in ("share", "") else f" {t['unit']}"
+
     def shown(t: dict[str, Any], key: str) -> str:
-        unit = "" if t["unit"] in ("share", "") else f" {t['unit']}"
-        return f"{format_kpi(t['kpi'], t[key])}{unit}"
+        return f"{format_kpi(t['kpi'], t[key])}{unit(t)}"
 
     def interval(t: dict[str, Any]) -> str:
-        unit = "" if t["unit"] in ("share", "") else f" {t['unit']}"
         low, high = format_kpi_range(t["kpi"], t["ci_low"], t["ci_high"])
-        return f"{low}{unit} to {high}{unit}"
+        return f"{low}{unit(t)} to {high}{unit(t)}"
 
     one_in = f"{factor:,.0f}" if factor >= 10 else f"{factor:.2g}"
     why_unconfirmed = {
@@ -206,11 +208,11 @@ def verdict(
         # a station below its cap that the budget left could not enlarge is held by the
         # budget, not the cap: the Almaty study with a budget told the planner to "raise
         # candidates.max_plugs" for a station with 1 plug of the 6 allowed
-        by_budget = [c for c in capped if BUDGET_STOP in c]
+        by_budget = [c for c in capped if BUDGET_HELD in c]
         # a station held by its grid connection: more plugs need capacity, an upgrade price
         # or managed charging, not a higher max_plugs (energy review, 2026-12-07)
-        by_grid = [c for c in capped if BUDGET_STOP not in c and GRID_STOP in c]
-        at_cap = [c for c in capped if BUDGET_STOP not in c and GRID_STOP not in c]
+        by_grid = [c for c in capped if BUDGET_HELD not in c and GRID_HELD in c]
+        at_cap = [c for c in capped if BUDGET_HELD not in c and GRID_HELD not in c]
         budget_reason = _budget_binds(cfg, loop, last, by_budget)
         if budget_reason:
             reasons.append(budget_reason)
@@ -302,12 +304,6 @@ def _stalled(
 
 #: Capped stations named in the verdict's sentence (the others are counted)
 CAPPED_SHOWN = 5
-
-#: What :func:`planner.study.loop_remedies.size_plugs` writes of a station the budget held
-BUDGET_STOP = "the budget left stops it at"
-
-#: ... and of a station its grid connection held (no upgrade price, not managed)
-GRID_STOP = "(no upgrade price) carries"
 
 #: How the loop's "needs N plugs" is computed (said once, after the stations named)
 NEED_BASIS = (
