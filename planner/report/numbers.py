@@ -16,6 +16,7 @@ from sim.kpis import KPIS
 
 __all__ = [
     "COST_UNIT",
+    "config_section",
     "format_kpi",
     "format_kpi_range",
     "format_value",
@@ -29,10 +30,16 @@ MISSING = "—"
 COST_UNIT = "cost units"
 
 
+def config_section(result: Any, name: str) -> dict[str, Any]:
+    """Section ``name`` of the study config a result was run with (the manifest's
+    ``config_resolved``); empty when the result carries none."""
+    resolved = (getattr(result, "manifest", None) or {}).get("config_resolved") or {}
+    return resolved.get(name) or {}
+
+
 def study_currency(result: Any) -> str:
     """The unit of the study's costs (``candidates.currency``; "cost units" by default)."""
-    resolved = (getattr(result, "manifest", None) or {}).get("config_resolved") or {}
-    return str((resolved.get("candidates") or {}).get("currency") or COST_UNIT)
+    return str(config_section(result, "candidates").get("currency") or COST_UNIT)
 
 
 def unit_label(unit: str) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from planner.report.export import as_wgs84
-from planner.report.numbers import format_kpi, format_kpi_range, format_value
+from planner.report.numbers import config_section, format_kpi, format_kpi_range, format_value
 from planner.study.result import StudyResult
 
 __all__ = [
@@ -109,8 +109,7 @@ def _season_caveat(result: StudyResult) -> str:
     temperature only; a "met" study had a model completing 54.5 % of trips at -20 C with no
     word of it at the top (planner review, 2026-12-07)."""
     vm = getattr(result, "vehicle_matrix", None)
-    manifest = getattr(result, "manifest", None) or {}
-    design = (manifest.get("config_resolved") or {}).get("simulation", {}).get("temperature_c")
+    design = config_section(result, "simulation").get("temperature_c")
     col = "share_after" if vm is not None and "share_after" in vm else "trips_feasible_share"
     if vm is None or vm.empty or design is None or not {col, "temperature_c"} <= set(vm):
         return ""
@@ -149,8 +148,7 @@ def _sample_warning(result: StudyResult) -> str:
         "sample's."
     )
     st = (getattr(result, "tables", None) or {}).get("stations_after")
-    manifest = getattr(result, "manifest", None) or {}
-    days = (manifest.get("config_resolved") or {}).get("simulation", {}).get("days")
+    days = config_section(result, "simulation").get("days")
     energy = k.get("energy_public_kwh")
     if st is not None and {"plugs", "power_kw"} <= set(st.columns) and days and energy:
         plugs = int(st["plugs"].sum())
@@ -282,9 +280,8 @@ def vehicle_matrix_caption(result: StudyResult) -> str:
     """What a cell of the vehicle comparison is (carmaker review, 2026-12-07: read as what the
     car can do, it is a fleet made of that model alone): how it was simulated, which demand
     and year, whether it was a sample, and the cold-charging and design assumptions."""
-    resolved = (getattr(result, "manifest", None) or {}).get("config_resolved") or {}
-    sim_cfg = resolved.get("simulation", {})
-    veh_cfg = resolved.get("vehicles", {})
+    sim_cfg = config_section(result, "simulation")
+    veh_cfg = config_section(result, "vehicles")
     vm = getattr(result, "vehicle_matrix", None)
     if veh_cfg.get("compare_as") == "probe":
         n = (
