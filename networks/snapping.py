@@ -155,7 +155,5 @@ class NodeLocator:
         ok = ~not_wgs84(lat, lon)
         out = np.zeros(lon.size, dtype=bool)
         if ok.any():
-            px, py = self._transformer().transform(lat[ok], lon[ok])
-            dist, _ = self._tree.query(np.column_stack([px, py]))
-            out[ok] = np.asarray(dist, dtype=float) <= max_distance_m
+            out[ok] = self.snap(lat[ok], lon[ok], max_distance_m=max_distance_m).within
         return out
