@@ -253,9 +253,12 @@ def closed_loop(
         return None if budget is None else budget - capex - upgrade
 
     def budget_spent() -> bool:
-        # the money left buys not even one plug (a site costs more than a plug)
+        # the money left buys not even one plug (a site costs more than a plug), nor the
+        # cheapest truck bay class of the plan
         left = budget_left()
-        return left is not None and (left <= 0 or (plug_cost > 0 and left < plug_cost))
+        bays = stations["bay_cost"].dropna().tolist() if "bay_cost" in stations else []
+        cheapest = min([plug_cost, *bays])
+        return left is not None and (left <= 0 or (cheapest > 0 and left < cheapest))
 
     def size_remedy(load: pd.DataFrame, book: Any, *, within_budget: bool = True) -> tuple:
         # the remedy's plug sizing of the plan as it stands (the final plan's diagnosis

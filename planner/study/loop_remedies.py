@@ -26,9 +26,24 @@ __all__ = [
     "plug_types",
     "size_plugs",
     "trim_idle",
+    "unit_plug_cost",
     "upgrade_of",
     "within_budget",
 ]
+
+
+def unit_plug_cost(stations: pd.DataFrame, row: Any, plug_cost: float) -> float:
+    """What one plug more or less at ``row`` costs: its truck bay class's own cost
+    (``bay_cost``, :meth:`planner.study.optimize_corridor.CorridorOptimizer.stations_frame`)
+    when it has one, else ``plug_cost`` (``candidates.plug_cost``). The study's table of
+    selected stations prices the final bays the same way (:func:`planner.study.result.assemble`),
+    so the loop's capex and that table add up; the cargo review found the loop refunding
+    trimmed MCS bays at the car plug's cost (82.5 M against 82.15 M in the table)."""
+    if "bay_cost" in stations:
+        cost = stations.at[row, "bay_cost"]
+        if pd.notna(cost):
+            return float(cost)
+    return plug_cost
 
 
 def upgrade_of(
@@ -82,13 +97,14 @@ def add_connectors(
         if gap.connector in have or stations.loc[row, "plugs"] >= max_plugs or book.room(row) < 1:
             continue
         more = book.upgrade_cost(row, 1)
-        if budget_left is not None and spent + up + plug_cost + more > budget_left:
+        cost = unit_plug_cost(stations, row, plug_cost)
+        if budget_left is not None and spent + up + cost + more > budget_left:
             break
         stations.loc[row, "connectors"] = ";".join([*have, str(gap.connector)])
         stations.loc[row, "plugs"] += 1
         stations.loc[row, "added_plugs"] += 1
         book.add(row, 1)
-        spent += plug_cost
+        spent += cost
         up += more
         added += 1
     return stations, spent, added
@@ -133,16 +149,17 @@ def within_budget(
     def over() -> float:
         return float(new["capex"].sum()) + up(new) - left
 
-    if over() <= 1e-9 or plug_cost <= 0:
+    cost = pd.Series([unit_plug_cost(new, i, plug_cost) for i in new.index], index=new.index)
+    if over() <= 1e-9 or not (cost > 0).any():
         return new
     if defer:
         extra = (new["plugs"] - 1).clip(lower=0)
         new["plugs"] -= extra
-        new["capex"] -= extra * plug_cost
+        new["capex"] -= extra * cost
     for idx in new.sort_values("plugs").index:  # trim the smallest sites first
         while new.loc[idx, "plugs"] > 1 and over() > 1e-9:
             new.loc[idx, "plugs"] -= 1
-            new.loc[idx, "capex"] -= plug_cost
+            new.loc[idx, "capex"] -= cost[idx]
     while upgrade is not None and len(new) and over() > 1e-9:
         new = new.drop(index=new["capex"].idxmax())  # upgrades still over: drop a site
     return new
@@ -181,7 +198,7 @@ def trim_idle(
             continue
         stations.loc[row, "plugs"] = want
         stations.loc[row, "added_plugs"] = max(0, added - cut)
-        refund += cut * plug_cost
+        refund += cut * unit_plug_cost(stations, row, plug_cost)
         cut_total += cut
     return stations, refund, cut_total
 
@@ -275,9 +292,10 @@ def size_plugs(
         need = want
         want = min(want, bound)
         extra = max(0, want - have)
+        cost = unit_plug_cost(stations, row, plug_cost)
         if budget_left is not None:
             while extra > 0 and (
-                spent + up + extra * plug_cost + book.upgrade_cost(row, extra) > budget_left
+                spent + up + extra * cost + book.upgrade_cost(row, extra) > budget_left
             ):
                 extra -= 1
         if over or have + extra < want:
@@ -300,7 +318,7 @@ def size_plugs(
         book.add(row, extra)
         stations.loc[row, "plugs"] = have + extra
         stations.loc[row, "added_plugs"] += extra
-        spent += extra * plug_cost
+        spent += extra * cost
         added += extra
     return stations, spent, added, capped, bound_ids, full_ids
 
@@ -328,12 +346,13 @@ def add_plugs(
         if len(row) == 0 or stations.loc[row[0], "plugs"] >= max_plugs or book.room(row[0]) < 1:
             continue
         more = book.upgrade_cost(row[0], 1)
-        if budget_left is not None and spent + up + plug_cost + more > budget_left:
+        cost = unit_plug_cost(stations, row[0], plug_cost)
+        if budget_left is not None and spent + up + cost + more > budget_left:
             break
         stations.loc[row[0], "plugs"] += 1
         stations.loc[row[0], "added_plugs"] += 1
         book.add(row[0], 1)
-        spent += plug_cost
+        spent += cost
         up += more
         added += 1
     return stations, spent, added
