@@ -16,6 +16,7 @@ SAE J3400 (NACS, Tesla's North American connector).
 from __future__ import annotations
 
 import difflib
+import math
 import re
 
 #: The connector standards evplan knows (exact spelling used in catalogues and tables)
@@ -61,6 +62,15 @@ def split_connectors(value: object) -> list[str]:
     return [str(c).strip() for c in items if str(c).strip()]
 
 
+def station_connectors(value: object) -> frozenset[str]:
+    """The plug types of a station's ``connectors`` value; empty when it is missing (None,
+    NaN, blank), which the engine reads as "any connector" (a station table without the
+    column, or a row of it left blank)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return frozenset()
+    return frozenset(split_connectors(value))
+
+
 def check_connectors(names: object) -> str | None:
     """``None`` when every name in ``names`` is a known standard, else one message naming
     the unknown ones (with the standard each most likely means) and the known standards."""
@@ -79,5 +89,6 @@ __all__ = [
     "CONNECTOR_STANDARDS",
     "check_connectors",
     "split_connectors",
+    "station_connectors",
     "unknown_connector_hint",
 ]

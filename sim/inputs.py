@@ -44,7 +44,7 @@ from networks.validate import not_wgs84
 from sim._checks import node_values, require_frame, require_network
 from sim._errors import DemandError, StationError, StationOffNetworkError
 from sim.catalogue import resolve_models
-from sim.connectors import check_connectors, split_connectors, unknown_connector_hint
+from sim.connectors import check_connectors, station_connectors, unknown_connector_hint
 from sim.vehicles import VehicleModel
 
 logger = logging.getLogger(__name__)
@@ -274,9 +274,7 @@ def _station_nodes(network: RoadNetwork, nodes: pd.Series, labels: pd.Series) ->
 
 
 def _connector_set(value) -> frozenset[str] | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    return frozenset(split_connectors(value)) or None
+    return station_connectors(value) or None
 
 
 def validate_trips(

@@ -33,6 +33,7 @@ from planner.study.replications import (
     scaled_kpis,
 )
 from planner.study.targets import judge_targets, with_count_bound
+from sim.connectors import station_connectors
 
 logger = logging.getLogger(__name__)
 
@@ -327,10 +328,9 @@ class StudySimulator:
         far = t[t["strand_cause"].eq("no_charger_in_range")]
         if far.empty:
             return empty
-        conn = [
-            frozenset(c.strip() for c in str(x).split(";") if c.strip())
-            for x in stations["connectors"]
-        ]
+        # parsed as the engine parses them: a missing value is "any connector" (no gap),
+        # not a plug type called "nan" that no car can use
+        conn = [station_connectors(x) for x in stations["connectors"]]
         tt = self.sn.network.travel_time_matrix(
             far["origin"].to_numpy(dtype=np.int64),
             stations["node"].to_numpy(dtype=np.int64),
