@@ -196,6 +196,9 @@ def test_reduced_cargo_study_end_to_end(data_dir, tmp_path, monkeypatch):
     res = run_study(cfg, out_dir=out)
     sel = res.selected
     assert set(sel["plug_class"]) == {"mcs", "ccs_truck"}
+    # the study's capex is its selected table's (no grid rule here, so no upgrade): the
+    # loop prices the bays it adds or takes off at their class's cost, as the table does
+    assert res.kpis_after["capex"] == pytest.approx(sel["capex"].sum())
     assert res.kpis_after["share_trips_completed"] >= res.kpis_before["share_trips_completed"]
     t = res.tables["trips_after"]
     assert {"break_s", "rest_s"} <= set(t.columns)
