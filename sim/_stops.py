@@ -10,9 +10,9 @@ Two generators with the same decisions and the same records:
   following arguments (checked by the hypothesis equality tests of ``tests/sim``):
 
   - *Choice*: for the built-in :class:`~sim.policies.MinDetour` without a detour cap,
-    :meth:`_pick` evaluates the same masks and argmins on the same arrays with the same
-    float expressions, without building a ``StationChoice`` or copying the compatibility
-    mask; any case it does not cover (no finishing station reachable, other policies)
+    :meth:`_pick` (:mod:`sim._pick`) takes the same argmins on the same arrays with the
+    same float expressions (a mask only where it can change the argmin), without building a
+    ``StationChoice`` or copying the compatibility mask; any case it does not cover (no finishing station reachable, other policies)
     goes to the reference call. After a balk, the reference asks the policy whether another
     station is within reach and, when so, asks again with the very same arguments at the
     same instant (no event in between, so occupancy and hour are the same): the fast path
@@ -36,21 +36,17 @@ import math
 from collections.abc import Callable, Generator
 from typing import Any
 
-import numpy as np
 from simpy.events import NORMAL, Event
 from simpy.resources.resource import Release, Request
 
-from sim._engine_util import RowsMixin
 from sim._events import OrderedEnvironment
-from sim.policies import MinDetour, StationChoice
+from sim._pick import PickMixin, Row
 from sim.vehicles import ChargeProfile, VehicleModel
 
 INF = math.inf
 
-Row = tuple[np.ndarray, np.ndarray, np.ndarray]
 
-
-class StopsMixin(RowsMixin):
+class StopsMixin(PickMixin):
     """Charging stops of :class:`sim.model.Engine` (see the module docstring)."""
 
     E: list[float]
@@ -66,11 +62,7 @@ class StopsMixin(RowsMixin):
     res: list[Any]
     clocks: list[Any]
     session_log: Any
-    where: Callable[[StationChoice], int]
     how_much: Callable[[float, float, float], float]
-    _from_fin: dict[tuple[int, int, int], np.ndarray]
-    _st_wait: np.ndarray
-    st_plugs: list[int]
 
     # provided by the engine
     _drive: Callable[[int, float], float]
@@ -117,86 +109,6 @@ class StopsMixin(RowsMixin):
         self.E[v] = e1
         self.charged[v] += e1 - energy
         self.session_log.add(v, k, -1, now, now, now + dt, energy, e1, False, -1, 0.0, 0.0)
-
-    def _fast_where(self) -> MinDetour | None:
-        """The built-in *where* policy :meth:`_pick` replicates, or None (reference calls)."""
-        w = self.settings.policy.where
-        return w if type(w) is MinDetour and w.max_detour_s == INF else None
-
-    def _init_waits(self) -> None:
-        """Start the expected waits :meth:`_pick` reads (queue-aware :class:`MinDetour`):
-        ``max(present - plugs + 1, 0) * (session_s / plugs)`` per station, as the policy
-        computes them. :meth:`_set_wait` updates a station's whenever its occupancy changes,
-        with the same float operations (an integer count, exactly converted), instead of
-        recomputing the vector at every busy decision."""
-        policy = self._fast_where()
-        self._wait_per_car: list[float] | None = None
-        if policy is None or not policy.queue_aware:
-            return
-        plugs = self.st_plugs_arr
-        per_car = policy.session_s / plugs
-        self._st_wait = np.maximum(self.st_present - plugs + 1, 0) * per_car
-        self._wait_per_car = per_car.tolist()
-
-    def _set_wait(self, s: int) -> None:
-        """Expected wait at station ``s`` after a change of its occupancy."""
-        per_car = self._wait_per_car
-        if per_car is not None:
-            ahead = int(self.st_present[s]) - self.st_plugs[s] + 1
-            # max(ahead, 0) * per_car, as the policy's vector expression (0 * inf is nan)
-            self._st_wait[s] = (ahead if ahead > 0 else 0) * per_car[s]
-
-    # ------------------------------------------------------------------ choice
-    def _pick(
-        self,
-        m: int,
-        prow_cur: int,
-        prow_dest: int,
-        t_direct: float,
-        e_direct: float,
-        energy: float,
-        cap: float,
-        tried: set[int],
-        policy: MinDetour | None,
-    ) -> tuple[int, Row, Row]:
-        """Station chosen by the *where* policy (-1: none) and the (time, length, energy)
-        rows to and from the stations, as :meth:`_choice` + ``where`` would give them."""
-        h = int(self.env.now // 3600.0) % 24 if self.settings.time_factors else 0  # _hour()
-        to = self._to_rows.get((m, prow_cur, h)) or self._to_row(m, prow_cur)
-        fr = self._from_rows.get((m, prow_dest, h)) or self._from_row(m, prow_dest)
-        if policy is not None and t_direct < INF:
-            fin_t = self._from_fin.get((m, prow_dest, h))
-            if fin_t is None:
-                # MinDetour's static part of "finish" (compatible, routable, the destination
-                # reachable after a full charge; same expressions), folded into the time
-                # from the station: inf where it fails
-                lim = cap - self.reserve_soc * cap
-                ok_fr = self.compat[m] & (fr[0] < INF) & (fr[2] <= lim)
-                fin_t = np.where(ok_fr, fr[0], INF)
-                self._from_fin[(m, prow_dest, h)] = fin_t
-            # MinDetour.choose on its "finish" branch: the detour ``(t_to + t_from) -
-            # t_direct`` of every station that qualifies, the same float operations; the
-            # others are inf (an unreachable station's t_to is inf, and inf + x - t = inf
-            # for the finite t_direct), so an empty mask shows as an inf minimum
-            d_fin = to[0] + fin_t
-            d_fin -= t_direct
-            d_fin[to[2] > energy] = INF
-            for i in tried:
-                d_fin[i] = INF
-            best = int(d_fin.argmin())
-            d_best = d_fin.item(best)
-            if d_best < INF:
-                if policy.queue_aware and self.st_present.item(best) >= self.st_plugs[best]:
-                    # among the stations within max_extra_detour_s of the best, the least
-                    # detour + expected wait (MinDetour's np.where(near, d + wait, inf);
-                    # d has no NaN here, as argmin would have returned it, so "not near"
-                    # is d > limit)
-                    d_wait = d_fin + self._st_wait  # expected waits, kept up to date
-                    d_wait[d_fin > d_best + policy.max_extra_detour_s] = INF
-                    return int(d_wait.argmin()), to, fr
-                return best, to, fr
-        c = self._choice(m, prow_cur, prow_dest, t_direct, e_direct, energy, cap, tried)
-        return int(self.where(c)), to, fr
 
     # ------------------------------------------------------------------ reference
     def _stops(

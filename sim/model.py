@@ -190,7 +190,7 @@ class Engine(StopsMixin):
         self._profiles: dict[tuple[int, int], ChargeProfile] = {}
         self._to_rows: dict[tuple[int, int, int], tuple] = {}
         self._from_rows: dict[tuple[int, int, int], tuple] = {}
-        self._from_fin: dict[tuple[int, int, int], np.ndarray] = {}  # sim._stops._pick
+        self._from_fin: dict[tuple[int, int, int], np.ndarray] = {}  # sim._pick
         self.home_prof = [self._home_profile(mdl) for mdl in self.models]
         self.st_present = np.zeros(self.n_st, dtype=np.int64)
         self.st_plugs_arr = np.asarray(self.st_plugs, dtype=float)

@@ -201,7 +201,7 @@ class MinDetour:
             if not is_real(v) or not float(v) >= 0:
                 raise SimSettingsError(f"MinDetour.{name} = {v!r} must be seconds >= 0")
             # held as a Python float: a numpy float32 (or float16) would make the engine's
-            # scalar sums (sim._stops._pick: a Python float + this) round in float32, where
+            # scalar sums (sim._pick: a Python float + this) round in float32, where
             # the vector ones here are float64; the value itself is exact in float64
             object.__setattr__(self, name, float(v))
 
