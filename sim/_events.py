@@ -22,6 +22,7 @@ from simpy.events import (
     Timeout,
     _describe_frame,  # SimPy's own message for a bad yield
 )
+from simpy.resources.resource import Release, Request
 
 INF = math.inf
 
@@ -285,6 +286,56 @@ class OrderedEnvironment(CountingEnvironment):
                 f'No scheduled events left but "until" event was not triggered: {until}'
             )
         return None
+
+
+def request(res: simpy.Resource) -> Request:
+    """``Request(res)`` for a plain :class:`simpy.Resource`, SimPy's steps inlined (the fast
+    path's station visits, ~2 x fewer Python calls): the request joins the queue, then, as
+    ``Resource._trigger_put(None)`` (whose ``_do_put`` returns None, so only the head of the
+    queue is tried), the *head* of the queue, which need not be this request, gets a free
+    slot and is scheduled."""
+    env = res._env
+    req = Request.__new__(Request)
+    req.env = env
+    req.callbacks = [res._trigger_get]
+    req.resource = res
+    req.proc = env._active_proc
+    queue = res.put_queue
+    queue.append(req)
+    users = res.users
+    if len(users) < res.capacity:
+        head = queue.pop(0)
+        users.append(head)
+        head.usage_since = env._now
+        head._ok = True
+        head._value = None
+        env.schedule(head)
+    return req
+
+
+def release(res: simpy.Resource, req: Request) -> None:
+    """``Release(res, req)`` for a plain :class:`simpy.Resource`, SimPy's steps inlined: the
+    slot is freed and the release scheduled at once (its processing grants the head of the
+    queue, SimPy's own ``_trigger_put``). SimPy's ``_trigger_get`` would first process the
+    releases already pending; a Resource has none (each is processed as it is made), else
+    SimPy's own class is used."""
+    if res.get_queue:
+        Release(res, req)
+        return
+    env = res._env
+    rel = Release.__new__(Release)
+    rel.env = env
+    rel.callbacks = [res._trigger_put]
+    rel.request = req
+    rel.resource = res
+    rel.proc = env._active_proc
+    try:
+        res.users.remove(req)
+    except ValueError:
+        pass
+    rel._ok = True
+    rel._value = None
+    env.schedule(rel)
 
 
 def _raise_failure(event: Event) -> None:

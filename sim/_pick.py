@@ -72,6 +72,16 @@ class PickMixin(RowsMixin):
             # max(ahead, 0) * per_car, as the policy's vector expression (0 * inf is nan)
             self._st_wait[s] = (ahead if ahead > 0 else 0) * per_car[s]
 
+    def _occupy(self, s: int, delta: int) -> None:
+        """Cars at station ``s`` change by ``delta`` (an arrival, a car leaving): the count
+        and the expected wait (:meth:`_set_wait`, with the same operations)."""
+        n = self.st_present.item(s) + delta
+        self.st_present[s] = n
+        per_car = self._wait_per_car
+        if per_car is not None:
+            ahead = n - self.st_plugs[s] + 1
+            self._st_wait[s] = (ahead if ahead > 0 else 0) * per_car[s]
+
     def _pick(
         self,
         m: int,
@@ -86,7 +96,7 @@ class PickMixin(RowsMixin):
     ) -> tuple[int, Row, Row]:
         """Station chosen by the *where* policy (-1: none) and the (time, length, energy)
         rows to and from the stations, as :meth:`_choice` + ``where`` would give them."""
-        h = int(self.env.now // 3600.0) % 24 if self.settings.time_factors else 0  # _hour()
+        h = int(self.env._now // 3600.0) % 24 if self.settings.time_factors else 0  # _hour()
         to = self._to_rows.get((m, prow_cur, h)) or self._to_row(m, prow_cur)
         fr = self._from_rows.get((m, prow_dest, h)) or self._from_row(m, prow_dest)
         if policy is not None and t_direct < INF:

@@ -36,10 +36,9 @@ import math
 from collections.abc import Callable, Generator
 from typing import Any
 
-from simpy.events import NORMAL, Event
-from simpy.resources.resource import Release, Request
+from simpy.events import NORMAL, PENDING, Event
 
-from sim._events import OrderedEnvironment
+from sim._events import OrderedEnvironment, release, request
 from sim._pick import PickMixin, Row
 from sim.vehicles import ChargeProfile, VehicleModel
 
@@ -245,10 +244,9 @@ class StopsMixin(PickMixin):
         prow_cur, prow_dest = int(prow[self.origin[k]]), int(prow[self.dest[k]])
         reserve = self.reserve_soc * cap
         margin = self.margin[k]
-        present = self.st_present
         clock = self.clocks[v]
         policy = self._fast_where()
-        set_wait = self._set_wait
+        occupy = self._occupy
         # (per-visit attribute reads hoisted: this generator is the fast path's hot loop)
         st_dc, precond, consumed, charged = (
             self.st_dc,
@@ -281,7 +279,7 @@ class StopsMixin(PickMixin):
             if st_dc[s]:
                 es += precond
             if ts > 0:  # (self._drive, inlined)
-                yield env.timeout(ts if clock is None else clock.drive(env.now, ts))
+                yield env.timeout(ts if clock is None else clock.drive(env._now, ts))
             es = es if es <= energy else energy
             energy -= es
             E[v] = energy
@@ -290,21 +288,19 @@ class StopsMixin(PickMixin):
             acc[1] += es
             t_leg, e_leg, l_leg = tf, e_from.item(s), lf
             prow_cur = st_prow[s]
-            arrive = env.now
+            arrive = env._now
             seq = st_seq[s]
             st_seq[s] = seq + 1
             res = resources[s]
-            present[s] += 1
-            set_wait(s)
-            req = Request(res)
-            if not req.triggered:
+            occupy(s, 1)
+            req = request(res)
+            if req._value is PENDING:  # (not req.triggered)
                 if max_wait < INF:
                     yield _patience(env, req, max_wait)
-                    if not req.triggered:
-                        req.cancel()
-                        present[s] -= 1
-                        set_wait(s)
-                        now = env.now
+                    if req._value is PENDING:
+                        res.put_queue.remove(req)  # (req.cancel(): not triggered)
+                        occupy(s, -1)
+                        now = env._now
                         acc[3] += now - arrive
                         if clock is not None:  # the queue counts as a pause
                             clock.stopped(arrive, now, 0.0)
@@ -328,23 +324,22 @@ class StopsMixin(PickMixin):
                         return t_leg, e_leg, l_leg, True
                 else:
                     yield req
-            start = env.now
+            start = env._now
             acc[3] += start - arrive
             e1 = min(cap, max(energy, how_much(energy, cap, e_leg + margin)))
             dt = self._profile(m, s).time_s(energy, e1)
             if dt > 0:
                 yield env.timeout(dt)
-            Release(res, req)
-            present[s] -= 1
-            set_wait(s)
+            release(res, req)
+            occupy(s, -1)
             E[v] = e1
             charged[v] += e1 - energy
-            rec(v, k, s, arrive, start, env.now, energy, e1, False, seq, detour_s, detour_m)
+            rec(v, k, s, arrive, start, env._now, energy, e1, False, seq, detour_s, detour_m)
             acc[2] += 1
             acc[4] += dt
             stops += 1
             if clock is not None:  # a long enough stop is the driver's break
-                extra = clock.stopped(arrive, env.now, t_leg)
+                extra = clock.stopped(arrive, env._now, t_leg)
                 if extra > 0:
                     yield env.timeout(extra)
             if stops >= s_set.max_stops_per_leg or e1 - e_leg >= reserve:
