@@ -52,7 +52,7 @@ class PickMixin(RowsMixin):
     def _init_waits(self) -> None:
         """Start the expected waits :meth:`_pick` reads (queue-aware :class:`MinDetour`):
         ``max(present - plugs + 1, 0) * (session_s / plugs)`` per station, as the policy
-        computes them. :meth:`_set_wait` updates a station's whenever its occupancy changes,
+        computes them. :meth:`_occupy` updates a station's whenever its occupancy changes,
         with the same float operations (an integer count, exactly converted), instead of
         recomputing the vector at every busy decision."""
         policy = self._fast_where()
@@ -64,17 +64,10 @@ class PickMixin(RowsMixin):
         self._st_wait = np.maximum(self.st_present - plugs + 1, 0) * per_car
         self._wait_per_car = per_car.tolist()
 
-    def _set_wait(self, s: int) -> None:
-        """Expected wait at station ``s`` after a change of its occupancy."""
-        per_car = self._wait_per_car
-        if per_car is not None:
-            ahead = int(self.st_present[s]) - self.st_plugs[s] + 1
-            # max(ahead, 0) * per_car, as the policy's vector expression (0 * inf is nan)
-            self._st_wait[s] = (ahead if ahead > 0 else 0) * per_car[s]
-
     def _occupy(self, s: int, delta: int) -> None:
         """Cars at station ``s`` change by ``delta`` (an arrival, a car leaving): the count
-        and the expected wait (:meth:`_set_wait`, with the same operations)."""
+        and the expected wait: ``max(ahead, 0) * per_car``, as the policy's vector expression
+        (0 * inf is nan)."""
         n = self.st_present.item(s) + delta
         self.st_present[s] = n
         per_car = self._wait_per_car

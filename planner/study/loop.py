@@ -30,6 +30,7 @@ from planner.study.loop_reads import (  # noqa: F401  (stop_reason: re-exported)
 from planner.study.loop_remedies import (
     add_connectors,
     add_plugs,
+    cheapest_plug,
     new_within_grid,
     plug_types,
     size_plugs,
@@ -253,11 +254,10 @@ def closed_loop(
         return None if budget is None else budget - capex - upgrade
 
     def budget_spent() -> bool:
-        # the money left buys not even one plug (a site costs more than a plug), nor the
-        # cheapest truck bay class of the plan
+        # the money left buys not even the plan's cheapest plug (a car plug, or its
+        # cheapest truck bay class; a site costs more than a plug)
         left = budget_left()
-        bays = stations["bay_cost"].dropna().tolist() if "bay_cost" in stations else []
-        cheapest = min([plug_cost, *bays])
+        cheapest = cheapest_plug(stations, plug_cost)
         return left is not None and (left <= 0 or (cheapest > 0 and left < cheapest))
 
     def size_remedy(load: pd.DataFrame, book: Any, *, within_budget: bool = True) -> tuple:
@@ -303,6 +303,10 @@ def closed_loop(
                 record["budget_short"] = {
                     "plugs": int(unbounded[2]),
                     "cost": round(float(unbounded[1]), 2),
+                    # the cheapest of the plugs it wants (truck bay classes differ)
+                    "unit_cost": cheapest_plug(
+                        stations[unbounded[0]["plugs"] > stations["plugs"]], plug_cost
+                    ),
                     "spent": round(capex + upgrade, 2),
                     "left": round(left, 2),
                 }

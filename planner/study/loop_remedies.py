@@ -16,12 +16,14 @@ import pandas as pd
 
 from planner.study.grid_fit import LoopGrid, SiteBook
 from planner.study.sizing import plugs_for_wait, plugs_for_wait_managed
+from sim.connectors import split_connectors
 
 __all__ = [
     "BUDGET_HELD",
     "GRID_HELD",
     "add_connectors",
     "add_plugs",
+    "cheapest_plug",
     "new_within_grid",
     "plug_types",
     "size_plugs",
@@ -44,6 +46,14 @@ def unit_plug_cost(stations: pd.DataFrame, row: Any, plug_cost: float) -> float:
         if pd.notna(cost):
             return float(cost)
     return plug_cost
+
+
+def cheapest_plug(stations: pd.DataFrame, plug_cost: float) -> float:
+    """The cheapest plug the plan's stations could get (:func:`unit_plug_cost` of each row;
+    ``plug_cost`` for an empty plan): what the money left must cover to buy anything."""
+    if not len(stations):
+        return plug_cost
+    return min(unit_plug_cost(stations, row, plug_cost) for row in stations.index)
 
 
 def upgrade_of(
@@ -122,7 +132,7 @@ def plug_types(connectors: Any) -> list[str]:
     connector", not a type called "nan"."""
     if not isinstance(connectors, str):
         return []
-    return [c for c in connectors.split(";") if c]
+    return split_connectors(connectors)  # as the engine reads them ("GB/T; CCS2", "CCS2,Type2")
 
 
 def within_budget(
@@ -153,11 +163,12 @@ def within_budget(
     if over() <= 1e-9 or not (cost > 0).any():
         return new
     if defer:
-        extra = (new["plugs"] - 1).clip(lower=0)
+        extra = (new["plugs"] - 1).clip(lower=0).where(cost > 0, 0)
         new["plugs"] -= extra
         new["capex"] -= extra * cost
     for idx in new.sort_values("plugs").index:  # trim the smallest sites first
-        while new.loc[idx, "plugs"] > 1 and over() > 1e-9:
+        # (a plug that costs nothing is kept: taking it off saves nothing)
+        while cost[idx] > 0 and new.loc[idx, "plugs"] > 1 and over() > 1e-9:
             new.loc[idx, "plugs"] -= 1
             new.loc[idx, "capex"] -= cost[idx]
     while upgrade is not None and len(new) and over() > 1e-9:

@@ -13,7 +13,7 @@ import pandas as pd
 from planner.config.study import StudyConfig
 from planner.report.numbers import format_kpi, format_kpi_range, format_value
 from planner.study.loop import LoopResult
-from planner.study.loop_remedies import BUDGET_HELD, GRID_HELD
+from planner.study.loop_remedies import BUDGET_HELD, GRID_HELD, cheapest_plug
 from planner.study.targets import excluded_below_reach, judge_targets, sampled_fleet
 from sim.kpis import KPIS
 
@@ -320,17 +320,22 @@ def _budget_binds(cfg: StudyConfig, loop: LoopResult, last: dict[str, Any], held
     budget = cfg.model.budget
     if budget is None:
         return ""
-    plug = float(cfg.candidates.plug_cost)
+    short = last.get("budget_short") or {}
+    # the cheapest plug the plan could get (truck bay classes have their own costs), or
+    # the cheapest of those the final plan's sizing wants
+    plug = float(
+        short.get("unit_cost", cheapest_plug(loop.stations, float(cfg.candidates.plug_cost)))
+    )
     spent = float(loop.capex)
     left = budget - spent
     if left >= plug and not held:
         return ""
-    short = last.get("budget_short") or {}
     if not short and not held:
         return ""
-    text = (
-        f"the budget binds: {spent:,.0f} of model.budget {budget:,.0f} is spent and the "
+    text = f"the budget binds: {spent:,.0f} of model.budget {budget:,.0f} is spent and the " + (
         f"{max(left, 0.0):,.0f} left buys no plug ({plug:,.0f} each)"
+        if left < plug  # else a held station's plug (a dearer bay class) costs more
+        else f"{left:,.0f} left buys no plug where the stations below need one"
     )
     if short:
         more = float(short["cost"]) - max(left, 0.0)

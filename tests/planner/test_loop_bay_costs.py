@@ -86,3 +86,52 @@ def test_new_bays_trimmed_to_the_budget_come_off_at_their_class_cost():
     deferred = within_budget(new, left, PLUG, defer=True)
     assert deferred["plugs"].tolist() == [1, 1]
     assert deferred["capex"].tolist() == pytest.approx([1e6 + MCS, CCS])
+
+
+# --- review of the change (2026-12-07): the verdict, the spent budget, free bays, spelling
+
+
+def test_the_budget_sentence_prices_the_plugs_the_sizing_wants():
+    """The verdict's "buys no plug (X each)" reads the cheapest plug the final plan's sizing
+    wants (a 500,000 MCS bay), not candidates.plug_cost (50,000): 200,000 left buys none."""
+    from types import SimpleNamespace as NS
+
+    from planner.study.verdict import _budget_binds
+
+    cfg = NS(model=NS(budget=1_000_000.0), candidates=NS(plug_cost=50_000.0))
+    loop = NS(capex=800_000.0, stations=_truck_site())
+    short = {"plugs": 2, "cost": 1_000_000.0, "unit_cost": MCS}
+    text = _budget_binds(cfg, loop, {"budget_short": short}, [])
+    assert "200,000 left buys no plug (400,000 each)" in text
+    # 400,000 left buys a 90,000 CCS bay: not "no plug (500,000 each)"
+    cfg = NS(model=NS(budget=1_000_000.0), candidates=NS(plug_cost=500_000.0))
+    loop = NS(capex=600_000.0, stations=_truck_site())
+    short = {"plugs": 3, "cost": 3 * CCS + 1.0, "unit_cost": CCS}
+    assert "buys no plug" not in _budget_binds(cfg, loop, {"budget_short": short}, [])
+
+
+def test_the_cheapest_plug_is_the_plans_own():
+    from planner.study.loop_remedies import cheapest_plug
+
+    trucks = _truck_site().iloc[:2]
+    assert cheapest_plug(trucks, 10.0) == CCS  # every row has its class: no car plug
+    assert cheapest_plug(_truck_site(), PLUG) == PLUG  # the hotel takes a car plug
+    assert cheapest_plug(trucks.iloc[0:0], PLUG) == PLUG
+
+
+def test_a_free_bay_is_not_trimmed_to_the_budget():
+    new = pd.DataFrame(
+        {"station_id": ["a:ccs", "b:mcs"], "plugs": [3, 4],
+         "capex": [400_000.0, 400_000.0 + 4 * MCS], "bay_cost": [0.0, MCS]}
+    )  # fmt: skip
+    out = within_budget(new, 2_000_000.0, PLUG)
+    assert out["plugs"].tolist() == [3, 3]  # the free bays stay; one MCS bay is cut
+    assert within_budget(new, 2_000_000.0, PLUG, defer=True)["plugs"].tolist() == [3, 1]
+
+
+def test_plug_types_read_as_the_engine():
+    from planner.study.loop_remedies import plug_types
+
+    assert plug_types("GB/T; CCS2") == ["GB/T", "CCS2"]
+    assert plug_types("CCS2,Type2") == ["CCS2", "Type2"]
+    assert plug_types(float("nan")) == []

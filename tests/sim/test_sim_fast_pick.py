@@ -76,8 +76,8 @@ def test_pick_equals_the_reference_choice(seed):
     for _ in range(5):
         present = rng.integers(0, 7, n_st)
         for s, p in enumerate(present.tolist()):
-            eng.st_present[s] = p
-            eng._set_wait(s)  # as the fast path does at every change of occupancy
+            # as the fast path does at every change of occupancy
+            eng._occupy(s, p - int(eng.st_present[s]))
         cur, dest = (int(prow[x]) for x in rng.integers(0, 36, 2))
         energy, t_direct = float(rng.uniform(2.0, 60.0)), float(rng.uniform(0.0, 3000.0))
         tried = set(rng.integers(0, n_st, int(rng.integers(0, 3))).tolist())
@@ -141,8 +141,7 @@ def test_a_float32_detour_allowance_gives_the_reference_choice(monkeypatch):
                     pol = MinDetour(max_extra_detour_s=x)
                     assert type(pol.max_extra_detour_s) is float
                     eng = _engine(seed, [1] * 5, pol)
-                    eng.st_present[b] = 3
-                    eng._set_wait(b)
+                    eng._occupy(b, 3 - int(eng.st_present[b]))
                     got = eng._pick(0, a, b2, t_direct, 0.0, 50.0, cap, set(), pol)[0]
                     ref = int(eng.where(eng._choice(0, a, b2, t_direct, 0.0, 50.0, cap, set())))
                     assert got == ref, (seed, a, b2, j)
