@@ -110,11 +110,19 @@ def _vehicles(cfg: StudyConfig) -> list[str]:
 @check("budget_covers_something")
 def _budget(cfg: StudyConfig) -> list[str]:
     b = cfg.model.budget
-    cheapest = cfg.candidates.site_cost + cfg.candidates.plug_cost
+    bays = cfg.candidates.truck_bays
+    # a truck site's plugs are bays of its classes, each at its class's cost: the cheapest
+    # class is a lower bound (the check must not refuse a budget that buys a site)
+    plug, plug_name = (
+        (min(bc.plug_cost for bc in bays.values()), "the cheapest candidates.truck_bays plug_cost")
+        if bays
+        else (cfg.candidates.plug_cost, "candidates.plug_cost")
+    )
+    cheapest = cfg.candidates.site_cost + plug
     if b is not None and b < cheapest * min(cfg.candidates.renewable_cost_factor, 1.0):
         return [
             f"model.budget {b:,.0f} is below the cost of one site with one plug ({cheapest:,.0f} = "
-            "candidates.site_cost + candidates.plug_cost); raise the budget or lower the costs"
+            f"candidates.site_cost + {plug_name}); raise the budget or lower the costs"
         ]
     return []
 

@@ -135,3 +135,24 @@ def test_plug_types_read_as_the_engine():
     assert plug_types("GB/T; CCS2") == ["GB/T", "CCS2"]
     assert plug_types("CCS2,Type2") == ["CCS2", "Type2"]
     assert plug_types(float("nan")) == []
+
+
+def test_the_budget_check_reads_the_cheapest_bay_class():
+    """A truck study's site needs a bay, not a car plug: the check's lower bound is the site
+    plus its cheapest bay class (the cargo config: CCS 150,000, not the 500,000 plug_cost)."""
+    from pathlib import Path
+
+    from planner.config.checks import CHECKS
+    from planner.config.study import load_config
+
+    cargo = Path(__file__).resolve().parents[2] / "configs" / "cargo-china.yaml"
+    base = load_config(cargo)
+    site = base.candidates.site_cost
+    bays = min(bc.plug_cost for bc in base.candidates.truck_bays.values())
+    # FRLM sites by count: a budget needs a budgeted corridor model (MCLP)
+    mclp = {"model.kind": "mclp", "model.p": None}
+    ok = load_config(cargo, overrides={**mclp, "model.budget": site + bays})
+    assert CHECKS["budget_covers_something"](ok) == []
+    low = load_config(cargo, overrides={**mclp, "model.budget": site + bays - 1})
+    (msg,) = CHECKS["budget_covers_something"](low)
+    assert "truck_bays" in msg and f"{site + bays:,.0f}" in msg
