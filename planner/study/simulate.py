@@ -238,21 +238,33 @@ class StudySimulator:
         settings = sim_settings(cfg, temperature_c=temperature_c)
         cols = ["station_id", "node", "plugs", "power_kw", "name"]
         st = stations[cols + (["connectors"] if "connectors" in stations else [])].copy()
-        first = sim.simulate(
-            self.sn.network,
-            st,
-            trips,
-            vehicles=self.vehicles,
-            settings=settings,
-            seed=seed,
-            reach_sites=self._sites(st),
-        )
-        self.runs += 1
-        kpis = first.kpis()
+        made: list[sim.SimulationResult] = []
+
+        def seed_run() -> sim.SimulationResult:
+            # the run the tables, charts and the next round read (made once)
+            if not made:
+                made.append(
+                    sim.simulate(
+                        self.sn.network,
+                        st,
+                        trips,
+                        vehicles=self.vehicles,
+                        settings=settings,
+                        seed=seed,
+                        reach_sites=self._sites(st),
+                    )
+                )
+            return made[0]
+
         intervals = judged = pd.DataFrame()
         factor = float(trips.attrs.get("expansion_factor", 1.0))
         if reps > 1:
-            intervals, kept, reps, per_run = self._replicate(st, trips, reps, settings, seed)
+            # the seed run is made here while the replication workers run (when the first
+            # replication comes back): made alone before them, it held every round of the
+            # Almaty rollout's 2035 stage 8 s longer (one more run on the 2 cores' time)
+            intervals, kept, reps, per_run = self._replicate(
+                st, trips, reps, settings, seed, alongside=seed_run
+            )
             # (a sample's stranded count gets no Poisson floor: nothing confirms a sample)
             judged = target_intervals(per_run, count_bound=factor == 1.0)
             if factor == 1.0:
@@ -261,10 +273,13 @@ class StudySimulator:
             self.runs += reps
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
         else:
-            kept = [self._summary(first)]
+            kpis = seed_run().kpis()
+            kept = [self._summary(seed_run())]
         # charts, CO2 matching, the loop's next round: the runs the KPIs are the mean of
         # (the seed run alone may leave nothing unserved while the replications' mean
         # misses a target)
+        first = seed_run()
+        self.runs += 1
         waits, hourly = [r.waits for r in kept], [r.hourly for r in kept]
         unserved = mean_unserved([r.unserved for r in kept])
         if factor != 1.0:  # a sample of the fleet: totals scaled to the whole fleet
@@ -312,9 +327,18 @@ class StudySimulator:
             _stranding_causes(res),
         )
 
-    def _keep_run(self, into: list[RunSummary], _run: int, res: sim.SimulationResult) -> None:
-        """Keep a replication's :meth:`_summary` (the full result is not kept)."""
+    def _keep_run(
+        self,
+        into: list[RunSummary],
+        alongside: Callable[[], object] | None,
+        _run: int,
+        res: sim.SimulationResult,
+    ) -> None:
+        """Keep a replication's :meth:`_summary` (the full result is not kept); then call
+        ``alongside`` (work for this process while the workers run the others)."""
         into.append(self._summary(res))
+        if alongside is not None:
+            alongside()
 
     def connector_gaps(self, res: sim.SimulationResult, stations: pd.DataFrame) -> pd.DataFrame:
         """Strandings a connector caused: a car stranded with no charger in range while a
@@ -365,6 +389,8 @@ class StudySimulator:
         reps: int,
         settings: sim.SimSettings,
         seed: int,
+        *,
+        alongside: Callable[[], object] | None = None,
     ) -> tuple[pd.DataFrame, list[RunSummary], int, pd.DataFrame]:
         """Replications until every target KPI's 95 % interval is as narrow as asked
         (``simulation.ci_half_width``), doubling up to ``simulation.max_replications``; the
@@ -384,7 +410,7 @@ class StudySimulator:
                 vehicles=self.vehicles,
                 settings=settings,
                 seed=seed,
-                on_run=partial(self._keep_run, kept),
+                on_run=partial(self._keep_run, kept, alongside),
                 return_runs=True,
                 start=done,
                 reach_sites=self._sites(st),

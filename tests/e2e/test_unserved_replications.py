@@ -70,3 +70,30 @@ def test_unserved_demand_is_the_mean_over_the_replications(data_env):
         detour_limit_min=cfg.model.threshold_min,
     )
     assert not seed_run.equals(got)
+
+
+def test_the_seed_run_made_alongside_the_replications_is_the_seed_run(data_env):
+    """The seed run (tables, charts, the next round's input) is made while the replication
+    workers run, no longer before them: it is still the run of the study's trips at the
+    study's seed, made once."""
+    import sim
+    from planner.study.run import StepTimer, prepare
+    from planner.study.simulate import StudySimulator, sim_settings
+
+    cfg = _cfg("almaty", {**SMALL_CITY, "demand.max_trips": 800})
+    pre = prepare(cfg, StepTimer(None))
+    simulator = StudySimulator(cfg, pre.sn, pre.trips, pre.vehicles)
+    outcome = simulator(pre.existing, replications=3)
+    cols = ["station_id", "node", "plugs", "power_kw", "name"]
+    alone = sim.simulate(
+        pre.sn.network,
+        pre.existing[cols + (["connectors"] if "connectors" in pre.existing else [])],
+        pre.trips,
+        vehicles=pre.vehicles,
+        settings=sim_settings(cfg),
+        seed=cfg.seed,
+    ).measured()
+    got = outcome.detail["result"]
+    pd.testing.assert_frame_equal(got.trips, alone.trips, check_exact=True)
+    pd.testing.assert_frame_equal(got.sessions, alone.sessions, check_exact=True)
+    assert simulator.runs == outcome.detail["replications"] + 1
