@@ -230,7 +230,16 @@ def replicate(
             runs.append(kpis)
             if on_run is not None:  # e.g. keep each run's waits for charts that match KPIs
                 assert res is not None
-                on_run(start + i, res)
+                try:
+                    on_run(start + i, res)
+                except Exception:
+                    raise
+                except BaseException as exc:
+                    # interrupted in on_run (a study makes its seed run there): raised in
+                    # the pool's generator, which then stops without awaiting the running
+                    # replications (closing it would await them, minutes at full scale)
+                    made.throw(exc)
+                    raise
             logger.info("replication %d/%d done", start + i + 1, replications)
     table = pd.DataFrame(runs)
     summary = summarise(table, confidence=confidence)

@@ -319,7 +319,15 @@ def _budget_binds(cfg: StudyConfig, loop: LoopResult, last: dict[str, Any], held
     below their cap were held by it. Empty when there is no budget or money is left."""
     budget = cfg.model.budget
     if budget is None:
-        return ""
+        if not held:
+            return ""
+        # a staged study: each stage spent its own budget (stages[].budget), and the last
+        # stage's left these stations below their cap. The whole-fleet Almaty rollout's
+        # verdict named only the 3 stations at the cap; the 8 the budget held went unsaid
+        return (
+            "the stage budgets bind (stages[].budget; stations below their cap that the "
+            f"last stage's budget left could not enlarge: {_named(held)})" + NEED_BASIS
+        )
     short = last.get("budget_short") or {}
     # the cheapest plug the plan could get (truck bay classes have their own costs), or
     # the cheapest of those the final plan's sizing wants

@@ -236,3 +236,18 @@ def test_most_at_once():
     assert most_at_once(np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 3.0])) == 1
     assert most_at_once(np.array([0.0, 0.5, 0.6]), np.array([1.0, 2.0, 3.0])) == 3
     assert most_at_once(np.array([]), np.array([])) == 0
+
+
+def test_a_staged_study_names_the_stations_its_stage_budget_held():
+    """A rollout has stage budgets, not model.budget: the stations the last stage's budget
+    left below their cap are named (the whole-fleet Almaty rollout's verdict named only the
+    3 at the cap and left out the 8 its budget held, review of 2026-12-07)."""
+    from types import SimpleNamespace as NS
+
+    from planner.study.verdict import _budget_binds
+
+    held = ["Mobil (node/352957838): needs 9 plugs, has 1; the budget left stops it at 1"]
+    cfg = NS(model=NS(budget=None), stages=[NS(budget=300000.0)], candidates=NS(plug_cost=1.0))
+    text = _budget_binds(cfg, NS(capex=0.0, stations=None), {}, held)
+    assert text.startswith("the stage budgets bind") and "Mobil (node/352957838)" in text
+    assert _budget_binds(cfg, NS(capex=0.0, stations=None), {}, []) == ""

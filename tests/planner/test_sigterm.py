@@ -339,3 +339,56 @@ def test_a_batch_stopped_before_any_run_finished_says_so(tmp_path):
     assert code == 143, out
     said = " ".join(out.split())
     assert "terminated; no run had finished in" in said and "kept and summarised" not in said
+
+
+# sim.replicate's on_run busy (a study makes its seed run there) while the workers run
+# replications of minutes: the stop must not wait for them (review of 2026-12-07: closing
+# the pool's generator awaited the running runs, 40 s here instead of at once)
+_ON_RUN_SCRIPT = """
+import time
+import sim.api as api
+import planner.cli as cli
+from tests.sim.test_sim_replicate_parallel import _inputs
+
+real_one = api._one
+
+def slow_one(job, i):
+    if i > 0:
+        time.sleep(120)  # the other replications: minutes each
+    return real_one(job, i)
+
+api._one = slow_one
+
+def on_run(i, res):
+    print("in on_run", flush=True)
+    time.sleep(120)  # the seed run
+
+def fake_app(standalone_mode=False):
+    net, st, trips = _inputs()
+    api.replicate(net, st, trips, replications=3, seed=1, workers=2, on_run=on_run)
+
+cli.app = fake_app
+cli.main()
+"""
+
+
+@pytest.mark.skipif(
+    "fork" not in mp.get_all_start_methods() or not Path("/proc").is_dir(),
+    reason="needs fork and /proc",
+)
+def test_sigterm_in_on_run_does_not_wait_for_the_running_replications(tmp_path):
+    workers: list[int] = []
+
+    def in_on_run(pid: int) -> bool:  # the first run is back, the others under way
+        workers[:] = _children(pid)
+        return len(workers) >= 2 and time.monotonic() - t0 > 3
+
+    t0 = time.monotonic()
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    code, out = _stopped(_ON_RUN_SCRIPT, repo, in_on_run, env=env)
+    assert code == 143, out
+    assert "in on_run" in out  # the signal came while on_run ran
+    assert "terminated" in out and "Traceback" not in out
+    assert time.monotonic() - t0 < 60  # not the 120 s of the replications running
+    assert not [w for w in workers if _alive(w)]
