@@ -12,8 +12,8 @@ Two generators with the same decisions and the same records:
   - *Choice*: for the built-in :class:`~sim.policies.MinDetour` without a detour cap,
     :meth:`_pick` (:mod:`sim._pick`) takes the same argmins on the same arrays with the
     same float expressions (a mask only where it can change the argmin), without building a
-    ``StationChoice`` or copying the compatibility mask; any case it does not cover (no finishing station reachable, other policies)
-    goes to the reference call. After a balk, the reference asks the policy whether another
+    ``StationChoice`` or copying the compatibility mask; any case it does not cover (no
+    finishing station reachable, other policies) goes to the reference call. After a balk, the reference asks the policy whether another
     station is within reach and, when so, asks again with the very same arguments at the
     same instant (no event in between, so occupancy and hour are the same): the fast path
     reuses the first answer (the built-in policy is a pure function of its input); custom

@@ -31,10 +31,35 @@ from planner._errors import CheckerError
 from planner.config.study import StudyConfig
 from planner.siting.checker import grid_violations
 
-__all__ = ["LoopGrid", "PlanFit", "SiteBook", "fit_plan", "loop_grid", "site_keys"]
+__all__ = [
+    "LoopGrid",
+    "PlanFit",
+    "SiteBook",
+    "fit_plan",
+    "loop_grid",
+    "site_keys",
+    "unit_plug_costs",
+]
 
 #: Internal columns of a fitted table (dropped before a plan is reported).
 FIT_COLUMNS = ["grid_site", "grid_price", "grid_plug_kw", "grid_plug_cost"]
+
+
+def unit_plug_costs(stations: pd.DataFrame, default: float | pd.Series) -> pd.Series:
+    """What one plug costs at each row: its truck bay class's own cost (``bay_cost``,
+    :meth:`planner.study.optimize_corridor.CorridorOptimizer.stations_frame`) where it has
+    one, else ``default`` (``candidates.plug_cost``, or a per-row cost). One rule for the
+    grid fit's refunds, the design loop's plug money and the selected table's capex, so
+    the study's capex is that table's sum (the loop had refunded trimmed CCS bays at the
+    MCS price: 82.5 M against 82.15 M)."""
+    base = (
+        default
+        if isinstance(default, pd.Series)
+        else pd.Series(float(default), index=stations.index, dtype=float)
+    )
+    if "bay_cost" not in stations:
+        return base
+    return stations["bay_cost"].astype(float).fillna(base)
 
 
 def site_keys(stations: pd.DataFrame) -> pd.Series:
@@ -80,11 +105,9 @@ def _site_terms(
     else:
         cap, price = np.full(len(st), default), np.full(len(st), dprice)
     if by_site is not None and "plug_cost" in by_site:
-        pc = site.map(by_site["plug_cost"]).fillna(cfg.candidates.plug_cost)
+        pc = unit_plug_costs(st, site.map(by_site["plug_cost"]).fillna(cfg.candidates.plug_cost))
     else:
-        pc = pd.Series(cfg.candidates.plug_cost, index=st.index)
-    if "bay_cost" in st:
-        pc = st["bay_cost"].fillna(pc)
+        pc = unit_plug_costs(st, cfg.candidates.plug_cost)
     rated = st["power_kw"].to_numpy(dtype=float)
     per_plug = rated
     if "bay_draw_kw" in st:

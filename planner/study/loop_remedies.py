@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.study.grid_fit import LoopGrid, SiteBook
+from planner.study.grid_fit import LoopGrid, SiteBook, unit_plug_costs
 from planner.study.sizing import plugs_for_wait, plugs_for_wait_managed
 from sim.connectors import split_connectors
 
@@ -28,32 +28,17 @@ __all__ = [
     "plug_types",
     "size_plugs",
     "trim_idle",
-    "unit_plug_cost",
     "upgrade_of",
     "within_budget",
 ]
 
 
-def unit_plug_cost(stations: pd.DataFrame, row: Any, plug_cost: float) -> float:
-    """What one plug more or less at ``row`` costs: its truck bay class's own cost
-    (``bay_cost``, :meth:`planner.study.optimize_corridor.CorridorOptimizer.stations_frame`)
-    when it has one, else ``plug_cost`` (``candidates.plug_cost``). The study's table of
-    selected stations prices the final bays the same way (:func:`planner.study.result.assemble`),
-    so the loop's capex and that table add up; the cargo review found the loop refunding
-    trimmed MCS bays at the car plug's cost (82.5 M against 82.15 M in the table)."""
-    if "bay_cost" in stations:
-        cost = stations.at[row, "bay_cost"]
-        if pd.notna(cost):
-            return float(cost)
-    return plug_cost
-
-
 def cheapest_plug(stations: pd.DataFrame, plug_cost: float) -> float:
-    """The cheapest plug the plan's stations could get (:func:`unit_plug_cost` of each row;
-    ``plug_cost`` for an empty plan): what the money left must cover to buy anything."""
+    """The cheapest plug the plan's stations could get (:func:`unit_plug_costs` of its
+    rows; ``plug_cost`` for an empty plan): what the money left must cover to buy anything."""
     if not len(stations):
         return plug_cost
-    return min(unit_plug_cost(stations, row, plug_cost) for row in stations.index)
+    return float(unit_plug_costs(stations, plug_cost).min())
 
 
 def upgrade_of(
@@ -97,6 +82,7 @@ def add_connectors(
     upgrades). Returns the stations, the plug capex spent and the plugs added."""
     stations = stations.copy()
     book = book or SiteBook(None)
+    costs = unit_plug_costs(stations, plug_cost)
     spent, added, up = 0.0, 0, 0.0
     for gap in gaps.sort_values("trips", ascending=False).itertuples():
         rows = stations.index[stations["station_id"] == gap.station_id]
@@ -107,7 +93,7 @@ def add_connectors(
         if gap.connector in have or stations.loc[row, "plugs"] >= max_plugs or book.room(row) < 1:
             continue
         more = book.upgrade_cost(row, 1)
-        cost = unit_plug_cost(stations, row, plug_cost)
+        cost = float(costs[row])
         if budget_left is not None and spent + up + cost + more > budget_left:
             break
         stations.loc[row, "connectors"] = ";".join([*have, str(gap.connector)])
@@ -159,7 +145,7 @@ def within_budget(
     def over() -> float:
         return float(new["capex"].sum()) + up(new) - left
 
-    cost = pd.Series([unit_plug_cost(new, i, plug_cost) for i in new.index], index=new.index)
+    cost = unit_plug_costs(new, plug_cost)
     if over() <= 1e-9 or not (cost > 0).any():
         return new
     if defer:
@@ -196,6 +182,7 @@ def trim_idle(
     weigh a station's free plugs may choose a little differently). Returns the stations,
     the plug capex refunded and the plugs taken off."""
     stations = stations.copy()
+    costs = unit_plug_costs(stations, plug_cost)
     refund, cut_total = 0.0, 0
     for row in stations.index:
         sid = str(stations.loc[row, "station_id"])
@@ -209,7 +196,7 @@ def trim_idle(
             continue
         stations.loc[row, "plugs"] = want
         stations.loc[row, "added_plugs"] = max(0, added - cut)
-        refund += cut * unit_plug_cost(stations, row, plug_cost)
+        refund += cut * float(costs[row])
         cut_total += cut
     return stations, refund, cut_total
 
@@ -245,6 +232,7 @@ def size_plugs(
     cannot take)."""
     stations = stations.copy()
     book = book or SiteBook(None)
+    costs = unit_plug_costs(stations, plug_cost)
     limit = max(60, 10 * max_plugs)  # look past the cap, to say what the target needs
     order = np.argsort(-load["peak_arrivals_per_h"].to_numpy(dtype=float), kind="stable")
     spent, up, added = 0.0, 0.0, 0
@@ -303,7 +291,7 @@ def size_plugs(
         need = want
         want = min(want, bound)
         extra = max(0, want - have)
-        cost = unit_plug_cost(stations, row, plug_cost)
+        cost = float(costs[row])
         if budget_left is not None:
             while extra > 0 and (
                 spent + up + extra * cost + book.upgrade_cost(row, extra) > budget_left
@@ -348,6 +336,7 @@ def add_plugs(
     within ``max_plugs``, the site's grid room and the budget (plugs and upgrades)."""
     stations = stations.copy()
     book = book or SiteBook(None)
+    costs = unit_plug_costs(stations, plug_cost)
     bad = per_station[per_station["wait_p95_min"] > target_min].sort_values(
         "wait_p95_min", ascending=False
     )
@@ -357,7 +346,7 @@ def add_plugs(
         if len(row) == 0 or stations.loc[row[0], "plugs"] >= max_plugs or book.room(row[0]) < 1:
             continue
         more = book.upgrade_cost(row[0], 1)
-        cost = unit_plug_cost(stations, row[0], plug_cost)
+        cost = float(costs[row[0]])
         if budget_left is not None and spent + up + cost + more > budget_left:
             break
         stations.loc[row[0], "plugs"] += 1

@@ -17,6 +17,7 @@ import pandas as pd
 from planner.config.study import StudyConfig
 from planner.report.roads import roads_layer
 from planner.study.demand import demand_points
+from planner.study.grid_fit import unit_plug_costs
 from planner.study.inputs import StudyNetwork, points_frame
 from planner.study.loop import LoopResult
 from planner.study.optimize_corridor import CorridorOptimizer, with_bay_draw
@@ -150,7 +151,7 @@ def assemble(
     site_cost, plug_cost = selected.pop("site_cost"), selected.pop("plug_cost")
     if "bay_cost" in selected:  # truck bay classes: own bay cost, the site cost once per node
         first = ~selected.duplicated("node")
-        plug_cost = selected["bay_cost"].fillna(plug_cost)
+        plug_cost = unit_plug_costs(selected, plug_cost)
         site_cost = site_cost.where(first | selected["bay_cost"].isna(), 0.0)
     selected["capex"] = site_cost + selected["plugs"] * plug_cost
     if "bay_draw_kw" in selected:  # grid draw of the final bays (the loop may add some)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from planner.study.grid_fit import unit_plug_costs
 from planner.study.loop_remedies import (
     add_plugs,
     size_plugs,
     trim_idle,
-    unit_plug_cost,
     within_budget,
 )
 
@@ -33,8 +33,8 @@ def _truck_site() -> pd.DataFrame:
 
 def test_the_unit_cost_is_the_bay_class_or_the_plug():
     st = _truck_site()
-    assert [unit_plug_cost(st, r, PLUG) for r in st.index] == [MCS, CCS, PLUG]
-    assert unit_plug_cost(st.drop(columns="bay_cost"), 0, PLUG) == PLUG
+    assert unit_plug_costs(st, PLUG).tolist() == [MCS, CCS, PLUG]
+    assert unit_plug_costs(st.drop(columns="bay_cost"), PLUG)[0] == PLUG
 
 
 def test_idle_bays_are_refunded_at_their_class_cost():
