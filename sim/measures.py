@@ -9,7 +9,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["compute_kpis", "step_peak"]
+__all__ = ["compute_kpis", "measure_end", "step_peak"]
+
+
+def measure_end(settings: Any, span_s: float) -> float:
+    """End of the time measures' window (:attr:`sim.settings.SimSettings.measure_end_s`):
+    that setting, else the run's span; never past ``horizon_s`` (nothing runs there)."""
+    end = span_s if settings.measure_end_s is None else float(settings.measure_end_s)
+    if settings.horizon_s is not None:
+        end = min(end, float(settings.horizon_s))
+    return end
 
 
 def step_peak(starts: np.ndarray, ends: np.ndarray, weights: np.ndarray) -> float:
@@ -57,6 +66,11 @@ def compute_kpis(r: Any) -> dict[str, float]:
     s = r.settings
     w = s.warmup_s
     t, ses, veh = r.trips, r.sessions, r.vehicles
+    # the time measures' charging: every charged public session, clipped to the window
+    lo, hi = w, measure_end(s, r.span_s)
+    every = ses[(ses["station"] >= 0).to_numpy() & (ses["status"] == "charged").to_numpy()]
+    on_from = np.clip(every["start_s"].to_numpy(dtype=float), lo, hi)
+    on_to = np.clip(every["end_s"].to_numpy(dtype=float), lo, hi)
     if "measured" in t:
         t = t[t["measured"].to_numpy()]
     if "measured" in ses:
@@ -87,9 +101,8 @@ def compute_kpis(r: Any) -> dict[str, float]:
     charged = pub[pub["status"] == "charged"]
     waits = pub["wait_s"].to_numpy()
     home = ses[ses["station"] == -1]
-    span = r.span_s - w
-    plug_s = float(r.stations["plugs"].sum() * span) if len(r.stations) else 0.0
-    busy_s = float((charged["end_s"] - charged["start_s"]).sum())
+    plug_s = float(r.stations["plugs"].sum() * max(hi - lo, 0.0)) if len(r.stations) else 0.0
+    busy_s = float((on_to - on_from).sum())
     # each trip's vehicle category by a hash join (vehicle ids are unique), no Python step
     # per vehicle or trip
     is_truck = np.zeros(len(t), dtype=bool)
@@ -142,11 +155,7 @@ def compute_kpis(r: Any) -> dict[str, float]:
         "energy_home_kwh": float(home["energy_kwh"].sum()),
         "energy_delivered_kwh": float(charged["energy_kwh"].sum() + home["energy_kwh"].sum()),
         "peak_kw_station_max": float(r.stations["peak_kw"].max()) if len(r.stations) else 0.0,
-        "peak_kw_network": step_peak(
-            charged["start_s"].to_numpy(),
-            charged["end_s"].to_numpy(),
-            charged["avg_power_kw"].to_numpy(),
-        ),
+        "peak_kw_network": step_peak(on_from, on_to, every["avg_power_kw"].to_numpy()),
         "ev_km": float(km.sum()),
         "co2_ice_kg": float(ice),
         "co2_ev_kg": float(ev),

@@ -122,7 +122,18 @@ class SimSettings:
     warmup_s : float
         Warm-up before the measured period (seconds, whole days in studies): trips departing
         and charging visits arriving earlier are simulated (state of charge and queues carry
-        over) but not counted in the KPIs, the station summary or the time series.
+        over) but not counted in the KPIs, the station summary or the time series. A
+        charging visit is counted with its trip: the visits of the trips departing after the
+        warm-up (however late they arrive), none of a warm-up trip's.
+    measure_end_s : float or None
+        End of the measured period of the *time* measures (plug utilisation, busy hours,
+        station peaks and the station time series), which count the plug time busy within
+        ``[warmup_s, measure_end_s]`` whichever trip it served, over that period's length
+        (a time average, as queueing theory's utilisation). Studies: the end of the last
+        generated day, ``(warm-up + measured days) x 24 h``. None: the end of the run's
+        span (the last trip's arrival or session's end, rounded up to the time series
+        step; ``horizon_s`` when set). A day's trips that arrive after midnight made that
+        span a day longer, and the utilisation half of the plugs' real use.
     recovery_soc : float
         A vehicle stranded (or whose driver abandoned a queue) is recovered overnight: it
         resumes its first trip of the next day at its home charger target (home chargers) or
@@ -179,6 +190,7 @@ class SimSettings:
     horizon_s: float | None = None
     timeseries_step_s: float = 900.0
     warmup_s: float = 0.0
+    measure_end_s: float | None = None
     recovery_soc: float = RECOVERY_SOC
     precondition: bool = False
     time_factors: (
@@ -296,6 +308,15 @@ class SimSettings:
             # nothing would be measured: every KPI would be empty
             raise fail(
                 "warmup_s", f"must be below horizon_s ({self.horizon_s:g} s): nothing is measured"
+            )
+        if self.measure_end_s is not None and not (
+            is_real(self.measure_end_s)
+            and math.isfinite(self.measure_end_s)
+            and self.measure_end_s > self.warmup_s
+        ):
+            raise fail(
+                "measure_end_s",
+                f"must be a finite number of seconds above warmup_s ({self.warmup_s:g} s) or None",
             )
         if not isinstance(self.policy, ChargingPolicy):
             raise fail("policy", "must be a sim.ChargingPolicy")

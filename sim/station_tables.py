@@ -43,7 +43,10 @@ def station_timeseries(
     *,
     start_s: float = 0.0,
 ) -> pd.DataFrame:
-    """Per-station, per-bin occupancy, queue and power (long format), from ``start_s``."""
+    """Per-station, per-bin occupancy, queue and power (long format), from ``start_s`` to
+    ``span_s``: the plug time, queue time and energy of ``sessions`` within each bin, and
+    the arrivals and balks in it (those before ``start_s`` or after the last bin are in
+    none)."""
     edges = np.arange(start_s, span_s + step_s * 0.5, step_s)
     if edges.size < 2:
         edges = np.array([start_s, start_s + step_s])
@@ -55,9 +58,9 @@ def station_timeseries(
         busy = _overlap(st, en, np.ones(st.size), edges) / step_s
         energy = _overlap(st, en, cols.power[ch] / 3600.0, edges)
         queue = _overlap(cols.arrive[g], cols.start[g], np.ones(g.size), edges) / step_s
-        arr_bin = np.clip(
-            np.searchsorted(edges, cols.arrive[g], side="right") - 1, 0, edges.size - 2
-        )
+        arrive = cols.arrive[g]
+        inside = (arrive >= edges[0]) & (arrive < edges[-1])
+        arr_bin = np.searchsorted(edges, arrive[inside], side="right") - 1
         frames.append(
             pd.DataFrame(
                 {
@@ -69,7 +72,9 @@ def station_timeseries(
                     "power_kw": energy / (step_s / 3600.0),
                     "energy_kwh": energy,
                     "arrivals": np.bincount(arr_bin, minlength=edges.size - 1),
-                    "balked": np.bincount(arr_bin[cols.balked[g]], minlength=edges.size - 1),
+                    "balked": np.bincount(
+                        arr_bin[cols.balked[g][inside]], minlength=edges.size - 1
+                    ),
                 }
             )
         )
@@ -115,15 +120,30 @@ class _ByStation:
         return g, g[self.charged[g]]
 
 
-def stations_summary(sessions: pd.DataFrame, stations: pd.DataFrame, span_s: float) -> pd.DataFrame:
+def stations_summary(
+    sessions: pd.DataFrame,
+    stations: pd.DataFrame,
+    window: tuple[float, float],
+    *,
+    busy_sessions: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """:attr:`SimulationResult.stations`: ``stations`` with the visits, sessions, balks,
-    energy, busy hours, utilisation over ``span_s``, peaks and waits of ``sessions`` at each."""
+    energy and waits of ``sessions`` at each (the measured trips' visits), and the time
+    measures over ``window`` = (start, end): busy hours, utilisation (busy plug time over
+    plugs x the window's length), peak occupied plugs and peak kW, from the charging of
+    ``busy_sessions`` (default ``sessions``) clipped to the window."""
     out = stations.drop(columns=["connectors"], errors="ignore").copy()
     cols = _ByStation(sessions, len(stations))
+    timed = cols if busy_sessions is None else _ByStation(busy_sessions, len(stations))
+    lo, hi = window
+    length = hi - lo
     rows = []
     for s in range(len(stations)):
         g, ch = cols.rows(s)
-        st, en = cols.start[ch], cols.end[ch]
+        ch_t = timed.rows(s)[1]
+        # the charging within the window (a session across one of its ends counts in part)
+        st = np.clip(timed.start[ch_t], lo, hi)
+        en = np.clip(timed.end[ch_t], lo, hi)
         busy = float((en - st).sum())
         waits = cols.wait[g]
         rows.append(
@@ -134,11 +154,11 @@ def stations_summary(sessions: pd.DataFrame, stations: pd.DataFrame, span_s: flo
                 # the pandas sum, as on the filtered table before
                 "energy_kwh": float(pd.Series(cols.energy[ch]).sum()),
                 "busy_h": busy / 3600.0,
-                "utilisation": busy / (stations["plugs"].iloc[s] * span_s)
-                if span_s > 0
+                "utilisation": busy / (stations["plugs"].iloc[s] * length)
+                if length > 0
                 else np.nan,
                 "peak_busy_plugs": step_peak(st, en, np.ones(st.size)),
-                "peak_kw": step_peak(st, en, cols.power[ch]),
+                "peak_kw": step_peak(st, en, timed.power[ch_t]),
                 "wait_mean_min": float(waits.mean() / 60.0) if waits.size else np.nan,
                 "wait_p95_min": float(np.percentile(waits, 95) / 60.0) if waits.size else np.nan,
             }

@@ -107,6 +107,11 @@ def sim_settings(cfg: StudyConfig, *, temperature_c: float | None = None) -> sim
         home_charging_share=sc.home_charging_share,
         horizon_s=None,
         warmup_s=cfg.warmup_days() * 86_400.0,
+        # the time measures (utilisation, station peaks, time series) over the generated
+        # days only: Almaty's trips after midnight had made one measured day read as two
+        measure_end_s=(
+            (cfg.warmup_days() + sc.days) * 86_400.0 if cfg.demand.kind != "od_table" else None
+        ),
         precondition=sc.precondition,
         time_factors=factors,
         engine=sc.engine,
@@ -237,7 +242,10 @@ class StudySimulator:
         reps = cfg.simulation.replications if replications is None else replications
         settings = sim_settings(cfg, temperature_c=temperature_c)
         cols = ["station_id", "node", "plugs", "power_kw", "name"]
-        st = stations[cols + (["connectors"] if "connectors" in stations else [])].copy()
+        # "existing" rides along into the result's stations table (the engine ignores it):
+        # without it every station of stations_after read as new, the hotels included
+        extra = [c for c in ("connectors", "existing") if c in stations]
+        st = stations[cols + extra].copy()
         made: list[sim.SimulationResult] = []
 
         def seed_run() -> sim.SimulationResult:

@@ -80,3 +80,11 @@ def test_max_trips_samples_whole_vehicles_with_an_expansion_factor():
     full = sample_fleet(trips.copy(), max_trips=None)
     assert full.attrs["expansion_factor"] == 1.0 and len(full) == len(trips)
     assert set(EXTENSIVE_KPIS) <= set(KPIS) and "demand_expansion_factor" in KPIS
+
+
+def test_time_measures_end_with_the_generated_days(tmp_path):
+    """Utilisation and the station time series over the warm-up + measured days the demand
+    was generated for, not to the last late arrival (Almaty: 1 day read as 2)."""
+    cfg = _cfg(tmp_path, extra="simulation:\n  days: 3\n  warmup_days: 1\n")
+    assert sim_settings(cfg).measure_end_s == 4 * 86_400.0
+    assert sim_settings(_cfg(tmp_path, "od_table")).measure_end_s is None
