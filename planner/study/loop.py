@@ -11,7 +11,7 @@ still stranded or not completed, site more stations for the demand still unserve
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,6 +113,7 @@ def closed_loop(
     max_new_sites: int | None = None,
     grid: LoopGrid | None = None,
     confirm: Callable[[pd.DataFrame], ScenarioOutcome] | None = None,
+    bay_caps: Mapping[str, int] | None = None,
 ) -> LoopResult:
     """Run baseline, then optimise/simulate until the targets are met, the budget is spent
     or ``targets.max_iterations`` rounds have run.
@@ -147,6 +148,12 @@ def closed_loop(
         every round simulates the plan as :func:`planner.study.grid_fit.fit_plan` fits it,
         so the final fit changes nothing. A binding grid limit is named in the round's
         ``capped`` like ``max_plugs`` and sends demand to new sites.
+    bay_caps : mapping, optional
+        Most bays per row of each truck bay class (class -> ``max_bays`` of
+        ``candidates.truck_bays``): a ``<site>:<class>`` row (its ``plug_class``) never gets
+        more plugs than the smaller of ``max_plugs`` and its class's cap, in the sizing,
+        the one-plug remedy and the connector remedy
+        (:func:`planner.study.loop_remedies.plug_caps`).
 
     Notes
     -----
@@ -168,8 +175,10 @@ def closed_loop(
     With a budget, the loop stops once the money left buys no plug (another round would
     simulate the same plan), and the last round's record says what the sizing would buy
     without it (``budget_short``).
-    Where a station would need more than ``max_plugs``, it gets the cap, the binding cap is
-    recorded (``capped`` in the round's record) and more sites are sited for the demand.
+    Where a station would need more than its cap (``max_plugs``; a truck bay row's class
+    ``max_bays`` where smaller), it gets the cap, the binding cap is recorded (``capped`` in
+    the round's record, naming the field: "max_plugs is 6", "truck_bays.mcs.max_bays is 4")
+    and more sites are sited for the demand.
     Every round re-simulates the same demand and driver draws (the simulator is seeded
     from the study seed), so round-to-round differences are the network's (common random
     numbers).
@@ -274,6 +283,7 @@ def closed_loop(
             max_plugs=max_plugs,
             budget_left=budget_left() if within_budget else None,
             book=book,
+            bay_caps=bay_caps,
         )
 
     def diagnose_final(record: dict[str, Any], missed: list[str]) -> None:
@@ -512,6 +522,7 @@ def closed_loop(
                     max_plugs=max_plugs,
                     budget_left=budget_left(),
                     book=book,
+                    bay_caps=bay_caps,
                 )
             capex += spent
             record["plugs_added_next"] = plugs_added
@@ -532,6 +543,7 @@ def closed_loop(
                 max_plugs=max_plugs,
                 budget_left=None if budget is None else budget - capex - upgrade - book.spent,
                 book=book,
+                bay_caps=bay_caps,
             )
             capex += spent
             plugs_added += added

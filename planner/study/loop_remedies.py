@@ -1,14 +1,15 @@
 """The design loop's remedies between rounds (:func:`planner.study.loop.closed_loop`): plugs
-sized to the wait target within ``max_plugs``, each site's grid room and the budget; a
-missing connector added; new sites cut to their grid connection and trimmed to the budget
-(grid upgrades included). Grid room and upgrade prices come from a
+sized to the wait target within each row's plug cap (``max_plugs``, and a truck bay row's
+class ``max_bays``: :func:`plug_caps`), each site's grid room and the budget; a missing
+connector added within the same cap; new sites cut to their grid connection and trimmed to
+the budget (grid upgrades included). Grid room and upgrade prices come from a
 :class:`planner.study.grid_fit.SiteBook`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -21,13 +22,17 @@ from sim.connectors import split_connectors
 __all__ = [
     "BUDGET_HELD",
     "GRID_HELD",
+    "MAX_PLUGS",
     "add_connectors",
     "add_plugs",
+    "bay_cap_field",
     "cheapest_plug",
     "new_within_grid",
+    "plug_caps",
     "plug_types",
     "size_plugs",
     "trim_idle",
+    "truck_bay_caps",
     "upgrade_of",
     "within_budget",
 ]
@@ -68,6 +73,52 @@ def new_within_grid(stations: pd.DataFrame, new: pd.DataFrame, grid: LoopGrid) -
     return new.assign(plugs=fit["plugs"].to_numpy(), capex=new["capex"].to_numpy() - refund)
 
 
+#: How the ``capped`` sentences name the plug cap of every station (``candidates.max_plugs``)
+MAX_PLUGS = "max_plugs"
+
+
+def bay_cap_field(label: str) -> str:
+    """How the ``capped`` sentences name a truck bay class's cap (under ``candidates``)."""
+    return f"truck_bays.{label}.max_bays"
+
+
+def truck_bay_caps(candidates: Any) -> dict[str, int]:
+    """The ``max_bays`` of every truck bay class of a study's ``candidates`` section
+    (:class:`planner.config.siting.CandidatesConfig`), for
+    :func:`planner.study.loop.closed_loop`'s ``bay_caps``; empty without truck bays."""
+    return {str(k): int(bc.max_bays) for k, bc in (candidates.truck_bays or {}).items()}
+
+
+def plug_caps(
+    stations: pd.DataFrame, max_plugs: int, bay_caps: Mapping[str, int] | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Each row's plug cap and how the ``capped`` sentences name it: ``max_plugs``
+    (``candidates.max_plugs``) for every row, and for a truck bay row (``plug_class``) of a
+    class in ``bay_caps`` (class -> ``candidates.truck_bays.<class>.max_bays``) the smaller
+    of the two. The class's cap is named where it binds ("truck_bays.mcs.max_bays is 4"),
+    both where they are equal ("max_plugs and truck_bays.mcs.max_bays are 6"): the verdict
+    (planner.study.verdict) reads the field to raise from it. Until 2026-12-07 14:40 a class's
+    ``max_bays`` bounded only the bays a new site was given; the loop then added bays up
+    to ``max_plugs`` (the cargo plan had a site with 5 MCS bays of the 4 allowed)."""
+    cap = pd.Series(int(max_plugs), index=stations.index, dtype=np.int64)
+    text = pd.Series(f"{MAX_PLUGS} is {int(max_plugs)}", index=stations.index, dtype=object)
+    if not bay_caps or "plug_class" not in stations:
+        return cap, text
+    cls = stations["plug_class"]
+    for label, bays in bay_caps.items():
+        on = (cls.notna() & (cls.astype(str) == str(label))).to_numpy()
+        if not on.any() or int(bays) > max_plugs:
+            continue
+        field = bay_cap_field(str(label))
+        cap[on] = int(bays)
+        text[on] = (
+            f"{field} is {int(bays)}"
+            if int(bays) < max_plugs
+            else f"{MAX_PLUGS} and {field} are {int(bays)}"
+        )
+    return cap, text
+
+
 def add_connectors(
     stations: pd.DataFrame,
     gaps: pd.DataFrame,
@@ -76,13 +127,16 @@ def add_connectors(
     max_plugs: int,
     budget_left: float | None,
     book: SiteBook | None = None,
+    bay_caps: Mapping[str, int] | None = None,
 ) -> tuple[pd.DataFrame, float, int]:
     """One plug of the missing connector at each station a connector kept cars from (most
-    trips first), within the plug cap, the site's grid room and the budget (plugs and
-    upgrades). Returns the stations, the plug capex spent and the plugs added."""
+    trips first), within the row's plug cap (:func:`plug_caps`), the site's grid room and
+    the budget (plugs and upgrades). Returns the stations, the plug capex spent and the
+    plugs added."""
     stations = stations.copy()
     book = book or SiteBook(None)
     costs = unit_plug_costs(stations, plug_cost)
+    caps = plug_caps(stations, max_plugs, bay_caps)[0]
     spent, added, up = 0.0, 0, 0.0
     for gap in gaps.sort_values("trips", ascending=False).itertuples():
         rows = stations.index[stations["station_id"] == gap.station_id]
@@ -90,7 +144,7 @@ def add_connectors(
             continue
         row = rows[0]
         have = plug_types(stations.loc[row, "connectors"])
-        if gap.connector in have or stations.loc[row, "plugs"] >= max_plugs or book.room(row) < 1:
+        if gap.connector in have or stations.loc[row, "plugs"] >= caps[row] or book.room(row) < 1:
             continue
         more = book.upgrade_cost(row, 1)
         cost = float(costs[row])
@@ -210,10 +264,13 @@ def size_plugs(
     max_plugs: int,
     budget_left: float | None,
     book: SiteBook | None = None,
+    bay_caps: Mapping[str, int] | None = None,
 ) -> tuple[pd.DataFrame, float, int, list[str], list[str], list[str]]:
     """Set every station's plugs to what its simulated load needs for the wait target
-    (never fewer than it has, at most ``max_plugs`` and what its site's grid connection
-    carries), busiest first, within the budget (plugs and grid upgrades).
+    (never fewer than it has, at most its plug cap and what its site's grid connection
+    carries), busiest first, within the budget (plugs and grid upgrades). The plug cap is
+    ``max_plugs``, for a truck bay row of a class in ``bay_caps`` at most the class's
+    ``max_bays`` (:func:`plug_caps`).
 
     Only stations whose own simulated p95 wait misses the target, or where a driver gave
     up (``load["misses"]``, :func:`planner.study.sizing.station_load`), are sized: when
@@ -226,13 +283,15 @@ def size_plugs(
     more plugs there share the same kW). Returns the stations, the plug capex spent, the
     plugs added and, for stations whose need exceeds what they got, a sentence naming the
     station, its need, its plugs and simulated p95 wait, and the limit that binds (the
-    budget when the station is below its cap and the budget left buys no more), the ids
+    budget when the station is below its cap and the budget left buys no more; the cap as
+    :func:`plug_caps` names it, "max_plugs is 6" or "truck_bays.mcs.max_bays is 4"), the ids
     of the stations whose grid connection binds, and the ids of every station whose need
     exceeds what it may have (*full*: the next round sites new stations for the load it
     cannot take)."""
     stations = stations.copy()
     book = book or SiteBook(None)
     costs = unit_plug_costs(stations, plug_cost)
+    caps, cap_texts = plug_caps(stations, max_plugs, bay_caps)
     limit = max(60, 10 * max_plugs)  # look past the cap, to say what the target needs
     order = np.argsort(-load["peak_arrivals_per_h"].to_numpy(dtype=float), kind="stable")
     spent, up, added = 0.0, 0.0, 0
@@ -273,19 +332,18 @@ def size_plugs(
         if "misses" in load:
             want = max(want, have + 1)  # its waits missed with ``have``: one more at least
         room = book.room(row)
-        bound = max(have, min(max_plugs, have + int(room))) if math.isfinite(room) else max_plugs
+        row_cap = int(caps[row])  # max_plugs, or the bay class's max_bays if smaller
+        bound = max(have, min(row_cap, have + int(room))) if math.isfinite(room) else row_cap
         over = want > bound
         if over:
-            if math.isfinite(room) and have + room < max_plugs:
+            at_cap = str(cap_texts[row])
+            if math.isfinite(room) and have + room < row_cap:
                 why = f"its grid connection of {cap:,.0f} kW {GRID_HELD} {bound}"
             elif managed:
-                why = (
-                    f"with managed charging within its {cap:,.0f} kW grid connection; "
-                    f"max_plugs is {max_plugs}"
-                )
+                why = f"with managed charging within its {cap:,.0f} kW grid connection; {at_cap}"
             else:
-                why = f"max_plugs is {max_plugs}"
-            if not why.startswith("max_plugs"):
+                why = at_cap
+            if why != at_cap:
                 bound_ids.append(str(sid))
             full_ids.append(str(sid))
         need = want
@@ -331,19 +389,22 @@ def add_plugs(
     max_plugs: int,
     budget_left: float | None,
     book: SiteBook | None = None,
+    bay_caps: Mapping[str, int] | None = None,
 ) -> tuple[pd.DataFrame, float, int]:
     """One more plug at every station whose own p95 wait misses the target, worst first,
-    within ``max_plugs``, the site's grid room and the budget (plugs and upgrades)."""
+    within the row's plug cap (:func:`plug_caps`), the site's grid room and the budget
+    (plugs and upgrades)."""
     stations = stations.copy()
     book = book or SiteBook(None)
     costs = unit_plug_costs(stations, plug_cost)
+    caps = plug_caps(stations, max_plugs, bay_caps)[0]
     bad = per_station[per_station["wait_p95_min"] > target_min].sort_values(
         "wait_p95_min", ascending=False
     )
     spent, up, added = 0.0, 0.0, 0
     for sid in bad["station_id"]:
         row = stations.index[stations["station_id"] == sid]
-        if len(row) == 0 or stations.loc[row[0], "plugs"] >= max_plugs or book.room(row[0]) < 1:
+        if len(row) == 0 or stations.loc[row[0], "plugs"] >= caps[row[0]] or book.room(row[0]) < 1:
             continue
         more = book.upgrade_cost(row[0], 1)
         cost = float(costs[row[0]])

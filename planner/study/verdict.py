@@ -13,7 +13,7 @@ import pandas as pd
 from planner.config.study import StudyConfig
 from planner.report.numbers import format_kpi, format_kpi_range, format_value
 from planner.study.loop import LoopResult
-from planner.study.loop_remedies import BUDGET_HELD, GRID_HELD, cheapest_plug
+from planner.study.loop_remedies import BUDGET_HELD, GRID_HELD, MAX_PLUGS, cheapest_plug
 from planner.study.targets import excluded_below_reach, judge_targets, sampled_fleet
 from sim.kpis import KPIS
 
@@ -224,7 +224,7 @@ def verdict(
             )
         if at_cap:
             reasons.append(
-                f"the plug cap binds ({_named(at_cap)}): raise candidates.max_plugs or allow "
+                f"the plug cap binds ({_named(at_cap)}): {_raise_caps(at_cap)} or allow "
                 "more sites" + (NEED_BASIS if last.get("sized") and not budget_reason else "")
             )
         reasons.append(
@@ -365,6 +365,32 @@ def _named(entries: list[str]) -> str:
     more = len(entries) - len(shown)
     tail = f"; and {more} more station(s), listed in kpis.json verdict.capped" if more else ""
     return "; ".join(shown) + tail
+
+
+#: The cap a loop's ``capped`` sentence names at its end (planner.study.loop_remedies.plug_caps):
+#: "max_plugs is 6", "truck_bays.mcs.max_bays is 4", "max_plugs and truck_bays.mcs.max_bays
+#: are 6" (both bind)
+_CAP_NAMED = re.compile(
+    rf"(?:^|[ ,;])((?:{MAX_PLUGS} and )?truck_bays\..+\.max_bays|{MAX_PLUGS}) (?:is|are) \d+$"
+)
+
+
+def _raise_caps(entries: list[str]) -> str:
+    """What the verdict tells the user to raise for the stations at their plug cap: the
+    field each station's sentence names, ``candidates.max_plugs`` or a truck bay class's
+    ``candidates.truck_bays.<class>.max_bays`` (the cargo plan's MCS rows stop at the class's
+    4 bays while max_plugs is 6: raising max_plugs alone would change nothing)."""
+    fields: list[str] = []
+    for entry in entries:
+        m = _CAP_NAMED.search(entry)
+        for name in m.group(1).split(" and ") if m else [MAX_PLUGS]:
+            if f"candidates.{name}" not in fields:
+                fields.append(f"candidates.{name}")
+    if len(fields) == 1:
+        return f"raise {fields[0]}"
+    if len(entries) == 1:  # one station at two caps of the same figure: both must rise
+        return f"raise {' and '.join(fields)}"
+    return f"raise the caps the stations' sentences name ({', '.join(fields)})"
 
 
 def _plugs_needed(sentence: str) -> int:
