@@ -22,9 +22,12 @@ _STATION = {
     "added_plugs": "plugs the design loop added to the station",
     "opened_round": "design-loop round that opened the station (empty: existed before)",
     # per-station figures are one run's: a review found a station with 5 plugs and no
-    # session here whose plugs the other runs had all in use at once (2026-12-07)
-    "utilisation": "share of plug time busy charging in the proposal's seed run, the first "
-    "of its replications (0-1; the KPIs are the mean over the runs)",
+    # session here whose plugs the other runs had all in use at once (2026-12-07); its CO2
+    # was the runs' mean until a later review (94.9 kg next to 0 sessions): the seed run's
+    "utilisation": "share of plug time busy charging in the proposal's seed run (0-1). Every "
+    "per-station column is that one run's (the study's trips at its seed, simulated besides "
+    "the replications; with one replication, the only run); the KPIs are the mean over the "
+    "replications",
     "wait_mean_min": "mean wait before charging in the seed run (min)",
     "wait_p95_min": "95th-percentile wait before charging in the seed run (min)",
     "sessions": "charging sessions over the simulated days in the seed run (as the stations "
@@ -43,9 +46,11 @@ _GRID = {
     "managed": "true when managed charging throttles the plugs to the grid capacity",
     "approximate": "true when the location is approximate (a plant at its town)",
     "plant": "renewable plant whose output the station's charging is matched with",
-    "renewable_kwh": "charging energy (grid side) matched hour by hour with the plant's output",
-    "renewable_share": "renewable share of the station's charging energy (0-1)",
-    "co2_kg": "CO2 of the station's charging energy after hourly matching (kg)",
+    "renewable_kwh": "charging energy (grid side) of the seed run matched hour by hour with "
+    "the plant's output (kWh)",
+    "renewable_share": "renewable share of the station's charging energy in the seed run (0-1)",
+    "co2_kg": "CO2 of the station's charging energy in the seed run after hourly matching "
+    "(kg; the sessions of the row, not the mean over the runs that `co2_charging_kg` is)",
 }
 
 #: Truck bay columns of station layers (studies with ``candidates.truck_bays``: one row per
@@ -218,7 +223,9 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "plant_km": "distance to that plant (km)",
         "plant_approximate": "the plant stands at its town's point (no plant point found): "
         "the distance is to the town",
-        "energy_kwh": "public charging energy drawn at the charger (kWh, losses included)",
+        "energy_kwh": "public charging energy drawn at the charger in the seed run (kWh, "
+        "losses included; the station rows' run: the KPIs `co2_charging_kg`, "
+        "`energy_renewable_kwh` are the mean over the runs)",
         "renewable_kwh": "part of it matched hour by hour with the plant's output (kWh)",
         "grid_kwh": "part of it from the grid (kWh)",
         "renewable_share": "renewable share (0-1)",

@@ -242,9 +242,11 @@ def stations_table(result: StudyResult) -> str:
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         f'<p class="meta">{len(rows)} proposed stations, capex {format_value(total)} in total '
         "(the study's capex also counts plugs added at existing stations). "
-        "Order = the design-loop round that opened the station. Sessions, utilisation and "
-        "waits from the proposal simulation. Click a header to sort, a row to show the "
-        "station on the map.</p>"
+        "Order = the design-loop round that opened the station. Each row's sessions, "
+        "utilisation, waits, renewable share and CO2 are one run's, the proposal's seed run; "
+        "the KPIs are the mean over the replications, so a station with no session here may "
+        "be busy in the other runs. Click a header to sort, a row to show the station on "
+        "the map.</p>"
     )
 
 

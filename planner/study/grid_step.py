@@ -6,7 +6,9 @@ waits is reported against the unmanaged plan), and matches the charging energy o
 baseline and the proposal hour by hour with the renewable plants' output
 (:func:`planner.study.grid.emissions`). :func:`attach` writes the outcome into the
 :class:`~planner.study.result.StudyResult`: KPIs, station columns, a per-station energy
-table and notes.
+table and notes. The CO2 and renewable KPIs are the mean over the runs, as every KPI; the
+station columns and the per-station energy tables are the seed run's, as the rows'
+sessions, utilisation and waits (one basis per row).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ STATION_GRID_COLUMNS = [
 
 @dataclass
 class GridOutcome:
-    """What the grid step found: per-station grid fit and energy, KPIs, notes."""
+    """What the grid step found: per-station grid fit and energy (``energy_before``,
+    ``energy_after``: the seed run's), KPIs (the mean over the runs), notes."""
 
     stations: pd.DataFrame
     energy_before: pd.DataFrame
@@ -56,29 +59,39 @@ class GridOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+def _matched(
+    cfg: StudyConfig,
+    outcome: ScenarioOutcome,
+    sessions: pd.DataFrame,
+    stations: pd.DataFrame,
+    plants: pd.DataFrame,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """One run's charging ``sessions`` of ``outcome`` matched hour by hour
+    (:func:`planner.study.grid.emissions` with the study's grid settings)."""
+    from planner.study.simulate import sim_settings
+
+    s = sim_settings(cfg)
+    return emissions(
+        cfg,
+        sessions,
+        stations,
+        plants,
+        grid_kg_per_kwh=s.grid_kg_co2_per_kwh,
+        grid_loss_share=s.grid_loss_share,
+        expansion_factor=float(outcome.kpis.get("demand_expansion_factor") or 1.0),
+    )
+
+
 def _outcome_emissions(
     cfg: StudyConfig, outcome: ScenarioOutcome, stations: pd.DataFrame, plants: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, float]]:
-    from planner.study.simulate import sim_settings
-
     """Hourly matched emissions of ``outcome``, over the same runs as its KPIs: with
     replications the KPIs are means over them, so each run is matched with the plants'
     output and the per-station energy and the KPIs are averaged (a single run's CO2 next
-    to mean energies did not add up)."""
-    s = sim_settings(cfg)
+    to mean energies did not add up). The KPIs' basis; the station rows take the seed
+    run's (:func:`_seed_run_emissions`)."""
     runs = outcome.detail.get("charging_per_run") or [outcome.detail["result"].sessions]
-    per_run = [
-        emissions(
-            cfg,
-            sessions,
-            stations,
-            plants,
-            grid_kg_per_kwh=s.grid_kg_co2_per_kwh,
-            grid_loss_share=s.grid_loss_share,
-            expansion_factor=float(outcome.kpis.get("demand_expansion_factor") or 1.0),
-        )
-        for sessions in runs
-    ]
+    per_run = [_matched(cfg, outcome, sessions, stations, plants) for sessions in runs]
     if len(per_run) == 1:
         return per_run[0]
     tables = [t for t, _ in per_run]
@@ -93,6 +106,22 @@ def _outcome_emissions(
         where=energy > 0,
     )
     return table, emission_kpis(table)
+
+
+def _seed_run_emissions(
+    cfg: StudyConfig, outcome: ScenarioOutcome, stations: pd.DataFrame, plants: pd.DataFrame
+) -> pd.DataFrame | None:
+    """Each station's charging energy, renewable share and CO2 in ``outcome``'s seed run
+    (``detail["result"]``): the run its station rows' sessions, visits, utilisation and
+    waits come from (``ScenarioOutcome.per_station``), so a row's CO2 is that of the
+    sessions it shows. The mean over the runs (:func:`_outcome_emissions`) put 94.9 kg of
+    CO2 on an Almaty station with no session in its row (review, 2026-12-07). None when
+    the outcome keeps no seed run."""
+    result = outcome.detail.get("result")
+    if result is None or not hasattr(result, "sessions"):
+        return None
+    table, _ = _matched(cfg, outcome, result.sessions, stations, plants)
+    return table
 
 
 def apply_grid(
@@ -156,8 +185,14 @@ def apply_grid(
     plants, plant_notes = read_plants(cfg)
     notes += plant_notes
     existing = loop.stations[loop.stations["existing"].astype(bool)]
+    # KPIs: the mean over the runs (as the other KPIs); station rows and the station_energy
+    # tables: the seed run (as the rows' sessions, utilisation and waits)
     e_before, k_before = _outcome_emissions(cfg, loop.baseline, existing, plants)
     e_after, k_after = _outcome_emissions(cfg, loop.proposal, loop.stations, plants)
+    seed_before = _seed_run_emissions(cfg, loop.baseline, existing, plants)
+    seed_after = _seed_run_emissions(cfg, loop.proposal, loop.stations, plants)
+    e_before = e_before if seed_before is None else seed_before
+    e_after = e_after if seed_after is None else seed_after
     kpis_after.update(k_after)
     if len(plants):
         rc = cfg.renewables
@@ -209,8 +244,8 @@ def _station_columns(
 
 def attach(result: Any, grid: GridOutcome, candidates: pd.DataFrame) -> None:
     """Write the grid outcome into a study result: KPIs, station columns (grid capacity,
-    upgrade, managed, renewable flag/plant/share, CO2), capex with upgrades, the
-    ``station_energy`` table and notes."""
+    upgrade, managed, renewable flag/plant/share, CO2: the seed run's, as the rows'
+    sessions), capex with upgrades, the ``station_energy`` tables and notes."""
     result.kpis_before.update(grid.kpis_before)
     result.kpis_after.update(grid.kpis_after)
     sel = _station_columns(result.selected, grid.stations, grid.energy_after, candidates)

@@ -53,7 +53,9 @@ class StudyResult:
         from the proposal simulation when known).
     selected : GeoDataFrame
         New stations chosen; ``site_id, name, plugs, power_kw, utilisation, mean_wait_min,
-        renewable``.
+        renewable``. In both, every per-station figure (sessions, visits, waits, utilisation
+        and the grid step's ``renewable_kwh``, ``renewable_share``, ``co2_kg``) is the
+        proposal's seed run's, while ``kpis_after`` are the mean over its replications.
     kpis_before, kpis_after : dict
         Baseline (existing stations only) and proposal KPIs: keys such as
         ``share_trips_completed``, ``stranded_vehicles``, ``wait_mean_min``, ``wait_p95_min``,
@@ -147,7 +149,8 @@ def assemble(
     selected = stations[stations["station_id"].isin(sel_ids)].merge(
         candidates[["node", "renewable", "site_cost", "plug_cost"]], on="node", how="left"
     )
-    # what each proposed station costs and serves (sessions from the proposal simulation)
+    # what each proposed station costs and serves (sessions from the proposal's seed run,
+    # the run of every per-station column: planner.study.grid_step puts its CO2 on it too)
     site_cost, plug_cost = selected.pop("site_cost"), selected.pop("plug_cost")
     if "bay_cost" in selected:  # truck bay classes: own bay cost, the site cost once per node
         first = ~selected.duplicated("node")
