@@ -301,3 +301,14 @@ def test_the_vehicle_models_used_are_listed_with_their_figures(almaty_run):
     assert table["source"].str.len().min() > 20  # every model says where its figures come from
     html = (out / "report.html").read_text()
     assert 'id="vehicle-models"' in html and f"{built.consumption_kwh_per_km:g}" in html
+
+
+def test_stations_after_marks_the_existing_stations(almaty_run):
+    """stations_after had every station ``existing=False``, the hotel KazZhol included: the
+    study's simulator dropped the column and the engine's default filled it in."""
+    res, out = almaty_run
+    after = pd.read_csv(out / "tables" / "stations_after.csv", keep_default_na=False)
+    flag = after.set_index("station_id")["existing"].astype(str).str.lower().eq("true")
+    existing = {str(s) for s in res.existing["station_id"]}
+    assert existing and set(flag[flag].index.astype(str)) == existing
+    assert not flag[[str(s) for s in res.selected["station_id"]]].any()
