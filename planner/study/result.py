@@ -21,7 +21,7 @@ from planner.study.grid_fit import unit_plug_costs
 from planner.study.inputs import StudyNetwork, points_frame
 from planner.study.loop import LoopResult
 from planner.study.optimize_corridor import CorridorOptimizer, with_bay_draw
-from planner.study.simulate import public_waits_min
+from planner.study.simulate import public_waits_min, sim_settings
 from planner.study.targets import (
     judge_targets,
 )
@@ -270,8 +270,12 @@ def _notes(cfg: StudyConfig, loop: LoopResult) -> list[str]:
         f"Steady state: {cfg.warmup_days()} warm-up day(s) simulated before the "
         f"{cfg.simulation.days} measured day(s), state of charge and queues carried over; "
         "KPIs count the measured days only.",
+        "Counts (trips, sessions, energy, waits, CO2) are the measured days' trips and their "
+        "charging stops, however late; utilisation, busy hours and peaks are the plug time "
+        "busy within the measured days over their length.",
         "Unserved demand (input to siting) = origins of trips not completed plus public charging stops that "
         f"balked, waited over the p95 target or detoured over {cfg.model.threshold_min:g} min.",
+        _co2_note(cfg),
     ]
     if factor != 1.0:
         notes.append(
@@ -294,6 +298,32 @@ def _notes(cfg: StudyConfig, loop: LoopResult) -> list[str]:
             + "; ".join(f"{j.name} {j.status}" + (f" ({j.why})" if j.why else "") for j in short)
         )
     return notes
+
+
+def _co2_note(cfg: StudyConfig) -> str:
+    """The CO2 factors behind every CO2 figure, so a reader can check them (a review found
+    0.689 and 0.766 kg/kWh in the figures and only "~0.64" anywhere in writing)."""
+    s = sim_settings(cfg)
+    g, loss, eff = s.grid_kg_co2_per_kwh, s.grid_loss_share, s.charging_efficiency
+    at_plug = g / (1.0 - loss)
+    src = (
+        "simulation.grid_kg_co2_per_kwh"
+        if cfg.simulation.grid_kg_co2_per_kwh is not None
+        else "Kazakhstan 2021, OWID/Ember"
+    )
+    hourly = (
+        "; charging CO2 is matched hour by hour to grid.hourly_kg_co2_per_kwh and the "
+        "renewable plants' output"
+        if cfg.grid.hourly_kg_co2_per_kwh is not None
+        else "; charging CO2 is matched hour by hour to the renewable plants' output where "
+        "they are set, at the flat factor otherwise"
+    )
+    return (
+        f"CO2: grid {g:.3f} kg CO2/kWh generated ({src}), {loss:.0%} grid losses "
+        f"(World Bank WDI) and {eff:.0%} charging efficiency: {at_plug:.3f} kg per kWh drawn "
+        f"at a charger, {at_plug / eff:.3f} kg per kWh a car's battery uses; the petrol and "
+        f"diesel baseline per docs/assumptions.md{hourly}."
+    )
 
 
 def plugs_added_at_existing(existing: pd.DataFrame | None) -> int:

@@ -88,3 +88,20 @@ def test_time_measures_end_with_the_generated_days(tmp_path):
     cfg = _cfg(tmp_path, extra="simulation:\n  days: 3\n  warmup_days: 1\n")
     assert sim_settings(cfg).measure_end_s == 4 * 86_400.0
     assert sim_settings(_cfg(tmp_path, "od_table")).measure_end_s is None
+
+
+def test_the_notes_state_the_co2_factors_the_figures_use(tmp_path):
+    """The report said "~0.64" nowhere and used 0.689 (at the plug) and 0.766 (per kWh the
+    car uses) everywhere: the note states them, from the settings the simulation uses."""
+    import re
+
+    from planner.study.result import _co2_note
+
+    note = _co2_note(_cfg(tmp_path))
+    s = sim_settings(_cfg(tmp_path))
+    per_kwh = s.grid_kg_co2_per_kwh / (1 - s.grid_loss_share) / s.charging_efficiency
+    assert "0.641" in note and "7% grid losses" in note and "90% charging efficiency" in note
+    figures = [float(x) for x in re.findall(r"(\d\.\d{3}) kg per kWh", note)]
+    assert figures == [round(per_kwh * s.charging_efficiency, 3), round(per_kwh, 3)]
+    own = _cfg(tmp_path, extra="simulation:\n  grid_kg_co2_per_kwh: 0.5\n")
+    assert "grid 0.500 kg CO2/kWh generated (simulation.grid_kg_co2_per_kwh)" in _co2_note(own)
