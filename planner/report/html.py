@@ -57,6 +57,7 @@ def _kpi_section(result: StudyResult) -> str:
         return '<p class="na">No KPIs were computed for this study.</p>'
     ci = [s for s in ("before", "after") if f"{s}_ci_low" in kt.columns]
     head = "".join(f'<th class="num">{s} 95% interval</th>' for s in ci)
+    limit = _give_up_limit_min(result)
     rows = []
     for r in kt.to_dict("records"):
         d = r["delta"]
@@ -66,8 +67,8 @@ def _kpi_section(result: StudyResult) -> str:
         cells = [
             f"<td>{_e(str(r['label']))}</td>",
             f"<td>{_e(unit_label(r['unit']))}</td>",
-            f'<td class="num">{_fmt(r["before"], kpi=r["kpi"])}</td>',
-            f'<td class="num">{_fmt(r["after"], kpi=r["kpi"])}</td>',
+            f'<td class="num">{_fmt(r["before"], kpi=r["kpi"])}{_floor(r, "before", limit)}</td>',
+            f'<td class="num">{_fmt(r["after"], kpi=r["kpi"])}{_floor(r, "after", limit)}</td>',
             f'<td class="num {cls}">{_fmt(None if pd.isna(d) else d, delta=True, kpi=r["kpi"])}</td>',
         ]
         for s in ci:
@@ -88,6 +89,25 @@ def _kpi_section(result: StudyResult) -> str:
         '<p class="meta">Before: existing stations only. After: existing plus the proposed stations. '
         "Green/red: change in the better/worse direction; pp = percentage points.</p>"
     )
+
+
+def _give_up_limit_min(result: StudyResult) -> float | None:
+    """The study's ``simulation.balk_after_min`` (from the manifest's resolved config)."""
+    resolved = (getattr(result, "manifest", None) or {}).get("config_resolved") or {}
+    limit = (resolved.get("simulation") or {}).get("balk_after_min")
+    return float(limit) if limit is not None else None
+
+
+def _floor(r: dict, side: str, limit: float | None) -> str:
+    """A mark on a 95th-percentile wait at the give-up limit: drivers leave a queue there
+    and the wait recorded is the limit, so the value (and its zero-width interval) is a
+    floor, not a measurement (a review read "30.0 (30.0 - 30.0)" as exact)."""
+    v = r.get(side)
+    if limit is None or r["kpi"] != "wait_p95_min" or v is None or pd.isna(v):
+        return ""
+    if float(v) < limit - 1.0 / 60.0:  # the verdict's own test (planner.study.verdict)
+        return ""
+    return ' <span class="meta">(the give-up limit: at least)</span>'
 
 
 def _coverage_label(result: StudyResult) -> str:

@@ -366,3 +366,17 @@ def test_a_met_banner_names_colder_seasons_a_model_fails():
     # every colder cell at 95 % or more: nothing added
     res.vehicle_matrix = vm.assign(share_after=0.99)
     assert "Judged at the design temperature" not in banner(res)
+
+
+def test_a_p95_wait_at_the_give_up_limit_is_marked_a_floor(tmp_path: Path) -> None:
+    """ "30.0 (30.0 - 30.0)" read as an exact measurement (review of 2026-12-07): a p95 wait
+    at simulation.balk_after_min is the limit drivers leave at, so the table marks it."""
+    res = synthetic_result()
+    res.manifest = {**res.manifest, "config_resolved": {"simulation": {"balk_after_min": 30.0}}}
+    res.kpis_before = {"wait_p95_min": 30.0}
+    res.kpis_after = {"wait_p95_min": 12.5}
+    res.kpi_intervals = res.kpi_intervals.iloc[0:0]
+    text = write_report(res, tmp_path).read_text(encoding="utf-8")
+    table = text[text.index('id="kpi-table"') :]
+    table = table[: table.index("</table>")]
+    assert table.count("the give-up limit: at least") == 1  # the before value only
