@@ -53,6 +53,7 @@ from planner.batch.folder import (
 from planner.batch.plan import BatchError, BatchPlan, RunOutcome, RunSpec, SchedulerError
 from planner.batch.summary import write_batch_outputs
 from planner.batch.worker import Runner, describe, execute_run, pipeline_runner, record_failure
+from planner.config.study import input_files
 from planner.report.atomic import (
     MARKER,
     check_output_target,
@@ -340,7 +341,12 @@ def run_batch(
             )
     sources = [plan.source] if plan.source is not None else sorted({s.source for s in plan.runs})
     check_output_target(
-        out, config_path=sources, overwrite=overwrite, what="batch folder", kind="batch"
+        out,
+        config_path=sources,
+        overwrite=overwrite,
+        what="batch folder",
+        kind="batch",
+        inputs=sorted({f for s in plan.runs for f in input_files(s.config)}),
     )
     created = missing_folders(out)  # the batch folder and parents this call creates
     runs_dir = out / "runs"

@@ -180,6 +180,7 @@ def check_output_target(
     overwrite: bool = False,
     what: str = "output folder",
     kind: str = "study",
+    inputs: Sequence[str | Path] = (),
 ) -> Path:
     """Check, before any work, that ``path`` may become (or replace) an evplan output folder.
 
@@ -196,6 +197,10 @@ def check_output_target(
     kind : str
         What will be written there: ``"study"`` (a batch folder or a folder inside one is
         refused) or ``"batch"``.
+    inputs : list of paths
+        The files the run reads (:func:`planner.config.study.input_files`): a target that
+        is or holds one is refused, ``overwrite`` or not (``evplan simulate --overwrite -o
+        <data>/kz`` replaced the folder with the very district files it had read).
 
     Returns
     -------
@@ -240,6 +245,14 @@ def check_output_target(
                 f"{what} {raw!r} is the study file's own folder or one of its parents "
                 f"({target}; study file {source}); give a new folder such as runs/<study>"
             )
+    held = sorted(str(f) for f in (Path(i).resolve() for i in inputs) if _within(f, target))
+    if held:
+        more = f" and {len(held) - 1} more" if len(held) > 1 else ""
+        raise OutputFolderError(
+            f"{what} {raw!r} ({target}) holds an input of the study ({held[0]}{more}); "
+            "evplan replaces its output folder whole, even with --overwrite it will not "
+            "replace its own inputs: give a new folder such as runs/<study>"
+        )
     if target.exists() and not target.is_dir():
         raise OutputFolderError(
             f"{what} {raw!r} is an existing file ({target}), not a folder; evplan will not "
@@ -307,11 +320,14 @@ def claim_output(
     config_path: str | Path | None = None,
     overwrite: bool = False,
     what: str = "output folder",
+    inputs: Sequence[str | Path] = (),
 ) -> Iterator[Path]:
     """Check ``path`` (:func:`check_output_target`), lock it and clean leftovers of killed
     runs; yields the resolved target. Use :func:`atomic_dir` inside to write it. Parent
     folders created for the lock are removed again when the run wrote nothing (it failed)."""
-    target = check_output_target(path, config_path=config_path, overwrite=overwrite, what=what)
+    target = check_output_target(
+        path, config_path=config_path, overwrite=overwrite, what=what, inputs=inputs
+    )
     created = missing_folders(target.parent)
     try:
         with _lock(target, what):

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.config.study import StudyConfig
+from planner.config.study import StudyConfig, input_files
 from planner.report.atomic import OutputWriteError, atomic_dir, claim_output
 from planner.study.demand import build_trips
 from planner.study.inputs import StudyNetwork, build_existing, build_network, manifest
@@ -160,7 +160,9 @@ def claim_study_folder(
         if out_dir is not None
         else ("outputs.folder" if cfg.outputs.folder is not None else "output folder")
     )
-    return claim_output(folder, config_path=config_path, overwrite=overwrite, what=what)
+    return claim_output(
+        folder, config_path=config_path, overwrite=overwrite, what=what, inputs=input_files(cfg)
+    )
 
 
 def finish_study(

@@ -668,3 +668,31 @@ def test_plain_pip_install_declares_what_the_cli_imports():
                     assert top.lower() in names, (
                         f"{module} imports {top}, not a declared dependency"
                     )
+
+
+@pytest.mark.parametrize("target", ["inputs", "parent"])
+def test_overwrite_never_replaces_the_studys_own_inputs(
+    target, monkeypatch, capsys, tmp_path, data_dir, net_cache_dir
+):
+    """``evplan simulate --overwrite -o <data>/kz`` replaced the folder with its output and
+    the district files it had just read were gone (a review wiped the shared data that
+    way). A folder that is or holds an input is refused, --overwrite or not. The inputs
+    here are copies in a temporary folder: a failing run must not touch the real data."""
+    import shutil
+
+    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
+    mine = tmp_path / "mydata" / "kz"
+    mine.mkdir(parents=True)
+    for name in ("almaty-districts.geojson", "almaty-district-population.csv"):
+        shutil.copy(data_dir / "kz" / name, mine / name)
+    study = _study(_sub(tmp_path), data_dir)
+    body = study.read_text().replace(f"{data_dir}/kz/", f"{mine}/")
+    study.write_text(body)
+    before = _snapshot(tmp_path / "mydata")
+    out = mine if target == "inputs" else mine.parent
+    code, stdout, err = _run_cli(
+        monkeypatch, capsys, "simulate", str(study), "--overwrite", "-o", str(out)
+    )
+    assert code == 2, stdout + err
+    assert "holds an input of the study" in stdout + err and "Traceback" not in stdout + err
+    assert _snapshot(tmp_path / "mydata") == before  # nothing touched
