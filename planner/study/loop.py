@@ -114,6 +114,7 @@ def closed_loop(
     grid: LoopGrid | None = None,
     confirm: Callable[[pd.DataFrame], ScenarioOutcome] | None = None,
     bay_caps: Mapping[str, int] | None = None,
+    bay_floors: Mapping[str, int] | None = None,
 ) -> LoopResult:
     """Run baseline, then optimise/simulate until the targets are met, the budget is spent
     or ``targets.max_iterations`` rounds have run.
@@ -154,6 +155,9 @@ def closed_loop(
         more plugs than the smaller of ``max_plugs`` and its class's cap, in the sizing,
         the one-plug remedy and the connector remedy
         (:func:`planner.study.loop_remedies.plug_caps`).
+    bay_floors : mapping, optional
+        Fewest bays per row of each truck bay class (class -> ``min_bays``): trimming the
+        bays no run used never takes such a row below it.
 
     Notes
     -----
@@ -228,6 +232,11 @@ def closed_loop(
             types = len(plug_types(r.get("connectors")))
             plugs0, types0 = start.get(sid, (1, types))
             out[sid] = plugs0 + max(0, types - types0)
+            # a truck bay row keeps its class's min_bays (the cargo study with
+            # mcs.min_bays: 3 ended with 14 sites of 1 MCS bay: trimmed to the bays in use)
+            cls = r.get("plug_class")
+            if bay_floors and isinstance(cls, str) and cls in bay_floors:
+                out[sid] = max(out[sid], int(bay_floors[cls]))
         return out
 
     def plan_load(missed: list[str]) -> pd.DataFrame | None:

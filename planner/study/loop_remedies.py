@@ -89,6 +89,12 @@ def truck_bay_caps(candidates: Any) -> dict[str, int]:
     return {str(k): int(bc.max_bays) for k, bc in (candidates.truck_bays or {}).items()}
 
 
+def truck_bay_floors(candidates: Any) -> dict[str, int]:
+    """The ``min_bays`` of every truck bay class (class -> bays), for
+    :func:`planner.study.loop.closed_loop`'s ``bay_floors``; empty without truck bays."""
+    return {str(k): int(bc.min_bays) for k, bc in (candidates.truck_bays or {}).items()}
+
+
 def plug_caps(
     stations: pd.DataFrame, max_plugs: int, bay_caps: Mapping[str, int] | None = None
 ) -> tuple[pd.Series, pd.Series]:

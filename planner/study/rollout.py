@@ -38,7 +38,7 @@ from planner.siting.multiperiod_robust import robust_first_stage
 from planner.study.compare import comparison_kpis, comparison_trips
 from planner.study.grid_fit import loop_grid
 from planner.study.loop import LoopResult, Targets, closed_loop
-from planner.study.loop_remedies import truck_bay_caps
+from planner.study.loop_remedies import truck_bay_caps, truck_bay_floors
 from planner.study.optimize import StudyOptimizer
 from planner.study.rollout_models import stage_config, stage_trips, staged_model
 from planner.study.simulate import StudySimulator
@@ -117,6 +117,7 @@ def staged_plans(
                     plug_cost=cfg.candidates.plug_cost,
                     max_plugs=cfg.candidates.max_plugs,
                     bay_caps=truck_bay_caps(cfg.candidates),
+                    bay_floors=truck_bay_floors(cfg.candidates),
                     days=cfg.simulation.days,
                     max_new_sites=st.new_sites,
                     grid=grid,
@@ -144,6 +145,7 @@ def staged_plans(
                     plug_cost=cfg.candidates.plug_cost,
                     max_plugs=cfg.candidates.max_plugs,
                     bay_caps=truck_bay_caps(cfg.candidates),
+                    bay_floors=truck_bay_floors(cfg.candidates),
                     days=cfg.simulation.days,
                     grid=grid,
                     confirm=simulate.confirmation(),

@@ -28,7 +28,7 @@ from planner.study.grid_step import apply_grid, fit_new_stations
 from planner.study.grid_step import attach as attach_grid
 from planner.study.inputs import build_candidates, points_frame, reach_sites
 from planner.study.loop import LoopResult, Targets, closed_loop
-from planner.study.loop_remedies import truck_bay_caps
+from planner.study.loop_remedies import truck_bay_caps, truck_bay_floors
 from planner.study.optimize import StudyOptimizer, public_sessions_per_trip
 from planner.study.result import StudyResult, assemble, located, summary_row
 from planner.study.simulate import StudySimulator
@@ -120,6 +120,7 @@ def run_study(
                 plug_cost=cfg.candidates.plug_cost,
                 max_plugs=cfg.candidates.max_plugs,
                 bay_caps=truck_bay_caps(cfg.candidates),  # truck bay rows: their class max_bays
+                bay_floors=truck_bay_floors(cfg.candidates),
                 on_step=on_step,
                 days=cfg.simulation.days,
                 grid=loop_grid(cfg, candidates),  # plugs sized within each site's capacity

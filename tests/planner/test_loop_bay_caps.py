@@ -233,3 +233,62 @@ def test_the_study_passes_its_classes_max_bays():
     assert caps(load_config(cargo).candidates) == {"mcs": 4, "ccs_truck": 1}
     city = _verdict_cfg(Path("/nonexistent"), {"wait_p95_min": 15})
     assert caps(city.candidates) == {}
+
+
+def _quiet_truck_loop(floors: dict[str, int] | None, plans: list[pd.DataFrame]):
+    """A design loop whose synthetic truck site T (3 MCS bays, 1 CCS bay) serves one truck
+    at each class with no wait, while trucks out of any charger's reach strand: trimming
+    takes the bays no run used off."""
+
+    def scripted(stations: pd.DataFrame) -> ScenarioOutcome:
+        plans.append(stations.copy())
+        opened = stations["station_id"].eq("T:mcs").any()
+        # the stranded target is missed out of any charger's reach (no queue): the loop
+        # goes on siting, and trims the truck site's bays no run used between rounds
+        kpis = {"wait_p95_min": 2.0, "stranded_vehicles": 5.0, "stranded_no_charger": 5.0}
+        per = pd.DataFrame({"station_id": stations["station_id"], "wait_p95_min": 2.0})
+        unserved = pd.DataFrame({"node": [5], "destination": [6], "weight": [2.0]})
+        quiet = {"T:mcs": 1, "T:ccs": 1} if opened else {"H": 1}
+        ses = _sessions(quiet).sessions.assign(wait_s=0.0, start_s=lambda d: d["arrive_s"])
+        ses["end_s"] = ses["start_s"] + 3600.0
+        detail = {"result": SimpleNamespace(sessions=ses)}
+        return ScenarioOutcome(kpis, per, unserved, detail=detail)
+
+    return closed_loop(
+        _synthetic_existing(),
+        simulate=scripted,
+        optimize=_synthetic_truck_site_opened,
+        targets=Targets(wait_p95_min=15, stranded=0, max_iterations=3),
+        first_round_sites=1,
+        budget=None,
+        plug_cost=25_000.0,
+        max_plugs=6,
+        bay_caps=CAPS,
+        bay_floors=floors,
+    )
+
+
+def test_trimming_keeps_a_class_min_bays():
+    """With ``mcs.min_bays: 3`` the cargo study still ended with 14 sites of 1 MCS bay
+    (review of 2026-12-07): the loop trimmed the bays no run used down to those in use."""
+    plans: list[pd.DataFrame] = []
+    loop = _quiet_truck_loop(None, plans)
+    assert loop.stations.set_index("station_id").loc["T:mcs", "plugs"] == 1  # the defect's trim
+    plans = []
+    loop = _quiet_truck_loop({"mcs": 3, "ccs": 1}, plans)
+    final = loop.stations.set_index("station_id")
+    assert final.loc["T:mcs", "plugs"] == 3 and final.loc["T:ccs", "plugs"] == 1
+    assert all(
+        p.set_index("station_id").loc["T:mcs", "plugs"] >= 3
+        for p in plans
+        if p["station_id"].eq("T:mcs").any()
+    )
+
+
+def test_the_study_passes_its_classes_min_bays():
+    cand = SimpleNamespace(
+        truck_bays={"mcs": SimpleNamespace(min_bays=2, max_bays=4),
+                    "ccs_truck": SimpleNamespace(min_bays=1, max_bays=1)}
+    )  # fmt: skip
+    assert loop_remedies.truck_bay_floors(cand) == {"mcs": 2, "ccs_truck": 1}
+    assert loop_remedies.truck_bay_floors(SimpleNamespace(truck_bays=None)) == {}
