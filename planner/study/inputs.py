@@ -28,6 +28,7 @@ from networks.load import (
 )
 from networks.road_network import RoadNetwork
 from networks.sites import DEFAULT_CANDIDATE_TAGS, StationSpec, candidate_sites, existing_stations
+from planner.config.inputs import CorridorSource
 from planner.config.study import StudyConfig
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def build_network(cfg: StudyConfig) -> StudyNetwork:
             min_population=cc.min_population,
             speeds_kph={"default": cc.default_speed_kph, **cc.speeds_kph},
         )
+        _check_places_attached(G, cc)
         if cc.max_edge_km is not None:
             from networks.corridor import metric_crs_for
             from networks.graph_edit import densify
@@ -122,6 +124,41 @@ def build_network(cfg: StudyConfig) -> StudyNetwork:
     )
     return StudyNetwork(
         loaded.network, loaded.graph, loaded.pois, loaded.source, [], loaded.report.as_dict()
+    )
+
+
+def _check_places_attached(G: nx.MultiDiGraph, cc: CorridorSource) -> None:
+    """Corridor and freight demand start and end at the places attached to the roads: when
+    the filters left none, say which (the study failed later with "needs a network with
+    named places (network.corridor)", wrong for a study that sets it)."""
+    if any(d.get("place") for _, d in G.nodes(data=True)):
+        return
+    from networks.places import read_places
+
+    places = read_places(cc.places, official_population_csv=cc.official_population)
+    big = places[places["population"] >= cc.min_population]
+    if big.empty:
+        top = places.iloc[0] if len(places) else None
+        largest = (
+            f" (the largest, {top['name']}, has {int(top['population']):,})"
+            if top is not None
+            else ""
+        )
+        raise ConfigError(
+            f"network.corridor.min_population {cc.min_population:,} leaves no place of "
+            f"{cc.places}{largest}: lower it so that the trips have places to start and end"
+        )
+    far = G.graph.get("places_unattached") or []
+    nearest = min(far, key=lambda f: f["distance_km"]) if far else None
+    near = (
+        f" (the nearest, {nearest['name']}, is {nearest['distance_km']:g} km away)"
+        if nearest
+        else ""
+    )
+    raise ConfigError(
+        f"network.corridor.place_distance_km {cc.place_distance_km:g} leaves no place of "
+        f"{cc.places} attached: all {len(big):,} with at least {cc.min_population:,} "
+        f"inhabitants are farther from the roads{near}; raise it (default 15 km)"
     )
 
 
