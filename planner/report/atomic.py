@@ -25,8 +25,9 @@ Every folder evplan assembles carries a marker file, :data:`MARKER`. Before a ru
 The marker lists the files the run wrote. When a run replaces an evplan folder, anything in
 it that is not on that list (a user's notes or analysis saved into the folder) is carried
 over into the new folder (hard-linked, or copied); a file the new output would replace
-fails the run with the previous folder untouched. Folders written before the list existed
-are replaced whole, as before.
+fails the run with the previous folder untouched. A study folder written before the list
+existed is refused like a foreign one unless ``overwrite``: the files a user added there
+could not be told from evplan's own and would be lost (they were, until 2026-12-07).
 
 The marker, the ownership questions asked of a folder and the batch-folder boundaries live
 in :mod:`planner.report.ownership` (with the two errors of output folders); this module
@@ -66,6 +67,7 @@ from planner.report.ownership import (
     is_batch_folder,
     is_evplan_output,
     marker_text,
+    records_its_files,
     unlisted_files,
 )
 
@@ -173,6 +175,14 @@ def _probe_writable(folder: Path, what: str) -> None:
         )
 
 
+#: A study folder of an older evplan, whose marker lists no files (or that has none)
+_UNLISTED = (
+    "{what} was written by an older evplan that did not record which files are its own, so "
+    "files you added there could not be kept: move them out, then pass --overwrite to "
+    "replace it (it was left as it was)"
+)
+
+
 def check_output_target(
     path: str | Path,
     *,
@@ -262,6 +272,14 @@ def check_output_target(
         check_not_in_batch(f"{what} {raw!r}", target)
     else:
         check_batch_target(f"{what} {raw!r}", target)
+    if (
+        kind != "batch"
+        and not overwrite
+        and target.is_dir()
+        and is_evplan_output(target)
+        and not records_its_files(target)
+    ):
+        raise OutputFolderError(_UNLISTED.format(what=f"{what} {raw!r} ({target})"))
     if target.is_dir() and any(target.iterdir()) and not is_evplan_output(target):
         if not overwrite:
             # a batch's --overwrite keeps the folder's other files: say so, not "replace it"
@@ -394,6 +412,13 @@ def atomic_dir(
                     f"{path} is a non-empty folder evplan did not write; it was left as it "
                     "was (pass --overwrite to replace it)"
                 )
+            if (
+                kind != "batch"
+                and not foreign_ok
+                and any(path.iterdir())
+                and not records_its_files(path)
+            ):
+                raise OutputFolderError(_UNLISTED.format(what=str(path)))
             # what the user added to the previous folder goes into the new one (nothing for a
             # folder without a marker file list: older, or foreign with --overwrite)
             kept = carry_over_user_files(path, tmp)

@@ -87,6 +87,12 @@ def _written_files(folder: Path) -> set[str] | None:
     return {str(f) for f in files} if isinstance(files, list) else None
 
 
+def records_its_files(folder: str | Path) -> bool:
+    """Does the marker of ``folder`` list the files evplan wrote there? (Folders of older
+    versions do not: what a user added to them cannot be told from evplan's own files.)"""
+    return _written_files(Path(folder)) is not None
+
+
 def unlisted_files(folder: str | Path) -> list[str]:
     """Files under ``folder`` (relative POSIX paths) its marker does not list as written by
     evplan: the user's, or, for a folder without a list (older), every file but the marker.

@@ -38,7 +38,8 @@ def _run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
 def _good_output(folder: Path) -> dict[str, bytes]:
     """A (synthetic) finished evplan output folder; returns its files' bytes."""
     (folder / "tables").mkdir(parents=True)
-    (folder / MARKER).write_text('{"tool": "evplan", "kind": "study"}\n')
+    files = ["kpis.json", "tables/trips.csv"]  # its marker lists them, as evplan's does
+    (folder / MARKER).write_text(json.dumps({"tool": "evplan", "kind": "study", "files": files}))
     (folder / "kpis.json").write_text('{"before": {"n_stations": 1}}\n')
     (folder / "tables" / "trips.csv").write_text("trip_id,status\n0,completed\n")
     return _snapshot(folder)
@@ -696,3 +697,22 @@ def test_overwrite_never_replaces_the_studys_own_inputs(
     assert code == 2, stdout + err
     assert "holds an input of the study" in stdout + err and "Traceback" not in stdout + err
     assert _snapshot(tmp_path / "mydata") == before  # nothing touched
+
+
+def test_an_older_output_folder_with_a_users_file_is_not_replaced_whole(
+    monkeypatch, capsys, tmp_path, data_dir, net_cache_dir
+):
+    """A folder an older evplan wrote (its manifest names evplan; no marker file list) was
+    replaced whole without --overwrite, and the notes a user had saved there were lost."""
+    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
+    out = tmp_path / "old-run"
+    out.mkdir()
+    (out / "manifest.json").write_text(json.dumps({"packages": {"evplan": "0.1"}}))
+    (out / "notes.txt").write_text("my notes")
+    before = _snapshot(out)
+    code, stdout, err = _run_cli(
+        monkeypatch, capsys, "simulate", str(_study(tmp_path, data_dir)), "-o", str(out)
+    )
+    assert code == 2, stdout + err
+    assert "older evplan" in stdout + err and "--overwrite" in stdout + err
+    assert _snapshot(out) == before
