@@ -1,0 +1,174 @@
+"""Bad values inside a study's input files, through the command line's entry point.
+
+The study files are the shipped ones (``configs/cargo-china.yaml``, ``configs/almaty.yaml``)
+pointed at copies of the real inputs with one bad value each, built in ``tmp_path``. Every
+case asserts exit code 2 (an input error), a message naming the file, the row (or feature)
+and the value, and no traceback; ``evplan validate`` finds the file values it reads.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from networks.errors import ConfigError
+from tests.e2e.test_bad_inputs import _run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _config(tmp: Path, name: str, **replace: str) -> Path:
+    """A copy of ``configs/<name>.yaml`` in ``tmp`` with each ``old -> new`` (regex) replaced
+    once; its output folder is under ``tmp``."""
+    body = (ROOT / "configs" / f"{name}.yaml").read_text(encoding="utf-8")
+    replace = {r"folder: \.\./runs/\S+": f"folder: {tmp / 'out'}", **replace}
+    for old, new in replace.items():
+        body, n = re.subn(old, lambda _m, new=new: new, body, count=1, flags=re.M)
+        assert n == 1, old
+    path = tmp / f"{name}.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def _text(out: str, err: str) -> str:
+    return " ".join((out + err).split())
+
+
+def _clean_error(monkeypatch, capsys, *args: str) -> str:
+    """Run the CLI; assert exit 2 and no traceback; the messages on one line."""
+    code, out, err = _run_cli(monkeypatch, capsys, *args)
+    text = _text(out, err)
+    assert code == 2, text
+    assert "Traceback" not in out + err
+    return text
+
+
+def _validate_and_run(monkeypatch, capsys, config: Path, tmp: Path, needles: list[str]) -> None:
+    """``evplan validate`` and ``evplan run`` both exit 2 naming every needle; the run
+    writes nothing."""
+    for args in (["validate", str(config)], ["run", str(config), "-o", str(tmp / "run-out")]):
+        text = _clean_error(monkeypatch, capsys, *args)
+        for needle in needles:
+            assert needle in text, f"{args[0]}: {needle!r} not in: {text}"
+    assert not (tmp / "run-out").exists()
+
+
+# --------------------------------------------------------------------------- 1: plants CSV
+
+
+def _plants(tmp: Path, data: Path, key: str, column: str, value: str) -> Path:
+    rows = list(
+        csv.DictReader(open(data / "kz" / "karaganda-renewable-plants.csv", encoding="utf-8"))
+    )
+    assert any(r["key"] == key for r in rows)
+    for r in rows:
+        if r["key"] == key:
+            r[column] = value
+    path = tmp / "plants.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def test_plants_capacity_that_is_not_a_number(monkeypatch, capsys, tmp_path, data_env):
+    """capacity_mw = abc in the cargo study's plants: exit 70 (ValueError: could not convert
+    string to float) after the network was built, and `validate` said ok."""
+    plants = _plants(tmp_path, data_env, "solar_saran", "capacity_mw", "abc")
+    config = _config(tmp_path, "cargo-china", **{r"plants: \S+": f"plants: {plants}"})
+    # solar_saran is the CSV's second plant: row 3 with the header as row 1
+    needles = [str(plants), "row 3", "solar_saran", "capacity_mw", "'abc'", "a number > 0"]
+    _validate_and_run(monkeypatch, capsys, config, tmp_path, needles)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "needle"),
+    [("capacity_mw", "-5", "capacity_mw = '-5'"), ("capacity_mw", "nan", "capacity_mw = 'nan'"),
+     ("lon", "east", "column lon = 'east'"), ("lat", "95", "column lat = '95'")],
+)  # fmt: skip
+def test_the_studys_plant_reader_names_the_cell(tmp_path, data_dir, column, value, needle):
+    """The study's own reader (planner.study.grid.read_plants) refuses the cell too."""
+    from planner.config.study import config_from_dict
+    from planner.study.grid import read_plants
+
+    plants = _plants(tmp_path, data_dir, "solar_agadyr", column, value)
+    cfg = config_from_dict(
+        {
+            "name": "g",
+            "network": {"source": str(tmp_path / "x.osm.pbf")},
+            "demand": {"kind": "city", "population": 1000},
+            "model": {"kind": "capacitated"},
+            "renewables": {"plants": str(plants)},
+        },
+        base_dir=tmp_path,
+    )
+    with pytest.raises(ConfigError, match=re.escape(needle)) as err:
+        read_plants(cfg)
+    assert str(plants) in str(err.value) and "row 4" in str(err.value)
+
+
+# --------------------------------------------------------------------------- 2: substations
+
+
+def _substations(tmp: Path, capacity: object) -> Path:
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "Almaty-1", "capacity_kw": 2000},
+                "geometry": {"type": "Point", "coordinates": [76.9, 43.25]},
+            },
+            {
+                "type": "Feature",
+                "properties": {"name": "Astana-2", "capacity_kw": capacity},
+                "geometry": {"type": "Point", "coordinates": [71.4, 51.1]},
+            },
+        ],
+    }
+    path = tmp / "substations.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")  # NaN / Infinity as Python writes them
+    return path
+
+
+def test_substation_capacity_that_is_not_a_number(monkeypatch, capsys, tmp_path, data_env):
+    """ "capacity_kw": "abc" on a grid.substations feature: exit 70 (ValueError)."""
+    subs = _substations(tmp_path, "abc")
+    config = _config(tmp_path, "cargo-china", **{r"^# grid:.*$": f"grid:\n  substations: {subs}"})
+    needles = [str(subs), "feature 1", "Astana-2", "capacity_kw", '"abc"', "a number > 0"]
+    _validate_and_run(monkeypatch, capsys, config, tmp_path, needles)
+
+
+@pytest.mark.parametrize(
+    ("capacity", "shown"),
+    [(-500, "-500"), (float("nan"), "NaN"), (float("inf"), "Infinity"), (True, "true")],
+)  # fmt: skip
+def test_substation_capacity_must_be_a_positive_number(tmp_path, capacity, shown):
+    """Negative, NaN, infinite, boolean or text capacities are refused, naming the feature
+    (NaN was read as 'no capacity given', a negative capacity capped every plug)."""
+    from planner.config.study import config_from_dict
+    from planner.study.grid import site_grid
+
+    subs = _substations(tmp_path, capacity)
+    cfg = config_from_dict(
+        {
+            "name": "g",
+            "network": {"source": str(tmp_path / "x.osm.pbf")},
+            "demand": {"kind": "city", "population": 1000},
+            "model": {"kind": "capacitated"},
+            "grid": {"substations": str(subs), "upgrade_cost_per_kw": 100},
+        },
+        base_dir=tmp_path,
+    )
+    cand = pd.DataFrame({"site_id": ["s0"], "lon": [71.41], "lat": [51.1], "power_kw": [100.0]})
+    with pytest.raises(ConfigError) as err:
+        site_grid(cfg, cand, [])
+    msg = str(err.value)
+    assert str(subs) in msg and "feature 1 ('Astana-2')" in msg
+    assert f"capacity_kw = {shown}" in msg and "a number > 0" in msg
