@@ -172,3 +172,66 @@ def test_substation_capacity_must_be_a_positive_number(tmp_path, capacity, shown
     msg = str(err.value)
     assert str(subs) in msg and "feature 1 ('Astana-2')" in msg
     assert f"capacity_kw = {shown}" in msg and "a number > 0" in msg
+
+
+# --------------------------------------------------------------------------- 3: catalogue
+
+_VAN = """\
+models:
+  city_van:
+    name: City e-van
+    category: van
+    battery_kwh: 75
+    consumption_kwh_per_km: 0.25
+    max_ac_kw: 11
+    connectors: [CCS2, Type2]
+"""
+
+
+@pytest.mark.parametrize(
+    ("data", "needles"),
+    [
+        # UTF-16 (a byte-order mark), as Windows editors save "Unicode" text
+        (b"\xff\xfe\x00m", ["saved as UTF-16", "save it as UTF-8"]),
+        # Latin-1: the e-acute of a model name is the single byte 0xe9
+        (
+            _VAN.replace("City e-van", "Caf\xe9 van").encode("latin-1"),
+            [":3: not UTF-8 text (byte 0xe9"],
+        ),
+    ],
+    ids=["utf-16", "latin-1"],
+)
+def test_catalogue_that_is_not_utf8(monkeypatch, capsys, tmp_path, data_env, data, needles):
+    """A vehicles.catalogue that is not UTF-8: exit 70 (UnicodeDecodeError), from `evplan
+    validate` too."""
+    cat = tmp_path / "cat.yaml"
+    cat.write_bytes(data)
+    config = _config(tmp_path, "almaty", **{r"^vehicles:$": f"vehicles:\n  catalogue: {cat}"})
+    _validate_and_run(
+        monkeypatch, capsys, config, tmp_path, ["vehicles.catalogue", str(cat), *needles]
+    )
+
+
+def test_catalogue_with_a_key_given_twice(monkeypatch, capsys, tmp_path, data_env):
+    """battery_kwh given twice in one model was read as the last value without a word (a
+    study file refuses that): refused the same way, naming both lines."""
+    cat = tmp_path / "cat.yaml"
+    cat.write_text(
+        _VAN.replace("    battery_kwh: 75\n", "    battery_kwh: 75\n    battery_kwh: 750\n")
+    )
+    config = _config(tmp_path, "almaty", **{r"^vehicles:$": f"vehicles:\n  catalogue: {cat}"})
+    needles = [
+        f"{cat}:6",
+        "models.city_van.battery_kwh",
+        "duplicate key 'battery_kwh' (first given at line 5)",
+    ]
+    _validate_and_run(monkeypatch, capsys, config, tmp_path, needles)
+    # the library's reader too (sim.load_vehicle_models), and a model key given twice
+    from sim import VehicleSpecError, load_vehicle_models
+
+    cat.write_text(_VAN + _VAN.removeprefix("models:\n"))
+    with pytest.raises(
+        VehicleSpecError,
+        match=r"cat.yaml:9: models.city_van: duplicate key 'city_van' \(first given at line 2\)",
+    ):
+        load_vehicle_models(cat)
