@@ -272,10 +272,17 @@ def _input_values(cfg: StudyConfig) -> list[str]:
     """The values in the study's tables: read as the study reads them, so that a bad cell
     is found by ``evplan validate`` and named (file, row, column, value)."""
     from networks.errors import EvplanError
+    from sim.demand.zones import check_population_table, read_population_table
 
+    def population(path: Path) -> None:
+        check_population_table(read_population_table(path), source=path)
+
+    d = cfg.demand
     readers: list[tuple[Path | None, Callable[[Path], object]]] = [
         (cfg.renewables.plants, lambda p: read_plants_table(p, cfg.renewables.kinds)),
         (cfg.grid.substations, read_substations),
+        # read only by a city study with district polygons (planner.study.demand.city_zones)
+        (d.zone_population if d.kind == "city" and d.zones is not None else None, population),
     ]
     problems = []
     for path, read in readers:

@@ -235,3 +235,56 @@ def test_catalogue_with_a_key_given_twice(monkeypatch, capsys, tmp_path, data_en
         match=r"cat.yaml:9: models.city_van: duplicate key 'city_van' \(first given at line 2\)",
     ):
         load_vehicle_models(cat)
+
+
+# --------------------------------------------------------------------------- 4: population
+
+
+def test_district_population_above_any_city(monkeypatch, capsys, tmp_path, data_env):
+    """1e15 residents in one Almaty district (demand.max_trips = 1500 set): exit 70,
+    MemoryError "Unable to allocate 26.2 TiB", and `validate` said ok."""
+    rows = list(
+        csv.DictReader(open(data_env / "kz" / "almaty-district-population.csv", encoding="utf-8"))
+    )
+    assert rows[1]["district_name"] == "Auezov"
+    rows[1]["official_population"] = "1e15"
+    pop = tmp_path / "population.csv"
+    with open(pop, "w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    config = _config(
+        tmp_path,
+        "almaty",
+        **{r"^  zone_population: \S+$": f"  zone_population: {pop}\n  max_trips: 1500"},
+    )
+    needles = [
+        str(pop),
+        "row 3 (district_name 'Auezov') = 1,000,000,000,000,000",
+        "above 50,000,000",
+        "official_population",
+    ]
+    _validate_and_run(monkeypatch, capsys, config, tmp_path, needles)
+
+
+def test_city_demand_is_bounded_before_it_is_allocated(almaty, data_dir):
+    """The generator itself (sim.demand.city_trips) refuses a zone above any city and a fleet
+    whose trips exceed the cap, before allocating (each asked numpy for terabytes)."""
+    import geopandas as gpd
+
+    from sim import DemandError
+    from sim.demand import city_trips
+    from sim.demand.city import MAX_TRIPS
+
+    zones = gpd.read_file(data_dir / "kz" / "almaty-districts.geojson")
+    zones["population"] = 200_000.0
+    zones.attrs["population_source"] = "demand.zone_population my.csv"
+    net = almaty.network
+    big = zones.copy()
+    big.loc[big.index[0], "population"] = 1e15
+    with pytest.raises(DemandError, match=r"my.csv: population above 50,000,000") as err:
+        city_trips(net, big, rng=1, zone_col="name_ru")
+    assert f"{big['name_ru'].iloc[0]!r} = 1,000,000,000,000,000" in str(err.value)
+    with pytest.raises(DemandError, match=f"more than the {MAX_TRIPS:,} trips") as err:
+        city_trips(net, zones, rng=1, fleet_size=10**12, days=2)
+    assert "my.csv" in str(err.value) and "1,000,000,000,000 EVs" in str(err.value)
