@@ -272,6 +272,7 @@ def _input_values(cfg: StudyConfig) -> list[str]:
     """The values in the study's tables: read as the study reads them, so that a bad cell
     is found by ``evplan validate`` and named (file, row, column, value)."""
     from networks.errors import EvplanError
+    from sim.demand.od_table import check_od_table
     from sim.demand.zones import check_population_table, read_population_table
 
     def population(path: Path) -> None:
@@ -283,6 +284,7 @@ def _input_values(cfg: StudyConfig) -> list[str]:
         (cfg.grid.substations, read_substations),
         # read only by a city study with district polygons (planner.study.demand.city_zones)
         (d.zone_population if d.kind == "city" and d.zones is not None else None, population),
+        (d.od_table if d.kind == "od_table" else None, check_od_table),
     ]
     problems = []
     for path, read in readers:

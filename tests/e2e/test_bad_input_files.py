@@ -288,3 +288,49 @@ def test_city_demand_is_bounded_before_it_is_allocated(almaty, data_dir):
     with pytest.raises(DemandError, match=f"more than the {MAX_TRIPS:,} trips") as err:
         city_trips(net, zones, rng=1, fleet_size=10**12, days=2)
     assert "my.csv" in str(err.value) and "1,000,000,000,000 EVs" in str(err.value)
+
+
+# --------------------------------------------------------------------------- 5: OD table
+
+_OD = """\
+origin,destination,depart_time,count
+Медеуский район,Бостандыкский район,08:00,20
+Ауэзовский район,Алмалинский район,08:30,15
+Жетысуский район,Турксибский район,17:45,{count}
+"""
+
+
+def test_od_table_count_above_the_trip_cap(monkeypatch, capsys, tmp_path, data_env):
+    """count = 1000000000 on one row of demand.od_table: the rows were expanded until the
+    kernel killed evplan (out of memory, after 16 s)."""
+    od = tmp_path / "od.csv"
+    od.write_text(_OD.format(count=1_000_000_000), encoding="utf-8")
+    config = _config(
+        tmp_path,
+        "almaty",
+        **{r"^  kind: city$": f"  kind: od_table\n  od_table: {od}", r"^  warmup_days: 2 .*$": ""},
+    )
+    needles = [
+        str(od),
+        "column 'count' adds up to 1,000,000,035 trips",
+        "more than the 20,000,000 trips",
+        "row 4 = 1,000,000,000",
+    ]
+    _validate_and_run(monkeypatch, capsys, config, tmp_path, needles)
+    # within the cap the same study validates
+    od.write_text(_OD.format(count=10), encoding="utf-8")
+    code, out, err = _run_cli(monkeypatch, capsys, "validate", str(config))
+    assert code == 0, _text(out, err)
+
+
+def test_the_od_reader_bounds_the_trips_before_expanding(almaty, tmp_path):
+    """sim.demand.read_od_table refuses the table before it repeats a row (the library path;
+    a count of 10**12 asked numpy for terabytes)."""
+    from sim import DemandTableError
+    from sim.demand import read_od_table
+
+    od = tmp_path / "od.csv"
+    od.write_text("origin,destination,depart_s,count\n0,1,0,3\n1,2,60,1000000000000\n")
+    with pytest.raises(DemandTableError, match=r"adds up to 1,000,000,000,003 trips") as err:
+        read_od_table(od, network=almaty.network, rng=1)
+    assert str(od) in str(err.value) and "row 3 = 1,000,000,000,000" in str(err.value)
