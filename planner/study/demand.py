@@ -17,6 +17,7 @@ from planner.study.inputs import StudyNetwork
 from sim import demand as sim_demand
 from sim._errors import DemandError
 from sim.catalogue import resolve_models
+from sim.demand.city import MAX_TRIPS
 from sim.demand.profiles import TRUCK_PROFILE
 from sim.demand.zones import NAME_FIELDS, check_zone_geometries, read_population_table
 
@@ -127,6 +128,13 @@ def freight_trips(
     """
     d = cfg.demand
     assert cfg.network.corridor is not None  # the schema requires it for kind freight
+    days = cfg.simulation.days + cfg.warmup_days()
+    if not d.trips_per_day * days <= MAX_TRIPS:  # before anything is allocated
+        raise DemandError(
+            f"demand.trips_per_day = {d.trips_per_day:g} trucks a day over {days} simulated "
+            f"day(s) is more than the {MAX_TRIPS:,} trips evplan simulates; give a realistic "
+            "number of trucks a day"
+        )
     fleet = dict(cfg.vehicles.fleet)
     resolve_models(fleet, vehicles, what="vehicles.fleet")
     cars = sorted(k for k in fleet if vehicles[k].category != "truck")
@@ -185,7 +193,6 @@ def freight_trips(
     ).ravel()
     keys = list(fleet)
     mix = np.asarray([fleet[k] for k in keys], dtype=float)
-    days = cfg.simulation.days + cfg.warmup_days()
     n = int(round(d.trips_per_day))
     frames = []
     for day in range(days):

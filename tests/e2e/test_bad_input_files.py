@@ -334,3 +334,27 @@ def test_the_od_reader_bounds_the_trips_before_expanding(almaty, tmp_path):
     with pytest.raises(DemandTableError, match=r"adds up to 1,000,000,000,003 trips") as err:
         read_od_table(od, network=almaty.network, rng=1)
     assert str(od) in str(err.value) and "row 3 = 1,000,000,000,000" in str(err.value)
+
+
+# --------------------------------------------------------------- trips a day (same cap)
+
+
+def test_trucks_a_day_above_the_trip_cap(monkeypatch, capsys, tmp_path, data_env):
+    """demand.trips_per_day = 1e12 in the cargo study: exit 70 (MemoryError); a smaller typo
+    (1e9) would have been allocated until the machine ran out of memory."""
+    config = _config(
+        tmp_path, "cargo-china", **{r"^  trips_per_day: 60 .*$": "  trips_per_day: 1e12"}
+    )
+    text = _clean_error(monkeypatch, capsys, "run", str(config), "-o", str(tmp_path / "run-out"))
+    assert "demand.trips_per_day = 1e+12" in text and "more than the 20,000,000 trips" in text
+    assert not (tmp_path / "run-out").exists()
+
+
+def test_corridor_trips_a_day_above_the_trip_cap(almaty):
+    from sim import DemandError
+    from sim.demand import corridor_trips
+
+    places = pd.DataFrame({"name": ["a", "b"], "population": [1e5, 2e5], "node": [0, 1]})
+    for n in (1e12, float("inf")):
+        with pytest.raises(DemandError, match=r"more than the 20,000,000 trips"):
+            corridor_trips(almaty.network, places, rng=1, trips_per_day=n, days=2)
