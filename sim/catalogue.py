@@ -29,8 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from networks.yaml_reader import read_yaml
 from sim._errors import UnknownVehicleModelError, VehicleSpecError
 from sim.connectors import split_connectors
 from sim.vehicles import VehicleModel
@@ -102,13 +101,14 @@ def load_vehicle_models(
 
 
 def _read_yaml(path: str | Path) -> Any:
+    """A catalogue file read by evplan's one bounded YAML reader (:mod:`networks.yaml_reader`,
+    as study files are): UTF-8 text, at most 1 MB, no YAML tags, and a key given twice in one
+    mapping refused naming both lines (YAML would keep the last value without a word)."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise VehicleSpecError(f"vehicle catalogue file {p} does not exist; check the path")
-    try:
-        return yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise VehicleSpecError(f"{p}: not valid YAML ({exc}); fix the syntax") from exc
+    data, _ = read_yaml(p, what="vehicle catalogue", error=VehicleSpecError)
+    return data
 
 
 def _build(

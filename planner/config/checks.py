@@ -8,12 +8,17 @@ the network, so ``validate`` is quick.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from planner.config.study import ConfigFileError, StudyConfig
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +84,216 @@ def _files(cfg: StudyConfig) -> list[str]:
             problems.append(f"{field}: {path} is a folder, not a file {hint}")
         elif not Path(path).is_file():
             problems.append(f"{field}: file not found: {path} {hint}")
+    return problems
+
+
+# --------------------------------------------------------------------------- input files
+# The readers of the grid section's input files live here, beside the check that runs them,
+# so that `evplan validate` and the study (planner.study.grid) read them with one code path:
+# planner.config cannot import planner.study. A bad cell is a ConfigError naming the file,
+# the row (feature), the column (property) and the value, and what to give instead.
+
+#: The values of a plants table's ``location_quality`` (case and blanks ignored).
+LOCATION_QUALITIES = ("plant", "town", "none")
+#: Columns a ``renewables.plants`` CSV needs (``location_source`` is optional).
+PLANT_COLUMNS = ("key", "name", "kind", "capacity_mw", "lon", "lat", "location_quality")
+
+
+def _cell(value: object) -> str:
+    """A table cell for a message: blank as 'blank', text quoted, numbers as read."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "blank"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _number(value: object) -> float | None:
+    """``value`` as a finite float; None for text that is not a number, a bool, NaN or
+    infinity (a CSV cell read as text, a GeoJSON property such as ``"abc"`` or ``true``)."""
+    import math
+
+    if isinstance(value, bool):
+        return None
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def read_plants_table(path: Path, kinds: Collection[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The plants of a ``renewables.plants`` CSV that the study uses, checked cell by cell.
+
+    Returns a table ``key, name, kind, capacity_kw, lon, lat, quality, source`` (one row per
+    plant of ``kinds`` with ``location_quality`` plant or town; a town-located plant's
+    ``lon``/``lat`` are NaN: :func:`planner.study.grid.read_plants` places it at its town)
+    and a sentence for each plant left out (not located, or a kind with no output model).
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read as a CSV, lacks a column, or a used plant has a
+        ``location_quality`` that is none of :data:`LOCATION_QUALITIES`, a ``capacity_mw``
+        that is not a number > 0, or (located ``plant``) a ``lon``/``lat`` that is not a
+        WGS84 coordinate. The message names the file, the row (header = row 1), the plant,
+        the column and the value.
+    """
+    import pandas as pd
+
+    from networks.errors import ConfigError
+
+    cols = ["key", "name", "kind", "capacity_kw", "lon", "lat", "quality", "source"]
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:  # missing, not a CSV, not UTF-8
+        raise ConfigError(
+            f"renewables.plants: cannot read {path}: {exc}; give a CSV with columns key, name, "
+            "kind, capacity_mw, lon, lat, location_quality, location_source (UTF-8 text)"
+        ) from None
+    if missing := sorted(set(PLANT_COLUMNS) - set(raw.columns)):
+        raise ConfigError(f"renewables.plants {path}: missing columns {missing}")
+    where = f"renewables.plants {path}"
+    notes: list[str] = []
+    rows = []
+    for i, r in enumerate(raw.to_dict("records")):
+        row = f"row {i + 2} (plant {r['key']!r})"  # header = row 1
+        key, name, kind = r["key"], r["name"], r["kind"].strip().lower()
+        # "Plant" or "plant " read as "plant"; a value none of the three is refused (it was
+        # read as "none" and the plant left out as "not located"; energy review, 2026-12-07)
+        quality = r["location_quality"].strip().lower()
+        if quality not in LOCATION_QUALITIES:
+            raise ConfigError(
+                f"{where}: {row}: plant {key!r} has location_quality "
+                f"{_cell(r['location_quality'] or None)}; give one of "
+                f"{', '.join(LOCATION_QUALITIES)} (plant: its lon/lat; town: its town's "
+                "GeoNames point, approximate; none: left out) (header = row 1)"
+            )
+        if kind not in kinds or quality == "none":
+            # a plant with no location is left out before its other fields are read (a
+            # solar row marked none with no capacity stopped the study)
+            why = "not located" if quality == "none" else f"kind {kind!r} has no output model"
+            notes.append(f"Renewable plant {name} ({key}) left out: {why}.")
+            continue
+        cap = _number(r["capacity_mw"])
+        if cap is None or cap <= 0:
+            raise ConfigError(
+                f"{where}: {row}, column capacity_mw = {_cell(r['capacity_mw'] or None)}: "
+                "give the plant's capacity in MW, a number > 0 (header = row 1)"
+            )
+        lon = lat = float("nan")
+        if quality == "plant":
+            given = [_number(r[c]) for c in ("lon", "lat")]
+            if not all(r[c].strip() for c in ("lon", "lat")):
+                raise ConfigError(
+                    f"{where}: {row}: plant {key!r} is located 'plant' but has no lon/lat; "
+                    "fill them or set location_quality to town (header = row 1)"
+                )
+            for c, v, lim in (("lon", given[0], 180.0), ("lat", given[1], 90.0)):
+                if v is None or abs(v) > lim:
+                    raise ConfigError(
+                        f"{where}: {row}, column {c} = {_cell(r[c])}: give the plant's WGS84 "
+                        f"{'longitude' if c == 'lon' else 'latitude'} in degrees, a number in "
+                        f"[-{lim:g}, {lim:g}] (header = row 1)"
+                    )
+            lon, lat = float(given[0]), float(given[1])  # type: ignore[arg-type]
+        rows.append(
+            (key, name, kind, cap * 1000.0, lon, lat, quality, r.get("location_source", ""))
+        )
+    return pd.DataFrame(rows, columns=cols), notes
+
+
+def read_substations(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The points of a ``grid.substations`` GeoJSON: lon, lat and their ``capacity_kw``
+    property (NaN where a feature has none, or it is null).
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read as JSON, has no point features, a feature is not a Point,
+        its coordinates are not WGS84 degrees, or its ``capacity_kw`` is not a number > 0
+        (text, a bool, NaN, infinity, zero or negative). The message names the file, the
+        feature (counted from 0, as in the file's ``features`` list), the property and the
+        value.
+    """
+    import json
+
+    import numpy as np
+
+    from networks.errors import ConfigError
+
+    where = f"grid.substations {path}"
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # missing, not JSON, not UTF-8
+        raise ConfigError(
+            f"grid.substations: cannot read {path}: {exc}; give a GeoJSON file (UTF-8) of "
+            "Point features"
+        ) from None
+    features = data.get("features") if isinstance(data, dict) else None
+    lon: list[float] = []
+    lat: list[float] = []
+    cap: list[float] = []
+    for i, f in enumerate(features if isinstance(features, list) else []):
+        f = f if isinstance(f, dict) else {}
+        props: dict[str, Any] = p if isinstance(p := f.get("properties"), dict) else {}
+        label = f"feature {i}" + (f" ({props['name']!r})" if "name" in props else "")
+        geom: dict[str, Any] = g if isinstance(g := f.get("geometry"), dict) else {}
+        if geom.get("type") != "Point":
+            raise ConfigError(
+                f"{where}: {label} is a {geom.get('type')!r}, not a Point; give substations "
+                "as points (features counted from 0)"
+            )
+        xy = geom.get("coordinates")
+        x, y = (
+            (_number(v) for v in xy[:2]) if isinstance(xy, list) and len(xy) >= 2 else (None,) * 2
+        )
+        if x is None or y is None or abs(x) > 180 or abs(y) > 90:
+            raise ConfigError(
+                f"{where}: {label} has coordinates {xy!r}; give [longitude, latitude] in WGS84 "
+                "degrees (features counted from 0)"
+            )
+        c = props.get("capacity_kw")
+        kw = _number(c)
+        if c is not None and (kw is None or kw <= 0):
+            raise ConfigError(
+                f"{where}: {label}, property capacity_kw = {json.dumps(c)}: give the "
+                "substation's spare capacity in kW, a number > 0 (or leave the property out "
+                "and set grid.near_substation_kw) (features counted from 0)"
+            )
+        lon.append(x)
+        lat.append(y)
+        cap.append(kw if kw is not None else float("nan"))
+    if not lon:
+        raise ConfigError(f"{where}: no point features; give a FeatureCollection of Points")
+    return np.array(lon, dtype=float), np.array(lat, dtype=float), np.array(cap, dtype=float)
+
+
+@check("input_file_values")
+def _input_values(cfg: StudyConfig) -> list[str]:
+    """The values in the study's tables: read as the study reads them, so that a bad cell
+    is found by ``evplan validate`` and named (file, row, column, value)."""
+    from networks.errors import EvplanError
+    from sim.demand.od_table import check_od_table
+    from sim.demand.zones import check_population_table, read_population_table
+
+    def population(path: Path) -> None:
+        check_population_table(read_population_table(path), source=path)
+
+    d = cfg.demand
+    readers: list[tuple[Path | None, Callable[[Path], object]]] = [
+        (cfg.renewables.plants, lambda p: read_plants_table(p, cfg.renewables.kinds)),
+        (cfg.grid.substations, read_substations),
+        # read only by a city study with district polygons (planner.study.demand.city_zones)
+        (d.zone_population if d.kind == "city" and d.zones is not None else None, population),
+        (d.od_table if d.kind == "od_table" else None, check_od_table),
+    ]
+    problems = []
+    for path, read in readers:
+        if path is None or not Path(path).is_file():  # input_files_exist reports those
+            continue
+        try:
+            read(Path(path))
+        except EvplanError as exc:
+            problems.append(str(exc))
     return problems
 
 

@@ -17,8 +17,9 @@ from planner.study.inputs import StudyNetwork
 from sim import demand as sim_demand
 from sim._errors import DemandError
 from sim.catalogue import resolve_models
+from sim.demand.city import MAX_TRIPS
 from sim.demand.profiles import TRUCK_PROFILE
-from sim.demand.zones import NAME_FIELDS, check_zone_geometries
+from sim.demand.zones import NAME_FIELDS, check_zone_geometries, read_population_table
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,13 @@ def freight_trips(
     """
     d = cfg.demand
     assert cfg.network.corridor is not None  # the schema requires it for kind freight
+    days = cfg.simulation.days + cfg.warmup_days()
+    if not d.trips_per_day * days <= MAX_TRIPS:  # before anything is allocated
+        raise DemandError(
+            f"demand.trips_per_day = {d.trips_per_day:g} trucks a day over {days} simulated "
+            f"day(s) is more than the {MAX_TRIPS:,} trips evplan simulates; give a realistic "
+            "number of trucks a day"
+        )
     fleet = dict(cfg.vehicles.fleet)
     resolve_models(fleet, vehicles, what="vehicles.fleet")
     cars = sorted(k for k in fleet if vehicles[k].category != "truck")
@@ -185,7 +193,6 @@ def freight_trips(
     ).ravel()
     keys = list(fleet)
     mix = np.asarray([fleet[k] for k in keys], dtype=float)
-    days = cfg.simulation.days + cfg.warmup_days()
     n = int(round(d.trips_per_day))
     frames = []
     for day in range(days):
@@ -256,24 +263,24 @@ def city_zones(cfg: StudyConfig, net: RoadNetwork) -> gpd.GeoDataFrame:
     d = cfg.demand
     if d.zones is None:
         assert d.population is not None  # the schema requires zones or a population
-        return grid_zones(net, population=float(d.population))
+        cells = grid_zones(net, population=float(d.population))
+        cells.attrs["population_source"] = f"demand.population {d.population:,}"
+        return cells
     zones = read_zones(cfg)
     if d.zone_population is not None:
-        try:
-            table = pd.read_csv(d.zone_population)
-        except (OSError, ValueError) as exc:  # missing file, bad CSV, undecodable bytes
-            raise DemandError(
-                f"demand.zone_population: cannot read {d.zone_population} as CSV "
-                f"({type(exc).__name__}: {exc}); check the path and the file"
-            ) from exc
+        table = read_population_table(d.zone_population)
         fields = [d.zone_name_field] + [f for f in NAME_FIELDS if f != d.zone_name_field]
         zones = sim_demand.join_population(
             zones, table, zone_name_fields=fields, source=d.zone_population
         )
+        # the file named by the demand generator's size checks (sim.demand.city_trips)
+        zones.attrs["population_source"] = f"demand.zone_population {d.zone_population}"
     elif "population" not in zones.columns:
         raise DemandError(
             f"demand.zones {d.zones} has no 'population' column; add demand.zone_population"
         )
+    else:
+        zones.attrs["population_source"] = f"demand.zones {d.zones} (its population column)"
     return zones
 
 

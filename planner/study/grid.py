@@ -21,7 +21,6 @@ Pieces (docs/grid.md):
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from networks.errors import ConfigError
+from planner.config.checks import read_plants_table, read_substations
 from planner.config.study import ExtraSite, StudyConfig
 from planner.study.grid_fit import PlanFit, fit_plan
 
@@ -69,73 +69,32 @@ def _places_file(cfg: StudyConfig) -> Path | None:
     return cfg.network.corridor.places if cfg.network.corridor is not None else None
 
 
-#: The values of a plants table's ``location_quality`` (case and blanks ignored).
-LOCATION_QUALITIES = ("plant", "town", "none")
-
-
 def read_plants(cfg: StudyConfig) -> tuple[pd.DataFrame, list[str]]:
     """The study's located renewable plants and sentences about the ones left out.
 
     Returns a table ``key, name, kind, capacity_kw, lon, lat, approximate, source`` (one row
-    per plant of ``renewables.kinds`` with a location) and notes for the report.
+    per plant of ``renewables.kinds`` with a location) and notes for the report. The file is
+    read and its cells checked by :func:`planner.config.checks.read_plants_table` (the
+    reader ``evplan validate`` runs); plants located at their town are placed here.
     """
     rc = cfg.renewables
     cols = ["key", "name", "kind", "capacity_kw", "lon", "lat", "approximate", "source"]
     if rc.plants is None:
         return pd.DataFrame(columns=cols), []
-    path = Path(rc.plants)
-    try:
-        raw = pd.read_csv(path, dtype={"key": str, "name": str, "kind": str})
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"renewables.plants: cannot read {path}: {exc}; give a CSV with columns key, name, "
-            "kind, capacity_mw, lon, lat, location_quality, location_source"
-        ) from None
-    need = {"key", "name", "kind", "capacity_mw", "lon", "lat", "location_quality"}
-    if missing := sorted(need - set(raw.columns)):
-        raise ConfigError(f"renewables.plants {path}: missing columns {missing}")
-    notes: list[str] = []
+    table, notes = read_plants_table(Path(rc.plants), rc.kinds)
+    for note in notes:
+        logger.info("%s", note)
     places: pd.DataFrame | None = None
     rows = []
-    for r in raw.itertuples(index=False):
-        key, kind = str(r.key), str(r.kind).strip().lower()
-        # "Plant" or "plant " read as "plant"; a value none of the three is refused (it was
-        # read as "none" and the plant left out as "not located"; energy review, 2026-12-07)
-        quality = "" if pd.isna(r.location_quality) else str(r.location_quality).strip().lower()
-        if quality not in LOCATION_QUALITIES:
-            raise ConfigError(
-                f"renewables.plants {path}: plant {key!r} has location_quality "
-                f"{r.location_quality!r}; give one of {', '.join(LOCATION_QUALITIES)} (plant: "
-                "its lon/lat; town: its town's GeoNames point, approximate; none: left out)"
-            )
-        src = str(getattr(r, "location_source", "") or "")
-        if kind not in rc.kinds or quality == "none":
-            # a plant with no location is left out before its other fields are read (a
-            # solar row marked none with no capacity stopped the study)
-            why = "not located" if quality == "none" else f"kind {kind!r} has no output model"
-            notes.append(f"Renewable plant {r.name} ({key}) left out: {why}.")
-            logger.info("renewable plant %s left out: %s", key, why)
-            continue
-        cap = float(r.capacity_mw) * 1000.0
-        if not math.isfinite(cap) or cap <= 0:
-            raise ConfigError(
-                f"renewables.plants {path}: plant {key!r} has capacity_mw {r.capacity_mw!r}; "
-                "give a positive number"
-            )
-        if quality == "plant":
-            lon, lat, approx = float(r.lon), float(r.lat), False
-            if not (math.isfinite(lon) and math.isfinite(lat)):
-                raise ConfigError(
-                    f"renewables.plants {path}: plant {key!r} is located 'plant' but has no "
-                    "lon/lat; fill them or set location_quality to town"
-                )
-        else:  # town
+    for r in table.itertuples(index=False):
+        lon, lat, approx, src = float(r.lon), float(r.lat), False, str(r.source)
+        if r.quality == "town":
             if places is None:
                 places = _read_places(cfg)
-            lon, lat, town = _town(places, key, str(r.name), cfg)
+            lon, lat, town = _town(places, r.key, r.name, cfg)
             approx = True
             src = f"APPROXIMATE: at the GeoNames location of {town} ({src})"
-        rows.append((key, str(r.name), kind, cap, lon, lat, approx, src))
+        rows.append((r.key, r.name, r.kind, float(r.capacity_kw), lon, lat, approx, src))
     return pd.DataFrame(rows, columns=cols), notes
 
 
@@ -204,30 +163,6 @@ def plant_sites(cfg: StudyConfig, network: Any) -> tuple[list[ExtraSite], list[s
 
 
 # --------------------------------------------------------------------------- grid capacity
-def _substations(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Points of a GeoJSON layer: lon, lat and their ``capacity_kw`` (nan when absent)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"grid.substations: cannot read {path}: {exc}") from None
-    lon, lat, cap = [], [], []
-    for i, f in enumerate(data.get("features", []) if isinstance(data, dict) else []):
-        geom = (f or {}).get("geometry") or {}
-        if geom.get("type") != "Point":
-            raise ConfigError(
-                f"grid.substations {path}: feature {i} is a {geom.get('type')!r}, not a Point; "
-                "give substations as points"
-            )
-        x, y = geom["coordinates"][:2]
-        lon.append(float(x))
-        lat.append(float(y))
-        c = ((f.get("properties") or {}).get("capacity_kw")) if isinstance(f, dict) else None
-        cap.append(float(c) if c is not None else math.nan)
-    if not lon:
-        raise ConfigError(f"grid.substations {path}: no point features")
-    return np.array(lon), np.array(lat), np.array(cap)
-
-
 def site_grid(cfg: StudyConfig, cand: pd.DataFrame, extras: list[ExtraSite]) -> pd.DataFrame:
     """Add :data:`GRID_COLUMNS` to a candidates table (``site_id`` ``extra/k`` = ``extras[k]``).
 
@@ -241,7 +176,7 @@ def site_grid(cfg: StudyConfig, cand: pd.DataFrame, extras: list[ExtraSite]) -> 
     default = cfg.candidates.grid_kw if cfg.candidates.grid_kw is not None else math.inf
     kw = np.full(n, default, dtype=float)
     if gc.substations is not None and n:
-        slon, slat, scap = _substations(gc.substations)
+        slon, slat, scap = read_substations(gc.substations)
         d = _km(
             cand["lon"].to_numpy()[:, None], cand["lat"].to_numpy()[:, None], slon[None], slat[None]
         )

@@ -42,7 +42,7 @@ from sim._checks import (
 from sim._errors import DemandError
 from sim.catalogue import default_car_mix, resolve_models
 from sim.demand.profiles import OTHER_PROFILE, WORK_PROFILE, DepartureProfile
-from sim.demand.zones import zone_ids, zone_nodes
+from sim.demand.zones import MAX_ZONE_POPULATION, zone_ids, zone_nodes
 from sim.policies import is_real
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,12 @@ DEFAULT_CHAIN_MIX: dict[str, float] = {
     "H-O-O-H": 0.15,
 }
 DAY_S = 86_400.0
+#: Most trips one demand table may hold, over all its days (city demand and OD tables).
+#: Twenty times the 1 M-trip benchmark (README: 1,000,000 trips in one simulated day, 1.8 GB
+#: peak); the shipped studies have at most about 870,000 (Almaty 2035: 290,000 a day, three
+#: days). Above it a typo (a count of 1e9, a population of 1e15) would ask for more memory
+#: than the machine has: refused before anything is allocated.
+MAX_TRIPS = 20_000_000
 _EST_SPEED_MS = 30.0 / 3.6
 _DETOUR_FACTOR = 1.3
 
@@ -82,6 +88,39 @@ def mix_probabilities(mix: Mapping[str, float], what: str) -> tuple[list[str], n
     if not keys or (p < 0).any() or not np.isfinite(p).all() or p.sum() <= 0:
         raise DemandError(f"{what} needs non-negative shares with a positive sum, got {dict(mix)}")
     return keys, p / p.sum()
+
+
+def _check_size(
+    zones: gpd.GeoDataFrame,
+    ids: pd.Index,
+    pop: np.ndarray,
+    n_ev: int,
+    days: int,
+    trips_per_ev_day: float,
+) -> None:
+    """Refuse, before anything is allocated, a zone above :data:`MAX_ZONE_POPULATION` and a
+    fleet whose trips would exceed :data:`MAX_TRIPS` (a population of 1e15 asked numpy for
+    26 TiB). The messages name the population's file when ``zones.attrs`` holds it
+    (``population_source``, set by the study) and say what would fix it."""
+    src = zones.attrs.get("population_source")
+    where = f"{src}: " if src else ""
+    big = np.flatnonzero(pop > MAX_ZONE_POPULATION)
+    if big.size:
+        shown = [f"zone {ids[i]!r} = {pop[i]:,.0f}" for i in big[:10].tolist()]
+        raise DemandError(
+            f"{where}population above {MAX_ZONE_POPULATION:,} (more than any city on Earth): "
+            f"{'; '.join(shown)}. Give each zone's residents: is a figure a typo or in the "
+            "wrong unit?"
+        )
+    trips = n_ev * days * trips_per_ev_day
+    if trips > MAX_TRIPS:
+        raise DemandError(
+            f"{where}{n_ev:,} EVs (adoption share x population {pop.sum():,.0f}, or the fleet "
+            f"size) make about {trips:,.0f} trips over {days} day(s), more than the "
+            f"{MAX_TRIPS:,} trips evplan simulates; check the population figures, lower the "
+            "adoption share, or simulate fewer days (a sample, max_trips, is drawn only "
+            "after the whole fleet's trips are made)"
+        )
 
 
 def _poi_lonlat(pois) -> tuple[np.ndarray, np.ndarray]:
@@ -228,6 +267,7 @@ def city_trips(
             f"{pop.sum():.0f}); raise it"
         )
 
+    _check_size(zones, ids, pop, n_ev, days, p_active * mean_trips)
     zn = zone_nodes(network, zones, zone_col=zone_col)
     nz = len(ids)
     cands = []

@@ -28,7 +28,7 @@ from sim._checks import (
 )
 from sim._errors import DemandError
 from sim.catalogue import default_car_mix, default_truck_mix, resolve_models
-from sim.demand.city import DAY_S, mix_probabilities
+from sim.demand.city import DAY_S, MAX_TRIPS, mix_probabilities
 from sim.demand.profiles import CORRIDOR_PROFILE, TRUCK_PROFILE, DepartureProfile
 from sim.policies import is_real
 
@@ -162,6 +162,11 @@ def corridor_trips(
     if not whole_number(days, at_least=1):
         raise DemandError(f"days = {days!r} must be an integer >= 1")
     days = int(days)
+    if not trips_per_day * days <= MAX_TRIPS:  # before anything is allocated (inf, 1e12)
+        raise DemandError(
+            f"trips_per_day = {trips_per_day!r} over {days} day(s) is more than the "
+            f"{MAX_TRIPS:,} trips evplan simulates; give a realistic daily number of trips"
+        )
     if population_col not in places.columns:
         raise DemandError(
             f"places have no population column {population_col!r}; columns: {list(places.columns)}"

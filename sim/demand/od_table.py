@@ -36,7 +36,7 @@ from networks.road_network import RoadNetwork
 from sim._checks import RngLike, as_generator, require_network, vehicle_catalogue
 from sim._errors import DemandError, DemandTableError, UnknownZoneError
 from sim.catalogue import default_car_mix, resolve_models
-from sim.demand.city import DAY_S, mix_probabilities
+from sim.demand.city import DAY_S, MAX_TRIPS, mix_probabilities
 from sim.demand.zones import shown_cell, zone_ids, zone_nodes
 
 logger = logging.getLogger(__name__)
@@ -135,6 +135,62 @@ def _times(df: pd.DataFrame, where: str, file_row: np.ndarray) -> np.ndarray:
     return t
 
 
+def _trip_counts(df: pd.DataFrame, where: str) -> np.ndarray | None:
+    """The ``count`` column as trips per row (None without one), checked: whole numbers
+    >= 1, and at most :data:`~sim.demand.city.MAX_TRIPS` trips in the whole table, before
+    a row is expanded (a count of 1e9 was expanded until the kernel killed evplan)."""
+    file_row = np.arange(len(df)) + 2  # header is line 1
+    if "count" not in df.columns:
+        if len(df) > MAX_TRIPS:
+            raise DemandTableError(
+                f"{where} has {len(df):,} rows (trips), more than the {MAX_TRIPS:,} trips "
+                "evplan simulates; give a smaller table (a sample of the trips)"
+            )
+        return None
+    cnt = pd.to_numeric(df["count"], errors="coerce")
+    bad = (cnt.isna() | (cnt < 1) | (cnt != np.floor(cnt))).to_numpy()
+    if bad.any():
+        raise DemandTableError(
+            f"{where}: column 'count' must hold whole numbers >= 1 (trips per row); bad "
+            f"value(s): {_bad_cells(df['count'], bad, file_row)} (header = row 1)"
+        )
+    if "vehicle_id" in df.columns:
+        raise DemandTableError(
+            f"{where}: use either 'count' (aggregated trips) or 'vehicle_id' (chains), not both"
+        )
+    counts = cnt.to_numpy(dtype=float)  # no int64 overflow for a count of 1e30
+    total = float(counts.sum())
+    if total > MAX_TRIPS:
+        top = np.argsort(-counts, kind="stable")[:3]
+        shown = "; ".join(f"row {file_row[i]} = {counts[i]:,.0f}" for i in top.tolist())
+        raise DemandTableError(
+            f"{where}: column 'count' adds up to {total:,.0f} trips, more than the "
+            f"{MAX_TRIPS:,} trips evplan simulates in one study; the largest counts: {shown} (header = row 1). Fix the counts (a typo?) or give a "
+            "sample of the trips"
+        )
+    return counts.astype(np.int64)
+
+
+def check_od_table(path: str | Path) -> int:
+    """The number of trips an OD table holds (its rows, or the sum of its ``count``
+    column), read and checked as :func:`read_od_table` does before it expands the counts:
+    what ``evplan validate`` checks without a network.
+
+    Raises
+    ------
+    DemandTableError
+        Missing or unreadable file, no rows, a bad ``count`` value, or more than
+        :data:`~sim.demand.city.MAX_TRIPS` trips; the message names the file and the rows.
+    """
+    path = Path(path)
+    where = f"OD table {path}"
+    df = _read(path).reset_index(drop=True)
+    if df.empty:
+        raise DemandTableError(f"{where} has no rows")
+    counts = _trip_counts(df, where)
+    return len(df) if counts is None else int(counts.sum())
+
+
 def read_od_table(
     path: str | Path,
     *,
@@ -200,19 +256,8 @@ def read_od_table(
     vehicles = vehicle_catalogue(vehicles)
     df = raw.reset_index(drop=True)
     file_row = np.arange(len(df)) + 2  # header is line 1
-    if "count" in df.columns:
-        cnt = pd.to_numeric(df["count"], errors="coerce")
-        bad = (cnt.isna() | (cnt < 1) | (cnt != np.floor(cnt))).to_numpy()
-        if bad.any():
-            raise DemandTableError(
-                f"{where}: column 'count' must hold whole numbers >= 1 (trips per row); bad "
-                f"value(s): {_bad_cells(df['count'], bad, file_row)} (header = row 1)"
-            )
-        if "vehicle_id" in df.columns:
-            raise DemandTableError(
-                f"{where}: use either 'count' (aggregated trips) or 'vehicle_id' (chains), not both"
-            )
-        rep = cnt.to_numpy(dtype=np.int64)
+    rep = _trip_counts(df, where)
+    if rep is not None:
         df = df.loc[df.index.repeat(rep)].reset_index(drop=True)
         file_row = np.repeat(file_row, rep)
     depart = _times(df, where, file_row)

@@ -21,6 +21,12 @@ logger = logging.getLogger(__name__)
 _CONFUSABLE = str.maketrans({"ə": "ә", "Ə": "Ә"})
 #: Zone properties tried, in order, to name a zone in messages and population joins.
 NAME_FIELDS = ("name_ru", "name_kz", "name", "name_object")
+#: Most residents one zone (district) may have. No city on Earth has 50 million: the largest
+#: urban agglomerations have about 37 to 42 million (Tokyo 37.4 million in 2018, UN DESA
+#: World Urbanization Prospects 2018; Jakarta about 42 million in its 2025 revision), and a
+#: district is a part of one. A larger figure is a typo or a unit error (``1e15``), and the
+#: fleet drawn from it would not fit in memory (1e15 residents asked numpy for 26 TiB).
+MAX_ZONE_POPULATION = 50_000_000
 
 
 def normalise_name(name: object) -> str:
@@ -153,13 +159,9 @@ def join_population(
         raise DemandError(
             f"zones have none of the name fields {list(zone_name_fields)}; columns: {list(zones.columns)}"
         )
-    for col in (table_name_col, population_col):
-        if col not in table.columns:
-            raise DemandError(
-                f"{where} has no column {col!r}; its columns are {list(table.columns)}. "
-                f"Add the column (or rename the one that holds it to {col!r})"
-            )
-    _check_repeated_names(table, table_name_col, where)
+    check_population_table(
+        table, table_name_col=table_name_col, population_col=population_col, source=source
+    )
     lookup: dict[str, int] = {}
     for r, row in enumerate(table.itertuples(index=False)):
         names = [getattr(row, table_name_col)]
@@ -203,6 +205,66 @@ def join_population(
         )
     out[out_col] = pop
     return out
+
+
+def read_population_table(
+    path: str | Path, *, field: str = "demand.zone_population"
+) -> pd.DataFrame:
+    """A population table (CSV) as read for :func:`join_population`; a
+    :class:`~sim._errors.DemandError` naming ``field`` and the file when it cannot be read."""
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError) as exc:  # missing file, bad CSV, undecodable bytes
+        raise DemandError(
+            f"{field}: cannot read {path} as CSV ({type(exc).__name__}: {exc}); check the "
+            "path and the file (UTF-8 text)"
+        ) from exc
+
+
+def check_population_table(
+    table: pd.DataFrame,
+    *,
+    table_name_col: str = "district_name",
+    population_col: str = "official_population",
+    source: str | Path | None = None,
+) -> None:
+    """The checks of a population table that need no zones (``evplan validate`` runs them
+    on ``demand.zone_population``; :func:`join_population` runs them first): both columns
+    present, each name once, and no population above :data:`MAX_ZONE_POPULATION` in any row.
+
+    Cells that are blank or not numbers are refused by :func:`join_population` in the rows
+    that match a zone (other rows are not read).
+
+    Raises
+    ------
+    DemandError
+        Naming the file (``source``), the rows (header = row 1), the names and the values.
+    """
+    where = "population table" if source is None else f"population table {source}"
+    for col in (table_name_col, population_col):
+        if col not in table.columns:
+            raise DemandError(
+                f"{where} has no column {col!r}; its columns are {list(table.columns)}. "
+                f"Add the column (or rename the one that holds it to {col!r})"
+            )
+    _check_repeated_names(table, table_name_col, where)
+    pop = pd.to_numeric(table[population_col], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        big = np.flatnonzero(pop > MAX_ZONE_POPULATION)  # NaN (blank, text) is not compared
+    if big.size:
+        raw = table[population_col].to_numpy()
+        names = table[table_name_col].to_numpy()
+        shown = [
+            f"row {r + 2} ({table_name_col} {names[r]!r}) = "
+            + (f"{raw[r]:,.0f}" if isinstance(raw[r], int | float) else shown_cell(raw[r]))
+            for r in big[:10].tolist()
+        ]
+        raise DemandError(
+            f"{where}: column {population_col!r} holds a population above "
+            f"{MAX_ZONE_POPULATION:,} (more than any city on Earth) in {'; '.join(shown)} "
+            "(header = row 1). Give the zone's residents: is the figure a typo or in the wrong "
+            "unit?"
+        )
 
 
 def _check_repeated_names(table: pd.DataFrame, name_col: str, where: str) -> None:
