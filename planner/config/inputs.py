@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from networks.errors import ConfigError
+from planner.config._strict import Number
 from planner.config._strict import StrictSection as _Strict
 
 __all__ = ["CorridorSource", "DemandConfig", "NetworkConfig", "VehiclesConfig"]
@@ -27,7 +28,7 @@ class CorridorSource(_Strict):
     min_population: int = Field(5_000, ge=0)
     # per road ref, km/h: checked here so that `evplan validate` names the field (the roads
     # a ref must match are known only when the network is built)
-    speeds_kph: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+    speeds_kph: dict[str, Annotated[Number, Field(gt=0, allow_inf_nan=False)]] = Field(
         default_factory=dict
     )
     default_speed_kph: float = Field(90.0, gt=0)
@@ -39,11 +40,11 @@ class NetworkConfig(_Strict):
 
     source: Path | None = None
     place: str | None = None
-    bbox: tuple[float, float, float, float] | None = None
+    bbox: tuple[Number, Number, Number, Number] | None = None
     download: bool = False
     corridor: CorridorSource | None = None
     network_type: Literal["drive", "drive_service"] = "drive"
-    speeds_kph: dict[str, float] = Field(default_factory=dict)
+    speeds_kph: dict[str, Number] = Field(default_factory=dict)
     cache_dir: Path | None = None
 
     @model_validator(mode="after")
@@ -94,7 +95,7 @@ class DemandConfig(_Strict):
     # trucks that cross Kazakhstan to a Russian border post; relative weight per border post
     # (by name, default 1 each); snap limit of the posts to the network
     transit_share: float = Field(0.3, ge=0, le=1)
-    border_weights: dict[str, float] = Field(default_factory=dict)
+    border_weights: dict[str, Number] = Field(default_factory=dict)
     border_snap_m: float = Field(5_000.0, gt=0)
 
     @field_validator("border_weights")
@@ -120,7 +121,7 @@ class DemandConfig(_Strict):
 class VehiclesConfig(_Strict):
     """Fleet mix by catalogue name (shares are normalised) and optional user catalogue."""
 
-    fleet: dict[str, float] = Field(default_factory=lambda: {"mitsubishi_imiev_2013": 1.0})
+    fleet: dict[str, Number] = Field(default_factory=lambda: {"mitsubishi_imiev_2013": 1.0})
     truck: str | None = None
     catalogue: Path | None = None
     compare: list[str] = Field(default_factory=list)

