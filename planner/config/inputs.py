@@ -8,13 +8,42 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from networks.errors import ConfigError
 from planner.config._strict import Number
 from planner.config._strict import StrictSection as _Strict
 
-__all__ = ["CorridorSource", "DemandConfig", "NetworkConfig", "VehiclesConfig"]
+__all__ = [
+    "CorridorSource",
+    "DemandConfig",
+    "FleetShares",
+    "NetworkConfig",
+    "VehiclesConfig",
+    "check_fleet_shares",
+]
+
+
+def check_fleet_shares(fleet: dict[str, float]) -> dict[str, float]:
+    """``fleet`` unchanged if it names at least one model and every share is > 0, else
+    ``ValueError`` naming the model and the share.
+
+    The vehicle names are checked against the study's catalogue by ``evplan validate``
+    (:mod:`planner.config.checks`: the catalogue file is read only then).
+    """
+    if not fleet:
+        raise ValueError("fleet must name at least one vehicle model")
+    for k, s in fleet.items():
+        if not s > 0:
+            raise ValueError(
+                f"fleet share of {k!r} must be > 0, got {s:g} (shares are relative weights, "
+                "normalised to sum to 1; leave a model out rather than give it 0)"
+            )
+    return fleet
+
+
+#: A fleet mix: catalogue name -> share (> 0, normalised; ``vehicles.fleet``, a stage's fleet).
+FleetShares = Annotated[dict[str, Number], AfterValidator(check_fleet_shares)]
 
 
 class CorridorSource(_Strict):
@@ -121,7 +150,7 @@ class DemandConfig(_Strict):
 class VehiclesConfig(_Strict):
     """Fleet mix by catalogue name (shares are normalised) and optional user catalogue."""
 
-    fleet: dict[str, Number] = Field(default_factory=lambda: {"mitsubishi_imiev_2013": 1.0})
+    fleet: FleetShares = Field(default_factory=lambda: {"mitsubishi_imiev_2013": 1.0})
     truck: str | None = None
     catalogue: Path | None = None
     compare: list[str] = Field(default_factory=list)
@@ -135,13 +164,3 @@ class VehiclesConfig(_Strict):
     # driving-time rules of truck drivers (sim.driving_rules): "auto" = AETR for the trucks of
     # a freight study, none otherwise
     driving_rules: Literal["auto", "aetr", "none"] = "auto"
-
-    @field_validator("fleet")
-    @classmethod
-    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
-        if not v:
-            raise ValueError("fleet must name at least one vehicle model")
-        for k, s in v.items():
-            if not s > 0:
-                raise ValueError(f"fleet share of {k!r} must be > 0, got {s}")
-        return v

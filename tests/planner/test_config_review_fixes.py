@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, BeforeValidator
 
+from planner.config.checks import run_checks
 from planner.config.study import ConfigFileError, StudyConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +77,62 @@ def _run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
     cap = capsys.readouterr()
     code = exc.value.code
     return (code if isinstance(code, int) else 1), cap.out + cap.err
+
+
+# --------------------------------------------------------------- 1. a stage's fleet
+
+
+@pytest.mark.parametrize(
+    ("fleet", "model", "share"),
+    [
+        ("{byd_atto3: -1, tesla_model_y_lr: 1}", "byd_atto3", "-1"),
+        ("{byd_atto3: 0, tesla_model_y_lr: 0}", "byd_atto3", "0"),  # all zero
+    ],
+)
+def test_stage_fleet_shares_are_checked_like_vehicles_fleet(tmp_path, fleet, model, share):
+    text = BASE + STAGES.replace("FLEET", fleet)
+    msg = _refused(tmp_path, text)
+    line = _line(text, "year: 2030")
+    assert f"study.yaml:{line}: stages.1.fleet:" in msg
+    assert f"fleet share of {model!r} must be > 0, got {share}" in msg
+    assert "leave a model out" in msg
+
+
+def test_empty_stage_fleet_is_refused_not_read_as_the_studys_fleet(tmp_path):
+    msg = _refused(tmp_path, BASE + STAGES.replace("FLEET", "{}"))
+    assert "stages.1.fleet: an empty fleet names no vehicle model" in msg
+    assert "leave fleet out to keep the study's vehicles.fleet" in msg
+
+
+def test_stage_without_fleet_keeps_the_studys_fleet(tmp_path):
+    cfg = load_config(_write(tmp_path, BASE + STAGES.replace(", fleet: FLEET", "")))
+    assert cfg.stages[1].fleet is None
+
+
+def test_unknown_model_in_a_stage_fleet_is_a_validate_problem(tmp_path):
+    cfg = load_config(_write(tmp_path, BASE + STAGES.replace("FLEET", "{nope_car: 1}")))
+    problems = run_checks(cfg, log=False)["vehicle_models_known"]
+    assert len(problems) == 1
+    assert problems[0].startswith("stages.1.fleet: unknown vehicle model 'nope_car'; known: ")
+    assert "byd_atto3" in problems[0]
+
+
+def test_validate_refuses_the_rollout_study_with_a_negative_stage_share(
+    tmp_path, monkeypatch, capsys, data_env
+):
+    """The shipped Almaty rollout with ``byd_atto3: -1`` in its 2027 stage: exit 2 naming
+    the file, the line and ``stages.1.fleet`` (it passed, and the run failed later with
+    "passenger vehicle mix needs non-negative shares", naming neither)."""
+    text = (ROOT / "configs" / "almaty-rollout.yaml").read_text()
+    old = "fleet: {vw_id4_crozz_pro: 0.47, byd_atto3: 0.293"
+    assert old in text
+    text = text.replace(old, "fleet: {vw_id4_crozz_pro: 0.47, byd_atto3: -1")
+    path = _write(tmp_path, text)
+    code, out = _run_cli(monkeypatch, capsys, "validate", str(path))
+    assert code == 2
+    assert f"study.yaml:{_line(text, 'byd_atto3: -1')}: stages.1.fleet" in out
+    assert "'byd_atto3' must be > 0" in out
+    assert "Traceback" not in out
 
 
 # ------------------------------------------------ 2. no true for a number, inside too
