@@ -5,6 +5,7 @@ where the trips come from, and the fleet that drives them.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,9 +20,31 @@ __all__ = [
     "DemandConfig",
     "FleetShares",
     "NetworkConfig",
+    "RoadClass",
     "VehiclesConfig",
     "check_fleet_shares",
 ]
+
+
+def _road_class(name: str) -> str:
+    # The classes the drive network gives a speed to (OSM highway values without a usable
+    # maxspeed, networks.drive_graph.DEFAULT_SPEEDS_KPH): any other name matches no road and
+    # was ignored without a word. (Imported here: the schema loads without osmnx.)
+    from networks.drive_graph import DEFAULT_SPEEDS_KPH, FALLBACK_SPEED_KPH
+
+    known = list(DEFAULT_SPEEDS_KPH)
+    if name in known:
+        return name
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(
+        f"unknown road class {name!r}{hint}; give OSM highway values: {', '.join(known)} "
+        f"(a way of any other class gets {FALLBACK_SPEED_KPH:g} km/h unless it has a maxspeed)"
+    )
+
+
+#: A key of ``network.speeds_kph``: an OSM ``highway`` value the drive network knows.
+RoadClass = Annotated[str, AfterValidator(_road_class)]
 
 
 def check_fleet_shares(fleet: dict[str, float]) -> dict[str, float]:
@@ -73,7 +96,8 @@ class NetworkConfig(_Strict):
     download: bool = False
     corridor: CorridorSource | None = None
     network_type: Literal["drive", "drive_service"] = "drive"
-    speeds_kph: dict[str, Number] = Field(default_factory=dict)
+    # per OSM highway value, km/h: the speed of a way without a usable maxspeed
+    speeds_kph: dict[RoadClass, Number] = Field(default_factory=dict)
     cache_dir: Path | None = None
 
     @model_validator(mode="after")

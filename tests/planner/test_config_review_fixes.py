@@ -258,6 +258,25 @@ def test_numbers_inside_maps_and_lists_still_read(tmp_path):
     assert cfg.simulation.start_soc == (0.5, 1.0)
 
 
+# ------------------------------------------------------------ 3. unknown road class
+
+
+def test_unknown_road_class_in_speeds_is_refused_with_a_suggestion(tmp_path):
+    text = _with_section("network:\n  source: net.osm.pbf\n  speeds_kph: {primry: 50}\n")
+    msg = _refused(tmp_path, text)
+    assert f"study.yaml:{_line(text, 'primry')}: network.speeds_kph.primry:" in msg
+    assert "unknown road class 'primry' (did you mean 'primary'?)" in msg
+    assert "motorway, motorway_link, trunk" in msg and "residential" in msg
+
+
+def test_known_road_classes_are_kept(tmp_path):
+    text = _with_section(
+        "network:\n  source: net.osm.pbf\n  speeds_kph: {primary: 50, residential: 20}\n"
+    )
+    cfg = load_config(_write(tmp_path, text))
+    assert cfg.network.speeds_kph == {"primary": 50.0, "residential": 20.0}
+
+
 def test_shipped_configs_still_validate():
     from planner.config.checks import _vehicles
 
