@@ -277,6 +277,29 @@ def test_known_road_classes_are_kept(tmp_path):
     assert cfg.network.speeds_kph == {"primary": 50.0, "residential": 20.0}
 
 
+# ------------------------------------------------------------------- 4. no such date
+
+
+def test_unquoted_date_that_is_no_date_names_line_and_field(tmp_path):
+    text = BASE + "renewables:\n  timezone: Asia/Almaty\n  day: 2025-02-30\n"
+    msg = _refused(tmp_path, text)
+    assert f"study.yaml:{_line(text, '2025-02-30')}: renewables.day:" in msg
+    assert "2025-02-30 is not a valid date (day is out of range for month)" in msg
+    assert "quote it" in msg
+    assert "tag" not in msg  # the user wrote no tag
+
+
+def test_unquoted_real_date_is_read(tmp_path):
+    cfg = load_config(_write(tmp_path, BASE + "renewables:\n  day: 2025-01-15\n"))
+    assert cfg.renewables.day == "2025-01-15"
+
+
+def test_tagged_value_of_the_wrong_form_names_line_and_field(tmp_path):
+    text = BASE.replace("seed: 3", "seed: !!int abc")
+    msg = _refused(tmp_path, text)
+    assert "study.yaml:2: seed: a tagged value cannot be read" in msg
+
+
 def test_shipped_configs_still_validate():
     from planner.config.checks import _vehicles
 
