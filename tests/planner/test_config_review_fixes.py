@@ -300,6 +300,40 @@ def test_tagged_value_of_the_wrong_form_names_line_and_field(tmp_path):
     assert "study.yaml:2: seed: a tagged value cannot be read" in msg
 
 
+# ------------------------------------------------------------------ 5. truck bays
+
+BAYS = """\
+candidates:
+  max_plugs: PLUGS
+  truck_bays:
+    mcs: {power_kw: 1000, plug_cost: 500000, connectors: [MCS], min_bays: LOW, max_bays: HIGH}
+"""
+
+
+def _bays(min_bays: int, max_bays: int, max_plugs: int = 6) -> str:
+    text = BAYS.replace("LOW", str(min_bays)).replace("HIGH", str(max_bays))
+    return BASE + text.replace("PLUGS", str(max_plugs))
+
+
+def test_min_bays_above_max_bays_is_refused(tmp_path):
+    text = _bays(5, 4)
+    msg = _refused(tmp_path, text)
+    assert f"study.yaml:{_line(text, 'mcs:')}: candidates.truck_bays.mcs:" in msg
+    assert "min_bays (5) is above max_bays (4)" in msg
+    assert "lower min_bays or raise max_bays" in msg
+
+
+def test_min_bays_above_max_plugs_is_refused(tmp_path):
+    msg = _refused(tmp_path, _bays(7, 8, max_plugs=6))
+    assert "truck_bays.mcs.min_bays (7) is above max_plugs (6)" in msg
+    assert "lower min_bays or raise max_plugs" in msg
+
+
+def test_bays_within_both_caps_are_kept(tmp_path):
+    cfg = load_config(_write(tmp_path, _bays(4, 4, max_plugs=4)))
+    assert cfg.candidates.truck_bays["mcs"].min_bays == 4
+
+
 def test_shipped_configs_still_validate():
     from planner.config.checks import _vehicles
 
