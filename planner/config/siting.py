@@ -183,6 +183,17 @@ class ModelConfig(_Strict):
     def _size(self) -> ModelConfig:
         if self.kind in ("mclp", "pmedian") and self.p is None and self.budget is None:
             raise ValueError(f"model {self.kind!r} needs p (number of new stations) or budget")
+        if self.kind in ("cover", "capacitated") and self.p is not None:
+            # These models open as many sites as the coverage target needs (a p=8 study
+            # opened 16); p was ignored without a word, so it is refused like frlm's budget.
+            within = (
+                " within the sites' plug and grid capacity" if self.kind == "capacitated" else ""
+            )
+            raise ValueError(
+                f"model.p ({self.p}) is not used by model {self.kind!r}, which opens as many "
+                f"sites as model.coverage_target ({self.coverage_target:g}) needs{within}: "
+                "remove p, or use kind 'mclp' or 'pmedian' to site a number of new stations"
+            )
         if self.kind == "frlm" and self.budget is not None:
             # The FRLM sites by number of stations (Capar & Kuby's arc cover has no cost row
             # here); a budget would be silently ignored, so it is refused.

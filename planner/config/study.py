@@ -124,6 +124,14 @@ class StudyConfig(_Strict):
                 "recorded wait is longer; set the target below the give-up limit (or raise "
                 "balk_after_min)"
             )
+        p, most = self.model.p, self.candidates.max_candidates
+        if p is not None and most is not None and p > most:
+            # known from the file alone; the run refused it only once the network and the
+            # candidates were built (and named a key, extra_sites, the file cannot have)
+            raise ValueError(
+                f"model.p asks for {p} new stations but candidates.max_candidates keeps at most "
+                f"{most} candidate sites; lower model.p or raise candidates.max_candidates"
+            )
         years = [st.year for st in self.stages]
         if years != sorted(set(years)):
             raise ValueError(f"stages: years must increase, got {years}")

@@ -334,6 +334,30 @@ def test_bays_within_both_caps_are_kept(tmp_path):
     assert cfg.candidates.truck_bays["mcs"].min_bays == 4
 
 
+# ------------------------------------------------------------------------ 6. model.p
+
+
+def test_p_above_max_candidates_is_refused_before_the_run(tmp_path):
+    """Almaty with ``candidates.max_candidates: 3`` and ``p: 8`` stopped only after the
+    network was built, with a hint naming ``extra_sites``, which is no key."""
+    text = BASE.replace("p: 2", "p: 8") + "candidates:\n  max_candidates: 3\n"
+    msg = _refused(tmp_path, text)
+    assert f"study.yaml:{_line(text, 'p: 8')}: model.p asks for 8 new stations" in msg
+    assert "candidates.max_candidates keeps at most 3 candidate sites" in msg
+    assert "lower model.p or raise candidates.max_candidates" in msg
+    assert "extra_sites" not in msg
+
+
+@pytest.mark.parametrize("kind", ["capacitated", "cover"])
+def test_p_is_refused_for_models_that_choose_the_number_of_sites(tmp_path, kind):
+    text = BASE.replace("kind: mclp", f"kind: {kind}").replace("p: 2", "p: 8")
+    msg = _refused(tmp_path, text)
+    assert f"model: model.p (8) is not used by model {kind!r}" in msg
+    assert "remove p" in msg and "'mclp' or 'pmedian'" in msg
+    # without p the model is accepted as before
+    assert load_config(_write(tmp_path, text.replace("  p: 8\n", ""))).model.p is None
+
+
 def test_shipped_configs_still_validate():
     from planner.config.checks import _vehicles
 
