@@ -195,6 +195,34 @@ def _unsupported_tag(root: yaml.Node) -> tuple[tuple[Any, ...], yaml.Node] | Non
     return min(found, key=lambda f: f[1].start_mark.index, default=None)
 
 
+def _unreadable_value(root: yaml.Node) -> tuple[tuple[Any, ...], yaml.ScalarNode, str] | None:
+    """The first scalar (by position) the safe loader cannot build, with its field path and
+    why: an unquoted date that is no date (``day: 2025-02-30``: YAML reads the form as a
+    date without any tag) or a tagged value of the wrong form (``!!int abc``). The loader's
+    own error names neither line nor field."""
+    build = yaml.constructor.SafeConstructor()
+
+    def nodes(located: Located) -> list[Located]:
+        node, loc = located
+        if isinstance(node, yaml.SequenceNode):
+            return [(child, (*loc, i)) for i, child in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            return [
+                (v, (*loc, k.value if isinstance(k, yaml.ScalarNode) else "?"))
+                for k, v in node.value
+            ]
+        return []
+
+    bad = []
+    for node, loc in _walk(root, nodes):
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                build.construct_object(node)
+            except (ValueError, TypeError) as exc:
+                bad.append((loc, node, str(exc)))
+    return min(bad, key=lambda b: b[1].start_mark.index, default=None)
+
+
 def read_yaml(
     path: str | Path, *, what: str = "study config", error: ErrorFactory = ConfigError
 ) -> tuple[dict[str, Any], yaml.Node]:
@@ -290,8 +318,18 @@ def read_yaml(
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise error(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    except (ValueError, TypeError) as exc:  # a tagged value of the wrong form: !!int abc
-        raise error(f"{path}: a tagged value cannot be read ({exc}); remove the tag") from None
+    except (ValueError, TypeError) as exc:  # !!int abc, or an unquoted 2025-02-30
+        found = _unreadable_value(root)
+        if found is None:
+            raise error(f"{path}: a tagged value cannot be read ({exc}); remove the tag") from None
+        loc, node, why = found
+        where = f"{path}:{node.start_mark.line + 1}: {'.'.join(map(str, loc)) or '(top level)'}"
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            raise error(
+                f"{where}: {node.value} is not a valid date ({why}); fix the date (YYYY-MM-DD), "
+                f"or quote it ('{node.value}') if it is meant as text"
+            ) from None
+        raise error(f"{where}: a tagged value cannot be read ({why}); remove the tag") from None
     if not isinstance(data, dict):
         raise error(f"{path}: a {what} must be a mapping of keys to values")
     return data, root

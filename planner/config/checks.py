@@ -315,9 +315,14 @@ def _vehicles(cfg: StudyConfig) -> list[str]:
         + list(cfg.vehicles.compare)
         + ([cfg.vehicles.truck] if cfg.vehicles.truck else [])
     )
+    # a stage's fleet mix replaces vehicles.fleet in that stage: its names come from the
+    # same catalogue (a wrong one failed the run after the network, naming no field)
+    fields = [("vehicles", n) for n in dict.fromkeys(names)] + [
+        (f"stages.{k}.fleet", n) for k, st in enumerate(cfg.stages) for n in st.fleet or {}
+    ]
     return [
-        f"vehicles: unknown vehicle model {n!r}; known: {', '.join(sorted(known))}"
-        for n in dict.fromkeys(names)
+        f"{field}: unknown vehicle model {n!r}; known: {', '.join(sorted(known))}"
+        for field, n in fields
         if n not in known
     ]
 

@@ -27,6 +27,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from planner.config._strict import Number
 from planner.config._strict import StrictSection as _Strict
 
 __all__ = ["GridConfig", "RenewablesConfig", "check_iso_day", "check_time_zone"]
@@ -54,7 +55,7 @@ class GridConfig(_Strict):
     managed_charging: bool = False
     # 24 hourly grid emission factors (kg CO2/kWh, hour 0 = local midnight); None: the
     # one factor of simulation.grid_kg_co2_per_kwh (or the simulator's default)
-    hourly_kg_co2_per_kwh: list[float] | None = None
+    hourly_kg_co2_per_kwh: list[Number] | None = None
 
     @field_validator("hourly_kg_co2_per_kwh")
     @classmethod

@@ -5,15 +5,68 @@ where the trips come from, and the fleet that drives them.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from networks.errors import ConfigError
+from planner.config._strict import Number
 from planner.config._strict import StrictSection as _Strict
 
-__all__ = ["CorridorSource", "DemandConfig", "NetworkConfig", "VehiclesConfig"]
+__all__ = [
+    "CorridorSource",
+    "DemandConfig",
+    "FleetShares",
+    "NetworkConfig",
+    "RoadClass",
+    "VehiclesConfig",
+    "check_fleet_shares",
+]
+
+
+def _road_class(name: str) -> str:
+    # The classes the drive network gives a speed to (OSM highway values without a usable
+    # maxspeed, networks.drive_graph.DEFAULT_SPEEDS_KPH): any other name matches no road and
+    # was ignored without a word. (Imported here: the schema loads without osmnx.)
+    from networks.drive_graph import DEFAULT_SPEEDS_KPH, FALLBACK_SPEED_KPH
+
+    known = list(DEFAULT_SPEEDS_KPH)
+    if name in known:
+        return name
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(
+        f"unknown road class {name!r}{hint}; give OSM highway values: {', '.join(known)} "
+        f"(a way of any other class gets {FALLBACK_SPEED_KPH:g} km/h unless it has a maxspeed)"
+    )
+
+
+#: A key of ``network.speeds_kph``: an OSM ``highway`` value the drive network knows.
+RoadClass = Annotated[str, AfterValidator(_road_class)]
+
+
+def check_fleet_shares(fleet: dict[str, float]) -> dict[str, float]:
+    """``fleet`` unchanged if it names at least one model and every share is > 0, else
+    ``ValueError`` naming the model and the share.
+
+    The vehicle names are checked against the study's catalogue by ``evplan validate``
+    (:mod:`planner.config.checks`: the catalogue file is read only then).
+    """
+    if not fleet:
+        raise ValueError("fleet must name at least one vehicle model")
+    for k, s in fleet.items():
+        if not s > 0:
+            raise ValueError(
+                f"fleet share of {k!r} must be > 0, got {s:g} (shares are relative weights, "
+                "normalised to sum to 1; leave a model out rather than give it 0)"
+            )
+    return fleet
+
+
+#: A fleet mix: catalogue name -> share (> 0, normalised; ``vehicles.fleet``, a stage's fleet).
+FleetShares = Annotated[dict[str, Number], AfterValidator(check_fleet_shares)]
 
 
 class CorridorSource(_Strict):
@@ -27,7 +80,7 @@ class CorridorSource(_Strict):
     min_population: int = Field(5_000, ge=0)
     # per road ref, km/h: checked here so that `evplan validate` names the field (the roads
     # a ref must match are known only when the network is built)
-    speeds_kph: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+    speeds_kph: dict[str, Annotated[Number, Field(gt=0, allow_inf_nan=False)]] = Field(
         default_factory=dict
     )
     default_speed_kph: float = Field(90.0, gt=0)
@@ -39,11 +92,12 @@ class NetworkConfig(_Strict):
 
     source: Path | None = None
     place: str | None = None
-    bbox: tuple[float, float, float, float] | None = None
+    bbox: tuple[Number, Number, Number, Number] | None = None
     download: bool = False
     corridor: CorridorSource | None = None
     network_type: Literal["drive", "drive_service"] = "drive"
-    speeds_kph: dict[str, float] = Field(default_factory=dict)
+    # per OSM highway value, km/h: the speed of a way without a usable maxspeed
+    speeds_kph: dict[RoadClass, Number] = Field(default_factory=dict)
     cache_dir: Path | None = None
 
     @model_validator(mode="after")
@@ -94,7 +148,7 @@ class DemandConfig(_Strict):
     # trucks that cross Kazakhstan to a Russian border post; relative weight per border post
     # (by name, default 1 each); snap limit of the posts to the network
     transit_share: float = Field(0.3, ge=0, le=1)
-    border_weights: dict[str, float] = Field(default_factory=dict)
+    border_weights: dict[str, Number] = Field(default_factory=dict)
     border_snap_m: float = Field(5_000.0, gt=0)
 
     @field_validator("border_weights")
@@ -120,7 +174,7 @@ class DemandConfig(_Strict):
 class VehiclesConfig(_Strict):
     """Fleet mix by catalogue name (shares are normalised) and optional user catalogue."""
 
-    fleet: dict[str, float] = Field(default_factory=lambda: {"mitsubishi_imiev_2013": 1.0})
+    fleet: FleetShares = Field(default_factory=lambda: {"mitsubishi_imiev_2013": 1.0})
     truck: str | None = None
     catalogue: Path | None = None
     compare: list[str] = Field(default_factory=list)
@@ -134,13 +188,3 @@ class VehiclesConfig(_Strict):
     # driving-time rules of truck drivers (sim.driving_rules): "auto" = AETR for the trucks of
     # a freight study, none otherwise
     driving_rules: Literal["auto", "aetr", "none"] = "auto"
-
-    @field_validator("fleet")
-    @classmethod
-    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
-        if not v:
-            raise ValueError("fleet must name at least one vehicle model")
-        for k, s in v.items():
-            if not s > 0:
-                raise ValueError(f"fleet share of {k!r} must be > 0, got {s}")
-        return v

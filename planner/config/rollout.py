@@ -14,7 +14,8 @@ rollout:
 
 ``demand_scale`` multiplies the study's demand (city: ``demand.adoption_share``; corridor:
 ``demand.trips_per_day``); ``adoption_share`` sets the city share directly. Every stage may
-change the fleet mix and the temperature, and has its own capital budget (sites and plugs
+change the fleet mix (``fleet``: checked as ``vehicles.fleet`` is; left out, the stage keeps
+the study's) and the temperature, and has its own capital budget (sites and plugs
 opened in that stage; no carry-over) or a number of ``new_sites`` (corridor studies: the
 FRLM sites by count).
 
@@ -27,13 +28,31 @@ that temperature, so a severe winter shortens the hops a plan must bridge.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from planner.config._strict import Number
 from planner.config._strict import StrictSection as _Strict
+from planner.config.inputs import check_fleet_shares
 
-__all__ = ["RolloutConfig", "ScenarioConfig", "StageConfig"]
+__all__ = ["RolloutConfig", "ScenarioConfig", "StageConfig", "StageFleet"]
+
+
+def _stage_fleet(fleet: dict[str, float]) -> dict[str, float]:
+    # An empty mapping was read as "no fleet given" (the study's vehicles.fleet) without a
+    # word; the stage may mean that or have lost its shares: refused, with both fixes.
+    if not fleet:
+        raise ValueError(
+            "an empty fleet names no vehicle model; leave fleet out to keep the study's "
+            "vehicles.fleet in this stage, or give the stage's shares"
+        )
+    return check_fleet_shares(fleet)
+
+
+#: A stage's fleet mix: checked as ``vehicles.fleet`` (shares > 0, the names against the
+#: study's catalogue by ``evplan validate``); an empty mapping is refused.
+StageFleet = Annotated[dict[str, Number], AfterValidator(_stage_fleet)]
 
 
 class StageConfig(_Strict):
@@ -42,7 +61,7 @@ class StageConfig(_Strict):
     year: int = Field(ge=1900, le=2200)
     demand_scale: float | None = Field(None, gt=0, le=1000)
     adoption_share: float | None = Field(None, gt=0, le=1)
-    fleet: dict[str, float] | None = None
+    fleet: StageFleet | None = None  # None: the study's vehicles.fleet
     budget: float | None = Field(None, gt=0)  # capex of the stage (sites and plugs)
     new_sites: int | None = Field(None, ge=0, le=2000)  # or a number of new sites
     temperature_c: float | None = Field(None, ge=-60, le=60)
@@ -63,7 +82,7 @@ class ScenarioConfig(_Strict):
     demand: float = Field(1.0, gt=0, le=1000)  # multiplies every stage's demand
     temperature_c: float | None = Field(None, ge=-60, le=60)  # replaces the stages' temperature
     # or a season set: the scenario counts the mean over its seasons (equal weights)
-    seasons: dict[str, float] | None = None
+    seasons: dict[str, Number] | None = None
     source: str = ""  # where the scenario's figures come from
 
     @model_validator(mode="after")
@@ -71,7 +90,7 @@ class ScenarioConfig(_Strict):
         if self.temperature_c is not None and self.seasons:
             raise ValueError("give temperature_c or seasons, not both")
         for name, t in (self.seasons or {}).items():
-            if isinstance(t, bool) or not -60 <= t <= 60:
+            if not -60 <= t <= 60:
                 raise ValueError(f"season {name!r}: temperature must be in -60..60 C, got {t}")
         return self
 
@@ -87,7 +106,7 @@ class RolloutConfig(_Strict):
 
     method: str = Field("both", pattern="^(myopic|lookahead|both)$")
     discount_rate: float = Field(0.05, ge=0, le=1)
-    scenarios: dict[str, float | ScenarioConfig] = Field(default_factory=dict)
+    scenarios: dict[str, Number | ScenarioConfig] = Field(default_factory=dict)
     time_limit_s: float = Field(60.0, gt=0)
 
     @field_validator("scenarios", mode="before")

@@ -10,10 +10,11 @@ a replicated KPI and be ignored without a word.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
+from planner.config._strict import Number
 from planner.config._strict import StrictSection as _Strict
 
 __all__ = ["SimulationConfig", "TargetsConfig", "replicated_kpis"]
@@ -66,13 +67,6 @@ def _replicated_kpi(name: str) -> str:
     raise ValueError(f"KPI {name!r} {why}; give a half-width for one of: {', '.join(known)}")
 
 
-def _no_bool(value: Any) -> Any:
-    # pydantic reads YAML's true as 1.0 for a float; a half-width never means that.
-    if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {str(value).lower()}")
-    return value
-
-
 #: A KPI name with a replication interval (the key of ``simulation.ci_half_width``).
 ReplicatedKPI = Annotated[str, AfterValidator(_replicated_kpi)]
 
@@ -89,7 +83,7 @@ def _positive(width: float) -> float:
 
 
 #: A half-width of a 95 % interval, in the KPI's unit.
-HalfWidth = Annotated[float, BeforeValidator(_no_bool), AfterValidator(_positive)]
+HalfWidth = Annotated[Number, AfterValidator(_positive)]
 
 
 class TargetsConfig(_Strict):
@@ -128,11 +122,11 @@ class SimulationConfig(_Strict):
         }
     )
     temperature_c: float = Field(20.0, ge=-50, le=50)
-    seasons: dict[str, float] = Field(default_factory=dict)
+    seasons: dict[str, Number] = Field(default_factory=dict)
     home_charging_share: float = Field(0.6, ge=0, le=1)
     balk_after_min: float = Field(30.0, gt=0)
     # "steady" (the long-run distribution, docs/simulation.md), fixed, or uniform [low, high]
-    start_soc: Literal["steady"] | float | tuple[float, float] = "steady"
+    start_soc: Literal["steady"] | float | tuple[Number, Number] = "steady"
     # days simulated before the measured ones (state of charge and queues carry over);
     # None: 2 for city and corridor demand, 0 for OD tables
     warmup_days: int | None = Field(None, ge=0, le=7)
@@ -142,7 +136,7 @@ class SimulationConfig(_Strict):
     # hourly travel-time multipliers: "auto" = the city per-road-class profile for city
     # studies, free flow otherwise; "none" = free flow; 24 numbers >= 1 (every road); or a
     # mapping {motorway: [24], arterial: [24], local: [24]} (a class left out: free flow)
-    congestion: Literal["auto", "none"] | list[float] | dict[str, list[float]] = "auto"
+    congestion: Literal["auto", "none"] | list[Number] | dict[str, list[Number]] = "auto"
     # "fast": vehicles that never reach a public-charging decision are settled in numpy and
     # only the others run as SimPy events (identical results); "full": every vehicle in SimPy
     engine: Literal["fast", "full"] = "fast"

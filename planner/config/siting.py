@@ -95,6 +95,18 @@ class TruckBayClass(_Strict):
     grid_kw_per_bay: float | None = Field(None, gt=0)
     source: str = ""
 
+    @model_validator(mode="after")
+    def _bays(self) -> TruckBayClass:
+        # the siting gives a row at least min_bays and at most max_bays (np.clip, which
+        # returns max_bays when the two cross): a contradiction the file must not hold
+        if self.min_bays > self.max_bays:
+            raise ValueError(
+                f"min_bays ({self.min_bays}) is above max_bays ({self.max_bays}): a site's row of "
+                "this class gets at least min_bays bays and at most max_bays; lower min_bays "
+                "or raise max_bays"
+            )
+        return self
+
 
 def _tag_rule(rule: str) -> str:
     # Parsed now with the rule reader optimize uses, so validate names the field and the
@@ -135,6 +147,20 @@ class CandidatesConfig(_Strict):
     # its node (own power, cost, connectors, grid draw) instead of power_kw / plug_cost
     truck_bays: dict[str, TruckBayClass] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _bays_within_plugs(self) -> CandidatesConfig:
+        # a truck bay row's plug cap is the smaller of max_plugs and its class's max_bays
+        # (planner.study.loop_remedies.plug_caps): a class whose rows start above it
+        # would be sited over the cap the closed loop holds every row to
+        over = {k: bc.min_bays for k, bc in self.truck_bays.items() if bc.min_bays > self.max_plugs}
+        if over:
+            k, n = next(iter(over.items()))
+            raise ValueError(
+                f"truck_bays.{k}.min_bays ({n}) is above max_plugs ({self.max_plugs}), the most "
+                "plugs (bays) any station row may have; lower min_bays or raise max_plugs"
+            )
+        return self
+
 
 class SolverConfig(_Strict):
     time_limit_s: float = Field(60.0, gt=0)
@@ -157,6 +183,17 @@ class ModelConfig(_Strict):
     def _size(self) -> ModelConfig:
         if self.kind in ("mclp", "pmedian") and self.p is None and self.budget is None:
             raise ValueError(f"model {self.kind!r} needs p (number of new stations) or budget")
+        if self.kind in ("cover", "capacitated") and self.p is not None:
+            # These models open as many sites as the coverage target needs (a p=8 study
+            # opened 16); p was ignored without a word, so it is refused like frlm's budget.
+            within = (
+                " within the sites' plug and grid capacity" if self.kind == "capacitated" else ""
+            )
+            raise ValueError(
+                f"model.p ({self.p}) is not used by model {self.kind!r}, which opens as many "
+                f"sites as model.coverage_target ({self.coverage_target:g}) needs{within}: "
+                "remove p, or use kind 'mclp' or 'pmedian' to site a number of new stations"
+            )
         if self.kind == "frlm" and self.budget is not None:
             # The FRLM sites by number of stations (Capar & Kuby's arc cover has no cost row
             # here); a budget would be silently ignored, so it is refused.

@@ -124,6 +124,14 @@ class StudyConfig(_Strict):
                 "recorded wait is longer; set the target below the give-up limit (or raise "
                 "balk_after_min)"
             )
+        p, most = self.model.p, self.candidates.max_candidates
+        if p is not None and most is not None and p > most:
+            # known from the file alone; the run refused it only once the network and the
+            # candidates were built (and named a key, extra_sites, the file cannot have)
+            raise ValueError(
+                f"model.p asks for {p} new stations but candidates.max_candidates keeps at most "
+                f"{most} candidate sites; lower model.p or raise candidates.max_candidates"
+            )
         years = [st.year for st in self.stages]
         if years != sorted(set(years)):
             raise ValueError(f"stages: years must increase, got {years}")
@@ -189,14 +197,11 @@ def config_from_dict(
         )
     except ValidationError as exc:
         lines = []
-        for err in exc.errors()[:8]:
-            # pydantic's own steps ("function-after[...]", "[key]" of a mapping's key) are
-            # not fields the user wrote
-            loc = tuple(
-                x
-                for x in err["loc"]
-                if not (isinstance(x, str) and (x.startswith("function-after") or x == "[key]"))
-            )
+        errors = _best_shapes(exc.errors())
+        for err in errors[:8]:
+            # pydantic's own steps ("function-after[...]", "[key]" of a mapping's key, the
+            # shape of a union, "list[...]") are not fields the user wrote
+            loc = tuple(x for x in err["loc"] if not _is_step(x))
             field = ".".join(str(x) for x in loc) or "(top level)"
             msg = err["msg"].removeprefix("Value error, ")
             line = line_of(yaml_root, loc or _named_field(msg, yaml_root))
@@ -214,7 +219,7 @@ def config_from_dict(
             # read as if the file's top level were wrong (planner review, 2026-12-07)
             named = "" if not loc and _DOTTED.match(msg) else f"{field}: "
             lines.append(f"{where}: {named}{msg}{given}{hint}{also}")
-        more = f"\n  ... and {len(exc.errors()) - 8} more" if len(exc.errors()) > 8 else ""
+        more = f"\n  ... and {len(errors) - 8} more" if len(errors) > 8 else ""
         if isinstance(data, dict) and {"base", "parameters"} <= set(data):
             more += (
                 f"\n  {source} looks like a sweep file (it has 'base' and 'parameters'): "
@@ -227,6 +232,38 @@ def config_from_dict(
 
 
 _DOTTED = re.compile(r"[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+")
+
+#: A step of pydantic's error location that is no field: a validator or the shape of a
+#: union ("function-after[...]", "literal['auto','none']", "list[...]", "float"), or "[key]".
+_STEP = re.compile(r"^(?:\[key\]|[a-z-]+\[.*\]|float|int|str)$")
+
+
+def _is_step(part: object) -> bool:
+    return isinstance(part, str) and _STEP.match(part) is not None
+
+
+def _best_shapes(errors: list[Any]) -> list[Any]:
+    """``errors`` without a union shape's "not this shape" error where another shape of the
+    same value got further (``scenarios.cold: {seasons: {winter: true}}`` is no number, but
+    the error is in its seasons): pydantic reports one error per shape a field may take."""
+
+    def shape_at(loc: tuple[Any, ...]) -> int | None:
+        return next((i for i, part in enumerate(loc) if _is_step(part)), None)
+
+    def deeper(loc: tuple[Any, ...], i: int) -> bool:
+        return any(
+            len(o["loc"]) > i + 1 and o["loc"][:i] == loc[:i] and o["loc"][i] != loc[i]
+            for o in errors
+        )
+
+    out = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        i = shape_at(loc)
+        if i is not None and len(loc) == i + 1 and deeper(loc, i):
+            continue
+        out.append(err)
+    return out
 
 
 def _named_field(msg: str, root: yaml.Node | None) -> tuple[str, ...]:

@@ -305,7 +305,7 @@ def build_candidates(cfg: StudyConfig, sn: StudyNetwork, existing: pd.DataFrame)
     if cfg.model.p is not None and cfg.model.p > len(cand):
         raise ConfigError(
             f"model.p asks for {cfg.model.p} new stations but the study has only {len(cand)} "
-            "candidate sites; lower model.p or add candidates (candidates.tags, extra_sites)"
+            "candidate sites; lower model.p or add candidates (candidates.tags, candidates.extra)"
         )
     return cand[
         [
