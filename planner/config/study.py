@@ -24,11 +24,14 @@ from networks.errors import ConfigError
 from planner.config._strict import StrictSection as _Strict
 from planner.config._strict import unknown_key_hint
 from planner.config.energy import GridConfig, RenewablesConfig
-from planner.config.inputs import (  # noqa: F401 - CorridorSource re-exported
+from planner.config.inputs import (  # noqa: F401 - the section's names re-exported
     CorridorSource,
     DemandConfig,
+    FleetShares,
     NetworkConfig,
+    RoadClass,
     VehiclesConfig,
+    check_fleet_shares,
 )
 from planner.config.rollout import RolloutConfig, StageConfig
 from planner.config.simulation import SimulationConfig, TargetsConfig
