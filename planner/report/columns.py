@@ -24,16 +24,17 @@ _STATION = {
     # per-station figures are one run's: a review found a station with 5 plugs and no
     # session here whose plugs the other runs had all in use at once (2026-12-07); its CO2
     # was the runs' mean until a later review (94.9 kg next to 0 sessions): the seed run's
-    "utilisation": "share of plug time busy charging in the proposal's seed run (0-1). Every "
+    "utilisation": "share of plug time busy charging within the measured days in the "
+    "proposal's seed run (0-1; busy plug time in the window over plugs x its length). Every "
     "per-station column is that one run's (the study's trips at its seed, simulated besides "
     "the replications; with one replication, the only run); the KPIs are the mean over the "
     "replications",
     "wait_mean_min": "mean wait before charging in the seed run (min)",
     "wait_p95_min": "95th-percentile wait before charging in the seed run (min)",
-    "sessions": "charging sessions over the simulated days in the seed run (as the stations "
-    "table's)",
-    "visits": "public charging visits over the simulated days in the seed run, charged or "
-    "balked (the waits are theirs)",
+    "sessions": "charging sessions of the measured days' trips in the seed run (as the "
+    "stations table's)",
+    "visits": "public charging visits of the measured days' trips in the seed run, charged "
+    "or balked (the waits are theirs)",
     "connectors": "plug types (`GB/T`, `CCS2`, `CHAdeMO`, `Type2`, `MCS`; empty: any)",
 }
 
@@ -323,7 +324,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "station_id": "station id",
         "t_s": "start of the time bin (s)",
         "busy_plugs": "mean plugs busy in the bin",
-        "utilisation": "busy share of the plugs (0-1)",
+        "utilisation": "busy share of the plugs (0-1); the bins cover the measured days",
         "queue": "mean vehicles waiting",
         "power_kw": "mean power (kW)",
         "energy_kwh": "energy delivered in the bin (kWh)",
