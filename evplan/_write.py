@@ -15,10 +15,13 @@ def write_study(
     """Write ``result`` (tables, GeoPackage, KPIs, manifest, ``report.html``) to ``folder``.
 
     The folder is written atomically and only replaces a folder evplan wrote (or any folder
-    with ``overwrite=True``), as ``evplan run -o`` does. Returns the folder.
+    with ``overwrite=True``), as ``evplan run -o`` does; a folder that is or holds one of
+    the study's input files (``result.manifest["inputs"]``) is refused, ``overwrite`` or
+    not. Returns the folder.
     """
+    inputs = list((result.manifest or {}).get("inputs") or {})
     with (
-        claim_output(folder, overwrite=overwrite) as target,
+        claim_output(folder, overwrite=overwrite, inputs=inputs) as target,
         atomic_dir(target, foreign_ok=overwrite) as tmp,
     ):
         _write_into(result, tmp, html=html)

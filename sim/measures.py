@@ -12,10 +12,11 @@ import pandas as pd
 __all__ = ["compute_kpis", "measure_end", "step_peak"]
 
 
-def measure_end(settings: Any, span_s: float) -> float:
+def measure_end(settings: Any, planned_end_s: float) -> float:
     """End of the time measures' window (:attr:`sim.settings.SimSettings.measure_end_s`):
-    that setting, else the run's span; never past ``horizon_s`` (nothing runs there)."""
-    end = span_s if settings.measure_end_s is None else float(settings.measure_end_s)
+    that setting, else ``planned_end_s`` (the engine's end of the planned days: whole days up
+    to the last planned departure); never past ``horizon_s`` (nothing runs there)."""
+    end = planned_end_s if settings.measure_end_s is None else float(settings.measure_end_s)
     if settings.horizon_s is not None:
         end = min(end, float(settings.horizon_s))
     return end
@@ -67,7 +68,8 @@ def compute_kpis(r: Any) -> dict[str, float]:
     w = s.warmup_s
     t, ses, veh = r.trips, r.sessions, r.vehicles
     # the time measures' charging: every charged public session, clipped to the window
-    lo, hi = w, measure_end(s, r.span_s)
+    lo = w
+    hi = r.window_end_s if np.isfinite(getattr(r, "window_end_s", np.nan)) else r.span_s
     every = ses[(ses["station"] >= 0).to_numpy() & (ses["status"] == "charged").to_numpy()]
     on_from = np.clip(every["start_s"].to_numpy(dtype=float), lo, hi)
     on_to = np.clip(every["end_s"].to_numpy(dtype=float), lo, hi)

@@ -87,6 +87,8 @@ class SimulationResult:
     span_s: float
     events: int = 0
     timings: dict = field(default_factory=dict)
+    #: end of the time measures' window (:func:`sim.measures.measure_end`); NaN: the span
+    window_end_s: float = math.nan
     _kpis: dict | None = field(default=None, repr=False)
     _station_stats: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
@@ -157,7 +159,9 @@ def build_result(eng: Engine) -> SimulationResult:
     meas = sessions[sessions["measured"].to_numpy()]
     # the time measures' window (SimSettings.measure_end_s): plug time busy in it, whichever
     # trip it served; the counts (visits, sessions, energy, waits) are the measured trips'
-    window = (w, measure_end(s, span))
+    # (without measure_end_s: the days the trips were planned on, whole days up to the last
+    # departure, not the span to the last late arrival)
+    window = (w, measure_end(s, eng.sim_end))
     ts = station_timeseries(sessions, eng.stations, window[1], s.timeseries_step_s, start_s=w)
     stations = stations_summary(meas, eng.stations, window, busy_sessions=sessions)
     vehicles = _vehicles_table(eng, trips, ids)
@@ -169,6 +173,7 @@ def build_result(eng: Engine) -> SimulationResult:
         vehicles=vehicles,
         settings=s,
         span_s=span,
+        window_end_s=window[1],
         events=eng.events,
         timings={
             "prepare_s": eng.prepare_seconds,

@@ -130,10 +130,10 @@ class SimSettings:
         station peaks and the station time series), which count the plug time busy within
         ``[warmup_s, measure_end_s]`` whichever trip it served, over that period's length
         (a time average, as queueing theory's utilisation). Studies: the end of the last
-        generated day, ``(warm-up + measured days) x 24 h``. None: the end of the run's
-        span (the last trip's arrival or session's end, rounded up to the time series
-        step; ``horizon_s`` when set). A day's trips that arrive after midnight made that
-        span a day longer, and the utilisation half of the plugs' real use.
+        generated day, ``(warm-up + measured days) x 24 h``. None: the end of the planned
+        days, whole days up to the last planned departure (``horizon_s`` when set). Until
+        2026-12-07 the window ran to the last trip's arrival: a day's trips that arrive after
+        midnight made it a day longer, and the utilisation half of the plugs' real use.
     recovery_soc : float
         A vehicle stranded (or whose driver abandoned a queue) is recovered overnight: it
         resumes its first trip of the next day at its home charger target (home chargers) or

@@ -8,6 +8,8 @@ with these (and re-exports :func:`station_timeseries`).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -47,17 +49,22 @@ def station_timeseries(
     ``span_s``: the plug time, queue time and energy of ``sessions`` within each bin, and
     the arrivals and balks in it (those before ``start_s`` or after the last bin are in
     none)."""
-    edges = np.arange(start_s, span_s + step_s * 0.5, step_s)
-    if edges.size < 2:
-        edges = np.array([start_s, start_s + step_s])
+    # bins of step_s from start_s; the last one ends at span_s (shorter when the window's
+    # length is not a multiple of the step: SimSettings.measure_end_s is the user's)
+    length = span_s - start_s
+    n_bins = max(1, math.ceil(length / step_s - 1e-9)) if length > 0 else 1
+    edges = start_s + step_s * np.arange(n_bins + 1, dtype=float)
+    if length > 0:
+        edges[-1] = min(edges[-1], span_s)
+    width = np.diff(edges)
     cols = _ByStation(sessions, len(stations))
     frames = []
     for s, row in enumerate(stations.itertuples(index=False)):
         g, ch = cols.rows(s)
         st, en = cols.start[ch], cols.end[ch]
-        busy = _overlap(st, en, np.ones(st.size), edges) / step_s
+        busy = _overlap(st, en, np.ones(st.size), edges) / width
         energy = _overlap(st, en, cols.power[ch] / 3600.0, edges)
-        queue = _overlap(cols.arrive[g], cols.start[g], np.ones(g.size), edges) / step_s
+        queue = _overlap(cols.arrive[g], cols.start[g], np.ones(g.size), edges) / width
         arrive = cols.arrive[g]
         inside = (arrive >= edges[0]) & (arrive < edges[-1])
         arr_bin = np.searchsorted(edges, arrive[inside], side="right") - 1
@@ -69,7 +76,7 @@ def station_timeseries(
                     "busy_plugs": busy,
                     "utilisation": busy / row.plugs,
                     "queue": queue,
-                    "power_kw": energy / (step_s / 3600.0),
+                    "power_kw": energy / (width / 3600.0),
                     "energy_kwh": energy,
                     "arrivals": np.bincount(arr_bin, minlength=edges.size - 1),
                     "balked": np.bincount(

@@ -42,6 +42,15 @@ def test_a_study_in_ten_lines(data_dir, net_cache_dir, monkeypatch, tmp_path):
         (tmp_path / "mine").mkdir()
         (tmp_path / "mine" / "notes.txt").write_text("x")
         evplan.write_study(result, tmp_path / "mine")
+    # a folder holding one of the study's inputs: refused, overwrite or not (a stand-in
+    # input in tmp_path, never the real data)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "zones.geojson").write_text("{}")
+    result.manifest = {**result.manifest, "inputs": {str(data / "zones.geojson"): "0" * 64}}
+    with pytest.raises(evplan.EvplanError, match="holds an input of the study"):
+        evplan.write_study(result, data, overwrite=True)
+    assert (data / "zones.geojson").read_text() == "{}"
 
 
 def test_siting_and_checker_from_the_package():

@@ -26,13 +26,21 @@ __all__ = [
 ]
 
 
+#: OSM ``highway`` values of ways a drive network keeps that have no default speed
+#: (OSM wiki, Key:highway: bus-only roads, runaway-truck ramps, emergency lay-bys)
+DRIVABLE_OTHER = ("busway", "escape", "emergency_bay")
+
+
 def _road_class(name: str) -> str:
     # The classes the drive network gives a speed to (OSM highway values without a usable
     # maxspeed, networks.drive_graph.DEFAULT_SPEEDS_KPH): any other name matches no road and
     # was ignored without a word. (Imported here: the schema loads without osmnx.)
     from networks.drive_graph import DEFAULT_SPEEDS_KPH, FALLBACK_SPEED_KPH
 
-    known = list(DEFAULT_SPEEDS_KPH)
+    # ... and the other highway values of OSM's Key:highway page that the drive filter keeps
+    # (networks.drive_graph._FILTERS excludes the rest): a speed for them is honoured too
+    # (code review of 2026-12-07: {busway: 40} was refused)
+    known = [*DEFAULT_SPEEDS_KPH, *(c for c in DRIVABLE_OTHER if c not in DEFAULT_SPEEDS_KPH)]
     if name in known:
         return name
     close = difflib.get_close_matches(name, known, n=1)

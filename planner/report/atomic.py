@@ -65,6 +65,7 @@ from planner.report.ownership import (
     check_not_in_batch,
     folder_files,
     is_batch_folder,
+    is_batch_run,
     is_evplan_output,
     marker_text,
     records_its_files,
@@ -275,6 +276,7 @@ def check_output_target(
     if (
         kind != "batch"
         and not overwrite
+        and not is_batch_run(target)
         and target.is_dir()
         and is_evplan_output(target)
         and not records_its_files(target)
@@ -415,6 +417,7 @@ def atomic_dir(
             if (
                 kind != "batch"
                 and not foreign_ok
+                and not is_batch_run(path)
                 and any(path.iterdir())
                 and not records_its_files(path)
             ):

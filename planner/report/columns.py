@@ -328,8 +328,9 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "queue": "mean vehicles waiting",
         "power_kw": "mean power (kW)",
         "energy_kwh": "energy delivered in the bin (kWh)",
-        "arrivals": "vehicles arriving in the bin",
-        "balked": "vehicles leaving the queue in the bin",
+        "arrivals": "vehicles arriving in the bin (any trip's: a time measure, so a warm-up "
+        "trip's arrivals in the measured days count and a measured trip's after them do not)",
+        "balked": "vehicles leaving the queue in the bin (as arrivals)",
     },
 }
 

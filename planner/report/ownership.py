@@ -177,6 +177,13 @@ def batch_run_output(folder: str | Path) -> Iterator[None]:
         _BATCH_RUN.reset(token)
 
 
+def is_batch_run(target: str | Path) -> bool:
+    """Is ``target`` the run folder the batch's own run may write now
+    (:func:`batch_run_output`)? The batch owns it: it replaces it whole when the run is
+    done again (a run folder of an older evplan, without a file list, included)."""
+    return _BATCH_RUN.get() == Path(target).resolve()
+
+
 def _enclosing_batch(target: Path) -> Path | None:
     """The batch folder ``target`` is, or lies inside (resolved), or ``None``."""
     for folder in (target, *target.parents):

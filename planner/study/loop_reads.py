@@ -55,8 +55,15 @@ def fleet_load(outcome: Any, days: int, target_min: float | None = None) -> pd.D
 
 def in_use_max(outcome: Any) -> pd.Series:
     """The most plugs charging at once at each station (by id) in any run of ``outcome``:
-    its first run's sessions and every replication's charging sessions."""
+    the seed run's and every replication's, after the warm-up and over every charged
+    session (``detail["in_use_per_run"]``, :func:`planner.study.sizing.plugs_in_use_since`);
+    an outcome without them (tests, older callers): its first run's sessions and every
+    replication's charging sessions."""
     detail = outcome.detail if isinstance(outcome.detail, dict) else {}
+    counted = detail.get("in_use_per_run")
+    if counted:
+        both = pd.concat(list(counted))
+        return both.groupby(both.index.astype(str)).max()
     tables = []
     result = detail.get("result")
     if result is not None and hasattr(result, "sessions"):

@@ -32,6 +32,7 @@ from planner.study.replications import (
     scaled,
     scaled_kpis,
 )
+from planner.study.sizing import plugs_in_use_since
 from planner.study.targets import judge_targets, with_count_bound
 from sim.connectors import station_connectors
 
@@ -181,6 +182,7 @@ class RunSummary(NamedTuple):
     charging: pd.DataFrame  #: public charging sessions, for the hourly CO2 matching
     unserved: pd.DataFrame  #: :func:`unserved_demand`, for the design loop's next round
     causes: dict[str, int]  #: trips stranded or abandoned, by cause
+    in_use: pd.Series  #: most plugs charging at once after the warm-up, per station id
 
 
 class StudySimulator:
@@ -294,6 +296,8 @@ class StudySimulator:
             kpis = scaled_kpis(kpis, factor)
             intervals, judged = scaled(intervals, factor), scaled(judged, factor)
         kpis["demand_expansion_factor"] = factor
+        # the plugs in use, read before the cut to the measured trips (sizing.plugs_in_use_since)
+        seed_in_use = plugs_in_use_since(first.sessions, settings.warmup_s)
         first = first.measured()
         return ScenarioOutcome(
             kpis,
@@ -310,6 +314,9 @@ class StudySimulator:
                 "replications": reps,
                 # the runs the KPIs are the mean of: CO2 matching averages over the same runs
                 "charging_per_run": [r.charging for r in kept],
+                # the most plugs in use at once, the seed run's and each run's: what the
+                # design loop may trim to (planner.study.loop_reads.in_use_max)
+                "in_use_per_run": [seed_in_use, *(r.in_use for r in kept)],
                 # stranded or abandoned trips by cause: the mean over the same runs
                 "causes": mean_causes([r.causes for r in kept]),
                 "connector_gaps": self.connector_gaps(first, st),
@@ -333,6 +340,7 @@ class StudySimulator:
             public_charging(res),
             self.unserved(res),
             _stranding_causes(res),
+            plugs_in_use_since(res.sessions, res.settings.warmup_s),
         )
 
     def _keep_run(

@@ -198,6 +198,30 @@ def plugs_in_use_max(sessions: pd.DataFrame) -> pd.Series:
     )
 
 
+def plugs_in_use_since(sessions: pd.DataFrame, start_s: float) -> pd.Series:
+    """The most plugs charging at once at each public station from ``start_s`` on (by
+    station id; absent: none), over *every* charged session, a warm-up trip's included: the
+    plugs the measured trips' waits depend on. The measured trips' own sessions are not
+    enough: a warm-up trip charging into the measured days holds a plug a measured trip
+    waited for (a review of 2026-12-07 trimmed such a plug, and the trip waited 30 min)."""
+    import pandas as pd
+
+    ch = sessions[
+        (sessions["station"] >= 0)
+        & (sessions["status"] == "charged")
+        & (sessions["end_s"] > start_s)
+    ]
+    return pd.Series(
+        {
+            sid: most_at_once(
+                np.maximum(grp["start_s"].to_numpy(), start_s), grp["end_s"].to_numpy()
+            )
+            for sid, grp in ch.groupby("station_id")
+        },
+        dtype=float,
+    )
+
+
 def station_load(
     sessions: pd.DataFrame, *, days: int, target_min: float | None = None
 ) -> pd.DataFrame:

@@ -104,7 +104,8 @@ def _check_size(
     (``population_source``, set by the study) and say what would fix it."""
     src = zones.attrs.get("population_source")
     where = f"{src}: " if src else ""
-    big = np.flatnonzero(pop > MAX_ZONE_POPULATION)
+    # (not finite counts as too large: an "inf" overflowed the fleet's int first)
+    big = np.flatnonzero(~np.isfinite(pop) | (pop > MAX_ZONE_POPULATION))
     if big.size:
         shown = [f"zone {ids[i]!r} = {pop[i]:,.0f}" for i in big[:10].tolist()]
         raise DemandError(
@@ -112,6 +113,8 @@ def _check_size(
             f"{'; '.join(shown)}. Give each zone's residents: is a figure a typo or in the "
             "wrong unit?"
         )
+    if n_ev < 0:  # zones checked only (city_trips calls this before it counts the fleet)
+        return
     trips = n_ev * days * trips_per_ev_day
     if trips > MAX_TRIPS:
         raise DemandError(
@@ -258,6 +261,7 @@ def city_trips(
                     else "at most this many trips are kept"
                 )
             )
+    _check_size(zones, ids, pop, -1, days, p_active * mean_trips)  # the zones, first
     n_ev = int(fleet_size) if fleet_size is not None else int(round(adoption_share * pop.sum()))
     if n_ev <= 0:
         raise DemandError(

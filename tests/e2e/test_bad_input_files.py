@@ -284,6 +284,11 @@ def test_city_demand_is_bounded_before_it_is_allocated(almaty, data_dir):
     with pytest.raises(DemandError, match=r"my.csv: population above 50,000,000") as err:
         city_trips(net, big, rng=1, zone_col="name_ru")
     assert f"{big['name_ru'].iloc[0]!r} = 1,000,000,000,000,000" in str(err.value)
+    # an infinite population (a zones file's "inf") overflowed the fleet count before the
+    # check ran: OverflowError, exit 70 (code review of 2026-12-07)
+    big.loc[big.index[0], "population"] = float("inf")
+    with pytest.raises(DemandError, match=r"my.csv: population above 50,000,000"):
+        city_trips(net, big, rng=1, zone_col="name_ru")
     with pytest.raises(DemandError, match="more than the 20,000,000 trips") as err:
         city_trips(net, zones, rng=1, fleet_size=10**12, days=2)
     assert "my.csv" in str(err.value) and "1,000,000,000,000 EVs" in str(err.value)

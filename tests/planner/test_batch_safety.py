@@ -417,3 +417,22 @@ def test_whole_swept_values_are_labelled_as_integers_and_keep_their_run_folders(
     assert plan.runs[0].key == config_hash(direct)
     result = run_batch(plan, workers=0, runner=fake_runner)
     assert coverage_chart(plan, result.summary) is not None  # legend from the same values
+
+
+def test_the_batch_replaces_its_own_run_folder_of_an_older_evplan(tmp_path):
+    """An older evplan's run folder (marker without a file list) under runs/: the batch's
+    own run replaces it as before; a study folder like it needs --overwrite (code review of
+    2026-12-07: reruns of stale batch runs failed with advice they could not follow)."""
+    from planner.report.atomic import OutputFolderError, atomic_dir, claim_output
+    from planner.report.ownership import batch_run_output
+
+    run = tmp_path / "batch" / "runs" / "0123abcd"
+    run.mkdir(parents=True)
+    (run / MARKER).write_text(json.dumps({"tool": "evplan", "kind": "study"}))
+    (run / "kpis.json").write_text("{}")
+    with batch_run_output(run), claim_output(run) as target, atomic_dir(target) as tmp:
+        (tmp / "kpis.json").write_text('{"new": 1}')
+    assert json.loads((run / "kpis.json").read_text()) == {"new": 1}
+    (run / MARKER).write_text(json.dumps({"tool": "evplan", "kind": "study"}))  # older again
+    with pytest.raises(OutputFolderError, match="older evplan"), claim_output(run):
+        pass

@@ -299,3 +299,32 @@ def test_clean_runs_are_extended_until_the_count_bound_confirms_a_zero_target(ca
         assert row["ci_high"] == pytest.approx(3.689 / 4, abs=1e-3) and row["n"] == 4
     judged = judge_targets(out.kpis, cfg.targets, out.detail["target_intervals"])
     assert [j.status for j in judged if j.attr == "stranded"] == ["met"]
+
+
+def test_the_loop_reads_plugs_in_use_over_every_session_after_the_warm_up(cargo):
+    """The design loop trims proposed plugs to the most in use at once; it read only the
+    measured trips' sessions, so a bay a warm-up truck held while a measured one waited
+    read as idle (code review of 2026-12-07). The study hands it every run's count over
+    every charged session after the warm-up."""
+    from planner.study.inputs import reach_sites
+    from planner.study.loop_reads import in_use_max
+    from planner.study.simulate import StudySimulator
+    from planner.study.sizing import plugs_in_use_max, plugs_in_use_since
+
+    cfg, sn, vehicles, trips = cargo
+    existing = build_existing(cfg, sn)
+    candidates = build_candidates(cfg, sn, existing)
+    everywhere = candidates.assign(
+        station_id=[f"c{i}" for i in range(len(candidates))], plugs=6, existing=False
+    )
+    sites = reach_sites(existing, candidates)
+    out = StudySimulator(cfg, sn, trips, vehicles, reach_sites=sites)(everywhere, replications=2)
+    runs = out.detail["in_use_per_run"]
+    assert len(runs) == 1 + out.detail["replications"]  # the seed run and every replication
+    seen = in_use_max(out)
+    measured_only = plugs_in_use_max(out.detail["result"].sessions)
+    assert (seen.reindex(measured_only.index) >= measured_only).all()
+    assert seen.sum() > measured_only.sum()  # warm-up trucks charging into the measured days
+    assert (seen.reindex(runs[0].index) >= runs[0]).all()
+    w = cfg.warmup_days() * 86_400.0
+    assert w > 0 and plugs_in_use_since(out.detail["result"].sessions, w).sum() <= seen.sum()

@@ -275,6 +275,9 @@ def test_known_road_classes_are_kept(tmp_path):
     )
     cfg = load_config(_write(tmp_path, text))
     assert cfg.network.speeds_kph == {"primary": 50.0, "residential": 20.0}
+    # drivable OSM classes without a default speed (code review: busway was refused)
+    text = _with_section("network:\n  source: net.osm.pbf\n  speeds_kph: {busway: 40}\n")
+    assert load_config(_write(tmp_path, text)).network.speeds_kph == {"busway": 40.0}
 
 
 # ------------------------------------------------------------------- 4. no such date

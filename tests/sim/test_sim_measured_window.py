@@ -108,13 +108,37 @@ def test_utilisation_is_busy_time_in_the_window_over_its_length():
     assert res.kpis()["plug_utilisation"] != pytest.approx(old, rel=1e-3)
 
 
-def test_without_an_end_the_window_is_the_span():
-    res = simulate(NET, STATION, _trips([3_600.0]), settings=SimSettings())
-    want = _busy_in(res.sessions, 0.0, res.span_s) / res.span_s
+def test_without_an_end_the_window_is_the_planned_days():
+    """No measure_end_s (an OD table's study, sim.simulate's default): whole days up to the
+    last planned departure, not the span to the last late arrival (a trip leaving before
+    midnight made a one-day run a two-day span)."""
+    res = simulate(NET, STATION, _trips([3_600.0, DAY - 500.0]), settings=SimSettings())
+    assert res.span_s > DAY  # the last stop runs past midnight
+    want = _busy_in(res.sessions, 0.0, DAY) / DAY
     assert res.kpis()["plug_utilisation"] == pytest.approx(want, rel=1e-12)
+    assert res.stations["utilisation"].item() == pytest.approx(want, rel=1e-12)
+    assert res.station_timeseries["t_s"].max() < DAY
 
 
 @pytest.mark.parametrize("bad", [0.0, DAY, float("nan"), float("inf"), -1.0])
 def test_a_bad_end_is_refused(bad):
     with pytest.raises(SimSettingsError, match="measure_end_s"):
         SimSettings(warmup_s=DAY, measure_end_s=bad)
+
+
+@pytest.mark.parametrize("end", [1_200.0, 1_900.0, 2 * DAY + 450.0])
+def test_the_time_series_ends_where_the_utilisation_window_does(end):
+    """A window whose length is no multiple of the 15-min step: the series' last bin ends
+    at the window's end (it was rounded to the nearest step: busy 0 where utilisation was
+    0.167 over [0, 1200], 800 s of busy time against the summary's 900)."""
+    s = SimSettings(measure_end_s=end)
+    departs = [0.0, 300.0, end - 1_000.0] if end > DAY else [0.0, 300.0]
+    res = simulate(NET, STATION, _trips(departs), settings=s)
+    ts = res.station_timeseries
+    width = np.diff(np.r_[ts["t_s"].to_numpy(), end])
+    busy_ts = float((ts["busy_plugs"].to_numpy() * width).sum())
+    assert busy_ts == pytest.approx(res.stations["busy_h"].item() * 3600.0, rel=1e-9, abs=1e-6)
+    assert busy_ts == pytest.approx(_busy_in(res.sessions, 0.0, end), rel=1e-9, abs=1e-6)
+    assert busy_ts > 0
+    inside = res.sessions[(res.sessions["station"] >= 0) & (res.sessions["arrive_s"] < end)]
+    assert int(ts["arrivals"].sum()) == len(inside)
