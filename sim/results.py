@@ -100,9 +100,10 @@ class SimulationResult:
 
     def measured(self) -> SimulationResult:
         """This result with ``trips`` and ``sessions`` cut to the measured period (rows with
-        ``measured`` true: after the warm-up); KPIs, stations and time series are already
-        measured-only. The same object when there is no warm-up."""
-        if not self.settings.warmup_s:
+        ``measured`` true: after the warm-up, before ``measure_end_s``); KPIs, stations and
+        time series are already measured-only. The same object when every row is measured
+        (no warm-up and no end)."""
+        if not self.settings.warmup_s and self.settings.measure_end_s is None:
             return self
         return dataclasses.replace(
             self,
@@ -129,6 +130,16 @@ class SimulationResult:
             # the measured visits, as the stations table and the KPIs count them
             self._station_stats = station_stats_table(self.measured().sessions, self.stations)
         return self._station_stats.copy()
+
+
+def measured_departures(settings: SimSettings, depart: np.ndarray) -> np.ndarray:
+    """Which trips (by planned departure) the measured period counts: those departing at or
+    after ``warmup_s`` and, with ``measure_end_s``, before it (a study's cool-down days are
+    simulated so that the measured trips' late stops meet traffic, not counted)."""
+    out = depart >= settings.warmup_s
+    if settings.measure_end_s is not None:
+        out &= depart < settings.measure_end_s
+    return np.asarray(out, dtype=bool)
 
 
 def build_result(eng: Engine) -> SimulationResult:
@@ -232,7 +243,7 @@ def _trips_table(eng: Engine) -> pd.DataFrame:
             cause,
             categories=[STRAND_CAUSE[i] for i in range(len(STRAND_CAUSE))],
         ),
-        "measured": depart >= eng.settings.warmup_s,
+        "measured": measured_departures(eng.settings, depart),
         "distance_km": distance_km,
         "direct_km": direct_km,
         # driven >= direct (shortest path); summing legs in another order leaves -1e-12 km,
@@ -338,8 +349,9 @@ def _sessions_table(eng: Engine, ids: Any) -> pd.DataFrame:
             # counted with its trip (SimSettings.warmup_s): a warm-up trip's stops after
             # the warm-up are not the measured trips' (the cargo study counted a third more
             # charging than its measured trucks did)
-            "measured": eng.trips["depart_s"].to_numpy(dtype=float)[rec["k"]]
-            >= eng.settings.warmup_s
+            "measured": measured_departures(
+                eng.settings, eng.trips["depart_s"].to_numpy(dtype=float)[rec["k"]]
+            )
             if n_rec
             else np.zeros(0, dtype=bool),
         }

@@ -126,7 +126,10 @@ class SimSettings:
         charging visit is counted with its trip: the visits of the trips departing after the
         warm-up (however late they arrive), none of a warm-up trip's.
     measure_end_s : float or None
-        End of the measured period of the *time* measures (plug utilisation, busy hours,
+        End of the measured period: the trips counted depart before it (a study simulates
+        cool-down days after it, not counted, so that the measured trips' late stops meet
+        the traffic of a day that goes on), and the end of the window of the *time*
+        measures (plug utilisation, busy hours,
         station peaks and the station time series), which count the plug time busy within
         ``[warmup_s, measure_end_s]`` whichever trip it served, over that period's length
         (a time average, as queueing theory's utilisation). Studies: the end of the last

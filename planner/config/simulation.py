@@ -130,6 +130,11 @@ class SimulationConfig(_Strict):
     # days simulated before the measured ones (state of charge and queues carry over);
     # None: 2 for city and corridor demand, 0 for OD tables
     warmup_days: int | None = Field(None, ge=0, le=7)
+    # days simulated after the measured ones, not measured, so that the measured trips'
+    # late stops meet the traffic of a day that goes on (without them the corridor's last
+    # stops met empty stations: 20 % of its counted visits, none waiting); None: 0 for city
+    # and OD demand, 1 for corridor, 2 for freight (trucks drive 2-4 days)
+    cooldown_days: int | None = Field(None, ge=0, le=7)
     comfort_buffer: float = Field(0.2, ge=0, le=0.9)  # Franke et al. 2012: 20-25 %
     look_ahead: bool = True
     precondition: bool = False

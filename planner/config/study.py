@@ -84,6 +84,18 @@ class StudyConfig(_Strict):
     stages: list[StageConfig] = Field(default_factory=list)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
 
+    def cooldown_days(self) -> int:
+        """Days simulated after the measured ones (``simulation.cooldown_days`` or its
+        default by demand: 0 city and OD table, 1 corridor, 2 freight)."""
+        c = self.simulation.cooldown_days
+        if c is not None:
+            return c
+        return {"corridor": 1, "freight": 2}.get(self.demand.kind, 0)
+
+    def simulated_days(self) -> int:
+        """Warm-up, measured and cool-down days: the days demand is generated for."""
+        return self.warmup_days() + self.simulation.days + self.cooldown_days()
+
     def warmup_days(self) -> int:
         """Warm-up days of the study (``simulation.warmup_days`` or its default by demand)."""
         w = self.simulation.warmup_days
@@ -97,6 +109,11 @@ class StudyConfig(_Strict):
             raise ValueError(
                 "demand.kind 'freight' runs on a national network: give network.corridor "
                 "(the roads file names the border posts)"
+            )
+        if self.demand.kind == "od_table" and (self.simulation.cooldown_days or 0) > 0:
+            raise ValueError(
+                "simulation.cooldown_days needs generated demand (city, corridor or freight): "
+                "an OD table's trips are given; remove it"
             )
         if self.demand.kind == "od_table" and (self.simulation.warmup_days or 0) > 0:
             raise ValueError(

@@ -50,7 +50,7 @@ def build_trips(
             pois=pois,
             adoption_share=d.adoption_share,
             trips_per_ev_day=d.trips_per_ev_day,
-            days=cfg.simulation.days + cfg.warmup_days(),
+            days=cfg.simulated_days(),
             vehicle_mix=fleet,
             vehicles=vehicles,
         )
@@ -64,7 +64,7 @@ def build_trips(
             trips_per_day=d.trips_per_day,
             gravity_exponent=d.gravity_exponent,
             truck_share=d.truck_share if cfg.vehicles.truck else 0.0,
-            days=cfg.simulation.days + cfg.warmup_days(),
+            days=cfg.simulated_days(),
             min_distance_km=d.min_trip_km,
             car_mix=fleet,
             truck_mix={cfg.vehicles.truck: 1.0} if cfg.vehicles.truck else None,
@@ -128,7 +128,7 @@ def freight_trips(
     """
     d = cfg.demand
     assert cfg.network.corridor is not None  # the schema requires it for kind freight
-    days = cfg.simulation.days + cfg.warmup_days()
+    days = cfg.simulated_days()
     if not d.trips_per_day * days <= MAX_TRIPS:  # before anything is allocated
         raise DemandError(
             f"demand.trips_per_day = {d.trips_per_day:g} trucks a day over {days} simulated "
@@ -365,8 +365,13 @@ def demand_points(cfg: StudyConfig, sn: StudyNetwork, trips: pd.DataFrame) -> gp
     trips in a study with two warm-up days (planner review, 2026-12-07)."""
     net = sn.network
     warmup_s = cfg.warmup_days() * 86_400.0
-    if warmup_s > 0 and "depart_s" in trips:
-        trips = trips[trips["depart_s"].to_numpy(dtype=float) >= warmup_s]
+    end_s = (cfg.warmup_days() + cfg.simulation.days) * 86_400.0
+    if "depart_s" in trips and (warmup_s > 0 or cfg.cooldown_days() > 0):
+        depart = trips["depart_s"].to_numpy(dtype=float)
+        keep = depart >= warmup_s
+        if cfg.demand.kind != "od_table":  # the measured days' trips (no cool-down day's)
+            keep &= depart < end_s
+        trips = trips[keep]
     agg = trips.groupby("origin").size().rename("weight").reset_index()
     nodes = agg["origin"].to_numpy()
     df = pd.DataFrame(

@@ -105,3 +105,21 @@ def test_the_notes_state_the_co2_factors_the_figures_use(tmp_path):
     assert figures == [round(per_kwh * s.charging_efficiency, 3), round(per_kwh, 3)]
     own = _cfg(tmp_path, extra="simulation:\n  grid_kg_co2_per_kwh: 0.5\n")
     assert "grid 0.500 kg CO2/kWh generated (simulation.grid_kg_co2_per_kwh)" in _co2_note(own)
+
+
+def test_cool_down_days_by_demand_and_the_days_generated(tmp_path):
+    """Corridor and freight trips take a day or more: without days after the measured ones
+    their last stops met empty stations (the corridor's p95 wait read 31 min where the
+    stops inside the generated days waited 37; review of 2026-12-07)."""
+    from planner.config.study import ConfigFileError as Bad
+
+    assert _cfg(tmp_path).cooldown_days() == 0
+    corridor = _cfg(tmp_path, "corridor")
+    assert corridor.cooldown_days() == 1
+    assert corridor.simulated_days() == corridor.warmup_days() + 1 + 1
+    s = sim_settings(corridor)
+    assert s.measure_end_s == (corridor.warmup_days() + 1) * 86_400.0  # not the cool-down
+    own = _cfg(tmp_path, "corridor", "simulation:\n  cooldown_days: 3\n  days: 2\n")
+    assert own.simulated_days() == own.warmup_days() + 2 + 3
+    with pytest.raises(Bad, match="cooldown_days"):
+        _cfg(tmp_path, "od_table", "simulation:\n  cooldown_days: 1\n")

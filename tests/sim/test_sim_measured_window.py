@@ -142,3 +142,26 @@ def test_the_time_series_ends_where_the_utilisation_window_does(end):
     assert busy_ts > 0
     inside = res.sessions[(res.sessions["station"] >= 0) & (res.sessions["arrive_s"] < end)]
     assert int(ts["arrivals"].sum()) == len(inside)
+
+
+def test_cool_down_trips_load_the_stations_but_are_not_counted():
+    """A study's cool-down day: trips departing at or after measure_end_s are simulated (a
+    measured trip's late stop meets them) but not counted; their plug time inside the
+    window is (a time measure)."""
+    end = 2 * DAY
+    s = SimSettings(warmup_s=DAY, measure_end_s=end)
+    # a measured trip leaving just before the end, a cool-down trip just after it: at the
+    # one plug the measured trip charges first and the cool-down trip waits behind it
+    res = simulate(NET, STATION, _trips([end - 300.0, end + 100.0]), settings=s)
+    trips = res.trips.set_index("vehicle_id")
+    assert trips.loc[0, "measured"] and not trips.loc[1, "measured"]
+    ses = res.sessions[res.sessions["station"] >= 0].set_index("vehicle_id")
+    assert ses.loc[0, "measured"] and not ses.loc[1, "measured"]
+    assert ses.loc[1, "wait_s"] > 0  # the cool-down trip met the measured one's charge
+    k = res.kpis()
+    assert k["trips"] == 1 and k["sessions_public"] == 1
+    assert len(res.measured().trips) == 1
+    # no warm-up, an end: the cut still happens
+    s0 = SimSettings(measure_end_s=DAY)
+    res0 = simulate(NET, STATION, _trips([DAY - 300.0, DAY + 100.0]), settings=s0)
+    assert res0.kpis()["trips"] == 1 and len(res0.measured().trips) == 1
