@@ -268,8 +268,9 @@ def _notes(cfg: StudyConfig, loop: LoopResult) -> list[str]:
         f"Seed {cfg.seed}; {reps} replication(s) of the proposal (same demand and driver draws "
         f"in every round); ambient {cfg.simulation.temperature_c:g} C.",
         f"Steady state: {cfg.warmup_days()} warm-up day(s) simulated before the "
-        f"{cfg.simulation.days} measured day(s), state of charge and queues carried over; "
-        "KPIs count the measured days only.",
+        f"{cfg.simulation.days} measured day(s) and {cfg.cooldown_days()} cool-down day(s) "
+        "after them (so that the measured trips' late stops meet traffic), state of charge "
+        "and queues carried over; KPIs count the measured days' trips only.",
         "Counts (trips, sessions, energy, waits, CO2) are the measured days' trips and their "
         "charging stops, however late; utilisation, busy hours and peaks are the plug time "
         "busy within the measured days over their length.",
