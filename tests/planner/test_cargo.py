@@ -49,8 +49,9 @@ def test_freight_trips_link_china_posts_to_cities_and_russia(cargo):
     transit = trips["flow"] == "transit"
     assert ends[transit].isin(russia).any(axis=1).all()
     assert not ends[~transit].isin(russia).any(axis=1).any()
-    # 60 trucks a day over 2 + 1 days, 30 % transit (binomial, n = 180: sd 3.4 points)
-    assert len(trips) == 180
+    # 60 trucks a day over 1 warm-up + 2 measured + 2 cool-down days, 30 % transit
+    # (binomial, n = 300: sd 2.6 points)
+    assert cfg.simulated_days() == 5 and len(trips) == 300
     assert abs(transit.mean() - cfg.demand.transit_share) < 0.12
     assert {"import", "export"} <= set(trips["flow"])
     # Nur Zholy weighs 3, Maikapshagai 1
@@ -184,6 +185,7 @@ def test_reduced_cargo_study_end_to_end(data_dir, tmp_path, monkeypatch):
             "demand.trips_per_day": 12,
             "simulation.days": 1,
             "simulation.warmup_days": 0,
+            "simulation.cooldown_days": 0,
             "simulation.replications": 1,
             "simulation.max_replications": None,
             "model.solver.time_limit_s": 20,
