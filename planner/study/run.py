@@ -197,6 +197,15 @@ def _run_rollout(
     final = simulator_for(last_cfg, last_trips)
     loop.baseline = final(pre.existing)  # before: the existing stations only, final demand
     loop.stations = plans["stations"].drop(columns=["opening_year"])
+    # the plugs the whole rollout added at existing stations (each stage's loop counted only
+    # its own: the corridor rollout's card said 78 new plugs, not 87, 9 at the hotels)
+    start = pre.existing.set_index("station_id")["plugs"]
+    grown = loop.stations["station_id"].map(start)
+    if "added_plugs" in loop.stations:
+        at_start = grown.notna().to_numpy()
+        loop.stations.loc[at_start, "added_plugs"] = (
+            loop.stations.loc[at_start, "plugs"] - grown[at_start]
+        ).clip(lower=0)
     sel = plans["stations"][~plans["stations"]["existing"].astype(bool)]
     loop.selected = sel.assign(capex=np.nan)
     loop.capex = float(plans["timeline"].query("method == @plans['method']")["capex"].sum())

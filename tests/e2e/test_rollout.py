@@ -118,6 +118,13 @@ def test_corridor_rollout_lookahead_and_winter_scenario(
     assert 'id="rollout-robust"' in html and "severe_winter_regret" in html
     years = res.selected["opening_year"].dropna()
     assert len(years) and set(years) <= {2025.0, 2027.0}
+    # the plugs the whole rollout added at existing stations (each stage counted its own:
+    # the corridor rollout's card said 78 new plugs where the plan added 87)
+    ex = res.existing.set_index("station_id")
+    assert (ex["added_plugs"] >= 0).all()
+    tl_plugs = tl[tl["method"] == res.manifest["rollout"]["method"]]["new_plugs"].sum()
+    new_sites = pd.to_numeric(res.selected["plugs"], errors="coerce").sum()
+    assert new_sites + ex["added_plugs"].sum() == tl_plugs
     import geopandas as gpd
 
     gpkg = next((tmp_path / "roll").glob("*.gpkg"))
