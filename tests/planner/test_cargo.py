@@ -49,9 +49,9 @@ def test_freight_trips_link_china_posts_to_cities_and_russia(cargo):
     transit = trips["flow"] == "transit"
     assert ends[transit].isin(russia).any(axis=1).all()
     assert not ends[~transit].isin(russia).any(axis=1).any()
-    # 60 trucks a day over 1 warm-up + 2 measured + 2 cool-down days, 30 % transit
-    # (binomial, n = 300: sd 2.6 points)
-    assert cfg.simulated_days() == 5 and len(trips) == 300
+    # 60 trucks a day over 2 warm-up + 2 measured + 2 cool-down days, 30 % transit
+    # (binomial, n = 360: sd 2.4 points)
+    assert cfg.simulated_days() == 6 and len(trips) == 360
     assert abs(transit.mean() - cfg.demand.transit_share) < 0.12
     assert {"import", "export"} <= set(trips["flow"])
     # Nur Zholy weighs 3, Maikapshagai 1
