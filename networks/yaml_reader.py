@@ -173,6 +173,19 @@ def _duplicate_keys(root: yaml.Node) -> list[tuple[tuple[Any, ...], int, int]]:
     return sorted(found, key=lambda d: d[1])
 
 
+def _fields(located: Located) -> list[Located]:
+    """A node's children with their field paths: a sequence's items by index, a mapping's
+    values by key text (``"?"`` for a complex key); for :func:`_walk`."""
+    node, loc = located
+    if isinstance(node, yaml.SequenceNode):
+        return [(child, (*loc, i)) for i, child in enumerate(node.value)]
+    if isinstance(node, yaml.MappingNode):
+        return [
+            (v, (*loc, k.value if isinstance(k, yaml.ScalarNode) else "?")) for k, v in node.value
+        ]
+    return []
+
+
 def _unsupported_tag(root: yaml.Node) -> tuple[tuple[Any, ...], yaml.Node] | None:
     """The first node (by line) whose tag the safe loader cannot build, with its field path:
     a custom tag (``!custom``) or a Python one (``!!python/object/apply:...``), which made
@@ -180,16 +193,12 @@ def _unsupported_tag(root: yaml.Node) -> tuple[tuple[Any, ...], yaml.Node] | Non
     known = {t for t in yaml.SafeLoader.yaml_constructors if t is not None} | {_MERGE_TAG}
 
     def nodes(located: Located) -> list[Located]:
+        # the values with their paths, each after its key (a tag can sit on a key)
         node, loc = located
-        if isinstance(node, yaml.SequenceNode):
-            return [(child, (*loc, i)) for i, child in enumerate(node.value)]
-        if isinstance(node, yaml.MappingNode):
-            out: list[Located] = []
-            for key_node, value_node in node.value:
-                name = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
-                out += [(key_node, loc), (value_node, (*loc, name))]
-            return out
-        return []
+        values = _fields(located)
+        if not isinstance(node, yaml.MappingNode):
+            return values
+        return [n for (k, _), v in zip(node.value, values, strict=True) for n in ((k, loc), v)]
 
     found = [(loc, node) for node, loc in _walk(root, nodes) if node.tag not in known]
     return min(found, key=lambda f: f[1].start_mark.index, default=None)
@@ -201,20 +210,8 @@ def _unreadable_value(root: yaml.Node) -> tuple[tuple[Any, ...], yaml.ScalarNode
     date without any tag) or a tagged value of the wrong form (``!!int abc``). The loader's
     own error names neither line nor field."""
     build = yaml.constructor.SafeConstructor()
-
-    def nodes(located: Located) -> list[Located]:
-        node, loc = located
-        if isinstance(node, yaml.SequenceNode):
-            return [(child, (*loc, i)) for i, child in enumerate(node.value)]
-        if isinstance(node, yaml.MappingNode):
-            return [
-                (v, (*loc, k.value if isinstance(k, yaml.ScalarNode) else "?"))
-                for k, v in node.value
-            ]
-        return []
-
     bad = []
-    for node, loc in _walk(root, nodes):
+    for node, loc in _walk(root, _fields):
         if isinstance(node, yaml.ScalarNode):
             try:
                 build.construct_object(node)
