@@ -69,7 +69,7 @@ def compute_kpis(r: Any) -> dict[str, float]:
     t, ses, veh = r.trips, r.sessions, r.vehicles
     # the time measures' charging: every charged public session, clipped to the window
     lo = w
-    hi = r.window_end_s if np.isfinite(getattr(r, "window_end_s", np.nan)) else r.span_s
+    hi = r.window_end_s if np.isfinite(r.window_end_s) else r.span_s
     every = ses[(ses["station"] >= 0).to_numpy() & (ses["status"] == "charged").to_numpy()]
     on_from = np.clip(every["start_s"].to_numpy(dtype=float), lo, hi)
     on_to = np.clip(every["end_s"].to_numpy(dtype=float), lo, hi)

@@ -56,7 +56,7 @@ def fleet_load(outcome: Any, days: int, target_min: float | None = None) -> pd.D
 def in_use_max(outcome: Any) -> pd.Series:
     """The most plugs charging at once at each station (by id) in any run of ``outcome``:
     the seed run's and every replication's, after the warm-up and over every charged
-    session (``detail["in_use_per_run"]``, :func:`planner.study.sizing.plugs_in_use_since`);
+    session (``detail["in_use_per_run"]``, :func:`planner.study.sizing.plugs_in_use_max` from the warm-up's end);
     an outcome without them (tests, older callers): its first run's sessions and every
     replication's charging sessions."""
     detail = outcome.detail if isinstance(outcome.detail, dict) else {}

@@ -32,7 +32,7 @@ from planner.study.replications import (
     scaled,
     scaled_kpis,
 )
-from planner.study.sizing import plugs_in_use_since
+from planner.study.sizing import plugs_in_use_max
 from planner.study.targets import judge_targets, with_count_bound
 from sim.connectors import station_connectors
 
@@ -284,7 +284,7 @@ class StudySimulator:
             kpis = {k: float(v) for k, v in intervals["mean"].items()}
         else:
             kpis = seed_run().kpis()
-            kept = [self._summary(seed_run())]
+            kept = [self._summary(seed_run())]  # the seed run is the one run kept
         # charts, CO2 matching, the loop's next round: the runs the KPIs are the mean of
         # (the seed run alone may leave nothing unserved while the replications' mean
         # misses a target)
@@ -296,8 +296,11 @@ class StudySimulator:
             kpis = scaled_kpis(kpis, factor)
             intervals, judged = scaled(intervals, factor), scaled(judged, factor)
         kpis["demand_expansion_factor"] = factor
-        # the plugs in use, read before the cut to the measured trips (sizing.plugs_in_use_since)
-        seed_in_use = plugs_in_use_since(first.sessions, settings.warmup_s)
+        # the plugs in use, the seed run's read before the cut to the measured trips
+        # (sizing.plugs_in_use_max); with one run it is already the one kept
+        in_use = [r.in_use for r in kept]
+        if reps > 1:
+            in_use.insert(0, plugs_in_use_max(first.sessions, since_s=settings.warmup_s))
         first = first.measured()
         return ScenarioOutcome(
             kpis,
@@ -316,7 +319,7 @@ class StudySimulator:
                 "charging_per_run": [r.charging for r in kept],
                 # the most plugs in use at once, the seed run's and each run's: what the
                 # design loop may trim to (planner.study.loop_reads.in_use_max)
-                "in_use_per_run": [seed_in_use, *(r.in_use for r in kept)],
+                "in_use_per_run": in_use,
                 # stranded or abandoned trips by cause: the mean over the same runs
                 "causes": mean_causes([r.causes for r in kept]),
                 "connector_gaps": self.connector_gaps(first, st),
@@ -340,7 +343,7 @@ class StudySimulator:
             public_charging(res),
             self.unserved(res),
             _stranding_causes(res),
-            plugs_in_use_since(res.sessions, res.settings.warmup_s),
+            plugs_in_use_max(res.sessions, since_s=res.settings.warmup_s),
         )
 
     def _keep_run(

@@ -183,38 +183,27 @@ def most_at_once(start: np.ndarray, end: np.ndarray) -> int:
     return int(np.cumsum(step[order]).max())
 
 
-def plugs_in_use_max(sessions: pd.DataFrame) -> pd.Series:
+def plugs_in_use_max(sessions: pd.DataFrame, *, since_s: float | None = None) -> pd.Series:
     """The most plugs charging at once at each public station of ``sessions`` (by station
-    id; stations with no charged session are absent)."""
+    id; stations with no charged session are absent); with ``since_s``, from that time on.
+
+    The design loop reads it from ``since_s`` = the warm-up's end over *every* charged
+    session, a warm-up trip's included: the plugs the measured trips' waits depend on. The
+    measured trips' own sessions are not enough: a warm-up trip charging into the measured
+    days holds a plug a measured trip waited for (a review of 2026-12-07 trimmed such a
+    plug, and the trip waited 30 min)."""
     import pandas as pd
 
     ch = sessions[(sessions["station"] >= 0) & (sessions["status"] == "charged")]
-    return pd.Series(
-        {
-            sid: most_at_once(grp["start_s"].to_numpy(), grp["end_s"].to_numpy())
-            for sid, grp in ch.groupby("station_id")
-        },
-        dtype=float,
-    )
-
-
-def plugs_in_use_since(sessions: pd.DataFrame, start_s: float) -> pd.Series:
-    """The most plugs charging at once at each public station from ``start_s`` on (by
-    station id; absent: none), over *every* charged session, a warm-up trip's included: the
-    plugs the measured trips' waits depend on. The measured trips' own sessions are not
-    enough: a warm-up trip charging into the measured days holds a plug a measured trip
-    waited for (a review of 2026-12-07 trimmed such a plug, and the trip waited 30 min)."""
-    import pandas as pd
-
-    ch = sessions[
-        (sessions["station"] >= 0)
-        & (sessions["status"] == "charged")
-        & (sessions["end_s"] > start_s)
-    ]
+    if since_s is not None:
+        ch = ch[ch["end_s"] > since_s]
     return pd.Series(
         {
             sid: most_at_once(
-                np.maximum(grp["start_s"].to_numpy(), start_s), grp["end_s"].to_numpy()
+                grp["start_s"].to_numpy()
+                if since_s is None
+                else np.maximum(grp["start_s"].to_numpy(), since_s),
+                grp["end_s"].to_numpy(),
             )
             for sid, grp in ch.groupby("station_id")
         },

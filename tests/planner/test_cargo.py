@@ -311,7 +311,7 @@ def test_the_loop_reads_plugs_in_use_over_every_session_after_the_warm_up(cargo)
     from planner.study.inputs import reach_sites
     from planner.study.loop_reads import in_use_max
     from planner.study.simulate import StudySimulator
-    from planner.study.sizing import plugs_in_use_max, plugs_in_use_since
+    from planner.study.sizing import plugs_in_use_max
 
     cfg, sn, vehicles, trips = cargo
     existing = build_existing(cfg, sn)
@@ -329,4 +329,4 @@ def test_the_loop_reads_plugs_in_use_over_every_session_after_the_warm_up(cargo)
     assert seen.sum() > measured_only.sum()  # warm-up trucks charging into the measured days
     assert (seen.reindex(runs[0].index) >= runs[0]).all()
     w = cfg.warmup_days() * 86_400.0
-    assert w > 0 and plugs_in_use_since(out.detail["result"].sessions, w).sum() <= seen.sum()
+    assert w > 0 and plugs_in_use_max(out.detail["result"].sessions, since_s=w).sum() <= seen.sum()

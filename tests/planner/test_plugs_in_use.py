@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from planner.study.sizing import plugs_in_use_max, plugs_in_use_since
+from planner.study.sizing import plugs_in_use_max
 from sim import SimSettings, simulate
 from sim.synthetic import line_network
 
@@ -28,7 +28,7 @@ def test_a_warm_up_trip_charging_into_the_measured_days_holds_a_plug():
     s = SimSettings(warmup_s=DAY, measure_end_s=2 * DAY)
     res = simulate(NET, st, _trips([DAY - 600.0, DAY + 100.0]), settings=s)
     assert plugs_in_use_max(res.measured().sessions).to_dict() == {"S": 1.0}  # the old read
-    assert plugs_in_use_since(res.sessions, DAY).to_dict() == {"S": 2.0}
+    assert plugs_in_use_max(res.sessions, since_s=DAY).to_dict() == {"S": 2.0}
     # with one plug (the trim the old read allowed) the measured trip waits
     one = simulate(NET, st.assign(plugs=1), _trips([DAY - 600.0, DAY + 100.0]), settings=s)
     assert one.kpis()["wait_p95_min"] > res.kpis()["wait_p95_min"]
@@ -38,4 +38,4 @@ def test_sessions_ended_before_the_warm_up_do_not_count():
     st = pd.DataFrame({"station_id": ["S"], "node": [1], "plugs": [2], "power_kw": [50.0]})
     res = simulate(NET, st, _trips([3_600.0, 3_700.0]), settings=SimSettings(warmup_s=DAY))
     assert plugs_in_use_max(res.sessions).to_dict() == {"S": 2.0}
-    assert plugs_in_use_since(res.sessions, DAY).empty
+    assert plugs_in_use_max(res.sessions, since_s=DAY).empty
