@@ -215,6 +215,33 @@ class OrderedEnvironment(CountingEnvironment):
         heappush(queue, (t, NORMAL, t_key, 0, event))
         return t_key
 
+    def patience(self, req: Request, max_wait: float) -> Event:
+        """The event a process waits on instead of ``req | env.timeout(max_wait)`` (a queue
+        with finite patience, :mod:`sim._stops`): processed where the ``Condition`` of that
+        expression would be, so the process resumes at the same place among simultaneous
+        events. One heap entry stands for the timeout ``T`` and the ``Condition`` ``C`` it
+        triggers (``C``'s key, :meth:`schedule_patience`); when the request is processed
+        first in the reference order (its key below ``T``'s), ``C`` is scheduled at the
+        request's step instead, as SimPy would."""
+        wake = Event(self)
+        wake._ok = True
+        wake._value = None
+        t_key = self.schedule_patience(wake, max_wait)
+
+        def granted(_ev: Event) -> None:
+            # the request is processed: in the reference C is scheduled now unless T came
+            # first in the event order (then C is T's child, the entry already in the heap)
+            if wake.callbacks is None or self._cur > t_key:
+                return
+            moved = Event(self)
+            moved._ok = True
+            moved._value = None
+            moved.callbacks, wake.callbacks = wake.callbacks, []
+            self.schedule(moved, NORMAL)
+
+        req.callbacks.append(granted)  # type: ignore[union-attr]
+        return wake
+
     def peek(self) -> float:
         """Time of the next scheduled event (``inf`` when none)."""
         return self._queue[0][0] if self._queue else INF

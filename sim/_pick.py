@@ -89,7 +89,7 @@ class PickMixin(RowsMixin):
     ) -> tuple[int, Row, Row]:
         """Station chosen by the *where* policy (-1: none) and the (time, length, energy)
         rows to and from the stations, as :meth:`_choice` + ``where`` would give them."""
-        h = int(self.env._now // 3600.0) % 24 if self.settings.time_factors else 0  # _hour()
+        h = int(self.env.now // 3600.0) % 24 if self.settings.time_factors else 0  # _hour()
         to = self._to_rows.get((m, prow_cur, h)) or self._to_row(m, prow_cur)
         fr = self._from_rows.get((m, prow_dest, h)) or self._from_row(m, prow_dest)
         if policy is not None and t_direct < INF:

@@ -22,12 +22,16 @@ Two generators with the same decisions and the same records:
     the first of the two is processed, the ``Condition`` event ``C`` (the first event that
     step schedules, as the only callback after the resource's own), which resumes the
     process. The fast path schedules *one* heap entry with the genealogical key ``C`` would
-    have as ``T``'s child (:meth:`sim._events.OrderedEnvironment.schedule_patience`),
+    have as ``T``'s child (:meth:`sim._events.OrderedEnvironment.patience`),
     and, if the request is processed first in the reference order (its key below ``T``'s),
     an event at the request's step as ``C`` would be. The process thus resumes at the very
     same place among simultaneous events, reads the same ``request.triggered`` and the same
     occupancy, and schedules its next events with the same keys; ``T`` and ``C`` of a
     balk become one entry.
+
+Both generators use SimPy's public API (``env.now``, ``env.timeout``, ``request.triggered``,
+``Resource.put_queue``); the event machinery the fast path needs (the genealogical order,
+the patience entry, the inlined request and release) lives in :mod:`sim._events`.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import math
 from collections.abc import Callable, Generator
 from typing import Any
 
-from simpy.events import NORMAL, PENDING, Event
+from simpy.events import Event
 
 from sim._events import OrderedEnvironment, release, request
 from sim._pick import PickMixin, Row
@@ -279,7 +283,7 @@ class StopsMixin(PickMixin):
             if st_dc[s]:
                 es += precond
             if ts > 0:  # (self._drive, inlined)
-                yield env.timeout(ts if clock is None else clock.drive(env._now, ts))
+                yield env.timeout(ts if clock is None else clock.drive(env.now, ts))
             es = es if es <= energy else energy
             energy -= es
             E[v] = energy
@@ -288,19 +292,19 @@ class StopsMixin(PickMixin):
             acc[1] += es
             t_leg, e_leg, l_leg = tf, e_from.item(s), lf
             prow_cur = st_prow[s]
-            arrive = env._now
+            arrive = env.now
             seq = st_seq[s]
             st_seq[s] = seq + 1
             res = resources[s]
             occupy(s, 1)
             req = request(res)
-            if req._value is PENDING:  # (not req.triggered)
+            if not req.triggered:
                 if max_wait < INF:
-                    yield _patience(env, req, max_wait)
-                    if req._value is PENDING:
+                    yield env.patience(req, max_wait)
+                    if not req.triggered:
                         res.put_queue.remove(req)  # (req.cancel(): not triggered)
                         occupy(s, -1)
-                        now = env._now
+                        now = env.now
                         acc[3] += now - arrive
                         if clock is not None:  # the queue counts as a pause
                             clock.stopped(arrive, now, 0.0)
@@ -324,7 +328,7 @@ class StopsMixin(PickMixin):
                         return t_leg, e_leg, l_leg, True
                 else:
                     yield req
-            start = env._now
+            start = env.now
             acc[3] += start - arrive
             e1 = min(cap, max(energy, how_much(energy, cap, e_leg + margin)))
             dt = self._profile(m, s).time_s(energy, e1)
@@ -334,41 +338,17 @@ class StopsMixin(PickMixin):
             occupy(s, -1)
             E[v] = e1
             charged[v] += e1 - energy
-            rec(v, k, s, arrive, start, env._now, energy, e1, False, seq, detour_s, detour_m)
+            rec(v, k, s, arrive, start, env.now, energy, e1, False, seq, detour_s, detour_m)
             acc[2] += 1
             acc[4] += dt
             stops += 1
             if clock is not None:  # a long enough stop is the driver's break
-                extra = clock.stopped(arrive, env._now, t_leg)
+                extra = clock.stopped(arrive, env.now, t_leg)
                 if extra > 0:
                     yield env.timeout(extra)
             if stops >= s_set.max_stops_per_leg or e1 - e_leg >= reserve:
                 break
         return t_leg, e_leg, l_leg, False
-
-
-def _patience(env: OrderedEnvironment, req: Event, max_wait: float) -> Event:
-    """The event the process waits on instead of ``req | env.timeout(max_wait)``: it is
-    processed where the reference's ``Condition`` would be (module docstring)."""
-    wake = Event(env)
-    wake._ok = True
-    wake._value = None
-    # one heap entry for the timeout T and the Condition C it triggers (C's key)
-    t_key = env.schedule_patience(wake, max_wait)
-
-    def granted(_ev: Event) -> None:
-        # the request is processed: in the reference C is scheduled now unless T came
-        # first in the event order (then C is T's child, the entry already in the heap)
-        if wake.callbacks is None or env._cur > t_key:
-            return
-        moved = Event(env)
-        moved._ok = True
-        moved._value = None
-        moved.callbacks, wake.callbacks = wake.callbacks, []
-        env.schedule(moved, NORMAL)
-
-    req.callbacks.append(granted)  # type: ignore[union-attr]
-    return wake
 
 
 __all__ = ["StopsMixin"]

@@ -416,15 +416,15 @@ class Engine(StopsMixin):
             dep = depart[k]
             if resumed:
                 resumed = False
-            elif env._now < dep:
-                yield timeout(dep - env._now)
+            elif env.now < dep:
+                yield timeout(dep - env.now)
             cur_trip[v] = k
             clock = self.clocks[v]
             if clock is not None:  # the stand since the last trip counts as a pause
-                clock.idle(env._now)
+                clock.idle(env.now)
             mark = (0.0, 0.0) if clock is None else (clock.break_s, clock.rest_s)
             t_leg = t_legs[k]
-            dep_at = env._now
+            dep_at = env.now
             e_dep = E[v]
             if t_leg == INF:
                 rec(k, dep_at, math.nan, UNROUTABLE, 0.0, 0.0, e_dep, e_dep, 0, 0.0, 0.0)
@@ -441,7 +441,7 @@ class Engine(StopsMixin):
                     v, k, m, cap, t_leg, e_leg, l_leg, acc
                 )
                 if gave_up:  # waited max_wait_s with no feasible alternative: trip not made
-                    rec(k, dep_at, env._now, ABANDONED, acc[0], acc[1], e_dep, E[v], acc[2],
+                    rec(k, dep_at, env.now, ABANDONED, acc[0], acc[1], e_dep, E[v], acc[2],
                         acc[3], acc[4], QUEUE_ABANDONED, *self._pauses(v, mark))  # fmt: skip
                     k = self._recover(v, k, m, cap, QUEUE_ABANDONED)
                     continue
@@ -463,29 +463,24 @@ class Engine(StopsMixin):
                     and self.settings.max_stops_per_leg > 0
                     else NO_CHARGER_IN_RANGE
                 )
-                rec(k, dep_at, env._now, STRANDED, acc[0] + l_leg * frac, acc[1] + energy,
+                rec(k, dep_at, env.now, STRANDED, acc[0] + l_leg * frac, acc[1] + energy,
                     e_dep, 0.0, acc[2], acc[3], acc[4], cause, *self._pauses(v, mark))  # fmt: skip
                 k = self._recover(v, k, m, cap, cause)
                 continue
             if t_leg > 0:
                 # (self._drive, inlined: once per leg)
-                yield timeout(t_leg if clock is None else clock.drive(env._now, t_leg))
+                yield timeout(t_leg if clock is None else clock.drive(env.now, t_leg))
             used = e_leg if e_leg <= energy else energy
             energy -= used
             E[v] = energy
             consumed[v] += used
-            rec(k, dep_at, env._now, COMPLETED, acc[0] + l_leg, acc[1] + used, e_dep, energy,
+            rec(k, dep_at, env.now, COMPLETED, acc[0] + l_leg, acc[1] + used, e_dep, energy,
                 acc[2], acc[3], acc[4], 0, *self._pauses(v, mark))  # fmt: skip
             if has_home and dest[k] == home:
                 self._home_charge(v, k, m, cap)
             k += 1
             # after a public visit, the rest of the day may need no event (sim.fast)
-            if (
-                tail
-                and acc is not _NO_STOPS
-                and clock is None
-                and settle_tail(self, v, k, env._now)
-            ):
+            if tail and acc is not _NO_STOPS and clock is None and settle_tail(self, v, k, env.now):
                 return
 
     def _recover(self, v: int, k: int, m: int, cap: float, cause: int) -> int:
