@@ -269,7 +269,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "trips": "the stage's trips in the measured days (warm-up days excluded, as in the "
         "KPI table; the whole fleet's, scaled up from a sample)",
         "trips_simulated": "trips simulated (fewer than `trips` when `demand.max_trips` samples)",
-        "new_sites": "sites opened in the stage",
+        "new_sites": "sites opened in the stage (a truck site counts once, not once per bay class)",
         "new_plugs": "plugs added in the stage (new sites and existing stations)",
         "capex": "capital cost of the stage",
         "cumulative_capex": "capital cost up to and including the stage",

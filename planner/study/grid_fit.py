@@ -37,6 +37,7 @@ __all__ = [
     "SiteBook",
     "fit_plan",
     "loop_grid",
+    "site_count",
     "site_keys",
     "unit_plug_costs",
 ]
@@ -71,6 +72,13 @@ def site_keys(stations: pd.DataFrame) -> pd.Series:
     cls = stations["plug_class"]
     bay = cls.notna() & (cls.astype(str).str.len() > 0) & (cls.astype(str) != "nan")
     return ids.where(~bay, ids.str.rsplit(":", n=1).str[0])
+
+
+def site_count(stations: pd.DataFrame) -> int:
+    """How many sites (places) ``stations`` holds: a truck site's rows, one per bay class
+    (:func:`site_keys`), count once. The design loop's ``new_sites`` and a rollout stage's
+    had counted rows: the cargo study's first round read 100 new sites for 50."""
+    return int(site_keys(stations).nunique()) if len(stations) else 0
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.study.grid_fit import LoopGrid
+from planner.study.grid_fit import LoopGrid, site_count
 from planner.study.loop_reads import (  # noqa: F401  (stop_reason: re-exported)
     fleet_load,
     in_use_max,
@@ -401,7 +401,7 @@ def closed_loop(
             step(f"optimisation (round {it})")
             left = budget_left()
             if max_new_sites is not None:
-                room = max_new_sites - len(selected)
+                room = max_new_sites - site_count(selected)  # sites, not bay rows
                 n_sites = None if n_sites is None else min(n_sites, room)
                 if n_sites is None:
                     n_sites = room
@@ -441,7 +441,7 @@ def closed_loop(
                     )
                 stations = pd.concat([stations, new.drop(columns="capex")], ignore_index=True)
                 selected = pd.concat([selected, new], ignore_index=True)
-                added_sites = len(new)
+                added_sites = site_count(new)  # a truck site's bay rows count once
         fitted, upgrade, sim_plan = plan_on_grid()
         step(f"proposal simulation (round {it})")
         outcome = simulate(sim_plan)

@@ -36,7 +36,7 @@ from planner.config.study import StudyConfig
 from planner.siting.multiperiod import StagedCover, StagedResult
 from planner.siting.multiperiod_robust import robust_first_stage
 from planner.study.compare import comparison_kpis, comparison_trips
-from planner.study.grid_fit import loop_grid
+from planner.study.grid_fit import loop_grid, site_count
 from planner.study.loop import LoopResult, Targets, closed_loop
 from planner.study.loop_remedies import truck_bay_caps, truck_bay_floors
 from planner.study.optimize import StudyOptimizer
@@ -104,7 +104,7 @@ def staged_plans(
                 # look-ahead sites are fixed; one more round sizes their plugs if waits miss
                 cfg.targets.max_iterations if method == "myopic" else 2,
             )
-            before, plugs_before = len(stations), int(stations["plugs"].sum())
+            before, plugs_before = site_count(stations), int(stations["plugs"].sum())
             if method == "myopic":
                 opt = optimizer.for_trips(stage_cfg, trips[k])
                 loop = closed_loop(
@@ -172,7 +172,7 @@ def staged_plans(
                     "year": st.year,
                     "trips": _whole(measured),
                     "trips_simulated": _whole(measured / factor),
-                    "new_sites": len(stations) - before,
+                    "new_sites": site_count(stations) - before,
                     "new_plugs": int(stations["plugs"].sum()) - plugs_before,
                     "capex": round(loop.capex, 2),
                     "cumulative_capex": round(capex_total, 2),
