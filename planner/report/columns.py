@@ -264,7 +264,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "source": "where the figures come from",
     },
     "rollout_timeline": {
-        "method": "staged plan (`myopic` design loop year by year, or `lookahead`)",
+        "method": "staged plan (`myopic` design loop year by year, `lookahead`, or `robust`: "
+        "the robust first stage, then the best later stages after it)",
         "year": "stage year",
         "trips": "the stage's trips in the measured days (warm-up days excluded, as in the "
         "KPI table; the whole fleet's, scaled up from a sample)",
@@ -287,7 +288,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "max_regret": "largest regret over the scenarios (the robust choice minimises it)",
     },
     "rollout_vehicles": {
-        "method": "the plan simulated (`lookahead` or `myopic`: the one the study reports)",
+        "method": "the plan simulated (`robust`, `lookahead` or `myopic`: the one the study "
+        "reports)",
         "year": "stage year",
         "vehicle_model": "compared vehicle model",
         "season": "season name (`simulation.seasons`)",

@@ -238,7 +238,8 @@ def stations_table(result: StudyResult) -> str:
         )
     total = float(pd.to_numeric(frame.get("capex", pd.Series(dtype=float))).sum())
     return (
-        '<div class="table-wrap"><table id="stations-table" class="sortable"><thead><tr>'
+        _plan_heading(result)
+        + '<div class="table-wrap"><table id="stations-table" class="sortable"><thead><tr>'
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         f'<p class="meta">{len(rows)} proposed stations, capex {format_value(total)} in total '
         "(the study's capex also counts plugs added at existing stations). "
@@ -247,6 +248,28 @@ def stations_table(result: StudyResult) -> str:
         "the KPIs are the mean over the replications, so a station with no session here may "
         "be busy in the other runs. Click a header to sort, a row to show the station on "
         "the map.</p>"
+    )
+
+
+#: What each staged plan is, as the stations table names the one it shows
+_PLANS = {
+    "robust": "the robust plan: the robust first stage the notes name, then the later stages "
+    "that do best after it in the study's own demand",
+    "lookahead": "the look-ahead plan (one multi-period model over every stage)",
+    "myopic": "the myopic plan (the design loop stage by stage)",
+}
+
+
+def _plan_heading(result: StudyResult) -> str:
+    """For a staged rollout, which of its plans the stations table shows (a rollout
+    simulates several; its notes recommend one); empty for other studies."""
+    method = ((getattr(result, "manifest", None) or {}).get("rollout") or {}).get("method")
+    if not method:
+        return ""
+    what = _PLANS.get(str(method), f"the {method} plan")
+    return (
+        f'<p class="meta" id="stations-plan" data-plan="{_e(str(method))}">Staged rollout: '
+        f"the stations of {_e(what)}, with the year each opens (opening_year).</p>"
     )
 
 
@@ -344,7 +367,8 @@ _ROLLOUT_TABLES = (
         "First stage under each scenario (min-max regret)",
         "Objective: trips covered (cities) or refuelled (corridors) summed over the stages "
         "when the later stages adapt to the scenario; regret: the scenario's best minus that. "
-        "The notes name the chosen first stage.",
+        "The notes name the chosen first stage; the proposed stations are the plan that "
+        "opens it.",
     ),
     (
         "rollout_vehicles",

@@ -14,7 +14,7 @@ every scenario.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
@@ -51,6 +51,10 @@ class RobustChoice:
     optimal : bool
         Whether every solve behind the table was proven optimal (else the regrets are
         those of the best plans found within the time limit).
+    plans : dict
+        Per scenario, the plan its objective in the table is the value of: the site
+        columns each stage opens, the chosen first stage then the best later stages the
+        scenario found after it (the plan to build if that scenario comes true).
     """
 
     first_stage: np.ndarray
@@ -59,6 +63,7 @@ class RobustChoice:
     optima: dict[str, float]
     exact: bool = True
     optimal: bool = True
+    plans: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
 
 def _affordable(
@@ -128,12 +133,13 @@ def robust_first_stage(
 
     statuses = [p.status for p in plans.values()]
 
-    def value(s: str, first: np.ndarray) -> float:
+    def value(s: str, first: np.ndarray) -> tuple[float, list[np.ndarray]]:
+        # the scenario's best objective after ``first``, and the plan that reaches it
         model = scenarios[s]
         if model.n_stages == 1:
-            return model.evaluate([first]).objective
+            return model.evaluate([first]).objective, [first]
         if set(first.tolist()) == set(plans[s].opened[0].tolist()):
-            return plans[s].objective  # the scenario's own optimum
+            return plans[s].objective, list(plans[s].opened)  # the scenario's own optimum
         rest = model.solve(
             time_limit_s=time_limit_s,
             seed=seed,
@@ -141,16 +147,18 @@ def robust_first_stage(
             fixed_before=first,
         )
         statuses.append(rest.status)
-        return model.evaluate([first, *rest.opened]).objective
+        opened = [first, *rest.opened]
+        return model.evaluate(opened).objective, opened
 
     labels: dict[tuple[int, ...], list[str]] = {}
     for label, first in candidates.items():  # one row per distinct first stage, all its names
         labels.setdefault(tuple(sorted(int(j) for j in first.tolist())), []).append(label)
     table = []
+    later: dict[tuple[tuple[int, ...], str], list[np.ndarray]] = {}
     for key, names_of in labels.items():
         row: dict[str, Any] = {"choice": ", ".join(names_of), "sites": list(key)}
         for s in names:
-            row[f"{s}_objective"] = value(s, np.asarray(key, dtype=np.int64))
+            row[f"{s}_objective"], later[key, s] = value(s, np.asarray(key, dtype=np.int64))
         table.append(row)
     # regret against the best plan known in each scenario: its optimum when the solve was
     # proven, else the better of the solve's plan and any candidate's (never negative)
@@ -171,4 +179,5 @@ def robust_first_stage(
         optima,
         exact=every is not None,
         optimal=all(st == OPTIMAL for st in statuses),
+        plans={s: later[best, s] for s in names},
     )

@@ -17,7 +17,11 @@ settings, not by chance). Then:
   temperatures, e.g. a mild and a severe winter for a corridor): the first stage that
   minimises the maximum regret over the scenarios
   (:func:`planner.siting.multiperiod_robust.robust_first_stage`) and how each candidate
-  first stage does in every scenario.
+  first stage does in every scenario. That first stage is what the report recommends, so
+  the plan it reports (stations table, map, KPIs) is the **robust** plan: the robust first
+  stage, then the later stages that do best after it in the study's own demand (simulated
+  as the look-ahead plan is; the look-ahead plan itself when its first stage is the robust
+  one).
 
 Every plan is simulated at every stage; the timeline table holds per year the new sites
 and plugs, capex and cumulative capex, p95 wait, stranded vehicles and trips completed.
@@ -69,8 +73,10 @@ def staged_plans(
     """Every plan the study asks for, each simulated at every stage (see the module doc).
 
     Returns ``timeline`` (DataFrame, one row per method and year), ``stations`` (the
-    stations of the reported plan with ``opening_year``), ``loops`` (the last stage's
-    LoopResult of the reported plan), ``robust`` (DataFrame or empty) and ``notes``.
+    stations of the reported plan with ``opening_year``: with scenarios the robust plan,
+    else the look-ahead plan when there is one, else the myopic), ``method`` (that plan's),
+    ``loop`` (the last stage's LoopResult of the reported plan), ``robust`` (DataFrame or
+    empty) and ``notes``.
     """
     trips = [stage_trips(cfg, sn, vehicles, k) for k in range(len(cfg.stages))]
     methods = ["myopic", "lookahead"] if cfg.rollout.method == "both" else [cfg.rollout.method]
@@ -88,6 +94,28 @@ def staged_plans(
         summary["lookahead_objective"] = look.objective
         summary["lookahead_status"] = look.status
         summary["lookahead_gap"] = look.gap
+    # the site columns each stage opens, per plan of fixed sites (simulated, not sited)
+    fixed: dict[str, list[np.ndarray]] = {} if model is None else {"lookahead": look.opened}
+    robust = pd.DataFrame()
+    robust_notes: list[str] = []
+    if cfg.rollout.scenarios:
+        known = None if model is None else (model, look)
+        robust, robust_notes, summary["robust"], robust_plan = _robust(
+            cfg, sn, vehicles, optimizer, existing, trips, known
+        )
+        if model is not None and _same(robust_plan[0], look.opened[0]):
+            robust_notes.append(
+                "The look-ahead plan opens the robust first stage: it is the plan reported."
+            )
+        else:  # the plan the notes recommend is simulated and reported
+            fixed["robust"] = robust_plan
+            methods.append("robust")
+            robust_notes.append(
+                "The plan reported (stations table, map, KPIs; robust in the timeline) is the "
+                "robust first stage, then the later stages that do best after it in the "
+                "study's own demand"
+                + (": the look-ahead plan opens other sites first." if model is not None else ".")
+            )
     snapshots: dict[str, list[pd.DataFrame]] = {}
     grid = loop_grid(cfg, optimizer.candidates)  # each stage's plugs within site capacity
     for method in methods:
@@ -124,8 +152,7 @@ def staged_plans(
                     confirm=simulate.confirmation(),
                 )
             else:
-                assert model is not None
-                new_cols = look.opened[k] - len(existing)
+                new_cols = fixed[method][k] - len(existing)
                 opt = optimizer.for_trips(stage_cfg, trips[k])
                 chosen = np.asarray(new_cols[new_cols >= 0], dtype=np.int64)
                 new = opt.stations_frame(chosen, np.ones(chosen.size, dtype=int))
@@ -228,14 +255,8 @@ def staged_plans(
         contrast = simulated_contrast(timeline, what.split(" (")[0])
         if contrast:
             notes.append(contrast)
-    robust = pd.DataFrame()
-    if cfg.rollout.scenarios:
-        known = None if model is None else (model, look)
-        robust, text, summary["robust"] = _robust(
-            cfg, sn, vehicles, optimizer, existing, trips, known
-        )
-        notes += text
-    report = "lookahead" if "lookahead" in plans else methods[0]
+    notes += robust_notes
+    report = next(m for m in ("robust", "lookahead", methods[0]) if m in plans)
     vehicles_by_year = _vehicles_by_year(cfg, trips, snapshots[report], make_simulator)
     vehicles_by_year.insert(0, "method", report)
     for vehicle, first in _first_usable_year(vehicles_by_year).items():
@@ -261,11 +282,13 @@ def _robust(
     existing: pd.DataFrame,
     trips: list[pd.DataFrame],
     study: tuple[StagedCover, StagedResult] | None,
-) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
+) -> tuple[pd.DataFrame, list[str], dict[str, Any], list[np.ndarray]]:
     """The min-max-regret first stage over ``rollout.scenarios``: its table (one row per
-    candidate first stage, each scenario's objective and regret), notes and summary.
-    ``study`` is the study's own staged model and look-ahead plan, reused for a scenario
-    that is the study itself (demand 1, no temperature)."""
+    candidate first stage, each scenario's objective and regret), notes, summary and the
+    robust plan (the site columns each stage opens: the chosen first stage, then the best
+    later stages after it in the study's own demand). ``study`` is the study's own staged
+    model and look-ahead plan, reused for a scenario that is the study itself (demand 1, no
+    temperature)."""
     specs = cfg.rollout.scenario_specs()
     notes: list[str] = []
     scen: dict[str, StagedCover] = {}
@@ -292,6 +315,19 @@ def _robust(
     choice = robust_first_stage(
         scen, time_limit_s=cfg.rollout.time_limit_s, seed=cfg.seed, known=known
     )
+    own = [n for n, spec in specs.items() if spec.demand == 1.0 and spec.temperatures() == [None]]
+    if own:  # the study is a scenario: its plan after the chosen first stage is known
+        plan = choice.plans[own[0]]
+    else:
+        model = study[0] if study else staged_model(cfg, optimizer, existing, trips, vehicles)
+        plan = [choice.first_stage]
+        if model.n_stages > 1:
+            plan += model.solve(
+                time_limit_s=cfg.rollout.time_limit_s,
+                seed=cfg.seed,
+                stages=slice(1, model.n_stages),
+                fixed_before=choice.first_stage,
+            ).opened
     sites = np.r_[existing["station_id"].to_numpy(), optimizer.candidates["site_id"].to_numpy()]
     table = pd.DataFrame(choice.table)
     table["sites"] = [", ".join(str(sites[j]) for j in r) for r in table["sites"]]
@@ -315,8 +351,16 @@ def _robust(
         "scenarios": {k: v.model_dump(exclude_defaults=True) for k, v in specs.items()},
         "optima": choice.optima,
         "table": table.to_dict("records"),
+        # the robust plan's new sites per stage (the plan reported, unless the look-ahead
+        # plan opens the same first stage: then that plan is)
+        "plan": [[str(sites[j]) for j in stage] for stage in plan],
     }
-    return table, notes, summary
+    return table, notes, summary, plan
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two stages open the same site columns."""
+    return set(np.asarray(a).tolist()) == set(np.asarray(b).tolist())
 
 
 def simulated_contrast(timeline: pd.DataFrame, what: str) -> str | None:

@@ -36,7 +36,10 @@ def test_almaty_rollout_small(data_dir, net_cache_dir, monkeypatch, tmp_path):
     cfg.rollout.scenarios = {"low": 0.5, "high": 2.0}
     res = run_study(cfg, out_dir=tmp_path / "roll")
     tl = res.tables["rollout_timeline"]
-    assert set(tl["method"]) == {"myopic", "lookahead"} and set(tl["year"]) == {2025, 2027}
+    # (robust: the plan reported when the look-ahead plan opens another first stage)
+    assert {"myopic", "lookahead"} <= set(tl["method"]) <= {"myopic", "lookahead", "robust"}
+    assert set(tl["year"]) == {2025, 2027}
+    _reports_the_robust_first_stage(res)
     budgets = {st.year: st.budget for st in cfg.stages}
     assert all(row.capex <= budgets[row.year] + 1e-6 for row in tl.itertuples())
     assert (tl.groupby("method")["cumulative_capex"].diff().fillna(0) >= 0).all()
@@ -50,6 +53,8 @@ def test_almaty_rollout_small(data_dir, net_cache_dir, monkeypatch, tmp_path):
     assert any(n.startswith("byd_atto3:") for n in res.notes)  # first usable year stated
     html = (tmp_path / "roll" / "report.html").read_text()
     assert 'id="chart-rollout"' in html and "opening_year" in html
+    # the stations table names the plan it shows
+    assert f'data-plan="{res.manifest["rollout"]["method"]}"' in html
     # the carmaker's table by year is in the report, with the plan and the sample it used
     assert 'id="rollout-vehicles"' in html
     assert set(veh["method"]) == {res.manifest["rollout"]["method"]}
@@ -67,6 +72,18 @@ def test_almaty_rollout_small(data_dir, net_cache_dir, monkeypatch, tmp_path):
     reported = tl[tl["method"] == res.manifest["rollout"]["method"]].iloc[-1]
     assert reported["trips"] == round(res.kpis_after["trips"])
     assert (tl["trips_simulated"] < 0.75 * 400).all()  # one of the two days of the sample
+
+
+def _reports_the_robust_first_stage(res) -> None:
+    """The stations reported open, in the first year, the robust first stage the notes
+    name (they were the look-ahead plan's, whatever its first stage)."""
+    roll = res.manifest["rollout"]
+    first = roll["robust"]["first_stage"]
+    year = min(res.tables["rollout_timeline"]["year"])
+    sel = res.selected
+    assert sorted(sel.loc[sel["opening_year"] == year, "station_id"]) == sorted(first)
+    assert roll["robust"]["plan"][0] == first
+    assert roll["method"] in ("robust", "lookahead")
 
 
 @pytest.mark.slow
@@ -99,7 +116,9 @@ def test_corridor_rollout_lookahead_and_winter_scenario(
     cfg.stages = cfg.stages[:2]
     res = run_study(cfg, out_dir=tmp_path / "roll")
     tl = res.tables["rollout_timeline"]
-    assert set(tl["method"]) == {"myopic", "lookahead"} and set(tl["year"]) == {2025, 2027}
+    assert {"myopic", "lookahead"} <= set(tl["method"]) <= {"myopic", "lookahead", "robust"}
+    assert set(tl["year"]) == {2025, 2027}
+    _reports_the_robust_first_stage(res)
     caps = {st.year: st.new_sites for st in cfg.stages}
     assert all(row.new_sites <= caps[row.year] for row in tl.itertuples())
     robust = res.tables["rollout_robust"]
