@@ -220,7 +220,8 @@ def _cell(v: Any, key: str = "") -> str:
     if isinstance(v, dict):
         v = ", ".join(f"{k}: {_cell(x, str(k))}" for k, x in v.items())
     elif isinstance(v, (list, tuple, set, np.ndarray)):
-        v = ", ".join(str(json_safe(x)) for x in v)
+        # a record that words itself (the loop's capped stations) shows its sentence
+        v = ", ".join(x.sentence if hasattr(x, "sentence") else str(json_safe(x)) for x in v)
     elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
         v = format_kpi(key, v)  # registry precision for KPIs, the same rules for the rest
     v = str(json_safe(v) if not isinstance(v, str) else v)

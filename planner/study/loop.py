@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.study.capped import CappedStation
 from planner.study.grid_fit import LoopGrid, site_count
 from planner.study.loop_reads import (  # noqa: F401  (stop_reason: re-exported)
     fleet_load,
@@ -182,7 +183,9 @@ def closed_loop(
     Where a station would need more than its cap (``max_plugs``; a truck bay row's class
     ``max_bays`` where smaller), it gets the cap, the binding cap is recorded (``capped`` in
     the round's record, naming the field: "max_plugs is 6", "truck_bays.mcs.max_bays is 4")
-    and more sites are sited for the demand.
+    and more sites are sited for the demand; ``capped`` holds
+    :class:`planner.study.capped.CappedStation` records (the binding limit as a field,
+    the sentence as their ``sentence``).
     Every round re-simulates the same demand and driver draws (the simulator is seeded
     from the study seed), so round-to-round differences are the network's (common random
     numbers).
@@ -499,7 +502,7 @@ def closed_loop(
             break
         # Remedies for the next round.
         plugs_added = 0
-        capped: list[str] = []
+        capped: list[CappedStation] = []
         grid_bound = []
         full = []
         book = site_book(grid, fitted)

@@ -3,7 +3,8 @@ sized to the wait target within each row's plug cap (``max_plugs``, and a truck 
 class ``max_bays``: :func:`plug_caps`), each site's grid room and the budget; a missing
 connector added within the same cap; new sites cut to their grid connection and trimmed to
 the budget (grid upgrades included). Grid room and upgrade prices come from a
-:class:`planner.study.grid_fit.SiteBook`.
+:class:`planner.study.grid_fit.SiteBook`. A station the sizing cannot give what its load
+needs is recorded as a :class:`planner.study.capped.CappedStation`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.study.capped import (
+    BUDGET_HELD,
+    GRID_HELD,
+    MAX_PLUGS,
+    CappedStation,
+    bay_cap_field,
+    cap_kind,
+    cap_text,
+    station_name,
+)
 from planner.study.grid_fit import LoopGrid, SiteBook, unit_plug_costs
 from planner.study.sizing import plugs_for_wait, plugs_for_wait_managed
 from sim.connectors import split_connectors
@@ -23,9 +34,11 @@ __all__ = [
     "BUDGET_HELD",
     "GRID_HELD",
     "MAX_PLUGS",
+    "CappedStation",
     "add_connectors",
     "add_plugs",
     "bay_cap_field",
+    "cap_fields",
     "cheapest_plug",
     "new_within_grid",
     "plug_caps",
@@ -73,15 +86,6 @@ def new_within_grid(stations: pd.DataFrame, new: pd.DataFrame, grid: LoopGrid) -
     return new.assign(plugs=fit["plugs"].to_numpy(), capex=new["capex"].to_numpy() - refund)
 
 
-#: How the ``capped`` sentences name the plug cap of every station (``candidates.max_plugs``)
-MAX_PLUGS = "max_plugs"
-
-
-def bay_cap_field(label: str) -> str:
-    """How the ``capped`` sentences name a truck bay class's cap (under ``candidates``)."""
-    return f"truck_bays.{label}.max_bays"
-
-
 def truck_bay_caps(candidates: Any) -> dict[str, int]:
     """The ``max_bays`` of every truck bay class of a study's ``candidates`` section
     (:class:`planner.config.siting.CandidatesConfig`), for
@@ -103,26 +107,39 @@ def plug_caps(
     class in ``bay_caps`` (class -> ``candidates.truck_bays.<class>.max_bays``) the smaller
     of the two. The class's cap is named where it binds ("truck_bays.mcs.max_bays is 4"),
     both where they are equal ("max_plugs and truck_bays.mcs.max_bays are 6"): the verdict
-    (planner.study.verdict) reads the field to raise from it. Until 2026-12-07 14:40 a class's
-    ``max_bays`` bounded only the bays a new site was given; the loop then added bays up
-    to ``max_plugs`` (the cargo plan had a site with 5 MCS bays of the 4 allowed)."""
-    cap = pd.Series(int(max_plugs), index=stations.index, dtype=np.int64)
-    text = pd.Series(f"{MAX_PLUGS} is {int(max_plugs)}", index=stations.index, dtype=object)
-    if not bay_caps or "plug_class" not in stations:
-        return cap, text
-    cls = stations["plug_class"]
-    for label, bays in bay_caps.items():
-        on = (cls.notna() & (cls.astype(str) == str(label))).to_numpy()
-        if not on.any() or int(bays) > max_plugs:
-            continue
-        field = bay_cap_field(str(label))
-        cap[on] = int(bays)
-        text[on] = (
-            f"{field} is {int(bays)}"
-            if int(bays) < max_plugs
-            else f"{MAX_PLUGS} and {field} are {int(bays)}"
-        )
+    (planner.study.verdict) tells the user to raise the fields a record's ``cap_fields``
+    hold (:func:`cap_fields`). Until 2026-12-07 14:40 a class's ``max_bays`` bounded only
+    the bays a new site was given; the loop then added bays up to ``max_plugs`` (the cargo
+    plan had a site with 5 MCS bays of the 4 allowed)."""
+    cap, fields = cap_fields(stations, max_plugs, bay_caps)
+    text = pd.Series(
+        [cap_text(f, c) for f, c in zip(fields, cap, strict=True)],
+        index=stations.index,
+        dtype=object,
+    )
     return cap, text
+
+
+def cap_fields(
+    stations: pd.DataFrame, max_plugs: int, bay_caps: Mapping[str, int] | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Each row's plug cap (as :func:`plug_caps`) and the ``candidates`` fields that set it,
+    a tuple per row: ``("max_plugs",)``, ``("truck_bays.mcs.max_bays",)`` where the class's
+    cap is smaller, both where they are equal."""
+    cap = pd.Series(int(max_plugs), index=stations.index, dtype=np.int64)
+    named: list[tuple[str, ...]] = [(MAX_PLUGS,)] * len(stations)
+    if bay_caps and "plug_class" in stations:
+        cls = stations["plug_class"]
+        for label, bays in bay_caps.items():
+            on = (cls.notna() & (cls.astype(str) == str(label))).to_numpy()
+            if not on.any() or int(bays) > max_plugs:
+                continue
+            field = bay_cap_field(str(label))
+            cap[on] = int(bays)
+            for i in np.flatnonzero(on):
+                named[i] = (field,) if int(bays) < max_plugs else (MAX_PLUGS, field)
+    fields = pd.Series(pd.array(named, dtype=object), index=stations.index, dtype=object)
+    return cap, fields
 
 
 def add_connectors(
@@ -164,13 +181,6 @@ def add_connectors(
         up += more
         added += 1
     return stations, spent, added
-
-
-#: How :func:`size_plugs` says a station's limit is the budget left ("... the budget left
-#: stops it at 2") or its grid connection ("... (no upgrade price) carries 1"): the verdict
-#: (planner.study.verdict) sorts its reasons by them
-BUDGET_HELD = "the budget left stops it at"
-GRID_HELD = "(no upgrade price) carries"
 
 
 def plug_types(connectors: Any) -> list[str]:
@@ -271,7 +281,7 @@ def size_plugs(
     budget_left: float | None,
     book: SiteBook | None = None,
     bay_caps: Mapping[str, int] | None = None,
-) -> tuple[pd.DataFrame, float, int, list[str], list[str], list[str]]:
+) -> tuple[pd.DataFrame, float, int, list[CappedStation], list[str], list[str]]:
     """Set every station's plugs to what its simulated load needs for the wait target
     (never fewer than it has, at most its plug cap and what its site's grid connection
     carries), busiest first, within the budget (plugs and grid upgrades). The plug cap is
@@ -287,21 +297,22 @@ def size_plugs(
     a site's need is sized with the throttled power per plug
     (:func:`planner.study.sizing.plugs_for_wait_managed`; no ``arrivals_at_once`` bound:
     more plugs there share the same kW). Returns the stations, the plug capex spent, the
-    plugs added and, for stations whose need exceeds what they got, a sentence naming the
-    station, its need, its plugs and simulated p95 wait, and the limit that binds (the
-    budget when the station is below its cap and the budget left buys no more; the cap as
-    :func:`plug_caps` names it, "max_plugs is 6" or "truck_bays.mcs.max_bays is 4"), the ids
-    of the stations whose grid connection binds, and the ids of every station whose need
-    exceeds what it may have (*full*: the next round sites new stations for the load it
-    cannot take)."""
+    plugs added and, for stations whose need exceeds what they got, a
+    :class:`planner.study.capped.CappedStation` (the station, its need, its plugs and
+    simulated p95 wait, and the limit that binds: the budget when the station is below its
+    cap and the budget left buys no more, its grid connection, or its cap and the fields
+    that set it, ``max_plugs`` or a bay class's ``max_bays``; its ``sentence`` says so,
+    "...; max_plugs is 6"), the ids of the stations whose grid connection binds, and the
+    ids of every station whose need exceeds what it may have (*full*: the next round sites
+    new stations for the load it cannot take)."""
     stations = stations.copy()
     book = book or SiteBook(None)
     costs = unit_plug_costs(stations, plug_cost)
-    caps, cap_texts = plug_caps(stations, max_plugs, bay_caps)
+    caps, fields = cap_fields(stations, max_plugs, bay_caps)
     limit = max(60, 10 * max_plugs)  # look past the cap, to say what the target needs
     order = np.argsort(-load["peak_arrivals_per_h"].to_numpy(dtype=float), kind="stable")
     spent, up, added = 0.0, 0.0, 0
-    capped: list[str] = []
+    capped: list[CappedStation] = []
     bound_ids: list[str] = []
     full_ids: list[str] = []
     for k in order:
@@ -341,15 +352,9 @@ def size_plugs(
         row_cap = int(caps[row])  # max_plugs, or the bay class's max_bays if smaller
         bound = max(have, min(row_cap, have + int(room))) if math.isfinite(room) else row_cap
         over = want > bound
+        grid_held = math.isfinite(room) and have + room < row_cap
         if over:
-            at_cap = str(cap_texts[row])
-            if math.isfinite(room) and have + room < row_cap:
-                why = f"its grid connection of {cap:,.0f} kW {GRID_HELD} {bound}"
-            elif managed:
-                why = f"with managed charging within its {cap:,.0f} kW grid connection; {at_cap}"
-            else:
-                why = at_cap
-            if why != at_cap:
+            if grid_held or managed:
                 bound_ids.append(str(sid))
             full_ids.append(str(sid))
         need = want
@@ -363,18 +368,32 @@ def size_plugs(
                 extra -= 1
         if over or have + extra < want:
             # the id too: corridor sites share names ("KAZ06 roadside"), and the verdict
-            # keeps one sentence per station
-            name = stations.loc[row, "name"] if "name" in stations else sid
-            label = f"{name} ({sid})" if name and str(name) != str(sid) else str(sid)
-            needs = str(need) if need <= limit else f"more than {limit}"
-            wait = load["wait_p95_min"].iloc[k] if "wait_p95_min" in load else float("nan")
-            seen = f" (p95 wait {float(wait):.1f} min)" if math.isfinite(float(wait)) else ""
+            # keeps one record per station
+            wait = float(load["wait_p95_min"].iloc[k]) if "wait_p95_min" in load else math.nan
+            row_fields = tuple(fields[row])
+            beyond = ("grid" if grid_held else cap_kind(row_fields)) if over else None
             got = have + extra
-            if got < want:  # below its limit: the budget stops it
-                limit_txt = "; ".join([f"{BUDGET_HELD} {got}", *([why] if over else [])])
-            else:
-                limit_txt = why
-            capped.append(f"{label}: needs {needs} plugs, has {have}{seen}; {limit_txt}")
+            capped.append(
+                CappedStation(
+                    station_id=str(sid),
+                    name=station_name(stations.loc[row, "name"], str(sid))
+                    if "name" in stations
+                    else None,
+                    needs=int(need),
+                    has=have,
+                    # below its limit: the budget stops it
+                    limit="budget" if got < want else (beyond or "plug_cap"),
+                    over=beyond,
+                    cap=row_cap,
+                    cap_fields=row_fields,
+                    wait_p95_min=wait if math.isfinite(wait) else None,
+                    lookahead=limit,
+                    budget_stops_at=got if got < want else None,
+                    grid_kw=float(cap) if over and (grid_held or managed) else None,
+                    grid_plugs=int(bound) if over and grid_held else None,
+                    managed=bool(over and managed and not grid_held),
+                )
+            )
         if extra <= 0:
             continue
         up += book.upgrade_cost(row, extra)

@@ -5,15 +5,15 @@ design loop stopped; :func:`targets_met` is the one place every output reads it 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pandas as pd
 
 from planner.config.study import StudyConfig
 from planner.report.numbers import format_kpi, format_kpi_range, format_value
+from planner.study.capped import MAX_PLUGS, CappedStation
 from planner.study.loop import LoopResult
-from planner.study.loop_remedies import BUDGET_HELD, GRID_HELD, MAX_PLUGS, cheapest_plug
+from planner.study.loop_remedies import cheapest_plug
 from planner.study.targets import excluded_below_reach, judge_targets, sampled_fleet
 from sim.kpis import KPIS
 
@@ -169,7 +169,7 @@ def verdict(
             + ("its target" if len(undefined) == 1 else "their targets")
             + " cannot be judged met"
         )
-    capped: list[str] = []
+    capped: list[CappedStation] = []
     # the constraints that bind are named when a target is missed on its value, not when
     # a single replication merely cannot confirm a value within its target
     if any(not t["met"] and not t["unconfirmed"] for t in targets):
@@ -181,13 +181,13 @@ def verdict(
             # a station that "needs 7 plugs" and had 4 sessions in the plan it judged
             capped = list(last.get("capped", []))
         else:
-            # rounds without a sizing record: one sentence per station, from the last
+            # rounds without a sizing record: one record per station, from the last
             # round that capped it (earlier rounds measured it under a different load)
-            latest: dict[str, str] = {}
+            latest: dict[str, CappedStation] = {}
             for it in loop.iterations:
                 for c in it.get("capped", []):
-                    latest.pop(c.split(": needs ", 1)[0], None)
-                    latest[c.split(": needs ", 1)[0]] = c
+                    latest.pop(c.station_id, None)
+                    latest[c.station_id] = c
             capped = list(latest.values())
         no_path = float(kpis.get("trips_no_road_path") or 0.0)
         n_trips = float(kpis.get("trips") or 0.0)
@@ -204,15 +204,18 @@ def verdict(
                 f"so the completed share cannot exceed {ceiling}; check the trips' end points "
                 "or the network extract (its largest connected component)"
             )
-        capped.sort(key=_plugs_needed, reverse=True)
+        # most-needed first (a need beyond the sizing's look-ahead ranks above it), on the
+        # records' fields: the sentences are never read back (a station named "needs 99
+        # plugs" was ranked by its name until 2026-12-07)
+        capped.sort(key=lambda c: c.needs, reverse=True)
         # a station below its cap that the budget left could not enlarge is held by the
         # budget, not the cap: the Almaty study with a budget told the planner to "raise
         # candidates.max_plugs" for a station with 1 plug of the 6 allowed
-        by_budget = [c for c in capped if BUDGET_HELD in c]
+        by_budget = [c for c in capped if c.limit == "budget"]
         # a station held by its grid connection: more plugs need capacity, an upgrade price
         # or managed charging, not a higher max_plugs (energy review, 2026-12-07)
-        by_grid = [c for c in capped if BUDGET_HELD not in c and GRID_HELD in c]
-        at_cap = [c for c in capped if BUDGET_HELD not in c and GRID_HELD not in c]
+        by_grid = [c for c in capped if c.limit == "grid"]
+        at_cap = [c for c in capped if c.limit in ("plug_cap", "bay_cap")]
         budget_reason = _budget_binds(cfg, loop, last, by_budget)
         if budget_reason:
             reasons.append(budget_reason)
@@ -249,7 +252,10 @@ def verdict(
         "reasons": reasons,
     }
     if reasons and capped:
-        out["capped"] = capped  # every station at the cap, most-needed first
+        # every station at the cap, most-needed first: the sentences, and the same records
+        # field by field (kpis.json, --json)
+        out["capped"] = [c.sentence for c in capped]
+        out["capped_stations"] = [c.record() for c in capped]
     return out
 
 
@@ -313,7 +319,9 @@ NEED_BASIS = (
 )
 
 
-def _budget_binds(cfg: StudyConfig, loop: LoopResult, last: dict[str, Any], held: list[str]) -> str:
+def _budget_binds(
+    cfg: StudyConfig, loop: LoopResult, last: dict[str, Any], held: list[CappedStation]
+) -> str:
     """The verdict's sentence when the budget binds: the money left buys no plug while the
     final plan's sizing wants more (``budget_short`` of the loop's last round), or stations
     below their cap were held by it. Empty when there is no budget or money is left."""
@@ -357,33 +365,25 @@ def _budget_binds(cfg: StudyConfig, loop: LoopResult, last: dict[str, Any], held
     return text + NEED_BASIS
 
 
-def _named(entries: list[str]) -> str:
-    """The first :data:`CAPPED_SHOWN` of the loop's station sentences (most-needed first),
-    the rest counted: a national plan can cap dozens, which made one unreadable sentence;
-    all of them are listed in ``capped``."""
-    shown = entries[:CAPPED_SHOWN]
+def _named(entries: list[CappedStation]) -> str:
+    """The sentences of the first :data:`CAPPED_SHOWN` of the loop's capped stations
+    (most-needed first), the rest counted: a national plan can cap dozens, which made one
+    unreadable sentence; all of them are listed in ``capped``."""
+    shown = [c.sentence for c in entries[:CAPPED_SHOWN]]
     more = len(entries) - len(shown)
     tail = f"; and {more} more station(s), listed in kpis.json verdict.capped" if more else ""
     return "; ".join(shown) + tail
 
 
-#: The cap a loop's ``capped`` sentence names at its end (planner.study.loop_remedies.plug_caps):
-#: "max_plugs is 6", "truck_bays.mcs.max_bays is 4", "max_plugs and truck_bays.mcs.max_bays
-#: are 6" (both bind)
-_CAP_NAMED = re.compile(
-    rf"(?:^|[ ,;])((?:{MAX_PLUGS} and )?truck_bays\..+\.max_bays|{MAX_PLUGS}) (?:is|are) \d+$"
-)
-
-
-def _raise_caps(entries: list[str]) -> str:
+def _raise_caps(entries: list[CappedStation]) -> str:
     """What the verdict tells the user to raise for the stations at their plug cap: the
-    field each station's sentence names, ``candidates.max_plugs`` or a truck bay class's
-    ``candidates.truck_bays.<class>.max_bays`` (the cargo plan's MCS rows stop at the class's
-    4 bays while max_plugs is 6: raising max_plugs alone would change nothing)."""
+    fields each record's cap comes from (``cap_fields``), ``candidates.max_plugs`` or a
+    truck bay class's ``candidates.truck_bays.<class>.max_bays`` (the cargo plan's MCS rows
+    stop at the class's 4 bays while max_plugs is 6: raising max_plugs alone would change
+    nothing)."""
     fields: list[str] = []
     for entry in entries:
-        m = _CAP_NAMED.search(entry)
-        for name in m.group(1).split(" and ") if m else [MAX_PLUGS]:
+        for name in entry.cap_fields or (MAX_PLUGS,):
             if f"candidates.{name}" not in fields:
                 fields.append(f"candidates.{name}")
     if len(fields) == 1:
@@ -391,15 +391,6 @@ def _raise_caps(entries: list[str]) -> str:
     if len(entries) == 1:  # one station at two caps of the same figure: both must rise
         return f"raise {' and '.join(fields)}"
     return f"raise the caps the stations' sentences name ({', '.join(fields)})"
-
-
-def _plugs_needed(sentence: str) -> int:
-    """The plug need of a loop's ``"<station>: needs N plugs, ..."`` record (0 if absent)."""
-    m = re.search(r": needs (more than )?(\d+) plugs", sentence)
-    if not m:
-        return 0
-    # "needs more than 60 plugs" (beyond the sizing's look-ahead) ranks above a need of 60
-    return int(m.group(2)) + (1 if m.group(1) else 0)
 
 
 def targets_met(verdict: dict[str, Any] | None) -> bool | None:

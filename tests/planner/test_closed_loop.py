@@ -273,18 +273,17 @@ def test_verdict_names_each_capped_station_once_with_its_last_need(tmp_path):
 
     cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": 0})
     rounds = [
-        {"iteration": 1, "capped": ["Sonar: needs 18 plugs, max_plugs is 6",
-                                    "Hotel: needs 9 plugs, max_plugs is 6"]},
-        {"iteration": 2, "capped": ["Sonar: needs 14 plugs, max_plugs is 6"]},
-    ]  # fmt: skip
+        {"iteration": 1, "capped": [_at_cap("Sonar", 18), _at_cap("Hotel", 9)]},
+        {"iteration": 2, "capped": [_at_cap("Sonar", 14)]},
+    ]
     out = verdict(cfg, {"wait_p95_min": 30.0, "stranded_vehicles": 0.0},
                   SimpleNamespace(iterations=rounds))  # fmt: skip
     cap = next(r for r in out["reasons"] if r.startswith("the plug cap binds"))
     assert cap.count("Sonar") == 1 and "Sonar: needs 14 plugs" in cap
     assert "Hotel: needs 9 plugs" in cap
     # two sites that share a name are two stations (the loop labels them with their ids)
-    twins = [{"iteration": 1, "capped": ["KAZ06 roadside (s1): needs 6 plugs, max_plugs is 4",
-                                         "KAZ06 roadside (s2): needs 7 plugs, max_plugs is 4"]}]  # fmt: skip
+    twins = [{"iteration": 1, "capped": [_at_cap("s1", 6, cap=4, name="KAZ06 roadside"),
+                                         _at_cap("s2", 7, cap=4, name="KAZ06 roadside")]}]  # fmt: skip
     out = verdict(cfg, {"wait_p95_min": 30.0, "stranded_vehicles": 0.0},
                   SimpleNamespace(iterations=twins))  # fmt: skip
     cap = next(r for r in out["reasons"] if r.startswith("the plug cap binds"))
@@ -301,12 +300,14 @@ def test_verdict_names_the_most_needed_capped_stations_and_counts_the_rest(tmp_p
 
     cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": 0})
     needs = [5, 13, 7, 15, 6, 11, 9, 8]
-    rounds = [{"iteration": 1, "capped": [f"S{i}: needs {n} plugs, max_plugs is 4"
+    rounds = [{"iteration": 1, "capped": [_at_cap(f"S{i}", n, cap=4)
                                           for i, n in enumerate(needs)]}]  # fmt: skip
     out = verdict(cfg, {"wait_p95_min": 30.0, "stranded_vehicles": 0.0},
                   SimpleNamespace(iterations=rounds))  # fmt: skip
     cap = next(r for r in out["reasons"] if r.startswith("the plug cap binds"))
-    assert cap.startswith("the plug cap binds (S3: needs 15 plugs, max_plugs is 4; S1: needs 13")
+    assert cap.startswith(
+        "the plug cap binds (S3: needs 15 plugs, has 4; max_plugs is 4; S1: needs 13"
+    )
     assert "S6: needs 9" in cap and "S7: needs 8" in cap  # the fifth most needed
     assert "S2:" not in cap and "S4:" not in cap and "S0:" not in cap
     assert "and 3 more station(s), listed in kpis.json verdict.capped" in cap
@@ -329,9 +330,7 @@ def test_a_target_met_in_one_replication_is_not_called_met(tmp_path):
     from planner.study.verdict import verdict
 
     cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 10, "stranded": 0})
-    rounds = SimpleNamespace(
-        iterations=[{"iteration": 1, "capped": ["S: needs 9 plugs, max_plugs is 4"]}]
-    )
+    rounds = SimpleNamespace(iterations=[{"iteration": 1, "capped": [_at_cap("S", 9, cap=4)]}])
     out = verdict(cfg, {"wait_p95_min": 5.0, "stranded_vehicles": 0.0}, rounds)
     assert out["status"] == "missed"
     assert all(t["unconfirmed"] and not t["met"] for t in out["targets"])
@@ -424,6 +423,22 @@ def test_verdict_says_the_stranded_target_is_net_of_cars_below_reach(tmp_path):
     out = verdict(cfg, {"stranded_vehicles": 3.0}, rounds)
     t = next(t for t in out["targets"] if t["kpi"] == "stranded_vehicles")
     assert t["label"] == "Stranded vehicles" and t["excluded_below_reach"] == 0.0
+
+
+def _at_cap(station_id, needs, *, cap=6, has=None, name=None, lookahead=None):
+    """A synthetic station the design loop left at its ``max_plugs`` (a capped record)."""
+    from planner.study.capped import CappedStation
+
+    return CappedStation(
+        station_id=station_id,
+        name=name,
+        needs=needs,
+        has=cap if has is None else has,
+        limit="plug_cap",
+        over="plug_cap",
+        cap=cap,
+        lookahead=lookahead,
+    )
 
 
 def _verdict_cfg(tmp_path, targets, **sections):
@@ -614,15 +629,18 @@ def test_no_targets_is_not_a_miss_and_a_sizing_beyond_the_look_ahead_ranks_first
     """A study with no targets was 'targets_met: false' in kpis.json, manifest.json, --json
     and the batch (which counted it as missed); and 'needs more than 60 plugs' sorted last
     among the capped stations (its number was read as 0)."""
-    from planner.study.verdict import _plugs_needed, targets_met
+    from planner.study.verdict import targets_met
 
     assert targets_met({"status": "not evaluated", "targets": []}) is None
     assert targets_met(None) is None
     assert targets_met({"status": "missed"}) is False
     assert targets_met({"status": "met"}) is True
-    capped = ["A: needs 7 plugs, max 6", "B: needs more than 60 plugs, max 6", "C: needs 12 plugs"]
-    assert sorted(capped, key=_plugs_needed, reverse=True)[0].startswith("B:")
-    assert _plugs_needed("B: needs more than 60 plugs") == 61
+    # the need is a field of the loop's record: beyond the sizing's look-ahead (60) it is
+    # 61 and reads "more than 60"
+    beyond = _at_cap("B", 61, lookahead=60)
+    assert beyond.sentence.startswith("B: needs more than 60 plugs")
+    capped = [_at_cap("A", 7, lookahead=60), beyond, _at_cap("C", 12, lookahead=60)]
+    assert sorted(capped, key=lambda c: c.needs, reverse=True)[0] is beyond
 
 
 def test_an_undefined_target_kpi_is_neither_met_nor_above_its_target(tmp_path):

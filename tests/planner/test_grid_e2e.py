@@ -88,7 +88,7 @@ def test_corridor_loop_within_capacity_no_post_loop_surprise(data_env):
     assert ka["wait_p95_min"] == pytest.approx(res.iterations[-1]["wait_p95_min"])
     assert _within_capacity(res.selected)
     capped = [c for it in res.iterations for c in it.get("capped", [])]
-    assert any("grid connection of 150 kW" in c for c in capped)
+    assert any(c.limit == "grid" and "grid connection of 150 kW" in c.sentence for c in capped)
     assert res.iterations[1]["new_sites"] > 0  # bound sites spill to new sites
 
 

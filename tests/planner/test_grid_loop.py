@@ -164,7 +164,10 @@ def test_loop_sizes_within_capacity_and_spills_to_new_sites(tmp_path):
     assert res.targets_met
     assert sorted(res.selected["station_id"]) == ["s10", "s20", "s30"]
     capped = [c for it in res.iterations for c in it.get("capped", [])]
-    assert any("site 10" in c and "grid connection of 150 kW" in c for c in capped)
+    assert any(
+        c.limit == "grid" and "site 10" in c.sentence and "grid connection of 150 kW" in c.sentence
+        for c in capped
+    )
     for plan in log[1:]:  # every proposal within capacity (the existing one kept connected)
         new = plan[~plan["existing"].astype(bool)]
         assert (new["plugs"] * new["power_kw"] <= 150.0 + 1e-9).all()
@@ -209,7 +212,7 @@ def test_managed_site_sized_with_throttled_power(tmp_path):
     cand = _cand()
     res, log = _run(cfg, cand)
     capped = [c for it in res.iterations for c in it.get("capped", [])]
-    assert any("managed charging within its 150 kW" in c for c in capped)
+    assert any(c.managed and "managed charging within its 150 kW" in c.sentence for c in capped)
     assert len(res.selected) >= 2
     for plan in log[1:]:  # throttled: the draw never exceeds the connection
         new = plan[~plan["existing"].astype(bool)]

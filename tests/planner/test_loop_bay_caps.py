@@ -18,7 +18,7 @@ from planner.study import loop_remedies
 from planner.study.loop import ScenarioOutcome, Targets, closed_loop
 from planner.study.loop_remedies import add_connectors, add_plugs, size_plugs
 from planner.study.verdict import verdict
-from tests.planner.test_closed_loop import _verdict_cfg
+from tests.planner.test_closed_loop import _at_cap, _verdict_cfg
 
 MCS, CCS = 500_000.0, 150_000.0  # synthetic bay costs of two truck classes
 CAPS = {"mcs": 4, "ccs": 1}  # synthetic classes' max_bays (max_plugs is 6)
@@ -74,12 +74,18 @@ def test_the_sizing_stops_a_bay_row_at_its_class_cap_and_names_it():
     assert plugs["T:mcs"] == 4 and plugs["T:ccs"] == 1  # (the old code: 6 and 6)
     assert plugs["H"] == 6  # a car station keeps max_plugs
     assert added == 1 + 4 and spent == pytest.approx(MCS + 4 * 25_000.0)
-    by_id = {c.split(": needs ", 1)[0]: c for c in capped}
+    by_id = {c.label: c.sentence for c in capped}
     assert by_id["T (T:mcs)"].endswith("; truck_bays.mcs.max_bays is 4")
     assert by_id["T (T:ccs)"].endswith("; truck_bays.ccs.max_bays is 1")
     assert by_id["Hotel (H)"].endswith("; max_plugs is 6")
     # at the cap: full (the next round sites new stations for the load), not grid-bound
     assert set(full) == {"T:mcs", "T:ccs", "H"} and bound == []
+    kinds = {c.station_id: (c.limit, c.cap, c.cap_fields) for c in capped}
+    assert kinds == {
+        "T:mcs": ("bay_cap", 4, ("truck_bays.mcs.max_bays",)),
+        "T:ccs": ("bay_cap", 1, ("truck_bays.ccs.max_bays",)),
+        "H": ("plug_cap", 6, ("max_plugs",)),
+    }
 
 
 def test_the_one_more_plug_remedy_keeps_a_bay_row_within_its_class_cap():
@@ -184,8 +190,8 @@ def test_the_design_loop_never_exceeds_a_class_max_bays(tmp_path):
     # the final plan's diagnosis names the class caps, and the verdict says to raise them
     last = loop.iterations[-1]
     assert last["sized"]
-    assert any(c.endswith("truck_bays.mcs.max_bays is 4") for c in last["capped"])
-    assert any(c.endswith("truck_bays.ccs.max_bays is 1") for c in last["capped"])
+    assert any(c.sentence.endswith("truck_bays.mcs.max_bays is 4") for c in last["capped"])
+    assert any(c.sentence.endswith("truck_bays.ccs.max_bays is 1") for c in last["capped"])
     cfg = _verdict_cfg(tmp_path, {"wait_p95_min": 15, "stranded": 0})
     out = verdict(cfg, {"wait_p95_min": 40.0, "stranded_vehicles": 2.0}, loop)
     cap = next(r for r in out["reasons"] if r.startswith("the plug cap binds"))
@@ -211,7 +217,7 @@ def test_the_class_cap_is_lifted_only_by_its_own_field(tmp_path):
 
 def test_a_capped_sentence_of_a_car_station_still_advises_max_plugs(tmp_path):
     loop = SimpleNamespace(
-        iterations=[{"iteration": 1, "capped": ["S: needs 9 plugs, has 4; max_plugs is 4"]}],
+        iterations=[{"iteration": 1, "capped": [_at_cap("S", 9, has=4, cap=4)]}],
         max_rounds=1,
         stations=pd.DataFrame(),
         capex=0.0,

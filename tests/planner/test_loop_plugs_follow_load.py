@@ -190,7 +190,7 @@ def test_a_station_within_the_wait_target_is_not_sized_or_named(tmp_path):
         stations, load, 10.0, plug_cost=1.0, max_plugs=6, budget_left=None
     )
     assert out.set_index("station_id").loc["A", "plugs"] == 6
-    assert not any(c.startswith("A:") for c in capped) and "A" not in full
+    assert not any(c.station_id == "A" for c in capped) and "A" not in full
     assert out.set_index("station_id").loc["B", "plugs"] >= 2  # B's own waits missed
 
 
@@ -206,7 +206,8 @@ def test_a_need_is_at_most_the_cars_that_were_there_at_once():
         {"station_id": ["H"], "plugs": [1], "added_plugs": [0], "name": ["Hotel H"]}
     )
     capped = size_plugs(stations, load, 10.0, plug_cost=1.0, max_plugs=6, budget_left=None)[3]
-    (sentence,) = capped
+    (record,) = capped
+    sentence = record.sentence
     assert sentence.startswith("Hotel H (H): needs 10 plugs, has 1 (p95 wait ")
     assert sentence.endswith("max_plugs is 6")
 
@@ -244,9 +245,13 @@ def test_a_staged_study_names_the_stations_its_stage_budget_held():
     3 at the cap and left out the 8 its budget held, review of 2026-12-07)."""
     from types import SimpleNamespace as NS
 
+    from planner.study.capped import CappedStation
     from planner.study.verdict import _budget_binds
 
-    held = ["Mobil (node/352957838): needs 9 plugs, has 1; the budget left stops it at 1"]
+    held = [
+        CappedStation(station_id="node/352957838", name="Mobil", needs=9, has=1, cap=6,
+                      limit="budget", budget_stops_at=1)
+    ]  # fmt: skip
     cfg = NS(model=NS(budget=None), stages=[NS(budget=300000.0)], candidates=NS(plug_cost=1.0))
     text = _budget_binds(cfg, NS(capex=0.0, stations=None), {}, held)
     assert text.startswith("the stage budgets bind") and "Mobil (node/352957838)" in text

@@ -83,7 +83,7 @@ def _cfg(tmp_path):
 def test_a_station_capped_in_an_earlier_round_only_is_not_named(tmp_path):
     loop = _loop(light_after_new_sites=2)
     first, last = loop.iterations[0], loop.iterations[-1]  # (then idle plugs removed)
-    assert any(c.startswith("Hotel A (A): needs") for c in first["capped"])
+    assert any(c.sentence.startswith("Hotel A (A): needs") for c in first["capped"])
     # the final plan is measured too, with no remedy: A is no longer over its cap
     assert last["sized"] and "capped" not in last
     kpis = {"wait_p95_min": 30.0, "stranded_vehicles": 2.0}
@@ -99,7 +99,8 @@ def test_a_station_over_its_cap_in_the_final_plan_is_named_with_its_final_need(t
     out = verdict(_cfg(tmp_path), {"wait_p95_min": 30.0, "stranded_vehicles": 2.0}, loop)
     cap = next(r for r in out["reasons"] if r.startswith("the plug cap binds"))
     assert "Hotel A (A): needs" in cap and "max_plugs is 2" in cap
-    assert out["capped"] == loop.iterations[-1]["capped"]
+    assert out["capped"] == [c.sentence for c in loop.iterations[-1]["capped"]]
+    assert [c["station_id"] for c in out["capped_stations"]] == ["A"]
 
 
 def test_a_final_plan_without_queue_trouble_names_no_capped_station(tmp_path):
@@ -140,10 +141,13 @@ def test_a_station_held_by_its_grid_connection_is_named_with_the_grid_remedies(t
     """Energy review, 2026-12-07: "its grid connection of 150 kW (no upgrade price) carries
     1 ... raise candidates.max_plugs or allow more sites" pointed at the wrong knob."""
     loop = _loop(light_after_new_sites=99)
-    grid_held = (
-        "Taraz (T): needs 5 plugs, its grid connection of 150 kW (no upgrade price) carries 1"
-    )
-    loop.iterations[-1]["capped"] = [*loop.iterations[-1]["capped"], grid_held]
+    from planner.study.capped import CappedStation
+
+    taraz = CappedStation(station_id="T", name="Taraz", needs=5, has=1, cap=2, limit="grid",
+                          over="grid", grid_kw=150.0, grid_plugs=1)  # fmt: skip
+    grid_held = "Taraz (T): needs 5 plugs, has 1; its grid connection of 150 kW (no upgrade price) carries 1"
+    assert taraz.sentence == grid_held
+    loop.iterations[-1]["capped"] = [*loop.iterations[-1]["capped"], taraz]
     out = verdict(_cfg(tmp_path), {"wait_p95_min": 30.0, "stranded_vehicles": 2.0}, loop)
     grid = next(r for r in out["reasons"] if r.startswith("the grid connection binds"))
     assert grid_held in grid and "grid.upgrade_cost_per_kw" in grid
