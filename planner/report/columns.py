@@ -157,7 +157,10 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "strand_cause": "why a trip stranded or was abandoned: `no_charger_in_range`, "
         "`queue_abandoned`, `started_below_reach`; `no_road_path` on an `unroutable` trip "
         "and the trips it cancelled (empty otherwise)",
-        "measured": "true for trips of the measured days (false: warm-up days)",
+        "measured": "true for a trip the KPIs count: it departs in the measured days "
+        "(false: a warm-up or cool-down day's trip, simulated so that the measured days meet "
+        "traffic; its charging within the measured days still counts in utilisation). Every "
+        "simulated trip is a row: filter on this column for the measured trips",
         "distance_km": "distance driven (km)",
         "direct_km": "distance of the direct route (km)",
         "detour_km": "extra distance to charge (km)",
@@ -185,7 +188,11 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "station": "station index (-1 = home or depot, -2 = overnight recovery of a stranded car)",
         "station_id": "station id",
         "kind": "`public`, `home`, `depot` or `recovery`",
-        "measured": "true for sessions of the measured days (false: warm-up days)",
+        "measured": "true for a stop of a trip the KPIs count (its trip's `measured`; false: "
+        "a warm-up or cool-down day's trip's stop). Every simulated session is a row: the "
+        "counts (sessions, visits, waits, energy) take the measured ones, utilisation the "
+        "plug time of every charged public session within the measured days "
+        "(`manifest.json` `measured_window_s`)",
         "status": "`charged` or `balked` (left the queue)",
         "arrive_s": "arrival at the station (s)",
         "start_s": "start of charging (s)",

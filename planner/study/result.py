@@ -140,6 +140,7 @@ def assemble(
 ) -> StudyResult:
     """Fill a :class:`StudyResult` from the run's pieces."""
     before, after = loop.baseline.detail["result"], loop.proposal.detail["result"]
+    before_all, after_all = all_rows(loop.baseline), all_rows(loop.proposal)
     per_after = loop.proposal.per_station.set_index("station_id")
     stations = loop.stations.join(
         per_after[["utilisation", "wait_mean_min", "wait_p95_min", "sessions", "visits"]],
@@ -209,10 +210,11 @@ def assemble(
         iterations=loop.iterations,
         tables=located(
             {
-                "trips_before": before.trips,
-                "trips_after": after.trips,
-                "sessions_before": before.sessions,
-                "sessions_after": after.sessions,
+                # every simulated row, ``measured`` saying which the KPIs' counts take
+                "trips_before": before_all.trips,
+                "trips_after": after_all.trips,
+                "sessions_before": before_all.sessions,
+                "sessions_after": after_all.sessions,
                 "stations_after": after.stations,
                 "station_timeseries_after": after.station_timeseries,
                 **({"vehicle_matrix": matrix} if len(matrix) else {}),
@@ -225,6 +227,8 @@ def assemble(
         manifest={
             "demand_expansion_factor": float(ka.get("demand_expansion_factor") or 1.0),
             "warmup_days": cfg.warmup_days(),
+            # the time measures' window of the runs (s from the simulation's start)
+            "measured_window_s": measured_window(after),
             "replications_proposal": (loop.proposal.detail or {}).get("replications"),
             # what coverage_share counts (the siting model's measure, in words)
             "coverage_measure": optimizer.coverage_measure(),
@@ -233,6 +237,31 @@ def assemble(
         },
     )
     return result
+
+
+def all_rows(outcome: Any) -> Any:
+    """The seed run of a simulated scenario with every simulated trip and session: those of
+    the warm-up and cool-down days too, each with ``measured`` (true: counted in the KPIs'
+    counts, trips departing in the measured days and their charging stops). Utilisation is
+    the plug time busy within the measured days whichever trip it served, so a warm-up
+    trip's late session counts there: the exported tables held the measured rows only until
+    2026-12-07, and the utilisation could not be traced from them. The measured cut
+    (``detail["result"]``) for an outcome that keeps no other."""
+    detail = outcome.detail if isinstance(outcome.detail, dict) else {}
+    every = detail.get("result_all_rows")
+    return every if every is not None else detail["result"]
+
+
+def measured_window(result: Any) -> dict[str, float]:
+    """The time measures' window of a run (``start_s``: the warm-up's end, ``end_s``: the
+    measured days' end; s from the simulation's start), as :func:`sim.measures.compute_kpis`
+    takes it: utilisation is the plug time of the charged public sessions within it over
+    the plugs times its length."""
+    end = float(getattr(result, "window_end_s", float("nan")))
+    return {
+        "start_s": float(result.settings.warmup_s),
+        "end_s": end if np.isfinite(end) else float(result.span_s),
+    }
 
 
 def _utilisation_by_hour(before: Any, after: Any) -> pd.DataFrame:

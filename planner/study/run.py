@@ -30,7 +30,14 @@ from planner.study.inputs import build_candidates, points_frame, reach_sites
 from planner.study.loop import LoopResult, Targets, closed_loop
 from planner.study.loop_remedies import truck_bay_caps, truck_bay_floors
 from planner.study.optimize import StudyOptimizer, public_sessions_per_trip
-from planner.study.result import StudyResult, assemble, located, summary_row
+from planner.study.result import (
+    StudyResult,
+    all_rows,
+    assemble,
+    located,
+    measured_window,
+    summary_row,
+)
 from planner.study.simulate import StudySimulator
 from planner.study.skeleton import (  # noqa: F401 - default_folder re-exported
     Prepared,
@@ -307,6 +314,7 @@ def simulate_study(
         with timer.step("simulation"):
             outcome = simulator(pre.existing)
         res = outcome.detail["result"]
+        every = all_rows(outcome)  # trips and sessions: every row, ``measured`` says which count
         per = outcome.per_station.set_index("station_id")
         st = pre.existing.join(
             per[["utilisation", "wait_mean_min", "wait_p95_min", "sessions", "visits"]],
@@ -326,8 +334,8 @@ def simulate_study(
             else pd.DataFrame(),
             tables=located(
                 {
-                    "trips": res.trips,
-                    "sessions": res.sessions,
+                    "trips": every.trips,
+                    "sessions": every.sessions,
                     "station_timeseries": res.station_timeseries,
                     "stations": res.stations,
                     "vehicles": res.vehicles,
@@ -335,6 +343,8 @@ def simulate_study(
                 pre.sn.network,
                 res.stations,
             ),
+            # the time measures' window, to trace the utilisation from the tables
+            manifest={"measured_window_s": measured_window(res)},
         )
         return finish_study(
             cfg,

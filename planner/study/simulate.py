@@ -301,13 +301,18 @@ class StudySimulator:
         in_use = [r.in_use for r in kept]
         if reps > 1:
             in_use.insert(0, plugs_in_use_max(first.sessions, since_s=settings.warmup_s))
-        first = first.measured()
+        every_row, first = first, first.measured()
         return ScenarioOutcome(
             kpis,
             first.station_stats(),
             unserved,
             detail={
                 "result": first,
+                # the seed run with every simulated trip and session, warm-up and cool-down
+                # days' too (``measured`` false): the exported tables, from which the time
+                # measures (utilisation: plug time busy within the measured days, whichever
+                # trip it served) can be traced (planner.study.result.all_rows)
+                "result_all_rows": every_row,
                 "intervals": intervals,
                 # the same for the values the targets are judged on (stranded: net of the
                 # cars below reach, run by run)

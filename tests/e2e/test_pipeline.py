@@ -44,7 +44,9 @@ def test_simulate_corridor_writes_tables_and_kpis(data_env, tmp_path, net_cache_
     out = tmp_path / "sim"
     res = simulate_study(cfg, out_dir=out)
     trips = pd.read_parquet(out / "tables" / "trips.parquet")
-    assert len(trips) == res.kpis_before["trips"] == 120
+    # every simulated trip, the warm-up and cool-down days' too: the KPIs count the measured
+    assert len(trips[trips["measured"]]) == res.kpis_before["trips"] == 120 < len(trips)
+    assert json.loads((out / "manifest.json").read_text())["measured_window_s"]["start_s"] > 0
     kpis = json.loads((out / "kpis.json").read_text())
     assert kpis  # before values and replication intervals
     # the three hotels: with a 2013-era network most long trips cannot be completed
