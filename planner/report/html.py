@@ -228,13 +228,32 @@ def _cell(v: Any, key: str = "") -> str:
     return v if len(v) <= 300 else v[:297] + "…"
 
 
+#: Capped stations listed in one cell of the iterations table (most-needed first)
+ITERATION_CAPPED_SHOWN = 5
+
+
+def _iteration_cell(v: Any, key: str) -> str:
+    """One escaped cell of the iterations table. A list of records that word themselves
+    (the loop's capped stations) is a list, one station per line, the first
+    :data:`ITERATION_CAPPED_SHOWN` shown and the rest counted: joined with ", " and cut at
+    300 characters, the sentences (which hold commas and semicolons themselves) ran into
+    each other and the third station was cut mid-word."""
+    if isinstance(v, (list, tuple)) and v and all(hasattr(x, "sentence") for x in v):
+        items = "".join(f"<li>{_e(x.sentence)}</li>" for x in v[:ITERATION_CAPPED_SHOWN])
+        more = len(v) - ITERATION_CAPPED_SHOWN
+        if more > 0:
+            items += f"<li>and {more} more station(s)</li>"
+        return f'<ul class="cell-list">{items}</ul>'
+    return _e(_cell(v, key))
+
+
 def _iterations_section(its: list[dict[str, Any]]) -> str:
     if not its:
         return '<p class="na">Closed-loop iterations not recorded for this study.</p>'
     cols = list(dict.fromkeys(k for it in its for k in it))
     head = "".join(f"<th>{_e(str(c))}</th>" for c in cols)
     body = "".join(
-        "<tr>" + "".join(f"<td>{_e(_cell(it.get(c, ''), c))}</td>" for c in cols) + "</tr>"
+        "<tr>" + "".join(f"<td>{_iteration_cell(it.get(c, ''), c)}</td>" for c in cols) + "</tr>"
         for it in its
     )
     return f'<div class="table-wrap"><table id="iterations-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'

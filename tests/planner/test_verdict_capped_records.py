@@ -129,3 +129,29 @@ def test_the_report_shows_the_records_as_their_sentences():
     html = _iterations_section([{"iteration": 1, "capped": capped}])
     assert "Hotel (B): needs 10 plugs, has 2 (p95 wait 40.0 min); max_plugs is 6" in html
     assert "station_id" not in html
+
+
+def test_the_report_lists_a_rounds_capped_stations_one_per_line():
+    """Seven capped stations in a round: one list item each (escaped), the first five shown
+    and the rest counted. They were joined with ", " into one string cut at 300 characters,
+    so the sentences (commas and semicolons of their own) ran together and the third was
+    cut mid-word."""
+    import re
+
+    from planner.report.html import ITERATION_CAPPED_SHOWN, _iterations_section
+    from planner.study.capped import CappedStation
+
+    capped = [
+        CappedStation(station_id=f"s{i}", name=f"Stop <{i}>", needs=20 - i, has=6,
+                      limit="plug_cap", over="plug_cap", cap=6, wait_p95_min=30.0)
+        for i in range(7)
+    ]  # fmt: skip
+    html = _iterations_section([{"iteration": 1, "capped": capped}])
+    items = re.findall(r"<li>(.*?)</li>", html)
+    assert len(items) == ITERATION_CAPPED_SHOWN + 1 == 6
+    assert (
+        items[0] == "Stop &lt;0&gt; (s0): needs 20 plugs, has 6 (p95 wait 30.0 min); max_plugs is 6"
+    )
+    assert items[4].startswith("Stop &lt;4&gt; (s4): needs 16 plugs")
+    assert items[-1] == "and 2 more station(s)"
+    assert "…" not in html
