@@ -17,8 +17,6 @@ import numpy as np
 import pandas as pd
 
 from planner.study.capped import (
-    BUDGET_HELD,
-    GRID_HELD,
     MAX_PLUGS,
     CappedStation,
     bay_cap_field,
@@ -31,8 +29,6 @@ from planner.study.sizing import plugs_for_wait, plugs_for_wait_managed
 from sim.connectors import split_connectors
 
 __all__ = [
-    "BUDGET_HELD",
-    "GRID_HELD",
     "MAX_PLUGS",
     "CappedStation",
     "add_connectors",

@@ -116,6 +116,8 @@ def staged_plans(
                 "study's own demand"
                 + (": the look-ahead plan opens other sites first." if model is not None else ".")
             )
+    # the plan reported: the one the notes recommend (robust), else the look-ahead's
+    report = next(m for m in ("robust", "lookahead", methods[0]) if m in methods)
     snapshots: dict[str, list[pd.DataFrame]] = {}
     grid = loop_grid(cfg, optimizer.candidates)  # each stage's plugs within site capacity
     for method in methods:
@@ -216,8 +218,12 @@ def staged_plans(
                     ),
                 }
             )
+            if method == report and k == len(cfg.stages) - 1:
+                loops[method] = loop  # the one loop returned
+            # a stage's loop is not kept alive while the next stage simulates: its
+            # outcomes hold their seed runs' every simulated row (the exported tables)
+            del loop, k_after
         plans[method] = stations
-        loops[method] = loop
     timeline = pd.DataFrame(rows)
     if model is not None and "myopic" in plans:
         my = plans["myopic"]
@@ -256,7 +262,6 @@ def staged_plans(
         if contrast:
             notes.append(contrast)
     notes += robust_notes
-    report = next(m for m in ("robust", "lookahead", methods[0]) if m in plans)
     vehicles_by_year = _vehicles_by_year(cfg, trips, snapshots[report], make_simulator)
     vehicles_by_year.insert(0, "method", report)
     for vehicle, first in _first_usable_year(vehicles_by_year).items():
@@ -316,7 +321,12 @@ def _robust(
         scen, time_limit_s=cfg.rollout.time_limit_s, seed=cfg.seed, known=known
     )
     own = [n for n, spec in specs.items() if spec.demand == 1.0 and spec.temperatures() == [None]]
-    if own:  # the study is a scenario: its plan after the chosen first stage is known
+    if study is not None and set(choice.first_stage.tolist()) == set(study[1].opened[0].tolist()):
+        # the look-ahead plan opens the robust first stage: it is the plan reported, so it
+        # is the plan listed (a separate time-limited solve of the later stages could
+        # stop at other sites)
+        plan = list(study[1].opened)
+    elif own:  # the study is a scenario: its plan after the chosen first stage is known
         plan = choice.plans[own[0]]
     else:
         model = study[0] if study else staged_model(cfg, optimizer, existing, trips, vehicles)

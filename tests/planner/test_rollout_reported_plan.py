@@ -61,10 +61,13 @@ def test_robust_choice_carries_each_scenarios_plan_after_its_first_stage():
     assert choice.plans["base"][1].tolist() == [1]  # then A, the best after B
 
 
-def _synthetic_study(monkeypatch, severe: list[float]):
+def _synthetic_study(
+    monkeypatch, severe: list[float], *, scenarios: dict | None = None, study_models=None
+):
     """The corridor rollout's config cut to the synthetic instance (look-ahead only, two
-    stages of one new site, a base and a severe-winter scenario), with synthetic trips,
-    models, design loop and simulator."""
+    stages of one new site, a base and a severe-winter scenario unless ``scenarios``), with
+    synthetic trips, models, design loop and simulator. ``study_models`` (a list) gets the
+    models of the study's own demand."""
     cfg = load_config(
         CONFIGS / "corridor-kaz01-rollout.yaml",
         overrides={"rollout.method": "lookahead", "vehicles.compare": []},
@@ -72,10 +75,18 @@ def _synthetic_study(monkeypatch, severe: list[float]):
     cfg.stages = cfg.stages[:2]
     for st in cfg.stages:
         st.new_sites = 1
-    cfg.rollout.scenarios = {"base": 1.0, "severe": {"demand": 1.0, "temperature_c": -30}}
+    cfg.rollout.scenarios = scenarios or {
+        "base": 1.0,
+        "severe": {"demand": 1.0, "temperature_c": -30},
+    }
 
     def staged_model(cfg, optimizer, existing, trips, vehicles, *, temperatures=None):
-        return _model(BASE if temperatures in (None, [None]) else severe)
+        if temperatures in (None, [None]):
+            model = _model(BASE)
+            if study_models is not None:
+                study_models.append(model)
+            return model
+        return _model(severe)
 
     def closed_loop(stations, **_kw):  # the stations as given, simulated as they are
         out = SimpleNamespace(kpis={"trips": 10.0}, detail={})
@@ -134,3 +145,40 @@ def test_a_look_ahead_plan_that_opens_the_robust_first_stage_is_the_one_reported
     assert plans["method"] == "lookahead" and set(plans["timeline"]["method"]) == {"lookahead"}
     assert _opened(plans, 2025) == ["A"] and _opened(plans, 2027) == ["B"]
     assert any("opens the robust first stage" in n for n in plans["notes"])
+
+
+def test_the_plan_listed_is_the_look_ahead_plan_when_it_is_the_one_reported(monkeypatch):
+    """No scenario is the study itself (each has a temperature) and the look-ahead plan
+    opens the robust first stage: that plan is reported, so ``kpis.json``'s
+    ``rollout.robust.plan`` lists it, and the study's later stages are not solved again
+    after that first stage (a time-limited solve could stop at other sites than the plan
+    reported, which the list then named)."""
+    study_models: list = []
+    again: list = []  # solves of the study's own model after a fixed first stage
+    depth = [0]  # (the look-ahead solve's own myopic hint solves stage by stage: nested)
+    real_solve = StagedMCLP.solve
+
+    def solve(self, *args, **kwargs):
+        top = depth[0] == 0
+        if top and kwargs.get("fixed_before") is not None:
+            if any(self is m for m in study_models):
+                again.append(kwargs["fixed_before"])
+        depth[0] += 1
+        try:
+            return real_solve(self, *args, **kwargs)
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(StagedMCLP, "solve", solve)
+    winters = {
+        "mild": {"demand": 1.0, "temperature_c": -10},
+        "severe": {"demand": 1.0, "temperature_c": -30},
+    }
+    plans = _synthetic_study(
+        monkeypatch, [5.0, 0.0, 0.0], scenarios=winters, study_models=study_models
+    )
+    assert plans["summary"]["robust"]["first_stage"] == ["A"]
+    assert plans["method"] == "lookahead"
+    assert _opened(plans, 2025) == ["A"] and _opened(plans, 2027) == ["B"]
+    assert plans["summary"]["robust"]["plan"] == [["A"], ["B"]]  # the plan reported
+    assert study_models and not again
