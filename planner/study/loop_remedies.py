@@ -21,7 +21,6 @@ from planner.study.capped import (
     CappedStation,
     bay_cap_field,
     cap_kind,
-    cap_text,
     station_name,
 )
 from planner.study.grid_fit import LoopGrid, SiteBook, unit_plug_costs
@@ -97,29 +96,22 @@ def truck_bay_floors(candidates: Any) -> dict[str, int]:
 
 def plug_caps(
     stations: pd.DataFrame, max_plugs: int, bay_caps: Mapping[str, int] | None = None
-) -> tuple[pd.Series, pd.Series]:
-    """Each row's plug cap and how the ``capped`` sentences name it: ``max_plugs``
-    (``candidates.max_plugs``) for every row, and for a truck bay row (``plug_class``) of a
-    class in ``bay_caps`` (class -> ``candidates.truck_bays.<class>.max_bays``) the smaller
-    of the two. The class's cap is named where it binds ("truck_bays.mcs.max_bays is 4"),
-    both where they are equal ("max_plugs and truck_bays.mcs.max_bays are 6"): the verdict
-    (planner.study.verdict) tells the user to raise the fields a record's ``cap_fields``
-    hold (:func:`cap_fields`). Until 2026-12-07 14:40 a class's ``max_bays`` bounded only
-    the bays a new site was given; the loop then added bays up to ``max_plugs`` (the cargo
-    plan had a site with 5 MCS bays of the 4 allowed)."""
-    cap, fields = cap_fields(stations, max_plugs, bay_caps)
-    text = pd.Series(
-        [cap_text(f, c) for f, c in zip(fields, cap, strict=True)],
-        index=stations.index,
-        dtype=object,
-    )
-    return cap, text
+) -> pd.Series:
+    """Each row's plug cap: ``max_plugs`` (``candidates.max_plugs``) for every row, and for
+    a truck bay row (``plug_class``) of a class in ``bay_caps`` (class ->
+    ``candidates.truck_bays.<class>.max_bays``) the smaller of the two. :func:`cap_fields`
+    also gives the fields that set it, which a capped station's sentence names ("truck_bays
+    .mcs.max_bays is 4", "max_plugs and truck_bays.mcs.max_bays are 6") and the verdict
+    (planner.study.verdict) tells the user to raise. Until 2026-12-07 14:40 a class's
+    ``max_bays`` bounded only the bays a new site was given; the loop then added bays up to
+    ``max_plugs`` (the cargo plan had a site with 5 MCS bays of the 4 allowed)."""
+    return cap_fields(stations, max_plugs, bay_caps)[0]
 
 
 def cap_fields(
     stations: pd.DataFrame, max_plugs: int, bay_caps: Mapping[str, int] | None = None
 ) -> tuple[pd.Series, pd.Series]:
-    """Each row's plug cap (as :func:`plug_caps`) and the ``candidates`` fields that set it,
+    """Each row's plug cap (:func:`plug_caps`) and the ``candidates`` fields that set it,
     a tuple per row: ``("max_plugs",)``, ``("truck_bays.mcs.max_bays",)`` where the class's
     cap is smaller, both where they are equal."""
     cap = pd.Series(int(max_plugs), index=stations.index, dtype=np.int64)
@@ -155,7 +147,7 @@ def add_connectors(
     stations = stations.copy()
     book = book or SiteBook(None)
     costs = unit_plug_costs(stations, plug_cost)
-    caps = plug_caps(stations, max_plugs, bay_caps)[0]
+    caps = plug_caps(stations, max_plugs, bay_caps)
     spent, added, up = 0.0, 0, 0.0
     for gap in gaps.sort_values("trips", ascending=False).itertuples():
         rows = stations.index[stations["station_id"] == gap.station_id]
@@ -418,7 +410,7 @@ def add_plugs(
     stations = stations.copy()
     book = book or SiteBook(None)
     costs = unit_plug_costs(stations, plug_cost)
-    caps = plug_caps(stations, max_plugs, bay_caps)[0]
+    caps = plug_caps(stations, max_plugs, bay_caps)
     bad = per_station[per_station["wait_p95_min"] > target_min].sort_values(
         "wait_p95_min", ascending=False
     )

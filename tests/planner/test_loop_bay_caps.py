@@ -48,7 +48,14 @@ def _synthetic_busy_load(ids: list[str]) -> pd.DataFrame:
 
 
 def test_each_row_is_capped_at_its_class_max_bays_or_max_plugs():
-    plug_caps = loop_remedies.plug_caps
+    from planner.study.capped import cap_text
+
+    def plug_caps(stations, max_plugs, bay_caps):
+        # each row's cap and how a capped station's sentence names it
+        caps, fields = loop_remedies.cap_fields(stations, max_plugs, bay_caps)
+        assert caps.tolist() == loop_remedies.plug_caps(stations, max_plugs, bay_caps).tolist()
+        return caps, pd.Series([cap_text(f, c) for f, c in zip(fields, caps, strict=True)])
+
     caps, named = plug_caps(_synthetic_truck_site(), 6, CAPS)
     assert caps.tolist() == [4, 1, 6]
     assert named.tolist() == [
