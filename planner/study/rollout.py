@@ -321,7 +321,7 @@ def _robust(
         scen, time_limit_s=cfg.rollout.time_limit_s, seed=cfg.seed, known=known
     )
     own = [n for n, spec in specs.items() if spec.demand == 1.0 and spec.temperatures() == [None]]
-    if study is not None and set(choice.first_stage.tolist()) == set(study[1].opened[0].tolist()):
+    if study is not None and _same(choice.first_stage, study[1].opened[0]):
         # the look-ahead plan opens the robust first stage: it is the plan reported, so it
         # is the plan listed (a separate time-limited solve of the later stages could
         # stop at other sites)
