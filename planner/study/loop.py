@@ -20,7 +20,8 @@ import pandas as pd
 
 from planner.study.capped import CappedStation
 from planner.study.grid_fit import LoopGrid, site_count
-from planner.study.loop_reads import (  # noqa: F401  (stop_reason: re-exported)
+from planner.study.loop_reads import (  # noqa: F401  (ScenarioOutcome, stop_reason: re-exported)
+    ScenarioOutcome,
     fleet_load,
     in_use_max,
     queue_cause,
@@ -54,30 +55,6 @@ from planner.study.targets import (  # noqa: F401  (re-exported: the loop's publ
 )
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class ScenarioOutcome:
-    """What one simulated scenario tells the loop.
-
-    Attributes
-    ----------
-    kpis : dict
-        Mean KPIs over replications (``wait_p95_min``, ``stranded_vehicles``,
-        ``share_trips_completed``, ...; names from :data:`sim.kpis.KPIS`).
-    per_station : DataFrame
-        ``station_id, sessions, wait_p95_min, utilisation`` for every station.
-    unserved : DataFrame
-        ``node, weight``: demand the scenario served badly (stranded, not completed, long
-        waits), the input for the next siting round.
-    detail : Any
-        Whatever the caller wants to keep (tables of the first replication).
-    """
-
-    kpis: dict[str, float]
-    per_station: pd.DataFrame
-    unserved: pd.DataFrame
-    detail: Any = None
 
 
 @dataclass

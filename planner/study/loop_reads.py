@@ -1,10 +1,15 @@
-"""What the design loop (:mod:`planner.study.loop`) reads from a simulated plan: each
-station's load and the plugs it had in use at once, whether queues call for plugs, the
-sites' grid book, and the sentence saying why the loop stopped early. Pure functions of
-the outcome (a :class:`planner.study.loop.ScenarioOutcome`: ``kpis`` and ``detail``)."""
+"""What the design loop (:mod:`planner.study.loop`) reads from a simulated plan: the
+:class:`ScenarioOutcome` a simulation hands it, each station's load and the plugs it had in
+use at once, whether queues call for plugs, the sites' grid book, and the sentence saying
+why the loop stopped early. Pure functions of the outcome (``kpis`` and ``detail``).
+
+:class:`ScenarioOutcome` is defined here, beside what reads it, so that the loop's helper modules can
+name it without importing the loop (an import cycle); :mod:`planner.study.loop`
+re-exports it, where its users import it from."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -14,6 +19,7 @@ from planner.study.sizing import plugs_in_use_max, station_load
 from planner.study.targets import Targets
 
 __all__ = [
+    "ScenarioOutcome",
     "fleet_load",
     "in_use_max",
     "queue_cause",
@@ -21,6 +27,30 @@ __all__ = [
     "site_book",
     "stop_reason",
 ]
+
+
+@dataclass
+class ScenarioOutcome:
+    """What one simulated scenario tells the loop.
+
+    Attributes
+    ----------
+    kpis : dict
+        Mean KPIs over replications (``wait_p95_min``, ``stranded_vehicles``,
+        ``share_trips_completed``, ...; names from :data:`sim.kpis.KPIS`).
+    per_station : DataFrame
+        ``station_id, sessions, wait_p95_min, utilisation`` for every station.
+    unserved : DataFrame
+        ``node, weight``: demand the scenario served badly (stranded, not completed, long
+        waits), the input for the next siting round.
+    detail : Any
+        Whatever the caller wants to keep (tables of the first replication).
+    """
+
+    kpis: dict[str, float]
+    per_station: pd.DataFrame
+    unserved: pd.DataFrame
+    detail: Any = None
 
 
 def site_book(grid: LoopGrid | None, fitted: pd.DataFrame | None) -> SiteBook:
