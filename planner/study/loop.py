@@ -6,6 +6,15 @@ demand, fixed stations, how many sites -> new stations table), applies the study
 targets and budget, and returns every iteration. Remedies, in order: where the p95 wait
 misses its target, add a plug at the stations whose own p95 wait misses it; where trips are
 still stranded or not completed, site more stations for the demand still unserved.
+
+A round sites new stations where the last one called for them (:func:`_open_sites`),
+simulates the plan as the grid fits it (confirmed on fresh replications once it meets the
+targets) and, when it misses, plans the next round's remedies (:func:`_plan_remedies`); a
+final plan that missed loses the proposed plugs no run used (:func:`_trim_final`). Every
+simulation, siting call and log line of the loop is in this module, in the order they run.
+The plan between rounds and its bookkeeping are a
+:class:`planner.study.loop_state.LoopState`; what a round reads from a simulated outcome is
+in :mod:`planner.study.loop_reads`, the remedies' sizing in :mod:`planner.study.loop_remedies`.
 """
 
 from __future__ import annotations
@@ -181,44 +190,7 @@ def closed_loop(
     )
 
     for it in range(1, targets.max_iterations + 1):
-        added_sites = 0
-        if s.need_sites:
-            step(f"optimisation (round {it})")
-            left = s.budget_left()
-            if max_new_sites is not None:
-                room = max_new_sites - site_count(s.selected)  # sites, not bay rows
-                s.n_sites = None if s.n_sites is None else min(s.n_sites, room)
-                if s.n_sites is None:
-                    s.n_sites = room
-            if s.budget_spent() or (s.n_sites is not None and s.n_sites <= 0):
-                new = s.stations.iloc[0:0].assign(capex=[])  # the budget is spent
-            else:
-                # stations whose grid connection binds are flagged, so a model that
-                # sites by flow (the FRLM) looks for another site instead of counting on them
-                # and stations at their cap (plugs or grid) as "full": a model must not
-                # count on them for the load they could not take (the review of
-                # 2026-12-07 found Almaty's MCLP adding nothing for 217 drivers who gave up
-                # at capped stations: their demand counted as covered by those stations)
-                fixed = s.stations.assign(
-                    grid_bound=s.stations["station_id"].isin(s.grid_bound),
-                    full=s.stations["station_id"].isin(s.full),
-                )
-                new = optimize(s.outcome.unserved, fixed, s.n_sites, left)
-                new = new[~new["station_id"].isin(s.stations["station_id"])]
-                if grid is not None and len(new):
-                    new = new_within_grid(s.stations, new, grid)
-                if left is not None:
-                    new = within_budget(
-                        new,
-                        left,
-                        plug_cost,
-                        upgrade=upgrade_of(s.stations, grid, s.upgrade) if grid else None,
-                        # a later round sizes plugs on the simulated load: the money the
-                        # model's plug estimates cannot all have waits for it
-                        defer=it < targets.max_iterations,
-                    )
-            if len(new):
-                added_sites = s.add_sites(new, it)
+        added_sites = _open_sites(s, it, optimize, step) if s.need_sites else 0
         s.fitted, s.upgrade, s.sim_plan = s.plan_on_grid()
         step(f"proposal simulation (round {it})")
         s.outcome = simulate(s.sim_plan)
@@ -276,102 +248,168 @@ def closed_loop(
         if it == targets.max_iterations:  # no remedy after the last round
             s.diagnose_final(record, missed)
             break
-        # Remedies for the next round.
-        plugs_added = 0
-        capped: list[CappedStation] = []
-        s.grid_bound = []
-        s.full = []
-        book = site_book(grid, s.fitted)
-        # diagnosis before remedy: queues (a missed wait, or drivers who gave up at a queue)
-        # get plugs; strandings with no charger in range and missed trips get new sites;
-        # cars that started below reach get nothing (not the network's fault)
-        k = s.outcome.kpis
-        gave_up_at_queue = queue_cause(k)
-        sized = queue_trouble(k, missed, targets)
-        load = s.plan_load(missed)
-        # proposed plugs no run used, taken off first (their money is free for the busy
-        # stations): plugs follow the simulated load down as well as up. Undone if the
-        # loop stops here, so the plan reported is the plan simulated.
-        untrimmed, refund = s.stations, 0.0
-        if load is not None:
-            s.stations, refund, trimmed = s.trim(load)
-            s.capex -= refund
-            if trimmed:
-                record["plugs_trimmed_next"] = trimmed
-        if sized and targets.wait_p95_min is not None:  # (sized implies the target)
-            if load is not None:
-                s.stations, spent, plugs_added, capped, s.grid_bound, s.full = s.size_remedy(
-                    load, book
-                )
-            else:
-                s.stations, spent, plugs_added = add_plugs(
-                    s.stations,
-                    s.outcome.per_station,
-                    targets.wait_p95_min,
-                    plug_cost=plug_cost,
-                    max_plugs=max_plugs,
-                    budget_left=s.budget_left(),
-                    book=book,
-                    bay_caps=bay_caps,
-                )
-            s.capex += spent
-            record["plugs_added_next"] = plugs_added
-            record["sized"] = load is not None
-            if capped:
-                record["capped"] = capped
-        gaps = (
-            (s.outcome.detail or {}).get("connector_gaps")
-            if isinstance(s.outcome.detail, dict)
-            else None
-        )
-        if gaps is not None and len(gaps) and "connectors" in s.stations:
-            # compatible plugs: the station that was in reach gets the missing connector
-            s.stations, spent, added = add_connectors(
-                s.stations,
-                gaps,
-                plug_cost=plug_cost,
-                max_plugs=max_plugs,
-                budget_left=None if budget is None else budget - s.capex - s.upgrade - book.spent,
-                book=book,
-                bay_caps=bay_caps,
-            )
-            s.capex += spent
-            plugs_added += added
-            if added:
-                record["connectors_added_next"] = added
-        range_cause = (k.get("stranded_no_charger") or 0) > int(
-            gaps["trips"].sum() if gaps is not None and len(gaps) else 0
-        )
-        service_missed = any(m.startswith("share_trips_completed") for m in missed) or (
-            any(m.startswith("stranded") for m in missed) and (range_cause or not gave_up_at_queue)
-        )
-        service_missed = service_missed or bool(s.full)  # the cap binds: spill to new sites
-        s.need_sites = service_missed and len(s.outcome.unserved) > 0
-        s.n_sites = max(1, int(np.ceil((first_round_sites or 2) / 2))) if s.need_sites else None
-        if s.need_sites and s.grid_bound and first_round_sites is None:
-            s.n_sites = None  # the model decides how many sites relieve the bound connections
-        spent_out = s.budget_spent() and plugs_added == 0
-        if (not s.need_sites or spent_out) and plugs_added == 0:
-            # (a spent budget buys no site either: another round would simulate the same plan)
-            s.stations, s.capex = untrimmed, s.capex + refund  # the plan simulated is the plan
-            record.pop("plugs_trimmed_next", None)
-            record["stopped"] = stop_reason(
-                service_missed=service_missed,
-                no_road_path=(k.get("trips_no_road_path") or 0) > 0,
-                sized=sized,
-                wait_target=targets.wait_p95_min is not None,
-                budget_spent=s.budget_spent(),
-                grid_bound=len(s.grid_bound),
-                capped=len(s.full),
-            )
-            logger.info("design loop stopped early: %s", record["stopped"])
-            s.diagnose_final(record, missed)  # the final plan's own sizing diagnosis
+        if _plan_remedies(s, record, missed):
             break
-        if grid is not None:  # the upgrades the added plugs bought
-            s.upgrade = float(grid.fit(s.stations).stations["upgrade_cost"].sum())
     if s.iterations:
         _trim_final(s, s.iterations[-1], simulate, step)
     return _result(s, False)
+
+
+def _open_sites(
+    s: LoopState,
+    it: int,
+    optimize: Callable[[pd.DataFrame, pd.DataFrame, int | None, float | None], pd.DataFrame],
+    step: Callable[[str], None],
+) -> int:
+    """Round ``it``'s siting: ``optimize`` sites new stations for the demand ``s.outcome``
+    left unserved, within the site count and the budget left, and they join the plan.
+
+    Returns
+    -------
+    int
+        How many sites opened (a truck site's bay rows count once).
+    """
+    step(f"optimisation (round {it})")
+    left = s.budget_left()
+    if s.max_new_sites is not None:
+        room = s.max_new_sites - site_count(s.selected)  # sites, not bay rows
+        s.n_sites = None if s.n_sites is None else min(s.n_sites, room)
+        if s.n_sites is None:
+            s.n_sites = room
+    if s.budget_spent() or (s.n_sites is not None and s.n_sites <= 0):
+        new = s.stations.iloc[0:0].assign(capex=[])  # the budget is spent
+    else:
+        # stations whose grid connection binds are flagged, so a model that
+        # sites by flow (the FRLM) looks for another site instead of counting on them
+        # and stations at their cap (plugs or grid) as "full": a model must not
+        # count on them for the load they could not take (the review of
+        # 2026-12-07 found Almaty's MCLP adding nothing for 217 drivers who gave up
+        # at capped stations: their demand counted as covered by those stations)
+        fixed = s.stations.assign(
+            grid_bound=s.stations["station_id"].isin(s.grid_bound),
+            full=s.stations["station_id"].isin(s.full),
+        )
+        new = optimize(s.outcome.unserved, fixed, s.n_sites, left)
+        new = new[~new["station_id"].isin(s.stations["station_id"])]
+        if s.grid is not None and len(new):
+            new = new_within_grid(s.stations, new, s.grid)
+        if left is not None:
+            new = within_budget(
+                new,
+                left,
+                s.plug_cost,
+                upgrade=upgrade_of(s.stations, s.grid, s.upgrade) if s.grid else None,
+                # a later round sizes plugs on the simulated load: the money the
+                # model's plug estimates cannot all have waits for it
+                defer=it < s.targets.max_iterations,
+            )
+    return s.add_sites(new, it) if len(new) else 0
+
+
+def _plan_remedies(s: LoopState, record: dict[str, Any], missed: list[str]) -> bool:
+    """The remedies for the next round, from the round that missed ``missed``: plugs for
+    queues, a missing connector, new sites for the service still missed.
+
+    The plan ``s`` holds gets them, ``s.need_sites`` and ``s.n_sites`` say whether and how
+    many sites the next round opens, and ``record`` (the round's) says what was done.
+
+    Returns
+    -------
+    bool
+        True when the loop stops here: neither remedy changed anything (the plan kept is
+        the plan simulated, and ``record["stopped"]`` says why).
+    """
+    plugs_added = 0
+    capped: list[CappedStation] = []
+    s.grid_bound = []
+    s.full = []
+    book = site_book(s.grid, s.fitted)
+    # diagnosis before remedy: queues (a missed wait, or drivers who gave up at a queue)
+    # get plugs; strandings with no charger in range and missed trips get new sites;
+    # cars that started below reach get nothing (not the network's fault)
+    k = s.outcome.kpis
+    gave_up_at_queue = queue_cause(k)
+    sized = queue_trouble(k, missed, s.targets)
+    load = s.plan_load(missed)
+    # proposed plugs no run used, taken off first (their money is free for the busy
+    # stations): plugs follow the simulated load down as well as up. Undone if the
+    # loop stops here, so the plan reported is the plan simulated.
+    untrimmed, refund = s.stations, 0.0
+    if load is not None:
+        s.stations, refund, trimmed = s.trim(load)
+        s.capex -= refund
+        if trimmed:
+            record["plugs_trimmed_next"] = trimmed
+    if sized and s.targets.wait_p95_min is not None:  # (sized implies the target)
+        if load is not None:
+            s.stations, spent, plugs_added, capped, s.grid_bound, s.full = s.size_remedy(load, book)
+        else:
+            s.stations, spent, plugs_added = add_plugs(
+                s.stations,
+                s.outcome.per_station,
+                s.targets.wait_p95_min,
+                plug_cost=s.plug_cost,
+                max_plugs=s.max_plugs,
+                budget_left=s.budget_left(),
+                book=book,
+                bay_caps=s.bay_caps,
+            )
+        s.capex += spent
+        record["plugs_added_next"] = plugs_added
+        record["sized"] = load is not None
+        if capped:
+            record["capped"] = capped
+    gaps = (
+        (s.outcome.detail or {}).get("connector_gaps")
+        if isinstance(s.outcome.detail, dict)
+        else None
+    )
+    if gaps is not None and len(gaps) and "connectors" in s.stations:
+        # compatible plugs: the station that was in reach gets the missing connector
+        s.stations, spent, added = add_connectors(
+            s.stations,
+            gaps,
+            plug_cost=s.plug_cost,
+            max_plugs=s.max_plugs,
+            budget_left=None if s.budget is None else s.budget - s.capex - s.upgrade - book.spent,
+            book=book,
+            bay_caps=s.bay_caps,
+        )
+        s.capex += spent
+        plugs_added += added
+        if added:
+            record["connectors_added_next"] = added
+    range_cause = (k.get("stranded_no_charger") or 0) > int(
+        gaps["trips"].sum() if gaps is not None and len(gaps) else 0
+    )
+    service_missed = any(m.startswith("share_trips_completed") for m in missed) or (
+        any(m.startswith("stranded") for m in missed) and (range_cause or not gave_up_at_queue)
+    )
+    service_missed = service_missed or bool(s.full)  # the cap binds: spill to new sites
+    s.need_sites = service_missed and len(s.outcome.unserved) > 0
+    s.n_sites = max(1, int(np.ceil((s.first_round_sites or 2) / 2))) if s.need_sites else None
+    if s.need_sites and s.grid_bound and s.first_round_sites is None:
+        s.n_sites = None  # the model decides how many sites relieve the bound connections
+    spent_out = s.budget_spent() and plugs_added == 0
+    if (not s.need_sites or spent_out) and plugs_added == 0:
+        # (a spent budget buys no site either: another round would simulate the same plan)
+        s.stations, s.capex = untrimmed, s.capex + refund  # the plan simulated is the plan
+        record.pop("plugs_trimmed_next", None)
+        record["stopped"] = stop_reason(
+            service_missed=service_missed,
+            no_road_path=(k.get("trips_no_road_path") or 0) > 0,
+            sized=sized,
+            wait_target=s.targets.wait_p95_min is not None,
+            budget_spent=s.budget_spent(),
+            grid_bound=len(s.grid_bound),
+            capped=len(s.full),
+        )
+        logger.info("design loop stopped early: %s", record["stopped"])
+        s.diagnose_final(record, missed)  # the final plan's own sizing diagnosis
+        return True
+    if s.grid is not None:  # the upgrades the added plugs bought
+        s.upgrade = float(s.grid.fit(s.stations).stations["upgrade_cost"].sum())
+    return False
 
 
 def _result(s: LoopState, met: bool) -> LoopResult:
