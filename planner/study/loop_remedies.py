@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ from sim.connectors import split_connectors
 __all__ = [
     "MAX_PLUGS",
     "CappedStation",
+    "PlugSizing",
     "add_connectors",
     "add_plugs",
     "bay_cap_field",
@@ -259,6 +260,24 @@ def trim_idle(
     return stations, refund, cut_total
 
 
+class PlugSizing(NamedTuple):
+    """What :func:`size_plugs` gives: the plan sized, and what limited it."""
+
+    #: the stations with their sized plugs
+    stations: pd.DataFrame
+    #: plug capex spent (grid upgrades excluded)
+    spent: float
+    #: plugs added
+    added: int
+    #: a record per station whose need exceeds what it got (the limit that binds)
+    capped: list[CappedStation]
+    #: ids of the stations whose grid connection binds
+    grid_bound: list[str]
+    #: ids of every station whose need exceeds what it may have (the next round sites
+    #: new stations for the load it cannot take)
+    full: list[str]
+
+
 def size_plugs(
     stations: pd.DataFrame,
     load: pd.DataFrame,
@@ -269,7 +288,7 @@ def size_plugs(
     budget_left: float | None,
     book: SiteBook | None = None,
     bay_caps: Mapping[str, int] | None = None,
-) -> tuple[pd.DataFrame, float, int, list[CappedStation], list[str], list[str]]:
+) -> PlugSizing:
     """Set every station's plugs to what its simulated load needs for the wait target
     (never fewer than it has, at most its plug cap and what its site's grid connection
     carries), busiest first, within the budget (plugs and grid upgrades). The plug cap is
@@ -292,7 +311,7 @@ def size_plugs(
     that set it, ``max_plugs`` or a bay class's ``max_bays``; its ``sentence`` says so,
     "...; max_plugs is 6"), the ids of the stations whose grid connection binds, and the
     ids of every station whose need exceeds what it may have (*full*: the next round sites
-    new stations for the load it cannot take)."""
+    new stations for the load it cannot take), as a :class:`PlugSizing`."""
     stations = stations.copy()
     book = book or SiteBook(None)
     costs = unit_plug_costs(stations, plug_cost)
@@ -390,7 +409,7 @@ def size_plugs(
         stations.loc[row, "added_plugs"] += extra
         spent += extra * cost
         added += extra
-    return stations, spent, added, capped, bound_ids, full_ids
+    return PlugSizing(stations, spent, added, capped, bound_ids, full_ids)
 
 
 def add_plugs(

@@ -26,7 +26,13 @@ from planner.study.loop_reads import (
     queue_trouble,
     site_book,
 )
-from planner.study.loop_remedies import cheapest_plug, plug_types, size_plugs, trim_idle
+from planner.study.loop_remedies import (
+    PlugSizing,
+    cheapest_plug,
+    plug_types,
+    size_plugs,
+    trim_idle,
+)
 from planner.study.targets import Targets
 
 __all__ = ["LoopState"]
@@ -201,7 +207,9 @@ class LoopState:
         cheapest = cheapest_plug(self.stations, self.plug_cost)
         return left is not None and (left <= 0 or (cheapest > 0 and left < cheapest))
 
-    def size_remedy(self, load: pd.DataFrame, book: Any, *, within_budget: bool = True) -> tuple:
+    def size_remedy(
+        self, load: pd.DataFrame, book: Any, *, within_budget: bool = True
+    ) -> PlugSizing:
         """The remedy's plug sizing of the plan as it stands
         (:func:`planner.study.loop_remedies.size_plugs`; the final plan's diagnosis sizes it
         the same way). The plan held is not changed.
@@ -241,7 +249,7 @@ class LoopState:
         record.pop("budget_short", None)
         if not queue_trouble(self.outcome.kpis, missed, self.targets):
             return  # the cap binds no target of this plan
-        capped = self.size_remedy(load, site_book(self.grid, self.fitted))[3]
+        capped = self.size_remedy(load, site_book(self.grid, self.fitted)).capped
         if capped:
             record["capped"] = capped
         if self.budget is not None:
@@ -249,13 +257,13 @@ class LoopState:
                 load, site_book(self.grid, self.fitted), within_budget=False
             )
             left = self.budget_left() or 0.0
-            if unbounded[2] and unbounded[1] > left:
+            if unbounded.added and unbounded.spent > left:
                 record["budget_short"] = {
-                    "plugs": int(unbounded[2]),
-                    "cost": round(float(unbounded[1]), 2),
+                    "plugs": int(unbounded.added),
+                    "cost": round(float(unbounded.spent), 2),
                     # the cheapest of the plugs it wants (truck bay classes differ)
                     "unit_cost": cheapest_plug(
-                        self.stations[unbounded[0]["plugs"] > self.stations["plugs"]],
+                        self.stations[unbounded.stations["plugs"] > self.stations["plugs"]],
                         self.plug_cost,
                     ),
                     "spent": round(self.capex + self.upgrade, 2),
