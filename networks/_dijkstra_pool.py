@@ -33,6 +33,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from networks._orphans import exit_with_parent
 from networks._routing import sums_along_tree
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,10 @@ def _get_pool(workers: int) -> ProcessPoolExecutor | None:
     with _pool_lock:
         if _pool is None or _pool_key != key:
             _shutdown()
-            _pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
+            # (a worker ends with this process even when it is killed: networks._orphans)
+            _pool = ProcessPoolExecutor(
+                workers, mp_context=mp.get_context("fork"), initializer=exit_with_parent
+            )
             _pool_key = key
         return _pool
 

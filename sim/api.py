@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from networks._dijkstra_pool import in_dask_worker
+from networks._orphans import exit_with_parent
 from networks.road_network import RoadNetwork
 from sim._checks import (
     as_generator,
@@ -378,8 +379,10 @@ def _run_task(i: int) -> Any:
 
 
 def _init_worker(records: Any, task: Callable[[int], Any]) -> None:
-    """Worker initialiser: the pool's task, and log records relayed to the parent."""
+    """Worker initialiser: the pool's task, and log records relayed to the parent; the
+    worker ends with the parent even when that is killed (:mod:`networks._orphans`)."""
     global _TASK
+    exit_with_parent()
     _TASK = task
     _log_to(records)
 

@@ -40,6 +40,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -301,23 +302,40 @@ def check_output_target(
     return target
 
 
+def _leftover_pattern(name: str) -> re.Pattern[str]:
+    """The names of the hidden temporaries a run into a target called ``name`` makes: its
+    folder being assembled, ``.NAME.XXXX.partial`` (``XXXX`` from :func:`tempfile.mkdtemp`,
+    never a dot), and the previous output moved aside, ``.NAME.old-PID``. Matched whole,
+    with ``name`` taken literally: a glob ``.NAME.*`` also took the temporaries of a target
+    ``NAME.v2`` (``.NAME.v2.XXXX.partial``), which another run, not holding this target's
+    lock, was still writing (review of 2026-12-07), and a ``*`` in the name matched any."""
+    return re.compile(re.escape(f".{name}.") + r"(?:[^./]+\.partial|old-(\d+))")
+
+
 def _clean_leftovers(target: Path) -> int:
     """Remove hidden temporaries of earlier, killed runs into ``target`` (only those that
-    carry the marker, i.e. that evplan created). A previous output moved aside by a run
-    killed before the new one took its place (``target`` missing) is put back instead."""
+    carry the marker, i.e. that evplan created, and are named for this target exactly:
+    :func:`_leftover_pattern`). A previous output moved aside by a run killed before the
+    new one took its place (``target`` missing) is put back instead.
+
+    Called while this run holds ``target``'s lock, so no live run is writing them: a run
+    makes them only while it holds that lock."""
     n = 0
     parent = target.parent
     if not parent.is_dir():
         return 0
-    for entry in sorted(parent.glob(f".{target.name}.*")):
-        ours = entry.is_dir() and (entry / MARKER).is_file()
-        if ours and ".old-" in entry.name and not target.exists():
+    pattern = _leftover_pattern(target.name)
+    for entry in sorted(parent.iterdir()):
+        match = pattern.fullmatch(entry.name)
+        if match is None or not (entry.is_dir() and (entry / MARKER).is_file()):
+            continue
+        old = match.group(1) is not None
+        if old and not target.exists():
             os.replace(entry, target)
             logger.warning("restored %s, moved aside by a run that was killed", target)
             continue
-        if ours and (entry.name.endswith(".partial") or ".old-" in entry.name):
-            shutil.rmtree(entry, ignore_errors=True)
-            n += 1
+        shutil.rmtree(entry, ignore_errors=True)
+        n += 1
     return n
 
 
@@ -372,6 +390,21 @@ def remove_empty_folders(folders: list[Path]) -> None:
             folder.rmdir()
 
 
+def _check_same_folder(tmp: Path, path: Path) -> None:
+    """Raise :class:`OutputWriteError` unless ``tmp`` still holds the :data:`MARKER` written
+    at its start. Removed meanwhile by another process, its files written before are gone,
+    and a writer that creates its parent folders may have made a new ``tmp`` holding only
+    the later ones, which must not become ``path`` (a run whose temporary folder another run
+    removed committed a folder without its tables: review of 2026-12-07). No writer makes
+    the marker, so a new folder lacks it (its inode number may well be the old one's)."""
+    if not (tmp / MARKER).is_file():
+        raise OutputWriteError(
+            f"could not write {path}: its temporary folder {tmp} was removed by another "
+            f"process while the run wrote it; {path} is unchanged. Run again, and make sure "
+            "no other program cleans that folder meanwhile"
+        )
+
+
 @contextlib.contextmanager
 def atomic_dir(
     path: str | Path,
@@ -399,6 +432,7 @@ def atomic_dir(
     try:
         (tmp / MARKER).write_text(marker_text(kind), encoding="utf-8")
         yield tmp
+        _check_same_folder(tmp, path)
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(tmp, 0o777 & ~mask)  # mkdtemp creates 0700

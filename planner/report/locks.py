@@ -1,7 +1,15 @@
 """Process locks on files: :func:`pid_lock`, an exclusive ``flock`` holding the owner's
 pid (the OS releases it when the process dies), and :func:`clear_stale_lock` for a lock
 file a killed run left behind. Output folders (:mod:`planner.report.atomic`) and batch
-folders (:mod:`planner.batch.folder`) lock through them."""
+folders (:mod:`planner.batch.folder`) lock through them.
+
+An ``flock`` belongs to the open file, which a forked child shares: it lasts until the last
+process holding the file closes it. A run's forked workers (the Dijkstra pool, the
+replications) would keep its lock after the run itself was killed, so the next run into
+the folder was refused as "being written by another evplan run" of a dead pid (review of
+2026-12-07). Every forked child therefore closes its copies of the locks held at the
+fork (:func:`_drop_in_child`): closing, not unlocking, which would free the parent's lock.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,23 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
+
+#: the lock files this process holds (:func:`pid_lock`), closed in forked children
+_HELD: set[IO[str]] = set()
+
+
+def _drop_in_child() -> None:
+    """In a forked child: close the copies of the parent's lock files (the parent keeps its
+    locks; the child never held them)."""
+    for fh in list(_HELD):
+        with contextlib.suppress(OSError):
+            fh.close()
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_in_child)
 
 
 @contextlib.contextmanager
@@ -43,6 +68,7 @@ def pid_lock(
         if same:
             break
         fh.close()  # releases the flock
+    _HELD.add(fh)
     try:
         fh.seek(0)
         fh.truncate()
@@ -56,6 +82,7 @@ def pid_lock(
                     path.unlink()
             fcntl.flock(fh, fcntl.LOCK_UN)
     finally:
+        _HELD.discard(fh)
         fh.close()
 
 
