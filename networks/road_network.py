@@ -47,7 +47,7 @@ from networks.snapping import (  # noqa: F401 - SnapResult, utm_crs_for re-expor
     SnapResult,
     utm_crs_for,
 )
-from networks.validate import validate_cutoff
+from networks.validate import positive_int_env, validate_cutoff
 
 logger = logging.getLogger(__name__)
 
@@ -459,8 +459,26 @@ class RoadNetwork:
         return cls(**read_network_npz(path))
 
 
+#: What ``EVPLAN_THREADS`` sets, for the message when its value is wrong.
+THREADS_MEANING = "worker processes for routing; unset: one per CPU, at most 4"
+
+
+def check_thread_env() -> None:
+    """Raise :class:`~networks.errors.ConfigError` when ``EVPLAN_THREADS`` is set but not a
+    whole number >= 1: the command line calls it before any work, so a typo is a usage
+    error at once rather than a failure once routing starts."""
+    _n_threads()
+
+
 def _n_threads() -> int:
-    env = os.environ.get("EVPLAN_THREADS")
-    if env:
-        return max(1, int(env))
+    """Worker processes for routing: ``EVPLAN_THREADS`` if set, else up to 4 (the CPUs).
+
+    Raises
+    ------
+    ConfigError
+        ``EVPLAN_THREADS`` is set but not a whole number >= 1.
+    """
+    env = positive_int_env("EVPLAN_THREADS", meaning=THREADS_MEANING)
+    if env is not None:
+        return env
     return max(1, min(4, os.cpu_count() or 1))

@@ -1,16 +1,24 @@
-"""Validators for user-given geographic options, shared by the networks API, the CLI and
-the config schema: bounding boxes, coordinates, snap distances and routing cutoffs."""
+"""Validators for user-given options, shared by the networks API, the CLI and the config
+schema: bounding boxes, coordinates, snap distances, routing cutoffs and the worker-count
+environment variables (``EVPLAN_THREADS``, ``EVPLAN_SIM_WORKERS``)."""
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 
 import numpy as np
 
 from networks.errors import ConfigError, EmptyBBoxError
 
-__all__ = ["not_wgs84", "validate_bbox", "validate_cutoff", "validate_snap_distance"]
+__all__ = [
+    "not_wgs84",
+    "positive_int_env",
+    "validate_bbox",
+    "validate_cutoff",
+    "validate_snap_distance",
+]
 
 _SIDES = ("west", "south", "east", "north")
 _ORDER = "(west, south, east, north) in WGS84 degrees, e.g. (71.3, 51.0, 71.6, 51.3)"
@@ -119,6 +127,45 @@ def not_wgs84(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     [-180, 180] or a latitude outside [-90, 90]."""
     with np.errstate(invalid="ignore"):
         return ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
+
+
+def positive_int_env(name: str, *, meaning: str) -> int | None:
+    """Read an environment variable that holds a count of worker processes.
+
+    Parameters
+    ----------
+    name : str
+        The variable, e.g. ``"EVPLAN_THREADS"``.
+    meaning : str
+        What the number sets and what unsetting it gives, for the message (e.g.
+        ``"routing worker processes; unset: up to 4"``).
+
+    Returns
+    -------
+    int or None
+        The count (``>= 1``); ``None`` when the variable is unset or blank (the caller's
+        default applies).
+
+    Raises
+    ------
+    ConfigError
+        The value is not a whole number ``>= 1``. The message names the variable, the value
+        and the fix. (An earlier ``int(env)`` let ``abc`` escape as a ValueError, an
+        "internal error" once the run had started, and turned ``-3`` into 1 silently.)
+    """
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise ConfigError(
+            f"environment variable {name}={raw!r} is not a positive integer ({meaning}); "
+            f"set it to a whole number >= 1 (e.g. {name}=2) or unset it"
+        )
+    return value
 
 
 def _number(value: object) -> float:

@@ -26,7 +26,7 @@ from networks.cli import network_app
 from networks.errors import EvplanError
 from planner._terminate import EXIT_TERMINATED, Terminated, stop_children
 from planner._terminate import install as install_sigterm
-from planner.cli_checks import load_checked, looks_like_sweep, validate_sweep
+from planner.cli_checks import check_environment, load_checked, looks_like_sweep, validate_sweep
 from planner.cli_exits import (
     COMMAND_STATE,
     EXIT_INTERNAL,
@@ -344,6 +344,7 @@ def batch(
 
     if (sweep is None) == (not configs):
         raise EvplanError("give study files or --sweep SWEEP.yaml (one of the two)")
+    check_environment()
     plan = (
         plan_sweep(sweep, output=output)
         if sweep is not None

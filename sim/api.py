@@ -22,6 +22,7 @@ from scipy import stats as sps
 from networks._dijkstra_pool import in_dask_worker
 from networks._orphans import exit_with_parent
 from networks.road_network import RoadNetwork
+from networks.validate import positive_int_env
 from sim._checks import (
     as_generator,
     int_seed,
@@ -343,19 +344,30 @@ def replication_workers(runs: int, workers: int | None = None, *, trips: int | N
     runs below :data:`MIN_PARALLEL_TRIPS`: forking and shipping results back would cost
     more than it saves); 1 inside a Dask worker (Dask already spreads tasks over
     processes), in a daemonic process (no children allowed) or without the ``fork`` start
-    method."""
+    method. ``EVPLAN_SIM_WORKERS`` set to anything but a whole number >= 1 raises
+    :class:`~networks.errors.ConfigError`."""
     if workers is not None:
         if not whole_number(workers, at_least=1):
             raise SimSettingsError(f"workers = {workers!r} must be an integer >= 1")
         n = int(workers)
     else:
-        env = os.environ.get("EVPLAN_SIM_WORKERS")
-        n = int(env) if env else _cpus()
+        env = positive_int_env("EVPLAN_SIM_WORKERS", meaning=SIM_WORKERS_MEANING)
+        n = env if env is not None else _cpus()
         if trips is not None and trips < MIN_PARALLEL_TRIPS:
             n = 1
     if mp.current_process().daemon or "fork" not in mp.get_all_start_methods() or in_dask_worker():
         n = 1
     return max(1, min(n, runs))
+
+
+#: What ``EVPLAN_SIM_WORKERS`` sets, for the message when its value is wrong.
+SIM_WORKERS_MEANING = "worker processes for replications; unset: one per CPU"
+
+
+def check_workers_env() -> None:
+    """Raise :class:`~networks.errors.ConfigError` when ``EVPLAN_SIM_WORKERS`` is set but
+    not a whole number >= 1 (the command line calls it before any work)."""
+    positive_int_env("EVPLAN_SIM_WORKERS", meaning=SIM_WORKERS_MEANING)
 
 
 def _cpus() -> int:

@@ -124,3 +124,26 @@ def test_snap_and_sites_reject_bad_limits(net, value, shown):
 def test_infinite_snap_limit_keeps_far_points(net):
     res = net.snap([net.lon[0], 70.0], [net.lat[0], 43.0], max_distance_m=math.inf)
     assert res.within.all()
+
+
+@pytest.mark.parametrize("value", ["abc", "-3", "0", "2.5"])
+def test_bad_evplan_threads_is_a_config_error_naming_it(net, monkeypatch, value):
+    """``EVPLAN_THREADS=abc`` escaped as a ValueError from ``int()`` (the CLI's "internal
+    error", exit 70, once routing had started) and ``-3`` or ``0`` became 1 silently. Now
+    routing raises a ConfigError naming the variable, its value and the fix (synthetic
+    network)."""
+    monkeypatch.setenv("EVPLAN_THREADS", value)
+    with pytest.raises(ConfigError) as err:
+        net.travel_time_matrix([0], [1])
+    msg = str(err.value)
+    assert f"EVPLAN_THREADS={value!r}" in msg and "whole number >= 1" in msg and "unset" in msg
+
+
+@pytest.mark.parametrize("value, want", [("3", 3), (" 2 ", 2), ("", None)])
+def test_positive_int_env_reads_a_count(monkeypatch, value, want):
+    from networks.validate import positive_int_env
+
+    monkeypatch.setenv("EVPLAN_TEST_COUNT", value)
+    assert positive_int_env("EVPLAN_TEST_COUNT", meaning="a count") == want
+    monkeypatch.delenv("EVPLAN_TEST_COUNT")
+    assert positive_int_env("EVPLAN_TEST_COUNT", meaning="a count") is None

@@ -66,6 +66,20 @@ def test_worker_count_rules():
         replication_workers(3, 0)
 
 
+@pytest.mark.parametrize("value", ["abc", "-3", "0"])
+def test_bad_evplan_sim_workers_is_a_config_error_naming_it(monkeypatch, value):
+    """``EVPLAN_SIM_WORKERS=abc`` escaped as a ValueError from ``int()`` (an "internal
+    error" in the CLI) and ``-3`` became 1 silently; now a ConfigError names the variable,
+    its value and the fix."""
+    from networks.errors import ConfigError
+
+    monkeypatch.setenv("EVPLAN_SIM_WORKERS", value)
+    with pytest.raises(ConfigError, match=f"EVPLAN_SIM_WORKERS={value!r}.*whole number >= 1"):
+        replication_workers(3)
+    monkeypatch.setenv("EVPLAN_SIM_WORKERS", "2")
+    assert replication_workers(3, trips=10**6) in (1, 2)  # 1 in a daemonic/Dask process
+
+
 def test_route_tables_are_reused_across_calls():
     net, stations, trips = _inputs()
     nodes = np.r_[trips["origin"].to_numpy(), trips["destination"].to_numpy()]
