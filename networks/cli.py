@@ -152,6 +152,7 @@ def network_sites(
             raise ConfigError(
                 f"--output {output}: is a folder; give a file name such as sites.geojson"
             )
+        _refuse_input(output, source)
         if output.exists() and not overwrite:
             raise ConfigError(f"--output {output}: the file exists; pass --overwrite to replace it")
         if fmt == "table":
@@ -204,6 +205,26 @@ def network_sites(
             err.exit_code = 1  # a failed write fails the run (README: exit codes)
             raise err from None
         console.print(f"wrote {len(sites)} sites to {output}")
+
+
+def _refuse_input(output: Path, source: str | None) -> None:
+    """Refuse an ``--output`` that is the network file being read, --overwrite or not:
+    ``-o X.osm.pbf --overwrite`` replaced the user's OSM extract with the sites' GeoJSON.
+    The same rule as the study commands' output folder (evplan never replaces its own
+    inputs), for one file: compared as files, so a symlink or a hard link is caught too."""
+    if source is None:
+        return
+    src = Path(source)
+    try:
+        same = output.exists() and src.exists() and output.samefile(src)
+    except OSError:  # unreadable: compare the names only
+        same = output.resolve() == src.resolve()
+    if same:
+        raise ConfigError(
+            f"--output {output} is the network file being read ({source}); even with "
+            "--overwrite evplan will not replace its own inputs: give a new file name such "
+            "as sites.geojson"
+        )
 
 
 def _probe_writable(output: Path) -> None:

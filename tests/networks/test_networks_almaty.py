@@ -252,3 +252,39 @@ def test_network_build_does_not_depend_on_the_hash_seed(data_dir):
         for seed in ("1", "2")
     }
     assert len(digests) == 1
+
+
+@pytest.mark.parametrize("via", ["same path", "symlink"])
+def test_cli_sites_never_replaces_its_input_file(
+    monkeypatch, capsys, data_dir, tmp_path, net_cache_dir, via
+):
+    """``network sites X.osm.pbf --format geojson -o X.osm.pbf --overwrite`` replaced the
+    user's OSM extract with the sites' GeoJSON. It is refused, --overwrite or not, as the
+    study commands refuse an output folder holding their inputs. The extract is a copy of
+    the real one in tmp_path."""
+    src = tmp_path / "almaty.osm.pbf"
+    src.write_bytes((data_dir / "osm" / "almaty-2012.osm.pbf").read_bytes())
+    before = src.read_bytes()
+    out = src
+    if via == "symlink":
+        out = tmp_path / "sites.geojson"
+        out.symlink_to(src)
+    code, stdout, err = _run_cli(
+        monkeypatch,
+        capsys,
+        "network",
+        "sites",
+        str(src),
+        "--cache-dir",
+        str(net_cache_dir),
+        "--format",
+        "geojson",
+        "-o",
+        str(out),
+        "--overwrite",
+    )
+    text = " ".join((stdout + err).split())
+    assert code == 2, text
+    assert f"--output {out} is the network file being read" in text, text
+    assert "will not replace its own inputs" in text and "Traceback" not in text
+    assert src.read_bytes() == before
