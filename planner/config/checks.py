@@ -276,7 +276,10 @@ def _input_values(cfg: StudyConfig) -> list[str]:
     from sim.demand.zones import check_population_table, read_population_table
 
     def population(path: Path) -> None:
-        check_population_table(read_population_table(path), source=path)
+        # named as the run names it (file and field), so validate's message is the run's
+        check_population_table(
+            read_population_table(path), source=f"{path} (demand.zone_population)"
+        )
 
     d = cfg.demand
     readers: list[tuple[Path | None, Callable[[Path], object]]] = [

@@ -271,7 +271,10 @@ def city_zones(cfg: StudyConfig, net: RoadNetwork) -> gpd.GeoDataFrame:
         table = read_population_table(d.zone_population)
         fields = [d.zone_name_field] + [f for f in NAME_FIELDS if f != d.zone_name_field]
         zones = sim_demand.join_population(
-            zones, table, zone_name_fields=fields, source=d.zone_population
+            zones,
+            table,
+            zone_name_fields=fields,
+            source=f"{d.zone_population} (demand.zone_population)",
         )
         # the file named by the demand generator's size checks (sim.demand.city_trips)
         zones.attrs["population_source"] = f"demand.zone_population {d.zone_population}"

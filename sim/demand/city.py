@@ -229,10 +229,22 @@ def city_trips(
             "(attach one with sim.demand.join_population)"
         )
     pop = pd.to_numeric(zones[population_col], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(pop).any() or (pop < 0).any() or pop.sum() <= 0:
-        bad = ids[np.isnan(pop) | (pop < 0)].tolist()[:5]
+    # the population's file (set by the study), so that a message says which file to fix
+    src = zones.attrs.get("population_source")
+    where = f"{src}: " if src else ""
+    bad = np.flatnonzero(np.isnan(pop) | (pop < 0))
+    if bad.size:
+        raw = zones[population_col].to_numpy()
+        shown = [f"zone {ids[i]!r} = {raw[i]!r}" for i in bad[:5].tolist()]
         raise DemandError(
-            f"zone population column {population_col!r} must be >= 0 with a positive total; bad zones {bad}"
+            f"{where}zone population column {population_col!r} must be a number >= 0 in every "
+            f"zone; bad: {'; '.join(shown)}. Fix the population of these zones"
+        )
+    if not pop.sum() > 0:  # all zeros ("bad zones []" said nothing about what was wrong)
+        raise DemandError(
+            f"{where}zone population column {population_col!r} adds up to 0 over the "
+            f"{len(ids)} zone(s), so no EV has a home zone. Give each zone its number of "
+            "residents"
         )
     vehicles = vehicle_catalogue(vehicles)
     models, model_p = mix_probabilities(vehicle_mix or default_car_mix(vehicles), "vehicle_mix")
@@ -264,11 +276,15 @@ def city_trips(
     _check_size(zones, ids, pop, -1, days, p_active * mean_trips)  # the zones, first
     n_ev = int(fleet_size) if fleet_size is not None else int(round(adoption_share * pop.sum()))
     if n_ev <= 0:
+        total = pop.sum()
         raise DemandError(
             f"fleet is empty (fleet_size={fleet_size!r}); pass a fleet_size >= 1"
             if fleet_size is not None
-            else f"fleet is empty (adoption_share={adoption_share} x population "
-            f"{pop.sum():.0f}); raise it"
+            # (a tiny total such as 1e-300 is shown as it is, not rounded to "0")
+            else f"{where}the fleet is empty: adoption_share {adoption_share} x population "
+            f"{f'{total:,.0f}' if total >= 1 else f'{total:.3g}'} (column {population_col!r}, "
+            f"{len(ids)} zone(s)) rounds to 0 EVs. Check the population figures (residents "
+            "per zone: a wrong unit?) or raise adoption_share"
         )
 
     _check_size(zones, ids, pop, n_ev, days, p_active * mean_trips)

@@ -230,7 +230,8 @@ def check_population_table(
 ) -> None:
     """The checks of a population table that need no zones (``evplan validate`` runs them
     on ``demand.zone_population``; :func:`join_population` runs them first): both columns
-    present, each name once, and no population above :data:`MAX_ZONE_POPULATION` in any row.
+    present, each name once, no population above :data:`MAX_ZONE_POPULATION` in any row, and
+    not every population 0 (a total of zero).
 
     Cells that are blank or not numbers are refused by :func:`join_population` in the rows
     that match a zone (other rows are not read).
@@ -249,6 +250,15 @@ def check_population_table(
             )
     _check_repeated_names(table, table_name_col, where)
     pop = pd.to_numeric(table[population_col], errors="coerce").to_numpy(dtype=float)
+    numbers = pop[~np.isnan(pop)]
+    # every figure 0: whichever rows the zones match, the city has no residents and no
+    # fleet (city_trips said "bad zones []", naming no file). Blank, text and negative
+    # cells are named by join_population in the rows it reads, so only all-zero is refused
+    if numbers.size and (numbers == 0).all():
+        raise DemandError(
+            f"{where}: column {population_col!r} is 0 in every row, so the zones' population "
+            "total is zero and no EV has a home zone. Give each zone its number of residents"
+        )
     with np.errstate(invalid="ignore"):
         big = np.flatnonzero(pop > MAX_ZONE_POPULATION)  # NaN (blank, text) is not compared
     if big.size:

@@ -276,6 +276,61 @@ def test_city_zones_population_messages_name_the_file(tmp_path):
         city_zones(cfg, net)
 
 
+def test_zero_population_table_names_file_field_and_column(tmp_path):
+    """A synthetic population table whose figures are all 0 ended "zone population column
+    'population' must be >= 0 with a positive total; bad zones []" (no file, an empty list)
+    and `evplan validate` passed it. Both now name the file, the field and the column."""
+    from planner.config.checks import run_checks
+
+    net = _synthetic_net()
+    zp = _synthetic_zones_geojson(tmp_path / "synthetic_zones.geojson", net)
+    pop = _synthetic_population_csv(tmp_path / "synthetic_pop.csv", pops=("0", "0"))
+    cfg = _study(tmp_path, {"kind": "city", "zones": str(zp), "zone_population": str(pop)})
+    with pytest.raises(DemandError) as exc:
+        build_trips(cfg, _sn(net), builtin_models(), rng=np.random.default_rng(0))
+    msg = str(exc.value)
+    for needle in (str(pop), "demand.zone_population", "'official_population'", "0 in every row"):
+        assert needle in msg, msg
+    assert "bad zones []" not in msg and "number of residents" in msg
+    problems = run_checks(cfg, log=False)["input_file_values"]
+    assert problems == [msg]  # validate reports what the run would
+
+
+def test_tiny_population_empty_fleet_names_the_file(tmp_path):
+    """Synthetic populations of 1e-300 pass the table checks but make no EV: the message
+    said "fleet is empty (adoption_share=0.0036 x population 0); raise it", naming no file
+    and showing the total as 0."""
+    net = _synthetic_net()
+    zp = _synthetic_zones_geojson(tmp_path / "synthetic_zones.geojson", net)
+    pop = _synthetic_population_csv(tmp_path / "synthetic_pop.csv", pops=("1e-300", "1e-300"))
+    cfg = _study(
+        tmp_path,
+        {"kind": "city", "zones": str(zp), "zone_population": str(pop), "adoption_share": 0.0036},
+    )
+    with pytest.raises(DemandError) as exc:
+        build_trips(cfg, _sn(net), builtin_models(), rng=np.random.default_rng(0))
+    msg = str(exc.value)
+    assert f"demand.zone_population {pop}" in msg and "2e-300" in msg, msg
+    assert "rounds to 0 EVs" in msg and "population figures" in msg
+
+
+def test_city_trips_zero_total_says_so():
+    """The generator on synthetic zones whose populations are all 0: the message says the
+    total is zero (it listed "bad zones []")."""
+    net = _synthetic_net()
+    zones = gpd.GeoDataFrame(
+        {"name_ru": ["West", "East"], "population": [0.0, 0.0]},
+        geometry=_synthetic_zone_boxes(net),
+        crs=4326,
+    )
+    zones.attrs["population_source"] = "demand.zone_population synthetic.csv"
+    with pytest.raises(DemandError) as exc:
+        demand.city_trips(net, zones, rng=0, zone_col="name_ru")
+    msg = str(exc.value)
+    assert msg.startswith("demand.zone_population synthetic.csv: ") and "adds up to 0" in msg
+    assert "[]" not in msg
+
+
 def test_od_table_initial_soc_out_of_range_names_file_row_value(tmp_path):
     net = _synthetic_net()
     p = _od_csv(tmp_path, initial_soc=[1.7])
