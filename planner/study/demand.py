@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -19,7 +20,12 @@ from sim._errors import DemandError
 from sim.catalogue import resolve_models
 from sim.demand.city import MAX_TRIPS
 from sim.demand.profiles import TRUCK_PROFILE
-from sim.demand.zones import NAME_FIELDS, check_zone_geometries, read_population_table
+from sim.demand.zones import (
+    NAME_FIELDS,
+    check_repeated_features,
+    check_zone_geometries,
+    read_population_table,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -289,8 +295,9 @@ def city_zones(cfg: StudyConfig, net: RoadNetwork) -> gpd.GeoDataFrame:
 
 def read_zones(cfg: StudyConfig) -> gpd.GeoDataFrame:
     """Read ``demand.zones`` and check what the demand generators cannot check without the
-    file name: every feature has a geometry, and ``demand.zone_name_field``, when the
-    config sets it, is one of the file's fields.
+    file name: every feature has a geometry, no polygon is given twice, and
+    ``demand.zone_name_field``, when the config sets it, is one of the file's fields.
+    GDAL's warnings while reading are logged (not printed) once each, naming the file.
 
     Left at its default (``name_ru``) the name field may be missing: the population join
     then tries the other usual name fields and an OD table names zones by row, as before.
@@ -298,15 +305,20 @@ def read_zones(cfg: StudyConfig) -> gpd.GeoDataFrame:
     Raises
     ------
     DemandError
-        The file cannot be read or has no features, a feature has no geometry, or the name
-        field is unknown.
+        The file cannot be read or has no features, a feature has no geometry, a polygon is
+        given twice, or the name field is unknown.
     """
     d = cfg.demand
     assert d.zones is not None  # callers check
-    try:
-        zones = gpd.read_file(d.zones)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise DemandError(f"demand.zones: cannot read {d.zones}: {exc}") from exc
+    # GDAL's warnings (pyogrio's "Several features with id = 6 ... Altering it to be
+    # unique" for a pasted feature) went to stderr raw, with a source line: they are kept
+    # here and either made moot by the checks below or logged, naming the file
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            zones = gpd.read_file(d.zones)
+        except Exception as exc:  # pyogrio raises several types for unreadable files
+            raise DemandError(f"demand.zones: cannot read {d.zones}: {exc}") from exc
     if zones.empty:
         raise DemandError(
             f"demand.zones {d.zones} has no features; give a file with the district polygons"
@@ -321,6 +333,18 @@ def read_zones(cfg: StudyConfig) -> gpd.GeoDataFrame:
     # the file, named in the zone errors here and in sim.demand.zone_nodes (city and OD table)
     zones.attrs["source"] = f"demand.zones {d.zones}"
     check_zone_geometries(zones, source=zones.attrs["source"], zone_col=label)
+    check_repeated_features(zones, source=zones.attrs["source"], zone_col=label)
+    for message in dict.fromkeys(str(w.message) for w in caught):  # each once
+        # GDAL renumbers features that share an "id" property (a pasted feature): evplan
+        # reads no id, and a repeated zone is reported above or by the population join and
+        # the OD table's zone names (sim.demand.zones), naming the features: debug only
+        repeated_id = message.startswith("Several features with id")
+        logger.log(
+            logging.DEBUG if repeated_id else logging.WARNING,
+            "%s: %s",
+            zones.attrs["source"],
+            message,
+        )
     return zones
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from networks.road_network import RoadNetwork
 from sim._checks import require_network
@@ -45,8 +46,17 @@ def zone_ids(zones: gpd.GeoDataFrame, zone_col: str | None) -> pd.Index:
         )
     ids = pd.Index(zones[zone_col])
     if not ids.is_unique:
+        src = zones.attrs.get("source")
+        keys = pd.Series(ids)
+        repeated = keys[keys.duplicated(keep=False)]
+        groups = [
+            _features(zones, rows.tolist(), zone_col)
+            for rows in repeated.groupby(repeated, sort=False).groups.values()
+        ]
         raise DemandError(
-            f"zone ids in column {zone_col!r} are not unique: {ids[ids.duplicated()].tolist()[:5]}"
+            (f"{src}: " if src else "")
+            + f"zone ids in column {zone_col!r} are not unique: {'; '.join(groups[:5])}. "
+            "Give each zone its own name, or delete a repeated feature"
         )
     return ids
 
@@ -74,6 +84,52 @@ def check_zone_geometries(
     raise DemandError(
         f"{source}: {bad.size} zone(s) have no geometry (null or empty): {', '.join(feats)}; "
         "give each feature a polygon or delete it from the file"
+    )
+
+
+def _label_field(zones: gpd.GeoDataFrame, zone_col: str | None) -> str | None:
+    """The field that names a zone in messages: ``zone_col`` or the first of
+    :data:`NAME_FIELDS` the zones carry (None: they have none)."""
+    if zone_col is not None and zone_col in zones.columns:
+        return zone_col
+    return next((f for f in NAME_FIELDS if f in zones.columns), None)
+
+
+def _features(zones: gpd.GeoDataFrame, positions: Sequence[int], label: str | None) -> str:
+    """``features 0 and 8 (name_ru 'A', 'A')``: positions as in the file's feature list."""
+    pos = [int(i) for i in positions]
+    nums = str(pos[0]) if len(pos) == 1 else ", ".join(map(str, pos[:-1])) + f" and {pos[-1]}"
+    text = f"feature{'s' if len(pos) > 1 else ''} {nums}"
+    if label is not None:
+        text += f" ({label} " + ", ".join(repr(zones[label].iloc[i]) for i in pos) + ")"
+    return text
+
+
+def check_repeated_features(
+    zones: gpd.GeoDataFrame, *, source: str | Path = "zones", zone_col: str | None = None
+) -> None:
+    """Raise :class:`~sim._errors.DemandError` when a polygon appears in more than one
+    feature (a district pasted twice into the file).
+
+    Its residents would be counted twice, or, with a population table, two zones would
+    match one row. The message names the file (``source``), the name field (``zone_col``,
+    else the first of :data:`NAME_FIELDS` the zones carry), the names and the features'
+    positions (0-based, as in the file's ``features`` list). Run after
+    :func:`check_zone_geometries` (a missing geometry is reported there).
+    """
+    geom = shapely.normalize(np.asarray(zones.geometry.values))
+    keys = pd.Series(shapely.to_wkb(geom))
+    repeated = keys[keys.duplicated(keep=False)]
+    if repeated.empty:
+        return
+    label = _label_field(zones, zone_col)
+    groups = [
+        _features(zones, rows.tolist(), label)
+        for rows in repeated.groupby(repeated, sort=False).groups.values()
+    ]
+    raise DemandError(
+        f"{source}: the same polygon is given more than once: {'; '.join(groups[:10])}. "
+        "Keep one feature per zone: delete the repeated feature(s)"
     )
 
 
@@ -184,9 +240,19 @@ def join_population(
             f"{table[table_name_col].tolist()}. Add a matching name or token ({tokens_col!r}) to the table."
         )
     if len(set(rows)) != len(rows):
-        dup = table[table_name_col].iloc[[r for r in set(rows) if rows.count(r) > 1]].tolist()
+        # name the zones (file, name field, feature positions) and the row: "row(s) ['Medeu']
+        # match more than one zone" said neither which file nor which features
+        src = zones.attrs.get("source", "zones")
+        names = table[table_name_col].to_numpy()
+        shown = [
+            f"{_features(zones, [i for i, x in enumerate(rows) if x == r], fields[0])} "
+            f"match row {r + 2} ({table_name_col} {names[r]!r})"
+            for r in dict.fromkeys(x for x in rows if x is not None and rows.count(x) > 1)
+        ]
         raise UnknownZoneError(
-            f"population row(s) {dup} match more than one zone; make the names distinct"
+            f"{src}: zones must each match their own row of the {where}, but "
+            f"{'; '.join(shown[:5])} (header = row 1). Delete a repeated feature from the "
+            "zones, or give the zones distinct names (and each its own row)"
         )
     out = zones.copy()
     idx = np.asarray(rows, dtype=np.int64)

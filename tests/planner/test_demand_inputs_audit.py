@@ -154,6 +154,74 @@ def test_city_zone_far_from_the_network_names_the_file(tmp_path):
     assert msg.startswith(f"demand.zones {zp}: ") and "contains no node" in msg
 
 
+def _repeat_first_feature(path: Path, *, shift: float = 0.0) -> None:
+    """Append a copy of the synthetic zones' first feature, as a GIS paste would, with the
+    same ``id`` property (GDAL warns "Several features with id = 6"); ``shift`` moves its
+    polygon east by that many degrees (an edited copy)."""
+    doc = json.loads(path.read_text())
+    for k, f in enumerate(doc["features"]):
+        f["properties"]["id"] = 6 + k
+    copy = json.loads(json.dumps(doc["features"][0]))
+    ring = copy["geometry"]["coordinates"][0]
+    copy["geometry"]["coordinates"][0] = [[x + shift, y] for x, y in ring]
+    doc["features"].append(copy)
+    path.write_text(json.dumps(doc))
+
+
+def test_repeated_zone_feature_names_file_field_names_and_features(tmp_path, recwarn):
+    """A district pasted twice into a synthetic zones GeoJSON: the error was "population
+    row(s) ['West'] match more than one zone; make the names distinct" (no file, no
+    features) after pyogrio's raw RuntimeWarning "Several features with id = 6". Now one
+    message names the file, the name field, the names and the features; no warning
+    escapes."""
+    net = _synthetic_net()
+    zp = _synthetic_zones_geojson(tmp_path / "synthetic_zones.geojson", net)
+    _repeat_first_feature(zp)
+    pop = _synthetic_population_csv(tmp_path / "synthetic_pop.csv")
+    cfg = _study(tmp_path, {"kind": "city", "zones": str(zp), "zone_population": str(pop)})
+    with pytest.raises(DemandError) as exc:
+        build_trips(cfg, _sn(net), builtin_models(), rng=np.random.default_rng(0))
+    msg = str(exc.value)
+    assert msg.startswith(f"demand.zones {zp}: "), msg
+    assert "features 0 and 2 (name_ru 'West rayon', 'West rayon')" in msg, msg
+    assert "delete the repeated feature" in msg
+    assert not [w for w in recwarn if "Several features" in str(w.message)]
+
+
+def test_zones_matching_one_population_row_name_file_features_and_row(tmp_path, recwarn):
+    """Two synthetic zones of the same name but different polygons match one population
+    row: the message names the zones file, the name field, the features and the row."""
+    net = _synthetic_net()
+    zp = _synthetic_zones_geojson(tmp_path / "synthetic_zones.geojson", net)
+    _repeat_first_feature(zp, shift=0.0005)
+    pop = _synthetic_population_csv(tmp_path / "synthetic_pop.csv")
+    cfg = _study(tmp_path, {"kind": "city", "zones": str(zp), "zone_population": str(pop)})
+    with pytest.raises(DemandError) as exc:
+        city_zones(cfg, net)
+    msg = str(exc.value)
+    assert msg.startswith(f"demand.zones {zp}: "), msg
+    assert "features 0 and 2 (name_ru 'West rayon', 'West rayon')" in msg, msg
+    assert "row 2 (district_name 'West')" in msg and str(pop) in msg
+    assert not [w for w in recwarn if "Several features" in str(w.message)]
+
+
+def test_repeated_zone_ids_name_file_and_features():
+    """Synthetic zones whose id column repeats a name (an OD table's zones): the message
+    names the zones' file and the features (it listed the names only)."""
+    net = _synthetic_net()
+    zones = gpd.GeoDataFrame(
+        {"name_ru": ["West", "East", "West"]},
+        geometry=[*_synthetic_zone_boxes(net), _synthetic_zone_boxes(net)[0]],
+        crs=4326,
+    )
+    zones.attrs["source"] = "demand.zones synthetic.geojson"
+    with pytest.raises(DemandError) as exc:
+        demand.zone_nodes(net, zones, zone_col="name_ru")
+    msg = str(exc.value)
+    assert msg.startswith("demand.zones synthetic.geojson: ") and "'name_ru'" in msg
+    assert "features 0 and 2 (name_ru 'West', 'West')" in msg
+
+
 # ----------------------------------------------------------------------------- 2: lon/lat + zones
 
 
