@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from networks.csv_header import repeated_columns, repeated_columns_message
 from networks.errors import ConfigError, InputFileError
 from networks.graph_edit import (
     GEOD,
@@ -131,6 +132,8 @@ def _read_csv(path, what: str) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{what} file {path} not found")
+    if repeated := repeated_columns(path):  # pandas would read a repeat as name.1, unused
+        raise InputFileError(f"{what} file {path}: {repeated_columns_message(repeated)}")
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:

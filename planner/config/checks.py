@@ -139,9 +139,12 @@ def read_plants_table(path: Path, kinds: Collection[str]) -> tuple[pd.DataFrame,
     """
     import pandas as pd
 
+    from networks.csv_header import repeated_columns, repeated_columns_message
     from networks.errors import ConfigError
 
     cols = ["key", "name", "kind", "capacity_kw", "lon", "lat", "quality", "source"]
+    if repeated := repeated_columns(path):  # pandas would read a repeat as name.1, unused
+        raise ConfigError(f"renewables.plants {path}: {repeated_columns_message(repeated)}")
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as exc:  # missing, not a CSV, not UTF-8

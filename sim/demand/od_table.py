@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from networks import SnapDistanceError
+from networks.csv_header import repeated_columns, repeated_columns_message
 from networks.road_network import RoadNetwork
 from sim._checks import RngLike, as_generator, require_network, vehicle_catalogue
 from sim._errors import DemandError, DemandTableError, UnknownZoneError
@@ -46,6 +47,9 @@ def _read(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DemandTableError(f"OD table {path} does not exist; check the path")
     suffix = path.suffix.lower()
+    if suffix == ".csv" and (repeated := repeated_columns(path)):
+        # pandas would read the second origin_lon as origin_lon.1 and ignore it
+        raise DemandTableError(f"OD table {path}: {repeated_columns_message(repeated)}")
     try:
         if suffix == ".csv":
             return pd.read_csv(path)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from networks.csv_header import repeated_columns, repeated_columns_message
 from networks.road_network import RoadNetwork
 from sim._checks import require_network
 from sim._errors import DemandError, UnknownZoneError
@@ -277,7 +278,10 @@ def read_population_table(
     path: str | Path, *, field: str = "demand.zone_population"
 ) -> pd.DataFrame:
     """A population table (CSV) as read for :func:`join_population`; a
-    :class:`~sim._errors.DemandError` naming ``field`` and the file when it cannot be read."""
+    :class:`~sim._errors.DemandError` naming ``field`` and the file when it cannot be read
+    or its header repeats a column name (pandas would read the repeat as ``name.1``)."""
+    if repeated := repeated_columns(path):
+        raise DemandError(f"{field}: population table {path}: {repeated_columns_message(repeated)}")
     try:
         return pd.read_csv(path)
     except (OSError, ValueError) as exc:  # missing file, bad CSV, undecodable bytes
