@@ -26,7 +26,13 @@ from networks.cli import network_app
 from networks.errors import EvplanError
 from planner._terminate import EXIT_TERMINATED, Terminated, stop_children
 from planner._terminate import install as install_sigterm
-from planner.cli_checks import check_environment, load_checked, looks_like_sweep, validate_sweep
+from planner.cli_checks import (
+    check_environment,
+    load_checked,
+    looks_like_sweep,
+    output_folder_problems,
+    validate_sweep,
+)
 from planner.cli_exits import (
     COMMAND_STATE,
     EXIT_INTERNAL,
@@ -129,6 +135,7 @@ def validate(
             out.print_json(json.dumps({"config": str(config), "ok": False, "error": str(exc)}))
         raise
     results = run_checks(cfg, source=str(config))
+    results["output_folder"] = output_folder_problems(cfg, config)
     if as_json:
         ok = not any(results.values())
         out.print_json(
@@ -299,7 +306,8 @@ def batch(
         typer.Option(
             "--workers",
             "-w",
-            help="Local Dask worker processes (default: one per core); 0 = this process, no Dask.",
+            help="Local Dask worker processes (default: one per core); 0 = this process, no "
+            "Dask (not with --scheduler).",
         ),
     ] = None,
     scheduler: Annotated[
@@ -339,11 +347,18 @@ def batch(
     """Run many studies in parallel with Dask: study files or a parameter sweep. Resumable."""
     import contextlib
 
-    from planner.batch.execute import finished_runs, run_batch
+    from planner.batch.execute import check_batch_folder, finished_runs, run_batch
     from planner.batch.plan import check_runs, plan_configs, plan_sweep
 
     if (sweep is None) == (not configs):
         raise EvplanError("give study files or --sweep SWEEP.yaml (one of the two)")
+    if workers == 0 and scheduler is not None:
+        # "--workers 0" is this process without Dask, --scheduler a Dask cluster: the
+        # scheduler won silently (after connecting to it); refused before anything starts
+        raise EvplanError(
+            f"--workers 0 (run in this process, no Dask) and --scheduler {scheduler} (run on "
+            "that Dask cluster) conflict; give one of them"
+        )
     check_environment()
     plan = (
         plan_sweep(sweep, output=output)
@@ -355,6 +370,9 @@ def batch(
     check_runs(plan)
     done = finished_runs(plan)
     if dry_run:
+        # the batch folder checks of the real batch (run_batch): a dry run listed, and
+        # returned 0 for, a folder the batch then refused (the sweep's own folder, say)
+        check_batch_folder(plan, overwrite=overwrite)
         table = Table(
             title=f"{plan.name}: {len(plan.runs)} runs, {len(done)} finished -> {plan.output}"
         )

@@ -31,11 +31,14 @@ def looks_like_sweep(path: Path) -> bool:
 def validate_sweep(path: Path, *, as_json: bool = False) -> None:
     """``evplan validate`` on a sweep file: the checks of every run it expands to (a table,
     or ``--json``); raises on the first run with problems."""
+    from planner.batch.execute import check_batch_folder
     from planner.batch.plan import plan_sweep
     from planner.config.checks import raise_on_problems, run_checks
 
     try:
         plan = plan_sweep(path)  # loads every expanded run: schema errors name the run
+        # the batch folder, checked as `evplan batch` checks it (here, whatever --overwrite)
+        check_batch_folder(plan, overwrite=True)
     except EvplanError as exc:
         if as_json:  # a script reading stdout gets an answer for every outcome
             out.print_json(json.dumps({"sweep": str(path), "ok": False, "error": str(exc)}))
@@ -76,6 +79,30 @@ def validate_sweep(path: Path, *, as_json: bool = False) -> None:
         out.print(f"batch folder: {escape(plan.output)}")
     if failed is not None:
         raise_on_problems(failed[0], source=failed[1])
+
+
+def output_folder_problems(cfg, config: Path) -> list[str]:
+    """What ``evplan run`` would refuse about the study's output folder (``outputs.folder``
+    or ``runs/<name>``) whatever ``--overwrite`` says: the checks of
+    :func:`planner.report.atomic.check_output_target` before any work (the study file's
+    own folder, the current folder, an input inside it, a batch folder, ...). ``validate``
+    reports them as its ``output_folder`` check; it passed a folder ``run`` then refused."""
+    from planner.config.study import input_files
+    from planner.report.atomic import OutputFolderError, check_output_target
+    from planner.study.skeleton import default_folder
+
+    what = "outputs.folder" if cfg.outputs.folder is not None else "output folder"
+    try:
+        check_output_target(
+            default_folder(cfg),
+            config_path=config,
+            overwrite=True,  # (a folder evplan did not write is the --overwrite choice of run)
+            what=what,
+            inputs=input_files(cfg),
+        )
+    except OutputFolderError as exc:
+        return [str(exc)]
+    return []
 
 
 def check_environment() -> None:

@@ -70,6 +70,7 @@ __all__ = [
     "RunOutcome",
     "Runner",
     "SchedulerError",
+    "check_batch_folder",
     "execute_run",
     "finished_runs",
     "local_cluster",
@@ -269,6 +270,29 @@ def _outcome_of(fut: Any, spec: RunSpec, batch_dir: Path) -> RunOutcome:
     return RunOutcome(spec.key, spec.label, spec.params, "failed", log=log, error=error)
 
 
+def check_batch_folder(plan: BatchPlan, *, overwrite: bool = False) -> Path:
+    """Check, before any work, that ``plan.output`` may be the batch folder: the rules of
+    :func:`planner.report.atomic.check_output_target` for a batch (not the sweep's or a
+    study file's own folder or its parents, not the current folder, no input inside it,
+    ...). :func:`run_batch` and ``evplan batch --dry-run`` both call it, so a dry run lists
+    no folder the batch would refuse.
+
+    Raises
+    ------
+    OutputFolderError
+        The folder is refused; the message says why and what to do instead.
+    """
+    sources = [plan.source] if plan.source is not None else sorted({s.source for s in plan.runs})
+    return check_output_target(
+        plan.output,
+        config_path=sources,
+        overwrite=overwrite,
+        what="batch folder",
+        kind="batch",
+        inputs=sorted({f for s in plan.runs for f in input_files(s.config)}),
+    )
+
+
 def run_batch(
     plan: BatchPlan,
     *,
@@ -339,15 +363,7 @@ def run_batch(
                 "parallel batches need Dask: pip install 'evplan[dist]' "
                 "(or run in this process with --workers 0)"
             )
-    sources = [plan.source] if plan.source is not None else sorted({s.source for s in plan.runs})
-    check_output_target(
-        out,
-        config_path=sources,
-        overwrite=overwrite,
-        what="batch folder",
-        kind="batch",
-        inputs=sorted({f for s in plan.runs for f in input_files(s.config)}),
-    )
+    check_batch_folder(plan, overwrite=overwrite)
     created = missing_folders(out)  # the batch folder and parents this call creates
     runs_dir = out / "runs"
     with batch_lock(out):

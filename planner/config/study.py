@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from networks.errors import ConfigError
 from planner.config._strict import StrictSection as _Strict
@@ -59,6 +59,18 @@ class OutputsConfig(_Strict):
     # coverage vs number of new stations: one optimal solve per point, spanning the proposal
     coverage_curve: bool = True
     curve_points: int = Field(15, ge=2, le=100)
+
+    @field_validator("folder", mode="before")
+    @classmethod
+    def _not_blank(cls, value: Any) -> Any:
+        # '' became Path('.'), the study file's own folder: `run` refused it, `validate`
+        # passed it. Refused here, both say the same (an unset variable is the usual cause)
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(
+                "is empty (an unset shell variable?); give a new or empty folder such as "
+                "runs/<study>, or leave outputs.folder out for the default runs/<name>"
+            )
+        return value
 
 
 class StudyConfig(_Strict):

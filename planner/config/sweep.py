@@ -25,13 +25,14 @@ from __future__ import annotations
 import difflib
 import logging
 import math
+import re
 import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from networks.errors import ConfigError
 from planner.config._strict import StrictSection as _Strict
@@ -96,15 +97,31 @@ class SweepRange(_Strict):
         return [int(v) for v in vals] if whole else vals
 
 
+#: A sweep's name, as a study's: a file-name-safe id that is never "." or "..".
+_SWEEP_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+
+
 class SweepFile(_Strict):
     """A sweep file as written (see the module docstring for the format)."""
 
-    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str | None = None
     base: Path
     mode: Literal["grid", "zip"] = "grid"
     output: Path | None = None
     fixed: dict[str, Any] = Field(default_factory=dict)
     parameters: dict[str, list[Any] | SweepRange]
+
+    @field_validator("name")
+    @classmethod
+    def _file_name_safe(cls, value: str | None) -> str | None:
+        # it names the batch folder (<outputs.folder's parent>/<name>): "." and ".." were
+        # allowed, and ".." made the batch folder a parent of the study's outputs
+        if value is not None and not _SWEEP_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a file-name-safe id: use letters, digits, '_', '-' and '.', "
+                "not starting with '.' (it names the batch folder), e.g. sweep-kaz01"
+            )
+        return value
 
     @model_validator(mode="after")
     def _some(self) -> SweepFile:

@@ -8,6 +8,7 @@ The sweeps are tiny synthetic studies run by :func:`tests.planner.test_batch.fak
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -436,3 +437,84 @@ def test_the_batch_replaces_its_own_run_folder_of_an_older_evplan(tmp_path):
     (run / MARKER).write_text(json.dumps({"tool": "evplan", "kind": "study"}))  # older again
     with pytest.raises(OutputFolderError, match="older evplan"), claim_output(run):
         pass
+
+
+def test_validate_reports_an_empty_outputs_folder_as_run_does(tmp_path, monkeypatch, capsys):
+    """`outputs.folder: ''` (a synthetic study) passed `evplan validate` and was refused by
+    `run` (exit 2). Both now refuse it the same way, naming the field; and validate checks
+    the output folder `run` would refuse ('.': the study file's own folder)."""
+    _sweep(tmp_path, "  model.p: [1]\n")
+    study = tmp_path / "base.yaml"
+    study.write_text(study.read_text() + "outputs: {folder: ''}\n")
+    for command in ("validate", "run"):
+        code, text = _cli(monkeypatch, capsys, command, str(study))
+        said = " ".join(text.split())
+        assert code == 2, said
+        assert "outputs.folder: is empty (an unset shell variable?)" in said, said
+    study.write_text(study.read_text().replace("folder: ''", "folder: ."))
+    code, text = _cli(monkeypatch, capsys, "validate", str(study), "--json")
+    assert code == 2
+    checks = json.JSONDecoder().raw_decode(text)[0]["checks"]  # (the error line follows)
+    assert "is the study file's own folder" in " ".join(checks["output_folder"])
+
+
+@pytest.mark.parametrize("where", ["sweep folder", "current folder"])
+def test_dry_run_refuses_the_batch_folders_the_batch_refuses(tmp_path, monkeypatch, capsys, where):
+    """`batch --dry-run` returned 0 and listed a batch folder the real batch refused
+    (`output: .`, the sweep's own folder; `-o .`, the current folder). Synthetic sweep."""
+    if where == "sweep folder":
+        sweep = _sweep(tmp_path, "  model.p: [1]\n")
+        sweep.write_text(sweep.read_text().replace("output: out", "output: ."))
+        args = ["batch", "--sweep", str(sweep)]
+    else:
+        (tmp_path / "cfg").mkdir()
+        sweep = _sweep(tmp_path / "cfg", "  model.p: [1]\n")
+        monkeypatch.chdir(tmp_path)
+        args = ["batch", "--sweep", str(sweep), "-o", "."]
+    for extra in (["--dry-run"], ["--workers", "0"]):
+        code, text = _cli(monkeypatch, capsys, *args, *extra)
+        said = " ".join(text.split())
+        assert code == 2, said
+        assert "batch folder" in said and "give a new folder" in said, said
+        assert "to run" not in said
+    if where == "sweep folder":  # validate checks the sweep's batch folder too
+        code, text = _cli(monkeypatch, capsys, "validate", str(sweep))
+        assert code == 2 and "batch folder" in " ".join(text.split())
+
+
+@pytest.mark.parametrize("name", [".", "..", ".hidden"])
+def test_a_sweep_name_is_never_dot_or_dot_dot(tmp_path, name):
+    """A sweep `name: ".."` made the default batch folder <outputs.folder's parent>/.., a
+    parent folder. The name is now file-name safe like a study's (synthetic sweep)."""
+    sweep = _sweep(tmp_path, "  model.p: [1]\n", extra=f'name: "{name}"\n')
+    with pytest.raises(EvplanError, match=f"name: '{re.escape(name)}' is not a file-name-safe id"):
+        plan_sweep(sweep)
+    sweep.write_text(sweep.read_text().replace(f'"{name}"', "sweep.v2"))
+    assert plan_sweep(sweep).name == "sweep.v2"
+
+
+def test_workers_0_with_a_scheduler_is_refused_before_connecting(tmp_path, monkeypatch, capsys):
+    """`--workers 0` (this process, no Dask) with `--scheduler` went on to connect to the
+    scheduler, whose cluster then ran the batch: the options conflict (synthetic sweep)."""
+    import planner.batch.execute
+
+    def no_batch(*args, **kwargs):
+        raise AssertionError("the batch started")
+
+    monkeypatch.setattr(planner.batch.execute, "run_batch", no_batch)
+    sweep = _sweep(tmp_path, "  model.p: [1]\n")
+    code, text = _cli(
+        monkeypatch,
+        capsys,
+        "batch",
+        "--sweep",
+        str(sweep),
+        "--workers",
+        "0",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+    )
+    said = " ".join(text.split())
+    assert code == 2, said
+    assert "--workers 0" in said and "--scheduler tcp://127.0.0.1:9" in said and "conflict" in said
+    assert not (tmp_path / "out").exists()
