@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 
 from networks.errors import ConfigError, InputFileError
+from networks.validate import encoding_hint
 
 __all__ = ["DEFAULT_SPEEDS_KPH", "read_national_roads", "resolve_speeds"]
 
@@ -100,7 +101,8 @@ def read_national_roads(path: str | Path, *, ref_col: str = "ref") -> gpd.GeoDat
         gdf = gpd.read_file(path)
     except Exception as exc:  # pyogrio/fiona raise several error types for corrupt files
         raise InputFileError(
-            f"cannot read national roads file {path}: {exc}. Is it valid GeoJSON?"
+            f"cannot read national roads file {path}: {exc}"
+            + (encoding_hint(exc) or ". Is it valid GeoJSON?")
         ) from exc
     # In this order, so an empty or point-only file is not reported as lacking a ref column.
     if gdf.empty:

@@ -35,6 +35,7 @@ from networks.graph_edit import (
     split_edge,
     transformer,
 )
+from networks.validate import encoding_hint
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,9 @@ def _read_csv(path, what: str) -> pd.DataFrame:
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
-        raise InputFileError(f"cannot read {what} file {path} as CSV: {exc}") from exc
+        raise InputFileError(
+            f"cannot read {what} file {path} as CSV: {exc}{encoding_hint(exc)}"
+        ) from exc
 
 
 def _apply_official(places: pd.DataFrame, csv: str | Path) -> None:

@@ -13,6 +13,8 @@ import numpy as np
 from networks.errors import ConfigError, EmptyBBoxError
 
 __all__ = [
+    "encoding_hint",
+    "lonlat_hint",
     "not_wgs84",
     "positive_int_env",
     "validate_bbox",
@@ -166,6 +168,80 @@ def positive_int_env(name: str, *, meaning: str) -> int | None:
             f"set it to a whole number >= 1 (e.g. {name}=2) or unset it"
         )
     return value
+
+
+#: How a GeoJSON file must give its coordinates, and how to fix one that does not.
+GEOJSON_LONLAT = (
+    "GeoJSON must be WGS84 longitude, latitude in that order (RFC 7946): reproject the file "
+    "(e.g. ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson) or swap its coordinates"
+)
+#: A nearest road farther than this (m) is no gap in the network's coverage: the
+#: coordinates are in the wrong CRS or order (Kazakhstan is about 3,000 km wide).
+FAR_FROM_NETWORK_M = 1_000_000.0
+
+
+def encoding_hint(exc: BaseException) -> str:
+    """``"; save it as UTF-8"`` when ``exc`` is a text decoding error (a file saved as
+    Latin-1 or Windows-1251), else ``""``: the codec's own message ("'utf-8' codec can't
+    decode byte 0xe9 in position 1") does not say what to do."""
+    if isinstance(exc, UnicodeDecodeError) or "codec can't decode" in str(exc):
+        return "; save it as UTF-8 (GeoJSON and CSV inputs are UTF-8 text)"
+    return ""
+
+
+def _overlap(a: Sequence[float], b: Sequence[float]) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def lonlat_hint(
+    bounds: Sequence[float], network_bbox: Sequence[float], *, distance_m: float = 0.0
+) -> str:
+    """Why points of a file may lie far from the road network, when their coordinates
+    look wrong rather than the network short: a sentence, or ``""``.
+
+    Parameters
+    ----------
+    bounds : sequence of 4 floats
+        ``(min_x, min_y, max_x, max_y)`` of the file's geometries, read as lon/lat.
+    network_bbox : sequence of 4 floats
+        The network's ``(min_lon, min_lat, max_lon, max_lat)``.
+    distance_m : float
+        The distance to the nearest node that was found, if any.
+
+    Returns
+    -------
+    str
+        Names the file's bounds and the likely cause (a projected CRS such as EPSG:3857,
+        latitude and longitude swapped, or no overlap with the network) and the fix
+        (:data:`GEOJSON_LONLAT`); ``""`` when the bounds are lon/lat degrees that overlap
+        the network and ``distance_m`` is below :data:`FAR_FROM_NETWORK_M`.
+    """
+    b = [float(v) for v in bounds]
+    shown = "(" + ", ".join(f"{v:.6g}" for v in b) + ")"
+    net = "(" + ", ".join(f"{v:.6g}" for v in network_bbox) + ")"
+    if not_wgs84(np.array(b[0::2]), np.array(b[1::2])).any():
+        cause = (
+            f"its coordinates {shown} are not longitude/latitude degrees: the file is likely "
+            "in a projected CRS in metres (such as EPSG:3857) without declaring it"
+        )
+    elif not _overlap(b, network_bbox) and _overlap([b[1], b[0], b[3], b[2]], network_bbox):
+        cause = (
+            f"its bounds {shown} lie where the network's {net} would with longitude and "
+            "latitude swapped: the file likely gives (lat, lon)"
+        )
+    elif not _overlap(b, network_bbox):
+        cause = (
+            f"its bounds {shown} do not overlap the road network's {net}: a wrong CRS or "
+            "coordinate order, or the file of another area"
+        )
+    elif distance_m > FAR_FROM_NETWORK_M:
+        cause = (
+            f"a point of it is {distance_m / 1000:,.0f} km from the road network {net}, "
+            "farther than a gap in the roads explains: a wrong CRS or coordinate order"
+        )
+    else:
+        return ""
+    return f"{cause}. {GEOJSON_LONLAT}"
 
 
 def _number(value: object) -> float:

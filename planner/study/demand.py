@@ -13,6 +13,7 @@ from shapely.geometry import box
 
 from networks.borders import border_posts
 from networks.road_network import RoadNetwork
+from networks.validate import encoding_hint
 from planner.config.study import StudyConfig
 from planner.study.inputs import StudyNetwork
 from sim import demand as sim_demand
@@ -318,7 +319,9 @@ def read_zones(cfg: StudyConfig) -> gpd.GeoDataFrame:
         try:
             zones = gpd.read_file(d.zones)
         except Exception as exc:  # pyogrio raises several types for unreadable files
-            raise DemandError(f"demand.zones: cannot read {d.zones}: {exc}") from exc
+            raise DemandError(
+                f"demand.zones: cannot read {d.zones}: {exc}{encoding_hint(exc)}"
+            ) from exc
     if zones.empty:
         raise DemandError(
             f"demand.zones {d.zones} has no features; give a file with the district polygons"

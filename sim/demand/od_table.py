@@ -34,6 +34,7 @@ import pandas as pd
 from networks import SnapDistanceError
 from networks.csv_header import repeated_columns, repeated_columns_message
 from networks.road_network import RoadNetwork
+from networks.validate import encoding_hint
 from sim._checks import RngLike, as_generator, require_network, vehicle_catalogue
 from sim._errors import DemandError, DemandTableError, UnknownZoneError
 from sim.catalogue import default_car_mix, resolve_models
@@ -58,7 +59,7 @@ def _read(path: Path) -> pd.DataFrame:
     except Exception as exc:  # pandas/pyarrow raise many types for corrupt files
         raise DemandTableError(
             f"OD table {path} cannot be read ({type(exc).__name__}: {exc}); "
-            "check that it is a valid CSV/Parquet file"
+            + (encoding_hint(exc).removeprefix("; ") or "check that it is a valid CSV/Parquet file")
         ) from exc
     raise DemandTableError(
         f"OD table {path} has unsupported extension {suffix!r}; use .csv or .parquet"

@@ -14,6 +14,7 @@ import shapely
 
 from networks.csv_header import repeated_columns, repeated_columns_message
 from networks.road_network import RoadNetwork
+from networks.validate import lonlat_hint
 from sim._checks import require_network
 from sim._errors import DemandError, UnknownZoneError
 
@@ -155,6 +156,16 @@ def zone_nodes(
     ids = zone_ids(zones, zone_col)
     check_zone_geometries(zones, zone_col=zone_col)
     z = zones.to_crs("EPSG:4326").reset_index(drop=True)
+    x0, y0, x1, y1 = z.total_bounds
+    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        # metres read as degrees (a GeoJSON in EPSG:3857: the format has no CRS member, so
+        # it is read as lon/lat); snapping ended "point(s) are not WGS84", naming no file
+        src = zones.attrs.get("source")
+        raise DemandError(
+            (f"{src}: " if src else "")
+            + "the zones' "
+            + lonlat_hint(z.total_bounds, network.bbox).removeprefix("its ")
+        )
     pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(network.lon, network.lat), crs="EPSG:4326")
     hit = gpd.sjoin(pts, z[["geometry"]], predicate="within", how="inner")
     hit = hit[~hit.index.duplicated(keep="first")]  # a node on a shared border belongs to one zone
@@ -167,10 +178,20 @@ def zone_nodes(
             snap = network.snap(rp.x, rp.y, max_distance_m=max_fallback_m)
             if not snap.within[0]:
                 src = zones.attrs.get("source")
+                # zones in metres (EPSG:3857 read as degrees) or as (lat, lon) were reported
+                # as "nearest node is 14034191 m away" with no word on the likely cause
+                hint = lonlat_hint(
+                    z.total_bounds, network.bbox, distance_m=float(snap.distance_m[0])
+                )
                 raise DemandError(
                     (f"{src}: " if src else "")
                     + f"zone {zid!r} contains no node of road network {network.name!r} and its nearest "
-                    f"node is {snap.distance_m[0]:.0f} m away; the network does not cover this zone"
+                    f"node is {snap.distance_m[0]:.0f} m away; "
+                    + (
+                        f"check the zones file: {hint}"
+                        if hint
+                        else "the network does not cover this zone"
+                    )
                 )
             logger.warning(
                 "zone %r contains no network node; using the nearest node (%.0f m)",

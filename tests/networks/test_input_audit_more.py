@@ -122,6 +122,28 @@ def test_network_info_on_points_only_geojson(monkeypatch, capsys, tmp_path):
     assert path.name in err and "no road lines" in err and "ref_col=" not in err
 
 
+def test_non_utf8_roads_file_says_save_it_as_utf8(monkeypatch, capsys, tmp_path):
+    """A synthetic roads GeoJSON saved as Latin-1 ("Almaty café"): the message was the
+    codec's "'utf-8' codec can't decode byte 0xe9" and "Is it valid GeoJSON?"."""
+    path = tmp_path / "synthetic-latin1.geojson"
+    geom = {"type": "LineString", "coordinates": [[70.0, 50.0], [71.0, 50.0]]}
+    feat = {"type": "Feature", "properties": {"ref": "SYN01", "name": "Almaty café"}}
+    doc = {"type": "FeatureCollection", "features": [{**feat, "geometry": geom}]}
+    path.write_bytes(json.dumps(doc, ensure_ascii=False).encode("latin-1"))
+    code, err = _run_cli(monkeypatch, capsys, "network", "info", path, "--cache-dir", tmp_path)
+    assert code == 2 and "Traceback" not in err, err
+    assert path.name in err and "save it as UTF-8" in err, err
+
+
+def test_non_utf8_places_csv_says_save_it_as_utf8(tmp_path):
+    p = tmp_path / "synthetic-places.csv"
+    p.write_bytes(
+        (_HEADER + "1,Synthtown café,50.0,70.5,12000,01,Asia/Almaty,\n").encode("latin-1")
+    )
+    with pytest.raises(InputFileError, match="save it as UTF-8"):
+        read_places(p)
+
+
 def test_network_info_on_lines_without_ref(monkeypatch, capsys, tmp_path):
     path = tmp_path / "synthetic-noref.geojson"
     _synthetic_roads().rename(columns={"ref": "id"}).to_file(path)

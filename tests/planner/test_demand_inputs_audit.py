@@ -222,6 +222,76 @@ def test_repeated_zone_ids_name_file_and_features():
     assert "features 0 and 2 (name_ru 'West', 'West')" in msg
 
 
+def _zones_with(tmp_path: Path, net, transform, *, name: str) -> Path:
+    """The synthetic zones with ``transform(x, y) -> (x, y)`` applied to every vertex,
+    written as GeoJSON without a CRS member (as RFC 7946 files are)."""
+    import shapely
+
+    zp = _synthetic_zones_geojson(tmp_path / "synthetic_zones.geojson", net)
+    doc = json.loads(zp.read_text())
+    for f in doc["features"]:
+        geom = shapely.geometry.shape(f["geometry"])
+        moved = shapely.transform(geom, lambda xy: np.array([transform(*p) for p in xy]))
+        f["geometry"] = shapely.geometry.mapping(moved)
+    out = tmp_path / name
+    out.write_text(json.dumps(doc))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("kind", "needles"),
+    [
+        ("metres", ("are not longitude/latitude degrees", "EPSG:3857")),
+        ("swapped", ("longitude and latitude swapped", "(lat, lon)")),
+    ],
+)
+def test_zones_in_the_wrong_crs_or_order_say_so(tmp_path, kind, needles):
+    """Synthetic zones in EPSG:3857 metres (read as degrees: GeoJSON declares no CRS) or
+    with (lat, lon) gave "zone 0 ... nearest node is 14034191 m away" (or a bare "not WGS84"
+    from snapping) with no word on the cause. The message names the file and says the CRS
+    or the order is likely wrong and what GeoJSON must be."""
+    from pyproj import Transformer
+
+    net = _synthetic_net()
+    to_3857 = Transformer.from_crs(4326, 3857, always_xy=True).transform
+    move = to_3857 if kind == "metres" else (lambda x, y: (y, x))
+    zp = _zones_with(tmp_path, net, move, name=f"synthetic_{kind}.geojson")
+    pop = _synthetic_population_csv(tmp_path / "synthetic_pop.csv")
+    cfg = _study(tmp_path, {"kind": "city", "zones": str(zp), "zone_population": str(pop)})
+    with pytest.raises(DemandError) as exc:
+        build_trips(cfg, _sn(net), builtin_models(), rng=np.random.default_rng(0))
+    msg = str(exc.value)
+    assert msg.startswith(f"demand.zones {zp}: "), msg
+    for needle in (*needles, "WGS84 longitude, latitude in that order (RFC 7946)"):
+        assert needle in msg, msg
+
+
+def test_non_utf8_zones_file_says_save_it_as_utf8(tmp_path):
+    """A synthetic zones GeoJSON saved as Latin-1: "cannot read ...: 'utf-8' codec can't
+    decode byte 0xe9" said nothing of the fix."""
+    net = _synthetic_net()
+    zp = _synthetic_zones_geojson(tmp_path / "synthetic_zones.geojson", net)
+    doc = json.loads(zp.read_text())
+    doc["features"][0]["properties"]["name_kz"] = "Batys café"
+    zp.write_bytes(json.dumps(doc, ensure_ascii=False).encode("latin-1"))
+    cfg = _study(tmp_path, {"kind": "city", "zones": str(zp), "population": 1000})
+    with pytest.raises(DemandError) as exc:
+        build_trips(cfg, _sn(net), builtin_models(), rng=np.random.default_rng(0))
+    msg = str(exc.value)
+    assert str(zp) in msg and "save it as UTF-8" in msg, msg
+
+
+def test_no_crs_hint_for_a_zone_the_network_just_misses():
+    """The hint is for coordinates that look wrong, not for a zone beyond a clipped
+    network: zones whose bounds overlap the network's (synthetic bounds)."""
+    from networks.validate import lonlat_hint
+
+    net_bbox = (76.90, 43.20, 76.93, 43.22)
+    assert lonlat_hint((76.92, 43.20, 76.97, 43.22), net_bbox, distance_m=2_000.0) == ""
+    assert "do not overlap" in lonlat_hint((10.0, 50.0, 10.1, 50.1), net_bbox)
+    assert "km from the road network" in lonlat_hint(net_bbox, net_bbox, distance_m=2e6)
+
+
 # ----------------------------------------------------------------------------- 2: lon/lat + zones
 
 
