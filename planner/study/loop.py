@@ -56,6 +56,7 @@ from planner.study.targets import (  # noqa: F401  (re-exported: the loop's publ
     target_intervals,
     target_value,
     targets_confirmed,
+    unconfirmed_targets,
 )
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ class LoopResult:
     selected: pd.DataFrame
     iterations: list[dict[str, Any]] = field(default_factory=list)
     capex: float = 0.0
+    #: no target missed when the loop stopped (within every limit; some may still be
+    #: unconfirmed: the round record's ``unconfirmed``); the study's verdict
+    #: (:mod:`planner.study.verdict`) says met only when every target is confirmed
     targets_met: bool = False
     #: grid upgrades bought by the loop (in ``capex``)
     upgrade_cost: float = 0.0
@@ -217,7 +221,7 @@ def closed_loop(
             s.outcome = confirm(s.sim_plan)
             detail = s.outcome.detail if isinstance(s.outcome.detail, dict) else {}
             again = missed_targets(s.outcome.kpis, targets, detail.get("target_intervals"))
-            record["confirmed"] = not again
+            record["confirmed"] = not again  # (False below when they cannot confirm it)
             missed = [f"{m} (on fresh replications)" for m in again]
             record["missed"] = missed
             # the round's record describes the runs that decided it (its KPIs beside its
@@ -233,6 +237,19 @@ def closed_loop(
             if fresh_causes:
                 record["stranding_causes"] = fresh_causes
         if not missed:
+            # within every limit; what these runs cannot confirm (a sampled fleet, one run)
+            # no site or plug would confirm either: the loop stops, and the record says so
+            unsure = unconfirmed_targets(s.outcome.kpis, targets, detail.get("target_intervals"))
+            if unsure:
+                record["unconfirmed"] = unsure
+                if "confirmed" in record:
+                    record["confirmed"] = False
+                record["stopped"] = (
+                    "the targets are within their limits but these runs cannot confirm "
+                    "them; more rounds would not change that"
+                )
+            # (targets_met: no target missed, the loop's stop; the verdict says whether
+            # they are confirmed)
             return _result(s, True)
         if only_runs_short(s.outcome.kpis, targets, detail.get("target_intervals")):
             # no failure in any run, missed on the count's bound alone: that bound is the

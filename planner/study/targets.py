@@ -363,6 +363,35 @@ def only_runs_short(
     )
 
 
+#: Why a target within its limit is not confirmed (:class:`TargetJudgement` ``why``), for
+#: the design loop's round records
+UNCONFIRMED_WHY = {
+    "sampled": "judged on a sample of the fleet (demand.max_trips), whose queues are the sample's",
+    "one run": "one replication gives no interval",
+    "few runs": "defined in fewer than 2 of the runs",
+}
+
+
+def unconfirmed_targets(
+    kpis: dict[str, float], targets: TargetBounds, intervals: pd.DataFrame | None = None
+) -> list[str]:
+    """The service targets within their limits that the runs cannot confirm (``unconfirmed``
+    in :func:`judge_targets` for a reason other than an undefined value, which
+    :func:`missed_targets` lists), with the values and why. The design loop stops on them
+    (no site or plug would confirm them) and its round record lists them: the round read
+    "missed: none, confirmed: True" on a sampled fleet before 2026-12-07, while the verdict
+    said the targets were not met."""
+    out = []
+    for j in judge_targets(kpis, targets, intervals):
+        if j.status == "unconfirmed" and j.why in UNCONFIRMED_WHY:
+            op = "<=" if j.sense == "max" else ">="
+            out.append(
+                f"{j.name} {j.value:{_FORMAT[j.attr]}} {op} {j.bound:g} unconfirmed: "
+                f"{UNCONFIRMED_WHY[j.why]}"
+            )
+    return out
+
+
 def missed_targets(
     kpis: dict[str, float], targets: TargetBounds, intervals: pd.DataFrame | None = None
 ) -> list[str]:
