@@ -123,6 +123,7 @@ class StudyOptimizer(ABC):
         self.net = sn.network
         self.notes: list[str] = []
         self.solves: list[dict[str, Any]] = []
+        self._warned_unproven = False  # (one warning a study: record)
 
     # ----------------------------------------------------------------- interface
     @abstractmethod
@@ -292,6 +293,21 @@ class StudyOptimizer(ABC):
             res.solve_time_s,
             res.message,
         )
+        if not res.optimal and not self._warned_unproven:
+            # a solve stopped at its time limit returns the best plan found in that time,
+            # which depends on the machine's speed and load: two runs of one config gave 78
+            # and 94 stations with no word of it (review of 2026-12-07); said once a study
+            self._warned_unproven = True
+            logger.warning(
+                "siting: the %s solve stopped at its time limit (model.solver.time_limit_s "
+                "= %g s) %.2g%% from its bound: the plan is the best found in that time, "
+                "and another run or machine may find another; raise model.solver."
+                "time_limit_s for a proven, repeatable plan (every solve: manifest.json "
+                "solves)",
+                res.model,
+                res.time_limit_s,
+                100.0 * res.gap,
+            )
         self.solves.append(
             {
                 "model": res.model,

@@ -163,6 +163,8 @@ def run_study(
         result.tables["vehicle_models"] = vehicle_models_table(cfg, pre.vehicles)
         result.manifest["config_hash"] = config_hash(cfg)
         result.manifest["simulation_runs"] = simulator.runs
+        # every siting solve, proven or stopped at its time limit (as optimize writes them)
+        result.manifest["solves"] = optimizer.solves
         return finish_study(
             cfg,
             result,
