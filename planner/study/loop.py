@@ -419,7 +419,10 @@ def _plan_remedies(s: LoopState, record: dict[str, Any], missed: list[str]) -> b
             wait_target=s.targets.wait_p95_min is not None,
             budget_spent=s.budget_spent(),
             grid_bound=len(s.grid_bound),
-            capped=len(s.full),
+            # at the plug (bay) cap: not every station whose need exceeds what it got (the
+            # budget or the grid may hold it; a budget study said "1 station(s) at the plug
+            # cap" of a station with 1 plug of 6: review of 2026-12-07)
+            capped=sum(c.limit in ("plug_cap", "bay_cap") for c in capped),
         )
         logger.info("design loop stopped early: %s", record["stopped"])
         s.diagnose_final(record, missed)  # the final plan's own sizing diagnosis

@@ -120,6 +120,25 @@ def test_the_verdict_names_a_spent_budget_not_the_plug_cap(tmp_path):
     assert len(loop.iterations) == 1 and "the budget is spent" in stopped
 
 
+def test_a_station_held_by_the_budget_is_not_counted_at_the_plug_cap():
+    # as above with a cap of 2: A (1 plug) needs more than its cap, but the budget holds
+    # it at 1; the stop's reason said "1 station(s) at the plug cap" (review of 2026-12-07)
+    loop = closed_loop(
+        _existing(),
+        simulate=_scripted([]),
+        optimize=_site(1, 1000.0, 100.0),
+        targets=Targets(wait_p95_min=10, stranded=0, max_iterations=3),
+        first_round_sites=1,
+        budget=1150.0,
+        plug_cost=100.0,
+        max_plugs=2,
+    )
+    (only,) = loop.iterations
+    assert [c.limit for c in only["capped"] if c.station_id == "A"] == ["budget"]
+    assert "the budget is spent" in only["stopped"]
+    assert "plug cap" not in only["stopped"]
+
+
 def test_idle_proposed_plugs_are_removed_and_their_money_goes_to_the_busy_station():
     # S opens with the optimiser's 6 plugs and is used one at a time; A queues at 1 plug.
     # The budget (1,700) is spent by S: the 5 idle plugs' money must go to A.
