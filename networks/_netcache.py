@@ -3,7 +3,8 @@
 One ``network-<key>.npz`` file per entry, read with ``numpy.load(allow_pickle=False)``:
 
 * ``meta`` (UTF-8 JSON bytes): a magic string, :data:`FORMAT`, the cache key, the build
-  report, source, graph attributes, the POI table, the road network's crs/name/node table,
+  report, the warnings logged while building (replayed on a load, so a cached network
+  warns as a built one does), source, graph attributes, the POI table, the road network's crs/name/node table,
   and every node's and edge's attributes except edge geometries;
 * numeric arrays: the road network (node ids, lon/lat, CSR ``indptr``/``indices``/``data``
   of ``time``, ``length``, ``length_min`` and ``road_class``), the graph's node ids, edge ends and keys,
@@ -40,7 +41,7 @@ from networks.road_network import RoadNetwork
 logger = logging.getLogger(__name__)
 
 #: Version of the file layout; a file of another version is a miss.
-FORMAT = 6  # 6: per-edge road class
+FORMAT = 7  # 6: per-edge road class; 7: the build's warnings
 MAGIC = "evplan-network-cache"
 PREFIX, SUFFIX = "network-", ".npz"
 _MATRICES = ("time", "length", "length_min", "road_class")
@@ -68,8 +69,12 @@ def write_bundle(
     report: dict[str, int],
     source: str,
     extra: dict,
+    warnings: list[dict] | None = None,
 ) -> None:
     """Write one cache entry atomically (temporary sibling, then ``os.replace``).
+
+    ``warnings`` are the log records of the build to replay on a load, as
+    ``{"logger": name, "level": levelno, "message": text}``.
 
     Raises
     ------
@@ -79,6 +84,7 @@ def write_bundle(
         When the file cannot be written.
     """
     arrays, meta = _encode(key, graph, network, pois, report, source, extra)
+    meta["warnings"] = _plain(list(warnings or []), "build warning")
     arrays["meta"] = np.frombuffer(
         json.dumps(meta, ensure_ascii=False, allow_nan=True).encode("utf-8"), dtype=np.uint8
     )
@@ -193,7 +199,8 @@ def read_bundle(path: Path, key: str) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``graph``, ``network``, ``pois``, ``report`` (dict), ``source``, ``extra``.
+        ``graph``, ``network``, ``pois``, ``report`` (dict), ``source``, ``extra``,
+        ``warnings`` (the build's log records, see :func:`write_bundle`).
 
     Raises
     ------
@@ -228,7 +235,24 @@ def read_bundle(path: Path, key: str) -> dict[str, Any]:
         "report": meta["report"],
         "source": meta["source"],
         "extra": meta["extra"],
+        "warnings": _warnings(meta["warnings"]),
     }
+
+
+def _warnings(records: Any) -> list[dict]:
+    """The stored build warnings, checked: a list of ``{"logger": str, "level": int,
+    "message": str}``."""
+    ok = isinstance(records, list) and all(
+        isinstance(r, dict)
+        and set(r) == {"logger", "level", "message"}
+        and isinstance(r["logger"], str)
+        and type(r["level"]) is int
+        and isinstance(r["message"], str)
+        for r in records
+    )
+    if not ok:
+        raise CacheFormatError("build warnings are not a list of logger/level/message records")
+    return records
 
 
 def _arr(z: Any, name: str, dtype: Any, ndim: int) -> np.ndarray:

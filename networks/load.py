@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,14 +32,19 @@ from networks.validate import validate_bbox
 logger = logging.getLogger(__name__)
 
 #: Bump when the cached bundle's layout or the build semantics change (part of the key).
-CACHE_FORMAT = 6  # 4: street_count; 5: .npz + JSON bundle, no pickle; 6: merged attributes sorted
+CACHE_FORMAT = 7  # 4: street_count; 5: .npz + JSON bundle, no pickle; 6: merged attributes
+# sorted; 7: the build's warnings stored and replayed on a load
 DEFAULT_CACHE_DIR = Path(os.environ.get("EVPLAN_CACHE_DIR", Path.home() / ".cache" / "evplan"))
 
 
 @dataclass
 class LoadedNetwork:
     """A prepared network: the osmnx-compatible graph, its frozen array form, the POIs
-    that may become charger sites, and a report of what was kept and dropped."""
+    that may become charger sites, and a report of what was kept and dropped.
+
+    ``warnings`` are the WARNING-or-worse records the ``networks`` loggers emitted while
+    reading and building it (``{"logger", "level", "message"}``); a load from the cache
+    logs them again, so a run warns the same whether the cache was warm or not."""
 
     graph: nx.MultiDiGraph
     network: RoadNetwork
@@ -47,6 +53,7 @@ class LoadedNetwork:
     source: str
     from_cache: bool = False
     extra: dict = field(default_factory=dict)
+    warnings: list[dict] = field(default_factory=list)
 
 
 def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
@@ -99,13 +106,46 @@ def load_network(
     cached = _cache_get(cache_dir, key)
     if cached is not None:
         logger.info("network %s loaded from cache %s", path.name, key)
+        for rec in cached.warnings:  # as the build logged them (same logger, level, text)
+            logging.getLogger(rec["logger"]).log(rec["level"], "%s", rec["message"])
         return cached
-    data = read_osm(path)
-    loaded = _prepare(
-        data, network_type=network_type, speeds_kph=speeds_kph, simplify=simplify, name=path.name
-    )
+    with _BuildWarnings() as seen:
+        data = read_osm(path)
+        loaded = _prepare(
+            data,
+            network_type=network_type,
+            speeds_kph=speeds_kph,
+            simplify=simplify,
+            name=path.name,
+        )
+    loaded.warnings = seen.records
     _cache_put(cache_dir, key, loaded)
     return loaded
+
+
+class _BuildWarnings(logging.Handler):
+    """Collects, while in its ``with`` block, the WARNING-or-worse records this thread
+    logs through the ``networks`` loggers, as plain dicts a cache entry can hold (JSON).
+    It only listens: the records still reach every other handler."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[dict] = []
+        self._thread = threading.get_ident()
+        self._root = logging.getLogger("networks")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self._thread:
+            self.records.append(
+                {"logger": record.name, "level": record.levelno, "message": record.getMessage()}
+            )
+
+    def __enter__(self) -> _BuildWarnings:
+        self._root.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._root.removeHandler(self)
 
 
 def _prepare(data: OSMData, *, network_type, speeds_kph, simplify, name) -> LoadedNetwork:
@@ -227,6 +267,7 @@ def _cache_get(cache_dir: str | Path | None, key: str) -> LoadedNetwork | None:
             source=str(parts["source"]),
             from_cache=True,
             extra=dict(parts["extra"]),
+            warnings=list(parts["warnings"]),
         )
     except Exception as exc:  # noqa: BLE001 - a damaged cache must never stop a run
         logger.warning("ignoring invalid network cache file %s (%s); rebuilding it", path, exc)
@@ -248,6 +289,7 @@ def _cache_put(cache_dir: str | Path | None, key: str, loaded: LoadedNetwork) ->
             report=loaded.report.as_dict(),
             source=loaded.source,
             extra=loaded.extra,
+            warnings=loaded.warnings,
         )
     except CacheFormatError as exc:
         logger.warning("network %s not cached: %s", loaded.source, exc)
