@@ -195,15 +195,7 @@ def apply_grid(
     e_after = e_after if seed_after is None else seed_after
     kpis_after.update(k_after)
     if len(plants):
-        rc = cfg.renewables
-        notes.append(
-            f"Renewables: {len(plants)} plant(s) ({', '.join(plants['key'])}); charging energy "
-            f"matched hour by hour with the output of a plant within {rc.match_radius_km:g} km "
-            f"(solar: pvlib clear-sky Ineichen on {rc.day}, performance ratio "
-            f"{rc.solar_performance_ratio:g}, clearness {rc.solar_clearness:g}; wind: capacity "
-            f"factor {rc.wind_capacity_factor:g}, assumed diurnal shape); renewable share of "
-            f"public charging {k_after['renewable_share_charging']:.1%}."
-        )
+        notes.append(renewables_note(cfg, plants, k_after["renewable_share_charging"]))
         approx = plants[plants["approximate"].astype(bool)]
         if len(approx):
             notes.append(
@@ -216,6 +208,39 @@ def apply_grid(
         kpis_before=k_before,
         kpis_after=kpis_after,
         notes=notes,
+    )
+
+
+def renewables_note(cfg: StudyConfig, plants: pd.DataFrame, share: float) -> str:
+    """The report's note on the renewables matching, each input with its source: the
+    study's own key where it sets one, else the default's source (docs/grid.md) or
+    "assumption" with the register (docs/assumptions.md)."""
+    rc = cfg.renewables
+    default = {k: f.default for k, f in type(rc).model_fields.items()}
+
+    def src(key: str, otherwise: str) -> str:
+        return otherwise if getattr(rc, key) == default[key] else f"renewables.{key}"
+
+    radius = src("match_radius_km", "assumption, docs/assumptions.md")
+    pr = src("solar_performance_ratio", "IEA PVPS T13-05:2014: 0.75-0.85 for utility plants")
+    clear = src("solar_clearness", "clear sky, an upper bound: assumption, docs/assumptions.md")
+    cf = src(
+        "wind_capacity_factor",
+        "assumption from Global Wind Atlas wind speeds, docs/assumptions.md",
+    )
+    shape = (
+        "assumption, docs/assumptions.md"
+        if all(getattr(rc, k) == default[k] for k in ("wind_diurnal_amplitude", "wind_peak_hour"))
+        else "renewables.wind_diurnal_amplitude / wind_peak_hour"
+    )
+    return (
+        f"Renewables: {len(plants)} plant(s) ({', '.join(plants['key'])}); charging energy "
+        f"matched hour by hour with the output of a plant within {rc.match_radius_km:g} km "
+        f"({radius}) (solar: pvlib clear-sky Ineichen on {rc.day}, performance ratio "
+        f"{rc.solar_performance_ratio:g} ({pr}), clearness {rc.solar_clearness:g} ({clear}); "
+        f"wind: capacity factor {rc.wind_capacity_factor:g} ({cf}), diurnal shape "
+        f"\u00b1{rc.wind_diurnal_amplitude:.0%} peaking at {rc.wind_peak_hour:g} h ({shape})); "
+        f"renewable share of public charging {share:.1%}."
     )
 
 

@@ -86,6 +86,21 @@ class Flows:
         return [km[[n in nodes_set for n in path]] for path, km in self.paths]
 
 
+def range_note(cfg: StudyConfig, range_km: float) -> str:
+    """The report's note on the range a corridor is planned for, with where it comes from:
+    ``model.range_km``, or the usable share and speed, assumptions in the register
+    (docs/assumptions.md: ``RANGE_USABLE_SHARE``, ``RANGE_SPEED_KPH``)."""
+    if cfg.model.range_km:
+        return f"Corridor planned for a range of {range_km:.0f} km (model.range_km)."
+    return (
+        f"Corridor planned for a range of {range_km:.0f} km ({RANGE_USABLE_SHARE:.0%} of the "
+        f"shortest-range fleet vehicle's battery at {RANGE_SPEED_KPH:g} km/h and "
+        f"{cfg.simulation.temperature_c:g} C; the {RANGE_USABLE_SHARE:.0%} and the "
+        f"{RANGE_SPEED_KPH:g} km/h are assumptions, docs/assumptions.md; model.range_km "
+        "overrides it)."
+    )
+
+
 class CorridorOptimizer(StudyOptimizer):
     """Sites corridor stations for unserved OD flows with the FRLM; the range is
     ``model.range_km`` or the shortest-range fleet vehicle's (see :func:`planning_range_km`)."""
@@ -100,17 +115,7 @@ class CorridorOptimizer(StudyOptimizer):
     ) -> None:
         super().__init__(cfg, sn, candidates, trips, vehicles)
         self.range_km = planning_range_km(cfg, vehicles)
-        self.notes.append(
-            f"Corridor planned for a range of {self.range_km:.0f} km "
-            + (
-                "(model.range_km)."
-                if cfg.model.range_km
-                else (
-                    f"({RANGE_USABLE_SHARE:.0%} of the shortest-range fleet vehicle's battery at "
-                    f"{RANGE_SPEED_KPH:g} km/h and {cfg.simulation.temperature_c:g} C)."
-                )
-            )
-        )
+        self.notes.append(range_note(cfg, self.range_km))
         self._all_flows: Flows | None = None
 
     def flows(self, demand: pd.DataFrame | None = None) -> Flows:

@@ -350,7 +350,8 @@ def _co2_note(cfg: StudyConfig) -> str:
     )
     return (
         f"CO2: grid {g:.3f} kg CO2/kWh generated ({src}), {loss:.0%} grid losses "
-        f"(World Bank WDI) and {eff:.0%} charging efficiency: {at_plug:.3f} kg per kWh drawn "
+        f"(World Bank WDI) and {eff:.0%} charging efficiency (assumption, docs/assumptions.md): "
+        f"{at_plug:.3f} kg per kWh drawn "
         f"at a charger, {at_plug / eff:.3f} kg per kWh a car's battery uses; the petrol and "
         f"diesel baseline per docs/assumptions.md{hourly}."
     )
