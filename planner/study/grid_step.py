@@ -228,6 +228,7 @@ def renewables_note(cfg: StudyConfig, plants: pd.DataFrame, share: float) -> str
         "wind_capacity_factor",
         "assumption from Global Wind Atlas wind speeds, docs/assumptions.md",
     )
+    taken = src("charger_share", "all of it, an upper bound: assumption, docs/assumptions.md")
     shape = (
         "assumption, docs/assumptions.md"
         if all(getattr(rc, k) == default[k] for k in ("wind_diurnal_amplitude", "wind_peak_hour"))
@@ -235,8 +236,8 @@ def renewables_note(cfg: StudyConfig, plants: pd.DataFrame, share: float) -> str
     )
     return (
         f"Renewables: {len(plants)} plant(s) ({', '.join(plants['key'])}); charging energy "
-        f"matched hour by hour with the output of a plant within {rc.match_radius_km:g} km "
-        f"({radius}) (solar: pvlib clear-sky Ineichen on {rc.day}, performance ratio "
+        f"matched hour by hour with {rc.charger_share:.0%} of the output ({taken}) of a "
+        f"plant within {rc.match_radius_km:g} km ({radius}) (solar: pvlib clear-sky Ineichen on {rc.day}, performance ratio "
         f"{rc.solar_performance_ratio:g} ({pr}), clearness {rc.solar_clearness:g} ({clear}); "
         f"wind: capacity factor {rc.wind_capacity_factor:g} ({cf}), diurnal shape "
         f"\u00b1{rc.wind_diurnal_amplitude:.0%} peaking at {rc.wind_peak_hour:g} h ({shape})); "

@@ -63,6 +63,8 @@ def test_renewables_note_cites_each_input(tmp_path):
     assert f"within 25 km ({REGISTER})" in note
     assert f"peaking at 15 h ({REGISTER})" in note
     assert note.endswith("renewable share of public charging 12.3%.")
+    # the share of a plant's output the chargers may take: all of it, an upper bound
+    assert "with 100% of the output (all of it, an upper bound: assumption" in note
     own = _cfg(
         tmp_path,
         extra="renewables:\n  solar_performance_ratio: 0.7\n  wind_capacity_factor: 0.3\n",
@@ -70,3 +72,5 @@ def test_renewables_note_cites_each_input(tmp_path):
     mine = renewables_note(own, plants, 0.1)
     assert "performance ratio 0.7 (renewables.solar_performance_ratio)" in mine
     assert "capacity factor 0.3 (renewables.wind_capacity_factor)" in mine
+    half = renewables_note(_cfg(tmp_path, extra="renewables:\n  charger_share: 0.5\n"), plants, 0.1)
+    assert "with 50% of the output (renewables.charger_share)" in half
