@@ -109,11 +109,16 @@ class HowMuchPolicy(Protocol):
     def target_kwh(self, energy_kwh: float, capacity_kwh: float, need_kwh: float) -> float: ...
 
 
-#: Comfort buffer of real drivers: the MINI E field trial in Berlin (TU Chemnitz; Franke,
-#: Neumann, Buehler, Cocron & Krems 2012, "Experiencing range in an electric vehicle:
-#: understanding psychological barriers", Applied Psychology 61(3); Franke & Krems 2013,
-#: "Interacting with limited mobility resources", Transportation Research Part F 21) found
-#: drivers' comfortable range at about 75-80 % of the available range, i.e. a 20-25 % buffer.
+#: Comfort buffer of real drivers: the MINI E field trial in Berlin (TU Chemnitz; 40 EVs
+#: leased for 6 months; Franke, Neumann, Buehler, Cocron & Krems 2012, "Experiencing range in
+#: an electric vehicle: understanding psychological barriers", Applied Psychology 61(3)).
+#: The figure is Franke & Krems 2013, "Interacting with limited mobility resources:
+#: psychological range levels in electric vehicle use", Transportation Research Part A 48
+#: 109-122 (abstract: users "were comfortable with utilizing approximately 75-80 % of their
+#: available range resources"), i.e. a 20-25 % buffer; tested in
+#: tests/sim/test_published_figures_drivers.py. (Until 2026-12-08 this comment gave that
+#: title with "Transportation Research Part F 21", where Franke & Krems 2013 is a different
+#: paper, "Understanding charging behaviour of electric vehicle users".)
 COMFORT_BUFFER_SOC = 0.2
 
 
