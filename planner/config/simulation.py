@@ -135,7 +135,7 @@ class SimulationConfig(_Strict):
     # stops met empty stations: 20 % of its counted visits, none waiting); None: 0 for city
     # and OD demand, 1 for corridor, 2 for freight (trucks drive 2-4 days)
     cooldown_days: int | None = Field(None, ge=0, le=7)
-    comfort_buffer: float = Field(0.2, ge=0, le=0.9)  # Franke et al. 2012: 20-25 %
+    comfort_buffer: float = Field(0.2, ge=0, le=0.9)  # Franke & Krems 2013 (TR-A 48): 20-25 %
     look_ahead: bool = True
     precondition: bool = False
     # hourly travel-time multipliers: "auto" = the city per-road-class profile for city
