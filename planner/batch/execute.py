@@ -384,6 +384,11 @@ def run_batch(
                 len(previous),
                 len(todo),
             )
+            if todo and (previous or (out / "summary.csv").is_file()):
+                # the summary as it stands, the runs to do as not_run: a batch killed with
+                # no cleanup (SIGKILL, a lost machine) left an earlier batch's summary and
+                # chart, listing as done a run being done again (changed input)
+                write_batch_outputs(plan, [previous.get(s.key) or _not_run(s) for s in plan.runs])
             tracker = _Tracker(len(plan.runs), len(previous), progress)
             tracker.emit(force=True)
             workers = (
