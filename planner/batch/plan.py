@@ -101,6 +101,9 @@ class BatchPlan:
         The swept dotted keys (the summary table's parameter columns).
     source : Path or None
         The sweep file, when the plan came from one.
+    mode : {"grid", "zip"}
+        How the sweep combined its parameters (``grid`` for study files): in a ``zip``
+        sweep the parameters vary together, one run per position.
     """
 
     name: str
@@ -108,6 +111,7 @@ class BatchPlan:
     runs: list[RunSpec]
     parameters: list[str] = field(default_factory=list)
     source: Path | None = None
+    mode: Literal["grid", "zip"] = "grid"
 
 
 # --------------------------------------------------------------------------- planning
@@ -236,6 +240,7 @@ def plan_sweep(path: str | Path, *, output: str | Path | None = None) -> BatchPl
         runs=runs,
         parameters=list(values),
         source=path.resolve(),
+        mode=sweep.mode,
     )
 
 

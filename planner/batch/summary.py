@@ -134,6 +134,8 @@ def coverage_chart(plan: BatchPlan, summary: pd.DataFrame) -> bytes | None:
 
     The x axis is the first swept budget key (``model.p`` or ``model.budget``), else the number of
     stations the runs report. Colour follows the first other parameter, line style the second.
+    In a ``zip`` sweep the parameters vary together (one run per combination): one line joins
+    all runs, each point labelled with the other parameters' values.
     When the runs report a trips-completed share, a second panel shows it the same way (the
     simulation's view, where temperature shows). ``None`` when there is nothing to plot.
     """
@@ -149,7 +151,10 @@ def coverage_chart(plan: BatchPlan, summary: pd.DataFrame) -> bytes | None:
     if not ys or x is None or done.empty:
         logger.info("no coverage-vs-budget chart: coverage column %s, budget column %s", ys, x)
         return None
-    series = [k for k in plan.parameters if k != x]
+    others = [k for k in plan.parameters if k != x]
+    # zip: a run per combination, so a line per combination was a dot each, in a colour
+    # each, with a legend of as many "series": one line through the runs instead
+    series = others if plan.mode != "zip" else []
     first = sorted(done[series[0]].astype(str).unique()) if series else []
     second = sorted(done[series[1]].astype(str).unique()) if len(series) >= 2 else []
     styles = ["-", "--", ":", "-."]
@@ -171,6 +176,15 @@ def coverage_chart(plan: BatchPlan, summary: pd.DataFrame) -> bytes | None:
             color = f"C{first.index(str(values[0])) % 10}" if series else "C0"
             style = styles[second.index(str(values[1])) % len(styles)] if second else "-"
             ax.plot(part[x], part[y], style, color=color, marker="o", ms=3, label=label)
+            if not series and others:  # (zip) each point says which run it is
+                for _, row in part.iterrows():
+                    ax.annotate(
+                        " ".join(f"{short_key(k, others)}={label_value(row[k])}" for k in others),
+                        (row[x], row[y]),
+                        xytext=(3, 3),
+                        textcoords="offset points",
+                        fontsize=7,
+                    )
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.grid(alpha=0.3)
