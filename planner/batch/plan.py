@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -256,6 +257,7 @@ def plan_configs(paths: list[str | Path], *, output: str | Path, name: str = "ba
         raise SweepError("give at least one study file or a sweep file (--sweep)")
     runs: dict[str, RunSpec] = {}
     errors = []
+    names = _study_names([Path(p) for p in paths])
     for p in map(Path, paths):
         try:
             cfg = load_config(p)
@@ -264,8 +266,13 @@ def plan_configs(paths: list[str | Path], *, output: str | Path, name: str = "ba
             continue
         key = config_hash(cfg)
         if key not in runs:
+            name = names[p.resolve()]
             runs[key] = RunSpec(
-                key=key, label=p.stem, params={"config": p.name}, config=cfg, source=p.resolve()
+                key=key,
+                label=name.removesuffix(p.suffix),
+                params={"config": name},
+                config=cfg,
+                source=p.resolve(),
             )
     if errors:
         raise SweepError(
@@ -275,6 +282,28 @@ def plan_configs(paths: list[str | Path], *, output: str | Path, name: str = "ba
     return BatchPlan(
         name=name, output=Path(output).resolve(), runs=list(runs.values()), parameters=["config"]
     )
+
+
+def _study_names(paths: list[Path]) -> dict[Path, str]:
+    """Each study file's name in a batch (by resolved path): its file name, or, for files
+    sharing one (``low/study.yaml``, ``high/study.yaml``), its path from the folder they
+    share, so that no two runs have the same label and ``config`` (summary, chart)."""
+    resolved = sorted({p.resolve() for p in paths})
+    by_name: dict[str, list[Path]] = {}
+    for p in resolved:
+        by_name.setdefault(p.name, []).append(p)
+    out = {}
+    for name, group in by_name.items():
+        try:
+            common: Path | None = Path(os.path.commonpath([p.parent for p in group]))
+        except ValueError:  # (no common folder: paths on different drives)
+            common = None
+        for p in group:
+            if len(group) == 1:
+                out[p] = name
+            else:
+                out[p] = p.relative_to(common).as_posix() if common else p.as_posix()
+    return out
 
 
 def check_runs(plan: BatchPlan) -> None:
