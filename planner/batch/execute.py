@@ -14,7 +14,9 @@ Resuming: a run whose ``runs/<hash>/done.json`` exists is skipped, so re-running
 partly failed batch does only what is left. Hidden temporary folders and logs of the plan's
 runs left by a killed batch are removed on start; nothing else under ``runs/`` is (a run
 replaces only what it wrote: :func:`planner.batch.folder.clean_stale_runs`); a lock file keeps
-two batches out of one folder.
+two batches out of one folder. Before its first run a batch rewrites the summary as it
+stands (the runs it has to do ``not_run``), so that one killed with no cleanup (SIGKILL)
+leaves no earlier batch's summary that lists a run being done again as done.
 
 Execution: ``workers=0`` runs in this process (no Dask; debugging); otherwise a
 ``distributed.LocalCluster`` of ``workers`` single-threaded processes, or an existing cluster
