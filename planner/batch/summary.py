@@ -152,18 +152,25 @@ def coverage_chart(plan: BatchPlan, summary: pd.DataFrame) -> bytes | None:
         logger.info("no coverage-vs-budget chart: coverage column %s, budget column %s", ys, x)
         return None
     others = [k for k in plan.parameters if k != x]
+    # every run where x is a swept value, with no y unless done: a failed or not-run run is a
+    # gap in its line (it was left out, and the line ran straight past it as if it were fine)
+    points = summary if x in plan.parameters else done
+    points = points.assign(**{y: points[y].where(points["status"] == "done") for y in ys})
+    gaps = int((summary["status"] != "done").sum())
     # zip: a run per combination, so a line per combination was a dot each, in a colour
     # each, with a legend of as many "series": one line through the runs instead
     series = others if plan.mode != "zip" else []
-    first = sorted(done[series[0]].astype(str).unique()) if series else []
-    second = sorted(done[series[1]].astype(str).unique()) if len(series) >= 2 else []
+    first = sorted(points[series[0]].astype(str).unique()) if series else []
+    second = sorted(points[series[1]].astype(str).unique()) if len(series) >= 2 else []
     styles = ["-", "--", ":", "-."]
     fig = Figure(figsize=(7 * len(ys), 5), dpi=110)
     FigureCanvasAgg(fig)
     for i, y in enumerate(ys):
         ax = fig.add_subplot(1, len(ys), i + 1)
-        groups = list(done.groupby(series, sort=True, dropna=False)) if series else [((), done)]
+        groups = list(points.groupby(series, sort=True, dropna=False)) if series else [((), points)]
         for values, part in groups:
+            if part[y].isna().all():  # (no run of it finished: not a line)
+                continue
             values = values if isinstance(values, tuple) else (values,)
             part = part.sort_values(x)
             label = (
@@ -177,7 +184,7 @@ def coverage_chart(plan: BatchPlan, summary: pd.DataFrame) -> bytes | None:
             style = styles[second.index(str(values[1])) % len(styles)] if second else "-"
             ax.plot(part[x], part[y], style, color=color, marker="o", ms=3, label=label)
             if not series and others:  # (zip) each point says which run it is
-                for _, row in part.iterrows():
+                for _, row in part[part[y].notna()].iterrows():
                     ax.annotate(
                         " ".join(f"{short_key(k, others)}={label_value(row[k])}" for k in others),
                         (row[x], row[y]),
@@ -190,7 +197,9 @@ def coverage_chart(plan: BatchPlan, summary: pd.DataFrame) -> bytes | None:
         ax.grid(alpha=0.3)
         if series and i == len(ys) - 1:
             ax.legend(fontsize=7, ncol=2 if len(groups) > 8 else 1)
-    fig.suptitle(f"{plan.name}: {' and '.join(ys)} vs {x} ({len(done)} runs)")
+    shown = "gaps in the lines" if x in plan.parameters else "not shown"
+    missing = f"; {gaps} failed or not run: {shown}" if gaps else ""
+    fig.suptitle(f"{plan.name}: {' and '.join(ys)} vs {x} ({len(done)} runs{missing})")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     return buf.getvalue()

@@ -59,3 +59,14 @@ def test_a_grid_sweep_keeps_a_line_per_combination(tmp_path, figures):
     assert len(lines) == 2 and all(xs == [1.0, 2.0] for xs, _ in lines)
     legend = figures[-1].axes[0].get_legend()
     assert [t.get_text() for t in legend.get_texts()] == ["range_km=150", "range_km=200"]
+
+
+def test_a_failed_run_is_a_gap_in_its_line_not_skipped(tmp_path, figures):
+    """p=2 failed: the line went straight from p=1 to p=3, as if every run had finished."""
+    plan = plan_sweep(_sweep(tmp_path, "  model.p: [1, 2, 3]\n", title="fail=2"))
+    result = run_batch(plan, workers=0, runner=fake_runner)
+    assert result.count("failed") == 1
+    ((xs, ys),) = _lines(figures[-1])
+    assert xs == [1.0, 2.0, 3.0]
+    assert ys[0] == pytest.approx(0.5) and ys[1] != ys[1] and ys[2] == pytest.approx(0.75)
+    assert "1 failed or not run: gaps in the lines" in figures[-1].get_suptitle()
