@@ -1,0 +1,43 @@
+"""The report's PNG figures write their numbers with the report's one formatter
+(planner.report.numbers): a share that is not whole never reads as 100 % or 0 %."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from matplotlib.axes import Axes
+
+from planner.report.charts import vehicle_heatmap
+
+
+@pytest.fixture
+def drawn_text(monkeypatch) -> list[str]:
+    """Every text a chart writes on its axes."""
+    texts: list[str] = []
+    original = Axes.text
+
+    def record(self, x, y, s, *args, **kwargs):
+        texts.append(str(s))
+        return original(self, x, y, s, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "text", record)
+    return texts
+
+
+def test_vehicle_heatmap_cells_do_not_round_a_miss_to_100_percent(drawn_text):
+    """figures/vehicle_matrix.png (for slides) printed f"{v*100:.0f}%": a model completing
+    99.6 % of its trips (one in 250 stranded) read "100%" in the figure while the report's
+    table read "99.6 %", and 0.3 % read "0%"."""
+    vm = pd.DataFrame(
+        {
+            "vehicle_model": ["a", "a", "b", "b"],
+            "season": ["summer", "winter", "summer", "winter"],
+            "temperature_c": [25, -20, 25, -20],
+            "share_after": [0.996, 1.0, 0.003, 0.5],
+        }
+    )
+    assert vehicle_heatmap(vm) is not None
+    assert "100%" not in drawn_text and "0%" not in drawn_text
+    assert "> 99 %" in drawn_text  # the report's mark for a share just under 100 %
+    assert "100 %" in drawn_text  # every trip completed
+    assert "< 1 %" in drawn_text and "50 %" in drawn_text
