@@ -32,6 +32,7 @@ _e = html.escape
 #: Columns of the proposed-stations table: (column in ``selected``, header, kind).
 STATION_COLUMNS: list[tuple[str, str, str]] = [
     ("opened_round", "order", "int"),
+    ("opening_year", "opens (year)", "year"),
     ("name", "station", "text"),
     ("station_id", "OSM id / site", "text"),
     ("lonlat", "lon, lat", "text"),
@@ -193,6 +194,8 @@ def _cell(col: str, kind: str, row: dict[str, Any]) -> tuple[str, str]:
         return "—", ""
     if kind == "share":
         return format_value(v, unit="share"), f"{float(v):.6f}"
+    if kind == "year":  # 2025, not 2,025
+        return str(int(float(v))), f"{float(v):.6f}"
     if kind in ("int", "num"):
         return format_value(v, decimals=0 if kind == "int" else 1), f"{float(v):.6f}"
     if kind == "bool":
@@ -212,12 +215,15 @@ def stations_table(result: StudyResult) -> str:
         frame["lon"], frame["lat"] = sel.geometry.x.to_numpy(), sel.geometry.y.to_numpy()
     cols = [c for c in STATION_COLUMNS if c[0] in frame.columns or c[0] == "lonlat"]
     head = "".join(
-        f'<th data-sort="{kind}" class="{"num" if kind in ("int", "num", "share") else ""}">'
-        f"{_e(label)}</th>"
+        f'<th data-sort="{kind}" class="{"num" if kind in _NUMERIC else ""}">{_e(label)}</th>'
         for _, label, kind in cols
     )
+    # a staged study's stations by the year they open (which to build first), then by the
+    # design-loop round that opened them (a rollout's stations have none), then by use
     by = [
-        (c, asc) for c, asc in (("opened_round", True), ("sessions_per_day", False)) if c in frame
+        (c, asc)
+        for c, asc in (("opening_year", True), ("opened_round", True), ("sessions_per_day", False))
+        if c in frame
     ]
     order = (
         frame.sort_values([c for c, _ in by], ascending=[a for _, a in by], kind="stable")
@@ -229,7 +235,7 @@ def stations_table(result: StudyResult) -> str:
         cells = []
         for col, _, kind in cols:
             text, key = _cell(col, kind, row)
-            cls = ' class="num"' if kind in ("int", "num", "share") else ""
+            cls = ' class="num"' if kind in _NUMERIC else ""
             cells.append(f'<td{cls} data-key="{_e(key)}">{_e(text)}</td>')
         rows.append(
             f'<tr data-station="{_e(str(row.get("station_id", "")))}" tabindex="0">'
@@ -243,12 +249,30 @@ def stations_table(result: StudyResult) -> str:
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         f'<p class="meta">{len(rows)} proposed stations, capex {format_value(total)} in total '
         "(the study's capex also counts plugs added at existing stations). "
-        "Order = the design-loop round that opened the station. Each row's sessions, "
+        f"{_order_note(frame)} Each row's sessions, "
         "utilisation, waits, renewable share and CO2 are one run's, the proposal's seed run; "
         "the KPIs are the mean over the replications, so a station with no session here may "
         "be busy in the other runs. Click a header to sort, a row to show the station on "
         "the map.</p>"
     )
+
+
+#: Kinds of the stations table's columns shown right-aligned and sorted as numbers
+_NUMERIC = ("int", "num", "share", "year")
+
+
+def _order_note(frame: pd.DataFrame) -> str:
+    """How the stations table is ordered: by the year each station opens (staged studies:
+    the table once said "Order = the design-loop round" with neither a round nor a year
+    column shown), else by the design-loop round that opened it."""
+    parts = []
+    if "opening_year" in frame and frame["opening_year"].notna().any():
+        parts.append("the year the station opens")
+    if "opened_round" in frame and frame["opened_round"].notna().any():
+        parts.append("the design-loop round that opened the station")
+    if not parts:
+        return "Order = sessions per day."
+    return "Order = " + ", then ".join(parts) + "."
 
 
 #: What each staged plan is, as the stations table names the one it shows
