@@ -24,7 +24,7 @@ from planner.report.roads import roads_layer
 from planner.study.compare import vehicle_matrix, vehicle_models_table
 from planner.study.demand import demand_points
 from planner.study.grid_fit import loop_grid
-from planner.study.grid_step import apply_grid, fit_new_stations
+from planner.study.grid_step import apply_grid, fit_new_stations, match_staged_plan
 from planner.study.grid_step import attach as attach_grid
 from planner.study.inputs import build_candidates, points_frame, reach_sites
 from planner.study.loop import LoopResult, Targets, closed_loop
@@ -234,6 +234,9 @@ def _run_rollout(
         curve=curve,
         optimizer=last_opt,
     )
+    # the plan's charging matched hour by hour with the renewable plants, as an unstaged
+    # study's (the stage loops sized its plugs within the grid capacity already)
+    attach_grid(result, match_staged_plan(last_cfg, loop, candidates), candidates)
     _stage_verdict(result.verdict, plans["timeline"], plans["method"])
     fleets = [(st.year, stage_config(cfg, k).vehicles.fleet) for k, st in enumerate(cfg.stages)]
     result.tables["vehicle_models"] = vehicle_models_table(cfg, pre.vehicles, fleets=fleets)

@@ -1,0 +1,54 @@
+"""A staged study with renewable plants reports their hourly matching, as an unstaged study
+does (black-box review of corridor-kaz01-rollout, 2026-12-07: its config sets
+renewables.plants, the report's CO2 note said charging CO2 "is matched hour by hour to the
+renewable plants' output where they are set", yet the run matched nothing: no renewable
+share, no CO2 of charging, no station_energy tables, no renewables note)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from planner.config.study import load_config
+from tests.e2e.test_pipeline import CONFIGS
+
+
+@pytest.mark.slow
+def test_a_staged_study_matches_its_charging_with_the_plants(
+    data_dir, net_cache_dir, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("EVPLAN_CACHE_DIR", str(net_cache_dir))
+    from planner.study.run import run_study
+
+    cfg = load_config(
+        CONFIGS / "corridor-kaz01-rollout.yaml",
+        overrides={
+            "demand.trips_per_day": 60,
+            "simulation.days": 1,
+            "simulation.replications": 1,
+            "simulation.max_replications": 1,
+            "simulation.warmup_days": 0,
+            "targets.max_iterations": 1,
+            "model.solver.time_limit_s": 10,
+            "rollout.method": "myopic",
+            "rollout.scenarios": {},
+            "vehicles.compare": ["byd_atto3"],
+            "simulation.seasons": {},
+            "outputs.coverage_curve": False,
+        },
+    )
+    cfg.stages = cfg.stages[:2]
+    assert cfg.renewables.plants  # the shipped rollout sets the Karaganda plants
+    res = run_study(cfg, write=False)
+    after = res.kpis_after
+    for k in ("co2_charging_kg", "renewable_share_charging", "energy_renewable_kwh"):
+        assert k in after and math.isfinite(after[k]), k
+    assert after["co2_charging_kg"] > 0  # the last stage's plan charges
+    assert any(n.startswith("Renewables: ") for n in res.notes)
+    energy = res.tables["station_energy_after"]
+    # the station rows carry the seed run's CO2, the energy table's
+    assert {"co2_kg", "renewable_share", "plant"} <= set(res.selected.columns)
+    rows = res.selected["co2_kg"].sum() + res.existing["co2_kg"].sum()
+    assert rows == pytest.approx(energy["co2_kg"].sum())
