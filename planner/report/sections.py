@@ -22,6 +22,7 @@ __all__ = [
     "STATION_COLUMNS",
     "banner",
     "rollout_section",
+    "stage_loop_caption",
     "stations_table",
     "vehicle_matrix_caption",
     "vehicle_models_section",
@@ -452,3 +453,41 @@ def rollout_section(result: StudyResult) -> str:
                 f'<p class="meta">{_e(caption)}</p>',
             ]
     return "".join(parts) + "</section>"
+
+
+def stage_loop_caption(result: StudyResult) -> str:
+    """For a staged rollout, what its closed-loop iterations table holds: only the last
+    stage's loop of the reported plan. A look-ahead or robust plan's sites are fixed before
+    that loop, so its rounds' ``new_sites`` and ``capex`` count only the plugs they add: the
+    corridor rollout's table read "new_sites 0, capex 0" for a 2030 stage that opened 8 sites
+    for 800,000 (black-box review, 2026-12-07). Empty for other studies."""
+    method = ((getattr(result, "manifest", None) or {}).get("rollout") or {}).get("method")
+    timeline = (getattr(result, "tables", None) or {}).get("rollout_timeline")
+    if not method or timeline is None or not {"method", "year"} <= set(timeline.columns):
+        return ""
+    mine = timeline[timeline["method"] == method]
+    if mine.empty:
+        return ""
+    last = mine.loc[mine["year"].idxmax()]
+    year = int(float(last["year"]))
+    text = f"Staged rollout: the design loop of the last stage, {year}, of the {method} plan only"
+    if method == "myopic":
+        text += "; the earlier stages' outcomes are in the rollout timeline."
+    else:
+        sites = last.get("new_sites")
+        capex = last.get("capex")
+        opened = (
+            f"its {format_value(sites, decimals=0)} new site(s)"
+            if sites is not None and pd.notna(sites)
+            else "its new sites"
+        )
+        text += (
+            f". The staged plan fixed {opened} before these rounds, so their new_sites and "
+            "capex count only what the rounds added (plugs); the stage's capex, new sites "
+            + (
+                f"included, is {format_value(capex)} (rollout timeline)."
+                if capex is not None and pd.notna(capex)
+                else "included, is in the rollout timeline."
+            )
+        )
+    return f'<p class="meta" id="iterations-stage">{_e(text)}</p>'

@@ -47,3 +47,32 @@ def test_the_stations_table_of_a_staged_study_shows_the_year_each_station_opens(
     assert cells == ["2025", "2027", "2030"]  # a year, not "2,025"
     assert "design-loop round" not in html  # a rollout's table has no round column
     assert "Order = the year the station opens" in html
+
+
+def test_the_iterations_of_a_staged_study_say_they_are_the_last_stage_loop():
+    """The iterations table of the corridor rollout's robust plan read "new_sites 0 ...
+    capex 0" under the bare heading "Closed-loop iterations": it is the 2030 stage's loop
+    only, run after the staged plan fixed that stage's 8 new sites (800,000 of its
+    1,760,000 capex), which the table did not count and the report did not say."""
+    from planner.report.charts import Chart
+    from planner.report.html import render_html
+    from planner.report.map_data import map_payload
+
+    res = _staged_result()
+    res.iterations = [{"iteration": 1, "new_sites": 0, "stations": 23, "capex": 0.0}]
+    res.tables["rollout_timeline"] = pd.DataFrame(
+        {
+            "method": ["robust", "robust", "myopic", "myopic"],
+            "year": [2025, 2030, 2025, 2030],
+            "new_sites": [6, 8, 6, 8],
+            "capex": [1640000.0, 1760000.0, 1680000.0, 1760000.0],
+        }
+    )
+    html = render_html(
+        res, charts=[Chart("vehicle_matrix", "", "", None)], payload=map_payload(res, lines={})
+    )
+    section = html[html.index('<section id="iterations">') :]
+    section = section[: section.index("</section>")]
+    text = " ".join(re.sub(r"<[^>]+>", " ", section).split())
+    assert "last stage, 2030, of the robust plan" in text
+    assert "8 new site(s)" in text and "1,760,000" in text
