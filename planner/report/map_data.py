@@ -48,6 +48,8 @@ _STATION_PROPS = (
     "upgrade_kw",
     "managed",
 )
+#: Tooltip properties that are 0-1 shares (shown in percent by the map script)
+_SHARE_PROPS = ("utilisation", "renewable_share")
 #: Most place names drawn on the map (the largest by demand).
 MAX_PLACES = 60
 _CANDIDATE_PROPS = (
@@ -184,7 +186,9 @@ def _props(row: pd.Series, keys: tuple[str, ...]) -> dict[str, Any]:
     for k in keys:
         if k in row.index:
             v = json_safe(row[k])
-            out[k] = round(v, 3) if isinstance(v, float) else v
+            # shares keep 6 decimals: rounded to 3, a station busy 99.96 % of the time
+            # read "100.0 %" in the tooltip, where the stations table reads "> 99.9 %"
+            out[k] = round(v, 6 if k in _SHARE_PROPS else 3) if isinstance(v, float) else v
     return out
 
 

@@ -3,6 +3,7 @@ rollout's report, 2026-12-07)."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import geopandas as gpd
@@ -38,15 +39,15 @@ def test_the_stations_table_of_a_staged_study_shows_the_year_each_station_opens(
     """The heading said "with the year each opens (opening_year)", but the table had no such
     column (nor the design-loop round a rollout's stations lack): which sites to build first,
     the question of the study, could not be read from the report's table."""
-    html = stations_table(_staged_result())
-    head = html[html.index("<thead>") : html.index("</thead>")]
+    page = stations_table(_staged_result())
+    head = page[page.index("<thead>") : page.index("</thead>")]
     assert "opens" in head
-    rows = re.findall(r'<tr data-station="([^"]+)"', html)
+    rows = re.findall(r'<tr data-station="([^"]+)"', page)
     assert rows == ["road/2", "road/3", "road/1"]  # by opening year, 2025 first
-    cells = re.findall(r'<td class="num" data-key="[^"]*">(20\d\d)</td>', html)
+    cells = re.findall(r'<td class="num" data-key="[^"]*">(20\d\d)</td>', page)
     assert cells == ["2025", "2027", "2030"]  # a year, not "2,025"
-    assert "design-loop round" not in html  # a rollout's table has no round column
-    assert "Order = the year the station opens" in html
+    assert "design-loop round" not in page  # a rollout's table has no round column
+    assert "Order = the year the station opens" in page
 
 
 def test_the_iterations_of_a_staged_study_say_they_are_the_last_stage_loop():
@@ -68,11 +69,30 @@ def test_the_iterations_of_a_staged_study_say_they_are_the_last_stage_loop():
             "capex": [1640000.0, 1760000.0, 1680000.0, 1760000.0],
         }
     )
-    html = render_html(
+    page = render_html(
         res, charts=[Chart("vehicle_matrix", "", "", None)], payload=map_payload(res, lines={})
     )
-    section = html[html.index('<section id="iterations">') :]
+    section = page[page.index('<section id="iterations">') :]
     section = section[: section.index("</section>")]
     text = " ".join(re.sub(r"<[^>]+>", " ", section).split())
     assert "last stage, 2030, of the robust plan" in text
     assert "8 new site(s)" in text and "1,760,000" in text
+
+
+def test_the_map_tooltip_writes_a_year_as_a_year_and_a_near_full_share_with_its_mark(tmp_path):
+    """The map's tooltip wrote a staged station's opening_year 2030 as "opening_year: 2,030"
+    (no label, thousands separator), and a station busy 99.96 % of the time as
+    "utilisation: 100.0 %" (the payload rounded it to 1.0) where the stations table reads
+    "> 99.9 %" (the report's one formatter)."""
+    from planner.report.html import write_report
+    from tests.planner.test_export import synthetic_result
+    from tests.planner.test_report import dump_dom, map_attrs
+
+    res = synthetic_result()
+    res.selected["utilisation"] = [0.99962, 0.18, 0.35]
+    res.selected["opening_year"] = [2030.0, 2025.0, 2027.0]
+    report = write_report(res, tmp_path / "out")
+    tip = html.unescape(map_attrs(dump_dom(report, tmp_path, "#selftest"))["tip-text"])
+    assert "Synthetic new A" in tip
+    assert "opens (year): 2030" in tip and "2,030" not in tip
+    assert "utilisation: > 99.9 %" in tip and "100.0 %" not in tip

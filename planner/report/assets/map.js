@@ -343,12 +343,20 @@
   var LABELS = { plugs: "plugs", power_kw: "power (kW)", utilisation: "utilisation", mean_wait_min: "mean wait (min)",
     wait_mean_min: "mean wait (min)", wait_p95_min: "p95 wait (min)", sessions: "sessions", site_id: "id",
     station_id: "id", kind: "kind", weight: "weight", cost: "cost", site_cost: "site cost", renewable: "renewable",
-    sessions_per_day: "sessions / day", opened_round: "opened in round", connectors: "connectors", capex: "capex",
+    sessions_per_day: "sessions / day", opened_round: "opened in round", opening_year: "opens (year)",
+    connectors: "connectors", capex: "capex",
     approximate: "location approximate", plant: "renewable plant", renewable_share: "renewable share",
     co2_kg: "CO2 (kg)", grid_kw: "grid capacity (kW)", upgrade_kw: "grid upgrade (kW)", managed: "managed charging" };
   function fmt(k, v) {
     if (v === null || v === undefined || v === "") { return "—"; }
-    if ((k === "utilisation" || k === "renewable_share") && typeof v === "number") { return (100 * v).toFixed(1) + " %"; }
+    if ((k === "utilisation" || k === "renewable_share") && typeof v === "number") {
+      // as the report's formatter: a share that is not whole never reads 100.0 % (or 0.0 %)
+      var pct = (100 * v).toFixed(1);
+      if (v < 1 && pct === "100.0") { return "> 99.9 %"; }
+      if (v > 0 && pct === "0.0") { return "< 0.1 %"; }
+      return pct + " %";
+    }
+    if (k === "opening_year" && typeof v === "number") { return String(Math.round(v)); }  // 2030, not 2,030
     if (typeof v === "number") { return Math.abs(v) >= 1000 ? Math.round(v).toLocaleString("en") : String(+v.toFixed(2)); }
     if (typeof v === "boolean") { return v ? "yes" : "no"; }
     return String(v);
