@@ -24,6 +24,16 @@ TRUCK_COLUMNS = {
     "co2_diesel_kg_per_100km": ("CO2 diesel (kg/100 km, WTW)", ""),
 }
 
+#: Decimals of the truck figures compared across rows: CO2 of an e-truck against a diesel
+#: truck per 100 km (109.4 against 109.2 read "109" and "109" with the size-based default,
+#: which drops decimals from 100 up) and the hours
+_DECIMALS = {
+    "co2_ev_kg_per_100km": 1,
+    "co2_diesel_kg_per_100km": 1,
+    "added_h_vs_diesel": 1,
+    "rest_h_per_trip": 1,
+}
+
 
 def truck_table(vm: pd.DataFrame) -> pd.DataFrame:
     """Long table ``vehicle_model, season, temperature_c, scenario`` + the truck figures
@@ -76,7 +86,7 @@ def truck_section(vm: pd.DataFrame, selected: pd.DataFrame) -> str:
     body = []
     for r in tt.to_dict("records"):
         cells = "".join(
-            f'<td class="num">{html.escape(format_value(r[k], unit=unit))}</td>'
+            f'<td class="num">{html.escape(format_value(r[k], unit=unit, decimals=_DECIMALS.get(k)))}</td>'
             for k, (_, unit) in TRUCK_COLUMNS.items()
         )
         body.append(

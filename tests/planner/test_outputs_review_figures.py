@@ -41,3 +41,34 @@ def test_vehicle_heatmap_cells_do_not_round_a_miss_to_100_percent(drawn_text):
     assert "> 99 %" in drawn_text  # the report's mark for a share just under 100 %
     assert "100 %" in drawn_text  # every trip completed
     assert "< 1 %" in drawn_text and "50 %" in drawn_text
+
+
+def test_truck_table_tells_an_e_truck_above_diesel_from_one_below():
+    """The Trucks table wrote values of 100 and more without decimals: an e-truck at 109.6
+    kg CO2 per 100 km against a diesel truck's 109.2 read "110" against "109", and one at
+    109.4 read "109" like the diesel, hiding that it emits more (the cargo study's winter
+    eActros is 3 % above diesel); hours of 100 and more lost their decimals the same way."""
+    from planner.report.trucks import truck_section
+
+    vm = pd.DataFrame(
+        {
+            "vehicle_model": ["mercedes_eactros_600"],
+            "season": ["winter"],
+            "temperature_c": [-20.0],
+            **{
+                f"{k}_{s}": [v]
+                for s in ("before", "after")
+                for k, v in (
+                    ("share", 1.0),
+                    ("stops_per_trip", 4.8),
+                    ("break_h_per_trip", 0.5),
+                    ("rest_h_per_trip", 17.05),
+                    ("added_h_vs_diesel", 11.9),
+                    ("co2_ev_kg_per_100km", 109.4),
+                    ("co2_diesel_kg_per_100km", 109.2),
+                )
+            },
+        }
+    )
+    page = truck_section(vm, pd.DataFrame())
+    assert ">109.4<" in page and ">109.2<" in page
