@@ -323,33 +323,33 @@ def rollout_chart(df: pd.DataFrame | None) -> bytes | None:
     (right), one line per planning method."""
     if df is None or not _has(df, {"year", "cumulative_capex", "method"}):
         return None
-    fig = Figure(figsize=(9.0, 3.6), layout="constrained")
-    left, right = fig.subplots(1, 2)
+    # one panel per quantity: minutes of wait and hundreds of stranded vehicles on one
+    # unlabelled axis flattened the waits (the corridor rollout's 17-60 min under 1,000)
+    fig = Figure(figsize=(11.0, 3.6), layout="constrained")
+    panels = fig.subplots(1, 3)
+    what = (
+        ("cumulative_capex", "cumulative capex", "o", "-"),
+        ("wait_p95_min", "p95 wait (min)", "o", "-"),
+        ("stranded_vehicles", "stranded vehicles", "s", "--"),
+    )
     for k, (method, part) in enumerate(df.groupby("method", sort=False)):
         part = part.sort_values("year")
         colour = _colour(str(method), k)
-        left.plot(
-            part["year"], part["cumulative_capex"], marker="o", color=colour, label=str(method)
-        )
-        right.plot(
-            part["year"],
-            part["wait_p95_min"],
-            marker="o",
-            color=colour,
-            label=f"{method}: p95 wait (min)",
-        )
-        right.plot(
-            part["year"],
-            part["stranded_vehicles"],
-            marker="s",
-            linestyle="--",
-            color=colour,
-            label=f"{method}: stranded",
-        )
-    left.set_xlabel("year")
-    left.set_ylabel("cumulative capex")
-    right.set_xlabel("year")
-    for ax in (left, right):
+        for ax, (col, _, marker, style) in zip(panels, what, strict=True):
+            if col in part:
+                ax.plot(
+                    part["year"],
+                    part[col],
+                    marker=marker,
+                    linestyle=style,
+                    color=colour,
+                    label=str(method),
+                )
+    years = sorted({int(y) for y in df["year"]})
+    for ax, (_, label, _, _) in zip(panels, what, strict=True):
+        ax.set_xlabel("year")
+        ax.set_ylabel(label)
+        ax.set_xticks(years, [str(y) for y in years])  # 2025, not 2025.0 or 2,025
         ax.grid(True, color="#e5e5e5", linewidth=0.8)
         ax.legend(frameon=False, fontsize=7)
     return _png(fig)

@@ -72,3 +72,30 @@ def test_truck_table_tells_an_e_truck_above_diesel_from_one_below():
     )
     page = truck_section(vm, pd.DataFrame())
     assert ">109.4<" in page and ">109.2<" in page
+
+
+def test_rollout_chart_gives_each_quantity_its_own_labelled_axis(monkeypatch):
+    """figures/rollout.png drew the p95 wait (min) and the stranded vehicles on one
+    unlabelled axis: the corridor rollout's waits of 17-60 min lay flat under its 200-1,000
+    stranded vehicles, with nothing on the axis to say which unit it was."""
+    from planner.report.charts import rollout_chart
+
+    labels: list[str] = []
+    original = Axes.set_ylabel
+
+    def record(self, label, *args, **kwargs):
+        labels.append(str(label))
+        return original(self, label, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "set_ylabel", record)
+    tl = pd.DataFrame(
+        {
+            "method": ["robust"] * 3,
+            "year": [2025, 2027, 2030],
+            "cumulative_capex": [1.64e6, 3.0e6, 4.76e6],
+            "wait_p95_min": [16.8, 56.5, 60.0],
+            "stranded_vehicles": [274.0, 444.0, 925.0],
+        }
+    )
+    assert rollout_chart(tl) is not None
+    assert {"p95 wait (min)", "stranded vehicles", "cumulative capex"} <= set(labels)
