@@ -240,6 +240,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "co2_kg": "CO2 of the grid part at the (hourly) grid factor, grid losses added (kg)",
     },
     "vehicle_matrix": {
+        "year": "staged studies only: the stage year whose demand and stations the rows "
+        "simulate (the last stage)",
         "vehicle_model": "compared vehicle model",
         "season": "season name (`simulation.seasons`)",
         "temperature_c": "ambient temperature of the season (C)",

@@ -221,6 +221,8 @@ def _run_rollout(
     last_opt = optimizer.for_trips(last_cfg, last_trips)
     with timer.step("vehicle comparison"):
         matrix = vehicle_matrix(last_cfg, final, pre.existing, loop.stations)
+    if len(matrix):  # the last stage's demand and stations: say which year in the table too
+        matrix.insert(0, "year", cfg.stages[-1].year)
     with timer.step("coverage curve"):
         curve = pd.DataFrame(columns=["n_stations", "new_stations", "coverage_share"])
     result = assemble(
