@@ -45,6 +45,7 @@ from planner.siting._backends import integer_scale, new_mip, run_mip
 from planner.siting._base import SolveOptions
 from planner.siting._interrupt import solve_cpsat
 from planner.siting.frlm.conventions import ORIGIN_CHARGE, SHORT_TRIPS
+from planner.siting.frlm.greedy import greedy_open
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +247,7 @@ def solve_frlm(
 
 
 def _hint_greedy(m, x, y, sets, fixed_set, p) -> None:
-    open_ = _greedy_open(sets, fixed_set, p, len(x))
+    open_ = greedy_open(sets, fixed_set, p, len(x))
     for k, v in enumerate(x):
         m.add_hint(v, k in open_)
 
@@ -317,7 +318,7 @@ def _solve_mip(
     )
     hint = None
     if backend == "scip":
-        open_ = _greedy_open(sets, fixed_set, p, n_sites)
+        open_ = greedy_open(sets, fixed_set, p, n_sites)
         hint = (x, [1.0 if k in open_ else 0.0 for k in range(n_sites)])
     out = run_mip(solver, {"x": x}, kind=backend, options=opts, time_left=time_limit_s, hint=hint)
     if out.status not in ("OPTIMAL", "FEASIBLE"):
@@ -356,21 +357,3 @@ def _solve_mip(
             "backend": backend,
         },
     )
-
-
-def _greedy_open(sets, fixed_set, p, n_sites) -> set[int]:
-    """Greedy warm start: open, one by one, the site in the most unsatisfied arc sets."""
-    open_ = set(fixed_set)
-    pending = [[k for k in s if not (k & open_)] for s in sets if s is not None]
-    for _ in range(p if p is not None else n_sites):
-        counts: dict[int, int] = {}
-        for need in pending:
-            for ks in need:
-                for k in ks:
-                    counts[k] = counts.get(k, 0) + 1
-        if not counts:
-            break
-        best = max(counts, key=counts.__getitem__)
-        open_.add(best)
-        pending = [[ks for ks in need if best not in ks] for need in pending]
-    return open_
