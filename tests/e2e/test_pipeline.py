@@ -66,9 +66,37 @@ def _has_files(folder: Path) -> bool:
         return False
 
 
+def _small_study_file(name: str, overrides: dict, folder: Path) -> Path:
+    """A shipped study with ``overrides`` (dotted keys) written as a study file in ``folder``:
+    for CLI tests that need a quick run. Its data paths are ``${EVPLAN_DATA_DIR}``-relative,
+    so the copy reads the same files."""
+    import yaml
+
+    doc = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text(encoding="utf-8"))
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        node = doc
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    path = folder / f"{name}-small.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
 @pytest.mark.parametrize("command", ["simulate", "run"])
 def test_killed_run_leaves_no_half_written_folder(data_env, tmp_path, command):
-    """SIGKILL `evplan simulate` / `evplan run` while it writes: the target folder must not exist."""
+    """SIGKILL `evplan simulate` / `evplan run` while it writes: the target folder must not
+    exist. The study is the corridor with small settings, one design round and no vehicle
+    comparison: the kill comes once the outputs are being written, and the shipped study's
+    full closed loop before that took 3 min of the test suite."""
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    quick = {**SMALL_CORRIDOR, "targets.max_iterations": 1, "vehicles.compare": []}
+    study = _small_study_file("corridor-kaz01", quick, studies)
+    work = tmp_path / "work"
+    work.mkdir()
+    tmp_path = work  # the output folder's parent: only the run writes there
     out = tmp_path / "killed"
     env = {**os.environ, "EVPLAN_DATA_DIR": str(data_env)}
     proc = subprocess.Popen(
@@ -77,7 +105,7 @@ def test_killed_run_leaves_no_half_written_folder(data_env, tmp_path, command):
             "-m",
             "planner.cli",
             command,
-            str(CONFIGS / "corridor-kaz01.yaml"),
+            str(study),
             "-o",
             str(out),
         ],
@@ -87,8 +115,10 @@ def test_killed_run_leaves_no_half_written_folder(data_env, tmp_path, command):
     )
     deadline = time.monotonic() + 300
     # wait until the temporary folder holds a first file (outputs being written), then kill
+    writing = False
     while time.monotonic() < deadline and proc.poll() is None:
         if any(p.name.startswith(".killed.") and _has_files(p) for p in tmp_path.iterdir()):
+            writing = True
             break
         time.sleep(0.02)
     if proc.poll() is None:
@@ -97,6 +127,8 @@ def test_killed_run_leaves_no_half_written_folder(data_env, tmp_path, command):
     assert proc.returncode == -signal.SIGKILL, (
         "the run finished before it could be killed mid-write"
     )
+    # killed at the deadline, before any output, the test would prove nothing
+    assert writing, "the run wrote no output within 300 s"
     assert not out.exists()
     # a hidden temporary folder may remain; it is never mistaken for a result
     assert all(p.name.startswith(".") for p in tmp_path.iterdir())
