@@ -12,6 +12,7 @@ import pytest
 
 from planner.config.study import load_config
 from tests.e2e.test_pipeline import CONFIGS
+from tests.e2e.test_rollout import SMALL_CORRIDOR_ROLLOUT
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +26,9 @@ def staged(data_dir, net_cache_dir):
     cfg = load_config(
         CONFIGS / "corridor-kaz01-rollout.yaml",
         overrides={
-            "demand.trips_per_day": 60,
-            "simulation.days": 1,
-            "simulation.replications": 1,
-            "simulation.max_replications": 1,
-            "simulation.warmup_days": 0,
-            "targets.max_iterations": 1,
-            "model.solver.time_limit_s": 10,
+            **SMALL_CORRIDOR_ROLLOUT,
             "rollout.method": "myopic",
             "rollout.scenarios": {},
-            "vehicles.compare": ["byd_atto3"],
-            "simulation.seasons": {},
-            "outputs.coverage_curve": False,
         },
     )
     cfg.stages = cfg.stages[:2]

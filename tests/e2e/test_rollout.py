@@ -12,6 +12,21 @@ import pytest
 from planner.config.study import load_config
 from tests.e2e.test_pipeline import CONFIGS
 
+#: corridor-kaz01-rollout on small settings (60 trips a day, one day, one run, one round,
+#: one compared model, no seasons or coverage curve), for the tests that run it
+SMALL_CORRIDOR_ROLLOUT = {
+    "demand.trips_per_day": 60,
+    "simulation.days": 1,
+    "simulation.replications": 1,
+    "simulation.max_replications": 1,
+    "simulation.warmup_days": 0,
+    "targets.max_iterations": 1,
+    "model.solver.time_limit_s": 10,
+    "vehicles.compare": ["byd_atto3"],
+    "simulation.seasons": {},
+    "outputs.coverage_curve": False,
+}
+
 
 def test_almaty_rollout_small(data_dir, net_cache_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("EVPLAN_DATA_DIR", str(data_dir))
@@ -99,19 +114,7 @@ def test_corridor_rollout_lookahead_and_winter_scenario(
 
     cfg = load_config(
         CONFIGS / "corridor-kaz01-rollout.yaml",
-        overrides={
-            "demand.trips_per_day": 60,
-            "simulation.days": 1,
-            "simulation.replications": 1,
-            "simulation.max_replications": 1,
-            "simulation.warmup_days": 0,
-            "targets.max_iterations": 1,
-            "model.solver.time_limit_s": 10,
-            "rollout.time_limit_s": 10,
-            "vehicles.compare": ["byd_atto3"],
-            "simulation.seasons": {},
-            "outputs.coverage_curve": False,
-        },
+        overrides={**SMALL_CORRIDOR_ROLLOUT, "rollout.time_limit_s": 10},
     )
     cfg.stages = cfg.stages[:2]
     res = run_study(cfg, out_dir=tmp_path / "roll")
