@@ -69,9 +69,10 @@ _API: dict[str, tuple[str, str | None]] = {
     # studies
     "StudyConfig": ("planner.config.study", "StudyConfig"),
     "load_config": ("planner.config.study", "load_config"),
-    "run_study": ("planner.study.run", "run_study"),
-    "simulate_study": ("planner.study.run", "simulate_study"),
-    "optimize_study": ("planner.study.run", "optimize_study"),
+    # the study entry points check the config as the command line does (evplan._study)
+    "run_study": ("evplan._study", "run_study"),
+    "simulate_study": ("evplan._study", "simulate_study"),
+    "optimize_study": ("evplan._study", "optimize_study"),
     "StudyResult": ("planner.study.result", "StudyResult"),
     "write_study": ("evplan._write", "write_study"),
     "write_outputs": ("planner.report.export", "write_outputs"),
