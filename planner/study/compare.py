@@ -89,14 +89,17 @@ def vehicle_matrix(
     cfg: StudyConfig, simulator: StudySimulator, existing: pd.DataFrame, proposal: pd.DataFrame
 ) -> pd.DataFrame:
     """The carmaker's view: share of the study's trips each compared model completes, per
-    season, with the existing stations and with the proposal (one replication each). Truck
-    models add :func:`truck_figures` per scenario (suffix ``_before`` / ``_after``).
+    season (one row per model and season, a model listed twice in ``vehicles.compare`` once),
+    with the existing stations and with the proposal (one replication each). With
+    ``vehicles.compare_as: probe``, ``probe_vehicles`` counts the probe vehicles (0, and the
+    shares NaN, for a model of a category the study has no vehicle of). Truck models add :func:`truck_figures` per scenario (suffix ``_before`` / ``_after``).
 
     The cells (model x season x before/after) are independent simulations with the study's
     seed; they run in the replication pool (:func:`sim.api.replication_workers`: the CPUs
     available, one inside a Dask worker or for small jobs), and the table does not depend
     on the number of workers."""
-    models = cfg.vehicles.compare
+    # a model listed twice is one row (its cells were simulated and shown twice)
+    models = list(dict.fromkeys(cfg.vehicles.compare))
     seasons = cfg.simulation.seasons or {"study": cfg.simulation.temperature_c}
     cells = [
         _Cell(model, temp, label, st)
@@ -137,7 +140,10 @@ def _cell_figures(
     c = cells[i]
     trips, probe = comparison_trips(cfg, simulator.trips, c.model, simulator.vehicles)
     if probe is not None and probe.size == 0:  # no vehicle of the model's category to probe
-        return {"share": math.nan, "share_public": math.nan, "stranded": math.nan}
+        # nothing simulated: no share, and no probe vehicles (0, as the staged table says;
+        # it read NaN, as if the count were unknown)
+        nan = {"share": math.nan, "share_public": math.nan, "stranded": math.nan}
+        return {**nan, "probe_vehicles": 0.0}
     out = simulator(c.stations, temperature_c=c.temperature_c, trips=trips, replications=1)
     result = out.detail["result"]
     k = comparison_kpis(out, trips, probe)
