@@ -16,6 +16,7 @@ from planner.config.study import StudyConfig
 from planner.study import run as _run
 from planner.study.result import StudyResult
 from planner.study.skeleton import StepCallback
+from sim._checks import received
 
 __all__ = ["checked", "optimize_study", "run_study", "simulate_study"]
 
@@ -37,15 +38,23 @@ def checked(cfg: StudyConfig, *, config_path: str | Path | None = None) -> Study
 
     Raises
     ------
+    ConfigError
+        ``cfg`` is not a :class:`StudyConfig`.
     ConfigFileError
         Listing every problem the checks found, each with its key and value (an unknown
         vehicle model, a season outside -50..50 C, a budget below one site, a missing
         input file ...), as the command line does.
     """
+    from networks.errors import ConfigError
     from networks.road_network import check_thread_env
     from planner.config.checks import raise_on_problems, run_checks
     from sim.api import check_workers_env
 
+    if not isinstance(cfg, StudyConfig):  # a dict or a path: an AttributeError before
+        raise ConfigError(
+            f"cfg = {received(cfg)} must be a StudyConfig; read one with "
+            "evplan.load_config(path, overrides={...})"
+        )
     # the worker-count variables, as the command line checks them before any work
     check_thread_env()
     check_workers_env()

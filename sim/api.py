@@ -187,8 +187,12 @@ def replicate(
     require_network(network)
     if not whole_number(replications, at_least=1):
         raise SimSettingsError(f"replications = {replications!r} must be an integer >= 1")
-    if not (0 < confidence < 1):
-        raise SimSettingsError(f"confidence = {confidence!r} must be in (0, 1)")
+    check_confidence(confidence)
+    if on_run is not None and not callable(on_run):
+        # checked before the first run, not called (and failing) once it is made
+        raise SimSettingsError(
+            f"on_run = {received(on_run)} must be a callable (run index, SimulationResult) or None"
+        )
     settings = settings_or_default(settings)
     vehicles = vehicle_catalogue(vehicles)
     if not (whole_number(start, at_least=0) and start < replications):
@@ -277,12 +281,26 @@ def _generated(trips: object, make: Callable[..., object]) -> pd.DataFrame:
     )
 
 
+def check_confidence(confidence: object) -> None:
+    """Raise :class:`SimSettingsError` naming ``confidence`` unless it is a real number (not
+    a bool) in (0, 1). A string or None raised a bare ``TypeError`` from the comparison, and
+    :func:`summarise` took 1.5 and returned NaN intervals without a word."""
+    if isinstance(confidence, bool | np.bool_) or not (
+        isinstance(confidence, int | float | np.integer | np.floating) and 0 < confidence < 1
+    ):
+        raise SimSettingsError(
+            f"confidence = {received(confidence)} must be a number in (0, 1), e.g. 0.95"
+        )
+
+
 def summarise(runs: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
     """Mean, sample std and Student-t confidence interval of each column of ``runs`` (std
     and interval NaN for a column defined in one run only).
 
     The interval of a registered KPI (:data:`sim.kpis.KPIS`) is truncated to its ``range``.
+    A ``confidence`` that is not a number in (0, 1) raises :class:`SimSettingsError`.
     """
+    check_confidence(confidence)
     rows = {}
     for col in runs.columns:
         x = runs[col].to_numpy(dtype=float)
