@@ -139,7 +139,7 @@ def _cell_figures(
     """Share completed and stranded vehicles (and truck figures) of cell ``i``."""
     c = cells[i]
     trips, probe = comparison_trips(cfg, simulator.trips, c.model, simulator.vehicles)
-    if probe is not None and probe.size == 0:  # no vehicle of the model's category to probe
+    if _nothing_to_probe(probe):  # no vehicle of the model's category to probe
         # nothing simulated: no share, and no probe vehicles (0, as the staged table says;
         # it read NaN, as if the count were unknown)
         nan = {"share": math.nan, "share_public": math.nan, "stranded": math.nan}
@@ -178,8 +178,21 @@ def _run_cells(
     task = partial(_cell_figures, cfg, simulator, cells)
     figures = list(forked_map(task, len(cells), workers))
     if workers > 1:  # the workers' simulators counted their runs there: count them here
-        simulator.runs += len(cells)
+        # (not the cells of an empty probe: nothing was simulated for them)
+        empty = {
+            m
+            for m in {c.model for c in cells}
+            if cfg.vehicles.compare_as == "probe"
+            and _nothing_to_probe(comparison_trips(cfg, simulator.trips, m, simulator.vehicles)[1])
+        }
+        simulator.runs += sum(c.model not in empty for c in cells)
     return figures
+
+
+def _nothing_to_probe(probe: np.ndarray | None) -> bool:
+    """A probe cell (``vehicles.compare_as: probe``) with no vehicle of the model's
+    category in the study: nothing to simulate."""
+    return probe is not None and probe.size == 0
 
 
 def truck_figures(trips: pd.DataFrame, settings: sim.SimSettings, *, rules: str) -> dict:
