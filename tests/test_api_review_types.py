@@ -66,3 +66,18 @@ def test_write_study_names_a_result_that_is_not_one(tmp_path):
     with pytest.raises(ConfigError, match=r"result = 5 \(int\) must be a StudyResult"):
         evplan.write_study(5, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((5,), r"path = 5 must be the study YAML file"),
+        ((None,), r"path = None must be the study YAML file"),
+        (("configs/almaty.yaml", [("model.p", 3)]), r"overrides = \[\('model.p', 3\)\] must be"),
+        (("configs/almaty.yaml", {5: 3}), r"overrides = \{5: 3\} must be a dict of dotted keys"),
+    ],
+)
+def test_load_config_names_a_bad_path_or_overrides(args, match):
+    path, *over = args
+    with pytest.raises(ConfigError, match=match):
+        evplan.load_config(path, overrides=over[0] if over else None)

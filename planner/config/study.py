@@ -346,6 +346,16 @@ def load_config(
         Where each override was given (dotted key -> ``"<file>:<line>"``): an invalid
         override is reported there, not at the study file's line.
     """
+    # (a notebook's bad argument: a TypeError or AttributeError before, review 2026-12-08)
+    if not isinstance(path, str | Path):
+        raise ConfigFileError(f"path = {path!r} must be the study YAML file (str or Path)")
+    if overrides is not None and not (
+        isinstance(overrides, dict) and all(isinstance(k, str) for k in overrides)
+    ):
+        raise ConfigFileError(
+            f"overrides = {overrides!r} must be a dict of dotted keys -> values, e.g. "
+            '{"demand.max_trips": 1500}'
+        )
     path = Path(path)
     data, root = read_yaml(path, what="study config", error=ConfigFileError)
     for key, value in (overrides or {}).items():
