@@ -106,13 +106,19 @@ def simulate(
         A bad input, named with its value and the fix: a ``stations`` or ``trips`` that is
         not a DataFrame or is malformed (:class:`StationError`, :class:`DemandError`),
         ``settings`` that are not a :class:`SimSettings` or a bad ``seed``
-        (:class:`SimSettingsError`), ``vehicles`` that are not a catalogue of
+        (:class:`SimSettingsError`; also ``routes`` that are not :class:`RouteTables`),
+        ``vehicles`` that are not a catalogue of
         :class:`VehicleModel` (:class:`VehicleSpecError`).
     """
     require_network(network)
     settings = settings_or_default(settings)
     vehicles = vehicle_catalogue(vehicles)
     rng = _generator(seed)
+    if routes is not None and not isinstance(routes, RouteTables):  # AttributeError before
+        raise SimSettingsError(
+            f"routes = {received(routes)} must be a sim.RouteTables "
+            "(sim.routes.shared_tables(network, nodes, station_nodes)) or None"
+        )
     st = validate_stations(network, stations, ac_dc_threshold_kw=settings.ac_dc_threshold_kw)
     tr = validate_trips(network, trips, vehicles)
     sites = None if reach_sites is None else site_nodes(network, reach_sites)

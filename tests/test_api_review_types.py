@@ -81,3 +81,8 @@ def test_load_config_names_a_bad_path_or_overrides(args, match):
     path, *over = args
     with pytest.raises(ConfigError, match=match):
         evplan.load_config(path, overrides=over[0] if over else None)
+
+
+def test_simulate_names_routes_that_are_not_route_tables(small):
+    with pytest.raises(SimSettingsError, match=r"routes = 5 \(int\) must be a sim.RouteTables"):
+        evplan.simulate(*small, routes=5)
