@@ -25,7 +25,9 @@ The pieces on their own::
     evplan.check_result(model.kind, model.raw, res)                # the same, as a function
     out = evplan.simulate(net, stations, trips, settings=evplan.SimSettings())
 
-Names are imported on first use, so ``import evplan`` is quick.
+``run_study``, ``simulate_study`` and ``optimize_study`` check the config as the command
+line does before anything runs (:func:`evplan._study.checked`). Names are imported on first
+use, so ``import evplan`` is quick.
 """
 
 from __future__ import annotations
