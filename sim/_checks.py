@@ -275,3 +275,15 @@ def vehicle_catalogue(vehicles: object) -> dict[str, VehicleModel]:
                 "take models from sim.builtin_models()"
             )
     return dict(vehicles)
+
+
+def check_confidence(confidence: object) -> None:
+    """Raise :class:`SimSettingsError` naming ``confidence`` unless it is a real number (not
+    a bool) in (0, 1). A string or None raised a bare ``TypeError`` from the comparison, and
+    :func:`summarise` took 1.5 and returned NaN intervals without a word."""
+    if isinstance(confidence, bool | np.bool_) or not (
+        isinstance(confidence, int | float | np.integer | np.floating) and 0 < confidence < 1
+    ):
+        raise SimSettingsError(
+            f"confidence = {received(confidence)} must be a number in (0, 1), e.g. 0.95"
+        )

@@ -25,6 +25,7 @@ from networks.road_network import RoadNetwork
 from networks.validate import positive_int_env
 from sim._checks import (
     as_generator,
+    check_confidence,
     int_seed,
     node_values,
     received,
@@ -285,18 +286,6 @@ def _generated(trips: object, make: Callable[..., object]) -> pd.DataFrame:
         f"trips callable {name} returned {received(trips)}; it must return a pandas "
         f"DataFrame with columns {', '.join(TRIP_COLUMNS)} (e.g. from sim.demand.city_trips)"
     )
-
-
-def check_confidence(confidence: object) -> None:
-    """Raise :class:`SimSettingsError` naming ``confidence`` unless it is a real number (not
-    a bool) in (0, 1). A string or None raised a bare ``TypeError`` from the comparison, and
-    :func:`summarise` took 1.5 and returned NaN intervals without a word."""
-    if isinstance(confidence, bool | np.bool_) or not (
-        isinstance(confidence, int | float | np.integer | np.floating) and 0 < confidence < 1
-    ):
-        raise SimSettingsError(
-            f"confidence = {received(confidence)} must be a number in (0, 1), e.g. 0.95"
-        )
 
 
 def summarise(runs: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
