@@ -402,8 +402,9 @@ def _vehicles_by_year(
     cfg: StudyConfig, trips: list[pd.DataFrame], snapshots: list[pd.DataFrame], make_simulator: Any
 ) -> pd.DataFrame:
     """The carmaker's table by year: share of each stage's trips each compared model
-    completes per season with that stage's stations (one replication each)."""
-    models = cfg.vehicles.compare
+    completes per season with that stage's stations (one replication each); a model listed
+    twice in ``vehicles.compare`` is one row, as in :func:`~planner.study.compare.vehicle_matrix`."""
+    models = list(dict.fromkeys(cfg.vehicles.compare))
     rows = []
     for k, st in enumerate(cfg.stages):
         stage_cfg = stage_config(cfg, k)
