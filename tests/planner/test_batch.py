@@ -489,11 +489,18 @@ def _batch_at(args, cwd):
 
 
 @pytest.fixture(scope="module")
-def external_cluster():
+def external_cluster(tmp_path_factory):
     """A scheduler and two workers started as separate processes on localhost (shared by the
     tests below). ``allowed-failures=1``: a run whose worker dies is retried once; worker
-    saturation 1.0: a worker holds only the run it executes, so a crash blames no other run."""
-    port = _free_port()
+    saturation 1.0: a worker holds only the run it executes, so a crash blames no other run.
+
+    The scheduler picks its own port and writes it to a scheduler file, which the fixture
+    waits for: a port chosen here and bound later by the scheduler could be taken in
+    between by another process (tests run in parallel), and the tests' connect timeout
+    was spent on the scheduler's start."""
+    folder = tmp_path_factory.mktemp("dask-cluster")
+    scheduler_file = folder / "scheduler.json"
+    log = (folder / "scheduler.log").open("w")
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")]),
@@ -509,17 +516,31 @@ def external_cluster():
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(port),
+                "0",
+                "--scheduler-file",
+                str(scheduler_file),
                 "--no-dashboard",
             ],
             env=env,
             cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     ]
-    address = f"tcp://127.0.0.1:{port}"
     try:
+        deadline = time.monotonic() + 120
+        address = None
+        while address is None:
+            if procs[0].poll() is not None:
+                raise RuntimeError(
+                    f"the test's Dask scheduler exited ({procs[0].returncode}): "
+                    + (folder / "scheduler.log").read_text()
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test's Dask scheduler did not start within 120 s")
+            with contextlib.suppress(FileNotFoundError, ValueError, KeyError):  # being written
+                address = json.loads(scheduler_file.read_text())["address"]
+            time.sleep(0.1)
         for _ in range(2):
             procs.append(
                 subprocess.Popen(
@@ -545,6 +566,7 @@ def external_cluster():
         for p in procs:  # the nannies' worker processes exit with their parent
             p.kill()
             p.wait(timeout=10)
+        log.close()
 
 
 def test_external_scheduler_and_workers_in_separate_processes(tmp_path, external_cluster):
