@@ -178,14 +178,9 @@ def _run_cells(
     task = partial(_cell_figures, cfg, simulator, cells)
     figures = list(forked_map(task, len(cells), workers))
     if workers > 1:  # the workers' simulators counted their runs there: count them here
-        # (not the cells of an empty probe: nothing was simulated for them)
-        empty = {
-            m
-            for m in {c.model for c in cells}
-            if cfg.vehicles.compare_as == "probe"
-            and _nothing_to_probe(comparison_trips(cfg, simulator.trips, m, simulator.vehicles)[1])
-        }
-        simulator.runs += sum(c.model not in empty for c in cells)
+        # (not the cells of an empty probe, which say probe_vehicles 0: nothing was
+        # simulated for them; a simulated probe has at least one vehicle)
+        simulator.runs += sum(f.get("probe_vehicles") != 0 for f in figures)
     return figures
 
 
