@@ -1,5 +1,6 @@
 """The study entry points of the notebook API: the checks ``evplan run`` makes on a config
-(:func:`planner.config.checks.run_checks`), then the run itself.
+(:func:`planner.config.checks.check_environment` and
+:func:`~planner.config.checks.check_study`), then the run itself.
 
 Before, ``evplan.run_study`` was :func:`planner.study.run.run_study` and skipped those
 checks: a config the command line refuses (a season at -55 C, outside the -50..50 C the
@@ -46,20 +47,15 @@ def checked(cfg: StudyConfig, *, config_path: str | Path | None = None) -> Study
         input file ...), as the command line does.
     """
     from networks.errors import ConfigError
-    from networks.road_network import check_thread_env
-    from planner.config.checks import raise_on_problems, run_checks
-    from sim.api import check_workers_env
+    from planner.config.checks import check_environment, check_study
 
     if not isinstance(cfg, StudyConfig):  # a dict or a path: an AttributeError before
         raise ConfigError(
             f"cfg = {received(cfg)} must be a StudyConfig; read one with "
             "evplan.load_config(path, overrides={...})"
         )
-    # the worker-count variables, as the command line checks them before any work
-    check_thread_env()
-    check_workers_env()
-    source = str(config_path) if config_path is not None else f"study {cfg.name!r}"
-    raise_on_problems(run_checks(cfg, source=source), source=source)
+    check_environment()  # as the command line, before any work
+    check_study(cfg, source=str(config_path) if config_path is not None else f"study {cfg.name!r}")
     return cfg
 
 

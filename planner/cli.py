@@ -27,7 +27,6 @@ from networks.errors import EvplanError
 from planner._terminate import EXIT_TERMINATED, Terminated, stop_children
 from planner._terminate import install as install_sigterm
 from planner.cli_checks import (
-    check_environment,
     load_checked,
     looks_like_sweep,
     output_folder_problems,
@@ -349,6 +348,7 @@ def batch(
 
     from planner.batch.execute import check_batch_folder, finished_runs, run_batch
     from planner.batch.plan import check_runs, plan_configs, plan_sweep
+    from planner.config.checks import check_environment
 
     if (sweep is None) == (not configs):
         raise EvplanError("give study files or --sweep SWEEP.yaml (one of the two)")

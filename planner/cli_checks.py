@@ -105,23 +105,12 @@ def output_folder_problems(cfg, config: Path) -> list[str]:
     return []
 
 
-def check_environment() -> None:
-    """Check the worker-count environment variables (``EVPLAN_THREADS``,
-    ``EVPLAN_SIM_WORKERS``) before a command starts any work: a bad value is a usage error
-    (exit 2) at once, not an error once routing or the replications start."""
-    from networks.road_network import check_thread_env
-    from sim.api import check_workers_env
-
-    check_thread_env()
-    check_workers_env()
-
-
 def load_checked(config: Path):
     """The study config at ``config``, loaded and checked (raises on any problem)."""
-    from planner.config.checks import raise_on_problems, run_checks
+    from planner.config.checks import check_environment, check_study
     from planner.config.study import load_config
 
     check_environment()
     cfg = load_config(config)
-    raise_on_problems(run_checks(cfg, source=str(config)), source=str(config))
+    check_study(cfg, source=str(config))
     return cfg

@@ -386,3 +386,22 @@ def raise_on_problems(results: dict[str, list[str]], *, source: str) -> None:
     problems = [f"[{name}] {p}" for name, ps in results.items() for p in ps]
     if problems:
         raise ConfigFileError(f"{source}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+
+
+def check_environment() -> None:
+    """Check the worker-count environment variables (``EVPLAN_THREADS``,
+    ``EVPLAN_SIM_WORKERS``) before any work: a bad value is a usage error at once, not an
+    error once routing or the replications start. Used by the command line and the
+    notebook API's study functions."""
+    from networks.road_network import check_thread_env
+    from sim.api import check_workers_env
+
+    check_thread_env()
+    check_workers_env()
+
+
+def check_study(cfg: StudyConfig, *, source: str) -> None:
+    """Every check of ``evplan validate`` / ``evplan run`` on a loaded study
+    (:func:`run_checks`), raising :class:`ConfigFileError` that lists every problem, each
+    named with ``source`` (the study file, or the study's name)."""
+    raise_on_problems(run_checks(cfg, source=source), source=source)
