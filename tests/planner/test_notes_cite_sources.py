@@ -8,28 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from planner.config.study import load_config
-
-BASE = """\
-name: t
-network:
-  source: x.osm.pbf
-demand:
-  kind: {kind}
-  zones: z.geojson
-  od_table: od.csv
-model:
-  kind: mclp
-  p: 3
-"""
+from tests.planner.test_study_behaviour import _cfg  # a minimal study file, loaded
 
 REGISTER = "assumption, docs/assumptions.md"
-
-
-def _cfg(tmp_path, kind="city", extra=""):
-    p = tmp_path / "study.yaml"
-    p.write_text(BASE.format(kind=kind) + extra)
-    return load_config(p)
 
 
 def test_co2_note_labels_the_charging_efficiency_an_assumption(tmp_path):
